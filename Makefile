@@ -1,0 +1,36 @@
+# Two commands set everything up on a fresh machine:
+#   make demo   creates .venv, installs lossgap (editable, dev extras) and runs `lossgap demo`
+#   make test   installs every extra the suite needs into the same .venv and runs the suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# torch is pinned to the CPU build available on the build machines; an unpinned torch
+# would pull a multi-GB CUDA build.
+TORCH := torch==2.13.0
+
+.PHONY: demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed-all: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet '$(TORCH)'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,torch]'
+	touch $(VENV)/.installed-dev $@
+
+demo: $(VENV)/.installed-dev
+	$(BIN)/lossgap demo
+
+test: $(VENV)/.installed-all
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python benchmarks/bench_explain.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

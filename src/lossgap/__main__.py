@@ -1,0 +1,5 @@
+"""``python -m lossgap`` runs the command-line interface."""
+
+from lossgap.cli import main
+
+main()

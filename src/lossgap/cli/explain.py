@@ -1,0 +1,53 @@
+"""``lossgap explain FILE``: evaluate one prediction file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lossgap.cli import command, print_json
+from lossgap.explain import evaluate_predictions
+from lossgap.io import read_predictions
+from lossgap.render.text import make_console
+
+
+@command("explain")
+def explain_command(
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet, JSON Lines, .npy or .npz file.")],
+    label: Annotated[str | None, typer.Option(help="Column of true labels.")] = None,
+    prob: Annotated[
+        list[str] | None,
+        typer.Option(help="Probability column; repeat or glob ('p_*') for one per class."),
+    ] = None,
+    logit: Annotated[
+        list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
+    ] = None,
+    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,  # noqa: A002
+    weight: Annotated[str | None, typer.Option(help="Column of sample weights.")] = None,
+    threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
+    positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated classes in column order.")
+    ] = None,
+    top: Annotated[int, typer.Option(help="How many worst samples to show.", min=0)] = 10,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    pred = read_predictions(
+        file,
+        label=label,
+        prob=prob or (),
+        logit=logit or (),
+        id=id,
+        weight=weight,
+        threshold=threshold,
+        positive=positive,
+        classes=classes.split(",") if classes else None,
+    )
+    evaluation = evaluate_predictions(pred, top=top)
+    if json:
+        print_json(evaluation.to_dict())
+    else:
+        make_console().print(evaluation)

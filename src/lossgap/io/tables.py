@@ -1,0 +1,355 @@
+"""Read prediction files into columns: CSV, TSV, Parquet, JSON Lines, .npy and .npz.
+
+Tables are read with pyarrow (CSV, TSV, Parquet, JSON Lines) or numpy (``.npy``/``.npz``),
+never by a hand-written parser. Every failure is an :class:`~lossgap.InputError` naming
+the file and the fix.
+
+Column layout of numpy files: a structured ``.npy`` gives one column per field; a plain
+2-D ``.npy`` gives columns ``"0"``, ``"1"``...; a ``.npz`` gives one column per array, a
+2-D array ``p`` becoming ``p_0``, ``p_1``...
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+
+from lossgap.errors import InputError
+from lossgap.predictions import Predictions
+
+#: File suffixes and the reader each one uses.
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".npy": "npy",
+    ".npz": "npz",
+}
+
+LABEL_CANDIDATES = ("label", "y_true", "y", "target", "true", "class", "labels")
+PROB_CANDIDATES = ("prob", "y_prob", "proba", "probability", "p", "score", "y_score", "pred")
+LOGIT_CANDIDATES = ("logit", "logits", "z")
+PROB_PREFIXES = ("p_", "prob_", "proba_", "y_prob_")
+
+
+def file_format(path: Path) -> str:
+    """The reader for ``path``, from its suffix (CSV when unknown)."""
+    return FORMATS.get(path.suffix.lower(), "csv")
+
+
+def read_table(path: str | Path) -> pa.Table:
+    """Read a whole prediction file as a pyarrow Table.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv``, ``.tsv``, ``.parquet``, ``.jsonl`` (or ``.json`` lines), ``.npy`` or
+        ``.npz`` file.
+
+    Returns
+    -------
+    pyarrow.Table
+
+    Raises
+    ------
+    lossgap.InputError
+        Missing, empty, header-only or unreadable files.
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"file {str(path)!r} does not exist: check the path"
+        raise InputError(msg)
+    if path.is_dir():
+        msg = f"{str(path)!r} is a directory: pass a file"
+        raise InputError(msg)
+    if path.stat().st_size == 0:
+        msg = f"file {str(path)!r} is empty: it holds no header and no rows"
+        raise InputError(msg)
+    kind = file_format(path)
+    table = _READERS[kind](path)
+    if table.num_columns == 0:
+        msg = f"file {str(path)!r} holds no columns: is it a table?"
+        raise InputError(msg)
+    if table.num_rows == 0:
+        msg = (
+            f"file {str(path)!r} has a header ({', '.join(table.column_names)}) but no rows: "
+            "there are no samples to evaluate"
+        )
+        raise InputError(msg)
+    return table
+
+
+def _looks_binary(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4096)
+    if b"\x00" in head:
+        return True
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 4  # a multi-byte char cut at the end is fine
+    return False
+
+
+def _not_a_table(path: Path, kind: str, exc: Exception | None = None) -> InputError:
+    detail = f" ({str(exc).splitlines()[0]})" if exc is not None and str(exc) else ""
+    msg = (
+        f"file {str(path)!r} is not a {kind} table{detail}: pass a CSV, TSV, Parquet, "
+        "JSON Lines, .npy or .npz file"
+    )
+    return InputError(msg)
+
+
+def _read_delimited(path: Path, delimiter: str, kind: str) -> pa.Table:
+    if _looks_binary(path):
+        raise _not_a_table(path, kind)
+    try:
+        return pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
+        raise _not_a_table(path, kind, exc) from exc
+
+
+def _read_csv(path: Path) -> pa.Table:
+    return _read_delimited(path, ",", "CSV")
+
+
+def _read_tsv(path: Path) -> pa.Table:
+    return _read_delimited(path, "\t", "TSV")
+
+
+def _read_parquet(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _not_a_table(path, "Parquet", exc) from exc
+
+
+def _read_jsonl(path: Path) -> pa.Table:
+    if _looks_binary(path):
+        raise _not_a_table(path, "JSON Lines")
+    try:
+        return pa_json.read_json(path)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise _not_a_table(path, "JSON Lines (one object per line)", exc) from exc
+
+
+def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
+    columns: dict[str, np.ndarray] = {}
+    for name, array in arrays.items():
+        if array.ndim == 1:
+            columns[name] = array
+        elif array.ndim == 2:
+            for j in range(array.shape[1]):
+                columns[f"{name}_{j}"] = array[:, j]
+        else:
+            msg = f"array {name!r} in {str(path)!r} has shape {array.shape}: pass 1-D or 2-D arrays"
+            raise InputError(msg)
+    lengths = {len(a) for a in columns.values()}
+    if len(lengths) > 1:
+        shown = ", ".join(f"{k}: {len(v)}" for k, v in columns.items())
+        msg = f"arrays in {str(path)!r} differ in length ({shown}): pass one row per sample"
+        raise InputError(msg)
+    return pa.table(columns)
+
+
+def _read_npy(path: Path) -> pa.Table:
+    try:
+        array = np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        raise _not_a_table(path, ".npy", exc) from exc
+    if array.dtype.names:
+        return _arrays_to_table({name: array[name] for name in array.dtype.names}, path)
+    if array.ndim == 1:
+        return _arrays_to_table({"0": array}, path)
+    if array.ndim != 2:
+        msg = f"array in {str(path)!r} has shape {array.shape}: pass a 1-D or 2-D array"
+        raise InputError(msg)
+    return pa.table({str(j): array[:, j] for j in range(array.shape[1])})
+
+
+def _read_npz(path: Path) -> pa.Table:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError) as exc:
+        raise _not_a_table(path, ".npz", exc) from exc
+    return _arrays_to_table(arrays, path)
+
+
+_READERS = {
+    "csv": _read_csv,
+    "tsv": _read_tsv,
+    "parquet": _read_parquet,
+    "jsonl": _read_jsonl,
+    "npy": _read_npy,
+    "npz": _read_npz,
+}
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    """The columns that hold each input, as resolved from the options."""
+
+    label: str
+    probs: list[str]
+    from_logits: bool
+    id: str | None = None
+    weight: str | None = None
+
+
+def _missing(column: str, available: Sequence[str], path: str, option: str) -> InputError:
+    msg = (
+        f"no column {column!r} in {path!r} (from {option}); the columns are: "
+        f"{', '.join(available)}"
+    )
+    return InputError(msg)
+
+
+def _expand(patterns: Sequence[str], available: Sequence[str], path: str, option: str) -> list[str]:
+    """Column names from names or globs (``p_*``), in file order for globs."""
+    chosen: list[str] = []
+    for pattern in patterns:
+        if any(ch in pattern for ch in "*?["):
+            matched = [c for c in available if fnmatch.fnmatchcase(c, pattern)]
+            if not matched:
+                msg = (
+                    f"no column matches {pattern!r} in {path!r} (from {option}); the columns "
+                    f"are: {', '.join(available)}"
+                )
+                raise InputError(msg)
+            chosen.extend(m for m in matched if m not in chosen)
+        elif pattern not in available:
+            raise _missing(pattern, available, path, option)
+        else:
+            chosen.append(pattern)
+    return chosen
+
+
+def _guess(candidates: Sequence[str], available: Sequence[str]) -> str | None:
+    lower = {c.lower(): c for c in available}
+    return next((lower[c] for c in candidates if c in lower), None)
+
+
+def choose_columns(
+    columns: Sequence[str],
+    path: str,
+    *,
+    label: str | None = None,
+    prob: Sequence[str] = (),
+    logit: Sequence[str] = (),
+    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    weight: str | None = None,
+) -> ColumnChoice:
+    """Resolve the CLI options against a file's columns, guessing common names.
+
+    Examples
+    --------
+    >>> choose_columns(["y", "p_cat", "p_dog"], "f.csv").probs
+    ['p_cat', 'p_dog']
+    >>> choose_columns(["y", "p"], "f.csv", label="target")
+    Traceback (most recent call last):
+    ...
+    lossgap.errors.InputError: no column 'target' in 'f.csv' (from --label); the columns are: y, p
+    """
+    if prob and logit:
+        msg = "pass either --prob or --logit, not both"
+        raise InputError(msg)
+    if label is None:
+        label = _guess(LABEL_CANDIDATES, columns)
+        if label is None:
+            msg = (
+                f"cannot tell which column of {path!r} holds the labels; name it with --label "
+                f"(the columns are: {', '.join(columns)})"
+            )
+            raise InputError(msg)
+    elif label not in columns:
+        raise _missing(label, columns, path, "--label")
+    from_logits = bool(logit)
+    if prob or logit:
+        probs = _expand(prob or logit, columns, path, "--logit" if logit else "--prob")
+    else:
+        probs = _guess_probability_columns(columns, label, path)
+        from_logits = probs[0].lower() in LOGIT_CANDIDATES
+    for name, option in ((id, "--id"), (weight, "--weight")):
+        if name is not None and name not in columns:
+            raise _missing(name, columns, path, option)
+    return ColumnChoice(label, probs, from_logits, id, weight)
+
+
+def _guess_probability_columns(columns: Sequence[str], label: str, path: str) -> list[str]:
+    prefixed = [c for c in columns if c.lower().startswith(PROB_PREFIXES) and c != label]
+    if prefixed:
+        return prefixed
+    single = _guess(PROB_CANDIDATES, columns) or _guess(LOGIT_CANDIDATES, columns)
+    if single is not None:
+        return [single]
+    msg = (
+        f"cannot tell which column of {path!r} holds the probabilities; name it with --prob "
+        f"(or --logit for raw scores; the columns are: {', '.join(columns)})"
+    )
+    raise InputError(msg)
+
+
+def column_values(table: pa.Table, name: str) -> np.ndarray:
+    """A column as numpy, refusing empty cells with the row that has one."""
+    column = table.column(name)
+    if column.null_count:
+        mask = column.is_null().to_numpy(zero_copy_only=False)
+        row = int(np.argmax(mask))
+        msg = (
+            f"column {name!r} has an empty value at row {row} ({column.null_count} row(s) in "
+            "all): drop or fill those rows"
+        )
+        raise InputError(msg)
+    return column.to_numpy(zero_copy_only=False)
+
+
+def read_predictions(
+    path: str | Path,
+    *,
+    label: str | None = None,
+    prob: Sequence[str] = (),
+    logit: Sequence[str] = (),
+    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    weight: str | None = None,
+    threshold: float = 0.5,
+    positive: str | None = None,
+    classes: Sequence[str] | None = None,
+) -> Predictions:
+    """Read a prediction file and validate it into :class:`~lossgap.Predictions`.
+
+    Parameters mirror the CLI options of ``lossgap explain``.
+    """
+    table = read_table(path)
+    choice = choose_columns(
+        table.column_names, str(path), label=label, prob=prob, logit=logit, id=id, weight=weight
+    )
+    probs = [column_values(table, c) for c in choice.probs]
+    return Predictions(
+        column_values(table, choice.label),
+        probs[0] if len(probs) == 1 else np.column_stack(probs),
+        from_logits=choice.from_logits,
+        sample_weight=None if choice.weight is None else column_values(table, choice.weight),
+        ids=None if choice.id is None else column_values(table, choice.id),
+        classes=classes,
+        positive=positive,
+        threshold=threshold,
+        label_name=choice.label,
+        prob_names=choice.probs,
+        weight_name=choice.weight or "sample_weight",
+        id_name=choice.id or "ids",
+    )
