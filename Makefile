@@ -20,7 +20,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet '$(TORCH)'
-	$(BIN)/python -m pip install --quiet -e '.[dev,spark,torch]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark,torch,integrations]'
 	touch $(VENV)/.installed-dev $@
 
 demo: $(VENV)/.installed-dev

@@ -8,8 +8,10 @@ Each command module registers itself on :data:`app` through :func:`command`, whi
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
+import pkgutil
 import sys
 import traceback
 from collections.abc import Callable
@@ -65,8 +67,13 @@ def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, allow_nan=False) + "\n")
 
 
+def load_commands() -> typer.Typer:
+    """Import every command module of this package (each registers itself); return the app."""
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return app
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m lossgap``."""
-    from lossgap.cli import demo, explain  # noqa: F401 - registers the commands
-
-    app(args=argv, prog_name="lossgap")
+    load_commands()(args=argv, prog_name="lossgap")
