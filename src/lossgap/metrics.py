@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lossgap.tally import ScoreTable, Tally
+from lossgap.tally import Tally
 
 
 def log_loss(tally: Tally) -> float:
@@ -49,86 +49,119 @@ def brier(tally: Tally) -> float:
 
 def accuracy(tally: Tally) -> float:
     """Share of (weighted) samples whose decision is the true class."""
-    return float(np.trace(tally.confusion) / tally.weight)
-
-
-def _per_class(tally: Tally) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(true positives, predicted totals, true totals) per class."""
-    conf = tally.confusion
-    return np.diag(conf), conf.sum(axis=0), conf.sum(axis=1)
-
-
-def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-    """num / den with 0 where den is 0 (scikit-learn's zero_division=0)."""
-    out = np.zeros_like(num, dtype=np.float64)
-    np.divide(num, den, out=out, where=den > 0)
-    return out
-
-
-def _reduce(tally: Tally, per_class: np.ndarray) -> float:
-    """Positive class for binary; macro mean over classes seen in labels or decisions."""
-    if tally.task == "binary":
-        return float(per_class[1])
-    _, predicted, actual = _per_class(tally)
-    present = (predicted > 0) | (actual > 0)
-    return float(per_class[present].mean())
+    return float(accuracy_from_confusion(tally.confusion))
 
 
 def precision(tally: Tally) -> float:
     """Precision of the positive class (binary) or macro precision (multiclass)."""
-    tp, predicted, _ = _per_class(tally)
-    return _reduce(tally, _ratio(tp, predicted))
+    return float(precision_from_confusion(tally.confusion))
 
 
 def recall(tally: Tally) -> float:
     """Recall of the positive class (binary) or macro recall (multiclass)."""
-    tp, _, actual = _per_class(tally)
-    return _reduce(tally, _ratio(tp, actual))
+    return float(recall_from_confusion(tally.confusion))
 
 
 def f1(tally: Tally) -> float:
     """F1 of the positive class (binary) or macro F1 (multiclass)."""
-    tp, predicted, actual = _per_class(tally)
-    return _reduce(tally, _ratio(2 * tp, predicted + actual))
+    return float(f1_from_confusion(tally.confusion))
 
 
 def balanced_accuracy(tally: Tally) -> float:
     """Mean recall over the classes present in the labels."""
-    tp, _, actual = _per_class(tally)
-    present = actual > 0
-    return float((tp[present] / actual[present]).mean())
-
-
-def _table_roc_auc(table: ScoreTable) -> float:
-    fps, tps = table.descending_cumulative()
-    if fps[-1] <= 0 or tps[-1] <= 0:
-        return float("nan")
-    fpr = np.concatenate([[0.0], fps / fps[-1]])
-    tpr = np.concatenate([[0.0], tps / tps[-1]])
-    return float(np.trapezoid(tpr, fpr))
-
-
-def _table_average_precision(table: ScoreTable) -> float:
-    fps, tps = table.descending_cumulative()
-    if tps[-1] <= 0:
-        return float("nan")
-    recall_steps = np.diff(np.concatenate([[0.0], tps])) / tps[-1]
-    return float(recall_steps @ _ratio(tps, tps + fps))
-
-
-def _one_vs_rest(tally: Tally, per_table: Callable[[ScoreTable], float]) -> float:
-    values = [per_table(t) for t in tally.tables]
-    return float(np.mean(values))
+    return float(balanced_accuracy_from_confusion(tally.confusion))
 
 
 def roc_auc(tally: Tally) -> float:
     """Area under the ROC curve (binary) or its one-vs-rest macro mean (multiclass)."""
-    return _one_vs_rest(tally, _table_roc_auc)
+    return float(np.mean([roc_auc_from_counts(*t.descending_cumulative()) for t in tally.tables]))
 
 
 def average_precision(tally: Tally) -> float:
     """Average precision (step-wise, as scikit-learn) or its one-vs-rest macro mean."""
-    return _one_vs_rest(tally, _table_average_precision)
+    return float(
+        np.mean([average_precision_from_counts(*t.descending_cumulative()) for t in tally.tables])
+    )
+
+
+# -- kernels on arrays ---------------------------------------------------------------------
+# Each takes arrays with optional leading batch axes (bootstrap replicates), so the point
+# estimate and its resamples share one implementation.
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with 0 where den is 0 (scikit-learn's zero_division=0)."""
+    num, den = np.broadcast_arrays(np.asarray(num, float), np.asarray(den, float))
+    out = np.zeros(num.shape)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+def _per_class(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(true positives, predicted totals, true totals) per class, batch axes first."""
+    return (
+        np.diagonal(confusion, axis1=-2, axis2=-1),
+        confusion.sum(axis=-2),
+        confusion.sum(axis=-1),
+    )
+
+
+def _reduce_classes(confusion: np.ndarray, per_class: np.ndarray) -> np.ndarray:
+    """Positive class for binary; macro mean over classes seen in labels or decisions."""
+    if confusion.shape[-1] == 2:
+        return per_class[..., 1]
+    _, predicted, actual = _per_class(confusion)
+    present = (predicted > 0) | (actual > 0)
+    return (per_class * present).sum(axis=-1) / present.sum(axis=-1)
+
+
+def accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Accuracy from a weighted confusion matrix (rows: truth, columns: decision)."""
+    tp, _, actual = _per_class(confusion)
+    return tp.sum(axis=-1) / actual.sum(axis=-1)
+
+
+def precision_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    tp, predicted, _ = _per_class(confusion)
+    return _reduce_classes(confusion, _ratio(tp, predicted))
+
+
+def recall_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    tp, _, actual = _per_class(confusion)
+    return _reduce_classes(confusion, _ratio(tp, actual))
+
+
+def f1_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    tp, predicted, actual = _per_class(confusion)
+    return _reduce_classes(confusion, _ratio(2 * tp, predicted + actual))
+
+
+def balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    tp, _, actual = _per_class(confusion)
+    present = actual > 0
+    return (_ratio(tp, actual) * present).sum(axis=-1) / present.sum(axis=-1)
+
+
+def roc_auc_from_counts(fps: np.ndarray, tps: np.ndarray) -> np.ndarray:
+    """Trapezoidal ROC AUC from cumulative (false, true) positive weights, descending scores.
+
+    NaN where one class has no weight.
+    """
+    neg, pos = fps[..., -1:], tps[..., -1:]
+    fpr = _ratio(fps, neg)
+    tpr = _ratio(tps, pos)
+    zero = np.zeros(fpr.shape[:-1] + (1,))
+    area = np.trapezoid(np.concatenate([zero, tpr], -1), np.concatenate([zero, fpr], -1), axis=-1)
+    return np.where((neg[..., 0] > 0) & (pos[..., 0] > 0), area, np.nan)
+
+
+def average_precision_from_counts(fps: np.ndarray, tps: np.ndarray) -> np.ndarray:
+    """Step-wise average precision, ``sum (R_i - R_{i-1}) P_i``, as scikit-learn computes it."""
+    pos = tps[..., -1:]
+    zero = np.zeros(tps.shape[:-1] + (1,))
+    recall_steps = _ratio(np.diff(np.concatenate([zero, tps], -1), axis=-1), pos)
+    area = (recall_steps * _ratio(tps, tps + fps)).sum(axis=-1)
+    return np.where(pos[..., 0] > 0, area, np.nan)
 
 
 def class_shares(tally: Tally) -> np.ndarray:
