@@ -6,18 +6,26 @@ A Tally holds, for one set of predictions:
   part, its square, the clipped total and the weight of infinite losses), Brier score and
   the weighted confusion matrix at the decision rule;
 * score tables: for each class column (one for binary), the distinct scores with the
-  weight of positives and negatives at each, so ROC AUC, average precision, isotonic fits
-  and threshold sweeps are exact;
+  weight of negatives and positives at each, so ROC AUC, average precision, isotonic fits
+  and threshold sweeps are exact; past a cap of distinct scores (``max_distinct``, one
+  million by default) a table compresses into fixed bins in logit space (see
+  :func:`bin_keys`) and the metrics read from it carry an approximation bound;
 * the ``top`` worst samples by log loss (id, label, probability, loss).
 
 ``a.merge(b)`` is associative and commutative: sums add, tables add weight at equal
-scores, heaps keep the top of the union with ties broken by id. Build a Tally per chunk,
-per partition or per device and merge them; the metrics are the same as for the whole.
+scores (or equal bins), heaps keep the top of the union with ties broken by id. Build a
+Tally per chunk, per partition or per device and merge them; the metrics are the same as
+for the whole.
+
+The kernel is written once against a small set of array operations (:class:`NumpyOps`);
+the torch engine registers the same operations for tensors (:func:`register_array_ops`),
+so a Tally's arrays may live on a GPU until :meth:`Tally.to_numpy` copies the summary.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -29,27 +37,219 @@ from lossgap.predictions import Predictions
 #: Worst samples kept by default.
 DEFAULT_TOP = 100
 
+#: Distinct scores a table holds exactly before it compresses into bins (per class column).
+DEFAULT_MAX_DISTINCT = 1_000_000
+
+#: Leading mantissa bits that define a bin: each bin spans at most ``2**(1 - bits)`` in
+#: log-odds (about 0.001 at the default 11), see :func:`bin_keys`.
+DEFAULT_BIN_BITS = 11
+
+_MANTISSA_BITS = 52
+_HALF_BITS = int(np.float64(0.5).view(np.int64))
+
+
+class NumpyOps:
+    """The array operations the Tally kernel needs, for numpy arrays.
+
+    Another backend provides the same static methods for its array type and registers them
+    with :func:`register_array_ops`; the kernel never calls numpy directly on table arrays.
+    """
+
+    @staticmethod
+    def sort(x: np.ndarray) -> np.ndarray:
+        return np.sort(x)
+
+    @staticmethod
+    def argsort(x: np.ndarray) -> np.ndarray:
+        # stable, so weights at tied scores are summed in input order on every backend
+        return np.argsort(x, kind="stable")
+
+    @staticmethod
+    def runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(run index of each element, start of each run) of a sorted array."""
+        change = np.empty(len(x), dtype=bool)
+        change[:1] = True
+        np.not_equal(x[1:], x[:-1], out=change[1:])
+        return np.cumsum(change) - 1, np.flatnonzero(change)
+
+    @staticmethod
+    def segment(values: np.ndarray, run: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
+        """Sum, min or max of ``values`` over each run (values ordered by run)."""
+        ufunc = {"sum": np.add, "min": np.minimum, "max": np.maximum}[how]
+        return ufunc.reduceat(values, starts) if len(values) else values[:0]
+
+    @staticmethod
+    def bincount(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
+        return np.bincount(index, weights=weights, minlength=size)
+
+    @staticmethod
+    def float_bits(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
+
+    @staticmethod
+    def from_bits(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x, dtype=np.int64).view(np.float64)
+
+    @staticmethod
+    def cat(arrays: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate(arrays)
+
+    @staticmethod
+    def nonzero(mask: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(mask)
+
+    @staticmethod
+    def where(cond: np.ndarray, a: Any, b: Any) -> np.ndarray:
+        return np.where(cond, a, b)
+
+    @staticmethod
+    def isinf(x: np.ndarray) -> np.ndarray:
+        return np.isinf(x)
+
+    @staticmethod
+    def as_float(x: Any) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+    @staticmethod
+    def as_int(x: Any) -> np.ndarray:
+        return np.asarray(x, dtype=np.int64)
+
+    @staticmethod
+    def ones_like(x: np.ndarray) -> np.ndarray:
+        return np.ones(len(x))
+
+    @staticmethod
+    def arange(n: int, like: np.ndarray) -> np.ndarray:
+        return np.arange(n)
+
+    @staticmethod
+    def kth_largest(x: np.ndarray, k: int) -> Any:
+        return np.partition(x, len(x) - k)[len(x) - k]
+
+    @staticmethod
+    def tie_key(ids: np.ndarray) -> np.ndarray:
+        """Ids as sort keys: numbers by value, anything else as text."""
+        return ids if ids.dtype.kind in "biuf" else ids.astype(str)
+
+    @staticmethod
+    def columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.column_stack([a, b])
+
+    @staticmethod
+    def scalar(x: Any) -> Any:
+        return x.item() if isinstance(x, np.generic | np.ndarray) else x
+
+    @staticmethod
+    def to_numpy(x: Any) -> np.ndarray:
+        return np.asarray(x)
+
+
+_ARRAY_OPS: dict[type, Any] = {np.ndarray: NumpyOps}
+
+
+def register_array_ops(array_type: type, ops: Any) -> None:
+    """Let the Tally kernel run on another array type (the torch engine registers tensors)."""
+    _ARRAY_OPS[array_type] = ops
+
+
+def array_ops(x: Any) -> Any:
+    """The operations registered for the type of ``x`` (numpy for anything unregistered)."""
+    for cls in type(x).__mro__:
+        if cls in _ARRAY_OPS:
+            return _ARRAY_OPS[cls]
+    return NumpyOps
+
+
+def bin_keys(scores: Any, bits: int = DEFAULT_BIN_BITS) -> Any:
+    """Fixed bin of each score in [0, 1], by the leading bits of ``p`` or ``1 - p``.
+
+    Parameters
+    ----------
+    scores : array of float64 in [0, 1]
+    bits : int, default=11
+        Mantissa bits kept: ``2**bits`` bins per factor of two in ``p`` (``p <= 1/2``) or
+        in ``1 - p`` (``p > 1/2``).
+
+    Returns
+    -------
+    array of int64
+        Bin keys, non-decreasing in the score.
+
+    Notes
+    -----
+    A score ``p <= 1/2`` falls in bin ``bits(p) >> (52 - bits)``, the IEEE-754 pattern of
+    ``p`` with all but ``bits`` mantissa bits dropped; a score ``p > 1/2`` is keyed by
+    ``q = 1 - p`` (exact for ``p >= 1/2``) mirrored above ``1/2``. Positive doubles order
+    like their bit patterns, so the keys order like the scores and every bin is an
+    interval with edges that are exact binary fractions, the same on every machine: bins
+    built on different partitions or devices line up. Within a binade
+    ``[2^e, 2^(e+1))`` a bin spans a relative width ``d <= 2^-bits``; for ``p <= 1/2``
+    its log-odds width is ``log(b/a) + log((1-a)/(1-b)) <= d + 2(b - a) <= 2^(1-bits)``,
+    and the same holds for ``1 - p`` by symmetry (subnormal probabilities below
+    ``2.2e-308`` excepted). ``p = 1`` has a bin of its own.
+
+    Examples
+    --------
+    >>> keys = bin_keys(np.array([0.1, 0.1000001, 0.5, 0.9, 1.0]))
+    >>> bool(keys[0] == keys[1]), bool(np.all(np.diff(keys) >= 0))
+    (True, True)
+    """
+    ops = array_ops(scores)
+    shift = _MANTISSA_BITS - bits
+    # + 0.0 turns -0.0 into +0.0, whose bit pattern orders correctly
+    p = scores + 0.0
+    low = p <= 0.5
+    key = ops.float_bits(ops.where(low, p, 1.0 - p)) >> shift
+    return ops.where(low, key, 2 * (_HALF_BITS >> shift) + 1 - key)
+
 
 @dataclass(frozen=True)
 class ScoreTable:
     """Distinct scores (ascending) with the weight of negatives and positives at each.
 
+    Exact up to ``max_distinct`` distinct scores; past that, compressed into the fixed
+    bins of :func:`bin_keys`, one row per occupied bin.
+
     Attributes
     ----------
     scores : ndarray of float64, shape (m,)
-        Distinct scores, ascending.
+        Ascending. Exact: the distinct scores. Compressed: one representative per bin,
+        the weighted mean of the scores in the bin clipped to ``[low, high]`` (exactly
+        ``low`` when all scores in the bin are equal or the bin has no weight).
     weights : ndarray of float64, shape (m, 2)
-        Column 0: weight of negatives at that score; column 1: of positives.
+        Column 0: weight of negatives at that score (or bin); column 1: of positives.
+    bins : ndarray of int64, shape (m,), or None
+        Compressed: the bin keys; None for an exact table.
+    low, high : ndarray of float64, shape (m,), or None
+        Compressed: smallest and largest score seen in each bin.
+    score_sum : ndarray of float64, shape (m,), or None
+        Compressed: weighted sum of the scores in each bin.
+    max_distinct : int
+        The cap on distinct scores of an exact table.
+    bin_bits : int
+        The bin resolution (:func:`bin_keys`).
     """
 
-    scores: np.ndarray
-    weights: np.ndarray
+    scores: Any
+    weights: Any
+    bins: Any = None
+    low: Any = None
+    high: Any = None
+    score_sum: Any = None
+    max_distinct: int = DEFAULT_MAX_DISTINCT
+    bin_bits: int = DEFAULT_BIN_BITS
 
     @classmethod
     def from_samples(
-        cls, scores: np.ndarray, positive: np.ndarray, weight: np.ndarray | None
+        cls,
+        scores: Any,
+        positive: Any,
+        weight: Any | None,
+        *,
+        max_distinct: int = DEFAULT_MAX_DISTINCT,
+        bin_bits: int = DEFAULT_BIN_BITS,
     ) -> ScoreTable:
-        """Group samples by score.
+        """Group samples by score (then into bins, past ``max_distinct`` distinct scores).
 
         Examples
         --------
@@ -57,55 +257,201 @@ class ScoreTable:
         >>> t.scores.tolist(), t.weights.tolist()
         ([0.2, 0.7], [[1.0, 1.0], [0.0, 1.0]])
         """
-        distinct, inverse = np.unique(scores, return_inverse=True)
-        w = np.ones(len(scores)) if weight is None else weight
-        pos = np.bincount(inverse, weights=w * positive, minlength=len(distinct))
-        total = np.bincount(inverse, weights=w, minlength=len(distinct))
-        return cls(distinct, np.column_stack([total - pos, pos]))
+        ops = array_ops(scores)
+        s = ops.as_float(scores) + 0.0  # -0.0 and 0.0 are one score
+        y = ops.as_int(positive)
+        if weight is None:
+            # one sort of int64 keys with the label in the low bit: scores are in [0, 1],
+            # so their bit patterns are below 2**62 and the shift cannot overflow
+            keys = ops.sort((ops.float_bits(s) << 1) | y)
+            run, starts = ops.runs(keys >> 1)
+            pos = ops.segment(ops.as_float(keys & 1), run, starts, "sum")
+            total = ops.segment(ops.ones_like(keys), run, starts, "sum")
+            distinct = ops.from_bits(keys[starts] >> 1)
+            neg = total - pos
+        else:
+            order = ops.argsort(s)
+            ordered = s[order]
+            run, starts = ops.runs(ordered)
+            w, yo = ops.as_float(weight)[order], y[order]
+            pos = ops.segment(w * yo, run, starts, "sum")
+            neg = ops.segment(w * (1 - yo), run, starts, "sum")
+            distinct = ordered[starts]
+        table = cls(distinct, ops.columns(neg, pos), max_distinct=max_distinct, bin_bits=bin_bits)
+        return table.compress() if len(distinct) > max_distinct else table
+
+    @property
+    def compressed(self) -> bool:
+        """True when the table holds bins rather than distinct scores."""
+        return self.bins is not None
+
+    def compress(self, bin_bits: int | None = None) -> ScoreTable:
+        """The same samples in the fixed bins of :func:`bin_keys` (idempotent).
+
+        Examples
+        --------
+        >>> t = ScoreTable.from_samples(np.array([0.3, 0.3000001, 0.8]), np.array([0, 1, 1]), None)
+        >>> c = t.compress()
+        >>> c.weights.tolist(), bool(c.low[0] < c.high[0])
+        ([[1.0, 1.0], [0.0, 1.0]], True)
+        """
+        bits = self.bin_bits if bin_bits is None else bin_bits
+        if self.compressed:
+            if bits != self.bin_bits:
+                msg = f"cannot re-bin a table of {self.bin_bits} bin bits at {bits} bits"
+                raise InputError(msg)
+            return self
+        ops = array_ops(self.scores)
+        s = self.scores
+        run, starts = ops.runs(bin_keys(s, bits))
+        neg, pos = self.weights[:, 0], self.weights[:, 1]
+        return _binned(
+            ops,
+            bins=bin_keys(s[starts], bits),
+            low=s[starts],
+            high=ops.segment(s, run, starts, "max"),
+            score_sum=ops.segment(s * (neg + pos), run, starts, "sum"),
+            neg=ops.segment(neg, run, starts, "sum"),
+            pos=ops.segment(pos, run, starts, "sum"),
+            max_distinct=self.max_distinct,
+            bin_bits=bits,
+        )
 
     def merge(self, other: ScoreTable) -> ScoreTable:
-        """The table of the union of both samples."""
-        scores = np.concatenate([self.scores, other.scores])
-        distinct, inverse = np.unique(scores, return_inverse=True)
-        weights = np.zeros((len(distinct), 2))
-        np.add.at(weights, inverse, np.concatenate([self.weights, other.weights]))
-        return ScoreTable(distinct, weights)
+        """The table of the union of both samples (associative and commutative)."""
+        if self.bin_bits != other.bin_bits:
+            msg = (
+                f"cannot merge score tables binned at {self.bin_bits} and {other.bin_bits} "
+                "bits: build every Tally with the same bin_bits"
+            )
+            raise InputError(msg)
+        cap = min(self.max_distinct, other.max_distinct)
+        ops = array_ops(self.scores)
+        if self.compressed or other.compressed:
+            a, b = self.compress(), other.compress()
+            keys = ops.cat([a.bins, b.bins])
+            order = ops.argsort(keys)
+            ordered = keys[order]
+            run, starts = ops.runs(ordered)
+
+            def add(x: Any, y: Any, how: str = "sum") -> Any:
+                return ops.segment(ops.cat([x, y])[order], run, starts, how)
+
+            return _binned(
+                ops,
+                bins=ordered[starts],
+                low=add(a.low, b.low, "min"),
+                high=add(a.high, b.high, "max"),
+                score_sum=add(a.score_sum, b.score_sum),
+                neg=add(a.weights[:, 0], b.weights[:, 0]),
+                pos=add(a.weights[:, 1], b.weights[:, 1]),
+                max_distinct=cap,
+                bin_bits=self.bin_bits,
+            )
+        scores = ops.cat([self.scores, other.scores])
+        order = ops.argsort(scores)
+        ordered = scores[order]
+        run, starts = ops.runs(ordered)
+        weights = ops.cat([self.weights, other.weights])[order]
+        table = ScoreTable(
+            ordered[starts],
+            ops.columns(
+                ops.segment(weights[:, 0], run, starts, "sum"),
+                ops.segment(weights[:, 1], run, starts, "sum"),
+            ),
+            max_distinct=cap,
+            bin_bits=self.bin_bits,
+        )
+        return table.compress() if len(starts) > cap else table
 
     def descending_cumulative(self) -> tuple[np.ndarray, np.ndarray]:
         """(false positive, true positive) weights at each distinct threshold, descending.
 
-        Element ``i`` counts samples scored at or above the ``i``-th largest score, so these
-        are the points of the ROC and precision-recall curves.
+        Element ``i`` counts samples scored at or above the ``i``-th largest score (bin),
+        so these are the points of the ROC and precision-recall curves.
         """
         # cumsum over descending scores keeps both sequences non-decreasing
         desc = self.weights[::-1]
         return np.cumsum(desc[:, 0]), np.cumsum(desc[:, 1])
 
+    def to_numpy(self) -> ScoreTable:
+        """The table with numpy arrays (copies device arrays to the host)."""
+        ops = array_ops(self.scores)
+        if ops is NumpyOps:
+            return self
+        arrays = ("scores", "weights", "bins", "low", "high", "score_sum")
+        return replace(
+            self,
+            **{
+                name: ops.to_numpy(getattr(self, name))
+                for name in arrays
+                if getattr(self, name) is not None
+            },
+        )
+
+
+def _binned(ops: Any, *, bins: Any, low: Any, high: Any, score_sum: Any, neg: Any, pos: Any,
+            max_distinct: int, bin_bits: int) -> ScoreTable:
+    """A compressed table, its representative scores computed from the bin sums."""
+    total = neg + pos
+    mean = score_sum / ops.where(total > 0, total, 1.0)
+    # a rounded mean may leave the bin; a bin of one distinct score keeps it exactly
+    inside = ops.where(mean < low, low, ops.where(mean > high, high, mean))
+    scores = ops.where((total > 0) & (low < high), inside, low)
+    return ScoreTable(
+        scores,
+        ops.columns(neg, pos),
+        bins=bins,
+        low=low,
+        high=high,
+        score_sum=score_sum,
+        max_distinct=max_distinct,
+        bin_bits=bin_bits,
+    )
+
+
+_WORST_FIELDS = ("loss", "ids", "label", "prob", "predicted")
+
 
 @dataclass(frozen=True)
 class WorstSamples:
-    """The samples with the highest log loss, highest first (ties: lower id first)."""
+    """The samples with the highest log loss, highest first (ties: lower id first).
 
-    loss: np.ndarray
-    ids: np.ndarray
-    label: np.ndarray
-    prob: np.ndarray  # probability of the true class
-    predicted: np.ndarray
+    Ids that are numbers compare as numbers, any other ids as text.
+    """
+
+    loss: Any
+    ids: Any
+    label: Any
+    prob: Any  # probability of the true class
+    predicted: Any
 
     def keep_top(self, top: int) -> WorstSamples:
-        # lexsort's last key is primary: loss descending, then id as text ascending
-        order = np.lexsort((self.ids.astype(str), -self.loss))[:top]
+        ops = array_ops(self.loss)
+        n = len(self.loss)
+        if n > top:
+            # every sample tied with the top-th loss stays a candidate, so the id rule
+            # decides among ties whatever order the samples came in
+            cut = ops.kth_largest(self.loss, top) if top > 0 else float("inf")
+            candidates = ops.nonzero(self.loss >= cut) if top > 0 else ops.arange(0, self.loss)
+        else:
+            candidates = ops.arange(n, self.loss)
+        by_id = candidates[ops.argsort(ops.tie_key(self.ids[candidates]))]
+        order = by_id[ops.argsort(-self.loss[by_id])][:top]
         return WorstSamples(*(getattr(self, f)[order] for f in _WORST_FIELDS))
 
     def merge(self, other: WorstSamples, top: int) -> WorstSamples:
-        joined = (np.concatenate([getattr(self, f), getattr(other, f)]) for f in _WORST_FIELDS)
+        ops = array_ops(self.loss)
+        joined = (ops.cat([getattr(self, f), getattr(other, f)]) for f in _WORST_FIELDS)
         return WorstSamples(*joined).keep_top(top)
+
+    def to_numpy(self) -> WorstSamples:
+        ops = array_ops(self.loss)
+        return WorstSamples(*(ops.to_numpy(getattr(self, f)) for f in _WORST_FIELDS))
 
     def __len__(self) -> int:
         return len(self.loss)
 
-
-_WORST_FIELDS = ("loss", "ids", "label", "prob", "predicted")
 
 #: Fields that merge by addition; every other field has its own merge rule in `merge`.
 _SUM_FIELDS = (
@@ -158,7 +504,14 @@ class Tally:
     worst: WorstSamples = field(repr=False)
 
     @classmethod
-    def from_predictions(cls, pred: Predictions, *, top: int = DEFAULT_TOP) -> Tally:
+    def from_predictions(
+        cls,
+        pred: Predictions,
+        *,
+        top: int = DEFAULT_TOP,
+        max_distinct: int = DEFAULT_MAX_DISTINCT,
+        bin_bits: int = DEFAULT_BIN_BITS,
+    ) -> Tally:
         """Summarise validated predictions.
 
         Parameters
@@ -166,36 +519,88 @@ class Tally:
         pred : Predictions
         top : int, default=100
             How many of the worst samples to keep.
+        max_distinct : int, default=1_000_000
+            Distinct scores per class column kept exactly; past it the table compresses.
+        bin_bits : int, default=11
+            Resolution of the compressed bins (:func:`bin_keys`).
         """
         k = pred.n_classes
-        w = pred.sample_weight
-        ones = np.ones(len(pred)) if w is None else w
-        loss = sample_log_loss(pred)
-        infinite = np.isinf(loss) & (ones > 0)
-        finite_loss = np.where(infinite, 0.0, loss)
-        predicted = pred.predicted()
-        confusion = np.bincount(pred.y * k + predicted, weights=ones, minlength=k * k)
-        if pred.task == "binary":
-            tables = [ScoreTable.from_samples(pred.prob, pred.y, w)]
-        else:
-            tables = [ScoreTable.from_samples(pred.prob[:, c], pred.y == c, w) for c in range(k)]
-        worst = WorstSamples(loss, pred.ids, pred.y, true_class_prob(pred), predicted)
-        return cls(
+        columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
+        return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
             threshold=pred.threshold,
+            y=pred.y,
+            columns=columns,
+            loss=sample_log_loss(pred),
+            brier=sample_brier(pred),
+            predicted=pred.predicted(),
+            true_prob=true_class_prob(pred),
+            weight=pred.sample_weight,
+            ids=pred.ids,
             top=top,
-            count=len(pred),
-            weight=float(ones.sum()),
-            weight_sq=float(ones @ ones),
-            class_weight=np.bincount(pred.y, weights=ones, minlength=k),
-            loss_sum=float(ones @ finite_loss),
-            loss_sq_sum=float(ones @ finite_loss**2),
-            clipped_loss_sum=float(ones @ np.minimum(loss, MAX_CLIPPED_LOSS)),
-            infinite_weight=float(ones[infinite].sum()),
-            infinite_count=int(infinite.sum()),
-            brier_sum=float(ones @ sample_brier(pred)),
-            confusion=confusion.reshape(k, k),
+            max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        task: str,
+        classes: tuple[Any, ...],
+        threshold: float,
+        y: Any,
+        columns: Sequence[Any],
+        loss: Any,
+        brier: Any,
+        predicted: Any,
+        true_prob: Any,
+        weight: Any | None,
+        ids: Any,
+        top: int = DEFAULT_TOP,
+        max_distinct: int = DEFAULT_MAX_DISTINCT,
+        bin_bits: int = DEFAULT_BIN_BITS,
+    ) -> Tally:
+        """Summarise per-sample arrays of one backend (the engines' shared kernel).
+
+        ``y`` and ``predicted`` are class indices; ``columns`` the score column of each
+        table (the positive-class probability for binary, one per class otherwise);
+        ``loss`` and ``brier`` the per-sample values; ``true_prob`` the probability of the
+        true class. The arrays are trusted: validation happened before.
+        """
+        ops = array_ops(loss)
+        k = len(classes)
+        ones = ops.ones_like(loss) if weight is None else weight
+        infinite = ops.isinf(loss)
+        finite = ops.where(infinite, 0.0, loss)
+        counted_infinite = infinite & (ones > 0)
+        positive_of = (lambda c: y) if task == "binary" else (lambda c: y == c)
+        first = 1 if task == "binary" else 0
+        tables = [
+            ScoreTable.from_samples(
+                col, positive_of(c), weight, max_distinct=max_distinct, bin_bits=bin_bits
+            )
+            for c, col in enumerate(columns, start=first)
+        ]
+        worst = WorstSamples(loss, ids, y, true_prob, predicted)
+        s = ops.scalar
+        return cls(
+            task=task,
+            classes=tuple(classes),
+            threshold=float(threshold),
+            top=top,
+            count=len(loss),
+            weight=s(ones.sum()),
+            weight_sq=s(ones @ ones),
+            class_weight=ops.bincount(y, ones, k),
+            loss_sum=s(ones @ finite),
+            loss_sq_sum=s(ones @ (finite * finite)),
+            clipped_loss_sum=s(ones @ ops.where(loss > MAX_CLIPPED_LOSS, MAX_CLIPPED_LOSS, loss)),
+            infinite_weight=s(ones @ ops.as_float(counted_infinite)),
+            infinite_count=s(counted_infinite.sum()),
+            brier_sum=s(ones @ brier),
+            confusion=ops.bincount(y * k + predicted, ones, k * k).reshape(k, k),
             tables=tables,
             worst=worst.keep_top(top),
         )
@@ -222,3 +627,41 @@ class Tally:
     @property
     def n_classes(self) -> int:
         return len(self.classes)
+
+    @property
+    def compressed(self) -> bool:
+        """True when any score table holds bins: metrics read from tables are approximate."""
+        return any(t.compressed for t in self.tables)
+
+    def to_numpy(self) -> Tally:
+        """The Tally with numpy arrays and Python numbers (the final copy from a device)."""
+        ops = array_ops(self.confusion)
+        if ops is NumpyOps:
+            return self
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in _SUM_FIELDS:
+            value = ops.to_numpy(values[name])
+            values[name] = value if value.ndim else value.item()
+        values["tables"] = [t.to_numpy() for t in self.tables]
+        values["worst"] = self.worst.to_numpy()
+        return Tally(**values)
+
+
+def merge_all(tallies: Sequence[Tally]) -> Tally:
+    """Merge Tallies pairwise in a balanced tree (depth ``log2(len)``).
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> parts = [Tally.from_predictions(Predictions([0, 1], [p, 0.9])) for p in (0.1, 0.2, 0.7)]
+    >>> merge_all(parts).count
+    6
+    """
+    if not tallies:
+        msg = "no Tallies to merge: there were no samples"
+        raise InputError(msg)
+    level = list(tallies)
+    while len(level) > 1:
+        pairs = [level[i].merge(level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        level = pairs + level[len(level) - len(level) % 2 :]
+    return level[0]
