@@ -12,11 +12,18 @@ from typing import Any
 
 import numpy.typing as npt
 
+from lossgap.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
+from lossgap.calibration import ECE_BINNING, ece, smooth_ece_of
+from lossgap.decompose import decompose
+from lossgap.diagnostics import diagnose
+from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.findings import find
-from lossgap.metrics import METRICS, class_shares, log_loss_clipped, majority_accuracy
+from lossgap.metrics import METRICS, class_shares, log_loss_clipped
 from lossgap.predictions import Predictions, python_scalar
+from lossgap.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
 from lossgap.tally import DEFAULT_TOP, Tally
+from lossgap.uncertainty import delong_interval, effective_n, wald_interval, wilson
 
 
 def explain(
@@ -30,6 +37,8 @@ def explain(
     ids: npt.ArrayLike | None = None,
     threshold: float = 0.5,
     top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
 ) -> Evaluation:
     """Evaluate predicted probabilities and explain how loss and accuracy relate.
 
@@ -53,6 +62,10 @@ def explain(
         Binary decision threshold.
     top : int, default=10
         How many of the worst samples to report.
+    confidence : float, default=0.95
+        Level of every interval.
+    seed : int, default=0
+        Seeds the bootstrap and the cross-fitting folds: same seed, same numbers.
 
     Returns
     -------
@@ -87,19 +100,57 @@ def explain(
         ids=ids,
         threshold=threshold,
     )
-    return evaluate_predictions(pred, top=top)
+    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
 
 
-def evaluate_predictions(pred: Predictions, *, top: int = 10) -> Evaluation:
+def evaluate_predictions(
+    pred: Predictions,
+    *,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+    replicates: int = DEFAULT_REPLICATES,
+) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this)."""
     tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
-    return evaluate(tally, top=top, weighted=pred.sample_weight is not None)
+    return evaluate(
+        tally,
+        pred=pred,
+        top=top,
+        confidence=confidence,
+        seed=seed,
+        replicates=replicates,
+        weighted=pred.sample_weight is not None,
+    )
 
 
-def evaluate(tally: Tally, *, top: int = 10, weighted: bool = False) -> Evaluation:
-    """Build the Evaluation of a (possibly merged) Tally and run the finding rules."""
-    metrics = {name: MetricValue(fn(tally)) for name, fn in METRICS.items()}
-    metrics["log_loss_clipped"] = MetricValue(log_loss_clipped(tally))
+def evaluate(
+    tally: Tally,
+    *,
+    pred: Predictions | None = None,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+    replicates: int = DEFAULT_REPLICATES,
+    weighted: bool = False,
+) -> Evaluation:
+    """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
+
+    Every engine ends here. ``pred``, the samples when they are in memory, adds what a
+    summary cannot give for multiclass data (top-label decomposition, recalibration maps,
+    bootstrap intervals); binary evaluations are complete from the Tally alone.
+    """
+    if not 0.0 < confidence < 1.0:
+        msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
+        raise InputError(msg)
+    values = {name: fn(tally) for name, fn in METRICS.items()}
+    values["log_loss_clipped"] = log_loss_clipped(tally)
+    values["ece"] = ece(tally)
+    values["smooth_ece"] = smooth_ece_of(tally)
+    slope, intercept = _calibration_line(tally, pred, confidence)
+    metrics = _with_intervals(tally, values, pred, confidence, seed, replicates)
+    metrics["calibration_slope"] = slope
+    metrics["calibration_intercept"] = intercept
     shares = class_shares(tally)
     binary = tally.task == "binary"
     evaluation = Evaluation(
@@ -114,15 +165,87 @@ def evaluate(tally: Tally, *, top: int = 10, weighted: bool = False) -> Evaluati
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
+        decomposition=decompose(tally, pred),
+        recalibration=recalibrate(
+            tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
+        ),
         worst=_worst_rows(tally, top),
-        diagnostics={
-            "majority_accuracy": majority_accuracy(tally),
-            "infinite_count": tally.infinite_count,
-        },
+        diagnostics=diagnose(tally, values["accuracy"]),
+        confidence=confidence,
         weighted=weighted,
+    )
+    evaluation.diagnostics["ece_binning"] = ECE_BINNING + (
+        "" if binary else " (classwise: mean over classes, one-vs-rest)"
     )
     evaluation.findings = find(evaluation)
     return evaluation
+
+
+def _with_intervals(
+    tally: Tally,
+    values: dict[str, float],
+    pred: Predictions | None,
+    confidence: float,
+    seed: int,
+    replicates: int,
+) -> dict[str, MetricValue]:
+    """Each metric with its interval: Wilson, DeLong, else the bootstrap."""
+    n_eff = effective_n(tally)
+    analytic: dict[str, tuple[tuple[float, float], str]] = {
+        "accuracy": (wilson(values["accuracy"], n_eff, confidence), "wilson"),
+    }
+    if tally.task == "binary":
+        predicted, actual = tally.confusion.sum(axis=0), tally.confusion.sum(axis=1)
+        scale = n_eff / tally.weight
+        analytic["precision"] = (wilson(values["precision"], predicted[1] * scale, confidence), "wilson")
+        analytic["recall"] = (wilson(values["recall"], actual[1] * scale, confidence), "wilson")
+        analytic["roc_auc"] = (
+            delong_interval(tally.tables[0], values["roc_auc"], confidence),
+            "delong",
+        )
+    boot, method = bootstrap_intervals(
+        tally,
+        {k: v for k, v in values.items() if k not in analytic},
+        pred,
+        confidence=confidence,
+        replicates=replicates,
+        seed=seed,
+    )
+    metrics = {}
+    for name, value in values.items():
+        if name in analytic:
+            (lo, hi), how = analytic[name]
+        elif name in boot:
+            (lo, hi), how = boot[name], method
+        else:
+            lo = hi = how = None
+        metrics[name] = MetricValue(value, lo, hi, how)
+    return metrics
+
+
+def _calibration_line(
+    tally: Tally, pred: Predictions | None, confidence: float
+) -> tuple[MetricValue, MetricValue]:
+    """Calibration slope and intercept with Wald intervals (multiclass: 1 / temperature)."""
+    if tally.task == "binary":
+        fit = calibration_fit(tally)
+        if fit.separable:
+            none = MetricValue(float("nan"), None, None, "undefined: the classes are separable")
+            return none, none
+        cov = fit.covariance
+        method = "wald (logistic recalibration fit)"
+        return (
+            MetricValue(fit.slope, *wald_interval(fit.slope, cov[1, 1], confidence), method),
+            MetricValue(fit.intercept, *wald_interval(fit.intercept, cov[0, 0], confidence), method),
+        )
+    if pred is None:
+        return MetricValue(float("nan")), MetricValue(float("nan"))
+    beta, variance = multiclass_calibration_slope(pred)
+    method = "wald (temperature fit: slope = 1 / temperature)"
+    return (
+        MetricValue(beta, *wald_interval(beta, variance, confidence), method),
+        MetricValue(float("nan"), None, None, "undefined for multiclass"),
+    )
 
 
 def _worst_rows(tally: Tally, top: int) -> list[dict[str, Any]]:

@@ -58,8 +58,288 @@ def loss_above_baseline(ev: Evaluation) -> Finding | None:
     )
 
 
-#: The rules, in no particular order; `find` ranks their findings.
-RULES: list[Rule] = [infinite_loss, loss_above_baseline]
+def _pct(x: float) -> str:
+    return f"{x:.1%}"
+
+
+def _ids_text(ids: list) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(map(str, ids[:5]))
+    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+    return f" (ids {shown}{more})"
+
+
+#: Confident errors are flagged when a calibrated model would make fewer with this p-value.
+CONFIDENT_ERRORS_P = 0.01
+#: Errors at true-class probability <= 0.01 look like label noise past this p-value.
+LABEL_ERRORS_P = 0.001
+
+
+def confident_errors(ev: Evaluation) -> Finding | None:
+    """Errors made with high confidence, compared with what calibration would produce."""
+    facts = ev.diagnostics["confident_errors"]
+    count, loss_share = facts["count"], facts["loss_share"]
+    if count <= 0:
+        return None
+    surprising = facts["p_value"] < CONFIDENT_ERRORS_P
+    if surprising:
+        severity = "high" if loss_share >= 0.5 else "medium"
+    elif loss_share >= 0.25:
+        severity = "low"
+    else:
+        return None
+    level = facts["level"]
+    message = (
+        f"{count:g} errors ({_pct(facts['share'])} of samples) were made with at least "
+        f"{level:.0%} confidence and carry {_pct(loss_share)} of the log loss"
+        f"{_ids_text(facts['ids'])}; a calibrated model would make about "
+        f"{facts['expected_if_calibrated']:.1f} such errors"
+        + (" (p = %.2g)." % facts["p_value"] if surprising else ", so this is within chance.")
+    )
+    return Finding(
+        "confident_errors",
+        severity,
+        message,
+        dict(facts),
+        "Look at these samples first: fix wrong labels, and if the labels are right, the "
+        "model is overconfident on them: temperature-scale it (accuracy unchanged) or "
+        "regularise (label smoothing, weight decay, early stopping on the loss)."
+        if surprising
+        else "Nothing to fix: a few confident errors are expected from a calibrated model.",
+    )
+
+
+def possible_label_errors(ev: Evaluation) -> Finding | None:
+    """Near-certain errors far beyond what the model's own probabilities allow."""
+    facts = ev.diagnostics["extreme_errors"]
+    if facts["count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
+        return None
+    return Finding(
+        "possible_label_errors",
+        "medium",
+        f"{facts['count']:g} samples give their label a probability of at most "
+        f"{1 - facts['level']:.2g}{_ids_text(facts['ids'])}, where the model's own "
+        f"probabilities expect {facts['expected_if_calibrated']:.2f}: these look like label "
+        "noise, or like a model that is certain where it should not be.",
+        dict(facts),
+        "Re-check these labels by hand before anything else; relabel or drop the wrong ones "
+        "and evaluate again.",
+    )
+
+
+def loss_concentration(ev: Evaluation) -> Finding | None:
+    """Half the loss carried by a small fraction of samples."""
+    share = ev.diagnostics["loss_concentration"]["half_loss_sample_share"]
+    if share > 0.10:
+        return None
+    return Finding(
+        "loss_concentration",
+        "medium" if share <= 0.05 else "low",
+        f"Half of the log loss comes from {_pct(share)} of the samples: the mean loss "
+        "describes a few bad predictions more than the typical one.",
+        {"half_loss_sample_share": share},
+        "Read the worst samples; judge the model on the typical sample with accuracy or a "
+        "median loss, and on the tail with the confident-error count.",
+    )
+
+
+def _calibration_evidence(ev: Evaluation) -> dict:
+    slope = ev.metrics["calibration_slope"]
+    decomposition = ev.decomposition.get("log_loss", {})
+    evidence = {
+        "calibration_slope": slope.value,
+        "ci_low": slope.ci_low,
+        "ci_high": slope.ci_high,
+        "confidence": ev.confidence,
+        "temperature": ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature"),
+    }
+    if decomposition:
+        evidence["miscalibration"] = decomposition["miscalibration"]
+        evidence["miscalibration_share"] = (
+            decomposition["miscalibration"] / decomposition["score"]
+            if decomposition["score"] > 0
+            else float("nan")
+        )
+    return evidence
+
+
+def _slope_excludes_one(ev: Evaluation) -> str | None:
+    slope = ev.metrics["calibration_slope"]
+    if slope.ci_low is None or slope.ci_high is None:
+        return None
+    if slope.ci_high < 1:
+        return "over"
+    if slope.ci_low > 1:
+        return "under"
+    return None
+
+
+def overconfident(ev: Evaluation) -> Finding | None:
+    """Probabilities too extreme: calibration slope below 1, its interval excluding 1."""
+    if _slope_excludes_one(ev) != "over":
+        return None
+    evidence = _calibration_evidence(ev)
+    share = evidence.get("miscalibration_share", float("nan"))
+    return Finding(
+        "overconfident",
+        "high" if share >= 0.2 else "medium",
+        f"The model is overconfident: calibration slope {evidence['calibration_slope']:.2f} "
+        f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is below 1, so its "
+        f"probabilities are too extreme; miscalibration is {_pct(share)} of the log loss.",
+        evidence,
+        f"Divide the logits by a temperature of about {evidence['temperature']:.2f} (fitted on "
+        "held-out data): the loss drops and no decision changes.",
+    )
+
+
+def underconfident(ev: Evaluation) -> Finding | None:
+    """Probabilities too timid: calibration slope above 1, its interval excluding 1."""
+    if _slope_excludes_one(ev) != "under":
+        return None
+    evidence = _calibration_evidence(ev)
+    share = evidence.get("miscalibration_share", float("nan"))
+    return Finding(
+        "underconfident",
+        "medium",
+        f"The model is underconfident: calibration slope {evidence['calibration_slope']:.2f} "
+        f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is above 1, so its "
+        f"probabilities sit too close to the middle; miscalibration is {_pct(share)} of the "
+        "log loss.",
+        evidence,
+        "Sharpen the probabilities with temperature scaling (a temperature below 1) or "
+        "reduce over-strong regularisation or label smoothing.",
+    )
+
+
+#: A recalibration map must remove this much held-out loss (absolute and relative).
+GAIN_ABSOLUTE = 0.005
+GAIN_RELATIVE = 0.05
+
+
+def recalibration_gain(ev: Evaluation) -> Finding | None:
+    """The map that removes the most held-out loss, when it removes a real share."""
+    methods = ev.recalibration.get("methods", {})
+    best = ev.recalibration.get("best")
+    if not best:
+        return None
+    chosen = methods[best]
+    before, after = chosen["log_loss_before"], chosen["log_loss_after"]
+    gain = before - after
+    if not (gain >= GAIN_ABSOLUTE and gain >= GAIN_RELATIVE * before):
+        return None
+    baseline = ev.metric("baseline_log_loss")
+    severity = "high" if before > baseline > after else "medium"
+    temperature = methods.get("temperature", {})
+    evidence = {
+        "method": best,
+        "log_loss_before": before,
+        "log_loss_after": after,
+        "accuracy_before": chosen["accuracy_before"],
+        "accuracy_after": chosen["accuracy_after"],
+        "decisions_changed": chosen["decisions_changed"],
+        "scheme": ev.recalibration.get("scheme"),
+        "temperature_log_loss_after": temperature.get("log_loss_after"),
+    }
+    keeps = (
+        "without changing any decision"
+        if chosen["decisions_changed"] == 0
+        else f"while changing {_pct(chosen['decisions_changed'])} of the decisions "
+        f"(accuracy {chosen['accuracy_before']:.4f} -> {chosen['accuracy_after']:.4f})"
+    )
+    message = (
+        f"Recalibration removes loss that the ranking does not need: {best} scaling, judged on "
+        f"held-out folds, takes the log loss from {before:.4f} to {after:.4f} {keeps}"
+    )
+    if best != "temperature" and temperature:
+        message += (
+            f"; temperature scaling alone reaches {temperature['log_loss_after']:.4f} and "
+            "keeps every decision"
+        )
+    if before > baseline > after:
+        message += f", below the no-skill loss {baseline:.4f}"
+    return Finding(
+        "recalibration_gain",
+        severity,
+        message + ".",
+        evidence,
+        "Fit the map on a held-out split (never the test set) and apply it before using the "
+        "probabilities; prefer temperature scaling when decisions must stay as they are.",
+    )
+
+
+def threshold_fragile(ev: Evaluation) -> Finding | None:
+    """Predictions at the threshold: accuracy hinges on small probability changes."""
+    band = ev.diagnostics.get("threshold_band")
+    if not band or band["count"] <= 0:
+        return None
+    swing = band["accuracy_high"] - band["accuracy_low"]
+    if swing < 0.01:
+        return None
+    return Finding(
+        "threshold_fragile",
+        "low",
+        f"{band['count']:g} predictions ({_pct(band['share'])}) lie within {band['band']:g} of "
+        f"the threshold {ev.threshold:g}: nudging them across would move accuracy anywhere "
+        f"from {band['accuracy_low']:.4f} to {band['accuracy_high']:.4f} while the log loss "
+        "barely changes.",
+        dict(band),
+        "Do not read small accuracy differences between models or epochs as real; compare "
+        "them by log loss or Brier score, which move smoothly.",
+    )
+
+
+def wide_intervals(ev: Evaluation) -> Finding | None:
+    """The accuracy itself is uncertain: its interval is wide."""
+    acc = ev.metrics["accuracy"]
+    if acc.ci_low is None or acc.ci_high is None:
+        return None
+    half = (acc.ci_high - acc.ci_low) / 2
+    if half < 0.02:
+        return None
+    return Finding(
+        "wide_intervals",
+        "medium" if half >= 0.05 else "low",
+        f"With {ev.n} samples the accuracy is only known to about +-{half:.3f} "
+        f"([{acc.ci_low:.4f}, {acc.ci_high:.4f}] at {ev.confidence:.0%}): smaller "
+        "differences are noise.",
+        {"n": ev.n, "half_width": half, "ci_low": acc.ci_low, "ci_high": acc.ci_high},
+        "Evaluate on more samples, or compare models on the same samples with paired tests "
+        "(lossgap compare).",
+    )
+
+
+def accuracy_near_majority(ev: Evaluation) -> Finding | None:
+    """Accuracy does not beat always predicting the majority class beyond noise."""
+    acc = ev.metrics["accuracy"]
+    majority = ev.diagnostics["majority_accuracy"]
+    if acc.ci_low is None or acc.ci_low > majority:
+        return None
+    return Finding(
+        "accuracy_near_majority",
+        "medium",
+        f"Accuracy {acc.value:.4f} [{acc.ci_low:.4f}, {acc.ci_high:.4f}] does not beat "
+        f"always predicting the majority class ({majority:.4f}) beyond noise.",
+        {"accuracy": acc.value, "ci_low": acc.ci_low, "majority_accuracy": majority},
+        "Judge the model by log loss, ROC AUC or balanced accuracy, which see past the class "
+        "imbalance; accuracy here mostly measures the base rate.",
+    )
+
+
+#: The rules, in order of importance within a severity; `find` ranks by severity.
+RULES: list[Rule] = [
+    infinite_loss,
+    loss_above_baseline,
+    confident_errors,
+    overconfident,
+    underconfident,
+    recalibration_gain,
+    possible_label_errors,
+    accuracy_near_majority,
+    loss_concentration,
+    wide_intervals,
+    threshold_fragile,
+]
 
 
 def consistent(ev: Evaluation) -> Finding:

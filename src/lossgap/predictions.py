@@ -411,8 +411,11 @@ class Predictions:
             )
             raise InputError(msg)
         lookup = {str(c): i for i, c in enumerate(declared)}
-        as_text = labels.astype(str)
-        unknown = ~np.isin(as_text, list(lookup))
+        distinct, inverse = np.unique(labels, return_inverse=True)
+        # map each distinct label (few) to its class index; -1 marks a label outside the set
+        index = np.array([lookup.get(str(python_scalar(v)), -1) for v in distinct], np.int64)
+        codes = index[inverse.reshape(-1)]
+        unknown = codes < 0
         if unknown.any():
             row, count = _first_bad_row(unknown)
             msg = (
@@ -420,7 +423,6 @@ class Predictions:
                 f"class set {declared!r} ({count} row(s) in all): fix the label or the classes"
             )
             raise InputError(msg)
-        codes = np.fromiter((lookup[v] for v in as_text), dtype=np.int64, count=len(as_text))
         return declared, codes
 
     @staticmethod

@@ -1,0 +1,276 @@
+"""A vectorised, seeded Poisson bootstrap of every metric.
+
+Each resampling unit gets a Poisson weight with mean equal to its weight, all replicates at
+once in a ``(replicates, units)`` matrix processed in memory-bounded chunks; the metric
+kernels of :mod:`lossgap.metrics` and :mod:`lossgap.calibration` take the replicate axis
+as a batch axis, so the resampled metrics use the same code as the point estimates.
+
+* Binary: the units are the score table's (score, label) cells. A cell holding ``c``
+  samples gets ``Poisson(c)``, the sum of ``c`` independent ``Poisson(1)`` sample weights,
+  so resampling cells is resampling samples. Tables larger than ``MAX_UNITS / 2`` rows are
+  first pooled into runs of adjacent scores.
+* Multiclass: the units are the samples (the joint rows are needed for macro metrics).
+  More than ``MAX_UNITS`` samples are subsampled and the deviations rescaled by
+  ``sqrt(subsample / n)`` (m-out-of-n bootstrap).
+
+Intervals are percentile intervals of the replicate deviations from the unresampled
+(pooled or subsampled) statistic, placed around the exact point estimate; without pooling
+or subsampling this is the plain percentile interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossgap.calibration import binned_ece, smooth_ece
+from lossgap.losses import sample_brier, sample_log_loss
+from lossgap.metrics import (
+    accuracy_from_confusion,
+    average_precision_from_counts,
+    balanced_accuracy_from_confusion,
+    f1_from_confusion,
+    precision_from_confusion,
+    recall_from_confusion,
+    roc_auc_from_counts,
+)
+from lossgap.predictions import Predictions
+from lossgap.tally import ScoreTable, Tally
+
+DEFAULT_REPLICATES = 200
+#: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
+MAX_UNITS = 10_000
+#: Replicates of the smooth ECE, at the point estimate's bandwidth (kernel smoothing is the
+#: slowest statistic here).
+SMOOTH_ECE_REPLICATES = 50
+_CHUNK_CELLS = 20_000_000
+
+
+@dataclass(frozen=True)
+class _Column:
+    """One class column grouped into distinct ascending scores, for batched weights."""
+
+    scores: np.ndarray
+    order: np.ndarray  # unit order that sorts the column
+    starts: np.ndarray  # first sorted unit of each distinct score
+    positive: np.ndarray  # sorted units that belong to the class
+
+    def weights(self, replicate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(negative, positive) weight per distinct score, for each replicate row."""
+        sorted_w = replicate[:, self.order]
+        pos = np.add.reduceat(sorted_w * self.positive, self.starts, axis=1)
+        total = np.add.reduceat(sorted_w, self.starts, axis=1)
+        return total - pos, pos
+
+
+def _column(scores: np.ndarray, positive: np.ndarray) -> _Column:
+    order = np.argsort(scores, kind="stable")
+    ordered = scores[order]
+    starts = np.flatnonzero(np.diff(ordered, prepend=np.nan) != 0)
+    return _Column(ordered[starts], order, starts, positive[order])
+
+
+def _column_stats(column_weights: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
+    """AUC, AP, ECE per replicate, averaged over columns (one-vs-rest macro)."""
+    stats: dict[str, list[np.ndarray]] = {"roc_auc": [], "average_precision": [], "ece": []}
+    for scores, w_neg, w_pos in column_weights:
+        fps = np.cumsum(w_neg[:, ::-1], axis=1)
+        tps = np.cumsum(w_pos[:, ::-1], axis=1)
+        stats["roc_auc"].append(roc_auc_from_counts(fps, tps))
+        stats["average_precision"].append(average_precision_from_counts(fps, tps))
+        stats["ece"].append(binned_ece(scores, w_neg, w_pos))
+    return {name: np.mean(values, axis=0) for name, values in stats.items()}
+
+
+def _confusion_stats(confusion: np.ndarray) -> dict[str, np.ndarray]:
+    return {
+        "accuracy": accuracy_from_confusion(confusion),
+        "balanced_accuracy": balanced_accuracy_from_confusion(confusion),
+        "precision": precision_from_confusion(confusion),
+        "recall": recall_from_confusion(confusion),
+        "f1": f1_from_confusion(confusion),
+    }
+
+
+def _share_stats(class_weight: np.ndarray, log_loss: np.ndarray) -> dict[str, np.ndarray]:
+    shares = class_weight / class_weight.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        baseline = -np.where(shares > 0, shares * np.log(shares), 0.0).sum(axis=1)
+        normalized = np.where(baseline > 0, log_loss / baseline, np.nan)
+    return {"baseline_log_loss": baseline, "normalized_entropy": normalized}
+
+
+@dataclass(frozen=True)
+class _Units:
+    """What the replicates resample, and how each replicate's statistics are computed."""
+
+    weights: np.ndarray
+    statistics: Callable[[np.ndarray], dict[str, np.ndarray]]
+    smooth_ece: Callable[[np.ndarray], float]
+    scale: float
+    description: str
+
+
+def pool_table(table: ScoreTable, max_rows: int) -> ScoreTable:
+    """Pool adjacent scores into at most ``max_rows`` runs of about equal weight."""
+    if len(table.scores) <= max_rows:
+        return table
+    total = table.weights.sum(axis=1)
+    group = np.minimum((np.cumsum(total) - total) / total.sum() * max_rows, max_rows - 1)
+    starts = np.flatnonzero(np.diff(group.astype(np.int64), prepend=-1))
+    weights = np.add.reduceat(table.weights, starts, axis=0)
+    mass = weights.sum(axis=1)
+    scores = np.add.reduceat(table.scores * total, starts) / np.where(mass > 0, mass, 1)
+    return ScoreTable(scores, weights)
+
+
+def _binary_units(tally: Tally) -> _Units:
+    table = pool_table(tally.tables[0], MAX_UNITS // 2)
+    s, m = table.scores, len(table.scores)
+    with np.errstate(divide="ignore"):
+        loss_neg, loss_pos = -np.log1p(-s), -np.log(s)
+    decided = s >= tally.threshold
+
+    def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
+        w_neg, w_pos = rep[:, :m], rep[:, m:]
+        total = w_neg.sum(axis=1) + w_pos.sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            log_loss = (_dot_inf(w_neg, loss_neg) + _dot_inf(w_pos, loss_pos)) / total
+        confusion = np.stack(
+            [
+                np.stack([w_neg @ ~decided, w_neg @ decided], axis=1),
+                np.stack([w_pos @ ~decided, w_pos @ decided], axis=1),
+            ],
+            axis=1,
+        )
+        class_weight = np.column_stack([w_neg.sum(axis=1), w_pos.sum(axis=1)])
+        return {
+            "log_loss": log_loss,
+            "brier": (w_neg @ s**2 + w_pos @ (1 - s) ** 2) / total,
+            **_confusion_stats(confusion),
+            **_column_stats([(s, w_neg, w_pos)]),
+            **_share_stats(class_weight, log_loss),
+        }
+
+    pooled = "" if m == len(tally.tables[0].scores) else f", scores pooled into {m} runs"
+    _, sigma = smooth_ece(s, *table.weights.T)
+    return _Units(
+        table.weights.T.ravel(),
+        statistics,
+        lambda rep: smooth_ece(s, rep[:m], rep[m:], sigma=sigma)[0],
+        1.0,
+        f"resampling the score table's (score, label) cells{pooled}",
+    )
+
+
+def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
+    """``weights @ losses`` where an infinite loss with weight 0 contributes 0, not NaN."""
+    finite = np.isfinite(losses)
+    out = weights[:, finite] @ losses[finite]
+    hit = (weights[:, ~finite] > 0).any(axis=1)
+    return np.where(hit, np.inf, out)
+
+
+def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
+    n, k = len(pred), pred.n_classes
+    keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
+    y, prob = pred.y[keep], pred.prob[keep]
+    weight = np.ones(n) if pred.sample_weight is None else pred.sample_weight
+    losses, briers = sample_log_loss(pred)[keep], sample_brier(pred)[keep]
+    cell = y * k + np.argmax(prob, axis=1)
+    columns = [_column(prob[:, c], y == c) for c in range(k)]
+
+    def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
+        total = rep.sum(axis=1)
+        log_loss = _dot_inf(rep, losses) / total
+        confusion = np.stack([rep[:, cell == j].sum(axis=1) for j in range(k * k)], axis=1)
+        class_weight = np.stack([rep[:, y == c].sum(axis=1) for c in range(k)], axis=1)
+        grouped = [(col.scores, *col.weights(rep)) for col in columns]
+        return {
+            "log_loss": log_loss,
+            "brier": rep @ briers / total,
+            **_confusion_stats(confusion.reshape(-1, k, k)),
+            **_column_stats(grouped),
+            **_share_stats(class_weight, log_loss),
+        }
+
+    sigmas = [smooth_ece(col.scores, *(w[0] for w in col.weights(weight[keep][None])))[1] for col in columns]
+
+    def smooth(rep: np.ndarray) -> float:
+        values = [
+            smooth_ece(col.scores, *(w[0] for w in col.weights(rep[None])), sigma=sigma)[0]
+            for col, sigma in zip(columns, sigmas, strict=True)
+        ]
+        return float(np.mean(values))
+
+    sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
+    return _Units(weight[keep], statistics, smooth, np.sqrt(len(keep) / n), f"resampling samples{sub}")
+
+
+def bootstrap_intervals(
+    tally: Tally,
+    estimates: dict[str, float],
+    pred: Predictions | None,
+    *,
+    confidence: float,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> tuple[dict[str, tuple[float, float]], str]:
+    """Percentile intervals for the metrics in ``estimates`` that the bootstrap covers.
+
+    Returns
+    -------
+    intervals : dict
+        ``name -> (low, high)``.
+    method : str
+        How the replicates were drawn (for ``ci_method``).
+    """
+    rng = np.random.default_rng(seed)
+    if tally.task == "binary":
+        units = _binary_units(tally)
+    elif pred is not None:
+        units = _multiclass_units(pred, rng)
+    else:
+        return {}, "bootstrap unavailable: multiclass resampling needs the samples"
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty replicates give NaN, dropped
+        return _percentile_intervals(units, estimates, rng, confidence, replicates, seed)
+
+
+def _percentile_intervals(
+    units: _Units,
+    estimates: dict[str, float],
+    rng: np.random.Generator,
+    confidence: float,
+    replicates: int,
+    seed: int,
+) -> tuple[dict[str, tuple[float, float]], str]:
+    base = units.statistics(units.weights[None])
+    chunk = max(1, _CHUNK_CELLS // len(units.weights))
+    draws: dict[str, list[np.ndarray]] = {}
+    smooth_draws = []
+    for start in range(0, replicates, chunk):
+        rep = rng.poisson(units.weights, size=(min(chunk, replicates - start), len(units.weights)))
+        rep = rep.astype(np.float64)
+        for name, values in units.statistics(rep).items():
+            draws.setdefault(name, []).append(values)
+        smooth_draws.extend(units.smooth_ece(r) for r in rep[: SMOOTH_ECE_REPLICATES - len(smooth_draws)])
+    all_draws = {name: np.concatenate(values) for name, values in draws.items()}
+    all_draws["smooth_ece"] = np.asarray(smooth_draws)
+    base["smooth_ece"] = np.asarray([units.smooth_ece(units.weights)])
+    alpha = (1 - confidence) / 2
+    intervals = {}
+    for name, values in all_draws.items():
+        if name not in estimates:
+            continue
+        deviation = (values - base[name][0]) * units.scale
+        deviation = deviation[np.isfinite(deviation)]
+        estimate = estimates[name]
+        if not np.isfinite(estimate) or len(deviation) < 2:
+            intervals[name] = (estimate, estimate)
+            continue
+        lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+        intervals[name] = (float(estimate + lo), float(estimate + hi))
+    method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
+    return intervals, method

@@ -1,0 +1,177 @@
+"""CORP score decomposition: miscalibration, discrimination, uncertainty.
+
+For a proper score ``S`` (log loss, Brier), the isotonic (PAV) recalibration ``r`` of the
+scores and the base rate ``pi``::
+
+    MCB = S(p) - S(r)      miscalibration: what recalibration removes
+    DSC = S(pi) - S(r)     discrimination: what the ranking earns over no skill
+    UNC = S(pi)            uncertainty: the no-skill score
+    S(p) = MCB - DSC + UNC
+
+holds exactly. The recalibration is scikit-learn's ``IsotonicRegression`` on the distinct
+scores of a :class:`~lossgap.tally.ScoreTable`, weighted by their counts, which equals the
+fit on the raw samples (PAV pools ties first).
+
+Multiclass: each class column one-vs-rest (``per_class``), and the top label (confidence
+``max_k p_k`` against correctness) when the samples are at hand; the top-level
+``log_loss``/``brier`` entries of a multiclass decomposition are the top-label ones, whose
+``score`` is the binary score of the top-label confidence, not the multiclass log loss.
+
+References
+----------
+Dimitriadis, T., Gneiting, T., & Jordan, A. I. (2021). Stable reliability diagrams for
+probabilistic classifiers. PNAS 118(8). https://doi.org/10.1073/pnas.2016191118
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import xlogy
+from sklearn.isotonic import IsotonicRegression
+
+from lossgap.predictions import Predictions
+from lossgap.tally import ScoreTable, Tally
+
+#: A scoring rule as a function of per-row probabilities and the (negative, positive)
+#: weights at each row; returns the weighted total.
+ScoringRule = Callable[[np.ndarray, np.ndarray], float]
+
+
+def log_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
+    """Total log loss of probabilities ``prob`` with weights ``(w_neg, w_pos)`` per row."""
+    with np.errstate(divide="ignore"):
+        return float(-(xlogy(weights[:, 1], prob) + xlogy(weights[:, 0], 1.0 - prob)).sum())
+
+
+def brier_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
+    """Total Brier score of probabilities ``prob`` with weights ``(w_neg, w_pos)`` per row."""
+    return float((weights[:, 1] * (1.0 - prob) ** 2 + weights[:, 0] * prob**2).sum())
+
+
+SCORING_RULES: dict[str, ScoringRule] = {"log_loss": log_score_total, "brier": brier_score_total}
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """``score = miscalibration - discrimination + uncertainty``, all means per sample."""
+
+    miscalibration: float
+    discrimination: float
+    uncertainty: float
+    score: float
+
+
+def isotonic_recalibration(table: ScoreTable) -> np.ndarray:
+    """PAV fit of the positive share on the score: the recalibrated probability per row.
+
+    Examples
+    --------
+    >>> t = ScoreTable(np.array([0.1, 0.4, 0.8]), np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]))
+    >>> isotonic_recalibration(t).tolist()  # 0.4 and 0.8 pool to 2/3
+    [0.0, 0.6666666666666666, 0.6666666666666666]
+    """
+    total = table.weights.sum(axis=1)
+    share = np.divide(table.weights[:, 1], total, out=np.zeros_like(total), where=total > 0)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    return iso.fit(table.scores, share, sample_weight=total).predict(table.scores)
+
+
+def corp(table: ScoreTable) -> dict[str, Any]:
+    """CORP decomposition of log loss and Brier score for one binary score table.
+
+    Returns
+    -------
+    dict
+        ``{"log_loss": Decomposition, "brier": Decomposition, "curve": {...}}`` where the
+        curve holds the PAV blocks: ``score_low``, ``score_high``, ``recalibrated`` and
+        ``weight`` (the reliability diagram's step function).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(size=200); y = rng.uniform(size=200) < p
+    >>> d = corp(ScoreTable.from_samples(p, y, None))["brier"]
+    >>> round(d.miscalibration - d.discrimination + d.uncertainty - d.score, 12)
+    0.0
+    """
+    weights = table.weights
+    total = weights.sum()
+    recalibrated = isotonic_recalibration(table)
+    base_rate = np.full(len(table.scores), weights[:, 1].sum() / total)
+    parts = {}
+    for name, rule in SCORING_RULES.items():
+        original = rule(table.scores, weights) / total
+        calibrated = rule(recalibrated, weights) / total
+        reference = rule(base_rate, weights) / total
+        parts[name] = Decomposition(
+            miscalibration=float(original - calibrated),
+            discrimination=float(reference - calibrated),
+            uncertainty=float(reference),
+            score=float(original),
+        )
+    parts["curve"] = _pav_blocks(table, recalibrated)
+    return parts
+
+
+def _pav_blocks(table: ScoreTable, recalibrated: np.ndarray) -> dict[str, list[float]]:
+    """Runs of equal recalibrated value: the isotonic step function, compactly."""
+    starts = np.flatnonzero(np.diff(recalibrated, prepend=np.nan) != 0)
+    ends = np.append(starts[1:], len(recalibrated)) - 1
+    weight = np.add.reduceat(table.weights.sum(axis=1), starts) if len(starts) else []
+    return {
+        "score_low": table.scores[starts].tolist(),
+        "score_high": table.scores[ends].tolist(),
+        "recalibrated": recalibrated[starts].tolist(),
+        "weight": np.asarray(weight).tolist(),
+    }
+
+
+def top_label_table(pred: Predictions) -> ScoreTable:
+    """Confidence of the decision against its correctness, as a binary score table."""
+    if pred.task == "binary":
+        decided = pred.predicted()
+        confidence = np.where(decided == 1, pred.prob, 1.0 - pred.prob)
+    else:
+        decided = np.argmax(pred.prob, axis=1)
+        confidence = pred.prob.max(axis=1)
+    return ScoreTable.from_samples(confidence, decided == pred.y, pred.sample_weight)
+
+
+def _as_json(parts: dict[str, Any]) -> dict[str, Any]:
+    return {k: asdict(v) if isinstance(v, Decomposition) else v for k, v in parts.items()}
+
+
+def decompose(tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
+    """The decomposition section of an Evaluation.
+
+    Parameters
+    ----------
+    tally : Tally
+    pred : Predictions, optional
+        The samples, when in memory; needed for the multiclass top-label decomposition.
+
+    Returns
+    -------
+    dict
+        Binary: ``{"target", "method", "log_loss", "brier", "curve"}``. Multiclass adds
+        ``per_class`` (one-vs-rest, from the Tally) and takes ``log_loss``/``brier``/``curve``
+        from the top label when ``pred`` is given.
+    """
+    method = "CORP: isotonic (PAV) recalibration, score = MCB - DSC + UNC"
+    if tally.task == "binary":
+        return {"target": "probability of the positive class", "method": method,
+                **_as_json(corp(tally.tables[0]))}
+    per_class = {str(c): _as_json(corp(t)) for c, t in zip(tally.classes, tally.tables, strict=True)}
+    for part in per_class.values():
+        part.pop("curve")
+    out: dict[str, Any] = {"method": method, "per_class": per_class}
+    if pred is None:
+        out["target"] = "one-vs-rest per class (top label needs the samples)"
+        return out
+    out["target"] = "top-label confidence against correctness; per_class: one-vs-rest"
+    out.update(_as_json(corp(top_label_table(pred))))
+    return out

@@ -1,0 +1,414 @@
+"""Recalibration maps, judged out of sample by K-fold cross-fitting.
+
+Three maps, each fitted on K-1 folds and scored on the held-out fold, so the reported gain
+is not in-sample optimism:
+
+* **temperature**: ``p' = sigmoid(z / T)`` (multiclass: ``softmax(log p / T)``), one convex
+  parameter fitted by Newton's method in log space. It keeps the sign of every logit and
+  the argmax of every row, so at the threshold 0.5 it never changes a decision.
+* **platt** (binary): ``p' = sigmoid(a + b z)``, logistic recalibration. Its slope ``b`` and
+  intercept ``a`` fitted on all samples are the ``calibration_slope`` and
+  ``calibration_intercept`` metrics. The intercept moves the threshold: decisions can change.
+* **isotonic**: PAV, monotone but piecewise constant (multiclass: one-vs-rest per class,
+  then renormalised); it can change decisions and ties scores.
+
+Binary maps work on the Tally's score table: folds come from the samples when they are at
+hand, else from multinomial thinning of the table's counts (exact when weights are counts).
+Multiclass maps need the samples.
+
+References
+----------
+Guo, C., Pleiss, G., Sun, Y., & Weinberger, K. Q. (2017). On calibration of modern neural
+networks. ICML. https://arxiv.org/abs/1706.04599
+
+Platt, J. (1999). Probabilistic outputs for support vector machines and comparisons to
+regularized likelihood methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.special import expit, log_softmax, logsumexp
+from sklearn.isotonic import IsotonicRegression
+
+from lossgap.bootstrap import pool_table
+from lossgap.decompose import brier_score_total, log_score_total
+from lossgap.predictions import Predictions
+from lossgap.tally import ScoreTable, Tally
+
+#: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
+CLIP = 1e-15
+DEFAULT_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """A weighted logistic fit of the label on the logit: ``sigmoid(intercept + slope z)``.
+
+    Attributes
+    ----------
+    intercept, slope : float
+    covariance : ndarray
+        Inverse Fisher information of (intercept, slope) or of (slope,) alone.
+    separable : bool
+        The classes are separated by ``z``: no finite maximum-likelihood fit exists.
+    """
+
+    intercept: float
+    slope: float
+    covariance: np.ndarray
+    separable: bool = False
+
+    def apply(self, z: np.ndarray) -> np.ndarray:
+        return expit(self.intercept + self.slope * z)
+
+
+def logits_of(prob: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities clipped to [1e-15, 1 - 1e-15]."""
+    p = np.clip(prob, CLIP, 1.0 - CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+def _softplus_loss(eta: np.ndarray, weights: np.ndarray) -> float:
+    return float(
+        (weights[:, 1] * np.logaddexp(0.0, -eta) + weights[:, 0] * np.logaddexp(0.0, eta)).sum()
+    )
+
+
+def fit_logistic(
+    z: np.ndarray, weights: np.ndarray, *, intercept: bool, max_iter: int = 100
+) -> LogisticFit:
+    """Newton's method for the weighted logistic loss of ``a + b z`` (``a = 0`` without intercept).
+
+    Parameters
+    ----------
+    z : ndarray of shape (m,)
+        Logits, one per table row.
+    weights : ndarray of shape (m, 2)
+        Weight of negatives and positives at each row.
+    intercept : bool
+        Fit ``a`` too (Platt) or only the slope (temperature ``T = 1 / b``).
+
+    Examples
+    --------
+    >>> z = np.array([-2.0, -1.0, 1.0, 2.0])
+    >>> w = np.array([[9.0, 1.0], [7.0, 3.0], [3.0, 7.0], [1.0, 9.0]])
+    >>> fit = fit_logistic(z, w, intercept=True)
+    >>> round(fit.intercept, 6), round(fit.slope, 4)
+    (0.0, 1.012)
+    """
+    design = np.column_stack([np.ones_like(z), z]) if intercept else z[:, None]
+    theta = np.zeros(design.shape[1])
+    theta[-1] = 1.0
+    total = weights.sum(axis=1)
+    loss = _softplus_loss(design @ theta, weights)
+    hessian = np.eye(len(theta))
+    for _ in range(max_iter):
+        p = expit(design @ theta)
+        grad = design.T @ (total * p - weights[:, 1])
+        hessian = (design * (total * p * (1.0 - p))[:, None]).T @ design
+        try:
+            step = np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            break
+        size = 1.0
+        while size > 1e-10:  # halve the step until the convex loss decreases
+            candidate = theta - size * step
+            new_loss = _softplus_loss(design @ candidate, weights)
+            if new_loss <= loss:
+                break
+            size /= 2
+        else:
+            break
+        converged = loss - new_loss <= 1e-12 * max(loss, 1.0)
+        theta, loss = candidate, new_loss
+        if converged or abs(theta[-1]) > 1e6:
+            break
+    separable = abs(theta[-1]) > 1e3 or loss < 1e-9 * total.sum()
+    covariance = np.linalg.pinv(hessian)
+    a = float(theta[0]) if intercept else 0.0
+    return LogisticFit(a, float(theta[-1]), covariance, separable)
+
+
+def _fit_isotonic(scores: np.ndarray, weights: np.ndarray) -> IsotonicRegression:
+    total = weights.sum(axis=1)
+    share = np.divide(weights[:, 1], total, out=np.zeros_like(total), where=total > 0)
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    return iso.fit(scores, share, sample_weight=total)
+
+
+def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
+    """Keep held-out isotonic probabilities off 0 and 1: a fold may lack a class there."""
+    eps = 0.5 / max(n_train, 1.0)
+    return np.clip(prob, eps, 1.0 - eps)
+
+
+#: Logistic maps are fitted on the training table pooled into at most this many runs of
+#: adjacent scores (the held-out evaluation uses every distinct score).
+FIT_ROWS = 20_000
+
+
+def fit_logistic_table(table: ScoreTable, *, intercept: bool) -> LogisticFit:
+    """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs."""
+    pooled = pool_table(table, FIT_ROWS)
+    return fit_logistic(logits_of(pooled.scores), pooled.weights, intercept=intercept)
+
+
+def binary_map(method: str, scores: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Fit ``method`` on a training table and return its probabilities at ``scores``."""
+    z = logits_of(scores)
+    if method == "isotonic":
+        return _clip_isotonic(_fit_isotonic(scores, train).predict(scores), train.sum())
+    fit = fit_logistic_table(ScoreTable(scores, train), intercept=method == "platt")
+    # the documented clip: a map may not turn a finite loss into an infinite one
+    return np.clip(fit.apply(z), CLIP, 1.0 - CLIP)
+
+
+BINARY_METHODS = ("temperature", "platt", "isotonic")
+MULTICLASS_METHODS = ("temperature", "isotonic")
+CHANGES_DECISIONS = {
+    "temperature": "no: keeps the sign of every logit and every argmax (threshold 0.5)",
+    "platt": "yes: its intercept moves the threshold",
+    "isotonic": "yes: it reorders ties and moves the threshold",
+}
+
+
+def _fold_weights_from_samples(
+    table: ScoreTable, pred: Predictions, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(folds, rows, 2) weights: each sample in one random fold, on the table's score grid."""
+    rows = np.searchsorted(table.scores, pred.prob)
+    fold = rng.integers(0, folds, len(pred))
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    m = len(table.scores)
+    flat = np.bincount((fold * m + rows) * 2 + pred.y, weights=w, minlength=folds * m * 2)
+    return flat.reshape(folds, m, 2)
+
+
+def _fold_weights_by_thinning(
+    table: ScoreTable, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(folds, rows, 2) counts: each row's counts split multinomially into equal folds."""
+    remaining = np.rint(table.weights).astype(np.int64)
+    parts = []
+    for k in range(folds - 1):
+        take = rng.binomial(remaining, 1.0 / (folds - k))
+        parts.append(take)
+        remaining = remaining - take
+    parts.append(remaining)
+    return np.stack(parts).astype(np.float64)
+
+
+def _summary(
+    tally_before: dict[str, float], after: dict[str, float], method: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "log_loss_before": tally_before["log_loss"],
+        "log_loss_after": after["log_loss"],
+        "brier_before": tally_before["brier"],
+        "brier_after": after["brier"],
+        "accuracy_before": tally_before["accuracy"],
+        "accuracy_after": after["accuracy"],
+        "decisions_changed": after["decisions_changed"],
+        "can_change_decisions": CHANGES_DECISIONS[method],
+        **extra,
+    }
+
+
+def _binary_recalibration(
+    tally: Tally, pred: Predictions | None, before: dict[str, float], folds: int, seed: int
+) -> dict[str, Any]:
+    table = tally.tables[0]
+    rng = np.random.default_rng(seed)
+    counts = np.allclose(table.weights, np.rint(table.weights))
+    if pred is not None:
+        fold_weights = _fold_weights_from_samples(table, pred, folds, rng)
+        scheme = f"{folds}-fold cross-fitting over samples"
+    elif counts:
+        fold_weights = _fold_weights_by_thinning(table, folds, rng)
+        scheme = f"{folds}-fold cross-fitting by multinomial thinning of the score table"
+    else:
+        fold_weights = table.weights[None]
+        scheme = "in-sample (weights are not counts and the samples are not at hand)"
+    total = table.weights.sum()
+    decided_before = table.scores >= tally.threshold
+    methods = {}
+    for method in BINARY_METHODS:
+        loss = brier = correct = changed = 0.0
+        for test in fold_weights:
+            train = table.weights - test if len(fold_weights) > 1 else table.weights
+            prob = binary_map(method, table.scores, train)
+            decided = prob >= tally.threshold
+            loss += log_score_total(prob, test)
+            brier += brier_score_total(prob, test)
+            correct += (test[:, 1] * decided + test[:, 0] * ~decided).sum()
+            changed += test.sum(axis=1)[decided != decided_before].sum()
+        after = {
+            "log_loss": loss / total,
+            "brier": brier / total,
+            "accuracy": correct / total,
+            "decisions_changed": changed / total,
+        }
+        methods[method] = _summary(before, after, method)
+    full_temperature = fit_logistic_table(table, intercept=False)
+    full_platt = fit_logistic_table(table, intercept=True)
+    methods["temperature"]["temperature"] = _temperature_of(full_temperature)
+    methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
+    methods["platt"]["separable"] = full_platt.separable
+    return {"scheme": scheme, "folds": folds, "seed": seed, "methods": methods}
+
+
+def _temperature_of(fit: LogisticFit) -> float:
+    return float(1.0 / fit.slope) if fit.slope > 0 else float("inf")
+
+
+def calibration_fit(tally: Tally) -> LogisticFit:
+    """Logistic recalibration fitted on all samples (binary): the calibration slope/intercept."""
+    return fit_logistic_table(tally.tables[0], intercept=True)
+
+
+# -- multiclass: maps need the samples -------------------------------------------------------
+
+
+def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
+    """Inverse temperature fitted on all samples and its variance: the multiclass slope."""
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    return fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+
+
+def _log_probs(pred: Predictions) -> np.ndarray:
+    if pred.logits is not None:
+        return pred.logits
+    return np.log(np.clip(pred.prob, CLIP, 1.0))
+
+
+def fit_multiclass_temperature(
+    log_prob: np.ndarray, y: np.ndarray, w: np.ndarray
+) -> tuple[float, float]:
+    """Inverse temperature ``b`` minimising the weighted loss of ``softmax(b log p)``.
+
+    Newton's method on a convex 1-D problem. Returns ``(b, variance of b)``, the variance
+    from the inverse Fisher information at the optimum.
+    """
+    rows = np.arange(len(y))
+
+    def loss(b: float) -> float:
+        scaled = b * log_prob
+        return float(w @ (logsumexp(scaled, axis=1) - scaled[rows, y]))
+
+    def derivatives(b: float) -> tuple[float, float]:
+        q = np.exp(log_softmax(b * log_prob, axis=1))
+        mean = (q * log_prob).sum(axis=1)
+        return float(w @ (mean - log_prob[rows, y])), float(w @ ((q * log_prob**2).sum(axis=1) - mean**2))
+
+    beta, current = 1.0, loss(1.0)
+    for _ in range(100):
+        grad, hess = derivatives(beta)
+        if hess <= 0:
+            break
+        step, size = grad / hess, 1.0
+        while size > 1e-10 and loss(beta - size * step) > current:
+            size /= 2
+        new = loss(beta - size * step)
+        if new > current or current - new <= 1e-12 * max(current, 1.0):
+            break
+        beta, current = beta - size * step, new
+    hess = derivatives(beta)[1]
+    return beta, (1.0 / hess if hess > 0 else float("inf"))
+
+
+def _multiclass_map(
+    method: str, pred: Predictions, train: np.ndarray, test: np.ndarray, w: np.ndarray
+) -> np.ndarray:
+    if method == "temperature":
+        log_prob = _log_probs(pred)
+        beta, _ = fit_multiclass_temperature(log_prob[train], pred.y[train], w[train])
+        return np.exp(log_softmax(beta * log_prob[test], axis=1))
+    columns = []
+    for c in range(pred.n_classes):
+        weights = np.column_stack([w[train] * (pred.y[train] != c), w[train] * (pred.y[train] == c)])
+        iso = _fit_isotonic(pred.prob[train, c], weights)
+        columns.append(_clip_isotonic(iso.predict(pred.prob[test, c]), w[train].sum()))
+    prob = np.column_stack(columns)
+    return prob / prob.sum(axis=1, keepdims=True)
+
+
+def _multiclass_recalibration(
+    pred: Predictions, before: dict[str, float], folds: int, seed: int
+) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    fold = rng.integers(0, folds, len(pred))
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    decided_before = np.argmax(pred.prob, axis=1)
+    total = w.sum()
+    methods = {}
+    for method in MULTICLASS_METHODS:
+        loss = brier = correct = changed = 0.0
+        for k in range(folds):
+            test = fold == k
+            if not test.any():
+                continue
+            prob = _multiclass_map(method, pred, ~test, test, w)
+            y, wt = pred.y[test], w[test]
+            rows = np.arange(len(y))
+            with np.errstate(divide="ignore"):
+                loss += float(wt @ -np.log(prob[rows, y]))
+            brier += float(wt @ ((prob**2).sum(axis=1) - 2 * prob[rows, y] + 1))
+            decided = np.argmax(prob, axis=1)
+            correct += float(wt @ (decided == y))
+            changed += float(wt @ (decided != decided_before[test]))
+        after = {
+            "log_loss": loss / total,
+            "brier": brier / total,
+            "accuracy": correct / total,
+            "decisions_changed": changed / total,
+        }
+        methods[method] = _summary(before, after, method)
+    beta, _ = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+    methods["temperature"]["temperature"] = float(1.0 / beta) if beta > 0 else float("inf")
+    return {
+        "scheme": f"{folds}-fold cross-fitting over samples",
+        "folds": folds,
+        "seed": seed,
+        "methods": methods,
+        "note": "Platt scaling is binary only; isotonic is one-vs-rest, renormalised",
+    }
+
+
+def recalibrate(
+    tally: Tally,
+    before: dict[str, float],
+    pred: Predictions | None = None,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The recalibration section of an Evaluation: every map, cross-fitted.
+
+    Parameters
+    ----------
+    tally : Tally
+    before : dict
+        ``log_loss``, ``brier`` and ``accuracy`` of the predictions as given.
+    pred : Predictions, optional
+        The samples; required for multiclass.
+    folds : int, default=5
+    seed : int, default=0
+
+    Returns
+    -------
+    dict
+        ``{"scheme", "folds", "seed", "methods": {name: {...before/after...}}, "best"}``;
+        ``best`` is the map with the lowest held-out log loss.
+    """
+    if tally.task == "binary":
+        out = _binary_recalibration(tally, pred, before, folds, seed)
+    elif pred is None:
+        return {"scheme": "not computed: multiclass maps need the samples", "methods": {}}
+    else:
+        out = _multiclass_recalibration(pred, before, folds, seed)
+    out["best"] = min(out["methods"], key=lambda m: out["methods"][m]["log_loss_after"])
+    return out
