@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lossgap.tally import Tally
+from lossgap.tally import ScoreTable, Tally
 
 
 def log_loss(tally: Tally) -> float:
@@ -212,3 +212,89 @@ METRICS: dict[str, Callable[[Tally], float]] = {
     "baseline_log_loss": baseline_log_loss,
     "normalized_entropy": normalized_entropy,
 }
+
+
+# -- approximation bounds of compressed tables ------------------------------------------------
+# A compressed ScoreTable (more distinct scores than its cap) holds fixed bins whose scores
+# are intervals [low, high] that do not overlap; docs/architecture.md proves both bounds.
+
+
+def _table_roc_auc_bound(table: ScoreTable) -> float:
+    if not table.compressed:
+        return 0.0
+    neg, pos = table.weights[:, 0], table.weights[:, 1]
+    if neg.sum() <= 0 or pos.sum() <= 0:
+        return 0.0
+    # only positive-negative pairs inside one bin of unequal scores can be misordered
+    spread = table.low < table.high
+    return float(0.5 * (pos[spread] @ neg[spread]) / (pos.sum() * neg.sum()))
+
+
+def _table_average_precision_bound(table: ScoreTable) -> float:
+    if not table.compressed:
+        return 0.0
+    desc = table.weights[::-1]
+    neg_b, pos_b = desc[:, 0], desc[:, 1]
+    fps, tps = np.cumsum(neg_b), np.cumsum(pos_b)
+    if tps[-1] <= 0:
+        return 0.0
+    above_pos, above_neg = tps - pos_b, fps - neg_b
+    binned = _ratio(tps, tps + fps)
+    # a positive inside bin b has TP in [above_pos, tps] and FP in [above_neg, fps]
+    lowest = np.where(above_pos + fps > 0, _ratio(above_pos, above_pos + fps), 1.0)
+    highest = _ratio(tps, tps + above_neg)
+    error = np.maximum(binned - lowest, highest - binned)
+    spread = (table.low < table.high)[::-1] & (pos_b > 0)
+    return float(pos_b[spread] @ error[spread] / tps[-1])
+
+
+def roc_auc_bound(tally: Tally) -> float:
+    """Largest possible ``|roc_auc(tally) - exact ROC AUC|`` (0 for exact tables).
+
+    Notes
+    -----
+    Bins are non-overlapping score intervals, so a positive and a negative in different
+    bins are ordered as their scores are; only pairs inside one bin whose scores differ
+    (``low < high``) may be counted 1/2 where the exact count is 0 or 1:
+    ``|AUC_binned - AUC| <= sum_b P_b N_b / (2 P N)`` over such bins (weights ``P_b``,
+    ``N_b`` of positives and negatives in bin ``b``). Multiclass: the mean over classes.
+
+    Examples
+    --------
+    >>> from lossgap import Predictions, Tally
+    >>> y, p = [0, 1, 0, 1], [0.3, 0.3000001, 0.6, 0.9]
+    >>> roc_auc_bound(Tally.from_predictions(Predictions(y, p)))
+    0.0
+    >>> roc_auc_bound(Tally.from_predictions(Predictions(y, p), max_distinct=2))
+    0.125
+    """
+    return float(np.mean([_table_roc_auc_bound(t) for t in tally.tables]))
+
+
+def average_precision_bound(tally: Tally) -> float:
+    """Largest possible ``|average_precision(tally) - exact average precision|``.
+
+    Notes
+    -----
+    Each positive contributes its weight times the precision at its own score. In bin
+    ``b`` (weights ``P_b``, ``N_b``; ``A``, ``C`` the positive and negative weight in bins
+    above) that precision lies between ``A / (A + C + N_b)`` and
+    ``(A + P_b) / (A + P_b + C)``, while the binned value is
+    ``(A + P_b) / (A + P_b + C + N_b)``; the bound sums ``P_b / P`` times the larger gap
+    over bins whose scores differ. Multiclass: the mean over classes.
+    """
+    return float(np.mean([_table_average_precision_bound(t) for t in tally.tables]))
+
+
+#: Metrics read from the score tables, with the bound on their error when compressed.
+APPROXIMATION_BOUNDS: dict[str, Callable[[Tally], float]] = {
+    "roc_auc": roc_auc_bound,
+    "average_precision": average_precision_bound,
+}
+
+
+def approximation_bounds(tally: Tally) -> dict[str, float]:
+    """``{metric: bound}`` for a Tally with compressed tables; empty when all are exact."""
+    if not tally.compressed:
+        return {}
+    return {name: fn(tally) for name, fn in APPROXIMATION_BOUNDS.items()}
