@@ -12,11 +12,21 @@ Examples
 1.0
 """
 
+from lossgap.compare import Comparison, compare
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.explain import explain
 from lossgap.predictions import Predictions
 from lossgap.tally import Tally
 
-__all__ = ["Evaluation", "InputError", "MetricValue", "Predictions", "Tally", "explain"]
+__all__ = [
+    "Comparison",
+    "Evaluation",
+    "InputError",
+    "MetricValue",
+    "Predictions",
+    "Tally",
+    "compare",
+    "explain",
+]
 __version__ = "0.1.0"
