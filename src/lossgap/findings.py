@@ -251,13 +251,15 @@ def recalibration_gain(ev: Evaluation) -> Finding | None:
         f"Recalibration removes loss that the ranking does not need: {best} scaling, judged on "
         f"held-out folds, takes the log loss from {before:.4f} to {after:.4f} {keeps}"
     )
-    if best != "temperature" and temperature:
-        message += (
-            f"; temperature scaling alone reaches {temperature['log_loss_after']:.4f} and "
-            "keeps every decision"
-        )
     if before > baseline > after:
         message += f", below the no-skill loss {baseline:.4f}"
+    if best != "temperature" and temperature:
+        t_after = temperature["log_loss_after"]
+        message += (
+            f"; temperature scaling alone reaches {t_after:.4f}"
+            + (f" (below the no-skill {baseline:.4f})" if before > baseline > t_after else "")
+            + (" and keeps every decision" if temperature["decisions_changed"] == 0 else "")
+        )
     return Finding(
         "recalibration_gain",
         severity,

@@ -12,6 +12,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.table import Table
 from rich.text import Text
+from rich.style import Style
 from rich.theme import Theme
 
 from lossgap.evaluation import Evaluation, MetricValue
@@ -42,6 +43,11 @@ SHOWN_METRICS = (
     "calibration_slope",
     "calibration_intercept",
 )
+
+
+def style(name: str) -> Style:
+    """The theme's style ``lossgap.<name>``, usable on any console (themed or not)."""
+    return THEME.styles[f"lossgap.{name}"]
 
 
 def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
@@ -88,13 +94,16 @@ def metrics_table(ev: Evaluation) -> Table:
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column(level, justify="right")
-    table.add_column("method", style="lossgap.dim")
+    table.add_column("method", style=style("dim"))
     for name in SHOWN_METRICS:
         metric = ev.metrics.get(name)
         if metric is None:
             continue
         table.add_row(
-            name, format_number(metric.value), format_interval(metric), metric.ci_method or ""
+            name,
+            format_number(metric.value),
+            format_interval(metric),
+            (metric.ci_method or "").split(" (")[0],  # the JSON has the full description
         )
     return table
 
@@ -116,11 +125,11 @@ def worst_table(ev: Evaluation, limit: int = 5) -> Table:
 
 def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     """The terminal explanation: headline, numbers, findings with advice, worst samples."""
-    yield Text(headline(ev), style="lossgap.headline")
+    yield Text(headline(ev), style=style("headline"))
     classes = ", ".join(map(str, ev.classes))
     yield Text(
         f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
-        style="lossgap.dim",
+        style=style("dim"),
     )
     yield Text("")
     yield metrics_table(ev)
@@ -128,11 +137,11 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     yield Text("Findings", style="bold")
     for i, finding in enumerate(ev.findings, 1):
         line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=f"lossgap.{finding.severity}")
+        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
         line.append(f": {finding.message}")
         yield line
         if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style="lossgap.advice")
+            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
     if ev.worst:
         yield Text("")
         yield Text("Worst samples (highest log loss)", style="bold")
