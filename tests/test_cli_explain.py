@@ -170,3 +170,12 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_confidence_and_seed_options(tmp_path, binary_data):
+    y, p = binary_data
+    path = write_csv(tmp_path / "preds.csv", {"label": y, "prob": p})
+    a = explain_json(path, "--confidence", "0.8", "--seed", "3")
+    b = explain_json(path, "--confidence", "0.8", "--seed", "3")
+    assert a["confidence"] == 0.8 and a["metrics"]["f1"] == b["metrics"]["f1"]
+    assert run("explain", path, "--confidence", "1.5").exit_code == 2

@@ -32,6 +32,10 @@ def explain_command(
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
     top: Annotated[int, typer.Option(help="How many worst samples to show.", min=0)] = 10,
+    confidence: Annotated[
+        float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
+    ] = 0.95,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.")] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
@@ -46,7 +50,7 @@ def explain_command(
         positive=positive,
         classes=classes.split(",") if classes else None,
     )
-    evaluation = evaluate_predictions(pred, top=top)
+    evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
     if json:
         print_json(evaluation.to_dict())
     else:
