@@ -1,0 +1,87 @@
+"""``lossgap history PATH``: where validation loss and accuracy part ways, and why."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import Progress
+
+from lossgap.cli import command, print_json
+from lossgap.history import analyse_history
+from lossgap.render.text import make_console
+
+
+class LogFormat(str, Enum):
+    keras = "keras"
+    keras_history = "keras-history"
+    lightning = "lightning"
+    huggingface = "huggingface"
+    tensorboard = "tensorboard"
+    csv = "csv"
+    json = "json"
+
+
+class Goal(str, Enum):
+    probabilities = "probabilities"
+    decisions = "decisions"
+
+
+@command("history")
+def history_command(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A training log (Keras CSVLogger or History JSON, Lightning metrics.csv, "
+            "trainer_state.json, TensorBoard event file), a TensorBoard run, or a "
+            "directory of runs."
+        ),
+    ],
+    predictions: Annotated[
+        Path | None,
+        typer.Option(help="Directory of per-epoch prediction files (epoch_0003.csv, ...)."),
+    ] = None,
+    format: Annotated[  # noqa: A002 - the option is --format
+        LogFormat | None, typer.Option(help="Log format; detected when not given.")
+    ] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="Loss column to analyse (default: the validation loss).")
+    ] = None,
+    accuracy: Annotated[
+        str | None,
+        typer.Option(help="Score column to analyse (default: the validation accuracy)."),
+    ] = None,
+    n_val: Annotated[
+        int | None,
+        typer.Option("--n-val", help="Validation-set size, for sampling noise.", min=1),
+    ] = None,
+    goal: Annotated[
+        Goal | None,
+        typer.Option(help="What the model is for; fits the advice (default: both)."),
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
+    with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
+        task = progress.add_task("Evaluating per-epoch predictions", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        report = analyse_history(
+            path,
+            predictions=predictions,
+            format=None if format is None else format.value,
+            loss=loss,
+            accuracy=accuracy,
+            n_val=n_val,
+            goal=None if goal is None else goal.value,
+            on_file=advance,
+        )
+    if json:
+        print_json(report.to_dict())
+    else:
+        make_console().print(report)

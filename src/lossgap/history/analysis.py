@@ -1,0 +1,389 @@
+"""The analysis of one run: best epochs, smoothed curves, where loss and accuracy part ways.
+
+Every judgement is made on the smoothed curves with a trend test, never on one epoch:
+
+* **best**: the logged point where each validation metric is best (lowest loss, highest
+  score), as the log numbers it.
+* **divergence** (``direction="loss_rises"``): the smoothed validation loss reaches its
+  minimum at ``start``; from there to the end the loss rises (Mann-Kendall p < 0.05 and
+  by at least 2 % of its minimum) while the decision score does not fall (no significant
+  falling trend). The mirror case (``"accuracy_falls"``): from the smoothed score's
+  maximum the score falls (p < 0.05, by at least 0.005) while the loss does not rise.
+* **overfitting**: the first point from which the gap ``val_loss - train_loss`` grows
+  (p < 0.05, by at least 10 % of the validation loss there, ending positive) while the
+  training loss falls (p < 0.05) and the validation loss no longer improves.
+* **noise**: epoch-to-epoch noise of each curve against its smoothed range, and single
+  points far off both neighbours (spikes).
+
+Thresholds are named constants below and documented in ``docs/findings.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lossgap.history.runs import Run
+from lossgap.history.trend import (
+    MAD_SCALE,
+    MIN_TREND_POINTS,
+    Trend,
+    accuracy_change_se,
+    granularity_n,
+    noise_sd,
+    smooth,
+    trend,
+    window,
+)
+
+#: Smallest rise of the smoothed validation loss after its minimum, relative to it.
+MIN_LOSS_RISE = 0.02
+#: Smallest fall of the smoothed decision score after its maximum.
+MIN_SCORE_FALL = 0.005
+#: Smallest growth of the train/validation gap, relative to the validation loss.
+MIN_GAP_GROWTH = 0.10
+#: Epoch-to-epoch noise above this share of the smoothed range makes a metric noisy.
+NOISY_RATIO = 0.3
+#: A point off its neighbours' mean by more than this many robust SDs...
+SPIKE_SDS = 6.0
+#: ...and by more than this share of that mean is a spike.
+SPIKE_SHARE = 0.25
+#: ``n_val_source`` of a validation-set size inferred by :func:`granularity_n`.
+INFERRED_N = "accuracy values are multiples of 1/n"
+#: Two-sided 95 % normal quantile, for sampling noise.
+Z95 = 1.959963984540054
+
+
+def _positions(run: Run, idx: np.ndarray) -> np.ndarray:
+    """Trend positions: the logged epochs (or steps), else the point order."""
+    axis = run.epoch if run.axis == "epoch" else run.step
+    if axis is None or not np.isfinite(axis[idx]).all():
+        return idx.astype(np.float64)
+    return axis[idx]
+
+
+def best_points(run: Run) -> dict[str, dict[str, Any]]:
+    """The best logged point of every validation metric with a direction.
+
+    The analysed loss and score are included even when they are training metrics
+    (``--loss loss``). Ties go to the earliest point.
+    """
+    keys = [k for k, m in run.metrics.items() if m.name.split == "val" and m.name.direction]
+    keys += [k for k in (run.loss, run.score) if k is not None and k not in keys]
+    out = {}
+    for key in keys:
+        metric = run.metrics[key]
+        finite = np.flatnonzero(np.isfinite(metric.values))
+        if finite.size == 0:
+            continue
+        values = metric.values[finite]
+        pick = int(np.argmin(values) if metric.name.direction == "min" else np.argmax(values))
+        i = int(finite[pick])
+        out[key] = {
+            "epoch": run.label(i),
+            "step": run.step_of(i),
+            "value": float(metric.values[i]),
+            "index": i,
+            "direction": metric.name.direction,
+            "name": metric.name.original,
+        }
+    return out
+
+
+def disagreement(
+    run: Run, best: dict[str, dict[str, Any]], n_val: int | None
+) -> dict[str, Any] | None:
+    """The loss-best and score-best logged points when they differ, with what each costs."""
+    if run.score is None or run.loss not in best or run.score not in best:
+        return None
+    lb, sb = best[run.loss], best[run.score]
+    if lb["index"] == sb["index"]:
+        return None
+    score_at_lb = float(run.metrics[run.score].values[lb["index"]])
+    loss_at_sb = float(run.metrics[run.loss].values[sb["index"]])
+    out = {
+        "loss_metric": run.loss,
+        "score_metric": run.score,
+        "loss_best_epoch": lb["epoch"],
+        "loss_best_step": lb["step"],
+        "loss_best": lb["value"],
+        "score_best_epoch": sb["epoch"],
+        "score_best_step": sb["step"],
+        "score_best": sb["value"],
+        "score_at_loss_best": score_at_lb,
+        "loss_at_score_best": loss_at_sb,
+        "score_gain": sb["value"] - score_at_lb,
+        "loss_cost": loss_at_sb - lb["value"],
+        "n_val": n_val,
+    }
+    check = {"change_se": None, "within_noise": None}
+    if run.metrics[run.score].name.metric == "accuracy":
+        check = noise_check(out["score_gain"], score_at_lb, sb["value"], n_val)
+    out.update(check)
+    return out
+
+
+def chosen_points(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, Any]:
+    """The points to keep for probabilities (loss) and decisions (score).
+
+    On the smoothed curves when the run is long enough for them, so that one lucky
+    epoch does not decide; on the logged values otherwise.
+    """
+    smoothed = idx.size >= MIN_TREND_POINTS
+    column = "smoothed" if smoothed else "raw"
+    out: dict[str, Any] = {"basis": "smoothed" if smoothed else "logged"}
+    picks = {}
+    for role, key in (("loss", run.loss), ("score", run.score)):
+        if key is None or idx.size == 0:
+            continue
+        values = np.asarray(curves[key][column], dtype=np.float64)
+        if not np.isfinite(values).any():
+            continue
+        lower = run.metrics[key].name.direction == "min"
+        picks[role] = int(np.nanargmin(values) if lower else np.nanargmax(values))
+        out[role] = {"index": int(idx[picks[role]]), "value": float(values[picks[role]])}
+    if "loss" in picks and "score" in picks:
+        out["score_at_loss"] = float(curves[run.score][column][picks["loss"]])
+    return out
+
+
+def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None]:
+    """The validation-set size: given, else Hugging Face's runtime x rate, else granularity."""
+    if n_val is not None:
+        return int(n_val), "given"
+    runtime, rate = run.values("val_runtime"), run.values("val_samples_per_second")
+    if runtime is not None and rate is not None:
+        product = runtime * rate
+        product = product[np.isfinite(product)]
+        if product.size:
+            return int(round(float(np.median(product)))), "eval_runtime x eval_samples_per_second"
+    score = run.values(run.score)
+    if score is not None and run.metrics[run.score].name.metric == "accuracy":
+        found = granularity_n(score[np.isfinite(score)])
+        if found is not None:
+            return found, INFERRED_N
+    return None, None
+
+
+def _trend_dict(t: Trend) -> dict[str, Any]:
+    return {"tau": t.tau, "p_value": t.p_value, "slope": t.slope, "trend": t.direction}
+
+
+def noise_check(change: float, a_from: float, a_to: float, n_val: int | None) -> dict[str, Any]:
+    """``{"change_se", "within_noise"}`` of an accuracy change (None without ``n_val``)."""
+    if n_val is None or not (0 <= a_from <= 1 and 0 <= a_to <= 1):
+        return {"change_se": None, "within_noise": None}
+    se = accuracy_change_se(a_from, a_to, n_val)
+    return {"change_se": se, "within_noise": bool(abs(change) < Z95 * se)}
+
+
+def divergence(
+    run: Run, idx: np.ndarray, curves: dict[str, Any], n_val: int | None
+) -> dict[str, Any] | None:
+    """Where the validation loss and the decision score part ways (module docstring)."""
+    if run.score is None or idx.size < MIN_TREND_POINTS:
+        return None
+    loss_raw = np.asarray(curves[run.loss]["raw"], dtype=np.float64)
+    score_raw = np.asarray(curves[run.score]["raw"], dtype=np.float64)
+    if not np.isfinite(score_raw).all():
+        return None
+    loss_s = np.asarray(curves[run.loss]["smoothed"])
+    score_s = np.asarray(curves[run.score]["smoothed"])
+    x = np.asarray(curves["x"], dtype=np.float64)
+    higher = run.metrics[run.score].name.direction != "min"
+    score_good = score_s if higher else -score_s
+    start = int(np.argmin(loss_s))
+    found = None
+    if idx.size - start >= MIN_TREND_POINTS:
+        loss_t = trend(x[start:], loss_raw[start:])
+        score_t = trend(x[start:], score_raw[start:])
+        rise = loss_s[-1] - loss_s[start]
+        worse = "falling" if higher else "rising"
+        if (
+            loss_t.direction == "rising"
+            and rise >= MIN_LOSS_RISE * abs(loss_s[start])
+            and score_t.direction != worse
+        ):
+            found = ("loss_rises", start, loss_t, score_t)
+    if found is None:
+        start = int(np.argmax(score_good))
+        if idx.size - start >= MIN_TREND_POINTS:
+            loss_t = trend(x[start:], loss_raw[start:])
+            score_t = trend(x[start:], score_raw[start:])
+            fall = score_good[start] - score_good[-1]
+            worse = "falling" if higher else "rising"
+            if score_t.direction == worse and fall >= MIN_SCORE_FALL and loss_t.direction != "rising":
+                found = ("accuracy_falls", start, loss_t, score_t)
+    if found is None:
+        return None
+    direction, start, loss_t, score_t = found
+    point = int(idx[start])
+    end = int(idx[-1])
+    change = float(score_s[-1] - score_s[start])
+    out = {
+        "direction": direction,
+        "start_index": point,
+        "start_epoch": run.label(point),
+        "start_step": run.step_of(point),
+        "end_epoch": run.label(end),
+        "points_after": int(idx.size - start),
+        "loss_metric": run.loss,
+        "score_metric": run.score,
+        "loss_start": float(loss_s[start]),
+        "loss_end": float(loss_s[-1]),
+        "loss_change": float(loss_s[-1] - loss_s[start]),
+        "loss_trend": _trend_dict(loss_t),
+        "score_start": float(score_s[start]),
+        "score_end": float(score_s[-1]),
+        "score_change": change,
+        "score_trend": _trend_dict(score_t),
+        "n_val": n_val,
+    }
+    out.update(noise_check(change, out["score_start"], out["score_end"], n_val))
+    return out
+
+
+def overfitting(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, Any] | None:
+    """The first point from which the train/validation gap grows while training loss falls.
+
+    Candidates are scanned from the start (every ``ceil(n / 60)``-th point on long runs);
+    the onset is the first from which the gap rises and the training loss falls (both
+    p < 0.05), the validation loss does not fall (no falling trend, and its smoothed value
+    at the end is no lower than at the onset), and the smoothed gap grows by at least
+    :data:`MIN_GAP_GROWTH` of the validation loss there, ending positive. A gap that grows
+    while the validation loss still falls is ordinary training, not overfitting.
+    """
+    if run.train_loss is None:
+        return None
+    train_all = run.metrics[run.train_loss].values[idx]
+    keep = np.isfinite(train_all)
+    if keep.sum() < MIN_TREND_POINTS:
+        return None
+    points = idx[keep]
+    val, train = run.metrics[run.loss].values[points], train_all[keep]
+    x = np.asarray(curves["x"], dtype=np.float64)[keep]
+    gap = val - train
+    size = window(points.size)
+    gap_s, val_s, train_s = smooth(gap, size), smooth(val, size), smooth(train, size)
+    stride = max(1, -(-points.size // 60))
+    for onset in range(0, points.size - MIN_TREND_POINTS + 1, stride):
+        if gap_s[-1] - gap_s[onset] < MIN_GAP_GROWTH * abs(val_s[onset]):
+            continue
+        if gap_s[-1] <= 0 or val_s[-1] < val_s[onset]:
+            continue  # validation still better than training, or still improving
+        gap_t = trend(x[onset:], gap[onset:])
+        if gap_t.direction != "rising":
+            continue
+        train_t = trend(x[onset:], train[onset:])
+        val_t = trend(x[onset:], val[onset:])
+        if train_t.direction != "falling" or val_t.direction == "falling":
+            continue
+        point = int(points[onset])
+        return {
+            "onset_index": point,
+            "onset_epoch": run.label(point),
+            "onset_step": run.step_of(point),
+            "end_epoch": run.label(int(points[-1])),
+            "gap_start": float(gap_s[onset]),
+            "gap_end": float(gap_s[-1]),
+            "train_loss_start": float(train_s[onset]),
+            "train_loss_end": float(train_s[-1]),
+            "val_loss_start": float(val_s[onset]),
+            "val_loss_end": float(val_s[-1]),
+            "gap_trend": _trend_dict(gap_t),
+            "train_loss_trend": _trend_dict(train_t),
+            "val_loss_trend": _trend_dict(val_t),
+        }
+    return None
+
+
+def spikes(raw: np.ndarray) -> np.ndarray:
+    """Interior points far off both neighbours in the same direction (one-point blow-ups).
+
+    A point ``y_i`` is a spike when it lies outside ``[min, max]`` of its two neighbours
+    and its distance ``d_i = y_i - (y_{i-1} + y_{i+1}) / 2`` exceeds both
+    :data:`SPIKE_SDS` robust SDs (of ``d``, or of the curve's noise when larger) and
+    :data:`SPIKE_SHARE` of the neighbours' mean. End points are never spikes: a steep start is a trend.
+
+    Examples
+    --------
+    >>> spikes(np.array([1.44, 7.42, 1.29, 1.54, 1.62, 1.30, 1.25, 1.21])).tolist()
+    [1]
+    """
+    if raw.size < MIN_TREND_POINTS:
+        return np.array([], dtype=np.int64)
+    left, mid, right = raw[:-2], raw[1:-1], raw[2:]
+    level = (left + right) / 2
+    d = mid - level
+    # Two robust scales: discrete accuracies make the MAD of d collapse to zero.
+    robust = max(MAD_SCALE * float(np.median(np.abs(d - np.median(d)))), noise_sd(raw))
+    outside = (mid > np.maximum(left, right)) | (mid < np.minimum(left, right))
+    far = outside & (np.abs(d) > SPIKE_SDS * robust) & (np.abs(d) > SPIKE_SHARE * np.abs(level))
+    return np.flatnonzero(far) + 1
+
+
+def noise(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Epoch-to-epoch noise and spikes of the analysed validation curves."""
+    out = {}
+    for key in (run.loss, run.score):
+        if key is None or idx.size < MIN_TREND_POINTS:
+            continue
+        raw = np.asarray(curves[key]["raw"], dtype=np.float64)
+        smoothed = np.asarray(curves[key]["smoothed"], dtype=np.float64)
+        finite = np.isfinite(raw)
+        if finite.sum() < MIN_TREND_POINTS:
+            continue
+        sd = noise_sd(raw[finite])
+        spread = float(np.ptp(smoothed[finite]))
+        where = np.flatnonzero(finite)
+        found = [
+            {
+                "epoch": run.label(int(idx[where[j]])),
+                "step": run.step_of(int(idx[where[j]])),
+                "value": float(raw[where[j]]),
+                "neighbours": [float(raw[where[j - 1]]), float(raw[where[j + 1]])],
+            }
+            for j in spikes(raw[finite])
+        ]
+        out[key] = {
+            "noise_sd": sd,
+            "smoothed_range": spread,
+            "noise_ratio": sd / spread if spread > 0 else float("inf"),
+            "spikes": found,
+        }
+    return out
+
+
+def curves_of(run: Run, idx: np.ndarray) -> dict[str, Any]:
+    """Raw and smoothed analysed curves over the points ``idx`` (finite validation loss)."""
+    size = window(idx.size)
+    out: dict[str, Any] = {
+        "x": _positions(run, idx).tolist(),
+        "epoch": [run.label(int(i)) for i in idx],
+        "step": [run.step_of(int(i)) for i in idx],
+        "window": size,
+    }
+    for key in (run.loss, run.score, run.train_loss, run.train_score):
+        if key is None or key in out:
+            continue
+        raw = run.metrics[key].values[idx]
+        smoothed = np.full(raw.size, np.nan)
+        finite = np.isfinite(raw)
+        if finite.any():
+            # Gaps (a score missing at some points) are bridged before smoothing.
+            filled = np.interp(np.arange(raw.size), np.flatnonzero(finite), raw[finite])
+            smoothed = smooth(filled, size)
+            smoothed[~finite] = np.nan
+        out[key] = {"raw": raw.tolist(), "smoothed": smoothed.tolist()}
+    return out
+
+
+def analysed_points(run: Run) -> np.ndarray:
+    """Points with a finite validation loss, and a finite score where the run has one."""
+    ok = np.isfinite(run.metrics[run.loss].values)
+    if run.score is not None:
+        score_ok = np.isfinite(run.metrics[run.score].values)
+        if (ok & score_ok).sum() >= max(1, ok.sum() // 2):
+            ok &= score_ok
+    return np.flatnonzero(ok)

@@ -1,0 +1,278 @@
+"""``analyse_history``: a log (or a directory of runs) in, a :class:`HistoryReport` out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lossgap.errors import InputError
+from lossgap.evaluation import Finding
+from lossgap.history import analysis
+from lossgap.history.epochs import evaluate_epochs
+from lossgap.history.findings import GOALS, find
+from lossgap.history.readers import read_logs
+from lossgap.history.result import HistoryReport, RunAnalysis
+from lossgap.history.runs import Run, build_run
+
+#: The log loss must rise by this share from its best epoch for ``calibration_drift``.
+MIN_DRIFT = 0.02
+#: Discrimination "stays" when it moves by less than this share of its value.
+STEADY_SHARE = 0.10
+
+
+def _nearest(per_epoch: list[dict[str, Any]], epoch: Any) -> dict[str, Any] | None:
+    if epoch is None or not per_epoch:
+        return None
+    best = min(per_epoch, key=lambda row: abs(row["epoch"] - epoch))
+    return best if math.isclose(best["epoch"], epoch, abs_tol=1e-6) else None
+
+
+def _advice(
+    run: Run,
+    chosen: dict[str, Any],
+    n_val: int | None,
+    per_epoch: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The epoch to keep for each goal, with the score's gain, its noise and recalibration."""
+    if "loss" not in chosen:
+        return {}
+    basis = chosen["basis"]
+
+    def entry(role: str, key: str) -> dict[str, Any]:
+        i = chosen[role]["index"]
+        return {
+            "epoch": run.label(i),
+            "step": run.step_of(i),
+            "metric": key,
+            "value": float(run.metrics[key].values[i]),
+            basis: chosen[role]["value"],
+        }
+
+    out: dict[str, Any] = {"basis": basis, "probabilities": entry("loss", run.loss)}
+    if "score" not in chosen or run.score is None:
+        return out
+    decisions = entry("score", run.score)
+    score_at_loss = chosen["score_at_loss"]
+    gain = decisions[basis] - score_at_loss
+    decisions["gain"] = gain
+    decisions.update({"change_se": None, "within_noise": None})
+    if run.metrics[run.score].name.metric == "accuracy":
+        decisions.update(analysis.noise_check(gain, score_at_loss, decisions[basis], n_val))
+    out["decisions"] = decisions
+    saved = _nearest(per_epoch, decisions["epoch"])
+    scaled = (saved or {}).get("temperature_scaled") or {}
+    out["recalibrate"] = {
+        "epoch": decisions["epoch"],
+        "step": decisions["step"],
+        "method": "temperature scaling",
+        "log_loss": None if saved is None else saved["log_loss"],
+        "expected_log_loss": scaled.get("log_loss_after"),
+        "source": "cross-fitted temperature scaling of the saved predictions" if scaled else None,
+    }
+    return out
+
+
+def analyse_run(
+    run: Run,
+    *,
+    n_val: int | None = None,
+    goal: str | None = None,
+    per_epoch: list[dict[str, Any]] | None = None,
+) -> RunAnalysis:
+    """Analyse one run: best points, curves, divergence, overfitting, noise, findings.
+
+    Parameters
+    ----------
+    run : Run
+    n_val : int, optional
+        Validation-set size, for the sampling noise of accuracy changes; estimated from
+        the log when possible (``n_val_source`` says how).
+    goal : {"probabilities", "decisions"}, optional
+        Fits the advice; both goals are answered when None.
+    per_epoch : list of dict, optional
+        Per-epoch prediction summaries (:func:`~lossgap.history.epochs.evaluate_epochs`),
+        used for the expected effect of recalibration and for the validation-set size.
+
+    Returns
+    -------
+    RunAnalysis
+    """
+    per_epoch = per_epoch or []
+    if n_val is None and per_epoch:
+        n_val = per_epoch[-1]["n"]
+        size, source = n_val, "per-epoch predictions"
+    else:
+        size, source = analysis.validation_size(run, n_val)
+    idx = analysis.analysed_points(run)
+    curves = analysis.curves_of(run, idx)
+    best = analysis.best_points(run)
+    chosen = analysis.chosen_points(run, idx, curves)
+    result = RunAnalysis(
+        run=run,
+        best=best,
+        curves=curves,
+        divergence=analysis.divergence(run, idx, curves, size),
+        overfitting=analysis.overfitting(run, idx, curves),
+        disagreement=analysis.disagreement(run, best, size),
+        noise=analysis.noise(run, idx, curves),
+        n_val=size,
+        n_val_source=source,
+        advice=_advice(run, chosen, size, per_epoch),
+    )
+    result.advice["goal"] = goal
+    result.findings = find(result, goal)
+    return result
+
+
+def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
+    """``calibration_drift``: the saved predictions' loss rose because miscalibration grew."""
+    rows = [r for r in per_epoch if r["decomposition"] is not None and math.isfinite(r["log_loss"])]
+    if len(rows) < 2:
+        return None
+    best = min(rows, key=lambda r: r["log_loss"])
+    last = rows[-1]
+    if last is best or last["log_loss"] < best["log_loss"] * (1 + MIN_DRIFT):
+        return None
+    a, b = best["decomposition"], last["decomposition"]
+    d_from, d_to = a["discrimination"], b["discrimination"]
+    if abs(d_to - d_from) <= STEADY_SHARE * abs(d_from):
+        disc = f"discrimination stayed at about {d_to:.4g} ({d_from:.4g} to {d_to:.4g})"
+    else:
+        verb = "grew" if d_to > d_from else "fell"
+        disc = f"discrimination {verb} from {d_from:.4g} to {d_to:.4g}"
+    ce_a, ce_b = best["confident_errors"] or {}, last["confident_errors"] or {}
+    confident = ""
+    if ce_a and ce_b:
+        confident = (
+            f" Confident errors went from {ce_a['count']:g} to {ce_b['count']:g}, carrying "
+            f"{ce_b['loss_share']:.0%} of the last epoch's loss."
+        )
+    message = (
+        f"On the saved predictions the log loss rose from {best['log_loss']:.4g} (epoch "
+        f"{best['epoch']}) to {last['log_loss']:.4g} (epoch {last['epoch']}) while accuracy went "
+        f"from {best['accuracy']:.4g} to {last['accuracy']:.4g}: miscalibration grew from "
+        f"{a['miscalibration']:.4g} to {b['miscalibration']:.4g} while {disc}.{confident}"
+    )
+    evidence = {
+        "from_epoch": best["epoch"],
+        "to_epoch": last["epoch"],
+        "log_loss_from": best["log_loss"],
+        "log_loss_to": last["log_loss"],
+        "accuracy_from": best["accuracy"],
+        "accuracy_to": last["accuracy"],
+        "miscalibration_from": a["miscalibration"],
+        "miscalibration_to": b["miscalibration"],
+        "discrimination_from": d_from,
+        "discrimination_to": d_to,
+        "uncertainty": b["uncertainty"],
+        "decomposition_target": b.get("target"),
+        "confident_errors_from": ce_a.get("count"),
+        "confident_errors_to": ce_b.get("count"),
+        "confident_loss_share_to": ce_b.get("loss_share"),
+    }
+    scaled = (last.get("temperature_scaled") or {}).get("log_loss_after")
+    expected = ""
+    if scaled is not None:
+        evidence["temperature_scaled_log_loss_to"] = scaled
+        expected = f" (cross-fitted on these predictions: {last['log_loss']:.4g} to {scaled:.4g})"
+    advice = (
+        f"The rise is calibration, not ranking: temperature-scale epoch {last['epoch']} on "
+        f"held-out data{expected} to keep its decisions with a lower loss, or keep epoch "
+        f"{best['epoch']} for its probabilities."
+    )
+    severity = "medium" if b["miscalibration"] > a["miscalibration"] else "low"
+    return Finding("calibration_drift", severity, message, evidence, advice)
+
+
+def analyse_history(
+    path: str | Path,
+    *,
+    predictions: str | Path | None = None,
+    format: str | None = None,  # noqa: A002 - the CLI option is --format
+    loss: str | None = None,
+    accuracy: str | None = None,
+    n_val: int | None = None,
+    goal: str | None = None,
+    on_file: Callable[[int, int], None] | None = None,
+) -> HistoryReport:
+    """Read training logs and explain where validation loss and accuracy part ways.
+
+    Parameters
+    ----------
+    path : str or Path
+        A log file (Keras CSVLogger or History JSON, Lightning ``metrics.csv``, Hugging
+        Face ``trainer_state.json``, TensorBoard event file, plain CSV/JSON), a TensorBoard
+        run directory, or a directory of runs.
+    predictions : str or Path, optional
+        A directory of per-epoch prediction files (:mod:`lossgap.history.epochs`).
+    format : str, optional
+        Force a format (:data:`lossgap.history.readers.FORMATS`).
+    loss, accuracy : str, optional
+        The loss and decision score to analyse (logged or canonical names); default
+        the validation loss and accuracy.
+    n_val : int, optional
+        Validation-set size, for sampling noise.
+    goal : {"probabilities", "decisions"}, optional
+        What the model is for; fits the advice.
+    on_file : callable, optional
+        Progress callback for the per-epoch predictions.
+
+    Returns
+    -------
+    HistoryReport
+
+    Raises
+    ------
+    lossgap.InputError
+        Unreadable logs, no validation loss, a bad option; one line naming the fix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "training.log"
+    >>> rows = [f"{e},{0.9 - e / 40},{0.5 + (e - 8) ** 2 / 200},{0.6 + e / 100}" for e in range(30)]
+    >>> _ = path.write_text("epoch,loss,val_loss,val_acc\\n" + "\\n".join(rows) + "\\n")
+    >>> report = analyse_history(path)
+    >>> report.runs[0].best["val_loss"]["epoch"], report.runs[0].best["val_accuracy"]["epoch"]
+    (8, 29)
+    >>> [f.code for f in report.runs[0].findings][:2]
+    ['loss_accuracy_divergence', 'overfitting_onset']
+    """
+    if goal is not None and goal not in GOALS:
+        msg = f"unknown goal {goal!r}: choose {' or '.join(GOALS)}"
+        raise InputError(msg)
+    if n_val is not None and n_val < 1:
+        msg = f"--n-val must be a positive number of validation samples, got {n_val}"
+        raise InputError(msg)
+    logs = read_logs(path, format=format)
+    per_epoch = evaluate_epochs(predictions, on_file=on_file) if predictions is not None else []
+    runs, skipped = [], list(logs.skipped)
+    several = len(logs.logs) > 1
+    for raw in logs.logs:
+        try:
+            run = build_run(raw, loss=loss, accuracy=accuracy)
+        except InputError as exc:
+            if not several:
+                raise
+            skipped.append({"path": raw.source, "reason": str(exc)})
+            continue
+        runs.append(run)
+    if not runs:
+        reasons = "; ".join(s["reason"] for s in skipped[:2])
+        msg = f"no run in {str(path)!r} logs a validation loss ({reasons})"
+        raise InputError(msg)
+    own_predictions = per_epoch if len(runs) == 1 else []
+    report = HistoryReport(
+        str(path),
+        [analyse_run(r, n_val=n_val, goal=goal, per_epoch=own_predictions) for r in runs],
+        per_epoch=per_epoch,
+        skipped=skipped,
+    )
+    drift = calibration_drift(per_epoch)
+    if drift is not None:
+        report.findings.append(drift)
+    if per_epoch and len(runs) > 1:
+        report.notes.append("several runs: the per-epoch predictions are reported on their own")
+    return report

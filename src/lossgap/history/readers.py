@@ -1,0 +1,756 @@
+"""Readers for the training logs people have: format detected, rows kept as logged.
+
+Each reader turns one source into :class:`RawLog` objects, one per run: a table of rows
+as the logger wrote them (numbers, NaN where a cell was empty, a mask of what was
+logged), how its rows merge into points (``"row"``, ``"epoch"`` or ``"step"``), and the
+problems met on the way. :func:`read_logs` detects the format (or takes ``format=``)
+and walks directories of runs.
+
+Formats
+-------
+``keras``
+    ``keras.callbacks.CSVLogger`` files (one row per epoch, counted from 0). Runs appended
+    to one file (``append=True``) are split where the epoch number restarts.
+``keras-history``
+    ``json.dump(history.history)`` (one list per metric) or a pandas ``to_json`` of it.
+``lightning``
+    PyTorch Lightning ``CSVLogger`` ``metrics.csv``: training and validation rows
+    interleaved with empty cells, merged by epoch.
+``huggingface``
+    ``trainer_state.json`` (its ``log_history``), merged at each evaluation step.
+``tensorboard``
+    Event files or run directories, read with TensorBoard's ``EventAccumulator``;
+    metrics are merged at each validation step.
+``csv`` / ``json``
+    Any other table of numbers, one row per epoch (JSON: a list of objects or JSON Lines).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from lossgap.errors import InputError
+from lossgap.history.names import SPLITS, split_words
+
+#: The formats ``--format`` accepts.
+FORMATS = ("keras", "keras-history", "lightning", "huggingface", "tensorboard", "csv", "json")
+
+#: Suffixes of the text files a directory walk considers.
+LOG_SUFFIXES = frozenset({".csv", ".tsv", ".log", ".txt", ".json", ".jsonl"})
+
+#: Column names that number epochs and steps, in order of preference.
+EPOCH_COLUMNS = ("epoch", "epochs", "ep")
+STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "steps")
+
+_FORMAT_HINT = (
+    "pass a Keras CSVLogger file or History JSON, a Lightning metrics.csv, a Hugging Face "
+    "trainer_state.json, or a TensorBoard event file or run directory"
+)
+
+
+@dataclass
+class LogTable:
+    """Rows of one run as logged.
+
+    Attributes
+    ----------
+    columns : dict of str to ndarray of float64
+        Every numeric column under its original name; NaN where nothing was logged.
+    logged : dict of str to ndarray of bool
+        True where the row holds a value (which may itself be NaN or infinite).
+    epoch, step : str or None
+        The columns that number epochs and steps.
+    merge : str
+        How rows become points: ``"row"`` (one row per point), ``"epoch"`` (rows of the
+        same epoch merge) or ``"step"`` (rows up to each validation step merge).
+    """
+
+    columns: dict[str, np.ndarray]
+    logged: dict[str, np.ndarray]
+    epoch: str | None = None
+    step: str | None = None
+    merge: str = "row"
+
+    @property
+    def n_rows(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def take(self, rows: np.ndarray) -> LogTable:
+        """The rows ``rows`` (indices or a mask) as a new table."""
+        return LogTable(
+            {k: v[rows] for k, v in self.columns.items()},
+            {k: v[rows] for k, v in self.logged.items()},
+            self.epoch,
+            self.step,
+            self.merge,
+        )
+
+
+@dataclass
+class RawLog:
+    """One run read from a source, before its rows are merged into points.
+
+    Attributes
+    ----------
+    name : str
+        The run's name: the file (or its path inside the directory given), with
+        ``[run i/n]`` when runs were appended to one file.
+    source : str
+        The file or directory read.
+    format : str
+        One of :data:`FORMATS`.
+    table : LogTable
+    notes : list of str
+        Facts about the reading that the user should know (dropped columns...).
+    events : list of dict
+        Problems met while reading, each ``{"code": ..., **evidence}``; the analysis
+        turns them into findings.
+    meta : dict
+        What the source says about itself (Hugging Face ``best_metric``...).
+    """
+
+    name: str
+    source: str
+    format: str
+    table: LogTable
+    notes: list[str] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LogSet:
+    """Every run read from a path, and the files of a directory that were not logs."""
+
+    logs: list[RawLog]
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def _column_arrays(values: dict[str, list[Any]]) -> tuple[dict, dict, list[str]]:
+    """Lists of cells (None where absent) to float columns, logged masks, dropped names."""
+    columns, logged, dropped = {}, {}, []
+    for name, cells in values.items():
+        present = np.array([c is not None for c in cells], dtype=bool)
+        try:
+            array = np.array([np.nan if c is None else float(c) for c in cells], dtype=np.float64)
+        except (TypeError, ValueError):
+            dropped.append(name)
+            continue
+        columns[name], logged[name] = array, present
+    return columns, logged, dropped
+
+
+def _arrow_columns(table: pa.Table) -> tuple[dict, dict, list[str]]:
+    columns, logged, dropped = {}, {}, []
+    for name in table.column_names:
+        column = table.column(name)
+        kind = column.type
+        if pa.types.is_null(kind):
+            array = np.full(table.num_rows, np.nan)
+        elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
+            array = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        else:
+            dropped.append(name)
+            continue
+        columns[name] = np.asarray(array, dtype=np.float64)
+        logged[name] = ~column.is_null().to_numpy(zero_copy_only=False)
+    return columns, logged, dropped
+
+
+def _first_present(names: list[str], candidates: tuple[str, ...]) -> str | None:
+    lower = {n.lower(): n for n in names}
+    return next((lower[c] for c in candidates if c in lower), None)
+
+
+# --------------------------------------------------------------------------- text logs
+
+
+def _read_text(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        msg = f"cannot read {str(path)!r} ({exc.strerror}): check the path and its permissions"
+        raise InputError(msg) from exc
+    if b"\x00" in raw[:4096]:
+        msg = f"{str(path)!r} is a binary file, not a training log: {_FORMAT_HINT}"
+        raise InputError(msg)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        msg = f"{str(path)!r} is not UTF-8 text (byte {exc.start}): {_FORMAT_HINT}"
+        raise InputError(msg) from exc
+
+
+def _delimiter(header: str) -> str:
+    counts = {d: header.count(d) for d in (",", "\t", ";")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[dict]]:
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        msg = f"{str(path)!r} is empty: it holds no header and no rows"
+        raise InputError(msg)
+    delimiter = _delimiter(lines[0])
+    bad: list[Any] = []
+
+    def skip(row: Any) -> str:
+        bad.append(row)
+        return "skip"
+
+    try:
+        table = pa_csv.read_csv(
+            pa.BufferReader(text.encode()),
+            read_options=pa_csv.ReadOptions(use_threads=False),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=skip),
+            # Only empty cells are missing: "nan" is a NaN the trainer logged.
+            convert_options=pa_csv.ConvertOptions(null_values=[""], strings_can_be_null=True),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        msg = f"{str(path)!r} is not a readable table ({str(exc).splitlines()[0]}): {_FORMAT_HINT}"
+        raise InputError(msg) from exc
+    if table.num_rows == 0:
+        msg = (
+            f"{str(path)!r} has a header ({', '.join(table.column_names)}) but no rows: "
+            "the run logged no epoch"
+        )
+        raise InputError(msg)
+    events = []
+    if bad:
+        last_line = len(lines)
+        events.append(
+            {
+                "code": "damaged_log",
+                "path": str(path),
+                "lines": [row.number for row in bad],
+                "expected_fields": bad[0].expected_columns,
+                "found_fields": [row.actual_columns for row in bad],
+                "last_line": any(row.number == last_line for row in bad),
+            }
+        )
+    columns, logged, dropped = _arrow_columns(table)
+    notes = [f"column {name!r} holds text, not numbers: ignored" for name in dropped]
+    return LogTable(columns, logged), notes, events
+
+
+def _csv_format(names: list[str]) -> str:
+    lower = [n.lower() for n in names]
+    if "epoch" in lower and "step" in lower:
+        return "lightning"
+    if "epoch" in lower or lower[0] in ("", "unnamed: 0"):
+        return "keras"
+    return "csv"
+
+
+def _shape_csv(table: LogTable, fmt: str, path: Path) -> LogTable:
+    names = list(table.columns)
+    if fmt == "lightning":
+        epoch, step = _first_present(names, ("epoch",)), _first_present(names, ("step",))
+        if epoch is None:
+            msg = f"{str(path)!r} has no 'epoch' column, which Lightning's metrics.csv always has"
+            raise InputError(msg)
+        table.epoch, table.step, table.merge = epoch, step, "epoch"
+        _fill_epochs_from_steps(table)
+        return table
+    table.merge = "row"
+    table.epoch = _first_present(names, EPOCH_COLUMNS)
+    if table.epoch is None and names and names[0].lower() in ("", "unnamed: 0"):
+        table.epoch = names[0]  # pandas wrote history.history with its row index
+    table.step = _first_present(names, STEP_COLUMNS)
+    return table
+
+
+def _fill_epochs_from_steps(table: LogTable) -> None:
+    """Rows without an epoch (Lightning's LearningRateMonitor) take that of their step."""
+    epoch = table.columns[table.epoch]
+    missing = ~table.logged[table.epoch]
+    if not missing.any() or table.step is None:
+        return
+    step = table.columns[table.step]
+    known = np.flatnonzero(~missing & np.isfinite(step))
+    if known.size == 0:
+        return
+    order = known[np.argsort(step[known], kind="stable")]
+    at = np.searchsorted(step[order], step[missing], side="right") - 1
+    filled = np.where(at >= 0, epoch[order[np.clip(at, 0, None)]], np.nan)
+    epoch[missing] = filled
+    table.logged[table.epoch][missing] = np.isfinite(filled)
+
+
+# --------------------------------------------------------------------------- JSON logs
+
+
+def _parse_json(path: Path, text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # JSON Lines: one object per line
+            return _parse_json_lines(path, text)
+        end = exc.pos >= len(text.rstrip()) - 1
+        hint = "the file looks cut off before its end" if end else "fix or re-export the file"
+        msg = (
+            f"{str(path)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}): {hint}"
+        )
+        raise InputError(msg) from exc
+
+
+def _parse_json_lines(path: Path, text: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            msg = (
+                f"line {number} of {str(path)!r} is not a JSON object ({exc.msg}): a JSON Lines "
+                "log needs one complete object per line (is the last line cut off?)"
+            )
+            raise InputError(msg) from exc
+    return records
+
+
+def _json_format(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("log_history"), list):
+        return "huggingface"
+    if isinstance(data, dict):
+        return "keras-history"
+    if isinstance(data, list) and any(
+        isinstance(r, dict) and any(str(k).startswith("eval_") for k in r) and "step" in r
+        for r in data
+    ):
+        return "huggingface"  # a bare log_history list
+    return "json"
+
+
+def _records_table(records: list[Any], path: Path, what: str) -> tuple[LogTable, list[str]]:
+    if not records:
+        msg = f"{str(path)!r} holds an empty {what}: the run logged nothing"
+        raise InputError(msg)
+    for i, record in enumerate(records):
+        if not isinstance(record, dict):
+            msg = (
+                f"entry {i} of the {what} in {str(path)!r} is a {type(record).__name__}, "
+                "not an object of metric values"
+            )
+            raise InputError(msg)
+    keys: dict[str, None] = {}
+    for record in records:
+        keys.update(dict.fromkeys(map(str, record)))
+    cells = {k: [r.get(k) for r in records] for k in keys}
+    columns, logged, dropped = _column_arrays(cells)
+    notes = [f"key {name!r} does not hold numbers: ignored" for name in dropped]
+    return LogTable(columns, logged), notes
+
+
+def _huggingface_table(data: Any, path: Path) -> tuple[LogTable, list[str], dict]:
+    history = data["log_history"] if isinstance(data, dict) else data
+    if not isinstance(history, list):
+        msg = f"{str(path)!r} has no 'log_history' list: is it a Hugging Face trainer_state.json?"
+        raise InputError(msg)
+    # The closing summary (train_runtime, mean train_loss over the run) is no point.
+    entries = [e for e in history if not (isinstance(e, dict) and "train_runtime" in e)]
+    kept, duplicates = [], 0
+    for entry in entries:
+        if kept and entry == kept[-1]:
+            duplicates += 1  # evaluation logged twice (load_best_model_at_end)
+            continue
+        kept.append(entry)
+    table, notes = _records_table(kept, path, "log_history")
+    if duplicates:
+        notes.append(f"{duplicates} log_history entr(y/ies) repeated the one before: dropped")
+    table.epoch = _first_present(list(table.columns), ("epoch",))
+    table.step = _first_present(list(table.columns), ("step",))
+    if table.step is None:
+        msg = f"the log_history in {str(path)!r} has no 'step': is it a Hugging Face trainer state?"
+        raise InputError(msg)
+    table.merge = "step"
+    meta = {}
+    if isinstance(data, dict):
+        meta = {
+            k: data[k]
+            for k in ("best_metric", "best_model_checkpoint", "num_train_epochs", "global_step")
+            if k in data
+        }
+    return table, notes, meta
+
+
+def _keras_history_table(data: dict, path: Path) -> tuple[LogTable, list[str]]:
+    if isinstance(data.get("history"), dict):
+        data = data["history"]  # {"history": history.history, "params": ...}
+    series: dict[str, list[Any]] = {}
+    for name, values in data.items():
+        if isinstance(values, dict):  # pandas DataFrame.to_json(): {"0": v0, "1": v1}
+            values = [values[k] for k in sorted(values, key=_index_key)]
+        if not isinstance(values, list):
+            continue
+        series[str(name)] = values
+    if not series:
+        msg = (
+            f"{str(path)!r} holds no metric lists: a Keras History dump maps each metric to "
+            "its per-epoch values, e.g. {\"loss\": [...], \"val_loss\": [...]}"
+        )
+        raise InputError(msg)
+    longest = max(len(v) for v in series.values())
+    notes = []
+    for name, values in list(series.items()):
+        if len(values) == longest:
+            continue
+        if len(values) and longest % len(values) == 0:
+            # validation_freq=k: validation ran after epochs k, 2k, ... (counted from 1)
+            every = longest // len(values)
+            cells: list[Any] = [None] * longest
+            for i, value in enumerate(values):
+                cells[(i + 1) * every - 1] = value
+            series[name] = cells
+            notes.append(f"{name!r} has a value every {every} epochs (validation_freq={every})")
+        else:
+            msg = (
+                f"{name!r} in {str(path)!r} has {len(values)} values but the longest metric has "
+                f"{longest}: the lists must line up epoch by epoch"
+            )
+            raise InputError(msg)
+    columns, logged, dropped = _column_arrays(series)
+    notes += [f"{name!r} does not hold numbers: ignored" for name in dropped]
+    columns["epoch"] = np.arange(longest, dtype=np.float64)
+    logged["epoch"] = np.ones(longest, dtype=bool)
+    notes.append("epochs numbered from 0, as Keras does")
+    return LogTable(columns, logged, epoch="epoch", merge="row"), notes
+
+
+def _index_key(key: str) -> tuple[int, Any]:
+    return (0, int(key)) if str(key).lstrip("-").isdigit() else (1, key)
+
+
+# --------------------------------------------------------------------------- TensorBoard
+
+
+def _is_event_file(path: Path) -> bool:
+    return "tfevents" in path.name and path.is_file()
+
+
+def _run_root(event_dir: Path, top: Path) -> Path:
+    """A directory named after a split (Keras's train/ and validation/) belongs to its parent."""
+    if event_dir != top and any(t in SPLITS for t in split_words(event_dir.name)):
+        return event_dir.parent
+    return event_dir
+
+
+def _scalar_events(file: Path) -> list[tuple[str, int, float]]:
+    """(tag, step, value) of every scalar summary in one event file."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    accumulator = EventAccumulator(str(file), size_guidance={"scalars": 0})
+    try:
+        accumulator.Reload()
+    except Exception as exc:  # tensorboard and protobuf raise their own errors
+        msg = f"TensorBoard cannot read {str(file)!r} ({exc}): is it an event file?"
+        raise InputError(msg) from exc
+    return [
+        (tag, event.step, event.value)
+        for tag in accumulator.Tags().get("scalars", [])
+        for event in accumulator.Scalars(tag)
+    ]
+
+
+def _tensorboard_table(events: list[tuple[str, int, float]], source: Path) -> LogTable:
+    if not events:
+        msg = (
+            f"{str(source)!r} holds no scalar summaries: log metrics with "
+            "SummaryWriter.add_scalar (or a TensorBoard logger)"
+        )
+        raise InputError(msg)
+    tags = np.asarray([e[0] for e in events], dtype=object)
+    steps = np.asarray([e[1] for e in events], dtype=np.float64)
+    values = np.asarray([e[2] for e in events], dtype=np.float64)
+    order = np.argsort(steps, kind="stable")
+    tags, steps, values = tags[order], steps[order], values[order]
+    columns = {"step": steps}
+    logged = {"step": np.ones(steps.size, dtype=bool)}
+    for name in dict.fromkeys(tags.tolist()):
+        mask = tags == name
+        columns[name] = np.where(mask, values, np.nan)
+        logged[name] = mask
+    epoch = "epoch" if "epoch" in columns else None
+    return LogTable(columns, logged, epoch=epoch, step="step", merge="step")
+
+
+def _tensorboard_runs(root: Path, files: list[Path]) -> list[tuple[Path, LogTable]]:
+    """One table per run under ``root``.
+
+    Event files directly in ``root`` continue one another when each starts after the
+    previous one ends (a resumed run); a file whose steps overlap starts another run.
+    Files in split subdirectories (Keras's ``train/`` and ``validation/``) join the
+    first run, their tags prefixed by the subdirectory.
+    """
+    chains: list[tuple[Path, list[tuple[str, int, float]]]] = []
+    split_events: list[tuple[str, int, float]] = []
+    last_step = None
+    for file in sorted(files):
+        events = _scalar_events(file)
+        if file.parent != root and root.is_dir():
+            prefix = file.parent.relative_to(root).as_posix()
+            split_events += [(f"{prefix}/{tag}", step, value) for tag, step, value in events]
+            continue
+        steps = [step for _, step, _ in events]
+        if chains and steps and last_step is not None and min(steps) > last_step:
+            chains[-1][1].extend(events)
+        else:
+            chains.append((file, events))
+        if steps:
+            last_step = max(steps)
+    if not chains:
+        chains.append((root, []))
+    chains[0][1].extend(split_events)
+    return [(source, _tensorboard_table(events, source)) for source, events in chains]
+
+
+def _tensorboard_logs(path: Path) -> list[tuple[Path, list[Path]]]:
+    if path.is_file():
+        return [(path, [path])]
+    groups: dict[Path, list[Path]] = {}
+    for file in sorted(p for p in path.rglob("*tfevents*") if p.is_file()):
+        groups.setdefault(_run_root(file.parent, path), []).append(file)
+    return list(groups.items())
+
+
+def _tensorboard_raw(path: Path, label: str) -> tuple[list[RawLog], list[dict[str, str]]]:
+    """Every TensorBoard run under ``path`` (a file, a run or a directory of runs)."""
+    logs, skipped = [], []
+    for root, files in _tensorboard_logs(path):
+        try:
+            runs = _tensorboard_runs(root, files)
+        except InputError as exc:
+            skipped.append({"path": str(root), "reason": str(exc)})
+            continue
+        for source, table in runs:
+            name = label if source == path else f"{label}/{source.relative_to(path).as_posix()}"
+            logs.append(RawLog(name, str(source), "tensorboard", table))
+    return logs, skipped
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _restarts(table: LogTable) -> list[int]:
+    """Row positions where a new run starts: the epoch (or step) goes back."""
+    key = table.step if table.merge == "step" else table.epoch
+    if key is None:
+        return []
+    values = table.columns[key]
+    rows = np.flatnonzero(table.logged[key] & np.isfinite(values))
+    if rows.size < 2:
+        return []
+    previous, current = values[rows[:-1]], values[rows[1:]]
+    # One row per epoch (Keras): a repeated epoch also starts a new run.
+    back = current <= previous if table.merge == "row" else current < previous
+    return [int(r) for r in rows[1:][back]]
+
+
+def _split_runs(raw: RawLog) -> list[RawLog]:
+    starts = _restarts(raw.table)
+    if not starts:
+        return [raw]
+    bounds = [0, *starts, raw.table.n_rows]
+    count = len(bounds) - 1
+    event = {
+        "code": "appended_runs",
+        "path": raw.source,
+        "runs": count,
+        "restart_rows": starts,
+    }
+    runs = []
+    for i in range(count):
+        rows = np.arange(bounds[i], bounds[i + 1])
+        runs.append(
+            RawLog(
+                f"{raw.name} [run {i + 1}/{count}]",
+                raw.source,
+                raw.format,
+                raw.table.take(rows),
+                list(raw.notes) + [f"rows {bounds[i]}-{bounds[i + 1] - 1} of the file"],
+                list(raw.events) + ([event] if i == 0 else []),
+                dict(raw.meta),
+            )
+        )
+    return runs
+
+
+def _detect(path: Path, text: str | None) -> str:
+    if _is_event_file(path):
+        return "tensorboard"
+    assert text is not None
+    head = text.lstrip()
+    if head.startswith(("{", "[")):
+        return "json-family"
+    first = text.splitlines()[0] if text.strip() else ""
+    names = [c.strip().strip('"') for c in first.split(_delimiter(first))]
+    return _csv_format(names)
+
+
+def read_file(path: str | Path, *, format: str | None = None, name: str | None = None) -> list[RawLog]:  # noqa: A002
+    """Read one log file (or TensorBoard run directory) into one RawLog per run.
+
+    Parameters
+    ----------
+    path : str or Path
+        A log file, or a TensorBoard run directory.
+    format : str, optional
+        One of :data:`FORMATS`; detected from the name and content when None.
+    name : str, optional
+        The run's name; default the file name.
+
+    Returns
+    -------
+    list of RawLog
+        Several when runs were appended to one file.
+
+    Raises
+    ------
+    lossgap.InputError
+        A missing, empty, damaged or unrecognised file, naming the fix.
+    """
+    path = Path(path)
+    if format is not None and format not in FORMATS:
+        msg = f"unknown format {format!r}: choose one of {', '.join(FORMATS)}"
+        raise InputError(msg)
+    if not path.exists():
+        msg = f"{str(path)!r} does not exist: check the path"
+        raise InputError(msg)
+    label = name or path.name
+    if format == "tensorboard" or (format is None and (path.is_dir() or _is_event_file(path))):
+        logs, skipped = _tensorboard_raw(path, label)
+        if not logs:
+            none = f"no TensorBoard event file (events.out.tfevents.*) in {str(path)!r}"
+            raise InputError(skipped[0]["reason"] if skipped else none)
+        return logs
+    if path.is_dir():
+        msg = f"{str(path)!r} is a directory: read it with read_logs"
+        raise InputError(msg)
+    text = _read_text(path)
+    if not text.strip():
+        msg = f"{str(path)!r} is empty: it holds no header and no rows"
+        raise InputError(msg)
+    detected = _detect(path, text)
+    fmt = format or detected
+    meta: dict[str, Any] = {}
+    events: list[dict[str, Any]] = []
+    if fmt in ("huggingface", "keras-history", "json") or detected == "json-family":
+        if detected != "json-family":
+            msg = f"{str(path)!r} is not JSON, as --format {fmt} expects: {_FORMAT_HINT}"
+            raise InputError(msg)
+        data = _parse_json(path, text)
+        fmt = format or _json_format(data)
+        if fmt == "huggingface":
+            table, notes, meta = _huggingface_table(data, path)
+        elif fmt == "keras-history":
+            if not isinstance(data, dict):
+                msg = f"{str(path)!r} holds a JSON list, not a Keras History dict of metric lists"
+                raise InputError(msg)
+            table, notes = _keras_history_table(data, path)
+        elif fmt == "json":
+            records = data if isinstance(data, list) else [data]
+            table, notes = _records_table(records, path, "list of records")
+            table = _shape_csv(table, "csv", path)
+        else:
+            msg = f"{str(path)!r} is JSON; --format {fmt} reads CSV files: {_FORMAT_HINT}"
+            raise InputError(msg)
+    else:
+        table, notes, events = _read_delimited(path, text)
+        table = _shape_csv(table, fmt, path)
+    raw = RawLog(label, str(path), fmt, table, notes, events, meta)
+    return _split_runs(raw)
+
+
+def _candidates(directory: Path) -> list[Path]:
+    files = [
+        p
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+        and p.suffix.lower() in LOG_SUFFIXES
+        and not any(part.startswith(".") for part in p.relative_to(directory).parts)
+    ]
+    # Hugging Face checkpoint-N/ directories each hold the whole history so far: keep the last.
+    latest: dict[Path, tuple[int, Path]] = {}
+    kept = []
+    for file in files:
+        match = re.fullmatch(r"checkpoint-(\d+)", file.parent.name)
+        if file.name == "trainer_state.json" and match:
+            number = int(match.group(1))
+            best = latest.get(file.parent.parent)
+            if best is None or number > best[0]:
+                latest[file.parent.parent] = (number, file)
+        else:
+            kept.append(file)
+    return sorted(kept + [f for _, f in latest.values()])
+
+
+def read_logs(path: str | Path, *, format: str | None = None) -> LogSet:  # noqa: A002
+    """Read a log file, or every run in a directory of runs.
+
+    Parameters
+    ----------
+    path : str or Path
+        A log file, a TensorBoard run directory, or a directory of runs (Lightning
+        ``version_N/`` folders, Hugging Face output folders, Keras logs...).
+    format : str, optional
+        One of :data:`FORMATS`; detected per file when None.
+
+    Returns
+    -------
+    LogSet
+        The runs, and the files of a directory that held no readable log (with why).
+
+    Raises
+    ------
+    lossgap.InputError
+        When the path holds no readable log; the message names the path and the fix.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "log.csv").write_text("epoch,loss,val_loss\\n0,0.9,1.0\\n1,0.5,0.8\\n")
+    >>> logs = read_logs(folder / "log.csv").logs
+    >>> logs[0].format, logs[0].table.columns["val_loss"].tolist()
+    ('keras', [1.0, 0.8])
+    """
+    path = Path(path)
+    if not path.exists():
+        msg = f"{str(path)!r} does not exist: check the path"
+        raise InputError(msg)
+    if path.is_file():
+        return LogSet(read_file(path, format=format))
+    logs: list[RawLog] = []
+    skipped: list[dict[str, str]] = []
+    if format in (None, "tensorboard"):
+        found, missed = _tensorboard_raw(path, path.name)
+        logs += found
+        skipped += missed
+    if format != "tensorboard":
+        for file in _candidates(path):
+            try:
+                logs.extend(
+                    read_file(file, format=format, name=file.relative_to(path).as_posix())
+                )
+            except InputError as exc:
+                skipped.append({"path": str(file), "reason": str(exc)})
+    if not logs:
+        reasons = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:2])
+        detail = f" ({reasons})" if reasons else ""
+        msg = f"no training log found in {str(path)!r}{detail}: {_FORMAT_HINT}"
+        raise InputError(msg)
+    return LogSet(logs, skipped)

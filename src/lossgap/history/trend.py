@@ -1,0 +1,242 @@
+"""Curves under noise: smoothing, trend tests, noise levels, validation-set sizes.
+
+A validation curve is a trend plus epoch-to-epoch noise (a finite validation set,
+stochastic training). Nothing here trusts a single epoch:
+
+* :func:`smooth` is a running median (which removes one-epoch spikes) followed by a
+  running mean, both with the window of :func:`window`;
+* :func:`trend` is the Mann-Kendall test (Kendall's tau between the epoch and the
+  values) with the Theil-Sen slope, robust to outliers and to the curve's shape;
+* :func:`noise_sd` is the spread of the epoch-to-epoch differences, robustly estimated;
+* :func:`granularity_n` recovers the size of the validation set from accuracies that
+  are fractions k/n.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, stats
+
+#: Fewest points for a trend test (Mann-Kendall on 5 points reaches p = 0.017).
+MIN_TREND_POINTS = 5
+#: Significance level of the trend tests.
+ALPHA = 0.05
+#: Largest smoothing window.
+MAX_WINDOW = 21
+#: Consistency scale of the median absolute deviation for a normal distribution.
+MAD_SCALE = 1.482602218505602
+
+
+def window(n: int) -> int:
+    """The smoothing window for ``n`` points: odd, about a tenth of the run, 3 to 21.
+
+    Examples
+    --------
+    >>> [window(n) for n in (3, 5, 17, 41, 166, 400)]
+    [1, 3, 3, 5, 17, 21]
+    """
+    if n < MIN_TREND_POINTS:
+        return 1
+    return int(min(MAX_WINDOW, max(3, 2 * (n // 20) + 1)))
+
+
+def smooth(values: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Running median then running mean, each over ``size`` points (edges held).
+
+    Parameters
+    ----------
+    values : ndarray of shape (n,)
+        Finite values in epoch order.
+    size : int, optional
+        Odd window; default :func:`window`.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+
+    Notes
+    -----
+    The median removes spikes shorter than half the window (one bad epoch); the mean
+    then removes the median's staircase. This is Tukey's "median then hanning" idea
+    with a flat second pass.
+
+    Examples
+    --------
+    >>> smooth(np.array([1.0, 1.0, 9.0, 1.0, 1.0]), 3).tolist()
+    [1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    size = window(values.size) if size is None else size
+    if size <= 1:
+        return values.copy()
+    median = ndimage.median_filter(values, size=size, mode="nearest")
+    return ndimage.uniform_filter1d(median, size=size, mode="nearest")
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A Mann-Kendall trend test.
+
+    Attributes
+    ----------
+    tau : float
+        Kendall's tau between position and value (-1 falling ... 1 rising).
+    p_value : float
+        Two-sided p-value of no trend.
+    slope : float
+        Theil-Sen slope per unit of ``x``.
+    direction : str
+        ``"rising"`` or ``"falling"`` when ``p_value < ALPHA``, else ``"flat"``.
+    """
+
+    tau: float
+    p_value: float
+    slope: float
+    direction: str
+
+
+def trend(x: np.ndarray, y: np.ndarray, *, alpha: float = ALPHA) -> Trend:
+    """Mann-Kendall test of a monotone trend in ``y`` along ``x``, with its Theil-Sen slope.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+        Positions and finite values, n >= 2.
+    alpha : float, default=0.05
+
+    Returns
+    -------
+    Trend
+
+    References
+    ----------
+    Mann, H. B. (1945). Nonparametric tests against trend. Econometrica 13(3), 245-259.
+    https://doi.org/10.2307/1907187
+
+    Sen, P. K. (1968). Estimates of the regression coefficient based on Kendall's tau.
+    JASA 63(324), 1379-1389. https://doi.org/10.1080/01621459.1968.10480934
+
+    Examples
+    --------
+    >>> t = trend(np.arange(6.0), np.array([1.0, 1.2, 1.1, 1.5, 1.6, 1.9]))
+    >>> t.direction, round(t.tau, 3), round(t.slope, 3)
+    ('rising', 0.867, 0.175)
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if np.ptp(y) == 0:
+        return Trend(0.0, 1.0, 0.0, "flat")
+    result = stats.kendalltau(x, y)
+    tau, p_value = float(result.statistic), float(result.pvalue)
+    slope = float(stats.theilslopes(y, x).slope)
+    direction = "flat"
+    if p_value < alpha:
+        direction = "rising" if tau > 0 else "falling"
+    return Trend(tau, p_value, slope, direction)
+
+
+def noise_sd(values: np.ndarray) -> float:
+    """The epoch-to-epoch noise of a curve: robust SD of its first differences over sqrt 2.
+
+    Notes
+    -----
+    For ``y_t = f(t) + e_t`` with a slowly changing ``f`` and independent noise of SD
+    sigma, ``y_{t+1} - y_t`` has SD ``sigma * sqrt(2)``; the median absolute deviation
+    (scaled by 1.4826) estimates it without letting a trend or a spike inflate it.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> round(noise_sd(np.linspace(0, 1, 2000) + rng.normal(0, 0.1, 2000)), 2)
+    0.1
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size < 3:
+        return float("nan")
+    diffs = np.diff(values)
+    return float(MAD_SCALE * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2))
+
+
+def accuracy_change_se(a_from: float, a_to: float, n: int) -> float:
+    """Standard error of a change in accuracy between two evaluations of ``n`` samples.
+
+    Notes
+    -----
+    ``sqrt(a1 (1 - a1) / n + a2 (1 - a2) / n)``, the two-proportion standard error.
+    Two epochs scored on the same validation set are positively correlated, which makes
+    the true error of the change smaller: a change beyond 1.96 of these errors is real,
+    one within it is not shown to be.
+
+    Examples
+    --------
+    >>> round(accuracy_change_se(0.80, 0.82, 1000), 4)
+    0.0176
+    """
+    return float(np.sqrt((a_from * (1 - a_from) + a_to * (1 - a_to)) / n))
+
+
+def granularity_n(values: np.ndarray, *, max_n: int = 200_000, min_distinct: int = 4) -> int | None:
+    """The smallest n such that every accuracy is a fraction k/n (float32 rounding allowed).
+
+    Parameters
+    ----------
+    values : ndarray
+        Accuracies as logged.
+    max_n : int, default=200000
+        Largest validation set considered.
+    min_distinct : int, default=4
+        Fewer distinct values than this constrain n too little: None.
+
+    Returns
+    -------
+    int or None
+        The validation-set size the accuracies imply, or None when no n up to ``max_n``
+        fits (accuracies averaged over batches of unequal size, rounded logs) or when
+        the fit could be chance.
+
+    Notes
+    -----
+    An accuracy over n samples is k/n. Loggers store it as float32 (relative error below
+    2**-24) or float64, so k/n must match each value ``v`` within ``t = 2**-23 v``. For
+    values unrelated to n, each fits a given n with probability about ``2 t n``, so the
+    expected number of chance fits among denominators up to n is about
+    ``n (2 t n)**m / (m + 1)`` for m distinct values; the smallest fitting n is accepted
+    only when that is below 0.01. A power of ten that every value fits with no more
+    decimals than its zeros is refused: rounded logs look exactly like that. With a validation set that is itself larger than the
+    batches, n is the set's size (or what the logger averaged over: the number of
+    batches times the batch size, for per-batch averages).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> granularity_n(np.float32([147 / 190, 152 / 190, 155 / 190, 161 / 190]).astype(float))
+    190
+    >>> granularity_n(np.array([0.5, 0.25, 0.75]))  # too few distinct values
+    >>> granularity_n(np.array([0.9012, 0.8773, 0.8931, 0.9105]))  # rounded: chance fits
+    """
+    distinct = np.unique(np.asarray(values, dtype=np.float64))
+    distinct = distinct[np.isfinite(distinct) & (distinct > 0) & (distinct < 1)]
+    m = distinct.size
+    if m < min_distinct:
+        return None
+    tolerance = np.maximum(2.0**-23 * distinct, 4 * np.spacing(distinct))
+    for start in range(1, max_n + 1, 8192):
+        n = np.arange(start, min(start + 8192, max_n + 1), dtype=np.float64)[:, None]
+        error = np.abs(distinct - np.rint(distinct * n) / n)
+        fits = np.flatnonzero((error <= tolerance).all(axis=1))
+        if fits.size:
+            found = float(n[fits[0], 0])
+            if _rounded_to(distinct, found):
+                return None
+            chance = found * np.prod(np.minimum(1.0, 2 * tolerance * found)) / (m + 1)
+            return int(found) if chance < 0.01 else None
+    return None
+
+
+def _rounded_to(values: np.ndarray, n: float) -> bool:
+    """True when ``n`` is 10**d and every value has at most d decimals."""
+    digits = np.log10(n)
+    if not float(digits).is_integer():
+        return False
+    return bool(np.all(np.abs(values * n - np.rint(values * n)) < 1e-9 * n))
