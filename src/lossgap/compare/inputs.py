@@ -386,7 +386,7 @@ def _check_labels(
         where = f"id {_shown(ids[[row]])}" if ids is not None else f"row {row}"
         msg = (
             f"labels differ between {str(ref_path)!r} and {str(path)!r} for {differ.size} of "
-            f"{len(text)} samples (e.g. {where}: {ref_text[row]!r} vs {text[row]!r}): "
+            f"{len(text)} samples (e.g. {where}: {str(ref_text[row])!r} vs {str(text[row])!r}): "
             "the files must hold the same samples with the same labels"
         )
         raise InputError(msg)

@@ -66,6 +66,7 @@ def compare(
     by: str = "log_loss",
     near: float = 0.05,
     confidence: float = 0.95,
+    seed: int = 0,
     top: int = 5,
     max_ids: int = 20,
 ) -> Comparison:
@@ -93,6 +94,8 @@ def compare(
     confidence : float, default=0.95
         Level of the intervals; differences are significant when their Holm-adjusted
         p-value is below ``1 - confidence``.
+    seed : int, default=0
+        Seed of the bootstrap intervals of each model's evaluation.
     top : int, default=5
         Worst samples kept in each model's evaluation.
     max_ids : int, default=20
@@ -151,6 +154,7 @@ def compare(
         by=by,
         near=near,
         confidence=confidence,
+        seed=seed,
         top=top,
         max_ids=max_ids,
     )
@@ -183,6 +187,7 @@ def compare_predictions(
     by: str = "log_loss",
     near: float = 0.05,
     confidence: float = 0.95,
+    seed: int = 0,
     top: int = 5,
     max_ids: int = 20,
     progress: Progress[Any] | None = None,
@@ -201,7 +206,9 @@ def compare_predictions(
     if progress is not None:
         steps = progress(steps, len(names))
     for j, pred in steps:
-        evaluations.append(evaluate_predictions(pred, top=top))
+        evaluations.append(
+            evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        )
         columns.add(j, pred, near)
 
     rank, accuracy_rank = _ranks(evaluations, by)

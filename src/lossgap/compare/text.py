@@ -8,14 +8,16 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lossgap.compare.result import Comparison, Difference, PairComparison
-from lossgap.evaluation import Finding, MetricValue
+from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
+from lossgap.evaluation import Finding
+from lossgap.losses import MAX_CLIPPED_LOSS
 from lossgap.render.text import format_interval, format_number
 
 #: Pairs shown in the terminal (the best model's pairs come first); the JSON has all.
 MAX_PAIR_ROWS = 15
 
 _LABELS = {"log_loss": "log loss", "brier": "Brier", "accuracy": "accuracy", "roc_auc": "ROC AUC"}
+_SHORT = {"log_loss": "log loss", "brier": "Brier", "accuracy": "acc", "roc_auc": "AUC"}
 
 
 def format_p(p: float | None) -> str:
@@ -32,21 +34,24 @@ def format_p(p: float | None) -> str:
 
 
 def _difference(d: Difference) -> str:
-    interval = format_interval(MetricValue(d.value, d.ci_low, d.ci_high))
-    return f"{d.value:+.4f} {interval}" if interval else format_number(d.value)
+    """``+0.123 [0.100, 0.146]``; a star marks log losses capped because one is infinite."""
+    star = "*" if d.clipped else ""
+    if d.ci_low is None or d.ci_high is None:
+        return f"{format_number(d.value, 3)}{star}"
+    return f"{d.value:+.3f}{star} [{d.ci_low:.3f}, {d.ci_high:.3f}]"
 
 
 def headline(c: Comparison) -> str:
     """One sentence: the best model by the proper score and by accuracy."""
     best = c.models[0]
     by_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
-    score = f"{_LABELS[c.by]} {format_number(best.evaluation.metric(c.by))}"
-    accuracy = f"accuracy {format_number(by_accuracy.evaluation.metric('accuracy'))}"
+    score = format_number(best.evaluation.metric(c.by))
+    accuracy = format_number(by_accuracy.evaluation.metric("accuracy"))
     if best.name == by_accuracy.name:
-        return f"{best.name} is best by {score} and by {accuracy}."
+        return f"{best.name} is best by both {_LABELS[c.by]} ({score}) and accuracy ({accuracy})."
     return (
-        f"Best by {score}: {best.name}; best by {accuracy}: {by_accuracy.name}. "
-        "The two rankings disagree."
+        f"Best by {_LABELS[c.by]}: {best.name} ({score}); best by accuracy: "
+        f"{by_accuracy.name} ({accuracy}). The two rankings disagree."
     )
 
 
@@ -84,16 +89,15 @@ def models_table(c: Comparison) -> Table:
 
 def verdict(c: Comparison, pair: PairComparison) -> Text:
     """Which differences of a pair are real (significant), in words."""
-    real = [_LABELS[m] for m in ("accuracy", "log_loss", "brier", "roc_auc")
-            if pair.difference(m).significant]
+    real = [m for m in PAIR_METRICS if pair.difference(m).significant]
     if not real:
-        return Text("none: noise", style="lossgap.dim")
-    return Text(", ".join(real), style="lossgap.high" if "accuracy" in real else "lossgap.medium")
+        return Text("none", style="lossgap.dim")
+    return Text(", ".join(_SHORT[m] for m in real), style="lossgap.info")
 
 
 def pairs_table(c: Comparison) -> Table:
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("a - b", "accuracy", "p", "log loss", "p", "ROC AUC p", "flips a/b (near)", "real"):
+    for name in ("a - b", "accuracy", "p", "log loss", "p", "AUC p", "flips a/b (near)", "real"):
         table.add_column(name, justify="left" if name in ("a - b", "real") else "right")
     for pair in c.pairs[:MAX_PAIR_ROWS]:
         f = pair.flips
@@ -144,7 +148,13 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
         (f"{hidden} more pair(s) in --json. " if hidden > 0 else "")
         + f"Differences are a - b with {c.confidence:.0%} paired intervals; p: {correction} "
         "(exact McNemar for accuracy, paired t for log loss, DeLong for ROC AUC); real means "
-        f"p < {c.alpha:.2g}. Flips: right only under a / only under b; near: {c.near_rule}.",
+        f"p < {c.alpha:.2g}. Flips: right only under a / only under b; near: {c.near_rule}."
+        + (
+            f" * log loss with per-sample losses capped at {MAX_CLIPPED_LOSS:.2f} nats (a model "
+            "of the pair has an infinite loss)."
+            if any(p.log_loss_difference.clipped for p in c.pairs[:MAX_PAIR_ROWS])
+            else ""
+        ),
         style="lossgap.dim",
     )
     yield Text("")

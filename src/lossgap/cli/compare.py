@@ -1,0 +1,110 @@
+"""``lossgap compare FILE...``: several models on the same samples, with paired tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import track
+
+from lossgap.cli import command, print_json
+from lossgap.compare import compare_predictions
+from lossgap.compare.inputs import read_models
+from lossgap.render.text import make_console
+
+
+class RankBy(str, Enum):
+    """The proper scores a comparison can rank by."""
+
+    log_loss = "log_loss"
+    brier = "brier"
+
+
+@command("compare")
+def compare_command(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="One file with a probability column per model, or one file per model "
+            "(CSV, TSV, Parquet, JSON Lines, .npy, .npz)."
+        ),
+    ],
+    label: Annotated[str | None, typer.Option(help="Column of true labels.")] = None,
+    prob: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="One file: a model's probability column, repeated per model; a glob gives "
+            "one model per column (binary) or one multiclass model ('a_p_*'). Several "
+            "files: each file's probability column(s)."
+        ),
+    ] = None,
+    logit: Annotated[
+        list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
+    ] = None,
+    id: Annotated[  # noqa: A002
+        str | None,
+        typer.Option("--id", help="Column of sample ids; several files are joined on it."),
+    ] = None,
+    reference: Annotated[
+        str | None, typer.Option(help="Compare each model with this one (default: all pairs).")
+    ] = None,
+    by: Annotated[
+        RankBy, typer.Option(help="Proper score that ranks the models.", case_sensitive=False)
+    ] = RankBy.log_loss,
+    near: Annotated[
+        float,
+        typer.Option(help="A flip is near the threshold within this distance of it, under both models."),
+    ] = 0.05,
+    threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
+    positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,
+    classes: Annotated[
+        str | None, typer.Option(help="Comma-separated classes in column order.")
+    ] = None,
+    confidence: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.95,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    ids: Annotated[int, typer.Option(help="Ids listed per flip list.", min=0)] = 20,
+    top: Annotated[int, typer.Option(help="Worst samples kept per model.", min=0)] = 5,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Rank models by a proper score beside accuracy, test every difference, show the flips."""
+    preds = read_models(
+        files,
+        label=label,
+        prob=prob or (),
+        logit=logit or (),
+        id=id,
+        threshold=threshold,
+        positive=positive,
+        classes=classes.split(",") if classes else None,
+    )
+    stderr = make_console(stderr=True)
+
+    def progress(steps: Iterable[Any], total: int) -> Iterable[Any]:
+        return track(
+            steps,
+            total=total,
+            description="Evaluating models",
+            console=stderr,
+            disable=json or quiet or not stderr.is_terminal,
+            transient=True,
+        )
+
+    comparison = compare_predictions(
+        preds,
+        reference=reference,
+        by=by.value,
+        near=near,
+        confidence=confidence,
+        seed=seed,
+        top=top,
+        max_ids=ids,
+        progress=progress,
+    )
+    if json:
+        print_json(comparison.to_dict())
+    else:
+        make_console().print(comparison)
