@@ -15,7 +15,9 @@ as a batch axis, so the resampled metrics use the same code as the point estimat
 
 Intervals are percentile intervals of the replicate deviations from the unresampled
 (pooled or subsampled) statistic, placed around the exact point estimate; without pooling
-or subsampling this is the plain percentile interval.
+or subsampling this is the plain percentile interval. The calibration errors (ECE, smooth
+ECE), which resampling inflates, get the basic (reflected) interval, floored at 0. A metric
+whose estimate is not finite (an infinite log loss) gets no interval.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ MAX_UNITS = 10_000
 #: slowest statistic here).
 SMOOTH_ECE_REPLICATES = 50
 _CHUNK_CELLS = 20_000_000
+#: Statistics that resampling biases upward (an absolute calibration error is larger on
+#: noisier data): their interval is the basic (reflected) one instead of the percentile.
+BIASED_UPWARD = frozenset({"ece", "smooth_ece"})
 
 
 @dataclass(frozen=True)
@@ -262,15 +267,19 @@ def _percentile_intervals(
     alpha = (1 - confidence) / 2
     intervals = {}
     for name, values in all_draws.items():
-        if name not in estimates:
+        estimate = estimates.get(name)
+        if estimate is None or not np.isfinite(estimate):
             continue
         deviation = (values - base[name][0]) * units.scale
         deviation = deviation[np.isfinite(deviation)]
-        estimate = estimates[name]
-        if not np.isfinite(estimate) or len(deviation) < 2:
-            intervals[name] = (estimate, estimate)
+        if len(deviation) < 2:
             continue
         lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
-        intervals[name] = (float(estimate + lo), float(estimate + hi))
+        if name in BIASED_UPWARD:
+            # resampling inflates a calibration error: reflect (basic bootstrap), floor at 0
+            lo, hi = -hi, -lo
+            intervals[name] = (float(max(estimate + lo, 0.0)), float(max(estimate + hi, 0.0)))
+        else:
+            intervals[name] = (float(estimate + lo), float(estimate + hi))
     method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
     return intervals, method

@@ -33,6 +33,7 @@ import numpy as np
 from scipy.special import xlogy
 from sklearn.isotonic import IsotonicRegression
 
+from lossgap.losses import CLIP_EPS
 from lossgap.predictions import Predictions
 from lossgap.tally import ScoreTable, Tally
 
@@ -42,9 +43,13 @@ ScoringRule = Callable[[np.ndarray, np.ndarray], float]
 
 
 def log_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
-    """Total log loss of probabilities ``prob`` with weights ``(w_neg, w_pos)`` per row."""
-    with np.errstate(divide="ignore"):
-        return float(-(xlogy(weights[:, 1], prob) + xlogy(weights[:, 0], 1.0 - prob)).sum())
+    """Total log loss of probabilities ``prob`` with weights ``(w_neg, w_pos)`` per row.
+
+    Probabilities are clipped to [1e-15, 1 - 1e-15] (the documented clip of
+    ``log_loss_clipped``), so a single certain error does not make every part infinite.
+    """
+    prob = np.clip(prob, CLIP_EPS, 1.0 - CLIP_EPS)
+    return float(-(xlogy(weights[:, 1], prob) + xlogy(weights[:, 0], 1.0 - prob)).sum())
 
 
 def brier_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
@@ -161,7 +166,10 @@ def decompose(tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
         ``per_class`` (one-vs-rest, from the Tally) and takes ``log_loss``/``brier``/``curve``
         from the top label when ``pred`` is given.
     """
-    method = "CORP: isotonic (PAV) recalibration, score = MCB - DSC + UNC"
+    method = (
+        "CORP: isotonic (PAV) recalibration, score = MCB - DSC + UNC; log loss on "
+        "probabilities clipped to [1e-15, 1 - 1e-15]"
+    )
     if tally.task == "binary":
         return {"target": "probability of the positive class", "method": method,
                 **_as_json(corp(tally.tables[0]))}

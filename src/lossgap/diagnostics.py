@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
+from lossgap.losses import CLIP_EPS
 from lossgap.tally import Tally
 
 #: A confident error gives its true class at most ``1 - CONFIDENT_LEVEL``.
@@ -62,18 +63,19 @@ def errors_beyond_calibration(tally: Tally, level: float) -> tuple[float, float,
 
 
 def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
-    """Share of samples (worst first) that carries half the loss, and the whole curve."""
-    with np.errstate(divide="ignore"):
-        loss = -np.log(prob)
+    """Share of samples (worst first) that carries half the loss, and the whole curve.
+
+    Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones (reported on their own by
+    ``infinite_loss``) still rank first without swallowing the total.
+    """
+    loss = -np.log(np.maximum(prob, CLIP_EPS))
     order = np.argsort(-loss, kind="stable")
     loss, weight = loss[order], weight[order]
-    finite = np.isfinite(loss)
-    carried = np.cumsum(np.where(finite, loss * weight, 0.0))
+    carried = np.cumsum(loss * weight)
     total = carried[-1]
     samples = np.cumsum(weight) / weight.sum()
-    if not np.isfinite(loss).all() or total <= 0:
-        half = float(samples[0]) if total <= 0 else float(weight[~finite].sum() / weight.sum())
-        return {"half_loss_sample_share": half, "curve": {"sample_share": [], "loss_share": []}}
+    if total <= 0:
+        return {"half_loss_sample_share": 1.0, "curve": {"sample_share": [], "loss_share": []}}
     index = int(np.searchsorted(carried, total / 2))
     grid = np.linspace(0, 1, CURVE_POINTS)
     curve = np.interp(grid, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total]))
@@ -113,11 +115,10 @@ def _ids_below(tally: Tally, level: float, limit: int = 20) -> list[Any]:
 def diagnose(tally: Tally, accuracy: float) -> dict[str, Any]:
     """The diagnostics section of an Evaluation."""
     prob, weight = true_class_cells(tally)
-    with np.errstate(divide="ignore"):
-        loss = -np.log(prob)
-    finite_total = float((weight * np.where(np.isfinite(loss), loss, 0.0)).sum())
-    confident = prob <= 1 - CONFIDENT_LEVEL
-    confident_loss = float((weight * np.where(np.isfinite(loss), loss, 0.0))[confident].sum())
+    # capped losses: shares stay meaningful when some loss is infinite
+    loss = weight * -np.log(np.maximum(prob, CLIP_EPS))
+    total_loss = float(loss.sum())
+    confident_loss = float(loss[prob <= 1 - CONFIDENT_LEVEL].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
     ext_observed, ext_expected, ext_p = errors_beyond_calibration(tally, EXTREME_LEVEL)
     shares = tally.class_weight / tally.weight
@@ -128,7 +129,7 @@ def diagnose(tally: Tally, accuracy: float) -> dict[str, Any]:
             "level": CONFIDENT_LEVEL,
             "count": observed,
             "share": observed / tally.weight,
-            "loss_share": confident_loss / finite_total if finite_total > 0 else float("nan"),
+            "loss_share": confident_loss / total_loss if total_loss > 0 else float("nan"),
             "expected_if_calibrated": expected,
             "p_value": p_value,
             "ids": _ids_below(tally, CONFIDENT_LEVEL),

@@ -59,7 +59,12 @@ def loss_above_baseline(ev: Evaluation) -> Finding | None:
 
 
 def _pct(x: float) -> str:
-    return f"{x:.1%}"
+    """A share in words: two decimals below 1% so small shares do not read as zero."""
+    return f"{x:.2%}" if 0 < x < 0.01 else f"{x:.1%}"
+
+
+def _loss(x: float) -> str:
+    return "infinite" if math.isinf(x) else f"{x:.4f}"
 
 
 def _ids_text(ids: list) -> str:
@@ -175,6 +180,20 @@ def _slope_excludes_one(ev: Evaluation) -> str | None:
     return None
 
 
+def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
+    advice = (
+        f"Recalibrate on held-out data: dividing the logits by a temperature of about "
+        f"{evidence['temperature']:.2f} lowers the loss and changes no decision"
+    )
+    intercept = ev.metrics["calibration_intercept"]
+    if intercept.ci_low is not None and (intercept.ci_low > 0 or intercept.ci_high < 0):
+        advice += (
+            f"; the intercept is off too ({intercept.value:.2f} [{intercept.ci_low:.2f}, "
+            f"{intercept.ci_high:.2f}]), so a Platt map (slope and intercept) fits better"
+        )
+    return advice + "."
+
+
 def overconfident(ev: Evaluation) -> Finding | None:
     """Probabilities too extreme: calibration slope below 1, its interval excluding 1."""
     if _slope_excludes_one(ev) != "over":
@@ -188,8 +207,7 @@ def overconfident(ev: Evaluation) -> Finding | None:
         f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is below 1, so its "
         f"probabilities are too extreme; miscalibration is {_pct(share)} of the log loss.",
         evidence,
-        f"Divide the logits by a temperature of about {evidence['temperature']:.2f} (fitted on "
-        "held-out data): the loss drops and no decision changes.",
+        _recalibration_advice(ev, evidence),
     )
 
 
@@ -249,7 +267,7 @@ def recalibration_gain(ev: Evaluation) -> Finding | None:
     )
     message = (
         f"Recalibration removes loss that the ranking does not need: {best} scaling, judged on "
-        f"held-out folds, takes the log loss from {before:.4f} to {after:.4f} {keeps}"
+        f"held-out folds, takes the log loss from {_loss(before)} to {_loss(after)} {keeps}"
     )
     if before > baseline > after:
         message += f", below the no-skill loss {baseline:.4f}"
