@@ -80,10 +80,10 @@ def format_interval(metric: MetricValue) -> str:
 
 def headline(ev: Evaluation) -> str:
     """One sentence: the main finding, or that loss and accuracy agree."""
-    top = ev.findings[0] if ev.findings else None
+    top = next((f for f in ev.findings if f.severity in ("high", "medium")), None)
     acc, loss = ev.metric("accuracy"), ev.metric("log_loss")
     numbers = f"accuracy {format_number(acc)}, log loss {format_number(loss)}"
-    if top is None or top.code == "consistent":
+    if top is None:
         return f"{numbers}: loss and accuracy agree."
     return f"{numbers}: {top.message}"
 
