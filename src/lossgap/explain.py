@@ -16,6 +16,7 @@ from lossgap.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
 from lossgap.calibration import ECE_BINNING, ece, smooth_ece_of
 from lossgap.decompose import decompose
 from lossgap.diagnostics import diagnose
+from lossgap.engines import is_torch_tensor
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.findings import find
@@ -48,7 +49,9 @@ def explain(
         Class labels (ints, bools or strings).
     y_prob : array-like of shape (n,) or (n, k)
         Probability of the positive class, or one column per class; logits with
-        ``from_logits=True``. pandas and polars Series/DataFrames are accepted.
+        ``from_logits=True``. pandas and polars Series/DataFrames are accepted. A torch
+        tensor is evaluated on its own device (labels then are class indices; see
+        :func:`lossgap.engines.torch.tally_from_tensors`).
     from_logits : bool, default=False
         ``y_prob`` holds logits; losses are then computed in log space.
     sample_weight : array-like of shape (n,), default=None
@@ -90,6 +93,23 @@ def explain(
     >>> ev.worst[0]["id"], round(ev.worst[0]["loss"], 3)
     (2, 1.05)
     """
+    if is_torch_tensor(y_prob):
+        # computed on the tensors' device; only the summary comes to the host
+        from lossgap.engines.torch import tally_from_tensors
+
+        tally = tally_from_tensors(
+            y_true,
+            y_prob,
+            from_logits=from_logits,
+            sample_weight=sample_weight,
+            classes=classes,
+            positive=positive,
+            ids=ids,
+            threshold=threshold,
+            top=max(top, DEFAULT_TOP),
+        )
+        weighted = sample_weight is not None
+        return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)
     pred = Predictions(
         y_true,
         y_prob,

@@ -46,6 +46,7 @@ DEFAULT_BIN_BITS = 11
 
 _MANTISSA_BITS = 52
 _HALF_BITS = int(np.float64(0.5).view(np.int64))
+_CLIP = float(MAX_CLIPPED_LOSS)
 
 
 class NumpyOps:
@@ -65,18 +66,27 @@ class NumpyOps:
         return np.argsort(x, kind="stable")
 
     @staticmethod
-    def runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(run index of each element, start of each run) of a sorted array."""
+    def runs(x: np.ndarray) -> tuple[Any, np.ndarray]:
+        """(handle for :meth:`segment`, start of each run) of equal values in a sorted array."""
         change = np.empty(len(x), dtype=bool)
         change[:1] = True
         np.not_equal(x[1:], x[:-1], out=change[1:])
-        return np.cumsum(change) - 1, np.flatnonzero(change)
+        starts = np.flatnonzero(change)
+        return starts, starts
 
     @staticmethod
-    def segment(values: np.ndarray, run: np.ndarray, starts: np.ndarray, how: str) -> np.ndarray:
+    def segment(values: np.ndarray, runs: Any, how: str) -> np.ndarray:
         """Sum, min or max of ``values`` over each run (values ordered by run)."""
         ufunc = {"sum": np.add, "min": np.minimum, "max": np.maximum}[how]
-        return ufunc.reduceat(values, starts) if len(values) else values[:0]
+        return ufunc.reduceat(values, runs) if len(values) else values[:0]
+
+    @staticmethod
+    def run_lengths(starts: np.ndarray, n: int) -> np.ndarray:
+        return np.diff(starts, append=n)
+
+    @staticmethod
+    def count_at_most(sorted_x: np.ndarray, value: float) -> int:
+        return int(np.searchsorted(sorted_x, value, side="right"))
 
     @staticmethod
     def bincount(index: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
@@ -264,21 +274,28 @@ class ScoreTable:
             # one sort of int64 keys with the label in the low bit: scores are in [0, 1],
             # so their bit patterns are below 2**62 and the shift cannot overflow
             keys = ops.sort((ops.float_bits(s) << 1) | y)
-            run, starts = ops.runs(keys >> 1)
-            pos = ops.segment(ops.as_float(keys & 1), run, starts, "sum")
-            total = ops.segment(ops.ones_like(keys), run, starts, "sum")
-            distinct = ops.from_bits(keys[starts] >> 1)
-            neg = total - pos
+            ordered = ops.from_bits(keys >> 1)
+            pos = ops.as_float(keys & 1)
+            neg = None
         else:
             order = ops.argsort(s)
-            ordered = s[order]
-            run, starts = ops.runs(ordered)
-            w, yo = ops.as_float(weight)[order], y[order]
-            pos = ops.segment(w * yo, run, starts, "sum")
-            neg = ops.segment(w * (1 - yo), run, starts, "sum")
-            distinct = ordered[starts]
-        table = cls(distinct, ops.columns(neg, pos), max_distinct=max_distinct, bin_bits=bin_bits)
-        return table.compress() if len(distinct) > max_distinct else table
+            ordered, w, yo = s[order], ops.as_float(weight)[order], ops.as_float(y[order])
+            pos, neg = w * yo, w * (1.0 - yo)
+        runs, starts = ops.runs(ordered)
+        if len(starts) > max_distinct:
+            neg = 1.0 - pos if neg is None else neg
+            return _bin_sorted(ops, ordered, neg, pos, max_distinct=max_distinct, bin_bits=bin_bits)
+        pos_run = ops.segment(pos, runs, "sum")
+        if neg is None:
+            neg_run = ops.as_float(ops.run_lengths(starts, len(ordered))) - pos_run
+        else:
+            neg_run = ops.segment(neg, runs, "sum")
+        return cls(
+            ordered[starts],
+            ops.columns(neg_run, pos_run),
+            max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        )
 
     @property
     def compressed(self) -> bool:
@@ -301,18 +318,11 @@ class ScoreTable:
                 msg = f"cannot re-bin a table of {self.bin_bits} bin bits at {bits} bits"
                 raise InputError(msg)
             return self
-        ops = array_ops(self.scores)
-        s = self.scores
-        run, starts = ops.runs(bin_keys(s, bits))
-        neg, pos = self.weights[:, 0], self.weights[:, 1]
-        return _binned(
-            ops,
-            bins=bin_keys(s[starts], bits),
-            low=s[starts],
-            high=ops.segment(s, run, starts, "max"),
-            score_sum=ops.segment(s * (neg + pos), run, starts, "sum"),
-            neg=ops.segment(neg, run, starts, "sum"),
-            pos=ops.segment(pos, run, starts, "sum"),
+        return _bin_sorted(
+            array_ops(self.scores),
+            self.scores,
+            self.weights[:, 0],
+            self.weights[:, 1],
             max_distinct=self.max_distinct,
             bin_bits=bits,
         )
@@ -330,12 +340,13 @@ class ScoreTable:
         if self.compressed or other.compressed:
             a, b = self.compress(), other.compress()
             keys = ops.cat([a.bins, b.bins])
+            # a stable sort of two sorted runs is a linear merge
             order = ops.argsort(keys)
             ordered = keys[order]
-            run, starts = ops.runs(ordered)
+            runs, starts = ops.runs(ordered)
 
             def add(x: Any, y: Any, how: str = "sum") -> Any:
-                return ops.segment(ops.cat([x, y])[order], run, starts, how)
+                return ops.segment(ops.cat([x, y])[order], runs, how)
 
             return _binned(
                 ops,
@@ -351,18 +362,20 @@ class ScoreTable:
         scores = ops.cat([self.scores, other.scores])
         order = ops.argsort(scores)
         ordered = scores[order]
-        run, starts = ops.runs(ordered)
         weights = ops.cat([self.weights, other.weights])[order]
-        table = ScoreTable(
+        runs, starts = ops.runs(ordered)
+        if len(starts) > cap:
+            return _bin_sorted(
+                ops, ordered, weights[:, 0], weights[:, 1], max_distinct=cap, bin_bits=self.bin_bits
+            )
+        return ScoreTable(
             ordered[starts],
             ops.columns(
-                ops.segment(weights[:, 0], run, starts, "sum"),
-                ops.segment(weights[:, 1], run, starts, "sum"),
+                ops.segment(weights[:, 0], runs, "sum"), ops.segment(weights[:, 1], runs, "sum")
             ),
             max_distinct=cap,
             bin_bits=self.bin_bits,
         )
-        return table.compress() if len(starts) > cap else table
 
     def descending_cumulative(self) -> tuple[np.ndarray, np.ndarray]:
         """(false positive, true positive) weights at each distinct threshold, descending.
@@ -390,8 +403,47 @@ class ScoreTable:
         )
 
 
-def _binned(ops: Any, *, bins: Any, low: Any, high: Any, score_sum: Any, neg: Any, pos: Any,
-            max_distinct: int, bin_bits: int) -> ScoreTable:
+def _sorted_bin_keys(ops: Any, s: Any, bits: int) -> Any:
+    """:func:`bin_keys` of ascending scores: the two halves need no ``where``."""
+    shift = _MANTISSA_BITS - bits
+    half = ops.count_at_most(s, 0.5)
+    low = ops.float_bits(s[:half]) >> shift
+    high = 2 * (_HALF_BITS >> shift) + 1 - (ops.float_bits(1.0 - s[half:]) >> shift)
+    return ops.cat([low, high])
+
+
+def _bin_sorted(
+    ops: Any, s: Any, neg: Any, pos: Any, *, max_distinct: int, bin_bits: int
+) -> ScoreTable:
+    """The compressed table of ascending scores with the weight of each class at each."""
+    keys = _sorted_bin_keys(ops, s, bin_bits)
+    runs, starts = ops.runs(keys)
+    ends = starts + ops.run_lengths(starts, len(s)) - 1
+    return _binned(
+        ops,
+        bins=keys[starts],
+        low=s[starts],
+        high=s[ends],
+        score_sum=ops.segment(s * (neg + pos), runs, "sum"),
+        neg=ops.segment(neg, runs, "sum"),
+        pos=ops.segment(pos, runs, "sum"),
+        max_distinct=max_distinct,
+        bin_bits=bin_bits,
+    )
+
+
+def _binned(
+    ops: Any,
+    *,
+    bins: Any,
+    low: Any,
+    high: Any,
+    score_sum: Any,
+    neg: Any,
+    pos: Any,
+    max_distinct: int,
+    bin_bits: int,
+) -> ScoreTable:
     """A compressed table, its representative scores computed from the bin sums."""
     total = neg + pos
     mean = score_sum / ops.where(total > 0, total, 1.0)
@@ -571,10 +623,18 @@ class Tally:
         """
         ops = array_ops(loss)
         k = len(classes)
-        ones = ops.ones_like(loss) if weight is None else weight
+        n = len(loss)
+
+        def total(x: Any) -> Any:
+            return ops.scalar(x.sum() if weight is None else weight @ ops.as_float(x))
+
+        def counts(index: Any, size: int) -> Any:
+            return ops.as_float(ops.bincount(index, weight, size))
+
         infinite = ops.isinf(loss)
         finite = ops.where(infinite, 0.0, loss)
-        counted_infinite = infinite & (ones > 0)
+        # an infinite loss with weight 0 counts nowhere (0 * inf would be NaN)
+        counted_infinite = infinite if weight is None else infinite & (weight > 0)
         positive_of = (lambda c: y) if task == "binary" else (lambda c: y == c)
         first = 1 if task == "binary" else 0
         tables = [
@@ -584,23 +644,22 @@ class Tally:
             for c, col in enumerate(columns, start=first)
         ]
         worst = WorstSamples(loss, ids, y, true_prob, predicted)
-        s = ops.scalar
         return cls(
             task=task,
             classes=tuple(classes),
             threshold=float(threshold),
             top=top,
-            count=len(loss),
-            weight=s(ones.sum()),
-            weight_sq=s(ones @ ones),
-            class_weight=ops.bincount(y, ones, k),
-            loss_sum=s(ones @ finite),
-            loss_sq_sum=s(ones @ (finite * finite)),
-            clipped_loss_sum=s(ones @ ops.where(loss > MAX_CLIPPED_LOSS, MAX_CLIPPED_LOSS, loss)),
-            infinite_weight=s(ones @ ops.as_float(counted_infinite)),
-            infinite_count=s(counted_infinite.sum()),
-            brier_sum=s(ones @ brier),
-            confusion=ops.bincount(y * k + predicted, ones, k * k).reshape(k, k),
+            count=n,
+            weight=float(n) if weight is None else ops.scalar(weight.sum()),
+            weight_sq=float(n) if weight is None else ops.scalar(weight @ weight),
+            class_weight=counts(y, k),
+            loss_sum=total(finite),
+            loss_sq_sum=total(finite * finite),
+            clipped_loss_sum=total(ops.where(finite > _CLIP, _CLIP, finite) + _CLIP * infinite),
+            infinite_weight=total(ops.as_float(counted_infinite)),
+            infinite_count=ops.scalar(counted_infinite.sum()),
+            brier_sum=total(brier),
+            confusion=counts(y * k + predicted, k * k).reshape(k, k),
             tables=tables,
             worst=worst.keep_top(top),
         )

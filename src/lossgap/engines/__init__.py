@@ -1,0 +1,28 @@
+"""Engines: the same Tally built from other sources than in-memory numpy arrays.
+
+* :mod:`lossgap.engines.torch` — tensors on their device (CPU or GPU), no host copy but
+  the final summary;
+* :mod:`lossgap.engines.batches` — record batches of a table (pyarrow), shared by the
+  streamed files of :mod:`lossgap.io.stream` and the Spark partitions of
+  :mod:`lossgap.spark`.
+
+Every engine ends in :func:`lossgap.explain.evaluate` on a merged, host-side Tally, so the
+numbers are the numpy engine's whatever the source.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def is_torch_tensor(values: Any) -> bool:
+    """True for a torch tensor, without importing torch (a tensor implies it is loaded).
+
+    Examples
+    --------
+    >>> is_torch_tensor([0.2, 0.7])
+    False
+    """
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(values, torch.Tensor)
