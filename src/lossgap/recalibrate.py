@@ -224,7 +224,7 @@ def _binary_recalibration(
     table = tally.tables[0]
     rng = np.random.default_rng(seed)
     counts = np.allclose(table.weights, np.rint(table.weights))
-    if pred is not None:
+    if pred is not None and table.bins is None:  # samples map onto an exact table's scores
         fold_weights = _fold_weights_from_samples(table, pred, folds, rng)
         scheme = f"{folds}-fold cross-fitting over samples"
     elif counts:
