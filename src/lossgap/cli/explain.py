@@ -10,12 +10,19 @@ import typer
 from lossgap.cli import command, print_json
 from lossgap.explain import evaluate_predictions
 from lossgap.io import read_predictions
+from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.text import make_console
 
 
 @command("explain")
 def explain_command(
-    file: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet, JSON Lines, .npy or .npz file.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV, TSV, Parquet, JSON Lines, .npy or .npz file; with --engine stream or "
+            "spark also a directory or a quoted glob ('preds/*.parquet')."
+        ),
+    ],
     label: Annotated[str | None, typer.Option(help="Column of true labels.")] = None,
     prob: Annotated[
         list[str] | None,
@@ -37,20 +44,36 @@ def explain_command(
     ] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.")] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            case_sensitive=False,
+            help="memory, stream (record batches; files, directories, globs) or spark; "
+            "auto streams directories, globs and files over 256 MiB.",
+        ),
+    ] = Engine.auto,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
-    pred = read_predictions(
-        file,
-        label=label,
-        prob=prob or (),
-        logit=logit or (),
-        id=id,
-        weight=weight,
-        threshold=threshold,
-        positive=positive,
-        classes=classes.split(",") if classes else None,
-    )
-    evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+    columns = {
+        "label": label,
+        "prob": prob or (),
+        "logit": logit or (),
+        "id": id,
+        "weight": weight,
+        "threshold": threshold,
+        "positive": positive,
+        "classes": classes.split(",") if classes else None,
+    }
+    chosen = choose_engine(file, engine)
+    if chosen == "memory":
+        pred = read_predictions(file, **columns)
+        evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+    else:
+        console = None if json or quiet else make_console(stderr=True)
+        evaluation = evaluate_source(
+            file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
+        )
     if json:
         print_json(evaluation.to_dict())
     else:

@@ -1,0 +1,149 @@
+"""Record batches of a table into Tallies, the same way in every batch.
+
+A file streamed in batches (:mod:`lossgap.io.stream`) and a Spark DataFrame split in
+partitions (:mod:`lossgap.spark`) both see the predictions a piece at a time. Each piece
+is validated by :class:`~lossgap.Predictions` and summarised into a
+:class:`~lossgap.Tally`; for the Tallies to merge, every piece must resolve the classes
+alike, so they are resolved once from the distinct labels of the whole input
+(:func:`resolve_classes`) and passed to every batch (:class:`BatchSpec`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from lossgap.errors import InputError
+from lossgap.io.tables import ColumnChoice, column_values
+from lossgap.predictions import Predictions
+from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
+
+_ROW = re.compile(r"\bat row (\d+)")
+_IN_ALL = re.compile(r"row\(s\) in all")
+
+
+def located(exc: InputError, first_row: int, where: str) -> InputError:
+    """The error of one batch with its rows counted over the whole input.
+
+    Examples
+    --------
+    >>> str(located(InputError("column 'p' has NaN at row 3 (2 row(s) in all)"), 100, "f.csv"))
+    "column 'p' has NaN at row 103 (2 row(s) in this batch) in f.csv"
+    """
+    text = _ROW.sub(lambda m: f"at row {int(m.group(1)) + first_row}", str(exc))
+    return InputError(f"{_IN_ALL.sub('row(s) in this batch', text)} in {where}")
+
+
+def resolve_classes(
+    choice: ColumnChoice, labels: np.ndarray, classes: Any = None
+) -> tuple[Any, ...]:
+    """The classes, in column order, that :class:`~lossgap.Predictions` would find for
+    the distinct ``labels`` of the whole input (before any ``positive`` swap).
+
+    Examples
+    --------
+    >>> from lossgap.io.tables import ColumnChoice
+    >>> resolve_classes(ColumnChoice("y", ["p_dog", "p_cat"], False), np.array(["cat", "dog"]))
+    ('dog', 'cat')
+    """
+    width = len(choice.probs)
+    # probabilities no row sum check can refuse: the probe only resolves the classes
+    neutral = 0.0 if choice.from_logits else 1.0 / max(width, 2)
+    dummy = np.full((len(labels), width), neutral)
+    probe = Predictions(
+        labels,
+        dummy[:, 0] if width == 1 else dummy,
+        from_logits=choice.from_logits,
+        classes=classes,
+        label_name=choice.label,
+        prob_names=choice.probs,
+    )
+    return probe.classes
+
+
+@dataclass(frozen=True)
+class BatchSpec:
+    """How every batch of one input becomes Predictions and a Tally.
+
+    Attributes
+    ----------
+    choice : ColumnChoice
+        The columns (label, probabilities or logits, id, weight).
+    classes : tuple
+        The classes from :func:`resolve_classes`, the same for every batch.
+    positive : label or None
+        The positive class option, applied in every batch.
+    threshold : float
+    top, max_distinct, bin_bits : int
+        As for :meth:`lossgap.Tally.from_predictions`.
+    """
+
+    choice: ColumnChoice
+    classes: tuple[Any, ...]
+    positive: Any = None
+    threshold: float = 0.5
+    top: int = DEFAULT_TOP
+    max_distinct: int = DEFAULT_MAX_DISTINCT
+    bin_bits: int = DEFAULT_BIN_BITS
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns a batch needs, each once."""
+        c = self.choice
+        wanted = [c.label, *c.probs, c.id, c.weight]
+        return list(dict.fromkeys(name for name in wanted if name is not None))
+
+    def predictions(
+        self,
+        table: pa.Table | pa.RecordBatch,
+        first_row: int,
+        where: str,
+        first_id: int | None = None,
+    ) -> Predictions:
+        """Validated predictions of one batch; rows in errors count from the input's start.
+
+        Without an id column the ids are ``first_id`` (default ``first_row``) onwards.
+        """
+        c = self.choice
+        start = first_row if first_id is None else first_id
+        try:
+            probs = [column_values(table, name) for name in c.probs]
+            return Predictions(
+                column_values(table, c.label),
+                probs[0] if len(probs) == 1 else np.column_stack(probs),
+                from_logits=c.from_logits,
+                sample_weight=None if c.weight is None else column_values(table, c.weight),
+                ids=(
+                    np.arange(start, start + table.num_rows)
+                    if c.id is None
+                    else column_values(table, c.id)
+                ),
+                classes=self.classes,
+                positive=self.positive,
+                threshold=self.threshold,
+                label_name=c.label,
+                prob_names=c.probs,
+                weight_name=c.weight or "sample_weight",
+                id_name=c.id or "ids",
+            )
+        except InputError as exc:
+            raise located(exc, first_row, where) from None
+
+    def tally(
+        self,
+        table: pa.Table | pa.RecordBatch,
+        first_row: int,
+        where: str,
+        first_id: int | None = None,
+    ) -> Tally:
+        """The Tally of one batch."""
+        return Tally.from_predictions(
+            self.predictions(table, first_row, where, first_id),
+            top=self.top,
+            max_distinct=self.max_distinct,
+            bin_bits=self.bin_bits,
+        )

@@ -1,0 +1,397 @@
+"""Stream prediction files larger than memory in record batches through ``pyarrow.dataset``.
+
+The source is a Parquet, CSV, TSV or JSON Lines file, a directory (every file of one of
+those formats below it, skipping names that start with ``_`` or ``.``, such as Spark's
+``_SUCCESS`` and ``.crc`` files) or a glob (``'preds/*.parquet'``, quoted for the shell).
+Only the needed columns are read, a batch of about :data:`DEFAULT_BATCH_ROWS` rows at a
+time; each batch is validated (:class:`~lossgap.Predictions`), summarised into a
+:class:`~lossgap.Tally`, and merged into the running Tally, so peak memory is a few
+batches whatever the size of the input.
+
+Two passes: the first reads the label column alone to resolve the classes the way the
+whole file would (skipped when the classes are given); the second reads the rest. Every
+number of the evaluation then comes from the merged summary: exact sums, score tables
+(compressed past the cap, with their bounds) and the intervals that the summary supports
+(analytic, or a Poisson bootstrap of the table's cells), each naming its method.
+"""
+
+from __future__ import annotations
+
+import glob
+from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.dataset as ds
+import pyarrow.json as pa_json
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lossgap.engines.batches import BatchSpec, resolve_classes
+from lossgap.errors import InputError
+from lossgap.evaluation import Evaluation
+from lossgap.io.tables import FORMATS, choose_columns
+from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
+
+#: Formats read in batches.
+STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
+
+#: Rows per batch (each batch becomes one Tally).
+DEFAULT_BATCH_ROWS = 1 << 20
+
+#: With ``--engine auto``, files larger than this are streamed.
+STREAM_BYTES = 256 * 2**20
+
+# Text is parsed in blocks of this size: large enough for batches of ~1e6 rows.
+_TEXT_BLOCK = 32 * 2**20
+_GLOB_CHARS = "*?["
+
+
+class Engine(str, Enum):
+    """How ``lossgap explain`` reads its input."""
+
+    auto = "auto"
+    memory = "memory"
+    stream = "stream"
+    spark = "spark"
+
+
+@dataclass(frozen=True)
+class Source:
+    """The files behind a path, a directory or a glob, all of one format."""
+
+    text: str
+    files: tuple[Path, ...]
+    kind: str
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.files)
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in _GLOB_CHARS) and not Path(text).exists()
+
+
+def _known_format(path: Path) -> str | None:
+    return FORMATS.get(path.suffix.lower())
+
+
+def resolve_source(source: str | Path) -> Source:
+    """The files to read for a file, a directory or a glob.
+
+    Raises
+    ------
+    lossgap.InputError
+        Nothing found, a mix of formats, a format that cannot be streamed, an empty file.
+
+    Examples
+    --------
+    >>> resolve_source("no/such/dir/*.parquet")
+    Traceback (most recent call last):
+    ...
+    lossgap.errors.InputError: no file matches 'no/such/dir/*.parquet': check the pattern ...
+    """
+    text = str(source)
+    path = Path(text)
+    if _is_glob(text):
+        files = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
+        if not files:
+            msg = f"no file matches {text!r}: check the pattern (quote it so the shell does not expand it)"
+            raise InputError(msg)
+    elif path.is_dir():
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(("_", ".")) for part in p.relative_to(path).parts)
+            and _known_format(p) is not None
+        )
+        if not files:
+            msg = (
+                f"directory {text!r} holds no CSV, TSV, Parquet or JSON Lines files: "
+                "point at the folder of the prediction files"
+            )
+            raise InputError(msg)
+    elif path.is_file():
+        files = [path]
+    else:
+        msg = f"file {text!r} does not exist: check the path"
+        raise InputError(msg)
+    kinds = sorted({_known_format(f) or "csv" for f in files})
+    if len(kinds) > 1:
+        msg = f"{text!r} mixes formats ({', '.join(kinds)}): stream files of one format at a time"
+        raise InputError(msg)
+    if kinds[0] not in STREAMABLE:
+        msg = (
+            f"{text!r} is {kinds[0]}, which cannot be read in batches: save it as Parquet, or "
+            "use --engine memory"
+        )
+        raise InputError(msg)
+    empty = next((f for f in files if f.stat().st_size == 0), None)
+    if empty is not None:
+        msg = f"file {str(empty)!r} is empty: it holds no header and no rows"
+        raise InputError(msg)
+    return Source(text, tuple(files), kinds[0])
+
+
+def _file_format(kind: str) -> ds.FileFormat:
+    if kind == "parquet":
+        return ds.ParquetFileFormat()
+    if kind == "jsonl":
+        return ds.JsonFileFormat(read_options=pa_json.ReadOptions(block_size=_TEXT_BLOCK))
+    return ds.CsvFileFormat(
+        parse_options=pa_csv.ParseOptions(delimiter="\t" if kind == "tsv" else ","),
+        read_options=pa_csv.ReadOptions(block_size=_TEXT_BLOCK),
+    )
+
+
+def _unreadable(where: str, kind: str, exc: Exception) -> InputError:
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    msg = f"cannot read {where} as {kind} ({detail}): check the file, or pass files of one schema"
+    return InputError(msg)
+
+
+def open_dataset(src: Source) -> ds.Dataset:
+    """The ``pyarrow.dataset`` of a source (the schema of its first file)."""
+    try:
+        return ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise _unreadable(src.text, src.kind, exc) from exc
+
+
+def _rows_estimate(fragment: ds.Fragment, kind: str, path: Path) -> float:
+    """Rows in one file: exact for Parquet (metadata), from the first MiB of text otherwise."""
+    if kind == "parquet":
+        return max(fragment.count_rows(), 1)
+    with path.open("rb") as handle:
+        head = handle.read(2**20)
+    return max(path.stat().st_size * head.count(b"\n") / max(len(head), 1), 1.0)
+
+
+class _Meter:
+    """Rows and bytes read, shown as a rich progress bar (or nothing)."""
+
+    def __init__(self, progress: Progress | None, description: str, total_bytes: int) -> None:
+        self.progress = progress
+        self.task = None if progress is None else progress.add_task(description, total=total_bytes, rows=0)
+        self.rows = 0
+        self.bytes_done = 0
+
+    def advance(self, rows: int, bytes_done: float) -> None:
+        self.rows += rows
+        self.bytes_done = int(bytes_done)
+        if self.progress is not None:
+            self.progress.update(self.task, completed=self.bytes_done, rows=self.rows)
+
+
+def _batches(
+    dataset: ds.Dataset, src: Source, columns: Sequence[str], batch_rows: int, meter: _Meter
+) -> Iterator[tuple[pa.Table, int, str]]:
+    """Tables of about ``batch_rows`` rows, with the input row of their first row and the
+    file(s) they come from; batches of small files are pooled across files."""
+    pending: list[pa.RecordBatch] = []
+    pending_files: list[str] = []
+    pending_rows = first_row = 0
+    done_bytes = 0
+
+    def flush() -> tuple[pa.Table, int, str]:
+        where = pending_files[0] if len(pending_files) == 1 else f"{pending_files[0]} to {pending_files[-1]}"
+        return pa.Table.from_batches(pending, schema=pending[0].schema), first_row, where
+
+    for fragment, path in zip(dataset.get_fragments(), src.files, strict=True):
+        size = path.stat().st_size
+        per_row = size / _rows_estimate(fragment, src.kind, path)
+        scanner = ds.Scanner.from_fragment(
+            fragment,
+            schema=dataset.schema,
+            columns=list(columns),
+            batch_size=batch_rows,
+            # a couple of batches ahead keeps the decoder busy without holding the file
+            batch_readahead=2,
+            fragment_readahead=1,
+        )
+        file_rows = 0
+        pending_files.append(str(path))
+        try:
+            for batch in scanner.to_batches():
+                if batch.num_rows == 0:
+                    continue
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                file_rows += batch.num_rows
+                meter.advance(batch.num_rows, done_bytes + min(size, file_rows * per_row))
+                if pending_rows >= batch_rows:
+                    yield flush()
+                    first_row += pending_rows
+                    pending, pending_files, pending_rows = [], [str(path)], 0
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise _unreadable(str(path), src.kind, exc) from exc
+        done_bytes += size
+        meter.advance(0, done_bytes)
+    if pending_rows:
+        yield flush()
+
+
+def _distinct_labels(
+    dataset: ds.Dataset, src: Source, label: str, batch_rows: int, meter: _Meter
+) -> np.ndarray:
+    """The distinct labels of the whole input (first pass, label column only)."""
+    uniques = []
+    for table, first_row, where in _batches(dataset, src, [label], batch_rows, meter):
+        column = table.column(0)
+        if column.null_count:
+            row = first_row + int(np.argmax(column.is_null().to_numpy(zero_copy_only=False)))
+            msg = (
+                f"column {label!r} has an empty value at row {row} in {where}: drop or fill "
+                "the rows without a label"
+            )
+            raise InputError(msg)
+        uniques.append(pc.unique(column))
+    if not uniques:
+        msg = f"{src.text!r} has a header but no rows: there are no samples to evaluate"
+        raise InputError(msg)
+    return pc.unique(pa.chunked_array(uniques)).to_numpy(zero_copy_only=False)
+
+
+def progress_bar(console: Console) -> Progress:
+    """The progress bar of a long read: description, bar, bytes, rows, time."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+def stream_tally(
+    source: str | Path,
+    *,
+    label: str | None = None,
+    prob: Sequence[str] = (),
+    logit: Sequence[str] = (),
+    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    weight: str | None = None,
+    threshold: float = 0.5,
+    positive: Any = None,
+    classes: Sequence[Any] | None = None,
+    top: int = DEFAULT_TOP,
+    max_distinct: int = DEFAULT_MAX_DISTINCT,
+    bin_bits: int = DEFAULT_BIN_BITS,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    console: Console | None = None,
+) -> Tally:
+    """The Tally of a prediction file, directory or glob, read in record batches.
+
+    Parameters
+    ----------
+    source : str or Path
+        A Parquet, CSV, TSV or JSON Lines file, a directory of them, or a glob.
+    label, prob, logit, id, weight : str
+        Columns, as the options of ``lossgap explain`` (guessed when not given).
+    threshold, positive, classes
+        As for :func:`lossgap.explain`.
+    top, max_distinct, bin_bits : int
+        As for :meth:`lossgap.Tally.from_predictions`.
+    batch_rows : int, default=1048576
+        Rows per batch.
+    console : rich Console, default=None
+        Where to draw a progress bar (rows and bytes); None draws none.
+
+    Returns
+    -------
+    Tally
+
+    Examples
+    --------
+    >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+    >>> path = tempfile.mkdtemp() + "/p.parquet"
+    >>> pq.write_table(pa.table({"y": [0, 1, 1, 0], "p": [0.1, 0.8, 0.4, 0.3]}), path)
+    >>> t = stream_tally(path, batch_rows=2)
+    >>> t.count, t.confusion.tolist()
+    (4, [[2.0, 0.0], [1.0, 1.0]])
+    """
+    src = resolve_source(source)
+    dataset = open_dataset(src)
+    choice = choose_columns(
+        dataset.schema.names, src.text, label=label, prob=prob, logit=logit, id=id, weight=weight
+    )
+    bar = progress_bar(console) if console is not None else None
+    with bar if bar is not None else nullcontext():
+        if classes is None:
+            meter = _Meter(bar, "reading labels", src.total_bytes)
+            labels = _distinct_labels(dataset, src, choice.label, batch_rows, meter)
+        else:
+            labels = np.asarray(list(classes), dtype=object)
+        spec = BatchSpec(
+            choice,
+            resolve_classes(choice, labels, classes),
+            positive=positive,
+            threshold=threshold,
+            top=top,
+            max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        )
+        meter = _Meter(bar, "evaluating", src.total_bytes)
+        running: Tally | None = None
+        for table, first_row, where in _batches(dataset, src, spec.columns, batch_rows, meter):
+            part = spec.tally(table, first_row, where)
+            running = part if running is None else running.merge(part)
+    if running is None:
+        msg = f"{src.text!r} has a header but no rows: there are no samples to evaluate"
+        raise InputError(msg)
+    return running
+
+
+def choose_engine(path: str | Path, engine: Engine | str) -> str:
+    """The engine ``auto`` picks: stream directories, globs and files over 256 MiB.
+
+    Examples
+    --------
+    >>> choose_engine("preds/*.parquet", "auto"), choose_engine("small.csv", "auto")
+    ('stream', 'memory')
+    """
+    chosen = Engine(engine).value
+    if chosen != "auto":
+        return chosen
+    text = str(path)
+    p = Path(text)
+    if p.is_dir() or _is_glob(text):
+        return "stream"
+    big = p.is_file() and p.stat().st_size > STREAM_BYTES
+    return "stream" if big and _known_format(p) in STREAMABLE else "memory"
+
+
+def evaluate_source(
+    path: str | Path,
+    *,
+    engine: str,
+    console: Console | None = None,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+    **columns: Any,
+) -> Evaluation:
+    """Evaluate a large input with the ``stream`` or ``spark`` engine (the CLI's path).
+
+    ``columns`` are the column options of :func:`stream_tally`.
+    """
+    from lossgap.explain import evaluate
+
+    if engine == "spark":
+        from lossgap.spark import tally_of_path
+
+        tally = tally_of_path(path, top=max(top, DEFAULT_TOP), **columns)
+    else:
+        tally = stream_tally(path, top=max(top, DEFAULT_TOP), console=console, **columns)
+    weighted = columns.get("weight") is not None
+    return evaluate(tally, top=top, confidence=confidence, seed=seed, weighted=weighted)
