@@ -37,7 +37,8 @@ from lossgap.uncertainty import wilson
 LN2 = math.log(2.0)
 
 
-def _check_classes(classes: int) -> int:
+def check_classes(classes: int) -> int:
+    """The number of classes K as an int, or InputError."""
     if isinstance(classes, bool) or int(classes) != classes or classes < 2:
         msg = f"classes must be an integer of at least 2, got {classes!r}; give --classes K"
         raise InputError(msg)
@@ -62,7 +63,8 @@ def _check_loss(loss: float) -> float:
     return loss
 
 
-def _check_base_rate(base_rate: float | None, classes: int) -> float | None:
+def check_base_rate(base_rate: float | None, classes: int) -> float | None:
+    """A binary positive-class share strictly inside (0, 1), or InputError."""
     if base_rate is None:
         return None
     if classes != 2:
@@ -118,8 +120,8 @@ def baseline_log_loss(*, classes: int = 2, base_rate: float | None = None) -> fl
     >>> round(baseline_log_loss(classes=4), 4)
     1.3863
     """
-    classes = _check_classes(classes)
-    base_rate = _check_base_rate(base_rate, classes)
+    classes = check_classes(classes)
+    base_rate = check_base_rate(base_rate, classes)
     return math.log(classes) if base_rate is None else binary_entropy(base_rate)
 
 
@@ -155,7 +157,7 @@ def fano_loss(accuracy: float, *, classes: int = 2) -> float:
     >>> round(fano_loss(0.7826), 4), round(fano_loss(0.5, classes=3), 4)
     (0.5236, 1.0397)
     """
-    classes = _check_classes(classes)
+    classes = check_classes(classes)
     accuracy = _check_unit(accuracy, "accuracy")
     if accuracy < 1.0 / classes:
         msg = f"fano_loss needs accuracy >= 1/{classes}, got {accuracy!r}"
@@ -185,7 +187,7 @@ def mixture_loss(accuracy: float, *, classes: int = 2) -> float:
     >>> round(mixture_loss(0.7826), 4), round(mixture_loss(0.4, classes=3), 4)
     (0.3014, 0.9364)
     """
-    classes = _check_classes(classes)
+    classes = check_classes(classes)
     accuracy = _check_unit(accuracy, "accuracy")
     if accuracy < 1.0 / classes:
         msg = f"mixture_loss needs accuracy >= 1/{classes}, got {accuracy!r}"
@@ -254,9 +256,9 @@ def calibrated_accuracy_range(
     >>> calibrated_accuracy_range(1.5996) is None
     True
     """
-    classes = _check_classes(classes)
+    classes = check_classes(classes)
     loss = _check_loss(loss)
-    base_rate = _check_base_rate(base_rate, classes)
+    base_rate = check_base_rate(base_rate, classes)
     if loss > baseline_log_loss(classes=classes, base_rate=base_rate):
         return None
     low = _mixture_accuracy(loss, classes)
@@ -292,9 +294,9 @@ def calibrated_loss_range(
     >>> calibrated_loss_range(0.55, base_rate=0.3) is None
     True
     """
-    classes = _check_classes(classes)
+    classes = check_classes(classes)
     accuracy = _check_unit(accuracy, "accuracy")
-    base_rate = _check_base_rate(base_rate, classes)
+    base_rate = check_base_rate(base_rate, classes)
     floor = 1.0 / classes if base_rate is None else max(base_rate, 1.0 - base_rate)
     if accuracy < floor:
         return None
@@ -334,8 +336,8 @@ def calibrated_feasible(
     >>> calibrated_feasible((0.40, 0.45), (0.85, 0.9))
     True
     """
-    classes = _check_classes(classes)
-    base_rate = _check_base_rate(base_rate, classes)
+    classes = check_classes(classes)
+    base_rate = check_base_rate(base_rate, classes)
     loss_low, loss_high = (_check_loss(v) for v in _as_interval(loss))
     acc_low, acc_high = (_check_unit(v, "accuracy") for v in _as_interval(accuracy))
     if loss_low > baseline_log_loss(classes=classes, base_rate=base_rate):
@@ -413,7 +415,7 @@ def error_loss_range(
     >>> [round(v, 4) for v in error_loss_range(0.4577, 0.7826)]
     [0.6931, 2.1053]
     """
-    classes = _check_classes(classes)
+    classes = check_classes(classes)
     if accuracy >= 1.0 or not possible(loss, accuracy):
         return None
     high = loss / (1.0 - accuracy)
