@@ -43,7 +43,7 @@ def test_flip_tables_match_brute_force(rng):
     correct = rng.random((n, m)) < 0.7
     near = rng.random((n, m)) < 0.3
     loss = rng.gamma(1.0, 0.5, (n, m))
-    tables = flip_tables(correct, near, loss)
+    tables = flip_tables(correct.T, near.T, loss.T)
     expected = brute_tables(correct, near, loss)
     for key, value in expected.items():
         assert_allclose(getattr(tables, key), value, atol=1e-12, err_msg=key)
@@ -54,13 +54,13 @@ def test_flip_tables_match_brute_force(rng):
 
 
 def test_first_rows_match_brute_force(rng):
-    n, m = 20_000, 4  # more rows than one scan block
+    n, m = 20_000, 4  # more samples than one scan block
     x = rng.random((n, m)) < 0.3
     y = rng.random((n, m)) < 0.001  # rare hits: the scan must run past the first block
     ordered = np.array([(a, b) for a in range(m) for b in range(m) if a != b])
     exist = np.array([np.sum(x[:, a] & y[:, b]) for a, b in ordered])
     wanted = np.minimum(exist, 4)
     wanted[0] = 0
-    rows = first_rows(x, y, ordered, wanted)
+    rows = first_rows(x.T.copy(), y.T.copy(), ordered, wanted)
     for (a, b), got, k in zip(ordered, rows, wanted, strict=True):
         assert got.tolist() == np.flatnonzero(x[:, a] & y[:, b])[:k].tolist()

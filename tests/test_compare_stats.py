@@ -75,7 +75,7 @@ def test_paired_t_matches_scipy_ttest_rel(rng):
     x = rng.gamma(2.0, 0.3, size=(300, 4))
     x[:, 1] = x[:, 0] + rng.normal(0.02, 0.05, 300)  # strongly correlated pair
     pairs = np.array(list(itertools.combinations(range(4), 2)))
-    r = paired_mean_difference(x, pairs, confidence=0.9)
+    r = paired_mean_difference(x.T, pairs, confidence=0.9)
     for i, (a, b) in enumerate(pairs):
         ref = stats.ttest_rel(x[:, a], x[:, b])
         ci = ref.confidence_interval(confidence_level=0.9)
@@ -86,16 +86,16 @@ def test_paired_t_matches_scipy_ttest_rel(rng):
 
 def test_paired_t_identical_and_constant_differences():
     x = np.array([[0.1, 0.1, 0.3], [0.5, 0.5, 0.7], [0.2, 0.2, 0.4]])
-    r = paired_mean_difference(x, np.array([[0, 1], [2, 0]]))
+    r = paired_mean_difference(x.T, np.array([[0, 1], [2, 0]]))
     assert r.value.tolist() == [0.0, pytest.approx(0.2)]
     assert r.p_value[0] == 1.0 and r.ci_low[0] == 0.0 == r.ci_high[0]
     assert r.p_value[1] == 0.0
 
 
 def test_centered_cross_products_across_blocks(rng):
-    x = rng.normal(size=(70_000, 3)) + [100.0, -3.0, 0.0]  # more rows than one block
+    x = rng.normal(size=(70_000, 3)) + [100.0, -3.0, 0.0]  # more samples than one block
     rows = np.flatnonzero(rng.random(70_000) < 0.9)
-    mean, cross, count = centered_cross_products(x, rows=rows)
+    mean, cross, count = centered_cross_products(np.ascontiguousarray(x.T), samples=rows)
     assert count == len(rows)
     assert_allclose(mean, x[rows].mean(axis=0), rtol=1e-12)
     assert_allclose(cross / (count - 1), np.cov(x[rows].T), rtol=1e-9)
@@ -167,9 +167,7 @@ def test_delong_paired_matches_slow_covariance(rng, ties):
     if ties:
         scores = np.round(scores, 1)
     auc, cov = slow_delong_covariance(scores, y)
-    influence = np.column_stack(
-        [auc_influence([s], y, [AucColumn(1, 1.0)]) for s in scores.T]
-    )
+    influence = np.vstack([auc_influence([s], y, [AucColumn(1, 1.0)]) for s in scores.T])
     pairs = np.array([[0, 1], [0, 2], [2, 1]])
     r = delong_difference(influence, y, pairs, confidence=0.95)
     for i, (a, b) in enumerate(pairs):
@@ -185,11 +183,11 @@ def test_delong_paired_matches_slow_covariance(rng, ties):
 def test_delong_identical_models_and_too_few_samples():
     y = np.array([0, 1, 0, 1, 1])
     s = np.array([0.2, 0.7, 0.4, 0.3, 0.9])
-    influence = np.column_stack([auc_influence([s], y, [AucColumn(1, 1.0)])] * 2)
+    influence = np.vstack([auc_influence([s], y, [AucColumn(1, 1.0)])] * 2)
     r = delong_difference(influence, y, np.array([[0, 1]]))
     assert r.value[0] == 0.0 and r.p_value[0] == 1.0
     single = np.array([0, 1, 1])
-    influence = np.column_stack([auc_influence([s[:3]], single, [AucColumn(1, 1.0)])] * 2)
+    influence = np.vstack([auc_influence([s[:3]], single, [AucColumn(1, 1.0)])] * 2)
     assert np.isnan(delong_difference(influence, single, np.array([[0, 1]])).p_value[0])
 
 
@@ -225,7 +223,7 @@ def test_multiclass_delong_variance_matches_simulation():
         base = rng.normal(size=(len(y), k)) + 1.0 * np.eye(k)[y]
         a = base + rng.normal(0, 0.6, base.shape)
         b = 0.7 * base + rng.normal(0, 1.0, base.shape)
-        influence = np.column_stack([macro_influence(m, y, k) for m in (a, b)])
+        influence = np.vstack([macro_influence(m, y, k) for m in (a, b)])
         r = delong_difference(influence, y, np.array([[0, 1]]))
         differences.append(r.value[0])
         z = stats.norm.ppf(0.975)

@@ -1,9 +1,9 @@
 """Samples that flip between two models: right under one, wrong under the other.
 
-The counts of every pair come from a few ``(n, m)`` matrix products, never from a loop
-over pairs: with ``C`` the 0/1 matrix of correct decisions, ``C^T C`` counts the samples
-both models of a pair get right, and everything else of the paired 2x2 table follows
-from it. A flip is *near the threshold* when the sample lies within ``near`` of the
+The counts of every pair come from a few matrix products over ``(m, n)`` matrices (one
+row per model), never from a loop over pairs: with ``C`` the 0/1 matrix of correct
+decisions, ``C C^T`` counts the samples both models of a pair get right, and everything
+else of the paired 2x2 table follows from it. A flip is *near the threshold* when the sample lies within ``near`` of the
 decision boundary under both models (:func:`boundary_distance`): the seed's 0.51 under
 one model and 0.49 under the other.
 """
@@ -17,10 +17,10 @@ import numpy as np
 from lossgap.losses import true_class_prob
 from lossgap.predictions import Predictions
 
-#: Rows per block of the matrix products, to bound the memory of the 0/1 copies.
-_BLOCK_ROWS = 1 << 16
-#: Rows scanned at a time when collecting the ids of flips.
-_ID_BLOCK_ROWS = 1 << 13
+#: Samples per block of the matrix products, to bound the memory of the 0/1 copies.
+_BLOCK = 1 << 16
+#: Samples scanned at a time when collecting the ids of flips.
+_ID_BLOCK = 1 << 13
 
 
 def boundary_distance(pred: Predictions) -> np.ndarray:
@@ -79,10 +79,10 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
 
     Parameters
     ----------
-    correct, near : ndarray of bool, shape (n, m)
+    correct, near : ndarray of bool, shape (m, n)
         Whether each model's decision is right, and whether the sample lies near its
-        decision boundary.
-    loss : ndarray of float64, shape (n, m)
+        decision boundary; one row per model.
+    loss : ndarray of float64, shape (m, n)
         Finite per-sample losses.
 
     Returns
@@ -92,34 +92,34 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
     Notes
     -----
     With ``G1 = C * N`` (right and near) and ``G2 = (1 - C) * N`` (wrong and near),
-    ``near_a_only = G1^T G2`` and, with ``P = (G1 L)^T G2`` and ``Q = G1^T (G2 L)``
+    ``near_a_only = G1 G2^T`` and, with ``P = (G1 L) G2^T`` and ``Q = G1 (G2 L)^T``
     (elementwise products inside), ``near_loss = P - P^T - Q + Q^T``. The products run
-    in float64, exact for counts below 2^53.
+    in float64, exact for counts below 2^53; only samples that some model gets right and
+    some other gets wrong near the boundary enter the near-threshold products.
 
     Examples
     --------
-    >>> c = np.array([[1, 0], [1, 1], [0, 1], [1, 0]], bool)
+    >>> c = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
     >>> t = flip_tables(c, np.ones_like(c), np.zeros(c.shape))
     >>> t.both.tolist(), t.a_only.tolist()
     ([[3.0, 1.0], [1.0, 2.0]], [[0.0, 2.0], [1.0, 0.0]])
     """
-    n, m = correct.shape
+    m, n = correct.shape
     both = np.zeros((m, m))
-    for start in range(0, n, _BLOCK_ROWS):
-        block = correct[start : start + _BLOCK_ROWS].astype(np.float64)
-        both += block.T @ block
+    for start in range(0, n, _BLOCK):
+        block = correct[:, start : start + _BLOCK].astype(np.float64)
+        both += block @ block.T
     near_a_only, p, q = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
-    # only rows near the boundary under at least two models can hold a near flip
-    rows = np.flatnonzero(np.count_nonzero(near, axis=1) >= 2)
-    for start in range(0, len(rows), _BLOCK_ROWS):
-        index = rows[start : start + _BLOCK_ROWS]
-        right, close = correct[index], near[index]
+    samples = np.flatnonzero((correct & near).any(axis=0) & (~correct & near).any(axis=0))
+    for start in range(0, len(samples), _BLOCK):
+        index = samples[start : start + _BLOCK]
+        right, close = correct[:, index], near[:, index]
         g1 = (right & close).astype(np.float64)
         g2 = (~right & close).astype(np.float64)
-        block_loss = loss[index]
-        near_a_only += g1.T @ g2
-        p += (g1 * block_loss).T @ g2
-        q += g1.T @ (g2 * block_loss)
+        block_loss = loss[:, index]
+        near_a_only += g1 @ g2.T
+        p += (g1 * block_loss) @ g2.T
+        q += g1 @ (g2 * block_loss).T
     counts = np.diag(both)
     return FlipTables(
         n=n,
@@ -133,25 +133,26 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
 def first_rows(
     x: np.ndarray, y: np.ndarray, ordered: np.ndarray, wanted: np.ndarray
 ) -> list[np.ndarray]:
-    """For each ordered pair ``(a, b)``, the first rows where ``x[:, a] & y[:, b]``.
+    """For each ordered pair ``(a, b)``, the first samples where ``x[a] & y[b]``.
 
     Parameters
     ----------
-    x, y : ndarray of bool, shape (n, m)
+    x, y : ndarray of bool, shape (m, n)
+        One row per model.
     ordered : ndarray of int, shape (p, 2)
     wanted : ndarray of int, shape (p,)
-        How many rows to collect per pair; it must not exceed the number that exist (the
-        counts of :func:`flip_tables`), which lets the scan stop as soon as every pair has
-        its rows.
+        How many samples to collect per pair; it must not exceed the number that exist
+        (the counts of :func:`flip_tables`), which lets the scan stop as soon as every pair
+        has its samples.
 
     Returns
     -------
     list of ndarray
-        Row indices, ascending, one array per pair.
+        Sample indices, ascending, one array per pair.
 
     Examples
     --------
-    >>> c = np.array([[1, 0], [1, 1], [0, 1], [1, 0]], bool)
+    >>> c = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
     >>> first_rows(c, ~c, np.array([[0, 1], [1, 0]]), np.array([5, 1]))[1].tolist()
     [2]
     >>> first_rows(c, ~c, np.array([[0, 1]]), np.array([1]))[0].tolist()
@@ -159,20 +160,20 @@ def first_rows(
     """
     found: list[list[np.ndarray]] = [[] for _ in range(len(ordered))]
     remaining = np.asarray(wanted, dtype=np.int64).copy()
-    candidates = np.flatnonzero(x.any(axis=1) & y.any(axis=1))
-    for start in range(0, len(candidates), _ID_BLOCK_ROWS):
+    candidates = np.flatnonzero(x.any(axis=0) & y.any(axis=0))
+    for start in range(0, len(candidates), _ID_BLOCK):
         active = np.flatnonzero(remaining > 0)
         if active.size == 0:
             break
-        rows = candidates[start : start + _ID_BLOCK_ROWS]
-        hits = x[rows][:, ordered[active, 0]] & y[rows][:, ordered[active, 1]]
-        pair, row = np.nonzero(hits.T)  # grouped by pair, rows ascending within each
+        samples = candidates[start : start + _ID_BLOCK]
+        hits = x[:, samples][ordered[active, 0]] & y[:, samples][ordered[active, 1]]
+        pair, column = np.nonzero(hits)  # grouped by pair, samples ascending within each
         per_pair = np.bincount(pair, minlength=len(active))
         rank = np.arange(len(pair)) - (np.cumsum(per_pair) - per_pair)[pair]
         keep = rank < remaining[active][pair]
-        kept_pair, kept_row = pair[keep], rows[row[keep]]
+        kept_pair, kept = pair[keep], samples[column[keep]]
         taken = np.bincount(kept_pair, minlength=len(active))
-        pieces = np.split(kept_row, np.cumsum(taken)[:-1])
+        pieces = np.split(kept, np.cumsum(taken)[:-1])
         for j in np.flatnonzero(taken):
             found[active[j]].append(pieces[j])
         remaining[active] -= taken

@@ -1,9 +1,10 @@
 """Paired statistics for models scored on the same samples, vectorised over models.
 
-Every function takes per-sample matrices of shape ``(n, m)`` (one column per model) or
-per-pair count arrays, and returns arrays: no loop runs per-sample Python work per pair.
-Pairwise second moments come from one centred cross-product matrix (``m x m``), so the
-variance of every pairwise difference is ``S[a, a] + S[b, b] - 2 S[a, b]``.
+Every function takes per-sample matrices of shape ``(m, n)`` (one row per model, so each
+model's values are contiguous) or per-pair count arrays, and returns arrays: no loop runs
+per-sample Python work per pair. Pairwise second moments come from one centred
+cross-product matrix (``m x m``), so the variance of every pairwise difference is
+``S[a, a] + S[b, b] - 2 S[a, b]``.
 
 Conventions
 -----------
@@ -35,8 +36,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-#: Rows per block when accumulating cross-products, to bound the centred copy's memory.
-_BLOCK_ROWS = 1 << 16
+#: Samples per block when accumulating cross-products, to bound the centred copy's memory.
+_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -171,39 +172,40 @@ def mcnemar_exact(a_only: npt.ArrayLike, b_only: npt.ArrayLike) -> np.ndarray:
 
 
 def centered_cross_products(
-    x: np.ndarray, *, rows: np.ndarray | None = None
+    x: np.ndarray, *, samples: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Column means and centred cross-products of ``x[rows]``, in bounded memory.
+    """Row means and centred cross-products of ``x[:, samples]``, in bounded memory.
 
     Parameters
     ----------
-    x : ndarray of shape (n, m)
-    rows : ndarray of int, default=None
-        The rows to use (all when None).
+    x : ndarray of shape (m, n)
+        One row per model.
+    samples : ndarray of int, default=None
+        The samples (columns) to use; all when None.
 
     Returns
     -------
     (mean, cross, count)
         ``mean`` of shape (m,), ``cross = sum_i (x_i - mean)(x_i - mean)^T`` of shape
-        (m, m), and the number of rows.
+        (m, m) over the samples ``i``, and the number of samples.
 
     Examples
     --------
-    >>> x = np.array([[1.0, 2.0], [3.0, 6.0], [5.0, 7.0]])
+    >>> x = np.array([[1.0, 3.0, 5.0], [2.0, 6.0, 7.0]])
     >>> mean, cross, count = centered_cross_products(x)
     >>> mean.tolist(), cross.tolist(), count
     ([3.0, 5.0], [[8.0, 10.0], [10.0, 14.0]], 3)
     """
-    count = x.shape[0] if rows is None else len(rows)
-    m = x.shape[1]
+    m = x.shape[0]
+    count = x.shape[1] if samples is None else len(samples)
     cross = np.zeros((m, m))
     if count == 0:
         return np.full(m, np.nan), cross, 0
-    mean = (x if rows is None else x[rows]).mean(axis=0)
-    for start in range(0, count, _BLOCK_ROWS):
-        index = slice(start, start + _BLOCK_ROWS)
-        block = (x[index] if rows is None else x[rows[index]]) - mean
-        cross += block.T @ block
+    mean = (x if samples is None else x[:, samples]).mean(axis=1)
+    for start in range(0, count, _BLOCK):
+        index = slice(start, start + _BLOCK)
+        block = (x[:, index] if samples is None else x[:, samples[index]]) - mean[:, None]
+        cross += block @ block.T
     return mean, cross, count
 
 
@@ -223,8 +225,8 @@ def paired_mean_difference(
 
     Parameters
     ----------
-    x : ndarray of shape (n, m)
-        Per-sample values (losses), one column per model; finite.
+    x : ndarray of shape (m, n)
+        Per-sample values (losses), one row per model; finite.
     pairs : ndarray of int, shape (p, 2)
         Column indices ``(a, b)`` of each pair.
     confidence : float, default=0.95
@@ -243,7 +245,7 @@ def paired_mean_difference(
 
     Examples
     --------
-    >>> x = np.array([[0.2, 0.3], [0.5, 0.4], [0.1, 0.4], [0.7, 0.9]])
+    >>> x = np.array([[0.2, 0.5, 0.1, 0.7], [0.3, 0.4, 0.4, 0.9]])
     >>> r = paired_mean_difference(x, np.array([[0, 1]]))
     >>> round(float(r.value[0]), 4), round(float(r.p_value[0]), 4)
     (-0.125, 0.2394)
@@ -316,15 +318,21 @@ def placement_values(scores: np.ndarray, positive: np.ndarray) -> np.ndarray:
     new_group = np.empty(n, dtype=bool)
     new_group[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=new_group[1:])
-    group = np.cumsum(new_group) - 1
-    pos_in = np.bincount(group, weights=is_pos, minlength=group[-1] + 1)
-    neg_in = np.bincount(group, minlength=group[-1] + 1) - pos_in
-    neg_below = np.cumsum(neg_in) - neg_in
-    pos_above = n_pos - np.cumsum(pos_in)
+    out = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore"):
+        if new_group.all():
+            # No ties (the usual case for continuous scores): counts are plain cumsums.
+            pos_upto = np.cumsum(is_pos)
+            neg_below = np.arange(1, n + 1) - pos_upto
+            out[order] = np.where(is_pos, neg_below / n_neg, (n_pos - pos_upto) / n_pos)
+            return out
+        group = np.cumsum(new_group) - 1
+        pos_in = np.bincount(group, weights=is_pos, minlength=group[-1] + 1)
+        neg_in = np.bincount(group, minlength=group[-1] + 1) - pos_in
+        neg_below = np.cumsum(neg_in) - neg_in
+        pos_above = n_pos - np.cumsum(pos_in)
         v10 = (neg_below + 0.5 * neg_in) / n_neg
         v01 = (pos_above + 0.5 * pos_in) / n_pos
-    out = np.empty(n)
     out[order] = np.where(is_pos, v10[group], v01[group])
     return out
 
@@ -393,8 +401,8 @@ def delong_difference(
 
     Parameters
     ----------
-    influence : ndarray of shape (n, m)
-        From :func:`auc_influence`.
+    influence : ndarray of shape (m, n)
+        One row per model, from :func:`auc_influence`.
     y : ndarray of int, shape (n,)
         True class index of each sample (the strata).
     pairs : ndarray of int, shape (p, 2)
@@ -406,13 +414,13 @@ def delong_difference(
         The AUC differences ``theta_a - theta_b``, normal intervals and two-sided
         p-values of ``z = diff / sqrt(var)``; NaN where a class has fewer than 2 samples.
     """
-    m = influence.shape[1]
+    m = influence.shape[0]
     cov = np.zeros((m, m))
     for s in np.unique(y):
-        _, cross, count = centered_cross_products(influence, rows=np.flatnonzero(y == s))
+        _, cross, count = centered_cross_products(influence, samples=np.flatnonzero(y == s))
         cov += cross * count / (count - 1) if count > 1 else np.nan
     # Each side of each curve sums to w_c AUC_c, so all samples together give 2 theta.
-    theta = influence.sum(axis=0) / 2.0
+    theta = influence.sum(axis=1) / 2.0
     a, b = pairs[:, 0], pairs[:, 1]
     d = theta[a] - theta[b]
     se = np.sqrt(pair_variances(cov, pairs))

@@ -1,9 +1,9 @@
 """``compare``: several models' predictions on the same samples in, a Comparison out.
 
 Each model gets its full :class:`~lossgap.evaluation.Evaluation` (the ``explain``
-pipeline). The paired statistics then run on ``(n, m)`` matrices of per-sample values:
+pipeline). The paired statistics then run on ``(m, n)`` matrices of per-sample values:
 log loss, Brier score, correct decisions, nearness to the threshold and DeLong's
-placement terms, one column per model, so every pair comes from a few matrix products.
+placement terms, one row per model, so every pair comes from a few matrix products.
 """
 
 from __future__ import annotations
@@ -200,49 +200,18 @@ def compare_predictions(
     names = list(preds)
     _check_options(names, reference, by, near, confidence)
     first = check_same_samples(preds)
-    columns = _Columns(first, len(names))
-    evaluations = []
-    steps: Iterable[Any] = enumerate(preds.values())
+    steps: Iterable[Any] = preds.values()
     if progress is not None:
         steps = progress(steps, len(names))
-    for j, pred in steps:
-        evaluations.append(
-            evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
-        )
-        columns.add(j, pred, near)
-
+    evaluations = [
+        evaluate_predictions(pred, top=top, confidence=confidence, seed=seed) for pred in steps
+    ]
     rank, accuracy_rank = _ranks(evaluations, by)
     order = sorted(range(len(names)), key=lambda j: (rank[j], j))
     pairs = _pairs(order, None if reference is None else names.index(reference))
-    tables = flip_tables(columns.correct, columns.near, columns.loss)
-    intervals = {
-        "accuracy": paired_proportion_difference(
-            *(t[pairs[:, 0], pairs[:, 1]] for t in _table_cells(tables)), confidence=confidence
-        ),
-        "log_loss": paired_mean_difference(columns.loss, pairs, confidence=confidence),
-        "brier": paired_mean_difference(columns.brier, pairs, confidence=confidence),
-        "roc_auc": delong_difference(columns.auc, first.y, pairs, confidence=confidence),
-    }
-    adjusted = {m: holm(r.p_value) if len(pairs) > 1 else r.p_value for m, r in intervals.items()}
-    ids = _flip_ids(columns, tables, pairs, max_ids)
-    pair_results = []
-    for i, (a, b) in enumerate(pairs):
-        differences = {
-            metric: _difference(
-                intervals[metric], adjusted[metric], i, confidence, _method(metric, first)
-            )
-            for metric in PAIR_METRICS
-        }
-        if columns.clipped[a] or columns.clipped[b]:
-            differences["log_loss"] = _with_clip(differences["log_loss"])
-        pair_results.append(
-            PairComparison(
-                names[a],
-                names[b],
-                **{f"{m}_difference": d for m, d in differences.items()},
-                flips=_flips(tables, a, b, ids[i]),
-            )
-        )
+    pair_results = paired_comparisons(
+        preds, pairs, near=near, confidence=confidence, max_ids=max_ids
+    )
     comparison = Comparison(
         task=first.task,
         n=len(first),
@@ -267,17 +236,79 @@ def compare_predictions(
     return comparison
 
 
+def paired_comparisons(
+    preds: Mapping[str, Predictions],
+    pairs: npt.ArrayLike,
+    *,
+    near: float = 0.05,
+    confidence: float = 0.95,
+    max_ids: int = 20,
+) -> list[PairComparison]:
+    """The paired differences, tests and flips of the given pairs of models.
+
+    Parameters
+    ----------
+    preds : mapping of str to Predictions
+        The models, all on the same samples (see :func:`compare_predictions`).
+    pairs : array-like of int, shape (p, 2)
+        Indices ``(a, b)`` into ``preds`` of each pair; differences are ``a - b``.
+    near, confidence, max_ids
+        As in :func:`compare`.
+
+    Returns
+    -------
+    list of PairComparison
+        One per pair, p-values Holm-adjusted over the pairs when there are several.
+    """
+    names = list(preds)
+    first = check_same_samples(preds)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    columns = _Columns(first, len(names))
+    for j, pred in enumerate(preds.values()):
+        columns.add(j, pred, near)
+    tables = flip_tables(columns.correct, columns.near, columns.loss)
+    intervals = {
+        "accuracy": paired_proportion_difference(
+            *(t[pairs[:, 0], pairs[:, 1]] for t in _table_cells(tables)), confidence=confidence
+        ),
+        "log_loss": paired_mean_difference(columns.loss, pairs, confidence=confidence),
+        "brier": paired_mean_difference(columns.brier, pairs, confidence=confidence),
+        "roc_auc": delong_difference(columns.auc, first.y, pairs, confidence=confidence),
+    }
+    adjusted = {m: holm(r.p_value) if len(pairs) > 1 else r.p_value for m, r in intervals.items()}
+    ids = _flip_ids(columns, tables, pairs, max_ids)
+    out = []
+    for i, (a, b) in enumerate(pairs):
+        differences = {
+            metric: _difference(
+                intervals[metric], adjusted[metric], i, confidence, _method(metric, first)
+            )
+            for metric in PAIR_METRICS
+        }
+        if columns.clipped[a] or columns.clipped[b]:
+            differences["log_loss"] = _with_clip(differences["log_loss"])
+        out.append(
+            PairComparison(
+                names[a],
+                names[b],
+                **{f"{m}_difference": d for m, d in differences.items()},
+                flips=_flips(tables, a, b, ids[i]),
+            )
+        )
+    return out
+
+
 class _Columns:
-    """The ``(n, m)`` per-sample matrices, filled one model (column) at a time."""
+    """The ``(m, n)`` per-sample matrices, filled one model (row) at a time."""
 
     def __init__(self, first: Predictions, m: int) -> None:
         n = len(first)
         self.ids = first.ids
-        self.loss = np.empty((n, m))
-        self.brier = np.empty((n, m))
-        self.auc = np.empty((n, m))
-        self.correct = np.empty((n, m), dtype=bool)
-        self.near = np.empty((n, m), dtype=bool)
+        self.loss = np.empty((m, n))
+        self.brier = np.empty((m, n))
+        self.auc = np.empty((m, n))
+        self.correct = np.empty((m, n), dtype=bool)
+        self.near = np.empty((m, n), dtype=bool)
         self.clipped = np.zeros(m, dtype=bool)
         k = first.n_classes
         if first.task == "binary":
@@ -289,15 +320,15 @@ class _Columns:
         loss = sample_log_loss(pred)
         # An infinite loss has no finite paired difference: use the documented cap.
         self.clipped[j] = bool(np.isinf(loss).any())
-        self.loss[:, j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.clipped[j] else loss
-        self.brier[:, j] = sample_brier(pred)
-        self.correct[:, j] = pred.predicted() == pred.y
-        self.near[:, j] = boundary_distance(pred) <= near
+        self.loss[j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.clipped[j] else loss
+        self.brier[j] = sample_brier(pred)
+        self.correct[j] = pred.predicted() == pred.y
+        self.near[j] = boundary_distance(pred) <= near
         if pred.task == "binary":
             scores = [pred.prob]
         else:
             scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
-        self.auc[:, j] = auc_influence(scores, pred.y, self.curves)
+        self.auc[j] = auc_influence(scores, pred.y, self.curves)
 
 
 def _ranks(evaluations: Sequence[Evaluation], by: str) -> tuple[list[int], list[int]]:

@@ -187,16 +187,17 @@ def rank_disagreement(c: Comparison) -> Finding | None:
     tau = stats.kendalltau([m.rank for m in c.models], [m.accuracy_rank for m in c.models])[0]
     name = _NAMES[c.by]
     total = len(values) * (len(values) - 1) // 2
+    noise = "" if real else ": the disagreement may be sampling noise"
     message = (
         f"The rankings disagree: by {name} the best model is {best_score.name} "
         f"({best_score.evaluation.metric(c.by):.4f}), by accuracy {best_accuracy.name} "
         f"({best_accuracy.evaluation.metric('accuracy'):.4f}); {len(discordant)} of {total} "
         f"model pair(s) are ordered oppositely, {len(real)} of them with both differences "
-        "significant."
+        f"significant{noise}."
         if best_score.name != best_accuracy.name
         else f"{best_score.name} is best by both {name} and accuracy, but {len(discordant)} of "
         f"{total} model pair(s) are ordered oppositely by the two, {len(real)} of them with "
-        "both differences significant."
+        f"both differences significant{noise}."
     )
     evidence: dict[str, Any] = {
         "by": c.by,
@@ -208,10 +209,9 @@ def rank_disagreement(c: Comparison) -> Finding | None:
         "kendall_tau": float(tau),
         "examples": [{"a": a, "b": b} for a, b in discordant[:MAX_LISTED]],
     }
-    severe = best_score.name != best_accuracy.name or bool(real)
     return Finding(
         "rank_disagreement",
-        "medium" if severe else "low",
+        "medium" if real else "low",
         message,
         evidence,
         f"Choose by {name} when the probabilities are used; accuracy counts only the "

@@ -11,7 +11,7 @@ from rich.text import Text
 from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
 from lossgap.evaluation import Finding
 from lossgap.losses import MAX_CLIPPED_LOSS
-from lossgap.render.text import format_interval, format_number
+from lossgap.render.text import format_interval, format_number, style
 
 #: Pairs shown in the terminal (the best model's pairs come first); the JSON has all.
 MAX_PAIR_ROWS = 15
@@ -91,8 +91,8 @@ def verdict(c: Comparison, pair: PairComparison) -> Text:
     """Which differences of a pair are real (significant), in words."""
     real = [m for m in PAIR_METRICS if pair.difference(m).significant]
     if not real:
-        return Text("none", style="lossgap.dim")
-    return Text(", ".join(_SHORT[m] for m in real), style="lossgap.info")
+        return Text("none", style=style("dim"))
+    return Text(", ".join(_SHORT[m] for m in real), style=style("info"))
 
 
 def pairs_table(c: Comparison) -> Table:
@@ -118,21 +118,21 @@ def pairs_table(c: Comparison) -> Table:
 def _finding_lines(findings: list[Finding]) -> Iterator[RenderableType]:
     for i, finding in enumerate(findings, 1):
         line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=f"lossgap.{finding.severity}")
+        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
         line.append(f": {finding.message}")
         yield line
         if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style="lossgap.advice")
+            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
 
 
 def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
     """The terminal comparison: headline, ranking, pairs with their verdicts, findings."""
-    yield Text(headline(c), style="lossgap.headline")
+    yield Text(headline(c), style=style("headline"))
     compared = f"each against {c.reference}" if c.reference else "all pairs"
     yield Text(
         f"{c.n} samples, {c.task} ({', '.join(map(str, c.classes))}); decision: "
         f"{c.decision_rule}; {len(c.models)} models ranked by {_LABELS[c.by]}; {compared}.",
-        style="lossgap.dim",
+        style=style("dim"),
     )
     yield Text("")
     yield models_table(c)
@@ -155,7 +155,7 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
             if any(p.log_loss_difference.clipped for p in c.pairs[:MAX_PAIR_ROWS])
             else ""
         ),
-        style="lossgap.dim",
+        style=style("dim"),
     )
     yield Text("")
     yield Text("Findings", style="bold")
