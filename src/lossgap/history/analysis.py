@@ -5,10 +5,11 @@ Every judgement is made on the smoothed curves with a trend test, never on one e
 * **best**: the logged point where each validation metric is best (lowest loss, highest
   score), as the log numbers it.
 * **divergence** (``direction="loss_rises"``): the smoothed validation loss reaches its
-  minimum at ``start``; from there to the end the loss rises (Mann-Kendall p < 0.05 and
-  by at least 2 % of its minimum) while the decision score does not fall (no significant
-  falling trend). The mirror case (``"accuracy_falls"``): from the smoothed score's
-  maximum the score falls (p < 0.05, by at least 0.005) while the loss does not rise.
+  minimum at ``start``; from there to the end the loss rises (Mann-Kendall p < 0.05, and
+  the smoothed rise is at least 2 % of the minimum and two noise SDs of the curve) while
+  the decision score does not fall (no significant falling trend). The mirror case
+  (``"accuracy_falls"``): from the smoothed score's maximum the score falls (p < 0.05, by
+  at least 0.005 and two noise SDs) while the loss does not rise.
 * **overfitting**: the first point from which the gap ``val_loss - train_loss`` grows
   (p < 0.05, by at least 10 % of the validation loss there, ending positive) while the
   training loss falls (p < 0.05) and the validation loss no longer improves.
@@ -41,6 +42,8 @@ from lossgap.history.trend import (
 MIN_LOSS_RISE = 0.02
 #: Smallest fall of the smoothed decision score after its maximum.
 MIN_SCORE_FALL = 0.005
+#: The smoothed change must also exceed this many epoch-to-epoch noise SDs of the curve.
+NOISE_MULTIPLE = 2.0
 #: Smallest growth of the train/validation gap, relative to the validation loss.
 MIN_GAP_GROWTH = 0.10
 #: Epoch-to-epoch noise above this share of the smoothed range makes a metric noisy.
@@ -200,11 +203,8 @@ def divergence(
         score_t = trend(x[start:], score_raw[start:])
         rise = loss_s[-1] - loss_s[start]
         worse = "falling" if higher else "rising"
-        if (
-            loss_t.direction == "rising"
-            and rise >= MIN_LOSS_RISE * abs(loss_s[start])
-            and score_t.direction != worse
-        ):
+        needed = max(MIN_LOSS_RISE * abs(loss_s[start]), NOISE_MULTIPLE * noise_sd(loss_raw))
+        if loss_t.direction == "rising" and rise >= needed and score_t.direction != worse:
             found = ("loss_rises", start, loss_t, score_t)
     if found is None:
         start = int(np.argmax(score_good))
@@ -213,7 +213,8 @@ def divergence(
             score_t = trend(x[start:], score_raw[start:])
             fall = score_good[start] - score_good[-1]
             worse = "falling" if higher else "rising"
-            if score_t.direction == worse and fall >= MIN_SCORE_FALL and loss_t.direction != "rising":
+            needed = max(MIN_SCORE_FALL, NOISE_MULTIPLE * noise_sd(score_raw))
+            if score_t.direction == worse and fall >= needed and loss_t.direction != "rising":
                 found = ("accuracy_falls", start, loss_t, score_t)
     if found is None:
         return None
