@@ -251,7 +251,8 @@ def overfitting(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, 
     Candidates are scanned from the start (every ``ceil(n / 60)``-th point on long runs);
     the onset is the first from which the gap rises and the training loss falls (both
     p < 0.05), the validation loss does not fall (no falling trend, and its smoothed value
-    at the end is no lower than at the onset), and the smoothed gap grows by at least
+    never gets lower afterwards by more than 2 % or one noise SD), and the smoothed gap
+    grows by at least
     :data:`MIN_GAP_GROWTH` of the validation loss there, ending positive. A gap that grows
     while the validation loss still falls is ordinary training, not overfitting.
     """
@@ -268,10 +269,11 @@ def overfitting(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, 
     size = window(points.size)
     gap_s, val_s, train_s = smooth(gap, size), smooth(val, size), smooth(train, size)
     stride = max(1, -(-points.size // 60))
+    tolerance = max(MIN_LOSS_RISE * abs(val_s.min()), noise_sd(val))
     for onset in range(0, points.size - MIN_TREND_POINTS + 1, stride):
         if gap_s[-1] - gap_s[onset] < MIN_GAP_GROWTH * abs(val_s[onset]):
             continue
-        if gap_s[-1] <= 0 or val_s[-1] < val_s[onset]:
+        if gap_s[-1] <= 0 or val_s[onset] > val_s[onset:].min() + tolerance:
             continue  # validation still better than training, or still improving
         gap_t = trend(x[onset:], gap[onset:])
         if gap_t.direction != "rising":
@@ -305,23 +307,34 @@ def spikes(raw: np.ndarray) -> np.ndarray:
     A point ``y_i`` is a spike when it lies outside ``[min, max]`` of its two neighbours
     and its distance ``d_i = y_i - (y_{i-1} + y_{i+1}) / 2`` exceeds both
     :data:`SPIKE_SDS` robust SDs (of ``d``, or of the curve's noise when larger) and
-    :data:`SPIKE_SHARE` of the neighbours' mean. End points are never spikes: a steep start is a trend.
+    :data:`SPIKE_SHARE` of the neighbours' mean. The largest spike is taken first and
+    replaced by its neighbours' mean before looking again, so a spike's neighbours are
+    not judged against it. End points are never spikes: a steep start is a trend.
 
     Examples
     --------
-    >>> spikes(np.array([1.44, 7.42, 1.29, 1.54, 1.62, 1.30, 1.25, 1.21])).tolist()
-    [1]
+    >>> spikes(np.array([5.0, 1.44, 7.42, 1.29, 1.54, 1.62, 1.30, 1.25, 1.21])).tolist()
+    [2]
     """
     if raw.size < MIN_TREND_POINTS:
         return np.array([], dtype=np.int64)
-    left, mid, right = raw[:-2], raw[1:-1], raw[2:]
-    level = (left + right) / 2
-    d = mid - level
+    values = raw.astype(np.float64, copy=True)
+    d = values[1:-1] - (values[:-2] + values[2:]) / 2
     # Two robust scales: discrete accuracies make the MAD of d collapse to zero.
-    robust = max(MAD_SCALE * float(np.median(np.abs(d - np.median(d)))), noise_sd(raw))
-    outside = (mid > np.maximum(left, right)) | (mid < np.minimum(left, right))
-    far = outside & (np.abs(d) > SPIKE_SDS * robust) & (np.abs(d) > SPIKE_SHARE * np.abs(level))
-    return np.flatnonzero(far) + 1
+    robust = max(MAD_SCALE * float(np.median(np.abs(d - np.median(d)))), noise_sd(values))
+    found: list[int] = []
+    for _ in range(values.size // 4):
+        left, mid, right = values[:-2], values[1:-1], values[2:]
+        level = (left + right) / 2
+        d = mid - level
+        outside = (mid > np.maximum(left, right)) | (mid < np.minimum(left, right))
+        far = outside & (np.abs(d) > SPIKE_SDS * robust) & (np.abs(d) > SPIKE_SHARE * np.abs(level))
+        if not far.any():
+            break
+        worst = int(np.argmax(np.where(far, np.abs(d), -1.0)))
+        found.append(worst + 1)
+        values[worst + 1] = level[worst]
+    return np.array(sorted(found), dtype=np.int64)
 
 
 def noise(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, dict[str, Any]]:

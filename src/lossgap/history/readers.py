@@ -298,8 +298,8 @@ def _parse_json(path: Path, text: str) -> Any:
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # JSON Lines: one object per line
             return _parse_json_lines(path, text)
-        end = exc.pos >= len(text.rstrip()) - 1
-        hint = "the file looks cut off before its end" if end else "fix or re-export the file"
+        cut = not text.rstrip().endswith(("}", "]"))
+        hint = "the file looks cut off before its end" if cut else "fix or re-export the file"
         msg = (
             f"{str(path)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
             f"{exc.msg}): {hint}"

@@ -221,10 +221,15 @@ def granularity_n(values: np.ndarray, *, max_n: int = 200_000, min_distinct: int
     if m < min_distinct:
         return None
     tolerance = np.maximum(2.0**-23 * distinct, 4 * np.spacing(distinct))
+
+    def fitting(n: np.ndarray, values: np.ndarray, tol: np.ndarray) -> np.ndarray:
+        return (np.abs(values - np.rint(values * n) / n) <= tol).all(axis=1)
+
     for start in range(1, max_n + 1, 8192):
         n = np.arange(start, min(start + 8192, max_n + 1), dtype=np.float64)[:, None]
-        error = np.abs(distinct - np.rint(distinct * n) / n)
-        fits = np.flatnonzero((error <= tolerance).all(axis=1))
+        # A few values rule out almost every n; the survivors face them all.
+        n = n[fitting(n, distinct[:min_distinct], tolerance[:min_distinct])]
+        fits = np.flatnonzero(fitting(n, distinct, tolerance))
         if fits.size:
             found = float(n[fits[0], 0])
             if _rounded_to(distinct, found):
