@@ -78,6 +78,19 @@ def test_one_file_with_a_column_per_model_matches_the_api(tmp_path, three_models
     )
 
 
+def test_one_file_ids_name_the_flips(tmp_path):
+    y = np.array([0, 1, 1, 0, 1, 0])
+    a = np.array([0.2, 0.51, 0.7, 0.49, 0.9, 0.1])
+    b = np.array([0.2, 0.49, 0.7, 0.51, 0.9, 0.1])
+    frame = pd.DataFrame({"img": [f"im{i}" for i in range(6)], "y": y, "a": a, "b": b})
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    out = compare_json(tmp_path / "f.csv", "--id", "img", "--prob", "a", "--prob", "b",
+                       "--reference", "b")
+    flips = out["pairs"][0]["flips"]
+    assert flips["a_only_correct_ids"] == ["im1", "im3"] and flips["b_only_correct_ids"] == []
+    assert flips["near_threshold_ids"] == ["im1", "im3"] and flips["near_threshold_share"] == 1.0
+
+
 def test_files_joined_on_ids_in_any_order(tmp_path, rng):
     y, prob = random_multiclass(rng, 120, 3)
     names = np.array(["ant", "bee", "cat"])[y]
