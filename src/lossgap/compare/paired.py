@@ -36,6 +36,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from lossgap.uncertainty import z_value
+
 #: Samples per block when accumulating cross-products, to bound the centred copy's memory.
 _BLOCK = 1 << 16
 
@@ -48,10 +50,6 @@ class Interval:
     ci_low: np.ndarray
     ci_high: np.ndarray
     p_value: np.ndarray
-
-
-def _z(confidence: float) -> float:
-    return float(stats.norm.ppf(0.5 + confidence / 2.0))
 
 
 def wilson_interval(
@@ -82,7 +80,7 @@ def wilson_interval(
     """
     k = np.asarray(successes, dtype=np.float64)
     total = np.asarray(n, dtype=np.float64)
-    z2 = _z(confidence) ** 2
+    z2 = z_value(confidence) ** 2
     p = k / total
     denominator = 1.0 + z2 / total
     center = (p + z2 / (2.0 * total)) / denominator
@@ -424,7 +422,7 @@ def delong_difference(
     a, b = pairs[:, 0], pairs[:, 1]
     d = theta[a] - theta[b]
     se = np.sqrt(pair_variances(cov, pairs))
-    z = _z(confidence)
+    z = z_value(confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(se > 0, 2.0 * stats.norm.sf(np.abs(d) / se), np.where(d == 0, 1.0, 0.0))
     p = np.where(np.isnan(d) | np.isnan(se), np.nan, p)
