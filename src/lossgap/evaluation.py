@@ -158,6 +158,12 @@ class Evaluation:
 
         yield from explanation_renderables(self)
 
+    def _repr_html_(self) -> str:
+        """The HTML report, for a notebook cell (plots that need the samples are left out)."""
+        from lossgap.render.html import explain_report
+
+        return explain_report(self).html(standalone=False)
+
 
 def json_safe(value: Any) -> Any:
     """Recursively convert to JSON types: numpy scalars to Python, NaN to None, inf to "inf".

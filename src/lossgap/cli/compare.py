@@ -13,6 +13,13 @@ from rich.progress import track
 from lossgap.cli import command, print_json
 from lossgap.compare import compare_predictions
 from lossgap.compare.inputs import read_models
+from lossgap.render.html import (
+    HtmlOption,
+    MarkdownOption,
+    PlotOption,
+    comparison_report,
+    write_reports,
+)
 from lossgap.render.text import make_console
 
 
@@ -69,6 +76,9 @@ def compare_command(
     top: Annotated[int, typer.Option(help="Worst samples kept per model.", min=0)] = 5,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    html: HtmlOption = None,
+    md: MarkdownOption = None,
+    plot: PlotOption = None,
 ) -> None:
     """Rank models by a proper score beside accuracy, test every difference, show the flips."""
     preds = read_models(
@@ -108,3 +118,12 @@ def compare_command(
         print_json(comparison.to_dict())
     else:
         make_console().print(comparison)
+    write_reports(
+        lambda: comparison_report(
+            comparison, preds=preds, source=", ".join(f.name for f in files), seed=seed
+        ),
+        html=html,
+        md=md,
+        plot=plot,
+        quiet=quiet,
+    )

@@ -1,55 +1,75 @@
-"""``lossgap demo``: the story on data shipped with scikit-learn."""
+"""``lossgap demo``: the whole story on data shipped with scikit-learn, in one report."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
+from rich.text import Text
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lossgap.cli import command, print_json
-from lossgap.demo import CLASSES, train_demo_model
-from lossgap.explain import explain
-from lossgap.render.text import make_console
+from lossgap.compare.text import headline as comparison_headline
+from lossgap.demo import EPOCHS, run_demo
+from lossgap.render.html import demo_report
+from lossgap.render.markdown import history_headline
+from lossgap.render.text import headline, make_console
+
+#: What each stage of the demo shows on the progress bar.
+STAGES = {
+    "train": "Training the network",
+    "history": "Reading the history",
+    "explain": "Explaining the last epoch",
+    "compare": "Comparing two epochs",
+}
 
 
 @command("demo")
 def demo_command(
-    epochs: Annotated[int, typer.Option(help="Training epochs.", min=2)] = 150,
+    epochs: Annotated[int, typer.Option(help="Training epochs.", min=2)] = EPOCHS,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[
+        Path, typer.Option(help="Folder for the training log and the saved predictions.")
+    ] = Path("lossgap-demo"),
+    html: Annotated[
+        Path | None, typer.Option(help="Where to write the HTML report (default OUT/report.html).")
+    ] = None,
+    md: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
-    """Train a small network past its best validation loss, then explain it."""
-    console = make_console()
-    with Progress(console=make_console(stderr=True), disable=json or quiet) as progress:
-        task = progress.add_task("Training the demo network", total=epochs)
-        run = train_demo_model(epochs, seed=seed, on_epoch=lambda _: progress.advance(task))
-    history = run.history
-    best_loss = min(history, key=lambda row: row["val_loss"])
-    best_acc = max(history, key=lambda row: row["val_accuracy"])
-    last = history[-1]
-    evaluation = explain(run.val_labels, run.val_prob[-1], classes=CLASSES, ids=run.val_ids)
-    if json:
-        print_json(
-            {
-                "history": history,
-                "best": {
-                    "val_loss": {"epoch": best_loss["epoch"], "value": best_loss["val_loss"]},
-                    "val_accuracy": {
-                        "epoch": best_acc["epoch"],
-                        "value": best_acc["val_accuracy"],
-                    },
-                },
-                "explain": evaluation.to_dict(),
-            }
-        )
-        return
-    console.print(
-        f"Validation loss was lowest at epoch {best_loss['epoch']} ({best_loss['val_loss']:.4f}) "
-        f"and is {last['val_loss']:.4f} at the last epoch ({last['epoch']}), while validation "
-        f"accuracy went from {best_loss['val_accuracy']:.4f} to {last['val_accuracy']:.4f}.",
-        style="lossgap.headline",
+    """Train a small network past its best validation loss, then explain it: one HTML report."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
     )
-    console.print(f"Explaining the last epoch's {evaluation.n} validation predictions:\n")
-    console.print(evaluation)
+    with Progress(
+        *columns, console=make_console(stderr=True), disable=json or quiet, transient=True
+    ) as progress:
+        tasks = {stage: progress.add_task(text, total=None) for stage, text in STAGES.items()}
+
+        def on_step(stage: str, done: int, total: int) -> None:
+            progress.update(tasks[stage], completed=done, total=total)
+
+        story = run_demo(epochs=epochs, seed=seed, out=out, on_step=on_step)
+        task = progress.add_task("Writing the report", total=1)
+        report = demo_report(story, seed=seed)
+        page = report.write(html=html or out / "report.html", md=md)
+        progress.update(task, completed=1)
+    if json:
+        print_json({**story.to_dict(), "report": str(page[0].resolve())})
+        return
+    console = make_console(highlight=False)
+    console.print(report.headline, style="lossgap.headline")
+    console.print(report.subtitle, style="lossgap.dim")
+    for step, text in (
+        ("history", history_headline(story.history)),
+        (f"explain epoch {story.late}", headline(story.evaluation)),
+        ("compare", comparison_headline(story.comparison)),
+    ):
+        console.print(Text.assemble((f"{step}: ", "bold"), text))
+    console.print(f"Training log and predictions: {out}", style="lossgap.dim")
+    console.print(f"Report: {page[0].resolve()}", style="lossgap.headline", soft_wrap=True)

@@ -11,6 +11,13 @@ from lossgap.cli import command, print_json
 from lossgap.explain import evaluate_predictions
 from lossgap.io import read_predictions
 from lossgap.io.stream import Engine, choose_engine, evaluate_source
+from lossgap.render.html import (
+    HtmlOption,
+    MarkdownOption,
+    PlotOption,
+    explain_report,
+    write_reports,
+)
 from lossgap.render.text import make_console
 
 
@@ -53,6 +60,9 @@ def explain_command(
         ),
     ] = Engine.auto,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    html: HtmlOption = None,
+    md: MarkdownOption = None,
+    plot: PlotOption = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
     columns = {
@@ -66,6 +76,7 @@ def explain_command(
         "classes": classes.split(",") if classes else None,
     }
     chosen = choose_engine(file, engine)
+    pred = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
         evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
@@ -78,3 +89,10 @@ def explain_command(
         print_json(evaluation.to_dict())
     else:
         make_console().print(evaluation)
+    write_reports(
+        lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
+        html=html,
+        md=md,
+        plot=plot,
+        quiet=quiet,
+    )

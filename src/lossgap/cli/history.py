@@ -11,6 +11,13 @@ from rich.progress import Progress
 
 from lossgap.cli import command, print_json
 from lossgap.history import analyse_history
+from lossgap.render.html import (
+    HtmlOption,
+    MarkdownOption,
+    PlotOption,
+    history_report,
+    write_reports,
+)
 from lossgap.render.text import make_console
 
 
@@ -63,6 +70,9 @@ def history_command(
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    html: HtmlOption = None,
+    md: MarkdownOption = None,
+    plot: PlotOption = None,
 ) -> None:
     """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
     with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
@@ -85,3 +95,6 @@ def history_command(
         print_json(report.to_dict())
     else:
         make_console().print(report)
+    write_reports(
+        lambda: history_report(report, source=path.name), html=html, md=md, plot=plot, quiet=quiet
+    )

@@ -1,0 +1,528 @@
+"""HTML reports: one self-contained file per result, and notebook fragments.
+
+A :class:`Report` pairs a result (an Evaluation, a Comparison, a HistoryReport...) with
+its plots and renders it through the jinja2 templates in ``render/templates/``:
+
+* one file: the CSS is inline and every plot is an SVG in a ``data:`` URI, so the page
+  loads nothing from anywhere (no script, no font, no image request);
+* autoescaping is on for every template, so every user string (column names, ids, class
+  names, model and file names) is escaped;
+* it reads well on a laptop (plots in a two-column grid) and prints cleanly (one column,
+  no figure split across pages).
+
+Renderers read numbers and compute none; the plot series that an Evaluation does not hold
+come from :mod:`lossgap.plots.data`.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+import lossgap
+from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
+from lossgap.compare.text import format_p
+from lossgap.compare.text import headline as comparison_headline
+from lossgap.errors import InputError
+from lossgap.evaluation import Evaluation, MetricValue
+from lossgap.history.result import HistoryReport
+from lossgap.predictions import Predictions
+from lossgap.render.markdown import (
+    comparison_markdown,
+    demo_markdown,
+    explain_markdown,
+    history_headline,
+    history_markdown,
+)
+from lossgap.render.text import format_interval, format_number, headline
+from lossgap.tally import Tally
+
+#: The ``--html``, ``--md`` and ``--plot`` options of every command that writes reports.
+HtmlOption = Annotated[
+    Path | None, typer.Option("--html", help="Write a self-contained HTML report to this file.")
+]
+MarkdownOption = Annotated[
+    Path | None,
+    typer.Option("--md", help="Write a Markdown summary (for a pull request) to this file."),
+]
+PlotOption = Annotated[
+    Path | None, typer.Option("--plot", help="Write the plots (PNG and SVG) into this directory.")
+]
+
+#: Pairs listed in a comparison's table (the JSON has them all).
+MAX_PAIRS = 30
+#: Pairs that get a flip plot.
+FLIP_PLOTS = 3
+
+
+def _pct(value: float | None) -> str:
+    """``0.95`` -> ``95%``, ``0.0222`` -> ``2.22%``."""
+    return "-" if value is None else f"{value * 100:.3g}%"
+
+
+def _sig(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
+def _plain(value: Any) -> str:
+    """A count or label: ``3.0`` -> ``3``; None -> ``-``."""
+    if value is None:
+        return "-"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _evidence(value: Any) -> str:
+    """An evidence value for people: floats to 4 significant digits, lists shortened."""
+    if isinstance(value, float):
+        return f"{value:.4g}" if math.isfinite(value) else format_number(value)
+    if isinstance(value, list | tuple):
+        shown = ", ".join(_evidence(v) for v in value[:20])
+        return shown + (f", ... ({len(value)} in all)" if len(value) > 20 else "")
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_evidence(v)}" for k, v in value.items())
+    return _plain(value)
+
+
+def _signed(value: float | None) -> str:
+    """``+0.0120``; undefined differences spelled out."""
+    if value is None or math.isnan(value):
+        return "undefined"
+    return f"{value:+.4f}"
+
+
+def _difference_interval(d: Difference) -> str:
+    """``[-0.0030, +0.0270]``, or nothing without an interval."""
+    if d.ci_low is None or d.ci_high is None:
+        return ""
+    return f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
+
+
+def _method(text: str) -> str:
+    """The first words of an interval's method (the JSON has the full description)."""
+    return text.split(" (")[0]
+
+
+def _real(pair: PairComparison) -> list[str]:
+    """The metrics whose difference is significant for this pair."""
+    return [m.replace("_", " ") for m in PAIR_METRICS if pair.difference(m).significant]
+
+
+_LABELS = {"log_loss": "log loss", "brier": "Brier score"}
+
+
+@functools.cache
+def environment() -> Environment:
+    """The jinja2 environment: package templates, autoescape on, undefined names fail."""
+    env = Environment(
+        loader=PackageLoader("lossgap.render", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        num=lambda v, digits=4: format_number(v, digits),
+        ci=lambda m: format_interval(m) if isinstance(m, MetricValue) else "",
+        pct=_pct,
+        sig=_sig,
+        p=format_p,
+        plain=_plain,
+        evidence=_evidence,
+        signed=_signed,
+        diff_ci=_difference_interval,
+        method=_method,
+        label=lambda name: _LABELS.get(name, name),
+        headline=headline,
+        compare_headline=comparison_headline,
+    )
+    env.globals.update(version=lossgap.__version__, pair_real=_real, max_pairs=MAX_PAIRS)
+    return env
+
+
+def chart_views(charts: list[Any]) -> list[dict[str, Any]]:
+    """What the templates need of each chart: texts, the SVG data URI and its size."""
+    views = []
+    for chart in charts:
+        width, height = chart.figure.get_size_inches() * 100
+        views.append(
+            {
+                "name": chart.name,
+                "section": chart.section,
+                "wide": chart.wide,
+                "heading": chart.heading,
+                "summary": chart.summary,
+                "caption": chart.caption,
+                "uri": chart.data_uri(),
+                "width": int(width),
+                "height": int(height),
+            }
+        )
+    return views
+
+
+@dataclass
+class Report:
+    """A result ready to be written as HTML, Markdown and plots.
+
+    Attributes
+    ----------
+    kind : str
+        ``"explain"``, ``"compare"``, ``"history"``, ``"lab"`` or ``"demo"``.
+    template : str
+        The page template in ``render/templates/``.
+    context : dict
+        What the template reads besides the charts and the page's texts.
+    headline, subtitle, title : str
+        The page's first sentence, the line under it, the browser tab's title.
+    source : str or None
+        The input file's name, shown in the page's header.
+    make_charts : callable
+        Builds the plots (called once, only when a page or plots are written).
+    make_markdown : callable
+        Builds the Markdown summary.
+    """
+
+    kind: str
+    template: str
+    context: dict[str, Any]
+    headline: str
+    subtitle: str
+    title: str
+    make_charts: Callable[[], list[Any]]
+    make_markdown: Callable[[], str]
+    source: str | None = None
+    _charts: list[Any] | None = field(default=None, repr=False)
+
+    @property
+    def charts(self) -> list[Any]:
+        """The plots, built on first use."""
+        if self._charts is None:
+            self._charts = self.make_charts()
+        return self._charts
+
+    def html(self, *, standalone: bool = True) -> str:
+        """The page (``standalone``) or a fragment with its own styles, for a notebook."""
+        template = environment().get_template(self.template)
+        return template.render(
+            **self.context,
+            kind=self.kind,
+            headline=self.headline,
+            subtitle=self.subtitle,
+            title=self.title,
+            source=self.source,
+            standalone=standalone,
+            charts=chart_views(self.charts),
+        )
+
+    def markdown(self) -> str:
+        """The Markdown summary, for a pull-request comment."""
+        return self.make_markdown()
+
+    def write(
+        self,
+        *,
+        html: str | Path | None = None,
+        md: str | Path | None = None,
+        plot: str | Path | None = None,
+    ) -> list[Path]:
+        """Write the page, the Markdown and the plots (PNG and SVG) that are asked for.
+
+        Returns
+        -------
+        list of Path
+            Every file written.
+
+        Raises
+        ------
+        lossgap.InputError
+            A path that is a directory, or a folder that cannot be created.
+        """
+        from lossgap.plots.chart import save_charts
+
+        written = []
+        if html is not None:
+            written.append(write_text(html, self.html(), "--html"))
+        if md is not None:
+            written.append(write_text(md, self.markdown(), "--md"))
+        if plot is not None:
+            written += save_charts(self.charts, plot)
+        return written
+
+
+def write_text(path: str | Path, text: str, option: str) -> Path:
+    """Write ``text`` as UTF-8 to ``path`` (parent folders created).
+
+    Raises
+    ------
+    lossgap.InputError
+        When ``path`` is a directory or cannot be written; ``option`` names the flag.
+    """
+    target = Path(path)
+    if target.is_dir():
+        msg = f"{option} {str(target)!r} is a directory: pass a file name such as report.html"
+        raise InputError(msg)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot write {option} {str(target)!r}: {exc.strerror}"
+        raise InputError(msg) from exc
+    return target
+
+
+def explain_report(
+    ev: Evaluation,
+    *,
+    pred: Predictions | None = None,
+    tally: Tally | None = None,
+    source: str | None = None,
+    seed: int = 0,
+) -> Report:
+    """The report of one evaluation.
+
+    Parameters
+    ----------
+    ev : Evaluation
+    pred : Predictions, optional
+        The samples: with them every plot is drawn (consistency band, confidence
+        histogram, per-sample losses, threshold curves).
+    tally : Tally, optional
+        The summary, when the samples are not in memory (streamed or distributed data):
+        everything but the per-sample plot and, for multiclass, the top-label band.
+    source : str, optional
+        The input's name, for the header.
+    seed : int, default=0
+        Seeds the consistency band's resampling.
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> import lossgap
+    >>> ev = lossgap.explain([0, 1, 1, 0, 1, 0], [0.2, 0.9, 0.3, 0.4, 0.8, 0.7])
+    >>> page = explain_report(ev).html()
+    >>> page.startswith("<!DOCTYPE html>"), page.count("<img ")
+    (True, 2)
+    """
+    from lossgap.plots.data import explain_curves
+    from lossgap.plots.explain import explain_charts
+
+    def charts() -> list[Any]:
+        summary = tally if tally is not None else (
+            Tally.from_predictions(pred) if pred is not None else None
+        )
+        curves = None if summary is None else explain_curves(
+            summary, pred, curve=ev.decomposition.get("curve"), confidence=ev.confidence,
+            seed=seed,
+        )
+        return explain_charts(ev, curves)
+
+    classes = ", ".join(map(str, ev.classes))
+    return Report(
+        kind="explain",
+        template="explain.html.j2",
+        context={"ev": ev},
+        headline=headline(ev),
+        subtitle=f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
+        title=f"lossgap explain{f': {source}' if source else ''}",
+        make_charts=charts,
+        make_markdown=lambda: explain_markdown(ev, source=source),
+        source=source,
+    )
+
+
+def comparison_report(
+    c: Comparison,
+    *,
+    preds: Mapping[str, Predictions] | None = None,
+    source: str | None = None,
+    seed: int = 0,
+) -> Report:
+    """The report of a comparison; with ``preds`` (name -> samples) the flip plots too.
+
+    Parameters
+    ----------
+    c : Comparison
+    preds : mapping of str to Predictions, optional
+        Each model's samples: the first :data:`FLIP_PLOTS` pairs get a flip plot.
+    source : str, optional
+    seed : int, default=0
+        Seeds which agreeing samples a flip plot draws when there are many.
+
+    Returns
+    -------
+    Report
+    """
+    from lossgap.plots.compare import comparison_charts
+    from lossgap.plots.data import flip_points
+
+    def charts() -> list[Any]:
+        flips = {}
+        if preds is not None:
+            for pair in c.pairs[:FLIP_PLOTS]:
+                flips[(pair.a, pair.b)] = flip_points(preds[pair.a], preds[pair.b], seed=seed)
+        return comparison_charts(c, flips)
+
+    compared = f"each against {c.reference}" if c.reference else "all pairs"
+    return Report(
+        kind="compare",
+        template="compare.html.j2",
+        context={"c": c},
+        headline=comparison_headline(c),
+        subtitle=(
+            f"{len(c.models)} models on the same {c.n} samples, {c.task} "
+            f"({', '.join(map(str, c.classes))}); decision: {c.decision_rule}; {compared}."
+        ),
+        title=f"lossgap compare{f': {source}' if source else ''}",
+        make_charts=charts,
+        make_markdown=lambda: comparison_markdown(c, source=source),
+        source=source,
+    )
+
+
+def history_report(report: HistoryReport, *, source: str | None = None) -> Report:
+    """The report of a training history (every run, and the per-epoch predictions)."""
+    from lossgap.plots.history import history_charts
+
+    pairs = report.all_findings()
+    runs = {a.run.name for a in report.runs}
+    return Report(
+        kind="history",
+        template="history.html.j2",
+        context={
+            "report": report,
+            "findings": [f for _, f in pairs],
+            "runs": [r if len(runs) > 1 else None for r, _ in pairs],
+            "best": report.best(),
+        },
+        headline=history_headline(report),
+        subtitle=f"{len(report.runs)} run(s) read from {report.source}"
+        + (f"; {len(report.per_epoch)} epochs of saved predictions." if report.per_epoch else "."),
+        title=f"lossgap history: {source or report.source}",
+        make_charts=lambda: history_charts(report),
+        make_markdown=lambda: history_markdown(report),
+        source=source,
+    )
+
+
+def write_reports(
+    make_report: Callable[[], Report],
+    *,
+    html: Path | None = None,
+    md: Path | None = None,
+    plot: Path | None = None,
+    quiet: bool = False,
+) -> list[Path]:
+    """What the ``--html``, ``--md`` and ``--plot`` options of every command do.
+
+    Builds the report only when one of them is given, writes the files and names each on
+    stderr (unless ``quiet``), so ``--json`` keeps stdout to its one object.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    if html is None and md is None and plot is None:
+        return []
+    report = make_report()
+    written = report.write(html=html, md=md)
+    plots = report.write(plot=plot) if plot is not None else []
+    if not quiet:
+        from lossgap.render.text import make_console
+
+        console = make_console(stderr=True, highlight=False)
+        for path in written:
+            console.print(f"lossgap: wrote {path}", style="lossgap.dim", soft_wrap=True)
+        if plots:
+            console.print(
+                f"lossgap: wrote {len(plots) // 2} plots (PNG and SVG) into {plot}",
+                style="lossgap.dim",
+                soft_wrap=True,
+            )
+    return written + plots
+
+
+def demo_report(story: Any, *, seed: int = 0) -> Report:
+    """The demo's one page: the history, the last epoch explained, two epochs compared.
+
+    Parameters
+    ----------
+    story : lossgap.demo.DemoStory
+    seed : int, default=0
+
+    Returns
+    -------
+    Report
+    """
+    from lossgap.plots.compare import comparison_charts
+    from lossgap.plots.data import explain_curves, flip_points
+    from lossgap.plots.explain import explain_charts
+    from lossgap.plots.history import history_charts
+
+    ev, c = story.evaluation, story.comparison
+    pair = c.pairs[0]
+
+    def charts() -> list[Any]:
+        sample = story.predictions[f"epoch {story.late}"]
+        curves = explain_curves(
+            Tally.from_predictions(sample), sample, curve=ev.decomposition.get("curve"),
+            confidence=ev.confidence, seed=seed,
+        )
+        groups = {
+            "history": history_charts(story.history),
+            "explain": explain_charts(ev, curves),
+            "compare": comparison_charts(
+                c,
+                {
+                    (pair.a, pair.b): flip_points(
+                        story.predictions[pair.a], story.predictions[pair.b], seed=seed
+                    )
+                },
+            ),
+        }
+        for section, members in groups.items():
+            for chart in members:
+                chart.section = section
+        return [chart for members in groups.values() for chart in members]
+
+    run = story.run
+    best, last = run.best("val_loss"), run.history[story.late]
+    return Report(
+        kind="demo",
+        template="demo.html.j2",
+        context={
+            "story": story,
+            "ev": ev,
+            "c": c,
+            "history": story.history,
+            "history_headline": history_headline(story.history),
+            "findings": [f for _, f in story.history.all_findings()],
+            "best": story.history.best(),
+            "advice": story.history.runs[0].advice,
+        },
+        headline=(
+            f"Validation loss was lowest at epoch {best['epoch']} ({best['val_loss']:.4f}) and "
+            f"is {last['val_loss']:.4f} at epoch {story.late}, while validation accuracy went "
+            f"from {best['val_accuracy']:.4f} to {last['val_accuracy']:.4f}. Why?"
+        ),
+        subtitle=(
+            f"A two-layer network (scikit-learn's MLPClassifier, no weight decay) trained for "
+            f"{len(run.history)} epochs on scikit-learn's breast-cancer data; "
+            f"{len(run.val_labels)} validation samples, positive class 'malignant'."
+        ),
+        title="lossgap demo",
+        make_charts=charts,
+        make_markdown=lambda: demo_markdown(story),
+    )
