@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 # would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean report-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: $(VENV)/.installed-dev
 
 test: $(VENV)/.installed-all
 	$(BIN)/python -m pytest -n 2 -q
+
+# renders every kind of report in headless Chromium (apt-get installs Debian's chromium when
+# missing), fails on a console message, and leaves screenshots in build/report-check/screens
+report-check: $(VENV)/.installed-dev
+	$(BIN)/python tools/report_check.py
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/bench_explain.py
