@@ -11,7 +11,29 @@ from scipy.special import expit, logit
 from sklearn import metrics as skm
 
 from lossgap import InputError, Predictions, Tally, metrics
+from lossgap.explain import evaluate
 from lossgap.tally import DEFAULT_BIN_BITS, ScoreTable, bin_keys, merge_all
+
+def assert_same_json(a, b, path="", rtol=1e-9):
+    """Nested JSON-like data equal, numbers within rtol."""
+    if isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same_json(a[key], b[key], f"{path}.{key}", rtol)
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_json(x, y, f"{path}[{i}]", rtol)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert_allclose(a, b, rtol=rtol, atol=1e-12, err_msg=path)
+    else:
+        assert a == b, path
+
+
+def summary_explain(y, p, **kw):
+    """The numpy engine's evaluation from the summary alone, as every other engine gets."""
+    return evaluate(Tally.from_predictions(Predictions(y, p, **kw))).to_dict()
+
 
 TINY = np.finfo(np.float64).tiny  # below it bins are not bounded in log-odds
 

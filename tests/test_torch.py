@@ -10,30 +10,14 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import lossgap
 from lossgap import InputError, Predictions, Tally
-from lossgap.explain import evaluate
 from lossgap.metrics import METRICS
 from tests.conftest import random_binary, random_multiclass
+from tests.test_scale import assert_same_json, summary_explain
 
 torch = pytest.importorskip("torch")
 
 from lossgap.engines.torch import tally_from_tensors  # noqa: E402
 from lossgap.torch import LossGapMetric  # noqa: E402
-
-
-def assert_same_json(a, b, path="", rtol=1e-9):
-    """Nested JSON-like data equal, numbers within rtol."""
-    if isinstance(a, dict):
-        assert a.keys() == b.keys(), path
-        for key in a:
-            assert_same_json(a[key], b[key], f"{path}.{key}", rtol)
-    elif isinstance(a, list):
-        assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same_json(x, y, f"{path}[{i}]", rtol)
-    elif isinstance(a, float) and isinstance(b, float):
-        assert_allclose(a, b, rtol=rtol, atol=1e-12, err_msg=path)
-    else:
-        assert a == b, path
 
 
 def cases(rng):
@@ -66,11 +50,6 @@ def test_tensor_tally_equals_numpy_tally(rng, case):
     for a, b in zip(torch_tally.tables, numpy_tally.tables, strict=True):
         assert_allclose(a.scores, b.scores, rtol=1e-15)
         assert_allclose(a.weights, b.weights, rtol=1e-12)
-
-
-def summary_explain(y, p, **kw):
-    """The numpy engine's evaluation from the summary alone, as every other engine gets."""
-    return evaluate(Tally.from_predictions(Predictions(y, p, **kw))).to_dict()
 
 
 def test_explain_on_tensors_equals_the_numpy_summary_path(rng):

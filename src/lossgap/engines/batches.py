@@ -11,6 +11,7 @@ alike, so they are resolved once from the distinct labels of the whole input
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,3 +148,44 @@ class BatchSpec:
             max_distinct=self.max_distinct,
             bin_bits=self.bin_bits,
         )
+
+
+def pool_batches(
+    items: Iterable[tuple[pa.RecordBatch, str]], batch_rows: int
+) -> Iterator[tuple[pa.Table, int, str]]:
+    """Pool record batches (each tagged with where it comes from) into tables of at least
+    ``batch_rows`` rows: one Tally per ~1e6 rows, not per small batch.
+
+    Yields ``(table, first_row, where)``: the input row of the table's first row and the
+    first and last tags it spans.
+
+    Examples
+    --------
+    >>> b = pa.record_batch({"y": [0, 1, 1]})
+    >>> [(t.num_rows, first, where) for t, first, where in pool_batches([(b, "a"), (b, "b"), (b, "c")], 5)]
+    [(6, 0, 'a to b'), (3, 6, 'c')]
+    """
+    pending: list[pa.RecordBatch] = []
+    tags: list[str] = []
+    rows = first_row = 0
+    for batch, tag in items:
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        if not tags or tags[-1] != tag:
+            tags.append(tag)
+        rows += batch.num_rows
+        if rows >= batch_rows:
+            yield _pooled(pending), first_row, _span(tags)
+            first_row += rows
+            pending, tags, rows = [], [], 0
+    if rows:
+        yield _pooled(pending), first_row, _span(tags)
+
+
+def _pooled(batches: list[pa.RecordBatch]) -> pa.Table:
+    return pa.Table.from_batches(batches, schema=batches[0].schema)
+
+
+def _span(tags: list[str]) -> str:
+    return tags[0] if len(tags) == 1 else f"{tags[0]} to {tags[-1]}"

@@ -34,7 +34,7 @@ import pyarrow.json as pa_json
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lossgap.engines.batches import BatchSpec, resolve_classes
+from lossgap.engines.batches import BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation
 from lossgap.io.tables import FORMATS, choose_columns
@@ -197,15 +197,13 @@ def _batches(
 ) -> Iterator[tuple[pa.Table, int, str]]:
     """Tables of about ``batch_rows`` rows, with the input row of their first row and the
     file(s) they come from; batches of small files are pooled across files."""
-    pending: list[pa.RecordBatch] = []
-    pending_files: list[str] = []
-    pending_rows = first_row = 0
+    return pool_batches(_file_batches(dataset, src, columns, batch_rows, meter), batch_rows)
+
+
+def _file_batches(
+    dataset: ds.Dataset, src: Source, columns: Sequence[str], batch_rows: int, meter: _Meter
+) -> Iterator[tuple[pa.RecordBatch, str]]:
     done_bytes = 0
-
-    def flush() -> tuple[pa.Table, int, str]:
-        where = pending_files[0] if len(pending_files) == 1 else f"{pending_files[0]} to {pending_files[-1]}"
-        return pa.Table.from_batches(pending, schema=pending[0].schema), first_row, where
-
     for fragment, path in zip(dataset.get_fragments(), src.files, strict=True):
         size = path.stat().st_size
         per_row = size / _rows_estimate(fragment, src.kind, path)
@@ -219,25 +217,15 @@ def _batches(
             fragment_readahead=1,
         )
         file_rows = 0
-        pending_files.append(str(path))
         try:
             for batch in scanner.to_batches():
-                if batch.num_rows == 0:
-                    continue
-                pending.append(batch)
-                pending_rows += batch.num_rows
                 file_rows += batch.num_rows
                 meter.advance(batch.num_rows, done_bytes + min(size, file_rows * per_row))
-                if pending_rows >= batch_rows:
-                    yield flush()
-                    first_row += pending_rows
-                    pending, pending_files, pending_rows = [], [str(path)], 0
+                yield batch, str(path)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
             raise _unreadable(str(path), src.kind, exc) from exc
         done_bytes += size
         meter.advance(0, done_bytes)
-    if pending_rows:
-        yield flush()
 
 
 def _distinct_labels(
