@@ -1,0 +1,70 @@
+"""``lossgap lab logistic``: the seed answer's logistic-regression illustrations, runnable."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lossgap.cli import command, print_json
+from lossgap.errors import InputError
+from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
+from lossgap.lab.plots import save_lab_plots
+from lossgap.render.text import make_console
+
+
+class Lab(str, Enum):
+    """The labs there are."""
+
+    logistic = "logistic"
+
+
+@command("lab")
+def lab_command(
+    kind: Annotated[Lab, typer.Argument(help="Which lab: logistic.", case_sensitive=False)],
+    points: Annotated[
+        Path | None, typer.Option(help="A table of points: columns x and y (labels 0/1).")
+    ] = None,
+    n: Annotated[
+        int | None, typer.Option("--n", help="Simulate N points: x ~ N(0, 1), logit model.")
+    ] = None,
+    slope: Annotated[float, typer.Option(help="Slope a of the simulated model.")] = 1.0,
+    intercept: Annotated[float, typer.Option(help="Intercept b of the simulated model.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 0,
+    illustration_number: Annotated[
+        int | None,
+        typer.Option("--illustration", help="Rerun the seed answer's illustration 1, 2 or 3."),
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the plots (PNG and SVG) into this directory.")
+    ] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Fit one-input logistic regression by cross-entropy, find the exact accuracy maximum
+    over all cuts, and trace loss and accuracy along the intercept and the slope."""
+    chosen = [name for name, value in (("--points", points), ("--n", n),
+                                       ("--illustration", illustration_number)) if value is not None]
+    if len(chosen) != 1:
+        given = " and ".join(chosen) if chosen else "none"
+        msg = f"give exactly one of --points FILE, --n N or --illustration 1|2|3 (got {given})"
+        raise InputError(msg)
+    if points is not None:
+        x, y = read_points(points)
+        result = logistic_lab(x, y, source={"kind": "points", "file": str(points)})
+    elif n is not None:
+        x, y = simulate(n, slope=slope, intercept=intercept, seed=seed)
+        source = {"kind": "simulated", "n": n, "slope": slope, "intercept": intercept, "seed": seed}
+        result = logistic_lab(x, y, source=source)
+    else:
+        assert illustration_number is not None
+        result = illustration(illustration_number)
+    written = save_lab_plots(result, plot) if plot is not None else []
+    if json:
+        print_json({**result.to_dict(), "plots": [str(p) for p in written]})
+        return
+    console = make_console()
+    console.print(result)
+    for path in written:
+        console.print(f"wrote {path}", style="lossgap.dim")

@@ -1,0 +1,851 @@
+"""Logistic regression on one input: where cross-entropy and accuracy part ways.
+
+The model is ``P(y = 1 | x) = sigmoid(a x + b)`` with slope ``a`` and intercept ``b``; it
+predicts 1 when ``a x + b >= 0``, that is ``x >= cut`` for ``a > 0`` and ``x <= cut`` for
+``a < 0``, with ``cut = -b / a``. :func:`logistic_lab` fits it by unpenalised maximum
+likelihood (the cross-entropy fit), finds the exact accuracy maximum over every cut in both
+orientations, prices each accuracy-maximising rule in log loss, and traces the loss and the
+accuracy along the intercept and along the slope. It reproduces the three illustrations of
+the seed answer (``ILLUSTRATIONS``).
+
+Data flow: points -> :class:`LabResult` (plain data, ``to_dict()``) -> text, JSON or plots
+(:mod:`lossgap.lab.plots`). Derivations: ``docs/theory.md``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.console import RenderableType
+from rich.table import Table
+from rich.text import Text
+from scipy.optimize import brentq, minimize
+from scipy.special import entr, expit, logit
+
+from lossgap.errors import InputError
+from lossgap.evaluation import json_safe
+from lossgap.io.tables import column_values, read_table
+from lossgap.predictions import python_scalar, to_numpy
+from lossgap.render.text import format_number
+
+#: The seed answer's cases: five points recovered from its numbers (slope 1.27, cut 0.52,
+#: per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
+ILLUSTRATIONS: dict[int, dict[str, Any]] = {
+    1: {
+        "x": [-1.0, -0.3, 0.0, 0.9, 1.0],
+        "y": [0, 0, 1, 0, 1],
+        "about": "Five points: the cross-entropy fit (slope 1.27, cut 0.52) gets 3 of 5 right, "
+        "while cuts in (-0.3, 0] or (0.9, 1] get 4 of 5.",
+    },
+    2: {
+        "n": 100,
+        "slope": 0.3,
+        "intercept": 0.5,
+        "seed": 271,  # like the answer's, chosen for a large effect: fitted intercept 0.43
+        "about": "n = 100 from slope 0.3, intercept 0.5: along the slope at the fitted "
+        "intercept, the loss rises while the accuracy keeps rising.",
+    },
+    3: {
+        "n": 10000,
+        "slope": 1.0,
+        "intercept": 0.0,
+        "seed": 0,
+        "about": "n = 10,000 from slope 1, intercept 0: with a well-specified model and much "
+        "data, the cross-entropy fit also (nearly) maximises accuracy.",
+    },
+}
+
+#: Points per profile curve (the fitted value is added).
+PROFILE_POINTS = 401
+#: How far the intercept profile moves the cut beyond the data, as a share of its span.
+CUT_MARGIN = 0.25
+#: The slope profile runs from 0 to this many times the fitted slope.
+SLOPE_REACH = 10.0
+#: JSON keeps the points only up to this many (the plots always get them).
+JSON_POINTS = 1000
+#: Largest array of the profile kernels, in elements, to bound memory on large n.
+_CHUNK = 4_000_000
+
+
+@dataclass
+class CrossEntropyFit:
+    """The maximum-likelihood (minimum cross-entropy) logistic fit.
+
+    Attributes
+    ----------
+    slope, intercept : float
+    cut : float
+        ``-intercept / slope``: where the predicted probability crosses 1/2.
+    orientation : str
+        ``"+"`` (``x >= cut`` predicts 1) or ``"-"`` (``x <= cut`` predicts 1).
+    per_point_log_loss : list of float
+    accuracy, log_loss : float
+    """
+
+    slope: float
+    intercept: float
+    cut: float
+    orientation: str
+    per_point_log_loss: list[float]
+    accuracy: float
+    log_loss: float
+
+
+@dataclass
+class CutInterval:
+    """One set of decisions that attains the best accuracy, and its price in log loss.
+
+    Attributes
+    ----------
+    orientation : str
+        ``"+"``: ``x >= cut`` predicts 1; ``"-"``: ``x <= cut`` predicts 1.
+    low, high : float
+        The cuts that give these decisions (``-inf``/``inf`` at the ends).
+    low_closed, high_closed : bool
+    rule : str
+        The rule in words.
+    accuracy : float
+    min_log_loss : float
+        The lowest log loss of a logistic model making exactly these decisions (its
+        infimum when ``attained`` is false: an open end, or a slope running to infinity).
+    attained : bool
+    slope, intercept : float
+        That model (slope ``inf`` when the infimum needs an infinite slope).
+    cut : float or None
+        Its cut (None for a constant model, slope 0).
+    per_point_log_loss : list of float
+    """
+
+    orientation: str
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+    rule: str
+    accuracy: float
+    min_log_loss: float
+    attained: bool
+    slope: float
+    intercept: float
+    cut: float | None
+    per_point_log_loss: list[float]
+
+
+@dataclass
+class Profile:
+    """Log loss and accuracy along one parameter, the other fixed at its fitted value.
+
+    Attributes
+    ----------
+    along : str
+        ``"intercept"`` or ``"slope"``.
+    fixed : dict
+        ``{"slope": a}`` or ``{"intercept": b}``.
+    values : list of float
+        The grid of the varying parameter (its fitted value included).
+    log_loss, accuracy : list of float
+    fitted : float
+        The fitted value of the varying parameter (where the log loss is lowest).
+    best_accuracy : float
+        The highest accuracy on the grid.
+    best_accuracy_ranges : list of [float, float]
+        The runs of grid values reaching it, first and last value of each run.
+    """
+
+    along: str
+    fixed: dict[str, float]
+    values: list[float]
+    log_loss: list[float]
+    accuracy: list[float]
+    fitted: float
+    best_accuracy: float
+    best_accuracy_ranges: list[list[float]]
+
+
+@dataclass
+class LabResult:
+    """Everything ``lossgap lab logistic`` reports; plots and text read it.
+
+    Attributes
+    ----------
+    source : dict
+        How the points were made: ``{"kind": "points"|"simulated"|"illustration", ...}``.
+    x, y : list
+        The points (y in {0, 1}).
+    base_rate : float
+    separation : dict or None
+        Set when no finite maximum-likelihood fit exists: the classes are separated.
+    cross_entropy_fit : CrossEntropyFit or None
+    best_accuracy : float
+        The exact accuracy maximum over all cuts and both orientations.
+    accuracy_intervals : list of CutInterval
+        Every set of decisions attaining it.
+    profiles : dict of str to Profile
+        ``intercept`` and ``slope`` (empty without a fit).
+    explanation : list of str
+    """
+
+    source: dict[str, Any]
+    x: list[float]
+    y: list[int]
+    base_rate: float
+    separation: dict[str, Any] | None
+    cross_entropy_fit: CrossEntropyFit | None
+    best_accuracy: float
+    accuracy_intervals: list[CutInterval]
+    profiles: dict[str, Profile] = field(default_factory=dict)
+    explanation: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (``docs/json.md``); points only up to :data:`JSON_POINTS`.
+
+        Examples
+        --------
+        >>> d = logistic_lab(ILLUSTRATIONS[1]["x"], ILLUSTRATIONS[1]["y"]).to_dict()
+        >>> d["cross_entropy_fit"]["accuracy"], d["best_accuracy"]
+        (0.6, 0.8)
+        """
+        small = self.n <= JSON_POINTS
+        return json_safe(
+            {
+                "source": self.source,
+                "n": self.n,
+                "points": [[x, y] for x, y in zip(self.x, self.y, strict=True)] if small else None,
+                "base_rate": self.base_rate,
+                "separation": self.separation,
+                "cross_entropy_fit": asdict(self.cross_entropy_fit)
+                if self.cross_entropy_fit
+                else None,
+                "best_accuracy": self.best_accuracy,
+                "accuracy_intervals": [asdict(i) for i in self.accuracy_intervals],
+                "profiles": {name: asdict(p) for name, p in self.profiles.items()},
+                "explanation": self.explanation,
+            }
+        )
+
+    def __rich_console__(self, console: Any, options: Any) -> Iterator[RenderableType]:
+        yield from lab_renderables(self)
+
+
+# --- inputs ------------------------------------------------------------------------------
+
+
+def simulate(n: int, *, slope: float, intercept: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sample the logit model: ``x ~ N(0, 1)``, ``y ~ Bernoulli(sigmoid(slope x + intercept))``.
+
+    Examples
+    --------
+    >>> x, y = simulate(4, slope=1.0, intercept=0.0, seed=0)
+    >>> x.shape, sorted(set(y.tolist())) <= [0, 1]
+    ((4,), True)
+    """
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        msg = f"--n must be an integer of at least 2, got {n!r}"
+        raise InputError(msg)
+    for name, value in (("--slope", slope), ("--intercept", intercept)):
+        if not math.isfinite(value):
+            msg = f"{name} must be a finite number, got {value!r}"
+            raise InputError(msg)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(int(n))
+    y = (rng.random(int(n)) < expit(slope * x + intercept)).astype(np.int64)
+    return x, y
+
+
+def check_points(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Validate points for the lab: finite x, labels 0/1, two distinct x values.
+
+    Returns
+    -------
+    (x, y)
+        float64 and int64 arrays.
+    """
+    x_arr = to_numpy(x, "x")
+    y_arr = to_numpy(y, "y")
+    if x_arr.ndim != 1 or y_arr.ndim != 1 or len(x_arr) != len(y_arr):
+        msg = f"x and y must be two columns of equal length, got {x_arr.shape} and {y_arr.shape}"
+        raise InputError(msg)
+    if len(x_arr) < 2:
+        msg = f"the lab needs at least 2 points, got {len(x_arr)}"
+        raise InputError(msg)
+    try:
+        x_arr = x_arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = "column x must hold numbers; give x as numbers, e.g. -1, 0.3"
+        raise InputError(msg) from exc
+    bad = np.flatnonzero(~np.isfinite(x_arr))
+    if bad.size:
+        msg = f"column x, row {bad[0]}: {python_scalar(x_arr[bad[0]])!r} is not a finite number"
+        raise InputError(msg)
+    labels = _binary_labels(y_arr)
+    if np.unique(x_arr).size < 2:
+        msg = (
+            f"every x equals {x_arr[0]:g}: the slope cannot be fitted; give points with at "
+            "least two different x values"
+        )
+        raise InputError(msg)
+    return x_arr, labels
+
+
+def read_points(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read x,y points from a table file (CSV, Parquet, ...): columns ``x`` and ``y``, or two.
+
+    Returns
+    -------
+    (x, y)
+        Validated by :func:`check_points`.
+    """
+    table = read_table(path)
+    names = {name.lower(): name for name in table.column_names}
+    if "x" in names and "y" in names:
+        x_name, y_name = names["x"], names["y"]
+    elif table.num_columns == 2:
+        x_name, y_name = table.column_names
+    else:
+        msg = (
+            f"{str(path)!r} has columns {table.column_names}: name them x and y (or give "
+            "exactly two columns, x first)"
+        )
+        raise InputError(msg)
+    return check_points(column_values(table, x_name), column_values(table, y_name))
+
+
+def _binary_labels(y: np.ndarray) -> np.ndarray:
+    if y.dtype == bool:
+        return y.astype(np.int64)
+    try:
+        values = y.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = "column y must hold the labels 0 and 1"
+        raise InputError(msg) from exc
+    bad = np.flatnonzero((values != 0) & (values != 1))
+    if bad.size:
+        msg = f"column y, row {bad[0]}: {python_scalar(y[bad[0]])!r} is not a label 0 or 1"
+        raise InputError(msg)
+    return values.astype(np.int64)
+
+
+# --- the fits ----------------------------------------------------------------------------
+
+
+def log_losses(x: np.ndarray, y: np.ndarray, slope: float, intercept: float) -> np.ndarray:
+    """Per-point log loss of ``sigmoid(slope x + intercept)``: ``softplus(z) - y z``.
+
+    Examples
+    --------
+    >>> log_losses(np.array([0.0, 1.0]), np.array([1, 0]), 1.0, 0.0).round(4).tolist()
+    [0.6931, 1.3133]
+    """
+    z = slope * x + intercept
+    return np.logaddexp(0.0, z) - y * z
+
+
+def separation(x: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
+    """How the classes are separated, when they are; None when a finite fit exists.
+
+    Notes
+    -----
+    The maximum-likelihood estimate of ``(a, b)`` exists (and is unique, given two
+    distinct x values) unless the classes are completely or quasi-completely separated
+    (Albert & Anderson, 1984): all positives at or above all negatives
+    (``max x[y=0] <= min x[y=1]``), the reverse, or one class only.
+
+    References
+    ----------
+    Albert, A. & Anderson, J. A. (1984). On the existence of maximum likelihood estimates
+    in logistic regression models. Biometrika 71(1). https://doi.org/10.1093/biomet/71.1.1
+
+    Examples
+    --------
+    >>> separation(np.array([0.0, 1.0, 2.0]), np.array([0, 1, 1]))["kind"]
+    'complete'
+    >>> separation(np.array([0.0, 1.0, 2.0]), np.array([0, 1, 0])) is None
+    True
+    """
+    positives, negatives = x[y == 1], x[y == 0]
+    if not positives.size or not negatives.size:
+        only = 1 if positives.size else 0
+        return {
+            "kind": "one class",
+            "orientation": None,
+            "gap": None,
+            "message": f"Every label is {only}: the intercept runs to "
+            f"{'+' if only else '-'}infinity and the loss to 0; there is no finite fit.",
+        }
+    for orientation, high_side, low_side in (("+", positives, negatives), ("-", negatives, positives)):
+        lower_top, upper_bottom = low_side.max(), high_side.min()
+        if lower_top <= upper_bottom:
+            kind = "complete" if lower_top < upper_bottom else "quasi-complete"
+            if kind == "complete":
+                where = f"between x = {lower_top:g} and x = {upper_bottom:g}"
+                cuts = "any cut in that gap classifies every point correctly"
+            else:
+                where = f"at x = {lower_top:g} (points there carry both labels)"
+                cuts = f"cuts just either side of {lower_top:g} get the best accuracy"
+            return {
+                "kind": kind,
+                "orientation": orientation,
+                "gap": [float(lower_top), float(upper_bottom)],
+                "message": f"The classes are separated {where}: the likelihood keeps rising as "
+                f"the slope grows, so there is no finite maximum-likelihood fit; {cuts}.",
+            }
+    return None
+
+
+def fit_cross_entropy(x: np.ndarray, y: np.ndarray) -> CrossEntropyFit:
+    """Unpenalised maximum likelihood (minimum mean cross-entropy), on non-separated data.
+
+    Notes
+    -----
+    The mean log loss is strictly convex in ``(a, b)``; scipy's exact trust-region Newton
+    method minimises it on standardised ``x`` (for conditioning) with the analytic gradient
+    and Hessian, and the solution is mapped back.
+
+    Examples
+    --------
+    >>> f = fit_cross_entropy(np.array(ILLUSTRATIONS[1]["x"]), np.array(ILLUSTRATIONS[1]["y"]))
+    >>> round(f.slope, 2), round(f.cut, 2), [round(v, 2) for v in f.per_point_log_loss]
+    (1.27, 0.52, [0.14, 0.3, 1.07, 0.97, 0.43])
+    """
+    centre, scale = float(x.mean()), float(x.std())
+    u = (x - centre) / scale
+    design = np.column_stack([u, np.ones_like(u)])
+
+    def value(w: np.ndarray) -> float:
+        return float(np.mean(log_losses(u, y, w[0], w[1])))
+
+    def gradient(w: np.ndarray) -> np.ndarray:
+        return design.T @ (expit(design @ w) - y) / len(y)
+
+    def hessian(w: np.ndarray) -> np.ndarray:
+        p = expit(design @ w)
+        return (design * (p * (1 - p))[:, None]).T @ design / len(y)
+
+    start = np.array([0.0, float(logit(np.clip(y.mean(), 1e-6, 1 - 1e-6)))])
+    res = minimize(value, start, jac=gradient, hess=hessian, method="trust-exact",
+                   options={"gtol": 1e-12})
+    if not np.all(np.isfinite(res.x)) or np.abs(gradient(res.x)).max() > 1e-8:
+        msg = f"the logistic fit did not converge: {res.message}"
+        raise RuntimeError(msg)
+    slope = float(res.x[0] / scale)
+    intercept = float(res.x[1] - res.x[0] * centre / scale)
+    losses = log_losses(x, y, slope, intercept)
+    decisions = slope * x + intercept >= 0
+    return CrossEntropyFit(
+        slope=slope,
+        intercept=intercept,
+        cut=-intercept / slope if slope != 0 else math.nan,
+        orientation="+" if slope >= 0 else "-",
+        per_point_log_loss=losses.tolist(),
+        accuracy=float(np.mean(decisions == (y == 1))),
+        log_loss=float(losses.mean()),
+    )
+
+
+def _cut_table(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct x values and the positives and negatives strictly below each (and all)."""
+    values, inverse = np.unique(x, return_inverse=True)
+    pos = np.bincount(inverse, weights=y, minlength=values.size)
+    neg = np.bincount(inverse, weights=1 - y, minlength=values.size)
+    below_pos = np.concatenate([[0.0], np.cumsum(pos)])
+    below_neg = np.concatenate([[0.0], np.cumsum(neg)])
+    return values, below_pos, below_neg
+
+
+def accuracy_by_cut(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Exact accuracy of every rule ``x >= t`` and ``x <= t`` predicts 1, for all cuts.
+
+    Returns
+    -------
+    dict
+        ``values`` (the m distinct x), ``plus`` (m + 1 accuracies: entry j for cuts in
+        ``(values[j-1], values[j]]``), ``minus`` (entry j for cuts in
+        ``[values[j-1], values[j])``), with ``values[-1] = -inf``, ``values[m] = inf``.
+
+    Examples
+    --------
+    >>> acc = accuracy_by_cut(np.array(ILLUSTRATIONS[1]["x"]), np.array(ILLUSTRATIONS[1]["y"]))
+    >>> acc["plus"].tolist()
+    [0.4, 0.6, 0.8, 0.6, 0.8, 0.6]
+    """
+    values, below_pos, below_neg = _cut_table(x, y)
+    total_pos, total_neg = below_pos[-1], below_neg[-1]
+    n = len(x)
+    # x >= t predicts 1: negatives below the cut and positives from it are right
+    plus = (below_neg + total_pos - below_pos) / n
+    minus = (below_pos + total_neg - below_neg) / n
+    return {"values": values, "plus": plus, "minus": minus}
+
+
+def _ray_minimum(x: np.ndarray, y: np.ndarray, cut: float, sign: float) -> tuple[float, float, bool]:
+    """min over s >= 0 of the log loss of slope sign*s with the cut fixed: (loss, s, attained).
+
+    The loss along the ray is convex in s; its derivative is monotone, so the minimiser is
+    the root of the derivative, at 0, or at infinity (nothing on the wrong side).
+    """
+    margin = (2.0 * y - 1.0) * sign * (x - cut)
+    if np.all(margin >= 0):
+        return float(np.count_nonzero(margin == 0) * math.log(2.0) / len(x)), math.inf, False
+
+    def slope_of_loss(s: float) -> float:
+        return float(-np.mean(margin * expit(-s * margin)))
+
+    if slope_of_loss(0.0) >= 0:
+        return math.log(2.0), 0.0, False
+    upper = 1.0
+    while slope_of_loss(upper) < 0:
+        upper *= 2.0
+    s = brentq(slope_of_loss, 0.0, upper, xtol=1e-13, rtol=1e-13)
+    return float(np.mean(np.logaddexp(0.0, -s * margin))), float(s), True
+
+
+def _constant_minimum(y: np.ndarray, positive: bool) -> tuple[float, float, bool]:
+    """Best intercept-only model predicting all 1 (b >= 0) or all 0 (b < 0): (loss, b, attained)."""
+    rate = float(y.mean())
+    if (rate >= 0.5) != positive:  # the best intercept is on the other side: stop at b = 0
+        return math.log(2.0), 0.0, positive  # b = 0 gives p = 1/2, which predicts 1
+    if rate in (0.0, 1.0):
+        return 0.0, math.inf if positive else -math.inf, False
+    return float(entr(rate) + entr(1.0 - rate)), float(logit(rate)), True
+
+
+def _interval_rule(orientation: str, low: float, high: float) -> str:
+    side = ">=" if orientation == "+" else "<="
+    if orientation == "+" and math.isinf(low):
+        return "predict 1 everywhere"
+    if orientation == "+" and math.isinf(high):
+        return "predict 0 everywhere"
+    left = "[" if orientation == "-" else "("
+    right = "]" if orientation == "+" else ")"
+    return f"x {side} cut predicts 1, for cut in {left}{low:g}, {high:g}{right}"
+
+
+def _price(
+    x: np.ndarray,
+    y: np.ndarray,
+    orientation: str,
+    low: float,
+    high: float,
+    fit: CrossEntropyFit | None,
+) -> tuple[float, bool, float, float, float | None]:
+    """Lowest log loss of a logistic model with the decisions of one cut interval.
+
+    Returns (loss, attained, slope, intercept, cut). The set of such models is a cone in
+    (a, b); the convex loss is lowest at the maximum-likelihood fit when that lies inside,
+    otherwise on the cone's boundary rays (the cut fixed at an end of the interval; for the
+    constant rules also the intercept-only models). Without a fit (separated classes) the
+    infimum can also lie at an infinite slope inside the cone: a ray through the middle of
+    the interval finds it.
+    """
+    sign = 1.0 if orientation == "+" else -1.0
+    values = np.unique(x)
+    # the decisions of every cut in the interval (no data point lies strictly inside it)
+    wanted = x >= high if orientation == "+" else x <= low
+    if fit is not None and np.array_equal(fit.slope * x + fit.intercept >= 0, wanted):
+        return fit.log_loss, True, fit.slope, fit.intercept, fit.cut
+    candidates: list[tuple[float, bool, float, float, float | None]] = []
+    # boundary rays: (cut, sign of the slope, whether that cut itself belongs to the set)
+    rays = [
+        (end, sign, closed)
+        for end, closed in ((low, orientation == "-"), (high, orientation == "+"))
+        if math.isfinite(end)
+    ]
+    if fit is None and math.isfinite(low) and math.isfinite(high):
+        # separated data have no minimiser: the infimum may lie at infinity inside the cone
+        rays.append(((low + high) / 2, sign, True))
+    if orientation == "+" and math.isinf(low):  # predict 1 everywhere: also x <= t, t >= max
+        rays.append((values[-1], -1.0, True))
+        loss, b, attained = _constant_minimum(y, True)
+        candidates.append((loss, attained, 0.0, b, None))
+    if orientation == "+" and math.isinf(high):  # predict 0 everywhere: also x <= t, t < min
+        rays.append((values[0], -1.0, False))
+        loss, b, attained = _constant_minimum(y, False)
+        candidates.append((loss, attained, 0.0, b, None))
+    for cut, ray_sign, closed in rays:
+        loss, s, attained = _ray_minimum(x, y, cut, ray_sign)
+        candidates.append((loss, attained and closed, ray_sign * s, 0.0 - ray_sign * s * cut, cut))
+    return min(candidates, key=lambda c: (c[0], not c[1]))
+
+
+def best_cut_intervals(
+    x: np.ndarray, y: np.ndarray, fit: CrossEntropyFit | None = None
+) -> tuple[float, list[CutInterval]]:
+    """The exact accuracy maximum over every cut and both orientations, and where.
+
+    Each returned interval is one set of decisions (the constant rules "predict 1/0
+    everywhere" once each), priced by :func:`_price` in log loss.
+
+    Examples
+    --------
+    >>> x, y = np.array(ILLUSTRATIONS[1]["x"]), np.array(ILLUSTRATIONS[1]["y"])
+    >>> best, intervals = best_cut_intervals(x, y)
+    >>> best, [(i.orientation, i.low, i.high) for i in intervals]
+    (0.8, [('+', -0.3, 0.0), ('+', 0.9, 1.0)])
+    """
+    table = accuracy_by_cut(x, y)
+    values = table["values"]
+    edges = np.concatenate([[-np.inf], values, [np.inf]])
+    m = values.size
+    best = float(max(table["plus"].max(), table["minus"][1:m].max(initial=0.0)))
+    found = []
+    for orientation, accuracies, indices in (
+        ("+", table["plus"], range(m + 1)),
+        ("-", table["minus"], range(1, m)),  # the two constant rules are listed under "+"
+    ):
+        for j in indices:
+            if not np.isclose(accuracies[j], best, rtol=0, atol=1e-12):
+                continue
+            low, high = float(edges[j]), float(edges[j + 1])
+            loss, attained, slope, intercept, cut = _price(x, y, orientation, low, high, fit)
+            found.append(
+                CutInterval(
+                    orientation=orientation,
+                    low=low,
+                    high=high,
+                    low_closed=orientation == "-" and math.isfinite(low),
+                    high_closed=orientation == "+" and math.isfinite(high),
+                    rule=_interval_rule(orientation, low, high),
+                    accuracy=float(accuracies[j]),
+                    min_log_loss=loss,
+                    attained=attained,
+                    slope=slope,
+                    intercept=intercept,
+                    cut=cut,
+                    per_point_log_loss=_losses_at(x, y, slope, intercept, cut).tolist(),
+                )
+            )
+    return best, found
+
+
+def _losses_at(
+    x: np.ndarray, y: np.ndarray, slope: float, intercept: float, cut: float | None
+) -> np.ndarray:
+    """Per-point losses, with the limits of an infinite slope or intercept (0, ln 2, inf)."""
+    if math.isfinite(slope) and math.isfinite(intercept):
+        return log_losses(x, y, slope, intercept)
+    if math.isfinite(slope):  # slope 0, intercept +-inf: a certain constant answer
+        margin = (2.0 * y - 1.0) * np.sign(intercept)
+    else:
+        assert cut is not None
+        margin = (2.0 * y - 1.0) * np.sign(slope) * (x - cut)
+    return np.where(margin > 0, 0.0, np.where(margin == 0, math.log(2.0), math.inf))
+
+
+def profile(
+    x: np.ndarray, y: np.ndarray, fit: CrossEntropyFit, *, along: str
+) -> Profile:
+    """Log loss and accuracy along the intercept (slope fixed) or the slope (intercept fixed).
+
+    The intercept grid moves the cut :data:`CUT_MARGIN` of the data's span beyond it on
+    both sides; the slope grid runs from 0 to :data:`SLOPE_REACH` times the fitted slope.
+    """
+    if along == "intercept":
+        span = x.max() - x.min()
+        cuts = np.linspace(x.min() - CUT_MARGIN * span, x.max() + CUT_MARGIN * span, PROFILE_POINTS)
+        grid = np.union1d(-fit.slope * cuts, [fit.intercept])
+        slopes, intercepts = np.full_like(grid, fit.slope), grid
+        fixed, fitted = {"slope": fit.slope}, fit.intercept
+    else:
+        grid = np.union1d(np.linspace(0.0, SLOPE_REACH * fit.slope, PROFILE_POINTS), [fit.slope])
+        slopes, intercepts = grid, np.full_like(grid, fit.intercept)
+        fixed, fitted = {"intercept": fit.intercept}, fit.slope
+    loss, accuracy = _loss_and_accuracy(x, y, slopes, intercepts)
+    best = float(accuracy.max())
+    reaching = np.flatnonzero(accuracy >= best - 1e-12)
+    breaks = np.flatnonzero(np.diff(reaching) > 1)
+    starts = np.concatenate([[reaching[0]], reaching[breaks + 1]])
+    ends = np.concatenate([reaching[breaks], [reaching[-1]]])
+    return Profile(
+        along=along,
+        fixed=fixed,
+        values=grid.tolist(),
+        log_loss=loss.tolist(),
+        accuracy=accuracy.tolist(),
+        fitted=fitted,
+        best_accuracy=best,
+        best_accuracy_ranges=[[float(grid[i]), float(grid[j])] for i, j in zip(starts, ends, strict=True)],
+    )
+
+
+def _loss_and_accuracy(
+    x: np.ndarray, y: np.ndarray, slopes: np.ndarray, intercepts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean log loss and accuracy of many (slope, intercept) pairs, in memory-bounded chunks."""
+    rows = max(1, _CHUNK // len(x))
+    loss, accuracy = np.empty(len(slopes)), np.empty(len(slopes))
+    for start in range(0, len(slopes), rows):
+        part = slice(start, start + rows)
+        z = slopes[part, None] * x[None, :] + intercepts[part, None]
+        loss[part] = np.mean(np.logaddexp(0.0, z) - y * z, axis=1)
+        accuracy[part] = np.mean((z >= 0) == (y == 1), axis=1)
+    return loss, accuracy
+
+
+# --- the whole lab -----------------------------------------------------------------------
+
+
+def logistic_lab(
+    x: npt.ArrayLike, y: npt.ArrayLike, *, source: dict[str, Any] | None = None
+) -> LabResult:
+    """Cross-entropy fit, exact accuracy maximum, their prices and profiles, for 1-D points.
+
+    Parameters
+    ----------
+    x : array-like of shape (n,)
+        The input.
+    y : array-like of shape (n,)
+        Labels 0 and 1.
+    source : dict, optional
+        How the points were made, copied into the result.
+
+    Returns
+    -------
+    LabResult
+
+    Examples
+    --------
+    >>> r = logistic_lab(ILLUSTRATIONS[1]["x"], ILLUSTRATIONS[1]["y"])
+    >>> round(r.cross_entropy_fit.log_loss, 4), [round(i.min_log_loss, 4) for i in r.accuracy_intervals]
+    (0.5824, [0.6229, 0.5957])
+    """
+    x_arr, y_arr = check_points(x, y)
+    separated = separation(x_arr, y_arr)
+    fit = None if separated else fit_cross_entropy(x_arr, y_arr)
+    best, intervals = best_cut_intervals(x_arr, y_arr, fit)
+    profiles = (
+        {along: profile(x_arr, y_arr, fit, along=along) for along in ("intercept", "slope")}
+        if fit
+        else {}
+    )
+    result = LabResult(
+        source=source or {"kind": "points"},
+        x=x_arr.tolist(),
+        y=y_arr.tolist(),
+        base_rate=float(y_arr.mean()),
+        separation=separated,
+        cross_entropy_fit=fit,
+        best_accuracy=best,
+        accuracy_intervals=intervals,
+        profiles=profiles,
+    )
+    result.explanation = explain_lab(result)
+    return result
+
+
+def illustration(number: int) -> LabResult:
+    """Rerun one of the seed answer's illustrations (1, 2 or 3)."""
+    if number not in ILLUSTRATIONS:
+        msg = f"--illustration must be 1, 2 or 3, got {number!r}"
+        raise InputError(msg)
+    case = ILLUSTRATIONS[number]
+    source = {"kind": "illustration", "illustration": number, "about": case["about"]}
+    if "x" in case:
+        return logistic_lab(case["x"], case["y"], source=source)
+    x, y = simulate(case["n"], slope=case["slope"], intercept=case["intercept"], seed=case["seed"])
+    source.update({k: case[k] for k in ("n", "slope", "intercept", "seed")})
+    return logistic_lab(x, y, source=source)
+
+
+def explain_lab(result: LabResult) -> list[str]:
+    """The lab's result in plain sentences."""
+    out = []
+    fit = result.cross_entropy_fit
+    if result.separation is not None:
+        out.append(result.separation["message"])
+    elif fit is not None:
+        out.append(
+            f"Cross-entropy fit: slope {fit.slope:.4g}, intercept {fit.intercept:.4g}, cut "
+            f"{fit.cut:.4g}: log loss {fit.log_loss:.4f}, accuracy {fit.accuracy:.4f}."
+        )
+    count = len(result.accuracy_intervals)
+    out.append(
+        f"The best accuracy over every cut and both orientations is {result.best_accuracy:.4f}, "
+        f"reached by {count} set{'s' if count != 1 else ''} of decisions."
+    )
+    if fit is not None and result.best_accuracy > fit.accuracy + 1e-12:
+        cheapest = min(result.accuracy_intervals, key=lambda i: i.min_log_loss)
+        out.append(
+            f"Minimising cross-entropy gives up {result.best_accuracy - fit.accuracy:.4f} of "
+            f"accuracy: the cheapest accuracy-maximising rule ({cheapest.rule}) costs at least "
+            f"log loss {cheapest.min_log_loss:.4f}, {cheapest.min_log_loss - fit.log_loss:+.4f} "
+            "against the fit. Cross-entropy counts how far each point lies on the wrong side, "
+            "accuracy only that it does; a point far on the wrong side pulls the fitted cut "
+            "towards it."
+        )
+    elif fit is not None:
+        out.append(
+            "The cross-entropy fit already attains the best accuracy: here the two criteria "
+            "agree."
+        )
+    for name, prof in result.profiles.items():
+        other = "slope" if name == "intercept" else "intercept"
+        value = prof.fixed[other]
+        ranges = ", ".join(
+            f"{lo:.4g}" if lo == hi else f"{lo:.4g} to {hi:.4g}" for lo, hi in prof.best_accuracy_ranges
+        )
+        out.append(
+            f"Along the {name} (at the fitted {other} {value:.4g}), the log loss is lowest at "
+            f"{prof.fitted:.4g} while the accuracy peaks at {prof.best_accuracy:.4f} for {name} "
+            f"values {ranges} (on a grid of {len(prof.values)})."
+        )
+    return out
+
+
+# --- terminal ----------------------------------------------------------------------------
+
+
+def lab_renderables(result: LabResult) -> Iterator[RenderableType]:
+    """Terminal output: the fit, the accuracy-maximising rules, the explanation."""
+    source = result.source
+    yield Text(
+        f"Logistic regression lab: {result.n} points ({source.get('kind')}), base rate "
+        f"{result.base_rate:.4f}.",
+        style="lossgap.headline",
+    )
+    if "about" in source:
+        yield Text(source["about"], style="lossgap.dim")
+    fit = result.cross_entropy_fit
+    table = Table(show_edge=False, header_style="bold", pad_edge=False, title=None)
+    for column in ("", "slope", "intercept", "cut", "log loss", "accuracy"):
+        table.add_column(column, justify="left" if not column else "right")
+    if fit is not None:
+        table.add_row(
+            "cross-entropy fit",
+            f"{fit.slope:.4g}",
+            f"{fit.intercept:.4g}",
+            f"{fit.cut:.4g}",
+            format_number(fit.log_loss),
+            format_number(fit.accuracy),
+        )
+    for interval in result.accuracy_intervals[:10]:
+        table.add_row(
+            interval.rule,
+            f"{interval.slope:.4g}",
+            f"{interval.intercept:.4g}",
+            "-" if interval.cut is None else f"{interval.cut:.4g}",
+            format_number(interval.min_log_loss) + ("" if interval.attained else " (limit)"),
+            format_number(interval.accuracy),
+        )
+    yield Text("")
+    yield table
+    if len(result.accuracy_intervals) > 10:
+        yield Text(
+            f"... and {len(result.accuracy_intervals) - 10} more (see --json).",
+            style="lossgap.dim",
+        )
+    if fit is not None and result.n <= 20:
+        losses = ", ".join(f"{v:.2f}" for v in fit.per_point_log_loss)
+        yield Text(f"Per-point log loss of the fit: {losses}", style="lossgap.dim")
+    yield Text("")
+    for paragraph in result.explanation:
+        yield Text(paragraph)
