@@ -22,11 +22,16 @@ MIN_DRIFT = 0.02
 STEADY_SHARE = 0.10
 
 
+#: Hugging Face logs epochs rounded to 2 decimals; the prediction files carry 4.
+EPOCH_MATCH = 0.006
+
+
 def _nearest(per_epoch: list[dict[str, Any]], epoch: Any) -> dict[str, Any] | None:
+    """The per-epoch predictions of ``epoch`` (within the rounding of logged epochs)."""
     if epoch is None or not per_epoch:
         return None
     best = min(per_epoch, key=lambda row: abs(row["epoch"] - epoch))
-    return best if math.isclose(best["epoch"], epoch, abs_tol=1e-6) else None
+    return best if abs(best["epoch"] - epoch) <= EPOCH_MATCH else None
 
 
 def _advice(
