@@ -81,14 +81,12 @@ def explain_command(
         pred = read_predictions(file, **columns)
         evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
     else:
-        console = None if json or quiet else make_console(stderr=True)
+        console = make_console(stderr=True)
+        if json or quiet or not console.is_terminal:  # a bar only where someone watches
+            console = None
         evaluation = evaluate_source(
             file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
         )
-    if json:
-        print_json(evaluation.to_dict())
-    else:
-        make_console().print(evaluation)
     write_reports(
         lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
         html=html,
@@ -96,3 +94,7 @@ def explain_command(
         plot=plot,
         quiet=quiet,
     )
+    if json:
+        print_json(evaluation.to_dict())
+    else:
+        make_console().print(evaluation)

@@ -1,0 +1,229 @@
+"""Streaming files, directories and globs in record batches: the same Tally as in memory."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from lossgap import InputError, Predictions, Tally
+from lossgap.cli import load_commands
+from lossgap.explain import evaluate
+from lossgap.io import stream
+from lossgap.io.stream import choose_engine, resolve_source, stream_tally
+from tests.conftest import random_binary, random_multiclass
+from tests.test_scale import assert_same_json, assert_same_tally
+
+
+@pytest.fixture
+def binary(rng):
+    y, p = random_binary(rng, 2500)
+    p[:400] = np.round(p[:400], 2)
+    return y, p
+
+
+def whole_tally(y, p, **kw):
+    return Tally.from_predictions(Predictions(y, p, **kw))
+
+
+def write_jsonl(path, columns):
+    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+    path.write_text("".join(json.dumps({k: v.item() for k, v in r.items()}) + "\n" for r in rows))
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv", "tsv", "jsonl"])
+def test_each_format_streams_to_the_whole_tally(tmp_path, binary, kind):
+    y, p = binary
+    path = tmp_path / f"preds.{kind}"
+    table = pa.table({"label": y, "prob": p})
+    if kind == "parquet":
+        pq.write_table(table, path, row_group_size=300)
+    elif kind == "jsonl":
+        write_jsonl(path, {"label": y, "prob": p})
+    else:
+        delimiter = "\t" if kind == "tsv" else ","
+        pa_csv.write_csv(table, path, pa_csv.WriteOptions(delimiter=delimiter))
+    assert_same_tally(stream_tally(path, batch_rows=700), whole_tally(y, p))
+
+
+def test_a_spark_style_directory_and_a_glob(tmp_path, binary):
+    y, p = binary
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(y)), 4)):
+        pq.write_table(pa.table({"y": y[rows], "p": p[rows]}), folder / f"part-{i:05d}.snappy.parquet")
+    (folder / "_SUCCESS").write_text("")
+    (folder / ".part-00000.snappy.parquet.crc").write_bytes(b"\x00crc")
+    expected = whole_tally(y, p)
+    assert_same_tally(stream_tally(folder, batch_rows=400), expected)
+    assert_same_tally(stream_tally(f"{folder}/part-*.parquet", batch_rows=10_000), expected)
+
+
+def test_compressed_batches_merge_to_the_compressed_whole(tmp_path, binary):
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"y": y, "p": p}), path)
+    got = stream_tally(path, batch_rows=500, max_distinct=800)
+    assert got.compressed
+    assert_same_tally(got, Tally.from_predictions(Predictions(y, p), max_distinct=800))
+
+
+def test_multiclass_columns_resolve_classes_as_the_whole_file(tmp_path, rng):
+    y, prob = random_multiclass(rng, 1200, 3)
+    names = np.array(["owl", "cat", "dog"])  # column order is not sorted order
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"label": names[y], **{f"p_{c}": prob[:, i] for i, c in enumerate(names)}}), path)
+    got = stream_tally(path, batch_rows=250)
+    assert got.classes == ("owl", "cat", "dog")
+    assert_same_tally(got, whole_tally(names[y], prob, prob_names=[f"p_{c}" for c in names]))
+
+
+def test_cli_streams_and_equals_the_summary_of_the_whole(tmp_path, binary):
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p, "w": np.linspace(0.5, 2, len(y))}), path)
+    result = CliRunner().invoke(
+        load_commands(), ["explain", str(path), "--engine", "stream", "--weight", "w", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    expected = evaluate(whole_tally(y, p, sample_weight=np.linspace(0.5, 2, len(y))), weighted=True)
+    assert_same_json(json.loads(result.stdout), expected.to_dict())
+
+
+def test_given_classes_skip_the_label_pass(tmp_path, binary, monkeypatch):
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+
+    def no_label_pass(*args, **kwargs):
+        raise AssertionError("the label pass ran")
+
+    monkeypatch.setattr(stream, "_distinct_labels", no_label_pass)
+    got = stream_tally(path, classes=["0", "1"])
+    assert got.classes == ("0", "1")
+    assert got.confusion.tolist() == whole_tally(y, p).confusion.tolist()
+
+
+def test_progress_bar_counts_rows_and_bytes(tmp_path, binary):
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path, row_group_size=500)
+    out = io.StringIO()
+    stream_tally(path, batch_rows=500, console=Console(file=out, force_terminal=True, width=120))
+    text = out.getvalue()
+    assert "evaluating" in text and "2,500 rows" in text
+    assert "kB" in text  # bytes read, beside the rows
+
+
+@pytest.mark.parametrize(("flag", "drawn"), [(None, True), ("--json", False), ("--quiet", False)])
+def test_json_and_quiet_silence_the_progress_bar(tmp_path, binary, monkeypatch, flag, drawn):
+    import lossgap.cli.explain as cli_explain
+    from lossgap.render.text import make_console
+
+    # a terminal on stderr, as when someone watches
+    monkeypatch.setattr(
+        cli_explain, "make_console", lambda **kw: make_console(force_terminal=True, **kw)
+    )
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    args = ["explain", str(path), "--engine", "stream"] + ([flag] if flag else [])
+    result = CliRunner().invoke(load_commands(), args)
+    assert result.exit_code == 0, result.stderr
+    assert ("2,500 rows" in result.stderr) is drawn
+    if not drawn:
+        assert result.stderr == ""
+
+
+def test_auto_engine_streams_directories_globs_and_big_files(tmp_path, monkeypatch):
+    small = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": [0, 1], "prob": [0.2, 0.7]}), small)
+    assert choose_engine(small, "auto") == "memory"
+    assert choose_engine(tmp_path, "auto") == "stream"
+    assert choose_engine(tmp_path / "*.parquet", "auto") == "stream"
+    monkeypatch.setattr(stream, "STREAM_BYTES", 10)
+    assert choose_engine(small, "auto") == "stream"
+    assert choose_engine(small, "memory") == "memory"
+
+
+# -- bad input: one line naming the row over the whole input, the file and the fix --------
+
+
+def test_a_nan_in_a_later_batch_names_its_row_in_the_whole_file(tmp_path, binary):
+    y, p = binary
+    p = p.copy()
+    p[1703] = np.nan
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    with pytest.raises(InputError, match=r"NaN at row 1703 \(1 row\(s\) in this batch\).* in .*p\.parquet"):
+        stream_tally(path, batch_rows=500)
+    result = CliRunner().invoke(load_commands(), ["explain", str(path), "--engine", "stream"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "row 1703" in result.stderr
+
+
+def test_an_empty_label_names_its_row(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": [0, 1, None, 1], "prob": [0.1, 0.2, 0.3, 0.4]}), path)
+    with pytest.raises(InputError, match="column 'label' has an empty value at row 2"):
+        stream_tally(path, batch_rows=2)
+
+
+def test_a_label_outside_the_given_classes(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": [0, 1, 2, 1], "prob": [0.1, 0.2, 0.3, 0.4]}), path)
+    with pytest.raises(InputError, match=r"holds 2 at row 2, outside the class set \('0', '1'\)"):
+        stream_tally(path, classes=["0", "1"], batch_rows=2)
+
+
+def test_a_single_class_in_the_whole_input(tmp_path):
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": [1, 1, 1], "prob": [0.1, 0.2, 0.3]}), path)
+    with pytest.raises(InputError, match="holds a single class"):
+        stream_tally(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "match"),
+    [
+        ("missing.parquet", "does not exist"),
+        ("nothing/*.parquet", "no file matches"),
+        ("arrays.npy", "cannot be read in batches"),
+        ("empty.csv", "is empty"),
+        ("mixed", r"mixes formats \(csv, parquet\)"),
+        ("hollow", "holds no CSV, TSV, Parquet or JSON Lines files"),
+    ],
+)
+def test_sources_that_cannot_be_streamed(tmp_path, name, match):
+    np.save(tmp_path / "arrays.npy", np.zeros(3))
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "mixed").mkdir()
+    pq.write_table(pa.table({"y": [0]}), tmp_path / "mixed" / "a.parquet")
+    (tmp_path / "mixed" / "b.csv").write_text("y\n0\n")
+    (tmp_path / "hollow").mkdir()
+    (tmp_path / "hollow" / "_SUCCESS").write_text("")
+    with pytest.raises(InputError, match=match):
+        resolve_source(tmp_path / name)
+
+
+def test_files_with_different_schemas(tmp_path):
+    (tmp_path / "a.csv").write_text("label,prob\n0,0.2\n1,0.7\n")
+    (tmp_path / "b.csv").write_text("label,prob\n0,high\n1,0.7\n")
+    with pytest.raises(InputError, match=r"cannot read .*b\.csv as csv"):
+        stream_tally(tmp_path)
+
+
+def test_no_rows(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text("label,prob\n")
+    with pytest.raises(InputError, match="no rows"):
+        stream_tally(path)
