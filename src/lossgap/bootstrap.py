@@ -39,7 +39,8 @@ from lossgap.metrics import (
     roc_auc_from_counts,
 )
 from lossgap.predictions import Predictions
-from lossgap.tally import ScoreTable, Tally
+from lossgap.pooling import pool_table
+from lossgap.tally import Tally
 
 DEFAULT_REPLICATES = 200
 #: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
@@ -116,19 +117,6 @@ class _Units:
     smooth_ece: Callable[[np.ndarray], float]
     scale: float
     description: str
-
-
-def pool_table(table: ScoreTable, max_rows: int) -> ScoreTable:
-    """Pool adjacent scores into at most ``max_rows`` runs of about equal weight."""
-    if len(table.scores) <= max_rows:
-        return table
-    total = table.weights.sum(axis=1)
-    group = np.minimum((np.cumsum(total) - total) / total.sum() * max_rows, max_rows - 1)
-    starts = np.flatnonzero(np.diff(group.astype(np.int64), prepend=-1))
-    weights = np.add.reduceat(table.weights, starts, axis=0)
-    mass = weights.sum(axis=1)
-    scores = np.add.reduceat(table.scores * total, starts) / np.where(mass > 0, mass, 1)
-    return ScoreTable(scores, weights)
 
 
 def _binary_units(tally: Tally) -> _Units:

@@ -34,7 +34,7 @@ import numpy as np
 from scipy.special import expit, log_softmax, logsumexp
 from sklearn.isotonic import IsotonicRegression
 
-from lossgap.bootstrap import pool_table
+from lossgap.pooling import Pooling, pool_table
 from lossgap.decompose import brier_score_total, log_score_total
 from lossgap.predictions import Predictions
 from lossgap.tally import ScoreTable, Tally
@@ -157,14 +157,14 @@ def fit_logistic_table(table: ScoreTable, *, intercept: bool) -> LogisticFit:
     return fit_logistic(logits_of(pooled.scores), pooled.weights, intercept=intercept)
 
 
-def binary_map(method: str, scores: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Fit ``method`` on a training table and return its probabilities at ``scores``."""
-    z = logits_of(scores)
+def binary_map(method: str, scores: np.ndarray, train: ScoreTable) -> np.ndarray:
+    """Fit ``method`` on a (pooled) training table; its probabilities at ``scores``."""
     if method == "isotonic":
-        return _clip_isotonic(_fit_isotonic(scores, train).predict(scores), train.sum())
-    fit = fit_logistic_table(ScoreTable(scores, train), intercept=method == "platt")
+        iso = _fit_isotonic(train.scores, train.weights)
+        return _clip_isotonic(iso.predict(scores), train.weights.sum())
+    fit = fit_logistic(logits_of(train.scores), train.weights, intercept=method == "platt")
     # the documented clip: a map may not turn a finite loss into an infinite one
-    return np.clip(fit.apply(z), CLIP, 1.0 - CLIP)
+    return np.clip(fit.apply(logits_of(scores)), CLIP, 1.0 - CLIP)
 
 
 BINARY_METHODS = ("temperature", "platt", "isotonic")
@@ -224,22 +224,26 @@ def _binary_recalibration(
     table = tally.tables[0]
     rng = np.random.default_rng(seed)
     counts = np.allclose(table.weights, np.rint(table.weights))
-    if pred is not None and table.bins is None:  # samples map onto an exact table's scores
+    if counts:  # thinning counts is the same as assigning each sample a random fold
+        fold_weights = _fold_weights_by_thinning(table, folds, rng)
+        scheme = f"{folds}-fold cross-fitting (samples split by multinomial thinning of the table)"
+    elif pred is not None and table.bins is None:  # weighted: samples map onto exact scores
         fold_weights = _fold_weights_from_samples(table, pred, folds, rng)
         scheme = f"{folds}-fold cross-fitting over samples"
-    elif counts:
-        fold_weights = _fold_weights_by_thinning(table, folds, rng)
-        scheme = f"{folds}-fold cross-fitting by multinomial thinning of the score table"
     else:
         fold_weights = table.weights[None]
         scheme = "in-sample (weights are not counts and the samples are not at hand)"
     total = table.weights.sum()
     decided_before = table.scores >= tally.threshold
     methods = {}
+    pooling = Pooling(table, FIT_ROWS)
+    trains = [
+        pooling.table(table.weights - test if len(fold_weights) > 1 else table.weights)
+        for test in fold_weights
+    ]
     for method in BINARY_METHODS:
         loss = brier = correct = changed = 0.0
-        for test in fold_weights:
-            train = table.weights - test if len(fold_weights) > 1 else table.weights
+        for test, train in zip(fold_weights, trains, strict=True):
             prob = binary_map(method, table.scores, train)
             decided = prob >= tally.threshold
             loss += log_score_total(prob, test)
