@@ -20,14 +20,15 @@ from lossgap.compare.paired import (
     paired_mean_difference,
     paired_proportion_difference,
     placement_values,
-    wilson_interval,
+
 )
+from lossgap.uncertainty import wilson
 
 
 def test_wilson_matches_scipy():
     for k, n in [(0, 10), (3, 10), (10, 10), (1, 1), (57, 200), (999, 1000)]:
         for confidence in (0.9, 0.95, 0.99):
-            low, high = wilson_interval(k, n, confidence=confidence)
+            low, high = wilson(k / n, n, confidence)
             ci = stats.binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
             assert_allclose([low, high], [ci.low, ci.high], rtol=1e-12, atol=1e-15)
 

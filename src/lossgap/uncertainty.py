@@ -21,7 +21,10 @@ https://doi.org/10.2307/2531595
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from scipy.stats import norm
 
 from lossgap.tally import ScoreTable, Tally
@@ -37,8 +40,15 @@ def effective_n(tally: Tally) -> float:
     return tally.weight**2 / tally.weight_sq
 
 
-def wilson(share: float, n: float, confidence: float) -> tuple[float, float]:
+def wilson(share: npt.ArrayLike, n: npt.ArrayLike, confidence: float) -> tuple[Any, Any]:
     """Wilson score interval of a proportion ``share`` observed on ``n`` samples.
+
+    Vectorised: arrays in, arrays out (floats for scalars); NaN where ``n <= 0``.
+
+    Notes
+    -----
+    ``(p + z^2 / 2n +- z sqrt(p (1 - p) / n + z^2 / 4n^2)) / (1 + z^2 / n)``, clipped to
+    [0, 1].
 
     Examples
     --------
@@ -46,13 +56,18 @@ def wilson(share: float, n: float, confidence: float) -> tuple[float, float]:
     >>> round(lo, 4), round(hi, 4)
     (0.7941, 0.9212)
     """
-    if n <= 0:
-        return float("nan"), float("nan")
-    z = z_value(confidence)
-    denom = 1 + z**2 / n
-    centre = (share + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+    p = np.asarray(share, dtype=np.float64)
+    size = np.asarray(n, dtype=np.float64)
+    z2 = z_value(confidence) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        denom = 1 + z2 / size
+        centre = (p + z2 / (2 * size)) / denom
+        half = np.sqrt(z2 * p * (1 - p) / size + z2 * z2 / (4 * size**2)) / denom
+    low = np.where(size > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+    high = np.where(size > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    if low.ndim == 0:
+        return float(low), float(high)
+    return low, high
 
 
 def delong_variance(table: ScoreTable) -> float:

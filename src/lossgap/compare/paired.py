@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
-from lossgap.uncertainty import z_value
+from lossgap.uncertainty import wilson, z_value
 
 #: Samples per block when accumulating cross-products, to bound the centred copy's memory.
 _BLOCK = 1 << 16
@@ -50,42 +50,6 @@ class Interval:
     ci_low: np.ndarray
     ci_high: np.ndarray
     p_value: np.ndarray
-
-
-def wilson_interval(
-    successes: npt.ArrayLike, n: npt.ArrayLike, *, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a binomial proportion, vectorised.
-
-    Parameters
-    ----------
-    successes, n : array-like of int
-        Successes and trials (``n > 0``).
-    confidence : float, default=0.95
-
-    Returns
-    -------
-    (low, high) : tuple of ndarray
-
-    Notes
-    -----
-    With ``p = k / n`` and ``z`` the normal quantile,
-    ``(p + z^2 / 2n +- z sqrt(p (1 - p) / n + z^2 / 4n^2)) / (1 + z^2 / n)``.
-
-    Examples
-    --------
-    >>> low, high = wilson_interval(8, 10)
-    >>> round(float(low), 4), round(float(high), 4)
-    (0.4902, 0.9433)
-    """
-    k = np.asarray(successes, dtype=np.float64)
-    total = np.asarray(n, dtype=np.float64)
-    z2 = z_value(confidence) ** 2
-    p = k / total
-    denominator = 1.0 + z2 / total
-    center = (p + z2 / (2.0 * total)) / denominator
-    half = np.sqrt(z2 * p * (1.0 - p) / total + z2 * z2 / (4.0 * total * total)) / denominator
-    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
 
 
 def paired_proportion_difference(
@@ -139,8 +103,8 @@ def paired_proportion_difference(
     n11, n10, n01, n00 = (np.asarray(x, dtype=np.float64) for x in (both, a_only, b_only, neither))
     n = n11 + n10 + n01 + n00
     p1, p2 = (n11 + n10) / n, (n11 + n01) / n
-    l1, u1 = wilson_interval(n11 + n10, n, confidence=confidence)
-    l2, u2 = wilson_interval(n11 + n01, n, confidence=confidence)
+    l1, u1 = wilson((n11 + n10) / n, n, confidence)
+    l2, u2 = wilson((n11 + n01) / n, n, confidence)
     margins = (n11 + n10) * (n01 + n00) * (n11 + n01) * (n10 + n00)
     a = n11 * n00 - n10 * n01
     corrected = np.where(a > n / 2.0, a - n / 2.0, np.where(a >= 0.0, 0.0, a))
