@@ -275,7 +275,7 @@ class ScoreTable:
             # so their bit patterns are below 2**62 and the shift cannot overflow
             keys = ops.sort((ops.float_bits(s) << 1) | y)
             ordered = ops.from_bits(keys >> 1)
-            pos = ops.as_float(keys & 1)
+            pos = keys & 1  # summed as integers, exactly
             neg = None
         else:
             order = ops.argsort(s)
@@ -283,9 +283,11 @@ class ScoreTable:
             pos, neg = w * yo, w * (1.0 - yo)
         runs, starts = ops.runs(ordered)
         if len(starts) > max_distinct:
-            neg = 1.0 - pos if neg is None else neg
+            if neg is None:
+                pos = ops.as_float(pos)
+                neg = 1.0 - pos
             return _bin_sorted(ops, ordered, neg, pos, max_distinct=max_distinct, bin_bits=bin_bits)
-        pos_run = ops.segment(pos, runs, "sum")
+        pos_run = ops.as_float(ops.segment(pos, runs, "sum"))
         if neg is None:
             neg_run = ops.as_float(ops.run_lengths(starts, len(ordered))) - pos_run
         else:
@@ -635,6 +637,7 @@ class Tally:
         finite = ops.where(infinite, 0.0, loss)
         # an infinite loss with weight 0 counts nowhere (0 * inf would be NaN)
         counted_infinite = infinite if weight is None else infinite & (weight > 0)
+        infinite_weight = total(ops.as_float(counted_infinite))
         positive_of = (lambda c: y) if task == "binary" else (lambda c: y == c)
         first = 1 if task == "binary" else 0
         tables = [
@@ -654,9 +657,10 @@ class Tally:
             weight_sq=float(n) if weight is None else ops.scalar(weight @ weight),
             class_weight=counts(y, k),
             loss_sum=total(finite),
-            loss_sq_sum=total(finite * finite),
-            clipped_loss_sum=total(ops.where(finite > _CLIP, _CLIP, finite) + _CLIP * infinite),
-            infinite_weight=total(ops.as_float(counted_infinite)),
+            loss_sq_sum=ops.scalar(finite @ finite if weight is None else weight @ (finite * finite)),
+            # an infinite loss counts the clip, as every loss above it does
+            clipped_loss_sum=total(ops.where(finite > _CLIP, _CLIP, finite)) + _CLIP * infinite_weight,
+            infinite_weight=infinite_weight,
             infinite_count=ops.scalar(counted_infinite.sum()),
             brier_sum=total(brier),
             confusion=counts(y * k + predicted, k * k).reshape(k, k),

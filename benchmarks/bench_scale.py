@@ -1,0 +1,294 @@
+"""Scale benchmarks: the Tally in memory, a Parquet file larger than memory, Spark.
+
+Every figure is a ratio measured in this one run (never asserted in unit tests).
+
+1. In memory, binary, per size n: one ``np.sort`` of the scores (the floor), a plain numpy
+   pass (log loss and accuracy only), scikit-learn's plain calls (log_loss, accuracy,
+   balanced accuracy, precision, recall, F1, Brier, ROC AUC, average precision,
+   calibration_curve, IsotonicRegression), and lossgap's Tally plus every metric, exact
+   (cap above n) and at the default cap (compressed past 1e6 distinct scores), with the
+   ROC AUC bound and the observed error.
+2. Streaming: a Parquet file of ``--stream-rows`` rows (4e7 by default, written in row
+   groups, never held in memory), read by pyarrow alone (the two columns, in batches) and
+   evaluated by ``lossgap.io.stream.stream_tally`` in a child process whose peak resident
+   memory is read from ``getrusage``; log loss and accuracy are checked against an
+   independent chunked numpy pass, ROC AUC against ``scipy.stats.rankdata`` within the
+   reported bound (``--check-auc``, which needs a few GB).
+3. Spark (``--spark``): ``lossgap.spark.tally`` in local mode against the numpy engine.
+
+Usage::
+
+    python benchmarks/bench_scale.py [--sizes 1e5 1e6 1e7] [--stream-rows 4e7] [--check-auc]
+        [--spark] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+CHUNK = 1_000_000
+
+
+def timed(func: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = func()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def binary_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels drawn from a noisy logistic model; float64 scores, nearly all distinct."""
+    z = rng.normal(0.0, 2.0, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    p = 1 / (1 + np.exp(-(z + rng.normal(0.0, 1.0, n))))
+    return y, p
+
+
+def sklearn_plain(y: np.ndarray, p: np.ndarray) -> None:
+    from sklearn import metrics as skm
+    from sklearn.calibration import calibration_curve
+    from sklearn.isotonic import IsotonicRegression
+
+    decided = (p >= 0.5).astype(int)
+    skm.log_loss(y, p)
+    skm.accuracy_score(y, decided)
+    skm.balanced_accuracy_score(y, decided)
+    skm.precision_score(y, decided)
+    skm.recall_score(y, decided)
+    skm.f1_score(y, decided)
+    skm.brier_score_loss(y, p)
+    skm.roc_auc_score(y, p)
+    skm.average_precision_score(y, p)
+    calibration_curve(y, p, n_bins=15)
+    IsotonicRegression(out_of_bounds="clip").fit(p, y)
+
+
+def numpy_pass(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    true_prob = np.where(y == 1, p, 1 - p)
+    return float(-np.log(true_prob).mean()), float(((p >= 0.5) == y).mean())
+
+
+def in_memory(sizes: list[int], rng: np.random.Generator) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from lossgap import Predictions, Tally
+    from lossgap.metrics import METRICS, roc_auc_bound
+
+    def lossgap_metrics(pred: Predictions, **kw: int) -> Tally:
+        tally = Tally.from_predictions(pred, **kw)
+        for fn in METRICS.values():
+            fn(tally)
+        return tally
+
+    print("1. In memory, binary (seconds; ratios within this run)")
+    header = ("n", "sort", "numpy", "sklearn", "tally exact", "tally default", "exact/sort",
+              "sklearn/exact", "default/sort", "AUC bound", "AUC error")
+    print("  ".join(f"{h:>13}" for h in header))
+    for n in sizes:
+        y, p = binary_data(rng, n)
+        pred = Predictions(y, p)
+        repeat = 3 if n <= 1_000_000 else 1
+        t_sort, _ = timed(lambda: np.sort(p), repeat)
+        t_np, _ = timed(lambda: numpy_pass(y, p), repeat)
+        t_sk, _ = timed(lambda: sklearn_plain(y, p))
+        t_exact, _ = timed(lambda: lossgap_metrics(pred, max_distinct=n + 1), repeat)
+        t_default, tally = timed(lambda: lossgap_metrics(pred), repeat)
+        if tally.compressed:
+            bound = roc_auc_bound(tally)
+            error = abs(METRICS["roc_auc"](tally) - roc_auc_score(y, p))
+            auc = f"{bound:13.2e}  {error:13.2e}"
+        else:
+            auc = f"{'exact':>13}  {'0':>13}"
+        row = (f"{n:13.0e}  {t_sort:13.4f}  {t_np:13.4f}  {t_sk:13.3f}  {t_exact:13.3f}  "
+               f"{t_default:13.3f}  {t_exact / t_sort:13.1f}  {t_sk / t_exact:13.1f}  "
+               f"{t_default / t_sort:13.1f}  {auc}")
+        print(row, flush=True)
+    print("  (Tally timings include validation by Predictions.)\n")
+
+
+def write_parquet(path: Path, rows: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    schema = pa.schema([("label", pa.int64()), ("prob", pa.float64())])
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, CHUNK):
+            y, p = binary_data(rng, min(CHUNK, rows - start))
+            writer.write_table(pa.table({"label": y, "prob": p}, schema=schema))
+
+
+def independent_sums(path: Path) -> tuple[float, float, int]:
+    """Log loss and accuracy of the whole file, chunk by chunk with plain numpy."""
+    loss = correct = 0.0
+    n = 0
+    for batch in ds.dataset(path).to_batches(batch_size=CHUNK):
+        y = batch.column("label").to_numpy()
+        p = batch.column("prob").to_numpy()
+        loss += float(-np.log(np.where(y == 1, p, 1 - p)).sum())
+        correct += float(((p >= 0.5) == y).sum())
+        n += len(y)
+    return loss / n, correct / n, n
+
+
+def exact_auc(path: Path) -> float:
+    """ROC AUC from average ranks (Mann-Whitney with ties), the whole file in memory."""
+    from scipy.stats import rankdata
+
+    table = pq.read_table(path)
+    y = table.column("label").to_numpy()
+    ranks = rankdata(table.column("prob").to_numpy())
+    pos = float(y.sum())
+    neg = len(y) - pos
+    return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def child_stream(path: str) -> None:
+    """Evaluate the file by streaming; print timings, results and peak memory as JSON."""
+    start = time.perf_counter()
+    from lossgap.explain import evaluate
+    from lossgap.io.stream import stream_tally
+    from lossgap.metrics import approximation_bounds
+
+    imported = time.perf_counter()
+    tally = stream_tally(path)
+    streamed = time.perf_counter()
+    evaluation = evaluate(tally)
+    done = time.perf_counter()
+    print(json.dumps({
+        "import_s": imported - start,
+        "stream_s": streamed - imported,
+        "evaluate_s": done - streamed,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "n": tally.count,
+        "compressed": tally.compressed,
+        "bins": len(tally.tables[0].scores),
+        "log_loss": evaluation.metric("log_loss"),
+        "accuracy": evaluation.metric("accuracy"),
+        "roc_auc": evaluation.metric("roc_auc"),
+        "bounds": approximation_bounds(tally),
+    }))
+
+
+def child_read(path: str) -> None:
+    """pyarrow alone reading the two columns in batches: the throughput to match."""
+    start = time.perf_counter()
+    rows = sum(b.num_rows for b in ds.dataset(path).to_batches(columns=["label", "prob"],
+                                                                 batch_size=1 << 20))
+    print(json.dumps({
+        "read_s": time.perf_counter() - start,
+        "rows": rows,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+def run_child(mode: str, path: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, __file__, f"--child-{mode}", str(path)],
+        check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def streaming(rows: int, folder: Path, check_auc: bool) -> None:
+    path = folder / f"bench_{rows:.0e}.parquet"
+    if not path.exists():
+        t_write, _ = timed(lambda: write_parquet(path, rows, seed=2026))
+        print(f"2. Streaming: wrote {rows:,} rows to {path} "
+              f"({path.stat().st_size / 2**20:.0f} MiB) in {t_write:.0f} s")
+    else:
+        print(f"2. Streaming: {path} ({path.stat().st_size / 2**20:.0f} MiB, reused)")
+    read = run_child("read", path)
+    result = run_child("stream", path)
+    loss, acc, n = independent_sums(path)
+    throughput = result["n"] / result["stream_s"]
+    read_throughput = read["rows"] / read["read_s"]
+    print(f"  pyarrow alone:     {read['read_s']:8.2f} s  {read_throughput:14,.0f} rows/s  "
+          f"peak {read['peak_mib']:6.0f} MiB")
+    print(f"  lossgap streamed:  {result['stream_s']:8.2f} s  {throughput:14,.0f} rows/s  "
+          f"peak {result['peak_mib']:6.0f} MiB  (import {result['import_s']:.1f} s, "
+          f"evaluate {result['evaluate_s']:.1f} s)")
+    print(f"  throughput ratio lossgap/pyarrow: {throughput / read_throughput:.3f}; "
+          f"peak memory {'under' if result['peak_mib'] < 1024 else 'OVER'} 1 GiB")
+    print(f"  rows {result['n']:,} (file {n:,}); compressed: {result['compressed']} "
+          f"({result['bins']:,} bins)")
+    print(f"  log loss {result['log_loss']:.12f} vs numpy {loss:.12f} "
+          f"(diff {abs(result['log_loss'] - loss):.1e})")
+    print(f"  accuracy {result['accuracy']:.12f} vs numpy {acc:.12f} "
+          f"(diff {abs(result['accuracy'] - acc):.1e})")
+    bound = result["bounds"].get("roc_auc", 0.0)
+    if check_auc:
+        auc = exact_auc(path)
+        error = abs(result["roc_auc"] - auc)
+        print(f"  ROC AUC {result['roc_auc']:.8f} vs exact {auc:.8f}: error {error:.2e} "
+              f"{'within' if error <= bound + 1e-12 else 'OUTSIDE'} the stated bound {bound:.2e}")
+    else:
+        print(f"  ROC AUC {result['roc_auc']:.8f}, stated bound {bound:.2e} (--check-auc to check)")
+    print()
+
+
+def spark_vs_numpy(n: int, rng: np.random.Generator, folder: Path) -> None:
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    from pyspark.sql import SparkSession
+
+    import lossgap.spark
+    from lossgap import Predictions, Tally
+
+    y, p = binary_data(rng, n)
+    path = folder / "spark_bench.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path, row_group_size=n // 8)
+    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+             .config("spark.sql.shuffle.partitions", "2").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.parquet(str(path)).repartition(4).cache()
+    df.count()
+    lossgap.spark.tally(df, label="label", prob="prob")  # warm the Python workers
+    t_spark, _ = timed(lambda: lossgap.spark.tally(df, label="label", prob="prob"))
+    t_numpy, _ = timed(lambda: Tally.from_predictions(Predictions(y, p)))
+    print(f"3. Spark local[2], n={n:,}, 4 partitions: {t_spark:.2f} s; numpy engine "
+          f"{t_numpy:.2f} s; ratio spark/numpy {t_spark / t_numpy:.1f}\n")
+    spark.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="*", type=float, default=[1e5, 1e6, 1e7])
+    parser.add_argument("--stream-rows", type=float, default=4e7)
+    parser.add_argument("--check-auc", action="store_true")
+    parser.add_argument("--spark", action="store_true")
+    parser.add_argument("--dir", type=Path, default=None, help="where to write the files")
+    parser.add_argument("--child-stream")
+    parser.add_argument("--child-read")
+    args = parser.parse_args()
+    if args.child_stream:
+        child_stream(args.child_stream)
+        return
+    if args.child_read:
+        child_read(args.child_read)
+        return
+    print(f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}, pyarrow {pa.__version__}\n")
+    rng = np.random.default_rng(7)
+    folder = args.dir or Path(tempfile.mkdtemp(prefix="lossgap_bench_"))
+    if args.sizes:
+        in_memory([int(s) for s in args.sizes], rng)
+    if args.stream_rows:
+        streaming(int(args.stream_rows), folder, args.check_auc)
+    if args.spark:
+        spark_vs_numpy(1_000_000, rng, folder)
+
+
+if __name__ == "__main__":
+    main()
