@@ -6,16 +6,17 @@ import json
 import math
 
 import pytest
-from test_bounds import binary_atoms, brute_binary_range, brute_error_loss
 from typer.testing import CliRunner
 
-from conftest import REAL_LOGS
 from lossgap import InputError
 from lossgap.bounds import LN2, binary_entropy
 from lossgap.cli import load_commands
 from lossgap.interpret import interpret, parse_metrics, read_number
+from tests.conftest import REAL_LOGS
+from tests.test_bounds import binary_atoms, brute_binary_range, brute_error_loss
 
-SEED_001 = "0.4011 – acc: 0.8224 – val_loss: 0.4577 – val_acc: 0.7826"  # as pasted in the seed
+# as pasted in seed 001, whose "loss:" label fell off
+SEED_001 = "0.4011 – acc: 0.8224 – val_loss: 0.4577 – val_acc: 0.7826"
 KERAS = "loss: 0.4011 - acc: 0.8224 - val_loss: 0.4577 - val_acc: 0.7826"
 
 
@@ -23,7 +24,10 @@ def values(found):
     return {split: {m: r.value for m, r in metrics.items()} for split, metrics in found.items()}
 
 
-SEED_VALUES = {"train": {"loss": 0.4011, "accuracy": 0.8224}, "val": {"loss": 0.4577, "accuracy": 0.7826}}
+SEED_VALUES = {
+    "train": {"loss": 0.4011, "accuracy": 0.8224},
+    "val": {"loss": 0.4577, "accuracy": 0.7826},
+}
 
 
 @pytest.mark.parametrize(
@@ -202,7 +206,7 @@ def test_to_dict_is_json():
         (lambda: interpret("loss: 0.4 - acc: 1.2"), "acc: accuracy must be between 0 and 1"),
         (lambda: interpret(loss="-0.3", accuracy=0.8), "--loss: the log loss must be a finite"),
         (lambda: interpret(loss="abc"), "--loss: cannot read 'abc' as a number"),
-        (lambda: interpret(loss=0.3, f1=0.8, classes=3), "F1 stands in for accuracy only in binary"),
+        (lambda: interpret(loss=0.3, f1=0.8, classes=3), "F1 stands in for accuracy only"),
         (lambda: interpret(loss=0.3, accuracy=0.8, classes=1), "classes must be an integer"),
         (lambda: interpret(loss=0.3, accuracy=0.8, classes=3, base_rate=0.2), "binary task"),
         (lambda: interpret(loss=0.3, accuracy=0.8, base_rate=0.0), "base rate must be strictly"),
@@ -239,7 +243,8 @@ def test_hugging_face_eval_dict_as_printed():
 
 @needs_real_logs
 def test_dead_four_way_model_sits_at_ln4():
-    state = json.loads((REAL_LOGS / "hf" / "yuanhuanghuang__quality__baselines__lrqa____init__.py").read_text())
+    path = REAL_LOGS / "hf" / "yuanhuanghuang__quality__baselines__lrqa____init__.py"
+    state = json.loads(path.read_text())
     entry = [e for e in state["log_history"] if "eval_loss" in e][-1]
     result = interpret(str(entry), classes=4)
     s = result.splits["val"]
@@ -263,7 +268,8 @@ def test_keras_csv_row_pasted_as_a_progress_line():
     result = interpret(pasted, classes=10)
     assert result.splits["train"].log_loss == float(row["loss"])
     assert result.splits["val"].accuracy == float(row["val_accuracy"])
-    assert result.gap["loss_difference"] == pytest.approx(float(row["val_loss"]) - float(row["loss"]))
+    gap = float(row["val_loss"]) - float(row["loss"])
+    assert result.gap["loss_difference"] == pytest.approx(gap)
 
 
 # --- CLI -------------------------------------------------------------------------------------
@@ -276,7 +282,8 @@ def test_cli_text_and_json():
     out = runner.invoke(app, ["interpret", KERAS.replace(" - ", " – ")])
     assert out.exit_code == 0 and out.stderr == ""
     assert "calibrated accuracy range" in out.stdout and "0.6698" in out.stdout
-    out = runner.invoke(app, ["interpret", "--loss", "1.5996", "--f1", "87.38%", "--n", "108", "--json"])
+    args = ["interpret", "--loss", "1.5996", "--f1", "87.38%", "--n", "108", "--json"]
+    out = runner.invoke(app, args)
     assert out.exit_code == 0 and out.stderr == ""
     data = json.loads(out.stdout)
     assert data["findings"][0]["code"] == "loss_above_baseline"
@@ -285,10 +292,13 @@ def test_cli_text_and_json():
 
 def test_cli_reads_stdin():
     out = runner.invoke(
-        load_commands(), ["interpret", "-", "--json"], input="{'eval_loss': 0.46, 'eval_accuracy': 0.78}"
+        load_commands(),
+        ["interpret", "-", "--json"],
+        input="{'eval_loss': 0.46, 'eval_accuracy': 0.78}",
     )
     assert out.exit_code == 0
-    assert json.loads(out.stdout)["splits"]["val"]["log_loss_interval"] == pytest.approx([0.455, 0.465])
+    split = json.loads(out.stdout)["splits"]["val"]
+    assert split["log_loss_interval"] == pytest.approx([0.455, 0.465])
 
 
 @pytest.mark.parametrize(

@@ -95,7 +95,8 @@ def test_fit_is_scale_free():
 def brute_accuracy(x, y):
     """Accuracy of both orientations at every data value, every midpoint and beyond the ends."""
     values = np.unique(x)
-    cuts = np.concatenate([[values[0] - 1], values, (values[:-1] + values[1:]) / 2, [values[-1] + 1]])
+    middles = (values[:-1] + values[1:]) / 2
+    cuts = np.concatenate([[values[0] - 1], values, middles, [values[-1] + 1]])
     plus = [(np.mean((x >= c) == (y == 1)), c) for c in cuts]
     minus = [(np.mean((x <= c) == (y == 1)), c) for c in cuts]
     return plus, minus
@@ -281,7 +282,8 @@ def test_cli_points_and_plots(tmp_path):
 def test_cli_simulation():
     out = runner.invoke(
         load_commands(),
-        ["lab", "logistic", "--n", "50", "--slope", "2", "--intercept", "-1", "--seed", "4", "--json"],
+        ["lab", "logistic", "--n", "50", "--slope", "2", "--intercept", "-1", "--seed", "4",
+         "--json"],
     )
     assert out.exit_code == 0
     source = json.loads(out.stdout)["source"]

@@ -55,6 +55,16 @@ def _check_unit(value: float, name: str, *, open_interval: bool = False) -> floa
     return value
 
 
+def _check_above_chance(accuracy: float, classes: int, caller: str) -> tuple[int, float]:
+    """(K, A) for functions defined on calibrated accuracies, A in [1/K, 1]."""
+    classes = check_classes(classes)
+    accuracy = _check_unit(accuracy, "accuracy")
+    if accuracy < 1.0 / classes:
+        msg = f"{caller} needs accuracy >= 1/{classes}, got {accuracy!r}"
+        raise InputError(msg)
+    return classes, accuracy
+
+
 def _check_loss(loss: float) -> float:
     loss = float(loss)
     if not (loss >= 0.0 and math.isfinite(loss)):
@@ -157,11 +167,7 @@ def fano_loss(accuracy: float, *, classes: int = 2) -> float:
     >>> round(fano_loss(0.7826), 4), round(fano_loss(0.5, classes=3), 4)
     (0.5236, 1.0397)
     """
-    classes = check_classes(classes)
-    accuracy = _check_unit(accuracy, "accuracy")
-    if accuracy < 1.0 / classes:
-        msg = f"fano_loss needs accuracy >= 1/{classes}, got {accuracy!r}"
-        raise InputError(msg)
+    classes, accuracy = _check_above_chance(accuracy, classes, "fano_loss")
     return binary_entropy(accuracy) + (1.0 - accuracy) * math.log(classes - 1)
 
 
@@ -187,11 +193,7 @@ def mixture_loss(accuracy: float, *, classes: int = 2) -> float:
     >>> round(mixture_loss(0.7826), 4), round(mixture_loss(0.4, classes=3), 4)
     (0.3014, 0.9364)
     """
-    classes = check_classes(classes)
-    accuracy = _check_unit(accuracy, "accuracy")
-    if accuracy < 1.0 / classes:
-        msg = f"mixture_loss needs accuracy >= 1/{classes}, got {accuracy!r}"
-        raise InputError(msg)
+    classes, accuracy = _check_above_chance(accuracy, classes, "mixture_loss")
     m = min(math.floor(1.0 / accuracy), classes - 1)  # accuracy lies in [1/(m+1), 1/m]
     share = (1.0 / m - accuracy) / (1.0 / m - 1.0 / (m + 1))
     return math.log(m) + share * (math.log(m + 1) - math.log(m))

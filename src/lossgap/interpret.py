@@ -30,7 +30,7 @@ from lossgap import bounds
 from lossgap.errors import InputError
 from lossgap.evaluation import Finding, json_safe
 from lossgap.history.names import normalise_name
-from lossgap.render.text import format_number
+from lossgap.render.text import format_number, style
 from lossgap.uncertainty import z_value
 
 #: Metric names (as :func:`lossgap.history.names.normalise_name` spells them) read as the
@@ -157,9 +157,9 @@ def parse_metrics(text: str) -> dict[str, dict[str, Reading]]:
 
     Examples
     --------
-    >>> found = parse_metrics("loss: 0.4011 – acc: 0.8224 – val_loss: 0.4577 – val_acc: 0.7826")
+    >>> found = parse_metrics("loss: 0.4011 – acc: 0.8224 – val_loss: 0.4577 – val_acc: 0.78")
     >>> {s: {m: r.value for m, r in v.items()} for s, v in found.items()}
-    {'train': {'loss': 0.4011, 'accuracy': 0.8224}, 'val': {'loss': 0.4577, 'accuracy': 0.7826}}
+    {'train': {'loss': 0.4011, 'accuracy': 0.8224}, 'val': {'loss': 0.4577, 'accuracy': 0.78}}
     >>> parse_metrics("{'eval_loss': 0.46, 'eval_accuracy': 0.78, 'epoch': 3.0}")["val"]["loss"]
     Reading(value=0.46, tolerance=0.005, key='eval_loss')
     """
@@ -468,7 +468,9 @@ def _check_reading(reading: Reading, what: str) -> None:
         msg = f"{reading.key}: the log loss must be a finite number >= 0, got {reading.value:g}"
         raise InputError(msg)
     if what != "loss" and not 0.0 <= reading.value <= 1.0:
-        hint = f" (write {reading.value / 100:g} or {reading.value:g}%)" if reading.value <= 100 else ""
+        hint = ""
+        if reading.value <= 100:
+            hint = f" (write {reading.value / 100:g} or {reading.value:g}%)"
         msg = f"{reading.key}: {what} must be between 0 and 1, got {reading.value:g}{hint}"
         raise InputError(msg)
 
@@ -594,7 +596,9 @@ def _error_range(
     loss: float, acc_interval: Interval, classes: int
 ) -> tuple[float, float] | None:
     """Union of the error-loss ranges over the accuracy interval: each end is monotone in A."""
-    ranges = [r for acc in acc_interval if (r := bounds.error_loss_range(loss, acc, classes=classes))]
+    ranges = [
+        r for acc in acc_interval if (r := bounds.error_loss_range(loss, acc, classes=classes))
+    ]
     if not ranges:
         return None
     high = max(r[1] for r in ranges)
@@ -783,8 +787,8 @@ def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
         f"{s.split}: log loss {s.log_loss:.4f} with {_acc_text(s)} is out of reach of any "
         f"calibrated model, and above ln {s.classes}: even if every correct prediction cost "
         f"ln {s.classes}, the errors would average at least {s.error_loss_range[0]:.2f} nats, "
-        f"giving their true class {_prob_text(s.error_true_class_prob_range[1])} or less (geometric "
-        "mean): the model is confidently wrong on its errors.",
+        f"giving their true class {_prob_text(s.error_true_class_prob_range[1])} or less "
+        "(geometric mean): the model is confidently wrong on its errors.",
         {**_pair_evidence(s), "error_true_class_prob_max": s.error_true_class_prob_range[1]},
         "Recalibrate (temperature scaling) and inspect the confident errors: label errors, "
         "a shift between training and test data, or overfitting of the last layer.",
@@ -1076,8 +1080,8 @@ def headline(result: Interpretation) -> str:
 
 def interpretation_renderables(result: Interpretation) -> Iterator[RenderableType]:
     """Terminal output: headline, one column per split, findings, explanation."""
-    yield Text(headline(result), style="lossgap.headline")
-    yield Text(f"decision: {result.decision_rule}; logs are natural (nats).", style="lossgap.dim")
+    yield Text(headline(result), style=style("headline"))
+    yield Text(f"decision: {result.decision_rule}; logs are natural (nats).", style=style("dim"))
     yield Text("")
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     table.add_column("")
@@ -1104,14 +1108,14 @@ def interpretation_renderables(result: Interpretation) -> Iterator[RenderableTyp
     yield Text("Findings", style="bold")
     for i, finding in enumerate(result.findings, 1):
         line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=f"lossgap.{finding.severity}")
+        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
         line.append(f": {finding.message}")
         yield line
         if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style="lossgap.advice")
+            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
     yield Text("")
     for paragraph in result.explanation:
         yield Text(paragraph)
         yield Text("")
     for note in result.notes:
-        yield Text(f"Note: {note}", style="lossgap.dim")
+        yield Text(f"Note: {note}", style=style("dim"))

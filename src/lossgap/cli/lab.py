@@ -44,8 +44,8 @@ def lab_command(
 ) -> None:
     """Fit one-input logistic regression by cross-entropy, find the exact accuracy maximum
     over all cuts, and trace loss and accuracy along the intercept and the slope."""
-    chosen = [name for name, value in (("--points", points), ("--n", n),
-                                       ("--illustration", illustration_number)) if value is not None]
+    options = (("--points", points), ("--n", n), ("--illustration", illustration_number))
+    chosen = [name for name, value in options if value is not None]
     if len(chosen) != 1:
         given = " and ".join(chosen) if chosen else "none"
         msg = f"give exactly one of --points FILE, --n N or --illustration 1|2|3 (got {given})"

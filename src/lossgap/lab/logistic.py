@@ -32,7 +32,7 @@ from lossgap.errors import InputError
 from lossgap.evaluation import json_safe
 from lossgap.io.tables import column_values, read_table
 from lossgap.predictions import python_scalar, to_numpy
-from lossgap.render.text import format_number
+from lossgap.render.text import format_number, style
 
 #: The seed answer's cases: five points recovered from its numbers (slope 1.27, cut 0.52,
 #: per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
@@ -382,7 +382,8 @@ def separation(x: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
             "message": f"Every label is {only}: the intercept runs to "
             f"{'+' if only else '-'}infinity and the loss to 0; there is no finite fit.",
         }
-    for orientation, high_side, low_side in (("+", positives, negatives), ("-", negatives, positives)):
+    sides = (("+", positives, negatives), ("-", negatives, positives))
+    for orientation, high_side, low_side in sides:
         lower_top, upper_bottom = low_side.max(), high_side.min()
         if lower_top <= upper_bottom:
             kind = "complete" if lower_top < upper_bottom else "quasi-complete"
@@ -487,7 +488,9 @@ def accuracy_by_cut(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     return {"values": values, "plus": plus, "minus": minus}
 
 
-def _ray_minimum(x: np.ndarray, y: np.ndarray, cut: float, sign: float) -> tuple[float, float, bool]:
+def _ray_minimum(
+    x: np.ndarray, y: np.ndarray, cut: float, sign: float
+) -> tuple[float, float, bool]:
     """min over s >= 0 of the log loss of slope sign*s with the cut fixed: (loss, s, attained).
 
     The loss along the ray is convex in s; its derivative is monotone, so the minimiser is
@@ -673,7 +676,9 @@ def profile(
         accuracy=accuracy.tolist(),
         fitted=fitted,
         best_accuracy=best,
-        best_accuracy_ranges=[[float(grid[i]), float(grid[j])] for i, j in zip(starts, ends, strict=True)],
+        best_accuracy_ranges=[
+            [float(grid[i]), float(grid[j])] for i, j in zip(starts, ends, strict=True)
+        ],
     )
 
 
@@ -715,8 +720,10 @@ def logistic_lab(
     Examples
     --------
     >>> r = logistic_lab(ILLUSTRATIONS[1]["x"], ILLUSTRATIONS[1]["y"])
-    >>> round(r.cross_entropy_fit.log_loss, 4), [round(i.min_log_loss, 4) for i in r.accuracy_intervals]
-    (0.5824, [0.6229, 0.5957])
+    >>> round(r.cross_entropy_fit.log_loss, 4)
+    0.5824
+    >>> [round(i.min_log_loss, 4) for i in r.accuracy_intervals]
+    [0.6229, 0.5957]
     """
     x_arr, y_arr = check_points(x, y)
     separated = separation(x_arr, y_arr)
@@ -791,7 +798,8 @@ def explain_lab(result: LabResult) -> list[str]:
         other = "slope" if name == "intercept" else "intercept"
         value = prof.fixed[other]
         ranges = ", ".join(
-            f"{lo:.4g}" if lo == hi else f"{lo:.4g} to {hi:.4g}" for lo, hi in prof.best_accuracy_ranges
+            f"{lo:.4g}" if lo == hi else f"{lo:.4g} to {hi:.4g}"
+            for lo, hi in prof.best_accuracy_ranges
         )
         out.append(
             f"Along the {name} (at the fitted {other} {value:.4g}), the log loss is lowest at "
@@ -810,10 +818,10 @@ def lab_renderables(result: LabResult) -> Iterator[RenderableType]:
     yield Text(
         f"Logistic regression lab: {result.n} points ({source.get('kind')}), base rate "
         f"{result.base_rate:.4f}.",
-        style="lossgap.headline",
+        style=style("headline"),
     )
     if "about" in source:
-        yield Text(source["about"], style="lossgap.dim")
+        yield Text(source["about"], style=style("dim"))
     fit = result.cross_entropy_fit
     table = Table(show_edge=False, header_style="bold", pad_edge=False, title=None)
     for column in ("", "slope", "intercept", "cut", "log loss", "accuracy"):
@@ -841,11 +849,11 @@ def lab_renderables(result: LabResult) -> Iterator[RenderableType]:
     if len(result.accuracy_intervals) > 10:
         yield Text(
             f"... and {len(result.accuracy_intervals) - 10} more (see --json).",
-            style="lossgap.dim",
+            style=style("dim"),
         )
     if fit is not None and result.n <= 20:
         losses = ", ".join(f"{v:.2f}" for v in fit.per_point_log_loss)
-        yield Text(f"Per-point log loss of the fit: {losses}", style="lossgap.dim")
+        yield Text(f"Per-point log loss of the fit: {losses}", style=style("dim"))
     yield Text("")
     for paragraph in result.explanation:
         yield Text(paragraph)

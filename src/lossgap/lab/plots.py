@@ -57,8 +57,9 @@ def fit_chart(result: LabResult) -> Chart:
             )
         if fit is not None:
             grid = np.linspace(*limits, 400)
+            label = f"cross-entropy fit: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}"
             ax.plot(grid, expit(fit.slope * grid + fit.intercept), color=COLORS["ink"], lw=1.8,
-                    label=f"cross-entropy fit: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}")
+                    label=label)
             ax.axvline(fit.cut, color=COLORS["ink"], ls="--", lw=1.2,
                        label=f"its cut x = {fit.cut:.3g} (accuracy {fit.accuracy:.2f})")
         ax.axhline(0.5, color=COLORS["neutral"], lw=0.8, ls=":")
@@ -94,7 +95,10 @@ def _fit_summary(result: LabResult) -> str:
             f"The cross-entropy cut ({fit.cut:.3g}) gets accuracy {at_fit}; the shaded cuts "
             f"get {best}"
         )
-    return f"The cross-entropy cut ({fit.cut:.2f}) also attains the best accuracy ({fit.accuracy:.2f})"
+    return (
+        f"The cross-entropy cut ({fit.cut:.3g}) also attains the best accuracy "
+        f"({fit.accuracy:.2f})"
+    )
 
 
 def profile_chart(result: LabResult, along: str) -> Chart | None:
