@@ -114,10 +114,6 @@ def compare_command(
         max_ids=ids,
         progress=progress,
     )
-    if json:
-        print_json(comparison.to_dict())
-    else:
-        make_console().print(comparison)
     write_reports(
         lambda: comparison_report(
             comparison, preds=preds, source=", ".join(f.name for f in files), seed=seed
@@ -127,3 +123,7 @@ def compare_command(
         plot=plot,
         quiet=quiet,
     )
+    if json:
+        print_json(comparison.to_dict())
+    else:
+        make_console().print(comparison)

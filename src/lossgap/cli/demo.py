@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lossgap.cli import command, print_json
 from lossgap.compare.text import headline as comparison_headline
 from lossgap.demo import EPOCHS, run_demo
-from lossgap.render.html import demo_report
+from lossgap.render.html import check_file, demo_report
 from lossgap.render.markdown import history_headline
 from lossgap.render.text import headline, make_console
 
@@ -40,6 +40,9 @@ def demo_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a small network past its best validation loss, then explain it: one HTML report."""
+    page = check_file(html or out / "report.html", "--html")
+    if md is not None:
+        check_file(md, "--md")
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -57,10 +60,10 @@ def demo_command(
         story = run_demo(epochs=epochs, seed=seed, out=out, on_step=on_step)
         task = progress.add_task("Writing the report", total=1)
         report = demo_report(story, seed=seed)
-        page = report.write(html=html or out / "report.html", md=md)
+        written = report.write(html=page, md=md)
         progress.update(task, completed=1)
     if json:
-        print_json({**story.to_dict(), "report": str(page[0].resolve())})
+        print_json({**story.to_dict(), "report": str(written[0].resolve())})
         return
     console = make_console(highlight=False)
     console.print(report.headline, style="lossgap.headline")
@@ -72,4 +75,4 @@ def demo_command(
     ):
         console.print(Text.assemble((f"{step}: ", "bold"), text))
     console.print(f"Training log and predictions: {out}", style="lossgap.dim")
-    console.print(f"Report: {page[0].resolve()}", style="lossgap.headline", soft_wrap=True)
+    console.print(f"Report: {written[0].resolve()}", style="lossgap.headline", soft_wrap=True)

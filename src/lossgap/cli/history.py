@@ -91,10 +91,10 @@ def history_command(
             goal=None if goal is None else goal.value,
             on_file=advance,
         )
+    write_reports(
+        lambda: history_report(report, source=path.name), html=html, md=md, plot=plot, quiet=quiet
+    )
     if json:
         print_json(report.to_dict())
     else:
         make_console().print(report)
-    write_reports(
-        lambda: history_report(report, source=path.name), html=html, md=md, plot=plot, quiet=quiet
-    )

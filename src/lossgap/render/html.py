@@ -258,6 +258,20 @@ class Report:
         return written
 
 
+def check_file(path: str | Path, option: str) -> Path:
+    """``path`` as a Path, refused when it is a directory (``option`` names the flag).
+
+    Raises
+    ------
+    lossgap.InputError
+    """
+    target = Path(path)
+    if target.is_dir():
+        msg = f"{option} {str(target)!r} is a directory: pass a file name such as report.html"
+        raise InputError(msg)
+    return target
+
+
 def write_text(path: str | Path, text: str, option: str) -> Path:
     """Write ``text`` as UTF-8 to ``path`` (parent folders created).
 
@@ -266,10 +280,7 @@ def write_text(path: str | Path, text: str, option: str) -> Path:
     lossgap.InputError
         When ``path`` is a directory or cannot be written; ``option`` names the flag.
     """
-    target = Path(path)
-    if target.is_dir():
-        msg = f"{option} {str(target)!r} is a directory: pass a file name such as report.html"
-        raise InputError(msg)
+    target = check_file(path, option)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
