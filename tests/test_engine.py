@@ -335,3 +335,14 @@ def test_infinite_loss_keeps_every_other_number_finite():
     assert np.isfinite(ev.decomposition["log_loss"]["score"])
     assert 0 < ev.diagnostics["loss_concentration"]["half_loss_sample_share"] < 0.5
     assert ev.findings[0].code == "infinite_loss"
+
+
+def test_summary_detail_skips_the_costly_parts_and_keeps_the_findings():
+    y, t = calibrated_logits(12, 3000)
+    ev = evaluate_predictions(Predictions(y, 2 * t, from_logits=True), detail="summary")
+    assert ev.decomposition == {} and ev.recalibration == {} and "smooth_ece" not in ev.metrics
+    assert ev.metrics["accuracy"].ci_method == "wilson" and ev.metrics["f1"].ci_low is None
+    found = ev.finding("overconfident")
+    assert found is not None and "temperature scaling lowers the loss" in found.advice
+    with pytest.raises(lossgap.InputError, match="detail must be one of"):
+        evaluate_predictions(Predictions(y, t, from_logits=True), detail="quick")

@@ -123,6 +123,10 @@ def explain(
     return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
 
 
+#: What `evaluate` computes: everything, or the cheap summary (see `evaluate`).
+DETAILS = ("full", "summary")
+
+
 def evaluate_predictions(
     pred: Predictions,
     *,
@@ -130,6 +134,7 @@ def evaluate_predictions(
     confidence: float = 0.95,
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
+    detail: str = "full",
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this)."""
     tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
@@ -141,6 +146,7 @@ def evaluate_predictions(
         seed=seed,
         replicates=replicates,
         weighted=pred.sample_weight is not None,
+        detail=detail,
     )
 
 
@@ -153,22 +159,33 @@ def evaluate(
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
     weighted: bool = False,
+    detail: str = "full",
 ) -> Evaluation:
     """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
 
     Every engine ends here. ``pred``, the samples when they are in memory, adds what a
     summary cannot give for multiclass data (top-label decomposition, recalibration maps,
     bootstrap intervals); binary evaluations are complete from the Tally alone.
+
+    ``detail="summary"`` keeps the metrics, the analytic intervals (Wilson, DeLong, Wald),
+    the binned ECE, the diagnostics and the findings, and leaves out what costs most: the
+    smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
+    many models at once).
     """
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
         raise InputError(msg)
+    if detail not in DETAILS:
+        msg = f"detail must be one of {', '.join(DETAILS)}, got {detail!r}"
+        raise InputError(msg)
+    full = detail == "full"
     values = {name: fn(tally) for name, fn in METRICS.items()}
     values["log_loss_clipped"] = log_loss_clipped(tally)
     values["ece"] = ece(tally)
-    values["smooth_ece"] = smooth_ece_of(tally)
+    if full:
+        values["smooth_ece"] = smooth_ece_of(tally)
     slope, intercept = _calibration_line(tally, pred, confidence)
-    metrics = _with_intervals(tally, values, pred, confidence, seed, replicates)
+    metrics = _with_intervals(tally, values, pred, confidence, seed, replicates if full else 0)
     metrics["calibration_slope"] = slope
     metrics["calibration_intercept"] = intercept
     shares = class_shares(tally)
@@ -185,10 +202,12 @@ def evaluate(
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
-        decomposition=decompose(tally, pred),
+        decomposition=decompose(tally, pred) if full else {},
         recalibration=recalibrate(
             tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
-        ),
+        )
+        if full
+        else {},
         worst=_worst_rows(tally, top),
         diagnostics=diagnose(tally, values["accuracy"]),
         confidence=confidence,
@@ -223,13 +242,17 @@ def _with_intervals(
             delong_interval(tally.tables[0], values["roc_auc"], confidence),
             "delong",
         )
-    boot, method = bootstrap_intervals(
-        tally,
-        {k: v for k, v in values.items() if k not in analytic},
-        pred,
-        confidence=confidence,
-        replicates=replicates,
-        seed=seed,
+    boot, method = (
+        bootstrap_intervals(
+            tally,
+            {k: v for k, v in values.items() if k not in analytic},
+            pred,
+            confidence=confidence,
+            replicates=replicates,
+            seed=seed,
+        )
+        if replicates > 0
+        else ({}, None)
     )
     metrics = {}
     for name, value in values.items():

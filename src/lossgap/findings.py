@@ -169,6 +169,11 @@ def _calibration_evidence(ev: Evaluation) -> dict:
     return evidence
 
 
+def _share_text(share: float) -> str:
+    """The miscalibration share as a clause, when the decomposition was computed."""
+    return "" if math.isnan(share) else f"; miscalibration is {_pct(share)} of the log loss"
+
+
 def _slope_excludes_one(ev: Evaluation) -> str | None:
     slope = ev.metrics["calibration_slope"]
     if slope.ci_low is None or slope.ci_high is None:
@@ -181,9 +186,12 @@ def _slope_excludes_one(ev: Evaluation) -> str | None:
 
 
 def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
-    advice = (
-        f"Recalibrate on held-out data: dividing the logits by a temperature of about "
-        f"{evidence['temperature']:.2f} lowers the loss and changes no decision"
+    temperature = evidence["temperature"]
+    advice = "Recalibrate on held-out data: " + (
+        f"dividing the logits by a temperature of about {temperature:.2f} lowers the loss and "
+        "changes no decision"
+        if temperature is not None
+        else "temperature scaling lowers the loss and changes no decision"
     )
     intercept = ev.metrics["calibration_intercept"]
     if intercept.ci_low is not None and (intercept.ci_low > 0 or intercept.ci_high < 0):
@@ -205,7 +213,7 @@ def overconfident(ev: Evaluation) -> Finding | None:
         "high" if share >= 0.2 else "medium",
         f"The model is overconfident: calibration slope {evidence['calibration_slope']:.2f} "
         f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is below 1, so its "
-        f"probabilities are too extreme; miscalibration is {_pct(share)} of the log loss.",
+        f"probabilities are too extreme{_share_text(share)}.",
         evidence,
         _recalibration_advice(ev, evidence),
     )
@@ -222,8 +230,7 @@ def underconfident(ev: Evaluation) -> Finding | None:
         "medium",
         f"The model is underconfident: calibration slope {evidence['calibration_slope']:.2f} "
         f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is above 1, so its "
-        f"probabilities sit too close to the middle; miscalibration is {_pct(share)} of the "
-        "log loss.",
+        f"probabilities sit too close to the middle{_share_text(share)}.",
         evidence,
         "Sharpen the probabilities with temperature scaling (a temperature below 1) or "
         "reduce over-strong regularisation or label smoothing.",

@@ -69,6 +69,7 @@ def compare(
     seed: int = 0,
     top: int = 5,
     max_ids: int = 20,
+    detail: str = "auto",
 ) -> Comparison:
     """Compare several models' probabilities on the same samples, with paired tests.
 
@@ -100,6 +101,10 @@ def compare(
         Worst samples kept in each model's evaluation.
     max_ids : int, default=20
         Ids listed per flip list and pair.
+    detail : {"auto", "full", "summary"}, default="auto"
+        How much of each model's evaluation to compute: ``"summary"`` leaves out the
+        bootstrap, the decomposition and the recalibration maps; ``"auto"`` picks
+        ``"full"`` up to two million model-samples.
 
     Returns
     -------
@@ -157,6 +162,7 @@ def compare(
         seed=seed,
         top=top,
         max_ids=max_ids,
+        detail=detail,
     )
 
 
@@ -180,6 +186,10 @@ def _check_options(
         raise InputError(msg)
 
 
+#: Up to this many (models x samples), each model gets the full explanation.
+AUTO_FULL_CELLS = 2_000_000
+
+
 def compare_predictions(
     preds: Mapping[str, Predictions],
     *,
@@ -191,20 +201,26 @@ def compare_predictions(
     top: int = 5,
     max_ids: int = 20,
     progress: Progress[Any] | None = None,
+    detail: str = "auto",
 ) -> Comparison:
     """Compare validated predictions of several models (the CLI and ``compare`` share it).
 
     ``progress(iterable, total)`` may wrap the loop over the models (a progress bar).
-    See :func:`compare` for the other parameters.
+    ``detail`` is that of each model's evaluation; ``"auto"`` is ``"full"`` up to
+    :data:`AUTO_FULL_CELLS` model-samples and ``"summary"`` beyond (the paired tests are
+    computed in full either way). See :func:`compare` for the other parameters.
     """
     names = list(preds)
     _check_options(names, reference, by, near, confidence)
     first = check_same_samples(preds)
+    if detail == "auto":
+        detail = "full" if len(names) * len(first) <= AUTO_FULL_CELLS else "summary"
     steps: Iterable[Any] = preds.values()
     if progress is not None:
         steps = progress(steps, len(names))
     evaluations = [
-        evaluate_predictions(pred, top=top, confidence=confidence, seed=seed) for pred in steps
+        evaluate_predictions(pred, top=top, confidence=confidence, seed=seed, detail=detail)
+        for pred in steps
     ]
     rank, accuracy_rank = _ranks(evaluations, by)
     order = sorted(range(len(names)), key=lambda j: (rank[j], j))
@@ -228,6 +244,7 @@ def compare_predictions(
         ),
         reference=reference,
         correction="holm" if len(pairs) > 1 else "none",
+        detail=detail,
         models=[ModelResult(names[j], rank[j], accuracy_rank[j], evaluations[j]) for j in order],
         pairs=pair_results,
         ids_shown=max_ids,

@@ -170,6 +170,9 @@ class Comparison:
         Ranked by severity, highest first.
     ids_shown : int
         At most this many ids per flip list.
+    detail : str
+        How much of each model's evaluation was computed: ``"full"`` or ``"summary"``
+        (see :func:`lossgap.explain.evaluate`).
     """
 
     task: str
@@ -187,6 +190,7 @@ class Comparison:
     pairs: list[PairComparison]
     findings: list[Finding] = field(default_factory=list)
     ids_shown: int = 20
+    detail: str = "full"
 
     @property
     def alpha(self) -> float:
@@ -223,6 +227,7 @@ class Comparison:
                 "alpha": self.alpha,
             },
             "ids_shown": self.ids_shown,
+            "detail": self.detail,
             "models": [m.to_dict() for m in self.models],
             "pairs": [p.to_dict() for p in self.pairs],
             "findings": [asdict(f) for f in self.findings],
