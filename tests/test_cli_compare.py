@@ -249,3 +249,14 @@ def test_real_adhd_long_format_six_models_on_85_subjects():
         a, b = wide[pair.a].to_numpy(), wide[pair.b].to_numpy()
         assert_allclose(pair.log_loss_difference.value,
                         log_loss(labels, a) - log_loss(labels, b), rtol=1e-9, atol=1e-12)
+
+
+def test_detail_option_sets_each_models_evaluation(tmp_path, three_models):
+    y, models = three_models
+    pd.DataFrame({"y_true": y, **models}).to_csv(tmp_path / "p.csv", index=False)
+    summary = compare_json(tmp_path / "p.csv", "--detail", "summary")
+    full = compare_json(tmp_path / "p.csv")  # auto: 900 model-samples get the full detail
+    assert summary["detail"] == "summary" and full["detail"] == "full"
+    assert summary["models"][0]["recalibration"] == {} and full["models"][0]["recalibration"]
+    assert [m["name"] for m in summary["models"]] == [m["name"] for m in full["models"]]
+    assert run("compare", tmp_path / "p.csv", "--detail", "quick").exit_code == 2

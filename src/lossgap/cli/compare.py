@@ -30,6 +30,12 @@ class RankBy(str, Enum):
     brier = "brier"
 
 
+class Detail(str, Enum):
+    auto = "auto"
+    full = "full"
+    summary = "summary"
+
+
 @command("compare")
 def compare_command(
     files: Annotated[
@@ -72,6 +78,14 @@ def compare_command(
     ] = None,
     confidence: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    detail: Annotated[
+        Detail,
+        typer.Option(
+            help="Each model's evaluation: full, summary (no bootstrap, decomposition or "
+            "recalibration), or auto (full up to two million model-samples).",
+            case_sensitive=False,
+        ),
+    ] = Detail.auto,
     ids: Annotated[int, typer.Option(help="Ids listed per flip list.", min=0)] = 20,
     top: Annotated[int, typer.Option(help="Worst samples kept per model.", min=0)] = 5,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
@@ -113,6 +127,7 @@ def compare_command(
         top=top,
         max_ids=ids,
         progress=progress,
+        detail=detail.value,
     )
     write_reports(
         lambda: comparison_report(
