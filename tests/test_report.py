@@ -254,3 +254,16 @@ def test_evaluation_report_without_samples_uses_only_the_evaluation(rng):
     report = explain_report(ev)
     assert [c.name for c in report.charts] == ["reliability", "loss_concentration"]
     assert report.markdown().startswith("### lossgap explain")
+
+
+def test_lab_html_and_markdown(tmp_path):
+    points = tmp_path / "points <img src=x onerror=alert(1)>.csv"
+    points.write_text("x,y\n-1,0\n-0.3,0\n0,1\n0.9,0\n1,1\n")
+    html, md = tmp_path / "lab.html", tmp_path / "lab.md"
+    result = run("lab", "logistic", "--points", str(points), "--html", str(html), "--md", str(md))
+    assert result.exit_code == 0, result.stderr
+    found = assert_self_contained(html.read_text(encoding="utf-8"))
+    assert list(charts_of(found)) == ["logistic_fit", "profile_intercept", "profile_slope"]
+    assert "points <img src=x onerror=alert(1)>.csv" in " ".join(found.text)
+    text = md.read_text(encoding="utf-8")
+    assert "&lt;img src=x" in text and "0.8000" in text

@@ -12,6 +12,7 @@ from lossgap.cli import command, print_json
 from lossgap.errors import InputError
 from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
 from lossgap.lab.plots import save_lab_plots
+from lossgap.render.html import HtmlOption, MarkdownOption, lab_report, write_reports
 from lossgap.render.text import make_console
 
 
@@ -41,6 +42,8 @@ def lab_command(
         Path | None, typer.Option(help="Write the plots (PNG and SVG) into this directory.")
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    html: HtmlOption = None,
+    md: MarkdownOption = None,
 ) -> None:
     """Fit one-input logistic regression by cross-entropy, find the exact accuracy maximum
     over all cuts, and trace loss and accuracy along the intercept and the slope."""
@@ -61,6 +64,7 @@ def lab_command(
         assert illustration_number is not None
         result = illustration(illustration_number)
     written = save_lab_plots(result, plot) if plot is not None else []
+    write_reports(lambda: lab_report(result), html=html, md=md)
     if json:
         print_json({**result.to_dict(), "plots": [str(p) for p in written]})
         return

@@ -40,6 +40,7 @@ from lossgap.render.markdown import (
     explain_markdown,
     history_headline,
     history_markdown,
+    lab_markdown,
 )
 from lossgap.render.text import format_interval, format_number, headline
 from lossgap.tally import Tally
@@ -536,4 +537,26 @@ def demo_report(story: Any, *, seed: int = 0) -> Report:
         title="lossgap demo",
         make_charts=charts,
         make_markdown=lambda: demo_markdown(story),
+    )
+
+
+def lab_report(result: Any) -> Report:
+    """The report of a logistic-regression lab (:class:`lossgap.lab.LabResult`)."""
+    from lossgap.lab.plots import lab_charts
+
+    about = result.source.get("about")
+    source = result.source.get("file")
+    return Report(
+        kind="lab",
+        template="lab.html.j2",
+        context={"result": result},
+        headline=about or (result.explanation[0] if result.explanation else "Logistic lab"),
+        subtitle=(
+            f"One-input logistic regression on {result.n} points "
+            f"({result.source.get('kind')}), base rate {result.base_rate:.4f}."
+        ),
+        title="lossgap lab logistic",
+        make_charts=lambda: lab_charts(result),
+        make_markdown=lambda: lab_markdown(result),
+        source=None if source is None else Path(source).name,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import lossgap
@@ -248,3 +249,32 @@ def demo_markdown(story: Any) -> str:
             comparison_markdown(story.comparison),
         )
     )
+
+
+def lab_markdown(result: Any) -> str:
+    """A logistic-regression lab (:class:`lossgap.lab.LabResult`) as Markdown."""
+    fit = result.cross_entropy_fit
+    rows = []
+    if fit is not None:
+        rows.append(("cross-entropy fit", f"{fit.slope:.4g}", f"{fit.intercept:.4g}",
+                     f"{fit.cut:.4g}", format_number(fit.log_loss), format_number(fit.accuracy)))
+    rows += [
+        (
+            escape(i.rule),
+            f"{i.slope:.4g}",
+            f"{i.intercept:.4g}",
+            "-" if i.cut is None else f"{i.cut:.4g}",
+            format_number(i.min_log_loss) + ("" if i.attained else " (limit)"),
+            format_number(i.accuracy),
+        )
+        for i in result.accuracy_intervals[:MAX_ROWS]
+    ]
+    source = result.source.get("file")
+    parts = [
+        _title("lab logistic", None if source is None else Path(source).name),
+        *(escape(p) for p in result.explanation),
+        table(("rule", "slope", "intercept", "cut", "log loss", "accuracy"), rows,
+              (False, True, True, True, True, True)),
+        _footer(),
+    ]
+    return "\n\n".join(parts) + "\n"
