@@ -220,3 +220,11 @@ def test_trainer_state_from_a_checkpoint_folder(tmp_path):
         ["checkpoint-120", "config.json"],
         ["checkpoint-40", "config.json"],
     ]
+
+
+def test_concatenated_logs_with_repeated_headers(tmp_path):
+    block = "epoch,loss,val_loss\n0,0.9,0.8\n1,0.7,0.6\n2,0.6,0.5\n"
+    path = write(tmp_path, "training.log", block + block)
+    report = analyse_history(path)
+    assert [r.run.n_points for r in report.runs] == [3, 3]
+    assert "the header repeats at line(s) 5: skipped" in report.runs[0].run.notes

@@ -203,6 +203,11 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
     if not lines or not lines[0].strip():
         msg = f"{str(path)!r} is empty: it holds no header and no rows"
         raise InputError(msg)
+    repeated = [i for i, line in enumerate(lines[1:], 2) if line == lines[0]]
+    if repeated:
+        # Logs concatenated with their headers: the runs split where the epoch restarts.
+        lines = [lines[0]] + [line for line in lines[1:] if line != lines[0]]
+        text = "\n".join(lines) + "\n"
     delimiter = _delimiter(lines[0])
     bad: list[Any] = []
 
@@ -242,6 +247,8 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
         )
     columns, logged, dropped = _arrow_columns(table)
     notes = [f"column {name!r} holds text, not numbers: ignored" for name in dropped]
+    if repeated:
+        notes.append(f"the header repeats at line(s) {', '.join(map(str, repeated))}: skipped")
     return LogTable(columns, logged), notes, events
 
 
@@ -451,7 +458,14 @@ def _run_root(event_dir: Path, top: Path) -> Path:
 
 def _scalar_events(file: Path) -> list[tuple[str, int, float]]:
     """(tag, step, value) of every scalar summary in one event file."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError as exc:
+        msg = (
+            f"reading the TensorBoard file {str(file)!r} needs the tensorboard package: "
+            "pip install tensorboard (or lossgap[integrations])"
+        )
+        raise InputError(msg) from exc
 
     accumulator = EventAccumulator(str(file), size_guidance={"scalars": 0})
     try:
