@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -66,9 +67,8 @@ def run_renderables(analysis: RunAnalysis) -> Iterator[RenderableType]:
 
 def per_epoch_table(rows: list[dict[str, Any]]) -> Table:
     """Accuracy, loss, decomposition and confident errors of each epoch's predictions."""
-    table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    columns = ("epoch", "n", "accuracy", "log loss", "miscalibration", "discrimination",
-               "uncertainty", "confident errors", "their loss share")
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
+    columns = ("epoch", "n", "accuracy", "log loss", "MCB", "DSC", "UNC", "conf.", "share")
     for column in columns:
         table.add_column(column, justify="left" if column == "epoch" else "right")
     for row in rows:
@@ -96,8 +96,12 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
         yield from run_renderables(analysis)
     if report.per_epoch:
         yield Text("")
-        yield Text("Saved predictions, epoch by epoch (log loss = miscalibration - "
-                   "discrimination + uncertainty)", style="bold")
+        yield Text("Saved predictions, epoch by epoch", style="bold")
+        yield Text(
+            "log loss = MCB (miscalibration) - DSC (discrimination) + UNC (uncertainty); "
+            "conf.: confident errors (true class at most 0.1), share: their share of the loss",
+            style="lossgap.dim",
+        )
         yield per_epoch_table(report.per_epoch)
         yield from _finding_lines(report.findings)
     for note in report.notes:
