@@ -43,8 +43,8 @@ from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, T
 #: Formats read in batches.
 STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
 
-#: Rows per batch (each batch becomes one Tally).
-DEFAULT_BATCH_ROWS = 1 << 20
+#: Rows per batch (each batch becomes one Tally): about 0.3 GB of transient memory.
+DEFAULT_BATCH_ROWS = 1 << 19
 
 #: With ``--engine auto``, files larger than this are streamed.
 STREAM_BYTES = 256 * 2**20
@@ -142,6 +142,9 @@ def resolve_source(source: str | Path) -> Source:
     return Source(text, tuple(files), kinds[0])
 
 
+_SCAN_OPTIONS = {"parquet": ds.ParquetFragmentScanOptions(pre_buffer=False)}
+
+
 def _file_format(kind: str) -> ds.FileFormat:
     if kind == "parquet":
         return ds.ParquetFileFormat()
@@ -212,9 +215,12 @@ def _file_batches(
             schema=dataset.schema,
             columns=list(columns),
             batch_size=batch_rows,
-            # a couple of batches ahead keeps the decoder busy without holding the file
-            batch_readahead=2,
-            fragment_readahead=1,
+            # read on demand in this thread, without pre-buffering Parquet column chunks:
+            # a threaded reader runs ahead of the evaluation and holds much of the file
+            batch_readahead=0,
+            fragment_readahead=0,
+            use_threads=False,
+            fragment_scan_options=_SCAN_OPTIONS.get(src.kind),
         )
         file_rows = 0
         try:
@@ -290,7 +296,7 @@ def stream_tally(
         As for :func:`lossgap.explain`.
     top, max_distinct, bin_bits : int
         As for :meth:`lossgap.Tally.from_predictions`.
-    batch_rows : int, default=1048576
+    batch_rows : int, default=524288
         Rows per batch.
     console : rich Console, default=None
         Where to draw a progress bar (rows and bytes); None draws none.
