@@ -9,8 +9,9 @@ plain data with ``to_dict()`` (the JSON contract of ``docs/json.md``) and findin
 vocabulary of ``docs/findings.md``. The theory lives in :mod:`lossgap.bounds`.
 
 A printed number is taken as rounded: ``0.4577`` stands for anything in
-``[0.45765, 0.45775]``, and a verdict such as "no calibrated model has this pair" holds for
-every pair the printed digits allow.
+``[0.45765, 0.45775]``, and every number is known to :data:`FLOAT_PRECISION` (relative) at
+best, since frameworks compute in float32. The ranges are computed at the printed values; a
+verdict such as "no calibrated model has this pair" holds for every pair the digits allow.
 """
 
 from __future__ import annotations
