@@ -346,3 +346,9 @@ def test_summary_detail_skips_the_costly_parts_and_keeps_the_findings():
     assert found is not None and "temperature scaling lowers the loss" in found.advice
     with pytest.raises(lossgap.InputError, match="detail must be one of"):
         evaluate_predictions(Predictions(y, t, from_logits=True), detail="quick")
+
+
+def test_tiny_samples_skip_recalibration_with_a_reason():
+    ev = lossgap.explain([0, 1, 1, 0, 1], [0.2, 0.7, 0.9, 0.4, 0.6])
+    assert ev.recalibration["methods"] == {} and "needs 20" in ev.recalibration["scheme"]
+    assert ev.finding("recalibration_gain") is None

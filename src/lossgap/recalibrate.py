@@ -42,6 +42,8 @@ from lossgap.tally import ScoreTable, Tally
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
 CLIP = 1e-15
 DEFAULT_FOLDS = 5
+#: Fewer samples than this leave some folds without both classes: no maps are fitted.
+MIN_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -408,6 +410,11 @@ def recalibrate(
         ``{"scheme", "folds", "seed", "methods": {name: {...before/after...}}, "best"}``;
         ``best`` is the map with the lowest held-out log loss.
     """
+    if tally.count < MIN_SAMPLES:
+        return {
+            "scheme": f"not computed: {tally.count} samples; cross-fitting needs {MIN_SAMPLES}",
+            "methods": {},
+        }
     if tally.task == "binary":
         out = _binary_recalibration(tally, pred, before, folds, seed)
     elif pred is None:
