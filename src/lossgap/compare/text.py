@@ -9,9 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
-from lossgap.evaluation import Finding
 from lossgap.losses import MAX_CLIPPED_LOSS
-from lossgap.render.text import format_interval, format_number, style
+from lossgap.render.text import findings_renderables, format_interval, format_number, style
 
 #: Pairs shown in the terminal (the best model's pairs come first); the JSON has all.
 MAX_PAIR_ROWS = 15
@@ -115,16 +114,6 @@ def pairs_table(c: Comparison) -> Table:
     return table
 
 
-def _finding_lines(findings: list[Finding]) -> Iterator[RenderableType]:
-    for i, finding in enumerate(findings, 1):
-        line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
-        line.append(f": {finding.message}")
-        yield line
-        if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
-
-
 def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
     """The terminal comparison: headline, ranking, pairs with their verdicts, findings."""
     yield Text(headline(c), style=style("headline"))
@@ -161,4 +150,4 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
     yield Text("Findings", style="bold")
     if not c.findings:
         yield Text("None: the rankings agree and every difference is real.")
-    yield from _finding_lines(c.findings)
+    yield from findings_renderables(c.findings)

@@ -10,22 +10,11 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lossgap.evaluation import Finding
 from lossgap.history.result import HistoryReport, RunAnalysis
-from lossgap.render.text import format_number
+from lossgap.render.text import findings_renderables, format_number
 
 #: How many skipped files the terminal lists (the JSON has them all).
 SHOWN_SKIPPED = 5
-
-
-def _finding_lines(findings: list[Finding]) -> Iterator[RenderableType]:
-    for i, finding in enumerate(findings, 1):
-        line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=f"lossgap.{finding.severity}")
-        line.append(f": {finding.message}")
-        yield line
-        if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style="lossgap.advice")
 
 
 def _summary(analysis: RunAnalysis) -> str:
@@ -58,7 +47,7 @@ def run_renderables(analysis: RunAnalysis) -> Iterator[RenderableType]:
     yield Text(size, style="lossgap.dim")
     yield Text(_summary(analysis))
     if analysis.findings:
-        yield from _finding_lines(analysis.findings)
+        yield from findings_renderables(analysis.findings)
     else:
         yield Text("Nothing stands out: loss and score move together.", style="lossgap.info")
     for note in run.notes:
@@ -103,7 +92,7 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
             style="lossgap.dim",
         )
         yield per_epoch_table(report.per_epoch)
-        yield from _finding_lines(report.findings)
+        yield from findings_renderables(report.findings)
     for note in report.notes:
         yield Text(f"note: {note}", style="lossgap.dim")
     if report.skipped:

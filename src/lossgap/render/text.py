@@ -6,7 +6,7 @@ Styles are names from :data:`THEME` (``lossgap.high``...), never colours in the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, RenderableType
@@ -15,7 +15,7 @@ from rich.text import Text
 from rich.style import Style
 from rich.theme import Theme
 
-from lossgap.evaluation import Evaluation, MetricValue
+from lossgap.evaluation import Evaluation, Finding, MetricValue
 
 THEME = Theme(
     {
@@ -123,6 +123,17 @@ def worst_table(ev: Evaluation, limit: int = 5) -> Table:
     return table
 
 
+def findings_renderables(findings: Sequence[Finding]) -> Iterator[RenderableType]:
+    """Numbered findings, severity-styled, each followed by what to do."""
+    for i, finding in enumerate(findings, 1):
+        line = Text(f"{i}. ")
+        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
+        line.append(f": {finding.message}")
+        yield line
+        if finding.advice:
+            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
+
+
 def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     """The terminal explanation: headline, numbers, findings with advice, worst samples."""
     yield Text(headline(ev), style=style("headline"))
@@ -135,13 +146,7 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     yield metrics_table(ev)
     yield Text("")
     yield Text("Findings", style="bold")
-    for i, finding in enumerate(ev.findings, 1):
-        line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
-        line.append(f": {finding.message}")
-        yield line
-        if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
+    yield from findings_renderables(ev.findings)
     if ev.worst:
         yield Text("")
         yield Text("Worst samples (highest log loss)", style="bold")
