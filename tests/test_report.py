@@ -267,3 +267,14 @@ def test_lab_html_and_markdown(tmp_path):
     assert "points <img src=x onerror=alert(1)>.csv" in " ".join(found.text)
     text = md.read_text(encoding="utf-8")
     assert "&lt;img src=x" in text and "0.8000" in text
+
+
+def test_reports_show_themselves_in_a_notebook(rng):
+    y, p = random_binary(rng, 200)
+    q = np.clip(p + rng.normal(0, 0.1, 200), 0, 1)
+    pred = Predictions(y, p)
+    full = explain_report(evaluate_predictions(pred, replicates=0), pred=pred)._repr_html_()
+    assert len(charts_of(assert_self_contained(full))) == 5  # with the samples: every plot
+    fragment = comparison_report(compare({"a": p, "b": q}, y)).html(standalone=False)
+    assert "<!DOCTYPE" not in fragment
+    assert list(charts_of(assert_self_contained(fragment))) == ["forest"]

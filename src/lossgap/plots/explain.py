@@ -75,13 +75,29 @@ def reliability_chart(ev: Evaluation, curves: ExplainCurves | None = None) -> Ch
         "reliability",
         "Reliability diagram",
         _reliability_title(ev, curves),
-        "The black step is the share of samples that are really positive at each predicted "
-        "probability (isotonic fit, CORP). On the dashed diagonal a model means what it "
-        "says; below it, it is overconfident in the positive class, above it underconfident."
-        " The shaded band is where a calibrated model's curve would fall by chance with "
-        "this many samples: outside it, the miscalibration is real. MCB, DSC and UNC "
-        "decompose the log loss into miscalibration, discrimination and uncertainty.",
+        _reliability_caption(ev),
         figure,
+    )
+
+
+def _reliability_caption(ev: Evaluation) -> str:
+    if ev.task == "binary":
+        what = (
+            "The black step is the share of samples that are really positive at each "
+            "predicted probability (isotonic fit, CORP). On the dashed diagonal a model means "
+            "what it says; below it, it is overconfident in the positive class, above it "
+            "underconfident."
+        )
+    else:
+        what = (
+            "The black step is the share of decisions that are right at each confidence "
+            "(top label, isotonic fit, CORP). On the dashed diagonal a model is as often right "
+            "as it claims; below it, it is overconfident, above it underconfident."
+        )
+    return (
+        f"{what} The shaded band is where a calibrated model's curve would fall by chance "
+        "with this many samples: outside it, the miscalibration is real. MCB, DSC and UNC "
+        "decompose the log loss into miscalibration, discrimination and uncertainty."
     )
 
 

@@ -224,6 +224,10 @@ class Report:
             charts=chart_views(self.charts),
         )
 
+    def _repr_html_(self) -> str:
+        """The report in a notebook cell."""
+        return self.html(standalone=False)
+
     def markdown(self) -> str:
         """The Markdown summary, for a pull-request comment."""
         return self.make_markdown()
@@ -519,7 +523,6 @@ def demo_report(story: Any, *, seed: int = 0) -> Report:
             "ev": ev,
             "c": c,
             "history": story.history,
-            "history_headline": history_headline(story.history),
             "findings": [f for _, f in story.history.all_findings()],
             "best": story.history.best(),
             "advice": story.history.runs[0].advice,
