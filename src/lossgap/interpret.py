@@ -31,7 +31,7 @@ from lossgap import bounds
 from lossgap.errors import InputError
 from lossgap.evaluation import Finding, json_safe
 from lossgap.history.names import normalise_name
-from lossgap.render.text import format_number, style
+from lossgap.render.text import findings_renderables, format_number, style
 from lossgap.uncertainty import z_value
 
 #: Metric names (as :func:`lossgap.history.names.normalise_name` spells them) read as the
@@ -1107,13 +1107,7 @@ def interpretation_renderables(result: Interpretation) -> Iterator[RenderableTyp
     yield table
     yield Text("")
     yield Text("Findings", style="bold")
-    for i, finding in enumerate(result.findings, 1):
-        line = Text(f"{i}. ")
-        line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
-        line.append(f": {finding.message}")
-        yield line
-        if finding.advice:
-            yield Text(f"   What to do: {finding.advice}", style=style("advice"))
+    yield from findings_renderables(result.findings)
     yield Text("")
     for paragraph in result.explanation:
         yield Text(paragraph)
