@@ -61,8 +61,7 @@ def _partition_function(specs: Mapping[str, BatchSpec], batch_rows: int) -> Any:
         for table, first_row, where in pool_batches(tagged, batch_rows):
             first_id = (partition << _ROW_BITS) + first_row
             for name, spec in specs.items():
-                part = spec.tally(table, first_row, where, first_id)
-                running[name] = running[name].merge(part) if name in running else part
+                running[name] = spec.add(running.get(name), table, first_row, where, first_id)
             rows = first_row + table.num_rows
         if running:
             yield pa.RecordBatch.from_pydict(

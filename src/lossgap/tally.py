@@ -258,8 +258,12 @@ class ScoreTable:
         *,
         max_distinct: int = DEFAULT_MAX_DISTINCT,
         bin_bits: int = DEFAULT_BIN_BITS,
+        binned: bool = False,
     ) -> ScoreTable:
         """Group samples by score (then into bins, past ``max_distinct`` distinct scores).
+
+        ``binned=True`` bins at once: for a batch that will merge into a compressed table,
+        the exact table would only be compressed at the merge.
 
         Examples
         --------
@@ -282,11 +286,10 @@ class ScoreTable:
             ordered, w, yo = s[order], ops.as_float(weight)[order], ops.as_float(y[order])
             pos, neg = w * yo, w * (1.0 - yo)
         runs, starts = ops.runs(ordered)
-        if len(starts) > max_distinct:
-            if neg is None:
-                pos = ops.as_float(pos)
-                neg = 1.0 - pos
-            return _bin_sorted(ops, ordered, neg, pos, max_distinct=max_distinct, bin_bits=bin_bits)
+        if binned or len(starts) > max_distinct:
+            return _bin_sorted(
+                ops, ordered, neg, pos, max_distinct=max_distinct, bin_bits=bin_bits
+            )
         pos_run = ops.as_float(ops.segment(pos, runs, "sum"))
         if neg is None:
             neg_run = ops.as_float(ops.run_lengths(starts, len(ordered))) - pos_run
@@ -415,20 +418,30 @@ def _sorted_bin_keys(ops: Any, s: Any, bits: int) -> Any:
 
 
 def _bin_sorted(
-    ops: Any, s: Any, neg: Any, pos: Any, *, max_distinct: int, bin_bits: int
+    ops: Any, s: Any, neg: Any | None, pos: Any, *, max_distinct: int, bin_bits: int
 ) -> ScoreTable:
-    """The compressed table of ascending scores with the weight of each class at each."""
+    """The compressed table of ascending scores with the weight of each class at each.
+
+    ``neg=None``: unit weights, ``pos`` the 0/1 labels (summed as integers, exactly).
+    """
     keys = _sorted_bin_keys(ops, s, bin_bits)
     runs, starts = ops.runs(keys)
-    ends = starts + ops.run_lengths(starts, len(s)) - 1
+    lengths = ops.run_lengths(starts, len(s))
+    pos_run = ops.as_float(ops.segment(pos, runs, "sum"))
+    if neg is None:
+        neg_run = ops.as_float(lengths) - pos_run
+        score_sum = ops.segment(s, runs, "sum")
+    else:
+        neg_run = ops.segment(neg, runs, "sum")
+        score_sum = ops.segment(s * (neg + pos), runs, "sum")
     return _binned(
         ops,
         bins=keys[starts],
         low=s[starts],
-        high=s[ends],
-        score_sum=ops.segment(s * (neg + pos), runs, "sum"),
-        neg=ops.segment(neg, runs, "sum"),
-        pos=ops.segment(pos, runs, "sum"),
+        high=s[starts + lengths - 1],
+        score_sum=score_sum,
+        neg=neg_run,
+        pos=pos_run,
         max_distinct=max_distinct,
         bin_bits=bin_bits,
     )
@@ -565,6 +578,7 @@ class Tally:
         top: int = DEFAULT_TOP,
         max_distinct: int = DEFAULT_MAX_DISTINCT,
         bin_bits: int = DEFAULT_BIN_BITS,
+        binned: Sequence[bool] | None = None,
     ) -> Tally:
         """Summarise validated predictions.
 
@@ -577,6 +591,8 @@ class Tally:
             Distinct scores per class column kept exactly; past it the table compresses.
         bin_bits : int, default=11
             Resolution of the compressed bins (:func:`bin_keys`).
+        binned : sequence of bool, default=None
+            Per table, bin at once (for a batch merging into compressed tables).
         """
         k = pred.n_classes
         columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
@@ -595,6 +611,7 @@ class Tally:
             top=top,
             max_distinct=max_distinct,
             bin_bits=bin_bits,
+            binned=binned,
         )
 
     @classmethod
@@ -615,13 +632,15 @@ class Tally:
         top: int = DEFAULT_TOP,
         max_distinct: int = DEFAULT_MAX_DISTINCT,
         bin_bits: int = DEFAULT_BIN_BITS,
+        binned: Sequence[bool] | None = None,
     ) -> Tally:
         """Summarise per-sample arrays of one backend (the engines' shared kernel).
 
         ``y`` and ``predicted`` are class indices; ``columns`` the score column of each
         table (the positive-class probability for binary, one per class otherwise);
         ``loss`` and ``brier`` the per-sample values; ``true_prob`` the probability of the
-        true class. The arrays are trusted: validation happened before.
+        true class. The arrays are trusted: validation happened before. ``binned`` (one
+        flag per table) bins those tables at once, as :meth:`ScoreTable.from_samples`.
         """
         ops = array_ops(loss)
         k = len(classes)
@@ -640,11 +659,17 @@ class Tally:
         infinite_weight = total(ops.as_float(counted_infinite))
         positive_of = (lambda c: y) if task == "binary" else (lambda c: y == c)
         first = 1 if task == "binary" else 0
+        flags = [False] * len(columns) if binned is None else list(binned)
         tables = [
             ScoreTable.from_samples(
-                col, positive_of(c), weight, max_distinct=max_distinct, bin_bits=bin_bits
+                col,
+                positive_of(c),
+                weight,
+                max_distinct=max_distinct,
+                bin_bits=bin_bits,
+                binned=flag,
             )
-            for c, col in enumerate(columns, start=first)
+            for (c, col), flag in zip(enumerate(columns, start=first), flags, strict=True)
         ]
         worst = WorstSamples(loss, ids, y, true_prob, predicted)
         return cls(

@@ -140,14 +140,29 @@ class BatchSpec:
         first_row: int,
         where: str,
         first_id: int | None = None,
+        into: Tally | None = None,
     ) -> Tally:
-        """The Tally of one batch."""
+        """The Tally of one batch, to be merged ``into`` a running Tally (its compressed
+        tables make this batch's tables binned at once)."""
         return Tally.from_predictions(
             self.predictions(table, first_row, where, first_id),
             top=self.top,
             max_distinct=self.max_distinct,
             bin_bits=self.bin_bits,
+            binned=None if into is None else [t.compressed for t in into.tables],
         )
+
+    def add(
+        self,
+        running: Tally | None,
+        table: pa.Table,
+        first_row: int,
+        where: str,
+        first_id: int | None = None,
+    ) -> Tally:
+        """``running`` merged with the Tally of one more batch."""
+        part = self.tally(table, first_row, where, first_id, into=running)
+        return part if running is None else running.merge(part)
 
 
 def pool_batches(

@@ -338,8 +338,7 @@ def stream_tally(
         meter = _Meter(bar, "evaluating", src.total_bytes)
         running: Tally | None = None
         for table, first_row, where in _batches(dataset, src, spec.columns, batch_rows, meter):
-            part = spec.tally(table, first_row, where)
-            running = part if running is None else running.merge(part)
+            running = spec.add(running, table, first_row, where)
     if running is None:
         msg = f"{src.text!r} has a header but no rows: there are no samples to evaluate"
         raise InputError(msg)
