@@ -205,18 +205,24 @@ def _fold_weights_by_thinning(
 
 
 def _summary(
-    tally_before: dict[str, float], after: dict[str, float], method: str, **extra: Any
+    before: dict[str, float],
+    method: str,
+    loss: float,
+    brier: float,
+    correct: float,
+    changed: float,
+    total: float,
 ) -> dict[str, Any]:
+    """Before/after of one map from its held-out totals (weights summed over the folds)."""
     return {
-        "log_loss_before": tally_before["log_loss"],
-        "log_loss_after": after["log_loss"],
-        "brier_before": tally_before["brier"],
-        "brier_after": after["brier"],
-        "accuracy_before": tally_before["accuracy"],
-        "accuracy_after": after["accuracy"],
-        "decisions_changed": after["decisions_changed"],
+        "log_loss_before": before["log_loss"],
+        "log_loss_after": loss / total,
+        "brier_before": before["brier"],
+        "brier_after": brier / total,
+        "accuracy_before": before["accuracy"],
+        "accuracy_after": correct / total,
+        "decisions_changed": changed / total,
         "can_change_decisions": CHANGES_DECISIONS[method],
-        **extra,
     }
 
 
@@ -252,13 +258,7 @@ def _binary_recalibration(
             brier += brier_score_total(prob, test)
             correct += (test[:, 1] * decided + test[:, 0] * ~decided).sum()
             changed += test.sum(axis=1)[decided != decided_before].sum()
-        after = {
-            "log_loss": loss / total,
-            "brier": brier / total,
-            "accuracy": correct / total,
-            "decisions_changed": changed / total,
-        }
-        methods[method] = _summary(before, after, method)
+        methods[method] = _summary(before, method, loss, brier, correct, changed, total)
     full_temperature = fit_logistic_table(table, intercept=False)
     full_platt = fit_logistic_table(table, intercept=True)
     methods["temperature"]["temperature"] = _temperature_of(full_temperature)
@@ -366,13 +366,7 @@ def _multiclass_recalibration(
             decided = np.argmax(prob, axis=1)
             correct += float(wt @ (decided == y))
             changed += float(wt @ (decided != decided_before[test]))
-        after = {
-            "log_loss": loss / total,
-            "brier": brier / total,
-            "accuracy": correct / total,
-            "decisions_changed": changed / total,
-        }
-        methods[method] = _summary(before, after, method)
+        methods[method] = _summary(before, method, loss, brier, correct, changed, total)
     beta, _ = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
     methods["temperature"]["temperature"] = float(1.0 / beta) if beta > 0 else float("inf")
     return {
