@@ -34,8 +34,9 @@ test: $(VENV)/.installed-all
 report-check: $(VENV)/.installed-dev
 	$(BIN)/python tools/report_check.py
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-all
 	$(BIN)/python benchmarks/bench_explain.py
+	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
