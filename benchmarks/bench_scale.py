@@ -39,6 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from bench_explain import numpy_pass, sklearn_metrics  # the same references, one definition
 
 CHUNK = 1_000_000
 
@@ -61,27 +62,13 @@ def binary_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarra
 
 
 def sklearn_plain(y: np.ndarray, p: np.ndarray) -> None:
-    from sklearn import metrics as skm
+    """bench_explain's nine plain metrics, plus a calibration curve and an isotonic fit."""
     from sklearn.calibration import calibration_curve
     from sklearn.isotonic import IsotonicRegression
 
-    decided = (p >= 0.5).astype(int)
-    skm.log_loss(y, p)
-    skm.accuracy_score(y, decided)
-    skm.balanced_accuracy_score(y, decided)
-    skm.precision_score(y, decided)
-    skm.recall_score(y, decided)
-    skm.f1_score(y, decided)
-    skm.brier_score_loss(y, p)
-    skm.roc_auc_score(y, p)
-    skm.average_precision_score(y, p)
+    sklearn_metrics(y, p)
     calibration_curve(y, p, n_bins=15)
     IsotonicRegression(out_of_bounds="clip").fit(p, y)
-
-
-def numpy_pass(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
-    true_prob = np.where(y == 1, p, 1 - p)
-    return float(-np.log(true_prob).mean()), float(((p >= 0.5) == y).mean())
 
 
 def in_memory(sizes: list[int], rng: np.random.Generator) -> None:

@@ -99,7 +99,8 @@ def main() -> None:
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
     name = torch.cuda.get_device_name() if args.device and args.device.startswith("cuda") else "-"
-    print(f"torch {torch.__version__}; CPU threads {torch.get_num_threads()}; device {args.device} ({name})")
+    threads = torch.get_num_threads()
+    print(f"torch {torch.__version__}; CPU threads {threads}; device {args.device} ({name})")
     header = ["n", "validate", "numpy"]
     devices = ["cpu"]
     header += ["torch cpu", "numpy/cpu"]

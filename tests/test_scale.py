@@ -14,6 +14,7 @@ from lossgap import InputError, Predictions, Tally, metrics
 from lossgap.explain import evaluate
 from lossgap.tally import DEFAULT_BIN_BITS, ScoreTable, bin_keys, merge_all
 
+
 def assert_same_json(a, b, path="", rtol=1e-9):
     """Nested JSON-like data equal, numbers within rtol."""
     if isinstance(a, dict):
@@ -60,7 +61,8 @@ def test_bins_are_ordered_intervals_narrow_in_log_odds(p, bits):
     with np.errstate(divide="ignore"):
         width = logit(b[normal]) - logit(a[normal])
     assert np.all(width <= 2.0 ** (1 - bits) * (1 + 1e-9))
-    assert len(np.unique(keys[p == 1.0])) <= 1 and not np.any(keys[p < 1] == bin_keys(np.ones(1), bits)[0])
+    one = bin_keys(np.ones(1), bits)[0]
+    assert not np.any(keys[p < 1] == one)  # p = 1 has a bin of its own
 
 
 def test_bin_keys_ignore_the_sign_of_zero():
@@ -79,7 +81,8 @@ def labelled(draw, max_n=300):
 
 
 def exact_auc_ap(y, p, w):
-    return skm.roc_auc_score(y, p, sample_weight=w), skm.average_precision_score(y, p, sample_weight=w)
+    auc = skm.roc_auc_score(y, p, sample_weight=w)
+    return auc, skm.average_precision_score(y, p, sample_weight=w)
 
 
 @settings(max_examples=80, deadline=None)
@@ -191,7 +194,9 @@ def split_data(draw):
 def part_tallies(y, p, w, cap, parts, bits=6):
     return [
         Tally.from_predictions(
-            Predictions(y[i], p[i], sample_weight=None if w is None else w[i], ids=i, classes=[0, 1]),
+            Predictions(
+                y[i], p[i], sample_weight=None if w is None else w[i], ids=i, classes=[0, 1]
+            ),
             max_distinct=cap,
             bin_bits=bits,
             top=5,
@@ -217,13 +222,20 @@ def test_merge_is_associative_and_commutative_across_compression(data):
     if d is None:
         return
     left = a.merge(b).merge(c).merge(d)
-    for other in (a.merge(b.merge(c.merge(d))), d.merge(b).merge(c.merge(a)), c.merge(d).merge(a.merge(b))):
+    others = (
+        a.merge(b.merge(c.merge(d))),
+        d.merge(b).merge(c.merge(a)),
+        c.merge(d).merge(a.merge(b)),
+    )
+    for other in others:
         assert_same_tally(left, other)
 
 
 def test_compressed_and_exact_merge_either_way(rng):
     y, p = (rng.random(400) < 0.5).astype(int), rng.random(400)
-    big = Tally.from_predictions(Predictions(y[:300], p[:300], ids=np.arange(300)), max_distinct=100)
+    big = Tally.from_predictions(
+        Predictions(y[:300], p[:300], ids=np.arange(300)), max_distinct=100
+    )
     small = Tally.from_predictions(
         Predictions(y[300:], p[300:], ids=np.arange(300, 400)), max_distinct=100
     )
@@ -269,3 +281,20 @@ def test_zero_weight_infinite_loss_does_not_poison_the_sums():
 def test_merge_all_refuses_nothing():
     with pytest.raises(InputError, match="no Tallies"):
         merge_all([])
+
+
+def test_json_carries_the_bound_of_compressed_metrics(rng):
+    from lossgap.evaluation import MetricValue
+
+    if "approximation_bound" not in MetricValue.__dataclass_fields__:
+        pytest.skip("MetricValue has no approximation_bound field yet (evaluation.py)")
+    y, p = (rng.random(3000) < 0.4).astype(int), rng.random(3000)
+    compressed = Tally.from_predictions(Predictions(y, p), max_distinct=100)
+    metrics_json = evaluate(compressed).to_dict()["metrics"]
+    assert metrics_json["roc_auc"]["approximation_bound"] == pytest.approx(
+        metrics.roc_auc_bound(compressed)
+    )
+    assert metrics_json["roc_auc"]["approximation_bound"] > 0
+    assert metrics_json["log_loss"]["approximation_bound"] is None
+    exact = evaluate(Tally.from_predictions(Predictions(y, p))).to_dict()["metrics"]
+    assert all(m.get("approximation_bound") is None for m in exact.values())

@@ -34,8 +34,12 @@ def whole_tally(y, p, **kw):
 
 
 def write_jsonl(path, columns):
-    rows = [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
-    path.write_text("".join(json.dumps({k: v.item() for k, v in r.items()}) + "\n" for r in rows))
+    names = list(columns)
+    lines = (
+        json.dumps({k: v.item() for k, v in zip(names, values, strict=True)}) + "\n"
+        for values in zip(*columns.values(), strict=True)
+    )
+    path.write_text("".join(lines))
 
 
 @pytest.mark.parametrize("kind", ["parquet", "csv", "tsv", "jsonl"])
@@ -58,7 +62,8 @@ def test_a_spark_style_directory_and_a_glob(tmp_path, binary):
     folder = tmp_path / "out"
     folder.mkdir()
     for i, rows in enumerate(np.array_split(np.arange(len(y)), 4)):
-        pq.write_table(pa.table({"y": y[rows], "p": p[rows]}), folder / f"part-{i:05d}.snappy.parquet")
+        part = folder / f"part-{i:05d}.snappy.parquet"
+        pq.write_table(pa.table({"y": y[rows], "p": p[rows]}), part)
     (folder / "_SUCCESS").write_text("")
     (folder / ".part-00000.snappy.parquet.crc").write_bytes(b"\x00crc")
     expected = whole_tally(y, p)
@@ -79,7 +84,8 @@ def test_multiclass_columns_resolve_classes_as_the_whole_file(tmp_path, rng):
     y, prob = random_multiclass(rng, 1200, 3)
     names = np.array(["owl", "cat", "dog"])  # column order is not sorted order
     path = tmp_path / "m.parquet"
-    pq.write_table(pa.table({"label": names[y], **{f"p_{c}": prob[:, i] for i, c in enumerate(names)}}), path)
+    columns = {f"p_{c}": prob[:, i] for i, c in enumerate(names)}
+    pq.write_table(pa.table({"label": names[y], **columns}), path)
     got = stream_tally(path, batch_rows=250)
     assert got.classes == ("owl", "cat", "dog")
     assert_same_tally(got, whole_tally(names[y], prob, prob_names=[f"p_{c}" for c in names]))
@@ -163,7 +169,8 @@ def test_a_nan_in_a_later_batch_names_its_row_in_the_whole_file(tmp_path, binary
     p[1703] = np.nan
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"label": y, "prob": p}), path)
-    with pytest.raises(InputError, match=r"NaN at row 1703 \(1 row\(s\) in this batch\).* in .*p\.parquet"):
+    where = r"NaN at row 1703 \(1 row\(s\) in this batch\).* in .*p\.parquet"
+    with pytest.raises(InputError, match=where):
         stream_tally(path, batch_rows=500)
     result = CliRunner().invoke(load_commands(), ["explain", str(path), "--engine", "stream"])
     assert result.exit_code == 2

@@ -69,7 +69,10 @@ def _partition_function(specs: Mapping[str, BatchSpec], batch_rows: int) -> Any:
                     "name": list(running),
                     "partition": [partition] * len(running),
                     "rows": [rows] * len(running),
-                    "tally": [pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL) for t in running.values()],
+                    "tally": [
+                        pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL)
+                        for t in running.values()
+                    ],
                 },
                 schema=_ARROW_SCHEMA,
             )
@@ -173,7 +176,10 @@ def tallies(
         [r[0] for r in df.select(first.label).distinct().collect() if r[0] is not None]
     )
     if len(labels) == 0:
-        msg = f"column {first.label!r} of the DataFrame has no labels: there are no samples to evaluate"
+        msg = (
+            f"column {first.label!r} of the DataFrame has no labels: there are no samples "
+            "to evaluate"
+        )
         raise InputError(msg)
     specs = {
         name: replace(spec, classes=resolve_classes(spec.choice, labels, classes))
@@ -256,7 +262,8 @@ def explain(
     --------
     >>> from pyspark.sql import SparkSession  # doctest: +SKIP
     >>> spark = SparkSession.builder.master("local[2]").getOrCreate()  # doctest: +SKIP
-    >>> df = spark.createDataFrame([(0, 0.1), (1, 0.8), (1, 0.4)], "y int, p double")  # doctest: +SKIP
+    >>> rows = [(0, 0.1), (1, 0.8), (1, 0.4)]  # doctest: +SKIP
+    >>> df = spark.createDataFrame(rows, "y int, p double")  # doctest: +SKIP
     >>> lossgap.spark.explain(df, label="y", prob="p").metric("accuracy")  # doctest: +SKIP
     0.666...
     """

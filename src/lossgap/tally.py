@@ -682,9 +682,13 @@ class Tally:
             weight_sq=float(n) if weight is None else ops.scalar(weight @ weight),
             class_weight=counts(y, k),
             loss_sum=total(finite),
-            loss_sq_sum=ops.scalar(finite @ finite if weight is None else weight @ (finite * finite)),
+            loss_sq_sum=ops.scalar(
+                finite @ finite if weight is None else weight @ (finite * finite)
+            ),
             # an infinite loss counts the clip, as every loss above it does
-            clipped_loss_sum=total(ops.where(finite > _CLIP, _CLIP, finite)) + _CLIP * infinite_weight,
+            clipped_loss_sum=(
+                total(ops.where(finite > _CLIP, _CLIP, finite)) + _CLIP * infinite_weight
+            ),
             infinite_weight=infinite_weight,
             infinite_count=ops.scalar(counted_infinite.sum()),
             brier_sum=total(brier),

@@ -177,7 +177,8 @@ def pool_batches(
     Examples
     --------
     >>> b = pa.record_batch({"y": [0, 1, 1]})
-    >>> [(t.num_rows, first, where) for t, first, where in pool_batches([(b, "a"), (b, "b"), (b, "c")], 5)]
+    >>> pooled = pool_batches([(b, "a"), (b, "b"), (b, "c")], 5)
+    >>> [(t.num_rows, first, where) for t, first, where in pooled]
     [(6, 0, 'a to b'), (3, 6, 'c')]
     """
     pending: list[pa.RecordBatch] = []

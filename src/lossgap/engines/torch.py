@@ -196,7 +196,9 @@ def tally_from_tensors(
         prob = prob[:, 0]
     width = 1 if prob.ndim == 1 else prob.shape[1]
     k = 2 if width == 1 else width
-    weight = None if sample_weight is None else torch.as_tensor(sample_weight, device=device).detach().to(torch.float64)
+    weight = None
+    if sample_weight is not None:
+        weight = torch.as_tensor(sample_weight, device=device).detach().to(torch.float64)
     names = tuple(range(k)) if classes is None else tuple(classes)
 
     def refuse() -> InputError:
@@ -212,7 +214,10 @@ def tally_from_tensors(
             )
         except InputError as exc:
             return exc
-        msg = "the tensors failed validation on their device: check labels, probabilities and weights"
+        msg = (
+            "the tensors failed validation on their device: check labels, probabilities "
+            "and weights"
+        )
         return InputError(msg)
 
     shapes_ok = (
@@ -226,7 +231,10 @@ def tally_from_tensors(
     if not shapes_ok:
         raise refuse()
     if len(names) != k:
-        msg = f"{len(names)} classes {names!r} but the probabilities have {k} columns: name each column once"
+        msg = (
+            f"{len(names)} classes {names!r} but the probabilities have {k} columns: "
+            "name each column once"
+        )
         raise InputError(msg)
     bad = _invalid(y, prob, weight, from_logits=from_logits, width=width, k=k)
     if bool(bad):  # the one synchronisation of the update
@@ -273,7 +281,13 @@ def tally_from_tensors(
 
 
 def _invalid(
-    y: torch.Tensor, prob: torch.Tensor, weight: torch.Tensor | None, *, from_logits: bool, width: int, k: int
+    y: torch.Tensor,
+    prob: torch.Tensor,
+    weight: torch.Tensor | None,
+    *,
+    from_logits: bool,
+    width: int,
+    k: int,
 ) -> torch.Tensor:
     """One boolean on the device: does anything fail the checks of Predictions?"""
     labels = y.to(torch.float64)

@@ -104,7 +104,10 @@ def resolve_source(source: str | Path) -> Source:
     if _is_glob(text):
         files = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
         if not files:
-            msg = f"no file matches {text!r}: check the pattern (quote it so the shell does not expand it)"
+            msg = (
+                f"no file matches {text!r}: check the pattern (quote it so the shell does "
+                "not expand it)"
+            )
             raise InputError(msg)
     elif path.is_dir():
         files = sorted(
@@ -184,7 +187,9 @@ class _Meter:
 
     def __init__(self, progress: Progress | None, description: str, total_bytes: int) -> None:
         self.progress = progress
-        self.task = None if progress is None else progress.add_task(description, total=total_bytes, rows=0)
+        self.task = (
+            None if progress is None else progress.add_task(description, total=total_bytes, rows=0)
+        )
         self.rows = 0
         self.bytes_done = 0
 
