@@ -11,9 +11,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import lossgap
 from lossgap import InputError, Predictions, Tally
+from lossgap.explain import evaluate
 from lossgap.metrics import METRICS
 from tests.conftest import random_binary, random_multiclass
-from tests.test_scale import assert_same_json, summary_explain
+from tests.test_scale import assert_same_json, assert_same_tally, summary_explain
 
 torch = pytest.importorskip("torch")
 
@@ -201,3 +202,19 @@ def test_sync_is_a_no_op_without_a_process_group(rng):
     metric = LossGapMetric()
     metric.update(torch.tensor(p), torch.tensor(y))
     assert metric.sync() is metric and metric.tally.count == 100
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_the_gpu_equals_numpy_and_stays_there(rng):
+    y, p = random_binary(rng, 200_000)
+    yt, pt = torch.tensor(y, device="cuda"), torch.tensor(p, device="cuda")
+    on_device = tally_from_tensors(yt, pt, max_distinct=50_000)
+    assert on_device.confusion.device.type == "cuda"
+    assert on_device.tables[0].bins.device.type == "cuda"
+    got = on_device.to_numpy()
+    expected = Tally.from_predictions(Predictions(y, p), max_distinct=50_000)
+    assert_same_tally(got, expected)
+    metric = LossGapMetric(max_distinct=50_000)
+    for rows in torch.split(torch.arange(len(y), device="cuda"), 65_536):
+        metric.update(pt[rows], yt[rows])
+    assert_same_json(metric.compute().to_dict(), evaluate(expected).to_dict())
