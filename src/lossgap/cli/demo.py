@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 from rich.text import Text
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from lossgap.cli import command, print_json
 from lossgap.compare.text import headline as comparison_headline
@@ -52,9 +59,11 @@ def demo_command(
     with Progress(
         *columns, console=make_console(stderr=True), disable=json or quiet, transient=True
     ) as progress:
-        tasks = {stage: progress.add_task(text, total=None) for stage, text in STAGES.items()}
+        tasks: dict[str, TaskID] = {}
 
         def on_step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:  # each stage shows up when it starts
+                tasks[stage] = progress.add_task(STAGES[stage], total=total)
             progress.update(tasks[stage], completed=done, total=total)
 
         story = run_demo(epochs=epochs, seed=seed, out=out, on_step=on_step)
