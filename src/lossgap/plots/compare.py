@@ -37,7 +37,9 @@ def forest_chart(c: Comparison) -> Chart | None:
         axes[0].set_yticks(rows, [f"{short(p.a)} \u2212 {short(p.b)}" for p in pairs])
         axes[0].set_ylim(-0.7, len(pairs) - 0.3)
     real = {m: sum(p.difference(m).significant for p in c.pairs) for m in PAIR_METRICS}
-    shown = "" if len(c.pairs) <= FOREST_PAIRS else f" (first {FOREST_PAIRS} of {len(c.pairs)} pairs)"
+    shown = (
+        "" if len(c.pairs) <= FOREST_PAIRS else f" (first {FOREST_PAIRS} of {len(c.pairs)} pairs)"
+    )
     summary = (
         f"Real differences (filled markers): accuracy in {real['accuracy']} of "
         f"{len(c.pairs)} pairs, log loss in {real['log_loss']}{shown}"

@@ -59,7 +59,8 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
         if start is not None:
             ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
                        label=f"loss and {run.score} part ways ({run.axis} {div['start_epoch']})")
-        for key, color, style in ((run.loss, COLORS["wrong"], ":"), (run.score, COLORS["correct"], "-.")):
+        marks = ((run.loss, COLORS["wrong"], ":"), (run.score, COLORS["correct"], "-."))
+        for key, color, style in marks:
             best = analysis.best.get(key) if key else None
             at = _x_of(curves, best["epoch"]) if best else None
             if at is not None:
