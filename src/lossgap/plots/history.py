@@ -35,12 +35,14 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
     if not curves.get("x") or run.loss not in curves:
         return None
     x = np.asarray(curves["x"], float)
+    name = {key: short(key, 30) for key in (run.loss, run.score, run.train_loss, run.train_score)
+            if key}  # metric names as the log spells them: drawn as typed
     with plot_style():
         figure, ax = new_figure(size=(6.4, 4.6))
-        _series(ax, x, curves[run.loss], COLORS["wrong"], f"{run.loss} (smoothed)")
+        _series(ax, x, curves[run.loss], COLORS["wrong"], f"{name[run.loss]} (smoothed)")
         if run.train_loss and run.train_loss in curves:
-            _series(ax, x, curves[run.train_loss], COLORS["wrong"], f"{run.train_loss} (smoothed)",
-                    dashed=True)
+            _series(ax, x, curves[run.train_loss], COLORS["wrong"],
+                    f"{name[run.train_loss]} (smoothed)", dashed=True)
         ax.set_xlabel(run.axis)
         ax.set_ylabel("loss", color=COLORS["wrong"])
         handles = []
@@ -49,23 +51,24 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
             right = ax.twinx()
             right.spines["right"].set_visible(True)
             right.grid(False)
-            _series(right, x, curves[run.score], COLORS["correct"], f"{run.score} (smoothed)")
+            _series(right, x, curves[run.score], COLORS["correct"], f"{name[run.score]} (smoothed)")
             if run.train_score and run.train_score in curves:
                 _series(right, x, curves[run.train_score], COLORS["correct"],
-                        f"{run.train_score} (smoothed)", dashed=True)
-            right.set_ylabel(run.score, color=COLORS["correct"])
+                        f"{name[run.train_score]} (smoothed)", dashed=True)
+            right.set_ylabel(name[run.score], color=COLORS["correct"])
         div = analysis.divergence
         start = _x_of(curves, div["start_epoch"]) if div else None
         if start is not None:
             ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
-                       label=f"loss and {run.score} part ways ({run.axis} {div['start_epoch']})")
+                       label=f"loss and {name.get(run.score)} part ways "
+                       f"({run.axis} {div['start_epoch']})")
         marks = ((run.loss, COLORS["wrong"], ":"), (run.score, COLORS["correct"], "-."))
         for key, color, style in marks:
             best = analysis.best.get(key) if key else None
             at = _x_of(curves, best["epoch"]) if best else None
             if at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
-                           label=f"best {key}: {run.axis} {best['epoch']}")
+                           label=f"best {name[key]}: {run.axis} {best['epoch']}")
         for axis in (ax, right):
             if axis is not None:
                 h, labels = axis.get_legend_handles_labels()
@@ -89,9 +92,9 @@ def _run_summary(analysis: RunAnalysis) -> str:
     name = short(run.name, 30)
     loss = analysis.best.get(run.loss)
     score = analysis.best.get(run.score) if run.score else None
-    text = f"{name}: {run.loss} lowest at {run.axis} {loss['epoch']}" if loss else name
+    text = f"{name}: {short(run.loss, 30)} lowest at {run.axis} {loss['epoch']}" if loss else name
     if score is not None:
-        text += f", {run.score} best at {run.axis} {score['epoch']}"
+        text += f", {short(run.score, 30)} best at {run.axis} {score['epoch']}"
     div = analysis.divergence
     if div:
         text += f"; they part ways from {run.axis} {div['start_epoch']}"
