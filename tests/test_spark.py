@@ -20,6 +20,10 @@ from lossgap.explain import evaluate
 from tests.conftest import random_binary, random_multiclass
 from tests.test_scale import assert_same_json, assert_same_tally
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:PySpark does not yet fully support pandas:FutureWarning"
+)
+
 pyspark = pytest.importorskip("pyspark")
 if shutil.which("java") is None:
     pytest.skip("Spark needs Java", allow_module_level=True)

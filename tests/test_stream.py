@@ -234,3 +234,16 @@ def test_no_rows(tmp_path):
     path.write_text("label,prob\n")
     with pytest.raises(InputError, match="no rows"):
         stream_tally(path)
+
+
+def test_spark_engine_without_pyspark_is_an_input_error(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": [0, 1], "prob": [0.2, 0.7]}), path)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now fails
+    monkeypatch.delitem(sys.modules, "lossgap.spark", raising=False)
+    result = CliRunner().invoke(load_commands(), ["explain", str(path), "--engine", "spark"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "needs pyspark" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -386,7 +386,11 @@ def evaluate_source(
     from lossgap.explain import evaluate
 
     if engine == "spark":
-        from lossgap.spark import tally_of_path
+        try:
+            from lossgap.spark import tally_of_path
+        except ImportError as exc:
+            msg = f"--engine spark needs pyspark ({exc}): pip install 'lossgap[spark]'"
+            raise InputError(msg) from exc
 
         tally = tally_of_path(path, top=max(top, DEFAULT_TOP), **columns)
     else:
