@@ -11,7 +11,7 @@ Every figure is a ratio measured in this one run (never asserted in unit tests).
 2. Streaming: a Parquet file of ``--stream-rows`` rows (4e7 by default, written in row
    groups, never held in memory), read by pyarrow alone (the two columns, in batches) and
    evaluated by ``lossgap.io.stream.stream_tally`` in a child process whose peak resident
-   memory is read from ``getrusage``; log loss and accuracy are checked against an
+   memory is read from ``/proc/self/status`` (VmHWM); log loss and accuracy are checked against an
    independent chunked numpy pass, ROC AUC against ``scipy.stats.rankdata`` within the
    reported bound (``--check-auc``, which needs a few GB).
 3. Spark (``--spark``): ``lossgap.spark.tally`` in local mode against the numpy engine.
@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
-from bench_explain import numpy_pass, sklearn_metrics  # the same references, one definition
 
 CHUNK = 1_000_000
 
@@ -63,6 +61,7 @@ def binary_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarra
 
 def sklearn_plain(y: np.ndarray, p: np.ndarray) -> None:
     """bench_explain's nine plain metrics, plus a calibration curve and an isotonic fit."""
+    from bench_explain import sklearn_metrics  # the same nine calls, one definition
     from sklearn.calibration import calibration_curve
     from sklearn.isotonic import IsotonicRegression
 
@@ -72,6 +71,7 @@ def sklearn_plain(y: np.ndarray, p: np.ndarray) -> None:
 
 
 def in_memory(sizes: list[int], rng: np.random.Generator) -> None:
+    from bench_explain import numpy_pass
     from sklearn.metrics import roc_auc_score
 
     from lossgap import Predictions, Tally
@@ -143,6 +143,15 @@ def exact_auc(path: Path) -> float:
     return float((ranks[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+def peak_mib() -> float:
+    """Peak resident memory of this process since its exec (VmHWM; getrusage's maxrss
+    would count the parent's memory at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def child_stream(path: str) -> None:
     """Evaluate the file by streaming; print timings, results and peak memory as JSON."""
     start = time.perf_counter()
@@ -159,7 +168,7 @@ def child_stream(path: str) -> None:
         "import_s": imported - start,
         "stream_s": streamed - imported,
         "evaluate_s": done - streamed,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": peak_mib(),
         "n": tally.count,
         "compressed": tally.compressed,
         "bins": len(tally.tables[0].scores),
@@ -178,7 +187,7 @@ def child_read(path: str) -> None:
     print(json.dumps({
         "read_s": time.perf_counter() - start,
         "rows": rows,
-        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_mib": peak_mib(),
     }))
 
 
