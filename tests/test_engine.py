@@ -352,3 +352,9 @@ def test_tiny_samples_skip_recalibration_with_a_reason():
     ev = lossgap.explain([0, 1, 1, 0, 1], [0.2, 0.7, 0.9, 0.4, 0.6])
     assert ev.recalibration["methods"] == {} and "needs 20" in ev.recalibration["scheme"]
     assert ev.finding("recalibration_gain") is None
+
+
+def test_backwards_probabilities_get_advice_about_the_class_order():
+    y, t = calibrated_logits(13, 2000)
+    found = lossgap.explain(y, -t, from_logits=True).finding("overconfident")
+    assert found is not None and "backwards" in found.advice

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import random_binary, random_multiclass
+from tests.conftest import random_binary, random_multiclass
 from lossgap import Predictions, compare, explain
 from lossgap.cli import load_commands
 from lossgap.explain import evaluate_predictions
@@ -278,3 +278,22 @@ def test_reports_show_themselves_in_a_notebook(rng):
     fragment = comparison_report(compare({"a": p, "b": q}, y)).html(standalone=False)
     assert "<!DOCTYPE" not in fragment
     assert list(charts_of(assert_self_contained(fragment))) == ["forest"]
+
+
+def test_every_result_shows_itself_in_a_notebook(tmp_path):
+    import numpy as np
+
+    from lossgap.history import analyse_history
+    from lossgap.lab.logistic import ILLUSTRATIONS, logistic_lab
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    cmp = compare({"a": rng.uniform(size=200), "b": rng.uniform(size=200)}, y)
+    path = tmp_path / "log.csv"
+    rows = [f"{e},{0.5 - e / 50},{0.6 + (e - 4) ** 2 / 100},{0.7 + e / 100}" for e in range(10)]
+    path.write_text("epoch,loss,val_loss,val_accuracy\n" + "\n".join(rows) + "\n")
+    lab = logistic_lab(ILLUSTRATIONS[1]["x"], ILLUSTRATIONS[1]["y"])
+    for result in (cmp, analyse_history(path), lab):
+        html = result._repr_html_()
+        assert "<svg" in html or "data:image/svg" in html
+        assert "<html" not in html  # a fragment for the notebook cell

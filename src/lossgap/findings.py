@@ -187,10 +187,15 @@ def _slope_excludes_one(ev: Evaluation) -> str | None:
 
 def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
     temperature = evidence["temperature"]
+    if evidence["calibration_slope"] <= 0:
+        return (
+            "The probabilities rank the classes backwards (slope at or below 0): check the "
+            "class order and the positive class (--positive) before recalibrating."
+        )
     advice = "Recalibrate on held-out data: " + (
         f"dividing the logits by a temperature of about {temperature:.2f} lowers the loss and "
         "changes no decision"
-        if temperature is not None
+        if temperature is not None and math.isfinite(temperature)
         else "temperature scaling lowers the loss and changes no decision"
     )
     intercept = ev.metrics["calibration_intercept"]

@@ -234,6 +234,12 @@ class Comparison:
         }
         return json_safe(out)
 
+    def _repr_html_(self) -> str:
+        """The HTML report, for a notebook cell (flip plots need the samples)."""
+        from lossgap.render.html import comparison_report
+
+        return comparison_report(self).html(standalone=False)
+
     def __rich_console__(self, console: Any, options: Any) -> Any:
         from lossgap.compare.text import comparison_renderables
 

@@ -158,6 +158,12 @@ class HistoryReport:
                     out[key] = {"run": analysis.run.name, **entry}
         return out
 
+    def _repr_html_(self) -> str:
+        """The HTML report, for a notebook cell."""
+        from lossgap.render.html import history_report
+
+        return history_report(self).html(standalone=False)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``lossgap history --json`` (``docs/json.md``).
 

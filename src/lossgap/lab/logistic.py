@@ -206,6 +206,12 @@ class LabResult:
     def n(self) -> int:
         return len(self.x)
 
+    def _repr_html_(self) -> str:
+        """The HTML report, for a notebook cell."""
+        from lossgap.render.html import lab_report
+
+        return lab_report(self).html(standalone=False)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (``docs/json.md``); points only up to :data:`JSON_POINTS`.
 
