@@ -7,7 +7,7 @@ import xml.dom.minidom
 import numpy as np
 import pytest
 
-from conftest import REAL_LOGS, random_binary, random_multiclass
+from tests.conftest import REAL_LOGS, random_binary, random_multiclass
 from lossgap import InputError, Predictions, Tally, compare
 from lossgap.explain import evaluate_predictions
 from lossgap.plots.chart import COLORS, save_charts, short

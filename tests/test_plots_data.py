@@ -9,7 +9,7 @@ from scipy.stats import binom
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from conftest import random_binary, random_multiclass
+from tests.conftest import random_binary, random_multiclass
 from lossgap import InputError, Predictions, Tally, explain
 from lossgap.plots.data import (
     confidence_histogram,
