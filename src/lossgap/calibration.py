@@ -21,8 +21,6 @@ smoothing. https://arxiv.org/abs/2309.12236
 from __future__ import annotations
 
 import numpy as np
-from relplot.kernels import ReflectedGaussianKernel
-from relplot.metrics import search_param
 
 from lossgap.pooling import pool_table
 from lossgap.tally import Tally
@@ -52,6 +50,8 @@ _DENSITY_EPS = 1e-4
 
 
 def _smooth_ece_at(sigma: float, scores: np.ndarray, residual: np.ndarray, mass: np.ndarray) -> float:
+    from relplot.kernels import ReflectedGaussianKernel  # slow to import (pandas, seaborn)
+
     grid = np.linspace(0.0, 1.0, max(round(10 / sigma), _MESH_POINTS))
     kernel = ReflectedGaussianKernel(sigma)
     smoothed = kernel.apply(scores, residual, grid)
@@ -78,6 +78,8 @@ def smooth_ece(
     >>> bool(np.isclose(ours, relplot.smECE(p, y), rtol=1e-9))
     True
     """
+    from relplot.metrics import search_param
+
     mass = w_neg + w_pos
     residual = mass * scores - w_pos
     if sigma is None:

@@ -27,12 +27,16 @@ class MetricValue:
         The interval bounds at the evaluation's confidence level, when computed.
     ci_method : str or None
         How the interval was computed (``"wilson"``, ``"delong"``, ``"bootstrap"``...).
+    approximation_bound : float or None
+        When the Tally's score tables were compressed into bins, a bound on how far the
+        value can be from the exact one (``docs/architecture.md``); None when exact.
     """
 
     value: float
     ci_low: float | None = None
     ci_high: float | None = None
     ci_method: str | None = None
+    approximation_bound: float | None = None
 
 
 @dataclass(frozen=True)

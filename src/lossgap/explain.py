@@ -8,6 +8,7 @@ compute the metrics from the Tally, then let the finding rules read the result.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy.typing as npt
@@ -20,7 +21,7 @@ from lossgap.engines import is_torch_tensor
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.findings import find
-from lossgap.metrics import METRICS, class_shares, log_loss_clipped
+from lossgap.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
 from lossgap.predictions import Predictions, python_scalar
 from lossgap.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
 from lossgap.tally import DEFAULT_TOP, Tally
@@ -188,6 +189,8 @@ def evaluate(
     metrics = _with_intervals(tally, values, pred, confidence, seed, replicates if full else 0)
     metrics["calibration_slope"] = slope
     metrics["calibration_intercept"] = intercept
+    for name, bound in approximation_bounds(tally).items():
+        metrics[name] = replace(metrics[name], approximation_bound=bound)
     shares = class_shares(tally)
     binary = tally.task == "binary"
     evaluation = Evaluation(
