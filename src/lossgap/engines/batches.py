@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from lossgap.errors import InputError
-from lossgap.io.tables import ColumnChoice, column_values
+from lossgap.io.tables import ColumnChoice, predictions_from_table
 from lossgap.predictions import Predictions
 from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 
@@ -109,27 +109,15 @@ class BatchSpec:
 
         Without an id column the ids are ``first_id`` (default ``first_row``) onwards.
         """
-        c = self.choice
         start = first_row if first_id is None else first_id
         try:
-            probs = [column_values(table, name) for name in c.probs]
-            return Predictions(
-                column_values(table, c.label),
-                probs[0] if len(probs) == 1 else np.column_stack(probs),
-                from_logits=c.from_logits,
-                sample_weight=None if c.weight is None else column_values(table, c.weight),
-                ids=(
-                    np.arange(start, start + table.num_rows)
-                    if c.id is None
-                    else column_values(table, c.id)
-                ),
-                classes=self.classes,
-                positive=self.positive,
+            return predictions_from_table(
+                table,
+                self.choice,
                 threshold=self.threshold,
-                label_name=c.label,
-                prob_names=c.probs,
-                weight_name=c.weight or "sample_weight",
-                id_name=c.id or "ids",
+                positive=self.positive,
+                classes=self.classes,
+                default_ids=np.arange(start, start + table.num_rows),
             )
         except InputError as exc:
             raise located(exc, first_row, where) from None

@@ -318,6 +318,36 @@ def column_values(table: pa.Table, name: str) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
+def predictions_from_table(
+    table: pa.Table | pa.RecordBatch,
+    choice: ColumnChoice,
+    *,
+    threshold: float = 0.5,
+    positive: str | None = None,
+    classes: Sequence[str] | None = None,
+    default_ids: np.ndarray | None = None,
+) -> Predictions:
+    """Validate the chosen columns of a table (or one record batch) into Predictions.
+
+    ``default_ids`` are the ids when no id column was chosen (default: the row index).
+    """
+    probs = [column_values(table, c) for c in choice.probs]
+    return Predictions(
+        column_values(table, choice.label),
+        probs[0] if len(probs) == 1 else np.column_stack(probs),
+        from_logits=choice.from_logits,
+        sample_weight=None if choice.weight is None else column_values(table, choice.weight),
+        ids=default_ids if choice.id is None else column_values(table, choice.id),
+        classes=classes,
+        positive=positive,
+        threshold=threshold,
+        label_name=choice.label,
+        prob_names=choice.probs,
+        weight_name=choice.weight or "sample_weight",
+        id_name=choice.id or "ids",
+    )
+
+
 def read_predictions(
     path: str | Path,
     *,
@@ -338,18 +368,6 @@ def read_predictions(
     choice = choose_columns(
         table.column_names, str(path), label=label, prob=prob, logit=logit, id=id, weight=weight
     )
-    probs = [column_values(table, c) for c in choice.probs]
-    return Predictions(
-        column_values(table, choice.label),
-        probs[0] if len(probs) == 1 else np.column_stack(probs),
-        from_logits=choice.from_logits,
-        sample_weight=None if choice.weight is None else column_values(table, choice.weight),
-        ids=None if choice.id is None else column_values(table, choice.id),
-        classes=classes,
-        positive=positive,
-        threshold=threshold,
-        label_name=choice.label,
-        prob_names=choice.probs,
-        weight_name=choice.weight or "sample_weight",
-        id_name=choice.id or "ids",
+    return predictions_from_table(
+        table, choice, threshold=threshold, positive=positive, classes=classes
     )
