@@ -94,33 +94,22 @@ def explain(
     >>> ev.worst[0]["id"], round(ev.worst[0]["loss"], 3)
     (2, 1.05)
     """
+    options = {
+        "from_logits": from_logits,
+        "sample_weight": sample_weight,
+        "classes": classes,
+        "positive": positive,
+        "ids": ids,
+        "threshold": threshold,
+    }
     if is_torch_tensor(y_prob):
         # computed on the tensors' device; only the summary comes to the host
         from lossgap.engines.torch import tally_from_tensors
 
-        tally = tally_from_tensors(
-            y_true,
-            y_prob,
-            from_logits=from_logits,
-            sample_weight=sample_weight,
-            classes=classes,
-            positive=positive,
-            ids=ids,
-            threshold=threshold,
-            top=max(top, DEFAULT_TOP),
-        )
+        tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
         weighted = sample_weight is not None
         return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)
-    pred = Predictions(
-        y_true,
-        y_prob,
-        from_logits=from_logits,
-        sample_weight=sample_weight,
-        classes=classes,
-        positive=positive,
-        ids=ids,
-        threshold=threshold,
-    )
+    pred = Predictions(y_true, y_prob, **options)
     return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
 
 
