@@ -42,7 +42,7 @@ from lossgap.render.markdown import (
     history_markdown,
     lab_markdown,
 )
-from lossgap.render.text import format_interval, format_number, headline
+from lossgap.render.text import format_interval, format_number, headline, short_method
 from lossgap.tally import Tally
 
 #: The ``--html``, ``--md`` and ``--plot`` options of every command that writes reports.
@@ -107,11 +107,6 @@ def _difference_interval(d: Difference) -> str:
     return f"[{d.ci_low:+.4f}, {d.ci_high:+.4f}]"
 
 
-def _method(text: str) -> str:
-    """The first words of an interval's method (the JSON has the full description)."""
-    return text.split(" (")[0]
-
-
 def _real(pair: PairComparison) -> list[str]:
     """The metrics whose difference is significant for this pair."""
     return [m.replace("_", " ") for m in PAIR_METRICS if pair.difference(m).significant]
@@ -140,7 +135,7 @@ def environment() -> Environment:
         evidence=_evidence,
         signed=_signed,
         diff_ci=_difference_interval,
-        method=_method,
+        method=short_method,
         label=lambda name: _LABELS.get(name, name),
         headline=headline,
         compare_headline=comparison_headline,

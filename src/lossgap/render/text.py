@@ -72,6 +72,17 @@ def format_number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}f}"
 
 
+def short_method(text: str) -> str:
+    """The first words of an interval's method (the JSON has the full description).
+
+    Examples
+    --------
+    >>> short_method("bootstrap (200 Poisson replicates, seed 0)")
+    'bootstrap'
+    """
+    return text.split(" (")[0]
+
+
 def format_interval(metric: MetricValue) -> str:
     if metric.ci_low is None or metric.ci_high is None:
         return ""
@@ -103,7 +114,7 @@ def metrics_table(ev: Evaluation) -> Table:
             name,
             format_number(metric.value),
             format_interval(metric),
-            (metric.ci_method or "").split(" (")[0],  # the JSON has the full description
+            short_method(metric.ci_method or ""),
         )
     return table
 
