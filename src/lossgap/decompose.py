@@ -8,9 +8,10 @@ scores and the base rate ``pi``::
     UNC = S(pi)            uncertainty: the no-skill score
     S(p) = MCB - DSC + UNC
 
-holds exactly. The recalibration is scikit-learn's ``IsotonicRegression`` on the distinct
-scores of a :class:`~lossgap.tally.ScoreTable`, weighted by their counts, which equals the
-fit on the raw samples (PAV pools ties first).
+holds exactly. The recalibration is the PAV fit (:func:`lossgap.isotonic.fit_isotonic`,
+equal to scikit-learn's ``IsotonicRegression``) on the distinct scores of a
+:class:`~lossgap.tally.ScoreTable`, weighted by their counts, which equals the fit on the
+raw samples (PAV pools ties first).
 
 Multiclass: each class column one-vs-rest (``per_class``), and the top label (confidence
 ``max_k p_k`` against correctness) when the samples are at hand; the top-level
@@ -30,9 +31,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import xlogy
-from sklearn.isotonic import IsotonicRegression
 
+from lossgap.isotonic import fit_isotonic
 from lossgap.losses import CLIP_EPS
 from lossgap.predictions import Predictions
 from lossgap.tally import ScoreTable, Tally
@@ -49,7 +49,7 @@ def log_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
     ``log_loss_clipped``), so a single certain error does not make every part infinite.
     """
     prob = np.clip(prob, CLIP_EPS, 1.0 - CLIP_EPS)
-    return float(-(xlogy(weights[:, 1], prob) + xlogy(weights[:, 0], 1.0 - prob)).sum())
+    return float(-(weights[:, 1] @ np.log(prob) + weights[:, 0] @ np.log1p(-prob)))
 
 
 def brier_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
@@ -79,10 +79,9 @@ def isotonic_recalibration(table: ScoreTable) -> np.ndarray:
     >>> isotonic_recalibration(t).tolist()  # 0.4 and 0.8 pool to 2/3
     [0.0, 0.6666666666666666, 0.6666666666666666]
     """
-    total = table.weights.sum(axis=1)
-    share = np.divide(table.weights[:, 1], total, out=np.zeros_like(total), where=total > 0)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    return iso.fit(table.scores, share, sample_weight=total).predict(table.scores)
+    fit = fit_isotonic(table.scores, *table.weights.T)
+    # rows of zero weight are not knots: they take the interpolated value
+    return fit.values if len(fit.knots) == len(table.scores) else fit.predict(table.scores)
 
 
 def corp(table: ScoreTable) -> dict[str, Any]:
@@ -106,33 +105,31 @@ def corp(table: ScoreTable) -> dict[str, Any]:
     weights = table.weights
     total = weights.sum()
     recalibrated = isotonic_recalibration(table)
-    base_rate = np.full(len(table.scores), weights[:, 1].sum() / total)
-    parts = {}
+    # the recalibrated probability is constant on each PAV block: score the blocks
+    starts = np.flatnonzero(np.diff(recalibrated, prepend=np.nan) != 0)
+    block_prob = recalibrated[starts]
+    block_weights = np.add.reduceat(weights, starts, axis=0)
+    class_totals = weights.sum(axis=0, keepdims=True)
+    base_rate = class_totals[:, 1] / total
+    parts: dict[str, Any] = {}
     for name, rule in SCORING_RULES.items():
         original = rule(table.scores, weights) / total
-        calibrated = rule(recalibrated, weights) / total
-        reference = rule(base_rate, weights) / total
+        calibrated = rule(block_prob, block_weights) / total
+        reference = rule(base_rate, class_totals) / total
         parts[name] = Decomposition(
             miscalibration=float(original - calibrated),
             discrimination=float(reference - calibrated),
             uncertainty=float(reference),
             score=float(original),
         )
-    parts["curve"] = _pav_blocks(table, recalibrated)
-    return parts
-
-
-def _pav_blocks(table: ScoreTable, recalibrated: np.ndarray) -> dict[str, list[float]]:
-    """Runs of equal recalibrated value: the isotonic step function, compactly."""
-    starts = np.flatnonzero(np.diff(recalibrated, prepend=np.nan) != 0)
     ends = np.append(starts[1:], len(recalibrated)) - 1
-    weight = np.add.reduceat(table.weights.sum(axis=1), starts) if len(starts) else []
-    return {
+    parts["curve"] = {  # the reliability diagram's step function
         "score_low": table.scores[starts].tolist(),
         "score_high": table.scores[ends].tolist(),
-        "recalibrated": recalibrated[starts].tolist(),
-        "weight": np.asarray(weight).tolist(),
+        "recalibrated": block_prob.tolist(),
+        "weight": block_weights.sum(axis=1).tolist(),
     }
+    return parts
 
 
 def top_label_table(pred: Predictions) -> ScoreTable:

@@ -23,13 +23,16 @@ CLIP_EPS = 1e-15
 MAX_CLIPPED_LOSS = -np.log(CLIP_EPS)
 
 
-def sample_log_loss(pred: Predictions) -> np.ndarray:
+def sample_log_loss(pred: Predictions, true_prob: np.ndarray | None = None) -> np.ndarray:
     """Log loss of each sample, in nats (``inf`` where the true class has probability 0).
 
     Parameters
     ----------
     pred : Predictions
         Validated predictions.
+    true_prob : ndarray, default=None
+        :func:`true_class_prob` of ``pred`` when the caller has it already (unused for
+        logits, whose loss is computed from the logits for precision).
 
     Returns
     -------
@@ -50,8 +53,10 @@ def sample_log_loss(pred: Predictions) -> np.ndarray:
             signed = np.where(pred.y == 1, -pred.logits, pred.logits)
             return np.logaddexp(0.0, signed)
         return -pred.logits[rows, pred.y]
+    if true_prob is None:
+        true_prob = true_class_prob(pred)
     with np.errstate(divide="ignore"):
-        return -np.log(true_class_prob(pred))
+        return -np.log(true_prob)
 
 
 def sample_brier(pred: Predictions) -> np.ndarray:

@@ -143,25 +143,31 @@ def balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
 
 
 def roc_auc_from_counts(fps: np.ndarray, tps: np.ndarray) -> np.ndarray:
-    """Trapezoidal ROC AUC from cumulative (false, true) positive weights, descending scores.
+    """ROC AUC from cumulative (false, true) positive weights, descending scores.
 
-    NaN where one class has no weight.
+    The trapezoidal area, summed per score: each negative weight at a score counts the
+    positive weight above it plus half the positive weight tied with it. NaN where one
+    class has no weight.
+
+    Examples
+    --------
+    >>> fps, tps = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 2.0])  # scores 0.9, 0.5, 0.1
+    >>> float(roc_auc_from_counts(fps, tps))  # a tie at 0.5 counts half
+    0.875
     """
-    neg, pos = fps[..., -1:], tps[..., -1:]
-    fpr = _ratio(fps, neg)
-    tpr = _ratio(tps, pos)
-    zero = np.zeros(fpr.shape[:-1] + (1,))
-    area = np.trapezoid(np.concatenate([zero, tpr], -1), np.concatenate([zero, fpr], -1), axis=-1)
-    return np.where((neg[..., 0] > 0) & (pos[..., 0] > 0), area, np.nan)
+    neg, pos = fps[..., -1], tps[..., -1]
+    neg_at = np.diff(fps, axis=-1, prepend=0.0)
+    pos_at = np.diff(tps, axis=-1, prepend=0.0)
+    pairs = (neg_at * (tps - 0.5 * pos_at)).sum(axis=-1)
+    return np.where((neg > 0) & (pos > 0), _ratio(pairs, neg * pos), np.nan)
 
 
 def average_precision_from_counts(fps: np.ndarray, tps: np.ndarray) -> np.ndarray:
     """Step-wise average precision, ``sum (R_i - R_{i-1}) P_i``, as scikit-learn computes it."""
-    pos = tps[..., -1:]
-    zero = np.zeros(tps.shape[:-1] + (1,))
-    recall_steps = _ratio(np.diff(np.concatenate([zero, tps], -1), axis=-1), pos)
-    area = (recall_steps * _ratio(tps, tps + fps)).sum(axis=-1)
-    return np.where(pos[..., 0] > 0, area, np.nan)
+    pos = tps[..., -1]
+    pos_at = np.diff(tps, axis=-1, prepend=0.0)
+    area = (pos_at * _ratio(tps, tps + fps)).sum(axis=-1)
+    return np.where(pos > 0, _ratio(area, pos), np.nan)
 
 
 def class_shares(tally: Tally) -> np.ndarray:

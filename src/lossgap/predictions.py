@@ -127,6 +127,8 @@ def _as_float(values: np.ndarray, names: Sequence[str], what: str) -> np.ndarray
 
 
 def _check_finite(values: np.ndarray, names: Sequence[str], what: str) -> None:
+    if values.size and np.isfinite(values.min()) and np.isfinite(values.max()):
+        return  # a NaN or an infinity would show in the minimum or the maximum
     for bad, label, fix in (
         (np.isnan(values), "NaN", "drop or fill those rows"),
         (np.isinf(values), "an infinite value", "drop those rows or fix the model output"),
@@ -142,9 +144,9 @@ def _check_finite(values: np.ndarray, names: Sequence[str], what: str) -> None:
 
 
 def _check_unit_interval(values: np.ndarray, names: Sequence[str]) -> None:
-    bad = (values < 0) | (values > 1)
-    if not bad.any():
+    if values.min() >= 0 and values.max() <= 1:
         return
+    bad = (values < 0) | (values > 1)
     row, count = _first_bad_row(bad)
     column = _column_of(names, bad, row)
     value = values[row] if values.ndim == 1 else values[row][np.argmax(bad[row])]
@@ -206,6 +208,36 @@ def _labels_array(y_true: Any, name: str) -> np.ndarray:
             raise InputError(msg)
         return y.astype(str) if kinds == {"str"} else y
     return y
+
+
+#: Integer labels spanning fewer values than this are counted with a bincount, not sorted.
+_DENSE_LABEL_SPAN = 1 << 16
+
+
+def _distinct_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct labels, ascending, and each label's index among them.
+
+    The same as ``np.unique(labels, return_inverse=True)``, without a sort for integer and
+    boolean labels of a small span; labels that already are ``0 .. k-1`` (int64) are their
+    own indices, uncopied.
+
+    Examples
+    --------
+    >>> distinct, index = _distinct_labels(np.array([3, 1, 3, 7]))
+    >>> distinct.tolist(), index.tolist()
+    ([1, 3, 7], [1, 0, 1, 2])
+    """
+    if labels.dtype.kind in "biu":
+        lo, hi = int(labels.min()), int(labels.max())
+        if hi - lo < _DENSE_LABEL_SPAN:
+            offset = labels.astype(np.intp) if lo == 0 else labels.astype(np.intp) - lo
+            present = np.bincount(offset, minlength=hi - lo + 1) > 0
+            distinct = (np.flatnonzero(present) + lo).astype(labels.dtype)
+            if present.all():
+                return distinct, offset.astype(np.int64, copy=False)
+            return distinct, (np.cumsum(present) - 1)[offset]
+    distinct, inverse = np.unique(labels, return_inverse=True)
+    return distinct, inverse.reshape(-1)
 
 
 def _match_label(value: Any, classes: Sequence[Any]) -> Any | None:
@@ -379,7 +411,8 @@ class Predictions:
         classes: Sequence[Any] | None,
         label_name: str,
     ) -> tuple[tuple[Any, ...], np.ndarray]:
-        observed = [python_scalar(v) for v in np.unique(labels)]
+        distinct, inverse = _distinct_labels(labels)
+        observed = [python_scalar(v) for v in distinct]
         if classes is not None:
             declared = tuple(python_scalar(c) for c in classes)
         elif width >= 3 or (width == 2 and _names_match_labels(names, observed)):
@@ -411,10 +444,10 @@ class Predictions:
             )
             raise InputError(msg)
         lookup = {str(c): i for i, c in enumerate(declared)}
-        distinct, inverse = np.unique(labels, return_inverse=True)
         # map each distinct label (few) to its class index; -1 marks a label outside the set
-        index = np.array([lookup.get(str(python_scalar(v)), -1) for v in distinct], np.int64)
-        codes = index[inverse.reshape(-1)]
+        index = np.array([lookup.get(str(v), -1) for v in observed], np.int64)
+        identity = inverse.dtype == np.int64 and np.array_equal(index, np.arange(len(index)))
+        codes = inverse if identity else index[inverse]
         unknown = codes < 0
         if unknown.any():
             row, count = _first_bad_row(unknown)

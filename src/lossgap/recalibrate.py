@@ -9,12 +9,19 @@ is not in-sample optimism:
 * **platt** (binary): ``p' = sigmoid(a + b z)``, logistic recalibration. Its slope ``b`` and
   intercept ``a`` fitted on all samples are the ``calibration_slope`` and
   ``calibration_intercept`` metrics. The intercept moves the threshold: decisions can change.
-* **isotonic**: PAV, monotone but piecewise constant (multiclass: one-vs-rest per class,
-  then renormalised); it can change decisions and ties scores.
+* **isotonic**: PAV, monotone but piecewise constant (multiclass: one-vs-rest per class on
+  fixed score bins, then renormalised); it can change decisions and ties scores.
 
 Binary maps work on the Tally's score table: folds come from the samples when they are at
 hand, else from multinomial thinning of the table's counts (exact when weights are counts).
-Multiclass maps need the samples.
+Logistic maps are fitted on the training table pooled to ``FIT_ROWS`` runs.
+
+Multiclass maps need the samples. Each fold's temperature is the exact optimum on the
+training folds, found by Newton's method started from the fit on all samples (one pass over
+the samples per step, a step or two per fold). The one-vs-rest isotonic maps are fitted on
+the training samples grouped into the fixed bins of :func:`lossgap.tally.bin_keys` at
+``ISOTONIC_BIN_BITS`` (a bin spans at most 1/16 in log-odds), the bins built once for all
+folds.
 
 References
 ----------
@@ -29,15 +36,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp
-from sklearn.isotonic import IsotonicRegression
+from scipy.special import expit, log_softmax
 
-from lossgap.pooling import Pooling, pool_table
 from lossgap.decompose import brier_score_total, log_score_total
+from lossgap.isotonic import IsotonicFit, fit_isotonic
+from lossgap.pooling import Pooling, pool_table
 from lossgap.predictions import Predictions
-from lossgap.tally import ScoreTable, Tally
+from lossgap.tally import ScoreTable, Tally, bin_keys
 
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
 CLIP = 1e-15
@@ -135,13 +143,6 @@ def fit_logistic(
     return LogisticFit(a, float(theta[-1]), covariance, separable)
 
 
-def _fit_isotonic(scores: np.ndarray, weights: np.ndarray) -> IsotonicRegression:
-    total = weights.sum(axis=1)
-    share = np.divide(weights[:, 1], total, out=np.zeros_like(total), where=total > 0)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    return iso.fit(scores, share, sample_weight=total)
-
-
 def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
     """Keep held-out isotonic probabilities off 0 and 1: a fold may lack a class there."""
     eps = 0.5 / max(n_train, 1.0)
@@ -162,7 +163,7 @@ def fit_logistic_table(table: ScoreTable, *, intercept: bool) -> LogisticFit:
 def binary_map(method: str, scores: np.ndarray, train: ScoreTable) -> np.ndarray:
     """Fit ``method`` on a (pooled) training table; its probabilities at ``scores``."""
     if method == "isotonic":
-        iso = _fit_isotonic(train.scores, train.weights)
+        iso = fit_isotonic(train.scores, *train.weights.T)
         return _clip_isotonic(iso.predict(scores), train.weights.sum())
     fit = fit_logistic(logits_of(train.scores), train.weights, intercept=method == "platt")
     # the documented clip: a map may not turn a finite loss into an infinite one
@@ -279,10 +280,17 @@ def calibration_fit(tally: Tally) -> LogisticFit:
 # -- multiclass: maps need the samples -------------------------------------------------------
 
 
+#: Fits on all samples, kept per Predictions (validated predictions do not change): the
+#: calibration slope and the temperature map both need this one, the costliest fit.
+_FULL_FITS: WeakKeyDictionary[Predictions, tuple[float, float]] = WeakKeyDictionary()
+
+
 def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
     """Inverse temperature fitted on all samples and its variance: the multiclass slope."""
-    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
-    return fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+    if pred not in _FULL_FITS:
+        w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+        _FULL_FITS[pred] = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+    return _FULL_FITS[pred]
 
 
 def _log_probs(pred: Predictions) -> np.ndarray:
@@ -291,55 +299,91 @@ def _log_probs(pred: Predictions) -> np.ndarray:
     return np.log(np.clip(pred.prob, CLIP, 1.0))
 
 
+def _temperature_terms(
+    b: float, log_prob: np.ndarray, true_log_prob: np.ndarray, w: np.ndarray
+) -> tuple[float, float, float]:
+    """Weighted loss of ``softmax(b log p)`` and its first two derivatives in ``b``, in one
+    pass: with ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
+    curvature ``Var_q[log p]`` per sample."""
+    q = log_prob * b
+    top = q.max(axis=1, keepdims=True)
+    q -= top
+    np.exp(q, out=q)
+    total = q.sum(axis=1)
+    q *= log_prob
+    first = q.sum(axis=1) / total
+    q *= log_prob
+    second = q.sum(axis=1) / total
+    loss = w @ (top[:, 0] + np.log(total) - b * true_log_prob)
+    return float(loss), float(w @ (first - true_log_prob)), float(w @ (second - first**2))
+
+
 def fit_multiclass_temperature(
-    log_prob: np.ndarray, y: np.ndarray, w: np.ndarray
+    log_prob: np.ndarray, y: np.ndarray, w: np.ndarray, *, start: float = 1.0
 ) -> tuple[float, float]:
     """Inverse temperature ``b`` minimising the weighted loss of ``softmax(b log p)``.
 
-    Newton's method on a convex 1-D problem. Returns ``(b, variance of b)``, the variance
-    from the inverse Fisher information at the optimum.
+    Newton's method on a convex 1-D problem from ``start`` (a nearby fit converges in a
+    step or two). Samples of weight 0 take no part. Returns ``(b, variance of b)``, the
+    variance from the inverse Fisher information at the optimum.
     """
-    rows = np.arange(len(y))
+    true_log_prob = log_prob[np.arange(len(y)), y]
 
-    def loss(b: float) -> float:
-        scaled = b * log_prob
-        return float(w @ (logsumexp(scaled, axis=1) - scaled[rows, y]))
+    def terms(b: float) -> tuple[float, float, float]:
+        return _temperature_terms(b, log_prob, true_log_prob, w)
 
-    def derivatives(b: float) -> tuple[float, float]:
-        q = np.exp(log_softmax(b * log_prob, axis=1))
-        mean = (q * log_prob).sum(axis=1)
-        return float(w @ (mean - log_prob[rows, y])), float(w @ ((q * log_prob**2).sum(axis=1) - mean**2))
-
-    beta, current = 1.0, loss(1.0)
+    beta = start
+    loss, grad, hess = terms(beta)
     for _ in range(100):
-        grad, hess = derivatives(beta)
         if hess <= 0:
             break
         step, size = grad / hess, 1.0
-        while size > 1e-10 and loss(beta - size * step) > current:
+        candidate = terms(beta - step)
+        while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
             size /= 2
-        new = loss(beta - size * step)
-        if new > current or current - new <= 1e-12 * max(current, 1.0):
+            candidate = terms(beta - size * step)
+        if candidate[0] > loss:
             break
-        beta, current = beta - size * step, new
-    hess = derivatives(beta)[1]
+        converged = loss - candidate[0] <= 1e-12 * max(loss, 1.0)
+        beta -= size * step
+        loss, grad, hess = candidate
+        if converged:
+            break
     return beta, (1.0 / hess if hess > 0 else float("inf"))
 
 
-def _multiclass_map(
-    method: str, pred: Predictions, train: np.ndarray, test: np.ndarray, w: np.ndarray
-) -> np.ndarray:
-    if method == "temperature":
-        log_prob = _log_probs(pred)
-        beta, _ = fit_multiclass_temperature(log_prob[train], pred.y[train], w[train])
-        return np.exp(log_softmax(beta * log_prob[test], axis=1))
-    columns = []
-    for c in range(pred.n_classes):
-        weights = np.column_stack([w[train] * (pred.y[train] != c), w[train] * (pred.y[train] == c)])
-        iso = _fit_isotonic(pred.prob[train, c], weights)
-        columns.append(_clip_isotonic(iso.predict(pred.prob[test, c]), w[train].sum()))
-    prob = np.column_stack(columns)
-    return prob / prob.sum(axis=1, keepdims=True)
+#: Bin resolution of the one-vs-rest isotonic maps (:func:`lossgap.tally.bin_keys`): 32
+#: bins per factor of two in ``p`` or ``1 - p``.
+ISOTONIC_BIN_BITS = 5
+
+
+@dataclass(frozen=True)
+class _ClassBins:
+    """One class column's samples in fixed score bins, with each fold's weights per bin."""
+
+    index: np.ndarray  # bin of each sample
+    weights: np.ndarray  # (folds, bins, 2): weight of other classes / of this class
+    score_sum: np.ndarray  # (folds, bins): weighted sum of the scores
+
+    def fit(self, fold: int) -> IsotonicFit:
+        """The isotonic map fitted on every fold but ``fold``, one row per occupied bin."""
+        train = self.weights.sum(axis=0) - self.weights[fold]
+        mass = train.sum(axis=1)
+        occupied = mass > 0
+        scores = (self.score_sum.sum(axis=0) - self.score_sum[fold])[occupied] / mass[occupied]
+        return fit_isotonic(scores, *train[occupied].T)
+
+
+def _class_bins(
+    score: np.ndarray, positive: np.ndarray, w: np.ndarray, fold: np.ndarray, folds: int
+) -> _ClassBins:
+    keys = bin_keys(score, ISOTONIC_BIN_BITS)
+    index = keys - keys.min()
+    m = int(index.max()) + 1
+    cell = fold * m + index
+    weights = np.bincount(cell * 2 + positive, weights=w, minlength=folds * m * 2)
+    score_sum = np.bincount(cell, weights=w * score, minlength=folds * m)
+    return _ClassBins(index, weights.reshape(folds, m, 2), score_sum.reshape(folds, m))
 
 
 def _multiclass_recalibration(
@@ -348,34 +392,56 @@ def _multiclass_recalibration(
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    log_prob = _log_probs(pred)
+    full_beta, _ = multiclass_calibration_slope(pred)
+    bins = [
+        _class_bins(pred.prob[:, c], pred.y == c, w, fold, folds) for c in range(pred.n_classes)
+    ]
     decided_before = np.argmax(pred.prob, axis=1)
     total = w.sum()
-    methods = {}
-    for method in MULTICLASS_METHODS:
-        loss = brier = correct = changed = 0.0
-        for k in range(folds):
-            test = fold == k
-            if not test.any():
-                continue
-            prob = _multiclass_map(method, pred, ~test, test, w)
-            y, wt = pred.y[test], w[test]
-            rows = np.arange(len(y))
-            with np.errstate(divide="ignore"):
-                loss += float(wt @ -np.log(prob[rows, y]))
-            brier += float(wt @ ((prob**2).sum(axis=1) - 2 * prob[rows, y] + 1))
-            decided = np.argmax(prob, axis=1)
-            correct += float(wt @ (decided == y))
-            changed += float(wt @ (decided != decided_before[test]))
-        methods[method] = _summary(before, method, loss, brier, correct, changed, total)
-    beta, _ = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
-    methods["temperature"]["temperature"] = float(1.0 / beta) if beta > 0 else float("inf")
+    sums = {method: np.zeros(4) for method in MULTICLASS_METHODS}
+    for k in range(folds):
+        test = fold == k
+        if not test.any():
+            continue
+        beta, _ = fit_multiclass_temperature(log_prob, pred.y, w * ~test, start=full_beta)
+        isotonic = []
+        for c, column in enumerate(bins):
+            fit = column.fit(k)
+            isotonic.append(_clip_isotonic(fit.predict(pred.prob[test, c]), w[~test].sum()))
+        mapped = {
+            "temperature": np.exp(log_softmax(beta * log_prob[test], axis=1)),
+            "isotonic": np.column_stack(isotonic),
+        }
+        mapped["isotonic"] /= mapped["isotonic"].sum(axis=1, keepdims=True)
+        for method, prob in mapped.items():
+            sums[method] += _held_out_totals(prob, pred.y[test], w[test], decided_before[test])
+    methods = {
+        method: _summary(before, method, *sums[method], total) for method in MULTICLASS_METHODS
+    }
+    methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
     return {
         "scheme": f"{folds}-fold cross-fitting over samples",
         "folds": folds,
         "seed": seed,
         "methods": methods,
-        "note": "Platt scaling is binary only; isotonic is one-vs-rest, renormalised",
+        "note": (
+            "Platt scaling is binary only; isotonic is one-vs-rest on fixed score bins "
+            f"({2**ISOTONIC_BIN_BITS} per factor of two in p or 1 - p), renormalised"
+        ),
     }
+
+
+def _held_out_totals(
+    prob: np.ndarray, y: np.ndarray, w: np.ndarray, decided_before: np.ndarray
+) -> np.ndarray:
+    """Weighted (log loss, Brier, correct, changed decisions) of mapped probabilities."""
+    true_prob = prob[np.arange(len(y)), y]
+    decided = np.argmax(prob, axis=1)
+    with np.errstate(divide="ignore"):
+        loss = w @ -np.log(true_prob)
+    brier = w @ ((prob**2).sum(axis=1) - 2 * true_prob + 1)
+    return np.array([loss, brier, w @ (decided == y), w @ (decided != decided_before)])
 
 
 def recalibrate(

@@ -58,7 +58,9 @@ class NumpyOps:
 
     @staticmethod
     def sort(x: np.ndarray) -> np.ndarray:
-        return np.sort(x)
+        """``x`` sorted; ``x`` is a temporary, so numpy sorts it in place."""
+        x.sort()
+        return x
 
     @staticmethod
     def argsort(x: np.ndarray) -> np.ndarray:
@@ -272,16 +274,20 @@ class ScoreTable:
         ([0.2, 0.7], [[1.0, 1.0], [0.0, 1.0]])
         """
         ops = array_ops(scores)
-        s = ops.as_float(scores) + 0.0  # -0.0 and 0.0 are one score
+        s = ops.as_float(scores)
         y = ops.as_int(positive)
         if weight is None:
             # one sort of int64 keys with the label in the low bit: scores are in [0, 1],
-            # so their bit patterns are below 2**62 and the shift cannot overflow
-            keys = ops.sort((ops.float_bits(s) << 1) | y)
+            # so their bit patterns are below 2**62 and the shift cannot overflow, but for
+            # -0.0, whose sign bit the shift drops: it becomes the key of 0.0
+            keys = ops.float_bits(s) << 1
+            keys |= y
+            keys = ops.sort(keys)
             ordered = ops.from_bits(keys >> 1)
             pos = keys & 1  # summed as integers, exactly
             neg = None
         else:
+            s = s + 0.0  # -0.0 and 0.0 are one score
             order = ops.argsort(s)
             ordered, w, yo = s[order], ops.as_float(weight)[order], ops.as_float(y[order])
             pos, neg = w * yo, w * (1.0 - yo)
@@ -596,16 +602,17 @@ class Tally:
         """
         k = pred.n_classes
         columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
+        true_prob = true_class_prob(pred)
         return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
             threshold=pred.threshold,
             y=pred.y,
             columns=columns,
-            loss=sample_log_loss(pred),
+            loss=sample_log_loss(pred, true_prob),
             brier=sample_brier(pred),
             predicted=pred.predicted(),
-            true_prob=true_class_prob(pred),
+            true_prob=true_prob,
             weight=pred.sample_weight,
             ids=pred.ids,
             top=top,
@@ -652,11 +659,25 @@ class Tally:
         def counts(index: Any, size: int) -> Any:
             return ops.as_float(ops.bincount(index, weight, size))
 
-        infinite = ops.isinf(loss)
-        finite = ops.where(infinite, 0.0, loss)
-        # an infinite loss with weight 0 counts nowhere (0 * inf would be NaN)
-        counted_infinite = infinite if weight is None else infinite & (weight > 0)
-        infinite_weight = total(ops.as_float(counted_infinite))
+        largest = ops.scalar(loss.max()) if n else 0.0
+        if largest < float("inf"):  # the common case needs no masks
+            finite, infinite_weight, infinite_count = loss, 0.0, 0
+        else:
+            infinite = ops.isinf(loss)
+            finite = ops.where(infinite, 0.0, loss)
+            # an infinite loss with weight 0 counts nowhere (0 * inf would be NaN)
+            counted_infinite = infinite if weight is None else infinite & (weight > 0)
+            infinite_weight = total(ops.as_float(counted_infinite))
+            infinite_count = ops.scalar(counted_infinite.sum())
+        loss_sum = total(finite)
+        if largest <= _CLIP:
+            clipped_loss_sum = loss_sum
+        else:
+            # an infinite loss counts the clip, as every loss above it does
+            clipped = total(ops.where(finite > _CLIP, _CLIP, finite))
+            clipped_loss_sum = clipped + _CLIP * infinite_weight
+        # one bincount gives the confusion matrix and, as its row sums, the class weights
+        confusion = counts(y * k + predicted, k * k).reshape(k, k)
         positive_of = (lambda c: y) if task == "binary" else (lambda c: y == c)
         first = 1 if task == "binary" else 0
         flags = [False] * len(columns) if binned is None else list(binned)
@@ -680,19 +701,16 @@ class Tally:
             count=n,
             weight=float(n) if weight is None else ops.scalar(weight.sum()),
             weight_sq=float(n) if weight is None else ops.scalar(weight @ weight),
-            class_weight=counts(y, k),
-            loss_sum=total(finite),
+            class_weight=confusion.sum(axis=1),
+            loss_sum=loss_sum,
             loss_sq_sum=ops.scalar(
                 finite @ finite if weight is None else weight @ (finite * finite)
             ),
-            # an infinite loss counts the clip, as every loss above it does
-            clipped_loss_sum=(
-                total(ops.where(finite > _CLIP, _CLIP, finite)) + _CLIP * infinite_weight
-            ),
+            clipped_loss_sum=clipped_loss_sum,
             infinite_weight=infinite_weight,
-            infinite_count=ops.scalar(counted_infinite.sum()),
+            infinite_count=infinite_count,
             brier_sum=total(brier),
-            confusion=counts(y * k + predicted, k * k).reshape(k, k),
+            confusion=confusion,
             tables=tables,
             worst=worst.keep_top(top),
         )
