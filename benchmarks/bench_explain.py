@@ -1,7 +1,8 @@
 """Time lossgap beside scikit-learn and a plain numpy pass over the same data.
 
-Three lossgap timings per size:
-* ``tally+metrics``: validation, the Tally and the plain metrics (what scikit-learn computes);
+Two lossgap timings per size:
+* ``plain+decomp``: validation, the Tally, the plain metrics (what scikit-learn computes)
+  and the CORP decomposition;
 * ``explain``: the full explanation (decomposition, cross-fitted recalibration, ECE and
   smooth ECE, intervals for every metric, diagnostics, findings).
 Reference timings: scikit-learn computing the plain metrics (log loss, accuracy, balanced
@@ -9,7 +10,11 @@ accuracy, precision, recall, F1, Brier, ROC AUC, average precision, a calibratio
 an isotonic fit), one numpy pass computing log loss and accuracy only, and one ``np.sort``
 of the scores (the floor of any exact rank metric).
 
-Usage: python benchmarks/bench_explain.py [--sizes 1e5 1e6 1e7] [--repeat 1]
+Multiclass (``--multiclass N K``, default 1e6 10): the same two lossgap timings against one
+``np.sort(P, axis=0)`` (every class column sorted) and scikit-learn's multiclass calls
+(log_loss, accuracy, balanced accuracy, macro precision/recall/F1, one-vs-rest ROC AUC).
+
+Usage: python benchmarks/bench_explain.py [--sizes 1e5 1e6 1e7] [--multiclass 1e6 10] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from sklearn.isotonic import IsotonicRegression
 
 import lossgap
 from lossgap import Predictions, Tally
+from lossgap.decompose import decompose
 from lossgap.metrics import METRICS
 
 
@@ -58,20 +64,49 @@ def numpy_pass(y: np.ndarray, p: np.ndarray) -> None:
     float(((p >= 0.5) == y).mean())
 
 
-def lossgap_metrics(y: np.ndarray, p: np.ndarray) -> None:
-    tally = Tally.from_predictions(Predictions(y, p))
+def sklearn_multiclass(y: np.ndarray, prob: np.ndarray) -> None:
+    decided = prob.argmax(axis=1)
+    skm.log_loss(y, prob)
+    skm.accuracy_score(y, decided)
+    skm.balanced_accuracy_score(y, decided)
+    skm.precision_score(y, decided, average="macro")
+    skm.recall_score(y, decided, average="macro")
+    skm.f1_score(y, decided, average="macro")
+    skm.roc_auc_score(y, prob, multi_class="ovr")
+
+
+def plain_and_decomposition(y: np.ndarray, p: np.ndarray) -> None:
+    pred = Predictions(y, p)
+    tally = Tally.from_predictions(pred)
     for fn in METRICS.values():
         fn(tally)
+    decompose(tally, pred)
+
+
+def multiclass(n: int, k: int, repeat: int, rng: np.random.Generator) -> None:
+    logits = rng.normal(0.0, 2.0, (n, k))
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    y = (prob.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    t_sort = best_time(lambda: np.sort(prob, axis=0), repeat)
+    t_sk = best_time(lambda: sklearn_multiclass(y, prob), repeat)
+    t_pd = best_time(lambda: plain_and_decomposition(y, prob), repeat)
+    t_ex = best_time(lambda: lossgap.explain(y, prob), repeat)
+    print(f"\nmulticlass n={n} k={k}: sort(P, axis=0) {t_sort:.3f} s, sklearn {t_sk:.3f} s, "
+          f"plain+decomp {t_pd:.3f} s ({t_pd / t_sort:.1f}x sort), explain {t_ex:.3f} s "
+          f"({t_ex / t_sort:.1f}x sort, {t_sk / t_ex:.2f}x sklearn's time)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", type=float, default=[1e5, 1e6, 1e7])
+    parser.add_argument("--multiclass", nargs=2, type=float, default=[1e6, 10], metavar=("N", "K"))
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    header = f"{'n':>10} {'sort':>8} {'numpy':>8} {'sklearn':>8} {'tally+metrics':>14} {'explain':>8}"
-    print(header + "   tally+metrics/sort  explain/sort  sklearn/explain  explain/numpy")
+    lossgap.explain(rng.integers(0, 2, 1000), rng.uniform(size=1000))  # imports, first calls
+    header = f"{'n':>10} {'sort':>8} {'numpy':>8} {'sklearn':>8} {'plain+decomp':>13} {'explain':>8}"
+    print(header + "   plain+decomp/sort  explain/sort  sklearn/plain+decomp  sklearn/explain")
     for size in args.sizes:
         n = int(size)
         p = rng.uniform(0.001, 0.999, n)
@@ -79,14 +114,16 @@ def main() -> None:
         t_sort = best_time(lambda: np.sort(p), args.repeat)
         t_np = best_time(lambda: numpy_pass(y, p), args.repeat)
         t_sk = best_time(lambda: sklearn_metrics(y, p), args.repeat)
-        t_lm = best_time(lambda: lossgap_metrics(y, p), args.repeat)
+        t_pd = best_time(lambda: plain_and_decomposition(y, p), args.repeat)
         t_ex = best_time(lambda: lossgap.explain(y, p), args.repeat)
         print(
-            f"{n:>10} {t_sort:>8.3f} {t_np:>8.3f} {t_sk:>8.3f} {t_lm:>14.3f} {t_ex:>8.3f}"
-            f"   {t_lm / t_sort:>17.1f}x {t_ex / t_sort:>12.1f}x {t_sk / t_ex:>15.2f}x"
-            f" {t_ex / t_np:>13.1f}x",
+            f"{n:>10} {t_sort:>8.3f} {t_np:>8.3f} {t_sk:>8.3f} {t_pd:>13.3f} {t_ex:>8.3f}"
+            f"   {t_pd / t_sort:>16.1f}x {t_ex / t_sort:>12.1f}x {t_sk / t_pd:>20.1f}x"
+            f" {t_sk / t_ex:>15.1f}x",
             flush=True,
         )
+    if args.multiclass:
+        multiclass(int(args.multiclass[0]), int(args.multiclass[1]), args.repeat, rng)
 
 
 if __name__ == "__main__":
