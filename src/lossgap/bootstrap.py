@@ -3,7 +3,8 @@
 Each resampling unit gets a Poisson weight with mean equal to its weight, all replicates at
 once in a ``(replicates, units)`` matrix processed in memory-bounded chunks; the metric
 kernels of :mod:`lossgap.metrics` and :mod:`lossgap.calibration` take the replicate axis
-as a batch axis, so the resampled metrics use the same code as the point estimates.
+as a batch axis, so the resampled metrics use the same code as the point estimates. The
+smooth ECE of every replicate uses the bandwidth searched once on the unresampled units.
 
 * Binary: the units are the score table's (score, label) cells. A cell holding ``c``
   samples gets ``Poisson(c)``, the sum of ``c`` independent ``Poisson(1)`` sample weights,
@@ -45,9 +46,6 @@ from lossgap.tally import Tally
 DEFAULT_REPLICATES = 200
 #: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
 MAX_UNITS = 10_000
-#: Replicates of the smooth ECE, at the point estimate's bandwidth (kernel smoothing is the
-#: slowest statistic here).
-SMOOTH_ECE_REPLICATES = 50
 _CHUNK_CELLS = 20_000_000
 #: Statistics that resampling biases upward (an absolute calibration error is larger on
 #: noisier data): their interval is the basic (reflected) one instead of the percentile.
@@ -114,7 +112,6 @@ class _Units:
 
     weights: np.ndarray
     statistics: Callable[[np.ndarray], dict[str, np.ndarray]]
-    smooth_ece: Callable[[np.ndarray], float]
     scale: float
     description: str
 
@@ -125,6 +122,7 @@ def _binary_units(tally: Tally) -> _Units:
     with np.errstate(divide="ignore"):
         loss_neg, loss_pos = -np.log1p(-s), -np.log(s)
     decided = s >= tally.threshold
+    _, sigma = smooth_ece(s, *table.weights.T)
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         w_neg, w_pos = rep[:, :m], rep[:, m:]
@@ -145,14 +143,13 @@ def _binary_units(tally: Tally) -> _Units:
             **_confusion_stats(confusion),
             **_column_stats([(s, w_neg, w_pos)]),
             **_share_stats(class_weight, log_loss),
+            "smooth_ece": smooth_ece(s, w_neg, w_pos, sigma=sigma)[0],
         }
 
     pooled = "" if m == len(tally.tables[0].scores) else f", scores pooled into {m} runs"
-    _, sigma = smooth_ece(s, *table.weights.T)
     return _Units(
         table.weights.T.ravel(),
         statistics,
-        lambda rep: smooth_ece(s, rep[:m], rep[m:], sigma=sigma)[0],
         1.0,
         f"resampling the score table's (score, label) cells{pooled}",
     )
@@ -174,6 +171,7 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
     losses, briers = sample_log_loss(pred)[keep], sample_brier(pred)[keep]
     cell = y * k + np.argmax(prob, axis=1)
     columns = [_column(prob[:, c], y == c) for c in range(k)]
+    sigmas = [smooth_ece(col.scores, *col.weights(weight[keep][None]))[1] for col in columns]
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         total = rep.sum(axis=1)
@@ -187,19 +185,13 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
             **_confusion_stats(confusion.reshape(-1, k, k)),
             **_column_stats(grouped),
             **_share_stats(class_weight, log_loss),
+            "smooth_ece": np.mean(
+                [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)], axis=0
+            ),
         }
 
-    sigmas = [smooth_ece(col.scores, *(w[0] for w in col.weights(weight[keep][None])))[1] for col in columns]
-
-    def smooth(rep: np.ndarray) -> float:
-        values = [
-            smooth_ece(col.scores, *(w[0] for w in col.weights(rep[None])), sigma=sigma)[0]
-            for col, sigma in zip(columns, sigmas, strict=True)
-        ]
-        return float(np.mean(values))
-
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
-    return _Units(weight[keep], statistics, smooth, np.sqrt(len(keep) / n), f"resampling samples{sub}")
+    return _Units(weight[keep], statistics, np.sqrt(len(keep) / n), f"resampling samples{sub}")
 
 
 def bootstrap_intervals(
@@ -242,16 +234,12 @@ def _percentile_intervals(
     base = units.statistics(units.weights[None])
     chunk = max(1, _CHUNK_CELLS // len(units.weights))
     draws: dict[str, list[np.ndarray]] = {}
-    smooth_draws = []
     for start in range(0, replicates, chunk):
         rep = rng.poisson(units.weights, size=(min(chunk, replicates - start), len(units.weights)))
         rep = rep.astype(np.float64)
         for name, values in units.statistics(rep).items():
             draws.setdefault(name, []).append(values)
-        smooth_draws.extend(units.smooth_ece(r) for r in rep[: SMOOTH_ECE_REPLICATES - len(smooth_draws)])
     all_draws = {name: np.concatenate(values) for name, values in draws.items()}
-    all_draws["smooth_ece"] = np.asarray(smooth_draws)
-    base["smooth_ece"] = np.asarray([units.smooth_ece(units.weights)])
     alpha = (1 - confidence) / 2
     intervals = {}
     for name, values in all_draws.items():
