@@ -300,21 +300,25 @@ def _log_probs(pred: Predictions) -> np.ndarray:
 
 
 def _temperature_terms(
-    b: float, log_prob: np.ndarray, true_log_prob: np.ndarray, w: np.ndarray
+    b: float, log_prob_t: np.ndarray, true_log_prob: np.ndarray, w: np.ndarray
 ) -> tuple[float, float, float]:
     """Weighted loss of ``softmax(b log p)`` and its first two derivatives in ``b``, in one
     pass: with ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
-    curvature ``Var_q[log p]`` per sample."""
-    q = log_prob * b
-    top = q.max(axis=1, keepdims=True)
+    curvature ``Var_q[log p]`` per sample.
+
+    ``log_prob_t`` is ``log p`` transposed, ``(k, n)``: reductions over classes then run
+    along contiguous rows, several times faster than over a short last axis.
+    """
+    q = log_prob_t * b
+    top = q.max(axis=0)
     q -= top
     np.exp(q, out=q)
-    total = q.sum(axis=1)
-    q *= log_prob
-    first = q.sum(axis=1) / total
-    q *= log_prob
-    second = q.sum(axis=1) / total
-    loss = w @ (top[:, 0] + np.log(total) - b * true_log_prob)
+    total = q.sum(axis=0)
+    q *= log_prob_t
+    first = q.sum(axis=0) / total
+    q *= log_prob_t
+    second = q.sum(axis=0) / total
+    loss = w @ (top + np.log(total) - b * true_log_prob)
     return float(loss), float(w @ (first - true_log_prob)), float(w @ (second - first**2))
 
 
@@ -328,9 +332,10 @@ def fit_multiclass_temperature(
     variance from the inverse Fisher information at the optimum.
     """
     true_log_prob = log_prob[np.arange(len(y)), y]
+    log_prob_t = np.ascontiguousarray(log_prob.T)
 
     def terms(b: float) -> tuple[float, float, float]:
-        return _temperature_terms(b, log_prob, true_log_prob, w)
+        return _temperature_terms(b, log_prob_t, true_log_prob, w)
 
     beta = start
     loss, grad, hess = terms(beta)
