@@ -358,3 +358,19 @@ def test_backwards_probabilities_get_advice_about_the_class_order():
     y, t = calibrated_logits(13, 2000)
     found = lossgap.explain(y, -t, from_logits=True).finding("overconfident")
     assert found is not None and "backwards" in found.advice
+
+
+def test_multiclass_bootstrap_pooled_columns_match_exact_columns(monkeypatch, rng):
+    """Pooling each class column into runs barely moves the one-vs-rest intervals."""
+    import lossgap.bootstrap as bootstrap
+
+    y, prob = random_multiclass(rng, 3000, 4)
+    pooled = lossgap.explain(y, prob)
+    monkeypatch.setattr(bootstrap, "COLUMN_ROWS", 10**9)
+    exact = lossgap.explain(y, prob)
+    assert "pooled into 1000 runs" in pooled.metrics["roc_auc"].ci_method
+    assert "pooled" not in exact.metrics["roc_auc"].ci_method
+    for name in ("roc_auc", "average_precision", "ece", "smooth_ece"):
+        a, b = pooled.metrics[name], exact.metrics[name]
+        width = b.ci_high - b.ci_low
+        assert abs(a.ci_low - b.ci_low) < 0.1 * width and abs(a.ci_high - b.ci_high) < 0.1 * width

@@ -12,7 +12,9 @@ smooth ECE of every replicate uses the bandwidth searched once on the unresample
   first pooled into runs of adjacent scores.
 * Multiclass: the units are the samples (the joint rows are needed for macro metrics).
   More than ``MAX_UNITS`` samples are subsampled and the deviations rescaled by
-  ``sqrt(subsample / n)`` (m-out-of-n bootstrap).
+  ``sqrt(subsample / n)`` (m-out-of-n bootstrap). The one-vs-rest column statistics (ROC
+  AUC, average precision, ECE, smooth ECE) read each class column pooled into at most
+  ``COLUMN_ROWS`` runs of adjacent scores.
 
 Intervals are percentile intervals of the replicate deviations from the unresampled
 (pooled or subsampled) statistic, placed around the exact point estimate; without pooling
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 from lossgap.calibration import binned_ece, smooth_ece
 from lossgap.losses import sample_brier, sample_log_loss
@@ -54,26 +57,43 @@ BIASED_UPWARD = frozenset({"ece", "smooth_ece"})
 
 @dataclass(frozen=True)
 class _Column:
-    """One class column grouped into distinct ascending scores, for batched weights."""
+    """One class column grouped into distinct ascending scores, for batched weights.
+
+    ``to_rows`` and ``to_positive_rows`` are sparse ``(units, rows)`` 0/1 matrices: a
+    replicate's unit weights times them give the weight (of the class) at each score.
+    """
 
     scores: np.ndarray
-    order: np.ndarray  # unit order that sorts the column
-    starts: np.ndarray  # first sorted unit of each distinct score
-    positive: np.ndarray  # sorted units that belong to the class
+    to_rows: sparse.csr_array
+    to_positive_rows: sparse.csr_array
 
     def weights(self, replicate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(negative, positive) weight per distinct score, for each replicate row."""
-        sorted_w = replicate[:, self.order]
-        pos = np.add.reduceat(sorted_w * self.positive, self.starts, axis=1)
-        total = np.add.reduceat(sorted_w, self.starts, axis=1)
-        return total - pos, pos
+        pos = replicate @ self.to_positive_rows
+        return replicate @ self.to_rows - pos, pos
+
+
+#: Multiclass: each class column's distinct scores are pooled into at most this many runs.
+COLUMN_ROWS = 1_000
 
 
 def _column(scores: np.ndarray, positive: np.ndarray) -> _Column:
-    order = np.argsort(scores, kind="stable")
-    ordered = scores[order]
-    starts = np.flatnonzero(np.diff(ordered, prepend=np.nan) != 0)
-    return _Column(ordered[starts], order, starts, positive[order])
+    distinct, row = np.unique(scores, return_inverse=True)
+    if len(distinct) > COLUMN_ROWS:  # runs of adjacent distinct scores, at their mean
+        run = np.arange(len(distinct)) * COLUMN_ROWS // len(distinct)
+        distinct = np.bincount(run, weights=distinct) / np.bincount(run)
+        row = run[row]
+    units = np.arange(len(scores))
+    shape = (len(scores), len(distinct))
+    to_rows = sparse.csr_array((np.ones(len(scores)), (units, row)), shape=shape)
+    to_positive_rows = sparse.csr_array((positive.astype(float), (units, row)), shape=shape)
+    return _Column(distinct, to_rows, to_positive_rows)
+
+
+def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
+    """Sparse ``(units, size)`` indicator of each unit's index."""
+    units = np.arange(len(index))
+    return sparse.csr_array((np.ones(len(index)), (units, index)), shape=(len(index), size))
 
 
 def _column_stats(column_weights: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
@@ -169,15 +189,16 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
     y, prob = pred.y[keep], pred.prob[keep]
     weight = np.ones(n) if pred.sample_weight is None else pred.sample_weight
     losses, briers = sample_log_loss(pred)[keep], sample_brier(pred)[keep]
-    cell = y * k + np.argmax(prob, axis=1)
+    to_cells = _one_hot(y * k + np.argmax(prob, axis=1), k * k)
+    to_classes = _one_hot(y, k)
     columns = [_column(prob[:, c], y == c) for c in range(k)]
     sigmas = [smooth_ece(col.scores, *col.weights(weight[keep][None]))[1] for col in columns]
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         total = rep.sum(axis=1)
         log_loss = _dot_inf(rep, losses) / total
-        confusion = np.stack([rep[:, cell == j].sum(axis=1) for j in range(k * k)], axis=1)
-        class_weight = np.stack([rep[:, y == c].sum(axis=1) for c in range(k)], axis=1)
+        confusion = rep @ to_cells
+        class_weight = rep @ to_classes
         grouped = [(col.scores, *col.weights(rep)) for col in columns]
         return {
             "log_loss": log_loss,
@@ -191,6 +212,8 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
         }
 
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
+    if any(len(col.scores) < len(np.unique(prob[:, c])) for c, col in enumerate(columns)):
+        sub += f", class columns pooled into {COLUMN_ROWS} runs of adjacent scores"
     return _Units(weight[keep], statistics, np.sqrt(len(keep) / n), f"resampling samples{sub}")
 
 
