@@ -35,12 +35,12 @@ from lossgap.calibration import binned_ece, smooth_ece
 from lossgap.losses import sample_brier, sample_log_loss
 from lossgap.metrics import (
     accuracy_from_confusion,
-    average_precision_from_counts,
+    average_precision_from_weights,
     balanced_accuracy_from_confusion,
     f1_from_confusion,
     precision_from_confusion,
     recall_from_confusion,
-    roc_auc_from_counts,
+    roc_auc_from_weights,
 )
 from lossgap.predictions import Predictions
 from lossgap.pooling import pool_table
@@ -100,10 +100,8 @@ def _column_stats(column_weights: list[tuple[np.ndarray, np.ndarray, np.ndarray]
     """AUC, AP, ECE per replicate, averaged over columns (one-vs-rest macro)."""
     stats: dict[str, list[np.ndarray]] = {"roc_auc": [], "average_precision": [], "ece": []}
     for scores, w_neg, w_pos in column_weights:
-        fps = np.cumsum(w_neg[:, ::-1], axis=1)
-        tps = np.cumsum(w_pos[:, ::-1], axis=1)
-        stats["roc_auc"].append(roc_auc_from_counts(fps, tps))
-        stats["average_precision"].append(average_precision_from_counts(fps, tps))
+        stats["roc_auc"].append(roc_auc_from_weights(w_neg, w_pos))
+        stats["average_precision"].append(average_precision_from_weights(w_neg, w_pos))
         stats["ece"].append(binned_ece(scores, w_neg, w_pos))
     return {name: np.mean(values, axis=0) for name, values in stats.items()}
 

@@ -74,13 +74,13 @@ def balanced_accuracy(tally: Tally) -> float:
 
 def roc_auc(tally: Tally) -> float:
     """Area under the ROC curve (binary) or its one-vs-rest macro mean (multiclass)."""
-    return float(np.mean([roc_auc_from_counts(*t.descending_cumulative()) for t in tally.tables]))
+    return float(np.mean([roc_auc_from_weights(*t.weights.T) for t in tally.tables]))
 
 
 def average_precision(tally: Tally) -> float:
     """Average precision (step-wise, as scikit-learn) or its one-vs-rest macro mean."""
     return float(
-        np.mean([average_precision_from_counts(*t.descending_cumulative()) for t in tally.tables])
+        np.mean([average_precision_from_weights(*t.weights.T) for t in tally.tables])
     )
 
 
@@ -142,31 +142,32 @@ def balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
     return (_ratio(tp, actual) * present).sum(axis=-1) / present.sum(axis=-1)
 
 
-def roc_auc_from_counts(fps: np.ndarray, tps: np.ndarray) -> np.ndarray:
-    """ROC AUC from cumulative (false, true) positive weights, descending scores.
+def roc_auc_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
+    """ROC AUC from the weight of negatives and positives at each ascending score.
 
-    The trapezoidal area, summed per score: each negative weight at a score counts the
-    positive weight above it plus half the positive weight tied with it. NaN where one
-    class has no weight.
+    The trapezoidal area, summed per score: each positive weight counts the negative
+    weight below it plus half the negative weight tied with it. NaN where one class has
+    no weight.
 
     Examples
     --------
-    >>> fps, tps = np.array([0.0, 1.0, 2.0]), np.array([1.0, 2.0, 2.0])  # scores 0.9, 0.5, 0.1
-    >>> float(roc_auc_from_counts(fps, tps))  # a tie at 0.5 counts half
+    >>> w_neg, w_pos = np.array([1.0, 1.0, 0.0]), np.array([0.0, 1.0, 1.0])  # scores .1 .5 .9
+    >>> float(roc_auc_from_weights(w_neg, w_pos))  # the tie at 0.5 counts half
     0.875
     """
-    neg, pos = fps[..., -1], tps[..., -1]
-    neg_at = np.diff(fps, axis=-1, prepend=0.0)
-    pos_at = np.diff(tps, axis=-1, prepend=0.0)
-    pairs = (neg_at * (tps - 0.5 * pos_at)).sum(axis=-1)
+    neg, pos = w_neg.sum(axis=-1), w_pos.sum(axis=-1)
+    pairs = (w_pos * (np.cumsum(w_neg, axis=-1) - 0.5 * w_neg)).sum(axis=-1)
     return np.where((neg > 0) & (pos > 0), _ratio(pairs, neg * pos), np.nan)
 
 
-def average_precision_from_counts(fps: np.ndarray, tps: np.ndarray) -> np.ndarray:
-    """Step-wise average precision, ``sum (R_i - R_{i-1}) P_i``, as scikit-learn computes it."""
-    pos = tps[..., -1]
-    pos_at = np.diff(tps, axis=-1, prepend=0.0)
-    area = (pos_at * _ratio(tps, tps + fps)).sum(axis=-1)
+def average_precision_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
+    """Step-wise average precision, ``sum (R_i - R_{i-1}) P_i``, as scikit-learn computes it,
+    from the weight of negatives and positives at each ascending score."""
+    # true and false positives at each threshold: the weight at or above the score
+    tps = np.cumsum(w_pos[..., ::-1], axis=-1)[..., ::-1]
+    fps = np.cumsum(w_neg[..., ::-1], axis=-1)[..., ::-1]
+    pos = tps[..., 0]
+    area = (w_pos * _ratio(tps, tps + fps)).sum(axis=-1)
     return np.where(pos > 0, _ratio(area, pos), np.nan)
 
 

@@ -388,16 +388,6 @@ class ScoreTable:
             bin_bits=self.bin_bits,
         )
 
-    def descending_cumulative(self) -> tuple[np.ndarray, np.ndarray]:
-        """(false positive, true positive) weights at each distinct threshold, descending.
-
-        Element ``i`` counts samples scored at or above the ``i``-th largest score (bin),
-        so these are the points of the ROC and precision-recall curves.
-        """
-        # cumsum over descending scores keeps both sequences non-decreasing
-        desc = self.weights[::-1]
-        return np.cumsum(desc[:, 0]), np.cumsum(desc[:, 1])
-
     def to_numpy(self) -> ScoreTable:
         """The table with numpy arrays (copies device arrays to the host)."""
         ops = array_ops(self.scores)
