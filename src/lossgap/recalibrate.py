@@ -160,14 +160,17 @@ def fit_logistic_table(table: ScoreTable, *, intercept: bool) -> LogisticFit:
     return fit_logistic(logits_of(pooled.scores), pooled.weights, intercept=intercept)
 
 
-def binary_map(method: str, scores: np.ndarray, train: ScoreTable) -> np.ndarray:
-    """Fit ``method`` on a (pooled) training table; its probabilities at ``scores``."""
+def binary_map(
+    method: str, scores: np.ndarray, logits: np.ndarray, train: ScoreTable
+) -> np.ndarray:
+    """Fit ``method`` on a (pooled) training table; its probabilities at ``scores`` (whose
+    :func:`logits_of` are ``logits``)."""
     if method == "isotonic":
         iso = fit_isotonic(train.scores, *train.weights.T)
         return _clip_isotonic(iso.predict(scores), train.weights.sum())
     fit = fit_logistic(logits_of(train.scores), train.weights, intercept=method == "platt")
     # the documented clip: a map may not turn a finite loss into an infinite one
-    return np.clip(fit.apply(logits_of(scores)), CLIP, 1.0 - CLIP)
+    return np.clip(fit.apply(logits), CLIP, 1.0 - CLIP)
 
 
 BINARY_METHODS = ("temperature", "platt", "isotonic")
@@ -194,15 +197,23 @@ def _fold_weights_from_samples(
 def _fold_weights_by_thinning(
     table: ScoreTable, folds: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """(folds, rows, 2) counts: each row's counts split multinomially into equal folds."""
-    remaining = np.rint(table.weights).astype(np.int64)
-    parts = []
+    """(folds, rows, 2) counts: each cell's count split multinomially into equal folds.
+
+    A cell holding one sample puts it in a uniformly drawn fold; larger counts are split
+    by a chain of binomial draws.
+    """
+    counts = np.rint(table.weights).astype(np.int64).ravel()
+    parts = np.zeros((folds, len(counts)))
+    single = np.flatnonzero(counts == 1)
+    parts[rng.integers(0, folds, len(single)), single] = 1.0
+    several = np.flatnonzero(counts > 1)
+    remaining = counts[several]
     for k in range(folds - 1):
         take = rng.binomial(remaining, 1.0 / (folds - k))
-        parts.append(take)
+        parts[k, several] = take
         remaining = remaining - take
-    parts.append(remaining)
-    return np.stack(parts).astype(np.float64)
+    parts[folds - 1, several] = remaining
+    return parts.reshape((folds, *table.weights.shape))
 
 
 def _summary(
@@ -250,15 +261,17 @@ def _binary_recalibration(
         pooling.table(table.weights - test if len(fold_weights) > 1 else table.weights)
         for test in fold_weights
     ]
+    test_totals = fold_weights[:, :, 0] + fold_weights[:, :, 1]
+    logits = logits_of(table.scores)
     for method in BINARY_METHODS:
         loss = brier = correct = changed = 0.0
-        for test, train in zip(fold_weights, trains, strict=True):
-            prob = binary_map(method, table.scores, train)
+        for test, test_total, train in zip(fold_weights, test_totals, trains, strict=True):
+            prob = binary_map(method, table.scores, logits, train)
             decided = prob >= tally.threshold
             loss += log_score_total(prob, test)
             brier += brier_score_total(prob, test)
-            correct += (test[:, 1] * decided + test[:, 0] * ~decided).sum()
-            changed += test.sum(axis=1)[decided != decided_before].sum()
+            correct += test[:, 1] @ decided + test[:, 0] @ ~decided
+            changed += test_total @ (decided != decided_before)
         methods[method] = _summary(before, method, loss, brier, correct, changed, total)
     full_temperature = fit_logistic_table(table, intercept=False)
     full_platt = fit_logistic_table(table, intercept=True)
