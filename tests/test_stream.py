@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from lossgap import InputError, Predictions, Tally
 from lossgap.cli import load_commands
+from lossgap.engines.batches import pool_batches
 from lossgap.explain import evaluate
 from lossgap.io import stream
 from lossgap.io.stream import choose_engine, resolve_source, stream_tally
@@ -158,6 +159,14 @@ def test_auto_engine_streams_directories_globs_and_big_files(tmp_path, monkeypat
     monkeypatch.setattr(stream, "STREAM_BYTES", 10)
     assert choose_engine(small, "auto") == "stream"
     assert choose_engine(small, "memory") == "memory"
+
+
+@pytest.mark.parametrize(
+    ("sizes", "pooled"), [([3, 3, 3], [6, 3]), ([5, 4, 1], [5, 5]), ([9], [9])]
+)
+def test_tables_hold_at_most_batch_rows_unless_a_batch_is_larger(sizes, pooled):
+    batches = [(pa.record_batch({"y": np.zeros(n)}), "f") for n in sizes]
+    assert [t.num_rows for t, _, _ in pool_batches(batches, 6)] == pooled
 
 
 # -- bad input: one line naming the row over the whole input, the file and the fix --------

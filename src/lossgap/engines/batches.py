@@ -156,8 +156,9 @@ class BatchSpec:
 def pool_batches(
     items: Iterable[tuple[pa.RecordBatch, str]], batch_rows: int
 ) -> Iterator[tuple[pa.Table, int, str]]:
-    """Pool record batches (each tagged with where it comes from) into tables of at least
-    ``batch_rows`` rows: one Tally per ~1e6 rows, not per small batch.
+    """Pool record batches (each tagged with where it comes from) into tables of at most
+    ``batch_rows`` rows (a larger batch stays alone): one Tally per ~1e6 rows, not per
+    small batch, and a batch that fills a table alone is converted to numpy uncopied.
 
     Yields ``(table, first_row, where)``: the input row of the table's first row and the
     first and last tags it spans.
@@ -165,7 +166,7 @@ def pool_batches(
     Examples
     --------
     >>> b = pa.record_batch({"y": [0, 1, 1]})
-    >>> pooled = pool_batches([(b, "a"), (b, "b"), (b, "c")], 5)
+    >>> pooled = pool_batches([(b, "a"), (b, "b"), (b, "c")], 6)
     >>> [(t.num_rows, first, where) for t, first, where in pooled]
     [(6, 0, 'a to b'), (3, 6, 'c')]
     """
@@ -175,14 +176,14 @@ def pool_batches(
     for batch, tag in items:
         if batch.num_rows == 0:
             continue
+        if pending and rows + batch.num_rows > batch_rows:
+            yield _pooled(pending), first_row, _span(tags)
+            first_row += rows
+            pending, tags, rows = [], [], 0
         pending.append(batch)
         if not tags or tags[-1] != tag:
             tags.append(tag)
         rows += batch.num_rows
-        if rows >= batch_rows:
-            yield _pooled(pending), first_row, _span(tags)
-            first_row += rows
-            pending, tags, rows = [], [], 0
     if rows:
         yield _pooled(pending), first_row, _span(tags)
 
