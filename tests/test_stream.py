@@ -19,6 +19,7 @@ from lossgap.engines.batches import pool_batches
 from lossgap.explain import evaluate
 from lossgap.io import stream
 from lossgap.io.stream import choose_engine, resolve_source, stream_tally
+from lossgap.io.tables import read_predictions
 from tests.conftest import random_binary, random_multiclass
 from tests.test_scale import assert_same_json, assert_same_tally
 
@@ -159,6 +160,136 @@ def test_auto_engine_streams_directories_globs_and_big_files(tmp_path, monkeypat
     monkeypatch.setattr(stream, "STREAM_BYTES", 10)
     assert choose_engine(small, "auto") == "stream"
     assert choose_engine(small, "memory") == "memory"
+
+
+# -- one pass: the classes from the first tables, two passes only when they cannot tell ----
+
+
+@pytest.fixture
+def label_pass(monkeypatch):
+    """Counts the label passes (the first of two passes)."""
+    calls = []
+    original = stream._distinct_labels
+
+    def counted(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(stream, "_distinct_labels", counted)
+    return calls
+
+
+def test_numeric_labels_resolve_in_one_pass(tmp_path, binary, label_pass):
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path, row_group_size=300)
+    assert_same_tally(stream_tally(path, batch_rows=700), whole_tally(y, p))
+    assert label_pass == []
+
+
+@pytest.mark.parametrize("positive", [None, "cat"])
+def test_string_labels_resolve_in_one_pass(tmp_path, binary, label_pass, positive):
+    y, p = binary
+    names = np.array(["dog", "cat"])[y]  # the first label seen is not the first class
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": names, "prob": p}), path)
+    got = stream_tally(path, batch_rows=400, positive=positive)
+    assert got.classes == (("dog", "cat") if positive else ("cat", "dog"))
+    assert_same_tally(got, whole_tally(names, p, positive=positive))
+    assert label_pass == []
+
+
+def test_a_first_table_of_one_class_waits_for_the_second(tmp_path, binary, label_pass):
+    y, p = binary
+    order = np.argsort(y, kind="stable")[::-1]  # every 1 first: 1 is still the positive class
+    y, p = y[order], p[order]
+    first_zero = int(np.argmin(y))
+    assert first_zero > 600
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    got = stream_tally(path, batch_rows=300)
+    assert got.classes == (0, 1)
+    assert_same_tally(got, whole_tally(y, p))
+    assert label_pass == []
+
+
+def test_classes_beyond_the_held_tables_are_found_by_a_label_pass(
+    tmp_path, binary, label_pass, monkeypatch
+):
+    y, p = binary
+    y = np.sort(y)
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    monkeypatch.setattr(stream, "_RESOLVE_BYTES", 5000)  # a few tables of 300 rows
+    got = stream_tally(path, batch_rows=300)
+    assert_same_tally(got, whole_tally(y, p))
+    assert len(label_pass) == 1
+
+
+def test_a_class_first_seen_late_can_change_the_classes(tmp_path, rng, label_pass):
+    # labels 0 and 1 first resolve to the classes 0 .. 2 of three columns; a 5 later makes
+    # three distinct labels for three columns, the classes (0, 1, 5), as for the whole file
+    y, prob = random_multiclass(rng, 1200, 3)
+    labels = np.array([0, 1, 5])[y]
+    labels[:600] = np.where(labels[:600] == 5, 0, labels[:600])
+    path = tmp_path / "m.parquet"
+    scores = {f"s{j + 1}": prob[:, j] for j in range(3)}
+    pq.write_table(pa.table({"y": labels, **scores}), path)
+    got = stream_tally(path, prob=["s*"], batch_rows=300)
+    assert got.classes == (0, 1, 5)
+    assert_same_tally(got, whole_tally(labels, prob, prob_names=["s1", "s2", "s3"]))
+    assert len(label_pass) == 1
+
+
+def test_multiclass_labels_seen_late_resolve_from_the_column_names(tmp_path, rng, label_pass):
+    y, prob = random_multiclass(rng, 1200, 3)
+    names = np.array(["owl", "cat", "dog"])
+    y[:500] = np.where(y[:500] == 2, 0, y[:500])  # no dog in the first tables
+    path = tmp_path / "m.parquet"
+    columns = {f"p_{c}": prob[:, i] for i, c in enumerate(names)}
+    pq.write_table(pa.table({"label": names[y], **columns}), path)
+    got = stream_tally(path, batch_rows=250)
+    assert got.classes == ("owl", "cat", "dog")
+    assert_same_tally(got, whole_tally(names[y], prob, prob_names=list(columns)))
+    assert label_pass == []
+
+
+def test_a_third_class_in_a_later_table_is_refused_as_for_the_whole_file(tmp_path, binary):
+    y, p = binary
+    y = y.copy()
+    y[1703] = 2
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    with pytest.raises(InputError) as whole:
+        read_predictions(path)
+    with pytest.raises(InputError) as streamed:
+        stream_tally(path, batch_rows=500)
+    assert str(streamed.value) == str(whole.value)
+    assert "'label' holds 3 classes (0, 1, 2)" in str(streamed.value)
+
+
+def test_errors_are_those_of_two_passes(tmp_path, binary):
+    # a NaN in the first table and an empty label in a later one: the label pass reports
+    # the empty label, as it did before the evaluation was one pass
+    y, p = binary
+    p = p.copy()
+    p[10] = np.nan
+    labels = pa.array([None if i == 1800 else int(v) for i, v in enumerate(y)])
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": labels, "prob": p}), path)
+    with pytest.raises(InputError, match=r"column 'label' has an empty value at row 1800 in "):
+        stream_tally(path, batch_rows=500)
+
+
+def test_given_classes_name_a_label_outside_them_in_a_later_table(tmp_path, binary):
+    y, p = binary
+    y = y.copy()
+    y[1703] = 7
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    match = r"holds 7 at row 1703, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
+    with pytest.raises(InputError, match=match):
+        stream_tally(path, classes=[0, 1], batch_rows=500)
 
 
 @pytest.mark.parametrize(

@@ -8,19 +8,25 @@ Only the needed columns are read, in tables of at most :data:`DEFAULT_BATCH_ROWS
 (:class:`~lossgap.Predictions`), summarised into a :class:`~lossgap.Tally`, and merged into
 the running Tally, so peak memory is a few tables whatever the size of the input.
 
-Two passes: the first reads the label column alone to resolve the classes the way the
-whole file would (skipped when the classes are given); the second reads the rest. Every
-number of the evaluation then comes from the merged summary: exact sums, score tables
-(compressed past the cap, with their bounds) and the intervals that the summary supports
-(analytic, or a Poisson bootstrap of the table's cells), each naming its method.
+One pass: the classes are resolved from the labels of the first tables, read until they
+settle the classes as the whole input would (:func:`resolve_classes`), and every later
+table is checked against them. An input whose first tables cannot settle the classes, or
+that fails in any way, is read again in two passes, the label column alone first, so its
+classes and its errors are exactly those of the whole input (as they are when the classes
+are given). Every number of the evaluation then comes from the merged summary: exact sums,
+score tables (compressed past the cap, with their bounds) and the intervals that the
+summary supports (analytic, or a Poisson bootstrap of the table's cells), each naming its
+method.
 """
 
 from __future__ import annotations
 
 import glob
+import itertools
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -37,7 +43,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeE
 from lossgap.engines.batches import BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation
-from lossgap.io.tables import FORMATS, choose_columns
+from lossgap.io.tables import FORMATS, ColumnChoice, choose_columns
 from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 
 #: Formats read in batches.
@@ -50,6 +56,10 @@ DEFAULT_BATCH_ROWS = 1 << 20
 
 #: With ``--engine auto``, files larger than this are streamed.
 STREAM_BYTES = 256 * 2**20
+
+# Tables held while their labels cannot settle the classes (a first table of one class),
+# at most: past it the labels are read in a pass of their own.
+_RESOLVE_BYTES = 64 * 2**20
 
 # Text is parsed in blocks of this size: large enough for batches of ~1e6 rows.
 _TEXT_BLOCK = 32 * 2**20
@@ -184,6 +194,10 @@ def _rows_estimate(fragment: ds.Fragment, kind: str, path: Path) -> float:
     return max(path.stat().st_size * head.count(b"\n") / max(len(head), 1), 1.0)
 
 
+#: A pooled table, the input row of its first row and the file(s) it comes from.
+Pooled = tuple[pa.Table, int, str]
+
+
 class _Meter:
     """Rows and bytes read, shown as a rich progress bar (or nothing)."""
 
@@ -201,10 +215,15 @@ class _Meter:
         if self.progress is not None:
             self.progress.update(self.task, completed=self.bytes_done, rows=self.rows)
 
+    def discard(self) -> None:
+        """Take the bar off the display (its reading is started over)."""
+        if self.progress is not None:
+            self.progress.remove_task(self.task)
+
 
 def _batches(
     dataset: ds.Dataset, src: Source, columns: Sequence[str], batch_rows: int, meter: _Meter
-) -> Iterator[tuple[pa.Table, int, str]]:
+) -> Iterator[Pooled]:
     """Tables of at most ``batch_rows`` rows, with the input row of their first row and the
     file(s) they come from; batches of small files are pooled across files."""
     return pool_batches(_file_batches(dataset, src, columns, batch_rows, meter), batch_rows)
@@ -260,6 +279,77 @@ def _distinct_labels(
         msg = f"{src.text!r} has a header but no rows: there are no samples to evaluate"
         raise InputError(msg)
     return pc.unique(pa.chunked_array(uniques)).to_numpy(zero_copy_only=False)
+
+
+class _TwoPasses(Exception):
+    """The first tables cannot settle the classes, or a table failed: read the labels first."""
+
+
+def _classes_of_first(
+    tables: Iterator[Pooled], choice: ColumnChoice, limit: int
+) -> tuple[tuple[Any, ...], Iterator[Pooled]]:
+    """The classes resolved from the labels of the first tables, and every table again
+    (those read, then the rest).
+
+    Tables are read until their distinct labels resolve (one class, or too few classes for
+    the probability columns, do not), at most ``limit`` bytes of them.
+
+    Notes
+    -----
+    These classes are those of the whole input as long as every later label is one of them
+    (each table's :class:`~lossgap.Predictions` refuses any other). The classes come from
+    the distinct labels either as they are (binary, or as many labels as columns), and
+    then no later label can add one, or by matching the labels to the column names or to
+    ``0 .. k-1``, which every label that is one of these classes matches too.
+    """
+    read: deque[Pooled] = deque()
+    uniques: list[pa.Array] = []
+    size = 0
+    for item in tables:
+        column = item[0].column(choice.label)
+        if column.null_count:
+            break  # the label pass names the row
+        read.append(item)
+        uniques.append(pc.unique(column))
+        labels = pc.unique(pa.chunked_array(uniques)).to_numpy(zero_copy_only=False)
+        try:
+            return resolve_classes(choice, labels), itertools.chain(_drain(read), tables)
+        except InputError:
+            size += item[0].nbytes
+            if size > limit:
+                break
+    raise _TwoPasses
+
+
+def _drain(items: deque[Pooled]) -> Iterator[Pooled]:
+    """The items, each let go once yielded."""
+    while items:
+        yield items.popleft()
+
+
+def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
+    """The Tally of every table, merged in input order (None for no rows)."""
+    running: Tally | None = None
+    for table, first_row, where in tables:
+        running = spec.add(running, table, first_row, where)
+    return running
+
+
+def _one_pass(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
+    """The Tally of every table, the classes resolved from the first ones.
+
+    Raises
+    ------
+    _TwoPasses
+        The first tables cannot settle the classes, or a table fails: only two passes give
+        the classes and the errors of the whole input (a label outside the classes may be
+        a class of its own, a NaN may come before an empty label).
+    """
+    try:
+        classes, tables = _classes_of_first(tables, spec.choice, _RESOLVE_BYTES)
+        return _merged(replace(spec, classes=classes), tables)
+    except InputError as exc:
+        raise _TwoPasses from exc
 
 
 def progress_bar(console: Console) -> Progress:
@@ -326,26 +416,38 @@ def stream_tally(
     choice = choose_columns(
         dataset.schema.names, src.text, label=label, prob=prob, logit=logit, id=id, weight=weight
     )
+    spec = BatchSpec(
+        choice,
+        (),
+        positive=positive,
+        threshold=threshold,
+        top=top,
+        max_distinct=max_distinct,
+        bin_bits=bin_bits,
+    )
     bar = progress_bar(console) if console is not None else None
+
+    def meter(description: str) -> _Meter:
+        return _Meter(bar, description, src.total_bytes)
+
+    def tables(reading: _Meter) -> Iterator[Pooled]:
+        return _batches(dataset, src, spec.columns, batch_rows, reading)
+
     with bar if bar is not None else nullcontext():
-        if classes is None:
-            meter = _Meter(bar, "reading labels", src.total_bytes)
-            labels = _distinct_labels(dataset, src, choice.label, batch_rows, meter)
-        else:
-            labels = np.asarray(list(classes), dtype=object)
-        spec = BatchSpec(
-            choice,
-            resolve_classes(choice, labels, classes),
-            positive=positive,
-            threshold=threshold,
-            top=top,
-            max_distinct=max_distinct,
-            bin_bits=bin_bits,
-        )
-        meter = _Meter(bar, "evaluating", src.total_bytes)
-        running: Tally | None = None
-        for table, first_row, where in _batches(dataset, src, spec.columns, batch_rows, meter):
-            running = spec.add(running, table, first_row, where)
+        first = meter("evaluating")
+        try:
+            if classes is None:
+                running = _one_pass(spec, tables(first))
+            else:
+                given = resolve_classes(choice, np.asarray(list(classes), dtype=object), classes)
+                running = _merged(replace(spec, classes=given), tables(first))
+        except _TwoPasses:
+            first.discard()
+            labels = _distinct_labels(
+                dataset, src, choice.label, batch_rows, meter("reading labels")
+            )
+            spec = replace(spec, classes=resolve_classes(choice, labels))
+            running = _merged(spec, tables(meter("evaluating")))
     if running is None:
         msg = f"{src.text!r} has a header but no rows: there are no samples to evaluate"
         raise InputError(msg)
