@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+from numpy.testing import assert_array_equal
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -290,6 +292,38 @@ def test_given_classes_name_a_label_outside_them_in_a_later_table(tmp_path, bina
     match = r"holds 7 at row 1703, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
     with pytest.raises(InputError, match=match):
         stream_tally(path, classes=[0, 1], batch_rows=500)
+
+
+def test_the_result_does_not_depend_on_the_threads(tmp_path, rng, monkeypatch):
+    y, p = random_binary(rng, 6000)
+    p[::2] = np.round(p[::2], 2)  # ties: sums at a score depend on how they are grouped
+    w = rng.uniform(0.1, 3.0, len(y))
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p, "w": w}), path, row_group_size=500)
+    options = {"weight": "w", "batch_rows": 500, "max_distinct": 1200}
+    reference = stream_tally(path, **options)
+    assert reference.compressed
+    whole = Tally.from_predictions(Predictions(y, p, sample_weight=w), max_distinct=1200)
+    assert_same_tally(reference, whole)
+    summarise = stream.BatchSpec.tally
+    delays = iter(rng.uniform(0, 0.01, size=1000))
+
+    def slow(*args, **kwargs):
+        time.sleep(next(delays))  # workers finish in any order
+        return summarise(*args, **kwargs)
+
+    monkeypatch.setattr(stream.BatchSpec, "tally", slow)
+    for _ in range(3):
+        assert_identical(stream_tally(path, **options), reference)
+
+
+def assert_identical(a, b):
+    assert a.count == b.count and a.loss_sum == b.loss_sum and a.brier_sum == b.brier_sum
+    assert_array_equal(a.confusion, b.confusion)
+    for ta, tb in zip(a.tables, b.tables, strict=True):
+        for name in ("scores", "weights", "bins", "low", "high", "score_sum"):
+            assert_array_equal(getattr(ta, name), getattr(tb, name), err_msg=name)
+    assert_array_equal(a.worst.ids, b.worst.ids)
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,9 @@ those formats below it, skipping names that start with ``_`` or ``.``, such as S
 ``_SUCCESS`` and ``.crc`` files) or a glob (``'preds/*.parquet'``, quoted for the shell).
 Only the needed columns are read, in tables of at most :data:`DEFAULT_BATCH_ROWS` rows
 (record batches of small files pooled); each table is validated
-(:class:`~lossgap.Predictions`), summarised into a :class:`~lossgap.Tally`, and merged into
-the running Tally, so peak memory is a few tables whatever the size of the input.
+(:class:`~lossgap.Predictions`) and summarised into a :class:`~lossgap.Tally` in a worker
+thread, two at a time, while the next table is read, and merged into the running Tally in
+input order, so peak memory is a few tables whatever the size of the input.
 
 One pass: the classes are resolved from the labels of the first tables, read until they
 settle the classes as the whole input would (:func:`resolve_classes`), and every later
@@ -25,6 +26,7 @@ import glob
 import itertools
 from collections import deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -51,11 +53,14 @@ STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
 
 #: Rows per table, at most (each table becomes one Tally; pyarrow's Parquet row groups hold
 #: as many, so a table is one row group, converted to numpy uncopied). With a label and a
-#: probability column, about 0.35 GB of transient memory in all.
+#: probability column, about 0.45 GB of transient memory in all (two tables in flight).
 DEFAULT_BATCH_ROWS = 1 << 20
 
 #: With ``--engine auto``, files larger than this are streamed.
 STREAM_BYTES = 256 * 2**20
+
+# Tables summarised at once, each in a thread of its own.
+_IN_FLIGHT = 2
 
 # Tables held while their labels cannot settle the classes (a first table of one class),
 # at most: past it the labels are read in a pass of their own.
@@ -328,11 +333,43 @@ def _drain(items: deque[Pooled]) -> Iterator[Pooled]:
 
 
 def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
-    """The Tally of every table, merged in input order (None for no rows)."""
+    """The Tally of every table, merged in input order (None for no rows).
+
+    Tables are summarised in worker threads, up to ``_IN_FLIGHT`` at a time, while this
+    thread reads the next table and merges; numpy releases the GIL in its loops, so the
+    work spreads over the cores. Each table is handed the running Tally as it stands when
+    the table is read (it is binned at once if that is compressed), and which tables are
+    merged by then depends on the data alone (:func:`_at_once`), never on the timing: the
+    result does not depend on the threads.
+    """
     running: Tally | None = None
-    for table, first_row, where in tables:
-        running = spec.add(running, table, first_row, where)
+    pending: deque[Future[Tally]] = deque()
+    with ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="lossgap-batch") as pool:
+        for table, first_row, where in tables:
+            pending.append(pool.submit(spec.tally, table, first_row, where, into=running))
+            while len(pending) >= _at_once(running, spec.max_distinct):
+                running = _merge(running, pending.popleft().result())
+        while pending:
+            running = _merge(running, pending.popleft().result())
     return running
+
+
+def _at_once(running: Tally | None, max_distinct: int) -> int:
+    """Tables to summarise at once, given the running Tally.
+
+    One while that Tally may hold exact tables near the cap (before the first table is
+    merged, too): a table handed those would be summarised exactly only to be binned at
+    the merge, and merges of exact tables near the cap are the memory peak. Otherwise
+    ``_IN_FLIGHT``.
+    """
+    small = running is not None and all(
+        t.compressed or len(t.scores) <= max_distinct // 2 for t in running.tables
+    )
+    return _IN_FLIGHT if small else 1
+
+
+def _merge(running: Tally | None, part: Tally) -> Tally:
+    return part if running is None else running.merge(part)
 
 
 def _one_pass(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
