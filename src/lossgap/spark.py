@@ -138,7 +138,7 @@ def tallies(
         As for :func:`lossgap.explain`.
     top, max_distinct, bin_bits : int
         As for :meth:`lossgap.Tally.from_predictions`.
-    batch_rows : int, default=524288
+    batch_rows : int, default=1048576
         Rows per Tally within a partition.
     depth : int, default=2
         Depth of the ``treeReduce`` that merges the partitions' Tallies.
