@@ -74,7 +74,7 @@ def sample_brier(pred: Predictions) -> np.ndarray:
     if pred.task == "binary":
         return (pred.prob - pred.y) ** 2
     # sum_k p_k^2 - 2 p_y + 1, without building the one-hot matrix
-    return (pred.prob**2).sum(axis=1) - 2.0 * true_class_prob(pred) + 1.0
+    return np.einsum("ij,ij->i", pred.prob, pred.prob) - 2.0 * true_class_prob(pred) + 1.0
 
 
 def true_class_prob(pred: Predictions) -> np.ndarray:

@@ -142,6 +142,11 @@ def balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
     return (_ratio(tp, actual) * present).sum(axis=-1) / present.sum(axis=-1)
 
 
+def _inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Inner product over the last axis, batch axes kept (single-threaded, no temporary)."""
+    return np.einsum("...i,...i->...", a, b)
+
+
 def roc_auc_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """ROC AUC from the weight of negatives and positives at each ascending score.
 
@@ -156,19 +161,20 @@ def roc_auc_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     0.875
     """
     neg, pos = w_neg.sum(axis=-1), w_pos.sum(axis=-1)
-    pairs = (w_pos * (np.cumsum(w_neg, axis=-1) - 0.5 * w_neg)).sum(axis=-1)
+    pairs = _inner(w_pos, np.cumsum(w_neg, axis=-1)) - 0.5 * _inner(w_pos, w_neg)
     return np.where((neg > 0) & (pos > 0), _ratio(pairs, neg * pos), np.nan)
 
 
 def average_precision_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """Step-wise average precision, ``sum (R_i - R_{i-1}) P_i``, as scikit-learn computes it,
     from the weight of negatives and positives at each ascending score."""
-    # true and false positives at each threshold: the weight at or above the score
-    tps = np.cumsum(w_pos[..., ::-1], axis=-1)[..., ::-1]
-    fps = np.cumsum(w_neg[..., ::-1], axis=-1)[..., ::-1]
-    pos = tps[..., 0]
-    area = (w_pos * _ratio(tps, tps + fps)).sum(axis=-1)
-    return np.where(pos > 0, _ratio(area, pos), np.nan)
+    # from the top score down: true positives and all samples at or above each score
+    pos_desc = w_pos[..., ::-1]
+    tps = np.cumsum(pos_desc, axis=-1)
+    above = np.cumsum((w_neg + w_pos)[..., ::-1], axis=-1)
+    precision = _ratio(tps, above)
+    pos = tps[..., -1]
+    return np.where(pos > 0, _ratio(_inner(pos_desc, precision), pos), np.nan)
 
 
 def class_shares(tally: Tally) -> np.ndarray:

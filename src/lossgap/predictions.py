@@ -503,7 +503,7 @@ class Predictions:
         return self._check_row_sums(values, names), None
 
     def _check_row_sums(self, values: np.ndarray, names: list[str]) -> np.ndarray:
-        sums = values.sum(axis=1)
+        sums = values @ np.ones(values.shape[1])  # faster than a sum over the short axis
         bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
         if bad.any():
             row, count = _first_bad_row(bad)

@@ -79,8 +79,10 @@ class NumpyOps:
     @staticmethod
     def segment(values: np.ndarray, runs: Any, how: str) -> np.ndarray:
         """Sum, min or max of ``values`` over each run (values ordered by run)."""
+        if len(runs) == len(values):  # runs of one (every score distinct): nothing to reduce
+            return values
         ufunc = {"sum": np.add, "min": np.minimum, "max": np.maximum}[how]
-        return ufunc.reduceat(values, runs) if len(values) else values[:0]
+        return ufunc.reduceat(values, runs)
 
     @staticmethod
     def run_lengths(starts: np.ndarray, n: int) -> np.ndarray:
@@ -145,7 +147,9 @@ class NumpyOps:
 
     @staticmethod
     def columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.column_stack([a, b])
+        """``(m, 2)`` of two columns, stored column by column: every metric reads a whole
+        column (cumulative sums), which is then contiguous."""
+        return np.stack([a, b]).T
 
     @staticmethod
     def scalar(x: Any) -> Any:
