@@ -18,7 +18,8 @@ Logistic maps are fitted on the training table pooled to ``FIT_ROWS`` runs.
 
 Multiclass maps need the samples. Each fold's temperature is the exact optimum on the
 training folds, found by Newton's method started from the fit on all samples (one pass over
-the samples per step, a step or two per fold). The one-vs-rest isotonic maps are fitted on
+the samples per step; one shared pass gives every fold its starting terms, and a fold then
+takes a step or two). The one-vs-rest isotonic maps are fitted on
 the training samples grouped into the fixed bins of :func:`lossgap.tally.bin_keys` at
 ``ISOTONIC_BIN_BITS`` (a bin spans at most 1/16 in log-odds), the bins built once for all
 folds.
@@ -39,7 +40,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from scipy.special import expit, log_softmax
+from scipy.special import expit, softmax
 
 from lossgap.decompose import brier_score_total, log_score_total
 from lossgap.isotonic import IsotonicFit, fit_isotonic
@@ -312,27 +313,60 @@ def _log_probs(pred: Predictions) -> np.ndarray:
     return np.log(np.clip(pred.prob, CLIP, 1.0))
 
 
-def _temperature_terms(
-    b: float, log_prob_t: np.ndarray, true_log_prob: np.ndarray, w: np.ndarray
-) -> tuple[float, float, float]:
-    """Weighted loss of ``softmax(b log p)`` and its first two derivatives in ``b``, in one
-    pass: with ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
-    curvature ``Var_q[log p]`` per sample.
+@dataclass(frozen=True)
+class _Temperature:
+    """The multiclass temperature problem: minimise the weighted loss of ``softmax(b log p)``.
 
     ``log_prob_t`` is ``log p`` transposed, ``(k, n)``: reductions over classes then run
     along contiguous rows, several times faster than over a short last axis.
     """
-    q = log_prob_t * b
-    top = q.max(axis=0)
-    q -= top
-    np.exp(q, out=q)
-    total = q.sum(axis=0)
-    q *= log_prob_t
-    first = q.sum(axis=0) / total
-    q *= log_prob_t
-    second = q.sum(axis=0) / total
-    loss = w @ (top + np.log(total) - b * true_log_prob)
-    return float(loss), float(w @ (first - true_log_prob)), float(w @ (second - first**2))
+
+    log_prob_t: np.ndarray
+    true_log_prob: np.ndarray
+
+    @classmethod
+    def of(cls, log_prob: np.ndarray, y: np.ndarray) -> _Temperature:
+        return cls(np.ascontiguousarray(log_prob.T), log_prob[np.arange(len(y)), y])
+
+    def parts(self, b: float) -> np.ndarray:
+        """``(3, n)``: each sample's loss and its first two derivatives in ``b``, one pass.
+
+        With ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
+        curvature ``Var_q[log p]``.
+        """
+        q = self.log_prob_t * b
+        top = q.max(axis=0)
+        q -= top
+        np.exp(q, out=q)
+        total = q.sum(axis=0)
+        q *= self.log_prob_t
+        first = q.sum(axis=0) / total
+        q *= self.log_prob_t
+        second = q.sum(axis=0) / total
+        loss = top + np.log(total) - b * self.true_log_prob
+        return np.stack([loss, first - self.true_log_prob, second - first**2])
+
+    def fit(
+        self, w: np.ndarray, start: float = 1.0, at_start: np.ndarray | None = None
+    ) -> tuple[float, float]:
+        """Newton's method from ``start`` (``at_start``: the weighted loss, gradient and
+        curvature there, when known). Returns ``(b, variance of b)``."""
+        beta = start
+        loss, grad, hess = self.parts(beta) @ w if at_start is None else at_start
+        for _ in range(100):
+            # stop once the next step would lower the loss by a negligible share
+            if hess <= 0 or grad * grad / (2 * hess) <= 1e-12 * max(loss, 1.0):
+                break
+            step, size = grad / hess, 1.0
+            candidate = self.parts(beta - step) @ w
+            while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
+                size /= 2
+                candidate = self.parts(beta - size * step) @ w
+            if candidate[0] > loss:
+                break
+            beta -= size * step
+            loss, grad, hess = candidate
+        return float(beta), (1.0 / hess if hess > 0 else float("inf"))
 
 
 def fit_multiclass_temperature(
@@ -340,34 +374,11 @@ def fit_multiclass_temperature(
 ) -> tuple[float, float]:
     """Inverse temperature ``b`` minimising the weighted loss of ``softmax(b log p)``.
 
-    Newton's method on a convex 1-D problem from ``start`` (a nearby fit converges in a
-    step or two). Samples of weight 0 take no part. Returns ``(b, variance of b)``, the
-    variance from the inverse Fisher information at the optimum.
+    Newton's method on a convex 1-D problem from ``start``, one pass over the samples per
+    step. Samples of weight 0 take no part. Returns ``(b, variance of b)``, the variance
+    from the inverse Fisher information at the optimum.
     """
-    true_log_prob = log_prob[np.arange(len(y)), y]
-    log_prob_t = np.ascontiguousarray(log_prob.T)
-
-    def terms(b: float) -> tuple[float, float, float]:
-        return _temperature_terms(b, log_prob_t, true_log_prob, w)
-
-    beta = start
-    loss, grad, hess = terms(beta)
-    for _ in range(100):
-        if hess <= 0:
-            break
-        step, size = grad / hess, 1.0
-        candidate = terms(beta - step)
-        while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
-            size /= 2
-            candidate = terms(beta - size * step)
-        if candidate[0] > loss:
-            break
-        converged = loss - candidate[0] <= 1e-12 * max(loss, 1.0)
-        beta -= size * step
-        loss, grad, hess = candidate
-        if converged:
-            break
-    return beta, (1.0 / hess if hess > 0 else float("inf"))
+    return _Temperature.of(log_prob, y).fit(w, start)
 
 
 #: Bin resolution of the one-vs-rest isotonic maps (:func:`lossgap.tally.bin_keys`): 32
@@ -412,26 +423,31 @@ def _multiclass_recalibration(
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
     log_prob = _log_probs(pred)
     full_beta, _ = multiclass_calibration_slope(pred)
-    bins = [
-        _class_bins(pred.prob[:, c], pred.y == c, w, fold, folds) for c in range(pred.n_classes)
-    ]
-    decided_before = np.argmax(pred.prob, axis=1)
+    # each fold's fit starts from the all-sample fit, its terms there from one shared pass
+    temperature = _Temperature.of(log_prob, pred.y)
+    at_full = np.stack([np.bincount(fold, weights=w * part, minlength=folds)
+                        for part in temperature.parts(full_beta)])
+    # class columns as contiguous rows (k, n): gathers and reductions run along them
+    prob_t = np.ascontiguousarray(pred.prob.T)
+    bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
+    decided_before = np.argmax(prob_t, axis=0)
     total = w.sum()
     sums = {method: np.zeros(4) for method in MULTICLASS_METHODS}
     for k in range(folds):
-        test = fold == k
-        if not test.any():
+        test = np.flatnonzero(fold == k)
+        if not len(test):
             continue
-        beta, _ = fit_multiclass_temperature(log_prob, pred.y, w * ~test, start=full_beta)
-        isotonic = []
-        for c, column in enumerate(bins):
-            fit = column.fit(k)
-            isotonic.append(_clip_isotonic(fit.predict(pred.prob[test, c]), w[~test].sum()))
+        train_terms = at_full.sum(axis=1) - at_full[:, k]
+        beta, _ = temperature.fit(w * (fold != k), start=full_beta, at_start=train_terms)
+        train_weight = total - w[test].sum()
+        isotonic = np.stack([
+            _clip_isotonic(column.fit(k).predict(prob_t[c, test]), train_weight)
+            for c, column in enumerate(bins)
+        ])
         mapped = {
-            "temperature": np.exp(log_softmax(beta * log_prob[test], axis=1)),
-            "isotonic": np.column_stack(isotonic),
+            "temperature": softmax(beta * temperature.log_prob_t[:, test], axis=0),
+            "isotonic": isotonic / isotonic.sum(axis=0),
         }
-        mapped["isotonic"] /= mapped["isotonic"].sum(axis=1, keepdims=True)
         for method, prob in mapped.items():
             sums[method] += _held_out_totals(prob, pred.y[test], w[test], decided_before[test])
     methods = {
@@ -451,14 +467,15 @@ def _multiclass_recalibration(
 
 
 def _held_out_totals(
-    prob: np.ndarray, y: np.ndarray, w: np.ndarray, decided_before: np.ndarray
+    prob_t: np.ndarray, y: np.ndarray, w: np.ndarray, decided_before: np.ndarray
 ) -> np.ndarray:
-    """Weighted (log loss, Brier, correct, changed decisions) of mapped probabilities."""
-    true_prob = prob[np.arange(len(y)), y]
-    decided = np.argmax(prob, axis=1)
+    """Weighted (log loss, Brier, correct, changed decisions) of mapped probabilities,
+    given class by sample, ``(k, n)``."""
+    true_prob = prob_t[y, np.arange(len(y))]
+    decided = np.argmax(prob_t, axis=0)
     with np.errstate(divide="ignore"):
         loss = w @ -np.log(true_prob)
-    brier = w @ ((prob**2).sum(axis=1) - 2 * true_prob + 1)
+    brier = w @ (np.einsum("ij,ij->j", prob_t, prob_t) - 2 * true_prob + 1)
     return np.array([loss, brier, w @ (decided == y), w @ (decided != decided_before)])
 
 
