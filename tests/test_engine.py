@@ -374,3 +374,21 @@ def test_multiclass_bootstrap_pooled_columns_match_exact_columns(monkeypatch, rn
         a, b = pooled.metrics[name], exact.metrics[name]
         width = b.ci_high - b.ci_low
         assert abs(a.ci_low - b.ci_low) < 0.1 * width and abs(a.ci_high - b.ci_high) < 0.1 * width
+
+
+def test_fold_temperature_from_the_shared_start_is_the_fold_optimum(rng):
+    from lossgap.recalibrate import _Temperature
+
+    y, prob = random_multiclass(rng, 2000, 4)
+    log_prob = 2.5 * np.log(prob)  # overconfident: the optimum is far from 1
+    w = rng.uniform(0.5, 2.0, len(y))
+    fold = rng.integers(0, 5, len(y))
+    problem = _Temperature.of(log_prob, y)
+    full, _ = problem.fit(w)
+    at_full = np.stack([np.bincount(fold, weights=w * part, minlength=5) for part in problem.parts(full)])
+    for k in range(5):
+        train = fold != k
+        beta, _ = problem.fit(w * train, start=full, at_start=at_full.sum(axis=1) - at_full[:, k])
+        alone, _ = fit_multiclass_temperature(log_prob[train], y[train], w[train])
+        assert_allclose(beta, alone, rtol=1e-7)
+        assert abs(beta - full) > 1e-4  # the folds do differ from the full fit
