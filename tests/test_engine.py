@@ -390,5 +390,5 @@ def test_fold_temperature_from_the_shared_start_is_the_fold_optimum(rng):
         train = fold != k
         beta, _ = problem.fit(w * train, start=full, at_start=at_full.sum(axis=1) - at_full[:, k])
         alone, _ = fit_multiclass_temperature(log_prob[train], y[train], w[train])
-        assert_allclose(beta, alone, rtol=1e-7)
-        assert abs(beta - full) > 1e-4  # the folds do differ from the full fit
+        assert_allclose(beta, alone, rtol=1e-5)  # the stopping rule: gain below 1e-12 of the loss
+        assert abs(beta - full) > 1e-3 * full  # the folds do differ from the full fit
