@@ -342,3 +342,9 @@ def test_baselines():
 def test_bad_input(call, match):
     with pytest.raises(InputError, match=match):
         call()
+
+
+def test_a_rounding_error_past_one_is_clipped_not_refused():
+    assert calibrated_feasible((0.0, 1e-12), 1.0000000000000002)
+    with pytest.raises(InputError, match="between 0 and 1"):
+        calibrated_feasible((0.0, 1e-12), 1.001)

@@ -45,8 +45,14 @@ def check_classes(classes: int) -> int:
     return int(classes)
 
 
+#: A closed-interval value this close outside [0, 1] is a rounding error, and is clipped.
+_ROUNDING = 1e-12
+
+
 def _check_unit(value: float, name: str, *, open_interval: bool = False) -> float:
     value = float(value)
+    if not open_interval and -_ROUNDING <= value <= 1.0 + _ROUNDING:
+        value = min(max(value, 0.0), 1.0)  # e.g. a weighted mean of ones, 1.0000000000000002
     inside = 0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0
     if not inside:
         bounds = "strictly between 0 and 1" if open_interval else "between 0 and 1"
