@@ -19,11 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.datasets import load_breast_cancer
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
-from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from lossgap.compare import Comparison, compare
 from lossgap.evaluation import Evaluation
@@ -98,6 +93,13 @@ def train_demo_model(
     >>> len(run.history), run.val_prob.shape
     (3, (3, 228))
     """
+    # imported here: every CLI command loads this module, only the demo trains
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
     data = load_breast_cancer()
     labels = data.target_names[data.target]  # target 0 is malignant, 1 benign
     ids = np.arange(len(labels))

@@ -11,7 +11,6 @@ import typer
 from lossgap.cli import command, print_json
 from lossgap.errors import InputError
 from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
-from lossgap.lab.plots import save_lab_plots
 from lossgap.render.html import HtmlOption, MarkdownOption, lab_report, write_reports
 from lossgap.render.text import make_console
 
@@ -63,7 +62,11 @@ def lab_command(
     else:
         assert illustration_number is not None
         result = illustration(illustration_number)
-    written = save_lab_plots(result, plot) if plot is not None else []
+    written = []
+    if plot is not None:
+        from lossgap.lab.plots import save_lab_plots  # matplotlib: only when plotting
+
+        written = save_lab_plots(result, plot)
     write_reports(lambda: lab_report(result), html=html, md=md)
     if json:
         print_json({**result.to_dict(), "plots": [str(p) for p in written]})
