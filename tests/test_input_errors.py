@@ -32,6 +32,8 @@ BAD_INPUTS = [
     ([], [], {}, r"empty: there are no samples"),
     ([[1, 0], [0, 1]], [0.2, 0.8], {}, r"one label per sample \(class labels, not one-hot rows\)"),
     ([0, 1, "a"], [0.2, 0.8, 0.7], {}, r"mixes label types"),
+    ([0, 1], np.zeros((2, 0)), {}, r"y_prob has shape \(2, 0\): pass \(n,\) or \(n, k\)"),
+    ([0, 1, 1], [0.2, -0.0, 1.0], {"sample_weight": [1, np.nan, 1]}, r"column 'sample_weight' has NaN at row 1"),
 ]
 
 

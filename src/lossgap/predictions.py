@@ -144,6 +144,7 @@ def _check_finite(values: np.ndarray, names: Sequence[str], what: str) -> None:
 
 
 def _check_unit_interval(values: np.ndarray, names: Sequence[str]) -> None:
+    # two reductions decide the common case; values are finite here (_check_finite)
     if values.min() >= 0 and values.max() <= 1:
         return
     bad = (values < 0) | (values > 1)
@@ -338,7 +339,7 @@ class Predictions:
         raw = to_numpy(y_prob, "y_prob")
         if raw.ndim == 2 and raw.shape[1] == 1:
             raw = raw[:, 0]
-        if raw.ndim not in (1, 2):
+        if raw.ndim not in (1, 2) or (raw.ndim == 2 and raw.shape[1] == 0):
             msg = f"y_prob has shape {raw.shape}: pass (n,) or (n, k) probabilities"
             raise InputError(msg)
         width = 1 if raw.ndim == 1 else raw.shape[1]
