@@ -75,6 +75,7 @@ def test_class_bins_fit_equals_sklearn_on_the_binned_training_samples(rng):
         np.array([True, False, True]),
         np.array([5, 5, 2], dtype=np.uint8),
         np.array([-4, 2**40, 7]),  # too wide a span: sorted as before
+        np.array([2**63 + 7, 2**63 + 5], dtype=np.uint64),  # beyond an intp
         np.array(["b", "a", "b"]),
     ],
 )

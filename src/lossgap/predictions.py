@@ -230,7 +230,7 @@ def _distinct_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     if labels.dtype.kind in "biu":
         lo, hi = int(labels.min()), int(labels.max())
-        if hi - lo < _DENSE_LABEL_SPAN:
+        if hi - lo < _DENSE_LABEL_SPAN and -(2**62) < lo and hi < 2**62:  # fits an intp
             offset = labels.astype(np.intp) if lo == 0 else labels.astype(np.intp) - lo
             present = np.bincount(offset, minlength=hi - lo + 1) > 0
             distinct = (np.flatnonzero(present) + lo).astype(labels.dtype)
