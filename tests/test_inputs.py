@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 import lossgap
-from lossgap import Predictions
+from lossgap import Predictions, Tally
+from lossgap.predictions import _distinct_labels
 from tests.conftest import random_binary, random_multiclass
 
 
@@ -82,3 +83,31 @@ def test_two_column_binary_uses_the_second_column(dtype):
     pred = Predictions([0, 1], prob)
     assert pred.task == "binary"
     assert_allclose(pred.prob, [0.2, 0.7], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([3, 1, 3, 7, 1]),
+        np.array([0, 1, 1, 0]),
+        np.array([True, False, True]),
+        np.array([5, 5, 2], dtype=np.uint8),
+        np.array([-4, 2**40, 7]),  # too wide a span: sorted as before
+        np.array([2**63 + 7, 2**63 + 5], dtype=np.uint64),  # beyond an intp
+        np.array(["b", "a", "b"]),
+    ],
+)
+def test_distinct_labels_equal_numpy_unique(labels):
+    distinct, index = _distinct_labels(labels)
+    expected, inverse = np.unique(labels, return_inverse=True)
+    assert_array_equal(distinct, expected)
+    assert distinct.dtype == expected.dtype
+    assert_array_equal(index, inverse)
+
+
+def test_labels_missing_from_a_dense_range_keep_their_classes():
+    pred = Predictions([2, 5, 5, 2], [0.1, 0.9, 0.8, 0.3])
+    assert pred.classes == (2, 5)
+    assert pred.y.tolist() == [0, 1, 1, 0]
+    tally = Tally.from_predictions(pred)
+    assert tally.class_weight.tolist() == [2.0, 2.0]

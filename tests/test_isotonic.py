@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from numpy.testing import assert_allclose, assert_array_equal
+from numpy.testing import assert_allclose
 from sklearn.isotonic import IsotonicRegression
 
-from lossgap import Predictions, Tally
 from lossgap.decompose import isotonic_recalibration
 from lossgap.isotonic import fit_isotonic
-from lossgap.predictions import _distinct_labels
 from lossgap.recalibrate import ISOTONIC_BIN_BITS, _class_bins
 from lossgap.tally import ScoreTable, bin_keys
 from tests.conftest import random_multiclass
@@ -65,31 +63,3 @@ def test_class_bins_fit_equals_sklearn_on_the_binned_training_samples(rng):
     assert_allclose(fit.knots, frame.wp / frame.w, rtol=1e-12)
     grid = np.linspace(0, 1, 501)
     assert_allclose(fit.predict(grid), reference.predict(grid), rtol=1e-10, atol=1e-14)
-
-
-@pytest.mark.parametrize(
-    "labels",
-    [
-        np.array([3, 1, 3, 7, 1]),
-        np.array([0, 1, 1, 0]),
-        np.array([True, False, True]),
-        np.array([5, 5, 2], dtype=np.uint8),
-        np.array([-4, 2**40, 7]),  # too wide a span: sorted as before
-        np.array([2**63 + 7, 2**63 + 5], dtype=np.uint64),  # beyond an intp
-        np.array(["b", "a", "b"]),
-    ],
-)
-def test_distinct_labels_equal_numpy_unique(labels):
-    distinct, index = _distinct_labels(labels)
-    expected, inverse = np.unique(labels, return_inverse=True)
-    assert_array_equal(distinct, expected)
-    assert distinct.dtype == expected.dtype
-    assert_array_equal(index, inverse)
-
-
-def test_labels_missing_from_a_dense_range_keep_their_classes():
-    pred = Predictions([2, 5, 5, 2], [0.1, 0.9, 0.8, 0.3])
-    assert pred.classes == (2, 5)
-    assert pred.y.tolist() == [0, 1, 1, 0]
-    tally = Tally.from_predictions(pred)
-    assert tally.class_weight.tolist() == [2.0, 2.0]
