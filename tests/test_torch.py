@@ -218,3 +218,24 @@ def test_on_the_gpu_equals_numpy_and_stays_there(rng):
     for rows in torch.split(torch.arange(len(y), device="cuda"), 65_536):
         metric.update(pt[rows], yt[rows])
     assert_same_json(metric.compute().to_dict(), evaluate(expected).to_dict())
+
+
+def test_cpu_tensors_get_the_full_numpy_evaluation(rng):
+    """On the CPU numpy reads the tensors in place: multiclass keeps its sample-level parts."""
+    y, p = random_multiclass(rng, 1500, 3)
+    got = lossgap.explain(torch.tensor(y), torch.tensor(p, dtype=torch.float64)).to_dict()
+    expected = lossgap.explain(y, p, classes=[0, 1, 2]).to_dict()
+    assert_same_json(got, expected)
+    assert got["decomposition"]["log_loss"] and got["recalibration"]["methods"]
+
+
+def test_cpu_tensor_labels_are_class_indices_named_by_classes(rng):
+    y, p = random_binary(rng, 400)
+    named = lossgap.explain(
+        torch.tensor(y.astype(bool)), torch.tensor(p), classes=["neg", "pos"], positive="neg"
+    )
+    expected = lossgap.explain(np.array(["neg", "pos"])[y], p, positive="neg")
+    assert named.classes == expected.classes == ["pos", "neg"]
+    assert_allclose(named.metric("roc_auc"), expected.metric("roc_auc"), rtol=1e-12)
+    one_class = lossgap.explain(torch.ones(5), torch.full((5,), 0.7))  # indices: classes 0, 1
+    assert one_class.classes == [0, 1] and one_class.metric("accuracy") == 1.0

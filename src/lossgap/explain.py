@@ -50,9 +50,10 @@ def explain(
         Class labels (ints, bools or strings).
     y_prob : array-like of shape (n,) or (n, k)
         Probability of the positive class, or one column per class; logits with
-        ``from_logits=True``. pandas and polars Series/DataFrames are accepted. A torch
-        tensor is evaluated on its own device (labels then are class indices; see
-        :func:`lossgap.engines.torch.tally_from_tensors`).
+        ``from_logits=True``. pandas and polars Series/DataFrames are accepted. Torch
+        tensors take class indices as labels (see
+        :func:`lossgap.engines.torch.tally_from_tensors`); on a GPU they are evaluated on
+        their device, on the CPU read in place by the numpy engine.
     from_logits : bool, default=False
         ``y_prob`` holds logits; losses are then computed in log space.
     sample_weight : array-like of shape (n,), default=None
@@ -103,9 +104,12 @@ def explain(
         "threshold": threshold,
     }
     if is_torch_tensor(y_prob):
-        # computed on the tensors' device; only the summary comes to the host
-        from lossgap.engines.torch import tally_from_tensors
+        from lossgap.engines.torch import predictions_from_cpu_tensors, tally_from_tensors
 
+        if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
+            pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
+            return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        # computed on the tensors' device; only the summary comes to the host
         tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
         weighted = sample_weight is not None
         return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)

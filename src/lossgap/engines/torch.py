@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from lossgap.errors import InputError
-from lossgap.predictions import ROW_SUM_TOLERANCE, Predictions
+from lossgap.predictions import ROW_SUM_TOLERANCE, Predictions, to_numpy
 from lossgap.tally import (
     DEFAULT_BIN_BITS,
     DEFAULT_MAX_DISTINCT,
@@ -137,6 +137,39 @@ def _host(values: Any) -> Any:
 def _flat_labels(y_true: Any, device: torch.device) -> torch.Tensor:
     y = torch.as_tensor(y_true, device=device).detach()
     return y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+
+
+def predictions_from_cpu_tensors(
+    y_true: Any, y_prob: torch.Tensor, *, classes: Sequence[Any] | None = None, **options: Any
+) -> Predictions:
+    """Predictions of tensors on the CPU, read in place by numpy, under the device rules.
+
+    On the CPU the numpy engine is the faster one and keeps the samples at hand (the
+    multiclass decomposition, recalibration maps and bootstrap need them). The labels are
+    read as :func:`tally_from_tensors` reads them: class indices (integers, whole floats or
+    bools), named by ``classes`` (default ``0 .. k-1``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> pred = predictions_from_cpu_tensors(torch.tensor([0, 1, 1]), torch.tensor([0.2, 0.9, 0.4]),
+    ...                                     classes=["cat", "dog"])
+    >>> pred.classes, pred.y.tolist()
+    (('cat', 'dog'), [0, 1, 1])
+    """
+    labels = to_numpy(y_true, "y_true")
+    prob = to_numpy(y_prob, "y_prob")
+    width = prob.shape[1] if prob.ndim == 2 else 1
+    k = 2 if width == 1 else width
+    if labels.dtype.kind == "b" or (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
+        labels = labels.astype(np.int64)
+    if classes is None:
+        return Predictions(labels, prob, classes=range(k), **options)
+    names = list(classes)
+    indices = labels.dtype.kind in "iu" and labels.size and 0 <= labels.min() <= labels.max() < k
+    if indices and len(names) == k:  # name each index; anything else gets Predictions' error
+        labels = np.asarray(names, dtype=object)[labels]
+    return Predictions(labels, prob, classes=names, **options)
 
 
 def tally_from_tensors(
