@@ -480,6 +480,32 @@ def _binned(
 _WORST_FIELDS = ("loss", "ids", "label", "prob", "predicted")
 
 
+def highest(loss: Any, top: int, ids: Any | None = None) -> Any:
+    """Positions of the ``top`` highest values of ``loss``, highest first, without sorting
+    them all; ties go to the lower id (numbers by value, other ids as text), or to the
+    lower position without ``ids``.
+
+    Examples
+    --------
+    >>> highest(np.array([0.5, 2.0, 0.1, 2.0]), 3).tolist()
+    [1, 3, 0]
+    >>> highest(np.array([0.5, 2.0, 0.1, 2.0]), 1, ids=np.array(["b", "z", "c", "a"])).tolist()
+    [3]
+    """
+    ops = array_ops(loss)
+    n = len(loss)
+    if n > top:
+        # every value tied with the top-th stays a candidate, so the tie rule decides
+        # among ties whatever order the samples came in
+        cut = ops.kth_largest(loss, top) if top > 0 else float("inf")
+        candidates = ops.nonzero(loss >= cut) if top > 0 else ops.arange(0, loss)
+    else:
+        candidates = ops.arange(n, loss)
+    if ids is not None:  # candidates come in position order; put them in id order
+        candidates = candidates[ops.argsort(ops.tie_key(ids[candidates]))]
+    return candidates[ops.argsort(-loss[candidates])][:top]
+
+
 @dataclass(frozen=True)
 class WorstSamples:
     """The samples with the highest log loss, highest first (ties: lower id first).
@@ -494,17 +520,7 @@ class WorstSamples:
     predicted: Any
 
     def keep_top(self, top: int) -> WorstSamples:
-        ops = array_ops(self.loss)
-        n = len(self.loss)
-        if n > top:
-            # every sample tied with the top-th loss stays a candidate, so the id rule
-            # decides among ties whatever order the samples came in
-            cut = ops.kth_largest(self.loss, top) if top > 0 else float("inf")
-            candidates = ops.nonzero(self.loss >= cut) if top > 0 else ops.arange(0, self.loss)
-        else:
-            candidates = ops.arange(n, self.loss)
-        by_id = candidates[ops.argsort(ops.tie_key(self.ids[candidates]))]
-        order = by_id[ops.argsort(-self.loss[by_id])][:top]
+        order = highest(self.loss, top, self.ids)
         return WorstSamples(*(getattr(self, f)[order] for f in _WORST_FIELDS))
 
     def merge(self, other: WorstSamples, top: int) -> WorstSamples:

@@ -44,7 +44,7 @@ from lossgap.metrics import (
     recall_from_confusion,
 )
 from lossgap.predictions import Predictions, python_scalar
-from lossgap.tally import ScoreTable, Tally
+from lossgap.tally import ScoreTable, Tally, highest
 
 #: Resamples of the consistency band (reliabilitydiag's default is 100).
 BAND_REPLICATES = 200
@@ -355,23 +355,6 @@ def confidence_histogram(
     }
 
 
-def _highest(loss: np.ndarray, count: int) -> np.ndarray:
-    """Indices of the ``count`` highest losses, highest first, ties by index, without
-    sorting every sample.
-
-    Examples
-    --------
-    >>> _highest(np.array([0.5, 2.0, 0.1, 2.0]), 3).tolist()
-    [1, 3, 0]
-    """
-    if count < len(loss):
-        cut = np.partition(loss, len(loss) - count)[len(loss) - count]
-        candidates = np.flatnonzero(loss >= cut)  # ties at the cut all compete, by index
-    else:
-        candidates = np.arange(len(loss))
-    return candidates[np.lexsort((candidates, -loss[candidates]))][:count]
-
-
 def sample_points(
     pred: Predictions, *, max_points: int = MAX_POINTS, label: int = 5, seed: int = 0
 ) -> dict[str, Any]:
@@ -409,7 +392,7 @@ def sample_points(
     correct = decided == pred.y
     n = len(loss)
     if n > max_points:
-        order = _highest(loss, max(label, max_points // 10))
+        order = highest(loss, max(label, max_points // 10))
         rest = np.ones(n, dtype=bool)
         rest[order] = False
         drawn = np.random.default_rng(seed).choice(
@@ -417,7 +400,7 @@ def sample_points(
         )
         chosen = np.sort(np.concatenate([order, drawn]))
     else:
-        order = _highest(loss, label)
+        order = highest(loss, label)
         chosen = np.arange(n)
     infinite = np.isinf(loss)
     shown = np.minimum(loss, MAX_CLIPPED_LOSS)
