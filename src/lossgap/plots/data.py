@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import isotonic_regression
 
 from lossgap.decompose import top_label_table
 from lossgap.errors import InputError
 from lossgap.evaluation import json_safe
+from lossgap.isotonic import fit_isotonic
 from lossgap.losses import MAX_CLIPPED_LOSS, sample_log_loss
 from lossgap.metrics import (
     accuracy_from_confusion,
@@ -139,11 +139,9 @@ def consistency_band(
     positives = rng.binomial(drawn, scores)
     fitted = np.full((replicates, len(scores)), np.nan)
     for r in range(replicates):
-        rows = np.flatnonzero(drawn[r])
-        share = positives[r, rows] / drawn[r, rows]
-        iso = isotonic_regression(share, sample_weight=drawn[r, rows].astype(float))
-        inside = (scores >= scores[rows[0]]) & (scores <= scores[rows[-1]])
-        fitted[r, inside] = np.interp(scores[inside], scores[rows], iso)
+        fit = fit_isotonic(scores, drawn[r] - positives[r], positives[r])  # drawn rows only
+        inside = (scores >= fit.knots[0]) & (scores <= fit.knots[-1])
+        fitted[r, inside] = fit.predict(scores[inside])
     alpha = (1.0 - confidence) / 2.0
     with np.errstate(all="ignore"):
         low, high = np.nanquantile(fitted, [alpha, 1.0 - alpha], axis=0)
