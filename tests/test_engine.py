@@ -392,3 +392,20 @@ def test_fold_temperature_from_the_shared_start_is_the_fold_optimum(rng):
         alone, _ = fit_multiclass_temperature(log_prob[train], y[train], w[train])
         assert_allclose(beta, alone, rtol=1e-5)  # the stopping rule: gain below 1e-12 of the loss
         assert abs(beta - full) > 1e-3 * full  # the folds do differ from the full fit
+
+
+def test_logistic_fits_on_the_pooled_table_match_the_full_fit():
+    """Pooling the score table to FIT_ROWS runs moves the fit by a sliver of its error."""
+    from lossgap.recalibrate import FIT_ROWS, fit_logistic_table
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(0.0, 2.0, 200_000)
+    y = (rng.uniform(size=len(z)) < expit(z / 1.5)).astype(int)
+    table = Tally.from_predictions(Predictions(y, expit(z))).tables[0]
+    assert len(table.scores) > 5 * FIT_ROWS
+    for intercept in (False, True):
+        full = fit_logistic(logits_of(table.scores), table.weights, intercept=intercept)
+        pooled = fit_logistic_table(table, intercept=intercept)
+        standard_error = np.sqrt(full.covariance[-1, -1])
+        assert abs(pooled.slope - full.slope) < 0.01 * standard_error
+        assert abs(pooled.intercept - full.intercept) < 0.01 * np.sqrt(full.covariance[0, 0])
