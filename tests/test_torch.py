@@ -239,3 +239,12 @@ def test_cpu_tensor_labels_are_class_indices_named_by_classes(rng):
     assert_allclose(named.metric("roc_auc"), expected.metric("roc_auc"), rtol=1e-12)
     one_class = lossgap.explain(torch.ones(5), torch.full((5,), 0.7))  # indices: classes 0, 1
     assert one_class.classes == [0, 1] and one_class.metric("accuracy") == 1.0
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_tensors_are_read(rng, dtype):
+    y, p = random_binary(rng, 300)
+    half = torch.tensor(p).to(getattr(torch, dtype))
+    got = lossgap.explain(torch.tensor(y), half)
+    expected = lossgap.explain(y, half.float().numpy().astype(np.float64))
+    assert_allclose(got.metric("log_loss"), expected.metric("log_loss"), rtol=1e-12)

@@ -63,7 +63,10 @@ def to_numpy(values: Any, name: str) -> np.ndarray:
         msg = f"{name} is missing: pass an array of values"
         raise InputError(msg)
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor
-        values = values.detach().cpu().numpy()
+        values = values.detach().cpu()
+        if str(values.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+            values = values.float()
+        values = values.numpy()
     elif hasattr(values, "to_numpy"):  # pandas / polars Series or DataFrame, pyarrow Array
         try:
             values = values.to_numpy()
