@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lossgap.calibration import binned_ece, smooth_ece
+from lossgap.calibration import ECE_BINS, binned_ece, smooth_ece
 from lossgap.losses import sample_brier, sample_log_loss
 from lossgap.metrics import (
     accuracy_from_confusion,
@@ -52,7 +52,7 @@ MAX_UNITS = 10_000
 _CHUNK_CELLS = 20_000_000
 #: Statistics that resampling biases upward (an absolute calibration error is larger on
 #: noisier data): their interval is the basic (reflected) one instead of the percentile.
-BIASED_UPWARD = frozenset({"ece", "smooth_ece"})
+BIASED_UPWARD = frozenset({"ece", "smooth_ece", "classwise_ece", "classwise_smooth_ece"})
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,15 @@ def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
     return sparse.csr_array((np.ones(len(index)), (units, index)), shape=(len(index), size))
 
 
-def _column_stats(column_weights: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> dict:
+def _column_stats(
+    column_weights: list[tuple[np.ndarray, np.ndarray, np.ndarray]], bins: int
+) -> dict:
     """AUC, AP, ECE per replicate, averaged over columns (one-vs-rest macro)."""
     stats: dict[str, list[np.ndarray]] = {"roc_auc": [], "average_precision": [], "ece": []}
     for scores, w_neg, w_pos in column_weights:
         stats["roc_auc"].append(roc_auc_from_weights(w_neg, w_pos))
         stats["average_precision"].append(average_precision_from_weights(w_neg, w_pos))
-        stats["ece"].append(binned_ece(scores, w_neg, w_pos))
+        stats["ece"].append(binned_ece(scores, w_neg, w_pos, bins=bins))
     return {name: np.mean(values, axis=0) for name, values in stats.items()}
 
 
@@ -134,7 +136,7 @@ class _Units:
     description: str
 
 
-def _binary_units(tally: Tally) -> _Units:
+def _binary_units(tally: Tally, bins: int) -> _Units:
     table = pool_table(tally.tables[0], MAX_UNITS // 2)
     s, m = table.scores, len(table.scores)
     with np.errstate(divide="ignore"):
@@ -159,7 +161,7 @@ def _binary_units(tally: Tally) -> _Units:
             "log_loss": log_loss,
             "brier": (w_neg @ s**2 + w_pos @ (1 - s) ** 2) / total,
             **_confusion_stats(confusion),
-            **_column_stats([(s, w_neg, w_pos)]),
+            **_column_stats([(s, w_neg, w_pos)], bins),
             **_share_stats(class_weight, log_loss),
             "smooth_ece": smooth_ece(s, w_neg, w_pos, sigma=sigma)[0],
         }
@@ -181,7 +183,7 @@ def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
     return np.where(hit, np.inf, out)
 
 
-def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
+def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) -> _Units:
     n, k = len(pred), pred.n_classes
     keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
     y, prob = pred.y[keep], pred.prob[keep]
@@ -190,7 +192,11 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
     to_cells = _one_hot(y * k + np.argmax(prob, axis=1), k * k)
     to_classes = _one_hot(y, k)
     columns = [_column(prob[:, c], y == c) for c in range(k)]
-    sigmas = [smooth_ece(col.scores, *col.weights(weight[keep][None]))[1] for col in columns]
+    # the top label (confidence against correctness): the multiclass ece and smooth_ece
+    top = _column(prob.max(axis=1), np.argmax(prob, axis=1) == y)
+    sigmas = [
+        smooth_ece(col.scores, *col.weights(weight[keep][None]))[1] for col in [*columns, top]
+    ]
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         total = rep.sum(axis=1)
@@ -198,15 +204,21 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
         confusion = rep @ to_cells
         class_weight = rep @ to_classes
         grouped = [(col.scores, *col.weights(rep)) for col in columns]
+        stats = _column_stats(grouped, bins)
+        top_weights = (top.scores, *top.weights(rep))
         return {
             "log_loss": log_loss,
             "brier": rep @ briers / total,
             **_confusion_stats(confusion.reshape(-1, k, k)),
-            **_column_stats(grouped),
+            "roc_auc": stats["roc_auc"],
+            "average_precision": stats["average_precision"],
+            "classwise_ece": stats["ece"],
+            "ece": binned_ece(*top_weights, bins=bins),
             **_share_stats(class_weight, log_loss),
-            "smooth_ece": np.mean(
-                [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)], axis=0
+            "classwise_smooth_ece": np.mean(
+                [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas[:-1], strict=True)], axis=0
             ),
+            "smooth_ece": smooth_ece(*top_weights, sigma=sigmas[-1])[0],
         }
 
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
@@ -223,6 +235,7 @@ def bootstrap_intervals(
     confidence: float,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    ece_bins: int = ECE_BINS,
 ) -> tuple[dict[str, tuple[float, float]], str]:
     """Percentile intervals for the metrics in ``estimates`` that the bootstrap covers.
 
@@ -235,9 +248,9 @@ def bootstrap_intervals(
     """
     rng = np.random.default_rng(seed)
     if tally.task == "binary":
-        units = _binary_units(tally)
+        units = _binary_units(tally, ece_bins)
     elif pred is not None:
-        units = _multiclass_units(pred, rng)
+        units = _multiclass_units(pred, rng, ece_bins)
     else:
         return {}, "bootstrap unavailable: multiclass resampling needs the samples"
     with np.errstate(divide="ignore", invalid="ignore"):  # empty replicates give NaN, dropped

@@ -5,8 +5,10 @@ negatives and positives at each, so they work on a Tally's score table and on bo
 replicates alike (weights may carry leading batch axes).
 
 * ``ece``: ``sum_b |sum_{i in b} w_i (p_i - y_i)| / W`` over 15 equal-width bins of the
-  probability (binary: of the positive class; multiclass: the mean over classes of each
-  class's one-vs-rest ECE, "classwise ECE").
+  probability (binary: of the positive class; multiclass: of the top-label confidence
+  ``max_k p_k`` against correctness, as torchmetrics' ``MulticlassCalibrationError`` and
+  relplot report it). ``classwise_ece`` is the multiclass mean over classes of each
+  class's one-vs-rest ECE; :func:`calibration_errors` gives them all.
 * ``smooth_ece``: Blasiok & Nakkiran's smooth ECE with relplot's reflected Gaussian kernel
   and its bandwidth search (``sigma`` with ``smECE(sigma) = sigma``), extended to weights by
   depositing weighted residuals on relplot's grid; equal to ``relplot.smECE`` on unweighted
@@ -22,27 +24,32 @@ smoothing. https://arxiv.org/abs/2309.12236
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft, sparse
 
+from lossgap.errors import InputError
 from lossgap.pooling import pool_table
-from lossgap.tally import Tally
+from lossgap.tally import ScoreTable, Tally
 
 ECE_BINS = 15
 ECE_BINNING = f"{ECE_BINS} equal-width bins of the predicted probability"
 
 
-def binned_ece(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
-    """Binned ECE of ascending ``scores`` with weights (optionally batched, ``(..., m)``).
+def binned_ece(
+    scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray, bins: int = ECE_BINS
+) -> np.ndarray:
+    """Binned ECE of ascending ``scores`` with weights (optionally batched, ``(..., m)``),
+    over ``bins`` equal-width bins (a score of exactly 1 falls in the last).
 
     Examples
     --------
     >>> binned_ece(np.array([0.2, 0.8]), np.array([1.0, 0.0]), np.array([0.0, 1.0])).round(3)
     np.float64(0.2)
     """
-    bins = np.minimum((scores * ECE_BINS).astype(np.int64), ECE_BINS - 1)
-    starts = np.flatnonzero(np.diff(bins, prepend=-1))
+    index = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    starts = np.flatnonzero(np.diff(index, prepend=-1))
     residual = (w_neg + w_pos) * scores - w_pos
     per_bin = np.add.reduceat(residual, starts, axis=-1)
     return np.abs(per_bin).sum(axis=-1) / (w_neg + w_pos).sum(axis=-1)
@@ -203,3 +210,102 @@ def smooth_ece_of(tally: Tally) -> float:
         pooled = pool_table(table, SMOOTH_ROWS)
         values.append(smooth_ece(pooled.scores, *(pooled.weights.T * scale))[0])
     return float(np.mean(values))
+
+
+def ece_binning(bins: int = ECE_BINS) -> str:
+    """The binning of the ECE in words (the evaluation states it).
+
+    Examples
+    --------
+    >>> ece_binning(10)
+    '10 equal-width bins of the predicted probability'
+    """
+    return f"{bins} equal-width bins of the predicted probability"
+
+
+def _smooth_ece_of_table(table: ScoreTable, scale: float) -> float:
+    pooled = pool_table(table, SMOOTH_ROWS)
+    return float(smooth_ece(pooled.scores, *(pooled.weights.T * scale))[0])
+
+
+@dataclass(frozen=True)
+class CalibrationErrors:
+    """The calibration errors of one Tally under their usual names.
+
+    Attributes
+    ----------
+    ece, smooth_ece : float
+        Binary: of the positive-class probability. Multiclass: of the top-label
+        confidence ``max_k p_k`` against correctness (torchmetrics' and relplot's
+        multiclass ECE). ``smooth_ece`` is NaN when not computed.
+    classwise_ece, classwise_smooth_ece : ndarray of shape (k,) or None
+        Multiclass: each class's one-vs-rest ECE and smooth ECE (their mean is the
+        "classwise" ECE); None for binary (and the smooth one when not computed).
+    bins : int
+        Equal-width bins of the binned ECE.
+    """
+
+    ece: float
+    smooth_ece: float
+    classwise_ece: np.ndarray | None
+    classwise_smooth_ece: np.ndarray | None
+    bins: int
+
+    def metrics(self) -> dict[str, float]:
+        """``{name: value}`` of the metrics an evaluation reports (means of the classwise)."""
+        values = {"ece": self.ece}
+        if not np.isnan(self.smooth_ece):
+            values["smooth_ece"] = self.smooth_ece
+        if self.classwise_ece is not None:
+            values["classwise_ece"] = float(np.mean(self.classwise_ece))
+        if self.classwise_smooth_ece is not None:
+            values["classwise_smooth_ece"] = float(np.mean(self.classwise_smooth_ece))
+        return values
+
+
+def calibration_errors(
+    tally: Tally, *, bins: int = ECE_BINS, smooth: bool = True
+) -> CalibrationErrors:
+    """Binned and smooth ECE: top-label and classwise for multiclass, see the module notes.
+
+    Parameters
+    ----------
+    tally : Tally
+    bins : int, default=15
+        Equal-width bins of the binned ECE.
+    smooth : bool, default=True
+        Compute the smooth ECE too (the costlier part).
+
+    Returns
+    -------
+    CalibrationErrors
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> prob = np.array([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]])
+    >>> errors = calibration_errors(Tally.from_predictions(Predictions([0, 1, 2, 1], prob)))
+    >>> round(errors.ece, 4), errors.classwise_ece.round(4).tolist()
+    (0.4, [0.325, 0.35, 0.175])
+    """
+    if bins < 1:
+        msg = f"the ECE needs at least one bin, got ece_bins={bins!r}"
+        raise InputError(msg)
+    scale = _counts_scale(tally)
+    if tally.task == "binary" or tally.top_label is None:
+        table = tally.tables[0]
+        return CalibrationErrors(
+            float(binned_ece(table.scores, *table.weights.T, bins=bins)),
+            _smooth_ece_of_table(table, scale) if smooth else float("nan"),
+            None,
+            None,
+            bins,
+        )
+    top = tally.top_label
+    return CalibrationErrors(
+        float(binned_ece(top.scores, *top.weights.T, bins=bins)),
+        _smooth_ece_of_table(top, scale) if smooth else float("nan"),
+        np.array([binned_ece(t.scores, *t.weights.T, bins=bins) for t in tally.tables]),
+        np.array([_smooth_ece_of_table(t, scale) for t in tally.tables]) if smooth else None,
+        bins,
+    )

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lossgap.results.slices import ClassSummary, Confusion, ConfusionPair, Slice
 
 SEVERITIES = ("high", "medium", "low", "info")
 
@@ -102,6 +105,14 @@ class Evaluation:
         Facts the finding rules read that are not metrics (counts, shares).
     confidence : float
         Confidence level of the intervals.
+    per_class : list of ClassSummary
+        Multiclass: each class's numbers (empty for binary).
+    confusion : Confusion or None
+        Multiclass: the confusion matrix with the loss share of each cell.
+    confusion_pairs : list of ConfusionPair
+        Multiclass: the confusion cells that carry the most loss.
+    slices : list of Slice
+        With ``groups`` (``--by``): each group's evaluation and share of the loss.
     """
 
     task: str
@@ -118,6 +129,10 @@ class Evaluation:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     weighted: bool = False
+    per_class: list[ClassSummary] = field(default_factory=list)
+    confusion: Confusion | None = None
+    confusion_pairs: list[ConfusionPair] = field(default_factory=list)
+    slices: list[Slice] = field(default_factory=list)
 
     def metric(self, name: str) -> float:
         """The point value of metric ``name``."""
@@ -155,6 +170,12 @@ class Evaluation:
             "worst": self.worst,
             "diagnostics": self.diagnostics,
         }
+        if self.confusion is not None:  # multiclass: where the loss lives
+            out["per_class"] = [c.to_dict() for c in self.per_class]
+            out["confusion"] = self.confusion.to_dict()
+            out["confusion_pairs"] = [p.to_dict() for p in self.confusion_pairs]
+        if self.slices:
+            out["slices"] = [s.to_dict() for s in self.slices]
         return json_safe(out)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:

@@ -7,24 +7,29 @@ compute the metrics from the Tally, then let the finding rules read the result.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import numpy.typing as npt
 
 from lossgap.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
-from lossgap.calibration import ECE_BINNING, ece, smooth_ece_of
+from lossgap.calibration import ECE_BINS, calibration_errors, ece_binning
+from lossgap.core.groups import calibration_test, group_codes, subset
+from lossgap.core.per_class import confusion, confusion_pairs, per_class
 from lossgap.decompose import decompose
-from lossgap.diagnostics import diagnose
+from lossgap.diagnostics import CONFIDENT_LEVEL, diagnose, errors_beyond_calibration
 from lossgap.engines import is_torch_tensor
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
-from lossgap.findings import find
+from lossgap.findings import RULES, find
 from lossgap.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
 from lossgap.predictions import Predictions, python_scalar
 from lossgap.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
-from lossgap.tally import DEFAULT_TOP, Tally
+from lossgap.results.slices import Slice
+from lossgap.rules.slices import WHERE_RULES
+from lossgap.tally import DEFAULT_TOP, Tally, merge_all
 from lossgap.uncertainty import delong_interval, effective_n, wald_interval, wilson
 
 
@@ -41,6 +46,8 @@ def explain(
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,
+    ece_bins: int = ECE_BINS,
+    groups: Groups = None,
 ) -> Evaluation:
     """Evaluate predicted probabilities and explain how loss and accuracy relate.
 
@@ -71,6 +78,14 @@ def explain(
         Level of every interval.
     seed : int, default=0
         Seeds the bootstrap and the cross-fitting folds: same seed, same numbers.
+    ece_bins : int, default=15
+        Equal-width bins of the binned ECE (multiclass ``ece`` bins the top-label
+        confidence, ``classwise_ece`` each class one-vs-rest).
+    groups : array-like of shape (n,) or mapping of str to array-like, default=None
+        Slices: one group label per sample, or several grouping columns by name (a
+        DataFrame works). Each group gets its own evaluation (metrics with intervals,
+        decomposition, findings) in ``slices``, and findings name the groups that are
+        miscalibrated or hold confident errors beyond chance.
 
     Returns
     -------
@@ -103,18 +118,32 @@ def explain(
         "ids": ids,
         "threshold": threshold,
     }
+    if groups is not None and is_torch_tensor(y_prob) and y_prob.device.type != "cpu":
+        msg = "groups need the samples on the host: pass y_prob.cpu() with groups"
+        raise InputError(msg)
     if is_torch_tensor(y_prob):
         from lossgap.engines.torch import predictions_from_cpu_tensors, tally_from_tensors
 
         if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
             pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
-            return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+            return evaluate_predictions(
+                pred, top=top, confidence=confidence, seed=seed, ece_bins=ece_bins, groups=groups
+            )
         # computed on the tensors' device; only the summary comes to the host
         tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
         weighted = sample_weight is not None
-        return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)
+        return evaluate(
+            tally.to_numpy(),
+            top=top,
+            confidence=confidence,
+            seed=seed,
+            weighted=weighted,
+            ece_bins=ece_bins,
+        )
     pred = Predictions(y_true, y_prob, **options)
-    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+    return evaluate_predictions(
+        pred, top=top, confidence=confidence, seed=seed, ece_bins=ece_bins, groups=groups
+    )
 
 
 #: What `evaluate` computes: everything, or the cheap summary (see `evaluate`).
@@ -129,19 +158,25 @@ def evaluate_predictions(
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
     detail: str = "full",
+    ece_bins: int = ECE_BINS,
+    groups: Groups = None,
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this)."""
     tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
-    return evaluate(
-        tally,
-        pred=pred,
-        top=top,
-        confidence=confidence,
-        seed=seed,
-        replicates=replicates,
-        weighted=pred.sample_weight is not None,
-        detail=detail,
-    )
+    options = {
+        "top": top,
+        "confidence": confidence,
+        "seed": seed,
+        "replicates": replicates,
+        "weighted": pred.sample_weight is not None,
+        "detail": detail,
+        "ece_bins": ece_bins,
+    }
+    evaluation = evaluate(tally, pred=pred, **options)
+    if groups is None:
+        return evaluation
+    tallies, preds = slice_predictions(pred, groups, top)
+    return add_slices(evaluation, slices_of_tallies(tallies, preds, **options)[1])
 
 
 def evaluate(
@@ -154,6 +189,7 @@ def evaluate(
     replicates: int = DEFAULT_REPLICATES,
     weighted: bool = False,
     detail: str = "full",
+    ece_bins: int = ECE_BINS,
 ) -> Evaluation:
     """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
 
@@ -175,11 +211,12 @@ def evaluate(
     full = detail == "full"
     values = {name: fn(tally) for name, fn in METRICS.items()}
     values["log_loss_clipped"] = log_loss_clipped(tally)
-    values["ece"] = ece(tally)
-    if full:
-        values["smooth_ece"] = smooth_ece_of(tally)
+    errors = calibration_errors(tally, bins=ece_bins, smooth=full)
+    values.update(errors.metrics())
     slope, intercept = _calibration_line(tally, pred, confidence)
-    metrics = _with_intervals(tally, values, pred, confidence, seed, replicates if full else 0)
+    metrics = _with_intervals(
+        tally, values, pred, confidence, seed, replicates if full else 0, ece_bins
+    )
     metrics["calibration_slope"] = slope
     metrics["calibration_intercept"] = intercept
     for name, bound in approximation_bounds(tally).items():
@@ -209,11 +246,137 @@ def evaluate(
         confidence=confidence,
         weighted=weighted,
     )
-    evaluation.diagnostics["ece_binning"] = ECE_BINNING + (
-        "" if binary else " (classwise: mean over classes, one-vs-rest)"
+    evaluation.diagnostics["ece_binning"] = ece_binning(ece_bins) + (
+        ""
+        if binary
+        else " (ece: the top-label confidence; classwise_ece: mean over classes, one-vs-rest)"
     )
-    evaluation.findings = find(evaluation)
+    if not binary:
+        evaluation.per_class = per_class(tally, errors, full=full)
+        evaluation.confusion = confusion(tally)
+        evaluation.confusion_pairs = confusion_pairs(tally)
+    evaluation.diagnostics["calibration_test"] = calibration_test(tally).to_dict()
+    evaluation.findings = find(evaluation, [*RULES, *WHERE_RULES])
     return evaluation
+
+
+#: Groups as ``explain`` takes them: one array (named ``"group"``, or by its Series
+#: name) or a mapping of names to arrays (a DataFrame's columns), one label per sample.
+Groups = Any
+
+
+def group_columns(groups: Groups) -> dict[str, Any]:
+    """``{name: values}`` of the ``groups`` argument of :func:`explain`.
+
+    Examples
+    --------
+    >>> list(group_columns({"site": [1, 2], "scanner": ["a", "b"]}))
+    ['site', 'scanner']
+    >>> list(group_columns([1, 2]))
+    ['group']
+    """
+    if isinstance(groups, Mapping):
+        return {str(name): values for name, values in groups.items()}
+    columns = getattr(groups, "columns", None)
+    if columns is not None and not isinstance(columns, str):  # a DataFrame
+        return {str(name): np.asarray(groups[name]) for name in columns}
+    name = getattr(groups, "name", None)
+    return {str(name) if isinstance(name, str) else "group": groups}
+
+
+def add_slices(
+    evaluation: Evaluation, parts: Mapping[str, Sequence[tuple[Any, Slice]]]
+) -> Evaluation:
+    """``evaluation`` (of the whole) with its slices and the findings that name a group."""
+    evaluation.slices = [piece for pieces in parts.values() for _, piece in pieces]
+    evaluation.findings = find(evaluation, [*RULES, *WHERE_RULES])
+    return evaluation
+
+
+def slice_of(
+    by: str,
+    group: Any,
+    tally: Tally,
+    whole: Tally,
+    pred: Predictions | None,
+    **options: Any,
+) -> Slice:
+    """The evaluation of one group and where it sits in the whole.
+
+    Binary groups are evaluated from their Tally alone, so every engine gives the same
+    numbers; multiclass groups use their samples when in memory (bootstrap, slope).
+    """
+    observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
+    return Slice(
+        by=by,
+        group=group,
+        n=tally.count,
+        share=tally.weight / whole.weight,
+        loss_share=tally.clipped_loss_sum / whole.clipped_loss_sum
+        if whole.clipped_loss_sum > 0
+        else float("nan"),
+        confident_errors=observed,
+        expected_if_calibrated=expected,
+        confident_errors_p_value=p_value,
+        calibration=calibration_test(tally),
+        evaluation=evaluate(tally, pred=None if tally.task == "binary" else pred, **options),
+    )
+
+
+def slices_of_tallies(
+    tallies: Mapping[str, Mapping[Any, Tally]],
+    preds: Mapping[str, Mapping[Any, Predictions]] | None = None,
+    **options: Any,
+) -> tuple[Tally, dict[str, list[tuple[Any, Slice]]]]:
+    """The whole Tally (merged from the groups of the first column) and every slice.
+
+    ``tallies`` maps each ``by`` name to its groups' Tallies, ``preds`` (in memory) to
+    their samples; ``options`` go to :func:`evaluate`.
+    """
+    first = next(iter(tallies.values()))
+    whole = merge_all(list(first.values()))
+    parts = {
+        by: [
+            (
+                group,
+                slice_of(
+                    by, group, tally, whole, None if preds is None else preds[by][group], **options
+                ),
+            )
+            for group, tally in groups.items()
+        ]
+        for by, groups in tallies.items()
+    }
+    return whole, parts
+
+
+def evaluate_group_tallies(
+    tallies: Mapping[str, Mapping[Any, Tally]], **options: Any
+) -> Evaluation:
+    """The evaluation of the whole (the merged groups) with its slices: the streaming
+    engine's ``--by``; ``options`` go to :func:`evaluate`."""
+    whole, parts = slices_of_tallies(tallies, None, **options)
+    return add_slices(evaluate(whole, **options), parts)
+
+
+def slice_predictions(
+    pred: Predictions, groups: Groups, top: int
+) -> tuple[dict[str, dict[Any, Tally]], dict[str, dict[Any, Predictions]]]:
+    """Each group's samples and Tally, per grouping column."""
+    tallies: dict[str, dict[Any, Tally]] = {}
+    preds: dict[str, dict[Any, Predictions]] = {}
+    for by, values in group_columns(groups).items():
+        names, codes = group_codes(values, by, len(pred))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        preds[by] = {
+            name: subset(pred, order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names)
+        }
+        tallies[by] = {
+            name: Tally.from_predictions(part, top=max(top, DEFAULT_TOP))
+            for name, part in preds[by].items()
+        }
+    return tallies, preds
 
 
 def _with_intervals(
@@ -223,6 +386,7 @@ def _with_intervals(
     confidence: float,
     seed: int,
     replicates: int,
+    ece_bins: int = ECE_BINS,
 ) -> dict[str, MetricValue]:
     """Each metric with its interval: Wilson, DeLong, else the bootstrap."""
     n_eff = effective_n(tally)
@@ -246,6 +410,7 @@ def _with_intervals(
             confidence=confidence,
             replicates=replicates,
             seed=seed,
+            ece_bins=ece_bins,
         )
         if replicates > 0
         else ({}, None)

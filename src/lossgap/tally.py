@@ -3,13 +3,17 @@
 A Tally holds, for one set of predictions:
 
 * exact sums: sample count, weight, weight squared, per-class weight, log loss (finite
-  part, its square, the clipped total and the weight of infinite losses), Brier score and
-  the weighted confusion matrix at the decision rule;
+  part, its square, the clipped total and the weight of infinite losses), Brier score,
+  the weighted confusion matrix at the decision rule and the clipped log loss in each of
+  its cells; multiclass also the count each cell would expect if the model were
+  calibrated (the probability of its row's class summed over the samples decided as its
+  column's);
 * score tables: for each class column (one for binary), the distinct scores with the
   weight of negatives and positives at each, so ROC AUC, average precision, isotonic fits
   and threshold sweeps are exact; past a cap of distinct scores (``max_distinct``, one
   million by default) a table compresses into fixed bins in logit space (see
   :func:`bin_keys`) and the metrics read from it carry an approximation bound;
+  multiclass also a top-label table (the confidence ``max_k p_k`` against correctness);
 * the ``top`` worst samples by log loss (id, label, probability, loss).
 
 ``a.merge(b)`` is associative and commutative: sums add, tables add weight at equal
@@ -549,6 +553,7 @@ _SUM_FIELDS = (
     "infinite_count",
     "brier_sum",
     "confusion",
+    "confusion_loss",
 )
 
 
@@ -585,6 +590,13 @@ class Tally:
     confusion: np.ndarray
     tables: list[ScoreTable] = field(repr=False)
     worst: WorstSamples = field(repr=False)
+    #: Clipped log loss (each loss capped at 34.54 nats) summed per confusion cell.
+    confusion_loss: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
+    #: Multiclass: weight each confusion cell would expect from a calibrated model,
+    #: ``sum over samples decided j of w p_i``; None for binary.
+    confusion_expected: np.ndarray | None = field(default=None, repr=False)
+    #: Multiclass: confidence (``max_k p_k``) against correctness; None for binary.
+    top_label: ScoreTable | None = field(default=None, repr=False)
 
     @classmethod
     def from_predictions(
@@ -682,12 +694,18 @@ class Tally:
         loss_sum = total(finite)
         if largest <= _CLIP:
             clipped_loss_sum = loss_sum
+            capped = loss
         else:
             # an infinite loss counts the clip, as every loss above it does
+            capped = ops.where(loss > _CLIP, _CLIP, loss)
             clipped = total(ops.where(finite > _CLIP, _CLIP, finite))
             clipped_loss_sum = clipped + _CLIP * infinite_weight
         # one bincount gives the confusion matrix and, as its row sums, the class weights
-        confusion = counts(y * k + predicted, k * k).reshape(k, k)
+        cell = y * k + predicted
+        confusion = counts(cell, k * k).reshape(k, k)
+        confusion_loss = ops.as_float(
+            ops.bincount(cell, capped if weight is None else weight * capped, k * k)
+        ).reshape(k, k)
         positive_of = (lambda c: y) if task == "binary" else (lambda c: y == c)
         first = 1 if task == "binary" else 0
         flags = [False] * len(columns) if binned is None else list(binned)
@@ -703,6 +721,21 @@ class Tally:
             for (c, col), flag in zip(enumerate(columns, start=first), flags, strict=True)
         ]
         worst = WorstSamples(loss, ids, y, true_prob, predicted)
+        expected = top_label = None
+        if task != "binary":
+            # row i: the probability of class i summed over the samples decided as each j
+            expected = ops.cat(
+                [
+                    ops.as_float(ops.bincount(predicted, col if weight is None else weight * col, k))
+                    for col in columns
+                ]
+            ).reshape(k, k)
+            confidence = columns[0]
+            for col in columns[1:]:
+                confidence = ops.where(col > confidence, col, confidence)
+            top_label = ScoreTable.from_samples(
+                confidence, predicted == y, weight, max_distinct=max_distinct, bin_bits=bin_bits
+            )
         return cls(
             task=task,
             classes=tuple(classes),
@@ -723,6 +756,9 @@ class Tally:
             confusion=confusion,
             tables=tables,
             worst=worst.keep_top(top),
+            confusion_loss=confusion_loss,
+            confusion_expected=expected,
+            top_label=top_label,
         )
 
     def merge(self, other: Tally) -> Tally:
@@ -741,6 +777,12 @@ class Tally:
             top=top,
             tables=[a.merge(b) for a, b in zip(self.tables, other.tables, strict=True)],
             worst=self.worst.merge(other.worst, top),
+            confusion_expected=None
+            if self.confusion_expected is None or other.confusion_expected is None
+            else self.confusion_expected + other.confusion_expected,
+            top_label=None
+            if self.top_label is None or other.top_label is None
+            else self.top_label.merge(other.top_label),
             **sums,
         )
 
@@ -764,6 +806,10 @@ class Tally:
             values[name] = value if value.ndim else value.item()
         values["tables"] = [t.to_numpy() for t in self.tables]
         values["worst"] = self.worst.to_numpy()
+        if self.confusion_expected is not None:
+            values["confusion_expected"] = ops.to_numpy(self.confusion_expected)
+        if self.top_label is not None:
+            values["top_label"] = self.top_label.to_numpy()
         return Tally(**values)
 
 

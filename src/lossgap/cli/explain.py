@@ -8,8 +8,10 @@ from typing import Annotated
 import typer
 
 from lossgap.cli import command, print_json
-from lossgap.explain import evaluate_predictions
+from lossgap.calibration import ECE_BINS
+from lossgap.explain import evaluate_group_tallies, evaluate_predictions
 from lossgap.io import read_predictions
+from lossgap.io.tables import read_predictions_and_groups
 from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.html import (
     HtmlOption,
@@ -19,6 +21,9 @@ from lossgap.render.html import (
     write_reports,
 )
 from lossgap.render.text import make_console
+from lossgap.engines.slices import stream_group_tallies
+from lossgap.errors import InputError
+from lossgap.tally import DEFAULT_TOP
 
 
 @command("explain")
@@ -60,6 +65,17 @@ def explain_command(
         ),
     ] = Engine.auto,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            help="Column to slice by (repeatable): each group evaluated, and the groups that "
+            "are miscalibrated or hold confident errors beyond chance named.",
+        ),
+    ] = None,
+    ece_bins: Annotated[
+        int, typer.Option("--ece-bins", help="Equal-width bins of the binned ECE.", min=1)
+    ] = ECE_BINS,
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
@@ -77,16 +93,33 @@ def explain_command(
     }
     chosen = choose_engine(file, engine)
     pred = None
-    if chosen == "memory":
+    options = {"top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins}
+    if by and chosen == "spark":
+        msg = "--by runs on --engine memory or stream, not yet on spark"
+        raise InputError(msg)
+    if chosen == "memory" and by:
+        pred, groups = read_predictions_and_groups(file, by, **columns)
+        evaluation = evaluate_predictions(pred, groups=groups, **options)
+    elif chosen == "memory":
         pred = read_predictions(file, **columns)
-        evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        evaluation = evaluate_predictions(pred, **options)
+    elif by:
+        console = make_console(stderr=True)
+        tallies = stream_group_tallies(
+            file,
+            by,
+            top=max(top, DEFAULT_TOP),
+            console=None if json or quiet or not console.is_terminal else console,
+            **columns,
+        )
+        evaluation = evaluate_group_tallies(
+            tallies, weighted=weight is not None, **options
+        )
     else:
         console = make_console(stderr=True)
         if json or quiet or not console.is_terminal:  # a bar only where someone watches
             console = None
-        evaluation = evaluate_source(
-            file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
-        )
+        evaluation = evaluate_source(file, engine=chosen, console=console, **options, **columns)
     write_reports(
         lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
         html=html,

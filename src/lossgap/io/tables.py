@@ -15,6 +15,7 @@ import fnmatch
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -371,3 +372,27 @@ def read_predictions(
     return predictions_from_table(
         table, choice, threshold=threshold, positive=positive, classes=classes
     )
+
+
+def read_predictions_and_groups(
+    path: str | Path, by: Sequence[str], **columns: Any
+) -> tuple[Predictions, dict[str, np.ndarray]]:
+    """:func:`read_predictions` and the grouping columns ``by`` of the same rows (``--by``).
+
+    Raises
+    ------
+    lossgap.InputError
+        A grouping column that is missing or has an empty cell.
+    """
+    table = read_table(path)
+    for name in by:
+        if name not in table.column_names:
+            msg = (
+                f"--by {name!r}: {str(path)!r} has no such column (its columns: "
+                f"{', '.join(table.column_names)})"
+            )
+            raise InputError(msg)
+    options = {k: columns.pop(k) for k in ("threshold", "positive", "classes") if k in columns}
+    choice = choose_columns(table.column_names, str(path), **columns)
+    pred = predictions_from_table(table, choice, **options)
+    return pred, {name: column_values(table, name) for name in by}

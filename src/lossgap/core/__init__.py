@@ -1,0 +1,1 @@
+"""lossgap.core (see docs/architecture.md for the layers)."""

@@ -1,0 +1,138 @@
+"""Groups of samples (slices): splitting predictions, and what each group's Tally shows.
+
+A group's numbers come from its own Tally; the whole is the merge of the groups' Tallies
+(:func:`lossgap.tally.merge_all`), so slices stream and run on any engine.
+
+The calibration test of a group is the likelihood-ratio test of logistic recalibration
+``sigmoid(a + b logit p)`` against ``a = 0, b = 1`` (Cox's test): twice the log loss the
+in-sample fit removes, chi-square with two degrees of freedom when the probabilities are
+calibrated. Binary: the positive-class probability; multiclass: the top-label confidence
+against correctness. Weights are rescaled to Kish's effective sample size, so the test does
+not depend on their scale.
+
+References
+----------
+Cox, D. R. (1958). Two further applications of a model for binary regression.
+Biometrika 45(3/4), 562-565. https://doi.org/10.2307/2333203
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from scipy.stats import chi2
+
+from lossgap.errors import InputError
+from lossgap.pooling import pool_table
+from lossgap.predictions import Predictions, python_scalar
+from lossgap.recalibrate import FIT_ROWS, _softplus_loss, fit_logistic, logits_of
+from lossgap.results.slices import CalibrationTest
+from lossgap.tally import Tally
+from lossgap.uncertainty import effective_n
+
+
+def group_codes(values: npt.ArrayLike, name: str, n: int) -> tuple[list[Any], np.ndarray]:
+    """The distinct groups (sorted) and each sample's index into them.
+
+    Raises
+    ------
+    lossgap.InputError
+        Lengths that differ, or an empty value (None or NaN), naming the row.
+
+    Examples
+    --------
+    >>> group_codes(["b", "a", "b"], "site", 3)
+    (['a', 'b'], array([1, 0, 1]))
+    >>> group_codes([1.0, float("nan")], "site", 2)
+    Traceback (most recent call last):
+    ...
+    lossgap.errors.InputError: group column 'site' has an empty value (nan) at row 1: ...
+    """
+    array = np.asarray(values, dtype=object).ravel() if not isinstance(values, np.ndarray) else values
+    if array.ndim != 1 or len(array) != n:
+        msg = (
+            f"lengths differ: {n} samples but {len(array)} values in group column {name!r}: "
+            "pass one group per sample"
+        )
+        raise InputError(msg)
+    empty = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in array.tolist()])
+    if empty.any():
+        row = int(np.argmax(empty))
+        msg = (
+            f"group column {name!r} has an empty value ({array[row]!r}) at row {row}: fill it "
+            "(e.g. with 'unknown') or drop the row"
+        )
+        raise InputError(msg)
+    try:
+        distinct, codes = np.unique(array, return_inverse=True)
+    except TypeError:  # mixed types: order them by their text
+        text = np.array([str(v) for v in array.tolist()])
+        distinct_text, codes = np.unique(text, return_inverse=True)
+        first = [int(np.argmax(codes == c)) for c in range(len(distinct_text))]
+        distinct = array[first]
+    return [python_scalar(v) for v in distinct], codes.ravel()
+
+
+def subset(pred: Predictions, rows: np.ndarray) -> Predictions:
+    """The predictions of ``rows`` (validated already: every per-sample array is sliced).
+
+    Examples
+    --------
+    >>> part = subset(Predictions(["a", "b", "b"], [0.2, 0.7, 0.9]), np.array([0, 2]))
+    >>> part.y.tolist(), part.ids.tolist(), part.classes
+    ([0, 1], [0, 2], ('a', 'b'))
+    """
+    part = copy.copy(pred)
+    n = len(pred)
+    for name, value in vars(pred).items():
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
+            setattr(part, name, value[rows])
+    return part
+
+
+def calibration_test(tally: Tally) -> CalibrationTest:
+    """Likelihood-ratio test of calibration of a Tally (see the module notes).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.05, 0.95, 2000)
+    >>> y = rng.uniform(size=2000) < p
+    >>> calibrated = calibration_test(Tally.from_predictions(Predictions(y, p)))
+    >>> bool(calibrated.p_value > 0.01)
+    True
+    >>> sharp = 1 / (1 + ((1 - p) / p) ** 3)  # logits times 3: overconfident
+    >>> bool(calibration_test(Tally.from_predictions(Predictions(y, sharp))).p_value < 1e-6)
+    True
+    """
+    binary = tally.task == "binary"
+    table = tally.tables[0] if binary else tally.top_label
+    target = "probability of the positive class" if binary else "top-label confidence"
+    nan = float("nan")
+    if table is None:
+        return CalibrationTest(target, nan, nan, nan, nan, nan)
+    pooled = pool_table(table, FIT_ROWS)
+    z, weights = logits_of(pooled.scores), pooled.weights
+    totals = weights.sum(axis=0)
+    if totals.min() <= 0:  # one outcome only: nothing to fit
+        return CalibrationTest(target, nan, nan, nan, nan, nan)
+    fit = fit_logistic(z, weights, intercept=True)
+    if fit.separable:
+        return CalibrationTest(target, nan, nan, nan, fit.intercept, fit.slope)
+    removed = max(
+        _softplus_loss(z, weights) - _softplus_loss(fit.intercept + fit.slope * z, weights), 0.0
+    )
+    total = float(totals.sum())
+    statistic = 2 * removed * effective_n(tally) / total
+    return CalibrationTest(
+        target,
+        statistic,
+        float(chi2.sf(statistic, 2)),
+        removed / total,
+        fit.intercept,
+        fit.slope,
+    )

@@ -1,0 +1,1 @@
+"""lossgap.results (see docs/architecture.md for the layers)."""

@@ -1,0 +1,1 @@
+"""lossgap.rules (see docs/architecture.md for the layers)."""
