@@ -6,9 +6,10 @@ floor (a share of the loss, or nats per sample), as ``docs/findings.md`` states 
 
 * ``confusion_pair``: one true class decided as another far more often than the model's
   own probabilities allow (Poisson tail of the count given ``sum p_true`` over the samples
-  decided as the other), carrying at least :data:`SHARE_FLOOR` of the log loss;
-* ``class_confident_errors``: a class whose samples get confident errors beyond chance,
-  carrying at least :data:`SHARE_FLOOR` of the loss (classes a confusion pair names are
+  decided as the other, at least twice that), carrying at least :data:`PAIR_SHARE_FLOOR`
+  of the log loss;
+* ``class_confident_errors``: a class whose samples get confident errors beyond chance
+  (at least twice the expected weight), carrying at least :data:`SHARE_FLOOR` of the loss (classes a confusion pair names are
   left to it);
 * ``slice_miscalibrated``: a group whose calibration test fails beyond chance given the
   number of groups, with a recalibration gain of at least :data:`GAIN_FLOOR` nats per
@@ -29,7 +30,10 @@ from lossgap.results.slices import ConfusionPair, Slice
 
 #: Family-wise level of each rule, split over the cells, classes or groups it tests.
 ALPHA = 0.01
-#: A pair or a class must carry this share of the log loss to be named.
+#: A confusion pair must carry this share of the log loss to be named (with k classes
+#: there are k (k - 1) pairs: 2% is several times a pair's share when errors spread).
+PAIR_SHARE_FLOOR = 0.02
+#: A class's confident errors must carry this share of the log loss to be named.
 SHARE_FLOOR = 0.05
 #: A group's recalibration must remove this many nats per sample to be named.
 GAIN_FLOOR = 0.005
@@ -51,7 +55,7 @@ def flagged_pairs(ev: Evaluation) -> list[ConfusionPair]:
         for p in ev.confusion_pairs
         if p.p_value < ALPHA / tests
         and p.count >= RATIO_FLOOR * p.expected_if_calibrated
-        and p.loss_share >= SHARE_FLOOR
+        and p.loss_share >= PAIR_SHARE_FLOOR
     ]
 
 
