@@ -299,3 +299,69 @@ def test_an_empty_group_cell_in_a_later_batch_names_its_row(tmp_path):
     result = runner.invoke(app, ["explain", str(path), "--by", "site", "--engine", "stream"])
     assert result.exit_code == 2
     assert "column 'site' has an empty value at row 10" in result.output
+
+
+def multilabel_data(seed, n=800, labels=5):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(n, labels)) * np.linspace(0.5, 2.5, labels) + np.linspace(-2, 1, labels)
+    y = (rng.uniform(size=(n, labels)) < expit(z)).astype(np.int64)
+    p = expit(z * np.array([1, 1, 2.5, 1, 0.6]))  # label c overconfident, e underconfident
+    return y, p
+
+
+def test_each_label_of_a_multilabel_file_has_scikit_learns_metrics(tmp_path):
+    from sklearn import metrics as skm
+
+    y, p = multilabel_data(0)
+    names = ["a", "b", "c", "d", "e"]
+    columns = {f"y_{m}": y[:, j] for j, m in enumerate(names)} | {
+        f"p_{m}": p[:, j] for j, m in enumerate(names)
+    }
+    path = tmp_path / "ml.parquet"
+    pq.write_table(pa.table(columns), path)
+    result = runner.invoke(app, ["explain", str(path), "--multilabel", "--label", "y_*", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["task"] == "multilabel" and [r["label"] for r in out["labels"]] == names
+    for j, row in enumerate(out["labels"]):
+        yj, pj, dj = y[:, j], p[:, j], (p[:, j] >= 0.5).astype(int)
+        got = {name: m["value"] for name, m in row["metrics"].items()}
+        assert_allclose(got["log_loss"], skm.log_loss(yj, pj), rtol=1e-12)
+        assert_allclose(got["brier"], skm.brier_score_loss(yj, pj), rtol=1e-12)
+        assert_allclose(got["accuracy"], skm.accuracy_score(yj, dj), rtol=1e-12)
+        assert_allclose(got["precision"], skm.precision_score(yj, dj, zero_division=0), rtol=1e-12)
+        assert_allclose(got["recall"], skm.recall_score(yj, dj), rtol=1e-12)
+        assert_allclose(got["f1"], skm.f1_score(yj, dj, zero_division=0), rtol=1e-12)
+        assert_allclose(got["roc_auc"], skm.roc_auc_score(yj, pj), rtol=1e-12)
+        assert_allclose(got["average_precision"], skm.average_precision_score(yj, pj), rtol=1e-12)
+    decided = (p >= 0.5).astype(int)
+    micro = {name: m["value"] for name, m in out["micro"]["metrics"].items()}
+    assert_allclose(micro["f1"], skm.f1_score(y, decided, average="micro"), rtol=1e-12)
+    assert_allclose(micro["precision"], skm.precision_score(y, decided, average="micro"))
+    assert_allclose(micro["log_loss"], skm.log_loss(y.ravel(), p.ravel()), rtol=1e-12)
+    assert_allclose(out["macro"]["f1"], skm.f1_score(y, decided, average="macro", zero_division=0), rtol=1e-12)
+    loss = -np.log(np.where(y == 1, p, 1 - p)).sum(axis=0)
+    assert_allclose([r["loss_share"] for r in out["labels"]], loss / loss.sum(), rtol=1e-12)
+    named = {f["evidence"]["label"] for f in out["findings"] if f["severity"] in ("high", "medium")}
+    assert "c" in named
+
+
+def test_the_multilabel_api_takes_two_arrays_and_names_labels():
+    y, p = multilabel_data(1)
+    ml = lossgap.explain_multilabel(y, p, labels=list("vwxyz"))
+    single = lossgap.explain(y[:, 2], p[:, 2])
+    assert_allclose(ml.evaluation("x").metric("log_loss"), single.metric("log_loss"), rtol=1e-12)
+    assert ml.labels == list("vwxyz") and ml.micro.n == y.size
+
+
+@pytest.mark.parametrize(
+    ("y", "p", "match"),
+    [
+        ([[0, 1], [1, 0]], [[0.2, 0.7, 0.1], [0.3, 0.4, 0.5]], "y_true has shape \\(2, 2\\) but y_prob"),
+        ([[0, 2], [1, 0]], [[0.2, 0.7], [0.3, 0.4]], "label '1' holds 2 at row 0"),
+        ([0, 1], [0.2, 0.7], "y_true has shape \\(2,\\): pass an \\(n, L\\) array"),
+    ],
+)
+def test_bad_multilabel_input_is_one_clear_error(y, p, match):
+    with pytest.raises(lossgap.InputError, match=match):
+        lossgap.explain_multilabel(y, p)

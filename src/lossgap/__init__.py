@@ -16,6 +16,7 @@ from lossgap.compare import Comparison, compare
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.explain import explain
+from lossgap.multilabel import explain_multilabel
 from lossgap.predictions import Predictions
 from lossgap.tally import Tally
 
@@ -28,5 +29,6 @@ __all__ = [
     "Tally",
     "compare",
     "explain",
+    "explain_multilabel",
 ]
 __version__ = "0.1.0"

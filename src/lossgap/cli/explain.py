@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -11,7 +11,8 @@ from lossgap.cli import command, print_json
 from lossgap.calibration import ECE_BINS
 from lossgap.explain import evaluate_group_tallies, evaluate_predictions
 from lossgap.io import read_predictions
-from lossgap.io.tables import read_predictions_and_groups
+from lossgap.io.tables import read_multilabel, read_predictions_and_groups
+from lossgap.multilabel import explain_multilabel
 from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.html import (
     HtmlOption,
@@ -76,6 +77,15 @@ def explain_command(
     ece_bins: Annotated[
         int, typer.Option("--ece-bins", help="Equal-width bins of the binned ECE.", min=1)
     ] = ECE_BINS,
+    multilabel: Annotated[
+        bool,
+        typer.Option(
+            "--multilabel",
+            help="One 0/1 column and one probability column per label (--label 'y_*' "
+            "--prob 'p_*', or p_NAME beside NAME): each label explained, with micro and "
+            "macro summaries.",
+        ),
+    ] = False,
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
@@ -94,6 +104,9 @@ def explain_command(
     chosen = choose_engine(file, engine)
     pred = None
     options = {"top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins}
+    if multilabel:
+        _explain_multilabel(file, chosen, by, json=json, html=html or md or plot, **options, **columns)
+        return
     if by and chosen == "spark":
         msg = "--by runs on --engine memory or stream, not yet on spark"
         raise InputError(msg)
@@ -131,3 +144,23 @@ def explain_command(
         print_json(evaluation.to_dict())
     else:
         make_console().print(evaluation)
+
+
+def _explain_multilabel(
+    file: Path, engine: str, by: list[str] | None, *, json: bool, html: object, **options: Any
+) -> None:
+    """``--multilabel``: in memory, printed to the terminal or as JSON."""
+    if engine != "memory" or by or html:
+        msg = "--multilabel runs in memory, without --by, --html, --md or --plot (not yet)"
+        raise InputError(msg)
+    columns = {k: options.pop(k) for k in ("label", "prob", "logit", "id", "weight")}
+    for unused in ("positive", "classes"):
+        if options.pop(unused):
+            msg = f"--{unused} has no meaning with --multilabel: every label is 0 or 1"
+            raise InputError(msg)
+    _, arrays = read_multilabel(file, **columns)
+    result = explain_multilabel(**arrays, **options)
+    if json:
+        print_json(result.to_dict())
+    else:
+        make_console().print(result)

@@ -396,3 +396,110 @@ def read_predictions_and_groups(
     choice = choose_columns(table.column_names, str(path), **columns)
     pred = predictions_from_table(table, choice, **options)
     return pred, {name: column_values(table, name) for name in by}
+
+
+#: Prefixes of a multilabel file's label columns, beside the bare label name.
+LABEL_PREFIXES = ("y_", "label_", "true_")
+
+
+@dataclass(frozen=True)
+class MultilabelColumns:
+    """A multilabel file's columns: the label names and, per label, its 0/1 and
+    probability (or logit) columns."""
+
+    names: list[str]
+    labels: list[str]
+    probs: list[str]
+    from_logits: bool
+
+
+def choose_multilabel_columns(
+    columns: Sequence[str],
+    path: str,
+    *,
+    label: str | None = None,
+    prob: Sequence[str] = (),
+    logit: Sequence[str] = (),
+) -> MultilabelColumns:
+    """Pair each probability column with its 0/1 label column (``--multilabel``).
+
+    Probabilities come from ``--prob``/``--logit`` (names or globs) or the columns with a
+    probability prefix (``p_cat``); labels from ``--label`` (a name or a glob, in the same
+    order) or, for each probability column ``p_cat``, the column ``cat``, ``y_cat``,
+    ``label_cat`` or ``true_cat``.
+
+    Examples
+    --------
+    >>> choose_multilabel_columns(["cat", "dog", "p_cat", "p_dog"], "f.csv").labels
+    ['cat', 'dog']
+    >>> choose_multilabel_columns(["y_a", "y_b", "p_a", "p_b"], "f.csv", label="y_*").names
+    ['a', 'b']
+    """
+    if prob and logit:
+        msg = "pass either --prob or --logit, not both"
+        raise InputError(msg)
+    if prob or logit:
+        probs = _expand(prob or logit, columns, path, "--logit" if logit else "--prob")
+    else:
+        probs = [c for c in columns if c.lower().startswith(PROB_PREFIXES)]
+        if not probs:
+            msg = (
+                f"cannot tell which columns of {path!r} hold the label probabilities; name them "
+                f"with --prob 'p_*' (the columns are: {', '.join(columns)})"
+            )
+            raise InputError(msg)
+    names = []
+    for column in probs:
+        prefix = next((p for p in PROB_PREFIXES if column.lower().startswith(p)), "")
+        names.append(column[len(prefix) :])
+    if label is not None:
+        labels = _expand([label], [c for c in columns if c not in probs], path, "--label")
+        if len(labels) != len(probs):
+            msg = (
+                f"--label gives {len(labels)} label columns ({', '.join(labels)}) for "
+                f"{len(probs)} probability columns: pass one label column per probability column"
+            )
+            raise InputError(msg)
+        if any(ch in label for ch in "*?["):
+            prefix = label.split("*")[0]
+            names = [c[len(prefix) :] if c.startswith(prefix) else c for c in labels]
+    else:
+        labels = []
+        for name, column in zip(names, probs, strict=True):
+            found = next((c for c in (name, *(p + name for p in LABEL_PREFIXES)) if c in columns), None)
+            if found is None:
+                msg = (
+                    f"no label column for {column!r} in {path!r} (looked for {name!r}, "
+                    f"{', '.join(repr(p + name) for p in LABEL_PREFIXES)}); name them with "
+                    "--label 'y_*'"
+                )
+                raise InputError(msg)
+            labels.append(found)
+    return MultilabelColumns(names, labels, probs, bool(logit))
+
+
+def read_multilabel(
+    path: str | Path,
+    *,
+    label: str | None = None,
+    prob: Sequence[str] = (),
+    logit: Sequence[str] = (),
+    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    weight: str | None = None,
+) -> tuple[MultilabelColumns, dict[str, Any]]:
+    """The columns of a multilabel file and the arguments of
+    :func:`lossgap.explain_multilabel` (``y_true``, ``y_prob``, ``labels``, ``ids``...)."""
+    table = read_table(path)
+    available = table.column_names
+    chosen = choose_multilabel_columns(available, str(path), label=label, prob=prob, logit=logit)
+    for name, option in ((id, "--id"), (weight, "--weight")):
+        if name is not None and name not in available:
+            raise _missing(name, available, str(path), option)
+    return chosen, {
+        "y_true": np.column_stack([column_values(table, c) for c in chosen.labels]),
+        "y_prob": np.column_stack([column_values(table, c) for c in chosen.probs]),
+        "labels": chosen.names,
+        "from_logits": chosen.from_logits,
+        "ids": None if id is None else column_values(table, id),
+        "sample_weight": None if weight is None else column_values(table, weight),
+    }

@@ -162,3 +162,6 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
         yield Text("")
         yield Text("Worst samples (highest log loss)", style="bold")
         yield worst_table(ev)
+    from lossgap.render.slices import where_renderables  # imports this module
+
+    yield from where_renderables(ev)

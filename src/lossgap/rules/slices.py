@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from lossgap.evaluation import Evaluation, Finding
 from lossgap.findings import Rule, _pct
-from lossgap.results.slices import ConfusionPair, Slice
+from lossgap.results.slices import ConfusionPair, MultilabelEvaluation, Slice
 
 #: Family-wise level of each rule, split over the cells, classes or groups it tests.
 ALPHA = 0.01
@@ -239,6 +239,45 @@ def miscalibration_spread(ev: Evaluation) -> Finding | None:
         {"whole_p_value": whole["p_value"], "gain": whole["gain"], "by": by},
         "Recalibrate the model as a whole; per-group maps are not called for.",
     )
+
+
+def label_findings(result: MultilabelEvaluation) -> list[Finding]:
+    """The labels that carry the loss: each label's high and medium findings under its name,
+    labels with the most loss first (``consistent`` when there are none).
+
+    Each label's findings are judged by the explain rules on that label alone.
+    """
+    order = sorted(range(len(result.labels)), key=lambda j: -result.loss_share[j])
+    found = []
+    for j in order:
+        name, share = result.labels[j], result.loss_share[j]
+        for f in result.evaluations[j].findings:
+            if f.severity not in ("high", "medium"):
+                continue
+            found.append(
+                Finding(
+                    f.code,
+                    f.severity,
+                    f"Label {name!r} ({_pct(share)} of the summed log loss): {f.message}",
+                    {"label": name, "label_loss_share": share, **f.evidence},
+                    f.advice,
+                )
+            )
+    if not found:
+        shares = ", ".join(
+            f"{result.labels[j]} {_pct(result.loss_share[j])}" for j in order[:5]
+        )
+        found.append(
+            Finding(
+                "consistent",
+                "info",
+                f"No label shows a gap between loss and accuracy beyond chance; the log loss "
+                f"sits in {shares}.",
+                {"loss_share": dict(zip(result.labels, result.loss_share, strict=True))},
+                "Nothing to fix between loss and accuracy.",
+            )
+        )
+    return sorted(found, key=lambda f: f.rank)
 
 
 #: The rules of this module, run with the explain rules.
