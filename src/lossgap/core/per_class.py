@@ -51,6 +51,28 @@ def poisson_tail(observed: float, expected: float) -> float:
     return float(poisson.sf(round(observed) - 1, expected))
 
 
+def reliability_bins(
+    scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray, bins: int
+) -> dict[str, list[float]]:
+    """The ECE's equal-width bins that hold weight: mean score, observed share, weight.
+
+    Examples
+    --------
+    >>> reliability_bins(np.array([0.1, 0.15, 0.8]), np.array([1.0, 1.0, 0.0]),
+    ...                  np.array([0.0, 1.0, 1.0]), 2)
+    {'score': [0.13333333333333333, 0.8], 'observed': [0.3333333333333333, 1.0], 'weight': [3.0, 1.0]}
+    """
+    index = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    mass = w_neg + w_pos
+    weight = np.bincount(index, mass, bins)
+    held = weight > 0
+    return {
+        "score": (np.bincount(index, mass * scores, bins)[held] / weight[held]).tolist(),
+        "observed": (np.bincount(index, w_pos, bins)[held] / weight[held]).tolist(),
+        "weight": weight[held].tolist(),
+    }
+
+
 def per_class(
     tally: Tally, errors: CalibrationErrors, *, full: bool = True, level: float = CONFIDENT_LEVEL
 ) -> list[ClassSummary]:
@@ -116,6 +138,7 @@ def per_class(
                 expected_if_calibrated=expected,
                 confident_errors_loss_share=confident_loss / total_loss if total_loss > 0 else 0.0,
                 p_value=poisson_tail(observed, expected),
+                reliability=reliability_bins(scores, w_neg, w_pos, errors.bins),
             )
         )
     return rows

@@ -46,6 +46,9 @@ class ClassSummary:
         Share of the total log loss carried by those confident errors.
     p_value : float
         Poisson chance of at least ``confident_errors`` given ``expected_if_calibrated``.
+    reliability : dict
+        The ECE's bins that hold samples: ``score`` (mean probability of the class),
+        ``observed`` (share of the class) and ``weight``, for the reliability diagram.
     """
 
     label: Any
@@ -65,6 +68,7 @@ class ClassSummary:
     expected_if_calibrated: float
     confident_errors_loss_share: float
     p_value: float
+    reliability: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
