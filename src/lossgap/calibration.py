@@ -295,7 +295,7 @@ def calibration_errors(
     if tally.task == "binary" or tally.top_label is None:
         table = tally.tables[0]
         return CalibrationErrors(
-            float(binned_ece(table.scores, *table.weights.T, bins=bins)),
+            float(binned_ece(table.scores, table.weights[:, 0], table.weights[:, 1], bins=bins)),
             _smooth_ece_of_table(table, scale) if smooth else float("nan"),
             None,
             None,
@@ -303,9 +303,11 @@ def calibration_errors(
         )
     top = tally.top_label
     return CalibrationErrors(
-        float(binned_ece(top.scores, *top.weights.T, bins=bins)),
+        float(binned_ece(top.scores, top.weights[:, 0], top.weights[:, 1], bins=bins)),
         _smooth_ece_of_table(top, scale) if smooth else float("nan"),
-        np.array([binned_ece(t.scores, *t.weights.T, bins=bins) for t in tally.tables]),
+        np.array(
+            [binned_ece(t.scores, t.weights[:, 0], t.weights[:, 1], bins=bins) for t in tally.tables]
+        ),
         np.array([_smooth_ece_of_table(t, scale) for t in tally.tables]) if smooth else None,
         bins,
     )

@@ -118,9 +118,6 @@ def explain(
         "ids": ids,
         "threshold": threshold,
     }
-    if groups is not None and is_torch_tensor(y_prob) and y_prob.device.type != "cpu":
-        msg = "groups need the samples on the host: pass y_prob.cpu() with groups"
-        raise InputError(msg)
     if is_torch_tensor(y_prob):
         from lossgap.engines.torch import predictions_from_cpu_tensors, tally_from_tensors
 
@@ -129,6 +126,9 @@ def explain(
             return evaluate_predictions(
                 pred, top=top, confidence=confidence, seed=seed, ece_bins=ece_bins, groups=groups
             )
+        if groups is not None:
+            msg = "groups need the samples on the host: pass y_prob.cpu() with groups"
+            raise InputError(msg)
         # computed on the tensors' device; only the summary comes to the host
         tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
         weighted = sample_weight is not None
@@ -163,7 +163,7 @@ def evaluate_predictions(
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this)."""
     tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
-    options = {
+    options: dict[str, Any] = {
         "top": top,
         "confidence": confidence,
         "seed": seed,

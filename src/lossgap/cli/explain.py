@@ -7,13 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from lossgap.cli import command, print_json
 from lossgap.calibration import ECE_BINS
+from lossgap.cli import command, print_json
+from lossgap.engines.slices import stream_group_tallies
+from lossgap.errors import InputError
 from lossgap.explain import evaluate_group_tallies, evaluate_predictions
 from lossgap.io import read_predictions
+from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.io.tables import read_multilabel, read_predictions_and_groups
 from lossgap.multilabel import explain_multilabel
-from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.html import (
     HtmlOption,
     MarkdownOption,
@@ -22,8 +24,6 @@ from lossgap.render.html import (
     write_reports,
 )
 from lossgap.render.text import make_console
-from lossgap.engines.slices import stream_group_tallies
-from lossgap.errors import InputError
 from lossgap.tally import DEFAULT_TOP
 
 
@@ -103,7 +103,9 @@ def explain_command(
     }
     chosen = choose_engine(file, engine)
     pred = None
-    options = {"top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins}
+    options: dict[str, Any] = {
+        "top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins
+    }
     if multilabel:
         _explain_multilabel(file, chosen, by, json=json, html=html or md or plot, **options, **columns)
         return

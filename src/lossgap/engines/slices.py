@@ -58,7 +58,7 @@ def stream_group_tallies(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,  # the CLI option is --id
     weight: str | None = None,
     threshold: float = 0.5,
     positive: Any = None,

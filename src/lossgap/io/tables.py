@@ -462,7 +462,7 @@ def choose_multilabel_columns(
             raise InputError(msg)
         if any(ch in label for ch in "*?["):
             prefix = label.split("*")[0]
-            names = [c[len(prefix) :] if c.startswith(prefix) else c for c in labels]
+            names = [c.removeprefix(prefix) for c in labels]
     else:
         labels = []
         for name, column in zip(names, probs, strict=True):
@@ -484,7 +484,7 @@ def read_multilabel(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,  # the CLI option is --id
     weight: str | None = None,
 ) -> tuple[MultilabelColumns, dict[str, Any]]:
     """The columns of a multilabel file and the arguments of

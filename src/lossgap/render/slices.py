@@ -6,6 +6,7 @@ Renderers read numbers and compute none.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,7 +30,7 @@ def _name(value: Any) -> str:
 
 
 def _pct(value: float) -> str:
-    return "-" if value != value else f"{value:.1%}"
+    return "-" if math.isnan(value) else f"{value:.1%}"
 
 
 def _table(*columns: str) -> Table:
@@ -83,7 +84,7 @@ def slices_table(ev: Evaluation, limit: int = TOP_ROWS) -> Table:
             f"{s.confident_errors:g}",
             f"{s.expected_if_calibrated:.1f}",
             format_number(s.evaluation.metric("log_loss"), 3),
-            "-" if s.calibration.p_value != s.calibration.p_value else f"{s.calibration.p_value:.2g}",
+            "-" if math.isnan(s.calibration.p_value) else f"{s.calibration.p_value:.2g}",
         )
     return table
 

@@ -158,7 +158,7 @@ def slice_miscalibrated(ev: Evaluation) -> Finding | None:
         "the whole looks calibrated"
         if whole_p >= ALPHA or whole.get("gain", 0.0) < GAIN_FLOOR
         else "the whole is miscalibrated too"
-    ) + (f" (p = {whole_p:.2g})" if whole_p == whole_p else "")
+    ) + ("" if math.isnan(whole_p) else f" (p = {whole_p:.2g})")
     direction = "overconfident" if test.slope < 1 else "underconfident"
     return Finding(
         "slice_miscalibrated",
