@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from lossgap.errors import InputError
-from lossgap.history.names import SPLITS, split_words
+from lossgap.io.names import SPLITS, split_words
 
 #: The formats ``--format`` accepts.
 FORMATS = ("keras", "keras-history", "lightning", "huggingface", "tensorboard", "csv", "json")

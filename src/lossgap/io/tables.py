@@ -22,8 +22,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
-from lossgap.predictions import Predictions
 
 #: File suffixes and the reader each one uses.
 FORMATS = {
