@@ -39,7 +39,7 @@ def test_binary_charts_are_all_drawn_labelled_and_titled(rng):
         assert chart.heading and chart.caption and chart.summary
         assert chart.figure.get_suptitle().replace("\n", " ") == chart.summary
         # every axes with data has both labels (the shared upper histogram has only y)
-        for x_label, y_label in _labels(chart):
+        for _, y_label in _labels(chart):
             assert y_label
         assert any(x for x, _ in _labels(chart))
     half = ev.diagnostics["loss_concentration"]["half_loss_sample_share"]

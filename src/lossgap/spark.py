@@ -28,7 +28,7 @@ def explain(
     *,
     label: str | None = None,
     prob: str | Sequence[str] | None = None,
-    id: str | None = None,  # noqa: A002 - the name of the CLI option
+    id: str | None = None,
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,

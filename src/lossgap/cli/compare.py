@@ -54,7 +54,7 @@ def compare_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[  # noqa: A002
+    id: Annotated[
         str | None,
         typer.Option("--id", help="Column of sample ids; several files are joined on it."),
     ] = None,

@@ -38,7 +38,7 @@ def explain_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,  # noqa: A002
+    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,
     weight: Annotated[str | None, typer.Option(help="Column of sample weights.")] = None,
     threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
     positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,

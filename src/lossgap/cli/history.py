@@ -46,7 +46,7 @@ def history_command(
         Path | None,
         typer.Option(help="Directory of per-epoch prediction files (epoch_0003.csv, ...)."),
     ] = None,
-    format: Annotated[  # noqa: A002 - the option is --format
+    format: Annotated[
         LogFormat | None, typer.Option(help="Log format; detected when not given.")
     ] = None,
     loss: Annotated[

@@ -131,7 +131,7 @@ def read_models(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     threshold: float = 0.5,
     positive: str | None = None,
     classes: Sequence[str] | None = None,
@@ -172,7 +172,7 @@ def _models_of_one_file(
     label: str | None,
     prob: Sequence[str],
     logit: Sequence[str],
-    id: str | None,  # noqa: A002
+    id: str | None,
     options: dict[str, Any],
 ) -> dict[str, Predictions]:
     table = read_table(path)
@@ -211,7 +211,7 @@ def _models_of_one_file(
 
 
 def _guess_model_columns(
-    columns: Sequence[str], label: str, id: str | None, path: Path  # noqa: A002
+    columns: Sequence[str], label: str, id: str | None, path: Path
 ) -> list[str]:
     found = [
         c
@@ -265,7 +265,7 @@ def _models_of_files(
     label: str | None,
     prob: Sequence[str],
     logit: Sequence[str],
-    id: str | None,  # noqa: A002
+    id: str | None,
     options: dict[str, Any],
 ) -> dict[str, Predictions]:
     names = _file_names(paths)

@@ -106,7 +106,7 @@ def tallies(
     label: str | None = None,
     models: Mapping[str, str | Sequence[str]],
     from_logits: bool = False,
-    id: str | None = None,  # noqa: A002 - the name of the CLI option
+    id: str | None = None,
     weight: str | None = None,
     threshold: float = 0.5,
     positive: Any = None,

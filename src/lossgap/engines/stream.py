@@ -409,7 +409,7 @@ def stream_tally(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
     threshold: float = 0.5,
     positive: Any = None,

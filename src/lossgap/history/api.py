@@ -195,7 +195,7 @@ def analyse_history(
     path: str | Path,
     *,
     predictions: str | Path | None = None,
-    format: str | None = None,  # noqa: A002 - the CLI option is --format
+    format: str | None = None,
     loss: str | None = None,
     accuracy: str | None = None,
     n_val: int | None = None,

@@ -251,7 +251,7 @@ def choose_columns(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
 ) -> ColumnChoice:
     """Resolve the CLI options against a file's columns, guessing common names.
@@ -354,7 +354,7 @@ def read_predictions(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
     threshold: float = 0.5,
     positive: str | None = None,
