@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 import lossgap
 from lossgap.cli import load_commands
-from lossgap.explain import evaluate_predictions
-from lossgap.tally import Tally, merge_all
+from lossgap.core.tally import Tally, merge_all
+from lossgap.explanation import evaluate_predictions
 from tests.conftest import random_multiclass
 
 runner = CliRunner()

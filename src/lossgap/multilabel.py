@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lossgap.calibration import ECE_BINS
+from lossgap.core.calibration import ECE_BINS
+from lossgap.core.predictions import Predictions, python_scalar, to_numpy
+from lossgap.core.tally import DEFAULT_TOP, Tally, merge_all
 from lossgap.errors import InputError
-from lossgap.explain import evaluate, evaluate_predictions
-from lossgap.predictions import Predictions, python_scalar, to_numpy
+from lossgap.explanation import evaluate, evaluate_predictions
 from lossgap.results.slices import MultilabelEvaluation
 from lossgap.rules.slices import label_findings
-from lossgap.tally import DEFAULT_TOP, Tally, merge_all
 
 
 def _matrix(values: npt.ArrayLike, name: str) -> np.ndarray:
@@ -111,7 +111,9 @@ def explain_multilabel(
             raise InputError(msg)
     evaluations = []
     tallies = []
-    options: dict[str, Any] = {"top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins}
+    options: dict[str, Any] = {
+        "top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins
+    }
     for j, name in enumerate(names):
         pred = Predictions(
             truth[:, j].astype(np.int64),

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lossgap.calibration import ECE_BINS
 from lossgap.cli import command, print_json
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import write_reports
+from lossgap.core.calibration import ECE_BINS
+from lossgap.core.tally import DEFAULT_TOP
 from lossgap.engines.slices import stream_group_tallies
+from lossgap.engines.stream import Engine, choose_engine
 from lossgap.errors import InputError
-from lossgap.explain import evaluate_group_tallies, evaluate_predictions
+from lossgap.explanation import evaluate_group_tallies, evaluate_predictions, evaluate_source
 from lossgap.io import read_predictions
-from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.io.tables import read_multilabel, read_predictions_and_groups
 from lossgap.multilabel import explain_multilabel
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    explain_report,
-    write_reports,
-)
 from lossgap.render.text import make_console
-from lossgap.tally import DEFAULT_TOP
+
+if TYPE_CHECKING:
+    from lossgap.core.predictions import Predictions
+    from lossgap.render.html import Report
+    from lossgap.results.evaluation import Evaluation
 
 
 @command("explain")
@@ -44,7 +44,7 @@ def explain_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,  # noqa: A002
+    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,
     weight: Annotated[str | None, typer.Option(help="Column of sample weights.")] = None,
     threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
     positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,
@@ -91,7 +91,7 @@ def explain_command(
     plot: PlotOption = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
-    columns = {
+    columns: dict[str, Any] = {
         "label": label,
         "prob": prob or (),
         "logit": logit or (),
@@ -107,7 +107,8 @@ def explain_command(
         "top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins
     }
     if multilabel:
-        _explain_multilabel(file, chosen, by, json=json, html=html or md or plot, **options, **columns)
+        reports = html or md or plot
+        _explain_multilabel(file, chosen, by, json=json, html=reports, **options, **columns)
         return
     if by and chosen == "spark":
         msg = "--by runs on --engine memory or stream, not yet on spark"
@@ -136,7 +137,7 @@ def explain_command(
             console = None
         evaluation = evaluate_source(file, engine=chosen, console=console, **options, **columns)
     write_reports(
-        lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
+        lambda: report(evaluation, pred, file.name, seed),
         html=html,
         md=md,
         plot=plot,
@@ -166,3 +167,10 @@ def _explain_multilabel(
         print_json(result.to_dict())
     else:
         make_console().print(result)
+def report(evaluation: Evaluation, pred: Predictions | None, source: str, seed: int) -> Report:
+    """The report of one evaluation, with every plot its samples allow."""
+    from lossgap.curves import evaluation_curves
+    from lossgap.render.html import explain_report
+
+    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed)
+    return explain_report(evaluation, curves=curves, source=source)

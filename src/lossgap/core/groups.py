@@ -1,7 +1,7 @@
 """Groups of samples (slices): splitting predictions, and what each group's Tally shows.
 
 A group's numbers come from its own Tally; the whole is the merge of the groups' Tallies
-(:func:`lossgap.tally.merge_all`), so slices stream and run on any engine.
+(:func:`lossgap.core.tally.merge_all`), so slices stream and run on any engine.
 
 The calibration test of a group is the likelihood-ratio test of logistic recalibration
 ``sigmoid(a + b logit p)`` against ``a = 0, b = 1`` (Cox's test): twice the log loss the
@@ -26,13 +26,13 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import chi2
 
+from lossgap.core.pooling import pool_table
+from lossgap.core.predictions import Predictions, python_scalar
+from lossgap.core.recalibrate import FIT_ROWS, _softplus_loss, fit_logistic, logits_of
+from lossgap.core.tally import Tally
+from lossgap.core.uncertainty import effective_n
 from lossgap.errors import InputError
-from lossgap.pooling import pool_table
-from lossgap.predictions import Predictions, python_scalar
-from lossgap.recalibrate import FIT_ROWS, _softplus_loss, fit_logistic, logits_of
 from lossgap.results.slices import CalibrationTest
-from lossgap.tally import Tally
-from lossgap.uncertainty import effective_n
 
 
 def group_codes(values: npt.ArrayLike, name: str, n: int) -> tuple[list[Any], np.ndarray]:
@@ -52,14 +52,16 @@ def group_codes(values: npt.ArrayLike, name: str, n: int) -> tuple[list[Any], np
     ...
     lossgap.errors.InputError: group column 'site' has an empty value (nan) at row 1: ...
     """
-    array = np.asarray(values, dtype=object).ravel() if not isinstance(values, np.ndarray) else values
+    array = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object).ravel()
     if array.ndim != 1 or len(array) != n:
         msg = (
             f"lengths differ: {n} samples but {len(array)} values in group column {name!r}: "
             "pass one group per sample"
         )
         raise InputError(msg)
-    empty = np.array([v is None or (isinstance(v, float) and math.isnan(v)) for v in array.tolist()])
+    empty = np.array(
+        [v is None or (isinstance(v, float) and math.isnan(v)) for v in array.tolist()]
+    )
     if empty.any():
         row = int(np.argmax(empty))
         msg = (

@@ -23,14 +23,14 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import poisson
 
-from lossgap.calibration import CalibrationErrors
-from lossgap.decompose import corp, log_score_total
-from lossgap.diagnostics import CONFIDENT_LEVEL
-from lossgap.losses import CLIP_EPS
-from lossgap.metrics import _per_class, _ratio
-from lossgap.predictions import python_scalar
+from lossgap.core.calibration import CalibrationErrors
+from lossgap.core.decompose import corp, log_score_total
+from lossgap.core.diagnostics import CONFIDENT_LEVEL
+from lossgap.core.losses import CLIP_EPS
+from lossgap.core.metrics import _per_class, _ratio
+from lossgap.core.predictions import python_scalar
+from lossgap.core.tally import Tally
 from lossgap.results.slices import ClassSummary, Confusion, ConfusionPair
-from lossgap.tally import Tally
 
 #: Confusion pairs reported, at most (the most loss first).
 MAX_PAIRS = 20
@@ -58,9 +58,10 @@ def reliability_bins(
 
     Examples
     --------
-    >>> reliability_bins(np.array([0.1, 0.15, 0.8]), np.array([1.0, 1.0, 0.0]),
-    ...                  np.array([0.0, 1.0, 1.0]), 2)
-    {'score': [0.13333333333333333, 0.8], 'observed': [0.3333333333333333, 1.0], 'weight': [3.0, 1.0]}
+    >>> bins = reliability_bins(np.array([0.1, 0.15, 0.8]), np.array([1.0, 1.0, 0.0]),
+    ...                         np.array([0.0, 1.0, 1.0]), 2)
+    >>> bins["score"], bins["observed"], bins["weight"]
+    ([0.13333333333333333, 0.8], [0.3333333333333333, 1.0], [3.0, 1.0])
     """
     index = np.minimum((scores * bins).astype(np.int64), bins - 1)
     mass = w_neg + w_pos
@@ -95,7 +96,7 @@ def per_class(
     Examples
     --------
     >>> from lossgap import Predictions
-    >>> from lossgap.calibration import calibration_errors
+    >>> from lossgap.core.calibration import calibration_errors
     >>> prob = np.array([[0.7, 0.2, 0.1], [0.3, 0.6, 0.1], [0.2, 0.2, 0.6], [0.05, 0.9, 0.05]])
     >>> t = Tally.from_predictions(Predictions([0, 1, 2, 0], prob))
     >>> rows = per_class(t, calibration_errors(t, smooth=False), full=False)

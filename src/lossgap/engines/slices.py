@@ -4,7 +4,7 @@ the data after the label pass.
 
 Each table is validated once (:class:`~lossgap.Predictions`), split by each grouping
 column, and every group's part summarised and merged into that group's running Tally;
-the whole is the merge of one column's groups (:func:`lossgap.tally.merge_all`), the same
+the whole is the merge of one column's groups (:func:`lossgap.core.tally.merge_all`), the same
 numbers as an in-memory evaluation of the same rows.
 """
 
@@ -20,9 +20,9 @@ import numpy as np
 from rich.console import Console
 
 from lossgap.core.groups import group_codes, subset
+from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.engines.batches import BatchSpec, located, resolve_classes
-from lossgap.errors import InputError
-from lossgap.io.stream import (
+from lossgap.engines.stream import (
     DEFAULT_BATCH_ROWS,
     _batches,
     _distinct_labels,
@@ -31,8 +31,8 @@ from lossgap.io.stream import (
     progress_bar,
     resolve_source,
 )
+from lossgap.errors import InputError
 from lossgap.io.tables import choose_columns, column_values
-from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 
 
 def check_group_columns(by: Sequence[str], available: Sequence[str], where: str) -> None:
@@ -71,7 +71,7 @@ def stream_group_tallies(
 ) -> dict[str, dict[Any, Tally]]:
     """``{by: {group: Tally}}`` of a prediction file, directory or glob, read in batches.
 
-    Parameters are those of :func:`lossgap.io.stream.stream_tally`, plus ``by``, the
+    Parameters are those of :func:`lossgap.engines.stream.stream_tally`, plus ``by``, the
     grouping columns. Groups come in sorted order, as :func:`lossgap.core.groups.group_codes`
     sorts them in memory.
 
@@ -101,9 +101,8 @@ def stream_group_tallies(
     tallies: dict[str, dict[Any, Tally]] = {name: {} for name in by}
     with bar if bar is not None else nullcontext():
         if classes is None:
-            labels = _distinct_labels(
-                dataset, src, choice.label, batch_rows, _Meter(bar, "reading labels", src.total_bytes)
-            )
+            meter = _Meter(bar, "reading labels", src.total_bytes)
+            labels = _distinct_labels(dataset, src, choice.label, batch_rows, meter)
             resolved = resolve_classes(choice, labels)
         else:
             resolved = resolve_classes(choice, np.asarray(list(classes), dtype=object), classes)

@@ -23,8 +23,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
-from lossgap.predictions import Predictions
 
 #: File suffixes and the reader each one uses.
 FORMATS = {
@@ -252,7 +252,7 @@ def choose_columns(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
 ) -> ColumnChoice:
     """Resolve the CLI options against a file's columns, guessing common names.
@@ -355,7 +355,7 @@ def read_predictions(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
     threshold: float = 0.5,
     positive: str | None = None,
@@ -466,7 +466,8 @@ def choose_multilabel_columns(
     else:
         labels = []
         for name, column in zip(names, probs, strict=True):
-            found = next((c for c in (name, *(p + name for p in LABEL_PREFIXES)) if c in columns), None)
+            candidates = (name, *(p + name for p in LABEL_PREFIXES))
+            found = next((c for c in candidates if c in columns), None)
             if found is None:
                 msg = (
                     f"no label column for {column!r} in {path!r} (looked for {name!r}, "

@@ -14,8 +14,14 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lossgap.evaluation import Evaluation
-from lossgap.render.text import findings_renderables, format_number, metrics_table, style
+from lossgap.render.text import (
+    explanation_renderables,
+    findings_renderables,
+    format_number,
+    metrics_table,
+    style,
+)
+from lossgap.results.evaluation import Evaluation
 from lossgap.results.slices import MultilabelEvaluation
 
 #: Rows shown per table.
@@ -107,6 +113,13 @@ def where_renderables(ev: Evaluation) -> Iterator[RenderableType]:
         if len(ev.slices) > TOP_ROWS:
             more.append(f"{len(ev.slices) - TOP_ROWS} more groups in the JSON (--json).")
             yield more
+
+
+def evaluation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
+    """The terminal explanation followed by where its loss lives (the registered renderer
+    of an Evaluation)."""
+    yield from explanation_renderables(ev)
+    yield from where_renderables(ev)
 
 
 def multilabel_renderables(result: MultilabelEvaluation) -> Iterator[RenderableType]:

@@ -10,12 +10,12 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, RenderableType
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from rich.style import Style
 from rich.theme import Theme
 
-from lossgap.evaluation import Evaluation, Finding, MetricValue
+from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 
 THEME = Theme(
     {
@@ -162,6 +162,3 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
         yield Text("")
         yield Text("Worst samples (highest log loss)", style="bold")
         yield worst_table(ev)
-    from lossgap.render.slices import where_renderables  # imports this module
-
-    yield from where_renderables(ev)

@@ -1,1 +1,5 @@
-"""lossgap.results (see docs/architecture.md for the layers)."""
+"""Result types: frozen data that every command returns and every renderer reads.
+
+This layer sits at the bottom (it imports nothing of lossgap above ``errors``), so computing
+modules and renderers can both depend on it.
+"""

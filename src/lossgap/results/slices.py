@@ -10,8 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lossgap.results.display import Displayable
+
 if TYPE_CHECKING:  # an Evaluation holds slices and a slice holds an Evaluation
-    from lossgap.evaluation import Evaluation, Finding
+    from lossgap.results.evaluation import Evaluation, Finding
 
 
 @dataclass(frozen=True)
@@ -204,7 +206,7 @@ class Slice:
 
 
 @dataclass
-class MultilabelEvaluation:
+class MultilabelEvaluation(Displayable):
     """A multilabel evaluation: each label a binary problem, with micro and macro summaries.
 
     Attributes
@@ -236,7 +238,7 @@ class MultilabelEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``docs/json.md`` (``task`` is ``"multilabel"``)."""
-        from lossgap.evaluation import json_safe
+        from lossgap.results.evaluation import json_safe
 
         return json_safe(
             {
@@ -256,8 +258,3 @@ class MultilabelEvaluation:
                 "findings": [asdict(f) for f in self.findings],
             }
         )
-
-    def __rich_console__(self, console: Any, options: Any) -> Any:
-        from lossgap.render.slices import multilabel_renderables
-
-        yield from multilabel_renderables(self)

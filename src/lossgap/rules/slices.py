@@ -9,8 +9,8 @@ floor (a share of the loss, or nats per sample), as ``docs/findings.md`` states 
   decided as the other, at least twice that), carrying at least :data:`PAIR_SHARE_FLOOR`
   of the log loss;
 * ``class_confident_errors``: a class whose samples get confident errors beyond chance
-  (at least twice the expected weight), carrying at least :data:`SHARE_FLOOR` of the loss (classes a confusion pair names are
-  left to it);
+  (at least twice the expected weight), carrying at least :data:`SHARE_FLOOR` of the loss
+  (classes a confusion pair names are left to it);
 * ``slice_miscalibrated``: a group whose calibration test fails beyond chance given the
   number of groups, with a recalibration gain of at least :data:`GAIN_FLOOR` nats per
   sample, saying whether the whole looks calibrated;
@@ -24,9 +24,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lossgap.evaluation import Evaluation, Finding
-from lossgap.findings import Rule, _pct
+from lossgap.results.evaluation import Evaluation, Finding
 from lossgap.results.slices import ConfusionPair, MultilabelEvaluation, Slice
+from lossgap.rules.explain import Rule, _pct
 
 #: Family-wise level of each rule, split over the cells, classes or groups it tests.
 ALPHA = 0.01
@@ -66,7 +66,8 @@ def confusion_pair(ev: Evaluation) -> Finding | None:
         return None
     top = flagged[0]
     others = (
-        f" Other pairs beyond chance: {_names([f'{p.true} -> {p.predicted}' for p in flagged[1:]])}."
+        " Other pairs beyond chance: "
+        f"{_names([f'{p.true} -> {p.predicted}' for p in flagged[1:]])}."
         if len(flagged) > 1
         else ""
     )
@@ -114,7 +115,11 @@ def class_confident_errors(ev: Evaluation) -> Finding | None:
         f"most 0.1 on the true class) carrying {_pct(top.confident_errors_loss_share)} of the "
         f"log loss, where a calibrated model would make {top.expected_if_calibrated:.1f} "
         f"(p = {top.p_value:.2g})"
-        + (f"; also {_names([c.label for c in flagged if c is not top])}." if len(flagged) > 1 else "."),
+        + (
+            f"; also {_names([c.label for c in flagged if c is not top])}."
+            if len(flagged) > 1
+            else "."
+        ),
         {
             "class": top.label,
             "confident_errors": top.confident_errors,
@@ -168,7 +173,8 @@ def slice_miscalibrated(ev: Evaluation) -> Finding | None:
         f"removing {test.gain:.3f} nats per sample (p = {test.p_value:.2g} with "
         f"{len(ev.slices)} groups tested); {whole_text}."
         + (
-            f" Also miscalibrated: {_names([f'{s.by}={s.group!r}' for s in flagged if s is not top])}."
+            " Also miscalibrated: "
+            f"{_names([f'{s.by}={s.group!r}' for s in flagged if s is not top])}."
             if len(flagged) > 1
             else ""
         ),
