@@ -99,6 +99,32 @@ def test_multiclass_columns_and_the_cli(spark, tmp_path):
     assert_same_json(got, expected)
 
 
+def test_by_on_spark_gives_the_slices_of_memory(spark, tmp_path):
+    rng = np.random.default_rng(8)
+    y, p = random_binary(rng, 3000)
+    site = rng.choice(["north", "south", "west"], len(y))
+    path = tmp_path / "sliced.parquet"
+    pq.write_table(pa.table({"y": y, "p": p, "site": site}), path, row_group_size=700)
+    runner = CliRunner()
+    app = load_commands()
+    runs = {
+        engine: runner.invoke(
+            app, ["explain", str(path), "--by", "site", "--engine", engine, "--json"]
+        )
+        for engine in ("spark", "memory")
+    }
+    for run in runs.values():
+        assert run.exit_code == 0, run.stderr
+    got, expected = (json.loads(runs[e].stdout) for e in ("spark", "memory"))
+    assert [s["group"] for s in got["slices"]] == ["north", "south", "west"]
+    assert_same_json(got["slices"], expected["slices"])
+    df = spark.read.parquet(str(path)).repartition(3)
+    groups = lossgap.spark.group_tallies(df, ["site"], label="y", prob="p")
+    assert {g: t.count for g, t in groups["site"].items()} == {
+        g: int((site == g).sum()) for g in ("north", "south", "west")
+    }
+
+
 def test_missing_column_is_an_input_error(spark):
     df = spark.createDataFrame([(0, 0.2), (1, 0.7)], "y int, p double")
     with pytest.raises(InputError, match="no column 'score'"):

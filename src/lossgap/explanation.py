@@ -481,26 +481,38 @@ def evaluate_source(
     confidence: float = 0.95,
     seed: int = 0,
     ece_bins: int = ECE_BINS,
+    by: Sequence[str] = (),
     **columns: Any,
 ) -> Evaluation:
     """Evaluate a large input with the ``stream`` or ``spark`` engine (the CLI's path).
 
-    ``columns`` are the column options of :func:`stream_tally`; ``ece_bins`` as for
-    :func:`explain`.
+    ``columns`` are the column options of :func:`stream_tally`; ``ece_bins`` and the
+    grouping columns ``by`` (``--by``, a Tally per group) as for :func:`explain`.
     """
+    from lossgap.engines.slices import stream_group_tallies
     from lossgap.engines.stream import stream_tally
 
+    weighted = columns.get("weight") is not None
     if engine == "spark":
         try:
-            from lossgap.engines.spark import tally_of_path
+            from lossgap.engines.spark import group_tallies_of_path, tally_of_path
         except ImportError as exc:
             msg = f"--engine spark needs pyspark ({exc}): pip install 'lossgap[spark]'"
             raise InputError(msg) from exc
-
+    options = {"top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins}
+    if by:
+        grouped = (
+            group_tallies_of_path(path, by, top=max(top, DEFAULT_TOP), **columns)
+            if engine == "spark"
+            else stream_group_tallies(
+                path, by, top=max(top, DEFAULT_TOP), console=console, **columns
+            )
+        )
+        return evaluate_group_tallies(grouped, weighted=weighted, **options)
+    if engine == "spark":
         tally = tally_of_path(path, top=max(top, DEFAULT_TOP), **columns)
     else:
         tally = stream_tally(path, top=max(top, DEFAULT_TOP), console=console, **columns)
-    weighted = columns.get("weight") is not None
     return evaluate(
         tally, top=top, confidence=confidence, seed=seed, weighted=weighted, ece_bins=ece_bins
     )

@@ -16,11 +16,11 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from lossgap.core.tally import DEFAULT_TOP
-from lossgap.engines.spark import read_path, tallies, tally, tally_of_path
-from lossgap.explanation import evaluate
+from lossgap.engines.spark import group_tallies, read_path, tallies, tally, tally_of_path
+from lossgap.explanation import evaluate, evaluate_group_tallies
 from lossgap.results.evaluation import Evaluation
 
-__all__ = ["explain", "read_path", "tallies", "tally", "tally_of_path"]
+__all__ = ["explain", "group_tallies", "read_path", "tallies", "tally", "tally_of_path"]
 
 
 def explain(
@@ -32,6 +32,7 @@ def explain(
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,
+    by: Sequence[str] = (),
     **options: Any,
 ) -> Evaluation:
     """Evaluate the predictions in a Spark DataFrame, as :func:`lossgap.explain` would.
@@ -49,6 +50,9 @@ def explain(
         Worst samples reported.
     confidence : float, default=0.95
     seed : int, default=0
+    by : list of str, default=()
+        Grouping columns: each group evaluated in ``slices``, as ``groups=`` of
+        :func:`lossgap.explain` (a Tally per group, merged for the whole).
     **options
         ``logit``, ``weight``, ``threshold``, ``positive``, ``classes``,
         ``max_distinct``, ``bin_bits``, ``batch_rows``, ``depth`` (see :func:`tallies`).
@@ -67,6 +71,13 @@ def explain(
     >>> lossgap.spark.explain(df, label="y", prob="p").metric("accuracy")  # doctest: +SKIP
     0.666...
     """
-    merged = tally(df, label=label, prob=prob, id=id, top=max(top, DEFAULT_TOP), **options)
     weighted = options.get("weight") is not None
+    if by:
+        groups = group_tallies(
+            df, by, label=label, prob=prob, id=id, top=max(top, DEFAULT_TOP), **options
+        )
+        return evaluate_group_tallies(
+            groups, top=top, confidence=confidence, seed=seed, weighted=weighted
+        )
+    merged = tally(df, label=label, prob=prob, id=id, top=max(top, DEFAULT_TOP), **options)
     return evaluate(merged, top=top, confidence=confidence, seed=seed, weighted=weighted)

@@ -11,11 +11,9 @@ from lossgap.cli import command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import write_reports
 from lossgap.core.calibration import ECE_BINS
-from lossgap.core.tally import DEFAULT_TOP
-from lossgap.engines.slices import stream_group_tallies
 from lossgap.engines.stream import Engine, choose_engine
 from lossgap.errors import InputError
-from lossgap.explanation import evaluate_group_tallies, evaluate_predictions, evaluate_source
+from lossgap.explanation import evaluate_predictions, evaluate_source
 from lossgap.io import read_predictions
 from lossgap.io.tables import read_multilabel, read_predictions_and_groups
 from lossgap.multilabel import explain_multilabel
@@ -110,32 +108,19 @@ def explain_command(
         reports = html or md or plot
         _explain_multilabel(file, chosen, by, json=json, html=reports, **options, **columns)
         return
-    if by and chosen == "spark":
-        msg = "--by runs on --engine memory or stream, not yet on spark"
-        raise InputError(msg)
     if chosen == "memory" and by:
         pred, groups = read_predictions_and_groups(file, by, **columns)
         evaluation = evaluate_predictions(pred, groups=groups, **options)
     elif chosen == "memory":
         pred = read_predictions(file, **columns)
         evaluation = evaluate_predictions(pred, **options)
-    elif by:
-        console = make_console(stderr=True)
-        tallies = stream_group_tallies(
-            file,
-            by,
-            top=max(top, DEFAULT_TOP),
-            console=None if json or quiet or not console.is_terminal else console,
-            **columns,
-        )
-        evaluation = evaluate_group_tallies(
-            tallies, weighted=weight is not None, **options
-        )
     else:
         console = make_console(stderr=True)
         if json or quiet or not console.is_terminal:  # a bar only where someone watches
             console = None
-        evaluation = evaluate_source(file, engine=chosen, console=console, **options, **columns)
+        evaluation = evaluate_source(
+            file, engine=chosen, console=console, by=by or (), **options, **columns
+        )
     write_reports(
         lambda: report(evaluation, pred, file.name, seed),
         html=html,

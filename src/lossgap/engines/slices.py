@@ -10,13 +10,14 @@ numbers as an in-memory evaluation of the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 from rich.console import Console
 
 from lossgap.core.groups import group_codes, subset
@@ -49,6 +50,58 @@ def check_group_columns(by: Sequence[str], available: Sequence[str], where: str)
         if name not in available:
             msg = f"--by {name!r}: {where} has no such column (its columns: {', '.join(available)})"
             raise InputError(msg)
+
+
+def split_tallies(
+    spec: BatchSpec,
+    table: pa.Table,
+    first_row: int,
+    where: str,
+    by: Sequence[str],
+    first_id: int | None = None,
+) -> dict[tuple[str, Any], Tally]:
+    """``{(by, group): Tally}`` of one table: validated once, split by each column of ``by``.
+
+    Rows in errors count from the input's start (``first_row``), as for the whole table.
+    """
+    pred = spec.predictions(table, first_row, where, first_id)
+    parts = {}
+    for name in by:
+        try:
+            groups, codes = group_codes(column_values(table, name), name, len(pred))
+        except InputError as exc:
+            raise located(exc, first_row, where) from None
+        for i, group in enumerate(groups):
+            parts[(name, group)] = Tally.from_predictions(
+                subset(pred, np.flatnonzero(codes == i)),
+                top=spec.top,
+                max_distinct=spec.max_distinct,
+                bin_bits=spec.bin_bits,
+            )
+    return parts
+
+
+def merge_groups(
+    running: dict[tuple[str, Any], Tally], parts: Mapping[tuple[str, Any], Tally]
+) -> dict[tuple[str, Any], Tally]:
+    """``running`` with each group's Tally of ``parts`` merged in (a new dict)."""
+    merged = dict(running)
+    for key, part in parts.items():
+        merged[key] = merged[key].merge(part) if key in merged else part
+    return merged
+
+
+def nest_groups(
+    flat: Mapping[tuple[str, Any], Tally], by: Sequence[str]
+) -> dict[str, dict[Any, Tally]]:
+    """``{by: {group: Tally}}``, columns in the order given and groups sorted as
+    :func:`lossgap.core.groups.group_codes` sorts them in memory."""
+    nested: dict[str, dict[Any, Tally]] = {}
+    for name in by:
+        parts = {group: t for (column, group), t in flat.items() if column == name}
+        keys, _ = group_codes(np.array(list(parts), dtype=object), name, len(parts))
+        nested[name] = {key: parts[key] for key in keys}
+    return nested
 
 
 def stream_group_tallies(
@@ -98,7 +151,7 @@ def stream_group_tallies(
     )
     bar = progress_bar(console) if console is not None else None
     columns = list(dict.fromkeys([*spec.columns, *by]))
-    tallies: dict[str, dict[Any, Tally]] = {name: {} for name in by}
+    running: dict[tuple[str, Any], Tally] = {}
     with bar if bar is not None else nullcontext():
         if classes is None:
             meter = _Meter(bar, "reading labels", src.total_bytes)
@@ -109,24 +162,8 @@ def stream_group_tallies(
         spec = replace(spec, classes=resolved)
         reading = _Meter(bar, "evaluating", src.total_bytes)
         for table, first_row, where in _batches(dataset, src, columns, batch_rows, reading):
-            pred = spec.predictions(table, first_row, where)
-            for name in by:
-                try:
-                    groups, codes = group_codes(column_values(table, name), name, len(pred))
-                except InputError as exc:
-                    raise located(exc, first_row, where) from None
-                for i, group in enumerate(groups):
-                    part = Tally.from_predictions(
-                        subset(pred, np.flatnonzero(codes == i)),
-                        top=top, max_distinct=max_distinct, bin_bits=bin_bits,
-                    )
-                    running = tallies[name].get(group)
-                    tallies[name][group] = part if running is None else running.merge(part)
-    if not tallies[by[0]]:
+            running = merge_groups(running, split_tallies(spec, table, first_row, where, by))
+    if not running:
         msg = f"{src.text!r} has a header but no rows: there are no samples to evaluate"
         raise InputError(msg)
-    ordered = {}
-    for name, parts in tallies.items():
-        keys, _ = group_codes(np.array(list(parts), dtype=object), name, len(parts))
-        ordered[name] = {key: parts[key] for key in keys}
-    return ordered
+    return nest_groups(running, by)

@@ -18,6 +18,7 @@ Requires pyspark (``pip install 'lossgap[spark]'``); executors need lossgap inst
 
 from __future__ import annotations
 
+import base64
 import os
 import pickle
 import sys
@@ -33,6 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.engines.batches import DEFAULT_BATCH_ROWS, BatchSpec, pool_batches, resolve_classes
+from lossgap.engines.slices import check_group_columns, nest_groups, split_tallies
 from lossgap.errors import InputError
 from lossgap.io.tables import choose_columns
 
@@ -46,8 +48,16 @@ _ARROW_SCHEMA = pa.schema(
 )
 
 
-def _partition_function(specs: Mapping[str, BatchSpec], batch_rows: int) -> Any:
-    """The ``mapInArrow`` function: one pickled Tally per model for this partition."""
+def _group_key(model: str, by: str, group: Any) -> str:
+    """The ``name`` of one group's Tally in the partition output (any group value)."""
+    return base64.b64encode(pickle.dumps((model, by, group))).decode("ascii")
+
+
+def _partition_function(
+    specs: Mapping[str, BatchSpec], batch_rows: int, by: Sequence[str] = ()
+) -> Any:
+    """The ``mapInArrow`` function: one pickled Tally per model for this partition (per
+    model and group of each ``by`` column, named by :func:`_group_key`, with ``by``)."""
 
     def build(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         partition = TaskContext.get().partitionId()
@@ -57,7 +67,12 @@ def _partition_function(specs: Mapping[str, BatchSpec], batch_rows: int) -> Any:
         for table, first_row, where in pool_batches(tagged, batch_rows):
             first_id = (partition << _ROW_BITS) + first_row
             for name, spec in specs.items():
-                running[name] = spec.add(running.get(name), table, first_row, where, first_id)
+                if not by:
+                    running[name] = spec.add(running.get(name), table, first_row, where, first_id)
+                    continue
+                for key, part in split_tallies(spec, table, first_row, where, by, first_id).items():
+                    named = _group_key(name, *key)
+                    running[named] = running[named].merge(part) if named in running else part
             rows = first_row + table.num_rows
         if running:
             yield pa.RecordBatch.from_pydict(
@@ -143,6 +158,39 @@ def tallies(
     -------
     dict of str to Tally
     """
+    specs = _specs(
+        df,
+        label=label,
+        models=models,
+        from_logits=from_logits,
+        id=id,
+        weight=weight,
+        threshold=threshold,
+        positive=positive,
+        classes=classes,
+        top=top,
+        max_distinct=max_distinct,
+        bin_bits=bin_bits,
+    )
+    return _run(df, specs, (), batch_rows=batch_rows, depth=depth, numbered=id is None)
+
+
+def _specs(
+    df: DataFrame,
+    *,
+    label: str | None,
+    models: Mapping[str, str | Sequence[str]],
+    from_logits: bool,
+    id: str | None,
+    weight: str | None,
+    threshold: float,
+    positive: Any,
+    classes: Sequence[Any] | None,
+    top: int,
+    max_distinct: int,
+    bin_bits: int,
+) -> dict[str, BatchSpec]:
+    """Each model's BatchSpec, its classes resolved from the labels of the whole DataFrame."""
     if not models:
         msg = "models is empty: name at least one model and its probability column(s)"
         raise InputError(msg)
@@ -177,20 +225,98 @@ def tallies(
             "to evaluate"
         )
         raise InputError(msg)
-    specs = {
+    return {
         name: replace(spec, classes=resolve_classes(spec.choice, labels, classes))
         for name, spec in specs.items()
     }
-    columns = list(dict.fromkeys(c for spec in specs.values() for c in spec.columns))
-    packed = df.select(*columns).mapInArrow(_partition_function(specs, batch_rows), _SCHEMA)
+
+
+def _run(
+    df: DataFrame,
+    specs: Mapping[str, BatchSpec],
+    by: Sequence[str],
+    *,
+    batch_rows: int,
+    depth: int,
+    numbered: bool,
+) -> dict[str, Tally]:
+    """The merged Tallies of every partition, by name (row numbers as ids if ``numbered``)."""
+    columns = list(dict.fromkeys([*(c for spec in specs.values() for c in spec.columns), *by]))
+    build = _partition_function(specs, batch_rows, by)
+    packed = df.select(*columns).mapInArrow(build, _SCHEMA)
     try:
         merged, rows = packed.rdd.map(_unpack).treeReduce(_merge_pairs, depth=depth)
     except ValueError as exc:  # reduce of an empty RDD
         msg = "the DataFrame has no rows: there are no samples to evaluate"
         raise InputError(msg) from exc
-    if id is None:
+    if numbered:
         merged = {name: _row_numbers(t, rows) for name, t in merged.items()}
     return merged
+
+
+def group_tallies(
+    df: DataFrame,
+    by: Sequence[str],
+    *,
+    label: str | None = None,
+    prob: str | Sequence[str] | None = None,
+    logit: str | Sequence[str] | None = None,
+    id: str | None = None,
+    weight: str | None = None,
+    threshold: float = 0.5,
+    positive: Any = None,
+    classes: Sequence[Any] | None = None,
+    top: int = DEFAULT_TOP,
+    max_distinct: int = DEFAULT_MAX_DISTINCT,
+    bin_bits: int = DEFAULT_BIN_BITS,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    depth: int = 2,
+) -> dict[str, dict[Any, Tally]]:
+    """``{by: {group: Tally}}`` of one model's predictions, in one pass over the DataFrame.
+
+    Each partition splits its batches by every column of ``by``
+    (:func:`lossgap.engines.slices.split_tallies`) and the groups' Tallies merge in the
+    tree; :func:`lossgap.explanation.evaluate_group_tallies` evaluates the result. Other
+    options are those of :func:`tally`.
+    """
+    check_group_columns(by, df.columns, "the DataFrame")
+    columns, from_logits = _model_columns(df, label, prob, logit)
+    specs = _specs(
+        df,
+        label=label,
+        models={"model": columns},
+        from_logits=from_logits,
+        id=id,
+        weight=weight,
+        threshold=threshold,
+        positive=positive,
+        classes=classes,
+        top=top,
+        max_distinct=max_distinct,
+        bin_bits=bin_bits,
+    )
+    merged = _run(df, specs, by, batch_rows=batch_rows, depth=depth, numbered=id is None)
+    flat = {}
+    for key, t in merged.items():
+        _, column, group = pickle.loads(base64.b64decode(key))
+        flat[(column, group)] = t
+    return nest_groups(flat, by)
+
+
+def _model_columns(
+    df: DataFrame,
+    label: str | None,
+    prob: str | Sequence[str] | None,
+    logit: str | Sequence[str] | None,
+) -> tuple[str | Sequence[str], bool]:
+    """One model's probability (or logit) columns and whether they are logits."""
+    if prob is not None and logit is not None:
+        msg = "pass either prob or logit, not both"
+        raise InputError(msg)
+    if prob is None and logit is None:
+        guessed = choose_columns(df.columns, "the DataFrame", label=label)
+        return guessed.probs, guessed.from_logits
+    return (prob, False) if logit is None else (logit, True)  # type: ignore[return-value]
 
 
 def tally(
@@ -206,14 +332,7 @@ def tally(
     ``prob`` (or ``logit``) is the probability (logit) column, or one column per class;
     the other options are those of :func:`tallies`.
     """
-    if prob is not None and logit is not None:
-        msg = "pass either prob or logit, not both"
-        raise InputError(msg)
-    if prob is None and logit is None:
-        guessed = choose_columns(df.columns, "the DataFrame", label=label)
-        columns, from_logits = guessed.probs, guessed.from_logits
-    else:
-        columns, from_logits = (prob, False) if logit is None else (logit, True)
+    columns, from_logits = _model_columns(df, label, prob, logit)
     return tallies(df, label=label, models={"model": columns}, from_logits=from_logits, **options)[
         "model"
     ]
@@ -234,22 +353,35 @@ def read_path(spark: SparkSession, path: str | Path) -> DataFrame:
     return spark.read.parquet(text)
 
 
+def _dataframe_of_path(path: str | Path) -> DataFrame:
+    """The DataFrame of a path in the active SparkSession, else a local one on every core."""
+    if SparkSession.getActiveSession() is None:
+        # local workers must run this interpreter, the one that has lossgap installed
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    spark = SparkSession.builder.appName("lossgap").getOrCreate()
+    try:
+        return read_path(spark, path)
+    except Exception as exc:  # Spark raises its own classes for a missing or bad path
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = f"Spark cannot read {str(path)!r} ({first}): check the path and its format"
+        raise InputError(msg) from exc
+
+
 def tally_of_path(path: str | Path, **options: Any) -> Tally:
     """The Tally of a file, directory or glob read by Spark (the CLI's ``--engine spark``).
 
     Uses the active SparkSession (``spark-submit`` sets the master), else starts a local
     one on every core. Options: those of :func:`tally`.
     """
-    if SparkSession.getActiveSession() is None:
-        # local workers must run this interpreter, the one that has lossgap installed
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = SparkSession.builder.appName("lossgap").getOrCreate()
-    try:
-        df = read_path(spark, path)
-    except Exception as exc:  # Spark raises its own classes for a missing or bad path
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        msg = f"Spark cannot read {str(path)!r} ({first}): check the path and its format"
-        raise InputError(msg) from exc
+    df = _dataframe_of_path(path)
     prob, logit = options.pop("prob", ()), options.pop("logit", ())
     return tally(df, prob=list(prob) or None, logit=list(logit) or None, **options)
 
+
+def group_tallies_of_path(
+    path: str | Path, by: Sequence[str], **options: Any
+) -> dict[str, dict[Any, Tally]]:
+    """:func:`group_tallies` of a path read by Spark (the CLI's ``--engine spark --by``)."""
+    df = _dataframe_of_path(path)
+    prob, logit = options.pop("prob", ()), options.pop("logit", ())
+    return group_tallies(df, by, prob=list(prob) or None, logit=list(logit) or None, **options)
