@@ -365,3 +365,31 @@ def test_the_multilabel_api_takes_two_arrays_and_names_labels():
 def test_bad_multilabel_input_is_one_clear_error(y, p, match):
     with pytest.raises(lossgap.InputError, match=match):
         lossgap.explain_multilabel(y, p)
+
+
+def test_the_report_has_a_per_class_and_a_slices_section(rng):
+    from lossgap.render.html import explain_report
+
+    y, prob = random_multiclass(rng, 600, 4)
+    site = np.array(["<b>x</b>", "y"])[rng.integers(0, 2, len(y))]
+    ev = lossgap.explain(y, prob, groups={"site": site})
+    page = explain_report(ev).html()
+    assert 'id="per-class"' in page and 'id="slices"' in page
+    assert page.count('class="reliability"') == 4  # one diagram per class
+    assert page.count('<td class="num" style="background: rgba(') == 16  # the 4 x 4 matrix
+    assert "<b>x</b>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page
+    binary = explain_report(lossgap.explain([0, 1, 1, 0], [0.2, 0.7, 0.6, 0.4])).html()
+    assert 'id="per-class"' not in binary and 'id="slices"' not in binary
+
+
+def test_the_terminal_tables_fit_80_columns():
+    from rich.console import Console
+
+    y, prob = swapped(1, n=2000)
+    group = np.array(["a-rather-long-scanner-name-" + str(i) for i in range(3)])[y % 3]
+    console = Console(width=80, record=True, color_system=None)
+    console.print(lossgap.explain(y, prob, groups={"scanner": group}))
+    text = console.export_text()
+    assert "Per class (most loss first)" in text and "Confusion pairs" in text
+    assert "Slices (most loss first)" in text and "3 -> 7" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
