@@ -259,6 +259,15 @@ def test_multiclass_slices_stream_as_in_memory(tmp_path, rng):
     for a, b in zip(got["memory"]["slices"], got["stream"]["slices"], strict=True):
         for name in ("log_loss", "accuracy", "ece", "classwise_ece", "smooth_ece"):
             assert_allclose(a["metrics"][name]["value"], b["metrics"][name]["value"], rtol=1e-12)
+    # the Tally's top-label table gives the streamed top-label decomposition too
+    for engine in ("memory", "stream"):
+        assert got[engine]["decomposition"]["target"].startswith("top-label")
+    for name in ("miscalibration", "discrimination", "uncertainty", "score"):
+        assert_allclose(
+            got["memory"]["decomposition"]["log_loss"][name],
+            got["stream"]["decomposition"]["log_loss"][name],
+            rtol=1e-9,
+        )
     for key in ("per_class", "confusion_pairs"):  # sums merged in another order: to rounding
         for a, b in zip(got["memory"][key], got["stream"][key], strict=True):
             assert a.keys() == b.keys()

@@ -154,14 +154,15 @@ def decompose(tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
     ----------
     tally : Tally
     pred : Predictions, optional
-        The samples, when in memory; needed for the multiclass top-label decomposition.
+        The samples, when in memory: the multiclass top-label decomposition reads them when
+        the Tally has no top-label table (one built before it kept one).
 
     Returns
     -------
     dict
         Binary: ``{"target", "method", "log_loss", "brier", "curve"}``. Multiclass adds
         ``per_class`` (one-vs-rest, from the Tally) and takes ``log_loss``/``brier``/``curve``
-        from the top label when ``pred`` is given.
+        from the top label (the Tally's top-label table, or ``pred``).
     """
     method = (
         "CORP: isotonic (PAV) recalibration, score = MCB - DSC + UNC; log loss on "
@@ -174,9 +175,12 @@ def decompose(tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
     for part in per_class.values():
         part.pop("curve")
     out: dict[str, Any] = {"method": method, "per_class": per_class}
-    if pred is None:
+    top = tally.top_label
+    if top is None and pred is not None:
+        top = top_label_table(pred)
+    if top is None:
         out["target"] = "one-vs-rest per class (top label needs the samples)"
         return out
     out["target"] = "top-label confidence against correctness; per_class: one-vs-rest"
-    out.update(_as_json(corp(top_label_table(pred))))
+    out.update(_as_json(corp(top)))
     return out
