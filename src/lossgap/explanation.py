@@ -202,22 +202,22 @@ def evaluate(
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
-        decomposition=decompose(tally, pred) if full else {},
+        decomposition=decompose(tally, pred) if full else None,
         recalibration=recalibrate(
             tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
         )
         if full
         else {},
         worst=_worst_rows(tally, top),
-        diagnostics=diagnose(tally, values["accuracy"]),
+        diagnostics={
+            **diagnose(tally, values["accuracy"]),
+            "ece_binning": ECE_BINNING
+            + ("" if binary else " (classwise: mean over classes, one-vs-rest)"),
+        },
         confidence=confidence,
         weighted=weighted,
     )
-    evaluation.diagnostics["ece_binning"] = ECE_BINNING + (
-        "" if binary else " (classwise: mean over classes, one-vs-rest)"
-    )
-    evaluation.findings = find(evaluation)
-    return evaluation
+    return replace(evaluation, findings=find(evaluation))
 
 
 def _with_intervals(
