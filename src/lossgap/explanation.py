@@ -25,7 +25,7 @@ from lossgap.core.tally import DEFAULT_TOP, Tally
 from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
 from lossgap.engines import is_torch_tensor
 from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation, MetricValue
+from lossgap.results.evaluation import Evaluation, MetricValue, WorstSample
 from lossgap.rules.explain import find
 
 if TYPE_CHECKING:
@@ -96,7 +96,7 @@ def explain(
     >>> ev = lossgap.explain([0, 0, 1, 1], [0.1, 0.6, 0.35, 0.8])
     >>> ev.metric("accuracy"), ev.metric("roc_auc")
     (0.5, 0.75)
-    >>> ev.worst[0]["id"], round(ev.worst[0]["loss"], 3)
+    >>> ev.worst[0].id, round(ev.worst[0].loss, 3)
     (2, 1.05)
     """
     options = {
@@ -291,20 +291,18 @@ def _calibration_line(
     )
 
 
-def _worst_rows(tally: Tally, top: int) -> list[dict[str, Any]]:
+def _worst_rows(tally: Tally, top: int) -> list[WorstSample]:
     worst = tally.worst
-    rows = []
-    for i in range(min(top, len(worst))):
-        rows.append(
-            {
-                "id": python_scalar(worst.ids[i]),
-                "label": tally.classes[int(worst.label[i])],
-                "predicted": tally.classes[int(worst.predicted[i])],
-                "prob_true_class": float(worst.prob[i]),
-                "loss": float(worst.loss[i]),
-            }
+    return [
+        WorstSample(
+            id=python_scalar(worst.ids[i]),
+            label=tally.classes[int(worst.label[i])],
+            predicted=tally.classes[int(worst.predicted[i])],
+            prob_true_class=float(worst.prob[i]),
+            loss=float(worst.loss[i]),
         )
-    return rows
+        for i in range(min(top, len(worst)))
+    ]
 
 
 def evaluate_source(

@@ -133,6 +133,29 @@ class Decomposition:
 
 
 @dataclass(frozen=True)
+class WorstSample:
+    """One of the samples with the highest log loss.
+
+    Attributes
+    ----------
+    id : object
+        The sample's id (its row number when none was given).
+    label, predicted : object
+        The true class and the decision.
+    prob_true_class : float
+        The probability the model gave the true class.
+    loss : float
+        The sample's log loss, in nats (``inf`` when ``prob_true_class`` is 0).
+    """
+
+    id: Any
+    label: Any
+    predicted: Any
+    prob_true_class: float
+    loss: float
+
+
+@dataclass(frozen=True)
 class Finding:
     """One reason loss and accuracy disagree (or agree), with its numbers and the fix.
 
@@ -191,8 +214,8 @@ class Evaluation(Displayable):
         Filled by the explanation engine; empty when not computed.
     findings : list of Finding
         Ranked by severity, highest first.
-    worst : list of dict
-        The samples with the highest log loss.
+    worst : list of WorstSample
+        The samples with the highest log loss, highest first.
     diagnostics : dict
         Facts the finding rules read that are not metrics (counts, shares).
     confidence : float
@@ -209,7 +232,7 @@ class Evaluation(Displayable):
     decomposition: Decomposition | None = None
     recalibration: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    worst: list[dict[str, Any]] = field(default_factory=list)
+    worst: list[WorstSample] = field(default_factory=list)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     weighted: bool = False
@@ -247,7 +270,7 @@ class Evaluation(Displayable):
             "decomposition": {} if self.decomposition is None else self.decomposition.to_dict(),
             "recalibration": self.recalibration,
             "findings": [asdict(f) for f in self.findings],
-            "worst": self.worst,
+            "worst": [asdict(row) for row in self.worst],
             "diagnostics": self.diagnostics,
         }
         return json_safe(out)
