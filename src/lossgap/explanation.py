@@ -255,6 +255,9 @@ def _with_intervals(
         else ({}, None)
     )
     metrics = {}
+    lo: float | None
+    hi: float | None
+    how: str | None
     for name, value in values.items():
         if name in analytic:
             (lo, hi), how = analytic[name]

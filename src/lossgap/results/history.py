@@ -110,7 +110,7 @@ class Run:
         """How the log numbers point ``i``: its epoch, else its step."""
         return label_of(self.epoch[i] if self.axis == "epoch" else _step_at(self.step, i))
 
-    def step_of(self, i: int) -> int | None:
+    def step_of(self, i: int) -> float | int | None:
         return label_of(_step_at(self.step, i))
 
     def columns(self) -> dict[str, str]:
