@@ -20,6 +20,7 @@ from typing import Any
 import typer
 
 from lossgap.errors import InputError
+from lossgap.printable import printable
 
 app = typer.Typer(
     name="lossgap",
@@ -32,7 +33,7 @@ app = typer.Typer(
 
 def fail(message: str, code: int) -> typer.Exit:
     """Write one line to stderr and return the Exit to raise."""
-    sys.stderr.write(f"lossgap: {message}\n")
+    sys.stderr.write(f"lossgap: {printable(message)}\n")
     return typer.Exit(code=code)
 
 

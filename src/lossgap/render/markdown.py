@@ -17,6 +17,7 @@ from lossgap.compare.result import Comparison
 from lossgap.compare.text import format_p
 from lossgap.compare.text import headline as comparison_headline
 from lossgap.evaluation import Evaluation, Finding
+from lossgap.printable import printable
 from lossgap.history.result import HistoryReport
 from lossgap.render.text import SHOWN_METRICS, format_interval, format_number, headline
 
@@ -35,7 +36,8 @@ def escape(value: Any) -> str:
     >>> escape("<script>alert(1)</script> | *x*")
     '&lt;script&gt;alert(1)&lt;/script&gt; \\\\| \\\\*x\\\\*'
     """
-    text = " ".join(str(value).split())  # newlines would end a table row
+    # a newline would end a table row; a control character would act on a terminal
+    text = printable(" ".join(str(value).split()))
     text = "".join(_ENTITIES.get(ch, ch) for ch in text)
     return _BACKSLASHED.sub(r"\\\1", text)
 
