@@ -20,6 +20,7 @@ from lossgap.render.html import (
     comparison_report,
     write_reports,
 )
+from lossgap.io.outputs import check_outputs
 from lossgap.render.text import make_console
 
 
@@ -95,6 +96,7 @@ def compare_command(
     plot: PlotOption = None,
 ) -> None:
     """Rank models by a proper score beside accuracy, test every difference, show the flips."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=files)
     preds = read_models(
         files,
         label=label,

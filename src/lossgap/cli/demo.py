@@ -19,7 +19,8 @@ from rich.progress import (
 from lossgap.cli import command, print_json
 from lossgap.compare.text import headline as comparison_headline
 from lossgap.demo import EPOCHS, run_demo
-from lossgap.render.html import check_file, demo_report
+from lossgap.io.outputs import check_outputs
+from lossgap.render.html import demo_report
 from lossgap.render.markdown import history_headline
 from lossgap.render.text import headline, make_console
 
@@ -47,9 +48,8 @@ def demo_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a small network past its best validation loss, then explain it: one HTML report."""
-    page = check_file(html or out / "report.html", "--html")
-    if md is not None:
-        check_file(md, "--md")
+    page = html or out / "report.html"
+    check_outputs({"--html": page, "--md": md}, {"--out": out})
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

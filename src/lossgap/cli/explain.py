@@ -10,6 +10,7 @@ import typer
 from lossgap.cli import command, print_json
 from lossgap.explain import evaluate_predictions
 from lossgap.io import read_predictions
+from lossgap.io.outputs import check_outputs
 from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.html import (
     HtmlOption,
@@ -65,6 +66,7 @@ def explain_command(
     plot: PlotOption = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns = {
         "label": label,
         "prob": prob or (),

@@ -18,6 +18,7 @@ from lossgap.render.html import (
     history_report,
     write_reports,
 )
+from lossgap.io.outputs import check_outputs
 from lossgap.render.text import make_console
 
 
@@ -75,6 +76,7 @@ def history_command(
     plot: PlotOption = None,
 ) -> None:
     """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
     with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 

@@ -12,6 +12,7 @@ from lossgap.cli import command, print_json
 from lossgap.errors import InputError
 from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
 from lossgap.render.html import HtmlOption, MarkdownOption, lab_report, write_reports
+from lossgap.io.outputs import check_outputs
 from lossgap.render.text import make_console
 
 
@@ -52,6 +53,7 @@ def lab_command(
         given = " and ".join(chosen) if chosen else "none"
         msg = f"give exactly one of --points FILE, --n N or --illustration 1|2|3 (got {given})"
         raise InputError(msg)
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[points] if points else [])
     if points is not None:
         x, y = read_points(points)
         result = logistic_lab(x, y, source={"kind": "points", "file": str(points)})

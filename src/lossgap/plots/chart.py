@@ -23,6 +23,7 @@ from cycler import cycler
 from matplotlib.figure import Figure
 
 from lossgap.errors import InputError
+from lossgap.io.outputs import atomic_write
 
 #: Okabe & Ito (2008) colours by role.
 COLORS = {
@@ -193,7 +194,7 @@ def save_charts(charts: Sequence[Chart], directory: str | Path) -> list[Path]:
     written = []
     for chart in charts:
         png, svg = folder / f"{chart.name}.png", folder / f"{chart.name}.svg"
-        png.write_bytes(chart.png())
-        svg.write_text(chart.svg(), encoding="utf-8")
+        atomic_write(png, chart.png(), "--plot")
+        atomic_write(svg, chart.svg(), "--plot")
         written += [png, svg]
     return written

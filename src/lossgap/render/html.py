@@ -30,9 +30,9 @@ import lossgap
 from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
 from lossgap.compare.text import format_p
 from lossgap.compare.text import headline as comparison_headline
-from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.history.result import HistoryReport
+from lossgap.io.outputs import atomic_write, check_outputs
 from lossgap.predictions import Predictions
 from lossgap.render.markdown import (
     comparison_markdown,
@@ -244,10 +244,12 @@ class Report:
         Raises
         ------
         lossgap.InputError
-            A path that is a directory, or a folder that cannot be created.
+            A path that is a directory, two options naming one file, or a folder that
+            cannot be created: checked for every path before anything is written.
         """
         from lossgap.plots.chart import save_charts
 
+        check_outputs({"--html": html, "--md": md}, {"--plot": plot})  # all before any
         written = []
         if html is not None:
             written.append(write_text(html, self.html(), "--html"))
@@ -258,36 +260,16 @@ class Report:
         return written
 
 
-def check_file(path: str | Path, option: str) -> Path:
-    """``path`` as a Path, refused when it is a directory (``option`` names the flag).
-
-    Raises
-    ------
-    lossgap.InputError
-    """
-    target = Path(path)
-    if target.is_dir():
-        msg = f"{option} {str(target)!r} is a directory: pass a file name such as report.html"
-        raise InputError(msg)
-    return target
-
-
 def write_text(path: str | Path, text: str, option: str) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` (parent folders created).
+    """Write ``text`` as UTF-8 to ``path`` atomically (:func:`lossgap.io.outputs.atomic_write`).
 
     Raises
     ------
     lossgap.InputError
         When ``path`` is a directory or cannot be written; ``option`` names the flag.
     """
-    target = check_file(path, option)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        msg = f"cannot write {option} {str(target)!r}: {exc.strerror}"
-        raise InputError(msg) from exc
-    return target
+    check_outputs({option: path})
+    return atomic_write(path, text, option)
 
 
 def explain_report(
