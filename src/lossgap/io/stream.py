@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -120,7 +121,13 @@ def resolve_source(source: str | Path) -> Source:
     text = str(source)
     path = Path(text)
     if _is_glob(text):
-        files = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
+        # '**' follows links to folders: a link loop lists one file many times; keep each
+        # real file once, under the first name the glob gave it
+        real = {}
+        for name in sorted(glob.glob(text, recursive=True)):
+            if Path(name).is_file():
+                real.setdefault(os.path.realpath(name), Path(name))
+        files = list(real.values())
         if not files:
             msg = (
                 f"no file matches {text!r}: check the pattern (quote it so the shell does "
@@ -241,7 +248,10 @@ def _file_batches(
     done_bytes = 0
     for fragment, path in zip(dataset.get_fragments(), src.files, strict=True):
         size = path.stat().st_size
-        per_row = size / _rows_estimate(fragment, src.kind, path)
+        try:  # a corrupt part fails on its metadata already: name it
+            per_row = size / _rows_estimate(fragment, src.kind, path)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise _unreadable(str(path), src.kind, exc) from exc
         scanner = ds.Scanner.from_fragment(
             fragment,
             schema=dataset.schema,
