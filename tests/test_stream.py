@@ -153,13 +153,13 @@ def test_json_and_quiet_silence_the_progress_bar(tmp_path, binary, monkeypatch, 
         assert result.stderr == ""
 
 
-def test_auto_engine_streams_directories_globs_and_big_files(tmp_path, monkeypatch):
+def test_auto_engine_streams_directories_globs_and_files_of_many_values(tmp_path, monkeypatch):
     small = tmp_path / "p.parquet"
     pq.write_table(pa.table({"label": [0, 1], "prob": [0.2, 0.7]}), small)
     assert choose_engine(small, "auto") == "memory"
     assert choose_engine(tmp_path, "auto") == "stream"
     assert choose_engine(tmp_path / "*.parquet", "auto") == "stream"
-    monkeypatch.setattr(stream, "STREAM_BYTES", 10)
+    monkeypatch.setattr(stream, "STREAM_CELLS", 3)  # 2 rows x 2 numeric columns
     assert choose_engine(small, "auto") == "stream"
     assert choose_engine(small, "memory") == "memory"
 

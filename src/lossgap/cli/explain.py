@@ -57,7 +57,7 @@ def explain_command(
         typer.Option(
             case_sensitive=False,
             help="memory, stream (record batches; files, directories, globs) or spark; "
-            "auto streams directories, globs and files over 256 MiB.",
+            "auto streams directories, globs and files of over 8.4e6 values (rows x columns).",
         ),
     ] = Engine.auto,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
