@@ -78,7 +78,7 @@ def compare_command(
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
     confidence: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.", min=0)] = 0,
     detail: Annotated[
         Detail,
         typer.Option(

@@ -36,7 +36,7 @@ STAGES = {
 @command("demo")
 def demo_command(
     epochs: Annotated[int, typer.Option(help="Training epochs.", min=2)] = EPOCHS,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 0,
     out: Annotated[
         Path, typer.Option(help="Folder for the training log and the saved predictions.")
     ] = Path("lossgap-demo"),

@@ -33,7 +33,7 @@ def lab_command(
     ] = None,
     slope: Annotated[float, typer.Option(help="Slope a of the simulated model.")] = 1.0,
     intercept: Annotated[float, typer.Option(help="Intercept b of the simulated model.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.", min=0)] = 0,
     illustration_number: Annotated[
         int | None,
         typer.Option("--illustration", help="Rerun the seed answer's illustration 1, 2 or 3."),
