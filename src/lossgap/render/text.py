@@ -11,13 +11,13 @@ from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.segment import Segment
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from rich.style import Style
 from rich.theme import Theme
 
-from lossgap.evaluation import Evaluation, Finding, MetricValue
 from lossgap.printable import printable
+from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 
 THEME = Theme(
     {
