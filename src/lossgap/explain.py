@@ -17,7 +17,7 @@ from lossgap.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
 from lossgap.calibration import ECE_BINNING, ece, smooth_ece_of
 from lossgap.decompose import decompose
 from lossgap.diagnostics import diagnose
-from lossgap.engines import is_torch_tensor
+from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.findings import find
@@ -131,7 +131,8 @@ def evaluate_predictions(
     detail: str = "full",
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this)."""
-    tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+    with one_blas_thread():
+        tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
     return evaluate(
         tally,
         pred=pred,
@@ -166,6 +167,20 @@ def evaluate(
     smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
     many models at once).
     """
+    with one_blas_thread():
+        return _evaluate(tally, pred, top, confidence, seed, replicates, weighted, detail)
+
+
+def _evaluate(
+    tally: Tally,
+    pred: Predictions | None,
+    top: int,
+    confidence: float,
+    seed: int,
+    replicates: int,
+    weighted: bool,
+    detail: str,
+) -> Evaluation:
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
         raise InputError(msg)

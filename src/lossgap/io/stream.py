@@ -41,8 +41,8 @@ import pyarrow.dataset as ds
 import pyarrow.json as pa_json
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from threadpoolctl import threadpool_limits
 
+from lossgap.engines import one_blas_thread
 from lossgap.engines.batches import BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation
@@ -350,7 +350,7 @@ def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
     running: Tally | None = None
     pending: deque[Future[Tally]] = deque()
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        one_blas_thread(),
         ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="lossgap-batch") as pool,
     ):
         for table, first_row, where in tables:
