@@ -286,20 +286,23 @@ def _binary_recalibration(
         pooling.table(table.weights - test if len(fold_weights) > 1 else table.weights)
         for test in fold_weights
     ]
-    test_totals = fold_weights[:, :, 0] + fold_weights[:, :, 1]
     logits = logits_of(table.scores)
+    # each fold's map is scored only at the rows its held-out samples occupy (about one
+    # in `folds` of a table of distinct scores): rows of weight 0 add nothing
+    held_out = [np.flatnonzero(test.sum(axis=1) > 0) for test in fold_weights]
     full_temperature = fit_logistic_table(table, intercept=False)
     full_platt = fit_logistic_table(table, intercept=True)
     starts = {"temperature": full_temperature, "platt": full_platt}
     for method in BINARY_METHODS:
         loss = brier = correct = changed = 0.0
-        for test, test_total, train in zip(fold_weights, test_totals, trains, strict=True):
-            prob = binary_map(method, table.scores, logits, train, starts.get(method))
+        for fold_test, rows, train in zip(fold_weights, held_out, trains, strict=True):
+            test = fold_test[rows]
+            prob = binary_map(method, table.scores[rows], logits[rows], train, starts.get(method))
             decided = prob >= tally.threshold
             loss += log_score_total(prob, test)
             brier += brier_score_total(prob, test)
             correct += test[:, 1] @ decided + test[:, 0] @ ~decided
-            changed += test_total @ (decided != decided_before)
+            changed += test.sum(axis=1) @ (decided != decided_before[rows])
         methods[method] = _summary(before, method, loss, brier, correct, changed, total)
     methods["temperature"]["temperature"] = _temperature_of(full_temperature)
     methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
