@@ -121,6 +121,13 @@ def explain(
 DETAILS = ("full", "summary")
 
 
+def summarise(pred: Predictions, top: int = 10) -> Tally:
+    """The Tally :func:`evaluate_predictions` reads, keeping at least ``DEFAULT_TOP`` worst
+    samples (so a report may show more than ``top``)."""
+    with one_blas_thread():
+        return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+
+
 def evaluate_predictions(
     pred: Predictions,
     *,
@@ -129,10 +136,15 @@ def evaluate_predictions(
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
     detail: str = "full",
+    tally: Tally | None = None,
 ) -> Evaluation:
-    """Evaluate validated predictions (the CLI and ``explain`` share this)."""
-    with one_blas_thread():
-        tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+    """Evaluate validated predictions (the CLI and ``explain`` share this).
+
+    ``tally``: the predictions' :func:`summarise`, when the caller keeps it (the CLI's
+    reports draw from it rather than build it again).
+    """
+    if tally is None:
+        tally = summarise(pred, top)
     return evaluate(
         tally,
         pred=pred,

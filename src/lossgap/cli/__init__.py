@@ -67,13 +67,30 @@ def print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, allow_nan=False) + "\n")
 
 
-def load_commands() -> typer.Typer:
-    """Import every command module of this package (each registers itself); return the app."""
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+@app.callback()
+def _group() -> None:
+    # a callback keeps the app a group of subcommands when only one command is loaded
+    # (typer would otherwise run a lone command without its name)
+    pass
+
+
+def load_commands(argv: list[str] | None = None) -> typer.Typer:
+    """Import the command modules (each registers itself); return the app.
+
+    With ``argv`` (the command line's arguments) naming a command, only that command's
+    module is imported: a command's start then costs its own imports, not those of every
+    other command (scipy.stats for the history trends, the demo's models). Without
+    ``argv``, for help and for unknown commands, every module is imported.
+    """
+    names = [module.name for module in pkgutil.iter_modules(__path__)]
+    wanted = next((a for a in argv or () if not a.startswith("-")), None)
+    if argv and wanted in names and argv.index(wanted) == 0:
+        names = [wanted]
+    for name in names:
+        importlib.import_module(f"{__name__}.{name}")
     return app
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m lossgap``."""
-    load_commands()(args=argv, prog_name="lossgap")
+    load_commands(sys.argv[1:] if argv is None else argv)(args=argv, prog_name="lossgap")

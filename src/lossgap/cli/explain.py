@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from lossgap.cli import command, print_json
-from lossgap.explain import evaluate_predictions
+from lossgap.explain import evaluate_predictions, summarise
 from lossgap.io import read_predictions
 from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.html import (
@@ -76,10 +76,13 @@ def explain_command(
         "classes": classes.split(",") if classes else None,
     }
     chosen = choose_engine(file, engine)
-    pred = None
+    pred = tally = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
-        evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        tally = summarise(pred, top)  # the reports draw from it too
+        evaluation = evaluate_predictions(
+            pred, top=top, confidence=confidence, seed=seed, tally=tally
+        )
     else:
         console = make_console(stderr=True)
         if json or quiet or not console.is_terminal:  # a bar only where someone watches
@@ -88,7 +91,7 @@ def explain_command(
             file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
         )
     write_reports(
-        lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
+        lambda: explain_report(evaluation, pred=pred, tally=tally, source=file.name, seed=seed),
         html=html,
         md=md,
         plot=plot,
