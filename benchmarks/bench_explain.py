@@ -36,8 +36,8 @@ from sklearn.isotonic import IsotonicRegression
 
 import lossgap
 from lossgap import Predictions, Tally
-from lossgap.decompose import decompose
-from lossgap.metrics import METRICS
+from lossgap.core.decompose import decompose
+from lossgap.core.metrics import METRICS
 
 
 #: The issue's targets for ``sklearn / explain`` (binary, by n).

@@ -63,7 +63,7 @@ import torch
 import lossgap
 from lossgap import Predictions, Tally
 from lossgap.engines.torch import tally_from_tensors
-from lossgap.metrics import METRICS
+from lossgap.core.metrics import METRICS
 
 device = os.environ.get("DEVICE", "cuda")
 check_n = int(float(os.environ.get("CHECK_N", "1e6")))

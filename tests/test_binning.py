@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-import lossgap.binning as binning
+import lossgap.core.binning as binning
 from lossgap import Predictions, Tally
-from lossgap.tally import ScoreTable
+from lossgap.core.tally import ScoreTable, bin_keys
 
 EDGES = [0.0, -0.0, 1.0, 1e-30, 2.0**-64, 2.0**-65, 1 - 2.0**-53, 0.5, 0.5 + 2**-53, 0.25]
 
@@ -41,12 +41,12 @@ def test_kernel_and_numpy_give_identical_bins(seed, weighted, monkeypatch):
     weights = w if weighted else None
     binning._compiled.cache_clear()
     assert binning.compiled_available()
-    compiled, outside_c = binning.dense_bins(s, y, weights, 11)
-    again, _ = binning.dense_bins(s, y, weights, 11)  # the reused buffer starts clean
+    compiled, outside_c = binning.dense_bins(s, y, weights, 11, bin_keys)
+    again, _ = binning.dense_bins(s, y, weights, 11, bin_keys)  # the reused buffer starts clean
     monkeypatch.setenv("LOSSGAP_NUMBA", "0")
     binning._compiled.cache_clear()
     try:
-        plain, outside_n = binning.dense_bins(s, y, weights, 11)
+        plain, outside_n = binning.dense_bins(s, y, weights, 11, bin_keys)
     finally:
         binning._compiled.cache_clear()
     assert np.array_equal(outside_c, outside_n)
@@ -74,11 +74,9 @@ def test_unsorted_binning_equals_the_sorting_path(bits, weighted):
 
 def test_scores_outside_the_dense_range_are_found():
     s = np.array([0.0, 2.0**-70, 0.2, 1.0 - 2.0**-53, 1.0, 2.0**-64])
-    _, outside = binning.dense_bins(s, np.array([0, 1, 0, 1, 1, 0]), None, 11)
+    _, outside = binning.dense_bins(s, np.array([0, 1, 0, 1, 1, 0]), None, 11, bin_keys)
     assert outside.tolist() == [0, 1, 4]
     low, high = binning.dense_range(11)
-    from lossgap.tally import bin_keys
-
     keys = bin_keys(np.array([2.0**-64, 1.0 - 2.0**-53, 1.0]), 11)
     assert keys[0] == low and keys[1] <= high < keys[2]
 

@@ -8,8 +8,8 @@ from conftest import random_binary
 
 import lossgap
 from lossgap import Predictions, Tally
-from lossgap.calibration import ece_bins
-from lossgap.pooling import (
+from lossgap.core.calibration import ece_bins
+from lossgap.core.pooling import (
     RESAMPLING_TOLERANCE,
     Pooling,
     per_sample_variances,
@@ -51,7 +51,7 @@ def test_resampling_pool_keeps_the_loss_variances_within_tolerance(seed):
 def test_runs_never_cross_a_segment():
     scores = np.linspace(0.01, 0.99, 1000)
     segments = (scores >= 0.3).astype(int)
-    pooling = Pooling(lossgap.tally.ScoreTable(scores, np.ones((1000, 2))), 7, segments)
+    pooling = Pooling(lossgap.core.tally.ScoreTable(scores, np.ones((1000, 2))), 7, segments)
     assert int(np.searchsorted(scores, 0.3)) in pooling.starts.tolist()
     assert len(pooling.starts) == 8  # seven runs of equal weight, one of them split
 
@@ -72,7 +72,7 @@ def test_bootstrap_on_the_pooled_table_matches_the_exact_cells(monkeypatch):
     varies by about 10%; their mean over 12 seeds by about 3%. Measured over 20 seeds the
     means were 0.997 (log loss) to 1.057 (smooth ECE).
     """
-    import lossgap.pooling as pooling
+    import lossgap.core.pooling as pooling
 
     names = ("log_loss", "brier", "balanced_accuracy", "f1", "average_precision", "ece", "smooth_ece")
     ratios: dict[str, list[float]] = {name: [] for name in names}

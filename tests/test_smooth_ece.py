@@ -13,7 +13,7 @@ from relplot.kernels import ReflectedGaussianKernel
 from relplot.metrics import smECE_sigma
 from scipy.special import expit, logit
 
-from lossgap.calibration import _reflected_gaussian, smooth_ece
+from lossgap.core.calibration import _reflected_gaussian, smooth_ece
 
 
 def draw(rng: np.random.Generator, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +122,7 @@ def test_explain_does_not_import_relplot():
 def test_batched_rows_through_the_mesh_operator_equal_the_fft_path(m, sigma, monkeypatch):
     """Bootstrap batches on a pooled table take the composed linear map; it must give the
     FFT path's values (relplot's algorithm) to rounding."""
-    import lossgap.calibration as calibration
+    import lossgap.core.calibration as calibration
 
     rng = np.random.default_rng(m)
     s = np.sort(rng.uniform(size=m))

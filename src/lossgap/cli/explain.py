@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from lossgap.cli import command, print_json
-from lossgap.explain import evaluate_predictions, summarise
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import write_reports
+from lossgap.engines.stream import Engine, choose_engine
+from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
-from lossgap.io.stream import Engine, choose_engine, evaluate_source
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    explain_report,
-    write_reports,
-)
 from lossgap.render.text import make_console
+
+if TYPE_CHECKING:
+    from lossgap.core.predictions import Predictions
+    from lossgap.core.tally import Tally
+    from lossgap.render.html import Report
+    from lossgap.results.evaluation import Evaluation
 
 
 @command("explain")
@@ -38,7 +39,7 @@ def explain_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,  # noqa: A002
+    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,
     weight: Annotated[str | None, typer.Option(help="Column of sample weights.")] = None,
     threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
     positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,
@@ -79,7 +80,7 @@ def explain_command(
     pred = tally = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
-        tally = summarise(pred, top)  # the reports draw from it too
+        tally = summarise(pred, top)  # the report's plots draw from it too
         evaluation = evaluate_predictions(
             pred, top=top, confidence=confidence, seed=seed, tally=tally
         )
@@ -91,7 +92,7 @@ def explain_command(
             file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
         )
     write_reports(
-        lambda: explain_report(evaluation, pred=pred, tally=tally, source=file.name, seed=seed),
+        lambda: report(evaluation, pred, tally, file.name, seed),
         html=html,
         md=md,
         plot=plot,
@@ -101,3 +102,19 @@ def explain_command(
         print_json(evaluation.to_dict())
     else:
         make_console().print(evaluation)
+
+
+def report(
+    evaluation: Evaluation,
+    pred: Predictions | None,
+    tally: Tally | None,
+    source: str,
+    seed: int,
+) -> Report:
+    """The report of one evaluation, with every plot its samples allow (drawn from
+    ``tally``, the samples' Tally the evaluation was built from)."""
+    from lossgap.curves import evaluation_curves
+    from lossgap.render.html import explain_report
+
+    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed, tally=tally)
+    return explain_report(evaluation, curves=curves, source=source)
