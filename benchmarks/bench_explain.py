@@ -39,7 +39,6 @@ from lossgap import Predictions, Tally
 from lossgap.core.decompose import decompose
 from lossgap.core.metrics import METRICS
 
-
 #: The issue's targets for ``sklearn / explain`` (binary, by n).
 TARGETS = {1_000: 1.0, 10_000: 3.0, 100_000: 3.0, 1_000_000: 10.0, 10_000_000: 20.0}
 MULTICLASS_TARGET = 3.0

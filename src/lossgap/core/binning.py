@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import threading
-from functools import cache
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np

@@ -201,7 +201,8 @@ def _smooth_ece_at(
     buffers stay in cache (twice as fast as one pass over 200 replicates on a fine grid).
     """
     mesh_points = len(_mesh(sigma))
-    if len(mass) > 1 and mesh_points <= 2 * _MESH_POINTS and len(scores) * mesh_points <= _OPERATOR_CELLS:
+    small = mesh_points <= 2 * _MESH_POINTS and len(scores) * mesh_points <= _OPERATOR_CELLS
+    if len(mass) > 1 and small:
         operator = _mesh_operator(scores, sigma)
         return _smooth_ece_on_mesh(residual @ operator, mass @ operator)
     points = _grid_points(sigma)

@@ -90,9 +90,8 @@ def _softplus_loss(eta: np.ndarray, weights: np.ndarray, total: np.ndarray) -> f
     instead of two ``logaddexp`` (the fits' costliest step).
     """
     shared = np.log1p(np.exp(-np.abs(eta)))
-    return float(
-        total @ shared + weights[:, 1] @ np.maximum(-eta, 0.0) + weights[:, 0] @ np.maximum(eta, 0.0)
-    )
+    positive = weights[:, 1] @ np.maximum(-eta, 0.0)
+    return float(total @ shared + positive + weights[:, 0] @ np.maximum(eta, 0.0))
 
 
 def fit_logistic(

@@ -239,7 +239,8 @@ def _file_batches(
 
     # read on demand in this thread, without pre-buffering Parquet column chunks: a
     # threaded reader runs ahead of the evaluation and holds much of the file
-    scan_options = ds.ParquetFragmentScanOptions(pre_buffer=False) if src.kind == "parquet" else None
+    parquet = src.kind == "parquet"
+    scan_options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
     done_bytes = 0
     for fragment, path in zip(dataset.get_fragments(), src.files, strict=True):
         size = path.stat().st_size

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
 from lossgap.results.compare import Comparison, Difference, PairComparison
 from lossgap.results.evaluation import Finding
 
