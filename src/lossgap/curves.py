@@ -492,8 +492,13 @@ def flip_points(
     }
 
 
-def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> ExplainCurves:
+def evaluation_curves(
+    ev: Evaluation, pred: Predictions, *, seed: int = 0, tally: Tally | None = None
+) -> ExplainCurves:
     """:func:`explain_curves` of an evaluation's own samples (its CORP curve, its level).
+
+    ``tally``: the samples' Tally when the caller has it (the CLI built it to evaluate),
+    so it is not built again.
 
     Examples
     --------
@@ -503,7 +508,7 @@ def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> Ex
     5
     """
     return explain_curves(
-        Tally.from_predictions(pred),
+        Tally.from_predictions(pred) if tally is None else tally,
         pred,
         curve=None if ev.decomposition is None else ev.decomposition.curve,
         confidence=ev.confidence,
