@@ -26,9 +26,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import chi2
 
+from lossgap.core.decompose import log_score_total
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions, python_scalar
-from lossgap.core.recalibrate import FIT_ROWS, _softplus_loss, fit_logistic, logits_of
+from lossgap.core.recalibrate import FIT_ROWS, fit_logistic, logits_of
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_n
 from lossgap.errors import InputError
@@ -125,8 +126,9 @@ def calibration_test(tally: Tally) -> CalibrationTest:
     fit = fit_logistic(z, weights, intercept=True)
     if fit.separable:
         return CalibrationTest(target, nan, nan, nan, fit.intercept, fit.slope)
+    # both on probabilities clipped to [1e-15, 1 - 1e-15], as the logits are
     removed = max(
-        _softplus_loss(z, weights) - _softplus_loss(fit.intercept + fit.slope * z, weights), 0.0
+        log_score_total(pooled.scores, weights) - log_score_total(fit.apply(z), weights), 0.0
     )
     total = float(totals.sum())
     statistic = 2 * removed * effective_n(tally) / total

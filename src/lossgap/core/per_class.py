@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import poisson
 
-from lossgap.core.calibration import CalibrationErrors
+from lossgap.core.calibration import CalibrationErrors, ece_bins
 from lossgap.core.decompose import corp, log_score_total
 from lossgap.core.diagnostics import CONFIDENT_LEVEL
 from lossgap.core.losses import CLIP_EPS
@@ -63,7 +63,7 @@ def reliability_bins(
     >>> bins["score"], bins["observed"], bins["weight"]
     ([0.13333333333333333, 0.8], [0.3333333333333333, 1.0], [3.0, 1.0])
     """
-    index = np.minimum((scores * bins).astype(np.int64), bins - 1)
+    index = ece_bins(scores, bins)
     mass = w_neg + w_pos
     weight = np.bincount(index, mass, bins)
     held = weight > 0
@@ -119,7 +119,7 @@ def per_class(
         observed = float(w_pos[low].sum())
         expected = float((weight * scores)[low].sum())
         confident_loss = float(w_pos[low] @ -np.log(np.maximum(scores[low], CLIP_EPS)))
-        parts = corp(table)["log_loss"] if full and 0 < w_pos.sum() < weight.sum() else None
+        parts = corp(table).log_loss if full and 0 < w_pos.sum() < weight.sum() else None
         rows.append(
             ClassSummary(
                 label=python_scalar(tally.classes[c]),
