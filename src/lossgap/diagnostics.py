@@ -257,9 +257,11 @@ def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
     ``weight`` ``(replicates, cells)``."""
     carried = np.cumsum(weight * loss, axis=1)
     mass = np.cumsum(weight, axis=1)
-    index = (carried < carried[:, -1:] / 2).sum(axis=1)
+    index = np.minimum((carried < carried[:, -1:] / 2).sum(axis=1), weight.shape[1] - 1)
     rows = np.arange(len(weight))
-    return mass[rows, index] / mass[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = mass[rows, index] / mass[:, -1]
+    return np.where(carried[:, -1] > 0, share, 1.0)
 
 
 def calibrated_concentration(tally: Tally, seed: int = 0) -> dict[str, Any]:
@@ -276,18 +278,18 @@ def calibrated_concentration(tally: Tally, seed: int = 0) -> dict[str, Any]:
     losses, weights, observed = [], [], []
     for table in tally.tables:
         pooled = pool_table(table, CONSISTENCY_ROWS)
-        columns = (
-            [(1.0 - pooled.scores, 0), (pooled.scores, 1)]
-            if tally.task == "binary"
-            else [(pooled.scores, 1)]
-        )
-        counts = np.maximum(np.rint(pooled.weights.sum(axis=1) * scale), 1.0)
         mass = pooled.weights.sum(axis=1)
-        for prob, column in columns:
-            draw = rng.binomial(counts.astype(np.int64), prob, size=(CONSISTENCY_RESAMPLES, len(prob)))
-            losses.append(-np.log(np.maximum(prob, CLIP_EPS)))
-            weights.append(draw * (mass / counts))
-            observed.append(pooled.weights[:, column])
+        counts = np.maximum(np.rint(mass * scale), 1.0)
+        shape = (CONSISTENCY_RESAMPLES, len(mass))
+        # a row's positives drawn at its score; binary negatives are the rest of the row
+        positives = rng.binomial(counts.astype(np.int64), pooled.scores, size=shape) * (mass / counts)
+        losses.append(-np.log(np.maximum(pooled.scores, CLIP_EPS)))
+        weights.append(positives)
+        observed.append(pooled.weights[:, 1])
+        if tally.task == "binary":
+            losses.append(-np.log(np.maximum(1.0 - pooled.scores, CLIP_EPS)))
+            weights.append(mass - positives)
+            observed.append(pooled.weights[:, 0])
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
     null = _half_loss_share(loss[order], np.concatenate(weights, axis=1)[:, order])
