@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
+from lossgap.compare.rules import clipped_winner
 from lossgap.losses import MAX_CLIPPED_LOSS
 from lossgap.render.text import findings_renderables, format_interval, format_number, style
 
@@ -46,6 +47,14 @@ def headline(c: Comparison) -> str:
     by_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
     score = format_number(best.evaluation.metric(c.by))
     accuracy = format_number(by_accuracy.evaluation.metric("accuracy"))
+    won = clipped_winner(c)
+    if won is not None:  # one verdict: the raw ranking crowns a model only a zero put ahead
+        winner, finite, margin, _ = won
+        return (
+            f"{winner.name} is best once its outputs are clipped: its log loss is infinite "
+            f"only because some probabilities are exactly 0; capped, it beats {finite.name} "
+            f"by {margin:.4f} nats (best by accuracy: {by_accuracy.name}, {accuracy})."
+        )
     if best.name == by_accuracy.name:
         return f"{best.name} is best by both {_LABELS[c.by]} ({score}) and accuracy ({accuracy})."
     return (
