@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from lossgap.history.runs import Run
 from lossgap.history.trend import (
@@ -122,7 +123,9 @@ def disagreement(
     }
     check = {"change_se": None, "within_noise": None}
     if run.metrics[run.score].name.metric == "accuracy":
-        check = noise_check(out["score_gain"], score_at_lb, sb["value"], n_val)
+        # the score's best is the best of every analysed point
+        searched = int(np.isfinite(run.metrics[run.score].values).sum())
+        check = noise_check(out["score_gain"], score_at_lb, sb["value"], n_val, searched)
     out.update(check)
     return out
 
@@ -152,7 +155,15 @@ def chosen_points(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str
 
 
 def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None]:
-    """The validation-set size: given, else Hugging Face's runtime x rate, else granularity."""
+    """The validation-set size: given, else Hugging Face's runtime x rate, else the
+    accuracies' granularity when it is justified, else unknown (the verdicts then say so).
+
+    An accuracy ``k / n`` in lowest terms has denominator ``n`` when ``k`` and ``n`` share no
+    factor; a granularity is justified only when some logged accuracy has exactly that
+    denominator. A log whose epochs were scored on sets of different sizes (557 and 192)
+    fits only a common multiple of them (106,944) that no single accuracy has as its
+    denominator: that is refused, not guessed.
+    """
     if n_val is not None:
         return int(n_val), "given"
     runtime, rate = run.values("val_runtime"), run.values("val_samples_per_second")
@@ -163,22 +174,60 @@ def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None
             return int(round(float(np.median(product)))), "eval_runtime x eval_samples_per_second"
     score = run.values(run.score)
     if score is not None and run.metrics[run.score].name.metric == "accuracy":
-        found = granularity_n(score[np.isfinite(score)])
-        if found is not None:
+        values = score[np.isfinite(score)]
+        found = granularity_n(values)
+        if found is not None and _some_denominator_is(values, found):
             return found, INFERRED_N
     return None, None
+
+
+def _some_denominator_is(values: np.ndarray, n: int) -> bool:
+    """True when some value ``k / n`` has ``k`` coprime to ``n`` (denominator exactly n)."""
+    numerators = np.rint(np.asarray(values, dtype=np.float64) * n).astype(np.int64)
+    return bool((np.gcd(numerators, n) == 1).any())
 
 
 def _trend_dict(t: Trend) -> dict[str, Any]:
     return {"tau": t.tau, "p_value": t.p_value, "slope": t.slope, "trend": t.direction}
 
 
-def noise_check(change: float, a_from: float, a_to: float, n_val: int | None) -> dict[str, Any]:
-    """``{"change_se", "within_noise"}`` of an accuracy change (None without ``n_val``)."""
+def noise_check(
+    change: float, a_from: float, a_to: float, n_val: int | None, searched: int = 1
+) -> dict[str, Any]:
+    """Whether an accuracy change between two epochs on the same ``n_val`` samples is noise.
+
+    Two epochs are scored on the same samples, so the change is paired: its variance is
+    ``(d - change^2) / n`` with ``d`` the share of samples whose correctness differs, which
+    a log does not hold; ``d`` is at least ``|change|``. The verdict is ``"beyond"`` only
+    when the change exceeds 1.96 unpaired two-proportion standard errors (an upper bound
+    for positively correlated epochs), ``"within"`` only when it stays within them at the
+    smallest ``d = |change|``, and ``"undetermined"`` between: then the per-epoch
+    predictions (``--predictions``, or ``lossgap compare`` on two epochs) decide.
+    ``within_noise`` is True, False or None accordingly (None also without ``n_val``).
+
+    ``searched``: how many epochs the better value was picked from. The best of many noisy
+    epochs beats any one of them by chance, so the "beyond" bound is Bonferroni-widened to
+    ``z(0.025 / searched)``.
+    """
     if n_val is None or not (0 <= a_from <= 1 and 0 <= a_to <= 1):
-        return {"change_se": None, "within_noise": None}
+        return {"change_se": None, "within_noise": None, "noise_verdict": "n unknown"}
     se = accuracy_change_se(a_from, a_to, n_val)
-    return {"change_se": se, "within_noise": bool(abs(change) < Z95 * se)}
+    smallest = float(np.sqrt(max(abs(change) * (1 - abs(change)), 0.0) / n_val))
+    beyond = float(norm.isf(0.025 / max(searched, 1)))
+    if abs(change) >= beyond * se:
+        verdict, within = "beyond", False
+    elif abs(change) < Z95 * smallest or change == 0:
+        verdict, within = "within", True
+    else:
+        verdict, within = "undetermined", None
+    return {
+        "change_se": se,
+        "change_se_smallest": smallest,
+        "z_beyond": beyond,
+        "searched": searched,
+        "within_noise": within,
+        "noise_verdict": verdict,
+    }
 
 
 def divergence(
