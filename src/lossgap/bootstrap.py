@@ -360,13 +360,7 @@ def _percentile_intervals(
         if len(deviation) < 2:
             continue
         if name in BIASED_UPWARD:
-            calibrated = null.get(name)
-            intervals[name] = debiased_interval(
-                estimate,
-                deviation,
-                confidence,
-                None if calibrated is None else float(np.quantile(calibrated, confidence)),
-            )
+            intervals[name] = debiased_interval(estimate, deviation, confidence, null.get(name))
         else:
             lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
             intervals[name] = (float(estimate + lo), float(estimate + hi))
@@ -378,16 +372,21 @@ def debiased_interval(
     estimate: float,
     deviation: np.ndarray,
     confidence: float,
-    calibrated_quantile: float | None = None,
+    calibrated: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Interval of a nonnegative statistic that resampling biases upward (a calibration error).
 
     ``deviation`` holds the bootstrap replicates minus the unresampled statistic; their mean
-    estimates the bias. The interval is ``max(estimate - bias, 0) +- z sd(deviation)``,
-    floored at 0 and widened to hold ``estimate``. The bootstrap bias undercorrects near 0
-    (an absolute value is most biased there), so when ``estimate`` is within what a
-    calibrated model produces (at most ``calibrated_quantile``, the ``confidence`` quantile
-    of the statistic under labels drawn from the model's probabilities) the lower bound is 0.
+    estimates the bias. ``calibrated`` holds the statistic under labels drawn from the
+    model's own probabilities (consistency resampling): its level is the noise floor.
+
+    * upper bound: ``max(estimate - bias, 0) + z sd(deviation)``, at least ``estimate``;
+    * lower bound: 0 when ``estimate`` is within the ``confidence`` quantile of
+      ``calibrated`` (no evidence of miscalibration), else the smaller of two debiased
+      centres minus ``z sd(deviation)``: ``estimate - bias`` and the noise removed in
+      quadrature, ``sqrt(estimate^2 - mean(calibrated)^2)`` (a bin's absolute residual
+      adds noise roughly in quadrature; the bootstrap bias alone undercorrects on small
+      samples), floored at 0.
 
     Examples
     --------
@@ -396,15 +395,22 @@ def debiased_interval(
     (0.0, 0.0253)
     >>> lo, hi = debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95)
     >>> round(lo, 4), round(hi, 4)
-    (0.1887, 0.2113)
-    >>> debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, 0.25)[0]
+    (0.184, 0.216)
+    >>> debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, np.full(9, 0.25))[0]
     0.0
+    >>> lo, _ = debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, np.full(9, 0.12))
+    >>> round(lo, 4)
+    0.144
     """
     bias = float(np.mean(deviation))
     spread = float(np.std(deviation, ddof=1))
     centre = max(estimate - bias, 0.0)
     half = float(norm.ppf(0.5 + confidence / 2)) * spread
-    low = min(max(centre - half, 0.0), estimate)
-    if calibrated_quantile is not None and estimate <= calibrated_quantile:
-        low = 0.0
-    return low, max(centre + half, estimate)
+    high = max(centre + half, estimate)
+    if calibrated is None:
+        return min(max(centre - half, 0.0), estimate), high
+    if estimate <= float(np.quantile(calibrated, confidence)):
+        return 0.0, high
+    floor = float(np.mean(calibrated))
+    lowest = min(centre, float(np.sqrt(max(estimate * estimate - floor * floor, 0.0))))
+    return min(max(lowest - half, 0.0), estimate), high
