@@ -6,10 +6,11 @@ Every judgement is made on the smoothed curves with a trend test, never on one e
   score), as the log numbers it.
 * **divergence** (``direction="loss_rises"``): the smoothed validation loss reaches its
   minimum at ``start``; from there to the end the loss rises (Mann-Kendall p < 0.05, and
-  the smoothed rise is at least 2 % of the minimum and two noise SDs of the curve) while
-  the decision score does not fall (no significant falling trend). The mirror case
+  the smoothed rise is at least 2 % of the minimum and :func:`noise_multiple` SDs of the
+  curve's level, :func:`~lossgap.history.trend.level_sd`, which allows for AR(1) wander)
+  while the decision score does not fall (no significant falling trend). The mirror case
   (``"accuracy_falls"``): from the smoothed score's maximum the score falls (p < 0.05, by
-  at least 0.005 and two noise SDs) while the loss does not rise.
+  at least 0.005 and as many noise SDs) while the loss does not rise.
 * **overfitting**: the first point from which the gap ``val_loss - train_loss`` grows
   (p < 0.05, by at least 10 % of the validation loss there, ending positive) while the
   training loss falls (p < 0.05) and the validation loss no longer improves.
@@ -33,6 +34,7 @@ from lossgap.history.trend import (
     Trend,
     accuracy_change_se,
     granularity_n,
+    level_sd,
     noise_sd,
     smooth,
     trend,
@@ -43,8 +45,21 @@ from lossgap.history.trend import (
 MIN_LOSS_RISE = 0.02
 #: Smallest fall of the smoothed decision score after its maximum.
 MIN_SCORE_FALL = 0.005
-#: The smoothed change must also exceed this many epoch-to-epoch noise SDs of the curve.
+#: The smoothed change must also exceed this many noise SDs of the curve, at least...
 NOISE_MULTIPLE = 2.0
+
+
+def noise_multiple(points: int) -> float:
+    """...and ``sqrt(2 ln n)`` SDs on a curve of ``n`` points: the start is the curve's
+    best point, picked among ``n``, and the extreme of ``n`` noisy values lies about that
+    many SDs out, so a smaller change from it is what selection alone produces.
+
+    Examples
+    --------
+    >>> round(noise_multiple(15), 2), round(noise_multiple(60), 2)
+    (2.33, 2.86)
+    """
+    return max(NOISE_MULTIPLE, float(np.sqrt(2 * np.log(max(points, 1)))))
 #: Smallest growth of the train/validation gap, relative to the validation loss.
 MIN_GAP_GROWTH = 0.10
 #: Epoch-to-epoch noise above this share of the smoothed range makes a metric noisy.
@@ -252,7 +267,7 @@ def divergence(
         score_t = trend(x[start:], score_raw[start:])
         rise = loss_s[-1] - loss_s[start]
         worse = "falling" if higher else "rising"
-        needed = max(MIN_LOSS_RISE * abs(loss_s[start]), NOISE_MULTIPLE * noise_sd(loss_raw))
+        needed = max(MIN_LOSS_RISE * abs(loss_s[start]), noise_multiple(idx.size) * level_sd(loss_raw))
         if loss_t.direction == "rising" and rise >= needed and score_t.direction != worse:
             found = ("loss_rises", start, loss_t, score_t)
     if found is None:
@@ -262,7 +277,7 @@ def divergence(
             score_t = trend(x[start:], score_raw[start:])
             fall = score_good[start] - score_good[-1]
             worse = "falling" if higher else "rising"
-            needed = max(MIN_SCORE_FALL, NOISE_MULTIPLE * noise_sd(score_raw))
+            needed = max(MIN_SCORE_FALL, noise_multiple(idx.size) * level_sd(score_raw))
             if score_t.direction == worse and fall >= needed and loss_t.direction != "rising":
                 found = ("accuracy_falls", start, loss_t, score_t)
     if found is None:
@@ -318,7 +333,7 @@ def overfitting(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, 
     size = window(points.size)
     gap_s, val_s, train_s = smooth(gap, size), smooth(val, size), smooth(train, size)
     stride = max(1, -(-points.size // 60))
-    tolerance = max(MIN_LOSS_RISE * abs(val_s.min()), noise_sd(val))
+    tolerance = max(MIN_LOSS_RISE * abs(val_s.min()), level_sd(val))
     for onset in range(0, points.size - MIN_TREND_POINTS + 1, stride):
         if gap_s[-1] - gap_s[onset] < MIN_GAP_GROWTH * abs(val_s[onset]):
             continue

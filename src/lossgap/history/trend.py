@@ -218,6 +218,38 @@ def noise_sd(values: np.ndarray) -> float:
     return float(MAD_SCALE * np.median(np.abs(diffs - np.median(diffs))) / np.sqrt(2))
 
 
+def level_sd(values: np.ndarray) -> float:
+    """The SD of a curve's noise around its trend, allowing for AR(1) autocorrelation.
+
+    :func:`noise_sd` reads first differences, which see ``sigma sqrt(1 - phi)`` of AR(1)
+    noise with stationary SD ``sigma``: slow (autocorrelated) wander is what makes a
+    curve seem to turn. The differences' lag-1 autocorrelation is ``-(1 - phi) / 2``, so
+    ``phi = 1 + 2 r``, clipped to ``[0, MAX_AUTOCORRELATION]``; the level SD is
+    ``noise_sd / sqrt(1 - phi)`` (equal to :func:`noise_sd` for independent noise).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> e = np.zeros(4000)
+    >>> for t in range(1, 4000):
+    ...     e[t] = 0.5 * e[t - 1] + rng.normal(0, np.sqrt(0.75))
+    >>> round(level_sd(e), 1), round(noise_sd(e), 1)
+    (1.0, 0.7)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    sd = noise_sd(values)
+    if values.size < MIN_AUTOCORRELATION_POINTS or not np.isfinite(sd):
+        return sd
+    diffs = np.diff(values)
+    diffs = diffs - np.median(diffs)
+    denominator = float(diffs @ diffs)
+    if denominator <= 0:
+        return sd
+    phi = 1 + 2 * float(diffs[1:] @ diffs[:-1]) / denominator
+    phi = float(np.clip(phi, 0.0, MAX_AUTOCORRELATION))
+    return float(sd / np.sqrt(1 - phi))
+
+
 def accuracy_change_se(a_from: float, a_to: float, n: int) -> float:
     """Standard error of a change in accuracy between two evaluations of ``n`` samples.
 
