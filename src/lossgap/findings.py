@@ -39,6 +39,8 @@ FLOOR_NATS = 0.002
 HIGH_NATS = 0.02
 #: Practical floor of an accuracy difference (a share: 0.005 is half an accuracy point).
 FLOOR_ACCURACY = 0.005
+#: ``wide_intervals`` (low): the accuracy's interval half-width reaches this.
+WIDE_HALF_WIDTH = 0.02
 
 
 def _z(one_sided_level: float) -> float:
@@ -475,7 +477,7 @@ def wide_intervals(ev: Evaluation) -> Finding | None:
     if acc.ci_low is None or acc.ci_high is None:
         return None
     half = (acc.ci_high - acc.ci_low) / 2
-    if half < 0.02:
+    if half < WIDE_HALF_WIDTH:
         return None
     return Finding(
         "wide_intervals",
