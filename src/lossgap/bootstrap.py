@@ -189,14 +189,15 @@ def _calibrated_null(
     ECE and smooth ECE of each draw, averaged over columns."""
 
     def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
-        eces, smooths = [], []
+        eces: list[np.ndarray] = []
+        smooths: list[np.ndarray] = []
         for (scores, w_neg, w_pos), sigma in zip(columns, sigmas, strict=True):
             mass = w_neg + w_pos
             counts = np.maximum(np.rint(mass), 1.0)
             pos = rng.binomial(counts.astype(np.int64), scores, size=(replicates, len(scores)))
             pos = pos * (mass / counts)
             eces.append(binned_ece(scores, mass - pos, pos))
-            smooths.append(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0])
+            smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
         return {"ece": np.mean(eces, axis=0), "smooth_ece": np.mean(smooths, axis=0)}
 
     return draw

@@ -169,7 +169,7 @@ def confident_errors(ev: Evaluation) -> Finding | None:
     gain = held_out_gain(ev)
     surprising = facts["p_value"] < ALPHA
     fixable = surprising and gain is not None and gain["real"]
-    if fixable:
+    if fixable and gain is not None:
         severity = "high" if gain["gain"] >= HIGH_NATS else "medium"
     elif surprising or loss_share >= 0.25:
         severity = "low"

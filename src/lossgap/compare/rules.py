@@ -366,7 +366,9 @@ def infinite_loss(c: Comparison) -> Finding | None:
         )
     winner, best, margin, d = won
     interval = (
-        "" if d.ci_low is None else f", {c.confidence:.0%} interval [{-d.ci_high:.4f}, {-d.ci_low:.4f}]"
+        ""
+        if d.ci_low is None or d.ci_high is None
+        else f", {c.confidence:.0%} interval [{-d.ci_high:.4f}, {-d.ci_low:.4f}]"
     )
     evidence.update(
         winner=winner.name,
