@@ -27,7 +27,7 @@ import collections
 import math
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,9 +35,9 @@ import numpy as np
 from scipy.special import expit, softmax
 
 from lossgap import Predictions
-from lossgap.calibration import binned_ece, smooth_ece
-from lossgap.explain import evaluate_predictions
-from lossgap.uncertainty import wilson
+from lossgap.core.calibration import binned_ece, smooth_ece
+from lossgap.core.uncertainty import wilson
+from lossgap.explanation import evaluate_predictions
 
 LOGIT_SD = 2.0
 Data = tuple[np.ndarray, np.ndarray, bool, np.ndarray | None]

@@ -25,10 +25,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
+from scipy.special import ndtri
 
-from lossgap.history.runs import Run
-from lossgap.history.trend import (
+from lossgap.core.trend import (
     MAD_SCALE,
     MIN_TREND_POINTS,
     Trend,
@@ -40,6 +39,8 @@ from lossgap.history.trend import (
     trend,
     window,
 )
+from lossgap.core.uncertainty import Z95
+from lossgap.results.history import INFERRED_N, Run
 
 #: Smallest rise of the smoothed validation loss after its minimum, relative to it.
 MIN_LOSS_RISE = 0.02
@@ -62,16 +63,10 @@ def noise_multiple(points: int) -> float:
     return max(NOISE_MULTIPLE, float(np.sqrt(2 * np.log(max(points, 1)))))
 #: Smallest growth of the train/validation gap, relative to the validation loss.
 MIN_GAP_GROWTH = 0.10
-#: Epoch-to-epoch noise above this share of the smoothed range makes a metric noisy.
-NOISY_RATIO = 0.3
 #: A point off its neighbours' mean by more than this many robust SDs...
 SPIKE_SDS = 6.0
 #: ...and by more than this share of that mean is a spike.
 SPIKE_SHARE = 0.25
-#: ``n_val_source`` of a validation-set size inferred by :func:`granularity_n`.
-INFERRED_N = "accuracy values are multiples of 1/n"
-#: Two-sided 95 % normal quantile, for sampling noise.
-Z95 = 1.959963984540054
 
 
 def _positions(run: Run, idx: np.ndarray) -> np.ndarray:
@@ -228,7 +223,7 @@ def noise_check(
         return {"change_se": None, "within_noise": None, "noise_verdict": "n unknown"}
     se = accuracy_change_se(a_from, a_to, n_val)
     smallest = float(np.sqrt(max(abs(change) * (1 - abs(change)), 0.0) / n_val))
-    beyond = float(norm.isf(0.025 / max(searched, 1)))
+    beyond = float(-ndtri(0.025 / max(searched, 1)))
     if abs(change) >= beyond * se:
         verdict, within = "beyond", False
     elif abs(change) < Z95 * smallest or change == 0:
@@ -267,7 +262,9 @@ def divergence(
         score_t = trend(x[start:], score_raw[start:])
         rise = loss_s[-1] - loss_s[start]
         worse = "falling" if higher else "rising"
-        needed = max(MIN_LOSS_RISE * abs(loss_s[start]), noise_multiple(idx.size) * level_sd(loss_raw))
+        needed = max(
+            MIN_LOSS_RISE * abs(loss_s[start]), noise_multiple(idx.size) * level_sd(loss_raw)
+        )
         if loss_t.direction == "rising" and rise >= needed and score_t.direction != worse:
             found = ("loss_rises", start, loss_t, score_t)
     if found is None:
