@@ -9,7 +9,7 @@ import typer
 
 from lossgap.cli import command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
-from lossgap.cli.output import write_reports
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.engines.stream import Engine, choose_engine
 from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
@@ -50,14 +50,14 @@ def explain_command(
     confidence: Annotated[
         float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
     ] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.", min=0)] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     engine: Annotated[
         Engine,
         typer.Option(
             case_sensitive=False,
             help="memory, stream (record batches; files, directories, globs) or spark; "
-            "auto streams directories, globs and files over 256 MiB.",
+            "auto streams directories, globs and files of over 8.4e6 values (rows x columns).",
         ),
     ] = Engine.auto,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -66,6 +66,7 @@ def explain_command(
     plot: PlotOption = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns = {
         "label": label,
         "prob": prob or (),
