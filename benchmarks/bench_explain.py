@@ -168,7 +168,8 @@ def _verdict(ratio: float, target: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", type=float, default=[1e3, 1e4, 1e5, 1e6, 1e7])
-    parser.add_argument("--multiclass", nargs=2, type=float, default=[1e6, 10], metavar=("N", "K"))
+    parser.add_argument("--multiclass", nargs="*", type=float, default=[1e6, 10], metavar="N K",
+                        help="n and k of the multiclass run; none to skip it")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--cli", type=float, default=0, metavar="N")
     args = parser.parse_args()
