@@ -158,15 +158,25 @@ class Evaluation:
         return json_safe(out)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from lossgap.render.text import explanation_renderables
+        """The short answer (``lossgap.render.text.explanation_renderables`` has it all)."""
+        from lossgap.render.text import explain_answer
 
-        yield from explanation_renderables(self)
+        yield explain_answer(self)
+
+    def __repr__(self) -> str:
+        from lossgap.render.answer import one_line
+        from lossgap.render.text import explain_answer
+
+        return one_line("Evaluation", explain_answer(self))
 
     def _repr_html_(self) -> str:
-        """The HTML report, for a notebook cell (plots that need the samples are left out)."""
+        """The short answer, with the HTML report folded under it, for a notebook cell."""
+        from lossgap.render.answer import answer_html
         from lossgap.render.html import explain_report
+        from lossgap.render.text import explain_answer
 
-        return explain_report(self).html(standalone=False)
+        details = explain_report(self).html(standalone=False)
+        return answer_html(explain_answer(self), details=details)
 
 
 def json_safe(value: Any) -> Any:

@@ -16,6 +16,7 @@ verdict such as "no calibrated model has this pair" holds for every pair the dig
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rich.console import RenderableType
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -31,6 +32,7 @@ from lossgap import bounds
 from lossgap.errors import InputError
 from lossgap.evaluation import Finding, json_safe
 from lossgap.history.names import normalise_name
+from lossgap.render.answer import Answer, KeyNumber, Step, interval_text, one_line
 from lossgap.render.text import findings_renderables, format_number, style
 from lossgap.uncertainty import z_value
 
@@ -59,9 +61,12 @@ GAP_ACCURACY = 0.02
 
 _NUMBER = r"[-+]?(?:\d+(?:\.\d*|,\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _PAIR = re.compile(
+    # a split written as a word before the key: "Test loss: 1.5996", "Validation acc = 0.78"
+    r"(?:(?<![\w.])(?P<split>train(?:ing)?|val(?:idation)?|valid|test|eval)[ \t]+)?"
     r"(?<![\w.])['\"]?(?P<key>[A-Za-z][\w./-]*)['\"]?\s*[:=]\s*"
     r"(?:(?:np\.)?float\d*\(|tensor\()?"  # numpy and torch reprs around the number
-    rf"(?P<value>{_NUMBER})(?P<percent>\s*%)?"
+    rf"(?P<value>{_NUMBER})(?P<percent>\s*%)?",
+    re.IGNORECASE,
 )
 
 
@@ -163,10 +168,12 @@ def parse_metrics(text: str) -> dict[str, dict[str, Reading]]:
     {'train': {'loss': 0.4011, 'accuracy': 0.8224}, 'val': {'loss': 0.4577, 'accuracy': 0.78}}
     >>> parse_metrics("{'eval_loss': 0.46, 'eval_accuracy': 0.78, 'epoch': 3.0}")["val"]["loss"]
     Reading(value=0.46, tolerance=0.005, key='eval_loss')
+    >>> sorted(parse_metrics("Test loss: 1.5996, Test accuracy: 87.38%")["test"])
+    ['accuracy', 'loss']
     """
     ranked: dict[tuple[str, str], tuple[tuple[int, int], Reading]] = {}
     for match in _PAIR.finditer(text):
-        key = match["key"]
+        key = match["key"] if match["split"] is None else f"{match['split']}_{match['key']}"
         name = normalise_name(key)
         metric = "loss" if name.metric in LOSS_NAMES else name.metric
         if metric not in ("loss", "accuracy", "f1"):
@@ -340,7 +347,20 @@ class Interpretation:
         )
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[RenderableType]:
-        yield from interpretation_renderables(self)
+        """The short answer (:func:`interpretation_renderables` has it all)."""
+        yield interpretation_answer(self)
+
+    def __repr__(self) -> str:
+        return one_line("Interpretation", interpretation_answer(self))
+
+    def _repr_html_(self) -> str:
+        """The short answer, the full interpretation folded under it."""
+        from lossgap.render.answer import answer_html
+        from lossgap.render.text import render_plain
+
+        full = render_plain(Group(*interpretation_renderables(self)), width=100)
+        details = f"<pre style='white-space:pre-wrap'>{html.escape(full)}</pre>"
+        return answer_html(interpretation_answer(self), details=details)
 
 
 def interpret(
@@ -952,8 +972,10 @@ def _findings(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None
     found = [f for s in splits.values() for rule in SPLIT_RULES if (f := rule(s)) is not None]
     if (g := _rule_generalization_gap(gap)) is not None:
         found.append(g)
+    main = _main_split(splits)
+    if main.accuracy_interval is None:
+        return sorted(found, key=lambda f: f.rank)  # a loss alone: no pair to call consistent
     if not any(f.severity in ("high", "medium") for f in found):
-        main = _main_split(splits)
         acc = f" and {_acc_text(main)}" if main.accuracy_interval else ""
         found.append(
             Finding(
@@ -1114,3 +1136,223 @@ def interpretation_renderables(result: Interpretation) -> Iterator[RenderableTyp
         yield Text("")
     for note in result.notes:
         yield Text(f"Note: {note}", style=style("dim"))
+
+
+# --- the short answer --------------------------------------------------------------------
+
+
+def _geometric_mean_prob(loss: float) -> str:
+    """What a mean log loss says about the probability of the true class, in words."""
+    return f"the true class gets {_prob_text(math.exp(-loss))} on (geometric) average"
+
+
+def _split_name(split: str) -> str:
+    return {"val": "validation", "given": "", "train": "training", "test": "test"}[split]
+
+
+def _split_numbers(s: SplitInterpretation, confidence: float) -> list[KeyNumber]:
+    name = _split_name(s.split)
+    prefix = f"{name} " if name else ""
+    rows = [
+        KeyNumber(
+            f"{prefix}log loss",
+            f"{s.log_loss:.4f}",
+            "",
+            f"no skill {s.baseline_log_loss:.4f}"
+            + (" (balanced classes)" if s.normalized_entropy_is_lower_bound else ""),
+        )
+    ]
+    if s.accuracy_interval is not None:
+        noise = s.accuracy_noise
+        value = (
+            f"{s.accuracy:.4f}"
+            if s.accuracy is not None
+            else f"{s.accuracy_interval[0]:.2f}-{s.accuracy_interval[1]:.2f}"
+        )
+        if s.calibrated_accuracy_range is not None:
+            low, high = s.calibrated_accuracy_range
+            note = f"calibrated models: {low:.2f}-{high:.2f}"
+        else:
+            note = "no calibrated model has this loss"
+        if s.accuracy is None:
+            note = f"from F1 {s.f1:.4f}; {note}"
+        rows.append(
+            KeyNumber(
+                f"{prefix}accuracy",
+                value,
+                "" if noise is None else interval_text(noise["ci_low"], noise["ci_high"], 3),
+                note,
+            )
+        )
+    elif s.calibrated_accuracy_range is not None:
+        low, high = s.calibrated_accuracy_range
+        rows.append(
+            KeyNumber(
+                "accuracy it allows",
+                f"{low:.2f}-{high:.2f}",
+                "",
+                "for a model with calibrated probabilities",
+            )
+        )
+    return rows
+
+
+def _answer_finding(f: Finding, result: Interpretation) -> str | None:
+    """A finding in one or two plain sentences; None when the headline already says it."""
+    e = f.evidence
+    split = result.splits.get(e.get("split", ""))
+    if f.code in ("consistent", "loss_above_baseline"):
+        return None  # the headline says it
+    if f.code == "overconfident" and split is not None and split.error_true_class_prob_range:
+        return (
+            f"The errors are confident: even if every correct prediction were a coin flip, "
+            f"the errors would give their true class {_prob_text(split.error_true_class_prob_range[1])} "
+            "or less on (geometric) average."
+        )
+    if f.code == "wide_intervals":
+        return (
+            f"With {e['n']} samples the accuracy is only known to within "
+            f"\u00b1{e['half_width']:.3f} ({e['ci_low']:.3f} to {e['ci_high']:.3f})."
+        )
+    if f.code == "generalization_gap" and result.gap is not None:
+        gap = result.gap
+        other = _split_name(gap["between"][1])
+        acc = gap["accuracy_difference"]
+        acc_text = "" if acc is None else (
+            f" and its accuracy {abs(acc) * 100:.1f} points {'lower' if acc > 0 else 'higher'}"
+        )
+        direction = "above" if gap["loss_difference"] > 0 else "below"
+        rel = gap["relative_loss_difference"]
+        rel_text = "" if rel is None else f" ({abs(rel):.0%})"
+        return (
+            f"The {other} loss is {abs(gap['loss_difference']):.4f}{rel_text} {direction} the "
+            f"training loss{acc_text}: the model fits its training data somewhat better than "
+            "new data (mild overfitting), or the two sets differ."
+        )
+    return f.message
+
+
+def _answer_steps(result: Interpretation) -> list[Step]:
+    codes = {f.code: f for f in result.findings}
+    main = _main_split(result.splits)
+    steps: list[Step] = []
+    if "impossible_pair" in codes:
+        steps.append(Step(codes["impossible_pair"].advice))
+    if codes.keys() & {"overconfident", "miscalibrated", "loss_above_baseline"}:
+        steps.append(
+            Step(
+                "Run `lossgap explain` on the predictions: it lists the confident errors "
+                "(check their labels first) and fits a temperature on held-out folds.",
+                "dividing the logits by it lowers the loss and changes no decision.",
+            )
+        )
+    if "threshold_fragile" in codes:
+        steps.append(Step(codes["threshold_fragile"].advice))
+    if main.accuracy_interval is None:
+        steps.append(
+            Step(
+                "Give the accuracy too (--accuracy A): a loss alone cannot say whether the "
+                "model is confidently wrong or just unsure."
+            )
+        )
+    if result.base_rate is None and main.accuracy_interval is None:
+        steps.append(
+            Step(
+                "Give the share of the positive class (--base-rate) if the classes are not "
+                "balanced.",
+                "the no-skill loss then drops below ln 2, and the loss reads worse.",
+            )
+        )
+    if "generalization_gap" in codes:
+        steps.append(
+            Step(
+                "Choose the epoch by validation loss if you need probabilities, by "
+                "validation accuracy if you need decisions: `lossgap history LOG` finds both."
+            )
+        )
+    if "wide_intervals" in codes:
+        steps.append(
+            Step(
+                "Test on more samples before reading small differences.",
+                "4 times the samples halve the interval.",
+            )
+        )
+    elif main.accuracy_interval is not None and main.n is None:
+        steps.append(
+            Step(
+                f"Give the number of {_split_name(main.split) or 'test'} samples (--n) to see "
+                "how precise the accuracy is."
+            )
+        )
+    if not steps or "consistent" in codes:
+        steps.insert(
+            0,
+            Step(
+                "Nothing to fix between loss and accuracy."
+                if "generalization_gap" in codes
+                else "Nothing to fix between loss and accuracy: choose models by log loss "
+                "when you use the probabilities, by accuracy (or cost) for decisions."
+            ),
+        )
+    return steps[:3]
+
+
+def interpretation_answer(result: Interpretation) -> Answer:
+    """The short answer of ``interpret``: what this loss (and accuracy) mean, what to do."""
+    main = _main_split(result.splits)
+    name = _split_name(main.split)
+    where = f"{name} " if name else ""
+    loss_words = (
+        f"A {where}log loss of {main.log_loss:.4f} is {main.normalized_entropy:.2f} times the "
+        f"no-skill loss {main.baseline_log_loss:.4f} (always answering "
+        f"{'the base rate' if main.base_rate is not None else f'1/{main.classes}'})"
+    )
+    serious = [f for f in result.findings if f.severity in ("high", "medium")]
+    if main.accuracy_interval is None:
+        allowed = (
+            f"; a model with calibrated (honest) probabilities and this loss is right "
+            f"{main.calibrated_accuracy_range[0]:.0%} to {main.calibrated_accuracy_range[1]:.0%}"
+            " of the time."
+            if main.calibrated_accuracy_range is not None
+            else ": worse than no model, whatever the accuracy."
+        )
+        headline = loss_words + allowed
+    elif not serious:
+        low, high = main.calibrated_accuracy_range or (math.nan, math.nan)
+        headline = (
+            f"Loss and accuracy agree: {where}log loss {main.log_loss:.4f} with accuracy "
+            f"{main.accuracy_interval[0]:.4f} is what a model with calibrated (honest) "
+            f"probabilities produces; with this loss it would be right {low:.0%} to "
+            f"{high:.0%} of the time."
+        )
+    else:
+        top = serious[0]
+        if top.code in ("overconfident", "loss_above_baseline", "miscalibrated"):
+            headline = (
+                f"{loss_words}, yet the accuracy is {_acc_text(main).split(' ', 1)[1]}: the "
+                "decisions are mostly right but the errors are made with near-certainty, "
+                "and each costs far more than a correct answer earns."
+            )
+        else:
+            headline = top.message
+    numbers: list[KeyNumber] = []
+    order = [main] + [s for s in result.splits.values() if s is not main]
+    for split in order:
+        numbers += _split_numbers(split, result.confidence)
+    findings = [
+        text for f in result.findings if (text := _answer_finding(f, result)) is not None
+    ]
+    findings.append(
+        f"Log loss is not a percentage: it is the mean of -ln p(true class), so "
+        f"{main.log_loss:.4f} means {_geometric_mean_prob(main.log_loss)}; accuracy only "
+        "counts which side of the threshold each prediction falls on."
+    )
+    levels = {n.interval for n in numbers if n.interval}
+    return Answer(
+        headline=headline,
+        numbers=tuple(numbers[:5]),
+        confidence=result.confidence if levels else None,
+        findings=tuple(findings[:3]),
+        steps=tuple(_answer_steps(result)),
+        details="Everything (ranges, the theory, notes): --full. Terms: docs/glossary.md",
+    )

@@ -15,14 +15,49 @@ import pkgutil
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
 from lossgap.errors import InputError
 
+#: ``--full``/``-v`` of every command: everything, not only the short answer.
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        "-v",
+        help="Print everything: every number, finding and table, not only the short answer.",
+    ),
+]
+
+
+def _flags_without_value(params: list[Any]) -> list[Any]:
+    """On/off flags take no value: their help shows none (typer would print ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    """A command whose help shows flags as flags."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_value(super().get_params(ctx))
+
+
+class Group(TyperGroup):
+    """The ``lossgap`` group, its help showing flags as flags."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_value(super().get_params(ctx))
+
+
 app = typer.Typer(
     name="lossgap",
+    cls=Group,
     help="Explain why a classifier's loss and its accuracy disagree, and what to do about it.",
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -57,7 +92,7 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     1,
                 ) from None
 
-        return app.command(name)(wrapper)
+        return app.command(name, cls=Command)(wrapper)
 
     return register
 

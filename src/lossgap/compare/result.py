@@ -235,12 +235,22 @@ class Comparison:
         return json_safe(out)
 
     def _repr_html_(self) -> str:
-        """The HTML report, for a notebook cell (flip plots need the samples)."""
+        """The short answer, the HTML report folded under it (flip plots need the samples)."""
+        from lossgap.compare.text import comparison_answer
+        from lossgap.render.answer import answer_html
         from lossgap.render.html import comparison_report
 
-        return comparison_report(self).html(standalone=False)
+        details = comparison_report(self).html(standalone=False)
+        return answer_html(comparison_answer(self), details=details)
+
+    def __repr__(self) -> str:
+        from lossgap.compare.text import comparison_answer
+        from lossgap.render.answer import one_line
+
+        return one_line("Comparison", comparison_answer(self))
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from lossgap.compare.text import comparison_renderables
+        """The short answer (``comparison_renderables`` has it all)."""
+        from lossgap.compare.text import comparison_answer
 
-        yield from comparison_renderables(self)
+        yield comparison_answer(self)
