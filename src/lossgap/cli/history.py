@@ -9,8 +9,11 @@ from typing import Annotated
 import typer
 from rich.progress import Progress
 
-from lossgap.cli import command, print_json
+from rich.console import Group
+
+from lossgap.cli import FullOption, command, print_json
 from lossgap.history import analyse_history
+from lossgap.history.text import report_renderables
 from lossgap.render.html import (
     HtmlOption,
     MarkdownOption,
@@ -69,12 +72,17 @@ def history_command(
         typer.Option(help="What the model is for; fits the advice (default: both)."),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
+    """Read training logs: which epoch to keep, and why validation loss and accuracy part ways.
+
+    One epoch per goal (probabilities, decisions) on the smoothed curves; --full prints
+    every run, finding and note.
+    """
     with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 
@@ -97,4 +105,4 @@ def history_command(
     if json:
         print_json(report.to_dict())
     else:
-        make_console().print(report)
+        make_console().print(Group(*report_renderables(report)) if full else report)

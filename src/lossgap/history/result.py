@@ -159,10 +159,19 @@ class HistoryReport:
         return out
 
     def _repr_html_(self) -> str:
-        """The HTML report, for a notebook cell."""
+        """The short answer, the HTML report folded under it, for a notebook cell."""
+        from lossgap.history.text import history_answer
+        from lossgap.render.answer import answer_html
         from lossgap.render.html import history_report
 
-        return history_report(self).html(standalone=False)
+        details = history_report(self).html(standalone=False)
+        return answer_html(history_answer(self), details=details)
+
+    def __repr__(self) -> str:
+        from lossgap.history.text import history_answer
+        from lossgap.render.answer import one_line
+
+        return one_line("HistoryReport", history_answer(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract of ``lossgap history --json`` (``docs/json.md``).
@@ -198,6 +207,7 @@ class HistoryReport:
         return json_safe(out)
 
     def __rich_console__(self, console: Any, options: Any) -> Any:
-        from lossgap.history.text import report_renderables
+        """The short answer (``report_renderables`` has it all)."""
+        from lossgap.history.text import history_answer
 
-        yield from report_renderables(self)
+        yield history_answer(self)

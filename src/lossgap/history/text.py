@@ -11,10 +11,27 @@ from rich.table import Table
 from rich.text import Text
 
 from lossgap.history.result import HistoryReport, RunAnalysis
+from lossgap.render.answer import Answer, KeyNumber, Step
 from lossgap.render.text import findings_renderables, format_number
 
 #: How many skipped files the terminal lists (the JSON has them all).
 SHOWN_SKIPPED = 5
+
+
+def kept_epochs(analysis: RunAnalysis) -> str:
+    """The one epoch to keep per goal, as every section of the report names it."""
+    advice = analysis.advice
+    prob, dec = advice.get("probabilities"), advice.get("decisions")
+    if prob is None:
+        return ""
+    axis = analysis.run.axis
+    basis = " (smoothed curves)" if advice.get("basis") == "smoothed" else ""
+    if dec is None or dec["epoch"] == prob["epoch"]:
+        return f"Keep {axis} {prob['epoch']} for both probabilities and decisions{basis}."
+    return (
+        f"Keep {axis} {prob['epoch']} for probabilities (lowest {prob['metric']}) and "
+        f"{axis} {dec['epoch']} for decisions (highest {dec['metric']}){basis}."
+    )
 
 
 def _summary(analysis: RunAnalysis) -> str:
@@ -24,7 +41,8 @@ def _summary(analysis: RunAnalysis) -> str:
         entry = analysis.best.get(key) if key else None
         if entry is not None:
             parts.append(
-                f"{key} best at {run.axis} {entry['epoch']} ({format_number(entry['value'])})"
+                f"{key} best as logged at {run.axis} {entry['epoch']} "
+                f"({format_number(entry['value'])})"
             )
     last = run.n_points - 1
     if last >= 0:
@@ -46,6 +64,9 @@ def run_renderables(analysis: RunAnalysis) -> Iterator[RenderableType]:
         size += f", {analysis.n_val} validation samples ({analysis.n_val_source})"
     yield Text(size, style="lossgap.dim")
     yield Text(_summary(analysis))
+    keep = kept_epochs(analysis)
+    if keep:
+        yield Text(keep, style="lossgap.headline")
     if analysis.findings:
         yield from findings_renderables(analysis.findings)
     else:
@@ -100,3 +121,173 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
         yield Text(f"{len(report.skipped)} file(s) skipped (not a training log):", style="lossgap.dim")
         for entry in report.skipped[:SHOWN_SKIPPED]:
             yield Text(f"  {entry['path']}: {entry['reason']}", style="lossgap.dim")
+
+
+# --- the short answer ----------------------------------------------------------------------
+
+
+def _main_run(report: HistoryReport) -> RunAnalysis | None:
+    """The run the short answer is about: the one with the most serious findings."""
+    if not report.runs:
+        return None
+    return min(report.runs, key=lambda r: min((f.rank for f in r.findings), default=9))
+
+
+def _value(analysis: RunAnalysis, key: str | None, label: object) -> float | None:
+    """``key``'s logged value at the point labelled ``label``."""
+    run = analysis.run
+    series = run.values(key) if key else None
+    if series is None:
+        return None
+    for i in range(run.n_points):
+        if run.label(i) == label:
+            return float(series[i])
+    return None
+
+
+def _run_sentence(f_code: str, analysis: RunAnalysis) -> str | None:
+    """A run's finding in one or two sentences; None when the answer already says it."""
+    run, axis = analysis.run, analysis.run.axis
+    if f_code == "loss_accuracy_divergence" and analysis.divergence:
+        d = analysis.divergence
+        if d["direction"] == "loss_rises":
+            return (
+                f"From {axis} {d['start_epoch']} on, {d['loss_metric']} rose from "
+                f"{d['loss_start']:.3f} to {d['loss_end']:.3f} (smoothed) while "
+                f"{d['score_metric']} went from {d['score_start']:.3f} to {d['score_end']:.3f}: "
+                "the model grows more confident, and its remaining errors cost more loss "
+                "than the new right answers save."
+            )
+        return None
+    if f_code == "overfitting_onset" and analysis.overfitting:
+        o = analysis.overfitting
+        return (
+            f"The training loss kept falling ({o['train_loss_start']:.3f} to "
+            f"{o['train_loss_end']:.3f}) while {run.loss} did not: the model fits its "
+            "training set beyond what carries over to new data (overfitting)."
+        )
+    return None
+
+
+def history_answer(report: HistoryReport) -> Answer:
+    """The short answer of ``history``: which epoch to keep, for which goal, and why."""
+    analysis = _main_run(report)
+    more = f" ({len(report.runs) - 1} more run(s): --full)" if len(report.runs) > 1 else ""
+    details = f"Every run, finding and note{more}: --full. Plots: --html FILE."
+    if analysis is None:
+        return Answer("No training log could be read.", details=details)
+    run, axis, advice = analysis.run, analysis.run.axis, analysis.advice
+    prob, dec = advice.get("probabilities"), advice.get("decisions")
+    smoothed = advice.get("basis") == "smoothed"
+    serious = [f for f in analysis.findings if f.severity in ("high", "medium")]
+    codes = {f.code for f in analysis.findings}
+    if prob is None:
+        top = serious[0] if serious else (analysis.findings or [None])[0]
+        headline = top.message if top is not None else f"{run.name}: nothing stands out."
+    elif dec is None or dec["epoch"] == prob["epoch"]:
+        headline = (
+            f"Keep {axis} {prob['epoch']}: {run.loss} is lowest and {run.score or 'the score'} "
+            "best there, so loss and accuracy agree on it."
+        )
+    elif dec.get("within_noise"):
+        headline = (
+            f"Keep {axis} {prob['epoch']} for both probabilities and decisions: {run.loss} is "
+            f"lowest there, and the better {dec['metric']} of {axis} {dec['epoch']} "
+            f"({dec.get('gain', 0):+.3f}) is within sampling noise."
+        )
+    else:
+        after = (
+            f"after {axis} {prob['epoch']} validation loss rises while accuracy keeps "
+            "improving"
+            if "loss_accuracy_divergence" in codes
+            else "the loss and the score are best at different points"
+        )
+        headline = (
+            f"Keep {axis} {prob['epoch']} for probabilities and {axis} {dec['epoch']} for "
+            f"decisions: {after}."
+        )
+    numbers = []
+    if prob is not None:
+        numbers.append(
+            KeyNumber(
+                f"{run.loss}, best",
+                format_number(prob.get("smoothed", prob["value"])),
+                f"{axis} {prob['epoch']}",
+                "smoothed" if smoothed else "as logged",
+            )
+        )
+    if dec is not None:
+        numbers.append(
+            KeyNumber(
+                f"{dec['metric']}, best",
+                format_number(dec.get("smoothed", dec["value"])),
+                f"{axis} {dec['epoch']}",
+                "smoothed" if smoothed else "as logged",
+            )
+        )
+        gain, se = dec.get("gain"), dec.get("change_se")
+        if gain is not None and prob is not None and dec["epoch"] != prob["epoch"]:
+            noise = "" if se is None else f"; noise \u00b1{1.96 * se:.3f}"
+            numbers.append(
+                KeyNumber(
+                    f"{dec['metric']} gain",
+                    f"{gain:+.3f}",
+                    f"{axis} {prob['epoch']}->{dec['epoch']}",
+                    ("within" if dec.get("within_noise") else "beyond") + f" sampling noise{noise}"
+                    if dec.get("within_noise") is not None
+                    else "noise unknown: give --n-val",
+                )
+            )
+        cost = _value(analysis, run.loss, dec["epoch"])
+        if cost is not None and prob is not None and dec["epoch"] != prob["epoch"]:
+            numbers.append(
+                KeyNumber(f"{run.loss} at {axis} {dec['epoch']}", format_number(cost), "",
+                          "as logged")
+            )
+    findings = [
+        text for f in analysis.findings if (text := _run_sentence(f.code, analysis)) is not None
+    ]
+    if not findings:
+        findings = [f.message for f in serious[:2]]
+    steps = []
+    if prob is not None:
+        steps.append(
+            Step(
+                f"For probabilities (risk scores, ranking, a threshold chosen later) keep "
+                f"{axis} {prob['epoch']}; early stopping on {run.loss} picks it."
+            )
+        )
+    if (
+        dec is not None
+        and prob is not None
+        and dec["epoch"] != prob["epoch"]
+        and not dec.get("within_noise")
+    ):
+        recal = advice.get("recalibrate") or {}
+        expected = (
+            f"log loss {recal['log_loss']:.3f} -> {recal['expected_log_loss']:.3f} on your "
+            "saved predictions, no decision changes."
+            if recal.get("expected_log_loss") is not None and recal.get("log_loss") is not None
+            else "a lower loss, the same decisions."
+        )
+        steps.append(
+            Step(
+                f"For decisions keep {axis} {dec['epoch']} and temperature-scale it (divide "
+                "its logits by one number fitted on held-out data).",
+                expected,
+            )
+        )
+    if "overfitting_onset" in codes:
+        steps.append(
+            Step("To push both further: regularise (weight decay, dropout, augmentation) or "
+                 "add training data.")
+        )
+    if not steps:
+        steps = [Step(f.advice) for f in serious[:2] if f.advice]
+    return Answer(
+        headline=headline,
+        numbers=tuple(numbers[:5]),
+        findings=tuple(findings[:2]),
+        steps=tuple(steps[:3]),
+        details=details + " Terms: docs/glossary.md",
+    )

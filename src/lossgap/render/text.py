@@ -138,12 +138,16 @@ def worst_table(ev: Evaluation, limit: int | None = None) -> Table:
 
 def findings_renderables(findings: Sequence[Finding]) -> Iterator[RenderableType]:
     """Numbered findings, severity-styled, each followed by what to do."""
+    given: dict[str, int] = {}  # advice already printed -> its finding's number
     for i, finding in enumerate(findings, 1):
         line = Text(f"{i}. ")
         line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
         line.append(f": {finding.message}")
         yield line
-        if finding.advice:
+        if finding.advice in given:  # never the same sentence twice in one output
+            yield Text(f"   What to do: as for {given[finding.advice]}.", style=style("advice"))
+        elif finding.advice:
+            given[finding.advice] = i
             yield Text(f"   What to do: {finding.advice}", style=style("advice"))
 
 
