@@ -250,12 +250,14 @@ def history_answer(report: HistoryReport) -> Answer:
     if not findings:
         findings = [f.message for f in serious[:2]]
     steps = []
+    one_epoch = prob is None or dec is None or dec["epoch"] == prob["epoch"] or dec.get("within_noise")
     if prob is not None:
+        goal = (
+            "Keep" if one_epoch
+            else "For probabilities (risk scores, ranking, a threshold chosen later) keep"
+        )
         steps.append(
-            Step(
-                f"For probabilities (risk scores, ranking, a threshold chosen later) keep "
-                f"{axis} {prob['epoch']}; early stopping on {run.loss} picks it."
-            )
+            Step(f"{goal} {axis} {prob['epoch']}; early stopping on {run.loss} picks it.")
         )
     if (
         dec is not None

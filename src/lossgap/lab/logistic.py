@@ -5,8 +5,8 @@ predicts 1 when ``a x + b >= 0``, that is ``x >= cut`` for ``a > 0`` and ``x <= 
 ``a < 0``, with ``cut = -b / a``. :func:`logistic_lab` fits it by unpenalised maximum
 likelihood (the cross-entropy fit), finds the exact accuracy maximum over every cut in both
 orientations, prices each accuracy-maximising rule in log loss, and traces the loss and the
-accuracy along the intercept and along the slope. It reproduces the three illustrations of
-the seed answer (``ILLUSTRATIONS``).
+accuracy along the intercept and along the slope. It reproduces three classic illustrations
+(``ILLUSTRATIONS``): a hand-made five-point case and two samples of a logit model.
 
 Data flow: points -> :class:`LabResult` (plain data, ``to_dict()``) -> text, JSON or plots
 (:mod:`lossgap.lab.plots`). Derivations: ``docs/theory.md``.
@@ -32,10 +32,11 @@ from lossgap.errors import InputError
 from lossgap.evaluation import json_safe
 from lossgap.io.tables import column_values, read_table
 from lossgap.predictions import python_scalar, to_numpy
+from lossgap.render.answer import Answer, KeyNumber, Step, one_line
 from lossgap.render.text import format_number, style
 
-#: The seed answer's cases: five points recovered from its numbers (slope 1.27, cut 0.52,
-#: per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
+#: The illustrations: five points recovered from a published worked example (slope 1.27,
+#: cut 0.52, per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
 ILLUSTRATIONS: dict[int, dict[str, Any]] = {
     1: {
         "x": [-1.0, -0.3, 0.0, 0.9, 1.0],
@@ -207,10 +208,14 @@ class LabResult:
         return len(self.x)
 
     def _repr_html_(self) -> str:
-        """The HTML report, for a notebook cell."""
+        """The short answer, the HTML report folded under it, for a notebook cell."""
+        from lossgap.render.answer import answer_html
         from lossgap.render.html import lab_report
 
-        return lab_report(self).html(standalone=False)
+        return answer_html(lab_answer(self), details=lab_report(self).html(standalone=False))
+
+    def __repr__(self) -> str:
+        return one_line("LabResult", lab_answer(self))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (``docs/json.md``); points only up to :data:`JSON_POINTS`.
@@ -240,7 +245,8 @@ class LabResult:
         )
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[RenderableType]:
-        yield from lab_renderables(self)
+        """The short answer (:func:`lab_renderables` has it all)."""
+        yield lab_answer(self)
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -756,7 +762,7 @@ def logistic_lab(
 
 
 def illustration(number: int) -> LabResult:
-    """Rerun one of the seed answer's illustrations (1, 2 or 3)."""
+    """Rerun illustration 1 (five points), 2 (n = 100) or 3 (n = 10,000)."""
     if number not in ILLUSTRATIONS:
         msg = f"--illustration must be 1, 2 or 3, got {number!r}"
         raise InputError(msg)
@@ -863,3 +869,52 @@ def lab_renderables(result: LabResult) -> Iterator[RenderableType]:
     yield Text("")
     for paragraph in result.explanation:
         yield Text(paragraph)
+
+
+# --- the short answer --------------------------------------------------------------------
+
+
+def lab_answer(result: LabResult) -> Answer:
+    """The short answer of the lab: does minimising cross-entropy give up accuracy here?"""
+    fit = result.cross_entropy_fit
+    details = "The rules, the profiles and every number: --full. Plots: --plot DIR."
+    if fit is None:
+        message = result.separation["message"] if result.separation else "No fit exists."
+        return Answer(message, details=details)
+    gap = result.best_accuracy - fit.accuracy
+    cheapest = min(result.accuracy_intervals, key=lambda i: i.min_log_loss)
+    if gap > 1e-12:
+        headline = (
+            f"Minimising cross-entropy (log loss) gives up {gap * 100:.1f} accuracy points "
+            f"here: the fit is right {fit.accuracy:.1%} of the time, while the best cut "
+            f"({cheapest.rule}) is right {result.best_accuracy:.1%} of the time but costs more "
+            "log loss."
+        )
+    else:
+        headline = (
+            f"Here the cross-entropy fit also has the best accuracy ({fit.accuracy:.2%}): the "
+            "two criteria agree."
+        )
+    numbers = [
+        KeyNumber("fit: log loss", f"{fit.log_loss:.4f}", "", f"slope {fit.slope:.3g}, cut {fit.cut:.3g}"),
+        KeyNumber("fit: accuracy", f"{fit.accuracy:.4f}", "", f"{result.n} points"),
+        KeyNumber("best accuracy", f"{result.best_accuracy:.4f}", "", "over every cut"),
+        KeyNumber(
+            "its least log loss",
+            f"{cheapest.min_log_loss:.4f}",
+            "",
+            f"{cheapest.min_log_loss - fit.log_loss:+.4f} against the fit"
+            + ("" if cheapest.attained else " (a limit)"),
+        ),
+    ]
+    findings = [
+        "Cross-entropy counts how far each point lies on the wrong side of the cut, accuracy "
+        "only that it does: a point far on the wrong side pulls the fitted cut towards it."
+    ]
+    steps = [
+        Step(
+            "Train and select by log loss when the probabilities matter; if only decisions "
+            "count, choose the threshold afterwards on held-out data by accuracy or cost."
+        )
+    ]
+    return Answer(headline, tuple(numbers), None, tuple(findings), tuple(steps), details)
