@@ -1098,7 +1098,8 @@ def _range_text(values: list[float] | None, digits: int = 4) -> str:
 def headline(result: Interpretation) -> str:
     """The first high or medium finding; otherwise the verdict that loss and accuracy agree."""
     serious = [f for f in result.findings if f.severity in ("high", "medium")]
-    return (serious or [f for f in result.findings if f.code == "consistent"])[0].message
+    chosen = serious or [f for f in result.findings if f.code == "consistent"]
+    return chosen[0].message if chosen else interpretation_answer(result).headline
 
 
 def interpretation_renderables(result: Interpretation) -> Iterator[RenderableType]:
@@ -1173,7 +1174,7 @@ def _split_numbers(s: SplitInterpretation, confidence: float) -> list[KeyNumber]
             low, high = s.calibrated_accuracy_range
             note = f"calibrated models: {low:.2f}-{high:.2f}"
         else:
-            note = "no calibrated model has this loss"
+            note = "calibrated models: none with this loss"
         if s.accuracy is None:
             note = f"from F1 {s.f1:.4f}; {note}"
         rows.append(
@@ -1329,9 +1330,8 @@ def interpretation_answer(result: Interpretation) -> Answer:
         top = serious[0]
         if top.code in ("overconfident", "loss_above_baseline", "miscalibrated"):
             headline = (
-                f"{loss_words}, yet the accuracy is {_acc_text(main).split(' ', 1)[1]}: the "
-                "decisions are mostly right but the errors are made with near-certainty, "
-                "and each costs far more than a correct answer earns."
+                f"{loss_words}, yet accuracy is {_acc_text(main).split(' ', 1)[1]}: most "
+                "decisions are right, but the errors are made with near-certainty."
             )
         else:
             headline = top.message

@@ -281,7 +281,7 @@ def comparison_answer(c: Comparison) -> Answer:
     most = max(c.pairs, key=lambda p: p.flips.a_only_correct + p.flips.b_only_correct)
     f = most.flips
     findings.append(
-        f"Models trained alike still disagree on many samples: {most.a} and {most.b} differ "
+        f"The models disagree on many samples: {most.a} and {most.b} differ "
         f"on {f.a_only_correct + f.b_only_correct} of {c.n} (a flip is a sample one gets right "
         f"and the other wrong); {f.near_threshold} of these sit near the threshold "
         f"({c.near_rule}), where a tiny change of probability flips the decision."

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from lossgap.history.result import HistoryReport, RunAnalysis
 from lossgap.render.answer import Answer, KeyNumber, Step
-from lossgap.render.text import findings_renderables, format_number
+from lossgap.render.text import findings_renderables, format_number, style
 
 #: How many skipped files the terminal lists (the JSON has them all).
 SHOWN_SKIPPED = 5
@@ -58,21 +58,21 @@ def _summary(analysis: RunAnalysis) -> str:
 def run_renderables(analysis: RunAnalysis) -> Iterator[RenderableType]:
     """One run: name and size, best points, findings with advice, notes."""
     run = analysis.run
-    yield Text(f"{run.name}", style="lossgap.headline")
+    yield Text(f"{run.name}", style=style("headline"))
     size = f"{run.format}, {run.n_points} validation point(s) by {run.axis}"
     if analysis.n_val is not None:
         size += f", {analysis.n_val} validation samples ({analysis.n_val_source})"
-    yield Text(size, style="lossgap.dim")
+    yield Text(size, style=style("dim"))
     yield Text(_summary(analysis))
     keep = kept_epochs(analysis)
     if keep:
-        yield Text(keep, style="lossgap.headline")
+        yield Text(keep, style=style("headline"))
     if analysis.findings:
         yield from findings_renderables(analysis.findings)
     else:
-        yield Text("Nothing stands out: loss and score move together.", style="lossgap.info")
+        yield Text("Nothing stands out: loss and score move together.", style=style("info"))
     for note in run.notes:
-        yield Text(f"note: {note}", style="lossgap.dim")
+        yield Text(f"note: {note}", style=style("dim"))
 
 
 def per_epoch_table(rows: list[dict[str, Any]]) -> Table:
@@ -110,17 +110,17 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
         yield Text(
             "log loss = MCB (miscalibration) - DSC (discrimination) + UNC (uncertainty); "
             "conf.: confident errors (true class at most 0.1), share: their share of the loss",
-            style="lossgap.dim",
+            style=style("dim"),
         )
         yield per_epoch_table(report.per_epoch)
         yield from findings_renderables(report.findings)
     for note in report.notes:
-        yield Text(f"note: {note}", style="lossgap.dim")
+        yield Text(f"note: {note}", style=style("dim"))
     if report.skipped:
         yield Text("")
-        yield Text(f"{len(report.skipped)} file(s) skipped (not a training log):", style="lossgap.dim")
+        yield Text(f"{len(report.skipped)} file(s) skipped (not a training log):", style=style("dim"))
         for entry in report.skipped[:SHOWN_SKIPPED]:
-            yield Text(f"  {entry['path']}: {entry['reason']}", style="lossgap.dim")
+            yield Text(f"  {entry['path']}: {entry['reason']}", style=style("dim"))
 
 
 # --- the short answer ----------------------------------------------------------------------
@@ -162,9 +162,9 @@ def _run_sentence(f_code: str, analysis: RunAnalysis) -> str | None:
     if f_code == "overfitting_onset" and analysis.overfitting:
         o = analysis.overfitting
         return (
-            f"The training loss kept falling ({o['train_loss_start']:.3f} to "
-            f"{o['train_loss_end']:.3f}) while {run.loss} did not: the model fits its "
-            "training set beyond what carries over to new data (overfitting)."
+            f"Training loss kept falling ({o['train_loss_start']:.3f} to "
+            f"{o['train_loss_end']:.3f}) while {run.loss} did not: the model learns its "
+            "training set by heart (overfitting)."
         )
     return None
 
@@ -253,8 +253,7 @@ def history_answer(report: HistoryReport) -> Answer:
     one_epoch = prob is None or dec is None or dec["epoch"] == prob["epoch"] or dec.get("within_noise")
     if prob is not None:
         goal = (
-            "Keep" if one_epoch
-            else "For probabilities (risk scores, ranking, a threshold chosen later) keep"
+            "Keep" if one_epoch else "For probabilities (risk scores, ranking) keep"
         )
         steps.append(
             Step(f"{goal} {axis} {prob['epoch']}; early stopping on {run.loss} picks it.")
@@ -274,8 +273,8 @@ def history_answer(report: HistoryReport) -> Answer:
         )
         steps.append(
             Step(
-                f"For decisions keep {axis} {dec['epoch']} and temperature-scale it (divide "
-                "its logits by one number fitted on held-out data).",
+                f"For decisions keep {axis} {dec['epoch']}, temperature-scaled (logits divided "
+                "by one number fitted on held-out data).",
                 expected,
             )
         )

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from rich.console import RenderableType
 from rich.table import Table
+from rich.style import Style
 from rich.text import Text
 
 #: Where the terms used in the answers are explained at more length.
@@ -89,6 +90,13 @@ class Answer:
         yield from answer_renderables(self)
 
 
+def _style(name: str) -> Style:
+    """The theme's ``lossgap.<name>``, usable on a console without the theme."""
+    from lossgap.render.text import style  # the theme lives with the terminal renderer
+
+    return style(name)
+
+
 def interval_text(low: float | None, high: float | None, digits: int = 2) -> str:
     """An interval for the short answer, or an empty string when there is none.
 
@@ -108,7 +116,7 @@ def numbers_table(answer: Answer) -> Table:
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     table.add_column(no_wrap=True)
-    table.add_column(style="lossgap.dim", overflow="fold")
+    table.add_column(style=_style("dim"), overflow="fold")
     for number in answer.numbers:
         table.add_row(f"  {number.label}", number.value, number.interval, number.note)
     return table
@@ -116,7 +124,7 @@ def numbers_table(answer: Answer) -> Table:
 
 def answer_renderables(answer: Answer) -> Iterator[RenderableType]:
     """The answer on a terminal: headline, key numbers, findings, What to do, details."""
-    yield Text(answer.headline, style="lossgap.headline")
+    yield Text(answer.headline, style=_style("headline"))
     if answer.numbers:
         yield Text("")
         level = "" if answer.confidence is None else f" ({answer.confidence:.0%} intervals)"
@@ -131,13 +139,13 @@ def answer_renderables(answer: Answer) -> Iterator[RenderableType]:
         yield Text("")
         yield Text("What to do", style="bold")
         for i, step in enumerate(answer.steps, 1):
-            line = Text(f"{i}. {step.action}", style="lossgap.advice")
+            line = Text(f"{i}. {step.action}", style=_style("advice"))
             if step.effect:
                 line.append(f" Expected: {step.effect}")
             yield hanging(line, "   ")
     if answer.details:
         yield Text("")
-        yield Text(answer.details, style="lossgap.dim")
+        yield Text(answer.details, style=_style("dim"))
 
 
 def bullet(text: str) -> Table:
