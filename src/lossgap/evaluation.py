@@ -171,12 +171,9 @@ class Evaluation:
 
     def _repr_html_(self) -> str:
         """The short answer, with the HTML report folded under it, for a notebook cell."""
-        from lossgap.render.answer import answer_html
         from lossgap.render.html import explain_report
-        from lossgap.render.text import explain_answer
 
-        details = explain_report(self).html(standalone=False)
-        return answer_html(explain_answer(self), details=details)
+        return explain_report(self).html(standalone=False, fold=True)
 
 
 def json_safe(value: Any) -> Any:

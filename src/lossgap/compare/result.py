@@ -236,12 +236,9 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         """The short answer, the HTML report folded under it (flip plots need the samples)."""
-        from lossgap.compare.text import comparison_answer
-        from lossgap.render.answer import answer_html
         from lossgap.render.html import comparison_report
 
-        details = comparison_report(self).html(standalone=False)
-        return answer_html(comparison_answer(self), details=details)
+        return comparison_report(self).html(standalone=False, fold=True)
 
     def __repr__(self) -> str:
         from lossgap.compare.text import comparison_answer

@@ -160,12 +160,9 @@ class HistoryReport:
 
     def _repr_html_(self) -> str:
         """The short answer, the HTML report folded under it, for a notebook cell."""
-        from lossgap.history.text import history_answer
-        from lossgap.render.answer import answer_html
         from lossgap.render.html import history_report
 
-        details = history_report(self).html(standalone=False)
-        return answer_html(history_answer(self), details=details)
+        return history_report(self).html(standalone=False, fold=True)
 
     def __repr__(self) -> str:
         from lossgap.history.text import history_answer

@@ -209,10 +209,9 @@ class LabResult:
 
     def _repr_html_(self) -> str:
         """The short answer, the HTML report folded under it, for a notebook cell."""
-        from lossgap.render.answer import answer_html
         from lossgap.render.html import lab_report
 
-        return answer_html(lab_answer(self), details=lab_report(self).html(standalone=False))
+        return lab_report(self).html(standalone=False, fold=True)
 
     def __repr__(self) -> str:
         return one_line("LabResult", lab_answer(self))

@@ -5,13 +5,12 @@ question, a few key numbers with their intervals (each with a few plain words sa
 what it is), the findings that matter in a sentence or two each, one ordered "What to
 do" list with the expected effect of each step, and a pointer to the details. Each
 command builds its Answer from its result (reading numbers, computing none); this module
-renders any Answer on a terminal (about 25 lines at 80 columns), as HTML and as
-Markdown, and gives every result a one-line ``repr``.
+renders any Answer on a terminal (about 25 lines at 80 columns) and as HTML, and gives
+every result a one-line ``repr``.
 """
 
 from __future__ import annotations
 
-import html
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,13 +19,6 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.style import Style
 from rich.text import Text
-
-#: Where the terms used in the answers are explained at more length.
-GLOSSARY = "docs/glossary.md"
-#: Findings shown in the short answer; the others are one ``--full`` away.
-SHOWN_FINDINGS = 3
-#: Steps shown in "What to do".
-SHOWN_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -164,90 +156,22 @@ def hanging(text: Text, indent: str) -> Table:
     return table
 
 
-def answer_text(answer: Answer) -> str:
-    """The answer as plain text at 80 columns (what the terminal shows without colour)."""
-    from lossgap.render.text import render_plain
-
-    return render_plain(answer, width=80)
-
-
 def answer_html(answer: Answer, *, details: str = "") -> str:
-    """The answer as an HTML fragment; ``details`` (HTML) folded under it.
+    """The answer as an HTML fragment for a notebook cell, ``details`` (HTML) folded under it.
 
     Examples
     --------
     >>> page = answer_html(Answer("Loss and accuracy agree.", (KeyNumber("log loss", "0.46"),)))
-    >>> "<h3" in page and "0.46" in page and "<summary>Details" not in page
+    >>> "Key numbers" in page and "0.46" in page and "<summary>Details" not in page
     True
     """
-    e = html.escape
-    parts = ['<div class="lossgap-answer" style="max-width:60rem;overflow-wrap:anywhere">']
-    parts.append(f"<p><strong>{e(answer.headline)}</strong></p>")
-    if answer.numbers:
-        level = "" if answer.confidence is None else f" ({answer.confidence:.0%} intervals)"
-        parts.append(f"<h3 style='font-size:1em'>Key numbers{e(level)}</h3>")
-        parts.append("<table style='border-collapse:collapse'>")
-        for n in answer.numbers:
-            parts.append(
-                "<tr>"
-                f"<td style='padding:0 .6em 0 0'>{e(n.label)}</td>"
-                f"<td style='padding:0 .6em 0 0;text-align:right;white-space:nowrap'>{e(n.value)}</td>"
-                f"<td style='padding:0 .6em 0 0;white-space:nowrap'>{e(n.interval)}</td>"
-                f"<td style='color:#555'>{e(n.note)}</td></tr>"
-            )
-        parts.append("</table>")
-    if answer.findings:
-        parts.append("<h3 style='font-size:1em'>Why</h3><ul>")
-        parts += [f"<li>{e(f)}</li>" for f in answer.findings]
-        parts.append("</ul>")
-    if answer.steps:
-        parts.append("<h3 style='font-size:1em'>What to do</h3><ol>")
-        for step in answer.steps:
-            effect = f" <em>Expected: {e(step.effect)}</em>" if step.effect else ""
-            parts.append(f"<li>{e(step.action)}{effect}</li>")
-        parts.append("</ol>")
-    if details:
-        parts.append(f"<details><summary>Details</summary>{details}</details>")
-    parts.append(glossary_html(folded=True))
-    parts.append("</div>")
-    return "\n".join(parts)
+    from markupsafe import Markup
 
-
-def glossary_html(*, folded: bool) -> str:
-    """The glossary as an HTML definition list (``id="glossary"``), folded or as a section."""
     from lossgap.render.glossary import TERMS
+    from lossgap.render.html import environment
 
-    rows = "".join(
-        f"<dt><strong>{html.escape(term)}</strong></dt><dd>{html.escape(text)}</dd>"
-        for term, text in TERMS.items()
-    )
-    if folded:
-        return f"<details id='glossary'><summary>Terms used</summary><dl>{rows}</dl></details>"
-    return f"<section id='glossary'><h2>Terms used</h2><dl>{rows}</dl></section>"
-
-
-def answer_markdown(answer: Answer) -> list[str]:
-    """The answer as Markdown lines."""
-    lines = [f"**{answer.headline}**", ""]
-    if answer.numbers:
-        level = "" if answer.confidence is None else f" ({answer.confidence:.0%} intervals)"
-        lines += [f"Key numbers{level}:", ""]
-        lines += [
-            f"- {n.label}: {n.value}" + (f" {n.interval}" if n.interval else "")
-            + (f" ({n.note})" if n.note else "")
-            for n in answer.numbers
-        ]
-        lines.append("")
-    if answer.findings:
-        lines += ["Why:", ""] + [f"- {f}" for f in answer.findings] + [""]
-    if answer.steps:
-        lines += ["What to do:", ""]
-        lines += [
-            f"{i}. {s.action}" + (f" Expected: {s.effect}" if s.effect else "")
-            for i, s in enumerate(answer.steps, 1)
-        ]
-        lines.append("")
-    return lines
+    template = environment().get_template("answer_page.html.j2")
+    return template.render(answer=answer, details=Markup(details), terms=TERMS)
 
 
 def one_line(kind: str, answer: Answer, *, width: int = 100) -> str:

@@ -28,11 +28,13 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 import lossgap
 from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
-from lossgap.compare.text import format_p
+from lossgap.compare.text import comparison_answer, format_p
 from lossgap.compare.text import headline as comparison_headline
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
 from lossgap.history.result import HistoryReport
+from lossgap.history.text import history_answer
+from lossgap.lab.logistic import lab_answer
 from lossgap.predictions import Predictions
 from lossgap.render.markdown import (
     comparison_markdown,
@@ -42,7 +44,15 @@ from lossgap.render.markdown import (
     history_markdown,
     lab_markdown,
 )
-from lossgap.render.text import format_interval, format_number, headline, short_method
+from lossgap.render.answer import Answer
+from lossgap.render.glossary import TERMS
+from lossgap.render.text import (
+    explain_answer,
+    format_interval,
+    format_number,
+    headline,
+    short_method,
+)
 from lossgap.tally import Tally
 
 #: The ``--html``, ``--md`` and ``--plot`` options of every command that writes reports.
@@ -140,7 +150,9 @@ def environment() -> Environment:
         headline=headline,
         compare_headline=comparison_headline,
     )
-    env.globals.update(version=lossgap.__version__, pair_real=_real, max_pairs=MAX_PAIRS)
+    env.globals.update(
+        version=lossgap.__version__, pair_real=_real, max_pairs=MAX_PAIRS, terms=TERMS
+    )
     return env
 
 
@@ -185,6 +197,8 @@ class Report:
         Builds the plots (called once, only when a page or plots are written).
     make_markdown : callable
         Builds the Markdown summary.
+    answer : Answer or None
+        The short answer the page starts with.
     """
 
     kind: str
@@ -196,6 +210,7 @@ class Report:
     make_charts: Callable[[], list[Any]]
     make_markdown: Callable[[], str]
     source: str | None = None
+    answer: Answer | None = None
     _charts: list[Any] | None = field(default=None, repr=False)
 
     @property
@@ -205,11 +220,14 @@ class Report:
             self._charts = self.make_charts()
         return self._charts
 
-    def html(self, *, standalone: bool = True) -> str:
-        """The page (``standalone``) or a fragment with its own styles, for a notebook."""
+    def html(self, *, standalone: bool = True, fold: bool = False) -> str:
+        """The page (``standalone``) or a fragment with its own styles, for a notebook;
+        ``fold`` folds everything below the short answer (what a notebook cell shows)."""
         template = environment().get_template(self.template)
         return template.render(
             **self.context,
+            answer=self.answer,
+            fold=fold and self.answer is not None,
             kind=self.kind,
             headline=self.headline,
             subtitle=self.subtitle,
@@ -220,8 +238,8 @@ class Report:
         )
 
     def _repr_html_(self) -> str:
-        """The report in a notebook cell."""
-        return self.html(standalone=False)
+        """The report in a notebook cell: the short answer, the details folded."""
+        return self.html(standalone=False, fold=True)
 
     def markdown(self) -> str:
         """The Markdown summary, for a pull-request comment."""
@@ -344,6 +362,7 @@ def explain_report(
         kind="explain",
         template="explain.html.j2",
         context={"ev": ev},
+        answer=explain_answer(ev),
         headline=headline(ev),
         subtitle=f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
         title=f"lossgap explain{f': {source}' if source else ''}",
@@ -390,6 +409,7 @@ def comparison_report(
         kind="compare",
         template="compare.html.j2",
         context={"c": c},
+        answer=comparison_answer(c),
         headline=comparison_headline(c),
         subtitle=(
             f"{len(c.models)} models on the same {c.n} samples, {c.task} "
@@ -411,6 +431,7 @@ def history_report(report: HistoryReport, *, source: str | None = None) -> Repor
     return Report(
         kind="history",
         template="history.html.j2",
+        answer=history_answer(report),
         context={
             "report": report,
             "findings": [f for _, f in pairs],
@@ -548,6 +569,7 @@ def lab_report(result: Any) -> Report:
         kind="lab",
         template="lab.html.j2",
         context={"result": result},
+        answer=lab_answer(result),
         headline=about or (result.explanation[0] if result.explanation else "Logistic lab"),
         subtitle=(
             f"One-input logistic regression on {result.n} points "
