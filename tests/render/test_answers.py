@@ -97,7 +97,7 @@ def test_help_shows_flags_without_a_value_and_whole_sentences():
 def test_explain_top_is_honoured(tmp_path):
     args = CASES["explain_mri"](tmp_path)
     full = run([*args, "--top", "8", "--full"])
-    assert len(re.findall(r"^scan_\d{3} ", full, flags=re.M)) == 8
+    assert len(re.findall(r"^scan_\d{3} ", full, flags=re.MULTILINE)) == 8
 
 
 def test_a_loss_alone_is_not_called_consistent_with_an_accuracy():

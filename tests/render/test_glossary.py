@@ -11,7 +11,7 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "glossary.md"
 
 
 def test_docs_glossary_explains_every_term_of_the_reports():
-    documented = re.findall(r"^\*\*(.+?)\*\*$", DOC.read_text(encoding="utf-8"), flags=re.M)
+    documented = re.findall(r"^\*\*(.+?)\*\*$", DOC.read_text(encoding="utf-8"), flags=re.MULTILINE)
     assert documented == list(TERMS)
 
 

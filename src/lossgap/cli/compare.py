@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import track
-
 from rich.console import Group
+from rich.progress import track
 
 from lossgap.cli import FullOption, command, print_json
 from lossgap.compare import compare_predictions

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,6 +14,7 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from lossgap.cli import FullOption, command, print_json
 from lossgap.compare.text import headline as comparison_headline
@@ -78,7 +78,8 @@ def demo_command(
         return
     console = make_console(highlight=False)
     if not full:
-        console.print(demo_answer(story, report=str(written[0].resolve())))
+        console.print(demo_answer(story))
+        console.print(f"Report: {written[0].resolve()}", style="lossgap.headline", soft_wrap=True)
         return
     console.print(report.headline, style="lossgap.headline")
     console.print(report.subtitle, style="lossgap.dim")

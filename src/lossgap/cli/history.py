@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
-
 from rich.console import Group
+from rich.progress import Progress
 
 from lossgap.cli import FullOption, command, print_json
 from lossgap.history import analyse_history

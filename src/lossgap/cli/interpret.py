@@ -6,7 +6,6 @@ import sys
 from typing import Annotated
 
 import typer
-
 from rich.console import Group
 
 from lossgap.cli import FullOption, command, print_json

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
 from rich.console import Group
 
 from lossgap.cli import FullOption, command, print_json

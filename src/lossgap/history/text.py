@@ -10,6 +10,7 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from lossgap.evaluation import Finding
 from lossgap.history.result import HistoryReport, RunAnalysis
 from lossgap.render.answer import Answer, KeyNumber, Step
 from lossgap.render.text import findings_renderables, format_number, style
@@ -169,6 +170,22 @@ def _run_sentence(f_code: str, analysis: RunAnalysis) -> str | None:
     return None
 
 
+def _drift_sentence(f: Finding) -> str:
+    """``calibration_drift`` in two sentences: what grew, and what stayed."""
+    e = f.evidence
+    try:
+        return (
+            f"On the saved predictions the loss rose from {e['log_loss_from']:.3f} "
+            f"(epoch {e['from_epoch']}) to {e['log_loss_to']:.3f} (epoch {e['to_epoch']}) because "
+            f"miscalibration (loss that rescaling removes) grew from "
+            f"{e['miscalibration_from']:.3f} to {e['miscalibration_to']:.3f}; the ranking "
+            f"(discrimination) went from {e['discrimination_from']:.3f} to "
+            f"{e['discrimination_to']:.3f}."
+        )
+    except (KeyError, TypeError, ValueError):
+        return f.message  # evidence of another shape: the rule's own sentence
+
+
 def history_answer(report: HistoryReport) -> Answer:
     """The short answer of ``history``: which epoch to keep, for which goal, and why."""
     analysis = _main_run(report)
@@ -244,7 +261,8 @@ def history_answer(report: HistoryReport) -> Answer:
                 KeyNumber(f"{run.loss} at {axis} {dec['epoch']}", format_number(cost), "",
                           "as logged")
             )
-    findings = [
+    findings = [_drift_sentence(f) for f in report.findings if f.code == "calibration_drift"]
+    findings += [
         text for f in analysis.findings if (text := _run_sentence(f.code, analysis)) is not None
     ]
     if not findings:
@@ -276,6 +294,17 @@ def history_answer(report: HistoryReport) -> Answer:
                 f"For decisions keep {axis} {dec['epoch']}, temperature-scaled (logits divided "
                 "by one number fitted on held-out data).",
                 expected,
+            )
+        )
+    drift = next((f for f in report.findings if f.code == "calibration_drift"), None)
+    scaled = None if drift is None else drift.evidence.get("temperature_scaled_log_loss_to")
+    if drift is not None and scaled is not None and len(steps) < 2:
+        steps.append(
+            Step(
+                f"To keep the decisions of epoch {drift.evidence['to_epoch']}, temperature-scale "
+                "it (logits divided by one number fitted on held-out data).",
+                f"log loss {drift.evidence['log_loss_to']:.3f} -> {scaled:.3f} (cross-fitted on "
+                "your saved predictions), the same decisions.",
             )
         )
     if "overfitting_onset" in codes:

@@ -68,6 +68,8 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
         marks = (("probabilities", COLORS["wrong"], ":"), ("decisions", COLORS["correct"], "-."))
         for goal, color, style in marks:
             keep = analysis.advice.get(goal)
+            if goal == "decisions" and keep and keep.get("within_noise"):
+                keep = None  # its gain is noise: the probabilities epoch serves both
             at = _x_of(curves, keep["epoch"]) if keep else None
             if at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
@@ -99,8 +101,10 @@ def _run_summary(analysis: RunAnalysis) -> str:
     text = name
     if prob is not None:
         text += f": keep {run.axis} {prob['epoch']} for probabilities"
-        if dec is not None and dec["epoch"] != prob["epoch"]:
+        if dec is not None and dec["epoch"] != prob["epoch"] and not dec.get("within_noise"):
             text += f", {run.axis} {dec['epoch']} for decisions"
+        else:
+            text += " and decisions"
     div = analysis.divergence
     if div:
         text += f"; loss and score part ways from {run.axis} {div['start_epoch']}"

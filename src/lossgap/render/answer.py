@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rich.console import RenderableType
-from rich.table import Table
 from rich.style import Style
+from rich.table import Table
 from rich.text import Text
 
 

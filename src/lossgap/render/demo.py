@@ -10,9 +10,9 @@ from lossgap.render.answer import Answer
 from lossgap.render.text import explain_answer
 
 
-def demo_answer(story: Any, *, report: str) -> Answer:
+def demo_answer(story: Any) -> Answer:
     """The answer of ``lossgap demo``: which epoch to keep and why, in the shape of every
-    command; ``report`` names the HTML file with the rest."""
+    command (the HTML report has the rest)."""
     history = history_answer(story.history)
     explained = explain_answer(story.evaluation)
     steps = list(history.steps[:2])
@@ -25,5 +25,5 @@ def demo_answer(story: Any, *, report: str) -> Answer:
         numbers=history.numbers[:4],
         findings=history.findings[:1] + explained.findings[:1],
         steps=tuple(steps[:3]),
-        details=f"The whole story with plots: {report}. Terms: docs/glossary.md",
+        details="The whole story, with plots: the report below. Terms: docs/glossary.md",
     )

@@ -36,16 +36,15 @@ from lossgap.history.result import HistoryReport
 from lossgap.history.text import history_answer
 from lossgap.lab.logistic import lab_answer
 from lossgap.predictions import Predictions
+from lossgap.render.answer import Answer
+from lossgap.render.glossary import TERMS
 from lossgap.render.markdown import (
     comparison_markdown,
     demo_markdown,
     explain_markdown,
-    history_headline,
     history_markdown,
     lab_markdown,
 )
-from lossgap.render.answer import Answer
-from lossgap.render.glossary import TERMS
 from lossgap.render.text import (
     explain_answer,
     format_interval,
@@ -358,12 +357,13 @@ def explain_report(
         return explain_charts(ev, curves)
 
     classes = ", ".join(map(str, ev.classes))
+    answer = explain_answer(ev)
     return Report(
         kind="explain",
         template="explain.html.j2",
         context={"ev": ev},
-        answer=explain_answer(ev),
-        headline=headline(ev),
+        answer=answer,
+        headline=answer.headline,
         subtitle=f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
         title=f"lossgap explain{f': {source}' if source else ''}",
         make_charts=charts,
@@ -405,12 +405,13 @@ def comparison_report(
         return comparison_charts(c, flips)
 
     compared = f"each against {c.reference}" if c.reference else "all pairs"
+    answer = comparison_answer(c)
     return Report(
         kind="compare",
         template="compare.html.j2",
         context={"c": c},
-        answer=comparison_answer(c),
-        headline=comparison_headline(c),
+        answer=answer,
+        headline=answer.headline,
         subtitle=(
             f"{len(c.models)} models on the same {c.n} samples, {c.task} "
             f"({', '.join(map(str, c.classes))}); decision: {c.decision_rule}; {compared}."
@@ -428,17 +429,18 @@ def history_report(report: HistoryReport, *, source: str | None = None) -> Repor
 
     pairs = report.all_findings()
     runs = {a.run.name for a in report.runs}
+    answer = history_answer(report)
     return Report(
         kind="history",
         template="history.html.j2",
-        answer=history_answer(report),
+        answer=answer,
         context={
             "report": report,
             "findings": [f for _, f in pairs],
             "runs": [r if len(runs) > 1 else None for r, _ in pairs],
             "best": report.best(),
         },
-        headline=history_headline(report),
+        headline=answer.headline,
         subtitle=f"{len(report.runs)} run(s) read from {report.source}"
         + (f"; {len(report.per_epoch)} epochs of saved predictions." if report.per_epoch else "."),
         title=f"lossgap history: {source or report.source}",
@@ -563,14 +565,14 @@ def lab_report(result: Any) -> Report:
     """The report of a logistic-regression lab (:class:`lossgap.lab.LabResult`)."""
     from lossgap.lab.plots import lab_charts
 
-    about = result.source.get("about")
     source = result.source.get("file")
+    answer = lab_answer(result)
     return Report(
         kind="lab",
         template="lab.html.j2",
         context={"result": result},
-        answer=lab_answer(result),
-        headline=about or (result.explanation[0] if result.explanation else "Logistic lab"),
+        answer=answer,
+        headline=answer.headline,
         subtitle=(
             f"One-input logistic regression on {result.n} points "
             f"({result.source.get('kind')}), base rate {result.base_rate:.4f}."
