@@ -89,6 +89,11 @@ def test_help_shows_flags_without_a_value_and_whole_sentences():
         text = run([command, "--help"])
         assert "<bool>" not in text, command
         assert "--full" in text and "-v" in text, command
+        description = text.split("\u256d")[0].split("Usage:")[1].split("\n")[1:]
+        for paragraph in "\n".join(description).split("\n\n"):
+            lines = [line.strip() for line in paragraph.strip().splitlines()]
+            # a line cut short inside a paragraph is a sentence broken where the source wraps
+            assert all(len(line) >= 50 for line in lines[:-1]), (command, lines)
     top = run(["--help"])
     for line in top.splitlines():  # one-line summaries: no sentence broken over a row
         assert not re.search(r"│\s{10,}│", line)

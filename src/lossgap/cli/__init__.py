@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import json
 import os
 import pkgutil
@@ -42,7 +43,17 @@ def _flags_without_value(params: list[Any]) -> list[Any]:
 
 
 class Command(TyperCommand):
-    """A command whose help shows flags as flags."""
+    """A command whose help shows flags as flags and rewraps its paragraphs.
+
+    typer keeps the docstring's line breaks after the first paragraph, which cuts
+    sentences where the source wraps them; each paragraph becomes one line to rewrap.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help:
+            paragraphs = inspect.cleandoc(self.help).split("\n\n")
+            self.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _flags_without_value(super().get_params(ctx))
