@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 from rich import box
@@ -271,10 +272,19 @@ def comparison_answer(c: Comparison) -> Answer:
         half = _widest_half(c, metric)
         noise = "" if half is None else f" (noise \u00b1{half:.3f})"
         numbers.append(
-            KeyNumber(f"{_LABELS[metric]} spread", f"{high - low:.3f}", "",
+            KeyNumber(f"{_LABELS[metric]} spread", format_number(high - low, 3), "",
                       f"{real[metric]} of {n_pairs} gaps real{noise}")
         )
+    infinite = [m.name for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
     findings = []
+    if infinite:
+        one = len(infinite) == 1
+        findings.append(
+            f"{' and '.join(infinite)} {'gives' if one else 'give'} some true class a "
+            f"probability of exactly 0, so {'its' if one else 'their'} log loss is infinite: "
+            "one such answer outweighs every other sample; clip the outputs before comparing "
+            "by loss."
+        )
     flips = codes.get("threshold_flips")
     if flips is not None:
         findings.append(flips.message)
@@ -311,7 +321,7 @@ def comparison_answer(c: Comparison) -> Answer:
         headline=headline,
         numbers=tuple(numbers),
         confidence=c.confidence,
-        findings=tuple(findings[:2]),
+        findings=tuple(findings[:3]),
         steps=tuple(steps),
         details="Every model and pair with intervals and tests: --full. Terms: docs/glossary.md",
     )

@@ -128,10 +128,13 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
 
 
 def _main_run(report: HistoryReport) -> RunAnalysis | None:
-    """The run the short answer is about: the one with the most serious findings."""
+    """The run the short answer is about: the most serious findings, then the longest."""
     if not report.runs:
         return None
-    return min(report.runs, key=lambda r: min((f.rank for f in r.findings), default=9))
+    return min(
+        report.runs,
+        key=lambda r: (min((f.rank for f in r.findings), default=9), -r.run.n_points),
+    )
 
 
 def _value(analysis: RunAnalysis, key: str | None, label: object) -> float | None:
@@ -189,8 +192,8 @@ def _drift_sentence(f: Finding) -> str:
 def history_answer(report: HistoryReport) -> Answer:
     """The short answer of ``history``: which epoch to keep, for which goal, and why."""
     analysis = _main_run(report)
-    more = f" ({len(report.runs) - 1} more run(s): --full)" if len(report.runs) > 1 else ""
-    details = f"Every run, finding and note{more}: --full. Plots: --html FILE."
+    more = f" ({len(report.runs) - 1} more)" if len(report.runs) > 1 else ""
+    details = f"Every run{more}, finding and note: --full. Plots: --html FILE."
     if analysis is None:
         return Answer("No training log could be read.", details=details)
     run, axis, advice = analysis.run, analysis.run.axis, analysis.advice
@@ -202,9 +205,10 @@ def history_answer(report: HistoryReport) -> Answer:
         top = serious[0] if serious else (analysis.findings or [None])[0]
         headline = top.message if top is not None else f"{run.name}: nothing stands out."
     elif dec is None or dec["epoch"] == prob["epoch"]:
+        curves = "on the smoothed curves " if smoothed else ""
         headline = (
-            f"Keep {axis} {prob['epoch']}: {run.loss} is lowest and {run.score or 'the score'} "
-            "best there, so loss and accuracy agree on it."
+            f"Keep {axis} {prob['epoch']}: {curves}{run.loss} is lowest and "
+            f"{run.score or 'the score'} best there, so loss and accuracy agree on it."
         )
     elif dec.get("within_noise"):
         headline = (

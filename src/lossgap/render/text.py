@@ -184,6 +184,9 @@ def render_plain(renderable: Any, *, width: int = 80) -> str:
 
 
 def _pct(share: float) -> str:
+    """A share for people: ``12%``, ``3.1%``, or ``<0.1%`` (never a misleading ``0.0%``)."""
+    if 0 < share < 0.001:
+        return "<0.1%"
     return f"{share:.0%}" if share >= 0.1 else f"{share:.1%}"
 
 
@@ -319,10 +322,18 @@ def _explain_steps(ev: Evaluation) -> list[Step]:
             )
         )
     if not steps:
-        top = next((f for f in ev.findings if f.advice), None)
-        if top is not None:
-            steps.append(Step(top.advice))
+        serious = [f for f in ev.findings if f.severity in ("high", "medium") and f.advice]
+        top = (serious or [f for f in ev.findings if f.code == "consistent"] or ev.findings)
+        if top and top[0].advice:
+            steps.append(Step(top[0].advice))
     return steps[:3]
+
+
+def _carry_most(findings: list[Finding]) -> bool:
+    """The confident errors carry most of the loss (the headline may then say so)."""
+    confident = next((f for f in findings if f.code == "confident_errors"), None)
+    share = None if confident is None else confident.evidence.get("loss_share")
+    return share is not None and share >= 0.5
 
 
 #: Findings whose content the short answer's headline and key numbers already carry.
@@ -335,15 +346,27 @@ def explain_answer(ev: Evaluation) -> Answer:
     acc, loss = ev.metric("accuracy"), ev.metric("log_loss")
     numbers = f"Accuracy {acc:.2f} with log loss {loss:.2f}"
     codes = {f.code for f in serious}
-    if not serious:
+    if "infinite_loss" in codes:
+        count = next(f for f in serious if f.code == "infinite_loss").evidence.get("count", 0)
+        headline = (
+            f"Accuracy is {acc:.2f} but the log loss is infinite: {count:g} sample(s) give "
+            "their true class a probability of exactly 0, and one such answer costs "
+            "without limit."
+        )
+    elif not serious:
         headline = (
             f"{numbers}: loss and accuracy agree; this is what a calibrated model (one "
             "whose probabilities match frequencies) with this skill produces."
         )
-    elif codes & {"confident_errors", "possible_label_errors", "overconfident"}:
+    elif _carry_most(serious):
         headline = (
             f"{numbers}: a few errors are made with near-certainty, and each costs the loss "
             "far more than a correct answer earns."
+        )
+    elif "overconfident" in codes:
+        headline = (
+            f"{numbers}: the probabilities are more extreme than the model's record "
+            "justifies (overconfident), so its errors cost more loss than they should."
         )
     elif "loss_above_baseline" in codes:
         headline = f"{numbers}: the decisions are good but the probabilities are badly scaled."
