@@ -202,8 +202,8 @@ def history_answer(report: HistoryReport) -> Answer:
     serious = [f for f in analysis.findings if f.severity in ("high", "medium")]
     codes = {f.code for f in analysis.findings}
     if prob is None:
-        top = serious[0] if serious else (analysis.findings or [None])[0]
-        headline = top.message if top is not None else f"{run.name}: nothing stands out."
+        top = (serious or analysis.findings)[:1]
+        headline = top[0].message if top else f"{run.name}: nothing stands out."
     elif dec is None or dec["epoch"] == prob["epoch"]:
         curves = "on the smoothed curves " if smoothed else ""
         headline = (
