@@ -15,7 +15,7 @@ HERE = Path(__file__).parent / "inputs"
 
 def _write(path: Path, columns: dict[str, np.ndarray]) -> None:
     names = list(columns)
-    rows = zip(*(columns[c] for c in names))
+    rows = zip(*(columns[c] for c in names), strict=True)
     text = ",".join(names) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
     path.write_text(text)
 

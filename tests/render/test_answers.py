@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lossgap.cli import load_commands
-from tests.render.answer_cases import CASES
+from tests.helpers.answer_cases import CASES
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("LOSSGAP_UPDATE_GOLDEN") == "1"

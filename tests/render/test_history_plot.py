@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lossgap.history import analyse_history
-from lossgap.plots.history import _x_of, run_chart
+from lossgap.render.plots.history import _x_of, run_chart
 
 
 def lightning_log(path):

@@ -12,16 +12,13 @@ from rich.console import Group
 from rich.progress import track
 
 from lossgap.cli import FullOption, command, print_json
-from lossgap.compare import compare_predictions
-from lossgap.compare.inputs import read_models
-from lossgap.compare.text import comparison_renderables
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    comparison_report,
-    write_reports,
-)
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import check_outputs, write_reports
+from lossgap.comparison import compare_predictions
+from lossgap.comparison.inputs import read_models
+from lossgap.curves import comparison_flips
+from lossgap.render.compare import comparison_renderables
+from lossgap.render.html import comparison_report
 from lossgap.render.text import make_console
 
 
@@ -59,7 +56,7 @@ def compare_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[  # noqa: A002
+    id: Annotated[
         str | None,
         typer.Option("--id", help="Column of sample ids; several files are joined on it."),
     ] = None,
@@ -82,7 +79,7 @@ def compare_command(
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
     confidence: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.", min=0)] = 0,
     detail: Annotated[
         Detail,
         typer.Option(
@@ -105,6 +102,7 @@ def compare_command(
     Ranks them by log loss (or Brier) beside accuracy, tests every pair and counts the
     samples that flip across the threshold; --full prints every model and pair.
     """
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=files)
     preds = read_models(
         files,
         label=label,
@@ -141,7 +139,9 @@ def compare_command(
     )
     write_reports(
         lambda: comparison_report(
-            comparison, preds=preds, source=", ".join(f.name for f in files), seed=seed
+            comparison,
+            flips=comparison_flips(comparison, preds, seed=seed),
+            source=", ".join(f.name for f in files),
         ),
         html=html,
         md=md,

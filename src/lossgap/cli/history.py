@@ -11,15 +11,11 @@ from rich.console import Group
 from rich.progress import Progress
 
 from lossgap.cli import FullOption, command, print_json
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.history import analyse_history
-from lossgap.history.text import report_renderables
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    history_report,
-    write_reports,
-)
+from lossgap.render.history import report_renderables
+from lossgap.render.html import history_report
 from lossgap.render.text import make_console
 
 
@@ -52,7 +48,7 @@ def history_command(
         Path | None,
         typer.Option(help="Directory of per-epoch prediction files (epoch_0003.csv, ...)."),
     ] = None,
-    format: Annotated[  # noqa: A002 - the option is --format
+    format: Annotated[
         LogFormat | None, typer.Option(help="Log format; detected when not given.")
     ] = None,
     loss: Annotated[
@@ -82,6 +78,7 @@ def history_command(
     One epoch per goal (probabilities, decisions) on the smoothed curves; --full prints
     every run, finding and note.
     """
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
     with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 

@@ -9,7 +9,8 @@ import typer
 from rich.console import Group
 
 from lossgap.cli import FullOption, command, print_json
-from lossgap.interpret import interpret, interpretation_renderables
+from lossgap.interpret import interpret
+from lossgap.render.interpret import interpretation_renderables
 from lossgap.render.text import make_console
 
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from rich.console import RenderableType
-from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+
+from lossgap.render.theme import style
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,6 @@ class Answer:
         yield from answer_renderables(self)
 
 
-def _style(name: str) -> Style:
-    """The theme's ``lossgap.<name>``, usable on a console without the theme."""
-    from lossgap.render.text import style  # the theme lives with the terminal renderer
-
-    return style(name)
-
-
 def interval_text(low: float | None, high: float | None, digits: int = 2) -> str:
     """An interval for the short answer, or an empty string when there is none.
 
@@ -108,7 +102,7 @@ def numbers_table(answer: Answer) -> Table:
     table.add_column(no_wrap=True)
     table.add_column(justify="right", no_wrap=True)
     table.add_column(no_wrap=True)
-    table.add_column(style=_style("dim"), overflow="fold")
+    table.add_column(style=style("dim"), overflow="fold")
     for number in answer.numbers:
         table.add_row(f"  {number.label}", number.value, number.interval, number.note)
     return table
@@ -116,7 +110,7 @@ def numbers_table(answer: Answer) -> Table:
 
 def answer_renderables(answer: Answer) -> Iterator[RenderableType]:
     """The answer on a terminal: headline, key numbers, findings, What to do, details."""
-    yield Text(answer.headline, style=_style("headline"))
+    yield Text(answer.headline, style=style("headline"))
     if answer.numbers:
         yield Text("")
         level = "" if answer.confidence is None else f" ({answer.confidence:.0%} intervals)"
@@ -131,13 +125,13 @@ def answer_renderables(answer: Answer) -> Iterator[RenderableType]:
         yield Text("")
         yield Text("What to do", style="bold")
         for i, step in enumerate(answer.steps, 1):
-            line = Text(f"{i}. {step.action}", style=_style("advice"))
+            line = Text(f"{i}. {step.action}", style=style("advice"))
             if step.effect:
                 line.append(f" Expected: {step.effect}")
             yield hanging(line, "   ")
     if answer.details:
         yield Text("")
-        yield Text(answer.details, style=_style("dim"))
+        yield Text(answer.details, style=style("dim"))
 
 
 def bullet(text: str) -> Table:
@@ -156,22 +150,18 @@ def hanging(text: Text, indent: str) -> Table:
     return table
 
 
-def answer_html(answer: Answer, *, details: str = "") -> str:
-    """The answer as an HTML fragment for a notebook cell, ``details`` (HTML) folded under it.
+def short_answer(result: object) -> Iterator[RenderableType]:
+    """A result on a terminal: its short answer (the ``"answer"`` renderer builds it)."""
+    from lossgap.results.display import renderer
 
-    Examples
-    --------
-    >>> page = answer_html(Answer("Loss and accuracy agree.", (KeyNumber("log loss", "0.46"),)))
-    >>> "Key numbers" in page and "0.46" in page and "<summary>Details" not in page
-    True
-    """
-    from markupsafe import Markup
+    yield renderer(result, "answer")(result)
 
-    from lossgap.render.glossary import TERMS
-    from lossgap.render.html import environment
 
-    template = environment().get_template("answer_page.html.j2")
-    return template.render(answer=answer, details=Markup(details), terms=TERMS)
+def one_line_repr(result: object) -> str:
+    """A result's ``repr``: its kind and the start of its answer's headline."""
+    from lossgap.results.display import renderer
+
+    return one_line(type(result).__name__, renderer(result, "answer")(result))
 
 
 def one_line(kind: str, answer: Answer, *, width: int = 100) -> str:

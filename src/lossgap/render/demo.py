@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from lossgap.history.text import history_answer
 from lossgap.render.answer import Answer
+from lossgap.render.history import history_answer
 from lossgap.render.text import explain_answer
 
 
