@@ -391,14 +391,20 @@ def test_the_report_has_a_per_class_and_a_slices_section(rng):
     assert 'id="per-class"' not in binary and 'id="slices"' not in binary
 
 
-def test_the_terminal_tables_fit_80_columns():
-    from rich.console import Console
-
+def test_full_shows_the_tables_within_80_columns(tmp_path):
     y, prob = swapped(1, n=2000)
     group = np.array(["a-rather-long-scanner-name-" + str(i) for i in range(3)])[y % 3]
-    console = Console(width=80, record=True, color_system=None)
-    console.print(lossgap.explain(y, prob, groups={"scanner": group}))
-    text = console.export_text()
+    path = tmp_path / "m.parquet"
+    columns = {"y": y, "scanner": group} | {f"p_{c}": prob[:, c] for c in range(10)}
+    pq.write_table(pa.table(columns), path)
+    result = runner.invoke(
+        app, ["explain", str(path), "--by", "scanner", "--full"], env={"COLUMNS": "80"}
+    )
+    assert result.exit_code == 0, result.output
+    text = result.stdout
     assert "Per class (most loss first)" in text and "Confusion pairs" in text
     assert "Slices (most loss first)" in text and "3 -> 7" in text
     assert max(len(line) for line in text.splitlines()) <= 80
+    short = runner.invoke(app, ["explain", str(path), "--by", "scanner"], env={"COLUMNS": "80"})
+    assert "Per class (most loss first)" not in short.stdout  # the answer names the pair
+    assert "decided as '7'" in short.stdout or "decided as 7" in short.stdout

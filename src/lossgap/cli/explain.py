@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Group
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.core.calibration import ECE_BINS
@@ -17,6 +18,7 @@ from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
 from lossgap.io.tables import read_multilabel, read_predictions_and_groups
 from lossgap.multilabel import explain_multilabel
+from lossgap.render.slices import evaluation_renderables
 from lossgap.render.text import make_console
 
 if TYPE_CHECKING:
@@ -50,12 +52,15 @@ def explain_command(
     classes: Annotated[
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
-    top: Annotated[int, typer.Option(help="How many worst samples to show.", min=0)] = 10,
+    top: Annotated[
+        int, typer.Option(help="How many worst samples to keep (shown with --full).", min=0)
+    ] = 10,
     confidence: Annotated[
         float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
     ] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.", min=0)] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     engine: Annotated[
         Engine,
         typer.Option(
@@ -89,7 +94,12 @@ def explain_command(
     md: MarkdownOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    """Explain why loss and accuracy disagree for one file of labels and probabilities.
+
+    Prints a short answer (headline, key numbers, findings, what to do); --full prints
+    every metric, finding and the worst samples, then where the loss lives (per class,
+    confusion pairs, slices).
+    """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns: dict[str, Any] = {
         "label": label,
@@ -135,7 +145,8 @@ def explain_command(
     if json:
         print_json(evaluation.to_dict())
     else:
-        make_console().print(evaluation)
+        # --full: every number, then where the loss lives (per class, pairs, slices)
+        make_console().print(Group(*evaluation_renderables(evaluation)) if full else evaluation)
 
 
 def _explain_multilabel(
