@@ -12,6 +12,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lossgap.results.decision import Decision
+
 SEVERITIES = ("high", "medium", "low", "info")
 
 
@@ -102,6 +104,9 @@ class Evaluation:
         Facts the finding rules read that are not metrics (counts, shares).
     confidence : float
         Confidence level of the intervals.
+    decision : Decision or None
+        Thresholds and costs of the decisions (``docs/decisions.md``); None when not
+        computed.
     """
 
     task: str
@@ -118,6 +123,7 @@ class Evaluation:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     weighted: bool = False
+    decision: Decision | None = None
 
     def metric(self, name: str) -> float:
         """The point value of metric ``name``."""
@@ -154,6 +160,7 @@ class Evaluation:
             "findings": [asdict(f) for f in self.findings],
             "worst": self.worst,
             "diagnostics": self.diagnostics,
+            "decision": None if self.decision is None else self.decision.to_dict(),
         }
         return json_safe(out)
 

@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from lossgap.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
 from lossgap.calibration import ECE_BINNING, ece, smooth_ece_of
+from lossgap.core.decision import decide
 from lossgap.decompose import decompose
 from lossgap.diagnostics import diagnose
 from lossgap.engines import is_torch_tensor
@@ -41,6 +42,7 @@ def explain(
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate predicted probabilities and explain how loss and accuracy relate.
 
@@ -71,6 +73,10 @@ def explain(
         Level of every interval.
     seed : int, default=0
         Seeds the bootstrap and the cross-fitting folds: same seed, same numbers.
+    costs : pair of float or array-like of shape (k, k), default=None
+        The cost of a false positive and of a false negative (binary), or the matrix
+        ``C[true][decided]``: the ``decision`` section then gives the threshold (binary)
+        or rule (multiclass) of least cost, see ``docs/decisions.md``.
 
     Returns
     -------
@@ -108,13 +114,18 @@ def explain(
 
         if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
             pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
-            return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+            return evaluate_predictions(
+                pred, top=top, confidence=confidence, seed=seed, costs=costs
+            )
         # computed on the tensors' device; only the summary comes to the host
         tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
         weighted = sample_weight is not None
-        return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)
+        return evaluate(
+            tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted,
+            costs=costs,
+        )
     pred = Predictions(y_true, y_prob, **options)
-    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed, costs=costs)
 
 
 #: What `evaluate` computes: everything, or the cheap summary (see `evaluate`).
@@ -129,6 +140,7 @@ def evaluate_predictions(
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
     detail: str = "full",
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this)."""
     tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
@@ -141,6 +153,7 @@ def evaluate_predictions(
         replicates=replicates,
         weighted=pred.sample_weight is not None,
         detail=detail,
+        costs=costs,
     )
 
 
@@ -154,6 +167,7 @@ def evaluate(
     replicates: int = DEFAULT_REPLICATES,
     weighted: bool = False,
     detail: str = "full",
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
 
@@ -164,7 +178,8 @@ def evaluate(
     ``detail="summary"`` keeps the metrics, the analytic intervals (Wilson, DeLong, Wald),
     the binned ECE, the diagnostics and the findings, and leaves out what costs most: the
     smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
-    many models at once).
+    many models at once). ``costs`` adds the cost-optimal decision to the ``decision``
+    section, computed whatever the detail.
     """
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
@@ -200,7 +215,11 @@ def evaluate(
         metrics=metrics,
         decomposition=decompose(tally, pred) if full else {},
         recalibration=recalibrate(
-            tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
+            tally,
+            {k: values[k] for k in ("log_loss", "brier", "accuracy")},
+            pred,
+            seed=seed,
+            confidence=confidence,
         )
         if full
         else {},
@@ -208,6 +227,16 @@ def evaluate(
         diagnostics=diagnose(tally, values["accuracy"]),
         confidence=confidence,
         weighted=weighted,
+        decision=decide(
+            tally,
+            costs=costs,
+            pred=pred,
+            confidence=confidence,
+            replicates=replicates if full else 0,
+            seed=seed,
+        )
+        if full or costs is not None
+        else None,
     )
     evaluation.diagnostics["ece_binning"] = ECE_BINNING + (
         "" if binary else " (classwise: mean over classes, one-vs-rest)"

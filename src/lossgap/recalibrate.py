@@ -47,6 +47,7 @@ from lossgap.isotonic import IsotonicFit, fit_isotonic
 from lossgap.pooling import Pooling, pool_table
 from lossgap.predictions import Predictions
 from lossgap.tally import ScoreTable, Tally, bin_keys
+from lossgap.uncertainty import effective_n, z_value
 
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
 CLIP = 1e-15
@@ -225,11 +226,21 @@ def _summary(
     correct: float,
     changed: float,
     total: float,
+    loss_sq: float,
+    spread: float,
 ) -> dict[str, Any]:
-    """Before/after of one map from its held-out totals (weights summed over the folds)."""
+    """Before/after of one map from its held-out totals (weights summed over the folds).
+
+    ``loss_sq`` is the weighted sum of squared held-out losses and ``spread`` the
+    :func:`prediction_spread` that turns their standard deviation into the half-width of
+    ``log_loss_after_interval``.
+    """
+    mean = loss / total
+    half = spread * np.sqrt(max(loss_sq / total - mean * mean, 0.0))
     return {
         "log_loss_before": before["log_loss"],
-        "log_loss_after": loss / total,
+        "log_loss_after": mean,
+        "log_loss_after_interval": [float(mean - half), float(mean + half)],
         "brier_before": before["brier"],
         "brier_after": brier / total,
         "accuracy_before": before["accuracy"],
@@ -239,8 +250,28 @@ def _summary(
     }
 
 
+def prediction_spread(n_eff: float, confidence: float) -> float:
+    """Half-width per standard deviation of one loss, of the interval where a map's mean
+    held-out log loss on a new sample of the same (effective) size should fall.
+
+    The cross-fitted mean and the new sample's mean each vary by ``sd / sqrt(n)``, so their
+    difference by ``sd sqrt(2 / n)``: ``z sqrt(2 / n)``.
+
+    Examples
+    --------
+    >>> round(prediction_spread(200, 0.95), 4)
+    0.196
+    """
+    return z_value(confidence) * float(np.sqrt(2.0 / max(n_eff, 1.0)))
+
+
 def _binary_recalibration(
-    tally: Tally, pred: Predictions | None, before: dict[str, float], folds: int, seed: int
+    tally: Tally,
+    pred: Predictions | None,
+    before: dict[str, float],
+    folds: int,
+    seed: int,
+    spread: float,
 ) -> dict[str, Any]:
     table = tally.tables[0]
     rng = np.random.default_rng(seed)
@@ -265,21 +296,33 @@ def _binary_recalibration(
     test_totals = fold_weights[:, :, 0] + fold_weights[:, :, 1]
     logits = logits_of(table.scores)
     for method in BINARY_METHODS:
-        loss = brier = correct = changed = 0.0
+        loss = brier = correct = changed = loss_sq = 0.0
         for test, test_total, train in zip(fold_weights, test_totals, trains, strict=True):
             prob = binary_map(method, table.scores, logits, train)
             decided = prob >= tally.threshold
             loss += log_score_total(prob, test)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss_sq += _dot_finite(test[:, 1], np.log(prob) ** 2) + _dot_finite(
+                    test[:, 0], np.log1p(-prob) ** 2
+                )
             brier += brier_score_total(prob, test)
             correct += test[:, 1] @ decided + test[:, 0] @ ~decided
             changed += test_total @ (decided != decided_before)
-        methods[method] = _summary(before, method, loss, brier, correct, changed, total)
+        methods[method] = _summary(
+            before, method, loss, brier, correct, changed, total, loss_sq, spread
+        )
     full_temperature = fit_logistic_table(table, intercept=False)
     full_platt = fit_logistic_table(table, intercept=True)
     methods["temperature"]["temperature"] = _temperature_of(full_temperature)
     methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
     methods["platt"]["separable"] = full_platt.separable
     return {"scheme": scheme, "folds": folds, "seed": seed, "methods": methods}
+
+
+def _dot_finite(weights: np.ndarray, values: np.ndarray) -> float:
+    """``weights @ values`` where a weight of 0 on an infinite value contributes 0."""
+    hit = weights > 0
+    return float(weights[hit] @ values[hit])
 
 
 def _temperature_of(fit: LogisticFit) -> float:
@@ -416,7 +459,7 @@ def _class_bins(
 
 
 def _multiclass_recalibration(
-    pred: Predictions, before: dict[str, float], folds: int, seed: int
+    pred: Predictions, before: dict[str, float], folds: int, seed: int, spread: float
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
@@ -432,7 +475,7 @@ def _multiclass_recalibration(
     bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
     decided_before = np.argmax(prob_t, axis=0)
     total = w.sum()
-    sums = {method: np.zeros(4) for method in MULTICLASS_METHODS}
+    sums = {method: np.zeros(5) for method in MULTICLASS_METHODS}
     for k in range(folds):
         test = np.flatnonzero(fold == k)
         if not len(test):
@@ -451,7 +494,8 @@ def _multiclass_recalibration(
         for method, prob in mapped.items():
             sums[method] += _held_out_totals(prob, pred.y[test], w[test], decided_before[test])
     methods = {
-        method: _summary(before, method, *sums[method], total) for method in MULTICLASS_METHODS
+        method: _summary(before, method, *sums[method][:4], total, sums[method][4], spread)
+        for method in MULTICLASS_METHODS
     }
     methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
     return {
@@ -469,14 +513,16 @@ def _multiclass_recalibration(
 def _held_out_totals(
     prob_t: np.ndarray, y: np.ndarray, w: np.ndarray, decided_before: np.ndarray
 ) -> np.ndarray:
-    """Weighted (log loss, Brier, correct, changed decisions) of mapped probabilities,
-    given class by sample, ``(k, n)``."""
+    """Weighted (log loss, Brier, correct, changed decisions, squared log loss) of mapped
+    probabilities, given class by sample, ``(k, n)``."""
     true_prob = prob_t[y, np.arange(len(y))]
     decided = np.argmax(prob_t, axis=0)
     with np.errstate(divide="ignore"):
-        loss = w @ -np.log(true_prob)
+        losses = -np.log(true_prob)
     brier = w @ (np.einsum("ij,ij->j", prob_t, prob_t) - 2 * true_prob + 1)
-    return np.array([loss, brier, w @ (decided == y), w @ (decided != decided_before)])
+    return np.array([
+        w @ losses, brier, w @ (decided == y), w @ (decided != decided_before), w @ losses**2
+    ])
 
 
 def recalibrate(
@@ -486,6 +532,7 @@ def recalibrate(
     *,
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
     """The recalibration section of an Evaluation: every map, cross-fitted.
 
@@ -498,6 +545,9 @@ def recalibrate(
         The samples; required for multiclass.
     folds : int, default=5
     seed : int, default=0
+    confidence : float, default=0.95
+        Level of each map's ``log_loss_after_interval``: where its log loss on a new
+        sample of the same size should fall (:func:`prediction_spread`).
 
     Returns
     -------
@@ -510,11 +560,12 @@ def recalibrate(
             "scheme": f"not computed: {tally.count} samples; cross-fitting needs {MIN_SAMPLES}",
             "methods": {},
         }
+    spread = prediction_spread(effective_n(tally), confidence)
     if tally.task == "binary":
-        out = _binary_recalibration(tally, pred, before, folds, seed)
+        out = _binary_recalibration(tally, pred, before, folds, seed, spread)
     elif pred is None:
         return {"scheme": "not computed: multiclass maps need the samples", "methods": {}}
     else:
-        out = _multiclass_recalibration(pred, before, folds, seed)
+        out = _multiclass_recalibration(pred, before, folds, seed, spread)
     out["best"] = min(out["methods"], key=lambda m: out["methods"][m]["log_loss_after"])
     return out

@@ -1,0 +1,1 @@
+"""The numeric core: pure computations on validated predictions and their Tally."""

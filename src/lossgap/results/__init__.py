@@ -1,0 +1,1 @@
+"""Result types: plain, typed data that rules read and renderers show."""

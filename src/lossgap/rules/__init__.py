@@ -1,0 +1,1 @@
+"""Finding rules: each reads a result and may return a Finding."""
