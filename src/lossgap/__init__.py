@@ -12,6 +12,7 @@ Examples
 1.0
 """
 
+from lossgap.calibrator import Calibrator
 from lossgap.compare import Comparison, compare
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
@@ -20,6 +21,7 @@ from lossgap.predictions import Predictions
 from lossgap.tally import Tally
 
 __all__ = [
+    "Calibrator",
     "Comparison",
     "Evaluation",
     "InputError",

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 
 from lossgap.evaluation import Evaluation, Finding
+from lossgap.rules.decision import RULES as DECISION_RULES
 
 Rule = Callable[[Evaluation], Finding | None]
 
@@ -371,6 +372,7 @@ RULES: list[Rule] = [
     loss_concentration,
     wide_intervals,
     threshold_fragile,
+    *DECISION_RULES,
 ]
 
 

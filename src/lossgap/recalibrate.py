@@ -525,6 +525,58 @@ def _held_out_totals(
     ])
 
 
+def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
+    """The parameters of ``method`` fitted on all samples, as the folds fit and apply it.
+
+    The map a user ships (:class:`lossgap.Calibrator`): the same fit as on each fold's
+    training part, on every sample, with the same clipping. Binary maps need only the
+    Tally; multiclass maps need the samples.
+
+    Returns
+    -------
+    dict
+        temperature: ``{"temperature"}``; platt: ``{"intercept", "slope"}`` (both applied
+        to :func:`logits_of` the probability, output clipped to ``[CLIP, 1 - CLIP]``);
+        isotonic: ``{"knots", "values", "clip"}`` per class column (one for binary),
+        applied by linear interpolation, constant beyond the end knots, then clipped to
+        ``[clip, 1 - clip]`` (multiclass: then each row renormalised).
+    """
+    if tally.task == "binary":
+        table = tally.tables[0]
+        if method == "isotonic":
+            pooled = pool_table(table, FIT_ROWS)
+            iso = fit_isotonic(pooled.scores, *pooled.weights.T)
+            return {"columns": [_isotonic_parameters(iso, 0.5 / max(table.weights.sum(), 1.0))]}
+        fit = fit_logistic_table(table, intercept=method == "platt")
+        if method == "platt":
+            return {"intercept": fit.intercept, "slope": fit.slope}
+        return {"temperature": _temperature_of(fit)}
+    if pred is None:
+        msg = "multiclass maps need the samples"
+        raise ValueError(msg)
+    if method == "temperature":
+        beta, _ = multiclass_calibration_slope(pred)
+        return {"temperature": float(1.0 / beta) if beta > 0 else float("inf")}
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    # one "fold" holding every sample and an empty one: fitting on all but the empty fold
+    # is the cross-fitting code's fit on all samples
+    everyone = np.zeros(len(pred), dtype=np.int64)
+    columns = []
+    for c in range(pred.n_classes):
+        bins = _class_bins(pred.prob[:, c], pred.y == c, w, everyone, 2)
+        columns.append(_isotonic_parameters(bins.fit(1), 0.5 / max(w.sum(), 1.0)))
+    return {"columns": columns}
+
+
+def _isotonic_parameters(iso: IsotonicFit, clip: float) -> dict[str, Any]:
+    """Knots and values of an isotonic map, less the knots inside flat runs (interpolation
+    between the two ends of a run gives the same constant), and its clip."""
+    v = iso.values
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:-1] = (v[1:-1] != v[:-2]) | (v[1:-1] != v[2:])
+    return {"knots": iso.knots[keep].tolist(), "values": v[keep].tolist(), "clip": clip}
+
+
 def recalibrate(
     tally: Tally,
     before: dict[str, float],
