@@ -62,6 +62,8 @@ class Calibrator:
         ``scheme`` and ``n``; empty when the map was not scored.
     columns : list of str
         The probability (or logit) columns it was fitted on, when read from a file.
+    from_logits : bool
+        Those columns held logits.
     lossgap_version : str
     """
 
@@ -71,6 +73,7 @@ class Calibrator:
     parameters: dict[str, Any]
     held_out: dict[str, Any] = field(default_factory=dict)
     columns: list[str] = field(default_factory=list)
+    from_logits: bool = False
     lossgap_version: str = ""
 
     @classmethod
@@ -151,6 +154,7 @@ class Calibrator:
             parameters=fit_map(chosen, tally, pred),
             held_out=held_out,
             columns=list(columns),
+            from_logits=pred is not None and pred.logits is not None,
             lossgap_version=__version__,
         )
 
@@ -235,6 +239,7 @@ class Calibrator:
             "task": self.task,
             "classes": list(self.classes),
             "columns": list(self.columns),
+            "from_logits": self.from_logits,
             "parameters": self.parameters,
             "applied_as": _APPLIED_AS[self.method],
             "held_out": self.held_out,
@@ -273,6 +278,7 @@ class Calibrator:
             parameters=data["parameters"],
             held_out=data.get("held_out") or {},
             columns=list(data.get("columns") or []),
+            from_logits=bool(data.get("from_logits", False)),
             lossgap_version=data.get("lossgap_version", ""),
         )
 

@@ -7,9 +7,13 @@ from typing import Annotated
 
 import typer
 
+from lossgap.calibrator import Calibrator
 from lossgap.cli import command, print_json
+from lossgap.cli.calibrate import CalibratorMethod
+from lossgap.errors import InputError
 from lossgap.explain import evaluate_predictions
 from lossgap.io import read_predictions
+from lossgap.io.costs import read_costs
 from lossgap.io.stream import Engine, choose_engine, evaluate_source
 from lossgap.render.html import (
     HtmlOption,
@@ -19,6 +23,7 @@ from lossgap.render.html import (
     write_reports,
 )
 from lossgap.render.text import make_console
+from lossgap.tally import Tally
 
 
 @command("explain")
@@ -63,6 +68,25 @@ def explain_command(
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
+    costs: Annotated[
+        str | None,
+        typer.Option(
+            help="Cost of a false positive and a false negative, 'FP,FN' (binary), or a file "
+            "with the cost matrix (rows: true class, columns: decision): adds the threshold "
+            "or rule of least cost."
+        ),
+    ] = None,
+    save_calibrator: Annotated[
+        Path | None,
+        typer.Option(help="Write the recalibration map, fitted on all samples, to this JSON file."),
+    ] = None,
+    calibrator: Annotated[
+        CalibratorMethod | None,
+        typer.Option(
+            case_sensitive=False,
+            help="The map --save-calibrator writes (default: the best held-out one).",
+        ),
+    ] = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
     columns = {
@@ -76,17 +100,38 @@ def explain_command(
         "classes": classes.split(",") if classes else None,
     }
     chosen = choose_engine(file, engine)
+    cost_values = None if costs is None else read_costs(costs)
+    if save_calibrator is not None and chosen != "memory":
+        raise InputError("--save-calibrator needs the samples in memory: add --engine memory")
     pred = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
-        evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        evaluation = evaluate_predictions(
+            pred, top=top, confidence=confidence, seed=seed, costs=cost_values
+        )
     else:
         console = make_console(stderr=True)
         if json or quiet or not console.is_terminal:  # a bar only where someone watches
             console = None
         evaluation = evaluate_source(
-            file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
+            file,
+            engine=chosen,
+            console=console,
+            top=top,
+            confidence=confidence,
+            seed=seed,
+            costs=cost_values,
+            **columns,
         )
+    if save_calibrator is not None and pred is not None:
+        fitted = Calibrator.from_evaluation(
+            evaluation,
+            Tally.from_predictions(pred),
+            pred,
+            method=None if calibrator is None else calibrator.value,
+            columns=pred.prob_names or (),
+        )
+        fitted.save(save_calibrator)
     write_reports(
         lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
         html=html,

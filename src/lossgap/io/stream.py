@@ -526,11 +526,13 @@ def evaluate_source(
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,
+    costs: Any = None,
     **columns: Any,
 ) -> Evaluation:
     """Evaluate a large input with the ``stream`` or ``spark`` engine (the CLI's path).
 
-    ``columns`` are the column options of :func:`stream_tally`.
+    ``columns`` are the column options of :func:`stream_tally`; ``costs`` those of
+    :func:`lossgap.explain`.
     """
     from lossgap.explain import evaluate
 
@@ -545,4 +547,6 @@ def evaluate_source(
     else:
         tally = stream_tally(path, top=max(top, DEFAULT_TOP), console=console, **columns)
     weighted = columns.get("weight") is not None
-    return evaluate(tally, top=top, confidence=confidence, seed=seed, weighted=weighted)
+    return evaluate(
+        tally, top=top, confidence=confidence, seed=seed, weighted=weighted, costs=costs
+    )
