@@ -13,6 +13,7 @@ from rich.progress import track
 from lossgap.cli import command, print_json
 from lossgap.compare import compare_predictions
 from lossgap.compare.inputs import read_models
+from lossgap.io.costs import read_costs
 from lossgap.render.html import (
     HtmlOption,
     MarkdownOption,
@@ -28,6 +29,15 @@ class RankBy(str, Enum):
 
     log_loss = "log_loss"
     brier = "brier"
+
+
+class Goal(str, Enum):
+    """What the model is for: the choice of model follows it."""
+
+    probabilities = "probabilities"
+    decisions = "decisions"
+    ranking = "ranking"
+    all = "all"
 
 
 class Detail(str, Enum):
@@ -93,6 +103,19 @@ def compare_command(
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
+    goal: Annotated[
+        list[Goal] | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Say which model to keep for this use, with the paired test behind it: "
+            "probabilities (log loss), decisions (cost at each model's own tuned threshold), "
+            "ranking (ROC AUC), or all; repeatable.",
+        ),
+    ] = None,
+    costs: Annotated[
+        str | None,
+        typer.Option(help="Costs for --goal decisions: 'FP,FN' or a cost matrix file."),
+    ] = None,
 ) -> None:
     """Rank models by a proper score beside accuracy, test every difference, show the flips."""
     preds = read_models(
@@ -128,6 +151,8 @@ def compare_command(
         max_ids=ids,
         progress=progress,
         detail=detail.value,
+        goals=[g.value for g in goal or ()],
+        costs=None if costs is None else read_costs(costs),
     )
     write_reports(
         lambda: comparison_report(

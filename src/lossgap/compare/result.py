@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lossgap.evaluation import Evaluation, Finding, json_safe
+from lossgap.results.decision import GoalChoice
 
 #: The metrics a comparison can rank by (lower is better for both).
 RANK_METRICS = ("log_loss", "brier")
@@ -173,6 +174,8 @@ class Comparison:
     detail : str
         How much of each model's evaluation was computed: ``"full"`` or ``"summary"``
         (see :func:`lossgap.explain.evaluate`).
+    goals : list of GoalChoice
+        Which model to keep per goal asked for (``compare --goal``); empty when none.
     """
 
     task: str
@@ -191,6 +194,7 @@ class Comparison:
     findings: list[Finding] = field(default_factory=list)
     ids_shown: int = 20
     detail: str = "full"
+    goals: list[GoalChoice] = field(default_factory=list)
 
     @property
     def alpha(self) -> float:
@@ -232,6 +236,8 @@ class Comparison:
             "pairs": [p.to_dict() for p in self.pairs],
             "findings": [asdict(f) for f in self.findings],
         }
+        if self.goals:
+            out["goals"] = {g.goal: g.to_dict() for g in self.goals}
         return json_safe(out)
 
     def _repr_html_(self) -> str:

@@ -146,6 +146,11 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
         ),
         style=style("dim"),
     )
+    if c.goals:
+        yield Text("")
+        yield Text("Which to keep", style="bold")
+        for choice in c.goals:
+            yield Text(f"{choice.verdict} ({choice.method})")
     yield Text("")
     yield Text("Findings", style="bold")
     if not c.findings:

@@ -139,3 +139,73 @@ class Decision:
             "confidence": self.confidence,
             "method": self.method,
         }
+
+
+#: The goals ``compare --goal`` picks a model for, with the score that judges each.
+GOALS = {
+    "probabilities": "log_loss",
+    "decisions": "decision_cost",
+    "ranking": "roc_auc",
+}
+
+
+@dataclass(frozen=True)
+class GoalTest:
+    """The paired test of the goal's best model against one other.
+
+    Attributes
+    ----------
+    model : str
+        The other model.
+    difference, ci_low, ci_high : float
+        Best minus other, in the goal's score (lower is better for losses and costs,
+        higher for ROC AUC).
+    p_value : float or None
+        Two-sided, Holm-adjusted over the other models.
+    significant : bool
+    """
+
+    model: str
+    difference: float
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    significant: bool
+
+
+@dataclass(frozen=True)
+class GoalChoice:
+    """Which model to keep for one goal, and the paired tests that back it.
+
+    Attributes
+    ----------
+    goal : str
+        ``"probabilities"``, ``"decisions"`` or ``"ranking"``.
+    score : str
+        ``"log_loss"``, ``"decision_cost"`` (mean cost of decisions at a threshold tuned
+        on the other folds) or ``"roc_auc"``.
+    best : str
+        The best model by the score's point value.
+    keep : str or None
+        ``best`` when it beats every other model beyond noise; None when some other
+        model cannot be told from it.
+    tied : list of str
+        The models that cannot be told from ``best`` (``best`` first).
+    verdict : str
+        The choice in one sentence.
+    method : str
+        The paired test.
+    tests : list of GoalTest
+    """
+
+    goal: str
+    score: str
+    best: str
+    keep: str | None
+    tied: list[str]
+    verdict: str
+    method: str
+    tests: list[GoalTest] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
