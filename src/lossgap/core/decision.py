@@ -96,7 +96,7 @@ def cost_matrix(costs: Any, n_classes: int) -> np.ndarray:
     bad = np.argwhere(~np.isfinite(c) | (c < 0))
     if len(bad):
         i, j = bad[0]
-        msg = f"cost [{i}][{j}] is {c[i, j]!r}; costs must be finite and non-negative"
+        msg = f"cost [{i}][{j}] is {float(c[i, j])!r}; costs must be finite and non-negative"
         raise InputError(msg)
     if np.all(c == c[:, :1]):
         msg = "every decision costs the same for every class: give costs that differ"
