@@ -157,3 +157,32 @@ def test_cli_costs_json_and_bad_costs(tmp_path, rng):
     bad = runner.invoke(app, ["explain", str(path), "--costs", "1,x"])
     assert bad.exit_code == 2
     assert bad.stderr.count("\n") == 1 and "--costs '1,x'" in bad.stderr
+
+
+def test_objectives_equal_the_metric_kernels(rng):
+    from lossgap.metrics import (
+        accuracy_from_confusion,
+        balanced_accuracy_from_confusion,
+        f1_from_confusion,
+    )
+
+    w = rng.poisson(1.0, size=(30, 2, 12)).astype(float)
+    w[0, 1] = 0.0  # a replicate without positives
+    w[1, 0] = 0.0  # and one without negatives
+    c = cost_matrix([[0.5, 1], [3, 0.2]], 2)
+    got = threshold_objectives(w[:, 0], w[:, 1], c)
+    for r in range(len(w)):
+        for j in range(13):
+            decided = np.arange(12) >= j
+            neg, pos = w[r, 0], w[r, 1]
+            confusion = np.array(
+                [[neg @ ~decided, neg @ decided], [pos @ ~decided, pos @ decided]]
+            )
+            kernels = {
+                "accuracy": accuracy_from_confusion(confusion),
+                "f1": f1_from_confusion(confusion),
+                "balanced_accuracy": balanced_accuracy_from_confusion(confusion),
+                "cost": (confusion * c).sum() / confusion.sum(),
+            }
+            for name, value in kernels.items():
+                assert got[name][r, j] == pytest.approx(float(value), abs=1e-12), (name, r, j)

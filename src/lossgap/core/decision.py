@@ -137,7 +137,11 @@ def threshold_objectives(
     Returns
     -------
     dict of str to ndarray of shape (..., m + 1)
-        Candidate ``j`` decides positive for the scores from index ``j`` on.
+        Candidate ``j`` decides positive for the scores from index ``j`` on. The values
+        equal those of the kernels of :mod:`lossgap.metrics` on each candidate's
+        confusion matrix (tested), computed from its four cells directly: building the
+        ``(..., m + 1, 2, 2)`` matrices for every bootstrap replicate costs several times
+        more.
 
     Examples
     --------
@@ -147,26 +151,27 @@ def threshold_objectives(
     """
     zero = np.zeros((*w_neg.shape[:-1], 1))
     # weight strictly below each candidate: the samples decided negative
-    neg_below = np.concatenate([zero, np.cumsum(w_neg, axis=-1)], axis=-1)
-    pos_below = np.concatenate([zero, np.cumsum(w_pos, axis=-1)], axis=-1)
-    neg, pos = neg_below[..., -1:], pos_below[..., -1:]
-    total = neg + pos
-    tn, fn = neg_below, pos_below
+    tn = np.concatenate([zero, np.cumsum(w_neg, axis=-1)], axis=-1)
+    fn = np.concatenate([zero, np.cumsum(w_pos, axis=-1)], axis=-1)
+    neg, pos = tn[..., -1:], fn[..., -1:]
     fp, tp = neg - tn, pos - fn
+    total = neg + pos
     with np.errstate(divide="ignore", invalid="ignore"):
+        recall_pos, recall_neg = tp / pos, tn / neg
+        # balanced accuracy averages the recalls of the classes present, as scikit-learn
+        balanced = np.where(
+            (pos > 0) & (neg > 0),
+            0.5 * (recall_pos + recall_neg),
+            np.where(pos > 0, recall_pos, recall_neg),
+        )
         out = {
             "accuracy": (tp + tn) / total,
             "f1": np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
-            "balanced_accuracy": 0.5 * (_share(tp, pos) + _share(tn, neg)),
+            "balanced_accuracy": balanced,
         }
         if c is not None:
             out["cost"] = (c[0, 0] * tn + c[0, 1] * fp + c[1, 0] * fn + c[1, 1] * tp) / total
     return out
-
-
-def _share(part: np.ndarray, whole: np.ndarray) -> np.ndarray:
-    """part / whole, 1 where the class is absent (it has no errors to make)."""
-    return np.where(whole > 0, part / np.where(whole > 0, whole, 1.0), 1.0)
 
 
 def candidate(scores: np.ndarray, threshold: float) -> int:
