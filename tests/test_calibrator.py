@@ -43,7 +43,9 @@ def test_temperature_against_scipy(rng):
     y, p = overconfident(rng, 1000)
     z = logits_of(p)
     best = minimize_scalar(
-        lambda t: log_loss(y, expit(z / t)), bounds=(0.1, 10), method="bounded",
+        lambda t: log_loss(y, expit(z / t)),
+        bounds=(0.1, 10),
+        method="bounded",
         options={"xatol": 1e-10},
     )
     cal = Calibrator.fit(y, p, method="temperature")
@@ -111,7 +113,16 @@ def test_cli_save_apply_and_refuse(tmp_path, rng):
     fitted = write(tmp_path / "fit.csv", {"y": y, "p": p})
     saved = tmp_path / "cal.json"
     result = runner.invoke(
-        app, ["explain", str(fitted), "--save-calibrator", str(saved), "--calibrator", "platt", "--json"]
+        app,
+        [
+            "explain",
+            str(fitted),
+            "--save-calibrator",
+            str(saved),
+            "--calibrator",
+            "platt",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     cal = Calibrator.load(saved)
@@ -123,7 +134,10 @@ def test_cli_save_apply_and_refuse(tmp_path, rng):
     assert_allclose(out["p"], cal.transform(p[::-1]), rtol=1e-15)
     assert_allclose(out["id"], np.arange(len(p)))
 
-    three = write(tmp_path / "three.csv", {"y": [0, 1, 2], "p_0": [0.2] * 3, "p_1": [0.3] * 3, "p_2": [0.5] * 3})
+    three = write(
+        tmp_path / "three.csv",
+        {"y": [0, 1, 2], "p_0": [0.2] * 3, "p_1": [0.3] * 3, "p_2": [0.5] * 3},
+    )
     strange = write(tmp_path / "labels.csv", {"y": ["cat", "dog"], "p": [0.2, 0.7]})
     for bad, words in ((three, "binary task"), (strange, "'cat'"), (new, "is the input file")):
         args = ["calibrate", str(saved), str(bad)] + (["--out", str(new)] if bad == new else [])
@@ -149,9 +163,16 @@ def test_cli_refuses_other_classes(tmp_path, rng):
     )
     result = runner.invoke(app, ["calibrate", str(saved), str(swapped)])
     assert result.exit_code == 2 and "order" in result.stderr
-    good = write(tmp_path / "good.csv", {"p_ant": prob[:, 0], "p_bee": prob[:, 1], "p_cow": prob[:, 2]})
-    result = runner.invoke(app, ["calibrate", str(saved), str(good), "--out", str(tmp_path / "o.csv")])
+    good = write(
+        tmp_path / "good.csv", {"p_ant": prob[:, 0], "p_bee": prob[:, 1], "p_cow": prob[:, 2]}
+    )
+    result = runner.invoke(
+        app, ["calibrate", str(saved), str(good), "--out", str(tmp_path / "o.csv")]
+    )
     assert result.exit_code == 0, result.output
     out = np.genfromtxt(tmp_path / "o.csv", delimiter=",", names=True)
-    assert_allclose(np.column_stack([out[c] for c in ("p_ant", "p_bee", "p_cow")]),
-                    cal.transform(prob), rtol=1e-14)
+    assert_allclose(
+        np.column_stack([out[c] for c in ("p_ant", "p_bee", "p_cow")]),
+        cal.transform(prob),
+        rtol=1e-14,
+    )

@@ -175,9 +175,7 @@ def test_objectives_equal_the_metric_kernels(rng):
         for j in range(13):
             decided = np.arange(12) >= j
             neg, pos = w[r, 0], w[r, 1]
-            confusion = np.array(
-                [[neg @ ~decided, neg @ decided], [pos @ ~decided, pos @ decided]]
-            )
+            confusion = np.array([[neg @ ~decided, neg @ decided], [pos @ ~decided, pos @ decided]])
             kernels = {
                 "accuracy": accuracy_from_confusion(confusion),
                 "f1": f1_from_confusion(confusion),

@@ -133,20 +133,27 @@ class Calibrator:
             msg = f"no calibrator to save: {ev.recalibration.get('scheme', 'no recalibration')}"
             raise InputError(msg)
         if chosen not in allowed:
-            msg = f"calibrator {chosen!r} is not available for {tally.task} predictions: use one of {', '.join(allowed)}"
+            msg = (
+                f"calibrator {chosen!r} is not available for {tally.task} predictions: "
+                f"use one of {', '.join(allowed)}"
+            )
             raise InputError(msg)
         if tally.task != "binary" and pred is None:
             msg = "a multiclass calibrator needs the samples in memory: use --engine memory"
             raise InputError(msg)
         scored = methods.get(chosen, {})
-        held_out = {
-            "log_loss_before": scored.get("log_loss_before"),
-            "log_loss": scored.get("log_loss_after"),
-            "interval": scored.get("log_loss_after_interval"),
-            "confidence": ev.confidence,
-            "scheme": ev.recalibration.get("scheme"),
-            "n": tally.count,
-        } if scored else {}
+        held_out = (
+            {
+                "log_loss_before": scored.get("log_loss_before"),
+                "log_loss": scored.get("log_loss_after"),
+                "interval": scored.get("log_loss_after_interval"),
+                "confidence": ev.confidence,
+                "scheme": ev.recalibration.get("scheme"),
+                "n": tally.count,
+            }
+            if scored
+            else {}
+        )
         return cls(
             method=chosen,
             task=tally.task,

@@ -44,13 +44,17 @@ _WRITERS = {
 }
 
 
-def _columns(cal: Calibrator, names: list[str], prob: list[str], logit: list[str]) -> tuple[list[str], bool]:
+def _columns(
+    cal: Calibrator, names: list[str], prob: list[str], logit: list[str]
+) -> tuple[list[str], bool]:
     """The probability (or logit) columns to transform, and whether they are logits."""
     if prob or logit:
         chosen = prob or logit
         missing = [c for c in chosen if c not in names]
         if missing:
-            msg = f"no column {missing[0]!r} in the predictions; the columns are: {', '.join(names)}"
+            msg = (
+                f"no column {missing[0]!r} in the predictions; the columns are: {', '.join(names)}"
+            )
             raise InputError(msg)
         return chosen, bool(logit)
     if cal.columns and all(c in names for c in cal.columns):
@@ -134,7 +138,9 @@ def calibrate_command(
     prob: Annotated[
         list[str] | None, typer.Option(help="Probability column(s), one per class in order.")
     ] = None,
-    logit: Annotated[list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")] = None,
+    logit: Annotated[
+        list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
+    ] = None,
     label: Annotated[
         str | None, typer.Option(help="Label column, if any: its classes are checked.")
     ] = None,
@@ -148,7 +154,10 @@ def calibrate_command(
     kind = file_format(predictions)
     target = out or predictions.with_name(f"{predictions.stem}.calibrated{predictions.suffix}")
     if kind not in _WRITERS:
-        msg = f"calibrate writes CSV, TSV or Parquet; {predictions.name!r} is {kind}: convert it first"
+        msg = (
+            f"calibrate writes CSV, TSV or Parquet; {predictions.name!r} is {kind}: "
+            "convert it first"
+        )
         raise InputError(msg)
     if file_format(target) != kind:
         msg = f"--out {str(target)!r} must have the input's format ({kind})"

@@ -40,8 +40,7 @@ from lossgap.results.decision import GOALS, GoalChoice, GoalTest
 _METHODS = {
     "probabilities": "paired t on per-sample log losses",
     "decisions": (
-        "paired t on per-sample costs of decisions at a threshold tuned on the other "
-        "folds (5-fold)"
+        "paired t on per-sample costs of decisions at a threshold tuned on the other folds (5-fold)"
     ),
     "ranking": "DeLong paired",
 }
@@ -98,9 +97,11 @@ def choose_for_goals(
     out = []
     for goal in check_goals(goals):
         if goal == "ranking":
-            curves = [AucColumn(1, 1.0)] if first.task == "binary" else [
-                AucColumn(c, 1.0 / first.n_classes) for c in range(first.n_classes)
-            ]
+            curves = (
+                [AucColumn(1, 1.0)]
+                if first.task == "binary"
+                else [AucColumn(c, 1.0 / first.n_classes) for c in range(first.n_classes)]
+            )
             influence = np.stack([auc_influence(_columns(p), p.y, curves) for p in preds.values()])
             values = np.array([_auc(p) for p in preds.values()])
             best = int(np.nanargmax(values))
@@ -176,7 +177,9 @@ def _choice(
         keep = None
         verdict = (
             f"{goal}: no real difference between {_and(tied)} by {score} ("
-            + ", ".join(f"{names[best]} - {t.model}: {_diff(t)}" for t in tests if not t.significant)
+            + ", ".join(
+                f"{names[best]} - {t.model}: {_diff(t)}" for t in tests if not t.significant
+            )
             + ")"
         )
         beaten = [t.model for t in tests if t.significant]

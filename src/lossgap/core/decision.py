@@ -273,13 +273,13 @@ def _binary_decision(
 ) -> Decision:
     table = tally.tables[0]
     scores = table.scores
-    curves = threshold_objectives(*table.weights.T, c)
+    curves = threshold_objectives(table.weights[:, 0], table.weights[:, 1], c)
     low, high = _edges(scores)
     pooled = pool_table(table, MAX_UNITS // 2)
     rng = np.random.default_rng(seed)
     m = len(pooled.scores)
     cells = pooled.weights.T.ravel()
-    base = threshold_objectives(*pooled.weights.T, c)
+    base = threshold_objectives(pooled.weights[:, 0], pooled.weights[:, 1], c)
     draws: dict[str, np.ndarray] = {}
     if replicates > 0:
         rep = rng.poisson(cells, size=(replicates, len(cells))).astype(np.float64)
@@ -374,7 +374,11 @@ def _multiclass_decision(
     # the per-sample costs take few distinct pairs: resample the pairs' weights
     pairs, cell = np.unique(np.column_stack([argmax_cost, bayes_cost]), axis=0, return_inverse=True)
     weight = np.bincount(cell.ravel(), weights=w, minlength=len(pairs))
-    columns = {"argmax": pairs[:, 0], "cost_weighted": pairs[:, 1], "difference": pairs[:, 0] - pairs[:, 1]}
+    columns = {
+        "argmax": pairs[:, 0],
+        "cost_weighted": pairs[:, 1],
+        "difference": pairs[:, 0] - pairs[:, 1],
+    }
     rules = []
     rng = np.random.default_rng(seed)
     rep = rng.poisson(weight, size=(replicates, len(weight))).astype(np.float64)
@@ -382,7 +386,11 @@ def _multiclass_decision(
         totals = rep.sum(axis=1)
         for name, values in columns.items():
             cost = float(weight @ values / weight.sum())
-            ci = _percentile(cost, rep @ values / totals, cost, confidence) if replicates else (None, None)
+            ci = (
+                _percentile(cost, rep @ values / totals, cost, confidence)
+                if replicates
+                else (None, None)
+            )
             rules.append(RuleCost(name, cost, *ci))
     return Decision(
         task="multiclass",
@@ -426,7 +434,10 @@ def held_out_decision_costs(
         table = ScoreTable.from_samples(
             pred.prob[train], pred.y[train], None if w is None else w[train]
         )
-        j = _best(threshold_objectives(*table.weights.T, c)["cost"], maximise=False)
+        j = _best(
+            threshold_objectives(table.weights[:, 0], table.weights[:, 1], c)["cost"],
+            maximise=False,
+        )
         low, high = _edges(table.scores)
         decided = (pred.prob[test] >= _midpoint(low[j], high[j])).astype(np.int64)
         out[test] = c[pred.y[test], decided]

@@ -29,9 +29,13 @@ def read_costs(text: str) -> np.ndarray:
     if path.is_file():
         raw = path.read_text(encoding="utf-8")
         try:
-            rows = json.loads(raw) if path.suffix.lower() == ".json" else [
-                [float(v) for v in line.split(",")] for line in raw.splitlines() if line.strip()
-            ]
+            rows = (
+                json.loads(raw)
+                if path.suffix.lower() == ".json"
+                else [
+                    [float(v) for v in line.split(",")] for line in raw.splitlines() if line.strip()
+                ]
+            )
             return np.asarray(rows, dtype=np.float64)
         except ValueError as exc:
             msg = (

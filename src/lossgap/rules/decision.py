@@ -35,7 +35,7 @@ def how_to_recalibrate(method: str, parameters: dict[str, Any] | None = None) ->
         "then `lossgap calibrate cal.json NEW_PREDICTIONS` or "
         "`lossgap.Calibrator.load('cal.json').transform(p)`. In scikit-learn (>= "
         f"{since}), fit it on held-out data with `CalibratedClassifierCV(FrozenEstimator(model), "
-        f"method=\"{sklearn_method[method]}\")`."
+        f'method="{sklearn_method[method]}")`.'
     )
     if method == "temperature":
         t = parameters.get("temperature")
@@ -174,8 +174,13 @@ def costly_argmax(ev: Evaluation) -> Finding | None:
         f"the least expected cost under the given cost matrix costs "
         f"{_cost(rules['cost_weighted'].cost)}, {_cost(diff.cost)} less "
         f"([{_cost(diff.ci_low)}, {_cost(diff.ci_high or diff.cost)}]).",
-        {"argmax": rules["argmax"].cost, "cost_weighted": rules["cost_weighted"].cost,
-         "difference": diff.cost, "ci_low": diff.ci_low, "ci_high": diff.ci_high},
+        {
+            "argmax": rules["argmax"].cost,
+            "cost_weighted": rules["cost_weighted"].cost,
+            "difference": diff.cost,
+            "ci_low": diff.ci_low,
+            "ci_high": diff.ci_high,
+        },
         "Decide by argmin over classes of sum_i p_i C[i][j] instead of the argmax; that rule "
         "assumes calibrated probabilities, so recalibrate first (temperature scaling).",
     )
