@@ -442,3 +442,59 @@ def held_out_decision_costs(
         decided = (pred.prob[test] >= _midpoint(low[j], high[j])).astype(np.int64)
         out[test] = c[pred.y[test], decided]
     return out
+
+
+#: Points kept per plotted decision curve.
+CURVE_POINTS = 2000
+
+
+def decision_curve(
+    table: ScoreTable, costs: npt.ArrayLike | None = None, *, max_points: int = CURVE_POINTS
+) -> dict[str, list[float]]:
+    """The series behind the decision plots of a binary score table.
+
+    Parameters
+    ----------
+    table : ScoreTable
+    costs : pair or (2, 2) array-like, default=None
+        With costs, ``cost`` is the mean cost per sample at each threshold; without, the
+        series holds the net benefit of decision-curve analysis, ``TP / n - FP / n *
+        t / (1 - t)`` (the threshold ``t`` setting the exchange rate), beside that of
+        deciding positive for everyone.
+    max_points : int, default=2000
+        Longer series keep evenly spaced thresholds (each value exact at its threshold).
+
+    Returns
+    -------
+    dict of str to list of float
+        ``threshold`` (ascending; ``p >= threshold`` decides positive), ``precision``,
+        ``recall`` and ``cost`` or ``net_benefit`` and ``net_benefit_all``.
+
+    Examples
+    --------
+    >>> t = ScoreTable(np.array([0.2, 0.6, 0.9]), np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
+    >>> decision_curve(t, (1, 2))["cost"]
+    [0.5, 0.16666666666666666, 0.3333333333333333, 1.0]
+    """
+    w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
+    thresholds = _edges(table.scores)[1]
+    neg_above = w_neg.sum() - np.concatenate([[0.0], np.cumsum(w_neg)])
+    pos_above = w_pos.sum() - np.concatenate([[0.0], np.cumsum(w_pos)])
+    total = w_neg.sum() + w_pos.sum()
+    keep = np.arange(len(thresholds))
+    if len(keep) > max_points:
+        keep = np.unique(np.linspace(0, len(keep) - 1, max_points).round().astype(int))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decided = neg_above + pos_above
+        out = {
+            "threshold": thresholds,
+            "precision": np.where(decided > 0, pos_above / decided, np.nan),
+            "recall": pos_above / w_pos.sum(),
+        }
+        if costs is None:
+            odds = thresholds / (1.0 - thresholds)
+            out["net_benefit"] = (pos_above - neg_above * odds) / total
+            out["net_benefit_all"] = (w_pos.sum() - w_neg.sum() * odds) / total
+        else:
+            out["cost"] = threshold_objectives(w_neg, w_pos, cost_matrix(costs, 2))["cost"]
+    return {name: np.asarray(v)[keep].tolist() for name, v in out.items()}

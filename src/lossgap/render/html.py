@@ -326,7 +326,9 @@ def explain_report(
     >>> page.startswith("<!DOCTYPE html>"), page.count("<img ")
     (True, 2)
     """
+    from lossgap.core.decision import decision_curve
     from lossgap.plots.data import explain_curves
+    from lossgap.plots.decision import decision_charts
     from lossgap.plots.explain import explain_charts
 
     def charts() -> list[Any]:
@@ -337,7 +339,11 @@ def explain_report(
             summary, pred, curve=ev.decomposition.get("curve"), confidence=ev.confidence,
             seed=seed,
         )
-        return explain_charts(ev, curves)
+        decision = None  # the decision plots join the report when costs were given
+        if summary is not None and ev.decision is not None and ev.decision.costs is not None:
+            if summary.task == "binary":
+                decision = decision_curve(summary.tables[0].to_numpy(), ev.decision.costs)
+        return explain_charts(ev, curves) + decision_charts(ev, decision)
 
     classes = ", ".join(map(str, ev.classes))
     return Report(
