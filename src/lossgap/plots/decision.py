@@ -135,7 +135,7 @@ def cost_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart | None:
 def precision_recall_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart | None:
     """Precision against recall, with the chosen threshold of each objective marked."""
     d = ev.decision
-    if d is None or data is None or not d.optimal:
+    if d is None or data is None or not d.optimal or ev.threshold is None:
         return None
     x = np.asarray(data["threshold"])
     recall, precision = np.asarray(data["recall"]), np.asarray(data["precision"])
