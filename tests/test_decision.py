@@ -210,3 +210,37 @@ def test_decision_plots(rng, tmp_path):
     assert [c.name for c in decision_charts(free, plain)] == ["net_benefit", "precision_recall"]
     page = explain_report(ev, pred=pred).html()
     assert "Decisions: the threshold to use" in page and "decision_cost" in page
+
+
+def test_streamed_decision_equals_memory(tmp_path, rng):
+    y, p = random_binary(rng, 3000)
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "y,p\n" + "\n".join(f"{a},{float(b)!r}" for a, b in zip(y, p, strict=True)) + "\n"
+    )
+    out = {}
+    for engine in ("memory", "stream"):
+        result = runner.invoke(
+            app, ["explain", str(path), "--costs", "1,4", "--engine", engine, "--json", "--quiet"]
+        )
+        assert result.exit_code == 0, result.output
+        out[engine] = json.loads(result.stdout)["decision"]
+    assert out["stream"] == out["memory"]
+
+
+def test_cli_multiclass_cost_file(tmp_path, rng):
+    y, prob = random_multiclass(rng, 300, 3)
+    path = tmp_path / "m.csv"
+    rows = [
+        f"{a},{float(b[0])!r},{float(b[1])!r},{float(b[2])!r}" for a, b in zip(y, prob, strict=True)
+    ]
+    path.write_text("y,p_0,p_1,p_2\n" + "\n".join(rows) + "\n")
+    costs = tmp_path / "costs.csv"
+    costs.write_text("0,1,1\n5,0,1\n10,1,0\n")
+    result = runner.invoke(app, ["explain", str(path), "--costs", str(costs), "--json"])
+    assert result.exit_code == 0, result.output
+    decision = json.loads(result.stdout)["decision"]
+    assert decision["costs"] == [[0, 1, 1], [5, 0, 1], [10, 1, 0]]
+    assert [r["rule"] for r in decision["rules"]] == ["argmax", "cost_weighted", "difference"]
+    wrong = runner.invoke(app, ["explain", str(path), "--costs", "1,4"])
+    assert wrong.exit_code == 2 and "3 x 3 matrix" in wrong.stderr

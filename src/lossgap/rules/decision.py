@@ -45,7 +45,13 @@ def how_to_recalibrate(method: str, parameters: dict[str, Any] | None = None) ->
             "dim=-1)` (binary: `torch.sigmoid(logit / T)`); it keeps every argmax."
         )
     elif method == "platt":
-        text += " In torch: `torch.sigmoid(a + b * logit)` with the fitted a, b."
+        a, b = parameters.get("intercept"), parameters.get("slope")
+        fitted = (
+            f"{a:.4g} + {b:.4g} * logit"
+            if isinstance(a, float) and isinstance(b, float)
+            else "a + b * logit"
+        )
+        text += f" In torch: `torch.sigmoid({fitted})`."
     return text
 
 
