@@ -16,6 +16,7 @@ from rich.style import Style
 from rich.theme import Theme
 
 from lossgap.evaluation import Evaluation, Finding, MetricValue
+from lossgap.results.decision import Decision
 
 THEME = Theme(
     {
@@ -145,6 +146,38 @@ def findings_renderables(findings: Sequence[Finding]) -> Iterator[RenderableType
             yield Text(f"   What to do: {finding.advice}", style=style("advice"))
 
 
+def decision_lines(d: Decision) -> list[str]:
+    """The decision section in plain lines (given costs): best threshold or rule, and costs.
+
+    Examples
+    --------
+    >>> import lossgap
+    >>> ev = lossgap.explain([0, 0, 1, 1, 1, 0], [0.1, 0.3, 0.4, 0.7, 0.9, 0.5], costs=(1, 4))
+    >>> decision_lines(ev.decision)[0]  # doctest: +ELLIPSIS
+    'Least cost 0.1667 per sample at p >= 0.35 (thresholds in [0, 0.9] are as good at 95%...'
+    """
+    lines = []
+    choice = d.optimal.get("cost")
+    if choice is not None:
+        lines.append(
+            f"Least cost {choice.value:.4g} per sample at p >= {choice.threshold:.3g} "
+            f"(thresholds in [{choice.threshold_low:.3g}, {choice.threshold_high:.3g}] are as "
+            f"good at {d.confidence:.0%}; the cost varies by {choice.flat_within:.3g} across them)."
+        )
+        for at in d.at:
+            if at.name == "threshold" and at.threshold == 0.5:
+                continue  # the same line as at 0.5
+            name = {"0.5": "0.5", "threshold": "the threshold in use", "calibrated":
+                    "FP / (FP + FN), a calibrated model's threshold"}[at.name]
+            lines.append(
+                f"  at {name} ({at.threshold:.3g}): {at.cost:.4g} per sample, "
+                f"{at.excess:+.4g} against the best"
+            )
+    for rule in d.rules:
+        lines.append(f"{rule.rule.replace('_', ' ')}: {rule.cost:.4g} per sample")
+    return lines
+
+
 def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     """The terminal explanation: headline, numbers, findings with advice, worst samples."""
     yield Text(headline(ev), style=style("headline"))
@@ -155,6 +188,10 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     )
     yield Text("")
     yield metrics_table(ev)
+    if ev.decision is not None and ev.decision.costs is not None:
+        yield Text("")
+        yield Text("Decisions", style="bold")
+        yield from (Text(line) for line in decision_lines(ev.decision))
     yield Text("")
     yield Text("Findings", style="bold")
     yield from findings_renderables(ev.findings)
