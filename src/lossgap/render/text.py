@@ -10,9 +10,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, RenderableType
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from rich.style import Style
 from rich.theme import Theme
 
 from lossgap.evaluation import Evaluation, Finding, MetricValue
