@@ -30,8 +30,8 @@ from sklearn.isotonic import IsotonicRegression
 
 import lossgap
 from lossgap import Predictions, Tally
-from lossgap.decompose import decompose
-from lossgap.metrics import METRICS
+from lossgap.core.decompose import decompose
+from lossgap.core.metrics import METRICS
 
 
 def best_time(func: Callable[[], object], repeat: int) -> float:

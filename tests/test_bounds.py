@@ -1,4 +1,4 @@
-"""The loss-accuracy theory of lossgap.bounds, checked against brute force.
+"""The loss-accuracy theory of lossgap.core.bounds, checked against brute force.
 
 Brute force here means linear programs over distributions of forecasts on fine grids
 (scipy's HiGHS): the true optimum over *all* distributions is approached from inside by
@@ -19,7 +19,7 @@ from scipy.special import entr, expit, softmax
 from scipy.stats import binomtest
 
 from lossgap import InputError
-from lossgap.bounds import (
+from lossgap.core.bounds import (
     LN2,
     accuracy_interval,
     accuracy_range_from_f1,

@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 import lossgap
 from lossgap import Calibrator, InputError, Predictions, Tally
 from lossgap.cli import load_commands
-from lossgap.pooling import pool_table
-from lossgap.recalibrate import FIT_ROWS, binary_map, logits_of
+from lossgap.core.pooling import pool_table
+from lossgap.core.recalibrate import FIT_ROWS, binary_map, logits_of
 from tests.conftest import random_multiclass
 
 runner = CliRunner()

@@ -16,11 +16,12 @@ from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_
 
 import lossgap
 from lossgap import InputError
-from lossgap.compare import Comparison, rules
-from lossgap.compare.inputs import predictions_from_arrays
-from lossgap.compare.paired import holm
-from lossgap.compare.pipeline import paired_comparisons
+from lossgap.comparison import Comparison
+from lossgap.comparison.inputs import predictions_from_arrays
+from lossgap.comparison.paired import holm
+from lossgap.comparison.pipeline import paired_comparisons
 from lossgap.render.text import THEME
+from lossgap.rules import compare as rules
 from tests.conftest import random_binary, random_multiclass
 
 

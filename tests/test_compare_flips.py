@@ -6,7 +6,7 @@ import numpy as np
 from numpy.testing import assert_allclose
 
 from lossgap import Predictions
-from lossgap.compare.flips import boundary_distance, first_rows, flip_tables
+from lossgap.comparison.flips import boundary_distance, first_rows, flip_tables
 
 
 def test_boundary_distance_binary_and_multiclass(rng):

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from lossgap.compare.paired import (
+from lossgap.comparison.paired import (
     AucColumn,
     auc_influence,
     centered_cross_products,
@@ -20,9 +20,8 @@ from lossgap.compare.paired import (
     paired_mean_difference,
     paired_proportion_difference,
     placement_values,
-
 )
-from lossgap.uncertainty import wilson
+from lossgap.core.uncertainty import wilson
 
 
 def test_wilson_matches_scipy():

@@ -160,7 +160,7 @@ def test_cli_costs_json_and_bad_costs(tmp_path, rng):
 
 
 def test_objectives_equal_the_metric_kernels(rng):
-    from lossgap.metrics import (
+    from lossgap.core.metrics import (
         accuracy_from_confusion,
         balanced_accuracy_from_confusion,
         f1_from_confusion,
@@ -188,8 +188,9 @@ def test_objectives_equal_the_metric_kernels(rng):
 
 def test_decision_plots(rng, tmp_path):
     from lossgap.core.decision import decision_curve
-    from lossgap.plots.decision import decision_charts
+    from lossgap.curves import evaluation_curves
     from lossgap.render.html import explain_report
+    from lossgap.render.plots.decision import decision_charts
 
     y, p = random_binary(rng, 300)
     pred = Predictions(y, p)
@@ -208,7 +209,7 @@ def test_decision_plots(rng, tmp_path):
     expected = ((decided & (y == 1)).sum() - (decided & (y == 0)).sum() * t / (1 - t)) / n
     assert plain["net_benefit"][j] == pytest.approx(expected)
     assert [c.name for c in decision_charts(free, plain)] == ["net_benefit", "precision_recall"]
-    page = explain_report(ev, pred=pred).html()
+    page = explain_report(ev, curves=evaluation_curves(ev, pred)).html()
     assert "Decisions: the threshold to use" in page and "decision_cost" in page
 
 

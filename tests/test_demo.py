@@ -9,9 +9,9 @@ from typer.testing import CliRunner
 
 from lossgap.cli import load_commands
 from lossgap.demo import CLASSES, run_demo, saved_epochs, train_demo_model
-from lossgap.evaluation import json_safe
 from lossgap.history import analyse_history
 from lossgap.render.html import demo_report
+from lossgap.results.evaluation import json_safe
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,8 @@ def test_story_json_is_plain(story):
 
 
 def test_one_page_with_all_three_parts(story):
-    page = demo_report(story).html()
+    curves, flips = story.plot_data()
+    page = demo_report(story, curves=curves, flips=flips).html()
     sections = ("history_1", "epochs", "reliability", "threshold", "forest", "flips_1")
     for name in sections:
         assert f'data-chart="{name}"' in page

@@ -14,12 +14,12 @@ from sklearn.linear_model import LogisticRegression
 
 import lossgap
 from lossgap import Predictions, Tally
-from lossgap.calibration import binned_ece, smooth_ece
-from lossgap.decompose import corp, top_label_table
-from lossgap.explain import evaluate_predictions
-from lossgap.recalibrate import fit_logistic, fit_multiclass_temperature, logits_of
-from lossgap.tally import ScoreTable
-from lossgap.uncertainty import delong_variance, wilson
+from lossgap.core.calibration import binned_ece, smooth_ece
+from lossgap.core.decompose import corp, top_label_table
+from lossgap.core.recalibrate import fit_logistic, fit_multiclass_temperature, logits_of
+from lossgap.core.tally import ScoreTable
+from lossgap.core.uncertainty import delong_variance, wilson
+from lossgap.explanation import evaluate_predictions
 from tests.conftest import random_multiclass
 
 
@@ -362,7 +362,7 @@ def test_backwards_probabilities_get_advice_about_the_class_order():
 
 def test_multiclass_bootstrap_pooled_columns_match_exact_columns(monkeypatch, rng):
     """Pooling each class column into runs barely moves the one-vs-rest intervals."""
-    import lossgap.bootstrap as bootstrap
+    import lossgap.core.bootstrap as bootstrap
 
     y, prob = random_multiclass(rng, 3000, 4)
     pooled = lossgap.explain(y, prob)
@@ -377,7 +377,7 @@ def test_multiclass_bootstrap_pooled_columns_match_exact_columns(monkeypatch, rn
 
 
 def test_fold_temperature_from_the_shared_start_is_the_fold_optimum(rng):
-    from lossgap.recalibrate import _Temperature
+    from lossgap.core.recalibrate import _Temperature
 
     y, prob = random_multiclass(rng, 2000, 4)
     log_prob = 2.5 * np.log(prob)  # overconfident: the optimum is far from 1
@@ -396,7 +396,7 @@ def test_fold_temperature_from_the_shared_start_is_the_fold_optimum(rng):
 
 def test_logistic_fits_on_the_pooled_table_match_the_full_fit():
     """Pooling the score table to FIT_ROWS runs moves the fit by a sliver of its error."""
-    from lossgap.recalibrate import FIT_ROWS, fit_logistic_table
+    from lossgap.core.recalibrate import FIT_ROWS, fit_logistic_table
 
     rng = np.random.default_rng(3)
     z = rng.normal(0.0, 2.0, 200_000)

@@ -10,10 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lossgap.history import analyse_run, build_run
-from lossgap.history.analysis import spikes
-from lossgap.history.readers import LogTable, RawLog
-from lossgap.history.trend import (
+from lossgap.core.trend import (
     accuracy_change_se,
     granularity_n,
     noise_sd,
@@ -21,6 +18,9 @@ from lossgap.history.trend import (
     trend,
     window,
 )
+from lossgap.history import analyse_run, build_run
+from lossgap.history.analysis import spikes
+from lossgap.history.readers import LogTable, RawLog
 from tests.test_history_formats import make_history
 
 

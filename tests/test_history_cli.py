@@ -36,7 +36,10 @@ def keras_log(tmp_path):
 
 def test_json_contract(keras_log):
     out = history_json(keras_log)
-    assert set(out) == {"source", "runs", "epochs", "best", "findings", "per_epoch", "skipped", "notes"}
+    assert set(out) == {
+        "source", "runs", "epochs", "best", "findings", "per_epoch", "skipped", "notes",
+        "lossgap_version", "schema_version",
+    }
     (run_out,) = out["runs"]
     assert run_out["columns"]["val_accuracy"] == "val_accuracy"
     assert run_out["best"]["val_loss"]["epoch"] == out["best"]["val_loss"]["epoch"]

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import lossgap
 from lossgap import Predictions, Tally
-from lossgap.predictions import _distinct_labels
+from lossgap.core.predictions import _distinct_labels
 from tests.conftest import random_binary, random_multiclass
 
 

@@ -36,7 +36,7 @@ def test_multiclass_logits_become_probabilities_with_class_names(tmp_path, rng):
     assert pred.classes == ("a", "b", "c")
     np.testing.assert_allclose(pred.prob, softmax(logits, axis=1), rtol=1e-12)
     expected = log_loss(y, softmax(logits, axis=1), labels=[0, 1, 2])
-    from lossgap.explain import evaluate_predictions
+    from lossgap.explanation import evaluate_predictions
 
     assert evaluate_predictions(pred, replicates=0).metric("log_loss") == pytest.approx(expected)
 

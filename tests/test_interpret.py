@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lossgap import InputError
-from lossgap.bounds import LN2, binary_entropy
 from lossgap.cli import load_commands
+from lossgap.core.bounds import LN2, binary_entropy
 from lossgap.interpret import interpret, parse_metrics, read_number
 from tests.conftest import REAL_LOGS
 from tests.test_bounds import binary_atoms, brute_binary_range, brute_error_loss

@@ -8,10 +8,10 @@ import pytest
 from numpy.testing import assert_allclose
 from sklearn.isotonic import IsotonicRegression
 
-from lossgap.decompose import isotonic_recalibration
-from lossgap.isotonic import fit_isotonic
-from lossgap.recalibrate import ISOTONIC_BIN_BITS, _class_bins
-from lossgap.tally import ScoreTable, bin_keys
+from lossgap.core.decompose import isotonic_recalibration
+from lossgap.core.isotonic import fit_isotonic
+from lossgap.core.recalibrate import ISOTONIC_BIN_BITS, _class_bins
+from lossgap.core.tally import ScoreTable, bin_keys
 from tests.conftest import random_multiclass
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from lossgap import InputError
 from lossgap.cli import load_commands
+from lossgap.cli.output import save_charts
 from lossgap.lab import ILLUSTRATIONS, illustration, logistic_lab, simulate
 from lossgap.lab.logistic import (
     accuracy_by_cut,
@@ -21,7 +22,7 @@ from lossgap.lab.logistic import (
     log_losses,
     separation,
 )
-from lossgap.lab.plots import lab_charts, save_lab_plots
+from lossgap.render.plots.lab import lab_charts
 
 LN2 = math.log(2)
 
@@ -216,7 +217,7 @@ def test_charts_have_titles_and_labelled_axes(first, tmp_path):
         for ax in chart.figure.axes:
             assert ax.get_xlabel() or ax.get_ylabel()
         assert chart.figure.axes[0].get_xlabel() and chart.figure.axes[0].get_ylabel()
-    written = save_lab_plots(first, tmp_path / "plots")
+    written = save_charts(lab_charts(first), tmp_path / "plots")
     assert sorted(p.name for p in written) == sorted(
         f"{c.name}.{ext}" for c in charts for ext in ("png", "svg")
     )

@@ -8,9 +8,9 @@ from numpy.testing import assert_allclose
 from sklearn import metrics as skm
 
 import lossgap
-from lossgap import metrics
-from lossgap.losses import sample_log_loss
-from lossgap.tally import Tally
+from lossgap.core import metrics
+from lossgap.core.losses import sample_log_loss
+from lossgap.core.tally import Tally
 from tests.conftest import random_binary, random_multiclass
 
 RTOL = 1e-9

@@ -7,13 +7,14 @@ import xml.dom.minidom
 import numpy as np
 import pytest
 
-from tests.conftest import REAL_LOGS, random_binary, random_multiclass
 from lossgap import InputError, Predictions, Tally, compare
-from lossgap.explain import evaluate_predictions
-from lossgap.plots.chart import COLORS, save_charts, short
-from lossgap.plots.compare import comparison_charts
-from lossgap.plots.data import explain_curves, flip_points
-from lossgap.plots.explain import explain_charts
+from lossgap.cli.output import save_charts
+from lossgap.curves import explain_curves, flip_points
+from lossgap.explanation import evaluate_predictions
+from lossgap.render.plots.chart import COLORS, short
+from lossgap.render.plots.compare import comparison_charts
+from lossgap.render.plots.explain import explain_charts
+from tests.conftest import REAL_LOGS, random_binary, random_multiclass
 
 BINARY_CHARTS = ["reliability", "confidence", "loss_by_confidence", "loss_concentration",
                  "threshold"]
@@ -38,7 +39,7 @@ def test_binary_charts_are_all_drawn_labelled_and_titled(rng):
         assert chart.heading and chart.caption and chart.summary
         assert chart.figure.get_suptitle().replace("\n", " ") == chart.summary
         # every axes with data has both labels (the shared upper histogram has only y)
-        for x_label, y_label in _labels(chart):
+        for _, y_label in _labels(chart):
             assert y_label
         assert any(x for x, _ in _labels(chart))
     half = ev.diagnostics["loss_concentration"]["half_loss_sample_share"]
@@ -130,7 +131,7 @@ def test_comparison_charts_forest_and_flips(rng):
 @pytest.mark.skipif(not REAL_LOGS.is_dir(), reason="shared real logs absent")
 def test_history_chart_of_a_real_keras_log():
     from lossgap.history import analyse_history
-    from lossgap.plots.history import history_charts
+    from lossgap.render.plots.history import history_charts
 
     log = next(iter(sorted((REAL_LOGS / "keras").glob("*.csv"))))
     charts = history_charts(analyse_history(log))

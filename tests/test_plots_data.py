@@ -9,9 +9,9 @@ from scipy.stats import binom
 from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
 
-from tests.conftest import random_binary, random_multiclass
 from lossgap import InputError, Predictions, Tally, explain
-from lossgap.plots.data import (
+from lossgap.core.tally import ScoreTable
+from lossgap.curves import (
     confidence_histogram,
     consistency_band,
     curve_outside_band,
@@ -21,7 +21,7 @@ from lossgap.plots.data import (
     sample_points,
     threshold_curves,
 )
-from lossgap.tally import ScoreTable
+from tests.conftest import random_binary, random_multiclass
 
 
 def _table(y, p, w=None):

@@ -15,12 +15,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.conftest import random_binary, random_multiclass
 from lossgap import Predictions, compare, explain
 from lossgap.cli import load_commands
-from lossgap.explain import evaluate_predictions
-from lossgap.render.html import comparison_report, explain_report, history_report, write_text
+from lossgap.cli.output import write_text
+from lossgap.curves import evaluation_curves
+from lossgap.explanation import evaluate_predictions
+from lossgap.render.html import comparison_report, explain_report, history_report
 from lossgap.render.markdown import escape, explain_markdown
+from tests.conftest import random_binary, random_multiclass
 
 HOSTILE = "<script>alert(1)</script>"
 #: Attributes through which a page can make a request.
@@ -164,7 +166,7 @@ def test_multiclass_class_names_escaped(rng):
     names = np.array([HOSTILE, "b|c", "`tick`"])
     ev = explain(names[y], prob, classes=list(names))
     pred = Predictions(names[y], prob, classes=list(names))
-    page = explain_report(ev, pred=pred).html()
+    page = explain_report(ev, curves=evaluation_curves(ev, pred)).html()
     found = assert_self_contained(page)
     assert len(charts_of(found)) == 4
     assert HOSTILE in " ".join(found.text)
@@ -273,7 +275,8 @@ def test_reports_show_themselves_in_a_notebook(rng):
     y, p = random_binary(rng, 200)
     q = np.clip(p + rng.normal(0, 0.1, 200), 0, 1)
     pred = Predictions(y, p)
-    full = explain_report(evaluate_predictions(pred, replicates=0), pred=pred)._repr_html_()
+    ev = evaluate_predictions(pred, replicates=0)
+    full = explain_report(ev, curves=evaluation_curves(ev, pred)).html(standalone=False)
     assert len(charts_of(assert_self_contained(full))) == 5  # with the samples: every plot
     fragment = comparison_report(compare({"a": p, "b": q}, y)).html(standalone=False)
     assert "<!DOCTYPE" not in fragment

@@ -10,9 +10,10 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.special import expit, logit
 from sklearn import metrics as skm
 
-from lossgap import InputError, Predictions, Tally, metrics
-from lossgap.explain import evaluate
-from lossgap.tally import DEFAULT_BIN_BITS, ScoreTable, bin_keys, merge_all
+from lossgap import InputError, Predictions, Tally
+from lossgap.core import metrics
+from lossgap.core.tally import DEFAULT_BIN_BITS, ScoreTable, bin_keys, merge_all
+from lossgap.explanation import evaluate
 
 
 def assert_same_json(a, b, path="", rtol=1e-9):
@@ -284,7 +285,7 @@ def test_merge_all_refuses_nothing():
 
 
 def test_json_carries_the_bound_of_compressed_metrics(rng):
-    from lossgap.evaluation import MetricValue
+    from lossgap.results.evaluation import MetricValue
 
     if "approximation_bound" not in MetricValue.__dataclass_fields__:
         pytest.skip("MetricValue has no approximation_bound field yet (evaluation.py)")

@@ -13,7 +13,7 @@ from relplot.kernels import ReflectedGaussianKernel
 from relplot.metrics import smECE_sigma
 from scipy.special import expit, logit
 
-from lossgap.calibration import _reflected_gaussian, smooth_ece
+from lossgap.core.calibration import _reflected_gaussian, smooth_ece
 
 
 def draw(rng: np.random.Generator, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from lossgap import InputError, Predictions, Tally
 from lossgap.cli import load_commands
-from lossgap.explain import evaluate
+from lossgap.explanation import evaluate
 from tests.conftest import random_binary, random_multiclass
 from tests.test_scale import assert_same_json, assert_same_tally
 

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 
 from lossgap import InputError, Predictions, Tally
 from lossgap.cli import load_commands
+from lossgap.engines import stream
 from lossgap.engines.batches import pool_batches
-from lossgap.explain import evaluate
-from lossgap.io import stream
-from lossgap.io.stream import choose_engine, resolve_source, stream_tally
+from lossgap.engines.stream import choose_engine, resolve_source, stream_tally
+from lossgap.explanation import evaluate
 from lossgap.io.tables import read_predictions
+from lossgap.version import __version__
 from tests.conftest import random_binary, random_multiclass
 from tests.test_scale import assert_same_json, assert_same_tally
 
@@ -105,7 +106,9 @@ def test_cli_streams_and_equals_the_summary_of_the_whole(tmp_path, binary):
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     expected = evaluate(whole_tally(y, p, sample_weight=np.linspace(0.5, 2, len(y))), weighted=True)
-    assert_same_json(json.loads(result.stdout), expected.to_dict())
+    got = json.loads(result.stdout)
+    assert (got.pop("lossgap_version"), got.pop("schema_version")) == (__version__, 1)
+    assert_same_json(got, expected.to_dict())
 
 
 def test_given_classes_skip_the_label_pass(tmp_path, binary, monkeypatch):
@@ -416,7 +419,7 @@ def test_spark_engine_without_pyspark_is_an_input_error(tmp_path, monkeypatch):
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"label": [0, 1], "prob": [0.2, 0.7]}), path)
     monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now fails
-    monkeypatch.delitem(sys.modules, "lossgap.spark", raising=False)
+    monkeypatch.delitem(sys.modules, "lossgap.engines.spark", raising=False)
     result = CliRunner().invoke(load_commands(), ["explain", str(path), "--engine", "spark"])
     assert result.exit_code == 2
     assert result.stdout == ""

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from lossgap import Predictions, Tally
-from lossgap.metrics import METRICS
+from lossgap.core.metrics import METRICS
 
 
 @st.composite

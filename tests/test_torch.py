@@ -6,13 +6,13 @@ import time
 
 import numpy as np
 import pytest
-from scipy.special import expit
 from numpy.testing import assert_allclose, assert_array_equal
+from scipy.special import expit
 
 import lossgap
 from lossgap import InputError, Predictions, Tally
-from lossgap.explain import evaluate
-from lossgap.metrics import METRICS
+from lossgap.core.metrics import METRICS
+from lossgap.explanation import evaluate
 from tests.conftest import random_binary, random_multiclass
 from tests.test_scale import assert_same_json, assert_same_tally, summary_explain
 
@@ -94,7 +94,7 @@ def test_metric_fed_batch_by_batch_equals_explain_on_the_whole(rng, multiclass):
     # the whole was never compressed: compare exact sums, and AUC within the stated bound
     for name in ("log_loss", "accuracy", "brier", "f1", "balanced_accuracy"):
         assert_allclose(merged.metric(name), whole.metric(name), rtol=1e-12, err_msg=name)
-    bound = lossgap.metrics.roc_auc_bound(metric.tally.to_numpy())
+    bound = lossgap.core.metrics.roc_auc_bound(metric.tally.to_numpy())
     assert abs(merged.metric("roc_auc") - whole.metric("roc_auc")) <= bound + 1e-12
     assert [r["id"] for r in merged.worst] == [r["id"] for r in whole.worst]
 

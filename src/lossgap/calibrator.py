@@ -1,7 +1,7 @@
 """A recalibration map you can ship: fitted by ``explain``, saved as JSON, applied anywhere.
 
 The map is the one the recalibration section scored on held-out folds (temperature,
-Platt or isotonic), refitted on every sample given by :func:`lossgap.recalibrate.fit_map`
+Platt or isotonic), refitted on every sample given by :func:`lossgap.core.recalibrate.fit_map`
 and stored exactly as it is applied, clipping included. The JSON file holds the method,
 its parameters, the task, the classes, the held-out log loss the folds measured (with the
 interval where the log loss on a new sample of the same size should fall) and the lossgap
@@ -33,10 +33,10 @@ import numpy.typing as npt
 from scipy.special import expit, log_softmax, softmax
 
 from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation
-from lossgap.predictions import Predictions
-from lossgap.recalibrate import BINARY_METHODS, CLIP, MULTICLASS_METHODS, fit_map, logits_of
-from lossgap.tally import Tally
+from lossgap.results.evaluation import Evaluation
+from lossgap.core.predictions import Predictions
+from lossgap.core.recalibrate import BINARY_METHODS, CLIP, MULTICLASS_METHODS, fit_map, logits_of
+from lossgap.core.tally import Tally
 
 #: Version of the calibrator file layout; a reader refuses a newer one.
 FORMAT_VERSION = 1
@@ -55,7 +55,7 @@ class Calibrator:
     classes : list
         Class labels in column order (binary: the second is the positive class).
     parameters : dict
-        See :func:`lossgap.recalibrate.fit_map`.
+        See :func:`lossgap.core.recalibrate.fit_map`.
     held_out : dict
         ``log_loss_before``, ``log_loss`` (held-out, cross-fitted), ``interval`` (where
         the log loss on a new sample of the same size should fall), ``confidence``,
@@ -93,7 +93,7 @@ class Calibrator:
 
         Parameters are those of :func:`lossgap.explain`.
         """
-        from lossgap.explain import evaluate_predictions
+        from lossgap.explanation import evaluate_predictions
 
         pred = Predictions(
             y_true,
@@ -124,7 +124,7 @@ class Calibrator:
             An unknown method, Platt for multiclass, multiclass without the samples, or
             too few samples to score the maps.
         """
-        from lossgap import __version__
+        from lossgap.version import __version__
 
         allowed = BINARY_METHODS if tally.task == "binary" else MULTICLASS_METHODS
         methods = ev.recalibration.get("methods", {})

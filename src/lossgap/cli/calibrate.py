@@ -1,4 +1,10 @@
-"""``lossgap calibrate FILE.json PREDICTIONS``: apply a saved calibrator to a prediction file."""
+"""``lossgap calibrate FILE.json PREDICTIONS``: apply a saved calibrator to a prediction file.
+
+The probability (or logit) columns are replaced by calibrated probabilities; the other
+columns are copied unchanged, and logit columns keep their names. The output is written
+atomically (a temporary file renamed into place) and never over the input. A file of
+another task or class set is refused with one line (exit code 2).
+"""
 
 from __future__ import annotations
 
@@ -145,11 +151,7 @@ def calibrate_command(
         str | None, typer.Option(help="Label column, if any: its classes are checked.")
     ] = None,
 ) -> None:
-    """Apply a saved calibrator: the probability columns are replaced by calibrated ones.
-
-    The other columns are copied unchanged; logit columns keep their names and hold
-    probabilities afterwards. The input file is never overwritten.
-    """
+    """Apply a saved calibrator: the probability columns are replaced by calibrated ones."""
     cal = Calibrator.load(calibrator)
     kind = file_format(predictions)
     target = out or predictions.with_name(f"{predictions.stem}.calibrated{predictions.suffix}")

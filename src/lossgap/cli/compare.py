@@ -11,16 +11,13 @@ import typer
 from rich.progress import track
 
 from lossgap.cli import command, print_json
-from lossgap.compare import compare_predictions
-from lossgap.compare.inputs import read_models
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import write_reports
+from lossgap.comparison import compare_predictions
+from lossgap.comparison.inputs import read_models
+from lossgap.curves import comparison_flips
 from lossgap.io.costs import read_costs
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    comparison_report,
-    write_reports,
-)
+from lossgap.render.html import comparison_report
 from lossgap.render.text import make_console
 
 
@@ -67,7 +64,7 @@ def compare_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[  # noqa: A002
+    id: Annotated[
         str | None,
         typer.Option("--id", help="Column of sample ids; several files are joined on it."),
     ] = None,
@@ -156,7 +153,9 @@ def compare_command(
     )
     write_reports(
         lambda: comparison_report(
-            comparison, preds=preds, source=", ".join(f.name for f in files), seed=seed
+            comparison,
+            flips=comparison_flips(comparison, preds, seed=seed),
+            source=", ".join(f.name for f in files),
         ),
         html=html,
         md=md,

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,11 +14,13 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from lossgap.cli import command, print_json
-from lossgap.compare.text import headline as comparison_headline
+from lossgap.cli.output import check_file, write_report
 from lossgap.demo import EPOCHS, run_demo
-from lossgap.render.html import check_file, demo_report
+from lossgap.render.compare import headline as comparison_headline
+from lossgap.render.html import demo_report
 from lossgap.render.markdown import history_headline
 from lossgap.render.text import headline, make_console
 
@@ -68,8 +69,9 @@ def demo_command(
 
         story = run_demo(epochs=epochs, seed=seed, out=out, on_step=on_step)
         task = progress.add_task("Writing the report", total=1)
-        report = demo_report(story, seed=seed)
-        written = report.write(html=page, md=md)
+        curves, flips = story.plot_data(seed=seed)
+        report = demo_report(story, curves=curves, flips=flips)
+        written = write_report(report, html=page, md=md)
         progress.update(task, completed=1)
     if json:
         print_json({**story.to_dict(), "report": str(written[0].resolve())})

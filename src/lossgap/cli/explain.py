@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lossgap.calibrator import Calibrator
 from lossgap.cli import command, print_json
 from lossgap.cli.calibrate import CalibratorMethod
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import write_reports
+from lossgap.engines.stream import Engine, choose_engine
 from lossgap.errors import InputError
-from lossgap.explain import evaluate_predictions
+from lossgap.explanation import evaluate_predictions, evaluate_source
 from lossgap.io import read_predictions
 from lossgap.io.costs import read_costs
-from lossgap.io.stream import Engine, choose_engine, evaluate_source
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    explain_report,
-    write_reports,
-)
 from lossgap.render.text import make_console
-from lossgap.tally import Tally
+
+if TYPE_CHECKING:
+    from lossgap.core.predictions import Predictions
+    from lossgap.render.html import Report
+    from lossgap.results.evaluation import Evaluation
 
 
 @command("explain")
@@ -43,7 +41,7 @@ def explain_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,  # noqa: A002
+    id: Annotated[str | None, typer.Option("--id", help="Column of sample ids.")] = None,
     weight: Annotated[str | None, typer.Option(help="Column of sample weights.")] = None,
     threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
     positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,
@@ -124,16 +122,9 @@ def explain_command(
             **columns,
         )
     if save_calibrator is not None and pred is not None:
-        fitted = Calibrator.from_evaluation(
-            evaluation,
-            Tally.from_predictions(pred),
-            pred,
-            method=None if calibrator is None else calibrator.value,
-            columns=pred.prob_names or (),
-        )
-        fitted.save(save_calibrator)
+        save(evaluation, pred, save_calibrator, None if calibrator is None else calibrator.value)
     write_reports(
-        lambda: explain_report(evaluation, pred=pred, source=file.name, seed=seed),
+        lambda: report(evaluation, pred, file.name, seed),
         html=html,
         md=md,
         plot=plot,
@@ -143,3 +134,23 @@ def explain_command(
         print_json(evaluation.to_dict())
     else:
         make_console().print(evaluation)
+
+
+def save(evaluation: Evaluation, pred: Predictions, path: Path, method: str | None) -> None:
+    """Fit the calibrator on every sample and write it (``--save-calibrator``)."""
+    from lossgap.calibrator import Calibrator
+    from lossgap.core.tally import Tally
+
+    fitted = Calibrator.from_evaluation(
+        evaluation, Tally.from_predictions(pred), pred, method=method, columns=pred.prob_names
+    )
+    fitted.save(path)
+
+
+def report(evaluation: Evaluation, pred: Predictions | None, source: str, seed: int) -> Report:
+    """The report of one evaluation, with every plot its samples allow."""
+    from lossgap.curves import evaluation_curves
+    from lossgap.render.html import explain_report
+
+    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed)
+    return explain_report(evaluation, curves=curves, source=source)

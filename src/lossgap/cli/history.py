@@ -10,14 +10,10 @@ import typer
 from rich.progress import Progress
 
 from lossgap.cli import command, print_json
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import write_reports
 from lossgap.history import analyse_history
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    history_report,
-    write_reports,
-)
+from lossgap.render.html import history_report
 from lossgap.render.text import make_console
 
 
@@ -50,7 +46,7 @@ def history_command(
         Path | None,
         typer.Option(help="Directory of per-epoch prediction files (epoch_0003.csv, ...)."),
     ] = None,
-    format: Annotated[  # noqa: A002 - the option is --format
+    format: Annotated[
         LogFormat | None, typer.Option(help="Log format; detected when not given.")
     ] = None,
     loss: Annotated[

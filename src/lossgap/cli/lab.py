@@ -9,9 +9,11 @@ from typing import Annotated
 import typer
 
 from lossgap.cli import command, print_json
+from lossgap.cli.options import HtmlOption, MarkdownOption
+from lossgap.cli.output import save_charts, write_reports
 from lossgap.errors import InputError
 from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
-from lossgap.render.html import HtmlOption, MarkdownOption, lab_report, write_reports
+from lossgap.render.html import lab_report
 from lossgap.render.text import make_console
 
 
@@ -64,9 +66,14 @@ def lab_command(
         result = illustration(illustration_number)
     written = []
     if plot is not None:
-        from lossgap.lab.plots import save_lab_plots  # matplotlib: only when plotting
+        from lossgap.render.plots.lab import lab_charts  # matplotlib: only when plotting
 
-        written = save_lab_plots(result, plot)
+        charts = lab_charts(result)
+        try:
+            written = save_charts(charts, plot)
+        finally:
+            for chart in charts:
+                chart.close()
     write_reports(lambda: lab_report(result), html=html, md=md)
     if json:
         print_json({**result.to_dict(), "plots": [str(p) for p in written]})

@@ -1,1 +1,5 @@
-"""The numeric core: pure computations on validated predictions and their Tally."""
+"""The numeric core: validated predictions, the Tally and every metric computed from it.
+
+Nothing here prints, reads files or knows the commands; it imports only ``errors`` and
+``results``.
+"""

@@ -9,7 +9,7 @@ below each candidate: two cumulative sums of the table, exact at every size and 
 for a streamed or merged Tally as for the samples in memory.
 
 Uncertainty comes from the Poisson bootstrap of the table's (score, label) cells that
-:mod:`lossgap.bootstrap` uses, on the table pooled into at most ``MAX_UNITS / 2`` runs:
+:mod:`lossgap.core.bootstrap` uses, on the table pooled into at most ``MAX_UNITS / 2`` runs:
 
 * the objective at the chosen threshold gets the percentile interval of the replicates,
   shifted onto the exact value;
@@ -43,12 +43,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lossgap.bootstrap import DEFAULT_REPLICATES, MAX_UNITS
+from lossgap.core.bootstrap import DEFAULT_REPLICATES, MAX_UNITS
 from lossgap.errors import InputError
-from lossgap.pooling import pool_table
-from lossgap.predictions import Predictions
+from lossgap.core.pooling import pool_table
+from lossgap.core.predictions import Predictions
 from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
-from lossgap.tally import ScoreTable, Tally
+from lossgap.core.tally import ScoreTable, Tally
 
 #: Objectives that are maximised; the cost is minimised.
 MAXIMISED = frozenset({"accuracy", "f1", "balanced_accuracy"})
@@ -138,7 +138,7 @@ def threshold_objectives(
     -------
     dict of str to ndarray of shape (..., m + 1)
         Candidate ``j`` decides positive for the scores from index ``j`` on. The values
-        equal those of the kernels of :mod:`lossgap.metrics` on each candidate's
+        equal those of the kernels of :mod:`lossgap.core.metrics` on each candidate's
         confusion matrix (tested), computed from its four cells directly: building the
         ``(..., m + 1, 2, 2)`` matrices for every bootstrap replicate costs several times
         more.

@@ -3,10 +3,10 @@
 * :mod:`lossgap.engines.torch` — tensors on their device (CPU or GPU), no host copy but
   the final summary;
 * :mod:`lossgap.engines.batches` — record batches of a table (pyarrow), shared by the
-  streamed files of :mod:`lossgap.io.stream` and the Spark partitions of
+  streamed files of :mod:`lossgap.engines.stream` and the Spark partitions of
   :mod:`lossgap.spark`.
 
-Every engine ends in :func:`lossgap.explain.evaluate` on a merged, host-side Tally, so the
+Every engine ends in :func:`lossgap.explanation.evaluate` on a merged, host-side Tally, so the
 numbers are the numpy engine's whatever the source.
 """
 

@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from lossgap.errors import InputError
-from lossgap.history.names import SPLITS, split_words
+from lossgap.io.names import SPLITS, split_words
 
 #: The formats ``--format`` accepts.
 FORMATS = ("keras", "keras-history", "lightning", "huggingface", "tensorboard", "csv", "json")
@@ -615,7 +615,7 @@ def _detect(path: Path, text: str | None) -> str:
     return _csv_format(names)
 
 
-def read_file(path: str | Path, *, format: str | None = None, name: str | None = None) -> list[RawLog]:  # noqa: A002
+def read_file(path: str | Path, *, format: str | None = None, name: str | None = None) -> list[RawLog]:
     """Read one log file (or TensorBoard run directory) into one RawLog per run.
 
     Parameters
@@ -712,7 +712,7 @@ def _candidates(directory: Path) -> list[Path]:
     return sorted(kept + [f for _, f in latest.values()])
 
 
-def read_logs(path: str | Path, *, format: str | None = None) -> LogSet:  # noqa: A002
+def read_logs(path: str | Path, *, format: str | None = None) -> LogSet:
     """Read a log file, or every run in a directory of runs.
 
     Parameters

@@ -22,8 +22,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
-from lossgap.predictions import Predictions
 
 #: File suffixes and the reader each one uses.
 FORMATS = {
@@ -251,7 +251,7 @@ def choose_columns(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
 ) -> ColumnChoice:
     """Resolve the CLI options against a file's columns, guessing common names.
@@ -354,7 +354,7 @@ def read_predictions(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
     threshold: float = 0.5,
     positive: str | None = None,

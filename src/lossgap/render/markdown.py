@@ -12,13 +12,13 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import lossgap
-from lossgap.compare.result import Comparison
-from lossgap.compare.text import format_p
-from lossgap.compare.text import headline as comparison_headline
-from lossgap.evaluation import Evaluation, Finding
-from lossgap.history.result import HistoryReport
+from lossgap.render.compare import format_p
+from lossgap.render.compare import headline as comparison_headline
 from lossgap.render.text import SHOWN_METRICS, format_interval, format_number, headline
+from lossgap.results.compare import Comparison
+from lossgap.results.evaluation import Evaluation, Finding
+from lossgap.results.history import HistoryReport
+from lossgap.version import __version__
 
 #: Rows of the worst-samples and pairs tables.
 MAX_ROWS = 10
@@ -64,7 +64,7 @@ def findings_list(findings: Sequence[Finding], runs: Sequence[str | None] | None
 
 
 def _footer(extra: str = "") -> str:
-    return f"<sub>lossgap {lossgap.__version__}{extra}; natural logarithms (nats).</sub>"
+    return f"<sub>lossgap {__version__}{extra}; natural logarithms (nats).</sub>"
 
 
 def _title(kind: str, source: str | None) -> str:

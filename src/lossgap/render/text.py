@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from lossgap.evaluation import Evaluation, Finding, MetricValue
+from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 from lossgap.results.decision import Decision
 
 THEME = Theme(

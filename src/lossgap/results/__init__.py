@@ -1,1 +1,5 @@
-"""Result types: plain, typed data that rules read and renderers show."""
+"""Result types: frozen data that every command returns and every renderer reads.
+
+This layer sits at the bottom (it imports nothing of lossgap above ``errors``), so computing
+modules and renderers can both depend on it.
+"""

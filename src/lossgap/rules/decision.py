@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lossgap.evaluation import Evaluation, Finding
+from lossgap.results.evaluation import Evaluation, Finding
 from lossgap.results.decision import CostAt, Decision, ThresholdChoice
 
 Rule = Callable[[Evaluation], Finding | None]
