@@ -32,11 +32,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import expit, log_softmax, softmax
 
-from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation
 from lossgap.core.predictions import Predictions
 from lossgap.core.recalibrate import BINARY_METHODS, CLIP, MULTICLASS_METHODS, fit_map, logits_of
 from lossgap.core.tally import Tally
+from lossgap.errors import InputError
+from lossgap.results.evaluation import Evaluation
 
 #: Version of the calibrator file layout; a reader refuses a newer one.
 FORMAT_VERSION = 1

@@ -32,9 +32,9 @@ from lossgap.comparison.paired import (
     paired_mean_difference,
 )
 from lossgap.core.decision import held_out_decision_costs
-from lossgap.errors import InputError
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_log_loss
 from lossgap.core.predictions import Predictions
+from lossgap.errors import InputError
 from lossgap.results.decision import GOALS, GoalChoice, GoalTest
 
 _METHODS = {

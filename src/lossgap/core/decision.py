@@ -44,11 +44,11 @@ import numpy as np
 import numpy.typing as npt
 
 from lossgap.core.bootstrap import DEFAULT_REPLICATES, MAX_UNITS
-from lossgap.errors import InputError
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
-from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
 from lossgap.core.tally import ScoreTable, Tally
+from lossgap.errors import InputError
+from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
 
 #: Objectives that are maximised; the cost is minimised.
 MAXIMISED = frozenset({"accuracy", "f1", "balanced_accuracy"})

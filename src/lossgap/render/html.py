@@ -240,8 +240,8 @@ def explain_report(
     >>> page.startswith("<!DOCTYPE html>"), page.count("<img ")
     (True, 2)
     """
-    from lossgap.render.plots.explain import explain_charts
     from lossgap.render.plots.decision import decision_charts
+    from lossgap.render.plots.explain import explain_charts
 
     classes = ", ".join(map(str, ev.classes))
     return Report(

@@ -15,8 +15,8 @@ from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
-from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 from lossgap.results.decision import Decision
+from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 
 THEME = Theme(
     {

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lossgap.results.evaluation import Evaluation, Finding
 from lossgap.results.decision import CostAt, Decision, ThresholdChoice
+from lossgap.results.evaluation import Evaluation, Finding
 
 Rule = Callable[[Evaluation], Finding | None]
 

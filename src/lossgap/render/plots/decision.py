@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from lossgap.results.evaluation import Evaluation
 from lossgap.render.plots.chart import COLORS, Chart, new_figure, plot_style, short
+from lossgap.results.evaluation import Evaluation
 
 _MARKERS = {"cost": "o", "accuracy": "s", "f1": "D", "balanced_accuracy": "^"}
 _NAMES = {
