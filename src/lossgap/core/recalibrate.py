@@ -493,10 +493,12 @@ def _multiclass_recalibration(
         }
         for method, prob in mapped.items():
             sums[method] += _held_out_totals(prob, pred.y[test], w[test], decided_before[test])
-    methods = {
-        method: _summary(before, method, *sums[method][:4], total, sums[method][4], spread)
-        for method in MULTICLASS_METHODS
-    }
+    methods = {}
+    for method in MULTICLASS_METHODS:
+        loss, brier, correct, changed, loss_sq = (float(v) for v in sums[method])
+        methods[method] = _summary(
+            before, method, loss, brier, correct, changed, total, loss_sq, spread
+        )
     methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
     return {
         "scheme": f"{folds}-fold cross-fitting over samples",
