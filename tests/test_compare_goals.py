@@ -75,3 +75,12 @@ def test_cli_goal(tmp_path):
         app, ["compare", str(path), "--prob", "e1", "--prob", "e2", "--goal", "decisions"]
     )
     assert "no real difference between e1 and e2" in " ".join(text.stdout.split())
+
+
+def test_report_says_which_to_keep():
+    from lossgap.render.html import comparison_report
+
+    y, first, second = epochs(n=1000)
+    c = lossgap.compare({"a": first, "b": second}, y, goals=["decisions"])
+    page = comparison_report(c).html()
+    assert "Which to keep" in page and "no real difference between a and b" in page
