@@ -176,3 +176,14 @@ def test_cli_refuses_other_classes(tmp_path, rng):
         cal.transform(prob),
         rtol=1e-14,
     )
+
+
+def test_platt_against_sklearn(rng):
+    from sklearn.linear_model import LogisticRegression
+
+    y, p = overconfident(rng, 1500)
+    z = logits_of(p)
+    reference = LogisticRegression(C=np.inf, tol=1e-12, max_iter=10_000).fit(z[:, None], y)
+    cal = Calibrator.fit(y, p, method="platt")
+    assert cal.parameters["slope"] == pytest.approx(reference.coef_[0, 0], rel=1e-5)
+    assert cal.parameters["intercept"] == pytest.approx(reference.intercept_[0], abs=1e-5)
