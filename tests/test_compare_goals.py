@@ -58,6 +58,8 @@ def test_goals_with_costs_and_bad_goal():
     assert c.goals[0].keep is None
     with pytest.raises(InputError, match="unknown goal 'speed'"):
         lossgap.compare({"a": first, "b": second}, y, goals=["speed"])
+    with pytest.raises(InputError, match="add --goal decisions"):
+        lossgap.compare({"a": first, "b": second}, y, costs=(1, 5))
 
 
 def test_cli_goal(tmp_path):

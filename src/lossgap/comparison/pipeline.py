@@ -226,6 +226,9 @@ def compare_predictions(
     names = list(preds)
     _check_options(names, reference, by, near, confidence)
     asked = check_goals(goals)
+    if costs is not None and "decisions" not in asked:
+        msg = "costs judge the decisions goal: add --goal decisions (or goals=['decisions'])"
+        raise InputError(msg)
     first = check_same_samples(preds)
     if detail == "auto":
         detail = "full" if len(names) * len(first) <= AUTO_FULL_CELLS else "summary"
