@@ -187,3 +187,10 @@ def test_platt_against_sklearn(rng):
     cal = Calibrator.fit(y, p, method="platt")
     assert cal.parameters["slope"] == pytest.approx(reference.coef_[0, 0], rel=1e-5)
     assert cal.parameters["intercept"] == pytest.approx(reference.intercept_[0], abs=1e-5)
+
+
+def test_cli_calibrator_option_needs_a_file(tmp_path, rng):
+    y, p = overconfident(rng, 100)
+    path = write(tmp_path / "p.csv", {"y": y, "p": p})
+    result = runner.invoke(app, ["explain", str(path), "--calibrator", "platt"])
+    assert result.exit_code == 2 and "add --save-calibrator" in result.stderr

@@ -99,8 +99,12 @@ def explain_command(
     }
     chosen = choose_engine(file, engine)
     cost_values = None if costs is None else read_costs(costs)
+    if calibrator is not None and save_calibrator is None:
+        msg = "--calibrator chooses the map --save-calibrator writes: add --save-calibrator FILE"
+        raise InputError(msg)
     if save_calibrator is not None and chosen != "memory":
-        raise InputError("--save-calibrator needs the samples in memory: add --engine memory")
+        msg = "--save-calibrator needs the samples in memory: add --engine memory"
+        raise InputError(msg)
     pred = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
