@@ -26,7 +26,7 @@ from lossgap.core.tally import DEFAULT_TOP, Tally
 from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
 from lossgap.engines import is_torch_tensor
 from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation, MetricValue
+from lossgap.results.evaluation import Evaluation, MetricValue, WorstSample
 from lossgap.rules.explain import find
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ def explain(
     >>> ev = lossgap.explain([0, 0, 1, 1], [0.1, 0.6, 0.35, 0.8])
     >>> ev.metric("accuracy"), ev.metric("roc_auc")
     (0.5, 0.75)
-    >>> ev.worst[0]["id"], round(ev.worst[0]["loss"], 3)
+    >>> ev.worst[0].id, round(ev.worst[0].loss, 3)
     (2, 1.05)
     """
     options = {
@@ -217,7 +217,7 @@ def evaluate(
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
-        decomposition=decompose(tally, pred) if full else {},
+        decomposition=decompose(tally, pred) if full else None,
         recalibration=recalibrate(
             tally,
             {k: values[k] for k in ("log_loss", "brier", "accuracy")},
@@ -228,7 +228,11 @@ def evaluate(
         if full
         else {},
         worst=_worst_rows(tally, top),
-        diagnostics=diagnose(tally, values["accuracy"]),
+        diagnostics={
+            **diagnose(tally, values["accuracy"]),
+            "ece_binning": ECE_BINNING
+            + ("" if binary else " (classwise: mean over classes, one-vs-rest)"),
+        },
         confidence=confidence,
         weighted=weighted,
         decision=decide(
@@ -242,11 +246,7 @@ def evaluate(
         if full or costs is not None
         else None,
     )
-    evaluation.diagnostics["ece_binning"] = ECE_BINNING + (
-        "" if binary else " (classwise: mean over classes, one-vs-rest)"
-    )
-    evaluation.findings = find(evaluation)
-    return evaluation
+    return replace(evaluation, findings=find(evaluation))
 
 
 def _with_intervals(
@@ -284,6 +284,9 @@ def _with_intervals(
         else ({}, None)
     )
     metrics = {}
+    lo: float | None
+    hi: float | None
+    how: str | None
     for name, value in values.items():
         if name in analytic:
             (lo, hi), how = analytic[name]
@@ -320,20 +323,18 @@ def _calibration_line(
     )
 
 
-def _worst_rows(tally: Tally, top: int) -> list[dict[str, Any]]:
+def _worst_rows(tally: Tally, top: int) -> list[WorstSample]:
     worst = tally.worst
-    rows = []
-    for i in range(min(top, len(worst))):
-        rows.append(
-            {
-                "id": python_scalar(worst.ids[i]),
-                "label": tally.classes[int(worst.label[i])],
-                "predicted": tally.classes[int(worst.predicted[i])],
-                "prob_true_class": float(worst.prob[i]),
-                "loss": float(worst.loss[i]),
-            }
+    return [
+        WorstSample(
+            id=python_scalar(worst.ids[i]),
+            label=tally.classes[int(worst.label[i])],
+            predicted=tally.classes[int(worst.predicted[i])],
+            prob_true_class=float(worst.prob[i]),
+            loss=float(worst.loss[i]),
         )
-    return rows
+        for i in range(min(top, len(worst)))
+    ]
 
 
 def evaluate_source(

@@ -9,6 +9,7 @@ placement terms, one row per model, so every pair comes from a few matrix produc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -267,8 +268,7 @@ def compare_predictions(
         ids_shown=max_ids,
         goals=choose_for_goals(preds, asked, costs=costs, confidence=confidence, seed=seed),
     )
-    comparison.findings = find(comparison)
-    return comparison
+    return replace(comparison, findings=find(comparison))
 
 
 def paired_comparisons(

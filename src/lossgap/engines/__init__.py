@@ -4,7 +4,7 @@
   the final summary;
 * :mod:`lossgap.engines.batches` — record batches of a table (pyarrow), shared by the
   streamed files of :mod:`lossgap.engines.stream` and the Spark partitions of
-  :mod:`lossgap.spark`.
+  :mod:`lossgap.engines.spark`.
 
 Every engine ends in :func:`lossgap.explanation.evaluate` on a merged, host-side Tally, so the
 numbers are the numpy engine's whatever the source.
@@ -13,10 +13,13 @@ numbers are the numpy engine's whatever the source.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
-def is_torch_tensor(values: Any) -> bool:
+def is_torch_tensor(values: Any) -> TypeGuard[Tensor]:
     """True for a torch tensor, without importing torch (a tensor implies it is loaded).
 
     Examples

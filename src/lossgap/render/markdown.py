@@ -97,11 +97,11 @@ def explain_markdown(ev: Evaluation, *, source: str | None = None) -> str:
         ("id", "label", "predicted", "p(true class)", "log loss"),
         (
             (
-                escape(row["id"]),
-                escape(row["label"]),
-                escape(row["predicted"]),
-                f"{row['prob_true_class']:.4g}",
-                format_number(row["loss"]),
+                escape(row.id),
+                escape(row.label),
+                escape(row.predicted),
+                f"{row.prob_true_class:.4g}",
+                format_number(row.loss),
             )
             for row in ev.worst[:MAX_ROWS]
         ),

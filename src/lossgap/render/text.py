@@ -126,11 +126,11 @@ def worst_table(ev: Evaluation, limit: int = 5) -> Table:
         table.add_column(column, justify="right" if column in ("p(true class)", "loss") else "left")
     for row in ev.worst[:limit]:
         table.add_row(
-            str(row["id"]),
-            str(row["label"]),
-            str(row["predicted"]),
-            f"{row['prob_true_class']:.4g}",
-            format_number(row["loss"]),
+            str(row.id),
+            str(row.label),
+            str(row.predicted),
+            f"{row.prob_true_class:.4g}",
+            format_number(row.loss),
         )
     return table
 
