@@ -327,7 +327,7 @@ def _binary_decision(
             j, jp = candidate(scores, t), candidate(pooled.scores, t)
             cost = float(curves["cost"][j])
             excess = cost - optimal["cost"].value
-            if replicates > 0:
+            if len(draws):
                 reps = draws["cost"]
                 ci = _percentile(cost, reps[:, jp], float(base["cost"][jp]), confidence)
                 base_excess = float(base["cost"][jp] - base["cost"][chosen])
@@ -347,6 +347,8 @@ def _binary_decision(
             f"exact sweep of the score table; bootstrap ({replicates} Poisson replicates of "
             f"the (score, label) cells, seed {seed}{pooled_note}); threshold interval by "
             "test inversion"
+            if len(draws)
+            else "exact sweep of the score table; no bootstrap, so no intervals"
         ),
     )
 

@@ -67,7 +67,8 @@ def _clearly_worse(at: CostAt | None, choice: ThresholdChoice) -> bool:
     """Outside the interval of thresholds as good as the best, and costlier beyond noise."""
     if at is None or choice.covers(at.threshold):
         return False
-    return at.excess_ci_low is None or at.excess_ci_low > 0
+    # without a bootstrap there is no interval to judge by: no finding
+    return at.excess_ci_low is not None and at.excess_ci_low > 0
 
 
 def _evidence(d: Decision, at: CostAt, choice: ThresholdChoice) -> dict[str, Any]:
