@@ -18,7 +18,7 @@ from lossgap import Calibrator, InputError, Predictions, Tally
 from lossgap.cli import load_commands
 from lossgap.core.pooling import pool_table
 from lossgap.core.recalibrate import FIT_ROWS, binary_map, logits_of
-from tests.conftest import random_multiclass
+from tests.helpers.data import random_multiclass
 
 runner = CliRunner()
 app = load_commands()

@@ -494,8 +494,13 @@ def flip_points(
     }
 
 
-def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> ExplainCurves:
+def evaluation_curves(
+    ev: Evaluation, pred: Predictions, *, seed: int = 0, tally: Tally | None = None
+) -> ExplainCurves:
     """:func:`explain_curves` of an evaluation's own samples (its CORP curve, its level).
+
+    ``tally``: the samples' Tally when the caller has it (the CLI built it to evaluate),
+    so it is not built again.
 
     Examples
     --------
@@ -504,7 +509,7 @@ def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> Ex
     >>> evaluation_curves(lossgap.explain(pred.y, pred.prob), pred).points["n"]
     5
     """
-    tally = Tally.from_predictions(pred)
+    tally = Tally.from_predictions(pred) if tally is None else tally
     curves = explain_curves(
         tally,
         pred,
@@ -515,7 +520,7 @@ def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> Ex
     if ev.decision is None or ev.decision.costs is None or ev.task != "binary":
         return curves
     # the decision plots join the report when costs were given
-    return replace(curves, decision=decision_curve(tally.tables[0], ev.decision.costs))
+    return replace(curves, decision=decision_curve(tally.tables[0].to_numpy(), ev.decision.costs))
 
 
 #: Pairs of a comparison that get a flip plot.

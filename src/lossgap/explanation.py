@@ -24,7 +24,7 @@ from lossgap.core.predictions import Predictions, python_scalar
 from lossgap.core.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
 from lossgap.core.tally import DEFAULT_TOP, Tally
 from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
-from lossgap.engines import is_torch_tensor
+from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
 from lossgap.results.evaluation import Evaluation, MetricValue, WorstSample
 from lossgap.rules.explain import find
@@ -136,6 +136,13 @@ def explain(
 DETAILS = ("full", "summary")
 
 
+def summarise(pred: Predictions, top: int = 10) -> Tally:
+    """The Tally :func:`evaluate_predictions` reads, keeping at least ``DEFAULT_TOP`` worst
+    samples (so a report may show more than ``top``)."""
+    with one_blas_thread():
+        return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+
+
 def evaluate_predictions(
     pred: Predictions,
     *,
@@ -144,10 +151,16 @@ def evaluate_predictions(
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
     detail: str = "full",
+    tally: Tally | None = None,
     costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
-    """Evaluate validated predictions (the CLI and ``explain`` share this)."""
-    tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+    """Evaluate validated predictions (the CLI and ``explain`` share this).
+
+    ``tally``: the predictions' :func:`summarise`, when the caller keeps it (the CLI's
+    reports draw from it rather than build it again).
+    """
+    if tally is None:
+        tally = summarise(pred, top)
     return evaluate(
         tally,
         pred=pred,
@@ -185,6 +198,23 @@ def evaluate(
     many models at once). ``costs`` adds the cost-optimal decision to the ``decision``
     section, computed whatever the detail.
     """
+    with one_blas_thread():
+        return _evaluate(
+            tally, pred, top, confidence, seed, replicates, weighted, detail, costs
+        )
+
+
+def _evaluate(
+    tally: Tally,
+    pred: Predictions | None,
+    top: int,
+    confidence: float,
+    seed: int,
+    replicates: int,
+    weighted: bool,
+    detail: str,
+    costs: npt.ArrayLike | None,
+) -> Evaluation:
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
         raise InputError(msg)

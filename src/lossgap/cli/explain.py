@@ -10,16 +10,17 @@ import typer
 from lossgap.cli import command, print_json
 from lossgap.cli.calibrate import CalibratorMethod
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
-from lossgap.cli.output import write_reports
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.engines.stream import Engine, choose_engine
 from lossgap.errors import InputError
-from lossgap.explanation import evaluate_predictions, evaluate_source
+from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
 from lossgap.io.costs import read_costs
 from lossgap.render.text import make_console
 
 if TYPE_CHECKING:
     from lossgap.core.predictions import Predictions
+    from lossgap.core.tally import Tally
     from lossgap.render.html import Report
     from lossgap.results.evaluation import Evaluation
 
@@ -52,14 +53,14 @@ def explain_command(
     confidence: Annotated[
         float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
     ] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.", min=0)] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     engine: Annotated[
         Engine,
         typer.Option(
             case_sensitive=False,
             help="memory, stream (record batches; files, directories, globs) or spark; "
-            "auto streams directories, globs and files over 256 MiB.",
+            "auto streams directories, globs and files of over 8.4e6 values (rows x columns).",
         ),
     ] = Engine.auto,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -87,6 +88,7 @@ def explain_command(
     ] = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns = {
         "label": label,
         "prob": prob or (),
@@ -105,11 +107,12 @@ def explain_command(
     if save_calibrator is not None and chosen != "memory":
         msg = "--save-calibrator needs the samples in memory: add --engine memory"
         raise InputError(msg)
-    pred = None
+    pred = tally = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
+        tally = summarise(pred, top)  # the report's plots draw from it too
         evaluation = evaluate_predictions(
-            pred, top=top, confidence=confidence, seed=seed, costs=cost_values
+            pred, top=top, confidence=confidence, seed=seed, tally=tally, costs=cost_values
         )
     else:
         console = make_console(stderr=True)
@@ -125,10 +128,11 @@ def explain_command(
             costs=cost_values,
             **columns,
         )
-    if save_calibrator is not None and pred is not None:
-        save(evaluation, pred, save_calibrator, None if calibrator is None else calibrator.value)
+    if save_calibrator is not None and pred is not None and tally is not None:
+        method = None if calibrator is None else calibrator.value
+        save(evaluation, pred, tally, save_calibrator, method)
     write_reports(
-        lambda: report(evaluation, pred, file.name, seed),
+        lambda: report(evaluation, pred, tally, file.name, seed),
         html=html,
         md=md,
         plot=plot,
@@ -140,21 +144,29 @@ def explain_command(
         make_console().print(evaluation)
 
 
-def save(evaluation: Evaluation, pred: Predictions, path: Path, method: str | None) -> None:
+def save(
+    evaluation: Evaluation, pred: Predictions, tally: Tally, path: Path, method: str | None
+) -> None:
     """Fit the calibrator on every sample and write it (``--save-calibrator``)."""
     from lossgap.calibrator import Calibrator
-    from lossgap.core.tally import Tally
 
     fitted = Calibrator.from_evaluation(
-        evaluation, Tally.from_predictions(pred), pred, method=method, columns=pred.prob_names
+        evaluation, tally, pred, method=method, columns=pred.prob_names
     )
     fitted.save(path)
 
 
-def report(evaluation: Evaluation, pred: Predictions | None, source: str, seed: int) -> Report:
-    """The report of one evaluation, with every plot its samples allow."""
+def report(
+    evaluation: Evaluation,
+    pred: Predictions | None,
+    tally: Tally | None,
+    source: str,
+    seed: int,
+) -> Report:
+    """The report of one evaluation, with every plot its samples allow (drawn from
+    ``tally``, the samples' Tally the evaluation was built from)."""
     from lossgap.curves import evaluation_curves
     from lossgap.render.html import explain_report
 
-    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed)
+    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed, tally=tally)
     return explain_report(evaluation, curves=curves, source=source)

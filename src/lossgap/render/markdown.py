@@ -14,6 +14,7 @@ from typing import Any
 
 from lossgap.render.compare import format_p
 from lossgap.render.compare import headline as comparison_headline
+from lossgap.printable import printable
 from lossgap.render.text import (
     SHOWN_METRICS,
     decision_lines,
@@ -41,7 +42,8 @@ def escape(value: Any) -> str:
     >>> escape("<script>alert(1)</script> | *x*")
     '&lt;script&gt;alert(1)&lt;/script&gt; \\\\| \\\\*x\\\\*'
     """
-    text = " ".join(str(value).split())  # newlines would end a table row
+    # a newline would end a table row; a control character would act on a terminal
+    text = printable(" ".join(str(value).split()))
     text = "".join(_ENTITIES.get(ch, ch) for ch in text)
     return _BACKSLASHED.sub(r"\\\1", text)
 
