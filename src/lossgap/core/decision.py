@@ -9,7 +9,7 @@ below each candidate: two cumulative sums of the table, exact at every size and 
 for a streamed or merged Tally as for the samples in memory.
 
 Uncertainty comes from the Poisson bootstrap of the table's (score, label) cells that
-:mod:`lossgap.core.bootstrap` uses, on the table pooled into at most ``MAX_UNITS / 2`` runs:
+:mod:`lossgap.core.bootstrap` uses, on the table pooled into at most ``DECISION_UNITS`` runs:
 
 * the objective at the chosen threshold gets the percentile interval of the replicates,
   shifted onto the exact value;
@@ -43,12 +43,17 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lossgap.core.bootstrap import DEFAULT_REPLICATES, MAX_UNITS
+from lossgap.core.bootstrap import DEFAULT_REPLICATES
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
 from lossgap.errors import InputError
 from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
+
+#: Runs of adjacent scores the decision bootstrap resamples (the exact table gives every
+#: point estimate): a candidate's excess is read at the run it falls in, so the interval's
+#: ends are placed to about 1/2000 of the samples.
+DECISION_UNITS = 2000
 
 #: Objectives that are maximised; the cost is minimised.
 MAXIMISED = frozenset({"accuracy", "f1", "balanced_accuracy"})
@@ -149,28 +154,31 @@ def threshold_objectives(
     >>> obj["accuracy"].tolist()  # decide positive from score 0, 1, 2, or never
     [0.5, 0.8333333333333334, 0.8333333333333334, 0.5]
     """
-    zero = np.zeros((*w_neg.shape[:-1], 1))
-    # weight strictly below each candidate: the samples decided negative
-    tn = np.concatenate([zero, np.cumsum(w_neg, axis=-1)], axis=-1)
-    fn = np.concatenate([zero, np.cumsum(w_pos, axis=-1)], axis=-1)
+    tn, fn = _below(w_neg), _below(w_pos)
     neg, pos = tn[..., -1:], fn[..., -1:]
     fp, tp = neg - tn, pos - fn
     total = neg + pos
-    with np.errstate(divide="ignore", invalid="ignore"):
-        recall_pos, recall_neg = tp / pos, tn / neg
-        # balanced accuracy averages the recalls of the classes present, as scikit-learn
-        balanced = np.where(
-            (pos > 0) & (neg > 0),
-            0.5 * (recall_pos + recall_neg),
-            np.where(pos > 0, recall_pos, recall_neg),
-        )
-        out = {
-            "accuracy": (tp + tn) / total,
-            "f1": np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0),
-            "balanced_accuracy": balanced,
-        }
-        if c is not None:
-            out["cost"] = (c[0, 0] * tn + c[0, 1] * fp + c[1, 0] * fn + c[1, 1] * tp) / total
+    out = {"accuracy": (tp + tn) / total}
+    # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P), 0 without true positives
+    f1 = np.zeros(tp.shape)
+    np.divide(2.0 * tp, tp + fp + pos, out=f1, where=tp > 0)
+    out["f1"] = f1
+    # balanced accuracy averages the recalls of the classes present, as scikit-learn
+    with np.errstate(divide="ignore"):
+        per_pos = np.where(pos > 0, 1.0 / pos, 0.0)
+        per_neg = np.where(neg > 0, 1.0 / neg, 0.0)
+    present = (pos > 0).astype(float) + (neg > 0)
+    out["balanced_accuracy"] = (tp * per_pos + tn * per_neg) / present
+    if c is not None:
+        out["cost"] = (c[0, 0] * tn + c[0, 1] * fp + c[1, 0] * fn + c[1, 1] * tp) / total
+    return out
+
+
+def _below(w: np.ndarray) -> np.ndarray:
+    """Weight strictly below each of the ``m + 1`` candidates: the samples decided negative."""
+    out = np.empty((*w.shape[:-1], w.shape[-1] + 1))
+    out[..., 0] = 0.0
+    np.cumsum(w, axis=-1, out=out[..., 1:])
     return out
 
 
@@ -275,7 +283,7 @@ def _binary_decision(
     scores = table.scores
     curves = threshold_objectives(table.weights[:, 0], table.weights[:, 1], c)
     low, high = _edges(scores)
-    pooled = pool_table(table, MAX_UNITS // 2)
+    pooled = pool_table(table, DECISION_UNITS)
     rng = np.random.default_rng(seed)
     m = len(pooled.scores)
     cells = pooled.weights.T.ravel()
