@@ -30,7 +30,7 @@ def overconfident(rng, n, temperature=0.5):
     return y, expit(z / temperature)
 
 
-@pytest.mark.parametrize("method", ["temperature", "platt", "isotonic"])
+@pytest.mark.parametrize("method", ["temperature", "intercept", "platt", "isotonic"])
 def test_binary_map_is_the_scored_map(rng, method):
     y, p = overconfident(rng, 800)
     cal = Calibrator.fit(y, p, method=method)
@@ -72,7 +72,7 @@ def test_saved_from_one_half_predicts_the_other_half():
     """The held-out log loss explain reports comes true on the other half, within the
     interval it reports, in at least 90% of datasets (per method)."""
     seeds = 40
-    hits = {m: 0 for m in ("temperature", "platt", "isotonic")}
+    hits = {m: 0 for m in ("temperature", "intercept", "platt", "isotonic")}
     for seed in range(seeds):
         rng = np.random.default_rng(500 + seed)
         y, p = overconfident(rng, 2000)

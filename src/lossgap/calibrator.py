@@ -49,7 +49,7 @@ class Calibrator:
     Attributes
     ----------
     method : str
-        ``"temperature"``, ``"platt"`` (binary) or ``"isotonic"``.
+        ``"temperature"``, ``"intercept"`` and ``"platt"`` (binary), or ``"isotonic"``.
     task : str
         ``"binary"`` or ``"multiclass"``.
     classes : list
@@ -221,7 +221,7 @@ class Calibrator:
         # the folds apply the map to logits_of(p): clip logits to the same range
         bound = float(logits_of(np.array([1.0]))[0])
         z = np.clip(x, -bound, bound) if from_logits else logits_of(x)
-        if self.method == "platt":
+        if self.method in ("platt", "intercept"):
             eta = self.parameters["intercept"] + self.parameters["slope"] * z
         else:
             eta = z / self.parameters["temperature"]
@@ -295,6 +295,10 @@ _APPLIED_AS = {
         "binary: sigmoid(z / temperature) with z = log(p / (1 - p)), p clipped to "
         "[1e-15, 1 - 1e-15], output clipped to [1e-15, 1 - 1e-15]; multiclass: "
         "softmax(log(max(p, 1e-15)) / temperature) (or of the log-softmax of logits)"
+    ),
+    "intercept": (
+        "sigmoid(intercept + z) with z = log(p / (1 - p)), p clipped to "
+        "[1e-15, 1 - 1e-15], output clipped to [1e-15, 1 - 1e-15] (slope is 1)"
     ),
     "platt": (
         "sigmoid(intercept + slope * z) with z = log(p / (1 - p)), p clipped to "

@@ -73,10 +73,10 @@ def test_cli_goal(tmp_path):
     assert result.exit_code == 0, result.output
     goals = json.loads(result.stdout)["goals"]
     assert list(goals) == ["decisions"] and goals["decisions"]["keep"] is None
-    text = runner.invoke(
-        app, ["compare", str(path), "--prob", "e1", "--prob", "e2", "--goal", "decisions"]
-    )
-    assert "no real difference between e1 and e2" in " ".join(text.stdout.split())
+    for full in ([], ["--full"]):  # the short answer and the full comparison
+        args = ["compare", str(path), "--prob", "e1", "--prob", "e2", "--goal", "decisions"]
+        text = runner.invoke(app, args + full)
+        assert "no real difference between e1 and e2" in " ".join(text.stdout.split())
 
 
 def test_report_says_which_to_keep():

@@ -154,6 +154,8 @@ def test_cli_costs_json_and_bad_costs(tmp_path, rng):
     assert decision["costs"] == [[0.0, 1.0], [4.0, 0.0]]
     assert decision["calibrated_threshold"] == 0.2
     assert set(decision["optimal"]) == {"cost", "accuracy", "f1", "balanced_accuracy"}
+    short = runner.invoke(app, ["explain", str(path), "--costs", "1,4"])
+    assert "Decide with p >=" in " ".join(short.stdout.split())
     bad = runner.invoke(app, ["explain", str(path), "--costs", "1,x"])
     assert bad.exit_code == 2
     assert bad.stderr.count("\n") == 1 and "--costs '1,x'" in bad.stderr

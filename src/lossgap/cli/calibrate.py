@@ -36,6 +36,7 @@ class CalibratorMethod(str, Enum):
     """The maps a calibrator can hold."""
 
     temperature = "temperature"
+    intercept = "intercept"
     platt = "platt"
     isotonic = "isotonic"
 

@@ -43,10 +43,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lossgap.core.bootstrap import DEFAULT_REPLICATES
+from lossgap.core.bootstrap import DEFAULT_REPLICATES, _effective_counts
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
+from lossgap.core.uncertainty import effective_scale
 from lossgap.errors import InputError
 from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
 
@@ -286,7 +287,8 @@ def _binary_decision(
     pooled = pool_table(table, DECISION_UNITS)
     rng = np.random.default_rng(seed)
     m = len(pooled.scores)
-    cells = pooled.weights.T.ravel()
+    # weights as effective counts: the intervals do not depend on the weights' scale
+    cells = _effective_counts(pooled.weights, effective_scale(tally)).T.ravel()
     base = threshold_objectives(pooled.weights[:, 0], pooled.weights[:, 1], c)
     draws: dict[str, np.ndarray] = {}
     if replicates > 0:
@@ -384,6 +386,7 @@ def _multiclass_decision(
     # the per-sample costs take few distinct pairs: resample the pairs' weights
     pairs, cell = np.unique(np.column_stack([argmax_cost, bayes_cost]), axis=0, return_inverse=True)
     weight = np.bincount(cell.ravel(), weights=w, minlength=len(pairs))
+    counts = _effective_counts(weight, float(w.sum() / (w @ w)))
     columns = {
         "argmax": pairs[:, 0],
         "cost_weighted": pairs[:, 1],
@@ -391,7 +394,7 @@ def _multiclass_decision(
     }
     rules = []
     rng = np.random.default_rng(seed)
-    rep = rng.poisson(weight, size=(replicates, len(weight))).astype(np.float64)
+    rep = rng.poisson(counts, size=(replicates, len(weight))).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         totals = rep.sum(axis=1)
         for name, values in columns.items():

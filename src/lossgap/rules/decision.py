@@ -28,7 +28,12 @@ def how_to_recalibrate(method: str, parameters: dict[str, Any] | None = None) ->
     Ship the map: `lossgap explain FILE --save-calibrator cal.json --calibrator temperature`...
     """
     parameters = parameters or {}
-    sklearn_method = {"temperature": "temperature", "platt": "sigmoid", "isotonic": "isotonic"}
+    sklearn_method = {
+        "temperature": "temperature",
+        "intercept": "sigmoid",
+        "platt": "sigmoid",
+        "isotonic": "isotonic",
+    }
     since = "1.8" if method == "temperature" else "1.6"
     text = (
         f"Ship the map: `lossgap explain FILE --save-calibrator cal.json --calibrator {method}`, "
@@ -43,6 +48,13 @@ def how_to_recalibrate(method: str, parameters: dict[str, Any] | None = None) ->
         text += (
             f" In torch, divide the logits by the temperature: `torch.softmax(logits / {value}, "
             "dim=-1)` (binary: `torch.sigmoid(logit / T)`); it keeps every argmax."
+        )
+    elif method == "intercept":
+        a = parameters.get("intercept")
+        shift = f"{a:+.4g}" if isinstance(a, float) else "+ a"
+        text += (
+            f" (scikit-learn has no intercept-only map: sigmoid fits a slope too.) In torch: "
+            f"`torch.sigmoid(logit {shift})`."
         )
     elif method == "platt":
         a, b = parameters.get("intercept"), parameters.get("slope")
