@@ -22,6 +22,7 @@ from lossgap.core.bootstrap import (
     bootstrap_intervals,
 )
 from lossgap.core.calibration import ECE_BINS, calibration_errors, ece_binning
+from lossgap.core.decision import decide
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import CONFIDENT_LEVEL, diagnose, errors_beyond_calibration
 from lossgap.core.groups import calibration_test, group_codes, subset
@@ -57,6 +58,7 @@ def explain(
     seed: int = 0,
     ece_bins: int = ECE_BINS,
     groups: Groups = None,
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate predicted probabilities and explain how loss and accuracy relate.
 
@@ -95,6 +97,10 @@ def explain(
         DataFrame works). Each group gets its own evaluation (metrics with intervals,
         decomposition, findings) in ``slices``, and findings name the groups that are
         miscalibrated or hold confident errors beyond chance.
+    costs : pair of float or array-like of shape (k, k), default=None
+        The cost of a false positive and of a false negative (binary), or the matrix
+        ``C[true][decided]``: the ``decision`` section then gives the threshold (binary)
+        or rule (multiclass) of least cost, see ``docs/decisions.md``.
 
     Returns
     -------
@@ -133,7 +139,13 @@ def explain(
         if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
             pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
             return evaluate_predictions(
-                pred, top=top, confidence=confidence, seed=seed, ece_bins=ece_bins, groups=groups
+                pred,
+                top=top,
+                confidence=confidence,
+                seed=seed,
+                ece_bins=ece_bins,
+                groups=groups,
+                costs=costs,
             )
         if groups is not None:
             msg = "groups need the samples on the host: pass y_prob.cpu() with groups"
@@ -148,10 +160,17 @@ def explain(
             seed=seed,
             weighted=weighted,
             ece_bins=ece_bins,
+            costs=costs,
         )
     pred = Predictions(y_true, y_prob, **options)
     return evaluate_predictions(
-        pred, top=top, confidence=confidence, seed=seed, ece_bins=ece_bins, groups=groups
+        pred,
+        top=top,
+        confidence=confidence,
+        seed=seed,
+        ece_bins=ece_bins,
+        groups=groups,
+        costs=costs,
     )
 
 
@@ -177,6 +196,7 @@ def evaluate_predictions(
     tally: Tally | None = None,
     ece_bins: int = ECE_BINS,
     groups: Groups = None,
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this).
 
@@ -195,7 +215,7 @@ def evaluate_predictions(
         "detail": detail,
         "ece_bins": ece_bins,
     }
-    evaluation = evaluate(tally, pred=pred, **options)
+    evaluation = evaluate(tally, pred=pred, costs=costs, **options)
     if groups is None:
         return evaluation
     tallies, preds = slice_predictions(pred, groups, top)
@@ -213,6 +233,7 @@ def evaluate(
     weighted: bool = False,
     detail: str = "full",
     ece_bins: int = ECE_BINS,
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
 
@@ -223,11 +244,12 @@ def evaluate(
     ``detail="summary"`` keeps the metrics, the analytic intervals (Wilson, DeLong, Wald),
     the binned ECE, the diagnostics and the findings, and leaves out what costs most: the
     smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
-    many models at once).
+    many models at once). ``costs`` adds the cost-optimal decision to the ``decision``
+    section, computed whatever the detail.
     """
     with one_blas_thread():
         return _evaluate(
-            tally, pred, top, confidence, seed, replicates, weighted, detail, ece_bins
+            tally, pred, top, confidence, seed, replicates, weighted, detail, ece_bins, costs
         )
 
 
@@ -241,6 +263,7 @@ def _evaluate(
     weighted: bool,
     detail: str,
     ece_bins: int,
+    costs: npt.ArrayLike | None,
 ) -> Evaluation:
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
@@ -277,7 +300,11 @@ def _evaluate(
         metrics=metrics,
         decomposition=decompose(tally, pred) if full else None,
         recalibration=recalibrate(
-            tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
+            tally,
+            {k: values[k] for k in ("log_loss", "brier", "accuracy")},
+            pred,
+            seed=seed,
+            confidence=confidence,
         )
         if full
         else {},
@@ -298,6 +325,16 @@ def _evaluate(
         per_class=[] if binary else per_class(tally, errors, full=full),
         confusion=None if binary else confusion(tally),
         confusion_pairs=[] if binary else confusion_pairs(tally),
+        decision=decide(
+            tally,
+            costs=costs,
+            pred=pred,
+            confidence=confidence,
+            replicates=replicates if full else 0,
+            seed=seed,
+        )
+        if full or costs is not None
+        else None,
     )
     return replace(evaluation, findings=find(evaluation, [*RULES, *WHERE_RULES]))
 
@@ -392,12 +429,13 @@ def slices_of_tallies(
 
 
 def evaluate_group_tallies(
-    tallies: Mapping[str, Mapping[Any, Tally]], **options: Any
+    tallies: Mapping[str, Mapping[Any, Tally]], *, costs: Any = None, **options: Any
 ) -> Evaluation:
     """The evaluation of the whole (the merged groups) with its slices: the streaming
-    engine's ``--by``; ``options`` go to :func:`evaluate`."""
+    engine's ``--by``; ``options`` go to :func:`evaluate` (``costs`` to the whole's only,
+    as in memory)."""
     whole, parts = slices_of_tallies(tallies, None, **options)
-    return add_slices(evaluate(whole, **options), parts)
+    return add_slices(evaluate(whole, costs=costs, **options), parts)
 
 
 def slice_predictions(
@@ -525,12 +563,13 @@ def evaluate_source(
     seed: int = 0,
     ece_bins: int = ECE_BINS,
     by: Sequence[str] = (),
+    costs: Any = None,
     **columns: Any,
 ) -> Evaluation:
     """Evaluate a large input with the ``stream`` or ``spark`` engine (the CLI's path).
 
-    ``columns`` are the column options of :func:`stream_tally`; ``ece_bins`` and the
-    grouping columns ``by`` (``--by``, a Tally per group) as for :func:`explain`.
+    ``columns`` are the column options of :func:`stream_tally`; ``ece_bins``, ``costs``
+    and the grouping columns ``by`` (``--by``, a Tally per group) as for :func:`explain`.
     """
     from lossgap.engines.slices import stream_group_tallies
     from lossgap.engines.stream import stream_tally
@@ -551,11 +590,9 @@ def evaluate_source(
                 path, by, top=max(top, DEFAULT_TOP), console=console, **columns
             )
         )
-        return evaluate_group_tallies(grouped, weighted=weighted, **options)
+        return evaluate_group_tallies(grouped, weighted=weighted, costs=costs, **options)
     if engine == "spark":
         tally = tally_of_path(path, top=max(top, DEFAULT_TOP), **columns)
     else:
         tally = stream_tally(path, top=max(top, DEFAULT_TOP), console=console, **columns)
-    return evaluate(
-        tally, top=top, confidence=confidence, seed=seed, weighted=weighted, ece_bins=ece_bins
-    )
+    return evaluate(tally, weighted=weighted, costs=costs, **options)

@@ -12,10 +12,11 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lossgap.results.decision import Decision
+from lossgap.results.display import Displayable
+
 if TYPE_CHECKING:
     from lossgap.results.slices import ClassSummary, Confusion, ConfusionPair, Slice
-
-from lossgap.results.display import Displayable
 
 SEVERITIES = ("high", "medium", "low", "info")
 
@@ -231,6 +232,9 @@ class Evaluation(Displayable):
         Multiclass: the confusion cells that carry the most loss.
     slices : list of Slice
         With ``groups`` (``--by``): each group's evaluation and share of the loss.
+    decision : Decision or None
+        Thresholds and costs of the decisions (``docs/decisions.md``); None when not
+        computed.
     """
 
     task: str
@@ -251,6 +255,7 @@ class Evaluation(Displayable):
     confusion: Confusion | None = None
     confusion_pairs: list[ConfusionPair] = field(default_factory=list)
     slices: list[Slice] = field(default_factory=list)
+    decision: Decision | None = None
 
     def metric(self, name: str) -> float:
         """The point value of metric ``name``."""
@@ -287,6 +292,7 @@ class Evaluation(Displayable):
             "findings": [asdict(f) for f in self.findings],
             "worst": [asdict(row) for row in self.worst],
             "diagnostics": self.diagnostics,
+            "decision": None if self.decision is None else self.decision.to_dict(),
         }
         if self.confusion is not None:  # multiclass: where the loss lives
             out["per_class"] = [c.to_dict() for c in self.per_class]
