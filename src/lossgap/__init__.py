@@ -12,6 +12,7 @@ Examples
 1.0
 """
 
+from lossgap import history
 from lossgap.compare import Comparison, compare
 from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation, MetricValue
@@ -28,5 +29,6 @@ __all__ = [
     "Tally",
     "compare",
     "explain",
+    "history",
 ]
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from lossgap.evaluation import Finding
 from lossgap.history import analysis
 from lossgap.history.epochs import evaluate_epochs
 from lossgap.history.findings import GOALS, find
-from lossgap.history.readers import read_logs
+from lossgap.history.readers import LogSet, read_logs, read_object
 from lossgap.history.result import HistoryReport, RunAnalysis
 from lossgap.history.runs import Run, build_run
 
@@ -192,7 +193,7 @@ def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
 
 
 def analyse_history(
-    path: str | Path,
+    path: str | Path | Any,
     *,
     predictions: str | Path | None = None,
     format: str | None = None,  # noqa: A002 - the CLI option is --format
@@ -206,10 +207,12 @@ def analyse_history(
 
     Parameters
     ----------
-    path : str or Path
-        A log file (Keras CSVLogger or History JSON, Lightning ``metrics.csv``, Hugging
-        Face ``trainer_state.json``, TensorBoard event file, plain CSV/JSON), a TensorBoard
-        run directory, or a directory of runs.
+    path : str, Path, keras History, dict or DataFrame
+        A log file (Keras CSVLogger, History JSON or console output, Lightning
+        ``metrics.csv``, Hugging Face ``trainer_state.json``, TensorBoard event file, W&B
+        CSV, plain CSV/JSON), a TensorBoard run directory, or a directory of runs; or a
+        log in memory: what ``model.fit`` returned, its ``.history`` dict, or a DataFrame
+        of logged rows (:func:`~lossgap.history.readers.read_object`).
     predictions : str or Path, optional
         A directory of per-epoch prediction files (:mod:`lossgap.history.epochs`).
     format : str, optional
@@ -251,7 +254,10 @@ def analyse_history(
     if n_val is not None and n_val < 1:
         msg = f"--n-val must be a positive number of validation samples, got {n_val}"
         raise InputError(msg)
-    logs = read_logs(path, format=format)
+    if isinstance(path, (str, os.PathLike)):
+        logs = read_logs(path, format=format)
+    else:
+        logs, path = LogSet(read_object(path, name=type(path).__name__)), type(path).__name__
     per_epoch = evaluate_epochs(predictions, on_file=on_file) if predictions is not None else []
     runs, skipped = [], list(logs.skipped)
     several = len(logs.logs) > 1
