@@ -24,9 +24,11 @@ from lossgap.render.text import make_console
 class LogFormat(str, Enum):
     keras = "keras"
     keras_history = "keras-history"
+    keras_console = "keras-console"
     lightning = "lightning"
     huggingface = "huggingface"
     tensorboard = "tensorboard"
+    wandb = "wandb"
     csv = "csv"
     json = "json"
 
@@ -41,9 +43,9 @@ def history_command(
     path: Annotated[
         Path,
         typer.Argument(
-            help="A training log (Keras CSVLogger or History JSON, Lightning metrics.csv, "
-            "trainer_state.json, TensorBoard event file), a TensorBoard run, or a "
-            "directory of runs."
+            help="A training log (Keras CSVLogger, History JSON or console output, Lightning "
+            "metrics.csv, trainer_state.json, TensorBoard event file, W&B CSV), a TensorBoard "
+            "run, a directory of runs, or mlflow:RUN_ID."
         ),
     ],
     predictions: Annotated[
@@ -68,6 +70,10 @@ def history_command(
         Goal | None,
         typer.Option(help="What the model is for; fits the advice (default: both)."),
     ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI for mlflow:RUN_ID (default: MLflow's own)."),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     html: HtmlOption = None,
@@ -90,6 +96,7 @@ def history_command(
             n_val=n_val,
             goal=None if goal is None else goal.value,
             on_file=advance,
+            tracking_uri=tracking_uri,
         )
     write_reports(
         lambda: history_report(report, source=path.name), html=html, md=md, plot=plot, quiet=quiet

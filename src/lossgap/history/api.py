@@ -13,7 +13,7 @@ from lossgap.evaluation import Finding
 from lossgap.history import analysis
 from lossgap.history.epochs import evaluate_epochs
 from lossgap.history.findings import GOALS, find
-from lossgap.history.readers import LogSet, read_logs, read_object
+from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
 from lossgap.history.result import HistoryReport, RunAnalysis
 from lossgap.history.runs import Run, build_run
 
@@ -202,6 +202,7 @@ def analyse_history(
     n_val: int | None = None,
     goal: str | None = None,
     on_file: Callable[[int, int], None] | None = None,
+    tracking_uri: str | None = None,
 ) -> HistoryReport:
     """Read training logs and explain where validation loss and accuracy part ways.
 
@@ -212,7 +213,8 @@ def analyse_history(
         ``metrics.csv``, Hugging Face ``trainer_state.json``, TensorBoard event file, W&B
         CSV, plain CSV/JSON), a TensorBoard run directory, or a directory of runs; or a
         log in memory: what ``model.fit`` returned, its ``.history`` dict, or a DataFrame
-        of logged rows (:func:`~lossgap.history.readers.read_object`).
+        of logged rows (:func:`~lossgap.history.readers.read_object`); or
+        ``"mlflow:RUN_ID"``, an MLflow run's metric histories.
     predictions : str or Path, optional
         A directory of per-epoch prediction files (:mod:`lossgap.history.epochs`).
     format : str, optional
@@ -226,6 +228,8 @@ def analyse_history(
         What the model is for; fits the advice.
     on_file : callable, optional
         Progress callback for the per-epoch predictions.
+    tracking_uri : str, optional
+        The MLflow tracking URI for a ``path`` of ``mlflow:RUN_ID``.
 
     Returns
     -------
@@ -254,7 +258,9 @@ def analyse_history(
     if n_val is not None and n_val < 1:
         msg = f"--n-val must be a positive number of validation samples, got {n_val}"
         raise InputError(msg)
-    if isinstance(path, (str, os.PathLike)):
+    if str(path).startswith(MLFLOW_PREFIX):
+        logs = LogSet(read_mlflow(str(path), tracking_uri=tracking_uri))
+    elif isinstance(path, (str, os.PathLike)):
         logs = read_logs(path, format=format)
     else:
         logs, path = LogSet(read_object(path, name=type(path).__name__)), type(path).__name__

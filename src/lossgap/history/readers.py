@@ -46,7 +46,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from lossgap.errors import InputError
-from lossgap.history.names import SPLITS, split_words
+from lossgap.history.names import SPLITS, normalise_name, split_words
 
 #: The formats ``--format`` accepts.
 FORMATS = (
@@ -920,6 +920,88 @@ def read_object(data: Any, *, name: str = "history") -> list[RawLog]:
         return _wandb_export_logs(table, name, name, notes)
     table = _shape_csv(table, fmt, source)
     return _split_runs(RawLog(name, name, fmt, table, notes))
+
+
+#: How a path names an MLflow run: ``mlflow:RUN_ID``.
+MLFLOW_PREFIX = "mlflow:"
+
+
+def read_mlflow(run_id: str, *, tracking_uri: str | None = None) -> list[RawLog]:
+    """Read every metric's history of an MLflow run.
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id (``mlflow:`` in front is accepted).
+    tracking_uri : str, optional
+        Where the runs are (``file:./mlruns``, ``sqlite:///mlflow.db``, ``http://...``);
+        default MLflow's own (``MLFLOW_TRACKING_URI``).
+
+    Returns
+    -------
+    list of RawLog
+        One, its rows merged at each step the validation loss was logged (Keras
+        autologging logs epoch metrics at ``step=epoch``).
+
+    Raises
+    ------
+    lossgap.InputError
+        mlflow missing, an unknown run, or a run without metrics.
+    """
+    run_id = run_id.removeprefix(MLFLOW_PREFIX)
+    try:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+    except ImportError as exc:
+        msg = f"reading the MLflow run {run_id!r} needs mlflow: pip install 'lossgap[mlflow]'"
+        raise InputError(msg) from exc
+    client = MlflowClient(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+        keys = sorted(run.data.metrics)
+        events = [
+            (key, m.step, m.value) for key in keys for m in client.get_metric_history(run_id, key)
+        ]
+    except MlflowException as exc:
+        where = tracking_uri or client.tracking_uri
+        msg = (
+            f"MLflow has no run {run_id!r} at {where!r} ({exc.message.splitlines()[0]}): "
+            "check the run id, or pass --tracking-uri"
+        )
+        raise InputError(msg) from exc
+    label = run.info.run_name or run_id
+    events, notes = _distinct_mlflow_metrics(events)
+    if not events:
+        msg = f"the MLflow run {label!r} ({run_id}) logged no metrics"
+        raise InputError(msg)
+    table = _tensorboard_table(events, Path(label))
+    meta = {"run_id": run_id, "tracking_uri": client.tracking_uri}
+    notes.append("MLflow metric histories merged at each step the validation loss was logged")
+    return [RawLog(label, f"{MLFLOW_PREFIX}{run_id}", "mlflow", table, notes, meta=meta)]
+
+
+def _distinct_mlflow_metrics(
+    events: list[tuple[str, int, float]],
+) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """Of metrics that mean the same (``val_loss`` and ``validation_loss``), the one logged
+    at the most distinct steps: Keras autologging also logs ``validation_*`` with every
+    value at step 0, which would otherwise compete for the validation loss."""
+    steps: dict[str, set[int]] = {}
+    for key, step, _ in events:
+        steps.setdefault(key, set()).add(step)
+    keep: dict[str, str] = {}
+    for key in steps:
+        canonical = normalise_name(key).canonical
+        if canonical not in keep or len(steps[key]) > len(steps[keep[canonical]]):
+            keep[canonical] = key
+    kept = set(keep.values())
+    notes = [
+        f"{key!r} means the same as {keep[normalise_name(key).canonical]!r}, logged at more "
+        "steps: ignored"
+        for key in steps
+        if key not in kept
+    ]
+    return [e for e in events if e[0] in kept], notes
 
 
 def _candidates(directory: Path) -> list[Path]:
