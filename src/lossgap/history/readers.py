@@ -873,10 +873,11 @@ def read_object(data: Any, *, name: str = "history") -> list[RawLog]:
 
     Parameters
     ----------
-    data : keras.callbacks.History, mapping, or DataFrame
+    data : keras.callbacks.History, mapping, DataFrame or iterable of row dicts
         ``model.fit(...)``'s return value or its ``.history`` dict (one list per metric);
         or a pandas or polars DataFrame, or a pyarrow Table, of a log's rows (a Lightning
-        ``metrics.csv`` read with pandas, W&B's ``run.history()``...).
+        ``metrics.csv`` read with pandas, W&B's ``run.history()``...); or the rows as
+        dicts (W&B's ``run.scan_history()``).
     name : str, default="history"
         The run's name in the report.
 
@@ -901,22 +902,29 @@ def read_object(data: Any, *, name: str = "history") -> list[RawLog]:
     if isinstance(data, dict):
         table, notes = _keras_history_table(dict(data), source)
         return _split_runs(RawLog(name, name, "keras-history", table, notes))
-    try:
-        arrow = data if isinstance(data, pa.Table) else pa.table(data)
-    except (TypeError, ValueError, pa.ArrowException) as exc:
-        msg = (
-            f"cannot read a {type(data).__name__} as a training log: pass a path, a Keras "
-            "History or its .history dict, or a DataFrame of the logged rows"
-        )
-        raise InputError(msg) from exc
-    if arrow.num_rows == 0:
+    rows = _records(data)
+    if rows is not None:  # W&B's scan_history(): an iterator of row dicts
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        columns, logged, dropped = _column_arrays({k: [r.get(k) for r in rows] for k in names})
+    else:
+        try:
+            arrow = data if isinstance(data, pa.Table) else pa.table(data)
+        except (TypeError, ValueError, pa.ArrowException) as exc:
+            msg = (
+                f"cannot read a {type(data).__name__} as a training log: pass a path, a Keras "
+                "History or its .history dict, a DataFrame of the logged rows, or the rows "
+                "as dicts"
+            )
+            raise InputError(msg) from exc
+        names = arrow.column_names
+        columns, logged, dropped = _arrow_columns(arrow)
+    if not columns or not len(next(iter(columns.values()))):
         msg = f"the {type(data).__name__} {name!r} has no rows: the run logged nothing"
         raise InputError(msg)
-    columns, logged, dropped = _arrow_columns(arrow)
     notes = [f"column {c!r} holds text, not numbers: ignored" for c in dropped]
     table = LogTable(columns, logged)
-    fmt = _csv_format(arrow.column_names)
-    if fmt == "wandb" and _is_wandb_export(arrow.column_names):
+    fmt = _csv_format(names)
+    if fmt == "wandb" and _is_wandb_export(names):
         return _wandb_export_logs(table, name, name, notes)
     table = _shape_csv(table, fmt, source)
     return _split_runs(RawLog(name, name, fmt, table, notes))
@@ -1002,6 +1010,17 @@ def _distinct_mlflow_metrics(
         if key not in kept
     ]
     return [e for e in events if e[0] in kept], notes
+
+
+def _records(data: Any) -> list[dict[str, Any]] | None:
+    """The rows when ``data`` is an iterable of dicts, else None (a table, or not a log)."""
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "columns") or isinstance(data, (str, bytes)):
+        return None
+    if isinstance(data, (list, tuple)) or hasattr(data, "__next__"):
+        rows = list(data)
+        if rows and all(isinstance(r, dict) for r in rows):
+            return rows
+    return None
 
 
 def _candidates(directory: Path) -> list[Path]:
