@@ -56,6 +56,7 @@ def check(report, ref, *, tol=0.0):
 
 def test_tensorboard_written_by_tensorflow_keras(expected):
     """TF2 writes scalars as tensor summaries under train/ and validation/."""
+    pytest.importorskip("tensorboard")
     report = analyse_history(KERAS_TF / "tensorboard")
     assert report.runs[0].run.format == "tensorboard"
     assert report.runs[0].run.axis == "epoch"
@@ -66,6 +67,7 @@ def test_tensorboard_written_by_tensorflow_keras(expected):
 
 
 def test_one_tensorflow_event_file_alone():
+    pytest.importorskip("tensorboard")
     file = next((KERAS_TF / "tensorboard" / "validation").glob("*tfevents*"))
     (raw,) = read_logs(file).logs
     assert "epoch_loss" in raw.table.columns and raw.table.n_rows > 0

@@ -117,7 +117,7 @@ def write_trainer_state(path: Path, h: History) -> Path:
 
 
 def write_tensorboard(directory: Path, h: History) -> Path:
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
 
     writer = SummaryWriter(log_dir=str(directory))
     for e in range(h.epochs):
@@ -203,7 +203,7 @@ def test_trainer_state_buckets_training_logs_by_evaluation_step(tmp_path, histor
 
 def test_keras_tensorboard_callback_layout(tmp_path):
     """Keras writes train/ and validation/ subdirectories with epoch_* tags."""
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
 
     h = make_history(seed=3, epochs=30, onset=10)
     for split, loss, acc in (

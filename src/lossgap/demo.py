@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from lossgap.compare import Comparison, compare
+from lossgap.errors import InputError
 from lossgap.evaluation import Evaluation
 from lossgap.explain import explain
 from lossgap.history import HistoryReport, analyse_history
@@ -94,11 +95,15 @@ def train_demo_model(
     (3, (3, 228))
     """
     # imported here: every CLI command loads this module, only the demo trains
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import StandardScaler
+    try:
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.model_selection import train_test_split
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.preprocessing import StandardScaler
+    except ImportError as exc:  # not a core dependency: the [demo] extra
+        msg = "the demo trains a scikit-learn model: pip install 'lossgap[demo]'"
+        raise InputError(msg) from exc
 
     data = load_breast_cancer()
     labels = data.target_names[data.target]  # target 0 is malignant, 1 benign

@@ -594,7 +594,7 @@ def _scalar_events(file: Path) -> list[tuple[str, int, float]]:
     except ImportError as exc:
         msg = (
             f"reading the TensorBoard file {str(file)!r} needs the tensorboard package: "
-            "pip install tensorboard (or lossgap[integrations])"
+            "pip install 'lossgap[tensorboard]'"
         )
         raise InputError(msg) from exc
 

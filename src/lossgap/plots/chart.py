@@ -18,11 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-from cycler import cycler
-from matplotlib.figure import Figure
-
 from lossgap.errors import InputError
+
+try:
+    import matplotlib
+    from cycler import cycler
+    from matplotlib.figure import Figure
+except ImportError as exc:  # not a core dependency: the [plots] extra
+    msg = "plots and the charts of HTML reports need matplotlib: pip install 'lossgap[plots]'"
+    raise InputError(msg) from exc
 
 #: Okabe & Ito (2008) colours by role.
 COLORS = {
