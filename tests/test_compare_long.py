@@ -61,3 +61,31 @@ def test_long_file_errors(tmp_path):
     path.write_text("model,y,p\na,0,0.2\na,1,0.7\nb,0,0.4\n")
     with pytest.raises(InputError, match="different numbers of rows.*--id"):
         read_models([path], model_column=["model"])
+
+
+def test_history_long_prediction_file_equals_the_folder(tmp_path):
+    """--epoch-column: one long file gives each epoch the numbers its own file gives."""
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    from lossgap.history import analyse_history
+    from lossgap.integrations import write_epoch_predictions
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 150)
+    log = ["epoch,loss,val_loss,val_accuracy"]
+    parts = []
+    for epoch in range(4):
+        p = np.clip(0.5 + (y - 0.5) * rng.uniform(-0.2, 1.0, 150) * (1 + epoch / 3) / 2.5, 0.01, 0.99)
+        write_epoch_predictions(tmp_path / "preds", epoch, y, p)
+        parts.append(pa.table({"epoch": np.full(150, epoch), "label": y, "prob": p}))
+        log.append(f"{epoch},{0.7 - epoch / 10},{sklearn_metrics.log_loss(y, p)},{sklearn_metrics.accuracy_score(y, p >= 0.5)}")
+    (tmp_path / "training.log").write_text("\n".join(log) + "\n")
+    pa_csv.write_csv(pa.concat_tables(parts), tmp_path / "long.csv")
+    folder = analyse_history(tmp_path / "training.log", predictions=tmp_path / "preds")
+    long = analyse_history(tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="epoch")
+    assert [r["epoch"] for r in long.per_epoch] == [0, 1, 2, 3]
+    for a, b in zip(folder.per_epoch, long.per_epoch, strict=True):
+        assert {k: v for k, v in a.items() if k != "file"} == {k: v for k, v in b.items() if k != "file"}
+    with pytest.raises(InputError, match="no column 'ep' .*--epoch-column"):
+        analyse_history(tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="ep")

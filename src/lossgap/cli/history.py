@@ -52,6 +52,12 @@ def history_command(
         Path | None,
         typer.Option(help="Directory of per-epoch prediction files (epoch_0003.csv, ...)."),
     ] = None,
+    epoch_column: Annotated[
+        str | None,
+        typer.Option(
+            help="--predictions is one long file; this column numbers each row's epoch."
+        ),
+    ] = None,
     format: Annotated[  # noqa: A002 - the option is --format
         LogFormat | None, typer.Option(help="Log format; detected when not given.")
     ] = None,
@@ -97,6 +103,7 @@ def history_command(
             goal=None if goal is None else goal.value,
             on_file=advance,
             tracking_uri=tracking_uri,
+            epoch_column=epoch_column,
         )
     write_reports(
         lambda: history_report(report, source=path.name), html=html, md=md, plot=plot, quiet=quiet

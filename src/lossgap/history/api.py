@@ -203,6 +203,7 @@ def analyse_history(
     goal: str | None = None,
     on_file: Callable[[int, int], None] | None = None,
     tracking_uri: str | None = None,
+    epoch_column: str | None = None,
 ) -> HistoryReport:
     """Read training logs and explain where validation loss and accuracy part ways.
 
@@ -230,6 +231,9 @@ def analyse_history(
         Progress callback for the per-epoch predictions.
     tracking_uri : str, optional
         The MLflow tracking URI for a ``path`` of ``mlflow:RUN_ID``.
+    epoch_column : str, optional
+        ``predictions`` is one long file whose column ``epoch_column`` numbers each
+        row's epoch, instead of a directory of per-epoch files.
 
     Returns
     -------
@@ -264,7 +268,11 @@ def analyse_history(
         logs = read_logs(path, format=format)
     else:
         logs, path = LogSet(read_object(path, name=type(path).__name__)), type(path).__name__
-    per_epoch = evaluate_epochs(predictions, on_file=on_file) if predictions is not None else []
+    per_epoch = (
+        evaluate_epochs(predictions, on_file=on_file, epoch_column=epoch_column)
+        if predictions is not None
+        else []
+    )
     runs, skipped = [], list(logs.skipped)
     several = len(logs.logs) > 1
     for raw in logs.logs:
