@@ -3,6 +3,7 @@
 #   make test   installs every extra the suite needs into the same .venv and runs the suite
 # and one more runs the suite on the other Python versions lossgap supports:
 #   make test-matrix   Python 3.10 and 3.13 (from pyenv or /usr/bin), each in .venv-<version>
+#   make test-floor    Python 3.10 with every dependency at its declared floor
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -17,7 +18,7 @@ PYTHONS ?= 3.10 3.13
 # What pytest runs there (default the suite: framework tests skip without their extras).
 MATRIX_ARGS ?=
 
-.PHONY: demo test test-matrix bench clean report-check
+.PHONY: demo test test-matrix test-floor bench clean report-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,15 +46,25 @@ test: $(VENV)/.installed-all
 # The core, dev and tensorboard extras on each of $(PYTHONS); the frameworks' own
 # wheels trail new Pythons, so their tests run in `make test` only.
 test-matrix:
-	@set -e; for v in $(PYTHONS); do \
-		py=$$(ls /root/.pyenv/versions/$$v*/bin/python3 /usr/bin/python$$v 2>/dev/null | head -n 1); \
-		if [ -z "$$py" ]; then py=$$(command -v python$$v || true); fi; \
-		if [ -z "$$py" ]; then echo "test-matrix: no Python $$v found"; exit 1; fi; \
-		[ -x .venv-$$v/bin/python ] || $$py -m venv .venv-$$v; \
-		.venv-$$v/bin/python -m pip install --quiet -e '.[dev,tensorboard]'; \
-		echo "== Python $$v ($$py)"; \
-		.venv-$$v/bin/python -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_ARGS); \
-	done
+	@set -e; for v in $(PYTHONS); do $(MAKE) --no-print-directory .test-on-$$v; done
+
+# The same at the declared floors (tools/floors.py), on the oldest supported Python.
+test-floor:
+	@$(MAKE) --no-print-directory .test-on-$(firstword $(PYTHONS)) FLOORS=1
+
+# One Python: its interpreter from pyenv, /usr/bin or the PATH, a venv .venv-<version>
+# (.venv-floor-<version> at the floors), the extras, then pytest.
+.test-on-%:
+	@set -e; v=$*; \
+	py=$$(ls /root/.pyenv/versions/$$v*/bin/python3 /usr/bin/python$$v 2>/dev/null | head -n 1); \
+	if [ -z "$$py" ]; then py=$$(command -v python$$v || true); fi; \
+	if [ -z "$$py" ]; then echo "no Python $$v found"; exit 1; fi; \
+	venv=.venv-$(if $(FLOORS),floor-)$$v; \
+	[ -x $$venv/bin/python ] || $$py -m venv $$venv; \
+	$(PYTHON) tools/floors.py > $$venv/floors.txt; \
+	$$venv/bin/python -m pip install --quiet $(if $(FLOORS),-c $$venv/floors.txt) -e '.[dev,tensorboard]'; \
+	echo "== Python $$v ($$py)$(if $(FLOORS), at the floors)"; \
+	$$venv/bin/python -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_ARGS)
 
 # renders every kind of report in headless Chromium (apt-get installs Debian's chromium when
 # missing), fails on a console message, and leaves screenshots in build/report-check/screens
