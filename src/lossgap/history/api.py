@@ -265,7 +265,7 @@ def analyse_history(
     if str(path).startswith(MLFLOW_PREFIX):
         logs = LogSet(read_mlflow(str(path), tracking_uri=tracking_uri))
     elif isinstance(path, (str, os.PathLike)):
-        logs = read_logs(path, format=format)
+        logs = read_logs(os.fspath(path), format=format)
     else:
         logs, path = LogSet(read_object(path, name=type(path).__name__)), type(path).__name__
     per_epoch = (
