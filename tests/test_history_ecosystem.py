@@ -144,6 +144,38 @@ def test_history_object_errors():
 
 # --------------------------------------------------------------------------- W&B
 
+WANDB_HF = Path(__file__).parent / "data" / "wandb_hf"
+
+
+def test_wandb_history_of_a_real_hugging_face_run():
+    """history.csv holds the history rows of a real offline W&B run that Hugging Face's
+    Trainer logged (make_fixture.py); its trainer_state.json is the reference."""
+    state = json.loads((WANDB_HF / "trainer_state.json").read_text())
+    evals = [e for e in state["log_history"] if "eval_loss" in e]
+    report = analyse_history(WANDB_HF / "history.csv")
+    run = report.runs[0].run
+    assert run.format == "wandb"
+    np.testing.assert_allclose(run.values("val_loss"), [e["eval_loss"] for e in evals], rtol=1e-12)
+    np.testing.assert_allclose(run.epoch, [e["epoch"] for e in evals], rtol=1e-12)
+    # Training losses logged between two evaluations: their mean, from the Trainer's record.
+    trains = [e for e in state["log_history"] if "loss" in e and "eval_loss" not in e]
+    expected, since = [], []
+    for entry in state["log_history"]:
+        if entry in trains:
+            since.append(entry["loss"])
+        elif entry in evals:
+            expected.append(np.mean(since) if since else np.nan)
+            since = []
+    np.testing.assert_allclose(run.values("loss"), expected, rtol=1e-6)
+    found = report.best()
+    assert found["val_loss"]["epoch"] == pytest.approx(
+        min(evals, key=lambda e: e["eval_loss"])["epoch"]
+    )
+    best_acc = max(e["eval_accuracy"] for e in evals)
+    assert found["val_accuracy"]["value"] == best_acc
+
+
+
 #: A Hugging Face run logged to W&B: training loss every 10 steps, evaluation every 30,
 #: each in its own ``wandb.log`` call, so on its own ``_step`` (what ``run.history()`` has).
 TRAIN = [0.69, 0.61, 0.55, 0.50, 0.46, 0.41, 0.37, 0.33, 0.30]
