@@ -3,7 +3,7 @@
 Run ``python benchmarks/bench_compare.py`` (50 binary models on 1e6 samples, every one of
 the 1225 pairs) or pass ``--n``, ``--models``, ``--classes``. It times, on the same data:
 
-* ``paired``: :func:`lossgap.compare.pipeline.paired_comparisons`, everything compare adds
+* ``paired``: :func:`lossgap.comparison.pipeline.paired_comparisons`, everything compare adds
   for every pair (paired 2x2 tables, Newcombe/McNemar, paired t for log loss and Brier,
   DeLong, Holm, flips near the threshold and their ids);
 * ``sklearn``: scikit-learn computing only each model's plain metrics (accuracy, log
@@ -27,8 +27,8 @@ import numpy as np
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
 from lossgap import Predictions
-from lossgap.compare.pipeline import paired_comparisons
-from lossgap.explain import evaluate_predictions
+from lossgap.comparison.pipeline import paired_comparisons
+from lossgap.explanation import evaluate_predictions
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -10,7 +10,7 @@ Every figure is a ratio measured in this one run (never asserted in unit tests).
    ROC AUC bound and the observed error.
 2. Streaming: a Parquet file of ``--stream-rows`` rows (4e7 by default, written in row
    groups, never held in memory), read by pyarrow alone (the two columns, in batches) and
-   evaluated by ``lossgap.io.stream.stream_tally``, each in a child process, best wall time
+   evaluated by ``lossgap.engines.stream.stream_tally``, each in a child process, best wall time
    of ``--repeat`` runs (CPU seconds beside it), peak resident memory read from
    ``/proc/self/status`` (VmHWM) after the first run and after them all; log loss and
    accuracy are checked against an independent chunked numpy pass, ROC AUC against
@@ -75,7 +75,7 @@ def in_memory(sizes: list[int], rng: np.random.Generator) -> None:
     from sklearn.metrics import roc_auc_score
 
     from lossgap import Predictions, Tally
-    from lossgap.metrics import METRICS, roc_auc_bound
+    from lossgap.core.metrics import METRICS, roc_auc_bound
 
     def lossgap_metrics(pred: Predictions, **kw: int) -> Tally:
         tally = Tally.from_predictions(pred, **kw)
@@ -155,9 +155,9 @@ def peak_mib() -> float:
 def child_stream(path: str, repeat: int) -> None:
     """Evaluate the file by streaming; print timings, results and peak memory as JSON."""
     start = time.perf_counter()
-    from lossgap.explain import evaluate
-    from lossgap.io.stream import stream_tally
-    from lossgap.metrics import approximation_bounds
+    from lossgap.core.metrics import approximation_bounds
+    from lossgap.engines.stream import stream_tally
+    from lossgap.explanation import evaluate
 
     imported = time.perf_counter()
     first = best_run(lambda: stream_tally(path), 1)

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from lossgap import Predictions, Tally
+from lossgap.core.metrics import METRICS
 from lossgap.engines.torch import tally_from_tensors
-from lossgap.metrics import METRICS
 from lossgap.torch import LossGapMetric
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import expit
 
 from lossgap import Predictions
-from lossgap.explain import evaluate_predictions
+from lossgap.explanation import evaluate_predictions
 
 
 def calibrated(seed: int, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -146,7 +146,7 @@ def make_reports(folder: Path) -> dict[str, Path]:
     fragment = subprocess.run(
         [sys.executable, "-c",
          "import sys, lossgap; from lossgap.io import read_predictions;"
-         "from lossgap.explain import evaluate_predictions;"
+         "from lossgap.explanation import evaluate_predictions;"
          f"p = read_predictions(sys.argv[1], label='label', prob=['p {HOSTILE}']);"
          "sys.stdout.write(evaluate_predictions(p)._repr_html_())", binary],
         capture_output=True, text=True, check=True,

@@ -2,7 +2,10 @@
 
 The data flow runs one way (see ``docs/architecture.md``)::
 
-    inputs -> Predictions -> Tally -> metrics -> Evaluation -> findings -> render
+    inputs -> Predictions -> Tally -> metrics -> results -> rules -> render
+
+The public names load on first use, so ``import lossgap`` (and ``lossgap --help``) stays
+fast; the result types are wired to their renderers here, the one module that sees both.
 
 Examples
 --------
@@ -12,13 +15,33 @@ Examples
 1.0
 """
 
-from lossgap import history
-from lossgap.compare import Comparison, compare
-from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation, MetricValue
-from lossgap.explain import explain
-from lossgap.predictions import Predictions
-from lossgap.tally import Tally
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from lossgap.results.display import register_renderer
+from lossgap.version import __version__
+
+if TYPE_CHECKING:
+    from lossgap.comparison import Comparison, compare
+    from lossgap.core.predictions import Predictions
+    from lossgap.core.tally import Tally
+    from lossgap.errors import InputError
+    from lossgap.explanation import explain
+    from lossgap.results.evaluation import Evaluation, MetricValue
+
+# public name -> the module that defines it
+_PUBLIC = {
+    "Comparison": "lossgap.results.compare",
+    "Evaluation": "lossgap.results.evaluation",
+    "InputError": "lossgap.errors",
+    "MetricValue": "lossgap.results.evaluation",
+    "Predictions": "lossgap.core.predictions",
+    "Tally": "lossgap.core.tally",
+    "compare": "lossgap.comparison",
+    "explain": "lossgap.explanation",
+}
 
 __all__ = [
     "Comparison",
@@ -27,8 +50,52 @@ __all__ = [
     "MetricValue",
     "Predictions",
     "Tally",
+    "__version__",
     "compare",
     "explain",
     "history",
 ]
-__version__ = "0.1.0"
+
+# result type -> its renderers, as "module:function" (see lossgap.results.display)
+_RENDERERS = {
+    "lossgap.results.evaluation:Evaluation": (
+        "lossgap.render.text:explanation_renderables",
+        "lossgap.render.html:evaluation_html",
+    ),
+    "lossgap.results.compare:Comparison": (
+        "lossgap.render.compare:comparison_renderables",
+        "lossgap.render.html:comparison_html",
+    ),
+    "lossgap.results.history:HistoryReport": (
+        "lossgap.render.history:report_renderables",
+        "lossgap.render.html:history_html",
+    ),
+    "lossgap.results.interpret:Interpretation": (
+        "lossgap.render.interpret:interpretation_renderables",
+        None,
+    ),
+    "lossgap.results.lab:LabResult": (
+        "lossgap.render.lab:lab_renderables",
+        "lossgap.render.html:lab_html",
+    ),
+}
+
+for _result, (_rich, _html) in _RENDERERS.items():
+    register_renderer(_result, "rich", _rich)
+    if _html is not None:
+        register_renderer(_result, "html", _html)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "history":  # the package, callable: lossgap.history(...) is analyse_history
+        return importlib.import_module("lossgap.history")
+    if name not in _PUBLIC:
+        msg = f"module 'lossgap' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC) | {"history"})

@@ -20,14 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from lossgap.compare import Comparison, compare
+from lossgap.comparison import Comparison, compare
+from lossgap.core.metrics import accuracy, log_loss
+from lossgap.core.predictions import Predictions
+from lossgap.core.tally import Tally
+from lossgap.curves import comparison_flips, evaluation_curves
 from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation
-from lossgap.explain import explain
+from lossgap.explanation import explain
 from lossgap.history import HistoryReport, analyse_history
-from lossgap.metrics import accuracy, log_loss
-from lossgap.predictions import Predictions
-from lossgap.tally import Tally
+from lossgap.results.curves import ExplainCurves
+from lossgap.results.evaluation import Evaluation
 
 #: Classes in column order (scikit-learn sorts them); the positive class is ``malignant``.
 CLASSES = ("benign", "malignant")
@@ -221,6 +223,15 @@ class DemoStory:
             "epochs_compared": {"early": self.early, "late": self.late},
             "files": {name: str(path) for name, path in self.files.items()},
         }
+
+    def plot_data(
+        self, *, seed: int = 0
+    ) -> tuple[ExplainCurves, dict[tuple[str, str], dict[str, Any]]]:
+        """The report's plot series: the last epoch's curves and the first pair's flips."""
+        late = self.predictions[epoch_name(self.late)]
+        curves = evaluation_curves(self.evaluation, late, seed=seed)
+        flips = comparison_flips(self.comparison, self.predictions, seed=seed, limit=1)
+        return curves, flips
 
 
 def epoch_name(epoch: int) -> str:

@@ -6,7 +6,7 @@ en or em dashes), Lightning's ``val_loss=0.46``, or Hugging Face dicts
 (``{'eval_loss': 0.46, 'eval_accuracy': 0.78}``). Each split (train, val, test) gets one
 :class:`SplitInterpretation`; :func:`interpret` returns them in an :class:`Interpretation`,
 plain data with ``to_dict()`` (the JSON contract of ``docs/json.md``) and findings in the
-vocabulary of ``docs/findings.md``. The theory lives in :mod:`lossgap.bounds`.
+vocabulary of ``docs/findings.md``. The theory lives in :mod:`lossgap.core.bounds`.
 
 A printed number is taken as rounded: ``0.4577`` stands for anything in
 ``[0.45765, 0.45775]``, and every number is known to :data:`FLOAT_PRECISION` (relative) at
@@ -18,23 +18,22 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rich.console import RenderableType
-from rich.table import Table
-from rich.text import Text
-
-from lossgap import bounds
+from lossgap.core import bounds
+from lossgap.core.uncertainty import z_value
 from lossgap.errors import InputError
-from lossgap.evaluation import Finding, json_safe
-from lossgap.history.names import normalise_name
-from lossgap.render.text import findings_renderables, format_number, style
-from lossgap.uncertainty import z_value
+from lossgap.io.names import normalise_name
+from lossgap.results.interpret import (
+    Interpretation,
+    Reading,
+    SplitInterpretation,
+    split_order,
+)
+from lossgap.rules.interpret import acc_text, find, prob_text
 
-#: Metric names (as :func:`lossgap.history.names.normalise_name` spells them) read as the
+#: Metric names (as :func:`lossgap.io.names.normalise_name` spells them) read as the
 #: log loss; the explicit cross-entropy metrics beat ``loss``, which may include penalties.
 LOSS_NAMES = {
     "binary_loss": 2,
@@ -42,8 +41,6 @@ LOSS_NAMES = {
     "sparse_categorical_loss": 2,
     "loss": 1,
 }
-#: Split order: the first present of these is the one the findings lead with.
-MAIN_SPLITS = ("val", "test", "given", "train")
 
 #: Relative precision every number is granted at best: training frameworks compute in
 #: float32, so ln 4 may be logged as 1.3862943649291992 (ln 4 = 1.3862943611198906...).
@@ -51,41 +48,16 @@ FLOAT_PRECISION = 1e-6
 #: Normalized entropy from which the probabilities are said to carry no information.
 NO_SKILL = 0.99
 
-#: Thresholds of the findings (documented in docs/findings.md).
-WIDE_HALF_WIDTH = 0.02
-NEAR_MAJORITY = 0.02
-GAP_RELATIVE_LOSS = 0.10
-GAP_ACCURACY = 0.02
-
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*|,\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+# NaN and infinities are matched too, to be refused by name rather than skipped unseen
+_NUMBER = (
+    r"[-+]?(?:(?:\d+(?:\.\d*|,\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|(?i:nan|inf(?:inity)?)(?![\w.]))"
+)
 _PAIR = re.compile(
     r"(?<![\w.])['\"]?(?P<key>[A-Za-z][\w./-]*)['\"]?\s*[:=]\s*"
     r"(?:(?:np\.)?float\d*\(|tensor\()?"  # numpy and torch reprs around the number
     rf"(?P<value>{_NUMBER})(?P<percent>\s*%)?"
 )
-
-
-@dataclass(frozen=True)
-class Reading:
-    """One number as given, with the rounding its printed digits imply.
-
-    Attributes
-    ----------
-    value : float
-    tolerance : float
-        Half a unit of the last printed decimal, and at least :data:`FLOAT_PRECISION`
-        times the value.
-    key : str
-        Where it came from: the key in the text, or the option.
-    """
-
-    value: float
-    tolerance: float = 0.0
-    key: str = ""
-
-    @property
-    def interval(self) -> tuple[float, float]:
-        return max(0.0, self.value - self.tolerance), self.value + self.tolerance
 
 
 def read_number(text: str | float, *, key: str) -> Reading:
@@ -122,15 +94,26 @@ def read_number(text: str | float, *, key: str) -> Reading:
         number = Decimal(digits)
     except InvalidOperation:
         number = None
-    if number is None or not number.is_finite():
+    if number is None:
         msg = f"{key}: cannot read {text!r} as a number; write it like 0.4577 or 87.38%"
+        raise InputError(msg)
+    if not number.is_finite():
+        msg = (
+            f"{key} is {text.strip()}, not a finite number: the run diverged or the metric "
+            "was not computed; pass a finite value"
+        )
+        raise InputError(msg)
+    scale = 100.0 if percent else 1.0
+    value = float(number) / scale
+    if not math.isfinite(value):
+        msg = f"{key}: {text.strip()} is beyond the largest float (about 1e308): pass the value as logged"
         raise InputError(msg)
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite Decimals have an int exponent
-    # integers ("1", "2") are taken as exact; printed decimals as rounded
-    tolerance = 0.5 * 10.0**exponent if ("." in digits or "e" in digits.lower()) else 0.0
-    scale = 100.0 if percent else 1.0
-    value = float(number) / scale
+    # integers ("1", "2") are taken as exact; printed decimals as rounded (an exponent
+    # beyond a float's range cannot be a rounding of a value that is within it)
+    rounded = "." in digits or "e" in digits.lower()
+    tolerance = 0.5 * 10.0 ** max(min(exponent, 300), -300) if rounded else 0.0
     return Reading(value, max(tolerance / scale, FLOAT_PRECISION * abs(value)), key)
 
 
@@ -178,169 +161,9 @@ def parse_metrics(text: str) -> dict[str, dict[str, Reading]]:
         if slot not in ranked or rank >= ranked[slot][0]:  # later lines win at equal rank
             ranked[slot] = (rank, reading)
     found: dict[str, dict[str, Reading]] = {}
-    for (split, metric), (_, reading) in sorted(ranked.items(), key=_split_order):
+    for (split, metric), (_, reading) in sorted(ranked.items(), key=split_order):
         found.setdefault(split, {})[metric] = reading
     return found
-
-
-def _split_order(item: tuple[tuple[str, str], Any]) -> tuple[int, int]:
-    (split, metric), _ = item
-    order = ("train", "val", "test")
-    return (order.index(split) if split in order else 3, ("loss", "accuracy", "f1").index(metric))
-
-
-@dataclass
-class SplitInterpretation:
-    """What one split's loss and accuracy can mean.
-
-    Attributes
-    ----------
-    split : str
-        ``train``, ``val``, ``test``, or ``given`` for numbers passed as options.
-    log_loss : float
-    log_loss_interval : list of float
-        The values the printed digits allow.
-    accuracy : float or None
-        As given; None when only F1 was.
-    accuracy_interval : list of float or None
-        The accuracy as ``[A, A]``, or the range an F1 implies. The ranges below are
-        computed at the printed numbers; the verdicts (``calibrated_feasible``,
-        ``possible``) hold for every pair the printed digits allow.
-    accuracy_source : str or None
-        ``"accuracy"`` or ``"f1"``.
-    f1 : float or None
-    keys : dict
-        Which key or option each number came from.
-    n : int or None
-        Samples behind the accuracy.
-    classes : int
-    base_rate : float or None
-        Positive-class share (binary), when given.
-    baseline_log_loss : float
-        The no-skill loss: ``h(base_rate)``, or ``ln K`` when no base rate is given.
-    normalized_entropy : float
-        ``log_loss / baseline_log_loss``.
-    normalized_entropy_is_lower_bound : bool
-        True when no base rate was given: unbalanced classes have a lower no-skill loss.
-    majority_accuracy : float or None
-        ``max(p, 1 - p)`` when the base rate is given.
-    calibrated_accuracy_range : list of float or None
-        Lowest and highest accuracy of a calibrated model with this loss; None when no
-        calibrated model has it. A loss printed just above the no-skill loss, within its
-        rounding, is taken at the no-skill loss.
-    calibrated_loss_range : list of float or None
-        Lowest and highest loss of a calibrated model with this accuracy.
-    calibrated_feasible : bool or None
-        Some calibrated model has a pair the inputs allow (None without an accuracy).
-    calibrated_feasible_within_noise : bool or None
-        The same with the accuracy widened to its confidence interval (needs ``n``).
-    possible : bool or None
-        Any predictions at all have such a pair (loss at least ``(1 - A) ln 2``).
-    correct_loss_max : float
-        ``ln K``: the most a correct prediction can cost.
-    error_loss_range : list of float or None
-        Mean loss on the errors the pair implies.
-    error_true_class_prob_range : list of float or None
-        ``exp(-error_loss_range)`` reversed: the geometric mean of the probability the
-        errors give their true class.
-    fano_accuracy_max : float or None
-        The highest accuracy of a calibrated model with this loss (Fano's inequality).
-    accuracy_noise : dict or None
-        Standard error and Wilson interval of the accuracy (needs ``n``).
-    """
-
-    split: str
-    log_loss: float
-    log_loss_interval: list[float]
-    accuracy: float | None
-    accuracy_interval: list[float] | None
-    accuracy_source: str | None
-    f1: float | None
-    keys: dict[str, str]
-    n: int | None
-    classes: int
-    base_rate: float | None
-    baseline_log_loss: float
-    normalized_entropy: float
-    normalized_entropy_is_lower_bound: bool
-    majority_accuracy: float | None
-    calibrated_accuracy_range: list[float] | None
-    calibrated_loss_range: list[float] | None
-    calibrated_feasible: bool | None
-    calibrated_feasible_within_noise: bool | None
-    possible: bool | None
-    correct_loss_max: float
-    error_loss_range: list[float] | None
-    error_true_class_prob_range: list[float] | None
-    fano_accuracy_max: float | None
-    accuracy_noise: dict[str, Any] | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return json_safe(asdict(self))
-
-
-@dataclass
-class Interpretation:
-    """The interpretation of one or more splits, their gap, findings and explanation.
-
-    Attributes
-    ----------
-    classes : int
-    base_rate : float or None
-    decision_rule : str
-    confidence : float
-        Level of the accuracy intervals.
-    splits : dict of str to SplitInterpretation
-    gap : dict or None
-        Training against validation (or test): the differences, their noise, and what
-        they can and cannot mean.
-    findings : list of Finding
-        Ranked by severity.
-    explanation : list of str
-        The interpretation in plain sentences.
-    notes : list of str
-        Assumptions made and inputs set aside.
-    """
-
-    classes: int
-    base_rate: float | None
-    decision_rule: str
-    confidence: float
-    splits: dict[str, SplitInterpretation]
-    gap: dict[str, Any] | None = None
-    findings: list[Finding] = field(default_factory=list)
-    explanation: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def finding(self, code: str) -> Finding | None:
-        """The first finding with ``code``, or None."""
-        return next((f for f in self.findings if f.code == code), None)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract (``docs/json.md``).
-
-        Examples
-        --------
-        >>> d = interpret(loss=0.4577, accuracy=0.7826).to_dict()
-        >>> sorted(d["splits"]["given"]["calibrated_accuracy_range"])[0] < 0.7826
-        True
-        """
-        return json_safe(
-            {
-                "classes": self.classes,
-                "base_rate": self.base_rate,
-                "decision_rule": self.decision_rule,
-                "confidence": self.confidence,
-                "splits": {name: asdict(s) for name, s in self.splits.items()},
-                "gap": self.gap,
-                "findings": [asdict(f) for f in self.findings],
-                "explanation": self.explanation,
-                "notes": self.notes,
-            }
-        )
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[RenderableType]:
-        yield from interpretation_renderables(self)
 
 
 def interpret(
@@ -387,6 +210,7 @@ def interpret(
     [0.6698, 0.8289]
     >>> result.splits["val"].calibrated_feasible, [f.code for f in result.findings]
     (True, ['generalization_gap', 'consistent'])
+    >>> from lossgap.render.interpret import headline
     >>> headline(result)[:46]
     'Loss and accuracy tell the same story: val log'
     """
@@ -409,7 +233,7 @@ def interpret(
             "each normalized entropy is a lower bound."
         )
     gap = _gap(splits, confidence)
-    findings = _findings(splits, gap)
+    findings = find(splits, gap)
     result = Interpretation(
         classes=classes,
         base_rate=base_rate,
@@ -695,286 +519,6 @@ def _gap_meaning(
     return can, cannot
 
 
-# --- findings ----------------------------------------------------------------------------
-
-
-def _pair_evidence(s: SplitInterpretation) -> dict[str, Any]:
-    return {
-        "split": s.split,
-        "log_loss": s.log_loss,
-        "accuracy": s.accuracy,
-        "accuracy_interval": s.accuracy_interval,
-        "calibrated_accuracy_range": s.calibrated_accuracy_range,
-        "calibrated_loss_range": s.calibrated_loss_range,
-        "error_loss_range": s.error_loss_range,
-    }
-
-
-def _acc_text(s: SplitInterpretation) -> str:
-    if s.accuracy is not None:
-        return f"accuracy {s.accuracy:.4f}"
-    low, high = s.accuracy_interval or (math.nan, math.nan)
-    return f"accuracy {low:.4f}-{high:.4f} (from F1 {s.f1:.4f})"
-
-
-def _prob_text(p: float) -> str:
-    """A probability for people: a percentage, or two significant digits when tiny.
-
-    Examples
-    --------
-    >>> _prob_text(0.1217), _prob_text(0.00094), _prob_text(6.3e-07)
-    ('12.2%', '0.094%', '6.3e-05%')
-    """
-    return f"{p:.1%}" if p >= 0.01 else f"{p * 100:.2g}%"
-
-
-def _rule_impossible(s: SplitInterpretation) -> Finding | None:
-    if s.possible is not False:
-        return None
-    return Finding(
-        "impossible_pair",
-        "high",
-        f"{s.split}: no predictions have log loss {s.log_loss:.4f} with {_acc_text(s)}: each "
-        f"error alone costs at least ln 2, so the loss is at least "
-        f"{(1 - (s.accuracy_interval or [0, 0])[1]) * bounds.LN2:.4f}.",
-        {**_pair_evidence(s), "loss_floor": (1 - (s.accuracy_interval or [0, 0])[1]) * bounds.LN2},
-        "The two numbers do not come from the same predictions and decisions: check that the "
-        "loss is the mean cross-entropy (not a focal or weighted loss, not a running average "
-        "over an epoch) and that accuracy uses the 0.5 threshold or the argmax.",
-    )
-
-
-def _rule_loss_above_baseline(s: SplitInterpretation) -> Finding | None:
-    if s.log_loss_interval[0] <= s.baseline_log_loss:
-        return None
-    base = (
-        f"h({s.base_rate:g})" if s.base_rate is not None else f"ln {s.classes}, the most it can be"
-    )
-    return Finding(
-        "loss_above_baseline",
-        "high",
-        f"{s.split}: log loss {s.log_loss:.4f} is {s.normalized_entropy:.2f} times the no-skill "
-        f"loss {s.baseline_log_loss:.4f} ({base}): always predicting the base rates would "
-        "score better, whatever the accuracy.",
-        {
-            "split": s.split,
-            "log_loss": s.log_loss,
-            "baseline_log_loss": s.baseline_log_loss,
-            "normalized_entropy": s.normalized_entropy,
-            "accuracy": s.accuracy,
-            "majority_accuracy": s.majority_accuracy,
-        },
-        "Recalibrate (temperature scaling keeps every decision) before using the "
-        "probabilities, and look at the confident errors with `lossgap explain`.",
-    )
-
-
-def _too_high(s: SplitInterpretation) -> bool:
-    return (
-        s.possible is True
-        and s.calibrated_feasible is False
-        and s.calibrated_loss_range is not None
-        and s.log_loss_interval[0] > s.calibrated_loss_range[1]
-    )
-
-
-def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
-    if not (_too_high(s) and s.log_loss_interval[0] > s.correct_loss_max):
-        return None
-    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
-    return Finding(
-        "overconfident",
-        "high",
-        f"{s.split}: log loss {s.log_loss:.4f} with {_acc_text(s)} is out of reach of any "
-        f"calibrated model, and above ln {s.classes}: even if every correct prediction cost "
-        f"ln {s.classes}, the errors would average at least {s.error_loss_range[0]:.2f} nats, "
-        f"giving their true class {_prob_text(s.error_true_class_prob_range[1])} or less "
-        "(geometric mean): the model is confidently wrong on its errors.",
-        {**_pair_evidence(s), "error_true_class_prob_max": s.error_true_class_prob_range[1]},
-        "Recalibrate (temperature scaling) and inspect the confident errors: label errors, "
-        "a shift between training and test data, or overfitting of the last layer.",
-    )
-
-
-def _rule_miscalibrated(s: SplitInterpretation) -> Finding | None:
-    if not _too_high(s) or s.log_loss_interval[0] > s.correct_loss_max:
-        return None
-    assert s.calibrated_loss_range is not None and s.error_loss_range is not None
-    return Finding(
-        "miscalibrated",
-        "medium",
-        f"{s.split}: log loss {s.log_loss:.4f} is above {s.calibrated_loss_range[1]:.4f}, the "
-        f"most a calibrated model with {_acc_text(s)} can have: either the errors are "
-        f"confident (up to {s.error_loss_range[1]:.2f} nats each if the correct predictions "
-        "are near-certain: overconfidence) or the correct predictions hedge "
-        "(underconfidence, e.g. from label smoothing or strong regularisation).",
-        dict(_pair_evidence(s)),
-        "Run `lossgap explain` on the predictions: its reliability curve and worst samples "
-        "tell over- from underconfidence; temperature scaling fixes either without changing "
-        "a decision.",
-    )
-
-
-def _rule_threshold_fragile(s: SplitInterpretation) -> Finding | None:
-    if not (
-        s.possible is True
-        and s.calibrated_feasible is False
-        and s.calibrated_loss_range is not None
-        and s.log_loss_interval[1] < s.calibrated_loss_range[0]
-    ):
-        return None
-    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
-    return Finding(
-        "threshold_fragile",
-        "medium",
-        f"{s.split}: log loss {s.log_loss:.4f} is below {s.calibrated_loss_range[0]:.4f}, the "
-        f"least a calibrated model with {_acc_text(s)} can have: the errors are cheap, at "
-        f"most {s.error_loss_range[1]:.2f} nats on average (true class at "
-        f"{_prob_text(s.error_true_class_prob_range[0])} or more): many errors sit just across the "
-        "threshold, where a small change of model or threshold flips them.",
-        dict(_pair_evidence(s)),
-        "Compare models by log loss rather than accuracy, and check how accuracy moves with "
-        "the threshold (`lossgap explain`).",
-    )
-
-
-def _rule_accuracy_near_majority(s: SplitInterpretation) -> Finding | None:
-    if s.accuracy_interval is None:
-        return None
-    below_floor = s.calibrated_loss_range is None
-    if s.majority_accuracy is not None:
-        floor, name = s.majority_accuracy, "the majority share"
-    else:
-        floor, name = 1.0 / s.classes, "chance (1/K)"
-    if not below_floor and s.accuracy_interval[0] > floor + NEAR_MAJORITY:
-        return None
-    where = "below" if s.accuracy_interval[1] < floor else "within 0.02 of"
-    return Finding(
-        "accuracy_near_majority",
-        "medium",
-        f"{s.split}: {_acc_text(s)} is {where} {name} {floor:.4f}: the decisions barely beat "
-        "a constant answer"
-        + ("; no calibrated model does worse than that." if below_floor else "."),
-        {
-            "split": s.split,
-            "accuracy": s.accuracy,
-            "accuracy_interval": s.accuracy_interval,
-            "majority_accuracy": floor,
-            "difference": s.accuracy_interval[1] - floor,
-        },
-        "Look at the loss, not the accuracy, to see whether the model learned anything; "
-        "with unbalanced classes, choose the threshold for the costs of each error.",
-    )
-
-
-def _rule_wide_intervals(s: SplitInterpretation) -> Finding | None:
-    noise = s.accuracy_noise
-    if noise is None:
-        return None
-    half = (noise["ci_high"] - noise["ci_low"]) / 2
-    if half < WIDE_HALF_WIDTH:
-        return None
-    return Finding(
-        "wide_intervals",
-        "low",
-        f"{s.split}: with {noise['n']} samples the accuracy is only known to about "
-        f"±{half:.3f} ({noise['confidence']:.0%} interval {noise['ci_low']:.4f} to "
-        f"{noise['ci_high']:.4f}); one sample moves it by {noise['one_sample']:.4f}.",
-        {
-            "split": s.split,
-            "n": noise["n"],
-            "accuracy": s.accuracy,
-            "ci_low": noise["ci_low"],
-            "ci_high": noise["ci_high"],
-            "half_width": half,
-            "confidence": noise["confidence"],
-        },
-        "Do not read accuracy differences smaller than the interval; evaluate on more "
-        "samples or compare models on the same samples (`lossgap compare`).",
-    )
-
-
-def _rule_generalization_gap(gap: dict[str, Any] | None) -> Finding | None:
-    if gap is None:
-        return None
-    relative, acc_diff = gap["relative_loss_difference"], gap["accuracy_difference"]
-    large = (relative is not None and abs(relative) >= GAP_RELATIVE_LOSS) or (
-        acc_diff is not None and abs(acc_diff) >= GAP_ACCURACY
-    )
-    if not large:
-        return None
-    other = gap["between"][1]
-    direction = "above" if gap["loss_difference"] > 0 else "below"
-    acc_part = (
-        f" and accuracy {abs(acc_diff):.4f} {'lower' if acc_diff > 0 else 'higher'}"
-        if acc_diff is not None
-        else ""
-    )
-    noise = (
-        f" (the accuracy difference is {abs(gap['accuracy_difference_z']):.1f} standard errors)"
-        if gap["accuracy_difference_z"] is not None
-        else ""
-    )
-    rel = f" ({abs(relative):.0%})" if relative is not None else ""
-    return Finding(
-        "generalization_gap",
-        "low",
-        f"{other} loss is {abs(gap['loss_difference']):.4f}{rel} {direction} the training "
-        f"loss{acc_part}{noise}. {gap['can_mean'][-1]}",
-        {
-            "between": gap["between"],
-            "loss_difference": gap["loss_difference"],
-            "relative_loss_difference": relative,
-            "accuracy_difference": acc_diff,
-            "accuracy_difference_z": gap["accuracy_difference_z"],
-        },
-        "Pick the epoch by the held-out loss if you need probabilities, by held-out accuracy "
-        "(or cost) if you need decisions; `lossgap history` shows where the two part ways.",
-    )
-
-
-SPLIT_RULES = (
-    _rule_impossible,
-    _rule_loss_above_baseline,
-    _rule_overconfident,
-    _rule_miscalibrated,
-    _rule_threshold_fragile,
-    _rule_accuracy_near_majority,
-    _rule_wide_intervals,
-)
-
-
-def _main_split(splits: dict[str, SplitInterpretation]) -> SplitInterpretation:
-    return next(splits[name] for name in MAIN_SPLITS if name in splits)
-
-
-def _findings(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None) -> list[Finding]:
-    found = [f for s in splits.values() for rule in SPLIT_RULES if (f := rule(s)) is not None]
-    if (g := _rule_generalization_gap(gap)) is not None:
-        found.append(g)
-    if not any(f.severity in ("high", "medium") for f in found):
-        main = _main_split(splits)
-        acc = f" and {_acc_text(main)}" if main.accuracy_interval else ""
-        found.append(
-            Finding(
-                "consistent",
-                "info",
-                f"Loss and accuracy tell the same story: {main.split} log loss "
-                f"{main.log_loss:.4f} ({main.normalized_entropy:.2f} of the no-skill loss)"
-                f"{acc} is a pair a calibrated model produces.",
-                {
-                    "split": main.split,
-                    "log_loss": main.log_loss,
-                    "accuracy": main.accuracy,
-                    "normalized_entropy": main.normalized_entropy,
-                },
-                "Nothing to fix between loss and accuracy; pick the model by the score that "
-                "matches your use (log loss for probabilities, accuracy or cost for decisions).",
-            )
-        )
-    return sorted(found, key=lambda f: f.rank)
-
-
 # --- plain words -------------------------------------------------------------------------
 
 
@@ -1032,7 +576,7 @@ def _explain_split(s: SplitInterpretation) -> str:
             verdict = "outside, but within the sampling noise of the accuracy"
         else:
             verdict = "outside: no calibrated model gives this pair"
-        words.append(f"Your {_acc_text(s)} is {verdict}.")
+        words.append(f"Your {acc_text(s)} is {verdict}.")
     if s.error_loss_range is not None and s.error_true_class_prob_range is not None:
         low, high = s.error_loss_range
         p_low, p_high = s.error_true_class_prob_range
@@ -1040,8 +584,8 @@ def _explain_split(s: SplitInterpretation) -> str:
         words.append(
             f"The errors cost between {low:.2f} and {high_text} nats each on average (a correct "
             f"prediction costs at most ln {s.classes} = {s.correct_loss_max:.4f}, an error at "
-            f"least ln 2): their true class got between {_prob_text(p_low)} and "
-            f"{_prob_text(p_high)} "
+            f"least ln 2): their true class got between {prob_text(p_low)} and "
+            f"{prob_text(p_high)} "
             "(geometric mean)."
         )
     if s.accuracy_noise is not None:
@@ -1062,55 +606,3 @@ def _explain_gap(gap: dict[str, Any]) -> str:
     words.append(". It can mean: " + " ".join(gap["can_mean"]))
     words.append(" It cannot tell: " + " ".join(gap["cannot_mean"]))
     return "".join(words)
-
-
-# --- terminal ----------------------------------------------------------------------------
-
-
-def _range_text(values: list[float] | None, digits: int = 4) -> str:
-    if values is None:
-        return "none"
-    return f"{format_number(values[0], digits)} - {format_number(values[1], digits)}"
-
-
-def headline(result: Interpretation) -> str:
-    """The first high or medium finding; otherwise the verdict that loss and accuracy agree."""
-    serious = [f for f in result.findings if f.severity in ("high", "medium")]
-    return (serious or [f for f in result.findings if f.code == "consistent"])[0].message
-
-
-def interpretation_renderables(result: Interpretation) -> Iterator[RenderableType]:
-    """Terminal output: headline, one column per split, findings, explanation."""
-    yield Text(headline(result), style=style("headline"))
-    yield Text(f"decision: {result.decision_rule}; logs are natural (nats).", style=style("dim"))
-    yield Text("")
-    table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    table.add_column("")
-    for name in result.splits:
-        table.add_column(name, justify="right")
-    rows = [
-        ("log loss", lambda s: format_number(s.log_loss)),
-        ("accuracy", lambda s: _range_text(s.accuracy_interval) if s.accuracy is None
-         else format_number(s.accuracy)),
-        ("normalized entropy", lambda s: format_number(s.normalized_entropy, 3)
-         + (" (at least)" if s.normalized_entropy_is_lower_bound else "")),
-        ("calibrated accuracy range", lambda s: _range_text(s.calibrated_accuracy_range)),
-        ("calibrated loss range", lambda s: _range_text(s.calibrated_loss_range)),
-        ("calibrated model possible", lambda s: {True: "yes", False: "no", None: "-"}[
-            s.calibrated_feasible]),
-        ("mean loss on errors", lambda s: _range_text(s.error_loss_range, 2)),
-        ("accuracy interval", lambda s: "-" if s.accuracy_noise is None else _range_text(
-            [s.accuracy_noise["ci_low"], s.accuracy_noise["ci_high"]])),
-    ]
-    for label, cell in rows:
-        table.add_row(label, *(cell(s) for s in result.splits.values()))
-    yield table
-    yield Text("")
-    yield Text("Findings", style="bold")
-    yield from findings_renderables(result.findings)
-    yield Text("")
-    for paragraph in result.explanation:
-        yield Text(paragraph)
-        yield Text("")
-    for note in result.notes:
-        yield Text(f"Note: {note}", style=style("dim"))

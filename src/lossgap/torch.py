@@ -29,11 +29,11 @@ import torch
 import torch.distributed as dist
 from torchmetrics import Metric
 
+from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally, merge_all
 from lossgap.engines.torch import tally_from_tensors
 from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation
-from lossgap.explain import evaluate
-from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally, merge_all
+from lossgap.explanation import evaluate
+from lossgap.results.evaluation import Evaluation
 
 __all__ = ["LossGapMetric", "LossGapScalar"]
 
@@ -64,7 +64,7 @@ class LossGapMetric(Metric):
     max_distinct : int, default=1_000_000
         Distinct scores per class kept exactly before the tables compress into bins.
     bin_bits : int, default=11
-        Resolution of the compressed bins (:func:`lossgap.tally.bin_keys`).
+        Resolution of the compressed bins (:func:`lossgap.core.tally.bin_keys`).
 
     Examples
     --------

@@ -3,6 +3,9 @@
 Exit codes: 0 success; 2 bad input or usage (one line on stderr); 1 internal error.
 Each command module registers itself on :data:`app` through :func:`command`, which maps
 :class:`~lossgap.InputError` to its one line and exit code 2.
+
+:func:`main` imports only the command it runs: ``lossgap --help`` lists the commands from
+:data:`COMMANDS` without importing any of them (they load numpy, scipy, pyarrow...).
 """
 
 from __future__ import annotations
@@ -11,28 +14,103 @@ import functools
 import importlib
 import json
 import os
-import pkgutil
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from lossgap.errors import InputError
+from lossgap.printable import printable
+from lossgap.version import SCHEMA_VERSION, __version__
+
+
+class OneLineErrors(TyperGroup):
+    """The command group, with usage errors as one line (exit 2) instead of a box.
+
+    A usage error (unknown option, value out of range, missing argument) prints
+    ``lossgap: error: <what> (see 'lossgap CMD --help')`` on stderr and exits with 2; an
+    interrupt prints ``lossgap: interrupted`` and exits with 130.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except typer.TyperException as exc:  # typer's (vendored) click usage errors
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                sys.stdout.write(ctx.get_help() + "\n")
+                sys.exit(2)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            code = getattr(exc, "exit_code", 2)
+            fail(f"error: {message}{where}", code)
+            sys.exit(code)
+        except (typer.Abort, KeyboardInterrupt):
+            fail("interrupted", 130)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="lossgap",
+    cls=OneLineErrors,
     help="Explain why a classifier's loss and its accuracy disagree, and what to do about it.",
     pretty_exceptions_enable=False,
     add_completion=False,
     no_args_is_help=True,
 )
 
+#: Every command and its help, as its module's docstring states it (a test checks they
+#: agree), so the command list needs no import.
+COMMANDS = {
+    "explain": "Explain how loss and accuracy relate for one file of labels and probabilities.",
+    "compare": "Rank models by a proper score beside accuracy, test every difference, show the "
+    "flips.",
+    "history": "Read training logs: best epochs, where validation loss and accuracy part "
+    "ways, why.",
+    "interpret": "Interpret a log loss and an accuracy: the ranges a calibrated model allows, "
+    "what the\nloss implies for the errors, the train/validation gap and the sampling noise.",
+    "lab": "Fit one-input logistic regression by cross-entropy, find the exact accuracy "
+    "maximum\nover all cuts, and trace loss and accuracy along the intercept and the slope.",
+    "demo": "Train a small network past its best validation loss, then explain it: one HTML "
+    "report.",
+}
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"lossgap {__version__}\n")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the version and exit.",
+        callback=_show_version,
+        is_eager=True,
+    ),
+) -> None:
+    """Explain why a classifier's loss and its accuracy disagree, and what to do about it."""
+
 
 def _print_version(value: bool) -> None:
     if value:
-        from lossgap import __version__
+        from lossgap.version import __version__
 
         sys.stdout.write(f"lossgap {__version__}\n")
         raise typer.Exit()
@@ -49,7 +127,7 @@ def _options(
 
 def fail(message: str, code: int) -> typer.Exit:
     """Write one line to stderr and return the Exit to raise."""
-    sys.stderr.write(f"lossgap: {message}\n")
+    sys.stderr.write(f"lossgap: {printable(message)}\n")
     return typer.Exit(code=code)
 
 
@@ -65,6 +143,8 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 raise fail(f"error: {exc}", 2) from None
             except (typer.Exit, typer.Abort, typer.TyperException):
                 raise
+            except KeyboardInterrupt:
+                raise fail("interrupted", 130) from None
             except Exception as exc:  # anything else is our bug: exit 1
                 if os.environ.get("LOSSGAP_DEBUG"):
                     traceback.print_exc()
@@ -80,17 +160,35 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 
 
 def print_json(data: dict[str, Any]) -> None:
-    """One JSON object on stdout, nothing else there."""
-    sys.stdout.write(json.dumps(data, allow_nan=False) + "\n")
+    """One JSON object on stdout, nothing else there; it names the versions that wrote it."""
+    stamped = {**data, "lossgap_version": __version__, "schema_version": SCHEMA_VERSION}
+    sys.stdout.write(json.dumps(stamped, allow_nan=False) + "\n")
 
 
-def load_commands() -> typer.Typer:
-    """Import every command module of this package (each registers itself); return the app."""
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:
+    """Import the modules of the commands ``names`` (each registers itself); return the app."""
+    for name in names:
+        importlib.import_module(f"{__name__}.{name}")
     return app
+
+
+def _listing() -> typer.Typer:
+    """The app with each command registered by name and help only, to list them."""
+    for name, help_text in COMMANDS.items():
+        app.command(name, help=help_text)(_unreachable)
+    return app
+
+
+def _unreachable() -> None:  # pragma: no cover - main() imports a command before running it
+    raise AssertionError
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m lossgap``."""
-    load_commands()(args=argv, prog_name="lossgap")
+    args = sys.argv[1:] if argv is None else argv
+    name = next((arg for arg in args if not arg.startswith("-")), None)
+    try:  # a command's modules import numpy, scipy...: seconds a Ctrl-C may cut
+        chosen = load_commands([name]) if name in COMMANDS else _listing()
+    except KeyboardInterrupt:
+        raise SystemExit(fail("interrupted", 130).exit_code) from None
+    chosen(args=args, prog_name="lossgap")

@@ -11,15 +11,12 @@ import typer
 from rich.progress import track
 
 from lossgap.cli import command, print_json
-from lossgap.compare import compare_predictions
-from lossgap.compare.inputs import read_models
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    comparison_report,
-    write_reports,
-)
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import check_outputs, write_reports
+from lossgap.comparison import compare_predictions
+from lossgap.comparison.inputs import read_models
+from lossgap.curves import comparison_flips
+from lossgap.render.html import comparison_report
 from lossgap.render.text import make_console
 
 
@@ -57,7 +54,7 @@ def compare_command(
     logit: Annotated[
         list[str] | None, typer.Option(help="Logit column(s), instead of --prob.")
     ] = None,
-    id: Annotated[  # noqa: A002
+    id: Annotated[
         str | None,
         typer.Option("--id", help="Column of sample ids; several files are joined on it."),
     ] = None,
@@ -84,7 +81,7 @@ def compare_command(
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
     confidence: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.", min=0)] = 0,
     detail: Annotated[
         Detail,
         typer.Option(
@@ -102,6 +99,7 @@ def compare_command(
     plot: PlotOption = None,
 ) -> None:
     """Rank models by a proper score beside accuracy, test every difference, show the flips."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=files)
     preds = read_models(
         files,
         label=label,
@@ -139,7 +137,9 @@ def compare_command(
     )
     write_reports(
         lambda: comparison_report(
-            comparison, preds=preds, source=", ".join(f.name for f in files), seed=seed
+            comparison,
+            flips=comparison_flips(comparison, preds, seed=seed),
+            source=", ".join(f.name for f in files),
         ),
         html=html,
         md=md,

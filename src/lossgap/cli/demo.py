@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.text import Text
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -15,11 +14,13 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from lossgap.cli import command, print_json
-from lossgap.compare.text import headline as comparison_headline
+from lossgap.cli.output import check_outputs, write_report
 from lossgap.demo import EPOCHS, run_demo
-from lossgap.render.html import check_file, demo_report
+from lossgap.render.compare import headline as comparison_headline
+from lossgap.render.html import demo_report
 from lossgap.render.markdown import history_headline
 from lossgap.render.text import headline, make_console
 
@@ -35,7 +36,7 @@ STAGES = {
 @command("demo")
 def demo_command(
     epochs: Annotated[int, typer.Option(help="Training epochs.", min=2)] = EPOCHS,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 0,
     out: Annotated[
         Path, typer.Option(help="Folder for the training log and the saved predictions.")
     ] = Path("lossgap-demo"),
@@ -47,9 +48,8 @@ def demo_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a small network past its best validation loss, then explain it: one HTML report."""
-    page = check_file(html or out / "report.html", "--html")
-    if md is not None:
-        check_file(md, "--md")
+    page = html or out / "report.html"
+    check_outputs({"--html": page, "--md": md}, {"--out": out})
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -68,8 +68,9 @@ def demo_command(
 
         story = run_demo(epochs=epochs, seed=seed, out=out, on_step=on_step)
         task = progress.add_task("Writing the report", total=1)
-        report = demo_report(story, seed=seed)
-        written = report.write(html=page, md=md)
+        curves, flips = story.plot_data(seed=seed)
+        report = demo_report(story, curves=curves, flips=flips)
+        written = write_report(report, html=page, md=md)
         progress.update(task, completed=1)
     if json:
         print_json({**story.to_dict(), "report": str(written[0].resolve())})

@@ -10,14 +10,10 @@ import typer
 from rich.progress import Progress
 
 from lossgap.cli import command, print_json
+from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.history import analyse_history
-from lossgap.render.html import (
-    HtmlOption,
-    MarkdownOption,
-    PlotOption,
-    history_report,
-    write_reports,
-)
+from lossgap.render.html import history_report
 from lossgap.render.text import make_console
 
 
@@ -58,7 +54,7 @@ def history_command(
             help="--predictions is one long file; this column numbers each row's epoch."
         ),
     ] = None,
-    format: Annotated[  # noqa: A002 - the option is --format
+    format: Annotated[
         LogFormat | None, typer.Option(help="Log format; detected when not given.")
     ] = None,
     loss: Annotated[
@@ -87,6 +83,7 @@ def history_command(
     plot: PlotOption = None,
 ) -> None:
     """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
     with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 

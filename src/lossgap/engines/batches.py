@@ -1,6 +1,6 @@
 """Record batches of a table into Tallies, the same way in every batch.
 
-A file streamed in batches (:mod:`lossgap.io.stream`) and a Spark DataFrame split in
+A file streamed in batches (:mod:`lossgap.engines.stream`) and a Spark DataFrame split in
 partitions (:mod:`lossgap.spark`) both see the predictions a piece at a time. Each piece
 is validated by :class:`~lossgap.Predictions` and summarised into a
 :class:`~lossgap.Tally`; for the Tallies to merge, every piece must resolve the classes
@@ -18,13 +18,19 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from lossgap.core.predictions import Predictions
+from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.errors import InputError
 from lossgap.io.tables import ColumnChoice, predictions_from_table
-from lossgap.predictions import Predictions
-from lossgap.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 
 _ROW = re.compile(r"\bat row (\d+)")
 _IN_ALL = re.compile(r"row\(s\) in all")
+
+#: Rows per table, at most (each table becomes one Tally; pyarrow's Parquet row groups hold
+#: as many, so a table is one row group, converted to numpy uncopied). With a label and a
+#: probability column, about 0.45 GB of transient memory in all (two tables in flight).
+DEFAULT_BATCH_ROWS = 1 << 20
+
 
 
 def located(exc: InputError, first_row: int, where: str) -> InputError:

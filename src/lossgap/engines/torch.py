@@ -2,9 +2,9 @@
 
 Losses are computed in log space (``logaddexp`` and ``log_softmax``), the confusion
 matrix with ``bincount``, the score tables with one sort of int64 keys (the kernel of
-:mod:`lossgap.tally`, run through :class:`TorchOps`), the worst samples with ``topk``.
+:mod:`lossgap.core.tally`, run through :class:`TorchOps`), the worst samples with ``topk``.
 Nothing is copied to the host but a handful of validity flags and, at the end, the
-summary itself (:meth:`lossgap.tally.Tally.to_numpy`). Bad input is reported with the
+summary itself (:meth:`lossgap.core.tally.Tally.to_numpy`). Bad input is reported with the
 exact message :class:`~lossgap.Predictions` gives, built from a host copy made only then.
 """
 
@@ -16,21 +16,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from lossgap.errors import InputError
-from lossgap.predictions import ROW_SUM_TOLERANCE, Predictions, to_numpy
-from lossgap.tally import (
+from lossgap.core.predictions import ROW_SUM_TOLERANCE, Predictions, to_numpy
+from lossgap.core.tally import (
     DEFAULT_BIN_BITS,
     DEFAULT_MAX_DISTINCT,
     DEFAULT_TOP,
     Tally,
     register_array_ops,
 )
+from lossgap.errors import InputError
 
 _REDUCE = {"sum": "sum", "min": "amin", "max": "amax"}
 
 
 class TorchOps:
-    """The operations of :class:`lossgap.tally.NumpyOps` for torch tensors, on their device."""
+    """The operations of :class:`lossgap.core.tally.NumpyOps` for torch tensors, on their device."""
 
     @staticmethod
     def sort(x: torch.Tensor) -> torch.Tensor:

@@ -31,10 +31,10 @@ import types
 from typing import Any
 
 from lossgap.history.api import analyse_history, analyse_run
-from lossgap.history.names import MetricName, normalise_name
 from lossgap.history.readers import FORMATS, read_logs
-from lossgap.history.result import HistoryReport, RunAnalysis
-from lossgap.history.runs import Run, build_run
+from lossgap.history.runs import build_run
+from lossgap.io.names import MetricName, normalise_name
+from lossgap.results.history import HistoryReport, Run, RunAnalysis
 
 __all__ = [
     "FORMATS",

@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from lossgap.history.runs import Run
-from lossgap.history.trend import (
+from lossgap.core.trend import (
     MAD_SCALE,
     MIN_TREND_POINTS,
     Trend,
@@ -37,6 +36,8 @@ from lossgap.history.trend import (
     trend,
     window,
 )
+from lossgap.core.uncertainty import Z95
+from lossgap.results.history import INFERRED_N, Run
 
 #: Smallest rise of the smoothed validation loss after its minimum, relative to it.
 MIN_LOSS_RISE = 0.02
@@ -46,16 +47,10 @@ MIN_SCORE_FALL = 0.005
 NOISE_MULTIPLE = 2.0
 #: Smallest growth of the train/validation gap, relative to the validation loss.
 MIN_GAP_GROWTH = 0.10
-#: Epoch-to-epoch noise above this share of the smoothed range makes a metric noisy.
-NOISY_RATIO = 0.3
 #: A point off its neighbours' mean by more than this many robust SDs...
 SPIKE_SDS = 6.0
 #: ...and by more than this share of that mean is a spike.
 SPIKE_SHARE = 0.25
-#: ``n_val_source`` of a validation-set size inferred by :func:`granularity_n`.
-INFERRED_N = "accuracy values are multiples of 1/n"
-#: Two-sided 95 % normal quantile, for sampling noise.
-Z95 = 1.959963984540054
 
 
 def _positions(run: Run, idx: np.ndarray) -> np.ndarray:

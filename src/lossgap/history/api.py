@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import lossgap.history.analysis as analysis
 from lossgap.errors import InputError
-from lossgap.evaluation import Finding
-from lossgap.history import analysis
 from lossgap.history.epochs import evaluate_epochs
-from lossgap.history.findings import GOALS, find
 from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
-from lossgap.history.result import HistoryReport, RunAnalysis
-from lossgap.history.runs import Run, build_run
+from lossgap.history.runs import build_run
+from lossgap.results.evaluation import Finding
+from lossgap.results.history import HistoryReport, Run, RunAnalysis
+from lossgap.rules.history import GOALS, find
 
 #: The log loss must rise by this share from its best epoch for ``calibration_drift``.
 MIN_DRIFT = 0.02
@@ -196,7 +196,7 @@ def analyse_history(
     path: str | Path | Any,
     *,
     predictions: str | Path | None = None,
-    format: str | None = None,  # noqa: A002 - the CLI option is --format
+    format: str | None = None,
     loss: str | None = None,
     accuracy: str | None = None,
     n_val: int | None = None,

@@ -4,7 +4,7 @@ A directory of prediction files (written by the callbacks of :mod:`lossgap.integ
 or by hand) names each file after its epoch: ``epoch_0007.csv``, ``epoch_2.5_step_500.csv``,
 ``preds-ep12.parquet``. Each file is read with :func:`lossgap.io.read_predictions` (the
 columns are guessed as for ``lossgap explain``: ``label`` and ``prob`` or ``p_<class>``)
-and evaluated with :func:`lossgap.explain.evaluate_predictions`; this module only reads
+and evaluated with :func:`lossgap.explanation.evaluate_predictions`; this module only reads
 the numbers the engine reports: accuracy, log loss, the confident errors and the CORP
 decomposition of the log loss.
 """
@@ -16,16 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation
-from lossgap.explain import evaluate_predictions
 import numpy as np
 import pyarrow as pa
 
+from lossgap.errors import InputError
+from lossgap.explanation import evaluate_predictions
 from lossgap.io import read_predictions, read_table
 from lossgap.io.tables import FORMATS as PREDICTION_SUFFIXES
 from lossgap.io.tables import choose_columns, column_values, predictions_from_table
-from lossgap.history.runs import label_of
+from lossgap.results.evaluation import Evaluation
+from lossgap.results.history import label_of
 
 _EPOCH = re.compile(r"(?:epoch|ep|e)[_\-=]?(\d+(?:\.\d+)?)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -94,7 +94,7 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
 
     ``decomposition`` and ``confident_errors`` are None when the engine gives none.
     """
-    parts = ev.decomposition.get("log_loss")
+    parts = ev.decomposition.log_loss if ev.decomposition is not None else None
     confident = ev.diagnostics.get("confident_errors")
     temperature = ev.recalibration.get("methods", {}).get("temperature")
     return {
@@ -110,8 +110,8 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
         "decomposition": None
         if parts is None
         else {
-            **{k: parts.get(k) for k in PARTS},
-            "target": ev.decomposition.get("target"),
+            **{k: getattr(parts, k) for k in PARTS},
+            "target": ev.decomposition.target if ev.decomposition is not None else None,
         },
         "temperature_scaled": None
         if temperature is None

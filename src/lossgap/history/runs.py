@@ -13,129 +13,19 @@ metric is attached to the point it belongs to:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from lossgap.errors import InputError
-from lossgap.history.names import MetricName, normalise_name
 from lossgap.history.readers import RawLog
+from lossgap.io.names import MetricName, normalise_name
+from lossgap.results.history import Metric, Run
 
 #: Decision scores used in place of a missing validation accuracy, in order.
 SCORE_FALLBACKS = ("val_f1", "val_f1_macro", "val_auc")
 
 _LEVEL_RANK = {"epoch": 0, None: 1, "step": 2}
-
-
-@dataclass
-class Metric:
-    """One metric at each point of a run.
-
-    Attributes
-    ----------
-    name : MetricName
-        Original and canonical names.
-    values : ndarray of float64
-        NaN where the point has no value (or the logged value was NaN).
-    count : ndarray of int
-        How many logged values went into each point (0: none).
-    aggregation : str
-        ``"value"``, ``"last"`` or ``"mean"``.
-    scale : float
-        The factor applied to the logged values (0.01 for percentages, else 1).
-    """
-
-    name: MetricName
-    values: np.ndarray
-    count: np.ndarray
-    aggregation: str
-    scale: float = 1.0
-
-    @property
-    def missing(self) -> np.ndarray:
-        return self.count == 0
-
-    @property
-    def nonfinite(self) -> np.ndarray:
-        """Points where a value was logged but is NaN or infinite."""
-        return (self.count > 0) & ~np.isfinite(self.values)
-
-
-@dataclass
-class Run:
-    """One run's validation points and metrics.
-
-    Attributes
-    ----------
-    name, source, format : str
-    axis : str
-        ``"epoch"`` when every point has an epoch number, else ``"step"``.
-    epoch : ndarray of float64
-        The epoch of each point as the log numbers it (NaN where unknown).
-    step : ndarray of float64 or None
-        The step of each point, where the log has steps.
-    metrics : dict of str to Metric
-        Keyed by canonical name.
-    loss, score, train_loss, train_score : str or None
-        Canonical names of the validation loss and decision score analysed, and their
-        training counterparts.
-    notes : list of str
-    events : list of dict
-        Reading problems for the findings.
-    meta : dict
-    """
-
-    name: str
-    source: str
-    format: str
-    axis: str
-    epoch: np.ndarray
-    step: np.ndarray | None
-    metrics: dict[str, Metric]
-    loss: str
-    score: str | None
-    train_loss: str | None
-    train_score: str | None
-    notes: list[str] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_points(self) -> int:
-        return len(self.epoch)
-
-    def values(self, key: str | None) -> np.ndarray | None:
-        """The values of metric ``key`` (None when the run lacks it)."""
-        return None if key is None or key not in self.metrics else self.metrics[key].values
-
-    def label(self, i: int) -> float | int | None:
-        """How the log numbers point ``i``: its epoch, else its step."""
-        return label_of(self.epoch[i] if self.axis == "epoch" else _step_at(self.step, i))
-
-    def step_of(self, i: int) -> int | None:
-        return label_of(_step_at(self.step, i))
-
-    def columns(self) -> dict[str, str]:
-        """Canonical name to the name as logged."""
-        return {key: metric.name.original for key, metric in self.metrics.items()}
-
-
-def _step_at(step: np.ndarray | None, i: int) -> float:
-    return float("nan") if step is None else float(step[i])
-
-
-def label_of(value: float) -> float | int | None:
-    """An epoch or step number as the log wrote it: int when whole, None when unknown.
-
-    Examples
-    --------
-    >>> label_of(3.0), label_of(2.84), label_of(float("nan"))
-    (3, 2.84, None)
-    """
-    if not np.isfinite(value):
-        return None
-    return int(value) if float(value).is_integer() else float(value)
 
 
 def _names(raw: RawLog) -> dict[str, MetricName]:

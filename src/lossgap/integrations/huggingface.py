@@ -77,7 +77,7 @@ def make_compute_metrics(
     import numpy as np
 
     from lossgap.errors import InputError
-    from lossgap.explain import explain
+    from lossgap.explanation import explain
 
     names = tuple(metrics)
 

@@ -137,7 +137,7 @@ def _build() -> type:
                 logs.update(self._evaluate(path))
 
         def _evaluate(self, path: Path) -> dict[str, float]:
-            from lossgap.explain import evaluate_predictions
+            from lossgap.explanation import evaluate_predictions
             from lossgap.io import read_predictions
 
             ev = evaluate_predictions(read_predictions(path), detail="summary")

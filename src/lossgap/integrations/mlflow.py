@@ -19,8 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation
+from lossgap.results.evaluation import Evaluation
 from lossgap.integrations._lazy import require
+from lossgap.results.display import renderer
 
 #: The metrics :func:`evaluation_metrics` builds, and whether higher is better.
 EVALUATE_METRICS = {
@@ -87,8 +88,6 @@ def log_evaluation(
     mlflow = _mlflow()
     from mlflow.entities import Metric
 
-    from lossgap.render.html import explain_report
-
     if run_id is None:
         active = mlflow.active_run()
         if active is None:
@@ -102,7 +101,8 @@ def log_evaluation(
         run_id, metrics=[Metric(k, v, timestamp, step or 0) for k, v in values.items()]
     )
     client.log_dict(run_id, ev.to_dict(), f"{artifact_path}/evaluation.json")
-    client.log_text(run_id, explain_report(ev).html(), f"{artifact_path}/report.html")
+    # The report as a notebook shows it (its own styles), through the renderer registry.
+    client.log_text(run_id, renderer(ev, "html")(ev), f"{artifact_path}/report.html")
     return values
 
 
@@ -132,7 +132,7 @@ def evaluation_metrics(
     mlflow = _mlflow()
     import numpy as np
 
-    from lossgap.explain import explain
+    from lossgap.explanation import explain
 
     unknown = [n for n in names if n not in EVALUATE_METRICS]
     if unknown:

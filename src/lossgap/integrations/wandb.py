@@ -17,9 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation
+from lossgap.results.evaluation import Evaluation
 from lossgap.integrations._lazy import require
 from lossgap.integrations.mlflow import metric_values
+from lossgap.results.display import renderer
 
 
 def _wandb() -> Any:
@@ -27,10 +28,8 @@ def _wandb() -> Any:
 
 
 def report_html(ev: Evaluation) -> Any:
-    """The HTML report as a ``wandb.Html`` panel."""
-    from lossgap.render.html import explain_report
-
-    return _wandb().Html(explain_report(ev).html())
+    """The HTML report (as a notebook shows it) as a ``wandb.Html`` panel."""
+    return _wandb().Html(renderer(ev, "html")(ev))
 
 
 def metrics_table(ev: Evaluation) -> Any:

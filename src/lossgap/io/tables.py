@@ -19,7 +19,8 @@ import fnmatch
 import io
 import re
 import sys
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
-from lossgap.predictions import Predictions
 
 #: File suffixes and the reader each one uses.
 FORMATS = {
@@ -108,6 +109,7 @@ def _checked(table: pa.Table, where: str) -> pa.Table:
     if table.num_columns == 0:
         msg = f"file {where!r} holds no columns: is it a table?"
         raise InputError(msg)
+    check_unique_columns(table.column_names, where)
     if table.num_rows == 0:
         msg = (
             f"file {where!r} has a header ({', '.join(table.column_names)}) but no rows: "
@@ -213,7 +215,7 @@ def _table_from_bytes(data: bytes, kind: str, where: str) -> pa.Table:
             return _arrays_from_npy(np.load(io.BytesIO(data), allow_pickle=False), name)
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             return _arrays_to_table({k: archive[k] for k in archive.files}, name)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError, OSError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, *_NUMPY_FILE_ERRORS) as exc:
         raise _not_a_table(name, kind.upper() if kind != "jsonl" else "JSON Lines", exc) from exc
 
 
@@ -228,6 +230,27 @@ def _ipc_table(source: object) -> pa.Table:
             return pa.ipc.open_stream(source).read_all()
         with pa.OSFile(str(source)) as handle:
             return pa.ipc.open_stream(handle).read_all()
+
+
+def check_unique_columns(names: Sequence[str], where: str) -> None:
+    """Refuse a header that names a column twice (which of the two would be read?).
+
+    Examples
+    --------
+    >>> check_unique_columns(["y", "p", "p"], "f.csv")
+    Traceback (most recent call last):
+    ...
+    lossgap.errors.InputError: 'f.csv' has two columns named 'p' (columns 2 and 3, counted from 1): rename one
+    """
+    first: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in first:
+            msg = (
+                f"{where!r} has two columns named {name!r} (columns {first[name] + 1} and "
+                f"{j + 1}, counted from 1): rename one"
+            )
+            raise InputError(msg)
+        first[name] = j
 
 
 def _looks_binary(path: Path) -> bool:
@@ -270,6 +293,8 @@ def _read_tsv(path: Path) -> pa.Table:
 
 def _read_parquet(path: Path) -> pa.Table:
     try:
+        if path.is_file():  # read_table would import pyarrow.dataset, and with it pandas (0.7 s)
+            return pq.ParquetFile(path).read()
         return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise _not_a_table(path, "Parquet", exc) from exc
@@ -303,10 +328,15 @@ def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
     return pa.table(columns)
 
 
+#: What numpy raises for a corrupt, truncated or foreign .npy/.npz file (a bad zip, a CRC
+#: mismatch, a header it cannot parse, a pickled object it will not load).
+_NUMPY_FILE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, SyntaxError)
+
+
 def _read_npy(path: Path) -> pa.Table:
     try:
         array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npy", exc) from exc
     return _arrays_from_npy(array, path)
 
@@ -325,8 +355,10 @@ def _arrays_from_npy(array: np.ndarray, path: Path) -> pa.Table:
 def _read_npz(path: Path) -> pa.Table:
     try:
         with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):  # a .npy under an .npz name
+                raise ValueError("a single array, not an archive")
             arrays = {name: archive[name] for name in archive.files}
-    except (ValueError, OSError) as exc:
+    except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npz", exc) from exc
     return _arrays_to_table(arrays, path)
 
@@ -368,12 +400,36 @@ def _missing(column: str, available: Sequence[str], path: str, option: str) -> I
     return InputError(msg)
 
 
-def _expand(patterns: Sequence[str], available: Sequence[str], path: str, option: str) -> list[str]:
-    """Column names from names or globs (``p_*``), in file order for globs."""
+def _expand(
+    patterns: Sequence[str],
+    available: Sequence[str],
+    path: str,
+    option: str,
+    reserved: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Column names from names or globs (``p_*``), in file order for globs.
+
+    ``reserved`` maps the label, id and weight columns to their options: a glob never
+    takes them, and naming one is refused (a label read as probabilities scores perfectly).
+
+    Examples
+    --------
+    >>> _expand(["*_*"], ["y_true", "p_a", "p_b"], "f.csv", "--prob", {"y_true": "--label"})
+    ['p_a', 'p_b']
+    """
+    reserved = reserved or {}
     chosen: list[str] = []
     for pattern in patterns:
+        if pattern in reserved:
+            msg = (
+                f"{option} {pattern!r} is the {reserved[pattern]} column of {path!r}: a column "
+                f"cannot be both; pass another {option} or {reserved[pattern]}"
+            )
+            raise InputError(msg)
         if any(ch in pattern for ch in "*?["):
-            matched = [c for c in available if fnmatch.fnmatchcase(c, pattern)]
+            matched = [
+                c for c in available if fnmatch.fnmatchcase(c, pattern) and c not in reserved
+            ]
             if not matched:
                 msg = (
                     f"no column matches {pattern!r} in {path!r} (from {option}); the columns "
@@ -400,7 +456,7 @@ def choose_columns(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
 ) -> ColumnChoice:
     """Resolve the CLI options against a file's columns, guessing common names.
@@ -427,23 +483,31 @@ def choose_columns(
             raise InputError(msg)
     elif label not in columns:
         raise _missing(label, columns, path, "--label")
-    from_logits = bool(logit)
-    if prob or logit:
-        probs = _expand(prob or logit, columns, path, "--logit" if logit else "--prob")
-    else:
-        probs = _guess_probability_columns(columns, label, path)
-        from_logits = probs[0].lower() in LOGIT_CANDIDATES
     for name, option in ((id, "--id"), (weight, "--weight")):
         if name is not None and name not in columns:
             raise _missing(name, columns, path, option)
+    reserved = {
+        name: option
+        for name, option in ((weight, "--weight"), (id, "--id"), (label, "--label"))
+        if name is not None
+    }
+    from_logits = bool(logit)
+    if prob or logit:
+        probs = _expand(prob or logit, columns, path, "--logit" if logit else "--prob", reserved)
+    else:
+        probs = _guess_probability_columns(columns, reserved, path)
+        from_logits = probs[0].lower() in LOGIT_CANDIDATES
     return ColumnChoice(label, probs, from_logits, id, weight)
 
 
-def _guess_probability_columns(columns: Sequence[str], label: str, path: str) -> list[str]:
-    prefixed = [c for c in columns if c.lower().startswith(PROB_PREFIXES) and c != label]
+def _guess_probability_columns(
+    columns: Sequence[str], reserved: Mapping[str, str], path: str
+) -> list[str]:
+    free = [c for c in columns if c not in reserved]
+    prefixed = [c for c in free if c.lower().startswith(PROB_PREFIXES)]
     if prefixed:
         return prefixed
-    single = _guess(PROB_CANDIDATES, columns) or _guess(LOGIT_CANDIDATES, columns)
+    single = _guess(PROB_CANDIDATES, free) or _guess(LOGIT_CANDIDATES, free)
     if single is not None:
         return [single]
     msg = (
@@ -503,7 +567,7 @@ def read_predictions(
     label: str | None = None,
     prob: Sequence[str] = (),
     logit: Sequence[str] = (),
-    id: str | None = None,  # noqa: A002 - the CLI option is --id
+    id: str | None = None,
     weight: str | None = None,
     threshold: float = 0.5,
     positive: str | None = None,

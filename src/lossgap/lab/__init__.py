@@ -1,19 +1,11 @@
 """The lab: the logistic-regression illustrations of the seed answer, runnable and plotted.
 
 :func:`logistic_lab` fits one-input logistic regression by cross-entropy, finds the exact
-accuracy maximum, and traces both along each parameter; :mod:`lossgap.lab.plots` draws it.
+accuracy maximum, and traces both along each parameter; :mod:`lossgap.render.plots.lab` draws it.
 """
 
-from lossgap.lab.logistic import (
-    ILLUSTRATIONS,
-    CrossEntropyFit,
-    CutInterval,
-    LabResult,
-    Profile,
-    illustration,
-    logistic_lab,
-    simulate,
-)
+from lossgap.lab.logistic import ILLUSTRATIONS, illustration, logistic_lab, simulate
+from lossgap.results.lab import CrossEntropyFit, CutInterval, LabResult, Profile
 
 __all__ = [
     "ILLUSTRATIONS",

@@ -9,30 +9,24 @@ accuracy along the intercept and along the slope. It reproduces the three illust
 the seed answer (``ILLUSTRATIONS``).
 
 Data flow: points -> :class:`LabResult` (plain data, ``to_dict()``) -> text, JSON or plots
-(:mod:`lossgap.lab.plots`). Derivations: ``docs/theory.md``.
+(:mod:`lossgap.render.plots.lab`). Derivations: ``docs/theory.md``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from rich.console import RenderableType
-from rich.table import Table
-from rich.text import Text
 from scipy.optimize import brentq, minimize
 from scipy.special import entr, expit, logit
 
+from lossgap.core.predictions import python_scalar, to_numpy
 from lossgap.errors import InputError
-from lossgap.evaluation import json_safe
 from lossgap.io.tables import column_values, read_table
-from lossgap.predictions import python_scalar, to_numpy
-from lossgap.render.text import format_number, style
+from lossgap.results.lab import CrossEntropyFit, CutInterval, LabResult, Profile
 
 #: The seed answer's cases: five points recovered from its numbers (slope 1.27, cut 0.52,
 #: per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
@@ -67,180 +61,8 @@ PROFILE_POINTS = 401
 CUT_MARGIN = 0.25
 #: The slope profile runs from 0 to this many times the fitted slope.
 SLOPE_REACH = 10.0
-#: JSON keeps the points only up to this many (the plots always get them).
-JSON_POINTS = 1000
 #: Largest array of the profile kernels, in elements, to bound memory on large n.
 _CHUNK = 4_000_000
-
-
-@dataclass
-class CrossEntropyFit:
-    """The maximum-likelihood (minimum cross-entropy) logistic fit.
-
-    Attributes
-    ----------
-    slope, intercept : float
-    cut : float
-        ``-intercept / slope``: where the predicted probability crosses 1/2.
-    orientation : str
-        ``"+"`` (``x >= cut`` predicts 1) or ``"-"`` (``x <= cut`` predicts 1).
-    per_point_log_loss : list of float
-    accuracy, log_loss : float
-    """
-
-    slope: float
-    intercept: float
-    cut: float
-    orientation: str
-    per_point_log_loss: list[float]
-    accuracy: float
-    log_loss: float
-
-
-@dataclass
-class CutInterval:
-    """One set of decisions that attains the best accuracy, and its price in log loss.
-
-    Attributes
-    ----------
-    orientation : str
-        ``"+"``: ``x >= cut`` predicts 1; ``"-"``: ``x <= cut`` predicts 1.
-    low, high : float
-        The cuts that give these decisions (``-inf``/``inf`` at the ends).
-    low_closed, high_closed : bool
-    rule : str
-        The rule in words.
-    accuracy : float
-    min_log_loss : float
-        The lowest log loss of a logistic model making exactly these decisions (its
-        infimum when ``attained`` is false: an open end, or a slope running to infinity).
-    attained : bool
-    slope, intercept : float
-        That model (slope ``inf`` when the infimum needs an infinite slope).
-    cut : float or None
-        Its cut (None for a constant model, slope 0).
-    per_point_log_loss : list of float
-    """
-
-    orientation: str
-    low: float
-    high: float
-    low_closed: bool
-    high_closed: bool
-    rule: str
-    accuracy: float
-    min_log_loss: float
-    attained: bool
-    slope: float
-    intercept: float
-    cut: float | None
-    per_point_log_loss: list[float]
-
-
-@dataclass
-class Profile:
-    """Log loss and accuracy along one parameter, the other fixed at its fitted value.
-
-    Attributes
-    ----------
-    along : str
-        ``"intercept"`` or ``"slope"``.
-    fixed : dict
-        ``{"slope": a}`` or ``{"intercept": b}``.
-    values : list of float
-        The grid of the varying parameter (its fitted value included).
-    log_loss, accuracy : list of float
-    fitted : float
-        The fitted value of the varying parameter (where the log loss is lowest).
-    best_accuracy : float
-        The highest accuracy on the grid.
-    best_accuracy_ranges : list of [float, float]
-        The runs of grid values reaching it, first and last value of each run.
-    """
-
-    along: str
-    fixed: dict[str, float]
-    values: list[float]
-    log_loss: list[float]
-    accuracy: list[float]
-    fitted: float
-    best_accuracy: float
-    best_accuracy_ranges: list[list[float]]
-
-
-@dataclass
-class LabResult:
-    """Everything ``lossgap lab logistic`` reports; plots and text read it.
-
-    Attributes
-    ----------
-    source : dict
-        How the points were made: ``{"kind": "points"|"simulated"|"illustration", ...}``.
-    x, y : list
-        The points (y in {0, 1}).
-    base_rate : float
-    separation : dict or None
-        Set when no finite maximum-likelihood fit exists: the classes are separated.
-    cross_entropy_fit : CrossEntropyFit or None
-    best_accuracy : float
-        The exact accuracy maximum over all cuts and both orientations.
-    accuracy_intervals : list of CutInterval
-        Every set of decisions attaining it.
-    profiles : dict of str to Profile
-        ``intercept`` and ``slope`` (empty without a fit).
-    explanation : list of str
-    """
-
-    source: dict[str, Any]
-    x: list[float]
-    y: list[int]
-    base_rate: float
-    separation: dict[str, Any] | None
-    cross_entropy_fit: CrossEntropyFit | None
-    best_accuracy: float
-    accuracy_intervals: list[CutInterval]
-    profiles: dict[str, Profile] = field(default_factory=dict)
-    explanation: list[str] = field(default_factory=list)
-
-    @property
-    def n(self) -> int:
-        return len(self.x)
-
-    def _repr_html_(self) -> str:
-        """The HTML report, for a notebook cell."""
-        from lossgap.render.html import lab_report
-
-        return lab_report(self).html(standalone=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON contract (``docs/json.md``); points only up to :data:`JSON_POINTS`.
-
-        Examples
-        --------
-        >>> d = logistic_lab(ILLUSTRATIONS[1]["x"], ILLUSTRATIONS[1]["y"]).to_dict()
-        >>> d["cross_entropy_fit"]["accuracy"], d["best_accuracy"]
-        (0.6, 0.8)
-        """
-        small = self.n <= JSON_POINTS
-        return json_safe(
-            {
-                "source": self.source,
-                "n": self.n,
-                "points": [[x, y] for x, y in zip(self.x, self.y, strict=True)] if small else None,
-                "base_rate": self.base_rate,
-                "separation": self.separation,
-                "cross_entropy_fit": asdict(self.cross_entropy_fit)
-                if self.cross_entropy_fit
-                else None,
-                "best_accuracy": self.best_accuracy,
-                "accuracy_intervals": [asdict(i) for i in self.accuracy_intervals],
-                "profiles": {name: asdict(p) for name, p in self.profiles.items()},
-                "explanation": self.explanation,
-            }
-        )
-
-    def __rich_console__(self, console: Any, options: Any) -> Iterator[RenderableType]:
-        yield from lab_renderables(self)
 
 
 # --- inputs ------------------------------------------------------------------------------
@@ -262,10 +84,18 @@ def simulate(n: int, *, slope: float, intercept: float, seed: int) -> tuple[np.n
         if not math.isfinite(value):
             msg = f"{name} must be a finite number, got {value!r}"
             raise InputError(msg)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        msg = f"--seed must be an integer >= 0 (numpy's seeds are), got {seed!r}"
+        raise InputError(msg)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(int(n))
     y = (rng.random(int(n)) < expit(slope * x + intercept)).astype(np.int64)
     return x, y
+
+
+#: Largest |x| the lab takes: the fit's products (slope * x, x squared in the information
+#: matrix, the profiles' grids) stay far inside a float's range.
+MAX_ABS_X = 1e100
 
 
 def check_points(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -292,6 +122,14 @@ def check_points(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.nda
     bad = np.flatnonzero(~np.isfinite(x_arr))
     if bad.size:
         msg = f"column x, row {bad[0]}: {python_scalar(x_arr[bad[0]])!r} is not a finite number"
+        raise InputError(msg)
+    huge = np.flatnonzero(np.abs(x_arr) > MAX_ABS_X)
+    if huge.size:
+        msg = (
+            f"column x, row {huge[0]}: {python_scalar(x_arr[huge[0]])!r} is beyond +-{MAX_ABS_X:g}, "
+            "where slope * x and its square overflow or lose every digit: rescale x "
+            "(divide it by a power of ten)"
+        )
         raise InputError(msg)
     labels = _binary_labels(y_arr)
     if np.unique(x_arr).size < 2:
@@ -813,53 +651,3 @@ def explain_lab(result: LabResult) -> list[str]:
             f"values {ranges} (on a grid of {len(prof.values)})."
         )
     return out
-
-
-# --- terminal ----------------------------------------------------------------------------
-
-
-def lab_renderables(result: LabResult) -> Iterator[RenderableType]:
-    """Terminal output: the fit, the accuracy-maximising rules, the explanation."""
-    source = result.source
-    yield Text(
-        f"Logistic regression lab: {result.n} points ({source.get('kind')}), base rate "
-        f"{result.base_rate:.4f}.",
-        style=style("headline"),
-    )
-    if "about" in source:
-        yield Text(source["about"], style=style("dim"))
-    fit = result.cross_entropy_fit
-    table = Table(show_edge=False, header_style="bold", pad_edge=False, title=None)
-    for column in ("", "slope", "intercept", "cut", "log loss", "accuracy"):
-        table.add_column(column, justify="left" if not column else "right")
-    if fit is not None:
-        table.add_row(
-            "cross-entropy fit",
-            f"{fit.slope:.4g}",
-            f"{fit.intercept:.4g}",
-            f"{fit.cut:.4g}",
-            format_number(fit.log_loss),
-            format_number(fit.accuracy),
-        )
-    for interval in result.accuracy_intervals[:10]:
-        table.add_row(
-            interval.rule,
-            f"{interval.slope:.4g}",
-            f"{interval.intercept:.4g}",
-            "-" if interval.cut is None else f"{interval.cut:.4g}",
-            format_number(interval.min_log_loss) + ("" if interval.attained else " (limit)"),
-            format_number(interval.accuracy),
-        )
-    yield Text("")
-    yield table
-    if len(result.accuracy_intervals) > 10:
-        yield Text(
-            f"... and {len(result.accuracy_intervals) - 10} more (see --json).",
-            style=style("dim"),
-        )
-    if fit is not None and result.n <= 20:
-        losses = ", ".join(f"{v:.2f}" for v in fit.per_point_log_loss)
-        yield Text(f"Per-point log loss of the fit: {losses}", style=style("dim"))
-    yield Text("")
-    for paragraph in result.explanation:
-        yield Text(paragraph)

@@ -11,7 +11,7 @@ its plots and renders it through the jinja2 templates in ``render/templates/``:
   no figure split across pages).
 
 Renderers read numbers and compute none; the plot series that an Evaluation does not hold
-come from :mod:`lossgap.plots.data`.
+come from :mod:`lossgap.curves`.
 """
 
 from __future__ import annotations
@@ -21,19 +21,12 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-import lossgap
-from lossgap.compare.result import PAIR_METRICS, Comparison, Difference, PairComparison
-from lossgap.compare.text import format_p
-from lossgap.compare.text import headline as comparison_headline
-from lossgap.errors import InputError
-from lossgap.evaluation import Evaluation, MetricValue
-from lossgap.history.result import HistoryReport
-from lossgap.predictions import Predictions
+from lossgap.render.compare import format_p
+from lossgap.render.compare import headline as comparison_headline
 from lossgap.render.markdown import (
     comparison_markdown,
     demo_markdown,
@@ -43,24 +36,14 @@ from lossgap.render.markdown import (
     lab_markdown,
 )
 from lossgap.render.text import format_interval, format_number, headline, short_method
-from lossgap.tally import Tally
-
-#: The ``--html``, ``--md`` and ``--plot`` options of every command that writes reports.
-HtmlOption = Annotated[
-    Path | None, typer.Option("--html", help="Write a self-contained HTML report to this file.")
-]
-MarkdownOption = Annotated[
-    Path | None,
-    typer.Option("--md", help="Write a Markdown summary (for a pull request) to this file."),
-]
-PlotOption = Annotated[
-    Path | None, typer.Option("--plot", help="Write the plots (PNG and SVG) into this directory.")
-]
+from lossgap.results.compare import PAIR_METRICS, Comparison, Difference, PairComparison
+from lossgap.results.curves import ExplainCurves
+from lossgap.results.evaluation import Evaluation, MetricValue
+from lossgap.results.history import HistoryReport
+from lossgap.version import __version__
 
 #: Pairs listed in a comparison's table (the JSON has them all).
 MAX_PAIRS = 30
-#: Pairs that get a flip plot.
-FLIP_PLOTS = 3
 
 
 def _pct(value: float | None) -> str:
@@ -140,7 +123,7 @@ def environment() -> Environment:
         headline=headline,
         compare_headline=comparison_headline,
     )
-    env.globals.update(version=lossgap.__version__, pair_real=_real, max_pairs=MAX_PAIRS)
+    env.globals.update(version=__version__, pair_real=_real, max_pairs=MAX_PAIRS)
     return env
 
 
@@ -227,92 +210,23 @@ class Report:
         """The Markdown summary, for a pull-request comment."""
         return self.make_markdown()
 
-    def write(
-        self,
-        *,
-        html: str | Path | None = None,
-        md: str | Path | None = None,
-        plot: str | Path | None = None,
-    ) -> list[Path]:
-        """Write the page, the Markdown and the plots (PNG and SVG) that are asked for.
-
-        Returns
-        -------
-        list of Path
-            Every file written.
-
-        Raises
-        ------
-        lossgap.InputError
-            A path that is a directory, or a folder that cannot be created.
-        """
-        from lossgap.plots.chart import save_charts
-
-        written = []
-        if html is not None:
-            written.append(write_text(html, self.html(), "--html"))
-        if md is not None:
-            written.append(write_text(md, self.markdown(), "--md"))
-        if plot is not None:
-            written += save_charts(self.charts, plot)
-        return written
-
-
-def check_file(path: str | Path, option: str) -> Path:
-    """``path`` as a Path, refused when it is a directory (``option`` names the flag).
-
-    Raises
-    ------
-    lossgap.InputError
-    """
-    target = Path(path)
-    if target.is_dir():
-        msg = f"{option} {str(target)!r} is a directory: pass a file name such as report.html"
-        raise InputError(msg)
-    return target
-
-
-def write_text(path: str | Path, text: str, option: str) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` (parent folders created).
-
-    Raises
-    ------
-    lossgap.InputError
-        When ``path`` is a directory or cannot be written; ``option`` names the flag.
-    """
-    target = check_file(path, option)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        msg = f"cannot write {option} {str(target)!r}: {exc.strerror}"
-        raise InputError(msg) from exc
-    return target
-
-
 def explain_report(
     ev: Evaluation,
     *,
-    pred: Predictions | None = None,
-    tally: Tally | None = None,
+    curves: ExplainCurves | None = None,
     source: str | None = None,
-    seed: int = 0,
 ) -> Report:
     """The report of one evaluation.
 
     Parameters
     ----------
     ev : Evaluation
-    pred : Predictions, optional
-        The samples: with them every plot is drawn (consistency band, confidence
-        histogram, per-sample losses, threshold curves).
-    tally : Tally, optional
-        The summary, when the samples are not in memory (streamed or distributed data):
-        everything but the per-sample plot and, for multiclass, the top-label band.
+    curves : ExplainCurves, optional
+        The plot series computed beside the evaluation (:func:`lossgap.curves.explain_curves`:
+        consistency band, confidence histogram, per-sample losses, threshold curves);
+        without them only the plots the Evaluation holds are drawn.
     source : str, optional
         The input's name, for the header.
-    seed : int, default=0
-        Seeds the consistency band's resampling.
 
     Returns
     -------
@@ -326,18 +240,7 @@ def explain_report(
     >>> page.startswith("<!DOCTYPE html>"), page.count("<img ")
     (True, 2)
     """
-    from lossgap.plots.data import explain_curves
-    from lossgap.plots.explain import explain_charts
-
-    def charts() -> list[Any]:
-        summary = tally if tally is not None else (
-            Tally.from_predictions(pred) if pred is not None else None
-        )
-        curves = None if summary is None else explain_curves(
-            summary, pred, curve=ev.decomposition.get("curve"), confidence=ev.confidence,
-            seed=seed,
-        )
-        return explain_charts(ev, curves)
+    from lossgap.render.plots.explain import explain_charts
 
     classes = ", ".join(map(str, ev.classes))
     return Report(
@@ -347,7 +250,7 @@ def explain_report(
         headline=headline(ev),
         subtitle=f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
         title=f"lossgap explain{f': {source}' if source else ''}",
-        make_charts=charts,
+        make_charts=lambda: explain_charts(ev, curves),
         make_markdown=lambda: explain_markdown(ev, source=source),
         source=source,
     )
@@ -356,34 +259,24 @@ def explain_report(
 def comparison_report(
     c: Comparison,
     *,
-    preds: Mapping[str, Predictions] | None = None,
+    flips: Mapping[tuple[str, str], dict[str, Any]] | None = None,
     source: str | None = None,
-    seed: int = 0,
 ) -> Report:
-    """The report of a comparison; with ``preds`` (name -> samples) the flip plots too.
+    """The report of a comparison; with ``flips`` the flip plots too.
 
     Parameters
     ----------
     c : Comparison
-    preds : mapping of str to Predictions, optional
-        Each model's samples: the first :data:`FLIP_PLOTS` pairs get a flip plot.
+    flips : mapping of (model, model) to dict, optional
+        :func:`lossgap.curves.flip_points` of the pairs to plot
+        (:func:`lossgap.curves.comparison_flips`).
     source : str, optional
-    seed : int, default=0
-        Seeds which agreeing samples a flip plot draws when there are many.
 
     Returns
     -------
     Report
     """
-    from lossgap.plots.compare import comparison_charts
-    from lossgap.plots.data import flip_points
-
-    def charts() -> list[Any]:
-        flips = {}
-        if preds is not None:
-            for pair in c.pairs[:FLIP_PLOTS]:
-                flips[(pair.a, pair.b)] = flip_points(preds[pair.a], preds[pair.b], seed=seed)
-        return comparison_charts(c, flips)
+    from lossgap.render.plots.compare import comparison_charts
 
     compared = f"each against {c.reference}" if c.reference else "all pairs"
     return Report(
@@ -396,7 +289,7 @@ def comparison_report(
             f"({', '.join(map(str, c.classes))}); decision: {c.decision_rule}; {compared}."
         ),
         title=f"lossgap compare{f': {source}' if source else ''}",
-        make_charts=charts,
+        make_charts=lambda: comparison_charts(c, dict(flips or {})),
         make_markdown=lambda: comparison_markdown(c, source=source),
         source=source,
     )
@@ -404,7 +297,7 @@ def comparison_report(
 
 def history_report(report: HistoryReport, *, source: str | None = None) -> Report:
     """The report of a training history (every run, and the per-epoch predictions)."""
-    from lossgap.plots.history import history_charts
+    from lossgap.render.plots.history import history_charts
 
     pairs = report.all_findings()
     runs = {a.run.name for a in report.runs}
@@ -427,81 +320,37 @@ def history_report(report: HistoryReport, *, source: str | None = None) -> Repor
     )
 
 
-def write_reports(
-    make_report: Callable[[], Report],
+def demo_report(
+    story: Any,
     *,
-    html: Path | None = None,
-    md: Path | None = None,
-    plot: Path | None = None,
-    quiet: bool = False,
-) -> list[Path]:
-    """What the ``--html``, ``--md`` and ``--plot`` options of every command do.
-
-    Builds the report only when one of them is given, writes the files and names each on
-    stderr (unless ``quiet``), so ``--json`` keeps stdout to its one object.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-    """
-    if html is None and md is None and plot is None:
-        return []
-    report = make_report()
-    written = report.write(html=html, md=md)
-    plots = report.write(plot=plot) if plot is not None else []
-    if not quiet:
-        from lossgap.render.text import make_console
-
-        console = make_console(stderr=True, highlight=False)
-        for path in written:
-            console.print(f"lossgap: wrote {path}", style="lossgap.dim", soft_wrap=True)
-        if plots:
-            console.print(
-                f"lossgap: wrote {len(plots) // 2} plots (PNG and SVG) into {plot}",
-                style="lossgap.dim",
-                soft_wrap=True,
-            )
-    return written + plots
-
-
-def demo_report(story: Any, *, seed: int = 0) -> Report:
+    curves: ExplainCurves | None = None,
+    flips: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+) -> Report:
     """The demo's one page: the history, the last epoch explained, two epochs compared.
 
     Parameters
     ----------
     story : lossgap.demo.DemoStory
-    seed : int, default=0
+    curves : ExplainCurves, optional
+        The plot series of the last epoch's evaluation.
+    flips : mapping of (model, model) to dict, optional
+        The flip points of the pairs to plot.
 
     Returns
     -------
     Report
     """
-    from lossgap.plots.compare import comparison_charts
-    from lossgap.plots.data import explain_curves, flip_points
-    from lossgap.plots.explain import explain_charts
-    from lossgap.plots.history import history_charts
+    from lossgap.render.plots.compare import comparison_charts
+    from lossgap.render.plots.explain import explain_charts
+    from lossgap.render.plots.history import history_charts
 
     ev, c = story.evaluation, story.comparison
-    pair = c.pairs[0]
 
     def charts() -> list[Any]:
-        sample = story.predictions[f"epoch {story.late}"]
-        curves = explain_curves(
-            Tally.from_predictions(sample), sample, curve=ev.decomposition.get("curve"),
-            confidence=ev.confidence, seed=seed,
-        )
         groups = {
             "history": history_charts(story.history),
             "explain": explain_charts(ev, curves),
-            "compare": comparison_charts(
-                c,
-                {
-                    (pair.a, pair.b): flip_points(
-                        story.predictions[pair.a], story.predictions[pair.b], seed=seed
-                    )
-                },
-            ),
+            "compare": comparison_charts(c, dict(flips or {})),
         }
         for section, members in groups.items():
             for chart in members:
@@ -540,7 +389,7 @@ def demo_report(story: Any, *, seed: int = 0) -> Report:
 
 def lab_report(result: Any) -> Report:
     """The report of a logistic-regression lab (:class:`lossgap.lab.LabResult`)."""
-    from lossgap.lab.plots import lab_charts
+    from lossgap.render.plots.lab import lab_charts
 
     about = result.source.get("about")
     source = result.source.get("file")
@@ -558,3 +407,27 @@ def lab_report(result: Any) -> Report:
         make_markdown=lambda: lab_markdown(result),
         source=None if source is None else Path(source).name,
     )
+
+
+# Notebook display (wired to the result types through lossgap.results.display): the same
+# page as --html, as a fragment with its own styles; plots that need the samples are left out.
+
+
+def evaluation_html(ev: Evaluation) -> str:
+    """An :class:`~lossgap.results.evaluation.Evaluation` in a notebook cell."""
+    return explain_report(ev).html(standalone=False)
+
+
+def comparison_html(c: Comparison) -> str:
+    """A :class:`~lossgap.results.compare.Comparison` in a notebook cell."""
+    return comparison_report(c).html(standalone=False)
+
+
+def history_html(report: HistoryReport) -> str:
+    """A :class:`~lossgap.results.history.HistoryReport` in a notebook cell."""
+    return history_report(report).html(standalone=False)
+
+
+def lab_html(result: Any) -> str:
+    """A :class:`~lossgap.results.lab.LabResult` in a notebook cell."""
+    return lab_report(result).html(standalone=False)

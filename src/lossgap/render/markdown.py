@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import lossgap
-from lossgap.compare.result import Comparison
-from lossgap.compare.text import format_p
-from lossgap.compare.text import headline as comparison_headline
-from lossgap.evaluation import Evaluation, Finding
-from lossgap.history.result import HistoryReport
+from lossgap.render.compare import format_p
+from lossgap.render.compare import headline as comparison_headline
+from lossgap.printable import printable
 from lossgap.render.text import SHOWN_METRICS, format_interval, format_number, headline
+from lossgap.results.compare import Comparison
+from lossgap.results.evaluation import Evaluation, Finding
+from lossgap.results.history import HistoryReport
+from lossgap.version import __version__
 
 #: Rows of the worst-samples and pairs tables.
 MAX_ROWS = 10
@@ -35,7 +36,8 @@ def escape(value: Any) -> str:
     >>> escape("<script>alert(1)</script> | *x*")
     '&lt;script&gt;alert(1)&lt;/script&gt; \\\\| \\\\*x\\\\*'
     """
-    text = " ".join(str(value).split())  # newlines would end a table row
+    # a newline would end a table row; a control character would act on a terminal
+    text = printable(" ".join(str(value).split()))
     text = "".join(_ENTITIES.get(ch, ch) for ch in text)
     return _BACKSLASHED.sub(r"\\\1", text)
 
@@ -64,7 +66,7 @@ def findings_list(findings: Sequence[Finding], runs: Sequence[str | None] | None
 
 
 def _footer(extra: str = "") -> str:
-    return f"<sub>lossgap {lossgap.__version__}{extra}; natural logarithms (nats).</sub>"
+    return f"<sub>lossgap {__version__}{extra}; natural logarithms (nats).</sub>"
 
 
 def _title(kind: str, source: str | None) -> str:
@@ -97,11 +99,11 @@ def explain_markdown(ev: Evaluation, *, source: str | None = None) -> str:
         ("id", "label", "predicted", "p(true class)", "log loss"),
         (
             (
-                escape(row["id"]),
-                escape(row["label"]),
-                escape(row["predicted"]),
-                f"{row['prob_true_class']:.4g}",
-                format_number(row["loss"]),
+                escape(row.id),
+                escape(row.label),
+                escape(row.predicted),
+                f"{row.prob_true_class:.4g}",
+                format_number(row.loss),
             )
             for row in ev.worst[:MAX_ROWS]
         ),

@@ -1,0 +1,182 @@
+"""Samples that flip between two models: right under one, wrong under the other.
+
+The counts of every pair come from a few matrix products over ``(m, n)`` matrices (one
+row per model), never from a loop over pairs: with ``C`` the 0/1 matrix of correct
+decisions, ``C C^T`` counts the samples both models of a pair get right, and everything
+else of the paired 2x2 table follows from it. A flip is *near the threshold* when the sample lies within ``near`` of the
+decision boundary under both models (:func:`boundary_distance`): the seed's 0.51 under
+one model and 0.49 under the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossgap.core.losses import true_class_prob
+from lossgap.core.predictions import Predictions
+
+#: Samples per block of the matrix products, to bound the memory of the 0/1 copies.
+_BLOCK = 1 << 16
+#: Samples scanned at a time when collecting the ids of flips.
+_ID_BLOCK = 1 << 13
+
+
+def boundary_distance(pred: Predictions) -> np.ndarray:
+    """How much probability must move for each sample's decision to change.
+
+    Binary: ``|p - threshold|``. Multiclass: ``|p_true - max_{j != true} p_j| / 2``,
+    the probability that must pass from one class to the other for the true class to
+    win or lose the argmax (for binary labels at threshold 0.5 both rules agree).
+
+    Examples
+    --------
+    >>> boundary_distance(Predictions([0, 1], [0.49, 0.51])).round(4).tolist()
+    [0.01, 0.01]
+    >>> boundary_distance(Predictions([0, 2], [[0.5, 0.3, 0.2], [0.45, 0.1, 0.45]])).tolist()
+    [0.1, 0.0]
+    """
+    if pred.task == "binary":
+        return np.abs(pred.prob - pred.threshold)
+    rows = np.arange(len(pred))
+    others = pred.prob.copy()
+    others[rows, pred.y] = -np.inf
+    return np.abs(true_class_prob(pred) - others.max(axis=1)) / 2.0
+
+
+@dataclass(frozen=True)
+class FlipTables:
+    """Paired counts of every ordered pair of models, as ``(m, m)`` matrices.
+
+    Attributes
+    ----------
+    n : int
+        Samples.
+    both : ndarray
+        ``both[a, b]``: samples that models ``a`` and ``b`` both get right.
+    a_only : ndarray
+        ``a_only[a, b]``: samples only ``a`` gets right (``a_only.T`` is ``b_only``).
+    near_a_only : ndarray
+        Of those, the samples near the threshold under both models.
+    near_loss : ndarray
+        ``near_loss[a, b]``: sum over the near-threshold flips of ``loss_a - loss_b``.
+    """
+
+    n: int
+    both: np.ndarray
+    a_only: np.ndarray
+    near_a_only: np.ndarray
+    near_loss: np.ndarray
+
+    @property
+    def neither(self) -> np.ndarray:
+        return self.n - self.both - self.a_only - self.a_only.T
+
+
+def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> FlipTables:
+    """Count the paired 2x2 tables and the near-threshold flips of every pair.
+
+    Parameters
+    ----------
+    correct, near : ndarray of bool, shape (m, n)
+        Whether each model's decision is right, and whether the sample lies near its
+        decision boundary; one row per model.
+    loss : ndarray of float64, shape (m, n)
+        Finite per-sample losses.
+
+    Returns
+    -------
+    FlipTables
+
+    Notes
+    -----
+    With ``G1 = C * N`` (right and near) and ``G2 = (1 - C) * N`` (wrong and near),
+    ``near_a_only = G1 G2^T`` and, with ``P = (G1 L) G2^T`` and ``Q = G1 (G2 L)^T``
+    (elementwise products inside), ``near_loss = P - P^T - Q + Q^T``. The products run
+    in float64, exact for counts below 2^53; only samples that some model gets right and
+    some other gets wrong near the boundary enter the near-threshold products.
+
+    Examples
+    --------
+    >>> c = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
+    >>> t = flip_tables(c, np.ones_like(c), np.zeros(c.shape))
+    >>> t.both.tolist(), t.a_only.tolist()
+    ([[3.0, 1.0], [1.0, 2.0]], [[0.0, 2.0], [1.0, 0.0]])
+    """
+    m, n = correct.shape
+    both = np.zeros((m, m))
+    for start in range(0, n, _BLOCK):
+        # float32 counts are exact below 2^24 (a block holds 2^16 samples) and their
+        # products run twice as fast; the sums over blocks are kept in float64
+        block = correct[:, start : start + _BLOCK].astype(np.float32)
+        both += block @ block.T
+    near_a_only, p, q = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
+    samples = np.flatnonzero((correct & near).any(axis=0) & (~correct & near).any(axis=0))
+    for start in range(0, len(samples), _BLOCK):
+        index = samples[start : start + _BLOCK]
+        right, close = correct[:, index], near[:, index]
+        g1 = (right & close).astype(np.float64)
+        g2 = (~right & close).astype(np.float64)
+        block_loss = loss[:, index]
+        near_a_only += g1 @ g2.T
+        p += (g1 * block_loss) @ g2.T
+        q += g1 @ (g2 * block_loss).T
+    counts = np.diag(both)
+    return FlipTables(
+        n=n,
+        both=both,
+        a_only=counts[:, None] - both,
+        near_a_only=near_a_only,
+        near_loss=p - p.T - q + q.T,
+    )
+
+
+def first_rows(
+    x: np.ndarray, y: np.ndarray, ordered: np.ndarray, wanted: np.ndarray
+) -> list[np.ndarray]:
+    """For each ordered pair ``(a, b)``, the first samples where ``x[a] & y[b]``.
+
+    Parameters
+    ----------
+    x, y : ndarray of bool, shape (m, n)
+        One row per model.
+    ordered : ndarray of int, shape (p, 2)
+    wanted : ndarray of int, shape (p,)
+        How many samples to collect per pair; it must not exceed the number that exist
+        (the counts of :func:`flip_tables`), which lets the scan stop as soon as every pair
+        has its samples.
+
+    Returns
+    -------
+    list of ndarray
+        Sample indices, ascending, one array per pair.
+
+    Examples
+    --------
+    >>> c = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
+    >>> first_rows(c, ~c, np.array([[0, 1], [1, 0]]), np.array([5, 1]))[1].tolist()
+    [2]
+    >>> first_rows(c, ~c, np.array([[0, 1]]), np.array([1]))[0].tolist()
+    [0]
+    """
+    found: list[list[np.ndarray]] = [[] for _ in range(len(ordered))]
+    remaining = np.asarray(wanted, dtype=np.int64).copy()
+    candidates = np.flatnonzero(x.any(axis=0) & y.any(axis=0))
+    for start in range(0, len(candidates), _ID_BLOCK):
+        active = np.flatnonzero(remaining > 0)
+        if active.size == 0:
+            break
+        samples = candidates[start : start + _ID_BLOCK]
+        hits = x[:, samples][ordered[active, 0]] & y[:, samples][ordered[active, 1]]
+        pair, column = np.nonzero(hits)  # grouped by pair, samples ascending within each
+        per_pair = np.bincount(pair, minlength=len(active))
+        rank = np.arange(len(pair)) - (np.cumsum(per_pair) - per_pair)[pair]
+        keep = rank < remaining[active][pair]
+        kept_pair, kept = pair[keep], samples[column[keep]]
+        taken = np.bincount(kept_pair, minlength=len(active))
+        pieces = np.split(kept, np.cumsum(taken)[:-1])
+        for j in np.flatnonzero(taken):
+            found[active[j]].append(pieces[j])
+        remaining[active] -= taken
+    return [np.concatenate(parts) if parts else np.zeros(0, np.int64) for parts in found]

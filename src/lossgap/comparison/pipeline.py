@@ -1,0 +1,464 @@
+"""``compare``: several models' predictions on the same samples in, a Comparison out.
+
+Each model gets its full :class:`~lossgap.results.evaluation.Evaluation` (the ``explain``
+pipeline). The paired statistics then run on ``(m, n)`` matrices of per-sample values:
+log loss, Brier score, correct decisions, nearness to the threshold and DeLong's
+placement terms, one row per model, so every pair comes from a few matrix products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from lossgap.comparison.flips import FlipTables, boundary_distance, first_rows, flip_tables
+from lossgap.comparison.inputs import check_same_samples, predictions_from_arrays
+from lossgap.comparison.paired import (
+    AucColumn,
+    Interval,
+    auc_influence,
+    delong_difference,
+    holm,
+    paired_mean_difference,
+    paired_proportion_difference,
+)
+from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
+from lossgap.core.predictions import Predictions
+from lossgap.errors import InputError
+from lossgap.explanation import evaluate_predictions
+from lossgap.results.compare import (
+    PAIR_METRICS,
+    RANK_METRICS,
+    Comparison,
+    Difference,
+    Flips,
+    ModelResult,
+    PairComparison,
+)
+from lossgap.results.evaluation import Evaluation
+from lossgap.rules.compare import find
+
+T = TypeVar("T")
+Progress = Callable[[Iterable[T], int], Iterable[T]]
+
+_METHODS = {
+    "accuracy": "Newcombe paired score interval; exact McNemar test",
+    "log_loss": "paired t on per-sample differences",
+    "brier": "paired t on per-sample differences",
+    "roc_auc": "DeLong paired",
+    "roc_auc_multiclass": "DeLong paired, one-vs-rest macro, stratified by class",
+}
+
+
+def compare(
+    y_prob: Mapping[str, npt.ArrayLike],
+    y_true: npt.ArrayLike,
+    *,
+    from_logits: bool = False,
+    classes: Sequence[Any] | None = None,
+    positive: Any = None,
+    ids: npt.ArrayLike | None = None,
+    threshold: float = 0.5,
+    reference: str | None = None,
+    by: str = "log_loss",
+    near: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+    top: int = 5,
+    max_ids: int = 20,
+    detail: str = "auto",
+) -> Comparison:
+    """Compare several models' probabilities on the same samples, with paired tests.
+
+    Parameters
+    ----------
+    y_prob : mapping of str to array-like
+        Model name to its probabilities: shape (n,) for binary (probability of the
+        positive class) or (n, k); logits with ``from_logits=True``.
+    y_true : array-like of shape (n,)
+        Class labels, shared by every model.
+    from_logits : bool, default=False
+        Every model gives logits.
+    classes, positive, ids, threshold
+        As in :func:`lossgap.explain`.
+    reference : str, default=None
+        Compare each model with this one; by default every pair is compared.
+    by : {"log_loss", "brier"}, default="log_loss"
+        The proper score that ranks the models (lower is better).
+    near : float, default=0.05
+        A flip is near the threshold when the sample lies within ``near`` of the
+        decision boundary under both models: binary ``|p - threshold| <= near``;
+        multiclass ``|p_true - p_best_other| / 2 <= near``.
+    confidence : float, default=0.95
+        Level of the intervals; differences are significant when their Holm-adjusted
+        p-value is below ``1 - confidence``.
+    seed : int, default=0
+        Seed of the bootstrap intervals of each model's evaluation.
+    top : int, default=5
+        Worst samples kept in each model's evaluation.
+    max_ids : int, default=20
+        Ids listed per flip list and pair.
+    detail : {"auto", "full", "summary"}, default="auto"
+        How much of each model's evaluation to compute: ``"summary"`` leaves out the
+        bootstrap, the decomposition and the recalibration maps; ``"auto"`` picks
+        ``"full"`` up to two million model-samples.
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    lossgap.InputError
+        Fewer than two models, bad options, or predictions that fail validation (the
+        message names the model).
+
+    See Also
+    --------
+    lossgap.explain : one model.
+
+    Notes
+    -----
+    Per pair ``(a, b)``, every difference is ``a - b``:
+
+    * accuracy: Newcombe's hybrid score interval for paired proportions and the exact
+      McNemar test (binomial test of the discordant samples);
+    * log loss and Brier score: the paired t interval and test of the per-sample
+      differences (``scipy.stats.ttest_rel``);
+    * ROC AUC: DeLong's paired test (multiclass: the one-vs-rest macro AUC, with the
+      DeLong covariance stratified by class);
+    * with more than one pair, Holm's correction per metric over the pairs.
+
+    Examples
+    --------
+    >>> import lossgap
+    >>> y = [0, 0, 1, 1, 1, 0]
+    >>> c = lossgap.compare({"a": [0.2, 0.49, 0.51, 0.8, 0.7, 0.3],
+    ...                      "b": [0.2, 0.51, 0.49, 0.8, 0.7, 0.3]}, y)
+    >>> p = c.pairs[0]
+    >>> p.a, p.b, round(p.accuracy_difference.value, 4), p.flips.near_threshold
+    ('a', 'b', 0.3333, 2)
+    >>> round(p.log_loss_difference.value, 4), p.accuracy_difference.p_value
+    (-0.0133, 0.5)
+    """
+    preds = predictions_from_arrays(
+        y_prob,
+        y_true,
+        from_logits=from_logits,
+        classes=classes,
+        positive=positive,
+        ids=ids,
+        threshold=threshold,
+    )
+    return compare_predictions(
+        preds,
+        reference=reference,
+        by=by,
+        near=near,
+        confidence=confidence,
+        seed=seed,
+        top=top,
+        max_ids=max_ids,
+        detail=detail,
+    )
+
+
+def _check_options(
+    names: Sequence[str], reference: str | None, by: str, near: float, confidence: float
+) -> None:
+    if len(names) < 2:
+        msg = f"compare needs at least two models, got {len(names)}: pass two or more"
+        raise InputError(msg)
+    if by not in RANK_METRICS:
+        msg = f"cannot rank by {by!r}: choose one of {', '.join(RANK_METRICS)}"
+        raise InputError(msg)
+    if not 0.0 < near < 0.5:
+        msg = f"near must lie strictly between 0 and 0.5, got {near!r}"
+        raise InputError(msg)
+    if not 0.0 < confidence < 1.0:
+        msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
+        raise InputError(msg)
+    if reference is not None and reference not in names:
+        msg = f"reference {reference!r} is not one of the models: {', '.join(names)}"
+        raise InputError(msg)
+
+
+#: Up to this many (models x samples), each model gets the full explanation.
+AUTO_FULL_CELLS = 2_000_000
+
+
+def compare_predictions(
+    preds: Mapping[str, Predictions],
+    *,
+    reference: str | None = None,
+    by: str = "log_loss",
+    near: float = 0.05,
+    confidence: float = 0.95,
+    seed: int = 0,
+    top: int = 5,
+    max_ids: int = 20,
+    progress: Progress[Any] | None = None,
+    detail: str = "auto",
+) -> Comparison:
+    """Compare validated predictions of several models (the CLI and ``compare`` share it).
+
+    ``progress(iterable, total)`` may wrap the loop over the models (a progress bar).
+    ``detail`` is that of each model's evaluation; ``"auto"`` is ``"full"`` up to
+    :data:`AUTO_FULL_CELLS` model-samples and ``"summary"`` beyond (the paired tests are
+    computed in full either way). See :func:`compare` for the other parameters.
+    """
+    names = list(preds)
+    _check_options(names, reference, by, near, confidence)
+    first = check_same_samples(preds)
+    if detail == "auto":
+        detail = "full" if len(names) * len(first) <= AUTO_FULL_CELLS else "summary"
+    steps: Iterable[Any] = preds.values()
+    if progress is not None:
+        steps = progress(steps, len(names))
+    evaluations = [
+        evaluate_predictions(pred, top=top, confidence=confidence, seed=seed, detail=detail)
+        for pred in steps
+    ]
+    rank, accuracy_rank = _ranks(evaluations, by)
+    order = sorted(range(len(names)), key=lambda j: (rank[j], j))
+    pairs = _pairs(order, None if reference is None else names.index(reference))
+    pair_results = paired_comparisons(
+        preds, pairs, near=near, confidence=confidence, max_ids=max_ids
+    )
+    comparison = Comparison(
+        task=first.task,
+        n=len(first),
+        classes=list(first.classes),
+        threshold=first.threshold if first.task == "binary" else None,
+        decision_rule=evaluations[0].decision_rule,
+        by=by,
+        confidence=confidence,
+        near=near,
+        near_rule=(
+            f"|p - {first.threshold:g}| <= {near:g} under both models"
+            if first.task == "binary"
+            else f"|p_true - p_best_other| / 2 <= {near:g} under both models"
+        ),
+        reference=reference,
+        correction="holm" if len(pairs) > 1 else "none",
+        detail=detail,
+        models=[ModelResult(names[j], rank[j], accuracy_rank[j], evaluations[j]) for j in order],
+        pairs=pair_results,
+        ids_shown=max_ids,
+    )
+    return replace(comparison, findings=find(comparison))
+
+
+def paired_comparisons(
+    preds: Mapping[str, Predictions],
+    pairs: npt.ArrayLike,
+    *,
+    near: float = 0.05,
+    confidence: float = 0.95,
+    max_ids: int = 20,
+) -> list[PairComparison]:
+    """The paired differences, tests and flips of the given pairs of models.
+
+    Parameters
+    ----------
+    preds : mapping of str to Predictions
+        The models, all on the same samples (see :func:`compare_predictions`).
+    pairs : array-like of int, shape (p, 2)
+        Indices ``(a, b)`` into ``preds`` of each pair; differences are ``a - b``.
+    near, confidence, max_ids
+        As in :func:`compare`.
+
+    Returns
+    -------
+    list of PairComparison
+        One per pair, p-values Holm-adjusted over the pairs when there are several.
+    """
+    names = list(preds)
+    first = check_same_samples(preds)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    columns = _Columns(first, len(names))
+    for j, pred in enumerate(preds.values()):
+        columns.add(j, pred, near)
+    tables = flip_tables(columns.correct, columns.near, columns.loss)
+    intervals = {
+        "accuracy": paired_proportion_difference(
+            *(t[pairs[:, 0], pairs[:, 1]] for t in _table_cells(tables)), confidence=confidence
+        ),
+        "log_loss": paired_mean_difference(columns.loss, pairs, confidence=confidence),
+        "brier": paired_mean_difference(columns.brier, pairs, confidence=confidence),
+        "roc_auc": delong_difference(columns.auc, first.y, pairs, confidence=confidence),
+    }
+    adjusted = {m: holm(r.p_value) if len(pairs) > 1 else r.p_value for m, r in intervals.items()}
+    ids = _flip_ids(columns, tables, pairs, max_ids)
+    out = []
+    for i, (a, b) in enumerate(pairs):
+        differences = {
+            metric: _difference(
+                intervals[metric], adjusted[metric], i, confidence, _method(metric, first)
+            )
+            for metric in PAIR_METRICS
+        }
+        if columns.clipped[a] or columns.clipped[b]:
+            differences["log_loss"] = _with_clip(differences["log_loss"])
+        out.append(
+            PairComparison(
+                names[a],
+                names[b],
+                **{f"{m}_difference": d for m, d in differences.items()},
+                flips=_flips(tables, a, b, ids[i]),
+            )
+        )
+    return out
+
+
+class _Columns:
+    """The ``(m, n)`` per-sample matrices, filled one model (row) at a time."""
+
+    def __init__(self, first: Predictions, m: int) -> None:
+        n = len(first)
+        self.ids = first.ids
+        self.loss = np.empty((m, n))
+        self.brier = np.empty((m, n))
+        self.auc = np.empty((m, n))
+        self.correct = np.empty((m, n), dtype=bool)
+        self.near = np.empty((m, n), dtype=bool)
+        self.clipped = np.zeros(m, dtype=bool)
+        k = first.n_classes
+        if first.task == "binary":
+            self.curves = [AucColumn(1, 1.0)]
+        else:
+            self.curves = [AucColumn(c, 1.0 / k) for c in range(k)]
+
+    def add(self, j: int, pred: Predictions, near: float) -> None:
+        loss = sample_log_loss(pred)
+        # An infinite loss has no finite paired difference: use the documented cap.
+        self.clipped[j] = bool(np.isinf(loss).any())
+        self.loss[j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.clipped[j] else loss
+        self.brier[j] = sample_brier(pred)
+        self.correct[j] = pred.predicted() == pred.y
+        self.near[j] = boundary_distance(pred) <= near
+        if pred.task == "binary":
+            scores = [pred.prob]
+        else:
+            scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
+        self.auc[j] = auc_influence(scores, pred.y, self.curves)
+
+
+def _ranks(evaluations: Sequence[Evaluation], by: str) -> tuple[list[int], list[int]]:
+    """Competition ranks (1 is best, ties share): by the proper score and by accuracy."""
+    # an infinite log loss ranks below every finite one, then by its clipped value
+    keys = [(ev.metric(by), ev.metric("log_loss_clipped")) for ev in evaluations]
+    accuracy = [ev.metric("accuracy") for ev in evaluations]
+    rank = [1 + sum(other < key for other in keys) for key in keys]
+    accuracy_rank = [1 + sum(other > acc for other in accuracy) for acc in accuracy]
+    return rank, accuracy_rank
+
+
+def _pairs(order: Sequence[int], reference: int | None) -> np.ndarray:
+    """All pairs with the better-ranked model first, or each model against the reference."""
+    if reference is not None:
+        pairs = [(j, reference) for j in order if j != reference]
+    else:
+        pairs = [(a, b) for i, a in enumerate(order) for b in order[i + 1 :]]
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _table_cells(t: FlipTables) -> tuple[np.ndarray, ...]:
+    return t.both, t.a_only, t.a_only.T, t.neither
+
+
+def _method(metric: str, first: Predictions) -> str:
+    if metric == "roc_auc" and first.task == "multiclass":
+        return _METHODS["roc_auc_multiclass"]
+    return _METHODS[metric]
+
+
+def _optional(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+def _difference(
+    r: Interval, adjusted: np.ndarray, i: int, confidence: float, method: str
+) -> Difference:
+    p_adjusted = _optional(adjusted[i])
+    return Difference(
+        value=float(r.value[i]),
+        ci_low=_optional(r.ci_low[i]),
+        ci_high=_optional(r.ci_high[i]),
+        p_value=_optional(r.p_value[i]),
+        p_value_adjusted=p_adjusted,
+        significant=p_adjusted is not None and p_adjusted < 1.0 - confidence,
+        method=method,
+    )
+
+
+def _with_clip(d: Difference) -> Difference:
+    return Difference(
+        d.value,
+        d.ci_low,
+        d.ci_high,
+        d.p_value,
+        d.p_value_adjusted,
+        d.significant,
+        f"{d.method}; per-sample losses capped at {MAX_CLIPPED_LOSS:.2f} nats",
+        clipped=True,
+    )
+
+
+def _flip_ids(
+    columns: _Columns, tables: FlipTables, pairs: np.ndarray, max_ids: int
+) -> list[tuple[list[Any], list[Any], list[Any]]]:
+    """Per pair: ids of the first a-only, b-only and near-threshold flips."""
+    both_ways = np.concatenate([pairs, pairs[:, ::-1]])
+    p = len(pairs)
+    everywhere = first_rows(
+        columns.correct,
+        ~columns.correct,
+        both_ways,
+        np.minimum(tables.a_only[both_ways[:, 0], both_ways[:, 1]], max_ids).astype(np.int64),
+    )
+    near_right = columns.correct & columns.near
+    near_wrong = ~columns.correct & columns.near
+    close = first_rows(
+        near_right,
+        near_wrong,
+        both_ways,
+        np.minimum(tables.near_a_only[both_ways[:, 0], both_ways[:, 1]], max_ids).astype(
+            np.int64
+        ),
+    )
+    out = []
+    for i in range(p):
+        near_rows = np.sort(np.concatenate([close[i], close[i + p]]))[:max_ids]
+        out.append(
+            (
+                columns.ids[everywhere[i]].tolist(),
+                columns.ids[everywhere[i + p]].tolist(),
+                columns.ids[near_rows].tolist(),
+            )
+        )
+    return out
+
+
+def _flips(t: FlipTables, a: int, b: int, ids: tuple[list[Any], list[Any], list[Any]]) -> Flips:
+    a_only, b_only = int(t.a_only[a, b]), int(t.a_only[b, a])
+    near_a, near_b = int(t.near_a_only[a, b]), int(t.near_a_only[b, a])
+    share = (near_a - near_b) / (a_only - b_only) if a_only != b_only else None
+    return Flips(
+        both_correct=int(t.both[a, b]),
+        a_only_correct=a_only,
+        b_only_correct=b_only,
+        neither_correct=int(t.neither[a, b]),
+        near_threshold=near_a + near_b,
+        near_threshold_a_only_correct=near_a,
+        near_threshold_b_only_correct=near_b,
+        near_threshold_share=share,
+        near_threshold_log_loss_difference=float(t.near_loss[a, b]) / t.n,
+        a_only_correct_ids=ids[0],
+        b_only_correct_ids=ids[1],
+        near_threshold_ids=ids[2],
+    )

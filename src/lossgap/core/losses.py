@@ -1,0 +1,86 @@
+"""Per-sample losses of validated predictions, computed in log space.
+
+Notes
+-----
+Natural logarithms (nats). The log loss of a binary logit ``z`` is ``softplus(-z)`` for a
+positive and ``softplus(z)`` for a negative, computed with :func:`numpy.logaddexp`, never
+``log(sigmoid(z))``, which underflows to ``-inf`` for ``z < -745``.
+
+A probability of exactly 0 on the true class is an infinite loss. It stays infinite here;
+:data:`CLIP_EPS` defines the documented clipped value ``min(loss, -ln(CLIP_EPS))``
+reported beside it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lossgap.core.predictions import Predictions
+from lossgap.results.evaluation import CLIP_EPS, MAX_CLIPPED_LOSS
+
+__all__ = ["CLIP_EPS", "MAX_CLIPPED_LOSS", "sample_brier", "sample_log_loss", "true_class_prob"]
+
+
+def sample_log_loss(pred: Predictions, true_prob: np.ndarray | None = None) -> np.ndarray:
+    """Log loss of each sample, in nats (``inf`` where the true class has probability 0).
+
+    Parameters
+    ----------
+    pred : Predictions
+        Validated predictions.
+    true_prob : ndarray, default=None
+        :func:`true_class_prob` of ``pred`` when the caller has it already (unused for
+        logits, whose loss is computed from the logits for precision).
+
+    Returns
+    -------
+    ndarray of float64, shape (n,)
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> sample_log_loss(Predictions([1, 0], [0.5, 0.0])).round(4).tolist()
+    [0.6931, 0.0]
+    >>> sample_log_loss(Predictions([1, 0], [-800.0, 3.0], from_logits=True)).round(4).tolist()
+    [800.0, 3.0486]
+    """
+    rows = np.arange(len(pred))
+    if pred.logits is not None:
+        if pred.task == "binary":
+            # softplus(-z) for positives, softplus(z) for negatives
+            signed = np.where(pred.y == 1, -pred.logits, pred.logits)
+            return np.logaddexp(0.0, signed)
+        return -pred.logits[rows, pred.y]
+    if true_prob is None:
+        true_prob = true_class_prob(pred)
+    with np.errstate(divide="ignore"):
+        return -np.log(true_prob)
+
+
+def sample_brier(pred: Predictions) -> np.ndarray:
+    """Brier score of each sample: ``(p - y)^2`` (binary) or ``sum_k (p_k - 1[y=k])^2``.
+
+    Matches :func:`sklearn.metrics.brier_score_loss`: the binary form ranges over [0, 1],
+    the multiclass form over [0, 2].
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> sample_brier(Predictions([1, 0], [0.8, 0.4])).round(4).tolist()
+    [0.04, 0.16]
+    """
+    if pred.task == "binary":
+        return (pred.prob - pred.y) ** 2
+    # sum_k p_k^2 - 2 p_y + 1, without building the one-hot matrix
+    return np.einsum("ij,ij->i", pred.prob, pred.prob) - 2.0 * true_class_prob(pred) + 1.0
+
+
+def true_class_prob(pred: Predictions) -> np.ndarray:
+    """Probability given to each sample's true class.
+
+    For binary, ``1 - p`` is exact for ``p >= 0.5`` (Sterbenz), so the loss keeps full
+    precision near certainty.
+    """
+    if pred.task == "binary":
+        return np.where(pred.y == 1, pred.prob, 1.0 - pred.prob)
+    return pred.prob[np.arange(len(pred)), pred.y]

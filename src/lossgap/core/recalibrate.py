@@ -1,0 +1,547 @@
+"""Recalibration maps, judged out of sample by K-fold cross-fitting.
+
+Three maps, each fitted on K-1 folds and scored on the held-out fold, so the reported gain
+is not in-sample optimism:
+
+* **temperature**: ``p' = sigmoid(z / T)`` (multiclass: ``softmax(log p / T)``), one convex
+  parameter fitted by Newton's method in log space. It keeps the sign of every logit and
+  the argmax of every row, so at the threshold 0.5 it never changes a decision.
+* **platt** (binary): ``p' = sigmoid(a + b z)``, logistic recalibration. Its slope ``b`` and
+  intercept ``a`` fitted on all samples are the ``calibration_slope`` and
+  ``calibration_intercept`` metrics. The intercept moves the threshold: decisions can change.
+* **isotonic**: PAV, monotone but piecewise constant (multiclass: one-vs-rest per class on
+  fixed score bins, then renormalised); it can change decisions and ties scores.
+
+Binary maps work on the Tally's score table: folds come from the samples when they are at
+hand, else from multinomial thinning of the table's counts (exact when weights are counts).
+Logistic maps are fitted on the training table pooled to ``FIT_ROWS`` runs.
+
+Multiclass maps need the samples. Each fold's temperature is the exact optimum on the
+training folds, found by Newton's method started from the fit on all samples (one pass over
+the samples per step; one shared pass gives every fold its starting terms, and a fold then
+takes a step or two). The one-vs-rest isotonic maps are fitted on
+the training samples grouped into the fixed bins of :func:`lossgap.core.tally.bin_keys` at
+``ISOTONIC_BIN_BITS`` (a bin spans at most 1/16 in log-odds), the bins built once for all
+folds.
+
+References
+----------
+Guo, C., Pleiss, G., Sun, Y., & Weinberger, K. Q. (2017). On calibration of modern neural
+networks. ICML. https://arxiv.org/abs/1706.04599
+
+Platt, J. (1999). Probabilistic outputs for support vector machines and comparisons to
+regularized likelihood methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from weakref import WeakKeyDictionary
+
+import numpy as np
+from scipy.special import expit, softmax
+
+from lossgap.core.decompose import brier_score_total, log_score_total
+from lossgap.core.isotonic import IsotonicFit, fit_isotonic
+from lossgap.core.pooling import Pooling, pool_table
+from lossgap.core.predictions import Predictions
+from lossgap.core.tally import ScoreTable, Tally, bin_keys
+
+#: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
+CLIP = 1e-15
+DEFAULT_FOLDS = 5
+#: Fewer samples than this leave some folds without both classes: no maps are fitted.
+MIN_SAMPLES = 20
+
+
+@dataclass(frozen=True)
+class LogisticFit:
+    """A weighted logistic fit of the label on the logit: ``sigmoid(intercept + slope z)``.
+
+    Attributes
+    ----------
+    intercept, slope : float
+    covariance : ndarray
+        Inverse Fisher information of (intercept, slope) or of (slope,) alone.
+    separable : bool
+        The classes are separated by ``z``: no finite maximum-likelihood fit exists.
+    """
+
+    intercept: float
+    slope: float
+    covariance: np.ndarray
+    separable: bool = False
+
+    def apply(self, z: np.ndarray) -> np.ndarray:
+        return expit(self.intercept + self.slope * z)
+
+
+def logits_of(prob: np.ndarray) -> np.ndarray:
+    """Log-odds of probabilities clipped to [1e-15, 1 - 1e-15]."""
+    p = np.clip(prob, CLIP, 1.0 - CLIP)
+    return np.log(p) - np.log1p(-p)
+
+
+def _softplus_loss(eta: np.ndarray, weights: np.ndarray, total: np.ndarray) -> float:
+    """``sum w1 log(1 + e^-eta) + w0 log(1 + e^eta)``, with ``total = w0 + w1``.
+
+    Both terms share ``log1p(e^-|eta|)``: one exponential and one logarithm per row
+    instead of two ``logaddexp`` (the fits' costliest step).
+    """
+    shared = np.log1p(np.exp(-np.abs(eta)))
+    positive = weights[:, 1] @ np.maximum(-eta, 0.0)
+    return float(total @ shared + positive + weights[:, 0] @ np.maximum(eta, 0.0))
+
+
+def fit_logistic(
+    z: np.ndarray,
+    weights: np.ndarray,
+    *,
+    intercept: bool,
+    max_iter: int = 100,
+    start: LogisticFit | None = None,
+) -> LogisticFit:
+    """Newton's method for the weighted logistic loss of ``a + b z`` (``a = 0`` without intercept).
+
+    Parameters
+    ----------
+    z : ndarray of shape (m,)
+        Logits, one per table row.
+    weights : ndarray of shape (m, 2)
+        Weight of negatives and positives at each row.
+    intercept : bool
+        Fit ``a`` too (Platt) or only the slope (temperature ``T = 1 / b``).
+    start : LogisticFit, optional
+        Where Newton's method starts (default ``a = 0, b = 1``): a fold's fit starts from
+        the fit on all samples, a step or two from its own optimum.
+
+    Examples
+    --------
+    >>> z = np.array([-2.0, -1.0, 1.0, 2.0])
+    >>> w = np.array([[9.0, 1.0], [7.0, 3.0], [3.0, 7.0], [1.0, 9.0]])
+    >>> fit = fit_logistic(z, w, intercept=True)
+    >>> round(fit.intercept, 6), round(fit.slope, 4)
+    (0.0, 1.012)
+    """
+    design = np.column_stack([np.ones_like(z), z]) if intercept else z[:, None]
+    theta = np.zeros(design.shape[1])
+    theta[-1] = 1.0
+    if start is not None and not start.separable:
+        theta[-1] = start.slope
+        if intercept:
+            theta[0] = start.intercept
+    total = weights.sum(axis=1)
+    loss = _softplus_loss(design @ theta, weights, total)
+    hessian = np.eye(len(theta))
+    for _ in range(max_iter):
+        p = expit(design @ theta)
+        grad = design.T @ (total * p - weights[:, 1])
+        hessian = (design * (total * p * (1.0 - p))[:, None]).T @ design
+        try:
+            step = np.linalg.solve(hessian, grad)
+        except np.linalg.LinAlgError:
+            break
+        size = 1.0
+        while size > 1e-10:  # halve the step until the convex loss decreases
+            candidate = theta - size * step
+            new_loss = _softplus_loss(design @ candidate, weights, total)
+            if new_loss <= loss:
+                break
+            size /= 2
+        else:
+            break
+        converged = loss - new_loss <= 1e-12 * max(loss, 1.0)
+        theta, loss = candidate, new_loss
+        if converged or abs(theta[-1]) > 1e6:
+            break
+    separable = abs(theta[-1]) > 1e3 or loss < 1e-9 * total.sum()
+    covariance = np.linalg.pinv(hessian)
+    a = float(theta[0]) if intercept else 0.0
+    return LogisticFit(a, float(theta[-1]), covariance, separable)
+
+
+def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
+    """Keep held-out isotonic probabilities off 0 and 1: a fold may lack a class there."""
+    eps = 0.5 / max(n_train, 1.0)
+    return np.clip(prob, eps, 1.0 - eps)
+
+
+#: Logistic maps are fitted on the training table pooled into at most this many runs of
+#: adjacent scores (the held-out evaluation uses every distinct score).
+FIT_ROWS = 20_000
+
+
+def fit_logistic_table(table: ScoreTable, *, intercept: bool) -> LogisticFit:
+    """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs."""
+    pooled = pool_table(table, FIT_ROWS)
+    return fit_logistic(logits_of(pooled.scores), pooled.weights, intercept=intercept)
+
+
+def binary_map(
+    method: str,
+    scores: np.ndarray,
+    logits: np.ndarray,
+    train: ScoreTable,
+    start: LogisticFit | None = None,
+) -> np.ndarray:
+    """Fit ``method`` on a (pooled) training table; its probabilities at ``scores`` (whose
+    :func:`logits_of` are ``logits``). ``start``: a logistic fit to start Newton from."""
+    if method == "isotonic":
+        iso = fit_isotonic(train.scores, *train.weights.T)
+        return _clip_isotonic(iso.predict(scores), train.weights.sum())
+    fit = fit_logistic(
+        logits_of(train.scores), train.weights, intercept=method == "platt", start=start
+    )
+    # the documented clip: a map may not turn a finite loss into an infinite one
+    return np.clip(fit.apply(logits), CLIP, 1.0 - CLIP)
+
+
+BINARY_METHODS = ("temperature", "platt", "isotonic")
+MULTICLASS_METHODS = ("temperature", "isotonic")
+CHANGES_DECISIONS = {
+    "temperature": "no: keeps the sign of every logit and every argmax (threshold 0.5)",
+    "platt": "yes: its intercept moves the threshold",
+    "isotonic": "yes: it reorders ties and moves the threshold",
+}
+
+
+def _fold_weights_from_samples(
+    table: ScoreTable, pred: Predictions, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(folds, rows, 2) weights: each sample in one random fold, on the table's score grid."""
+    rows = np.searchsorted(table.scores, pred.prob)
+    fold = rng.integers(0, folds, len(pred))
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    m = len(table.scores)
+    flat = np.bincount((fold * m + rows) * 2 + pred.y, weights=w, minlength=folds * m * 2)
+    return flat.reshape(folds, m, 2)
+
+
+def _fold_weights_by_thinning(
+    table: ScoreTable, folds: int, rng: np.random.Generator
+) -> np.ndarray:
+    """(folds, rows, 2) counts: each cell's count split multinomially into equal folds.
+
+    A cell holding one sample puts it in a uniformly drawn fold; larger counts are split
+    by a chain of binomial draws.
+    """
+    counts = np.rint(table.weights).astype(np.int64).ravel()
+    parts = np.zeros((folds, len(counts)))
+    single = np.flatnonzero(counts == 1)
+    parts[rng.integers(0, folds, len(single)), single] = 1.0
+    several = np.flatnonzero(counts > 1)
+    remaining = counts[several]
+    for k in range(folds - 1):
+        take = rng.binomial(remaining, 1.0 / (folds - k))
+        parts[k, several] = take
+        remaining = remaining - take
+    parts[folds - 1, several] = remaining
+    return parts.reshape((folds, *table.weights.shape))
+
+
+def _summary(
+    before: dict[str, float],
+    method: str,
+    loss: float,
+    brier: float,
+    correct: float,
+    changed: float,
+    total: float,
+) -> dict[str, Any]:
+    """Before/after of one map from its held-out totals (weights summed over the folds)."""
+    return {
+        "log_loss_before": before["log_loss"],
+        "log_loss_after": loss / total,
+        "brier_before": before["brier"],
+        "brier_after": brier / total,
+        "accuracy_before": before["accuracy"],
+        "accuracy_after": correct / total,
+        "decisions_changed": changed / total,
+        "can_change_decisions": CHANGES_DECISIONS[method],
+    }
+
+
+def _binary_recalibration(
+    tally: Tally, pred: Predictions | None, before: dict[str, float], folds: int, seed: int
+) -> dict[str, Any]:
+    table = tally.tables[0]
+    rng = np.random.default_rng(seed)
+    counts = np.allclose(table.weights, np.rint(table.weights))
+    if counts:  # thinning counts is the same as assigning each sample a random fold
+        fold_weights = _fold_weights_by_thinning(table, folds, rng)
+        scheme = f"{folds}-fold cross-fitting (samples split by multinomial thinning of the table)"
+    elif pred is not None and table.bins is None:  # weighted: samples map onto exact scores
+        fold_weights = _fold_weights_from_samples(table, pred, folds, rng)
+        scheme = f"{folds}-fold cross-fitting over samples"
+    else:
+        fold_weights = table.weights[None]
+        scheme = "in-sample (weights are not counts and the samples are not at hand)"
+    total = table.weights.sum()
+    decided_before = table.scores >= tally.threshold
+    methods = {}
+    pooling = Pooling(table, FIT_ROWS)
+    trains = [
+        pooling.table(table.weights - test if len(fold_weights) > 1 else table.weights)
+        for test in fold_weights
+    ]
+    logits = logits_of(table.scores)
+    # each fold's map is scored only at the rows its held-out samples occupy (about one
+    # in `folds` of a table of distinct scores): rows of weight 0 add nothing
+    held_out = [np.flatnonzero(test.sum(axis=1) > 0) for test in fold_weights]
+    full_temperature = fit_logistic_table(table, intercept=False)
+    full_platt = fit_logistic_table(table, intercept=True)
+    starts = {"temperature": full_temperature, "platt": full_platt}
+    for method in BINARY_METHODS:
+        loss = brier = correct = changed = 0.0
+        for fold_test, rows, train in zip(fold_weights, held_out, trains, strict=True):
+            test = fold_test[rows]
+            prob = binary_map(method, table.scores[rows], logits[rows], train, starts.get(method))
+            decided = prob >= tally.threshold
+            loss += log_score_total(prob, test)
+            brier += brier_score_total(prob, test)
+            correct += test[:, 1] @ decided + test[:, 0] @ ~decided
+            changed += test.sum(axis=1) @ (decided != decided_before[rows])
+        methods[method] = _summary(before, method, loss, brier, correct, changed, total)
+    methods["temperature"]["temperature"] = _temperature_of(full_temperature)
+    methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
+    methods["platt"]["separable"] = full_platt.separable
+    return {"scheme": scheme, "folds": folds, "seed": seed, "methods": methods}
+
+
+def _temperature_of(fit: LogisticFit) -> float:
+    return float(1.0 / fit.slope) if fit.slope > 0 else float("inf")
+
+
+def calibration_fit(tally: Tally) -> LogisticFit:
+    """Logistic recalibration fitted on all samples (binary): the calibration slope/intercept."""
+    return fit_logistic_table(tally.tables[0], intercept=True)
+
+
+# -- multiclass: maps need the samples -------------------------------------------------------
+
+
+#: Fits on all samples, kept per Predictions (validated predictions do not change): the
+#: calibration slope and the temperature map both need this one, the costliest fit.
+_FULL_FITS: WeakKeyDictionary[Predictions, tuple[float, float]] = WeakKeyDictionary()
+
+
+def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
+    """Inverse temperature fitted on all samples and its variance: the multiclass slope."""
+    if pred not in _FULL_FITS:
+        w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+        _FULL_FITS[pred] = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+    return _FULL_FITS[pred]
+
+
+def _log_probs(pred: Predictions) -> np.ndarray:
+    if pred.logits is not None:
+        return pred.logits
+    return np.log(np.clip(pred.prob, CLIP, 1.0))
+
+
+@dataclass(frozen=True)
+class _Temperature:
+    """The multiclass temperature problem: minimise the weighted loss of ``softmax(b log p)``.
+
+    ``log_prob_t`` is ``log p`` transposed, ``(k, n)``: reductions over classes then run
+    along contiguous rows, several times faster than over a short last axis.
+    """
+
+    log_prob_t: np.ndarray
+    true_log_prob: np.ndarray
+
+    @classmethod
+    def of(cls, log_prob: np.ndarray, y: np.ndarray) -> _Temperature:
+        return cls(np.ascontiguousarray(log_prob.T), log_prob[np.arange(len(y)), y])
+
+    def parts(self, b: float) -> np.ndarray:
+        """``(3, n)``: each sample's loss and its first two derivatives in ``b``, one pass.
+
+        With ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
+        curvature ``Var_q[log p]``.
+        """
+        q = self.log_prob_t * b
+        top = q.max(axis=0)
+        q -= top
+        np.exp(q, out=q)
+        total = q.sum(axis=0)
+        q *= self.log_prob_t
+        first = q.sum(axis=0) / total
+        q *= self.log_prob_t
+        second = q.sum(axis=0) / total
+        loss = top + np.log(total) - b * self.true_log_prob
+        return np.stack([loss, first - self.true_log_prob, second - first**2])
+
+    def fit(
+        self, w: np.ndarray, start: float = 1.0, at_start: np.ndarray | None = None
+    ) -> tuple[float, float]:
+        """Newton's method from ``start`` (``at_start``: the weighted loss, gradient and
+        curvature there, when known). Returns ``(b, variance of b)``."""
+        beta = start
+        loss, grad, hess = self.parts(beta) @ w if at_start is None else at_start
+        for _ in range(100):
+            # stop once the next step would lower the loss by a negligible share
+            if hess <= 0 or grad * grad / (2 * hess) <= 1e-12 * max(loss, 1.0):
+                break
+            step, size = grad / hess, 1.0
+            candidate = self.parts(beta - step) @ w
+            while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
+                size /= 2
+                candidate = self.parts(beta - size * step) @ w
+            if candidate[0] > loss:
+                break
+            beta -= size * step
+            loss, grad, hess = candidate
+        return float(beta), (1.0 / hess if hess > 0 else float("inf"))
+
+
+def fit_multiclass_temperature(
+    log_prob: np.ndarray, y: np.ndarray, w: np.ndarray, *, start: float = 1.0
+) -> tuple[float, float]:
+    """Inverse temperature ``b`` minimising the weighted loss of ``softmax(b log p)``.
+
+    Newton's method on a convex 1-D problem from ``start``, one pass over the samples per
+    step. Samples of weight 0 take no part. Returns ``(b, variance of b)``, the variance
+    from the inverse Fisher information at the optimum.
+    """
+    return _Temperature.of(log_prob, y).fit(w, start)
+
+
+#: Bin resolution of the one-vs-rest isotonic maps (:func:`lossgap.core.tally.bin_keys`): 32
+#: bins per factor of two in ``p`` or ``1 - p``.
+ISOTONIC_BIN_BITS = 5
+
+
+@dataclass(frozen=True)
+class _ClassBins:
+    """One class column's samples in fixed score bins, with each fold's weights per bin."""
+
+    index: np.ndarray  # bin of each sample
+    weights: np.ndarray  # (folds, bins, 2): weight of other classes / of this class
+    score_sum: np.ndarray  # (folds, bins): weighted sum of the scores
+
+    def fit(self, fold: int) -> IsotonicFit:
+        """The isotonic map fitted on every fold but ``fold``, one row per occupied bin."""
+        train = self.weights.sum(axis=0) - self.weights[fold]
+        mass = train.sum(axis=1)
+        occupied = mass > 0
+        scores = (self.score_sum.sum(axis=0) - self.score_sum[fold])[occupied] / mass[occupied]
+        return fit_isotonic(scores, *train[occupied].T)
+
+
+def _class_bins(
+    score: np.ndarray, positive: np.ndarray, w: np.ndarray, fold: np.ndarray, folds: int
+) -> _ClassBins:
+    keys = bin_keys(score, ISOTONIC_BIN_BITS)
+    index = keys - keys.min()
+    m = int(index.max()) + 1
+    cell = fold * m + index
+    weights = np.bincount(cell * 2 + positive, weights=w, minlength=folds * m * 2)
+    score_sum = np.bincount(cell, weights=w * score, minlength=folds * m)
+    return _ClassBins(index, weights.reshape(folds, m, 2), score_sum.reshape(folds, m))
+
+
+def _multiclass_recalibration(
+    pred: Predictions, before: dict[str, float], folds: int, seed: int
+) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    fold = rng.integers(0, folds, len(pred))
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    log_prob = _log_probs(pred)
+    full_beta, _ = multiclass_calibration_slope(pred)
+    # each fold's fit starts from the all-sample fit, its terms there from one shared pass
+    temperature = _Temperature.of(log_prob, pred.y)
+    at_full = np.stack([np.bincount(fold, weights=w * part, minlength=folds)
+                        for part in temperature.parts(full_beta)])
+    # class columns as contiguous rows (k, n): gathers and reductions run along them
+    prob_t = np.ascontiguousarray(pred.prob.T)
+    bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
+    decided_before = np.argmax(prob_t, axis=0)
+    total = w.sum()
+    sums = {method: np.zeros(4) for method in MULTICLASS_METHODS}
+    for k in range(folds):
+        test = np.flatnonzero(fold == k)
+        if not len(test):
+            continue
+        train_terms = at_full.sum(axis=1) - at_full[:, k]
+        beta, _ = temperature.fit(w * (fold != k), start=full_beta, at_start=train_terms)
+        train_weight = total - w[test].sum()
+        isotonic = np.stack([
+            _clip_isotonic(column.fit(k).predict(prob_t[c, test]), train_weight)
+            for c, column in enumerate(bins)
+        ])
+        mapped = {
+            "temperature": softmax(beta * temperature.log_prob_t[:, test], axis=0),
+            "isotonic": isotonic / isotonic.sum(axis=0),
+        }
+        for method, prob in mapped.items():
+            sums[method] += _held_out_totals(prob, pred.y[test], w[test], decided_before[test])
+    methods = {
+        method: _summary(before, method, *sums[method], total) for method in MULTICLASS_METHODS
+    }
+    methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
+    return {
+        "scheme": f"{folds}-fold cross-fitting over samples",
+        "folds": folds,
+        "seed": seed,
+        "methods": methods,
+        "note": (
+            "Platt scaling is binary only; isotonic is one-vs-rest on fixed score bins "
+            f"({2**ISOTONIC_BIN_BITS} per factor of two in p or 1 - p), renormalised"
+        ),
+    }
+
+
+def _held_out_totals(
+    prob_t: np.ndarray, y: np.ndarray, w: np.ndarray, decided_before: np.ndarray
+) -> np.ndarray:
+    """Weighted (log loss, Brier, correct, changed decisions) of mapped probabilities,
+    given class by sample, ``(k, n)``."""
+    true_prob = prob_t[y, np.arange(len(y))]
+    decided = np.argmax(prob_t, axis=0)
+    with np.errstate(divide="ignore"):
+        loss = w @ -np.log(true_prob)
+    brier = w @ (np.einsum("ij,ij->j", prob_t, prob_t) - 2 * true_prob + 1)
+    return np.array([loss, brier, w @ (decided == y), w @ (decided != decided_before)])
+
+
+def recalibrate(
+    tally: Tally,
+    before: dict[str, float],
+    pred: Predictions | None = None,
+    *,
+    folds: int = DEFAULT_FOLDS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The recalibration section of an Evaluation: every map, cross-fitted.
+
+    Parameters
+    ----------
+    tally : Tally
+    before : dict
+        ``log_loss``, ``brier`` and ``accuracy`` of the predictions as given.
+    pred : Predictions, optional
+        The samples; required for multiclass.
+    folds : int, default=5
+    seed : int, default=0
+
+    Returns
+    -------
+    dict
+        ``{"scheme", "folds", "seed", "methods": {name: {...before/after...}}, "best"}``;
+        ``best`` is the map with the lowest held-out log loss.
+    """
+    if tally.count < MIN_SAMPLES:
+        return {
+            "scheme": f"not computed: {tally.count} samples; cross-fitting needs {MIN_SAMPLES}",
+            "methods": {},
+        }
+    if tally.task == "binary":
+        out = _binary_recalibration(tally, pred, before, folds, seed)
+    elif pred is None:
+        return {"scheme": "not computed: multiclass maps need the samples", "methods": {}}
+    else:
+        out = _multiclass_recalibration(pred, before, folds, seed)
+    out["best"] = min(out["methods"], key=lambda m: out["methods"][m]["log_loss_after"])
+    return out

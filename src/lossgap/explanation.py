@@ -1,0 +1,365 @@
+"""``explain``: predictions in, an :class:`~lossgap.results.evaluation.Evaluation` out.
+
+The pipeline is the data flow of ``docs/architecture.md``: validate
+(:class:`~lossgap.core.predictions.Predictions`), summarise (:class:`~lossgap.core.tally.Tally`),
+compute the metrics from the Tally, then let the finding rules read the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy.typing as npt
+
+from lossgap.core.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
+from lossgap.core.calibration import ECE_BINNING, ece, smooth_ece_of
+from lossgap.core.decompose import decompose
+from lossgap.core.diagnostics import diagnose
+from lossgap.core.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
+from lossgap.core.predictions import Predictions, python_scalar
+from lossgap.core.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
+from lossgap.core.tally import DEFAULT_TOP, Tally
+from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
+from lossgap.engines import is_torch_tensor, one_blas_thread
+from lossgap.errors import InputError
+from lossgap.results.evaluation import Evaluation, MetricValue, WorstSample
+from lossgap.rules.explain import find
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def explain(
+    y_true: npt.ArrayLike,
+    y_prob: npt.ArrayLike,
+    *,
+    from_logits: bool = False,
+    sample_weight: npt.ArrayLike | None = None,
+    classes: Sequence[Any] | None = None,
+    positive: Any = None,
+    ids: npt.ArrayLike | None = None,
+    threshold: float = 0.5,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Evaluation:
+    """Evaluate predicted probabilities and explain how loss and accuracy relate.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n,)
+        Class labels (ints, bools or strings).
+    y_prob : array-like of shape (n,) or (n, k)
+        Probability of the positive class, or one column per class; logits with
+        ``from_logits=True``. pandas and polars Series/DataFrames are accepted. Torch
+        tensors take class indices as labels (see
+        :func:`lossgap.engines.torch.tally_from_tensors`); on a GPU they are evaluated on
+        their device, on the CPU read in place by the numpy engine.
+    from_logits : bool, default=False
+        ``y_prob`` holds logits; losses are then computed in log space.
+    sample_weight : array-like of shape (n,), default=None
+    classes : sequence, default=None
+        Class labels in column order, when they cannot be inferred.
+    positive : label, default=None
+        The positive class of a binary problem.
+    ids : array-like of shape (n,), default=None
+        Sample identifiers for the worst samples and findings; default the row index.
+    threshold : float, default=0.5
+        Binary decision threshold.
+    top : int, default=10
+        How many of the worst samples to report.
+    confidence : float, default=0.95
+        Level of every interval.
+    seed : int, default=0
+        Seeds the bootstrap and the cross-fitting folds: same seed, same numbers.
+
+    Returns
+    -------
+    Evaluation
+
+    Raises
+    ------
+    lossgap.InputError
+        On invalid input, with a one-line message naming the fix.
+
+    See Also
+    --------
+    lossgap.Predictions : the validation rules.
+    lossgap.Tally : the mergeable summary behind every metric.
+
+    Examples
+    --------
+    >>> import lossgap
+    >>> ev = lossgap.explain([0, 0, 1, 1], [0.1, 0.6, 0.35, 0.8])
+    >>> ev.metric("accuracy"), ev.metric("roc_auc")
+    (0.5, 0.75)
+    >>> ev.worst[0].id, round(ev.worst[0].loss, 3)
+    (2, 1.05)
+    """
+    options = {
+        "from_logits": from_logits,
+        "sample_weight": sample_weight,
+        "classes": classes,
+        "positive": positive,
+        "ids": ids,
+        "threshold": threshold,
+    }
+    if is_torch_tensor(y_prob):
+        from lossgap.engines.torch import predictions_from_cpu_tensors, tally_from_tensors
+
+        if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
+            pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
+            return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        # computed on the tensors' device; only the summary comes to the host
+        tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
+        weighted = sample_weight is not None
+        return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)
+    pred = Predictions(y_true, y_prob, **options)
+    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+
+
+#: What `evaluate` computes: everything, or the cheap summary (see `evaluate`).
+DETAILS = ("full", "summary")
+
+
+def summarise(pred: Predictions, top: int = 10) -> Tally:
+    """The Tally :func:`evaluate_predictions` reads, keeping at least ``DEFAULT_TOP`` worst
+    samples (so a report may show more than ``top``)."""
+    with one_blas_thread():
+        return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+
+
+def evaluate_predictions(
+    pred: Predictions,
+    *,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+    replicates: int = DEFAULT_REPLICATES,
+    detail: str = "full",
+    tally: Tally | None = None,
+) -> Evaluation:
+    """Evaluate validated predictions (the CLI and ``explain`` share this).
+
+    ``tally``: the predictions' :func:`summarise`, when the caller keeps it (the CLI's
+    reports draw from it rather than build it again).
+    """
+    if tally is None:
+        tally = summarise(pred, top)
+    return evaluate(
+        tally,
+        pred=pred,
+        top=top,
+        confidence=confidence,
+        seed=seed,
+        replicates=replicates,
+        weighted=pred.sample_weight is not None,
+        detail=detail,
+    )
+
+
+def evaluate(
+    tally: Tally,
+    *,
+    pred: Predictions | None = None,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+    replicates: int = DEFAULT_REPLICATES,
+    weighted: bool = False,
+    detail: str = "full",
+) -> Evaluation:
+    """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
+
+    Every engine ends here. ``pred``, the samples when they are in memory, adds what a
+    summary cannot give for multiclass data (top-label decomposition, recalibration maps,
+    bootstrap intervals); binary evaluations are complete from the Tally alone.
+
+    ``detail="summary"`` keeps the metrics, the analytic intervals (Wilson, DeLong, Wald),
+    the binned ECE, the diagnostics and the findings, and leaves out what costs most: the
+    smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
+    many models at once).
+    """
+    with one_blas_thread():
+        return _evaluate(tally, pred, top, confidence, seed, replicates, weighted, detail)
+
+
+def _evaluate(
+    tally: Tally,
+    pred: Predictions | None,
+    top: int,
+    confidence: float,
+    seed: int,
+    replicates: int,
+    weighted: bool,
+    detail: str,
+) -> Evaluation:
+    if not 0.0 < confidence < 1.0:
+        msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
+        raise InputError(msg)
+    if detail not in DETAILS:
+        msg = f"detail must be one of {', '.join(DETAILS)}, got {detail!r}"
+        raise InputError(msg)
+    full = detail == "full"
+    values = {name: fn(tally) for name, fn in METRICS.items()}
+    values["log_loss_clipped"] = log_loss_clipped(tally)
+    values["ece"] = ece(tally)
+    if full:
+        values["smooth_ece"] = smooth_ece_of(tally)
+    slope, intercept = _calibration_line(tally, pred, confidence)
+    metrics = _with_intervals(tally, values, pred, confidence, seed, replicates if full else 0)
+    metrics["calibration_slope"] = slope
+    metrics["calibration_intercept"] = intercept
+    for name, bound in approximation_bounds(tally).items():
+        metrics[name] = replace(metrics[name], approximation_bound=bound)
+    shares = class_shares(tally)
+    binary = tally.task == "binary"
+    evaluation = Evaluation(
+        task=tally.task,
+        n=tally.count,
+        classes=list(tally.classes),
+        base_rate=float(shares[1]) if binary else shares.tolist(),
+        threshold=tally.threshold if binary else None,
+        decision_rule=(
+            f"p >= {tally.threshold:g} predicts {tally.classes[1]!r}"
+            if binary
+            else "argmax of the probabilities, ties to the lowest class index"
+        ),
+        metrics=metrics,
+        decomposition=decompose(tally, pred) if full else None,
+        recalibration=recalibrate(
+            tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
+        )
+        if full
+        else {},
+        worst=_worst_rows(tally, top),
+        diagnostics={
+            **diagnose(tally, values["accuracy"]),
+            "ece_binning": ECE_BINNING
+            + ("" if binary else " (classwise: mean over classes, one-vs-rest)"),
+        },
+        confidence=confidence,
+        weighted=weighted,
+    )
+    return replace(evaluation, findings=find(evaluation))
+
+
+def _with_intervals(
+    tally: Tally,
+    values: dict[str, float],
+    pred: Predictions | None,
+    confidence: float,
+    seed: int,
+    replicates: int,
+) -> dict[str, MetricValue]:
+    """Each metric with its interval: Wilson, DeLong, else the bootstrap."""
+    n_eff = effective_n(tally)
+    analytic: dict[str, tuple[tuple[float, float], str]] = {
+        "accuracy": (wilson(values["accuracy"], n_eff, confidence), "wilson"),
+    }
+    if tally.task == "binary":
+        predicted, actual = tally.confusion.sum(axis=0), tally.confusion.sum(axis=1)
+        scale = n_eff / tally.weight
+        analytic["precision"] = (wilson(values["precision"], predicted[1] * scale, confidence), "wilson")
+        analytic["recall"] = (wilson(values["recall"], actual[1] * scale, confidence), "wilson")
+        analytic["roc_auc"] = (
+            delong_interval(tally.tables[0], values["roc_auc"], confidence),
+            "delong",
+        )
+    boot, method = (
+        bootstrap_intervals(
+            tally,
+            {k: v for k, v in values.items() if k not in analytic},
+            pred,
+            confidence=confidence,
+            replicates=replicates,
+            seed=seed,
+        )
+        if replicates > 0
+        else ({}, None)
+    )
+    metrics = {}
+    lo: float | None
+    hi: float | None
+    how: str | None
+    for name, value in values.items():
+        if name in analytic:
+            (lo, hi), how = analytic[name]
+        elif name in boot:
+            (lo, hi), how = boot[name], method
+        else:
+            lo = hi = how = None
+        metrics[name] = MetricValue(value, lo, hi, how)
+    return metrics
+
+
+def _calibration_line(
+    tally: Tally, pred: Predictions | None, confidence: float
+) -> tuple[MetricValue, MetricValue]:
+    """Calibration slope and intercept with Wald intervals (multiclass: 1 / temperature)."""
+    if tally.task == "binary":
+        fit = calibration_fit(tally)
+        if fit.separable:
+            none = MetricValue(float("nan"), None, None, "undefined: the classes are separable")
+            return none, none
+        cov = fit.covariance
+        method = "wald (logistic recalibration fit)"
+        return (
+            MetricValue(fit.slope, *wald_interval(fit.slope, cov[1, 1], confidence), method),
+            MetricValue(fit.intercept, *wald_interval(fit.intercept, cov[0, 0], confidence), method),
+        )
+    if pred is None:
+        return MetricValue(float("nan")), MetricValue(float("nan"))
+    beta, variance = multiclass_calibration_slope(pred)
+    method = "wald (temperature fit: slope = 1 / temperature)"
+    return (
+        MetricValue(beta, *wald_interval(beta, variance, confidence), method),
+        MetricValue(float("nan"), None, None, "undefined for multiclass"),
+    )
+
+
+def _worst_rows(tally: Tally, top: int) -> list[WorstSample]:
+    worst = tally.worst
+    return [
+        WorstSample(
+            id=python_scalar(worst.ids[i]),
+            label=tally.classes[int(worst.label[i])],
+            predicted=tally.classes[int(worst.predicted[i])],
+            prob_true_class=float(worst.prob[i]),
+            loss=float(worst.loss[i]),
+        )
+        for i in range(min(top, len(worst)))
+    ]
+
+
+def evaluate_source(
+    path: str | Path,
+    *,
+    engine: str,
+    console: Console | None = None,
+    top: int = 10,
+    confidence: float = 0.95,
+    seed: int = 0,
+    **columns: Any,
+) -> Evaluation:
+    """Evaluate a large input with the ``stream`` or ``spark`` engine (the CLI's path).
+
+    ``columns`` are the column options of :func:`stream_tally`.
+    """
+    from lossgap.engines.stream import stream_tally
+
+    if engine == "spark":
+        try:
+            from lossgap.engines.spark import tally_of_path
+        except ImportError as exc:
+            msg = f"--engine spark needs pyspark ({exc}): pip install 'lossgap[spark]'"
+            raise InputError(msg) from exc
+
+        tally = tally_of_path(path, top=max(top, DEFAULT_TOP), **columns)
+    else:
+        tally = stream_tally(path, top=max(top, DEFAULT_TOP), console=console, **columns)
+    weighted = columns.get("weight") is not None
+    return evaluate(tally, top=top, confidence=confidence, seed=seed, weighted=weighted)

@@ -1,0 +1,1 @@
+"""Charts (matplotlib): they draw results and curves computed before, and compute nothing."""

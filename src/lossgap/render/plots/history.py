@@ -1,0 +1,156 @@
+"""Plots of a training history: the curves with their divergence, and per-epoch predictions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from lossgap.render.plots.chart import COLORS, Chart, new_figure, plot_style, short
+from lossgap.results.history import HistoryReport, RunAnalysis
+
+#: Runs drawn (the JSON has them all).
+MAX_RUNS = 4
+
+
+def _x_of(curves: dict[str, Any], label: Any) -> float | None:
+    """The plotted position of the point the log numbers ``label`` (None when not analysed)."""
+    for x, epoch, step in zip(curves["x"], curves["epoch"], curves["step"], strict=True):
+        if label in (epoch, step):
+            return float(x)
+    return None
+
+
+def _series(ax: Any, x: np.ndarray, data: dict[str, list[float]], color: str, label: str,
+            *, dashed: bool = False) -> None:
+    raw = np.asarray([np.nan if v is None else v for v in data["raw"]], float)
+    smooth = np.asarray([np.nan if v is None else v for v in data["smoothed"]], float)
+    ax.plot(x, raw, color=color, lw=0.8, alpha=0.35, ls="--" if dashed else "-")
+    ax.plot(x, smooth, color=color, lw=2, ls="--" if dashed else "-", label=label)
+
+
+def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
+    """Validation (and training) loss and score of one run, the divergence shaded."""
+    run, curves = analysis.run, analysis.curves
+    if not curves.get("x") or run.loss not in curves:
+        return None
+    x = np.asarray(curves["x"], float)
+    name = {key: short(key, 30) for key in (run.loss, run.score, run.train_loss, run.train_score)
+            if key}  # metric names as the log spells them: drawn as typed
+    with plot_style():
+        figure, ax = new_figure(size=(6.4, 4.6))
+        _series(ax, x, curves[run.loss], COLORS["wrong"], f"{name[run.loss]} (smoothed)")
+        if run.train_loss and run.train_loss in curves:
+            _series(ax, x, curves[run.train_loss], COLORS["wrong"],
+                    f"{name[run.train_loss]} (smoothed)", dashed=True)
+        ax.set_xlabel(run.axis)
+        ax.set_ylabel("loss", color=COLORS["wrong"])
+        handles = []
+        right = None
+        if run.score and run.score in curves:
+            right = ax.twinx()
+            right.spines["right"].set_visible(True)
+            right.grid(False)
+            _series(right, x, curves[run.score], COLORS["correct"], f"{name[run.score]} (smoothed)")
+            if run.train_score and run.train_score in curves:
+                _series(right, x, curves[run.train_score], COLORS["correct"],
+                        f"{name[run.train_score]} (smoothed)", dashed=True)
+            right.set_ylabel(name[run.score], color=COLORS["correct"])
+        div = analysis.divergence
+        start = _x_of(curves, div["start_epoch"]) if div else None
+        if start is not None:
+            ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
+                       label=f"loss and {name.get(run.score)} part ways "
+                       f"({run.axis} {div['start_epoch']})")
+        marks = ((run.loss, COLORS["wrong"], ":"), (run.score, COLORS["correct"], "-."))
+        for key, color, style in marks:
+            best = analysis.best.get(key) if key else None
+            at = _x_of(curves, best["epoch"]) if best else None
+            if at is not None:
+                ax.axvline(at, color=color, lw=1.2, ls=style,
+                           label=f"best {name[key]}: {run.axis} {best['epoch']}")
+        for axis in (ax, right):
+            if axis is not None:
+                h, labels = axis.get_legend_handles_labels()
+                handles += list(zip(h, labels, strict=True))
+        figure.legend([h for h, _ in handles], [label for _, label in handles],
+                      loc="outside lower center", ncols=2, fontsize=8)
+    return Chart(
+        f"history_{number}",
+        f"Training curves: {run.name}",
+        _run_summary(analysis),
+        "Thin lines are the values as logged, thick ones smoothed. The dotted and dash-dotted "
+        "lines mark the best validation loss and the best score; the shaded span is where the "
+        "loss and the score part ways, found on the smoothed curves with a trend test rather "
+        "than from one noisy epoch.",
+        figure,
+    )
+
+
+def _run_summary(analysis: RunAnalysis) -> str:
+    run = analysis.run
+    name = short(run.name, 30)
+    loss = analysis.best.get(run.loss)
+    score = analysis.best.get(run.score) if run.score else None
+    text = f"{name}: {short(run.loss, 30)} lowest at {run.axis} {loss['epoch']}" if loss else name
+    if score is not None:
+        text += f", {short(run.score, 30)} best at {run.axis} {score['epoch']}"
+    div = analysis.divergence
+    if div:
+        text += f"; they part ways from {run.axis} {div['start_epoch']}"
+    return text
+
+
+def epochs_chart(report: HistoryReport) -> Chart | None:
+    """The saved predictions, epoch by epoch: log loss, its two parts, and accuracy."""
+    rows = [r for r in report.per_epoch if r.get("decomposition")]
+    if len(rows) < 2:
+        return None
+    epochs = [r["epoch"] for r in rows]
+    with plot_style():
+        figure, ax = new_figure(size=(6.4, 4.6))
+        ax.plot(epochs, [r["log_loss"] for r in rows], color=COLORS["ink"], lw=2, marker="o",
+                ms=3, label="log loss")
+        ax.plot(epochs, [r["decomposition"]["miscalibration"] for r in rows],
+                color=COLORS["wrong"], lw=1.8, ls="--", label="miscalibration (MCB)")
+        ax.plot(epochs, [r["decomposition"]["discrimination"] for r in rows],
+                color=COLORS["second"], lw=1.8, ls="-.", label="discrimination (DSC)")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("nats")
+        right = ax.twinx()
+        right.spines["right"].set_visible(True)
+        right.grid(False)
+        right.plot(epochs, [r["accuracy"] for r in rows], color=COLORS["correct"], lw=1.5,
+                   marker="s", ms=3, label="accuracy")
+        right.set_ylabel("accuracy", color=COLORS["correct"])
+        h1, l1 = ax.get_legend_handles_labels()
+        h2, l2 = right.get_legend_handles_labels()
+        figure.legend(h1 + h2, l1 + l2, loc="outside lower center", ncols=4, fontsize=8)
+    drift = next((f for f in report.findings if f.code == "calibration_drift"), None)
+    if drift is not None:
+        e = drift.evidence
+        summary = (
+            f"From epoch {e['from_epoch']} to {e['to_epoch']} the log loss rose "
+            f"{e['log_loss_from']:.3f} to {e['log_loss_to']:.3f}: miscalibration grew "
+            f"{e['miscalibration_from']:.3f} to {e['miscalibration_to']:.3f}, discrimination "
+            f"{e['discrimination_from']:.3f} to {e['discrimination_to']:.3f}"
+        )
+    else:
+        summary = "Log loss = miscalibration \u2212 discrimination + uncertainty, epoch by epoch"
+    return Chart(
+        "epochs",
+        "Saved predictions, epoch by epoch",
+        summary,
+        "The log loss of each epoch's saved validation predictions, split as in the "
+        "reliability diagram: miscalibration is what recalibration would remove, "
+        "discrimination what the ranking earns. A loss that rises with miscalibration while "
+        "discrimination holds is a calibration problem, not a worse model.",
+        figure,
+    )
+
+
+def history_charts(report: HistoryReport) -> list[Chart]:
+    """The curves of each run (the first :data:`MAX_RUNS`), then the per-epoch predictions."""
+    charts = [run_chart(a, i) for i, a in enumerate(report.runs[:MAX_RUNS], 1)]
+    charts.append(epochs_chart(report))
+    return [c for c in charts if c is not None]

@@ -1,0 +1,298 @@
+"""Evaluation: plain data that every renderer reads.
+
+An :class:`Evaluation` holds numbers, never computes them: the metrics with their
+intervals, the decomposition, the recalibration results, the findings and the worst
+samples. ``to_dict()`` follows the JSON contract of ``docs/json.md``; the terminal,
+HTML and Markdown renderers read the same object.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lossgap.results.display import Displayable
+
+SEVERITIES = ("high", "medium", "low", "info")
+
+#: The clip used for the finite companion of an infinite log loss (``log_loss_clipped``): a
+#: per-sample loss is capped at ``-ln(1e-15) = 34.54`` nats, the value scikit-learn long
+#: used. Part of the metric's definition, so the renderers can state it.
+CLIP_EPS = 1e-15
+MAX_CLIPPED_LOSS = -math.log(CLIP_EPS)
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    """A metric with its interval.
+
+    Attributes
+    ----------
+    value : float
+        The point estimate (``inf`` or NaN where that is the truth).
+    ci_low, ci_high : float or None
+        The interval bounds at the evaluation's confidence level, when computed.
+    ci_method : str or None
+        How the interval was computed (``"wilson"``, ``"delong"``, ``"bootstrap"``...).
+    approximation_bound : float or None
+        When the Tally's score tables were compressed into bins, a bound on how far the
+        value can be from the exact one (``docs/architecture.md``); None when exact.
+    """
+
+    value: float
+    ci_low: float | None = None
+    ci_high: float | None = None
+    ci_method: str | None = None
+    approximation_bound: float | None = None
+
+
+@dataclass(frozen=True)
+class DecompositionTerms:
+    """One proper score split as ``score = miscalibration - discrimination + uncertainty``.
+
+    Means per sample, in the score's unit (nats for log loss).
+
+    Attributes
+    ----------
+    miscalibration : float
+        What isotonic recalibration would remove (MCB).
+    discrimination : float
+        How much the recalibrated forecasts beat the base rate (DSC).
+    uncertainty : float
+        The score of the base rate itself (UNC).
+    score : float
+        The score of the forecasts as given.
+    """
+
+    miscalibration: float
+    discrimination: float
+    uncertainty: float
+    score: float
+
+
+@dataclass(frozen=True)
+class ReliabilityCurve:
+    """The step function of a reliability diagram: one row per isotonic (PAV) block.
+
+    Attributes
+    ----------
+    score_low, score_high : list of float
+        The lowest and highest forecast in each block.
+    recalibrated : list of float
+        The block's observed frequency of the event (the recalibrated probability).
+    weight : list of float
+        The block's total sample weight.
+    """
+
+    score_low: list[float]
+    score_high: list[float]
+    recalibrated: list[float]
+    weight: list[float]
+
+
+@dataclass(frozen=True)
+class Corp:
+    """The CORP decomposition of one binary score table: both scores and the curve."""
+
+    log_loss: DecompositionTerms
+    brier: DecompositionTerms
+    curve: ReliabilityCurve
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """The decomposition section of an :class:`Evaluation`.
+
+    Attributes
+    ----------
+    method : str
+        How it was computed, in words.
+    target : str
+        What was decomposed: the positive-class probability (binary), the top-label
+        confidence against correctness (multiclass, samples needed), or only the classes
+        one-vs-rest.
+    log_loss, brier : DecompositionTerms or None
+        The target's terms; None for multiclass without the samples.
+    curve : ReliabilityCurve or None
+        The target's reliability curve.
+    per_class : dict of str to dict of str to DecompositionTerms, or None
+        Multiclass: each class one-vs-rest, ``{"log_loss": ..., "brier": ...}``.
+    """
+
+    method: str
+    target: str
+    log_loss: DecompositionTerms | None = None
+    brier: DecompositionTerms | None = None
+    curve: ReliabilityCurve | None = None
+    per_class: dict[str, dict[str, DecompositionTerms]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of the section: the keys that apply, terms as plain dicts."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class WorstSample:
+    """One of the samples with the highest log loss.
+
+    Attributes
+    ----------
+    id : object
+        The sample's id (its row number when none was given).
+    label, predicted : object
+        The true class and the decision.
+    prob_true_class : float
+        The probability the model gave the true class.
+    loss : float
+        The sample's log loss, in nats (``inf`` when ``prob_true_class`` is 0).
+    """
+
+    id: Any
+    label: Any
+    predicted: Any
+    prob_true_class: float
+    loss: float
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason loss and accuracy disagree (or agree), with its numbers and the fix.
+
+    Attributes
+    ----------
+    code : str
+        From the fixed vocabulary of ``docs/findings.md``.
+    severity : str
+        ``"high"``, ``"medium"``, ``"low"`` or ``"info"``.
+    message : str
+        One plain sentence with the numbers.
+    evidence : dict
+        The numbers behind the message, keys documented per code.
+    advice : str
+        What to do about it.
+    """
+
+    code: str
+    severity: str
+    message: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    advice: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            msg = f"severity must be one of {SEVERITIES}, got {self.severity!r}"
+            raise ValueError(msg)
+
+    @property
+    def rank(self) -> int:
+        return SEVERITIES.index(self.severity)
+
+
+@dataclass(frozen=True)
+class Evaluation(Displayable):
+    """The full evaluation of one set of predictions.
+
+    Attributes
+    ----------
+    task : str
+        ``"binary"`` or ``"multiclass"``.
+    n : int
+        Number of samples.
+    classes : list
+        Class labels in column order; for binary the second is the positive class.
+    base_rate : float or list of float
+        Binary: weighted share of the positive class; multiclass: share of each class.
+    threshold : float or None
+        Binary decision threshold (``p >= threshold`` is positive); None for multiclass.
+    decision_rule : str
+        The rule in words.
+    metrics : dict of str to MetricValue
+    decomposition : Decomposition or None
+        None when not computed (``detail="summary"``).
+    recalibration : dict
+        Filled by the explanation engine; empty when not computed.
+    findings : list of Finding
+        Ranked by severity, highest first.
+    worst : list of WorstSample
+        The samples with the highest log loss, highest first.
+    diagnostics : dict
+        Facts the finding rules read that are not metrics (counts, shares).
+    confidence : float
+        Confidence level of the intervals.
+    """
+
+    task: str
+    n: int
+    classes: list[Any]
+    base_rate: float | list[float]
+    threshold: float | None
+    decision_rule: str
+    metrics: dict[str, MetricValue]
+    decomposition: Decomposition | None = None
+    recalibration: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    worst: list[WorstSample] = field(default_factory=list)
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 0.95
+    weighted: bool = False
+
+    def metric(self, name: str) -> float:
+        """The point value of metric ``name``."""
+        return self.metrics[name].value
+
+    def finding(self, code: str) -> Finding | None:
+        """The finding with ``code``, or None."""
+        return next((f for f in self.findings if f.code == code), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract: plain Python types, non-finite floats made JSON-safe.
+
+        Examples
+        --------
+        >>> import lossgap
+        >>> d = lossgap.explain([0, 1, 1, 0], [0.1, 0.8, 0.7, 0.4]).to_dict()
+        >>> [key for key in ("task", "metrics", "findings", "worst") if key in d]
+        ['task', 'metrics', 'findings', 'worst']
+        >>> d["metrics"]["accuracy"]["value"]
+        1.0
+        """
+        out = {
+            "task": self.task,
+            "n": self.n,
+            "classes": list(self.classes),
+            "base_rate": self.base_rate,
+            "threshold": self.threshold,
+            "decision_rule": self.decision_rule,
+            "confidence": self.confidence,
+            "weighted": self.weighted,
+            "metrics": {name: asdict(m) for name, m in self.metrics.items()},
+            "decomposition": {} if self.decomposition is None else self.decomposition.to_dict(),
+            "recalibration": self.recalibration,
+            "findings": [asdict(f) for f in self.findings],
+            "worst": [asdict(row) for row in self.worst],
+            "diagnostics": self.diagnostics,
+        }
+        return json_safe(out)
+
+
+def json_safe(value: Any) -> Any:
+    """Recursively convert to JSON types: numpy scalars to Python, NaN to None, inf to "inf".
+
+    Examples
+    --------
+    >>> json_safe({"a": float("nan"), "b": [float("inf"), 1.5]})
+    {'a': None, 'b': ['inf', 1.5]}
+    """
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return json_safe(value.tolist())
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+    return value

@@ -1,0 +1,296 @@
+"""The rules of ``lossgap interpret``: findings from a (loss, accuracy) pair and its gap."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from lossgap.core import bounds
+from lossgap.results.evaluation import Finding
+from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation
+
+#: Thresholds of the findings (documented in docs/findings.md).
+WIDE_HALF_WIDTH = 0.02
+NEAR_MAJORITY = 0.02
+GAP_RELATIVE_LOSS = 0.10
+GAP_ACCURACY = 0.02
+
+
+# --- findings ----------------------------------------------------------------------------
+
+
+def _pair_evidence(s: SplitInterpretation) -> dict[str, Any]:
+    return {
+        "split": s.split,
+        "log_loss": s.log_loss,
+        "accuracy": s.accuracy,
+        "accuracy_interval": s.accuracy_interval,
+        "calibrated_accuracy_range": s.calibrated_accuracy_range,
+        "calibrated_loss_range": s.calibrated_loss_range,
+        "error_loss_range": s.error_loss_range,
+    }
+
+
+def acc_text(s: SplitInterpretation) -> str:
+    if s.accuracy is not None:
+        return f"accuracy {s.accuracy:.4f}"
+    low, high = s.accuracy_interval or (math.nan, math.nan)
+    return f"accuracy {low:.4f}-{high:.4f} (from F1 {s.f1:.4f})"
+
+
+def prob_text(p: float) -> str:
+    """A probability for people: a percentage, or two significant digits when tiny.
+
+    Examples
+    --------
+    >>> prob_text(0.1217), prob_text(0.00094), prob_text(6.3e-07)
+    ('12.2%', '0.094%', '6.3e-05%')
+    """
+    return f"{p:.1%}" if p >= 0.01 else f"{p * 100:.2g}%"
+
+
+def _rule_impossible(s: SplitInterpretation) -> Finding | None:
+    if s.possible is not False:
+        return None
+    return Finding(
+        "impossible_pair",
+        "high",
+        f"{s.split}: no predictions have log loss {s.log_loss:.4f} with {acc_text(s)}: each "
+        f"error alone costs at least ln 2, so the loss is at least "
+        f"{(1 - (s.accuracy_interval or [0, 0])[1]) * bounds.LN2:.4f}.",
+        {**_pair_evidence(s), "loss_floor": (1 - (s.accuracy_interval or [0, 0])[1]) * bounds.LN2},
+        "The two numbers do not come from the same predictions and decisions: check that the "
+        "loss is the mean cross-entropy (not a focal or weighted loss, not a running average "
+        "over an epoch) and that accuracy uses the 0.5 threshold or the argmax.",
+    )
+
+
+def _rule_loss_above_baseline(s: SplitInterpretation) -> Finding | None:
+    if s.log_loss_interval[0] <= s.baseline_log_loss:
+        return None
+    base = (
+        f"h({s.base_rate:g})" if s.base_rate is not None else f"ln {s.classes}, the most it can be"
+    )
+    return Finding(
+        "loss_above_baseline",
+        "high",
+        f"{s.split}: log loss {s.log_loss:.4f} is {s.normalized_entropy:.2f} times the no-skill "
+        f"loss {s.baseline_log_loss:.4f} ({base}): always predicting the base rates would "
+        "score better, whatever the accuracy.",
+        {
+            "split": s.split,
+            "log_loss": s.log_loss,
+            "baseline_log_loss": s.baseline_log_loss,
+            "normalized_entropy": s.normalized_entropy,
+            "accuracy": s.accuracy,
+            "majority_accuracy": s.majority_accuracy,
+        },
+        "Recalibrate (temperature scaling keeps every decision) before using the "
+        "probabilities, and look at the confident errors with `lossgap explain`.",
+    )
+
+
+def _too_high(s: SplitInterpretation) -> bool:
+    return (
+        s.possible is True
+        and s.calibrated_feasible is False
+        and s.calibrated_loss_range is not None
+        and s.log_loss_interval[0] > s.calibrated_loss_range[1]
+    )
+
+
+def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
+    if not (_too_high(s) and s.log_loss_interval[0] > s.correct_loss_max):
+        return None
+    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
+    return Finding(
+        "overconfident",
+        "high",
+        f"{s.split}: log loss {s.log_loss:.4f} with {acc_text(s)} is out of reach of any "
+        f"calibrated model, and above ln {s.classes}: even if every correct prediction cost "
+        f"ln {s.classes}, the errors would average at least {s.error_loss_range[0]:.2f} nats, "
+        f"giving their true class {prob_text(s.error_true_class_prob_range[1])} or less "
+        "(geometric mean): the model is confidently wrong on its errors.",
+        {**_pair_evidence(s), "error_true_class_prob_max": s.error_true_class_prob_range[1]},
+        "Recalibrate (temperature scaling) and inspect the confident errors: label errors, "
+        "a shift between training and test data, or overfitting of the last layer.",
+    )
+
+
+def _rule_miscalibrated(s: SplitInterpretation) -> Finding | None:
+    if not _too_high(s) or s.log_loss_interval[0] > s.correct_loss_max:
+        return None
+    assert s.calibrated_loss_range is not None and s.error_loss_range is not None
+    return Finding(
+        "miscalibrated",
+        "medium",
+        f"{s.split}: log loss {s.log_loss:.4f} is above {s.calibrated_loss_range[1]:.4f}, the "
+        f"most a calibrated model with {acc_text(s)} can have: either the errors are "
+        f"confident (up to {s.error_loss_range[1]:.2f} nats each if the correct predictions "
+        "are near-certain: overconfidence) or the correct predictions hedge "
+        "(underconfidence, e.g. from label smoothing or strong regularisation).",
+        dict(_pair_evidence(s)),
+        "Run `lossgap explain` on the predictions: its reliability curve and worst samples "
+        "tell over- from underconfidence; temperature scaling fixes either without changing "
+        "a decision.",
+    )
+
+
+def _rule_threshold_fragile(s: SplitInterpretation) -> Finding | None:
+    if not (
+        s.possible is True
+        and s.calibrated_feasible is False
+        and s.calibrated_loss_range is not None
+        and s.log_loss_interval[1] < s.calibrated_loss_range[0]
+    ):
+        return None
+    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
+    return Finding(
+        "threshold_fragile",
+        "medium",
+        f"{s.split}: log loss {s.log_loss:.4f} is below {s.calibrated_loss_range[0]:.4f}, the "
+        f"least a calibrated model with {acc_text(s)} can have: the errors are cheap, at "
+        f"most {s.error_loss_range[1]:.2f} nats on average (true class at "
+        f"{prob_text(s.error_true_class_prob_range[0])} or more): many errors sit just across the "
+        "threshold, where a small change of model or threshold flips them.",
+        dict(_pair_evidence(s)),
+        "Compare models by log loss rather than accuracy, and check how accuracy moves with "
+        "the threshold (`lossgap explain`).",
+    )
+
+
+def _rule_accuracy_near_majority(s: SplitInterpretation) -> Finding | None:
+    if s.accuracy_interval is None:
+        return None
+    below_floor = s.calibrated_loss_range is None
+    if s.majority_accuracy is not None:
+        floor, name = s.majority_accuracy, "the majority share"
+    else:
+        floor, name = 1.0 / s.classes, "chance (1/K)"
+    if not below_floor and s.accuracy_interval[0] > floor + NEAR_MAJORITY:
+        return None
+    where = "below" if s.accuracy_interval[1] < floor else "within 0.02 of"
+    return Finding(
+        "accuracy_near_majority",
+        "medium",
+        f"{s.split}: {acc_text(s)} is {where} {name} {floor:.4f}: the decisions barely beat "
+        "a constant answer"
+        + ("; no calibrated model does worse than that." if below_floor else "."),
+        {
+            "split": s.split,
+            "accuracy": s.accuracy,
+            "accuracy_interval": s.accuracy_interval,
+            "majority_accuracy": floor,
+            "difference": s.accuracy_interval[1] - floor,
+        },
+        "Look at the loss, not the accuracy, to see whether the model learned anything; "
+        "with unbalanced classes, choose the threshold for the costs of each error.",
+    )
+
+
+def _rule_wide_intervals(s: SplitInterpretation) -> Finding | None:
+    noise = s.accuracy_noise
+    if noise is None:
+        return None
+    half = (noise["ci_high"] - noise["ci_low"]) / 2
+    if half < WIDE_HALF_WIDTH:
+        return None
+    return Finding(
+        "wide_intervals",
+        "low",
+        f"{s.split}: with {noise['n']} samples the accuracy is only known to about "
+        f"±{half:.3f} ({noise['confidence']:.0%} interval {noise['ci_low']:.4f} to "
+        f"{noise['ci_high']:.4f}); one sample moves it by {noise['one_sample']:.4f}.",
+        {
+            "split": s.split,
+            "n": noise["n"],
+            "accuracy": s.accuracy,
+            "ci_low": noise["ci_low"],
+            "ci_high": noise["ci_high"],
+            "half_width": half,
+            "confidence": noise["confidence"],
+        },
+        "Do not read accuracy differences smaller than the interval; evaluate on more "
+        "samples or compare models on the same samples (`lossgap compare`).",
+    )
+
+
+def _rule_generalization_gap(gap: dict[str, Any] | None) -> Finding | None:
+    if gap is None:
+        return None
+    relative, acc_diff = gap["relative_loss_difference"], gap["accuracy_difference"]
+    large = (relative is not None and abs(relative) >= GAP_RELATIVE_LOSS) or (
+        acc_diff is not None and abs(acc_diff) >= GAP_ACCURACY
+    )
+    if not large:
+        return None
+    other = gap["between"][1]
+    direction = "above" if gap["loss_difference"] > 0 else "below"
+    acc_part = (
+        f" and accuracy {abs(acc_diff):.4f} {'lower' if acc_diff > 0 else 'higher'}"
+        if acc_diff is not None
+        else ""
+    )
+    noise = (
+        f" (the accuracy difference is {abs(gap['accuracy_difference_z']):.1f} standard errors)"
+        if gap["accuracy_difference_z"] is not None
+        else ""
+    )
+    rel = f" ({abs(relative):.0%})" if relative is not None else ""
+    return Finding(
+        "generalization_gap",
+        "low",
+        f"{other} loss is {abs(gap['loss_difference']):.4f}{rel} {direction} the training "
+        f"loss{acc_part}{noise}. {gap['can_mean'][-1]}",
+        {
+            "between": gap["between"],
+            "loss_difference": gap["loss_difference"],
+            "relative_loss_difference": relative,
+            "accuracy_difference": acc_diff,
+            "accuracy_difference_z": gap["accuracy_difference_z"],
+        },
+        "Pick the epoch by the held-out loss if you need probabilities, by held-out accuracy "
+        "(or cost) if you need decisions; `lossgap history` shows where the two part ways.",
+    )
+
+
+SPLIT_RULES = (
+    _rule_impossible,
+    _rule_loss_above_baseline,
+    _rule_overconfident,
+    _rule_miscalibrated,
+    _rule_threshold_fragile,
+    _rule_accuracy_near_majority,
+    _rule_wide_intervals,
+)
+
+
+def _main_split(splits: dict[str, SplitInterpretation]) -> SplitInterpretation:
+    return next(splits[name] for name in MAIN_SPLITS if name in splits)
+
+
+def find(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None) -> list[Finding]:
+    found = [f for s in splits.values() for rule in SPLIT_RULES if (f := rule(s)) is not None]
+    if (g := _rule_generalization_gap(gap)) is not None:
+        found.append(g)
+    if not any(f.severity in ("high", "medium") for f in found):
+        main = _main_split(splits)
+        acc = f" and {acc_text(main)}" if main.accuracy_interval else ""
+        found.append(
+            Finding(
+                "consistent",
+                "info",
+                f"Loss and accuracy tell the same story: {main.split} log loss "
+                f"{main.log_loss:.4f} ({main.normalized_entropy:.2f} of the no-skill loss)"
+                f"{acc} is a pair a calibrated model produces.",
+                {
+                    "split": main.split,
+                    "log_loss": main.log_loss,
+                    "accuracy": main.accuracy,
+                    "normalized_entropy": main.normalized_entropy,
+                },
+                "Nothing to fix between loss and accuracy; pick the model by the score that "
+                "matches your use (log loss for probabilities, accuracy or cost for decisions).",
+            )
+        )
+    return sorted(found, key=lambda f: f.rank)

@@ -1,0 +1,63 @@
+"""The command line starts fast: listing commands imports none of them."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import subprocess
+import sys
+
+import lossgap
+from lossgap.cli import COMMANDS, app, load_commands
+
+
+def test_command_list_matches_each_command_docstring() -> None:
+    load_commands()
+    real = {info.name: inspect.getdoc(info.callback) for info in app.registered_commands}
+    assert {name: real[name] for name in COMMANDS} == COMMANDS
+
+
+def run(*code: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-c", "\n".join(code)], capture_output=True, text=True, check=True
+    )
+    return out.stdout
+
+
+def test_help_and_version_load_no_numerics() -> None:
+    loaded = run(
+        "import sys",
+        "from lossgap.cli import main",
+        "for argv in (['--help'], ['--version']):",
+        "    try:",
+        "        main(argv)",
+        "    except SystemExit:",
+        "        pass",
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'scipy', 'pyarrow')))",
+    )
+    assert loaded.strip().splitlines()[-1] == "[]"
+
+
+def test_version_flag_and_json_stamp(tmp_path) -> None:
+    version = subprocess.run(
+        [sys.executable, "-m", "lossgap", "--version"], capture_output=True, text=True
+    )
+    assert version.returncode == 0 and version.stdout == f"lossgap {lossgap.__version__}\n"
+    out = subprocess.run(
+        [sys.executable, "-m", "lossgap", "interpret", "--loss", "0.4", "--accuracy", "0.8",
+         "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    data = json.loads(out.stdout)
+    assert data["lossgap_version"] == lossgap.__version__
+    assert data["schema_version"] == 1
+
+
+def test_import_lossgap_loads_the_api_on_first_use() -> None:
+    loaded = run(
+        "import sys, lossgap",
+        "before = 'lossgap.explanation' in sys.modules",
+        "explain = lossgap.explain",
+        "print(before, callable(explain), 'lossgap.explanation' in sys.modules)",
+    )
+    assert loaded.split() == ["False", "True", "True"]
