@@ -108,23 +108,6 @@ def _root(
     """Explain why a classifier's loss and its accuracy disagree, and what to do about it."""
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from lossgap.version import __version__
-
-        sys.stdout.write(f"lossgap {__version__}\n")
-        raise typer.Exit()
-
-
-@app.callback()
-def _options(
-    version: bool = typer.Option(
-        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Explain why a classifier's loss and its accuracy disagree, and what to do about it."""
-
-
 def fail(message: str, code: int) -> typer.Exit:
     """Write one line to stderr and return the Exit to raise."""
     sys.stderr.write(f"lossgap: {printable(message)}\n")
