@@ -66,7 +66,9 @@ def compare_command(
     ] = RankBy.log_loss,
     near: Annotated[
         float,
-        typer.Option(help="A flip is near the threshold within this distance of it, under both models."),
+        typer.Option(
+            help="A flip is near the threshold within this distance of it, under both models."
+        ),
     ] = 0.05,
     threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
     positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -65,7 +65,7 @@ def explain_command(
     plot: PlotOption = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
-    columns = {
+    columns: dict[str, Any] = {  # the column options of read_predictions and evaluate_source
         "label": label,
         "prob": prob or (),
         "logit": logit or (),
@@ -82,10 +82,11 @@ def explain_command(
         evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
     else:
         console = make_console(stderr=True)
-        if json or quiet or not console.is_terminal:  # a bar only where someone watches
-            console = None
+        # a bar only where someone watches
+        bar = None if json or quiet or not console.is_terminal else console
         evaluation = evaluate_source(
-            file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
+            file, engine=chosen, console=bar, top=top, confidence=confidence, seed=seed,
+            **columns,
         )
     write_reports(
         lambda: report(evaluation, pred, file.name, seed),

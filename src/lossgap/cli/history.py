@@ -71,7 +71,9 @@ def history_command(
     plot: PlotOption = None,
 ) -> None:
     """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
-    with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
+    with Progress(
+        console=make_console(stderr=True), disable=json or quiet or predictions is None
+    ) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 
         def advance(done: int, total: int) -> None:

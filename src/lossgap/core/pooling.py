@@ -28,7 +28,9 @@ class Pooling:
         group = np.minimum((np.cumsum(total) - total) / total.sum() * max_rows, max_rows - 1)
         self.starts = np.flatnonzero(np.diff(group.astype(np.int64), prepend=-1))
         mass = np.add.reduceat(total, self.starts)
-        self.scores = np.add.reduceat(table.scores * total, self.starts) / np.where(mass > 0, mass, 1)
+        self.scores = np.add.reduceat(table.scores * total, self.starts) / np.where(
+            mass > 0, mass, 1
+        )
 
     def weights(self, weights: np.ndarray) -> np.ndarray:
         """Per-row ``(m, 2)`` weights summed over each run."""

@@ -32,7 +32,9 @@ from lossgap.errors import InputError
 #: to 4 decimals); rows within it are renormalised to sum to exactly 1.
 ROW_SUM_TOLERANCE = 1e-3
 
-_LOGIT_HINT = "these look like logits: pass from_logits=True (CLI: --logit COL instead of --prob COL)"
+_LOGIT_HINT = (
+    "these look like logits: pass from_logits=True (CLI: --logit COL instead of --prob COL)"
+)
 _PERCENT_HINT = "these look like percentages: divide by 100"
 
 
@@ -522,7 +524,10 @@ class Predictions:
     def _set_positive(self, positive: Any) -> bool:
         """Make ``positive`` the second class; True when that swapped the classes."""
         if self.task != "binary":
-            msg = f"positive={positive!r} applies to binary labels only; these have {len(self.classes)} classes"
+            msg = (
+                f"positive={positive!r} applies to binary labels only; these have "
+                f"{len(self.classes)} classes"
+            )
             raise InputError(msg)
         match = _match_label(positive, self.classes)
         if match is None:

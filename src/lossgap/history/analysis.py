@@ -141,7 +141,7 @@ def chosen_points(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str
         lower = run.metrics[key].name.direction == "min"
         picks[role] = int(np.nanargmin(values) if lower else np.nanargmax(values))
         out[role] = {"index": int(idx[picks[role]]), "value": float(values[picks[role]])}
-    if "loss" in picks and "score" in picks:
+    if "loss" in picks and "score" in picks and run.score is not None:
         out["score_at_loss"] = float(curves[run.score][column][picks["loss"]])
     return out
 
@@ -157,7 +157,8 @@ def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None
         if product.size:
             return int(round(float(np.median(product)))), "eval_runtime x eval_samples_per_second"
     score = run.values(run.score)
-    if score is not None and run.metrics[run.score].name.metric == "accuracy":
+    key = run.score
+    if score is not None and key is not None and run.metrics[key].name.metric == "accuracy":
         found = granularity_n(score[np.isfinite(score)])
         if found is not None:
             return found, INFERRED_N
@@ -217,6 +218,7 @@ def divergence(
     point = int(idx[start])
     end = int(idx[-1])
     change = float(score_s[-1] - score_s[start])
+    score_start, score_end = float(score_s[start]), float(score_s[-1])
     out = {
         "direction": direction,
         "start_index": point,
@@ -230,13 +232,13 @@ def divergence(
         "loss_end": float(loss_s[-1]),
         "loss_change": float(loss_s[-1] - loss_s[start]),
         "loss_trend": _trend_dict(loss_t),
-        "score_start": float(score_s[start]),
-        "score_end": float(score_s[-1]),
+        "score_start": score_start,
+        "score_end": score_end,
         "score_change": change,
         "score_trend": _trend_dict(score_t),
         "n_val": n_val,
     }
-    out.update(noise_check(change, out["score_start"], out["score_end"], n_val))
+    out.update(noise_check(change, score_start, score_end, n_val))
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from rich.console import RenderableType
+from rich.console import JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -58,7 +58,7 @@ def models_table(c: Comparison) -> Table:
     level = f"{c.confidence:.0%} interval"
     other = "brier" if c.by == "log_loss" else "log_loss"
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name, justify in (
+    columns: list[tuple[str, JustifyMethod]] = [
         ("rank", "right"),
         ("model", "left"),
         (_LABELS[c.by], "right"),
@@ -68,7 +68,8 @@ def models_table(c: Comparison) -> Table:
         ("acc. rank", "right"),
         (_LABELS[other], "right"),
         ("ROC AUC", "right"),
-    ):
+    ]
+    for name, justify in columns:
         table.add_column(name, justify=justify)
     for m in c.models:
         metrics = m.evaluation.metrics

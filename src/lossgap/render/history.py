@@ -97,6 +97,8 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
         yield Text(f"note: {note}", style="lossgap.dim")
     if report.skipped:
         yield Text("")
-        yield Text(f"{len(report.skipped)} file(s) skipped (not a training log):", style="lossgap.dim")
+        yield Text(
+            f"{len(report.skipped)} file(s) skipped (not a training log):", style="lossgap.dim"
+        )
         for entry in report.skipped[:SHOWN_SKIPPED]:
             yield Text(f"  {entry['path']}: {entry['reason']}", style="lossgap.dim")

@@ -165,7 +165,9 @@ def loss_tie(c: Comparison) -> Finding | None:
 
 def rank_disagreement(c: Comparison) -> Finding | None:
     """The proper-score ranking and the accuracy ranking order some models oppositely."""
-    values = [(m.name, m.evaluation.metric(c.by), m.evaluation.metric("accuracy")) for m in c.models]
+    values = [
+        (m.name, m.evaluation.metric(c.by), m.evaluation.metric("accuracy")) for m in c.models
+    ]
     discordant = [
         (a, b)
         for i, (a, score_a, acc_a) in enumerate(values)

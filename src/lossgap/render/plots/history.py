@@ -58,14 +58,17 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
             right.set_ylabel(name[run.score], color=COLORS["correct"])
         div = analysis.divergence
         start = _x_of(curves, div["start_epoch"]) if div else None
-        if start is not None:
+        if div and start is not None:
+            score_name = name.get(run.score) if run.score else None
             ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
-                       label=f"loss and {name.get(run.score)} part ways "
+                       label=f"loss and {score_name} part ways "
                        f"({run.axis} {div['start_epoch']})")
         marks = ((run.loss, COLORS["wrong"], ":"), (run.score, COLORS["correct"], "-."))
         for key, color, style in marks:
             best = analysis.best.get(key) if key else None
-            at = _x_of(curves, best["epoch"]) if best else None
+            if not key or not best:
+                continue
+            at = _x_of(curves, best["epoch"])
             if at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
                            label=f"best {name[key]}: {run.axis} {best['epoch']}")
