@@ -1,6 +1,8 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   creates .venv, installs lossgap (editable, dev extras) and runs `lossgap demo`
-#   make test   installs every extra the suite needs into the same .venv and runs the suite
+#   make test   installs every extra the suite needs into the same .venv, checks style (ruff)
+#               and types (mypy), then runs the whole suite, slow tests included
+#   make test-fast  the same without the tests marked slow, for quick local runs
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +10,7 @@ BIN := $(VENV)/bin
 # would pull a multi-GB CUDA build.
 TORCH := torch==2.13.0
 
-.PHONY: demo test bench clean report-check
+.PHONY: demo test test-fast lint bench clean report-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +28,18 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-dev
 	$(BIN)/lossgap demo
 
-test: $(VENV)/.installed-all
-	$(BIN)/python -m pytest -n 2 -q
+# the demo tests share one trained network: --dist loadgroup keeps them on one worker
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+lint: $(VENV)/.installed-all
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/mypy
+
+test: lint
+	$(PYTEST)
+
+test-fast: lint
+	$(PYTEST) -m "not slow"
 
 # renders every kind of report in headless Chromium (apt-get installs Debian's chromium when
 # missing), fails on a console message, and leaves screenshots in build/report-check/screens

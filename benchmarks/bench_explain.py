@@ -112,7 +112,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     lossgap.explain(rng.integers(0, 2, 1000), rng.uniform(size=1000))  # imports, first calls
-    header = f"{'n':>10} {'sort':>8} {'numpy':>8} {'sklearn':>8} {'plain+decomp':>13} {'explain':>8}"
+    header = (
+        f"{'n':>10} {'sort':>8} {'numpy':>8} {'sklearn':>8} {'plain+decomp':>13} {'explain':>8}"
+    )
     print(header + "   plain+decomp/sort  explain/sort  sklearn/plain+decomp  sklearn/explain")
     for size in args.sizes:
         n = int(size)

@@ -13,7 +13,8 @@ from lossgap.history import analyse_history
 from lossgap.render.html import demo_report
 from lossgap.results.evaluation import json_safe
 
-# one worker builds the session's demo network for all of them (make test: --dist loadgroup)
+# One worker builds the session's demo network for all of them (make test: --dist loadgroup);
+# the tests that need it (training and a full report take seconds) are marked slow.
 pytestmark = pytest.mark.xdist_group("demo")
 
 
@@ -22,6 +23,7 @@ def story(demo_run, tmp_path_factory):
     return run_demo(out=tmp_path_factory.mktemp("demo"))
 
 
+@pytest.mark.slow
 def test_validation_loss_rises_while_accuracy_improves(story):
     run = story.run
     best = run.best("val_loss")
@@ -32,6 +34,7 @@ def test_validation_loss_rises_while_accuracy_improves(story):
     assert (story.early, story.late) == (best["epoch"], len(run.history) - 1)
 
 
+@pytest.mark.slow
 def test_history_explain_and_compare_say_why(story):
     codes = {f.code for _, f in story.history.all_findings()}
     assert {"loss_accuracy_divergence", "calibration_drift"} <= codes
@@ -43,6 +46,7 @@ def test_history_explain_and_compare_say_why(story):
     assert story.comparison.models[0].name == f"epoch {story.early}"  # best by log loss
 
 
+@pytest.mark.slow
 def test_files_are_what_history_reads(story):
     report = analyse_history(story.files["log"], predictions=story.files["predictions"])
     assert report.runs[0].run.format == "keras"
@@ -50,6 +54,7 @@ def test_files_are_what_history_reads(story):
     assert report.best()["val_loss"]["epoch"] == story.early
 
 
+@pytest.mark.slow
 def test_story_json_is_plain(story):
     data = json.loads(json.dumps(json_safe(story.to_dict()), allow_nan=False))
     assert {"history", "best", "explain", "history_analysis", "compare", "files"} <= set(data)
@@ -57,6 +62,7 @@ def test_story_json_is_plain(story):
     assert data["explain"]["classes"] == list(CLASSES)
 
 
+@pytest.mark.slow
 def test_one_page_with_all_three_parts(story):
     curves, flips = story.plot_data()
     page = demo_report(story, curves=curves, flips=flips).html()
@@ -66,11 +72,13 @@ def test_one_page_with_all_three_parts(story):
     assert page.count("<h2>") >= 4 and "What to do" in page
 
 
+@pytest.mark.slow
 def test_saved_epochs_include_the_best_and_last(demo_run):
     best, last = int(demo_run.best("val_loss")["epoch"]), len(demo_run.history) - 1
     assert saved_epochs(demo_run, every=40) == sorted({0, 40, 80, 120, best, last})
 
 
+@pytest.mark.slow
 def test_demo_command_prints_the_report_path(demo_run, tmp_path):
     result = CliRunner().invoke(load_commands(), ["demo", "--out", str(tmp_path), "--quiet"])
     assert result.exit_code == 0, result.stderr
@@ -80,6 +88,7 @@ def test_demo_command_prints_the_report_path(demo_run, tmp_path):
     assert (tmp_path / "training.log").exists()
 
 
+@pytest.mark.slow
 def test_demo_json_and_own_paths(demo_run, tmp_path):
     html, md = tmp_path / "r" / "demo.html", tmp_path / "demo.md"
     result = CliRunner().invoke(
