@@ -48,7 +48,11 @@ FLOAT_PRECISION = 1e-6
 #: Normalized entropy from which the probabilities are said to carry no information.
 NO_SKILL = 0.99
 
-_NUMBER = r"[-+]?(?:\d+(?:\.\d*|,\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+# NaN and infinities are matched too, to be refused by name rather than skipped unseen
+_NUMBER = (
+    r"[-+]?(?:(?:\d+(?:\.\d*|,\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
+    r"|(?i:nan|inf(?:inity)?)(?![\w.]))"
+)
 _PAIR = re.compile(
     r"(?<![\w.])['\"]?(?P<key>[A-Za-z][\w./-]*)['\"]?\s*[:=]\s*"
     r"(?:(?:np\.)?float\d*\(|tensor\()?"  # numpy and torch reprs around the number
@@ -90,15 +94,29 @@ def read_number(text: str | float, *, key: str) -> Reading:
         number = Decimal(digits)
     except InvalidOperation:
         number = None
-    if number is None or not number.is_finite():
+    if number is None:
         msg = f"{key}: cannot read {text!r} as a number; write it like 0.4577 or 87.38%"
+        raise InputError(msg)
+    if not number.is_finite():
+        msg = (
+            f"{key} is {text.strip()}, not a finite number: the run diverged or the metric "
+            "was not computed; pass a finite value"
+        )
+        raise InputError(msg)
+    scale = 100.0 if percent else 1.0
+    value = float(number) / scale
+    if not math.isfinite(value):
+        msg = (
+            f"{key}: {text.strip()} is beyond the largest float (about 1e308): "
+            "pass the value as logged"
+        )
         raise InputError(msg)
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite Decimals have an int exponent
-    # integers ("1", "2") are taken as exact; printed decimals as rounded
-    tolerance = 0.5 * 10.0**exponent if ("." in digits or "e" in digits.lower()) else 0.0
-    scale = 100.0 if percent else 1.0
-    value = float(number) / scale
+    # integers ("1", "2") are taken as exact; printed decimals as rounded (an exponent
+    # beyond a float's range cannot be a rounding of a value that is within it)
+    rounded = "." in digits or "e" in digits.lower()
+    tolerance = 0.5 * 10.0 ** max(min(exponent, 300), -300) if rounded else 0.0
     return Reading(value, max(tolerance / scale, FLOAT_PRECISION * abs(value)), key)
 
 

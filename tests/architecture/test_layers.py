@@ -17,6 +17,7 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #: Layers from the bottom up; a module may import its own layer's package and any layer
 #: below. Commands (one layer) may not import each other, except through lower layers.
 LAYERS: list[tuple[str, ...]] = [
+    ("lossgap.printable",),
     ("lossgap.errors", "lossgap.version"),
     ("lossgap.results",),
     ("lossgap.core",),
@@ -41,7 +42,13 @@ LAYERS: list[tuple[str, ...]] = [
 ]
 
 #: Renderers read results and compute nothing: these are all they may import.
-RENDER_MAY_IMPORT = ("lossgap.errors", "lossgap.version", "lossgap.results", "lossgap.render")
+RENDER_MAY_IMPORT = (
+    "lossgap.printable",
+    "lossgap.errors",
+    "lossgap.version",
+    "lossgap.results",
+    "lossgap.render",
+)
 
 
 def modules() -> dict[str, Path]:

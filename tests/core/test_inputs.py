@@ -54,9 +54,9 @@ def test_class_order_is_stated_in_the_output():
 
 def test_ids_and_worst_samples():
     ev = lossgap.explain([0, 1, 1, 0], [0.1, 0.05, 0.9, 0.3], ids=["a", "b", "c", "d"], top=2)
-    assert [row["id"] for row in ev.worst] == ["b", "d"]
-    assert ev.worst[0]["label"] == 1 and ev.worst[0]["predicted"] == 0
-    assert_allclose(ev.worst[0]["loss"], -np.log(0.05))
+    assert [row.id for row in ev.worst] == ["b", "d"]
+    assert ev.worst[0].label == 1 and ev.worst[0].predicted == 0
+    assert_allclose(ev.worst[0].loss, -np.log(0.05))
 
 
 def test_weights_from_pandas():

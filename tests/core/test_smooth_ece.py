@@ -117,3 +117,20 @@ def test_explain_does_not_import_relplot():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("m", "sigma"), [(271, 0.1), (300, 0.03), (80, 0.5), (400, 0.026)])
+def test_batched_rows_through_the_mesh_operator_equal_the_fft_path(m, sigma, monkeypatch):
+    """Bootstrap batches on a pooled table take the composed linear map; it must give the
+    FFT path's values (relplot's algorithm) to rounding."""
+    import lossgap.core.calibration as calibration
+
+    rng = np.random.default_rng(m)
+    s = np.sort(rng.uniform(size=m))
+    s[0], s[-1] = 0.0, 1.0  # both ends of the grid, where the mirror images fold back
+    w = rng.poisson(3.0, (50, m)).astype(float)
+    pos = rng.binomial(w.astype(int), s).astype(float)
+    via_operator = calibration._smooth_ece_at(sigma, s, w * s - pos, w)
+    monkeypatch.setattr(calibration, "_OPERATOR_CELLS", 0)
+    via_fft = calibration._smooth_ece_at(sigma, s, w * s - pos, w)
+    assert_allclose(via_operator, via_fft, rtol=1e-12)

@@ -113,11 +113,11 @@ def test_band_holds_calibrated_curves_and_rejects_miscalibrated_ones(rng):
     score, low, high = (np.asarray(band[k], float) for k in ("score", "low", "high"))
     inside = (low <= score) & (score <= high)
     assert inside.mean() > 0.9  # the diagonal lies in the band
-    assert curve_outside_band(calibrated.decomposition["curve"], band) < 0.25
+    assert curve_outside_band(calibrated.decomposition.curve, band) < 0.25
     sharp = p**4 / (p**4 + (1 - p) ** 4)  # overconfident: same ranking, extreme probabilities
     over = explain(y, sharp)
     far = consistency_band(_table(y, sharp), seed=0)
-    assert curve_outside_band(over.decomposition["curve"], far) > 0.5
+    assert curve_outside_band(over.decomposition.curve, far) > 0.5
 
 
 def test_band_pools_large_tables_and_keeps_the_weight(rng):

@@ -96,7 +96,7 @@ def test_metric_fed_batch_by_batch_equals_explain_on_the_whole(rng, multiclass):
         assert_allclose(merged.metric(name), whole.metric(name), rtol=1e-12, err_msg=name)
     bound = lossgap.core.metrics.roc_auc_bound(metric.tally.to_numpy())
     assert abs(merged.metric("roc_auc") - whole.metric("roc_auc")) <= bound + 1e-12
-    assert [r["id"] for r in merged.worst] == [r["id"] for r in whole.worst]
+    assert [r.id for r in merged.worst] == [r.id for r in whole.worst]
 
 
 def test_metric_below_the_cap_gives_the_same_evaluation(rng):

@@ -34,7 +34,7 @@ def test_corp_matches_model_diagnostics(rng, weighted):
     ours = corp(ScoreTable.from_samples(p, y, w))
     for name, scoring in (("log_loss", LogLoss()), ("brier", SquaredError())):
         ref = decompose(y, p, weights=w, scoring_function=scoring).row(0, named=True)
-        part = ours[name]
+        part = getattr(ours, name)
         for key in ("miscalibration", "discrimination", "uncertainty", "score"):
             assert_allclose(getattr(part, key), ref[key], rtol=1e-9, err_msg=f"{name}.{key}")
 
@@ -44,11 +44,11 @@ def test_decomposition_identity_to_1e_10(seed):
     y, t = calibrated_logits(seed, 500)
     ev = lossgap.explain(y, 3 * t + 0.5, from_logits=True)
     for name in ("log_loss", "brier"):
-        d = ev.decomposition[name]
-        total = d["miscalibration"] - d["discrimination"] + d["uncertainty"]
-        assert abs(total - d["score"]) < 1e-10
-    assert_allclose(ev.decomposition["log_loss"]["score"], ev.metric("log_loss"), rtol=1e-9)
-    assert_allclose(ev.decomposition["brier"]["score"], ev.metric("brier"), rtol=1e-9)
+        d = getattr(ev.decomposition, name)
+        total = d.miscalibration - d.discrimination + d.uncertainty
+        assert abs(total - d.score) < 1e-10
+    assert_allclose(ev.decomposition.log_loss.score, ev.metric("log_loss"), rtol=1e-9)
+    assert_allclose(ev.decomposition.brier.score, ev.metric("brier"), rtol=1e-9)
 
 
 def test_multiclass_decomposition_per_class_and_top_label(rng):
@@ -57,22 +57,22 @@ def test_multiclass_decomposition_per_class_and_top_label(rng):
     ev = evaluate_predictions(pred, replicates=20)
     for c in range(3):
         ref = decompose((y == c).astype(float), prob[:, c], scoring_function=LogLoss())
-        ours = ev.decomposition["per_class"][str(c)]["log_loss"]["miscalibration"]
+        ours = ev.decomposition.per_class[str(c)]["log_loss"].miscalibration
         assert_allclose(ours, ref.row(0, named=True)["miscalibration"], rtol=1e-9)
     table = top_label_table(pred)
     correct = prob.argmax(1) == y
     ref = decompose(correct.astype(float), prob.max(1), scoring_function=SquaredError())
     ref = ref.row(0, named=True)
-    assert_allclose(ev.decomposition["brier"]["score"], ref["score"], rtol=1e-9)
-    assert "top-label" in ev.decomposition["target"]
+    assert_allclose(ev.decomposition.brier.score, ref["score"], rtol=1e-9)
+    assert "top-label" in ev.decomposition.target
     assert table.weights.sum() == 600
 
 
 def test_isotonic_curve_is_monotone_and_covers_the_weight(rng):
     y, t = calibrated_logits(1, 1000)
-    curve = lossgap.explain(y, t, from_logits=True).decomposition["curve"]
-    assert np.all(np.diff(curve["recalibrated"]) > 0)
-    assert_allclose(sum(curve["weight"]), 1000)
+    curve = lossgap.explain(y, t, from_logits=True).decomposition.curve
+    assert np.all(np.diff(curve.recalibrated) > 0)
+    assert_allclose(sum(curve.weight), 1000)
 
 
 # -- calibration errors ----------------------------------------------------------------------
@@ -214,7 +214,7 @@ def test_cross_fitting_removes_in_sample_optimism():
         ev = lossgap.explain(y, t, from_logits=True, seed=seed)
         iso = ev.recalibration["methods"]["isotonic"]
         gains.append(iso["log_loss_before"] - iso["log_loss_after"])
-        in_sample = ev.decomposition["log_loss"]["miscalibration"]
+        in_sample = ev.decomposition.log_loss.miscalibration
         assert in_sample > 0  # PAV on the same data always lowers the loss
     assert np.mean(gains) < 0.005
 
@@ -324,7 +324,7 @@ def test_infinite_loss_keeps_every_other_number_finite():
     p[0] = 1.0  # a negative predicted positive with certainty
     ev = lossgap.explain(y, p)
     assert ev.metric("log_loss") == np.inf and ev.metrics["log_loss"].ci_low is None
-    assert np.isfinite(ev.decomposition["log_loss"]["score"])
+    assert np.isfinite(ev.decomposition.log_loss.score)
     assert 0 < ev.diagnostics["loss_concentration"]["half_loss_sample_share"] < 0.5
     assert ev.findings[0].code == "infinite_loss"
 
@@ -332,7 +332,7 @@ def test_infinite_loss_keeps_every_other_number_finite():
 def test_summary_detail_skips_the_costly_parts_and_keeps_the_findings():
     y, t = calibrated_logits(12, 3000)
     ev = evaluate_predictions(Predictions(y, 2 * t, from_logits=True), detail="summary")
-    assert ev.decomposition == {} and ev.recalibration == {} and "smooth_ece" not in ev.metrics
+    assert ev.decomposition is None and ev.recalibration == {} and "smooth_ece" not in ev.metrics
     assert ev.metrics["accuracy"].ci_method == "wilson" and ev.metrics["f1"].ci_low is None
     found = ev.finding("overconfident")
     assert found is not None and "temperature scaling lowers the loss" in found.advice

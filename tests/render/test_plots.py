@@ -23,7 +23,7 @@ BINARY_CHARTS = ["reliability", "confidence", "loss_by_confidence", "loss_concen
 def _charts(y, p, **kwargs):
     pred = Predictions(y, p, **kwargs)
     ev = evaluate_predictions(pred, replicates=0)
-    curves = explain_curves(Tally.from_predictions(pred), pred, curve=ev.decomposition["curve"])
+    curves = explain_curves(Tally.from_predictions(pred), pred, curve=ev.decomposition.curve)
     return ev, explain_charts(ev, curves)
 
 

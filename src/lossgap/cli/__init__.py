@@ -20,12 +20,53 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from lossgap.errors import InputError
+from lossgap.printable import printable
 from lossgap.version import SCHEMA_VERSION, __version__
+
+
+class OneLineErrors(TyperGroup):
+    """The command group, with usage errors as one line (exit 2) instead of a box.
+
+    A usage error (unknown option, value out of range, missing argument) prints
+    ``lossgap: error: <what> (see 'lossgap CMD --help')`` on stderr and exits with 2; an
+    interrupt prints ``lossgap: interrupted`` and exits with 130.
+    """
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except typer.TyperException as exc:  # typer's (vendored) click usage errors
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                sys.stdout.write(ctx.get_help() + "\n")
+                sys.exit(2)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+            code = getattr(exc, "exit_code", 2)
+            fail(f"error: {message}{where}", code)
+            sys.exit(code)
+        except (typer.Abort, KeyboardInterrupt):
+            fail("interrupted", 130)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
     name="lossgap",
+    cls=OneLineErrors,
+    help="Explain why a classifier's loss and its accuracy disagree, and what to do about it.",
     pretty_exceptions_enable=False,
     add_completion=False,
     no_args_is_help=True,
@@ -69,7 +110,7 @@ def _root(
 
 def fail(message: str, code: int) -> typer.Exit:
     """Write one line to stderr and return the Exit to raise."""
-    sys.stderr.write(f"lossgap: {message}\n")
+    sys.stderr.write(f"lossgap: {printable(message)}\n")
     return typer.Exit(code=code)
 
 
@@ -85,6 +126,8 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                 raise fail(f"error: {exc}", 2) from None
             except (typer.Exit, typer.Abort, typer.TyperException):
                 raise
+            except KeyboardInterrupt:
+                raise fail("interrupted", 130) from None
             except Exception as exc:  # anything else is our bug: exit 1
                 if os.environ.get("LOSSGAP_DEBUG"):
                     traceback.print_exc()
@@ -127,5 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script and ``python -m lossgap``."""
     args = sys.argv[1:] if argv is None else argv
     name = next((arg for arg in args if not arg.startswith("-")), None)
-    chosen = load_commands([name]) if name in COMMANDS else _listing()
+    try:  # a command's modules import numpy, scipy...: seconds a Ctrl-C may cut
+        chosen = load_commands([name]) if name in COMMANDS else _listing()
+    except KeyboardInterrupt:
+        raise SystemExit(fail("interrupted", 130).exit_code) from None
     chosen(args=args, prog_name="lossgap")

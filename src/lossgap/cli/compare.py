@@ -12,7 +12,7 @@ from rich.progress import track
 
 from lossgap.cli import command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
-from lossgap.cli.output import write_reports
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.comparison import compare_predictions
 from lossgap.comparison.inputs import read_models
 from lossgap.curves import comparison_flips
@@ -76,7 +76,7 @@ def compare_command(
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
     confidence: Annotated[float, typer.Option(help="Level of the intervals.")] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap intervals.", min=0)] = 0,
     detail: Annotated[
         Detail,
         typer.Option(
@@ -94,6 +94,7 @@ def compare_command(
     plot: PlotOption = None,
 ) -> None:
     """Rank models by a proper score beside accuracy, test every difference, show the flips."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=files)
     preds = read_models(
         files,
         label=label,

@@ -17,7 +17,7 @@ from rich.progress import (
 from rich.text import Text
 
 from lossgap.cli import command, print_json
-from lossgap.cli.output import check_file, write_report
+from lossgap.cli.output import check_outputs, write_report
 from lossgap.demo import EPOCHS, run_demo
 from lossgap.render.compare import headline as comparison_headline
 from lossgap.render.html import demo_report
@@ -36,7 +36,7 @@ STAGES = {
 @command("demo")
 def demo_command(
     epochs: Annotated[int, typer.Option(help="Training epochs.", min=2)] = EPOCHS,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed.", min=0)] = 0,
     out: Annotated[
         Path, typer.Option(help="Folder for the training log and the saved predictions.")
     ] = Path("lossgap-demo"),
@@ -48,9 +48,8 @@ def demo_command(
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a small network past its best validation loss, then explain it: one HTML report."""
-    page = check_file(html or out / "report.html", "--html")
-    if md is not None:
-        check_file(md, "--md")
+    page = html or out / "report.html"
+    check_outputs({"--html": page, "--md": md}, {"--out": out})
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),

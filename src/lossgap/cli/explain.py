@@ -9,14 +9,15 @@ import typer
 
 from lossgap.cli import command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
-from lossgap.cli.output import write_reports
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.engines.stream import Engine, choose_engine
-from lossgap.explanation import evaluate_predictions, evaluate_source
+from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
 from lossgap.render.text import make_console
 
 if TYPE_CHECKING:
     from lossgap.core.predictions import Predictions
+    from lossgap.core.tally import Tally
     from lossgap.render.html import Report
     from lossgap.results.evaluation import Evaluation
 
@@ -49,14 +50,14 @@ def explain_command(
     confidence: Annotated[
         float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
     ] = 0.95,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.", min=0)] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     engine: Annotated[
         Engine,
         typer.Option(
             case_sensitive=False,
             help="memory, stream (record batches; files, directories, globs) or spark; "
-            "auto streams directories, globs and files over 256 MiB.",
+            "auto streams directories, globs and files of over 8.4e6 values (rows x columns).",
         ),
     ] = Engine.auto,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -65,6 +66,7 @@ def explain_command(
     plot: PlotOption = None,
 ) -> None:
     """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns: dict[str, Any] = {  # the column options of read_predictions and evaluate_source
         "label": label,
         "prob": prob or (),
@@ -76,10 +78,13 @@ def explain_command(
         "classes": classes.split(",") if classes else None,
     }
     chosen = choose_engine(file, engine)
-    pred = None
+    pred = tally = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
-        evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        tally = summarise(pred, top)  # the report's plots draw from it too
+        evaluation = evaluate_predictions(
+            pred, top=top, confidence=confidence, seed=seed, tally=tally
+        )
     else:
         console = make_console(stderr=True)
         # a bar only where someone watches
@@ -89,7 +94,7 @@ def explain_command(
             **columns,
         )
     write_reports(
-        lambda: report(evaluation, pred, file.name, seed),
+        lambda: report(evaluation, pred, tally, file.name, seed),
         html=html,
         md=md,
         plot=plot,
@@ -101,10 +106,17 @@ def explain_command(
         make_console().print(evaluation)
 
 
-def report(evaluation: Evaluation, pred: Predictions | None, source: str, seed: int) -> Report:
-    """The report of one evaluation, with every plot its samples allow."""
+def report(
+    evaluation: Evaluation,
+    pred: Predictions | None,
+    tally: Tally | None,
+    source: str,
+    seed: int,
+) -> Report:
+    """The report of one evaluation, with every plot its samples allow (drawn from
+    ``tally``, the samples' Tally the evaluation was built from)."""
     from lossgap.curves import evaluation_curves
     from lossgap.render.html import explain_report
 
-    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed)
+    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed, tally=tally)
     return explain_report(evaluation, curves=curves, source=source)

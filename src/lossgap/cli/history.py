@@ -11,7 +11,7 @@ from rich.progress import Progress
 
 from lossgap.cli import command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
-from lossgap.cli.output import write_reports
+from lossgap.cli.output import check_outputs, write_reports
 from lossgap.history import analyse_history
 from lossgap.render.html import history_report
 from lossgap.render.text import make_console
@@ -71,6 +71,7 @@ def history_command(
     plot: PlotOption = None,
 ) -> None:
     """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
     with Progress(
         console=make_console(stderr=True), disable=json or quiet or predictions is None
     ) as progress:

@@ -10,7 +10,7 @@ import typer
 
 from lossgap.cli import command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption
-from lossgap.cli.output import save_charts, write_reports
+from lossgap.cli.output import check_outputs, save_charts, write_reports
 from lossgap.errors import InputError
 from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
 from lossgap.render.html import lab_report
@@ -34,7 +34,7 @@ def lab_command(
     ] = None,
     slope: Annotated[float, typer.Option(help="Slope a of the simulated model.")] = 1.0,
     intercept: Annotated[float, typer.Option(help="Intercept b of the simulated model.")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Random seed of the simulation.")] = 0,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulation.", min=0)] = 0,
     illustration_number: Annotated[
         int | None,
         typer.Option("--illustration", help="Rerun the seed answer's illustration 1, 2 or 3."),
@@ -54,6 +54,7 @@ def lab_command(
         given = " and ".join(chosen) if chosen else "none"
         msg = f"give exactly one of --points FILE, --n N or --illustration 1|2|3 (got {given})"
         raise InputError(msg)
+    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[points] if points else [])
     if points is not None:
         x, y = read_points(points)
         result = logistic_lab(x, y, source={"kind": "points", "file": str(points)})

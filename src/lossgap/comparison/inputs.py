@@ -189,7 +189,7 @@ def _models_of_one_file(
     for pattern in patterns:
         one = [pattern]
         matched = choose_columns(
-            columns, str(path), label=base.label, prob=() if logit else one,
+            columns, str(path), label=base.label, id=base.id, prob=() if logit else one,
             logit=one if logit else (),
         ).probs
         if len(matched) == 1 or k <= 2:
@@ -304,12 +304,13 @@ def _models_of_files(
 def _file_names(paths: Sequence[Path]) -> list[str]:
     """Model names: the file stems, or the paths as given where stems repeat."""
     stems = [p.stem for p in paths]
-    if len(set(stems)) == len(stems):
+    if len(set(stems)) == len(stems) and len({os.path.realpath(p) for p in paths}) == len(paths):
         return stems
     names = [str(p) for p in paths]
-    if len(set(names)) != len(names):
-        repeated = next(n for n in names if names.count(n) > 1)
-        msg = f"file {repeated!r} is given twice: pass each model's file once"
+    real = [os.path.realpath(p) for p in paths]  # one file under two names (a link, '..')
+    if len(set(real)) != len(real):
+        j = next(j for j, r in enumerate(real) if real.count(r) > 1)
+        msg = f"file {names[j]!r} is given twice: pass each model's file once"
         raise InputError(msg)
     return names
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lossgap.core.calibration import binned_ece, smooth_ece
+from lossgap.core.calibration import binned_ece, ece_bins, smooth_ece
 from lossgap.core.losses import sample_brier, sample_log_loss
 from lossgap.core.metrics import (
     accuracy_from_confusion,
@@ -42,7 +42,7 @@ from lossgap.core.metrics import (
     recall_from_confusion,
     roc_auc_from_weights,
 )
-from lossgap.core.pooling import pool_table
+from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import Tally
 
@@ -135,7 +135,10 @@ class _Units:
 
 
 def _binary_units(tally: Tally) -> _Units:
-    table = pool_table(tally.tables[0], MAX_UNITS // 2)
+    exact = tally.tables[0]
+    # runs stay within one decision and one ECE bin (see pool_for_resampling)
+    segments = ece_bins(exact.scores) * 2 + (exact.scores >= tally.threshold)
+    table = pool_for_resampling(exact, segments, MAX_UNITS // 2)
     s, m = table.scores, len(table.scores)
     with np.errstate(divide="ignore"):
         loss_neg, loss_pos = -np.log1p(-s), -np.log(s)
@@ -258,9 +261,12 @@ def _percentile_intervals(
     base = units.statistics(units.weights[None])
     chunk = max(1, _CHUNK_CELLS // len(units.weights))
     draws: dict[str, list[np.ndarray]] = {}
+    # Poisson(0) is 0 and draws no random number: only cells with weight are drawn, the
+    # same numbers as drawing them all (an exact table leaves half its cells empty)
+    live = np.flatnonzero(units.weights)
     for start in range(0, replicates, chunk):
-        rep = rng.poisson(units.weights, size=(min(chunk, replicates - start), len(units.weights)))
-        rep = rep.astype(np.float64)
+        rep = np.zeros((min(chunk, replicates - start), len(units.weights)))
+        rep[:, live] = rng.poisson(units.weights[live], size=(len(rep), len(live)))
         for name, values in units.statistics(rep).items():
             draws.setdefault(name, []).append(values)
     all_draws = {name: np.concatenate(values) for name, values in draws.items()}

@@ -19,6 +19,7 @@ Conventions
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,15 +66,26 @@ def to_numpy(values: Any, name: str) -> np.ndarray:
         msg = f"{name} is missing: pass an array of values"
         raise InputError(msg)
     if hasattr(values, "detach") and hasattr(values, "cpu"):  # torch tensor
-        values = values.detach().cpu()
-        if str(values.dtype) == "torch.bfloat16":  # numpy has no bfloat16
-            values = values.float()
-        values = values.numpy()
-    elif hasattr(values, "to_numpy"):  # pandas / polars Series or DataFrame, pyarrow Array
-        try:
-            values = values.to_numpy()
-        except TypeError:  # pyarrow arrays with nulls need zero_copy_only=False
-            values = values.to_numpy(zero_copy_only=False)
+        values = _torch_to_numpy(values, name)
+    elif type(values).__module__.startswith("pyarrow"):
+        if hasattr(values, "dictionary_decode"):  # dictionary-encoded: the values it codes
+            values = values.dictionary_decode()
+        if hasattr(values, "combine_chunks"):
+            values = values.combine_chunks()
+        values = values.to_numpy(zero_copy_only=False)  # nulls become None or NaN
+    elif hasattr(values, "to_numpy"):  # pandas / polars Series or DataFrame
+        values = values.to_numpy()
+    if isinstance(values, np.ma.MaskedArray):
+        # np.asarray would drop the mask and read the hidden values as data
+        hidden = np.ma.getmaskarray(values)
+        if hidden.any():
+            row, count = _first_bad_row(hidden.reshape(len(hidden), -1))
+            msg = (
+                f"{name} is a masked array with a masked value at row {row} ({count} row(s) in "
+                "all): drop those rows, or fill them (array.filled(value))"
+            )
+            raise InputError(msg)
+        values = values.data
     try:
         array = np.asarray(values)
     except ValueError as exc:
@@ -83,6 +95,20 @@ def to_numpy(values: Any, name: str) -> np.ndarray:
         msg = f"{name} is a single value ({_describe(array)}): pass one value per sample"
         raise InputError(msg)
     return array
+
+
+def _torch_to_numpy(tensor: Any, name: str) -> np.ndarray:
+    """A torch tensor's values as numpy: dense, on the CPU, bfloat16 widened to float32."""
+    if getattr(tensor, "is_meta", False):
+        msg = f"{name} is a tensor on the meta device, which holds no values: pass real data"
+        raise InputError(msg)
+    tensor = tensor.detach()
+    if getattr(tensor, "is_sparse", False) or str(getattr(tensor, "layout", "")) != "torch.strided":
+        tensor = tensor.to_dense()
+    tensor = tensor.cpu()
+    if str(tensor.dtype) == "torch.bfloat16":  # numpy has no bfloat16
+        tensor = tensor.float()
+    return np.asarray(tensor.numpy())
 
 
 def _column_names(values: Any) -> list[str] | None:
@@ -109,6 +135,16 @@ def _as_float(values: np.ndarray, names: Sequence[str], what: str) -> np.ndarray
     """Cast to float64, naming the first text cell or missing value on failure."""
     if values.dtype.kind in "biuf":
         return values.astype(np.float64, copy=False)
+    if values.dtype.kind == "c":  # a cast would drop the imaginary part without a word
+        flat = values.reshape(len(values), -1)
+        row = int(np.argmax((flat.imag != 0).any(axis=1)))
+        col = int(np.argmax(flat[row].imag != 0))
+        column = names[col] if col < len(names) else names[0]
+        msg = (
+            f"column {column!r} holds a complex number ({_describe(flat[row, col])} at row "
+            f"{row}): {what} are real numbers; pass the real part if that is meant"
+        )
+        raise InputError(msg)
     flat = values.reshape(len(values), -1)
     for row in range(flat.shape[0]):
         for col in range(flat.shape[1]):
@@ -167,6 +203,24 @@ def _check_unit_interval(values: np.ndarray, names: Sequence[str]) -> None:
     raise InputError(msg)
 
 
+#: Floats hold every integer up to this magnitude exactly; a float label beyond it (or an
+#: infinity) cannot name a class (its int64 cast would wrap or round).
+_EXACT_FLOAT_INT = 2.0**53
+#: Cell types that cannot be a label or an id (np.unique cannot even sort them).
+_UNHASHABLE = frozenset({"list", "dict", "ndarray", "tuple", "set"})
+#: Cell types read from files (dates, times, bytes, decimals) that name a class by their text.
+_TEXT_LIKE = frozenset({"date", "datetime", "time", "timedelta", "Timestamp", "bytes", "Decimal"})
+
+
+def _as_text(value: Any) -> Any:
+    """A bytes, date or decimal cell as text; other cells unchanged."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if type(value).__name__ in _TEXT_LIKE:
+        return str(value)
+    return value
+
+
 def _labels_array(y_true: Any, name: str) -> np.ndarray:
     y = to_numpy(y_true, name)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -180,7 +234,26 @@ def _labels_array(y_true: Any, name: str) -> np.ndarray:
     if len(y) == 0:
         msg = f"{name} is empty: there are no samples to evaluate"
         raise InputError(msg)
+    if y.dtype.kind in "Mm":  # dates and durations: classes named by their text
+        return y.astype(str)
+    if y.dtype.kind == "S":  # bytes: their text, undecodable bytes escaped
+        return np.array([v.decode("utf-8", "backslashreplace") for v in y.tolist()])
+    if y.dtype.kind == "c":
+        msg = (
+            f"column {name!r} holds complex numbers ({_describe(y[0])} at row 0): "
+            "labels must be classes"
+        )
+        raise InputError(msg)
     if y.dtype.kind == "f":
+        beyond = ~(np.abs(y) <= _EXACT_FLOAT_INT)  # also true for inf; NaN is refused below
+        if beyond.any() and not np.isnan(y[beyond]).all():
+            row, count = _first_bad_row(beyond & ~np.isnan(y))
+            msg = (
+                f"column {name!r} holds {_describe(y[row])} at row {row} ({count} row(s) in all), "
+                "beyond the integers a float holds exactly (|label| <= 2**53): labels must be "
+                "classes; store the labels as text or as integers"
+            )
+            raise InputError(msg)
         if np.isnan(y).any():
             row, count = _first_bad_row(np.isnan(y))
             msg = (
@@ -191,7 +264,7 @@ def _labels_array(y_true: Any, name: str) -> np.ndarray:
         if not np.all(y == np.round(y)):
             row = int(np.argmax(y != np.round(y)))
             msg = (
-                f"column {name!r} holds {y[row]!r} at row {row}, not a class label: "
+                f"column {name!r} holds {_describe(y[row])} at row {row}, not a class label: "
                 "labels must be classes (ints, bools or strings); is this the probability column?"
             )
             raise InputError(msg)
@@ -206,6 +279,23 @@ def _labels_array(y_true: Any, name: str) -> np.ndarray:
             )
             raise InputError(msg)
         kinds = {type(v).__name__ for v in y}
+        if kinds & _UNHASHABLE:
+            row = next(i for i, v in enumerate(y) if type(v).__name__ in _UNHASHABLE)
+            msg = (
+                f"column {name!r} holds a {type(y[row]).__name__} at row {row}: labels must be "
+                "single values (ints, bools or strings), not lists or records"
+            )
+            raise InputError(msg)
+        if "int" in kinds and any(isinstance(v, int) and abs(v) > 2**63 - 1 for v in y):
+            row = next(i for i, v in enumerate(y) if isinstance(v, int) and abs(v) > 2**63 - 1)
+            msg = (
+                f"column {name!r} holds {y[row]} at row {row}, beyond 64-bit integers: "
+                "store such labels as text"
+            )
+            raise InputError(msg)
+        if kinds & _TEXT_LIKE:  # dates, times, bytes, decimals: classes named by their text
+            y = np.array([_as_text(v) for v in y], dtype=object)
+            kinds = {type(v).__name__ for v in y}
         if len(kinds) > 1 and not kinds <= {"int", "bool"}:
             msg = (
                 f"column {name!r} mixes label types ({', '.join(sorted(kinds))}): "
@@ -215,6 +305,36 @@ def _labels_array(y_true: Any, name: str) -> np.ndarray:
         return y.astype(str) if kinds == {"str"} else y
     return y
 
+
+def _ids_array(ids: Any, n: int, name: str) -> np.ndarray:
+    """Sample ids as a 1-D array of printable values: dates and bytes become text."""
+    array = to_numpy(ids, name)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        msg = f"{name} has shape {array.shape}: pass one id per sample"
+        raise InputError(msg)
+    if len(array) != n:
+        msg = f"lengths differ: {n} labels but {len(array)} ids in {name!r}"
+        raise InputError(msg)
+    if array.dtype.kind in "McmS":
+        if array.dtype.kind == "S":
+            return np.array([_as_text(v) for v in array.tolist()])
+        return array.astype(str)
+    if array.dtype.kind == "O":
+        bad = [i for i, v in enumerate(array) if type(v).__name__ in _UNHASHABLE]
+        if bad:
+            msg = (
+                f"column {name!r} holds a {type(array[bad[0]]).__name__} at row {bad[0]} "
+                f"({len(bad)} row(s) in all): ids must be single values (numbers or text)"
+            )
+            raise InputError(msg)
+        array = np.array([_as_text(v) for v in array], dtype=object)
+    return array
+
+
+#: Positive weights outside this range would overflow or vanish in weighted sums of squares.
+_WEIGHT_RANGE = (1e-100, 1e100)
 
 #: Integer labels spanning fewer values than this are counted with a bincount, not sorted.
 _DENSE_LABEL_SPAN = 1 << 16
@@ -254,14 +374,74 @@ def _match_label(value: Any, classes: Sequence[Any]) -> Any | None:
     return None
 
 
-def _strip_common_prefix(names: Sequence[str]) -> list[str]:
-    if len(names) < 2:
-        return list(names)
-    prefix = 0
-    shortest = min(len(n) for n in names)
-    while prefix < shortest - 1 and len({n[prefix] for n in names}) == 1:
-        prefix += 1
-    return [n[prefix:] for n in names]
+def _label_texts(value: Any) -> set[str]:
+    """The texts a column name may use for a label (``True`` also as ``true``)."""
+    text = str(value)
+    return {text, text.lower()} if isinstance(value, bool | np.bool_) else {text}
+
+
+def _common_prefix(names: Sequence[str]) -> str:
+    first, last = min(names), max(names)  # the common prefix of all is that of these two
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def _name_readings(
+    names: Sequence[str], observed: Sequence[Any]
+) -> tuple[list[tuple[Any, ...]], list[list[Any]]]:
+    """How the column names can name the observed labels.
+
+    Each prefix shared by every name is tried: without it, the names either name every
+    observed label (a *reading*: the class of each column, the rest of its name where it
+    names a class absent from these labels) or only some of them (a *partial* reading: the
+    labels it leaves without a column). Exact text is compared, never a guess.
+
+    Examples
+    --------
+    >>> _name_readings(["p_class_2", "p_class_10"], ["class_10", "class_2"])[0]
+    [('class_2', 'class_10')]
+    >>> _name_readings(["p_a", "p_b", "p_c"], ["a", "b", "d"])[1]
+    [['d']]
+    """
+    full: list[tuple[Any, ...]] = []
+    partial: list[list[Any]] = []
+    for size in range(len(_common_prefix(names)) + 1):
+        suffixes = [n[size:] for n in names]
+        if "" in suffixes or len(set(suffixes)) < len(suffixes):
+            continue
+        column = {suffix: j for j, suffix in enumerate(suffixes)}
+        reading: list[Any] = list(suffixes)
+        missing = []
+        for value in observed:
+            j = next((column[t] for t in _label_texts(value) if t in column), None)
+            if j is None:
+                missing.append(value)
+            else:
+                reading[j] = value
+        if not missing:
+            if tuple(reading) not in full:
+                full.append(tuple(reading))
+        elif len(missing) < len(observed):
+            partial.append(missing)
+    return full, partial
+
+
+def _typed_like(reading: tuple[Any, ...], observed: Sequence[Any]) -> tuple[Any, ...]:
+    """A reading whose columns name absent classes, typed like the observed labels."""
+    texts = [str(c) for c in reading]
+    kinds = {type(v) for v in observed}
+    if kinds <= {int} and all(re.fullmatch(r"-?[0-9]+", t) for t in texts):
+        return tuple(int(t) for t in texts)
+    if kinds <= {bool} and all(t.lower() in ("true", "false") for t in texts):
+        return tuple(t.lower() == "true" for t in texts)
+    return tuple(texts)
+
+
+def _show(values: Sequence[Any], most: int = 6) -> str:
+    shown = ", ".join(repr(python_scalar(v)) for v in values[:most])
+    return shown + (f" and {len(values) - most} more" if len(values) > most else "")
 
 
 def python_scalar(value: Any) -> Any:
@@ -334,7 +514,7 @@ class Predictions:
         weight_name: str = "sample_weight",
         id_name: str = "ids",
     ) -> None:
-        if not 0.0 < float(threshold) < 1.0:
+        if not isinstance(threshold, int | float | np.number) or not 0.0 < float(threshold) < 1.0:
             msg = f"threshold must lie strictly between 0 and 1, got {threshold!r}"
             raise InputError(msg)
         self.threshold = float(threshold)
@@ -348,7 +528,8 @@ class Predictions:
             msg = f"y_prob has shape {raw.shape}: pass (n,) or (n, k) probabilities"
             raise InputError(msg)
         width = 1 if raw.ndim == 1 else raw.shape[1]
-        if names is None or len(names) != width:
+        named = names is not None and len(names) == width  # names that may name classes
+        if names is None or not named:
             names = ["y_prob"] if width == 1 else [f"y_prob[:, {j}]" for j in range(width)]
         self.prob_names = names
         if len(raw) != len(labels):
@@ -361,7 +542,9 @@ class Predictions:
         _check_finite(values, names, "logits" if from_logits else "probabilities")
         if not from_logits:
             _check_unit_interval(values, names)
-        self.classes, self.y = self._resolve_classes(labels, width, names, classes, label_name)
+        self.classes, self.y = self._resolve_classes(
+            labels, width, names if named else None, classes, label_name
+        )
         self.task = "binary" if len(self.classes) == 2 else "multiclass"
         if self.task == "multiclass" and width == 1:
             msg = (
@@ -375,13 +558,7 @@ class Predictions:
         self.positive = self.classes[1] if self.task == "binary" else None
         n = len(self.y)
         self.sample_weight = self._weights(sample_weight, n, weight_name)
-        if ids is None:
-            self.ids = np.arange(n)
-        else:
-            self.ids = to_numpy(ids, id_name)
-            if len(self.ids) != n:
-                msg = f"lengths differ: {n} labels but {len(self.ids)} ids in {id_name!r}"
-                raise InputError(msg)
+        self.ids = np.arange(n) if ids is None else _ids_array(ids, n, id_name)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -413,16 +590,35 @@ class Predictions:
         self,
         labels: np.ndarray,
         width: int,
-        names: list[str],
+        names: list[str] | None,
         classes: Sequence[Any] | None,
         label_name: str,
     ) -> tuple[tuple[Any, ...], np.ndarray]:
+        """The classes in column order and each label's class index.
+
+        Column names are matched to the labels exactly (:func:`_name_readings`); names that
+        name no label leave the order to ``classes``, to ``0 .. k-1`` or to the sorted labels.
+        """
         distinct, inverse = _distinct_labels(labels)
         observed = [python_scalar(v) for v in distinct]
+        named = None
+        if names is not None and width >= 2:
+            named = self._classes_from_names(observed, names, label_name)
         if classes is not None:
             declared = tuple(python_scalar(c) for c in classes)
-        elif width >= 3 or (width == 2 and _names_match_labels(names, observed)):
-            declared = self._classes_from_columns(observed, width, names, label_name)
+            if named is not None and len(declared) == width and any(
+                n is not None and str(n) != str(c) for n, c in zip(named, declared, strict=True)
+            ):
+                msg = (
+                    f"classes {declared!r} contradict the probability columns "
+                    f"{', '.join(names or ())}, which name the classes {named!r}: "
+                    "list the classes in column order"
+                )
+                raise InputError(msg)
+        elif named is not None:
+            declared = named
+        elif width >= 3:
+            declared = self._classes_by_position(observed, width, names or [], label_name)
         else:
             if len(observed) == 1:
                 msg = (
@@ -465,19 +661,40 @@ class Predictions:
         return declared, codes
 
     @staticmethod
-    def _classes_from_columns(
+    def _classes_from_names(
+        observed: list[Any], names: list[str], label_name: str
+    ) -> tuple[Any, ...] | None:
+        """The classes the column names give, in column order; None when no name names a
+        label. Refuses names that name only some labels, or name them in two ways."""
+        full, partial = _name_readings(names, observed)
+        if len(full) > 1:
+            ways = "; ".join(
+                ", ".join(f"{n}={c!r}" for n, c in zip(names, r, strict=True) if c is not None)
+                for r in full[:3]
+            )
+            msg = (
+                f"the probability columns name the labels of {label_name!r} in {len(full)} "
+                f"ways ({ways}): pass the classes in column order with --classes "
+                "(API: classes=[...])"
+            )
+            raise InputError(msg)
+        if full:
+            return _typed_like(full[0], observed)
+        if partial:
+            missing = min(partial, key=len)
+            msg = (
+                f"label(s) {_show(missing)} of {label_name!r} have no probability column "
+                f"(the columns are {', '.join(names)}): add the column, or pass the classes "
+                "in column order with --classes (API: classes=[...])"
+            )
+            raise InputError(msg)
+        return None
+
+    @staticmethod
+    def _classes_by_position(
         observed: list[Any], width: int, names: list[str], label_name: str
     ) -> tuple[Any, ...]:
-        stripped = _strip_common_prefix(names)
-        if all(_match_label(v, stripped) is not None for v in observed):
-            if all(isinstance(v, int | np.integer) for v in observed):
-                try:
-                    return tuple(int(s) for s in stripped)
-                except ValueError:
-                    pass
-            elif all(isinstance(v, bool | np.bool_) for v in observed):
-                return tuple(s == "True" for s in stripped)
-            return tuple(stripped)
+        """Classes for columns whose names name no label: ``0 .. k-1`` or the sorted labels."""
         if all(isinstance(v, int) and not isinstance(v, bool) for v in observed):
             if min(observed) >= 0 and max(observed) < width:
                 return tuple(range(width))
@@ -485,8 +702,8 @@ class Predictions:
             return tuple(observed)
         msg = (
             f"cannot tell which of the {width} probability columns ({', '.join(names)}) belongs "
-            f"to which of the labels in {label_name!r} ({', '.join(map(repr, observed[:6]))}): "
-            "name the columns after the classes (p_<class>) or pass classes=[...]"
+            f"to which of the labels in {label_name!r} ({_show(observed)}): "
+            "name the columns after the classes (p_<class>) or pass --classes (API: classes=[...])"
         )
         raise InputError(msg)
 
@@ -552,17 +769,24 @@ class Predictions:
         _check_finite(weights, [name], "weights")
         if (weights < 0).any():
             row = int(np.argmax(weights < 0))
-            msg = f"column {name!r} holds {weights[row]!r} at row {row}: weights must be >= 0"
+            msg = (
+                f"column {name!r} holds {_describe(weights[row])} at row {row}: "
+                "weights must be >= 0"
+            )
+            raise InputError(msg)
+        positive = weights[weights > 0]
+        low, high = _WEIGHT_RANGE
+        if positive.size and not (low <= positive.min() and positive.max() <= high):
+            extreme = positive.min() if positive.min() < low else positive.max()
+            row = int(np.argmax(weights == extreme))
+            msg = (
+                f"column {name!r} holds {_describe(extreme)} at row {row}, outside the weights "
+                f"sums and squares can hold ({low:g} to {high:g}): rescale the "
+                "weights (only their ratios matter)"
+            )
             raise InputError(msg)
         if weights.sum() <= 0:
             msg = f"column {name!r} sums to zero: at least one sample needs a positive weight"
             raise InputError(msg)
         return weights
 
-
-def _names_match_labels(names: Sequence[str], observed: Sequence[Any]) -> bool:
-    """True when column names, less a common prefix, name every observed label."""
-    stripped = _strip_common_prefix(names)
-    return len(stripped) == len(names) and all(
-        _match_label(v, stripped) is not None for v in observed
-    )

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from lossgap.core.tally import ScoreTable, Tally
 
@@ -34,8 +34,12 @@ Z95 = 1.959963984540054
 
 
 def z_value(confidence: float) -> float:
-    """Two-sided normal quantile for ``confidence`` (1.959... for 0.95)."""
-    return float(norm.ppf(0.5 + confidence / 2))
+    """Two-sided normal quantile for ``confidence`` (1.959... for 0.95).
+
+    ``ndtri`` is what ``scipy.stats.norm.ppf`` computes, without importing
+    ``scipy.stats`` (0.45 s of every command's start).
+    """
+    return float(ndtri(0.5 + confidence / 2))
 
 
 def effective_n(tally: Tally) -> float:

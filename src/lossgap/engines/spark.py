@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -103,6 +105,37 @@ def _row_numbers(tally: Tally, rows: Mapping[int, int]) -> Tally:
     return replace(tally, worst=replace(tally.worst, ids=numbered))
 
 
+#: The last line of a worker's trace that holds lossgap's own message.
+_WORKER_INPUT_ERROR = re.compile(r"(?:lossgap\.errors\.)?InputError: ([^\n]*)")
+#: A worker's Python that lacks lossgap or one of its dependencies.
+_WORKER_MISSING_MODULE = re.compile(r"No module named '([^'.]+)")
+
+
+@contextmanager
+def _worker_errors() -> Iterator[None]:
+    """Spark's wrapping of a worker's failure (a Java trace around a Python one) turned
+    back into the one line it carries: lossgap's :class:`~lossgap.InputError`, or the
+    fix when the workers cannot import lossgap. Other failures pass unchanged."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:  # py4j / pyspark wrap everything in their own classes
+        text = str(exc)
+        found = _WORKER_INPUT_ERROR.findall(text)
+        if found:
+            raise InputError(found[-1].strip()) from None
+        missing = _WORKER_MISSING_MODULE.search(text)
+        if missing:
+            msg = (
+                f"the Spark workers cannot import {missing.group(1)} (lossgap needs it there): "
+                "install lossgap on every worker (pip install lossgap), or set PYSPARK_PYTHON "
+                f"to a Python that has it (the driver runs {sys.executable})"
+            )
+            raise InputError(msg) from None
+        raise
+
+
 def tallies(
     df: DataFrame,
     *,
@@ -171,9 +204,9 @@ def tallies(
             bin_bits=bin_bits,
         )
     first = next(iter(specs.values())).choice
-    labels = np.array(
-        [r[0] for r in df.select(first.label).distinct().collect() if r[0] is not None]
-    )
+    with _worker_errors():
+        distinct = df.select(first.label).distinct().collect()
+    labels = np.array([r[0] for r in distinct if r[0] is not None])
     if len(labels) == 0:
         msg = (
             f"column {first.label!r} of the DataFrame has no labels: there are no samples "
@@ -187,7 +220,10 @@ def tallies(
     columns = list(dict.fromkeys(c for spec in specs.values() for c in spec.columns))
     packed = df.select(*columns).mapInArrow(_partition_function(specs, batch_rows), _SCHEMA)
     try:
-        merged, rows = packed.rdd.map(_unpack).treeReduce(_merge_pairs, depth=depth)
+        with _worker_errors():
+            merged, rows = packed.rdd.map(_unpack).treeReduce(_merge_pairs, depth=depth)
+    except InputError:
+        raise
     except ValueError as exc:  # reduce of an empty RDD
         msg = "the DataFrame has no rows: there are no samples to evaluate"
         raise InputError(msg) from exc
@@ -246,10 +282,14 @@ def tally_of_path(path: str | Path, **options: Any) -> Tally:
     Uses the active SparkSession (``spark-submit`` sets the master), else starts a local
     one on every core. Options: those of :func:`tally`.
     """
+    builder = SparkSession.builder.appName("lossgap")
     if SparkSession.getActiveSession() is None:
         # local workers must run this interpreter, the one that has lossgap installed
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = SparkSession.builder.appName("lossgap").getOrCreate()
+        # our own session: a failed task is reported in one line, not in Spark's log
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
+        builder = builder.config("spark.log.level", "OFF")
+    spark = builder.getOrCreate()
     try:
         df = read_path(spark, path)
     except Exception as exc:  # Spark raises its own classes for a missing or bad path

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import itertools
+import os
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,28 +32,36 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.dataset as ds
 import pyarrow.json as pa_json
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from threadpoolctl import threadpool_limits
+import pyarrow.parquet as pq
 
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
+from lossgap.engines import one_blas_thread
 from lossgap.engines.batches import DEFAULT_BATCH_ROWS, BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
 from lossgap.io.tables import FORMATS, ColumnChoice, choose_columns
 
+if TYPE_CHECKING:  # imported where used: pyarrow.dataset imports pandas (0.7 s of a start)
+    import pyarrow.dataset as ds
+    from rich.console import Console
+    from rich.progress import Progress
+
 #: Formats read in batches.
 STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
 
-#: With ``--engine auto``, files larger than this are streamed.
-STREAM_BYTES = 256 * 2**20
+#: With ``--engine auto``, files of more value cells than this (8.4e6: 4.2e6 rows of a
+#: label and a probability) are streamed. The memory engine holds about 90 bytes per row of
+#: a binary file over a 0.3 GB base (0.81 GB for 6e6 rows), the streaming engine a flat
+#: 0.4-0.5 GB: below this the memory engine stays within twice the streaming one's peak.
+STREAM_CELLS = 2**23
+#: How many numeric cells a text (or other non-numeric) cell weighs in :data:`STREAM_CELLS`.
+TEXT_CELL = 4
 
 # Tables summarised at once, each in a thread of its own.
 _IN_FLIGHT = 2
@@ -114,7 +123,13 @@ def resolve_source(source: str | Path) -> Source:
     text = str(source)
     path = Path(text)
     if _is_glob(text):
-        files = [Path(p) for p in sorted(glob.glob(text, recursive=True)) if Path(p).is_file()]
+        # '**' follows links to folders: a link loop lists one file many times; keep each
+        # real file once, under the first name the glob gave it
+        real: dict[str, Path] = {}
+        for name in sorted(glob.glob(text, recursive=True)):
+            if Path(name).is_file():
+                real.setdefault(os.path.realpath(name), Path(name))
+        files = list(real.values())
         if not files:
             msg = (
                 f"no file matches {text!r}: check the pattern (quote it so the shell does "
@@ -157,10 +172,9 @@ def resolve_source(source: str | Path) -> Source:
     return Source(text, tuple(files), kinds[0])
 
 
-_SCAN_OPTIONS = {"parquet": ds.ParquetFragmentScanOptions(pre_buffer=False)}
-
-
 def _file_format(kind: str) -> ds.FileFormat:
+    import pyarrow.dataset as ds
+
     if kind == "parquet":
         return ds.ParquetFileFormat()
     if kind == "jsonl":
@@ -179,6 +193,8 @@ def _unreadable(where: str, kind: str, exc: Exception) -> InputError:
 
 def open_dataset(src: Source) -> ds.Dataset:
     """The ``pyarrow.dataset`` of a source (the schema of its first file)."""
+    import pyarrow.dataset as ds
+
     try:
         return ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
@@ -236,21 +252,28 @@ def _batches(
 def _file_batches(
     dataset: ds.Dataset, src: Source, columns: Sequence[str], batch_rows: int, meter: _Meter
 ) -> Iterator[tuple[pa.RecordBatch, str]]:
+    import pyarrow.dataset as ds
+
+    # read on demand in this thread, without pre-buffering Parquet column chunks: a
+    # threaded reader runs ahead of the evaluation and holds much of the file
+    parquet = src.kind == "parquet"
+    scan_options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
     done_bytes = 0
     for fragment, path in zip(dataset.get_fragments(), src.files, strict=True):
         size = path.stat().st_size
-        per_row = size / _rows_estimate(fragment, src.kind, path)
+        try:  # a corrupt part fails on its metadata already: name it
+            per_row = size / _rows_estimate(fragment, src.kind, path)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+            raise _unreadable(str(path), src.kind, exc) from exc
         scanner = ds.Scanner.from_fragment(
             fragment,
             schema=dataset.schema,
             columns=list(columns),
             batch_size=batch_rows,
-            # read on demand in this thread, without pre-buffering Parquet column chunks:
-            # a threaded reader runs ahead of the evaluation and holds much of the file
             batch_readahead=0,
             fragment_readahead=0,
             use_threads=False,
-            fragment_scan_options=_SCAN_OPTIONS.get(src.kind),
+            fragment_scan_options=scan_options,
         )
         file_rows = 0
         try:
@@ -348,7 +371,7 @@ def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
     running: Tally | None = None
     pending: deque[Future[Tally]] = deque()
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        one_blas_thread(),
         ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="lossgap-batch") as pool,
     ):
         for table, first_row, where in tables:
@@ -397,6 +420,8 @@ def _one_pass(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
 
 def progress_bar(console: Console) -> Progress:
     """The progress bar of a long read: description, bar, bytes, rows, time."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -498,7 +523,12 @@ def stream_tally(
 
 
 def choose_engine(path: str | Path, engine: Engine | str) -> str:
-    """The engine ``auto`` picks: stream directories, globs and files over 256 MiB.
+    """The engine ``auto`` picks: stream directories, globs and files of many values.
+
+    A file is streamed when its estimated cells (rows x columns, a text or other
+    non-numeric cell counting :data:`TEXT_CELL` times) exceed :data:`STREAM_CELLS`: the
+    row count and the column types decide, not the file size (a compressed Parquet file
+    of 6e7 rows takes 58 MB on disk and gigabytes in memory).
 
     Examples
     --------
@@ -512,5 +542,39 @@ def choose_engine(path: str | Path, engine: Engine | str) -> str:
     p = Path(text)
     if p.is_dir() or _is_glob(text):
         return "stream"
-    big = p.is_file() and p.stat().st_size > STREAM_BYTES
-    return "stream" if big and _known_format(p) in STREAMABLE else "memory"
+    kind = _known_format(p)
+    if not p.is_file() or kind not in STREAMABLE:
+        return "memory"
+    return "stream" if _estimated_cells(p, kind) > STREAM_CELLS else "memory"
+
+
+def _estimated_cells(path: Path, kind: str) -> float:
+    """Rows x column weight of a file: Parquet from its metadata, text from its first MiB.
+
+    An unreadable file gives 0 (the memory engine's reader then names the problem).
+    """
+    try:
+        if kind == "parquet":
+            parquet = pq.ParquetFile(path)
+            rows, schema = float(parquet.metadata.num_rows), parquet.schema_arrow
+        else:
+            with path.open("rb") as handle:
+                head = handle.read(2**20)
+            complete = head[: head.rfind(b"\n") + 1] or head  # whole lines only
+            table = _HEAD_READERS[kind](complete)
+            rows = table.num_rows * path.stat().st_size / max(len(complete), 1)
+            schema = table.schema
+    except (pa.ArrowException, OSError, ValueError):
+        return 0.0
+    numeric = (pa.types.is_integer, pa.types.is_floating, pa.types.is_boolean)
+    weight = sum(1 if any(t(f.type) for t in numeric) else TEXT_CELL for f in schema)
+    return rows * weight
+
+
+_HEAD_READERS = {
+    "csv": lambda data: pa_csv.read_csv(pa.BufferReader(data)),
+    "tsv": lambda data: pa_csv.read_csv(
+        pa.BufferReader(data), parse_options=pa_csv.ParseOptions(delimiter="\t")
+    ),
+    "jsonl": lambda data: pa_json.read_json(pa.BufferReader(data)),
+}

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,22 +138,45 @@ class LogSet:
 # --------------------------------------------------------------------------- tables
 
 
-def _column_arrays(values: dict[str, list[Any]]) -> tuple[dict, dict, list[str]]:
-    """Lists of cells (None where absent) to float columns, logged masks, dropped names."""
-    columns, logged, dropped = {}, {}, []
-    for name, cells in values.items():
-        present = np.array([c is not None for c in cells], dtype=bool)
+#: A cell that is not a number (``"n/a"``, ``"-"``) in a column of numbers, as
+#: ``(column, row, cell, count)``: the column is kept and such cells read as not logged.
+Mixed = tuple[str, int, Any, int]
+
+
+def _numbers(cells: list[Any]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, Any]]] | None:
+    """Cells as floats (NaN where absent or not a number), their logged mask and the cells
+    that are not numbers; None when most present cells are not numbers (a text column)."""
+    values = np.full(len(cells), np.nan)
+    present = np.zeros(len(cells), dtype=bool)
+    bad: list[tuple[int, Any]] = []
+    for row, cell in enumerate(cells):
+        if cell is None:
+            continue
         try:
-            array = np.array([np.nan if c is None else float(c) for c in cells], dtype=np.float64)
-        except (TypeError, ValueError):
+            values[row] = float(cell)
+            present[row] = True
+        except (TypeError, ValueError, OverflowError):
+            bad.append((row, cell))
+    return None if len(bad) >= max(int(present.sum()), 1) else (values, present, bad)
+
+
+def _column_arrays(values: dict[str, list[Any]]) -> tuple[dict, dict, list[str], list[Mixed]]:
+    """Lists of cells (None where absent) to float columns, logged masks, dropped names and
+    the columns of numbers with some cells that are not numbers."""
+    columns, logged, dropped, mixed = {}, {}, [], []
+    for name, cells in values.items():
+        read = _numbers(cells)
+        if read is None:
             dropped.append(name)
             continue
-        columns[name], logged[name] = array, present
-    return columns, logged, dropped
+        columns[name], logged[name], bad = read
+        if bad:
+            mixed.append((name, bad[0][0], bad[0][1], len(bad)))
+    return columns, logged, dropped, mixed
 
 
-def _arrow_columns(table: pa.Table) -> tuple[dict, dict, list[str]]:
-    columns, logged, dropped = {}, {}, []
+def _arrow_columns(table: pa.Table) -> tuple[dict, dict, list[str], list[Mixed]]:
+    columns, logged, dropped, mixed = {}, {}, [], []
     for name in table.column_names:
         column = table.column(name)
         kind = column.type
@@ -160,12 +184,28 @@ def _arrow_columns(table: pa.Table) -> tuple[dict, dict, list[str]]:
             array = np.full(table.num_rows, np.nan)
         elif pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
             array = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        else:
-            dropped.append(name)
+        else:  # text: a column of numbers with one "n/a" is still a column of numbers
+            text_columns, text_logged, text_dropped, text_mixed = _column_arrays(
+                {name: column.to_pylist()}
+            )
+            dropped += text_dropped
+            mixed += text_mixed
+            columns.update(text_columns)
+            logged.update(text_logged)
             continue
         columns[name] = np.asarray(array, dtype=np.float64)
         logged[name] = ~column.is_null().to_numpy(zero_copy_only=False)
-    return columns, logged, dropped
+    return columns, logged, dropped, mixed
+
+
+def _mixed_notes(mixed: list[Mixed], what: str, first_line: int = 0) -> list[str]:
+    """Notes on the cells read as not logged; ``first_line`` turns rows into file lines."""
+    where = "line" if first_line else "entry"
+    return [
+        f"{what} {name!r} holds {cell!r} at {where} {row + first_line}, not a number"
+        f"{f' ({count} cells in all)' if count > 1 else ''}: read as not logged"
+        for name, row, cell, count in mixed
+    ]
 
 
 def _first_present(names: list[str], candidates: tuple[str, ...]) -> str | None:
@@ -203,6 +243,19 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
     if not lines or not lines[0].strip():
         msg = f"{str(path)!r} is empty: it holds no header and no rows"
         raise InputError(msg)
+    cut = 0
+    comma = _delimiter(lines[0])
+    if (
+        len(lines) > 2
+        and not text.endswith(("\n", "\r"))
+        and lines[-1].count(comma) == lines[0].count(comma)
+    ):
+        # Loggers end every row with a line end: a row without one is still being written
+        # (or was cut off), and its last number may be a prefix of the real one. (A row
+        # cut short of its fields is a damaged_log finding below.)
+        cut = len(lines)
+        lines = lines[:-1]
+        text = "\n".join(lines) + "\n"
     repeated = [i for i, line in enumerate(lines[1:], 2) if line == lines[0]]
     if repeated:
         # Logs concatenated with their headers: the runs split where the epoch restarts.
@@ -245,8 +298,15 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
                 "last_line": any(row.number == last_line for row in bad),
             }
         )
-    columns, logged, dropped = _arrow_columns(table)
+    columns, logged, dropped, mixed = _arrow_columns(table)
     notes = [f"column {name!r} holds text, not numbers: ignored" for name in dropped]
+    # rows count from the line after the header
+    notes += _mixed_notes(mixed, "column", first_line=2)
+    if cut:
+        notes.append(
+            f"the last line ({cut}) has no line end: the log is still being written or was "
+            "cut off; that line was left out"
+        )
     if repeated:
         notes.append(f"the header repeats at line(s) {', '.join(map(str, repeated))}: skipped")
     return LogTable(columns, logged), notes, events
@@ -302,6 +362,12 @@ def _fill_epochs_from_steps(table: LogTable, epoch_key: str, step_key: str | Non
 def _parse_json(path: Path, text: str) -> Any:
     try:
         return json.loads(text)
+    except RecursionError:
+        msg = (
+            f"{str(path)!r} nests its JSON too deeply to be a training log (over "
+            f"{sys.getrecursionlimit()} levels): {_FORMAT_HINT}"
+        )
+        raise InputError(msg) from None
     except json.JSONDecodeError as exc:
         if exc.msg == "Extra data":  # JSON Lines: one object per line
             return _parse_json_lines(path, text)
@@ -321,6 +387,9 @@ def _parse_json_lines(path: Path, text: str) -> list[Any]:
             continue
         try:
             records.append(json.loads(line))
+        except RecursionError:
+            msg = f"line {number} of {str(path)!r} nests its JSON too deeply to be a log entry"
+            raise InputError(msg) from None
         except json.JSONDecodeError as exc:
             msg = (
                 f"line {number} of {str(path)!r} is not a JSON object ({exc.msg}): a JSON Lines "
@@ -358,8 +427,9 @@ def _records_table(records: list[Any], path: Path, what: str) -> tuple[LogTable,
     for record in records:
         keys.update(dict.fromkeys(map(str, record)))
     cells = {k: [r.get(k) for r in records] for k in keys}
-    columns, logged, dropped = _column_arrays(cells)
+    columns, logged, dropped, mixed = _column_arrays(cells)
     notes = [f"key {name!r} does not hold numbers: ignored" for name in dropped]
+    notes += _mixed_notes(mixed, "key")
     return LogTable(columns, logged), notes
 
 
@@ -431,8 +501,9 @@ def _keras_history_table(data: dict, path: Path) -> tuple[LogTable, list[str]]:
                 f"{longest}: the lists must line up epoch by epoch"
             )
             raise InputError(msg)
-    columns, logged, dropped = _column_arrays(series)
+    columns, logged, dropped, mixed = _column_arrays(series)
     notes += [f"{name!r} does not hold numbers: ignored" for name in dropped]
+    notes += _mixed_notes(mixed, "metric")
     columns["epoch"] = np.arange(longest, dtype=np.float64)
     logged["epoch"] = np.ones(longest, dtype=bool)
     notes.append("epochs numbered from 0, as Keras does")

@@ -33,6 +33,29 @@ def epoch_file_name(epoch: float, step: int | None = None, *, file_format: str =
     return f"{name}.{file_format}"
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, made inert with a leading ``'``.
+
+    Text that reads as a number (``-1``, ``+0.5``) is a number, not a formula, and stays.
+
+    Examples
+    --------
+    >>> spreadsheet_safe("=cmd|' /C calc'!A0"), spreadsheet_safe("-1"), spreadsheet_safe("cat")
+    ("'=cmd|' /C calc'!A0", '-1', 'cat')
+    """
+    if not isinstance(cell, str) or not cell.startswith(_FORMULA_START):
+        return cell
+    try:
+        float(cell)
+    except ValueError:
+        return "'" + cell
+    return cell
+
+
 def _labels(y_true: Any) -> np.ndarray:
     y = np.asarray(y_true)
     if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows (categorical_crossentropy)
@@ -116,7 +139,14 @@ def write_epoch_predictions(
             )
             raise InputError(msg)
         for j, name in enumerate(names):
-            columns[f"p_{name}"] = prob[:, j]
+            # a class made inert as a label is named the same way in its column
+            column = spreadsheet_safe(str(name)) if file_format == "csv" else name
+            columns[f"p_{column}"] = prob[:, j]
+    if file_format == "csv" and np.asarray(columns["label"]).dtype.kind in "OUS":
+        # these files get opened in spreadsheets: no label cell may run as a formula
+        columns["label"] = np.array(
+            [spreadsheet_safe(v) for v in np.asarray(columns["label"]).tolist()], dtype=object
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / epoch_file_name(epoch, step, file_format=file_format)

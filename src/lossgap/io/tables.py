@@ -12,7 +12,8 @@ Column layout of numpy files: a structured ``.npy`` gives one column per field; 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +85,7 @@ def read_table(path: str | Path) -> pa.Table:
     if table.num_columns == 0:
         msg = f"file {str(path)!r} holds no columns: is it a table?"
         raise InputError(msg)
+    check_unique_columns(table.column_names, str(path))
     if table.num_rows == 0:
         msg = (
             f"file {str(path)!r} has a header ({', '.join(table.column_names)}) but no rows: "
@@ -91,6 +93,28 @@ def read_table(path: str | Path) -> pa.Table:
         )
         raise InputError(msg)
     return table
+
+
+def check_unique_columns(names: Sequence[str], where: str) -> None:
+    """Refuse a header that names a column twice (which of the two would be read?).
+
+    Examples
+    --------
+    >>> check_unique_columns(["y", "p", "p"], "f.csv")
+    Traceback (most recent call last):
+    ...
+    lossgap.errors.InputError: 'f.csv' has two columns named 'p' (columns 2 and 3, counted
+    from 1): rename one
+    """
+    first: dict[str, int] = {}
+    for j, name in enumerate(names):
+        if name in first:
+            msg = (
+                f"{where!r} has two columns named {name!r} (columns {first[name] + 1} and "
+                f"{j + 1}, counted from 1): rename one"
+            )
+            raise InputError(msg)
+        first[name] = j
 
 
 def _looks_binary(path: Path) -> bool:
@@ -133,6 +157,8 @@ def _read_tsv(path: Path) -> pa.Table:
 
 def _read_parquet(path: Path) -> pa.Table:
     try:
+        if path.is_file():  # read_table would import pyarrow.dataset, and with it pandas (0.7 s)
+            return pq.ParquetFile(path).read()
         return pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as exc:
         raise _not_a_table(path, "Parquet", exc) from exc
@@ -166,10 +192,15 @@ def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
     return pa.table(columns)
 
 
+#: What numpy raises for a corrupt, truncated or foreign .npy/.npz file (a bad zip, a CRC
+#: mismatch, a header it cannot parse, a pickled object it will not load).
+_NUMPY_FILE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, SyntaxError)
+
+
 def _read_npy(path: Path) -> pa.Table:
     try:
         array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npy", exc) from exc
     if array.dtype.names:
         return _arrays_to_table({name: array[name] for name in array.dtype.names}, path)
@@ -184,8 +215,10 @@ def _read_npy(path: Path) -> pa.Table:
 def _read_npz(path: Path) -> pa.Table:
     try:
         with np.load(path, allow_pickle=False) as archive:
+            if not hasattr(archive, "files"):  # a .npy under an .npz name
+                raise ValueError("a single array, not an archive")
             arrays = {name: archive[name] for name in archive.files}
-    except (ValueError, OSError) as exc:
+    except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npz", exc) from exc
     return _arrays_to_table(arrays, path)
 
@@ -219,12 +252,36 @@ def _missing(column: str, available: Sequence[str], path: str, option: str) -> I
     return InputError(msg)
 
 
-def _expand(patterns: Sequence[str], available: Sequence[str], path: str, option: str) -> list[str]:
-    """Column names from names or globs (``p_*``), in file order for globs."""
+def _expand(
+    patterns: Sequence[str],
+    available: Sequence[str],
+    path: str,
+    option: str,
+    reserved: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Column names from names or globs (``p_*``), in file order for globs.
+
+    ``reserved`` maps the label, id and weight columns to their options: a glob never
+    takes them, and naming one is refused (a label read as probabilities scores perfectly).
+
+    Examples
+    --------
+    >>> _expand(["*_*"], ["y_true", "p_a", "p_b"], "f.csv", "--prob", {"y_true": "--label"})
+    ['p_a', 'p_b']
+    """
+    reserved = reserved or {}
     chosen: list[str] = []
     for pattern in patterns:
+        if pattern in reserved:
+            msg = (
+                f"{option} {pattern!r} is the {reserved[pattern]} column of {path!r}: a column "
+                f"cannot be both; pass another {option} or {reserved[pattern]}"
+            )
+            raise InputError(msg)
         if any(ch in pattern for ch in "*?["):
-            matched = [c for c in available if fnmatch.fnmatchcase(c, pattern)]
+            matched = [
+                c for c in available if fnmatch.fnmatchcase(c, pattern) and c not in reserved
+            ]
             if not matched:
                 msg = (
                     f"no column matches {pattern!r} in {path!r} (from {option}); the columns "
@@ -278,23 +335,31 @@ def choose_columns(
             raise InputError(msg)
     elif label not in columns:
         raise _missing(label, columns, path, "--label")
-    from_logits = bool(logit)
-    if prob or logit:
-        probs = _expand(prob or logit, columns, path, "--logit" if logit else "--prob")
-    else:
-        probs = _guess_probability_columns(columns, label, path)
-        from_logits = probs[0].lower() in LOGIT_CANDIDATES
     for name, option in ((id, "--id"), (weight, "--weight")):
         if name is not None and name not in columns:
             raise _missing(name, columns, path, option)
+    reserved = {
+        name: option
+        for name, option in ((weight, "--weight"), (id, "--id"), (label, "--label"))
+        if name is not None
+    }
+    from_logits = bool(logit)
+    if prob or logit:
+        probs = _expand(prob or logit, columns, path, "--logit" if logit else "--prob", reserved)
+    else:
+        probs = _guess_probability_columns(columns, reserved, path)
+        from_logits = probs[0].lower() in LOGIT_CANDIDATES
     return ColumnChoice(label, probs, from_logits, id, weight)
 
 
-def _guess_probability_columns(columns: Sequence[str], label: str, path: str) -> list[str]:
-    prefixed = [c for c in columns if c.lower().startswith(PROB_PREFIXES) and c != label]
+def _guess_probability_columns(
+    columns: Sequence[str], reserved: Mapping[str, str], path: str
+) -> list[str]:
+    free = [c for c in columns if c not in reserved]
+    prefixed = [c for c in free if c.lower().startswith(PROB_PREFIXES)]
     if prefixed:
         return prefixed
-    single = _guess(PROB_CANDIDATES, columns) or _guess(LOGIT_CANDIDATES, columns)
+    single = _guess(PROB_CANDIDATES, free) or _guess(LOGIT_CANDIDATES, free)
     if single is not None:
         return [single]
     msg = (

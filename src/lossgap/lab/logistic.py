@@ -84,10 +84,18 @@ def simulate(n: int, *, slope: float, intercept: float, seed: int) -> tuple[np.n
         if not math.isfinite(value):
             msg = f"{name} must be a finite number, got {value!r}"
             raise InputError(msg)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        msg = f"--seed must be an integer >= 0 (numpy's seeds are), got {seed!r}"
+        raise InputError(msg)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(int(n))
     y = (rng.random(int(n)) < expit(slope * x + intercept)).astype(np.int64)
     return x, y
+
+
+#: Largest |x| the lab takes: the fit's products (slope * x, x squared in the information
+#: matrix, the profiles' grids) stay far inside a float's range.
+MAX_ABS_X = 1e100
 
 
 def check_points(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +122,14 @@ def check_points(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.nda
     bad = np.flatnonzero(~np.isfinite(x_arr))
     if bad.size:
         msg = f"column x, row {bad[0]}: {python_scalar(x_arr[bad[0]])!r} is not a finite number"
+        raise InputError(msg)
+    huge = np.flatnonzero(np.abs(x_arr) > MAX_ABS_X)
+    if huge.size:
+        msg = (
+            f"column x, row {huge[0]}: {python_scalar(x_arr[huge[0]])!r} is beyond "
+            f"+-{MAX_ABS_X:g}, where slope * x and its square overflow or lose every digit: "
+            "rescale x (divide it by a power of ten)"
+        )
         raise InputError(msg)
     labels = _binary_labels(y_arr)
     if np.unique(x_arr).size < 2:

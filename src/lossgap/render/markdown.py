@@ -14,6 +14,7 @@ from typing import Any
 
 from lossgap.render.compare import format_p
 from lossgap.render.compare import headline as comparison_headline
+from lossgap.printable import printable
 from lossgap.render.text import SHOWN_METRICS, format_interval, format_number, headline
 from lossgap.results.compare import Comparison
 from lossgap.results.evaluation import Evaluation, Finding
@@ -35,7 +36,8 @@ def escape(value: Any) -> str:
     >>> escape("<script>alert(1)</script> | *x*")
     '&lt;script&gt;alert(1)&lt;/script&gt; \\\\| \\\\*x\\\\*'
     """
-    text = " ".join(str(value).split())  # newlines would end a table row
+    # a newline would end a table row; a control character would act on a terminal
+    text = printable(" ".join(str(value).split()))
     text = "".join(_ENTITIES.get(ch, ch) for ch in text)
     return _BACKSLASHED.sub(r"\\\1", text)
 
@@ -97,11 +99,11 @@ def explain_markdown(ev: Evaluation, *, source: str | None = None) -> str:
         ("id", "label", "predicted", "p(true class)", "log loss"),
         (
             (
-                escape(row["id"]),
-                escape(row["label"]),
-                escape(row["predicted"]),
-                f"{row['prob_true_class']:.4g}",
-                format_number(row["loss"]),
+                escape(row.id),
+                escape(row.label),
+                escape(row.predicted),
+                f"{row.prob_true_class:.4g}",
+                format_number(row.loss),
             )
             for row in ev.worst[:MAX_ROWS]
         ),

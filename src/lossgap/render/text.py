@@ -9,12 +9,14 @@ import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from rich.console import Console, RenderableType
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from rich.theme import Theme
 
+from lossgap.printable import printable
 from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 
 THEME = Theme(
@@ -50,9 +52,40 @@ def style(name: str) -> Style:
     return THEME.styles[f"lossgap.{name}"]
 
 
+class PrintableConsole(Console):
+    """A console that writes no control character of the text it renders.
+
+    Markup and emoji codes are off (a ``[v2]`` in a file name stays as typed), and every
+    segment of text is passed through :func:`~lossgap.printable.printable` line by line,
+    whatever renderable it comes from; the console's own styling (colour codes, cursor
+    moves of a progress bar) is not text and is kept.
+    """
+
+    def render(
+        self, renderable: RenderableType, options: ConsoleOptions | None = None
+    ) -> RenderResult:
+        for segment in super().render(renderable, options):
+            text = segment.text
+            if segment.control or text.isprintable() or text == "\n":
+                yield segment
+            else:
+                safe = "\n".join(printable(line) for line in text.split("\n"))
+                yield Segment(safe, segment.style, segment.control)
+
+
 def make_console(*, stderr: bool = False, **kwargs: Any) -> Console:
-    """A console with the lossgap theme."""
-    return Console(theme=THEME, stderr=stderr, **kwargs)
+    r"""A console with the lossgap theme that prints user text inert (:class:`PrintableConsole`).
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> make_console(file=out).print("report[v2].html \x1b[2J")
+    >>> out.getvalue()
+    'report[v2].html \\x1b[2J\n'
+    """
+    kwargs = {"markup": False, "emoji": False, **kwargs}
+    return PrintableConsole(theme=THEME, stderr=stderr, **kwargs)
 
 
 def format_number(value: float | None, digits: int = 4) -> str:
@@ -125,11 +158,11 @@ def worst_table(ev: Evaluation, limit: int = 5) -> Table:
         table.add_column(column, justify="right" if column in ("p(true class)", "loss") else "left")
     for row in ev.worst[:limit]:
         table.add_row(
-            str(row["id"]),
-            str(row["label"]),
-            str(row["predicted"]),
-            f"{row['prob_true_class']:.4g}",
-            format_number(row["loss"]),
+            printable(row.id),
+            printable(row.label),
+            printable(row.predicted),
+            f"{row.prob_true_class:.4g}",
+            format_number(row.loss),
         )
     return table
 
@@ -148,7 +181,7 @@ def findings_renderables(findings: Sequence[Finding]) -> Iterator[RenderableType
 def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     """The terminal explanation: headline, numbers, findings with advice, worst samples."""
     yield Text(headline(ev), style=style("headline"))
-    classes = ", ".join(map(str, ev.classes))
+    classes = ", ".join(map(printable, ev.classes))
     yield Text(
         f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
         style=style("dim"),

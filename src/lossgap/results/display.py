@@ -47,7 +47,7 @@ def renderer(result: object, kind: str) -> Callable[..., Any]:
         target = _RENDERERS.get((_name(cls), kind))
         if target is not None:
             module, _, name = target.partition(":")
-            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(module), name)
     msg = f"no {kind!r} renderer is registered for {type(result).__name__}"
     raise LookupError(msg)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from scipy import stats
-
 from lossgap.results.compare import Comparison, Difference, PairComparison
 from lossgap.results.evaluation import Finding
 
@@ -186,6 +184,8 @@ def rank_disagreement(c: Comparison) -> Finding | None:
     ]
     best_score = c.models[0]
     best_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
+    from scipy import stats  # imported when used: scipy.stats takes 0.45 s to import
+
     tau = stats.kendalltau([m.rank for m in c.models], [m.accuracy_rank for m in c.models])[0]
     name = _NAMES[c.by]
     total = len(values) * (len(values) - 1) // 2

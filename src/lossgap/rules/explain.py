@@ -151,7 +151,7 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
 
 def _calibration_evidence(ev: Evaluation) -> dict:
     slope = ev.metrics["calibration_slope"]
-    decomposition = ev.decomposition.get("log_loss", {})
+    terms = ev.decomposition.log_loss if ev.decomposition is not None else None
     evidence = {
         "calibration_slope": slope.value,
         "ci_low": slope.ci_low,
@@ -159,12 +159,10 @@ def _calibration_evidence(ev: Evaluation) -> dict:
         "confidence": ev.confidence,
         "temperature": ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature"),
     }
-    if decomposition:
-        evidence["miscalibration"] = decomposition["miscalibration"]
+    if terms is not None:
+        evidence["miscalibration"] = terms.miscalibration
         evidence["miscalibration_share"] = (
-            decomposition["miscalibration"] / decomposition["score"]
-            if decomposition["score"] > 0
-            else float("nan")
+            terms.miscalibration / terms.score if terms.score > 0 else float("nan")
         )
     return evidence
 
