@@ -28,8 +28,9 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-dev
 	$(BIN)/lossgap demo
 
-# the demo tests share one trained network: --dist loadgroup keeps them on one worker
-PYTEST := $(BIN)/python -m pytest -n 2 --dist loadgroup -q
+# --dist loadfile: a file's tests share one worker, so the module and session fixtures (the
+# trained demo network, the local Spark session) are built once, not once per worker
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 lint: $(VENV)/.installed-all
 	$(BIN)/ruff check src tests benchmarks tools

@@ -13,9 +13,8 @@ from lossgap.history import analyse_history
 from lossgap.render.html import demo_report
 from lossgap.results.evaluation import json_safe
 
-# One worker builds the session's demo network for all of them (make test: --dist loadgroup);
-# the tests that need it (training and a full report take seconds) are marked slow.
-pytestmark = pytest.mark.xdist_group("demo")
+# The tests that need the session's demo network (training, a full report: seconds) are
+# marked slow; make test runs each file on one worker (--dist loadfile), so it is built once.
 
 
 @pytest.fixture(scope="module")
