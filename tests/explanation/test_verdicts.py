@@ -79,6 +79,7 @@ def test_multiclass_calibrated_data_is_consistent():
     assert len(raised) <= 2, raised
 
 
+@pytest.mark.slow
 def test_temperature_1_3_and_an_intercept_shift_are_found_at_n_10000():
     over = shift = 0
     for seed in range(8):
