@@ -1,7 +1,9 @@
 # Two commands set everything up on a fresh machine:
 #   make demo   creates .venv, installs lossgap (editable, demo extra) and runs `lossgap demo`
-#   make test   installs every extra the suite needs into the same .venv and runs the suite
-# and one more runs the suite on the other Python versions lossgap supports:
+#   make test   installs every extra the suite needs into the same .venv, checks style (ruff)
+#               and types (mypy), then runs the whole suite, slow tests included
+#   make test-fast  the same without the tests marked slow, for quick local runs
+# and more run the suite on the other Python versions lossgap supports:
 #   make test-matrix   Python 3.10 and 3.13 (from pyenv or /usr/bin), each in .venv-<version>
 #   make test-floor    Python 3.10 with every dependency at its declared floor
 PYTHON ?= python3
@@ -18,7 +20,7 @@ PYTHONS ?= 3.10 3.13
 # What pytest runs there (default the suite: framework tests skip without their extras).
 MATRIX_ARGS ?=
 
-.PHONY: demo test test-matrix test-floor bench clean report-check
+.PHONY: demo test test-fast lint test-matrix test-floor bench clean report-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,8 +42,19 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed-demo
 	$(BIN)/lossgap demo
 
-test: $(VENV)/.installed-all
-	$(BIN)/python -m pytest -n 2 -q
+# --dist loadfile: a file's tests share one worker, so the module and session fixtures (the
+# trained demo network, the local Spark session) are built once, not once per worker
+PYTEST := $(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+lint: $(VENV)/.installed-all
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/mypy
+
+test: lint
+	$(PYTEST)
+
+test-fast: lint
+	$(PYTEST) -m "not slow"
 
 # The core, dev and tensorboard extras on each of $(PYTHONS); the frameworks' own
 # wheels trail new Pythons, so their tests run in `make test` only.

@@ -36,7 +36,8 @@ def setup():
 
 
 def evaluate(writer, model, loader, state):
-    writer.on_evaluate(None, state, transformers.TrainerControl(), model=model, eval_dataloader=loader)
+    control = transformers.TrainerControl()
+    writer.on_evaluate(None, state, control, model=model, eval_dataloader=loader)
 
 
 def test_writes_probabilities_of_the_model(tmp_path, setup):

@@ -32,9 +32,15 @@ def test_keras_writer_feeds_history_predictions(tmp_path):
     (x, y), (x_val, y_val) = data(rng, 256), data(rng, 200)
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
     )
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     writer = KerasPredictionWriter(x_val, y_val, tmp_path / "preds")
     model.fit(
         x, y, validation_data=(x_val, y_val), epochs=EPOCHS, batch_size=64, verbose=0,
@@ -45,7 +51,10 @@ def test_keras_writer_feeds_history_predictions(tmp_path):
     np.testing.assert_allclose(last.prob, model.predict(x_val, verbose=0)[:, 0], rtol=1e-6)
     result = CliRunner().invoke(
         load_commands(),
-        ["history", str(tmp_path / "training.log"), "--predictions", str(tmp_path / "preds"), "--json"],
+        [
+            "history", str(tmp_path / "training.log"),
+            "--predictions", str(tmp_path / "preds"), "--json",
+        ],
     )
     assert result.exit_code == 0, result.stderr
     out = json.loads(result.stdout)

@@ -91,7 +91,9 @@ def history_command(
     every run, finding and note.
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
-    with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
+    with Progress(
+        console=make_console(stderr=True), disable=json or quiet or predictions is None
+    ) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 
         def advance(done: int, total: int) -> None:

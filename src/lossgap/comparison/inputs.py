@@ -110,7 +110,10 @@ def check_same_samples(preds: Mapping[str, Predictions]) -> Predictions:
             ("threshold", pred.threshold, first.threshold, "use one decision threshold"),
         ):
             if mine != theirs:
-                msg = f"model {name!r} has {what} {mine!r} but model {names[0]!r} has {theirs!r}: {fix}"
+                msg = (
+                    f"model {name!r} has {what} {mine!r} but model {names[0]!r} has "
+                    f"{theirs!r}: {fix}"
+                )
                 raise InputError(msg)
         differ = np.flatnonzero(pred.y != first.y)
         if differ.size:
@@ -193,8 +196,10 @@ def _models_of_one_file(
     k = len(options["classes"]) if options["classes"] else len(np.unique(labels.astype(str)))
     groups: dict[str, list[str]] = {}
     for pattern in patterns:
+        one = [pattern]
         matched = choose_columns(
-            columns, str(path), label=base.label, id=base.id, **{option[2:]: [pattern]}
+            columns, str(path), label=base.label, id=base.id, prob=() if logit else one,
+            logit=one if logit else (),
         ).probs
         if len(matched) == 1 or k <= 2:
             groups.update({c: [c] for c in matched})
@@ -214,7 +219,9 @@ def _models_of_one_file(
         raise InputError(msg)
     ids = None if base.id is None else column_values(table, base.id)
     return {
-        name: _predictions(table, labels, cols, bool(logit), ids, base.label, base.id, options, name)
+        name: _predictions(
+            table, labels, cols, bool(logit), ids, base.label, base.id, options, name
+        )
         for name, cols in groups.items()
     }
 

@@ -106,6 +106,8 @@ def analyse_run(
     RunAnalysis
     """
     per_epoch = per_epoch or []
+    size: int | None
+    source: str | None
     if n_val is None and per_epoch:
         n_val = per_epoch[-1]["n"]
         size, source = n_val, "per-epoch predictions"

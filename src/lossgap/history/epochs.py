@@ -61,7 +61,10 @@ def prediction_files(directory: str | Path) -> list[tuple[float, Path]]:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        msg = f"--predictions {str(directory)!r} is not a directory: pass the folder of per-epoch files"
+        msg = (
+            f"--predictions {str(directory)!r} is not a directory: pass the folder of "
+            "per-epoch files"
+        )
         raise InputError(msg)
     files = [
         p

@@ -318,7 +318,8 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
         )
     columns, logged, dropped, mixed = _arrow_columns(table)
     notes = [f"column {name!r} holds text, not numbers: ignored" for name in dropped]
-    notes += _mixed_notes(mixed, "column", first_line=2)  # rows count from the line after the header
+    # rows count from the line after the header
+    notes += _mixed_notes(mixed, "column", first_line=2)
     if cut:
         notes.append(
             f"the last line ({cut}) has no line end: the log is still being written or was "
@@ -348,7 +349,7 @@ def _shape_csv(table: LogTable, fmt: str, path: Path) -> LogTable:
             msg = f"{str(path)!r} has no 'epoch' column, which Lightning's metrics.csv always has"
             raise InputError(msg)
         table.epoch, table.step, table.merge = epoch, step, "epoch"
-        _fill_epochs_from_steps(table)
+        _fill_epochs_from_steps(table, epoch, step)
         return table
     if fmt == "wandb":
         return _shape_wandb_history(table)
@@ -421,13 +422,13 @@ def _wandb_export_logs(table: LogTable, label: str, source: str, notes: list[str
     return logs
 
 
-def _fill_epochs_from_steps(table: LogTable) -> None:
+def _fill_epochs_from_steps(table: LogTable, epoch_key: str, step_key: str | None) -> None:
     """Rows without an epoch (Lightning's LearningRateMonitor) take that of their step."""
-    epoch = table.columns[table.epoch]
-    missing = ~table.logged[table.epoch]
-    if not missing.any() or table.step is None:
+    epoch = table.columns[epoch_key]
+    missing = ~table.logged[epoch_key]
+    if not missing.any() or step_key is None:
         return
-    step = table.columns[table.step]
+    step = table.columns[step_key]
     known = np.flatnonzero(~missing & np.isfinite(step))
     if known.size == 0:
         return
@@ -435,7 +436,7 @@ def _fill_epochs_from_steps(table: LogTable) -> None:
     at = np.searchsorted(step[order], step[missing], side="right") - 1
     filled = np.where(at >= 0, epoch[order[np.clip(at, 0, None)]], np.nan)
     epoch[missing] = filled
-    table.logged[table.epoch][missing] = np.isfinite(filled)
+    table.logged[epoch_key][missing] = np.isfinite(filled)
 
 
 # --------------------------------------------------------------------------- JSON logs
@@ -522,7 +523,8 @@ def _huggingface_table(data: Any, path: Path) -> tuple[LogTable, list[str], dict
         raise InputError(msg)
     # The closing summary (train_runtime, mean train_loss over the run) is no point.
     entries = [e for e in history if not (isinstance(e, dict) and "train_runtime" in e)]
-    kept, duplicates = [], 0
+    kept: list[Any] = []
+    duplicates = 0
     for entry in entries:
         if kept and entry == kept[-1]:
             duplicates += 1  # evaluation logged twice (load_best_model_at_end)
@@ -857,7 +859,9 @@ def _detect(path: Path, text: str | None) -> str:
     return _csv_format(names)
 
 
-def read_file(path: str | Path, *, format: str | None = None, name: str | None = None) -> list[RawLog]:
+def read_file(
+    path: str | Path, *, format: str | None = None, name: str | None = None
+) -> list[RawLog]:
     """Read one log file (or TensorBoard run directory) into one RawLog per run.
 
     Parameters

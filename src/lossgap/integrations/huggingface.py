@@ -106,7 +106,10 @@ def _build() -> type:
     )
     import torch
 
-    class HuggingFacePredictionWriter(transformers.TrainerCallback):
+    # a class loaded at run time, so typed Any (mypy cannot see through require)
+    Callback: Any = transformers.TrainerCallback
+
+    class HuggingFacePredictionWriter(Callback):
         """Write the evaluation set's probabilities and labels at each evaluation.
 
         Parameters

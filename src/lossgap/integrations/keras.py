@@ -61,7 +61,10 @@ def _logits_function(keras: Any, model: Any) -> Any:
 def _build() -> type:
     keras = require("keras", "KerasPredictionWriter", "pip install 'keras>=3'")
 
-    class KerasPredictionWriter(keras.callbacks.Callback):
+    # a class loaded at run time, so typed Any (mypy cannot see through require)
+    Callback: Any = keras.callbacks.Callback
+
+    class KerasPredictionWriter(Callback):
         """Write ``model.predict(x)`` with the labels ``y`` to ``directory`` after each epoch.
 
         Parameters

@@ -240,7 +240,8 @@ def check_unique_columns(names: Sequence[str], where: str) -> None:
     >>> check_unique_columns(["y", "p", "p"], "f.csv")
     Traceback (most recent call last):
     ...
-    lossgap.errors.InputError: 'f.csv' has two columns named 'p' (columns 2 and 3, counted from 1): rename one
+    lossgap.errors.InputError: 'f.csv' has two columns named 'p' (columns 2 and 3, counted
+    from 1): rename one
     """
     first: dict[str, int] = {}
     for j, name in enumerate(names):
