@@ -1,4 +1,4 @@
-"""Every real training log in tests/data/real-logs is read and diagnosed sensibly.
+"""Every real training log in ../shared/real-logs is read and diagnosed sensibly.
 
 The expected best epochs are those of ``SOURCES.md`` (written by someone who read the
 files by hand), numbered as each log numbers them: Keras from 0, Hugging Face in
@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from lossgap import InputError
 from lossgap.cli import load_commands
 from lossgap.history import analyse_history
-from tests.helpers.data import REAL_LOGS
+from tests.helpers.data import REAL_LOGS, needs_real_logs
+
+pytestmark = needs_real_logs
 
 # file -> [(val_loss best, score best) per run], as SOURCES.md gives them.
 EXPECTED_BEST = {

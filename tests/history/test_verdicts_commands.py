@@ -13,7 +13,9 @@ from lossgap.core.trend import autocorrelation_inflation, trend
 from lossgap.history import analyse_history
 from lossgap.history.analysis import noise_check
 from lossgap.render.compare import headline
-from tests.helpers.data import REAL_LOGS
+from tests.helpers.data import REAL_LOGS, needs_real_logs
+
+pytestmark = needs_real_logs
 
 CREDIT = REAL_LOGS / "predictions" / "CryZiiiX__credit-risk-prediction__results__predictions.csv"
 

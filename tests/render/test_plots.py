@@ -14,7 +14,7 @@ from lossgap.explanation import evaluate_predictions
 from lossgap.render.plots.chart import COLORS, short
 from lossgap.render.plots.compare import comparison_charts
 from lossgap.render.plots.explain import explain_charts
-from tests.helpers.data import REAL_LOGS, random_binary, random_multiclass
+from tests.helpers.data import REAL_LOGS, needs_real_logs, random_binary, random_multiclass
 
 BINARY_CHARTS = ["reliability", "confidence", "loss_by_confidence", "loss_concentration",
                  "threshold"]
@@ -131,6 +131,7 @@ def test_comparison_charts_forest_and_flips(rng):
     assert colours <= {COLORS["correct"], COLORS["ink"], COLORS["neutral"]}
 
 
+@needs_real_logs
 def test_history_chart_of_a_real_keras_log():
     from lossgap.history import analyse_history
     from lossgap.render.plots.history import history_charts
