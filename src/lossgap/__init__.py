@@ -59,6 +59,7 @@ __all__ = [
     "compare",
     "explain",
     "explain_multilabel",
+    "history",
 ]
 
 # result type -> its renderers, as "module:function" (see lossgap.results.display)
@@ -79,10 +80,6 @@ _RENDERERS = {
         "lossgap.render.interpret:interpretation_answer",
         "lossgap.render.interpret:interpretation_html",
     ),
-    "lossgap.results.slices:MultilabelEvaluation": (
-        "lossgap.render.slices:multilabel_renderables",
-        None,
-    ),
     "lossgap.results.lab:LabResult": (
         "lossgap.render.lab:lab_answer",
         "lossgap.render.html:lab_html",
@@ -97,8 +94,17 @@ for _result, (_answer, _html) in _RENDERERS.items():
     register_renderer(_result, "repr", "lossgap.render.answer:one_line_repr")
     register_renderer(_result, "html", _html)
 
+# a multilabel evaluation prints its per-label table (its labels' own answers are there)
+register_renderer(
+    "lossgap.results.slices:MultilabelEvaluation",
+    "rich",
+    "lossgap.render.slices:multilabel_renderables",
+)
+
 
 def __getattr__(name: str) -> Any:
+    if name == "history":  # the package, callable: lossgap.history(...) is analyse_history
+        return importlib.import_module("lossgap.history")
     if name not in _PUBLIC:
         msg = f"module 'lossgap' has no attribute {name!r}"
         raise AttributeError(msg)
@@ -108,4 +114,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | {"history"})

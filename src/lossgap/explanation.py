@@ -581,7 +581,9 @@ def evaluate_source(
         except ImportError as exc:
             msg = f"--engine spark needs pyspark ({exc}): pip install 'lossgap[spark]'"
             raise InputError(msg) from exc
-    options = {"top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins}
+    options: dict[str, Any] = {
+        "top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins
+    }
     if by:
         grouped = (
             group_tallies_of_path(path, by, top=max(top, DEFAULT_TOP), **columns)

@@ -231,11 +231,13 @@ def test_by_streams_with_the_numbers_of_memory(tmp_path):
     y, p, group = grouped_binary(4, n=3000, temperature=2)
     site = np.random.default_rng(9).integers(0, 3, len(y))
     path = tmp_path / "preds.parquet"
-    pq.write_table(pa.table({"y": y, "p": p, "scanner": group, "site": site}), path, row_group_size=700)
+    table = pa.table({"y": y, "p": p, "scanner": group, "site": site})
+    pq.write_table(table, path, row_group_size=700)
     outputs = {}
     for engine in ("memory", "stream"):
         result = runner.invoke(
-            app, ["explain", str(path), "--by", "scanner", "--by", "site", "--engine", engine, "--json"]
+            app,
+            ["explain", str(path), "--by", "scanner", "--by", "site", "--engine", engine, "--json"],
         )
         assert result.exit_code == 0, result.output
         outputs[engine] = json.loads(result.stdout)
@@ -253,7 +255,8 @@ def test_multiclass_slices_stream_as_in_memory(tmp_path, rng):
     pq.write_table(pa.table(columns), path, row_group_size=500)
     got = {}
     for engine in ("memory", "stream"):
-        result = runner.invoke(app, ["explain", str(path), "--by", "site", "--engine", engine, "--json"])
+        args = ["explain", str(path), "--by", "site", "--engine", engine, "--json"]
+        result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         got[engine] = json.loads(result.stdout)
     for a, b in zip(got["memory"]["slices"], got["stream"]["slices"], strict=True):
@@ -348,7 +351,8 @@ def test_each_label_of_a_multilabel_file_has_scikit_learns_metrics(tmp_path):
     assert_allclose(micro["f1"], skm.f1_score(y, decided, average="micro"), rtol=1e-12)
     assert_allclose(micro["precision"], skm.precision_score(y, decided, average="micro"))
     assert_allclose(micro["log_loss"], skm.log_loss(y.ravel(), p.ravel()), rtol=1e-12)
-    assert_allclose(out["macro"]["f1"], skm.f1_score(y, decided, average="macro", zero_division=0), rtol=1e-12)
+    macro_f1 = skm.f1_score(y, decided, average="macro", zero_division=0)
+    assert_allclose(out["macro"]["f1"], macro_f1, rtol=1e-12)
     loss = -np.log(np.where(y == 1, p, 1 - p)).sum(axis=0)
     assert_allclose([r["loss_share"] for r in out["labels"]], loss / loss.sum(), rtol=1e-12)
     named = {f["evidence"]["label"] for f in out["findings"] if f["severity"] in ("high", "medium")}
@@ -366,7 +370,11 @@ def test_the_multilabel_api_takes_two_arrays_and_names_labels():
 @pytest.mark.parametrize(
     ("y", "p", "match"),
     [
-        ([[0, 1], [1, 0]], [[0.2, 0.7, 0.1], [0.3, 0.4, 0.5]], "y_true has shape \\(2, 2\\) but y_prob"),
+        (
+            [[0, 1], [1, 0]],
+            [[0.2, 0.7, 0.1], [0.3, 0.4, 0.5]],
+            "y_true has shape \\(2, 2\\) but y_prob",
+        ),
         ([[0, 2], [1, 0]], [[0.2, 0.7], [0.3, 0.4]], "label '1' holds 2 at row 0"),
         ([0, 1], [0.2, 0.7], "y_true has shape \\(2,\\): pass an \\(n, L\\) array"),
     ],

@@ -122,7 +122,7 @@ def explain_command(
     confusion pairs, slices).
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
-    columns: dict[str, Any] = {
+    columns: dict[str, Any] = {  # the column options of read_predictions and evaluate_source
         "label": label,
         "prob": prob or (),
         "logit": logit or (),
@@ -160,12 +160,12 @@ def explain_command(
         )
     else:
         console = make_console(stderr=True)
-        if json or quiet or not console.is_terminal:  # a bar only where someone watches
-            console = None
+        # a bar only where someone watches
+        bar = None if json or quiet or not console.is_terminal else console
         evaluation = evaluate_source(
             file,
             engine=chosen,
-            console=console,
+            console=bar,
             by=by or (),
             costs=cost_values,
             **options,

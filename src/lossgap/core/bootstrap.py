@@ -298,7 +298,10 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
             "ece": binned_ece(*top_weights, bins=bins),
             **_share_stats(class_weight, log_loss),
             "classwise_smooth_ece": np.mean(
-                [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)], axis=0
+                np.asarray(
+                    [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)]
+                ),
+                axis=0,
             ),
             "smooth_ece": np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0]),
         }

@@ -1,8 +1,9 @@
 """The Spark engine: one Tally per partition, merged in a tree.
 
 :func:`tally` summarises a Spark DataFrame of labels and probabilities without
-collecting it (:func:`lossgap.spark.explain` then evaluates the summary): each partition's Arrow batches become a :class:`~lossgap.Tally` on the
-executors (``mapInArrow``), the Tallies are merged pairwise in a tree
+collecting it (:func:`lossgap.spark.explain` then evaluates the summary): each
+partition's Arrow batches become a :class:`~lossgap.Tally` on the executors
+(``mapInArrow``), the Tallies are merged pairwise in a tree
 (``RDD.treeReduce``), and only the merged summary reaches the driver, where
 :func:`lossgap.explanation.evaluate` builds the same Evaluation as for the whole data in
 memory. The worst samples come from each partition's heap. Partitioning never changes
@@ -62,7 +63,9 @@ def _partition_function(
     model and group of each ``by`` column, named by :func:`_group_key`, with ``by``)."""
 
     def build(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        partition = TaskContext.get().partitionId()
+        context = TaskContext.get()
+        assert context is not None  # mapInArrow runs this inside a Spark task
+        partition = context.partitionId()
         tagged = ((batch, f"partition {partition}") for batch in batches)
         running: dict[str, Tally] = {}
         rows = 0

@@ -205,7 +205,7 @@ class Slice:
         }
 
 
-@dataclass
+@dataclass(repr=False)
 class MultilabelEvaluation(Displayable):
     """A multilabel evaluation: each label a binary problem, with micro and macro summaries.
 
