@@ -150,7 +150,10 @@ def test_one_file_multiclass_globs(tmp_path, rng):
 def test_terminal_table_says_which_differences_are_real(tmp_path, three_models):
     y, models = three_models
     pd.DataFrame({"label": y, **models}).to_csv(tmp_path / "p.csv", index=False)
-    result = run("compare", tmp_path / "p.csv")
+    short = run("compare", tmp_path / "p.csv")
+    assert short.exit_code == 0, short.stderr
+    assert "Key numbers" in short.stdout and "What to do" in short.stdout
+    result = run("compare", tmp_path / "p.csv", "--full")
     assert result.exit_code == 0, result.stderr
     text = result.stdout
     assert "rank" in text and "lr_proba" in text and "real" in text and "Findings" in text

@@ -111,7 +111,10 @@ def test_weight_column(tmp_path, binary_data):
 def test_terminal_output_reads_like_an_explanation(tmp_path, binary_data):
     y, p = binary_data
     path = write_csv(tmp_path / "preds.csv", {"label": y, "prob": p})
-    result = run("explain", path)
+    short = run("explain", path)
+    assert short.exit_code == 0
+    assert "Key numbers" in short.stdout and "What to do" in short.stdout
+    result = run("explain", path, "--full")
     assert result.exit_code == 0
     assert "log_loss" in result.stdout and "Findings" in result.stdout
     assert "decision: p >= 0.5 predicts 1" in result.stdout.replace("\n", " ")

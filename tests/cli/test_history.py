@@ -55,7 +55,7 @@ def test_json_contract(keras_log):
 
 
 def test_text_output_names_findings_and_advice(keras_log):
-    result = run(keras_log)
+    result = run(keras_log, "--full")
     assert result.exit_code == 0, result.stderr
     assert "loss_accuracy_divergence" in result.stdout
     assert "What to do: Keep epoch" in result.stdout

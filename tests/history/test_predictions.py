@@ -87,9 +87,11 @@ def test_rising_loss_reads_as_miscalibration(run_with_predictions):
 def test_cli_prints_the_per_epoch_table(run_with_predictions):
     folder, _, _ = run_with_predictions
     app = load_commands()
-    result = CliRunner().invoke(
-        app, ["history", str(folder / "training.log"), "--predictions", str(folder / "preds")]
-    )
+    args = ["history", str(folder / "training.log"), "--predictions", str(folder / "preds")]
+    short = CliRunner().invoke(app, args)
+    assert short.exit_code == 0, short.stderr
+    assert "miscalibration" in short.stdout and "temperature-scale" in short.stdout
+    result = CliRunner().invoke(app, [*args, "--full"])
     assert result.exit_code == 0, result.stderr
     assert "miscalibration" in result.stdout and "calibration_drift" in result.stdout
     result = CliRunner().invoke(

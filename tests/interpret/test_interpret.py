@@ -277,6 +277,9 @@ def test_cli_text_and_json():
     app = load_commands()
     out = runner.invoke(app, ["interpret", KERAS.replace(" - ", " – ")])
     assert out.exit_code == 0 and out.stderr == ""
+    assert out.stdout.startswith("Loss and accuracy agree") and "0.67-0.83" in out.stdout
+    out = runner.invoke(app, ["interpret", KERAS.replace(" - ", " – "), "--full"])
+    assert out.exit_code == 0 and out.stderr == ""
     assert "calibrated accuracy range" in out.stdout and "0.6698" in out.stdout
     args = ["interpret", "--loss", "1.5996", "--f1", "87.38%", "--n", "108", "--json"]
     out = runner.invoke(app, args)

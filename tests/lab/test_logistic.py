@@ -262,7 +262,9 @@ def test_cli_illustration_json_and_text():
     data = json.loads(out.stdout)
     assert data["best_accuracy"] == 0.8 and data["plots"] == []
     assert data["source"]["illustration"] == 1
-    text = runner.invoke(app, ["lab", "logistic", "--illustration", "1"])
+    short = runner.invoke(app, ["lab", "logistic", "--illustration", "1"])
+    assert short.exit_code == 0 and "gives up 20.0 accuracy points" in short.stdout
+    text = runner.invoke(app, ["lab", "logistic", "--illustration", "1", "--full"])
     assert text.exit_code == 0 and "cross-entropy fit" in text.stdout
 
 

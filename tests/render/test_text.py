@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import io
 
-from rich.console import Console
+from rich.console import Console, Group
 
 import lossgap
+from lossgap.render.text import explanation_renderables
 from tests.helpers.data import calibrated_logits, mri_case
 
 
-def render(ev, width=100):
+def render(ev, width=100, *, full=True):
+    """What a console without the lossgap theme prints: the full explanation or the answer."""
     out = io.StringIO()
-    Console(file=out, width=width, color_system=None, legacy_windows=False).print(ev)
+    shown = Group(*explanation_renderables(ev)) if full else ev
+    Console(file=out, width=width, color_system=None, legacy_windows=False).print(shown)
     return out.getvalue()
 
 
@@ -39,3 +42,29 @@ def test_renders_without_the_lossgap_theme_and_narrow():
     y, t = calibrated_logits(6, 300)
     text = render(lossgap.explain(y, t, from_logits=True), width=60)
     assert "Findings" in text
+
+
+def test_the_short_answer_leads_with_the_reason_and_the_fix():
+    y, z = mri_case()
+    ev = lossgap.explain(y, z, from_logits=True)
+    text = render(ev, width=80, full=False)
+    assert text.startswith("Accuracy 0.88 with log loss 1.28: a few errors are made")
+    order = [text.index(s) for s in ("Key numbers", "Why", "What to do", "--full")]
+    assert order == sorted(order)
+    assert "log loss 1.28 -> 0.34" in text  # the held-out gain of temperature scaling
+    assert len(text.splitlines()) <= 26
+
+
+def test_calibrated_short_answer_says_agree():
+    y, t = calibrated_logits(5, 1000)
+    text = render(lossgap.explain(y, t, from_logits=True), width=80, full=False)
+    assert "loss and accuracy agree" in text.splitlines()[0]
+
+
+def test_repr_is_one_line_and_html_folds_the_details():
+    y, t = calibrated_logits(6, 300)
+    ev = lossgap.explain(y, t, from_logits=True)
+    assert "\n" not in repr(ev) and repr(ev).startswith("<Evaluation: ") and len(repr(ev)) <= 100
+    page = ev._repr_html_()
+    assert page.index("What to do") < page.index('<details class="more"><summary>Details')
+    assert 'id="glossary"' in page

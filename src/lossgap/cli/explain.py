@@ -6,14 +6,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Group
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.engines.stream import Engine, choose_engine
 from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
-from lossgap.render.text import make_console
+from lossgap.render.text import explanation_renderables, make_console
 
 if TYPE_CHECKING:
     from lossgap.core.predictions import Predictions
@@ -46,12 +47,15 @@ def explain_command(
     classes: Annotated[
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
-    top: Annotated[int, typer.Option(help="How many worst samples to show.", min=0)] = 10,
+    top: Annotated[
+        int, typer.Option(help="How many worst samples to keep (shown with --full).", min=0)
+    ] = 10,
     confidence: Annotated[
         float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
     ] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.", min=0)] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     engine: Annotated[
         Engine,
         typer.Option(
@@ -65,7 +69,11 @@ def explain_command(
     md: MarkdownOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    """Explain why loss and accuracy disagree for one file of labels and probabilities.
+
+    Prints a short answer (headline, key numbers, findings, what to do); --full prints
+    every metric, finding and the worst samples.
+    """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns = {
         "label": label,
@@ -102,7 +110,7 @@ def explain_command(
     if json:
         print_json(evaluation.to_dict())
     else:
-        make_console().print(evaluation)
+        make_console().print(Group(*explanation_renderables(evaluation)) if full else evaluation)
 
 
 def report(

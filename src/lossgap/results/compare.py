@@ -135,7 +135,7 @@ class ModelResult:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Comparison(Displayable):
     """Several models on the same samples: ranked, compared in pairs, explained.
 

@@ -53,7 +53,17 @@ def renderer(result: object, kind: str) -> Callable[..., Any]:
 
 
 class Displayable:
-    """Mixin: ``rich`` and Jupyter display through the registered renderers."""
+    """Mixin: ``rich``, Jupyter and ``repr`` display through the registered renderers.
+
+    A result dataclass that inherits it passes ``repr=False`` so that its one-line ``repr``
+    (kind ``"repr"``) replaces the field dump the dataclass would write.
+    """
+
+    def __repr__(self) -> str:
+        try:
+            return str(renderer(self, "repr")(self))
+        except LookupError:  # no renderer wired (a bare test type): the plain form
+            return f"<{type(self).__name__}>"
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         yield from renderer(self, "rich")(self)

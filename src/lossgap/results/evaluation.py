@@ -189,7 +189,7 @@ class Finding:
         return SEVERITIES.index(self.severity)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Evaluation(Displayable):
     """The full evaluation of one set of predictions.
 

@@ -273,7 +273,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return json_safe(asdict(finding))
 
 
-@dataclass
+@dataclass(repr=False)
 class HistoryReport(Displayable):
     """Every run read from a path, and the per-epoch evaluation of saved predictions.
 

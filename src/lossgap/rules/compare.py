@@ -226,7 +226,7 @@ def rank_disagreement(c: Comparison) -> Finding | None:
         evidence,
         f"Choose by {name} when the probabilities are used; accuracy counts only the "
         "decisions at one threshold, and a model can gain it by pushing samples just across "
-        "the threshold (see threshold_flips).",
+        "the threshold (the near-threshold flips of each pair show how many).",
     )
 
 

@@ -177,8 +177,10 @@ def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
         train_loss_p=fit["train_loss_trend"]["p_value"],
         val_loss_trend=fit["val_loss_trend"]["trend"],
     )
+    keep = analysis.advice.get("probabilities")  # one epoch per goal, in every section
+    stop = at(analysis, keep["epoch"] if keep else fit["onset_epoch"])
     advice = (
-        f"Stop near {at(analysis, fit['onset_epoch'])} (early stopping on {run.loss} does it), "
+        f"Stop at {stop}, where {run.loss} is lowest (early stopping on {run.loss} does it), "
         "or regularise: weight decay, dropout, data augmentation, or more training data."
     )
     return [Finding("overfitting_onset", "medium" if rising else "low", message, evidence, advice)]

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from lossgap.core import bounds
 from lossgap.results.evaluation import Finding
-from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation
+from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation, acc_text, prob_text
 from lossgap.rules.explain import FLOOR_ACCURACY, FLOOR_NATS, WIDE_HALF_WIDTH
 
 #: Thresholds of the interpret-only findings (documented in docs/findings.md); the codes
@@ -29,24 +28,6 @@ def _pair_evidence(s: SplitInterpretation) -> dict[str, Any]:
         "calibrated_loss_range": s.calibrated_loss_range,
         "error_loss_range": s.error_loss_range,
     }
-
-
-def acc_text(s: SplitInterpretation) -> str:
-    if s.accuracy is not None:
-        return f"accuracy {s.accuracy:.4f}"
-    low, high = s.accuracy_interval or (math.nan, math.nan)
-    return f"accuracy {low:.4f}-{high:.4f} (from F1 {s.f1:.4f})"
-
-
-def prob_text(p: float) -> str:
-    """A probability for people: a percentage, or two significant digits when tiny.
-
-    Examples
-    --------
-    >>> prob_text(0.1217), prob_text(0.00094), prob_text(6.3e-07)
-    ('12.2%', '0.094%', '6.3e-05%')
-    """
-    return f"{p:.1%}" if p >= 0.01 else f"{p * 100:.2g}%"
 
 
 def _rule_impossible(s: SplitInterpretation) -> Finding | None:
@@ -284,8 +265,10 @@ def find(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None) -> 
     found = [f for s in splits.values() for rule in SPLIT_RULES if (f := rule(s)) is not None]
     if (g := _rule_generalization_gap(gap)) is not None:
         found.append(g)
+    main = _main_split(splits)
+    if main.accuracy_interval is None:
+        return sorted(found, key=lambda f: f.rank)  # a loss alone: no pair to call consistent
     if not any(f.severity in ("high", "medium") for f in found):
-        main = _main_split(splits)
         acc = f" and {acc_text(main)}" if main.accuracy_interval else ""
         found.append(
             Finding(
