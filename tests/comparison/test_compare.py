@@ -20,6 +20,7 @@ from lossgap.comparison import Comparison
 from lossgap.comparison.inputs import predictions_from_arrays
 from lossgap.comparison.paired import holm
 from lossgap.comparison.pipeline import paired_comparisons
+from lossgap.render.compare import comparison_renderables
 from lossgap.render.text import THEME
 from lossgap.rules import compare as rules
 from tests.helpers.data import random_binary, random_multiclass
@@ -277,7 +278,13 @@ def test_json_contract_and_terminal_rendering(rng):
     assert all(len(p["flips"]["a_only_correct_ids"]) <= 3 for p in out["pairs"])
     assert out["models"][0]["rank"] == 1 and "metrics" in out["models"][0]
     buffer = io.StringIO()
-    Console(file=buffer, width=120, color_system=None, theme=THEME).print(c)
+    console = Console(file=buffer, width=120, color_system=None, theme=THEME)
+    console.print(c)  # the short answer
+    assert buffer.getvalue().startswith("Keep base if you use the probabilities")
+    buffer.seek(0)
+    buffer.truncate()
+    for part in comparison_renderables(c):  # --full
+        console.print(part)
     text = buffer.getvalue()
     assert text.splitlines()[0].startswith(("Best by log loss", "a is best", "b is best", "base"))
     assert "accuracy" in text and "Holm-adjusted over the 3 pairs" in text
