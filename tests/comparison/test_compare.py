@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from rich.console import Console
+from rich.console import Console, Group
 from scipy import stats
 from sklearn.metrics import accuracy_score, brier_score_loss, log_loss, roc_auc_score
 
@@ -20,6 +20,7 @@ from lossgap.comparison import Comparison
 from lossgap.comparison.inputs import predictions_from_arrays
 from lossgap.comparison.paired import holm
 from lossgap.comparison.pipeline import paired_comparisons
+from lossgap.render.compare import comparison_renderables
 from lossgap.render.text import THEME
 from lossgap.rules import compare as rules
 from tests.helpers.data import random_binary, random_multiclass
@@ -278,6 +279,10 @@ def test_json_contract_and_terminal_rendering(rng):
     assert out["models"][0]["rank"] == 1 and "metrics" in out["models"][0]
     buffer = io.StringIO()
     Console(file=buffer, width=120, color_system=None, theme=THEME).print(c)
+    assert buffer.getvalue().startswith("Keep ") and "What to do" in buffer.getvalue()
+    buffer = io.StringIO()
+    full = Group(*comparison_renderables(c))
+    Console(file=buffer, width=120, color_system=None, theme=THEME).print(full)
     text = buffer.getvalue()
     assert text.splitlines()[0].startswith(("Best by log loss", "a is best", "b is best", "base"))
     assert "accuracy" in text and "Holm-adjusted over the 3 pairs" in text
