@@ -48,7 +48,7 @@ def test_the_short_answer_leads_with_the_reason_and_the_fix():
     y, z = mri_case()
     ev = lossgap.explain(y, z, from_logits=True)
     text = render(ev, width=80, full=False)
-    assert text.startswith("Accuracy 0.88 with log loss 1.28: a few errors are made")
+    assert text.startswith("Accuracy 0.88 with log loss 1.28: 12 errors made with at least 90%")
     order = [text.index(s) for s in ("Key numbers", "Why", "What to do", "--full")]
     assert order == sorted(order)
     assert "log loss 1.28 -> 0.34" in text  # the held-out gain of temperature scaling
