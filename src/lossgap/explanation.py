@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
-from lossgap.core.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
+from lossgap.core.bootstrap import (
+    BIASED_UPWARD,
+    DEBIASED,
+    DEFAULT_REPLICATES,
+    bootstrap_intervals,
+)
 from lossgap.core.calibration import ECE_BINNING, ece, smooth_ece_of
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import diagnose
@@ -237,7 +242,7 @@ def _evaluate(
         else {},
         worst=_worst_rows(tally, top),
         diagnostics={
-            **diagnose(tally, values["accuracy"]),
+            **diagnose(tally, values["accuracy"], confidence),
             "ece_binning": ECE_BINNING
             + ("" if binary else " (classwise: mean over classes, one-vs-rest)"),
         },
@@ -266,7 +271,7 @@ def _with_intervals(
         analytic["precision"] = (wilson(values["precision"], predicted[1] * scale, confidence), "wilson")
         analytic["recall"] = (wilson(values["recall"], actual[1] * scale, confidence), "wilson")
         analytic["roc_auc"] = (
-            delong_interval(tally.tables[0], values["roc_auc"], confidence),
+            delong_interval(tally.tables[0], values["roc_auc"], confidence, scale),
             "delong",
         )
     boot, method = (
@@ -290,6 +295,8 @@ def _with_intervals(
             (lo, hi), how = analytic[name]
         elif name in boot:
             (lo, hi), how = boot[name], method
+            if name in BIASED_UPWARD:
+                how = f"{method}; {DEBIASED}"
         else:
             lo = hi = how = None
         metrics[name] = MetricValue(value, lo, hi, how)
@@ -302,6 +309,9 @@ def _calibration_line(
     """Calibration slope and intercept with Wald intervals (multiclass: 1 / temperature)."""
     if tally.task == "binary":
         fit = calibration_fit(tally)
+        if fit is None:
+            none = MetricValue(float("nan"), None, None, "undefined: the logits do not spread")
+            return none, none
         if fit.separable:
             none = MetricValue(float("nan"), None, None, "undefined: the classes are separable")
             return none, none

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import random_binary
 
 import lossgap
 from lossgap import Predictions, Tally
@@ -15,6 +14,7 @@ from lossgap.core.pooling import (
     per_sample_variances,
     pool_for_resampling,
 )
+from tests.helpers.data import random_binary
 
 
 def _direct_variances(y: np.ndarray, p: np.ndarray) -> np.ndarray:

@@ -140,10 +140,10 @@ def test_rounding_decides_borderline_pairs():
     ("kwargs", "code", "severity"),
     [
         ({"loss": 0.5, "accuracy": 0.9}, "miscalibrated", "medium"),
-        ({"loss": 0.1, "accuracy": 0.9}, "threshold_fragile", "medium"),
+        ({"loss": 0.1, "accuracy": 0.9}, "threshold_fragile", "low"),
         ({"loss": 0.05, "accuracy": 0.9}, "impossible_pair", "high"),
         ({"loss": 0.6, "accuracy": 0.65, "base_rate": 0.3}, "accuracy_near_majority", "medium"),
-        ({"loss": 0.6, "accuracy": 0.71, "base_rate": 0.3}, "accuracy_near_majority", "medium"),
+        ({"loss": 0.6, "accuracy": 0.703, "base_rate": 0.3}, "accuracy_near_majority", "low"),
         ({"loss": 0.9, "accuracy": 0.8}, "overconfident", "high"),
         ({"loss": 1.8, "accuracy": 0.6, "classes": 10}, "miscalibrated", "medium"),
         ({"loss": 2.5, "accuracy": 0.6, "classes": 10}, "overconfident", "high"),

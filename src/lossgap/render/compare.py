@@ -41,6 +41,17 @@ def headline(c: Comparison) -> str:
     by_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
     score = format_number(best.evaluation.metric(c.by))
     accuracy = format_number(by_accuracy.evaluation.metric("accuracy"))
+    won = next(
+        (f.evidence for f in c.findings if f.code == "infinite_loss" and "winner" in f.evidence),
+        None,
+    )
+    if won is not None:  # one verdict: the raw ranking crowns a model only a zero put ahead
+        return (
+            f"{won['winner']} is best once its outputs are clipped: its log loss is infinite "
+            f"only because some probabilities are exactly 0; capped, it beats "
+            f"{won['best_finite']} by {won['margin']:.4f} nats (best by accuracy: "
+            f"{by_accuracy.name}, {accuracy})."
+        )
     if best.name == by_accuracy.name:
         return f"{best.name} is best by both {_LABELS[c.by]} ({score}) and accuracy ({accuracy})."
     return (

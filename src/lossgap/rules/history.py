@@ -46,16 +46,31 @@ def _fmt(value: float | None) -> str:
 
 
 def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> str:
-    n, se, within = analysis.n_val, check.get("change_se"), check.get("within_noise")
-    if within is None or se is None:
+    """The sampling-noise verdict of an accuracy change, or why there is none."""
+    n, se, verdict = analysis.n_val, check.get("change_se"), check.get("noise_verdict")
+    if verdict is None:
         return ""
-    verdict = "within" if within else "beyond"
+    if verdict == "n unknown" or se is None:
+        return (
+            f"; whether {what} is beyond sampling noise is unknown: the validation-set size is "
+            "not in the log (pass --n-val)"
+        )
     source = ""
     if analysis.n_val_source == INFERRED_N:
         source = ", a size inferred from the accuracy values (pass --n-val if it is wrong)"
+    if verdict == "undetermined":
+        return (
+            f"; with {n} validation samples{source} {what} is neither clearly beyond sampling "
+            f"noise (±{Z95 * se:.2g} if the epochs' errors were unrelated) nor within it: it "
+            "depends on how many samples changed, which the per-epoch predictions show "
+            "(--predictions, or lossgap compare on the two epochs)"
+        )
+    bound = check.get("z_beyond", Z95) * se
+    searched = check.get("searched", 1)
+    best_of = f", the best of {searched} points" if searched > 1 else ""
     return (
         f"; {what} is {verdict} sampling noise for {n} validation samples{source} "
-        f"(±{Z95 * se:.2g})"
+        f"(±{bound:.2g}{best_of})"
     )
 
 
