@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console, Group
 
@@ -51,7 +52,7 @@ def test_the_short_answer_leads_with_the_reason_and_the_fix():
     assert text.startswith("Accuracy 0.88 with log loss 1.28: 12 errors made with at least 90%")
     order = [text.index(s) for s in ("Key numbers", "Why", "What to do", "--full")]
     assert order == sorted(order)
-    assert "log loss 1.28 -> 0.34" in text  # the held-out gain of temperature scaling
+    assert re.search(r"log loss 1.28 -> 0.3\d, no decision changes", text)  # held-out gain
     assert len(text.splitlines()) <= 26
 
 
