@@ -311,12 +311,12 @@ def comparison_answer(c: Comparison) -> Answer:
         findings.append(flips.message)
     most = max(c.pairs, key=lambda p: p.flips.a_only_correct + p.flips.b_only_correct)
     f = most.flips
-    flips = f.a_only_correct + f.b_only_correct
+    flipped = f.a_only_correct + f.b_only_correct
     findings.append(
         "The models make the same decision on every sample; they differ only in how sure "
         "they are, which the loss sees and accuracy does not."
-        if flips == 0
-        else f"{most.a} and {most.b} disagree on {flips} of {c.n} samples (a flip: one model "
+        if flipped == 0
+        else f"{most.a} and {most.b} disagree on {flipped} of {c.n} samples (a flip: one model "
         f"right, the other wrong); {f.near_threshold} of these sit near the threshold "
         f"({c.near_rule}), where a tiny change of probability flips the decision."
     )

@@ -71,7 +71,7 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
             if goal == "decisions" and keep and keep.get("within_noise"):
                 keep = None  # its gain is noise: the probabilities epoch serves both
             at = _x_of(curves, keep["epoch"]) if keep else None
-            if at is not None:
+            if keep is not None and at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
                            label=f"keep for {goal}: {run.axis} {keep['epoch']}")
         for axis in (ax, right):
