@@ -19,13 +19,22 @@ Multiclass (``--multiclass N K``, default 1e6 10): the same two lossgap timings 
 ``np.sort(P, axis=0)`` (every class column sorted) and scikit-learn's multiclass calls
 (log_loss, accuracy, balanced accuracy, macro precision/recall/F1, one-vs-rest ROC AUC).
 
+The command line (``--cli N``, default off): ``lossgap explain FILE --json`` on an N-row
+Parquet file, end to end in a fresh process (start, imports, reading, evaluation, JSON),
+against the in-process ``lossgap.explain`` of the same arrays; wall time, best of
+``--repeat``; target at most 1.5x.
+
 Usage: python benchmarks/bench_explain.py [--sizes 1e3 1e4 1e5 1e6 1e7] [--multiclass 1e6 10]
-    [--repeat 3]
+    [--repeat 3] [--cli 1e6]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -116,6 +125,40 @@ def multiclass(n: int, k: int, repeat: int, rng: np.random.Generator) -> None:
           f"(target {MULTICLASS_TARGET:g}x: {'met' if t_sk / t_ex >= MULTICLASS_TARGET else 'NOT met'})")
 
 
+CLI_TARGET = 1.5
+
+
+def best_wall(func: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def command_line(n: int, repeat: int, rng: np.random.Generator) -> None:
+    """``lossgap explain FILE --json`` end to end against the in-process explain."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    z = rng.normal(0.0, 2.0, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
+    p = 1 / (1 + np.exp(-(z + rng.normal(0.0, 1.0, n))))
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "predictions.parquet")
+        pq.write_table(pa.table({"label": y, "prob": p}), path)
+        command = [sys.executable, "-m", "lossgap", "explain", path, "--json"]
+        t_cli = best_wall(
+            lambda: subprocess.run(command, check=True, stdout=subprocess.DEVNULL), repeat
+        )
+    t_in = best_wall(lambda: lossgap.explain(y, p), repeat)
+    ratio = t_cli / t_in
+    print(f"\ncommand line, n={n}: `lossgap explain FILE --json` {t_cli:.2f} s, in-process "
+          f"explain {t_in:.2f} s (wall, best of {repeat}): {ratio:.2f}x "
+          f"(target at most {CLI_TARGET:g}x: {'met' if ratio <= CLI_TARGET else 'NOT met'})")
+
+
 def _verdict(ratio: float, target: float | None) -> str:
     if target is None:
         return ""
@@ -125,8 +168,10 @@ def _verdict(ratio: float, target: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", type=float, default=[1e3, 1e4, 1e5, 1e6, 1e7])
-    parser.add_argument("--multiclass", nargs=2, type=float, default=[1e6, 10], metavar=("N", "K"))
+    parser.add_argument("--multiclass", nargs="*", type=float, default=[1e6, 10], metavar="N K",
+                        help="n and k of the multiclass run; none to skip it")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--cli", type=float, default=0, metavar="N")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     lossgap.explain(rng.integers(0, 2, 1000), rng.uniform(size=1000))  # imports, first calls
@@ -149,6 +194,8 @@ def main() -> None:
         )
     if args.multiclass:
         multiclass(int(args.multiclass[0]), int(args.multiclass[1]), args.repeat, rng)
+    if args.cli:
+        command_line(int(args.cli), args.repeat, rng)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from lossgap.results.display import register_renderer
 from lossgap.version import __version__
 
 if TYPE_CHECKING:
+    from lossgap.calibrator import Calibrator
     from lossgap.comparison import Comparison, compare
     from lossgap.core.predictions import Predictions
     from lossgap.core.tally import Tally
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 # public name -> the module that defines it
 _PUBLIC = {
+    "Calibrator": "lossgap.calibrator",
     "Comparison": "lossgap.results.compare",
     "Evaluation": "lossgap.results.evaluation",
     "InputError": "lossgap.errors",
@@ -44,6 +46,7 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "Calibrator",
     "Comparison",
     "Evaluation",
     "InputError",

@@ -61,7 +61,7 @@ def _compiled() -> Any:
         return None
 
     @numba.njit(nogil=True, cache=True)
-    def accumulate(scores, labels, weights, shift, first, last, acc):  # type: ignore[no-untyped-def]
+    def accumulate(scores, labels, weights, shift, first, last, acc):
         # acc[b] = (rows, negative weight, positive weight, score sum, low, high): a bin's
         # six sums share a cache line, so a row costs one miss however the scores fall
         bits = np.empty(1, dtype=np.float64)
