@@ -222,8 +222,8 @@ def _answer_steps(result: Interpretation) -> list[Step]:
     elif main.accuracy_interval is not None and main.n is None:
         steps.append(
             Step(
-                f"Give the number of {_split_name(main.split) or 'test'} samples (--n) to see "
-                "how precise the accuracy is."
+                f"Give the {_split_name(main.split) or 'test'} set's size (--n) to see how "
+                "precise the accuracy is."
             )
         )
     if not steps or "consistent" in codes:
