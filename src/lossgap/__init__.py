@@ -56,6 +56,7 @@ __all__ = [
     "__version__",
     "compare",
     "explain",
+    "history",
 ]
 
 # result type -> its renderers, as "module:function" (see lossgap.results.display)
@@ -92,6 +93,8 @@ for _result, (_answer, _html) in _RENDERERS.items():
 
 
 def __getattr__(name: str) -> Any:
+    if name == "history":  # the package, callable: lossgap.history(...) is analyse_history
+        return importlib.import_module("lossgap.history")
     if name not in _PUBLIC:
         msg = f"module 'lossgap' has no attribute {name!r}"
         raise AttributeError(msg)
@@ -101,4 +104,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | {"history"})

@@ -67,6 +67,7 @@ def test_without_curves_only_what_the_evaluation_holds(rng):
     assert [c.name for c in explain_charts(ev)] == ["reliability", "loss_concentration"]
 
 
+@pytest.mark.slow
 def test_saved_as_png_and_parseable_svg(rng, tmp_path):
     y, p = random_binary(rng, 200)
     _, charts = _charts(y, p)
@@ -82,6 +83,7 @@ def test_saved_as_png_and_parseable_svg(rng, tmp_path):
             assert xml.dom.minidom.parseString(data).documentElement.tagName == "svg"
 
 
+@pytest.mark.slow
 def test_svg_is_reproducible(rng):
     y, p = random_binary(rng, 150)
     first = [c.svg() for c in _charts(y, p)[1][:2]]
@@ -97,6 +99,7 @@ def test_plot_directory_that_is_a_file_is_refused(tmp_path, rng):
         save_charts(_charts(y, p)[1], target)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["$\\notacommand{$", "<script>alert(1)</script>", "a" * 80])
 def test_user_strings_draw_as_typed(rng, name):
     y, p = random_binary(rng, 60)

@@ -70,6 +70,13 @@ def compare_command(
         str | None,
         typer.Option("--id", help="Column of sample ids; several files are joined on it."),
     ] = None,
+    model_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Long format: the column naming each row's model (repeat it for a model "
+            "named by several columns); one file, one model per value."
+        ),
+    ] = None,
     reference: Annotated[
         str | None, typer.Option(help="Compare each model with this one (default: all pairs).")
     ] = None,
@@ -135,6 +142,7 @@ def compare_command(
         threshold=threshold,
         positive=positive,
         classes=classes.split(",") if classes else None,
+        model_column=model_column or (),
     )
     stderr = make_console(stderr=True)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
@@ -97,7 +97,7 @@ def explain_command(
     every metric, finding and the worst samples.
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
-    columns = {
+    columns: dict[str, Any] = {  # the column options of read_predictions and evaluate_source
         "label": label,
         "prob": prob or (),
         "logit": logit or (),
@@ -124,12 +124,12 @@ def explain_command(
         )
     else:
         console = make_console(stderr=True)
-        if json or quiet or not console.is_terminal:  # a bar only where someone watches
-            console = None
+        # a bar only where someone watches
+        bar = None if json or quiet or not console.is_terminal else console
         evaluation = evaluate_source(
             file,
             engine=chosen,
-            console=console,
+            console=bar,
             top=top,
             confidence=confidence,
             seed=seed,

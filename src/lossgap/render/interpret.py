@@ -143,8 +143,7 @@ def _answer_finding(f: Finding, result: Interpretation) -> str | None:
         return (
             f"The errors are confident: even if every correct prediction were a coin flip, "
             "the errors would give their true class "
-            f"{prob_text(split.error_true_class_prob_range[1])} "
-            "or less on (geometric) average."
+            f"{prob_text(split.error_true_class_prob_range[1])} or less on (geometric) average."
         )
     if f.code == "wide_intervals":
         return (

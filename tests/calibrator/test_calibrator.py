@@ -68,6 +68,7 @@ def test_multiclass_temperature_and_isotonic(rng):
         Calibrator.fit(y, sharp, method="platt")
 
 
+@pytest.mark.slow
 def test_saved_from_one_half_predicts_the_other_half():
     """The held-out log loss explain reports comes true on the other half, within the
     interval it reports, in at least 90% of datasets (per method)."""
