@@ -12,6 +12,7 @@ Column layout of numpy files: a structured ``.npy`` gives one column per field; 
 from __future__ import annotations
 
 import fnmatch
+import tokenize
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -189,16 +190,33 @@ def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
     return pa.table(columns)
 
 
-#: What numpy raises for a corrupt, truncated or foreign .npy/.npz file (a bad zip, a CRC
-#: mismatch, a header it cannot parse, a pickled object it will not load).
-_NUMPY_FILE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, SyntaxError)
+#: What numpy and pyarrow raise for a corrupt, truncated or foreign .npy/.npz file (a bad
+#: zip, a CRC mismatch, a header it cannot parse, a pickled object it will not load, text
+#: that is not valid UTF-32, values pyarrow cannot hold).
+_NUMPY_FILE_ERRORS = (
+    OSError,
+    EOFError,
+    KeyError,
+    zipfile.BadZipFile,
+    SyntaxError,
+    tokenize.TokenError,
+    pa.ArrowException,
+    UnicodeError,
+    ValueError,
+)
 
 
 def _read_npy(path: Path) -> pa.Table:
     try:
         array = np.load(path, allow_pickle=False)
+        return _numpy_table(array, path)
+    except InputError:
+        raise
     except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npy", exc) from exc
+
+
+def _numpy_table(array: np.ndarray, path: Path) -> pa.Table:
     if array.dtype.names:
         return _arrays_to_table({name: array[name] for name in array.dtype.names}, path)
     if array.ndim == 1:
@@ -215,9 +233,11 @@ def _read_npz(path: Path) -> pa.Table:
             if not hasattr(archive, "files"):  # a .npy under an .npz name
                 raise ValueError("a single array, not an archive")
             arrays = {name: archive[name] for name in archive.files}
+        return _arrays_to_table(arrays, path)
+    except InputError:
+        raise
     except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npz", exc) from exc
-    return _arrays_to_table(arrays, path)
 
 
 _READERS = {
