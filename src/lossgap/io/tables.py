@@ -192,8 +192,10 @@ def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
 
 #: What numpy and pyarrow raise for a corrupt, truncated or foreign .npy/.npz file (a bad
 #: zip, a CRC mismatch, a header it cannot parse, a pickled object it will not load, text
-#: that is not valid UTF-32, values pyarrow cannot hold).
+#: that is not valid UTF-32, values pyarrow cannot hold, zip flags for encryption or
+#: compression methods zipfile refuses with RuntimeError or NotImplementedError).
 _NUMPY_FILE_ERRORS = (
+    RuntimeError,
     OSError,
     EOFError,
     KeyError,
