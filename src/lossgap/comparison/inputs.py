@@ -185,7 +185,12 @@ def _models_of_one_file(
     groups: dict[str, list[str]] = {}
     for pattern in patterns:
         matched = choose_columns(
-            columns, str(path), label=base.label, id=base.id, **{option[2:]: [pattern]}
+            columns,
+            str(path),
+            label=base.label,
+            id=base.id,
+            prob=() if logit else [pattern],
+            logit=[pattern] if logit else (),
         ).probs
         if len(matched) == 1 or k <= 2:
             groups.update({c: [c] for c in matched})

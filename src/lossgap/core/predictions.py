@@ -512,7 +512,7 @@ class Predictions:
             raise InputError(msg)
         self.threshold = float(threshold)
         self.from_logits = bool(from_logits)
-        names = list(prob_names) if prob_names else _column_names(y_prob)
+        given = list(prob_names) if prob_names else _column_names(y_prob)
         labels = _labels_array(y_true, label_name)
         raw = to_numpy(y_prob, "y_prob")
         if raw.ndim == 2 and raw.shape[1] == 1:
@@ -521,8 +521,10 @@ class Predictions:
             msg = f"y_prob has shape {raw.shape}: pass (n,) or (n, k) probabilities"
             raise InputError(msg)
         width = 1 if raw.ndim == 1 else raw.shape[1]
-        named = names is not None and len(names) == width  # names that may name classes
-        if not named:
+        named = given is not None and len(given) == width  # names that may name classes
+        if given is not None and named:
+            names = given
+        else:
             names = ["y_prob"] if width == 1 else [f"y_prob[:, {j}]" for j in range(width)]
         self.prob_names = names
         if len(raw) != len(labels):

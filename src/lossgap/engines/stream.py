@@ -123,7 +123,7 @@ def resolve_source(source: str | Path) -> Source:
     if _is_glob(text):
         # '**' follows links to folders: a link loop lists one file many times; keep each
         # real file once, under the first name the glob gave it
-        real = {}
+        real: dict[str, Path] = {}
         for name in sorted(glob.glob(text, recursive=True)):
             if Path(name).is_file():
                 real.setdefault(os.path.realpath(name), Path(name))

@@ -6,10 +6,10 @@ Styles are names from :data:`THEME` (``lossgap.high``...), never colours in the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.style import Style
 from rich.table import Table
@@ -63,7 +63,7 @@ class PrintableConsole(Console):
 
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None
-    ) -> RenderResult:
+    ) -> Iterable[Segment]:
         for segment in super().render(renderable, options):
             text = segment.text
             if segment.control or text.isprintable() or text == "\n":
