@@ -59,6 +59,8 @@ def write_npy_files(tmp_path):
         ("list.parquet --id id", r"column 'id' holds a \w+ at row 0 .*ids must be single values"),
         ("inf.jsonl", r"is not a JSON Lines"),
         ("weights.csv --weight w", r"rescale the weights"),
+        ("badheader.csv", r"is not a CSV table"),
+        ("badheader.csv --engine stream", r"cannot read .*badheader.csv as csv"),
     ],
 )
 def test_broken_files_give_one_line(tmp_path, name, pattern):
@@ -67,6 +69,7 @@ def test_broken_files_give_one_line(tmp_path, name, pattern):
     pq.write_table(pa.table({"y": [0, 1], "p": [0.2, 0.8], "id": [[1], [2, 3]]}), tmp_path / "list.parquet")
     (tmp_path / "inf.jsonl").write_text('{"y": 0, "p": 0.2}\n{"y": 1e400, "p": 0.8}\n')
     (tmp_path / "weights.csv").write_text("y,p,w\n0,0.2,1e308\n1,0.8,1e308\n")
+    (tmp_path / "badheader.csv").write_bytes(b"y,pM\xbc\n0,1\n1,0\n")  # not UTF-8, at the end
     file, *options = name.split()
     line = one_line(cli("explain", str(tmp_path / file), "--quiet", *options))
     assert __import__("re").search(pattern, line), line

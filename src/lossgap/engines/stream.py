@@ -193,8 +193,10 @@ def _unreadable(where: str, kind: str, exc: Exception) -> InputError:
 def open_dataset(src: Source) -> ds.Dataset:
     """The ``pyarrow.dataset`` of a source (the schema of its first file)."""
     try:
-        return ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        dataset = ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
+        dataset.schema.names  # noqa: B018 - a header that is not UTF-8 fails here, not later
+        return dataset
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(src.text, src.kind, exc) from exc
 
 

@@ -125,7 +125,8 @@ def _looks_binary(path: Path) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return exc.start < len(head) - 4  # a multi-byte char cut at the end is fine
+        # a multi-byte character cut by the 4096-byte read is fine; the end of the file is not
+        return exc.start < len(head) - 4 or len(head) < 4096
     return False
 
 
@@ -142,7 +143,9 @@ def _read_delimited(path: Path, delimiter: str, kind: str) -> pa.Table:
     if _looks_binary(path):
         raise _not_a_table(path, kind)
     try:
-        return pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+        table = pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+        table.column_names  # noqa: B018 - pyarrow checks the values' UTF-8, not the header's
+        return table
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         raise _not_a_table(path, kind, exc) from exc
 
