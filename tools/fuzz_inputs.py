@@ -463,13 +463,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-format", type=int, default=1000)
     parser.add_argument("--api", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--first-seed", type=int, default=0, help="seed of the first file")
     parser.add_argument("--formats", default=",".join(FORMATS))
     parser.add_argument("--keep", default="build/fuzz-failures")
     args = parser.parse_args(argv)
     kinds = [f for f in args.formats.split(",") if f]
     # round robin, so that a run stopped early has covered every format alike
-    jobs = [(f, s, args.keep) for s in range(args.per_format) for f in kinds]
-    jobs += [("api", s, args.keep) for s in range(args.api)]
+    seeds = range(args.first_seed, args.first_seed + args.per_format)
+    jobs = [(f, s, args.keep) for s in seeds for f in kinds]
+    jobs += [("api", s, args.keep) for s in range(args.first_seed, args.first_seed + args.api)]
     counts: dict[str, Counter[str]] = {}
     failures: list[str] = []
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
