@@ -9,10 +9,13 @@
    demo, and a notebook fragment (``_repr_html_``);
 3. loads each page in headless Chromium with every host name unresolvable (so any network
    request fails loudly), collects the browser console, and takes screenshots: the page on
-   a laptop screen (1366 px wide, cut into 1366 x 1000 tiles) and a print preview (the
-   print styles on an A4-wide page), plus a PDF as printing makes it;
-4. fails (exit 1) when a page logs anything to the console, when a page is missing a plot,
-   or when Chromium fails. A canary page that logs on purpose must be caught first, so a
+   a wide screen (1400 px) and on a phone (420 px), each cut into tiles 1000 px high, and a
+   print preview (the print styles on an A4-wide page), plus a PDF as printing makes it;
+4. measures, at 1400 and at 420 px, every element that reaches past the window's right
+   edge (outside a horizontally scrolling box), with a copy of the page that carries a
+   measuring script (the page itself never has one);
+5. fails (exit 1) when a page logs anything to the console, when something overflows the
+   window at either width, when a page is missing a plot, or when Chromium fails. A canary page that logs on purpose must be caught first, so a
    Chromium that stopped reporting its console cannot pass the check silently.
 
 Look at the screenshots (``build/report-check/screens/*.png``) before calling a report done.
@@ -39,7 +42,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 HOSTILE = "<script>alert(1)</script>"
-WIDTH, TILE = 1366, 1000
+WIDTHS, TILE = (1400, 420), 1000
 PRINT_WIDTH = 794  # A4 at 96 dpi
 PAGE_HEIGHT = 16000
 TIMEOUT = 300  # seconds per browser run; the machines that run this may be busy
@@ -153,7 +156,7 @@ def make_reports(folder: Path) -> dict[str, Path]:
     ).stdout
     pages["notebook"].write_text(
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>notebook</title></head>"
-        f"<body style='margin:0;background:#fff'><div style='width:1100px'>{fragment}</div>"
+        f"<body style='margin:0;background:#fff'><div>{fragment}</div>"
         "</body></html>",
         encoding="utf-8",
     )
@@ -210,6 +213,40 @@ def print_preview(page: Path) -> Path:
     return preview
 
 
+#: Lists (in the page's title, which --dump-dom prints) the elements whose right edge passes
+#: the window's, outside boxes that scroll sideways on purpose.
+PROBE = """<script>
+addEventListener("load", () => {
+  const over = [];
+  for (const el of document.querySelectorAll("main *")) {
+    if (el.closest(".scroll") || el.closest("details:not([open])")) continue;
+    const box = el.getBoundingClientRect();
+    if (box.width && box.right > innerWidth + 1) {
+      const name = el.tagName.toLowerCase() + (el.className ? "." + el.className : "");
+      over.push(name + " to " + Math.round(box.right) + "px");
+    }
+  }
+  document.title = "OVERFLOW:" + over.slice(0, 5).join("; ") + ":END";
+});
+</script>"""
+
+
+def overflow(browser: str, page: Path, width: int) -> str:
+    """What reaches past the right edge of a ``width``-pixel window ("" when nothing)."""
+    probe = page.with_name(f"{page.stem}.probe.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</main>", PROBE + "</main>"),
+                     encoding="utf-8")
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--window-size={width},1000", "--virtual-time-budget=3000", "--dump-dom",
+               probe.resolve().as_uri()]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+    probe.unlink()
+    found = re.search(r"OVERFLOW:(.*?):END", done.stdout)
+    if found is None:
+        return "the measuring script did not run"
+    return found.group(1)
+
+
 def check_page(browser: str, name: str, page: Path, screens: Path) -> list[str]:
     """Screenshots and console of one report; the problems found."""
     html = page.read_text(encoding="utf-8")
@@ -218,10 +255,14 @@ def check_page(browser: str, name: str, page: Path, screens: Path) -> list[str]:
         problems.append(f"{name}: an unescaped <script> in the page")
     if "<img " in html and 'src="http' in html:
         problems.append(f"{name}: an image loaded from the network")
-    messages = browse(browser, page, f"--screenshot={screens / (name + '.png')}",
-                      f"--window-size={WIDTH},{PAGE_HEIGHT}")
-    problems += [f"{name}: console: {m}" for m in messages]
-    tiles(screens / f"{name}.png", screens / name, WIDTH)
+    for width in WIDTHS:
+        shot = screens / f"{name}-{width}.png"
+        messages = browse(browser, page, f"--screenshot={shot}",
+                          f"--window-size={width},{PAGE_HEIGHT}")
+        problems += [f"{name}: console: {m}" for m in messages]
+        tiles(shot, screens / f"{name}-{width}", width)
+        if over := overflow(browser, page, width):
+            problems.append(f"{name}: past the right edge at {width} px: {over}")
     preview = print_preview(page)
     browse(browser, preview, f"--screenshot={screens / (name + '-print.png')}",
            f"--window-size={PRINT_WIDTH},{PAGE_HEIGHT}")

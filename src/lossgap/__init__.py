@@ -58,31 +58,34 @@ __all__ = [
 # result type -> its renderers, as "module:function" (see lossgap.results.display)
 _RENDERERS = {
     "lossgap.results.evaluation:Evaluation": (
-        "lossgap.render.text:explanation_renderables",
+        "lossgap.render.text:explain_answer",
         "lossgap.render.html:evaluation_html",
     ),
     "lossgap.results.compare:Comparison": (
-        "lossgap.render.compare:comparison_renderables",
+        "lossgap.render.compare:comparison_answer",
         "lossgap.render.html:comparison_html",
     ),
     "lossgap.results.history:HistoryReport": (
-        "lossgap.render.history:report_renderables",
+        "lossgap.render.history:history_answer",
         "lossgap.render.html:history_html",
     ),
     "lossgap.results.interpret:Interpretation": (
-        "lossgap.render.interpret:interpretation_renderables",
-        None,
+        "lossgap.render.interpret:interpretation_answer",
+        "lossgap.render.interpret:interpretation_html",
     ),
     "lossgap.results.lab:LabResult": (
-        "lossgap.render.lab:lab_renderables",
+        "lossgap.render.lab:lab_answer",
         "lossgap.render.html:lab_html",
     ),
 }
 
-for _result, (_rich, _html) in _RENDERERS.items():
-    register_renderer(_result, "rich", _rich)
-    if _html is not None:
-        register_renderer(_result, "html", _html)
+# every result shows its short answer (kind "answer" builds it) in a terminal and as its
+# one-line repr; its notebook view is the answer with the details folded
+for _result, (_answer, _html) in _RENDERERS.items():
+    register_renderer(_result, "answer", _answer)
+    register_renderer(_result, "rich", "lossgap.render.answer:short_answer")
+    register_renderer(_result, "repr", "lossgap.render.answer:one_line_repr")
+    register_renderer(_result, "html", _html)
 
 
 def __getattr__(name: str) -> Any:

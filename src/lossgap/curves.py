@@ -46,7 +46,7 @@ from lossgap.core.tally import ScoreTable, Tally, highest
 from lossgap.errors import InputError
 from lossgap.results.compare import Comparison
 from lossgap.results.curves import ExplainCurves
-from lossgap.results.evaluation import Evaluation
+from lossgap.results.evaluation import Evaluation, ReliabilityCurve
 
 #: Resamples of the consistency band (reliabilitydiag's default is 100).
 BAND_REPLICATES = 200
@@ -159,7 +159,7 @@ def consistency_band(
     }
 
 
-def curve_outside_band(curve: dict[str, list[float]], band: dict[str, Any]) -> float:
+def curve_outside_band(curve: ReliabilityCurve, band: dict[str, Any]) -> float:
     """Share of the weight of the CORP curve's blocks whose value leaves the band.
 
     A block (``score_low`` to ``score_high`` at value ``recalibrated``) is outside when
@@ -167,8 +167,8 @@ def curve_outside_band(curve: dict[str, list[float]], band: dict[str, Any]) -> f
 
     Examples
     --------
-    >>> curve = {"score_low": [0.1, 0.6], "score_high": [0.4, 0.9],
-    ...          "recalibrated": [0.25, 0.3], "weight": [50.0, 50.0]}
+    >>> curve = ReliabilityCurve(score_low=[0.1, 0.6], score_high=[0.4, 0.9],
+    ...                          recalibrated=[0.25, 0.3], weight=[50.0, 50.0])
     >>> band = {"score": [0.1, 0.4, 0.6, 0.9], "low": [0.0, 0.2, 0.5, 0.8],
     ...         "high": [0.3, 0.6, 0.7, 1.0]}
     >>> curve_outside_band(curve, band)
@@ -177,12 +177,12 @@ def curve_outside_band(curve: dict[str, list[float]], band: dict[str, Any]) -> f
     score = np.asarray(band["score"], float)
     low = np.asarray([np.nan if v is None else v for v in band["low"]], float)
     high = np.asarray([np.nan if v is None else v for v in band["high"]], float)
-    weight = np.asarray(curve["weight"], float)
+    weight = np.asarray(curve.weight, float)
     if weight.sum() <= 0:
         return 0.0
     outside = np.zeros(len(weight), dtype=bool)
     for i, (a, b, value) in enumerate(
-        zip(curve["score_low"], curve["score_high"], curve["recalibrated"], strict=True)
+        zip(curve.score_low, curve.score_high, curve.recalibrated, strict=True)
     ):
         at = (score >= a) & (score <= b) & np.isfinite(low)
         outside[i] = bool(np.any((value < low[at]) | (value > high[at])))
@@ -492,8 +492,13 @@ def flip_points(
     }
 
 
-def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> ExplainCurves:
+def evaluation_curves(
+    ev: Evaluation, pred: Predictions, *, seed: int = 0, tally: Tally | None = None
+) -> ExplainCurves:
     """:func:`explain_curves` of an evaluation's own samples (its CORP curve, its level).
+
+    ``tally``: the samples' Tally when the caller has it (the CLI built it to evaluate),
+    so it is not built again.
 
     Examples
     --------
@@ -503,9 +508,9 @@ def evaluation_curves(ev: Evaluation, pred: Predictions, *, seed: int = 0) -> Ex
     5
     """
     return explain_curves(
-        Tally.from_predictions(pred),
+        Tally.from_predictions(pred) if tally is None else tally,
         pred,
-        curve=ev.decomposition.get("curve"),
+        curve=None if ev.decomposition is None else ev.decomposition.curve,
         confidence=ev.confidence,
         seed=seed,
     )
@@ -536,7 +541,7 @@ def explain_curves(
     tally: Tally,
     pred: Predictions | None = None,
     *,
-    curve: dict[str, list[float]] | None = None,
+    curve: ReliabilityCurve | None = None,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> ExplainCurves:
@@ -549,7 +554,7 @@ def explain_curves(
         The samples: needed for the multiclass top-label band and histogram and for the
         per-sample points.
     curve : dict, optional
-        The evaluation's CORP curve (``decomposition["curve"]``), to say how much of it
+        The evaluation's CORP curve (``decomposition.curve``), to say how much of it
         leaves the band.
     confidence : float, default=0.95
         Coverage of the band.

@@ -3,7 +3,7 @@
 scikit-learn's bundled breast-cancer data (no download), a two-layer ``MLPClassifier``
 without weight decay, trained epoch by epoch with ``partial_fit``. Its validation loss
 bottoms out within a few epochs and then more than triples, while its validation accuracy
-still improves: the pattern of the seed questions, on data every install has.
+still improves: the pattern users most often ask about, on data every install has.
 
 :func:`run_demo` then does what a user would: writes the training log (Keras
 ``CSVLogger`` format) and some epochs' validation predictions, reads them back with

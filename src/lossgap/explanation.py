@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy.typing as npt
 
-from lossgap.core.bootstrap import DEFAULT_REPLICATES, bootstrap_intervals
+from lossgap.core.bootstrap import (
+    BIASED_UPWARD,
+    DEBIASED,
+    DEFAULT_REPLICATES,
+    bootstrap_intervals,
+)
 from lossgap.core.calibration import ECE_BINNING, ece, smooth_ece_of
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import diagnose
@@ -23,9 +28,9 @@ from lossgap.core.predictions import Predictions, python_scalar
 from lossgap.core.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
 from lossgap.core.tally import DEFAULT_TOP, Tally
 from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
-from lossgap.engines import is_torch_tensor
+from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation, MetricValue
+from lossgap.results.evaluation import Evaluation, MetricValue, WorstSample
 from lossgap.rules.explain import find
 
 if TYPE_CHECKING:
@@ -96,7 +101,7 @@ def explain(
     >>> ev = lossgap.explain([0, 0, 1, 1], [0.1, 0.6, 0.35, 0.8])
     >>> ev.metric("accuracy"), ev.metric("roc_auc")
     (0.5, 0.75)
-    >>> ev.worst[0]["id"], round(ev.worst[0]["loss"], 3)
+    >>> ev.worst[0].id, round(ev.worst[0].loss, 3)
     (2, 1.05)
     """
     options = {
@@ -125,6 +130,13 @@ def explain(
 DETAILS = ("full", "summary")
 
 
+def summarise(pred: Predictions, top: int = 10) -> Tally:
+    """The Tally :func:`evaluate_predictions` reads, keeping at least ``DEFAULT_TOP`` worst
+    samples (so a report may show more than ``top``)."""
+    with one_blas_thread():
+        return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+
+
 def evaluate_predictions(
     pred: Predictions,
     *,
@@ -133,9 +145,15 @@ def evaluate_predictions(
     seed: int = 0,
     replicates: int = DEFAULT_REPLICATES,
     detail: str = "full",
+    tally: Tally | None = None,
 ) -> Evaluation:
-    """Evaluate validated predictions (the CLI and ``explain`` share this)."""
-    tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+    """Evaluate validated predictions (the CLI and ``explain`` share this).
+
+    ``tally``: the predictions' :func:`summarise`, when the caller keeps it (the CLI's
+    reports draw from it rather than build it again).
+    """
+    if tally is None:
+        tally = summarise(pred, top)
     return evaluate(
         tally,
         pred=pred,
@@ -170,6 +188,20 @@ def evaluate(
     smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
     many models at once).
     """
+    with one_blas_thread():
+        return _evaluate(tally, pred, top, confidence, seed, replicates, weighted, detail)
+
+
+def _evaluate(
+    tally: Tally,
+    pred: Predictions | None,
+    top: int,
+    confidence: float,
+    seed: int,
+    replicates: int,
+    weighted: bool,
+    detail: str,
+) -> Evaluation:
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
         raise InputError(msg)
@@ -202,22 +234,22 @@ def evaluate(
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
-        decomposition=decompose(tally, pred) if full else {},
+        decomposition=decompose(tally, pred) if full else None,
         recalibration=recalibrate(
             tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
         )
         if full
         else {},
         worst=_worst_rows(tally, top),
-        diagnostics=diagnose(tally, values["accuracy"]),
+        diagnostics={
+            **diagnose(tally, values["accuracy"], confidence),
+            "ece_binning": ECE_BINNING
+            + ("" if binary else " (classwise: mean over classes, one-vs-rest)"),
+        },
         confidence=confidence,
         weighted=weighted,
     )
-    evaluation.diagnostics["ece_binning"] = ECE_BINNING + (
-        "" if binary else " (classwise: mean over classes, one-vs-rest)"
-    )
-    evaluation.findings = find(evaluation)
-    return evaluation
+    return replace(evaluation, findings=find(evaluation))
 
 
 def _with_intervals(
@@ -239,7 +271,7 @@ def _with_intervals(
         analytic["precision"] = (wilson(values["precision"], predicted[1] * scale, confidence), "wilson")
         analytic["recall"] = (wilson(values["recall"], actual[1] * scale, confidence), "wilson")
         analytic["roc_auc"] = (
-            delong_interval(tally.tables[0], values["roc_auc"], confidence),
+            delong_interval(tally.tables[0], values["roc_auc"], confidence, scale),
             "delong",
         )
     boot, method = (
@@ -255,11 +287,16 @@ def _with_intervals(
         else ({}, None)
     )
     metrics = {}
+    lo: float | None
+    hi: float | None
+    how: str | None
     for name, value in values.items():
         if name in analytic:
             (lo, hi), how = analytic[name]
         elif name in boot:
             (lo, hi), how = boot[name], method
+            if name in BIASED_UPWARD:
+                how = f"{method}; {DEBIASED}"
         else:
             lo = hi = how = None
         metrics[name] = MetricValue(value, lo, hi, how)
@@ -272,6 +309,9 @@ def _calibration_line(
     """Calibration slope and intercept with Wald intervals (multiclass: 1 / temperature)."""
     if tally.task == "binary":
         fit = calibration_fit(tally)
+        if fit is None:
+            none = MetricValue(float("nan"), None, None, "undefined: the logits do not spread")
+            return none, none
         if fit.separable:
             none = MetricValue(float("nan"), None, None, "undefined: the classes are separable")
             return none, none
@@ -291,20 +331,18 @@ def _calibration_line(
     )
 
 
-def _worst_rows(tally: Tally, top: int) -> list[dict[str, Any]]:
+def _worst_rows(tally: Tally, top: int) -> list[WorstSample]:
     worst = tally.worst
-    rows = []
-    for i in range(min(top, len(worst))):
-        rows.append(
-            {
-                "id": python_scalar(worst.ids[i]),
-                "label": tally.classes[int(worst.label[i])],
-                "predicted": tally.classes[int(worst.predicted[i])],
-                "prob_true_class": float(worst.prob[i]),
-                "loss": float(worst.loss[i]),
-            }
+    return [
+        WorstSample(
+            id=python_scalar(worst.ids[i]),
+            label=tally.classes[int(worst.label[i])],
+            predicted=tally.classes[int(worst.predicted[i])],
+            prob_true_class=float(worst.prob[i]),
+            loss=float(worst.loss[i]),
         )
-    return rows
+        for i in range(min(top, len(worst)))
+    ]
 
 
 def evaluate_source(

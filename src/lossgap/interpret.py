@@ -29,9 +29,11 @@ from lossgap.results.interpret import (
     Interpretation,
     Reading,
     SplitInterpretation,
+    acc_text,
+    prob_text,
     split_order,
 )
-from lossgap.rules.interpret import acc_text, find, prob_text
+from lossgap.rules.interpret import find
 
 #: Metric names (as :func:`lossgap.io.names.normalise_name` spells them) read as the
 #: log loss; the explicit cross-entropy metrics beat ``loss``, which may include penalties.
@@ -54,9 +56,12 @@ _NUMBER = (
     r"|(?i:nan|inf(?:inity)?)(?![\w.]))"
 )
 _PAIR = re.compile(
+    # a split written as a word before the key: "Test loss: 1.5996", "Validation acc = 0.78"
+    r"(?:(?<![\w.])(?P<split>train(?:ing)?|val(?:idation)?|valid|test|eval)[ \t]+)?"
     r"(?<![\w.])['\"]?(?P<key>[A-Za-z][\w./-]*)['\"]?\s*[:=]\s*"
     r"(?:(?:np\.)?float\d*\(|tensor\()?"  # numpy and torch reprs around the number
-    rf"(?P<value>{_NUMBER})(?P<percent>\s*%)?"
+    rf"(?P<value>{_NUMBER})(?P<percent>\s*%)?",
+    re.IGNORECASE,
 )
 
 
@@ -146,10 +151,12 @@ def parse_metrics(text: str) -> dict[str, dict[str, Reading]]:
     {'train': {'loss': 0.4011, 'accuracy': 0.8224}, 'val': {'loss': 0.4577, 'accuracy': 0.78}}
     >>> parse_metrics("{'eval_loss': 0.46, 'eval_accuracy': 0.78, 'epoch': 3.0}")["val"]["loss"]
     Reading(value=0.46, tolerance=0.005, key='eval_loss')
+    >>> sorted(parse_metrics("Test loss: 1.5996, Test accuracy: 87.38%")["test"])
+    ['accuracy', 'loss']
     """
     ranked: dict[tuple[str, str], tuple[tuple[int, int], Reading]] = {}
     for match in _PAIR.finditer(text):
-        key = match["key"]
+        key = match["key"] if match["split"] is None else f"{match['split']}_{match['key']}"
         name = normalise_name(key)
         metric = "loss" if name.metric in LOSS_NAMES else name.metric
         if metric not in ("loss", "accuracy", "f1"):

@@ -12,19 +12,28 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import json
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from lossgap.errors import InputError
 from lossgap.printable import printable
 from lossgap.version import SCHEMA_VERSION, __version__
+
+
+def _flags_without_value(params: list[Any]) -> list[Any]:
+    """On/off flags take no value: their help shows none (typer would print ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
 
 
 class OneLineErrors(TyperGroup):
@@ -62,6 +71,37 @@ class OneLineErrors(TyperGroup):
             sys.exit(130)
         sys.exit(code if isinstance(code, int) else 0)
 
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_value(super().get_params(ctx))
+
+
+#: ``--full``/``-v`` of every command: everything, not only the short answer.
+FullOption = Annotated[
+    bool,
+    typer.Option(
+        "--full",
+        "-v",
+        help="Print everything: every number, finding and table, not only the short answer.",
+    ),
+]
+
+
+class Command(TyperCommand):
+    """A command whose help shows flags as flags and rewraps its paragraphs.
+
+    typer keeps the docstring's line breaks after the first paragraph, which cuts
+    sentences where the source wraps them; each paragraph becomes one line to rewrap.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.help:
+            paragraphs = inspect.cleandoc(self.help).split("\n\n")
+            self.help = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_without_value(super().get_params(ctx))
+
 
 app = typer.Typer(
     name="lossgap",
@@ -75,15 +115,13 @@ app = typer.Typer(
 #: Every command and its help, as its module's docstring states it (a test checks they
 #: agree), so the command list needs no import.
 COMMANDS = {
-    "explain": "Explain how loss and accuracy relate for one file of labels and probabilities.",
-    "compare": "Rank models by a proper score beside accuracy, test every difference, show the "
-    "flips.",
-    "history": "Read training logs: best epochs, where validation loss and accuracy part "
-    "ways, why.",
-    "interpret": "Interpret a log loss and an accuracy: the ranges a calibrated model allows, "
-    "what the\nloss implies for the errors, the train/validation gap and the sampling noise.",
-    "lab": "Fit one-input logistic regression by cross-entropy, find the exact accuracy "
-    "maximum\nover all cuts, and trace loss and accuracy along the intercept and the slope.",
+    "explain": "Explain why loss and accuracy disagree for one file of labels and probabilities.",
+    "compare": "Compare models on the same samples: which to keep, and whether the gaps are "
+    "real.",
+    "history": "Read training logs: which epoch to keep, and why validation loss and accuracy "
+    "part ways.",
+    "interpret": "Say what a log loss (and an accuracy) mean, from theory alone.",
+    "lab": "Show, on one-input logistic regression, where cross-entropy and accuracy part ways.",
     "demo": "Train a small network past its best validation loss, then explain it: one HTML "
     "report.",
 }
@@ -137,7 +175,7 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     1,
                 ) from None
 
-        return app.command(name)(wrapper)
+        return app.command(name, cls=Command)(wrapper)
 
     return register
 

@@ -8,14 +8,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Group
 from rich.progress import track
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.comparison import compare_predictions
 from lossgap.comparison.inputs import read_models
 from lossgap.curves import comparison_flips
+from lossgap.render.compare import comparison_renderables
 from lossgap.render.html import comparison_report
 from lossgap.render.text import make_console
 
@@ -66,7 +68,10 @@ def compare_command(
     ] = RankBy.log_loss,
     near: Annotated[
         float,
-        typer.Option(help="A flip is near the threshold within this distance of it, under both models."),
+        typer.Option(
+            help="A flip (a sample one model gets right, the other wrong) is near the "
+            "threshold within this distance of it, under both models."
+        ),
     ] = 0.05,
     threshold: Annotated[float, typer.Option(help="Binary decision threshold.")] = 0.5,
     positive: Annotated[str | None, typer.Option(help="The positive class (binary).")] = None,
@@ -86,12 +91,17 @@ def compare_command(
     ids: Annotated[int, typer.Option(help="Ids listed per flip list.", min=0)] = 20,
     top: Annotated[int, typer.Option(help="Worst samples kept per model.", min=0)] = 5,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Rank models by a proper score beside accuracy, test every difference, show the flips."""
+    """Compare models on the same samples: which to keep, and whether the gaps are real.
+
+    Ranks them by log loss (or Brier) beside accuracy, tests every pair and counts the
+    samples that flip across the threshold; --full prints every model and pair.
+    """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=files)
     preds = read_models(
         files,
@@ -141,4 +151,4 @@ def compare_command(
     if json:
         print_json(comparison.to_dict())
     else:
-        make_console().print(comparison)
+        make_console().print(Group(*comparison_renderables(comparison)) if full else comparison)

@@ -16,10 +16,11 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.output import check_outputs, write_report
 from lossgap.demo import EPOCHS, run_demo
 from lossgap.render.compare import headline as comparison_headline
+from lossgap.render.demo import demo_answer
 from lossgap.render.html import demo_report
 from lossgap.render.markdown import history_headline
 from lossgap.render.text import headline, make_console
@@ -45,6 +46,7 @@ def demo_command(
     ] = None,
     md: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Train a small network past its best validation loss, then explain it: one HTML report."""
@@ -76,6 +78,10 @@ def demo_command(
         print_json({**story.to_dict(), "report": str(written[0].resolve())})
         return
     console = make_console(highlight=False)
+    if not full:
+        console.print(demo_answer(story))
+        console.print(f"Report: {written[0].resolve()}", style="lossgap.headline", soft_wrap=True)
+        return
     console.print(report.headline, style="lossgap.headline")
     console.print(report.subtitle, style="lossgap.dim")
     for step, text in (

@@ -6,17 +6,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.console import Group
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.engines.stream import Engine, choose_engine
-from lossgap.explanation import evaluate_predictions, evaluate_source
+from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
-from lossgap.render.text import make_console
+from lossgap.render.text import explanation_renderables, make_console
 
 if TYPE_CHECKING:
     from lossgap.core.predictions import Predictions
+    from lossgap.core.tally import Tally
     from lossgap.render.html import Report
     from lossgap.results.evaluation import Evaluation
 
@@ -45,12 +47,15 @@ def explain_command(
     classes: Annotated[
         str | None, typer.Option(help="Comma-separated classes in column order.")
     ] = None,
-    top: Annotated[int, typer.Option(help="How many worst samples to show.", min=0)] = 10,
+    top: Annotated[
+        int, typer.Option(help="How many worst samples to keep (shown with --full).", min=0)
+    ] = 10,
     confidence: Annotated[
         float, typer.Option(help="Level of every interval.", min=0.5, max=0.999)
     ] = 0.95,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap and the folds.", min=0)] = 0,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     engine: Annotated[
         Engine,
         typer.Option(
@@ -64,7 +69,11 @@ def explain_command(
     md: MarkdownOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Explain how loss and accuracy relate for one file of labels and probabilities."""
+    """Explain why loss and accuracy disagree for one file of labels and probabilities.
+
+    Prints a short answer (headline, key numbers, findings, what to do); --full prints
+    every metric, finding and the worst samples.
+    """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
     columns = {
         "label": label,
@@ -77,10 +86,13 @@ def explain_command(
         "classes": classes.split(",") if classes else None,
     }
     chosen = choose_engine(file, engine)
-    pred = None
+    pred = tally = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
-        evaluation = evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+        tally = summarise(pred, top)  # the report's plots draw from it too
+        evaluation = evaluate_predictions(
+            pred, top=top, confidence=confidence, seed=seed, tally=tally
+        )
     else:
         console = make_console(stderr=True)
         if json or quiet or not console.is_terminal:  # a bar only where someone watches
@@ -89,7 +101,7 @@ def explain_command(
             file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
         )
     write_reports(
-        lambda: report(evaluation, pred, file.name, seed),
+        lambda: report(evaluation, pred, tally, file.name, seed),
         html=html,
         md=md,
         plot=plot,
@@ -98,13 +110,20 @@ def explain_command(
     if json:
         print_json(evaluation.to_dict())
     else:
-        make_console().print(evaluation)
+        make_console().print(Group(*explanation_renderables(evaluation)) if full else evaluation)
 
 
-def report(evaluation: Evaluation, pred: Predictions | None, source: str, seed: int) -> Report:
-    """The report of one evaluation, with every plot its samples allow."""
+def report(
+    evaluation: Evaluation,
+    pred: Predictions | None,
+    tally: Tally | None,
+    source: str,
+    seed: int,
+) -> Report:
+    """The report of one evaluation, with every plot its samples allow (drawn from
+    ``tally``, the samples' Tally the evaluation was built from)."""
     from lossgap.curves import evaluation_curves
     from lossgap.render.html import explain_report
 
-    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed)
+    curves = None if pred is None else evaluation_curves(evaluation, pred, seed=seed, tally=tally)
     return explain_report(evaluation, curves=curves, source=source)

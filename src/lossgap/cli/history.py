@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.progress import Progress
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.history import analyse_history
+from lossgap.render.history import report_renderables
 from lossgap.render.html import history_report
 from lossgap.render.text import make_console
 
@@ -65,12 +67,17 @@ def history_command(
         typer.Option(help="What the model is for; fits the advice (default: both)."),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
 ) -> None:
-    """Read training logs: best epochs, where validation loss and accuracy part ways, why."""
+    """Read training logs: which epoch to keep, and why validation loss and accuracy part ways.
+
+    One epoch per goal (probabilities, decisions) on the smoothed curves; --full prints
+    every run, finding and note.
+    """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
     with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
@@ -94,4 +101,4 @@ def history_command(
     if json:
         print_json(report.to_dict())
     else:
-        make_console().print(report)
+        make_console().print(Group(*report_renderables(report)) if full else report)

@@ -6,9 +6,11 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.console import Group
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.interpret import interpret
+from lossgap.render.interpret import interpretation_renderables
 from lossgap.render.text import make_console
 
 
@@ -43,9 +45,13 @@ def interpret_command(
         int | None, typer.Option(help="Samples behind the training accuracy.")
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
 ) -> None:
-    """Interpret a log loss and an accuracy: the ranges a calibrated model allows, what the
-    loss implies for the errors, the train/validation gap and the sampling noise."""
+    """Say what a log loss (and an accuracy) mean, from theory alone.
+
+    The accuracies a calibrated model allows with this loss, what the loss implies for the
+    errors, the train/validation gap and the sampling noise.
+    """
     if text == "-":
         text = sys.stdin.read()
     result = interpret(
@@ -61,4 +67,4 @@ def interpret_command(
     if json:
         print_json(result.to_dict())
     else:
-        make_console().print(result)
+        make_console().print(Group(*interpretation_renderables(result)) if full else result)

@@ -1,4 +1,4 @@
-"""``lossgap lab logistic``: the seed answer's logistic-regression illustrations, runnable."""
+"""``lossgap lab logistic``: where cross-entropy and accuracy part ways, on one input."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Group
 
-from lossgap.cli import command, print_json
+from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.options import HtmlOption, MarkdownOption
 from lossgap.cli.output import check_outputs, save_charts, write_reports
 from lossgap.errors import InputError
 from lossgap.lab.logistic import illustration, logistic_lab, read_points, simulate
 from lossgap.render.html import lab_report
+from lossgap.render.lab import lab_renderables
 from lossgap.render.text import make_console
 
 
@@ -37,17 +39,21 @@ def lab_command(
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.", min=0)] = 0,
     illustration_number: Annotated[
         int | None,
-        typer.Option("--illustration", help="Rerun the seed answer's illustration 1, 2 or 3."),
+        typer.Option("--illustration", help="Rerun illustration 1 (five points), 2 (n = 100) or 3 (n = 10,000)."),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write the plots (PNG and SVG) into this directory.")
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    full: FullOption = False,
     html: HtmlOption = None,
     md: MarkdownOption = None,
 ) -> None:
-    """Fit one-input logistic regression by cross-entropy, find the exact accuracy maximum
-    over all cuts, and trace loss and accuracy along the intercept and the slope."""
+    """Show, on one-input logistic regression, where cross-entropy and accuracy part ways.
+
+    Fits the model by cross-entropy, finds the exact accuracy maximum over all cuts, and
+    traces loss and accuracy along the intercept and the slope.
+    """
     options = (("--points", points), ("--n", n), ("--illustration", illustration_number))
     chosen = [name for name, value in options if value is not None]
     if len(chosen) != 1:
@@ -80,6 +86,6 @@ def lab_command(
         print_json({**result.to_dict(), "plots": [str(p) for p in written]})
         return
     console = make_console()
-    console.print(result)
+    console.print(Group(*lab_renderables(result)) if full else result)
     for path in written:
         console.print(f"wrote {path}", style="lossgap.dim")

@@ -9,6 +9,7 @@ placement terms, one row per model, so every pair comes from a few matrix produc
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -249,8 +250,7 @@ def compare_predictions(
         pairs=pair_results,
         ids_shown=max_ids,
     )
-    comparison.findings = find(comparison)
-    return comparison
+    return replace(comparison, findings=find(comparison))
 
 
 def paired_comparisons(

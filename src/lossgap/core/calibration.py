@@ -33,6 +33,11 @@ ECE_BINS = 15
 ECE_BINNING = f"{ECE_BINS} equal-width bins of the predicted probability"
 
 
+def ece_bins(scores: np.ndarray) -> np.ndarray:
+    """The ECE bin of each score: ``floor(15 p)``, with ``p = 1`` in the last bin."""
+    return np.minimum((scores * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+
+
 def binned_ece(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """Binned ECE of ascending ``scores`` with weights (optionally batched, ``(..., m)``).
 
@@ -41,8 +46,7 @@ def binned_ece(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.n
     >>> binned_ece(np.array([0.2, 0.8]), np.array([1.0, 0.0]), np.array([0.0, 1.0])).round(3)
     np.float64(0.2)
     """
-    bins = np.minimum((scores * ECE_BINS).astype(np.int64), ECE_BINS - 1)
-    starts = np.flatnonzero(np.diff(bins, prepend=-1))
+    starts = np.flatnonzero(np.diff(ece_bins(scores), prepend=-1))
     residual = (w_neg + w_pos) * scores - w_pos
     per_bin = np.add.reduceat(residual, starts, axis=-1)
     return np.abs(per_bin).sum(axis=-1) / (w_neg + w_pos).sum(axis=-1)
@@ -60,12 +64,19 @@ _BLOCK_CELLS = 2**17
 def _deposit(scores: np.ndarray, weights: np.ndarray, points: int) -> np.ndarray:
     """relplot's ``smooth_round_to_grid`` of each row of ``weights`` (``(rows, m)``).
 
-    Each score's weight is shared linearly between its two nearest grid points; the shares
-    form a sparse ``(points, m)`` matrix applied to all rows at once.
+    Each score's weight is shared linearly between its two nearest grid points. One row
+    (the point estimate and the bandwidth search) takes two ``bincount`` passes; many rows
+    (bootstrap replicates) share one sparse ``(points, m)`` matrix of the shares.
     """
     position = scores * (points - 1)
     left = position.astype(np.int64).clip(0, points - 2)
     right = position - left
+    if len(weights) == 1:
+        row = weights[0]
+        share = row * right
+        grid = np.bincount(left, row - share, minlength=points)
+        grid += np.bincount(left + 1, share, minlength=points)
+        return grid[None]
     shares = sparse.csc_array(
         (
             np.column_stack([1 - right, right]).ravel(),
@@ -77,6 +88,23 @@ def _deposit(scores: np.ndarray, weights: np.ndarray, points: int) -> np.ndarray
     return weights @ shares.T
 
 
+def _gaussian_kernel(points: int, sigma: float) -> tuple[np.ndarray, int, int]:
+    """relplot's kernel sampled on ``points`` grid points, and the ends of its nonzero span."""
+    t = np.linspace(0.0, 1.0, points)
+    kernel = np.exp(-(t - 0.5) * (t - 0.5) / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
+    lo, hi = np.flatnonzero(kernel)[[0, -1]]
+    return kernel, int(lo), int(hi)
+
+
+def _gaussian_spectrum(points: int, sigma: float) -> tuple[np.ndarray, int, int, int]:
+    """The FFT of the kernel's nonzero span, the span's ends and the FFT length, for
+    :func:`_reflected_gaussian`."""
+    kernel, lo, hi = _gaussian_kernel(points, sigma)
+    window = points + (hi - points // 2) + (points // 2 - lo)
+    size = fft.next_fast_len(int(window), real=True)
+    return fft.rfft(kernel[lo : hi + 1], size), lo, hi, size
+
+
 def _reflected_gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
     """relplot's ``ReflectedGaussianKernel.convolve`` along the last axis, by FFT.
 
@@ -86,14 +114,11 @@ def _reflected_gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
     sums to rounding, in one pass over all rows.
     """
     points = values.shape[-1]
-    t = np.linspace(0.0, 1.0, points)
-    kernel = np.exp(-(t - 0.5) * (t - 0.5) / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
+    spectrum, lo, hi, size = _gaussian_spectrum(points, sigma)
     # output j = sum_i kernel[i] * mirrored grid at j + points // 2 - i, for nonzero kernel[i]
-    lo, hi = np.flatnonzero(kernel)[[0, -1]]
     widths = [(0, 0)] * (values.ndim - 1) + [(hi - points // 2, points // 2 - lo)]
     window = np.pad(values, widths, mode="reflect")
-    size = fft.next_fast_len(window.shape[-1], real=True)
-    product = fft.rfft(window, size, axis=-1) * fft.rfft(kernel[lo : hi + 1], size)
+    product = fft.rfft(window, size, axis=-1) * spectrum
     return fft.irfft(product, size, axis=-1)[..., hi - lo : hi - lo + points]
 
 
@@ -106,25 +131,87 @@ def _interpolate(values: np.ndarray, at: np.ndarray) -> np.ndarray:
     return values[..., left] * (1 - right) + values[..., left + 1] * right
 
 
+def _grid_points(sigma: float) -> int:
+    """relplot's grid for bandwidth ``sigma``: 1,001 points down to ``sigma = 0.01``."""
+    return max(2000, round(20 / sigma)) // 2 + 1
+
+
+def _mesh(sigma: float) -> np.ndarray:
+    """relplot's evaluation mesh for bandwidth ``sigma``."""
+    return np.linspace(0.0, 1.0, max(round(10 / sigma), _MESH_POINTS))
+
+
+def _smooth_ece_on_mesh(smoothed: np.ndarray, density: np.ndarray) -> np.ndarray:
+    """relplot's ``smooth_ece`` from the smoothed residual and mass at the mesh points."""
+    density = density + _DENSITY_EPS
+    total = np.sum(np.abs(smoothed / density) * density, axis=-1)
+    return total / np.sum(density, axis=-1)
+
+
+def _smooth_ece_of_grids(sigma: float, grids: np.ndarray) -> np.ndarray:
+    """relplot's ``smooth_ece`` from deposited grids: residual rows, then as many mass rows."""
+    on_mesh = _interpolate(_reflected_gaussian(grids, sigma), _mesh(sigma))
+    return _smooth_ece_on_mesh(*np.split(on_mesh, 2))
+
+
+def _mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
+    """``(m, mesh)``: the linear map from weights at ``scores`` to their smoothed values at
+    the mesh points, i.e. :func:`_deposit`, :func:`_reflected_gaussian` and
+    :func:`_interpolate` composed, built from the kernel directly.
+
+    Smoothing each mesh point reads two outputs of the convolution, each a sum of kernel
+    values at mirrored grid points: one ``bincount`` collects them per grid point.
+    """
+    points, mesh = _grid_points(sigma), _mesh(sigma)
+    kernel, lo, hi = _gaussian_kernel(points, sigma)
+    steps = points - 1
+    left = (mesh * steps).astype(np.int64).clip(0, steps - 1)
+    right = (mesh - left * (1 / steps)) / (1 / steps)
+    outputs = np.concatenate([left, left + 1])
+    share = np.concatenate([1 - right, right])
+    column = np.tile(np.arange(len(mesh)), 2)
+    taps = np.arange(lo, hi + 1)
+    # output o reads the mirrored grid at o + points // 2 - i for each kernel tap i
+    grid = np.abs(outputs[:, None] + points // 2 - taps[None, :])
+    grid = np.where(grid > steps, 2 * steps - grid, grid)
+    to_mesh = np.bincount(
+        (grid * len(mesh) + column[:, None]).ravel(),
+        (share[:, None] * kernel[taps][None, :]).ravel(),
+        minlength=points * len(mesh),
+    ).reshape(points, len(mesh))
+    position = scores * steps
+    at = position.astype(np.int64).clip(0, points - 2)
+    frac = (position - at)[:, None]
+    return (1 - frac) * to_mesh[at] + frac * to_mesh[at + 1]
+
+
+#: Batches of rows smooth through :func:`_mesh_operator` while the operator has at most
+#: this many cells (a few hundred scores) and the mesh at most twice relplot's 200 points
+#: (bandwidths from 0.025): building it costs about one FFT pass over 200 rows.
+_OPERATOR_CELLS = 2**17
+
+
 def _smooth_ece_at(
     sigma: float, scores: np.ndarray, residual: np.ndarray, mass: np.ndarray
 ) -> np.ndarray:
     """relplot's ``smooth_ece(f, y, sigma)`` of each row of the weighted residual and mass.
 
-    Rows go through in blocks whose FFT buffers stay in cache (twice as fast as one pass
-    over 200 replicates on a fine grid).
+    Many rows on a few hundred scores (bootstrap replicates of a pooled table) go through
+    the composed linear map, two matrix products; otherwise rows go by FFT in blocks whose
+    buffers stay in cache (twice as fast as one pass over 200 replicates on a fine grid).
     """
-    points = max(2000, round(20 / sigma)) // 2 + 1
-    mesh = np.linspace(0.0, 1.0, max(round(10 / sigma), _MESH_POINTS))
+    mesh_points = len(_mesh(sigma))
+    small = mesh_points <= 2 * _MESH_POINTS and len(scores) * mesh_points <= _OPERATOR_CELLS
+    if len(mass) > 1 and small:
+        operator = _mesh_operator(scores, sigma)
+        return _smooth_ece_on_mesh(residual @ operator, mass @ operator)
+    points = _grid_points(sigma)
     block = max(1, _BLOCK_CELLS // points)
     values = []
     for start in range(0, len(mass), block):
         rows = slice(start, start + block)
         grids = _deposit(scores, np.concatenate([residual[rows], mass[rows]]), points)
-        smoothed, density = np.split(_interpolate(_reflected_gaussian(grids, sigma), mesh), 2)
-        density = density + _DENSITY_EPS
-        total = np.sum(np.abs(smoothed / density) * density, axis=-1)
-        values.append(total / np.sum(density, axis=-1))
+        values.append(_smooth_ece_of_grids(sigma, grids))
     return np.concatenate(values)
 
 
@@ -143,6 +230,27 @@ def _search_bandwidth(too_narrow: Callable[[float], bool]) -> float:
         else:
             wide = middle
     return wide
+
+
+def _fixed_point(scores: np.ndarray, residual: np.ndarray, mass: np.ndarray) -> tuple[float, float]:
+    """relplot's bandwidth ``sigma = smECE(sigma)`` of one row, and the smooth ECE there.
+
+    The grids depend on the bandwidth only through their size, which stays at 1,001 points
+    for every bandwidth above 0.01: each size is deposited once for the whole search, and
+    the value at the bandwidth found is the one the search computed.
+    """
+    grids: dict[int, np.ndarray] = {}
+    values: dict[float, float] = {}
+
+    def at(sigma: float) -> float:
+        points = _grid_points(sigma)
+        if points not in grids:
+            grids[points] = _deposit(scores, np.concatenate([residual, mass]), points)
+        values[sigma] = float(_smooth_ece_of_grids(sigma, grids[points])[0])
+        return values[sigma]
+
+    sigma = _search_bandwidth(lambda s: s < _NARROWEST or s < at(s))
+    return (values[sigma] if sigma in values else at(sigma)), sigma
 
 
 def smooth_ece(
@@ -173,9 +281,8 @@ def smooth_ece(
     if sigma is None:
         if len(rows) != 1:
             raise ValueError("the bandwidth search takes one row of weights; pass sigma")
-        sigma = _search_bandwidth(
-            lambda s: s < _NARROWEST or s < _smooth_ece_at(s, scores, residual, rows)[0]
-        )
+        value, sigma = _fixed_point(scores, residual, rows)
+        return (np.float64(value) if mass.ndim == 1 else np.array([value])), sigma
     values = _smooth_ece_at(sigma, scores, residual, rows)
     return (values[0] if mass.ndim == 1 else values), sigma
 

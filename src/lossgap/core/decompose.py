@@ -27,8 +27,6 @@ probabilistic classifiers. PNAS 118(8). https://doi.org/10.1073/pnas.2016191118
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from typing import Any
 
 import numpy as np
 
@@ -36,6 +34,12 @@ from lossgap.core.isotonic import fit_isotonic
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
+from lossgap.results.evaluation import (
+    Corp,
+    Decomposition,
+    DecompositionTerms,
+    ReliabilityCurve,
+)
 
 #: A scoring rule as a function of per-row probabilities and the (negative, positive)
 #: weights at each row; returns the weighted total.
@@ -60,16 +64,6 @@ def brier_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
 SCORING_RULES: dict[str, ScoringRule] = {"log_loss": log_score_total, "brier": brier_score_total}
 
 
-@dataclass(frozen=True)
-class Decomposition:
-    """``score = miscalibration - discrimination + uncertainty``, all means per sample."""
-
-    miscalibration: float
-    discrimination: float
-    uncertainty: float
-    score: float
-
-
 def isotonic_recalibration(table: ScoreTable) -> np.ndarray:
     """PAV fit of the positive share on the score: the recalibrated probability per row.
 
@@ -84,21 +78,20 @@ def isotonic_recalibration(table: ScoreTable) -> np.ndarray:
     return fit.values if len(fit.knots) == len(table.scores) else fit.predict(table.scores)
 
 
-def corp(table: ScoreTable) -> dict[str, Any]:
+def corp(table: ScoreTable) -> Corp:
     """CORP decomposition of log loss and Brier score for one binary score table.
 
     Returns
     -------
-    dict
-        ``{"log_loss": Decomposition, "brier": Decomposition, "curve": {...}}`` where the
-        curve holds the PAV blocks: ``score_low``, ``score_high``, ``recalibrated`` and
-        ``weight`` (the reliability diagram's step function).
+    Corp
+        The log loss and Brier terms, and the curve of PAV blocks (the reliability
+        diagram's step function).
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
     >>> p = rng.uniform(size=200); y = rng.uniform(size=200) < p
-    >>> d = corp(ScoreTable.from_samples(p, y, None))["brier"]
+    >>> d = corp(ScoreTable.from_samples(p, y, None)).brier
     >>> round(d.miscalibration - d.discrimination + d.uncertainty - d.score, 12)
     0.0
     """
@@ -111,25 +104,25 @@ def corp(table: ScoreTable) -> dict[str, Any]:
     block_weights = np.add.reduceat(weights, starts, axis=0)
     class_totals = weights.sum(axis=0, keepdims=True)
     base_rate = class_totals[:, 1] / total
-    parts: dict[str, Any] = {}
+    parts: dict[str, DecompositionTerms] = {}
     for name, rule in SCORING_RULES.items():
         original = rule(table.scores, weights) / total
         calibrated = rule(block_prob, block_weights) / total
         reference = rule(base_rate, class_totals) / total
-        parts[name] = Decomposition(
+        parts[name] = DecompositionTerms(
             miscalibration=float(original - calibrated),
             discrimination=float(reference - calibrated),
             uncertainty=float(reference),
             score=float(original),
         )
     ends = np.append(starts[1:], len(recalibrated)) - 1
-    parts["curve"] = {  # the reliability diagram's step function
-        "score_low": table.scores[starts].tolist(),
-        "score_high": table.scores[ends].tolist(),
-        "recalibrated": block_prob.tolist(),
-        "weight": block_weights.sum(axis=1).tolist(),
-    }
-    return parts
+    curve = ReliabilityCurve(
+        score_low=table.scores[starts].tolist(),
+        score_high=table.scores[ends].tolist(),
+        recalibrated=block_prob.tolist(),
+        weight=block_weights.sum(axis=1).tolist(),
+    )
+    return Corp(log_loss=parts["log_loss"], brier=parts["brier"], curve=curve)
 
 
 def top_label_table(pred: Predictions) -> ScoreTable:
@@ -143,11 +136,7 @@ def top_label_table(pred: Predictions) -> ScoreTable:
     return ScoreTable.from_samples(confidence, decided == pred.y, pred.sample_weight)
 
 
-def _as_json(parts: dict[str, Any]) -> dict[str, Any]:
-    return {k: asdict(v) if isinstance(v, Decomposition) else v for k, v in parts.items()}
-
-
-def decompose(tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
+def decompose(tally: Tally, pred: Predictions | None = None) -> Decomposition:
     """The decomposition section of an Evaluation.
 
     Parameters
@@ -158,25 +147,40 @@ def decompose(tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
 
     Returns
     -------
-    dict
-        Binary: ``{"target", "method", "log_loss", "brier", "curve"}``. Multiclass adds
-        ``per_class`` (one-vs-rest, from the Tally) and takes ``log_loss``/``brier``/``curve``
-        from the top label when ``pred`` is given.
+    Decomposition
+        Binary: the positive-class probability's terms and curve. Multiclass: ``per_class``
+        (one-vs-rest, from the Tally), and the top label's terms and curve when ``pred`` is
+        given.
     """
     method = (
         "CORP: isotonic (PAV) recalibration, score = MCB - DSC + UNC; log loss on "
         "probabilities clipped to [1e-15, 1 - 1e-15]"
     )
     if tally.task == "binary":
-        return {"target": "probability of the positive class", "method": method,
-                **_as_json(corp(tally.tables[0]))}
-    per_class = {str(c): _as_json(corp(t)) for c, t in zip(tally.classes, tally.tables, strict=True)}
-    for part in per_class.values():
-        part.pop("curve")
-    out: dict[str, Any] = {"method": method, "per_class": per_class}
+        whole = corp(tally.tables[0])
+        return Decomposition(
+            method=method,
+            target="probability of the positive class",
+            log_loss=whole.log_loss,
+            brier=whole.brier,
+            curve=whole.curve,
+        )
+    per_class = {}
+    for c, table in zip(tally.classes, tally.tables, strict=True):
+        parts = corp(table)
+        per_class[str(c)] = {"log_loss": parts.log_loss, "brier": parts.brier}
     if pred is None:
-        out["target"] = "one-vs-rest per class (top label needs the samples)"
-        return out
-    out["target"] = "top-label confidence against correctness; per_class: one-vs-rest"
-    out.update(_as_json(corp(top_label_table(pred))))
-    return out
+        return Decomposition(
+            method=method,
+            target="one-vs-rest per class (top label needs the samples)",
+            per_class=per_class,
+        )
+    top = corp(top_label_table(pred))
+    return Decomposition(
+        method=method,
+        target="top-label confidence against correctness; per_class: one-vs-rest",
+        log_loss=top.log_loss,
+        brier=top.brier,
+        curve=top.curve,
+        per_class=per_class,
+    )

@@ -5,6 +5,12 @@ table row, the probability given to the true class and the weight of samples the
 positives at ``p`` and negatives at ``1 - p``; multiclass: each class's own column). A
 sample's log loss is ``-log`` of that probability, so loss shares, confident errors and
 their expected number under calibration are exact sums over cells.
+
+Every test here is against what a *calibrated* model would produce (labels drawn from the
+model's own probabilities): in closed form where one exists (Poisson counts of confident
+errors, the score test of calibration-in-the-large), else by consistency resampling (the
+loss concentration). Weights are importance weights: counts enter the tests as effective
+counts (weights times ``n_eff / sum w``, Kish), so no test depends on the weights' scale.
 """
 
 from __future__ import annotations
@@ -12,10 +18,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.special import bdtr, ndtr, ndtri, pdtrc
 
 from lossgap.core.losses import CLIP_EPS
+from lossgap.core.pooling import pool_table
 from lossgap.core.tally import Tally
+from lossgap.core.uncertainty import effective_scale
 
 #: A confident error gives its true class at most ``1 - CONFIDENT_LEVEL``.
 CONFIDENT_LEVEL = 0.9
@@ -25,6 +33,16 @@ EXTREME_LEVEL = 0.99
 THRESHOLD_BAND = 0.05
 #: Points of the loss concentration curve kept for plots.
 CURVE_POINTS = 101
+#: Labels drawn from the model's own probabilities to place the calibrated loss concentration.
+CONSISTENCY_RESAMPLES = 100
+#: Rows the consistency resampling works on (the table pooled into runs of adjacent scores).
+CONSISTENCY_ROWS = 5_000
+
+
+def at_most(level: float) -> float:
+    """The largest true-class probability of an error at confidence ``level``: ``1 - level``
+    rounded to 12 digits, so that 0.1 counts at level 0.9 (``1 - 0.9`` is 0.0999...98)."""
+    return round(1.0 - level, 12)
 
 
 def class_columns(tally: Tally) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -54,11 +72,16 @@ def errors_beyond_calibration(tally: Tally, level: float) -> tuple[float, float,
     observed count.
     """
     observed = expected = 0.0
+    cut = at_most(level)
     for prob, w_other, w_class in class_columns(tally):
-        low = prob <= 1 - level
+        # the same rounding on both sides: 1 - 0.9 computed for a binary negative is 0.1
+        low = np.round(prob, 12) <= cut
         observed += float(w_class[low].sum())
         expected += float(((w_other + w_class) * prob)[low].sum())
-    p_value = float(poisson.sf(round(observed) - 1, expected)) if observed > 0 else 1.0
+    scale = effective_scale(tally)
+    count = round(observed * scale, 9)
+    # pdtrc(k, mu) = P(X > k) is scipy.stats.poisson.sf, without importing scipy.stats
+    p_value = float(pdtrc(np.ceil(count) - 1, expected * scale)) if observed > 0 else 1.0
     return observed, expected, p_value
 
 
@@ -106,24 +129,197 @@ def _threshold_band(tally: Tally, accuracy: float) -> dict[str, Any] | None:
     }
 
 
-def _ids_below(tally: Tally, level: float, limit: int = 20) -> list[Any]:
+def _ids_below(tally: Tally, level: float, limit: int | None = 20) -> list[Any]:
     worst = tally.worst
-    chosen = worst.ids[worst.prob <= 1 - level][:limit]
+    chosen = worst.ids[np.round(worst.prob, 12) <= at_most(level)][:limit]
     return [v.item() if hasattr(v, "item") else v for v in chosen]
 
 
-def diagnose(tally: Tally, accuracy: float) -> dict[str, Any]:
+def _mean_and_se(values: np.ndarray, weight: np.ndarray, n_eff: float) -> tuple[float, float]:
+    """Weighted mean of per-cell values and its standard error with Kish's ``n_eff``."""
+    mean = float(weight @ values / weight.sum())
+    variance = float(weight @ (values - mean) ** 2 / weight.sum())
+    return mean, float(np.sqrt(variance / max(n_eff - 1.0, 1.0)))
+
+
+def loss_against_baseline(tally: Tally, confidence: float) -> dict[str, Any]:
+    """Paired difference of each sample's log loss and the no-skill loss of its class.
+
+    The no-skill forecast gives every sample the base rates, so a sample of class ``c``
+    costs ``-log(share_c)``; the difference per sample is paired, and its mean has a normal
+    interval with Kish's effective count. Capped losses (34.54 nats at most).
+    """
+    shares = tally.class_weight / tally.weight
+    values, weights = [], []
+    for c, (prob, _, w_class) in enumerate(class_columns(tally)):
+        keep = w_class > 0
+        if not keep.any():  # a class named but absent: no sample pays its baseline loss
+            continue
+        loss = -np.log(np.maximum(prob[keep], CLIP_EPS))
+        values.append(loss + np.log(shares[c]))
+        weights.append(w_class[keep])
+    n_eff = tally.weight * effective_scale(tally)
+    mean, se = _mean_and_se(np.concatenate(values), np.concatenate(weights), n_eff)
+    half = float(ndtri(0.5 + confidence / 2)) * se
+    return {
+        "difference": mean,
+        "se": se,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        **loss_if_calibrated(tally),
+    }
+
+
+def loss_if_calibrated(tally: Tally) -> dict[str, float]:
+    """The log loss labels drawn from the model's own probabilities would give, and how
+    surprising the observed loss is against it.
+
+    Each sample's loss then has mean ``H(p)`` (the entropy of its prediction) and, binary,
+    variance ``p (1 - p) logit(p)^2``; multiclass uses ``sum_c p_c log(p_c)^2``, an upper
+    bound (the rows' joint is not in the Tally), so the test errs towards silence. The
+    p-value is the normal upper tail of the observed mean loss (capped losses), with Kish's
+    effective count.
+    """
+    expected = second = 0.0
+    observed = 0.0
+    for prob, w_other, w_class in class_columns(tally):
+        mass = w_other + w_class
+        loss = -np.log(np.maximum(prob, CLIP_EPS))
+        expected += float(mass @ (prob * loss))
+        second += float(mass @ (prob * loss * loss))
+        observed += float(w_class @ loss)
+    total = tally.weight
+    if tally.task == "binary":  # exact per-sample variance: E[loss^2] - H^2 per row
+        table = tally.tables[0]
+        s = np.clip(table.scores, CLIP_EPS, 1 - CLIP_EPS)
+        variance = float(table.weights.sum(axis=1) @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))
+    else:
+        variance = second
+    n_eff = total * effective_scale(tally)
+    se = float(np.sqrt(variance / total / n_eff))
+    z = (observed - expected) / total / se if se > 0 else 0.0
+    return {
+        "calibrated_loss": expected / total,
+        "calibrated_se": se,
+        "calibrated_p_value": float(ndtr(-z)),
+    }
+
+
+def accuracy_against_majority(tally: Tally) -> dict[str, Any]:
+    """Paired test of the accuracy against always predicting the majority class.
+
+    Per sample the two rules differ only where exactly one is right: ``gained`` (the model
+    right on a minority-class sample) and ``lost`` (the model wrong on a majority-class
+    sample). McNemar's exact test on these counts, in effective samples, gives the
+    two-sided p-value of the accuracy difference.
+    """
+    confusion = tally.confusion
+    major = int(np.argmax(tally.class_weight))
+    diagonal = np.diag(confusion).copy()
+    gained = float(diagonal.sum() - diagonal[major])
+    lost = float(confusion[major].sum() - confusion[major, major])
+    scale = effective_scale(tally)
+    won, gave = round(gained * scale), round(lost * scale)
+    # two-sided exact binomial test at 1/2 (symmetric: twice the smaller tail)
+    p_value = float(min(1.0, 2 * bdtr(min(won, gave), won + gave, 0.5))) if won + gave else 1.0
+    return {
+        "difference": (gained - lost) / tally.weight,
+        "gained": gained,
+        "lost": lost,
+        "p_value": p_value,
+    }
+
+
+def calibration_in_the_large(tally: Tally) -> dict[str, Any] | None:
+    """Score test of calibration-in-the-large (binary): mean label against mean probability.
+
+    Under calibration the weighted mean residual ``y - p`` has mean 0 and variance
+    ``sum w p (1 - p) / W / n_eff``; the two-sided p-value is normal. None for multiclass.
+    """
+    if tally.task != "binary":
+        return None
+    table = tally.tables[0]
+    mass = table.weights.sum(axis=1)
+    residual = float((table.weights[:, 1] - mass * table.scores).sum() / tally.weight)
+    spread = float(mass @ (table.scores * (1 - table.scores)) / tally.weight)
+    n_eff = tally.weight * effective_scale(tally)
+    se = float(np.sqrt(spread / n_eff))
+    z = residual / se if se > 0 else 0.0
+    return {
+        "mean_label": float(table.weights[:, 1].sum() / tally.weight),
+        "mean_probability": float(mass @ table.scores / tally.weight),
+        "residual": residual,
+        "se": se,
+        "p_value": float(2 * ndtr(-abs(z))),
+    }
+
+
+def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Share of samples (worst first) carrying half the loss; ``loss`` descending,
+    ``weight`` ``(replicates, cells)``."""
+    carried = np.cumsum(weight * loss, axis=1)
+    mass = np.cumsum(weight, axis=1)
+    index = np.minimum((carried < carried[:, -1:] / 2).sum(axis=1), weight.shape[1] - 1)
+    rows = np.arange(len(weight))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = mass[rows, index] / mass[:, -1]
+    return np.where(carried[:, -1] > 0, share, 1.0)
+
+
+def calibrated_concentration(tally: Tally, seed: int = 0) -> dict[str, Any]:
+    """Where the half-loss sample share of a calibrated model with these probabilities lies.
+
+    Consistency resampling: labels are drawn from the model's own probabilities (each class
+    column's effective counts split binomially at its probability), the share recomputed;
+    the p-value is the share of draws at or below the observed share (plus one, over the
+    draws plus one). A rare class always carries much of the loss: this is what tells a
+    calibrated model's concentration from a real one.
+    """
+    rng = np.random.default_rng(seed)
+    scale = effective_scale(tally)
+    losses, weights, observed = [], [], []
+    for table in tally.tables:
+        pooled = pool_table(table, CONSISTENCY_ROWS)
+        mass = pooled.weights.sum(axis=1)
+        counts = np.maximum(np.rint(mass * scale), 1.0)
+        shape = (CONSISTENCY_RESAMPLES, len(mass))
+        # a row's positives drawn at its score; binary negatives are the rest of the row
+        drawn = rng.binomial(counts.astype(np.int64), pooled.scores, size=shape)
+        positives = drawn * (mass / counts)
+        losses.append(-np.log(np.maximum(pooled.scores, CLIP_EPS)))
+        weights.append(positives)
+        observed.append(pooled.weights[:, 1])
+        if tally.task == "binary":
+            losses.append(-np.log(np.maximum(1.0 - pooled.scores, CLIP_EPS)))
+            weights.append(mass - positives)
+            observed.append(pooled.weights[:, 0])
+    loss = np.concatenate(losses)
+    order = np.argsort(-loss, kind="stable")
+    null = _half_loss_share(loss[order], np.concatenate(weights, axis=1)[:, order])
+    actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
+    return {
+        "pooled_share": actual,
+        "calibrated_median": float(np.median(null)),
+        "calibrated_low": float(np.quantile(null, 0.01)),
+        "p_value": float((1 + (null <= actual).sum()) / (1 + len(null))),
+    }
+
+
+def diagnose(tally: Tally, accuracy: float, confidence: float = 0.95) -> dict[str, Any]:
     """The diagnostics section of an Evaluation."""
     prob, weight = true_class_cells(tally)
     # capped losses: shares stay meaningful when some loss is infinite
     loss = weight * -np.log(np.maximum(prob, CLIP_EPS))
     total_loss = float(loss.sum())
-    confident_loss = float(loss[prob <= 1 - CONFIDENT_LEVEL].sum())
+    confident_loss = float(loss[np.round(prob, 12) <= at_most(CONFIDENT_LEVEL)].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
     ext_observed, ext_expected, ext_p = errors_beyond_calibration(tally, EXTREME_LEVEL)
     shares = tally.class_weight / tally.weight
+    concentration = loss_concentration(prob, weight)
+    concentration["calibrated"] = calibrated_concentration(tally)
     return {
         "majority_accuracy": float(shares.max()),
+        "effective_n": float(tally.weight * effective_scale(tally)),
         "infinite_count": tally.infinite_count,
         "confident_errors": {
             "level": CONFIDENT_LEVEL,
@@ -139,8 +335,11 @@ def diagnose(tally: Tally, accuracy: float) -> dict[str, Any]:
             "count": ext_observed,
             "expected_if_calibrated": ext_expected,
             "p_value": ext_p,
-            "ids": _ids_below(tally, EXTREME_LEVEL),
+            "ids": _ids_below(tally, EXTREME_LEVEL, None),
         },
-        "loss_concentration": loss_concentration(prob, weight),
+        "loss_concentration": concentration,
+        "loss_against_baseline": loss_against_baseline(tally, confidence),
+        "accuracy_against_majority": accuracy_against_majority(tally),
+        "calibration_in_the_large": calibration_in_the_large(tally),
         "threshold_band": _threshold_band(tally, accuracy),
     }

@@ -35,7 +35,7 @@ regularized likelihood methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -47,12 +47,18 @@ from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.pooling import Pooling, pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
+from lossgap.core.uncertainty import effective_scale
 
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
 CLIP = 1e-15
 DEFAULT_FOLDS = 5
 #: Fewer samples than this leave some folds without both classes: no maps are fitted.
 MIN_SAMPLES = 20
+#: Binary maps need at least this many (effective) samples of the rarer class per fold: with
+#: fewer, a held-out gain is the noise of a handful of events.
+MIN_EVENTS_PER_FOLD = 10
+#: Logits whose weighted standard deviation is below this cannot show a slope.
+MIN_LOGIT_SPREAD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -83,14 +89,25 @@ def logits_of(prob: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def _softplus_loss(eta: np.ndarray, weights: np.ndarray) -> float:
-    return float(
-        (weights[:, 1] * np.logaddexp(0.0, -eta) + weights[:, 0] * np.logaddexp(0.0, eta)).sum()
-    )
+def _softplus_loss(eta: np.ndarray, weights: np.ndarray, total: np.ndarray) -> float:
+    """``sum w1 log(1 + e^-eta) + w0 log(1 + e^eta)``, with ``total = w0 + w1``.
+
+    Both terms share ``log1p(e^-|eta|)``: one exponential and one logarithm per row
+    instead of two ``logaddexp`` (the fits' costliest step).
+    """
+    shared = np.log1p(np.exp(-np.abs(eta)))
+    positive = weights[:, 1] @ np.maximum(-eta, 0.0)
+    return float(total @ shared + positive + weights[:, 0] @ np.maximum(eta, 0.0))
 
 
 def fit_logistic(
-    z: np.ndarray, weights: np.ndarray, *, intercept: bool, max_iter: int = 100
+    z: np.ndarray,
+    weights: np.ndarray,
+    *,
+    intercept: bool,
+    slope: bool = True,
+    max_iter: int = 100,
+    start: LogisticFit | None = None,
 ) -> LogisticFit:
     """Newton's method for the weighted logistic loss of ``a + b z`` (``a = 0`` without intercept).
 
@@ -102,6 +119,11 @@ def fit_logistic(
         Weight of negatives and positives at each row.
     intercept : bool
         Fit ``a`` too (Platt) or only the slope (temperature ``T = 1 / b``).
+    slope : bool, default=True
+        ``False`` holds ``b = 1`` and fits the intercept alone (calibration-in-the-large).
+    start : LogisticFit, optional
+        Where Newton's method starts (default ``a = 0, b = 1``): a fold's fit starts from
+        the fit on all samples, a step or two from its own optimum.
 
     Examples
     --------
@@ -110,15 +132,25 @@ def fit_logistic(
     >>> fit = fit_logistic(z, w, intercept=True)
     >>> round(fit.intercept, 6), round(fit.slope, 4)
     (0.0, 1.012)
+    >>> round(fit_logistic(z, w[:, ::-1], intercept=True, slope=False).intercept, 6)
+    0.0
     """
-    design = np.column_stack([np.ones_like(z), z]) if intercept else z[:, None]
+    columns = ([np.ones_like(z)] if intercept else []) + ([z] if slope else [])
+    design = np.column_stack(columns)
+    offset = np.zeros_like(z) if slope else z
     theta = np.zeros(design.shape[1])
-    theta[-1] = 1.0
+    if slope:
+        theta[-1] = 1.0
+    if start is not None and not start.separable:
+        if slope:
+            theta[-1] = start.slope
+        if intercept:
+            theta[0] = start.intercept
     total = weights.sum(axis=1)
-    loss = _softplus_loss(design @ theta, weights)
+    loss = _softplus_loss(design @ theta + offset, weights, total)
     hessian = np.eye(len(theta))
     for _ in range(max_iter):
-        p = expit(design @ theta)
+        p = expit(design @ theta + offset)
         grad = design.T @ (total * p - weights[:, 1])
         hessian = (design * (total * p * (1.0 - p))[:, None]).T @ design
         try:
@@ -128,24 +160,34 @@ def fit_logistic(
         size = 1.0
         while size > 1e-10:  # halve the step until the convex loss decreases
             candidate = theta - size * step
-            new_loss = _softplus_loss(design @ candidate, weights)
-            if new_loss <= loss:
+            new_loss = _softplus_loss(design @ candidate + offset, weights, total)
+            # within rounding of the loss counts as no increase: at the optimum the loss is
+            # flat to its last bits, and refusing the last Newton step there would leave the
+            # parameters where the weights' scale happened to stop them
+            if new_loss <= loss + 1e-13 * abs(loss):
                 break
             size /= 2
         else:
             break
-        converged = loss - new_loss <= 1e-12 * max(loss, 1.0)
+        # converged on the parameters, not the loss: a loss-based stop depends on the
+        # weights' scale and leaves the slope about 1e-8 off (Newton: one more step is exact)
+        moved = float(np.max(np.abs(candidate - theta)))
+        converged = moved <= 1e-13 * (1.0 + float(np.max(np.abs(candidate))))
         theta, loss = candidate, new_loss
         if converged or abs(theta[-1]) > 1e6:
             break
-    separable = abs(theta[-1]) > 1e3 or loss < 1e-9 * total.sum()
+    b = float(theta[-1]) if slope else 1.0
+    separable = abs(b) > 1e3 or abs(theta[0]) > 1e3 or loss < 1e-9 * total.sum()
     covariance = np.linalg.pinv(hessian)
     a = float(theta[0]) if intercept else 0.0
-    return LogisticFit(a, float(theta[-1]), covariance, separable)
+    return LogisticFit(a, b, covariance, separable)
 
 
 def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
-    """Keep held-out isotonic probabilities off 0 and 1: a fold may lack a class there."""
+    """Keep held-out isotonic probabilities off 0 and 1: a fold may lack a class there.
+
+    ``n_train`` is the training folds' effective count (the clip must not depend on the
+    weights' scale)."""
     eps = 0.5 / max(n_train, 1.0)
     return np.clip(prob, eps, 1.0 - eps)
 
@@ -155,29 +197,44 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
 FIT_ROWS = 20_000
 
 
-def fit_logistic_table(table: ScoreTable, *, intercept: bool) -> LogisticFit:
+def fit_logistic_table(table: ScoreTable, *, intercept: bool, slope: bool = True) -> LogisticFit:
     """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs."""
     pooled = pool_table(table, FIT_ROWS)
-    return fit_logistic(logits_of(pooled.scores), pooled.weights, intercept=intercept)
+    return fit_logistic(
+        logits_of(pooled.scores), pooled.weights, intercept=intercept, slope=slope
+    )
 
 
 def binary_map(
-    method: str, scores: np.ndarray, logits: np.ndarray, train: ScoreTable
+    method: str,
+    scores: np.ndarray,
+    logits: np.ndarray,
+    train: ScoreTable,
+    start: LogisticFit | None = None,
+    scale: float = 1.0,
 ) -> np.ndarray:
     """Fit ``method`` on a (pooled) training table; its probabilities at ``scores`` (whose
-    :func:`logits_of` are ``logits``)."""
+    :func:`logits_of` are ``logits``). ``start``: a logistic fit to start Newton from;
+    ``scale`` turns weights into effective counts."""
     if method == "isotonic":
         iso = fit_isotonic(train.scores, *train.weights.T)
-        return _clip_isotonic(iso.predict(scores), train.weights.sum())
-    fit = fit_logistic(logits_of(train.scores), train.weights, intercept=method == "platt")
+        return _clip_isotonic(iso.predict(scores), train.weights.sum() * scale)
+    fit = fit_logistic(
+        logits_of(train.scores),
+        train.weights,
+        intercept=method in ("platt", "intercept"),
+        slope=method != "intercept",
+        start=start,
+    )
     # the documented clip: a map may not turn a finite loss into an infinite one
     return np.clip(fit.apply(logits), CLIP, 1.0 - CLIP)
 
 
-BINARY_METHODS = ("temperature", "platt", "isotonic")
+BINARY_METHODS = ("temperature", "intercept", "platt", "isotonic")
 MULTICLASS_METHODS = ("temperature", "isotonic")
 CHANGES_DECISIONS = {
     "temperature": "no: keeps the sign of every logit and every argmax (threshold 0.5)",
+    "intercept": "yes: it moves the threshold",
     "platt": "yes: its intercept moves the threshold",
     "isotonic": "yes: it reorders ties and moves the threshold",
 }
@@ -220,16 +277,24 @@ def _fold_weights_by_thinning(
 def _summary(
     before: dict[str, float],
     method: str,
-    loss: float,
-    brier: float,
-    correct: float,
-    changed: float,
+    totals: np.ndarray,
     total: float,
+    n_eff: float,
 ) -> dict[str, Any]:
-    """Before/after of one map from its held-out totals (weights summed over the folds)."""
+    """Before/after of one map from its held-out totals (weights summed over the folds).
+
+    ``totals`` holds the weighted log loss, Brier score, correct decisions, changed
+    decisions, and the sum and sum of squares of each sample's loss gain (capped loss as
+    given minus loss after the map): the gain's standard error uses Kish's ``n_eff``.
+    """
+    loss, brier, correct, changed, gain_sum, gain_sq = totals
+    gain = gain_sum / total
+    variance = max(gain_sq / total - gain * gain, 0.0) / max(n_eff - 1.0, 1.0)
     return {
         "log_loss_before": before["log_loss"],
         "log_loss_after": loss / total,
+        "log_loss_gain": gain,
+        "log_loss_gain_se": float(np.sqrt(variance)),
         "brier_before": before["brier"],
         "brier_after": brier / total,
         "accuracy_before": before["accuracy"],
@@ -239,44 +304,87 @@ def _summary(
     }
 
 
+def _label_losses(prob: np.ndarray) -> np.ndarray:
+    """``(rows, 2)`` capped loss of a negative and of a positive at each probability."""
+    p = np.clip(prob, CLIP, 1.0 - CLIP)
+    return np.column_stack([-np.log1p(-p), -np.log(p)])
+
+
+def _fold_weights(
+    tally: Tally, pred: Predictions | None, folds: int, rng: np.random.Generator
+) -> tuple[np.ndarray, str]:
+    """(folds, rows, 2) held-out weights, each sample in one fold, and the scheme in words.
+
+    A sample is never split across folds: folds are drawn per sample when the samples are
+    at hand; from the table alone, thinning its counts is the same when every weight is 1,
+    and with other weights the table's effective counts are thinned (an approximation,
+    named in the scheme).
+    """
+    table = tally.tables[0]
+    if pred is not None and table.bins is None:
+        return (
+            _fold_weights_from_samples(table, pred, folds, rng),
+            f"{folds}-fold cross-fitting over samples",
+        )
+    unit = tally.weight == tally.count == tally.weight_sq
+    if unit:  # thinning counts is the same as assigning each sample a random fold
+        return (
+            _fold_weights_by_thinning(table, folds, rng),
+            f"{folds}-fold cross-fitting (samples split by multinomial thinning of the table)",
+        )
+    scale = effective_scale(tally)
+    counts = replace(table, weights=np.rint(table.weights * scale))
+    parts = _fold_weights_by_thinning(counts, folds, rng)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(counts.weights > 0, parts / counts.weights, 1.0 / folds)
+    return (
+        share * table.weights,
+        f"{folds}-fold cross-fitting (weighted table split by thinning its effective counts, "
+        "an approximation: the samples are not at hand)",
+    )
+
+
 def _binary_recalibration(
     tally: Tally, pred: Predictions | None, before: dict[str, float], folds: int, seed: int
 ) -> dict[str, Any]:
     table = tally.tables[0]
     rng = np.random.default_rng(seed)
-    counts = np.allclose(table.weights, np.rint(table.weights))
-    if counts:  # thinning counts is the same as assigning each sample a random fold
-        fold_weights = _fold_weights_by_thinning(table, folds, rng)
-        scheme = f"{folds}-fold cross-fitting (samples split by multinomial thinning of the table)"
-    elif pred is not None and table.bins is None:  # weighted: samples map onto exact scores
-        fold_weights = _fold_weights_from_samples(table, pred, folds, rng)
-        scheme = f"{folds}-fold cross-fitting over samples"
-    else:
-        fold_weights = table.weights[None]
-        scheme = "in-sample (weights are not counts and the samples are not at hand)"
+    fold_weights, scheme = _fold_weights(tally, pred, folds, rng)
     total = table.weights.sum()
+    scale = effective_scale(tally)
     decided_before = table.scores >= tally.threshold
+    losses_before = _label_losses(table.scores)
     methods = {}
     pooling = Pooling(table, FIT_ROWS)
-    trains = [
-        pooling.table(table.weights - test if len(fold_weights) > 1 else table.weights)
-        for test in fold_weights
-    ]
-    test_totals = fold_weights[:, :, 0] + fold_weights[:, :, 1]
+    trains = [pooling.table(table.weights - test) for test in fold_weights]
     logits = logits_of(table.scores)
-    for method in BINARY_METHODS:
-        loss = brier = correct = changed = 0.0
-        for test, test_total, train in zip(fold_weights, test_totals, trains, strict=True):
-            prob = binary_map(method, table.scores, logits, train)
-            decided = prob >= tally.threshold
-            loss += log_score_total(prob, test)
-            brier += brier_score_total(prob, test)
-            correct += test[:, 1] @ decided + test[:, 0] @ ~decided
-            changed += test_total @ (decided != decided_before)
-        methods[method] = _summary(before, method, loss, brier, correct, changed, total)
+    # each fold's map is scored only at the rows its held-out samples occupy (about one
+    # in `folds` of a table of distinct scores): rows of weight 0 add nothing
+    held_out = [np.flatnonzero(test.sum(axis=1) > 0) for test in fold_weights]
     full_temperature = fit_logistic_table(table, intercept=False)
     full_platt = fit_logistic_table(table, intercept=True)
+    full_offset = fit_logistic_table(table, intercept=True, slope=False)
+    starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
+    for method in BINARY_METHODS:
+        sums = np.zeros(6)
+        for fold_test, rows, train in zip(fold_weights, held_out, trains, strict=True):
+            test = fold_test[rows]
+            prob = binary_map(
+                method, table.scores[rows], logits[rows], train, starts.get(method), scale
+            )
+            decided = prob >= tally.threshold
+            gain = losses_before[rows] - _label_losses(prob)
+            sums += (
+                log_score_total(prob, test),
+                brier_score_total(prob, test),
+                test[:, 1] @ decided + test[:, 0] @ ~decided,
+                test.sum(axis=1) @ (decided != decided_before[rows]),
+                float((test * gain).sum()),
+                float((test * gain * gain).sum()),
+            )
+        methods[method] = _summary(before, method, sums, total, total * scale)
     methods["temperature"]["temperature"] = _temperature_of(full_temperature)
+    methods["intercept"]["intercept"] = full_offset.intercept
     methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
     methods["platt"]["separable"] = full_platt.separable
     return {"scheme": scheme, "folds": folds, "seed": seed, "methods": methods}
@@ -286,9 +394,22 @@ def _temperature_of(fit: LogisticFit) -> float:
     return float(1.0 / fit.slope) if fit.slope > 0 else float("inf")
 
 
-def calibration_fit(tally: Tally) -> LogisticFit:
-    """Logistic recalibration fitted on all samples (binary): the calibration slope/intercept."""
-    return fit_logistic_table(tally.tables[0], intercept=True)
+def calibration_fit(tally: Tally) -> LogisticFit | None:
+    """Logistic recalibration fitted on all samples (binary): the calibration slope/intercept.
+
+    The covariance is for importance weights (Kish's effective count, invariant to the
+    weights' scale). None when the logits do not spread (fewer than two distinct scores, or
+    a spread under MIN_LOGIT_SPREAD): a slope needs more than one prediction to tilt.
+    """
+    table = tally.tables[0]
+    z = logits_of(table.scores)
+    mass = table.weights.sum(axis=1)
+    centre = float(mass @ z / mass.sum())
+    spread = float(np.sqrt(mass @ (z - centre) ** 2 / mass.sum()))
+    if len(table.scores) < 2 or not spread >= MIN_LOGIT_SPREAD:
+        return None
+    fit = fit_logistic_table(table, intercept=True)
+    return replace(fit, covariance=fit.covariance / effective_scale(tally))
 
 
 # -- multiclass: maps need the samples -------------------------------------------------------
@@ -300,10 +421,13 @@ _FULL_FITS: WeakKeyDictionary[Predictions, tuple[float, float]] = WeakKeyDiction
 
 
 def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
-    """Inverse temperature fitted on all samples and its variance: the multiclass slope."""
+    """Inverse temperature fitted on all samples and its variance: the multiclass slope.
+
+    The variance is for importance weights (Kish's effective count)."""
     if pred not in _FULL_FITS:
         w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
-        _FULL_FITS[pred] = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+        beta, variance = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+        _FULL_FITS[pred] = (beta, variance * float(w @ w / w.sum()))
     return _FULL_FITS[pred]
 
 
@@ -432,7 +556,10 @@ def _multiclass_recalibration(
     bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
     decided_before = np.argmax(prob_t, axis=0)
     total = w.sum()
-    sums = {method: np.zeros(4) for method in MULTICLASS_METHODS}
+    sums = {method: np.zeros(6) for method in MULTICLASS_METHODS}
+    scale = float(total / (w @ w))
+    with np.errstate(divide="ignore"):
+        loss_before = -np.log(np.clip(prob_t[pred.y, np.arange(len(pred))], CLIP, 1.0))
     for k in range(folds):
         test = np.flatnonzero(fold == k)
         if not len(test):
@@ -441,7 +568,7 @@ def _multiclass_recalibration(
         beta, _ = temperature.fit(w * (fold != k), start=full_beta, at_start=train_terms)
         train_weight = total - w[test].sum()
         isotonic = np.stack([
-            _clip_isotonic(column.fit(k).predict(prob_t[c, test]), train_weight)
+            _clip_isotonic(column.fit(k).predict(prob_t[c, test]), train_weight * scale)
             for c, column in enumerate(bins)
         ])
         mapped = {
@@ -449,9 +576,12 @@ def _multiclass_recalibration(
             "isotonic": isotonic / isotonic.sum(axis=0),
         }
         for method, prob in mapped.items():
-            sums[method] += _held_out_totals(prob, pred.y[test], w[test], decided_before[test])
+            sums[method] += _held_out_totals(
+                prob, pred.y[test], w[test], decided_before[test], loss_before[test]
+            )
     methods = {
-        method: _summary(before, method, *sums[method], total) for method in MULTICLASS_METHODS
+        method: _summary(before, method, sums[method], total, total * scale)
+        for method in MULTICLASS_METHODS
     }
     methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
     return {
@@ -467,16 +597,24 @@ def _multiclass_recalibration(
 
 
 def _held_out_totals(
-    prob_t: np.ndarray, y: np.ndarray, w: np.ndarray, decided_before: np.ndarray
+    prob_t: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray,
+    decided_before: np.ndarray,
+    loss_before: np.ndarray,
 ) -> np.ndarray:
-    """Weighted (log loss, Brier, correct, changed decisions) of mapped probabilities,
-    given class by sample, ``(k, n)``."""
+    """Weighted (log loss, Brier, correct, changed decisions, gain, gain squared) of mapped
+    probabilities given class by sample, ``(k, n)``; ``loss_before`` is each sample's
+    capped loss as given."""
     true_prob = prob_t[y, np.arange(len(y))]
     decided = np.argmax(prob_t, axis=0)
     with np.errstate(divide="ignore"):
         loss = w @ -np.log(true_prob)
+    gain = loss_before + np.log(np.clip(true_prob, CLIP, 1.0))
     brier = w @ (np.einsum("ij,ij->j", prob_t, prob_t) - 2 * true_prob + 1)
-    return np.array([loss, brier, w @ (decided == y), w @ (decided != decided_before)])
+    return np.array(
+        [loss, brier, w @ (decided == y), w @ (decided != decided_before), w @ gain, w @ gain**2]
+    )
 
 
 def recalibrate(
@@ -511,6 +649,16 @@ def recalibrate(
             "methods": {},
         }
     if tally.task == "binary":
+        events = float(tally.class_weight.min() * effective_scale(tally))
+        if events < MIN_EVENTS_PER_FOLD * folds:
+            return {
+                "scheme": (
+                    f"not computed: {events:.3g} samples of the rarer class; {folds}-fold "
+                    f"cross-fitting needs {MIN_EVENTS_PER_FOLD * folds} "
+                    f"({MIN_EVENTS_PER_FOLD} per fold)"
+                ),
+                "methods": {},
+            }
         out = _binary_recalibration(tally, pred, before, folds, seed)
     elif pred is None:
         return {"scheme": "not computed: multiclass maps need the samples", "methods": {}}

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from lossgap.core.binning import MAX_DENSE_BITS, dense_bins
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss, true_class_prob
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
@@ -280,6 +281,8 @@ class ScoreTable:
         ops = array_ops(scores)
         s = ops.as_float(scores)
         y = ops.as_int(positive)
+        if binned and ops is NumpyOps and bin_bits <= MAX_DENSE_BITS:
+            return _bin_unsorted(s, y, weight, max_distinct=max_distinct, bin_bits=bin_bits)
         if weight is None:
             # one sort of int64 keys with the label in the low bit: scores are in [0, 1],
             # so their bit patterns are below 2**62 and the shift cannot overflow, but for
@@ -406,6 +409,26 @@ class ScoreTable:
                 if getattr(self, name) is not None
             },
         )
+
+
+def _bin_unsorted(
+    s: np.ndarray, y: np.ndarray, weight: np.ndarray | None, *, max_distinct: int, bin_bits: int
+) -> ScoreTable:
+    """The compressed table of unsorted numpy scores, without a sort: the dense bins of
+    :func:`lossgap.binning.dense_bins`, merged with the sorted table of the few scores
+    outside their range (equal to sorting them all, up to the order of additions)."""
+    sums, outside = dense_bins(s, y, weight, bin_bits, bin_keys)
+    table = _binned(NumpyOps, **sums, max_distinct=max_distinct, bin_bits=bin_bits)
+    if len(outside):
+        rest = ScoreTable.from_samples(
+            s[outside],
+            y[outside],
+            None if weight is None else weight[outside],
+            max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        ).compress()
+        table = table.merge(rest)
+    return table
 
 
 def _sorted_bin_keys(ops: Any, s: Any, bits: int) -> Any:

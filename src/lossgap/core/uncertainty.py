@@ -2,6 +2,11 @@
 
 * ``wilson``: Wilson score interval for proportions (accuracy; binary precision and recall),
   with Kish's effective sample size under weights.
+
+Weights are importance weights whose scale carries no information: every interval and test
+reads them through Kish's effective sample size ``n_eff = (sum w)^2 / sum w^2``, so
+multiplying all weights by a constant changes no interval (:func:`effective_scale` turns
+weights into effective counts).
 * ``delong``: DeLong's variance of the binary ROC AUC, computed from the score table's
   placement values (ties count one half).
 * ``wald``: from the inverse Fisher information of the logistic recalibration fit
@@ -25,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import norm
+from scipy.special import ndtri
 
 from lossgap.core.tally import ScoreTable, Tally
 
@@ -34,13 +39,36 @@ Z95 = 1.959963984540054
 
 
 def z_value(confidence: float) -> float:
-    """Two-sided normal quantile for ``confidence`` (1.959... for 0.95)."""
-    return float(norm.ppf(0.5 + confidence / 2))
+    """Two-sided normal quantile for ``confidence`` (1.959... for 0.95).
+
+    ``ndtri`` is what ``scipy.stats.norm.ppf`` computes, without importing
+    ``scipy.stats`` (0.45 s of every command's start).
+    """
+    return float(ndtri(0.5 + confidence / 2))
 
 
 def effective_n(tally: Tally) -> float:
     """Kish's effective sample size ``W^2 / sum w^2`` (the count when unweighted)."""
     return tally.weight**2 / tally.weight_sq
+
+
+def effective_scale(tally: Tally) -> float:
+    """Factor that turns the Tally's weights into effective counts: ``n_eff / sum w``.
+
+    1 for unweighted data; weights multiplied by ``c`` get a factor divided by ``c``, so
+    weights times this factor are the same whatever the weights' scale.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lossgap import Predictions
+    >>> y, p = np.array([0, 1, 1, 0]), np.array([0.2, 0.7, 0.6, 0.4])
+    >>> t1 = Tally.from_predictions(Predictions(y, p, sample_weight=np.ones(4)))
+    >>> t5 = Tally.from_predictions(Predictions(y, p, sample_weight=np.full(4, 5.0)))
+    >>> effective_scale(t1), effective_scale(t5)
+    (1.0, 0.2)
+    """
+    return effective_n(tally) / tally.weight
 
 
 def wilson(share: npt.ArrayLike, n: npt.ArrayLike, confidence: float) -> tuple[Any, Any]:
@@ -73,9 +101,10 @@ def wilson(share: npt.ArrayLike, n: npt.ArrayLike, confidence: float) -> tuple[A
     return low, high
 
 
-def delong_variance(table: ScoreTable) -> float:
+def delong_variance(table: ScoreTable, scale: float = 1.0) -> float:
     """DeLong's variance of the ROC AUC of one score table.
 
+    ``scale`` turns the table's weights into effective counts (:func:`effective_scale`).
     Each positive's placement is the share of negatives scored below it (ties one half), each
     negative's the share of positives scored above it; the AUC variance is the variance of the
     positives' placements over their count plus that of the negatives'.
@@ -86,7 +115,7 @@ def delong_variance(table: ScoreTable) -> float:
     >>> round(delong_variance(t), 6)
     0.125
     """
-    w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
+    w_neg, w_pos = table.weights[:, 0] * scale, table.weights[:, 1] * scale
     neg_total, pos_total = w_neg.sum(), w_pos.sum()
     if neg_total <= 0 or pos_total <= 0:
         return float("nan")
@@ -100,9 +129,11 @@ def delong_variance(table: ScoreTable) -> float:
     return float(var_pos / pos_total + var_neg / neg_total)
 
 
-def delong_interval(table: ScoreTable, auc: float, confidence: float) -> tuple[float, float]:
+def delong_interval(
+    table: ScoreTable, auc: float, confidence: float, scale: float = 1.0
+) -> tuple[float, float]:
     """Normal interval for the AUC with DeLong's variance, clipped to [0, 1]."""
-    half = z_value(confidence) * np.sqrt(delong_variance(table))
+    half = z_value(confidence) * np.sqrt(delong_variance(table, scale))
     return float(max(0.0, auc - half)), float(min(1.0, auc + half))
 
 

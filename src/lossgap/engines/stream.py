@@ -32,23 +32,25 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
-import pyarrow.dataset as ds
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-from threadpoolctl import threadpool_limits
 
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
+from lossgap.engines import one_blas_thread
 from lossgap.engines.batches import DEFAULT_BATCH_ROWS, BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
 from lossgap.io.tables import FORMATS, ColumnChoice, choose_columns
+
+if TYPE_CHECKING:  # imported where used: pyarrow.dataset imports pandas (0.7 s of a start)
+    import pyarrow.dataset as ds
+    from rich.console import Console
+    from rich.progress import Progress
 
 #: Formats read in batches.
 STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
@@ -170,10 +172,9 @@ def resolve_source(source: str | Path) -> Source:
     return Source(text, tuple(files), kinds[0])
 
 
-_SCAN_OPTIONS = {"parquet": ds.ParquetFragmentScanOptions(pre_buffer=False)}
-
-
 def _file_format(kind: str) -> ds.FileFormat:
+    import pyarrow.dataset as ds
+
     if kind == "parquet":
         return ds.ParquetFileFormat()
     if kind == "jsonl":
@@ -192,6 +193,8 @@ def _unreadable(where: str, kind: str, exc: Exception) -> InputError:
 
 def open_dataset(src: Source) -> ds.Dataset:
     """The ``pyarrow.dataset`` of a source (the schema of its first file)."""
+    import pyarrow.dataset as ds
+
     try:
         dataset = ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
         dataset.schema.names  # noqa: B018 - a header that is not UTF-8 fails here, not later
@@ -247,6 +250,12 @@ def _batches(
 def _file_batches(
     dataset: ds.Dataset, src: Source, columns: Sequence[str], batch_rows: int, meter: _Meter
 ) -> Iterator[tuple[pa.RecordBatch, str]]:
+    import pyarrow.dataset as ds
+
+    # read on demand in this thread, without pre-buffering Parquet column chunks: a
+    # threaded reader runs ahead of the evaluation and holds much of the file
+    parquet = src.kind == "parquet"
+    scan_options = ds.ParquetFragmentScanOptions(pre_buffer=False) if parquet else None
     done_bytes = 0
     for fragment, path in zip(dataset.get_fragments(), src.files, strict=True):
         size = path.stat().st_size
@@ -259,12 +268,10 @@ def _file_batches(
             schema=dataset.schema,
             columns=list(columns),
             batch_size=batch_rows,
-            # read on demand in this thread, without pre-buffering Parquet column chunks:
-            # a threaded reader runs ahead of the evaluation and holds much of the file
             batch_readahead=0,
             fragment_readahead=0,
             use_threads=False,
-            fragment_scan_options=_SCAN_OPTIONS.get(src.kind),
+            fragment_scan_options=scan_options,
         )
         file_rows = 0
         try:
@@ -362,7 +369,7 @@ def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
     running: Tally | None = None
     pending: deque[Future[Tally]] = deque()
     with (
-        threadpool_limits(limits=1, user_api="blas"),
+        one_blas_thread(),
         ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="lossgap-batch") as pool,
     ):
         for table, first_row, where in tables:
@@ -411,6 +418,8 @@ def _one_pass(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
 
 def progress_bar(console: Console) -> Progress:
     """The progress bar of a long read: description, bar, bytes, rows, time."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

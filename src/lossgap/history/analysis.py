@@ -6,10 +6,11 @@ Every judgement is made on the smoothed curves with a trend test, never on one e
   score), as the log numbers it.
 * **divergence** (``direction="loss_rises"``): the smoothed validation loss reaches its
   minimum at ``start``; from there to the end the loss rises (Mann-Kendall p < 0.05, and
-  the smoothed rise is at least 2 % of the minimum and two noise SDs of the curve) while
-  the decision score does not fall (no significant falling trend). The mirror case
+  the smoothed rise is at least 2 % of the minimum and :func:`noise_multiple` SDs of the
+  curve's level, :func:`~lossgap.history.trend.level_sd`, which allows for AR(1) wander)
+  while the decision score does not fall (no significant falling trend). The mirror case
   (``"accuracy_falls"``): from the smoothed score's maximum the score falls (p < 0.05, by
-  at least 0.005 and two noise SDs) while the loss does not rise.
+  at least 0.005 and as many noise SDs) while the loss does not rise.
 * **overfitting**: the first point from which the gap ``val_loss - train_loss`` grows
   (p < 0.05, by at least 10 % of the validation loss there, ending positive) while the
   training loss falls (p < 0.05) and the validation loss no longer improves.
@@ -24,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 
 from lossgap.core.trend import (
     MAD_SCALE,
@@ -31,6 +33,7 @@ from lossgap.core.trend import (
     Trend,
     accuracy_change_se,
     granularity_n,
+    level_sd,
     noise_sd,
     smooth,
     trend,
@@ -43,8 +46,21 @@ from lossgap.results.history import INFERRED_N, Run
 MIN_LOSS_RISE = 0.02
 #: Smallest fall of the smoothed decision score after its maximum.
 MIN_SCORE_FALL = 0.005
-#: The smoothed change must also exceed this many epoch-to-epoch noise SDs of the curve.
+#: The smoothed change must also exceed this many noise SDs of the curve, at least...
 NOISE_MULTIPLE = 2.0
+
+
+def noise_multiple(points: int) -> float:
+    """...and ``sqrt(2 ln n)`` SDs on a curve of ``n`` points: the start is the curve's
+    best point, picked among ``n``, and the extreme of ``n`` noisy values lies about that
+    many SDs out, so a smaller change from it is what selection alone produces.
+
+    Examples
+    --------
+    >>> round(noise_multiple(15), 2), round(noise_multiple(60), 2)
+    (2.33, 2.86)
+    """
+    return max(NOISE_MULTIPLE, float(np.sqrt(2 * np.log(max(points, 1)))))
 #: Smallest growth of the train/validation gap, relative to the validation loss.
 MIN_GAP_GROWTH = 0.10
 #: A point off its neighbours' mean by more than this many robust SDs...
@@ -117,7 +133,9 @@ def disagreement(
     }
     check = {"change_se": None, "within_noise": None}
     if run.metrics[run.score].name.metric == "accuracy":
-        check = noise_check(out["score_gain"], score_at_lb, sb["value"], n_val)
+        # the score's best is the best of every analysed point
+        searched = int(np.isfinite(run.metrics[run.score].values).sum())
+        check = noise_check(out["score_gain"], score_at_lb, sb["value"], n_val, searched)
     out.update(check)
     return out
 
@@ -147,7 +165,15 @@ def chosen_points(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str
 
 
 def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None]:
-    """The validation-set size: given, else Hugging Face's runtime x rate, else granularity."""
+    """The validation-set size: given, else Hugging Face's runtime x rate, else the
+    accuracies' granularity when it is justified, else unknown (the verdicts then say so).
+
+    An accuracy ``k / n`` in lowest terms has denominator ``n`` when ``k`` and ``n`` share no
+    factor; a granularity is justified only when some logged accuracy has exactly that
+    denominator. A log whose epochs were scored on sets of different sizes (557 and 192)
+    fits only a common multiple of them (106,944) that no single accuracy has as its
+    denominator: that is refused, not guessed.
+    """
     if n_val is not None:
         return int(n_val), "given"
     runtime, rate = run.values("val_runtime"), run.values("val_samples_per_second")
@@ -158,22 +184,60 @@ def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None
             return int(round(float(np.median(product)))), "eval_runtime x eval_samples_per_second"
     score = run.values(run.score)
     if score is not None and run.metrics[run.score].name.metric == "accuracy":
-        found = granularity_n(score[np.isfinite(score)])
-        if found is not None:
+        values = score[np.isfinite(score)]
+        found = granularity_n(values)
+        if found is not None and _some_denominator_is(values, found):
             return found, INFERRED_N
     return None, None
+
+
+def _some_denominator_is(values: np.ndarray, n: int) -> bool:
+    """True when some value ``k / n`` has ``k`` coprime to ``n`` (denominator exactly n)."""
+    numerators = np.rint(np.asarray(values, dtype=np.float64) * n).astype(np.int64)
+    return bool((np.gcd(numerators, n) == 1).any())
 
 
 def _trend_dict(t: Trend) -> dict[str, Any]:
     return {"tau": t.tau, "p_value": t.p_value, "slope": t.slope, "trend": t.direction}
 
 
-def noise_check(change: float, a_from: float, a_to: float, n_val: int | None) -> dict[str, Any]:
-    """``{"change_se", "within_noise"}`` of an accuracy change (None without ``n_val``)."""
+def noise_check(
+    change: float, a_from: float, a_to: float, n_val: int | None, searched: int = 1
+) -> dict[str, Any]:
+    """Whether an accuracy change between two epochs on the same ``n_val`` samples is noise.
+
+    Two epochs are scored on the same samples, so the change is paired: its variance is
+    ``(d - change^2) / n`` with ``d`` the share of samples whose correctness differs, which
+    a log does not hold; ``d`` is at least ``|change|``. The verdict is ``"beyond"`` only
+    when the change exceeds 1.96 unpaired two-proportion standard errors (an upper bound
+    for positively correlated epochs), ``"within"`` only when it stays within them at the
+    smallest ``d = |change|``, and ``"undetermined"`` between: then the per-epoch
+    predictions (``--predictions``, or ``lossgap compare`` on two epochs) decide.
+    ``within_noise`` is True, False or None accordingly (None also without ``n_val``).
+
+    ``searched``: how many epochs the better value was picked from. The best of many noisy
+    epochs beats any one of them by chance, so the "beyond" bound is Bonferroni-widened to
+    ``z(0.025 / searched)``.
+    """
     if n_val is None or not (0 <= a_from <= 1 and 0 <= a_to <= 1):
-        return {"change_se": None, "within_noise": None}
+        return {"change_se": None, "within_noise": None, "noise_verdict": "n unknown"}
     se = accuracy_change_se(a_from, a_to, n_val)
-    return {"change_se": se, "within_noise": bool(abs(change) < Z95 * se)}
+    smallest = float(np.sqrt(max(abs(change) * (1 - abs(change)), 0.0) / n_val))
+    beyond = float(-ndtri(0.025 / max(searched, 1)))
+    if abs(change) >= beyond * se:
+        verdict, within = "beyond", False
+    elif abs(change) < Z95 * smallest or change == 0:
+        verdict, within = "within", True
+    else:
+        verdict, within = "undetermined", None
+    return {
+        "change_se": se,
+        "change_se_smallest": smallest,
+        "z_beyond": beyond,
+        "searched": searched,
+        "within_noise": within,
+        "noise_verdict": verdict,
+    }
 
 
 def divergence(
@@ -198,7 +262,9 @@ def divergence(
         score_t = trend(x[start:], score_raw[start:])
         rise = loss_s[-1] - loss_s[start]
         worse = "falling" if higher else "rising"
-        needed = max(MIN_LOSS_RISE * abs(loss_s[start]), NOISE_MULTIPLE * noise_sd(loss_raw))
+        needed = max(
+            MIN_LOSS_RISE * abs(loss_s[start]), noise_multiple(idx.size) * level_sd(loss_raw)
+        )
         if loss_t.direction == "rising" and rise >= needed and score_t.direction != worse:
             found = ("loss_rises", start, loss_t, score_t)
     if found is None:
@@ -208,7 +274,7 @@ def divergence(
             score_t = trend(x[start:], score_raw[start:])
             fall = score_good[start] - score_good[-1]
             worse = "falling" if higher else "rising"
-            needed = max(MIN_SCORE_FALL, NOISE_MULTIPLE * noise_sd(score_raw))
+            needed = max(MIN_SCORE_FALL, noise_multiple(idx.size) * level_sd(score_raw))
             if score_t.direction == worse and fall >= needed and loss_t.direction != "rising":
                 found = ("accuracy_falls", start, loss_t, score_t)
     if found is None:
@@ -264,7 +330,7 @@ def overfitting(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, 
     size = window(points.size)
     gap_s, val_s, train_s = smooth(gap, size), smooth(val, size), smooth(train, size)
     stride = max(1, -(-points.size // 60))
-    tolerance = max(MIN_LOSS_RISE * abs(val_s.min()), noise_sd(val))
+    tolerance = max(MIN_LOSS_RISE * abs(val_s.min()), level_sd(val))
     for onset in range(0, points.size - MIN_TREND_POINTS + 1, stride):
         if gap_s[-1] - gap_s[onset] < MIN_GAP_GROWTH * abs(val_s[onset]):
             continue

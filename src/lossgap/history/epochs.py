@@ -90,7 +90,7 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
 
     ``decomposition`` and ``confident_errors`` are None when the engine gives none.
     """
-    parts = ev.decomposition.get("log_loss")
+    parts = ev.decomposition.log_loss if ev.decomposition is not None else None
     confident = ev.diagnostics.get("confident_errors")
     temperature = ev.recalibration.get("methods", {}).get("temperature")
     return {
@@ -106,8 +106,8 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
         "decomposition": None
         if parts is None
         else {
-            **{k: parts.get(k) for k in PARTS},
-            "target": ev.decomposition.get("target"),
+            **{k: getattr(parts, k) for k in PARTS},
+            "target": ev.decomposition.target if ev.decomposition is not None else None,
         },
         "temperature_scaled": None
         if temperature is None

@@ -10,7 +10,8 @@ the training split has no prefix (``loss``, ``accuracy``), the validation split 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from lossgap.results.history import MetricName
 
 #: Words that name a data split, and the split each one means.
 SPLITS = {
@@ -61,54 +62,6 @@ AXIS_NAMES = frozenset({"epoch", "epochs", "step", "global_step", "iteration", "
 #: ``epoch_``/``batch_`` prefixes.
 _LEVEL_SUFFIXES = {"epoch": "epoch", "step": "step"}
 _LEVEL_PREFIXES = {"epoch": "epoch", "batch": "step"}
-
-#: Scores where higher is better (the last word of the metric decides).
-HIGHER_IS_BETTER = frozenset(
-    {"accuracy", "f1", "f1_macro", "auc", "precision", "recall", "iou", "dice", "map", "mcc"}
-)
-#: Scores bounded by [0, 1] when computed correctly.
-UNIT_INTERVAL = HIGHER_IS_BETTER - {"mcc"}
-
-
-@dataclass(frozen=True)
-class MetricName:
-    """A logged column name and what it means.
-
-    Attributes
-    ----------
-    original : str
-        The name as the log spells it.
-    canonical : str
-        ``metric`` for the training split, ``val_metric`` / ``test_metric`` otherwise.
-    split : str
-        ``"train"``, ``"val"`` or ``"test"`` (no split word means training, as in Keras).
-    metric : str
-        The canonical metric (``loss``, ``accuracy``, ``f1``...), or the name's own words.
-    level : str or None
-        ``"step"`` or ``"epoch"`` when the name says how often it was logged.
-    """
-
-    original: str
-    canonical: str
-    split: str
-    metric: str
-    level: str | None
-
-    @property
-    def direction(self) -> str | None:
-        """``"min"`` for losses and errors, ``"max"`` for scores, None for anything else."""
-        last = self.metric.rsplit("_", 1)[-1]
-        if last in ("loss", "error") or self.metric in ("mse", "mae", "rmse", "perplexity"):
-            return "min"
-        if self.metric in HIGHER_IS_BETTER or last in HIGHER_IS_BETTER:
-            return "max"
-        return None
-
-    @property
-    def unit_interval(self) -> bool:
-        """True for scores that a correct computation keeps within [0, 1]."""
-        return self.metric in UNIT_INTERVAL or self.metric.rsplit("_", 1)[-1] in UNIT_INTERVAL
-
 
 def split_words(name: str) -> list[str]:
     """The lower-case words of a name split at ``/ _ - . :`` and spaces."""

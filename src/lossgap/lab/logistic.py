@@ -5,8 +5,8 @@ predicts 1 when ``a x + b >= 0``, that is ``x >= cut`` for ``a > 0`` and ``x <= 
 ``a < 0``, with ``cut = -b / a``. :func:`logistic_lab` fits it by unpenalised maximum
 likelihood (the cross-entropy fit), finds the exact accuracy maximum over every cut in both
 orientations, prices each accuracy-maximising rule in log loss, and traces the loss and the
-accuracy along the intercept and along the slope. It reproduces the three illustrations of
-the seed answer (``ILLUSTRATIONS``).
+accuracy along the intercept and along the slope. It reproduces three classic illustrations
+(``ILLUSTRATIONS``): a hand-made five-point case and two samples of a logit model.
 
 Data flow: points -> :class:`LabResult` (plain data, ``to_dict()``) -> text, JSON or plots
 (:mod:`lossgap.render.plots.lab`). Derivations: ``docs/theory.md``.
@@ -28,8 +28,8 @@ from lossgap.errors import InputError
 from lossgap.io.tables import column_values, read_table
 from lossgap.results.lab import CrossEntropyFit, CutInterval, LabResult, Profile
 
-#: The seed answer's cases: five points recovered from its numbers (slope 1.27, cut 0.52,
-#: per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
+#: The illustrations: five points recovered from a published worked example (slope 1.27,
+#: cut 0.52, per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
 ILLUSTRATIONS: dict[int, dict[str, Any]] = {
     1: {
         "x": [-1.0, -0.3, 0.0, 0.9, 1.0],
@@ -594,7 +594,7 @@ def logistic_lab(
 
 
 def illustration(number: int) -> LabResult:
-    """Rerun one of the seed answer's illustrations (1, 2 or 3)."""
+    """Rerun illustration 1 (five points), 2 (n = 100) or 3 (n = 10,000)."""
     if number not in ILLUSTRATIONS:
         msg = f"--illustration must be 1, 2 or 3, got {number!r}"
         raise InputError(msg)

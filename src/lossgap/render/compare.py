@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
+from rich import box
 from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from lossgap.render.text import findings_renderables, format_interval, format_number, style
+from lossgap.render.answer import Answer, KeyNumber, Step, interval_text
+from lossgap.render.text import findings_renderables, format_number, style
 from lossgap.results.compare import PAIR_METRICS, Comparison, Difference, PairComparison
 from lossgap.results.evaluation import MAX_CLIPPED_LOSS
 
@@ -32,20 +35,23 @@ def format_p(p: float | None) -> str:
     return "<0.0001" if p < 1e-4 else f"{p:.4f}"
 
 
-def _difference(d: Difference) -> str:
-    """``+0.123 [0.100, 0.146]``; a star marks log losses capped because one is infinite."""
-    star = "*" if d.clipped else ""
-    if d.ci_low is None or d.ci_high is None:
-        return f"{format_number(d.value, 3)}{star}"
-    return f"{d.value:+.3f}{star} [{d.ci_low:.3f}, {d.ci_high:.3f}]"
-
-
 def headline(c: Comparison) -> str:
     """One sentence: the best model by the proper score and by accuracy."""
     best = c.models[0]
     by_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
     score = format_number(best.evaluation.metric(c.by))
     accuracy = format_number(by_accuracy.evaluation.metric("accuracy"))
+    won = next(
+        (f.evidence for f in c.findings if f.code == "infinite_loss" and "winner" in f.evidence),
+        None,
+    )
+    if won is not None:  # one verdict: the raw ranking crowns a model only a zero put ahead
+        return (
+            f"{won['winner']} is best once its outputs are clipped: its log loss is infinite "
+            f"only because some probabilities are exactly 0; capped, it beats "
+            f"{won['best_finite']} by {won['margin']:.4f} nats (best by accuracy: "
+            f"{by_accuracy.name}, {accuracy})."
+        )
     if best.name == by_accuracy.name:
         return f"{best.name} is best by both {_LABELS[c.by]} ({score}) and accuracy ({accuracy})."
     return (
@@ -54,34 +60,63 @@ def headline(c: Comparison) -> str:
     )
 
 
+def _table() -> Table:
+    """A table that fits 80 columns: no vertical rules, one space between columns."""
+    return Table(
+        box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False,
+        padding=(0, 1),
+    )
+
+
+def _stacked(value: str, interval: str) -> str:
+    """A value over its interval: numbers are never cut, the column stays narrow."""
+    return f"{value}\n{interval}" if interval else value
+
+
+def _interval3(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
+
+
 def models_table(c: Comparison) -> Table:
-    level = f"{c.confidence:.0%} interval"
+    """Rank, model, the ranking score and accuracy with their intervals (values over them)."""
+    table = _table()
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("model", overflow="fold", ratio=1)
+    table.add_column(_LABELS[c.by], justify="right", no_wrap=True)
+    table.add_column("accuracy", justify="right", no_wrap=True)
+    table.add_column("acc.\nrank", justify="right", no_wrap=True)
+    table.caption = f"value over its {c.confidence:.0%} interval"
+    for m in c.models:
+        metrics = m.evaluation.metrics
+        score, acc = metrics[c.by], metrics["accuracy"]
+        table.add_row(
+            str(m.rank),
+            m.name,
+            _stacked(format_number(score.value), _interval3(score.ci_low, score.ci_high)),
+            _stacked(format_number(acc.value), _interval3(acc.ci_low, acc.ci_high)),
+            str(m.accuracy_rank),
+        )
+    return table
+
+
+def other_scores_table(c: Comparison) -> Table:
+    """The other proper score and ROC AUC of each model, ranked as above."""
     other = "brier" if c.by == "log_loss" else "log_loss"
-    table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name, justify in (
-        ("rank", "right"),
-        ("model", "left"),
-        (_LABELS[c.by], "right"),
-        (level, "right"),
-        ("accuracy", "right"),
-        (level, "right"),
-        ("acc. rank", "right"),
-        (_LABELS[other], "right"),
-        ("ROC AUC", "right"),
-    ):
-        table.add_column(name, justify=justify)
+    table = _table()
+    table.add_column("rank", justify="right", no_wrap=True)
+    table.add_column("model", overflow="fold", ratio=1)
+    for metric in (other, "roc_auc"):
+        table.add_column(_LABELS[metric], justify="right", no_wrap=True)
     for m in c.models:
         metrics = m.evaluation.metrics
         table.add_row(
             str(m.rank),
             m.name,
-            format_number(metrics[c.by].value),
-            format_interval(metrics[c.by]),
-            format_number(metrics["accuracy"].value),
-            format_interval(metrics["accuracy"]),
-            str(m.accuracy_rank),
-            format_number(metrics[other].value),
-            format_number(metrics["roc_auc"].value),
+            *(
+                _stacked(format_number(metrics[k].value),
+                         _interval3(metrics[k].ci_low, metrics[k].ci_high))
+                for k in (other, "roc_auc")
+            ),
         )
     return table
 
@@ -94,22 +129,49 @@ def verdict(c: Comparison, pair: PairComparison) -> Text:
     return Text(", ".join(_SHORT[m] for m in real), style=style("info"))
 
 
+def _stacked_difference(d: Difference) -> str:
+    """A paired difference over its interval (``*`` marks capped log losses)."""
+    star = "*" if d.clipped else ""
+    if d.ci_low is None or d.ci_high is None:
+        return f"{format_number(d.value, 3)}{star}"
+    return f"{d.value:+.3f}{star}\n[{d.ci_low:+.3f}, {d.ci_high:+.3f}]"
+
+
 def pairs_table(c: Comparison) -> Table:
-    table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("a - b", "accuracy", "p", "log loss", "p", "AUC p", "flips a/b (near)", "real"):
-        table.add_column(name, justify="left" if name in ("a - b", "real") else "right")
+    """Each shown pair: differences a - b over their intervals, their p-values, verdict."""
+    table = _table()
+    table.add_column("a - b", overflow="fold", ratio=1)
+    table.add_column("accuracy", justify="right", no_wrap=True)
+    table.add_column("p", justify="right", no_wrap=True)
+    table.add_column("log loss", justify="right", no_wrap=True)
+    table.add_column("p", justify="right", no_wrap=True)
+    table.add_column("real", overflow="fold", min_width=4)
+    for pair in c.pairs[:MAX_PAIR_ROWS]:
+        table.add_row(
+            f"{pair.a} -\n{pair.b}",
+            _stacked_difference(pair.accuracy_difference),
+            format_p(pair.accuracy_difference.p_value_adjusted),
+            _stacked_difference(pair.log_loss_difference),
+            format_p(pair.log_loss_difference.p_value_adjusted),
+            verdict(c, pair),
+        )
+    return table
+
+
+def flips_table(c: Comparison) -> Table:
+    """Each shown pair's flips (all and near the threshold) and its ROC AUC test."""
+    table = _table()
+    table.add_column("a - b", overflow="fold", ratio=1)
+    table.add_column("right only\nunder a / b", justify="right", no_wrap=True)
+    table.add_column("near the\nthreshold", justify="right", no_wrap=True)
+    table.add_column("AUC p", justify="right", no_wrap=True)
     for pair in c.pairs[:MAX_PAIR_ROWS]:
         f = pair.flips
         table.add_row(
             f"{pair.a} - {pair.b}",
-            _difference(pair.accuracy_difference),
-            format_p(pair.accuracy_difference.p_value_adjusted),
-            _difference(pair.log_loss_difference),
-            format_p(pair.log_loss_difference.p_value_adjusted),
+            f"{f.a_only_correct}/{f.b_only_correct}",
+            f"{f.near_threshold_a_only_correct}/{f.near_threshold_b_only_correct}",
             format_p(pair.roc_auc_difference.p_value_adjusted),
-            f"{f.a_only_correct}/{f.b_only_correct} "
-            f"({f.near_threshold_a_only_correct}/{f.near_threshold_b_only_correct})",
-            verdict(c, pair),
         )
     return table
 
@@ -126,7 +188,11 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
     yield Text("")
     yield models_table(c)
     yield Text("")
+    yield other_scores_table(c)
+    yield Text("")
     yield pairs_table(c)
+    yield Text("")
+    yield flips_table(c)
     hidden = len(c.pairs) - MAX_PAIR_ROWS
     correction = (
         f"Holm-adjusted over the {len(c.pairs)} pairs per metric"
@@ -151,3 +217,122 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
     if not c.findings:
         yield Text("None: the rankings agree and every difference is real.")
     yield from findings_renderables(c.findings)
+
+
+# --- the short answer ----------------------------------------------------------------------
+
+
+def _spread(c: Comparison, metric: str) -> tuple[float, float]:
+    values = [m.evaluation.metric(metric) for m in c.models]
+    return min(values), max(values)
+
+
+def _widest_half(c: Comparison, metric: str) -> float | None:
+    """The widest half-width of a paired interval of ``metric`` (how big noise can be)."""
+    halves = [
+        (d.ci_high - d.ci_low) / 2
+        for p in c.pairs
+        if (d := p.difference(metric)).ci_low is not None and d.ci_high is not None
+    ]
+    return max(halves) if halves else None
+
+
+def comparison_answer(c: Comparison) -> Answer:
+    """The short answer of ``compare``: which model to keep, and whether the gaps are real."""
+    best = c.models[0]
+    by_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
+    score = _LABELS[c.by]
+    real = {
+        m: sum(p.difference(m).significant for p in c.pairs) for m in ("accuracy", c.by)
+    }
+    n_pairs = len(c.pairs)
+    codes = {f.code: f for f in c.findings}
+    if not real["accuracy"] and not real[c.by]:
+        acc_low, acc_high = _spread(c, "accuracy")
+        headline = (
+            f"No model is better than another beyond sampling noise: the accuracies differ "
+            f"by up to {(acc_high - acc_low) * 100:.1f} points and the {score}es by "
+            f"{_spread(c, c.by)[1] - _spread(c, c.by)[0]:.3f}, within what {c.n} samples allow "
+            f"({n_pairs} pair(s) tested)."
+        )
+    elif best.name == by_accuracy.name:
+        headline = f"Keep {best.name}: it is best by both {score} and accuracy."
+    else:
+        headline = (
+            f"Keep {best.name} if you use the probabilities (best {score}), "
+            f"{by_accuracy.name} if only the decisions count (best accuracy)."
+        )
+    numbers = [
+        KeyNumber(
+            f"best by {score}",
+            format_number(best.evaluation.metric(c.by)),
+            interval_text(best.evaluation.metrics[c.by].ci_low,
+                          best.evaluation.metrics[c.by].ci_high, 3),
+            best.name,
+        ),
+        KeyNumber(
+            "best by accuracy",
+            format_number(by_accuracy.evaluation.metric("accuracy")),
+            interval_text(by_accuracy.evaluation.metrics["accuracy"].ci_low,
+                          by_accuracy.evaluation.metrics["accuracy"].ci_high, 3),
+            by_accuracy.name,
+        ),
+    ]
+    for metric in (c.by, "accuracy"):
+        low, high = _spread(c, metric)
+        half = _widest_half(c, metric)
+        noise = "" if half is None else f" (noise \u00b1{half:.3f})"
+        numbers.append(
+            KeyNumber(f"{_LABELS[metric]} spread", format_number(high - low, 3), "",
+                      f"{real[metric]} of {n_pairs} gaps real{noise}")
+        )
+    infinite = [m.name for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
+    findings = []
+    if infinite:
+        one = len(infinite) == 1
+        findings.append(
+            f"{' and '.join(infinite)} {'gives' if one else 'give'} some true class a "
+            f"probability of exactly 0, so {'its' if one else 'their'} log loss is infinite: "
+            "one such answer outweighs every other sample; clip the outputs before comparing "
+            "by loss."
+        )
+    flips = codes.get("threshold_flips")
+    if flips is not None:
+        findings.append(flips.message)
+    most = max(c.pairs, key=lambda p: p.flips.a_only_correct + p.flips.b_only_correct)
+    f = most.flips
+    findings.append(
+        f"The models disagree on many samples: {most.a} and {most.b} differ "
+        f"on {f.a_only_correct + f.b_only_correct} of {c.n} (a flip is a sample one gets right "
+        f"and the other wrong); {f.near_threshold} of these sit near the threshold "
+        f"({c.near_rule}), where a tiny change of probability flips the decision."
+    )
+    if best.name != by_accuracy.name:
+        findings.append(
+            f"{score.capitalize()} and accuracy rank the models differently; "
+            f"{score} changes smoothly with the probabilities, accuracy jumps when one "
+            "crosses the threshold."
+        )
+    steps = [
+        Step(
+            f"Choose by {score} (it weighs how sure each prediction is); read accuracy gaps "
+            f"under \u00b1{_widest_half(c, 'accuracy') or 0:.3f} as noise.",
+        )
+    ]
+    if not real["accuracy"] or not real[c.by]:
+        steps.append(
+            Step(
+                "To separate these models, evaluate on more samples, or repeat each training "
+                "with a few seeds and compare the spread.",
+                "4 times the samples halve the intervals.",
+            )
+        )
+    steps.append(Step("Otherwise decide on other grounds: cost, speed, simplicity."))
+    return Answer(
+        headline=headline,
+        numbers=tuple(numbers),
+        confidence=c.confidence,
+        findings=tuple(findings[:3]),
+        steps=tuple(steps),
+        details="Every model and pair with intervals and tests: --full. Terms: docs/glossary.md",
+    )

@@ -24,18 +24,28 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
-from lossgap.render.compare import format_p
+from lossgap.render.answer import Answer
+from lossgap.render.compare import comparison_answer, format_p
 from lossgap.render.compare import headline as comparison_headline
+from lossgap.render.glossary import TERMS
+from lossgap.render.history import history_answer
+from lossgap.render.lab import lab_answer
 from lossgap.render.markdown import (
     comparison_markdown,
     demo_markdown,
     explain_markdown,
-    history_headline,
     history_markdown,
     lab_markdown,
 )
-from lossgap.render.text import format_interval, format_number, headline, short_method
+from lossgap.render.text import (
+    explain_answer,
+    format_interval,
+    format_number,
+    headline,
+    short_method,
+)
 from lossgap.results.compare import PAIR_METRICS, Comparison, Difference, PairComparison
 from lossgap.results.curves import ExplainCurves
 from lossgap.results.evaluation import Evaluation, MetricValue
@@ -123,7 +133,9 @@ def environment() -> Environment:
         headline=headline,
         compare_headline=comparison_headline,
     )
-    env.globals.update(version=__version__, pair_real=_real, max_pairs=MAX_PAIRS)
+    env.globals.update(
+        version=__version__, pair_real=_real, max_pairs=MAX_PAIRS, terms=TERMS
+    )
     return env
 
 
@@ -168,6 +180,8 @@ class Report:
         Builds the plots (called once, only when a page or plots are written).
     make_markdown : callable
         Builds the Markdown summary.
+    answer : Answer or None
+        The short answer the page starts with.
     """
 
     kind: str
@@ -179,6 +193,7 @@ class Report:
     make_charts: Callable[[], list[Any]]
     make_markdown: Callable[[], str]
     source: str | None = None
+    answer: Answer | None = None
     _charts: list[Any] | None = field(default=None, repr=False)
 
     @property
@@ -188,11 +203,14 @@ class Report:
             self._charts = self.make_charts()
         return self._charts
 
-    def html(self, *, standalone: bool = True) -> str:
-        """The page (``standalone``) or a fragment with its own styles, for a notebook."""
+    def html(self, *, standalone: bool = True, fold: bool = False) -> str:
+        """The page (``standalone``) or a fragment with its own styles, for a notebook;
+        ``fold`` folds everything below the short answer (what a notebook cell shows)."""
         template = environment().get_template(self.template)
         return template.render(
             **self.context,
+            answer=self.answer,
+            fold=fold and self.answer is not None,
             kind=self.kind,
             headline=self.headline,
             subtitle=self.subtitle,
@@ -203,8 +221,8 @@ class Report:
         )
 
     def _repr_html_(self) -> str:
-        """The report in a notebook cell."""
-        return self.html(standalone=False)
+        """The report in a notebook cell: the short answer, the details folded."""
+        return self.html(standalone=False, fold=True)
 
     def markdown(self) -> str:
         """The Markdown summary, for a pull-request comment."""
@@ -243,11 +261,13 @@ def explain_report(
     from lossgap.render.plots.explain import explain_charts
 
     classes = ", ".join(map(str, ev.classes))
+    answer = explain_answer(ev)
     return Report(
         kind="explain",
         template="explain.html.j2",
         context={"ev": ev},
-        headline=headline(ev),
+        answer=answer,
+        headline=answer.headline,
         subtitle=f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
         title=f"lossgap explain{f': {source}' if source else ''}",
         make_charts=lambda: explain_charts(ev, curves),
@@ -279,11 +299,13 @@ def comparison_report(
     from lossgap.render.plots.compare import comparison_charts
 
     compared = f"each against {c.reference}" if c.reference else "all pairs"
+    answer = comparison_answer(c)
     return Report(
         kind="compare",
         template="compare.html.j2",
         context={"c": c},
-        headline=comparison_headline(c),
+        answer=answer,
+        headline=answer.headline,
         subtitle=(
             f"{len(c.models)} models on the same {c.n} samples, {c.task} "
             f"({', '.join(map(str, c.classes))}); decision: {c.decision_rule}; {compared}."
@@ -301,16 +323,18 @@ def history_report(report: HistoryReport, *, source: str | None = None) -> Repor
 
     pairs = report.all_findings()
     runs = {a.run.name for a in report.runs}
+    answer = history_answer(report)
     return Report(
         kind="history",
         template="history.html.j2",
+        answer=answer,
         context={
             "report": report,
             "findings": [f for _, f in pairs],
             "runs": [r if len(runs) > 1 else None for r, _ in pairs],
             "best": report.best(),
         },
-        headline=history_headline(report),
+        headline=answer.headline,
         subtitle=f"{len(report.runs)} run(s) read from {report.source}"
         + (f"; {len(report.per_epoch)} epochs of saved predictions." if report.per_epoch else "."),
         title=f"lossgap history: {source or report.source}",
@@ -391,13 +415,14 @@ def lab_report(result: Any) -> Report:
     """The report of a logistic-regression lab (:class:`lossgap.lab.LabResult`)."""
     from lossgap.render.plots.lab import lab_charts
 
-    about = result.source.get("about")
     source = result.source.get("file")
+    answer = lab_answer(result)
     return Report(
         kind="lab",
         template="lab.html.j2",
         context={"result": result},
-        headline=about or (result.explanation[0] if result.explanation else "Logistic lab"),
+        answer=answer,
+        headline=answer.headline,
         subtitle=(
             f"One-input logistic regression on {result.n} points "
             f"({result.source.get('kind')}), base rate {result.base_rate:.4f}."
@@ -414,20 +439,35 @@ def lab_report(result: Any) -> Report:
 
 
 def evaluation_html(ev: Evaluation) -> str:
-    """An :class:`~lossgap.results.evaluation.Evaluation` in a notebook cell."""
-    return explain_report(ev).html(standalone=False)
+    """An :class:`~lossgap.results.evaluation.Evaluation` in a notebook cell: the short
+    answer, the rest folded."""
+    return explain_report(ev).html(standalone=False, fold=True)
 
 
 def comparison_html(c: Comparison) -> str:
     """A :class:`~lossgap.results.compare.Comparison` in a notebook cell."""
-    return comparison_report(c).html(standalone=False)
+    return comparison_report(c).html(standalone=False, fold=True)
 
 
 def history_html(report: HistoryReport) -> str:
     """A :class:`~lossgap.results.history.HistoryReport` in a notebook cell."""
-    return history_report(report).html(standalone=False)
+    return history_report(report).html(standalone=False, fold=True)
 
 
 def lab_html(result: Any) -> str:
     """A :class:`~lossgap.results.lab.LabResult` in a notebook cell."""
-    return lab_report(result).html(standalone=False)
+    return lab_report(result).html(standalone=False, fold=True)
+
+
+def answer_html(answer: Answer, *, details: str = "") -> str:
+    """The answer as an HTML fragment for a notebook cell, ``details`` (HTML) folded under it.
+
+    Examples
+    --------
+    >>> from lossgap.render.answer import KeyNumber
+    >>> page = answer_html(Answer("Loss and accuracy agree.", (KeyNumber("log loss", "0.46"),)))
+    >>> "Key numbers" in page and "0.46" in page and "<summary>Details" not in page
+    True
+    """
+    template = environment().get_template("answer_page.html.j2")
+    return template.render(answer=answer, details=Markup(details), terms=TERMS)

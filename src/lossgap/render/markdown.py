@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from lossgap.printable import printable
 from lossgap.render.compare import format_p
 from lossgap.render.compare import headline as comparison_headline
-from lossgap.printable import printable
 from lossgap.render.text import SHOWN_METRICS, format_interval, format_number, headline
 from lossgap.results.compare import Comparison
 from lossgap.results.evaluation import Evaluation, Finding
@@ -99,11 +99,11 @@ def explain_markdown(ev: Evaluation, *, source: str | None = None) -> str:
         ("id", "label", "predicted", "p(true class)", "log loss"),
         (
             (
-                escape(row["id"]),
-                escape(row["label"]),
-                escape(row["predicted"]),
-                f"{row['prob_true_class']:.4g}",
-                format_number(row["loss"]),
+                escape(row.id),
+                escape(row.label),
+                escape(row.predicted),
+                f"{row.prob_true_class:.4g}",
+                format_number(row.loss),
             )
             for row in ev.worst[:MAX_ROWS]
         ),

@@ -5,31 +5,20 @@ Styles are names from :data:`THEME` (``lossgap.high``...), never colours in the 
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
-from rich.style import Style
 from rich.table import Table
 from rich.text import Text
-from rich.theme import Theme
 
 from lossgap.printable import printable
+from lossgap.render.answer import Answer, KeyNumber, Step, interval_text
+from lossgap.render.theme import THEME, style
 from lossgap.results.evaluation import Evaluation, Finding, MetricValue
-
-THEME = Theme(
-    {
-        "lossgap.high": "bold red",
-        "lossgap.medium": "yellow",
-        "lossgap.low": "cyan",
-        "lossgap.info": "green",
-        "lossgap.headline": "bold",
-        "lossgap.advice": "italic",
-        "lossgap.dim": "dim",
-    }
-)
 
 #: Metrics shown in the terminal table, in order (the JSON has them all).
 SHOWN_METRICS = (
@@ -45,11 +34,6 @@ SHOWN_METRICS = (
     "calibration_slope",
     "calibration_intercept",
 )
-
-
-def style(name: str) -> Style:
-    """The theme's style ``lossgap.<name>``, usable on any console (themed or not)."""
-    return THEME.styles[f"lossgap.{name}"]
 
 
 class PrintableConsole(Console):
@@ -152,29 +136,33 @@ def metrics_table(ev: Evaluation) -> Table:
     return table
 
 
-def worst_table(ev: Evaluation, limit: int = 5) -> Table:
+def worst_table(ev: Evaluation, limit: int | None = None) -> Table:
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for column in ("id", "label", "predicted", "p(true class)", "loss"):
         table.add_column(column, justify="right" if column in ("p(true class)", "loss") else "left")
-    for row in ev.worst[:limit]:
+    for row in ev.worst[:limit]:  # the evaluation keeps --top rows: all of them by default
         table.add_row(
-            printable(row["id"]),
-            printable(row["label"]),
-            printable(row["predicted"]),
-            f"{row['prob_true_class']:.4g}",
-            format_number(row["loss"]),
+            printable(row.id),
+            printable(row.label),
+            printable(row.predicted),
+            f"{row.prob_true_class:.4g}",
+            format_number(row.loss),
         )
     return table
 
 
 def findings_renderables(findings: Sequence[Finding]) -> Iterator[RenderableType]:
     """Numbered findings, severity-styled, each followed by what to do."""
+    given: dict[str, int] = {}  # advice already printed -> its finding's number
     for i, finding in enumerate(findings, 1):
         line = Text(f"{i}. ")
         line.append(f"[{finding.severity}] {finding.code}", style=style(finding.severity))
         line.append(f": {finding.message}")
         yield line
-        if finding.advice:
+        if finding.advice in given:  # never the same sentence twice in one output
+            yield Text(f"   What to do: as for {given[finding.advice]}.", style=style("advice"))
+        elif finding.advice:
+            given[finding.advice] = i
             yield Text(f"   What to do: {finding.advice}", style=style("advice"))
 
 
@@ -195,3 +183,224 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
         yield Text("")
         yield Text("Worst samples (highest log loss)", style="bold")
         yield worst_table(ev)
+
+
+def render_plain(renderable: Any, *, width: int = 80) -> str:
+    """What a terminal without colour shows for ``renderable``, ``width`` columns wide."""
+    console = Console(
+        file=io.StringIO(), width=width, color_system=None, theme=THEME, legacy_windows=False
+    )
+    console.print(renderable)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in out.splitlines()) + "\n"
+
+
+# --- the short answer ----------------------------------------------------------------------
+
+
+def _pct(share: float) -> str:
+    """A share for people: ``12%``, ``3.1%``, or ``<0.1%`` (never a misleading ``0.0%``)."""
+    if 0 < share < 0.001:
+        return "<0.1%"
+    return f"{share:.0%}" if share >= 0.1 else f"{share:.1%}"
+
+
+def _number(ev: Evaluation, name: str, label: str, note: str, digits: int = 3) -> KeyNumber | None:
+    metric = ev.metrics.get(name)
+    if metric is None:
+        return None
+    return KeyNumber(
+        label,
+        format_number(metric.value, digits),
+        interval_text(metric.ci_low, metric.ci_high, digits=digits),
+        note,
+    )
+
+
+def _worst_ids(ev: Evaluation, count: int) -> str:
+    ids = [printable(row.id) for row in ev.worst[: min(count, 3)]]
+    more = f" and {count - len(ids)} more" if count > len(ids) else ""
+    return ", ".join(ids) + more
+
+
+def finding_sentence(finding: Finding, ev: Evaluation) -> str:
+    """One finding of ``explain`` in one or two plain sentences (the message otherwise)."""
+    e = finding.evidence
+    try:
+        if finding.code == "loss_above_baseline":
+            return (
+                f"The log loss is {e['log_loss']:.2f}, above the {e['baseline_log_loss']:.2f} "
+                "of a model that always predicts the class frequencies, although the decisions "
+                f"beat the majority class ({e['accuracy']:.0%} against "
+                f"{e['majority_accuracy']:.0%} correct)."
+            )
+        if finding.code == "confident_errors":
+            return (
+                f"{e['count']:g} errors ({_pct(e['share'])} of the samples) were made with at "
+                f"least {e['level']:.0%} confidence; a model with honest probabilities would make "
+                f"about "
+                f"{e['expected_if_calibrated']:.1f}."
+            )
+        if finding.code in ("overconfident", "underconfident"):
+            too = "extreme" if finding.code == "overconfident" else "timid"
+            share = e.get("miscalibration_share")
+            part = (
+                f"; fixing that would remove {_pct(share)} of the loss"
+                if share is not None and math.isfinite(share) and share > 0
+                else ""
+            )
+            return (
+                f"The probabilities are too {too} ({finding.code}): slope "
+                f"{e['calibration_slope']:.2f} [{e['ci_low']:.2f}, {e['ci_high']:.2f}]{part}."
+            )
+        if finding.code == "recalibration_gain":
+            keeps = (
+                "changing no decision"
+                if e["decisions_changed"] == 0
+                else f"changing {_pct(e['decisions_changed'])} of the decisions"
+            )
+            return (
+                f"Rescaling the probabilities ({e['method']} scaling, judged on held-out "
+                f"folds) takes the log loss from {e['log_loss_before']:.2f} to "
+                f"{e['log_loss_after']:.2f}, {keeps}."
+            )
+        if finding.code == "possible_label_errors":
+            return (
+                f"{e['count']:g} samples give their label a probability of at most "
+                f"{1 - e['level']:.2g}, where a calibrated model would have about "
+                f"{e['expected_if_calibrated']:.2f}: wrong labels, or a model certain where "
+                "it should not be."
+            )
+        if finding.code == "loss_concentration":
+            return (
+                f"Half of the log loss comes from {_pct(e['half_loss_sample_share'])} of the "
+                "samples: the mean loss describes a few bad predictions, not the typical one."
+            )
+        if finding.code == "wide_intervals":
+            return (
+                f"With {e['n']} samples the accuracy is only known to within "
+                f"\u00b1{e['half_width']:.3f}: smaller differences are noise."
+            )
+    except (KeyError, TypeError, ValueError):
+        pass  # evidence of another shape: the rule's own sentence says it
+    return finding.message
+
+
+def _explain_steps(ev: Evaluation) -> list[Step]:
+    """What to do, in order: look at the samples, rescale, then measure better."""
+    codes = {f.code: f for f in ev.findings}
+    steps: list[Step] = []
+    if "infinite_loss" in codes:
+        steps.append(Step(codes["infinite_loss"].advice))
+    suspects = codes.get("confident_errors") or codes.get("possible_label_errors")
+    if suspects is not None and suspects.severity in ("high", "medium") and ev.worst:
+        e = suspects.evidence
+        count = int(e.get("count", 0))
+        share = e.get("loss_share")
+        steps.append(
+            Step(
+                f"Look first at the {count} confidently wrong samples ({_worst_ids(ev, count)}); "
+                "fix wrong labels.",
+                f"they carry {_pct(share)} of the log loss." if share is not None else "",
+            )
+        )
+    gain = codes.get("recalibration_gain")
+    if gain is not None:
+        e = gain.evidence
+        method = e.get("method", "temperature")
+        keeps = "no decision changes" if e.get("decisions_changed") == 0 else (
+            f"accuracy {e.get('accuracy_before', 0):.4f} -> {e.get('accuracy_after', 0):.4f}"
+        )
+        temperature = ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature")
+        action = (
+            f"Divide the logits by a temperature of about {temperature:.1f}, fitted on "
+            "held-out data (not the test set)."
+            if method == "temperature" and temperature is not None
+            else f"Recalibrate with {method} scaling fitted on held-out data, not the test set."
+        )
+        steps.append(
+            Step(
+                action,
+                f"log loss {e.get('log_loss_before', math.nan):.2f} -> "
+                f"{e.get('log_loss_after', math.nan):.2f}, {keeps}.",
+            )
+        )
+    elif "overconfident" in codes or "underconfident" in codes:
+        steps.append(Step((codes.get("overconfident") or codes["underconfident"]).advice))
+    if "wide_intervals" in codes:
+        e = codes["wide_intervals"].evidence
+        steps.append(
+            Step(
+                f"Read accuracy differences under \u00b1{e.get('half_width', math.nan):.3f} as "
+                "noise; test on more samples or compare models on the same ones.",
+                "4 times the samples halve it.",
+            )
+        )
+    if not steps:
+        serious = [f for f in ev.findings if f.severity in ("high", "medium") and f.advice]
+        top = (serious or [f for f in ev.findings if f.code == "consistent"] or ev.findings)
+        if top and top[0].advice:
+            steps.append(Step(top[0].advice))
+    return steps[:3]
+
+
+def _carry_most(findings: list[Finding]) -> bool:
+    """The confident errors carry most of the loss (the headline may then say so)."""
+    confident = next((f for f in findings if f.code == "confident_errors"), None)
+    share = None if confident is None else confident.evidence.get("loss_share")
+    return share is not None and share >= 0.5
+
+
+#: Findings whose content the short answer's headline and key numbers already carry.
+_IN_HEADLINE = ("loss_above_baseline", "consistent")
+
+
+def explain_answer(ev: Evaluation) -> Answer:
+    """The short answer of ``explain``: why loss and accuracy disagree, and what to do."""
+    serious = [f for f in ev.findings if f.severity in ("high", "medium")]
+    acc, loss = ev.metric("accuracy"), ev.metric("log_loss")
+    numbers = f"Accuracy {acc:.2f} with log loss {loss:.2f}"
+    codes = {f.code for f in serious}
+    if "infinite_loss" in codes:
+        count = next(f for f in serious if f.code == "infinite_loss").evidence.get("count", 0)
+        headline = (
+            f"Accuracy is {acc:.2f} but the log loss is infinite: {count:g} sample(s) give "
+            "their true class a probability of exactly 0, and one such answer costs "
+            "without limit."
+        )
+    elif not serious:
+        headline = (
+            f"{numbers}: loss and accuracy agree; this is what a calibrated model (one "
+            "whose probabilities match frequencies) with this skill produces."
+        )
+    elif _carry_most(serious):
+        headline = (
+            f"{numbers}: a few errors are made with near-certainty, and each costs the loss "
+            "far more than a correct answer earns."
+        )
+    elif "overconfident" in codes:
+        headline = (
+            f"{numbers}: the probabilities are more extreme than the model's record "
+            "justifies (overconfident), so its errors cost more loss than they should."
+        )
+    elif "loss_above_baseline" in codes:
+        headline = f"{numbers}: the decisions are good but the probabilities are badly scaled."
+    else:
+        headline = f"{numbers}. {finding_sentence(serious[0], ev)}"
+    baseline = ev.metrics.get("baseline_log_loss")
+    no_skill = "" if baseline is None else f"; no skill {baseline.value:.3f}"
+    rows = [
+        _number(ev, "log_loss", "log loss", f"mean -ln p(true class){no_skill}"),
+        _number(ev, "accuracy", "accuracy", "share of correct decisions"),
+        _number(ev, "roc_auc", "ROC AUC", "ranking: 0.5 guessing, 1 perfect"),
+        _number(ev, "calibration_slope", "calibration slope", "1 = calibrated, <1 too sure"),
+    ]
+    shown = [f for f in serious if f.code not in _IN_HEADLINE]
+    return Answer(
+        headline=headline,
+        numbers=tuple(n for n in rows if n is not None),
+        confidence=ev.confidence,
+        findings=tuple(finding_sentence(f, ev) for f in shown[:2]),
+        steps=tuple(_explain_steps(ev)),
+        details="Everything: --full. Report with plots: --html FILE. Terms: docs/glossary.md",
+    )

@@ -135,7 +135,7 @@ class ModelResult:
         }
 
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class Comparison(Displayable):
     """Several models on the same samples: ranked, compared in pairs, explained.
 

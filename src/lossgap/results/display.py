@@ -47,13 +47,23 @@ def renderer(result: object, kind: str) -> Callable[..., Any]:
         target = _RENDERERS.get((_name(cls), kind))
         if target is not None:
             module, _, name = target.partition(":")
-            return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+            return getattr(importlib.import_module(module), name)
     msg = f"no {kind!r} renderer is registered for {type(result).__name__}"
     raise LookupError(msg)
 
 
 class Displayable:
-    """Mixin: ``rich`` and Jupyter display through the registered renderers."""
+    """Mixin: ``rich``, Jupyter and ``repr`` display through the registered renderers.
+
+    A result dataclass that inherits it passes ``repr=False`` so that its one-line ``repr``
+    (kind ``"repr"``) replaces the field dump the dataclass would write.
+    """
+
+    def __repr__(self) -> str:
+        try:
+            return str(renderer(self, "repr")(self))
+        except LookupError:  # no renderer wired (a bare test type): the plain form
+            return f"<{type(self).__name__}>"
 
     def __rich_console__(self, console: Any, options: Any) -> Iterator[Any]:
         yield from renderer(self, "rich")(self)

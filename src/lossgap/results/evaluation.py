@@ -48,6 +48,114 @@ class MetricValue:
 
 
 @dataclass(frozen=True)
+class DecompositionTerms:
+    """One proper score split as ``score = miscalibration - discrimination + uncertainty``.
+
+    Means per sample, in the score's unit (nats for log loss).
+
+    Attributes
+    ----------
+    miscalibration : float
+        What isotonic recalibration would remove (MCB).
+    discrimination : float
+        How much the recalibrated forecasts beat the base rate (DSC).
+    uncertainty : float
+        The score of the base rate itself (UNC).
+    score : float
+        The score of the forecasts as given.
+    """
+
+    miscalibration: float
+    discrimination: float
+    uncertainty: float
+    score: float
+
+
+@dataclass(frozen=True)
+class ReliabilityCurve:
+    """The step function of a reliability diagram: one row per isotonic (PAV) block.
+
+    Attributes
+    ----------
+    score_low, score_high : list of float
+        The lowest and highest forecast in each block.
+    recalibrated : list of float
+        The block's observed frequency of the event (the recalibrated probability).
+    weight : list of float
+        The block's total sample weight.
+    """
+
+    score_low: list[float]
+    score_high: list[float]
+    recalibrated: list[float]
+    weight: list[float]
+
+
+@dataclass(frozen=True)
+class Corp:
+    """The CORP decomposition of one binary score table: both scores and the curve."""
+
+    log_loss: DecompositionTerms
+    brier: DecompositionTerms
+    curve: ReliabilityCurve
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """The decomposition section of an :class:`Evaluation`.
+
+    Attributes
+    ----------
+    method : str
+        How it was computed, in words.
+    target : str
+        What was decomposed: the positive-class probability (binary), the top-label
+        confidence against correctness (multiclass, samples needed), or only the classes
+        one-vs-rest.
+    log_loss, brier : DecompositionTerms or None
+        The target's terms; None for multiclass without the samples.
+    curve : ReliabilityCurve or None
+        The target's reliability curve.
+    per_class : dict of str to dict of str to DecompositionTerms, or None
+        Multiclass: each class one-vs-rest, ``{"log_loss": ..., "brier": ...}``.
+    """
+
+    method: str
+    target: str
+    log_loss: DecompositionTerms | None = None
+    brier: DecompositionTerms | None = None
+    curve: ReliabilityCurve | None = None
+    per_class: dict[str, dict[str, DecompositionTerms]] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of the section: the keys that apply, terms as plain dicts."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+
+@dataclass(frozen=True)
+class WorstSample:
+    """One of the samples with the highest log loss.
+
+    Attributes
+    ----------
+    id : object
+        The sample's id (its row number when none was given).
+    label, predicted : object
+        The true class and the decision.
+    prob_true_class : float
+        The probability the model gave the true class.
+    loss : float
+        The sample's log loss, in nats (``inf`` when ``prob_true_class`` is 0).
+    """
+
+    id: Any
+    label: Any
+    predicted: Any
+    prob_true_class: float
+    loss: float
+
+
+@dataclass(frozen=True)
 class Finding:
     """One reason loss and accuracy disagree (or agree), with its numbers and the fix.
 
@@ -81,7 +189,7 @@ class Finding:
         return SEVERITIES.index(self.severity)
 
 
-@dataclass
+@dataclass(frozen=True, repr=False)
 class Evaluation(Displayable):
     """The full evaluation of one set of predictions.
 
@@ -100,12 +208,14 @@ class Evaluation(Displayable):
     decision_rule : str
         The rule in words.
     metrics : dict of str to MetricValue
-    decomposition, recalibration : dict
+    decomposition : Decomposition or None
+        None when not computed (``detail="summary"``).
+    recalibration : dict
         Filled by the explanation engine; empty when not computed.
     findings : list of Finding
         Ranked by severity, highest first.
-    worst : list of dict
-        The samples with the highest log loss.
+    worst : list of WorstSample
+        The samples with the highest log loss, highest first.
     diagnostics : dict
         Facts the finding rules read that are not metrics (counts, shares).
     confidence : float
@@ -119,10 +229,10 @@ class Evaluation(Displayable):
     threshold: float | None
     decision_rule: str
     metrics: dict[str, MetricValue]
-    decomposition: dict[str, Any] = field(default_factory=dict)
+    decomposition: Decomposition | None = None
     recalibration: dict[str, Any] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
-    worst: list[dict[str, Any]] = field(default_factory=list)
+    worst: list[WorstSample] = field(default_factory=list)
     diagnostics: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     weighted: bool = False
@@ -157,10 +267,10 @@ class Evaluation(Displayable):
             "confidence": self.confidence,
             "weighted": self.weighted,
             "metrics": {name: asdict(m) for name, m in self.metrics.items()},
-            "decomposition": self.decomposition,
+            "decomposition": {} if self.decomposition is None else self.decomposition.to_dict(),
             "recalibration": self.recalibration,
             "findings": [asdict(f) for f in self.findings],
-            "worst": self.worst,
+            "worst": [asdict(row) for row in self.worst],
             "diagnostics": self.diagnostics,
         }
         return json_safe(out)

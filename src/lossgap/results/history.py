@@ -10,15 +10,59 @@ read these objects and compute nothing; ``to_dict()`` is the JSON contract of
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from lossgap.results.display import Displayable
 from lossgap.results.evaluation import Finding, json_safe
 
-if TYPE_CHECKING:  # the vocabulary of names lives with the readers that produce it
-    from lossgap.io.names import MetricName
+#: Scores where higher is better (the last word of the metric decides).
+HIGHER_IS_BETTER = frozenset(
+    {"accuracy", "f1", "f1_macro", "auc", "precision", "recall", "iou", "dice", "map", "mcc"}
+)
+#: Scores bounded by [0, 1] when computed correctly.
+UNIT_INTERVAL = HIGHER_IS_BETTER - {"mcc"}
+
+
+@dataclass(frozen=True)
+class MetricName:
+    """A logged column name and what it means.
+
+    Attributes
+    ----------
+    original : str
+        The name as the log spells it.
+    canonical : str
+        ``metric`` for the training split, ``val_metric`` / ``test_metric`` otherwise.
+    split : str
+        ``"train"``, ``"val"`` or ``"test"`` (no split word means training, as in Keras).
+    metric : str
+        The canonical metric (``loss``, ``accuracy``, ``f1``...), or the name's own words.
+    level : str or None
+        ``"step"`` or ``"epoch"`` when the name says how often it was logged.
+    """
+
+    original: str
+    canonical: str
+    split: str
+    metric: str
+    level: str | None
+
+    @property
+    def direction(self) -> str | None:
+        """``"min"`` for losses and errors, ``"max"`` for scores, None for anything else."""
+        last = self.metric.rsplit("_", 1)[-1]
+        if last in ("loss", "error") or self.metric in ("mse", "mae", "rmse", "perplexity"):
+            return "min"
+        if self.metric in HIGHER_IS_BETTER or last in HIGHER_IS_BETTER:
+            return "max"
+        return None
+
+    @property
+    def unit_interval(self) -> bool:
+        """True for scores that a correct computation keeps within [0, 1]."""
+        return self.metric in UNIT_INTERVAL or self.metric.rsplit("_", 1)[-1] in UNIT_INTERVAL
 
 
 #: ``n_val_source`` of a validation-set size inferred from the accuracies' granularity.
@@ -110,7 +154,7 @@ class Run:
         """How the log numbers point ``i``: its epoch, else its step."""
         return label_of(self.epoch[i] if self.axis == "epoch" else _step_at(self.step, i))
 
-    def step_of(self, i: int) -> int | None:
+    def step_of(self, i: int) -> float | int | None:
         return label_of(_step_at(self.step, i))
 
     def columns(self) -> dict[str, str]:
@@ -229,7 +273,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return json_safe(asdict(finding))
 
 
-@dataclass
+@dataclass(repr=False)
 class HistoryReport(Displayable):
     """Every run read from a path, and the per-epoch evaluation of saved predictions.
 

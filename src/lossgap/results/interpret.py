@@ -5,6 +5,7 @@ Plain data with ``to_dict()`` (the JSON contract of ``docs/json.md``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -134,7 +135,7 @@ class SplitInterpretation:
         return json_safe(asdict(self))
 
 
-@dataclass
+@dataclass(repr=False)
 class Interpretation(Displayable):
     """The interpretation of one or more splits, their gap, findings and explanation.
 
@@ -194,3 +195,21 @@ class Interpretation(Displayable):
                 "notes": self.notes,
             }
         )
+
+
+def acc_text(s: SplitInterpretation) -> str:
+    if s.accuracy is not None:
+        return f"accuracy {s.accuracy:.4f}"
+    low, high = s.accuracy_interval or (math.nan, math.nan)
+    return f"accuracy {low:.4f}-{high:.4f} (from F1 {s.f1:.4f})"
+
+
+def prob_text(p: float) -> str:
+    """A probability for people: a percentage, or two significant digits when tiny.
+
+    Examples
+    --------
+    >>> prob_text(0.1217), prob_text(0.00094), prob_text(6.3e-07)
+    ('12.2%', '0.094%', '6.3e-05%')
+    """
+    return f"{p:.1%}" if p >= 0.01 else f"{p * 100:.2g}%"

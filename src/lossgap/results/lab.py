@@ -107,7 +107,7 @@ class Profile:
     best_accuracy_ranges: list[list[float]]
 
 
-@dataclass
+@dataclass(repr=False)
 class LabResult(Displayable):
     """Everything ``lossgap lab logistic`` reports; plots and text read it.
 

@@ -8,12 +8,11 @@ appears at most once; its evidence lists the pairs behind it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
-from scipy import stats
-
-from lossgap.results.compare import Comparison, Difference, PairComparison
+from lossgap.results.compare import Comparison, Difference, ModelResult, PairComparison
 from lossgap.results.evaluation import Finding
 
 Rule = Callable[[Comparison], Finding | None]
@@ -164,8 +163,15 @@ def loss_tie(c: Comparison) -> Finding | None:
 
 
 def rank_disagreement(c: Comparison) -> Finding | None:
-    """The proper-score ranking and the accuracy ranking order some models oppositely."""
-    values = [(m.name, m.evaluation.metric(c.by), m.evaluation.metric("accuracy")) for m in c.models]
+    """The proper-score ranking and the accuracy ranking order some models oppositely.
+
+    With an infinite log loss in the comparison every loss is read capped (as the paired
+    differences are), so this finding and ``infinite_loss`` give one verdict."""
+    capped = c.by == "log_loss" and any(
+        not math.isfinite(m.evaluation.metric("log_loss")) for m in c.models
+    )
+    key = "log_loss_clipped" if capped else c.by
+    values = [(m.name, m.evaluation.metric(key), m.evaluation.metric("accuracy")) for m in c.models]
     discordant = [
         (a, b)
         for i, (a, score_a, acc_a) in enumerate(values)
@@ -182,15 +188,19 @@ def rank_disagreement(c: Comparison) -> Finding | None:
         and p.difference(c.by).significant
         and p.accuracy_difference.value * p.difference(c.by).value > 0
     ]
-    best_score = c.models[0]
+    best_score = min(c.models, key=lambda m: m.evaluation.metric(key))
     best_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
-    tau = stats.kendalltau([m.rank for m in c.models], [m.accuracy_rank for m in c.models])[0]
-    name = _NAMES[c.by]
+    from scipy import stats  # imported when used: scipy.stats takes 0.45 s to import
+
+    tau = stats.kendalltau(
+        [m.evaluation.metric(key) for m in c.models], [m.accuracy_rank for m in c.models]
+    )[0]
+    name = _NAMES[c.by] + (" (each loss capped at 34.54 nats)" if capped else "")
     total = len(values) * (len(values) - 1) // 2
     noise = "" if real else ": the disagreement may be sampling noise"
     message = (
         f"The rankings disagree: by {name} the best model is {best_score.name} "
-        f"({best_score.evaluation.metric(c.by):.4f}), by accuracy {best_accuracy.name} "
+        f"({best_score.evaluation.metric(key):.4f}), by accuracy {best_accuracy.name} "
         f"({best_accuracy.evaluation.metric('accuracy'):.4f}); {len(discordant)} of {total} "
         f"model pair(s) are ordered oppositely, {len(real)} of them with both differences "
         f"significant{noise}."
@@ -216,7 +226,7 @@ def rank_disagreement(c: Comparison) -> Finding | None:
         evidence,
         f"Choose by {name} when the probabilities are used; accuracy counts only the "
         "decisions at one threshold, and a model can gain it by pushing samples just across "
-        "the threshold (see threshold_flips).",
+        "the threshold (the near-threshold flips of each pair show how many).",
     )
 
 
@@ -285,7 +295,113 @@ def difference_not_significant(c: Comparison) -> Finding | None:
 
 
 #: The rules, in no particular order; `find` ranks their findings.
-RULES: list[Rule] = [threshold_flips, loss_tie, rank_disagreement, difference_not_significant]
+def _pair(c: Comparison, a: str, b: str) -> PairComparison | None:
+    return next((p for p in c.pairs if {p.a, p.b} == {a, b}), None)
+
+
+def clipped_winner(c: Comparison) -> tuple[ModelResult, ModelResult, float, Difference] | None:
+    """A model whose log loss is infinite but which beats the best finite model once each
+    sample's loss is capped at 34.54 nats (outputs clipped to [1e-15, 1 - 1e-15]).
+
+    Returns (that model, the best finite model, its margin in nats, the capped paired
+    difference oriented as winner minus finite) when the capped difference is significant;
+    None otherwise (and when ranking by Brier, which no zero makes infinite).
+    """
+    if c.by != "log_loss":
+        return None
+    finite = [m for m in c.models if math.isfinite(m.evaluation.metric("log_loss"))]
+    infinite = [m for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
+    if not finite or not infinite:
+        return None
+    best = finite[0]
+    challenger = min(infinite, key=lambda m: m.evaluation.metric("log_loss_clipped"))
+    pair = _pair(c, challenger.name, best.name)
+    if pair is None:
+        return None
+    d = pair.log_loss_difference
+    sign = 1.0 if pair.a == challenger.name else -1.0
+    oriented = Difference(
+        sign * d.value,
+        None if d.ci_low is None or d.ci_high is None else min(sign * d.ci_low, sign * d.ci_high),
+        None if d.ci_low is None or d.ci_high is None else max(sign * d.ci_low, sign * d.ci_high),
+        d.p_value,
+        d.p_value_adjusted,
+        d.significant,
+        d.method,
+        d.clipped,
+    )
+    if not (oriented.value < 0 and oriented.significant):
+        return None
+    return challenger, best, -oriented.value, oriented
+
+
+def infinite_loss(c: Comparison) -> Finding | None:
+    """Models with an infinite log loss, and whether one wins once its outputs are clipped."""
+    infinite = [m for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
+    if not infinite or c.by != "log_loss":
+        return None
+    counts = ", ".join(
+        f"{m.name} ({m.evaluation.diagnostics.get('infinite_count', 0)} sample(s))"
+        for m in infinite
+    )
+    evidence: dict[str, Any] = {
+        "models": [m.name for m in infinite],
+        "infinite_count": {
+            m.name: m.evaluation.diagnostics.get("infinite_count", 0) for m in infinite
+        },
+        "log_loss_clipped": {m.name: m.evaluation.metric("log_loss_clipped") for m in infinite},
+        "clip": 1e-15,
+    }
+    message = (
+        f"Some models give a true class a probability of exactly 0, so their log loss is "
+        f"infinite and they rank last by it: {counts}."
+    )
+    won = clipped_winner(c)
+    if won is None:
+        return Finding(
+            "infinite_loss",
+            "medium",
+            message + " Even with each loss capped at 34.54 nats none of them beats the best "
+            "finite model beyond noise.",
+            evidence,
+            "Never output hard 0/1 probabilities: clip the outputs (e.g. to [1e-7, 1 - 1e-7]) "
+            "or keep the logits.",
+        )
+    winner, best, margin, d = won
+    interval = (
+        ""
+        if d.ci_low is None or d.ci_high is None
+        else f", {c.confidence:.0%} interval [{-d.ci_high:.4f}, {-d.ci_low:.4f}]"
+    )
+    evidence.update(
+        winner=winner.name,
+        best_finite=best.name,
+        margin=margin,
+        margin_ci_low=None if d.ci_high is None else -d.ci_high,
+        margin_ci_high=None if d.ci_low is None else -d.ci_low,
+    )
+    return Finding(
+        "infinite_loss",
+        "high",
+        message
+        + f" With each loss capped at 34.54 nats (outputs clipped to [1e-15, 1 - 1e-15]) "
+        f"{winner.name} scores {winner.evaluation.metric('log_loss_clipped'):.4f} against "
+        f"{best.name}'s {best.evaluation.metric('log_loss'):.4f}: clip the outputs and it "
+        f"wins by {margin:.4f} nats per sample{interval}.",
+        evidence,
+        f"Clip {winner.name}'s outputs (e.g. to [1e-7, 1 - 1e-7]) or recalibrate them before "
+        f"using its probabilities: capped, it is the better model; {best.name} ranks first by "
+        "the raw log loss only because a single zero makes a loss infinite.",
+    )
+
+
+RULES: list[Rule] = [
+    infinite_loss,
+    threshold_flips,
+    loss_tie,
+    rank_disagreement,
+    difference_not_significant,
+]
 
 
 def find(c: Comparison, rules: list[Rule] | None = None) -> list[Finding]:

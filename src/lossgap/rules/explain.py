@@ -5,16 +5,63 @@ Rules never compute metrics: they compare numbers already in the
 recalibration, diagnostics) against the thresholds documented in ``docs/findings.md``.
 :func:`find` runs them all and ranks the result by severity; when nothing of ``high`` or
 ``medium`` severity is found, it says ``consistent``.
+
+The rule book: a ``medium`` or ``high`` finding needs two things. A test against what a
+calibrated model with these probabilities would produce, at level ``ALPHA`` (the
+diagnostics hold the closed forms and the consistency resampling), and an effect above a
+practical floor: ``FLOOR_NATS`` of held-out log loss per sample (a recalibration map
+fitted on other folds), or ``FLOOR_ACCURACY`` for accuracy. Severity follows the size of
+the effect (``HIGH_NATS``). What is true but no defect of the model (wide intervals, an
+accuracy that cannot beat the majority) is ``low``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
+
+from scipy.special import ndtri
 
 from lossgap.results.evaluation import Evaluation, Finding
 
 Rule = Callable[[Evaluation], Finding | None]
+
+#: Level of each medium/high rule's test against a calibrated model. Five rules can fire on
+#: calibrated data (loss above baseline, confident errors, over/underconfident, intercept,
+#: recalibration gain), so at this level any of them fires on at most about 5% of
+#: calibrated datasets.
+ALPHA = 0.01
+#: Practical floor: a held-out recalibration gain under this many nats per sample is not
+#: worth a user's attention however significant (temperature 1.02 gains about 5e-5).
+FLOOR_NATS = 0.002
+#: A held-out gain of at least this many nats per sample makes a calibration finding high.
+HIGH_NATS = 0.02
+#: Practical floor of an accuracy difference (a share: 0.005 is half an accuracy point).
+FLOOR_ACCURACY = 0.005
+#: ``wide_intervals`` (low): the accuracy's interval half-width reaches this.
+WIDE_HALF_WIDTH = 0.02
+
+
+def _z(one_sided_level: float) -> float:
+    """The normal quantile with ``one_sided_level`` above it (``ndtri``: no scipy.stats import)."""
+    return float(-ndtri(one_sided_level))
+
+
+def held_out_gain(ev: Evaluation, method: str | None = None) -> dict[str, Any] | None:
+    """A map's held-out gain (default the best map) and whether it clears the rule book:
+    above ``FLOOR_NATS`` and above zero at level ``ALPHA`` (one-sided)."""
+    methods = ev.recalibration.get("methods", {})
+    name = method or ev.recalibration.get("best")
+    if not name or name not in methods or "log_loss_gain" not in methods[name]:
+        return None
+    gain, se = methods[name]["log_loss_gain"], methods[name]["log_loss_gain_se"]
+    return {
+        "method": name,
+        "gain": gain,
+        "gain_se": se,
+        "real": bool(gain >= FLOOR_NATS and gain > _z(ALPHA) * se),
+    }
 
 
 def infinite_loss(ev: Evaluation) -> Finding | None:
@@ -35,20 +82,36 @@ def infinite_loss(ev: Evaluation) -> Finding | None:
 
 
 def loss_above_baseline(ev: Evaluation) -> Finding | None:
-    """Log loss worse than predicting the base rates, while accuracy beats the majority."""
+    """Log loss worse than predicting the base rates beyond noise, while accuracy beats the
+    majority: a paired interval of the per-sample loss difference."""
     loss, baseline = ev.metric("log_loss"), ev.metric("baseline_log_loss")
     acc, majority = ev.metric("accuracy"), ev.diagnostics["majority_accuracy"]
-    if not (loss > baseline and acc > majority) or math.isinf(loss):
+    paired = ev.diagnostics.get("loss_against_baseline")
+    if paired is None or math.isinf(loss) or not acc > majority:
+        return None
+    difference = paired["difference"]
+    # the test is against a calibrated model with these probabilities: a calibrated model's
+    # expected loss never exceeds the no-skill loss, so only a loss it would not produce counts
+    if not (difference >= FLOOR_NATS and paired["calibrated_p_value"] < ALPHA):
         return None
     return Finding(
         "loss_above_baseline",
         "high",
         f"Log loss {loss:.4f} is above {baseline:.4f}, the loss of always predicting the "
-        f"base rates, although accuracy {acc:.4f} beats the majority class ({majority:.4f}): "
-        "the ranking is useful but the probabilities are worse than no model.",
+        f"base rates, by {difference:.4f} nats per sample ({ev.confidence:.0%} paired "
+        f"interval [{paired['ci_low']:.4f}, {paired['ci_high']:.4f}]), although accuracy "
+        f"{acc:.4f} beats the majority class ({majority:.4f}); a calibrated model with these "
+        f"probabilities would score about {paired['calibrated_loss']:.4f} "
+        f"(p = {paired['calibrated_p_value']:.2g}): the ranking is useful but the "
+        "probabilities are worse than no model.",
         {
             "log_loss": loss,
             "baseline_log_loss": baseline,
+            "difference": difference,
+            "ci_low": paired["ci_low"],
+            "ci_high": paired["ci_high"],
+            "calibrated_loss": paired["calibrated_loss"],
+            "calibrated_p_value": paired["calibrated_p_value"],
             "normalized_entropy": ev.metric("normalized_entropy"),
             "accuracy": acc,
             "majority_accuracy": majority,
@@ -75,43 +138,70 @@ def _ids_text(ids: list) -> str:
     return f" (ids {shown}{more})"
 
 
-#: Confident errors are flagged when a calibrated model would make fewer with this p-value.
-CONFIDENT_ERRORS_P = 0.01
 #: Errors at true-class probability <= 0.01 look like label noise past this p-value.
 LABEL_ERRORS_P = 0.001
 
 
+def _confident_clause(ev: Evaluation, level: float) -> str:
+    """What a confident error is, in the words that are true for the task."""
+    if ev.task == "binary":
+        return f"were wrong with at least {level:.0%} confidence"
+    return f"gave their true class at most {1 - level:.0%} probability"
+
+
+def _gain_clause(gain: dict[str, Any] | None) -> str:
+    if gain is None:
+        return (
+            "no recalibration map was judged on held-out folds, so whether fixing it is "
+            "worth the effort is unknown"
+        )
+    return (
+        f"{gain['method']} recalibration gains {gain['gain']:.4f} nats per sample on held-out "
+        f"folds (standard error {gain['gain_se']:.4f}; the floor is {FLOOR_NATS:g})"
+    )
+
+
 def confident_errors(ev: Evaluation) -> Finding | None:
-    """Errors made with high confidence, compared with what calibration would produce."""
+    """More confident errors than calibration allows, and a held-out recalibration gain."""
     facts = ev.diagnostics["confident_errors"]
     count, loss_share = facts["count"], facts["loss_share"]
     if count <= 0:
         return None
-    surprising = facts["p_value"] < CONFIDENT_ERRORS_P
-    if surprising:
-        severity = "high" if loss_share >= 0.5 else "medium"
-    elif loss_share >= 0.25:
+    gain = held_out_gain(ev)
+    surprising = facts["p_value"] < ALPHA
+    fixable = surprising and gain is not None and gain["real"]
+    if fixable and gain is not None:
+        severity = "high" if gain["gain"] >= HIGH_NATS else "medium"
+    elif surprising or loss_share >= 0.25:
         severity = "low"
     else:
         return None
     level = facts["level"]
     message = (
-        f"{count:g} errors ({_pct(facts['share'])} of samples) were made with at least "
-        f"{level:.0%} confidence and carry {_pct(loss_share)} of the log loss"
-        f"{_ids_text(facts['ids'])}; a calibrated model would make about "
-        f"{facts['expected_if_calibrated']:.1f} such errors"
-        + (" (p = %.2g)." % facts["p_value"] if surprising else ", so this is within chance.")
+        f"{count:g} samples ({_pct(facts['share'])}) {_confident_clause(ev, level)} and carry "
+        f"{_pct(loss_share)} of the log loss{_ids_text(facts['ids'])}; a calibrated model "
+        f"would make about {facts['expected_if_calibrated']:.1f} such errors"
     )
+    if fixable:
+        message += f" (p = {facts['p_value']:.2g}), and {_gain_clause(gain)}."
+    elif surprising:
+        message += (
+            f" (p = {facts['p_value']:.2g}), but {_gain_clause(gain)}: too little to act on."
+        )
+    else:
+        message += ", so this is within chance."
+    evidence = dict(facts)
+    evidence["recalibration_gain"] = gain
     return Finding(
         "confident_errors",
         severity,
         message,
-        dict(facts),
+        evidence,
         "Look at these samples first: fix wrong labels, and if the labels are right, the "
         "model is overconfident on them: temperature-scale it (accuracy unchanged) or "
         "regularise (label smoothing, weight decay, early stopping on the loss)."
-        if surprising
-        else "Nothing to fix: a few confident errors are expected from a calibrated model.",
+        if fixable
+        else "Nothing to fix: this many confident errors cost too little to act on.",
     )
 
 
@@ -134,16 +224,41 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
 
 
 def loss_concentration(ev: Evaluation) -> Finding | None:
-    """Half the loss carried by a small fraction of samples."""
-    share = ev.diagnostics["loss_concentration"]["half_loss_sample_share"]
-    if share > 0.10:
+    """Half the loss carried by far fewer samples than a calibrated model would need."""
+    facts = ev.diagnostics["loss_concentration"]
+    share = facts["half_loss_sample_share"]
+    calibrated = facts.get("calibrated")
+    if calibrated is None:
         return None
+    beyond = (
+        calibrated["p_value"] <= ALPHA
+        and calibrated["pooled_share"] <= 0.5 * calibrated["calibrated_median"]
+    )
+    if not beyond and share > 0.10:
+        return None
+    evidence = {
+        "half_loss_sample_share": share,
+        "calibrated_median": calibrated["calibrated_median"],
+        "p_value": calibrated["p_value"],
+    }
+    if not beyond:
+        return Finding(
+            "loss_concentration",
+            "low",
+            f"Half of the log loss comes from {_pct(share)} of the samples, as it would for a "
+            f"calibrated model with these probabilities (typically "
+            f"{_pct(calibrated['calibrated_median'])}): the rare or hard cases carry the loss.",
+            evidence,
+            "Nothing to fix; judge the typical sample with accuracy or a median loss.",
+        )
     return Finding(
         "loss_concentration",
-        "medium" if share <= 0.05 else "low",
-        f"Half of the log loss comes from {_pct(share)} of the samples: the mean loss "
-        "describes a few bad predictions more than the typical one.",
-        {"half_loss_sample_share": share},
+        "medium",
+        f"Half of the log loss comes from {_pct(share)} of the samples, where a calibrated "
+        f"model with these probabilities would spread it over about "
+        f"{_pct(calibrated['calibrated_median'])} (p = {calibrated['p_value']:.2g}): the mean "
+        "loss describes a few bad predictions more than the typical one.",
+        evidence,
         "Read the worst samples; judge the model on the typical sample with accuracy or a "
         "median loss, and on the tail with the confident-error count.",
     )
@@ -151,7 +266,7 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
 
 def _calibration_evidence(ev: Evaluation) -> dict:
     slope = ev.metrics["calibration_slope"]
-    decomposition = ev.decomposition.get("log_loss", {})
+    terms = ev.decomposition.log_loss if ev.decomposition is not None else None
     evidence = {
         "calibration_slope": slope.value,
         "ci_low": slope.ci_low,
@@ -159,12 +274,10 @@ def _calibration_evidence(ev: Evaluation) -> dict:
         "confidence": ev.confidence,
         "temperature": ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature"),
     }
-    if decomposition:
-        evidence["miscalibration"] = decomposition["miscalibration"]
+    if terms is not None:
+        evidence["miscalibration"] = terms.miscalibration
         evidence["miscalibration_share"] = (
-            decomposition["miscalibration"] / decomposition["score"]
-            if decomposition["score"] > 0
-            else float("nan")
+            terms.miscalibration / terms.score if terms.score > 0 else float("nan")
         )
     return evidence
 
@@ -175,14 +288,15 @@ def _share_text(share: float) -> str:
 
 
 def _slope_excludes_one(ev: Evaluation) -> str | None:
+    """``"over"`` or ``"under"`` when the slope differs from 1 at level ``ALPHA`` (two-sided;
+    the standard error is read back from the Wald interval at the evaluation's level)."""
     slope = ev.metrics["calibration_slope"]
-    if slope.ci_low is None or slope.ci_high is None:
+    if slope.ci_low is None or slope.ci_high is None or not math.isfinite(slope.value):
         return None
-    if slope.ci_high < 1:
-        return "over"
-    if slope.ci_low > 1:
-        return "under"
-    return None
+    se = (slope.ci_high - slope.ci_low) / (2 * _z((1 - ev.confidence) / 2))
+    if abs(slope.value - 1.0) <= _z(ALPHA / 2) * se:
+        return None
+    return "over" if slope.value < 1 else "under"
 
 
 def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
@@ -207,64 +321,99 @@ def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
     return advice + "."
 
 
-def overconfident(ev: Evaluation) -> Finding | None:
-    """Probabilities too extreme: calibration slope below 1, its interval excluding 1."""
-    if _slope_excludes_one(ev) != "over":
+def _calibration_finding(ev: Evaluation, direction: str) -> Finding | None:
+    """Over- or underconfidence: the slope differs from 1 and temperature scaling gains
+    more than the floor on held-out folds."""
+    if _slope_excludes_one(ev) != direction:
+        return None
+    gain = held_out_gain(ev, "temperature")
+    measured = bool(ev.recalibration.get("methods"))
+    if measured and (gain is None or not gain["real"]):
         return None
     evidence = _calibration_evidence(ev)
+    evidence["recalibration_gain"] = gain
     share = evidence.get("miscalibration_share", float("nan"))
-    return Finding(
-        "overconfident",
-        "high" if share >= 0.2 else "medium",
-        f"The model is overconfident: calibration slope {evidence['calibration_slope']:.2f} "
-        f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is below 1, so its "
-        f"probabilities are too extreme{_share_text(share)}.",
-        evidence,
-        _recalibration_advice(ev, evidence),
+    if gain is None:  # no maps (summary detail, too few events): the size is unknown
+        severity = "low"
+    else:
+        severity = "high" if gain["gain"] >= HIGH_NATS else "medium"
+    slope_text = (
+        f"calibration slope {evidence['calibration_slope']:.2f} "
+        f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}]"
     )
-
-
-def underconfident(ev: Evaluation) -> Finding | None:
-    """Probabilities too timid: calibration slope above 1, its interval excluding 1."""
-    if _slope_excludes_one(ev) != "under":
-        return None
-    evidence = _calibration_evidence(ev)
-    share = evidence.get("miscalibration_share", float("nan"))
+    if direction == "over":
+        return Finding(
+            "overconfident",
+            severity,
+            f"The model is overconfident: {slope_text} is below 1, so its probabilities are "
+            f"too extreme{_share_text(share)}; {_gain_clause(gain)}.",
+            evidence,
+            _recalibration_advice(ev, evidence),
+        )
     return Finding(
         "underconfident",
-        "medium",
-        f"The model is underconfident: calibration slope {evidence['calibration_slope']:.2f} "
-        f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}] is above 1, so its "
-        f"probabilities sit too close to the middle{_share_text(share)}.",
+        severity,
+        f"The model is underconfident: {slope_text} is above 1, so its probabilities sit "
+        f"too close to the middle{_share_text(share)}; {_gain_clause(gain)}.",
         evidence,
         "Sharpen the probabilities with temperature scaling (a temperature below 1) or "
         "reduce over-strong regularisation or label smoothing.",
     )
 
 
-#: A recalibration map must remove this much held-out loss (absolute and relative).
-GAIN_ABSOLUTE = 0.005
-GAIN_RELATIVE = 0.05
+def overconfident(ev: Evaluation) -> Finding | None:
+    """Probabilities too extreme: slope below 1 and a real held-out temperature gain."""
+    return _calibration_finding(ev, "over")
+
+
+def underconfident(ev: Evaluation) -> Finding | None:
+    """Probabilities too timid: slope above 1 and a real held-out temperature gain."""
+    return _calibration_finding(ev, "under")
+
+
+def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
+    """Calibration-in-the-large (binary): the mean probability misses the base rate, and
+    shifting the logits gains more than the floor on held-out folds."""
+    facts = ev.diagnostics.get("calibration_in_the_large")
+    if facts is None or facts["p_value"] >= ALPHA:
+        return None
+    gain = held_out_gain(ev, "intercept")
+    if gain is None or not gain["real"]:
+        return None
+    shift = ev.recalibration["methods"]["intercept"].get("intercept", float("nan"))
+    direction = "too high" if facts["residual"] < 0 else "too low"
+    return Finding(
+        "miscalibrated_intercept",
+        "high" if gain["gain"] >= HIGH_NATS else "medium",
+        f"The probabilities are {direction} on average: they predict a positive rate of "
+        f"{facts['mean_probability']:.4f} where the labels have {facts['mean_label']:.4f} "
+        f"(p = {facts['p_value']:.2g}); adding {shift:+.2f} to every logit fixes it, and "
+        f"{_gain_clause(gain)}.",
+        {**facts, "logit_shift": shift, "recalibration_gain": gain},
+        f"Add {shift:+.2f} to the logits (an intercept fit, or a Platt map with slope and "
+        "intercept) on held-out data; a base-rate shift between training and this data is "
+        "the usual cause (resampled or reweighted training classes, a new population).",
+    )
 
 
 def recalibration_gain(ev: Evaluation) -> Finding | None:
-    """The map that removes the most held-out loss, when it removes a real share."""
+    """The map that removes the most held-out loss, when its gain is real and above the floor."""
     methods = ev.recalibration.get("methods", {})
-    best = ev.recalibration.get("best")
-    if not best:
+    gain = held_out_gain(ev)
+    if gain is None or not gain["real"]:
         return None
+    best = gain["method"]
     chosen = methods[best]
     before, after = chosen["log_loss_before"], chosen["log_loss_after"]
-    gain = before - after
-    if not (gain >= GAIN_ABSOLUTE and gain >= GAIN_RELATIVE * before):
-        return None
     baseline = ev.metric("baseline_log_loss")
-    severity = "high" if before > baseline > after else "medium"
+    severity = "high" if before > baseline > after or gain["gain"] >= HIGH_NATS else "medium"
     temperature = methods.get("temperature", {})
     evidence = {
         "method": best,
         "log_loss_before": before,
         "log_loss_after": after,
+        "gain": gain["gain"],
+        "gain_se": gain["gain_se"],
         "accuracy_before": chosen["accuracy_before"],
         "accuracy_after": chosen["accuracy_after"],
         "decisions_changed": chosen["decisions_changed"],
@@ -327,11 +476,11 @@ def wide_intervals(ev: Evaluation) -> Finding | None:
     if acc.ci_low is None or acc.ci_high is None:
         return None
     half = (acc.ci_high - acc.ci_low) / 2
-    if half < 0.02:
+    if half < WIDE_HALF_WIDTH:
         return None
     return Finding(
         "wide_intervals",
-        "medium" if half >= 0.05 else "low",
+        "low",
         f"With {ev.n} samples the accuracy is only known to about +-{half:.3f} "
         f"([{acc.ci_low:.4f}, {acc.ci_high:.4f}] at {ev.confidence:.0%}): smaller "
         "differences are noise.",
@@ -342,17 +491,42 @@ def wide_intervals(ev: Evaluation) -> Finding | None:
 
 
 def accuracy_near_majority(ev: Evaluation) -> Finding | None:
-    """Accuracy does not beat always predicting the majority class beyond noise."""
-    acc = ev.metrics["accuracy"]
-    majority = ev.diagnostics["majority_accuracy"]
-    if acc.ci_low is None or acc.ci_low > majority:
+    """Accuracy against always predicting the majority class, by a paired (McNemar) test."""
+    facts = ev.diagnostics.get("accuracy_against_majority")
+    if facts is None:
         return None
+    acc, majority = ev.metric("accuracy"), ev.diagnostics["majority_accuracy"]
+    difference, p_value = facts["difference"], facts["p_value"]
+    if difference >= FLOOR_ACCURACY and p_value < ALPHA:
+        return None  # beats the majority rule, beyond noise and the floor
+    evidence = {
+        "accuracy": acc,
+        "majority_accuracy": majority,
+        "difference": difference,
+        "gained": facts["gained"],
+        "lost": facts["lost"],
+        "p_value": p_value,
+    }
+    pairs = (
+        f"right on {facts['gained']:g} samples the majority rule gets wrong, wrong on "
+        f"{facts['lost']:g} it gets right, McNemar p = {p_value:.2g}"
+    )
+    if difference <= -FLOOR_ACCURACY and p_value < ALPHA:
+        return Finding(
+            "accuracy_near_majority",
+            "medium",
+            f"Accuracy {acc:.4f} is below always predicting the majority class "
+            f"({majority:.4f}) beyond noise ({pairs}): the decision rule costs accuracy.",
+            evidence,
+            "Check the threshold (a calibrated model's best accuracy threshold is 0.5) and "
+            "the class order; judge the model by log loss or ROC AUC.",
+        )
     return Finding(
         "accuracy_near_majority",
-        "medium",
-        f"Accuracy {acc.value:.4f} [{acc.ci_low:.4f}, {acc.ci_high:.4f}] does not beat "
-        f"always predicting the majority class ({majority:.4f}) beyond noise.",
-        {"accuracy": acc.value, "ci_low": acc.ci_low, "majority_accuracy": majority},
+        "low",
+        f"Accuracy {acc:.4f} does not beat always predicting the majority class "
+        f"({majority:.4f}) beyond noise and the {FLOOR_ACCURACY:.1%} floor ({pairs}).",
+        evidence,
         "Judge the model by log loss, ROC AUC or balanced accuracy, which see past the class "
         "imbalance; accuracy here mostly measures the base rate.",
     )
@@ -365,6 +539,7 @@ RULES: list[Rule] = [
     confident_errors,
     overconfident,
     underconfident,
+    miscalibrated_intercept,
     recalibration_gain,
     possible_label_errors,
     accuracy_near_majority,

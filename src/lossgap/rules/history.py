@@ -46,16 +46,31 @@ def _fmt(value: float | None) -> str:
 
 
 def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> str:
-    n, se, within = analysis.n_val, check.get("change_se"), check.get("within_noise")
-    if within is None or se is None:
+    """The sampling-noise verdict of an accuracy change, or why there is none."""
+    n, se, verdict = analysis.n_val, check.get("change_se"), check.get("noise_verdict")
+    if verdict is None:
         return ""
-    verdict = "within" if within else "beyond"
+    if verdict == "n unknown" or se is None:
+        return (
+            f"; whether {what} is beyond sampling noise is unknown: the validation-set size is "
+            "not in the log (pass --n-val)"
+        )
     source = ""
     if analysis.n_val_source == INFERRED_N:
         source = ", a size inferred from the accuracy values (pass --n-val if it is wrong)"
+    if verdict == "undetermined":
+        return (
+            f"; with {n} validation samples{source} {what} is neither clearly beyond sampling "
+            f"noise (±{Z95 * se:.2g} if the epochs' errors were unrelated) nor within it: it "
+            "depends on how many samples changed, which the per-epoch predictions show "
+            "(--predictions, or lossgap compare on the two epochs)"
+        )
+    bound = check.get("z_beyond", Z95) * se
+    searched = check.get("searched", 1)
+    best_of = f", the best of {searched} points" if searched > 1 else ""
     return (
         f"; {what} is {verdict} sampling noise for {n} validation samples{source} "
-        f"(±{Z95 * se:.2g})"
+        f"(±{bound:.2g}{best_of})"
     )
 
 
@@ -162,8 +177,10 @@ def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
         train_loss_p=fit["train_loss_trend"]["p_value"],
         val_loss_trend=fit["val_loss_trend"]["trend"],
     )
+    keep = analysis.advice.get("probabilities")  # one epoch per goal, in every section
+    stop = at(analysis, keep["epoch"] if keep else fit["onset_epoch"])
     advice = (
-        f"Stop near {at(analysis, fit['onset_epoch'])} (early stopping on {run.loss} does it), "
+        f"Stop at {stop}, where {run.loss} is lowest (early stopping on {run.loss} does it), "
         "or regularise: weight decay, dropout, data augmentation, or more training data."
     )
     return [Finding("overfitting_onset", "medium" if rising else "low", message, evidence, advice)]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from lossgap.core import bounds
 from lossgap.results.evaluation import Finding
-from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation
+from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation, acc_text, prob_text
+from lossgap.rules.explain import FLOOR_ACCURACY, FLOOR_NATS, WIDE_HALF_WIDTH
 
-#: Thresholds of the findings (documented in docs/findings.md).
-WIDE_HALF_WIDTH = 0.02
-NEAR_MAJORITY = 0.02
+#: Thresholds of the interpret-only findings (documented in docs/findings.md); the codes
+#: explain also uses read explain's rule book (:mod:`lossgap.rules.explain`).
 GAP_RELATIVE_LOSS = 0.10
 GAP_ACCURACY = 0.02
 
@@ -31,24 +30,6 @@ def _pair_evidence(s: SplitInterpretation) -> dict[str, Any]:
     }
 
 
-def acc_text(s: SplitInterpretation) -> str:
-    if s.accuracy is not None:
-        return f"accuracy {s.accuracy:.4f}"
-    low, high = s.accuracy_interval or (math.nan, math.nan)
-    return f"accuracy {low:.4f}-{high:.4f} (from F1 {s.f1:.4f})"
-
-
-def prob_text(p: float) -> str:
-    """A probability for people: a percentage, or two significant digits when tiny.
-
-    Examples
-    --------
-    >>> prob_text(0.1217), prob_text(0.00094), prob_text(6.3e-07)
-    ('12.2%', '0.094%', '6.3e-05%')
-    """
-    return f"{p:.1%}" if p >= 0.01 else f"{p * 100:.2g}%"
-
-
 def _rule_impossible(s: SplitInterpretation) -> Finding | None:
     if s.possible is not False:
         return None
@@ -66,7 +47,8 @@ def _rule_impossible(s: SplitInterpretation) -> Finding | None:
 
 
 def _rule_loss_above_baseline(s: SplitInterpretation) -> Finding | None:
-    if s.log_loss_interval[0] <= s.baseline_log_loss:
+    # explain's floor: above the no-skill loss by less than FLOOR_NATS is no finding
+    if s.log_loss_interval[0] <= s.baseline_log_loss + FLOOR_NATS:
         return None
     base = (
         f"h({s.base_rate:g})" if s.base_rate is not None else f"ln {s.classes}, the most it can be"
@@ -90,10 +72,18 @@ def _rule_loss_above_baseline(s: SplitInterpretation) -> Finding | None:
     )
 
 
+def _calibrated_feasible(s: SplitInterpretation) -> bool | None:
+    """Whether a calibrated model could give this pair: with ``--n``, allowing the accuracy's
+    sampling noise (a verdict that ignores the noise it computed would contradict it)."""
+    if s.calibrated_feasible_within_noise is not None:
+        return s.calibrated_feasible_within_noise
+    return s.calibrated_feasible
+
+
 def _too_high(s: SplitInterpretation) -> bool:
     return (
         s.possible is True
-        and s.calibrated_feasible is False
+        and _calibrated_feasible(s) is False
         and s.calibrated_loss_range is not None
         and s.log_loss_interval[0] > s.calibrated_loss_range[1]
     )
@@ -139,7 +129,7 @@ def _rule_miscalibrated(s: SplitInterpretation) -> Finding | None:
 def _rule_threshold_fragile(s: SplitInterpretation) -> Finding | None:
     if not (
         s.possible is True
-        and s.calibrated_feasible is False
+        and _calibrated_feasible(s) is False
         and s.calibrated_loss_range is not None
         and s.log_loss_interval[1] < s.calibrated_loss_range[0]
     ):
@@ -147,7 +137,7 @@ def _rule_threshold_fragile(s: SplitInterpretation) -> Finding | None:
     assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
     return Finding(
         "threshold_fragile",
-        "medium",
+        "low",
         f"{s.split}: log loss {s.log_loss:.4f} is below {s.calibrated_loss_range[0]:.4f}, the "
         f"least a calibrated model with {acc_text(s)} can have: the errors are cheap, at "
         f"most {s.error_loss_range[1]:.2f} nats on average (true class at "
@@ -167,12 +157,14 @@ def _rule_accuracy_near_majority(s: SplitInterpretation) -> Finding | None:
         floor, name = s.majority_accuracy, "the majority share"
     else:
         floor, name = 1.0 / s.classes, "chance (1/K)"
-    if not below_floor and s.accuracy_interval[0] > floor + NEAR_MAJORITY:
+    if not below_floor and s.accuracy_interval[0] > floor + FLOOR_ACCURACY:
         return None
-    where = "below" if s.accuracy_interval[1] < floor else "within 0.02 of"
+    below = s.accuracy_interval[1] < floor - FLOOR_ACCURACY
+    where = "below" if below else f"within {FLOOR_ACCURACY:g} of"
     return Finding(
         "accuracy_near_majority",
-        "medium",
+        # explain's rule book: below the majority is a defect, near it a property of the data
+        "medium" if below or below_floor else "low",
         f"{s.split}: {acc_text(s)} is {where} {name} {floor:.4f}: the decisions barely beat "
         "a constant answer"
         + ("; no calibrated model does worse than that." if below_floor else "."),
@@ -273,8 +265,10 @@ def find(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None) -> 
     found = [f for s in splits.values() for rule in SPLIT_RULES if (f := rule(s)) is not None]
     if (g := _rule_generalization_gap(gap)) is not None:
         found.append(g)
+    main = _main_split(splits)
+    if main.accuracy_interval is None:
+        return sorted(found, key=lambda f: f.rank)  # a loss alone: no pair to call consistent
     if not any(f.severity in ("high", "medium") for f in found):
-        main = _main_split(splits)
         acc = f" and {acc_text(main)}" if main.accuracy_interval else ""
         found.append(
             Finding(

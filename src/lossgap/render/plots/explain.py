@@ -13,7 +13,7 @@ import numpy as np
 
 from lossgap.render.plots.chart import COLORS, Chart, new_figure, plot_style, short
 from lossgap.results.curves import ExplainCurves
-from lossgap.results.evaluation import Evaluation
+from lossgap.results.evaluation import Evaluation, ReliabilityCurve
 
 
 def _pct(value: float) -> str:
@@ -26,12 +26,12 @@ def _target(ev: Evaluation) -> str:
     return "confidence (probability of the predicted class)"
 
 
-def _step_xy(curve: dict[str, list[float]]) -> tuple[list[float], list[float]]:
+def _step_xy(curve: ReliabilityCurve) -> tuple[list[float], list[float]]:
     """The CORP step function as a polyline: each block flat from its lowest to highest score."""
     xs: list[float] = []
     ys: list[float] = []
     for low, high, value in zip(
-        curve["score_low"], curve["score_high"], curve["recalibrated"], strict=True
+        curve.score_low, curve.score_high, curve.recalibrated, strict=True
     ):
         xs += [low, high]
         ys += [value, value]
@@ -40,8 +40,8 @@ def _step_xy(curve: dict[str, list[float]]) -> tuple[list[float], list[float]]:
 
 def reliability_chart(ev: Evaluation, curves: ExplainCurves | None = None) -> Chart | None:
     """The CORP reliability diagram with the consistency band of a calibrated model."""
-    curve = ev.decomposition.get("curve")
-    if not curve or not curve.get("score_low"):
+    curve = None if ev.decomposition is None else ev.decomposition.curve
+    if curve is None or not curve.score_low:
         return None
     band = curves.band if curves is not None else None
     with plot_style():
@@ -61,12 +61,12 @@ def reliability_chart(ev: Evaluation, curves: ExplainCurves | None = None) -> Ch
         ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel(_target(ev))
         ax.set_ylabel("observed frequency" if ev.task == "binary" else "observed accuracy")
-        parts = ev.decomposition.get("log_loss")
-        if parts:
+        parts = ev.decomposition.log_loss if ev.decomposition is not None else None
+        if parts is not None:
             ax.text(
                 0.98, 0.03,
-                f"log loss {parts['score']:.3f}\n= MCB {parts['miscalibration']:.3f}"
-                f" \u2212 DSC {parts['discrimination']:.3f}\n+ UNC {parts['uncertainty']:.3f}",
+                f"log loss {parts.score:.3f}\n= MCB {parts.miscalibration:.3f}"
+                f" \u2212 DSC {parts.discrimination:.3f}\n+ UNC {parts.uncertainty:.3f}",
                 transform=ax.transAxes, ha="right", va="bottom", fontsize=8.5,
                 bbox={"boxstyle": "round", "fc": "white", "ec": "#cccccc"},
             )

@@ -14,9 +14,11 @@ MAX_RUNS = 4
 
 
 def _x_of(curves: dict[str, Any], label: Any) -> float | None:
-    """The plotted position of the point the log numbers ``label`` (None when not analysed)."""
-    for x, epoch, step in zip(curves["x"], curves["epoch"], curves["step"], strict=True):
-        if label in (epoch, step):
+    """The plotted position of the point the log labels ``label`` on its own axis (None when
+    not analysed). Only the label is matched: matching the step too would put epoch 313 of
+    a Lightning log at the point whose step is 313."""
+    for x, key in zip(curves["x"], curves["epoch"], strict=True):
+        if key == label:
             return float(x)
     return None
 
@@ -62,13 +64,16 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
             ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
                        label=f"loss and {name.get(run.score)} part ways "
                        f"({run.axis} {div['start_epoch']})")
-        marks = ((run.loss, COLORS["wrong"], ":"), (run.score, COLORS["correct"], "-."))
-        for key, color, style in marks:
-            best = analysis.best.get(key) if key else None
-            at = _x_of(curves, best["epoch"]) if best else None
+        # the epochs kept per goal, as the text names them (one per goal)
+        marks = (("probabilities", COLORS["wrong"], ":"), ("decisions", COLORS["correct"], "-."))
+        for goal, color, style in marks:
+            keep = analysis.advice.get(goal)
+            if goal == "decisions" and keep and keep.get("within_noise"):
+                keep = None  # its gain is noise: the probabilities epoch serves both
+            at = _x_of(curves, keep["epoch"]) if keep else None
             if at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
-                           label=f"best {name[key]}: {run.axis} {best['epoch']}")
+                           label=f"keep for {goal}: {run.axis} {keep['epoch']}")
         for axis in (ax, right):
             if axis is not None:
                 h, labels = axis.get_legend_handles_labels()
@@ -80,7 +85,8 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
         f"Training curves: {run.name}",
         _run_summary(analysis),
         "Thin lines are the values as logged, thick ones smoothed. The dotted and dash-dotted "
-        "lines mark the best validation loss and the best score; the shaded span is where the "
+        "lines mark the epoch to keep for probabilities (lowest smoothed validation loss) and "
+        "for decisions (best smoothed score); the shaded span is where the "
         "loss and the score part ways, found on the smoothed curves with a trend test rather "
         "than from one noisy epoch.",
         figure,
@@ -90,14 +96,18 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
 def _run_summary(analysis: RunAnalysis) -> str:
     run = analysis.run
     name = short(run.name, 30)
-    loss = analysis.best.get(run.loss)
-    score = analysis.best.get(run.score) if run.score else None
-    text = f"{name}: {short(run.loss, 30)} lowest at {run.axis} {loss['epoch']}" if loss else name
-    if score is not None:
-        text += f", {short(run.score, 30)} best at {run.axis} {score['epoch']}"
+    prob = analysis.advice.get("probabilities")
+    dec = analysis.advice.get("decisions")
+    text = name
+    if prob is not None:
+        text += f": keep {run.axis} {prob['epoch']} for probabilities"
+        if dec is not None and dec["epoch"] != prob["epoch"] and not dec.get("within_noise"):
+            text += f", {run.axis} {dec['epoch']} for decisions"
+        else:
+            text += " and decisions"
     div = analysis.divergence
     if div:
-        text += f"; they part ways from {run.axis} {div['start_epoch']}"
+        text += f"; loss and score part ways from {run.axis} {div['start_epoch']}"
     return text
 
 

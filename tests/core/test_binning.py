@@ -1,0 +1,104 @@
+"""The sort-free binning: the numba kernel and its numpy twin agree bit for bit, and both
+equal the sorting path to the order of additions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+import lossgap.core.binning as binning
+from lossgap import Predictions, Tally
+from lossgap.core.tally import ScoreTable, bin_keys
+
+EDGES = [0.0, -0.0, 1.0, 1e-30, 2.0**-64, 2.0**-65, 1 - 2.0**-53, 0.5, 0.5 + 2**-53, 0.25]
+
+
+def _scores(seed: int, n: int = 50_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    s = 1 / (1 + np.exp(-rng.normal(0.0, 4.0, n)))
+    s[: len(EDGES)] = EDGES
+    s[len(EDGES) : 2 * len(EDGES)] = 0.3  # ties
+    y = (rng.random(n) < s).astype(np.int64)
+    w = rng.uniform(0.0, 3.0, n)
+    w[:7] = 0.0
+    return s, y, w
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    binning._compiled.cache_clear()
+    yield
+    binning._compiled.cache_clear()
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_kernel_and_numpy_give_identical_bins(seed, weighted, monkeypatch):
+    pytest.importorskip("numba")
+    s, y, w = _scores(seed)
+    weights = w if weighted else None
+    binning._compiled.cache_clear()
+    assert binning.compiled_available()
+    compiled, outside_c = binning.dense_bins(s, y, weights, 11, bin_keys)
+    again, _ = binning.dense_bins(s, y, weights, 11, bin_keys)  # the reused buffer starts clean
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    binning._compiled.cache_clear()
+    try:
+        plain, outside_n = binning.dense_bins(s, y, weights, 11, bin_keys)
+    finally:
+        binning._compiled.cache_clear()
+    assert np.array_equal(outside_c, outside_n)
+    for name, values in plain.items():
+        assert np.array_equal(compiled[name], values), name
+        assert np.array_equal(again[name], values), name
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("bits", [5, 11, 14])
+def test_unsorted_binning_equals_the_sorting_path(bits, weighted):
+    s, y, w = _scores(bits)
+    weights = w if weighted else None
+    fast = ScoreTable.from_samples(s, y, weights, bin_bits=bits, binned=True)
+    sorted_ = ScoreTable.from_samples(s, y, weights, bin_bits=bits, max_distinct=10**9).compress()
+    assert np.array_equal(fast.bins, sorted_.bins)
+    assert np.array_equal(fast.low, sorted_.low) and np.array_equal(fast.high, sorted_.high)
+    if weighted:
+        assert_allclose(fast.weights, sorted_.weights, rtol=1e-12, atol=1e-12)
+    else:
+        assert np.array_equal(fast.weights, sorted_.weights)  # counts: exact
+    assert_allclose(fast.score_sum, sorted_.score_sum, rtol=1e-12)
+    assert_allclose(fast.scores, sorted_.scores, rtol=1e-12)
+
+
+def test_scores_outside_the_dense_range_are_found():
+    s = np.array([0.0, 2.0**-70, 0.2, 1.0 - 2.0**-53, 1.0, 2.0**-64])
+    _, outside = binning.dense_bins(s, np.array([0, 1, 0, 1, 1, 0]), None, 11, bin_keys)
+    assert outside.tolist() == [0, 1, 4]
+    low, high = binning.dense_range(11)
+    keys = bin_keys(np.array([2.0**-64, 1.0 - 2.0**-53, 1.0]), 11)
+    assert keys[0] == low and keys[1] <= high < keys[2]
+
+
+def test_the_numpy_twin_serves_without_numba(numpy_only):
+    assert not binning.compiled_available()
+    s, y, w = _scores(7)
+    fast = ScoreTable.from_samples(s, y, w, binned=True)
+    sorted_ = ScoreTable.from_samples(s, y, w, max_distinct=10**9).compress()
+    assert np.array_equal(fast.bins, sorted_.bins)
+    assert_allclose(fast.weights, sorted_.weights, rtol=1e-12, atol=1e-12)
+
+
+def test_a_binned_batch_merges_like_the_whole():
+    """A Tally streamed in binned batches equals the Tally of all samples, compressed."""
+    s, y, _ = _scores(11, 60_000)
+    whole = Tally.from_predictions(Predictions(y, s), max_distinct=1000)
+    parts = [
+        Tally.from_predictions(Predictions(y[i : i + 20_000], s[i : i + 20_000]), binned=[True])
+        for i in range(0, 60_000, 20_000)
+    ]
+    merged = parts[0].merge(parts[1]).merge(parts[2])
+    a, b = whole.tables[0], merged.tables[0]
+    assert np.array_equal(a.bins, b.bins) and np.array_equal(a.weights, b.weights)
+    assert_allclose(a.score_sum, b.score_sum, rtol=1e-12)

@@ -1,0 +1,135 @@
+"""Our smooth ECE against relplot's, alone, with weights, and batched over replicates."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import relplot
+from numpy.testing import assert_allclose
+from relplot.kernels import ReflectedGaussianKernel
+from relplot.metrics import smECE_sigma
+from scipy.special import expit, logit
+
+from lossgap.core.calibration import _reflected_gaussian, smooth_ece
+
+
+def draw(rng: np.random.Generator, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels that are calibrated, over-confident, or all on one side."""
+    q = rng.uniform(0.02, 0.98, n)
+    y = (rng.uniform(size=n) < q).astype(float)
+    if kind == "calibrated":
+        return q, y
+    if kind == "overconfident":
+        return expit(3 * logit(q)), y
+    if kind == "one_side":  # every score above 0.6, labels mostly negative
+        return rng.uniform(0.6, 1.0, n), (rng.uniform(size=n) < 0.2).astype(float)
+    return q, np.ones(n)  # "one_class"
+
+
+@pytest.mark.parametrize("n", [50, 500, 20_000])
+@pytest.mark.parametrize("kind", ["calibrated", "overconfident", "one_side", "one_class"])
+def test_equals_relplot_with_its_bandwidth(rng, n, kind):
+    p, y = draw(rng, n, kind)
+    ref, ref_sigma = relplot.smECE(p, y, return_width=True)
+    ours, sigma = smooth_ece(p, 1 - y, y)
+    assert sigma == ref_sigma
+    assert_allclose(ours, ref, rtol=1e-9)
+
+
+def test_exactly_calibrated_ties_stop_at_the_narrowest_bandwidth():
+    # residuals cancel at every score: the search runs down to relplot's floor (1e-3)
+    p = np.repeat([0.125, 0.25, 0.5, 0.75], 64)
+    y = np.concatenate([np.arange(64) < 64 * s for s in (0.125, 0.25, 0.5, 0.75)]).astype(float)
+    ref, ref_sigma = relplot.smECE(p, y, return_width=True)
+    ours, sigma = smooth_ece(p, 1 - y, y)
+    assert sigma == ref_sigma == 2 / 1024
+    assert_allclose(ours, ref, atol=1e-12)
+
+
+def test_counts_at_tied_scores_equal_repeated_samples(rng):
+    p, y = draw(rng, 3000, "overconfident")
+    p = np.round(p, 2)  # ties: one table row holds many samples
+    scores, row = np.unique(p, return_inverse=True)
+    w_pos = np.bincount(row, y, len(scores))
+    w_neg = np.bincount(row, 1 - y, len(scores))
+    ours, sigma = smooth_ece(scores, w_neg, w_pos)
+    ref, ref_sigma = relplot.smECE(p, y, return_width=True)
+    assert sigma == ref_sigma
+    assert_allclose(ours, ref, rtol=1e-9)
+
+
+def test_weight_two_equals_duplicating_samples(rng):
+    p, y = draw(rng, 800, "calibrated")
+    doubled = rng.uniform(size=800) < 0.3
+    weight = np.where(doubled, 2.0, 1.0)
+    ours, sigma = smooth_ece(p, weight * (1 - y), weight * y)
+    ref, ref_sigma = relplot.smECE(np.r_[p, p[doubled]], np.r_[y, y[doubled]], return_width=True)
+    assert sigma == ref_sigma
+    assert_allclose(ours, ref, rtol=1e-9)
+
+
+def test_replicates_equal_relplot_on_the_resampled_samples(rng):
+    p, y = draw(rng, 400, "overconfident")
+    counts = rng.poisson(1.0, size=(5, 400)).astype(float)
+    sigma = 0.03
+    ours, _ = smooth_ece(p, counts * (1 - y), counts * y, sigma=sigma)
+    repeats = counts.astype(int)
+    ref = [smECE_sigma(np.repeat(p, r), np.repeat(y, r), sigma) for r in repeats]
+    assert_allclose(ours, ref, rtol=1e-9)
+
+
+@pytest.mark.parametrize("sigma", [2 / 1024, 0.1])
+def test_batched_equals_one_replicate_at_a_time(rng, sigma):
+    p, y = draw(rng, 2000, "calibrated")
+    counts = rng.poisson(1.0, size=(300, 2000)).astype(float)  # several blocks of rows
+    w_neg, w_pos = counts * (1 - y), counts * y
+    batched, _ = smooth_ece(p, w_neg, w_pos, sigma=sigma)
+    looped = [smooth_ece(p, n, q, sigma=sigma)[0] for n, q in zip(w_neg, w_pos, strict=True)]
+    assert batched.shape == (300,)
+    assert_allclose(batched, looped, rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("points", "sigma"), [(1001, 1.0), (1001, 0.3), (1002, 0.05), (3414, 3 / 1024)]
+)
+def test_convolution_equals_relplot_on_odd_and_even_grids(rng, points, sigma):
+    values = rng.normal(size=points)
+    ref = ReflectedGaussianKernel(sigma).convolve(values, points)
+    assert_allclose(_reflected_gaussian(values, sigma), ref, rtol=0, atol=1e-13 * np.abs(ref).max())
+
+
+def test_bandwidth_search_needs_one_row(rng):
+    p, y = draw(rng, 50, "calibrated")
+    with pytest.raises(ValueError, match="pass sigma"):
+        smooth_ece(p, np.stack([1 - y, 1 - y]), np.stack([y, y]))
+
+
+def test_explain_does_not_import_relplot():
+    code = (
+        "import sys, numpy as np, lossgap\n"
+        "ev = lossgap.explain(np.array([0, 1] * 50), np.linspace(0.01, 0.99, 100))\n"
+        "assert 'smooth_ece' in ev.metrics\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('relplot', 'seaborn'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(("m", "sigma"), [(271, 0.1), (300, 0.03), (80, 0.5), (400, 0.026)])
+def test_batched_rows_through_the_mesh_operator_equal_the_fft_path(m, sigma, monkeypatch):
+    """Bootstrap batches on a pooled table take the composed linear map; it must give the
+    FFT path's values (relplot's algorithm) to rounding."""
+    import lossgap.core.calibration as calibration
+
+    rng = np.random.default_rng(m)
+    s = np.sort(rng.uniform(size=m))
+    s[0], s[-1] = 0.0, 1.0  # both ends of the grid, where the mirror images fold back
+    w = rng.poisson(3.0, (50, m)).astype(float)
+    pos = rng.binomial(w.astype(int), s).astype(float)
+    via_operator = calibration._smooth_ece_at(sigma, s, w * s - pos, w)
+    monkeypatch.setattr(calibration, "_OPERATOR_CELLS", 0)
+    via_fft = calibration._smooth_ece_at(sigma, s, w * s - pos, w)
+    assert_allclose(via_operator, via_fft, rtol=1e-12)
