@@ -74,7 +74,7 @@ def test_binary_columns_in_reverse_order_follow_their_names(tmp_path, rng):
         (["p_a", "p_b", "p_c"], ["a", "b", "d"], r"label\(s\) 'd' of 'y' have no probability column .*--classes"),
         (["p_0", "p_1", "p_2"], [0, 1, 3], r"label\(s\) 3 of 'y' have no probability column"),
         (["p_1", "p_2", "p_3"], [0, 1, 2], r"label\(s\) 0 of 'y' have no probability column"),
-        (["11", "111", "1111"], ["11", "111"], r"name the labels of 'y' in 2 ways \(11='11', 111='111'; 111='11', 1111='111'\).*--classes"),
+        (["11", "111", "1111"], ["11", "111"], r"name the labels of 'y' in 2 ways \(11='11', 111='111', 1111='1111'; 11='1', 111='11', 1111='111'\).*--classes"),
         (["p_0", "p_1"], [1, 2], r"label\(s\) 2 of 'y' have no probability column"),
     ],
 )

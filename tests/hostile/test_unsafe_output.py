@@ -84,7 +84,7 @@ def hostile_csv(tmp_path: Path) -> Path:
 
 def test_ids_from_the_data_reach_the_terminal_and_markdown_inert(hostile_csv, tmp_path):
     md = tmp_path / "r.md"
-    result = cli("explain", str(hostile_csv), "--id", "id", "--md", str(md))
+    result = cli("explain", str(hostile_csv), "--id", "id", "--full", "--md", str(md))
     assert result.exit_code == 0, result.stderr
     assert not hidden(result.stdout) and not hidden(result.stderr)
     assert "\\x1b]0;owned\\x07x" in result.stdout and "two\\nlines" in result.stdout
