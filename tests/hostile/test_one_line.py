@@ -61,6 +61,7 @@ def write_npy_files(tmp_path):
         ("weights.csv --weight w", r"rescale the weights"),
         ("badheader.csv", r"is not a CSV table"),
         ("badheader.csv --engine stream", r"cannot read .*badheader.csv as csv"),
+        ("badkey.jsonl", r"is not a JSON Lines"),
     ],
 )
 def test_broken_files_give_one_line(tmp_path, name, pattern):
@@ -70,6 +71,7 @@ def test_broken_files_give_one_line(tmp_path, name, pattern):
     (tmp_path / "inf.jsonl").write_text('{"y": 0, "p": 0.2}\n{"y": 1e400, "p": 0.8}\n')
     (tmp_path / "weights.csv").write_text("y,p,w\n0,0.2,1e308\n1,0.8,1e308\n")
     (tmp_path / "badheader.csv").write_bytes(b"y,pM\xbc\n0,1\n1,0\n")  # not UTF-8, at the end
+    (tmp_path / "badkey.jsonl").write_bytes(b'{"y": 0, "p\x88": 0.2}\n')
     file, *options = name.split()
     line = one_line(cli("explain", str(tmp_path / file), "--quiet", *options))
     assert __import__("re").search(pattern, line), line

@@ -171,8 +171,10 @@ def _read_jsonl(path: Path) -> pa.Table:
     if _looks_binary(path):
         raise _not_a_table(path, "JSON Lines")
     try:
-        return pa_json.read_json(path)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        table = pa_json.read_json(path)
+        table.column_names  # noqa: B018 - pyarrow checks the values' UTF-8, not the keys'
+        return table
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         raise _not_a_table(path, "JSON Lines (one object per line)", exc) from exc
 
 
