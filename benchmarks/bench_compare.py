@@ -99,8 +99,14 @@ def main() -> None:
 
     print(f"n={args.n:,} models={m} classes={args.classes} pairs={len(result)}")
     print(f"  paired (all pairs)      {t_paired:8.2f} s")
-    print(f"  sklearn plain metrics   {t_sklearn:8.2f} s   paired / sklearn = {t_paired / t_sklearn:6.2f}")
-    print(f"  numpy one pass          {t_numpy:8.2f} s   paired / numpy   = {t_paired / t_numpy:6.2f}")
+    print(
+        f"  sklearn plain metrics   {t_sklearn:8.2f} s   "
+        f"paired / sklearn = {t_paired / t_sklearn:6.2f}"
+    )
+    print(
+        f"  numpy one pass          {t_numpy:8.2f} s   "
+        f"paired / numpy   = {t_paired / t_numpy:6.2f}"
+    )
     print(f"  validate (Predictions)  {t_validate:8.2f} s")
     print(
         f"  evaluate (explain)      {per_model:8.2f} s per model, "

@@ -122,7 +122,8 @@ def multiclass(n: int, k: int, repeat: int, rng: np.random.Generator) -> None:
           f"plain {t_plain:.3f} s ({t_plain / t_sort:.1f}x sort), "
           f"plain+decomp {t_pd:.3f} s ({t_pd / t_sort:.1f}x sort), explain {t_ex:.3f} s "
           f"({t_ex / t_sort:.1f}x sort); sklearn/explain {t_sk / t_ex:.2f}x "
-          f"(target {MULTICLASS_TARGET:g}x: {'met' if t_sk / t_ex >= MULTICLASS_TARGET else 'NOT met'})")
+          f"(target {MULTICLASS_TARGET:g}x: "
+          f"{'met' if t_sk / t_ex >= MULTICLASS_TARGET else 'NOT met'})")
 
 
 CLI_TARGET = 1.5
@@ -175,8 +176,12 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     lossgap.explain(rng.integers(0, 2, 1000), rng.uniform(size=1000))  # imports, first calls
-    header = f"{'n':>10} {'sort':>8} {'numpy':>8} {'sklearn':>8} {'plain+decomp':>13} {'explain':>8}"
-    print(header + "   plain+decomp/sort  explain/sort  sklearn/plain+decomp  sklearn/explain  target")
+    header = (
+        f"{'n':>10} {'sort':>8} {'numpy':>8} {'sklearn':>8} {'plain+decomp':>13} {'explain':>8}"
+    )
+    print(
+        header + "   plain+decomp/sort  explain/sort  sklearn/plain+decomp  sklearn/explain  target"
+    )
     for size in args.sizes:
         n = int(size)
         p = rng.uniform(0.001, 0.999, n)

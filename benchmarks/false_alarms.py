@@ -127,7 +127,9 @@ def rate(k: int, n: int) -> str:
 def verdicts(ev) -> tuple:
     """What must not change when the weights are rescaled: codes, severities, intervals."""
     intervals = tuple(
-        (name, m.ci_low, m.ci_high) for name, m in sorted(ev.metrics.items()) if m.ci_low is not None
+        (name, m.ci_low, m.ci_high)
+        for name, m in sorted(ev.metrics.items())
+        if m.ci_low is not None
     )
     return tuple((f.code, f.severity) for f in ev.findings), intervals
 
@@ -145,7 +147,9 @@ def run_cell(model, n: int, seeds: int, expect: str | None, replicates: int) -> 
         rng = np.random.default_rng([seed, n])
         y, score, logits, weight = model.draw(rng, n)
         ev = evaluate_predictions(
-            Predictions(y, score, from_logits=logits, sample_weight=weight, classes=classes_of(score)),
+            Predictions(
+                y, score, from_logits=logits, sample_weight=weight, classes=classes_of(score)
+            ),
             seed=seed,
             replicates=replicates,
         )
@@ -175,7 +179,9 @@ def weight_cell(base_rate: float, n: int, seeds: int, replicates: int) -> tuple[
             rng = np.random.default_rng([seed, n])
             y, score, logits, weight = Binary(base_rate, weight=factor).draw(rng, n)
             ev = evaluate_predictions(
-                Predictions(y, score, from_logits=logits, sample_weight=weight, classes=classes_of(score)),
+                Predictions(
+                    y, score, from_logits=logits, sample_weight=weight, classes=classes_of(score)
+                ),
                 seed=seed,
                 replicates=replicates,
             )
@@ -259,7 +265,10 @@ def main(argv: list[str] | None = None) -> None:
         choices=["binary", "weights", "history"],
     )
     args = parser.parse_args(argv)
-    header = "| cell | n | seeds | medium/high | consistent | expected code | ECE covers | smECE covers | ECE holds estimate | top codes |"
+    header = (
+        "| cell | n | seeds | medium/high | consistent | expected code | ECE covers "
+        "| smECE covers | ECE holds estimate | top codes |"
+    )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
     if "binary" in args.cells:

@@ -15,8 +15,9 @@
    edge (outside a horizontally scrolling box), with a copy of the page that carries a
    measuring script (the page itself never has one);
 5. fails (exit 1) when a page logs anything to the console, when something overflows the
-   window at either width, when a page is missing a plot, or when Chromium fails. A canary page that logs on purpose must be caught first, so a
-   Chromium that stopped reporting its console cannot pass the check silently.
+   window at either width, when a page is missing a plot, or when Chromium fails. A canary
+   page that logs on purpose must be caught first, so a Chromium that stopped reporting its
+   console cannot pass the check silently.
 
 Look at the screenshots (``build/report-check/screens/*.png``) before calling a report done.
 

@@ -24,6 +24,7 @@ from lossgap.results.display import register_renderer
 from lossgap.version import __version__
 
 if TYPE_CHECKING:
+    from lossgap.calibrator import Calibrator
     from lossgap.comparison import Comparison, compare
     from lossgap.core.predictions import Predictions
     from lossgap.core.tally import Tally
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 # public name -> the module that defines it
 _PUBLIC = {
+    "Calibrator": "lossgap.calibrator",
     "Comparison": "lossgap.results.compare",
     "Evaluation": "lossgap.results.evaluation",
     "InputError": "lossgap.errors",
@@ -44,6 +46,7 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "Calibrator",
     "Comparison",
     "Evaluation",
     "InputError",
@@ -53,6 +56,7 @@ __all__ = [
     "__version__",
     "compare",
     "explain",
+    "history",
 ]
 
 # result type -> its renderers, as "module:function" (see lossgap.results.display)
@@ -89,6 +93,8 @@ for _result, (_answer, _html) in _RENDERERS.items():
 
 
 def __getattr__(name: str) -> Any:
+    if name == "history":  # the package, callable: lossgap.history(...) is analyse_history
+        return importlib.import_module("lossgap.history")
     if name not in _PUBLIC:
         msg = f"module 'lossgap' has no attribute {name!r}"
         raise AttributeError(msg)
@@ -98,4 +104,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+    return sorted(set(globals()) | set(_PUBLIC) | {"history"})

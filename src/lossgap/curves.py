@@ -28,10 +28,12 @@ probabilistic classifiers. PNAS 118(8). https://doi.org/10.1073/pnas.2016191118
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from lossgap.core.decision import decision_curve
 from lossgap.core.decompose import top_label_table
 from lossgap.core.isotonic import fit_isotonic
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_log_loss
@@ -507,13 +509,18 @@ def evaluation_curves(
     >>> evaluation_curves(lossgap.explain(pred.y, pred.prob), pred).points["n"]
     5
     """
-    return explain_curves(
-        Tally.from_predictions(pred) if tally is None else tally,
+    tally = Tally.from_predictions(pred) if tally is None else tally
+    curves = explain_curves(
+        tally,
         pred,
         curve=None if ev.decomposition is None else ev.decomposition.curve,
         confidence=ev.confidence,
         seed=seed,
     )
+    if ev.decision is None or ev.decision.costs is None or ev.task != "binary":
+        return curves
+    # the decision plots join the report when costs were given
+    return replace(curves, decision=decision_curve(tally.tables[0].to_numpy(), ev.decision.costs))
 
 
 #: Pairs of a comparison that get a flip plot.

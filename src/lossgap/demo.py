@@ -25,6 +25,7 @@ from lossgap.core.metrics import accuracy, log_loss
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import Tally
 from lossgap.curves import comparison_flips, evaluation_curves
+from lossgap.errors import InputError
 from lossgap.explanation import explain
 from lossgap.history import HistoryReport, analyse_history
 from lossgap.results.curves import ExplainCurves
@@ -96,11 +97,15 @@ def train_demo_model(
     (3, (3, 228))
     """
     # imported here: every CLI command loads this module, only the demo trains
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import train_test_split
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import StandardScaler
+    try:
+        from sklearn.datasets import load_breast_cancer
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.model_selection import train_test_split
+        from sklearn.neural_network import MLPClassifier
+        from sklearn.preprocessing import StandardScaler
+    except ImportError as exc:  # not a core dependency: the [demo] extra
+        msg = "the demo trains a scikit-learn model: pip install 'lossgap[demo]'"
+        raise InputError(msg) from exc
 
     data = load_breast_cancer()
     labels = data.target_names[data.target]  # target 0 is malignant, 1 benign

@@ -21,6 +21,7 @@ from lossgap.core.bootstrap import (
     bootstrap_intervals,
 )
 from lossgap.core.calibration import ECE_BINNING, ece, smooth_ece_of
+from lossgap.core.decision import decide
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import diagnose
 from lossgap.core.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
@@ -50,6 +51,7 @@ def explain(
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate predicted probabilities and explain how loss and accuracy relate.
 
@@ -80,6 +82,10 @@ def explain(
         Level of every interval.
     seed : int, default=0
         Seeds the bootstrap and the cross-fitting folds: same seed, same numbers.
+    costs : pair of float or array-like of shape (k, k), default=None
+        The cost of a false positive and of a false negative (binary), or the matrix
+        ``C[true][decided]``: the ``decision`` section then gives the threshold (binary)
+        or rule (multiclass) of least cost, see ``docs/decisions.md``.
 
     Returns
     -------
@@ -117,13 +123,18 @@ def explain(
 
         if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
             pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
-            return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+            return evaluate_predictions(
+                pred, top=top, confidence=confidence, seed=seed, costs=costs
+            )
         # computed on the tensors' device; only the summary comes to the host
         tally = tally_from_tensors(y_true, y_prob, top=max(top, DEFAULT_TOP), **options)
         weighted = sample_weight is not None
-        return evaluate(tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted)
+        return evaluate(
+            tally.to_numpy(), top=top, confidence=confidence, seed=seed, weighted=weighted,
+            costs=costs,
+        )
     pred = Predictions(y_true, y_prob, **options)
-    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed)
+    return evaluate_predictions(pred, top=top, confidence=confidence, seed=seed, costs=costs)
 
 
 #: What `evaluate` computes: everything, or the cheap summary (see `evaluate`).
@@ -146,6 +157,7 @@ def evaluate_predictions(
     replicates: int = DEFAULT_REPLICATES,
     detail: str = "full",
     tally: Tally | None = None,
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Evaluate validated predictions (the CLI and ``explain`` share this).
 
@@ -163,6 +175,7 @@ def evaluate_predictions(
         replicates=replicates,
         weighted=pred.sample_weight is not None,
         detail=detail,
+        costs=costs,
     )
 
 
@@ -176,6 +189,7 @@ def evaluate(
     replicates: int = DEFAULT_REPLICATES,
     weighted: bool = False,
     detail: str = "full",
+    costs: npt.ArrayLike | None = None,
 ) -> Evaluation:
     """Build the Evaluation of a (possibly merged) Tally and run the finding rules.
 
@@ -186,10 +200,13 @@ def evaluate(
     ``detail="summary"`` keeps the metrics, the analytic intervals (Wilson, DeLong, Wald),
     the binned ECE, the diagnostics and the findings, and leaves out what costs most: the
     smooth ECE, the bootstrap, the decomposition and the recalibration maps (for comparing
-    many models at once).
+    many models at once). ``costs`` adds the cost-optimal decision to the ``decision``
+    section, computed whatever the detail.
     """
     with one_blas_thread():
-        return _evaluate(tally, pred, top, confidence, seed, replicates, weighted, detail)
+        return _evaluate(
+            tally, pred, top, confidence, seed, replicates, weighted, detail, costs
+        )
 
 
 def _evaluate(
@@ -201,6 +218,7 @@ def _evaluate(
     replicates: int,
     weighted: bool,
     detail: str,
+    costs: npt.ArrayLike | None,
 ) -> Evaluation:
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
@@ -236,7 +254,11 @@ def _evaluate(
         metrics=metrics,
         decomposition=decompose(tally, pred) if full else None,
         recalibration=recalibrate(
-            tally, {k: values[k] for k in ("log_loss", "brier", "accuracy")}, pred, seed=seed
+            tally,
+            {k: values[k] for k in ("log_loss", "brier", "accuracy")},
+            pred,
+            seed=seed,
+            confidence=confidence,
         )
         if full
         else {},
@@ -248,6 +270,16 @@ def _evaluate(
         },
         confidence=confidence,
         weighted=weighted,
+        decision=decide(
+            tally,
+            costs=costs,
+            pred=pred,
+            confidence=confidence,
+            replicates=replicates if full else 0,
+            seed=seed,
+        )
+        if full or costs is not None
+        else None,
     )
     return replace(evaluation, findings=find(evaluation))
 
@@ -353,11 +385,13 @@ def evaluate_source(
     top: int = 10,
     confidence: float = 0.95,
     seed: int = 0,
+    costs: Any = None,
     **columns: Any,
 ) -> Evaluation:
     """Evaluate a large input with the ``stream`` or ``spark`` engine (the CLI's path).
 
-    ``columns`` are the column options of :func:`stream_tally`.
+    ``columns`` are the column options of :func:`stream_tally`; ``costs`` those of
+    :func:`explain`.
     """
     from lossgap.engines.stream import stream_tally
 
@@ -372,4 +406,6 @@ def evaluate_source(
     else:
         tally = stream_tally(path, top=max(top, DEFAULT_TOP), console=console, **columns)
     weighted = columns.get("weight") is not None
-    return evaluate(tally, top=top, confidence=confidence, seed=seed, weighted=weighted)
+    return evaluate(
+        tally, top=top, confidence=confidence, seed=seed, weighted=weighted, costs=costs
+    )

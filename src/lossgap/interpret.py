@@ -111,7 +111,10 @@ def read_number(text: str | float, *, key: str) -> Reading:
     scale = 100.0 if percent else 1.0
     value = float(number) / scale
     if not math.isfinite(value):
-        msg = f"{key}: {text.strip()} is beyond the largest float (about 1e308): pass the value as logged"
+        msg = (
+            f"{key}: {text.strip()} is beyond the largest float (about 1e308): "
+            "pass the value as logged"
+        )
         raise InputError(msg)
     exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite Decimals have an int exponent

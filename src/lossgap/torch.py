@@ -1,21 +1,33 @@
-"""``LossGapMetric``: lossgap inside a torch training or evaluation loop.
+"""``LossGapMetric``: lossgap inside a torch training or evaluation loop, as a torchmetrics metric.
 
-In the spirit of torchmetrics' ``Metric``: :meth:`~LossGapMetric.update` adds a batch,
+A ``torchmetrics.Metric``: :meth:`~LossGapMetric.update` adds a batch,
 :meth:`~LossGapMetric.compute` returns the full :class:`~lossgap.Evaluation`,
-:meth:`~LossGapMetric.merge` and :meth:`~LossGapMetric.reset` manage the state, and
-:meth:`~LossGapMetric.sync` merges the states of every ``torch.distributed`` rank. The
-state is a :class:`~lossgap.Tally` whose arrays stay on the batches' device; ``compute``
-copies only that summary to the host. Batch by batch and merged, the evaluation equals
+:meth:`~LossGapMetric.merge` and :meth:`~LossGapMetric.reset` manage the state, and in
+``torch.distributed`` (DDP) ``compute`` first merges every rank's state, as every
+torchmetrics metric does (:meth:`~LossGapMetric.sync` does it by hand). The state is a
+:class:`~lossgap.Tally` whose arrays stay on the batches' device; ``compute`` copies only
+that summary to the host. Batch by batch and merged, the evaluation equals
 :func:`lossgap.explain` on all the samples at once.
+
+Lightning's ``self.log`` takes a number: :meth:`~LossGapMetric.scalar` gives one metric of
+the evaluation as a metric object Lightning computes, syncs and resets at each epoch end::
+
+    self.gap = LossGapMetric(from_logits=True)
+    self.gap_log_loss = self.gap.scalar("log_loss")
+    ...
+    self.gap.update(logits, y)                         # in validation_step
+    self.log("val_lossgap_log_loss", self.gap_log_loss)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import torch.distributed as dist
+from torchmetrics import Metric
 
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally, merge_all
 from lossgap.engines.torch import tally_from_tensors
@@ -23,14 +35,17 @@ from lossgap.errors import InputError
 from lossgap.explanation import evaluate
 from lossgap.results.evaluation import Evaluation
 
-__all__ = ["LossGapMetric"]
+__all__ = ["LossGapMetric", "LossGapScalar"]
+
+#: The state that torchmetrics caches before a sync and restores after it.
+_STATE = ("_tally", "_rows", "_weighted")
 
 
 def _device(tally: Tally) -> Any:
     return getattr(tally.confusion, "device", "host")
 
 
-class LossGapMetric:
+class LossGapMetric(Metric):
     """Streaming lossgap evaluation of a classifier, batch by batch, on the batches' device.
 
     Parameters
@@ -65,6 +80,12 @@ class LossGapMetric:
     True
     """
 
+    # The Tally is not a tensor state: its merge is exact and its own, so the hooks where
+    # torchmetrics copies, gathers and reduces states are overridden below.
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = None
+
     def __init__(
         self,
         num_classes: int = 2,
@@ -75,7 +96,9 @@ class LossGapMetric:
         top: int = DEFAULT_TOP,
         max_distinct: int = DEFAULT_MAX_DISTINCT,
         bin_bits: int = DEFAULT_BIN_BITS,
+        **kwargs: Any,
     ) -> None:
+        super().__init__(**kwargs)
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
             msg = f"num_classes must be an integer of at least 2, got {num_classes!r}"
             raise InputError(msg)
@@ -93,10 +116,17 @@ class LossGapMetric:
 
     def reset(self) -> None:
         """Forget every sample."""
+        super().reset()
         self._tally: Tally | None = None
         self._rows = 0
         self._weighted = False
-        self._synced = False
+
+    def _copy_state_dict(self) -> dict[str, Any]:
+        # What unsync() restores after compute(): this rank's own samples.
+        return {**super()._copy_state_dict(), **{k: getattr(self, k) for k in _STATE}}
+
+    def _apply(self, fn: Any, exclude_state: Sequence[str] = ()) -> Any:
+        return super()._apply(fn, exclude_state=(*exclude_state, *_STATE))
 
     @property
     def tally(self) -> Tally | None:
@@ -124,7 +154,7 @@ class LossGapMetric:
             Numeric sample ids; default the running row number (per process: pass ids
             to tell samples apart across ranks).
         """
-        if self._synced:
+        if self._is_synced:
             msg = (
                 "this metric already holds every rank's samples (sync() was called): "
                 "call reset() before updating it again"
@@ -177,21 +207,34 @@ class LossGapMetric:
         self._weighted |= other._weighted
         return self
 
-    def sync(self, group: Any = None) -> LossGapMetric:
+    def sync(  # type: ignore[override]
+        self,
+        dist_sync_fn: Any = None,
+        process_group: Any = None,
+        should_sync: bool = True,
+        distributed_available: Any = None,
+        *,
+        group: Any = None,
+    ) -> LossGapMetric:
         """Merge the states of every rank of ``torch.distributed`` (no-op when not running).
 
         Every rank gathers every rank's summary (copied to the host; with NCCL the
         current CUDA device must be set) and merges them in rank order, in a tree, so each
-        rank then holds the union and :meth:`compute` gives the global evaluation. Call it
-        once after the last update; updating again needs a :meth:`reset`.
+        rank then holds the union and :meth:`compute` gives the global evaluation.
+        :meth:`compute` does this itself; calling ``sync`` again before :meth:`unsync`
+        (or :meth:`reset`) changes nothing, so it can never count a rank twice.
 
         Returns
         -------
         LossGapMetric
             ``self``.
         """
-        if not (dist.is_available() and dist.is_initialized()):
-            return self
+        if not self._is_synced:
+            super().sync(dist_sync_fn, process_group or group, should_sync, distributed_available)
+        return self
+
+    def _sync_dist(self, dist_sync_fn: Any = None, process_group: Any = None) -> None:
+        group = process_group or self.process_group
         local = None if self._tally is None else self._tally.to_numpy()
         gathered: list[Any] = [None] * dist.get_world_size(group)
         dist.all_gather_object(gathered, (local, self._rows, self._weighted), group=group)
@@ -199,8 +242,51 @@ class LossGapMetric:
         self._tally = merge_all(tallies) if tallies else None
         self._rows = sum(rows for _, rows, _ in gathered)
         self._weighted = any(w for _, _, w in gathered)
-        self._synced = True
-        return self
+
+    def _wrap_compute(self, compute: Callable[..., Any]) -> Callable[..., Any]:
+        # torchmetrics' wrapper clones every tensor inside the result, walking into
+        # dataclasses, which the frozen parts of an Evaluation refuse; an Evaluation holds
+        # no tensors, so only the sync and the cache are kept.
+        @functools.wraps(compute)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            default = not (args or kwargs)  # the cache holds compute() with default options
+            if default and self._computed is not None:
+                return self._computed
+            with self.sync_context(
+                dist_sync_fn=self.dist_sync_fn,
+                should_sync=self._to_sync,
+                should_unsync=self._should_unsync,
+            ):
+                value = compute(*args, **kwargs)
+            if default and self.compute_with_cache:
+                self._computed = value
+            return value
+
+        return wrapped
+
+    def forward(self, *args: Any, **kwargs: Any) -> None:
+        """Same as :meth:`update`: a batch alone has no evaluation worth logging per step."""
+        self.update(*args, **kwargs)
+
+    def scalar(self, name: str) -> LossGapScalar:
+        """One metric of the evaluation, as a metric object for Lightning's ``self.log``.
+
+        Parameters
+        ----------
+        name : str
+            A key of :attr:`Evaluation.metrics <lossgap.Evaluation.metrics>`
+            (``"log_loss"``, ``"accuracy"``, ``"ece"``...).
+
+        Examples
+        --------
+        >>> import torch
+        >>> metric = LossGapMetric()
+        >>> log_loss = metric.scalar("log_loss")
+        >>> metric.update(torch.tensor([0.2, 0.9]), torch.tensor([0, 1]))
+        >>> round(log_loss.compute().item(), 6)
+        0.164252
+        """
+        return LossGapScalar(self, name)
 
     def compute(self, *, top: int = 10, confidence: float = 0.95, seed: int = 0) -> Evaluation:
         """The evaluation of every sample so far (the summary is copied to the host)."""
@@ -221,3 +307,39 @@ def _merge(a: Tally, b: Tally) -> Tally:
     if _device(a) != _device(b):
         return a.to_numpy().merge(b.to_numpy())
     return a.merge(b)
+
+
+class LossGapScalar(Metric):
+    """One number of a :class:`LossGapMetric`'s evaluation (from :meth:`LossGapMetric.scalar`).
+
+    Computing it computes (and in DDP syncs) the source metric; resetting it resets the
+    source. Updating it updates the source, so either may be fed the batches.
+    """
+
+    full_state_update = False
+    is_differentiable = False
+    higher_is_better = None  # depends on the metric named (torchmetrics makes it a class constant)
+
+    def __init__(self, source: LossGapMetric, name: str) -> None:
+        # The source syncs in its own compute; caching here would keep last epoch's value.
+        super().__init__(compute_with_cache=False, sync_on_compute=False)
+        self.source = source
+        self.name = name
+
+    @property
+    def update_called(self) -> bool:
+        return self.source.update_called
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.source.update(*args, **kwargs)
+
+    def compute(self) -> torch.Tensor:
+        ev = self.source.compute()
+        if self.name not in ev.metrics:
+            msg = f"the evaluation has no metric {self.name!r}: choose from {', '.join(ev.metrics)}"
+            raise InputError(msg)
+        return torch.tensor(ev.metric(self.name), dtype=torch.float64)
+
+    def reset(self) -> None:
+        super().reset()
+        self.source.reset()

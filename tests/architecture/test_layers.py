@@ -26,6 +26,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("lossgap.engines",),
     ("lossgap.explanation",),
     (
+        "lossgap.calibrator",
         "lossgap.comparison",
         "lossgap.history",
         "lossgap.interpret",

@@ -229,7 +229,8 @@ def test_real_credit_risk_predictions_three_models():
     for name, inf in infinite.items():
         assert (by_name[name]["metrics"]["log_loss"]["value"] == "inf") == inf
     for pair in out["pairs"]:
-        assert pair["log_loss_difference"]["clipped"] == (infinite[pair["a"]] or infinite[pair["b"]])
+        clipped = infinite[pair["a"]] or infinite[pair["b"]]
+        assert pair["log_loss_difference"]["clipped"] == clipped
         assert pair["flips"]["a_only_correct"] - pair["flips"]["b_only_correct"] == round(
             pair["accuracy_difference"]["value"] * 4886
         )

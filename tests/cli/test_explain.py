@@ -165,6 +165,7 @@ def test_usage_error_exits_2(tmp_path):
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 def test_python_dash_m_entry_point(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_bytes(b"")

@@ -200,7 +200,9 @@ def test_all_nan_losses_do_not_crash(tmp_path):
 
 
 def test_single_epoch_log(tmp_path):
-    path = write(tmp_path, "log.csv", "epoch,loss,acc,val_loss,val_acc\n0,0.4011,0.8224,0.4577,0.7826\n")
+    path = write(
+        tmp_path, "log.csv", "epoch,loss,acc,val_loss,val_acc\n0,0.4011,0.8224,0.4577,0.7826\n"
+    )
     out = history_json(path)
     (finding,) = out["findings"]
     assert finding["code"] == "too_short"

@@ -20,6 +20,7 @@ from lossgap.comparison import Comparison
 from lossgap.comparison.inputs import predictions_from_arrays
 from lossgap.comparison.paired import holm
 from lossgap.comparison.pipeline import paired_comparisons
+from lossgap.render.compare import comparison_renderables
 from lossgap.render.text import THEME
 from lossgap.rules import compare as rules
 from tests.helpers.data import random_binary, random_multiclass
@@ -173,6 +174,7 @@ def test_reference_ranking_and_holm(rng):
     assert [(p.a, p.b) for p in all_pairs.pairs] == list(itertools.combinations(ranked, 2))
 
 
+@pytest.mark.slow
 def test_rank_disagreement_when_accuracy_and_log_loss_order_models_oppositely(rng):
     y, pa, pb, _ = seed_pair(rng, 4000)
     # c: b's probabilities made worse in log loss only (more confident errors)
@@ -232,7 +234,8 @@ def test_pair_findings_do_not_cry_wolf_on_equally_good_models():
         fired["threshold_flips"] += rules.threshold_flips(c) is not None
         fired["loss_tie"] += rules.loss_tie(c) is not None
         d, ll = pairs[0].accuracy_difference, pairs[0].log_loss_difference
-        fired["real rank disagreement"] += d.significant and ll.significant and d.value * ll.value > 0
+        disagree = d.significant and ll.significant and d.value * ll.value > 0
+        fired["real rank disagreement"] += disagree
     assert all(count <= 0.08 * seeds for count in fired.values()), fired
 
 
@@ -277,7 +280,13 @@ def test_json_contract_and_terminal_rendering(rng):
     assert all(len(p["flips"]["a_only_correct_ids"]) <= 3 for p in out["pairs"])
     assert out["models"][0]["rank"] == 1 and "metrics" in out["models"][0]
     buffer = io.StringIO()
-    Console(file=buffer, width=120, color_system=None, theme=THEME).print(c)
+    console = Console(file=buffer, width=120, color_system=None, theme=THEME)
+    console.print(c)  # the short answer
+    assert buffer.getvalue().startswith("Keep base if you use the probabilities")
+    buffer.seek(0)
+    buffer.truncate()
+    for part in comparison_renderables(c):  # --full
+        console.print(part)
     text = buffer.getvalue()
     assert text.splitlines()[0].startswith(("Best by log loss", "a is best", "b is best", "base"))
     assert "accuracy" in text and "Holm-adjusted over the 3 pairs" in text
@@ -298,7 +307,10 @@ BAD = [
     ({"a": [0.2, 0.8, 0.6], 3: [0.1, 0.9, 0.5]}, {}, r"model names must be non-empty strings"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 1.9, 0.5]}, {}, r"model 'b': column 'b' holds 1.9 at row 1"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9]}, {}, r"model 'b': lengths differ"),
-    ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"by": "accuracy"}, r"cannot rank by 'accuracy'"),
+    (
+        {"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"by": "accuracy"},
+        r"cannot rank by 'accuracy'",
+    ),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"reference": "c"}, r"reference 'c' is not one"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"near": 0.5}, r"near must lie strictly"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"confidence": 95}, r"confidence must lie"),
@@ -315,5 +327,6 @@ def test_bad_input_raises_one_line(models, kwargs, pattern):
 def test_models_with_different_classes_are_refused():
     a = pd.DataFrame({"p_x": [0.2, 0.5, 0.3], "p_y": [0.5, 0.2, 0.3], "p_z": [0.3, 0.3, 0.4]})
     b = a[["p_z", "p_y", "p_x"]]
-    with pytest.raises(InputError, match=r"model 'b' has classes \('z', 'y', 'x'\) but .*same class order"):
+    match = r"model 'b' has classes \('z', 'y', 'x'\) but .*same class order"
+    with pytest.raises(InputError, match=match):
         lossgap.compare({"a": a, "b": b}, ["x", "y", "z"])

@@ -177,7 +177,8 @@ def test_delong_paired_matches_slow_covariance(rng, ties):
         assert_allclose(r.value[i], auc[a] - auc[b], rtol=1e-10, atol=1e-14)
         assert_allclose(r.p_value[i], 2 * stats.norm.sf(abs(z)), rtol=1e-8)
         half = stats.norm.ppf(0.975) * np.sqrt(var)
-        assert_allclose([r.ci_low[i], r.ci_high[i]], [auc[a] - auc[b] - half, auc[a] - auc[b] + half])
+        gap = auc[a] - auc[b]
+        assert_allclose([r.ci_low[i], r.ci_high[i]], [gap - half, gap + half])
 
 
 def test_delong_identical_models_and_too_few_samples():

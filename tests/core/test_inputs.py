@@ -17,7 +17,8 @@ from tests.helpers.data import random_binary, random_multiclass
 def test_pandas_and_polars_give_the_numpy_answer(rng):
     y, p = random_binary(rng, 300)
     expected = lossgap.explain(y, p).metric("log_loss")
-    for y_in, p_in in ((pd.Series(y), pd.Series(p)), (pl.Series(y), pl.Series(p)), (list(y), list(p))):
+    pairs = ((pd.Series(y), pd.Series(p)), (pl.Series(y), pl.Series(p)), (list(y), list(p)))
+    for y_in, p_in in pairs:
         assert_allclose(lossgap.explain(y_in, p_in).metric("log_loss"), expected, rtol=1e-12)
 
 
@@ -72,7 +73,8 @@ def test_json_contract_keys_are_all_present(rng):
                 "recalibration", "findings", "worst"):
         assert key in out
     for name in ("log_loss", "accuracy", "balanced_accuracy", "f1", "precision", "recall",
-                 "brier", "roc_auc", "average_precision", "baseline_log_loss", "normalized_entropy"):
+                 "brier", "roc_auc", "average_precision", "baseline_log_loss",
+                 "normalized_entropy"):
         assert set(out["metrics"][name]) >= {"value", "ci_low", "ci_high"}
     assert {"code", "severity", "message", "evidence"} <= set(out["findings"][0])
 

@@ -37,7 +37,9 @@ def sklearn_multiclass(y, prob, w=None):
         "log_loss": skm.log_loss(y, prob, sample_weight=w),
         "accuracy": skm.accuracy_score(y, pred, sample_weight=w),
         "balanced_accuracy": skm.balanced_accuracy_score(y, pred, sample_weight=w),
-        "precision": skm.precision_score(y, pred, average="macro", sample_weight=w, zero_division=0),
+        "precision": skm.precision_score(
+            y, pred, average="macro", sample_weight=w, zero_division=0
+        ),
         "recall": skm.recall_score(y, pred, average="macro", sample_weight=w, zero_division=0),
         "f1": skm.f1_score(y, pred, average="macro", sample_weight=w, zero_division=0),
         "brier": skm.brier_score_loss(y, prob, sample_weight=w),
@@ -142,7 +144,8 @@ def test_per_sample_losses_average_to_the_metric(rng):
     w = rng.random(400)
     pred = lossgap.Predictions(y, prob, sample_weight=w)
     tally = Tally.from_predictions(pred)
-    assert_allclose(np.average(sample_log_loss(pred), weights=w), metrics.log_loss(tally), rtol=RTOL)
+    expected = np.average(sample_log_loss(pred), weights=w)
+    assert_allclose(expected, metrics.log_loss(tally), rtol=RTOL)
 
 
 def test_single_class_present_in_multiclass_gives_undefined_auc_not_a_crash(rng):

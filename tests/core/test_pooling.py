@@ -65,6 +65,7 @@ def test_an_infinite_loss_falls_back_to_the_cap():
     assert 4_000 < len(pooled.scores) <= 5_000
 
 
+@pytest.mark.slow
 def test_bootstrap_on_the_pooled_table_matches_the_exact_cells(monkeypatch):
     """Interval widths from the pooled units against those from every cell, over seeds.
 
@@ -74,7 +75,9 @@ def test_bootstrap_on_the_pooled_table_matches_the_exact_cells(monkeypatch):
     """
     import lossgap.core.pooling as pooling
 
-    names = ("log_loss", "brier", "balanced_accuracy", "f1", "average_precision", "ece", "smooth_ece")
+    names = (
+        "log_loss", "brier", "balanced_accuracy", "f1", "average_precision", "ece", "smooth_ece"
+    )
     ratios: dict[str, list[float]] = {name: [] for name in names}
     for seed in range(12):
         rng = np.random.default_rng(100 + seed)

@@ -110,6 +110,7 @@ def test_representatives_stay_in_their_bins(rng):
     assert_array_equal(table.bins, bin_keys(table.high))
 
 
+@pytest.mark.slow
 def test_default_resolution_keeps_the_auc_bound_under_1e3():
     rng = np.random.default_rng(7)
     n = 1_200_000  # past the default cap of one million distinct scores

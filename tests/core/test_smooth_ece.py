@@ -107,6 +107,7 @@ def test_bandwidth_search_needs_one_row(rng):
         smooth_ece(p, np.stack([1 - y, 1 - y]), np.stack([y, y]))
 
 
+@pytest.mark.slow
 def test_explain_does_not_import_relplot():
     code = (
         "import sys, numpy as np, lossgap\n"

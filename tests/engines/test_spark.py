@@ -20,9 +20,10 @@ from lossgap.explanation import evaluate
 from tests.helpers.data import random_binary, random_multiclass
 from tests.helpers.engines import assert_same_json, assert_same_tally
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:PySpark does not yet fully support pandas:FutureWarning"
-)
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+    pytest.mark.slow,  # a local Spark session takes tens of seconds to start
+]
 
 pyspark = pytest.importorskip("pyspark")
 if shutil.which("java") is None:

@@ -155,7 +155,7 @@ def test_metric_refuses_a_wrong_shape_and_updates_after_sync():
         metric.update(torch.rand(4), torch.tensor([0, 1, 2, 0]))
     with pytest.raises(InputError, match="num_classes must be an integer of at least 2"):
         LossGapMetric(num_classes=1)
-    metric._synced = True
+    metric._is_synced = True  # as after sync() in a process group
     with pytest.raises(InputError, match="call reset"):
         metric.update(torch.full((2, 3), 1 / 3), torch.tensor([0, 1]))
 

@@ -42,7 +42,9 @@ def calibrated(seed: int, n: int, base_rate: float = 0.5) -> tuple[np.ndarray, n
 
 
 def evaluate(y, score, *, weight=None, seed=0, replicates=0, from_logits=True, classes=(0, 1)):
-    pred = Predictions(y, score, from_logits=from_logits, sample_weight=weight, classes=list(classes))
+    pred = Predictions(
+        y, score, from_logits=from_logits, sample_weight=weight, classes=list(classes)
+    )
     return evaluate_predictions(pred, seed=seed, replicates=replicates)
 
 
@@ -77,6 +79,7 @@ def test_multiclass_calibrated_data_is_consistent():
     assert len(raised) <= 2, raised
 
 
+@pytest.mark.slow
 def test_temperature_1_3_and_an_intercept_shift_are_found_at_n_10000():
     over = shift = 0
     for seed in range(8):
@@ -119,7 +122,8 @@ def _verdict(ev):
 def test_verdicts_and_intervals_do_not_depend_on_the_weights_scale(base_rate):
     y, t = calibrated(7, 3000, base_rate)
     w = np.random.default_rng(1).exponential(size=3000)
-    ones, fives = evaluate(y, t, replicates=50), evaluate(y, t, weight=np.full(3000, 5.0), replicates=50)
+    ones = evaluate(y, t, replicates=50)
+    fives = evaluate(y, t, weight=np.full(3000, 5.0), replicates=50)
     one, five = evaluate(y, t, weight=w, replicates=50), evaluate(y, t, weight=5 * w, replicates=50)
     for a, b in ((ones, fives), (one, five)):
         (codes_a, bounds_a), (codes_b, bounds_b) = _verdict(a), _verdict(b)
@@ -158,7 +162,8 @@ def test_folds_never_split_a_sample():
     b = evaluate(y, t, weight=np.full(2000, 5.0)).recalibration
     assert a["scheme"] == b["scheme"] == "5-fold cross-fitting over samples"
     for method, facts in a["methods"].items():
-        assert b["methods"][method]["log_loss_after"] == pytest.approx(facts["log_loss_after"], rel=1e-12)
+        after = b["methods"][method]["log_loss_after"]
+        assert after == pytest.approx(facts["log_loss_after"], rel=1e-12)
 
 
 # -- calibration error intervals -------------------------------------------------------------

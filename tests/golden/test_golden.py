@@ -19,11 +19,13 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from tests.helpers.data import REAL_LOGS, needs_real_logs
+
 HERE = Path(__file__).parent
 INPUTS = HERE / "inputs"
-LOGS = HERE.parent / "data" / "real-logs"
+LOGS = REAL_LOGS  # third-party logs, never copied into the project
 
-# name -> argv (paths relative to the inputs or the real logs kept with the tests)
+# name -> argv (paths relative to the inputs or the third-party real logs)
 CASES: dict[str, list[str]] = {
     "explain_binary": ["explain", "{in}/binary.csv", "--prob", "over", "--id", "id"],
     "explain_weighted": ["explain", "{in}/binary.csv", "--prob", "noisy", "--weight", "w"],
@@ -96,7 +98,13 @@ def assert_same(got: Any, want: Any, where: str = "$") -> None:
         assert got == want, f"{where}: {got!r} != {want!r}"
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(case, marks=needs_real_logs) if "{logs}" in " ".join(CASES[case]) else case
+        for case in sorted(CASES)
+    ],
+)
 def test_golden(name: str) -> None:
     want = json.loads((HERE / f"{name}.json").read_text())
     assert_same(run(name), want)

@@ -54,8 +54,11 @@ def long_log(folder: Path) -> list[str]:
     val_acc = rng.binomial(2000, 0.70 + 0.12 * (1 - np.exp(-t / 100))) / 2000
     loss = 0.05 + 0.6 * np.exp(-t / 30) + rng.normal(0, 0.003, t.size)
     acc = 0.99 - 0.25 * np.exp(-t / 30)
-    path = _write(folder / "training.log", ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"],
-                  [[e, acc[e], loss[e], val_acc[e], val_loss[e]] for e in range(t.size)])
+    path = _write(
+        folder / "training.log",
+        ["epoch", "accuracy", "loss", "val_accuracy", "val_loss"],
+        [[e, acc[e], loss[e], val_acc[e], val_loss[e]] for e in range(t.size)],
+    )
     return ["history", str(path), "--n-val", "2000"]
 
 

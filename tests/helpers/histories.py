@@ -30,7 +30,8 @@ class History:
 
     def row(self, e: int) -> tuple[float, float, float, float]:
         """Python floats of epoch ``e`` (their repr round-trips exactly)."""
-        return tuple(float(a[e]) for a in (self.train_loss, self.train_acc, self.val_loss, self.val_acc))
+        columns = (self.train_loss, self.train_acc, self.val_loss, self.val_acc)
+        return tuple(float(a[e]) for a in columns)
 
 
 def make_history(seed: int = 0, epochs: int = EPOCHS, onset: int = ONSET) -> History:
@@ -110,7 +111,9 @@ def write_trainer_state(path: Path, h: History) -> Path:
 
 
 def write_tensorboard(directory: Path, h: History) -> Path:
-    from torch.utils.tensorboard import SummaryWriter
+    import pytest
+
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
 
     writer = SummaryWriter(log_dir=str(directory))
     for e in range(h.epochs):

@@ -124,7 +124,8 @@ def test_divergence_found_in_most_noisy_histories():
     found = 0
     for seed in range(20):
         h = make_history(seed=seed, epochs=150)
-        analysis = analyse_run(run_of(loss=h.train_loss, val_loss=h.val_loss, val_accuracy=h.val_acc))
+        run = run_of(loss=h.train_loss, val_loss=h.val_loss, val_accuracy=h.val_acc)
+        analysis = analyse_run(run)
         div = analysis.divergence
         found += div is not None and abs(div["start_epoch"] - 40) <= 15
     assert found >= 18
@@ -145,7 +146,11 @@ def test_overfitting_onset_where_validation_stops_improving():
 def test_no_overfitting_while_validation_improves():
     t = np.arange(60.0)
     analysis = analyse_run(
-        run_of(loss=0.9 * np.exp(-t / 10), val_loss=0.3 + 0.6 * np.exp(-t / 20), val_accuracy=0.7 + t / 300)
+        run_of(
+            loss=0.9 * np.exp(-t / 10),
+            val_loss=0.3 + 0.6 * np.exp(-t / 20),
+            val_accuracy=0.7 + t / 300,
+        )
     )
     assert analysis.overfitting is None
 
@@ -161,7 +166,8 @@ def test_accuracy_falls_while_loss_keeps_falling():
 
 
 def test_best_points_take_the_first_tie_and_report_the_logged_value():
-    analysis = analyse_run(run_of(val_loss=[0.5, 0.4, 0.4, 0.6], val_accuracy=[0.6, 0.7, 0.7, 0.65]))
+    run = run_of(val_loss=[0.5, 0.4, 0.4, 0.6], val_accuracy=[0.6, 0.7, 0.7, 0.65])
+    analysis = analyse_run(run)
     assert analysis.best["val_loss"] == {
         "epoch": 1, "step": None, "value": 0.4, "index": 1, "direction": "min", "name": "val_loss"
     }
@@ -171,7 +177,10 @@ def test_best_points_take_the_first_tie_and_report_the_logged_value():
 def test_uniform_output_at_ln_2():
     rng = np.random.default_rng(1)
     analysis = analyse_run(
-        run_of(val_loss=math.log(2) + rng.normal(0, 1e-4, 12), val_accuracy=0.5 + rng.normal(0, 0.01, 12))
+        run_of(
+            val_loss=math.log(2) + rng.normal(0, 1e-4, 12),
+            val_accuracy=0.5 + rng.normal(0, 0.01, 12),
+        )
     )
     (uniform,) = [f for f in analysis.findings if f.code == "uniform_predictions"]
     assert uniform.evidence["classes_implied"] == 2
@@ -199,4 +208,5 @@ def test_noisy_accuracy_compared_with_sampling_noise():
     analysis = analyse_run(run_of(val_loss=0.5 - np.arange(40) / 400, val_accuracy=acc), n_val=300)
     (noisy,) = [f for f in analysis.findings if f.code == "noisy_metric"]
     assert noisy.evidence["metric"] == "val_accuracy"
-    assert noisy.evidence["sampling_sd"] == pytest.approx(math.sqrt(acc.mean() * (1 - acc.mean()) / 300))
+    binomial_sd = math.sqrt(acc.mean() * (1 - acc.mean()) / 300)
+    assert noisy.evidence["sampling_sd"] == pytest.approx(binomial_sd)

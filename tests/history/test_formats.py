@@ -92,7 +92,8 @@ def test_lightning_rows_merge_by_epoch(tmp_path, history):
 
 
 def test_trainer_state_buckets_training_logs_by_evaluation_step(tmp_path, history):
-    analysis = analyse_history(write_trainer_state(tmp_path / "trainer_state.json", history)).runs[0]
+    state = write_trainer_state(tmp_path / "trainer_state.json", history)
+    analysis = analyse_history(state).runs[0]
     run = analysis.run
     np.testing.assert_allclose(run.epoch, np.arange(1, EPOCHS + 1))
     # Two training logs per evaluation, both of that epoch's loss: their mean is it.
@@ -104,7 +105,7 @@ def test_trainer_state_buckets_training_logs_by_evaluation_step(tmp_path, histor
 
 def test_keras_tensorboard_callback_layout(tmp_path):
     """Keras writes train/ and validation/ subdirectories with epoch_* tags."""
-    from torch.utils.tensorboard import SummaryWriter
+    SummaryWriter = pytest.importorskip("torch.utils.tensorboard").SummaryWriter
 
     h = make_history(seed=3, epochs=30, onset=10)
     for split, loss, acc in (

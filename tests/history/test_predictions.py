@@ -56,7 +56,8 @@ def test_each_epoch_against_scikit_learn_and_brute_force(run_with_predictions):
         confident = true_prob <= 0.1
         assert row["confident_errors"]["count"] == confident.sum()
         loss = -np.log(true_prob)
-        assert row["confident_errors"]["loss_share"] == pytest.approx(loss[confident].sum() / loss.sum())
+        share = loss[confident].sum() / loss.sum()
+        assert row["confident_errors"]["loss_share"] == pytest.approx(share)
         parts = row["decomposition"]
         identity = parts["miscalibration"] - parts["discrimination"] + parts["uncertainty"]
         assert parts["score"] == pytest.approx(identity, abs=1e-12)

@@ -1,4 +1,4 @@
-"""Every real training log in tests/data/real-logs is read and diagnosed sensibly.
+"""Every real training log in ../shared/real-logs is read and diagnosed sensibly.
 
 The expected best epochs are those of ``SOURCES.md`` (written by someone who read the
 files by hand), numbered as each log numbers them: Keras from 0, Hugging Face in
@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 from lossgap import InputError
 from lossgap.cli import load_commands
 from lossgap.history import analyse_history
-from tests.helpers.data import REAL_LOGS
+from tests.helpers.data import REAL_LOGS, needs_real_logs
+
+pytestmark = needs_real_logs
 
 # file -> [(val_loss best, score best) per run], as SOURCES.md gives them.
 EXPECTED_BEST = {
@@ -36,9 +38,8 @@ EXPECTED_BEST = {
         (36, 27)
     ],
     "keras/infinity052__Distracted-Driver-Detection__model_history_log.csv": [(9, 8)],
-    "lightning/GeorgTenzing__EEG_Classification__logs__BiLSTMModel_withBase__version_0__metrics.csv": [
-        (313, 292)
-    ],
+    "lightning/GeorgTenzing__EEG_Classification__logs__BiLSTMModel_withBase__version_0"
+    "__metrics.csv": [(313, 292)],
     "lightning/GeorgTenzing__EEG_Classification__logs__EEGClassifier__version_0__metrics.csv": [
         (165, 142)
     ],
@@ -57,20 +58,15 @@ EXPECTED_BEST = {
     ],
     "hf/alicelouis47__VisLungTransformer__model__trainer_state.json": [(12, 12)],
     "hf/arshiv-web__Financial-News-Sentiment-Analysis__trainer_state.json": [(3, 1)],
-    "hf/protonx-mles-01-projects__sentiment-classification-optimization__model__trainer_state.json": [
-        (0.6, 2.2)
-    ],
+    "hf/protonx-mles-01-projects__sentiment-classification-optimization__model"
+    "__trainer_state.json": [(0.6, 2.2)],
     "hf/yuanhuanghuang__quality__baselines__lrqa____init__.py": [(1.27, 1.27)],
 }
 TB_EXPECTED_STEPS = {
-    "tensorboard/HCDescamps__cv-image-classification__lightning_logs__mnist_cnn__version_0__events.out.tfevents.1785441771.squirrels-iMac.local.1798.3": (
-        6875,
-        5156,
-    ),
-    "tensorboard/HCDescamps__cv-image-classification__lightning_logs__mnist_cnn__version_1__events.out.tfevents.1785443425.squirrels-iMac.local.1798.6": (
-        8594,
-        8594,
-    ),
+    "tensorboard/HCDescamps__cv-image-classification__lightning_logs__mnist_cnn__version_0"
+    "__events.out.tfevents.1785441771.squirrels-iMac.local.1798.3": (6875, 5156),
+    "tensorboard/HCDescamps__cv-image-classification__lightning_logs__mnist_cnn__version_1"
+    "__events.out.tfevents.1785443425.squirrels-iMac.local.1798.6": (8594, 8594),
 }
 
 
@@ -116,7 +112,9 @@ def test_model_stuck_at_the_uniform_loss():
 
 
 def test_single_epoch_log_points_to_interpret():
-    found = _codes("keras/Deepakkonidala__Early-prediction-of-Alzheimer-s-Disease__training_log.csv")
+    found = _codes(
+        "keras/Deepakkonidala__Early-prediction-of-Alzheimer-s-Disease__training_log.csv"
+    )
     assert set(found) == {"too_short"}
     command = found["too_short"].evidence["interpret"]
     assert command == (
@@ -150,7 +148,10 @@ def test_one_epoch_blow_up_is_a_spike_not_a_trend():
 
 
 def test_textbook_divergence_with_fractional_epochs():
-    name = "hf/protonx-mles-01-projects__sentiment-classification-optimization__model__trainer_state.json"
+    name = (
+        "hf/protonx-mles-01-projects__sentiment-classification-optimization__model"
+        "__trainer_state.json"
+    )
     found = _codes(name)
     div = found["loss_accuracy_divergence"]
     assert div.evidence["direction"] == "loss_rises"

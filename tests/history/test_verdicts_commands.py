@@ -13,7 +13,9 @@ from lossgap.core.trend import autocorrelation_inflation, trend
 from lossgap.history import analyse_history
 from lossgap.history.analysis import noise_check
 from lossgap.render.compare import headline
-from tests.helpers.data import REAL_LOGS
+from tests.helpers.data import REAL_LOGS, needs_real_logs
+
+pytestmark = needs_real_logs
 
 CREDIT = REAL_LOGS / "predictions" / "CryZiiiX__credit-risk-prediction__results__predictions.csv"
 
@@ -74,7 +76,8 @@ def test_noise_verdicts_are_paired_and_three_way():
 def _write_log(path, loss, acc, train, sizes=None):
     lines = ["epoch,loss,val_loss,val_accuracy"]
     lines += [
-        f"{i + 1},{float(train[i])!r},{float(loss[i])!r},{float(acc[i])!r}" for i in range(len(loss))
+        f"{i + 1},{float(train[i])!r},{float(loss[i])!r},{float(acc[i])!r}"
+        for i in range(len(loss))
     ]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -84,7 +87,8 @@ def test_validation_size_is_not_a_common_multiple(tmp_path):
     # epochs scored on 557 and then 192 samples: the values fit 106,944 = 557 x 192, which no
     # single accuracy has as its denominator; the size is then unknown, not guessed
     rng = np.random.default_rng(0)
-    acc = [rng.integers(400, 520) / 557 for _ in range(8)] + [rng.integers(140, 180) / 192 for _ in range(8)]
+    acc = [rng.integers(400, 520) / 557 for _ in range(8)]
+    acc += [rng.integers(140, 180) / 192 for _ in range(8)]
     loss = list(np.linspace(0.6, 0.4, 16))
     train = list(np.linspace(0.5, 0.2, 16))
     report = analyse_history(_write_log(tmp_path / "log.csv", loss, acc, train))
@@ -120,7 +124,8 @@ def test_autocorrelation_inflation_matches_the_ar1_formula():
     e = _ar1(rng, 0.5, 5000, 1)[0]
     n = 5000
     k = np.arange(1, n)
-    assert autocorrelation_inflation(e) == pytest.approx(1 + 2 * np.sum((1 - k / n) * 0.5**k), rel=0.1)
+    ar1 = 1 + 2 * np.sum((1 - k / n) * 0.5**k)  # the AR(1) inflation with phi = 1/2
+    assert autocorrelation_inflation(e) == pytest.approx(ar1, rel=0.1)
 
 
 def test_history_false_alarms_under_ar1_noise(tmp_path):

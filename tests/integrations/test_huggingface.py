@@ -36,7 +36,8 @@ def setup():
 
 
 def evaluate(writer, model, loader, state):
-    writer.on_evaluate(None, state, transformers.TrainerControl(), model=model, eval_dataloader=loader)
+    control = transformers.TrainerControl()
+    writer.on_evaluate(None, state, control, model=model, eval_dataloader=loader)
 
 
 def test_writes_probabilities_of_the_model(tmp_path, setup):
@@ -83,3 +84,37 @@ def test_trainer_state_and_predictions_line_up(tmp_path, setup):
     assert [r["epoch"] for r in report.per_epoch] == [0.5, 1, 1.5, 2, 2.5]
     logged = report.runs[0].run.metrics["val_loss"].values
     np.testing.assert_allclose([r["log_loss"] for r in report.per_epoch], logged, rtol=1e-5)
+
+
+def test_compute_metrics_in_a_real_trainer(tmp_path):
+    """transformers.Trainer (with accelerate) logs eval_lossgap_* beside its own eval_loss."""
+    pytest.importorskip("accelerate")
+    sklearn_metrics = pytest.importorskip("sklearn.metrics")
+    from lossgap.integrations.huggingface import make_compute_metrics
+
+    torch.manual_seed(0)
+    features = torch.randn(96, 3)
+    labels = (features[:, 0] + 0.5 * torch.randn(96) > 0).long()
+    rows = [{"features": f, "labels": y} for f, y in zip(features, labels, strict=True)]
+    args = transformers.TrainingArguments(
+        output_dir=str(tmp_path), eval_strategy="epoch", logging_strategy="epoch",
+        save_strategy="no", num_train_epochs=2, per_device_train_batch_size=16,
+        per_device_eval_batch_size=16, learning_rate=0.5, report_to=[], use_cpu=True,
+        disable_tqdm=True,
+    )
+    model = TinyClassifier()
+    trainer = transformers.Trainer(
+        model=model, args=args, train_dataset=rows[:64], eval_dataset=rows[64:],
+        compute_metrics=make_compute_metrics(["log_loss", "accuracy"]),
+    )
+    trainer.train()
+    evals = [e for e in trainer.state.log_history if "eval_loss" in e]
+    assert len(evals) == 2
+    with torch.no_grad():
+        prob = torch.softmax(model.linear(features[64:]).double(), dim=1)[:, 1].numpy()
+    y = labels[64:].numpy()
+    last = evals[-1]
+    assert last["eval_lossgap_log_loss"] == pytest.approx(sklearn_metrics.log_loss(y, prob), rel=1e-6)
+    assert last["eval_lossgap_accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(y, prob >= 0.5))
+    for e in evals:  # the Trainer's own loss on the same logits (float32)
+        assert e["eval_lossgap_log_loss"] == pytest.approx(e["eval_loss"], rel=1e-5)

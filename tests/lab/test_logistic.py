@@ -209,6 +209,7 @@ def test_to_dict_is_json(first):
     }
 
 
+@pytest.mark.slow
 def test_charts_have_titles_and_labelled_axes(first, tmp_path):
     charts = lab_charts(first)
     assert [c.name for c in charts] == ["logistic_fit", "profile_intercept", "profile_slope"]
@@ -268,6 +269,7 @@ def test_cli_illustration_json_and_text():
     assert text.exit_code == 0 and "cross-entropy fit" in text.stdout
 
 
+@pytest.mark.slow
 def test_cli_points_and_plots(tmp_path):
     points = tmp_path / "points.csv"
     points.write_text("x,y\n" + "\n".join(f"{x},{y}" for x, y in zip(

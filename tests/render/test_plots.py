@@ -14,7 +14,7 @@ from lossgap.explanation import evaluate_predictions
 from lossgap.render.plots.chart import COLORS, short
 from lossgap.render.plots.compare import comparison_charts
 from lossgap.render.plots.explain import explain_charts
-from tests.helpers.data import REAL_LOGS, random_binary, random_multiclass
+from tests.helpers.data import REAL_LOGS, needs_real_logs, random_binary, random_multiclass
 
 BINARY_CHARTS = ["reliability", "confidence", "loss_by_confidence", "loss_concentration",
                  "threshold"]
@@ -67,6 +67,7 @@ def test_without_curves_only_what_the_evaluation_holds(rng):
     assert [c.name for c in explain_charts(ev)] == ["reliability", "loss_concentration"]
 
 
+@pytest.mark.slow
 def test_saved_as_png_and_parseable_svg(rng, tmp_path):
     y, p = random_binary(rng, 200)
     _, charts = _charts(y, p)
@@ -82,6 +83,7 @@ def test_saved_as_png_and_parseable_svg(rng, tmp_path):
             assert xml.dom.minidom.parseString(data).documentElement.tagName == "svg"
 
 
+@pytest.mark.slow
 def test_svg_is_reproducible(rng):
     y, p = random_binary(rng, 150)
     first = [c.svg() for c in _charts(y, p)[1][:2]]
@@ -97,6 +99,7 @@ def test_plot_directory_that_is_a_file_is_refused(tmp_path, rng):
         save_charts(_charts(y, p)[1], target)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["$\\notacommand{$", "<script>alert(1)</script>", "a" * 80])
 def test_user_strings_draw_as_typed(rng, name):
     y, p = random_binary(rng, 60)
@@ -128,6 +131,7 @@ def test_comparison_charts_forest_and_flips(rng):
     assert colours <= {COLORS["correct"], COLORS["ink"], COLORS["neutral"]}
 
 
+@needs_real_logs
 def test_history_chart_of_a_real_keras_log():
     from lossgap.history import analyse_history
     from lossgap.render.plots.history import history_charts

@@ -104,6 +104,7 @@ def run(*args: str):
     return result
 
 
+@pytest.mark.slow
 def test_explain_html_of_a_hostile_file(tmp_path, rng):
     data = hostile_csv(tmp_path / f"held out {HOSTILE.replace('/', '')}.csv", rng)
     out = tmp_path / "report.html"
@@ -126,6 +127,7 @@ def test_explain_html_of_a_hostile_file(tmp_path, rng):
     assert "<b>bold" not in page
 
 
+@pytest.mark.slow
 def test_every_user_string_is_escaped_in_compare_and_markdown(tmp_path, rng):
     data = hostile_csv(tmp_path / "preds.csv", rng)
     html, md = tmp_path / "c.html", tmp_path / "c.md"
@@ -161,6 +163,7 @@ def test_history_html(tmp_path):
     assert "&lt;script&gt;" in (tmp_path / "h.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_multiclass_class_names_escaped(rng):
     y, prob = random_multiclass(rng, 200, 3)
     names = np.array([HOSTILE, "b|c", "`tick`"])
@@ -258,6 +261,7 @@ def test_evaluation_report_without_samples_uses_only_the_evaluation(rng):
     assert report.markdown().startswith("### lossgap explain")
 
 
+@pytest.mark.slow
 def test_lab_html_and_markdown(tmp_path):
     points = tmp_path / "points <img src=x onerror=alert(1)>.csv"
     points.write_text("x,y\n-1,0\n-0.3,0\n0,1\n0.9,0\n1,1\n")
@@ -271,6 +275,7 @@ def test_lab_html_and_markdown(tmp_path):
     assert "&lt;img src=x" in text and "0.8000" in text
 
 
+@pytest.mark.slow
 def test_reports_show_themselves_in_a_notebook(rng):
     y, p = random_binary(rng, 200)
     q = np.clip(p + rng.normal(0, 0.1, 200), 0, 1)
@@ -283,6 +288,7 @@ def test_reports_show_themselves_in_a_notebook(rng):
     assert list(charts_of(assert_self_contained(fragment))) == ["forest"]
 
 
+@pytest.mark.slow
 def test_every_result_shows_itself_in_a_notebook(tmp_path):
     import numpy as np
 

@@ -25,7 +25,8 @@ def test_mri_explanation_reads_in_order():
     lines = text.splitlines()
     assert lines[0].startswith("accuracy 0.8")  # the headline: numbers, then the main reason
     assert "Log loss" in lines[0] and "above" in lines[0]
-    order = [text.index(s) for s in ("95% interval", "Findings", "1. [high]", "What to do:", "Worst samples")]
+    parts = ("95% interval", "Findings", "1. [high]", "What to do:", "Worst samples")
+    order = [text.index(s) for s in parts]
     assert order == sorted(order)
     assert "confident_errors" in text and "overconfident" in text and "recalibration_gain" in text
     assert "wilson" in text and "delong" in text

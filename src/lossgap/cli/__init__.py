@@ -116,6 +116,8 @@ app = typer.Typer(
 #: agree), so the command list needs no import.
 COMMANDS = {
     "explain": "Explain why loss and accuracy disagree for one file of labels and probabilities.",
+    "calibrate": "Apply a saved calibrator: the probability columns are replaced by calibrated "
+    "ones.",
     "compare": "Compare models on the same samples: which to keep, and whether the gaps are "
     "real.",
     "history": "Read training logs: which epoch to keep, and why validation loss and accuracy "

@@ -17,6 +17,7 @@ from lossgap.cli.output import check_outputs, write_reports
 from lossgap.comparison import compare_predictions
 from lossgap.comparison.inputs import read_models
 from lossgap.curves import comparison_flips
+from lossgap.io.costs import read_costs
 from lossgap.render.compare import comparison_renderables
 from lossgap.render.html import comparison_report
 from lossgap.render.text import make_console
@@ -27,6 +28,15 @@ class RankBy(str, Enum):
 
     log_loss = "log_loss"
     brier = "brier"
+
+
+class Goal(str, Enum):
+    """What the model is for: the choice of model follows it."""
+
+    probabilities = "probabilities"
+    decisions = "decisions"
+    ranking = "ranking"
+    all = "all"
 
 
 class Detail(str, Enum):
@@ -59,6 +69,13 @@ def compare_command(
     id: Annotated[
         str | None,
         typer.Option("--id", help="Column of sample ids; several files are joined on it."),
+    ] = None,
+    model_column: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Long format: the column naming each row's model (repeat it for a model "
+            "named by several columns); one file, one model per value."
+        ),
     ] = None,
     reference: Annotated[
         str | None, typer.Option(help="Compare each model with this one (default: all pairs).")
@@ -96,6 +113,19 @@ def compare_command(
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
+    goal: Annotated[
+        list[Goal] | None,
+        typer.Option(
+            case_sensitive=False,
+            help="Say which model to keep for this use, with the paired test behind it: "
+            "probabilities (log loss), decisions (cost at each model's own tuned threshold), "
+            "ranking (ROC AUC), or all; repeatable.",
+        ),
+    ] = None,
+    costs: Annotated[
+        str | None,
+        typer.Option(help="Costs for --goal decisions: 'FP,FN' or a cost matrix file."),
+    ] = None,
 ) -> None:
     """Compare models on the same samples: which to keep, and whether the gaps are real.
 
@@ -112,6 +142,7 @@ def compare_command(
         threshold=threshold,
         positive=positive,
         classes=classes.split(",") if classes else None,
+        model_column=model_column or (),
     )
     stderr = make_console(stderr=True)
 
@@ -136,6 +167,8 @@ def compare_command(
         max_ids=ids,
         progress=progress,
         detail=detail.value,
+        goals=[g.value for g in goal or ()],
+        costs=None if costs is None else read_costs(costs),
     )
     write_reports(
         lambda: comparison_report(

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group
 
 from lossgap.cli import FullOption, command, print_json
+from lossgap.cli.calibrate import CalibratorMethod
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.engines.stream import Engine, choose_engine
+from lossgap.errors import InputError
 from lossgap.explanation import evaluate_predictions, evaluate_source, summarise
 from lossgap.io import read_predictions
+from lossgap.io.costs import read_costs
 from lossgap.render.text import explanation_renderables, make_console
 
 if TYPE_CHECKING:
@@ -68,6 +71,25 @@ def explain_command(
     html: HtmlOption = None,
     md: MarkdownOption = None,
     plot: PlotOption = None,
+    costs: Annotated[
+        str | None,
+        typer.Option(
+            help="Cost of a false positive and a false negative, 'FP,FN' (binary), or a file "
+            "with the cost matrix (rows: true class, columns: decision): adds the threshold "
+            "or rule of least cost."
+        ),
+    ] = None,
+    save_calibrator: Annotated[
+        Path | None,
+        typer.Option(help="Write the recalibration map, fitted on all samples, to this JSON file."),
+    ] = None,
+    calibrator: Annotated[
+        CalibratorMethod | None,
+        typer.Option(
+            case_sensitive=False,
+            help="The map --save-calibrator writes (default: the best held-out one).",
+        ),
+    ] = None,
 ) -> None:
     """Explain why loss and accuracy disagree for one file of labels and probabilities.
 
@@ -75,7 +97,7 @@ def explain_command(
     every metric, finding and the worst samples.
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
-    columns = {
+    columns: dict[str, Any] = {  # the column options of read_predictions and evaluate_source
         "label": label,
         "prob": prob or (),
         "logit": logit or (),
@@ -86,20 +108,37 @@ def explain_command(
         "classes": classes.split(",") if classes else None,
     }
     chosen = choose_engine(file, engine)
+    cost_values = None if costs is None else read_costs(costs)
+    if calibrator is not None and save_calibrator is None:
+        msg = "--calibrator chooses the map --save-calibrator writes: add --save-calibrator FILE"
+        raise InputError(msg)
+    if save_calibrator is not None and chosen != "memory":
+        msg = "--save-calibrator needs the samples in memory: add --engine memory"
+        raise InputError(msg)
     pred = tally = None
     if chosen == "memory":
         pred = read_predictions(file, **columns)
         tally = summarise(pred, top)  # the report's plots draw from it too
         evaluation = evaluate_predictions(
-            pred, top=top, confidence=confidence, seed=seed, tally=tally
+            pred, top=top, confidence=confidence, seed=seed, tally=tally, costs=cost_values
         )
     else:
         console = make_console(stderr=True)
-        if json or quiet or not console.is_terminal:  # a bar only where someone watches
-            console = None
+        # a bar only where someone watches
+        bar = None if json or quiet or not console.is_terminal else console
         evaluation = evaluate_source(
-            file, engine=chosen, console=console, top=top, confidence=confidence, seed=seed, **columns
+            file,
+            engine=chosen,
+            console=bar,
+            top=top,
+            confidence=confidence,
+            seed=seed,
+            costs=cost_values,
+            **columns,
         )
+    if save_calibrator is not None and pred is not None and tally is not None:
+        method = None if calibrator is None else calibrator.value
+        save(evaluation, pred, tally, save_calibrator, method)
     write_reports(
         lambda: report(evaluation, pred, tally, file.name, seed),
         html=html,
@@ -111,6 +150,18 @@ def explain_command(
         print_json(evaluation.to_dict())
     else:
         make_console().print(Group(*explanation_renderables(evaluation)) if full else evaluation)
+
+
+def save(
+    evaluation: Evaluation, pred: Predictions, tally: Tally, path: Path, method: str | None
+) -> None:
+    """Fit the calibrator on every sample and write it (``--save-calibrator``)."""
+    from lossgap.calibrator import Calibrator
+
+    fitted = Calibrator.from_evaluation(
+        evaluation, tally, pred, method=method, columns=pred.prob_names
+    )
+    fitted.save(path)
 
 
 def report(

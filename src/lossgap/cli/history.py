@@ -22,9 +22,11 @@ from lossgap.render.text import make_console
 class LogFormat(str, Enum):
     keras = "keras"
     keras_history = "keras-history"
+    keras_console = "keras-console"
     lightning = "lightning"
     huggingface = "huggingface"
     tensorboard = "tensorboard"
+    wandb = "wandb"
     csv = "csv"
     json = "json"
 
@@ -39,14 +41,20 @@ def history_command(
     path: Annotated[
         Path,
         typer.Argument(
-            help="A training log (Keras CSVLogger or History JSON, Lightning metrics.csv, "
-            "trainer_state.json, TensorBoard event file), a TensorBoard run, or a "
-            "directory of runs."
+            help="A training log (Keras CSVLogger, History JSON or console output, Lightning "
+            "metrics.csv, trainer_state.json, TensorBoard event file, W&B CSV), a TensorBoard "
+            "run, a directory of runs, or mlflow:RUN_ID."
         ),
     ],
     predictions: Annotated[
         Path | None,
         typer.Option(help="Directory of per-epoch prediction files (epoch_0003.csv, ...)."),
+    ] = None,
+    epoch_column: Annotated[
+        str | None,
+        typer.Option(
+            help="--predictions is one long file; this column numbers each row's epoch."
+        ),
     ] = None,
     format: Annotated[
         LogFormat | None, typer.Option(help="Log format; detected when not given.")
@@ -66,6 +74,10 @@ def history_command(
         Goal | None,
         typer.Option(help="What the model is for; fits the advice (default: both)."),
     ] = None,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI for mlflow:RUN_ID (default: MLflow's own)."),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     full: FullOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
@@ -79,7 +91,9 @@ def history_command(
     every run, finding and note.
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
-    with Progress(console=make_console(stderr=True), disable=json or quiet or predictions is None) as progress:
+    with Progress(
+        console=make_console(stderr=True), disable=json or quiet or predictions is None
+    ) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 
         def advance(done: int, total: int) -> None:
@@ -94,6 +108,8 @@ def history_command(
             n_val=n_val,
             goal=None if goal is None else goal.value,
             on_file=advance,
+            tracking_uri=tracking_uri,
+            epoch_column=epoch_column,
         )
     write_reports(
         lambda: history_report(report, source=path.name), html=html, md=md, plot=plot, quiet=quiet

@@ -39,7 +39,10 @@ def lab_command(
     seed: Annotated[int, typer.Option(help="Random seed of the simulation.", min=0)] = 0,
     illustration_number: Annotated[
         int | None,
-        typer.Option("--illustration", help="Rerun illustration 1 (five points), 2 (n = 100) or 3 (n = 10,000)."),
+        typer.Option(
+            "--illustration",
+            help="Rerun illustration 1 (five points), 2 (n = 100) or 3 (n = 10,000).",
+        ),
     ] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Write the plots (PNG and SVG) into this directory.")

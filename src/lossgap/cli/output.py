@@ -84,7 +84,10 @@ def check_outputs(
             raise InputError(msg)
         for source in read:
             if _same_file(path, source) or path.absolute() == source.absolute():
-                msg = f"{option} {str(path)!r} is an input of this command: writing it would destroy the input; pass another file name"
+                msg = (
+                    f"{option} {str(path)!r} is an input of this command: writing it would "
+                    "destroy the input; pass another file name"
+                )
                 raise InputError(msg)
         key = path.absolute()
         if key in seen:

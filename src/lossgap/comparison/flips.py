@@ -3,9 +3,9 @@
 The counts of every pair come from a few matrix products over ``(m, n)`` matrices (one
 row per model), never from a loop over pairs: with ``C`` the 0/1 matrix of correct
 decisions, ``C C^T`` counts the samples both models of a pair get right, and everything
-else of the paired 2x2 table follows from it. A flip is *near the threshold* when the sample lies within ``near`` of the
-decision boundary under both models (:func:`boundary_distance`): 0.51 under one model
-and 0.49 under the other.
+else of the paired 2x2 table follows from it. A flip is *near the threshold* when the
+sample lies within ``near`` of the decision boundary under both models
+(:func:`boundary_distance`): 0.51 under one model and 0.49 under the other.
 """
 
 from __future__ import annotations

@@ -110,7 +110,10 @@ def check_same_samples(preds: Mapping[str, Predictions]) -> Predictions:
             ("threshold", pred.threshold, first.threshold, "use one decision threshold"),
         ):
             if mine != theirs:
-                msg = f"model {name!r} has {what} {mine!r} but model {names[0]!r} has {theirs!r}: {fix}"
+                msg = (
+                    f"model {name!r} has {what} {mine!r} but model {names[0]!r} has "
+                    f"{theirs!r}: {fix}"
+                )
                 raise InputError(msg)
         differ = np.flatnonzero(pred.y != first.y)
         if differ.size:
@@ -135,6 +138,7 @@ def read_models(
     threshold: float = 0.5,
     positive: str | None = None,
     classes: Sequence[str] | None = None,
+    model_column: Sequence[str] = (),
 ) -> dict[str, Predictions]:
     """Read the models of one file (a column or glob each) or of several files (one each).
 
@@ -151,6 +155,9 @@ def read_models(
         file, guessed when not given.
     threshold, positive, classes
         As for ``lossgap explain``.
+    model_column : sequence of str, default=()
+        A long file: the column(s) naming each row's model; the rows of each model are
+        one model's predictions (joined on ``id`` when given, else in file order).
 
     Returns
     -------
@@ -162,6 +169,11 @@ def read_models(
     if prob and logit:
         msg = "pass either --prob or --logit, not both"
         raise InputError(msg)
+    if model_column:
+        if len(paths) != 1:
+            msg = f"--model-column reads one long file, got {len(paths)} files: pass one"
+            raise InputError(msg)
+        return _models_of_long_file(Path(paths[0]), model_column, label, prob, logit, id, options)
     if len(paths) == 1:
         return _models_of_one_file(Path(paths[0]), label, prob, logit, id, options)
     return _models_of_files([Path(p) for p in paths], label, prob, logit, id, options)
@@ -184,13 +196,10 @@ def _models_of_one_file(
     k = len(options["classes"]) if options["classes"] else len(np.unique(labels.astype(str)))
     groups: dict[str, list[str]] = {}
     for pattern in patterns:
+        one = [pattern]
         matched = choose_columns(
-            columns,
-            str(path),
-            label=base.label,
-            id=base.id,
-            prob=() if logit else [pattern],
-            logit=[pattern] if logit else (),
+            columns, str(path), label=base.label, id=base.id, prob=() if logit else one,
+            logit=one if logit else (),
         ).probs
         if len(matched) == 1 or k <= 2:
             groups.update({c: [c] for c in matched})
@@ -210,7 +219,9 @@ def _models_of_one_file(
         raise InputError(msg)
     ids = None if base.id is None else column_values(table, base.id)
     return {
-        name: _predictions(table, labels, cols, bool(logit), ids, base.label, base.id, options, name)
+        name: _predictions(
+            table, labels, cols, bool(logit), ids, base.label, base.id, options, name
+        )
         for name, cols in groups.items()
     }
 
@@ -272,9 +283,10 @@ def _models_of_files(
     logit: Sequence[str],
     id: str | None,
     options: dict[str, Any],
+    tables: Sequence[pa.Table] = (),
 ) -> dict[str, Predictions]:
     names = _file_names(paths)
-    tables = [read_table(p) for p in paths]
+    tables = list(tables) or [read_table(p) for p in paths]
     choices = [
         choose_columns(t.column_names, str(p), label=label, prob=prob, logit=logit, id=id)
         for t, p in zip(tables, paths, strict=True)
@@ -297,6 +309,41 @@ def _models_of_files(
             options, name,
         )
     return out
+
+
+def _models_of_long_file(
+    path: Path,
+    model_column: Sequence[str],
+    label: str | None,
+    prob: Sequence[str],
+    logit: Sequence[str],
+    id: str | None,  # noqa: A002
+    options: dict[str, Any],
+) -> dict[str, Predictions]:
+    """One model per value of the model column(s): each model's rows, as if its own file."""
+    table = read_table(path)
+    missing = [c for c in model_column if c not in table.column_names]
+    if missing:
+        msg = (
+            f"no column {missing[0]!r} in {str(path)!r} (from --model-column); the columns are: "
+            f"{', '.join(table.column_names)}"
+        )
+        raise InputError(msg)
+    keys = np.array(
+        ["/".join(parts) for parts in zip(*(column_values(table, c).astype(str) for c in model_column))]
+    )
+    models = list(dict.fromkeys(keys.tolist()))
+    if len(models) < 2:
+        msg = (
+            f"{str(path)!r} holds one model in {', '.join(map(repr, model_column))} "
+            f"({models[0]!r}): a comparison needs two or more"
+        )
+        raise InputError(msg)
+    rest = table.drop_columns(list(model_column))
+    tables = [rest.filter(pa.array(keys == m)) for m in models]
+    # Each model's rows stand for a file named after the model, in messages too.
+    paths = [Path(m) for m in models]
+    return _models_of_files(paths, label, prob, logit, id, options, tables)
 
 
 def _file_names(paths: Sequence[Path]) -> list[str]:

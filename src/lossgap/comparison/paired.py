@@ -111,8 +111,12 @@ def paired_proportion_difference(
     with np.errstate(divide="ignore", invalid="ignore"):
         phi = np.where(margins > 0, corrected / np.sqrt(margins), 0.0)
     d = p1 - p2
-    low = d - np.sqrt(np.maximum((p1 - l1) ** 2 + (u2 - p2) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2), 0))
-    high = d + np.sqrt(np.maximum((p2 - l2) ** 2 + (u1 - p1) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1), 0))
+    low = d - np.sqrt(
+        np.maximum((p1 - l1) ** 2 + (u2 - p2) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2), 0)
+    )
+    high = d + np.sqrt(
+        np.maximum((p2 - l2) ** 2 + (u1 - p1) ** 2 - 2 * phi * (p2 - l2) * (u1 - p1), 0)
+    )
     return Interval(d, np.maximum(low, -1.0), np.minimum(high, 1.0), mcnemar_exact(n10, n01))
 
 

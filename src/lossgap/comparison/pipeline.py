@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lossgap.comparison.flips import FlipTables, boundary_distance, first_rows, flip_tables
+from lossgap.comparison.goals import check_goals, choose_for_goals
 from lossgap.comparison.inputs import check_same_samples, predictions_from_arrays
 from lossgap.comparison.paired import (
     AucColumn,
@@ -71,6 +72,8 @@ def compare(
     top: int = 5,
     max_ids: int = 20,
     detail: str = "auto",
+    goals: Sequence[str] = (),
+    costs: Any = None,
 ) -> Comparison:
     """Compare several models' probabilities on the same samples, with paired tests.
 
@@ -106,6 +109,12 @@ def compare(
         How much of each model's evaluation to compute: ``"summary"`` leaves out the
         bootstrap, the decomposition and the recalibration maps; ``"auto"`` picks
         ``"full"`` up to two million model-samples.
+    goals : sequence of str, default=()
+        Say which model to keep for each goal: ``"probabilities"`` (log loss),
+        ``"decisions"`` (cost at a threshold tuned per model on held-out folds),
+        ``"ranking"`` (ROC AUC), or ``"all"`` (:mod:`lossgap.compare.goals`).
+    costs : pair or (k, k) array-like, default=None
+        Costs of the decisions for the ``"decisions"`` goal (error rate without them).
 
     Returns
     -------
@@ -164,6 +173,8 @@ def compare(
         top=top,
         max_ids=max_ids,
         detail=detail,
+        goals=goals,
+        costs=costs,
     )
 
 
@@ -203,6 +214,8 @@ def compare_predictions(
     max_ids: int = 20,
     progress: Progress[Any] | None = None,
     detail: str = "auto",
+    goals: Sequence[str] = (),
+    costs: Any = None,
 ) -> Comparison:
     """Compare validated predictions of several models (the CLI and ``compare`` share it).
 
@@ -213,6 +226,10 @@ def compare_predictions(
     """
     names = list(preds)
     _check_options(names, reference, by, near, confidence)
+    asked = check_goals(goals)
+    if costs is not None and "decisions" not in asked:
+        msg = "costs judge the decisions goal: add --goal decisions (or goals=['decisions'])"
+        raise InputError(msg)
     first = check_same_samples(preds)
     if detail == "auto":
         detail = "full" if len(names) * len(first) <= AUTO_FULL_CELLS else "summary"
@@ -249,6 +266,7 @@ def compare_predictions(
         models=[ModelResult(names[j], rank[j], accuracy_rank[j], evaluations[j]) for j in order],
         pairs=pair_results,
         ids_shown=max_ids,
+        goals=choose_for_goals(preds, asked, costs=costs, confidence=confidence, seed=seed),
     )
     return replace(comparison, findings=find(comparison))
 

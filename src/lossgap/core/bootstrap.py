@@ -287,7 +287,10 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator) -> _Units:
             **_column_stats(grouped),
             **_share_stats(class_weight, log_loss),
             "smooth_ece": np.mean(
-                [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)], axis=0
+                np.asarray(
+                    [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)]
+                ),
+                axis=0,
             ),
         }
 

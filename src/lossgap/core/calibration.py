@@ -305,8 +305,8 @@ SMOOTH_ROWS = 50_000
 def smooth_ece_of(tally: Tally) -> float:
     """Smooth ECE (binary) or its mean over classes one-vs-rest (multiclass)."""
     scale = _counts_scale(tally)
-    values = []
+    values: list[float] = []
     for table in tally.tables:
         pooled = pool_table(table, SMOOTH_ROWS)
-        values.append(smooth_ece(pooled.scores, *(pooled.weights.T * scale))[0])
+        values.append(float(smooth_ece(pooled.scores, *(pooled.weights.T * scale))[0]))
     return float(np.mean(values))

@@ -35,7 +35,9 @@ class Pooling:
             change[1:] |= segments[1:] != segments[:-1]
         self.starts = np.flatnonzero(change)
         mass = np.add.reduceat(total, self.starts)
-        self.scores = np.add.reduceat(table.scores * total, self.starts) / np.where(mass > 0, mass, 1)
+        self.scores = np.add.reduceat(table.scores * total, self.starts) / np.where(
+            mass > 0, mass, 1
+        )
 
     def weights(self, weights: np.ndarray) -> np.ndarray:
         """Per-row ``(m, 2)`` weights summed over each run."""

@@ -33,7 +33,9 @@ from lossgap.errors import InputError
 #: to 4 decimals); rows within it are renormalised to sum to exactly 1.
 ROW_SUM_TOLERANCE = 1e-3
 
-_LOGIT_HINT = "these look like logits: pass from_logits=True (CLI: --logit COL instead of --prob COL)"
+_LOGIT_HINT = (
+    "these look like logits: pass from_logits=True (CLI: --logit COL instead of --prob COL)"
+)
 _PERCENT_HINT = "these look like percentages: divide by 100"
 
 
@@ -237,16 +239,19 @@ def _labels_array(y_true: Any, name: str) -> np.ndarray:
     if y.dtype.kind == "S":  # bytes: their text, undecodable bytes escaped
         return np.array([v.decode("utf-8", "backslashreplace") for v in y.tolist()])
     if y.dtype.kind == "c":
-        msg = f"column {name!r} holds complex numbers ({_describe(y[0])} at row 0): labels must be classes"
+        msg = (
+            f"column {name!r} holds complex numbers ({_describe(y[0])} at row 0): "
+            "labels must be classes"
+        )
         raise InputError(msg)
     if y.dtype.kind == "f":
         beyond = ~(np.abs(y) <= _EXACT_FLOAT_INT)  # also true for inf; NaN is refused below
         if beyond.any() and not np.isnan(y[beyond]).all():
             row, count = _first_bad_row(beyond & ~np.isnan(y))
             msg = (
-                f"column {name!r} holds {_describe(y[row])} at row {row} ({count} row(s) in all), beyond "
-                f"the integers a float holds exactly (|label| <= 2**53): labels must be classes; "
-                "store the labels as text or as integers"
+                f"column {name!r} holds {_describe(y[row])} at row {row} ({count} row(s) in all), "
+                "beyond the integers a float holds exactly (|label| <= 2**53): labels must be "
+                "classes; store the labels as text or as integers"
             )
             raise InputError(msg)
         if np.isnan(y).any():
@@ -313,7 +318,9 @@ def _ids_array(ids: Any, n: int, name: str) -> np.ndarray:
         msg = f"lengths differ: {n} labels but {len(array)} ids in {name!r}"
         raise InputError(msg)
     if array.dtype.kind in "McmS":
-        return np.array([_as_text(v) for v in array.tolist()]) if array.dtype.kind == "S" else array.astype(str)
+        if array.dtype.kind == "S":
+            return np.array([_as_text(v) for v in array.tolist()])
+        return array.astype(str)
     if array.dtype.kind == "O":
         bad = [i for i, v in enumerate(array) if type(v).__name__ in _UNHASHABLE]
         if bad:
@@ -512,7 +519,7 @@ class Predictions:
             raise InputError(msg)
         self.threshold = float(threshold)
         self.from_logits = bool(from_logits)
-        given = list(prob_names) if prob_names else _column_names(y_prob)
+        names = list(prob_names) if prob_names else _column_names(y_prob)
         labels = _labels_array(y_true, label_name)
         raw = to_numpy(y_prob, "y_prob")
         if raw.ndim == 2 and raw.shape[1] == 1:
@@ -521,10 +528,8 @@ class Predictions:
             msg = f"y_prob has shape {raw.shape}: pass (n,) or (n, k) probabilities"
             raise InputError(msg)
         width = 1 if raw.ndim == 1 else raw.shape[1]
-        named = given is not None and len(given) == width  # names that may name classes
-        if given is not None and named:
-            names = given
-        else:
+        named = names is not None and len(names) == width  # names that may name classes
+        if names is None or not named:
             names = ["y_prob"] if width == 1 else [f"y_prob[:, {j}]" for j in range(width)]
         self.prob_names = names
         if len(raw) != len(labels):
@@ -736,7 +741,10 @@ class Predictions:
     def _set_positive(self, positive: Any) -> bool:
         """Make ``positive`` the second class; True when that swapped the classes."""
         if self.task != "binary":
-            msg = f"positive={positive!r} applies to binary labels only; these have {len(self.classes)} classes"
+            msg = (
+                f"positive={positive!r} applies to binary labels only; these have "
+                f"{len(self.classes)} classes"
+            )
             raise InputError(msg)
         match = _match_label(positive, self.classes)
         if match is None:
@@ -761,15 +769,19 @@ class Predictions:
         _check_finite(weights, [name], "weights")
         if (weights < 0).any():
             row = int(np.argmax(weights < 0))
-            msg = f"column {name!r} holds {_describe(weights[row])} at row {row}: weights must be >= 0"
+            msg = (
+                f"column {name!r} holds {_describe(weights[row])} at row {row}: "
+                "weights must be >= 0"
+            )
             raise InputError(msg)
         positive = weights[weights > 0]
-        if positive.size and not (_WEIGHT_RANGE[0] <= positive.min() and positive.max() <= _WEIGHT_RANGE[1]):
-            extreme = positive.min() if positive.min() < _WEIGHT_RANGE[0] else positive.max()
+        low, high = _WEIGHT_RANGE
+        if positive.size and not (low <= positive.min() and positive.max() <= high):
+            extreme = positive.min() if positive.min() < low else positive.max()
             row = int(np.argmax(weights == extreme))
             msg = (
-                f"column {name!r} holds {_describe(extreme)} at row {row}, outside the weights sums and "
-                f"squares can hold ({_WEIGHT_RANGE[0]:g} to {_WEIGHT_RANGE[1]:g}): rescale the "
+                f"column {name!r} holds {_describe(extreme)} at row {row}, outside the weights "
+                f"sums and squares can hold ({low:g} to {high:g}): rescale the "
                 "weights (only their ratios matter)"
             )
             raise InputError(msg)

@@ -47,7 +47,7 @@ from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.pooling import Pooling, pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
-from lossgap.core.uncertainty import effective_scale
+from lossgap.core.uncertainty import effective_n, effective_scale, z_value
 
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
 CLIP = 1e-15
@@ -345,7 +345,12 @@ def _fold_weights(
 
 
 def _binary_recalibration(
-    tally: Tally, pred: Predictions | None, before: dict[str, float], folds: int, seed: int
+    tally: Tally,
+    pred: Predictions | None,
+    before: dict[str, float],
+    folds: int,
+    seed: int,
+    spread: float,
 ) -> dict[str, Any]:
     table = tally.tables[0]
     rng = np.random.default_rng(seed)
@@ -366,7 +371,7 @@ def _binary_recalibration(
     full_offset = fit_logistic_table(table, intercept=True, slope=False)
     starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
     for method in BINARY_METHODS:
-        sums = np.zeros(6)
+        sums = np.zeros(7)
         for fold_test, rows, train in zip(fold_weights, held_out, trains, strict=True):
             test = fold_test[rows]
             prob = binary_map(
@@ -381,13 +386,38 @@ def _binary_recalibration(
                 test.sum(axis=1) @ (decided != decided_before[rows]),
                 float((test * gain).sum()),
                 float((test * gain * gain).sum()),
+                float((test * _label_losses(prob) ** 2).sum()),
             )
-        methods[method] = _summary(before, method, sums, total, total * scale)
+        methods[method] = _summary(before, method, sums[:6], total, total * scale)
+        methods[method]["log_loss_after_interval"] = _after_interval(sums, total, spread)
     methods["temperature"]["temperature"] = _temperature_of(full_temperature)
     methods["intercept"]["intercept"] = full_offset.intercept
     methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
     methods["platt"]["separable"] = full_platt.separable
     return {"scheme": scheme, "folds": folds, "seed": seed, "methods": methods}
+
+
+def prediction_spread(n_eff: float, confidence: float) -> float:
+    """Half-width per standard deviation of one loss, of the interval where a map's mean
+    held-out log loss on a new sample of the same (effective) size should fall.
+
+    The cross-fitted mean and the new sample's mean each vary by ``sd / sqrt(n)``, so their
+    difference by ``sd sqrt(2 / n)``: ``z sqrt(2 / n)``.
+
+    Examples
+    --------
+    >>> round(prediction_spread(200, 0.95), 4)
+    0.196
+    """
+    return z_value(confidence) * float(np.sqrt(2.0 / max(n_eff, 1.0)))
+
+
+def _after_interval(sums: np.ndarray, total: float, spread: float) -> list[float]:
+    """``log_loss_after_interval`` from the held-out totals: ``sums[0]`` the weighted log
+    loss, ``sums[6]`` the weighted sum of squared (capped) losses."""
+    mean = sums[0] / total
+    half = spread * np.sqrt(max(sums[6] / total - mean * mean, 0.0))
+    return [float(mean - half), float(mean + half)]
 
 
 def _temperature_of(fit: LogisticFit) -> float:
@@ -540,7 +570,7 @@ def _class_bins(
 
 
 def _multiclass_recalibration(
-    pred: Predictions, before: dict[str, float], folds: int, seed: int
+    pred: Predictions, before: dict[str, float], folds: int, seed: int, spread: float
 ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
@@ -556,7 +586,7 @@ def _multiclass_recalibration(
     bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
     decided_before = np.argmax(prob_t, axis=0)
     total = w.sum()
-    sums = {method: np.zeros(6) for method in MULTICLASS_METHODS}
+    sums = {method: np.zeros(7) for method in MULTICLASS_METHODS}
     scale = float(total / (w @ w))
     with np.errstate(divide="ignore"):
         loss_before = -np.log(np.clip(prob_t[pred.y, np.arange(len(pred))], CLIP, 1.0))
@@ -579,10 +609,10 @@ def _multiclass_recalibration(
             sums[method] += _held_out_totals(
                 prob, pred.y[test], w[test], decided_before[test], loss_before[test]
             )
-    methods = {
-        method: _summary(before, method, sums[method], total, total * scale)
-        for method in MULTICLASS_METHODS
-    }
+    methods = {}
+    for method in MULTICLASS_METHODS:
+        methods[method] = _summary(before, method, sums[method][:6], total, total * scale)
+        methods[method]["log_loss_after_interval"] = _after_interval(sums[method], total, spread)
     methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
     return {
         "scheme": f"{folds}-fold cross-fitting over samples",
@@ -603,18 +633,83 @@ def _held_out_totals(
     decided_before: np.ndarray,
     loss_before: np.ndarray,
 ) -> np.ndarray:
-    """Weighted (log loss, Brier, correct, changed decisions, gain, gain squared) of mapped
-    probabilities given class by sample, ``(k, n)``; ``loss_before`` is each sample's
-    capped loss as given."""
+    """Weighted (log loss, Brier, correct, changed decisions, gain, gain squared, squared
+    capped loss) of mapped probabilities given class by sample, ``(k, n)``;
+    ``loss_before`` is each sample's capped loss as given."""
     true_prob = prob_t[y, np.arange(len(y))]
     decided = np.argmax(prob_t, axis=0)
     with np.errstate(divide="ignore"):
         loss = w @ -np.log(true_prob)
     gain = loss_before + np.log(np.clip(true_prob, CLIP, 1.0))
     brier = w @ (np.einsum("ij,ij->j", prob_t, prob_t) - 2 * true_prob + 1)
+    capped = -np.log(np.clip(true_prob, CLIP, 1.0))
     return np.array(
-        [loss, brier, w @ (decided == y), w @ (decided != decided_before), w @ gain, w @ gain**2]
+        [
+            loss,
+            brier,
+            w @ (decided == y),
+            w @ (decided != decided_before),
+            w @ gain,
+            w @ gain**2,
+            w @ capped**2,
+        ]
     )
+
+
+def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[str, Any]:
+    """The parameters of ``method`` fitted on all samples, as the folds fit and apply it.
+
+    The map a user ships (:class:`lossgap.Calibrator`): the same fit as on each fold's
+    training part, on every sample, with the same clipping. Binary maps need only the
+    Tally; multiclass maps need the samples.
+
+    Returns
+    -------
+    dict
+        temperature: ``{"temperature"}``; intercept and platt: ``{"intercept", "slope"}``
+        (applied to :func:`logits_of` the probability, output clipped to
+        ``[CLIP, 1 - CLIP]``; the intercept map's slope is 1); isotonic:
+        ``{"columns": [{"knots", "values", "clip"}, ...]}`` per class column (one for
+        binary), applied by linear interpolation, constant beyond the end knots, then
+        clipped to ``[clip, 1 - clip]`` (multiclass: then each row renormalised).
+    """
+    if tally.task == "binary":
+        table = tally.tables[0]
+        scale = effective_scale(tally)
+        if method == "isotonic":
+            pooled = pool_table(table, FIT_ROWS)
+            iso = fit_isotonic(pooled.scores, *pooled.weights.T)
+            clip = 0.5 / max(table.weights.sum() * scale, 1.0)
+            return {"columns": [_isotonic_parameters(iso, clip)]}
+        if method == "temperature":
+            return {"temperature": _temperature_of(fit_logistic_table(table, intercept=False))}
+        fit = fit_logistic_table(table, intercept=True, slope=method == "platt")
+        return {"intercept": fit.intercept, "slope": fit.slope}
+    if pred is None:
+        msg = "multiclass maps need the samples"
+        raise ValueError(msg)
+    if method == "temperature":
+        beta, _ = multiclass_calibration_slope(pred)
+        return {"temperature": float(1.0 / beta) if beta > 0 else float("inf")}
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    clip = 0.5 / max(float(w.sum() ** 2 / (w @ w)), 1.0)
+    # one "fold" holding every sample and an empty one: fitting on all but the empty fold
+    # is the cross-fitting code's fit on all samples
+    everyone = np.zeros(len(pred), dtype=np.int64)
+    columns = []
+    for c in range(pred.n_classes):
+        bins = _class_bins(pred.prob[:, c], pred.y == c, w, everyone, 2)
+        columns.append(_isotonic_parameters(bins.fit(1), clip))
+    return {"columns": columns}
+
+
+def _isotonic_parameters(iso: IsotonicFit, clip: float) -> dict[str, Any]:
+    """Knots and values of an isotonic map, less the knots inside flat runs (interpolation
+    between the two ends of a run gives the same constant), and its clip."""
+    v = iso.values
+    keep = np.ones(len(v), dtype=bool)
+    keep[1:-1] = (v[1:-1] != v[:-2]) | (v[1:-1] != v[2:])
+    return {"knots": iso.knots[keep].tolist(), "values": v[keep].tolist(), "clip": clip}
 
 
 def recalibrate(
@@ -624,6 +719,7 @@ def recalibrate(
     *,
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
+    confidence: float = 0.95,
 ) -> dict[str, Any]:
     """The recalibration section of an Evaluation: every map, cross-fitted.
 
@@ -636,6 +732,9 @@ def recalibrate(
         The samples; required for multiclass.
     folds : int, default=5
     seed : int, default=0
+    confidence : float, default=0.95
+        Level of each map's ``log_loss_after_interval``: where its log loss on a new
+        sample of the same size should fall (:func:`prediction_spread`).
 
     Returns
     -------
@@ -648,6 +747,7 @@ def recalibrate(
             "scheme": f"not computed: {tally.count} samples; cross-fitting needs {MIN_SAMPLES}",
             "methods": {},
         }
+    spread = prediction_spread(effective_n(tally), confidence)
     if tally.task == "binary":
         events = float(tally.class_weight.min() * effective_scale(tally))
         if events < MIN_EVENTS_PER_FOLD * folds:
@@ -659,10 +759,10 @@ def recalibrate(
                 ),
                 "methods": {},
             }
-        out = _binary_recalibration(tally, pred, before, folds, seed)
+        out = _binary_recalibration(tally, pred, before, folds, seed, spread)
     elif pred is None:
         return {"scheme": "not computed: multiclass maps need the samples", "methods": {}}
     else:
-        out = _multiclass_recalibration(pred, before, folds, seed)
+        out = _multiclass_recalibration(pred, before, folds, seed, spread)
     out["best"] = min(out["methods"], key=lambda m: out["methods"][m]["log_loss_after"])
     return out

@@ -295,9 +295,10 @@ def granularity_n(values: np.ndarray, *, max_n: int = 200_000, min_distinct: int
     expected number of chance fits among denominators up to n is about
     ``n (2 t n)**m / (m + 1)`` for m distinct values; the smallest fitting n is accepted
     only when that is below 0.01. A power of ten that every value fits with no more
-    decimals than its zeros is refused: rounded logs look exactly like that. With a validation set that is itself larger than the
-    batches, n is the set's size (or what the logger averaged over: the number of
-    batches times the batch size, for per-batch averages).
+    decimals than its zeros is refused: rounded logs look exactly like that. With a
+    validation set that is itself larger than the batches, n is the set's size (or what
+    the logger averaged over: the number of batches times the batch size, for per-batch
+    averages).
 
     Examples
     --------

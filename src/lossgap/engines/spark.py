@@ -1,8 +1,9 @@
 """The Spark engine: one Tally per partition, merged in a tree.
 
 :func:`tally` summarises a Spark DataFrame of labels and probabilities without
-collecting it (:func:`lossgap.spark.explain` then evaluates the summary): each partition's Arrow batches become a :class:`~lossgap.Tally` on the
-executors (``mapInArrow``), the Tallies are merged pairwise in a tree
+collecting it (:func:`lossgap.spark.explain` then evaluates the summary): each
+partition's Arrow batches become a :class:`~lossgap.Tally` on the executors
+(``mapInArrow``), the Tallies are merged pairwise in a tree
 (``RDD.treeReduce``), and only the merged summary reaches the driver, where
 :func:`lossgap.explanation.evaluate` builds the same Evaluation as for the whole data in
 memory. The worst samples come from each partition's heap. Partitioning never changes
@@ -52,7 +53,9 @@ def _partition_function(specs: Mapping[str, BatchSpec], batch_rows: int) -> Any:
     """The ``mapInArrow`` function: one pickled Tally per model for this partition."""
 
     def build(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        partition = TaskContext.get().partitionId()
+        context = TaskContext.get()
+        assert context is not None  # mapInArrow runs this inside a Spark task
+        partition = context.partitionId()
         tagged = ((batch, f"partition {partition}") for batch in batches)
         running: dict[str, Tally] = {}
         rows = 0
@@ -245,11 +248,14 @@ def tally(
     if prob is not None and logit is not None:
         msg = "pass either prob or logit, not both"
         raise InputError(msg)
-    if prob is None and logit is None:
+    columns: str | Sequence[str]
+    if prob is not None:
+        columns, from_logits = prob, False
+    elif logit is not None:
+        columns, from_logits = logit, True
+    else:
         guessed = choose_columns(df.columns, "the DataFrame", label=label)
         columns, from_logits = guessed.probs, guessed.from_logits
-    else:
-        columns, from_logits = (prob, False) if logit is None else (logit, True)
     return tallies(df, label=label, models={"model": columns}, from_logits=from_logits, **options)[
         "model"
     ]

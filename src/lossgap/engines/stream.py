@@ -220,9 +220,11 @@ class _Meter:
     """Rows and bytes read, shown as a rich progress bar (or nothing)."""
 
     def __init__(self, progress: Progress | None, description: str, total_bytes: int) -> None:
-        self.progress = progress
-        self.task = (
-            None if progress is None else progress.add_task(description, total=total_bytes, rows=0)
+        # the bar and its task together: a bar always has its task
+        self.bar = (
+            None
+            if progress is None
+            else (progress, progress.add_task(description, total=total_bytes, rows=0))
         )
         self.rows = 0
         self.bytes_done = 0
@@ -230,13 +232,15 @@ class _Meter:
     def advance(self, rows: int, bytes_done: float) -> None:
         self.rows += rows
         self.bytes_done = int(bytes_done)
-        if self.progress is not None:
-            self.progress.update(self.task, completed=self.bytes_done, rows=self.rows)
+        if self.bar is not None:
+            progress, task = self.bar
+            progress.update(task, completed=self.bytes_done, rows=self.rows)
 
     def discard(self) -> None:
         """Take the bar off the display (its reading is started over)."""
-        if self.progress is not None:
-            self.progress.remove_task(self.task)
+        if self.bar is not None:
+            progress, task = self.bar
+            progress.remove_task(task)
 
 
 def _batches(

@@ -161,7 +161,8 @@ def predictions_from_cpu_tensors(
     prob = to_numpy(y_prob, "y_prob")
     width = prob.shape[1] if prob.ndim == 2 else 1
     k = 2 if width == 1 else width
-    if labels.dtype.kind == "b" or (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
+    whole = labels.dtype.kind == "f" and np.all(labels == np.round(labels))
+    if labels.dtype.kind == "b" or whole:
         labels = labels.astype(np.int64)
     if classes is None:
         return Predictions(labels, prob, classes=range(k), **options)

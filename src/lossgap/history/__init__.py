@@ -18,7 +18,17 @@ Examples
 >>> report = analyse_history(path)
 >>> report.runs[0].run.format, report.best()["val_loss"]["epoch"]
 ('keras-history', 1)
+
+The package itself is callable, so a notebook can pass what ``model.fit`` returned:
+
+>>> import lossgap
+>>> lossgap.history({"loss": [0.9, 0.6, 0.5], "val_loss": [0.8, 0.7, 0.75]}).best()["val_loss"]["epoch"]
+1
 """
+
+import sys
+import types
+from typing import Any
 
 from lossgap.history.api import analyse_history, analyse_run
 from lossgap.history.readers import FORMATS, read_logs
@@ -38,3 +48,17 @@ __all__ = [
     "normalise_name",
     "read_logs",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """``lossgap.history(...)`` is :func:`analyse_history`; ``lossgap.history.X`` the package.
+
+    A function named ``history`` in ``lossgap`` would hide this package from
+    ``import lossgap.history.readers``; a callable module keeps both.
+    """
+
+    def __call__(self, source: Any, **options: Any) -> HistoryReport:
+        return analyse_history(source, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

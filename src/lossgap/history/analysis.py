@@ -159,7 +159,7 @@ def chosen_points(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str
         lower = run.metrics[key].name.direction == "min"
         picks[role] = int(np.nanargmin(values) if lower else np.nanargmax(values))
         out[role] = {"index": int(idx[picks[role]]), "value": float(values[picks[role]])}
-    if "loss" in picks and "score" in picks:
+    if "loss" in picks and "score" in picks and run.score is not None:
         out["score_at_loss"] = float(curves[run.score][column][picks["loss"]])
     return out
 
@@ -183,7 +183,8 @@ def validation_size(run: Run, n_val: int | None) -> tuple[int | None, str | None
         if product.size:
             return int(round(float(np.median(product)))), "eval_runtime x eval_samples_per_second"
     score = run.values(run.score)
-    if score is not None and run.metrics[run.score].name.metric == "accuracy":
+    key = run.score
+    if score is not None and key is not None and run.metrics[key].name.metric == "accuracy":
         values = score[np.isfinite(score)]
         found = granularity_n(values)
         if found is not None and _some_denominator_is(values, found):
@@ -283,6 +284,7 @@ def divergence(
     point = int(idx[start])
     end = int(idx[-1])
     change = float(score_s[-1] - score_s[start])
+    score_start, score_end = float(score_s[start]), float(score_s[-1])
     out = {
         "direction": direction,
         "start_index": point,
@@ -296,13 +298,13 @@ def divergence(
         "loss_end": float(loss_s[-1]),
         "loss_change": float(loss_s[-1] - loss_s[start]),
         "loss_trend": _trend_dict(loss_t),
-        "score_start": float(score_s[start]),
-        "score_end": float(score_s[-1]),
+        "score_start": score_start,
+        "score_end": score_end,
         "score_change": change,
         "score_trend": _trend_dict(score_t),
         "n_val": n_val,
     }
-    out.update(noise_check(change, out["score_start"], out["score_end"], n_val))
+    out.update(noise_check(change, score_start, score_end, n_val))
     return out
 
 

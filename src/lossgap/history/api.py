@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import lossgap.history.analysis as analysis
 from lossgap.errors import InputError
 from lossgap.history.epochs import evaluate_epochs
-from lossgap.history.readers import read_logs
+from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
 from lossgap.history.runs import build_run
 from lossgap.results.evaluation import Finding
 from lossgap.results.history import HistoryReport, Run, RunAnalysis
@@ -105,6 +106,8 @@ def analyse_run(
     RunAnalysis
     """
     per_epoch = per_epoch or []
+    size: int | None
+    source: str | None
     if n_val is None and per_epoch:
         n_val = per_epoch[-1]["n"]
         size, source = n_val, "per-epoch predictions"
@@ -192,7 +195,7 @@ def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
 
 
 def analyse_history(
-    path: str | Path,
+    path: str | Path | Any,
     *,
     predictions: str | Path | None = None,
     format: str | None = None,
@@ -201,15 +204,20 @@ def analyse_history(
     n_val: int | None = None,
     goal: str | None = None,
     on_file: Callable[[int, int], None] | None = None,
+    tracking_uri: str | None = None,
+    epoch_column: str | None = None,
 ) -> HistoryReport:
     """Read training logs and explain where validation loss and accuracy part ways.
 
     Parameters
     ----------
-    path : str or Path
-        A log file (Keras CSVLogger or History JSON, Lightning ``metrics.csv``, Hugging
-        Face ``trainer_state.json``, TensorBoard event file, plain CSV/JSON), a TensorBoard
-        run directory, or a directory of runs.
+    path : str, Path, keras History, dict or DataFrame
+        A log file (Keras CSVLogger, History JSON or console output, Lightning
+        ``metrics.csv``, Hugging Face ``trainer_state.json``, TensorBoard event file, W&B
+        CSV, plain CSV/JSON), a TensorBoard run directory, or a directory of runs; or a
+        log in memory: what ``model.fit`` returned, its ``.history`` dict, or a DataFrame
+        of logged rows (:func:`~lossgap.history.readers.read_object`); or
+        ``"mlflow:RUN_ID"``, an MLflow run's metric histories.
     predictions : str or Path, optional
         A directory of per-epoch prediction files (:mod:`lossgap.history.epochs`).
     format : str, optional
@@ -223,6 +231,11 @@ def analyse_history(
         What the model is for; fits the advice.
     on_file : callable, optional
         Progress callback for the per-epoch predictions.
+    tracking_uri : str, optional
+        The MLflow tracking URI for a ``path`` of ``mlflow:RUN_ID``.
+    epoch_column : str, optional
+        ``predictions`` is one long file whose column ``epoch_column`` numbers each
+        row's epoch, instead of a directory of per-epoch files.
 
     Returns
     -------
@@ -251,8 +264,17 @@ def analyse_history(
     if n_val is not None and n_val < 1:
         msg = f"--n-val must be a positive number of validation samples, got {n_val}"
         raise InputError(msg)
-    logs = read_logs(path, format=format)
-    per_epoch = evaluate_epochs(predictions, on_file=on_file) if predictions is not None else []
+    if str(path).startswith(MLFLOW_PREFIX):
+        logs = LogSet(read_mlflow(str(path), tracking_uri=tracking_uri))
+    elif isinstance(path, (str, os.PathLike)):
+        logs = read_logs(os.fspath(path), format=format)
+    else:
+        logs, path = LogSet(read_object(path, name=type(path).__name__)), type(path).__name__
+    per_epoch = (
+        evaluate_epochs(predictions, on_file=on_file, epoch_column=epoch_column)
+        if predictions is not None
+        else []
+    )
     runs, skipped = [], list(logs.skipped)
     several = len(logs.logs) > 1
     for raw in logs.logs:

@@ -16,10 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from lossgap.errors import InputError
 from lossgap.explanation import evaluate_predictions
-from lossgap.io import read_predictions
+from lossgap.io import read_predictions, read_table
 from lossgap.io.tables import FORMATS as PREDICTION_SUFFIXES
+from lossgap.io.tables import choose_columns, column_values, predictions_from_table
 from lossgap.results.evaluation import Evaluation
 from lossgap.results.history import label_of
 
@@ -57,7 +61,10 @@ def prediction_files(directory: str | Path) -> list[tuple[float, Path]]:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        msg = f"--predictions {str(directory)!r} is not a directory: pass the folder of per-epoch files"
+        msg = (
+            f"--predictions {str(directory)!r} is not a directory: pass the folder of "
+            "per-epoch files"
+        )
         raise InputError(msg)
     files = [
         p
@@ -116,21 +123,30 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
 
 
 def evaluate_epochs(
-    directory: str | Path, *, on_file: Callable[[int, int], None] | None = None
+    directory: str | Path,
+    *,
+    on_file: Callable[[int, int], None] | None = None,
+    epoch_column: str | None = None,
 ) -> list[dict[str, Any]]:
     """Evaluate every per-epoch prediction file of ``directory``.
 
     Parameters
     ----------
     directory : str or Path
+        The folder of per-epoch files; with ``epoch_column``, one long file.
     on_file : callable, optional
         Called with (files done, files in all) after each file (progress bars).
+    epoch_column : str, optional
+        The column of a long file that holds each row's epoch: its rows of one epoch
+        are that epoch's predictions.
 
     Returns
     -------
     list of dict
         :func:`epoch_summary` of each file, in epoch order.
     """
+    if epoch_column is not None:
+        return _evaluate_long_file(Path(directory), epoch_column, on_file)
     files = prediction_files(directory)
     rows = []
     for done, (epoch, path) in enumerate(files, 1):
@@ -139,4 +155,37 @@ def evaluate_epochs(
         rows.append(epoch_summary(epoch, path, evaluation))
         if on_file is not None:
             on_file(done, len(files))
+    return rows
+
+
+def _evaluate_long_file(
+    path: Path, epoch_column: str, on_file: Callable[[int, int], None] | None
+) -> list[dict[str, Any]]:
+    """One evaluation per epoch of a long file (a row per epoch and sample)."""
+    if path.is_dir():
+        msg = f"--epoch-column reads one long file, but {str(path)!r} is a directory: pass the file"
+        raise InputError(msg)
+    table = read_table(path)
+    if epoch_column not in table.column_names:
+        msg = (
+            f"no column {epoch_column!r} in {str(path)!r} (from --epoch-column); the columns "
+            f"are: {', '.join(table.column_names)}"
+        )
+        raise InputError(msg)
+    values = column_values(table, epoch_column)
+    try:
+        epochs = values.astype(np.float64)
+    except ValueError as exc:
+        msg = f"column {epoch_column!r} of {str(path)!r} holds {values[0]!r}: epochs must be numbers"
+        raise InputError(msg) from exc
+    rest = table.drop_columns([epoch_column])
+    choice = choose_columns(rest.column_names, str(path))
+    distinct = np.unique(epochs[np.isfinite(epochs)])
+    rows = []
+    for done, epoch in enumerate(distinct, 1):
+        part = rest.filter(pa.array(epochs == epoch))
+        evaluation = evaluate_predictions(predictions_from_table(part, choice), replicates=0)
+        rows.append(epoch_summary(float(epoch), Path(f"{path}[{epoch_column}={label_of(epoch)}]"), evaluation))
+        if on_file is not None:
+            on_file(done, len(distinct))
     return rows

@@ -21,6 +21,14 @@ Formats
 ``tensorboard``
     Event files or run directories, read with TensorBoard's ``EventAccumulator``;
     metrics are merged at each validation step.
+``keras-console``
+    What ``model.fit`` printed (``Epoch 1/20`` then ``... - loss: 0.61 - val_loss: 0.47``),
+    pasted or redirected to a file, with or without its progress bars.
+``wandb``
+    Weights & Biases: ``run.history()`` (or ``scan_history()``) saved as CSV, whose
+    training and evaluation rows sit on different ``_step`` values and merge at each
+    evaluation; or a chart's "Export CSV" (``Step``, ``RUN - METRIC``, ``__MIN``/``__MAX``
+    bands), one run per ``RUN``.
 ``csv`` / ``json``
     Any other table of numbers, one row per epoch (JSON: a list of objects or JSON Lines).
 """
@@ -39,10 +47,20 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from lossgap.errors import InputError
-from lossgap.io.names import SPLITS, split_words
+from lossgap.io.names import SPLITS, normalise_name, split_words
 
 #: The formats ``--format`` accepts.
-FORMATS = ("keras", "keras-history", "lightning", "huggingface", "tensorboard", "csv", "json")
+FORMATS = (
+    "keras",
+    "keras-history",
+    "keras-console",
+    "lightning",
+    "wandb",
+    "huggingface",
+    "tensorboard",
+    "csv",
+    "json",
+)
 
 #: Suffixes of the text files a directory walk considers.
 LOG_SUFFIXES = frozenset({".csv", ".tsv", ".log", ".txt", ".json", ".jsonl"})
@@ -300,7 +318,8 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
         )
     columns, logged, dropped, mixed = _arrow_columns(table)
     notes = [f"column {name!r} holds text, not numbers: ignored" for name in dropped]
-    notes += _mixed_notes(mixed, "column", first_line=2)  # rows count from the line after the header
+    # rows count from the line after the header
+    notes += _mixed_notes(mixed, "column", first_line=2)
     if cut:
         notes.append(
             f"the last line ({cut}) has no line end: the log is still being written or was "
@@ -313,6 +332,8 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
 
 def _csv_format(names: list[str]) -> str:
     lower = [n.lower() for n in names]
+    if "_step" in lower or _is_wandb_export(names):
+        return "wandb"
     if "epoch" in lower and "step" in lower:
         return "lightning"
     if "epoch" in lower or lower[0] in ("", "unnamed: 0"):
@@ -328,8 +349,10 @@ def _shape_csv(table: LogTable, fmt: str, path: Path) -> LogTable:
             msg = f"{str(path)!r} has no 'epoch' column, which Lightning's metrics.csv always has"
             raise InputError(msg)
         table.epoch, table.step, table.merge = epoch, step, "epoch"
-        _fill_epochs_from_steps(table)
+        _fill_epochs_from_steps(table, epoch, step)
         return table
+    if fmt == "wandb":
+        return _shape_wandb_history(table)
     table.merge = "row"
     table.epoch = _first_present(names, EPOCH_COLUMNS)
     if table.epoch is None and names and names[0].lower() in ("", "unnamed: 0"):
@@ -338,13 +361,74 @@ def _shape_csv(table: LogTable, fmt: str, path: Path) -> LogTable:
     return table
 
 
-def _fill_epochs_from_steps(table: LogTable) -> None:
+#: Columns W&B adds to every history row that measure nothing about the model.
+_WANDB_BOOKKEEPING = ("_runtime", "_timestamp", "", "Unnamed: 0")
+#: Epoch counters the W&B integrations log (Lightning, Hugging Face, Keras).
+_WANDB_EPOCHS = ("epoch", "train/epoch", "epoch/epoch", "trainer/epoch")
+#: The run's own step counters the integrations log beside W&B's ``_step``.
+_WANDB_STEPS = ("trainer/global_step", "train/global_step", "global_step", "batch/batch_step")
+
+
+def _shape_wandb_history(table: LogTable) -> LogTable:
+    """``run.history()`` rows: each ``log`` call is a row on its own ``_step``.
+
+    Training and evaluation are logged in separate calls, so no row holds both; the
+    rows merge at each evaluation step (training metrics: their mean since the previous
+    evaluation), as TensorBoard's do.
+    """
+    for name in [*_WANDB_BOOKKEEPING, *_WANDB_STEPS]:
+        table.columns.pop(name, None)
+        table.logged.pop(name, None)
+    names = list(table.columns)
+    table.step = "_step"
+    table.epoch = next((n for n in names if n.lower() in _WANDB_EPOCHS), None)
+    table.merge = "step"
+    return table
+
+
+_WANDB_BAND = re.compile(r"__(MIN|MAX)$")
+
+
+def _is_wandb_export(names: list[str]) -> bool:
+    """A W&B chart export: an x-axis column, then ``RUN - METRIC`` columns."""
+    runs = [n for n in names if " - " in n]
+    return bool(runs) and len(runs) >= len([n for n in names if n]) - 1 and " - " not in names[0]
+
+
+def _wandb_export_logs(table: LogTable, label: str, source: str, notes: list[str]) -> list[RawLog]:
+    """One RawLog per run of a W&B chart export, its columns renamed to the metrics."""
+    axis = next(iter(table.columns))
+    per_run: dict[str, dict[str, str]] = {}
+    for column in list(table.columns)[1:]:
+        if " - " not in column or _WANDB_BAND.search(column):
+            continue  # the min/max band W&B draws when it samples or groups points
+        run, metric = column.rsplit(" - ", 1)
+        per_run.setdefault(run, {})[metric] = column
+    logs = []
+    for run, metrics in per_run.items():
+        step = metrics.pop("_step", None)  # an x-axis other than Step: each run's own steps
+        rows = np.zeros(table.n_rows, dtype=bool)
+        for column in metrics.values():
+            rows |= table.logged[column]
+        columns = {m: table.columns[c][rows] for m, c in metrics.items()}
+        logged = {m: table.logged[c][rows] for m, c in metrics.items()}
+        columns["step"] = table.columns[step or axis][rows]
+        logged["step"] = table.logged[step or axis][rows]
+        epoch = "step" if axis.lower() in EPOCH_COLUMNS and step is None else None
+        run_table = LogTable(columns, logged, epoch=epoch, step="step", merge="step")
+        name = label if len(per_run) == 1 else f"{label} [{run}]"
+        run_notes = [*notes, f"W&B chart export: run {run!r}, x-axis {axis!r}"]
+        logs.append(RawLog(name, source, "wandb", run_table, run_notes))
+    return logs
+
+
+def _fill_epochs_from_steps(table: LogTable, epoch_key: str, step_key: str | None) -> None:
     """Rows without an epoch (Lightning's LearningRateMonitor) take that of their step."""
-    epoch = table.columns[table.epoch]
-    missing = ~table.logged[table.epoch]
-    if not missing.any() or table.step is None:
+    epoch = table.columns[epoch_key]
+    missing = ~table.logged[epoch_key]
+    if not missing.any() or step_key is None:
         return
-    step = table.columns[table.step]
+    step = table.columns[step_key]
     known = np.flatnonzero(~missing & np.isfinite(step))
     if known.size == 0:
         return
@@ -352,7 +436,7 @@ def _fill_epochs_from_steps(table: LogTable) -> None:
     at = np.searchsorted(step[order], step[missing], side="right") - 1
     filled = np.where(at >= 0, epoch[order[np.clip(at, 0, None)]], np.nan)
     epoch[missing] = filled
-    table.logged[table.epoch][missing] = np.isfinite(filled)
+    table.logged[epoch_key][missing] = np.isfinite(filled)
 
 
 # --------------------------------------------------------------------------- JSON logs
@@ -439,7 +523,8 @@ def _huggingface_table(data: Any, path: Path) -> tuple[LogTable, list[str], dict
         raise InputError(msg)
     # The closing summary (train_runtime, mean train_loss over the run) is no point.
     entries = [e for e in history if not (isinstance(e, dict) and "train_runtime" in e)]
-    kept, duplicates = [], 0
+    kept: list[Any] = []
+    duplicates = 0
     for entry in entries:
         if kept and entry == kept[-1]:
             duplicates += 1  # evaluation logged twice (load_best_model_at_end)
@@ -512,6 +597,54 @@ def _index_key(key: str) -> tuple[int, Any]:
     return (0, int(key)) if str(key).lstrip("-").isdigit() else (1, key)
 
 
+# --------------------------------------------------------------------------- console
+
+#: ``Epoch 3/20`` at the start of a line: what Keras prints before each epoch.
+_EPOCH_HEADER = re.compile(r"^Epoch (\d+)/(\d+)\s*$", re.MULTILINE)
+#: ``- val_loss: 0.4767`` in a progress line (``ETA: 3s`` and ``50ms/step`` do not match).
+_CONSOLE_METRIC = re.compile(
+    r"(?<=- )([A-Za-z_][\w./-]*): ([-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|nan|inf))(?=\s|$)"
+)
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _is_keras_console(text: str) -> bool:
+    return _EPOCH_HEADER.search(text) is not None
+
+
+def _keras_console_table(text: str, path: Path) -> tuple[LogTable, list[str]]:
+    """Each epoch's metrics from the last progress line Keras printed for it.
+
+    Progress bars redraw their line with ``\\r`` (and ``\\b``): the last line of an
+    epoch holds the epoch's training means and its validation metrics.
+    """
+    text = _ANSI.sub("", text).replace("\b", "")
+    headers = list(_EPOCH_HEADER.finditer(text))
+    rows: list[dict[str, float]] = []
+    epochs: list[int] = []
+    for i, header in enumerate(headers):
+        end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+        lines = re.split(r"[\r\n]+", text[header.end() : end])
+        found = [dict(_CONSOLE_METRIC.findall(line)) for line in lines]
+        found = [m for m in found if m]
+        if not found:
+            continue  # interrupted before its first batch
+        rows.append({k: float(v) for k, v in found[-1].items()})
+        epochs.append(int(header.group(1)) - 1)  # printed from 1; CSVLogger counts from 0
+    if not rows:
+        msg = (
+            f"{str(path)!r} prints 'Epoch N/M' headers but no 'name: value' metrics after "
+            "them: paste the whole output of model.fit (verbose=1 or 2)"
+        )
+        raise InputError(msg)
+    names = list(dict.fromkeys(k for row in rows for k in row))
+    series: dict[str, list[Any]] = {name: [row.get(name) for row in rows] for name in names}
+    series["epoch"] = [float(e) for e in epochs]
+    columns, logged, _, _ = _column_arrays(series)  # every cell was parsed as a number
+    notes = ["epochs numbered from 0, as CSVLogger numbers them (Keras prints 'Epoch 1/N')"]
+    return LogTable(columns, logged, epoch="epoch", merge="row"), notes
+
+
 # --------------------------------------------------------------------------- TensorBoard
 
 
@@ -533,21 +666,41 @@ def _scalar_events(file: Path) -> list[tuple[str, int, float]]:
     except ImportError as exc:
         msg = (
             f"reading the TensorBoard file {str(file)!r} needs the tensorboard package: "
-            "pip install tensorboard (or lossgap[integrations])"
+            "pip install 'lossgap[tensorboard]'"
         )
         raise InputError(msg) from exc
 
-    accumulator = EventAccumulator(str(file), size_guidance={"scalars": 0})
+    # TensorFlow 2 (tf.summary, Keras's TensorBoard callback) writes scalars as tensor
+    # summaries; torch's SummaryWriter and TF1 write them as scalar summaries.
+    accumulator = EventAccumulator(str(file), size_guidance={"scalars": 0, "tensors": 0})
     try:
         accumulator.Reload()
     except Exception as exc:  # tensorboard and protobuf raise their own errors
         msg = f"TensorBoard cannot read {str(file)!r} ({exc}): is it an event file?"
         raise InputError(msg) from exc
-    return [
+    tags = accumulator.Tags()
+    events = [
         (tag, event.step, event.value)
-        for tag in accumulator.Tags().get("scalars", [])
+        for tag in tags.get("scalars", [])
         for event in accumulator.Scalars(tag)
     ]
+    return events + _scalar_tensor_events(accumulator, tags.get("tensors", []))
+
+
+def _scalar_tensor_events(accumulator: Any, tags: list[str]) -> list[tuple[str, int, float]]:
+    """(tag, step, value) of the tensor summaries that hold one number (TF2's scalars)."""
+    from tensorboard.util.tensor_util import make_ndarray
+
+    events = []
+    for tag in tags:
+        plugin = accumulator.SummaryMetadata(tag).plugin_data.plugin_name
+        if plugin not in ("scalars", ""):  # images, histograms, text, hparams...
+            continue
+        for event in accumulator.Tensors(tag):
+            value = make_ndarray(event.tensor_proto)
+            if value.size == 1 and value.dtype.kind in "fiub":
+                events.append((tag, event.step, float(value.reshape(()))))
+    return events
 
 
 def _tensorboard_table(events: list[tuple[str, int, float]], source: Path) -> LogTable:
@@ -569,10 +722,24 @@ def _tensorboard_table(events: list[tuple[str, int, float]], source: Path) -> Lo
         columns[name] = np.where(mask, values, np.nan)
         logged[name] = mask
     epoch = "epoch" if "epoch" in columns else None
+    if epoch is None and all(_keras_epoch_tag(tag) for tag in columns if tag != "step"):
+        epoch = "step"  # Keras's TensorBoard callback writes epoch_* tags at step = epoch
     return LogTable(columns, logged, epoch=epoch, step="step", merge="step")
 
 
-def _tensorboard_runs(root: Path, files: list[Path]) -> list[tuple[Path, LogTable]]:
+def _keras_epoch_tag(tag: str) -> bool:
+    return tag.rsplit("/", 1)[-1].startswith("epoch_")
+
+
+def _iteration_tags(events: list[tuple[str, int, float]]) -> tuple[list, list[str]]:
+    """Keras's ``evaluation_*_vs_iterations`` tags count training iterations, not epochs:
+    on the step axis of the epoch tags they would land on the wrong points."""
+    dropped = sorted({tag for tag, _, _ in events if tag.endswith("_vs_iterations")})
+    kept = [e for e in events if not e[0].endswith("_vs_iterations")]
+    return kept, dropped
+
+
+def _tensorboard_runs(root: Path, files: list[Path]) -> list[tuple[Path, LogTable, list[str]]]:
     """One table per run under ``root``.
 
     Event files directly in ``root`` continue one another when each starts after the
@@ -599,7 +766,12 @@ def _tensorboard_runs(root: Path, files: list[Path]) -> list[tuple[Path, LogTabl
     if not chains:
         chains.append((root, []))
     chains[0][1].extend(split_events)
-    return [(source, _tensorboard_table(events, source)) for source, events in chains]
+    runs = []
+    for source, events in chains:
+        kept, dropped = _iteration_tags(events)
+        notes = [f"{tag!r} counts training iterations, not epochs: ignored" for tag in dropped]
+        runs.append((source, _tensorboard_table(kept, source), notes))
+    return runs
 
 
 def _tensorboard_logs(path: Path) -> list[tuple[Path, list[Path]]]:
@@ -620,9 +792,9 @@ def _tensorboard_raw(path: Path, label: str) -> tuple[list[RawLog], list[dict[st
         except InputError as exc:
             skipped.append({"path": str(root), "reason": str(exc)})
             continue
-        for source, table in runs:
+        for source, table, notes in runs:
             name = label if source == path else f"{label}/{source.relative_to(path).as_posix()}"
-            logs.append(RawLog(name, str(source), "tensorboard", table))
+            logs.append(RawLog(name, str(source), "tensorboard", table, notes))
     return logs, skipped
 
 
@@ -680,12 +852,16 @@ def _detect(path: Path, text: str | None) -> str:
     head = text.lstrip()
     if head.startswith(("{", "[")):
         return "json-family"
+    if _is_keras_console(text):
+        return "keras-console"
     first = text.splitlines()[0] if text.strip() else ""
     names = [c.strip().strip('"') for c in first.split(_delimiter(first))]
     return _csv_format(names)
 
 
-def read_file(path: str | Path, *, format: str | None = None, name: str | None = None) -> list[RawLog]:
+def read_file(
+    path: str | Path, *, format: str | None = None, name: str | None = None
+) -> list[RawLog]:
     """Read one log file (or TensorBoard run directory) into one RawLog per run.
 
     Parameters
@@ -732,7 +908,12 @@ def read_file(path: str | Path, *, format: str | None = None, name: str | None =
     fmt = format or detected
     meta: dict[str, Any] = {}
     events: list[dict[str, Any]] = []
-    if fmt in ("huggingface", "keras-history", "json") or detected == "json-family":
+    if fmt == "keras-console":
+        if detected != "keras-console":
+            msg = f"{str(path)!r} holds no 'Epoch N/M' line, as Keras prints before each epoch"
+            raise InputError(msg)
+        table, notes = _keras_console_table(text, path)
+    elif fmt in ("huggingface", "keras-history", "json") or detected == "json-family":
         if detected != "json-family":
             msg = f"{str(path)!r} is not JSON, as --format {fmt} expects: {_FORMAT_HINT}"
             raise InputError(msg)
@@ -754,9 +935,167 @@ def read_file(path: str | Path, *, format: str | None = None, name: str | None =
             raise InputError(msg)
     else:
         table, notes, events = _read_delimited(path, text)
+        if fmt == "wandb" and _is_wandb_export(list(table.columns)):
+            return _wandb_export_logs(table, label, str(path), notes)
         table = _shape_csv(table, fmt, path)
     raw = RawLog(label, str(path), fmt, table, notes, events, meta)
     return _split_runs(raw)
+
+
+def read_object(data: Any, *, name: str = "history") -> list[RawLog]:
+    """Read a log held in memory: a Keras ``History`` (or its ``.history`` dict), or a table.
+
+    Parameters
+    ----------
+    data : keras.callbacks.History, mapping, DataFrame or iterable of row dicts
+        ``model.fit(...)``'s return value or its ``.history`` dict (one list per metric);
+        or a pandas or polars DataFrame, or a pyarrow Table, of a log's rows (a Lightning
+        ``metrics.csv`` read with pandas, W&B's ``run.history()``...); or the rows as
+        dicts (W&B's ``run.scan_history()``).
+    name : str, default="history"
+        The run's name in the report.
+
+    Returns
+    -------
+    list of RawLog
+
+    Raises
+    ------
+    lossgap.InputError
+        Anything else, or a mapping whose lists do not line up.
+
+    Examples
+    --------
+    >>> logs = read_object({"loss": [0.9, 0.6], "val_loss": [0.8, 0.85]})
+    >>> logs[0].format, logs[0].table.columns["val_loss"].tolist()
+    ('keras-history', [0.8, 0.85])
+    """
+    source = Path(name)
+    if isinstance(getattr(data, "history", None), dict):
+        data = data.history  # keras.callbacks.History
+    if isinstance(data, dict):
+        table, notes = _keras_history_table(dict(data), source)
+        return _split_runs(RawLog(name, name, "keras-history", table, notes))
+    rows = _records(data)
+    if rows is not None:  # W&B's scan_history(): an iterator of row dicts
+        names = list(dict.fromkeys(k for row in rows for k in row))
+        columns, logged, dropped, mixed = _column_arrays({k: [r.get(k) for r in rows] for k in names})
+    else:
+        try:
+            arrow = data if isinstance(data, pa.Table) else pa.table(data)
+        except (TypeError, ValueError, pa.ArrowException) as exc:
+            msg = (
+                f"cannot read a {type(data).__name__} as a training log: pass a path, a Keras "
+                "History or its .history dict, a DataFrame of the logged rows, or the rows "
+                "as dicts"
+            )
+            raise InputError(msg) from exc
+        names = arrow.column_names
+        columns, logged, dropped, mixed = _arrow_columns(arrow)
+    if not columns or not len(next(iter(columns.values()))):
+        msg = f"the {type(data).__name__} {name!r} has no rows: the run logged nothing"
+        raise InputError(msg)
+    notes = [f"column {c!r} holds text, not numbers: ignored" for c in dropped]
+    notes += _mixed_notes(mixed, "column")
+    table = LogTable(columns, logged)
+    fmt = _csv_format(names)
+    if fmt == "wandb" and _is_wandb_export(names):
+        return _wandb_export_logs(table, name, name, notes)
+    table = _shape_csv(table, fmt, source)
+    return _split_runs(RawLog(name, name, fmt, table, notes))
+
+
+#: How a path names an MLflow run: ``mlflow:RUN_ID``.
+MLFLOW_PREFIX = "mlflow:"
+
+
+def read_mlflow(run_id: str, *, tracking_uri: str | None = None) -> list[RawLog]:
+    """Read every metric's history of an MLflow run.
+
+    Parameters
+    ----------
+    run_id : str
+        The run's id (``mlflow:`` in front is accepted).
+    tracking_uri : str, optional
+        Where the runs are (``file:./mlruns``, ``sqlite:///mlflow.db``, ``http://...``);
+        default MLflow's own (``MLFLOW_TRACKING_URI``).
+
+    Returns
+    -------
+    list of RawLog
+        One, its rows merged at each step the validation loss was logged (Keras
+        autologging logs epoch metrics at ``step=epoch``).
+
+    Raises
+    ------
+    lossgap.InputError
+        mlflow missing, an unknown run, or a run without metrics.
+    """
+    run_id = run_id.removeprefix(MLFLOW_PREFIX)
+    try:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+    except ImportError as exc:
+        msg = f"reading the MLflow run {run_id!r} needs mlflow: pip install 'lossgap[mlflow]'"
+        raise InputError(msg) from exc
+    client = MlflowClient(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+        keys = sorted(run.data.metrics)
+        events = [
+            (key, m.step, m.value) for key in keys for m in client.get_metric_history(run_id, key)
+        ]
+    except MlflowException as exc:
+        where = tracking_uri or client.tracking_uri
+        msg = (
+            f"MLflow has no run {run_id!r} at {where!r} ({exc.message.splitlines()[0]}): "
+            "check the run id, or pass --tracking-uri"
+        )
+        raise InputError(msg) from exc
+    label = run.info.run_name or run_id
+    events, notes = _distinct_mlflow_metrics(events)
+    if not events:
+        msg = f"the MLflow run {label!r} ({run_id}) logged no metrics"
+        raise InputError(msg)
+    table = _tensorboard_table(events, Path(label))
+    meta = {"run_id": run_id, "tracking_uri": client.tracking_uri}
+    notes.append("MLflow metric histories merged at each step the validation loss was logged")
+    return [RawLog(label, f"{MLFLOW_PREFIX}{run_id}", "mlflow", table, notes, meta=meta)]
+
+
+def _distinct_mlflow_metrics(
+    events: list[tuple[str, int, float]],
+) -> tuple[list[tuple[str, int, float]], list[str]]:
+    """Of metrics that mean the same (``val_loss`` and ``validation_loss``), the one logged
+    at the most distinct steps: Keras autologging also logs ``validation_*`` with every
+    value at step 0, which would otherwise compete for the validation loss."""
+    steps: dict[str, set[int]] = {}
+    for key, step, _ in events:
+        steps.setdefault(key, set()).add(step)
+    keep: dict[str, str] = {}
+    for key in steps:
+        canonical = normalise_name(key).canonical
+        if canonical not in keep or len(steps[key]) > len(steps[keep[canonical]]):
+            keep[canonical] = key
+    kept = set(keep.values())
+    notes = [
+        f"{key!r} means the same as {keep[normalise_name(key).canonical]!r}, logged at more "
+        "steps: ignored"
+        for key in steps
+        if key not in kept
+    ]
+    return [e for e in events if e[0] in kept], notes
+
+
+def _records(data: Any) -> list[dict[str, Any]] | None:
+    """The rows when ``data`` is an iterable of dicts, else None (a table, or not a log)."""
+    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "columns") or isinstance(data, (str, bytes)):
+        return None
+    if isinstance(data, (list, tuple)) or hasattr(data, "__next__"):
+        rows = list(data)
+        if rows and all(isinstance(r, dict) for r in rows):
+            return rows
+    return None
 
 
 def _candidates(directory: Path) -> list[Path]:

@@ -16,7 +16,9 @@ def require(module: str, what: str, install: str) -> Any:
         raise ImportError(msg) from exc
 
 
-def lazy_class(namespace: dict[str, Any], name: str, build: Callable[[], type]) -> Callable[[str], Any]:
+def lazy_class(
+    namespace: dict[str, Any], name: str, build: Callable[[], type]
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` (PEP 562) that builds ``name`` once, when first asked for."""
 
     def module_getattr(attribute: str) -> Any:

@@ -119,7 +119,10 @@ def write_epoch_predictions(
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
     if out.shape[0] != labels.shape[0]:
-        msg = f"{labels.shape[0]} labels but {out.shape[0]} rows of model outputs: pass one per sample"
+        msg = (
+            f"{labels.shape[0]} labels but {out.shape[0]} rows of model outputs: "
+            "pass one per sample"
+        )
         raise InputError(msg)
     if classes is not None and labels.dtype.kind in "iu":
         labels = np.asarray(classes, dtype=object)[labels]
@@ -130,11 +133,15 @@ def write_epoch_predictions(
         prob = softmax(out, axis=1) if from_logits else out
         names = list(classes) if classes is not None else list(range(out.shape[1]))
         if len(names) != out.shape[1]:
-            msg = f"{len(names)} classes but {out.shape[1]} output columns: name one class per column"
+            msg = (
+                f"{len(names)} classes but {out.shape[1]} output columns: "
+                "name one class per column"
+            )
             raise InputError(msg)
         for j, name in enumerate(names):
             # a class made inert as a label is named the same way in its column
-            columns[f"p_{spreadsheet_safe(str(name)) if file_format == 'csv' else name}"] = prob[:, j]
+            column = spreadsheet_safe(str(name)) if file_format == "csv" else name
+            columns[f"p_{column}"] = prob[:, j]
     if file_format == "csv" and np.asarray(columns["label"]).dtype.kind in "OUS":
         # these files get opened in spreadsheets: no label cell may run as a formula
         columns["label"] = np.array(

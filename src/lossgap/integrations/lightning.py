@@ -45,7 +45,10 @@ def _build() -> type:
     pl = require("lightning.pytorch", "LightningPredictionWriter", "pip install 'lightning>=2'")
     import torch
 
-    class LightningPredictionWriter(pl.Callback):
+    # a class loaded at run time, so typed Any (mypy cannot see through require)
+    Callback: Any = pl.Callback
+
+    class LightningPredictionWriter(Callback):
         """Write each validation epoch's outputs and labels to ``directory``.
 
         Parameters

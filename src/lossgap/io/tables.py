@@ -1,4 +1,8 @@
-"""Read prediction files into columns: CSV, TSV, Parquet, JSON Lines, .npy and .npz.
+"""Read prediction files into columns: CSV, TSV, Parquet, JSON Lines, Arrow IPC, .npy and .npz.
+
+Besides local files: compressed ones (``preds.csv.gz``, ``.bz2``, ``.zst``, ``.lz4``),
+standard input (``-``, the format told by its first bytes) and every URI
+:mod:`pyarrow.fs` opens (``s3://``, ``gs://``, ``hdfs://``, ``file://``).
 
 Tables are read with pyarrow (CSV, TSV, Parquet, JSON Lines) or numpy (``.npy``/``.npz``),
 never by a hand-written parser. Every failure is an :class:`~lossgap.InputError` naming
@@ -12,6 +16,9 @@ Column layout of numpy files: a structured ``.npy`` gives one column per field; 
 from __future__ import annotations
 
 import fnmatch
+import io
+import re
+import sys
 import tokenize
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -40,7 +47,17 @@ FORMATS = {
     ".json": "jsonl",
     ".npy": "npy",
     ".npz": "npz",
+    ".feather": "ipc",
+    ".arrow": "ipc",
+    ".ipc": "ipc",
+    ".arrows": "ipc",
 }
+
+#: Compression suffixes and pyarrow's codec names; the format is the suffix before.
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
+
+#: ``scheme://...``, or ``scheme:/...``: a CLI argument read as a Path loses a slash.
+_URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):(?P<slashes>/+)(?P<rest>.*)$")
 
 LABEL_CANDIDATES = ("label", "y_true", "y", "target", "true", "class", "labels")
 PROB_CANDIDATES = ("prob", "y_prob", "proba", "probability", "p", "score", "y_score", "pred")
@@ -71,6 +88,9 @@ def read_table(path: str | Path) -> pa.Table:
     lossgap.InputError
         Missing, empty, header-only or unreadable files.
     """
+    table = _read_source(str(path))
+    if table is not None:
+        return _checked(table, str(path))
     path = Path(path)
     if not path.exists():
         msg = f"file {str(path)!r} does not exist: check the path"
@@ -82,18 +102,137 @@ def read_table(path: str | Path) -> pa.Table:
         msg = f"file {str(path)!r} is empty: it holds no header and no rows"
         raise InputError(msg)
     kind = file_format(path)
-    table = _READERS[kind](path)
+    return _checked(_READERS[kind](path), str(path))
+
+
+def _checked(table: pa.Table, where: str) -> pa.Table:
+    """The table, unless it has no column or no row."""
     if table.num_columns == 0:
-        msg = f"file {str(path)!r} holds no columns: is it a table?"
+        msg = f"file {where!r} holds no columns: is it a table?"
         raise InputError(msg)
-    check_unique_columns(table.column_names, str(path))
+    check_unique_columns(table.column_names, where)
     if table.num_rows == 0:
         msg = (
-            f"file {str(path)!r} has a header ({', '.join(table.column_names)}) but no rows: "
+            f"file {where!r} has a header ({', '.join(table.column_names)}) but no rows: "
             "there are no samples to evaluate"
         )
         raise InputError(msg)
     return table
+
+
+def _read_source(source: str) -> pa.Table | None:
+    """Standard input, a URI or a compressed file; None for a plain local path."""
+    uri = _URI.match(source)
+    compression = COMPRESSIONS.get(Path(source).suffix.lower())
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        if not data:
+            msg = "standard input is empty: pipe a table into lossgap, or pass a file"
+            raise InputError(msg)
+        return _table_from_bytes(data, _sniff(data), "standard input")
+    if uri is not None and len(uri["scheme"]) > 1:  # "C:/..." is a Windows path
+        scheme, rest = uri["scheme"], uri["rest"]
+        if len(uri["slashes"]) >= 2:
+            address = source
+        else:  # Path("s3://b/k") is "s3:/b/k"; Path("file:///x") is "file:/x"
+            address = f"{scheme}:///{rest}" if scheme == "file" else f"{scheme}://{rest}"
+        return _table_from_bytes(_read_uri(address, compression), _inner_format(address), address)
+    if compression is not None:
+        path = Path(source)
+        if not path.is_file():
+            return None  # the plain path's checks name the problem
+        try:
+            with pa.input_stream(source, compression=compression) as stream:
+                data = stream.read()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise _not_a_table(path, f"{compression}-compressed", exc) from exc
+        return _table_from_bytes(data, _inner_format(source), source)
+    return None
+
+
+def _inner_format(name: str) -> str:
+    """The format of a name, under its compression suffix (``preds.csv.gz``: CSV)."""
+    stem = Path(name.split("?", 1)[0])
+    if stem.suffix.lower() in COMPRESSIONS:
+        stem = stem.with_suffix("")
+    return file_format(stem)
+
+
+def _read_uri(address: str, compression: str | None) -> bytes:
+    from pyarrow import fs
+
+    try:
+        filesystem, inner = fs.FileSystem.from_uri(address)
+        with filesystem.open_input_stream(inner, compression=compression) as stream:
+            return stream.read()
+    except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        msg = (
+            f"cannot read {address!r} ({detail}): check the address, and the credentials "
+            "pyarrow.fs reads from the environment"
+        )
+        raise InputError(msg) from exc
+
+
+#: First bytes of the binary formats, for standard input.
+_MAGIC = ((b"PAR1", "parquet"), (b"ARROW1", "ipc"), (b"FEA1", "ipc"), (b"\x93NUMPY", "npy"))
+
+
+def _sniff(data: bytes) -> str:
+    """The format of piped bytes: binary magic numbers, JSON Lines, else CSV or TSV."""
+    if data[:2] == b"\x1f\x8b":
+        return "gzip"
+    if data[:4] == b"\xff\xff\xff\xff" or data[:8] == b"\xff\xff\xff\xff\x00\x00\x00\x00":
+        return "ipc"  # an IPC stream starts with a continuation marker
+    for magic, kind in _MAGIC:
+        if data.startswith(magic):
+            return kind
+    if data.startswith(b"PK"):
+        return "npz"
+    head = data[:4096].lstrip()
+    if head.startswith(b"{"):
+        return "jsonl"
+    first = head.split(b"\n", 1)[0]
+    return "tsv" if first.count(b"\t") > first.count(b",") else "csv"
+
+
+def _table_from_bytes(data: bytes, kind: str, where: str) -> pa.Table:
+    """Read a whole table held in memory with the reader of ``kind``."""
+    if kind == "gzip":
+        data = pa.input_stream(pa.py_buffer(data), compression="gzip").read()
+        return _table_from_bytes(data, _sniff(data), where)
+    name = Path(where)
+    try:
+        if kind in ("csv", "tsv"):
+            options = pa_csv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
+            return pa_csv.read_csv(pa.py_buffer(data), parse_options=options)
+        if kind == "parquet":
+            return pq.read_table(pa.py_buffer(data))
+        if kind == "jsonl":
+            return pa_json.read_json(pa.py_buffer(data))
+        if kind == "ipc":
+            return _ipc_table(pa.py_buffer(data))
+        if kind == "npy":
+            return _arrays_from_npy(np.load(io.BytesIO(data), allow_pickle=False), name)
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            return _arrays_to_table({k: archive[k] for k in archive.files}, name)
+    except InputError:  # a ValueError, but already the one line to show
+        raise
+    except (pa.ArrowInvalid, pa.ArrowTypeError, *_NUMPY_FILE_ERRORS) as exc:
+        raise _not_a_table(name, kind.upper() if kind != "jsonl" else "JSON Lines", exc) from exc
+
+
+def _ipc_table(source: object) -> pa.Table:
+    """An Arrow IPC file (Feather v2), a Feather v1 file, or an IPC stream."""
+    import pyarrow.feather as feather
+
+    try:
+        return feather.read_table(source)
+    except pa.ArrowInvalid:
+        if isinstance(source, pa.Buffer):
+            return pa.ipc.open_stream(source).read_all()
+        with pa.OSFile(str(source)) as handle:
+            return pa.ipc.open_stream(handle).read_all()
 
 
 def check_unique_columns(names: Sequence[str], where: str) -> None:
@@ -104,7 +243,8 @@ def check_unique_columns(names: Sequence[str], where: str) -> None:
     >>> check_unique_columns(["y", "p", "p"], "f.csv")
     Traceback (most recent call last):
     ...
-    lossgap.errors.InputError: 'f.csv' has two columns named 'p' (columns 2 and 3, counted from 1): rename one
+    lossgap.errors.InputError: 'f.csv' has two columns named 'p' (columns 2 and 3, counted
+    from 1): rename one
     """
     first: dict[str, int] = {}
     for j, name in enumerate(names):
@@ -134,7 +274,7 @@ def _not_a_table(path: Path, kind: str, exc: Exception | None = None) -> InputEr
     detail = f" ({str(exc).splitlines()[0]})" if exc is not None and str(exc) else ""
     msg = (
         f"file {str(path)!r} is not a {kind} table{detail}: pass a CSV, TSV, Parquet, "
-        "JSON Lines, .npy or .npz file"
+        "JSON Lines, Arrow IPC (Feather), .npy or .npz file"
     )
     return InputError(msg)
 
@@ -218,14 +358,14 @@ _NUMPY_FILE_ERRORS = (
 def _read_npy(path: Path) -> pa.Table:
     try:
         array = np.load(path, allow_pickle=False)
-        return _numpy_table(array, path)
+        return _arrays_from_npy(array, path)
     except InputError:
         raise
     except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npy", exc) from exc
 
 
-def _numpy_table(array: np.ndarray, path: Path) -> pa.Table:
+def _arrays_from_npy(array: np.ndarray, path: Path) -> pa.Table:
     if array.dtype.names:
         return _arrays_to_table({name: array[name] for name in array.dtype.names}, path)
     if array.ndim == 1:
@@ -249,7 +389,15 @@ def _read_npz(path: Path) -> pa.Table:
         raise _not_a_table(path, ".npz", exc) from exc
 
 
+def _read_ipc(path: Path) -> pa.Table:
+    try:
+        return _ipc_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise _not_a_table(path, "Arrow IPC (Feather)", exc) from exc
+
+
 _READERS = {
+    "ipc": _read_ipc,
     "csv": _read_csv,
     "tsv": _read_tsv,
     "parquet": _read_parquet,

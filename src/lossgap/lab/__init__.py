@@ -1,4 +1,5 @@
-"""The lab: logistic-regression illustrations of where cross-entropy and accuracy part ways, runnable and plotted.
+"""The lab: logistic-regression illustrations of where cross-entropy and accuracy part
+ways, runnable and plotted.
 
 :func:`logistic_lab` fits one-input logistic regression by cross-entropy, finds the exact
 accuracy maximum, and traces both along each parameter; :mod:`lossgap.render.plots.lab` draws it.

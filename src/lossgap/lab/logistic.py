@@ -126,9 +126,9 @@ def check_points(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.nda
     huge = np.flatnonzero(np.abs(x_arr) > MAX_ABS_X)
     if huge.size:
         msg = (
-            f"column x, row {huge[0]}: {python_scalar(x_arr[huge[0]])!r} is beyond +-{MAX_ABS_X:g}, "
-            "where slope * x and its square overflow or lose every digit: rescale x "
-            "(divide it by a power of ten)"
+            f"column x, row {huge[0]}: {python_scalar(x_arr[huge[0]])!r} is beyond "
+            f"+-{MAX_ABS_X:g}, where slope * x and its square overflow or lose every digit: "
+            "rescale x (divide it by a power of ten)"
         )
         raise InputError(msg)
     labels = _binary_labels(y_arr)

@@ -212,6 +212,11 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
         ),
         style=style("dim"),
     )
+    if c.goals:
+        yield Text("")
+        yield Text("Which to keep", style="bold")
+        for choice in c.goals:
+            yield Text(f"{choice.verdict} ({choice.method})")
     yield Text("")
     yield Text("Findings", style="bold")
     if not c.findings:
@@ -328,6 +333,8 @@ def comparison_answer(c: Comparison) -> Answer:
             )
         )
     steps.append(Step("Otherwise decide on other grounds: cost, speed, simplicity."))
+    if c.goals:  # a goal was asked for (--goal): its verdicts answer the question
+        headline = " ".join(g.verdict[:1].upper() + g.verdict[1:] for g in c.goals)
     return Answer(
         headline=headline,
         numbers=tuple(numbers),

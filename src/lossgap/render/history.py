@@ -119,7 +119,9 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
         yield Text(f"note: {note}", style=style("dim"))
     if report.skipped:
         yield Text("")
-        yield Text(f"{len(report.skipped)} file(s) skipped (not a training log):", style=style("dim"))
+        yield Text(
+            f"{len(report.skipped)} file(s) skipped (not a training log):", style=style("dim")
+        )
         for entry in report.skipped[:SHOWN_SKIPPED]:
             yield Text(f"  {entry['path']}: {entry['reason']}", style=style("dim"))
 
@@ -272,7 +274,9 @@ def history_answer(report: HistoryReport) -> Answer:
     if not findings:
         findings = [f.message for f in serious[:2]]
     steps = []
-    one_epoch = prob is None or dec is None or dec["epoch"] == prob["epoch"] or dec.get("within_noise")
+    one_epoch = (
+        prob is None or dec is None or dec["epoch"] == prob["epoch"] or dec.get("within_noise")
+    )
     if prob is not None:
         goal = (
             "Keep" if one_epoch else "For probabilities (risk scores, ranking) keep"

@@ -258,6 +258,7 @@ def explain_report(
     >>> page.startswith("<!DOCTYPE html>"), page.count("<img ")
     (True, 2)
     """
+    from lossgap.render.plots.decision import decision_charts
     from lossgap.render.plots.explain import explain_charts
 
     classes = ", ".join(map(str, ev.classes))
@@ -270,7 +271,8 @@ def explain_report(
         headline=answer.headline,
         subtitle=f"{ev.n} samples, {ev.task} ({classes}); decision: {ev.decision_rule}.",
         title=f"lossgap explain{f': {source}' if source else ''}",
-        make_charts=lambda: explain_charts(ev, curves),
+        make_charts=lambda: explain_charts(ev, curves)
+        + decision_charts(ev, None if curves is None else curves.decision),
         make_markdown=lambda: explain_markdown(ev, source=source),
         source=source,
     )

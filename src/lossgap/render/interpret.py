@@ -142,8 +142,8 @@ def _answer_finding(f: Finding, result: Interpretation) -> str | None:
     if f.code == "overconfident" and split is not None and split.error_true_class_prob_range:
         return (
             f"The errors are confident: even if every correct prediction were a coin flip, "
-            f"the errors would give their true class {prob_text(split.error_true_class_prob_range[1])} "
-            "or less on (geometric) average."
+            "the errors would give their true class "
+            f"{prob_text(split.error_true_class_prob_range[1])} or less on (geometric) average."
         )
     if f.code == "wide_intervals":
         return (

@@ -87,7 +87,9 @@ def lab_answer(result: LabResult) -> Answer:
             "two criteria agree."
         )
     numbers = [
-        KeyNumber("fit: log loss", f"{fit.log_loss:.4f}", "", f"slope {fit.slope:.3g}, cut {fit.cut:.3g}"),
+        KeyNumber(
+            "fit: log loss", f"{fit.log_loss:.4f}", "", f"slope {fit.slope:.3g}, cut {fit.cut:.3g}"
+        ),
         KeyNumber("fit: accuracy", f"{fit.accuracy:.4f}", "", f"{result.n} points"),
         KeyNumber("best accuracy", f"{result.best_accuracy:.4f}", "", "over every cut"),
         KeyNumber(

@@ -15,7 +15,13 @@ from typing import Any
 from lossgap.printable import printable
 from lossgap.render.compare import format_p
 from lossgap.render.compare import headline as comparison_headline
-from lossgap.render.text import SHOWN_METRICS, format_interval, format_number, headline
+from lossgap.render.text import (
+    SHOWN_METRICS,
+    decision_lines,
+    format_interval,
+    format_number,
+    headline,
+)
 from lossgap.results.compare import Comparison
 from lossgap.results.evaluation import Evaluation, Finding
 from lossgap.results.history import HistoryReport
@@ -115,9 +121,13 @@ def explain_markdown(ev: Evaluation, *, source: str | None = None) -> str:
         f"**{escape(headline(ev))}**",
         f"{ev.n} samples, {ev.task} ({classes}); decision: {escape(ev.decision_rule)}.",
         metrics,
-        "#### Findings, and what to do",
-        findings_list(ev.findings),
     ]
+    if ev.decision is not None and ev.decision.costs is not None:
+        lines = decision_lines(ev.decision)
+        parts.append(
+            "#### Decisions\n\n" + "\n".join(f"- {escape(line.strip())}" for line in lines)
+        )
+    parts += ["#### Findings, and what to do", findings_list(ev.findings)]
     if ev.worst:
         parts.append(
             "<details><summary>Worst samples (highest log loss)</summary>\n\n" + worst

@@ -18,6 +18,7 @@ from rich.text import Text
 from lossgap.printable import printable
 from lossgap.render.answer import Answer, KeyNumber, Step, interval_text
 from lossgap.render.theme import THEME, style
+from lossgap.results.decision import Decision
 from lossgap.results.evaluation import Evaluation, Finding, MetricValue
 
 #: Metrics shown in the terminal table, in order (the JSON has them all).
@@ -166,6 +167,60 @@ def findings_renderables(findings: Sequence[Finding]) -> Iterator[RenderableType
             yield Text(f"   What to do: {finding.advice}", style=style("advice"))
 
 
+def decision_lines(d: Decision) -> list[str]:
+    """The decision section in plain lines (given costs): best threshold or rule, and costs.
+
+    Examples
+    --------
+    >>> import lossgap
+    >>> ev = lossgap.explain([0, 0, 1, 1, 1, 0], [0.1, 0.3, 0.4, 0.7, 0.9, 0.5], costs=(1, 4))
+    >>> decision_lines(ev.decision)[0]  # doctest: +ELLIPSIS
+    'Least cost 0.1667 per sample at p >= 0.35 (thresholds in [0, 0.9] are as good at 95%...'
+    """
+    lines = []
+    choice = d.optimal.get("cost")
+    if choice is not None:
+        lines.append(
+            f"Least cost {choice.value:.4g} per sample at p >= {choice.threshold:.3g} "
+            f"(thresholds in [{choice.threshold_low:.3g}, {choice.threshold_high:.3g}] are as "
+            f"good at {d.confidence:.0%}; the cost varies by {choice.flat_within:.3g} across them)."
+        )
+        for at in d.at:
+            if at.name == "threshold" and at.threshold == 0.5:
+                continue  # the same line as at 0.5
+            name = {"0.5": "0.5", "threshold": "the threshold in use", "calibrated":
+                    "FP / (FP + FN), a calibrated model's threshold"}[at.name]
+            lines.append(
+                f"  at {name} ({at.threshold:.3g}): {at.cost:.4g} per sample, "
+                f"{at.excess:+.4g} against the best"
+            )
+    for rule in d.rules:
+        lines.append(f"{rule.rule.replace('_', ' ')}: {rule.cost:.4g} per sample")
+    return lines
+
+
+def decision_step(d: Decision | None) -> str | None:
+    """What to decide, in one sentence, when costs were given; None otherwise."""
+    if d is None or d.costs is None:
+        return None
+    choice, at = d.optimal.get("cost"), d.cost_at("threshold")
+    if choice is not None and at is not None:
+        return (
+            f"Decide with p >= {choice.threshold:.3g} (any threshold in "
+            f"[{choice.threshold_low:.3g}, {choice.threshold_high:.3g}] does as well): "
+            f"{choice.value:.4g} per sample, against {at.cost:.4g} at {at.threshold:g}. "
+            "Chosen on these samples: confirm it on a fresh split."
+        )
+    rules = {r.rule: r for r in d.rules}
+    if "argmax" in rules and "cost_weighted" in rules:
+        return (
+            "Decide by least expected cost (argmin over decisions of sum_i p_i C[i][j]): "
+            f"{rules['cost_weighted'].cost:.4g} per sample, against "
+            f"{rules['argmax'].cost:.4g} for the argmax."
+        )
+    return None
+
+
 def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     """The terminal explanation: headline, numbers, findings with advice, worst samples."""
     yield Text(headline(ev), style=style("headline"))
@@ -176,6 +231,10 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     )
     yield Text("")
     yield metrics_table(ev)
+    if ev.decision is not None and ev.decision.costs is not None:
+        yield Text("")
+        yield Text("Decisions", style="bold")
+        yield from (Text(line) for line in decision_lines(ev.decision))
     yield Text("")
     yield Text("Findings", style="bold")
     yield from findings_renderables(ev.findings)
@@ -396,11 +455,15 @@ def explain_answer(ev: Evaluation) -> Answer:
         _number(ev, "calibration_slope", "calibration slope", "1 = calibrated, <1 too sure"),
     ]
     shown = [f for f in serious if f.code not in _IN_HEADLINE]
+    steps = list(_explain_steps(ev))
+    step = decision_step(ev.decision)
+    if step is not None:  # --costs: which decision to take comes first
+        steps = [Step(step)] + steps
     return Answer(
         headline=headline,
         numbers=tuple(n for n in rows if n is not None),
         confidence=ev.confidence,
         findings=tuple(finding_sentence(f, ev) for f in shown[:2]),
-        steps=tuple(_explain_steps(ev)),
+        steps=tuple(steps),
         details="Everything: --full. Report with plots: --html FILE. Terms: docs/glossary.md",
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lossgap.results.decision import GoalChoice
 from lossgap.results.display import Displayable
 from lossgap.results.evaluation import Evaluation, Finding, json_safe
 
@@ -174,6 +175,8 @@ class Comparison(Displayable):
     detail : str
         How much of each model's evaluation was computed: ``"full"`` or ``"summary"``
         (see :func:`lossgap.explanation.evaluate`).
+    goals : list of GoalChoice
+        Which model to keep per goal asked for (``compare --goal``); empty when none.
     """
 
     task: str
@@ -192,6 +195,7 @@ class Comparison(Displayable):
     findings: list[Finding] = field(default_factory=list)
     ids_shown: int = 20
     detail: str = "full"
+    goals: list[GoalChoice] = field(default_factory=list)
 
     @property
     def alpha(self) -> float:
@@ -233,4 +237,6 @@ class Comparison(Displayable):
             "pairs": [p.to_dict() for p in self.pairs],
             "findings": [asdict(f) for f in self.findings],
         }
+        if self.goals:
+            out["goals"] = {g.goal: g.to_dict() for g in self.goals}
         return json_safe(out)

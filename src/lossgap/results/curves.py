@@ -25,6 +25,8 @@ class ExplainCurves:
         :func:`lossgap.curves.threshold_curves` (binary only).
     points : dict or None
         :func:`lossgap.curves.sample_points` (samples needed).
+    decision : dict or None
+        :func:`lossgap.core.decision.decision_curve` of a binary evaluation with costs.
     """
 
     band: dict[str, Any] | None = None
@@ -32,6 +34,7 @@ class ExplainCurves:
     histogram: dict[str, Any] | None = None
     thresholds: dict[str, Any] | None = None
     points: dict[str, Any] | None = None
+    decision: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-safe data."""

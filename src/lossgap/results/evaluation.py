@@ -12,6 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lossgap.results.decision import Decision
 from lossgap.results.display import Displayable
 
 SEVERITIES = ("high", "medium", "low", "info")
@@ -220,6 +221,9 @@ class Evaluation(Displayable):
         Facts the finding rules read that are not metrics (counts, shares).
     confidence : float
         Confidence level of the intervals.
+    decision : Decision or None
+        Thresholds and costs of the decisions (``docs/decisions.md``); None when not
+        computed.
     """
 
     task: str
@@ -236,6 +240,7 @@ class Evaluation(Displayable):
     diagnostics: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     weighted: bool = False
+    decision: Decision | None = None
 
     def metric(self, name: str) -> float:
         """The point value of metric ``name``."""
@@ -272,6 +277,7 @@ class Evaluation(Displayable):
             "findings": [asdict(f) for f in self.findings],
             "worst": [asdict(row) for row in self.worst],
             "diagnostics": self.diagnostics,
+            "decision": None if self.decision is None else self.decision.to_dict(),
         }
         return json_safe(out)
 

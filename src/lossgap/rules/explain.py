@@ -24,6 +24,7 @@ from typing import Any
 from scipy.special import ndtri
 
 from lossgap.results.evaluation import Evaluation, Finding
+from lossgap.rules.decision import RULES as DECISION_RULES
 
 Rule = Callable[[Evaluation], Finding | None]
 
@@ -546,6 +547,7 @@ RULES: list[Rule] = [
     loss_concentration,
     wide_intervals,
     threshold_fragile,
+    *DECISION_RULES,
 ]
 
 

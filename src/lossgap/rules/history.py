@@ -77,7 +77,8 @@ def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> st
 def goal_advice(analysis: RunAnalysis, goal: str | None) -> str:
     """Which epoch to keep, fitted to the goal, with the expected effect where known."""
     advice = analysis.advice
-    prob, dec, recal = advice.get("probabilities"), advice.get("decisions"), advice.get("recalibrate")
+    prob, dec = advice.get("probabilities"), advice.get("decisions")
+    recal = advice.get("recalibrate")
     if prob is None:
         return ""
     curve = " on the smoothed curves" if advice.get("basis") == "smoothed" else ""
@@ -123,7 +124,8 @@ def divergence(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     start = at(analysis, div["start_epoch"])
     p_loss, p_score = div["loss_trend"]["p_value"], div["score_trend"]["p_value"]
     if div["direction"] == "loss_rises":
-        verb = {"rising": "kept rising", "flat": "held", "falling": "fell"}[div["score_trend"]["trend"]]
+        verbs = {"rising": "kept rising", "flat": "held", "falling": "fell"}
+        verb = verbs[div["score_trend"]["trend"]]
         if analysis.run.metrics[score].name.direction == "min":
             verb = {"rising": "worsened", "flat": "held", "falling": "kept improving"}[
                 div["score_trend"]["trend"]
@@ -132,17 +134,18 @@ def divergence(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
             f"From {start} on, {loss} rose from {_fmt(div['loss_start'])} to "
             f"{_fmt(div['loss_end'])} (smoothed; rising trend p = {p_loss:.2g}) while {score} "
             f"{verb}, from {_fmt(div['score_start'])} to {_fmt(div['score_end'])} "
-            f"(trend p = {p_score:.2g}){_noise_clause(analysis, div, 'that change')}: the model grows "
-            "more confident, which costs more on the samples it still gets wrong than it "
-            "gains on those it gets right, so the loss and the accuracy part ways."
+            f"(trend p = {p_score:.2g}){_noise_clause(analysis, div, 'that change')}: "
+            "the model grows more confident, which costs more on the samples it still gets "
+            "wrong than it gains on those it gets right, so the loss and the accuracy part ways."
         )
     else:
         message = (
             f"From {start} on, {score} fell from {_fmt(div['score_start'])} to "
             f"{_fmt(div['score_end'])} (smoothed; falling trend p = {p_score:.2g}) while {loss} "
             f"did not rise ({_fmt(div['loss_start'])} to {_fmt(div['loss_end'])}, trend p = "
-            f"{p_loss:.2g}){_noise_clause(analysis, div, 'that change')}: the probabilities improve on "
-            "average while more samples end on the wrong side of the threshold."
+            f"{p_loss:.2g}){_noise_clause(analysis, div, 'that change')}: "
+            "the probabilities improve on average while more samples end on the wrong side of "
+            "the threshold."
         )
     evidence = {k: v for k, v in div.items() if k not in ("loss_trend", "score_trend")}
     evidence.update(
@@ -152,7 +155,8 @@ def divergence(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
         score_p=p_score,
         score_trend=div["score_trend"]["trend"],
     )
-    return [Finding("loss_accuracy_divergence", "medium", message, evidence, goal_advice(analysis, goal))]
+    advice = goal_advice(analysis, goal)
+    return [Finding("loss_accuracy_divergence", "medium", message, evidence, advice)]
 
 
 def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -202,7 +206,8 @@ def best_epochs_disagree(analysis: RunAnalysis, goal: str | None) -> list[Findin
     evidence = {**facts, "n_val_source": analysis.n_val_source}
     inferred = analysis.n_val_source == INFERRED_N
     severity = "medium" if facts["within_noise"] is False and not inferred else "low"
-    return [Finding("best_epochs_disagree", severity, message, evidence, goal_advice(analysis, goal))]
+    advice = goal_advice(analysis, goal)
+    return [Finding("best_epochs_disagree", severity, message, evidence, advice)]
 
 
 def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -296,7 +301,7 @@ def nan_loss(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
 
 
 def uniform_predictions(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
-    """``uniform_predictions``: the loss sits at ln k, the loss of a uniform guess over k classes."""
+    """``uniform_predictions``: the loss sits at ln k, that of a uniform guess over k classes."""
     run = analysis.run
     values = run.metrics[run.loss].values
     values = values[np.isfinite(values)]
@@ -324,7 +329,9 @@ def uniform_predictions(analysis: RunAnalysis, goal: str | None) -> list[Finding
     if score is not None and np.isfinite(score).any():
         lo, hi = float(np.nanmin(score)), float(np.nanmax(score))
         evidence.update(score_min=lo, score_max=hi)
-        score_range = f", and {run.score} between {lo:.3g} and {hi:.3g} is chance level ({1 / k:.3g})"
+        score_range = (
+            f", and {run.score} between {lo:.3g} and {hi:.3g} is chance level ({1 / k:.3g})"
+        )
     message = (
         f"{run.loss} stays at {median:.4f}, ln {k} = {ln_k:.4f}, at all {values.size} evaluations: "
         f"the model gives each of {k} classes probability 1/{k} and has learned nothing"
@@ -354,7 +361,9 @@ def too_short(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
             (run.score, "val_acc"),
         ):
             value = run.values(key)
-            if value is not None and np.isfinite(value[i]) and (key != run.score or run.metrics[key].name.metric == "accuracy"):
+            if key is None or value is None or not np.isfinite(value[i]):
+                continue
+            if key != run.score or run.metrics[key].name.metric == "accuracy":
                 parts.append(f"{word}: {value[i]:.4f}")
         interpret = f'lossgap interpret "{" - ".join(parts)}"'
     message = (
@@ -419,13 +428,17 @@ def reading_events(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
             advice = "Log each run to its own file (CSVLogger(append=False), a new file name)."
             found.append(Finding("appended_runs", "info", message, evidence, advice))
         elif event["code"] == "damaged_log":
-            cut = " (the file was probably cut off while training ran)" if event["last_line"] else ""
+            cut = (
+                " (the file was probably cut off while training ran)" if event["last_line"] else ""
+            )
             message = (
                 f"line(s) {', '.join(map(str, event['lines']))} of {event['path']} have "
                 f"{', '.join(map(str, event['found_fields']))} field(s) where the header has "
                 f"{event['expected_fields']}: skipped{cut}."
             )
-            advice = "Re-export the log if you need those epochs; the analysis uses the complete rows."
+            advice = (
+                "Re-export the log if you need those epochs; the analysis uses the complete rows."
+            )
             found.append(Finding("damaged_log", "low", message, evidence, advice))
     return found
 

@@ -12,14 +12,23 @@ from __future__ import annotations
 import base64
 import io
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-from cycler import cycler
-from matplotlib.figure import Figure
+from lossgap.errors import InputError
+
+try:
+    import matplotlib
+    from cycler import cycler
+    from matplotlib.figure import Figure
+except ImportError as exc:  # not a core dependency: the [plots] extra
+    msg = "plots and the charts of HTML reports need matplotlib: pip install 'lossgap[plots]'"
+    raise InputError(msg) from exc
+
+if TYPE_CHECKING:  # matplotlib >= 3.9 names its settings' keys; older ones run too
+    from matplotlib.typing import RcKeyType
 
 #: Okabe & Ito (2008) colours by role.
 COLORS = {
@@ -34,7 +43,7 @@ COLORS = {
 }
 
 #: matplotlib settings of every lossgap plot.
-STYLE: dict[str, Any] = {
+STYLE: dict[RcKeyType, Any] = {
     "figure.figsize": (5.8, 4.0),
     "figure.dpi": 100,
     "figure.facecolor": "white",
@@ -70,7 +79,7 @@ def plot_style() -> Iterator[None]:
 
 
 def new_figure(
-    *, nrows: int = 1, ncols: int = 1, size: Sequence[float] | None = None, **kwargs: Any
+    *, nrows: int = 1, ncols: int = 1, size: tuple[float, float] | None = None, **kwargs: Any
 ) -> tuple[Figure, Any]:
     """A figure and its axes in the lossgap style (call inside :func:`plot_style`)."""
     figure = Figure(figsize=size or STYLE["figure.figsize"], layout="constrained")

@@ -60,9 +60,10 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
             right.set_ylabel(name[run.score], color=COLORS["correct"])
         div = analysis.divergence
         start = _x_of(curves, div["start_epoch"]) if div else None
-        if start is not None:
+        if div and start is not None:
+            score_name = name.get(run.score) if run.score else None
             ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
-                       label=f"loss and {name.get(run.score)} part ways "
+                       label=f"loss and {score_name} part ways "
                        f"({run.axis} {div['start_epoch']})")
         # the epochs kept per goal, as the text names them (one per goal)
         marks = (("probabilities", COLORS["wrong"], ":"), ("decisions", COLORS["correct"], "-."))
@@ -70,7 +71,9 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
             keep = analysis.advice.get(goal)
             if goal == "decisions" and keep and keep.get("within_noise"):
                 keep = None  # its gain is noise: the probabilities epoch serves both
-            at = _x_of(curves, keep["epoch"]) if keep else None
+            if not keep:
+                continue
+            at = _x_of(curves, keep["epoch"])
             if at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
                            label=f"keep for {goal}: {run.axis} {keep['epoch']}")

@@ -56,9 +56,9 @@ def fit_chart(result: LabResult) -> Chart:
             )
         if fit is not None:
             grid = np.linspace(*limits, 400)
-            label = f"cross-entropy fit: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}"
+            fit_label = f"cross-entropy fit: slope {fit.slope:.3g}, intercept {fit.intercept:.3g}"
             ax.plot(grid, expit(fit.slope * grid + fit.intercept), color=COLORS["ink"], lw=1.8,
-                    label=label)
+                    label=fit_label)
             ax.axvline(fit.cut, color=COLORS["ink"], ls="--", lw=1.2,
                        label=f"its cut x = {fit.cut:.3g} (accuracy {fit.accuracy:.2f})")
         ax.axhline(0.5, color=COLORS["neutral"], lw=0.8, ls=":")

@@ -1,0 +1,513 @@
+"""Thresholds and costs of decisions, from the Tally's score table.
+
+A binary decision ``p >= t`` takes one of ``m + 1`` distinct sets of decisions on a score
+table of ``m`` ascending distinct scores: candidate ``j`` decides positive for the scores
+``s_j, ..., s_{m-1}`` (candidate ``m`` decides nothing positive), and every threshold in
+``(s_{j-1}, s_j]`` makes the same decisions. Every objective (mean cost, accuracy, F1,
+balanced accuracy) is a function of the weight of negatives at or above and of positives
+below each candidate: two cumulative sums of the table, exact at every size and the same
+for a streamed or merged Tally as for the samples in memory.
+
+Uncertainty comes from the Poisson bootstrap of the table's (score, label) cells that
+:mod:`lossgap.core.bootstrap` uses, on the table pooled into at most ``DECISION_UNITS`` runs:
+
+* the objective at the chosen threshold gets the percentile interval of the replicates,
+  shifted onto the exact value;
+* the chosen threshold gets a **confidence set**: every threshold whose objective is not
+  significantly worse than the chosen one's, by a one-sided paired bootstrap test at
+  level ``1 - confidence`` (the lower ``1 - confidence`` quantile of its excess over the
+  chosen threshold, in the same replicates, is at most 0). The bootstrap distribution of
+  an argmin is a poor guide (it converges at the cube-root rate), while this set covers
+  the population-optimal threshold at about its level (measured over seeds in
+  ``tests/test_decision.py``); its width says how flat the curve is.
+
+Costs are a matrix ``C[true, decided]``; binary ``--costs FP,FN`` is ``[[0, FP], [FN, 0]]``.
+A calibrated model minimises its expected cost by deciding positive when
+``p (C10 - C11) >= (1 - p) (C01 - C00)``, i.e. at ``t = (C01 - C00) / (C01 - C00 + C10 - C11)``
+(``FP / (FP + FN)``). When the threshold that is cost-optimal on these samples is far
+from it, the model's probabilities are not calibrated where the decision is made.
+
+References
+----------
+Elkan, C. (2001). The foundations of cost-sensitive learning. IJCAI.
+
+Vickers, A. J., & Elkin, E. B. (2006). Decision curve analysis: a novel method for
+evaluating prediction models. Medical Decision Making 26(6).
+https://doi.org/10.1177/0272989X06295361
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from lossgap.core.bootstrap import DEFAULT_REPLICATES, _effective_counts
+from lossgap.core.pooling import pool_table
+from lossgap.core.predictions import Predictions
+from lossgap.core.tally import ScoreTable, Tally
+from lossgap.core.uncertainty import effective_scale
+from lossgap.errors import InputError
+from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
+
+#: Runs of adjacent scores the decision bootstrap resamples (the exact table gives every
+#: point estimate): a candidate's excess is read at the run it falls in, so the interval's
+#: ends are placed to about 1/2000 of the samples.
+DECISION_UNITS = 2000
+
+#: Objectives that are maximised; the cost is minimised.
+MAXIMISED = frozenset({"accuracy", "f1", "balanced_accuracy"})
+
+
+def cost_matrix(costs: Any, n_classes: int) -> np.ndarray:
+    """Validate user costs into a ``(k, k)`` matrix ``C[true, decided]``.
+
+    Parameters
+    ----------
+    costs : pair of float, or array-like of shape (k, k)
+        Binary: ``(FP, FN)``, the cost of a false positive and of a false negative.
+        Any task: the full matrix, rows the true class, columns the decision, in the
+        class order of the predictions.
+    n_classes : int
+
+    Returns
+    -------
+    ndarray of shape (k, k)
+
+    Raises
+    ------
+    lossgap.InputError
+        Wrong shape, a negative or non-finite cost, or costs that make every decision
+        equally good.
+
+    Examples
+    --------
+    >>> cost_matrix((1, 5), 2).tolist()
+    [[0.0, 1.0], [5.0, 0.0]]
+    """
+    try:
+        c = np.asarray(costs, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        msg = f"costs must be numbers, got {costs!r}; pass FP,FN or a k x k matrix"
+        raise InputError(msg) from exc
+    if c.shape == (2,) and n_classes == 2:
+        c = np.array([[0.0, c[0]], [c[1], 0.0]])
+    if c.shape != (n_classes, n_classes):
+        msg = (
+            f"costs must be FP,FN (binary) or a {n_classes} x {n_classes} matrix "
+            f"(rows: true class, columns: decision), got shape {c.shape}"
+        )
+        raise InputError(msg)
+    bad = np.argwhere(~np.isfinite(c) | (c < 0))
+    if len(bad):
+        i, j = bad[0]
+        msg = f"cost [{i}][{j}] is {float(c[i, j])!r}; costs must be finite and non-negative"
+        raise InputError(msg)
+    if np.all(c == c[:, :1]):
+        msg = "every decision costs the same for every class: give costs that differ"
+        raise InputError(msg)
+    return c
+
+
+def calibrated_threshold(c: np.ndarray) -> float:
+    """The threshold a calibrated binary model minimises its expected cost with.
+
+    ``(C01 - C00) / (C01 - C00 + C10 - C11)``, clipped to [0, 1]: deciding positive costs
+    ``(1 - p) C01 + p C11`` in expectation, negative ``(1 - p) C00 + p C10``.
+
+    Examples
+    --------
+    >>> calibrated_threshold(cost_matrix((1, 4), 2))  # FP / (FP + FN)
+    0.2
+    """
+    fp, fn = c[0, 1] - c[0, 0], c[1, 0] - c[1, 1]
+    if fp + fn <= 0:  # deciding positive is never worse: threshold 0
+        return 0.0
+    return float(np.clip(fp / (fp + fn), 0.0, 1.0))
+
+
+def threshold_objectives(
+    w_neg: np.ndarray, w_pos: np.ndarray, c: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Every objective at each of the ``m + 1`` candidates of ascending scores.
+
+    Parameters
+    ----------
+    w_neg, w_pos : ndarray of shape (..., m)
+        Weight of negatives and positives at each ascending score; leading axes are
+        batch axes (bootstrap replicates).
+    c : ndarray of shape (2, 2), default=None
+        Costs; without them there is no ``"cost"``.
+
+    Returns
+    -------
+    dict of str to ndarray of shape (..., m + 1)
+        Candidate ``j`` decides positive for the scores from index ``j`` on. The values
+        equal those of the kernels of :mod:`lossgap.core.metrics` on each candidate's
+        confusion matrix (tested), computed from its four cells directly: building the
+        ``(..., m + 1, 2, 2)`` matrices for every bootstrap replicate costs several times
+        more.
+
+    Examples
+    --------
+    >>> obj = threshold_objectives(np.array([2.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0]))
+    >>> obj["accuracy"].tolist()  # decide positive from score 0, 1, 2, or never
+    [0.5, 0.8333333333333334, 0.8333333333333334, 0.5]
+    """
+    tn, fn = _below(w_neg), _below(w_pos)
+    neg, pos = tn[..., -1:], fn[..., -1:]
+    fp, tp = neg - tn, pos - fn
+    total = neg + pos
+    out = {"accuracy": (tp + tn) / total}
+    # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P), 0 without true positives
+    f1 = np.zeros(tp.shape)
+    np.divide(2.0 * tp, tp + fp + pos, out=f1, where=tp > 0)
+    out["f1"] = f1
+    # balanced accuracy averages the recalls of the classes present, as scikit-learn
+    with np.errstate(divide="ignore"):
+        per_pos = np.where(pos > 0, 1.0 / pos, 0.0)
+        per_neg = np.where(neg > 0, 1.0 / neg, 0.0)
+    present = (pos > 0).astype(float) + (neg > 0)
+    out["balanced_accuracy"] = (tp * per_pos + tn * per_neg) / present
+    if c is not None:
+        out["cost"] = (c[0, 0] * tn + c[0, 1] * fp + c[1, 0] * fn + c[1, 1] * tp) / total
+    return out
+
+
+def _below(w: np.ndarray) -> np.ndarray:
+    """Weight strictly below each of the ``m + 1`` candidates: the samples decided negative."""
+    out = np.empty((*w.shape[:-1], w.shape[-1] + 1))
+    out[..., 0] = 0.0
+    np.cumsum(w, axis=-1, out=out[..., 1:])
+    return out
+
+
+def candidate(scores: np.ndarray, threshold: float) -> int:
+    """Index of the candidate that ``p >= threshold`` decides like."""
+    return int(np.searchsorted(scores, threshold, side="left"))
+
+
+def _edges(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) per candidate: thresholds in ``(low, high]`` make the same decisions."""
+    top = 1.0 if scores[-1] < 1.0 else float(np.nextafter(1.0, 2.0))
+    low = np.concatenate([[0.0], scores])
+    high = np.concatenate([scores, [top]])
+    return low, high
+
+
+def _midpoint(low: float, high: float) -> float:
+    """A threshold inside ``(low, high]``, its middle where floats allow."""
+    mid = 0.5 * (low + high)
+    return float(mid if low < mid <= high else high)
+
+
+def _gap_to(values: np.ndarray, at: int, maximise: bool) -> np.ndarray:
+    """How much worse each candidate is than candidate ``at`` (along the last axis)."""
+    chosen = values[..., at : at + 1]
+    return chosen - values if maximise else values - chosen
+
+
+#: Relative tolerance of "no worse than the chosen threshold" (float summation order).
+_TOL = 1e-12
+
+
+def _best(values: np.ndarray, maximise: bool) -> int:
+    """The first best candidate (ties: the lowest threshold)."""
+    return int(np.nanargmax(values) if maximise else np.nanargmin(values))
+
+
+def _percentile(
+    estimate: float, values: np.ndarray, base: float, confidence: float
+) -> tuple[float | None, float | None]:
+    """Percentile interval of replicate ``values`` around ``base``, placed on ``estimate``."""
+    deviation = values - base
+    deviation = deviation[np.isfinite(deviation)]
+    if len(deviation) < 2 or not np.isfinite(estimate):
+        return None, None
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+    return float(estimate + lo), float(estimate + hi)
+
+
+def decide(
+    tally: Tally,
+    *,
+    costs: npt.ArrayLike | None = None,
+    pred: Predictions | None = None,
+    confidence: float = 0.95,
+    replicates: int = DEFAULT_REPLICATES,
+    seed: int = 0,
+) -> Decision | None:
+    """The ``decision`` section: best thresholds (binary) or rule costs (multiclass).
+
+    Parameters
+    ----------
+    tally : Tally
+    costs : pair or array-like, default=None
+        See :func:`cost_matrix`.
+    pred : Predictions, default=None
+        The samples; multiclass costs need them.
+    confidence : float, default=0.95
+    replicates : int, default=200
+        Bootstrap replicates; 0 leaves out every interval.
+    seed : int, default=0
+
+    Returns
+    -------
+    Decision or None
+        None for multiclass predictions without costs (argmax is the only rule).
+
+    Examples
+    --------
+    >>> from lossgap import Predictions, Tally
+    >>> t = Tally.from_predictions(Predictions([0, 0, 1, 1, 1], [0.1, 0.3, 0.4, 0.7, 0.9]))
+    >>> d = decide(t, costs=(1, 4))
+    >>> d.calibrated_threshold, d.optimal["cost"].threshold, d.optimal["cost"].value
+    (0.2, 0.35, 0.0)
+    """
+    c = None if costs is None else cost_matrix(costs, tally.n_classes)
+    if tally.task == "binary":
+        return _binary_decision(tally, c, confidence, replicates, seed)
+    if c is None:
+        return None
+    if pred is None:
+        msg = "multiclass costs need the samples in memory: use --engine memory"
+        raise InputError(msg)
+    return _multiclass_decision(pred, c, confidence, replicates, seed)
+
+
+def _binary_decision(
+    tally: Tally, c: np.ndarray | None, confidence: float, replicates: int, seed: int
+) -> Decision:
+    table = tally.tables[0]
+    scores = table.scores
+    curves = threshold_objectives(table.weights[:, 0], table.weights[:, 1], c)
+    low, high = _edges(scores)
+    pooled = pool_table(table, DECISION_UNITS)
+    rng = np.random.default_rng(seed)
+    m = len(pooled.scores)
+    # weights as effective counts: the intervals do not depend on the weights' scale
+    cells = _effective_counts(pooled.weights, effective_scale(tally)).T.ravel()
+    base = threshold_objectives(pooled.weights[:, 0], pooled.weights[:, 1], c)
+    draws: dict[str, np.ndarray] = {}
+    if replicates > 0:
+        rep = rng.poisson(cells, size=(replicates, len(cells))).astype(np.float64)
+        rep = rep[rep.sum(axis=1) > 0]  # an empty replicate has no objective
+        draws = threshold_objectives(rep[:, :m], rep[:, m:], c)
+    objectives = [o for o in OBJECTIVES if o in curves]
+    optimal = {}
+    for name in objectives:
+        maximise = name in MAXIMISED
+        best = _best(curves[name], maximise)
+        threshold = _midpoint(low[best], high[best])
+        value = float(curves[name][best])
+        at = candidate(pooled.scores, threshold)
+        gap = _gap_to(curves[name], best, maximise)
+        if len(draws):
+            ci = _percentile(value, draws[name][:, at], float(base[name][at]), confidence)
+            # per candidate: the lower bound of its excess over the chosen threshold, from
+            # the paired replicates (the pooled candidate standing in for the exact one)
+            excess = _gap_to(draws[name], at, maximise) - _gap_to(base[name], at, maximise)
+            lower = np.quantile(excess, 1 - confidence, axis=0)
+            mids = 0.5 * (low + high)
+            kept = gap + lower[np.searchsorted(pooled.scores, mids, side="left")] <= _TOL * max(
+                abs(value), 1.0
+            )
+            kept[best] = True
+        else:
+            ci, kept = (None, None), np.arange(len(low)) == best
+        near = np.flatnonzero(kept)
+        optimal[name] = ThresholdChoice(
+            name,
+            float(threshold),
+            value,
+            *ci,
+            float(low[near.min()]),
+            float(high[near.max()]),
+            float(np.nanmax(gap[near])),
+        )
+    at_costs: list[CostAt] = []
+    calibrated = None
+    if c is not None:
+        calibrated = calibrated_threshold(c)
+        chosen = candidate(pooled.scores, optimal["cost"].threshold)
+        named = {"0.5": 0.5, "threshold": tally.threshold, "calibrated": calibrated}
+        for name, t in named.items():
+            j, jp = candidate(scores, t), candidate(pooled.scores, t)
+            cost = float(curves["cost"][j])
+            excess = cost - optimal["cost"].value
+            if len(draws):
+                reps = draws["cost"]
+                ci = _percentile(cost, reps[:, jp], float(base["cost"][jp]), confidence)
+                base_excess = float(base["cost"][jp] - base["cost"][chosen])
+                eci = _percentile(excess, reps[:, jp] - reps[:, chosen], base_excess, confidence)
+            else:
+                ci = eci = (None, None)
+            at_costs.append(CostAt(name, float(t), cost, *ci, excess, *eci))
+    pooled_note = "" if m == len(scores) else f", scores pooled into {m} runs"
+    return Decision(
+        task="binary",
+        costs=None if c is None else c.tolist(),
+        calibrated_threshold=calibrated,
+        optimal=optimal,
+        at=at_costs,
+        confidence=confidence,
+        method=(
+            f"exact sweep of the score table; bootstrap ({replicates} Poisson replicates of "
+            f"the (score, label) cells, seed {seed}{pooled_note}); threshold interval by "
+            "test inversion"
+            if len(draws)
+            else "exact sweep of the score table; no bootstrap, so no intervals"
+        ),
+    )
+
+
+def bayes_decisions(prob: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """The decision of least expected cost for each row of class probabilities.
+
+    Examples
+    --------
+    >>> bayes_decisions(np.array([[0.7, 0.3], [0.9, 0.1]]), cost_matrix((1, 4), 2)).tolist()
+    [1, 0]
+    """
+    if prob.ndim == 1:
+        prob = np.column_stack([1.0 - prob, prob])
+    # ties go to the lowest class index, as argmax does
+    return np.argmin(prob @ c, axis=1)
+
+
+def _multiclass_decision(
+    pred: Predictions, c: np.ndarray, confidence: float, replicates: int, seed: int
+) -> Decision:
+    w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
+    argmax_cost = c[pred.y, pred.predicted()]
+    bayes_cost = c[pred.y, bayes_decisions(pred.prob, c)]
+    # the per-sample costs take few distinct pairs: resample the pairs' weights
+    pairs, cell = np.unique(np.column_stack([argmax_cost, bayes_cost]), axis=0, return_inverse=True)
+    weight = np.bincount(cell.ravel(), weights=w, minlength=len(pairs))
+    counts = _effective_counts(weight, float(w.sum() / (w @ w)))
+    columns = {
+        "argmax": pairs[:, 0],
+        "cost_weighted": pairs[:, 1],
+        "difference": pairs[:, 0] - pairs[:, 1],
+    }
+    rules = []
+    rng = np.random.default_rng(seed)
+    rep = rng.poisson(counts, size=(replicates, len(weight))).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        totals = rep.sum(axis=1)
+        for name, values in columns.items():
+            cost = float(weight @ values / weight.sum())
+            ci = (
+                _percentile(cost, rep @ values / totals, cost, confidence)
+                if replicates
+                else (None, None)
+            )
+            rules.append(RuleCost(name, cost, *ci))
+    return Decision(
+        task="multiclass",
+        costs=c.tolist(),
+        calibrated_threshold=None,
+        rules=rules,
+        confidence=confidence,
+        method=f"bootstrap ({replicates} Poisson replicates of the samples, seed {seed})",
+    )
+
+
+def held_out_decision_costs(
+    pred: Predictions, costs: npt.ArrayLike | None = None, *, folds: int = 5, seed: int = 0
+) -> np.ndarray:
+    """Each sample's cost when its decision uses a threshold tuned on the other folds.
+
+    Binary: the cost-optimal threshold (error rate without costs) is chosen on ``K - 1``
+    folds and applied to the held-out fold, so a model is judged by the decisions it
+    supports rather than by where its 0.5 happens to fall. Multiclass: the cost-weighted
+    (Bayes) rule on the model's probabilities, or the argmax without costs; nothing is
+    tuned. The folds depend only on ``seed`` and ``len(pred)``: models compared on the
+    same samples share them.
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    if pred.task != "binary":
+        if costs is None:
+            return (pred.predicted() != pred.y).astype(np.float64)
+        c = cost_matrix(costs, pred.n_classes)
+        return c[pred.y, bayes_decisions(pred.prob, c)]
+    c = cost_matrix((1.0, 1.0) if costs is None else costs, 2)
+    fold = np.random.default_rng(seed).integers(0, folds, len(pred))
+    w = pred.sample_weight
+    out = np.empty(len(pred))
+    for k in range(folds):
+        test, train = fold == k, fold != k
+        if not test.any():
+            continue
+        table = ScoreTable.from_samples(
+            pred.prob[train], pred.y[train], None if w is None else w[train]
+        )
+        j = _best(
+            threshold_objectives(table.weights[:, 0], table.weights[:, 1], c)["cost"],
+            maximise=False,
+        )
+        low, high = _edges(table.scores)
+        decided = (pred.prob[test] >= _midpoint(low[j], high[j])).astype(np.int64)
+        out[test] = c[pred.y[test], decided]
+    return out
+
+
+#: Points kept per plotted decision curve.
+CURVE_POINTS = 2000
+
+
+def decision_curve(
+    table: ScoreTable, costs: npt.ArrayLike | None = None, *, max_points: int = CURVE_POINTS
+) -> dict[str, list[float]]:
+    """The series behind the decision plots of a binary score table.
+
+    Parameters
+    ----------
+    table : ScoreTable
+    costs : pair or (2, 2) array-like, default=None
+        With costs, ``cost`` is the mean cost per sample at each threshold; without, the
+        series holds the net benefit of decision-curve analysis, ``TP / n - FP / n *
+        t / (1 - t)`` (the threshold ``t`` setting the exchange rate), beside that of
+        deciding positive for everyone.
+    max_points : int, default=2000
+        Longer series keep evenly spaced thresholds (each value exact at its threshold).
+
+    Returns
+    -------
+    dict of str to list of float
+        ``threshold`` (ascending; ``p >= threshold`` decides positive), ``precision``,
+        ``recall`` and ``cost`` or ``net_benefit`` and ``net_benefit_all``.
+
+    Examples
+    --------
+    >>> t = ScoreTable(np.array([0.2, 0.6, 0.9]), np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
+    >>> decision_curve(t, (1, 2))["cost"]
+    [0.5, 0.16666666666666666, 0.3333333333333333, 1.0]
+    """
+    w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
+    thresholds = _edges(table.scores)[1]
+    neg_above = w_neg.sum() - np.concatenate([[0.0], np.cumsum(w_neg)])
+    pos_above = w_pos.sum() - np.concatenate([[0.0], np.cumsum(w_pos)])
+    total = w_neg.sum() + w_pos.sum()
+    keep = np.arange(len(thresholds))
+    if len(keep) > max_points:
+        keep = np.unique(np.linspace(0, len(keep) - 1, max_points).round().astype(int))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        decided = neg_above + pos_above
+        out = {
+            "threshold": thresholds,
+            "precision": np.where(decided > 0, pos_above / decided, np.nan),
+            "recall": pos_above / w_pos.sum(),
+        }
+        if costs is None:
+            odds = thresholds / (1.0 - thresholds)
+            out["net_benefit"] = (pos_above - neg_above * odds) / total
+            out["net_benefit_all"] = (w_pos.sum() - w_neg.sum() * odds) / total
+        else:
+            out["cost"] = threshold_objectives(w_neg, w_pos, cost_matrix(costs, 2))["cost"]
+    return {name: np.asarray(v)[keep].tolist() for name, v in out.items()}
