@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
@@ -48,7 +48,7 @@ class PrintableConsole(Console):
 
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None
-    ) -> RenderResult:
+    ) -> Iterable[Segment]:
         for segment in super().render(renderable, options):
             text = segment.text
             if segment.control or text.isprintable() or text == "\n":
