@@ -27,11 +27,9 @@ failures are listed, with the file kept under ``--keep``).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import multiprocessing
-import os
 import shutil
 import sys
 import tempfile
@@ -47,10 +45,29 @@ FORMATS = ("csv", "tsv", "parquet", "jsonl", "npy", "npz")
 
 #: Damage applied to a generated table (before writing) or to its bytes (after).
 TABLE_DAMAGE = (
-    "none", "none", "nan", "empty", "text", "range", "percent", "rowsum", "dup_column",
-    "drop_column", "label_no_column", "single_class", "escape_label", "escape_id",
-    "formula_label", "newline_id", "huge_label", "float_label", "swap_columns",
-    "prefix_trap", "header_only", "weights_extreme", "bidi_column",
+    "none",
+    "none",
+    "nan",
+    "empty",
+    "text",
+    "range",
+    "percent",
+    "rowsum",
+    "dup_column",
+    "drop_column",
+    "label_no_column",
+    "single_class",
+    "escape_label",
+    "escape_id",
+    "formula_label",
+    "newline_id",
+    "huge_label",
+    "float_label",
+    "swap_columns",
+    "prefix_trap",
+    "header_only",
+    "weights_extreme",
+    "bidi_column",
 )
 BYTE_DAMAGE = ("none", "none", "none", "truncate", "flip", "garbage", "empty", "nul")
 CONTROL_OK = {"\n"}
@@ -59,7 +76,8 @@ CONTROL_OK = {"\n"}
 def control_bytes(text: str) -> list[str]:
     """Characters that would act on a terminal (controls, format, separators)."""
     return [
-        ch for ch in text
+        ch
+        for ch in text
         if ch not in CONTROL_OK and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
     ]
 
@@ -179,12 +197,16 @@ def write(case: dict[str, Any], fmt: str, path: Path) -> None:
             except ValueError:
                 arrays[name] = np.asarray(values, dtype=object)
         if fmt == "npz":
-            np.savez(path, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()})
+            np.savez(
+                path, **{k: (v.astype(str) if v.dtype == object else v) for k, v in arrays.items()}
+            )
         else:
             numeric = {k: v for k, v in arrays.items() if v.dtype.kind in "biuf"}
             if "label" not in numeric:
                 labels = arrays["label"].astype(str)
-                dtype = [("label", labels.dtype)] + [(k, np.float64) for k in numeric if k != "label"]
+                dtype = [("label", labels.dtype)] + [
+                    (k, np.float64) for k in numeric if k != "label"
+                ]
                 rec = np.zeros(len(labels), dtype=dtype)
                 rec["label"] = labels
                 for k in numeric:
@@ -200,7 +222,9 @@ def write(case: dict[str, Any], fmt: str, path: Path) -> None:
         return
     frame = pd.DataFrame({k: list(v) for k, v in table.items()})
     if "duplicate" in case and fmt != "jsonl":  # a JSON object cannot repeat a key
-        frame.insert(len(frame.columns), case["duplicate"], frame[case["duplicate"]], allow_duplicates=True)
+        frame.insert(
+            len(frame.columns), case["duplicate"], frame[case["duplicate"]], allow_duplicates=True
+        )
     if fmt == "csv":
         frame.to_csv(path, index=False)
     elif fmt == "tsv":
@@ -256,9 +280,11 @@ def reference(path: Path, fmt: str, case: dict[str, Any]) -> dict[str, float] | 
         else:
             with np.load(path, allow_pickle=False) as z:
                 frame = pd.DataFrame({k: z[k] for k in z.files})
-    except Exception:  # noqa: BLE001 - the reference reader failed: nothing to compare
+    except Exception:
         return None
-    labels = [str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in frame["label"]]
+    labels = [
+        str(int(v)) if isinstance(v, float) and v.is_integer() else str(v) for v in frame["label"]
+    ]
     if case["multiclass"]:
         columns = [c for c in frame.columns if str(c).startswith("p_")]
         classes = [str(c)[2:] for c in columns]
@@ -268,7 +294,9 @@ def reference(path: Path, fmt: str, case: dict[str, Any]) -> dict[str, float] | 
         predicted = np.argmax(prob, axis=1)
         p_true = prob[np.arange(len(labels)), index]
     else:
-        classes = sorted({v for v in labels}, key=lambda v: (float(v) if _is_number(v) else math.inf, v))
+        classes = sorted(
+            {v for v in labels}, key=lambda v: (float(v) if _is_number(v) else math.inf, v)
+        )
         p = frame["p"].to_numpy(dtype=float)
         positive = np.array([v == classes[-1] for v in labels])
         predicted = (p >= 0.5).astype(int)
@@ -316,7 +344,11 @@ def check_file(seed: int, fmt: str, keep: Path) -> tuple[str, str]:
         args = ["explain", str(path), "--json", "--quiet"]
         if "w" in case["table"]:
             args += ["--weight", "w"]
-        if fmt == "npy" and case["table"]["label"] and not isinstance(case["table"]["label"][0], str):
+        if (
+            fmt == "npy"
+            and case["table"]["label"]
+            and not isinstance(case["table"]["label"][0], str)
+        ):
             pass
         code, out, err = run_cli(args)
         problem = ""
@@ -364,12 +396,35 @@ def api_case(seed: int) -> tuple[str, str]:
     y_in: Any = y
     p_in: Any = p
     kwargs: dict[str, Any] = {}
-    kind = str(rng.choice([
-        "plain", "masked", "masked_none", "complex", "complex_real", "nan", "list", "object",
-        "pyarrow_null", "pyarrow_dict", "torch", "torch_sparse", "ids_2d", "ids_list",
-        "threshold_none", "weights_huge", "float_labels_inf", "string_labels", "bytes_ids",
-        "dates", "shape3d", "scalar", "empty",
-    ]))
+    kind = str(
+        rng.choice(
+            [
+                "plain",
+                "masked",
+                "masked_none",
+                "complex",
+                "complex_real",
+                "nan",
+                "list",
+                "object",
+                "pyarrow_null",
+                "pyarrow_dict",
+                "torch",
+                "torch_sparse",
+                "ids_2d",
+                "ids_list",
+                "threshold_none",
+                "weights_huge",
+                "float_labels_inf",
+                "string_labels",
+                "bytes_ids",
+                "dates",
+                "shape3d",
+                "scalar",
+                "empty",
+            ]
+        )
+    )
     if kind == "masked":
         p_in = np.ma.masked_array(p, mask=rng.random(n) < 0.3)
     elif kind == "masked_none":
@@ -431,7 +486,7 @@ def api_case(seed: int) -> tuple[str, str]:
         if "\n" in text or control_bytes(text):
             return "FAIL", f"api {kind} seed {seed}: message not one printable line: {text!r}"
         return "refused", ""
-    except Exception as exc:  # noqa: BLE001 - exactly what this run looks for
+    except Exception as exc:
         return "FAIL", f"api {kind} seed {seed}: {type(exc).__name__}: {exc}"
     json.dumps(ev.to_dict(), allow_nan=False)
     p_used = np.asarray(p, dtype=float)
@@ -454,7 +509,7 @@ def _job(job: tuple[str, int, str]) -> tuple[str, str, str]:
         if fmt == "api":
             return fmt, *api_case(seed)
         return fmt, *check_file(seed, fmt, Path(keep))
-    except Exception:  # noqa: BLE001 - a failure of the harness itself is reported too
+    except Exception:
         return fmt, "FAIL", f"{fmt} seed {seed}: harness: {traceback.format_exc()[-300:]}"
 
 
@@ -481,11 +536,16 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(problem)
                 print("FAIL", problem, flush=True)
             if done % 300 == 0:
-                print(f"{done} runs: " + ", ".join(f"{f} {dict(c)}" for f, c in counts.items()), flush=True)
+                print(
+                    f"{done} runs: " + ", ".join(f"{f} {dict(c)}" for f, c in counts.items()),
+                    flush=True,
+                )
     for fmt, c in counts.items():
         total = sum(c.values())
-        print(f"{fmt:8} {total:5} runs: {c['accepted']} accepted (numbers checked), "
-              f"{c['refused']} refused in one line (exit 2), {c['FAIL']} failed")
+        print(
+            f"{fmt:8} {total:5} runs: {c['accepted']} accepted (numbers checked), "
+            f"{c['refused']} refused in one line (exit 2), {c['FAIL']} failed"
+        )
     print(f"{len(failures)} failure(s) in all")
     return 1 if failures else 0
 

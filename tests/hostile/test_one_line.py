@@ -39,7 +39,9 @@ def write_npy_files(tmp_path):
     np.save(tmp_path / "good.npy", np.array([[0, 0.2], [1, 0.8]]))
     good = (tmp_path / "good.npy").read_bytes()
     (tmp_path / "cut.npy").write_bytes(good[:-5])
-    (tmp_path / "header.npy").write_bytes(good[:10] + b"{'descr': '<f8', 'fortran_order'" + b" " * 40)
+    (tmp_path / "header.npy").write_bytes(
+        good[:10] + b"{'descr': '<f8', 'fortran_order'" + b" " * 40
+    )
     np.savez(tmp_path / "good.npz", y=np.array([0, 1]), p=np.array([0.2, 0.8]))
     archive = (tmp_path / "good.npz").read_bytes()
     (tmp_path / "cut.npz").write_bytes(archive[: len(archive) // 2])
@@ -67,7 +69,9 @@ def write_npy_files(tmp_path):
 def test_broken_files_give_one_line(tmp_path, name, pattern):
     write_npy_files(tmp_path)
     (tmp_path / "dup.csv").write_text("y,p,p\n0,0.2,0.3\n1,0.8,0.7\n")
-    pq.write_table(pa.table({"y": [0, 1], "p": [0.2, 0.8], "id": [[1], [2, 3]]}), tmp_path / "list.parquet")
+    pq.write_table(
+        pa.table({"y": [0, 1], "p": [0.2, 0.8], "id": [[1], [2, 3]]}), tmp_path / "list.parquet"
+    )
     (tmp_path / "inf.jsonl").write_text('{"y": 0, "p": 0.2}\n{"y": 1e400, "p": 0.8}\n')
     (tmp_path / "weights.csv").write_text("y,p,w\n0,0.2,1e308\n1,0.8,1e308\n")
     (tmp_path / "badheader.csv").write_bytes(b"y,pM\xbc\n0,1\n1,0\n")  # not UTF-8, at the end
@@ -110,7 +114,10 @@ def test_a_corrupt_part_of_a_streamed_folder_is_named(tmp_path):
 @pytest.mark.parametrize(
     ("args", "pattern"),
     [
-        (["explain", "x.csv", "--top", "-1"], r"Invalid value for '--top'.*see 'lossgap explain --help'"),
+        (
+            ["explain", "x.csv", "--top", "-1"],
+            r"Invalid value for '--top'.*see 'lossgap explain --help'",
+        ),
         (["explain", "x.csv", "--bogus"], r"No such option: --bogus"),
         (["explain"], r"Missing argument"),
         (["explain", "x.csv", "--seed", "-1"], r"Invalid value for '--seed'"),
@@ -184,7 +191,7 @@ def test_spark_worker_errors_come_back_as_their_line():
 
     trace = (
         "An exception was thrown from the Python worker:\nTraceback (most recent call last):\n"
-        '  File "x.py", line 1\nlossgap.errors.InputError: column \'p\' has NaN at row 3 in '
+        "  File \"x.py\", line 1\nlossgap.errors.InputError: column 'p' has NaN at row 3 in "
         "partition 0\n\tat org.apache.spark..."
     )
     with pytest.raises(InputError, match=r"^column 'p' has NaN at row 3 in partition 0$"):

@@ -28,7 +28,9 @@ FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthChe
 
 
 def valid_file(fmt: str) -> bytes:
-    frame = pd.DataFrame({"y": [0, 1, 1, 0, 1], "p": [0.1, 0.8, 0.6, 0.3, 0.9], "id": list("abcde")})
+    frame = pd.DataFrame(
+        {"y": [0, 1, 1, 0, 1], "p": [0.1, 0.8, 0.6, 0.3, 0.9], "id": list("abcde")}
+    )
     buffer = io.BytesIO()
     if fmt == "csv":
         frame.to_csv(buffer, index=False)
@@ -48,7 +50,11 @@ def valid_file(fmt: str) -> bytes:
 
 
 edits = st.lists(
-    st.tuples(st.sampled_from(["cut", "set", "insert"]), st.floats(0, 1), st.binary(min_size=1, max_size=8)),
+    st.tuples(
+        st.sampled_from(["cut", "set", "insert"]),
+        st.floats(0, 1),
+        st.binary(min_size=1, max_size=8),
+    ),
     max_size=4,
 )
 
@@ -119,15 +125,28 @@ def test_valid_csv_files_give_the_numbers_numpy_gives(pair, picks, seed):
     loss = np.mean(-np.log(np.where(positive, p, 1 - p)))
     assert np.array_equal(pred.y == 1, positive)
     assert np.mean(pred.predicted() == pred.y) == accuracy
-    assert np.mean(-np.log(np.where(pred.y == 1, pred.prob, 1 - pred.prob))) == pytest.approx(loss, rel=1e-12)
+    assert np.mean(-np.log(np.where(pred.y == 1, pred.prob, 1 - pred.prob))) == pytest.approx(
+        loss, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        ("log.csv", "epoch,loss,val_loss,val_accuracy\n0,0.9,0.8,0.6\n1,0.7,0.7,0.65\n2,0.6,0.72,0.7\n"),
-        ("history.json", '{"loss": [0.9, 0.7, 0.6], "val_loss": [0.8, 0.7, 0.72], "val_accuracy": [0.6, 0.65, 0.7]}'),
-        ("trainer_state.json", '{"log_history": [{"epoch": 1, "step": 10, "eval_loss": 0.8}, {"epoch": 2, "step": 20, "eval_loss": 0.7}]}'),
+        (
+            "log.csv",
+            "epoch,loss,val_loss,val_accuracy\n0,0.9,0.8,0.6\n1,0.7,0.7,0.65\n2,0.6,0.72,0.7\n",
+        ),
+        (
+            "history.json",
+            '{"loss": [0.9, 0.7, 0.6], "val_loss": [0.8, 0.7, 0.72], '
+            '"val_accuracy": [0.6, 0.65, 0.7]}',
+        ),
+        (
+            "trainer_state.json",
+            '{"log_history": [{"epoch": 1, "step": 10, "eval_loss": 0.8}, '
+            '{"epoch": 2, "step": 20, "eval_loss": 0.7}]}',
+        ),
     ],
 )
 @FAST

@@ -71,10 +71,19 @@ def test_binary_columns_in_reverse_order_follow_their_names(tmp_path, rng):
 @pytest.mark.parametrize(
     ("names", "labels", "pattern"),
     [
-        (["p_a", "p_b", "p_c"], ["a", "b", "d"], r"label\(s\) 'd' of 'y' have no probability column .*--classes"),
+        (
+            ["p_a", "p_b", "p_c"],
+            ["a", "b", "d"],
+            r"label\(s\) 'd' of 'y' have no probability column .*--classes",
+        ),
         (["p_0", "p_1", "p_2"], [0, 1, 3], r"label\(s\) 3 of 'y' have no probability column"),
         (["p_1", "p_2", "p_3"], [0, 1, 2], r"label\(s\) 0 of 'y' have no probability column"),
-        (["11", "111", "1111"], ["11", "111"], r"name the labels of 'y' in 2 ways \(11='11', 111='111', 1111='1111'; 11='1', 111='11', 1111='111'\).*--classes"),
+        (
+            ["11", "111", "1111"],
+            ["11", "111"],
+            r"name the labels of 'y' in 2 ways \(11='11', 111='111', 1111='1111'; "
+            r"11='1', 111='11', 1111='111'\).*--classes",
+        ),
         (["p_0", "p_1"], [1, 2], r"label\(s\) 2 of 'y' have no probability column"),
     ],
 )
@@ -90,9 +99,14 @@ def test_a_label_without_its_column_or_an_ambiguous_naming_is_refused(names, lab
 
 def test_classes_that_contradict_the_column_names_are_refused():
     frame = pd.DataFrame({"p_a": [0.8, 0.3], "p_b": [0.2, 0.7]})
-    with pytest.raises(InputError, match=r"classes \('b', 'a'\) contradict .* list the classes in column order"):
+    with pytest.raises(
+        InputError, match=r"classes \('b', 'a'\) contradict .* list the classes in column order"
+    ):
         Predictions(np.array(["a", "b"], dtype=object), frame, classes=["b", "a"])
-    assert Predictions(np.array(["a", "b"], dtype=object), frame, classes=["a", "b"]).classes == ("a", "b")
+    assert Predictions(np.array(["a", "b"], dtype=object), frame, classes=["a", "b"]).classes == (
+        "a",
+        "b",
+    )
 
 
 def test_unnamed_columns_keep_the_sorted_label_convention():
@@ -162,7 +176,12 @@ def test_api_containers_give_one_line_or_the_right_numbers():
         (y, p, {"threshold": None}, r"threshold must lie strictly between 0 and 1, got None"),
         (y, p, {"sample_weight": [1e308] * 4}, r"rescale the weights"),
         (y, p, {"sample_weight": [5e-324] * 4}, r"rescale the weights"),
-        (y, p, {"ids": np.array([[1], [2, 3], [4], [5]], dtype=object)}, r"ids must be single values"),
+        (
+            y,
+            p,
+            {"ids": np.array([[1], [2, 3], [4], [5]], dtype=object)},
+            r"ids must be single values",
+        ),
     ]:
         with pytest.raises(InputError, match=pattern):
             lossgap.explain(labels, probs, **kwargs)

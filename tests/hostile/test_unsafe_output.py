@@ -127,7 +127,9 @@ def test_a_failed_write_leaves_the_previous_report_whole(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(InputError, match=r"No space left on device \(any previous file is unchanged\)"):
+    with pytest.raises(
+        InputError, match=r"No space left on device \(any previous file is unchanged\)"
+    ):
         atomic_write(target, "new", "--md")
     assert target.read_text() == "previous"
     assert [p.name for p in tmp_path.iterdir()] == ["r.md"]  # no temporary file left

@@ -280,7 +280,9 @@ def _calibration_evidence(ev: Evaluation) -> dict:
         "ci_low": slope.ci_low,
         "ci_high": slope.ci_high,
         "confidence": ev.confidence,
-        "temperature": ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature"),
+        "temperature": (
+            ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature")
+        ),
     }
     if terms is not None:
         evidence["miscalibration"] = terms.miscalibration
@@ -321,7 +323,8 @@ def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
         else "temperature scaling lowers the loss and changes no decision"
     )
     intercept = ev.metrics["calibration_intercept"]
-    if intercept.ci_low is not None and (intercept.ci_low > 0 or intercept.ci_high < 0):
+    low, high = intercept.ci_low, intercept.ci_high
+    if low is not None and high is not None and (low > 0 or high < 0):
         advice += (
             f"; the intercept is off too ({intercept.value:.2f} [{intercept.ci_low:.2f}, "
             f"{intercept.ci_high:.2f}]), so a Platt map (slope and intercept) fits better"
