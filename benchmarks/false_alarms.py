@@ -170,6 +170,12 @@ def run_cell(model, n: int, seeds: int, expect: str | None, replicates: int) -> 
     return out
 
 
+def same(a: float, b: float) -> bool:
+    """Equal to 1e-9 (relative), or both undefined (NaN: no positive prediction, say)."""
+    both_nan = math.isnan(a) and math.isnan(b)
+    return both_nan or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
 def weight_cell(base_rate: float, n: int, seeds: int, replicates: int) -> tuple[int, int]:
     """(datasets whose verdicts and intervals differ between weights x1, x5, x25, datasets)."""
     differ = 0
@@ -190,8 +196,7 @@ def weight_cell(base_rate: float, n: int, seeds: int, replicates: int) -> tuple[
         bounds_same = all(
             len(f[1]) == len(found[0][1])
             and all(
-                a[0] == b[0] and math.isclose(a[1], b[1], rel_tol=1e-9, abs_tol=1e-12)
-                and math.isclose(a[2], b[2], rel_tol=1e-9, abs_tol=1e-12)
+                a[0] == b[0] and same(a[1], b[1]) and same(a[2], b[2])
                 for a, b in zip(f[1], found[0][1], strict=True)
             )
             for f in found

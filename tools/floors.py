@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 #: Dev and extra packages pinned as well as the core.
 ALSO = ("pandas", "matplotlib", "scikit-learn")

@@ -475,7 +475,10 @@ def _with_intervals(
     if tally.task == "binary":
         predicted, actual = tally.confusion.sum(axis=0), tally.confusion.sum(axis=1)
         scale = n_eff / tally.weight
-        analytic["precision"] = (wilson(values["precision"], predicted[1] * scale, confidence), "wilson")
+        analytic["precision"] = (
+            wilson(values["precision"], predicted[1] * scale, confidence),
+            "wilson",
+        )
         analytic["recall"] = (wilson(values["recall"], actual[1] * scale, confidence), "wilson")
         analytic["roc_auc"] = (
             delong_interval(tally.tables[0], values["roc_auc"], confidence, scale),
@@ -527,7 +530,9 @@ def _calibration_line(
         method = "wald (logistic recalibration fit)"
         return (
             MetricValue(fit.slope, *wald_interval(fit.slope, cov[1, 1], confidence), method),
-            MetricValue(fit.intercept, *wald_interval(fit.intercept, cov[0, 0], confidence), method),
+            MetricValue(
+                fit.intercept, *wald_interval(fit.intercept, cov[0, 0], confidence), method
+            ),
         )
     if pred is None:
         return MetricValue(float("nan")), MetricValue(float("nan"))

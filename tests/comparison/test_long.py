@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from tests.helpers.data import REAL_LOGS
 from lossgap.cli import load_commands
 from lossgap.comparison.inputs import read_models
 from lossgap.errors import InputError
+from tests.helpers.data import REAL_LOGS
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -26,7 +26,11 @@ def test_real_long_file_by_two_model_columns():
     with ADHD.open() as f:
         rows = list(csv.DictReader(f))
     preds = read_models(
-        [ADHD], model_column=["representation", "variant"], id="ID", label="y_true", prob=["y_score"]
+        [ADHD],
+        model_column=["representation", "variant"],
+        id="ID",
+        label="y_true",
+        prob=["y_score"],
     )
     assert len(preds) == 6
     for name, pred in preds.items():
@@ -39,8 +43,21 @@ def test_real_long_file_by_two_model_columns():
         np.testing.assert_array_equal(pred.prob, p)
     result = CliRunner().invoke(
         load_commands(),
-        ["compare", str(ADHD), "--model-column", "representation", "--model-column", "variant",
-         "--id", "ID", "--label", "y_true", "--prob", "y_score", "--json"],
+        [
+            "compare",
+            str(ADHD),
+            "--model-column",
+            "representation",
+            "--model-column",
+            "variant",
+            "--id",
+            "ID",
+            "--label",
+            "y_true",
+            "--prob",
+            "y_score",
+            "--json",
+        ],
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
@@ -48,7 +65,9 @@ def test_real_long_file_by_two_model_columns():
         mine = [r for r in rows if f"{r['representation']}/{r['variant']}" == model["name"]]
         y = [int(r["y_true"]) for r in mine]
         p = [float(r["y_score"]) for r in mine]
-        assert model["metrics"]["log_loss"]["value"] == pytest.approx(sklearn_metrics.log_loss(y, p), rel=1e-12)
+        assert model["metrics"]["log_loss"]["value"] == pytest.approx(
+            sklearn_metrics.log_loss(y, p), rel=1e-12
+        )
 
 
 def test_long_file_errors(tmp_path):
@@ -76,16 +95,27 @@ def test_history_long_prediction_file_equals_the_folder(tmp_path):
     log = ["epoch,loss,val_loss,val_accuracy"]
     parts = []
     for epoch in range(4):
-        p = np.clip(0.5 + (y - 0.5) * rng.uniform(-0.2, 1.0, 150) * (1 + epoch / 3) / 2.5, 0.01, 0.99)
+        p = np.clip(
+            0.5 + (y - 0.5) * rng.uniform(-0.2, 1.0, 150) * (1 + epoch / 3) / 2.5, 0.01, 0.99
+        )
         write_epoch_predictions(tmp_path / "preds", epoch, y, p)
         parts.append(pa.table({"epoch": np.full(150, epoch), "label": y, "prob": p}))
-        log.append(f"{epoch},{0.7 - epoch / 10},{sklearn_metrics.log_loss(y, p)},{sklearn_metrics.accuracy_score(y, p >= 0.5)}")
+        log.append(
+            f"{epoch},{0.7 - epoch / 10},{sklearn_metrics.log_loss(y, p)},"
+            f"{sklearn_metrics.accuracy_score(y, p >= 0.5)}"
+        )
     (tmp_path / "training.log").write_text("\n".join(log) + "\n")
     pa_csv.write_csv(pa.concat_tables(parts), tmp_path / "long.csv")
     folder = analyse_history(tmp_path / "training.log", predictions=tmp_path / "preds")
-    long = analyse_history(tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="epoch")
+    long = analyse_history(
+        tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="epoch"
+    )
     assert [r["epoch"] for r in long.per_epoch] == [0, 1, 2, 3]
     for a, b in zip(folder.per_epoch, long.per_epoch, strict=True):
-        assert {k: v for k, v in a.items() if k != "file"} == {k: v for k, v in b.items() if k != "file"}
+        assert {k: v for k, v in a.items() if k != "file"} == {
+            k: v for k, v in b.items() if k != "file"
+        }
     with pytest.raises(InputError, match="no column 'ep' .*--epoch-column"):
-        analyse_history(tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="ep")
+        analyse_history(
+            tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="ep"
+        )

@@ -175,7 +175,6 @@ def test_wandb_history_of_a_real_hugging_face_run():
     assert found["val_accuracy"]["value"] == best_acc
 
 
-
 #: A Hugging Face run logged to W&B: training loss every 10 steps, evaluation every 30,
 #: each in its own ``wandb.log`` call, so on its own ``_step`` (what ``run.history()`` has).
 TRAIN = [0.69, 0.61, 0.55, 0.50, 0.46, 0.41, 0.37, 0.33, 0.30]
@@ -186,13 +185,26 @@ EVAL_ACC = [0.74, 0.78, 0.80]
 def wandb_history_rows():
     rows, step = [], 0
     for i, loss in enumerate(TRAIN):
-        rows.append({"_step": step, "train/loss": loss, "train/epoch": (i + 1) / 3,
-                     "train/global_step": 10 * (i + 1)})
+        rows.append(
+            {
+                "_step": step,
+                "train/loss": loss,
+                "train/epoch": (i + 1) / 3,
+                "train/global_step": 10 * (i + 1),
+            }
+        )
         step += 1
         if (i + 1) % 3 == 0:
             k = i // 3
-            rows.append({"_step": step, "eval/loss": EVAL_LOSS[k], "eval/accuracy": EVAL_ACC[k],
-                         "train/epoch": (i + 1) / 3, "train/global_step": 10 * (i + 1)})
+            rows.append(
+                {
+                    "_step": step,
+                    "eval/loss": EVAL_LOSS[k],
+                    "eval/accuracy": EVAL_ACC[k],
+                    "train/epoch": (i + 1) / 3,
+                    "train/global_step": 10 * (i + 1),
+                }
+            )
             step += 1
     return rows
 
@@ -209,8 +221,17 @@ def test_wandb_run_history_merged_by_step(tmp_path):
     rows = wandb_history_rows()
     for i, row in enumerate(rows):  # the bookkeeping W&B adds to every row
         row.update({"": i, "_runtime": 1.5 * i, "_timestamp": 1.7e9 + i})
-    columns = ["", "_runtime", "_step", "_timestamp", "eval/accuracy", "eval/loss",
-               "train/epoch", "train/global_step", "train/loss"]
+    columns = [
+        "",
+        "_runtime",
+        "_step",
+        "_timestamp",
+        "eval/accuracy",
+        "eval/loss",
+        "train/epoch",
+        "train/global_step",
+        "train/loss",
+    ]
     report = analyse_history(write_csv(tmp_path / "history.csv", rows, columns))
     run = report.runs[0].run
     assert run.format == "wandb"
@@ -226,7 +247,10 @@ def test_wandb_run_history_merged_by_step(tmp_path):
 def test_wandb_run_history_dataframe():
     pd = pytest.importorskip("pandas")
     report = lossgap.history(pd.DataFrame.from_records(wandb_history_rows()))
-    np.testing.assert_allclose(report.runs[0].run.values("loss"), [0.6166666666666667, 0.4566666666666667, 0.3333333333333333])
+    np.testing.assert_allclose(
+        report.runs[0].run.values("loss"),
+        [0.6166666666666667, 0.4566666666666667, 0.3333333333333333],
+    )
 
 
 def test_wandb_chart_export(tmp_path):
@@ -247,7 +271,8 @@ def test_wandb_chart_export(tmp_path):
         rows.append(row)
     report = analyse_history(write_csv(tmp_path / "wandb_export.csv", rows, header))
     assert [r.run.name for r in report.runs] == [
-        "wandb_export.csv [dainty-sun-3]", "wandb_export.csv [Group: lr=0.1]"
+        "wandb_export.csv [dainty-sun-3]",
+        "wandb_export.csv [Group: lr=0.1]",
     ]
     first, second = report.runs
     assert first.run.step.tolist() == [100, 200, 300, 400]

@@ -29,7 +29,13 @@ def test_multiclass_logits_become_probabilities_with_class_names(tmp_path, rng):
     logits = rng.normal(0, 3, (40, 3))
     y = rng.integers(0, 3, 40)
     path = write_epoch_predictions(
-        tmp_path, 2.5, y, logits, from_logits=True, classes=["a", "b", "c"], step=500,
+        tmp_path,
+        2.5,
+        y,
+        logits,
+        from_logits=True,
+        classes=["a", "b", "c"],
+        step=500,
         file_format="parquet",
     )
     assert path.name == "epoch_2.5_step_500.parquet"
@@ -53,8 +59,10 @@ def test_one_hot_labels_and_probabilities(tmp_path):
     ("kwargs", "pattern"),
     [
         ({"y_true": [0, 1, 1], "y_out": [0.2, 0.9]}, r"3 labels but 2 rows of model outputs"),
-        ({"y_true": [0, 1], "y_out": [[0.2, 0.8], [0.4, 0.6]], "classes": ["a", "b", "c"]},
-         r"3 classes but 2 output columns"),
+        (
+            {"y_true": [0, 1], "y_out": [[0.2, 0.8], [0.4, 0.6]], "classes": ["a", "b", "c"]},
+            r"3 classes but 2 output columns",
+        ),
         (
             {"y_true": [0, 1], "y_out": [0.2, 0.9], "file_format": "xlsx"},
             r"file_format must be one of",

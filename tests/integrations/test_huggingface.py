@@ -97,14 +97,24 @@ def test_compute_metrics_in_a_real_trainer(tmp_path):
     labels = (features[:, 0] + 0.5 * torch.randn(96) > 0).long()
     rows = [{"features": f, "labels": y} for f, y in zip(features, labels, strict=True)]
     args = transformers.TrainingArguments(
-        output_dir=str(tmp_path), eval_strategy="epoch", logging_strategy="epoch",
-        save_strategy="no", num_train_epochs=2, per_device_train_batch_size=16,
-        per_device_eval_batch_size=16, learning_rate=0.5, report_to=[], use_cpu=True,
+        output_dir=str(tmp_path),
+        eval_strategy="epoch",
+        logging_strategy="epoch",
+        save_strategy="no",
+        num_train_epochs=2,
+        per_device_train_batch_size=16,
+        per_device_eval_batch_size=16,
+        learning_rate=0.5,
+        report_to=[],
+        use_cpu=True,
         disable_tqdm=True,
     )
     model = TinyClassifier()
     trainer = transformers.Trainer(
-        model=model, args=args, train_dataset=rows[:64], eval_dataset=rows[64:],
+        model=model,
+        args=args,
+        train_dataset=rows[:64],
+        eval_dataset=rows[64:],
         compute_metrics=make_compute_metrics(["log_loss", "accuracy"]),
     )
     trainer.train()
@@ -114,7 +124,11 @@ def test_compute_metrics_in_a_real_trainer(tmp_path):
         prob = torch.softmax(model.linear(features[64:]).double(), dim=1)[:, 1].numpy()
     y = labels[64:].numpy()
     last = evals[-1]
-    assert last["eval_lossgap_log_loss"] == pytest.approx(sklearn_metrics.log_loss(y, prob), rel=1e-6)
-    assert last["eval_lossgap_accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(y, prob >= 0.5))
+    assert last["eval_lossgap_log_loss"] == pytest.approx(
+        sklearn_metrics.log_loss(y, prob), rel=1e-6
+    )
+    assert last["eval_lossgap_accuracy"] == pytest.approx(
+        sklearn_metrics.accuracy_score(y, prob >= 0.5)
+    )
     for e in evals:  # the Trainer's own loss on the same logits (float32)
         assert e["eval_lossgap_log_loss"] == pytest.approx(e["eval_loss"], rel=1e-5)

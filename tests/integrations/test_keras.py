@@ -43,7 +43,12 @@ def test_keras_writer_feeds_history_predictions(tmp_path):
     )
     writer = KerasPredictionWriter(x_val, y_val, tmp_path / "preds")
     model.fit(
-        x, y, validation_data=(x_val, y_val), epochs=EPOCHS, batch_size=64, verbose=0,
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        epochs=EPOCHS,
+        batch_size=64,
+        verbose=0,
         callbacks=[keras.callbacks.CSVLogger(str(tmp_path / "training.log")), writer],
     )
     # The last file holds what the trained model predicts.
@@ -52,8 +57,11 @@ def test_keras_writer_feeds_history_predictions(tmp_path):
     result = CliRunner().invoke(
         load_commands(),
         [
-            "history", str(tmp_path / "training.log"),
-            "--predictions", str(tmp_path / "preds"), "--json",
+            "history",
+            str(tmp_path / "training.log"),
+            "--predictions",
+            str(tmp_path / "preds"),
+            "--json",
         ],
     )
     assert result.exit_code == 0, result.stderr
@@ -94,12 +102,23 @@ def test_numbers_go_into_logs_that_csvlogger_records(tmp_path):
     (x, y), (x_val, y_val) = data(rng, 200), data(rng, 120)
     keras.utils.set_random_seed(2)
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1, activation="sigmoid")]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
     )
-    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     writer = KerasPredictionWriter(x_val, y_val, tmp_path / "preds")
     history = model.fit(
-        x, y, validation_data=(x_val, y_val), epochs=3, batch_size=50, verbose=0,
+        x,
+        y,
+        validation_data=(x_val, y_val),
+        epochs=3,
+        batch_size=50,
+        verbose=0,
         callbacks=[writer, keras.callbacks.CSVLogger(str(tmp_path / "training.log"))],
     )
     with (tmp_path / "training.log").open() as f:
@@ -108,9 +127,15 @@ def test_numbers_go_into_logs_that_csvlogger_records(tmp_path):
     prob = model.predict(x_val, verbose=0)[:, 0].astype(np.float64)
     last = rows[-1]
     # The last epoch's numbers are those of the trained model, by scikit-learn.
-    assert float(last["val_lossgap_log_loss"]) == pytest.approx(sklearn_metrics.log_loss(y_val, prob), rel=1e-5)
-    assert float(last["val_lossgap_accuracy"]) == pytest.approx(sklearn_metrics.accuracy_score(y_val, prob >= 0.5))
-    assert float(last["val_lossgap_roc_auc"]) == pytest.approx(sklearn_metrics.roc_auc_score(y_val, prob), rel=1e-6)
+    assert float(last["val_lossgap_log_loss"]) == pytest.approx(
+        sklearn_metrics.log_loss(y_val, prob), rel=1e-5
+    )
+    assert float(last["val_lossgap_accuracy"]) == pytest.approx(
+        sklearn_metrics.accuracy_score(y_val, prob >= 0.5)
+    )
+    assert float(last["val_lossgap_roc_auc"]) == pytest.approx(
+        sklearn_metrics.roc_auc_score(y_val, prob), rel=1e-6
+    )
     # ... and agree with Keras's own validation loss (float32, clipped at 1e-7).
     for row in rows:
         assert float(row["val_lossgap_log_loss"]) == pytest.approx(float(row["val_loss"]), rel=1e-4)

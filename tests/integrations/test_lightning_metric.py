@@ -7,7 +7,6 @@ import csv
 import logging
 import warnings
 
-import numpy as np
 import pytest
 
 pl = pytest.importorskip("lightning.pytorch")

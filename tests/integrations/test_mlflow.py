@@ -38,12 +38,16 @@ def overfitting_fit():
     y = (x[:, 0] - x[:, 1] + rng.normal(0, 1.2, 220) > 0).astype("float32")
     keras.utils.set_random_seed(3)
     model = keras.Sequential(
-        [keras.Input((6,)), keras.layers.Dense(64, activation="relu"),
-         keras.layers.Dense(1, activation="sigmoid")]
+        [
+            keras.Input((6,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(1, activation="sigmoid"),
+        ]
     )
     model.compile(keras.optimizers.Adam(0.03), "binary_crossentropy", metrics=["accuracy"])
-    return model.fit(x[:100], y[:100], validation_data=(x[100:], y[100:]), epochs=12,
-                     batch_size=20, verbose=0)
+    return model.fit(
+        x[:100], y[:100], validation_data=(x[100:], y[100:]), epochs=12, batch_size=20, verbose=0
+    )
 
 
 def test_keras_autologged_run_read_by_run_id(tracking):
@@ -115,13 +119,13 @@ def test_metrics_survive_mlflow_evaluate(tracking):
     data = pd.DataFrame({"label": y, "prob": p})
     with mlflow.start_run():
         result = mlflow.models.evaluate(
-            data=data, predictions="prob", targets="label",
+            data=data,
+            predictions="prob",
+            targets="label",
             extra_metrics=evaluation_metrics(["log_loss", "accuracy", "brier"]),
         )
     assert result.metrics["lossgap_log_loss"] == pytest.approx(sklearn_metrics.log_loss(y, p))
     assert result.metrics["lossgap_accuracy"] == pytest.approx(
         sklearn_metrics.accuracy_score(y, p >= 0.5)
     )
-    assert result.metrics["lossgap_brier"] == pytest.approx(
-        sklearn_metrics.brier_score_loss(y, p)
-    )
+    assert result.metrics["lossgap_brier"] == pytest.approx(sklearn_metrics.brier_score_loss(y, p))

@@ -23,7 +23,9 @@ def test_log_evaluation_to_an_offline_run(tmp_path, monkeypatch):
     try:
         logged = log_evaluation(ev)
         assert run.summary["lossgap/log_loss"] == pytest.approx(sklearn_metrics.log_loss(y, p))
-        assert run.summary["lossgap/accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(y, p >= 0.5))
+        assert run.summary["lossgap/accuracy"] == pytest.approx(
+            sklearn_metrics.accuracy_score(y, p >= 0.5)
+        )
     finally:
         run.finish()
     assert isinstance(logged["lossgap/report"], wandb.Html)
@@ -42,9 +44,19 @@ def test_log_evaluation_needs_a_run():
 def test_scan_history_rows_are_read():
     """scan_history() yields one dict per logged row, each on its own _step."""
     rows = []
-    for epoch, (train, val, acc) in enumerate([(0.7, 0.6, 0.7), (0.5, 0.55, 0.74), (0.4, 0.58, 0.76)]):
+    for epoch, (train, val, acc) in enumerate(
+        [(0.7, 0.6, 0.7), (0.5, 0.55, 0.74), (0.4, 0.58, 0.76)]
+    ):
         rows.append({"_step": 2 * epoch, "_runtime": 1.0, "train/loss": train, "epoch": epoch})
-        rows.append({"_step": 2 * epoch + 1, "_runtime": 2.0, "val/loss": val, "val/acc": acc, "epoch": epoch})
+        rows.append(
+            {
+                "_step": 2 * epoch + 1,
+                "_runtime": 2.0,
+                "val/loss": val,
+                "val/acc": acc,
+                "epoch": epoch,
+            }
+        )
     report = lossgap.history(iter(rows))
     run = report.runs[0].run
     assert run.format == "wandb"

@@ -79,7 +79,9 @@ def test_file_uri_through_pyarrow_fs(tmp_path, table):
 
 
 def test_unreachable_uri_is_one_line():
-    with pytest.raises(InputError, match=r"cannot read 'nosuchscheme://bucket/p.csv' \(.*\): check"):
+    with pytest.raises(
+        InputError, match=r"cannot read 'nosuchscheme://bucket/p.csv' \(.*\): check"
+    ):
         read_table("nosuchscheme://bucket/p.csv")
 
 
@@ -96,9 +98,10 @@ def test_standard_input(table, kind, monkeypatch):
     result = CliRunner().invoke(load_commands(), ["explain", "-", "--json"], input=data)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert (out["metrics"]["log_loss"]["value"], out["metrics"]["accuracy"]["value"]) == pytest.approx(
-        expected(table), rel=1e-15
-    )
+    assert (
+        out["metrics"]["log_loss"]["value"],
+        out["metrics"]["accuracy"]["value"],
+    ) == pytest.approx(expected(table), rel=1e-15)
 
 
 def test_empty_standard_input():

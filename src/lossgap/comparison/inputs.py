@@ -317,7 +317,7 @@ def _models_of_long_file(
     label: str | None,
     prob: Sequence[str],
     logit: Sequence[str],
-    id: str | None,  # noqa: A002
+    id: str | None,
     options: dict[str, Any],
 ) -> dict[str, Predictions]:
     """One model per value of the model column(s): each model's rows, as if its own file."""
@@ -330,7 +330,12 @@ def _models_of_long_file(
         )
         raise InputError(msg)
     keys = np.array(
-        ["/".join(parts) for parts in zip(*(column_values(table, c).astype(str) for c in model_column))]
+        [
+            "/".join(parts)
+            for parts in zip(
+                *(column_values(table, c).astype(str) for c in model_column), strict=True
+            )
+        ]
     )
     models = list(dict.fromkeys(keys.tolist()))
     if len(models) < 2:

@@ -409,7 +409,10 @@ def _percentile_intervals(
         if len(deviation) < 2:
             continue
         if name in BIASED_UPWARD:
-            intervals[name] = debiased_interval(estimate, deviation, confidence, null.get(name))
+            calibrated = null.get(name)
+            if calibrated is not None:  # the null is drawn on the pooled units: shift it
+                calibrated = calibrated + (estimate - float(base[name][0]))
+            intervals[name] = debiased_interval(estimate, deviation, confidence, calibrated)
         else:
             lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
             intervals[name] = (float(estimate + lo), float(estimate + hi))

@@ -88,8 +88,8 @@ def errors_beyond_calibration(tally: Tally, level: float) -> tuple[float, float,
 def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
     """Share of samples (worst first) that carries half the loss, and the whole curve.
 
-    Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones (reported on their own by
-    ``infinite_loss``) still rank first without swallowing the total.
+    Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones
+    (reported on their own by ``infinite_loss``) still rank first without swallowing the total.
     """
     loss = -np.log(np.maximum(prob, CLIP_EPS))
     order = np.argsort(-loss, kind="stable")
@@ -101,7 +101,9 @@ def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
         return {"half_loss_sample_share": 1.0, "curve": {"sample_share": [], "loss_share": []}}
     index = int(np.searchsorted(carried, total / 2))
     grid = np.linspace(0, 1, CURVE_POINTS)
-    curve = np.interp(grid, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total]))
+    curve = np.interp(
+        grid, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
+    )
     return {
         "half_loss_sample_share": float(samples[index]),
         "curve": {"sample_share": grid.tolist(), "loss_share": curve.tolist()},

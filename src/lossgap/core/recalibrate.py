@@ -613,7 +613,9 @@ def _multiclass_recalibration(
     for method in MULTICLASS_METHODS:
         methods[method] = _summary(before, method, sums[method][:6], total, total * scale)
         methods[method]["log_loss_after_interval"] = _after_interval(sums[method], total, spread)
-    methods["temperature"]["temperature"] = float(1.0 / full_beta) if full_beta > 0 else float("inf")
+    methods["temperature"]["temperature"] = (
+        float(1.0 / full_beta) if full_beta > 0 else float("inf")
+    )
     return {
         "scheme": f"{folds}-fold cross-fitting over samples",
         "folds": folds,

@@ -196,8 +196,10 @@ def open_dataset(src: Source) -> ds.Dataset:
     import pyarrow.dataset as ds
 
     try:
-        return ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        dataset = ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
+        dataset.schema.names  # noqa: B018 - a header that is not UTF-8 fails here, not later
+        return dataset
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError, UnicodeDecodeError) as exc:
         raise _unreadable(src.text, src.kind, exc) from exc
 
 

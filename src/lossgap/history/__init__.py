@@ -22,7 +22,8 @@ Examples
 The package itself is callable, so a notebook can pass what ``model.fit`` returned:
 
 >>> import lossgap
->>> lossgap.history({"loss": [0.9, 0.6, 0.5], "val_loss": [0.8, 0.7, 0.75]}).best()["val_loss"]["epoch"]
+>>> report = lossgap.history({"loss": [0.9, 0.6, 0.5], "val_loss": [0.8, 0.7, 0.75]})
+>>> report.best()["val_loss"]["epoch"]
 1
 """
 

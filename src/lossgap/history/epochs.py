@@ -176,7 +176,10 @@ def _evaluate_long_file(
     try:
         epochs = values.astype(np.float64)
     except ValueError as exc:
-        msg = f"column {epoch_column!r} of {str(path)!r} holds {values[0]!r}: epochs must be numbers"
+        msg = (
+            f"column {epoch_column!r} of {str(path)!r} holds {values[0]!r}: "
+            "epochs must be numbers"
+        )
         raise InputError(msg) from exc
     rest = table.drop_columns([epoch_column])
     choice = choose_columns(rest.column_names, str(path))
@@ -185,7 +188,8 @@ def _evaluate_long_file(
     for done, epoch in enumerate(distinct, 1):
         part = rest.filter(pa.array(epochs == epoch))
         evaluation = evaluate_predictions(predictions_from_table(part, choice), replicates=0)
-        rows.append(epoch_summary(float(epoch), Path(f"{path}[{epoch_column}={label_of(epoch)}]"), evaluation))
+        where = Path(f"{path}[{epoch_column}={label_of(epoch)}]")
+        rows.append(epoch_summary(float(epoch), where, evaluation))
         if on_file is not None:
             on_file(done, len(distinct))
     return rows

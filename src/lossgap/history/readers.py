@@ -979,7 +979,8 @@ def read_object(data: Any, *, name: str = "history") -> list[RawLog]:
     rows = _records(data)
     if rows is not None:  # W&B's scan_history(): an iterator of row dicts
         names = list(dict.fromkeys(k for row in rows for k in row))
-        columns, logged, dropped, mixed = _column_arrays({k: [r.get(k) for r in rows] for k in names})
+        values = {k: [r.get(k) for r in rows] for k in names}
+        columns, logged, dropped, mixed = _column_arrays(values)
     else:
         try:
             arrow = data if isinstance(data, pa.Table) else pa.table(data)
@@ -1089,7 +1090,8 @@ def _distinct_mlflow_metrics(
 
 def _records(data: Any) -> list[dict[str, Any]] | None:
     """The rows when ``data`` is an iterable of dicts, else None (a table, or not a log)."""
-    if hasattr(data, "__arrow_c_stream__") or hasattr(data, "columns") or isinstance(data, (str, bytes)):
+    tabular = hasattr(data, "__arrow_c_stream__") or hasattr(data, "columns")
+    if tabular or isinstance(data, (str, bytes)):
         return None
     if isinstance(data, (list, tuple)) or hasattr(data, "__next__"):
         rows = list(data)

@@ -48,10 +48,13 @@ def _logits_function(keras: Any, model: Any) -> Any:
         features = keras.Model(model.inputs, last.input)
     except (AttributeError, ValueError, TypeError):  # a subclassed model has no graph
         return None
-    kernel, *bias = (np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64) for w in last.weights)
+    kernel, *bias = (
+        np.asarray(keras.ops.convert_to_numpy(w), dtype=np.float64) for w in last.weights
+    )
 
     def logits(x: Any, batch_size: int | None) -> Any:
-        h = np.asarray(keras.ops.convert_to_numpy(features.predict(x, batch_size=batch_size, verbose=0)))
+        hidden = features.predict(x, batch_size=batch_size, verbose=0)
+        h = np.asarray(keras.ops.convert_to_numpy(hidden))
         out = h.astype(np.float64) @ kernel
         return out + bias[0] if bias else out
 
@@ -146,7 +149,10 @@ def _build() -> type:
             ev = evaluate_predictions(read_predictions(path), detail="summary")
             missing = [m for m in self.log_metrics if m not in ev.metrics]
             if missing:
-                msg = f"no metric {missing[0]!r} in the evaluation: choose from {', '.join(ev.metrics)}"
+                msg = (
+                    f"no metric {missing[0]!r} in the evaluation: "
+                    f"choose from {', '.join(ev.metrics)}"
+                )
                 raise InputError(msg)
             return {f"{self.prefix}{m}": float(ev.metric(m)) for m in self.log_metrics}
 

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation
 from lossgap.integrations._lazy import require
 from lossgap.results.display import renderer
+from lossgap.results.evaluation import Evaluation
 
 #: The metrics :func:`evaluation_metrics` builds, and whether higher is better.
 EVALUATE_METRICS = {

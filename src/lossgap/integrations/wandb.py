@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation
 from lossgap.integrations._lazy import require
 from lossgap.integrations.mlflow import metric_values
 from lossgap.results.display import renderer
+from lossgap.results.evaluation import Evaluation
 
 
 def _wandb() -> Any:

@@ -19,6 +19,7 @@ import fnmatch
 import io
 import re
 import sys
+import tokenize
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -216,6 +217,8 @@ def _table_from_bytes(data: bytes, kind: str, where: str) -> pa.Table:
             return _arrays_from_npy(np.load(io.BytesIO(data), allow_pickle=False), name)
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             return _arrays_to_table({k: archive[k] for k in archive.files}, name)
+    except InputError:  # a ValueError, but already the one line to show
+        raise
     except (pa.ArrowInvalid, pa.ArrowTypeError, *_NUMPY_FILE_ERRORS) as exc:
         raise _not_a_table(name, kind.upper() if kind != "jsonl" else "JSON Lines", exc) from exc
 
@@ -263,7 +266,8 @@ def _looks_binary(path: Path) -> bool:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return exc.start < len(head) - 4  # a multi-byte char cut at the end is fine
+        # a multi-byte character cut by the 4096-byte read is fine; the end of the file is not
+        return exc.start < len(head) - 4 or len(head) < 4096
     return False
 
 
@@ -280,7 +284,9 @@ def _read_delimited(path: Path, delimiter: str, kind: str) -> pa.Table:
     if _looks_binary(path):
         raise _not_a_table(path, kind)
     try:
-        return pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+        table = pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
+        table.column_names  # noqa: B018 - pyarrow checks the values' UTF-8, not the header's
+        return table
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         raise _not_a_table(path, kind, exc) from exc
 
@@ -306,8 +312,10 @@ def _read_jsonl(path: Path) -> pa.Table:
     if _looks_binary(path):
         raise _not_a_table(path, "JSON Lines")
     try:
-        return pa_json.read_json(path)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        table = pa_json.read_json(path)
+        table.column_names  # noqa: B018 - pyarrow checks the values' UTF-8, not the keys'
+        return table
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
         raise _not_a_table(path, "JSON Lines (one object per line)", exc) from exc
 
 
@@ -330,17 +338,32 @@ def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
     return pa.table(columns)
 
 
-#: What numpy raises for a corrupt, truncated or foreign .npy/.npz file (a bad zip, a CRC
-#: mismatch, a header it cannot parse, a pickled object it will not load).
-_NUMPY_FILE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, SyntaxError)
+#: What numpy and pyarrow raise for a corrupt, truncated or foreign .npy/.npz file (a bad
+#: zip, a CRC mismatch, a header it cannot parse, a pickled object it will not load, text
+#: that is not valid UTF-32, values pyarrow cannot hold, zip flags for encryption or
+#: compression methods zipfile refuses with RuntimeError or NotImplementedError).
+_NUMPY_FILE_ERRORS = (
+    RuntimeError,
+    OSError,
+    EOFError,
+    KeyError,
+    zipfile.BadZipFile,
+    SyntaxError,
+    tokenize.TokenError,
+    pa.ArrowException,
+    UnicodeError,
+    ValueError,
+)
 
 
 def _read_npy(path: Path) -> pa.Table:
     try:
         array = np.load(path, allow_pickle=False)
+        return _arrays_from_npy(array, path)
+    except InputError:
+        raise
     except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npy", exc) from exc
-    return _arrays_from_npy(array, path)
 
 
 def _arrays_from_npy(array: np.ndarray, path: Path) -> pa.Table:
@@ -360,9 +383,11 @@ def _read_npz(path: Path) -> pa.Table:
             if not hasattr(archive, "files"):  # a .npy under an .npz name
                 raise ValueError("a single array, not an archive")
             arrays = {name: archive[name] for name in archive.files}
+        return _arrays_to_table(arrays, path)
+    except InputError:
+        raise
     except _NUMPY_FILE_ERRORS as exc:
         raise _not_a_table(path, ".npz", exc) from exc
-    return _arrays_to_table(arrays, path)
 
 
 def _read_ipc(path: Path) -> pa.Table:

@@ -254,10 +254,20 @@ def comparison_answer(c: Comparison) -> Answer:
     codes = {f.code: f for f in c.findings}
     if not real["accuracy"] and not real[c.by]:
         acc_low, acc_high = _spread(c, "accuracy")
+        score_low, score_high = _spread(c, c.by)
+        accuracies = (
+            "the accuracies are equal"
+            if acc_high == acc_low
+            else f"the accuracies differ by up to {(acc_high - acc_low) * 100:.1f} points"
+        )
+        nobody = (
+            "Neither model is better than the other"
+            if len(c.models) == 2
+            else "No model is better than another"
+        )
         headline = (
-            f"No model is better than another beyond sampling noise: the accuracies differ "
-            f"by up to {(acc_high - acc_low) * 100:.1f} points and the {score}es by "
-            f"{_spread(c, c.by)[1] - _spread(c, c.by)[0]:.3f}, within what {c.n} samples allow "
+            f"{nobody} beyond sampling noise: {accuracies} and the {score}es by "
+            f"{format_number(score_high - score_low, 3)}, within what {c.n} samples allow "
             f"({n_pairs} pair(s) tested)."
         )
     elif best.name == by_accuracy.name:
@@ -306,10 +316,13 @@ def comparison_answer(c: Comparison) -> Answer:
         findings.append(flips.message)
     most = max(c.pairs, key=lambda p: p.flips.a_only_correct + p.flips.b_only_correct)
     f = most.flips
+    flipped = f.a_only_correct + f.b_only_correct
     findings.append(
-        f"The models disagree on many samples: {most.a} and {most.b} differ "
-        f"on {f.a_only_correct + f.b_only_correct} of {c.n} (a flip is a sample one gets right "
-        f"and the other wrong); {f.near_threshold} of these sit near the threshold "
+        "The models make the same decision on every sample; they differ only in how sure "
+        "they are, which the loss sees and accuracy does not."
+        if flipped == 0
+        else f"{most.a} and {most.b} disagree on {flipped} of {c.n} samples (a flip: one model "
+        f"right, the other wrong); {f.near_threshold} of these sit near the threshold "
         f"({c.near_rule}), where a tiny change of probability flips the decision."
     )
     if best.name != by_accuracy.name:

@@ -25,5 +25,5 @@ def demo_answer(story: Any) -> Answer:
         numbers=history.numbers[:4],
         findings=history.findings[:1] + explained.findings[:1],
         steps=tuple(steps[:3]),
-        details="The whole story, with plots: the report below. Terms: docs/glossary.md",
+        details="The whole story, with plots: the HTML report. Terms: docs/glossary.md",
     )

@@ -29,6 +29,7 @@ from markupsafe import Markup
 from lossgap.render.answer import Answer
 from lossgap.render.compare import comparison_answer, format_p
 from lossgap.render.compare import headline as comparison_headline
+from lossgap.render.demo import demo_answer
 from lossgap.render.glossary import TERMS
 from lossgap.render.history import history_answer
 from lossgap.render.lab import lab_answer
@@ -388,6 +389,7 @@ def demo_report(
     return Report(
         kind="demo",
         template="demo.html.j2",
+        answer=demo_answer(story),
         context={
             "story": story,
             "ev": ev,

@@ -165,7 +165,12 @@ def _answer_finding(f: Finding, result: Interpretation) -> str | None:
             f"training loss{acc_text}: the model fits its training data somewhat better than "
             "new data (mild overfitting), or the two sets differ."
         )
-    return f.message
+    return _without_given(f.message)
+
+
+def _without_given(message: str) -> str:
+    """A finding's sentence without the ``given:`` a lone pair of options carries."""
+    return message.removeprefix("given: ")
 
 
 def _answer_steps(result: Interpretation) -> list[Step]:
@@ -216,8 +221,8 @@ def _answer_steps(result: Interpretation) -> list[Step]:
     elif main.accuracy_interval is not None and main.n is None:
         steps.append(
             Step(
-                f"Give the number of {_split_name(main.split) or 'test'} samples (--n) to see "
-                "how precise the accuracy is."
+                f"Give the {_split_name(main.split) or 'test'} set's size (--n) to see how "
+                "precise the accuracy is."
             )
         )
     if not steps or "consistent" in codes:
@@ -244,6 +249,7 @@ def interpretation_answer(result: Interpretation) -> Answer:
         f"{'the base rate' if main.base_rate is not None else f'1/{main.classes}'})"
     )
     serious = [f for f in result.findings if f.severity in ("high", "medium")]
+    in_headline = None  # the finding the headline says, not repeated under "Why"
     if main.accuracy_interval is None:
         allowed = (
             f"; a model with calibrated (honest) probabilities and this loss is right "
@@ -269,13 +275,16 @@ def interpretation_answer(result: Interpretation) -> Answer:
                 "decisions are right, but the errors are made with near-certainty."
             )
         else:
-            headline = top.message
+            message = _without_given(top.message)
+            headline, in_headline = message[:1].upper() + message[1:], top
     numbers: list[KeyNumber] = []
     order = [main] + [s for s in result.splits.values() if s is not main]
     for split in order:
         numbers += _split_numbers(split, result.confidence)
     findings = [
-        text for f in result.findings if (text := _answer_finding(f, result)) is not None
+        text
+        for f in result.findings
+        if f is not in_headline and (text := _answer_finding(f, result)) is not None
     ]
     findings.append(
         f"Log loss is not a percentage: it is the mean of -ln p(true class), so "

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
@@ -48,7 +48,7 @@ class PrintableConsole(Console):
 
     def render(
         self, renderable: RenderableType, options: ConsoleOptions | None = None
-    ) -> RenderResult:
+    ) -> Iterable[Segment]:
         for segment in super().render(renderable, options):
             text = segment.text
             if segment.control or text.isprintable() or text == "\n":
@@ -403,6 +403,15 @@ def _explain_steps(ev: Evaluation) -> list[Step]:
     return steps[:3]
 
 
+def _expected_sentence(confident: Finding) -> str:
+    """The confident errors against chance, once the headline has counted them."""
+    e = confident.evidence
+    return (
+        f"A model with honest probabilities would make about "
+        f"{e['expected_if_calibrated']:.1f} errors that confident, not {e['count']:g}."
+    )
+
+
 def _carry_most(findings: list[Finding]) -> bool:
     """The confident errors carry most of the loss (the headline may then say so)."""
     confident = next((f for f in findings if f.code == "confident_errors"), None)
@@ -433,9 +442,11 @@ def explain_answer(ev: Evaluation) -> Answer:
             "whose probabilities match frequencies) with this skill produces."
         )
     elif _carry_most(serious):
+        e = next(f for f in serious if f.code == "confident_errors").evidence
         headline = (
-            f"{numbers}: a few errors are made with near-certainty, and each costs the loss "
-            "far more than a correct answer earns."
+            f"{numbers}: {e['count']:g} errors made with at least {e['level']:.0%} confidence "
+            f"carry {_pct(e['loss_share'])} of the loss; each costs far more than a correct "
+            "answer earns."
         )
     elif "overconfident" in codes:
         headline = (
@@ -455,6 +466,11 @@ def explain_answer(ev: Evaluation) -> Answer:
         _number(ev, "calibration_slope", "calibration slope", "1 = calibrated, <1 too sure"),
     ]
     shown = [f for f in serious if f.code not in _IN_HEADLINE]
+    said = [
+        _expected_sentence(f) if f.code == "confident_errors" and _carry_most(serious)
+        else finding_sentence(f, ev)
+        for f in shown[:2]
+    ]
     steps = list(_explain_steps(ev))
     step = decision_step(ev.decision)
     if step is not None:  # --costs: which decision to take comes first
@@ -463,7 +479,7 @@ def explain_answer(ev: Evaluation) -> Answer:
         headline=headline,
         numbers=tuple(n for n in rows if n is not None),
         confidence=ev.confidence,
-        findings=tuple(finding_sentence(f, ev) for f in shown[:2]),
-        steps=tuple(steps),
+        findings=tuple(said),
+        steps=tuple(steps[:3]),
         details="Everything: --full. Report with plots: --html FILE. Terms: docs/glossary.md",
     )

@@ -15,8 +15,8 @@ class ExplainCurves:
     Attributes
     ----------
     band : dict or None
-        :func:`lossgap.curves.consistency_band` of the table the CORP curve was fitted on (binary: the
-        positive-class probability; multiclass: the top label, samples needed).
+        :func:`lossgap.curves.consistency_band` of the table the CORP curve was fitted on
+        (binary: the positive-class probability; multiclass: the top label, samples needed).
     band_outside : float or None
         :func:`lossgap.curves.curve_outside_band` of the evaluation's CORP curve.
     histogram : dict or None

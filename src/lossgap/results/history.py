@@ -329,7 +329,8 @@ class HistoryReport(Displayable):
         >>> import tempfile, pathlib
         >>> from lossgap.history import analyse_history
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.csv"
-        >>> rows = [f"{e},{0.5 - e / 50},{0.6 + (e - 4) ** 2 / 100},{0.7 + e / 100}" for e in range(10)]
+        >>> rows = [f"{e},{0.5 - e / 50},{0.6 + (e - 4) ** 2 / 100},{0.7 + e / 100}"
+        ...         for e in range(10)]
         >>> _ = path.write_text("epoch,loss,val_loss,val_accuracy\\n" + "\\n".join(rows) + "\\n")
         >>> d = analyse_history(path).to_dict()
         >>> [key in d for key in ("runs", "epochs", "best", "findings", "per_epoch")]

@@ -50,8 +50,14 @@ def _z(one_sided_level: float) -> float:
 
 
 def held_out_gain(ev: Evaluation, method: str | None = None) -> dict[str, Any] | None:
-    """A map's held-out gain (default the best map) and whether it clears the rule book:
-    above ``FLOOR_NATS`` and above zero at level ``ALPHA`` (one-sided)."""
+    """A map's held-out gain (default the best map): ``above_floor`` (at least
+    ``FLOOR_NATS``) and ``real`` (also above zero at level ``ALPHA``, one-sided).
+
+    A calibration finding already has its test against calibration (the slope, the
+    confident-error count, the intercept score test) and needs the gain ``above_floor``;
+    ``recalibration_gain``, which has no other test, needs it ``real``. A gain carried by a
+    few confident errors is large with a large standard error, so testing it twice would
+    miss the clearest overconfidence."""
     methods = ev.recalibration.get("methods", {})
     name = method or ev.recalibration.get("best")
     if not name or name not in methods or "log_loss_gain" not in methods[name]:
@@ -61,6 +67,7 @@ def held_out_gain(ev: Evaluation, method: str | None = None) -> dict[str, Any] |
         "method": name,
         "gain": gain,
         "gain_se": se,
+        "above_floor": bool(gain >= FLOOR_NATS),
         "real": bool(gain >= FLOOR_NATS and gain > _z(ALPHA) * se),
     }
 
@@ -170,7 +177,7 @@ def confident_errors(ev: Evaluation) -> Finding | None:
         return None
     gain = held_out_gain(ev)
     surprising = facts["p_value"] < ALPHA
-    fixable = surprising and gain is not None and gain["real"]
+    fixable = surprising and gain is not None and gain["above_floor"]
     if fixable and gain is not None:
         severity = "high" if gain["gain"] >= HIGH_NATS else "medium"
     elif surprising or loss_share >= 0.25:
@@ -273,7 +280,9 @@ def _calibration_evidence(ev: Evaluation) -> dict:
         "ci_low": slope.ci_low,
         "ci_high": slope.ci_high,
         "confidence": ev.confidence,
-        "temperature": ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature"),
+        "temperature": (
+            ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature")
+        ),
     }
     if terms is not None:
         evidence["miscalibration"] = terms.miscalibration
@@ -314,7 +323,8 @@ def _recalibration_advice(ev: Evaluation, evidence: dict) -> str:
         else "temperature scaling lowers the loss and changes no decision"
     )
     intercept = ev.metrics["calibration_intercept"]
-    if intercept.ci_low is not None and (intercept.ci_low > 0 or intercept.ci_high < 0):
+    low, high = intercept.ci_low, intercept.ci_high
+    if low is not None and high is not None and (low > 0 or high < 0):
         advice += (
             f"; the intercept is off too ({intercept.value:.2f} [{intercept.ci_low:.2f}, "
             f"{intercept.ci_high:.2f}]), so a Platt map (slope and intercept) fits better"
@@ -329,7 +339,7 @@ def _calibration_finding(ev: Evaluation, direction: str) -> Finding | None:
         return None
     gain = held_out_gain(ev, "temperature")
     measured = bool(ev.recalibration.get("methods"))
-    if measured and (gain is None or not gain["real"]):
+    if measured and (gain is None or not gain["above_floor"]):
         return None
     evidence = _calibration_evidence(ev)
     evidence["recalibration_gain"] = gain
@@ -379,7 +389,7 @@ def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
     if facts is None or facts["p_value"] >= ALPHA:
         return None
     gain = held_out_gain(ev, "intercept")
-    if gain is None or not gain["real"]:
+    if gain is None or not gain["above_floor"]:
         return None
     shift = ev.recalibration["methods"]["intercept"].get("intercept", float("nan"))
     direction = "too high" if facts["residual"] < 0 else "too low"
