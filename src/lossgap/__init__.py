@@ -96,7 +96,7 @@ for _result, (_answer, _html) in _RENDERERS.items():
 
 # a multilabel evaluation prints its per-label table (its labels' own answers are there)
 register_renderer(
-    "lossgap.results.slices:MultilabelEvaluation",
+    "lossgap.results.multilabel:MultilabelEvaluation",
     "rich",
     "lossgap.render.slices:multilabel_renderables",
 )

@@ -34,8 +34,7 @@ from lossgap.core.tally import DEFAULT_TOP, Tally, merge_all
 from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
 from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
-from lossgap.results.evaluation import Evaluation, MetricValue, WorstSample
-from lossgap.results.slices import Slice
+from lossgap.results.evaluation import Evaluation, MetricValue, Slice, WorstSample
 from lossgap.rules.explain import RULES, find
 from lossgap.rules.slices import WHERE_RULES
 

@@ -25,7 +25,7 @@ from lossgap.core.predictions import Predictions, python_scalar, to_numpy
 from lossgap.core.tally import DEFAULT_TOP, Tally, merge_all
 from lossgap.errors import InputError
 from lossgap.explanation import evaluate, evaluate_predictions
-from lossgap.results.slices import MultilabelEvaluation
+from lossgap.results.multilabel import MultilabelEvaluation
 from lossgap.rules.slices import label_findings
 
 

@@ -22,7 +22,7 @@ from lossgap.render.text import (
     style,
 )
 from lossgap.results.evaluation import Evaluation
-from lossgap.results.slices import MultilabelEvaluation
+from lossgap.results.multilabel import MultilabelEvaluation
 
 #: Rows shown per table.
 TOP_ROWS = 8

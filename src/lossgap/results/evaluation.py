@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lossgap.results.decision import Decision
 from lossgap.results.display import Displayable
-
-if TYPE_CHECKING:
-    from lossgap.results.slices import ClassSummary, Confusion, ConfusionPair, Slice
+from lossgap.results.slices import CalibrationTest, ClassSummary, Confusion, ConfusionPair
 
 SEVERITIES = ("high", "medium", "low", "info")
 
@@ -301,6 +299,62 @@ class Evaluation(Displayable):
         if self.slices:
             out["slices"] = [s.to_dict() for s in self.slices]
         return json_safe(out)
+
+
+# A Slice holds an Evaluation and an Evaluation holds its slices: one module for both.
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One group of one ``by`` column: its evaluation and where it sits in the whole.
+
+    Attributes
+    ----------
+    by : str
+        The grouping column (or name given to ``groups``).
+    group : label
+        The group's value.
+    n : int
+        Its samples.
+    share : float
+        Its share of the total weight.
+    loss_share : float
+        Its share of the whole's log loss (capped losses).
+    confident_errors, expected_if_calibrated, confident_errors_p_value : float
+        Its confident errors (true class at most 0.1), what a calibrated model would make
+        and the Poisson chance of as many.
+    calibration : CalibrationTest
+    evaluation : Evaluation
+        The group's own metrics with intervals, decomposition and findings.
+    """
+
+    by: str
+    group: Any
+    n: int
+    share: float
+    loss_share: float
+    confident_errors: float
+    expected_if_calibrated: float
+    confident_errors_p_value: float
+    calibration: CalibrationTest
+    evaluation: Evaluation
+
+    def to_dict(self) -> dict[str, Any]:
+        ev = self.evaluation.to_dict()
+        return {
+            "by": self.by,
+            "group": self.group,
+            "n": self.n,
+            "share": self.share,
+            "loss_share": self.loss_share,
+            "confident_errors": self.confident_errors,
+            "expected_if_calibrated": self.expected_if_calibrated,
+            "confident_errors_p_value": self.confident_errors_p_value,
+            "calibration": self.calibration.to_dict(),
+            "metrics": ev["metrics"],
+            "decomposition": ev["decomposition"],
+            "findings": ev["findings"],
+        }
 
 
 def json_safe(value: Any) -> Any:

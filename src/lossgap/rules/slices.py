@@ -24,8 +24,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from lossgap.results.evaluation import Evaluation, Finding
-from lossgap.results.slices import ConfusionPair, MultilabelEvaluation, Slice
+from lossgap.results.evaluation import Evaluation, Finding, Slice
+from lossgap.results.multilabel import MultilabelEvaluation
+from lossgap.results.slices import ConfusionPair
 from lossgap.rules.explain import Rule, _pct
 
 #: Family-wise level of each rule, split over the cells, classes or groups it tests.
