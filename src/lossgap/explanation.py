@@ -132,20 +132,9 @@ def explain(
         "ids": ids,
         "threshold": threshold,
     }
-    if is_torch_tensor(y_prob):
-        from lossgap.engines.torch import predictions_from_cpu_tensors, tally_from_tensors
+    if is_torch_tensor(y_prob) and y_prob.device.type != "cpu":
+        from lossgap.engines.torch import tally_from_tensors
 
-        if y_prob.device.type == "cpu":  # numpy reads them in place: faster, samples at hand
-            pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
-            return evaluate_predictions(
-                pred,
-                top=top,
-                confidence=confidence,
-                seed=seed,
-                ece_bins=ece_bins,
-                groups=groups,
-                costs=costs,
-            )
         if groups is not None:
             msg = "groups need the samples on the host: pass y_prob.cpu() with groups"
             raise InputError(msg)
@@ -161,7 +150,12 @@ def explain(
             ece_bins=ece_bins,
             costs=costs,
         )
-    pred = Predictions(y_true, y_prob, **options)
+    if is_torch_tensor(y_prob):  # numpy reads CPU tensors in place: faster, samples at hand
+        from lossgap.engines.torch import predictions_from_cpu_tensors
+
+        pred = predictions_from_cpu_tensors(y_true, y_prob, **options)
+    else:
+        pred = Predictions(y_true, y_prob, **options)
     return evaluate_predictions(
         pred,
         top=top,
