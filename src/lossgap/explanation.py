@@ -261,6 +261,9 @@ def _evaluate(
     if not 0.0 < confidence < 1.0:
         msg = f"confidence must lie strictly between 0 and 1, got {confidence!r}"
         raise InputError(msg)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        msg = f"seed must be an integer >= 0 (it seeds the bootstrap and the folds), got {seed!r}"
+        raise InputError(msg)
     if detail not in DETAILS:
         msg = f"detail must be one of {', '.join(DETAILS)}, got {detail!r}"
         raise InputError(msg)

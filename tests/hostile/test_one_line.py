@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+import lossgap
 import lossgap.cli
 from lossgap import InputError
 from lossgap.cli import load_commands
@@ -160,6 +161,12 @@ def test_lab_refuses_x_beyond_1e100_and_negative_seeds():
         check_points([0.0, 1e308, -1.0, 0.5], [0, 1, 0, 1])
     with pytest.raises(InputError, match=r"--seed must be an integer >= 0"):
         simulate(5, slope=1.0, intercept=0.0, seed=-1)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_the_api_refuses_a_seed_that_is_not_a_count(seed):
+    with pytest.raises(InputError, match=r"seed must be an integer >= 0 .*got"):
+        lossgap.explain([0, 1, 1, 0], [0.2, 0.8, 0.6, 0.4], seed=seed)
 
 
 def test_history_reads_around_one_text_cell_and_a_row_being_written(tmp_path):
