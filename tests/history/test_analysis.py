@@ -210,3 +210,15 @@ def test_noisy_accuracy_compared_with_sampling_noise():
     assert noisy.evidence["metric"] == "val_accuracy"
     binomial_sd = math.sqrt(acc.mean() * (1 - acc.mean()) / 300)
     assert noisy.evidence["sampling_sd"] == pytest.approx(binomial_sd)
+
+
+def test_a_flat_noiseless_metric_is_not_called_noisy(tmp_path):
+    from lossgap.history import analyse_history
+
+    rows = [f"{e},0.5,0.6,0.7" for e in range(12)]
+    path = tmp_path / "flat.csv"
+    path.write_text("epoch,loss,val_loss,val_accuracy\n" + "\n".join(rows) + "\n")
+    (run,) = analyse_history(path).runs
+    assert run.noise["val_accuracy"]["noise_ratio"] == 0.0
+    assert all(f.code != "noisy_metric" for f in run.findings)
+

@@ -426,7 +426,8 @@ def noise(run: Run, idx: np.ndarray, curves: dict[str, Any]) -> dict[str, dict[s
         out[key] = {
             "noise_sd": sd,
             "smoothed_range": spread,
-            "noise_ratio": sd / spread if spread > 0 else float("inf"),
+            # a flat, noiseless curve has no noise to speak of; noise on a flat trend is all noise
+            "noise_ratio": sd / spread if spread > 0 else (float("inf") if sd > 0 else 0.0),
             "spikes": found,
         }
     return out

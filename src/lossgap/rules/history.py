@@ -223,10 +223,15 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 mean = float(np.nanmean(values))
                 sampling = math.sqrt(mean * (1 - mean) / analysis.n_val)
                 clause = f"; {analysis.n_val} validation samples alone give ±{sampling:.2g}"
+            share = (
+                f"{facts['noise_ratio']:.0%} of its whole smoothed range "
+                f"({facts['smoothed_range']:.2g})"
+                if math.isfinite(facts["noise_ratio"])
+                else "while its smoothed curve stays flat"
+            )
             message = (
                 f"{key} moves by about ±{facts['noise_sd']:.2g} from one point to the next, "
-                f"{facts['noise_ratio']:.0%} of its whole smoothed range "
-                f"({facts['smoothed_range']:.2g}){clause}: single-epoch bests are partly luck."
+                f"{share}{clause}: single-epoch bests are partly luck."
             )
             evidence = {
                 "metric": key,
