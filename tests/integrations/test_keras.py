@@ -26,11 +26,9 @@ def data(rng, n):
     return x, y
 
 
-def test_keras_writer_feeds_history_predictions(tmp_path):
-    assert keras.backend.backend() == "torch"
-    rng = np.random.default_rng(0)
-    (x, y), (x_val, y_val) = data(rng, 256), data(rng, 200)
-    keras.utils.set_random_seed(0)
+def small_binary_model(seed):
+    """A compiled 4-8-1 sigmoid network, its weights seeded."""
+    keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [
             keras.Input((4,)),
@@ -41,6 +39,14 @@ def test_keras_writer_feeds_history_predictions(tmp_path):
     model.compile(
         optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"]
     )
+    return model
+
+
+def test_keras_writer_feeds_history_predictions(tmp_path):
+    assert keras.backend.backend() == "torch"
+    rng = np.random.default_rng(0)
+    (x, y), (x_val, y_val) = data(rng, 256), data(rng, 200)
+    model = small_binary_model(seed=0)
     writer = KerasPredictionWriter(x_val, y_val, tmp_path / "preds")
     model.fit(
         x,
@@ -100,17 +106,7 @@ def test_numbers_go_into_logs_that_csvlogger_records(tmp_path):
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
     rng = np.random.default_rng(2)
     (x, y), (x_val, y_val) = data(rng, 200), data(rng, 120)
-    keras.utils.set_random_seed(2)
-    model = keras.Sequential(
-        [
-            keras.Input((4,)),
-            keras.layers.Dense(8, activation="relu"),
-            keras.layers.Dense(1, activation="sigmoid"),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.Adam(0.05), loss="binary_crossentropy", metrics=["accuracy"]
-    )
+    model = small_binary_model(seed=2)
     writer = KerasPredictionWriter(x_val, y_val, tmp_path / "preds")
     history = model.fit(
         x,
