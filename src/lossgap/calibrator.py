@@ -127,10 +127,10 @@ class Calibrator:
         from lossgap.version import __version__
 
         allowed = BINARY_METHODS if tally.task == "binary" else MULTICLASS_METHODS
-        methods = ev.recalibration.get("methods", {})
-        chosen = method or ev.recalibration.get("best")
+        rec = ev.recalibration
+        chosen = method or (None if rec is None else rec.best)
         if chosen is None:
-            msg = f"no calibrator to save: {ev.recalibration.get('scheme', 'no recalibration')}"
+            msg = f"no calibrator to save: {'no recalibration' if rec is None else rec.description}"
             raise InputError(msg)
         if chosen not in allowed:
             msg = (
@@ -141,17 +141,17 @@ class Calibrator:
         if tally.task != "binary" and pred is None:
             msg = "a multiclass calibrator needs the samples in memory: use --engine memory"
             raise InputError(msg)
-        scored = methods.get(chosen, {})
+        scored = ev.recalibration_map(chosen)
         held_out = (
             {
-                "log_loss_before": scored.get("log_loss_before"),
-                "log_loss": scored.get("log_loss_after"),
-                "interval": scored.get("log_loss_after_interval"),
+                "log_loss_before": scored.log_loss_before,
+                "log_loss": scored.log_loss_after,
+                "interval": scored.log_loss_after_interval,
                 "confidence": ev.confidence,
-                "scheme": ev.recalibration.get("scheme"),
+                "scheme": None if rec is None else rec.scheme,
                 "n": tally.count,
             }
-            if scored
+            if scored is not None
             else {}
         )
         return cls(

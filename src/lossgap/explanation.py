@@ -303,7 +303,7 @@ def _evaluate(
             confidence=confidence,
         )
         if full
-        else {},
+        else None,
         worst=_worst_rows(tally, top),
         diagnostics={
             **diagnose(tally, values["accuracy"], confidence),

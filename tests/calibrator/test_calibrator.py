@@ -83,7 +83,7 @@ def test_saved_from_one_half_predicts_the_other_half():
         for method in hits:
             cal = Calibrator.from_evaluation(ev, tally, method=method)
             lo, hi = cal.held_out["interval"]
-            assert cal.held_out["log_loss"] == ev.recalibration["methods"][method]["log_loss_after"]
+            assert cal.held_out["log_loss"] == ev.recalibration_map(method).log_loss_after
             hits[method] += lo <= log_loss(y[second], cal.transform(p[second])) <= hi
     for method, hit in hits.items():
         assert hit / seeds >= 0.90, (method, hit)

@@ -38,8 +38,8 @@ def test_history_explain_and_compare_say_why(story):
     codes = {f.code for _, f in story.history.all_findings()}
     assert {"loss_accuracy_divergence", "calibration_drift"} <= codes
     assert story.evaluation.finding("confident_errors") is not None
-    temperature = story.evaluation.recalibration["methods"]["temperature"]
-    assert temperature["log_loss_after"] < story.evaluation.metric("log_loss") / 2
+    temperature = story.evaluation.recalibration_map("temperature")
+    assert temperature.log_loss_after < story.evaluation.metric("log_loss") / 2
     names = {m.name for m in story.comparison.models}
     assert names == {f"epoch {story.early}", f"epoch {story.late}"}
     assert story.comparison.models[0].name == f"epoch {story.early}"  # best by log loss

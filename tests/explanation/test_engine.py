@@ -201,9 +201,11 @@ def test_multiclass_temperature_matches_a_direct_minimisation(rng):
 @pytest.mark.parametrize("seed", range(4))
 def test_temperature_never_changes_a_decision(seed):
     y, t = calibrated_logits(seed, 600)
-    rec = lossgap.explain(y, 4 * t + 1, from_logits=True, seed=seed).recalibration["methods"]
-    assert rec["temperature"]["decisions_changed"] == 0
-    assert rec["temperature"]["accuracy_after"] == rec["temperature"]["accuracy_before"]
+    rec = lossgap.explain(y, 4 * t + 1, from_logits=True, seed=seed).recalibration_map(
+        "temperature"
+    )
+    assert rec.decisions_changed == 0
+    assert rec.accuracy_after == rec.accuracy_before
 
 
 def test_cross_fitting_removes_in_sample_optimism():
@@ -212,8 +214,8 @@ def test_cross_fitting_removes_in_sample_optimism():
     for seed in range(8):
         y, t = calibrated_logits(seed, 400)
         ev = lossgap.explain(y, t, from_logits=True, seed=seed)
-        iso = ev.recalibration["methods"]["isotonic"]
-        gains.append(iso["log_loss_before"] - iso["log_loss_after"])
+        iso = ev.recalibration_map("isotonic")
+        gains.append(iso.log_loss_before - iso.log_loss_after)
         in_sample = ev.decomposition.log_loss.miscalibration
         assert in_sample > 0  # PAV on the same data always lowers the loss
     assert np.mean(gains) < 0.005
@@ -224,10 +226,10 @@ def test_multiclass_recalibration_and_slope(rng):
     sharp = np.exp(3 * np.log(prob))
     sharp /= sharp.sum(axis=1, keepdims=True)
     ev = evaluate_predictions(Predictions(y, sharp), replicates=20)
-    temp = ev.recalibration["methods"]["temperature"]
-    assert_allclose(temp["temperature"], 3.0, rtol=0.15)
-    assert temp["decisions_changed"] == 0
-    assert temp["log_loss_after"] < temp["log_loss_before"]
+    temp = ev.recalibration_map("temperature")
+    assert_allclose(temp.temperature, 3.0, rtol=0.15)
+    assert temp.decisions_changed == 0
+    assert temp.log_loss_after < temp.log_loss_before
     assert ev.finding("overconfident") is not None
 
 
@@ -332,7 +334,7 @@ def test_infinite_loss_keeps_every_other_number_finite():
 def test_summary_detail_skips_the_costly_parts_and_keeps_the_findings():
     y, t = calibrated_logits(12, 3000)
     ev = evaluate_predictions(Predictions(y, 2 * t, from_logits=True), detail="summary")
-    assert ev.decomposition is None and ev.recalibration == {} and "smooth_ece" not in ev.metrics
+    assert ev.decomposition is None and ev.recalibration is None and "smooth_ece" not in ev.metrics
     assert ev.metrics["accuracy"].ci_method == "wilson" and ev.metrics["f1"].ci_low is None
     found = ev.finding("overconfident")
     assert found is not None and "temperature scaling lowers the loss" in found.advice
@@ -342,7 +344,10 @@ def test_summary_detail_skips_the_costly_parts_and_keeps_the_findings():
 
 def test_tiny_samples_skip_recalibration_with_a_reason():
     ev = lossgap.explain([0, 1, 1, 0, 1], [0.2, 0.7, 0.9, 0.4, 0.6])
-    assert ev.recalibration["methods"] == {} and "needs 20" in ev.recalibration["scheme"]
+    assert ev.recalibration.reason == "5 samples; cross-fitting needs 20"
+    assert ev.recalibration.methods == {} and ev.recalibration_map() is None
+    said = ev.to_dict()["recalibration"]["scheme"]
+    assert said == "not computed: 5 samples; cross-fitting needs 20"
     assert ev.finding("recalibration_gain") is None
 
 

@@ -104,7 +104,7 @@ def test_a_practically_calibrated_model_draws_nothing_at_a_million_samples():
     y, t = calibrated(0, 1_000_000)
     ev = evaluate(y, 1.02 * t)
     assert alarms(ev) == []
-    gain = ev.recalibration["methods"]["temperature"]["log_loss_gain"]
+    gain = ev.recalibration_map("temperature").log_loss_gain
     assert 0 < gain < FLOOR_NATS
 
 
@@ -160,10 +160,10 @@ def test_folds_never_split_a_sample():
     y, t = calibrated(4, 2000)
     a = evaluate(y, t, weight=np.ones(2000)).recalibration
     b = evaluate(y, t, weight=np.full(2000, 5.0)).recalibration
-    assert a["scheme"] == b["scheme"] == "5-fold cross-fitting over samples"
-    for method, facts in a["methods"].items():
-        after = b["methods"][method]["log_loss_after"]
-        assert after == pytest.approx(facts["log_loss_after"], rel=1e-12)
+    assert a.scheme == b.scheme == "5-fold cross-fitting over samples"
+    for method, facts in a.methods.items():
+        after = b.methods[method].log_loss_after
+        assert after == pytest.approx(facts.log_loss_after, rel=1e-12)
 
 
 # -- calibration error intervals -------------------------------------------------------------
@@ -222,8 +222,14 @@ def test_too_few_events_per_fold_leave_the_maps_out_and_say_so():
     y[:8] = 1
     p = np.where(y == 1, 0.3, 0.02)
     ev = lossgap.explain(y, p)
-    assert ev.recalibration["methods"] == {}
-    assert "needs 50 (10 per fold)" in ev.recalibration["scheme"]
+    assert not ev.recalibration.computed and ev.recalibration.methods == {}
+    assert ev.recalibration.reason == (
+        "8 samples of the rarer class; 5-fold cross-fitting needs 50 (10 per fold)"
+    )
+    assert ev.to_dict()["recalibration"] == {
+        "scheme": f"not computed: {ev.recalibration.reason}",
+        "methods": {},
+    }
     assert ev.finding("recalibration_gain") is None
 
 

@@ -48,6 +48,7 @@ from lossgap.core.pooling import Pooling, pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
 from lossgap.core.uncertainty import effective_n, effective_scale, z_value
+from lossgap.results.recalibration import Recalibration, RecalibrationMap
 
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
 CLIP = 1e-15
@@ -280,28 +281,31 @@ def _summary(
     totals: np.ndarray,
     total: float,
     n_eff: float,
-) -> dict[str, Any]:
+    spread: float,
+) -> RecalibrationMap:
     """Before/after of one map from its held-out totals (weights summed over the folds).
 
     ``totals`` holds the weighted log loss, Brier score, correct decisions, changed
-    decisions, and the sum and sum of squares of each sample's loss gain (capped loss as
-    given minus loss after the map): the gain's standard error uses Kish's ``n_eff``.
+    decisions, the sum and sum of squares of each sample's loss gain (capped loss as
+    given minus loss after the map), and the sum of squared capped losses: the gain's
+    standard error uses Kish's ``n_eff``, the interval after the map ``spread``.
     """
-    loss, brier, correct, changed, gain_sum, gain_sq = totals
+    loss, brier, correct, changed, gain_sum, gain_sq, _ = totals
     gain = gain_sum / total
     variance = max(gain_sq / total - gain * gain, 0.0) / max(n_eff - 1.0, 1.0)
-    return {
-        "log_loss_before": before["log_loss"],
-        "log_loss_after": loss / total,
-        "log_loss_gain": gain,
-        "log_loss_gain_se": float(np.sqrt(variance)),
-        "brier_before": before["brier"],
-        "brier_after": brier / total,
-        "accuracy_before": before["accuracy"],
-        "accuracy_after": correct / total,
-        "decisions_changed": changed / total,
-        "can_change_decisions": CHANGES_DECISIONS[method],
-    }
+    return RecalibrationMap(
+        log_loss_before=before["log_loss"],
+        log_loss_after=loss / total,
+        log_loss_gain=gain,
+        log_loss_gain_se=float(np.sqrt(variance)),
+        brier_before=before["brier"],
+        brier_after=brier / total,
+        accuracy_before=before["accuracy"],
+        accuracy_after=correct / total,
+        decisions_changed=changed / total,
+        can_change_decisions=CHANGES_DECISIONS[method],
+        log_loss_after_interval=_after_interval(totals, total, spread),
+    )
 
 
 def _label_losses(prob: np.ndarray) -> np.ndarray:
@@ -351,7 +355,7 @@ def _binary_recalibration(
     folds: int,
     seed: int,
     spread: float,
-) -> dict[str, Any]:
+) -> Recalibration:
     table = tally.tables[0]
     rng = np.random.default_rng(seed)
     fold_weights, scheme = _fold_weights(tally, pred, folds, rng)
@@ -388,13 +392,18 @@ def _binary_recalibration(
                 float((test * gain * gain).sum()),
                 float((test * _label_losses(prob) ** 2).sum()),
             )
-        methods[method] = _summary(before, method, sums[:6], total, total * scale)
-        methods[method]["log_loss_after_interval"] = _after_interval(sums, total, spread)
-    methods["temperature"]["temperature"] = _temperature_of(full_temperature)
-    methods["intercept"]["intercept"] = full_offset.intercept
-    methods["platt"].update(intercept=full_platt.intercept, slope=full_platt.slope)
-    methods["platt"]["separable"] = full_platt.separable
-    return {"scheme": scheme, "folds": folds, "seed": seed, "methods": methods}
+        methods[method] = _summary(before, method, sums, total, total * scale, spread)
+    methods["temperature"] = replace(
+        methods["temperature"], temperature=_temperature_of(full_temperature)
+    )
+    methods["intercept"] = replace(methods["intercept"], intercept=full_offset.intercept)
+    methods["platt"] = replace(
+        methods["platt"],
+        intercept=full_platt.intercept,
+        slope=full_platt.slope,
+        separable=full_platt.separable,
+    )
+    return Recalibration(methods, scheme=scheme, folds=folds, seed=seed)
 
 
 def prediction_spread(n_eff: float, confidence: float) -> float:
@@ -571,7 +580,7 @@ def _class_bins(
 
 def _multiclass_recalibration(
     pred: Predictions, before: dict[str, float], folds: int, seed: int, spread: float
-) -> dict[str, Any]:
+) -> Recalibration:
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
@@ -609,23 +618,24 @@ def _multiclass_recalibration(
             sums[method] += _held_out_totals(
                 prob, pred.y[test], w[test], decided_before[test], loss_before[test]
             )
-    methods = {}
-    for method in MULTICLASS_METHODS:
-        methods[method] = _summary(before, method, sums[method][:6], total, total * scale)
-        methods[method]["log_loss_after_interval"] = _after_interval(sums[method], total, spread)
-    methods["temperature"]["temperature"] = (
-        float(1.0 / full_beta) if full_beta > 0 else float("inf")
+    methods = {
+        method: _summary(before, method, sums[method], total, total * scale, spread)
+        for method in MULTICLASS_METHODS
+    }
+    methods["temperature"] = replace(
+        methods["temperature"],
+        temperature=float(1.0 / full_beta) if full_beta > 0 else float("inf"),
     )
-    return {
-        "scheme": f"{folds}-fold cross-fitting over samples",
-        "folds": folds,
-        "seed": seed,
-        "methods": methods,
-        "note": (
+    return Recalibration(
+        methods,
+        scheme=f"{folds}-fold cross-fitting over samples",
+        folds=folds,
+        seed=seed,
+        note=(
             "Platt scaling is binary only; isotonic is one-vs-rest on fixed score bins "
             f"({2**ISOTONIC_BIN_BITS} per factor of two in p or 1 - p), renormalised"
         ),
-    }
+    )
 
 
 def _held_out_totals(
@@ -722,7 +732,7 @@ def recalibrate(
     folds: int = DEFAULT_FOLDS,
     seed: int = 0,
     confidence: float = 0.95,
-) -> dict[str, Any]:
+) -> Recalibration:
     """The recalibration section of an Evaluation: every map, cross-fitted.
 
     Parameters
@@ -740,31 +750,27 @@ def recalibrate(
 
     Returns
     -------
-    dict
-        ``{"scheme", "folds", "seed", "methods": {name: {...before/after...}}, "best"}``;
-        ``best`` is the map with the lowest held-out log loss.
+    Recalibration
+        Each map's before/after on held-out folds and ``best``, the map with the lowest
+        held-out log loss; or, when the maps cannot be scored, the ``reason``.
     """
     if tally.count < MIN_SAMPLES:
-        return {
-            "scheme": f"not computed: {tally.count} samples; cross-fitting needs {MIN_SAMPLES}",
-            "methods": {},
-        }
+        return Recalibration(
+            reason=f"{tally.count} samples; cross-fitting needs {MIN_SAMPLES}"
+        )
     spread = prediction_spread(effective_n(tally), confidence)
     if tally.task == "binary":
         events = float(tally.class_weight.min() * effective_scale(tally))
         if events < MIN_EVENTS_PER_FOLD * folds:
-            return {
-                "scheme": (
-                    f"not computed: {events:.3g} samples of the rarer class; {folds}-fold "
-                    f"cross-fitting needs {MIN_EVENTS_PER_FOLD * folds} "
-                    f"({MIN_EVENTS_PER_FOLD} per fold)"
-                ),
-                "methods": {},
-            }
+            return Recalibration(
+                reason=(
+                    f"{events:.3g} samples of the rarer class; {folds}-fold cross-fitting "
+                    f"needs {MIN_EVENTS_PER_FOLD * folds} ({MIN_EVENTS_PER_FOLD} per fold)"
+                )
+            )
         out = _binary_recalibration(tally, pred, before, folds, seed, spread)
     elif pred is None:
-        return {"scheme": "not computed: multiclass maps need the samples", "methods": {}}
+        return Recalibration(reason="multiclass maps need the samples")
     else:
         out = _multiclass_recalibration(pred, before, folds, seed, spread)
-    out["best"] = min(out["methods"], key=lambda m: out["methods"][m]["log_loss_after"])
-    return out
+    return replace(out, best=min(out.methods, key=lambda m: out.methods[m].log_loss_after))

@@ -99,7 +99,7 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
     """
     parts = ev.decomposition.log_loss if ev.decomposition is not None else None
     confident = ev.diagnostics.get("confident_errors")
-    temperature = ev.recalibration.get("methods", {}).get("temperature")
+    temperature = ev.recalibration_map("temperature")
     return {
         "epoch": label_of(epoch),
         "file": str(path),
@@ -118,7 +118,11 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
         },
         "temperature_scaled": None
         if temperature is None
-        else {k: temperature.get(k) for k in ("log_loss_after", "temperature", "accuracy_after")},
+        else {
+            "log_loss_after": temperature.log_loss_after,
+            "temperature": temperature.temperature,
+            "accuracy_after": temperature.accuracy_after,
+        },
     }
 
 

@@ -370,7 +370,8 @@ def _explain_steps(ev: Evaluation) -> list[Step]:
         keeps = "no decision changes" if e.get("decisions_changed") == 0 else (
             f"accuracy {e.get('accuracy_before', 0):.4f} -> {e.get('accuracy_after', 0):.4f}"
         )
-        temperature = ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature")
+        scaled = ev.recalibration_map("temperature")
+        temperature = None if scaled is None else scaled.temperature
         action = (
             f"Divide the logits by a temperature of about {temperature:.1f}, fitted on "
             "held-out data (not the test set)."

@@ -14,6 +14,7 @@ from typing import Any
 
 from lossgap.results.decision import Decision
 from lossgap.results.display import Displayable
+from lossgap.results.recalibration import Recalibration, RecalibrationMap
 from lossgap.results.slices import CalibrationTest, ClassSummary, Confusion, ConfusionPair
 
 SEVERITIES = ("high", "medium", "low", "info")
@@ -212,8 +213,9 @@ class Evaluation(Displayable):
     metrics : dict of str to MetricValue
     decomposition : Decomposition or None
         None when not computed (``detail="summary"``).
-    recalibration : dict
-        Filled by the explanation engine; empty when not computed.
+    recalibration : Recalibration or None
+        The recalibration maps judged on held-out folds, or why they could not be; None
+        when not computed (``detail="summary"``).
     findings : list of Finding
         Ranked by severity, highest first.
     worst : list of WorstSample
@@ -243,7 +245,7 @@ class Evaluation(Displayable):
     decision_rule: str
     metrics: dict[str, MetricValue]
     decomposition: Decomposition | None = None
-    recalibration: dict[str, Any] = field(default_factory=dict)
+    recalibration: Recalibration | None = None
     findings: list[Finding] = field(default_factory=list)
     worst: list[WorstSample] = field(default_factory=list)
     diagnostics: dict[str, Any] = field(default_factory=dict)
@@ -258,6 +260,11 @@ class Evaluation(Displayable):
     def metric(self, name: str) -> float:
         """The point value of metric ``name``."""
         return self.metrics[name].value
+
+    def recalibration_map(self, name: str | None = None) -> RecalibrationMap | None:
+        """The held-out scores of recalibration map ``name`` (default: the best), or None
+        when it was not scored."""
+        return None if self.recalibration is None else self.recalibration.method(name)
 
     def finding(self, code: str) -> Finding | None:
         """The finding with ``code``, or None."""
@@ -286,7 +293,7 @@ class Evaluation(Displayable):
             "weighted": self.weighted,
             "metrics": {name: asdict(m) for name, m in self.metrics.items()},
             "decomposition": {} if self.decomposition is None else self.decomposition.to_dict(),
-            "recalibration": self.recalibration,
+            "recalibration": {} if self.recalibration is None else self.recalibration.to_dict(),
             "findings": [asdict(f) for f in self.findings],
             "worst": [asdict(row) for row in self.worst],
             "diagnostics": self.diagnostics,

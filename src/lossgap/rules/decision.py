@@ -127,14 +127,14 @@ def threshold_miscalibration(ev: Evaluation) -> Finding | None:
     choice, at = d.optimal["cost"], d.cost_at("calibrated")
     if at is None or not _clearly_worse(at, choice):
         return None
-    best = ev.recalibration.get("best") if ev.recalibration.get("methods") else None
-    parameters = ev.recalibration.get("methods", {}).get(best, {}) if best else {}
+    best = None if ev.recalibration is None else ev.recalibration.best
+    fitted = ev.recalibration_map()
     advice = (
         f"Either decide at {choice.threshold:.3g} on the raw outputs, or recalibrate and "
         f"decide at {d.calibrated_threshold:.3g}, where the costs alone put it. "
     )
     if best:
-        advice += how_to_recalibrate(best, parameters)
+        advice += how_to_recalibrate(best, None if fitted is None else fitted.parameters)
     return Finding(
         "threshold_miscalibration",
         "medium",

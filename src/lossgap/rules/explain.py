@@ -58,13 +58,12 @@ def held_out_gain(ev: Evaluation, method: str | None = None) -> dict[str, Any] |
     ``recalibration_gain``, which has no other test, needs it ``real``. A gain carried by a
     few confident errors is large with a large standard error, so testing it twice would
     miss the clearest overconfidence."""
-    methods = ev.recalibration.get("methods", {})
-    name = method or ev.recalibration.get("best")
-    if not name or name not in methods or "log_loss_gain" not in methods[name]:
+    scored = ev.recalibration_map(method)
+    if scored is None or ev.recalibration is None:
         return None
-    gain, se = methods[name]["log_loss_gain"], methods[name]["log_loss_gain_se"]
+    gain, se = scored.log_loss_gain, scored.log_loss_gain_se
     return {
-        "method": name,
+        "method": method or ev.recalibration.best,
         "gain": gain,
         "gain_se": se,
         "above_floor": bool(gain >= FLOOR_NATS),
@@ -275,14 +274,13 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
 def _calibration_evidence(ev: Evaluation) -> dict:
     slope = ev.metrics["calibration_slope"]
     terms = ev.decomposition.log_loss if ev.decomposition is not None else None
+    scaled = ev.recalibration_map("temperature")
     evidence = {
         "calibration_slope": slope.value,
         "ci_low": slope.ci_low,
         "ci_high": slope.ci_high,
         "confidence": ev.confidence,
-        "temperature": (
-            ev.recalibration.get("methods", {}).get("temperature", {}).get("temperature")
-        ),
+        "temperature": None if scaled is None else scaled.temperature,
     }
     if terms is not None:
         evidence["miscalibration"] = terms.miscalibration
@@ -338,7 +336,7 @@ def _calibration_finding(ev: Evaluation, direction: str) -> Finding | None:
     if _slope_excludes_one(ev) != direction:
         return None
     gain = held_out_gain(ev, "temperature")
-    measured = bool(ev.recalibration.get("methods"))
+    measured = ev.recalibration is not None and ev.recalibration.computed
     if measured and (gain is None or not gain["above_floor"]):
         return None
     evidence = _calibration_evidence(ev)
@@ -391,7 +389,8 @@ def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
     gain = held_out_gain(ev, "intercept")
     if gain is None or not gain["above_floor"]:
         return None
-    shift = ev.recalibration["methods"]["intercept"].get("intercept", float("nan"))
+    fitted = ev.recalibration_map("intercept")
+    shift = float("nan") if fitted is None or fitted.intercept is None else fitted.intercept
     direction = "too high" if facts["residual"] < 0 else "too low"
     return Finding(
         "miscalibrated_intercept",
@@ -409,33 +408,32 @@ def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
 
 def recalibration_gain(ev: Evaluation) -> Finding | None:
     """The map that removes the most held-out loss, when its gain is real and above the floor."""
-    methods = ev.recalibration.get("methods", {})
     gain = held_out_gain(ev)
-    if gain is None or not gain["real"]:
+    chosen = ev.recalibration_map()
+    if gain is None or not gain["real"] or chosen is None or ev.recalibration is None:
         return None
     best = gain["method"]
-    chosen = methods[best]
-    before, after = chosen["log_loss_before"], chosen["log_loss_after"]
+    before, after = chosen.log_loss_before, chosen.log_loss_after
     baseline = ev.metric("baseline_log_loss")
     severity = "high" if before > baseline > after or gain["gain"] >= HIGH_NATS else "medium"
-    temperature = methods.get("temperature", {})
+    temperature = ev.recalibration_map("temperature")
     evidence = {
         "method": best,
         "log_loss_before": before,
         "log_loss_after": after,
         "gain": gain["gain"],
         "gain_se": gain["gain_se"],
-        "accuracy_before": chosen["accuracy_before"],
-        "accuracy_after": chosen["accuracy_after"],
-        "decisions_changed": chosen["decisions_changed"],
-        "scheme": ev.recalibration.get("scheme"),
-        "temperature_log_loss_after": temperature.get("log_loss_after"),
+        "accuracy_before": chosen.accuracy_before,
+        "accuracy_after": chosen.accuracy_after,
+        "decisions_changed": chosen.decisions_changed,
+        "scheme": ev.recalibration.scheme,
+        "temperature_log_loss_after": None if temperature is None else temperature.log_loss_after,
     }
     keeps = (
         "without changing any decision"
-        if chosen["decisions_changed"] == 0
-        else f"while changing {_pct(chosen['decisions_changed'])} of the decisions "
-        f"(accuracy {chosen['accuracy_before']:.4f} -> {chosen['accuracy_after']:.4f})"
+        if chosen.decisions_changed == 0
+        else f"while changing {_pct(chosen.decisions_changed)} of the decisions "
+        f"(accuracy {chosen.accuracy_before:.4f} -> {chosen.accuracy_after:.4f})"
     )
     message = (
         f"Recalibration removes loss that the ranking does not need: {best} scaling, judged on "
@@ -443,12 +441,12 @@ def recalibration_gain(ev: Evaluation) -> Finding | None:
     )
     if before > baseline > after:
         message += f", below the no-skill loss {baseline:.4f}"
-    if best != "temperature" and temperature:
-        t_after = temperature["log_loss_after"]
+    if best != "temperature" and temperature is not None:
+        t_after = temperature.log_loss_after
         message += (
             f"; temperature scaling alone reaches {t_after:.4f}"
             + (f" (below the no-skill {baseline:.4f})" if before > baseline > t_after else "")
-            + (" and keeps every decision" if temperature["decisions_changed"] == 0 else "")
+            + (" and keeps every decision" if temperature.decisions_changed == 0 else "")
         )
     return Finding(
         "recalibration_gain",
