@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from lossgap.core import bounds
 from lossgap.core.uncertainty import z_value
 from lossgap.errors import InputError
 from lossgap.io.names import normalise_name
 from lossgap.results.interpret import (
+    AccuracyNoise,
+    GeneralizationGap,
     Interpretation,
     Reading,
     SplitInterpretation,
@@ -258,8 +260,7 @@ def interpret(
         findings=findings,
         notes=notes,
     )
-    result.explanation = explain_interpretation(result)
-    return result
+    return replace(result, explanation=explain_interpretation(result))
 
 
 def _readings(
@@ -341,7 +342,7 @@ def _interpret_split(
             error_prob = [math.exp(-error_range[1]), math.exp(-error_range[0])]
         if n is not None:
             noise = _noise(nominal, n, confidence)
-            widened = (min(box[0], noise["ci_low"]), max(box[1], noise["ci_high"]))
+            widened = (min(box[0], noise.ci_low), max(box[1], noise.ci_high))
             within_noise = bounds.calibrated_feasible(
                 loss.interval, widened, classes=classes, base_rate=base_rate
             )
@@ -442,18 +443,23 @@ def _error_range(
     return min(r[0] for r in ranges), high
 
 
-def _noise(acc_interval: Interval, n: int, confidence: float) -> dict[str, Any]:
+def _noise(acc_interval: Interval, n: int, confidence: float) -> AccuracyNoise:
+    """The accuracy's noise over the accuracies the digits allow: the lower end's interval
+    bound, the upper end's, the larger standard error."""
     low = bounds.accuracy_interval(acc_interval[0], n, confidence=confidence)
     high = bounds.accuracy_interval(acc_interval[1], n, confidence=confidence)
-    return {
-        **high,
-        "standard_error": max(low["standard_error"], high["standard_error"]),
-        "ci_low": low["ci_low"],
-        "ci_high": high["ci_high"],
-    }
+    return AccuracyNoise(
+        n=int(high["n"]),
+        standard_error=max(float(low["standard_error"]), float(high["standard_error"])),
+        ci_low=float(low["ci_low"]),
+        ci_high=float(high["ci_high"]),
+        confidence=float(high["confidence"]),
+        method=str(high["method"]),
+        one_sample=float(high["one_sample"]),
+    )
 
 
-def _gap(splits: dict[str, SplitInterpretation], confidence: float) -> dict[str, Any] | None:
+def _gap(splits: dict[str, SplitInterpretation], confidence: float) -> GeneralizationGap | None:
     """Training against the held-out split: differences, noise, meaning."""
     other = next((s for s in ("val", "test") if s in splits), None)
     if "train" not in splits or other is None:
@@ -476,18 +482,18 @@ def _gap(splits: dict[str, SplitInterpretation], confidence: float) -> dict[str,
             z = acc_diff / se if se > 0 else None
     within = None if z is None else abs(z) < z_value(confidence)
     can, cannot = _gap_meaning(loss_diff, acc_diff, other, within)
-    return {
-        "between": ["train", other],
-        "loss_difference": loss_diff,
-        "relative_loss_difference": relative,
-        "accuracy_difference": acc_diff,
-        "accuracy_difference_standard_error": se,
-        "accuracy_difference_z": z,
-        "noise_basis": basis,
-        "within_noise": within,
-        "can_mean": can,
-        "cannot_mean": cannot,
-    }
+    return GeneralizationGap(
+        between=["train", other],
+        loss_difference=loss_diff,
+        relative_loss_difference=relative,
+        accuracy_difference=acc_diff,
+        accuracy_difference_standard_error=se,
+        accuracy_difference_z=z,
+        noise_basis=basis,
+        within_noise=within,
+        can_mean=can,
+        cannot_mean=cannot,
+    )
 
 
 def _gap_meaning(
@@ -601,18 +607,18 @@ def _explain_split(s: SplitInterpretation) -> str:
     if s.accuracy_noise is not None:
         noise = s.accuracy_noise
         words.append(
-            f"On {noise['n']} samples the accuracy's {noise['confidence']:.0%} interval is "
-            f"{noise['ci_low']:.4f} to {noise['ci_high']:.4f}; one sample moves it by "
-            f"{noise['one_sample']:.4f}."
+            f"On {noise.n} samples the accuracy's {noise.confidence:.0%} interval is "
+            f"{noise.ci_low:.4f} to {noise.ci_high:.4f}; one sample moves it by "
+            f"{noise.one_sample:.4f}."
         )
     return " ".join(words)
 
 
-def _explain_gap(gap: dict[str, Any]) -> str:
-    other = gap["between"][1]
-    words = [f"train against {other}: the loss differs by {gap['loss_difference']:+.4f}"]
-    if gap["accuracy_difference"] is not None:
-        words.append(f" and the accuracy by {-gap['accuracy_difference']:+.4f}")
-    words.append(". It can mean: " + " ".join(gap["can_mean"]))
-    words.append(" It cannot tell: " + " ".join(gap["cannot_mean"]))
+def _explain_gap(gap: GeneralizationGap) -> str:
+    other = gap.between[1]
+    words = [f"train against {other}: the loss differs by {gap.loss_difference:+.4f}"]
+    if gap.accuracy_difference is not None:
+        words.append(f" and the accuracy by {-gap.accuracy_difference:+.4f}")
+    words.append(". It can mean: " + " ".join(gap.can_mean))
+    words.append(" It cannot tell: " + " ".join(gap.cannot_mean))
     return "".join(words)

@@ -95,10 +95,10 @@ def test_seed_001_ranges_match_brute_force():
         assert s.error_loss_range == pytest.approx(brute_errors, abs=1e-4)
     assert [f.code for f in result.findings] == ["generalization_gap", "consistent"]
     gap = result.gap
-    assert gap["between"] == ["train", "val"]
-    assert gap["loss_difference"] == pytest.approx(0.0566)
-    assert gap["accuracy_difference"] == pytest.approx(0.0398)
-    assert gap["within_noise"] is None
+    assert gap.between == ["train", "val"]
+    assert gap.loss_difference == pytest.approx(0.0566)
+    assert gap.accuracy_difference == pytest.approx(0.0398)
+    assert gap.within_noise is None
 
 
 def test_seed_001_as_pasted_keeps_val_and_says_why_train_is_left_out():
@@ -124,8 +124,8 @@ def test_seed_004_f1_and_loss():
     codes = [f.code for f in result.findings]
     assert codes == ["loss_above_baseline", "overconfident", "wide_intervals"]
     noise = s.accuracy_noise
-    assert noise["n"] == 108 and noise["one_sample"] == pytest.approx(1 / 108)
-    assert noise["ci_low"] < 0.8555 and noise["ci_high"] > 0.8880
+    assert noise.n == 108 and noise.one_sample == pytest.approx(1 / 108)
+    assert noise.ci_low < 0.8555 and noise.ci_high > 0.8880
 
 
 def test_rounding_decides_borderline_pairs():
@@ -171,17 +171,17 @@ def test_gap_noise_with_both_sizes():
     result = interpret(KERAS, n=1000, n_train=5000)
     gap = result.gap
     se = math.sqrt(0.8224 * 0.1776 / 5000 + 0.7826 * 0.2174 / 1000)
-    assert gap["accuracy_difference_standard_error"] == pytest.approx(se)
-    assert gap["accuracy_difference_z"] == pytest.approx(0.0398 / se)
-    assert gap["within_noise"] is False and gap["noise_basis"] == "both splits"
+    assert gap.accuracy_difference_standard_error == pytest.approx(se)
+    assert gap.accuracy_difference_z == pytest.approx(0.0398 / se)
+    assert gap.within_noise is False and gap.noise_basis == "both splits"
     small = interpret(KERAS, n=100).gap
-    assert small["within_noise"] is True and small["noise_basis"].startswith("val only")
-    assert "less than its sampling noise" in small["can_mean"][0]
+    assert small.within_noise is True and small.noise_basis.startswith("val only")
+    assert "less than its sampling noise" in small.can_mean[0]
 
 
 def test_lower_validation_loss_is_explained():
     result = interpret("loss: 0.52 - acc: 0.78 - val_loss: 0.41 - val_acc: 0.83")
-    assert "dropout" in result.gap["can_mean"][-1]
+    assert "dropout" in result.gap.can_mean[-1]
     assert result.finding("generalization_gap").evidence["loss_difference"] == pytest.approx(-0.11)
 
 
@@ -236,7 +236,7 @@ def test_hugging_face_eval_dict_as_printed():
     assert s.calibrated_loss_range[1] == pytest.approx(binary_entropy(0.9389))
     assert s.calibrated_feasible is False and s.calibrated_feasible_within_noise is False
     assert result.findings[0].code == "miscalibrated"
-    assert s.accuracy_noise["n"] == 10000
+    assert s.accuracy_noise.n == 10000
 
 
 def test_dead_four_way_model_sits_at_ln4():
@@ -265,7 +265,7 @@ def test_keras_csv_row_pasted_as_a_progress_line():
     assert result.splits["train"].log_loss == float(row["loss"])
     assert result.splits["val"].accuracy == float(row["val_accuracy"])
     gap = float(row["val_loss"]) - float(row["loss"])
-    assert result.gap["loss_difference"] == pytest.approx(gap)
+    assert result.gap.loss_difference == pytest.approx(gap)
 
 
 # --- CLI -------------------------------------------------------------------------------------

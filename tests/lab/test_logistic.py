@@ -142,20 +142,20 @@ def test_separated_data_are_said_plainly():
     x, y = np.array([0.0, 1.0, 2.0]), np.array([0, 1, 1])
     result = logistic_lab(x, y)
     assert result.cross_entropy_fit is None and result.profiles == {}
-    assert result.separation["kind"] == "complete"
+    assert result.separation.kind == "complete"
     assert "no finite maximum-likelihood fit" in result.explanation[0]
     (only,) = result.accuracy_intervals
     assert only.accuracy == 1.0 and only.min_log_loss == 0.0 and not only.attained
     quasi = logistic_lab([0.0, 1.0, 1.0, 2.0], [0, 0, 1, 1])
-    assert quasi.separation["kind"] == "quasi-complete"
+    assert quasi.separation.kind == "quasi-complete"
     assert [i.min_log_loss for i in quasi.accuracy_intervals] == pytest.approx([LN2 / 2] * 2)
     one = logistic_lab([0.0, 1.0, 2.0], [1, 1, 1])
-    assert one.separation["kind"] == "one class"
+    assert one.separation.kind == "one class"
     assert one.accuracy_intervals[0].rule == "predict 1 everywhere"
     assert one.accuracy_intervals[0].min_log_loss == 0.0
     assert separation(np.array([0.0, 1.0, 2.0]), np.array([1, 0, 1])) is None
     reverse = separation(np.array([0.0, 1.0, 2.0]), np.array([1, 0, 0]))
-    assert reverse["orientation"] == "-"
+    assert reverse.orientation == "-"
 
 
 def test_profiles_trace_loss_and_accuracy(first):

@@ -15,6 +15,7 @@ Data flow: points -> :class:`LabResult` (plain data, ``to_dict()``) -> text, JSO
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from scipy.special import entr, expit, logit
 from lossgap.core.predictions import python_scalar, to_numpy
 from lossgap.errors import InputError
 from lossgap.io.tables import column_values, read_table
-from lossgap.results.lab import CrossEntropyFit, CutInterval, LabResult, Profile
+from lossgap.results.lab import CrossEntropyFit, CutInterval, LabResult, Profile, Separation
 
 #: The illustrations: five points recovered from a published worked example (slope 1.27,
 #: cut 0.52, per-point losses 0.14, 0.30, 1.07, 0.97, 0.43), then samples of the logit model.
@@ -194,7 +195,7 @@ def log_losses(x: np.ndarray, y: np.ndarray, slope: float, intercept: float) -> 
     return np.logaddexp(0.0, z) - y * z
 
 
-def separation(x: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
+def separation(x: np.ndarray, y: np.ndarray) -> Separation | None:
     """How the classes are separated, when they are; None when a finite fit exists.
 
     Notes
@@ -211,7 +212,7 @@ def separation(x: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
 
     Examples
     --------
-    >>> separation(np.array([0.0, 1.0, 2.0]), np.array([0, 1, 1]))["kind"]
+    >>> separation(np.array([0.0, 1.0, 2.0]), np.array([0, 1, 1])).kind
     'complete'
     >>> separation(np.array([0.0, 1.0, 2.0]), np.array([0, 1, 0])) is None
     True
@@ -219,13 +220,13 @@ def separation(x: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
     positives, negatives = x[y == 1], x[y == 0]
     if not positives.size or not negatives.size:
         only = 1 if positives.size else 0
-        return {
-            "kind": "one class",
-            "orientation": None,
-            "gap": None,
-            "message": f"Every label is {only}: the intercept runs to "
+        return Separation(
+            kind="one class",
+            orientation=None,
+            gap=None,
+            message=f"Every label is {only}: the intercept runs to "
             f"{'+' if only else '-'}infinity and the loss to 0; there is no finite fit.",
-        }
+        )
     sides = (("+", positives, negatives), ("-", negatives, positives))
     for orientation, high_side, low_side in sides:
         lower_top, upper_bottom = low_side.max(), high_side.min()
@@ -237,13 +238,13 @@ def separation(x: np.ndarray, y: np.ndarray) -> dict[str, Any] | None:
             else:
                 where = f"at x = {lower_top:g} (points there carry both labels)"
                 cuts = f"cuts just either side of {lower_top:g} get the best accuracy"
-            return {
-                "kind": kind,
-                "orientation": orientation,
-                "gap": [float(lower_top), float(upper_bottom)],
-                "message": f"The classes are separated {where}: the likelihood keeps rising as "
+            return Separation(
+                kind=kind,
+                orientation=orientation,
+                gap=[float(lower_top), float(upper_bottom)],
+                message=f"The classes are separated {where}: the likelihood keeps rising as "
                 f"the slope grows, so there is no finite maximum-likelihood fit; {cuts}.",
-            }
+            )
     return None
 
 
@@ -589,8 +590,7 @@ def logistic_lab(
         accuracy_intervals=intervals,
         profiles=profiles,
     )
-    result.explanation = explain_lab(result)
-    return result
+    return replace(result, explanation=explain_lab(result))
 
 
 def illustration(number: int) -> LabResult:
@@ -612,7 +612,7 @@ def explain_lab(result: LabResult) -> list[str]:
     out = []
     fit = result.cross_entropy_fit
     if result.separation is not None:
-        out.append(result.separation["message"])
+        out.append(result.separation.message)
     elif fit is not None:
         out.append(
             f"Cross-entropy fit: slope {fit.slope:.4g}, intercept {fit.intercept:.4g}, cut "

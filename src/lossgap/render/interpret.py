@@ -58,7 +58,7 @@ def interpretation_renderables(result: Interpretation) -> Iterator[RenderableTyp
             s.calibrated_feasible]),
         ("mean loss on errors", lambda s: _range_text(s.error_loss_range, 2)),
         ("accuracy interval", lambda s: "-" if s.accuracy_noise is None else _range_text(
-            [s.accuracy_noise["ci_low"], s.accuracy_noise["ci_high"]])),
+            [s.accuracy_noise.ci_low, s.accuracy_noise.ci_high])),
     ]
     for label, cell in rows:
         table.add_row(label, *(cell(s) for s in result.splits.values()))
@@ -116,7 +116,7 @@ def _split_numbers(s: SplitInterpretation, confidence: float) -> list[KeyNumber]
             KeyNumber(
                 f"{prefix}accuracy",
                 value,
-                "" if noise is None else interval_text(noise["ci_low"], noise["ci_high"], 3),
+                "" if noise is None else interval_text(noise.ci_low, noise.ci_high, 3),
                 note,
             )
         )
@@ -152,16 +152,16 @@ def _answer_finding(f: Finding, result: Interpretation) -> str | None:
         )
     if f.code == "generalization_gap" and result.gap is not None:
         gap = result.gap
-        other = _split_name(gap["between"][1])
-        acc = gap["accuracy_difference"]
+        other = _split_name(gap.between[1])
+        acc = gap.accuracy_difference
         acc_text = "" if acc is None else (
             f" and its accuracy {abs(acc) * 100:.1f} points {'lower' if acc > 0 else 'higher'}"
         )
-        direction = "above" if gap["loss_difference"] > 0 else "below"
-        rel = gap["relative_loss_difference"]
+        direction = "above" if gap.loss_difference > 0 else "below"
+        rel = gap.relative_loss_difference
         rel_text = "" if rel is None else f" ({abs(rel):.0%})"
         return (
-            f"The {other} loss is {abs(gap['loss_difference']):.4f}{rel_text} {direction} the "
+            f"The {other} loss is {abs(gap.loss_difference):.4f}{rel_text} {direction} the "
             f"training loss{acc_text}: the model fits its training data somewhat better than "
             "new data (mild overfitting), or the two sets differ."
         )

@@ -70,7 +70,7 @@ def lab_answer(result: LabResult) -> Answer:
     fit = result.cross_entropy_fit
     details = "The rules, the profiles and every number: --full. Plots: --plot DIR."
     if fit is None:
-        message = result.separation["message"] if result.separation else "No fit exists."
+        message = result.separation.message if result.separation else "No fit exists."
         return Answer(message, details=details)
     gap = result.best_accuracy - fit.accuracy
     cheapest = min(result.accuracy_intervals, key=lambda i: i.min_log_loss)

@@ -45,7 +45,73 @@ def split_order(item: tuple[tuple[str, str], Any]) -> tuple[int, int]:
     return (order.index(split) if split in order else 3, ("loss", "accuracy", "f1").index(metric))
 
 
-@dataclass
+@dataclass(frozen=True)
+class AccuracyNoise:
+    """The sampling noise of an accuracy measured on ``n`` samples.
+
+    Attributes
+    ----------
+    n : int
+        Samples behind the accuracy.
+    standard_error : float
+        ``sqrt(A (1 - A) / n)`` (the larger one over the accuracies the digits allow).
+    ci_low, ci_high : float
+        The Wilson score interval, over the accuracies the printed digits allow.
+    confidence : float
+        Level of the interval.
+    method : str
+        ``"wilson"``.
+    one_sample : float
+        ``1 / n``: how far one flipped prediction moves the accuracy.
+    """
+
+    n: int
+    standard_error: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    method: str
+    one_sample: float
+
+
+@dataclass(frozen=True)
+class GeneralizationGap:
+    """Training against the held-out split: the differences, their noise, their meaning.
+
+    Attributes
+    ----------
+    between : list of str
+        ``["train", "val"]`` or ``["train", "test"]``.
+    loss_difference : float
+        Held-out loss minus training loss.
+    relative_loss_difference : float or None
+        That difference over the training loss (None when the training loss is 0).
+    accuracy_difference : float or None
+        Training accuracy minus held-out accuracy, when both are given.
+    accuracy_difference_standard_error, accuracy_difference_z : float or None
+        Its standard error and z score, when the held-out ``n`` is given.
+    noise_basis : str or None
+        Whose sampling noise the standard error counts (``"both splits"``, or the
+        held-out split only: a lower bound).
+    within_noise : bool or None
+        The accuracy difference is within its sampling noise at the confidence level.
+    can_mean, cannot_mean : list of str
+        What the gap can mean, and what it cannot tell, in sentences.
+    """
+
+    between: list[str]
+    loss_difference: float
+    relative_loss_difference: float | None
+    accuracy_difference: float | None
+    accuracy_difference_standard_error: float | None
+    accuracy_difference_z: float | None
+    noise_basis: str | None
+    within_noise: bool | None
+    can_mean: list[str]
+    cannot_mean: list[str]
+
+
+@dataclass(frozen=True)
 class SplitInterpretation:
     """What one split's loss and accuracy can mean.
 
@@ -101,7 +167,7 @@ class SplitInterpretation:
         errors give their true class.
     fano_accuracy_max : float or None
         The highest accuracy of a calibrated model with this loss (Fano's inequality).
-    accuracy_noise : dict or None
+    accuracy_noise : AccuracyNoise or None
         Standard error and Wilson interval of the accuracy (needs ``n``).
     """
 
@@ -129,13 +195,13 @@ class SplitInterpretation:
     error_loss_range: list[float] | None
     error_true_class_prob_range: list[float] | None
     fano_accuracy_max: float | None
-    accuracy_noise: dict[str, Any] | None
+    accuracy_noise: AccuracyNoise | None
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe(asdict(self))
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class Interpretation(Displayable):
     """The interpretation of one or more splits, their gap, findings and explanation.
 
@@ -147,7 +213,7 @@ class Interpretation(Displayable):
     confidence : float
         Level of the accuracy intervals.
     splits : dict of str to SplitInterpretation
-    gap : dict or None
+    gap : GeneralizationGap or None
         Training against validation (or test): the differences, their noise, and what
         they can and cannot mean.
     findings : list of Finding
@@ -163,7 +229,7 @@ class Interpretation(Displayable):
     decision_rule: str
     confidence: float
     splits: dict[str, SplitInterpretation]
-    gap: dict[str, Any] | None = None
+    gap: GeneralizationGap | None = None
     findings: list[Finding] = field(default_factory=list)
     explanation: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -189,7 +255,7 @@ class Interpretation(Displayable):
                 "decision_rule": self.decision_rule,
                 "confidence": self.confidence,
                 "splits": {name: asdict(s) for name, s in self.splits.items()},
-                "gap": self.gap,
+                "gap": None if self.gap is None else asdict(self.gap),
                 "findings": [asdict(f) for f in self.findings],
                 "explanation": self.explanation,
                 "notes": self.notes,

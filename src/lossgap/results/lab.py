@@ -12,7 +12,7 @@ from lossgap.results.evaluation import json_safe
 JSON_POINTS = 1000
 
 
-@dataclass
+@dataclass(frozen=True)
 class CrossEntropyFit:
     """The maximum-likelihood (minimum cross-entropy) logistic fit.
 
@@ -36,7 +36,7 @@ class CrossEntropyFit:
     log_loss: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class CutInterval:
     """One set of decisions that attains the best accuracy, and its price in log loss.
 
@@ -76,7 +76,7 @@ class CutInterval:
     per_point_log_loss: list[float]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Profile:
     """Log loss and accuracy along one parameter, the other fixed at its fitted value.
 
@@ -107,7 +107,30 @@ class Profile:
     best_accuracy_ranges: list[list[float]]
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True)
+class Separation:
+    """Why no finite maximum-likelihood fit exists: the classes are separated.
+
+    Attributes
+    ----------
+    kind : str
+        ``"complete"`` (a gap between the classes), ``"quasi-complete"`` (they touch at
+        one x) or ``"one class"``.
+    orientation : str or None
+        ``"+"`` (positives at the high x) or ``"-"``; None for one class.
+    gap : list of float or None
+        ``[top of the lower class, bottom of the upper class]``; None for one class.
+    message : str
+        The separation in one sentence.
+    """
+
+    kind: str
+    orientation: str | None
+    gap: list[float] | None
+    message: str
+
+
+@dataclass(frozen=True, repr=False)
 class LabResult(Displayable):
     """Everything ``lossgap lab logistic`` reports; plots and text read it.
 
@@ -118,7 +141,7 @@ class LabResult(Displayable):
     x, y : list
         The points (y in {0, 1}).
     base_rate : float
-    separation : dict or None
+    separation : Separation or None
         Set when no finite maximum-likelihood fit exists: the classes are separated.
     cross_entropy_fit : CrossEntropyFit or None
     best_accuracy : float
@@ -134,7 +157,7 @@ class LabResult(Displayable):
     x: list[float]
     y: list[int]
     base_rate: float
-    separation: dict[str, Any] | None
+    separation: Separation | None
     cross_entropy_fit: CrossEntropyFit | None
     best_accuracy: float
     accuracy_intervals: list[CutInterval]
@@ -162,7 +185,7 @@ class LabResult(Displayable):
                 "n": self.n,
                 "points": [[x, y] for x, y in zip(self.x, self.y, strict=True)] if small else None,
                 "base_rate": self.base_rate,
-                "separation": self.separation,
+                "separation": None if self.separation is None else asdict(self.separation),
                 "cross_entropy_fit": asdict(self.cross_entropy_fit)
                 if self.cross_entropy_fit
                 else None,

@@ -6,7 +6,13 @@ from typing import Any
 
 from lossgap.core import bounds
 from lossgap.results.evaluation import Finding
-from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation, acc_text, prob_text
+from lossgap.results.interpret import (
+    MAIN_SPLITS,
+    GeneralizationGap,
+    SplitInterpretation,
+    acc_text,
+    prob_text,
+)
 from lossgap.rules.explain import FLOOR_ACCURACY, FLOOR_NATS, WIDE_HALF_WIDTH
 
 #: Thresholds of the interpret-only findings (documented in docs/findings.md); the codes
@@ -184,62 +190,62 @@ def _rule_wide_intervals(s: SplitInterpretation) -> Finding | None:
     noise = s.accuracy_noise
     if noise is None:
         return None
-    half = (noise["ci_high"] - noise["ci_low"]) / 2
+    half = (noise.ci_high - noise.ci_low) / 2
     if half < WIDE_HALF_WIDTH:
         return None
     return Finding(
         "wide_intervals",
         "low",
-        f"{s.split}: with {noise['n']} samples the accuracy is only known to about "
-        f"±{half:.3f} ({noise['confidence']:.0%} interval {noise['ci_low']:.4f} to "
-        f"{noise['ci_high']:.4f}); one sample moves it by {noise['one_sample']:.4f}.",
+        f"{s.split}: with {noise.n} samples the accuracy is only known to about "
+        f"±{half:.3f} ({noise.confidence:.0%} interval {noise.ci_low:.4f} to "
+        f"{noise.ci_high:.4f}); one sample moves it by {noise.one_sample:.4f}.",
         {
             "split": s.split,
-            "n": noise["n"],
+            "n": noise.n,
             "accuracy": s.accuracy,
-            "ci_low": noise["ci_low"],
-            "ci_high": noise["ci_high"],
+            "ci_low": noise.ci_low,
+            "ci_high": noise.ci_high,
             "half_width": half,
-            "confidence": noise["confidence"],
+            "confidence": noise.confidence,
         },
         "Do not read accuracy differences smaller than the interval; evaluate on more "
         "samples or compare models on the same samples (`lossgap compare`).",
     )
 
 
-def _rule_generalization_gap(gap: dict[str, Any] | None) -> Finding | None:
+def _rule_generalization_gap(gap: GeneralizationGap | None) -> Finding | None:
     if gap is None:
         return None
-    relative, acc_diff = gap["relative_loss_difference"], gap["accuracy_difference"]
+    relative, acc_diff = gap.relative_loss_difference, gap.accuracy_difference
     large = (relative is not None and abs(relative) >= GAP_RELATIVE_LOSS) or (
         acc_diff is not None and abs(acc_diff) >= GAP_ACCURACY
     )
     if not large:
         return None
-    other = gap["between"][1]
-    direction = "above" if gap["loss_difference"] > 0 else "below"
+    other = gap.between[1]
+    direction = "above" if gap.loss_difference > 0 else "below"
     acc_part = (
         f" and accuracy {abs(acc_diff):.4f} {'lower' if acc_diff > 0 else 'higher'}"
         if acc_diff is not None
         else ""
     )
     noise = (
-        f" (the accuracy difference is {abs(gap['accuracy_difference_z']):.1f} standard errors)"
-        if gap["accuracy_difference_z"] is not None
+        f" (the accuracy difference is {abs(gap.accuracy_difference_z):.1f} standard errors)"
+        if gap.accuracy_difference_z is not None
         else ""
     )
     rel = f" ({abs(relative):.0%})" if relative is not None else ""
     return Finding(
         "generalization_gap",
         "low",
-        f"{other} loss is {abs(gap['loss_difference']):.4f}{rel} {direction} the training "
-        f"loss{acc_part}{noise}. {gap['can_mean'][-1]}",
+        f"{other} loss is {abs(gap.loss_difference):.4f}{rel} {direction} the training "
+        f"loss{acc_part}{noise}. {gap.can_mean[-1]}",
         {
-            "between": gap["between"],
-            "loss_difference": gap["loss_difference"],
+            "between": gap.between,
+            "loss_difference": gap.loss_difference,
             "relative_loss_difference": relative,
             "accuracy_difference": acc_diff,
-            "accuracy_difference_z": gap["accuracy_difference_z"],
+            "accuracy_difference_z": gap.accuracy_difference_z,
         },
         "Pick the epoch by the held-out loss if you need probabilities, by held-out accuracy "
         "(or cost) if you need decisions; `lossgap history` shows where the two part ways.",
@@ -261,7 +267,7 @@ def _main_split(splits: dict[str, SplitInterpretation]) -> SplitInterpretation:
     return next(splits[name] for name in MAIN_SPLITS if name in splits)
 
 
-def find(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None) -> list[Finding]:
+def find(splits: dict[str, SplitInterpretation], gap: GeneralizationGap | None) -> list[Finding]:
     found = [f for s in splits.values() for rule in SPLIT_RULES if (f := rule(s)) is not None]
     if (g := _rule_generalization_gap(gap)) is not None:
         found.append(g)

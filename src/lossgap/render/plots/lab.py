@@ -83,7 +83,7 @@ def fit_chart(result: LabResult) -> Chart:
 def _fit_summary(result: LabResult) -> str:
     fit = result.cross_entropy_fit
     if fit is None:
-        kind = result.separation["kind"] if result.separation else "separated"
+        kind = result.separation.kind if result.separation else "separated"
         return (
             f"Separated classes ({kind}): no finite cross-entropy fit; the best cuts reach "
             f"accuracy {result.best_accuracy:.2f}"
