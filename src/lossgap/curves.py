@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 import numpy as np
 
@@ -47,7 +46,17 @@ from lossgap.core.predictions import Predictions, python_scalar
 from lossgap.core.tally import ScoreTable, Tally, highest
 from lossgap.errors import InputError
 from lossgap.results.compare import Comparison
-from lossgap.results.curves import ExplainCurves
+from lossgap.results.curves import (
+    ConfidenceHistogram,
+    ConsistencyBand,
+    ExplainCurves,
+    FlipPoints,
+    LabelledPoint,
+    SamplePoints,
+    ThresholdCurves,
+    ThresholdMetrics,
+    ThresholdValue,
+)
 from lossgap.results.evaluation import Evaluation, ReliabilityCurve
 
 #: Resamples of the consistency band (reliabilitydiag's default is 100).
@@ -85,7 +94,7 @@ def consistency_band(
     n: int | None = None,
     seed: int = 0,
     max_points: int = BAND_MAX_POINTS,
-) -> dict[str, Any]:
+) -> ConsistencyBand:
     """Pointwise band of the CORP reliability curve under the hypothesis of calibration.
 
     Parameters
@@ -106,9 +115,9 @@ def consistency_band(
 
     Returns
     -------
-    dict
-        ``{"score", "low", "high"}`` (lists over the distinct, or pooled, scores),
-        ``"confidence"``, ``"replicates"``, ``"n"`` and ``"method"``.
+    ConsistencyBand
+        ``score``, ``low``, ``high`` (lists over the distinct, or pooled, scores),
+        ``confidence``, ``replicates``, ``n`` and ``method``.
 
     Notes
     -----
@@ -130,7 +139,7 @@ def consistency_band(
     --------
     >>> t = ScoreTable(np.array([0.2, 0.8]), np.array([[80.0, 20.0], [20.0, 80.0]]))
     >>> band = consistency_band(t, seed=1)
-    >>> [lo <= p <= hi for p, lo, hi in zip(band["score"], band["low"], band["high"])]
+    >>> [lo <= p <= hi for p, lo, hi in zip(band.score, band.low, band.high)]
     [True, True]
     """
     if not 0.0 < confidence < 1.0:
@@ -149,19 +158,19 @@ def consistency_band(
     alpha = (1.0 - confidence) / 2.0
     with np.errstate(all="ignore"):
         low, high = np.nanquantile(fitted, [alpha, 1.0 - alpha], axis=0)
-    return {
-        "score": scores.tolist(),
-        "low": low.tolist(),
-        "high": high.tolist(),
-        "confidence": confidence,
-        "replicates": replicates,
-        "n": size,
-        "method": "consistency resampling: forecasts drawn with replacement, outcomes "
+    return ConsistencyBand(
+        score=scores.tolist(),
+        low=low.tolist(),
+        high=high.tolist(),
+        confidence=confidence,
+        replicates=replicates,
+        n=size,
+        method="consistency resampling: forecasts drawn with replacement, outcomes "
         "Bernoulli(forecast), PAV refit (Dimitriadis et al. 2021)",
-    }
+    )
 
 
-def curve_outside_band(curve: ReliabilityCurve, band: dict[str, Any]) -> float:
+def curve_outside_band(curve: ReliabilityCurve, band: ConsistencyBand) -> float:
     """Share of the weight of the CORP curve's blocks whose value leaves the band.
 
     A block (``score_low`` to ``score_high`` at value ``recalibrated``) is outside when
@@ -171,14 +180,15 @@ def curve_outside_band(curve: ReliabilityCurve, band: dict[str, Any]) -> float:
     --------
     >>> curve = ReliabilityCurve(score_low=[0.1, 0.6], score_high=[0.4, 0.9],
     ...                          recalibrated=[0.25, 0.3], weight=[50.0, 50.0])
-    >>> band = {"score": [0.1, 0.4, 0.6, 0.9], "low": [0.0, 0.2, 0.5, 0.8],
-    ...         "high": [0.3, 0.6, 0.7, 1.0]}
+    >>> band = ConsistencyBand(score=[0.1, 0.4, 0.6, 0.9], low=[0.0, 0.2, 0.5, 0.8],
+    ...                        high=[0.3, 0.6, 0.7, 1.0], confidence=0.95, replicates=200,
+    ...                        n=100, method="by hand")
     >>> curve_outside_band(curve, band)
     0.5
     """
-    score = np.asarray(band["score"], float)
-    low = np.asarray([np.nan if v is None else v for v in band["low"]], float)
-    high = np.asarray([np.nan if v is None else v for v in band["high"]], float)
+    score = np.asarray(band.score, float)
+    low = np.asarray([np.nan if v is None else v for v in band.low], float)
+    high = np.asarray([np.nan if v is None else v for v in band.high], float)
     weight = np.asarray(curve.weight, float)
     if weight.sum() <= 0:
         return 0.0
@@ -200,7 +210,7 @@ def _thin(n: int, max_points: int, keep: np.ndarray) -> np.ndarray:
 
 def threshold_curves(
     table: ScoreTable, *, threshold: float = 0.5, max_points: int = MAX_POINTS
-) -> dict[str, Any]:
+) -> ThresholdCurves:
     """Accuracy, F1, precision and recall at every distinct threshold of a binary table.
 
     Parameters
@@ -215,13 +225,12 @@ def threshold_curves(
 
     Returns
     -------
-    dict
+    ThresholdCurves
         ``threshold`` (ascending; ``p >= threshold`` predicts positive), ``accuracy``,
         ``f1``, ``precision``, ``recall``, ``positive_share`` (lists);
-        ``best_accuracy`` and ``best_f1`` (``{"threshold", "value"}``, the lowest
-        threshold that attains the maximum); ``current`` (the metrics at
-        ``threshold``) and ``exact`` (False when the table is compressed into bins, so
-        thresholds are bin representatives).
+        ``best_accuracy`` and ``best_f1`` (the lowest threshold that attains the maximum,
+        and the maximum); ``current`` (the metrics at ``threshold``) and ``exact`` (False
+        when the table is compressed into bins, so thresholds are bin representatives).
 
     Notes
     -----
@@ -234,10 +243,10 @@ def threshold_curves(
     --------
     >>> t = ScoreTable(np.array([0.2, 0.6, 0.9]), np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
     >>> c = threshold_curves(t)
-    >>> c["threshold"], c["accuracy"]
+    >>> c.threshold, c.accuracy
     ([0.2, 0.6, 0.9, 1.0], [0.5, 0.8333333333333334, 0.8333333333333334, 0.5])
-    >>> c["best_accuracy"]
-    {'threshold': 0.6, 'value': 0.8333333333333334}
+    >>> c.best_accuracy
+    ThresholdValue(threshold=0.6, value=0.8333333333333334)
     """
     scores = np.asarray(table.scores, float)
     weights = np.asarray(table.weights, float)
@@ -266,17 +275,24 @@ def threshold_curves(
     best = {name: int(np.nanargmax(values[name])) for name in ("accuracy", "f1")}
     # p >= threshold selects the same rows as p >= the first cut at or above it
     at = int(np.searchsorted(cuts, threshold, side="left"))
-    current = {name: float(v[at]) for name, v in values.items()}
     keep = _thin(len(cuts), max_points, np.array([*best.values(), at]))
-    out: dict[str, Any] = {
-        "threshold": cuts[keep].tolist(),
-        **{name: v[keep].tolist() for name, v in values.items()},
-        "current": {"threshold": float(threshold), **current},
-        "exact": not table.compressed,
+    series = {name: v[keep].tolist() for name, v in values.items()}
+    current = {name: float(v[at]) for name, v in values.items()}
+    tops = {
+        name: ThresholdValue(float(cuts[i]), float(values[name][i])) for name, i in best.items()
     }
-    for name, i in best.items():
-        out[f"best_{name}"] = {"threshold": float(cuts[i]), "value": float(values[name][i])}
-    return out
+    return ThresholdCurves(
+        threshold=cuts[keep].tolist(),
+        accuracy=series["accuracy"],
+        f1=series["f1"],
+        precision=series["precision"],
+        recall=series["recall"],
+        positive_share=series["positive_share"],
+        current=ThresholdMetrics(threshold=float(threshold), **current),
+        exact=not table.compressed,
+        best_accuracy=tops["accuracy"],
+        best_f1=tops["f1"],
+    )
 
 
 def decision_table(tally: Tally, pred: Predictions | None = None) -> ScoreTable | None:
@@ -315,7 +331,7 @@ def decision_table(tally: Tally, pred: Predictions | None = None) -> ScoreTable 
 
 def confidence_histogram(
     table: ScoreTable, *, bins: int = HISTOGRAM_BINS, low: float | None = None
-) -> dict[str, Any]:
+) -> ConfidenceHistogram:
     """Weight of correct and of wrong decisions per bin of confidence.
 
     Parameters
@@ -330,7 +346,7 @@ def confidence_histogram(
 
     Returns
     -------
-    dict
+    ConfidenceHistogram
         ``edges`` (``bins + 1``), ``correct`` and ``wrong`` (weight per bin; the last bin
         is closed on the right), ``total_correct``, ``total_wrong``.
 
@@ -338,7 +354,7 @@ def confidence_histogram(
     --------
     >>> t = ScoreTable(np.array([0.55, 0.95]), np.array([[1.0, 2.0], [1.0, 5.0]]))
     >>> h = confidence_histogram(t, bins=2, low=0.5)
-    >>> h["edges"], h["correct"], h["wrong"]
+    >>> h.edges, h.correct, h.wrong
     ([0.5, 0.75, 1.0], [2.0, 5.0], [1.0, 1.0])
     """
     scores = np.asarray(table.scores, float)
@@ -348,18 +364,18 @@ def confidence_histogram(
     edges = np.linspace(low, 1.0, bins + 1)
     wrong, _ = np.histogram(scores, bins=edges, weights=weights[:, 0])
     correct, _ = np.histogram(scores, bins=edges, weights=weights[:, 1])
-    return {
-        "edges": edges.tolist(),
-        "correct": correct.tolist(),
-        "wrong": wrong.tolist(),
-        "total_correct": float(weights[:, 1].sum()),
-        "total_wrong": float(weights[:, 0].sum()),
-    }
+    return ConfidenceHistogram(
+        edges=edges.tolist(),
+        correct=correct.tolist(),
+        wrong=wrong.tolist(),
+        total_correct=float(weights[:, 1].sum()),
+        total_wrong=float(weights[:, 0].sum()),
+    )
 
 
 def sample_points(
     pred: Predictions, *, max_points: int = MAX_POINTS, label: int = 5, seed: int = 0
-) -> dict[str, Any]:
+) -> SamplePoints:
     """Per-sample log loss against the confidence of the decision, thinned for plotting.
 
     Parameters
@@ -374,15 +390,15 @@ def sample_points(
 
     Returns
     -------
-    dict
+    SamplePoints
         ``confidence``, ``loss`` (an infinite loss is shown at the 34.54-nat clip and
         flagged in ``infinite``), ``correct``, ``infinite`` (lists); ``shown`` and ``n``;
-        ``labelled``: ``{"id", "confidence", "loss", "correct"}`` of the worst samples.
+        ``labelled``: the worst samples (id, confidence, loss, correct).
 
     Examples
     --------
     >>> pts = sample_points(Predictions([0, 1, 1], [0.2, 0.9, 0.3]))
-    >>> pts["confidence"], pts["correct"], [round(v, 4) for v in pts["loss"]]
+    >>> pts.confidence, pts.correct, [round(v, 4) for v in pts.loss]
     ([0.8, 0.9, 0.7], [True, True, False], [0.2231, 0.1054, 1.204])
     """
     decided = pred.predicted()
@@ -407,28 +423,28 @@ def sample_points(
     infinite = np.isinf(loss)
     shown = np.minimum(loss, MAX_CLIPPED_LOSS)
     labelled = [
-        {
-            "id": python_scalar(pred.ids[i]),
-            "confidence": float(confidence[i]),
-            "loss": float(shown[i]),
-            "correct": bool(correct[i]),
-        }
+        LabelledPoint(
+            id=python_scalar(pred.ids[i]),
+            confidence=float(confidence[i]),
+            loss=float(shown[i]),
+            correct=bool(correct[i]),
+        )
         for i in order[:label]
     ]
-    return {
-        "confidence": confidence[chosen].tolist(),
-        "loss": shown[chosen].tolist(),
-        "correct": correct[chosen].tolist(),
-        "infinite": infinite[chosen].tolist(),
-        "shown": len(chosen),
-        "n": n,
-        "labelled": labelled,
-    }
+    return SamplePoints(
+        confidence=confidence[chosen].tolist(),
+        loss=shown[chosen].tolist(),
+        correct=correct[chosen].tolist(),
+        infinite=infinite[chosen].tolist(),
+        shown=len(chosen),
+        n=n,
+        labelled=labelled,
+    )
 
 
 def flip_points(
     pred_a: Predictions, pred_b: Predictions, *, max_points: int = MAX_POINTS, seed: int = 0
-) -> dict[str, Any]:
+) -> FlipPoints:
     """Two models on the same samples: each sample's probability under both, by category.
 
     Parameters
@@ -442,7 +458,7 @@ def flip_points(
 
     Returns
     -------
-    dict
+    FlipPoints
         ``axis``: ``"positive"`` (binary: probability of the positive class, with the
         threshold) or ``"true class"`` (multiclass: probability of the true class);
         ``prob_a``, ``prob_b``, ``category`` (``"both"``, ``"a_only"``, ``"b_only"``,
@@ -454,7 +470,7 @@ def flip_points(
     >>> a = Predictions([0, 1, 1, 0], [0.4, 0.6, 0.9, 0.7])
     >>> b = Predictions([0, 1, 1, 0], [0.6, 0.4, 0.8, 0.7])
     >>> f = flip_points(a, b)
-    >>> f["category"], f["counts"]["a_only"]
+    >>> f.category, f.counts["a_only"]
     (['a_only', 'a_only', 'both', 'neither'], 2)
     """
     correct_a = pred_a.predicted() == pred_a.y
@@ -482,16 +498,16 @@ def flip_points(
     else:
         chosen = np.arange(n)
     counts = {c: int((category == c).sum()) for c in ("both", "a_only", "b_only", "neither")}
-    return {
-        "axis": axis,
-        "prob_a": prob_a[chosen].tolist(),
-        "prob_b": prob_b[chosen].tolist(),
-        "category": category[chosen].tolist(),
-        "counts": counts,
-        "threshold": pred_a.threshold if pred_a.task == "binary" else None,
-        "shown": len(chosen),
-        "n": n,
-    }
+    return FlipPoints(
+        axis=axis,
+        prob_a=prob_a[chosen].tolist(),
+        prob_b=prob_b[chosen].tolist(),
+        category=category[chosen].tolist(),
+        counts=counts,
+        threshold=pred_a.threshold if pred_a.task == "binary" else None,
+        shown=len(chosen),
+        n=n,
+    )
 
 
 def evaluation_curves(
@@ -506,7 +522,7 @@ def evaluation_curves(
     --------
     >>> import lossgap
     >>> pred = lossgap.Predictions([0, 1, 1, 0, 1], [0.2, 0.9, 0.3, 0.4, 0.8])
-    >>> evaluation_curves(lossgap.explain(pred.y, pred.prob), pred).points["n"]
+    >>> evaluation_curves(lossgap.explain(pred.y, pred.prob), pred).points.n
     5
     """
     tally = Tally.from_predictions(pred) if tally is None else tally
@@ -533,7 +549,7 @@ def comparison_flips(
     *,
     seed: int = 0,
     limit: int = FLIP_PLOTS,
-) -> dict[tuple[str, str], dict[str, Any]]:
+) -> dict[tuple[str, str], FlipPoints]:
     """:func:`flip_points` of the first ``limit`` pairs of ``c`` (for its report).
 
     ``seed`` chooses which agreeing samples a flip plot draws when there are many.
@@ -560,7 +576,7 @@ def explain_curves(
     pred : Predictions, optional
         The samples: needed for the multiclass top-label band and histogram and for the
         per-sample points.
-    curve : dict, optional
+    curve : ReliabilityCurve, optional
         The evaluation's CORP curve (``decomposition.curve``), to say how much of it
         leaves the band.
     confidence : float, default=0.95
@@ -576,7 +592,7 @@ def explain_curves(
     >>> import lossgap
     >>> pred = lossgap.Predictions([0, 1, 1, 0, 1], [0.2, 0.9, 0.3, 0.4, 0.8])
     >>> c = explain_curves(Tally.from_predictions(pred), pred)
-    >>> c.thresholds["best_accuracy"]["value"], c.points["n"], c.histogram["total_wrong"]
+    >>> c.thresholds.best_accuracy.value, c.points.n, c.histogram.total_wrong
     (0.8, 5, 1.0)
     """
     tally = tally.to_numpy()

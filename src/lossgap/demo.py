@@ -28,7 +28,7 @@ from lossgap.curves import comparison_flips, evaluation_curves
 from lossgap.errors import InputError
 from lossgap.explanation import explain
 from lossgap.history import HistoryReport, analyse_history
-from lossgap.results.curves import ExplainCurves
+from lossgap.results.curves import ExplainCurves, FlipPoints
 from lossgap.results.evaluation import Evaluation
 
 #: Classes in column order (scikit-learn sorts them); the positive class is ``malignant``.
@@ -226,7 +226,7 @@ class DemoStory:
 
     def plot_data(
         self, *, seed: int = 0
-    ) -> tuple[ExplainCurves, dict[tuple[str, str], dict[str, Any]]]:
+    ) -> tuple[ExplainCurves, dict[tuple[str, str], FlipPoints]]:
         """The report's plot series: the last epoch's curves and the first pair's flips."""
         late = self.predictions[epoch_name(self.late)]
         curves = evaluation_curves(self.evaluation, late, seed=seed)

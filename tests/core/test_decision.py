@@ -199,17 +199,17 @@ def test_decision_plots(rng, tmp_path):
     ev = lossgap.explain(y, p, costs=(1, 3))
     table = Tally.from_predictions(pred).tables[0]
     data = decision_curve(table, ev.decision.costs)
-    for t, cost in zip(data["threshold"][::37], data["cost"][::37], strict=True):
+    for t, cost in zip(data.threshold[::37], data.cost[::37], strict=True):
         assert cost == pytest.approx(brute_cost(y, p, np.ones(len(y)), t, 1, 3))
     assert [c.name for c in decision_charts(ev, data)] == ["decision_cost", "precision_recall"]
     free = lossgap.explain(y, p)
     plain = decision_curve(table)
     j = 100
-    t = plain["threshold"][j]
+    t = plain.threshold[j]
     decided = p >= t
     n = len(y)
     expected = ((decided & (y == 1)).sum() - (decided & (y == 0)).sum() * t / (1 - t)) / n
-    assert plain["net_benefit"][j] == pytest.approx(expected)
+    assert plain.net_benefit[j] == pytest.approx(expected)
     assert [c.name for c in decision_charts(free, plain)] == ["net_benefit", "precision_recall"]
     page = explain_report(ev, curves=evaluation_curves(ev, pred)).html()
     assert "Decisions: the threshold to use" in page and "decision_cost" in page

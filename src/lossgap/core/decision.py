@@ -49,6 +49,7 @@ from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
 from lossgap.core.uncertainty import effective_scale
 from lossgap.errors import InputError
+from lossgap.results.curves import DecisionCurve
 from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
 
 #: Runs of adjacent scores the decision bootstrap resamples (the exact table gives every
@@ -463,7 +464,7 @@ CURVE_POINTS = 2000
 
 def decision_curve(
     table: ScoreTable, costs: npt.ArrayLike | None = None, *, max_points: int = CURVE_POINTS
-) -> dict[str, list[float]]:
+) -> DecisionCurve:
     """The series behind the decision plots of a binary score table.
 
     Parameters
@@ -479,14 +480,14 @@ def decision_curve(
 
     Returns
     -------
-    dict of str to list of float
+    DecisionCurve
         ``threshold`` (ascending; ``p >= threshold`` decides positive), ``precision``,
         ``recall`` and ``cost`` or ``net_benefit`` and ``net_benefit_all``.
 
     Examples
     --------
     >>> t = ScoreTable(np.array([0.2, 0.6, 0.9]), np.array([[2.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
-    >>> decision_curve(t, (1, 2))["cost"]
+    >>> decision_curve(t, (1, 2)).cost
     [0.5, 0.16666666666666666, 0.3333333333333333, 1.0]
     """
     w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
@@ -510,4 +511,4 @@ def decision_curve(
             out["net_benefit_all"] = (w_pos.sum() - w_neg.sum() * odds) / total
         else:
             out["cost"] = threshold_objectives(w_neg, w_pos, cost_matrix(costs, 2))["cost"]
-    return {name: np.asarray(v)[keep].tolist() for name, v in out.items()}
+    return DecisionCurve(**{name: np.asarray(v)[keep].tolist() for name, v in out.items()})

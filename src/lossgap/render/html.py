@@ -48,7 +48,7 @@ from lossgap.render.text import (
     short_method,
 )
 from lossgap.results.compare import PAIR_METRICS, Comparison, Difference, PairComparison
-from lossgap.results.curves import ExplainCurves
+from lossgap.results.curves import ExplainCurves, FlipPoints
 from lossgap.results.evaluation import Evaluation, MetricValue
 from lossgap.results.history import HistoryReport
 from lossgap.version import __version__
@@ -282,7 +282,7 @@ def explain_report(
 def comparison_report(
     c: Comparison,
     *,
-    flips: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    flips: Mapping[tuple[str, str], FlipPoints] | None = None,
     source: str | None = None,
 ) -> Report:
     """The report of a comparison; with ``flips`` the flip plots too.
@@ -290,7 +290,7 @@ def comparison_report(
     Parameters
     ----------
     c : Comparison
-    flips : mapping of (model, model) to dict, optional
+    flips : mapping of (model, model) to FlipPoints, optional
         :func:`lossgap.curves.flip_points` of the pairs to plot
         (:func:`lossgap.curves.comparison_flips`).
     source : str, optional
@@ -351,7 +351,7 @@ def demo_report(
     story: Any,
     *,
     curves: ExplainCurves | None = None,
-    flips: Mapping[tuple[str, str], dict[str, Any]] | None = None,
+    flips: Mapping[tuple[str, str], FlipPoints] | None = None,
 ) -> Report:
     """The demo's one page: the history, the last epoch explained, two epochs compared.
 
@@ -360,7 +360,7 @@ def demo_report(
     story : lossgap.demo.DemoStory
     curves : ExplainCurves, optional
         The plot series of the last epoch's evaluation.
-    flips : mapping of (model, model) to dict, optional
+    flips : mapping of (model, model) to FlipPoints, optional
         The flip points of the pairs to plot.
 
     Returns

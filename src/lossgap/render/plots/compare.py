@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ from matplotlib.patches import Rectangle
 
 from lossgap.render.plots.chart import COLORS, Chart, new_figure, plot_style, short
 from lossgap.results.compare import PAIR_METRICS, Comparison, PairComparison
+from lossgap.results.curves import FlipPoints
 
 #: Pairs drawn in the forest plot (the best models' pairs come first).
 FOREST_PAIRS = 20
@@ -76,10 +78,10 @@ def _forest_panel(ax: Any, pairs: list[PairComparison], metric: str, rows: np.nd
     ax.grid(axis="y", visible=False)
 
 
-def flip_chart(c: Comparison, pair: PairComparison, points: dict[str, Any]) -> Chart:
+def flip_chart(c: Comparison, pair: PairComparison, points: FlipPoints) -> Chart:
     """Each sample's probability under both models of a pair, flips in colour."""
-    prob_a, prob_b = np.asarray(points["prob_a"]), np.asarray(points["prob_b"])
-    category = np.asarray(points["category"])
+    prob_a, prob_b = np.asarray(points.prob_a), np.asarray(points.prob_b)
+    category = np.asarray(points.category)
     a, b = short(pair.a, 20), short(pair.b, 20)
     styles = (
         ("both", "right under both", COLORS["neutral"], "o", 10, 0.35),
@@ -90,7 +92,7 @@ def flip_chart(c: Comparison, pair: PairComparison, points: dict[str, Any]) -> C
     flips = pair.flips
     with plot_style():
         figure, ax = new_figure(size=(6.0, 5.4))
-        threshold = points["threshold"]
+        threshold = points.threshold
         if threshold is not None:
             near = c.near
             ax.add_patch(Rectangle(
@@ -107,9 +109,9 @@ def flip_chart(c: Comparison, pair: PairComparison, points: dict[str, Any]) -> C
             if chosen.any():
                 ax.scatter(prob_a[chosen], prob_b[chosen], s=size, marker=marker, color=color,
                            alpha=alpha, lw=0 if marker != "x" else 1,
-                           label=f"{label} ({points['counts'][key]})")
+                           label=f"{label} ({points.counts[key]})")
         axis = (
-            f"p({short(c.classes[1], 14)})" if points["axis"] == "positive"
+            f"p({short(c.classes[1], 14)})" if points.axis == "positive"
             else "p(true class)"
         )
         ax.set_xlim(-0.02, 1.02)
@@ -118,8 +120,8 @@ def flip_chart(c: Comparison, pair: PairComparison, points: dict[str, Any]) -> C
         ax.set_xlabel(f"{axis}, {a}")
         ax.set_ylabel(f"{axis}, {b}")
         ax.legend(loc="upper left", fontsize=7.5, framealpha=0.9, frameon=True)
-    thinned = "" if points["shown"] == points["n"] else (
-        f" ({points['shown']} of {points['n']} samples drawn, every flip kept)"
+    thinned = "" if points.shown == points.n else (
+        f" ({points.shown} of {points.n} samples drawn, every flip kept)"
     )
     summary = (
         f"{flips.a_only_correct} samples only {a} gets right, {flips.b_only_correct} only "
@@ -138,7 +140,7 @@ def flip_chart(c: Comparison, pair: PairComparison, points: dict[str, Any]) -> C
 
 
 def comparison_charts(
-    c: Comparison, flips: dict[tuple[str, str], dict[str, Any]] | None = None
+    c: Comparison, flips: Mapping[tuple[str, str], FlipPoints] | None = None
 ) -> list[Chart]:
     """The forest plot, then a flip plot per pair with its points.
 

@@ -9,11 +9,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from lossgap.render.plots.chart import COLORS, Chart, new_figure, plot_style, short
+from lossgap.results.curves import DecisionCurve
 from lossgap.results.evaluation import Evaluation
 
 _MARKERS = {"cost": "o", "accuracy": "s", "f1": "D", "balanced_accuracy": "^"}
@@ -25,23 +24,23 @@ _NAMES = {
 }
 
 
-def cost_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart | None:
+def cost_chart(ev: Evaluation, data: DecisionCurve | None) -> Chart | None:
     """The mean cost (or net benefit) of deciding at each threshold."""
     d = ev.decision
     if d is None or data is None or ev.threshold is None:
         return None
-    costs = "cost" in data
+    costs = data.cost is not None
     key = "cost" if costs else "accuracy"
     choice = d.optimal.get(key)
     if choice is None:
         return None
     with plot_style():
         figure, ax = new_figure()
-        x = np.asarray(data["threshold"])
-        if costs:
+        x = np.asarray(data.threshold)
+        if data.cost is not None:
             ax.step(
                 x,
-                data["cost"],
+                data.cost,
                 where="post",
                 color=COLORS["wrong"],
                 lw=1.8,
@@ -49,11 +48,11 @@ def cost_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart | None:
             )
             ax.set_ylabel("mean cost per sample")
         else:
-            nb = np.asarray(data["net_benefit"], dtype=float)
+            nb = np.asarray(data.net_benefit, dtype=np.float64)
             ax.plot(x, nb, color=COLORS["correct"], lw=1.8, label="net benefit of the model")
             ax.plot(
                 x,
-                data["net_benefit_all"],
+                data.net_benefit_all,
                 color=COLORS["neutral"],
                 lw=1.2,
                 ls="--",
@@ -132,13 +131,13 @@ def cost_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart | None:
     )
 
 
-def precision_recall_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart | None:
+def precision_recall_chart(ev: Evaluation, data: DecisionCurve | None) -> Chart | None:
     """Precision against recall, with the chosen threshold of each objective marked."""
     d = ev.decision
     if d is None or data is None or not d.optimal or ev.threshold is None:
         return None
-    x = np.asarray(data["threshold"])
-    recall, precision = np.asarray(data["recall"]), np.asarray(data["precision"])
+    x = np.asarray(data.threshold)
+    recall, precision = np.asarray(data.recall), np.asarray(data.precision)
     with plot_style():
         figure, ax = new_figure()
         ax.step(
@@ -184,7 +183,7 @@ def precision_recall_chart(ev: Evaluation, data: dict[str, Any] | None) -> Chart
     )
 
 
-def decision_charts(ev: Evaluation, data: dict[str, Any] | None) -> list[Chart]:
+def decision_charts(ev: Evaluation, data: DecisionCurve | None) -> list[Chart]:
     """The decision plots the evaluation has the numbers for."""
     charts = [cost_chart(ev, data), precision_recall_chart(ev, data)]
     return [c for c in charts if c is not None]

@@ -48,11 +48,11 @@ def reliability_chart(ev: Evaluation, curves: ExplainCurves | None = None) -> Ch
         figure, ax = new_figure(size=(5.8, 4.9))
         ax.plot([0, 1], [0, 1], ls="--", lw=1, color=COLORS["neutral"], label="calibrated")
         if band is not None:
-            low = np.array([np.nan if v is None else v for v in band["low"]], float)
-            high = np.array([np.nan if v is None else v for v in band["high"]], float)
+            low = np.array([np.nan if v is None else v for v in band.low], dtype=np.float64)
+            high = np.array([np.nan if v is None else v for v in band.high], dtype=np.float64)
             ax.fill_between(
-                band["score"], low, high, color=COLORS["band"], alpha=0.35, lw=0,
-                label=f"{band['confidence']:.0%} consistency band (a calibrated model)",
+                band.score, low, high, color=COLORS["band"], alpha=0.35, lw=0,
+                label=f"{band.confidence:.0%} consistency band (a calibrated model)",
             )
         xs, ys = _step_xy(curve)
         ax.plot(xs, ys, color=COLORS["ink"], lw=2, label="observed (CORP isotonic fit)")
@@ -122,13 +122,13 @@ def confidence_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | No
     hist = curves.histogram if curves is not None else None
     if hist is None:
         return None
-    edges = np.asarray(hist["edges"])
+    edges = np.asarray(hist.edges)
     width = np.diff(edges)
     with plot_style():
         figure, (top, bottom) = new_figure(nrows=2, sharex=True)
-        top.bar(edges[:-1], hist["correct"], width=width, align="edge",
+        top.bar(edges[:-1], hist.correct, width=width, align="edge",
                 color=COLORS["correct"], edgecolor="white", label="correct")
-        bottom.bar(edges[:-1], hist["wrong"], width=width, align="edge",
+        bottom.bar(edges[:-1], hist.wrong, width=width, align="edge",
                    color=COLORS["wrong"], edgecolor="white", hatch="///", label="wrong")
         top.set_ylabel("correct\n(samples)")
         bottom.set_ylabel("wrong\n(samples)")
@@ -137,7 +137,7 @@ def confidence_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | No
         for ax in (top, bottom):
             ax.legend(loc="upper left")
         confident = ev.diagnostics.get("confident_errors") or {}
-        text = f"{hist['total_wrong']:g} wrong decisions"
+        text = f"{hist.total_wrong:g} wrong decisions"
         if confident:
             text += (
                 f"; {confident['count']:g} of them gave the true class at most "
@@ -194,9 +194,9 @@ def loss_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | None:
     points = curves.points if curves is not None else None
     if points is None:
         return None
-    conf = np.asarray(points["confidence"])
-    loss = np.maximum(np.asarray(points["loss"]), 1e-6)  # a log axis needs loss > 0
-    correct = np.asarray(points["correct"], bool)
+    conf = np.asarray(points.confidence)
+    loss = np.maximum(np.asarray(points.loss), 1e-6)  # a log axis needs loss > 0
+    correct = np.asarray(points.correct, dtype=np.bool_)
     with plot_style():
         figure, ax = new_figure()
         ax.scatter(conf[correct], loss[correct], s=12, marker="o", alpha=0.45,
@@ -206,12 +206,12 @@ def loss_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | None:
         mean = ev.metric("log_loss")
         if np.isfinite(mean):
             ax.axhline(mean, ls="--", lw=1, color=COLORS["ink"], label=f"mean log loss {mean:.3f}")
-        named = points["labelled"]
+        named = points.labelled
         if named:
-            ax.scatter([r["confidence"] for r in named], [max(r["loss"], 1e-6) for r in named],
+            ax.scatter([r.confidence for r in named], [max(r.loss, 1e-6) for r in named],
                        s=70, facecolors="none", edgecolors=COLORS["ink"], lw=1,
                        label="highest loss")
-            listing = "\n".join(f"{short(r['id'])}: {r['loss']:.3g}" for r in named)
+            listing = "\n".join(f"{short(r.id)}: {r.loss:.3g}" for r in named)
             ax.text(0.02, 0.03, f"highest loss (id: nats)\n{listing}", transform=ax.transAxes,
                     fontsize=8, va="bottom", bbox={"boxstyle": "round", "fc": "white",
                                                    "ec": "#cccccc"})
@@ -219,8 +219,8 @@ def loss_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | None:
         ax.set_xlabel("confidence of the decision (probability of the predicted class)")
         ax.set_ylabel("log loss of the sample (nats, log scale)")
         ax.legend(loc="best")
-        thinned = "" if points["shown"] == points["n"] else (
-            f" ({points['shown']} of {points['n']} samples shown, the worst all included)"
+        thinned = "" if points.shown == points.n else (
+            f" ({points.shown} of {points.n} samples shown, the worst all included)"
         )
         confident = ev.diagnostics.get("confident_errors") or {}
         share = confident.get("loss_share")
@@ -249,16 +249,16 @@ def threshold_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | Non
         return None
     with plot_style():
         figure, ax = new_figure()
-        x = data["threshold"]
-        ax.step(x, data["accuracy"], where="post", color=COLORS["correct"], lw=1.8,
+        x = data.threshold
+        ax.step(x, data.accuracy, where="post", color=COLORS["correct"], lw=1.8,
                 label="accuracy")
-        ax.step(x, data["f1"], where="post", color=COLORS["second"], lw=1.5, ls="-.",
+        ax.step(x, data.f1, where="post", color=COLORS["second"], lw=1.5, ls="-.",
                 label=f"F1 of {short(ev.classes[1])!r}")
-        current, best = data["current"], data["best_accuracy"]
-        ax.axvline(current["threshold"], color=COLORS["ink"], lw=1, ls="--",
-                   label=f"threshold in use ({current['threshold']:g})")
-        ax.axvline(best["threshold"], color=COLORS["accent"], lw=1.4, ls=":",
-                   label=f"best accuracy ({best['threshold']:.3g})")
+        current, best = data.current, data.best_accuracy
+        ax.axvline(current.threshold, color=COLORS["ink"], lw=1, ls="--",
+                   label=f"threshold in use ({current.threshold:g})")
+        ax.axvline(best.threshold, color=COLORS["accent"], lw=1.4, ls=":",
+                   label=f"best accuracy ({best.threshold:.3g})")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1.02)
         ax.set_xlabel(f"threshold (p \u2265 threshold predicts {short(ev.classes[1])!r})")
@@ -275,12 +275,12 @@ def threshold_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | Non
         handles = ax.get_legend_handles_labels()
         extra = right.get_legend_handles_labels()
         ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="lower center", fontsize=8)
-    current, best = data["current"], data["best_accuracy"]
+    current, best = data.current, data.best_accuracy
     return Chart(
         "threshold",
         "Decisions against the threshold",
-        f"Accuracy {current['accuracy']:.3f} at threshold {current['threshold']:g}, "
-        f"{best['value']:.3f} at best; the log loss ({shown:.3f}) does not depend on "
+        f"Accuracy {current.accuracy:.3f} at threshold {current.threshold:g}, "
+        f"{best.value:.3f} at best; the log loss ({shown:.3f}) does not depend on "
         "the threshold",
         "Accuracy and F1 of the decisions p \u2265 threshold, exact at every distinct "
         "predicted probability. The log loss scores the probabilities themselves, so moving "
