@@ -136,7 +136,8 @@ def _split_numbers(s: SplitInterpretation, confidence: float) -> list[KeyNumber]
 def _answer_finding(f: Finding, result: Interpretation) -> str | None:
     """A finding in one or two plain sentences; None when the headline already says it."""
     e = f.evidence
-    split = result.splits.get(e.get("split", ""))
+    named = e.get("split")
+    split = result.splits.get(named) if isinstance(named, str) else None
     if f.code in ("consistent", "loss_above_baseline"):
         return None  # the headline says it
     if f.code == "overconfident" and split is not None and split.error_true_class_prob_range:

@@ -295,17 +295,16 @@ def finding_sentence(finding: Finding, ev: Evaluation) -> str:
             )
         if finding.code == "confident_errors":
             return (
-                f"{e['count']:g} errors ({_pct(e['share'])} of the samples) were made with at "
-                f"least {e['level']:.0%} confidence; a model with honest probabilities would make "
-                f"about "
-                f"{e['expected_if_calibrated']:.1f}."
+                f"{e['count']:g} errors ({_pct(finding.number('share'))} of the samples) were "
+                f"made with at least {e['level']:.0%} confidence; a model with honest "
+                f"probabilities would make about {e['expected_if_calibrated']:.1f}."
             )
         if finding.code in ("overconfident", "underconfident"):
             too = "extreme" if finding.code == "overconfident" else "timid"
-            share = e.get("miscalibration_share")
+            share = finding.number("miscalibration_share", math.nan)
             part = (
                 f"; fixing that would remove {_pct(share)} of the loss"
-                if share is not None and math.isfinite(share) and share > 0
+                if math.isfinite(share) and share > 0
                 else ""
             )
             return (
@@ -316,7 +315,7 @@ def finding_sentence(finding: Finding, ev: Evaluation) -> str:
             keeps = (
                 "changing no decision"
                 if e["decisions_changed"] == 0
-                else f"changing {_pct(e['decisions_changed'])} of the decisions"
+                else f"changing {_pct(finding.number('decisions_changed'))} of the decisions"
             )
             return (
                 f"Rescaling the probabilities ({e['method']} scaling, judged on held-out "
@@ -326,14 +325,15 @@ def finding_sentence(finding: Finding, ev: Evaluation) -> str:
         if finding.code == "possible_label_errors":
             return (
                 f"{e['count']:g} samples give their label a probability of at most "
-                f"{1 - e['level']:.2g}, where a calibrated model would have about "
+                f"{1 - finding.number('level'):.2g}, where a calibrated model would have about "
                 f"{e['expected_if_calibrated']:.2f}: wrong labels, or a model certain where "
                 "it should not be."
             )
         if finding.code == "loss_concentration":
             return (
-                f"Half of the log loss comes from {_pct(e['half_loss_sample_share'])} of the "
-                "samples: the mean loss describes a few bad predictions, not the typical one."
+                f"Half of the log loss comes from {_pct(finding.number('half_loss_sample_share'))} "
+                "of the samples: the mean loss describes a few bad predictions, not the typical "
+                "one."
             )
         if finding.code == "wide_intervals":
             return (
@@ -353,14 +353,13 @@ def _explain_steps(ev: Evaluation) -> list[Step]:
         steps.append(Step(codes["infinite_loss"].advice))
     suspects = codes.get("confident_errors") or codes.get("possible_label_errors")
     if suspects is not None and suspects.severity in ("high", "medium") and ev.worst:
-        e = suspects.evidence
-        count = int(e.get("count", 0))
-        share = e.get("loss_share")
+        count = int(suspects.number("count", 0.0))
+        share = suspects.number("loss_share", math.nan)
         steps.append(
             Step(
                 f"Look first at the {count} confidently wrong samples ({_worst_ids(ev, count)}); "
                 "fix wrong labels.",
-                f"they carry {_pct(share)} of the log loss." if share is not None else "",
+                f"they carry {_pct(share)} of the log loss." if not math.isnan(share) else "",
             )
         )
     gain = codes.get("recalibration_gain")
@@ -416,8 +415,7 @@ def _expected_sentence(confident: Finding) -> str:
 def _carry_most(findings: list[Finding]) -> bool:
     """The confident errors carry most of the loss (the headline may then say so)."""
     confident = next((f for f in findings if f.code == "confident_errors"), None)
-    share = None if confident is None else confident.evidence.get("loss_share")
-    return share is not None and share >= 0.5
+    return confident is not None and confident.number("loss_share", 0.0) >= 0.5
 
 
 #: Findings whose content the short answer's headline and key numbers already carry.
@@ -443,11 +441,12 @@ def explain_answer(ev: Evaluation) -> Answer:
             "whose probabilities match frequencies) with this skill produces."
         )
     elif _carry_most(serious):
-        e = next(f for f in serious if f.code == "confident_errors").evidence
+        confident = next(f for f in serious if f.code == "confident_errors")
+        e = confident.evidence
         headline = (
             f"{numbers}: {e['count']:g} errors made with at least {e['level']:.0%} confidence "
-            f"carry {_pct(e['loss_share'])} of the loss; each costs far more than a correct "
-            "answer earns."
+            f"carry {_pct(confident.number('loss_share'))} of the loss; each costs far more "
+            "than a correct answer earns."
         )
     elif "overconfident" in codes:
         headline = (

@@ -9,6 +9,8 @@ HTML and Markdown renderers read the same object.
 from __future__ import annotations
 
 import math
+import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,6 +20,14 @@ from lossgap.results.recalibration import Recalibration, RecalibrationMap
 from lossgap.results.slices import CalibrationTest, ClassSummary, Confusion, ConfusionPair
 
 SEVERITIES = ("high", "medium", "low", "info")
+
+#: A value of a finding's evidence: what JSON holds (numbers, strings, booleans, nulls, and
+#: lists and objects of them), so every evidence is JSON as it stands.
+EvidenceValue = (
+    float | int | str | bool | None | Sequence["EvidenceValue"] | Mapping[str, "EvidenceValue"]
+)
+#: A finding's evidence: read-only, string keys documented per code in docs/findings.md.
+Evidence = Mapping[str, EvidenceValue]
 
 #: The clip used for the finite companion of an infinite log loss (``log_loss_clipped``): a
 #: per-sample loss is capped at ``-ln(1e-15) = 34.54`` nats, the value scikit-learn long
@@ -170,8 +180,9 @@ class Finding:
         ``"high"``, ``"medium"``, ``"low"`` or ``"info"``.
     message : str
         One plain sentence with the numbers.
-    evidence : dict
-        The numbers behind the message, keys documented per code.
+    evidence : Evidence
+        The numbers behind the message, keys documented per code (read :meth:`number`
+        for a number).
     advice : str
         What to do about it.
     """
@@ -179,7 +190,7 @@ class Finding:
     code: str
     severity: str
     message: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=dict)
     advice: str = ""
 
     def __post_init__(self) -> None:
@@ -190,6 +201,33 @@ class Finding:
     @property
     def rank(self) -> int:
         return SEVERITIES.index(self.severity)
+
+    def number(self, key: str, default: float | None = None) -> float:
+        """The evidence ``key`` as a float.
+
+        Raises
+        ------
+        KeyError
+            When the evidence has no ``key`` (or holds null there) and no ``default`` is
+            given.
+        TypeError
+            When the value is not a number (a string, a list, a boolean).
+
+        Examples
+        --------
+        >>> f = Finding("wide_intervals", "low", "m", {"n": 40, "half_width": 0.15})
+        >>> f.number("n"), f.number("count", 0.0)
+        (40.0, 0.0)
+        """
+        value = self.evidence.get(key)
+        if value is None:
+            if default is None:
+                raise KeyError(key)
+            return default
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            msg = f"evidence {key!r} of {self.code} is not a number: {value!r}"
+            raise TypeError(msg)
+        return float(value)
 
 
 @dataclass(frozen=True, repr=False)

@@ -77,7 +77,7 @@ def threshold_flips(c: Comparison) -> Finding | None:
         f"{f.near_threshold_log_loss_difference:+.4f} to the mean log loss difference "
         f"{top.a} - {top.b} = {top.log_loss_difference.value:+.4f}.{others}"
     )
-    evidence = {
+    evidence: dict[str, Any] = {
         "near": c.near,
         "near_rule": c.near_rule,
         "share_threshold": NEAR_SHARE,
@@ -131,7 +131,7 @@ def loss_tie(c: Comparison) -> Finding | None:
         f"{top.a} - {top.b} = {_interval(top.log_loss_difference, c)}, "
         f"p = {_p(top.log_loss_difference.p_value)}.{others}"
     )
-    evidence = {
+    evidence: dict[str, Any] = {
         "alpha": c.alpha,
         "correction": c.correction,
         "count": len(hits),
@@ -272,7 +272,7 @@ def difference_not_significant(c: Comparison) -> Finding | None:
             f"; the best model by {name}, {best}, is not clearly better than {rival} "
             f"({unclear[0].a} - {unclear[0].b} = {_interval(unclear[0].difference(c.by), c)})"
         )
-    evidence = {
+    evidence: dict[str, Any] = {
         "alpha": c.alpha,
         "correction": c.correction,
         "by": c.by,

@@ -286,7 +286,7 @@ def nan_loss(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
             f"{key} is NaN or infinite at {bad.size} of {run.n_points} points, first at "
             f"{at(analysis, run.label(first))}{tail}: the training diverged."
         )
-        evidence = {
+        evidence: dict[str, Any] = {
             "metric": key,
             "name": metric.name.original,
             "count": int(bad.size),
@@ -403,7 +403,7 @@ def metric_out_of_range(analysis: RunAnalysis, goal: str | None) -> list[Finding
             f"a correct {metric.name.metric} lies ({int(outside.sum())} point(s)): the metric is "
             "computed wrongly, often a per-batch average of a non-linear score."
         )
-        evidence = {
+        evidence: dict[str, Any] = {
             "metric": key,
             "name": metric.name.original,
             "min": lo,
