@@ -15,6 +15,7 @@ micro and macro summaries and the labels that carry the loss.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -135,5 +136,4 @@ def explain_multilabel(
     losses = np.array([t.clipped_loss_sum for t in tallies])
     shares = (losses / losses.sum() if losses.sum() > 0 else np.zeros(width)).tolist()
     result = MultilabelEvaluation(names, evaluations, micro, macro, shares)
-    result.findings = label_findings(result)
-    return result
+    return replace(result, findings=label_findings(result))

@@ -9,7 +9,7 @@ from lossgap.results.display import Displayable
 from lossgap.results.evaluation import Evaluation, Finding, json_safe
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class MultilabelEvaluation(Displayable):
     """A multilabel evaluation: each label a binary problem, with micro and macro summaries.
 
