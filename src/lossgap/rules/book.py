@@ -269,7 +269,8 @@ OVERCONFIDENT = _declare(
     "accuracy) pair and the loss is above ln K, by at least FLOOR_NATS",
     severity="by the effect (explain: the held-out temperature gain; interpret: the loss "
     "above the most a calibrated model with that accuracy has): high from HIGH_NATS, else "
-    "medium; low when no gain could be measured",
+    "medium (interpret's bound stays medium under FLOOR_NATS); low when no gain could be "
+    "measured",
     thresholds=("ALPHA", "FLOOR_NATS", "HIGH_NATS"),
     doc="The model is more confident than it is right: its errors cost far more than a "
     "calibrated model's. Temperature scaling (a temperature above 1) fixes it without "
@@ -339,7 +340,8 @@ ACCURACY_NEAR_MAJORITY = _declare(
     "1/K) by FLOOR_ACCURACY beyond noise (explain: McNemar p < ALPHA; interpret: the "
     "accuracy's interval)",
     severity="medium when below it by FLOOR_ACCURACY beyond noise (the decision rule costs "
-    "accuracy); else low (accuracy mostly measures the base rate)",
+    "accuracy), or (interpret) below it at all, which no calibrated model is; else low "
+    "(accuracy mostly measures the base rate)",
     thresholds=("FLOOR_ACCURACY", "ALPHA"),
     doc="Accuracy here mostly measures the class balance; judge the model by log loss, ROC "
     "AUC or balanced accuracy, and choose the threshold for the costs of each error.",
@@ -803,31 +805,37 @@ def loss_above_baseline_severity(excess: float, p_value: float | None) -> str | 
     return "high"
 
 
-def calibration_severity(gain: float | None) -> str | None:
+def calibration_severity(gain: float | None, *, proven: bool = False) -> str | None:
     """The severity of a calibration finding (``overconfident``, ``underconfident``,
     ``miscalibrated_intercept``, ``confident_errors``) from the loss it would remove, in
-    nats per sample: None under ``FLOOR_NATS``, high from ``HIGH_NATS``, else medium; low
-    when it could not be measured.
+    nats per sample: high from ``HIGH_NATS``, else medium; low when it could not be
+    measured. Under ``FLOOR_NATS`` a tested effect is not worth a finding (None), but one
+    ``proven`` by a bound no calibrated model meets (interpret) stays medium: the answer
+    must not call the pair one a calibrated model produces.
 
     Examples
     --------
     >>> [calibration_severity(g) for g in (None, 0.001, 0.01, 0.05)]
     ['low', None, 'medium', 'high']
+    >>> calibration_severity(0.001, proven=True)
+    'medium'
     """
     if gain is None:
         return "low"
     if not gain >= FLOOR_NATS:
-        return None
+        return "medium" if proven else None
     return "high" if gain >= HIGH_NATS else "medium"
 
 
 def accuracy_near_majority_severity(
-    lowest: float, highest: float, beyond_noise: bool
+    lowest: float, highest: float, beyond_noise: bool, *, proven: bool = False
 ) -> str | None:
     """``accuracy_near_majority`` from the accuracy minus the majority share (the ``lowest``
     and ``highest`` it can be; equal for a point estimate) and whether the test excludes
     noise: None when it beats the majority by ``FLOOR_ACCURACY``, medium when below it by
-    that much (the decision rule costs accuracy), else low (a property of the data).
+    that much (the decision rule costs accuracy), else low (a property of the data). Below
+    the majority at all is medium when ``proven``: no calibrated model has that accuracy
+    (interpret's bound), so the answer must not call the pair one a calibrated model gives.
 
     Examples
     --------
@@ -835,10 +843,13 @@ def accuracy_near_majority_severity(
     [None, 'low', 'medium']
     >>> accuracy_near_majority_severity(-0.01, -0.01, False)
     'low'
+    >>> accuracy_near_majority_severity(-0.002, -0.002, True, proven=True)
+    'medium'
     """
     if beyond_noise and lowest >= FLOOR_ACCURACY:
         return None
-    return "medium" if beyond_noise and highest <= -FLOOR_ACCURACY else "low"
+    below = beyond_noise and highest <= -FLOOR_ACCURACY
+    return "medium" if below or (proven and highest < 0) else "low"
 
 
 def wide_intervals_severity(half_width: float) -> str | None:

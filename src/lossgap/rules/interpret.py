@@ -105,19 +105,29 @@ def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
     if not (_too_high(s) and s.log_loss_interval[0] > s.correct_loss_max):
         return None
     assert s.calibrated_loss_range is not None
-    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
-    # the effect: the least loss above the most a calibrated model with this accuracy has
-    severity = book.calibration_severity(s.log_loss_interval[0] - s.calibrated_loss_range[1])
+    # the digits allow the pair, but the printed accuracy alone may not (1.0 has no errors):
+    # then the errors' cost has no range to quote (`lossgap interpret "loss: 0.8 - acc: 1.0"`)
+    errors, prob_max = "", None
+    if s.error_loss_range is not None and s.error_true_class_prob_range is not None:
+        prob_max = s.error_true_class_prob_range[1]
+        errors = (
+            f": even if every correct prediction cost ln {s.classes}, the errors would average "
+            f"at least {s.error_loss_range[0]:.2f} nats, giving their true class "
+            f"{prob_text(prob_max)} or less (geometric mean)"
+        )
+    # the effect: the least loss above the most a calibrated model with this accuracy has;
+    # a bound, not a test, so under the floor it is still no pair a calibrated model gives
+    severity = book.calibration_severity(
+        s.log_loss_interval[0] - s.calibrated_loss_range[1], proven=True
+    )
     if severity is None:
         return None
     return OVERCONFIDENT.finding(
         severity,
         f"{s.split}: log loss {s.log_loss:.4f} with {acc_text(s)} is out of reach of any "
-        f"calibrated model, and above ln {s.classes}: even if every correct prediction cost "
-        f"ln {s.classes}, the errors would average at least {s.error_loss_range[0]:.2f} nats, "
-        f"giving their true class {prob_text(s.error_true_class_prob_range[1])} or less "
-        "(geometric mean): the model is confidently wrong on its errors.",
-        {**_pair_evidence(s), "error_true_class_prob_max": s.error_true_class_prob_range[1]},
+        f"calibrated model, and above ln {s.classes}{errors}: the model is confidently wrong "
+        "on its errors.",
+        {**_pair_evidence(s), "error_true_class_prob_max": prob_max},
         "Recalibrate (temperature scaling) and inspect the confident errors: label errors, "
         "a shift between training and test data, or overfitting of the last layer.",
     )
@@ -126,13 +136,19 @@ def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
 def _rule_miscalibrated(s: SplitInterpretation) -> Finding | None:
     if not _too_high(s) or s.log_loss_interval[0] > s.correct_loss_max:
         return None
-    assert s.calibrated_loss_range is not None and s.error_loss_range is not None
+    assert s.calibrated_loss_range is not None
+    # no error range at the printed accuracy (1.0 has no errors): nothing to quote
+    up_to = (
+        f" (up to {s.error_loss_range[1]:.2f} nats each if the correct predictions are "
+        "near-certain: overconfidence)"
+        if s.error_loss_range is not None
+        else " (overconfidence)"
+    )
     return MISCALIBRATED.finding(
         "medium",
         f"{s.split}: log loss {s.log_loss:.4f} is above {s.calibrated_loss_range[1]:.4f}, the "
         f"most a calibrated model with {acc_text(s)} can have: either the errors are "
-        f"confident (up to {s.error_loss_range[1]:.2f} nats each if the correct predictions "
-        "are near-certain: overconfidence) or the correct predictions hedge "
+        f"confident{up_to} or the correct predictions hedge "
         "(underconfidence, e.g. from label smoothing or strong regularisation).",
         dict(_pair_evidence(s)),
         "Run `lossgap explain` on the predictions: its reliability curve and worst samples "
@@ -149,14 +165,20 @@ def _rule_threshold_fragile(s: SplitInterpretation) -> Finding | None:
         and s.log_loss_interval[1] < s.calibrated_loss_range[0]
     ):
         return None
-    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
+    # the digits allow the pair, but the printed accuracy alone may not: then the errors'
+    # cost has no range to quote (`lossgap interpret "loss: 0.05 - acc: 0.9"`)
+    cheap = (
+        f", at most {s.error_loss_range[1]:.2f} nats on average (true class at "
+        f"{prob_text(s.error_true_class_prob_range[0])} or more)"
+        if s.error_loss_range is not None and s.error_true_class_prob_range is not None
+        else ""
+    )
     return THRESHOLD_FRAGILE.finding(
         "low",
         f"{s.split}: log loss {s.log_loss:.4f} is below {s.calibrated_loss_range[0]:.4f}, the "
-        f"least a calibrated model with {acc_text(s)} can have: the errors are cheap, at "
-        f"most {s.error_loss_range[1]:.2f} nats on average (true class at "
-        f"{prob_text(s.error_true_class_prob_range[0])} or more): many errors sit just across the "
-        "threshold, where a small change of model or threshold flips them.",
+        f"least a calibrated model with {acc_text(s)} can have: the errors are cheap{cheap}: "
+        "many errors sit just across the threshold, where a small change of model or "
+        "threshold flips them.",
         dict(_pair_evidence(s)),
         "Compare models by log loss rather than accuracy, and check how accuracy moves with "
         "the threshold (`lossgap explain`).",
@@ -173,7 +195,10 @@ def _rule_accuracy_near_majority(s: SplitInterpretation) -> Finding | None:
         floor, name = 1.0 / s.classes, "chance (1/K)"
     # the interval carries the noise: its two ends are the differences the numbers allow
     severity = book.accuracy_near_majority_severity(
-        s.accuracy_interval[0] - floor, s.accuracy_interval[1] - floor, beyond_noise=True
+        s.accuracy_interval[0] - floor,
+        s.accuracy_interval[1] - floor,
+        beyond_noise=True,
+        proven=below_floor,
     )
     if severity is None:
         return None
