@@ -29,13 +29,13 @@ def _limits(values: dict[str, float]) -> str:
 def table() -> str:
     """The markdown table of every registered code, in the book's order."""
     lines = [
-        "| code | commands | severity | fires when | thresholds |",
-        "|---|---|---|---|---|",
+        "| code | says | commands | fires when | severity | thresholds |",
+        "|---|---|---|---|---|---|",
     ]
     for code in CODES.values():
         lines.append(
-            f"| `{code.code}` | {', '.join(code.commands)} | {_cell(code.severity)} | "
-            f"{_cell(code.tests)} | {_limits(code.limits())} |"
+            f"| `{code.code}` | {_cell(code.title)} | {', '.join(code.commands)} | "
+            f"{_cell(code.tests)} | {_cell(code.severity)} | {_limits(code.limits())} |"
         )
     return "\n".join(lines)
 

@@ -266,7 +266,7 @@ OVERCONFIDENT = _declare(
     severities=("high", "medium", "low"),
     tests="explain: the calibration slope is below 1 at level ALPHA and held-out temperature "
     "scaling gains at least FLOOR_NATS; interpret: no calibrated model has the (loss, "
-    "accuracy) pair and the loss is above ln K, by at least FLOOR_NATS",
+    "accuracy) pair and the loss is above ln K",
     severity="by the effect (explain: the held-out temperature gain; interpret: the loss "
     "above the most a calibrated model with that accuracy has): high from HIGH_NATS, else "
     "medium (interpret's bound stays medium under FLOOR_NATS); low when no gain could be "
