@@ -59,6 +59,9 @@ LABEL_ERRORS_P = 0.001
 CONFIDENT_LOSS_SHARE = 0.25
 #: ``loss_concentration`` (low): half the loss carried by at most this share of samples.
 CONCENTRATION_SHARE = 0.10
+#: ``loss_concentration`` (medium): half the loss carried by at most this fraction of the
+#: share a calibrated model with these probabilities needs.
+CONCENTRATION_RATIO = 0.5
 #: ``threshold_fragile`` (explain): flipping the band must move accuracy by this much.
 FRAGILE_SWING = 0.01
 #: ``confusion_pair``: a pair must carry this share of the log loss to be named (with k
@@ -352,11 +355,12 @@ LOSS_CONCENTRATION = _declare(
     "half the loss from a few samples",
     commands=("explain",),
     severities=("medium", "low"),
-    tests="half the log loss comes from at most half the share of samples a calibrated model "
-    "needs (consistency resampling, p <= ALPHA), or from at most CONCENTRATION_SHARE",
+    tests="half the log loss comes from at most CONCENTRATION_RATIO of the share of samples a "
+    "calibrated model needs (consistency resampling, p <= ALPHA), or from at most "
+    "CONCENTRATION_SHARE",
     severity="medium beyond calibration; low when calibration implies it (a rare class "
     "always carries much of the loss)",
-    thresholds=("ALPHA", "CONCENTRATION_SHARE"),
+    thresholds=("ALPHA", "CONCENTRATION_RATIO", "CONCENTRATION_SHARE"),
     doc="The mean loss describes a few bad predictions more than the typical one: read the "
     "worst samples, and judge the typical sample with accuracy or a median loss.",
 )

@@ -29,6 +29,7 @@ from lossgap.rules import book
 from lossgap.rules.book import (
     ACCURACY_NEAR_MAJORITY,
     ALPHA,
+    CONCENTRATION_RATIO,
     CONCENTRATION_SHARE,
     CONFIDENT_ERRORS,
     CONFIDENT_LOSS_SHARE,
@@ -242,7 +243,7 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
         return None
     beyond = (
         calibrated["p_value"] <= ALPHA
-        and calibrated["pooled_share"] <= 0.5 * calibrated["calibrated_median"]
+        and calibrated["pooled_share"] <= CONCENTRATION_RATIO * calibrated["calibrated_median"]
     )
     if not beyond and share > CONCENTRATION_SHARE:
         return None
