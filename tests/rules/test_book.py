@@ -26,6 +26,7 @@ import lossgap
 from lossgap.interpret import interpret
 from lossgap.rules import book
 from lossgap.rules.book import CODES, Code
+from tests.helpers.histories import make_history, write_keras_csv
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "lossgap"
@@ -127,9 +128,10 @@ def test_every_code_in_the_golden_outputs_is_registered(path):
     _check(findings)
 
 
-def test_every_code_emitted_on_fixtures_is_registered():
-    """Explain with costs and groups, multiclass with a cost matrix, and interpret on pairs
-    that reach its every code: what they emit is the book's."""
+def test_every_code_emitted_on_fixtures_is_registered(tmp_path):
+    """Each command on fixtures: explain with costs and groups, multiclass with a cost
+    matrix, compare on three models, history on two synthetic Keras logs, interpret on
+    pairs that reach most of its codes: what they emit is the book's."""
     binary = pd.read_csv(INPUTS / "binary.csv")
     groups = np.where(np.arange(len(binary)) % 2 == 0, "even", "odd")
     emitted = []
@@ -143,6 +145,12 @@ def test_every_code_emitted_on_fixtures_is_registered():
     cost[0, 1] = 5
     ev = lossgap.explain(multi["label"], multi[columns], classes=classes, costs=cost)
     emitted += ev.findings
+    emitted += lossgap.compare(
+        {k: binary[k] for k in ("over", "calibrated", "noisy")}, binary["label"]
+    ).findings
+    for seed in range(2):
+        log = write_keras_csv(tmp_path / f"log{seed}.csv", make_history(seed))
+        emitted += [f for _, f in lossgap.history(log).all_findings()]
     for text in (
         "loss: 0.4011 - acc: 0.8224 - val_loss: 0.4577 - val_acc: 0.7826",
         "loss: 0.1 - acc: 0.5",
@@ -152,8 +160,10 @@ def test_every_code_emitted_on_fixtures_is_registered():
         "loss: 0.05 - acc: 0.99 - val_loss: 0.6 - val_acc: 0.8",
     ):
         emitted += interpret(text, n=300).findings
+    for text in ("loss: 0.5 - acc: 0.9", "loss: 0.05 - acc: 0.9", "loss: 0.6 - acc: 0.69"):
+        emitted += interpret(text, base_rate=0.3).findings
     codes = {f.code for f in emitted}
-    assert len(codes) >= 8, sorted(codes)  # the fixtures reach many rules, not one
+    assert len(codes) >= 15, sorted(codes)  # the fixtures reach many rules, not one
     _check(emitted)
 
 
