@@ -758,7 +758,15 @@ GENERALIZATION_GAP = _declare(
 
 
 def rank(found: Iterable[Finding]) -> list[Finding]:
-    """Findings ranked by severity, stable within one."""
+    """Findings ranked by severity, stable within one.
+
+    Examples
+    --------
+    >>> low = WIDE_INTERVALS.finding("low", "wide", {}, "")
+    >>> high = INFINITE_LOSS.finding("high", "zero", {}, "")
+    >>> [f.code for f in rank([low, high])]
+    ['infinite_loss', 'wide_intervals']
+    """
     return sorted(found, key=lambda f: f.rank)
 
 
@@ -790,7 +798,13 @@ def conclude(
 
 def infinite_loss_severity(decides: bool) -> str:
     """``infinite_loss``: high when the infinite loss decides the answer (one model: always;
-    a comparison: the model wins once capped), else medium."""
+    a comparison: the model wins once capped), else medium.
+
+    Examples
+    --------
+    >>> infinite_loss_severity(True), infinite_loss_severity(False)
+    ('high', 'medium')
+    """
     return "high" if decides else "medium"
 
 
@@ -857,5 +871,11 @@ def accuracy_near_majority_severity(
 
 
 def wide_intervals_severity(half_width: float) -> str | None:
-    """``wide_intervals`` (low) when the accuracy's half-width reaches ``WIDE_HALF_WIDTH``."""
+    """``wide_intervals`` (low) when the accuracy's half-width reaches ``WIDE_HALF_WIDTH``.
+
+    Examples
+    --------
+    >>> wide_intervals_severity(0.02), wide_intervals_severity(0.019)
+    ('low', None)
+    """
     return "low" if half_width >= WIDE_HALF_WIDTH else None
