@@ -100,7 +100,7 @@ def calibrated(kind: str, rng: np.random.Generator, n: int) -> Predictions:
 
 def null(seeds: int, sizes: list[int]) -> None:
     print(f"## Calibrated data, no flips: rate of possible_label_errors ({seeds} seeds)\n")
-    print("| data | n | fired | 95% Wilson | candidates listed (test p < ALPHA) |")
+    print("| data | n | fired | 95% Wilson | candidates listed (test p < 0.001) |")
     print("|---|---:|---:|---|---:|")
     for kind in ("binary base=0.5", "binary base=0.1", "multiclass k=3", "multiclass k=10"):
         for n in sizes:

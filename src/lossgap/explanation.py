@@ -36,7 +36,7 @@ from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval
 from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
 from lossgap.results.evaluation import Evaluation, MetricValue, Slice, WorstSample
-from lossgap.rules.explain import ALPHA, RULES, find
+from lossgap.rules.explain import LABEL_ERRORS_P, RULES, find
 from lossgap.rules.slices import WHERE_RULES
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def _evaluate(
         worst=_worst_rows(tally, top),
         diagnostics={
             **diagnose(tally, values["accuracy"], confidence),
-            "label_errors": label_errors(tally, pred, list_below=ALPHA),
+            "label_errors": label_errors(tally, pred, list_below=LABEL_ERRORS_P),
             "ece_binning": ece_binning(ece_bins)
             + (
                 ""

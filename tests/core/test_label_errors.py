@@ -16,6 +16,7 @@ from scipy.special import expit, softmax
 
 from lossgap import InputError, Predictions
 from lossgap.core.label_errors import (
+    _sample_test,
     candidates,
     chance_matrix,
     confident_joint,
@@ -24,6 +25,7 @@ from lossgap.core.label_errors import (
     label_errors,
 )
 from lossgap.core.tally import Tally
+from lossgap.core.uncertainty import effective_scale
 from lossgap.explanation import evaluate_predictions
 from tests.helpers.data import FLIP_DATASETS, FLIP_MODELS, flipped_labels
 
@@ -118,11 +120,14 @@ def test_binary_test_is_the_same_from_the_tables():
     labels[:40] = 1 - labels[:40]
     pred = Predictions(labels, expit(t), sample_weight=rng.uniform(0.5, 2.0, 3000))
     tally = Tally.from_predictions(pred)
-    samples, tables = label_errors(tally, pred), label_errors(tally)
-    assert (samples["method"], tables["method"]) == ("per sample", "class columns")
-    assert tables["candidates"] is None and len(samples["candidates"]) > 0
-    for key in ("count", "expected_if_calibrated", "p_value", "loss_beyond_chance"):
+    samples = _sample_test(pred, 0.01, effective_scale(tally))
+    tables = label_errors(tally)
+    assert tables["method"] == "per sample" and tables["candidates"] is None
+    assert len(label_errors(tally, pred)["candidates"]) > 0
+    for key in ("count", "expected_if_calibrated", "p_value"):
         assert samples[key] == pytest.approx(tables[key], rel=1e-9, abs=1e-12)
+    loss = (samples["loss"] - samples["expected_loss"]) / tally.weight
+    assert loss == pytest.approx(tables["loss_beyond_chance"], rel=1e-9)
 
 
 def test_the_test_reads_the_weights_through_their_effective_count():

@@ -389,7 +389,7 @@ def label_errors(
         Labels whose chance under calibration is at most this are counted.
     list_below : float, default=1.0
         The candidates are listed only when the test's p-value is below this (``explain``
-        passes its level ``ALPHA``: on data with no more unlikely labels than chance, a
+        passes the finding's level, 0.001: on data with no more unlikely labels than chance, a
         confident-learning list is mostly a calibrated model's ordinary errors, and would
         make the JSON as long as the data).
 
@@ -414,7 +414,11 @@ def label_errors(
     (1.0, 4, 0.001)
     """
     scale = effective_scale(tally)
-    if pred is None:
+    # binary, the score tables give the per-sample test exactly (a label below 1/2 has
+    # chance p) and in a fraction of the time
+    if tally.task == "binary" and level < 0.5:
+        test, method = _column_test(tally, level, scale), "per sample"
+    elif pred is None:
         test, method = _column_test(tally, level, scale), "class columns"
     else:
         test, method = _sample_test(pred, level, scale), "per sample"

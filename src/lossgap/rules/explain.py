@@ -28,11 +28,14 @@ from lossgap.rules.decision import RULES as DECISION_RULES
 
 Rule = Callable[[Evaluation], Finding | None]
 
-#: Level of each medium/high rule's test against a calibrated model. Six rules can fire on
+#: Level of each medium/high rule's test against a calibrated model. Five rules can fire on
 #: calibrated data (loss above baseline, confident errors, over/underconfident, intercept,
-#: recalibration gain, label errors: a conservative Poisson test that fires far more rarely),
-#: so at this level any of them fires on at most about 5% of calibrated datasets.
+#: recalibration gain), so at this level any of them fires on at most about 5% of
+#: calibrated datasets.
 ALPHA = 0.01
+#: Level of the label-error test (a sixth rule): stricter, since its candidates are labels
+#: to re-check by hand, and so that it adds about 0.1% to the false alarms, not 1%.
+LABEL_ERRORS_P = 0.001
 #: Practical floor: a held-out recalibration gain under this many nats per sample is not
 #: worth a user's attention however significant (temperature 1.02 gains about 5e-5).
 FLOOR_NATS = 0.002
@@ -218,7 +221,7 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
     the labels beyond chance; the candidates listed are confident learning's."""
     facts = ev.diagnostics.get("label_errors")
     # two labels at least, counted in effective samples so the weights' scale cannot matter
-    if facts is None or facts["effective_count"] < 2 or facts["p_value"] >= ALPHA:
+    if facts is None or facts["effective_count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
         return None
     effect = facts["loss_beyond_chance"]
     if effect < FLOOR_NATS:
