@@ -229,8 +229,9 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
     listed = facts["candidates"]
     ids = [c["id"] for c in listed] if listed is not None else []
     found = (
-        f"confident learning lists {len(listed)} candidate labels{_ids_text(ids)}, "
-        "each with its chance, in the label_errors diagnostics"
+        f"{len(listed)} candidate labels (confident learning's, and every label of chance at "
+        f"most {facts['level']:.0%}) are listed with their chance in the JSON "
+        f"(diagnostics.label_errors), least likely first{_ids_text(ids)}"
         if listed is not None
         else "the samples were not in memory, so no candidate is listed: the worst samples "
         "come first under worst"
