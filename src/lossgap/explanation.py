@@ -36,7 +36,8 @@ from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval
 from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
 from lossgap.results.evaluation import Evaluation, MetricValue, Slice, WorstSample
-from lossgap.rules.explain import LABEL_ERRORS_P, RULES, find
+from lossgap.rules.book import LABEL_ERRORS_P
+from lossgap.rules.explain import RULES, find
 from lossgap.rules.slices import WHERE_RULES
 
 if TYPE_CHECKING:
