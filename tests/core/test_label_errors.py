@@ -130,6 +130,24 @@ def test_binary_test_is_the_same_from_the_tables():
     assert loss == pytest.approx(tables["loss_beyond_chance"], rel=1e-9)
 
 
+def test_multiclass_without_samples_falls_back_to_the_class_columns():
+    # a streamed or Spark tally has no rows: each class column's cells at probability <= 1%
+    # are tested, a superset of the labels of chance <= 1%
+    rng = np.random.default_rng(6)
+    prob = softmax(rng.normal(0.0, 3.0, (2000, 5)), axis=1)
+    labels = (rng.uniform(size=(2000, 1)) > np.cumsum(prob, axis=1)).sum(axis=1)
+    labels = np.minimum(labels, 4)
+    pred = Predictions(labels, prob, classes=list(range(5)))
+    tally = Tally.from_predictions(pred)
+    columns, samples = label_errors(tally), label_errors(tally, pred)
+    assert (columns["method"], samples["method"]) == ("class columns", "per sample")
+    assert columns["candidates"] is None
+    given = prob[np.arange(2000), labels]
+    assert columns["count"] == (given <= 0.01).sum() >= samples["count"]
+    assert columns["expected_if_calibrated"] == pytest.approx(prob[prob <= 0.01].sum())
+    assert columns["expected_if_calibrated"] >= samples["expected_if_calibrated"]
+
+
 def test_the_test_reads_the_weights_through_their_effective_count():
     rng = np.random.default_rng(5)
     logits = rng.normal(0.0, 2.0, (800, 4))
