@@ -198,6 +198,20 @@ def _mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
 _OPERATOR_CELLS = 2**17
 
 
+#: The last operator built, by its bandwidth and scores: the bootstrap's replicates and
+#: the calibrated null of the same pooled table smooth through the same map.
+_LAST_OPERATOR: dict[tuple[float, bytes], np.ndarray] = {}
+
+
+def _cached_mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`_mesh_operator`, reusing the last one built for the same scores and bandwidth."""
+    key = (sigma, scores.tobytes())
+    if key not in _LAST_OPERATOR:
+        _LAST_OPERATOR.clear()
+        _LAST_OPERATOR[key] = _mesh_operator(scores, sigma)
+    return _LAST_OPERATOR[key]
+
+
 def _smooth_ece_at(
     sigma: float, scores: np.ndarray, residual: np.ndarray, mass: np.ndarray
 ) -> np.ndarray:
@@ -210,7 +224,7 @@ def _smooth_ece_at(
     mesh_points = len(_mesh(sigma))
     small = mesh_points <= 2 * _MESH_POINTS and len(scores) * mesh_points <= _OPERATOR_CELLS
     if len(mass) > 1 and small:
-        operator = _mesh_operator(scores, sigma)
+        operator = _cached_mesh_operator(scores, sigma)
         return _smooth_ece_on_mesh(residual @ operator, mass @ operator)
     points = _grid_points(sigma)
     block = max(1, _BLOCK_CELLS // points)

@@ -42,7 +42,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 from scipy.special import expit, softmax
 
-from lossgap.core.decompose import brier_score_total, log_score_total
+from lossgap.core.decompose import brier_score_total
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.pooling import Pooling, pool_table
 from lossgap.core.predictions import Predictions
@@ -244,7 +244,11 @@ def _fold_weights_from_samples(
     table: ScoreTable, pred: Predictions, folds: int, rng: np.random.Generator
 ) -> np.ndarray:
     """(folds, rows, 2) weights: each sample in one random fold, on the table's score grid."""
-    rows = np.searchsorted(table.scores, pred.prob)
+    # the samples' rows, looked up in ascending order: a binary search per unsorted sample
+    # misses the cache at every step, and sorting first costs half as much at 1e6 samples
+    order = np.argsort(pred.prob)
+    rows = np.empty(len(pred), dtype=np.int64)
+    rows[order] = np.searchsorted(table.scores, pred.prob[order])
     fold = rng.integers(0, folds, len(pred))
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
     m = len(table.scores)
@@ -378,15 +382,16 @@ def _binary_recalibration(
                 method, table.scores[rows], logits[rows], train, starts.get(method), scale
             )
             decided = prob >= tally.threshold
-            gain = losses_before[rows] - _label_losses(prob)
+            after = _label_losses(prob)
+            gain = losses_before[rows] - after
             sums += (
-                log_score_total(prob, test),
+                float((test * after).sum()),
                 brier_score_total(prob, test),
                 test[:, 1] @ decided + test[:, 0] @ ~decided,
                 test.sum(axis=1) @ (decided != decided_before[rows]),
                 float((test * gain).sum()),
                 float((test * gain * gain).sum()),
-                float((test * _label_losses(prob) ** 2).sum()),
+                float((test * after * after).sum()),
             )
         methods[method] = _summary(before, method, sums[:6], total, total * scale)
         methods[method]["log_loss_after_interval"] = _after_interval(sums, total, spread)
