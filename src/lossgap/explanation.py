@@ -279,7 +279,15 @@ def _evaluate(
     # one draw of calibrated labels for the calibration errors' null and the concentration's
     labels = calibrated_labels(tally, ece_bins, seed) if binary else None
     metrics = _with_intervals(
-        tally, values, pred, confidence, seed, replicates if full else 0, ece_bins, labels
+        tally,
+        values,
+        pred,
+        confidence,
+        seed,
+        replicates if full else 0,
+        ece_bins,
+        labels,
+        errors.smooth_sigma,
     )
     metrics["calibration_slope"] = slope
     metrics["calibration_intercept"] = intercept
@@ -467,9 +475,11 @@ def _with_intervals(
     replicates: int,
     ece_bins: int = ECE_BINS,
     labels: CalibratedLabels | None = None,
+    smooth_sigma: float | None = None,
 ) -> dict[str, MetricValue]:
     """Each metric with its interval: Wilson, DeLong, else the bootstrap (``labels``: the
-    binary Tally's calibrated labels, for the calibration errors' null)."""
+    binary Tally's calibrated labels, for the calibration errors' null; ``smooth_sigma``:
+    the binary smooth ECE's bandwidth, for its replicates)."""
     n_eff = effective_n(tally)
     analytic: dict[str, tuple[tuple[float, float], str]] = {
         "accuracy": (wilson(values["accuracy"], n_eff, confidence), "wilson"),
@@ -496,6 +506,7 @@ def _with_intervals(
             seed=seed,
             ece_bins=ece_bins,
             labels=labels,
+            smooth_sigma=smooth_sigma,
         )
         if replicates > 0
         else ({}, None)

@@ -4,7 +4,8 @@ Each resampling unit gets a Poisson weight with mean equal to its weight, all re
 once in a ``(replicates, units)`` matrix processed in memory-bounded chunks; the metric
 kernels of :mod:`lossgap.core.metrics` and :mod:`lossgap.core.calibration` take the replicate axis
 as a batch axis, so the resampled metrics use the same code as the point estimates. The
-smooth ECE of every replicate uses the bandwidth searched once on the unresampled units.
+smooth ECE of every replicate uses one bandwidth: binary, the point estimate's (searched
+once, on the full table); multiclass, the one searched on the unresampled units.
 
 * Binary: the units are the score table's (score, label) cells. A cell holding ``c``
   samples gets ``Poisson(c)``, the sum of ``c`` independent ``Poisson(1)`` sample weights,
@@ -44,7 +45,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lossgap.core.calibration import ECE_BINS, binned_ece, ece_bins, smooth_ece
+from lossgap.core.calibration import (
+    ECE_BINS,
+    binned_ece,
+    ece_bins,
+    smooth_ece,
+    smooth_ece_of_labels,
+)
 from lossgap.core.losses import sample_brier, sample_log_loss
 from lossgap.core.metrics import (
     accuracy_from_confusion,
@@ -271,14 +278,17 @@ def calibrated_labels(
     return CalibratedLabels(table, drawn * (mass / counts))
 
 
-def _binary_units(tally: Tally, bins: int, labels: CalibratedLabels) -> _Units:
+def _binary_units(
+    tally: Tally, bins: int, labels: CalibratedLabels, sigma: float | None = None
+) -> _Units:
     table = labels.table
     table_weights = table.weights
     s, m = table.scores, len(table.scores)
     with np.errstate(divide="ignore"):
         loss_neg, loss_pos = -np.log1p(-s), -np.log(s)
     decided = s >= tally.threshold
-    _, sigma = smooth_ece(s, *table_weights.T)
+    if sigma is None or not np.isfinite(sigma):  # else the point estimate's bandwidth
+        _, sigma = smooth_ece(s, *table_weights.T)
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         w_neg, w_pos = rep[:, :m], rep[:, m:]
@@ -320,10 +330,9 @@ def _drawn_null(
 
     def draw(_: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
         s, pos = labels.table.scores, labels.positives[:replicates]
-        neg = labels.mass - pos
         return {
-            "ece": binned_ece(s, neg, pos, bins=bins),
-            "smooth_ece": np.asarray(smooth_ece(s, neg, pos, sigma=sigma)[0]),
+            "ece": binned_ece(s, labels.mass - pos, pos, bins=bins),
+            "smooth_ece": smooth_ece_of_labels(s, labels.mass, pos, sigma),
         }
 
     return draw
@@ -432,10 +441,13 @@ def bootstrap_intervals(
     seed: int = 0,
     ece_bins: int = ECE_BINS,
     labels: CalibratedLabels | None = None,
+    smooth_sigma: float | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
     """Percentile intervals for the metrics in ``estimates`` that the bootstrap covers
     (``ece_bins``: the bins of the binned ECE; ``labels``: the binary Tally's
-    :func:`calibrated_labels` when the caller drew them already).
+    :func:`calibrated_labels` when the caller drew them already; ``smooth_sigma``: the
+    bandwidth of the binary smooth ECE's estimate, which the replicates then share instead
+    of searching their own on the pooled table).
 
     Returns
     -------
@@ -448,7 +460,7 @@ def bootstrap_intervals(
     if tally.task == "binary":
         if labels is None:
             labels = calibrated_labels(tally, ece_bins, seed)
-        units = _binary_units(tally, ece_bins, labels)
+        units = _binary_units(tally, ece_bins, labels, smooth_sigma)
     elif pred is not None:
         units = _multiclass_units(pred, rng, ece_bins)
     else:
