@@ -321,12 +321,21 @@ def _fold_weights(
 ) -> tuple[np.ndarray, str]:
     """(folds, rows, 2) held-out weights, each sample in one fold, and the scheme in words.
 
-    A sample is never split across folds: folds are drawn per sample when the samples are
-    at hand; from the table alone, thinning its counts is the same when every weight is 1,
-    and with other weights the table's effective counts are thinned (an approximation,
-    named in the scheme).
+    A sample is never split across folds: folds are drawn per row when every sample has a
+    row of its own (distinct scores), else per sample when the samples are at hand; from
+    the table alone, thinning its counts is the same when every weight is 1, and with other
+    weights the table's effective counts are thinned (an approximation, named in the
+    scheme).
     """
     table = tally.tables[0]
+    if table.bins is None and len(table.scores) == tally.count:
+        # every sample has a row of its own (distinct scores): a random fold per row is one
+        # per sample, drawn without looking the samples up in the table, and the same for
+        # a streamed Tally as for the samples in memory
+        fold = rng.integers(0, folds, len(table.scores))
+        parts = np.zeros((folds, *table.weights.shape))
+        parts[fold, np.arange(len(fold))] = table.weights
+        return parts, f"{folds}-fold cross-fitting over samples"
     if pred is not None and table.bins is None:
         return (
             _fold_weights_from_samples(table, pred, folds, rng),
