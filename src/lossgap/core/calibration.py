@@ -206,10 +206,12 @@ _LAST_OPERATOR: dict[tuple[float, bytes], np.ndarray] = {}
 def _cached_mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
     """:func:`_mesh_operator`, reusing the last one built for the same scores and bandwidth."""
     key = (sigma, scores.tobytes())
-    if key not in _LAST_OPERATOR:
+    operator = _LAST_OPERATOR.get(key)
+    if operator is None:  # evaluations in other threads at worst build theirs again
+        operator = _mesh_operator(scores, sigma)
         _LAST_OPERATOR.clear()
-        _LAST_OPERATOR[key] = _mesh_operator(scores, sigma)
-    return _LAST_OPERATOR[key]
+        _LAST_OPERATOR[key] = operator
+    return operator
 
 
 def _smooth_ece_at(
