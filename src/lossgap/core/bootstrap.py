@@ -222,6 +222,16 @@ def resampling_table(tally: Tally, bins: int = ECE_BINS) -> ScoreTable:
     Pooled by :func:`~lossgap.core.pooling.pool_for_resampling` (the per-sample variances of
     the log loss and the Brier score within 2% of the exact table's), its runs within one
     decision and one of the ``bins`` ECE bins.
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.01, 0.99, 5_000)
+    >>> t = Tally.from_predictions(Predictions(rng.uniform(size=5_000) < p, p))
+    >>> table = resampling_table(t)
+    >>> len(table.scores) < 600, float(table.weights.sum())  # every sample, fewer rows
+    (True, 5000.0)
     """
     exact = tally.tables[0]
     segments = ece_bins(exact.scores, bins) * 2 + (exact.scores >= tally.threshold)
@@ -251,6 +261,7 @@ class CalibratedLabels:
 
     @property
     def mass(self) -> np.ndarray:
+        """Each row's effective count (negatives and positives)."""
         return self.table.weights.sum(axis=1)
 
 
