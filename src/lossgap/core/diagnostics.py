@@ -28,8 +28,6 @@ from lossgap.core.uncertainty import effective_scale
 
 #: A confident error gives its true class at most ``1 - CONFIDENT_LEVEL``.
 CONFIDENT_LEVEL = 0.9
-#: Errors this confident (true class <= 0.01) are checked against label noise.
-EXTREME_LEVEL = 0.99
 #: Half-width around the threshold within which a binary prediction is "at the threshold".
 THRESHOLD_BAND = 0.05
 #: Points of the loss concentration curve kept for plots.
@@ -284,8 +282,8 @@ def calibrated_concentration(
     here with ``seed`` unless given) also place the calibration errors' null. Its runs keep
     the per-sample variance of the log loss within 2% of the exact table's, and the
     observed and calibrated shares are both read on it: its share is the exact table's to
-    0.002 plus one sample's share (1 / n), tested over tables of every shape. Multiclass: each class column pooled to
-    ``CONSISTENCY_ROWS`` runs, ``CONSISTENCY_RESAMPLES`` draws.
+    0.002 plus one sample's share (1 / n), tested over tables of every shape. Multiclass:
+    each class column pooled to ``CONSISTENCY_ROWS`` runs, ``CONSISTENCY_RESAMPLES`` draws.
     """
     losses, weights, observed = [], [], []
     if tally.task == "binary":
@@ -338,7 +336,6 @@ def diagnose(
     total_loss = float(loss.sum())
     confident_loss = float(loss[np.round(prob, 12) <= at_most(CONFIDENT_LEVEL)].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
-    ext_observed, ext_expected, ext_p = errors_beyond_calibration(tally, EXTREME_LEVEL)
     shares = tally.class_weight / tally.weight
     concentration = loss_concentration(prob, weight)
     concentration["calibrated"] = calibrated_concentration(tally, seed, labels)
@@ -354,13 +351,6 @@ def diagnose(
             "expected_if_calibrated": expected,
             "p_value": p_value,
             "ids": _ids_below(tally, CONFIDENT_LEVEL),
-        },
-        "extreme_errors": {
-            "level": EXTREME_LEVEL,
-            "count": ext_observed,
-            "expected_if_calibrated": ext_expected,
-            "p_value": ext_p,
-            "ids": _ids_below(tally, EXTREME_LEVEL, None),
         },
         "loss_concentration": concentration,
         "loss_against_baseline": loss_against_baseline(tally, confidence),
