@@ -6,7 +6,9 @@ stochastic training). Nothing here trusts a single epoch:
 * :func:`smooth` is a running median (which removes one-epoch spikes) followed by a
   running mean, both with the window of :func:`window`;
 * :func:`trend` is the Mann-Kendall test (Kendall's tau between the epoch and the
-  values) with the Theil-Sen slope, robust to outliers and to the curve's shape;
+  values) with the Theil-Sen slope (:func:`theil_sen`), robust to outliers and to the
+  curve's shape; both take O(n log n) time and O(n) memory, so a million-epoch log is
+  analysed in seconds;
 * :func:`noise_sd` is the spread of the epoch-to-epoch differences, robustly estimated;
 * :func:`granularity_n` recovers the size of the validation set from accuracies that
   are fractions k/n.
@@ -137,11 +139,10 @@ def trend(x: np.ndarray, y: np.ndarray, *, alpha: float = ALPHA) -> Trend:
         return Trend(0.0, 1.0, 0.0, "flat")
     result = stats.kendalltau(x, y)
     tau, p_value = float(result.statistic), float(result.pvalue)
-    fit = stats.theilslopes(y, x)
-    slope = float(fit.slope)
+    slope, intercept = theil_sen(x, y)
     # autocorrelated noise (consecutive epochs share batches, learning-rate phases) inflates
     # the Mann-Kendall variance: widen it by the AR(1) effective-size factor of the residuals
-    inflation = autocorrelation_inflation(y - fit.intercept - slope * x)
+    inflation = autocorrelation_inflation(y - intercept - slope * x)
     if inflation > 1.0 and np.isfinite(p_value):
         z = float(stats.norm.isf(p_value / 2)) / np.sqrt(inflation)
         p_value = float(2 * stats.norm.sf(z))
@@ -149,6 +150,61 @@ def trend(x: np.ndarray, y: np.ndarray, *, alpha: float = ALPHA) -> Trend:
     if p_value < alpha:
         direction = "rising" if tau > 0 else "falling"
     return Trend(tau, p_value, slope, direction)
+
+
+#: Up to this many points the Theil-Sen slope is the median of every pair's slope
+#: (n (n - 1) / 2 of them: 2 million at 2,000 points, about 16 MB); beyond, of
+#: :data:`THEIL_SEN_PAIRS` pairs drawn at random.
+THEIL_SEN_EXACT_POINTS = 2000
+#: Pairs drawn for the Theil-Sen slope of a longer curve. The median of m random pair
+#: slopes lies, with 95% probability, between the ``0.5 - 0.98 / sqrt(m)`` and
+#: ``0.5 + 0.98 / sqrt(m)`` quantiles of all pair slopes: within 0.1 percentage points of
+#: the exact median's rank for m = 10**6.
+THEIL_SEN_PAIRS = 1_000_000
+
+
+def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """The Theil-Sen line: the median slope over pairs of points, and its intercept.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+        Positions and finite values, n >= 2, with at least two distinct positions.
+
+    Returns
+    -------
+    slope, intercept : float
+        ``slope`` is the median of ``(y_j - y_i) / (x_j - x_i)`` over pairs with
+        ``x_i != x_j``; ``intercept = median(y) - slope * median(x)``, as
+        :func:`scipy.stats.theilslopes` gives them.
+
+    Notes
+    -----
+    Every pair is used up to :data:`THEIL_SEN_EXACT_POINTS` points (the result equals
+    scipy's). A longer curve would need n^2 / 2 slopes (a 16,000-epoch log: 1.8 GB), so
+    the median is taken over :data:`THEIL_SEN_PAIRS` pairs drawn with a fixed seed: the
+    same curve always gives the same slope, and its rank among all pair slopes is within
+    ``0.98 / sqrt(m)`` of one half with 95% probability (the sample median's binomial
+    bound). Time and memory are then O(m), whatever n.
+
+    Examples
+    --------
+    >>> theil_sen(np.arange(5.0), np.array([0.0, 1.0, 2.0, 3.0, 40.0]))
+    (1.0, 0.0)
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = x.size
+    if n <= THEIL_SEN_EXACT_POINTS:
+        i, j = np.triu_indices(n, k=1)
+    else:
+        rng = np.random.default_rng(0)
+        i = rng.integers(0, n, THEIL_SEN_PAIRS)
+        j = rng.integers(0, n - 1, THEIL_SEN_PAIRS)
+        j += j >= i  # a second, different point: uniform over ordered pairs
+    dx = x[j] - x[i]
+    keep = dx != 0
+    slope = float(np.median((y[j] - y[i])[keep] / dx[keep]))
+    return slope, float(np.median(y) - slope * np.median(x))
 
 
 #: The lag-1 autocorrelation estimate is bias-corrected and capped here (an AR(1) with
