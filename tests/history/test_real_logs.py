@@ -86,7 +86,7 @@ def test_best_epochs_as_the_log_numbers_them(name):
     got = []
     for analysis in report.runs:
         run = analysis.run
-        got.append((analysis.best[run.loss]["epoch"], analysis.best[run.score]["epoch"]))
+        got.append((analysis.best[run.loss].epoch, analysis.best[run.score].epoch))
     assert got == EXPECTED_BEST[name]
 
 
@@ -94,7 +94,7 @@ def test_best_epochs_as_the_log_numbers_them(name):
 def test_tensorboard_best_steps(name):
     (analysis,) = analyse_history(REAL_LOGS / name).runs
     assert analysis.run.format == "tensorboard"
-    steps = (analysis.best["val_loss"]["step"], analysis.best["val_accuracy"]["step"])
+    steps = (analysis.best["val_loss"].step, analysis.best["val_accuracy"].step)
     assert steps == TB_EXPECTED_STEPS[name]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,16 @@ from lossgap.history.epochs import evaluate_epochs
 from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
 from lossgap.history.runs import build_run
 from lossgap.results.evaluation import Finding
-from lossgap.results.history import HistoryReport, Run, RunAnalysis
+from lossgap.results.history import (
+    Advice,
+    EpochSummary,
+    HistoryReport,
+    KeptEpoch,
+    NoiseCheck,
+    Recalibration,
+    Run,
+    RunAnalysis,
+)
 from lossgap.rules.history import GOALS, find
 
 #: The log loss must rise by this share from its best epoch for ``calibration_drift``.
@@ -27,57 +37,61 @@ STEADY_SHARE = 0.10
 EPOCH_MATCH = 0.006
 
 
-def _nearest(per_epoch: list[dict[str, Any]], epoch: Any) -> dict[str, Any] | None:
+def _nearest(per_epoch: list[EpochSummary], epoch: Any) -> EpochSummary | None:
     """The per-epoch predictions of ``epoch`` (within the rounding of logged epochs)."""
-    if epoch is None or not per_epoch:
+    rows = [row for row in per_epoch if row.epoch is not None]
+    if epoch is None or not rows:
         return None
-    best = min(per_epoch, key=lambda row: abs(row["epoch"] - epoch))
-    return best if abs(best["epoch"] - epoch) <= EPOCH_MATCH else None
+    best = min(rows, key=lambda row: abs(float(row.epoch or 0) - epoch))
+    return best if abs(float(best.epoch or 0) - epoch) <= EPOCH_MATCH else None
 
 
 def _advice(
     run: Run,
     chosen: dict[str, Any],
     n_val: int | None,
-    per_epoch: list[dict[str, Any]],
-) -> dict[str, Any]:
+    per_epoch: list[EpochSummary],
+    goal: str | None,
+) -> Advice:
     """The epoch to keep for each goal, with the score's gain, its noise and recalibration."""
     if "loss" not in chosen:
-        return {}
+        return Advice(goal=goal)
     basis = chosen["basis"]
 
-    def entry(role: str, key: str) -> dict[str, Any]:
+    def entry(role: str, key: str) -> KeptEpoch:
         i = chosen[role]["index"]
-        return {
-            "epoch": run.label(i),
-            "step": run.step_of(i),
-            "metric": key,
-            "value": float(run.metrics[key].values[i]),
-            basis: chosen[role]["value"],
-        }
+        return KeptEpoch(
+            epoch=run.label(i),
+            step=run.step_of(i),
+            metric=key,
+            value=float(run.metrics[key].values[i]),
+            basis=basis,
+            basis_value=chosen[role]["value"],
+        )
 
-    out: dict[str, Any] = {"basis": basis, "probabilities": entry("loss", run.loss)}
+    probabilities = entry("loss", run.loss)
     if "score" not in chosen or run.score is None:
-        return out
+        return Advice(basis=basis, probabilities=probabilities, goal=goal)
     decisions = entry("score", run.score)
     score_at_loss = chosen["score_at_loss"]
-    gain = decisions[basis] - score_at_loss
-    decisions["gain"] = gain
-    decisions.update({"change_se": None, "within_noise": None})
+    gain = decisions.basis_value - score_at_loss
+    check = NoiseCheck()
     if run.metrics[run.score].name.metric == "accuracy":
-        decisions.update(analysis.noise_check(gain, score_at_loss, decisions[basis], n_val))
-    out["decisions"] = decisions
-    saved = _nearest(per_epoch, decisions["epoch"])
-    scaled = (saved or {}).get("temperature_scaled") or {}
-    out["recalibrate"] = {
-        "epoch": decisions["epoch"],
-        "step": decisions["step"],
-        "method": "temperature scaling",
-        "log_loss": None if saved is None else saved["log_loss"],
-        "expected_log_loss": scaled.get("log_loss_after"),
-        "source": "cross-fitted temperature scaling of the saved predictions" if scaled else None,
-    }
-    return out
+        check = analysis.noise_check(gain, score_at_loss, decisions.basis_value, n_val)
+    decisions = replace(decisions, gain=gain, noise=check)
+    saved = _nearest(per_epoch, decisions.epoch)
+    scaled = None if saved is None else saved.temperature_scaled
+    recalibrate = Recalibration(
+        epoch=decisions.epoch,
+        step=decisions.step,
+        method="temperature scaling",
+        log_loss=None if saved is None else saved.log_loss,
+        expected_log_loss=None if scaled is None else scaled.log_loss_after,
+        source=None
+        if scaled is None
+        else "cross-fitted temperature scaling of the saved predictions",
+    )
+    return Advice(basis, probabilities, decisions, recalibrate, goal)
 
 
 def analyse_run(
@@ -85,7 +99,7 @@ def analyse_run(
     *,
     n_val: int | None = None,
     goal: str | None = None,
-    per_epoch: list[dict[str, Any]] | None = None,
+    per_epoch: list[EpochSummary] | None = None,
 ) -> RunAnalysis:
     """Analyse one run: best points, curves, divergence, overfitting, noise, findings.
 
@@ -97,7 +111,7 @@ def analyse_run(
         the log when possible (``n_val_source`` says how).
     goal : {"probabilities", "decisions"}, optional
         Fits the advice; both goals are answered when None.
-    per_epoch : list of dict, optional
+    per_epoch : list of EpochSummary, optional
         Per-epoch prediction summaries (:func:`~lossgap.history.epochs.evaluate_epochs`),
         used for the expected effect of recalibration and for the validation-set size.
 
@@ -109,7 +123,7 @@ def analyse_run(
     size: int | None
     source: str | None
     if n_val is None and per_epoch:
-        n_val = per_epoch[-1]["n"]
+        n_val = per_epoch[-1].n
         size, source = n_val, "per-epoch predictions"
     else:
         size, source = analysis.validation_size(run, n_val)
@@ -127,70 +141,70 @@ def analyse_run(
         noise=analysis.noise(run, idx, curves),
         n_val=size,
         n_val_source=source,
-        advice=_advice(run, chosen, size, per_epoch),
+        advice=_advice(run, chosen, size, per_epoch, goal),
     )
-    result.advice["goal"] = goal
     result.findings = find(result, goal)
     return result
 
 
-def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
+def calibration_drift(per_epoch: list[EpochSummary]) -> Finding | None:
     """``calibration_drift``: the saved predictions' loss rose because miscalibration grew."""
-    rows = [r for r in per_epoch if r["decomposition"] is not None and math.isfinite(r["log_loss"])]
+    rows = [r for r in per_epoch if r.decomposition is not None and math.isfinite(r.log_loss)]
     if len(rows) < 2:
         return None
-    best = min(rows, key=lambda r: r["log_loss"])
+    best = min(rows, key=lambda r: r.log_loss)
     last = rows[-1]
-    if last is best or last["log_loss"] < best["log_loss"] * (1 + MIN_DRIFT):
+    if last is best or last.log_loss < best.log_loss * (1 + MIN_DRIFT):
         return None
-    a, b = best["decomposition"], last["decomposition"]
-    d_from, d_to = a["discrimination"], b["discrimination"]
+    a, b = best.decomposition, last.decomposition
+    assert a is not None and b is not None  # kept above
+    d_from, d_to = a.discrimination, b.discrimination
     if abs(d_to - d_from) <= STEADY_SHARE * abs(d_from):
         disc = f"discrimination stayed at about {d_to:.4g} ({d_from:.4g} to {d_to:.4g})"
     else:
         verb = "grew" if d_to > d_from else "fell"
         disc = f"discrimination {verb} from {d_from:.4g} to {d_to:.4g}"
-    ce_a, ce_b = best["confident_errors"] or {}, last["confident_errors"] or {}
+    ce_a, ce_b = best.confident_errors, last.confident_errors
     confident = ""
-    if ce_a and ce_b:
+    if ce_a is not None and ce_b is not None:
         confident = (
-            f" Confident errors went from {ce_a['count']:g} to {ce_b['count']:g}, carrying "
-            f"{ce_b['loss_share']:.0%} of the last epoch's loss."
+            f" Confident errors went from {ce_a.count:g} to {ce_b.count:g}, carrying "
+            f"{ce_b.loss_share:.0%} of the last epoch's loss."
         )
     message = (
-        f"On the saved predictions the log loss rose from {best['log_loss']:.4g} (epoch "
-        f"{best['epoch']}) to {last['log_loss']:.4g} (epoch {last['epoch']}) while accuracy went "
-        f"from {best['accuracy']:.4g} to {last['accuracy']:.4g}: miscalibration grew from "
-        f"{a['miscalibration']:.4g} to {b['miscalibration']:.4g} while {disc}.{confident}"
+        f"On the saved predictions the log loss rose from {best.log_loss:.4g} (epoch "
+        f"{best.epoch}) to {last.log_loss:.4g} (epoch {last.epoch}) while accuracy went "
+        f"from {best.accuracy:.4g} to {last.accuracy:.4g}: miscalibration grew from "
+        f"{a.miscalibration:.4g} to {b.miscalibration:.4g} while {disc}.{confident}"
     )
     evidence = {
-        "from_epoch": best["epoch"],
-        "to_epoch": last["epoch"],
-        "log_loss_from": best["log_loss"],
-        "log_loss_to": last["log_loss"],
-        "accuracy_from": best["accuracy"],
-        "accuracy_to": last["accuracy"],
-        "miscalibration_from": a["miscalibration"],
-        "miscalibration_to": b["miscalibration"],
+        "from_epoch": best.epoch,
+        "to_epoch": last.epoch,
+        "log_loss_from": best.log_loss,
+        "log_loss_to": last.log_loss,
+        "accuracy_from": best.accuracy,
+        "accuracy_to": last.accuracy,
+        "miscalibration_from": a.miscalibration,
+        "miscalibration_to": b.miscalibration,
         "discrimination_from": d_from,
         "discrimination_to": d_to,
-        "uncertainty": b["uncertainty"],
-        "decomposition_target": b.get("target"),
-        "confident_errors_from": ce_a.get("count"),
-        "confident_errors_to": ce_b.get("count"),
-        "confident_loss_share_to": ce_b.get("loss_share"),
+        "uncertainty": b.uncertainty,
+        "decomposition_target": b.target,
+        "confident_errors_from": None if ce_a is None else ce_a.count,
+        "confident_errors_to": None if ce_b is None else ce_b.count,
+        "confident_loss_share_to": None if ce_b is None else ce_b.loss_share,
     }
-    scaled = (last.get("temperature_scaled") or {}).get("log_loss_after")
+    scaled = None if last.temperature_scaled is None else last.temperature_scaled.log_loss_after
     expected = ""
     if scaled is not None:
         evidence["temperature_scaled_log_loss_to"] = scaled
-        expected = f" (cross-fitted on these predictions: {last['log_loss']:.4g} to {scaled:.4g})"
+        expected = f" (cross-fitted on these predictions: {last.log_loss:.4g} to {scaled:.4g})"
     advice = (
-        f"The rise is calibration, not ranking: temperature-scale epoch {last['epoch']} on "
+        f"The rise is calibration, not ranking: temperature-scale epoch {last.epoch} on "
         f"held-out data{expected} to keep its decisions with a lower loss, or keep epoch "
-        f"{best['epoch']} for its probabilities."
+        f"{best.epoch} for its probabilities."
     )
-    severity = "medium" if b["miscalibration"] > a["miscalibration"] else "low"
+    severity = "medium" if b.miscalibration > a.miscalibration else "low"
     return Finding("calibration_drift", severity, message, evidence, advice)
 
 
@@ -253,7 +267,7 @@ def analyse_history(
     >>> rows = [f"{e},{0.9 - e / 40},{0.5 + (e - 8) ** 2 / 200},{0.6 + e / 100}" for e in range(30)]
     >>> _ = path.write_text("epoch,loss,val_loss,val_acc\\n" + "\\n".join(rows) + "\\n")
     >>> report = analyse_history(path)
-    >>> report.runs[0].best["val_loss"]["epoch"], report.runs[0].best["val_accuracy"]["epoch"]
+    >>> report.runs[0].best["val_loss"].epoch, report.runs[0].best["val_accuracy"].epoch
     (8, 29)
     >>> [f.code for f in report.runs[0].findings][:2]
     ['loss_accuracy_divergence', 'overfitting_onset']

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +24,13 @@ from lossgap.io import read_predictions, read_table
 from lossgap.io.tables import FORMATS as PREDICTION_SUFFIXES
 from lossgap.io.tables import choose_columns, column_values, predictions_from_table
 from lossgap.results.evaluation import Evaluation
-from lossgap.results.history import label_of
+from lossgap.results.history import (
+    ConfidentErrorCount,
+    EpochDecomposition,
+    EpochSummary,
+    TemperatureScaled,
+    label_of,
+)
 
 _EPOCH = re.compile(r"(?:epoch|ep|e)[_\-=]?(\d+(?:\.\d+)?)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -92,7 +97,7 @@ def prediction_files(directory: str | Path) -> list[tuple[float, Path]]:
     return sorted(found.items())
 
 
-def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
+def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> EpochSummary:
     """The numbers of one epoch's evaluation that the history reports (read, not computed).
 
     ``decomposition`` and ``confident_errors`` are None when the engine gives none.
@@ -100,26 +105,29 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
     parts = ev.decomposition.log_loss if ev.decomposition is not None else None
     confident = ev.diagnostics.get("confident_errors")
     temperature = ev.recalibration.get("methods", {}).get("temperature")
-    return {
-        "epoch": label_of(epoch),
-        "file": str(path),
-        "n": ev.n,
-        "task": ev.task,
-        "accuracy": ev.metric("accuracy"),
-        "log_loss": ev.metric("log_loss"),
-        "confident_errors": None
+    return EpochSummary(
+        epoch=label_of(epoch),
+        file=str(path),
+        n=ev.n,
+        task=ev.task,
+        accuracy=ev.metric("accuracy"),
+        log_loss=ev.metric("log_loss"),
+        confident_errors=None
         if confident is None
-        else {k: confident.get(k) for k in ("count", "share", "loss_share", "level")},
-        "decomposition": None
-        if parts is None
-        else {
-            **{k: getattr(parts, k) for k in PARTS},
-            "target": ev.decomposition.target if ev.decomposition is not None else None,
-        },
-        "temperature_scaled": None
+        else ConfidentErrorCount(
+            **{k: confident.get(k) for k in ("count", "share", "loss_share", "level")}
+        ),
+        decomposition=None
+        if parts is None or ev.decomposition is None
+        else EpochDecomposition(
+            **{k: getattr(parts, k) for k in PARTS}, target=ev.decomposition.target
+        ),
+        temperature_scaled=None
         if temperature is None
-        else {k: temperature.get(k) for k in ("log_loss_after", "temperature", "accuracy_after")},
-    }
+        else TemperatureScaled(
+            **{k: temperature.get(k) for k in ("log_loss_after", "temperature", "accuracy_after")}
+        ),
+    )
 
 
 def evaluate_epochs(
@@ -127,7 +135,7 @@ def evaluate_epochs(
     *,
     on_file: Callable[[int, int], None] | None = None,
     epoch_column: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[EpochSummary]:
     """Evaluate every per-epoch prediction file of ``directory``.
 
     Parameters
@@ -142,7 +150,7 @@ def evaluate_epochs(
 
     Returns
     -------
-    list of dict
+    list of EpochSummary
         :func:`epoch_summary` of each file, in epoch order.
     """
     if epoch_column is not None:
@@ -160,7 +168,7 @@ def evaluate_epochs(
 
 def _evaluate_long_file(
     path: Path, epoch_column: str, on_file: Callable[[int, int], None] | None
-) -> list[dict[str, Any]]:
+) -> list[EpochSummary]:
     """One evaluation per epoch of a long file (a row per epoch and sample)."""
     if path.is_dir():
         msg = f"--epoch-column reads one long file, but {str(path)!r} is a directory: pass the file"

@@ -19,7 +19,7 @@ import numpy as np
 from lossgap.core.trend import MIN_TREND_POINTS
 from lossgap.core.uncertainty import Z95
 from lossgap.results.evaluation import Finding
-from lossgap.results.history import INFERRED_N, RunAnalysis
+from lossgap.results.history import INFERRED_N, NoiseCheck, RunAnalysis
 
 #: The goals advice can be fitted to.
 GOALS = ("probabilities", "decisions")
@@ -45,9 +45,9 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> str:
+def _noise_clause(analysis: RunAnalysis, check: NoiseCheck, what: str) -> str:
     """The sampling-noise verdict of an accuracy change, or why there is none."""
-    n, se, verdict = analysis.n_val, check.get("change_se"), check.get("noise_verdict")
+    n, se, verdict = analysis.n_val, check.change_se, check.noise_verdict
     if verdict is None:
         return ""
     if verdict == "n unknown" or se is None:
@@ -65,8 +65,8 @@ def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> st
             "depends on how many samples changed, which the per-epoch predictions show "
             "(--predictions, or lossgap compare on the two epochs)"
         )
-    bound = check.get("z_beyond", Z95) * se
-    searched = check.get("searched", 1)
+    bound = (check.z_beyond or Z95) * se
+    searched = check.searched or 1
     best_of = f", the best of {searched} points" if searched > 1 else ""
     return (
         f"; {what} is {verdict} sampling noise for {n} validation samples{source} "
@@ -77,36 +77,35 @@ def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> st
 def goal_advice(analysis: RunAnalysis, goal: str | None) -> str:
     """Which epoch to keep, fitted to the goal, with the expected effect where known."""
     advice = analysis.advice
-    prob, dec = advice.get("probabilities"), advice.get("decisions")
-    recal = advice.get("recalibrate")
+    prob, dec, recal = advice.probabilities, advice.decisions, advice.recalibrate
     if prob is None:
         return ""
-    curve = " on the smoothed curves" if advice.get("basis") == "smoothed" else ""
-    keep_prob = at(analysis, prob["epoch"])
-    if dec is None or dec["epoch"] == prob["epoch"]:
+    curve = " on the smoothed curves" if advice.basis == "smoothed" else ""
+    keep_prob = at(analysis, prob.epoch)
+    if dec is None or dec.epoch == prob.epoch:
         return f"Keep {keep_prob}: it is best for both the loss and the score{curve}."
-    keep_dec = at(analysis, dec["epoch"])
+    keep_dec = at(analysis, dec.epoch)
     expected = ""
-    if recal and recal.get("expected_log_loss") is not None:
+    if recal is not None and recal.expected_log_loss is not None:
         expected = (
-            f" (on your saved predictions, cross-fitted: log loss {_fmt(recal['log_loss'])} "
-            f"to {_fmt(recal['expected_log_loss'])})"
+            f" (on your saved predictions, cross-fitted: log loss {_fmt(recal.log_loss)} "
+            f"to {_fmt(recal.expected_log_loss)})"
         )
     rescale = (
         f"keep {keep_dec} and temperature-scale it on held-out data{expected}: that lowers "
         "the loss without changing a single decision"
     )
     caveat = ""
-    if dec.get("within_noise"):
+    if dec.within_noise:
         caveat = f" (its gain over {keep_prob} is within sampling noise, so either will do)"
     if goal == "probabilities":
         return (
             f"For probabilities (risk scores, ranking, anything thresholded later) keep "
-            f"{keep_prob}, the lowest {prob['metric']}{curve}; or {rescale}."
+            f"{keep_prob}, the lowest {prob.metric}{curve}; or {rescale}."
         )
     if goal == "decisions":
         return (
-            f"For decisions keep {keep_dec}, the highest {dec['metric']}{curve}{caveat}; "
+            f"For decisions keep {keep_dec}, the highest {dec.metric}{curve}{caveat}; "
             f"{rescale} before using its probabilities."
         )
     return (
@@ -120,40 +119,40 @@ def divergence(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     div = analysis.divergence
     if div is None:
         return []
-    loss, score = div["loss_metric"], div["score_metric"]
-    start = at(analysis, div["start_epoch"])
-    p_loss, p_score = div["loss_trend"]["p_value"], div["score_trend"]["p_value"]
-    if div["direction"] == "loss_rises":
+    loss, score = div.loss_metric, div.score_metric
+    start = at(analysis, div.start_epoch)
+    p_loss, p_score = div.loss_trend.p_value, div.score_trend.p_value
+    if div.direction == "loss_rises":
         verbs = {"rising": "kept rising", "flat": "held", "falling": "fell"}
-        verb = verbs[div["score_trend"]["trend"]]
+        verb = verbs[div.score_trend.trend]
         if analysis.run.metrics[score].name.direction == "min":
             verb = {"rising": "worsened", "flat": "held", "falling": "kept improving"}[
-                div["score_trend"]["trend"]
+                div.score_trend.trend
             ]
         message = (
-            f"From {start} on, {loss} rose from {_fmt(div['loss_start'])} to "
-            f"{_fmt(div['loss_end'])} (smoothed; rising trend p = {p_loss:.2g}) while {score} "
-            f"{verb}, from {_fmt(div['score_start'])} to {_fmt(div['score_end'])} "
-            f"(trend p = {p_score:.2g}){_noise_clause(analysis, div, 'that change')}: "
+            f"From {start} on, {loss} rose from {_fmt(div.loss_start)} to "
+            f"{_fmt(div.loss_end)} (smoothed; rising trend p = {p_loss:.2g}) while {score} "
+            f"{verb}, from {_fmt(div.score_start)} to {_fmt(div.score_end)} "
+            f"(trend p = {p_score:.2g}){_noise_clause(analysis, div.noise, 'that change')}: "
             "the model grows more confident, which costs more on the samples it still gets "
             "wrong than it gains on those it gets right, so the loss and the accuracy part ways."
         )
     else:
         message = (
-            f"From {start} on, {score} fell from {_fmt(div['score_start'])} to "
-            f"{_fmt(div['score_end'])} (smoothed; falling trend p = {p_score:.2g}) while {loss} "
-            f"did not rise ({_fmt(div['loss_start'])} to {_fmt(div['loss_end'])}, trend p = "
-            f"{p_loss:.2g}){_noise_clause(analysis, div, 'that change')}: "
+            f"From {start} on, {score} fell from {_fmt(div.score_start)} to "
+            f"{_fmt(div.score_end)} (smoothed; falling trend p = {p_score:.2g}) while {loss} "
+            f"did not rise ({_fmt(div.loss_start)} to {_fmt(div.loss_end)}, trend p = "
+            f"{p_loss:.2g}){_noise_clause(analysis, div.noise, 'that change')}: "
             "the probabilities improve on average while more samples end on the wrong side of "
             "the threshold."
         )
-    evidence = {k: v for k, v in div.items() if k not in ("loss_trend", "score_trend")}
+    evidence = {k: v for k, v in div.to_dict().items() if k not in ("loss_trend", "score_trend")}
     evidence.update(
-        loss_tau=div["loss_trend"]["tau"],
+        loss_tau=div.loss_trend.tau,
         loss_p=p_loss,
-        score_tau=div["score_trend"]["tau"],
+        score_tau=div.score_trend.tau,
         score_p=p_score,
-        score_trend=div["score_trend"]["trend"],
+        score_trend=div.score_trend.trend,
     )
     advice = goal_advice(analysis, goal)
     return [Finding("loss_accuracy_divergence", "medium", message, evidence, advice)]
@@ -165,24 +164,24 @@ def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     if fit is None:
         return []
     run = analysis.run
-    rising = fit["val_loss_trend"]["trend"] == "rising"
+    rising = fit.val_loss_trend.trend == "rising"
     val_words = "rose" if rising else "stopped improving,"
     message = (
-        f"From {at(analysis, fit['onset_epoch'])} on, the gap between {run.loss} and the "
-        f"training loss grew from {_fmt(fit['gap_start'])} to {_fmt(fit['gap_end'])}: training "
-        f"loss fell from {_fmt(fit['train_loss_start'])} to {_fmt(fit['train_loss_end'])} "
-        f"while {run.loss} {val_words} from {_fmt(fit['val_loss_start'])} to "
-        f"{_fmt(fit['val_loss_end'])} (smoothed). The model fits its training set beyond "
+        f"From {at(analysis, fit.onset_epoch)} on, the gap between {run.loss} and the "
+        f"training loss grew from {_fmt(fit.gap_start)} to {_fmt(fit.gap_end)}: training "
+        f"loss fell from {_fmt(fit.train_loss_start)} to {_fmt(fit.train_loss_end)} "
+        f"while {run.loss} {val_words} from {_fmt(fit.val_loss_start)} to "
+        f"{_fmt(fit.val_loss_end)} (smoothed). The model fits its training set beyond "
         "what carries over to new data."
     )
-    evidence = {k: v for k, v in fit.items() if not k.endswith("_trend")}
+    evidence = {k: v for k, v in fit.to_dict().items() if not k.endswith("_trend")}
     evidence.update(
-        gap_p=fit["gap_trend"]["p_value"],
-        train_loss_p=fit["train_loss_trend"]["p_value"],
-        val_loss_trend=fit["val_loss_trend"]["trend"],
+        gap_p=fit.gap_trend.p_value,
+        train_loss_p=fit.train_loss_trend.p_value,
+        val_loss_trend=fit.val_loss_trend.trend,
     )
-    keep = analysis.advice.get("probabilities")  # one epoch per goal, in every section
-    stop = at(analysis, keep["epoch"] if keep else fit["onset_epoch"])
+    keep = analysis.advice.probabilities  # one epoch per goal, in every section
+    stop = at(analysis, keep.epoch if keep else fit.onset_epoch)
     advice = (
         f"Stop at {stop}, where {run.loss} is lowest (early stopping on {run.loss} does it), "
         "or regularise: weight decay, dropout, data augmentation, or more training data."
@@ -195,17 +194,17 @@ def best_epochs_disagree(analysis: RunAnalysis, goal: str | None) -> list[Findin
     facts = analysis.disagreement
     if facts is None:
         return []
-    loss, score = facts["loss_metric"], facts["score_metric"]
-    lb, sb = at(analysis, facts["loss_best_epoch"]), at(analysis, facts["score_best_epoch"])
+    loss, score = facts.loss_metric, facts.score_metric
+    lb, sb = at(analysis, facts.loss_best_epoch), at(analysis, facts.score_best_epoch)
     message = (
-        f"{loss} is best at {lb} ({_fmt(facts['loss_best'])}) but {score} at {sb} "
-        f"({_fmt(facts['score_best'])}): at {lb} {score} was {_fmt(facts['score_at_loss_best'])}, "
-        f"at {sb} {loss} was {_fmt(facts['loss_at_score_best'])}"
-        f"{_noise_clause(analysis, facts, 'the score gain')}."
+        f"{loss} is best at {lb} ({_fmt(facts.loss_best)}) but {score} at {sb} "
+        f"({_fmt(facts.score_best)}): at {lb} {score} was {_fmt(facts.score_at_loss_best)}, "
+        f"at {sb} {loss} was {_fmt(facts.loss_at_score_best)}"
+        f"{_noise_clause(analysis, facts.noise, 'the score gain')}."
     )
-    evidence = {**facts, "n_val_source": analysis.n_val_source}
+    evidence = {**facts.to_dict(), "n_val_source": analysis.n_val_source}
     inferred = analysis.n_val_source == INFERRED_N
-    severity = "medium" if facts["within_noise"] is False and not inferred else "low"
+    severity = "medium" if facts.noise.within_noise is False and not inferred else "low"
     advice = goal_advice(analysis, goal)
     return [Finding("best_epochs_disagree", severity, message, evidence, advice)]
 
@@ -215,7 +214,7 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     found = []
     for key, facts in analysis.noise.items():
         name = analysis.run.metrics[key].name
-        if facts["noise_ratio"] >= NOISY_RATIO:
+        if facts.noise_ratio >= NOISY_RATIO:
             sampling = None
             clause = ""
             values = analysis.run.values(key)
@@ -224,21 +223,21 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 sampling = math.sqrt(mean * (1 - mean) / analysis.n_val)
                 clause = f"; {analysis.n_val} validation samples alone give ±{sampling:.2g}"
             share = (
-                f"{facts['noise_ratio']:.0%} of its whole smoothed range "
-                f"({facts['smoothed_range']:.2g})"
-                if math.isfinite(facts["noise_ratio"])
+                f"{facts.noise_ratio:.0%} of its whole smoothed range "
+                f"({facts.smoothed_range:.2g})"
+                if math.isfinite(facts.noise_ratio)
                 else "while its smoothed curve stays flat"
             )
             message = (
-                f"{key} moves by about ±{facts['noise_sd']:.2g} from one point to the next, "
+                f"{key} moves by about ±{facts.noise_sd:.2g} from one point to the next, "
                 f"{share}{clause}: single-epoch bests are partly luck."
             )
             evidence = {
                 "metric": key,
                 "name": name.original,
-                "noise_sd": facts["noise_sd"],
-                "smoothed_range": facts["smoothed_range"],
-                "noise_ratio": facts["noise_ratio"],
+                "noise_sd": facts.noise_sd,
+                "smoothed_range": facts.smoothed_range,
+                "noise_ratio": facts.noise_ratio,
                 "sampling_sd": sampling,
                 "n_val": analysis.n_val,
             }
@@ -247,19 +246,23 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 "validation set or averaging several evaluations makes the curve steadier."
             )
             found.append(Finding("noisy_metric", "low", message, evidence, advice))
-        if facts["spikes"]:
-            first = facts["spikes"][0]
+        if facts.spikes:
+            first = facts.spikes[0]
             message = (
-                f"{key} jumps to {_fmt(first['value'])} at {at(analysis, first['epoch'])} between "
-                f"{_fmt(first['neighbours'][0])} and {_fmt(first['neighbours'][1])} "
-                f"({len(facts['spikes'])} such point(s)): a one-off blow-up; the analysis reads "
+                f"{key} jumps to {_fmt(first.value)} at {at(analysis, first.epoch)} between "
+                f"{_fmt(first.neighbours[0])} and {_fmt(first.neighbours[1])} "
+                f"({len(facts.spikes)} such point(s)): a one-off blow-up; the analysis reads "
                 "the smoothed curve, which ignores it."
             )
             advice = (
                 "One-epoch blow-ups come from an unstable batch or a learning rate near the edge "
                 "of stability; lower it or clip gradients if they recur."
             )
-            evidence = {"metric": key, "name": name.original, "spikes": facts["spikes"]}
+            evidence = {
+                "metric": key,
+                "name": name.original,
+                "spikes": [s.to_dict() for s in facts.spikes],
+            }
             found.append(Finding("metric_spike", "low", message, evidence, advice))
     return found
 
@@ -352,7 +355,7 @@ def uniform_predictions(analysis: RunAnalysis, goal: str | None) -> list[Finding
 def too_short(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     """``too_short``: too few validated points for a trend test."""
     run = analysis.run
-    points = len(analysis.curves["x"])
+    points = analysis.curves.x.size
     if points >= MIN_TREND_POINTS or points == 0:
         return []
     interpret = None
