@@ -18,23 +18,9 @@ from lossgap.core.trend import (
     trend,
     window,
 )
-from lossgap.history import analyse_run, build_run
+from lossgap.history import analyse_run
 from lossgap.history.analysis import spikes
-from lossgap.history.readers import LogTable, RawLog
-from tests.helpers.histories import make_history
-
-
-def run_of(**columns):
-    """A Keras-style run (one row per epoch, counted from 0) from arrays."""
-    n = len(next(iter(columns.values())))
-    columns = {"epoch": np.arange(n, dtype=np.float64), **columns}
-    table = LogTable(
-        {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()},
-        {k: np.ones(n, dtype=bool) for k in columns},
-        epoch="epoch",
-        merge="row",
-    )
-    return build_run(RawLog("run", "run.csv", "keras", table))
+from tests.helpers.histories import make_history, run_of
 
 
 def test_trend_matches_brute_force_mann_kendall_and_theil_sen(rng):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
+from lossgap.core import bounds
 from lossgap.core.trend import (
     MAD_SCALE,
     MIN_TREND_POINTS,
@@ -43,10 +44,12 @@ from lossgap.core.uncertainty import Z95
 from lossgap.results.history import (
     INFERRED_N,
     BestPoint,
+    Collapse,
     Curve,
     Curves,
     Disagreement,
     Divergence,
+    LossComposition,
     NoiseCheck,
     NoiseLevel,
     Overfitting,
@@ -90,18 +93,22 @@ def _positions(run: Run, idx: np.ndarray) -> np.ndarray:
     return axis[idx]
 
 
-def best_points(run: Run) -> dict[str, BestPoint]:
+def best_points(run: Run, collapsed: tuple[int, ...] = ()) -> dict[str, BestPoint]:
     """The best logged point of every validation metric with a direction.
 
     The analysed loss and score are included even when they are training metrics
-    (``--loss loss``). Ties go to the earliest point.
+    (``--loss loss``). Ties go to the earliest point. The ``collapsed`` points (one class
+    predicted for every sample: :func:`collapse`) are never the best of a score.
     """
     keys = [k for k, m in run.metrics.items() if m.name.split == "val" and m.name.direction]
     keys += [k for k in (run.loss, run.score) if k is not None and k not in keys]
     out = {}
     for key in keys:
         metric = run.metrics[key]
-        finite = np.flatnonzero(np.isfinite(metric.values))
+        usable = np.isfinite(metric.values)
+        if metric.name.direction == "max" and collapsed:
+            usable[list(collapsed)] = False
+        finite = np.flatnonzero(usable)
         if finite.size == 0:
             continue
         values = metric.values[finite]
@@ -150,11 +157,14 @@ def disagreement(run: Run, best: dict[str, BestPoint], n_val: int | None) -> Dis
     )
 
 
-def chosen_points(run: Run, idx: np.ndarray, curves: Curves) -> dict[str, Any]:
+def chosen_points(
+    run: Run, idx: np.ndarray, curves: Curves, collapsed: tuple[int, ...] = ()
+) -> dict[str, Any]:
     """The points to keep for probabilities (loss) and decisions (score).
 
     On the smoothed curves when the run is long enough for them, so that one lucky
-    epoch does not decide; on the logged values otherwise.
+    epoch does not decide; on the logged values otherwise. A ``collapsed`` point is never
+    kept for decisions.
     """
     smoothed = idx.size >= MIN_TREND_POINTS
     out: dict[str, Any] = {"basis": "smoothed" if smoothed else "logged"}
@@ -164,6 +174,8 @@ def chosen_points(run: Run, idx: np.ndarray, curves: Curves) -> dict[str, Any]:
             continue
         curve = curves.metrics[key]
         values = curve.smoothed if smoothed else curve.raw
+        if role == "score" and collapsed:
+            values = np.where(np.isin(idx, collapsed), np.nan, values)
         if not np.isfinite(values).any():
             continue
         lower = run.metrics[key].name.direction == "min"
@@ -472,3 +484,113 @@ def analysed_points(run: Run) -> np.ndarray:
         if (ok & score_ok).sum() >= max(1, ok.sum() // 2):
             ok &= score_ok
     return np.flatnonzero(ok)
+
+
+#: The loss bound assumes this many classes, the most a log is likely to have (more classes
+#: allow a larger calibrated loss at the same accuracy, so this errs towards silence).
+ASSUMED_CLASSES = 1000
+#: Fewest epochs that must all be out of a calibrated model's reach.
+MIN_COMPOSITION_POINTS = 3
+
+
+def loss_composition(run: Run, idx: np.ndarray, n_val: int | None) -> LossComposition | None:
+    """The validation loss against what its accuracy allows a calibrated model, per epoch.
+
+    A calibrated model with accuracy ``A`` over ``K`` classes has a log loss of at most
+    ``h(A) + (1 - A) ln(K - 1)`` (Fano; :func:`lossgap.core.bounds.calibrated_feasible`,
+    which ``interpret`` applies to one pair). A logged loss above it at every epoch, with
+    ``K`` = :data:`ASSUMED_CLASSES` and the accuracy widened by its 95% sampling noise when
+    ``n_val`` is known, is not the plain log loss of the predictions.
+    """
+    if run.score is None or run.metrics[run.score].name.metric != "accuracy":
+        return None
+    if run.metrics[run.loss].name.metric != "loss":
+        return None
+    loss = run.metrics[run.loss].values[idx]
+    accuracy = run.metrics[run.score].values[idx]
+    ok = np.isfinite(loss) & np.isfinite(accuracy) & (loss >= 0) & (accuracy >= 0)
+    ok &= accuracy <= 1
+    if ok.sum() < MIN_COMPOSITION_POINTS:
+        return None
+    points = idx[ok]
+    loss, accuracy = loss[ok], accuracy[ok]
+    half = Z95 * np.sqrt(accuracy * (1 - accuracy) / n_val) if n_val else np.zeros(loss.size)
+    above = [
+        not bounds.calibrated_feasible(
+            float(v), (max(0.0, float(a - h)), float(a)), classes=ASSUMED_CLASSES
+        )
+        for v, a, h in zip(loss, accuracy, half, strict=True)
+    ]
+    ceiling = np.array(
+        [bounds.fano_loss(max(float(a), 1 / ASSUMED_CLASSES), classes=ASSUMED_CLASSES)
+         for a in accuracy]
+    )
+    last = int(points[-1])
+    return LossComposition(
+        loss_metric=run.loss,
+        score_metric=run.score,
+        classes_assumed=ASSUMED_CLASSES,
+        points=int(points.size),
+        above=int(sum(above)),
+        epoch=run.label(last),
+        loss=float(loss[-1]),
+        accuracy=float(accuracy[-1]),
+        calibrated_max=float(ceiling[-1]),
+        excess_min=float(np.min(loss - ceiling)),
+    )
+
+
+#: ``2A / (1 + A) / F`` within this share of a whole number K >= 2 reads as one class
+#: predicted for every sample (the share allows for float32 logging).
+COLLAPSE_TOLERANCE = 0.02
+
+
+def collapse(run: Run, idx: np.ndarray) -> Collapse | None:
+    """Validated points whose accuracy and macro-F1 are those of a one-class predictor.
+
+    Predicting the majority class (share ``A``) for every sample of ``K`` classes gives
+    accuracy ``A`` and macro-F1 ``2A / (1 + A) / K``. A point where ``2A / ((1 + A) F)``
+    is a whole number ``K >= 2`` (within :data:`COLLAPSE_TOLERANCE`) is such a collapse:
+    its accuracy is the base rate, not skill. A healthy model has ``F`` near ``A``, so the
+    ratio is near 1 and never reaches 2.
+
+    Examples
+    --------
+    The majority rule on five classes with a share of 0.902: macro-F1 0.1897.
+
+    >>> round(2 * 0.902 / 1.902 / 5, 4)
+    0.1897
+    """
+    if run.score is None or run.metrics[run.score].name.metric != "accuracy":
+        return None
+    f1_key = next(
+        (
+            key
+            for key, m in run.metrics.items()
+            if m.name.split == run.metrics[run.score].name.split
+            and "f1" in m.name.metric
+            and "macro" in m.name.metric
+        ),
+        None,
+    )
+    if f1_key is None:
+        return None
+    accuracy = run.metrics[run.score].values[idx]
+    f1 = run.metrics[f1_key].values[idx]
+    ok = np.isfinite(accuracy) & np.isfinite(f1) & (f1 > 0) & (accuracy > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok, 2 * accuracy / ((1 + accuracy) * np.where(ok, f1, 1.0)), 0.0)
+    whole = np.rint(ratio)
+    hit = ok & (whole >= 2) & (np.abs(ratio - whole) <= COLLAPSE_TOLERANCE * whole)
+    if not hit.any():
+        return None
+    where = np.flatnonzero(hit)
+    return Collapse(
+        f1_metric=f1_key,
+        score_metric=run.score,
+        epochs=tuple(run.label(int(idx[j])) for j in where),
+        indices=tuple(int(idx[j]) for j in where),
+        accuracy=tuple(float(accuracy[j]) for j in where),
+        f1=tuple(float(f1[j]) for j in where),
+        classes=tuple(int(whole[j]) for j in where),
+    )

@@ -129,8 +129,10 @@ def analyse_run(
         size, source = analysis.validation_size(run, n_val)
     idx = analysis.analysed_points(run)
     curves = analysis.curves_of(run, idx)
-    best = analysis.best_points(run)
-    chosen = analysis.chosen_points(run, idx, curves)
+    collapse = analysis.collapse(run, idx)
+    collapsed = () if collapse is None else collapse.indices
+    best = analysis.best_points(run, collapsed)
+    chosen = analysis.chosen_points(run, idx, curves, collapsed)
     result = RunAnalysis(
         run=run,
         best=best,
@@ -142,6 +144,8 @@ def analyse_run(
         n_val=size,
         n_val_source=source,
         advice=_advice(run, chosen, size, per_epoch, goal),
+        loss_composition=analysis.loss_composition(run, idx, size),
+        collapse=collapse,
     )
     result.findings = find(result, goal)
     return result

@@ -624,6 +624,73 @@ class EpochSummary:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class LossComposition:
+    """The validation loss against the most a calibrated model with the logged accuracy can
+    have (Fano's bound, ``lossgap.core.bounds.calibrated_feasible``), epoch by epoch.
+
+    Attributes
+    ----------
+    loss_metric, score_metric : str
+        The validation loss and accuracy compared.
+    classes_assumed : int
+        The number of classes of the bound (a log does not say it; more classes allow a
+        larger loss, so the largest plausible number is assumed).
+    points : int
+        Epochs with both values; ``above`` of them are out of a calibrated model's reach
+        (beyond the accuracy's sampling noise where the validation size is known).
+    epoch : int, float or None
+        The last such epoch, with its ``loss``, ``accuracy`` and ``calibrated_max``.
+    excess_min : float
+        The smallest ``loss - calibrated_max`` over the epochs, in nats.
+    """
+
+    loss_metric: str
+    score_metric: str
+    classes_assumed: int
+    points: int
+    above: int
+    epoch: float | int | None
+    loss: float
+    accuracy: float
+    calibrated_max: float
+    excess_min: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """Epochs whose accuracy and macro-F1 are those of predicting one class for every sample.
+
+    With ``K`` classes and a majority share ``A``, that gives accuracy ``A`` and macro-F1
+    ``2A / (1 + A) / K`` (only the majority class has an F1, ``2A / (1 + A)``).
+
+    Attributes
+    ----------
+    f1_metric, score_metric : str
+    epochs : tuple
+        The collapsed epochs as the log numbers them, and their ``indices`` in the run.
+    accuracy, f1 : tuple of float
+        The logged values there.
+    classes : tuple of int
+        The ``K`` each pair implies.
+    """
+
+    f1_metric: str
+    score_metric: str
+    epochs: tuple[float | int | None, ...]
+    indices: tuple[int, ...]
+    accuracy: tuple[float, ...]
+    f1: tuple[float, ...]
+    classes: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in asdict(self).items()}
+
+
 @dataclass
 class RunAnalysis:
     """One run: what was read and what the analysis found.
@@ -650,6 +717,10 @@ class RunAnalysis:
         Validation-set size used for sampling noise, and ``n_val_source`` where it came from.
     advice : Advice
         The epoch to keep for each goal.
+    loss_composition : LossComposition or None
+        The loss against what its accuracy allows a calibrated model (score: accuracy).
+    collapse : Collapse or None
+        Epochs that predict one class only; the bests and the advice leave them out.
     findings : list of Finding
     """
 
@@ -663,6 +734,8 @@ class RunAnalysis:
     n_val: int | None
     n_val_source: str | None
     advice: Advice
+    loss_composition: LossComposition | None = None
+    collapse: Collapse | None = None
     findings: list[Finding] = field(default_factory=list)
 
     def epochs(self) -> list[dict[str, Any]]:
@@ -706,6 +779,10 @@ class RunAnalysis:
             "disagreement": None if self.disagreement is None else self.disagreement.to_dict(),
             "noise": {key: n.to_dict() for key, n in self.noise.items()},
             "advice": self.advice.to_dict(),
+            "loss_composition": None
+            if self.loss_composition is None
+            else self.loss_composition.to_dict(),
+            "collapse": None if self.collapse is None else self.collapse.to_dict(),
             "findings": [finding_dict(f) for f in self.findings],
             "notes": run.notes,
             "meta": run.meta,

@@ -451,10 +451,64 @@ def reading_events(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     return found
 
 
+def loss_has_extra_terms(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
+    """``loss_has_extra_terms``: the logged loss is above what its accuracy allows a
+    calibrated model at every epoch, so it is not the plain log loss of the predictions."""
+    facts = analysis.loss_composition
+    if facts is None or facts.above < facts.points:
+        return []
+    run = analysis.run
+    message = (
+        f"{facts.loss_metric} is {_fmt(facts.loss)} at {at(analysis, facts.epoch)} with "
+        f"{facts.score_metric} {_fmt(facts.accuracy)}, far above {_fmt(facts.calibrated_max)}, "
+        f"the most any calibrated model with that accuracy can have even with "
+        f"{facts.classes_assumed:,} classes (Fano's bound), and it stays at least "
+        f"{_fmt(facts.excess_min)} nats above that bound at all {facts.points} epochs: the "
+        "logged loss is not the plain log loss of the predictions. Label smoothing, class "
+        "weights or a regularisation term (weight decay, an auxiliary loss) inside it raise "
+        f"it; its level says nothing about calibration, and {run.loss}-based choices of "
+        "epoch compare that mixture."
+    )
+    advice = (
+        f"Log the plain cross-entropy on validation beside {facts.loss_metric} (for example "
+        "torchmetrics or a Keras metric without smoothing or weights), or save the "
+        "validation predictions (--predictions) so lossgap computes it; then judge calibration "
+        "and choose epochs on that."
+    )
+    return [Finding("loss_has_extra_terms", "medium", message, facts.to_dict(), advice)]
+
+
+def majority_collapse(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
+    """``majority_collapse``: epochs whose accuracy and macro-F1 are a one-class predictor's."""
+    facts = analysis.collapse
+    if facts is None:
+        return []
+    first = 0
+    points = ", ".join(str(e) for e in facts.epochs)
+    share = facts.accuracy[first]
+    message = (
+        f"At {at(analysis, facts.epochs[first])} {facts.score_metric} is {_fmt(share)} but "
+        f"{facts.f1_metric} only {_fmt(facts.f1[first])}: exactly what predicting one class "
+        f"for every sample gives with {facts.classes[first]} classes (2A / (1 + A) / K = "
+        f"{_fmt(2 * share / (1 + share) / facts.classes[first])}). That accuracy is the "
+        f"majority class's share, not skill; the best epochs and the advice leave out "
+        f"{analysis.run.axis}(s) {points}."
+    )
+    advice = (
+        f"Compare accuracy with the majority share ({_fmt(share)}): below it the model does "
+        f"worse than always answering the majority class. Choose epochs by "
+        f"{facts.f1_metric} (or balanced accuracy), and counter the imbalance with class "
+        "weights or resampling."
+    )
+    return [Finding("majority_collapse", "medium", message, facts.to_dict(), advice)]
+
+
 #: The rules, in no particular order; findings are ranked by severity.
 RULES: list[Rule] = [
     nan_loss,
     uniform_predictions,
+    loss_has_extra_terms,
+    majority_collapse,
     divergence,
     overfitting_onset,
     best_epochs_disagree,
