@@ -9,7 +9,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lossgap.history.analysis as analysis
+from lossgap.core.paired import paired_proportion_difference
 from lossgap.errors import InputError
 from lossgap.history.epochs import evaluate_epochs
 from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
@@ -21,6 +24,7 @@ from lossgap.results.history import (
     HistoryReport,
     KeptEpoch,
     NoiseCheck,
+    PairedTest,
     Recalibration,
     Run,
     RunAnalysis,
@@ -33,6 +37,10 @@ MIN_DRIFT = 0.02
 STEADY_SHARE = 0.10
 
 
+#: A paired accuracy difference is real below this p-value, as ``compare`` calls it (its
+#: default confidence of 0.95; one pair, so no multiplicity adjustment).
+PAIRED_ALPHA = 0.05
+
 #: Hugging Face logs epochs rounded to 2 decimals; the prediction files carry 4.
 EPOCH_MATCH = 0.006
 
@@ -44,6 +52,66 @@ def _nearest(per_epoch: list[EpochSummary], epoch: Any) -> EpochSummary | None:
         return None
     best = min(rows, key=lambda row: abs(float(row.epoch or 0) - epoch))
     return best if abs(float(best.epoch or 0) - epoch) <= EPOCH_MATCH else None
+
+
+def paired_test(
+    per_epoch: list[EpochSummary], epoch_from: Any, epoch_to: Any
+) -> PairedTest | None:
+    """The paired accuracy test between two epochs' saved predictions, as ``compare`` runs it.
+
+    None unless both epochs were saved with the same labels in the same order (the same
+    validation samples): a paired test needs the pairs.
+    """
+    a, b = _nearest(per_epoch, epoch_from), _nearest(per_epoch, epoch_to)
+    if a is None or b is None or a is b:
+        return None
+    if a.correct is None or b.correct is None or a.labels is None or b.labels is None:
+        return None
+    if a.labels.shape != b.labels.shape or not np.array_equal(a.labels, b.labels):
+        return None
+    was, now = a.correct, b.correct
+    counts = [int(np.sum(m)) for m in (was & now, now & ~was, was & ~now, ~was & ~now)]
+    # compare's statistics with a = the later choice ("to"), b = the other
+    r = paired_proportion_difference(*counts)
+    p_value = float(r.p_value)
+    return PairedTest(
+        epoch_from=a.epoch,
+        epoch_to=b.epoch,
+        n=int(was.size),
+        from_only_correct=counts[2],
+        to_only_correct=counts[1],
+        difference=float(r.value),
+        ci_low=float(r.ci_low),
+        ci_high=float(r.ci_high),
+        p_value=p_value,
+        significant=p_value < PAIRED_ALPHA,
+    )
+
+
+def _paired(check: NoiseCheck, test: PairedTest | None) -> NoiseCheck:
+    """The noise verdict decided by the paired test when there is one."""
+    if test is None or check.noise_verdict is None:
+        return check
+    verdict = "beyond" if test.significant else "within"
+    return replace(check, paired=test, within_noise=not test.significant, noise_verdict=verdict)
+
+
+def _with_paired_tests(result: RunAnalysis, per_epoch: list[EpochSummary]) -> RunAnalysis:
+    """Every accuracy change between two saved epochs judged by the paired test."""
+    if not per_epoch:
+        return result
+    div, dis, advice = result.divergence, result.disagreement, result.advice
+    if div is not None:
+        test = paired_test(per_epoch, div.start_epoch, div.end_epoch)
+        div = replace(div, noise=_paired(div.noise, test))
+    if dis is not None:
+        test = paired_test(per_epoch, dis.loss_best_epoch, dis.score_best_epoch)
+        dis = replace(dis, noise=_paired(dis.noise, test))
+    prob, dec = advice.probabilities, advice.decisions
+    if prob is not None and dec is not None and dec.noise is not None:
+        test = paired_test(per_epoch, prob.epoch, dec.epoch)
+        advice = replace(advice, decisions=replace(dec, noise=_paired(dec.noise, test)))
+    return replace(result, divergence=div, disagreement=dis, advice=advice)
 
 
 def _advice(
@@ -147,6 +215,7 @@ def analyse_run(
         loss_composition=analysis.loss_composition(run, idx, size),
         collapse=collapse,
     )
+    result = _with_paired_tests(result, per_epoch)
     result.findings = find(result, goal)
     return result
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
 from lossgap.explanation import evaluate_predictions
 from lossgap.io import read_predictions, read_table
@@ -97,10 +98,14 @@ def prediction_files(directory: str | Path) -> list[tuple[float, Path]]:
     return sorted(found.items())
 
 
-def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> EpochSummary:
+def epoch_summary(
+    epoch: float, path: Path, ev: Evaluation, predictions: Predictions | None = None
+) -> EpochSummary:
     """The numbers of one epoch's evaluation that the history reports (read, not computed).
 
-    ``decomposition`` and ``confident_errors`` are None when the engine gives none.
+    ``decomposition`` and ``confident_errors`` are None when the engine gives none. With
+    ``predictions``, each sample's label and whether its decision is right are kept for
+    paired tests between epochs.
     """
     parts = ev.decomposition.log_loss if ev.decomposition is not None else None
     confident = ev.diagnostics.get("confident_errors")
@@ -127,6 +132,9 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> EpochSummary:
         else TemperatureScaled(
             **{k: temperature.get(k) for k in ("log_loss_after", "temperature", "accuracy_after")}
         ),
+        labels=None if predictions is None else np.asarray(predictions.y),
+        # the decision compare scores: the predicted class against the label
+        correct=None if predictions is None else predictions.predicted() == predictions.y,
     )
 
 
@@ -159,8 +167,9 @@ def evaluate_epochs(
     rows = []
     for done, (epoch, path) in enumerate(files, 1):
         # Intervals are not reported per epoch: skip the bootstrap.
-        evaluation = evaluate_predictions(read_predictions(path), replicates=0)
-        rows.append(epoch_summary(epoch, path, evaluation))
+        predictions = read_predictions(path)
+        evaluation = evaluate_predictions(predictions, replicates=0)
+        rows.append(epoch_summary(epoch, path, evaluation, predictions))
         if on_file is not None:
             on_file(done, len(files))
     return rows
@@ -195,9 +204,10 @@ def _evaluate_long_file(
     rows = []
     for done, epoch in enumerate(distinct, 1):
         part = rest.filter(pa.array(epochs == epoch))
-        evaluation = evaluate_predictions(predictions_from_table(part, choice), replicates=0)
+        predictions = predictions_from_table(part, choice)
+        evaluation = evaluate_predictions(predictions, replicates=0)
         where = Path(f"{path}[{epoch_column}={label_of(epoch)}]")
-        rows.append(epoch_summary(float(epoch), where, evaluation))
+        rows.append(epoch_summary(float(epoch), where, evaluation, predictions))
         if on_file is not None:
             on_file(done, len(distinct))
     return rows

@@ -307,6 +307,43 @@ class TrendTest:
 
 
 @dataclass(frozen=True)
+class PairedTest:
+    """The paired test of an accuracy change between two epochs' saved predictions: the
+    same statistics as ``lossgap compare`` on those two epochs (McNemar's exact test and
+    Newcombe's interval, :func:`lossgap.core.paired.paired_proportion_difference`).
+
+    Attributes
+    ----------
+    epoch_from, epoch_to : int, float or None
+        The two epochs; the difference is ``accuracy(to) - accuracy(from)``.
+    n : int
+        Samples scored at both.
+    from_only_correct, to_only_correct : int
+        Samples right at one epoch only (the discordant pairs).
+    difference, ci_low, ci_high : float
+    p_value : float
+        McNemar's exact two-sided p-value.
+    significant : bool
+        ``p_value < 0.05``, as ``compare`` calls a difference real.
+    """
+
+    epoch_from: float | int | None
+    epoch_to: float | int | None
+    n: int
+    from_only_correct: int
+    to_only_correct: int
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    significant: bool
+    test: str = "McNemar exact (paired), Newcombe interval"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class NoiseCheck:
     """Whether an accuracy change between two epochs is beyond sampling noise.
 
@@ -323,9 +360,9 @@ class NoiseCheck:
         The paired standard error at the fewest changed samples, the Bonferroni-widened
         z of "beyond" and how many points the better value was picked from; None unless
         the validation size is known.
-    paired : dict or None
-        The paired test on the two epochs' saved predictions, when there are some
-        (``{"test", "p_value", "a_only_correct", "b_only_correct", "n"}``).
+    paired : PairedTest or None
+        The paired test on the two epochs' saved predictions, when both were saved: it
+        then decides ``within_noise`` and ``noise_verdict`` (``"beyond"`` or ``"within"``).
     """
 
     change_se: float | None = None
@@ -334,7 +371,7 @@ class NoiseCheck:
     change_se_smallest: float | None = None
     z_beyond: float | None = None
     searched: int | None = None
-    paired: dict[str, Any] | None = None
+    paired: PairedTest | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The keys the check made: none of the sized ones without a size."""
@@ -349,7 +386,7 @@ class NoiseCheck:
         if self.noise_verdict is not None:
             out["noise_verdict"] = self.noise_verdict
         if self.paired is not None:
-            out["paired"] = self.paired
+            out["paired"] = self.paired.to_dict()
         return out
 
 
@@ -619,9 +656,15 @@ class EpochSummary:
     confident_errors: ConfidentErrorCount | None
     decomposition: EpochDecomposition | None
     temperature_scaled: TemperatureScaled | None
+    #: The labels and whether each sample's decision is right, for paired tests between
+    #: epochs (not in the JSON).
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    correct: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(replace(self, labels=None, correct=None))
+        del out["labels"], out["correct"]
+        return out
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,15 @@ def _noise_clause(analysis: RunAnalysis, check: NoiseCheck, what: str) -> str:
     n, se, verdict = analysis.n_val, check.change_se, check.noise_verdict
     if verdict is None:
         return ""
+    test = check.paired
+    if test is not None:
+        return (
+            f"; on the saved predictions of {at(analysis, test.epoch_from)} and "
+            f"{at(analysis, test.epoch_to)} ({test.n} samples) {what} is {verdict} sampling "
+            f"noise: {test.to_only_correct} samples are right only at {test.epoch_to} and "
+            f"{test.from_only_correct} only at {test.epoch_from} (McNemar's exact test, p = "
+            f"{test.p_value:.2g}, as lossgap compare on those two epochs)"
+        )
     if verdict == "n unknown" or se is None:
         return (
             f"; whether {what} is beyond sampling noise is unknown: the validation-set size is "
