@@ -207,6 +207,72 @@ def theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return slope, float(np.median(y) - slope * np.median(x))
 
 
+def hinge_point(x: np.ndarray, y: np.ndarray, *, min_after: int = MIN_TREND_POINTS) -> int | None:
+    """Where a curve turns upwards: the knot of the best broken line through it.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+        Increasing positions and finite values.
+    min_after : int, default=MIN_TREND_POINTS
+        Fewest points after the knot.
+
+    Returns
+    -------
+    int or None
+        The index ``b`` of the continuous two-segment line
+        ``a + c1 x + c2 max(0, x - x_b)`` that fits ``y`` best by least squares among those
+        rising after the knot (``c2 > 0`` and ``c1 + c2 > 0``); None when no knot leaves
+        ``min_after`` points or no such line exists.
+
+    Notes
+    -----
+    The slope before the knot is free, so a loss still falling slowly into its minimum does
+    not drag the knot later. Every knot is scored in one pass: the sums of the hinge
+    regressor over the points after ``b`` come from suffix cumulative sums, so the fit over
+    all knots is O(n). Least squares weighs every point alike, so autocorrelated noise
+    moves the knot far less than it moves the first point a running test calls significant.
+
+    Examples
+    --------
+    >>> x = np.arange(60.0)
+    >>> hinge_point(x, 1.0 - 0.002 * x + 0.01 * np.maximum(0, x - 35))
+    35
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = x.size
+    last = n - min_after
+    if last < 0:
+        return None
+    x = x - x.mean()
+    y = y - y.mean()
+
+    def after(values: np.ndarray) -> np.ndarray:
+        """Sum over i > b of ``values[i]``, for each b."""
+        suffix = np.cumsum(values[::-1])[::-1]
+        return np.append(suffix[1:], 0.0)
+
+    count = np.arange(n - 1, -1, -1, dtype=np.float64)
+    sx, sxx, sy, sxy = after(x), after(x * x), after(y), after(x * y)
+    # centred sums of squares and products of the regressors x and h = max(0, x - x_b)
+    s11, s1y = float(x @ x), float(x @ y)
+    sh = sx - x * count
+    s22 = sxx - 2 * x * sx + x * x * count - sh * sh / n
+    s12 = sxx - x * sx
+    s2y = sxy - x * sy
+    det = s11 * s22 - s12 * s12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c2 = (s11 * s2y - s12 * s1y) / det
+        c1 = (s22 * s1y - s12 * s2y) / det
+        explained = (s22 * s1y * s1y - 2 * s12 * s1y * s2y + s11 * s2y * s2y) / det
+        # a knot with (almost) no point after it leaves the two regressors collinear
+        rising = (det > 1e-12 * s11 * np.maximum(s22, 0)) & (c2 > 0) & (c1 + c2 > 0)
+    explained = np.where(rising, explained, -np.inf)[: last + 1]
+    if not np.isfinite(explained).any():
+        return None
+    return int(np.argmax(explained))
+
+
 #: The lag-1 autocorrelation estimate is bias-corrected and capped here (an AR(1) with
 #: phi near 1 is a random walk: no effective sample is left to test a trend on).
 MAX_AUTOCORRELATION = 0.9

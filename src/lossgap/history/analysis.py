@@ -34,6 +34,7 @@ from lossgap.core.trend import (
     Trend,
     accuracy_change_se,
     granularity_n,
+    hinge_point,
     level_sd,
     noise_sd,
     smooth,
@@ -353,18 +354,35 @@ def overfitting(run: Run, idx: np.ndarray, curves: Curves) -> Overfitting | None
     gap_s, val_s, train_s = smooth(gap, size), smooth(val, size), smooth(train, size)
     stride = max(1, -(-points.size // 60))
     tolerance = max(MIN_LOSS_RISE * abs(val_s.min()), level_sd(val))
-    for onset in range(0, points.size - MIN_TREND_POINTS + 1, stride):
+
+    def tests_at(onset: int) -> tuple[Trend, Trend, Trend] | None:
+        """The three trend tests from ``onset``, when the onset holds there."""
         if gap_s[-1] - gap_s[onset] < MIN_GAP_GROWTH * abs(val_s[onset]):
-            continue
+            return None
         if gap_s[-1] <= 0 or val_s[onset] > val_s[onset:].min() + tolerance:
-            continue  # validation still better than training, or still improving
+            return None  # validation still better than training, or still improving
         gap_t = trend(x[onset:], gap[onset:])
         if gap_t.direction != "rising":
-            continue
+            return None
         train_t = trend(x[onset:], train[onset:])
         val_t = trend(x[onset:], val[onset:])
         if train_t.direction != "falling" or val_t.direction == "falling":
+            return None
+        return gap_t, train_t, val_t
+
+    for onset in range(0, points.size - MIN_TREND_POINTS + 1, stride):
+        tests = tests_at(onset)
+        if tests is None:
             continue
+        # The first point that passes is where the validation loss stopped improving by
+        # more than its noise allows, which under autocorrelated noise lies well before it
+        # turns upwards: where it does turn (the knot of a hinge fitted from there, with a
+        # rising trend after it) is the onset.
+        knot = hinge_point(x[onset:], val[onset:])
+        moved = None if not knot else tests_at(onset + knot)
+        if moved is not None and moved[2].direction == "rising":
+            onset, tests = onset + knot, moved
+        gap_t, train_t, val_t = tests
         point = int(points[onset])
         return Overfitting(
             onset_index=point,
