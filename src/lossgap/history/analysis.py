@@ -379,9 +379,10 @@ def overfitting(run: Run, idx: np.ndarray, curves: Curves) -> Overfitting | None
         # turns upwards: where it does turn (the knot of a hinge fitted from there, with a
         # rising trend after it) is the onset.
         knot = hinge_point(x[onset:], val[onset:])
-        moved = None if not knot else tests_at(onset + knot)
-        if moved is not None and moved[2].direction == "rising":
-            onset, tests = onset + knot, moved
+        if knot:  # None (no turn) or 0 (the turn is here) leave the onset where it is
+            moved = tests_at(onset + knot)
+            if moved is not None and moved[2].direction == "rising":
+                onset, tests = onset + knot, moved
         gap_t, train_t, val_t = tests
         point = int(points[onset])
         return Overfitting(
