@@ -10,8 +10,8 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, log_loss
 
 from lossgap.history import analyse_history, analyse_run
-from lossgap.history.analysis import ASSUMED_CLASSES
 from lossgap.render.history import history_answer
+from lossgap.rules.book import ASSUMED_CLASSES
 from tests.helpers.data import REAL_LOGS, needs_real_logs
 from tests.helpers.histories import run_of
 
@@ -54,8 +54,8 @@ def test_a_loss_of_1_23_at_98_percent_accuracy_has_other_terms():
     a, n = facts.accuracy, analysis.n_val
     lowered = a - 1.959963984540054 * math.sqrt(a * (1 - a) / n) if n else a
     at_grid = math.floor(lowered * 1e4) / 1e4
-    assert facts.calibrated_max == pytest.approx(fano_by_hand(at_grid, ASSUMED_CLASSES))
-    assert 0 <= facts.calibrated_max - fano_by_hand(lowered, ASSUMED_CLASSES) < 1e-3
+    assert facts.calibrated_max == pytest.approx(fano_by_hand(at_grid, int(ASSUMED_CLASSES)))
+    assert 0 <= facts.calibrated_max - fano_by_hand(lowered, int(ASSUMED_CLASSES)) < 1e-3
     assert facts.loss == pytest.approx(1.2285, abs=1e-4) and facts.accuracy > 0.98
     (finding,) = [f for f in analysis.findings if f.code == "loss_has_extra_terms"]
     assert "all 10 epochs" in finding.message and "label smoothing" in finding.message.lower()

@@ -59,18 +59,26 @@ from lossgap.results.history import (
     TrendTest,
 )
 
-#: Smallest rise of the smoothed validation loss after its minimum, relative to it.
-MIN_LOSS_RISE = 0.02
-#: Smallest fall of the smoothed decision score after its maximum.
-MIN_SCORE_FALL = 0.005
-#: The smoothed change must also exceed this many noise SDs of the curve, at least...
-NOISE_MULTIPLE = 2.0
+# The thresholds of the history findings are the rule book's (lossgap.rules.book):
+# MIN_LOSS_RISE, MIN_SCORE_FALL and NOISE_MULTIPLE (loss_accuracy_divergence),
+# MIN_GAP_GROWTH (overfitting_onset), SPIKE_SDS and SPIKE_SHARE (metric_spike).
+from lossgap.rules.book import (
+    ASSUMED_CLASSES,
+    COLLAPSE_TOLERANCE,
+    MIN_GAP_GROWTH,
+    MIN_LOSS_RISE,
+    MIN_SCORE_FALL,
+    NOISE_MULTIPLE,
+    SPIKE_SDS,
+    SPIKE_SHARE,
+)
 
 
 def noise_multiple(points: int) -> float:
-    """...and ``sqrt(2 ln n)`` SDs on a curve of ``n`` points: the start is the curve's
-    best point, picked among ``n``, and the extreme of ``n`` noisy values lies about that
-    many SDs out, so a smaller change from it is what selection alone produces.
+    """The noise SDs a smoothed change must exceed: ``NOISE_MULTIPLE``, and ``sqrt(2 ln n)``
+    on a curve of ``n`` points: the start is the curve's best point, picked among ``n``, and
+    the extreme of ``n`` noisy values lies about that many SDs out, so a smaller change from
+    it is what selection alone produces.
 
     Examples
     --------
@@ -78,12 +86,6 @@ def noise_multiple(points: int) -> float:
     (2.33, 2.86)
     """
     return max(NOISE_MULTIPLE, float(np.sqrt(2 * np.log(max(points, 1)))))
-#: Smallest growth of the train/validation gap, relative to the validation loss.
-MIN_GAP_GROWTH = 0.10
-#: A point off its neighbours' mean by more than this many robust SDs...
-SPIKE_SDS = 6.0
-#: ...and by more than this share of that mean is a spike.
-SPIKE_SHARE = 0.25
 
 
 def _positions(run: Run, idx: np.ndarray) -> np.ndarray:
@@ -505,9 +507,6 @@ def analysed_points(run: Run) -> np.ndarray:
     return np.flatnonzero(ok)
 
 
-#: The loss bound assumes this many classes, the most a log is likely to have (more classes
-#: allow a larger calibrated loss at the same accuracy, so this errs towards silence).
-ASSUMED_CLASSES = 1000
 #: Fewest epochs that must all be out of a calibrated model's reach.
 MIN_COMPOSITION_POINTS = 3
 #: The accuracy is rounded down to this step before the bound is evaluated.
@@ -540,14 +539,15 @@ def loss_composition(run: Run, idx: np.ndarray, n_val: int | None) -> LossCompos
     loss, accuracy = loss[ok], accuracy[ok]
     half = Z95 * np.sqrt(accuracy * (1 - accuracy) / n_val) if n_val else 0.0
     lowest = np.floor(np.maximum(accuracy - half, 0.0) / ACCURACY_GRID) * ACCURACY_GRID
-    lowest = np.maximum(lowest, 1.0 / ASSUMED_CLASSES)
+    classes = int(ASSUMED_CLASSES)
+    lowest = np.maximum(lowest, 1.0 / classes)
     distinct, where = np.unique(lowest, return_inverse=True)
-    ceiling = np.array([bounds.fano_loss(float(a), classes=ASSUMED_CLASSES) for a in distinct])
+    ceiling = np.array([bounds.fano_loss(float(a), classes=classes) for a in distinct])
     bound = ceiling[where]
     return LossComposition(
         loss_metric=run.loss,
         score_metric=run.score,
-        classes_assumed=ASSUMED_CLASSES,
+        classes_assumed=classes,
         points=int(points.size),
         above=int(np.sum(loss > bound)),
         epoch=run.label(int(points[-1])),
@@ -558,9 +558,6 @@ def loss_composition(run: Run, idx: np.ndarray, n_val: int | None) -> LossCompos
     )
 
 
-#: ``2A / (1 + A) / F`` within this share of a whole number K >= 2 reads as one class
-#: predicted for every sample (the share allows for float32 logging).
-COLLAPSE_TOLERANCE = 0.02
 
 
 def collapse(run: Run, idx: np.ndarray) -> Collapse | None:
