@@ -95,10 +95,10 @@ def prediction_files(directory: str | Path) -> list[tuple[float, Path]]:
 def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
     """The numbers of one epoch's evaluation that the history reports (read, not computed).
 
-    ``decomposition`` and ``confident_errors`` are None when the engine gives none.
+    ``decomposition`` is None when the engine gives none.
     """
     parts = ev.decomposition.log_loss if ev.decomposition is not None else None
-    confident = ev.diagnostics.get("confident_errors")
+    confident = ev.diagnostics.confident_errors
     temperature = ev.recalibration_map("temperature")
     return {
         "epoch": label_of(epoch),
@@ -107,9 +107,12 @@ def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
         "task": ev.task,
         "accuracy": ev.metric("accuracy"),
         "log_loss": ev.metric("log_loss"),
-        "confident_errors": None
-        if confident is None
-        else {k: confident.get(k) for k in ("count", "share", "loss_share", "level")},
+        "confident_errors": {
+            "count": confident.count,
+            "share": confident.share,
+            "loss_share": confident.loss_share,
+            "level": confident.level,
+        },
         "decomposition": None
         if parts is None
         else {
