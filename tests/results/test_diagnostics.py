@@ -10,9 +10,10 @@ import lossgap
 from tests.helpers.data import calibrated_logits, random_multiclass
 
 KEYS = [
-    "majority_accuracy", "effective_n", "infinite_count", "confident_errors", "extreme_errors",
+    "majority_accuracy", "effective_n", "infinite_count", "confident_errors",
     "loss_concentration", "loss_against_baseline", "accuracy_against_majority",
-    "calibration_in_the_large", "threshold_band", "ece_binning", "calibration_test",
+    "calibration_in_the_large", "threshold_band", "label_errors", "ece_binning",
+    "calibration_test",
 ]
 
 

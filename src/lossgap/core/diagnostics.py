@@ -32,7 +32,6 @@ from lossgap.results.diagnostics import (
     ConcentrationCurve,
     ConfidentErrors,
     Diagnostics,
-    ExtremeErrors,
     LossAgainstBaseline,
     LossConcentration,
     ThresholdBand,
@@ -40,8 +39,6 @@ from lossgap.results.diagnostics import (
 
 #: A confident error gives its true class at most ``1 - CONFIDENT_LEVEL``.
 CONFIDENT_LEVEL = 0.9
-#: Errors this confident (true class <= 0.01) are checked against label noise.
-EXTREME_LEVEL = 0.99
 #: Half-width around the threshold within which a binary prediction is "at the threshold".
 THRESHOLD_BAND = 0.05
 #: Points of the loss concentration curve kept for plots.
@@ -328,7 +325,6 @@ def diagnose(tally: Tally, accuracy: float, confidence: float = 0.95) -> Diagnos
     total_loss = float(loss.sum())
     confident_loss = float(loss[np.round(prob, 12) <= at_most(CONFIDENT_LEVEL)].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
-    ext_observed, ext_expected, ext_p = errors_beyond_calibration(tally, EXTREME_LEVEL)
     shares = tally.class_weight / tally.weight
     concentration = loss_concentration(prob, weight)
     concentration = replace(concentration, calibrated=calibrated_concentration(tally))
@@ -344,13 +340,6 @@ def diagnose(tally: Tally, accuracy: float, confidence: float = 0.95) -> Diagnos
             expected_if_calibrated=expected,
             p_value=p_value,
             ids=_ids_below(tally, CONFIDENT_LEVEL),
-        ),
-        extreme_errors=ExtremeErrors(
-            level=EXTREME_LEVEL,
-            count=ext_observed,
-            expected_if_calibrated=ext_expected,
-            p_value=ext_p,
-            ids=_ids_below(tally, EXTREME_LEVEL, None),
         ),
         loss_concentration=concentration,
         loss_against_baseline=loss_against_baseline(tally, confidence),

@@ -42,22 +42,69 @@ class ConfidentErrors:
 
 
 @dataclass(frozen=True)
-class ExtremeErrors:
-    """Errors made with at least ``level`` (near-certain) confidence: the label suspects.
+class LabelCandidate:
+    """A label that may be wrong (:func:`lossgap.core.label_errors.candidates`).
 
     Attributes
     ----------
-    level, count, expected_if_calibrated, p_value : float
-        As :class:`ConfidentErrors`.
-    ids : list
-        The ids of all of them.
+    id : object
+        The sample's id.
+    label, suggested : object
+        The given class, and the most probable one.
+    probability : float
+        The probability the model gives the label (cleanlab's self-confidence).
+    chance : float
+        The label's chance under calibration (:func:`lossgap.core.label_errors.label_chance`).
+    confident_learning : bool
+        Confident learning lists it too.
+    """
+
+    id: Any
+    label: Any
+    suggested: Any
+    probability: float
+    chance: float
+    confident_learning: bool
+
+
+@dataclass(frozen=True)
+class LabelErrors:
+    """Labels a calibrated model would almost never draw, against how many it would.
+
+    Attributes
+    ----------
+    level : float
+        A label is counted when its chance under calibration is at most this.
+    method : str
+        ``"per sample"``, or ``"class columns"`` (multiclass without the samples: a
+        superset).
+    count, effective_count : float
+        Such labels (weight), and in effective samples.
+    expected_if_calibrated : float
+        How many a calibrated model with these probabilities would have.
+    beyond_chance : float
+        ``count`` minus that, at least 0.
+    p_value : float
+        Poisson chance of at least ``count``.
+    loss_beyond_chance : float
+        The capped log loss they carry beyond a calibrated model's, per sample.
+    candidate_method : str
+        How the candidates are chosen, in words.
+    candidates : list of LabelCandidate or None
+        The least likely labels first; None without the samples or when the test does not
+        pass its level.
     """
 
     level: float
+    method: str
     count: float
+    effective_count: float
     expected_if_calibrated: float
+    beyond_chance: float
     p_value: float
-    ids: list[Any]
+    loss_beyond_chance: float
+    candidate_method: str
+    candidates: list[LabelCandidate] | None
 
 
 @dataclass(frozen=True)
@@ -210,7 +257,6 @@ class Diagnostics:
     infinite_count : int
         Samples whose true class got probability exactly 0.
     confident_errors : ConfidentErrors
-    extreme_errors : ExtremeErrors
     loss_concentration : LossConcentration
     loss_against_baseline : LossAgainstBaseline
     accuracy_against_majority : AccuracyAgainstMajority
@@ -218,6 +264,8 @@ class Diagnostics:
         Binary only.
     threshold_band : ThresholdBand or None
         Binary only.
+    label_errors : LabelErrors or None
+        The label-error test and candidates (set by the explanation engine).
     ece_binning : str
         The bins of the binned ECE, in words (set by the explanation engine).
     calibration_test : CalibrationTest or None
@@ -229,12 +277,12 @@ class Diagnostics:
     effective_n: float
     infinite_count: int
     confident_errors: ConfidentErrors
-    extreme_errors: ExtremeErrors
     loss_concentration: LossConcentration
     loss_against_baseline: LossAgainstBaseline
     accuracy_against_majority: AccuracyAgainstMajority
     calibration_in_the_large: CalibrationInTheLarge | None
     threshold_band: ThresholdBand | None
+    label_errors: LabelErrors | None = None
     ece_binning: str = ""
     calibration_test: CalibrationTest | None = None
 

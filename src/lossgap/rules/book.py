@@ -52,8 +52,9 @@ HIGH_NATS = 0.02
 FLOOR_ACCURACY = 0.005
 #: ``wide_intervals`` (low): the accuracy's interval half-width reaches this.
 WIDE_HALF_WIDTH = 0.02
-#: ``possible_label_errors``: errors at true-class probability <= 0.01 look like label
-#: noise past this p-value.
+#: ``possible_label_errors``: level of the test of labels of chance <= 1% under calibration;
+#: stricter than ``ALPHA``, since its candidates are labels to re-check by hand, and so that
+#: it adds about 0.1% to the false alarms on calibrated data, not 1%.
 LABEL_ERRORS_P = 0.001
 #: ``confident_errors`` is low, not dropped, when its errors carry this share of the loss.
 CONFIDENT_LOSS_SHARE = 0.25
@@ -323,15 +324,19 @@ RECALIBRATION_GAIN = _declare(
 
 POSSIBLE_LABEL_ERRORS = _declare(
     "possible_label_errors",
-    "near-certain errors: label noise?",
+    "labels a calibrated model would not draw: label noise?",
     commands=("explain",),
-    severities=("medium",),
-    tests="at least 2 samples give their label probability at most 0.01, with a Poisson "
-    "p-value below LABEL_ERRORS_P against the model's own probabilities",
-    severity="always medium",
-    thresholds=("LABEL_ERRORS_P",),
-    doc="Far more near-certain errors than the model's probabilities allow: wrong labels, or a "
-    "model certain where it should not be. Re-check these labels by hand first.",
+    severities=("high", "medium"),
+    tests="at least 2 effective samples have a label whose chance under the model's own "
+    "probabilities is at most 1%, more than a calibrated model draws (Poisson p-value below "
+    "LABEL_ERRORS_P), and the capped log loss they carry beyond a calibrated model's is at "
+    "least FLOOR_NATS per sample",
+    severity="high from HIGH_NATS of loss beyond chance, else medium",
+    thresholds=("LABEL_ERRORS_P", "FLOOR_NATS", "HIGH_NATS"),
+    doc="More labels than chance allows are ones the model's probabilities make near "
+    "impossible: wrong labels, or a model certain where it should not be. Re-check the "
+    "candidates (confident learning's, as cleanlab's, and every label of chance at most 1%; "
+    "all in diagnostics.label_errors) by hand, least likely first.",
 )
 
 ACCURACY_NEAR_MAJORITY = _declare(
