@@ -319,18 +319,18 @@ def _evaluate(
         if full
         else None,
         worst=_worst_rows(tally, top),
-        diagnostics={
-            **diagnose(tally, values["accuracy"], confidence, seed=seed, labels=labels),
-            "label_errors": label_errors(tally, pred, list_below=LABEL_ERRORS_P),
-            "ece_binning": ece_binning(ece_bins)
+        diagnostics=replace(
+            diagnose(tally, values["accuracy"], confidence, seed=seed, labels=labels),
+            label_errors=label_errors(tally, pred, list_below=LABEL_ERRORS_P),
+            ece_binning=ece_binning(ece_bins)
             + (
                 ""
                 if binary
                 else " (ece: the top-label confidence; classwise_ece: mean over classes, "
                 "one-vs-rest)"
             ),
-            "calibration_test": calibration_test(tally).to_dict(),
-        },
+            calibration_test=calibration_test(tally),
+        ),
         confidence=confidence,
         weighted=weighted,
         per_class=[] if binary else per_class(tally, errors, full=full),

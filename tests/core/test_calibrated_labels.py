@@ -3,6 +3,8 @@ concentration's: their pooled table, their distribution and the precision of the
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 from scipy.special import expit
@@ -40,9 +42,9 @@ def test_pooled_half_loss_share_is_within_its_bound_of_the_exact_one(seed):
     # the concentration test reads the resampling table: its share is the exact one to
     # 0.002 plus one sample's share (the exact share moves in steps of 1 / n)
     tally = _table(seed)
-    exact = loss_concentration(*true_class_cells(tally))["half_loss_sample_share"]
+    exact = loss_concentration(*true_class_cells(tally)).half_loss_sample_share
     bound = 0.002 + 1 / tally.count
-    assert calibrated_concentration(tally)["pooled_share"] == pytest.approx(exact, abs=bound)
+    assert calibrated_concentration(tally).pooled_share == pytest.approx(exact, abs=bound)
 
 
 def test_labels_are_drawn_at_each_rows_score():
@@ -80,8 +82,8 @@ def test_one_draw_serves_both_nulls(monkeypatch):
     assert len(calls) == 1
     # and the draw follows the seed: same seed, same numbers
     again = lossgap.explain(y, p, seed=4)
-    facts = first.diagnostics["loss_concentration"]["calibrated"]
-    assert facts == again.diagnostics["loss_concentration"]["calibrated"]
+    facts = first.diagnostics.loss_concentration.calibrated
+    assert facts == again.diagnostics.loss_concentration.calibrated
     assert first.metrics["ece"] == again.metrics["ece"]
 
 
@@ -93,4 +95,4 @@ def test_weights_scale_leaves_the_draw_unchanged():
     ones = Tally.from_predictions(Predictions(y, p, sample_weight=w))
     fives = Tally.from_predictions(Predictions(y, p, sample_weight=5 * w))
     a, b = calibrated_concentration(ones, 2), calibrated_concentration(fives, 2)
-    assert a == pytest.approx(b, rel=1e-9)
+    assert asdict(a) == pytest.approx(asdict(b), rel=1e-9)

@@ -9,6 +9,7 @@ test's null), and scikit-learn's bundled data with 5% of the labels flipped
 from __future__ import annotations
 
 import warnings
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -122,12 +123,12 @@ def test_binary_test_is_the_same_from_the_tables():
     tally = Tally.from_predictions(pred)
     samples = _sample_test(pred, 0.01, effective_scale(tally))
     tables = label_errors(tally)
-    assert tables["method"] == "per sample" and tables["candidates"] is None
-    assert len(label_errors(tally, pred)["candidates"]) > 0
+    assert tables.method == "per sample" and tables.candidates is None
+    assert len(label_errors(tally, pred).candidates) > 0
     for key in ("count", "expected_if_calibrated", "p_value"):
-        assert samples[key] == pytest.approx(tables[key], rel=1e-9, abs=1e-12)
+        assert samples[key] == pytest.approx(getattr(tables, key), rel=1e-9, abs=1e-12)
     loss = (samples["loss"] - samples["expected_loss"]) / tally.weight
-    assert loss == pytest.approx(tables["loss_beyond_chance"], rel=1e-9)
+    assert loss == pytest.approx(tables.loss_beyond_chance, rel=1e-9)
 
 
 def test_multiclass_without_samples_falls_back_to_the_class_columns():
@@ -140,12 +141,12 @@ def test_multiclass_without_samples_falls_back_to_the_class_columns():
     pred = Predictions(labels, prob, classes=list(range(5)))
     tally = Tally.from_predictions(pred)
     columns, samples = label_errors(tally), label_errors(tally, pred)
-    assert (columns["method"], samples["method"]) == ("class columns", "per sample")
-    assert columns["candidates"] is None
+    assert (columns.method, samples.method) == ("class columns", "per sample")
+    assert columns.candidates is None
     given = prob[np.arange(2000), labels]
-    assert columns["count"] == (given <= 0.01).sum() >= samples["count"]
-    assert columns["expected_if_calibrated"] == pytest.approx(prob[prob <= 0.01].sum())
-    assert columns["expected_if_calibrated"] >= samples["expected_if_calibrated"]
+    assert columns.count == (given <= 0.01).sum() >= samples.count
+    assert columns.expected_if_calibrated == pytest.approx(prob[prob <= 0.01].sum())
+    assert columns.expected_if_calibrated >= samples.expected_if_calibrated
 
 
 def test_the_test_reads_the_weights_through_their_effective_count():
@@ -161,8 +162,8 @@ def test_the_test_reads_the_weights_through_their_effective_count():
         )
     ]
     for key in ("p_value", "effective_count", "loss_beyond_chance"):
-        assert facts[1][key] == pytest.approx(facts[0][key], rel=1e-9)
-    assert facts[1]["candidates"] == facts[0]["candidates"]
+        assert getattr(facts[1], key) == pytest.approx(getattr(facts[0], key), rel=1e-9)
+    assert facts[1].candidates == facts[0].candidates
 
 
 def test_bad_shapes_are_one_input_error():
@@ -205,16 +206,17 @@ def test_recall_of_cleanlab_at_no_worse_precision_on_flipped_real_data():
                 # the list explain shows once the test finds more unlikely labels than chance
                 listed = candidates(Predictions(labels, prob, classes=list(range(prob.shape[1]))))
                 chosen = np.zeros(len(labels), dtype=bool)
-                chosen[[c["id"] for c in listed]] = True
+                chosen[[c.id for c in listed]] = True
                 ours.append(recall_precision(chosen, truth))
                 theirs.append(recall_precision(cleanlab_issues(labels, prob), truth))
-                scores = [c["chance"] for c in listed]
+                scores = [c.chance for c in listed]
                 assert scores == sorted(scores)
                 if name != "digits":
                     continue
                 found = finding(ev)
                 assert found is not None and found.severity == "high", (model, seed)
-                assert ev.to_dict()["diagnostics"]["label_errors"]["candidates"] == listed
+                json_listed = ev.to_dict()["diagnostics"]["label_errors"]["candidates"]
+                assert json_listed == [asdict(c) for c in listed]
                 assert len(listed) > 20
                 assert 0 < found.evidence["count"] <= found.evidence["observed"]
                 if model == "forest":  # each label at probability <= 0.01 is a flip
@@ -258,12 +260,10 @@ def test_the_finding_names_the_labels_beyond_chance():
     ev = evaluate(labels, np.column_stack([1 - expit(t), expit(t)]))
     found = finding(ev)
     assert found is not None
-    facts = ev.diagnostics["label_errors"]
-    assert found.evidence["count"] == pytest.approx(
-        facts["count"] - facts["expected_if_calibrated"]
-    )
+    facts = ev.diagnostics.label_errors
+    assert found.evidence["count"] == pytest.approx(facts.count - facts.expected_if_calibrated)
     assert 25 <= found.evidence["count"] <= 31
-    assert set(sure) <= {c["id"] for c in facts["candidates"]}
+    assert set(sure) <= {c.id for c in facts.candidates}
     # weights scaled by 5: the same verdict
     scaled = evaluate(
         labels, np.column_stack([1 - expit(t), expit(t)]), sample_weight=np.full(4000, 5.0)

@@ -327,7 +327,7 @@ def test_infinite_loss_keeps_every_other_number_finite():
     ev = lossgap.explain(y, p)
     assert ev.metric("log_loss") == np.inf and ev.metrics["log_loss"].ci_low is None
     assert np.isfinite(ev.decomposition.log_loss.score)
-    assert 0 < ev.diagnostics["loss_concentration"]["half_loss_sample_share"] < 0.5
+    assert 0 < ev.diagnostics.loss_concentration.half_loss_sample_share < 0.5
     assert ev.findings[0].code == "infinite_loss"
 
 

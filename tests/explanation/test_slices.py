@@ -140,7 +140,7 @@ def test_multiclass_ece_is_torchmetrics_top_label_and_classwise_is_per_class(bin
     assert_allclose([r.ece for r in ev.per_class], per_class, rtol=1e-5)
     assert_allclose(ev.metric("classwise_ece"), np.mean(per_class), rtol=1e-5)
     assert ev.metrics["ece"].ci_low <= ev.metric("ece") <= ev.metrics["ece"].ci_high
-    assert str(bins) in ev.diagnostics["ece_binning"]
+    assert str(bins) in ev.diagnostics.ece_binning
 
 
 def test_binary_ece_is_the_positive_class_ece():

@@ -237,10 +237,10 @@ def test_confident_errors_count_0_1_on_both_sides_and_say_what_was_measured():
     # binary: a negative at p = 0.9 is a true-class probability of 1 - 0.9 = 0.0999...98;
     # multiclass: a true class at exactly 0.1. Both are errors at the 90% level.
     binary = lossgap.explain([0, 1, 1, 0, 1], [0.9, 0.1, 0.8, 0.2, 0.7])
-    assert binary.diagnostics["confident_errors"]["count"] == 2
+    assert binary.diagnostics.confident_errors.count == 2
     prob = np.array([[0.1, 0.45, 0.45], [0.8, 0.1, 0.1], [0.2, 0.3, 0.5]])
     multi = lossgap.explain([0, 1, 2], prob)
-    assert multi.diagnostics["confident_errors"]["count"] == 2
+    assert multi.diagnostics.confident_errors.count == 2
     # ten classes near uniform: no prediction is confident, yet true classes get <= 10%
     rng = np.random.default_rng(0)
     prob = softmax(rng.normal(0, 0.3, (3000, 10)), axis=1)

@@ -42,7 +42,7 @@ def test_binary_charts_are_all_drawn_labelled_and_titled(rng):
         for _, y_label in _labels(chart):
             assert y_label
         assert any(x for x, _ in _labels(chart))
-    half = ev.diagnostics["loss_concentration"]["half_loss_sample_share"]
+    half = ev.diagnostics.loss_concentration.half_loss_sample_share
     assert f"{half:.0%}" in charts[3].summary or f"{half:.1%}" in charts[3].summary
 
 

@@ -15,6 +15,7 @@ counts (weights times ``n_eff / sum w``, Kish), so no test depends on the weight
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,17 @@ from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
+from lossgap.results.diagnostics import (
+    AccuracyAgainstMajority,
+    CalibratedConcentration,
+    CalibrationInTheLarge,
+    ConcentrationCurve,
+    ConfidentErrors,
+    Diagnostics,
+    LossAgainstBaseline,
+    LossConcentration,
+    ThresholdBand,
+)
 
 #: A confident error gives its true class at most ``1 - CONFIDENT_LEVEL``.
 CONFIDENT_LEVEL = 0.9
@@ -84,7 +96,7 @@ def errors_beyond_calibration(tally: Tally, level: float) -> tuple[float, float,
     return observed, expected, p_value
 
 
-def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
+def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> LossConcentration:
     """Share of samples (worst first) that carries half the loss, and the whole curve.
 
     Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones
@@ -97,19 +109,19 @@ def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> dict[str, Any]:
     total = carried[-1]
     samples = np.cumsum(weight) / weight.sum()
     if total <= 0:
-        return {"half_loss_sample_share": 1.0, "curve": {"sample_share": [], "loss_share": []}}
+        return LossConcentration(1.0, ConcentrationCurve(sample_share=[], loss_share=[]))
     index = int(np.searchsorted(carried, total / 2))
     grid = np.linspace(0, 1, CURVE_POINTS)
     curve = np.interp(
         grid, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
     )
-    return {
-        "half_loss_sample_share": float(samples[index]),
-        "curve": {"sample_share": grid.tolist(), "loss_share": curve.tolist()},
-    }
+    return LossConcentration(
+        half_loss_sample_share=float(samples[index]),
+        curve=ConcentrationCurve(sample_share=grid.tolist(), loss_share=curve.tolist()),
+    )
 
 
-def _threshold_band(tally: Tally, accuracy: float) -> dict[str, Any] | None:
+def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
     """Binary predictions within THRESHOLD_BAND of the threshold and the accuracy they hold."""
     if tally.task != "binary":
         return None
@@ -118,16 +130,16 @@ def _threshold_band(tally: Tally, accuracy: float) -> dict[str, Any] | None:
     decided = table.scores >= tally.threshold
     right = table.weights[near & decided, 1].sum() + table.weights[near & ~decided, 0].sum()
     wrong = table.weights[near].sum() - right
-    return {
-        "band": THRESHOLD_BAND,
-        "count": float(table.weights[near].sum()),
-        "share": float(table.weights[near].sum() / tally.weight),
-        "correct": float(right),
-        "wrong": float(wrong),
-        "accuracy_if_all_flipped": float(accuracy + (wrong - right) / tally.weight),
-        "accuracy_low": float(accuracy - right / tally.weight),
-        "accuracy_high": float(accuracy + wrong / tally.weight),
-    }
+    return ThresholdBand(
+        band=THRESHOLD_BAND,
+        count=float(table.weights[near].sum()),
+        share=float(table.weights[near].sum() / tally.weight),
+        correct=float(right),
+        wrong=float(wrong),
+        accuracy_if_all_flipped=float(accuracy + (wrong - right) / tally.weight),
+        accuracy_low=float(accuracy - right / tally.weight),
+        accuracy_high=float(accuracy + wrong / tally.weight),
+    )
 
 
 def _ids_below(tally: Tally, level: float, limit: int | None = 20) -> list[Any]:
@@ -143,7 +155,7 @@ def _mean_and_se(values: np.ndarray, weight: np.ndarray, n_eff: float) -> tuple[
     return mean, float(np.sqrt(variance / max(n_eff - 1.0, 1.0)))
 
 
-def loss_against_baseline(tally: Tally, confidence: float) -> dict[str, Any]:
+def loss_against_baseline(tally: Tally, confidence: float) -> LossAgainstBaseline:
     """Paired difference of each sample's log loss and the no-skill loss of its class.
 
     The no-skill forecast gives every sample the base rates, so a sample of class ``c``
@@ -162,13 +174,13 @@ def loss_against_baseline(tally: Tally, confidence: float) -> dict[str, Any]:
     n_eff = tally.weight * effective_scale(tally)
     mean, se = _mean_and_se(np.concatenate(values), np.concatenate(weights), n_eff)
     half = float(ndtri(0.5 + confidence / 2)) * se
-    return {
-        "difference": mean,
-        "se": se,
-        "ci_low": mean - half,
-        "ci_high": mean + half,
+    return LossAgainstBaseline(
+        difference=mean,
+        se=se,
+        ci_low=mean - half,
+        ci_high=mean + half,
         **loss_if_calibrated(tally),
-    }
+    )
 
 
 def loss_if_calibrated(tally: Tally) -> dict[str, float]:
@@ -206,7 +218,7 @@ def loss_if_calibrated(tally: Tally) -> dict[str, float]:
     }
 
 
-def accuracy_against_majority(tally: Tally) -> dict[str, Any]:
+def accuracy_against_majority(tally: Tally) -> AccuracyAgainstMajority:
     """Paired test of the accuracy against always predicting the majority class.
 
     Per sample the two rules differ only where exactly one is right: ``gained`` (the model
@@ -223,15 +235,15 @@ def accuracy_against_majority(tally: Tally) -> dict[str, Any]:
     won, gave = round(gained * scale), round(lost * scale)
     # two-sided exact binomial test at 1/2 (symmetric: twice the smaller tail)
     p_value = float(min(1.0, 2 * bdtr(min(won, gave), won + gave, 0.5))) if won + gave else 1.0
-    return {
-        "difference": (gained - lost) / tally.weight,
-        "gained": gained,
-        "lost": lost,
-        "p_value": p_value,
-    }
+    return AccuracyAgainstMajority(
+        difference=(gained - lost) / tally.weight,
+        gained=gained,
+        lost=lost,
+        p_value=p_value,
+    )
 
 
-def calibration_in_the_large(tally: Tally) -> dict[str, Any] | None:
+def calibration_in_the_large(tally: Tally) -> CalibrationInTheLarge | None:
     """Score test of calibration-in-the-large (binary): mean label against mean probability.
 
     Under calibration the weighted mean residual ``y - p`` has mean 0 and variance
@@ -246,13 +258,13 @@ def calibration_in_the_large(tally: Tally) -> dict[str, Any] | None:
     n_eff = tally.weight * effective_scale(tally)
     se = float(np.sqrt(spread / n_eff))
     z = residual / se if se > 0 else 0.0
-    return {
-        "mean_label": float(table.weights[:, 1].sum() / tally.weight),
-        "mean_probability": float(mass @ table.scores / tally.weight),
-        "residual": residual,
-        "se": se,
-        "p_value": float(2 * ndtr(-abs(z))),
-    }
+    return CalibrationInTheLarge(
+        mean_label=float(table.weights[:, 1].sum() / tally.weight),
+        mean_probability=float(mass @ table.scores / tally.weight),
+        residual=residual,
+        se=se,
+        p_value=float(2 * ndtr(-abs(z))),
+    )
 
 
 def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -269,7 +281,7 @@ def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
 
 def calibrated_concentration(
     tally: Tally, seed: int = 0, labels: CalibratedLabels | None = None
-) -> dict[str, Any]:
+) -> CalibratedConcentration:
     """Where the half-loss sample share of a calibrated model with these probabilities lies.
 
     Consistency resampling: labels are drawn from the model's own probabilities (each class
@@ -312,12 +324,12 @@ def calibrated_concentration(
     order = np.argsort(-loss, kind="stable")
     null = _half_loss_share(loss[order], np.concatenate(weights, axis=1)[:, order])
     actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
-    return {
-        "pooled_share": actual,
-        "calibrated_median": float(np.median(null)),
-        "calibrated_low": float(np.quantile(null, 0.01)),
-        "p_value": float((1 + (null <= actual).sum()) / (1 + len(null))),
-    }
+    return CalibratedConcentration(
+        pooled_share=actual,
+        calibrated_median=float(np.median(null)),
+        calibrated_low=float(np.quantile(null, 0.01)),
+        p_value=float((1 + (null <= actual).sum()) / (1 + len(null))),
+    )
 
 
 def diagnose(
@@ -327,7 +339,7 @@ def diagnose(
     *,
     seed: int = 0,
     labels: CalibratedLabels | None = None,
-) -> dict[str, Any]:
+) -> Diagnostics:
     """The diagnostics section of an Evaluation (``seed`` and ``labels`` as for
     :func:`calibrated_concentration`)."""
     prob, weight = true_class_cells(tally)
@@ -338,23 +350,23 @@ def diagnose(
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
     shares = tally.class_weight / tally.weight
     concentration = loss_concentration(prob, weight)
-    concentration["calibrated"] = calibrated_concentration(tally, seed, labels)
-    return {
-        "majority_accuracy": float(shares.max()),
-        "effective_n": float(tally.weight * effective_scale(tally)),
-        "infinite_count": tally.infinite_count,
-        "confident_errors": {
-            "level": CONFIDENT_LEVEL,
-            "count": observed,
-            "share": observed / tally.weight,
-            "loss_share": confident_loss / total_loss if total_loss > 0 else float("nan"),
-            "expected_if_calibrated": expected,
-            "p_value": p_value,
-            "ids": _ids_below(tally, CONFIDENT_LEVEL),
-        },
-        "loss_concentration": concentration,
-        "loss_against_baseline": loss_against_baseline(tally, confidence),
-        "accuracy_against_majority": accuracy_against_majority(tally),
-        "calibration_in_the_large": calibration_in_the_large(tally),
-        "threshold_band": _threshold_band(tally, accuracy),
-    }
+    concentration = replace(concentration, calibrated=calibrated_concentration(tally, seed, labels))
+    return Diagnostics(
+        majority_accuracy=float(shares.max()),
+        effective_n=float(tally.weight * effective_scale(tally)),
+        infinite_count=tally.infinite_count,
+        confident_errors=ConfidentErrors(
+            level=CONFIDENT_LEVEL,
+            count=observed,
+            share=observed / tally.weight,
+            loss_share=confident_loss / total_loss if total_loss > 0 else float("nan"),
+            expected_if_calibrated=expected,
+            p_value=p_value,
+            ids=_ids_below(tally, CONFIDENT_LEVEL),
+        ),
+        loss_concentration=concentration,
+        loss_against_baseline=loss_against_baseline(tally, confidence),
+        accuracy_against_majority=accuracy_against_majority(tally),
+        calibration_in_the_large=calibration_in_the_large(tally),
+        threshold_band=_threshold_band(tally, accuracy),
+    )

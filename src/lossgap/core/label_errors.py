@@ -38,8 +38,6 @@ uncertainty in dataset labels. JAIR 70. https://doi.org/10.1613/jair.1.12125
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import numpy.typing as npt
 from scipy.special import gammainc
@@ -50,6 +48,7 @@ from lossgap.core.predictions import Predictions, python_scalar
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
 from lossgap.errors import InputError
+from lossgap.results.diagnostics import LabelCandidate, LabelErrors
 
 #: A label whose chance under calibration is at most this counts in the test.
 CHANCE_LEVEL = 0.01
@@ -376,7 +375,7 @@ def label_errors(
     *,
     level: float = CHANCE_LEVEL,
     list_below: float = 1.0,
-) -> dict[str, Any]:
+) -> LabelErrors:
     """The ``label_errors`` section of the diagnostics: the test and the candidates.
 
     Parameters
@@ -395,12 +394,12 @@ def label_errors(
 
     Returns
     -------
-    dict
+    LabelErrors
         ``level``, ``method`` of the test, ``count`` and ``expected_if_calibrated`` (weights),
         ``effective_count`` (the count in effective samples, Kish),
         ``beyond_chance`` (their difference, at least 0), ``p_value``, ``loss_beyond_chance``
-        (nats per sample), ``candidate_method`` and ``candidates``: every candidate as
-        ``{id, label, suggested, probability, chance, confident_learning}`` (see
+        (nats per sample), ``candidate_method`` and ``candidates``: every candidate (id,
+        label, suggested, probability, chance, confident_learning; see
         :func:`candidates`), the least likely labels first
         (None when the samples are not in memory or the p-value is not below
         ``list_below``).
@@ -410,7 +409,7 @@ def label_errors(
     >>> from lossgap.core.tally import Tally
     >>> pred = Predictions([0, 0, 1, 1, 1], [0.1, 0.2, 0.9, 0.8, 0.001])
     >>> facts = label_errors(Tally.from_predictions(pred), pred)
-    >>> facts["count"], facts["candidates"][0]["id"], facts["candidates"][0]["chance"]
+    >>> facts.count, facts.candidates[0].id, facts.candidates[0].chance
     (1.0, 4, 0.001)
     """
     scale = effective_scale(tally)
@@ -424,24 +423,24 @@ def label_errors(
         test, method = _sample_test(pred, level, scale), "per sample"
     beyond = max(test["count"] - test["expected_if_calibrated"], 0.0)
     loss_beyond = max(test["loss"] - test["expected_loss"], 0.0) / tally.weight
-    return {
-        "level": level,
-        "method": method,
-        "count": test["count"],
-        "effective_count": test["count"] * scale,
-        "expected_if_calibrated": test["expected_if_calibrated"],
-        "beyond_chance": beyond,
-        "p_value": test["p_value"],
-        "loss_beyond_chance": loss_beyond,
-        "candidate_method": "confident learning (prune by noise rate, as cleanlab's "
+    return LabelErrors(
+        level=level,
+        method=method,
+        count=test["count"],
+        effective_count=test["count"] * scale,
+        expected_if_calibrated=test["expected_if_calibrated"],
+        beyond_chance=beyond,
+        p_value=test["p_value"],
+        loss_beyond_chance=loss_beyond,
+        candidate_method="confident learning (prune by noise rate, as cleanlab's "
         "find_label_issues) and every label of chance at most the level",
-        "candidates": None
+        candidates=None
         if pred is None or test["p_value"] >= list_below
         else candidates(pred, level),
-    }
+    )
 
 
-def candidates(pred: Predictions, level: float = CHANCE_LEVEL) -> list[dict[str, Any]]:
+def candidates(pred: Predictions, level: float = CHANCE_LEVEL) -> list[LabelCandidate]:
     """Every candidate with its scores, the least likely labels first.
 
     The candidates are confident learning's (:func:`find_label_issues`) and every label whose
@@ -462,13 +461,13 @@ def candidates(pred: Predictions, level: float = CHANCE_LEVEL) -> list[dict[str,
     order = np.lexsort((given, chance[flagged]))
     suggested = p[flagged].argmax(axis=1)
     return [
-        {
-            "id": python_scalar(pred.ids[flagged[i]]),
-            "label": python_scalar(pred.classes[pred.y[flagged[i]]]),
-            "suggested": python_scalar(pred.classes[suggested[i]]),
-            "probability": float(given[i]),
-            "chance": float(chance[flagged[i]]),
-            "confident_learning": bool(learned[flagged[i]]),
-        }
+        LabelCandidate(
+            id=python_scalar(pred.ids[flagged[i]]),
+            label=python_scalar(pred.classes[pred.y[flagged[i]]]),
+            suggested=python_scalar(pred.classes[suggested[i]]),
+            probability=float(given[i]),
+            chance=float(chance[flagged[i]]),
+            confident_learning=bool(learned[flagged[i]]),
+        )
         for i in order
     ]

@@ -103,12 +103,12 @@ def epoch_summary(
 ) -> EpochSummary:
     """The numbers of one epoch's evaluation that the history reports (read, not computed).
 
-    ``decomposition`` and ``confident_errors`` are None when the engine gives none. With
-    ``predictions``, each sample's label and whether its decision is right are kept for
-    paired tests between epochs.
+    ``decomposition`` is None when the engine gives none. With ``predictions``, each
+    sample's label and whether its decision is right are kept for paired tests between
+    epochs.
     """
     parts = ev.decomposition.log_loss if ev.decomposition is not None else None
-    confident = ev.diagnostics.get("confident_errors")
+    confident = ev.diagnostics.confident_errors
     temperature = ev.recalibration_map("temperature")
     return EpochSummary(
         epoch=label_of(epoch),
@@ -117,10 +117,11 @@ def epoch_summary(
         task=ev.task,
         accuracy=ev.metric("accuracy"),
         log_loss=ev.metric("log_loss"),
-        confident_errors=None
-        if confident is None
-        else ConfidentErrorCount(
-            **{k: confident.get(k) for k in ("count", "share", "loss_share", "level")}
+        confident_errors=ConfidentErrorCount(
+            count=confident.count,
+            share=confident.share,
+            loss_share=confident.loss_share,
+            level=confident.level,
         ),
         decomposition=None
         if parts is None or ev.decomposition is None

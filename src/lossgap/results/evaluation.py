@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lossgap.results.decision import Decision
+from lossgap.results.diagnostics import Diagnostics
 from lossgap.results.display import Displayable
 from lossgap.results.recalibration import Recalibration, RecalibrationMap
 from lossgap.results.slices import CalibrationTest, ClassSummary, Confusion, ConfusionPair
@@ -250,6 +251,8 @@ class Evaluation(Displayable):
     decision_rule : str
         The rule in words.
     metrics : dict of str to MetricValue
+    diagnostics : Diagnostics
+        Facts the finding rules read that are not metrics (counts, shares, tests).
     decomposition : Decomposition or None
         None when not computed (``detail="summary"``).
     recalibration : Recalibration or None
@@ -259,8 +262,6 @@ class Evaluation(Displayable):
         Ranked by severity, highest first.
     worst : list of WorstSample
         The samples with the highest log loss, highest first.
-    diagnostics : dict
-        Facts the finding rules read that are not metrics (counts, shares).
     confidence : float
         Confidence level of the intervals.
     per_class : list of ClassSummary
@@ -283,11 +284,11 @@ class Evaluation(Displayable):
     threshold: float | None
     decision_rule: str
     metrics: dict[str, MetricValue]
+    diagnostics: Diagnostics
     decomposition: Decomposition | None = None
     recalibration: Recalibration | None = None
     findings: list[Finding] = field(default_factory=list)
     worst: list[WorstSample] = field(default_factory=list)
-    diagnostics: dict[str, Any] = field(default_factory=dict)
     confidence: float = 0.95
     weighted: bool = False
     per_class: list[ClassSummary] = field(default_factory=list)
@@ -335,7 +336,7 @@ class Evaluation(Displayable):
             "recalibration": {} if self.recalibration is None else self.recalibration.to_dict(),
             "findings": [asdict(f) for f in self.findings],
             "worst": [asdict(row) for row in self.worst],
-            "diagnostics": self.diagnostics,
+            "diagnostics": self.diagnostics.to_dict(),
             "decision": None if self.decision is None else self.decision.to_dict(),
         }
         if self.confusion is not None:  # multiclass: where the loss lives

@@ -344,13 +344,13 @@ def infinite_loss(c: Comparison) -> Finding | None:
     if not infinite or c.by != "log_loss":
         return None
     counts = ", ".join(
-        f"{m.name} ({m.evaluation.diagnostics.get('infinite_count', 0)} sample(s))"
+        f"{m.name} ({m.evaluation.diagnostics.infinite_count} sample(s))"
         for m in infinite
     )
     evidence: dict[str, Any] = {
         "models": [m.name for m in infinite],
         "infinite_count": {
-            m.name: m.evaluation.diagnostics.get("infinite_count", 0) for m in infinite
+            m.name: m.evaluation.diagnostics.infinite_count for m in infinite
         },
         "log_loss_clipped": {m.name: m.evaluation.metric("log_loss_clipped") for m in infinite},
         "clip": 1e-15,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from scipy.special import ndtri
@@ -83,7 +84,7 @@ def held_out_gain(ev: Evaluation, method: str | None = None) -> dict[str, Any] |
 
 def infinite_loss(ev: Evaluation) -> Finding | None:
     """Some true class got probability exactly 0: the mean log loss is infinite."""
-    count = ev.diagnostics.get("infinite_count", 0)
+    count = ev.diagnostics.infinite_count
     if not count:
         return None
     clipped = ev.metric("log_loss_clipped")
@@ -101,33 +102,33 @@ def loss_above_baseline(ev: Evaluation) -> Finding | None:
     """Log loss worse than predicting the base rates beyond noise, while accuracy beats the
     majority: a paired interval of the per-sample loss difference."""
     loss, baseline = ev.metric("log_loss"), ev.metric("baseline_log_loss")
-    acc, majority = ev.metric("accuracy"), ev.diagnostics["majority_accuracy"]
-    paired = ev.diagnostics.get("loss_against_baseline")
-    if paired is None or math.isinf(loss) or not acc > majority:
+    acc, majority = ev.metric("accuracy"), ev.diagnostics.majority_accuracy
+    paired = ev.diagnostics.loss_against_baseline
+    if math.isinf(loss) or not acc > majority:
         return None
-    difference = paired["difference"]
+    difference = paired.difference
     # the test is against a calibrated model with these probabilities: a calibrated model's
     # expected loss never exceeds the no-skill loss, so only a loss it would not produce counts
-    severity = book.loss_above_baseline_severity(difference, paired["calibrated_p_value"])
+    severity = book.loss_above_baseline_severity(difference, paired.calibrated_p_value)
     if severity is None:
         return None
     return LOSS_ABOVE_BASELINE.finding(
         severity,
         f"Log loss {loss:.4f} is above {baseline:.4f}, the loss of always predicting the "
         f"base rates, by {difference:.4f} nats per sample ({ev.confidence:.0%} paired "
-        f"interval [{paired['ci_low']:.4f}, {paired['ci_high']:.4f}]), although accuracy "
+        f"interval [{paired.ci_low:.4f}, {paired.ci_high:.4f}]), although accuracy "
         f"{acc:.4f} beats the majority class ({majority:.4f}); a calibrated model with these "
-        f"probabilities would score about {paired['calibrated_loss']:.4f} "
-        f"(p = {paired['calibrated_p_value']:.2g}): the ranking is useful but the "
+        f"probabilities would score about {paired.calibrated_loss:.4f} "
+        f"(p = {paired.calibrated_p_value:.2g}): the ranking is useful but the "
         "probabilities are worse than no model.",
         {
             "log_loss": loss,
             "baseline_log_loss": baseline,
             "difference": difference,
-            "ci_low": paired["ci_low"],
-            "ci_high": paired["ci_high"],
-            "calibrated_loss": paired["calibrated_loss"],
-            "calibrated_p_value": paired["calibrated_p_value"],
+            "ci_low": paired.ci_low,
+            "ci_high": paired.ci_high,
+            "calibrated_loss": paired.calibrated_loss,
+            "calibrated_p_value": paired.calibrated_p_value,
             "normalized_entropy": ev.metric("normalized_entropy"),
             "accuracy": acc,
             "majority_accuracy": majority,
@@ -175,12 +176,12 @@ def _gain_clause(gain: dict[str, Any] | None) -> str:
 
 def confident_errors(ev: Evaluation) -> Finding | None:
     """More confident errors than calibration allows, and a held-out recalibration gain."""
-    facts = ev.diagnostics["confident_errors"]
-    count, loss_share = facts["count"], facts["loss_share"]
+    facts = ev.diagnostics.confident_errors
+    count, loss_share = facts.count, facts.loss_share
     if count <= 0:
         return None
     gain = held_out_gain(ev)
-    surprising = facts["p_value"] < ALPHA
+    surprising = facts.p_value < ALPHA
     fixable = surprising and gain is not None and gain["above_floor"]
     if fixable and gain is not None:
         severity = book.calibration_severity(gain["gain"]) or "low"
@@ -188,21 +189,21 @@ def confident_errors(ev: Evaluation) -> Finding | None:
         severity = "low"
     else:
         return None
-    level = facts["level"]
+    level = facts.level
     message = (
-        f"{count:g} samples ({_pct(facts['share'])}) {_confident_clause(ev, level)} and carry "
-        f"{_pct(loss_share)} of the log loss{_ids_text(facts['ids'])}; a calibrated model "
-        f"would make about {facts['expected_if_calibrated']:.1f} such errors"
+        f"{count:g} samples ({_pct(facts.share)}) {_confident_clause(ev, level)} and carry "
+        f"{_pct(loss_share)} of the log loss{_ids_text(facts.ids)}; a calibrated model "
+        f"would make about {facts.expected_if_calibrated:.1f} such errors"
     )
     if fixable:
-        message += f" (p = {facts['p_value']:.2g}), and {_gain_clause(gain)}."
+        message += f" (p = {facts.p_value:.2g}), and {_gain_clause(gain)}."
     elif surprising:
         message += (
-            f" (p = {facts['p_value']:.2g}), but {_gain_clause(gain)}: too little to act on."
+            f" (p = {facts.p_value:.2g}), but {_gain_clause(gain)}: too little to act on."
         )
     else:
         message += ", so this is within chance."
-    evidence = dict(facts)
+    evidence = asdict(facts)
     evidence["recalibration_gain"] = gain
     return CONFIDENT_ERRORS.finding(
         severity,
@@ -223,18 +224,18 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
     ``level`` (1%) against the count a calibrated model would produce; the floor is the
     capped log loss they carry beyond the calibrated model's, per sample. The count named is
     the labels beyond chance; the candidates listed are confident learning's."""
-    facts = ev.diagnostics.get("label_errors")
+    facts = ev.diagnostics.label_errors
     # two labels at least, counted in effective samples so the weights' scale cannot matter
-    if facts is None or facts["effective_count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
+    if facts is None or facts.effective_count < 2 or facts.p_value >= LABEL_ERRORS_P:
         return None
-    effect = facts["loss_beyond_chance"]
+    effect = facts.loss_beyond_chance
     if effect < FLOOR_NATS:
         return None
-    listed = facts["candidates"]
-    ids = [c["id"] for c in listed] if listed is not None else []
+    listed = facts.candidates
+    ids = [c.id for c in listed] if listed is not None else []
     found = (
         f"{len(listed)} candidate labels (confident learning's, and every label of chance at "
-        f"most {facts['level']:.0%}) are listed with their chance in the JSON "
+        f"most {facts.level:.0%}) are listed with their chance in the JSON "
         f"(diagnostics.label_errors), least likely first{_ids_text(ids)}"
         if listed is not None
         else "the samples were not in memory, so no candidate is listed: the worst samples "
@@ -242,20 +243,20 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
     )
     return POSSIBLE_LABEL_ERRORS.finding(
         "high" if effect >= HIGH_NATS else "medium",
-        f"{facts['count']:g} labels are this unlikely under the model's own probabilities: a "
-        f"calibrated model draws each with a chance of at most {facts['level']:.0%} and would "
-        f"have about {facts['expected_if_calibrated']:.1f} of them (p = {facts['p_value']:.2g}); "
+        f"{facts.count:g} labels are this unlikely under the model's own probabilities: a "
+        f"calibrated model draws each with a chance of at most {facts.level:.0%} and would "
+        f"have about {facts.expected_if_calibrated:.1f} of them (p = {facts.p_value:.2g}); "
         "about "
-        f"{facts['beyond_chance']:.0f} beyond chance, carrying {effect:.4f} nats per sample "
+        f"{facts.beyond_chance:.0f} beyond chance, carrying {effect:.4f} nats per sample "
         f"beyond a calibrated model's (the floor is {FLOOR_NATS:g}); {found}. These look like "
         "label noise, or like a model that is certain where it should not be.",
         {
-            "count": facts["beyond_chance"],
-            "observed": facts["count"],
-            "expected_if_calibrated": facts["expected_if_calibrated"],
-            "p_value": facts["p_value"],
-            "level": facts["level"],
-            "method": facts["method"],
+            "count": facts.beyond_chance,
+            "observed": facts.count,
+            "expected_if_calibrated": facts.expected_if_calibrated,
+            "p_value": facts.p_value,
+            "level": facts.level,
+            "method": facts.method,
             "loss_beyond_chance": effect,
             "candidates": None if listed is None else len(listed),
             "ids": ids,
@@ -267,28 +268,28 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
 
 def loss_concentration(ev: Evaluation) -> Finding | None:
     """Half the loss carried by far fewer samples than a calibrated model would need."""
-    facts = ev.diagnostics["loss_concentration"]
-    share = facts["half_loss_sample_share"]
-    calibrated = facts.get("calibrated")
+    facts = ev.diagnostics.loss_concentration
+    share = facts.half_loss_sample_share
+    calibrated = facts.calibrated
     if calibrated is None:
         return None
     beyond = (
-        calibrated["p_value"] <= ALPHA
-        and calibrated["pooled_share"] <= CONCENTRATION_RATIO * calibrated["calibrated_median"]
+        calibrated.p_value <= ALPHA
+        and calibrated.pooled_share <= CONCENTRATION_RATIO * calibrated.calibrated_median
     )
     if not beyond and share > CONCENTRATION_SHARE:
         return None
     evidence = {
         "half_loss_sample_share": share,
-        "calibrated_median": calibrated["calibrated_median"],
-        "p_value": calibrated["p_value"],
+        "calibrated_median": calibrated.calibrated_median,
+        "p_value": calibrated.p_value,
     }
     if not beyond:
         return LOSS_CONCENTRATION.finding(
             "low",
             f"Half of the log loss comes from {_pct(share)} of the samples, as it would for a "
             f"calibrated model with these probabilities (typically "
-            f"{_pct(calibrated['calibrated_median'])}): the rare or hard cases carry the loss.",
+            f"{_pct(calibrated.calibrated_median)}): the rare or hard cases carry the loss.",
             evidence,
             "Nothing to fix; judge the typical sample with accuracy or a median loss.",
         )
@@ -296,7 +297,7 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
         "medium",
         f"Half of the log loss comes from {_pct(share)} of the samples, where a calibrated "
         f"model with these probabilities would spread it over about "
-        f"{_pct(calibrated['calibrated_median'])} (p = {calibrated['p_value']:.2g}): the mean "
+        f"{_pct(calibrated.calibrated_median)} (p = {calibrated.p_value:.2g}): the mean "
         "loss describes a few bad predictions more than the typical one.",
         evidence,
         "Read the worst samples; judge the model on the typical sample with accuracy or a "
@@ -415,22 +416,22 @@ def underconfident(ev: Evaluation) -> Finding | None:
 def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
     """Calibration-in-the-large (binary): the mean probability misses the base rate, and
     shifting the logits gains more than the floor on held-out folds."""
-    facts = ev.diagnostics.get("calibration_in_the_large")
-    if facts is None or facts["p_value"] >= ALPHA:
+    facts = ev.diagnostics.calibration_in_the_large
+    if facts is None or facts.p_value >= ALPHA:
         return None
     gain = held_out_gain(ev, "intercept")
     if gain is None or not gain["above_floor"]:
         return None
     fitted = ev.recalibration_map("intercept")
     shift = float("nan") if fitted is None or fitted.intercept is None else fitted.intercept
-    direction = "too high" if facts["residual"] < 0 else "too low"
+    direction = "too high" if facts.residual < 0 else "too low"
     return MISCALIBRATED_INTERCEPT.finding(
         book.calibration_severity(gain["gain"]) or "medium",
         f"The probabilities are {direction} on average: they predict a positive rate of "
-        f"{facts['mean_probability']:.4f} where the labels have {facts['mean_label']:.4f} "
-        f"(p = {facts['p_value']:.2g}); adding {shift:+.2f} to every logit fixes it, and "
+        f"{facts.mean_probability:.4f} where the labels have {facts.mean_label:.4f} "
+        f"(p = {facts.p_value:.2g}); adding {shift:+.2f} to every logit fixes it, and "
         f"{_gain_clause(gain)}.",
-        {**facts, "logit_shift": shift, "recalibration_gain": gain},
+        {**asdict(facts), "logit_shift": shift, "recalibration_gain": gain},
         f"Add {shift:+.2f} to the logits (an intercept fit, or a Platt map with slope and "
         "intercept) on held-out data; a base-rate shift between training and this data is "
         "the usual cause (resampled or reweighted training classes, a new population).",
@@ -490,19 +491,19 @@ def recalibration_gain(ev: Evaluation) -> Finding | None:
 
 def threshold_fragile(ev: Evaluation) -> Finding | None:
     """Predictions at the threshold: accuracy hinges on small probability changes."""
-    band = ev.diagnostics.get("threshold_band")
-    if not band or band["count"] <= 0:
+    band = ev.diagnostics.threshold_band
+    if band is None or band.count <= 0:
         return None
-    swing = band["accuracy_high"] - band["accuracy_low"]
+    swing = band.accuracy_high - band.accuracy_low
     if swing < FRAGILE_SWING:
         return None
     return THRESHOLD_FRAGILE.finding(
         "low",
-        f"{band['count']:g} predictions ({_pct(band['share'])}) lie within {band['band']:g} of "
+        f"{band.count:g} predictions ({_pct(band.share)}) lie within {band.band:g} of "
         f"the threshold {ev.threshold:g}: nudging them across would move accuracy anywhere "
-        f"from {band['accuracy_low']:.4f} to {band['accuracy_high']:.4f} while the log loss "
+        f"from {band.accuracy_low:.4f} to {band.accuracy_high:.4f} while the log loss "
         "barely changes.",
-        dict(band),
+        asdict(band),
         "Do not read small accuracy differences between models or epochs as real; compare "
         "them by log loss or Brier score, which move smoothly.",
     )
@@ -530,11 +531,9 @@ def wide_intervals(ev: Evaluation) -> Finding | None:
 
 def accuracy_near_majority(ev: Evaluation) -> Finding | None:
     """Accuracy against always predicting the majority class, by a paired (McNemar) test."""
-    facts = ev.diagnostics.get("accuracy_against_majority")
-    if facts is None:
-        return None
-    acc, majority = ev.metric("accuracy"), ev.diagnostics["majority_accuracy"]
-    difference, p_value = facts["difference"], facts["p_value"]
+    facts = ev.diagnostics.accuracy_against_majority
+    acc, majority = ev.metric("accuracy"), ev.diagnostics.majority_accuracy
+    difference, p_value = facts.difference, facts.p_value
     severity = book.accuracy_near_majority_severity(difference, difference, p_value < ALPHA)
     if severity is None:
         return None  # beats the majority rule, beyond noise and the floor
@@ -542,13 +541,13 @@ def accuracy_near_majority(ev: Evaluation) -> Finding | None:
         "accuracy": acc,
         "majority_accuracy": majority,
         "difference": difference,
-        "gained": facts["gained"],
-        "lost": facts["lost"],
+        "gained": facts.gained,
+        "lost": facts.lost,
         "p_value": p_value,
     }
     pairs = (
-        f"right on {facts['gained']:g} samples the majority rule gets wrong, wrong on "
-        f"{facts['lost']:g} it gets right, McNemar p = {p_value:.2g}"
+        f"right on {facts.gained:g} samples the majority rule gets wrong, wrong on "
+        f"{facts.lost:g} it gets right, McNemar p = {p_value:.2g}"
     )
     if severity == "medium":
         return ACCURACY_NEAR_MAJORITY.finding(

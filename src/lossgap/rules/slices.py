@@ -26,7 +26,7 @@ from collections.abc import Sequence
 
 from lossgap.results.evaluation import Evaluation, Finding, Slice
 from lossgap.results.multilabel import MultilabelEvaluation
-from lossgap.results.slices import ConfusionPair
+from lossgap.results.slices import CalibrationTest, ConfusionPair
 from lossgap.rules import book
 from lossgap.rules.book import (
     ALPHA,
@@ -139,8 +139,11 @@ def class_confident_errors(ev: Evaluation) -> Finding | None:
     )
 
 
-def _whole_test(ev: Evaluation) -> dict:
-    return ev.diagnostics.get("calibration_test") or {}
+def _whole_test(ev: Evaluation) -> CalibrationTest:
+    """The whole's calibration test; an untested one (p-value NaN, no gain) when absent."""
+    test = ev.diagnostics.calibration_test
+    nan = float("nan")
+    return CalibrationTest("", nan, nan, 0.0, nan, nan) if test is None else test
 
 
 def _tested(slices: Sequence[Slice]) -> int:
@@ -164,10 +167,10 @@ def slice_miscalibrated(ev: Evaluation) -> Finding | None:
         return None
     top = max(flagged, key=lambda s: s.calibration.gain * s.n)
     test, whole = top.calibration, _whole_test(ev)
-    whole_p = whole.get("p_value", float("nan"))
+    whole_p = whole.p_value
     whole_text = (
         "the whole looks calibrated"
-        if whole_p >= ALPHA or whole.get("gain", 0.0) < GAIN_FLOOR
+        if whole_p >= ALPHA or whole.gain < GAIN_FLOOR
         else "the whole is miscalibrated too"
     ) + ("" if math.isnan(whole_p) else f" (p = {whole_p:.2g})")
     direction = "overconfident" if test.slope < 1 else "underconfident"
@@ -237,15 +240,15 @@ def miscalibration_spread(ev: Evaluation) -> Finding | None:
     whole = _whole_test(ev)
     if not ev.slices or miscalibrated_slices(ev):
         return None
-    if not (whole.get("p_value", 1.0) < ALPHA and whole.get("gain", 0.0) >= GAIN_FLOOR):
+    if not (whole.p_value < ALPHA and whole.gain >= GAIN_FLOOR):
         return None
     by = sorted({s.by for s in ev.slices})
     return MISCALIBRATION_SPREAD.finding(
         "low",
-        f"The whole is miscalibrated (p = {whole['p_value']:.2g}, {whole['gain']:.3f} nats per "
+        f"The whole is miscalibrated (p = {whole.p_value:.2g}, {whole.gain:.3f} nats per "
         f"sample) but no group of {', '.join(by)} is on its own beyond chance: the "
         "miscalibration is shared, or each group is too small to show it.",
-        {"whole_p_value": whole["p_value"], "gain": whole["gain"], "by": by},
+        {"whole_p_value": whole.p_value, "gain": whole.gain, "by": by},
         "Recalibrate the model as a whole; per-group maps are not called for.",
     )
 

@@ -136,13 +136,13 @@ def confidence_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | No
         bottom.set_xlim(edges[0], edges[-1])
         for ax in (top, bottom):
             ax.legend(loc="upper left")
-        confident = ev.diagnostics.get("confident_errors") or {}
+        confident = ev.diagnostics.confident_errors
         text = f"{hist.total_wrong:g} wrong decisions"
         if confident:
             text += (
-                f"; {confident['count']:g} of them gave the true class at most "
-                f"{1 - confident['level']:.0%} (a calibrated model would make "
-                f"{confident['expected_if_calibrated']:.1f})"
+                f"; {confident.count:g} of them gave the true class at most "
+                f"{1 - confident.level:.0%} (a calibrated model would make "
+                f"{confident.expected_if_calibrated:.1f})"
             )
     return Chart(
         "confidence",
@@ -157,16 +157,16 @@ def confidence_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | No
 
 def concentration_chart(ev: Evaluation, curves: ExplainCurves | None = None) -> Chart | None:
     """Share of the total log loss against share of samples, worst first."""
-    conc = ev.diagnostics.get("loss_concentration") or {}
-    curve = conc.get("curve") or {}
-    if not curve.get("sample_share"):
+    conc = ev.diagnostics.loss_concentration
+    curve = conc.curve
+    if not curve.sample_share:
         return None
-    half = conc["half_loss_sample_share"]
+    half = conc.half_loss_sample_share
     with plot_style():
         figure, ax = new_figure()
         ax.plot([0, 1], [0, 1], ls="--", lw=1, color=COLORS["neutral"],
                 label="every sample carries the same loss")
-        ax.plot(curve["sample_share"], curve["loss_share"], color=COLORS["wrong"], lw=2,
+        ax.plot(curve.sample_share, curve.loss_share, color=COLORS["wrong"], lw=2,
                 label="this model")
         ax.plot([half, half, 0], [0, 0.5, 0.5], ls=":", lw=1.2, color=COLORS["ink"])
         ax.annotate(
@@ -222,12 +222,11 @@ def loss_chart(ev: Evaluation, curves: ExplainCurves | None) -> Chart | None:
         thinned = "" if points.shown == points.n else (
             f" ({points.shown} of {points.n} samples shown, the worst all included)"
         )
-        confident = ev.diagnostics.get("confident_errors") or {}
-        share = confident.get("loss_share")
-        if confident.get("count") and share is not None:
+        confident = ev.diagnostics.confident_errors
+        if confident.count:
             text = (
-                f"{confident['count']:g} confident errors carry {_pct(share)} of the total "
-                "log loss"
+                f"{confident.count:g} confident errors carry {_pct(confident.loss_share)} of the "
+                "total log loss"
             )
         else:
             text = "No confident errors: the loss comes from hesitant decisions"
