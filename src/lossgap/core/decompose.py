@@ -267,8 +267,8 @@ def decomposition_intervals(
     )
     method = (
         "miscalibration and discrimination: the estimate less the isotonic fit's optimism, "
-        "between half and all of its covariance penalty (blocks / n_eff nats, 2 blocks x "
-        "mean r(1 - r) / n_eff Brier), -+ z SD of a bootstrap "
+        "between half and all of its covariance penalty (blocks / n_eff nats, 2 sum of "
+        "r(1 - r) over blocks / n_eff Brier), -+ z SD of a bootstrap "
         f"({replicates} Poisson replicates of the score table's cells{pooled_words}, seed "
         f"{seed}, the isotonic map refitted per replicate), floored at 0 and holding the "
         "estimate; miscalibration from 0 when within what labels drawn from the model's own "
@@ -285,23 +285,24 @@ def pav_optimism(table: ScoreTable, n_eff: float) -> np.ndarray:
     The isotonic fit's degrees of freedom are its expected number of blocks (Meyer &
     Woodroofe 2000). Its in-sample score beats its score on fresh labels by the covariance
     penalty (Efron 2004): ``blocks / n`` nats of log loss (AIC's penalty per sample) and
-    ``2 blocks sigma^2 / n`` of Brier score (Mallows' Cp), with ``sigma^2`` the mean
-    Bernoulli variance ``r (1 - r)`` of the fit. Against the population's recalibration
-    the optimism is that penalty less the fit's own risk, measured at 1.5 to 1.8 times
-    this value (half the penalty) on calibrated and miscalibrated models with n from 200
-    to 5,000. ``n_eff`` is the effective sample size (Kish's, under weights).
+    ``2 sum_b r_b (1 - r_b) / n`` of Brier score (Mallows' Cp, each block's fitted share
+    ``r_b`` a mean of its labels with their Bernoulli variance). Against the population's
+    recalibration the optimism is that penalty less the fit's own risk, measured at 1.5 to
+    1.8 times this value (half the penalty) on calibrated and miscalibrated models with n
+    from 200 to 5,000. ``n_eff`` is the effective sample size (Kish's, under weights).
 
     Examples
     --------
     >>> t = ScoreTable(np.array([0.2, 0.4, 0.8]), np.array([[3.0, 1.0], [1.0, 3.0], [0.0, 2.0]]))
-    >>> pav_optimism(t, 10.0).round(4).tolist()  # 3 blocks; mean r(1 - r) = 1.5 / 10
-    [0.15, 0.045]
+    >>> pav_optimism(t, 10.0).round(4).tolist()  # 3 blocks; sum r(1 - r) = 3 / 16 * 2
+    [0.15, 0.0375]
     """
     _, block_prob, block_weights = _blocks(table)
     mass = block_weights.sum(axis=1)
     blocks = int(np.count_nonzero(mass))
-    variance = float(mass @ (block_prob * (1.0 - block_prob)) / mass.sum())
-    return np.array([blocks / (2.0 * n_eff), blocks * variance / n_eff])
+    # each block's fitted share is a mean of its labels: it gains its Bernoulli variance
+    variance = float(np.sum(np.where(mass > 0, block_prob * (1.0 - block_prob), 0.0)))
+    return np.array([blocks / (2.0 * n_eff), variance / n_eff])
 
 
 def _uncertainty_interval(
