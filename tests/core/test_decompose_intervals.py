@@ -164,3 +164,20 @@ def test_tally_with_pooled_scores_names_the_pooling():
         table, corp(table), 1.0, confidence=0.95, replicates=5, seed=0
     )
     assert "pooled into" in method
+
+
+def test_full_text_prints_the_split_with_each_interval():
+    from lossgap.render.text import decomposition_line, format_number
+
+    rng = np.random.default_rng(5)
+    t = rng.normal(0.0, SD, 500)
+    y = (rng.uniform(size=500) < expit(t)).astype(int)
+    ev = evaluate_predictions(Predictions(y, 2 * t, from_logits=True), replicates=30)
+    line = decomposition_line(ev)
+    terms = ev.decomposition.log_loss
+    for label, name in (("MCB", "miscalibration"), ("DSC", "discrimination")):
+        low, high = ev.decomposition.intervals["log_loss"][name]
+        shown = f"[{format_number(low)}, {format_number(high)}]"
+        assert f"{label} {format_number(getattr(terms, name))} {shown}" in line
+    bare = evaluate_predictions(Predictions(y, 2 * t, from_logits=True), replicates=0)
+    assert "[" not in decomposition_line(bare)  # no replicates: the terms alone

@@ -158,7 +158,10 @@ INTERVAL_TERMS = ("miscalibration", "discrimination", "uncertainty")
 
 
 def _term_array(table: ScoreTable) -> np.ndarray:
-    """``(rules, terms)``: each scoring rule's MCB, DSC and UNC, the PAV map refitted."""
+    """``(rules, terms)``: each scoring rule's MCB, DSC and UNC, the PAV map refitted; NaN
+    for a replicate that drew no sample (a tiny table)."""
+    if not table.weights.sum() > 0:
+        return np.full((len(SCORING_RULES), len(INTERVAL_TERMS)), np.nan)
     _, block_prob, block_weights = _blocks(table)
     parts = _terms(table, block_prob, block_weights)
     return np.array([[getattr(parts[r], t) for t in INTERVAL_TERMS] for r in SCORING_RULES])
@@ -246,7 +249,7 @@ def decomposition_intervals(
     for r, rule in enumerate(SCORING_RULES):
         terms = getattr(estimates, rule)
         estimate = np.array([getattr(terms, term) for term in INTERVAL_TERMS])
-        spread = np.std(draws[:, r, :2] - base[r, :2], axis=0, ddof=1)
+        spread = np.nanstd(draws[:, r, :2] - base[r, :2], axis=0, ddof=1)
         # the optimism lies between half the covariance penalty and all of it
         lowest = estimate[:2] - 2 * overfit[r] - z * spread
         low = np.minimum(np.maximum(lowest, 0.0), estimate[:2])
