@@ -26,6 +26,7 @@ from lossgap.core.decision import decide
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import CONFIDENT_LEVEL, diagnose, errors_beyond_calibration
 from lossgap.core.groups import calibration_test, group_codes, subset
+from lossgap.core.label_errors import label_errors
 from lossgap.core.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
 from lossgap.core.per_class import confusion, confusion_pairs, per_class
 from lossgap.core.predictions import Predictions, python_scalar
@@ -35,6 +36,7 @@ from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval
 from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
 from lossgap.results.evaluation import Evaluation, MetricValue, Slice, WorstSample
+from lossgap.rules.book import LABEL_ERRORS_P
 from lossgap.rules.explain import RULES, find
 from lossgap.rules.slices import WHERE_RULES
 
@@ -311,6 +313,7 @@ def _evaluate(
         worst=_worst_rows(tally, top),
         diagnostics={
             **diagnose(tally, values["accuracy"], confidence),
+            "label_errors": label_errors(tally, pred, list_below=LABEL_ERRORS_P),
             "ece_binning": ece_binning(ece_bins)
             + (
                 ""

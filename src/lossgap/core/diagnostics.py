@@ -27,8 +27,6 @@ from lossgap.core.uncertainty import effective_scale
 
 #: A confident error gives its true class at most ``1 - CONFIDENT_LEVEL``.
 CONFIDENT_LEVEL = 0.9
-#: Errors this confident (true class <= 0.01) are checked against label noise.
-EXTREME_LEVEL = 0.99
 #: Half-width around the threshold within which a binary prediction is "at the threshold".
 THRESHOLD_BAND = 0.05
 #: Points of the loss concentration curve kept for plots.
@@ -315,7 +313,6 @@ def diagnose(tally: Tally, accuracy: float, confidence: float = 0.95) -> dict[st
     total_loss = float(loss.sum())
     confident_loss = float(loss[np.round(prob, 12) <= at_most(CONFIDENT_LEVEL)].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
-    ext_observed, ext_expected, ext_p = errors_beyond_calibration(tally, EXTREME_LEVEL)
     shares = tally.class_weight / tally.weight
     concentration = loss_concentration(prob, weight)
     concentration["calibrated"] = calibrated_concentration(tally)
@@ -331,13 +328,6 @@ def diagnose(tally: Tally, accuracy: float, confidence: float = 0.95) -> dict[st
             "expected_if_calibrated": expected,
             "p_value": p_value,
             "ids": _ids_below(tally, CONFIDENT_LEVEL),
-        },
-        "extreme_errors": {
-            "level": EXTREME_LEVEL,
-            "count": ext_observed,
-            "expected_if_calibrated": ext_expected,
-            "p_value": ext_p,
-            "ids": _ids_below(tally, EXTREME_LEVEL, None),
         },
         "loss_concentration": concentration,
         "loss_against_baseline": loss_against_baseline(tally, confidence),
