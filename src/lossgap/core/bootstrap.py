@@ -57,6 +57,7 @@ from lossgap.core.metrics import (
 )
 from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
+from lossgap.core.rows import in_content_order
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale, z_value
 
@@ -262,6 +263,7 @@ def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
 
 
 def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) -> _Units:
+    pred = in_content_order(pred)  # each row's draws depend on the data, not its order
     n, k = len(pred), pred.n_classes
     keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
     y, prob = pred.y[keep], pred.prob[keep]

@@ -46,6 +46,7 @@ from lossgap.core.decompose import brier_score_total, log_score_total
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.pooling import Pooling, pool_table
 from lossgap.core.predictions import Predictions
+from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
 from lossgap.core.uncertainty import effective_n, effective_scale, z_value
 
@@ -454,6 +455,7 @@ def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
     """Inverse temperature fitted on all samples and its variance: the multiclass slope.
 
     The variance is for importance weights (Kish's effective count)."""
+    pred = in_content_order(pred)
     if pred not in _FULL_FITS:
         w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
         beta, variance = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
@@ -572,6 +574,7 @@ def _class_bins(
 def _multiclass_recalibration(
     pred: Predictions, before: dict[str, float], folds: int, seed: int, spread: float
 ) -> dict[str, Any]:
+    pred = in_content_order(pred)  # each row's fold depends on the data, not its order
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
@@ -693,6 +696,7 @@ def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[
     if method == "temperature":
         beta, _ = multiclass_calibration_slope(pred)
         return {"temperature": float(1.0 / beta) if beta > 0 else float("inf")}
+    pred = in_content_order(pred)  # the sums of the cross-fitting code's order
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
     clip = 0.5 / max(float(w.sum() ** 2 / (w @ w)), 1.0)
     # one "fold" holding every sample and an empty one: fitting on all but the empty fold
