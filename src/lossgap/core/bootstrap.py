@@ -314,7 +314,7 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         w = pred.sample_weight
         weight = _effective_counts(w, float(w.sum() / (w @ w)))
     losses, briers = sample_log_loss(pred)[keep], sample_brier(pred)[keep]
-    decided = np.argmax(prob, axis=1)
+    decided = pred.predicted()[keep]
     # the confusion metrics read the diagonal and the margins only (Margins): k values
     # each, not the k * k cells
     correct = np.flatnonzero(decided == y)

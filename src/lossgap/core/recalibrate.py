@@ -587,7 +587,7 @@ def _multiclass_recalibration(
     # class columns as contiguous rows (k, n): gathers and reductions run along them
     prob_t = np.ascontiguousarray(pred.prob.T)
     bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
-    decided_before = np.argmax(prob_t, axis=0)
+    decided_before = pred.predicted()
     total = w.sum()
     sums = {method: np.zeros(7) for method in MULTICLASS_METHODS}
     scale = float(total / (w @ w))
