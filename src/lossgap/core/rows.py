@@ -6,11 +6,11 @@ would get other folds, other replicates and sums that differ in their last bits.
 :func:`in_content_order` first, the same rows in any order give the same numbers, bit for
 bit, and the random draws depend on the seed and the data, never on the order.
 
-The order sorts the rows by a 64-bit key of their content (label, weight, every
-probability and logit): a sum of each value's bit pattern times an odd constant of its
-column, modulo ``2**64``. Rows with equal keys are either equal (interchangeable: any
-order of them gives the same numbers) or, far more rarely, a collision of different rows,
-which a full lexicographic sort of the content then orders.
+The order sorts the rows by a 64-bit key of their content (label, every probability and
+logit): a sum of each value's bit pattern times an odd constant of its column, modulo
+``2**64``. Rows with equal keys are either equal (interchangeable: any order of them gives
+the same numbers) or differ in their weight (or, far more rarely, collide): those are
+ordered by their content, weight first, so weights times a constant keep the order.
 """
 
 from __future__ import annotations
@@ -50,20 +50,29 @@ def subset(pred: Predictions, rows: np.ndarray) -> Predictions:
     return part
 
 
-def _content(pred: Predictions) -> list[np.ndarray]:
-    """The columns that make up a row's content, each ``(n,)`` of uint64 bit patterns."""
+def _content(pred: Predictions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The columns that make up a row's content, each ``(n,)`` of uint64 bit patterns: those
+    of its key (label, probabilities, logits) and the weight, which the key leaves out so
+    that weights times a constant give the same order (their scale carries no information)."""
     columns = [pred.y.astype(np.uint64)]
-    for values in (pred.sample_weight, pred.prob, pred.logits):
-        if values is None:
-            continue
-        # + 0.0: -0.0 and 0.0 are one value
-        bits = np.ascontiguousarray(values + 0.0, dtype=np.float64).view(np.uint64)
-        columns.extend(bits.reshape(len(pred), -1).T)
-    return columns
+    for values in (pred.prob, pred.logits):
+        if values is not None:
+            columns.extend(_bits(values).reshape(len(pred), -1).T)
+    weights = [] if pred.sample_weight is None else [_bits(pred.sample_weight)]
+    return columns, weights
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """Bit patterns of float64 values (+ 0.0: -0.0 and 0.0 are one value); for values >= 0
+    they order as the values do."""
+    return np.ascontiguousarray(values + 0.0, dtype=np.float64).view(np.uint64)
 
 
 def content_order(pred: Predictions) -> np.ndarray:
     """Row positions that put the rows in an order set by their content alone.
+
+    Rows are sorted by their key; rows of one key that differ (in their weight, or, far
+    more rarely, a collision) are sorted by their content, weight first.
 
     Examples
     --------
@@ -73,20 +82,25 @@ def content_order(pred: Predictions) -> np.ndarray:
     >>> bool((pred.prob[order] == shuffled.prob[content_order(shuffled)]).all())
     True
     """
-    columns = _content(pred)
+    columns, weights = _content(pred)
     key = np.zeros(len(pred), dtype=np.uint64)
     for i, column in enumerate(columns):
         key += column * _MULTIPLIERS[i % len(_MULTIPLIERS)]  # wraps modulo 2**64
     order = np.argsort(key)
     ordered = key[order]
     tied = np.flatnonzero(ordered[1:] == ordered[:-1])
-    if len(tied):
-        first, second = order[tied], order[tied + 1]
-        differ = np.zeros(len(tied), dtype=bool)
-        for column in columns:
-            differ |= column[first] != column[second]
-        if differ.any():  # a collision of different rows: order by the content itself
-            order = np.lexsort([*columns[::-1], key])
+    if not len(tied):
+        return order
+    first, second = order[tied], order[tied + 1]
+    differ = np.zeros(len(tied), dtype=bool)
+    for column in (*columns, *weights):
+        differ |= column[first] != column[second]
+    if differ.any():  # runs of one key holding different rows: order them by content
+        run = np.concatenate([[0], np.cumsum(ordered[1:] != ordered[:-1])])
+        mixed = np.flatnonzero(np.isin(run, run[tied[differ]]))
+        rows = order[mixed]
+        within = np.lexsort([*(c[rows] for c in (*columns[::-1], *weights)), run[mixed]])
+        order[mixed] = rows[within]
     return order
 
 
