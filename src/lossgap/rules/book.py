@@ -52,8 +52,9 @@ HIGH_NATS = 0.02
 FLOOR_ACCURACY = 0.005
 #: ``wide_intervals`` (low): the accuracy's interval half-width reaches this.
 WIDE_HALF_WIDTH = 0.02
-#: ``possible_label_errors``: errors at true-class probability <= 0.01 look like label
-#: noise past this p-value.
+#: ``possible_label_errors``: level of the test of labels of chance <= 1% under calibration;
+#: stricter than ``ALPHA``, since its candidates are labels to re-check by hand, and so that
+#: it adds about 0.1% to the false alarms on calibrated data, not 1%.
 LABEL_ERRORS_P = 0.001
 #: ``confident_errors`` is low, not dropped, when its errors carry this share of the loss.
 CONFIDENT_LOSS_SHARE = 0.25
@@ -93,6 +94,14 @@ UNIFORM_FLATNESS = 0.01
 NOISY_RATIO = 0.3
 #: ``calibration_drift``: the last epoch's log loss at least this share above the lowest.
 MIN_DRIFT = 0.02
+#: ``loss_has_extra_terms``: the classes assumed by the calibrated-loss bound (a log does
+#: not say; more classes allow a larger loss, so this errs towards silence).
+ASSUMED_CLASSES = 1000.0
+#: ``majority_collapse``: ``2A / ((1 + A) F)`` within this share of a whole number K >= 2.
+COLLAPSE_TOLERANCE = 0.02
+#: history's accuracy changes between two saved epochs are real below this McNemar
+#: p-value, as ``compare`` calls a difference real at its default confidence of 0.95.
+PAIRED_ALPHA = 0.05
 #: ``calibration_drift``: discrimination "stayed" when it moved by less than this share.
 STEADY_SHARE = 0.10
 #: ``loss_accuracy_divergence``: smallest rise of the smoothed validation loss after its
@@ -323,15 +332,19 @@ RECALIBRATION_GAIN = _declare(
 
 POSSIBLE_LABEL_ERRORS = _declare(
     "possible_label_errors",
-    "near-certain errors: label noise?",
+    "labels a calibrated model would not draw: label noise?",
     commands=("explain",),
-    severities=("medium",),
-    tests="at least 2 samples give their label probability at most 0.01, with a Poisson "
-    "p-value below LABEL_ERRORS_P against the model's own probabilities",
-    severity="always medium",
-    thresholds=("LABEL_ERRORS_P",),
-    doc="Far more near-certain errors than the model's probabilities allow: wrong labels, or a "
-    "model certain where it should not be. Re-check these labels by hand first.",
+    severities=("high", "medium"),
+    tests="at least 2 effective samples have a label whose chance under the model's own "
+    "probabilities is at most 1%, more than a calibrated model draws (Poisson p-value below "
+    "LABEL_ERRORS_P), and the capped log loss they carry beyond a calibrated model's is at "
+    "least FLOOR_NATS per sample",
+    severity="high from HIGH_NATS of loss beyond chance, else medium",
+    thresholds=("LABEL_ERRORS_P", "FLOOR_NATS", "HIGH_NATS"),
+    doc="More labels than chance allows are ones the model's probabilities make near "
+    "impossible: wrong labels, or a model certain where it should not be. Re-check the "
+    "candidates (confident learning's, as cleanlab's, and every label of chance at most 1%; "
+    "all in diagnostics.label_errors) by hand, least likely first.",
 )
 
 ACCURACY_NEAR_MAJORITY = _declare(
@@ -625,6 +638,34 @@ CALIBRATION_DRIFT = _declare(
     "data, or keep the loss-best epoch for its probabilities.",
 )
 
+LOSS_HAS_EXTRA_TERMS = _declare(
+    "loss_has_extra_terms",
+    "the logged loss is more than the log loss",
+    commands=("history",),
+    severities=("medium",),
+    tests="at every one of at least 3 epochs the validation loss exceeds Fano's bound "
+    "h(A) + (1 - A) ln(K - 1) for a calibrated model, K = ASSUMED_CLASSES, at the accuracy "
+    "lowered by its 95% sampling noise when the validation size is known",
+    severity="always medium",
+    thresholds=("ASSUMED_CLASSES",),
+    doc="Label smoothing, class weights or a regularisation term inside the logged loss: "
+    "its level says nothing about calibration. Log the plain cross-entropy, or save the "
+    "predictions, and judge calibration and epochs on that.",
+)
+
+MAJORITY_COLLAPSE = _declare(
+    "majority_collapse",
+    "an epoch predicts one class for every sample",
+    commands=("history",),
+    severities=("medium",),
+    tests="accuracy A and macro-F1 F with 2A / ((1 + A) F) within COLLAPSE_TOLERANCE of a "
+    "whole number K >= 2: the majority rule's pair",
+    severity="always medium",
+    thresholds=("COLLAPSE_TOLERANCE",),
+    doc="That accuracy is the majority share, not skill: the best epochs and the advice leave "
+    "such epochs out; choose epochs by macro-F1 and counter the imbalance.",
+)
+
 OVERFITTING_ONSET = _declare(
     "overfitting_onset",
     "the train/validation gap grows",
@@ -645,7 +686,9 @@ BEST_EPOCHS_DISAGREE = _declare(
     severities=("medium", "low"),
     tests="the logged best points of the validation loss and the score differ",
     severity="medium when the score gain is beyond sampling noise for a given or measured "
-    "validation size; else low",
+    "validation size (with both epochs' predictions saved: McNemar's exact test at "
+    "PAIRED_ALPHA, as compare runs it); else low",
+    thresholds=("PAIRED_ALPHA",),
     doc="Keep the loss-best epoch for probabilities and the score-best for decisions, or "
     "temperature-scale the score-best one.",
 )

@@ -218,19 +218,51 @@ def confident_errors(ev: Evaluation) -> Finding | None:
 
 
 def possible_label_errors(ev: Evaluation) -> Finding | None:
-    """Near-certain errors far beyond what the model's own probabilities allow."""
-    facts = ev.diagnostics["extreme_errors"]
-    if facts["count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
+    """Labels a calibrated model would almost never draw, beyond chance and above the floor.
+
+    The test counts labels whose chance under the model's own probabilities is at most
+    ``level`` (1%) against the count a calibrated model would produce; the floor is the
+    capped log loss they carry beyond the calibrated model's, per sample. The count named is
+    the labels beyond chance; the candidates listed are confident learning's."""
+    facts = ev.diagnostics.get("label_errors")
+    # two labels at least, counted in effective samples so the weights' scale cannot matter
+    if facts is None or facts["effective_count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
         return None
+    effect = facts["loss_beyond_chance"]
+    if effect < FLOOR_NATS:
+        return None
+    listed = facts["candidates"]
+    ids = [c["id"] for c in listed] if listed is not None else []
+    found = (
+        f"{len(listed)} candidate labels (confident learning's, and every label of chance at "
+        f"most {facts['level']:.0%}) are listed with their chance in the JSON "
+        f"(diagnostics.label_errors), least likely first{_ids_text(ids)}"
+        if listed is not None
+        else "the samples were not in memory, so no candidate is listed: the worst samples "
+        "come first under worst"
+    )
     return POSSIBLE_LABEL_ERRORS.finding(
-        "medium",
-        f"{facts['count']:g} samples give their label a probability of at most "
-        f"{1 - facts['level']:.2g}{_ids_text(facts['ids'])}, where the model's own "
-        f"probabilities expect {facts['expected_if_calibrated']:.2f}: these look like label "
-        "noise, or like a model that is certain where it should not be.",
-        dict(facts),
-        "Re-check these labels by hand before anything else; relabel or drop the wrong ones "
-        "and evaluate again.",
+        "high" if effect >= HIGH_NATS else "medium",
+        f"{facts['count']:g} labels are this unlikely under the model's own probabilities: a "
+        f"calibrated model draws each with a chance of at most {facts['level']:.0%} and would "
+        f"have about {facts['expected_if_calibrated']:.1f} of them (p = {facts['p_value']:.2g}); "
+        "about "
+        f"{facts['beyond_chance']:.0f} beyond chance, carrying {effect:.4f} nats per sample "
+        f"beyond a calibrated model's (the floor is {FLOOR_NATS:g}); {found}. These look like "
+        "label noise, or like a model that is certain where it should not be.",
+        {
+            "count": facts["beyond_chance"],
+            "observed": facts["count"],
+            "expected_if_calibrated": facts["expected_if_calibrated"],
+            "p_value": facts["p_value"],
+            "level": facts["level"],
+            "method": facts["method"],
+            "loss_beyond_chance": effect,
+            "candidates": None if listed is None else len(listed),
+            "ids": ids,
+        },
+        "Re-check the candidates by hand, least likely labels first; relabel or drop the wrong "
+        "ones and evaluate again.",
     )
 
 
