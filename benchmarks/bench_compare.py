@@ -146,8 +146,10 @@ def main() -> None:
           f"pairs={m * (m - 1) // 2} detail={detail}")
 
     c_all, w_all, _ = timed(lambda: lossgap.compare(named, y))
-    ok = "met" if c_all <= TARGET_S else "NOT met"
-    line("lossgap.compare (in-process)", c_all, w_all, f"target {TARGET_S:g} s CPU: {ok}")
+    verdict = ""
+    if (n, m, args.classes) == (1_000_000, 50, 2):  # the shape the target is set for
+        verdict = f"target {TARGET_S:g} s CPU: {'met' if c_all <= TARGET_S else 'NOT met'}"
+    line("lossgap.compare (in-process)", c_all, w_all, verdict)
     c_val, w_val, preds = timed(lambda: {j: Predictions(y, p) for j, p in named.items()})
     line("  validate (Predictions)", c_val, w_val)
     c_ev, w_ev, _ = timed(
