@@ -27,12 +27,13 @@ from lossgap.core.calibration import ECE_BINS, calibration_errors, ece_binning
 from lossgap.core.decision import decide
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import CONFIDENT_LEVEL, diagnose, errors_beyond_calibration
-from lossgap.core.groups import calibration_test, group_codes, subset
+from lossgap.core.groups import calibration_test, group_codes
 from lossgap.core.label_errors import label_errors
 from lossgap.core.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
 from lossgap.core.per_class import confusion, confusion_pairs, per_class
 from lossgap.core.predictions import Predictions, python_scalar
 from lossgap.core.recalibrate import calibration_fit, multiclass_calibration_slope, recalibrate
+from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import DEFAULT_TOP, Tally, merge_all
 from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval, wilson
 from lossgap.engines import is_torch_tensor, one_blas_thread
@@ -201,6 +202,11 @@ def evaluate_predictions(
     reports draw from it rather than build it again). ``ece_bins`` and ``groups`` as for
     :func:`explain`.
     """
+    given = pred
+    if pred.task != "binary":
+        # multiclass reads the samples: the same rows in any order must give the same
+        # folds, replicates and sums (binary reads its sorted score tables)
+        pred = in_content_order(pred)
     if tally is None:
         tally = summarise(pred, top)
     options: dict[str, Any] = {
@@ -215,7 +221,7 @@ def evaluate_predictions(
     evaluation = evaluate(tally, pred=pred, costs=costs, **options)
     if groups is None:
         return evaluation
-    tallies, preds = slice_predictions(pred, groups, top)
+    tallies, preds = slice_predictions(given, groups, top)
     return add_slices(evaluation, slices_of_tallies(tallies, preds, **options)[1])
 
 
@@ -463,8 +469,10 @@ def slice_predictions(
         names, codes = group_codes(values, by, len(pred))
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        parts = (subset(pred, order[bounds[i] : bounds[i + 1]]) for i in range(len(names)))
         preds[by] = {
-            name: subset(pred, order[bounds[i] : bounds[i + 1]]) for i, name in enumerate(names)
+            name: part if part.task == "binary" else in_content_order(part)
+            for name, part in zip(names, parts, strict=True)
         }
         tallies[by] = {
             name: Tally.from_predictions(part, top=max(top, DEFAULT_TOP))

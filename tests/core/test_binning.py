@@ -102,3 +102,75 @@ def test_a_binned_batch_merges_like_the_whole():
     a, b = whole.tables[0], merged.tables[0]
     assert np.array_equal(a.bins, b.bins) and np.array_equal(a.weights, b.weights)
     assert_allclose(a.score_sum, b.score_sum, rtol=1e-12)
+
+
+def _binary_batch(s, y, w, top=100):
+    pred = Predictions(y, s, sample_weight=w)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(pred.y == 1, pred.prob, 1.0 - pred.prob))
+    return binning.binary_batch(
+        pred.prob, pred.y, w, loss, threshold=0.5, clip=34.5, bits=11, top=top, keys_of=bin_keys
+    )
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("seed", range(3))
+def test_binary_kernel_and_numpy_give_identical_sums(seed, weighted, monkeypatch):
+    """One pass gathers the bins and every sum; its numpy twin adds in the same order."""
+    pytest.importorskip("numba")
+    s, y, w = _scores(seed)
+    y[len(EDGES) : len(EDGES) + 2] = [1, 0]
+    s[len(EDGES) : len(EDGES) + 2] = [0.0, 1.0]  # two infinite losses
+    weights = w if weighted else None
+    binning._compiled.cache_clear()
+    compiled = _binary_batch(s, y, weights)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    binning._compiled.cache_clear()
+    try:
+        plain = _binary_batch(s, y, weights)
+    finally:
+        binning._compiled.cache_clear()
+    assert compiled.sums == plain.sums
+    assert compiled.sums["infinite_count"] == (2.0 if not weighted or w[10] > 0 else 1.0)
+    assert np.array_equal(compiled.cells, plain.cells)
+    assert np.array_equal(compiled.outside, plain.outside)
+    for name, values in plain.table.items():
+        assert np.array_equal(compiled.table[name], values), name
+    # the candidates hold every row at or above the 100th largest finite-or-not loss
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, s, 1.0 - s))
+    cut = np.sort(loss)[-100]
+    assert set(np.flatnonzero(loss >= cut)) <= set(compiled.candidates.tolist())
+
+
+def test_ties_that_overflow_the_candidates_fall_back_to_every_row():
+    # 10,000 positives at 0.3 share the highest loss: they fill any buffer of candidates
+    s = np.full(20_000, 0.3)
+    y = np.arange(20_000) % 2
+    if binning.compiled_available():
+        assert _binary_batch(s, y, None).candidates is None
+    tally = Tally.from_predictions(Predictions(y, s), binned=[True], top=100)
+    assert tally.worst.ids.tolist() == list(range(1, 200, 2))  # ties go to the lower id
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_binned_binary_batch_is_the_tally_of_its_samples(weighted):
+    """The one-pass Tally equals the general kernel's (sums to the order of additions)."""
+    s, y, w = _scores(21, 30_000)
+    s[:2], y[:2] = [0.0, 1.0], [1, 0]  # infinite losses, one of them weighted 0
+    pred = Predictions(y, s, sample_weight=w if weighted else None)
+    fast = Tally.from_predictions(pred, binned=[True], top=50)
+    general = Tally.from_predictions(pred, max_distinct=10**9, top=50)
+    general.tables[0] = general.tables[0].compress()
+    for name in ("count", "infinite_count", "infinite_weight"):
+        assert getattr(fast, name) == getattr(general, name), name
+    for name in ("weight", "weight_sq", "loss_sum", "loss_sq_sum", "clipped_loss_sum", "brier_sum"):
+        assert_allclose(getattr(fast, name), getattr(general, name), rtol=1e-12, err_msg=name)
+    assert_allclose(fast.confusion, general.confusion, rtol=1e-12)
+    assert_allclose(fast.confusion_loss, general.confusion_loss, rtol=1e-12)
+    assert_allclose(fast.class_weight, general.class_weight, rtol=1e-12)
+    a, b = fast.tables[0], general.tables[0]
+    assert np.array_equal(a.bins, b.bins)
+    assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-12)
+    for field in ("loss", "ids", "label", "prob", "predicted"):
+        assert np.array_equal(getattr(fast.worst, field), getattr(general.worst, field)), field

@@ -113,3 +113,14 @@ def test_labels_missing_from_a_dense_range_keep_their_classes():
     assert pred.y.tolist() == [0, 1, 1, 0]
     tally = Tally.from_predictions(pred)
     assert tally.class_weight.tolist() == [2.0, 2.0]
+
+
+def test_the_multiclass_argmax_is_computed_once_and_follows_a_subset():
+    from lossgap.core.rows import subset
+
+    prob = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.4, 0.4, 0.2]])
+    pred = Predictions([0, 1, 2, 0], prob)
+    first = pred.predicted()
+    assert pred.predicted() is first and first.tolist() == [0, 1, 2, 0]  # ties to the lowest
+    part = subset(pred, np.array([2, 1]))
+    assert part.predicted().tolist() == [2, 1]

@@ -14,6 +14,12 @@ Two implementations give identical results, bit for bit:
   (which adds in row order, as the loop does), the extremes from ``np.minimum.at`` and
   ``np.maximum.at``.
 
+A binary batch needs more than its table: :func:`binary_batch` takes each sample's log
+loss (computed by numpy, so both paths read the same numbers) and, in the same pass,
+accumulates every sum of the :class:`~lossgap.Tally` (weights, losses, Brier score, the
+confusion matrix and its losses) and collects the rows that may be among the worst
+samples. Its numpy twin adds in row order too (``np.bincount``), so the two agree bit for bit.
+
 ``LOSSGAP_NUMBA=0`` in the environment selects numpy even when numba is installed.
 """
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -50,9 +57,23 @@ def dense_range(bits: int) -> tuple[int, int]:
     return low, 2 * (_HALF_BITS >> shift) + 1 - low
 
 
+#: Binary sums :func:`binary_batch` returns, in the order of the kernel's ``sums`` array.
+BINARY_SUMS = (
+    "weight",
+    "weight_sq",
+    "loss_sum",
+    "loss_sq_sum",
+    "clipped_loss_sum",
+    "infinite_weight",
+    "infinite_count",
+    "brier_sum",
+)
+
+
 @cache
 def _compiled() -> Any:
-    """The numba kernel, compiled on first use (cached on disk), or None without numba."""
+    """The numba kernels (``accumulate``, ``binary``), compiled on first use (cached on
+    disk), or None without numba."""
     if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
         return None
     try:
@@ -60,48 +81,129 @@ def _compiled() -> Any:
     except ImportError:
         return None
 
-    @numba.njit(nogil=True, cache=True)
-    def accumulate(scores, labels, weights, shift, first, last, acc):
+    @numba.njit(nogil=True, cache=True, inline="always")
+    def bin_row(acc, row, p, w, label, unweighted):
         # acc[b] = (rows, negative weight, positive weight, score sum, low, high): a bin's
         # six sums share a cache line, so a row costs one miss however the scores fall
+        bin_ = acc[row]
+        bin_[0] += 1.0
+        if bin_[0] == 1.0:  # the bin's first row: its extremes start here
+            bin_[4] = p
+            bin_[5] = p
+        if unweighted:
+            if label:
+                bin_[2] += 1.0
+            else:
+                bin_[1] += 1.0
+            bin_[3] += p
+        else:
+            bin_[1] += w * (1 - label)
+            bin_[2] += w * label
+            bin_[3] += p * w
+        if p < bin_[4]:
+            bin_[4] = p
+        if p > bin_[5]:
+            bin_[5] = p
+
+    @numba.njit(nogil=True, cache=True, inline="always")
+    def key_of(p, bits, as_int, shift, mirror):
+        if p <= 0.5:
+            bits[0] = p
+            return as_int[0] >> shift
+        bits[0] = 1.0 - p
+        return mirror - (as_int[0] >> shift)
+
+    @numba.njit(nogil=True, cache=True)
+    def accumulate(scores, labels, weights, shift, first, last, acc):
         bits = np.empty(1, dtype=np.float64)
         as_int = bits.view(np.int64)
         mirror = 2 * (_HALF_BITS >> shift) + 1
+        unweighted = weights.shape[0] == 0
         outside = 0
         for i in range(scores.shape[0]):
             p = scores[i] + 0.0
-            if p <= 0.5:
-                bits[0] = p
-                key = as_int[0] >> shift
-            else:
-                bits[0] = 1.0 - p
-                key = mirror - (as_int[0] >> shift)
+            key = key_of(p, bits, as_int, shift, mirror)
             if key < first or key > last:
                 outside += 1
                 continue
-            row = acc[key - first]
-            row[0] += 1.0
-            if row[0] == 1.0:  # the bin's first row: its extremes start here
-                row[4] = p
-                row[5] = p
-            if weights.shape[0] == 0:
-                if labels[i]:
-                    row[2] += 1.0
-                else:
-                    row[1] += 1.0
-                row[3] += p
-            else:
-                w = weights[i]
-                row[1] += w * (1 - labels[i])
-                row[2] += w * labels[i]
-                row[3] += p * w
-            if p < row[4]:
-                row[4] = p
-            if p > row[5]:
-                row[5] = p
+            bin_row(acc, key - first, p, 1.0 if unweighted else weights[i], labels[i], unweighted)
         return outside
 
-    return accumulate
+    @numba.njit(nogil=True, cache=True)
+    def binary(
+        scores, labels, weights, loss, threshold, clip, shift, first, last, acc, sums, cells,
+        candidates, top,
+    ):
+        # sums: BINARY_SUMS, each added in row order in a local (the numpy twin's bincount
+        # adds in the same order); cells: (weight, capped loss) of the cells y * 2 + decided;
+        # candidates: rows whose loss reached the top-th largest seen so far, a superset of
+        # the worst `top` rows (returns their count, or -1 when ties overflow the buffer)
+        bits = np.empty(1, dtype=np.float64)
+        as_int = bits.view(np.int64)
+        mirror = 2 * (_HALF_BITS >> shift) + 1
+        unweighted = weights.shape[0] == 0
+        weight = weight_sq = loss_sum = loss_sq = clipped = inf_weight = inf_count = 0.0
+        brier = 0.0
+        cutoff = -np.inf
+        held = 0
+        size = candidates.shape[0]
+        outside = 0
+        for i in range(scores.shape[0]):
+            p = scores[i] + 0.0
+            label = labels[i]
+            w = 1.0 if unweighted else weights[i]
+            key = key_of(p, bits, as_int, shift, mirror)
+            if key < first or key > last:
+                outside += 1
+            else:
+                bin_row(acc, key - first, p, w, label, unweighted)
+            value = loss[i]
+            capped = value if value <= clip else clip
+            cell = label * 2 + (1 if p >= threshold else 0)
+            gap = p - label
+            if unweighted:
+                cells[cell, 0] += 1.0
+                cells[cell, 1] += capped
+                brier += gap * gap
+                if value == np.inf:
+                    inf_weight += 1.0
+                    inf_count += 1.0
+                else:
+                    loss_sum += value
+                    loss_sq += value * value
+                    clipped += capped
+            else:
+                cells[cell, 0] += w
+                cells[cell, 1] += w * capped
+                brier += w * (gap * gap)
+                weight += w
+                weight_sq += w * w
+                if value == np.inf:
+                    if w > 0:
+                        inf_weight += w
+                        inf_count += 1.0
+                else:
+                    loss_sum += w * value
+                    loss_sq += w * (value * value)
+                    clipped += w * capped
+            if top > 0 and held >= 0 and value >= cutoff:
+                if held == size:  # keep the rows at or above the top-th largest loss
+                    cutoff = np.partition(loss[candidates], size - top)[size - top]
+                    kept = 0
+                    for j in range(size):
+                        if loss[candidates[j]] >= cutoff:
+                            candidates[kept] = candidates[j]
+                            kept += 1
+                    held = kept if kept < size // 2 else -1  # ties fill the buffer: give up
+                if held >= 0 and value >= cutoff:
+                    candidates[held] = i
+                    held += 1
+        if unweighted:
+            weight = weight_sq = float(scores.shape[0])
+        sums[:] = (weight, weight_sq, loss_sum, loss_sq, clipped, inf_weight, inf_count, brier)
+        return outside, held
+
+    return accumulate, binary
 
 
 _BUFFERS = threading.local()
@@ -153,11 +255,11 @@ def dense_bins(
     shift = _MANTISSA_BITS - bits
     s = np.ascontiguousarray(scores, dtype=np.float64)
     y = np.ascontiguousarray(labels, dtype=np.int64)
-    kernel = _compiled()
-    if kernel is not None:
+    kernels = _compiled()
+    if kernels is not None:
         acc = _buffer(last - first + 1)
         w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-        outside_count = kernel(s, y, w, shift, first, last, acc)
+        outside_count = kernels[0](s, y, w, shift, first, last, acc)
         if outside_count:
             keys = keys_of(s, bits)
             outside = np.flatnonzero((keys < first) | (keys > last))
@@ -166,10 +268,15 @@ def dense_bins(
     else:
         acc = np.zeros((last - first + 1, 6))
         outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
+    return _occupied(acc, first), outside
+
+
+def _occupied(acc: np.ndarray, first: int) -> dict[str, np.ndarray]:
+    """The sums of the occupied bins of ``acc``, which is left clean for the next batch."""
     occupied = np.flatnonzero(acc[:, 0])
     used = acc[occupied]
-    acc[occupied] = 0.0  # the thread's buffer is clean for its next batch
-    sums = {
+    acc[occupied] = 0.0
+    return {
         "bins": occupied + first,
         "neg": used[:, 1].copy(),
         "pos": used[:, 2].copy(),
@@ -177,7 +284,144 @@ def dense_bins(
         "low": used[:, 4].copy(),
         "high": used[:, 5].copy(),
     }
-    return sums, outside
+
+
+def _outside_rows(s: np.ndarray, bits: int, keys_of: Callable[[np.ndarray, int], np.ndarray],
+                  count: int) -> np.ndarray:
+    """Positions of the ``count`` scores whose bins lie outside the dense range."""
+    if not count:
+        return np.empty(0, np.int64)
+    first, last = dense_range(bits)
+    keys = keys_of(s, bits)
+    return np.flatnonzero((keys < first) | (keys > last))
+
+
+@dataclass(frozen=True)
+class BinaryBatch:
+    """What :func:`binary_batch` gathers from one binary batch in one pass.
+
+    Attributes
+    ----------
+    table : dict
+        The dense bins' sums, as :func:`dense_bins` returns them.
+    outside : ndarray of int64
+        Rows whose bin lies outside the dense range (for the sorting path).
+    sums : dict
+        ``BINARY_SUMS`` by name; ``clipped_loss_sum`` of the finite losses only.
+    cells : ndarray of shape (4, 2)
+        Per cell ``y * 2 + decided``: the weight and the weighted capped loss.
+    candidates : ndarray of int64 or None
+        Rows that hold the ``top`` highest losses (and perhaps others); None: any row.
+    """
+
+    table: dict[str, np.ndarray]
+    outside: np.ndarray
+    sums: dict[str, float]
+    cells: np.ndarray
+    candidates: np.ndarray | None
+
+
+def binary_batch(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    weights: np.ndarray | None,
+    loss: np.ndarray,
+    *,
+    threshold: float,
+    clip: float,
+    bits: int,
+    top: int,
+    keys_of: Callable[[np.ndarray, int], np.ndarray],
+) -> BinaryBatch:
+    """Bins and every sum of a binary batch in one pass over its rows.
+
+    ``loss`` is each row's log loss (``inf`` allowed), ``clip`` the cap of a capped loss;
+    rows are decided positive at ``scores >= threshold``. Both paths add in row order, so
+    they give the same doubles.
+
+    Examples
+    --------
+    >>> from lossgap.core.tally import bin_keys
+    >>> s, y = np.array([0.2, 0.9, 0.6]), np.array([0, 1, 0])
+    >>> loss = -np.log(np.where(y == 1, s, 1 - s))
+    >>> out = binary_batch(s, y, None, loss, threshold=0.5, clip=34.5, bits=11, top=1,
+    ...                    keys_of=bin_keys)
+    >>> out.cells[:, 0].tolist(), round(out.sums["brier_sum"], 2)
+    ([1.0, 1.0, 0.0, 1.0], 0.41)
+    """
+    first, last = dense_range(bits)
+    shift = _MANTISSA_BITS - bits
+    s = np.ascontiguousarray(scores, dtype=np.float64)
+    y = np.ascontiguousarray(labels, dtype=np.int64)
+    values = np.ascontiguousarray(loss, dtype=np.float64)
+    kernels = _compiled()
+    if kernels is None:
+        return _binary_numpy(s, y, weights, values, threshold, clip, bits, keys_of)
+    acc = _buffer(last - first + 1)
+    w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
+    sums = np.zeros(len(BINARY_SUMS))
+    cells = np.zeros((4, 2))
+    candidates = np.empty(max(8 * top, 4096), np.int64)
+    outside, held = kernels[1](
+        s, y, w, values, threshold, clip, shift, first, last, acc, sums, cells, candidates, top
+    )
+    return BinaryBatch(
+        _occupied(acc, first),
+        _outside_rows(s, bits, keys_of, outside),
+        dict(zip(BINARY_SUMS, sums.tolist(), strict=True)),
+        cells,
+        candidates[:held].copy() if held >= 0 else None,
+    )
+
+
+def _in_order(values: np.ndarray) -> float:
+    """The sum of ``values`` added one after another (as the kernel's loop adds them)."""
+    return float(np.bincount(np.zeros(len(values), np.intp), values, minlength=1)[0])
+
+
+def _binary_numpy(
+    s: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray | None,
+    loss: np.ndarray,
+    threshold: float,
+    clip: float,
+    bits: int,
+    keys_of: Callable[[np.ndarray, int], np.ndarray],
+) -> BinaryBatch:
+    """:func:`binary_batch` with numpy: the kernel's sums, in the kernel's order."""
+    first, last = dense_range(bits)
+    acc = np.zeros((last - first + 1, 6))
+    outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+
+    def weighted(x: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return x[rows] if w is None else w[rows] * x[rows]
+
+    capped = np.where(loss <= clip, loss, clip)
+    cell = y * 2 + (s + 0.0 >= threshold)
+    cells = np.column_stack(
+        [
+            np.bincount(cell, w, minlength=4).astype(np.float64),
+            np.bincount(cell, weighted(capped), minlength=4),
+        ]
+    )
+    infinite = loss == np.inf
+    finite = np.flatnonzero(~infinite)
+    counted = infinite if w is None else infinite & (w > 0)
+    gap = s + 0.0 - y
+    n = float(len(s))
+    sums = {
+        "weight": n if w is None else _in_order(w),
+        "weight_sq": n if w is None else _in_order(w * w),
+        "loss_sum": _in_order(weighted(loss, finite)),
+        "loss_sq_sum": _in_order(weighted(loss * loss, finite)),
+        "clipped_loss_sum": _in_order(weighted(capped, finite)),
+        "infinite_weight": _in_order(weighted(np.ones(len(s)), np.flatnonzero(counted))),
+        "infinite_count": float(counted.sum()),
+        "brier_sum": _in_order(weighted(gap * gap)),
+    }
+    return BinaryBatch(_occupied(acc, first), outside, sums, cells, None)
 
 
 def _accumulate_numpy(

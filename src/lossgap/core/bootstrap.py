@@ -15,7 +15,9 @@ once, on the full table); multiclass, the one searched on the unresampled units.
   More than ``MAX_UNITS`` samples are subsampled and the deviations rescaled by
   ``sqrt(subsample / n)`` (m-out-of-n bootstrap). The one-vs-rest column statistics (ROC
   AUC, average precision, ECE, smooth ECE) read each class column pooled into at most
-  ``COLUMN_ROWS`` runs of adjacent scores.
+  ``COLUMN_ROWS`` runs of adjacent scores, and all columns together into at most
+  ``COLUMN_CELLS`` (at least ``FEWEST_COLUMN_ROWS`` each), one column at a time, so a
+  thousand classes cost a few seconds and little memory.
 
 Weights are importance weights whose scale carries no information: the resampling reads
 them as effective counts (weights times ``n_eff / sum w``, Kish), so multiplying every
@@ -40,7 +42,7 @@ coverage on miscalibrated data.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +57,7 @@ from lossgap.core.calibration import (
 )
 from lossgap.core.losses import sample_brier, sample_log_loss
 from lossgap.core.metrics import (
+    Margins,
     accuracy_from_confusion,
     average_precision_from_weights,
     balanced_accuracy_from_confusion,
@@ -65,6 +68,7 @@ from lossgap.core.metrics import (
 )
 from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
+from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally
 from lossgap.core.uncertainty import effective_scale, z_value
 
@@ -103,14 +107,32 @@ class _Column:
         return replicate @ self.to_rows - pos, pos
 
 
-#: Multiclass: each class column's distinct scores are pooled into at most this many runs.
+#: Multiclass: ``classwise_smooth_ece`` is resampled for at most this many classes (each
+#: column smooths every replicate on its own grid; a thousand columns would take minutes).
+SMOOTH_CLASSES = 100
+#: Multiclass: each class column's distinct scores are pooled into at most this many runs,
 COLUMN_ROWS = 1_000
+#: and all class columns together into at most this many runs,
+COLUMN_CELLS = 20_000
+#: but each column into no fewer than this many.
+FEWEST_COLUMN_ROWS = 50
 
 
-def _column(scores: np.ndarray, positive: np.ndarray) -> _Column:
+def column_rows(k: int) -> int:
+    """Runs each of ``k`` class columns is pooled into, at most.
+
+    Examples
+    --------
+    >>> column_rows(10), column_rows(100), column_rows(1000)
+    (1000, 200, 50)
+    """
+    return max(FEWEST_COLUMN_ROWS, min(COLUMN_ROWS, COLUMN_CELLS // k))
+
+
+def _column(scores: np.ndarray, positive: np.ndarray, rows: int) -> _Column:
     distinct, row = np.unique(scores, return_inverse=True)
-    if len(distinct) > COLUMN_ROWS:  # runs of adjacent distinct scores, at their mean
-        run = np.arange(len(distinct)) * COLUMN_ROWS // len(distinct)
+    if len(distinct) > rows:  # runs of adjacent distinct scores, at their mean
+        run = np.arange(len(distinct)) * rows // len(distinct)
         distinct = np.bincount(run, weights=distinct) / np.bincount(run)
         row = run[row]
     units = np.arange(len(scores))
@@ -127,18 +149,34 @@ def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
 
 
 def _column_stats(
-    column_weights: list[tuple[np.ndarray, np.ndarray, np.ndarray]], bins: int
-) -> dict:
-    """AUC, AP, ECE per replicate, averaged over columns (one-vs-rest macro)."""
-    stats: dict[str, list[np.ndarray]] = {"roc_auc": [], "average_precision": [], "ece": []}
-    for scores, w_neg, w_pos in column_weights:
-        stats["roc_auc"].append(roc_auc_from_weights(w_neg, w_pos))
-        stats["average_precision"].append(average_precision_from_weights(w_neg, w_pos))
-        stats["ece"].append(binned_ece(scores, w_neg, w_pos, bins=bins))
-    return {name: np.mean(values, axis=0) for name, values in stats.items()}
+    column_weights: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]], bins: int
+) -> dict[str, np.ndarray]:
+    """AUC, AP, ECE (and smooth ECE at each column's bandwidth, when given) per
+    replicate, averaged over columns (one-vs-rest macro); columns are read one at a time.
+
+    A replicate's mean is over the columns defined in it: a class of a few samples is
+    absent from some replicates (its AUC undefined), as from another sample of that size.
+    """
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, np.ndarray] = {}
+    for scores, w_neg, w_pos, sigma in column_weights:
+        stats = {
+            "roc_auc": roc_auc_from_weights(w_neg, w_pos),
+            "average_precision": average_precision_from_weights(w_neg, w_pos),
+            "ece": binned_ece(scores, w_neg, w_pos, bins=bins),
+        }
+        if sigma is not None:
+            stats["smooth_ece"] = np.asarray(smooth_ece(scores, w_neg, w_pos, sigma=sigma)[0])
+        for name, values in stats.items():
+            defined = np.isfinite(values)
+            value = np.where(defined, values, 0.0)
+            sums[name] = value + sums[name] if name in sums else value
+            counts[name] = defined + counts[name] if name in counts else defined.astype(int)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {name: sums[name] / counts[name] for name in sums}
 
 
-def _confusion_stats(confusion: np.ndarray) -> dict[str, np.ndarray]:
+def _confusion_stats(confusion: np.ndarray | Margins) -> dict[str, np.ndarray]:
     return {
         "accuracy": accuracy_from_confusion(confusion),
         "balanced_accuracy": balanced_accuracy_from_confusion(confusion),
@@ -217,11 +255,11 @@ def consistent_positives(
 
 
 def _calibrated_null(
-    columns: list[ColumnRows], sigmas: list[float], bins: int
+    columns: list[ColumnRows], sigmas: list[float] | list[float | None], bins: int
 ) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
     """Consistency resampling of the calibration errors: each column row's (effective)
     count split binomially at its own score, as a calibrated model's labels would be; the
-    ECE and smooth ECE of each draw, averaged over columns."""
+    ECE and smooth ECE (columns with a bandwidth) of each draw, averaged over columns."""
 
     def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
         eces: list[np.ndarray] = []
@@ -230,8 +268,12 @@ def _calibrated_null(
             mass = w_neg + w_pos
             pos = consistent_positives(rng, scores, mass, replicates)
             eces.append(binned_ece(scores, mass - pos, pos, bins=bins))
-            smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
-        return {"ece": np.mean(eces, axis=0), "smooth_ece": np.mean(smooths, axis=0)}
+            if sigma is not None:
+                smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
+        out = {"ece": np.mean(eces, axis=0)}
+        if smooths:
+            out["smooth_ece"] = np.mean(smooths, axis=0)
+        return out
 
     return draw
 
@@ -338,7 +380,7 @@ def _binary_units(
             "log_loss": log_loss,
             "brier": (w_neg @ s**2 + w_pos @ (1 - s) ** 2) / total,
             **_confusion_stats(confusion),
-            **_column_stats([(s, w_neg, w_pos)], bins),
+            **_column_stats([(s, w_neg, w_pos, None)], bins),
             **_share_stats(class_weight, log_loss),
             "smooth_ece": smooth_ece(s, w_neg, w_pos, sigma=sigma)[0],
         }
@@ -378,6 +420,7 @@ def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
 
 
 def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) -> _Units:
+    pred = in_content_order(pred)  # each row's draws depend on the data, not its order
     n, k = len(pred), pred.n_classes
     keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
     y, prob = pred.y[keep], pred.prob[keep]
@@ -387,44 +430,56 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         w = pred.sample_weight
         weight = _effective_counts(w, float(w.sum() / (w @ w)))
     losses, briers = sample_log_loss(pred)[keep], sample_brier(pred)[keep]
-    to_cells = _one_hot(y * k + np.argmax(prob, axis=1), k * k)
+    decided = pred.predicted()[keep]
+    # the confusion metrics read the diagonal and the margins only (Margins): k values
+    # each, not the k * k cells
+    correct = np.flatnonzero(decided == y)
+    to_hits = sparse.csr_array(
+        (np.ones(len(correct)), (correct, y[correct])), shape=(len(y), k)
+    )
+    to_decided = _one_hot(decided, k)
     to_classes = _one_hot(y, k)
-    columns = [_column(prob[:, c], y == c) for c in range(k)]
+    rows = column_rows(k)
+    columns = [_column(prob[:, c], y == c, rows) for c in range(k)]
     # the top label (confidence against correctness): the multiclass ece and smooth_ece;
     # the class columns one-vs-rest: classwise_ece and classwise_smooth_ece
-    top = _column(prob.max(axis=1), np.argmax(prob, axis=1) == y)
-    sigmas = [smooth_ece(col.scores, *col.weights(weight[keep][None]))[1] for col in columns]
+    top = _column(prob.max(axis=1), decided == y, COLUMN_ROWS)
+    # each class column's smooth ECE smooths every replicate on a grid of up to 10,000
+    # points: past SMOOTH_CLASSES columns classwise_smooth_ece is not resampled
+    sigmas: list[float | None] = (
+        [smooth_ece(col.scores, *col.weights(weight[keep][None]))[1] for col in columns]
+        if k <= SMOOTH_CLASSES
+        else [None] * k
+    )
     top_sigma = smooth_ece(top.scores, *top.weights(weight[keep][None]))[1]
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         total = rep.sum(axis=1)
         log_loss = _dot_inf(rep, losses) / total
-        confusion = rep @ to_cells
         class_weight = rep @ to_classes
-        grouped = [(col.scores, *col.weights(rep)) for col in columns]
+        margins = Margins(rep @ to_hits, rep @ to_decided, class_weight)
+        grouped = (
+            (col.scores, *col.weights(rep), sigma)
+            for col, sigma in zip(columns, sigmas, strict=True)
+        )
         stats = _column_stats(grouped, bins)
         top_weights = (top.scores, *top.weights(rep))
         return {
             "log_loss": log_loss,
             "brier": rep @ briers / total,
-            **_confusion_stats(confusion.reshape(-1, k, k)),
+            **_confusion_stats(margins),
             "roc_auc": stats["roc_auc"],
             "average_precision": stats["average_precision"],
             "classwise_ece": stats["ece"],
             "ece": binned_ece(*top_weights, bins=bins),
             **_share_stats(class_weight, log_loss),
-            "classwise_smooth_ece": np.mean(
-                np.asarray(
-                    [smooth_ece(*g, sigma=s)[0] for g, s in zip(grouped, sigmas, strict=True)]
-                ),
-                axis=0,
-            ),
+            **({"classwise_smooth_ece": stats["smooth_ece"]} if "smooth_ece" in stats else {}),
             "smooth_ece": np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0]),
         }
 
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
     if any(len(col.scores) < len(np.unique(prob[:, c])) for c, col in enumerate(columns)):
-        sub += f", class columns pooled into {COLUMN_ROWS} runs of adjacent scores"
+        sub += f", class columns pooled into {rows} runs of adjacent scores"
     return _Units(
         np.ones(len(keep)),
         statistics,
@@ -452,12 +507,10 @@ def _multiclass_null(
 
     def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
         columns, top = classwise(rng, replicates), top_label(rng, replicates)
-        return {
-            "classwise_ece": columns["ece"],
-            "classwise_smooth_ece": columns["smooth_ece"],
-            "ece": top["ece"],
-            "smooth_ece": top["smooth_ece"],
-        }
+        out = {"classwise_ece": columns["ece"], "ece": top["ece"], "smooth_ece": top["smooth_ece"]}
+        if "smooth_ece" in columns:
+            out["classwise_smooth_ece"] = columns["smooth_ece"]
+        return out
 
     return draw
 

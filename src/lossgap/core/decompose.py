@@ -322,11 +322,10 @@ def _uncertainty_interval(
 
 def top_label_table(pred: Predictions) -> ScoreTable:
     """Confidence of the decision against its correctness, as a binary score table."""
+    decided = pred.predicted()
     if pred.task == "binary":
-        decided = pred.predicted()
         confidence = np.where(decided == 1, pred.prob, 1.0 - pred.prob)
     else:
-        decided = np.argmax(pred.prob, axis=1)
         confidence = pred.prob.max(axis=1)
     return ScoreTable.from_samples(confidence, decided == pred.y, pred.sample_weight)
 

@@ -34,8 +34,11 @@ THRESHOLD_BAND = 0.05
 CURVE_POINTS = 101
 #: Labels drawn from the model's own probabilities to place the calibrated loss concentration.
 CONSISTENCY_RESAMPLES = 100
-#: Rows the consistency resampling works on (the table pooled into runs of adjacent scores).
+#: Rows the consistency resampling works on (the table pooled into runs of adjacent scores),
 CONSISTENCY_ROWS = 5_000
+#: at most this many over all class columns (many classes: fewer runs each, at least 50), so
+#: memory and time stay flat in the number of classes.
+CONSISTENCY_CELLS = 50_000
 
 
 def at_most(level: float) -> float:
@@ -299,8 +302,9 @@ def calibrated_concentration(
     else:
         rng = np.random.default_rng(seed)
         scale = effective_scale(tally)
+        rows = min(CONSISTENCY_ROWS, max(50, CONSISTENCY_CELLS // len(tally.tables)))
         for table in tally.tables:
-            pooled = pool_table(table, CONSISTENCY_ROWS)
+            pooled = pool_table(table, rows)
             mass = pooled.weights.sum(axis=1)
             counts = np.maximum(np.rint(mass * scale), 1.0)
             shape = (CONSISTENCY_RESAMPLES, len(mass))

@@ -18,7 +18,6 @@ Biometrika 45(3/4), 562-565. https://doi.org/10.2307/2333203
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -28,7 +27,7 @@ from scipy.special import chdtrc
 
 from lossgap.core.decompose import log_score_total
 from lossgap.core.pooling import pool_table
-from lossgap.core.predictions import Predictions, python_scalar
+from lossgap.core.predictions import python_scalar
 from lossgap.core.recalibrate import FIT_ROWS, fit_logistic, logits_of
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_n
@@ -78,23 +77,6 @@ def group_codes(values: npt.ArrayLike, name: str, n: int) -> tuple[list[Any], np
         first = [int(np.argmax(codes == c)) for c in range(len(distinct_text))]
         distinct = array[first]
     return [python_scalar(v) for v in distinct], codes.ravel()
-
-
-def subset(pred: Predictions, rows: np.ndarray) -> Predictions:
-    """The predictions of ``rows`` (validated already: every per-sample array is sliced).
-
-    Examples
-    --------
-    >>> part = subset(Predictions(["a", "b", "b"], [0.2, 0.7, 0.9]), np.array([0, 2]))
-    >>> part.y.tolist(), part.ids.tolist(), part.classes
-    ([0, 1], [0, 2], ('a', 'b'))
-    """
-    part = copy.copy(pred)
-    n = len(pred)
-    for name, value in vars(pred).items():
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
-            setattr(part, name, value[rows])
-    return part
 
 
 def calibration_test(tally: Tally) -> CalibrationTest:

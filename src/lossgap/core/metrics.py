@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 
@@ -97,8 +98,21 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
-def _per_class(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class Margins(NamedTuple):
+    """What the confusion-matrix metrics read of a confusion matrix, per class (batch axes
+    first): the diagonal, the column sums and the row sums. Each ``*_from_confusion``
+    function takes these in place of the matrix (a thousand classes' bootstrap replicates
+    need not hold a million cells each)."""
+
+    true_positive: np.ndarray
+    predicted: np.ndarray
+    actual: np.ndarray
+
+
+def _per_class(confusion: np.ndarray | Margins) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(true positives, predicted totals, true totals) per class, batch axes first."""
+    if isinstance(confusion, Margins):
+        return confusion
     return (
         np.diagonal(confusion, axis1=-2, axis2=-1),
         confusion.sum(axis=-2),
@@ -106,37 +120,37 @@ def _per_class(confusion: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     )
 
 
-def _reduce_classes(confusion: np.ndarray, per_class: np.ndarray) -> np.ndarray:
+def _reduce_classes(confusion: np.ndarray | Margins, per_class: np.ndarray) -> np.ndarray:
     """Positive class for binary; macro mean over classes seen in labels or decisions."""
-    if confusion.shape[-1] == 2:
+    if per_class.shape[-1] == 2:
         return per_class[..., 1]
     _, predicted, actual = _per_class(confusion)
     present = (predicted > 0) | (actual > 0)
     return (per_class * present).sum(axis=-1) / present.sum(axis=-1)
 
 
-def accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
+def accuracy_from_confusion(confusion: np.ndarray | Margins) -> np.ndarray:
     """Accuracy from a weighted confusion matrix (rows: truth, columns: decision)."""
     tp, _, actual = _per_class(confusion)
     return tp.sum(axis=-1) / actual.sum(axis=-1)
 
 
-def precision_from_confusion(confusion: np.ndarray) -> np.ndarray:
+def precision_from_confusion(confusion: np.ndarray | Margins) -> np.ndarray:
     tp, predicted, _ = _per_class(confusion)
     return _reduce_classes(confusion, _ratio(tp, predicted))
 
 
-def recall_from_confusion(confusion: np.ndarray) -> np.ndarray:
+def recall_from_confusion(confusion: np.ndarray | Margins) -> np.ndarray:
     tp, _, actual = _per_class(confusion)
     return _reduce_classes(confusion, _ratio(tp, actual))
 
 
-def f1_from_confusion(confusion: np.ndarray) -> np.ndarray:
+def f1_from_confusion(confusion: np.ndarray | Margins) -> np.ndarray:
     tp, predicted, actual = _per_class(confusion)
     return _reduce_classes(confusion, _ratio(2 * tp, predicted + actual))
 
 
-def balanced_accuracy_from_confusion(confusion: np.ndarray) -> np.ndarray:
+def balanced_accuracy_from_confusion(confusion: np.ndarray | Margins) -> np.ndarray:
     tp, _, actual = _per_class(confusion)
     present = actual > 0
     return (_ratio(tp, actual) * present).sum(axis=-1) / present.sum(axis=-1)

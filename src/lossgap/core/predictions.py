@@ -579,10 +579,17 @@ class Predictions:
         return self.prob
 
     def predicted(self) -> np.ndarray:
-        """Predicted class index: ``p >= threshold`` (binary) or argmax, ties to the lowest."""
+        """Predicted class index: ``p >= threshold`` (binary) or argmax, ties to the lowest.
+
+        The multiclass argmax is computed once and kept (validated predictions do not
+        change); do not modify the array returned.
+        """
         if self.task == "binary":
             return (self.prob >= self.threshold).astype(np.int64)
-        return np.argmax(self.prob, axis=1)
+        decided = self.__dict__.get("_argmax")
+        if decided is None or len(decided) != len(self.y):
+            decided = self._argmax = np.argmax(self.prob, axis=1)
+        return decided
 
     # -- construction helpers -------------------------------------------------------------
 

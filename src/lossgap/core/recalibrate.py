@@ -46,6 +46,7 @@ from lossgap.core.decompose import brier_score_total
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.pooling import Pooling, pool_table
 from lossgap.core.predictions import Predictions
+from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
 from lossgap.core.uncertainty import effective_n, effective_scale, z_value
 
@@ -478,16 +479,26 @@ def calibration_fit(tally: Tally) -> LogisticFit | None:
 #: Fits on all samples, kept per Predictions (validated predictions do not change): the
 #: calibration slope and the temperature map both need this one, the costliest fit.
 _FULL_FITS: WeakKeyDictionary[Predictions, tuple[float, float]] = WeakKeyDictionary()
+#: The temperature problem of the latest fit on all samples and each sample's terms at
+#: its optimum, until the cross-fitting takes them (the folds start from there); one entry
+#: at most, so models evaluated one after another (compare) do not each keep theirs.
+_AT_FULL_FIT: WeakKeyDictionary[Predictions, tuple[_Temperature, np.ndarray | None]] = (
+    WeakKeyDictionary()
+)
 
 
 def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
     """Inverse temperature fitted on all samples and its variance: the multiclass slope.
 
     The variance is for importance weights (Kish's effective count)."""
+    pred = in_content_order(pred)
     if pred not in _FULL_FITS:
         w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
-        beta, variance = fit_multiclass_temperature(_log_probs(pred), pred.y, w)
+        problem = _Temperature.of(_log_probs(pred), pred.y)
+        beta, variance, terms = problem.fit_with_terms(w)
         _FULL_FITS[pred] = (beta, variance * float(w @ w / w.sum()))
+        _AT_FULL_FIT.clear()
+        _AT_FULL_FIT[pred] = (problem, terms)
     return _FULL_FITS[pred]
 
 
@@ -507,10 +518,20 @@ class _Temperature:
 
     log_prob_t: np.ndarray
     true_log_prob: np.ndarray
+    #: Each sample's largest and smallest ``log p``: ``max_k b log p_k`` is ``b`` times
+    #: one of them, exactly (rounding is monotone), without a pass over the classes.
+    highest: np.ndarray
+    lowest: np.ndarray
 
     @classmethod
     def of(cls, log_prob: np.ndarray, y: np.ndarray) -> _Temperature:
-        return cls(np.ascontiguousarray(log_prob.T), log_prob[np.arange(len(y)), y])
+        log_prob_t = np.ascontiguousarray(log_prob.T)
+        return cls(
+            log_prob_t,
+            log_prob[np.arange(len(y)), y],
+            log_prob_t.max(axis=0),
+            log_prob_t.min(axis=0),
+        )
 
     def parts(self, b: float) -> np.ndarray:
         """``(3, n)``: each sample's loss and its first two derivatives in ``b``, one pass.
@@ -519,7 +540,7 @@ class _Temperature:
         curvature ``Var_q[log p]``.
         """
         q = self.log_prob_t * b
-        top = q.max(axis=0)
+        top = b * (self.highest if b >= 0 else self.lowest)
         q -= top
         np.exp(q, out=q)
         total = q.sum(axis=0)
@@ -535,22 +556,37 @@ class _Temperature:
     ) -> tuple[float, float]:
         """Newton's method from ``start`` (``at_start``: the weighted loss, gradient and
         curvature there, when known). Returns ``(b, variance of b)``."""
+        beta, variance, _ = self.fit_with_terms(w, start, at_start)
+        return beta, variance
+
+    def fit_with_terms(
+        self, w: np.ndarray, start: float = 1.0, at_start: np.ndarray | None = None
+    ) -> tuple[float, float, np.ndarray | None]:
+        """:meth:`fit`, and each sample's :meth:`parts` at the ``b`` returned (None when
+        Newton's method stayed at ``start`` with ``at_start`` given)."""
         beta = start
-        loss, grad, hess = self.parts(beta) @ w if at_start is None else at_start
+        terms = None
+        if at_start is None:
+            terms = self.parts(beta)
+            at_start = terms @ w
+        loss, grad, hess = at_start
         for _ in range(100):
             # stop once the next step would lower the loss by a negligible share
             if hess <= 0 or grad * grad / (2 * hess) <= 1e-12 * max(loss, 1.0):
                 break
             step, size = grad / hess, 1.0
-            candidate = self.parts(beta - step) @ w
+            tried = self.parts(beta - step)
+            candidate = tried @ w
             while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
                 size /= 2
-                candidate = self.parts(beta - size * step) @ w
+                tried = self.parts(beta - size * step)
+                candidate = tried @ w
             if candidate[0] > loss:
                 break
             beta -= size * step
+            terms = tried
             loss, grad, hess = candidate
-        return float(beta), (1.0 / hess if hess > 0 else float("inf"))
+        return float(beta), (1.0 / hess if hess > 0 else float("inf")), terms
 
 
 def fit_multiclass_temperature(
@@ -602,19 +638,26 @@ def _class_bins(
 def _multiclass_recalibration(
     pred: Predictions, before: dict[str, float], folds: int, seed: int, spread: float
 ) -> dict[str, Any]:
+    pred = in_content_order(pred)  # each row's fold depends on the data, not its order
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
     log_prob = _log_probs(pred)
     full_beta, _ = multiclass_calibration_slope(pred)
-    # each fold's fit starts from the all-sample fit, its terms there from one shared pass
-    temperature = _Temperature.of(log_prob, pred.y)
-    at_full = np.stack([np.bincount(fold, weights=w * part, minlength=folds)
-                        for part in temperature.parts(full_beta)])
+    # each fold's fit starts from the all-sample fit, its terms there from the fit's last
+    # pass (or one shared pass when that fit was taken already)
+    temperature, terms = _AT_FULL_FIT.pop(pred, (None, None))
+    if temperature is None:
+        temperature = _Temperature.of(log_prob, pred.y)
+    if terms is None:
+        terms = temperature.parts(full_beta)
+    at_full = np.stack(
+        [np.bincount(fold, weights=w * part, minlength=folds) for part in terms]
+    )
     # class columns as contiguous rows (k, n): gathers and reductions run along them
     prob_t = np.ascontiguousarray(pred.prob.T)
     bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
-    decided_before = np.argmax(prob_t, axis=0)
+    decided_before = pred.predicted()
     total = w.sum()
     sums = {method: np.zeros(7) for method in MULTICLASS_METHODS}
     scale = float(total / (w @ w))
@@ -723,6 +766,7 @@ def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[
     if method == "temperature":
         beta, _ = multiclass_calibration_slope(pred)
         return {"temperature": float(1.0 / beta) if beta > 0 else float("inf")}
+    pred = in_content_order(pred)  # the sums of the cross-fitting code's order
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
     clip = 0.5 / max(float(w.sum() ** 2 / (w @ w)), 1.0)
     # one "fold" holding every sample and an empty one: fitting on all but the empty fold

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from lossgap.core.binning import MAX_DENSE_BITS, dense_bins
+from lossgap.core.binning import MAX_DENSE_BITS, binary_batch, dense_bins
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss, true_class_prob
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
@@ -422,6 +422,20 @@ def _bin_unsorted(
     :func:`lossgap.binning.dense_bins`, merged with the sorted table of the few scores
     outside their range (equal to sorting them all, up to the order of additions)."""
     sums, outside = dense_bins(s, y, weight, bin_bits, bin_keys)
+    return _with_outside(sums, outside, s, y, weight, max_distinct=max_distinct, bin_bits=bin_bits)
+
+
+def _with_outside(
+    sums: dict[str, np.ndarray],
+    outside: np.ndarray,
+    s: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray | None,
+    *,
+    max_distinct: int,
+    bin_bits: int,
+) -> ScoreTable:
+    """The table of the dense bins' ``sums`` merged with the rows ``outside`` them."""
     table = _binned(NumpyOps, **sums, max_distinct=max_distinct, bin_bits=bin_bits)
     if len(outside):
         rest = ScoreTable.from_samples(
@@ -648,6 +662,10 @@ class Tally:
         k = pred.n_classes
         columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
         true_prob = true_class_prob(pred)
+        at_once = binned is not None and binned[0] and bin_bits <= MAX_DENSE_BITS
+        if pred.task == "binary" and at_once:
+            # a batch merging into a compressed Tally: bins and sums in one pass
+            return cls._binned_binary(pred, true_prob, top, max_distinct, bin_bits)
         return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
@@ -664,6 +682,66 @@ class Tally:
             max_distinct=max_distinct,
             bin_bits=bin_bits,
             binned=binned,
+        )
+
+    @classmethod
+    def _binned_binary(
+        cls, pred: Predictions, true_prob: np.ndarray, top: int, max_distinct: int, bin_bits: int
+    ) -> Tally:
+        """The Tally of binary predictions, its table binned at once, from one pass of
+        :func:`lossgap.core.binning.binary_batch` (the same sums as :meth:`from_arrays`,
+        added in row order)."""
+        loss = sample_log_loss(pred, true_prob)
+        batch = binary_batch(
+            pred.prob,
+            pred.y,
+            pred.sample_weight,
+            loss,
+            threshold=pred.threshold,
+            clip=_CLIP,
+            bits=bin_bits,
+            top=top,
+            keys_of=bin_keys,
+        )
+        table = _with_outside(
+            batch.table,
+            batch.outside,
+            pred.prob,
+            pred.y,
+            pred.sample_weight,
+            max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        )
+        rows = np.arange(len(pred)) if batch.candidates is None else batch.candidates
+        worst = WorstSamples(
+            loss[rows],
+            pred.ids[rows],
+            pred.y[rows],
+            true_prob[rows],
+            (pred.prob[rows] >= pred.threshold).astype(np.int64),
+        )
+        sums = batch.sums
+        confusion = batch.cells[:, 0].reshape(2, 2)
+        return cls(
+            task="binary",
+            classes=tuple(pred.classes),
+            threshold=float(pred.threshold),
+            top=top,
+            count=len(pred),
+            weight=sums["weight"],
+            weight_sq=sums["weight_sq"],
+            class_weight=confusion.sum(axis=1),
+            loss_sum=sums["loss_sum"],
+            loss_sq_sum=sums["loss_sq_sum"],
+            # an infinite loss counts the clip, as every loss above it does
+            clipped_loss_sum=sums["clipped_loss_sum"] + _CLIP * sums["infinite_weight"],
+            infinite_weight=sums["infinite_weight"],
+            infinite_count=int(sums["infinite_count"]),
+            brier_sum=sums["brier_sum"],
+            confusion=confusion,
+            tables=[table],
+            worst=worst.keep_top(top),
+            confusion_loss=batch.cells[:, 1].reshape(2, 2),
         )
 
     @classmethod

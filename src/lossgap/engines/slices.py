@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 from rich.console import Console
 
-from lossgap.core.groups import group_codes, subset
+from lossgap.core.groups import group_codes
+from lossgap.core.rows import subset
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.engines.batches import BatchSpec, located, resolve_classes
 from lossgap.engines.stream import (

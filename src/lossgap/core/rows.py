@@ -1,0 +1,124 @@
+"""Rows of validated predictions: a subset of them, and an order set by their content alone.
+
+Cross-fitting folds and bootstrap replicates draw one random number per row, in row order,
+and floating-point sums depend on the order of their terms: a file whose rows are shuffled
+would get other folds, other replicates and sums that differ in their last bits. Put in
+:func:`in_content_order` first, the same rows in any order give the same numbers, bit for
+bit, and the random draws depend on the seed and the data, never on the order.
+
+The order sorts the rows by a 64-bit key of their content (label, every probability and
+logit): a sum of each value's bit pattern times an odd constant of its column, modulo
+``2**64``. Rows with equal keys are either equal (interchangeable: any order of them gives
+the same numbers) or differ in their weight (or, far more rarely, collide): those are
+ordered by their content, weight first, so weights times a constant keep the order.
+"""
+
+from __future__ import annotations
+
+import copy
+from weakref import WeakKeyDictionary, WeakSet
+
+import numpy as np
+
+from lossgap.core.predictions import Predictions
+
+# odd multipliers, one per column of the content (drawn once; any odd constants serve)
+_MULTIPLIERS = np.random.default_rng(20_261_204).integers(1, 2**62, 4096, dtype=np.uint64)
+_MULTIPLIERS |= np.uint64(1)
+
+#: Canonical predictions by the predictions they were made from, and those canonical already.
+_CANONICAL: WeakKeyDictionary[Predictions, Predictions] = WeakKeyDictionary()
+_IN_ORDER: WeakSet[Predictions] = WeakSet()
+
+
+def subset(pred: Predictions, rows: np.ndarray) -> Predictions:
+    """The predictions at the positions ``rows`` (validated already: every per-sample array
+    is sliced).
+
+    Examples
+    --------
+    >>> part = subset(Predictions(["a", "b", "b"], [0.2, 0.7, 0.9]), np.array([0, 2]))
+    >>> part.y.tolist(), part.ids.tolist(), part.classes
+    ([0, 1], [0, 2], ('a', 'b'))
+    """
+    part = copy.copy(pred)
+    n = len(pred)
+    for name, value in vars(pred).items():
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
+            # take copies whole rows: about 3x faster than fancy indexing on (n, k)
+            setattr(part, name, np.take(value, rows, axis=0))
+    return part
+
+
+def _content(pred: Predictions) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The columns that make up a row's content, each ``(n,)`` of uint64 bit patterns: those
+    of its key (label, probabilities, logits) and the weight, which the key leaves out so
+    that weights times a constant give the same order (their scale carries no information)."""
+    columns = [pred.y.astype(np.uint64)]
+    for values in (pred.prob, pred.logits):
+        if values is not None:
+            columns.extend(_bits(values).reshape(len(pred), -1).T)
+    weights = [] if pred.sample_weight is None else [_bits(pred.sample_weight)]
+    return columns, weights
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """Bit patterns of float64 values (+ 0.0: -0.0 and 0.0 are one value); for values >= 0
+    they order as the values do."""
+    return np.ascontiguousarray(values + 0.0, dtype=np.float64).view(np.uint64)
+
+
+def content_order(pred: Predictions) -> np.ndarray:
+    """Row positions that put the rows in an order set by their content alone.
+
+    Rows are sorted by their key; rows of one key that differ (in their weight, or, far
+    more rarely, a collision) are sorted by their content, weight first.
+
+    Examples
+    --------
+    >>> pred = Predictions([0, 1, 2], [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    >>> order = content_order(pred)
+    >>> shuffled = subset(pred, np.array([2, 0, 1]))
+    >>> bool((pred.prob[order] == shuffled.prob[content_order(shuffled)]).all())
+    True
+    """
+    columns, weights = _content(pred)
+    key = np.zeros(len(pred), dtype=np.uint64)
+    for i, column in enumerate(columns):
+        key += column * _MULTIPLIERS[i % len(_MULTIPLIERS)]  # wraps modulo 2**64
+    order = np.argsort(key)
+    ordered = key[order]
+    tied = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if not len(tied):
+        return order
+    first, second = order[tied], order[tied + 1]
+    differ = np.zeros(len(tied), dtype=bool)
+    for column in (*columns, *weights):
+        differ |= column[first] != column[second]
+    if differ.any():  # runs of one key holding different rows: order them by content
+        run = np.concatenate([[0], np.cumsum(ordered[1:] != ordered[:-1])])
+        mixed = np.flatnonzero(np.isin(run, run[tied[differ]]))
+        rows = order[mixed]
+        within = np.lexsort([*(c[rows] for c in (*columns[::-1], *weights)), run[mixed]])
+        order[mixed] = rows[within]
+    return order
+
+
+def in_content_order(pred: Predictions) -> Predictions:
+    """The predictions with their rows in :func:`content_order` (kept per Predictions:
+    validated predictions do not change; the result maps to itself).
+
+    Examples
+    --------
+    >>> pred = Predictions([0, 1, 2], [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    >>> canonical = in_content_order(pred)
+    >>> in_content_order(canonical) is canonical, sorted(canonical.ids.tolist())
+    (True, [0, 1, 2])
+    """
+    if pred in _IN_ORDER:
+        return pred
+    if pred not in _CANONICAL:
+        canonical = subset(pred, content_order(pred))
+        _CANONICAL[pred] = canonical
+        _IN_ORDER.add(canonical)
+    return _CANONICAL[pred]
