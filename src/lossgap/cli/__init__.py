@@ -185,7 +185,8 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
 def print_json(data: dict[str, Any]) -> None:
     """One JSON object on stdout, nothing else there; it names the versions that wrote it."""
     stamped = {**data, "lossgap_version": __version__, "schema_version": SCHEMA_VERSION}
-    sys.stdout.write(json.dumps(stamped, allow_nan=False) + "\n")
+    # to_dict gives a tree: the check for cycles is 10% of dumping a large answer
+    sys.stdout.write(json.dumps(stamped, allow_nan=False, check_circular=False) + "\n")
 
 
 def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:
