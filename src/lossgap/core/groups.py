@@ -84,6 +84,7 @@ def calibration_test(tally: Tally) -> CalibrationTest:
 
     Examples
     --------
+    >>> from lossgap.core.predictions import Predictions
     >>> rng = np.random.default_rng(0)
     >>> p = rng.uniform(0.05, 0.95, 2000)
     >>> y = rng.uniform(size=2000) < p
