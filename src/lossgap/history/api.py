@@ -205,8 +205,7 @@ def analyse_run(
         collapse=collapse,
     )
     result = _with_paired_tests(result, per_epoch)
-    result.findings = find(result, goal)
-    return result
+    return replace(result, findings=find(result, goal))
 
 
 def analyse_history(
@@ -306,15 +305,15 @@ def analyse_history(
         msg = f"no run in {str(path)!r} logs a validation loss ({reasons})"
         raise InputError(msg)
     own_predictions = per_epoch if len(runs) == 1 else []
-    report = HistoryReport(
+    drift = calibration_drift(per_epoch)
+    notes = []
+    if per_epoch and len(runs) > 1:
+        notes.append("several runs: the per-epoch predictions are reported on their own")
+    return HistoryReport(
         str(path),
         [analyse_run(r, n_val=n_val, goal=goal, per_epoch=own_predictions) for r in runs],
         per_epoch=per_epoch,
+        findings=[] if drift is None else [drift],
         skipped=skipped,
+        notes=notes,
     )
-    drift = calibration_drift(per_epoch)
-    if drift is not None:
-        report.findings.append(drift)
-    if per_epoch and len(runs) > 1:
-        report.notes.append("several runs: the per-epoch predictions are reported on their own")
-    return report

@@ -734,7 +734,7 @@ class Collapse:
                 for key, value in asdict(self).items()}
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunAnalysis:
     """One run: what was read and what the analysis found.
 
@@ -839,7 +839,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
     return json_safe(asdict(finding))
 
 
-@dataclass(repr=False)
+@dataclass(frozen=True, repr=False)
 class HistoryReport(Displayable):
     """Every run read from a path, and the per-epoch evaluation of saved predictions.
 
