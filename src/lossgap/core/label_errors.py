@@ -45,6 +45,7 @@ from scipy.special import gammainc
 from lossgap.core.diagnostics import at_most, class_columns
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.predictions import Predictions, python_scalar
+from lossgap.core.rows import in_content_order
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
 from lossgap.errors import InputError
@@ -449,8 +450,11 @@ def candidates(pred: Predictions, level: float = CHANCE_LEVEL) -> list[LabelCand
     runs out (on digits with a random forest, flips at probability 0 were left out).
     ``probability`` is the probability given to the label (cleanlab's self-confidence
     score), ``chance`` its :func:`label_chance`, ``suggested`` the most probable class and
-    ``confident_learning`` whether confident learning flagged it.
+    ``confident_learning`` whether confident learning flagged it. The rows are taken in
+    :func:`~lossgap.core.rows.content_order` (ids travel with them), so ties in confident
+    learning's margins and in the scores are broken by content, never by row order.
     """
+    pred = in_content_order(pred)
     p = pred.class_prob
     learned = find_label_issues(pred.y, p, sample_weight=pred.sample_weight)
     chance = label_chance(pred.y, p)
