@@ -295,6 +295,9 @@ def test_cli_simulation():
     assert out.exit_code == 0
     source = json.loads(out.stdout)["source"]
     assert source == {"kind": "simulated", "n": 50, "slope": 2.0, "intercept": -1.0, "seed": 4}
+    written = runner.invoke(load_commands(), ["lab", "logistic", "--n", "5e1", "--seed", "4",
+                                              "--slope", "2", "--intercept", "-1", "--json"])
+    assert written.exit_code == 0 and json.loads(written.stdout)["source"] == source
 
 
 @pytest.mark.parametrize(
@@ -304,6 +307,9 @@ def test_cli_simulation():
         (["--n", "10", "--illustration", "2"], "got --n and --illustration"),
         (["--illustration", "4"], "must be 1, 2 or 3"),
         (["--n", "1"], "at least 2"),
+        (["--n", "2.5"], "--n must be an integer of at least 2, got 2.5"),
+        (["--n", "1e400"], "--n must be an integer of at least 2, got inf"),
+        (["--n", "3e7"], "at most 2e+07"),
         (["--points", "/nonexistent/points.csv"], "points.csv"),
     ],
 )
