@@ -19,13 +19,16 @@ from lossgap.core.bootstrap import (
     BIASED_UPWARD,
     DEBIASED,
     DEFAULT_REPLICATES,
+    CalibratedLabels,
     bootstrap_intervals,
+    calibrated_labels,
 )
 from lossgap.core.calibration import ECE_BINS, calibration_errors, ece_binning
 from lossgap.core.decision import decide
 from lossgap.core.decompose import decompose
 from lossgap.core.diagnostics import CONFIDENT_LEVEL, diagnose, errors_beyond_calibration
 from lossgap.core.groups import calibration_test, group_codes, subset
+from lossgap.core.label_errors import label_errors
 from lossgap.core.metrics import METRICS, approximation_bounds, class_shares, log_loss_clipped
 from lossgap.core.per_class import confusion, confusion_pairs, per_class
 from lossgap.core.predictions import Predictions, python_scalar
@@ -35,6 +38,7 @@ from lossgap.core.uncertainty import delong_interval, effective_n, wald_interval
 from lossgap.engines import is_torch_tensor, one_blas_thread
 from lossgap.errors import InputError
 from lossgap.results.evaluation import Evaluation, MetricValue, Slice, WorstSample
+from lossgap.rules.book import LABEL_ERRORS_P
 from lossgap.rules.explain import RULES, find
 from lossgap.rules.slices import WHERE_RULES
 
@@ -273,15 +277,25 @@ def _evaluate(
     errors = calibration_errors(tally, bins=ece_bins, smooth=full)
     values.update(errors.metrics())
     slope, intercept = _calibration_line(tally, pred, confidence)
+    binary = tally.task == "binary"
+    # one draw of calibrated labels for the calibration errors' null and the concentration's
+    labels = calibrated_labels(tally, ece_bins, seed) if binary else None
     metrics = _with_intervals(
-        tally, values, pred, confidence, seed, replicates if full else 0, ece_bins
+        tally,
+        values,
+        pred,
+        confidence,
+        seed,
+        replicates if full else 0,
+        ece_bins,
+        labels,
+        errors.smooth_sigma,
     )
     metrics["calibration_slope"] = slope
     metrics["calibration_intercept"] = intercept
     for name, bound in approximation_bounds(tally).items():
         metrics[name] = replace(metrics[name], approximation_bound=bound)
     shares = class_shares(tally)
-    binary = tally.task == "binary"
     evaluation = Evaluation(
         task=tally.task,
         n=tally.count,
@@ -306,7 +320,8 @@ def _evaluate(
         else {},
         worst=_worst_rows(tally, top),
         diagnostics={
-            **diagnose(tally, values["accuracy"], confidence),
+            **diagnose(tally, values["accuracy"], confidence, seed=seed, labels=labels),
+            "label_errors": label_errors(tally, pred, list_below=LABEL_ERRORS_P),
             "ece_binning": ece_binning(ece_bins)
             + (
                 ""
@@ -462,8 +477,12 @@ def _with_intervals(
     seed: int,
     replicates: int,
     ece_bins: int = ECE_BINS,
+    labels: CalibratedLabels | None = None,
+    smooth_sigma: float | None = None,
 ) -> dict[str, MetricValue]:
-    """Each metric with its interval: Wilson, DeLong, else the bootstrap."""
+    """Each metric with its interval: Wilson, DeLong, else the bootstrap (``labels``: the
+    binary Tally's calibrated labels, for the calibration errors' null; ``smooth_sigma``:
+    the binary smooth ECE's bandwidth, for its replicates)."""
     n_eff = effective_n(tally)
     analytic: dict[str, tuple[tuple[float, float], str]] = {
         "accuracy": (wilson(values["accuracy"], n_eff, confidence), "wilson"),
@@ -489,6 +508,8 @@ def _with_intervals(
             replicates=replicates,
             seed=seed,
             ece_bins=ece_bins,
+            labels=labels,
+            smooth_sigma=smooth_sigma,
         )
         if replicates > 0
         else ({}, None)

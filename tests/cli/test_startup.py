@@ -65,3 +65,21 @@ def test_import_lossgap_loads_the_api_on_first_use() -> None:
         "print(before, callable(explain), 'lossgap.explanation' in sys.modules)",
     )
     assert loaded.split() == ["False", "True", "True"]
+
+
+def test_explain_loads_no_more_than_it_uses(tmp_path) -> None:
+    # scipy.stats (its distributions), pandas and matplotlib cost the command line a second
+    # or more of start-up; `explain FILE --json` needs none of them
+    path = tmp_path / "p.csv"
+    rows = "".join(f"{i % 2},{0.1 + 0.8 * (i % 7) / 6}\n" for i in range(60))
+    path.write_text("label,prob\n" + rows)
+    loaded = run(
+        "import sys",
+        "from lossgap.cli import main",
+        "try:",
+        f"    main(['explain', {str(path)!r}, '--json'])",
+        "except SystemExit:",
+        "    pass",
+        "print(sorted(m for m in ('scipy.stats', 'pandas', 'matplotlib') if m in sys.modules))",
+    )
+    assert loaded.strip().splitlines()[-1] == "[]"

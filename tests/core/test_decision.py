@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 import lossgap
 from lossgap import InputError, Predictions, Tally
 from lossgap.cli import load_commands
+from lossgap.core import decision
 from lossgap.core.decision import (
     bayes_decisions,
     calibrated_threshold,
@@ -262,3 +263,35 @@ def test_calibrated_threshold_rarely_called_costly_on_calibrated_data():
         at, choice = d.cost_at("calibrated"), d.optimal["cost"]
         fired += not choice.covers(at.threshold) and at.excess_ci_low > 0
     assert fired / seeds <= 0.10
+
+
+def _every_quantile(draws, base, at, maximise, confidence, gap, pooled_at, tol):
+    """The confidence set's bound before pruning: the quantile of every candidate."""
+    deviation = draws - base
+    chosen = deviation[:, at : at + 1]
+    excess = chosen - deviation if maximise else deviation - chosen
+    return np.quantile(excess, 1 - confidence, axis=0)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_pruned_threshold_sets_equal_every_quantile(seed, monkeypatch):
+    # only candidates that cannot be kept skip their quantile: the sets are the same
+    rng = np.random.default_rng(seed)
+    n = [300, 3_000, 30_000][seed % 3]
+    y, p = random_binary(rng, n, ties=seed == 4)
+    w = rng.uniform(0.5, 2.0, n) if seed == 5 else None
+    tally = Tally.from_predictions(Predictions(y, p, sample_weight=w))
+    pruned = decide(tally, costs=(1, 3), seed=seed)
+    monkeypatch.setattr(decision, "_excess_lower_bound", _every_quantile)
+    assert decide(tally, costs=(1, 3), seed=seed) == pruned
+
+
+def test_poisson_of_live_cells_draws_the_same_numbers(rng):
+    # the decision and the bootstrap draw only cells with weight: Poisson(0) takes no number
+    cells = np.where(rng.uniform(size=500) < 0.5, 0.0, rng.integers(1, 9, 500).astype(float))
+    cells[:3] = [0.0, 2.5, 0.0]
+    every = np.random.default_rng(7).poisson(cells, size=(40, len(cells)))
+    live = np.flatnonzero(cells)
+    some = np.zeros((40, len(cells)))
+    some[:, live] = np.random.default_rng(7).poisson(cells[live], size=(40, len(live)))
+    assert np.array_equal(every, some)

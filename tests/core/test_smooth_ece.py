@@ -13,7 +13,7 @@ from relplot.kernels import ReflectedGaussianKernel
 from relplot.metrics import smECE_sigma
 from scipy.special import expit, logit
 
-from lossgap.core.calibration import _reflected_gaussian, smooth_ece
+from lossgap.core.calibration import _reflected_gaussian, smooth_ece, smooth_ece_of_labels
 
 
 def draw(rng: np.random.Generator, n: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +134,14 @@ def test_batched_rows_through_the_mesh_operator_equal_the_fft_path(m, sigma, mon
     monkeypatch.setattr(calibration, "_OPERATOR_CELLS", 0)
     via_fft = calibration._smooth_ece_at(sigma, s, w * s - pos, w)
     assert_allclose(via_operator, via_fft, rtol=1e-12)
+
+
+@pytest.mark.parametrize("sigma", [0.004, 0.02, 0.1])  # the FFT path and the operator's
+def test_labels_over_one_mass_row_equal_the_full_rows(sigma, rng):
+    # the calibrated null smooths its one mass row once: the same values as every row
+    s = np.sort(rng.uniform(size=300))
+    mass = rng.integers(1, 6, 300).astype(float)
+    pos = rng.binomial(mass.astype(int), s, size=(40, 300)).astype(float)
+    shared = smooth_ece_of_labels(s, mass, pos, sigma)
+    full = smooth_ece(s, mass - pos, pos, sigma=sigma)[0]
+    np.testing.assert_allclose(shared, full, rtol=1e-12, atol=1e-15)

@@ -55,3 +55,34 @@ def mri_case():
     t = rng.normal(np.where(y == 1, 1.2, -1.2), 1.0)
     return y, 15.0 * t
 
+
+#: scikit-learn's bundled datasets with label noise put in (benchmarks/label_errors.py).
+FLIP_DATASETS = ("digits", "breast_cancer", "wine")
+FLIP_MODELS = ("logistic", "forest")
+
+
+def flipped_labels(name: str, model: str, seed: int, rate: float = 0.05):
+    """One of scikit-learn's bundled datasets with ``rate`` of its labels moved to another
+    class (uniformly), and out-of-fold probabilities of a model trained on the noisy labels
+    (5 stratified folds): ``(noisy labels, probabilities (n, k), flipped mask)``."""
+    from sklearn import datasets
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    rng = np.random.default_rng([seed, len(y)])
+    k = int(y.max()) + 1
+    flipped = np.zeros(len(y), dtype=bool)
+    flipped[rng.choice(len(y), round(rate * len(y)), replace=False)] = True
+    noisy = np.where(flipped, (y + rng.integers(1, k, len(y))) % k, y)
+    estimator = (
+        make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+        if model == "logistic"
+        else RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=1)
+    )
+    folds = StratifiedKFold(5, shuffle=True, random_state=seed)
+    prob = cross_val_predict(estimator, x, noisy, cv=folds, method="predict_proba")
+    return noisy, prob, flipped

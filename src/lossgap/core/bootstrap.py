@@ -4,7 +4,8 @@ Each resampling unit gets a Poisson weight with mean equal to its weight, all re
 once in a ``(replicates, units)`` matrix processed in memory-bounded chunks; the metric
 kernels of :mod:`lossgap.core.metrics` and :mod:`lossgap.core.calibration` take the replicate axis
 as a batch axis, so the resampled metrics use the same code as the point estimates. The
-smooth ECE of every replicate uses the bandwidth searched once on the unresampled units.
+smooth ECE of every replicate uses one bandwidth: binary, the point estimate's (searched
+once, on the full table); multiclass, the one searched on the unresampled units.
 
 * Binary: the units are the score table's (score, label) cells. A cell holding ``c``
   samples gets ``Poisson(c)``, the sum of ``c`` independent ``Poisson(1)`` sample weights,
@@ -44,7 +45,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from lossgap.core.calibration import ECE_BINS, binned_ece, ece_bins, smooth_ece
+from lossgap.core.calibration import (
+    ECE_BINS,
+    binned_ece,
+    ece_bins,
+    smooth_ece,
+    smooth_ece_of_labels,
+)
 from lossgap.core.losses import sample_brier, sample_log_loss
 from lossgap.core.metrics import (
     accuracy_from_confusion,
@@ -57,7 +64,7 @@ from lossgap.core.metrics import (
 )
 from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
-from lossgap.core.tally import Tally
+from lossgap.core.tally import ScoreTable, Tally
 from lossgap.core.uncertainty import effective_scale, z_value
 
 DEFAULT_REPLICATES = 200
@@ -209,17 +216,90 @@ def _calibrated_null(
     return draw
 
 
-def _binary_units(tally: Tally, bins: int) -> _Units:
+def resampling_table(tally: Tally, bins: int = ECE_BINS) -> ScoreTable:
+    """The binary score table the bootstrap resamples, weights as effective counts.
+
+    Pooled by :func:`~lossgap.core.pooling.pool_for_resampling` (the per-sample variances of
+    the log loss and the Brier score within 2% of the exact table's), its runs within one
+    decision and one of the ``bins`` ECE bins.
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> rng = np.random.default_rng(0)
+    >>> p = rng.uniform(0.01, 0.99, 5_000)
+    >>> t = Tally.from_predictions(Predictions(rng.uniform(size=5_000) < p, p))
+    >>> table = resampling_table(t)
+    >>> len(table.scores) < 600, float(table.weights.sum())  # every sample, fewer rows
+    (True, 5000.0)
+    """
     exact = tally.tables[0]
-    # runs stay within one decision and one ECE bin (see pool_for_resampling)
     segments = ece_bins(exact.scores, bins) * 2 + (exact.scores >= tally.threshold)
     table = pool_for_resampling(exact, segments, MAX_UNITS // 2)
-    table_weights = _effective_counts(table.weights, effective_scale(tally))
+    return ScoreTable(table.scores, _effective_counts(table.weights, effective_scale(tally)))
+
+
+@dataclass(frozen=True)
+class CalibratedLabels:
+    """Labels drawn from a binary model's own probabilities, on its resampling table.
+
+    One draw serves every test against a calibrated model that resamples labels: the
+    calibrated null of the ECE and smooth ECE (:func:`debiased_interval`) and that of the
+    loss concentration (:func:`lossgap.core.diagnostics.calibrated_concentration`).
+
+    Attributes
+    ----------
+    table : ScoreTable
+        :func:`resampling_table`: pooled scores, weights as effective counts.
+    positives : ndarray of shape (draws, rows)
+        Each row's effective count split binomially at its score (a row's count rounded to
+        a whole number of at least 1 for the draw, then scaled back to its mass).
+    """
+
+    table: ScoreTable
+    positives: np.ndarray
+
+    @property
+    def mass(self) -> np.ndarray:
+        """Each row's effective count (negatives and positives)."""
+        return self.table.weights.sum(axis=1)
+
+
+def calibrated_labels(
+    tally: Tally, bins: int = ECE_BINS, seed: int = 0, draws: int = NULL_DRAWS
+) -> CalibratedLabels:
+    """``draws`` draws of calibrated labels on the binary Tally's resampling table.
+
+    The stream is seeded by ``(seed, 1)``, apart from the bootstrap's (``seed``), so the
+    null and the replicates are independent whatever the number of replicates.
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> t = Tally.from_predictions(Predictions([0, 1, 1, 0], [0.2, 0.7, 0.9, 0.4]))
+    >>> labels = calibrated_labels(t, draws=5)
+    >>> labels.positives.shape, bool(np.all(labels.positives <= labels.mass))
+    ((5, 4), True)
+    """
+    table = resampling_table(tally, bins)
+    mass = table.weights.sum(axis=1)
+    counts = np.maximum(np.rint(mass), 1.0)
+    rng = np.random.default_rng((seed, 1))
+    drawn = rng.binomial(counts.astype(np.int64), table.scores, size=(draws, len(mass)))
+    return CalibratedLabels(table, drawn * (mass / counts))
+
+
+def _binary_units(
+    tally: Tally, bins: int, labels: CalibratedLabels, sigma: float | None = None
+) -> _Units:
+    table = labels.table
+    table_weights = table.weights
     s, m = table.scores, len(table.scores)
     with np.errstate(divide="ignore"):
         loss_neg, loss_pos = -np.log1p(-s), -np.log(s)
     decided = s >= tally.threshold
-    _, sigma = smooth_ece(s, *table_weights.T)
+    if sigma is None or not np.isfinite(sigma):  # else the point estimate's bandwidth
+        _, sigma = smooth_ece(s, *table_weights.T)
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         w_neg, w_pos = rep[:, :m], rep[:, m:]
@@ -249,8 +329,24 @@ def _binary_units(tally: Tally, bins: int) -> _Units:
         statistics,
         1.0,
         f"resampling the score table's (score, label) cells{pooled}",
-        null=_calibrated_null([(s, *table_weights.T)], [sigma], bins),
+        null=_drawn_null(labels, sigma, bins),
     )
+
+
+def _drawn_null(
+    labels: CalibratedLabels, sigma: float, bins: int
+) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
+    """The ECE and smooth ECE of the first draws of ``labels`` (the binary calibrated null;
+    the generator is not used: the labels are drawn already)."""
+
+    def draw(_: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
+        s, pos = labels.table.scores, labels.positives[:replicates]
+        return {
+            "ece": binned_ece(s, labels.mass - pos, pos, bins=bins),
+            "smooth_ece": smooth_ece_of_labels(s, labels.mass, pos, sigma),
+        }
+
+    return draw
 
 
 def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
@@ -355,9 +451,14 @@ def bootstrap_intervals(
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
     ece_bins: int = ECE_BINS,
+    labels: CalibratedLabels | None = None,
+    smooth_sigma: float | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
     """Percentile intervals for the metrics in ``estimates`` that the bootstrap covers
-    (``ece_bins``: the bins of the binned ECE).
+    (``ece_bins``: the bins of the binned ECE; ``labels``: the binary Tally's
+    :func:`calibrated_labels` when the caller drew them already; ``smooth_sigma``: the
+    bandwidth of the binary smooth ECE's estimate, which the replicates then share instead
+    of searching their own on the pooled table).
 
     Returns
     -------
@@ -368,7 +469,9 @@ def bootstrap_intervals(
     """
     rng = np.random.default_rng(seed)
     if tally.task == "binary":
-        units = _binary_units(tally, ece_bins)
+        if labels is None:
+            labels = calibrated_labels(tally, ece_bins, seed)
+        units = _binary_units(tally, ece_bins, labels, smooth_sigma)
     elif pred is not None:
         units = _multiclass_units(pred, rng, ece_bins)
     else:

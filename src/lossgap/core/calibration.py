@@ -198,6 +198,22 @@ def _mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
 _OPERATOR_CELLS = 2**17
 
 
+#: The last operator built, by its bandwidth and scores: the bootstrap's replicates and
+#: the calibrated null of the same pooled table smooth through the same map.
+_LAST_OPERATOR: dict[tuple[float, bytes], np.ndarray] = {}
+
+
+def _cached_mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
+    """:func:`_mesh_operator`, reusing the last one built for the same scores and bandwidth."""
+    key = (sigma, scores.tobytes())
+    operator = _LAST_OPERATOR.get(key)
+    if operator is None:  # evaluations in other threads at worst build theirs again
+        operator = _mesh_operator(scores, sigma)
+        _LAST_OPERATOR.clear()
+        _LAST_OPERATOR[key] = operator
+    return operator
+
+
 def _smooth_ece_at(
     sigma: float, scores: np.ndarray, residual: np.ndarray, mass: np.ndarray
 ) -> np.ndarray:
@@ -209,12 +225,21 @@ def _smooth_ece_at(
     """
     mesh_points = len(_mesh(sigma))
     small = mesh_points <= 2 * _MESH_POINTS and len(scores) * mesh_points <= _OPERATOR_CELLS
-    if len(mass) > 1 and small:
-        operator = _mesh_operator(scores, sigma)
+    if len(residual) > 1 and small:
+        operator = _cached_mesh_operator(scores, sigma)
         return _smooth_ece_on_mesh(residual @ operator, mass @ operator)
     points = _grid_points(sigma)
     block = max(1, _BLOCK_CELLS // points)
     values = []
+    if len(mass) == 1 < len(residual):  # one mass row for every residual row: smooth it once
+        density = _interpolate(
+            _reflected_gaussian(_deposit(scores, mass, points), sigma), _mesh(sigma)
+        )
+        for start in range(0, len(residual), block):
+            grids = _deposit(scores, residual[start : start + block], points)
+            smoothed = _interpolate(_reflected_gaussian(grids, sigma), _mesh(sigma))
+            values.append(_smooth_ece_on_mesh(smoothed, density))
+        return np.concatenate(values)
     for start in range(0, len(mass), block):
         rows = slice(start, start + block)
         grids = _deposit(scores, np.concatenate([residual[rows], mass[rows]]), points)
@@ -294,6 +319,25 @@ def smooth_ece(
     return (values[0] if mass.ndim == 1 else values), sigma
 
 
+def smooth_ece_of_labels(
+    scores: np.ndarray, mass: np.ndarray, w_pos: np.ndarray, sigma: float
+) -> np.ndarray:
+    """Smooth ECE at bandwidth ``sigma`` of each row of ``w_pos`` (``(rows, m)``) over one
+    row of ``mass`` (``(m,)``): labels drawn again on the same weighted scores, as the
+    calibrated null draws them. Equal to :func:`smooth_ece` with ``w_neg = mass - w_pos``;
+    the mass is smoothed once for every row.
+
+    Examples
+    --------
+    >>> s, mass = np.array([0.2, 0.5, 0.9]), np.array([2.0, 1.0, 3.0])
+    >>> pos = np.array([[0.0, 1.0, 3.0], [1.0, 0.0, 2.0]])
+    >>> shared = smooth_ece_of_labels(s, mass, pos, 0.1)
+    >>> bool(np.allclose(shared, smooth_ece(s, mass - pos, pos, sigma=0.1)[0], rtol=1e-12))
+    True
+    """
+    return _smooth_ece_at(sigma, scores, mass * scores - w_pos, mass[None])
+
+
 def _counts_scale(tally: Tally) -> float:
     """Factor that turns weights into counts, so relplot's density floor means the same."""
     return tally.count / tally.weight
@@ -331,8 +375,13 @@ def ece_binning(bins: int = ECE_BINS) -> str:
 
 
 def _smooth_ece_of_table(table: ScoreTable, scale: float) -> float:
+    return _smooth_ece_and_sigma(table, scale)[0]
+
+
+def _smooth_ece_and_sigma(table: ScoreTable, scale: float) -> tuple[float, float]:
     pooled = pool_table(table, SMOOTH_ROWS)
-    return float(smooth_ece(pooled.scores, *(pooled.weights.T * scale))[0])
+    value, sigma = smooth_ece(pooled.scores, *(pooled.weights.T * scale))
+    return float(value), sigma
 
 
 @dataclass(frozen=True)
@@ -350,6 +399,9 @@ class CalibrationErrors:
         "classwise" ECE); None for binary (and the smooth one when not computed).
     bins : int
         Equal-width bins of the binned ECE.
+    smooth_sigma : float
+        Binary: the bandwidth the smooth ECE was found at (the bootstrap smooths its
+        replicates at it); NaN otherwise.
     """
 
     ece: float
@@ -357,6 +409,7 @@ class CalibrationErrors:
     classwise_ece: np.ndarray | None
     classwise_smooth_ece: np.ndarray | None
     bins: int
+    smooth_sigma: float = float("nan")
 
     def metrics(self) -> dict[str, float]:
         """``{name: value}`` of the metrics an evaluation reports (means of the classwise)."""
@@ -401,12 +454,14 @@ def calibration_errors(
     scale = _counts_scale(tally)
     if tally.task == "binary" or tally.top_label is None:
         table = tally.tables[0]
+        value, sigma = _smooth_ece_and_sigma(table, scale) if smooth else (np.nan, np.nan)
         return CalibrationErrors(
             float(binned_ece(table.scores, table.weights[:, 0], table.weights[:, 1], bins=bins)),
-            _smooth_ece_of_table(table, scale) if smooth else float("nan"),
+            value,
             None,
             None,
             bins,
+            sigma,
         )
     top = tally.top_label
     return CalibrationErrors(

@@ -21,7 +21,7 @@ loss is infinite.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import poisson
+from scipy.special import pdtrc
 
 from lossgap.core.calibration import CalibrationErrors, ece_bins
 from lossgap.core.decompose import corp, log_score_total
@@ -46,9 +46,11 @@ def poisson_tail(observed: float, expected: float) -> float:
     >>> round(poisson_tail(5, 1.0), 5), poisson_tail(0, 3.0)
     (0.00366, 1.0)
     """
-    if observed <= 0:
+    if round(observed) <= 0:
         return 1.0
-    return float(poisson.sf(round(observed) - 1, expected))
+    # pdtrc(k, mu) = P(X > k) is scipy.stats.poisson.sf, without importing scipy.stats (a
+    # third of the command line's start-up)
+    return float(pdtrc(round(observed) - 1, expected))
 
 
 def reliability_bins(

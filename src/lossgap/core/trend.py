@@ -21,8 +21,9 @@ from scipy import ndimage, stats
 
 #: Fewest points for a trend test (Mann-Kendall on 5 points reaches p = 0.017).
 MIN_TREND_POINTS = 5
-#: Significance level of the trend tests.
-ALPHA = 0.05
+#: Significance level of the trend tests ("rising", "flat", "falling"); not the rule book's
+#: ALPHA, which is the level of the findings' tests against calibration.
+TREND_ALPHA = 0.05
 #: Largest smoothing window.
 MAX_WINDOW = 21
 #: Consistency scale of the median absolute deviation for a normal distribution.
@@ -88,7 +89,7 @@ class Trend:
     slope : float
         Theil-Sen slope per unit of ``x``.
     direction : str
-        ``"rising"`` or ``"falling"`` when ``p_value < ALPHA``, else ``"flat"``.
+        ``"rising"`` or ``"falling"`` when ``p_value < TREND_ALPHA``, else ``"flat"``.
     """
 
     tau: float
@@ -97,7 +98,7 @@ class Trend:
     direction: str
 
 
-def trend(x: np.ndarray, y: np.ndarray, *, alpha: float = ALPHA) -> Trend:
+def trend(x: np.ndarray, y: np.ndarray, *, alpha: float = TREND_ALPHA) -> Trend:
     """Mann-Kendall test of a monotone trend in ``y`` along ``x``, with its Theil-Sen slope.
 
     The test's variance is widened for lag-1 autocorrelation of the residuals around the

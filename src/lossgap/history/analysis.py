@@ -42,18 +42,24 @@ from lossgap.core.trend import (
 from lossgap.core.uncertainty import Z95
 from lossgap.results.history import INFERRED_N, Run
 
-#: Smallest rise of the smoothed validation loss after its minimum, relative to it.
-MIN_LOSS_RISE = 0.02
-#: Smallest fall of the smoothed decision score after its maximum.
-MIN_SCORE_FALL = 0.005
-#: The smoothed change must also exceed this many noise SDs of the curve, at least...
-NOISE_MULTIPLE = 2.0
+# The thresholds of the history findings are the rule book's (lossgap.rules.book):
+# MIN_LOSS_RISE, MIN_SCORE_FALL and NOISE_MULTIPLE (loss_accuracy_divergence),
+# MIN_GAP_GROWTH (overfitting_onset), SPIKE_SDS and SPIKE_SHARE (metric_spike).
+from lossgap.rules.book import (
+    MIN_GAP_GROWTH,
+    MIN_LOSS_RISE,
+    MIN_SCORE_FALL,
+    NOISE_MULTIPLE,
+    SPIKE_SDS,
+    SPIKE_SHARE,
+)
 
 
 def noise_multiple(points: int) -> float:
-    """...and ``sqrt(2 ln n)`` SDs on a curve of ``n`` points: the start is the curve's
-    best point, picked among ``n``, and the extreme of ``n`` noisy values lies about that
-    many SDs out, so a smaller change from it is what selection alone produces.
+    """The noise SDs a smoothed change must exceed: ``NOISE_MULTIPLE``, and ``sqrt(2 ln n)``
+    on a curve of ``n`` points: the start is the curve's best point, picked among ``n``, and
+    the extreme of ``n`` noisy values lies about that many SDs out, so a smaller change from
+    it is what selection alone produces.
 
     Examples
     --------
@@ -61,12 +67,6 @@ def noise_multiple(points: int) -> float:
     (2.33, 2.86)
     """
     return max(NOISE_MULTIPLE, float(np.sqrt(2 * np.log(max(points, 1)))))
-#: Smallest growth of the train/validation gap, relative to the validation loss.
-MIN_GAP_GROWTH = 0.10
-#: A point off its neighbours' mean by more than this many robust SDs...
-SPIKE_SDS = 6.0
-#: ...and by more than this share of that mean is a spike.
-SPIKE_SHARE = 0.25
 
 
 def _positions(run: Run, idx: np.ndarray) -> np.ndarray:

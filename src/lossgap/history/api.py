@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -13,15 +12,8 @@ from lossgap.errors import InputError
 from lossgap.history.epochs import evaluate_epochs
 from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
 from lossgap.history.runs import build_run
-from lossgap.results.evaluation import Finding
 from lossgap.results.history import HistoryReport, Run, RunAnalysis
-from lossgap.rules.history import GOALS, find
-
-#: The log loss must rise by this share from its best epoch for ``calibration_drift``.
-MIN_DRIFT = 0.02
-#: Discrimination "stays" when it moves by less than this share of its value.
-STEADY_SHARE = 0.10
-
+from lossgap.rules.history import GOALS, calibration_drift, find
 
 #: Hugging Face logs epochs rounded to 2 decimals; the prediction files carry 4.
 EPOCH_MATCH = 0.006
@@ -132,66 +124,6 @@ def analyse_run(
     result.advice["goal"] = goal
     result.findings = find(result, goal)
     return result
-
-
-def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
-    """``calibration_drift``: the saved predictions' loss rose because miscalibration grew."""
-    rows = [r for r in per_epoch if r["decomposition"] is not None and math.isfinite(r["log_loss"])]
-    if len(rows) < 2:
-        return None
-    best = min(rows, key=lambda r: r["log_loss"])
-    last = rows[-1]
-    if last is best or last["log_loss"] < best["log_loss"] * (1 + MIN_DRIFT):
-        return None
-    a, b = best["decomposition"], last["decomposition"]
-    d_from, d_to = a["discrimination"], b["discrimination"]
-    if abs(d_to - d_from) <= STEADY_SHARE * abs(d_from):
-        disc = f"discrimination stayed at about {d_to:.4g} ({d_from:.4g} to {d_to:.4g})"
-    else:
-        verb = "grew" if d_to > d_from else "fell"
-        disc = f"discrimination {verb} from {d_from:.4g} to {d_to:.4g}"
-    ce_a, ce_b = best["confident_errors"] or {}, last["confident_errors"] or {}
-    confident = ""
-    if ce_a and ce_b:
-        confident = (
-            f" Confident errors went from {ce_a['count']:g} to {ce_b['count']:g}, carrying "
-            f"{ce_b['loss_share']:.0%} of the last epoch's loss."
-        )
-    message = (
-        f"On the saved predictions the log loss rose from {best['log_loss']:.4g} (epoch "
-        f"{best['epoch']}) to {last['log_loss']:.4g} (epoch {last['epoch']}) while accuracy went "
-        f"from {best['accuracy']:.4g} to {last['accuracy']:.4g}: miscalibration grew from "
-        f"{a['miscalibration']:.4g} to {b['miscalibration']:.4g} while {disc}.{confident}"
-    )
-    evidence = {
-        "from_epoch": best["epoch"],
-        "to_epoch": last["epoch"],
-        "log_loss_from": best["log_loss"],
-        "log_loss_to": last["log_loss"],
-        "accuracy_from": best["accuracy"],
-        "accuracy_to": last["accuracy"],
-        "miscalibration_from": a["miscalibration"],
-        "miscalibration_to": b["miscalibration"],
-        "discrimination_from": d_from,
-        "discrimination_to": d_to,
-        "uncertainty": b["uncertainty"],
-        "decomposition_target": b.get("target"),
-        "confident_errors_from": ce_a.get("count"),
-        "confident_errors_to": ce_b.get("count"),
-        "confident_loss_share_to": ce_b.get("loss_share"),
-    }
-    scaled = (last.get("temperature_scaled") or {}).get("log_loss_after")
-    expected = ""
-    if scaled is not None:
-        evidence["temperature_scaled_log_loss_to"] = scaled
-        expected = f" (cross-fitted on these predictions: {last['log_loss']:.4g} to {scaled:.4g})"
-    advice = (
-        f"The rise is calibration, not ranking: temperature-scale epoch {last['epoch']} on "
-        f"held-out data{expected} to keep its decisions with a lower loss, or keep epoch "
-        f"{best['epoch']} for its probabilities."
-    )
-    severity = "medium" if b["miscalibration"] > a["miscalibration"] else "low"
-    return Finding("calibration_drift", severity, message, evidence, advice)
 
 
 def analyse_history(

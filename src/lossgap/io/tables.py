@@ -574,6 +574,25 @@ def column_values(table: pa.Table, name: str) -> np.ndarray:
             "all): drop or fill those rows"
         )
         raise InputError(msg)
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
+        # the values buffers as they are: pyarrow's to_numpy imports pandas to convert any
+        # column (half a second and more of the command line's start)
+        dtype = np.dtype(kind.to_pandas_dtype())
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        parts = [
+            np.frombuffer(
+                chunk.buffers()[1],
+                dtype=dtype,
+                count=len(chunk),
+                offset=chunk.offset * dtype.itemsize,
+            )
+            for chunk in chunks
+            if len(chunk)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
     return column.to_numpy(zero_copy_only=False)
 
 

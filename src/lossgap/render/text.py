@@ -325,10 +325,10 @@ def finding_sentence(finding: Finding, ev: Evaluation) -> str:
             )
         if finding.code == "possible_label_errors":
             return (
-                f"{e['count']:g} samples give their label a probability of at most "
-                f"{1 - e['level']:.2g}, where a calibrated model would have about "
-                f"{e['expected_if_calibrated']:.2f}: wrong labels, or a model certain where "
-                "it should not be."
+                f"{e['observed']:g} labels have a chance of at most {e['level']:.0%} under the "
+                f"model's own probabilities, where a calibrated model would have about "
+                f"{e['expected_if_calibrated']:.1f}: about {e['count']:.0f} wrong labels, or a "
+                "model certain where it should not be."
             )
         if finding.code == "loss_concentration":
             return (

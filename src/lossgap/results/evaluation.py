@@ -164,7 +164,8 @@ class Finding:
     Attributes
     ----------
     code : str
-        From the fixed vocabulary of ``docs/findings.md``.
+        From the fixed vocabulary of the rule book, ``lossgap.rules.book.CODES``
+        (``docs/findings.md``); rules build findings through it, never directly.
     severity : str
         ``"high"``, ``"medium"``, ``"low"`` or ``"info"``.
     message : str

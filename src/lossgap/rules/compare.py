@@ -14,11 +14,18 @@ from typing import Any
 
 from lossgap.results.compare import Comparison, Difference, ModelResult, PairComparison
 from lossgap.results.evaluation import Finding
+from lossgap.rules import book
+from lossgap.rules.book import (
+    DIFFERENCE_NOT_SIGNIFICANT,
+    INFINITE_LOSS,
+    LOSS_TIE,
+    NEAR_SHARE,
+    RANK_DISAGREEMENT,
+    THRESHOLD_FLIPS,
+)
 
 Rule = Callable[[Comparison], Finding | None]
 
-#: ``threshold_flips``: the near-threshold flips make at least this share of the gap.
-NEAR_SHARE = 0.5
 #: Pairs listed in a finding's evidence, at most (``count`` has them all).
 MAX_LISTED = 10
 #: Ids of near-threshold flips listed per pair in ``threshold_flips``.
@@ -99,8 +106,7 @@ def threshold_flips(c: Comparison) -> Finding | None:
             for p in hits[:MAX_LISTED]
         ],
     }
-    return Finding(
-        "threshold_flips",
+    return THRESHOLD_FLIPS.finding(
         "medium",
         message,
         evidence,
@@ -151,8 +157,7 @@ def loss_tie(c: Comparison) -> Finding | None:
             for p in hits[:MAX_LISTED]
         ],
     }
-    return Finding(
-        "loss_tie",
+    return LOSS_TIE.finding(
         "medium",
         message,
         evidence,
@@ -219,8 +224,7 @@ def rank_disagreement(c: Comparison) -> Finding | None:
         "kendall_tau": float(tau),
         "examples": [{"a": a, "b": b} for a, b in discordant[:MAX_LISTED]],
     }
-    return Finding(
-        "rank_disagreement",
+    return RANK_DISAGREEMENT.finding(
         "medium" if real else "low",
         message,
         evidence,
@@ -283,8 +287,7 @@ def difference_not_significant(c: Comparison) -> Finding | None:
         "best_not_clearly_better_than": [p.b if p.a == best else p.a for p in unclear],
         "examples": [_example(p, metric) for p, metric in listed[:MAX_LISTED]],
     }
-    return Finding(
-        "difference_not_significant",
+    return DIFFERENCE_NOT_SIGNIFICANT.finding(
         "medium" if unclear else "low",
         message + ".",
         evidence,
@@ -358,9 +361,8 @@ def infinite_loss(c: Comparison) -> Finding | None:
     )
     won = clipped_winner(c)
     if won is None:
-        return Finding(
-            "infinite_loss",
-            "medium",
+        return INFINITE_LOSS.finding(
+            book.infinite_loss_severity(decides=False),
             message + " Even with each loss capped at 34.54 nats none of them beats the best "
             "finite model beyond noise.",
             evidence,
@@ -380,9 +382,8 @@ def infinite_loss(c: Comparison) -> Finding | None:
         margin_ci_low=None if d.ci_high is None else -d.ci_high,
         margin_ci_high=None if d.ci_low is None else -d.ci_low,
     )
-    return Finding(
-        "infinite_loss",
-        "high",
+    return INFINITE_LOSS.finding(
+        book.infinite_loss_severity(decides=True),
         message
         + f" With each loss capped at 34.54 nats (outputs clipped to [1e-15, 1 - 1e-15]) "
         f"{winner.name} scores {winner.evaluation.metric('log_loss_clipped'):.4f} against "
@@ -407,4 +408,4 @@ RULES: list[Rule] = [
 def find(c: Comparison, rules: list[Rule] | None = None) -> list[Finding]:
     """Run the rules on a Comparison; findings ranked by severity (stable within one)."""
     found = [f for rule in (RULES if rules is None else rules) if (f := rule(c)) is not None]
-    return sorted(found, key=lambda f: f.rank)
+    return book.rank(found)

@@ -15,6 +15,12 @@ from typing import Any
 
 from lossgap.results.decision import CostAt, Decision, ThresholdChoice
 from lossgap.results.evaluation import Evaluation, Finding
+from lossgap.rules.book import (
+    COSTLY_ARGMAX,
+    THRESHOLD_COSTLY,
+    THRESHOLD_MISCALIBRATION,
+    THRESHOLD_NOT_ACCURACY_OPTIMAL,
+)
 
 Rule = Callable[[Evaluation], Finding | None]
 
@@ -106,8 +112,7 @@ def threshold_costly(ev: Evaluation) -> Finding | None:
     choice, at = d.optimal["cost"], d.cost_at("threshold")
     if at is None or not _clearly_worse(at, choice):
         return None
-    return Finding(
-        "threshold_costly",
+    return THRESHOLD_COSTLY.finding(
         "medium",
         f"At the threshold {at.threshold:g} the mean cost is {_cost(at.cost)} per sample; "
         f"deciding at {choice.threshold:.3g} (any threshold in {_interval(choice)} is as "
@@ -135,8 +140,7 @@ def threshold_miscalibration(ev: Evaluation) -> Finding | None:
     )
     if best:
         advice += how_to_recalibrate(best, parameters)
-    return Finding(
-        "threshold_miscalibration",
+    return THRESHOLD_MISCALIBRATION.finding(
         "medium",
         f"A calibrated model would minimise this cost at p >= {d.calibrated_threshold:.3g} "
         "(FP / (FP + FN)), but on these samples the cheapest threshold is "
@@ -156,8 +160,7 @@ def threshold_not_accuracy_optimal(ev: Evaluation) -> Finding | None:
     choice = d.optimal["accuracy"]
     if choice.covers(ev.threshold):
         return None
-    return Finding(
-        "threshold_not_accuracy_optimal",
+    return THRESHOLD_NOT_ACCURACY_OPTIMAL.finding(
         "low",
         f"The threshold {ev.threshold:g} is not among those of best accuracy: "
         f"p >= {choice.threshold:.3g} (any in {_interval(choice)}) reaches accuracy "
@@ -186,8 +189,7 @@ def costly_argmax(ev: Evaluation) -> Finding | None:
     diff = rules.get("difference")
     if diff is None or diff.ci_low is None or diff.ci_low <= 0:
         return None
-    return Finding(
-        "costly_argmax",
+    return COSTLY_ARGMAX.finding(
         "medium",
         f"Deciding by the argmax costs {_cost(rules['argmax'].cost)} per sample; deciding by "
         f"the least expected cost under the given cost matrix costs "

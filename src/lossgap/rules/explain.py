@@ -6,7 +6,8 @@ recalibration, diagnostics) against the thresholds documented in ``docs/findings
 :func:`find` runs them all and ranks the result by severity; when nothing of ``high`` or
 ``medium`` severity is found, it says ``consistent``.
 
-The rule book: a ``medium`` or ``high`` finding needs two things. A test against what a
+The rule book (:mod:`lossgap.rules.book` holds every code and threshold named here):
+a ``medium`` or ``high`` finding needs two things. A test against what a
 calibrated model with these probabilities would produce, at level ``ALPHA`` (the
 diagnostics hold the closed forms and the consistency resampling), and an effect above a
 practical floor: ``FLOOR_NATS`` of held-out log loss per sample (a recalibration map
@@ -24,24 +25,33 @@ from typing import Any
 from scipy.special import ndtri
 
 from lossgap.results.evaluation import Evaluation, Finding
+from lossgap.rules import book
+from lossgap.rules.book import (
+    ACCURACY_NEAR_MAJORITY,
+    ALPHA,
+    CONCENTRATION_RATIO,
+    CONCENTRATION_SHARE,
+    CONFIDENT_ERRORS,
+    CONFIDENT_LOSS_SHARE,
+    FLOOR_ACCURACY,
+    FLOOR_NATS,
+    FRAGILE_SWING,
+    HIGH_NATS,
+    INFINITE_LOSS,
+    LABEL_ERRORS_P,
+    LOSS_ABOVE_BASELINE,
+    LOSS_CONCENTRATION,
+    MISCALIBRATED_INTERCEPT,
+    OVERCONFIDENT,
+    POSSIBLE_LABEL_ERRORS,
+    RECALIBRATION_GAIN,
+    THRESHOLD_FRAGILE,
+    UNDERCONFIDENT,
+    WIDE_INTERVALS,
+)
 from lossgap.rules.decision import RULES as DECISION_RULES
 
 Rule = Callable[[Evaluation], Finding | None]
-
-#: Level of each medium/high rule's test against a calibrated model. Five rules can fire on
-#: calibrated data (loss above baseline, confident errors, over/underconfident, intercept,
-#: recalibration gain), so at this level any of them fires on at most about 5% of
-#: calibrated datasets.
-ALPHA = 0.01
-#: Practical floor: a held-out recalibration gain under this many nats per sample is not
-#: worth a user's attention however significant (temperature 1.02 gains about 5e-5).
-FLOOR_NATS = 0.002
-#: A held-out gain of at least this many nats per sample makes a calibration finding high.
-HIGH_NATS = 0.02
-#: Practical floor of an accuracy difference (a share: 0.005 is half an accuracy point).
-FLOOR_ACCURACY = 0.005
-#: ``wide_intervals`` (low): the accuracy's interval half-width reaches this.
-WIDE_HALF_WIDTH = 0.02
 
 
 def _z(one_sided_level: float) -> float:
@@ -78,9 +88,8 @@ def infinite_loss(ev: Evaluation) -> Finding | None:
     if not count:
         return None
     clipped = ev.metric("log_loss_clipped")
-    return Finding(
-        "infinite_loss",
-        "high",
+    return INFINITE_LOSS.finding(
+        book.infinite_loss_severity(decides=True),
         f"{count} sample(s) give their true class a probability of exactly 0, so the log "
         f"loss is infinite; with each loss capped at 34.54 nats it would be {clipped:.4f}.",
         {"count": count, "log_loss_clipped": clipped, "clip": 1e-15},
@@ -100,11 +109,11 @@ def loss_above_baseline(ev: Evaluation) -> Finding | None:
     difference = paired["difference"]
     # the test is against a calibrated model with these probabilities: a calibrated model's
     # expected loss never exceeds the no-skill loss, so only a loss it would not produce counts
-    if not (difference >= FLOOR_NATS and paired["calibrated_p_value"] < ALPHA):
+    severity = book.loss_above_baseline_severity(difference, paired["calibrated_p_value"])
+    if severity is None:
         return None
-    return Finding(
-        "loss_above_baseline",
-        "high",
+    return LOSS_ABOVE_BASELINE.finding(
+        severity,
         f"Log loss {loss:.4f} is above {baseline:.4f}, the loss of always predicting the "
         f"base rates, by {difference:.4f} nats per sample ({ev.confidence:.0%} paired "
         f"interval [{paired['ci_low']:.4f}, {paired['ci_high']:.4f}]), although accuracy "
@@ -146,10 +155,6 @@ def _ids_text(ids: list) -> str:
     return f" (ids {shown}{more})"
 
 
-#: Errors at true-class probability <= 0.01 look like label noise past this p-value.
-LABEL_ERRORS_P = 0.001
-
-
 def _confident_clause(ev: Evaluation, level: float) -> str:
     """What a confident error is, in the words that are true for the task."""
     if ev.task == "binary":
@@ -179,8 +184,8 @@ def confident_errors(ev: Evaluation) -> Finding | None:
     surprising = facts["p_value"] < ALPHA
     fixable = surprising and gain is not None and gain["above_floor"]
     if fixable and gain is not None:
-        severity = "high" if gain["gain"] >= HIGH_NATS else "medium"
-    elif surprising or loss_share >= 0.25:
+        severity = book.calibration_severity(gain["gain"]) or "low"
+    elif surprising or loss_share >= CONFIDENT_LOSS_SHARE:
         severity = "low"
     else:
         return None
@@ -200,8 +205,7 @@ def confident_errors(ev: Evaluation) -> Finding | None:
         message += ", so this is within chance."
     evidence = dict(facts)
     evidence["recalibration_gain"] = gain
-    return Finding(
-        "confident_errors",
+    return CONFIDENT_ERRORS.finding(
         severity,
         message,
         evidence,
@@ -214,20 +218,51 @@ def confident_errors(ev: Evaluation) -> Finding | None:
 
 
 def possible_label_errors(ev: Evaluation) -> Finding | None:
-    """Near-certain errors far beyond what the model's own probabilities allow."""
-    facts = ev.diagnostics["extreme_errors"]
-    if facts["count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
+    """Labels a calibrated model would almost never draw, beyond chance and above the floor.
+
+    The test counts labels whose chance under the model's own probabilities is at most
+    ``level`` (1%) against the count a calibrated model would produce; the floor is the
+    capped log loss they carry beyond the calibrated model's, per sample. The count named is
+    the labels beyond chance; the candidates listed are confident learning's."""
+    facts = ev.diagnostics.get("label_errors")
+    # two labels at least, counted in effective samples so the weights' scale cannot matter
+    if facts is None or facts["effective_count"] < 2 or facts["p_value"] >= LABEL_ERRORS_P:
         return None
-    return Finding(
-        "possible_label_errors",
-        "medium",
-        f"{facts['count']:g} samples give their label a probability of at most "
-        f"{1 - facts['level']:.2g}{_ids_text(facts['ids'])}, where the model's own "
-        f"probabilities expect {facts['expected_if_calibrated']:.2f}: these look like label "
-        "noise, or like a model that is certain where it should not be.",
-        dict(facts),
-        "Re-check these labels by hand before anything else; relabel or drop the wrong ones "
-        "and evaluate again.",
+    effect = facts["loss_beyond_chance"]
+    if effect < FLOOR_NATS:
+        return None
+    listed = facts["candidates"]
+    ids = [c["id"] for c in listed] if listed is not None else []
+    found = (
+        f"{len(listed)} candidate labels (confident learning's, and every label of chance at "
+        f"most {facts['level']:.0%}) are listed with their chance in the JSON "
+        f"(diagnostics.label_errors), least likely first{_ids_text(ids)}"
+        if listed is not None
+        else "the samples were not in memory, so no candidate is listed: the worst samples "
+        "come first under worst"
+    )
+    return POSSIBLE_LABEL_ERRORS.finding(
+        "high" if effect >= HIGH_NATS else "medium",
+        f"{facts['count']:g} labels are this unlikely under the model's own probabilities: a "
+        f"calibrated model draws each with a chance of at most {facts['level']:.0%} and would "
+        f"have about {facts['expected_if_calibrated']:.1f} of them (p = {facts['p_value']:.2g}); "
+        "about "
+        f"{facts['beyond_chance']:.0f} beyond chance, carrying {effect:.4f} nats per sample "
+        f"beyond a calibrated model's (the floor is {FLOOR_NATS:g}); {found}. These look like "
+        "label noise, or like a model that is certain where it should not be.",
+        {
+            "count": facts["beyond_chance"],
+            "observed": facts["count"],
+            "expected_if_calibrated": facts["expected_if_calibrated"],
+            "p_value": facts["p_value"],
+            "level": facts["level"],
+            "method": facts["method"],
+            "loss_beyond_chance": effect,
+            "candidates": None if listed is None else len(listed),
+            "ids": ids,
+        },
+        "Re-check the candidates by hand, least likely labels first; relabel or drop the wrong "
+        "ones and evaluate again.",
     )
 
 
@@ -240,9 +275,9 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
         return None
     beyond = (
         calibrated["p_value"] <= ALPHA
-        and calibrated["pooled_share"] <= 0.5 * calibrated["calibrated_median"]
+        and calibrated["pooled_share"] <= CONCENTRATION_RATIO * calibrated["calibrated_median"]
     )
-    if not beyond and share > 0.10:
+    if not beyond and share > CONCENTRATION_SHARE:
         return None
     evidence = {
         "half_loss_sample_share": share,
@@ -250,8 +285,7 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
         "p_value": calibrated["p_value"],
     }
     if not beyond:
-        return Finding(
-            "loss_concentration",
+        return LOSS_CONCENTRATION.finding(
             "low",
             f"Half of the log loss comes from {_pct(share)} of the samples, as it would for a "
             f"calibrated model with these probabilities (typically "
@@ -259,8 +293,7 @@ def loss_concentration(ev: Evaluation) -> Finding | None:
             evidence,
             "Nothing to fix; judge the typical sample with accuracy or a median loss.",
         )
-    return Finding(
-        "loss_concentration",
+    return LOSS_CONCENTRATION.finding(
         "medium",
         f"Half of the log loss comes from {_pct(share)} of the samples, where a calibrated "
         f"model with these probabilities would spread it over about "
@@ -338,31 +371,29 @@ def _calibration_finding(ev: Evaluation, direction: str) -> Finding | None:
     if _slope_excludes_one(ev) != direction:
         return None
     gain = held_out_gain(ev, "temperature")
-    measured = bool(ev.recalibration.get("methods"))
-    if measured and (gain is None or not gain["above_floor"]):
+    if gain is None and ev.recalibration.get("methods"):
+        return None  # maps were fitted, but no temperature gain to judge the effect by
+    # no maps (summary detail, too few events): the size is unknown, and the book says low
+    size = None if gain is None else gain["gain"]
+    severity = book.calibration_severity(size)
+    if severity is None:
         return None
     evidence = _calibration_evidence(ev)
     evidence["recalibration_gain"] = gain
     share = evidence.get("miscalibration_share", float("nan"))
-    if gain is None:  # no maps (summary detail, too few events): the size is unknown
-        severity = "low"
-    else:
-        severity = "high" if gain["gain"] >= HIGH_NATS else "medium"
     slope_text = (
         f"calibration slope {evidence['calibration_slope']:.2f} "
         f"[{evidence['ci_low']:.2f}, {evidence['ci_high']:.2f}]"
     )
     if direction == "over":
-        return Finding(
-            "overconfident",
+        return OVERCONFIDENT.finding(
             severity,
             f"The model is overconfident: {slope_text} is below 1, so its probabilities are "
             f"too extreme{_share_text(share)}; {_gain_clause(gain)}.",
             evidence,
             _recalibration_advice(ev, evidence),
         )
-    return Finding(
-        "underconfident",
+    return UNDERCONFIDENT.finding(
         severity,
         f"The model is underconfident: {slope_text} is above 1, so its probabilities sit "
         f"too close to the middle{_share_text(share)}; {_gain_clause(gain)}.",
@@ -393,9 +424,8 @@ def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
         return None
     shift = ev.recalibration["methods"]["intercept"].get("intercept", float("nan"))
     direction = "too high" if facts["residual"] < 0 else "too low"
-    return Finding(
-        "miscalibrated_intercept",
-        "high" if gain["gain"] >= HIGH_NATS else "medium",
+    return MISCALIBRATED_INTERCEPT.finding(
+        book.calibration_severity(gain["gain"]) or "medium",
         f"The probabilities are {direction} on average: they predict a positive rate of "
         f"{facts['mean_probability']:.4f} where the labels have {facts['mean_label']:.4f} "
         f"(p = {facts['p_value']:.2g}); adding {shift:+.2f} to every logit fixes it, and "
@@ -450,8 +480,7 @@ def recalibration_gain(ev: Evaluation) -> Finding | None:
             + (f" (below the no-skill {baseline:.4f})" if before > baseline > t_after else "")
             + (" and keeps every decision" if temperature["decisions_changed"] == 0 else "")
         )
-    return Finding(
-        "recalibration_gain",
+    return RECALIBRATION_GAIN.finding(
         severity,
         message + ".",
         evidence,
@@ -466,10 +495,9 @@ def threshold_fragile(ev: Evaluation) -> Finding | None:
     if not band or band["count"] <= 0:
         return None
     swing = band["accuracy_high"] - band["accuracy_low"]
-    if swing < 0.01:
+    if swing < FRAGILE_SWING:
         return None
-    return Finding(
-        "threshold_fragile",
+    return THRESHOLD_FRAGILE.finding(
         "low",
         f"{band['count']:g} predictions ({_pct(band['share'])}) lie within {band['band']:g} of "
         f"the threshold {ev.threshold:g}: nudging them across would move accuracy anywhere "
@@ -487,11 +515,11 @@ def wide_intervals(ev: Evaluation) -> Finding | None:
     if acc.ci_low is None or acc.ci_high is None:
         return None
     half = (acc.ci_high - acc.ci_low) / 2
-    if half < WIDE_HALF_WIDTH:
+    severity = book.wide_intervals_severity(half)
+    if severity is None:
         return None
-    return Finding(
-        "wide_intervals",
-        "low",
+    return WIDE_INTERVALS.finding(
+        severity,
         f"With {ev.n} samples the accuracy is only known to about +-{half:.3f} "
         f"([{acc.ci_low:.4f}, {acc.ci_high:.4f}] at {ev.confidence:.0%}): smaller "
         "differences are noise.",
@@ -508,7 +536,8 @@ def accuracy_near_majority(ev: Evaluation) -> Finding | None:
         return None
     acc, majority = ev.metric("accuracy"), ev.diagnostics["majority_accuracy"]
     difference, p_value = facts["difference"], facts["p_value"]
-    if difference >= FLOOR_ACCURACY and p_value < ALPHA:
+    severity = book.accuracy_near_majority_severity(difference, difference, p_value < ALPHA)
+    if severity is None:
         return None  # beats the majority rule, beyond noise and the floor
     evidence = {
         "accuracy": acc,
@@ -522,19 +551,17 @@ def accuracy_near_majority(ev: Evaluation) -> Finding | None:
         f"right on {facts['gained']:g} samples the majority rule gets wrong, wrong on "
         f"{facts['lost']:g} it gets right, McNemar p = {p_value:.2g}"
     )
-    if difference <= -FLOOR_ACCURACY and p_value < ALPHA:
-        return Finding(
-            "accuracy_near_majority",
-            "medium",
+    if severity == "medium":
+        return ACCURACY_NEAR_MAJORITY.finding(
+            severity,
             f"Accuracy {acc:.4f} is below always predicting the majority class "
             f"({majority:.4f}) beyond noise ({pairs}): the decision rule costs accuracy.",
             evidence,
             "Check the threshold (a calibrated model's best accuracy threshold is 0.5) and "
             "the class order; judge the model by log loss or ROC AUC.",
         )
-    return Finding(
-        "accuracy_near_majority",
-        "low",
+    return ACCURACY_NEAR_MAJORITY.finding(
+        severity,
         f"Accuracy {acc:.4f} does not beat always predicting the majority class "
         f"({majority:.4f}) beyond noise and the {FLOOR_ACCURACY:.1%} floor ({pairs}).",
         evidence,
@@ -561,11 +588,12 @@ RULES: list[Rule] = [
 ]
 
 
-def consistent(ev: Evaluation) -> Finding:
-    """Nothing explains a gap: loss and accuracy tell the same story."""
-    return Finding(
-        "consistent",
-        "info",
+def find(ev: Evaluation, rules: list[Rule] | None = None) -> list[Finding]:
+    """Run the rules on an Evaluation; findings ranked by severity (stable within one), and
+    ``consistent`` when nothing explains a gap."""
+    found = [f for rule in (RULES if rules is None else rules) if (f := rule(ev)) is not None]
+    return book.conclude(
+        found,
         f"Loss and accuracy tell the same story: log loss {ev.metric('log_loss'):.4f} "
         f"({ev.metric('normalized_entropy'):.2f} of the no-skill loss) and accuracy "
         f"{ev.metric('accuracy'):.4f}, with nothing that sets them apart.",
@@ -574,14 +602,4 @@ def consistent(ev: Evaluation) -> Finding:
             "accuracy": ev.metric("accuracy"),
             "normalized_entropy": ev.metric("normalized_entropy"),
         },
-        "Nothing to fix between loss and accuracy; pick the model by the score that "
-        "matches your use (log loss for probabilities, accuracy or cost for decisions).",
     )
-
-
-def find(ev: Evaluation, rules: list[Rule] | None = None) -> list[Finding]:
-    """Run the rules on an Evaluation; findings ranked by severity (stable within one)."""
-    found = [f for rule in (RULES if rules is None else rules) if (f := rule(ev)) is not None]
-    if not any(f.severity in ("high", "medium") for f in found):
-        found.append(consistent(ev))
-    return sorted(found, key=lambda f: f.rank)

@@ -20,18 +20,31 @@ from lossgap.core.trend import MIN_TREND_POINTS
 from lossgap.core.uncertainty import Z95
 from lossgap.results.evaluation import Finding
 from lossgap.results.history import INFERRED_N, RunAnalysis
+from lossgap.rules import book
+from lossgap.rules.book import (
+    APPENDED_RUNS,
+    BEST_EPOCHS_DISAGREE,
+    CALIBRATION_DRIFT,
+    DAMAGED_LOG,
+    LOSS_ACCURACY_DIVERGENCE,
+    METRIC_OUT_OF_RANGE,
+    METRIC_SPIKE,
+    MIN_DRIFT,
+    NAN_LOSS,
+    NOISY_METRIC,
+    NOISY_RATIO,
+    OVERFITTING_ONSET,
+    STEADY_SHARE,
+    TOO_SHORT,
+    UNIFORM_FLATNESS,
+    UNIFORM_PREDICTIONS,
+    UNIFORM_TOLERANCE,
+)
 
 #: The goals advice can be fitted to.
 GOALS = ("probabilities", "decisions")
 
-#: |loss - ln k| below this share of ln k, with the loss this flat, reads as uniform output.
-UNIFORM_TOLERANCE = 0.005
-UNIFORM_FLATNESS = 0.01
-
 Rule = Callable[[RunAnalysis, "str | None"], list[Finding]]
-
-#: Epoch-to-epoch noise above this share of the smoothed range makes a metric noisy.
-NOISY_RATIO = 0.3
 
 
 def at(analysis: RunAnalysis, label: Any) -> str:
@@ -156,7 +169,7 @@ def divergence(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
         score_trend=div["score_trend"]["trend"],
     )
     advice = goal_advice(analysis, goal)
-    return [Finding("loss_accuracy_divergence", "medium", message, evidence, advice)]
+    return [LOSS_ACCURACY_DIVERGENCE.finding("medium", message, evidence, advice)]
 
 
 def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -187,7 +200,7 @@ def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
         f"Stop at {stop}, where {run.loss} is lowest (early stopping on {run.loss} does it), "
         "or regularise: weight decay, dropout, data augmentation, or more training data."
     )
-    return [Finding("overfitting_onset", "medium" if rising else "low", message, evidence, advice)]
+    return [OVERFITTING_ONSET.finding("medium" if rising else "low", message, evidence, advice)]
 
 
 def best_epochs_disagree(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -207,7 +220,7 @@ def best_epochs_disagree(analysis: RunAnalysis, goal: str | None) -> list[Findin
     inferred = analysis.n_val_source == INFERRED_N
     severity = "medium" if facts["within_noise"] is False and not inferred else "low"
     advice = goal_advice(analysis, goal)
-    return [Finding("best_epochs_disagree", severity, message, evidence, advice)]
+    return [BEST_EPOCHS_DISAGREE.finding(severity, message, evidence, advice)]
 
 
 def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -246,7 +259,7 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 "Choose the epoch on the smoothed curve, not the single best value; a larger "
                 "validation set or averaging several evaluations makes the curve steadier."
             )
-            found.append(Finding("noisy_metric", "low", message, evidence, advice))
+            found.append(NOISY_METRIC.finding("low", message, evidence, advice))
         if facts["spikes"]:
             first = facts["spikes"][0]
             message = (
@@ -260,7 +273,7 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 "of stability; lower it or clip gradients if they recur."
             )
             evidence = {"metric": key, "name": name.original, "spikes": facts["spikes"]}
-            found.append(Finding("metric_spike", "low", message, evidence, advice))
+            found.append(METRIC_SPIKE.finding("low", message, evidence, advice))
     return found
 
 
@@ -301,7 +314,7 @@ def nan_loss(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
             "gradient_clip_val), check inputs and labels for NaN or inf, and keep loss scaling "
             "on with mixed precision."
         )
-        found.append(Finding("nan_loss", "high", message, evidence, advice))
+        found.append(NAN_LOSS.finding("high", message, evidence, advice))
     return found
 
 
@@ -346,7 +359,7 @@ def uniform_predictions(analysis: RunAnalysis, goal: str | None) -> list[Finding
         "Check that inputs and labels reach the model (misaligned labels, a frozen or detached "
         "head), try a smaller learning rate, and first make the model overfit one small batch."
     )
-    return [Finding("uniform_predictions", "high", message, evidence, advice)]
+    return [UNIFORM_PREDICTIONS.finding("high", message, evidence, advice)]
 
 
 def too_short(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -379,7 +392,7 @@ def too_short(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     if interpret:
         advice += f" To read what one epoch's numbers mean, run: {interpret}"
     evidence = {"points": points, "min_points": MIN_TREND_POINTS, "interpret": interpret}
-    return [Finding("too_short", "info", message, evidence, advice)]
+    return [TOO_SHORT.finding("info", message, evidence, advice)]
 
 
 def metric_out_of_range(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
@@ -415,7 +428,7 @@ def metric_out_of_range(analysis: RunAnalysis, goal: str | None) -> list[Finding
             "Do not choose epochs by it; compute it once over the whole validation set "
             "(torchmetrics, scikit-learn) instead of averaging it over batches."
         )
-        found.append(Finding("metric_out_of_range", "low", message, evidence, advice))
+        found.append(METRIC_OUT_OF_RANGE.finding("low", message, evidence, advice))
     return found
 
 
@@ -431,7 +444,7 @@ def reading_events(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 "analysed as its own run."
             )
             advice = "Log each run to its own file (CSVLogger(append=False), a new file name)."
-            found.append(Finding("appended_runs", "info", message, evidence, advice))
+            found.append(APPENDED_RUNS.finding("info", message, evidence, advice))
         elif event["code"] == "damaged_log":
             cut = (
                 " (the file was probably cut off while training ran)" if event["last_line"] else ""
@@ -444,8 +457,68 @@ def reading_events(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
             advice = (
                 "Re-export the log if you need those epochs; the analysis uses the complete rows."
             )
-            found.append(Finding("damaged_log", "low", message, evidence, advice))
+            found.append(DAMAGED_LOG.finding("low", message, evidence, advice))
     return found
+
+
+def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
+    """``calibration_drift``: the saved predictions' loss rose because miscalibration grew."""
+    rows = [r for r in per_epoch if r["decomposition"] is not None and math.isfinite(r["log_loss"])]
+    if len(rows) < 2:
+        return None
+    best = min(rows, key=lambda r: r["log_loss"])
+    last = rows[-1]
+    if last is best or last["log_loss"] < best["log_loss"] * (1 + MIN_DRIFT):
+        return None
+    a, b = best["decomposition"], last["decomposition"]
+    d_from, d_to = a["discrimination"], b["discrimination"]
+    if abs(d_to - d_from) <= STEADY_SHARE * abs(d_from):
+        disc = f"discrimination stayed at about {d_to:.4g} ({d_from:.4g} to {d_to:.4g})"
+    else:
+        verb = "grew" if d_to > d_from else "fell"
+        disc = f"discrimination {verb} from {d_from:.4g} to {d_to:.4g}"
+    ce_a, ce_b = best["confident_errors"] or {}, last["confident_errors"] or {}
+    confident = ""
+    if ce_a and ce_b:
+        confident = (
+            f" Confident errors went from {ce_a['count']:g} to {ce_b['count']:g}, carrying "
+            f"{ce_b['loss_share']:.0%} of the last epoch's loss."
+        )
+    message = (
+        f"On the saved predictions the log loss rose from {best['log_loss']:.4g} (epoch "
+        f"{best['epoch']}) to {last['log_loss']:.4g} (epoch {last['epoch']}) while accuracy went "
+        f"from {best['accuracy']:.4g} to {last['accuracy']:.4g}: miscalibration grew from "
+        f"{a['miscalibration']:.4g} to {b['miscalibration']:.4g} while {disc}.{confident}"
+    )
+    evidence = {
+        "from_epoch": best["epoch"],
+        "to_epoch": last["epoch"],
+        "log_loss_from": best["log_loss"],
+        "log_loss_to": last["log_loss"],
+        "accuracy_from": best["accuracy"],
+        "accuracy_to": last["accuracy"],
+        "miscalibration_from": a["miscalibration"],
+        "miscalibration_to": b["miscalibration"],
+        "discrimination_from": d_from,
+        "discrimination_to": d_to,
+        "uncertainty": b["uncertainty"],
+        "decomposition_target": b.get("target"),
+        "confident_errors_from": ce_a.get("count"),
+        "confident_errors_to": ce_b.get("count"),
+        "confident_loss_share_to": ce_b.get("loss_share"),
+    }
+    scaled = (last.get("temperature_scaled") or {}).get("log_loss_after")
+    expected = ""
+    if scaled is not None:
+        evidence["temperature_scaled_log_loss_to"] = scaled
+        expected = f" (cross-fitted on these predictions: {last['log_loss']:.4g} to {scaled:.4g})"
+    advice = (
+        f"The rise is calibration, not ranking: temperature-scale epoch {last['epoch']} on "
+        f"held-out data{expected} to keep its decisions with a lower loss, or keep epoch "
+        f"{best['epoch']} for its probabilities."
+    )
+    severity = "medium" if b["miscalibration"] > a["miscalibration"] else "low"
+    return CALIBRATION_DRIFT.finding(severity, message, evidence, advice)
 
 
 #: The rules, in no particular order; findings are ranked by severity.
@@ -464,5 +537,4 @@ RULES: list[Rule] = [
 
 def find(analysis: RunAnalysis, goal: str | None = None) -> list[Finding]:
     """Run every rule on one run; findings ranked by severity (stable within one)."""
-    found = [f for rule in RULES for f in rule(analysis, goal)]
-    return sorted(found, key=lambda f: f.rank)
+    return book.rank(f for rule in RULES for f in rule(analysis, goal))

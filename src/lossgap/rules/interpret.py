@@ -7,12 +7,23 @@ from typing import Any
 from lossgap.core import bounds
 from lossgap.results.evaluation import Finding
 from lossgap.results.interpret import MAIN_SPLITS, SplitInterpretation, acc_text, prob_text
-from lossgap.rules.explain import FLOOR_ACCURACY, FLOOR_NATS, WIDE_HALF_WIDTH
+from lossgap.rules import book
+from lossgap.rules.book import (
+    ACCURACY_NEAR_MAJORITY,
+    FLOOR_ACCURACY,
+    GAP_ACCURACY,
+    GAP_RELATIVE_LOSS,
+    GENERALIZATION_GAP,
+    IMPOSSIBLE_PAIR,
+    LOSS_ABOVE_BASELINE,
+    MISCALIBRATED,
+    OVERCONFIDENT,
+    THRESHOLD_FRAGILE,
+    WIDE_INTERVALS,
+)
 
-#: Thresholds of the interpret-only findings (documented in docs/findings.md); the codes
-#: explain also uses read explain's rule book (:mod:`lossgap.rules.explain`).
-GAP_RELATIVE_LOSS = 0.10
-GAP_ACCURACY = 0.02
+# The codes explain also emits take their threshold and severity from the book's one
+# function per code (:mod:`lossgap.rules.book`); interpret passes what it measures.
 
 
 # --- findings ----------------------------------------------------------------------------
@@ -33,8 +44,7 @@ def _pair_evidence(s: SplitInterpretation) -> dict[str, Any]:
 def _rule_impossible(s: SplitInterpretation) -> Finding | None:
     if s.possible is not False:
         return None
-    return Finding(
-        "impossible_pair",
+    return IMPOSSIBLE_PAIR.finding(
         "high",
         f"{s.split}: no predictions have log loss {s.log_loss:.4f} with {acc_text(s)}: each "
         f"error alone costs at least ln 2, so the loss is at least "
@@ -47,15 +57,17 @@ def _rule_impossible(s: SplitInterpretation) -> Finding | None:
 
 
 def _rule_loss_above_baseline(s: SplitInterpretation) -> Finding | None:
-    # explain's floor: above the no-skill loss by less than FLOOR_NATS is no finding
-    if s.log_loss_interval[0] <= s.baseline_log_loss + FLOOR_NATS:
+    # no sample to test: the excess is the least the printed digits allow
+    severity = book.loss_above_baseline_severity(
+        s.log_loss_interval[0] - s.baseline_log_loss, None
+    )
+    if severity is None:
         return None
     base = (
         f"h({s.base_rate:g})" if s.base_rate is not None else f"ln {s.classes}, the most it can be"
     )
-    return Finding(
-        "loss_above_baseline",
-        "high",
+    return LOSS_ABOVE_BASELINE.finding(
+        severity,
         f"{s.split}: log loss {s.log_loss:.4f} is {s.normalized_entropy:.2f} times the no-skill "
         f"loss {s.baseline_log_loss:.4f} ({base}): always predicting the base rates would "
         "score better, whatever the accuracy.",
@@ -92,16 +104,30 @@ def _too_high(s: SplitInterpretation) -> bool:
 def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
     if not (_too_high(s) and s.log_loss_interval[0] > s.correct_loss_max):
         return None
-    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
-    return Finding(
-        "overconfident",
-        "high",
+    assert s.calibrated_loss_range is not None
+    # the digits allow the pair, but the printed accuracy alone may not (1.0 has no errors):
+    # then the errors' cost has no range to quote (`lossgap interpret "loss: 0.8 - acc: 1.0"`)
+    errors, prob_max = "", None
+    if s.error_loss_range is not None and s.error_true_class_prob_range is not None:
+        prob_max = s.error_true_class_prob_range[1]
+        errors = (
+            f": even if every correct prediction cost ln {s.classes}, the errors would average "
+            f"at least {s.error_loss_range[0]:.2f} nats, giving their true class "
+            f"{prob_text(prob_max)} or less (geometric mean)"
+        )
+    # the effect: the least loss above the most a calibrated model with this accuracy has;
+    # a bound, not a test, so under the floor it is still no pair a calibrated model gives
+    severity = book.calibration_severity(
+        s.log_loss_interval[0] - s.calibrated_loss_range[1], proven=True
+    )
+    if severity is None:
+        return None
+    return OVERCONFIDENT.finding(
+        severity,
         f"{s.split}: log loss {s.log_loss:.4f} with {acc_text(s)} is out of reach of any "
-        f"calibrated model, and above ln {s.classes}: even if every correct prediction cost "
-        f"ln {s.classes}, the errors would average at least {s.error_loss_range[0]:.2f} nats, "
-        f"giving their true class {prob_text(s.error_true_class_prob_range[1])} or less "
-        "(geometric mean): the model is confidently wrong on its errors.",
-        {**_pair_evidence(s), "error_true_class_prob_max": s.error_true_class_prob_range[1]},
+        f"calibrated model, and above ln {s.classes}{errors}: the model is confidently wrong "
+        "on its errors.",
+        {**_pair_evidence(s), "error_true_class_prob_max": prob_max},
         "Recalibrate (temperature scaling) and inspect the confident errors: label errors, "
         "a shift between training and test data, or overfitting of the last layer.",
     )
@@ -110,14 +136,19 @@ def _rule_overconfident(s: SplitInterpretation) -> Finding | None:
 def _rule_miscalibrated(s: SplitInterpretation) -> Finding | None:
     if not _too_high(s) or s.log_loss_interval[0] > s.correct_loss_max:
         return None
-    assert s.calibrated_loss_range is not None and s.error_loss_range is not None
-    return Finding(
-        "miscalibrated",
+    assert s.calibrated_loss_range is not None
+    # no error range at the printed accuracy (1.0 has no errors): nothing to quote
+    up_to = (
+        f" (up to {s.error_loss_range[1]:.2f} nats each if the correct predictions are "
+        "near-certain: overconfidence)"
+        if s.error_loss_range is not None
+        else " (overconfidence)"
+    )
+    return MISCALIBRATED.finding(
         "medium",
         f"{s.split}: log loss {s.log_loss:.4f} is above {s.calibrated_loss_range[1]:.4f}, the "
         f"most a calibrated model with {acc_text(s)} can have: either the errors are "
-        f"confident (up to {s.error_loss_range[1]:.2f} nats each if the correct predictions "
-        "are near-certain: overconfidence) or the correct predictions hedge "
+        f"confident{up_to} or the correct predictions hedge "
         "(underconfidence, e.g. from label smoothing or strong regularisation).",
         dict(_pair_evidence(s)),
         "Run `lossgap explain` on the predictions: its reliability curve and worst samples "
@@ -134,15 +165,20 @@ def _rule_threshold_fragile(s: SplitInterpretation) -> Finding | None:
         and s.log_loss_interval[1] < s.calibrated_loss_range[0]
     ):
         return None
-    assert s.error_loss_range is not None and s.error_true_class_prob_range is not None
-    return Finding(
-        "threshold_fragile",
+    # the digits allow the pair, but the printed accuracy alone may not: then the errors'
+    # cost has no range to quote (`lossgap interpret "loss: 0.05 - acc: 0.9"`)
+    cheap = (
+        f", at most {s.error_loss_range[1]:.2f} nats on average (true class at "
+        f"{prob_text(s.error_true_class_prob_range[0])} or more)"
+        if s.error_loss_range is not None and s.error_true_class_prob_range is not None
+        else ""
+    )
+    return THRESHOLD_FRAGILE.finding(
         "low",
         f"{s.split}: log loss {s.log_loss:.4f} is below {s.calibrated_loss_range[0]:.4f}, the "
-        f"least a calibrated model with {acc_text(s)} can have: the errors are cheap, at "
-        f"most {s.error_loss_range[1]:.2f} nats on average (true class at "
-        f"{prob_text(s.error_true_class_prob_range[0])} or more): many errors sit just across the "
-        "threshold, where a small change of model or threshold flips them.",
+        f"least a calibrated model with {acc_text(s)} can have: the errors are cheap{cheap}: "
+        "many errors sit just across the threshold, where a small change of model or "
+        "threshold flips them.",
         dict(_pair_evidence(s)),
         "Compare models by log loss rather than accuracy, and check how accuracy moves with "
         "the threshold (`lossgap explain`).",
@@ -157,14 +193,18 @@ def _rule_accuracy_near_majority(s: SplitInterpretation) -> Finding | None:
         floor, name = s.majority_accuracy, "the majority share"
     else:
         floor, name = 1.0 / s.classes, "chance (1/K)"
-    if not below_floor and s.accuracy_interval[0] > floor + FLOOR_ACCURACY:
+    # the interval carries the noise: its two ends are the differences the numbers allow
+    severity = book.accuracy_near_majority_severity(
+        s.accuracy_interval[0] - floor,
+        s.accuracy_interval[1] - floor,
+        beyond_noise=True,
+        proven=below_floor,
+    )
+    if severity is None:
         return None
-    below = s.accuracy_interval[1] < floor - FLOOR_ACCURACY
-    where = "below" if below else f"within {FLOOR_ACCURACY:g} of"
-    return Finding(
-        "accuracy_near_majority",
-        # explain's rule book: below the majority is a defect, near it a property of the data
-        "medium" if below or below_floor else "low",
+    where = "below" if severity == "medium" else f"within {FLOOR_ACCURACY:g} of"
+    return ACCURACY_NEAR_MAJORITY.finding(
+        severity,
         f"{s.split}: {acc_text(s)} is {where} {name} {floor:.4f}: the decisions barely beat "
         "a constant answer"
         + ("; no calibrated model does worse than that." if below_floor else "."),
@@ -185,11 +225,11 @@ def _rule_wide_intervals(s: SplitInterpretation) -> Finding | None:
     if noise is None:
         return None
     half = (noise["ci_high"] - noise["ci_low"]) / 2
-    if half < WIDE_HALF_WIDTH:
+    severity = book.wide_intervals_severity(half)
+    if severity is None:
         return None
-    return Finding(
-        "wide_intervals",
-        "low",
+    return WIDE_INTERVALS.finding(
+        severity,
         f"{s.split}: with {noise['n']} samples the accuracy is only known to about "
         f"±{half:.3f} ({noise['confidence']:.0%} interval {noise['ci_low']:.4f} to "
         f"{noise['ci_high']:.4f}); one sample moves it by {noise['one_sample']:.4f}.",
@@ -229,8 +269,7 @@ def _rule_generalization_gap(gap: dict[str, Any] | None) -> Finding | None:
         else ""
     )
     rel = f" ({abs(relative):.0%})" if relative is not None else ""
-    return Finding(
-        "generalization_gap",
+    return GENERALIZATION_GAP.finding(
         "low",
         f"{other} loss is {abs(gap['loss_difference']):.4f}{rel} {direction} the training "
         f"loss{acc_part}{noise}. {gap['can_mean'][-1]}",
@@ -267,24 +306,17 @@ def find(splits: dict[str, SplitInterpretation], gap: dict[str, Any] | None) -> 
         found.append(g)
     main = _main_split(splits)
     if main.accuracy_interval is None:
-        return sorted(found, key=lambda f: f.rank)  # a loss alone: no pair to call consistent
-    if not any(f.severity in ("high", "medium") for f in found):
-        acc = f" and {acc_text(main)}" if main.accuracy_interval else ""
-        found.append(
-            Finding(
-                "consistent",
-                "info",
-                f"Loss and accuracy tell the same story: {main.split} log loss "
-                f"{main.log_loss:.4f} ({main.normalized_entropy:.2f} of the no-skill loss)"
-                f"{acc} is a pair a calibrated model produces.",
-                {
-                    "split": main.split,
-                    "log_loss": main.log_loss,
-                    "accuracy": main.accuracy,
-                    "normalized_entropy": main.normalized_entropy,
-                },
-                "Nothing to fix between loss and accuracy; pick the model by the score that "
-                "matches your use (log loss for probabilities, accuracy or cost for decisions).",
-            )
-        )
-    return sorted(found, key=lambda f: f.rank)
+        return book.rank(found)  # a loss alone: no pair to call consistent
+    acc = f" and {acc_text(main)}" if main.accuracy_interval else ""
+    return book.conclude(
+        found,
+        f"Loss and accuracy tell the same story: {main.split} log loss "
+        f"{main.log_loss:.4f} ({main.normalized_entropy:.2f} of the no-skill loss)"
+        f"{acc} is a pair a calibrated model produces.",
+        {
+            "split": main.split,
+            "log_loss": main.log_loss,
+            "accuracy": main.accuracy,
+            "normalized_entropy": main.normalized_entropy,
+        },
+    )

@@ -27,19 +27,26 @@ from collections.abc import Sequence
 from lossgap.results.evaluation import Evaluation, Finding, Slice
 from lossgap.results.multilabel import MultilabelEvaluation
 from lossgap.results.slices import ConfusionPair
+from lossgap.rules import book
+from lossgap.rules.book import (
+    ALPHA,
+    CLASS_CONFIDENT_ERRORS,
+    CONFUSION_PAIR,
+    EXCESS_SHARE,
+    GAIN_FLOOR,
+    HIGH_GAIN,
+    HIGH_SHARE,
+    MISCALIBRATION_SPREAD,
+    PAIR_SHARE_FLOOR,
+    RATIO_FLOOR,
+    SHARE_FLOOR,
+    SLICE_CONFIDENT_ERRORS,
+    SLICE_MISCALIBRATED,
+)
 from lossgap.rules.explain import Rule, _pct
 
-#: Family-wise level of each rule, split over the cells, classes or groups it tests.
-ALPHA = 0.01
-#: A confusion pair must carry this share of the log loss to be named (with k classes
-#: there are k (k - 1) pairs: 2% is several times a pair's share when errors spread).
-PAIR_SHARE_FLOOR = 0.02
-#: A class's confident errors must carry this share of the log loss to be named.
-SHARE_FLOOR = 0.05
-#: A group's recalibration must remove this many nats per sample to be named.
-GAIN_FLOOR = 0.005
-#: Observed over expected, at least, for an excess of errors to be named.
-RATIO_FLOOR = 2.0
+# ALPHA is the family-wise level of each rule, split over the cells, classes or groups it
+# tests (Bonferroni).
 
 
 def _names(values: Sequence[object], limit: int = 3) -> str:
@@ -73,9 +80,8 @@ def confusion_pair(ev: Evaluation) -> Finding | None:
         else ""
     )
     ids = f" (ids {_names(top.ids, 5)})" if top.ids else ""
-    return Finding(
-        "confusion_pair",
-        "high" if top.loss_share >= 0.25 else "medium",
+    return CONFUSION_PAIR.finding(
+        "high" if top.loss_share >= HIGH_SHARE else "medium",
         f"True class {top.true!r} decided as {top.predicted!r} carries {_pct(top.loss_share)} of "
         f"the log loss: {top.count:g} samples{ids} where the model's own probabilities expect "
         f"{top.expected_if_calibrated:.1f} (p = {top.p_value:.2g}).{others}",
@@ -109,9 +115,8 @@ def class_confident_errors(ev: Evaluation) -> Finding | None:
     if not flagged:
         return None
     top = max(flagged, key=lambda c: c.confident_errors_loss_share)
-    return Finding(
-        "class_confident_errors",
-        "high" if top.confident_errors_loss_share >= 0.25 else "medium",
+    return CLASS_CONFIDENT_ERRORS.finding(
+        "high" if top.confident_errors_loss_share >= HIGH_SHARE else "medium",
         f"Class {top.label!r} gets {top.confident_errors:g} confident errors (probability at "
         f"most 0.1 on the true class) carrying {_pct(top.confident_errors_loss_share)} of the "
         f"log loss, where a calibrated model would make {top.expected_if_calibrated:.1f} "
@@ -166,9 +171,8 @@ def slice_miscalibrated(ev: Evaluation) -> Finding | None:
         else "the whole is miscalibrated too"
     ) + ("" if math.isnan(whole_p) else f" (p = {whole_p:.2g})")
     direction = "overconfident" if test.slope < 1 else "underconfident"
-    return Finding(
-        "slice_miscalibrated",
-        "high" if test.gain >= 0.05 else "medium",
+    return SLICE_MISCALIBRATED.finding(
+        "high" if test.gain >= HIGH_GAIN else "medium",
         f"Group {top.by}={top.group!r} ({top.n} samples, {_pct(top.share)} of the weight) is "
         f"{direction}: recalibration slope {test.slope:.2f}, intercept {test.intercept:.2f}, "
         f"removing {test.gain:.3f} nats per sample (p = {test.p_value:.2g} with "
@@ -203,13 +207,12 @@ def slice_confident_errors(ev: Evaluation) -> Finding | None:
         for s in ev.slices
         if s.confident_errors_p_value < ALPHA / m
         and s.confident_errors >= RATIO_FLOOR * s.expected_if_calibrated
-        and s.confident_errors - s.expected_if_calibrated >= 0.01 * s.n
+        and s.confident_errors - s.expected_if_calibrated >= EXCESS_SHARE * s.n
     ]
     if not flagged:
         return None
     top = max(flagged, key=lambda s: s.confident_errors - s.expected_if_calibrated)
-    return Finding(
-        "slice_confident_errors",
+    return SLICE_CONFIDENT_ERRORS.finding(
         "medium",
         f"Group {top.by}={top.group!r} holds {top.confident_errors:g} confident errors where a "
         f"calibrated model would make {top.expected_if_calibrated:.1f} "
@@ -237,8 +240,7 @@ def miscalibration_spread(ev: Evaluation) -> Finding | None:
     if not (whole.get("p_value", 1.0) < ALPHA and whole.get("gain", 0.0) >= GAIN_FLOOR):
         return None
     by = sorted({s.by for s in ev.slices})
-    return Finding(
-        "miscalibration_spread",
+    return MISCALIBRATION_SPREAD.finding(
         "low",
         f"The whole is miscalibrated (p = {whole['p_value']:.2g}, {whole['gain']:.3f} nats per "
         f"sample) but no group of {', '.join(by)} is on its own beyond chance: the "
@@ -259,32 +261,24 @@ def label_findings(result: MultilabelEvaluation) -> list[Finding]:
     for j in order:
         name, share = result.labels[j], result.loss_share[j]
         for f in result.evaluations[j].findings:
-            if f.severity not in ("high", "medium"):
+            if f.severity not in book.SERIOUS:
                 continue
             found.append(
-                Finding(
-                    f.code,
+                book.CODES[f.code].finding(
                     f.severity,
                     f"Label {name!r} ({_pct(share)} of the summed log loss): {f.message}",
                     {"label": name, "label_loss_share": share, **f.evidence},
                     f.advice,
                 )
             )
-    if not found:
-        shares = ", ".join(
-            f"{result.labels[j]} {_pct(result.loss_share[j])}" for j in order[:5]
-        )
-        found.append(
-            Finding(
-                "consistent",
-                "info",
-                f"No label shows a gap between loss and accuracy beyond chance; the log loss "
-                f"sits in {shares}.",
-                {"loss_share": dict(zip(result.labels, result.loss_share, strict=True))},
-                "Nothing to fix between loss and accuracy.",
-            )
-        )
-    return sorted(found, key=lambda f: f.rank)
+    shares = ", ".join(f"{result.labels[j]} {_pct(result.loss_share[j])}" for j in order[:5])
+    return book.conclude(
+        found,
+        f"No label shows a gap between loss and accuracy beyond chance; the log loss "
+        f"sits in {shares}.",
+        {"loss_share": dict(zip(result.labels, result.loss_share, strict=True))},
+        "Nothing to fix between loss and accuracy.",
+    )
 
 
 #: The rules of this module, run with the explain rules.

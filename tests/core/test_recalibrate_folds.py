@@ -1,0 +1,58 @@
+"""Cross-fitting folds: each sample in one fold, drawn per row when every sample has a row
+of its own, so a streamed Tally and the samples in memory get the same folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossgap import Predictions, Tally
+from lossgap.core.recalibrate import _fold_weights
+from lossgap.explanation import evaluate, evaluate_predictions
+
+
+def _distinct(seed: int, n: int = 3_000, weighted: bool = False):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.01, 0.99, n)
+    y = (rng.uniform(size=n) < p**1.5).astype(int)
+    w = rng.uniform(0.2, 4.0, n) if weighted else None
+    return Predictions(y, p, sample_weight=w)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_sample_per_row_is_in_one_fold(weighted):
+    pred = _distinct(1, weighted=weighted)
+    tally = Tally.from_predictions(pred)
+    parts, scheme = _fold_weights(tally, pred, 5, np.random.default_rng(0))
+    assert scheme == "5-fold cross-fitting over samples"
+    table = tally.tables[0]
+    np.testing.assert_array_equal(parts.sum(axis=0), table.weights)
+    # a row's whole weight sits in one fold
+    assert np.all((parts.sum(axis=2) > 0).sum(axis=0) == 1)
+    shares = (parts.sum(axis=2) > 0).mean(axis=1)
+    assert np.all(np.abs(shares - 0.2) < 4 * np.sqrt(0.2 * 0.8 / len(table.scores)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_streamed_tally_recalibrates_as_the_samples_in_memory(weighted):
+    # the Tally alone used to thin its (effective) counts; with a row per sample the folds
+    # are the same as in memory, so is every held-out figure
+    pred = _distinct(2, weighted=weighted)
+    memory = evaluate_predictions(pred).recalibration
+    alone = evaluate(Tally.from_predictions(pred), weighted=weighted).recalibration
+    assert alone == memory
+
+
+def test_ties_keep_the_folds_per_sample():
+    rng = np.random.default_rng(3)
+    p = np.round(rng.uniform(0.01, 0.99, 2_000), 2)
+    y = (rng.uniform(size=2_000) < p).astype(int)
+    pred = Predictions(y, p, sample_weight=np.full(2_000, 5.0))
+    tally = Tally.from_predictions(pred)
+    assert len(tally.tables[0].scores) < tally.count
+    parts, scheme = _fold_weights(tally, pred, 5, np.random.default_rng(0))
+    assert scheme == "5-fold cross-fitting over samples"
+    np.testing.assert_allclose(parts.sum(axis=0), tally.tables[0].weights, rtol=1e-12)
+    # tied rows hold several samples: their weight splits over folds in whole samples of 5
+    per_fold = parts / 5.0
+    np.testing.assert_allclose(per_fold, np.rint(per_fold), atol=1e-9)
