@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
+import re
 import unicodedata
+import xml.dom.minidom
 from pathlib import Path
 
 import numpy as np
@@ -157,10 +160,15 @@ def test_spreadsheet_formulas_in_labels_are_written_inert(tmp_path):
 
 
 def assert_inert_page(page: str, *expected: str) -> None:
-    """No control character in the page (its own line ends aside); each escape visible."""
+    """No control character in the page (its own line ends aside) nor in its plots, whose
+    SVG stays well-formed XML; each escape visible."""
     assert not hidden(page)
     for text in expected:
         assert text in page, text
+    for uri in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page):
+        svg = base64.b64decode(uri).decode("utf-8")
+        assert not hidden(svg)
+        xml.dom.minidom.parseString(svg)  # raises on a control character
 
 
 @pytest.mark.slow
