@@ -577,8 +577,11 @@ def column_values(table: pa.Table, name: str) -> np.ndarray:
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         # the values buffers as they are: pyarrow's to_numpy imports pandas to convert any
-        # column (half a second and more of the command line's start)
-        dtype = np.dtype(kind.to_pandas_dtype())
+        # column (half a second and more of the command line's start), and so does
+        # to_pandas_dtype at pyarrow 16, the floor: the dtype from the type's kind and width
+        signed = pa.types.is_signed_integer(kind)
+        letter = "f" if pa.types.is_floating(kind) else "i" if signed else "u"
+        dtype = np.dtype(f"{letter}{kind.bit_width // 8}")
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         parts = [
             np.frombuffer(
