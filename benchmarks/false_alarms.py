@@ -15,7 +15,8 @@ Every cell simulates datasets whose truth is known and runs ``explain`` on each:
 
 Per cell it prints the rate of any medium/high finding, of ``consistent``, the codes that
 fired, and (binary) how often the ECE and smooth-ECE intervals cover the true value and hold
-their own estimate, each rate with its 95% Wilson interval.
+their own estimate, and how often the log loss's MCB and DSC intervals cover the
+population terms, each rate with its 95% Wilson interval.
 
 Usage: python benchmarks/false_alarms.py [--seeds 100] [--n 200 1000 10000] [--cells ...]
 """
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit, log_expit, softmax, xlogy
 
 from lossgap import Predictions
 from lossgap.core.calibration import binned_ece, smooth_ece
@@ -87,6 +88,28 @@ class Binary:
         p = expit(self.scale * t + self.shift)
         return float(binned_ece(p, 1 - q, q)), float(smooth_ece(p, 1 - q, q)[0])
 
+    def terms(self) -> dict[str, float]:
+        """Population log-loss MCB and DSC of the reported probabilities.
+
+        The reported probability is increasing in the true logit, so the population
+        recalibration is the true probability ``q`` itself: MCB = E KL(q || p) and
+        DSC = H(base rate) - E H(q), integrated on a fine grid of the logit's density.
+        """
+        mu = logit_mean(self.base_rate)
+        t = np.linspace(mu - 12 * LOGIT_SD, mu + 12 * LOGIT_SD, 200_001)
+        density = np.exp(-0.5 * ((t - mu) / LOGIT_SD) ** 2)
+        density /= density.sum()
+        q = self.flip + (1 - 2 * self.flip) * expit(t)
+        z = self.scale * t + self.shift  # the reported logit, in log space: p reaches 1.0
+        rate = float(density @ q)
+        kl = xlogy(q, q) + xlogy(1 - q, 1 - q) - q * log_expit(z) - (1 - q) * log_expit(-z)
+        uncertainty = -(xlogy(rate, rate) + xlogy(1 - rate, 1 - rate))
+        entropy = -(xlogy(q, q) + xlogy(1 - q, 1 - q))
+        return {
+            "miscalibration": float(density @ kl),
+            "discrimination": float(uncertainty - density @ entropy),
+        }
+
 
 @dataclass(frozen=True)
 class Multiclass:
@@ -100,6 +123,9 @@ class Multiclass:
         return np.minimum(y, self.k - 1), self.scale * logits, True, None
 
     def truth(self) -> None:
+        return None
+
+    def terms(self) -> None:
         return None
 
 
@@ -142,6 +168,7 @@ def classes_of(score: np.ndarray) -> list[int]:
 def run_cell(model, n: int, seeds: int, expect: str | None, replicates: int) -> Tallies:
     out = Tallies()
     truth = model.truth()
+    terms = model.terms()
     start = time.perf_counter()
     for seed in range(seeds):
         rng = np.random.default_rng([seed, n])
@@ -166,6 +193,11 @@ def run_cell(model, n: int, seeds: int, expect: str | None, replicates: int) -> 
                     continue
                 out.covered[name] += m.ci_low - 1e-12 <= value <= m.ci_high + 1e-12
                 out.held[name] += m.ci_low <= m.value <= m.ci_high
+        intervals = ev.decomposition.intervals if ev.decomposition is not None else None
+        if terms is not None and intervals is not None:
+            for name, value in terms.items():
+                low, high = intervals["log_loss"][name]
+                out.covered[name] += low - 1e-12 <= value <= high + 1e-12
     out.seconds = time.perf_counter() - start
     return out
 
@@ -272,7 +304,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     header = (
         "| cell | n | seeds | medium/high | consistent | expected code | ECE covers "
-        "| smECE covers | ECE holds estimate | top codes |"
+        "| smECE covers | ECE holds estimate | MCB covers | DSC covers | top codes |"
     )
     print(header)
     print("|---" * (header.count("|") - 1) + "|")
@@ -288,7 +320,9 @@ def main(argv: list[str] | None = None) -> None:
                     f"{rate(t.hits, t.runs) if expect else '-'} | "
                     f"{rate(t.covered['ece'], t.runs) if t.covered or t.held else '-'} | "
                     f"{rate(t.covered['smooth_ece'], t.runs) if t.covered or t.held else '-'} | "
-                    f"{rate(t.held['ece'], t.runs) if t.held else '-'} | {top} |",
+                    f"{rate(t.held['ece'], t.runs) if t.held else '-'} | "
+                    f"{rate(t.covered['miscalibration'], t.runs) if t.held else '-'} | "
+                    f"{rate(t.covered['discrimination'], t.runs) if t.held else '-'} | {top} |",
                     flush=True,
                 )
     if "weights" in args.cells:
@@ -298,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
                 differ, total = weight_cell(base, n, s, args.replicates)
                 print(
                     f"| weights x1/x5/x25 base={base:g} (verdicts or intervals differ) | {n:g} "
-                    f"| {total} | {rate(differ, total)} | | | | | | |",
+                    f"| {total} | {rate(differ, total)} | | | | | | | | |",
                     flush=True,
                 )
     if "history" in args.cells:
@@ -307,7 +341,7 @@ def main(argv: list[str] | None = None) -> None:
             top = ", ".join(f"{c} {k / t.runs:.2f}" for c, k in t.codes.most_common(3))
             print(
                 f"| history flat, AR(1) phi={phi:g} | 60 epochs | {t.runs} | "
-                f"{rate(t.alarms, t.runs)} | {rate(t.consistent, t.runs)} | | | | | {top} |",
+                f"{rate(t.alarms, t.runs)} | {rate(t.consistent, t.runs)} | | | | | | | {top} |",
                 flush=True,
             )
 

@@ -308,7 +308,11 @@ def _evaluate(
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
-        decomposition=decompose(tally, pred) if full else None,
+        decomposition=decompose(
+            tally, pred, confidence=confidence, replicates=replicates, seed=seed
+        )
+        if full
+        else None,
         recalibration=recalibrate(
             tally,
             {k: values[k] for k in ("log_loss", "brier", "accuracy")},

@@ -185,8 +185,8 @@ def test_nan_loss_from_a_diverged_run_is_a_finding(tmp_path):
     assert val.severity == "high"
     assert val.evidence["first_epoch"] == 20 and val.evidence["count"] == 10
     assert val.evidence["last_finite_epoch"] == 19
-    assert analysis.best["val_loss"]["epoch"] == int(np.nanargmin(h.val_loss))
-    assert len(analysis.curves["x"]) == 20
+    assert analysis.best["val_loss"].epoch == int(np.nanargmin(h.val_loss))
+    assert analysis.curves.x.size == 20
     json.dumps(analysis.to_dict(), allow_nan=False)
 
 

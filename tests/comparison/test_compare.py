@@ -18,8 +18,8 @@ import lossgap
 from lossgap import InputError
 from lossgap.comparison import Comparison
 from lossgap.comparison.inputs import predictions_from_arrays
-from lossgap.comparison.paired import holm
 from lossgap.comparison.pipeline import paired_comparisons
+from lossgap.core.paired import holm
 from lossgap.render.compare import comparison_renderables
 from lossgap.render.text import THEME
 from lossgap.rules import compare as rules

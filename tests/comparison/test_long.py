@@ -110,11 +110,12 @@ def test_history_long_prediction_file_equals_the_folder(tmp_path):
     long = analyse_history(
         tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="epoch"
     )
-    assert [r["epoch"] for r in long.per_epoch] == [0, 1, 2, 3]
+    assert [r.epoch for r in long.per_epoch] == [0, 1, 2, 3]
     for a, b in zip(folder.per_epoch, long.per_epoch, strict=True):
-        assert {k: v for k, v in a.items() if k != "file"} == {
-            k: v for k, v in b.items() if k != "file"
+        assert {k: v for k, v in a.to_dict().items() if k != "file"} == {
+            k: v for k, v in b.to_dict().items() if k != "file"
         }
+        assert np.array_equal(a.correct, b.correct)
     with pytest.raises(InputError, match="no column 'ep' .*--epoch-column"):
         analyse_history(
             tmp_path / "training.log", predictions=tmp_path / "long.csv", epoch_column="ep"

@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose
 from scipy import stats
 from sklearn.metrics import roc_auc_score
 
-from lossgap.comparison.paired import (
+from lossgap.core.paired import (
     AucColumn,
     auc_influence,
     centered_cross_products,

@@ -49,8 +49,8 @@ def test_history_explain_and_compare_say_why(story):
 def test_files_are_what_history_reads(story):
     report = analyse_history(story.files["log"], predictions=story.files["predictions"])
     assert report.runs[0].run.format == "keras"
-    assert [row["epoch"] for row in report.per_epoch] == saved_epochs(story.run)
-    assert report.best()["val_loss"]["epoch"] == story.early
+    assert [row.epoch for row in report.per_epoch] == saved_epochs(story.run)
+    assert report.best()["val_loss"].epoch == story.early
 
 
 @pytest.mark.slow

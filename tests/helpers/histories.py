@@ -124,3 +124,19 @@ def write_tensorboard(directory: Path, h: History) -> Path:
         writer.add_scalar("epoch", e, step)
     writer.close()
     return directory
+
+
+def run_of(**columns):
+    """A Keras-style run (one row per epoch, counted from 0) from arrays."""
+    n = len(next(iter(columns.values())))
+    columns = {"epoch": np.arange(n, dtype=np.float64), **columns}
+    from lossgap.history import build_run
+    from lossgap.history.readers import LogTable, RawLog
+
+    table = LogTable(
+        {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()},
+        {k: np.ones(n, dtype=bool) for k in columns},
+        epoch="epoch",
+        merge="row",
+    )
+    return build_run(RawLog("run", "run.csv", "keras", table))

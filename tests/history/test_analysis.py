@@ -18,23 +18,9 @@ from lossgap.core.trend import (
     trend,
     window,
 )
-from lossgap.history import analyse_run, build_run
+from lossgap.history import analyse_run
 from lossgap.history.analysis import spikes
-from lossgap.history.readers import LogTable, RawLog
-from tests.helpers.histories import make_history
-
-
-def run_of(**columns):
-    """A Keras-style run (one row per epoch, counted from 0) from arrays."""
-    n = len(next(iter(columns.values())))
-    columns = {"epoch": np.arange(n, dtype=np.float64), **columns}
-    table = LogTable(
-        {k: np.asarray(v, dtype=np.float64) for k, v in columns.items()},
-        {k: np.ones(n, dtype=bool) for k in columns},
-        epoch="epoch",
-        merge="row",
-    )
-    return build_run(RawLog("run", "run.csv", "keras", table))
+from tests.helpers.histories import make_history, run_of
 
 
 def test_trend_matches_brute_force_mann_kendall_and_theil_sen(rng):
@@ -127,7 +113,7 @@ def test_divergence_found_in_most_noisy_histories():
         run = run_of(loss=h.train_loss, val_loss=h.val_loss, val_accuracy=h.val_acc)
         analysis = analyse_run(run)
         div = analysis.divergence
-        found += div is not None and abs(div["start_epoch"] - 40) <= 15
+        found += div is not None and abs(div.start_epoch - 40) <= 15
     assert found >= 18
 
 
@@ -137,8 +123,8 @@ def test_overfitting_onset_where_validation_stops_improving():
     train = 0.5 * np.exp(-t / 25) + 0.02
     analysis = analyse_run(run_of(loss=train, val_loss=val, val_accuracy=0.8 + 0.0 * t))
     onset = analysis.overfitting
-    assert onset is not None and 20 <= onset["onset_epoch"] <= 40
-    assert onset["gap_end"] > onset["gap_start"] and onset["gap_end"] > 0
+    assert onset is not None and 20 <= onset.onset_epoch <= 40
+    assert onset.gap_end > onset.gap_start and onset.gap_end > 0
     finding = next(f for f in analysis.findings if f.code == "overfitting_onset")
     assert finding.severity == "medium"  # the validation loss rises after the onset
 
@@ -161,17 +147,17 @@ def test_accuracy_falls_while_loss_keeps_falling():
     val_acc = 0.9 - 0.0004 * (t - 20) ** 2 / 10
     analysis = analyse_run(run_of(val_loss=val_loss, val_accuracy=val_acc))
     div = analysis.divergence
-    assert div["direction"] == "accuracy_falls" and 15 <= div["start_epoch"] <= 25
-    assert div["score_end"] < div["score_start"]
+    assert div.direction == "accuracy_falls" and 15 <= div.start_epoch <= 25
+    assert div.score_end < div.score_start
 
 
 def test_best_points_take_the_first_tie_and_report_the_logged_value():
     run = run_of(val_loss=[0.5, 0.4, 0.4, 0.6], val_accuracy=[0.6, 0.7, 0.7, 0.65])
     analysis = analyse_run(run)
-    assert analysis.best["val_loss"] == {
+    assert analysis.best["val_loss"].to_dict() == {
         "epoch": 1, "step": None, "value": 0.4, "index": 1, "direction": "min", "name": "val_loss"
     }
-    assert analysis.best["val_accuracy"]["epoch"] == 1
+    assert analysis.best["val_accuracy"].epoch == 1
 
 
 def test_uniform_output_at_ln_2():
@@ -191,15 +177,15 @@ def test_advice_follows_the_smoothed_curves_and_the_goal():
     run = run_of(loss=h.train_loss, val_loss=h.val_loss, val_accuracy=h.val_acc)
     both = analyse_run(run, n_val=2000)
     advice = both.advice
-    smoothed_loss = np.asarray(both.curves["val_loss"]["smoothed"])
-    assert advice["probabilities"]["epoch"] == int(np.argmin(smoothed_loss))
-    assert advice["decisions"]["epoch"] == int(np.argmax(both.curves["val_accuracy"]["smoothed"]))
-    assert advice["decisions"]["within_noise"] is False
+    smoothed_loss = both.curves.metrics["val_loss"].smoothed
+    assert advice.probabilities.epoch == int(np.argmin(smoothed_loss))
+    assert advice.decisions.epoch == int(np.argmax(both.curves.metrics["val_accuracy"].smoothed))
+    assert advice.decisions.within_noise is False
     text = next(f.advice for f in both.findings if f.code == "loss_accuracy_divergence")
-    assert text.startswith(f"Keep epoch {advice['probabilities']['epoch']} for probabilities")
+    assert text.startswith(f"Keep epoch {advice.probabilities.epoch} for probabilities")
     decisions = analyse_run(run, goal="decisions")
     text = next(f.advice for f in decisions.findings if f.code == "loss_accuracy_divergence")
-    assert text.startswith(f"For decisions keep epoch {advice['decisions']['epoch']}")
+    assert text.startswith(f"For decisions keep epoch {advice.decisions.epoch}")
 
 
 def test_noisy_accuracy_compared_with_sampling_noise():
@@ -219,6 +205,6 @@ def test_a_flat_noiseless_metric_is_not_called_noisy(tmp_path):
     path = tmp_path / "flat.csv"
     path.write_text("epoch,loss,val_loss,val_accuracy\n" + "\n".join(rows) + "\n")
     (run,) = analyse_history(path).runs
-    assert run.noise["val_accuracy"]["noise_ratio"] == 0.0
+    assert run.noise["val_accuracy"].noise_ratio == 0.0
     assert all(f.code != "noisy_metric" for f in run.findings)
 

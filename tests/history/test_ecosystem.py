@@ -50,8 +50,8 @@ def check(report, ref, *, tol=0.0):
     np.testing.assert_allclose(run.values("val_accuracy"), ref["val_accuracy"], rtol=tol, atol=tol)
     np.testing.assert_allclose(run.values("loss"), ref["loss"], rtol=tol, atol=tol)
     found = report.best()
-    assert found["val_loss"]["epoch"] == best(ref["val_loss"], "min")
-    assert found["val_accuracy"]["epoch"] == best(ref["val_accuracy"], "max")
+    assert found["val_loss"].epoch == best(ref["val_loss"], "min")
+    assert found["val_accuracy"].epoch == best(ref["val_accuracy"], "max")
 
 
 def test_tensorboard_written_by_tensorflow_keras(expected):
@@ -92,7 +92,7 @@ def test_console_transcript_pasted_without_progress_bars(tmp_path, expected):
     run = report.runs[0].run
     # The cut-off epoch has no validation metrics: it is not a validation point.
     assert run.n_points == 24
-    assert report.best()["val_loss"]["epoch"] == best(expected["val_loss"], "min")
+    assert report.best()["val_loss"].epoch == best(expected["val_loss"], "min")
 
 
 def test_console_without_metrics_is_one_clear_error(tmp_path):
@@ -168,11 +168,11 @@ def test_wandb_history_of_a_real_hugging_face_run():
             since = []
     np.testing.assert_allclose(run.values("loss"), expected, rtol=1e-6)
     found = report.best()
-    assert found["val_loss"]["epoch"] == pytest.approx(
+    assert found["val_loss"].epoch == pytest.approx(
         min(evals, key=lambda e: e["eval_loss"])["epoch"]
     )
     best_acc = max(e["eval_accuracy"] for e in evals)
-    assert found["val_accuracy"]["value"] == best_acc
+    assert found["val_accuracy"].value == best_acc
 
 
 #: A Hugging Face run logged to W&B: training loss every 10 steps, evaluation every 30,
@@ -239,8 +239,8 @@ def test_wandb_run_history_merged_by_step(tmp_path):
     np.testing.assert_allclose(run.values("val_loss"), EVAL_LOSS)
     # The training loss of each point: the mean of the 3 rows logged since the last eval.
     np.testing.assert_allclose(run.values("loss"), np.mean(np.reshape(TRAIN, (3, 3)), axis=1))
-    assert report.best()["val_loss"]["epoch"] == 2
-    assert report.best()["val_accuracy"]["epoch"] == 3
+    assert report.best()["val_loss"].epoch == 2
+    assert report.best()["val_accuracy"].epoch == 3
     assert "timestamp" not in " ".join(run.metrics)
 
 
@@ -276,6 +276,6 @@ def test_wandb_chart_export(tmp_path):
     ]
     first, second = report.runs
     assert first.run.step.tolist() == [100, 200, 300, 400]
-    assert first.best["val_loss"]["step"] == 200 and first.best["val_accuracy"]["step"] == 300
+    assert first.best["val_loss"].step == 200 and first.best["val_accuracy"].step == 300
     assert second.run.n_points == 3  # the run that stopped early
-    assert second.best["val_loss"]["step"] == 300
+    assert second.best["val_loss"].step == 300

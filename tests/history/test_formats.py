@@ -53,13 +53,13 @@ def test_every_format_finds_the_best_epochs_and_the_divergence(
     assert analysis.run.format == fmt
     assert analysis.run.n_points == EPOCHS
     # Best epochs as the log numbers them: numpy's argmin/argmax of the values written.
-    assert analysis.best["val_loss"]["epoch"] == int(np.argmin(history.val_loss)) + first_epoch
-    assert analysis.best["val_accuracy"]["epoch"] == int(np.argmax(history.val_acc)) + first_epoch
-    assert analysis.best["val_loss"]["value"] == pytest.approx(history.val_loss.min(), rel=1e-12)
+    assert analysis.best["val_loss"].epoch == int(np.argmin(history.val_loss)) + first_epoch
+    assert analysis.best["val_accuracy"].epoch == int(np.argmax(history.val_acc)) + first_epoch
+    assert analysis.best["val_loss"].value == pytest.approx(history.val_loss.min(), rel=1e-12)
     div = analysis.divergence
-    assert div is not None and div["direction"] == "loss_rises"
-    assert abs(div["start_epoch"] - first_epoch - ONSET) <= 15
-    assert div["score_trend"]["trend"] == "rising"
+    assert div is not None and div.direction == "loss_rises"
+    assert abs(div.start_epoch - first_epoch - ONSET) <= 15
+    assert div.score_trend.trend == "rising"
     codes = [f.code for f in analysis.findings]
     assert "loss_accuracy_divergence" in codes and "best_epochs_disagree" in codes
 
@@ -70,10 +70,10 @@ def test_tensorboard_run_written_by_torch(tmp_path, history):
     assert analysis.run.format == "tensorboard"
     loss_best = int(np.argmin(history.val_loss))
     # float32 summaries: compare the epoch (logged as a tag) and the step.
-    assert analysis.best["val_loss"]["epoch"] == loss_best
-    assert analysis.best["val_loss"]["step"] == (loss_best + 1) * STEPS_PER_EPOCH
-    assert analysis.best["val_loss"]["value"] == pytest.approx(history.val_loss.min(), rel=1e-6)
-    assert abs(analysis.divergence["start_epoch"] - ONSET) <= 15
+    assert analysis.best["val_loss"].epoch == loss_best
+    assert analysis.best["val_loss"].step == (loss_best + 1) * STEPS_PER_EPOCH
+    assert analysis.best["val_loss"].value == pytest.approx(history.val_loss.min(), rel=1e-6)
+    assert abs(analysis.divergence.start_epoch - ONSET) <= 15
     # The training loss logged at each step is attached to its validation point.
     assert analysis.run.train_loss == "loss"
 
@@ -100,7 +100,7 @@ def test_trainer_state_buckets_training_logs_by_evaluation_step(tmp_path, histor
     np.testing.assert_allclose(run.metrics["loss"].values, history.train_loss, rtol=1e-12)
     assert analysis.n_val == N_VAL
     assert analysis.n_val_source == "eval_runtime x eval_samples_per_second"
-    assert analysis.divergence["within_noise"] is False
+    assert analysis.divergence.noise.within_noise is False
 
 
 def test_keras_tensorboard_callback_layout(tmp_path):
@@ -121,7 +121,7 @@ def test_keras_tensorboard_callback_layout(tmp_path):
     columns = analysis.run.columns()
     assert columns["val_loss"] == "validation/epoch_loss"
     assert columns["loss"] == "train/epoch_loss"
-    assert analysis.best["val_loss"]["step"] == int(np.argmin(h.val_loss.astype(np.float32)))
+    assert analysis.best["val_loss"].step == int(np.argmin(h.val_loss.astype(np.float32)))
 
 
 def test_directory_of_versions(tmp_path, history):
@@ -133,8 +133,8 @@ def test_directory_of_versions(tmp_path, history):
     report = analyse_history(tmp_path / "lightning_logs")
     assert [r.run.name for r in report.runs] == ["version_0/metrics.csv", "version_1/metrics.csv"]
     best = report.best()["val_loss"]
-    values = {r.run.name: r.best["val_loss"]["value"] for r in report.runs}
-    assert best["run"] == min(values, key=values.get)
+    values = {r.run.name: r.best["val_loss"].value for r in report.runs}
+    assert best.run == min(values, key=values.get)
 
 
 def test_plain_csv_with_named_columns(tmp_path, history):
@@ -149,8 +149,8 @@ def test_plain_csv_with_named_columns(tmp_path, history):
     run = analysis.run
     assert run.format == "csv"
     assert run.columns()[run.loss] == "my_val_ce" and run.columns()[run.score] == "my_val_acc"
-    assert analysis.best[run.loss]["epoch"] == int(np.argmin(history.val_loss[:60]))
-    assert analysis.best[run.loss]["name"] == "my_val_ce"
+    assert analysis.best[run.loss].epoch == int(np.argmin(history.val_loss[:60]))
+    assert analysis.best[run.loss].name == "my_val_ce"
     assert "the log numbers no epochs: points numbered by row from 0" in analysis.run.notes
 
 
@@ -163,7 +163,7 @@ def test_json_lines_records(tmp_path, history):
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (analysis,) = analyse_history(path).runs
     assert analysis.run.format == "json"
-    assert analysis.best["val_loss"]["epoch"] == int(np.argmin(history.val_loss[:20])) + 1
+    assert analysis.best["val_loss"].epoch == int(np.argmin(history.val_loss[:20])) + 1
 
 
 def test_keras_history_with_validation_freq(tmp_path):

@@ -47,21 +47,21 @@ def run_with_predictions(tmp_path):
 def test_each_epoch_against_scikit_learn_and_brute_force(run_with_predictions):
     folder, y, probs = run_with_predictions
     report = analyse_history(folder / "training.log", predictions=folder / "preds")
-    assert [row["epoch"] for row in report.per_epoch] == list(range(len(SCALES)))
+    assert [row.epoch for row in report.per_epoch] == list(range(len(SCALES)))
     for row, p in zip(report.per_epoch, probs, strict=True):
-        assert row["n"] == y.size
-        assert row["accuracy"] == pytest.approx(accuracy_score(y, p >= 0.5))
-        assert row["log_loss"] == pytest.approx(log_loss(y, p), rel=1e-9)
+        assert row.n == y.size
+        assert row.accuracy == pytest.approx(accuracy_score(y, p >= 0.5))
+        assert row.log_loss == pytest.approx(log_loss(y, p), rel=1e-9)
         true_prob = np.where(y == 1, p, 1 - p)
         confident = true_prob <= 0.1
-        assert row["confident_errors"]["count"] == confident.sum()
+        assert row.confident_errors.count == confident.sum()
         loss = -np.log(true_prob)
         share = loss[confident].sum() / loss.sum()
-        assert row["confident_errors"]["loss_share"] == pytest.approx(share)
-        parts = row["decomposition"]
-        identity = parts["miscalibration"] - parts["discrimination"] + parts["uncertainty"]
-        assert parts["score"] == pytest.approx(identity, abs=1e-12)
-        assert parts["score"] == pytest.approx(row["log_loss"], rel=1e-9)
+        assert row.confident_errors.loss_share == pytest.approx(share)
+        parts = row.decomposition
+        identity = parts.miscalibration - parts.discrimination + parts.uncertainty
+        assert parts.score == pytest.approx(identity, abs=1e-12)
+        assert parts.score == pytest.approx(row.log_loss, rel=1e-9)
 
 
 def test_rising_loss_reads_as_miscalibration(run_with_predictions):
@@ -69,20 +69,20 @@ def test_rising_loss_reads_as_miscalibration(run_with_predictions):
     report = analyse_history(folder / "training.log", predictions=folder / "preds")
     rows = report.per_epoch
     # One ranking at every epoch: the same isotonic fit, so the same discrimination.
-    discrimination = [r["decomposition"]["discrimination"] for r in rows]
+    discrimination = [r.decomposition.discrimination for r in rows]
     np.testing.assert_allclose(discrimination, discrimination[0], rtol=1e-9)
-    miscalibration = [r["decomposition"]["miscalibration"] for r in rows]
+    miscalibration = [r.decomposition.miscalibration for r in rows]
     assert miscalibration[-1] > miscalibration[0]
     (drift,) = [f for f in report.findings if f.code == "calibration_drift"]
     assert drift.evidence["to_epoch"] == len(SCALES) - 1
     assert drift.evidence["miscalibration_to"] == miscalibration[-1]
     assert "discrimination stayed at about" in drift.message
     # The advice carries the engine's cross-fitted temperature-scaling result.
-    recal = report.runs[0].advice["recalibrate"]
+    recal = report.runs[0].advice.recalibrate
     assert report.runs[0].n_val_source == "per-epoch predictions"
-    saved = rows[recal["epoch"]]
-    assert recal["log_loss"] == saved["log_loss"]
-    assert recal["expected_log_loss"] == saved["temperature_scaled"]["log_loss_after"]
+    saved = rows[recal.epoch]
+    assert recal.log_loss == saved.log_loss
+    assert recal.expected_log_loss == saved.temperature_scaled.log_loss_after
 
 
 def test_cli_prints_the_per_epoch_table(run_with_predictions):
@@ -129,7 +129,7 @@ def test_temperature_scaling_effect_is_read_from_the_engine(run_with_predictions
     folder, y, probs = run_with_predictions
     report = analyse_history(folder / "training.log", predictions=folder / "preds")
     last = report.per_epoch[-1]
-    scaled = last["temperature_scaled"]
+    scaled = last.temperature_scaled
     # The temperature is the maximum-likelihood one of the last epoch's logits.
     logits = np.log(probs[-1]) - np.log1p(-probs[-1])
 
@@ -137,9 +137,9 @@ def test_temperature_scaling_effect_is_read_from_the_engine(run_with_predictions
         return log_loss(y, expit(inverse * logits))
 
     fit = minimize_scalar(nll, bounds=(0.01, 2.0), method="bounded", options={"xatol": 1e-10})
-    assert scaled["temperature"] == pytest.approx(1 / fit.x, rel=1e-4)
-    assert scaled["log_loss_after"] < last["log_loss"]
-    assert scaled["accuracy_after"] == last["accuracy"]
+    assert scaled.temperature == pytest.approx(1 / fit.x, rel=1e-4)
+    assert scaled.log_loss_after < last.log_loss
+    assert scaled.accuracy_after == last.accuracy
     (drift,) = [f for f in report.findings if f.code == "calibration_drift"]
-    assert drift.evidence["temperature_scaled_log_loss_to"] == scaled["log_loss_after"]
+    assert drift.evidence["temperature_scaled_log_loss_to"] == scaled.log_loss_after
     assert "cross-fitted on these predictions" in drift.advice

@@ -58,19 +58,19 @@ def test_an_infinite_loss_that_does_not_win_is_said_plainly():
 
 def test_noise_verdicts_are_paired_and_three_way():
     # 0.03 on 2000 samples: beyond even the unpaired bound (1.96 x 0.0124)
-    assert noise_check(0.03, 0.80, 0.83, 2000)["noise_verdict"] == "beyond"
+    assert noise_check(0.03, 0.80, 0.83, 2000).noise_verdict == "beyond"
     # 2 samples of 10000 changed: within noise however the changes fell
-    assert noise_check(0.0002, 0.80, 0.8002, 10_000)["noise_verdict"] == "within"
+    assert noise_check(0.0002, 0.80, 0.8002, 10_000).noise_verdict == "within"
     # 0.008 on 10000: beyond if the epochs' errors overlap, within if they are unrelated
     check = noise_check(0.008, 0.80, 0.808, 10_000)
-    assert check["noise_verdict"] == "undetermined" and check["within_noise"] is None
+    assert check.noise_verdict == "undetermined" and check.within_noise is None
     # the paired bound is exact: McNemar's normal statistic at d = |change| all one way
     d = 0.008
-    assert check["change_se_smallest"] == pytest.approx(math.sqrt(d * (1 - d) / 10_000))
-    assert noise_check(0.01, 0.8, 0.81, None)["noise_verdict"] == "n unknown"
+    assert check.change_se_smallest == pytest.approx(math.sqrt(d * (1 - d) / 10_000))
+    assert noise_check(0.01, 0.8, 0.81, None).noise_verdict == "n unknown"
     # the best of 60 epochs needs the Bonferroni-widened bound
     one, many = noise_check(0.016, 0.8, 0.816, 10_000), noise_check(0.016, 0.8, 0.816, 10_000, 60)
-    assert one["noise_verdict"] == "beyond" and many["noise_verdict"] != "beyond"
+    assert one.noise_verdict == "beyond" and many.noise_verdict != "beyond"
 
 
 def _write_log(path, loss, acc, train, sizes=None):

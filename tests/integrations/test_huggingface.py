@@ -81,9 +81,9 @@ def test_trainer_state_and_predictions_line_up(tmp_path, setup):
         evaluate(writer, model, loader, state)
     state.save_to_json(str(tmp_path / "trainer_state.json"))
     report = analyse_history(tmp_path / "trainer_state.json", predictions=tmp_path / "preds")
-    assert [r["epoch"] for r in report.per_epoch] == [0.5, 1, 1.5, 2, 2.5]
+    assert [r.epoch for r in report.per_epoch] == [0.5, 1, 1.5, 2, 2.5]
     logged = report.runs[0].run.metrics["val_loss"].values
-    np.testing.assert_allclose([r["log_loss"] for r in report.per_epoch], logged, rtol=1e-5)
+    np.testing.assert_allclose([r.log_loss for r in report.per_epoch], logged, rtol=1e-5)
 
 
 def test_compute_metrics_in_a_real_trainer(tmp_path):

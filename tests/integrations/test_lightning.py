@@ -72,9 +72,9 @@ def test_lightning_writer_in_step_with_metrics_csv(tmp_path):
     assert run.format == "lightning" and run.epoch.tolist() == list(range(EPOCHS))
     # One validation batch: Lightning's val_loss is the mean log loss of the file.
     logged = run.metrics["val_loss"].values
-    np.testing.assert_allclose([r["log_loss"] for r in report.per_epoch], logged, rtol=1e-5)
+    np.testing.assert_allclose([r.log_loss for r in report.per_epoch], logged, rtol=1e-5)
     np.testing.assert_allclose(
-        [r["accuracy"] for r in report.per_epoch], run.metrics["val_accuracy"].values, atol=1e-6
+        [r.accuracy for r in report.per_epoch], run.metrics["val_accuracy"].values, atol=1e-6
     )
     assert run.metrics["loss"].name.original == "train_loss_epoch"
-    assert all(r["decomposition"] is not None for r in report.per_epoch)
+    assert all(r.decomposition is not None for r in report.per_epoch)

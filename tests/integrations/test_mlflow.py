@@ -64,15 +64,15 @@ def test_keras_autologged_run_read_by_run_id(tracking):
     np.testing.assert_allclose(analysed.values("val_loss"), history["val_loss"], rtol=1e-7)
     np.testing.assert_allclose(analysed.values("loss"), history["loss"], rtol=1e-7)
     found = report.best()
-    assert found["val_loss"]["step"] == int(np.argmin(history["val_loss"]))
-    assert found["val_accuracy"]["step"] == int(np.argmax(history["val_accuracy"]))
+    assert found["val_loss"].step == int(np.argmin(history["val_loss"]))
+    assert found["val_accuracy"].step == int(np.argmax(history["val_accuracy"]))
 
     result = CliRunner().invoke(
         load_commands(), ["history", f"mlflow:{run_id}", "--tracking-uri", tracking, "--json"]
     )
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["runs"][0]["best"]["val_loss"]["step"] == found["val_loss"]["step"]
+    assert out["runs"][0]["best"]["val_loss"]["step"] == found["val_loss"].step
 
 
 def test_unknown_run_is_one_clear_line(tracking):

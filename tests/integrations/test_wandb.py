@@ -61,4 +61,4 @@ def test_scan_history_rows_are_read():
     run = report.runs[0].run
     assert run.format == "wandb"
     assert run.values("loss").tolist() == [0.7, 0.5, 0.4]  # each point keeps its training loss
-    assert report.best()["val_loss"]["epoch"] == 1 and report.best()["val_accuracy"]["epoch"] == 2
+    assert report.best()["val_loss"].epoch == 1 and report.best()["val_accuracy"].epoch == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lossgap.history import analyse_history
-from lossgap.render.plots.history import _x_of, run_chart
+from lossgap.render.plots.history import run_chart
 
 
 def lightning_log(path):
@@ -22,15 +22,15 @@ def lightning_log(path):
 def test_lightning_epochs_are_placed_by_epoch_not_by_step(tmp_path):
     analysis = analyse_history(lightning_log(tmp_path / "metrics.csv")).runs[0]
     curves = analysis.curves
-    kept = analysis.advice["probabilities"]["epoch"]
-    assert analysis.run.axis == "epoch" and kept in curves["step"]  # the trap is there
-    assert _x_of(curves, kept) == curves["x"][curves["epoch"].index(kept)]
-    assert _x_of(curves, kept) != curves["x"][curves["step"].index(kept)]
+    kept = analysis.advice.probabilities.epoch
+    assert analysis.run.axis == "epoch" and kept in curves.step  # the trap is there
+    assert curves.position(kept) == curves.x[list(curves.epoch).index(kept)]
+    assert curves.position(kept) != curves.x[list(curves.step).index(kept)]
 
 
 def test_the_plot_marks_the_kept_epochs(tmp_path):
     analysis = analyse_history(lightning_log(tmp_path / "metrics.csv")).runs[0]
     chart = run_chart(analysis, 1)
     labels = [line.get_label() for line in chart.figure.axes[0].get_lines()]
-    prob = analysis.advice["probabilities"]["epoch"]
+    prob = analysis.advice.probabilities.epoch
     assert f"keep for probabilities: epoch {prob}" in labels

@@ -6,9 +6,10 @@ paired intervals and tests of its accuracy, log loss, Brier and ROC AUC differen
 the samples that flip across the threshold between the two models.
 
 Modules: :mod:`~lossgap.comparison.inputs` (arrays and files to Predictions, the join on
-ids), :mod:`~lossgap.comparison.paired` (the statistics), :mod:`~lossgap.comparison.flips`,
-:mod:`~lossgap.rules.compare` (findings), :mod:`~lossgap.results.compare` (plain data) and
-:mod:`~lossgap.render.compare` (terminal rendering).
+ids), :mod:`~lossgap.core.paired` (the statistics, shared with history),
+:mod:`~lossgap.comparison.flips`, :mod:`~lossgap.rules.compare` (findings),
+:mod:`~lossgap.results.compare` (plain data) and :mod:`~lossgap.render.compare` (terminal
+rendering).
 """
 
 from lossgap.comparison.pipeline import compare, compare_predictions

@@ -23,7 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from lossgap.comparison.paired import (
+from lossgap.core.decision import held_out_decision_costs
+from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_log_loss
+from lossgap.core.paired import (
     AucColumn,
     Interval,
     auc_influence,
@@ -31,8 +33,6 @@ from lossgap.comparison.paired import (
     holm,
     paired_mean_difference,
 )
-from lossgap.core.decision import held_out_decision_costs
-from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_log_loss
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
 from lossgap.results.decision import GOALS, GoalChoice, GoalTest

@@ -18,7 +18,8 @@ import numpy.typing as npt
 from lossgap.comparison.flips import FlipTables, boundary_distance, first_rows, flip_tables
 from lossgap.comparison.goals import check_goals, choose_for_goals
 from lossgap.comparison.inputs import check_same_samples, predictions_from_arrays
-from lossgap.comparison.paired import (
+from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
+from lossgap.core.paired import (
     AucColumn,
     Interval,
     auc_influence,
@@ -27,7 +28,6 @@ from lossgap.comparison.paired import (
     paired_mean_difference,
     paired_proportion_difference,
 )
-from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
 from lossgap.explanation import evaluate_predictions

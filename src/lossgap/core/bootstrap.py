@@ -28,13 +28,14 @@ Intervals are percentile intervals of the replicate deviations from the unresamp
 or subsampling this is the plain percentile interval. A metric whose estimate is not
 finite (an infinite log loss) gets no interval.
 
-The calibration errors (ECE, smooth ECE) are absolute values: their estimate is biased
-upward, most near zero, where a percentile or basic interval can miss the true value and
-even its own estimate. They get a *debiased* interval (:func:`debiased_interval`): the
-estimate minus the bootstrap's bias estimate, plus or minus ``z`` bootstrap standard
-deviations, floored at 0 and widened to hold the estimate. On calibrated data its lower
-bound is 0 in about 97% of datasets (the interval covers the true 0), and
-``benchmarks/false_alarms.py`` measures coverage on miscalibrated data too.
+The calibration errors (ECE, smooth ECE) are sums of absolute residuals: their estimate is
+biased upward, most near zero, where a percentile or basic interval can miss the true value
+and even its own estimate. They get the interval of :func:`debiased_interval`: the estimate
+plus ``z`` bootstrap standard deviations above, and below the estimate less what the labels'
+noise alone produces (labels drawn from the model's own probabilities), floored at 0. On
+calibrated data its lower bound is 0 in about 97% of datasets (the interval covers the true
+0); ``benchmarks/false_alarms.py`` and ``tests/core/test_calibration_intervals.py`` measure
+coverage on miscalibrated data.
 """
 
 from __future__ import annotations
@@ -78,9 +79,9 @@ BIASED_UPWARD = frozenset({"ece", "smooth_ece", "classwise_ece", "classwise_smoo
 NULL_DRAWS = 100
 #: How the intervals of BIASED_UPWARD are made, for ``ci_method``.
 DEBIASED = (
-    "debiased: estimate minus the bootstrap bias, +- z bootstrap SD, floored at 0, "
-    "widened to hold the estimate; lower bound 0 when the estimate is within what labels "
-    "drawn from the model's own probabilities give"
+    "upper bound: estimate + z bootstrap SD; lower bound: estimate minus the 1 - alpha/2 "
+    "quantile of the error of labels drawn from the model's own probabilities (noise "
+    "alone; triangle inequality), floored at 0"
 )
 
 
@@ -194,6 +195,27 @@ def _effective_counts(weights: np.ndarray, scale: float) -> np.ndarray:
 ColumnRows = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def consistent_positives(
+    rng: np.random.Generator, scores: np.ndarray, mass: np.ndarray, replicates: int
+) -> np.ndarray:
+    """``(replicates, rows)`` weight of positives at each row when the labels are drawn
+    from the scores themselves (a calibrated model's labels, consistency resampling).
+
+    Each row's (effective) count, rounded to a whole number of at least 1, is split
+    binomially at its score, then rescaled to the row's mass.
+
+    Examples
+    --------
+    >>> pos = consistent_positives(np.random.default_rng(0), np.array([0.0, 1.0]),
+    ...                            np.array([3.0, 2.0]), 4)
+    >>> pos.tolist()
+    [[0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [0.0, 2.0]]
+    """
+    counts = np.maximum(np.rint(mass), 1.0)
+    pos = rng.binomial(counts.astype(np.int64), scores, size=(replicates, len(scores)))
+    return pos * (mass / counts)
+
+
 def _calibrated_null(
     columns: list[ColumnRows], sigmas: list[float], bins: int
 ) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
@@ -206,9 +228,7 @@ def _calibrated_null(
         smooths: list[np.ndarray] = []
         for (scores, w_neg, w_pos), sigma in zip(columns, sigmas, strict=True):
             mass = w_neg + w_pos
-            counts = np.maximum(np.rint(mass), 1.0)
-            pos = rng.binomial(counts.astype(np.int64), scores, size=(replicates, len(scores)))
-            pos = pos * (mass / counts)
+            pos = consistent_positives(rng, scores, mass, replicates)
             eces.append(binned_ece(scores, mass - pos, pos, bins=bins))
             smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
         return {"ece": np.mean(eces, axis=0), "smooth_ece": np.mean(smooths, axis=0)}
@@ -529,43 +549,43 @@ def debiased_interval(
     confidence: float,
     calibrated: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Interval of a nonnegative statistic that resampling biases upward (a calibration error).
+    """Interval of a calibration error: a nonnegative sum of absolute residuals, biased
+    upward by the labels' noise.
 
-    ``deviation`` holds the bootstrap replicates minus the unresampled statistic; their mean
-    estimates the bias. ``calibrated`` holds the statistic under labels drawn from the
-    model's own probabilities (consistency resampling): its level is the noise floor.
+    ``deviation`` holds the bootstrap replicates minus the unresampled statistic.
+    ``calibrated`` holds the statistic of pure noise: labels drawn from the model's own
+    probabilities (consistency resampling).
 
-    * upper bound: ``max(estimate - bias, 0) + z sd(deviation)``, at least ``estimate``;
-    * lower bound: 0 when ``estimate`` is within the ``confidence`` quantile of
-      ``calibrated`` (no evidence of miscalibration), else the smaller of two debiased
-      centres minus ``z sd(deviation)``: ``estimate - bias`` and the noise removed in
-      quadrature, ``sqrt(estimate^2 - mean(calibrated)^2)`` (a bin's absolute residual
-      adds noise roughly in quadrature; the bootstrap bias alone undercorrects on small
-      samples), floored at 0.
+    * upper bound: ``estimate + z sd(deviation)``. The noise only adds to an absolute
+      residual on average (Jensen), so the estimate is rarely far below the truth; no
+      bias is subtracted, since the bootstrap's estimate of it is itself unreliable (it
+      overcorrects where the residuals are large, undercorrects where they are small);
+    * lower bound: ``estimate - q(calibrated)``, the ``1 - alpha/2`` quantile, floored at 0.
+      Each bin's residual is the model's miscalibration plus the labels' noise, so by the
+      triangle inequality the population error is at least the estimate less the error of
+      the noise alone, whatever the miscalibration; the bound is 0 whenever the estimate is
+      within what a calibrated model's labels produce. Without ``calibrated``: the
+      bootstrap-debiased estimate ``estimate - mean(deviation)`` minus ``z`` SDs.
+
+    Both bounds hold the estimate.
 
     Examples
     --------
     >>> lo, hi = debiased_interval(0.02, np.array([0.01, 0.03, 0.02, 0.04]), 0.95)
     >>> lo, round(hi, 4)
-    (0.0, 0.0253)
-    >>> lo, hi = debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95)
-    >>> round(lo, 4), round(hi, 4)
-    (0.184, 0.216)
-    >>> debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, np.full(9, 0.25))[0]
+    (0.0, 0.0453)
+    >>> noise = np.linspace(0.0, 0.1, 41)  # a calibrated model's errors reach 0.1
+    >>> debiased_interval(0.08, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, noise)[0]
     0.0
-    >>> lo, _ = debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, np.full(9, 0.12))
-    >>> round(lo, 4)
-    0.144
+    >>> lo, hi = debiased_interval(0.2, np.array([-0.01, 0.0, 0.01, 0.0]), 0.95, noise)
+    >>> round(lo, 4), round(hi, 4)
+    (0.1025, 0.216)
     """
-    bias = float(np.mean(deviation))
     spread = float(np.std(deviation, ddof=1))
-    centre = max(estimate - bias, 0.0)
     half = z_value(confidence) * spread
-    high = max(centre + half, estimate)
+    high = estimate + half
     if calibrated is None:
+        centre = max(estimate - float(np.mean(deviation)), 0.0)
         return min(max(centre - half, 0.0), estimate), high
-    if estimate <= float(np.quantile(calibrated, confidence)):
-        return 0.0, high
-    floor = float(np.mean(calibrated))
-    lowest = min(centre, float(np.sqrt(max(estimate * estimate - floor * floor, 0.0))))
-    return min(max(lowest - half, 0.0), estimate), high
+    noise = float(np.quantile(calibrated, 0.5 + confidence / 2))
+    return min(max(estimate - noise, 0.0), estimate), high

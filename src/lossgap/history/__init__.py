@@ -16,14 +16,14 @@ Examples
 >>> _ = path.write_text('{"loss": [0.9, 0.6, 0.5], "val_loss": [0.8, 0.7, 0.75], '
 ...                     '"val_accuracy": [0.6, 0.7, 0.72]}')
 >>> report = analyse_history(path)
->>> report.runs[0].run.format, report.best()["val_loss"]["epoch"]
+>>> report.runs[0].run.format, report.best()["val_loss"].epoch
 ('keras-history', 1)
 
 The package itself is callable, so a notebook can pass what ``model.fit`` returned:
 
 >>> import lossgap
 >>> report = lossgap.history({"loss": [0.9, 0.6, 0.5], "val_loss": [0.8, 0.7, 0.75]})
->>> report.best()["val_loss"]["epoch"]
+>>> report.best()["val_loss"].epoch
 1
 """
 

@@ -4,72 +4,151 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 import lossgap.history.analysis as analysis
+from lossgap.core.paired import paired_proportion_difference
 from lossgap.errors import InputError
 from lossgap.history.epochs import evaluate_epochs
 from lossgap.history.readers import MLFLOW_PREFIX, LogSet, read_logs, read_mlflow, read_object
 from lossgap.history.runs import build_run
-from lossgap.results.history import HistoryReport, Run, RunAnalysis
+from lossgap.results.history import (
+    Advice,
+    EpochSummary,
+    HistoryReport,
+    KeptEpoch,
+    NoiseCheck,
+    PairedTest,
+    Recalibration,
+    Run,
+    RunAnalysis,
+)
+from lossgap.rules.book import PAIRED_ALPHA
 from lossgap.rules.history import GOALS, calibration_drift, find
 
 #: Hugging Face logs epochs rounded to 2 decimals; the prediction files carry 4.
 EPOCH_MATCH = 0.006
 
 
-def _nearest(per_epoch: list[dict[str, Any]], epoch: Any) -> dict[str, Any] | None:
+def _nearest(per_epoch: list[EpochSummary], epoch: Any) -> EpochSummary | None:
     """The per-epoch predictions of ``epoch`` (within the rounding of logged epochs)."""
-    if epoch is None or not per_epoch:
+    rows = [row for row in per_epoch if row.epoch is not None]
+    if epoch is None or not rows:
         return None
-    best = min(per_epoch, key=lambda row: abs(row["epoch"] - epoch))
-    return best if abs(best["epoch"] - epoch) <= EPOCH_MATCH else None
+    best = min(rows, key=lambda row: abs(float(row.epoch or 0) - epoch))
+    return best if abs(float(best.epoch or 0) - epoch) <= EPOCH_MATCH else None
+
+
+def paired_test(
+    per_epoch: list[EpochSummary], epoch_from: Any, epoch_to: Any
+) -> PairedTest | None:
+    """The paired accuracy test between two epochs' saved predictions, as ``compare`` runs it.
+
+    None unless both epochs were saved with the same labels in the same order (the same
+    validation samples): a paired test needs the pairs.
+    """
+    a, b = _nearest(per_epoch, epoch_from), _nearest(per_epoch, epoch_to)
+    if a is None or b is None or a is b:
+        return None
+    if a.correct is None or b.correct is None or a.labels is None or b.labels is None:
+        return None
+    if a.labels.shape != b.labels.shape or not np.array_equal(a.labels, b.labels):
+        return None
+    was, now = a.correct, b.correct
+    counts = [int(np.sum(m)) for m in (was & now, now & ~was, was & ~now, ~was & ~now)]
+    # compare's statistics with a = the later choice ("to"), b = the other
+    r = paired_proportion_difference(*counts)
+    p_value = float(r.p_value)
+    return PairedTest(
+        epoch_from=a.epoch,
+        epoch_to=b.epoch,
+        n=int(was.size),
+        from_only_correct=counts[2],
+        to_only_correct=counts[1],
+        difference=float(r.value),
+        ci_low=float(r.ci_low),
+        ci_high=float(r.ci_high),
+        p_value=p_value,
+        significant=p_value < PAIRED_ALPHA,
+    )
+
+
+def _paired(check: NoiseCheck, test: PairedTest | None) -> NoiseCheck:
+    """The noise verdict decided by the paired test when there is one."""
+    if test is None or check.noise_verdict is None:
+        return check
+    verdict = "beyond" if test.significant else "within"
+    return replace(check, paired=test, within_noise=not test.significant, noise_verdict=verdict)
+
+
+def _with_paired_tests(result: RunAnalysis, per_epoch: list[EpochSummary]) -> RunAnalysis:
+    """Every accuracy change between two saved epochs judged by the paired test."""
+    if not per_epoch:
+        return result
+    div, dis, advice = result.divergence, result.disagreement, result.advice
+    if div is not None:
+        test = paired_test(per_epoch, div.start_epoch, div.end_epoch)
+        div = replace(div, noise=_paired(div.noise, test))
+    if dis is not None:
+        test = paired_test(per_epoch, dis.loss_best_epoch, dis.score_best_epoch)
+        dis = replace(dis, noise=_paired(dis.noise, test))
+    prob, dec = advice.probabilities, advice.decisions
+    if prob is not None and dec is not None and dec.noise is not None:
+        test = paired_test(per_epoch, prob.epoch, dec.epoch)
+        advice = replace(advice, decisions=replace(dec, noise=_paired(dec.noise, test)))
+    return replace(result, divergence=div, disagreement=dis, advice=advice)
 
 
 def _advice(
     run: Run,
     chosen: dict[str, Any],
     n_val: int | None,
-    per_epoch: list[dict[str, Any]],
-) -> dict[str, Any]:
+    per_epoch: list[EpochSummary],
+    goal: str | None,
+) -> Advice:
     """The epoch to keep for each goal, with the score's gain, its noise and recalibration."""
     if "loss" not in chosen:
-        return {}
+        return Advice(goal=goal)
     basis = chosen["basis"]
 
-    def entry(role: str, key: str) -> dict[str, Any]:
+    def entry(role: str, key: str) -> KeptEpoch:
         i = chosen[role]["index"]
-        return {
-            "epoch": run.label(i),
-            "step": run.step_of(i),
-            "metric": key,
-            "value": float(run.metrics[key].values[i]),
-            basis: chosen[role]["value"],
-        }
+        return KeptEpoch(
+            epoch=run.label(i),
+            step=run.step_of(i),
+            metric=key,
+            value=float(run.metrics[key].values[i]),
+            basis=basis,
+            basis_value=chosen[role]["value"],
+        )
 
-    out: dict[str, Any] = {"basis": basis, "probabilities": entry("loss", run.loss)}
+    probabilities = entry("loss", run.loss)
     if "score" not in chosen or run.score is None:
-        return out
+        return Advice(basis=basis, probabilities=probabilities, goal=goal)
     decisions = entry("score", run.score)
     score_at_loss = chosen["score_at_loss"]
-    gain = decisions[basis] - score_at_loss
-    decisions["gain"] = gain
-    decisions.update({"change_se": None, "within_noise": None})
+    gain = decisions.basis_value - score_at_loss
+    check = NoiseCheck()
     if run.metrics[run.score].name.metric == "accuracy":
-        decisions.update(analysis.noise_check(gain, score_at_loss, decisions[basis], n_val))
-    out["decisions"] = decisions
-    saved = _nearest(per_epoch, decisions["epoch"])
-    scaled = (saved or {}).get("temperature_scaled") or {}
-    out["recalibrate"] = {
-        "epoch": decisions["epoch"],
-        "step": decisions["step"],
-        "method": "temperature scaling",
-        "log_loss": None if saved is None else saved["log_loss"],
-        "expected_log_loss": scaled.get("log_loss_after"),
-        "source": "cross-fitted temperature scaling of the saved predictions" if scaled else None,
-    }
-    return out
+        check = analysis.noise_check(gain, score_at_loss, decisions.basis_value, n_val)
+    decisions = replace(decisions, gain=gain, noise=check)
+    saved = _nearest(per_epoch, decisions.epoch)
+    scaled = None if saved is None else saved.temperature_scaled
+    recalibrate = Recalibration(
+        epoch=decisions.epoch,
+        step=decisions.step,
+        method="temperature scaling",
+        log_loss=None if saved is None else saved.log_loss,
+        expected_log_loss=None if scaled is None else scaled.log_loss_after,
+        source=None
+        if scaled is None
+        else "cross-fitted temperature scaling of the saved predictions",
+    )
+    return Advice(basis, probabilities, decisions, recalibrate, goal)
 
 
 def analyse_run(
@@ -77,7 +156,7 @@ def analyse_run(
     *,
     n_val: int | None = None,
     goal: str | None = None,
-    per_epoch: list[dict[str, Any]] | None = None,
+    per_epoch: list[EpochSummary] | None = None,
 ) -> RunAnalysis:
     """Analyse one run: best points, curves, divergence, overfitting, noise, findings.
 
@@ -89,7 +168,7 @@ def analyse_run(
         the log when possible (``n_val_source`` says how).
     goal : {"probabilities", "decisions"}, optional
         Fits the advice; both goals are answered when None.
-    per_epoch : list of dict, optional
+    per_epoch : list of EpochSummary, optional
         Per-epoch prediction summaries (:func:`~lossgap.history.epochs.evaluate_epochs`),
         used for the expected effect of recalibration and for the validation-set size.
 
@@ -101,14 +180,16 @@ def analyse_run(
     size: int | None
     source: str | None
     if n_val is None and per_epoch:
-        n_val = per_epoch[-1]["n"]
+        n_val = per_epoch[-1].n
         size, source = n_val, "per-epoch predictions"
     else:
         size, source = analysis.validation_size(run, n_val)
     idx = analysis.analysed_points(run)
     curves = analysis.curves_of(run, idx)
-    best = analysis.best_points(run)
-    chosen = analysis.chosen_points(run, idx, curves)
+    collapse = analysis.collapse(run, idx)
+    collapsed = () if collapse is None else collapse.indices
+    best = analysis.best_points(run, collapsed)
+    chosen = analysis.chosen_points(run, idx, curves, collapsed)
     result = RunAnalysis(
         run=run,
         best=best,
@@ -119,9 +200,11 @@ def analyse_run(
         noise=analysis.noise(run, idx, curves),
         n_val=size,
         n_val_source=source,
-        advice=_advice(run, chosen, size, per_epoch),
+        advice=_advice(run, chosen, size, per_epoch, goal),
+        loss_composition=analysis.loss_composition(run, idx, size),
+        collapse=collapse,
     )
-    result.advice["goal"] = goal
+    result = _with_paired_tests(result, per_epoch)
     result.findings = find(result, goal)
     return result
 
@@ -185,7 +268,7 @@ def analyse_history(
     >>> rows = [f"{e},{0.9 - e / 40},{0.5 + (e - 8) ** 2 / 200},{0.6 + e / 100}" for e in range(30)]
     >>> _ = path.write_text("epoch,loss,val_loss,val_acc\\n" + "\\n".join(rows) + "\\n")
     >>> report = analyse_history(path)
-    >>> report.runs[0].best["val_loss"]["epoch"], report.runs[0].best["val_accuracy"]["epoch"]
+    >>> report.runs[0].best["val_loss"].epoch, report.runs[0].best["val_accuracy"].epoch
     (8, 29)
     >>> [f.code for f in report.runs[0].findings][:2]
     ['loss_accuracy_divergence', 'overfitting_onset']

@@ -14,18 +14,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
 from lossgap.explanation import evaluate_predictions
 from lossgap.io import read_predictions, read_table
 from lossgap.io.tables import FORMATS as PREDICTION_SUFFIXES
 from lossgap.io.tables import choose_columns, column_values, predictions_from_table
 from lossgap.results.evaluation import Evaluation
-from lossgap.results.history import label_of
+from lossgap.results.history import (
+    ConfidentErrorCount,
+    EpochDecomposition,
+    EpochSummary,
+    TemperatureScaled,
+    label_of,
+)
 
 _EPOCH = re.compile(r"(?:epoch|ep|e)[_\-=]?(\d+(?:\.\d+)?)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
@@ -92,34 +98,44 @@ def prediction_files(directory: str | Path) -> list[tuple[float, Path]]:
     return sorted(found.items())
 
 
-def epoch_summary(epoch: float, path: Path, ev: Evaluation) -> dict[str, Any]:
+def epoch_summary(
+    epoch: float, path: Path, ev: Evaluation, predictions: Predictions | None = None
+) -> EpochSummary:
     """The numbers of one epoch's evaluation that the history reports (read, not computed).
 
-    ``decomposition`` and ``confident_errors`` are None when the engine gives none.
+    ``decomposition`` and ``confident_errors`` are None when the engine gives none. With
+    ``predictions``, each sample's label and whether its decision is right are kept for
+    paired tests between epochs.
     """
     parts = ev.decomposition.log_loss if ev.decomposition is not None else None
     confident = ev.diagnostics.get("confident_errors")
     temperature = ev.recalibration.get("methods", {}).get("temperature")
-    return {
-        "epoch": label_of(epoch),
-        "file": str(path),
-        "n": ev.n,
-        "task": ev.task,
-        "accuracy": ev.metric("accuracy"),
-        "log_loss": ev.metric("log_loss"),
-        "confident_errors": None
+    return EpochSummary(
+        epoch=label_of(epoch),
+        file=str(path),
+        n=ev.n,
+        task=ev.task,
+        accuracy=ev.metric("accuracy"),
+        log_loss=ev.metric("log_loss"),
+        confident_errors=None
         if confident is None
-        else {k: confident.get(k) for k in ("count", "share", "loss_share", "level")},
-        "decomposition": None
-        if parts is None
-        else {
-            **{k: getattr(parts, k) for k in PARTS},
-            "target": ev.decomposition.target if ev.decomposition is not None else None,
-        },
-        "temperature_scaled": None
+        else ConfidentErrorCount(
+            **{k: confident.get(k) for k in ("count", "share", "loss_share", "level")}
+        ),
+        decomposition=None
+        if parts is None or ev.decomposition is None
+        else EpochDecomposition(
+            **{k: getattr(parts, k) for k in PARTS}, target=ev.decomposition.target
+        ),
+        temperature_scaled=None
         if temperature is None
-        else {k: temperature.get(k) for k in ("log_loss_after", "temperature", "accuracy_after")},
-    }
+        else TemperatureScaled(
+            **{k: temperature.get(k) for k in ("log_loss_after", "temperature", "accuracy_after")}
+        ),
+        labels=None if predictions is None else np.asarray(predictions.y),
+        # the decision compare scores: the predicted class against the label
+        correct=None if predictions is None else predictions.predicted() == predictions.y,
+    )
 
 
 def evaluate_epochs(
@@ -127,7 +143,7 @@ def evaluate_epochs(
     *,
     on_file: Callable[[int, int], None] | None = None,
     epoch_column: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[EpochSummary]:
     """Evaluate every per-epoch prediction file of ``directory``.
 
     Parameters
@@ -142,7 +158,7 @@ def evaluate_epochs(
 
     Returns
     -------
-    list of dict
+    list of EpochSummary
         :func:`epoch_summary` of each file, in epoch order.
     """
     if epoch_column is not None:
@@ -151,8 +167,9 @@ def evaluate_epochs(
     rows = []
     for done, (epoch, path) in enumerate(files, 1):
         # Intervals are not reported per epoch: skip the bootstrap.
-        evaluation = evaluate_predictions(read_predictions(path), replicates=0)
-        rows.append(epoch_summary(epoch, path, evaluation))
+        predictions = read_predictions(path)
+        evaluation = evaluate_predictions(predictions, replicates=0)
+        rows.append(epoch_summary(epoch, path, evaluation, predictions))
         if on_file is not None:
             on_file(done, len(files))
     return rows
@@ -160,7 +177,7 @@ def evaluate_epochs(
 
 def _evaluate_long_file(
     path: Path, epoch_column: str, on_file: Callable[[int, int], None] | None
-) -> list[dict[str, Any]]:
+) -> list[EpochSummary]:
     """One evaluation per epoch of a long file (a row per epoch and sample)."""
     if path.is_dir():
         msg = f"--epoch-column reads one long file, but {str(path)!r} is a directory: pass the file"
@@ -187,9 +204,10 @@ def _evaluate_long_file(
     rows = []
     for done, epoch in enumerate(distinct, 1):
         part = rest.filter(pa.array(epochs == epoch))
-        evaluation = evaluate_predictions(predictions_from_table(part, choice), replicates=0)
+        predictions = predictions_from_table(part, choice)
+        evaluation = evaluate_predictions(predictions, replicates=0)
         where = Path(f"{path}[{epoch_column}={label_of(epoch)}]")
-        rows.append(epoch_summary(float(epoch), where, evaluation))
+        rows.append(epoch_summary(float(epoch), where, evaluation, predictions))
         if on_file is not None:
             on_file(done, len(distinct))
     return rows

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from rich import box
 from rich.console import RenderableType
@@ -13,7 +12,7 @@ from rich.text import Text
 from lossgap.render.answer import Answer, KeyNumber, Step
 from lossgap.render.text import findings_renderables, format_number, style
 from lossgap.results.evaluation import Finding
-from lossgap.results.history import HistoryReport, RunAnalysis
+from lossgap.results.history import EpochSummary, HistoryReport, RunAnalysis
 
 #: How many skipped files the terminal lists (the JSON has them all).
 SHOWN_SKIPPED = 5
@@ -22,16 +21,16 @@ SHOWN_SKIPPED = 5
 def kept_epochs(analysis: RunAnalysis) -> str:
     """The one epoch to keep per goal, as every section of the report names it."""
     advice = analysis.advice
-    prob, dec = advice.get("probabilities"), advice.get("decisions")
+    prob, dec = advice.probabilities, advice.decisions
     if prob is None:
         return ""
     axis = analysis.run.axis
-    basis = " (smoothed curves)" if advice.get("basis") == "smoothed" else ""
-    if dec is None or dec["epoch"] == prob["epoch"]:
-        return f"Keep {axis} {prob['epoch']} for both probabilities and decisions{basis}."
+    basis = " (smoothed curves)" if advice.basis == "smoothed" else ""
+    if dec is None or dec.epoch == prob.epoch:
+        return f"Keep {axis} {prob.epoch} for both probabilities and decisions{basis}."
     return (
-        f"Keep {axis} {prob['epoch']} for probabilities (lowest {prob['metric']}) and "
-        f"{axis} {dec['epoch']} for decisions (highest {dec['metric']}){basis}."
+        f"Keep {axis} {prob.epoch} for probabilities (lowest {prob.metric}) and "
+        f"{axis} {dec.epoch} for decisions (highest {dec.metric}){basis}."
     )
 
 
@@ -42,8 +41,8 @@ def _summary(analysis: RunAnalysis) -> str:
         entry = analysis.best.get(key) if key else None
         if entry is not None:
             parts.append(
-                f"{key} best as logged at {run.axis} {entry['epoch']} "
-                f"({format_number(entry['value'])})"
+                f"{key} best as logged at {run.axis} {entry.epoch} "
+                f"({format_number(entry.value)})"
             )
     last = run.n_points - 1
     if last >= 0:
@@ -76,25 +75,26 @@ def run_renderables(analysis: RunAnalysis) -> Iterator[RenderableType]:
         yield Text(f"note: {note}", style=style("dim"))
 
 
-def per_epoch_table(rows: list[dict[str, Any]]) -> Table:
+def per_epoch_table(rows: list[EpochSummary]) -> Table:
     """Accuracy, loss, decomposition and confident errors of each epoch's predictions."""
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", pad_edge=False)
     columns = ("epoch", "n", "accuracy", "log loss", "MCB", "DSC", "UNC", "conf.", "share")
     for column in columns:
         table.add_column(column, justify="left" if column == "epoch" else "right")
     for row in rows:
-        parts = row["decomposition"] or {}
-        confident = row["confident_errors"] or {}
+        parts, confident = row.decomposition, row.confident_errors
+        count = None if confident is None else confident.count
+        share = None if confident is None else confident.loss_share
         table.add_row(
-            str(row["epoch"]),
-            str(row["n"]),
-            format_number(row["accuracy"]),
-            format_number(row["log_loss"]),
-            format_number(parts.get("miscalibration")),
-            format_number(parts.get("discrimination")),
-            format_number(parts.get("uncertainty")),
-            "-" if confident.get("count") is None else f"{confident['count']:g}",
-            "-" if confident.get("loss_share") is None else f"{confident['loss_share']:.0%}",
+            str(row.epoch),
+            str(row.n),
+            format_number(row.accuracy),
+            format_number(row.log_loss),
+            format_number(None if parts is None else parts.miscalibration),
+            format_number(None if parts is None else parts.discrimination),
+            format_number(None if parts is None else parts.uncertainty),
+            "-" if count is None else f"{count:g}",
+            "-" if share is None else f"{share:.0%}",
         )
     return table
 
@@ -156,11 +156,11 @@ def _run_sentence(f_code: str, analysis: RunAnalysis) -> str | None:
     run, axis = analysis.run, analysis.run.axis
     if f_code == "loss_accuracy_divergence" and analysis.divergence:
         d = analysis.divergence
-        if d["direction"] == "loss_rises":
+        if d.direction == "loss_rises":
             return (
-                f"From {axis} {d['start_epoch']} on, {d['loss_metric']} rose from "
-                f"{d['loss_start']:.3f} to {d['loss_end']:.3f} (smoothed) while "
-                f"{d['score_metric']} went from {d['score_start']:.3f} to {d['score_end']:.3f}: "
+                f"From {axis} {d.start_epoch} on, {d.loss_metric} rose from "
+                f"{d.loss_start:.3f} to {d.loss_end:.3f} (smoothed) while "
+                f"{d.score_metric} went from {d.score_start:.3f} to {d.score_end:.3f}: "
                 "the model grows more confident, and its remaining errors cost more loss "
                 "than the new right answers save."
             )
@@ -168,8 +168,8 @@ def _run_sentence(f_code: str, analysis: RunAnalysis) -> str | None:
     if f_code == "overfitting_onset" and analysis.overfitting:
         o = analysis.overfitting
         return (
-            f"Training loss kept falling ({o['train_loss_start']:.3f} to "
-            f"{o['train_loss_end']:.3f}) while {run.loss} did not: the model learns its "
+            f"Training loss kept falling ({o.train_loss_start:.3f} to "
+            f"{o.train_loss_end:.3f}) while {run.loss} did not: the model learns its "
             "training set by heart (overfitting)."
         )
     return None
@@ -199,34 +199,34 @@ def history_answer(report: HistoryReport) -> Answer:
     if analysis is None:
         return Answer("No training log could be read.", details=details)
     run, axis, advice = analysis.run, analysis.run.axis, analysis.advice
-    prob, dec = advice.get("probabilities"), advice.get("decisions")
-    smoothed = advice.get("basis") == "smoothed"
+    prob, dec = advice.probabilities, advice.decisions
+    smoothed = advice.basis == "smoothed"
     serious = [f for f in analysis.findings if f.severity in ("high", "medium")]
     codes = {f.code for f in analysis.findings}
     if prob is None:
         top = (serious or analysis.findings)[:1]
         headline = top[0].message if top else f"{run.name}: nothing stands out."
-    elif dec is None or dec["epoch"] == prob["epoch"]:
+    elif dec is None or dec.epoch == prob.epoch:
         curves = "on the smoothed curves " if smoothed else ""
         headline = (
-            f"Keep {axis} {prob['epoch']}: {curves}{run.loss} is lowest and "
+            f"Keep {axis} {prob.epoch}: {curves}{run.loss} is lowest and "
             f"{run.score or 'the score'} best there, so loss and accuracy agree on it."
         )
-    elif dec.get("within_noise"):
+    elif dec.within_noise:
         headline = (
-            f"Keep {axis} {prob['epoch']} for both probabilities and decisions: {run.loss} is "
-            f"lowest there, and the better {dec['metric']} of {axis} {dec['epoch']} "
-            f"({dec.get('gain', 0):+.3f}) is within sampling noise."
+            f"Keep {axis} {prob.epoch} for both probabilities and decisions: {run.loss} is "
+            f"lowest there, and the better {dec.metric} of {axis} {dec.epoch} "
+            f"({dec.gain or 0:+.3f}) is within sampling noise."
         )
     else:
         after = (
-            f"after {axis} {prob['epoch']} validation loss rises while accuracy keeps "
+            f"after {axis} {prob.epoch} validation loss rises while accuracy keeps "
             "improving"
             if "loss_accuracy_divergence" in codes
             else "the loss and the score are best at different points"
         )
         headline = (
-            f"Keep {axis} {prob['epoch']} for probabilities and {axis} {dec['epoch']} for "
+            f"Keep {axis} {prob.epoch} for probabilities and {axis} {dec.epoch} for "
             f"decisions: {after}."
         )
     numbers = []
@@ -234,37 +234,37 @@ def history_answer(report: HistoryReport) -> Answer:
         numbers.append(
             KeyNumber(
                 f"{run.loss}, best",
-                format_number(prob.get("smoothed", prob["value"])),
-                f"{axis} {prob['epoch']}",
+                format_number(prob.basis_value),
+                f"{axis} {prob.epoch}",
                 "smoothed" if smoothed else "as logged",
             )
         )
     if dec is not None:
         numbers.append(
             KeyNumber(
-                f"{dec['metric']}, best",
-                format_number(dec.get("smoothed", dec["value"])),
-                f"{axis} {dec['epoch']}",
+                f"{dec.metric}, best",
+                format_number(dec.basis_value),
+                f"{axis} {dec.epoch}",
                 "smoothed" if smoothed else "as logged",
             )
         )
-        gain, se = dec.get("gain"), dec.get("change_se")
-        if gain is not None and prob is not None and dec["epoch"] != prob["epoch"]:
+        gain, se = dec.gain, dec.change_se
+        if gain is not None and prob is not None and dec.epoch != prob.epoch:
             noise = "" if se is None else f"; noise \u00b1{1.96 * se:.3f}"
             numbers.append(
                 KeyNumber(
-                    f"{dec['metric']} gain",
+                    f"{dec.metric} gain",
                     f"{gain:+.3f}",
-                    f"{axis} {prob['epoch']}->{dec['epoch']}",
-                    ("within" if dec.get("within_noise") else "beyond") + f" sampling noise{noise}"
-                    if dec.get("within_noise") is not None
+                    f"{axis} {prob.epoch}->{dec.epoch}",
+                    ("within" if dec.within_noise else "beyond") + f" sampling noise{noise}"
+                    if dec.within_noise is not None
                     else "noise unknown: give --n-val",
                 )
             )
-        cost = _value(analysis, run.loss, dec["epoch"])
-        if cost is not None and prob is not None and dec["epoch"] != prob["epoch"]:
+        cost = _value(analysis, run.loss, dec.epoch)
+        if cost is not None and prob is not None and dec.epoch != prob.epoch:
             numbers.append(
-                KeyNumber(f"{run.loss} at {axis} {dec['epoch']}", format_number(cost), "",
+                KeyNumber(f"{run.loss} at {axis} {dec.epoch}", format_number(cost), "",
                           "as logged")
             )
     findings = [_drift_sentence(f) for f in report.findings if f.code == "calibration_drift"]
@@ -274,32 +274,32 @@ def history_answer(report: HistoryReport) -> Answer:
     if not findings:
         findings = [f.message for f in serious[:2]]
     steps = []
-    one_epoch = (
-        prob is None or dec is None or dec["epoch"] == prob["epoch"] or dec.get("within_noise")
-    )
+    one_epoch = prob is None or dec is None or dec.epoch == prob.epoch or dec.within_noise
     if prob is not None:
         goal = (
             "Keep" if one_epoch else "For probabilities (risk scores, ranking) keep"
         )
         steps.append(
-            Step(f"{goal} {axis} {prob['epoch']}; early stopping on {run.loss} picks it.")
+            Step(f"{goal} {axis} {prob.epoch}; early stopping on {run.loss} picks it.")
         )
     if (
         dec is not None
         and prob is not None
-        and dec["epoch"] != prob["epoch"]
-        and not dec.get("within_noise")
+        and dec.epoch != prob.epoch
+        and not dec.within_noise
     ):
-        recal = advice.get("recalibrate") or {}
+        recal = advice.recalibrate
         expected = (
-            f"log loss {recal['log_loss']:.3f} -> {recal['expected_log_loss']:.3f} on your "
+            f"log loss {recal.log_loss:.3f} -> {recal.expected_log_loss:.3f} on your "
             "saved predictions, no decision changes."
-            if recal.get("expected_log_loss") is not None and recal.get("log_loss") is not None
+            if recal is not None
+            and recal.expected_log_loss is not None
+            and recal.log_loss is not None
             else "a lower loss, the same decisions."
         )
         steps.append(
             Step(
-                f"For decisions keep {axis} {dec['epoch']}, temperature-scaled (logits divided "
+                f"For decisions keep {axis} {dec.epoch}, temperature-scaled (logits divided "
                 "by one number fitted on held-out data).",
                 expected,
             )

@@ -207,8 +207,8 @@ def history_headline(report: HistoryReport) -> str:
     if best is None:
         return f"{run.run.name}: nothing stands out."
     return (
-        f"{run.run.name}: {run.run.loss} is lowest at {run.run.axis} {best['epoch']} "
-        f"({format_number(best['value'])}); loss and score move together."
+        f"{run.run.name}: {run.run.loss} is lowest at {run.run.axis} {best.epoch} "
+        f"({format_number(best.value)}); loss and score move together."
     )
 
 
@@ -217,7 +217,7 @@ def history_markdown(report: HistoryReport) -> str:
     best = table(
         ("metric", "run", "epoch", "value"),
         (
-            (escape(key), escape(b.get("run", "")), escape(b["epoch"]), format_number(b["value"]))
+            (escape(key), escape(b.run or ""), escape(b.epoch), format_number(b.value))
             for key, b in report.best().items()
         ),
         (False, False, True, True),
@@ -232,19 +232,22 @@ def history_markdown(report: HistoryReport) -> str:
         findings_list([f for _, f in pairs], [r if several else None for r, _ in pairs]),
     ]
     if report.per_epoch:
+        rows = []
+        for row in report.per_epoch:
+            terms = row.decomposition
+            rows.append(
+                (
+                    escape(row.epoch),
+                    format_number(row.accuracy),
+                    format_number(row.log_loss),
+                    format_number(None if terms is None else terms.miscalibration),
+                    format_number(None if terms is None else terms.discrimination),
+                )
+            )
         parts.append(
             table(
                 ("epoch", "accuracy", "log loss", "miscalibration", "discrimination"),
-                (
-                    (
-                        escape(row["epoch"]),
-                        format_number(row["accuracy"]),
-                        format_number(row["log_loss"]),
-                        format_number((row["decomposition"] or {}).get("miscalibration")),
-                        format_number((row["decomposition"] or {}).get("discrimination")),
-                    )
-                    for row in report.per_epoch
-                ),
+                rows,
                 (True, True, True, True, True),
             )
         )

@@ -221,6 +221,30 @@ def decision_step(d: Decision | None) -> str | None:
     return None
 
 
+def decomposition_line(ev: Evaluation) -> str | None:
+    """The log loss split into MCB - DSC + UNC, each term with its interval when computed.
+
+    None when the evaluation has no decomposition of its target (summary detail,
+    multiclass without the samples).
+    """
+    parts = ev.decomposition
+    if parts is None or parts.log_loss is None:
+        return None
+    intervals = (parts.intervals or {}).get("log_loss", {})
+    terms = []
+    names = (("MCB", "miscalibration"), ("DSC", "discrimination"), ("UNC", "uncertainty"))
+    for label, name in names:
+        bounds = intervals.get(name)
+        low, high = (None, None) if bounds is None else bounds
+        shown = "" if bounds is None else f" [{format_number(low)}, {format_number(high)}]"
+        terms.append(f"{label} {format_number(getattr(parts.log_loss, name))}{shown}")
+    level = f"; {ev.confidence:.0%} intervals" if intervals else ""
+    return (
+        f"log loss {format_number(parts.log_loss.score)} = {terms[0]} - {terms[1]} + {terms[2]} "
+        f"(miscalibration, discrimination, uncertainty{level})"
+    )
+
+
 def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     """The terminal explanation: headline, numbers, findings with advice, worst samples."""
     yield Text(headline(ev), style=style("headline"))
@@ -231,6 +255,10 @@ def explanation_renderables(ev: Evaluation) -> Iterator[RenderableType]:
     )
     yield Text("")
     yield metrics_table(ev)
+    split = decomposition_line(ev)
+    if split is not None:
+        yield Text("")
+        yield Text(split)
     if ev.decision is not None and ev.decision.costs is not None:
         yield Text("")
         yield Text("Decisions", style="bold")

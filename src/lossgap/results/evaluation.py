@@ -120,6 +120,12 @@ class Decomposition:
         The target's reliability curve.
     per_class : dict of str to dict of str to DecompositionTerms, or None
         Multiclass: each class one-vs-rest, ``{"log_loss": ..., "brier": ...}``.
+    intervals : dict of str to dict of str to list of float, or None
+        The target's terms at the evaluation's confidence, ``{"log_loss":
+        {"miscalibration": [low, high], "discrimination": [...], "uncertainty": [...]},
+        "brier": {...}}``; None without bootstrap replicates (and for ``per_class``).
+    ci_method : str or None
+        How the intervals were computed, in words.
     """
 
     method: str
@@ -128,6 +134,8 @@ class Decomposition:
     brier: DecompositionTerms | None = None
     curve: ReliabilityCurve | None = None
     per_class: dict[str, dict[str, DecompositionTerms]] | None = None
+    intervals: dict[str, dict[str, list[float]]] | None = None
+    ci_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of the section: the keys that apply, terms as plain dicts."""

@@ -9,7 +9,7 @@ read these objects and compute nothing; ``to_dict()`` is the JSON contract of
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -179,6 +179,561 @@ def label_of(value: float) -> float | int | None:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def labels_of(values: np.ndarray) -> list[float | int | None]:
+    """:func:`label_of` of every value, as a list (one pass, no call per value).
+
+    Examples
+    --------
+    >>> labels_of(np.array([3.0, 2.84, np.nan]))
+    [3, 2.84, None]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    whole = np.isfinite(values) & (values == np.round(values))
+    out: list[float | int | None] = values.tolist()
+    for i in np.flatnonzero(whole):
+        out[i] = int(values[i])
+    for i in np.flatnonzero(~np.isfinite(values)):
+        out[i] = None
+    return out
+
+
+@dataclass(frozen=True)
+class BestPoint:
+    """The best logged point of one metric.
+
+    Attributes
+    ----------
+    epoch, step : int, float or None
+        How the log numbers the point (:func:`label_of`).
+    value : float
+        The metric's logged value there.
+    index : int
+        The point's position in the run.
+    direction : {"min", "max"}
+        Lower or higher is better.
+    name : str
+        The metric as the log spells it.
+    run : str or None
+        The run's name, in :meth:`HistoryReport.best` (over every run); None within a run.
+    """
+
+    epoch: float | int | None
+    step: float | int | None
+    value: float
+    index: int
+    direction: str
+    name: str
+    run: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {} if self.run is None else {"run": self.run}
+        out.update(
+            epoch=self.epoch,
+            step=self.step,
+            value=self.value,
+            index=self.index,
+            direction=self.direction,
+            name=self.name,
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One metric over the analysed points: as logged and smoothed (NaN where missing)."""
+
+    raw: np.ndarray
+    smoothed: np.ndarray
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"raw": self.raw.tolist(), "smoothed": self.smoothed.tolist()}
+
+
+@dataclass(frozen=True)
+class Curves:
+    """The analysed curves, for plots and for the analysis.
+
+    Attributes
+    ----------
+    x : ndarray of float64
+        Trend positions: the logged epochs (or steps), else the point order.
+    epoch, step : ndarray of float64
+        Each point's label as the run numbers it (its epoch, else its step) and its step
+        (NaN where unknown).
+    window : int
+        The smoothing window.
+    metrics : dict of str to Curve
+        The validation loss and score and their training counterparts, by canonical name.
+    """
+
+    x: np.ndarray
+    epoch: np.ndarray
+    step: np.ndarray
+    window: int
+    metrics: dict[str, Curve]
+
+    def position(self, label: float | int | None) -> float | None:
+        """The plotted position of the point labelled ``label`` (None when not analysed)."""
+        if label is None:
+            return None
+        where = np.flatnonzero(self.epoch == label)
+        return float(self.x[where[0]]) if where.size else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "x": self.x.tolist(),
+            "epoch": labels_of(self.epoch),
+            "step": labels_of(self.step),
+            "window": self.window,
+        }
+        out.update({key: curve.to_dict() for key, curve in self.metrics.items()})
+        return out
+
+
+@dataclass(frozen=True)
+class TrendTest:
+    """A Mann-Kendall trend test as reported: tau, p-value, Theil-Sen slope, direction.
+
+    ``trend`` is ``"rising"``, ``"falling"`` or ``"flat"``.
+    """
+
+    tau: float
+    p_value: float
+    slope: float
+    trend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """The paired test of an accuracy change between two epochs' saved predictions: the
+    same statistics as ``lossgap compare`` on those two epochs (McNemar's exact test and
+    Newcombe's interval, :func:`lossgap.core.paired.paired_proportion_difference`).
+
+    Attributes
+    ----------
+    epoch_from, epoch_to : int, float or None
+        The two epochs; the difference is ``accuracy(to) - accuracy(from)``.
+    n : int
+        Samples scored at both.
+    from_only_correct, to_only_correct : int
+        Samples right at one epoch only (the discordant pairs).
+    difference, ci_low, ci_high : float
+    p_value : float
+        McNemar's exact two-sided p-value.
+    significant : bool
+        ``p_value < 0.05``, as ``compare`` calls a difference real.
+    """
+
+    epoch_from: float | int | None
+    epoch_to: float | int | None
+    n: int
+    from_only_correct: int
+    to_only_correct: int
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    significant: bool
+    test: str = "McNemar exact (paired), Newcombe interval"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NoiseCheck:
+    """Whether an accuracy change between two epochs is beyond sampling noise.
+
+    Attributes
+    ----------
+    change_se : float or None
+        The unpaired two-proportion standard error (None without a validation size).
+    within_noise : bool or None
+        True within noise, False beyond it, None undetermined or unknown.
+    noise_verdict : str or None
+        ``"beyond"``, ``"within"``, ``"undetermined"``, ``"n unknown"``; None when the
+        score is no accuracy (no check made).
+    change_se_smallest, z_beyond, searched
+        The paired standard error at the fewest changed samples, the Bonferroni-widened
+        z of "beyond" and how many points the better value was picked from; None unless
+        the validation size is known.
+    paired : PairedTest or None
+        The paired test on the two epochs' saved predictions, when both were saved: it
+        then decides ``within_noise`` and ``noise_verdict`` (``"beyond"`` or ``"within"``).
+    """
+
+    change_se: float | None = None
+    within_noise: bool | None = None
+    noise_verdict: str | None = None
+    change_se_smallest: float | None = None
+    z_beyond: float | None = None
+    searched: int | None = None
+    paired: PairedTest | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keys the check made: none of the sized ones without a size."""
+        out: dict[str, Any] = {"change_se": self.change_se}
+        if self.z_beyond is not None:
+            out.update(
+                change_se_smallest=self.change_se_smallest,
+                z_beyond=self.z_beyond,
+                searched=self.searched,
+            )
+        out["within_noise"] = self.within_noise
+        if self.noise_verdict is not None:
+            out["noise_verdict"] = self.noise_verdict
+        if self.paired is not None:
+            out["paired"] = self.paired.to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where the validation loss and the decision score part ways.
+
+    ``direction`` is ``"loss_rises"`` (the loss rises from its smoothed minimum while the
+    score does not fall) or ``"accuracy_falls"`` (the mirror case). Values ``*_start`` /
+    ``*_end`` are smoothed; ``noise`` judges the score's change against sampling noise.
+    """
+
+    direction: str
+    start_index: int
+    start_epoch: float | int | None
+    start_step: float | int | None
+    end_epoch: float | int | None
+    points_after: int
+    loss_metric: str
+    score_metric: str
+    loss_start: float
+    loss_end: float
+    loss_change: float
+    loss_trend: TrendTest
+    score_start: float
+    score_end: float
+    score_change: float
+    score_trend: TrendTest
+    n_val: int | None
+    noise: NoiseCheck
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "noise"}
+        out.update(loss_trend=self.loss_trend.to_dict(), score_trend=self.score_trend.to_dict())
+        out.update(self.noise.to_dict())
+        return out
+
+
+@dataclass(frozen=True)
+class Overfitting:
+    """The first point from which the train/validation gap grows while training loss falls
+    (smoothed values at the onset and at the end, and the three trend tests)."""
+
+    onset_index: int
+    onset_epoch: float | int | None
+    onset_step: float | int | None
+    end_epoch: float | int | None
+    gap_start: float
+    gap_end: float
+    train_loss_start: float
+    train_loss_end: float
+    val_loss_start: float
+    val_loss_end: float
+    gap_trend: TrendTest
+    train_loss_trend: TrendTest
+    val_loss_trend: TrendTest
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for key in ("gap_trend", "train_loss_trend", "val_loss_trend"):
+            out[key] = out[key].to_dict()
+        return out
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """The loss-best and score-best logged points when they differ, with what each costs:
+    ``score_gain`` (score at the score-best minus at the loss-best) and ``loss_cost``."""
+
+    loss_metric: str
+    score_metric: str
+    loss_best_epoch: float | int | None
+    loss_best_step: float | int | None
+    loss_best: float
+    score_best_epoch: float | int | None
+    score_best_step: float | int | None
+    score_best: float
+    score_at_loss_best: float
+    loss_at_score_best: float
+    score_gain: float
+    loss_cost: float
+    n_val: int | None
+    noise: NoiseCheck
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "noise"}
+        out.update(self.noise.to_dict())
+        return out
+
+
+@dataclass(frozen=True)
+class Spike:
+    """A one-point blow-up: its label, value and the two neighbours' values."""
+
+    epoch: float | int | None
+    step: float | int | None
+    value: float
+    neighbours: tuple[float, float]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "neighbours": list(self.neighbours)}
+
+
+@dataclass(frozen=True)
+class NoiseLevel:
+    """A curve's epoch-to-epoch noise (``noise_sd``) against its smoothed range, and its
+    spikes. ``noise_ratio`` is inf for noise on a flat curve, 0 for a flat noiseless one."""
+
+    noise_sd: float
+    smoothed_range: float
+    noise_ratio: float
+    spikes: tuple[Spike, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "noise_sd": self.noise_sd,
+            "smoothed_range": self.smoothed_range,
+            "noise_ratio": self.noise_ratio,
+            "spikes": [s.to_dict() for s in self.spikes],
+        }
+
+
+@dataclass(frozen=True)
+class KeptEpoch:
+    """The epoch to keep for one goal.
+
+    Attributes
+    ----------
+    epoch, step : int, float or None
+    metric : str
+        The metric it is best by.
+    value : float
+        Its logged value there.
+    basis : {"smoothed", "logged"}
+        Whether it was chosen on the smoothed curve or on the logged values, and
+    basis_value : float
+        its value on that curve.
+    gain : float or None
+        Decisions: the score's gain over the probabilities epoch, with ``noise``.
+    """
+
+    epoch: float | int | None
+    step: float | int | None
+    metric: str
+    value: float
+    basis: str
+    basis_value: float
+    gain: float | None = None
+    noise: NoiseCheck | None = None
+
+    @property
+    def within_noise(self) -> bool | None:
+        return None if self.noise is None else self.noise.within_noise
+
+    @property
+    def change_se(self) -> float | None:
+        return None if self.noise is None else self.noise.change_se
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "metric": self.metric,
+            "value": self.value,
+            self.basis: self.basis_value,
+        }
+        if self.noise is not None:
+            out["gain"] = self.gain
+            out.update(self.noise.to_dict())
+        return out
+
+
+@dataclass(frozen=True)
+class Recalibration:
+    """Temperature scaling of the decisions epoch, with its expected log loss when the
+    epoch's predictions were saved (cross-fitted on them)."""
+
+    epoch: float | int | None
+    step: float | int | None
+    method: str
+    log_loss: float | None
+    expected_log_loss: float | None
+    source: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """The epoch to keep for each goal.
+
+    Attributes
+    ----------
+    basis : {"smoothed", "logged"} or None
+        The curves the epochs were chosen on (None: nothing to choose).
+    probabilities, decisions : KeptEpoch or None
+        The loss-best and the score-best epochs.
+    recalibrate : Recalibration or None
+        Temperature scaling of the decisions epoch.
+    goal : str or None
+        The user's goal the advice is fitted to.
+    """
+
+    basis: str | None = None
+    probabilities: KeptEpoch | None = None
+    decisions: KeptEpoch | None = None
+    recalibrate: Recalibration | None = None
+    goal: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.probabilities is not None:
+            out.update(basis=self.basis, probabilities=self.probabilities.to_dict())
+        if self.decisions is not None:
+            out["decisions"] = self.decisions.to_dict()
+        if self.recalibrate is not None:
+            out["recalibrate"] = self.recalibrate.to_dict()
+        out["goal"] = self.goal
+        return out
+
+
+@dataclass(frozen=True)
+class ConfidentErrorCount:
+    """An epoch's confident errors as the explanation engine counts them."""
+
+    count: float | None
+    share: float | None
+    loss_share: float | None
+    level: float | None
+
+
+@dataclass(frozen=True)
+class EpochDecomposition:
+    """An epoch's log loss = miscalibration - discrimination + uncertainty (``score``)."""
+
+    miscalibration: float
+    discrimination: float
+    uncertainty: float
+    score: float
+    target: str | None
+
+
+@dataclass(frozen=True)
+class TemperatureScaled:
+    """An epoch's cross-fitted temperature scaling: log loss and accuracy after it."""
+
+    log_loss_after: float | None
+    temperature: float | None
+    accuracy_after: float | None
+
+
+@dataclass(frozen=True)
+class EpochSummary:
+    """One epoch's saved predictions, as the explanation engine evaluated them.
+
+    ``decomposition``, ``confident_errors`` and ``temperature_scaled`` are None when the
+    engine gives none.
+    """
+
+    epoch: float | int | None
+    file: str
+    n: int
+    task: str
+    accuracy: float
+    log_loss: float
+    confident_errors: ConfidentErrorCount | None
+    decomposition: EpochDecomposition | None
+    temperature_scaled: TemperatureScaled | None
+    #: The labels and whether each sample's decision is right, for paired tests between
+    #: epochs (not in the JSON).
+    labels: np.ndarray | None = field(default=None, repr=False, compare=False)
+    correct: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(replace(self, labels=None, correct=None))
+        del out["labels"], out["correct"]
+        return out
+
+
+@dataclass(frozen=True)
+class LossComposition:
+    """The validation loss against the most a calibrated model with the logged accuracy can
+    have (Fano's bound, ``lossgap.core.bounds.calibrated_feasible``), epoch by epoch.
+
+    Attributes
+    ----------
+    loss_metric, score_metric : str
+        The validation loss and accuracy compared.
+    classes_assumed : int
+        The number of classes of the bound (a log does not say it; more classes allow a
+        larger loss, so the largest plausible number is assumed).
+    points : int
+        Epochs with both values; ``above`` of them are out of a calibrated model's reach
+        (beyond the accuracy's sampling noise where the validation size is known).
+    epoch : int, float or None
+        The last such epoch, with its ``loss``, ``accuracy`` and ``calibrated_max``.
+    excess_min : float
+        The smallest ``loss - calibrated_max`` over the epochs, in nats.
+    """
+
+    loss_metric: str
+    score_metric: str
+    classes_assumed: int
+    points: int
+    above: int
+    epoch: float | int | None
+    loss: float
+    accuracy: float
+    calibrated_max: float
+    excess_min: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """Epochs whose accuracy and macro-F1 are those of predicting one class for every sample.
+
+    With ``K`` classes and a majority share ``A``, that gives accuracy ``A`` and macro-F1
+    ``2A / (1 + A) / K`` (only the majority class has an F1, ``2A / (1 + A)``).
+
+    Attributes
+    ----------
+    f1_metric, score_metric : str
+    epochs : tuple
+        The collapsed epochs as the log numbers them, and their ``indices`` in the run.
+    accuracy, f1 : tuple of float
+        The logged values there.
+    classes : tuple of int
+        The ``K`` each pair implies.
+    """
+
+    f1_metric: str
+    score_metric: str
+    epochs: tuple[float | int | None, ...]
+    indices: tuple[int, ...]
+    accuracy: tuple[float, ...]
+    f1: tuple[float, ...]
+    classes: tuple[int, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in asdict(self).items()}
+
+
 @dataclass
 class RunAnalysis:
     """One run: what was read and what the analysis found.
@@ -187,36 +742,43 @@ class RunAnalysis:
     ----------
     run : Run
         The merged points.
-    best : dict
-        Per validation metric: ``{"epoch", "step", "value", "index"}`` at its best point.
-    curves : dict
-        ``{"x", "epoch", "step", "window", METRIC: {"raw", "smoothed"}}`` over the points
-        analysed (finite validation loss), for plots.
-    divergence, overfitting : dict or None
-        Where validation loss and the decision score part ways, and where the
-        train/validation gap starts growing (see ``docs/history.md``).
-    disagreement : dict or None
+    best : dict of str to BestPoint
+        Per validation metric, its best logged point.
+    curves : Curves
+        Raw and smoothed analysed curves over the points analysed (finite validation
+        loss), for plots.
+    divergence : Divergence or None
+        Where validation loss and the decision score part ways (``docs/history.md``).
+    overfitting : Overfitting or None
+        Where the train/validation gap starts growing.
+    disagreement : Disagreement or None
         The loss-best and score-best logged points when they differ, with the score
         gain, the loss cost and whether the gain is within sampling noise.
-    noise : dict
-        Per analysed metric: ``{"noise_sd", "smoothed_range", "noise_ratio", "spikes"}``.
+    noise : dict of str to NoiseLevel
+        Per analysed metric.
     n_val : int or None
         Validation-set size used for sampling noise, and ``n_val_source`` where it came from.
-    advice : dict
-        The epoch to keep for each goal (``probabilities``, ``decisions``, ``recalibrate``).
+    advice : Advice
+        The epoch to keep for each goal.
+    loss_composition : LossComposition or None
+        The loss against what its accuracy allows a calibrated model (score: accuracy).
+    collapse : Collapse or None
+        Epochs that predict one class only; the bests and the advice leave them out.
     findings : list of Finding
     """
 
     run: Run
-    best: dict[str, dict[str, Any]]
-    curves: dict[str, Any]
-    divergence: dict[str, Any] | None
-    overfitting: dict[str, Any] | None
-    disagreement: dict[str, Any] | None
-    noise: dict[str, dict[str, Any]]
+    best: dict[str, BestPoint]
+    curves: Curves
+    divergence: Divergence | None
+    overfitting: Overfitting | None
+    disagreement: Disagreement | None
+    noise: dict[str, NoiseLevel]
     n_val: int | None
     n_val_source: str | None
-    advice: dict[str, Any]
+    advice: Advice
+    loss_composition: LossComposition | None = None
+    collapse: Collapse | None = None
     findings: list[Finding] = field(default_factory=list)
 
     def epochs(self) -> list[dict[str, Any]]:
@@ -253,13 +815,17 @@ class RunAnalysis:
             },
             "n_val": self.n_val,
             "n_val_source": self.n_val_source,
-            "best": self.best,
-            "curves": self.curves,
-            "divergence": self.divergence,
-            "overfitting": self.overfitting,
-            "disagreement": self.disagreement,
-            "noise": self.noise,
-            "advice": self.advice,
+            "best": {key: b.to_dict() for key, b in self.best.items()},
+            "curves": self.curves.to_dict(),
+            "divergence": None if self.divergence is None else self.divergence.to_dict(),
+            "overfitting": None if self.overfitting is None else self.overfitting.to_dict(),
+            "disagreement": None if self.disagreement is None else self.disagreement.to_dict(),
+            "noise": {key: n.to_dict() for key, n in self.noise.items()},
+            "advice": self.advice.to_dict(),
+            "loss_composition": None
+            if self.loss_composition is None
+            else self.loss_composition.to_dict(),
+            "collapse": None if self.collapse is None else self.collapse.to_dict(),
             "findings": [finding_dict(f) for f in self.findings],
             "notes": run.notes,
             "meta": run.meta,
@@ -282,9 +848,8 @@ class HistoryReport(Displayable):
     source : str
         The path given.
     runs : list of RunAnalysis
-    per_epoch : list of dict
-        One entry per prediction file: ``{"epoch", "file", "n", "accuracy", "log_loss",
-        "confident_errors", "decomposition"}``; empty without ``predictions=``.
+    per_epoch : list of EpochSummary
+        One entry per prediction file; empty without ``predictions=``.
     findings : list of Finding
         Findings about the per-epoch predictions (each run's own are in the run).
     skipped : list of dict
@@ -294,7 +859,7 @@ class HistoryReport(Displayable):
 
     source: str
     runs: list[RunAnalysis]
-    per_epoch: list[dict[str, Any]] = field(default_factory=list)
+    per_epoch: list[EpochSummary] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -306,19 +871,19 @@ class HistoryReport(Displayable):
         ]
         return pairs + [(None, f) for f in self.findings]
 
-    def best(self) -> dict[str, dict[str, Any]]:
+    def best(self) -> dict[str, BestPoint]:
         """Per metric, the best point over every run, with its run's name."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, BestPoint] = {}
         for analysis in self.runs:
             for key, entry in analysis.best.items():
                 current = out.get(key)
                 better = current is None or (
-                    entry["value"] < current["value"]
-                    if entry["direction"] == "min"
-                    else entry["value"] > current["value"]
+                    entry.value < current.value
+                    if entry.direction == "min"
+                    else entry.value > current.value
                 )
                 if better:
-                    out[key] = {"run": analysis.run.name, **entry}
+                    out[key] = replace(entry, run=analysis.run.name)
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -347,9 +912,9 @@ class HistoryReport(Displayable):
             "source": self.source,
             "runs": [r.to_dict() for r in self.runs],
             "epochs": [row for r in self.runs for row in r.epochs()],
-            "best": self.best(),
+            "best": {key: b.to_dict() for key, b in self.best().items()},
             "findings": findings,
-            "per_epoch": self.per_epoch,
+            "per_epoch": [row.to_dict() for row in self.per_epoch],
             "skipped": self.skipped,
             "notes": self.notes,
         }

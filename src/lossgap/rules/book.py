@@ -94,6 +94,14 @@ UNIFORM_FLATNESS = 0.01
 NOISY_RATIO = 0.3
 #: ``calibration_drift``: the last epoch's log loss at least this share above the lowest.
 MIN_DRIFT = 0.02
+#: ``loss_has_extra_terms``: the classes assumed by the calibrated-loss bound (a log does
+#: not say; more classes allow a larger loss, so this errs towards silence).
+ASSUMED_CLASSES = 1000.0
+#: ``majority_collapse``: ``2A / ((1 + A) F)`` within this share of a whole number K >= 2.
+COLLAPSE_TOLERANCE = 0.02
+#: history's accuracy changes between two saved epochs are real below this McNemar
+#: p-value, as ``compare`` calls a difference real at its default confidence of 0.95.
+PAIRED_ALPHA = 0.05
 #: ``calibration_drift``: discrimination "stayed" when it moved by less than this share.
 STEADY_SHARE = 0.10
 #: ``loss_accuracy_divergence``: smallest rise of the smoothed validation loss after its
@@ -630,6 +638,34 @@ CALIBRATION_DRIFT = _declare(
     "data, or keep the loss-best epoch for its probabilities.",
 )
 
+LOSS_HAS_EXTRA_TERMS = _declare(
+    "loss_has_extra_terms",
+    "the logged loss is more than the log loss",
+    commands=("history",),
+    severities=("medium",),
+    tests="at every one of at least 3 epochs the validation loss exceeds Fano's bound "
+    "h(A) + (1 - A) ln(K - 1) for a calibrated model, K = ASSUMED_CLASSES, at the accuracy "
+    "lowered by its 95% sampling noise when the validation size is known",
+    severity="always medium",
+    thresholds=("ASSUMED_CLASSES",),
+    doc="Label smoothing, class weights or a regularisation term inside the logged loss: "
+    "its level says nothing about calibration. Log the plain cross-entropy, or save the "
+    "predictions, and judge calibration and epochs on that.",
+)
+
+MAJORITY_COLLAPSE = _declare(
+    "majority_collapse",
+    "an epoch predicts one class for every sample",
+    commands=("history",),
+    severities=("medium",),
+    tests="accuracy A and macro-F1 F with 2A / ((1 + A) F) within COLLAPSE_TOLERANCE of a "
+    "whole number K >= 2: the majority rule's pair",
+    severity="always medium",
+    thresholds=("COLLAPSE_TOLERANCE",),
+    doc="That accuracy is the majority share, not skill: the best epochs and the advice leave "
+    "such epochs out; choose epochs by macro-F1 and counter the imbalance.",
+)
+
 OVERFITTING_ONSET = _declare(
     "overfitting_onset",
     "the train/validation gap grows",
@@ -650,7 +686,9 @@ BEST_EPOCHS_DISAGREE = _declare(
     severities=("medium", "low"),
     tests="the logged best points of the validation loss and the score differ",
     severity="medium when the score gain is beyond sampling noise for a given or measured "
-    "validation size; else low",
+    "validation size (with both epochs' predictions saved: McNemar's exact test at "
+    "PAIRED_ALPHA, as compare runs it); else low",
+    thresholds=("PAIRED_ALPHA",),
     doc="Keep the loss-best epoch for probabilities and the score-best for decisions, or "
     "temperature-scale the score-best one.",
 )

@@ -19,7 +19,7 @@ import numpy as np
 from lossgap.core.trend import MIN_TREND_POINTS
 from lossgap.core.uncertainty import Z95
 from lossgap.results.evaluation import Finding
-from lossgap.results.history import INFERRED_N, RunAnalysis
+from lossgap.results.history import INFERRED_N, EpochSummary, NoiseCheck, RunAnalysis
 from lossgap.rules import book
 from lossgap.rules.book import (
     APPENDED_RUNS,
@@ -27,6 +27,8 @@ from lossgap.rules.book import (
     CALIBRATION_DRIFT,
     DAMAGED_LOG,
     LOSS_ACCURACY_DIVERGENCE,
+    LOSS_HAS_EXTRA_TERMS,
+    MAJORITY_COLLAPSE,
     METRIC_OUT_OF_RANGE,
     METRIC_SPIKE,
     MIN_DRIFT,
@@ -58,11 +60,20 @@ def _fmt(value: float | None) -> str:
     return f"{value:.4g}"
 
 
-def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> str:
+def _noise_clause(analysis: RunAnalysis, check: NoiseCheck, what: str) -> str:
     """The sampling-noise verdict of an accuracy change, or why there is none."""
-    n, se, verdict = analysis.n_val, check.get("change_se"), check.get("noise_verdict")
+    n, se, verdict = analysis.n_val, check.change_se, check.noise_verdict
     if verdict is None:
         return ""
+    test = check.paired
+    if test is not None:
+        return (
+            f"; on the saved predictions of {at(analysis, test.epoch_from)} and "
+            f"{at(analysis, test.epoch_to)} ({test.n} samples) {what} is {verdict} sampling "
+            f"noise: {test.to_only_correct} samples are right only at {test.epoch_to} and "
+            f"{test.from_only_correct} only at {test.epoch_from} (McNemar's exact test, p = "
+            f"{test.p_value:.2g}, as lossgap compare on those two epochs)"
+        )
     if verdict == "n unknown" or se is None:
         return (
             f"; whether {what} is beyond sampling noise is unknown: the validation-set size is "
@@ -78,8 +89,8 @@ def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> st
             "depends on how many samples changed, which the per-epoch predictions show "
             "(--predictions, or lossgap compare on the two epochs)"
         )
-    bound = check.get("z_beyond", Z95) * se
-    searched = check.get("searched", 1)
+    bound = (check.z_beyond or Z95) * se
+    searched = check.searched or 1
     best_of = f", the best of {searched} points" if searched > 1 else ""
     return (
         f"; {what} is {verdict} sampling noise for {n} validation samples{source} "
@@ -90,36 +101,35 @@ def _noise_clause(analysis: RunAnalysis, check: dict[str, Any], what: str) -> st
 def goal_advice(analysis: RunAnalysis, goal: str | None) -> str:
     """Which epoch to keep, fitted to the goal, with the expected effect where known."""
     advice = analysis.advice
-    prob, dec = advice.get("probabilities"), advice.get("decisions")
-    recal = advice.get("recalibrate")
+    prob, dec, recal = advice.probabilities, advice.decisions, advice.recalibrate
     if prob is None:
         return ""
-    curve = " on the smoothed curves" if advice.get("basis") == "smoothed" else ""
-    keep_prob = at(analysis, prob["epoch"])
-    if dec is None or dec["epoch"] == prob["epoch"]:
+    curve = " on the smoothed curves" if advice.basis == "smoothed" else ""
+    keep_prob = at(analysis, prob.epoch)
+    if dec is None or dec.epoch == prob.epoch:
         return f"Keep {keep_prob}: it is best for both the loss and the score{curve}."
-    keep_dec = at(analysis, dec["epoch"])
+    keep_dec = at(analysis, dec.epoch)
     expected = ""
-    if recal and recal.get("expected_log_loss") is not None:
+    if recal is not None and recal.expected_log_loss is not None:
         expected = (
-            f" (on your saved predictions, cross-fitted: log loss {_fmt(recal['log_loss'])} "
-            f"to {_fmt(recal['expected_log_loss'])})"
+            f" (on your saved predictions, cross-fitted: log loss {_fmt(recal.log_loss)} "
+            f"to {_fmt(recal.expected_log_loss)})"
         )
     rescale = (
         f"keep {keep_dec} and temperature-scale it on held-out data{expected}: that lowers "
         "the loss without changing a single decision"
     )
     caveat = ""
-    if dec.get("within_noise"):
+    if dec.within_noise:
         caveat = f" (its gain over {keep_prob} is within sampling noise, so either will do)"
     if goal == "probabilities":
         return (
             f"For probabilities (risk scores, ranking, anything thresholded later) keep "
-            f"{keep_prob}, the lowest {prob['metric']}{curve}; or {rescale}."
+            f"{keep_prob}, the lowest {prob.metric}{curve}; or {rescale}."
         )
     if goal == "decisions":
         return (
-            f"For decisions keep {keep_dec}, the highest {dec['metric']}{curve}{caveat}; "
+            f"For decisions keep {keep_dec}, the highest {dec.metric}{curve}{caveat}; "
             f"{rescale} before using its probabilities."
         )
     return (
@@ -133,40 +143,40 @@ def divergence(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     div = analysis.divergence
     if div is None:
         return []
-    loss, score = div["loss_metric"], div["score_metric"]
-    start = at(analysis, div["start_epoch"])
-    p_loss, p_score = div["loss_trend"]["p_value"], div["score_trend"]["p_value"]
-    if div["direction"] == "loss_rises":
+    loss, score = div.loss_metric, div.score_metric
+    start = at(analysis, div.start_epoch)
+    p_loss, p_score = div.loss_trend.p_value, div.score_trend.p_value
+    if div.direction == "loss_rises":
         verbs = {"rising": "kept rising", "flat": "held", "falling": "fell"}
-        verb = verbs[div["score_trend"]["trend"]]
+        verb = verbs[div.score_trend.trend]
         if analysis.run.metrics[score].name.direction == "min":
             verb = {"rising": "worsened", "flat": "held", "falling": "kept improving"}[
-                div["score_trend"]["trend"]
+                div.score_trend.trend
             ]
         message = (
-            f"From {start} on, {loss} rose from {_fmt(div['loss_start'])} to "
-            f"{_fmt(div['loss_end'])} (smoothed; rising trend p = {p_loss:.2g}) while {score} "
-            f"{verb}, from {_fmt(div['score_start'])} to {_fmt(div['score_end'])} "
-            f"(trend p = {p_score:.2g}){_noise_clause(analysis, div, 'that change')}: "
+            f"From {start} on, {loss} rose from {_fmt(div.loss_start)} to "
+            f"{_fmt(div.loss_end)} (smoothed; rising trend p = {p_loss:.2g}) while {score} "
+            f"{verb}, from {_fmt(div.score_start)} to {_fmt(div.score_end)} "
+            f"(trend p = {p_score:.2g}){_noise_clause(analysis, div.noise, 'that change')}: "
             "the model grows more confident, which costs more on the samples it still gets "
             "wrong than it gains on those it gets right, so the loss and the accuracy part ways."
         )
     else:
         message = (
-            f"From {start} on, {score} fell from {_fmt(div['score_start'])} to "
-            f"{_fmt(div['score_end'])} (smoothed; falling trend p = {p_score:.2g}) while {loss} "
-            f"did not rise ({_fmt(div['loss_start'])} to {_fmt(div['loss_end'])}, trend p = "
-            f"{p_loss:.2g}){_noise_clause(analysis, div, 'that change')}: "
+            f"From {start} on, {score} fell from {_fmt(div.score_start)} to "
+            f"{_fmt(div.score_end)} (smoothed; falling trend p = {p_score:.2g}) while {loss} "
+            f"did not rise ({_fmt(div.loss_start)} to {_fmt(div.loss_end)}, trend p = "
+            f"{p_loss:.2g}){_noise_clause(analysis, div.noise, 'that change')}: "
             "the probabilities improve on average while more samples end on the wrong side of "
             "the threshold."
         )
-    evidence = {k: v for k, v in div.items() if k not in ("loss_trend", "score_trend")}
+    evidence = {k: v for k, v in div.to_dict().items() if k not in ("loss_trend", "score_trend")}
     evidence.update(
-        loss_tau=div["loss_trend"]["tau"],
+        loss_tau=div.loss_trend.tau,
         loss_p=p_loss,
-        score_tau=div["score_trend"]["tau"],
+        score_tau=div.score_trend.tau,
         score_p=p_score,
-        score_trend=div["score_trend"]["trend"],
+        score_trend=div.score_trend.trend,
     )
     advice = goal_advice(analysis, goal)
     return [LOSS_ACCURACY_DIVERGENCE.finding("medium", message, evidence, advice)]
@@ -178,24 +188,24 @@ def overfitting_onset(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     if fit is None:
         return []
     run = analysis.run
-    rising = fit["val_loss_trend"]["trend"] == "rising"
+    rising = fit.val_loss_trend.trend == "rising"
     val_words = "rose" if rising else "stopped improving,"
     message = (
-        f"From {at(analysis, fit['onset_epoch'])} on, the gap between {run.loss} and the "
-        f"training loss grew from {_fmt(fit['gap_start'])} to {_fmt(fit['gap_end'])}: training "
-        f"loss fell from {_fmt(fit['train_loss_start'])} to {_fmt(fit['train_loss_end'])} "
-        f"while {run.loss} {val_words} from {_fmt(fit['val_loss_start'])} to "
-        f"{_fmt(fit['val_loss_end'])} (smoothed). The model fits its training set beyond "
+        f"From {at(analysis, fit.onset_epoch)} on, the gap between {run.loss} and the "
+        f"training loss grew from {_fmt(fit.gap_start)} to {_fmt(fit.gap_end)}: training "
+        f"loss fell from {_fmt(fit.train_loss_start)} to {_fmt(fit.train_loss_end)} "
+        f"while {run.loss} {val_words} from {_fmt(fit.val_loss_start)} to "
+        f"{_fmt(fit.val_loss_end)} (smoothed). The model fits its training set beyond "
         "what carries over to new data."
     )
-    evidence = {k: v for k, v in fit.items() if not k.endswith("_trend")}
+    evidence = {k: v for k, v in fit.to_dict().items() if not k.endswith("_trend")}
     evidence.update(
-        gap_p=fit["gap_trend"]["p_value"],
-        train_loss_p=fit["train_loss_trend"]["p_value"],
-        val_loss_trend=fit["val_loss_trend"]["trend"],
+        gap_p=fit.gap_trend.p_value,
+        train_loss_p=fit.train_loss_trend.p_value,
+        val_loss_trend=fit.val_loss_trend.trend,
     )
-    keep = analysis.advice.get("probabilities")  # one epoch per goal, in every section
-    stop = at(analysis, keep["epoch"] if keep else fit["onset_epoch"])
+    keep = analysis.advice.probabilities  # one epoch per goal, in every section
+    stop = at(analysis, keep.epoch if keep else fit.onset_epoch)
     advice = (
         f"Stop at {stop}, where {run.loss} is lowest (early stopping on {run.loss} does it), "
         "or regularise: weight decay, dropout, data augmentation, or more training data."
@@ -208,17 +218,17 @@ def best_epochs_disagree(analysis: RunAnalysis, goal: str | None) -> list[Findin
     facts = analysis.disagreement
     if facts is None:
         return []
-    loss, score = facts["loss_metric"], facts["score_metric"]
-    lb, sb = at(analysis, facts["loss_best_epoch"]), at(analysis, facts["score_best_epoch"])
+    loss, score = facts.loss_metric, facts.score_metric
+    lb, sb = at(analysis, facts.loss_best_epoch), at(analysis, facts.score_best_epoch)
     message = (
-        f"{loss} is best at {lb} ({_fmt(facts['loss_best'])}) but {score} at {sb} "
-        f"({_fmt(facts['score_best'])}): at {lb} {score} was {_fmt(facts['score_at_loss_best'])}, "
-        f"at {sb} {loss} was {_fmt(facts['loss_at_score_best'])}"
-        f"{_noise_clause(analysis, facts, 'the score gain')}."
+        f"{loss} is best at {lb} ({_fmt(facts.loss_best)}) but {score} at {sb} "
+        f"({_fmt(facts.score_best)}): at {lb} {score} was {_fmt(facts.score_at_loss_best)}, "
+        f"at {sb} {loss} was {_fmt(facts.loss_at_score_best)}"
+        f"{_noise_clause(analysis, facts.noise, 'the score gain')}."
     )
-    evidence = {**facts, "n_val_source": analysis.n_val_source}
+    evidence = {**facts.to_dict(), "n_val_source": analysis.n_val_source}
     inferred = analysis.n_val_source == INFERRED_N
-    severity = "medium" if facts["within_noise"] is False and not inferred else "low"
+    severity = "medium" if facts.noise.within_noise is False and not inferred else "low"
     advice = goal_advice(analysis, goal)
     return [BEST_EPOCHS_DISAGREE.finding(severity, message, evidence, advice)]
 
@@ -228,7 +238,7 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     found = []
     for key, facts in analysis.noise.items():
         name = analysis.run.metrics[key].name
-        if facts["noise_ratio"] >= NOISY_RATIO:
+        if facts.noise_ratio >= NOISY_RATIO:
             sampling = None
             clause = ""
             values = analysis.run.values(key)
@@ -237,21 +247,21 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 sampling = math.sqrt(mean * (1 - mean) / analysis.n_val)
                 clause = f"; {analysis.n_val} validation samples alone give ±{sampling:.2g}"
             share = (
-                f"{facts['noise_ratio']:.0%} of its whole smoothed range "
-                f"({facts['smoothed_range']:.2g})"
-                if math.isfinite(facts["noise_ratio"])
+                f"{facts.noise_ratio:.0%} of its whole smoothed range "
+                f"({facts.smoothed_range:.2g})"
+                if math.isfinite(facts.noise_ratio)
                 else "while its smoothed curve stays flat"
             )
             message = (
-                f"{key} moves by about ±{facts['noise_sd']:.2g} from one point to the next, "
+                f"{key} moves by about ±{facts.noise_sd:.2g} from one point to the next, "
                 f"{share}{clause}: single-epoch bests are partly luck."
             )
             evidence = {
                 "metric": key,
                 "name": name.original,
-                "noise_sd": facts["noise_sd"],
-                "smoothed_range": facts["smoothed_range"],
-                "noise_ratio": facts["noise_ratio"],
+                "noise_sd": facts.noise_sd,
+                "smoothed_range": facts.smoothed_range,
+                "noise_ratio": facts.noise_ratio,
                 "sampling_sd": sampling,
                 "n_val": analysis.n_val,
             }
@@ -260,19 +270,23 @@ def noisy_metric(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
                 "validation set or averaging several evaluations makes the curve steadier."
             )
             found.append(NOISY_METRIC.finding("low", message, evidence, advice))
-        if facts["spikes"]:
-            first = facts["spikes"][0]
+        if facts.spikes:
+            first = facts.spikes[0]
             message = (
-                f"{key} jumps to {_fmt(first['value'])} at {at(analysis, first['epoch'])} between "
-                f"{_fmt(first['neighbours'][0])} and {_fmt(first['neighbours'][1])} "
-                f"({len(facts['spikes'])} such point(s)): a one-off blow-up; the analysis reads "
+                f"{key} jumps to {_fmt(first.value)} at {at(analysis, first.epoch)} between "
+                f"{_fmt(first.neighbours[0])} and {_fmt(first.neighbours[1])} "
+                f"({len(facts.spikes)} such point(s)): a one-off blow-up; the analysis reads "
                 "the smoothed curve, which ignores it."
             )
             advice = (
                 "One-epoch blow-ups come from an unstable batch or a learning rate near the edge "
                 "of stability; lower it or clip gradients if they recur."
             )
-            evidence = {"metric": key, "name": name.original, "spikes": facts["spikes"]}
+            evidence = {
+                "metric": key,
+                "name": name.original,
+                "spikes": [s.to_dict() for s in facts.spikes],
+            }
             found.append(METRIC_SPIKE.finding("low", message, evidence, advice))
     return found
 
@@ -365,7 +379,7 @@ def uniform_predictions(analysis: RunAnalysis, goal: str | None) -> list[Finding
 def too_short(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     """``too_short``: too few validated points for a trend test."""
     run = analysis.run
-    points = len(analysis.curves["x"])
+    points = analysis.curves.x.size
     if points >= MIN_TREND_POINTS or points == 0:
         return []
     interpret = None
@@ -461,63 +475,116 @@ def reading_events(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
     return found
 
 
-def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
+def loss_has_extra_terms(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
+    """``loss_has_extra_terms``: the logged loss is above what its accuracy allows a
+    calibrated model at every epoch, so it is not the plain log loss of the predictions."""
+    facts = analysis.loss_composition
+    if facts is None or facts.above < facts.points:
+        return []
+    run = analysis.run
+    message = (
+        f"{facts.loss_metric} is {_fmt(facts.loss)} at {at(analysis, facts.epoch)} with "
+        f"{facts.score_metric} {_fmt(facts.accuracy)}, far above {_fmt(facts.calibrated_max)}, "
+        f"the most any calibrated model with that accuracy can have even with "
+        f"{facts.classes_assumed:,} classes (Fano's bound), and it stays at least "
+        f"{_fmt(facts.excess_min)} nats above that bound at all {facts.points} epochs: the "
+        "logged loss is not the plain log loss of the predictions. Label smoothing, class "
+        "weights or a regularisation term (weight decay, an auxiliary loss) inside it raise "
+        f"it; its level says nothing about calibration, and {run.loss}-based choices of "
+        "epoch compare that mixture."
+    )
+    advice = (
+        f"Log the plain cross-entropy on validation beside {facts.loss_metric} (for example "
+        "torchmetrics or a Keras metric without smoothing or weights), or save the "
+        "validation predictions (--predictions) so lossgap computes it; then judge calibration "
+        "and choose epochs on that."
+    )
+    return [LOSS_HAS_EXTRA_TERMS.finding("medium", message, facts.to_dict(), advice)]
+
+
+def majority_collapse(analysis: RunAnalysis, goal: str | None) -> list[Finding]:
+    """``majority_collapse``: epochs whose accuracy and macro-F1 are a one-class predictor's."""
+    facts = analysis.collapse
+    if facts is None:
+        return []
+    first = 0
+    points = ", ".join(str(e) for e in facts.epochs)
+    share = facts.accuracy[first]
+    message = (
+        f"At {at(analysis, facts.epochs[first])} {facts.score_metric} is {_fmt(share)} but "
+        f"{facts.f1_metric} only {_fmt(facts.f1[first])}: exactly what predicting one class "
+        f"for every sample gives with {facts.classes[first]} classes (2A / (1 + A) / K = "
+        f"{_fmt(2 * share / (1 + share) / facts.classes[first])}). That accuracy is the "
+        f"majority class's share, not skill; the best epochs and the advice leave out "
+        f"{analysis.run.axis}(s) {points}."
+    )
+    advice = (
+        f"Compare accuracy with the majority share ({_fmt(share)}): below it the model does "
+        f"worse than always answering the majority class. Choose epochs by "
+        f"{facts.f1_metric} (or balanced accuracy), and counter the imbalance with class "
+        "weights or resampling."
+    )
+    return [MAJORITY_COLLAPSE.finding("medium", message, facts.to_dict(), advice)]
+
+
+def calibration_drift(per_epoch: list[EpochSummary]) -> Finding | None:
     """``calibration_drift``: the saved predictions' loss rose because miscalibration grew."""
-    rows = [r for r in per_epoch if r["decomposition"] is not None and math.isfinite(r["log_loss"])]
+    rows = [r for r in per_epoch if r.decomposition is not None and math.isfinite(r.log_loss)]
     if len(rows) < 2:
         return None
-    best = min(rows, key=lambda r: r["log_loss"])
+    best = min(rows, key=lambda r: r.log_loss)
     last = rows[-1]
-    if last is best or last["log_loss"] < best["log_loss"] * (1 + MIN_DRIFT):
+    if last is best or last.log_loss < best.log_loss * (1 + MIN_DRIFT):
         return None
-    a, b = best["decomposition"], last["decomposition"]
-    d_from, d_to = a["discrimination"], b["discrimination"]
+    a, b = best.decomposition, last.decomposition
+    assert a is not None and b is not None  # kept above
+    d_from, d_to = a.discrimination, b.discrimination
     if abs(d_to - d_from) <= STEADY_SHARE * abs(d_from):
         disc = f"discrimination stayed at about {d_to:.4g} ({d_from:.4g} to {d_to:.4g})"
     else:
         verb = "grew" if d_to > d_from else "fell"
         disc = f"discrimination {verb} from {d_from:.4g} to {d_to:.4g}"
-    ce_a, ce_b = best["confident_errors"] or {}, last["confident_errors"] or {}
+    ce_a, ce_b = best.confident_errors, last.confident_errors
     confident = ""
-    if ce_a and ce_b:
+    if ce_a is not None and ce_b is not None:
         confident = (
-            f" Confident errors went from {ce_a['count']:g} to {ce_b['count']:g}, carrying "
-            f"{ce_b['loss_share']:.0%} of the last epoch's loss."
+            f" Confident errors went from {ce_a.count:g} to {ce_b.count:g}, carrying "
+            f"{ce_b.loss_share:.0%} of the last epoch's loss."
         )
     message = (
-        f"On the saved predictions the log loss rose from {best['log_loss']:.4g} (epoch "
-        f"{best['epoch']}) to {last['log_loss']:.4g} (epoch {last['epoch']}) while accuracy went "
-        f"from {best['accuracy']:.4g} to {last['accuracy']:.4g}: miscalibration grew from "
-        f"{a['miscalibration']:.4g} to {b['miscalibration']:.4g} while {disc}.{confident}"
+        f"On the saved predictions the log loss rose from {best.log_loss:.4g} (epoch "
+        f"{best.epoch}) to {last.log_loss:.4g} (epoch {last.epoch}) while accuracy went "
+        f"from {best.accuracy:.4g} to {last.accuracy:.4g}: miscalibration grew from "
+        f"{a.miscalibration:.4g} to {b.miscalibration:.4g} while {disc}.{confident}"
     )
     evidence = {
-        "from_epoch": best["epoch"],
-        "to_epoch": last["epoch"],
-        "log_loss_from": best["log_loss"],
-        "log_loss_to": last["log_loss"],
-        "accuracy_from": best["accuracy"],
-        "accuracy_to": last["accuracy"],
-        "miscalibration_from": a["miscalibration"],
-        "miscalibration_to": b["miscalibration"],
+        "from_epoch": best.epoch,
+        "to_epoch": last.epoch,
+        "log_loss_from": best.log_loss,
+        "log_loss_to": last.log_loss,
+        "accuracy_from": best.accuracy,
+        "accuracy_to": last.accuracy,
+        "miscalibration_from": a.miscalibration,
+        "miscalibration_to": b.miscalibration,
         "discrimination_from": d_from,
         "discrimination_to": d_to,
-        "uncertainty": b["uncertainty"],
-        "decomposition_target": b.get("target"),
-        "confident_errors_from": ce_a.get("count"),
-        "confident_errors_to": ce_b.get("count"),
-        "confident_loss_share_to": ce_b.get("loss_share"),
+        "uncertainty": b.uncertainty,
+        "decomposition_target": b.target,
+        "confident_errors_from": None if ce_a is None else ce_a.count,
+        "confident_errors_to": None if ce_b is None else ce_b.count,
+        "confident_loss_share_to": None if ce_b is None else ce_b.loss_share,
     }
-    scaled = (last.get("temperature_scaled") or {}).get("log_loss_after")
+    scaled = None if last.temperature_scaled is None else last.temperature_scaled.log_loss_after
     expected = ""
     if scaled is not None:
         evidence["temperature_scaled_log_loss_to"] = scaled
-        expected = f" (cross-fitted on these predictions: {last['log_loss']:.4g} to {scaled:.4g})"
+        expected = f" (cross-fitted on these predictions: {last.log_loss:.4g} to {scaled:.4g})"
     advice = (
-        f"The rise is calibration, not ranking: temperature-scale epoch {last['epoch']} on "
+        f"The rise is calibration, not ranking: temperature-scale epoch {last.epoch} on "
         f"held-out data{expected} to keep its decisions with a lower loss, or keep epoch "
-        f"{best['epoch']} for its probabilities."
+        f"{best.epoch} for its probabilities."
     )
-    severity = "medium" if b["miscalibration"] > a["miscalibration"] else "low"
+    severity = "medium" if b.miscalibration > a.miscalibration else "low"
     return CALIBRATION_DRIFT.finding(severity, message, evidence, advice)
 
 
@@ -525,6 +592,8 @@ def calibration_drift(per_epoch: list[dict[str, Any]]) -> Finding | None:
 RULES: list[Rule] = [
     nan_loss,
     uniform_predictions,
+    loss_has_extra_terms,
+    majority_collapse,
     divergence,
     overfitting_onset,
     best_epochs_disagree,

@@ -7,76 +7,67 @@ from typing import Any
 import numpy as np
 
 from lossgap.render.plots.chart import COLORS, Chart, new_figure, plot_style, short
-from lossgap.results.history import HistoryReport, RunAnalysis
+from lossgap.results.history import Curve, HistoryReport, RunAnalysis
 
 #: Runs drawn (the JSON has them all).
 MAX_RUNS = 4
 
 
-def _x_of(curves: dict[str, Any], label: Any) -> float | None:
-    """The plotted position of the point the log labels ``label`` on its own axis (None when
-    not analysed). Only the label is matched: matching the step too would put epoch 313 of
-    a Lightning log at the point whose step is 313."""
-    for x, key in zip(curves["x"], curves["epoch"], strict=True):
-        if key == label:
-            return float(x)
-    return None
-
-
-def _series(ax: Any, x: np.ndarray, data: dict[str, list[float]], color: str, label: str,
+def _series(ax: Any, x: np.ndarray, data: Curve, color: str, label: str,
             *, dashed: bool = False) -> None:
-    raw = np.asarray([np.nan if v is None else v for v in data["raw"]], float)
-    smooth = np.asarray([np.nan if v is None else v for v in data["smoothed"]], float)
-    ax.plot(x, raw, color=color, lw=0.8, alpha=0.35, ls="--" if dashed else "-")
-    ax.plot(x, smooth, color=color, lw=2, ls="--" if dashed else "-", label=label)
+    ax.plot(x, data.raw, color=color, lw=0.8, alpha=0.35, ls="--" if dashed else "-")
+    ax.plot(x, data.smoothed, color=color, lw=2, ls="--" if dashed else "-", label=label)
 
 
 def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
     """Validation (and training) loss and score of one run, the divergence shaded."""
     run, curves = analysis.run, analysis.curves
-    if not curves.get("x") or run.loss not in curves:
+    lines = curves.metrics
+    if not curves.x.size or run.loss not in lines:
         return None
-    x = np.asarray(curves["x"], float)
+    x = curves.x
     name = {key: short(key, 30) for key in (run.loss, run.score, run.train_loss, run.train_score)
             if key}  # metric names as the log spells them: drawn as typed
     with plot_style():
         figure, ax = new_figure(size=(6.4, 4.6))
-        _series(ax, x, curves[run.loss], COLORS["wrong"], f"{name[run.loss]} (smoothed)")
-        if run.train_loss and run.train_loss in curves:
-            _series(ax, x, curves[run.train_loss], COLORS["wrong"],
+        _series(ax, x, lines[run.loss], COLORS["wrong"], f"{name[run.loss]} (smoothed)")
+        if run.train_loss and run.train_loss in lines:
+            _series(ax, x, lines[run.train_loss], COLORS["wrong"],
                     f"{name[run.train_loss]} (smoothed)", dashed=True)
         ax.set_xlabel(run.axis)
         ax.set_ylabel("loss", color=COLORS["wrong"])
         handles = []
         right = None
-        if run.score and run.score in curves:
+        if run.score and run.score in lines:
             right = ax.twinx()
             right.spines["right"].set_visible(True)
             right.grid(False)
-            _series(right, x, curves[run.score], COLORS["correct"], f"{name[run.score]} (smoothed)")
-            if run.train_score and run.train_score in curves:
-                _series(right, x, curves[run.train_score], COLORS["correct"],
+            _series(right, x, lines[run.score], COLORS["correct"], f"{name[run.score]} (smoothed)")
+            if run.train_score and run.train_score in lines:
+                _series(right, x, lines[run.train_score], COLORS["correct"],
                         f"{name[run.train_score]} (smoothed)", dashed=True)
             right.set_ylabel(name[run.score], color=COLORS["correct"])
         div = analysis.divergence
-        start = _x_of(curves, div["start_epoch"]) if div else None
+        # Only the label is matched: matching the step too would put epoch 313 of a
+        # Lightning log at the point whose step is 313.
+        start = curves.position(div.start_epoch) if div else None
         if div and start is not None:
             score_name = name.get(run.score) if run.score else None
             ax.axvspan(start, x[-1], color=COLORS["accent"], alpha=0.15, lw=0,
                        label=f"loss and {score_name} part ways "
-                       f"({run.axis} {div['start_epoch']})")
+                       f"({run.axis} {div.start_epoch})")
         # the epochs kept per goal, as the text names them (one per goal)
         marks = (("probabilities", COLORS["wrong"], ":"), ("decisions", COLORS["correct"], "-."))
         for goal, color, style in marks:
-            keep = analysis.advice.get(goal)
-            if goal == "decisions" and keep and keep.get("within_noise"):
+            keep = getattr(analysis.advice, goal)
+            if goal == "decisions" and keep and keep.within_noise:
                 keep = None  # its gain is noise: the probabilities epoch serves both
             if not keep:
                 continue
-            at = _x_of(curves, keep["epoch"])
+            at = curves.position(keep.epoch)
             if at is not None:
                 ax.axvline(at, color=color, lw=1.2, ls=style,
-                           label=f"keep for {goal}: {run.axis} {keep['epoch']}")
+                           label=f"keep for {goal}: {run.axis} {keep.epoch}")
         for axis in (ax, right):
             if axis is not None:
                 h, labels = axis.get_legend_handles_labels()
@@ -99,41 +90,41 @@ def run_chart(analysis: RunAnalysis, number: int) -> Chart | None:
 def _run_summary(analysis: RunAnalysis) -> str:
     run = analysis.run
     name = short(run.name, 30)
-    prob = analysis.advice.get("probabilities")
-    dec = analysis.advice.get("decisions")
+    prob, dec = analysis.advice.probabilities, analysis.advice.decisions
     text = name
     if prob is not None:
-        text += f": keep {run.axis} {prob['epoch']} for probabilities"
-        if dec is not None and dec["epoch"] != prob["epoch"] and not dec.get("within_noise"):
-            text += f", {run.axis} {dec['epoch']} for decisions"
+        text += f": keep {run.axis} {prob.epoch} for probabilities"
+        if dec is not None and dec.epoch != prob.epoch and not dec.within_noise:
+            text += f", {run.axis} {dec.epoch} for decisions"
         else:
             text += " and decisions"
     div = analysis.divergence
     if div:
-        text += f"; loss and score part ways from {run.axis} {div['start_epoch']}"
+        text += f"; loss and score part ways from {run.axis} {div.start_epoch}"
     return text
 
 
 def epochs_chart(report: HistoryReport) -> Chart | None:
     """The saved predictions, epoch by epoch: log loss, its two parts, and accuracy."""
-    rows = [r for r in report.per_epoch if r.get("decomposition")]
+    rows = [r for r in report.per_epoch if r.decomposition is not None]
+    parts = [r.decomposition for r in rows if r.decomposition is not None]
     if len(rows) < 2:
         return None
-    epochs = [r["epoch"] for r in rows]
+    epochs = [r.epoch for r in rows]
     with plot_style():
         figure, ax = new_figure(size=(6.4, 4.6))
-        ax.plot(epochs, [r["log_loss"] for r in rows], color=COLORS["ink"], lw=2, marker="o",
+        ax.plot(epochs, [r.log_loss for r in rows], color=COLORS["ink"], lw=2, marker="o",
                 ms=3, label="log loss")
-        ax.plot(epochs, [r["decomposition"]["miscalibration"] for r in rows],
+        ax.plot(epochs, [d.miscalibration for d in parts],
                 color=COLORS["wrong"], lw=1.8, ls="--", label="miscalibration (MCB)")
-        ax.plot(epochs, [r["decomposition"]["discrimination"] for r in rows],
+        ax.plot(epochs, [d.discrimination for d in parts],
                 color=COLORS["second"], lw=1.8, ls="-.", label="discrimination (DSC)")
         ax.set_xlabel("epoch")
         ax.set_ylabel("nats")
         right = ax.twinx()
         right.spines["right"].set_visible(True)
         right.grid(False)
-        right.plot(epochs, [r["accuracy"] for r in rows], color=COLORS["correct"], lw=1.5,
+        right.plot(epochs, [r.accuracy for r in rows], color=COLORS["correct"], lw=1.5,
                    marker="s", ms=3, label="accuracy")
         right.set_ylabel("accuracy", color=COLORS["correct"])
         h1, l1 = ax.get_legend_handles_labels()
