@@ -11,6 +11,7 @@ _OPTIONAL = {
     "src/lossgap/torch.py": "torchmetrics",
     "src/lossgap/engines/torch.py": "torch",
     "src/lossgap/spark.py": "pyspark",
+    "src/lossgap/engines/spark.py": "pyspark",
 }
 
 collect_ignore = [path for path, module in _OPTIONAL.items() if find_spec(module) is None]

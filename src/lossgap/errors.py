@@ -9,7 +9,13 @@ neither add a line nor send a control sequence to the terminal.
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 from lossgap.printable import printable
+
+#: The exit status of a process ended by Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
 
 
 class InputError(ValueError):
@@ -27,3 +33,16 @@ class InputError(ValueError):
     def __init__(self, *args: object) -> None:
         # messages quote the data (column names, labels, paths): keep them one printable line
         super().__init__(*(printable(a) if isinstance(a, str) else a for a in args))
+
+
+def exit_interrupted(signum: int, frame: Any) -> None:
+    """SIGINT handler of the ``lossgap`` program while there is nothing to clean up.
+
+    While modules load and while the interpreter exits, a ``KeyboardInterrupt`` would
+    escape every handler: Python prints its trace and ends the process by the signal
+    (status -2 to a parent, not 130). This ends it at once with the one line and
+    :data:`INTERRUPTED`; a running command gets ``KeyboardInterrupt`` instead, so its
+    files are cleaned up first (:func:`lossgap.cli.main`).
+    """
+    os.write(2, b"lossgap: interrupted\n")  # async-signal-safe: no buffered stream
+    os._exit(INTERRUPTED)

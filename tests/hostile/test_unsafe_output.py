@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import os
+import re
 import unicodedata
+import xml.dom.minidom
 from pathlib import Path
 
 import numpy as np
@@ -151,3 +154,69 @@ def test_spreadsheet_formulas_in_labels_are_written_inert(tmp_path):
         tmp_path / "m", 0, [0, 1, 2], np.eye(3) * 0.8 + 0.2 / 3, classes=["=a", "+b", "c"]
     )
     assert read_predictions(multi).classes == ("'=a", "'+b", "c")
+
+
+# --- HTML reports: every user string printable, then escaped --------------------------------
+
+
+def assert_inert_page(page: str, *expected: str) -> None:
+    """No control character in the page (its own line ends aside) nor in its plots, whose
+    SVG stays well-formed XML; each escape visible."""
+    assert not hidden(page)
+    for text in expected:
+        assert text in page, text
+    for uri in re.findall(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", page):
+        svg = base64.b64decode(uri).decode("utf-8")
+        assert not hidden(svg)
+        xml.dom.minidom.parseString(svg)  # raises on a control character
+
+
+@pytest.mark.slow
+def test_html_reports_show_control_characters_from_the_data_as_escapes(tmp_path):
+    # the file, column, class and id names all carry a terminal sequence
+    data = tmp_path / f"preds{ESC_CLEAR}.csv"
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    pd.DataFrame(
+        {
+            f"id{ESC_TITLE}": [f"s{i}{ESC_CLEAR}" for i in range(200)],
+            "label": np.array([f"neg{ESC_TITLE}", "pos"])[y],
+            f"p{ESC_CLEAR}": np.clip(0.5 + (y - 0.5) * rng.random(200) * 1.6, 0.01, 0.99),
+        }
+    ).to_csv(data, index=False)
+    page = tmp_path / "explain.html"
+    result = cli(
+        "explain", str(data), "--label", "label", "--prob", f"p{ESC_CLEAR}", "--id",
+        f"id{ESC_TITLE}", "--html", str(page), "--quiet",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert_inert_page(
+        page.read_text(encoding="utf-8"),
+        "preds\\x1b[2J.csv", "neg\\x1b]0;owned\\x07", "s169\\x1b[2J",  # a worst sample's id
+    )
+    log = tmp_path / f"train{ESC_TITLE}.csv"
+    rows = "".join(f"{e},{1 / (e + 1)},0.5\n" for e in range(8))
+    log.write_text("epoch,loss,val_loss\n" + rows)
+    page = tmp_path / "history.html"
+    assert cli("history", str(log), "--html", str(page), "--quiet").exit_code == 0
+    assert_inert_page(page.read_text(encoding="utf-8"), "train\\x1b]0;owned\\x07.csv")
+    points = tmp_path / f"points{ESC_CLEAR}.csv"
+    points.write_text("x,y\n-1,0\n-0.3,0\n0,1\n0.9,0\n1,1\n")
+    page = tmp_path / "lab.html"
+    assert cli("lab", "logistic", "--points", str(points), "--html", str(page)).exit_code == 0
+    assert_inert_page(page.read_text(encoding="utf-8"), "points\\x1b[2J.csv")
+
+
+def test_html_newlines_in_names_stay_on_their_line():
+    from lossgap.render.html import comparison_report, explain_report
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 100)
+    p = np.clip(0.5 + (y - 0.5) * rng.random(100), 0.01, 0.99)
+    classes = np.array(["two\nlines", f"b{ESC_TITLE}"])
+    ids = [f"row\r{i}\u202e" for i in range(100)]
+    page = explain_report(lossgap.explain(classes[y], p, ids=ids)).html()
+    assert_inert_page(page, "two\\nlines", "b\\x1b]0;owned\\x07", "row\\r58\\u202e")
+    models = {f"model\n{ESC_CLEAR}": p, "plain": np.clip(p * 0.9 + 0.05, 0, 1)}
+    comparison = lossgap.compare(models, y)
+    assert_inert_page(comparison_report(comparison).html(), "model\\n\\x1b[2J")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import numpy as np
 import pytest
@@ -13,13 +14,14 @@ from typer.testing import CliRunner
 from lossgap import InputError
 from lossgap.cli import load_commands
 from lossgap.cli.output import save_charts
-from lossgap.lab import ILLUSTRATIONS, illustration, logistic_lab, simulate
+from lossgap.lab import ILLUSTRATIONS, illustration, logistic, logistic_lab, simulate
 from lossgap.lab.logistic import (
     accuracy_by_cut,
     best_cut_intervals,
     check_points,
     fit_cross_entropy,
     log_losses,
+    profile,
     separation,
 )
 from lossgap.render.plots.lab import lab_charts
@@ -293,6 +295,9 @@ def test_cli_simulation():
     assert out.exit_code == 0
     source = json.loads(out.stdout)["source"]
     assert source == {"kind": "simulated", "n": 50, "slope": 2.0, "intercept": -1.0, "seed": 4}
+    written = runner.invoke(load_commands(), ["lab", "logistic", "--n", "5e1", "--seed", "4",
+                                              "--slope", "2", "--intercept", "-1", "--json"])
+    assert written.exit_code == 0 and json.loads(written.stdout)["source"] == source
 
 
 @pytest.mark.parametrize(
@@ -302,6 +307,9 @@ def test_cli_simulation():
         (["--n", "10", "--illustration", "2"], "got --n and --illustration"),
         (["--illustration", "4"], "must be 1, 2 or 3"),
         (["--n", "1"], "at least 2"),
+        (["--n", "2.5"], "--n must be an integer of at least 2, got 2.5"),
+        (["--n", "1e400"], "--n must be an integer of at least 2, got inf"),
+        (["--n", "3e7"], "at most 2e+07"),
         (["--points", "/nonexistent/points.csv"], "points.csv"),
     ],
 )
@@ -325,3 +333,71 @@ def test_cli_points_file_problems(tmp_path):
     assert out.exit_code == 2 and "is a file" in out.stderr and out.stdout == ""
     ok = runner.invoke(app, ["lab", "logistic", "--points", str(two), "--json"])
     assert ok.exit_code == 0 and json.loads(ok.stdout)["n"] == 4
+
+
+# --- large n: profiles counted exactly and summed over bins ----------------------------------
+
+
+def direct_profile(x, y, slopes, intercepts):
+    """Every (slope, intercept) pair against every point: the plain numpy reference."""
+    z = slopes[:, None] * x[None, :] + intercepts[:, None]
+    return np.mean(np.logaddexp(0.0, z) - y * z, axis=1), np.mean((z >= 0) == (y == 1), axis=1)
+
+
+@pytest.mark.parametrize(
+    ("slope", "intercept", "n", "decimals"),
+    [(1.0, 0.0, 50_000, None), (-2.0, 0.5, 30_000, 1), (0.3, 0.5, 40_000, 2)],
+)
+def test_large_profiles_equal_the_point_by_point_numbers(slope, intercept, n, decimals):
+    x, y = simulate(n, slope=slope, intercept=intercept, seed=n)
+    if decimals is not None:
+        x = np.round(x, decimals)  # ties
+    assert n > logistic.DIRECT_POINTS  # the binned sum
+    fit = fit_cross_entropy(x, y)
+    for along in ("intercept", "slope"):
+        prof = profile(x, y, fit, along=along)
+        grid = np.array(prof.values)
+        fixed = np.full_like(grid, fit.slope if along == "intercept" else fit.intercept)
+        pairs = (fixed, grid) if along == "intercept" else (grid, fixed)
+        loss, accuracy = direct_profile(x, y, *pairs)
+        assert np.array(prof.log_loss) == pytest.approx(loss, rel=1e-12, abs=0)
+        assert np.array_equal(prof.accuracy, accuracy)  # counted, not approximated
+        # lowest at the fit (a grid point may equal it to the last digits: 40/400 of 10 a)
+        at_fit = prof.log_loss[prof.values.index(prof.fitted)]
+        assert min(prof.log_loss) == pytest.approx(at_fit, rel=1e-13, abs=0)
+
+
+def test_exact_accuracies_at_the_boundary_and_for_every_sign():
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=400), 1)
+    y = (rng.random(400) < 0.5).astype(np.int64)
+    slopes = np.array([1.0, -1.0, 0.0, 0.0, 3.0, -0.5, 1e-300, 2.0])
+    # intercepts putting the boundary exactly on data points, and beyond every point
+    intercepts = np.array([-x[0], x[1], 0.0, -1.0, -3.0 * x[2], 0.5 * x[3], 0.0, -1e9])
+    order = np.argsort(x, kind="stable")
+    got = logistic._accuracies(x[order], y[order], slopes, intercepts)
+    assert np.array_equal(got, direct_profile(x, y, slopes, intercepts)[1])
+
+
+def test_binned_sum_gives_way_when_each_point_needs_a_bin():
+    x = np.sort(np.random.default_rng(6).normal(size=30_000))
+    slopes, intercepts = np.array([1e6, 0.0]), np.array([0.0, 0.2])
+    assert logistic._binned_mean_softplus(x, slopes, intercepts) is None
+    expected = np.mean(np.logaddexp(0.0, slopes[:, None] * x + intercepts[:, None]), axis=1)
+    assert logistic._mean_softplus(x, slopes, intercepts) == pytest.approx(expected, rel=1e-14)
+
+
+@pytest.mark.slow
+def test_ten_million_points_take_seconds():
+    # issue 19: `lab logistic --n 1e7` ran past 5 minutes (a Python loop over every cut, and
+    # profiles of 402 x n log losses each); 2e6 points here, with the CPU time bounded
+    start = time.process_time()
+    x, y = simulate(2_000_000, slope=1.0, intercept=0.0, seed=0)
+    result = logistic_lab(x, y)
+    data = result.to_dict()
+    assert time.process_time() - start < 20
+    fit = result.cross_entropy_fit
+    assert fit.per_point_log_loss is None and data["points"] is None
+    assert data["cross_entropy_fit"]["per_point_log_loss"] is None
+    assert fit.log_loss == pytest.approx(float(np.mean(log_losses(x, y, fit.slope, fit.intercept))))
+    assert len(json.dumps(data)) < 100_000

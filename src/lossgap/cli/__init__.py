@@ -10,20 +10,22 @@ Each command module registers itself on :data:`app` through :func:`command`, whi
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import inspect
 import json
 import os
+import signal
 import sys
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from lossgap.errors import InputError
+from lossgap.errors import INTERRUPTED, InputError, exit_interrupted
 from lossgap.printable import printable
 from lossgap.version import SCHEMA_VERSION, __version__
 
@@ -67,9 +69,15 @@ class OneLineErrors(TyperGroup):
             fail(f"error: {message}{where}", code)
             sys.exit(code)
         except (typer.Abort, KeyboardInterrupt):
-            fail("interrupted", 130)
-            sys.exit(130)
+            fail("interrupted", INTERRUPTED)
+            sys.exit(INTERRUPTED)
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:  # while the options are read; click would add an empty line
+            raise fail("interrupted", INTERRUPTED) from None
 
     def get_params(self, ctx: Any) -> list[Any]:
         return _flags_without_value(super().get_params(ctx))
@@ -167,7 +175,7 @@ def command(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             except (typer.Exit, typer.Abort, typer.TyperException):
                 raise
             except KeyboardInterrupt:
-                raise fail("interrupted", 130) from None
+                raise fail("interrupted", INTERRUPTED) from None
             except Exception as exc:  # anything else is our bug: exit 1
                 if os.environ.get("LOSSGAP_DEBUG"):
                     traceback.print_exc()
@@ -208,11 +216,33 @@ def _unreachable() -> None:  # pragma: no cover - main() imports a command befor
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the console script and ``python -m lossgap``."""
+    """Run one command line (``argv``, default ``sys.argv[1:]``); ends the process.
+
+    The program (:mod:`lossgap.__main__`) ends at once on Ctrl-C while modules load; while
+    the command runs, Ctrl-C raises ``KeyboardInterrupt`` so that its temporary files are
+    removed, then the process ends with ``lossgap: interrupted`` and exit status 130.
+    """
     args = sys.argv[1:] if argv is None else argv
     name = next((arg for arg in args if not arg.startswith("-")), None)
     try:  # a command's modules import numpy, scipy...: seconds a Ctrl-C may cut
         chosen = load_commands([name]) if name in COMMANDS else _listing()
     except KeyboardInterrupt:
-        raise SystemExit(fail("interrupted", 130).exit_code) from None
-    chosen(args=args, prog_name="lossgap")
+        raise SystemExit(fail("interrupted", INTERRUPTED).exit_code) from None
+    with _interruptible():
+        chosen(args=args, prog_name="lossgap")
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """While the command runs, Ctrl-C raises KeyboardInterrupt (if it ended the process).
+
+    The immediate exit comes back afterwards, for the interpreter's exit.
+    """
+    if signal.getsignal(signal.SIGINT) is not exit_interrupted:
+        yield  # run in-process (tests, notebooks): the caller's handler stays
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, exit_interrupted)

@@ -32,7 +32,12 @@ def lab_command(
         Path | None, typer.Option(help="A table of points: columns x and y (labels 0/1).")
     ] = None,
     n: Annotated[
-        int | None, typer.Option("--n", help="Simulate N points: x ~ N(0, 1), logit model.")
+        float | None,
+        typer.Option(
+            "--n",
+            metavar="N",
+            help="Simulate N points (1000, or 1e7): x ~ N(0, 1), logit model.",
+        ),
     ] = None,
     slope: Annotated[float, typer.Option(help="Slope a of the simulated model.")] = 1.0,
     intercept: Annotated[float, typer.Option(help="Intercept b of the simulated model.")] = 0.0,
@@ -69,7 +74,9 @@ def lab_command(
         result = logistic_lab(x, y, source={"kind": "points", "file": str(points)})
     elif n is not None:
         x, y = simulate(n, slope=slope, intercept=intercept, seed=seed)
-        source = {"kind": "simulated", "n": n, "slope": slope, "intercept": intercept, "seed": seed}
+        source = {
+            "kind": "simulated", "n": len(x), "slope": slope, "intercept": intercept, "seed": seed
+        }
         result = logistic_lab(x, y, source=source)
     else:
         assert illustration_number is not None

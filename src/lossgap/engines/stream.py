@@ -45,7 +45,7 @@ from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_T
 from lossgap.engines import one_blas_thread
 from lossgap.engines.batches import DEFAULT_BATCH_ROWS, BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
-from lossgap.io.tables import FORMATS, ColumnChoice, choose_columns
+from lossgap.io.tables import FORMATS, ColumnChoice, arrow_buffer, choose_columns
 
 if TYPE_CHECKING:  # imported where used: pyarrow.dataset imports pandas (0.7 s of a start)
     import pyarrow.dataset as ds
@@ -574,9 +574,9 @@ def _estimated_cells(path: Path, kind: str) -> float:
 
 
 _HEAD_READERS = {
-    "csv": lambda data: pa_csv.read_csv(pa.BufferReader(data)),
+    "csv": lambda data: pa_csv.read_csv(arrow_buffer(data)),
     "tsv": lambda data: pa_csv.read_csv(
-        pa.BufferReader(data), parse_options=pa_csv.ParseOptions(delimiter="\t")
+        arrow_buffer(data), parse_options=pa_csv.ParseOptions(delimiter="\t")
     ),
-    "jsonl": lambda data: pa_json.read_json(pa.BufferReader(data)),
+    "jsonl": lambda data: pa_json.read_json(arrow_buffer(data)),
 }

@@ -197,22 +197,41 @@ def _sniff(data: bytes) -> str:
     return "tsv" if first.count(b"\t") > first.count(b",") else "csv"
 
 
+def arrow_buffer(data: bytes) -> pa.Buffer:
+    """A copy of ``data`` in Arrow's own memory, for pyarrow's readers to read.
+
+    A threaded reader that fails early (an empty CSV) leaves a callback on one of Arrow's
+    worker threads that holds its input. Over Python bytes (``pa.py_buffer``), releasing
+    it takes the GIL; when that happens while the interpreter exits, the process aborts
+    ("terminate called without an active exception", exit 134). Arrow's memory is
+    released without the GIL.
+
+    Examples
+    --------
+    >>> arrow_buffer(b"y,p").to_pybytes()
+    b'y,p'
+    """
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return sink.getvalue()
+
+
 def _table_from_bytes(data: bytes, kind: str, where: str) -> pa.Table:
     """Read a whole table held in memory with the reader of ``kind``."""
     if kind == "gzip":
-        data = pa.input_stream(pa.py_buffer(data), compression="gzip").read()
+        data = pa.input_stream(arrow_buffer(data), compression="gzip").read()
         return _table_from_bytes(data, _sniff(data), where)
     name = Path(where)
     try:
         if kind in ("csv", "tsv"):
             options = pa_csv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
-            return pa_csv.read_csv(pa.py_buffer(data), parse_options=options)
+            return pa_csv.read_csv(arrow_buffer(data), parse_options=options)
         if kind == "parquet":
-            return pq.read_table(pa.py_buffer(data))
+            return pq.read_table(arrow_buffer(data))
         if kind == "jsonl":
-            return pa_json.read_json(pa.py_buffer(data))
+            return pa_json.read_json(arrow_buffer(data))
         if kind == "ipc":
-            return _ipc_table(pa.py_buffer(data))
+            return _ipc_table(arrow_buffer(data))
         if kind == "npy":
             return _arrays_from_npy(np.load(io.BytesIO(data), allow_pickle=False), name)
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
@@ -558,8 +577,11 @@ def column_values(table: pa.Table, name: str) -> np.ndarray:
     kind = column.type
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         # the values buffers as they are: pyarrow's to_numpy imports pandas to convert any
-        # column (half a second and more of the command line's start)
-        dtype = np.dtype(kind.to_pandas_dtype())
+        # column (half a second and more of the command line's start), and so does
+        # to_pandas_dtype at pyarrow 16, the floor: the dtype from the type's kind and width
+        signed = pa.types.is_signed_integer(kind)
+        letter = "f" if pa.types.is_floating(kind) else "i" if signed else "u"
+        dtype = np.dtype(f"{letter}{kind.bit_width // 8}")
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         parts = [
             np.frombuffer(

@@ -5,8 +5,10 @@ its plots and renders it through the jinja2 templates in ``render/templates/``:
 
 * one file: the CSS is inline and every plot is an SVG in a ``data:`` URI, so the page
   loads nothing from anywhere (no script, no font, no image request);
-* autoescaping is on for every template, so every user string (column names, ids, class
-  names, model and file names) is escaped;
+* every ``{{ }}`` output is made printable (:func:`lossgap.printable.printable`: a
+  control character, such as the ``ESC`` of a terminal sequence, or a newline shows as its
+  escape) and then escaped (autoescaping is on for every template), so every user string
+  (column names, ids, class names, model and file names) is inert, visible text;
 * it reads well on a laptop (plots in a two-column grid) and prints cleanly (one column,
   no figure split across pages).
 
@@ -26,6 +28,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from lossgap.printable import printable
 from lossgap.render.answer import Answer
 from lossgap.render.compare import comparison_answer, format_p
 from lossgap.render.compare import headline as comparison_headline
@@ -109,11 +112,27 @@ def _real(pair: PairComparison) -> list[str]:
 _LABELS = {"log_loss": "log loss", "brier": "Brier score"}
 
 
+def _printable(value: Any) -> Any:
+    """What every ``{{ }}`` writes: text made printable; HTML built by a template and
+    numbers pass unchanged.
+
+    Examples
+    --------
+    >>> _printable("id\\x1b]0;owned\\x07"), _printable(0.5)
+    ('id\\\\x1b]0;owned\\\\x07', 0.5)
+    """
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return printable(value)
+    return value
+
+
 @functools.cache
 def environment() -> Environment:
-    """The jinja2 environment: package templates, autoescape on, undefined names fail."""
+    """The jinja2 environment: package templates, every output printable and escaped,
+    undefined names fail."""
     env = Environment(
         loader=PackageLoader("lossgap.render", "templates"),
+        finalize=_printable,
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -54,7 +54,7 @@ def lab_renderables(result: LabResult) -> Iterator[RenderableType]:
             f"... and {len(result.accuracy_intervals) - 10} more (see --json).",
             style=style("dim"),
         )
-    if fit is not None and result.n <= 20:
+    if fit is not None and fit.per_point_log_loss is not None and result.n <= 20:
         losses = ", ".join(f"{v:.2f}" for v in fit.per_point_log_loss)
         yield Text(f"Per-point log loss of the fit: {losses}", style=style("dim"))
     yield Text("")

@@ -8,7 +8,8 @@ from typing import Any
 from lossgap.results.display import Displayable
 from lossgap.results.evaluation import json_safe
 
-#: JSON keeps the points only up to this many (the plots always get them).
+#: The points go to JSON, and per-point log losses are kept, only up to this many (the plots
+#: always get the points; beyond, the losses follow from the slope and the intercept).
 JSON_POINTS = 1000
 
 
@@ -23,7 +24,8 @@ class CrossEntropyFit:
         ``-intercept / slope``: where the predicted probability crosses 1/2.
     orientation : str
         ``"+"`` (``x >= cut`` predicts 1) or ``"-"`` (``x <= cut`` predicts 1).
-    per_point_log_loss : list of float
+    per_point_log_loss : list of float or None
+        None above :data:`JSON_POINTS` points.
     accuracy, log_loss : float
     """
 
@@ -31,7 +33,7 @@ class CrossEntropyFit:
     intercept: float
     cut: float
     orientation: str
-    per_point_log_loss: list[float]
+    per_point_log_loss: list[float] | None
     accuracy: float
     log_loss: float
 
@@ -58,7 +60,8 @@ class CutInterval:
         That model (slope ``inf`` when the infimum needs an infinite slope).
     cut : float or None
         Its cut (None for a constant model, slope 0).
-    per_point_log_loss : list of float
+    per_point_log_loss : list of float or None
+        None above :data:`JSON_POINTS` points.
     """
 
     orientation: str
@@ -73,7 +76,7 @@ class CutInterval:
     slope: float
     intercept: float
     cut: float | None
-    per_point_log_loss: list[float]
+    per_point_log_loss: list[float] | None
 
 
 @dataclass(frozen=True)

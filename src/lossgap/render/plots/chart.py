@@ -18,9 +18,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lossgap.errors import InputError
+from lossgap.printable import printable
 
 try:
     import matplotlib
+    import matplotlib.text
+    import matplotlib.ticker
     from cycler import cycler
     from matplotlib.figure import Figure
 except ImportError as exc:  # not a core dependency: the [plots] extra
@@ -109,6 +112,19 @@ def short(value: Any, width: int = 18) -> str:
     return text.replace("$", r"\$")
 
 
+def _drawable(text: str) -> str:
+    """A figure's text with its control characters escaped; line breaks stay (in a figure
+    they only break the line)."""
+    if text.isprintable():
+        return text
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def _drawable_ticks(formatter: Any) -> Any:
+    """A tick formatter whose labels pass through :func:`_drawable`."""
+    return matplotlib.ticker.FuncFormatter(lambda value, pos: _drawable(formatter(value, pos)))
+
+
 @dataclass
 class Chart:
     """A plot with its heading, the sentence that says what to see, and its reading guide.
@@ -143,6 +159,15 @@ class Chart:
         title(self.figure, self.summary)
 
     def _save(self, fmt: str, **kwargs: Any) -> bytes:
+        # class, model and file names come from the data: a control character in one would
+        # make the SVG invalid XML (the report's image breaks); drawn as its escape instead
+        for text in self.figure.findobj(matplotlib.text.Text):
+            text.set_text(_drawable(text.get_text()))
+        for ax in self.figure.axes:  # tick labels are made again from their formatter
+            for axis in (ax.xaxis, ax.yaxis):
+                if all(label.get_text().isprintable() for label in axis.get_ticklabels()):
+                    continue
+                axis.set_major_formatter(_drawable_ticks(axis.get_major_formatter()))
         buffer = io.BytesIO()
         # a per-chart salt keeps SVG ids stable from run to run and distinct between charts
         with plot_style(), matplotlib.rc_context({"svg.hashsalt": self.name}):
