@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 import lossgap
 from lossgap.cli import load_commands
-from tests.helpers.data import REAL_LOGS, random_binary, random_multiclass
+from tests.helpers.data import REAL_LOGS, needs_real_logs, random_binary, random_multiclass
 
 runner = CliRunner()
 app = load_commands()
@@ -209,6 +209,7 @@ def test_unknown_rank_metric_is_a_usage_error(tmp_path, three_models):
     assert result.exit_code == 2 and result.stdout == ""
 
 
+@needs_real_logs
 def test_real_credit_risk_predictions_three_models():
     """CryZiiiX/credit-risk-prediction: three models on the same 4886 test rows."""
     path = REAL_LOGS / "predictions" / "CryZiiiX__credit-risk-prediction__results__predictions.csv"
@@ -236,6 +237,7 @@ def test_real_credit_risk_predictions_three_models():
         )
 
 
+@needs_real_logs
 def test_real_adhd_long_format_six_models_on_85_subjects():
     """GiorgosBouh/raw_vs_KG_ADHD: 6 model configurations, out-of-fold scores per subject."""
     path = REAL_LOGS / "predictions" / "GiorgosBouh__raw_vs_KG_ADHD__results__predictions.csv"

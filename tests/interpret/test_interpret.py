@@ -13,7 +13,7 @@ from lossgap.cli import load_commands
 from lossgap.core.bounds import LN2, binary_entropy
 from lossgap.interpret import interpret, parse_metrics, read_number
 from tests.helpers.brute import binary_atoms, brute_binary_range, brute_error_loss
-from tests.helpers.data import REAL_LOGS
+from tests.helpers.data import REAL_LOGS, needs_real_logs
 
 # as pasted in seed 001, whose "loss:" label fell off
 SEED_001 = "0.4011 – acc: 0.8224 – val_loss: 0.4577 – val_acc: 0.7826"
@@ -223,6 +223,7 @@ def test_bad_input(call, match):
 
 
 
+@needs_real_logs
 def test_hugging_face_eval_dict_as_printed():
     state = json.loads(
         (REAL_LOGS / "hf" / "protonx-mles-01-projects__sentiment-classification-optimization"
@@ -239,6 +240,7 @@ def test_hugging_face_eval_dict_as_printed():
     assert s.accuracy_noise.n == 10000
 
 
+@needs_real_logs
 def test_dead_four_way_model_sits_at_ln4():
     path = REAL_LOGS / "hf" / "yuanhuanghuang__quality__baselines__lrqa____init__.py"
     state = json.loads(path.read_text())
@@ -253,6 +255,7 @@ def test_dead_four_way_model_sits_at_ln4():
     assert result.finding("miscalibrated") is not None  # 0.28 > 1/4 with uniform output
 
 
+@needs_real_logs
 def test_keras_csv_row_pasted_as_a_progress_line():
     lines = (
         REAL_LOGS / "keras" / "Aitzaz-Saleem__Detection-of-Tomato-Leaf-Diseases-Using-CNN__"
