@@ -344,11 +344,10 @@ def calibrated_labels(
     ((5, 4), True)
     """
     table = resampling_table(tally, bins)
-    mass = table.weights.sum(axis=1)
-    counts = np.maximum(np.rint(mass), 1.0)
     rng = np.random.default_rng((seed, 1))
-    drawn = rng.binomial(counts.astype(np.int64), table.scores, size=(draws, len(mass)))
-    return CalibratedLabels(table, drawn * (mass / counts))
+    return CalibratedLabels(
+        table, consistent_positives(rng, table.scores, table.weights.sum(axis=1), draws)
+    )
 
 
 def _binary_units(
