@@ -14,7 +14,7 @@ BIN := $(VENV)/bin
 TORCH := torch==2.13.0
 
 # Every framework extra the suite tests against.
-ALL_EXTRAS := dev,spark,torch,keras,lightning,huggingface,tensorboard,mlflow,wandb
+ALL_EXTRAS := dev,arrow,spark,torch,keras,lightning,huggingface,tensorboard,mlflow,wandb
 # The other supported Pythons; `make test-matrix PYTHONS="3.12"` picks others.
 PYTHONS ?= 3.10 3.13
 # What pytest runs there (default the suite: framework tests skip without their extras).
@@ -75,7 +75,7 @@ test-floor:
 	venv=.venv-$(if $(FLOORS),floor-)$$v; \
 	[ -x $$venv/bin/python ] || $$py -m venv $$venv; \
 	$(PYTHON) tools/floors.py > $$venv/floors.txt; \
-	$$venv/bin/python -m pip install --quiet $(if $(FLOORS),-c $$venv/floors.txt) -e '.[dev,tensorboard]'; \
+	$$venv/bin/python -m pip install --quiet $(if $(FLOORS),-c $$venv/floors.txt) -e '.[dev,arrow,tensorboard]'; \
 	echo "== Python $$v ($$py)$(if $(FLOORS), at the floors)"; \
 	$$venv/bin/python -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_ARGS)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import tomllib
 
 #: Dev and extra packages pinned as well as the core.
-ALSO = ("pandas", "matplotlib", "scikit-learn")
+ALSO = ("pandas", "matplotlib", "scikit-learn", "pyarrow")
 
 
 def floors(pyproject: Path) -> dict[str, str]:

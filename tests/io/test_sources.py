@@ -1,5 +1,7 @@
 """Every source pyarrow reads is an input: compressed CSV, Arrow IPC / Feather (v1 and v2,
-file and stream), standard input, pyarrow.fs URIs; each gives explain's numbers on the CSV."""
+file and stream), standard input, pyarrow.fs URIs; each gives explain's numbers on the CSV.
+Each test runs with pyarrow's readers and the core ones (conftest.py): those marked
+``arrow_only`` must be refused without pyarrow, in the line that names the extra."""
 
 from __future__ import annotations
 
@@ -55,6 +57,7 @@ def test_compressed_csv(tmp_path, table):
     assert numbers(tmp_path / "preds.tsv.bz2") == pytest.approx(expected(table), rel=1e-15)
 
 
+@pytest.mark.arrow_only
 @pytest.mark.filterwarnings("ignore:Feather V1:DeprecationWarning")
 @pytest.mark.parametrize("version", [1, 2])
 def test_feather_files(tmp_path, table, version):
@@ -63,6 +66,7 @@ def test_feather_files(tmp_path, table, version):
     assert numbers(path) == pytest.approx(expected(table), rel=1e-15)
 
 
+@pytest.mark.arrow_only
 def test_arrow_ipc_stream(tmp_path, table):
     path = tmp_path / "preds.arrows"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as writer:
@@ -70,6 +74,7 @@ def test_arrow_ipc_stream(tmp_path, table):
     assert numbers(path) == pytest.approx(expected(table), rel=1e-15)
 
 
+@pytest.mark.arrow_only
 def test_file_uri_through_pyarrow_fs(tmp_path, table):
     pq.write_table(table, tmp_path / "preds.parquet")
     uri = (tmp_path / "preds.parquet").as_uri()
@@ -78,6 +83,7 @@ def test_file_uri_through_pyarrow_fs(tmp_path, table):
     assert numbers(uri.replace("file:///", "file:/")) == pytest.approx(expected(table), rel=1e-15)
 
 
+@pytest.mark.arrow_only
 def test_unreachable_uri_is_one_line():
     with pytest.raises(
         InputError, match=r"cannot read 'nosuchscheme://bucket/p.csv' \(.*\): check"
@@ -85,7 +91,15 @@ def test_unreachable_uri_is_one_line():
         read_table("nosuchscheme://bucket/p.csv")
 
 
-@pytest.mark.parametrize("kind", ["csv", "parquet", "feather", "gzip"])
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "csv",
+        pytest.param("parquet", marks=pytest.mark.arrow_only),
+        pytest.param("feather", marks=pytest.mark.arrow_only),
+        "gzip",
+    ],
+)
 def test_standard_input(table, kind, monkeypatch):
     if kind == "csv":
         data = csv_bytes(table)

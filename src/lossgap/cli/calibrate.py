@@ -13,14 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 import typer
 
 from lossgap.calibrator import Calibrator, write_atomic
 from lossgap.cli import command
 from lossgap.errors import InputError
+from lossgap.io.columns import ColumnTable, arrow_enabled
 from lossgap.io.tables import (
     LABEL_CANDIDATES,
     LOGIT_CANDIDATES,
@@ -30,6 +28,7 @@ from lossgap.io.tables import (
     file_format,
     read_table,
 )
+from lossgap.io.text import write_delimited
 
 
 class CalibratorMethod(str, Enum):
@@ -42,13 +41,23 @@ class CalibratorMethod(str, Enum):
 
 
 #: Formats ``calibrate`` writes (those it reads that hold a table of named columns).
-_WRITERS = {
-    "csv": lambda table, path: pa_csv.write_csv(table, path),
-    "tsv": lambda table, path: pa_csv.write_csv(
-        table, path, write_options=pa_csv.WriteOptions(delimiter="\t")
-    ),
-    "parquet": lambda table, path: pq.write_table(table, path),
-}
+_WRITERS = ("csv", "tsv", "parquet")
+
+
+def _write(table: ColumnTable, path: Path, kind: str) -> None:
+    """pyarrow's writers when it reads the inputs; without it the core CSV writer, which
+    writes the same text (Parquet was not read without it)."""
+    if not arrow_enabled():
+        write_delimited(table, path, "\t" if kind == "tsv" else ",")
+        return
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    if kind == "parquet":
+        pq.write_table(table.to_arrow(), path)
+    else:
+        options = pa_csv.WriteOptions(delimiter="\t" if kind == "tsv" else ",")
+        pa_csv.write_csv(table.to_arrow(), path, write_options=options)
 
 
 def _columns(
@@ -88,7 +97,7 @@ def _strip_common_prefix(names: list[str]) -> list[str]:
     return [n[prefix:] for n in names]
 
 
-def check_fits(cal: Calibrator, table: pa.Table, columns: list[str], label: str | None) -> None:
+def check_fits(cal: Calibrator, table: ColumnTable, columns: list[str], label: str | None) -> None:
     """Refuse predictions of another task or class set, with one line."""
     classes = [str(c) for c in cal.classes]
     if cal.task == "binary" and len(columns) > 2:
@@ -175,6 +184,6 @@ def calibrate_command(
     mapped = cal.transform(values[:, 0] if len(columns) == 1 else values, from_logits=from_logits)
     mapped = mapped.reshape(len(values), -1)
     for j, name in enumerate(columns):
-        table = table.set_column(table.column_names.index(name), name, pa.array(mapped[:, j]))
-    write_atomic(target, write=lambda tmp: _WRITERS[kind](table, tmp))
+        table = table.set_column(name, mapped[:, j])
+    write_atomic(target, write=lambda tmp: _write(table, tmp, kind))
     typer.echo(f"wrote {target} ({cal.method} calibrator, {len(values)} rows)", err=True)

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
+from lossgap.io.columns import ColumnTable
 from lossgap.io.tables import choose_columns, column_values, read_table
 
 #: Column-name endings that mark a model's probability in a one-file comparison.
@@ -250,7 +250,7 @@ def _group_name(columns: Sequence[str]) -> str:
 
 
 def _predictions(
-    table: pa.Table,
+    table: ColumnTable,
     labels: np.ndarray,
     columns: Sequence[str],
     from_logits: bool,
@@ -283,7 +283,7 @@ def _models_of_files(
     logit: Sequence[str],
     id: str | None,
     options: dict[str, Any],
-    tables: Sequence[pa.Table] = (),
+    tables: Sequence[ColumnTable] = (),
 ) -> dict[str, Predictions]:
     names = _file_names(paths)
     tables = list(tables) or [read_table(p) for p in paths]
@@ -303,7 +303,7 @@ def _models_of_files(
         _check_labels(labels[0], labels[j][rows[j]], paths[0], paths[j], ids)
     out = {}
     for j, (name, table, choice) in enumerate(zip(names, tables, choices, strict=True)):
-        aligned = table.take(pa.array(rows[j])) if j else table
+        aligned = table.take(rows[j]) if j else table
         out[name] = _predictions(
             aligned, labels[0], choice.probs, choice.from_logits, ids, choice.label, id,
             options, name,
@@ -345,7 +345,7 @@ def _models_of_long_file(
         )
         raise InputError(msg)
     rest = table.drop_columns(list(model_column))
-    tables = [rest.filter(pa.array(keys == m)) for m in models]
+    tables = [rest.filter(keys == m) for m in models]
     # Each model's rows stand for a file named after the model, in messages too.
     paths = [Path(m) for m in models]
     return _models_of_files(paths, label, prob, logit, id, options, tables)
@@ -365,7 +365,7 @@ def _file_names(paths: Sequence[Path]) -> list[str]:
     return names
 
 
-def _row_by_row(paths: Sequence[Path], tables: Sequence[pa.Table]) -> list[np.ndarray]:
+def _row_by_row(paths: Sequence[Path], tables: Sequence[ColumnTable]) -> list[np.ndarray]:
     counts = [t.num_rows for t in tables]
     if len(set(counts)) > 1:
         shown = ", ".join(f"{p.name}: {c}" for p, c in zip(paths, counts, strict=True))

@@ -13,15 +13,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.errors import InputError
 from lossgap.io.tables import ColumnChoice, predictions_from_table
+
+if TYPE_CHECKING:  # the arrow extra: record batches come only from pyarrow's readers
+    import pyarrow as pa
 
 _ROW = re.compile(r"\bat row (\d+)")
 _IN_ALL = re.compile(r"row\(s\) in all")
@@ -171,6 +173,7 @@ def pool_batches(
 
     Examples
     --------
+    >>> import pyarrow as pa
     >>> b = pa.record_batch({"y": [0, 1, 1]})
     >>> pooled = pool_batches([(b, "a"), (b, "b"), (b, "c")], 6)
     >>> [(t.num_rows, first, where) for t, first, where in pooled]
@@ -195,6 +198,8 @@ def pool_batches(
 
 
 def _pooled(batches: list[pa.RecordBatch]) -> pa.Table:
+    import pyarrow as pa
+
     return pa.Table.from_batches(batches, schema=batches[0].schema)
 
 

@@ -14,10 +14,9 @@ from collections.abc import Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
 from rich.console import Console
 
 from lossgap.core.groups import group_codes
@@ -35,6 +34,9 @@ from lossgap.engines.stream import (
 )
 from lossgap.errors import InputError
 from lossgap.io.tables import choose_columns, column_values
+
+if TYPE_CHECKING:  # the arrow extra: record batches come only from pyarrow's readers
+    import pyarrow as pa
 
 
 def check_group_columns(by: Sequence[str], available: Sequence[str], where: str) -> None:

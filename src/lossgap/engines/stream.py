@@ -35,22 +35,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
 
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.engines import one_blas_thread
 from lossgap.engines.batches import DEFAULT_BATCH_ROWS, BatchSpec, pool_batches, resolve_classes
 from lossgap.errors import InputError
+from lossgap.io.columns import ArrowModule, arrow_enabled
 from lossgap.io.tables import FORMATS, ColumnChoice, arrow_buffer, choose_columns
 
-if TYPE_CHECKING:  # imported where used: pyarrow.dataset imports pandas (0.7 s of a start)
+if TYPE_CHECKING:  # for the types; at run time each module loads on first use (below)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
     import pyarrow.dataset as ds
+    import pyarrow.json as pa_json
+    import pyarrow.parquet as pq
     from rich.console import Console
     from rich.progress import Progress
+else:  # pyarrow is the arrow extra: imported when a stream is read, refused without it
+    _STREAMING = "streamed input (--engine stream, directories, globs)"
+    # pyarrow.dataset imports pandas (0.7 s of a start): it too loads on first use
+    pa, pc, pa_csv, ds, pa_json, pq = (
+        ArrowModule(f"pyarrow{suffix}", _STREAMING)
+        for suffix in ("", ".compute", ".csv", ".dataset", ".json", ".parquet")
+    )
 
 #: Formats read in batches.
 STREAMABLE = ("parquet", "csv", "tsv", "jsonl")
@@ -173,8 +181,6 @@ def resolve_source(source: str | Path) -> Source:
 
 
 def _file_format(kind: str) -> ds.FileFormat:
-    import pyarrow.dataset as ds
-
     if kind == "parquet":
         return ds.ParquetFileFormat()
     if kind == "jsonl":
@@ -193,8 +199,6 @@ def _unreadable(where: str, kind: str, exc: Exception) -> InputError:
 
 def open_dataset(src: Source) -> ds.Dataset:
     """The ``pyarrow.dataset`` of a source (the schema of its first file)."""
-    import pyarrow.dataset as ds
-
     try:
         dataset = ds.dataset([str(f) for f in src.files], format=_file_format(src.kind))
         dataset.schema.names  # noqa: B018 - a header that is not UTF-8 fails here, not later
@@ -213,7 +217,7 @@ def _rows_estimate(fragment: ds.Fragment, kind: str, path: Path) -> float:
 
 
 #: A pooled table, the input row of its first row and the file(s) it comes from.
-Pooled = tuple[pa.Table, int, str]
+Pooled = tuple["pa.Table", int, str]
 
 
 class _Meter:
@@ -254,8 +258,6 @@ def _batches(
 def _file_batches(
     dataset: ds.Dataset, src: Source, columns: Sequence[str], batch_rows: int, meter: _Meter
 ) -> Iterator[tuple[pa.RecordBatch, str]]:
-    import pyarrow.dataset as ds
-
     # read on demand in this thread, without pre-buffering Parquet column chunks: a
     # threaded reader runs ahead of the evaluation and holds much of the file
     parquet = src.kind == "parquet"
@@ -545,7 +547,7 @@ def choose_engine(path: str | Path, engine: Engine | str) -> str:
     if p.is_dir() or _is_glob(text):
         return "stream"
     kind = _known_format(p)
-    if not p.is_file() or kind not in STREAMABLE:
+    if not p.is_file() or kind not in STREAMABLE or not arrow_enabled():
         return "memory"
     return "stream" if _estimated_cells(p, kind) > STREAM_CELLS else "memory"
 

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
@@ -206,7 +205,7 @@ def _evaluate_long_file(
     distinct = np.unique(epochs[np.isfinite(epochs)])
     rows = []
     for done, epoch in enumerate(distinct, 1):
-        part = rest.filter(pa.array(epochs == epoch))
+        part = rest.filter(epochs == epoch)
         predictions = predictions_from_table(part, choice)
         evaluation = evaluate_predictions(predictions, replicates=0)
         where = Path(f"{path}[{epoch_column}={label_of(epoch)}]")

@@ -40,14 +40,17 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 from lossgap.errors import InputError
+from lossgap.io.columns import arrow_enabled, arrow_errors
 from lossgap.io.names import SPLITS, normalise_name, split_words
+from lossgap.io.text import TextTableError, split_rows, typed_column
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: The formats ``--format`` accepts.
 FORMATS = (
@@ -194,6 +197,8 @@ def _column_arrays(values: dict[str, list[Any]]) -> tuple[dict, dict, list[str],
 
 
 def _arrow_columns(table: pa.Table) -> tuple[dict, dict, list[str], list[Mixed]]:
+    import pyarrow as pa
+
     columns, logged, dropped, mixed = {}, {}, [], []
     for name in table.column_names:
         column = table.column(name)
@@ -214,6 +219,75 @@ def _arrow_columns(table: pa.Table) -> tuple[dict, dict, list[str], list[Mixed]]
         columns[name] = np.asarray(array, dtype=np.float64)
         logged[name] = ~column.is_null().to_numpy(zero_copy_only=False)
     return columns, logged, dropped, mixed
+
+
+def _frame_columns(data: Any) -> tuple[list[str], dict, dict, list[str], list[Mixed]]:
+    """A DataFrame's (pandas, polars) or a pyarrow Table's columns as :func:`_arrow_columns`
+    gives them; without pyarrow, a DataFrame's cells as :func:`_column_arrays` reads them
+    (pandas' NaN is a missing cell, as pyarrow converts it)."""
+    refused = (
+        f"cannot read a {type(data).__name__} as a training log: pass a path, a Keras "
+        "History or its .history dict, a DataFrame of the logged rows, or the rows as dicts"
+    )
+    if not arrow_enabled() and not type(data).__module__.startswith("pyarrow"):
+        if not (hasattr(data, "columns") and hasattr(data, "__getitem__")):
+            raise InputError(refused)
+        pandas = type(data).__module__.startswith("pandas")
+        values = {}
+        for name in data.columns:
+            column = data[name]
+            cells = column.tolist() if hasattr(column, "tolist") else column.to_list()
+            values[str(name)] = [
+                None if cell is None or (pandas and cell != cell) else cell for cell in cells
+            ]
+        return (list(values), *_column_arrays(values))
+    import pyarrow as pa
+
+    try:
+        arrow = data if isinstance(data, pa.Table) else pa.table(data)
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise InputError(refused) from exc
+    return (arrow.column_names, *_arrow_columns(arrow))
+
+
+def _log_columns(
+    text: str, delimiter: str
+) -> tuple[list[str], int, dict, dict, list[str], list[Mixed], list[Any]]:
+    """A log's columns (names, row count, float columns, logged masks, dropped and mixed
+    columns) and the rows skipped for their cell count: pyarrow's CSV reader, or the core one typing
+    the cells the same way. Only empty cells are missing: "nan" is a NaN the trainer
+    logged."""
+    bad: list[Any] = []
+    if not arrow_enabled():
+        header, cells, bad = split_rows(text.encode(), delimiter, skip_bad=True)
+        columns, logged, dropped, mixed = {}, {}, [], []
+        for name, column in zip(header, cells, strict=True):
+            values, mask = typed_column(column, frozenset(("",)))
+            if values.dtype.kind in "biuf" or (mask is not None and mask.all()):
+                present = np.ones(len(values), bool) if mask is None else ~mask
+                columns[name] = np.where(present, values, np.nan).astype(np.float64)
+                logged[name] = present
+                continue
+            read = _column_arrays({name: [c if c != "" else None for c in column]})
+            columns.update(read[0])
+            logged.update(read[1])
+            dropped += read[2]
+            mixed += read[3]
+        return header, len(cells[0]), columns, logged, dropped, mixed, bad
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+
+    def skip(row: Any) -> str:
+        bad.append(row)
+        return "skip"
+
+    table = pa_csv.read_csv(
+        pa.BufferReader(text.encode()),
+        read_options=pa_csv.ReadOptions(use_threads=False),
+        parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=skip),
+        convert_options=pa_csv.ConvertOptions(null_values=[""], strings_can_be_null=True),
+    )
+    return (table.column_names, table.num_rows, *_arrow_columns(table), bad)
 
 
 def _mixed_notes(mixed: list[Mixed], what: str, first_line: int = 0) -> list[str]:
@@ -280,26 +354,15 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
         lines = [lines[0]] + [line for line in lines[1:] if line != lines[0]]
         text = "\n".join(lines) + "\n"
     delimiter = _delimiter(lines[0])
-    bad: list[Any] = []
-
-    def skip(row: Any) -> str:
-        bad.append(row)
-        return "skip"
-
+    unreadable: tuple[type[Exception], ...] = (TextTableError, *arrow_errors())
     try:
-        table = pa_csv.read_csv(
-            pa.BufferReader(text.encode()),
-            read_options=pa_csv.ReadOptions(use_threads=False),
-            parse_options=pa_csv.ParseOptions(delimiter=delimiter, invalid_row_handler=skip),
-            # Only empty cells are missing: "nan" is a NaN the trainer logged.
-            convert_options=pa_csv.ConvertOptions(null_values=[""], strings_can_be_null=True),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        names, rows, columns, logged, dropped, mixed, bad = _log_columns(text, delimiter)
+    except unreadable as exc:
         msg = f"{str(path)!r} is not a readable table ({str(exc).splitlines()[0]}): {_FORMAT_HINT}"
         raise InputError(msg) from exc
-    if table.num_rows == 0:
+    if rows == 0:
         msg = (
-            f"{str(path)!r} has a header ({', '.join(table.column_names)}) but no rows: "
+            f"{str(path)!r} has a header ({', '.join(names)}) but no rows: "
             "the run logged no epoch"
         )
         raise InputError(msg)
@@ -316,7 +379,6 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
                 "last_line": any(row.number == last_line for row in bad),
             }
         )
-    columns, logged, dropped, mixed = _arrow_columns(table)
     notes = [f"column {name!r} holds text, not numbers: ignored" for name in dropped]
     # rows count from the line after the header
     notes += _mixed_notes(mixed, "column", first_line=2)
@@ -982,17 +1044,7 @@ def read_object(data: Any, *, name: str = "history") -> list[RawLog]:
         values = {k: [r.get(k) for r in rows] for k in names}
         columns, logged, dropped, mixed = _column_arrays(values)
     else:
-        try:
-            arrow = data if isinstance(data, pa.Table) else pa.table(data)
-        except (TypeError, ValueError, pa.ArrowException) as exc:
-            msg = (
-                f"cannot read a {type(data).__name__} as a training log: pass a path, a Keras "
-                "History or its .history dict, a DataFrame of the logged rows, or the rows "
-                "as dicts"
-            )
-            raise InputError(msg) from exc
-        names = arrow.column_names
-        columns, logged, dropped, mixed = _arrow_columns(arrow)
+        names, columns, logged, dropped, mixed = _frame_columns(data)
     if not columns or not len(next(iter(columns.values()))):
         msg = f"the {type(data).__name__} {name!r} has no rows: the run logged nothing"
         raise InputError(msg)

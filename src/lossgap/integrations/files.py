@@ -7,12 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 from scipy.special import softmax
 
 from lossgap.errors import InputError
+from lossgap.io.columns import ColumnTable, arrow_enabled, require_arrow
+from lossgap.io.text import write_delimited
 
 #: File formats the writers produce.
 FILE_FORMATS = ("csv", "parquet")
@@ -150,10 +149,18 @@ def write_epoch_predictions(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / epoch_file_name(epoch, step, file_format=file_format)
-    table = pa.table(columns)
+    table = ColumnTable.from_arrays(columns)
+    if file_format == "parquet":
+        require_arrow("Parquet")
+    if not arrow_enabled():  # the same text as pyarrow's writer, more slowly
+        write_delimited(table, path)
+        return path
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
     if file_format == "csv":
-        pa_csv.write_csv(table, path)
+        pa_csv.write_csv(table.to_arrow(), path)
     else:
-        pq.write_table(table, path)
+        pq.write_table(table.to_arrow(), path)
     return path
 

@@ -4,9 +4,12 @@ Besides local files: compressed ones (``preds.csv.gz``, ``.bz2``, ``.zst``, ``.l
 standard input (``-``, the format told by its first bytes) and every URI
 :mod:`pyarrow.fs` opens (``s3://``, ``gs://``, ``hdfs://``, ``file://``).
 
-Tables are read with pyarrow (CSV, TSV, Parquet, JSON Lines) or numpy (``.npy``/``.npz``),
-never by a hand-written parser. Every failure is an :class:`~lossgap.InputError` naming
-the file and the fix.
+Every reader gives a :class:`~lossgap.io.columns.ColumnTable`. With pyarrow installed (the
+``arrow`` extra) it reads CSV, TSV and JSON Lines, and it alone reads Parquet, Arrow IPC,
+``.zst``/``.lz4`` and URIs; without it (or with ``LOSSGAP_ARROW=0``) the core readers of
+:mod:`lossgap.io.text` read the text formats, with the same columns and the same error
+lines, and the others are refused in one line naming the extra. numpy reads ``.npy`` and
+``.npz``. Every failure is an :class:`~lossgap.InputError` naming the file and the fix.
 
 Column layout of numpy files: a structured ``.npy`` gives one column per field; a plain
 2-D ``.npy`` gives columns ``"0"``, ``"1"``...; a ``.npz`` gives one column per array, a
@@ -15,25 +18,34 @@ Column layout of numpy files: a structured ``.npy`` gives one column per field; 
 
 from __future__ import annotations
 
+import bz2
 import fnmatch
 import io
 import re
 import sys
 import tokenize
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.json as pa_json
-import pyarrow.parquet as pq
 
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
+from lossgap.io.columns import (
+    ColumnTable,
+    arrow_column,
+    arrow_enabled,
+    arrow_errors,
+    require_arrow,
+)
+from lossgap.io.text import TextTableError, read_delimited, read_json_lines
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: File suffixes and the reader each one uses.
 FORMATS = {
@@ -57,6 +69,9 @@ FORMATS = {
 #: Compression suffixes and pyarrow's codec names; the format is the suffix before.
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 
+#: What only pyarrow reads, as the one line that asks for the extra names it.
+_ARROW_ONLY = {"parquet": "Parquet", "ipc": "Arrow IPC (Feather)"}
+
 #: ``scheme://...``, or ``scheme:/...``: a CLI argument read as a Path loses a slash.
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):(?P<slashes>/+)(?P<rest>.*)$")
 
@@ -71,23 +86,32 @@ def file_format(path: Path) -> str:
     return FORMATS.get(path.suffix.lower(), "csv")
 
 
-def read_table(path: str | Path) -> pa.Table:
-    """Read a whole prediction file as a pyarrow Table.
+def read_table(path: str | Path) -> ColumnTable:
+    """Read a whole prediction file as columns.
 
     Parameters
     ----------
     path : str or Path
-        A ``.csv``, ``.tsv``, ``.parquet``, ``.jsonl`` (or ``.json`` lines), ``.npy`` or
-        ``.npz`` file.
+        A ``.csv``, ``.tsv``, ``.parquet``, ``.jsonl`` (or ``.json`` lines), Arrow IPC,
+        ``.npy`` or ``.npz`` file, compressed or not; ``-`` (standard input); a URI.
 
     Returns
     -------
-    pyarrow.Table
+    ColumnTable
 
     Raises
     ------
     lossgap.InputError
-        Missing, empty, header-only or unreadable files.
+        Missing, empty, header-only or unreadable files; a format that needs pyarrow when
+        it is not installed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "preds.csv"
+    >>> _ = path.write_text("y,p\\n0,0.2\\n1,0.7\\n")
+    >>> read_table(path).values("p")
+    array([0.2, 0.7])
     """
     table = _read_source(str(path))
     if table is not None:
@@ -106,7 +130,7 @@ def read_table(path: str | Path) -> pa.Table:
     return _checked(_READERS[kind](path), str(path))
 
 
-def _checked(table: pa.Table, where: str) -> pa.Table:
+def _checked(table: ColumnTable, where: str) -> ColumnTable:
     """The table, unless it has no column or no row."""
     if table.num_columns == 0:
         msg = f"file {where!r} holds no columns: is it a table?"
@@ -121,7 +145,7 @@ def _checked(table: pa.Table, where: str) -> pa.Table:
     return table
 
 
-def _read_source(source: str) -> pa.Table | None:
+def _read_source(source: str) -> ColumnTable | None:
     """Standard input, a URI or a compressed file; None for a plain local path."""
     uri = _URI.match(source)
     compression = COMPRESSIONS.get(Path(source).suffix.lower())
@@ -137,18 +161,70 @@ def _read_source(source: str) -> pa.Table | None:
             address = source
         else:  # Path("s3://b/k") is "s3:/b/k"; Path("file:///x") is "file:/x"
             address = f"{scheme}:///{rest}" if scheme == "file" else f"{scheme}://{rest}"
+        require_arrow(f"{scheme}:// paths")
         return _table_from_bytes(_read_uri(address, compression), _inner_format(address), address)
     if compression is not None:
         path = Path(source)
         if not path.is_file():
             return None  # the plain path's checks name the problem
-        try:
-            with pa.input_stream(source, compression=compression) as stream:
-                data = stream.read()
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise _not_a_table(path, f"{compression}-compressed", exc) from exc
-        return _table_from_bytes(data, _inner_format(source), source)
+        return _table_from_bytes(_decompress(path, compression), _inner_format(source), source)
     return None
+
+
+def _decompress(path: Path, compression: str) -> bytes:
+    """A compressed file's bytes: pyarrow's codecs, or the standard library's gzip and bz2
+    with pyarrow's messages."""
+    kind = f"{compression}-compressed"
+    if arrow_enabled():
+        import pyarrow as pa
+
+        try:
+            with pa.input_stream(str(path), compression=compression) as stream:
+                return stream.read()
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise _not_a_table(path, kind, exc) from exc
+    if compression not in ("gzip", "bz2"):
+        require_arrow(f"{compression} files")
+    try:
+        return _inflate(path.read_bytes(), compression)
+    except OSError as exc:
+        raise _not_a_table(path, kind, exc) from exc
+
+
+def _inflate(data: bytes, compression: str) -> bytes:
+    """gzip or bz2 data (one member after another) as pyarrow's codecs read it.
+
+    Examples
+    --------
+    >>> import gzip
+    >>> _inflate(gzip.compress(b"y,p") + gzip.compress(b"\\n"), "gzip")
+    b'y,p\\n'
+    >>> _inflate(b"text", "gzip")
+    Traceback (most recent call last):
+    ...
+    OSError: zlib inflate failed: incorrect header check
+    """
+    out = []
+    while data:
+        if compression == "gzip":
+            codec: Any = zlib.decompressobj(wbits=31)
+            try:
+                out.append(codec.decompress(data))
+            except zlib.error as exc:
+                raise OSError(f"zlib inflate failed: {str(exc).split(': ', 1)[-1]}") from None
+        else:
+            if not data.startswith(b"BZh"):
+                msg = "bz2 decompress failed: data is not bz2-compressed (no magic header)"
+                raise OSError(msg)
+            codec = bz2.BZ2Decompressor()
+            try:
+                out.append(codec.decompress(data))
+            except OSError:
+                raise OSError("bz2 decompress failed: data integrity error") from None
+        if not codec.eof:
+            raise OSError("Truncated compressed stream")
+        data = codec.unused_data
+    return b"".join(out)
 
 
 def _inner_format(name: str) -> str:
@@ -160,6 +236,7 @@ def _inner_format(name: str) -> str:
 
 
 def _read_uri(address: str, compression: str | None) -> bytes:
+    import pyarrow as pa
     from pyarrow import fs
 
     try:
@@ -211,39 +288,64 @@ def arrow_buffer(data: bytes) -> pa.Buffer:
     >>> arrow_buffer(b"y,p").to_pybytes()
     b'y,p'
     """
+    import pyarrow as pa
+
     sink = pa.BufferOutputStream()
     sink.write(data)
     return sink.getvalue()
 
 
-def _table_from_bytes(data: bytes, kind: str, where: str) -> pa.Table:
+def _table_from_bytes(data: bytes, kind: str, where: str) -> ColumnTable:
     """Read a whole table held in memory with the reader of ``kind``."""
-    if kind == "gzip":
-        data = pa.input_stream(arrow_buffer(data), compression="gzip").read()
-        return _table_from_bytes(data, _sniff(data), where)
     name = Path(where)
+    if kind == "gzip":
+        try:
+            data = _inflate(data, "gzip")
+        except OSError as exc:
+            raise _not_a_table(name, "gzip-compressed", exc) from exc
+        return _table_from_bytes(data, _sniff(data), where)
+    if kind in _ARROW_ONLY:
+        require_arrow(_ARROW_ONLY[kind])
+    unreadable: tuple[type[Exception], ...] = (
+        TextTableError, UnicodeDecodeError, *_NUMPY_FILE_ERRORS, *arrow_errors()
+    )  # fmt: skip
     try:
-        if kind in ("csv", "tsv"):
-            options = pa_csv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
-            return pa_csv.read_csv(arrow_buffer(data), parse_options=options)
-        if kind == "parquet":
-            return pq.read_table(arrow_buffer(data))
-        if kind == "jsonl":
-            return pa_json.read_json(arrow_buffer(data))
-        if kind == "ipc":
-            return _ipc_table(arrow_buffer(data))
-        if kind == "npy":
-            return _arrays_from_npy(np.load(io.BytesIO(data), allow_pickle=False), name)
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return _arrays_to_table({k: archive[k] for k in archive.files}, name)
+        if kind in ("npy", "npz"):
+            if kind == "npy":
+                return _arrays_from_npy(np.load(io.BytesIO(data), allow_pickle=False), name)
+            with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+                return _arrays_to_table({k: archive[k] for k in archive.files}, name)
+        if not arrow_enabled():
+            if kind in ("csv", "tsv"):
+                return read_delimited(data, "\t" if kind == "tsv" else ",")
+            return read_json_lines(data)
+        return ColumnTable.from_arrow(_arrow_table_from_bytes(data, kind))
     except InputError:  # a ValueError, but already the one line to show
         raise
-    except (pa.ArrowInvalid, pa.ArrowTypeError, *_NUMPY_FILE_ERRORS) as exc:
+    except unreadable as exc:
         raise _not_a_table(name, kind.upper() if kind != "jsonl" else "JSON Lines", exc) from exc
+
+
+def _arrow_table_from_bytes(data: bytes, kind: str) -> pa.Table:
+    if kind in ("csv", "tsv"):
+        import pyarrow.csv as pa_csv
+
+        options = pa_csv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
+        return pa_csv.read_csv(arrow_buffer(data), parse_options=options)
+    if kind == "jsonl":
+        import pyarrow.json as pa_json
+
+        return pa_json.read_json(arrow_buffer(data))
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(arrow_buffer(data))
+    return _ipc_table(arrow_buffer(data))
 
 
 def _ipc_table(source: object) -> pa.Table:
     """An Arrow IPC file (Feather v2), a Feather v1 file, or an IPC stream."""
+    import pyarrow as pa
     import pyarrow.feather as feather
 
     try:
@@ -299,53 +401,74 @@ def _not_a_table(path: Path, kind: str, exc: Exception | None = None) -> InputEr
     return InputError(msg)
 
 
-def _read_delimited(path: Path, delimiter: str, kind: str) -> pa.Table:
+def _read_text(path: Path, kind: str, label: str) -> ColumnTable:
+    """A local CSV, TSV or JSON Lines file, by pyarrow's reader or the core one."""
     if _looks_binary(path):
-        raise _not_a_table(path, kind)
+        raise _not_a_table(path, label)
+    if not arrow_enabled():
+        try:
+            data = path.read_bytes()
+            if kind == "jsonl":
+                return read_json_lines(data)
+            return read_delimited(data, "\t" if kind == "tsv" else ",")
+        except (TextTableError, UnicodeDecodeError) as exc:
+            raise _not_a_table(path, label, exc) from exc
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+    import pyarrow.json as pa_json
+
     try:
-        table = pa_csv.read_csv(path, parse_options=pa_csv.ParseOptions(delimiter=delimiter))
-        table.column_names  # noqa: B018 - pyarrow checks the values' UTF-8, not the header's
-        return table
+        if kind == "jsonl":
+            table = pa_json.read_json(path)
+        else:
+            options = pa_csv.ParseOptions(delimiter="\t" if kind == "tsv" else ",")
+            table = pa_csv.read_csv(path, parse_options=options)
+        # pyarrow checks the values' UTF-8, not the header's: the names are decoded here
+        return ColumnTable.from_arrow(table)
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
-        raise _not_a_table(path, kind, exc) from exc
+        raise _not_a_table(path, label, exc) from exc
 
 
-def _read_csv(path: Path) -> pa.Table:
-    return _read_delimited(path, ",", "CSV")
+def _read_csv(path: Path) -> ColumnTable:
+    return _read_text(path, "csv", "CSV")
 
 
-def _read_tsv(path: Path) -> pa.Table:
-    return _read_delimited(path, "\t", "TSV")
+def _read_tsv(path: Path) -> ColumnTable:
+    return _read_text(path, "tsv", "TSV")
 
 
-def _read_parquet(path: Path) -> pa.Table:
+def _read_jsonl(path: Path) -> ColumnTable:
+    return _read_text(path, "jsonl", "JSON Lines (one object per line)")
+
+
+def _read_parquet(path: Path) -> ColumnTable:
+    require_arrow("Parquet")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         if path.is_file():  # read_table would import pyarrow.dataset, and with it pandas (0.7 s)
-            return pq.ParquetFile(path).read()
-        return pq.read_table(path)
+            return ColumnTable.from_arrow(pq.ParquetFile(path).read())
+        return ColumnTable.from_arrow(pq.read_table(path))
     except (pa.ArrowInvalid, OSError) as exc:
         raise _not_a_table(path, "Parquet", exc) from exc
 
 
-def _read_jsonl(path: Path) -> pa.Table:
-    if _looks_binary(path):
-        raise _not_a_table(path, "JSON Lines")
-    try:
-        table = pa_json.read_json(path)
-        table.column_names  # noqa: B018 - pyarrow checks the values' UTF-8, not the keys'
-        return table
-    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError) as exc:
-        raise _not_a_table(path, "JSON Lines (one object per line)", exc) from exc
+def _numpy_column(array: np.ndarray) -> np.ndarray:
+    """A numpy file's column as pyarrow held it: text (``U``, ``S``) as Python objects."""
+    if array.dtype.kind in "US":
+        return array.astype(object)
+    return array
 
 
-def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
+def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> ColumnTable:
     columns: dict[str, np.ndarray] = {}
     for name, array in arrays.items():
         if array.ndim == 1:
-            columns[name] = array
+            columns[name] = _numpy_column(array)
         elif array.ndim == 2:
             for j in range(array.shape[1]):
-                columns[f"{name}_{j}"] = array[:, j]
+                columns[f"{name}_{j}"] = _numpy_column(array[:, j])
         else:
             msg = f"array {name!r} in {str(path)!r} has shape {array.shape}: pass 1-D or 2-D arrays"
             raise InputError(msg)
@@ -354,13 +477,13 @@ def _arrays_to_table(arrays: dict[str, np.ndarray], path: Path) -> pa.Table:
         shown = ", ".join(f"{k}: {len(v)}" for k, v in columns.items())
         msg = f"arrays in {str(path)!r} differ in length ({shown}): pass one row per sample"
         raise InputError(msg)
-    return pa.table(columns)
+    return ColumnTable.from_arrays(columns)
 
 
-#: What numpy and pyarrow raise for a corrupt, truncated or foreign .npy/.npz file (a bad
-#: zip, a CRC mismatch, a header it cannot parse, a pickled object it will not load, text
-#: that is not valid UTF-32, values pyarrow cannot hold, zip flags for encryption or
-#: compression methods zipfile refuses with RuntimeError or NotImplementedError).
+#: What numpy raises for a corrupt, truncated or foreign .npy/.npz file (a bad zip, a CRC
+#: mismatch, a header it cannot parse, a pickled object it will not load, text that is not
+#: valid UTF-32, zip flags for encryption or compression methods zipfile refuses with
+#: RuntimeError or NotImplementedError).
 _NUMPY_FILE_ERRORS = (
     RuntimeError,
     OSError,
@@ -369,13 +492,12 @@ _NUMPY_FILE_ERRORS = (
     zipfile.BadZipFile,
     SyntaxError,
     tokenize.TokenError,
-    pa.ArrowException,
     UnicodeError,
     ValueError,
 )
 
 
-def _read_npy(path: Path) -> pa.Table:
+def _read_npy(path: Path) -> ColumnTable:
     try:
         array = np.load(path, allow_pickle=False)
         return _arrays_from_npy(array, path)
@@ -385,7 +507,7 @@ def _read_npy(path: Path) -> pa.Table:
         raise _not_a_table(path, ".npy", exc) from exc
 
 
-def _arrays_from_npy(array: np.ndarray, path: Path) -> pa.Table:
+def _arrays_from_npy(array: np.ndarray, path: Path) -> ColumnTable:
     if array.dtype.names:
         return _arrays_to_table({name: array[name] for name in array.dtype.names}, path)
     if array.ndim == 1:
@@ -393,10 +515,10 @@ def _arrays_from_npy(array: np.ndarray, path: Path) -> pa.Table:
     if array.ndim != 2:
         msg = f"array in {str(path)!r} has shape {array.shape}: pass a 1-D or 2-D array"
         raise InputError(msg)
-    return pa.table({str(j): array[:, j] for j in range(array.shape[1])})
+    return _arrays_to_table({str(j): array[:, j] for j in range(array.shape[1])}, path)
 
 
-def _read_npz(path: Path) -> pa.Table:
+def _read_npz(path: Path) -> ColumnTable:
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):  # a .npy under an .npz name
@@ -409,9 +531,12 @@ def _read_npz(path: Path) -> pa.Table:
         raise _not_a_table(path, ".npz", exc) from exc
 
 
-def _read_ipc(path: Path) -> pa.Table:
+def _read_ipc(path: Path) -> ColumnTable:
+    require_arrow(_ARROW_ONLY["ipc"])
+    import pyarrow as pa
+
     try:
-        return _ipc_table(path)
+        return ColumnTable.from_arrow(_ipc_table(path))
     except (pa.ArrowInvalid, OSError) as exc:
         raise _not_a_table(path, "Arrow IPC (Feather)", exc) from exc
 
@@ -563,44 +688,20 @@ def _guess_probability_columns(
     raise InputError(msg)
 
 
-def column_values(table: pa.Table, name: str) -> np.ndarray:
-    """A column as numpy, refusing empty cells with the row that has one."""
-    column = table.column(name)
-    if column.null_count:
-        mask = column.is_null().to_numpy(zero_copy_only=False)
-        row = int(np.argmax(mask))
-        msg = (
-            f"column {name!r} has an empty value at row {row} ({column.null_count} row(s) in "
-            "all): drop or fill those rows"
-        )
-        raise InputError(msg)
-    kind = column.type
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind):
-        # the values buffers as they are: pyarrow's to_numpy imports pandas to convert any
-        # column (half a second and more of the command line's start), and so does
-        # to_pandas_dtype at pyarrow 16, the floor: the dtype from the type's kind and width
-        signed = pa.types.is_signed_integer(kind)
-        letter = "f" if pa.types.is_floating(kind) else "i" if signed else "u"
-        dtype = np.dtype(f"{letter}{kind.bit_width // 8}")
-        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-        parts = [
-            np.frombuffer(
-                chunk.buffers()[1],
-                dtype=dtype,
-                count=len(chunk),
-                offset=chunk.offset * dtype.itemsize,
-            )
-            for chunk in chunks
-            if len(chunk)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate(parts) if parts else np.empty(0, dtype=dtype)
-    return column.to_numpy(zero_copy_only=False)
+def column_values(table: ColumnTable | pa.Table | pa.RecordBatch, name: str) -> np.ndarray:
+    """A column as numpy, refusing empty cells with the row that has one.
+
+    ``table`` is what :func:`read_table` returns, or a pyarrow Table or RecordBatch (the
+    streaming engine's batches).
+    """
+    if isinstance(table, ColumnTable):
+        return table.values(name)
+    values, mask = arrow_column(table.column(name))
+    return ColumnTable((name,), (values,), (mask,)).values(name)
 
 
 def predictions_from_table(
-    table: pa.Table | pa.RecordBatch,
+    table: ColumnTable | pa.Table | pa.RecordBatch,
     choice: ColumnChoice,
     *,
     threshold: float = 0.5,

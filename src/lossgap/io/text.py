@@ -1,0 +1,450 @@
+"""The core readers of text tables, for an install without pyarrow: CSV, TSV, JSON Lines.
+
+They parse with the standard library (:mod:`csv`, :mod:`json`) and type each column the way
+pyarrow's readers do, so that a file gives the same :class:`~lossgap.io.columns.ColumnTable`
+(and so the same Predictions, and the same error lines) with or without pyarrow:
+
+* CSV: a column is null (every cell empty), int64, bool, date, time, timestamp, float64, text,
+  or bytes (text that is not UTF-8), the first of these all its cells fit; pyarrow's null
+  markers (``""``, ``NA``, ``nan``, ``NULL``...) are empty cells except in a text column;
+  numbers may have spaces or tabs around them; empty lines are skipped; a row with another
+  number of cells than the header is refused with pyarrow's message.
+* JSON Lines: one object per line (or several, separated by spaces); a key missing from
+  a row is an empty cell; a column is int64, float64, bool, timestamp (text that is one)
+  or text, or holds the nested values as they are.
+
+``tests/io/test_readers_agree.py`` and ``tools/fuzz_inputs.py`` hold the two to it.
+pyarrow types a column from its first megabyte and refuses a later cell that does not fit
+that type; these readers type it from all its cells.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from lossgap.io.columns import ColumnTable
+
+#: pyarrow's ``ConvertOptions().null_values``: empty cells, unless the column is text.
+NULL_VALUES = frozenset(
+    ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+     "1.#QNAN", "N/A", "NA", "NULL", "NaN", "n/a", "nan", "null")
+)  # fmt: skip
+#: pyarrow's ``true_values`` and ``false_values``.
+TRUE_VALUES = frozenset(("1", "True", "TRUE", "true"))
+FALSE_VALUES = frozenset(("0", "False", "FALSE", "false"))
+
+_INT = re.compile(r"[ \t]*(-?[0-9]+|0[xX][0-9a-fA-F]+)[ \t]*")
+_FLOAT = re.compile(
+    r"[ \t]*[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+    r"|(?i:inf(?:inity)?|nan))[ \t]*"
+)
+_DATE = re.compile(r"[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2})[ \t]*")
+_TIME = re.compile(r"[ \t]*([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?[ \t]*")
+_TIMESTAMP = re.compile(
+    r"[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}:[0-9]{2}(?::[0-9]{2})?)"
+    r"(\.[0-9]{1,9})?)?[ \t]*"
+)
+#: One physical line and its terminator (``\n``, ``\r\n`` or ``\r``, as pyarrow splits).
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+class TextTableError(ValueError):
+    """A text table that cannot be read; the message is pyarrow's for the same input."""
+
+
+class BadRow:
+    """A row with another number of cells than the header, as pyarrow's ``InvalidRow``:
+    ``number`` counts the non-empty rows from 1, the header's included."""
+
+    def __init__(self, number: int, expected_columns: int, actual_columns: int, text: str):
+        self.number = number
+        self.expected_columns = expected_columns
+        self.actual_columns = actual_columns
+        self.text = text
+
+
+def split_rows(
+    data: bytes, delimiter: str, skip_bad: bool = False
+) -> tuple[list[str], list[list[str]], list[BadRow]]:
+    """The header and each column's cells of a delimited text; rows whose cell count
+    differs from the header's are refused (pyarrow's message) or, with ``skip_bad``,
+    left out and returned.
+
+    Examples
+    --------
+    >>> header, columns, bad = split_rows(b"a,b\\n1,2\\n3\\n", ",", skip_bad=True)
+    >>> header, columns, [(r.number, r.actual_columns) for r in bad]
+    (['a', 'b'], [['1'], ['2']], [(3, 1)])
+    """
+    if not data:
+        raise TextTableError("Empty CSV file")
+    text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for match in _LINE.finditer(text):
+            consumed.append(match.group())
+            yield match.group()
+
+    reader = csv.reader(lines(), delimiter=delimiter, quotechar='"', strict=False)
+    header: list[str] | None = None
+    columns: list[list[str]] = []
+    bad: list[BadRow] = []
+    number = 0
+    try:
+        for row in reader:
+            raw = "".join(consumed)
+            consumed.clear()
+            if not row:
+                continue
+            number += 1
+            if header is None:
+                if not raw.endswith(("\n", "\r")):
+                    break  # pyarrow needs the header's line end to count the columns
+                header = row
+                columns = [[] for _ in row]
+                continue
+            if len(row) != len(header):
+                shown = raw.rstrip("\r\n")
+                if skip_bad:
+                    bad.append(BadRow(number, len(header), len(row), shown))
+                    continue
+                shown = shown if len(shown) <= 100 else shown[:96] + " ..."
+                msg = f"CSV parse error: Expected {len(header)} columns, got {len(row)}: {shown}"
+                raise TextTableError(_surrogates_as_text(msg))
+            for column, cell in zip(columns, row, strict=True):
+                column.append(cell)
+    except csv.Error as exc:
+        raise TextTableError(f"CSV parse error: {exc}") from exc
+    if header is None:
+        msg = "CSV parse error: Empty CSV file or block: cannot infer number of columns"
+        raise TextTableError(msg)
+    return [_column_name(name) for name in header], columns, bad
+
+
+def read_delimited(data: bytes, delimiter: str) -> ColumnTable:
+    """A CSV (``delimiter=","``) or TSV (``"\\t"``) table held in memory.
+
+    Examples
+    --------
+    >>> t = read_delimited(b"y,p,id\\n0, 0.25,a\\n1,NA,b\\n", ",")
+    >>> [t.arrays[j].dtype.kind for j in range(3)], t.nulls[1].tolist()
+    (['i', 'f', 'O'], [False, True])
+    """
+    header, columns, _ = split_rows(data, delimiter)
+    typed = [typed_column(cells) for cells in columns]
+    return ColumnTable(tuple(header), tuple(a for a, _ in typed), tuple(m for _, m in typed))
+
+
+def _surrogates_as_text(text: str) -> str:
+    """Undecodable bytes (kept as surrogates) shown as the replacement character."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _column_name(name: str) -> str:
+    """A header cell; one that is not UTF-8 fails as pyarrow's header does."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8")
+
+
+def typed_column(
+    cells: list[str], null_values: frozenset[str] = NULL_VALUES
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """One CSV column's cells as pyarrow types them: values and the mask of empty cells
+    (``null_values``: the cells that are empty, unless the column is text).
+
+    Examples
+    --------
+    >>> typed_column(["1", "true"])
+    (array([ True,  True]), None)
+    >>> typed_column(["0x1f", " 7"])
+    (array([31,  7]), None)
+    >>> typed_column(["NA", "x"])
+    (array(['NA', 'x'], dtype=object), None)
+    """
+    n = len(cells)
+    null = np.fromiter((c in null_values for c in cells), dtype=bool, count=n)
+    if null.all():  # every cell empty (or none): pyarrow's null column
+        return np.full(n, None, dtype=object), null if n else None
+    mask = null if null.any() else None
+    present = [c for c, z in zip(cells, null.tolist(), strict=True) if not z]
+    for parse in (_ints, _bools, _dates, _times, _timestamps, _floats):
+        values = parse(present)
+        if values is not None:
+            if mask is None:
+                return values, None
+            full = np.zeros(n, dtype=values.dtype)
+            full[~mask] = values
+            return full, mask
+    text = np.empty(n, dtype=object)
+    try:
+        text[:] = [c.encode("utf-8", "surrogateescape").decode("utf-8") for c in cells]
+    except UnicodeDecodeError:  # not UTF-8: bytes, as pyarrow's binary column
+        text[:] = [c.encode("utf-8", "surrogateescape") for c in cells]
+    return text, None
+
+
+def _ints(cells: list[str]) -> np.ndarray | None:
+    if not all(map(_INT.fullmatch, cells)):
+        return None
+    values = [int(c, 16) if "x" in c or "X" in c else int(c) for c in cells]
+    try:
+        return np.array(values, dtype=np.int64)
+    except OverflowError:  # beyond int64: pyarrow reads it as a float
+        return None
+
+
+def _bools(cells: list[str]) -> np.ndarray | None:
+    if not all(c in TRUE_VALUES or c in FALSE_VALUES for c in cells):
+        return None
+    return np.array([c in TRUE_VALUES for c in cells], dtype=bool)
+
+
+def _dates(cells: list[str]) -> np.ndarray | None:
+    matches = [_DATE.fullmatch(c) for c in cells]
+    if not all(matches):
+        return None
+    try:
+        return np.array([m.group(1) for m in matches if m], dtype="datetime64[D]")
+    except ValueError:  # 2020-13-01
+        return None
+
+
+def _times(cells: list[str]) -> np.ndarray | None:
+    matches = [_TIME.fullmatch(c) for c in cells]
+    if not all(matches):
+        return None
+    try:
+        times = [datetime.time(int(h), int(m), int(s or 0)) for h, m, s in (m.groups() for m in matches if m)]
+    except ValueError:  # 25:00
+        return None
+    values = np.empty(len(times), dtype=object)
+    values[:] = times
+    return values
+
+
+def _timestamps(cells: list[str]) -> np.ndarray | None:
+    matches = [_TIMESTAMP.fullmatch(c) for c in cells]
+    if not all(matches):
+        return None
+    parts = [m.groups() for m in matches if m]
+    unit = "ns" if any(fraction for _, _, fraction in parts) else "s"
+    try:
+        return np.array(
+            [f"{day}T{time or '00:00'}{fraction or ''}" for day, time, fraction in parts],
+            dtype=f"datetime64[{unit}]",
+        )
+    except ValueError:
+        return None
+
+
+def _floats(cells: list[str]) -> np.ndarray | None:
+    if not all(map(_FLOAT.fullmatch, cells)):
+        return None
+    return np.array([float(c) for c in cells], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+#: The kinds pyarrow's JSON reader tells apart when a column changes.
+_KINDS = {bool: "boolean", int: "number", float: "number", str: "string", dict: "object",
+          list: "array"}  # fmt: skip
+
+
+#: Python's JSON errors as RapidJSON (pyarrow's parser) words them.
+_JSON_ERRORS = (
+    ("Expecting ',' delimiter", "Missing a comma or '}' after an object member."),
+    ("Expecting property name", "Missing a name for object member."),
+    ("Expecting ':' delimiter", "Missing a colon after a name of object member."),
+    ("Unterminated string", "Missing a closing quotation mark in string."),
+)
+
+
+def _no_repeats(row: int) -> Any:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in items:
+            if key in out:
+                msg = f"JSON parse error: Column(/{key}) was specified twice in row {row}"
+                raise TextTableError(msg)
+            out[key] = value
+        return out
+
+    return pairs
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not np.isfinite(value):
+        raise TextTableError("Number too big to be stored in double.")
+    return value
+
+
+def read_json_lines(data: bytes) -> ColumnTable:
+    """A JSON Lines table held in memory (one object per row).
+
+    Examples
+    --------
+    >>> t = read_json_lines(b'{"y": 1, "p": 0.5}\\n{"y": 0}\\n')
+    >>> t.column_names, t.arrays[0].tolist(), t.nulls[1].tolist()
+    (['y', 'p'], [1, 0], [False, True])
+    """
+    if not data:
+        raise TextTableError("Empty JSON file")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TextTableError("JSON parse error: Invalid encoding in string. in row 0") from exc
+    rows: list[dict[str, Any]] = []
+    kinds: dict[str, str] = {}
+    at = 0
+    while True:
+        while at < len(text) and text[at] in " \t\r\n":
+            at += 1
+        if at == len(text):
+            break
+        row = len(rows)
+        decoder = json.JSONDecoder(object_pairs_hook=_no_repeats(row), parse_float=_float)
+        try:
+            value, at = decoder.raw_decode(text, at)
+        except TextTableError as exc:
+            if str(exc).startswith("JSON"):
+                raise
+            raise TextTableError(f"JSON parse error: {exc} in row {row}") from None
+        except json.JSONDecodeError as exc:
+            detail = next((v for k, v in _JSON_ERRORS if exc.msg.startswith(k)), "Invalid value.")
+            raise TextTableError(f"JSON parse error: {detail} in row {row}") from None
+        if not isinstance(value, dict):
+            kind = _KINDS.get(type(value), "value")
+            msg = f"JSON parse error: Column() changed from object to {kind} in row {row}"
+            raise TextTableError(msg)
+        for key, cell in value.items():  # pyarrow checks each row as it parses it
+            if cell is None:
+                continue
+            kind = _KINDS[type(cell)]
+            seen = kinds.setdefault(key, kind)
+            if seen != kind:
+                msg = f"JSON parse error: Column(/{key}) changed from {seen} to {kind} in row {row}"
+                raise TextTableError(msg)
+        rows.append(value)
+    names = list(dict.fromkeys(key for record in rows for key in record))
+    arrays, nulls = {}, {}
+    for name in names:
+        cells = [record.get(name) for record in rows]
+        arrays[name], mask = _json_column(cells, kinds.get(name))
+        if mask is not None:
+            nulls[name] = mask
+    return ColumnTable.from_arrays(arrays, nulls)
+
+
+def _json_column(cells: list[Any], kind: str | None) -> tuple[np.ndarray, np.ndarray | None]:
+    n = len(cells)
+    null = np.array([c is None for c in cells], dtype=bool)
+    mask = null if null.any() else None
+    if kind is None:
+        return np.full(n, None, dtype=object), null
+    present = [c for c in cells if c is not None]
+    values: np.ndarray | None = None
+    if kind == "boolean":
+        values = np.array(present, dtype=bool)
+    elif kind == "number":
+        if all(type(c) is int for c in present):
+            try:
+                values = np.array(present, dtype=np.int64)
+            except OverflowError:
+                values = None
+        if values is None:
+            values = np.array(present, dtype=np.float64)
+    elif kind == "string":
+        values = _timestamps(present)
+    if values is None:  # text, or nested values as they are
+        values = np.empty(len(present), dtype=object)
+        values[:] = present
+    if mask is None:
+        return values, None
+    full = np.zeros(n, dtype=values.dtype) if values.dtype != object else np.full(n, None)
+    full[~mask] = values
+    return full, mask
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def arrow_float(value: float) -> str:
+    """A float as pyarrow's CSV writer prints it: the shortest digits that read back the
+    same, in positional notation from 1e-6 up to 1e10, else as ``1.25e-7``.
+
+    Examples
+    --------
+    >>> [arrow_float(v) for v in (1.0, 0.00001, 1e10, 1.25e-7, -0.0, float("nan"))]
+    ['1', '0.00001', '1e+10', '1.25e-7', '-0', 'nan']
+    """
+    if value != value:
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    sign = "-" if np.signbit(value) else ""
+    if value == 0:
+        return sign + "0"
+    text = repr(abs(float(value)))
+    mantissa, _, power = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    # the decimal exponent of the first significant digit
+    point = len(whole) if whole != "0" else -(len(fraction) - len(fraction.lstrip("0")))
+    first = point - 1 + int(power or 0)
+    digits = digits.rstrip("0") or "0"
+    if -6 <= first <= 9:
+        if first >= 0:
+            body = digits[: first + 1].ljust(first + 1, "0")
+            rest = digits[first + 1 :]
+            return sign + body + ("." + rest if rest else "")
+        return sign + "0." + "0" * (-first - 1) + digits
+    tail = "." + digits[1:] if len(digits) > 1 else ""
+    return f"{sign}{digits[0]}{tail}e{'+' if first > 0 else '-'}{abs(first)}"
+
+
+def _cell(value: Any, kind: str) -> str:
+    if kind == "f":
+        return arrow_float(float(value))
+    if kind == "b":
+        return "true" if value else "false"
+    if kind in "iu":
+        return str(int(value))
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    return '"' + text.replace('"', '""') + '"'
+
+
+def write_delimited(table: ColumnTable, path: Any, delimiter: str = ",") -> None:
+    """Write a table as pyarrow's CSV writer does: names and text quoted, numbers as
+    :func:`arrow_float`, empty cells empty.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> write_delimited(ColumnTable.from_arrays({"y": np.array(["a"]), "p": np.array([0.5])}), out)
+    >>> out.getvalue()
+    '"y","p"\\n"a",0.5\\n'
+    """
+    lines = [delimiter.join(_cell(name, "O") for name in table.names)]
+    kinds = [a.dtype.kind for a in table.arrays]
+    for i in range(table.num_rows):
+        lines.append(
+            delimiter.join(
+                "" if mask is not None and mask[i] else _cell(array[i], kind)
+                for array, mask, kind in zip(table.arrays, table.nulls, kinds, strict=True)
+            )
+        )
+    text = "\n".join(lines) + "\n"
+    if hasattr(path, "write"):
+        path.write(text)
+    else:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
