@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from lossgap.errors import InputError
+from lossgap.io.columns import ColumnTable
 from lossgap.io.tables import read_table
 
 CELLS = (
@@ -89,21 +90,24 @@ def read_both(path: Path, monkeypatch) -> tuple[object, object]:
 def assert_same(arrow, core, data):
     if isinstance(arrow, str) or isinstance(core, str):
         assert arrow == core, data
-        return
-    assert arrow.column_names == core.column_names, data
-    for name in arrow.column_names:
-        a_mask, c_mask = arrow.null_mask(name), core.null_mask(name)
-        a_nulls = np.zeros(arrow.num_rows, bool) if a_mask is None else a_mask
-        c_nulls = np.zeros(core.num_rows, bool) if c_mask is None else c_mask
-        assert np.array_equal(a_nulls, c_nulls), (name, data)
-        a = arrow.arrays[arrow.column_names.index(name)]
-        c = core.arrays[core.column_names.index(name)]
-        assert a.dtype == c.dtype, (name, a.dtype, c.dtype, data)
-        keep = ~a_nulls
-        if a.dtype.kind == "f":
-            assert np.array_equal(a[keep], c[keep], equal_nan=True), (name, data)
-        else:
-            assert a[keep].tolist() == c[keep].tolist(), (name, data)
+    else:
+        assert arrow.difference(core) is None, (arrow.difference(core), data)
+
+
+def test_a_difference_is_found():
+    """The comparison can fail: each kind of difference is named."""
+    base = ColumnTable.from_arrays({"p": np.array([0.5, np.nan]), "y": np.array(["a", "b"])})
+    changed = [
+        ColumnTable.from_arrays({"q": base.arrays[0], "y": base.arrays[1]}),
+        ColumnTable.from_arrays({"p": np.array([0.5, 1.0]), "y": base.arrays[1]}),
+        ColumnTable.from_arrays({"p": base.arrays[0], "y": np.array(["a", "c"], dtype=object)}),
+        ColumnTable.from_arrays({"p": base.arrays[0], "y": np.array(["a", "b"], dtype=object)},
+                                {"p": np.array([False, True])}),
+        base.take([0]),
+    ]  # fmt: skip
+    found = [base.difference(other) for other in changed]
+    assert all(found), found
+    assert base.difference(base.take([0, 1])) is None
 
 
 @pytest.mark.parametrize("kind", ["csv", "tsv"])

@@ -221,7 +221,10 @@ def _times(cells: list[str]) -> np.ndarray | None:
     if not all(matches):
         return None
     try:
-        times = [datetime.time(int(h), int(m), int(s or 0)) for h, m, s in (m.groups() for m in matches if m)]
+        times = [
+            datetime.time(int(h), int(m), int(s or 0))
+            for h, m, s in (m.groups() for m in matches if m)
+        ]
     except ValueError:  # 25:00
         return None
     values = np.empty(len(times), dtype=object)
