@@ -10,7 +10,10 @@ duplicated or missing columns, labels without a probability column...), runs
 * no output (stdout, stderr) holds a control byte other than a newline;
 * when the file is accepted, ``n``, the accuracy and the log loss equal an independent
   numpy computation from the file as pandas/numpy read it and the class of each column as
-  generated (columns named ``p_<class>``; one column: the larger label is positive).
+  generated (columns named ``p_<class>``; one column: the larger label is positive);
+* the file read by pyarrow's readers and by the core ones (``LOSSGAP_ARROW=0``) gives the
+  same columns (names, dtypes, empty cells, values) or the same error line; a Parquet file,
+  which only pyarrow reads, gets the core's one line naming the ``arrow`` extra.
 
 ``--api`` more calls go to :func:`lossgap.explain` with arrays of random types, shapes
 and damage (masked, complex, NaN, lists, pyarrow with nulls, torch); each must return an
@@ -329,6 +332,32 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, stderr
 
 
+def readers_differ(path: Path, fmt: str) -> str:
+    """How the core readers' reading of ``path`` differs from pyarrow's ('' when alike)."""
+    import os
+
+    from lossgap.errors import InputError
+    from lossgap.io.tables import read_table
+
+    got = []
+    for flag in ("1", "0"):
+        os.environ["LOSSGAP_ARROW"] = flag
+        try:
+            got.append(read_table(path))
+        except InputError as exc:
+            got.append(str(exc))
+        finally:
+            del os.environ["LOSSGAP_ARROW"]
+    arrow, core = got
+    if fmt == "parquet":  # refused, unless both name the same problem first (an empty file)
+        refusal = "reading Parquet needs pyarrow: pip install 'lossgap[arrow]'"
+        return "" if core in (refusal, arrow) else f"core reader: {core!r}, not {refusal!r}"
+    if isinstance(arrow, str) or isinstance(core, str):
+        return "" if arrow == core else f"pyarrow: {arrow!r}; core: {core!r}"
+    difference = arrow.difference(core)
+    return "" if difference is None else f"core reader: {difference}"
+
+
 def check_file(seed: int, fmt: str, keep: Path) -> tuple[str, str]:
     """One generated file: (outcome, problem or '')."""
     rng = np.random.default_rng(seed)
@@ -372,6 +401,8 @@ def check_file(seed: int, fmt: str, keep: Path) -> tuple[str, str]:
                     if a is None or not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):
                         problem = f"{name} {a} != numpy {b}"
                         break
+        if not problem:
+            problem = readers_differ(path, fmt)
         outcome = "accepted" if code == 0 else "refused"
         if problem:
             kept = keep / f"{fmt}-{seed}-{kind}-{byte_kind}{path.suffix}"

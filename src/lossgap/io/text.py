@@ -266,7 +266,40 @@ _JSON_ERRORS = (
     ("Expecting property name", "Missing a name for object member."),
     ("Expecting ':' delimiter", "Missing a colon after a name of object member."),
     ("Unterminated string", "Missing a closing quotation mark in string."),
+    ("Invalid control character", "Invalid encoding in string."),
+    ("Invalid \\uXXXX escape", "Incorrect hex digit after \\u escape in string."),
+    ("Invalid \\escape", "Invalid escape character in string."),
 )
+
+
+def _json_error(exc: json.JSONDecodeError) -> str:
+    """A JSON error as RapidJSON words it: Python reads ``1.`` as 1 and then fails on the
+    dot, RapidJSON on the number."""
+    before, at = exc.doc[exc.pos - 1 : exc.pos], exc.doc[exc.pos : exc.pos + 1]
+    if exc.msg.startswith("Expecting ',' delimiter") and before.isdigit():
+        if at == ".":
+            return "Miss fraction part in number."
+        if at in ("e", "E"):
+            return "Miss exponent in number."
+    if exc.msg.startswith("Expecting ',' delimiter") and _innermost(exc.doc, exc.pos) == "[":
+        return "Missing a comma or ']' after an array element."
+    return next((v for k, v in _JSON_ERRORS if exc.msg.startswith(k)), "Invalid value.")
+
+
+def _innermost(doc: str, pos: int) -> str:
+    """The bracket (``{`` or ``[``) open at ``pos`` in its line, strings skipped."""
+    stack: list[str] = []
+    quoted = escaped = False
+    for ch in doc[doc.rfind("\n", 0, pos) + 1 : pos]:
+        if quoted:
+            quoted, escaped = (ch != '"' or escaped), (ch == "\\" and not escaped)
+        elif ch == '"':
+            quoted = True
+        elif ch in "{[":
+            stack.append(ch)
+        elif ch in "}]" and stack:
+            stack.pop()
+    return stack[-1] if stack else ""
 
 
 def _no_repeats(row: int) -> Any:
@@ -321,8 +354,7 @@ def read_json_lines(data: bytes) -> ColumnTable:
                 raise
             raise TextTableError(f"JSON parse error: {exc} in row {row}") from None
         except json.JSONDecodeError as exc:
-            detail = next((v for k, v in _JSON_ERRORS if exc.msg.startswith(k)), "Invalid value.")
-            raise TextTableError(f"JSON parse error: {detail} in row {row}") from None
+            raise TextTableError(f"JSON parse error: {_json_error(exc)} in row {row}") from None
         if not isinstance(value, dict):
             kind = _KINDS.get(type(value), "value")
             msg = f"JSON parse error: Column() changed from object to {kind} in row {row}"
