@@ -6,6 +6,9 @@
 # and more run the suite on the other Python versions lossgap supports:
 #   make test-matrix   Python 3.10 and 3.13 (from pyenv or /usr/bin), each in .venv-<version>
 #   make test-floor    Python 3.10 with every dependency at its declared floor
+#   make install-check the core install (no extra) from the wheel in a fresh venv: its size
+#                      against 250 MB, and `lossgap explain` on a CSV there (downloads;
+#                      not part of make test)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -20,7 +23,7 @@ PYTHONS ?= 3.10 3.13
 # What pytest runs there (default the suite: framework tests skip without their extras).
 MATRIX_ARGS ?=
 
-.PHONY: demo test test-fast lint test-matrix test-floor bench clean report-check
+.PHONY: demo test test-fast lint test-matrix test-floor install-check bench clean report-check
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +81,9 @@ test-floor:
 	$$venv/bin/python -m pip install --quiet $(if $(FLOORS),-c $$venv/floors.txt) -e '.[dev,arrow,tensorboard]'; \
 	echo "== Python $$v ($$py)$(if $(FLOORS), at the floors)"; \
 	$$venv/bin/python -m pytest -q -n 2 -p no:cacheprovider $(MATRIX_ARGS)
+
+install-check:
+	PYTHON=$(PYTHON) tools/install_check.sh
 
 # renders every kind of report in headless Chromium (apt-get installs Debian's chromium when
 # missing), fails on a console message, and leaves screenshots in build/report-check/screens

@@ -73,7 +73,11 @@ def random_json_lines(rng: np.random.Generator) -> bytes:
     text = "\n".join(lines) + "\n"
     if rng.random() < 0.1 and text.strip():
         text = text[: int(rng.integers(1, len(text)))]
-    return text.encode()
+    data = text.encode()
+    if rng.random() < 0.1 and data:  # a byte that is not UTF-8, in a key, a value or between
+        at = int(rng.integers(0, len(data)))
+        data = data[:at] + b"\xff" + data[at:]
+    return data
 
 
 def read_both(path: Path, monkeypatch) -> tuple[object, object]:

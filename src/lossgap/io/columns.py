@@ -140,9 +140,10 @@ class ColumnTable:
     @classmethod
     def from_arrow(cls, table: Any) -> ColumnTable:
         """The columns of a pyarrow Table or RecordBatch (numbers without a copy)."""
+        names = tuple(table.column_names)  # first: a name that is not UTF-8 fails here
         converted = [arrow_column(column) for column in table.columns]
         return cls(
-            tuple(table.column_names),
+            names,
             tuple(values for values, _ in converted),
             tuple(mask for _, mask in converted),
         )
@@ -296,12 +297,23 @@ def arrow_column(column: Any) -> tuple[np.ndarray, np.ndarray | None]:
         if len(parts) == 1:
             return parts[0], mask
         return (np.concatenate(parts) if parts else np.empty(0, dtype=dtype)), mask
-    if mask is not None:
-        column = column.filter(pa.array(~mask))
-        values = column.to_numpy(zero_copy_only=False)
-        full = np.empty(len(mask), dtype=values.dtype)
-        full[~mask] = values
-        if values.dtype == object:
-            full[mask] = None
-        return full, mask
-    return column.to_numpy(zero_copy_only=False), None
+    if mask is None:
+        return _to_numpy(column), None
+    values = _to_numpy(column.filter(pa.array(~mask)))
+    full = np.empty(len(mask), dtype=values.dtype)
+    full[~mask] = values
+    if values.dtype == object:
+        full[mask] = None
+    return full, mask
+
+
+def _to_numpy(column: Any) -> np.ndarray:
+    """pyarrow's conversion; text that is not UTF-8 (which pyarrow's JSON reader lets
+    through) fails as Python's decoding does, naming the byte."""
+    import pyarrow as pa
+
+    try:
+        return column.to_numpy(zero_copy_only=False)
+    except pa.ArrowException:
+        column.to_pylist()  # raises the UnicodeDecodeError of the first such text
+        raise

@@ -51,6 +51,8 @@ _TIMESTAMP = re.compile(
     r"[ \t]*([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[T ]([0-9]{2}:[0-9]{2}(?::[0-9]{2})?)"
     r"(\.[0-9]{1,9})?)?[ \t]*"
 )
+#: A byte that is not UTF-8, as ``surrogateescape`` decodes it.
+_SURROGATE = re.compile("[\udc80-\udcff]")
 #: One physical line and its terminator (``\n``, ``\r\n`` or ``\r``, as pyarrow splits).
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 
@@ -333,10 +335,9 @@ def read_json_lines(data: bytes) -> ColumnTable:
     """
     if not data:
         raise TextTableError("Empty JSON file")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TextTableError("JSON parse error: Invalid encoding in string. in row 0") from exc
+    # pyarrow's parser does not check UTF-8: bytes that are not are kept (as surrogates),
+    # and refused once the table is read, as pyarrow's conversion refuses them
+    text = data.decode("utf-8", "surrogateescape")
     rows: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}
     at = 0
@@ -368,7 +369,7 @@ def read_json_lines(data: bytes) -> ColumnTable:
                 msg = f"JSON parse error: Column(/{key}) changed from {seen} to {kind} in row {row}"
                 raise TextTableError(msg)
         rows.append(value)
-    names = list(dict.fromkeys(key for record in rows for key in record))
+    names = [_column_name(key) for key in dict.fromkeys(k for record in rows for k in record)]
     arrays, nulls = {}, {}
     for name in names:
         cells = [record.get(name) for record in rows]
@@ -397,6 +398,9 @@ def _json_column(cells: list[Any], kind: str | None) -> tuple[np.ndarray, np.nda
         if values is None:
             values = np.array(present, dtype=np.float64)
     elif kind == "string":
+        for cell in present:  # text that is not UTF-8 fails as pyarrow's conversion does
+            if _SURROGATE.search(cell):
+                cell.encode("utf-8", "surrogateescape").decode("utf-8")
         values = _timestamps(present)
     if values is None:  # text, or nested values as they are
         values = np.empty(len(present), dtype=object)
