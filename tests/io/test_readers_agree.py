@@ -188,6 +188,15 @@ def test_without_pyarrow_explain_reads_csv_and_refuses_parquet(tmp_path, reader)
     done = run_blocked(tmp_path, "explain", csv, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["n"] == 6
+    # the other commands that read CSV: compare (two files), history (a Keras CSVLogger log)
+    (tmp_path / "q.csv").write_text("y,p\n0,0.3\n1,0.6\n1,0.55\n0,0.5\n1,0.7\n0,0.4\n")
+    log = tmp_path / "training.log"
+    rows = [f"{e},{1 / (e + 1)},{0.5 + abs(e - 4) / 20}\n" for e in range(10)]
+    log.write_text("epoch,loss,val_loss\n" + "".join(rows))
+    for args in (["compare", "p.csv", "q.csv", "--json"], ["history", log.name, "--json"]):
+        done = run_blocked(tmp_path, *args)
+        assert done.returncode == 0, (args, done.stderr)
+        json.loads(done.stdout)
     (tmp_path / "p.parquet").write_bytes(b"PAR1")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "p.csv").write_text(csv.read_text())
