@@ -72,6 +72,9 @@ COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".lz4": "lz4"}
 #: What only pyarrow reads, as the one line that asks for the extra names it.
 _ARROW_ONLY = {"parquet": "Parquet", "ipc": "Arrow IPC (Feather)"}
 
+#: An object's address in its repr.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
 #: ``scheme://...``, or ``scheme:/...``: a CLI argument read as a Path loses a slash.
 _URI = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]+):(?P<slashes>/+)(?P<rest>.*)$")
 
@@ -393,7 +396,10 @@ def _looks_binary(path: Path) -> bool:
 
 
 def _not_a_table(path: Path, kind: str, exc: Exception | None = None) -> InputError:
-    detail = f" ({str(exc).splitlines()[0]})" if exc is not None and str(exc) else ""
+    # numpy's header parser names Python objects by address ("<ast.Name object at 0x7f..>"):
+    # the address goes, so that the line is the same for the same file
+    text = _ADDRESS.sub(">", str(exc)) if exc is not None else ""
+    detail = f" ({text.splitlines()[0]})" if text else ""
     msg = (
         f"file {str(path)!r} is not a {kind} table{detail}: pass a CSV, TSV, Parquet, "
         "JSON Lines, Arrow IPC (Feather), .npy or .npz file"
