@@ -11,14 +11,17 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from lossgap.errors import InputError
 from lossgap.io.columns import ColumnTable
 from lossgap.io.tables import read_table
+from tests.hostile.test_reader_fuzz import damaged, edits, valid_file
 
 CELLS = (
     "0", "1", "2", "-3", "17", " 4", "5 ", "\t6", "+7", "0x1f", "0X2", "-0x1", "00012",
@@ -205,3 +208,22 @@ def test_without_pyarrow_explain_reads_csv_and_refuses_parquet(tmp_path, reader)
         assert done.returncode == 2, done.stderr
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and "needs pyarrow: pip install 'lossgap[arrow]'" in lines[0], lines
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(changes=edits)
+def test_damaged_bytes_read_alike(fmt, changes, reader):
+    """hypothesis cuts, overwrites and extends the bytes of a valid file (as
+    ``tests/hostile/test_reader_fuzz.py`` does): both readers read the same, or refuse alike."""
+    if reader == "core":
+        return  # compares both readers itself
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"f.{fmt}"
+        path.write_bytes(damaged(valid_file(fmt), changes))
+        with pytest.MonkeyPatch.context() as patch:
+            assert_same(*read_both(path, patch), path.read_bytes())
