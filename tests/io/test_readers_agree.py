@@ -227,3 +227,22 @@ def test_damaged_bytes_read_alike(fmt, changes, reader):
         path.write_bytes(damaged(valid_file(fmt), changes))
         with pytest.MonkeyPatch.context() as patch:
             assert_same(*read_both(path, patch), path.read_bytes())
+
+
+#: JSON Lines errors, each worded by RapidJSON (pyarrow's parser) and by the core reader.
+JSON_ERRORS = (
+    b'{"a":"\\uZZ12"}\n', b'{"a":"\\q"}\n', b'{"a":"x\x01"}\n', b'{"a":1.}\n', b'{"a":1e}\n',
+    b'{"a" 1}\n', b"{a:1}\n", b'{"a":[1 2]}\n', b'{"a":["x]\\"" 1]}\n', b'{"a":tru}\n',
+    b'{"a":"abc', b'{"a":"x\\', b'{"a":"x\\\\', b'{"a":"x\\u00', b'{"a":1}\n[1]\n',
+    b'{"a":1,"a":2}\n', b'{"a":1e400}\n', b'{"a":1}\n{"a":"x"}\n', b'{"a":true}\n{"a":1}\n',
+    b'{"a":1}\n{"a":"x\xff"}\n', b'{"\xff":1}\n', b'{"a":"x\xff"}\n', b"", b"\n",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("data", JSON_ERRORS)
+def test_json_lines_errors_are_worded_alike(tmp_path, data, reader, monkeypatch):
+    if reader == "core":
+        pytest.skip("compares both readers itself")
+    path = tmp_path / "f.jsonl"
+    path.write_bytes(data)
+    assert_same(*read_both(path, monkeypatch), data)

@@ -283,6 +283,9 @@ def _json_error(exc: json.JSONDecodeError) -> str:
             return "Miss fraction part in number."
         if at in ("e", "E"):
             return "Miss exponent in number."
+    trailing = len(exc.doc) - len(exc.doc.rstrip("\\"))
+    if exc.msg.startswith("Unterminated string") and trailing % 2:
+        return "Invalid escape character in string."  # a backslash, then the end of the data
     if exc.msg.startswith("Expecting ',' delimiter") and _innermost(exc.doc, exc.pos) == "[":
         return "Missing a comma or ']' after an array element."
     return next((v for k, v in _JSON_ERRORS if exc.msg.startswith(k)), "Invalid value.")
