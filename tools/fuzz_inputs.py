@@ -291,15 +291,15 @@ def reference(path: Path, fmt: str, case: dict[str, Any]) -> dict[str, float] | 
     if case["multiclass"]:
         columns = [c for c in frame.columns if str(c).startswith("p_")]
         classes = [str(c)[2:] for c in columns]
+        if not set(labels) <= set(classes):  # no column names a label: sorted labels
+            classes = sorted(set(labels), key=_label_order)
         prob = frame[columns].to_numpy(dtype=float)
         prob = prob / prob.sum(axis=1, keepdims=True)
         index = np.array([classes.index(v) for v in labels])
         predicted = np.argmax(prob, axis=1)
         p_true = prob[np.arange(len(labels)), index]
     else:
-        classes = sorted(
-            {v for v in labels}, key=lambda v: (float(v) if _is_number(v) else math.inf, v)
-        )
+        classes = sorted(set(labels), key=_label_order)
         p = frame["p"].to_numpy(dtype=float)
         positive = np.array([v == classes[-1] for v in labels])
         predicted = (p >= 0.5).astype(int)
@@ -307,6 +307,11 @@ def reference(path: Path, fmt: str, case: dict[str, Any]) -> dict[str, float] | 
         p_true = np.where(positive, p, 1 - p)
     accuracy = float(np.mean(predicted == index))
     return {"n": len(labels), "accuracy": accuracy, "log_loss": float(np.mean(-np.log(p_true)))}
+
+
+def _label_order(text: str) -> tuple[float, str]:
+    """Labels in lossgap's order: numbers by value, then text."""
+    return (float(text) if _is_number(text) else math.inf, text)
 
 
 def _is_number(text: str) -> bool:
