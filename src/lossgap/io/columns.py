@@ -167,10 +167,6 @@ class ColumnTable:
             msg = f"no column {name!r}; the columns are: {', '.join(self.names)}"
             raise InputError(msg) from None
 
-    def null_mask(self, name: str) -> np.ndarray | None:
-        """The mask of the column's empty cells, None when it has none."""
-        return self.nulls[self._index(name)]
-
     def values(self, name: str) -> np.ndarray:
         """A column's values, refusing empty cells with the first row that has one."""
         j = self._index(name)

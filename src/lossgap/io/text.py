@@ -13,9 +13,9 @@ pyarrow's readers do, so that a file gives the same :class:`~lossgap.io.columns.
   a row is an empty cell; a column is int64, float64, bool, timestamp (text that is one)
   or text, or holds the nested values as they are.
 
-``tests/io/test_readers_agree.py`` and ``tools/fuzz_inputs.py`` hold the two to it.
-pyarrow types a column from its first megabyte and refuses a later cell that does not fit
-that type; these readers type it from all its cells.
+``tests/io/test_readers_agree.py`` and ``tools/fuzz_inputs.py`` hold the two to it. Where
+they differ: JSON values nested in lists or objects are kept as Python values, and an error
+inside them may be worded otherwise.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import datetime
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -61,15 +62,14 @@ class TextTableError(ValueError):
     """A text table that cannot be read; the message is pyarrow's for the same input."""
 
 
+@dataclass(frozen=True)
 class BadRow:
     """A row with another number of cells than the header, as pyarrow's ``InvalidRow``:
     ``number`` counts the non-empty rows from 1, the header's included."""
 
-    def __init__(self, number: int, expected_columns: int, actual_columns: int, text: str):
-        self.number = number
-        self.expected_columns = expected_columns
-        self.actual_columns = actual_columns
-        self.text = text
+    number: int
+    expected_columns: int
+    actual_columns: int
 
 
 def split_rows(
@@ -114,10 +114,10 @@ def split_rows(
                 columns = [[] for _ in row]
                 continue
             if len(row) != len(header):
-                shown = raw.rstrip("\r\n")
                 if skip_bad:
-                    bad.append(BadRow(number, len(header), len(row), shown))
+                    bad.append(BadRow(number, len(header), len(row)))
                     continue
+                shown = raw.rstrip("\r\n")
                 shown = shown if len(shown) <= 100 else shown[:96] + " ..."
                 msg = f"CSV parse error: Expected {len(header)} columns, got {len(row)}: {shown}"
                 raise TextTableError(_surrogates_as_text(msg))
