@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import datetime
 import json
+import json.decoder
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -257,6 +258,9 @@ def _floats(cells: list[str]) -> np.ndarray | None:
 
 # --------------------------------------------------------------------------- JSON Lines
 
+#: The JSON string reader of the standard library (public in its module, not in typeshed).
+_scanstring: Any = json.decoder.scanstring  # type: ignore[attr-defined]
+
 #: The kinds pyarrow's JSON reader tells apart when a column changes.
 _KINDS = {bool: "boolean", int: "number", float: "number", str: "string", dict: "object",
           list: "array"}  # fmt: skip
@@ -327,6 +331,59 @@ def _float(text: str) -> float:
     return value
 
 
+def _skip_space(text: str, at: int) -> int:
+    while at < len(text) and text[at] in " \t\r\n":
+        at += 1
+    return at
+
+
+def _json_row(text: str, at: int, row: int, kinds: dict[str, str]) -> tuple[dict[str, Any], int]:
+    """One row's object, read member by member as pyarrow's parser reads it: a member
+    whose value changes its column's kind is refused before a later error in the row."""
+    decoder = json.JSONDecoder(object_pairs_hook=_no_repeats(row), parse_float=_float)
+    scan: Any = decoder.scan_once  # type: ignore[attr-defined]  # set by its __init__
+
+    def value_at(pos: int) -> tuple[Any, int]:
+        try:
+            return scan(text, pos)
+        except StopIteration:
+            raise json.JSONDecodeError("Expecting value", text, pos) from None
+
+    if text[at] != "{":
+        value, _ = value_at(at)
+        kind = _KINDS.get(type(value), "value")
+        msg = f"JSON parse error: Column() changed from object to {kind} in row {row}"
+        raise TextTableError(msg)
+    record: dict[str, Any] = {}
+    at = _skip_space(text, at + 1)
+    if text[at : at + 1] == "}":
+        return record, at + 1
+    while True:
+        if text[at : at + 1] != '"':
+            raise json.JSONDecodeError("Expecting property name", text, at)
+        key, at = _scanstring(text, at + 1)
+        at = _skip_space(text, at)
+        if text[at : at + 1] != ":":
+            raise json.JSONDecodeError("Expecting ':' delimiter", text, at)
+        value, at = value_at(_skip_space(text, at + 1))
+        if key in record:
+            msg = f"JSON parse error: Column(/{key}) was specified twice in row {row}"
+            raise TextTableError(msg)
+        record[key] = value
+        if value is not None:
+            kind = _KINDS[type(value)]
+            seen = kinds.setdefault(key, kind)
+            if seen != kind:
+                msg = f"JSON parse error: Column(/{key}) changed from {seen} to {kind} in row {row}"
+                raise TextTableError(msg)
+        at = _skip_space(text, at)
+        if text[at : at + 1] == "}":
+            return record, at + 1
+        if text[at : at + 1] != ",":
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+        at = _skip_space(text, at + 1)
+
+
 def read_json_lines(data: bytes) -> ColumnTable:
     """A JSON Lines table held in memory (one object per row).
 
@@ -345,33 +402,19 @@ def read_json_lines(data: bytes) -> ColumnTable:
     kinds: dict[str, str] = {}
     at = 0
     while True:
-        while at < len(text) and text[at] in " \t\r\n":
-            at += 1
+        at = _skip_space(text, at)
         if at == len(text):
             break
         row = len(rows)
-        decoder = json.JSONDecoder(object_pairs_hook=_no_repeats(row), parse_float=_float)
         try:
-            value, at = decoder.raw_decode(text, at)
+            record, at = _json_row(text, at, row, kinds)
         except TextTableError as exc:
             if str(exc).startswith("JSON"):
                 raise
             raise TextTableError(f"JSON parse error: {exc} in row {row}") from None
         except json.JSONDecodeError as exc:
             raise TextTableError(f"JSON parse error: {_json_error(exc)} in row {row}") from None
-        if not isinstance(value, dict):
-            kind = _KINDS.get(type(value), "value")
-            msg = f"JSON parse error: Column() changed from object to {kind} in row {row}"
-            raise TextTableError(msg)
-        for key, cell in value.items():  # pyarrow checks each row as it parses it
-            if cell is None:
-                continue
-            kind = _KINDS[type(cell)]
-            seen = kinds.setdefault(key, kind)
-            if seen != kind:
-                msg = f"JSON parse error: Column(/{key}) changed from {seen} to {kind} in row {row}"
-                raise TextTableError(msg)
-        rows.append(value)
+        rows.append(record)
     names = [_column_name(key) for key in dict.fromkeys(k for record in rows for k in record)]
     arrays, nulls = {}, {}
     for name in names:
