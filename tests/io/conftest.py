@@ -10,12 +10,6 @@ import pytest
 from lossgap.errors import InputError
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "arrow_only: reads a format only pyarrow reads (refused without it)"
-    )
-
-
 @pytest.fixture(params=["arrow", "core"], autouse=True)
 def reader(request, monkeypatch):
     """The reader under test; under the core one an ``arrow_only`` test must be refused."""
