@@ -233,7 +233,8 @@ def test_damaged_bytes_read_alike(fmt, changes, reader):
 JSON_ERRORS = (
     b'{"a":"\\uZZ12"}\n', b'{"a":"\\q"}\n', b'{"a":"x\x01"}\n', b'{"a":1.}\n', b'{"a":1e}\n',
     b'{"a" 1}\n', b"{a:1}\n", b'{"a":[1 2]}\n', b'{"a":["x]\\"" 1]}\n', b'{"a":tru}\n',
-    b'{"a":"abc', b'{"a":"x\\', b'{"a":"x\\\\', b'{"a":"x\\u00', b'{"a":1}\n[1]\n',
+    b'{"a":"abc', b'{"a":"x\\', b'{"a":"x\\\\', b'{"a":"x\\u00', b'{"a":"x\\u0007',
+    b'{"a":1}\n[1]\n',
     b'{"a":1,"a":2}\n', b'{"a":1e400}\n', b'{"a":1}\n{"a":"x"}\n', b'{"a":true}\n{"a":1}\n',
     b'{"a":1}\n{"a":"x\xff"}\n', b'{"\xff":1}\n', b'{"a":"x\xff"}\n', b"", b"\n",
 )  # fmt: skip

@@ -287,6 +287,10 @@ def _json_error(exc: json.JSONDecodeError) -> str:
             return "Miss fraction part in number."
         if at in ("e", "E"):
             return "Miss exponent in number."
+    if exc.msg.startswith("Invalid \\uXXXX") and re.fullmatch(
+        r"u[0-9a-fA-F]{4}", exc.doc[exc.pos :]
+    ):  # a whole escape, then the end of the data: Python wants a character after it
+        return "Missing a closing quotation mark in string."
     trailing = len(exc.doc) - len(exc.doc.rstrip("\\"))
     if exc.msg.startswith("Unterminated string") and trailing % 2:
         return "Invalid escape character in string."  # a backslash, then the end of the data
