@@ -129,3 +129,18 @@ def test_corrupt_compressed_file(tmp_path):
     path.write_bytes(b"not gzip at all")
     with pytest.raises(InputError, match="preds.csv.gz"):
         read_table(path)
+
+
+@pytest.mark.arrow_only
+def test_parquet_text_that_is_not_utf8_is_one_line(tmp_path):
+    """A flipped byte in a Parquet string column (found by tools/fuzz_inputs.py): pyarrow
+    reads the file, its conversion to Python fails; one line, not an internal error."""
+    path = tmp_path / "preds.parquet"
+    ids = pa.array(["idQQ0", "idQQ1"])
+    pq.write_table(
+        pa.table({"y": [0, 1], "p": [0.2, 0.8], "id": ids}),
+        path, compression="none", use_dictionary=False,
+    )  # fmt: skip
+    path.write_bytes(path.read_bytes().replace(b"idQQ1", b"id\xf2Q1"))
+    with pytest.raises(InputError, match=r"is not a Parquet table \('utf-8' codec can't decode"):
+        read_table(path)

@@ -456,7 +456,7 @@ def _read_parquet(path: Path) -> ColumnTable:
         if path.is_file():  # read_table would import pyarrow.dataset, and with it pandas (0.7 s)
             return ColumnTable.from_arrow(pq.ParquetFile(path).read())
         return ColumnTable.from_arrow(pq.read_table(path))
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:  # text not UTF-8
         raise _not_a_table(path, "Parquet", exc) from exc
 
 
@@ -543,7 +543,7 @@ def _read_ipc(path: Path) -> ColumnTable:
 
     try:
         return ColumnTable.from_arrow(_ipc_table(path))
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:  # text not UTF-8
         raise _not_a_table(path, "Arrow IPC (Feather)", exc) from exc
 
 
