@@ -662,10 +662,19 @@ class Tally:
         k = pred.n_classes
         columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
         true_prob = true_class_prob(pred)
-        at_once = binned is not None and binned[0] and bin_bits <= MAX_DENSE_BITS
-        if pred.task == "binary" and at_once:
+        one_pass = pred.task == "binary" and bin_bits <= MAX_DENSE_BITS
+        tally = None
+        if one_pass and binned is not None and binned[0]:
             # a batch merging into a compressed Tally: bins and sums in one pass
-            return cls._binned_binary(pred, true_prob, top, max_distinct, bin_bits)
+            tally = cls._binned_binary(pred, true_prob, top, max_distinct, bin_bits)
+        elif one_pass and binned is None and len(pred) > max_distinct:
+            # more rows than the cap: the same pass bounds the distinct scores from below;
+            # past the cap the table compresses, and its bins need no sort
+            tally = cls._binned_binary(
+                pred, true_prob, top, max_distinct, bin_bits, distinct_above=max_distinct
+            )
+        if tally is not None:
+            return tally
         return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
@@ -686,11 +695,22 @@ class Tally:
 
     @classmethod
     def _binned_binary(
-        cls, pred: Predictions, true_prob: np.ndarray, top: int, max_distinct: int, bin_bits: int
-    ) -> Tally:
+        cls,
+        pred: Predictions,
+        true_prob: np.ndarray,
+        top: int,
+        max_distinct: int,
+        bin_bits: int,
+        distinct_above: int = 0,
+    ) -> Tally | None:
         """The Tally of binary predictions, its table binned at once, from one pass of
         :func:`lossgap.core.binning.binary_batch` (the same sums as :meth:`from_arrays`,
-        added in row order)."""
+        added in row order).
+
+        ``distinct_above > 0``: only if that pass proves more distinct scores than that
+        (a lower bound, :func:`lossgap.core.binning.distinct_floor`); None otherwise, for
+        the exact table may hold them all.
+        """
         loss = sample_log_loss(pred, true_prob)
         batch = binary_batch(
             pred.prob,
@@ -702,7 +722,10 @@ class Tally:
             bits=bin_bits,
             top=top,
             keys_of=bin_keys,
+            distinct_above=distinct_above,
         )
+        if batch.distinct_floor <= distinct_above and distinct_above > 0:
+            return None
         table = _with_outside(
             batch.table,
             batch.outside,
