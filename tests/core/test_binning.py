@@ -255,3 +255,38 @@ def test_more_rows_than_the_cap_but_few_distinct_scores_stay_exact():
     assert np.array_equal(tally.tables[0].scores, exact.tables[0].scores)
     assert np.array_equal(tally.tables[0].weights, exact.tables[0].weights)
     assert tally.loss_sum == exact.loss_sum
+
+
+def test_the_buffered_loss_is_the_sample_log_loss():
+    from lossgap.core.losses import sample_log_loss
+    from lossgap.core.tally import _binary_loss
+
+    s, y, _ = _scores(5)  # with exact zeros and ones: infinite losses
+    inside = (s > 0) & (s < 1)
+    logits = np.log(s[inside] / (1 - s[inside]))
+    for pred in (Predictions(y, s), Predictions(y[inside], logits, from_logits=True)):
+        with np.errstate(divide="ignore"):
+            assert np.array_equal(_binary_loss(pred), sample_log_loss(pred))
+    # a batch's Tally keeps copies: the next batch on this thread overwrites the buffer
+    first = Tally.from_predictions(Predictions(y, s), binned=[True], top=5)
+    kept = first.worst.loss.copy()
+    Tally.from_predictions(Predictions(1 - y, s), binned=[True], top=5)
+    assert np.array_equal(first.worst.loss, kept)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_merging_bins_by_index_equals_the_sorting_merge(seed, monkeypatch):
+    import lossgap.core.tally as tally_module
+
+    rng = np.random.default_rng(seed)
+    tables = []
+    for scale in (1.0, 4.0):
+        s = 1 / (1 + np.exp(-rng.normal(0.0, scale, 5000)))
+        y = (rng.random(len(s)) < s).astype(np.int64)
+        w = rng.uniform(0.0, 2.0, len(s)) if seed % 2 else None
+        tables.append(ScoreTable.from_samples(s, y, w, binned=True))
+    fast = tables[0].merge(tables[1])
+    monkeypatch.setattr(tally_module, "_merge_bins_by_index", lambda a, b, cap: None)
+    sorting = tables[0].merge(tables[1])
+    for name in ("bins", "scores", "weights", "low", "high", "score_sum"):
+        assert np.array_equal(getattr(fast, name), getattr(sorting, name)), name

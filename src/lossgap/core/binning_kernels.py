@@ -67,6 +67,7 @@ def accumulate(scores, labels, weights, shift, mirror, first, last, acc):
     keys = np.empty(_BLOCK, np.int64)
     n = scores.shape[0]
     outside = 0
+    lowest, highest = acc.shape[0], -1  # the bins touched lie between these
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         block_keys(scores, start, stop, shift, mirror, keys)
@@ -77,8 +78,10 @@ def accumulate(scores, labels, weights, shift, mirror, first, last, acc):
                 continue
             i = start + j
             w = 1.0 if unweighted else weights[i]
-            bin_row(acc, key - first, scores[i] + 0.0, w, labels[i], unweighted)
-    return outside
+            row = key - first
+            lowest, highest = min(lowest, row), max(highest, row)
+            bin_row(acc, row, scores[i] + 0.0, w, labels[i], unweighted)
+    return outside, lowest, highest
 
 
 @numba.njit(nogil=True, cache=True)
@@ -131,13 +134,15 @@ def binary(
     # block by block: the keys (and hashes) in SIMD, the rows into their bins, the
     # sums (add_sums), and the candidates: rows whose loss reached the top-th largest
     # seen so far, a superset of the worst `top` rows (returns their count, or -1 when
-    # ties overflow the buffer); seen: a bitset of the scores' hashes (empty: none kept)
+    # ties overflow the buffer); seen: a bitset of the scores' hashes (empty: none kept);
+    # returns those and the first and last bin touched
     unweighted = weights.shape[0] == 0
     track = seen.shape[0] > 0
     cutoff = -np.inf
     held = 0
     size = candidates.shape[0]
     outside = 0
+    lowest, highest = acc.shape[0], -1  # the bins touched lie between these
     keys = np.empty(_BLOCK, np.int64)
     hashes = np.empty(_BLOCK if track else 0, np.int64)
     n = scores.shape[0]
@@ -156,7 +161,9 @@ def binary(
                 continue
             i = start + j
             w = 1.0 if unweighted else weights[i]
-            bin_row(acc, key - first, scores[i] + 0.0, w, labels[i], unweighted)
+            row = key - first
+            lowest, highest = min(lowest, row), max(highest, row)
+            bin_row(acc, row, scores[i] + 0.0, w, labels[i], unweighted)
         add_sums(scores, labels, weights, loss, threshold, clip, start, stop, totals, cells)
         if top == 0 or held < 0:
             continue
@@ -179,4 +186,13 @@ def binary(
                 held += 1
     if unweighted:
         totals[0] = totals[1] = float(n)
-    return outside, held
+    return outside, held, lowest, highest
+
+
+@numba.njit(nogil=True, cache=True)
+def true_class_prob(scores, labels, out):
+    # p for a positive, 1 - p for a negative (exact for p >= 1/2), a select per row that
+    # runs in SIMD registers (numpy's where takes ten times as long)
+    for i in range(scores.shape[0]):
+        p = scores[i]
+        out[i] = p if labels[i] == 1 else 1.0 - p
