@@ -85,10 +85,10 @@ def accumulate(scores, labels, weights, shift, mirror, first, last, acc):
 
 
 @numba.njit(nogil=True, cache=True)
-def add_sums(scores, labels, weights, loss, threshold, clip, start, stop, totals, cells):
-    # totals: BINARY_SUMS; cells: the weight and the capped loss of the cells y * 2 +
-    # decided; each added in row order (the numpy twin's bincount adds in the same order)
-    unweighted = weights.shape[0] == 0
+def add_weighted_sums(scores, labels, weights, loss, threshold, clip, start, stop, totals, cells):
+    # rows start..stop of a weighted batch: totals, BINARY_SUMS; cells, the weight and the
+    # capped loss of the cells y * 2 + decided; each added in row order (the numpy twin's
+    # bincount adds in the same order). Unweighted rows add theirs in binary's own loop.
     weight, weight_sq, loss_sum, loss_sq, clipped, inf_weight, inf_count, brier = totals
     for i in range(start, stop):
         p = scores[i] + 0.0
@@ -97,32 +97,20 @@ def add_sums(scores, labels, weights, loss, threshold, clip, start, stop, totals
         capped = value if value <= clip else clip
         cell = label * 2 + (1 if p >= threshold else 0)
         gap = p - label
-        if unweighted:
-            cells[cell, 0] += 1.0
-            cells[cell, 1] += capped
-            brier += gap * gap
-            if value == np.inf:
-                inf_weight += 1.0
+        w = weights[i]
+        cells[cell, 0] += w
+        cells[cell, 1] += w * capped
+        brier += w * (gap * gap)
+        weight += w
+        weight_sq += w * w
+        if value == np.inf:
+            if w > 0:
+                inf_weight += w
                 inf_count += 1.0
-            else:
-                loss_sum += value
-                loss_sq += value * value
-                clipped += capped
         else:
-            w = weights[i]
-            cells[cell, 0] += w
-            cells[cell, 1] += w * capped
-            brier += w * (gap * gap)
-            weight += w
-            weight_sq += w * w
-            if value == np.inf:
-                if w > 0:
-                    inf_weight += w
-                    inf_count += 1.0
-            else:
-                loss_sum += w * value
-                loss_sq += w * (value * value)
-                clipped += w * capped
+            loss_sum += w * value
+            loss_sq += w * (value * value)
+            clipped += w * capped
     totals[:] = (weight, weight_sq, loss_sum, loss_sq, clipped, inf_weight, inf_count, brier)
 
 
@@ -131,8 +119,10 @@ def binary(
     scores, labels, weights, loss, threshold, clip, shift, mirror, first, last, acc, totals,
     cells, candidates, top, seen, multiplier, hash_bits,
 ):
-    # block by block: the keys (and hashes) in SIMD, the rows into their bins, the
-    # sums (add_sums), and the candidates: rows whose loss reached the top-th largest
+    # block by block: the keys (and hashes) in SIMD, then the rows into their bins and
+    # their sums, BINARY_SUMS in totals and the confusion cells' in cells, in row order in
+    # one loop (unweighted; weighted, add_weighted_sums after the bins), then the
+    # candidates: rows whose loss reached the top-th largest
     # seen so far, a superset of the worst `top` rows (returns their count, or -1 when
     # ties overflow the buffer); seen: a bitset of the scores' hashes (empty: none kept);
     # returns those and the first and last bin touched
@@ -143,6 +133,7 @@ def binary(
     size = candidates.shape[0]
     outside = 0
     lowest, highest = acc.shape[0], -1  # the bins touched lie between these
+    loss_sum = loss_sq = clipped = inf_weight = inf_count = brier = 0.0
     keys = np.empty(_BLOCK, np.int64)
     hashes = np.empty(_BLOCK if track else 0, np.int64)
     n = scores.shape[0]
@@ -154,17 +145,45 @@ def binary(
             for j in range(stop - start):
                 h = hashes[j]
                 seen[h >> 6] |= 1 << (h & 63)
-        for j in range(stop - start):
-            key = keys[j]
-            if key < first or key > last:
-                outside += 1
-                continue
-            i = start + j
-            w = 1.0 if unweighted else weights[i]
-            row = key - first
-            lowest, highest = min(lowest, row), max(highest, row)
-            bin_row(acc, row, scores[i] + 0.0, w, labels[i], unweighted)
-        add_sums(scores, labels, weights, loss, threshold, clip, start, stop, totals, cells)
+        if unweighted:
+            for j in range(stop - start):
+                key = keys[j]
+                i = start + j
+                p = scores[i] + 0.0
+                label = labels[i]
+                if key < first or key > last:
+                    outside += 1
+                else:
+                    row = key - first
+                    lowest, highest = min(lowest, row), max(highest, row)
+                    bin_row(acc, row, p, 1.0, label, True)
+                value = loss[i]
+                capped = value if value <= clip else clip
+                cell = label * 2 + (1 if p >= threshold else 0)
+                gap = p - label
+                cells[cell, 0] += 1.0
+                cells[cell, 1] += capped
+                brier += gap * gap
+                if value == np.inf:
+                    inf_weight += 1.0
+                    inf_count += 1.0
+                else:
+                    loss_sum += value
+                    loss_sq += value * value
+                    clipped += capped
+        else:
+            for j in range(stop - start):
+                key = keys[j]
+                if key < first or key > last:
+                    outside += 1
+                    continue
+                i = start + j
+                row = key - first
+                lowest, highest = min(lowest, row), max(highest, row)
+                bin_row(acc, row, scores[i] + 0.0, weights[i], labels[i], False)
+            add_weighted_sums(
+                scores, labels, weights, loss, threshold, clip, start, stop, totals, cells
+            )
         if top == 0 or held < 0:
             continue
         for i in range(start, stop):
@@ -185,7 +204,7 @@ def binary(
                 candidates[held] = i
                 held += 1
     if unweighted:
-        totals[0] = totals[1] = float(n)
+        totals[:] = (float(n), float(n), loss_sum, loss_sq, clipped, inf_weight, inf_count, brier)
     return outside, held, lowest, highest
 
 
