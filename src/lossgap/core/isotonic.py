@@ -66,3 +66,38 @@ def fit_isotonic(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> Is
         scores, w_pos, total = scores[keep], w_pos[keep], total[keep]
     fitted = isotonic_regression(w_pos / total, weights=total, increasing=True).x
     return IsotonicFit(scores, fitted)
+
+
+def isotonic_rows(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
+    """PAV fit of the positive share in each row of a batch of weights over ascending scores.
+
+    One fit per row (a bootstrap replicate's weights of the same score table), each equal
+    to :func:`fit_isotonic` on that row.
+
+    Parameters
+    ----------
+    w_neg, w_pos : ndarray of shape (replicates, m)
+        Weight of negatives and of positives at each of ``m`` ascending scores.
+
+    Returns
+    -------
+    ndarray of shape (replicates, m)
+        The fitted positive share at each score. A score of no weight in a row is not
+        fitted and takes 1/2 (it carries no weight in any score of that row).
+
+    Examples
+    --------
+    >>> isotonic_rows(np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 2.0]]),
+    ...               np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 2.0]])).tolist()
+    [[0.0, 0.6666666666666666, 0.6666666666666666], [0.6, 0.5, 0.6]]
+    """
+    total = w_neg + w_pos
+    fitted = np.full(total.shape, 0.5)
+    for r in range(total.shape[0]):
+        keep = np.flatnonzero(total[r] > 0)
+        if len(keep):
+            weight = total[r, keep]
+            fitted[r, keep] = isotonic_regression(
+                w_pos[r, keep] / weight, weights=weight, increasing=True
+            ).x
+    return fitted
