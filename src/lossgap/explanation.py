@@ -367,6 +367,7 @@ def _evaluate(
             confidence=confidence,
             replicates=replicates if full else 0,
             seed=seed,
+            resampling=resampling,
         )
         if full or costs is not None
         else None,
