@@ -202,12 +202,27 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
 FIT_ROWS = 20_000
 
 
+#: The latest table's fits by ``(intercept, slope)``: the calibration slope, the
+#: calibration test and the recalibration's maps of one evaluation fit the same maps on the
+#: same table (one table kept, held so that its identity cannot be reused).
+_LAST_FITS: dict[str, Any] = {"table": None, "fits": {}}
+
+
 def fit_logistic_table(table: ScoreTable, *, intercept: bool, slope: bool = True) -> LogisticFit:
-    """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs."""
-    pooled = pool_table(table, FIT_ROWS)
-    return fit_logistic(
-        logits_of(pooled.scores), pooled.weights, intercept=intercept, slope=slope
-    )
+    """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs.
+
+    The fits of the latest table are kept: an evaluation asks for its Platt map three
+    times (the same numbers each time)."""
+    fits = _LAST_FITS["fits"]
+    if _LAST_FITS["table"] is not table:  # other threads at worst fit theirs again
+        fits = {}
+        _LAST_FITS.update(table=table, fits=fits)
+    if (intercept, slope) not in fits:
+        pooled = pool_table(table, FIT_ROWS)
+        fits[intercept, slope] = fit_logistic(
+            logits_of(pooled.scores), pooled.weights, intercept=intercept, slope=slope
+        )
+    return fits[intercept, slope]
 
 
 def binary_map(
@@ -490,10 +505,9 @@ def _binary_recalibration(
     for test in fold_weights:
         rows = np.flatnonzero(test.sum(axis=1) > 0)
         held_out.append((rows, test[rows], losses_before[rows], decided_before[rows]))
-    # the fits on all samples (what `fit_logistic_table` gives), from one pooled table
-    everything = pooling.table(table.weights)
+    # the fits on all samples (the calibration slope's Platt fit is one of them)
     full_temperature, full_platt, full_offset = (
-        fit_logistic(pooled_logits, everything.weights, intercept=i, slope=b)
+        fit_logistic_table(table, intercept=i, slope=b)
         for i, b in ((False, True), (True, True), (True, False))
     )
     starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
