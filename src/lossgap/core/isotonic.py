@@ -68,11 +68,19 @@ def fit_isotonic(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> Is
     return IsotonicFit(scores, fitted)
 
 
+#: Rows fitted by one PAV call (:func:`isotonic_rows`); their offsets, at most this, cost
+#: the fitted shares at most a few ulp of it (under 1e-14).
+_ROWS_PER_CALL = 32
+
+
 def isotonic_rows(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """PAV fit of the positive share in each row of a batch of weights over ascending scores.
 
     One fit per row (a bootstrap replicate's weights of the same score table), each equal
-    to :func:`fit_isotonic` on that row.
+    to :func:`fit_isotonic` on that row to 1e-13. Rows go through one PAV pass
+    ``_ROWS_PER_CALL`` at a time, each row's shares offset by its place in the batch: row
+    ``k``'s shares lie in ``[k, k + 1]``, never above the next row's, so no block pools
+    across rows (two rows meeting at ``k + 1`` pool only equal values, which moves no fit).
 
     Parameters
     ----------
@@ -88,16 +96,20 @@ def isotonic_rows(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     Examples
     --------
     >>> isotonic_rows(np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 2.0]]),
-    ...               np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 2.0]])).tolist()
-    [[0.0, 0.6666666666666666, 0.6666666666666666], [0.6, 0.5, 0.6]]
+    ...               np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 2.0]])).round(12).tolist()
+    [[0.0, 0.666666666667, 0.666666666667], [0.6, 0.5, 0.6]]
     """
     total = w_neg + w_pos
     fitted = np.full(total.shape, 0.5)
-    for r in range(total.shape[0]):
-        keep = np.flatnonzero(total[r] > 0)
-        if len(keep):
-            weight = total[r, keep]
-            fitted[r, keep] = isotonic_regression(
-                w_pos[r, keep] / weight, weights=weight, increasing=True
-            ).x
+    for start in range(0, total.shape[0], _ROWS_PER_CALL):
+        rows = slice(start, start + _ROWS_PER_CALL)
+        keep = total[rows] > 0
+        if not keep.any():
+            continue
+        offset = np.nonzero(keep)[0]  # each kept cell's row in the batch, row by row
+        weight = total[rows][keep]
+        shares = w_pos[rows][keep] / weight + offset
+        fitted[rows][keep] = (
+            isotonic_regression(shares, weights=weight, increasing=True).x - offset
+        )
     return fitted
