@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.testing import assert_allclose
 from scipy.special import expit
 
 import lossgap.core.recalibrate as recalibrate_module
@@ -13,9 +14,11 @@ from lossgap import Predictions, Tally
 from lossgap.core.pooling import Pooling
 from lossgap.core.recalibrate import (
     _logistic_map,
+    _moments,
     _softplus_loss,
     label_pooled,
     logits_of,
+    pooled_folds,
     pooling_excess,
 )
 from lossgap.explanation import evaluate_predictions
@@ -85,3 +88,18 @@ def test_held_out_figures_stay_near_the_exact_fits(n, monkeypatch):
         assert abs(a.brier_after - b.brier_after) <= 0.01 * se
         assert a.temperature == b.temperature and a.slope == b.slope  # all-sample fits
     assert pooled.methods["isotonic"] == exact.methods["isotonic"]
+
+
+def test_each_fold_pooled_from_the_whole_less_its_held_out_rows():
+    table = _table(5)
+    z = logits_of(table.scores)
+    fold = np.random.default_rng(5).integers(0, 5, len(z))
+    tests = [np.where((fold == k)[:, None], table.weights, 0.0) for k in range(5)]
+    held_out = [(np.flatnonzero(t.sum(axis=1) > 0), t[t.sum(axis=1) > 0]) for t in tests]
+    starts = Pooling(table, 40).starts
+    whole = [np.add.reduceat(x, starts, axis=0) for x in _moments(z, table.weights)]
+    for test, pooled in zip(tests, pooled_folds(z, starts, whole, held_out), strict=True):
+        direct = label_pooled(z, table.weights - test, starts)
+        assert_allclose(pooled.logits, direct.logits, rtol=1e-9, atol=1e-12)
+        assert_allclose(pooled.weights, direct.weights, rtol=1e-12, atol=1e-12)
+        assert pooled.spread == pytest.approx(direct.spread, rel=1e-6, abs=1e-9)

@@ -298,9 +298,18 @@ def label_pooled(logits: np.ndarray, weights: np.ndarray, starts: np.ndarray) ->
     >>> pooled.logits.tolist(), pooled.weights[:, 1].tolist(), round(pooled.spread, 12)
     ([-0.5, 0.0, 2.3333333333333335], [0.0, 1.0, 3.0], 3.166666666667)
     """
-    w, spread, mean = _run_moments(
-        *(np.add.reduceat(weights * logits[:, None] ** k, starts, axis=0) for k in range(3))
-    )
+    return _label_rows(*(np.add.reduceat(x, starts, axis=0) for x in _moments(logits, weights)))
+
+
+def _moments(logits: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row: ``w``, ``w z`` and ``w z^2``, ``(m, 2)`` each."""
+    weighted = weights * logits[:, None]
+    return weights, weighted, weighted * logits[:, None]
+
+
+def _label_rows(w: np.ndarray, wz: np.ndarray, wz2: np.ndarray) -> LabelPooled:
+    """:class:`LabelPooled` from each run's sums of ``w``, ``w z`` and ``w z^2``."""
+    w, spread, mean = _run_moments(w, wz, wz2)
     neg, pos = w[:, 0] > 0, w[:, 1] > 0
     rows = np.zeros((int(neg.sum() + pos.sum()), 2))
     rows[: neg.sum(), 0] = w[neg, 0]
@@ -495,7 +504,8 @@ def _binary_recalibration(
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling = Pooling(table, FIT_ROWS)
-    trains = [pooling.table(table.weights - test) for test in fold_weights]
+    train_weights = [table.weights - test for test in fold_weights]
+    trains = [pooling.table(w) for w in train_weights]
     pooled_logits = logits_of(pooling.scores)
     logits = logits_of(table.scores)
     # each fold's map is scored only at the rows its held-out samples occupy (about one
@@ -513,13 +523,14 @@ def _binary_recalibration(
     starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
     # the folds' logistic fits on their training samples pooled by label, within a proven
     # share of a standard error of the exact fits' training loss (or on `trains` as before)
-    train_weights = [table.weights - test for test in fold_weights]
     mean_loss = float((table.weights * losses_before).sum() / total)
     variance = float((table.weights * (losses_before - mean_loss) ** 2).sum() / total)
     se = np.sqrt(variance / max(total * scale, 1.0))
     budgets = [FIT_TOLERANCE * se * float(w.sum()) for w in train_weights]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
-    fold_rows = _fold_rows(table, logits, train_weights, budgets, slope)
+    fold_rows = _fold_rows(
+        table, logits, [(rows, test) for rows, test, *_ in held_out], budgets, slope
+    )
     for method in BINARY_METHODS:
         sums = np.zeros(7)
         for k, ((rows, test, loss_before, was_decided), train) in enumerate(
@@ -566,27 +577,26 @@ def _binary_recalibration(
 def _fold_rows(
     table: ScoreTable,
     logits: np.ndarray,
-    train_weights: list[np.ndarray],
+    held_out: list[tuple[np.ndarray, np.ndarray]],
     budgets: list[float],
     slope: float,
 ) -> list[LabelPooled] | None:
-    """Each fold's training samples pooled by label (:func:`label_pooled`) into runs of
-    logits of one width, the widest (halving from the width a uniform spread would allow)
-    whose :func:`pooling_excess` at ``slope`` is within every fold's budget; None when the
-    runs would not halve the rows (fit as before).
+    """Each fold's training samples (the table less the fold's held-out ``(rows,
+    weights)``) pooled by label (:func:`label_pooled`) into runs of logits of one width,
+    the widest (halving from the width a uniform spread would allow) whose
+    :func:`pooling_excess` at ``slope`` is within every fold's budget; None when the runs
+    would not halve the rows (fit as before).
 
     The runs are chosen on the whole table: a fold's spread is at most the whole table's
     (its samples are a subset, and each run's mean minimises its own spread), read for any
-    runs from cumulative sums.
+    runs from cumulative sums. A fold's run sums are the whole table's less its held-out
+    rows' (a fifth of the rows).
     """
-    weights = table.weights
-    cumulative = [
-        np.concatenate([np.zeros((1, 2)), np.cumsum(weights * logits[:, None] ** k, axis=0)])
-        for k in range(3)
-    ]
+    moments = _moments(logits, table.weights)
+    cumulative = [np.concatenate([np.zeros((1, 2)), np.cumsum(x, axis=0)]) for x in moments]
     budget = min(budgets)
     # runs of width d hold a spread of about W d^2 / 12: start where that meets the budget
-    width = float(np.sqrt(96.0 * budget / weights.sum())) / slope
+    width = float(np.sqrt(96.0 * budget / table.weights.sum())) / slope
     for _ in range(8):
         if not width > 0:
             return None
@@ -595,11 +605,34 @@ def _fold_rows(
         if 2 * len(starts) > len(table.scores):
             return None
         edges = np.append(starts, len(table.scores))
-        spread = _run_moments(*(np.diff(c[edges], axis=0) for c in cumulative))[1]
-        if slope**2 * spread / 8.0 <= budget:
-            return [label_pooled(logits, w, starts) for w in train_weights]
+        whole = [np.diff(c[edges], axis=0) for c in cumulative]
+        if slope**2 * _run_moments(*whole)[1] / 8.0 <= budget:
+            return pooled_folds(logits, starts, whole, held_out)
         width /= 2
     return None
+
+
+def pooled_folds(
+    logits: np.ndarray,
+    starts: np.ndarray,
+    whole: list[np.ndarray],
+    held_out: list[tuple[np.ndarray, np.ndarray]],
+) -> list[LabelPooled]:
+    """Each fold's training samples pooled by label into the runs beginning at ``starts``:
+    :func:`label_pooled` of the table less the fold's held-out ``(rows, weights)``, from
+    the runs' sums over the whole table (``whole``: of ``w``, ``w z``, ``w z^2``) less
+    the held-out rows' own."""
+    run = np.zeros(len(logits), dtype=np.int64)
+    run[starts[1:]] = 1
+    run = np.cumsum(run)
+    out = []
+    for rows, test in held_out:
+        sums = []
+        for total, held in zip(whole, _moments(logits[rows], test), strict=True):
+            part = [np.bincount(run[rows], held[:, c], minlength=len(starts)) for c in (0, 1)]
+            sums.append(total - np.column_stack(part))
+        out.append(_label_rows(*sums))
+    return out
 
 
 def prediction_spread(n_eff: float, confidence: float) -> float:
