@@ -184,6 +184,7 @@ def test_full_text_prints_the_split_with_each_interval():
     assert "[" not in decomposition_line(bare)  # no replicates: the terms alone
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("scale", "n"), [(1.0, 2000), (2.0, 2000), (0.5, 5000)])
 def test_shared_resampling_gives_the_exact_refits_widths(scale, n):
     # explain refits the terms on the metrics' replicates of the table pooled for
