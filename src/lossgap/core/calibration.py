@@ -178,30 +178,35 @@ def _mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
     the mesh points, i.e. :func:`_deposit`, :func:`_reflected_gaussian` and
     :func:`_interpolate` composed, built from the kernel directly.
 
-    Smoothing each mesh point reads two outputs of the convolution, each a sum of kernel
-    values at mirrored grid points: one ``bincount`` collects them per grid point.
+    A score deposits on two grid points, a mesh point reads two outputs of the
+    convolution, and an output reads a grid point through at most three kernel taps: the
+    point itself and its mirror images beyond either end (the reflected window holds one
+    reflection, each end point once). So each entry is twelve kernel values, gathered for
+    every (score, mesh point) pair at once.
     """
     points, mesh = _grid_points(sigma), _mesh(sigma)
     kernel, lo, hi = _gaussian_kernel(points, sigma)
-    steps = points - 1
+    steps, centre = points - 1, points // 2
+    # the kernel's taps lo..hi at offset 2 * points of a zero array: every index below
+    # (an image beyond the kernel's span) reads 0
+    taps = np.zeros(5 * points)
+    origin = 2 * points
+    taps[origin + lo : origin + hi + 1] = kernel[lo : hi + 1]
     left = (mesh * steps).astype(np.int64).clip(0, steps - 1)
     right = (mesh - left * (1 / steps)) / (1 / steps)
-    outputs = np.concatenate([left, left + 1])
-    share = np.concatenate([1 - right, right])
-    column = np.tile(np.arange(len(mesh)), 2)
-    taps = np.arange(lo, hi + 1)
-    # output o reads the mirrored grid at o + points // 2 - i for each kernel tap i
-    grid = np.abs(outputs[:, None] + points // 2 - taps[None, :])
-    grid = np.where(grid > steps, 2 * steps - grid, grid)
-    to_mesh = np.bincount(
-        (grid * len(mesh) + column[:, None]).ravel(),
-        (share[:, None] * kernel[taps][None, :]).ravel(),
-        minlength=points * len(mesh),
-    ).reshape(points, len(mesh))
     position = scores * steps
-    at = position.astype(np.int64).clip(0, points - 2)
-    frac = (position - at)[:, None]
-    return (1 - frac) * to_mesh[at] + frac * to_mesh[at + 1]
+    at = position.astype(np.int64).clip(0, points - 2)[:, None]
+    frac = (position - at[:, 0])[:, None]
+    operator = np.zeros((len(scores), len(mesh)))
+    for grid, grid_share in ((at, 1 - frac), (at + 1, frac)):
+        for output, share in ((left, 1 - right), (left + 1, right)):
+            # output o reads grid point g through the tap o + centre - q, q an image of g
+            read = origin + output[None, :] + centre
+            value = taps[read - grid]
+            value += np.where(grid > 0, taps[read + grid], 0.0)  # mirrored at 0
+            value += np.where(grid < steps, taps[read + grid - 2 * steps], 0.0)  # at 1
+            operator += grid_share * share[None, :] * value
+    return operator
 
 
 #: Batches of rows smooth through :func:`_mesh_operator` while the operator has at most
