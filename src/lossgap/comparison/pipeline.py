@@ -417,7 +417,7 @@ class _Columns:
     def add(self, j: int, pred: Predictions, near: float) -> None:
         loss = sample_log_loss(pred)
         # An infinite loss has no finite paired difference: use the documented cap.
-        self.infinite[j] = np.count_nonzero(np.isinf(loss))
+        self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(loss.max()) else 0
         self.loss[j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.infinite[j] else loss
         self.brier[j] = sample_brier(pred)
         self.correct[j] = pred.predicted() == pred.y

@@ -281,17 +281,18 @@ def sort_order(scores: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> s = np.array([0.5, -0.0, 0.25, 0.0, 1.0])
+    >>> s = np.array([0.5, 0.0, 0.25, -0.0, 1.0, -2.0])
     >>> s[sort_order(s)].tolist()
-    [-0.0, 0.0, 0.25, 0.5, 1.0]
+    [-2.0, 0.0, -0.0, 0.25, 0.5, 1.0]
     """
     single = scores.astype(np.float32)
     if not np.array_equal(single, scores):
         return np.argsort(scores)
-    bits = single.view(np.uint32)
-    negative = bits >> 31
-    # negative floats: flip every bit; the others: set the sign bit (keys ascend as values)
-    key = bits ^ (np.uint32(0) - negative | np.uint32(1 << 31))
+    single += np.float32(0.0)  # -0.0 becomes 0.0
+    key = single.view(np.uint32)
+    if key.max() >> 31:  # negative floats: flip every bit; the others: set the sign bit
+        key = key ^ (np.uint32(0) - (key >> 31) | np.uint32(1 << 31))
+    # (probabilities, never negative, are ordered by their bits as they are)
     order = np.argsort((key & 0xFFFF).astype(np.uint16), kind="stable")
     high = (key >> 16).astype(np.uint16)
     return order[np.argsort(high[order], kind="stable")]
