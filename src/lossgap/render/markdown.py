@@ -147,10 +147,10 @@ def comparison_markdown(c: Comparison, *, source: str | None = None) -> str:
             (
                 str(m.rank),
                 escape(m.name),
-                format_number(m.evaluation.metric(c.by)),
-                format_interval(m.evaluation.metrics[c.by]),
-                format_number(m.evaluation.metric("accuracy")),
-                format_interval(m.evaluation.metrics["accuracy"]),
+                format_number(m.metric(c.by)),
+                format_interval(m.metrics[c.by]),
+                format_number(m.metric("accuracy")),
+                format_interval(m.metrics["accuracy"]),
                 str(m.accuracy_rank),
             )
             for m in c.models
@@ -206,9 +206,10 @@ def history_headline(report: HistoryReport) -> str:
     best = run.best.get(run.run.loss)
     if best is None:
         return f"{run.run.name}: nothing stands out."
+    together = "; loss and score move together" if run.run.score else ""
     return (
         f"{run.run.name}: {run.run.loss} is lowest at {run.run.axis} {best.epoch} "
-        f"({format_number(best.value)}); loss and score move together."
+        f"({format_number(best.value)}){together}."
     )
 
 
