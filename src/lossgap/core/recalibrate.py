@@ -445,8 +445,13 @@ def _label_losses(prob: np.ndarray) -> np.ndarray:
 
 def _fold_weights(
     tally: Tally, pred: Predictions | None, folds: int, rng: np.random.Generator
-) -> tuple[np.ndarray, str]:
-    """(folds, rows, 2) held-out weights, each sample in one fold, and the scheme in words.
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Each fold's held-out ``(rows, weights)``: the table's rows its samples occupy and
+    their ``(len(rows), 2)`` weights there, each sample in one fold; and the scheme in words.
+
+    Only the rows a fold holds are kept: with distinct scores that is one row in
+    ``folds``, and a dense ``(folds, rows, 2)`` array would cost as much to build and read
+    as the held-out scoring itself at 1e6 rows.
 
     A sample is never split across folds: folds are drawn per row when every sample has a
     row of its own (distinct scores), else per sample when the samples are at hand; from
@@ -460,18 +465,21 @@ def _fold_weights(
         # per sample, drawn without looking the samples up in the table, and the same for
         # a streamed Tally as for the samples in memory
         fold = rng.integers(0, folds, len(table.scores))
-        parts = np.zeros((folds, *table.weights.shape))
-        parts[fold, np.arange(len(fold))] = table.weights
-        return parts, f"{folds}-fold cross-fitting over samples"
+        held = []
+        for k in range(folds):
+            rows = np.flatnonzero(fold == k)
+            rows = rows[table.weights[rows].sum(axis=1) > 0]
+            held.append((rows, table.weights[rows]))
+        return held, f"{folds}-fold cross-fitting over samples"
     if pred is not None and table.bins is None:
         return (
-            _fold_weights_from_samples(table, pred, folds, rng),
+            _held_rows(_fold_weights_from_samples(table, pred, folds, rng)),
             f"{folds}-fold cross-fitting over samples",
         )
     unit = tally.weight == tally.count == tally.weight_sq
     if unit:  # thinning counts is the same as assigning each sample a random fold
         return (
-            _fold_weights_by_thinning(table, folds, rng),
+            _held_rows(_fold_weights_by_thinning(table, folds, rng)),
             f"{folds}-fold cross-fitting (samples split by multinomial thinning of the table)",
         )
     scale = effective_scale(tally)
@@ -480,10 +488,19 @@ def _fold_weights(
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(counts.weights > 0, parts / counts.weights, 1.0 / folds)
     return (
-        share * table.weights,
+        _held_rows(share * table.weights),
         f"{folds}-fold cross-fitting (weighted table split by thinning its effective counts, "
         "an approximation: the samples are not at hand)",
     )
+
+
+def _held_rows(parts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Each fold's ``(rows, weights)`` of non-zero weight, from ``(folds, rows, 2)`` parts."""
+    out = []
+    for test in parts:
+        rows = np.flatnonzero(test.sum(axis=1) > 0)
+        out.append((rows, test[rows]))
+    return out
 
 
 def _binary_recalibration(
@@ -504,17 +521,20 @@ def _binary_recalibration(
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling = Pooling(table, FIT_ROWS)
-    train_weights = [table.weights - test for test in fold_weights]
+    train_weights = []
+    for rows, test in fold_weights:
+        train = table.weights.copy()
+        train[rows] -= test
+        train_weights.append(train)
     trains = [pooling.table(w) for w in train_weights]
     pooled_logits = logits_of(pooling.scores)
     logits = logits_of(table.scores)
     # each fold's map is scored only at the rows its held-out samples occupy (about one
     # in `folds` of a table of distinct scores): rows of weight 0 add nothing; what does
     # not depend on the map is taken once per fold
-    held_out = []
-    for test in fold_weights:
-        rows = np.flatnonzero(test.sum(axis=1) > 0)
-        held_out.append((rows, test[rows], losses_before[rows], decided_before[rows]))
+    held_out = [
+        (rows, test, losses_before[rows], decided_before[rows]) for rows, test in fold_weights
+    ]
     # the fits on all samples (the calibration slope's Platt fit is one of them)
     full_temperature, full_platt, full_offset = (
         fit_logistic_table(table, intercept=i, slope=b)
