@@ -521,12 +521,7 @@ def _binary_recalibration(
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling = Pooling(table, FIT_ROWS)
-    train_weights = []
-    for rows, test in fold_weights:
-        train = table.weights.copy()
-        train[rows] -= test
-        train_weights.append(train)
-    trains = [pooling.table(w) for w in train_weights]
+    trains = _pooled_trains(table, pooling, fold_weights)
     pooled_logits = logits_of(pooling.scores)
     logits = logits_of(table.scores)
     # each fold's map is scored only at the rows its held-out samples occupy (about one
@@ -546,7 +541,7 @@ def _binary_recalibration(
     mean_loss = float((table.weights * losses_before).sum() / total)
     variance = float((table.weights * (losses_before - mean_loss) ** 2).sum() / total)
     se = np.sqrt(variance / max(total * scale, 1.0))
-    budgets = [FIT_TOLERANCE * se * float(w.sum()) for w in train_weights]
+    budgets = [FIT_TOLERANCE * se * float(train.weights.sum()) for train in trains]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
     fold_rows = _fold_rows(
         table, logits, [(rows, test) for rows, test, *_ in held_out], budgets, slope
@@ -641,24 +636,67 @@ def pooled_folds(
     :func:`label_pooled` of the table less the fold's held-out ``(rows, weights)``, from
     the runs' sums over the whole table (``whole``: of ``w``, ``w z``, ``w z^2``) less
     the held-out rows' own."""
-    run = np.zeros(len(logits), dtype=np.int64)
-    run[starts[1:]] = 1
-    run = np.cumsum(run)
+    run = _run_of_rows(starts, len(logits))
     out = []
     for rows, test in held_out:
-        # the held-out rows ascend, so each run's are adjacent: summed per run by reduceat
-        # (a bincount scatters at random into the runs, several times slower)
-        held_run = run[rows]
-        first = np.flatnonzero(np.diff(held_run, prepend=-1) != 0)
-        sums = []
-        for total, held in zip(whole, _moments(logits[rows], test), strict=True):
-            part = np.zeros_like(total)
-            part[held_run[first]] = np.add.reduceat(held, first, axis=0)
-            sums.append(total - part)
-        # a run whose samples are all held out keeps a rounding residue, not a weight
-        sums[0][sums[0] <= 1e-9 * whole[0]] = 0.0
+        sums = [
+            _less_held_out(total, run, rows, held)
+            for total, held in zip(whole, _moments(logits[rows], test), strict=True)
+        ]
+        _clear_residue(sums[0], whole[0])
         out.append(_label_rows(*sums))
     return out
+
+
+def _pooled_trains(
+    table: ScoreTable, pooling: Pooling, held_out: list[tuple[np.ndarray, np.ndarray]]
+) -> list[ScoreTable]:
+    """Each fold's training weights (the table less its held-out ``(rows, weights)``)
+    pooled into ``pooling``'s runs: the whole table's run sums less the held-out rows'
+    (a fifth of the rows), rather than pooling a copy of the table per fold."""
+    if pooling.starts is None:
+        trains = []
+        for rows, test in held_out:
+            train = table.weights.copy()
+            train[rows] -= test
+            trains.append(pooling.table(train))
+        return trains
+    whole = pooling.weights(table.weights)
+    run = _run_of_rows(pooling.starts, len(table.scores))
+    return [
+        ScoreTable(pooling.scores, _clear_residue(_less_held_out(whole, run, rows, test), whole))
+        for rows, test in held_out
+    ]
+
+
+def _run_of_rows(starts: np.ndarray, rows: int) -> np.ndarray:
+    """Each of ``rows`` rows' run, for runs beginning at the rows ``starts`` (from 0)."""
+    run = np.zeros(rows, dtype=np.int64)
+    run[starts[1:]] = 1
+    return np.cumsum(run)
+
+
+def _less_held_out(
+    whole: np.ndarray, run: np.ndarray, rows: np.ndarray, held: np.ndarray
+) -> np.ndarray:
+    """``(runs, 2)`` run sums ``whole`` less the values ``held`` at ascending ``rows``
+    (whose runs are ``run[rows]``).
+
+    The held-out rows ascend, so each run's are adjacent: summed per run by reduceat (a
+    bincount scatters at random into the runs, several times slower).
+    """
+    held_run = run[rows]
+    first = np.flatnonzero(np.diff(held_run, prepend=-1) != 0)
+    part = np.zeros_like(whole)
+    part[held_run[first]] = np.add.reduceat(held, first, axis=0)
+    return whole - part
+
+
+def _clear_residue(weights: np.ndarray, whole: np.ndarray) -> np.ndarray:
+    """``weights`` (run sums less held-out ones) with 0 where a run whose samples are all
+    held out keeps a rounding residue (under 1e-9 of its ``whole`` weight), not a weight."""
+    weights[weights <= 1e-9 * whole] = 0.0
+    return weights
 
 
 def prediction_spread(n_eff: float, confidence: float) -> float:
