@@ -13,6 +13,8 @@ from lossgap.core.pooling import (
     Pooling,
     per_sample_variances,
     pool_for_resampling,
+    pool_table,
+    pooling_of,
     row_mass,
 )
 from tests.helpers.data import random_binary
@@ -105,3 +107,17 @@ def test_row_mass_is_the_row_sum_bit_for_bit():
         rng.integers(0, 5, (10_000, 2)).astype(float),
     ):
         assert np.array_equal(row_mass(weights), weights.sum(axis=1))
+
+
+def test_the_latest_tables_poolings_are_kept_and_never_serve_another_table():
+    rng = np.random.default_rng(8)
+    first, second = (
+        Tally.from_predictions(Predictions(*random_binary(rng, 5_000))).tables[0] for _ in range(2)
+    )
+    for table in (first, second, first):
+        for rows in (100, 300):
+            pooled = pool_table(table, rows)
+            fresh = Pooling(table, rows).table(table.weights)
+            assert np.array_equal(pooled.scores, fresh.scores)
+            assert np.array_equal(pooled.weights, fresh.weights)
+    assert pooling_of(first, 100) is pooling_of(first, 100)

@@ -47,7 +47,7 @@ from scipy.special import expit, softmax
 
 from lossgap.core.decompose import brier_score_total
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
-from lossgap.core.pooling import Pooling, pool_table, row_mass
+from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_keys
@@ -520,7 +520,7 @@ def _binary_recalibration(
     losses_before = _label_losses(table.scores)
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
-    pooling = Pooling(table, FIT_ROWS)
+    pooling = pooling_of(table, FIT_ROWS)[0]
     trains = _pooled_trains(table, pooling, fold_weights)
     pooled_logits = logits_of(pooling.scores)
     logits = logits_of(table.scores)
