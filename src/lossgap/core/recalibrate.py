@@ -512,7 +512,7 @@ def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
     pred = in_content_order(pred)
     if pred not in _FULL_FITS:
         w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
-        problem = _Temperature.of(_log_probs(pred), pred.y)
+        problem = _Temperature.of_transposed(_log_probs_t(pred), pred.y)
         beta, variance, terms = problem.fit_with_terms(w, third=True)
         _FULL_FITS[pred] = (beta, variance * float(w @ w / w.sum()))
         _AT_FULL_FIT.clear()
@@ -520,10 +520,13 @@ def multiclass_calibration_slope(pred: Predictions) -> tuple[float, float]:
     return _FULL_FITS[pred]
 
 
-def _log_probs(pred: Predictions) -> np.ndarray:
+def _log_probs_t(pred: Predictions) -> np.ndarray:
+    """``log p`` (or the logits) as contiguous class rows ``(k, n)``, from one copy."""
     if pred.logits is not None:
-        return pred.logits
-    return np.log(np.clip(pred.prob, CLIP, 1.0))
+        return np.ascontiguousarray(pred.logits.T)
+    log_prob_t = np.array(pred.prob.T, order="C")  # a copy, even when n is 1
+    np.clip(log_prob_t, CLIP, 1.0, out=log_prob_t)
+    return np.log(log_prob_t, out=log_prob_t)
 
 
 #: A fold's temperature is taken one Newton step from the all-sample fit, without a pass
@@ -554,10 +557,13 @@ class _Temperature:
 
     @classmethod
     def of(cls, log_prob: np.ndarray, y: np.ndarray) -> _Temperature:
-        log_prob_t = np.ascontiguousarray(log_prob.T)
+        return cls.of_transposed(np.ascontiguousarray(log_prob.T), y)
+
+    @classmethod
+    def of_transposed(cls, log_prob_t: np.ndarray, y: np.ndarray) -> _Temperature:
         return cls(
             log_prob_t,
-            log_prob[np.arange(len(y)), y],
+            log_prob_t[y, np.arange(len(y))],
             log_prob_t.max(axis=0),
             log_prob_t.min(axis=0),
         )
@@ -722,13 +728,12 @@ def _multiclass_recalibration(
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(pred))
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
-    log_prob = _log_probs(pred)
     full_beta, _ = multiclass_calibration_slope(pred)
     # each fold's fit starts from the all-sample fit, its terms there from the fit's last
     # pass (or one shared pass when that fit was taken already)
     temperature, terms = _AT_FULL_FIT.pop(pred, (None, None))
     if temperature is None:
-        temperature = _Temperature.of(log_prob, pred.y)
+        temperature = _Temperature.of_transposed(_log_probs_t(pred), pred.y)
     if terms is None:
         terms = temperature.parts(full_beta, third=True)
     at_full = np.stack(
