@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import pdtrc
 
-from lossgap.core.calibration import CalibrationErrors, ece_bins
+from lossgap.core.calibration import CalibrationErrors, ece_bin_starts
 from lossgap.core.decompose import corp, log_score_total
 from lossgap.core.diagnostics import CONFIDENT_LEVEL
 from lossgap.core.losses import CLIP_EPS
@@ -58,6 +58,9 @@ def reliability_bins(
 ) -> dict[str, list[float]]:
     """The ECE's equal-width bins that hold weight: mean score, observed share, weight.
 
+    ``scores`` ascend (a score table's), so each bin is a run of rows
+    (:func:`lossgap.core.calibration.ece_bin_starts`).
+
     Examples
     --------
     >>> bins = reliability_bins(np.array([0.1, 0.15, 0.8]), np.array([1.0, 1.0, 0.0]),
@@ -65,13 +68,15 @@ def reliability_bins(
     >>> bins["score"], bins["observed"], bins["weight"]
     ([0.13333333333333333, 0.8], [0.3333333333333333, 1.0], [3.0, 1.0])
     """
-    index = ece_bins(scores, bins)
+    if not len(scores):
+        return {"score": [], "observed": [], "weight": []}
+    starts = ece_bin_starts(scores, bins)
     mass = w_neg + w_pos
-    weight = np.bincount(index, mass, bins)
+    weight = np.add.reduceat(mass, starts)
     held = weight > 0
     return {
-        "score": (np.bincount(index, mass * scores, bins)[held] / weight[held]).tolist(),
-        "observed": (np.bincount(index, w_pos, bins)[held] / weight[held]).tolist(),
+        "score": (np.add.reduceat(mass * scores, starts)[held] / weight[held]).tolist(),
+        "observed": (np.add.reduceat(w_pos, starts)[held] / weight[held]).tolist(),
         "weight": weight[held].tolist(),
     }
 
@@ -117,11 +122,18 @@ def per_class(
     for c, table in enumerate(tally.tables):
         scores, (w_neg, w_pos) = table.scores, table.weights.T
         weight = w_neg + w_pos
-        low = scores <= 1 - level
+        # the scores ascend: the rows at most 1 - level are a prefix
+        low = slice(0, int(np.searchsorted(scores, 1 - level, side="right")))
         observed = float(w_pos[low].sum())
-        expected = float((weight * scores)[low].sum())
+        expected = float((weight[low] * scores[low]).sum())
         confident_loss = float(w_pos[low] @ -np.log(np.maximum(scores[low], CLIP_EPS)))
         parts = corp(table).log_loss if full and 0 < w_pos.sum() < weight.sum() else None
+        # CORP scored the column's own log loss already
+        ovr_log_loss = (
+            parts.score
+            if parts is not None
+            else log_score_total(scores, table.weights) / float(weight.sum())
+        )
         rows.append(
             ClassSummary(
                 label=python_scalar(tally.classes[c]),
@@ -131,7 +143,7 @@ def per_class(
                 f1=float(f1[c]),
                 loss_share=float(class_loss[c] / total_loss) if total_loss > 0 else float("nan"),
                 log_loss=float(class_loss[c] / actual[c]) if actual[c] > 0 else float("nan"),
-                ovr_log_loss=log_score_total(scores, table.weights) / float(weight.sum()),
+                ovr_log_loss=ovr_log_loss,
                 ece=float(errors.classwise_ece[c]),
                 smooth_ece=float(smooth[c]) if smooth is not None else float("nan"),
                 miscalibration=None if parts is None else parts.miscalibration,
