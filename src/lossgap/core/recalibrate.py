@@ -37,7 +37,7 @@ regularized likelihood methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -550,10 +550,13 @@ class _Temperature:
 
     log_prob_t: np.ndarray
     true_log_prob: np.ndarray
-    #: Each sample's largest and smallest ``log p``: ``max_k b log p_k`` is ``b`` times
-    #: one of them, exactly (rounding is monotone), without a pass over the classes.
+    #: Each sample's largest ``log p``: ``max_k b log p_k`` is ``b`` times it for ``b >= 0``,
+    #: exactly (rounding is monotone), without a pass over the classes.
     highest: np.ndarray
-    lowest: np.ndarray
+    #: Every pass works in this ``(k, n)`` buffer: a fresh array of n x k doubles past
+    #: 32 MiB is mapped anew by malloc each time, and its page faults cost about twice
+    #: the pass's arithmetic (``np.exp`` of 10^7 doubles: 38 ms fresh, 11 ms in place).
+    scratch: np.ndarray = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, log_prob: np.ndarray, y: np.ndarray) -> _Temperature:
@@ -565,7 +568,7 @@ class _Temperature:
             log_prob_t,
             log_prob_t[y, np.arange(len(y))],
             log_prob_t.max(axis=0),
-            log_prob_t.min(axis=0),
+            np.empty_like(log_prob_t),
         )
 
     def parts(self, b: float, *, third: bool = False) -> np.ndarray:
@@ -575,8 +578,8 @@ class _Temperature:
         curvature ``Var_q[log p]``. ``third=True`` adds a fourth row, the third derivative
         ``E_q[(log p - E_q[log p])^3]`` (what :meth:`fit_near` needs to skip a pass).
         """
-        q = self.log_prob_t * b
-        top = b * (self.highest if b >= 0 else self.lowest)
+        q = np.multiply(self.log_prob_t, b, out=self.scratch)
+        top = b * (self.highest if b >= 0 else self.log_prob_t.min(axis=0))
         q -= top
         np.exp(q, out=q)
         total = q.sum(axis=0)
