@@ -666,6 +666,7 @@ class Tally:
         if pred.task == "binary" and at_once:
             # a batch merging into a compressed Tally: bins and sums in one pass
             return cls._binned_binary(pred, true_prob, top, max_distinct, bin_bits)
+        predicted = pred.predicted()
         return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
@@ -674,7 +675,7 @@ class Tally:
             columns=columns,
             loss=sample_log_loss(pred, true_prob),
             brier=sample_brier(pred),
-            predicted=pred.predicted(),
+            predicted=predicted,
             true_prob=true_prob,
             weight=pred.sample_weight,
             ids=pred.ids,
@@ -682,6 +683,10 @@ class Tally:
             max_distinct=max_distinct,
             bin_bits=bin_bits,
             binned=binned,
+            # the largest probability is the decided class's: one gather, not k passes
+            confidence=None
+            if pred.task == "binary"
+            else pred.prob[np.arange(len(pred)), predicted],
         )
 
     @classmethod
@@ -763,6 +768,7 @@ class Tally:
         max_distinct: int = DEFAULT_MAX_DISTINCT,
         bin_bits: int = DEFAULT_BIN_BITS,
         binned: Sequence[bool] | None = None,
+        confidence: Any | None = None,
     ) -> Tally:
         """Summarise per-sample arrays of one backend (the engines' shared kernel).
 
@@ -771,6 +777,8 @@ class Tally:
         ``loss`` and ``brier`` the per-sample values; ``true_prob`` the probability of the
         true class. The arrays are trusted: validation happened before. ``binned`` (one
         flag per table) bins those tables at once, as :meth:`ScoreTable.from_samples`.
+        ``confidence`` (multiclass): each sample's largest probability when the caller has
+        it, else the columns' maximum.
         """
         ops = array_ops(loss)
         k = len(classes)
@@ -833,9 +841,10 @@ class Tally:
                     for col in columns
                 ]
             ).reshape(k, k)
-            confidence = columns[0]
-            for col in columns[1:]:
-                confidence = ops.where(col > confidence, col, confidence)
+            if confidence is None:
+                confidence = columns[0]
+                for col in columns[1:]:
+                    confidence = ops.where(col > confidence, col, confidence)
             top_label = ScoreTable.from_samples(
                 confidence, predicted == y, weight, max_distinct=max_distinct, bin_bits=bin_bits
             )
