@@ -253,6 +253,10 @@ def find_label_issues(
     return issues & (boosted.argmax(axis=1) != labels)
 
 
+#: Cells (rows x classes) :func:`chance_matrix` works on at a time.
+CHANCE_CELLS = 1 << 18
+
+
 def chance_matrix(prob: npt.ArrayLike) -> np.ndarray:
     """For every sample and class, the chance a calibrated model gives a label at most as
     likely: ``sum_{c': p_c' <= p_c} p_c'`` (ties included).
@@ -273,6 +277,19 @@ def chance_matrix(prob: npt.ArrayLike) -> np.ndarray:
            [1. , 0.5, 0.5]])
     """
     p = np.asarray(prob, dtype=np.float64)
+    rows = max(1, CHANCE_CELLS // max(p.shape[1], 1))
+    if len(p) <= rows:
+        return _chance_rows(p)
+    # a block of rows at a time: its temporaries stay in the cache, where n x k of them
+    # would be mapped afresh by malloc and fault in page by page (a row's numbers do not
+    # depend on the other rows, so the result is the same bit for bit)
+    chance = np.empty_like(p)
+    for start in range(0, len(p), rows):
+        chance[start : start + rows] = _chance_rows(p[start : start + rows])
+    return chance
+
+
+def _chance_rows(p: np.ndarray) -> np.ndarray:
     k = p.shape[1]
     order = np.argsort(p, axis=1, kind="stable")
     ranked = np.take_along_axis(p, order, axis=1)
@@ -353,7 +370,8 @@ def _sample_test(pred: Predictions, level: float, scale: float) -> dict[str, flo
     w = np.ones(n) if pred.sample_weight is None else pred.sample_weight
     labelled = np.zeros((n, k))
     labelled[np.arange(n), pred.y] = w
-    flagged = np.round(chance_matrix(p), 12) <= at_most(1.0 - level)
+    chance = chance_matrix(p)
+    flagged = np.round(chance, 12, out=chance) <= at_most(1.0 - level)
     mass = np.broadcast_to(w[:, None], (n, k))
     return beyond_chance(p.ravel(), labelled.ravel(), mass.ravel(), flagged.ravel(), scale)
 
