@@ -37,7 +37,7 @@ regularized likelihood methods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -553,10 +553,6 @@ class _Temperature:
     #: Each sample's largest ``log p``: ``max_k b log p_k`` is ``b`` times it for ``b >= 0``,
     #: exactly (rounding is monotone), without a pass over the classes.
     highest: np.ndarray
-    #: Every pass works in this ``(k, n)`` buffer: a fresh array of n x k doubles past
-    #: 32 MiB is mapped anew by malloc each time, and its page faults cost about twice
-    #: the pass's arithmetic (``np.exp`` of 10^7 doubles: 38 ms fresh, 11 ms in place).
-    scratch: np.ndarray = field(repr=False, compare=False)
 
     @classmethod
     def of(cls, log_prob: np.ndarray, y: np.ndarray) -> _Temperature:
@@ -568,17 +564,22 @@ class _Temperature:
             log_prob_t,
             log_prob_t[y, np.arange(len(y))],
             log_prob_t.max(axis=0),
-            np.empty_like(log_prob_t),
         )
 
-    def parts(self, b: float, *, third: bool = False) -> np.ndarray:
+    def parts(
+        self, b: float, *, third: bool = False, buffer: np.ndarray | None = None
+    ) -> np.ndarray:
         """``(3, n)``: each sample's loss and its first two derivatives in ``b``, one pass.
 
         With ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
         curvature ``Var_q[log p]``. ``third=True`` adds a fourth row, the third derivative
         ``E_q[(log p - E_q[log p])^3]`` (what :meth:`fit_near` needs to skip a pass).
+        ``buffer``: a ``(k, n)`` array to work in, kept by a caller that makes several
+        passes (a fresh array of n x k doubles past 32 MiB is mapped anew by malloc each
+        time, and its page faults cost about twice the pass's arithmetic: ``np.exp`` of
+        10^7 doubles took 38 ms into a fresh array, 11 ms into a kept one).
         """
-        q = np.multiply(self.log_prob_t, b, out=self.scratch)
+        q = np.multiply(self.log_prob_t, b, out=buffer)
         top = b * (self.highest if b >= 0 else self.log_prob_t.min(axis=0))
         q -= top
         np.exp(q, out=q)
@@ -615,19 +616,20 @@ class _Temperature:
         third derivative's row)."""
         beta = start
         terms = None
+        buffer = np.empty_like(self.log_prob_t)
         if at_start is None:
-            terms = self.parts(beta, third=third)
+            terms = self.parts(beta, third=third, buffer=buffer)
             at_start = terms @ w
         loss, grad, hess = at_start[:3]
         for _ in range(100):
             if _converged(loss, grad, hess):
                 break
             step, size = grad / hess, 1.0
-            tried = self.parts(beta - step, third=third)
+            tried = self.parts(beta - step, third=third, buffer=buffer)
             candidate = tried @ w
             while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
                 size /= 2
-                tried = self.parts(beta - size * step, third=third)
+                tried = self.parts(beta - size * step, third=third, buffer=buffer)
                 candidate = tried @ w
             if candidate[0] > loss:
                 break
