@@ -279,3 +279,58 @@ def test_wandb_chart_export(tmp_path):
     assert first.best["val_loss"].step == 200 and first.best["val_accuracy"].step == 300
     assert second.run.n_points == 3  # the run that stopped early
     assert second.best["val_loss"].step == 300
+
+
+REAL_WANDB_EXPORT = Path(__file__).parents[1] / "data" / "wandb_chart" / "wandb_export.csv"
+
+
+def test_real_wandb_chart_export():
+    """A chart export the W&B web app wrote (tests/data/wandb_chart/SOURCE.md): eight runs of
+    one train loss; each run's best step as logged is pandas' idxmin of its column, and the
+    last row (no line end, every field quoted) is read, not taken for a row being written."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.read_csv(REAL_WANDB_EXPORT)
+    report = analyse_history(REAL_WANDB_EXPORT, loss="train/loss")
+    runs = [c[: -len(" - train/loss")] for c in frame.columns if c.endswith(" - train/loss")]
+    assert [r.run.name for r in report.runs] == [f"wandb_export.csv [{run}]" for run in runs]
+    for analysis, run in zip(report.runs, runs, strict=True):
+        column = frame[f"{run} - train/loss"]
+        best = analysis.best[analysis.run.loss]
+        assert best.epoch == frame["Step"][column.idxmin()]
+        assert best.value == pytest.approx(column.min(), rel=1e-12)
+        assert analysis.run.n_points == column.notna().sum()
+        assert not any("no line end" in note for note in analysis.run.notes)
+    longest = max(report.runs, key=lambda r: r.run.n_points)
+    assert longest.run.label(longest.run.n_points - 1) == frame["Step"].iloc[-1] == 385
+
+
+def test_real_wandb_chart_export_answer():
+    """The short answer of several runs names the run it is about, compares the runs'
+    lowest losses, and says nothing of an accuracy the export does not hold."""
+    from lossgap.render.history import history_answer
+
+    report = analyse_history(REAL_WANDB_EXPORT, loss="train/loss")
+    lowest = min(report.runs, key=lambda r: r.best[r.run.loss].value)
+    assert lowest.run.name == "wandb_export.csv [gpt2]"  # 3.2632 at step 347
+    answer = history_answer(report)
+    # no run has a serious finding: the answer is about the run of the lowest loss
+    assert answer.headline.startswith("In wandb_export.csv [gpt2], keep step ")
+    assert "accuracy" in answer.headline and "agree" not in answer.headline
+    # the main run is the lowest: no separate "lowest of 8 runs" number
+    assert not any("of 8 runs" in n.label for n in answer.numbers)
+
+
+def test_lowest_loss_of_several_runs_is_named():
+    """When the answer is about another run (one with a serious finding), the runs' lowest
+    loss is a key number naming its run and step."""
+    from lossgap.render.history import _lowest_loss
+
+    report = analyse_history(REAL_WANDB_EXPORT, loss="train/loss")
+    other = report.runs[0]
+    number = _lowest_loss(report, other)
+    assert number is not None
+    assert number.label == f"lowest {other.run.loss} of 8 runs"
+    assert number.value == "3.2632"
+    assert number.note == "wandb_export.csv [gpt2], step 347, as logged"
+    gpt2 = next(r for r in report.runs if r.run.name.endswith("[gpt2]"))
+    assert _lowest_loss(report, gpt2) is None

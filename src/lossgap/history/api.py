@@ -301,7 +301,8 @@ def analyse_history(
             continue
         runs.append(run)
     if not runs:
-        reasons = "; ".join(s["reason"] for s in skipped[:2])
+        # the runs of one export usually fail for the same reason: say each reason once
+        reasons = "; ".join(list(dict.fromkeys(s["reason"] for s in skipped))[:2])
         msg = f"no run in {str(path)!r} logs a validation loss ({reasons})"
         raise InputError(msg)
     own_predictions = per_epoch if len(runs) == 1 else []

@@ -267,10 +267,12 @@ def _read_delimited(path: Path, text: str) -> tuple[LogTable, list[str], list[di
         len(lines) > 2
         and not text.endswith(("\n", "\r"))
         and lines[-1].count(comma) == lines[0].count(comma)
+        and not lines[-1].rstrip().endswith('"')
     ):
         # Loggers end every row with a line end: a row without one is still being written
         # (or was cut off), and its last number may be a prefix of the real one. (A row
-        # cut short of its fields is a damaged_log finding below.)
+        # cut short of its fields is a damaged_log finding below.) A last field closed by
+        # its quote is whole: W&B's "Export CSV" quotes every field and ends without one.
         cut = len(lines)
         lines = lines[:-1]
         text = "\n".join(lines) + "\n"

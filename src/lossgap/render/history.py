@@ -26,6 +26,8 @@ def kept_epochs(analysis: RunAnalysis) -> str:
         return ""
     axis = analysis.run.axis
     basis = " (smoothed curves)" if advice.basis == "smoothed" else ""
+    if analysis.run.score is None:
+        return f"Keep {axis} {prob.epoch}: lowest {prob.metric}{basis}; no score is logged."
     if dec is None or dec.epoch == prob.epoch:
         return f"Keep {axis} {prob.epoch} for both probabilities and decisions{basis}."
     return (
@@ -69,6 +71,8 @@ def run_renderables(analysis: RunAnalysis) -> Iterator[RenderableType]:
         yield Text(keep, style=style("headline"))
     if analysis.findings:
         yield from findings_renderables(analysis.findings)
+    elif run.score is None:
+        yield Text("Nothing stands out.", style=style("info"))
     else:
         yield Text("Nothing stands out: loss and score move together.", style=style("info"))
     for note in run.notes:
@@ -130,12 +134,42 @@ def report_renderables(report: HistoryReport) -> Iterator[RenderableType]:
 
 
 def _main_run(report: HistoryReport) -> RunAnalysis | None:
-    """The run the short answer is about: the most serious findings, then the longest."""
+    """The run the short answer is about: the most serious findings (high or medium), then
+    the lowest loss when the runs log the same one (a chart export of several runs), then
+    the longest."""
     if not report.runs:
         return None
-    return min(
-        report.runs,
-        key=lambda r: (min((f.rank for f in r.findings), default=9), -r.run.n_points),
+    comparable = _comparable_runs(report)
+
+    def key(r: RunAnalysis) -> tuple[int, float, int]:
+        serious = [f.rank for f in r.findings if f.severity in ("high", "medium")]
+        best = r.best.get(r.run.loss) if comparable else None
+        return (min(serious, default=9), best.value if best else 0.0, -r.run.n_points)
+
+    return min(report.runs, key=key)
+
+
+def _comparable_runs(report: HistoryReport) -> bool:
+    """Whether the runs are several and log the same loss, so their losses compare."""
+    return len(report.runs) > 1 and len({r.run.loss for r in report.runs}) == 1
+
+
+def _lowest_loss(report: HistoryReport, analysis: RunAnalysis) -> KeyNumber | None:
+    """Across several runs of one loss, the lowest value logged and where, when it is not
+    the main run's."""
+    if not _comparable_runs(report):
+        return None
+    best = [(b.value, r, b.epoch) for r in report.runs if (b := r.best.get(r.run.loss))]
+    if not best:
+        return None
+    value, run, epoch = min(best, key=lambda entry: entry[0])
+    if run is analysis:
+        return None
+    return KeyNumber(
+        f"lowest {run.run.loss} of {len(report.runs)} runs",
+        format_number(value),
+        "",
+        f"{run.run.name}, {run.run.axis} {epoch}, as logged",
     )
 
 
@@ -201,20 +235,28 @@ def history_answer(report: HistoryReport) -> Answer:
     run, axis, advice = analysis.run, analysis.run.axis, analysis.advice
     prob, dec = advice.probabilities, advice.decisions
     smoothed = advice.basis == "smoothed"
+    # several runs (a chart export, a folder of logs): say which one the answer is about
+    keep = f"In {run.name}, keep" if len(report.runs) > 1 else "Keep"
     serious = [f for f in analysis.findings if f.severity in ("high", "medium")]
     codes = {f.code for f in analysis.findings}
     if prob is None:
         top = (serious or analysis.findings)[:1]
         headline = top[0].message if top else f"{run.name}: nothing stands out."
+    elif run.score is None:
+        curves = "on the smoothed curve " if smoothed else ""
+        headline = (
+            f"{keep} {axis} {prob.epoch}: {curves}{run.loss} is lowest there (the log holds no "
+            "accuracy or other score to weigh against it)."
+        )
     elif dec is None or dec.epoch == prob.epoch:
         curves = "on the smoothed curves " if smoothed else ""
         headline = (
-            f"Keep {axis} {prob.epoch}: {curves}{run.loss} is lowest and "
+            f"{keep} {axis} {prob.epoch}: {curves}{run.loss} is lowest and "
             f"{run.score or 'the score'} best there, so loss and accuracy agree on it."
         )
     elif dec.within_noise:
         headline = (
-            f"Keep {axis} {prob.epoch} for both probabilities and decisions: {run.loss} is "
+            f"{keep} {axis} {prob.epoch} for both probabilities and decisions: {run.loss} is "
             f"lowest there, and the better {dec.metric} of {axis} {dec.epoch} "
             f"({dec.gain or 0:+.3f}) is within sampling noise."
         )
@@ -226,7 +268,7 @@ def history_answer(report: HistoryReport) -> Answer:
             else "the loss and the score are best at different points"
         )
         headline = (
-            f"Keep {axis} {prob.epoch} for probabilities and {axis} {dec.epoch} for "
+            f"{keep} {axis} {prob.epoch} for probabilities and {axis} {dec.epoch} for "
             f"decisions: {after}."
         )
     numbers = []
@@ -267,6 +309,9 @@ def history_answer(report: HistoryReport) -> Answer:
                 KeyNumber(f"{run.loss} at {axis} {dec.epoch}", format_number(cost), "",
                           "as logged")
             )
+    lowest = _lowest_loss(report, analysis)
+    if lowest is not None:
+        numbers.insert(1, lowest)
     findings = [_drift_sentence(f) for f in report.findings if f.code == "calibration_drift"]
     findings += [
         text for f in analysis.findings if (text := _run_sentence(f.code, analysis)) is not None

@@ -206,9 +206,10 @@ def history_headline(report: HistoryReport) -> str:
     best = run.best.get(run.run.loss)
     if best is None:
         return f"{run.run.name}: nothing stands out."
+    together = "; loss and score move together" if run.run.score else ""
     return (
         f"{run.run.name}: {run.run.loss} is lowest at {run.run.axis} {best.epoch} "
-        f"({format_number(best.value)}); loss and score move together."
+        f"({format_number(best.value)}){together}."
     )
 
 
