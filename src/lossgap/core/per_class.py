@@ -20,6 +20,8 @@ loss is infinite.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.special import pdtrc
 
@@ -30,6 +32,7 @@ from lossgap.core.losses import CLIP_EPS
 from lossgap.core.metrics import _per_class, _ratio
 from lossgap.core.predictions import python_scalar
 from lossgap.core.tally import Tally
+from lossgap.results.evaluation import DecompositionTerms
 from lossgap.results.slices import ClassSummary, Confusion, ConfusionPair
 
 #: Confusion pairs reported, at most (the most loss first).
@@ -82,7 +85,12 @@ def reliability_bins(
 
 
 def per_class(
-    tally: Tally, errors: CalibrationErrors, *, full: bool = True, level: float = CONFIDENT_LEVEL
+    tally: Tally,
+    errors: CalibrationErrors,
+    *,
+    full: bool = True,
+    level: float = CONFIDENT_LEVEL,
+    log_loss_terms: Sequence[DecompositionTerms] | None = None,
 ) -> list[ClassSummary]:
     """The per-class summaries of a multiclass Tally (empty for binary).
 
@@ -95,6 +103,9 @@ def per_class(
         Compute the CORP terms too.
     level : float, default=0.9
         A confident error gives its true class at most ``1 - level``.
+    log_loss_terms : sequence of DecompositionTerms, optional
+        Each column's CORP log-loss terms when the caller has them (the decomposition
+        section's ``per_class``, in the Tally's class order): not computed again.
 
     Returns
     -------
@@ -127,7 +138,9 @@ def per_class(
         observed = float(w_pos[low].sum())
         expected = float((weight[low] * scores[low]).sum())
         confident_loss = float(w_pos[low] @ -np.log(np.maximum(scores[low], CLIP_EPS)))
-        parts = corp(table).log_loss if full and 0 < w_pos.sum() < weight.sum() else None
+        parts = None
+        if full and 0 < w_pos.sum() < weight.sum():
+            parts = corp(table).log_loss if log_loss_terms is None else log_loss_terms[c]
         # CORP scored the column's own log loss already
         ovr_log_loss = (
             parts.score
