@@ -438,6 +438,19 @@ def test_fold_temperature_one_step_is_within_its_stated_share_of_a_standard_erro
     assert shortcuts >= 3  # and most folds took it without a pass
 
 
+@pytest.mark.parametrize("beta", [0.4, 1.0, 2.5, -0.5])
+def test_held_out_temperature_map_is_scipy_softmax_bit_for_bit(rng, beta):
+    from scipy.special import softmax
+
+    from lossgap.core.recalibrate import _Temperature
+
+    y, prob = random_multiclass(rng, 3000, 6)
+    problem = _Temperature.of(np.log(np.clip(prob, 1e-15, 1.0)), y)
+    rows = np.flatnonzero(rng.integers(0, 5, len(y)) == 3)
+    expected = softmax(beta * np.log(np.clip(prob[rows], 1e-15, 1.0)), axis=1).T
+    assert np.array_equal(problem.apply(beta, rows), expected)
+
+
 def test_logistic_fits_on_the_pooled_table_match_the_full_fit():
     """Pooling the score table to FIT_ROWS runs moves the fit by a sliver of its error."""
     from lossgap.core.recalibrate import FIT_ROWS, fit_logistic_table

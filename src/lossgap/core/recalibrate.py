@@ -42,7 +42,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from scipy.special import expit, softmax
+from scipy.special import expit
 
 from lossgap.core.decompose import brier_score_total
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
@@ -595,6 +595,16 @@ class _Temperature:
             rows.append(q.sum(axis=0) / total - first * (3 * second - 2 * first**2))
         return np.stack(rows)
 
+    def apply(self, b: float, rows: np.ndarray) -> np.ndarray:
+        """``softmax(b log p)`` of the samples ``rows``, ``(k, len(rows))``: scipy's
+        ``softmax`` bit for bit, in one array instead of three."""
+        q = self.log_prob_t[:, rows]
+        q *= b
+        q -= q.max(axis=0)
+        np.exp(q, out=q)
+        q /= q.sum(axis=0)
+        return q
+
     def fit(
         self, w: np.ndarray, start: float = 1.0, at_start: np.ndarray | None = None
     ) -> tuple[float, float]:
@@ -765,7 +775,7 @@ def _multiclass_recalibration(
             for c, column in enumerate(bins)
         ])
         mapped = {
-            "temperature": softmax(beta * temperature.log_prob_t[:, test], axis=0),
+            "temperature": temperature.apply(beta, test),
             "isotonic": isotonic / isotonic.sum(axis=0),
         }
         for method, prob in mapped.items():
