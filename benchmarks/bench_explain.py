@@ -19,13 +19,18 @@ Multiclass (``--multiclass N K``, default 1e6 10): the same two lossgap timings 
 ``np.sort(P, axis=0)`` (every class column sorted) and scikit-learn's multiclass calls
 (log_loss, accuracy, balanced accuracy, macro precision/recall/F1, one-vs-rest ROC AUC).
 
+The per-epoch summary (``--summary N``, default 1e3; 0 skips it): what a training callback
+runs after each epoch, ``evaluate_predictions(..., detail="summary")`` on N samples (metrics,
+analytic intervals, binned ECE, diagnostics, findings), best of 30; the issue's target is a
+few milliseconds at N = 1,000.
+
 The command line (``--cli N``, default off): ``lossgap explain FILE --json`` on an N-row
 Parquet file, end to end in a fresh process (start, imports, reading, evaluation, JSON),
 against the in-process ``lossgap.explain`` of the same arrays; CPU time (the child's user
 and system time) and wall time, best of ``--repeat``; target at most 1.5x, read on CPU.
 
 Usage: python benchmarks/bench_explain.py [--sizes 1e3 1e4 1e5 1e6 1e7] [--multiclass 1e6 10]
-    [--repeat 3] [--cli 1e6]
+    [--repeat 3] [--summary 1e3] [--cli 1e6]
 """
 
 from __future__ import annotations
@@ -130,6 +135,18 @@ def multiclass(n: int, k: int, repeat: int, rng: np.random.Generator) -> None:
 CLI_TARGET = 1.5
 
 
+def summary(n: int, rng: np.random.Generator) -> None:
+    """The per-epoch summary evaluation on ``n`` samples, best of 30 (CPU time)."""
+    from lossgap.explanation import evaluate_predictions
+
+    p = rng.uniform(0.001, 0.999, n)
+    y = (rng.uniform(size=n) < p).astype(np.int64)
+    t = best_time(lambda: evaluate_predictions(Predictions(y, p), detail="summary"), 30)
+    full = best_time(lambda: lossgap.explain(y, p), 10)
+    print(f"\nper-epoch summary, n={n}: detail='summary' {t * 1e3:.1f} ms, full explain "
+          f"{full * 1e3:.1f} ms (best of 30 and of 10, CPU)")
+
+
 def best_wall(func: Callable[[], object], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -190,6 +207,7 @@ def main() -> None:
     parser.add_argument("--multiclass", nargs="*", type=float, default=[1e6, 10], metavar="N K",
                         help="n and k of the multiclass run; none to skip it")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--summary", type=float, default=1e3, metavar="N")
     parser.add_argument("--cli", type=float, default=0, metavar="N")
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -215,6 +233,8 @@ def main() -> None:
             f" {t_sk / t_ex:>15.2f}x  {_verdict(t_sk / t_ex, TARGETS.get(n))}",
             flush=True,
         )
+    if args.summary:
+        summary(int(args.summary), rng)
     if args.multiclass:
         multiclass(int(args.multiclass[0]), int(args.multiclass[1]), args.repeat, rng)
     if args.cli:

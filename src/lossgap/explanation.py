@@ -20,8 +20,10 @@ from lossgap.core.bootstrap import (
     DEBIASED,
     DEFAULT_REPLICATES,
     CalibratedLabels,
+    Resampling,
     bootstrap_intervals,
     calibrated_labels,
+    resample,
 )
 from lossgap.core.calibration import ECE_BINS, calibration_errors, ece_binning
 from lossgap.core.decision import decide
@@ -284,8 +286,14 @@ def _evaluate(
     values.update(errors.metrics())
     slope, intercept = _calibration_line(tally, pred, confidence)
     binary = tally.task == "binary"
-    # one draw of calibrated labels for the calibration errors' null and the concentration's
+    # one draw of calibrated labels for the calibration errors' null and the concentration's,
+    # and one of Poisson weights for every binary interval (metrics, decomposition)
     labels = calibrated_labels(tally, ece_bins, seed) if binary else None
+    resampling = (
+        resample(tally, ece_bins, seed, replicates, labels)
+        if labels is not None and full and replicates > 0
+        else None
+    )
     metrics = _with_intervals(
         tally,
         values,
@@ -296,6 +304,7 @@ def _evaluate(
         ece_bins,
         labels,
         errors.smooth_sigma,
+        resampling,
     )
     metrics["calibration_slope"] = slope
     metrics["calibration_intercept"] = intercept
@@ -303,7 +312,14 @@ def _evaluate(
         metrics[name] = replace(metrics[name], approximation_bound=bound)
     shares = class_shares(tally)
     decomposition = (
-        decompose(tally, pred, confidence=confidence, replicates=replicates, seed=seed)
+        decompose(
+            tally,
+            pred,
+            confidence=confidence,
+            replicates=replicates,
+            seed=seed,
+            resampling=resampling,
+        )
         if full
         else None
     )
@@ -364,6 +380,7 @@ def _evaluate(
             confidence=confidence,
             replicates=replicates if full else 0,
             seed=seed,
+            resampling=resampling,
         )
         if full or costs is not None
         else None,
@@ -502,10 +519,12 @@ def _with_intervals(
     ece_bins: int = ECE_BINS,
     labels: CalibratedLabels | None = None,
     smooth_sigma: float | None = None,
+    resampling: Resampling | None = None,
 ) -> dict[str, MetricValue]:
     """Each metric with its interval: Wilson, DeLong, else the bootstrap (``labels``: the
     binary Tally's calibrated labels, for the calibration errors' null; ``smooth_sigma``:
-    the binary smooth ECE's bandwidth, for its replicates)."""
+    the binary smooth ECE's bandwidth, for its replicates; ``resampling``: the binary
+    evaluation's one resampling)."""
     n_eff = effective_n(tally)
     analytic: dict[str, tuple[tuple[float, float], str]] = {
         "accuracy": (wilson(values["accuracy"], n_eff, confidence), "wilson"),
@@ -533,6 +552,7 @@ def _with_intervals(
             ece_bins=ece_bins,
             labels=labels,
             smooth_sigma=smooth_sigma,
+            resampling=resampling,
         )
         if replicates > 0
         else ({}, None)

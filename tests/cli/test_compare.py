@@ -263,4 +263,10 @@ def test_detail_option_sets_each_models_evaluation(tmp_path, three_models):
     assert summary["detail"] == "summary" and full["detail"] == "full"
     assert summary["models"][0]["recalibration"] == {} and full["models"][0]["recalibration"]
     assert [m["name"] for m in summary["models"]] == [m["name"] for m in full["models"]]
+    scores = compare_json(tmp_path / "p.csv", "--detail", "scores")
+    assert scores["detail"] == "scores" and "explain" in scores["models"][0]
+    assert scores["models"][0]["metrics"]["accuracy"] == full["models"][0]["metrics"]["accuracy"]
+    html = tmp_path / "r.html"
+    assert run("compare", tmp_path / "p.csv", "--detail", "scores", "--html", html).exit_code == 0
+    assert "Only the best model by" in html.read_text()
     assert run("compare", tmp_path / "p.csv", "--detail", "quick").exit_code == 2

@@ -183,3 +183,68 @@ def test_confidence_and_seed_options(tmp_path, binary_data):
     b = explain_json(path, "--confidence", "0.8", "--seed", "3")
     assert a["confidence"] == 0.8 and a["metrics"]["f1"] == b["metrics"]["f1"]
     assert run("explain", path, "--confidence", "1.5").exit_code == 2
+
+
+def _mislabelled(rng, n=4000):
+    """Blurred scores whose labels were drawn from sharper ones: hundreds of candidates."""
+    z = rng.normal(0, 3, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(int)
+    p = 1 / (1 + np.exp(-(z * 4 + rng.normal(0, 1, n))))
+    return y, np.clip(p, 1e-9, 1 - 1e-9)
+
+
+def test_json_lists_the_first_candidates_and_label_errors_writes_them_all(
+    tmp_path, rng, monkeypatch
+):
+    import csv
+
+    import lossgap
+    from lossgap.results import diagnostics
+
+    y, p = _mislabelled(rng)
+    path = write_csv(tmp_path / "p.csv", {"y_true": y, "y_prob": p, "key": np.arange(len(y)) * 7})
+    everyone = lossgap.explain(y, p, ids=np.arange(len(y)) * 7).diagnostics.label_errors.candidates
+    assert everyone is not None and len(everyone) > 50
+    monkeypatch.setattr(diagnostics, "MAX_JSON_CANDIDATES", 50)
+    out = tmp_path / "errors.csv"
+    result = run("explain", path, "--id", "key", "--json", "--label-errors", out)
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)["diagnostics"]["label_errors"]
+    assert facts["candidates_total"] == len(everyone) and facts["candidates_listed"] == 50
+    assert [c["id"] for c in facts["candidates"]] == [c.id for c in everyone[:50]]
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["key", "label", "suggested", "probability", "chance",
+                             "confident_learning"]
+    assert [int(r["key"]) for r in rows] == [c.id for c in everyone]
+    assert [float(r["probability"]) for r in rows] == [c.probability for c in everyone]
+    assert [float(r["chance"]) for r in rows] == [c.chance for c in everyone]
+    assert [r["confident_learning"] == "true" for r in rows] == [
+        c.confident_learning for c in everyone
+    ]
+
+
+def test_label_errors_file_is_refused_over_an_input_or_when_streaming(tmp_path, binary_data):
+    y, p = binary_data
+    path = write_csv(tmp_path / "p.csv", {"y_true": y, "y_prob": p})
+    before = path.read_text()
+    over = run("explain", path, "--label-errors", path)
+    assert over.exit_code == 2 and "--label-errors" in over.output
+    assert path.read_text() == before
+    streamed = run("explain", path, "--engine", "stream", "--label-errors", tmp_path / "e.csv")
+    assert streamed.exit_code == 2 and "--engine memory" in streamed.output
+    assert not (tmp_path / "e.csv").exists()
+
+
+def test_label_errors_file_lists_candidates_even_when_the_json_has_none(tmp_path, binary_data):
+    import lossgap
+    from lossgap.core.label_errors import candidates
+
+    y, p = binary_data  # labels drawn from the scores: the test finds nothing beyond chance
+    path = write_csv(tmp_path / "p.csv", {"y_true": y, "y_prob": p})
+    result = run("explain", path, "--json", "--label-errors", tmp_path / "e.csv")
+    facts = json.loads(result.stdout)["diagnostics"]["label_errors"]
+    assert facts["candidates"] is None and facts["candidates_total"] is None
+    rows = (tmp_path / "e.csv").read_text().splitlines()
+    assert rows[0].startswith("row,label,suggested")
+    assert len(rows) - 1 == len(candidates(lossgap.Predictions(y, p)))

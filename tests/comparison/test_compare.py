@@ -20,6 +20,7 @@ from lossgap.comparison import Comparison
 from lossgap.comparison.inputs import predictions_from_arrays
 from lossgap.comparison.pipeline import paired_comparisons
 from lossgap.core.paired import holm
+from lossgap.explanation import evaluate_predictions
 from lossgap.render.compare import comparison_renderables
 from lossgap.render.text import THEME
 from lossgap.rules import compare as rules
@@ -330,3 +331,88 @@ def test_models_with_different_classes_are_refused():
     match = r"model 'b' has classes \('z', 'y', 'x'\) but .*same class order"
     with pytest.raises(InputError, match=match):
         lossgap.compare({"a": a, "b": b}, ["x", "y", "z"])
+
+
+def _four_models(rng, n=3000):
+    y, p = random_binary(rng, n)
+    logit = np.log(p) - np.log1p(-p)
+    models = {
+        f"m{j}": (1 / (1 + np.exp(-(logit * s + rng.normal(0, 0.6, n))))).astype(np.float32)
+        for j, s in enumerate((1.0, 0.7, 1.3, 0.9))
+    }
+    return y, models
+
+
+def test_scores_detail_matches_scikit_learn_and_the_summary(rng):
+    y, models = _four_models(rng)
+    c = lossgap.compare(models, y, detail="scores", top=3)
+    summary = lossgap.compare(models, y, detail="summary", top=3)
+    assert c.detail == "scores"
+    for m in c.models:
+        p = np.asarray(models[m.name], dtype=np.float64)
+        assert_allclose(m.metric("log_loss"), log_loss(y, p), rtol=1e-12)
+        assert_allclose(m.metric("log_loss_clipped"), log_loss(y, p), rtol=1e-12)
+        assert_allclose(m.metric("brier"), brier_score_loss(y, p), rtol=1e-12)
+        assert m.metric("accuracy") == accuracy_score(y, p >= 0.5)
+        assert_allclose(m.metric("roc_auc"), roc_auc_score(y, p), rtol=1e-12)
+        other = summary.model(m.name)
+        assert (m.rank, m.accuracy_rank) == (other.rank, other.accuracy_rank)
+        for name in ("accuracy", "roc_auc"):  # Wilson and DeLong, as explain's summary
+            mine, theirs = m.metrics[name], other.metrics[name]
+            assert mine.ci_method == theirs.ci_method
+            assert_allclose([mine.ci_low, mine.ci_high], [theirs.ci_low, theirs.ci_high],
+                            rtol=1e-9)
+    # the pairs and the findings read the same per-sample values whatever the detail
+    assert [p.to_dict() for p in c.pairs] == [p.to_dict() for p in summary.pairs]
+    assert [f.code for f in c.findings] == [f.code for f in summary.findings]
+
+
+def test_scores_detail_explains_only_the_best_models(rng):
+    y, models = _four_models(rng)
+    c = lossgap.compare(models, y, detail="scores", top=3)
+    best = {c.models[0].name, min(c.models, key=lambda m: m.accuracy_rank).name}
+    assert {m.name for m in c.models if m.evaluation is not None} == best
+    for name in best:
+        pred = lossgap.Predictions(y, models[name])
+        expected = evaluate_predictions(pred, top=3, detail="summary").to_dict()
+        assert c.model(name).evaluation.to_dict() == expected
+    out = c.to_dict()
+    json.dumps(out, allow_nan=False)
+    for m in out["models"]:
+        keys = {"name", "rank", "accuracy_rank", "metrics", "infinite_count"}
+        assert set(m) == keys | ({"explain"} if m["name"] in best else set())
+        assert set(m["metrics"]) == {"log_loss", "log_loss_clipped", "brier", "accuracy",
+                                     "roc_auc"}
+
+
+def test_auto_detail_gives_scores_past_the_cell_limit(rng, monkeypatch):
+    from lossgap.comparison import pipeline
+
+    y, models = _four_models(rng, 500)
+    monkeypatch.setattr(pipeline, "AUTO_FULL_CELLS", 1999)
+    assert lossgap.compare(models, y).detail == "scores"
+    monkeypatch.setattr(pipeline, "AUTO_FULL_CELLS", 2000)
+    assert lossgap.compare(models, y).detail == "full"
+    with pytest.raises(InputError, match="detail must be one of"):
+        lossgap.compare(models, y, detail="quick")
+
+
+def test_scores_detail_multiclass_and_infinite_losses(rng):
+    y, prob = random_multiclass(rng, 1500, 4)
+    sharp = prob**2 / (prob**2).sum(axis=1, keepdims=True)
+    hard = np.eye(4)[prob.argmax(axis=1)]  # every error an infinite loss
+    models = {"prob": prob, "sharp": sharp, "hard": hard}
+    c = lossgap.compare(models, y, detail="scores")
+    summary = lossgap.compare(models, y, detail="summary")
+    for m in c.models:
+        p = models[m.name]
+        assert_allclose(m.metric("roc_auc"), roc_auc_score(y, p, multi_class="ovr"), rtol=1e-12)
+        assert m.metric("accuracy") == accuracy_score(y, p.argmax(axis=1))
+        other = summary.model(m.name)
+        assert m.infinite_count == other.infinite_count
+        assert m.metric("log_loss") == other.metric("log_loss")  # inf for "hard"
+        assert_allclose(m.metric("log_loss_clipped"), other.metric("log_loss_clipped"),
+                        rtol=1e-12)
+        assert_allclose(m.metric("brier"), other.metric("brier"), rtol=1e-12)
+    assert c.model("hard").infinite_count == int((prob.argmax(axis=1) != y).sum()) > 0
+    assert [f.code for f in c.findings] == [f.code for f in summary.findings]

@@ -20,6 +20,7 @@ from lossgap.core.paired import (
     paired_mean_difference,
     paired_proportion_difference,
     placement_values,
+    sort_order,
 )
 from lossgap.core.uncertainty import wilson
 
@@ -147,11 +148,32 @@ def slow_delong_covariance(scores, y):
     return auc, s10 / n1 + s01 / n0
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda rng, n: rng.random(n).astype(np.float32).astype(np.float64),  # radix path
+        lambda rng, n: rng.random(n),  # not float32-exact: np.argsort
+        lambda rng, n: np.round(rng.normal(0, 3, n), 1).astype(np.float32).astype(np.float64),
+        lambda rng, n: rng.choice([-0.0, 0.0, 1e-45, -1e-45, 1.0, -np.inf, np.inf], n),
+        lambda rng, n: rng.integers(0, 3, n).astype(np.float64),
+    ],
+)
+@pytest.mark.parametrize("n", [1, 2, 17, 5000])
+def test_sort_order_sorts(rng, make, n):
+    scores = make(rng, n)
+    order = sort_order(scores)
+    assert sorted(order.tolist()) == list(range(n))  # a permutation
+    assert np.array_equal(scores[order], np.sort(scores))  # ascending, as numpy sorts
+
+
+@pytest.mark.parametrize("single", [False, True])  # float32-exact scores: the radix sort
 @pytest.mark.parametrize("ties", [False, True])
-def test_placements_match_the_definition(rng, ties):
+def test_placements_match_the_definition(rng, ties, single):
     scores = rng.random(300)
     if ties:
         scores = np.round(scores, 1)
+    if single:
+        scores = scores.astype(np.float32).astype(np.float64)
     positive = rng.random(300) < 0.4
     assert_allclose(placement_values(scores, positive), slow_placements(scores, positive))
 

@@ -85,3 +85,25 @@ def test_class_bins_predict_is_np_interp_bit_for_bit(seed):
         test = np.flatnonzero(fold == k)
         fast = bins.predict(k, test, p[test])
         assert np.array_equal(fast, bins.fit(k).predict(p[test]))
+
+
+def test_batched_rows_equal_one_fit_per_row_and_their_terms_equal_corp():
+    from lossgap.core.decompose import corp, replicate_terms
+    from lossgap.core.isotonic import isotonic_rows
+
+    rng = np.random.default_rng(7)
+    scores = np.sort(rng.uniform(size=120))
+    w_neg = rng.poisson(1.0, (30, 120)).astype(float)
+    w_pos = rng.poisson(scores * 2, (30, 120)).astype(float)
+    w_neg[3] = w_pos[3] = 0.0  # a replicate that drew nothing
+    fitted = isotonic_rows(w_neg, w_pos)
+    terms = replicate_terms(scores, w_neg, w_pos)
+    assert np.all(np.isnan(terms[3]))
+    for r in set(range(30)) - {3}:
+        keep = w_neg[r] + w_pos[r] > 0
+        fit = fit_isotonic(scores, w_neg[r], w_pos[r])
+        assert_allclose(fitted[r, keep], fit.values, rtol=1e-12, atol=1e-13)
+        whole = corp(ScoreTable(scores, np.column_stack([w_neg[r], w_pos[r]])))
+        expected = [[getattr(getattr(whole, rule), term) for term in ("miscalibration",
+                     "discrimination")] for rule in ("log_loss", "brier")]
+        assert_allclose(terms[r], expected, rtol=1e-9, atol=1e-14)

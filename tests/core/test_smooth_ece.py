@@ -119,7 +119,9 @@ def test_explain_does_not_import_relplot():
     assert out.stdout.strip() == "[]"
 
 
-@pytest.mark.parametrize(("m", "sigma"), [(271, 0.1), (300, 0.03), (80, 0.5), (400, 0.026)])
+@pytest.mark.parametrize(
+    ("m", "sigma"), [(271, 0.1), (300, 0.03), (80, 0.5), (400, 0.026), (271, 0.0146), (250, 0.011)]
+)
 def test_batched_rows_through_the_mesh_operator_equal_the_fft_path(m, sigma, monkeypatch):
     """Bootstrap batches on a pooled table take the composed linear map; it must give the
     FFT path's values (relplot's algorithm) to rounding."""

@@ -40,9 +40,12 @@ class Goal(str, Enum):
 
 
 class Detail(str, Enum):
+    """How much of each model a comparison computes (``lossgap.compare``'s ``detail``)."""
+
     auto = "auto"
     full = "full"
     summary = "summary"
+    scores = "scores"
 
 
 @command("compare")
@@ -101,7 +104,8 @@ def compare_command(
         Detail,
         typer.Option(
             help="Each model's evaluation: full, summary (no bootstrap, decomposition or "
-            "recalibration), or auto (full up to two million model-samples).",
+            "recalibration), scores (only the ranking scores; the best models explained), "
+            "or auto (full up to two million model-samples, scores beyond).",
             case_sensitive=False,
         ),
     ] = Detail.auto,

@@ -11,7 +11,7 @@ from rich.console import Group
 from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.calibrate import CalibratorMethod
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
-from lossgap.cli.output import check_outputs, write_reports
+from lossgap.cli.output import check_outputs, write_reports, write_text
 from lossgap.core.calibration import ECE_BINS
 from lossgap.engines.stream import Engine, choose_engine
 from lossgap.errors import InputError
@@ -20,8 +20,10 @@ from lossgap.io import read_predictions
 from lossgap.io.costs import read_costs
 from lossgap.io.tables import read_multilabel, read_predictions_and_groups
 from lossgap.multilabel import explain_multilabel
+from lossgap.printable import printable
 from lossgap.render.slices import evaluation_renderables
 from lossgap.render.text import make_console
+from lossgap.results.diagnostics import MAX_JSON_CANDIDATES
 
 if TYPE_CHECKING:
     from lossgap.core.predictions import Predictions
@@ -114,6 +116,16 @@ def explain_command(
             help="The map --save-calibrator writes (default: the best held-out one).",
         ),
     ] = None,
+    label_errors: Annotated[
+        Path | None,
+        typer.Option(
+            "--label-errors",
+            help="Write every label-error candidate to this CSV file, least likely label "
+            f"first (the JSON lists the first {MAX_JSON_CANDIDATES:,}): the row (or --id), "
+            "the label, the suggested class, the probability given to the label, its chance "
+            "under calibration, and whether confident learning flags it.",
+        ),
+    ] = None,
 ) -> None:
     """Explain why loss and accuracy disagree for one file of labels and probabilities.
 
@@ -121,7 +133,10 @@ def explain_command(
     every metric, finding and the worst samples, then where the loss lives (per class,
     confusion pairs, slices).
     """
-    check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[file])
+    check_outputs(
+        {"--html": html, "--md": md, "--label-errors": label_errors}, {"--plot": plot},
+        inputs=[file],
+    )
     columns: dict[str, Any] = {  # the column options of read_predictions and evaluate_source
         "label": label,
         "prob": prob or (),
@@ -137,9 +152,13 @@ def explain_command(
     if calibrator is not None and save_calibrator is None:
         msg = "--calibrator chooses the map --save-calibrator writes: add --save-calibrator FILE"
         raise InputError(msg)
-    if save_calibrator is not None and chosen != "memory":
-        msg = "--save-calibrator needs the samples in memory: add --engine memory"
-        raise InputError(msg)
+    for option, asked in (("--save-calibrator", save_calibrator), ("--label-errors", label_errors)):
+        if asked is not None and multilabel:
+            msg = f"{option} reads one label column: drop --multilabel"
+            raise InputError(msg)
+        if asked is not None and chosen != "memory":
+            msg = f"{option} needs the samples in memory: add --engine memory"
+            raise InputError(msg)
     pred = tally = None
     options: dict[str, Any] = {
         "top": top, "confidence": confidence, "seed": seed, "ece_bins": ece_bins
@@ -174,6 +193,8 @@ def explain_command(
     if save_calibrator is not None and pred is not None and tally is not None:
         method = None if calibrator is None else calibrator.value
         save(evaluation, pred, tally, save_calibrator, method)
+    if label_errors is not None and pred is not None:
+        write_label_errors(label_errors, evaluation, pred, id or "row")
     write_reports(
         lambda: report(evaluation, pred, tally, file.name, seed),
         html=html,
@@ -206,6 +227,41 @@ def _explain_multilabel(
         print_json(result.to_dict())
     else:
         make_console().print(result)
+
+
+def write_label_errors(path: Path, evaluation: Evaluation, pred: Predictions, id_name: str) -> None:
+    """Write every label-error candidate as CSV, least likely label first (``--label-errors``).
+
+    The evaluation's candidates when it lists them; otherwise (its test found no more
+    unlikely labels than chance) :func:`lossgap.core.label_errors.candidates` at the
+    test's level, as asked for. Ids and labels go through :func:`~lossgap.printable`.
+    """
+    import csv
+    import io
+
+    from lossgap.core.label_errors import candidates
+
+    facts = evaluation.diagnostics.label_errors
+    found = None if facts is None else facts.candidates
+    if found is None:
+        found = candidates(pred) if facts is None else candidates(pred, facts.level)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(
+        [printable(id_name), "label", "suggested", "probability", "chance", "confident_learning"]
+    )
+    for c in found:
+        writer.writerow(
+            [
+                printable(c.id),
+                printable(c.label),
+                printable(c.suggested),
+                repr(c.probability),
+                repr(c.chance),
+                str(c.confident_learning).lower(),
+            ]
+        )
+    write_text(path, text.getvalue(), "--label-errors")
 
 
 def save(

@@ -1,9 +1,11 @@
 """``compare``: several models' predictions on the same samples in, a Comparison out.
 
-Each model gets its full :class:`~lossgap.results.evaluation.Evaluation` (the ``explain``
-pipeline). The paired statistics then run on ``(m, n)`` matrices of per-sample values:
-log loss, Brier score, correct decisions, nearness to the threshold and DeLong's
-placement terms, one row per model, so every pair comes from a few matrix products.
+The paired statistics run on ``(m, n)`` matrices of per-sample values: log loss, Brier
+score, correct decisions, nearness to the threshold and DeLong's placement terms, one row
+per model, so every pair comes from a few matrix products. Up to
+:data:`AUTO_FULL_CELLS` model-samples each model also gets its full
+:class:`~lossgap.results.evaluation.Evaluation` (the ``explain`` pipeline); beyond, its
+ranking scores come from those same matrices and only the best models are explained.
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from lossgap.core.paired import (
     AucColumn,
     Interval,
     auc_influence,
+    delong_covariance,
     delong_difference,
     holm,
     paired_mean_difference,
     paired_proportion_difference,
 )
 from lossgap.core.predictions import Predictions
+from lossgap.core.uncertainty import wilson, z_value
 from lossgap.engines import one_blas_thread
 from lossgap.errors import InputError
 from lossgap.explanation import evaluate_predictions
@@ -41,7 +45,7 @@ from lossgap.results.compare import (
     ModelResult,
     PairComparison,
 )
-from lossgap.results.evaluation import Evaluation
+from lossgap.results.evaluation import Evaluation, MetricValue
 from lossgap.rules.compare import find
 
 T = TypeVar("T")
@@ -106,10 +110,13 @@ def compare(
         Worst samples kept in each model's evaluation.
     max_ids : int, default=20
         Ids listed per flip list and pair.
-    detail : {"auto", "full", "summary"}, default="auto"
-        How much of each model's evaluation to compute: ``"summary"`` leaves out the
-        bootstrap, the decomposition and the recalibration maps; ``"auto"`` picks
-        ``"full"`` up to two million model-samples.
+    detail : {"auto", "full", "summary", "scores"}, default="auto"
+        How much of each model to compute: ``"full"`` its whole ``explain`` evaluation;
+        ``"summary"`` that evaluation without the bootstrap, the decomposition and the
+        recalibration maps; ``"scores"`` only what ranks and describes it (log loss,
+        Brier score, accuracy and ROC AUC with their analytic intervals), with the
+        summary evaluation of the best model by ``by`` and of the best by accuracy.
+        ``"auto"`` picks ``"full"`` up to two million model-samples, ``"scores"`` beyond.
     goals : sequence of str, default=()
         Say which model to keep for each goal: ``"probabilities"`` (log loss),
         ``"decisions"`` (cost at a threshold tuned per model on held-out folds),
@@ -202,6 +209,9 @@ def _check_options(
 #: Up to this many (models x samples), each model gets the full explanation.
 AUTO_FULL_CELLS = 2_000_000
 
+#: The ``detail`` a comparison takes (see :func:`compare`).
+DETAILS = ("auto", "full", "summary", "scores")
+
 
 def compare_predictions(
     preds: Mapping[str, Predictions],
@@ -221,38 +231,60 @@ def compare_predictions(
     """Compare validated predictions of several models (the CLI and ``compare`` share it).
 
     ``progress(iterable, total)`` may wrap the loop over the models (a progress bar).
-    ``detail`` is that of each model's evaluation; ``"auto"`` is ``"full"`` up to
-    :data:`AUTO_FULL_CELLS` model-samples and ``"summary"`` beyond (the paired tests are
-    computed in full either way). See :func:`compare` for the other parameters.
+    ``detail="auto"`` is ``"full"`` up to :data:`AUTO_FULL_CELLS` model-samples and
+    ``"scores"`` beyond (the paired tests are computed in full either way). See
+    :func:`compare` for the other parameters.
     """
     names = list(preds)
     _check_options(names, reference, by, near, confidence)
+    if detail not in DETAILS:
+        msg = f"detail must be one of {', '.join(DETAILS)}, got {detail!r}"
+        raise InputError(msg)
     asked = check_goals(goals)
     if costs is not None and "decisions" not in asked:
         msg = "costs judge the decisions goal: add --goal decisions (or goals=['decisions'])"
         raise InputError(msg)
     first = check_same_samples(preds)
     if detail == "auto":
-        detail = "full" if len(names) * len(first) <= AUTO_FULL_CELLS else "summary"
-    steps: Iterable[Any] = preds.values()
+        detail = "full" if len(names) * len(first) <= AUTO_FULL_CELLS else "scores"
+    steps: Iterable[Any] = enumerate(preds.values())
     if progress is not None:
         steps = progress(steps, len(names))
-    evaluations = [
-        evaluate_predictions(pred, top=top, confidence=confidence, seed=seed, detail=detail)
-        for pred in steps
-    ]
-    rank, accuracy_rank = _ranks(evaluations, by)
+    columns = _Columns(first, len(names))
+    evaluations: list[Evaluation | None] = [None] * len(names)
+    for j, pred in steps:
+        columns.add(j, pred, near)
+        if detail != "scores":
+            evaluations[j] = evaluate_predictions(
+                pred, top=top, confidence=confidence, seed=seed, detail=detail
+            )
+    # the paired products are memory-bound: OpenBLAS's second thread multiplied their CPU
+    # time by ten on a loaded machine (1.2 s against 0.17 s at 50 models x 2e5)
+    with one_blas_thread():
+        auc_cov = delong_covariance(columns.auc, first.y)
+    if detail == "scores":
+        metrics = columns.scores(auc_cov, confidence)
+        infinite = columns.infinite.tolist()
+    else:
+        metrics = [ev.metrics for ev in evaluations if ev is not None]
+        infinite = [ev.diagnostics.infinite_count for ev in evaluations if ev is not None]
+    rank, accuracy_rank = _ranks(metrics, by)
     order = sorted(range(len(names)), key=lambda j: (rank[j], j))
+    if detail == "scores":  # explain the models the answer names: best by score, by accuracy
+        for j in {order[0], min(order, key=lambda i: accuracy_rank[i])}:
+            evaluations[j] = evaluate_predictions(
+                preds[names[j]], top=top, confidence=confidence, seed=seed, detail="summary"
+            )
+    best = evaluations[order[0]]
+    assert best is not None  # every detail evaluates the best model
     pairs = _pairs(order, None if reference is None else names.index(reference))
-    pair_results = paired_comparisons(
-        preds, pairs, near=near, confidence=confidence, max_ids=max_ids
-    )
+    pair_results = _paired(columns, auc_cov, names, pairs, confidence, max_ids)
     comparison = Comparison(
         task=first.task,
         n=len(first),
         classes=list(first.classes),
         threshold=first.threshold if first.task == "binary" else None,
-        decision_rule=evaluations[0].decision_rule,
+        decision_rule=best.decision_rule,
         by=by,
         confidence=confidence,
         near=near,
@@ -264,7 +296,18 @@ def compare_predictions(
         reference=reference,
         correction="holm" if len(pairs) > 1 else "none",
         detail=detail,
-        models=[ModelResult(names[j], rank[j], accuracy_rank[j], evaluations[j]) for j in order],
+        models=[
+            ModelResult(
+                names[j],
+                rank[j],
+                accuracy_rank[j],
+                metrics[j],
+                infinite[j],
+                evaluations[j],
+                detail,
+            )
+            for j in order
+        ],
         pairs=pair_results,
         ids_shown=max_ids,
         goals=choose_for_goals(preds, asked, costs=costs, confidence=confidence, seed=seed),
@@ -296,14 +339,26 @@ def paired_comparisons(
     list of PairComparison
         One per pair, p-values Holm-adjusted over the pairs when there are several.
     """
-    names = list(preds)
     first = check_same_samples(preds)
-    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    columns = _Columns(first, len(names))
+    columns = _Columns(first, len(preds))
     for j, pred in enumerate(preds.values()):
         columns.add(j, pred, near)
-    # the products below are memory-bound: OpenBLAS's second thread multiplied their CPU
-    # time by ten on a loaded machine (1.2 s against 0.17 s at 50 models x 2e5)
+    with one_blas_thread():
+        auc_cov = delong_covariance(columns.auc, first.y)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    return _paired(columns, auc_cov, list(preds), pairs, confidence, max_ids)
+
+
+def _paired(
+    columns: _Columns,
+    auc_cov: np.ndarray,
+    names: Sequence[str],
+    pairs: np.ndarray,
+    confidence: float,
+    max_ids: int,
+) -> list[PairComparison]:
+    """:func:`paired_comparisons` of filled columns (``auc_cov``: their DeLong covariance)."""
+    first = columns.first
     with one_blas_thread():
         tables = flip_tables(columns.correct, columns.near, columns.loss)
         intervals = {
@@ -313,7 +368,9 @@ def paired_comparisons(
             ),
             "log_loss": paired_mean_difference(columns.loss, pairs, confidence=confidence),
             "brier": paired_mean_difference(columns.brier, pairs, confidence=confidence),
-            "roc_auc": delong_difference(columns.auc, first.y, pairs, confidence=confidence),
+            "roc_auc": delong_difference(
+                columns.auc, first.y, pairs, confidence=confidence, cov=auc_cov
+            ),
         }
     adjusted = {m: holm(r.p_value) if len(pairs) > 1 else r.p_value for m, r in intervals.items()}
     ids = _flip_ids(columns, tables, pairs, max_ids)
@@ -325,7 +382,7 @@ def paired_comparisons(
             )
             for metric in PAIR_METRICS
         }
-        if columns.clipped[a] or columns.clipped[b]:
+        if columns.infinite[a] or columns.infinite[b]:
             differences["log_loss"] = _with_clip(differences["log_loss"])
         out.append(
             PairComparison(
@@ -343,13 +400,14 @@ class _Columns:
 
     def __init__(self, first: Predictions, m: int) -> None:
         n = len(first)
+        self.first = first
         self.ids = first.ids
         self.loss = np.empty((m, n))
         self.brier = np.empty((m, n))
         self.auc = np.empty((m, n))
         self.correct = np.empty((m, n), dtype=bool)
         self.near = np.empty((m, n), dtype=bool)
-        self.clipped = np.zeros(m, dtype=bool)
+        self.infinite = np.zeros(m, dtype=np.int64)
         k = first.n_classes
         if first.task == "binary":
             self.curves = [AucColumn(1, 1.0)]
@@ -359,8 +417,8 @@ class _Columns:
     def add(self, j: int, pred: Predictions, near: float) -> None:
         loss = sample_log_loss(pred)
         # An infinite loss has no finite paired difference: use the documented cap.
-        self.clipped[j] = bool(np.isinf(loss).any())
-        self.loss[j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.clipped[j] else loss
+        self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(loss.max()) else 0
+        self.loss[j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.infinite[j] else loss
         self.brier[j] = sample_brier(pred)
         self.correct[j] = pred.predicted() == pred.y
         self.near[j] = boundary_distance(pred) <= near
@@ -370,12 +428,52 @@ class _Columns:
             scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
         self.auc[j] = auc_influence(scores, pred.y, self.curves)
 
+    def scores(self, auc_cov: np.ndarray, confidence: float) -> list[dict[str, MetricValue]]:
+        """Each model's ranking scores from its rows (``detail="scores"``).
 
-def _ranks(evaluations: Sequence[Evaluation], by: str) -> tuple[list[int], list[int]]:
+        The means of the per-sample log loss (infinite with any infinite sample; capped at
+        34.54 nats for ``log_loss_clipped``), Brier score and correctness, with Wilson's
+        interval for accuracy; the (macro) ROC AUC from the DeLong terms, with the
+        interval of the diagonal of their covariance ``auc_cov``, clipped to [0, 1].
+        """
+        n = self.loss.shape[1]
+        z = z_value(confidence)
+        accuracy = np.count_nonzero(self.correct, axis=1) / n
+        low, high = wilson(accuracy, n, confidence)
+        auc = self.auc.sum(axis=1) / 2.0
+        half = z * np.sqrt(np.diagonal(auc_cov))
+        out = []
+        for j in range(len(accuracy)):
+            clipped = float(np.minimum(self.loss[j], MAX_CLIPPED_LOSS).mean())
+            out.append(
+                {
+                    "log_loss": MetricValue(
+                        float("inf") if self.infinite[j] else float(self.loss[j].mean())
+                    ),
+                    "log_loss_clipped": MetricValue(clipped),
+                    "brier": MetricValue(float(self.brier[j].mean())),
+                    "accuracy": MetricValue(
+                        float(accuracy[j]), float(low[j]), float(high[j]), "wilson"
+                    ),
+                    "roc_auc": _auc_value(float(auc[j]), float(half[j])),
+                }
+            )
+        return out
+
+
+def _auc_value(auc: float, half: float) -> MetricValue:
+    if np.isnan(auc) or np.isnan(half):
+        return MetricValue(auc)
+    return MetricValue(auc, max(0.0, auc - half), min(1.0, auc + half), "delong")
+
+
+def _ranks(
+    metrics: Sequence[Mapping[str, MetricValue]], by: str
+) -> tuple[list[int], list[int]]:
     """Competition ranks (1 is best, ties share): by the proper score and by accuracy."""
     # an infinite log loss ranks below every finite one, then by its clipped value
-    keys = [(ev.metric(by), ev.metric("log_loss_clipped")) for ev in evaluations]
-    accuracy = [ev.metric("accuracy") for ev in evaluations]
+    keys = [(m[by].value, m["log_loss_clipped"].value) for m in metrics]
+    accuracy = [m["accuracy"].value for m in metrics]
     rank = [1 + sum(other < key for other in keys) for key in keys]
     accuracy_rank = [1 + sum(other > acc for other in accuracy) for acc in accuracy]
     return rank, accuracy_rank

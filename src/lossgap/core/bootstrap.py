@@ -211,14 +211,26 @@ class _Units:
         return self.counts if self.multiplier is None else self.counts * self.multiplier
 
     def draw(self, rng: np.random.Generator, replicates: int) -> np.ndarray:
-        """``(replicates, units)`` Poisson weights with mean each unit's weight.
-
-        Poisson(0) is 0 and draws no random number: only units with a count are drawn, the
-        same numbers as drawing them all (an exact table leaves half its cells empty)."""
-        live = np.flatnonzero(self.counts)
-        rep = np.zeros((replicates, len(self.counts)))
-        rep[:, live] = rng.poisson(self.counts[live], size=(replicates, len(live)))
+        """``(replicates, units)`` Poisson weights with mean each unit's weight."""
+        rep = poisson_rows(rng, self.counts, replicates)
         return rep if self.multiplier is None else rep * self.multiplier
+
+
+def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) -> np.ndarray:
+    """``(replicates, units)`` Poisson draws with mean ``counts``.
+
+    Poisson(0) is 0 and draws no random number: only units with a count are drawn, the
+    same numbers as drawing them all (an exact table leaves half its cells empty).
+
+    Examples
+    --------
+    >>> poisson_rows(np.random.default_rng(0), np.array([0.0, 3.0]), 2)[:, 0].tolist()
+    [0.0, 0.0]
+    """
+    live = np.flatnonzero(counts)
+    rep = np.zeros((replicates, len(counts)))
+    rep[:, live] = rng.poisson(counts[live], size=(replicates, len(live)))
+    return rep
 
 
 def _effective_counts(weights: np.ndarray, scale: float) -> np.ndarray:
@@ -348,6 +360,67 @@ def calibrated_labels(
     return CalibratedLabels(
         table, consistent_positives(rng, table.scores, table.weights.sum(axis=1), draws)
     )
+
+
+@dataclass(frozen=True)
+class Resampling:
+    """The one resampling of a binary Tally that every interval of an evaluation reads.
+
+    The metrics' bootstrap, the decomposition's (its isotonic map refitted per replicate)
+    and the decision's confidence sets all resample the same pooled table
+    (:func:`resampling_table`) with the same Poisson weights, and the calibrated nulls read
+    the same draws of calibrated labels: one draw of each instead of three.
+
+    Attributes
+    ----------
+    labels : CalibratedLabels
+        The resampling table and its calibrated labels.
+    weights : ndarray of shape (replicates, 2 m)
+        Each replicate's Poisson weight of the table's ``m`` negative cells, then of its
+        ``m`` positive cells (mean: each cell's effective count), seeded by ``seed``.
+    seed : int
+    """
+
+    labels: CalibratedLabels
+    weights: np.ndarray
+    seed: int
+
+    @property
+    def table(self) -> ScoreTable:
+        """The pooled table resampled (weights as effective counts)."""
+        return self.labels.table
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(replicates, m)`` weights of the negatives and of the positives at each score."""
+        m = len(self.table.scores)
+        return self.weights[:, :m], self.weights[:, m:]
+
+
+def resample(
+    tally: Tally,
+    bins: int = ECE_BINS,
+    seed: int = 0,
+    replicates: int = DEFAULT_REPLICATES,
+    labels: CalibratedLabels | None = None,
+) -> Resampling:
+    """The :class:`Resampling` of a binary Tally: ``replicates`` Poisson draws of its
+    resampling table's cells (generator seeded by ``seed``, the draws
+    :func:`bootstrap_intervals` makes) and its calibrated labels (drawn unless given).
+
+    Examples
+    --------
+    >>> from lossgap import Predictions
+    >>> t = Tally.from_predictions(Predictions([0, 1, 1, 0], [0.2, 0.7, 0.9, 0.4]))
+    >>> r = resample(t, replicates=50)
+    >>> r.weights.shape  # 4 rows of negatives, then 4 of positives
+    (50, 8)
+    >>> bool(np.all(r.weights[:, [2, 3, 4, 5]] == 0))  # cells without samples stay empty
+    True
+    """
+    if labels is None:
+        labels = calibrated_labels(tally, bins, seed)
+    rng = np.random.default_rng(seed)
+    return Resampling(labels, poisson_rows(rng, labels.table.weights.T.ravel(), replicates), seed)
 
 
 def _binary_units(
@@ -525,12 +598,15 @@ def bootstrap_intervals(
     ece_bins: int = ECE_BINS,
     labels: CalibratedLabels | None = None,
     smooth_sigma: float | None = None,
+    resampling: Resampling | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
     """Percentile intervals for the metrics in ``estimates`` that the bootstrap covers
     (``ece_bins``: the bins of the binned ECE; ``labels``: the binary Tally's
     :func:`calibrated_labels` when the caller drew them already; ``smooth_sigma``: the
     bandwidth of the binary smooth ECE's estimate, which the replicates then share instead
-    of searching their own on the pooled table).
+    of searching their own on the pooled table; ``resampling``: the binary Tally's
+    :func:`resample` when the caller drew it, whose labels and weights are then used, the
+    same numbers as drawing them here).
 
     Returns
     -------
@@ -540,8 +616,11 @@ def bootstrap_intervals(
         How the replicates were drawn (for ``ci_method``).
     """
     rng = np.random.default_rng(seed)
+    drawn = None
     if tally.task == "binary":
-        if labels is None:
+        if resampling is not None:
+            labels, drawn = resampling.labels, resampling.weights[:replicates]
+        elif labels is None:
             labels = calibrated_labels(tally, ece_bins, seed)
         units = _binary_units(tally, ece_bins, labels, smooth_sigma)
     elif pred is not None:
@@ -549,7 +628,7 @@ def bootstrap_intervals(
     else:
         return {}, "bootstrap unavailable: multiclass resampling needs the samples"
     with np.errstate(divide="ignore", invalid="ignore"):  # empty replicates give NaN, dropped
-        return _percentile_intervals(units, estimates, rng, confidence, replicates, seed)
+        return _percentile_intervals(units, estimates, rng, confidence, replicates, seed, drawn)
 
 
 def _percentile_intervals(
@@ -559,12 +638,15 @@ def _percentile_intervals(
     confidence: float,
     replicates: int,
     seed: int,
+    drawn: np.ndarray | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
+    """The intervals of ``units`` from ``replicates`` draws (``drawn``: drawn already)."""
     base = units.statistics(units.weights()[None])
     chunk = max(1, _CHUNK_CELLS // len(units.counts))
     draws: dict[str, list[np.ndarray]] = {}
     for start in range(0, replicates, chunk):
-        rep = units.draw(rng, min(chunk, replicates - start))
+        size = min(chunk, replicates - start)
+        rep = units.draw(rng, size) if drawn is None else drawn[start : start + size]
         for name, values in units.statistics(rep).items():
             draws.setdefault(name, []).append(values)
     all_draws = {name: np.concatenate(values) for name, values in draws.items()}

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from lossgap.core.bootstrap import DEFAULT_REPLICATES, _effective_counts
+from lossgap.core.bootstrap import DEFAULT_REPLICATES, Resampling, _effective_counts, poisson_rows
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
@@ -239,6 +239,7 @@ def decide(
     confidence: float = 0.95,
     replicates: int = DEFAULT_REPLICATES,
     seed: int = 0,
+    resampling: Resampling | None = None,
 ) -> Decision | None:
     """The ``decision`` section: best thresholds (binary) or rule costs (multiclass).
 
@@ -253,6 +254,13 @@ def decide(
     replicates : int, default=200
         Bootstrap replicates; 0 leaves out every interval.
     seed : int, default=0
+    resampling : Resampling, default=None
+        Binary: the evaluation's one resampling
+        (:func:`~lossgap.core.bootstrap.resample`), whose table and Poisson weights the
+        intervals then read instead of drawing replicates of the table pooled into
+        ``DECISION_UNITS`` runs. Its runs hold up to 1/256 of the samples each (rather
+        than 1/2000), so a threshold set's ends are placed to about that share of the
+        samples (``tests/core/test_decision.py`` measures the coverage either way).
 
     Returns
     -------
@@ -269,7 +277,7 @@ def decide(
     """
     c = None if costs is None else cost_matrix(costs, tally.n_classes)
     if tally.task == "binary":
-        return _binary_decision(tally, c, confidence, replicates, seed)
+        return _binary_decision(tally, c, confidence, replicates, seed, resampling)
     if c is None:
         return None
     if pred is None:
@@ -279,25 +287,28 @@ def decide(
 
 
 def _binary_decision(
-    tally: Tally, c: np.ndarray | None, confidence: float, replicates: int, seed: int
+    tally: Tally,
+    c: np.ndarray | None,
+    confidence: float,
+    replicates: int,
+    seed: int,
+    resampling: Resampling | None = None,
 ) -> Decision:
     table = tally.tables[0]
     scores = table.scores
     curves = threshold_objectives(table.weights[:, 0], table.weights[:, 1], c)
     low, high = _edges(scores)
-    pooled = pool_table(table, DECISION_UNITS)
-    rng = np.random.default_rng(seed)
+    pooled = pool_table(table, DECISION_UNITS) if resampling is None else resampling.table
     m = len(pooled.scores)
-    # weights as effective counts: the intervals do not depend on the weights' scale
-    cells = _effective_counts(pooled.weights, effective_scale(tally)).T.ravel()
     base = threshold_objectives(pooled.weights[:, 0], pooled.weights[:, 1], c)
     draws: dict[str, np.ndarray] = {}
     if replicates > 0:
-        # Poisson(0) is 0 and draws no random number: drawing only the cells with weight
-        # gives the same numbers (an exact table leaves about half its cells empty)
-        live = np.flatnonzero(cells)
-        rep = np.zeros((replicates, len(cells)))
-        rep[:, live] = rng.poisson(cells[live], size=(replicates, len(live)))
+        if resampling is None:
+            # weights as effective counts: the intervals do not depend on the weights' scale
+            cells = _effective_counts(pooled.weights, effective_scale(tally)).T.ravel()
+            rep = poisson_rows(np.random.default_rng(seed), cells, replicates)
+        else:
+            rep = resampling.weights[:replicates]
         rep = rep[rep.sum(axis=1) > 0]  # an empty replicate has no objective
         draws = threshold_objectives(rep[:, :m], rep[:, m:], c)
     objectives = [o for o in OBJECTIVES if o in curves]
@@ -351,6 +362,8 @@ def _binary_decision(
                 ci = eci = (None, None)
             at_costs.append(CostAt(name, float(t), cost, *ci, excess, *eci))
     pooled_note = "" if m == len(scores) else f", scores pooled into {m} runs"
+    if resampling is not None:
+        pooled_note += ", the metrics' replicates"
     return Decision(
         task="binary",
         costs=None if c is None else c.tolist(),

@@ -41,10 +41,11 @@ import numpy as np
 from lossgap.core.bootstrap import (
     MAX_UNITS,
     NULL_DRAWS,
+    Resampling,
     _effective_counts,
     consistent_positives,
 )
-from lossgap.core.isotonic import fit_isotonic
+from lossgap.core.isotonic import fit_isotonic, isotonic_rows
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
@@ -57,25 +58,48 @@ from lossgap.results.evaluation import (
     ReliabilityCurve,
 )
 
-#: A scoring rule as a function of per-row probabilities and the (negative, positive)
-#: weights at each row; returns the weighted total.
-ScoringRule = Callable[[np.ndarray, np.ndarray], float]
+#: A scoring rule as the loss of each probability when the label is negative and when it
+#: is positive (arrays of the probabilities' shape).
+RuleLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def log_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
-    """Total log loss of probabilities ``prob`` with weights ``(w_neg, w_pos)`` per row.
+def log_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log loss of ``prob`` for a negative and for a positive label.
 
     Probabilities are clipped to [1e-15, 1 - 1e-15] (the documented clip of
     ``log_loss_clipped``), so a single certain error does not make every part infinite.
     """
     prob = np.clip(prob, CLIP_EPS, 1.0 - CLIP_EPS)
-    return float(-(weights[:, 1] @ np.log(prob) + weights[:, 0] @ np.log1p(-prob)))
+    return -np.log1p(-prob), -np.log(prob)
+
+
+def brier_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Brier score of ``prob`` for a negative and for a positive label."""
+    return prob**2, (1.0 - prob) ** 2
+
+
+RULE_LOSSES: dict[str, RuleLosses] = {"log_loss": log_losses, "brier": brier_losses}
+
+
+def _score_total(losses: RuleLosses, prob: np.ndarray, weights: np.ndarray) -> float:
+    neg, pos = losses(prob)
+    return float(weights[:, 0] @ neg + weights[:, 1] @ pos)
+
+
+def log_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
+    """Total log loss (:func:`log_losses`) of probabilities ``prob`` with weights
+    ``(w_neg, w_pos)`` per row."""
+    return _score_total(log_losses, prob, weights)
 
 
 def brier_score_total(prob: np.ndarray, weights: np.ndarray) -> float:
     """Total Brier score of probabilities ``prob`` with weights ``(w_neg, w_pos)`` per row."""
-    return float((weights[:, 1] * (1.0 - prob) ** 2 + weights[:, 0] * prob**2).sum())
+    return _score_total(brier_losses, prob, weights)
 
+
+#: A scoring rule as a function of per-row probabilities and the (negative, positive)
+#: weights at each row; returns the weighted total.
+ScoringRule = Callable[[np.ndarray, np.ndarray], float]
 
 SCORING_RULES: dict[str, ScoringRule] = {"log_loss": log_score_total, "brier": brier_score_total}
 
@@ -153,18 +177,40 @@ def corp(table: ScoreTable) -> Corp:
     return Corp(log_loss=parts["log_loss"], brier=parts["brier"], curve=curve)
 
 
-#: The terms that get an interval, in this order in :func:`_term_array`.
+#: The terms that get an interval (MCB and DSC by bootstrap, UNC by Wilson), in this order.
 INTERVAL_TERMS = ("miscalibration", "discrimination", "uncertainty")
 
 
-def _term_array(table: ScoreTable) -> np.ndarray:
-    """``(rules, terms)``: each scoring rule's MCB, DSC and UNC, the PAV map refitted; NaN
-    for a replicate that drew no sample (a tiny table)."""
-    if not table.weights.sum() > 0:
-        return np.full((len(SCORING_RULES), len(INTERVAL_TERMS)), np.nan)
-    _, block_prob, block_weights = _blocks(table)
-    parts = _terms(table, block_prob, block_weights)
-    return np.array([[getattr(parts[r], t) for t in INTERVAL_TERMS] for r in SCORING_RULES])
+def replicate_terms(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
+    """``(replicates, rules, 2)``: each scoring rule's MCB and DSC of each row of weights
+    over the ascending ``scores``, the PAV map refitted per row; NaN for a row without
+    weight (a replicate that drew no sample).
+
+    Examples
+    --------
+    >>> t = ScoreTable(np.array([0.1, 0.4, 0.8]), np.array([[3.0, 1.0], [1.0, 3.0], [1.0, 2.0]]))
+    >>> terms = replicate_terms(t.scores, *t.weights.T[:, None])[0]
+    >>> whole = corp(t)
+    >>> bool(np.allclose(terms, [[whole.log_loss.miscalibration, whole.log_loss.discrimination],
+    ...                          [whole.brier.miscalibration, whole.brier.discrimination]]))
+    True
+    """
+    fitted = isotonic_rows(w_neg, w_pos)
+    negatives, positives = w_neg.sum(axis=1), w_pos.sum(axis=1)
+    total = negatives + positives
+    out = np.empty((len(total), len(RULE_LOSSES), 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = positives / total
+        for r, losses in enumerate(RULE_LOSSES.values()):
+            neg, pos = losses(scores)
+            original = w_neg @ neg + w_pos @ pos
+            fit_neg, fit_pos = losses(fitted)
+            calibrated = (w_neg * fit_neg + w_pos * fit_pos).sum(axis=1)
+            rate_neg, rate_pos = losses(rate)
+            reference = negatives * rate_neg + positives * rate_pos
+            out[:, r, 0] = (original - calibrated) / total
+            out[:, r, 1] = (reference - calibrated) / total
+    return out
 
 
 def decomposition_intervals(
@@ -175,6 +221,7 @@ def decomposition_intervals(
     confidence: float,
     replicates: int,
     seed: int,
+    resampling: Resampling | None = None,
 ) -> tuple[dict[str, dict[str, list[float]]], str]:
     """Intervals on the MCB, DSC and UNC of one score table, by a bootstrap that refits the
     isotonic map on every replicate.
@@ -192,6 +239,11 @@ def decomposition_intervals(
     replicates : int
         Poisson replicates (at least 2).
     seed : int
+    resampling : Resampling, optional
+        The binary evaluation's one resampling (:func:`~lossgap.core.bootstrap.resample`
+        of the Tally whose table this is): its pooled table, Poisson weights and
+        calibrated labels are refitted instead of drawing replicates of the table pooled
+        into ``MAX_UNITS / 2`` runs (``seed`` then only names them).
 
     Returns
     -------
@@ -228,20 +280,23 @@ def decomposition_intervals(
     >>> lo, lo <= d.log_loss.miscalibration <= hi  # calibrated: the interval reaches 0
     (0.0, True)
     """
-    pooled = pool_table(table, MAX_UNITS // 2)
-    counts = _effective_counts(pooled.weights, scale)
-    rng = np.random.default_rng(seed)
-    base = _term_array(ScoreTable(pooled.scores, counts))
-    draws = np.array(
-        [_term_array(ScoreTable(pooled.scores, rng.poisson(counts))) for _ in range(replicates)]
-    )
-    mass = counts.sum(axis=1)
-    null = np.array(
-        [
-            _term_array(ScoreTable(pooled.scores, np.column_stack([mass - pos, pos])))[:, 0]
-            for pos in consistent_positives(rng, pooled.scores, mass, min(replicates, NULL_DRAWS))
-        ]
-    )
+    if resampling is None:
+        pooled = pool_table(table, MAX_UNITS // 2)
+        counts = _effective_counts(pooled.weights, scale)
+        rng = np.random.default_rng(seed)
+        # one replicate at a time, as drawn before the batched refit (the same numbers)
+        rep = np.stack([rng.poisson(counts) for _ in range(replicates)])
+        mass = counts.sum(axis=1)
+        positives = consistent_positives(rng, pooled.scores, mass, min(replicates, NULL_DRAWS))
+    else:
+        pooled, counts = resampling.table, resampling.table.weights
+        rep = resampling.weights[:replicates].reshape(replicates, 2, -1).transpose(0, 2, 1)
+        mass = counts.sum(axis=1)
+        positives = resampling.labels.positives[: min(replicates, NULL_DRAWS)]
+    scores = pooled.scores
+    base = replicate_terms(scores, counts[None, :, 0], counts[None, :, 1])[0]
+    draws = replicate_terms(scores, rep[..., 0], rep[..., 1])
+    null = replicate_terms(scores, mass - positives, positives)[..., 0]
     n_eff = float(table.weights.sum() * scale)
     overfit = pav_optimism(table, n_eff)
     z = z_value(confidence)
@@ -268,12 +323,13 @@ def decomposition_intervals(
         if len(pooled.scores) == len(table.scores)
         else f", scores pooled into {len(pooled.scores)} runs"
     )
+    shared = "" if resampling is None else ", the metrics' replicates"
     method = (
         "miscalibration and discrimination: the estimate less the isotonic fit's optimism, "
         "between half and all of its covariance penalty (blocks / n_eff nats, 2 sum of "
         "r(1 - r) over blocks / n_eff Brier), -+ z SD of a bootstrap "
         f"({replicates} Poisson replicates of the score table's cells{pooled_words}, seed "
-        f"{seed}, the isotonic map refitted per replicate), floored at 0 and holding the "
+        f"{seed}{shared}, the isotonic map refitted per replicate), floored at 0 and holding the "
         "estimate; miscalibration from 0 when within what labels drawn from the model's own "
         "probabilities give; uncertainty: the Wilson interval of the base rate (Kish's n_eff) "
         "mapped through the score of the base rate"
@@ -337,6 +393,7 @@ def decompose(
     confidence: float = 0.95,
     replicates: int = 0,
     seed: int = 0,
+    resampling: Resampling | None = None,
 ) -> Decomposition:
     """The decomposition section of an Evaluation.
 
@@ -352,6 +409,9 @@ def decompose(
         Bootstrap replicates of the terms' intervals (:func:`decomposition_intervals`);
         below 2, no intervals.
     seed : int, default=0
+    resampling : Resampling, optional
+        Binary: the evaluation's one resampling, which the terms' intervals then share
+        (see :func:`decomposition_intervals`).
 
     Returns
     -------
@@ -365,7 +425,9 @@ def decompose(
         "probabilities clipped to [1e-15, 1 - 1e-15]"
     )
 
-    def with_intervals(table: ScoreTable, whole: Corp) -> dict[str, Any]:
+    def with_intervals(
+        table: ScoreTable, whole: Corp, shared: Resampling | None = None
+    ) -> dict[str, Any]:
         if replicates < 2:
             return {}
         intervals, how = decomposition_intervals(
@@ -375,6 +437,7 @@ def decompose(
             confidence=confidence,
             replicates=replicates,
             seed=seed,
+            resampling=shared,
         )
         return {"intervals": intervals, "ci_method": how}
 
@@ -386,7 +449,7 @@ def decompose(
             log_loss=whole.log_loss,
             brier=whole.brier,
             curve=whole.curve,
-            **with_intervals(tally.tables[0], whole),
+            **with_intervals(tally.tables[0], whole, resampling),
         )
     per_class = {}
     for c, table in zip(tally.classes, tally.tables, strict=True):

@@ -28,7 +28,7 @@ from scipy.special import chdtrc
 from lossgap.core.decompose import log_score_total
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import python_scalar
-from lossgap.core.recalibrate import FIT_ROWS, fit_logistic, logits_of
+from lossgap.core.recalibrate import FIT_ROWS, fit_logistic_table, logits_of
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_n
 from lossgap.errors import InputError
@@ -106,7 +106,7 @@ def calibration_test(tally: Tally) -> CalibrationTest:
     totals = weights.sum(axis=0)
     if totals.min() <= 0:  # one outcome only: nothing to fit
         return CalibrationTest(target, nan, nan, nan, nan, nan)
-    fit = fit_logistic(z, weights, intercept=True)
+    fit = fit_logistic_table(table, intercept=True)  # the calibration slope's fit
     if fit.separable:
         return CalibrationTest(target, nan, nan, nan, fit.intercept, fit.slope)
     # both on probabilities clipped to [1e-15, 1 - 1e-15], as the logits are

@@ -66,3 +66,50 @@ def fit_isotonic(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> Is
         scores, w_pos, total = scores[keep], w_pos[keep], total[keep]
     fitted = isotonic_regression(w_pos / total, weights=total, increasing=True).x
     return IsotonicFit(scores, fitted)
+
+
+#: Rows fitted by one PAV call (:func:`isotonic_rows`); their offsets, at most this, cost
+#: the fitted shares at most a few ulp of it (under 1e-14).
+_ROWS_PER_CALL = 32
+
+
+def isotonic_rows(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
+    """PAV fit of the positive share in each row of a batch of weights over ascending scores.
+
+    One fit per row (a bootstrap replicate's weights of the same score table), each equal
+    to :func:`fit_isotonic` on that row to 1e-13. Rows go through one PAV pass
+    ``_ROWS_PER_CALL`` at a time, each row's shares offset by its place in the batch: row
+    ``k``'s shares lie in ``[k, k + 1]``, never above the next row's, so no block pools
+    across rows (two rows meeting at ``k + 1`` pool only equal values, which moves no fit).
+
+    Parameters
+    ----------
+    w_neg, w_pos : ndarray of shape (replicates, m)
+        Weight of negatives and of positives at each of ``m`` ascending scores.
+
+    Returns
+    -------
+    ndarray of shape (replicates, m)
+        The fitted positive share at each score. A score of no weight in a row is not
+        fitted and takes 1/2 (it carries no weight in any score of that row).
+
+    Examples
+    --------
+    >>> isotonic_rows(np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 2.0]]),
+    ...               np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 2.0]])).round(12).tolist()
+    [[0.0, 0.666666666667, 0.666666666667], [0.6, 0.5, 0.6]]
+    """
+    total = w_neg + w_pos
+    fitted = np.full(total.shape, 0.5)
+    for start in range(0, total.shape[0], _ROWS_PER_CALL):
+        rows = slice(start, start + _ROWS_PER_CALL)
+        keep = total[rows] > 0
+        if not keep.any():
+            continue
+        offset = np.nonzero(keep)[0]  # each kept cell's row in the batch, row by row
+        weight = total[rows][keep]
+        shares = w_pos[rows][keep] / weight + offset
+        fitted[rows][keep] = (
+            isotonic_regression(shares, weights=weight, increasing=True).x - offset
+        )
+    return fitted

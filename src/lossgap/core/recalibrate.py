@@ -14,7 +14,10 @@ is not in-sample optimism:
 
 Binary maps work on the Tally's score table: folds come from the samples when they are at
 hand, else from multinomial thinning of the table's counts (exact when weights are counts).
-Logistic maps are fitted on the training table pooled to ``FIT_ROWS`` runs.
+Logistic maps are fitted on all samples on the table pooled to ``FIT_ROWS`` runs; each
+fold's logistic maps on its training samples pooled by label within runs of logits of one
+width (:func:`label_pooled`), as coarsely as keeps the fit's training log loss provably
+within ``FIT_TOLERANCE`` standard errors of the exact fit's (:func:`pooling_excess`).
 
 Multiclass maps need the samples. Each fold's temperature is the optimum on the training
 folds, found by Newton's method started from the fit on all samples (one pass over the
@@ -201,12 +204,27 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
 FIT_ROWS = 20_000
 
 
+#: The latest table's fits by ``(intercept, slope)``: the calibration slope, the
+#: calibration test and the recalibration's maps of one evaluation fit the same maps on the
+#: same table (one table kept, held so that its identity cannot be reused).
+_LAST_FITS: dict[str, Any] = {"table": None, "fits": {}}
+
+
 def fit_logistic_table(table: ScoreTable, *, intercept: bool, slope: bool = True) -> LogisticFit:
-    """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs."""
-    pooled = pool_table(table, FIT_ROWS)
-    return fit_logistic(
-        logits_of(pooled.scores), pooled.weights, intercept=intercept, slope=slope
-    )
+    """:func:`fit_logistic` on the logits of a score table pooled to at most FIT_ROWS runs.
+
+    The fits of the latest table are kept: an evaluation asks for its Platt map three
+    times (the same numbers each time)."""
+    fits = _LAST_FITS["fits"]
+    if _LAST_FITS["table"] is not table:  # other threads at worst fit theirs again
+        fits = {}
+        _LAST_FITS.update(table=table, fits=fits)
+    if (intercept, slope) not in fits:
+        pooled = pool_table(table, FIT_ROWS)
+        fits[intercept, slope] = fit_logistic(
+            logits_of(pooled.scores), pooled.weights, intercept=intercept, slope=slope
+        )
+    return fits[intercept, slope]
 
 
 def binary_map(
@@ -225,15 +243,112 @@ def binary_map(
     if method == "isotonic":
         iso = fit_isotonic(train.scores, *train.weights.T)
         return _clip_isotonic(iso.predict(scores), train.weights.sum() * scale)
-    fit = fit_logistic(
-        logits_of(train.scores) if train_logits is None else train_logits,
-        train.weights,
-        intercept=method in ("platt", "intercept"),
-        slope=method != "intercept",
+    z = logits_of(train.scores) if train_logits is None else train_logits
+    return _mapped(_logistic_map(method, z, train.weights, start), logits)
+
+
+def _logistic_map(
+    method: str, z: np.ndarray, weights: np.ndarray, start: LogisticFit | None
+) -> LogisticFit:
+    """The logistic ``method`` (temperature, intercept, platt) fitted on rows at logits ``z``."""
+    return fit_logistic(
+        z, weights, intercept=method in ("platt", "intercept"), slope=method != "intercept",
         start=start,
     )
-    # the documented clip: a map may not turn a finite loss into an infinite one
+
+
+def _mapped(fit: LogisticFit, logits: np.ndarray) -> np.ndarray:
+    """A logistic map's probabilities, with the documented clip: a map may not turn a
+    finite loss into an infinite one."""
     return np.clip(fit.apply(logits), CLIP, 1.0 - CLIP)
+
+
+#: A fold's logistic map may be fitted on pooled rows when its training log loss per
+#: sample at the pooled fit provably exceeds the exact fit's by at most this share of the
+#: standard error of the mean (capped) log loss (:func:`pooling_excess`).
+FIT_TOLERANCE = 0.01
+@dataclass(frozen=True)
+class LabelPooled:
+    """Training rows of a logistic fit pooled by label within runs of adjacent scores.
+
+    Attributes
+    ----------
+    logits : ndarray of shape (rows,)
+        Each run's weighted mean logit of its negatives (first the rows of negatives), then
+        of its positives.
+    weights : ndarray of shape (rows, 2)
+        The run's weight of negatives (rows of negatives) or of positives.
+    spread : float
+        ``sum w (z - mean)^2`` over the samples: the within-run, within-label spread of the
+        logits that pooling removes (0 when nothing is pooled).
+    """
+
+    logits: np.ndarray
+    weights: np.ndarray
+    spread: float
+
+
+def label_pooled(logits: np.ndarray, weights: np.ndarray, starts: np.ndarray) -> LabelPooled:
+    """Each run (beginning at the rows ``starts``) of ``(m, 2)`` weights at ascending
+    ``logits``, its negatives at their weighted mean logit and its positives at theirs.
+
+    Examples
+    --------
+    >>> z = np.array([-1.0, 0.0, 1.0, 3.0])
+    >>> w = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 2.0]])
+    >>> pooled = label_pooled(z, w, np.array([0, 2]))
+    >>> pooled.logits.tolist(), pooled.weights[:, 1].tolist(), round(pooled.spread, 12)
+    ([-0.5, 0.0, 2.3333333333333335], [0.0, 1.0, 3.0], 3.166666666667)
+    """
+    return _label_rows(*(np.add.reduceat(x, starts, axis=0) for x in _moments(logits, weights)))
+
+
+def _moments(logits: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per row: ``w``, ``w z`` and ``w z^2``, ``(m, 2)`` each."""
+    weighted = weights * logits[:, None]
+    return weights, weighted, weighted * logits[:, None]
+
+
+def _label_rows(w: np.ndarray, wz: np.ndarray, wz2: np.ndarray) -> LabelPooled:
+    """:class:`LabelPooled` from each run's sums of ``w``, ``w z`` and ``w z^2``."""
+    w, spread, mean = _run_moments(w, wz, wz2)
+    neg, pos = w[:, 0] > 0, w[:, 1] > 0
+    rows = np.zeros((int(neg.sum() + pos.sum()), 2))
+    rows[: neg.sum(), 0] = w[neg, 0]
+    rows[neg.sum() :, 1] = w[pos, 1]
+    return LabelPooled(np.concatenate([mean[neg, 0], mean[pos, 1]]), rows, spread)
+
+
+def _run_moments(
+    w: np.ndarray, wz: np.ndarray, wz2: np.ndarray
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Each run's weight and mean logit per label, and ``sum w (z - mean)^2`` over all,
+    from the runs' sums of ``w``, ``w z`` and ``w z^2``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(w > 0, wz / w, 0.0)
+    # sum w z^2 - W mean^2 per run and label; rounding may leave a run's tiny bit below 0
+    return w, float(np.sum(np.maximum(wz2 - wz * mean, 0.0))), mean
+
+
+def pooling_excess(fit: LogisticFit, pooled: LabelPooled) -> float:
+    """How much more the exact training log loss (total) of ``fit``, fitted on ``pooled``,
+    can be than that of the exact fit: ``slope^2 spread / 8``.
+
+    Each label's loss ``log(1 + e^(-+(a + b z)))`` is convex in ``z`` with curvature at most
+    ``b^2 / 4``. Moving a run's samples of one label to their weighted mean logit therefore
+    lowers their total loss by between 0 (Jensen; the first-order terms cancel at the mean)
+    and ``b^2 / 8`` times their ``sum w (z - mean)^2``, for every ``(a, b)``: the pooled
+    loss ``L_p`` satisfies ``L_p <= L <= L_p + b^2 spread / 8``. So at the pooled optimum
+    ``L(pooled fit) <= L_p(pooled fit) + excess <= L_p(exact fit) + excess <= min L +
+    excess``.
+
+    Examples
+    --------
+    >>> pooled = LabelPooled(np.zeros(1), np.ones((1, 2)), 0.5)
+    >>> pooling_excess(LogisticFit(0.0, 2.0, np.eye(2)), pooled)  # 2^2 * 0.5 / 8
+    0.25
+    """
+    return fit.slope**2 * pooled.spread / 8.0
 
 
 BINARY_METHODS = ("temperature", "intercept", "platt", "isotonic")
@@ -391,7 +506,8 @@ def _binary_recalibration(
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling = Pooling(table, FIT_ROWS)
-    trains = [pooling.table(table.weights - test) for test in fold_weights]
+    train_weights = [table.weights - test for test in fold_weights]
+    trains = [pooling.table(w) for w in train_weights]
     pooled_logits = logits_of(pooling.scores)
     logits = logits_of(table.scores)
     # each fold's map is scored only at the rows its held-out samples occupy (about one
@@ -401,25 +517,39 @@ def _binary_recalibration(
     for test in fold_weights:
         rows = np.flatnonzero(test.sum(axis=1) > 0)
         held_out.append((rows, test[rows], losses_before[rows], decided_before[rows]))
-    # the fits on all samples (what `fit_logistic_table` gives), from one pooled table
-    everything = pooling.table(table.weights)
+    # the fits on all samples (the calibration slope's Platt fit is one of them)
     full_temperature, full_platt, full_offset = (
-        fit_logistic(pooled_logits, everything.weights, intercept=i, slope=b)
+        fit_logistic_table(table, intercept=i, slope=b)
         for i, b in ((False, True), (True, True), (True, False))
     )
     starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
+    # the folds' logistic fits on their training samples pooled by label, within a proven
+    # share of a standard error of the exact fits' training loss (or on `trains` as before)
+    mean_loss = float((table.weights * losses_before).sum() / total)
+    variance = float((table.weights * (losses_before - mean_loss) ** 2).sum() / total)
+    se = np.sqrt(variance / max(total * scale, 1.0))
+    budgets = [FIT_TOLERANCE * se * float(w.sum()) for w in train_weights]
+    slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
+    fold_rows = _fold_rows(
+        table, logits, [(rows, test) for rows, test, *_ in held_out], budgets, slope
+    )
     for method in BINARY_METHODS:
         sums = np.zeros(7)
-        for (rows, test, loss_before, was_decided), train in zip(held_out, trains, strict=True):
-            prob = binary_map(
-                method,
-                table.scores[rows],
-                logits[rows],
-                train,
-                starts.get(method),
-                scale,
-                pooled_logits,
-            )
+        for k, ((rows, test, loss_before, was_decided), train) in enumerate(
+            zip(held_out, trains, strict=True)
+        ):
+            if method == "isotonic":
+                prob = binary_map(method, table.scores[rows], logits[rows], train, None, scale)
+            else:
+                fit = None
+                if fold_rows is not None:
+                    pooled = fold_rows[k]
+                    fit = _logistic_map(method, pooled.logits, pooled.weights, starts[method])
+                    if pooling_excess(fit, pooled) > budgets[k]:  # its slope steeper than
+                        fit = None  # guessed: the bound does not hold, fit as before
+                if fit is None:
+                    fit = _logistic_map(method, pooled_logits, train.weights, starts[method])
+                prob = _mapped(fit, logits[rows])
             decided = prob >= tally.threshold
             after = _label_losses(prob)
             gain = loss_before - after
@@ -444,6 +574,69 @@ def _binary_recalibration(
         separable=full_platt.separable,
     )
     return Recalibration(methods, scheme=scheme, folds=folds, seed=seed)
+
+
+def _fold_rows(
+    table: ScoreTable,
+    logits: np.ndarray,
+    held_out: list[tuple[np.ndarray, np.ndarray]],
+    budgets: list[float],
+    slope: float,
+) -> list[LabelPooled] | None:
+    """Each fold's training samples (the table less the fold's held-out ``(rows,
+    weights)``) pooled by label (:func:`label_pooled`) into runs of logits of one width,
+    the widest (halving from the width a uniform spread would allow) whose
+    :func:`pooling_excess` at ``slope`` is within every fold's budget; None when the runs
+    would not halve the rows (fit as before).
+
+    The runs are chosen on the whole table: a fold's spread is at most the whole table's
+    (its samples are a subset, and each run's mean minimises its own spread), read for any
+    runs from cumulative sums. A fold's run sums are the whole table's less its held-out
+    rows' (a fifth of the rows).
+    """
+    moments = _moments(logits, table.weights)
+    cumulative = [np.concatenate([np.zeros((1, 2)), np.cumsum(x, axis=0)]) for x in moments]
+    budget = min(budgets)
+    # runs of width d hold a spread of about W d^2 / 12: start where that meets the budget
+    width = float(np.sqrt(96.0 * budget / table.weights.sum())) / slope
+    for _ in range(8):
+        if not width > 0:
+            return None
+        cells = np.floor(logits / width)
+        starts = np.flatnonzero(np.diff(cells, prepend=-np.inf) != 0)
+        if 2 * len(starts) > len(table.scores):
+            return None
+        edges = np.append(starts, len(table.scores))
+        whole = [np.diff(c[edges], axis=0) for c in cumulative]
+        if slope**2 * _run_moments(*whole)[1] / 8.0 <= budget:
+            return pooled_folds(logits, starts, whole, held_out)
+        width /= 2
+    return None
+
+
+def pooled_folds(
+    logits: np.ndarray,
+    starts: np.ndarray,
+    whole: list[np.ndarray],
+    held_out: list[tuple[np.ndarray, np.ndarray]],
+) -> list[LabelPooled]:
+    """Each fold's training samples pooled by label into the runs beginning at ``starts``:
+    :func:`label_pooled` of the table less the fold's held-out ``(rows, weights)``, from
+    the runs' sums over the whole table (``whole``: of ``w``, ``w z``, ``w z^2``) less
+    the held-out rows' own."""
+    run = np.zeros(len(logits), dtype=np.int64)
+    run[starts[1:]] = 1
+    run = np.cumsum(run)
+    out = []
+    for rows, test in held_out:
+        sums = []
+        for total, held in zip(whole, _moments(logits[rows], test), strict=True):
+            part = [np.bincount(run[rows], held[:, c], minlength=len(starts)) for c in (0, 1)]
+            sums.append(total - np.column_stack(part))
+        # a run whose samples are all held out keeps a rounding residue, not a weight
+        sums[0][sums[0] <= 1e-9 * whole[0]] = 0.0
+        out.append(_label_rows(*sums))
+    return out
 
 
 def prediction_spread(n_eff: float, confidence: float) -> float:

@@ -39,8 +39,8 @@ def headline(c: Comparison) -> str:
     """One sentence: the best model by the proper score and by accuracy."""
     best = c.models[0]
     by_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
-    score = format_number(best.evaluation.metric(c.by))
-    accuracy = format_number(by_accuracy.evaluation.metric("accuracy"))
+    score = format_number(best.metric(c.by))
+    accuracy = format_number(by_accuracy.metric("accuracy"))
     won = next(
         (f.evidence for f in c.findings if f.code == "infinite_loss" and "winner" in f.evidence),
         None,
@@ -87,7 +87,7 @@ def models_table(c: Comparison) -> Table:
     table.add_column("acc.\nrank", justify="right", no_wrap=True)
     table.caption = f"value over its {c.confidence:.0%} interval"
     for m in c.models:
-        metrics = m.evaluation.metrics
+        metrics = m.metrics
         score, acc = metrics[c.by], metrics["accuracy"]
         table.add_row(
             str(m.rank),
@@ -108,7 +108,7 @@ def other_scores_table(c: Comparison) -> Table:
     for metric in (other, "roc_auc"):
         table.add_column(_LABELS[metric], justify="right", no_wrap=True)
     for m in c.models:
-        metrics = m.evaluation.metrics
+        metrics = m.metrics
         table.add_row(
             str(m.rank),
             m.name,
@@ -228,7 +228,7 @@ def comparison_renderables(c: Comparison) -> Iterator[RenderableType]:
 
 
 def _spread(c: Comparison, metric: str) -> tuple[float, float]:
-    values = [m.evaluation.metric(metric) for m in c.models]
+    values = [m.metric(metric) for m in c.models]
     return min(values), max(values)
 
 
@@ -280,16 +280,16 @@ def comparison_answer(c: Comparison) -> Answer:
     numbers = [
         KeyNumber(
             f"best by {score}",
-            format_number(best.evaluation.metric(c.by)),
-            interval_text(best.evaluation.metrics[c.by].ci_low,
-                          best.evaluation.metrics[c.by].ci_high, 3),
+            format_number(best.metric(c.by)),
+            interval_text(best.metrics[c.by].ci_low,
+                          best.metrics[c.by].ci_high, 3),
             best.name,
         ),
         KeyNumber(
             "best by accuracy",
-            format_number(by_accuracy.evaluation.metric("accuracy")),
-            interval_text(by_accuracy.evaluation.metrics["accuracy"].ci_low,
-                          by_accuracy.evaluation.metrics["accuracy"].ci_high, 3),
+            format_number(by_accuracy.metric("accuracy")),
+            interval_text(by_accuracy.metrics["accuracy"].ci_low,
+                          by_accuracy.metrics["accuracy"].ci_high, 3),
             by_accuracy.name,
         ),
     ]
@@ -301,7 +301,7 @@ def comparison_answer(c: Comparison) -> Answer:
             KeyNumber(f"{_LABELS[metric]} spread", format_number(high - low, 3), "",
                       f"{real[metric]} of {n_pairs} gaps real{noise}")
         )
-    infinite = [m.name for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
+    infinite = [m.name for m in c.models if not math.isfinite(m.metric("log_loss"))]
     findings = []
     if infinite:
         one = len(infinite) == 1

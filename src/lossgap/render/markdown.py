@@ -147,10 +147,10 @@ def comparison_markdown(c: Comparison, *, source: str | None = None) -> str:
             (
                 str(m.rank),
                 escape(m.name),
-                format_number(m.evaluation.metric(c.by)),
-                format_interval(m.evaluation.metrics[c.by]),
-                format_number(m.evaluation.metric("accuracy")),
-                format_interval(m.evaluation.metrics["accuracy"]),
+                format_number(m.metric(c.by)),
+                format_interval(m.metrics[c.by]),
+                format_number(m.metric("accuracy")),
+                format_interval(m.metrics["accuracy"]),
                 str(m.accuracy_rank),
             )
             for m in c.models

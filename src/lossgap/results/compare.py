@@ -12,7 +12,7 @@ from typing import Any
 
 from lossgap.results.decision import GoalChoice
 from lossgap.results.display import Displayable
-from lossgap.results.evaluation import Evaluation, Finding, json_safe
+from lossgap.results.evaluation import Evaluation, Finding, MetricValue, json_safe
 
 #: The metrics a comparison can rank by (lower is better for both).
 RANK_METRICS = ("log_loss", "brier")
@@ -120,20 +120,52 @@ PAIR_METRICS = ("accuracy", "log_loss", "brier", "roc_auc")
 
 @dataclass(frozen=True)
 class ModelResult:
-    """One model: its full evaluation and its two ranks (1 is best; ties share a rank)."""
+    """One model: its two ranks (1 is best; ties share a rank), its scores, its evaluation.
+
+    Attributes
+    ----------
+    name : str
+    rank, accuracy_rank : int
+        By the comparison's proper score and by accuracy.
+    metrics : dict of str to MetricValue
+        What ranks and describes the model: with ``detail`` ``"full"`` or ``"summary"``
+        every metric of its evaluation; with ``"scores"`` only ``log_loss``,
+        ``log_loss_clipped``, ``brier``, ``accuracy`` (Wilson interval) and ``roc_auc``
+        (DeLong interval), computed from the per-sample values the paired tests use.
+    infinite_count : int
+        Samples whose true class has probability 0 (an infinite log loss).
+    evaluation : Evaluation or None
+        The model's ``explain`` evaluation at the comparison's detail; with ``"scores"``
+        only the best model by the proper score and the best by accuracy have one (at
+        ``"summary"`` detail), the others None.
+    detail : str
+        The comparison's detail: ``"full"``, ``"summary"`` or ``"scores"``.
+    """
 
     name: str
     rank: int
     accuracy_rank: int
-    evaluation: Evaluation
+    metrics: dict[str, MetricValue]
+    infinite_count: int
+    evaluation: Evaluation | None = None
+    detail: str = "full"
+
+    def metric(self, name: str) -> float:
+        """The value of metric ``name``."""
+        return self.metrics[name].value
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "rank": self.rank,
-            "accuracy_rank": self.accuracy_rank,
-            **self.evaluation.to_dict(),
+        head = {"name": self.name, "rank": self.rank, "accuracy_rank": self.accuracy_rank}
+        if self.detail != "scores" and self.evaluation is not None:
+            return {**head, **self.evaluation.to_dict()}
+        out = {
+            **head,
+            "metrics": {name: asdict(m) for name, m in self.metrics.items()},
+            "infinite_count": self.infinite_count,
         }
+        if self.evaluation is not None:
+            out["explain"] = self.evaluation.to_dict()
+        return out
 
 
 @dataclass(frozen=True, repr=False)
@@ -173,8 +205,10 @@ class Comparison(Displayable):
     ids_shown : int
         At most this many ids per flip list.
     detail : str
-        How much of each model's evaluation was computed: ``"full"`` or ``"summary"``
-        (see :func:`lossgap.explanation.evaluate`).
+        How much of each model was computed: ``"full"`` or ``"summary"`` (each model's
+        evaluation at that detail, see :func:`lossgap.explanation.evaluate`), or
+        ``"scores"`` (each model's ranking scores; the two best models' summary
+        evaluations, see :class:`ModelResult`).
     goals : list of GoalChoice
         Which model to keep per goal asked for (``compare --goal``); empty when none.
     """

@@ -6,10 +6,14 @@ reads which); ``to_dict()`` gives the ``diagnostics`` object of ``docs/json.md``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from lossgap.results.slices import CalibrationTest
+
+#: Label-error candidates the JSON lists at most, the least likely labels first (the API
+#: keeps them all; ``lossgap explain --label-errors FILE`` writes them all).
+MAX_JSON_CANDIDATES = 1000
 
 
 @dataclass(frozen=True)
@@ -287,5 +291,17 @@ class Diagnostics:
     calibration_test: CalibrationTest | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The ``diagnostics`` object of ``docs/json.md``."""
-        return asdict(self)
+        """The ``diagnostics`` object of ``docs/json.md``.
+
+        ``label_errors.candidates`` lists at most :data:`MAX_JSON_CANDIDATES`, the least
+        likely labels first; ``candidates_total`` and ``candidates_listed`` count them.
+        """
+        facts = self.label_errors
+        if facts is None:
+            return asdict(self)
+        found = facts.candidates
+        listed = None if found is None else found[:MAX_JSON_CANDIDATES]
+        out = asdict(replace(self, label_errors=replace(facts, candidates=listed)))
+        out["label_errors"]["candidates_total"] = None if found is None else len(found)
+        out["label_errors"]["candidates_listed"] = None if listed is None else len(listed)
+        return out

@@ -173,10 +173,10 @@ def rank_disagreement(c: Comparison) -> Finding | None:
     With an infinite log loss in the comparison every loss is read capped (as the paired
     differences are), so this finding and ``infinite_loss`` give one verdict."""
     capped = c.by == "log_loss" and any(
-        not math.isfinite(m.evaluation.metric("log_loss")) for m in c.models
+        not math.isfinite(m.metric("log_loss")) for m in c.models
     )
     key = "log_loss_clipped" if capped else c.by
-    values = [(m.name, m.evaluation.metric(key), m.evaluation.metric("accuracy")) for m in c.models]
+    values = [(m.name, m.metric(key), m.metric("accuracy")) for m in c.models]
     discordant = [
         (a, b)
         for i, (a, score_a, acc_a) in enumerate(values)
@@ -193,20 +193,20 @@ def rank_disagreement(c: Comparison) -> Finding | None:
         and p.difference(c.by).significant
         and p.accuracy_difference.value * p.difference(c.by).value > 0
     ]
-    best_score = min(c.models, key=lambda m: m.evaluation.metric(key))
+    best_score = min(c.models, key=lambda m: m.metric(key))
     best_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
     from scipy import stats  # imported when used: scipy.stats takes 0.45 s to import
 
     tau = stats.kendalltau(
-        [m.evaluation.metric(key) for m in c.models], [m.accuracy_rank for m in c.models]
+        [m.metric(key) for m in c.models], [m.accuracy_rank for m in c.models]
     )[0]
     name = _NAMES[c.by] + (" (each loss capped at 34.54 nats)" if capped else "")
     total = len(values) * (len(values) - 1) // 2
     noise = "" if real else ": the disagreement may be sampling noise"
     message = (
         f"The rankings disagree: by {name} the best model is {best_score.name} "
-        f"({best_score.evaluation.metric(key):.4f}), by accuracy {best_accuracy.name} "
-        f"({best_accuracy.evaluation.metric('accuracy'):.4f}); {len(discordant)} of {total} "
+        f"({best_score.metric(key):.4f}), by accuracy {best_accuracy.name} "
+        f"({best_accuracy.metric('accuracy'):.4f}); {len(discordant)} of {total} "
         f"model pair(s) are ordered oppositely, {len(real)} of them with both differences "
         f"significant{noise}."
         if best_score.name != best_accuracy.name
@@ -312,12 +312,12 @@ def clipped_winner(c: Comparison) -> tuple[ModelResult, ModelResult, float, Diff
     """
     if c.by != "log_loss":
         return None
-    finite = [m for m in c.models if math.isfinite(m.evaluation.metric("log_loss"))]
-    infinite = [m for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
+    finite = [m for m in c.models if math.isfinite(m.metric("log_loss"))]
+    infinite = [m for m in c.models if not math.isfinite(m.metric("log_loss"))]
     if not finite or not infinite:
         return None
     best = finite[0]
-    challenger = min(infinite, key=lambda m: m.evaluation.metric("log_loss_clipped"))
+    challenger = min(infinite, key=lambda m: m.metric("log_loss_clipped"))
     pair = _pair(c, challenger.name, best.name)
     if pair is None:
         return None
@@ -340,19 +340,19 @@ def clipped_winner(c: Comparison) -> tuple[ModelResult, ModelResult, float, Diff
 
 def infinite_loss(c: Comparison) -> Finding | None:
     """Models with an infinite log loss, and whether one wins once its outputs are clipped."""
-    infinite = [m for m in c.models if not math.isfinite(m.evaluation.metric("log_loss"))]
+    infinite = [m for m in c.models if not math.isfinite(m.metric("log_loss"))]
     if not infinite or c.by != "log_loss":
         return None
     counts = ", ".join(
-        f"{m.name} ({m.evaluation.diagnostics.infinite_count} sample(s))"
+        f"{m.name} ({m.infinite_count} sample(s))"
         for m in infinite
     )
     evidence: dict[str, Any] = {
         "models": [m.name for m in infinite],
         "infinite_count": {
-            m.name: m.evaluation.diagnostics.infinite_count for m in infinite
+            m.name: m.infinite_count for m in infinite
         },
-        "log_loss_clipped": {m.name: m.evaluation.metric("log_loss_clipped") for m in infinite},
+        "log_loss_clipped": {m.name: m.metric("log_loss_clipped") for m in infinite},
         "clip": 1e-15,
     }
     message = (
@@ -386,8 +386,8 @@ def infinite_loss(c: Comparison) -> Finding | None:
         book.infinite_loss_severity(decides=True),
         message
         + f" With each loss capped at 34.54 nats (outputs clipped to [1e-15, 1 - 1e-15]) "
-        f"{winner.name} scores {winner.evaluation.metric('log_loss_clipped'):.4f} against "
-        f"{best.name}'s {best.evaluation.metric('log_loss'):.4f}: clip the outputs and it "
+        f"{winner.name} scores {winner.metric('log_loss_clipped'):.4f} against "
+        f"{best.name}'s {best.metric('log_loss'):.4f}: clip the outputs and it "
         f"wins by {margin:.4f} nats per sample{interval}.",
         evidence,
         f"Clip {winner.name}'s outputs (e.g. to [1e-7, 1 - 1e-7]) or recalibrate them before "

@@ -25,6 +25,7 @@ from typing import Any
 
 from scipy.special import ndtri
 
+from lossgap.results.diagnostics import MAX_JSON_CANDIDATES
 from lossgap.results.evaluation import Evaluation, Finding
 from lossgap.rules import book
 from lossgap.rules.book import (
@@ -217,6 +218,13 @@ def confident_errors(ev: Evaluation) -> Finding | None:
     )
 
 
+def _capped(count: int) -> str:
+    """Where the JSON lists fewer candidates than there are, say so and where they all go."""
+    if count <= MAX_JSON_CANDIDATES:
+        return ""
+    return f", the first {MAX_JSON_CANDIDATES:,}; --label-errors FILE writes them all"
+
+
 def possible_label_errors(ev: Evaluation) -> Finding | None:
     """Labels a calibrated model would almost never draw, beyond chance and above the floor.
 
@@ -236,7 +244,7 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
     found = (
         f"{len(listed)} candidate labels (confident learning's, and every label of chance at "
         f"most {facts.level:.0%}) are listed with their chance in the JSON "
-        f"(diagnostics.label_errors), least likely first{_ids_text(ids)}"
+        f"(diagnostics.label_errors{_capped(len(listed))}), least likely first{_ids_text(ids)}"
         if listed is not None
         else "the samples were not in memory, so no candidate is listed: the worst samples "
         "come first under worst"
