@@ -104,12 +104,21 @@ def test_a_binned_batch_merges_like_the_whole():
     assert_allclose(a.score_sum, b.score_sum, rtol=1e-12)
 
 
-def _binary_batch(s, y, w, top=100):
+def _binary_batch(s, y, w, top=100, distinct_above=0):
     pred = Predictions(y, s, sample_weight=w)
     with np.errstate(divide="ignore"):
         loss = -np.log(np.where(pred.y == 1, pred.prob, 1.0 - pred.prob))
     return binning.binary_batch(
-        pred.prob, pred.y, w, loss, threshold=0.5, clip=34.5, bits=11, top=top, keys_of=bin_keys
+        pred.prob,
+        pred.y,
+        w,
+        loss,
+        threshold=0.5,
+        clip=34.5,
+        bits=11,
+        top=top,
+        keys_of=bin_keys,
+        distinct_above=distinct_above,
     )
 
 
@@ -174,3 +183,110 @@ def test_a_binned_binary_batch_is_the_tally_of_its_samples(weighted):
     assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-12)
     for field in ("loss", "ids", "label", "prob", "predicted"):
         assert np.array_equal(getattr(fast.worst, field), getattr(general.worst, field)), field
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_distinct_floor_never_exceeds_the_distinct_scores(seed, monkeypatch):
+    """The hash bound is a lower bound, the kernel's equals numpy's, and it tells apart
+    counts a fifth above the cap it is sized for."""
+    rng = np.random.default_rng(seed)
+    n_distinct = int(rng.integers(1, 6000))
+    values = rng.uniform(0.0, 1.0, n_distinct)
+    values[: min(3, n_distinct)] = [0.0, -0.0, 1.0][: min(3, n_distinct)]
+    s = rng.choice(values, 8000)
+    y = (rng.random(len(s)) < s).astype(np.int64)
+    truth = len(np.unique(s + 0.0))
+    floors = []
+    for numba_on in ("1", "0"):
+        monkeypatch.setenv("LOSSGAP_NUMBA", numba_on)
+        binning._compiled.cache_clear()
+        try:
+            floors.append(_binary_batch(s, y, None, top=10, distinct_above=1000).distinct_floor)
+        finally:
+            binning._compiled.cache_clear()
+    assert floors[0] == floors[1] == binning.distinct_floor(s, binning._hash_bits(1000))
+    assert floors[0] <= truth
+    if truth >= 1200:
+        assert floors[0] > 1000
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_more_rows_than_the_cap_bin_without_sorting_and_equal_the_sorting_path(
+    weighted, monkeypatch
+):
+    """Past the cap of distinct scores the in-memory Tally comes from the one-pass kernel:
+    no sort, and the same Tally as sorting then compressing (up to the order of additions)."""
+    rng = np.random.default_rng(3)
+    s = 1 / (1 + np.exp(-rng.normal(0.0, 3.0, 20_000)))
+    y = (rng.random(len(s)) < s).astype(np.int64)
+    w = rng.uniform(0.0, 2.0, len(s)) if weighted else None
+    pred = Predictions(y, s, sample_weight=w)
+    general = Tally.from_predictions(pred, max_distinct=10**9, top=30)
+    general.tables[0] = general.tables[0].compress()
+
+    def no_sort(*args, **kwargs):
+        raise AssertionError("sorted the scores")
+
+    monkeypatch.setattr(ScoreTable, "from_samples", no_sort)
+    fast = Tally.from_predictions(pred, max_distinct=2000, top=30)
+    assert fast.compressed
+    for name in ("count", "infinite_count", "infinite_weight"):
+        assert getattr(fast, name) == getattr(general, name), name
+    for name in ("weight", "weight_sq", "loss_sum", "loss_sq_sum", "clipped_loss_sum", "brier_sum"):
+        assert_allclose(getattr(fast, name), getattr(general, name), rtol=1e-12, err_msg=name)
+    assert_allclose(fast.confusion_loss, general.confusion_loss, rtol=1e-12)
+    a, b = fast.tables[0], general.tables[0]
+    assert np.array_equal(a.bins, b.bins)
+    assert np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
+    assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-12)
+    assert_allclose(a.scores, b.scores, rtol=1e-12)
+    for field in ("loss", "ids", "label", "prob", "predicted"):
+        assert np.array_equal(getattr(fast.worst, field), getattr(general.worst, field)), field
+
+
+def test_more_rows_than_the_cap_but_few_distinct_scores_stay_exact():
+    # 5,000 rows of 900 distinct scores under a cap of 1,000: the table holds them exactly
+    rng = np.random.default_rng(4)
+    s = rng.choice(rng.uniform(0.01, 0.99, 900), 5000)
+    y = (rng.random(len(s)) < s).astype(np.int64)
+    tally = Tally.from_predictions(Predictions(y, s), max_distinct=1000)
+    exact = Tally.from_predictions(Predictions(y, s), max_distinct=10**9)
+    assert not tally.compressed
+    assert np.array_equal(tally.tables[0].scores, exact.tables[0].scores)
+    assert np.array_equal(tally.tables[0].weights, exact.tables[0].weights)
+    assert tally.loss_sum == exact.loss_sum
+
+
+def test_the_buffered_loss_is_the_sample_log_loss():
+    from lossgap.core.losses import sample_log_loss
+    from lossgap.core.tally import _binary_loss
+
+    s, y, _ = _scores(5)  # with exact zeros and ones: infinite losses
+    inside = (s > 0) & (s < 1)
+    logits = np.log(s[inside] / (1 - s[inside]))
+    for pred in (Predictions(y, s), Predictions(y[inside], logits, from_logits=True)):
+        with np.errstate(divide="ignore"):
+            assert np.array_equal(_binary_loss(pred), sample_log_loss(pred))
+    # a batch's Tally keeps copies: the next batch on this thread overwrites the buffer
+    first = Tally.from_predictions(Predictions(y, s), binned=[True], top=5)
+    kept = first.worst.loss.copy()
+    Tally.from_predictions(Predictions(1 - y, s), binned=[True], top=5)
+    assert np.array_equal(first.worst.loss, kept)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_merging_bins_by_index_equals_the_sorting_merge(seed, monkeypatch):
+    import lossgap.core.tally as tally_module
+
+    rng = np.random.default_rng(seed)
+    tables = []
+    for scale in (1.0, 4.0):
+        s = 1 / (1 + np.exp(-rng.normal(0.0, scale, 5000)))
+        y = (rng.random(len(s)) < s).astype(np.int64)
+        w = rng.uniform(0.0, 2.0, len(s)) if seed % 2 else None
+        tables.append(ScoreTable.from_samples(s, y, w, binned=True))
+    fast = tables[0].merge(tables[1])
+    monkeypatch.setattr(tally_module, "_merge_bins_by_index", lambda a, b, cap: None)
+    sorting = tables[0].merge(tables[1])
+    for name in ("bins", "scores", "weights", "low", "high", "score_sum"):
+        assert np.array_equal(getattr(fast, name), getattr(sorting, name)), name

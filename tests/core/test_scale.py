@@ -93,8 +93,12 @@ def test_sums_stay_exact_when_tables_compress(rng):
     small = Tally.from_predictions(Predictions(y, p, sample_weight=w), max_distinct=100)
     assert small.compressed and not exact.compressed
     assert metrics.approximation_bounds(exact) == {}
+    # never through the table: equal to the last bits of the order of additions (past the
+    # cap, the one-pass kernel adds in row order, numpy pairwise)
     for name in ("log_loss", "accuracy", "brier", "f1", "balanced_accuracy"):
-        assert metrics.METRICS[name](small) == metrics.METRICS[name](exact), name
+        assert metrics.METRICS[name](small) == pytest.approx(
+            metrics.METRICS[name](exact), rel=1e-13
+        ), name
     assert_allclose(small.tables[0].weights.sum(axis=0), exact.tables[0].weights.sum(axis=0))
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -41,6 +41,8 @@ MAX_DENSE_BITS = 14
 
 _MANTISSA_BITS = 52
 _HALF_BITS = int(np.float64(0.5).view(np.int64))
+#: Odd 64-bit multiplier of the scores' hash (2^64 over the golden ratio, as int64).
+_HASH_MULTIPLIER = 0x9E3779B97F4A7C15 - 2**64
 
 
 def dense_range(bits: int) -> tuple[int, int]:
@@ -54,7 +56,12 @@ def dense_range(bits: int) -> tuple[int, int]:
     """
     shift = _MANTISSA_BITS - bits
     low = int(np.float64(2.0**-LOW_BINADES).view(np.int64)) >> shift
-    return low, 2 * (_HALF_BITS >> shift) + 1 - low
+    return low, _mirror(shift) - low
+
+
+def _mirror(shift: int) -> int:
+    """The key of ``p > 1/2`` is this less the key of ``1 - p`` (:func:`bin_keys`)."""
+    return 2 * (_HALF_BITS >> shift) + 1
 
 
 #: Binary sums :func:`binary_batch` returns, in the order of the kernel's ``sums`` array.
@@ -72,149 +79,33 @@ BINARY_SUMS = (
 
 @cache
 def _compiled() -> Any:
-    """The numba kernels (``accumulate``, ``binary``), compiled on first use (cached on
-    disk), or None without numba."""
+    """The numba kernels (``accumulate``, ``binary``, ``true_class_prob``), compiled on
+    first use (cached on disk), or None without numba."""
     if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
         return None
     try:
-        import numba
+        from lossgap.core import binning_kernels
     except ImportError:
         return None
-
-    @numba.njit(nogil=True, cache=True, inline="always")
-    def bin_row(acc, row, p, w, label, unweighted):
-        # acc[b] = (rows, negative weight, positive weight, score sum, low, high): a bin's
-        # six sums share a cache line, so a row costs one miss however the scores fall
-        bin_ = acc[row]
-        bin_[0] += 1.0
-        if bin_[0] == 1.0:  # the bin's first row: its extremes start here
-            bin_[4] = p
-            bin_[5] = p
-        if unweighted:
-            if label:
-                bin_[2] += 1.0
-            else:
-                bin_[1] += 1.0
-            bin_[3] += p
-        else:
-            bin_[1] += w * (1 - label)
-            bin_[2] += w * label
-            bin_[3] += p * w
-        if p < bin_[4]:
-            bin_[4] = p
-        if p > bin_[5]:
-            bin_[5] = p
-
-    @numba.njit(nogil=True, cache=True, inline="always")
-    def key_of(p, bits, as_int, shift, mirror):
-        if p <= 0.5:
-            bits[0] = p
-            return as_int[0] >> shift
-        bits[0] = 1.0 - p
-        return mirror - (as_int[0] >> shift)
-
-    @numba.njit(nogil=True, cache=True)
-    def accumulate(scores, labels, weights, shift, first, last, acc):
-        bits = np.empty(1, dtype=np.float64)
-        as_int = bits.view(np.int64)
-        mirror = 2 * (_HALF_BITS >> shift) + 1
-        unweighted = weights.shape[0] == 0
-        outside = 0
-        for i in range(scores.shape[0]):
-            p = scores[i] + 0.0
-            key = key_of(p, bits, as_int, shift, mirror)
-            if key < first or key > last:
-                outside += 1
-                continue
-            bin_row(acc, key - first, p, 1.0 if unweighted else weights[i], labels[i], unweighted)
-        return outside
-
-    @numba.njit(nogil=True, cache=True)
-    def binary(
-        scores, labels, weights, loss, threshold, clip, shift, first, last, acc, sums, cells,
-        candidates, top,
-    ):
-        # sums: BINARY_SUMS, each added in row order in a local (the numpy twin's bincount
-        # adds in the same order); cells: (weight, capped loss) of the cells y * 2 + decided;
-        # candidates: rows whose loss reached the top-th largest seen so far, a superset of
-        # the worst `top` rows (returns their count, or -1 when ties overflow the buffer)
-        bits = np.empty(1, dtype=np.float64)
-        as_int = bits.view(np.int64)
-        mirror = 2 * (_HALF_BITS >> shift) + 1
-        unweighted = weights.shape[0] == 0
-        weight = weight_sq = loss_sum = loss_sq = clipped = inf_weight = inf_count = 0.0
-        brier = 0.0
-        cutoff = -np.inf
-        held = 0
-        size = candidates.shape[0]
-        outside = 0
-        for i in range(scores.shape[0]):
-            p = scores[i] + 0.0
-            label = labels[i]
-            w = 1.0 if unweighted else weights[i]
-            key = key_of(p, bits, as_int, shift, mirror)
-            if key < first or key > last:
-                outside += 1
-            else:
-                bin_row(acc, key - first, p, w, label, unweighted)
-            value = loss[i]
-            capped = value if value <= clip else clip
-            cell = label * 2 + (1 if p >= threshold else 0)
-            gap = p - label
-            if unweighted:
-                cells[cell, 0] += 1.0
-                cells[cell, 1] += capped
-                brier += gap * gap
-                if value == np.inf:
-                    inf_weight += 1.0
-                    inf_count += 1.0
-                else:
-                    loss_sum += value
-                    loss_sq += value * value
-                    clipped += capped
-            else:
-                cells[cell, 0] += w
-                cells[cell, 1] += w * capped
-                brier += w * (gap * gap)
-                weight += w
-                weight_sq += w * w
-                if value == np.inf:
-                    if w > 0:
-                        inf_weight += w
-                        inf_count += 1.0
-                else:
-                    loss_sum += w * value
-                    loss_sq += w * (value * value)
-                    clipped += w * capped
-            if top > 0 and held >= 0 and value >= cutoff:
-                if held == size:  # keep the rows at or above the top-th largest loss
-                    cutoff = np.partition(loss[candidates], size - top)[size - top]
-                    kept = 0
-                    for j in range(size):
-                        if loss[candidates[j]] >= cutoff:
-                            candidates[kept] = candidates[j]
-                            kept += 1
-                    held = kept if kept < size // 2 else -1  # ties fill the buffer: give up
-                if held >= 0 and value >= cutoff:
-                    candidates[held] = i
-                    held += 1
-        if unweighted:
-            weight = weight_sq = float(scores.shape[0])
-        sums[:] = (weight, weight_sq, loss_sum, loss_sq, clipped, inf_weight, inf_count, brier)
-        return outside, held
-
-    return accumulate, binary
+    return binning_kernels.accumulate, binning_kernels.binary, binning_kernels.true_class_prob
 
 
 _BUFFERS = threading.local()
 
 
 def _buffer(rows: int) -> np.ndarray:
-    """This thread's zeroed ``(rows, 6)`` accumulator, kept between batches: a fresh one
+    """This thread's clean ``(rows, 6)`` accumulator, kept between batches: a fresh one
     would cost a page fault per 4 KiB of its 12 MiB on every batch."""
     acc = getattr(_BUFFERS, "acc", None)
     if acc is None or len(acc) != rows:
-        acc = _BUFFERS.acc = np.zeros((rows, 6))
+        acc = _BUFFERS.acc = _empty_bins(rows)
+    return acc
+
+
+def _empty_bins(rows: int) -> np.ndarray:
+    """``rows`` bins without a sample: zero sums, extremes at +inf (low) and -inf (high)."""
+    acc = np.zeros((rows, 6))
+    acc[:, 4], acc[:, 5] = np.inf, -np.inf
     return acc
 
 
@@ -259,26 +150,36 @@ def dense_bins(
     if kernels is not None:
         acc = _buffer(last - first + 1)
         w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-        outside_count = kernels[0](s, y, w, shift, first, last, acc)
-        if outside_count:
-            keys = keys_of(s, bits)
-            outside = np.flatnonzero((keys < first) | (keys > last))
+        outside_count, *touched = kernels[0](s, y, w, shift, _mirror(shift), first, last, acc)
+        outside = _outside_rows(s, bits, keys_of, outside_count)
+        return _occupied(acc, first, weights is None, (touched[0], touched[1])), outside
+    acc = _empty_bins(last - first + 1)
+    outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
+    return _occupied(acc, first, weights is None), outside
+
+
+def _occupied(
+    acc: np.ndarray, first: int, unweighted: bool, touched: tuple[int, int] | None = None
+) -> dict[str, np.ndarray]:
+    """The sums of the occupied bins of ``acc``, which is left clean for the next batch.
+
+    ``touched``: the first and last bin the kernel touched, so that only those are read
+    (a batch of real scores spans a fifth of the 258,050 bins; reading all of them costs
+    as much as merging). Unweighted, the kernel counts rows and positives only: the
+    negatives are the rest.
+    """
+    if touched is not None:
+        lowest, highest = touched
+        if highest < lowest:
+            acc = acc[:0]
         else:
-            outside = np.empty(0, np.int64)
-    else:
-        acc = np.zeros((last - first + 1, 6))
-        outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
-    return _occupied(acc, first), outside
-
-
-def _occupied(acc: np.ndarray, first: int) -> dict[str, np.ndarray]:
-    """The sums of the occupied bins of ``acc``, which is left clean for the next batch."""
+            acc, first = acc[lowest : highest + 1], first + lowest
     occupied = np.flatnonzero(acc[:, 0])
     used = acc[occupied]
-    acc[occupied] = 0.0
+    acc[occupied] = (0.0, 0.0, 0.0, 0.0, np.inf, -np.inf)
     return {
         "bins": occupied + first,
-        "neg": used[:, 1].copy(),
+        "neg": used[:, 0] - used[:, 2] if unweighted else used[:, 1].copy(),
         "pos": used[:, 2].copy(),
         "score_sum": used[:, 3].copy(),
         "low": used[:, 4].copy(),
@@ -312,6 +213,10 @@ class BinaryBatch:
         Per cell ``y * 2 + decided``: the weight and the weighted capped loss.
     candidates : ndarray of int64 or None
         Rows that hold the ``top`` highest losses (and perhaps others); None: any row.
+    distinct_floor : int
+        A lower bound on the number of distinct scores (0 unless asked for): the distinct
+        values of a hash of the scores, of which there cannot be more than there are
+        distinct scores (:func:`distinct_floor`).
     """
 
     table: dict[str, np.ndarray]
@@ -319,6 +224,7 @@ class BinaryBatch:
     sums: dict[str, float]
     cells: np.ndarray
     candidates: np.ndarray | None
+    distinct_floor: int = 0
 
 
 def binary_batch(
@@ -332,12 +238,15 @@ def binary_batch(
     bits: int,
     top: int,
     keys_of: Callable[[np.ndarray, int], np.ndarray],
+    distinct_above: int = 0,
 ) -> BinaryBatch:
     """Bins and every sum of a binary batch in one pass over its rows.
 
     ``loss`` is each row's log loss (``inf`` allowed), ``clip`` the cap of a capped loss;
     rows are decided positive at ``scores >= threshold``. Both paths add in row order, so
-    they give the same doubles.
+    they give the same doubles. ``distinct_above > 0`` also counts a lower bound on the
+    distinct scores, sized to tell apart counts above ``distinct_above``
+    (``distinct_floor``).
 
     Examples
     --------
@@ -355,23 +264,85 @@ def binary_batch(
     y = np.ascontiguousarray(labels, dtype=np.int64)
     values = np.ascontiguousarray(loss, dtype=np.float64)
     kernels = _compiled()
+    hash_bits = _hash_bits(distinct_above) if distinct_above > 0 else 0
     if kernels is None:
-        return _binary_numpy(s, y, weights, values, threshold, clip, bits, keys_of)
+        batch = _binary_numpy(s, y, weights, values, threshold, clip, bits, keys_of)
+        if hash_bits:
+            batch = replace(batch, distinct_floor=distinct_floor(s, hash_bits))
+        return batch
     acc = _buffer(last - first + 1)
     w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    sums = np.zeros(len(BINARY_SUMS))
+    totals = np.zeros(len(BINARY_SUMS))
     cells = np.zeros((4, 2))
     candidates = np.empty(max(8 * top, 4096), np.int64)
-    outside, held = kernels[1](
-        s, y, w, values, threshold, clip, shift, first, last, acc, sums, cells, candidates, top
+    seen = np.zeros((1 << hash_bits) // 64 if hash_bits else 0, np.int64)
+    outside, held, *touched = kernels[1](
+        s, y, w, values, threshold, clip, shift, _mirror(shift), first, last, acc, totals,
+        cells, candidates, top, seen, _HASH_MULTIPLIER, hash_bits,
     )
     return BinaryBatch(
-        _occupied(acc, first),
+        _occupied(acc, first, weights is None, (touched[0], touched[1])),
         _outside_rows(s, bits, keys_of, outside),
-        dict(zip(BINARY_SUMS, sums.tolist(), strict=True)),
+        dict(zip(BINARY_SUMS, totals.tolist(), strict=True)),
         cells,
         candidates[:held].copy() if held >= 0 else None,
+        int(np.bitwise_count(seen.view(np.uint64)).sum()) if hash_bits else 0,
     )
+
+
+def _hash_bits(distinct_above: int) -> int:
+    """Bits of the hash that bounds the distinct scores from below: a table of four times
+    ``distinct_above`` slots, whose occupied slots exceed ``distinct_above`` once the
+    distinct scores exceed it by a fifth (expected occupancy ``m (1 - exp(-d / m))``)."""
+    return max(12, int(distinct_above).bit_length() + 2)
+
+
+def distinct_floor(scores: np.ndarray, hash_bits: int) -> int:
+    """A lower bound on the number of distinct values of ``scores`` (``-0.0`` is ``0.0``),
+    without sorting: the number of distinct values of a ``hash_bits``-bit hash of them.
+
+    A function takes no more distinct values than its argument, so this never exceeds
+    the true count; it falls short of it only where scores share a hash. The compiled
+    kernel computes the same hash in :func:`binary_batch`.
+
+    Examples
+    --------
+    >>> distinct_floor(np.array([0.25, 0.5, 0.25, -0.0, 0.0]), 16)
+    3
+    """
+    bits = (np.ascontiguousarray(scores, dtype=np.float64) + 0.0).view(np.int64)
+    with np.errstate(over="ignore"):
+        hashes = ((bits * np.int64(_HASH_MULTIPLIER)) >> (64 - hash_bits)) & (
+            (1 << hash_bits) - 1
+        )
+    flags = np.zeros(1 << hash_bits, dtype=bool)
+    flags[hashes] = True
+    return int(np.count_nonzero(flags))
+
+
+def binary_log_loss(scores: np.ndarray, labels: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Each sample's log loss, ``-log p`` for a positive and ``-log(1 - p)`` for a negative
+    (``inf`` at a probability of 0), into ``out``.
+
+    The same doubles as :func:`lossgap.core.losses.sample_log_loss`: the true class's
+    probability is a select (by the compiled kernel where there is one: numpy's ``where``
+    costs ten times as much), its logarithm numpy's in both paths.
+
+    Examples
+    --------
+    >>> loss = binary_log_loss(np.array([0.5, 0.0, 0.75]), np.array([1, 0, 0]), np.empty(3))
+    >>> loss.round(4).tolist()
+    [0.6931, 0.0, 1.3863]
+    """
+    kernels = _compiled()
+    if kernels is None:
+        np.subtract(1.0, scores, out=out)
+        np.copyto(out, scores, where=labels == 1)
+    else:
+        kernels[2](scores, labels, out)
+    with np.errstate(divide="ignore"):
+        np.log(out, out=out)
+    return np.negative(out, out=out)
 
 
 def _in_order(values: np.ndarray) -> float:
@@ -391,7 +362,7 @@ def _binary_numpy(
 ) -> BinaryBatch:
     """:func:`binary_batch` with numpy: the kernel's sums, in the kernel's order."""
     first, last = dense_range(bits)
-    acc = np.zeros((last - first + 1, 6))
+    acc = _empty_bins(last - first + 1)
     outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
 
@@ -421,7 +392,7 @@ def _binary_numpy(
         "infinite_count": float(counted.sum()),
         "brier_sum": _in_order(weighted(gap * gap)),
     }
-    return BinaryBatch(_occupied(acc, first), outside, sums, cells, None)
+    return BinaryBatch(_occupied(acc, first, weights is None), outside, sums, cells, None)
 
 
 def _accumulate_numpy(

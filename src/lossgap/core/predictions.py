@@ -356,7 +356,8 @@ def _distinct_labels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if labels.dtype.kind in "biu":
         lo, hi = int(labels.min()), int(labels.max())
         if hi - lo < _DENSE_LABEL_SPAN and -(2**62) < lo and hi < 2**62:  # fits an intp
-            offset = labels.astype(np.intp) if lo == 0 else labels.astype(np.intp) - lo
+            as_intp = labels.astype(np.intp, copy=False)
+            offset = as_intp if lo == 0 else as_intp - lo
             present = np.bincount(offset, minlength=hi - lo + 1) > 0
             distinct = (np.flatnonzero(present) + lo).astype(labels.dtype)
             if present.all():

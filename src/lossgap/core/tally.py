@@ -28,13 +28,14 @@ so a Tally's arrays may live on a GPU until :meth:`Tally.to_numpy` copies the su
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
-from lossgap.core.binning import MAX_DENSE_BITS, binary_batch, dense_bins
+from lossgap.core.binning import MAX_DENSE_BITS, binary_batch, binary_log_loss, dense_bins
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss, true_class_prob
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
@@ -361,6 +362,10 @@ class ScoreTable:
         ops = array_ops(self.scores)
         if self.compressed or other.compressed:
             a, b = self.compress(), other.compress()
+            if ops is NumpyOps:
+                merged = _merge_bins_by_index(a, b, cap)
+                if merged is not None:
+                    return merged
             keys = ops.cat([a.bins, b.bins])
             # a stable sort of two sorted runs is a linear merge
             order = ops.argsort(keys)
@@ -413,6 +418,78 @@ class ScoreTable:
                 if getattr(self, name) is not None
             },
         )
+
+
+#: Rows of a binary batch whose losses go into a buffer its thread keeps (16 MiB).
+_BUFFERED_ROWS = 1 << 21
+_LOSS_BUFFERS = threading.local()
+
+
+def _binary_loss(pred: Predictions) -> np.ndarray:
+    """Each sample's log loss, as :func:`~lossgap.core.losses.sample_log_loss` gives it.
+
+    From probabilities (:func:`lossgap.core.binning.binary_log_loss`), for a batch of up
+    to ``_BUFFERED_ROWS`` rows into a buffer its thread keeps (fresh arrays cost a page
+    fault per 4 KiB each): valid until the thread's next batch.
+    """
+    if pred.logits is not None:
+        return sample_log_loss(pred)
+    n = len(pred)
+    buffer = getattr(_LOSS_BUFFERS, "loss", None)
+    if n > _BUFFERED_ROWS:
+        out = np.empty(n)
+    else:
+        if buffer is None:
+            buffer = _LOSS_BUFFERS.loss = np.empty(_BUFFERED_ROWS)
+        out = buffer[:n]
+    return binary_log_loss(pred.prob, pred.y, out)
+
+
+def _merge_bins_by_index(a: ScoreTable, b: ScoreTable, cap: int) -> ScoreTable | None:
+    """The merge of two compressed numpy tables without a sort, or None when their keys
+    spread too far for it.
+
+    Both tables' bins are ascending and distinct, so the union's are the flags set over
+    the range of keys, and each table's rows go to their places by a running count. Each
+    sum is ``a``'s value plus ``b``'s, as the sorting merge adds them (``a`` first): the
+    same doubles.
+    """
+    if not len(a.bins) or not len(b.bins):
+        return None
+    low = min(int(a.bins[0]), int(b.bins[0]))
+    span = max(int(a.bins[-1]), int(b.bins[-1])) - low + 1
+    if span > 8 * (len(a.bins) + len(b.bins)) + 4096:
+        return None
+    present = np.zeros(span, dtype=bool)
+    present[a.bins - low] = True
+    present[b.bins - low] = True
+    bins = np.flatnonzero(present) + low
+    place = np.cumsum(present) - 1  # each key's row in the union
+    at_a, at_b = place[a.bins - low], place[b.bins - low]
+
+    def add(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(bins))
+        out[at_a] = x
+        out[at_b] += y
+        return out
+
+    def extreme(x: np.ndarray, y: np.ndarray, ufunc: np.ufunc, start: float) -> np.ndarray:
+        out = np.full(len(bins), start)
+        out[at_a] = x
+        out[at_b] = ufunc(out[at_b], y)
+        return out
+
+    return _binned(
+        NumpyOps,
+        bins=bins,
+        low=extreme(a.low, b.low, np.minimum, np.inf),
+        high=extreme(a.high, b.high, np.maximum, -np.inf),
+        score_sum=add(a.score_sum, b.score_sum),
+        neg=add(a.weights[:, 0], b.weights[:, 0]),
+        pos=add(a.weights[:, 1], b.weights[:, 1]),
+        max_distinct=cap,
+        bin_bits=a.bin_bits,
+    )
 
 
 def _bin_unsorted(
@@ -659,13 +736,22 @@ class Tally:
         binned : sequence of bool, default=None
             Per table, bin at once (for a batch merging into compressed tables).
         """
+        one_pass = pred.task == "binary" and bin_bits <= MAX_DENSE_BITS
+        tally = None
+        if one_pass and binned is not None and binned[0]:
+            # a batch merging into a compressed Tally: bins and sums in one pass
+            tally = cls._binned_binary(pred, top, max_distinct, bin_bits)
+        elif one_pass and binned is None and len(pred) > max_distinct:
+            # more rows than the cap: the same pass bounds the distinct scores from below;
+            # past the cap the table compresses, and its bins need no sort
+            tally = cls._binned_binary(
+                pred, top, max_distinct, bin_bits, distinct_above=max_distinct
+            )
+        if tally is not None:
+            return tally
         k = pred.n_classes
         columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
         true_prob = true_class_prob(pred)
-        at_once = binned is not None and binned[0] and bin_bits <= MAX_DENSE_BITS
-        if pred.task == "binary" and at_once:
-            # a batch merging into a compressed Tally: bins and sums in one pass
-            return cls._binned_binary(pred, true_prob, top, max_distinct, bin_bits)
         predicted = pred.predicted()
         return cls.from_arrays(
             task=pred.task,
@@ -691,12 +777,22 @@ class Tally:
 
     @classmethod
     def _binned_binary(
-        cls, pred: Predictions, true_prob: np.ndarray, top: int, max_distinct: int, bin_bits: int
-    ) -> Tally:
+        cls,
+        pred: Predictions,
+        top: int,
+        max_distinct: int,
+        bin_bits: int,
+        distinct_above: int = 0,
+    ) -> Tally | None:
         """The Tally of binary predictions, its table binned at once, from one pass of
         :func:`lossgap.core.binning.binary_batch` (the same sums as :meth:`from_arrays`,
-        added in row order)."""
-        loss = sample_log_loss(pred, true_prob)
+        added in row order).
+
+        ``distinct_above > 0``: only if that pass proves more distinct scores than that
+        (a lower bound, :func:`lossgap.core.binning.distinct_floor`); None otherwise, for
+        the exact table may hold them all.
+        """
+        loss = _binary_loss(pred)
         batch = binary_batch(
             pred.prob,
             pred.y,
@@ -707,7 +803,10 @@ class Tally:
             bits=bin_bits,
             top=top,
             keys_of=bin_keys,
+            distinct_above=distinct_above,
         )
+        if batch.distinct_floor <= distinct_above and distinct_above > 0:
+            return None
         table = _with_outside(
             batch.table,
             batch.outside,
@@ -718,12 +817,13 @@ class Tally:
             bin_bits=bin_bits,
         )
         rows = np.arange(len(pred)) if batch.candidates is None else batch.candidates
+        y, p = pred.y[rows], pred.prob[rows]
         worst = WorstSamples(
-            loss[rows],
+            loss[rows],  # a copy: the loss may lie in this thread's buffer
             pred.ids[rows],
-            pred.y[rows],
-            true_prob[rows],
-            (pred.prob[rows] >= pred.threshold).astype(np.int64),
+            y,
+            np.where(y == 1, p, 1.0 - p),  # the true class's probability (true_class_prob)
+            (p >= pred.threshold).astype(np.int64),
         )
         sums = batch.sums
         confusion = batch.cells[:, 0].reshape(2, 2)
