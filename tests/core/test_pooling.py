@@ -121,3 +121,18 @@ def test_the_latest_tables_poolings_are_kept_and_never_serve_another_table():
             assert np.array_equal(pooled.scores, fresh.scores)
             assert np.array_equal(pooled.weights, fresh.weights)
     assert pooling_of(first, 100) is pooling_of(first, 100)
+
+
+def test_per_sample_variances_with_scores_at_zero_and_one():
+    # a score of 0 or 1 has an infinite loss for the label it excludes: where that label has
+    # no weight it adds nothing; where it has weight the variance is not finite
+    y = np.array([0, 0, 1, 0, 1, 1])
+    p = np.array([0.0, 0.3, 0.5, 0.5, 0.8, 1.0])
+    table = Tally.from_predictions(Predictions(y, p)).tables[0]
+    with np.errstate(divide="ignore"):  # the reference takes both labels' logs at every score
+        direct = _direct_variances(y, p)
+    np.testing.assert_allclose(per_sample_variances(table), direct, rtol=1e-12)
+    y[0] = 1
+    table = Tally.from_predictions(Predictions(y, p)).tables[0]
+    assert not np.isfinite(per_sample_variances(table)[0])
+    assert np.isfinite(per_sample_variances(table)[1])

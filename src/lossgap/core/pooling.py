@@ -125,10 +125,18 @@ def per_sample_variances(table: ScoreTable) -> np.ndarray:
     out = []
     with np.errstate(divide="ignore", invalid="ignore"):
         for neg, pos in ((-np.log1p(-s), -np.log(s)), (s * s, (1.0 - s) ** 2)):
-            mean = (w_neg @ np.where(w_neg > 0, neg, 0.0) + w_pos @ np.where(w_pos > 0, pos, 0.0))
-            mean /= total
-            spread = w_neg @ np.where(w_neg > 0, (neg - mean) ** 2, 0.0)
-            spread += w_pos @ np.where(w_pos > 0, (pos - mean) ** 2, 0.0)
+            if not (np.isfinite(neg).all() and np.isfinite(pos).all()):
+                # an infinite loss where a label has no weight must add 0, not NaN; finite
+                # ones add exact zeros there, so the masks are taken only when needed
+                neg = np.where(w_neg > 0, neg, 0.0)
+                pos = np.where(w_pos > 0, pos, 0.0)
+            mean = (w_neg @ neg + w_pos @ pos) / total
+            dev_neg, dev_pos = (neg - mean) ** 2, (pos - mean) ** 2
+            if not np.isfinite(mean):  # an infinite loss with weight: keep the old masks
+                dev_neg = np.where(w_neg > 0, dev_neg, 0.0)
+                dev_pos = np.where(w_pos > 0, dev_pos, 0.0)
+            spread = w_neg @ dev_neg
+            spread += w_pos @ dev_pos
             out.append(spread / total)
     return np.array(out)
 
