@@ -467,11 +467,12 @@ def _fold_weights(
         # per sample, drawn without looking the samples up in the table, and the same for
         # a streamed Tally as for the samples in memory
         fold = rng.integers(0, folds, len(table.scores))
+        fold[row_mass(table.weights) <= 0] = folds  # rows of weight 0 are in no fold
         held = []
         for k in range(folds):
             rows = np.flatnonzero(fold == k)
-            rows = rows[row_mass(table.weights[rows]) > 0]
-            held.append((rows, table.weights[rows]))
+            # np.take gathers whole rows about five times faster than fancy indexing
+            held.append((rows, np.take(table.weights, rows, axis=0)))
         return held, f"{folds}-fold cross-fitting over samples"
     if pred is not None and table.bins is None:
         return (
@@ -530,7 +531,8 @@ def _binary_recalibration(
     # in `folds` of a table of distinct scores): rows of weight 0 add nothing; what does
     # not depend on the map is taken once per fold
     held_out = [
-        (rows, test, losses_before[rows], decided_before[rows]) for rows, test in fold_weights
+        (rows, test, np.take(losses_before, rows, axis=0), decided_before[rows])
+        for rows, test in fold_weights
     ]
     # the fits on all samples (the calibration slope's Platt fit is one of them)
     full_temperature, full_platt, full_offset = (
