@@ -311,6 +311,18 @@ def _evaluate(
     for name, bound in approximation_bounds(tally).items():
         metrics[name] = replace(metrics[name], approximation_bound=bound)
     shares = class_shares(tally)
+    decomposition = (
+        decompose(
+            tally,
+            pred,
+            confidence=confidence,
+            replicates=replicates,
+            seed=seed,
+            resampling=resampling,
+        )
+        if full
+        else None
+    )
     evaluation = Evaluation(
         task=tally.task,
         n=tally.count,
@@ -323,16 +335,7 @@ def _evaluate(
             else "argmax of the probabilities, ties to the lowest class index"
         ),
         metrics=metrics,
-        decomposition=decompose(
-            tally,
-            pred,
-            confidence=confidence,
-            replicates=replicates,
-            seed=seed,
-            resampling=resampling,
-        )
-        if full
-        else None,
+        decomposition=decomposition,
         recalibration=recalibrate(
             tally,
             {k: values[k] for k in ("log_loss", "brier", "accuracy")},
@@ -357,7 +360,17 @@ def _evaluate(
         ),
         confidence=confidence,
         weighted=weighted,
-        per_class=[] if binary else per_class(tally, errors, full=full),
+        per_class=[]
+        if binary
+        else per_class(
+            tally,
+            errors,
+            full=full,
+            # the decomposition's one-vs-rest terms: each column's CORP fit once
+            log_loss_terms=None
+            if decomposition is None or decomposition.per_class is None
+            else [terms["log_loss"] for terms in decomposition.per_class.values()],
+        ),
         confusion=None if binary else confusion(tally),
         confusion_pairs=[] if binary else confusion_pairs(tally),
         decision=decide(

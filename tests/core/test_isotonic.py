@@ -65,6 +65,28 @@ def test_class_bins_fit_equals_sklearn_on_the_binned_training_samples(rng):
     assert_allclose(fit.predict(grid), reference.predict(grid), rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_class_bins_predict_is_np_interp_bit_for_bit(seed):
+    """The held-out isotonic probabilities found from each sample's bin are those of
+    ``np.interp`` on the fitted knots, exactly (ties, exact 0 and 1, empty folds' bins)."""
+    rng = np.random.default_rng(seed)
+    n, folds = int(rng.integers(50, 20_000)), 5
+    p = rng.beta(0.3, 0.3, n)
+    p[rng.uniform(size=n) < 0.05] = 0.0
+    p[rng.uniform(size=n) < 0.05] = 1.0
+    p[::3] = np.round(p[::3], 2)  # ties
+    if seed >= 2:  # a few distinct binary fractions: held-out scores sit on knots
+        p = rng.integers(1, 64, n) / 64
+    y = rng.uniform(size=n) < p
+    w = rng.uniform(0.0, 2.0, n) if seed % 2 else rng.integers(0, 3, n).astype(float)
+    fold = rng.integers(0, folds, n)
+    bins = _class_bins(p, y, w, fold, folds)
+    for k in range(folds):
+        test = np.flatnonzero(fold == k)
+        fast = bins.predict(k, test, p[test])
+        assert np.array_equal(fast, bins.fit(k).predict(p[test]))
+
+
 def test_batched_rows_equal_one_fit_per_row_and_their_terms_equal_corp():
     from lossgap.core.decompose import corp, replicate_terms
     from lossgap.core.isotonic import isotonic_rows

@@ -86,7 +86,11 @@ def test_weights_are_importance_weights():
         np.testing.assert_array_equal(flagged[1:], find_label_issues(labels[1:], prob[1:]))
 
 
-def test_chance_equals_its_definition():
+@pytest.mark.parametrize("cells", [1 << 18, 37])  # one block; blocks of 7 rows and a rest
+def test_chance_equals_its_definition(monkeypatch, cells):
+    import lossgap.core.label_errors as module
+
+    monkeypatch.setattr(module, "CHANCE_CELLS", cells)
     rng = np.random.default_rng(2)
     prob = np.round(rng.dirichlet(np.full(5, 0.7), 200), 1) + 1e-3
     prob /= prob.sum(axis=1, keepdims=True)

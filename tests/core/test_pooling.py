@@ -13,6 +13,9 @@ from lossgap.core.pooling import (
     Pooling,
     per_sample_variances,
     pool_for_resampling,
+    pool_table,
+    pooling_of,
+    row_mass,
 )
 from tests.helpers.data import random_binary
 
@@ -93,3 +96,43 @@ def test_bootstrap_on_the_pooled_table_matches_the_exact_cells(monkeypatch):
             ratios[name].append((a.ci_high - a.ci_low) / (b.ci_high - b.ci_low))
     for name, values in ratios.items():
         assert abs(np.mean(values) - 1) < 0.1, name
+
+
+def test_row_mass_is_the_row_sum_bit_for_bit():
+    # the fast path must not move a digit: weights of every scale, zeros and integers
+    rng = np.random.default_rng(7)
+    for weights in (
+        rng.uniform(0, 1e6, (10_000, 2)) * rng.integers(0, 2, (10_000, 2)),
+        rng.lognormal(0, 20, (10_000, 2)),
+        rng.integers(0, 5, (10_000, 2)).astype(float),
+    ):
+        assert np.array_equal(row_mass(weights), weights.sum(axis=1))
+
+
+def test_the_latest_tables_poolings_are_kept_and_never_serve_another_table():
+    rng = np.random.default_rng(8)
+    first, second = (
+        Tally.from_predictions(Predictions(*random_binary(rng, 5_000))).tables[0] for _ in range(2)
+    )
+    for table in (first, second, first):
+        for rows in (100, 300):
+            pooled = pool_table(table, rows)
+            fresh = Pooling(table, rows).table(table.weights)
+            assert np.array_equal(pooled.scores, fresh.scores)
+            assert np.array_equal(pooled.weights, fresh.weights)
+    assert pooling_of(first, 100) is pooling_of(first, 100)
+
+
+def test_per_sample_variances_with_scores_at_zero_and_one():
+    # a score of 0 or 1 has an infinite loss for the label it excludes: where that label has
+    # no weight it adds nothing; where it has weight the variance is not finite
+    y = np.array([0, 0, 1, 0, 1, 1])
+    p = np.array([0.0, 0.3, 0.5, 0.5, 0.8, 1.0])
+    table = Tally.from_predictions(Predictions(y, p)).tables[0]
+    with np.errstate(divide="ignore"):  # the reference takes both labels' logs at every score
+        direct = _direct_variances(y, p)
+    np.testing.assert_allclose(per_sample_variances(table), direct, rtol=1e-12)
+    y[0] = 1
+    table = Tally.from_predictions(Predictions(y, p)).tables[0]
+    assert not np.isfinite(per_sample_variances(table)[0])
+    assert np.isfinite(per_sample_variances(table)[1])

@@ -11,6 +11,14 @@ from lossgap.core.recalibrate import _fold_weights
 from lossgap.explanation import evaluate, evaluate_predictions
 
 
+def _dense(held, shape):
+    """The held-out ``(rows, weights)`` of each fold as ``(folds, rows, 2)`` weights."""
+    parts = np.zeros((len(held), *shape))
+    for part, (rows, test) in zip(parts, held, strict=True):
+        part[rows] = test
+    return parts
+
+
 def _distinct(seed: int, n: int = 3_000, weighted: bool = False):
     rng = np.random.default_rng(seed)
     p = rng.uniform(0.01, 0.99, n)
@@ -23,9 +31,10 @@ def _distinct(seed: int, n: int = 3_000, weighted: bool = False):
 def test_a_sample_per_row_is_in_one_fold(weighted):
     pred = _distinct(1, weighted=weighted)
     tally = Tally.from_predictions(pred)
-    parts, scheme = _fold_weights(tally, pred, 5, np.random.default_rng(0))
+    held, scheme = _fold_weights(tally, pred, 5, np.random.default_rng(0))
     assert scheme == "5-fold cross-fitting over samples"
     table = tally.tables[0]
+    parts = _dense(held, table.weights.shape)
     np.testing.assert_array_equal(parts.sum(axis=0), table.weights)
     # a row's whole weight sits in one fold
     assert np.all((parts.sum(axis=2) > 0).sum(axis=0) == 1)
@@ -50,8 +59,9 @@ def test_ties_keep_the_folds_per_sample():
     pred = Predictions(y, p, sample_weight=np.full(2_000, 5.0))
     tally = Tally.from_predictions(pred)
     assert len(tally.tables[0].scores) < tally.count
-    parts, scheme = _fold_weights(tally, pred, 5, np.random.default_rng(0))
+    held, scheme = _fold_weights(tally, pred, 5, np.random.default_rng(0))
     assert scheme == "5-fold cross-fitting over samples"
+    parts = _dense(held, tally.tables[0].weights.shape)
     np.testing.assert_allclose(parts.sum(axis=0), tally.tables[0].weights, rtol=1e-12)
     # tied rows hold several samples: their weight splits over folds in whole samples of 5
     per_fold = parts / 5.0

@@ -393,6 +393,64 @@ def test_fold_temperature_from_the_shared_start_is_the_fold_optimum(rng):
         assert abs(beta - full) > 1e-3 * full  # the folds do differ from the full fit
 
 
+@pytest.mark.parametrize("temperature", [1.0, 2.5])
+def test_fold_temperature_one_step_is_within_its_stated_share_of_a_standard_error(
+    monkeypatch, temperature
+):
+    """Past about 10^5 samples a fold's temperature is one Newton step from the fit on all
+    samples, taken without a pass; it stays within ONE_STEP_SE (plus the leading-order
+    estimate's slack) of the fold's exact optimum, found here by a bounded minimisation."""
+    from lossgap.core.recalibrate import ONE_STEP_SE, _Temperature
+
+    rng = np.random.default_rng(int(temperature * 10))
+    n, k = 100_000, 5
+    logits = rng.normal(0.0, 2.0, (n, k))
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    y = (prob.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    log_prob = temperature * np.log(prob)
+    w = rng.uniform(0.5, 2.0, n)
+    fold = rng.integers(0, 5, n)
+    problem = _Temperature.of(log_prob, y)
+    full, _, terms = problem.fit_with_terms(w, third=True)
+    at_full = np.stack([np.bincount(fold, weights=w * part, minlength=5) for part in terms])
+    passes = []
+    original = _Temperature.parts
+    monkeypatch.setattr(
+        _Temperature, "parts", lambda self, b, **kw: passes.append(b) or original(self, b, **kw)
+    )
+    shortcuts = 0
+    for f in range(5):
+        train = w * (fold != f)
+        at_start = at_full.sum(axis=1) - at_full[:, f]
+        before = len(passes)
+        beta = problem.fit_near(train, full, at_start)
+        shortcuts += len(passes) == before
+        exact = minimize_scalar(
+            lambda b: original(problem, b)[0] @ train,  # noqa: B023
+            bounds=(full - 0.05, full + 0.05),
+            method="bounded",
+            options={"xatol": 1e-12},
+        ).x
+        standard_error = 1 / np.sqrt(original(problem, exact)[2] @ train)
+        assert abs(beta - exact) < 1.5 * ONE_STEP_SE * standard_error
+        assert abs(full - exact) > 0.05 * standard_error  # the step was needed
+    assert shortcuts >= 3  # and most folds took it without a pass
+
+
+@pytest.mark.parametrize("beta", [0.4, 1.0, 2.5, -0.5])
+def test_held_out_temperature_map_is_scipy_softmax_bit_for_bit(rng, beta):
+    from scipy.special import softmax
+
+    from lossgap.core.recalibrate import _Temperature
+
+    y, prob = random_multiclass(rng, 3000, 6)
+    problem = _Temperature.of(np.log(np.clip(prob, 1e-15, 1.0)), y)
+    rows = np.flatnonzero(rng.integers(0, 5, len(y)) == 3)
+    expected = softmax(beta * np.log(np.clip(prob[rows], 1e-15, 1.0)), axis=1).T
+    assert np.array_equal(problem.apply(beta, rows), expected)
+
+
 def test_logistic_fits_on_the_pooled_table_match_the_full_fit():
     """Pooling the score table to FIT_ROWS runs moves the fit by a sliver of its error."""
     from lossgap.core.recalibrate import FIT_ROWS, fit_logistic_table

@@ -107,6 +107,12 @@ def test_per_class_and_confusion_equal_scikit_learn(rng):
         assert_allclose(r.expected_if_calibrated, (w * pc)[low].sum())
         parts = ev.decomposition.per_class[str(c)]["log_loss"]
         assert_allclose(r.miscalibration, parts.miscalibration)
+        bin_ = np.minimum((pc * 15).astype(int), 14)  # the reliability diagram's bins
+        mass = np.bincount(bin_, w, 15)
+        held = mass > 0
+        assert_allclose(r.reliability["weight"], mass[held], rtol=1e-12)
+        for key, value in (("observed", w * yc), ("score", w * pc)):
+            assert_allclose(r.reliability[key], np.bincount(bin_, value, 15)[held] / mass[held])
     d = ev.to_dict()
     assert d["per_class"][0]["class"] == 0
     assert set(d["per_class"][0]) >= {"class", "support", "precision", "recall", "f1", "loss_share"}

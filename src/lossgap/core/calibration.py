@@ -42,6 +42,35 @@ def ece_bins(scores: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
     return np.minimum((scores * bins).astype(np.int64), bins - 1)
 
 
+def ece_bin_starts(scores: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
+    """The first row of each occupied ECE bin of ascending ``scores``.
+
+    The rows where :func:`ece_bins` changes, ``flatnonzero(diff(ece_bins(scores),
+    prepend=-1))``, found without a pass over the scores: ``floor(bins p)`` never
+    decreases with ``p``, so bin ``j`` starts at the first score at or above the least
+    double ``t_j`` with ``floor(bins t_j) >= j``, one binary search each.
+
+    Examples
+    --------
+    >>> ece_bin_starts(np.array([0.01, 0.02, 0.5, 0.51, 1.0]), 10).tolist()
+    [0, 2, 4]
+    """
+    first = np.arange(1, bins)
+    edges = first / bins
+    # the least double in bin j: the rounded j / bins, or a double or two beside it
+    while True:
+        below = np.nextafter(edges, -1.0)
+        down = np.floor(below * bins) >= first  # the double below is in bin j already
+        up = np.floor(edges * bins) < first  # the edge itself is not yet
+        if not (down.any() or up.any()):
+            break
+        edges = np.where(down, below, np.where(up, np.nextafter(edges, 2.0), edges))
+    starts = np.searchsorted(scores, edges, side="left")
+    if not len(scores):
+        return starts[:0]
+    return np.unique(np.concatenate([[0], starts[starts < len(scores)]]))
+
+
 def binned_ece(
     scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray, bins: int = ECE_BINS
 ) -> np.ndarray:
@@ -53,7 +82,11 @@ def binned_ece(
     >>> binned_ece(np.array([0.2, 0.8]), np.array([1.0, 0.0]), np.array([0.0, 1.0])).round(3)
     np.float64(0.2)
     """
-    starts = np.flatnonzero(np.diff(ece_bins(scores, bins), prepend=-1))
+    starts = (
+        ece_bin_starts(scores, bins)
+        if scores.ndim == 1
+        else np.flatnonzero(np.diff(ece_bins(scores, bins), prepend=-1))
+    )
     residual = (w_neg + w_pos) * scores - w_pos
     per_bin = np.add.reduceat(residual, starts, axis=-1)
     return np.abs(per_bin).sum(axis=-1) / (w_neg + w_pos).sum(axis=-1)

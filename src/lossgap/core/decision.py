@@ -312,6 +312,9 @@ def _binary_decision(
         rep = rep[rep.sum(axis=1) > 0]  # an empty replicate has no objective
         draws = threshold_objectives(rep[:, :m], rep[:, m:], c)
     objectives = [o for o in OBJECTIVES if o in curves]
+    # each exact candidate's pooled stand-in, the same for every objective (a search per
+    # candidate: at 1e6 distinct scores about 7 ms, once rather than per objective)
+    pooled_at = np.searchsorted(pooled.scores, 0.5 * (low + high), side="left")
     optimal = {}
     for name in objectives:
         maximise = name in MAXIMISED
@@ -324,7 +327,6 @@ def _binary_decision(
             ci = _percentile(value, draws[name][:, at], float(base[name][at]), confidence)
             # per candidate: the lower bound of its excess over the chosen threshold, from
             # the paired replicates (the pooled candidate standing in for the exact one)
-            pooled_at = np.searchsorted(pooled.scores, 0.5 * (low + high), side="left")
             tol = _TOL * max(abs(value), 1.0)
             lower = _excess_lower_bound(
                 draws[name], base[name], at, maximise, confidence, gap, pooled_at, tol
@@ -406,7 +408,11 @@ def _excess_lower_bound(
     excess = chosen - deviation if maximise else deviation - chosen
     lower = excess.min(axis=0)
     least_gap = np.full(len(lower), np.inf)
-    np.fmin.at(least_gap, pooled_at, gap)  # fmin: a NaN gap is never kept, it bounds nothing
+    # the exact candidates ascend, so each pooled candidate's are adjacent: one reduceat
+    # (np.fmin.at costs 4 ms at 1e6 candidates); fmin: a NaN gap is never kept, it bounds
+    # nothing, and a pooled candidate whose gaps are all NaN stays out (NaN + lower > tol)
+    first = np.flatnonzero(np.diff(pooled_at, prepend=-1) != 0)
+    least_gap[pooled_at[first]] = np.fmin.reduceat(gap, first)
     open_ = np.flatnonzero(least_gap + lower <= tol)
     if len(open_):
         lower[open_] = np.quantile(excess[:, open_], 1 - confidence, axis=0)

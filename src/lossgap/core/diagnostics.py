@@ -23,7 +23,7 @@ from scipy.special import bdtr, ndtr, ndtri, pdtrc
 
 from lossgap.core.bootstrap import CalibratedLabels, calibrated_labels
 from lossgap.core.losses import CLIP_EPS
-from lossgap.core.pooling import pool_table
+from lossgap.core.pooling import pool_table, row_mass
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
 from lossgap.results.diagnostics import (
@@ -132,11 +132,12 @@ def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
     near = np.abs(table.scores - tally.threshold) <= THRESHOLD_BAND
     decided = table.scores >= tally.threshold
     right = table.weights[near & decided, 1].sum() + table.weights[near & ~decided, 0].sum()
-    wrong = table.weights[near].sum() - right
+    count = table.weights[near].sum()  # gathered once: a boolean row gather costs 2 ms at 1e6
+    wrong = count - right
     return ThresholdBand(
         band=THRESHOLD_BAND,
-        count=float(table.weights[near].sum()),
-        share=float(table.weights[near].sum() / tally.weight),
+        count=float(count),
+        share=float(count / tally.weight),
         correct=float(right),
         wrong=float(wrong),
         accuracy_if_all_flipped=float(accuracy + (wrong - right) / tally.weight),
@@ -208,7 +209,7 @@ def loss_if_calibrated(tally: Tally) -> dict[str, float]:
     if tally.task == "binary":  # exact per-sample variance: E[loss^2] - H^2 per row
         table = tally.tables[0]
         s = np.clip(table.scores, CLIP_EPS, 1 - CLIP_EPS)
-        variance = float(table.weights.sum(axis=1) @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))
+        variance = float(row_mass(table.weights) @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))
     else:
         variance = second
     n_eff = total * effective_scale(tally)
@@ -255,7 +256,7 @@ def calibration_in_the_large(tally: Tally) -> CalibrationInTheLarge | None:
     if tally.task != "binary":
         return None
     table = tally.tables[0]
-    mass = table.weights.sum(axis=1)
+    mass = row_mass(table.weights)
     residual = float((table.weights[:, 1] - mass * table.scores).sum() / tally.weight)
     spread = float(mass @ (table.scores * (1 - table.scores)) / tally.weight)
     n_eff = tally.weight * effective_scale(tally)

@@ -253,6 +253,10 @@ def find_label_issues(
     return issues & (boosted.argmax(axis=1) != labels)
 
 
+#: Cells (rows x classes) :func:`chance_matrix` works on at a time.
+CHANCE_CELLS = 1 << 18
+
+
 def chance_matrix(prob: npt.ArrayLike) -> np.ndarray:
     """For every sample and class, the chance a calibrated model gives a label at most as
     likely: ``sum_{c': p_c' <= p_c} p_c'`` (ties included).
@@ -273,6 +277,19 @@ def chance_matrix(prob: npt.ArrayLike) -> np.ndarray:
            [1. , 0.5, 0.5]])
     """
     p = np.asarray(prob, dtype=np.float64)
+    rows = max(1, CHANCE_CELLS // max(p.shape[1], 1))
+    if len(p) <= rows:
+        return _chance_rows(p)
+    # a block of rows at a time: its temporaries stay in the cache, where n x k of them
+    # would be mapped afresh by malloc and fault in page by page (a row's numbers do not
+    # depend on the other rows, so the result is the same bit for bit)
+    chance = np.empty_like(p)
+    for start in range(0, len(p), rows):
+        chance[start : start + rows] = _chance_rows(p[start : start + rows])
+    return chance
+
+
+def _chance_rows(p: np.ndarray) -> np.ndarray:
     k = p.shape[1]
     order = np.argsort(p, axis=1, kind="stable")
     ranked = np.take_along_axis(p, order, axis=1)
@@ -329,9 +346,11 @@ def beyond_chance(
     probability ``prob``, so the expected flagged weight is ``sum mass * prob``, and the
     same for the capped log loss they carry. ``scale`` turns weights into effective counts.
     """
+    # only the flagged cells count: take them first (the same products, in the same order)
+    prob, label_weight, mass = prob[flagged], label_weight[flagged], mass[flagged]
     loss = -np.log(np.maximum(prob, CLIP_EPS))
-    observed = float(label_weight[flagged].sum())
-    expected = float((mass * prob)[flagged].sum())
+    observed = float(label_weight.sum())
+    expected = float((mass * prob).sum())
     count = round(observed * scale, 9)
     # the Poisson upper tail P(X >= count) is gammainc(count, mu) for a whole count; for an
     # effective count under weights it interpolates between its neighbours, where rounding
@@ -341,8 +360,8 @@ def beyond_chance(
         "count": observed,
         "expected_if_calibrated": expected,
         "p_value": p_value,
-        "loss": float((label_weight * loss)[flagged].sum()),
-        "expected_loss": float((mass * prob * loss)[flagged].sum()),
+        "loss": float((label_weight * loss).sum()),
+        "expected_loss": float((mass * prob * loss).sum()),
     }
 
 
@@ -351,11 +370,13 @@ def _sample_test(pred: Predictions, level: float, scale: float) -> dict[str, flo
     p = pred.class_prob
     n, k = p.shape
     w = np.ones(n) if pred.sample_weight is None else pred.sample_weight
-    labelled = np.zeros((n, k))
-    labelled[np.arange(n), pred.y] = w
-    flagged = np.round(chance_matrix(p), 12) <= at_most(1.0 - level)
-    mass = np.broadcast_to(w[:, None], (n, k))
-    return beyond_chance(p.ravel(), labelled.ravel(), mass.ravel(), flagged.ravel(), scale)
+    chance = chance_matrix(p)
+    # the flagged cells alone, in row order (no n x k arrays of labels and weights)
+    cells = np.flatnonzero(np.round(chance, 12, out=chance) <= at_most(1.0 - level))
+    row, column = np.divmod(cells, k)
+    labelled = np.where(column == pred.y[row], w[row], 0.0)
+    every = np.ones(len(cells), dtype=bool)
+    return beyond_chance(p.ravel()[cells], labelled, w[row], every, scale)
 
 
 def _column_test(tally: Tally, level: float, scale: float) -> dict[str, float]:

@@ -20,16 +20,19 @@ loss is infinite.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from scipy.special import pdtrc
 
-from lossgap.core.calibration import CalibrationErrors, ece_bins
+from lossgap.core.calibration import CalibrationErrors, ece_bin_starts
 from lossgap.core.decompose import corp, log_score_total
 from lossgap.core.diagnostics import CONFIDENT_LEVEL
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.metrics import _per_class, _ratio
 from lossgap.core.predictions import python_scalar
 from lossgap.core.tally import Tally
+from lossgap.results.evaluation import DecompositionTerms
 from lossgap.results.slices import ClassSummary, Confusion, ConfusionPair
 
 #: Confusion pairs reported, at most (the most loss first).
@@ -58,6 +61,9 @@ def reliability_bins(
 ) -> dict[str, list[float]]:
     """The ECE's equal-width bins that hold weight: mean score, observed share, weight.
 
+    ``scores`` ascend (a score table's), so each bin is a run of rows
+    (:func:`lossgap.core.calibration.ece_bin_starts`).
+
     Examples
     --------
     >>> bins = reliability_bins(np.array([0.1, 0.15, 0.8]), np.array([1.0, 1.0, 0.0]),
@@ -65,19 +71,26 @@ def reliability_bins(
     >>> bins["score"], bins["observed"], bins["weight"]
     ([0.13333333333333333, 0.8], [0.3333333333333333, 1.0], [3.0, 1.0])
     """
-    index = ece_bins(scores, bins)
+    if not len(scores):
+        return {"score": [], "observed": [], "weight": []}
+    starts = ece_bin_starts(scores, bins)
     mass = w_neg + w_pos
-    weight = np.bincount(index, mass, bins)
+    weight = np.add.reduceat(mass, starts)
     held = weight > 0
     return {
-        "score": (np.bincount(index, mass * scores, bins)[held] / weight[held]).tolist(),
-        "observed": (np.bincount(index, w_pos, bins)[held] / weight[held]).tolist(),
+        "score": (np.add.reduceat(mass * scores, starts)[held] / weight[held]).tolist(),
+        "observed": (np.add.reduceat(w_pos, starts)[held] / weight[held]).tolist(),
         "weight": weight[held].tolist(),
     }
 
 
 def per_class(
-    tally: Tally, errors: CalibrationErrors, *, full: bool = True, level: float = CONFIDENT_LEVEL
+    tally: Tally,
+    errors: CalibrationErrors,
+    *,
+    full: bool = True,
+    level: float = CONFIDENT_LEVEL,
+    log_loss_terms: Sequence[DecompositionTerms] | None = None,
 ) -> list[ClassSummary]:
     """The per-class summaries of a multiclass Tally (empty for binary).
 
@@ -90,6 +103,9 @@ def per_class(
         Compute the CORP terms too.
     level : float, default=0.9
         A confident error gives its true class at most ``1 - level``.
+    log_loss_terms : sequence of DecompositionTerms, optional
+        Each column's CORP log-loss terms when the caller has them (the decomposition
+        section's ``per_class``, in the Tally's class order): not computed again.
 
     Returns
     -------
@@ -117,11 +133,20 @@ def per_class(
     for c, table in enumerate(tally.tables):
         scores, (w_neg, w_pos) = table.scores, table.weights.T
         weight = w_neg + w_pos
-        low = scores <= 1 - level
+        # the scores ascend: the rows at most 1 - level are a prefix
+        low = slice(0, int(np.searchsorted(scores, 1 - level, side="right")))
         observed = float(w_pos[low].sum())
-        expected = float((weight * scores)[low].sum())
+        expected = float((weight[low] * scores[low]).sum())
         confident_loss = float(w_pos[low] @ -np.log(np.maximum(scores[low], CLIP_EPS)))
-        parts = corp(table).log_loss if full and 0 < w_pos.sum() < weight.sum() else None
+        parts = None
+        if full and 0 < w_pos.sum() < weight.sum():
+            parts = corp(table).log_loss if log_loss_terms is None else log_loss_terms[c]
+        # CORP scored the column's own log loss already
+        ovr_log_loss = (
+            parts.score
+            if parts is not None
+            else log_score_total(scores, table.weights) / float(weight.sum())
+        )
         rows.append(
             ClassSummary(
                 label=python_scalar(tally.classes[c]),
@@ -131,7 +156,7 @@ def per_class(
                 f1=float(f1[c]),
                 loss_share=float(class_loss[c] / total_loss) if total_loss > 0 else float("nan"),
                 log_loss=float(class_loss[c] / actual[c]) if actual[c] > 0 else float("nan"),
-                ovr_log_loss=log_score_total(scores, table.weights) / float(weight.sum()),
+                ovr_log_loss=ovr_log_loss,
                 ece=float(errors.classwise_ece[c]),
                 smooth_ece=float(smooth[c]) if smooth is not None else float("nan"),
                 miscalibration=None if parts is None else parts.miscalibration,

@@ -752,6 +752,7 @@ class Tally:
         k = pred.n_classes
         columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
         true_prob = true_class_prob(pred)
+        predicted = pred.predicted()
         return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
@@ -760,7 +761,7 @@ class Tally:
             columns=columns,
             loss=sample_log_loss(pred, true_prob),
             brier=sample_brier(pred),
-            predicted=pred.predicted(),
+            predicted=predicted,
             true_prob=true_prob,
             weight=pred.sample_weight,
             ids=pred.ids,
@@ -768,6 +769,10 @@ class Tally:
             max_distinct=max_distinct,
             bin_bits=bin_bits,
             binned=binned,
+            # the largest probability is the decided class's: one gather, not k passes
+            confidence=None
+            if pred.task == "binary"
+            else pred.prob[np.arange(len(pred)), predicted],
         )
 
     @classmethod
@@ -863,6 +868,7 @@ class Tally:
         max_distinct: int = DEFAULT_MAX_DISTINCT,
         bin_bits: int = DEFAULT_BIN_BITS,
         binned: Sequence[bool] | None = None,
+        confidence: Any | None = None,
     ) -> Tally:
         """Summarise per-sample arrays of one backend (the engines' shared kernel).
 
@@ -871,6 +877,8 @@ class Tally:
         ``loss`` and ``brier`` the per-sample values; ``true_prob`` the probability of the
         true class. The arrays are trusted: validation happened before. ``binned`` (one
         flag per table) bins those tables at once, as :meth:`ScoreTable.from_samples`.
+        ``confidence`` (multiclass): each sample's largest probability when the caller has
+        it, else the columns' maximum.
         """
         ops = array_ops(loss)
         k = len(classes)
@@ -933,9 +941,10 @@ class Tally:
                     for col in columns
                 ]
             ).reshape(k, k)
-            confidence = columns[0]
-            for col in columns[1:]:
-                confidence = ops.where(col > confidence, col, confidence)
+            if confidence is None:
+                confidence = columns[0]
+                for col in columns[1:]:
+                    confidence = ops.where(col > confidence, col, confidence)
             top_label = ScoreTable.from_samples(
                 confidence, predicted == y, weight, max_distinct=max_distinct, bin_bits=bin_bits
             )
