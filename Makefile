@@ -90,9 +90,13 @@ install-check:
 report-check: $(VENV)/.installed-dev
 	$(BIN)/python tools/report_check.py
 
+# Every figure of issue 17's targets, as ratios, in one run (docs/performance.md records them):
+# explain binary 1e3-1e7, multiclass 1e6 x 10 and the command line against scikit-learn and
+# the in-process call; streaming 4e7 rows against pyarrow's read; compare 50 x 1e6.
 bench: $(VENV)/.installed-all
-	$(BIN)/python benchmarks/bench_explain.py
-	$(BIN)/python benchmarks/bench_compare.py
+	$(BIN)/python benchmarks/bench_explain.py --cli 1e6
+	$(BIN)/python benchmarks/bench_scale.py --sizes --stream-rows 4e7 --repeat 2
+	$(BIN)/python benchmarks/bench_compare.py --cli
 
 clean:
 	rm -rf $(VENV) .venv-* .pytest_cache .hypothesis
