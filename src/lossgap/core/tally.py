@@ -10,8 +10,8 @@ A Tally holds, for one set of predictions:
   column's);
 * score tables: for each class column (one for binary), the distinct scores with the
   weight of negatives and positives at each, so ROC AUC, average precision, isotonic fits
-  and threshold sweeps are exact; past a cap of distinct scores (``max_distinct``, one
-  million by default) a table compresses into fixed bins in logit space (see
+  and threshold sweeps are exact; past a cap of distinct scores (``max_distinct``,
+  2^18 = 262,144 by default) a table compresses into fixed bins in logit space (see
   :func:`bin_keys`) and the metrics read from it carry an approximation bound;
   multiclass also a top-label table (the confidence ``max_k p_k`` against correctness);
 * the ``top`` worst samples by log loss (id, label, probability, loss).
@@ -44,7 +44,7 @@ from lossgap.errors import InputError
 DEFAULT_TOP = 100
 
 #: Distinct scores a table holds exactly before it compresses into bins (per class column).
-DEFAULT_MAX_DISTINCT = 1_000_000
+DEFAULT_MAX_DISTINCT = 1 << 18
 
 #: Leading mantissa bits that define a bin: each bin spans at most ``2**(1 - bits)`` in
 #: log-odds (about 0.001 at the default 11), see :func:`bin_keys`.
@@ -729,7 +729,7 @@ class Tally:
         pred : Predictions
         top : int, default=100
             How many of the worst samples to keep.
-        max_distinct : int, default=1_000_000
+        max_distinct : int, default=262_144
             Distinct scores per class column kept exactly; past it the table compresses.
         bin_bits : int, default=11
             Resolution of the compressed bins (:func:`bin_keys`).
