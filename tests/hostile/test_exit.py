@@ -121,7 +121,8 @@ PROGRAMS = {
         ("-m", "typer"),  # the command line's own modules load
         ("script", "typer"),
         ("-m", "numpy"),  # the command's modules load
-        ("-m", "pyarrow"),
+        # the reader loads (pyarrow, an extra since issue 16, loads only after the read)
+        ("-m", "lossgap.io.tables"),
         ("-m", "stdin"),  # the command runs
         ("script", "stdin"),
     ],
