@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -94,8 +95,18 @@ def read_both(path: Path, monkeypatch) -> tuple[object, object]:
     return out[0], out[1]
 
 
+def _parser_words(message):
+    """An error line with the JSON parser's own words left out: they change between pyarrow
+    releases (16 says "Column() changed from object to array" where 26 says "Missing a
+    comma or ']' after an array element."), and the core reader words a few of them (and
+    their row) differently (docs/inputs.md); both refuse the file as JSON it cannot parse."""
+    return re.sub(r"JSON parse error: [^)]*", "JSON parse error: ...", message)
+
+
 def assert_same(arrow, core, data):
-    if isinstance(arrow, str) or isinstance(core, str):
+    if isinstance(arrow, str) and isinstance(core, str):
+        assert _parser_words(arrow) == _parser_words(core), data
+    elif isinstance(arrow, str) or isinstance(core, str):
         assert arrow == core, data
     else:
         assert arrow.difference(core) is None, (arrow.difference(core), data)
