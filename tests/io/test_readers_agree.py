@@ -129,9 +129,8 @@ def test_a_difference_is_found():
 
 
 @pytest.mark.parametrize("kind", ["csv", "tsv"])
+@pytest.mark.one_reader("arrow")
 def test_random_delimited_texts_read_alike(tmp_path, kind, reader, monkeypatch):
-    if reader == "core":
-        pytest.skip("compares both readers itself")
     rng = np.random.default_rng(16)
     for case in range(400):
         data = random_text(rng, "," if kind == "csv" else "\t")
@@ -140,9 +139,8 @@ def test_random_delimited_texts_read_alike(tmp_path, kind, reader, monkeypatch):
         assert_same(*read_both(path, monkeypatch), data)
 
 
+@pytest.mark.one_reader("arrow")
 def test_random_json_lines_read_alike(tmp_path, reader, monkeypatch):
-    if reader == "core":
-        pytest.skip("compares both readers itself")
     rng = np.random.default_rng(17)
     for case in range(300):
         data = random_json_lines(rng)
@@ -155,11 +153,10 @@ def test_random_json_lines_read_alike(tmp_path, reader, monkeypatch):
     ("name", "what"),
     [("p.parquet", "Parquet"), ("p.feather", "Arrow IPC (Feather)"), ("p.csv.zst", "zstd files")],
 )
+@pytest.mark.one_reader("core")
 def test_arrow_formats_are_refused_in_one_line_without_it(tmp_path, reader, name, what):
     path = tmp_path / name
     path.write_bytes(b"y,p\n0,0.5\n")
-    if reader == "arrow":
-        pytest.skip("pyarrow reads it (test_sources.py)")
     with pytest.raises(InputError) as caught:
         read_table(path)
     assert str(caught.value) == f"reading {what} needs pyarrow: pip install 'lossgap[arrow]'"
@@ -194,9 +191,8 @@ def lossgap_src() -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.one_reader("arrow")
 def test_without_pyarrow_explain_reads_csv_and_refuses_parquet(tmp_path, reader):
-    if reader == "core":
-        pytest.skip("one run: pyarrow is blocked in the child")
     csv = tmp_path / "p.csv"
     csv.write_text("y,p\n0,0.1\n1,0.8\n1,0.35\n0,0.6\n1,0.9\n0,0.2\n")
     done = run_blocked(tmp_path, "explain", csv, "--json")
@@ -228,11 +224,10 @@ def test_without_pyarrow_explain_reads_csv_and_refuses_parquet(tmp_path, reader)
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 @given(changes=edits)
+@pytest.mark.one_reader("arrow")
 def test_damaged_bytes_read_alike(fmt, changes, reader):
     """hypothesis cuts, overwrites and extends the bytes of a valid file (as
     ``tests/hostile/test_reader_fuzz.py`` does): both readers read the same, or refuse alike."""
-    if reader == "core":
-        return  # compares both readers itself
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"f.{fmt}"
         path.write_bytes(damaged(valid_file(fmt), changes))
@@ -252,9 +247,8 @@ JSON_ERRORS = (
 
 
 @pytest.mark.parametrize("data", JSON_ERRORS)
+@pytest.mark.one_reader("arrow")
 def test_json_lines_errors_are_worded_alike(tmp_path, data, reader, monkeypatch):
-    if reader == "core":
-        pytest.skip("compares both readers itself")
     path = tmp_path / "f.jsonl"
     path.write_bytes(data)
     assert_same(*read_both(path, monkeypatch), data)

@@ -35,9 +35,8 @@ def random_table(rng: np.random.Generator) -> ColumnTable:
 
 
 @pytest.mark.parametrize("delimiter", [",", "\t"])
+@pytest.mark.one_reader("arrow")
 def test_core_writer_writes_pyarrows_bytes(delimiter, reader):
-    if reader == "core":
-        pytest.skip("compares both writers itself")
     rng = np.random.default_rng(8)
     for _ in range(200):
         table = random_table(rng)
@@ -65,9 +64,8 @@ DAMAGED = (
 )
 
 
+@pytest.mark.one_reader("arrow")
 def test_csv_logs_read_alike(reader, monkeypatch):
-    if reader == "core":
-        pytest.skip("compares both readers itself")
     files = log_files()
     assert len(files) >= 5
     for path in [*files, *DAMAGED]:
