@@ -61,7 +61,7 @@ class LossGapMetric(Metric):
         Binary decision threshold: ``p >= threshold`` predicts class 1.
     top : int, default=100
         Worst samples kept.
-    max_distinct : int, default=1_000_000
+    max_distinct : int, default=262_144
         Distinct scores per class kept exactly before the tables compress into bins.
     bin_bits : int, default=11
         Resolution of the compressed bins (:func:`lossgap.core.tally.bin_keys`).
