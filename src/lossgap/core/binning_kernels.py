@@ -63,7 +63,6 @@ def bin_row(acc, row, p, w, label, unweighted):
 
 @numba.njit(nogil=True, cache=True)
 def accumulate(scores, labels, weights, shift, mirror, first, last, acc):
-    unweighted = weights.shape[0] == 0
     keys = np.empty(_BLOCK, np.int64)
     n = scores.shape[0]
     outside = 0
@@ -71,16 +70,29 @@ def accumulate(scores, labels, weights, shift, mirror, first, last, acc):
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         block_keys(scores, start, stop, shift, mirror, keys)
-        for j in range(stop - start):
-            key = keys[j]
-            if key < first or key > last:
-                outside += 1
-                continue
-            i = start + j
-            w = 1.0 if unweighted else weights[i]
-            row = key - first
-            lowest, highest = min(lowest, row), max(highest, row)
-            bin_row(acc, row, scores[i] + 0.0, w, labels[i], unweighted)
+        missed, lowest, highest = bin_block(
+            keys, scores, labels, weights, start, stop, first, last, acc, lowest, highest
+        )
+        outside += missed
+    return outside, lowest, highest
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def bin_block(keys, scores, labels, weights, start, stop, first, last, acc, lowest, highest):
+    # rows start..stop (keys: block_keys') into their bins; returns the rows outside
+    # first..last and the lowest and highest bin touched so far
+    unweighted = weights.shape[0] == 0
+    outside = 0
+    for j in range(stop - start):
+        key = keys[j]
+        if key < first or key > last:
+            outside += 1
+            continue
+        i = start + j
+        w = 1.0 if unweighted else weights[i]
+        row = key - first
+        lowest, highest = min(lowest, row), max(highest, row)
+        bin_row(acc, row, scores[i] + 0.0, w, labels[i], unweighted)
     return outside, lowest, highest
 
 
@@ -172,15 +184,10 @@ def binary(
                     loss_sq += value * value
                     clipped += capped
         else:
-            for j in range(stop - start):
-                key = keys[j]
-                if key < first or key > last:
-                    outside += 1
-                    continue
-                i = start + j
-                row = key - first
-                lowest, highest = min(lowest, row), max(highest, row)
-                bin_row(acc, row, scores[i] + 0.0, weights[i], labels[i], False)
+            missed, lowest, highest = bin_block(
+                keys, scores, labels, weights, start, stop, first, last, acc, lowest, highest
+            )
+            outside += missed
             add_weighted_sums(
                 scores, labels, weights, loss, threshold, clip, start, stop, totals, cells
             )
