@@ -362,27 +362,36 @@ def _label_issues(
     issues = np.zeros(n, dtype=bool)
     for given in range(k):
         members = np.flatnonzero(labels == given if w is None else (labels == given) & (w > 0))
-        if len(members) <= 1:  # cleanlab's min_examples_per_class = 1
+        trues = [int(t) for t in np.flatnonzero(prune[:, given]) if t != given]
+        if len(members) <= 1 or not trues:  # cleanlab's min_examples_per_class = 1
             continue
-        block = np.take(p, members, axis=0)  # whole rows: faster than column by column
-        for true in np.flatnonzero(prune[:, given]):
-            if true == given:
-                continue
+        margins = _margins(p, members, trues, given)
+        for true, margin in zip(trues, margins, strict=True):
             count = prune[true, given]
-            margin = block[:, true] - block[:, given]
             chosen = None if w is not None else _largest(margin, count)
+            rows = members
             if chosen is None:  # weights, or ties at the count: cleanlab's sort decides
                 if arrange is not None:
-                    members = arrange(members)
-                    block = np.take(p, members, axis=0)
-                    margin = block[:, true] - block[:, given]
-                chosen = _sorted_largest(margin, None if w is None else w[members], count)
-            issues[members[chosen]] = True
+                    rows = arrange(members)
+                    margin = _margins(p, rows, [true], given)[0]
+                chosen = _sorted_largest(margin, None if w is None else w[rows], count)
+            issues[rows[chosen]] = True
     flagged = np.flatnonzero(issues)
     boosted = np.take(p, flagged, axis=0)  # whole rows (fancy indexing of rows is 10x slower)
     boosted.ravel()[np.arange(len(flagged)) * k + labels[flagged]] += TOLERANCE
     issues[flagged[boosted.argmax(axis=1) == labels[flagged]]] = False
     return issues
+
+
+def _margins(p: np.ndarray, members: np.ndarray, trues: list[int], given: int) -> np.ndarray:
+    """``p[members, true] - p[members, given]`` for each class in ``trues``, one row each,
+    from blocks of whole rows (a take of whole rows is faster than one column at a time,
+    and a block of them stays in the cache)."""
+    margins = np.empty((len(trues), len(members)))
+    for start in (starts := _blocks(len(members), p.shape[1])):
+        rows = np.take(p, members[start : start + starts.step], axis=0)
+        np.subtract(rows[:, trues].T, rows[:, given], out=margins[:, start : start + starts.step])
+    return margins
 
 
 #: :func:`_largest` first cuts the margins at a quantile of every ``SAMPLE_STEP``-th one.
