@@ -257,25 +257,6 @@ def test_label_errors_file_lists_candidates_even_when_the_json_has_none(tmp_path
     assert len(rows) - 1 == len(candidates(lossgap.Predictions(y, p)))
 
 
-def test_an_in_memory_run_leaves_numba_unloaded(tmp_path, binary_data):
-    # loading numba costs a fresh process more than its kernels save on a few million rows
-    y, p = binary_data
-    path = write_csv(tmp_path / "p.csv", {"y_true": y, "y_prob": p})
-    code = (
-        "import sys\n"
-        "from lossgap.cli import main\n"
-        "try:\n"
-        f"    main(['explain', {str(path)!r}, '--json'])\n"
-        "except SystemExit:\n"
-        "    pass\n"
-        "print('numba' in sys.modules, file=sys.stderr)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["n"] == len(y)
-    assert done.stderr.strip().splitlines()[-1] == "False"
-
-
 def test_numpy_unless_loaded_leaves_the_choice_as_it_was(monkeypatch):
     from lossgap.core import binning
 
