@@ -66,7 +66,7 @@ ABSENT_THRESHOLD = 2.0
 #: Cells (rows x classes) a pass over every sample works on at a time: its temporaries stay
 #: in the cache, where ``n x k`` of them would be mapped afresh by malloc and fault in page
 #: by page (each row's numbers do not depend on the other rows).
-BLOCK_CELLS = 1 << 18
+BLOCK_CELLS = 1 << 16
 
 
 def _blocks(n: int, k: int) -> range:
