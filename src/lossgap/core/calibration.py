@@ -216,6 +216,11 @@ def _mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
     point itself and its mirror images beyond either end (the reflected window holds one
     reflection, each end point once). So each entry is twelve kernel values, gathered for
     every (score, mesh point) pair at once.
+
+    Only the band of mesh points within the kernel's span of each score is gathered (the
+    span is about 9 sigma either side; a mirror image reaches only mesh points that the
+    score itself reaches): every entry outside it reads taps that are all 0, so the band
+    gives the same operator, bit for bit, at a quarter of the gathers at bandwidth 0.014.
     """
     points, mesh = _grid_points(sigma), _mesh(sigma)
     kernel, lo, hi = _gaussian_kernel(points, sigma)
@@ -228,17 +233,31 @@ def _mesh_operator(scores: np.ndarray, sigma: float) -> np.ndarray:
     left = (mesh * steps).astype(np.int64).clip(0, steps - 1)
     right = (mesh - left * (1 / steps)) / (1 / steps)
     position = scores * steps
-    at = position.astype(np.int64).clip(0, points - 2)[:, None]
-    frac = (position - at[:, 0])[:, None]
-    operator = np.zeros((len(scores), len(mesh)))
+    at = position.astype(np.int64).clip(0, points - 2)
+    frac = (position - at)[:, None]
+    # output o reads grid point g directly when |o - g| <= span, and the outputs o, o + 1
+    # of mesh point j read grid points at, at + 1: mesh point j is in score i's band when
+    # left_j lies within span + 1 of at_i (the mirror images are nearer the ends than g,
+    # so they reach no mesh point beyond the band)
+    span = max(hi - centre, centre - lo) + 1
+    first = np.searchsorted(left, at - span, side="left")
+    width = int((np.searchsorted(left, at + span, side="right") - first).max())
+    first = np.minimum(first, len(mesh) - width)[:, None]
+    band = first + np.arange(width)  # (m, width) mesh indices
+    band_left, band_right = left[band], right[band]
+    at = at[:, None]
+    values = np.zeros(band.shape)
+    # output o reads grid point g through the tap o + centre - q, q an image of g
+    read_left = origin + band_left + centre
+    reads = ((read_left, 1 - band_right), (read_left + 1, band_right))
     for grid, grid_share in ((at, 1 - frac), (at + 1, frac)):
-        for output, share in ((left, 1 - right), (left + 1, right)):
-            # output o reads grid point g through the tap o + centre - q, q an image of g
-            read = origin + output[None, :] + centre
+        for read, share in reads:
             value = taps[read - grid]
             value += np.where(grid > 0, taps[read + grid], 0.0)  # mirrored at 0
             value += np.where(grid < steps, taps[read + grid - 2 * steps], 0.0)  # at 1
-            operator += grid_share * share[None, :] * value
+            values += grid_share * share * value
+    operator = np.zeros((len(scores), len(mesh)))
+    np.put_along_axis(operator, band, values, axis=1)
     return operator
 
 
