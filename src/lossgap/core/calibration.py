@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import fft, sparse
@@ -134,22 +135,33 @@ def _deposit(scores: np.ndarray, weights: np.ndarray, points: int) -> np.ndarray
 _KERNEL_FLOOR = 2.0**-60
 
 
+#: Kernels and spectra kept by (grid points, bandwidth): the bandwidth search tries
+#: dyadic bandwidths (k / 1024), mostly the same ones from one evaluation to the next (a
+#: training callback's epochs), and the bootstrap's operator reads the kernel found.
+_KERNELS_KEPT = 64
+
+
+@lru_cache(maxsize=_KERNELS_KEPT)
 def _gaussian_kernel(points: int, sigma: float) -> tuple[np.ndarray, int, int]:
     """relplot's kernel sampled on ``points`` grid points, and the ends of its span above
-    ``_KERNEL_FLOOR`` of its peak."""
+    ``_KERNEL_FLOOR`` of its peak (read-only: it is shared)."""
     t = np.linspace(0.0, 1.0, points)
     kernel = np.exp(-(t - 0.5) * (t - 0.5) / (2 * sigma**2)) / (np.sqrt(2 * np.pi) * sigma)
     lo, hi = np.flatnonzero(kernel >= kernel.max() * _KERNEL_FLOOR)[[0, -1]]
+    kernel.flags.writeable = False
     return kernel, int(lo), int(hi)
 
 
+@lru_cache(maxsize=_KERNELS_KEPT)
 def _gaussian_spectrum(points: int, sigma: float) -> tuple[np.ndarray, int, int, int]:
     """The FFT of the kernel's nonzero span, the span's ends and the FFT length, for
-    :func:`_reflected_gaussian`."""
+    :func:`_reflected_gaussian` (read-only: it is shared)."""
     kernel, lo, hi = _gaussian_kernel(points, sigma)
     window = points + (hi - points // 2) + (points // 2 - lo)
     size = fft.next_fast_len(int(window), real=True)
-    return fft.rfft(kernel[lo : hi + 1], size), lo, hi, size
+    spectrum = fft.rfft(kernel[lo : hi + 1], size)
+    spectrum.flags.writeable = False
+    return spectrum, lo, hi, size
 
 
 def _reflected_gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
