@@ -304,11 +304,19 @@ def _mesh_operator(scores: np.ndarray, sigma: float) -> MeshOperator:
     # output o reads grid point g through the tap o + centre - q, q an image of g
     read_left = origin + band_left + centre
     reads = ((read_left, 1 - band_right), (read_left + 1, band_right))
+    # a mirror image reaches the kernel's span only from grid points within it of its
+    # end: the rows of ascending scores that near 0 (a prefix) or 1 (a suffix); the
+    # others would add exact zeros
+    ascending = bool(np.all(at[1:] >= at[:-1]))
+    near_zero = slice(int(np.searchsorted(at[:, 0], span, "right")) if ascending else None)
+    near_one = slice(int(np.searchsorted(at[:, 0], steps - span - 1)) if ascending else 0, None)
     for grid, grid_share in ((at, 1 - frac), (at + 1, frac)):
         for read, share in reads:
             value = taps[read - grid]
-            value += np.where(grid > 0, taps[read + grid], 0.0)  # mirrored at 0
-            value += np.where(grid < steps, taps[read + grid - 2 * steps], 0.0)  # at 1
+            rows, near = grid[near_zero], read[near_zero]
+            value[near_zero] += np.where(rows > 0, taps[near + rows], 0.0)  # mirrored at 0
+            rows, near = grid[near_one], read[near_one]
+            value[near_one] += np.where(rows < steps, taps[near + rows - 2 * steps], 0.0)  # at 1
             values += grid_share * share * value
     operator = np.zeros((len(scores), len(mesh)))
     np.put_along_axis(operator, band, values, axis=1)
