@@ -359,13 +359,17 @@ def _label_issues(
     if joint is None:
         return None
     prune = _prune_counts(joint)
-    issues = np.zeros(n, dtype=bool)
+    cells = []  # (given, its members, the classes it prunes for)
     for given in range(k):
         members = np.flatnonzero(labels == given if w is None else (labels == given) & (w > 0))
         trues = [int(t) for t in np.flatnonzero(prune[:, given]) if t != given]
-        if len(members) <= 1 or not trues:  # cleanlab's min_examples_per_class = 1
-            continue
-        margins = _margins(p, members, trues, given)
+        if len(members) > 1 and trues:  # cleanlab's min_examples_per_class = 1
+            cells.append((given, members, trues))
+    # one buffer serves every class's margins in turn (a fresh one each faults in anew)
+    space = np.empty(max((len(m) * len(t) for _, m, t in cells), default=0))
+    issues = np.zeros(n, dtype=bool)
+    for given, members, trues in cells:
+        margins = _margins(p, members, trues, given, space)
         for true, margin in zip(trues, margins, strict=True):
             count = prune[true, given]
             chosen = None if w is not None else _largest(margin, count)
@@ -383,11 +387,19 @@ def _label_issues(
     return issues
 
 
-def _margins(p: np.ndarray, members: np.ndarray, trues: list[int], given: int) -> np.ndarray:
-    """``p[members, true] - p[members, given]`` for each class in ``trues``, one row each,
-    from blocks of whole rows (a take of whole rows is faster than one column at a time,
-    and a block of them stays in the cache)."""
-    margins = np.empty((len(trues), len(members)))
+def _margins(
+    p: np.ndarray,
+    members: np.ndarray,
+    trues: list[int],
+    given: int,
+    space: np.ndarray | None = None,
+) -> np.ndarray:
+    """``p[members, true] - p[members, given]`` for each class in ``trues``, one row each
+    (in ``space`` when given, a buffer of at least that many doubles), from blocks of whole
+    rows (a take of whole rows is faster than one column at a time, and a block of them
+    stays in the cache)."""
+    shape = (len(trues), len(members))
+    margins = np.empty(shape) if space is None else space[: shape[0] * shape[1]].reshape(shape)
     for start in (starts := _blocks(len(members), p.shape[1])):
         rows = np.take(p, members[start : start + starts.step], axis=0)
         np.subtract(rows[:, trues].T, rows[:, given], out=margins[:, start : start + starts.step])
