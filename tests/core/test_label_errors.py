@@ -321,10 +321,12 @@ def assert_same_candidates(found, expected: list[tuple], pred: Predictions) -> N
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("ties", [False, True])
 def test_candidates_equal_the_full_sort_reference(ties, weighted):
-    # 2 to 5 classes, up to 20,000 rows (past the size where the partition first cuts the
-    # margins at a sample's quantile): the same candidates, in the same order
+    # 2 to 12 classes (a column at a time up to 8, row-wise beyond), up to 20,000 rows (past
+    # the size where the partition first cuts the margins at a sample's quantile): the same
+    # candidates, in the same order
     rng = np.random.default_rng([12, ties, weighted])
-    for n, k in [(40, 2), (300, 2), (300, 3), (2000, 5), (20_000, 2), (20_000, 3)]:
+    cases = [(40, 2), (300, 2), (300, 3), (2000, 5), (1500, 12), (20_000, 2), (20_000, 3)]
+    for n, k in cases:
         pred = candidate_case(rng, n, k, ties=ties, weighted=weighted)
         found = candidates(pred)
         expected = reference.candidates(pred)

@@ -247,29 +247,20 @@ def _joint_table(
     samples confident of no class. None when a probability lies within ``bound`` of its cut.
 
     The likely class reaches its threshold less the tolerance; the argmax when several do.
-    Unit weights count block by block (integers: exact); weights are summed by one bincount
-    over every sample, in the same order as ``np.add.at`` into the table (a zero weight adds
-    +0.0).
+    Unit weights count block by block while the table is smaller than a block (integers:
+    exact); otherwise one bincount over every sample, weights added in the same order as
+    ``np.add.at`` into the table (a zero weight adds +0.0).
     """
     n, k = p.shape
     cuts = thresholds - TOLERANCE
+    starts = _blocks(n, k)
+    by_block = w is None and k * (k + 1) <= starts.step
     table = np.zeros(k * (k + 1))
-    cells = None if w is None else np.empty(n, dtype=np.int64)
-    for start in (starts := _blocks(n, k)):
-        rows = p[start : start + starts.step]
-        several = np.zeros(len(rows), dtype=np.int32)
-        likely = np.zeros(len(rows), dtype=np.int64)  # the likely class + 1; 0 for none
-        for c in range(k):
-            column = rows[:, c]
-            confident = column >= cuts[c]
-            if bound and np.count_nonzero(column >= cuts[c] - bound) != np.count_nonzero(
-                column > cuts[c] + bound
-            ):
-                return None
-            several += confident
-            likely += confident * (c + 1)  # where one class is confident, that class
-        tied = np.flatnonzero(several > 1)
-        likely[tied] = np.take(rows, tied, axis=0).argmax(axis=1) + 1
+    cells = None if by_block else np.empty(n, dtype=np.int64)
+    for start in starts:
+        likely = _likely_classes(p[start : start + starts.step], cuts, bound)
+        if likely is None:
+            return None
         likely += labels[start : start + starts.step] * (k + 1)
         if cells is None:
             table += np.bincount(likely, minlength=k * (k + 1))
@@ -278,6 +269,36 @@ def _joint_table(
     if cells is not None:
         table = np.bincount(cells, weights=w, minlength=k * (k + 1))
     return table.reshape(k, k + 1)
+
+
+#: Up to this many classes :func:`_likely_classes` goes a class column at a time.
+FEW_CLASSES = 8
+
+
+def _likely_classes(rows: np.ndarray, cuts: np.ndarray, bound: float) -> np.ndarray | None:
+    """Each row's likely true class plus one (0: none reaches its cut), the argmax where
+    several do; None when a probability lies within ``bound`` of its cut.
+
+    A few classes go a column at a time: numpy reduces a short row axis one row at a time
+    (a sum or argmax over 2 columns costs 10x an elementwise pass); more go row-wise.
+    """
+    if bound and np.count_nonzero(rows >= cuts - bound) != np.count_nonzero(rows > cuts + bound):
+        return None
+    if rows.shape[1] > FEW_CLASSES:
+        confident = rows >= cuts
+        several = confident.sum(axis=1)
+        likely = np.where(several > 1, rows.argmax(axis=1), confident.argmax(axis=1)) + 1
+        likely[several == 0] = 0
+        return likely
+    several = np.zeros(len(rows), dtype=np.int32)
+    likely = np.zeros(len(rows), dtype=np.int64)
+    for c in range(rows.shape[1]):
+        confident = rows[:, c] >= cuts[c]
+        several += confident
+        likely += confident * (c + 1)  # where one class is confident, that class
+    tied = np.flatnonzero(several > 1)
+    likely[tied] = np.take(rows, tied, axis=0).argmax(axis=1) + 1
+    return likely
 
 
 def _prune_counts(joint: np.ndarray) -> np.ndarray:
@@ -736,13 +757,19 @@ def _candidate_rows(
     cut = at_most(1.0 - level)
     low = own <= cut + 1e-9
     near = np.flatnonzero(low if w is None else low & (w > 0))
-    chance = _label_chance(labels[near], np.take(p, near, axis=0))
-    unlikely = near[np.round(chance, 12) <= cut]
+    near_chance = _label_chance(labels[near], np.take(p, near, axis=0))
+    unlikely = near[np.round(near_chance, 12) <= cut]
     listed = learned.copy()
     listed[unlikely] = True
     flagged = np.flatnonzero(listed)
     block = np.take(p, flagged, axis=0)
-    chance = _label_chance(labels[flagged], block)
+    # the chances of the rows near already, the others' now (both ascend: one search)
+    at = np.minimum(np.searchsorted(near, flagged), max(len(near) - 1, 0))
+    known = near[at] == flagged if len(near) else np.zeros(len(flagged), dtype=bool)
+    chance = np.empty(len(flagged))
+    chance[known] = near_chance[at[known]]
+    rest = np.flatnonzero(~known)
+    chance[rest] = _label_chance(labels[flagged[rest]], block[rest])
     given = own[flagged]
     order = _ascending(chance)
     ranked = chance[order]
