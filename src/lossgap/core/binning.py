@@ -113,12 +113,17 @@ def _buffer(rows: int) -> np.ndarray:
     return acc
 
 
+#: Rows binned at a time (a batch in memory may hold any number): the bin of each in a
+#: buffer of 4 MiB that each thread keeps.
+_CHUNK_ROWS = 1 << 20
+
+
 def _rows_buffer(n: int) -> np.ndarray:
-    """This thread's int32 buffer of at least ``n`` rows (each row's bin), kept between
-    batches; valid until the thread's next batch."""
+    """This thread's int32 buffer for the bins of ``n <= _CHUNK_ROWS`` rows, kept between
+    batches (a fresh one would fault its pages in on every batch)."""
     rows = getattr(_BUFFERS, "rows", None)
-    if rows is None or len(rows) < n:
-        rows = _BUFFERS.rows = np.empty(max(n, 1 << 16), np.int32)
+    if rows is None:
+        rows = _BUFFERS.rows = np.empty(_CHUNK_ROWS, np.int32)
     return rows[:n]
 
 
@@ -197,12 +202,16 @@ class BinaryBins:
             raise ValueError(msg)
         size = len(self.acc)
         if self.kernels is not None:
-            rows = _rows_buffer(len(s))
-            self.kernels.bin_rows(s, self.shift, _mirror(self.shift), self.first, rows)
             w = None if weights is None else np.ascontiguousarray(weights, np.float64)
-            if not self.kernels.scatter(rows, s, y, w, self.acc, self.touched):
-                return np.empty(0, np.int64)
-            return np.flatnonzero((rows < 0) | (rows >= size))
+            outside = []
+            for start in range(0, len(s), _CHUNK_ROWS):  # the rows' bins in a small buffer
+                part = slice(start, start + _CHUNK_ROWS)
+                rows = _rows_buffer(len(s[part]))
+                self.kernels.bin_rows(s[part], self.shift, _mirror(self.shift), self.first, rows)
+                weight = None if w is None else w[part]
+                if self.kernels.scatter(rows, s[part], y[part], weight, self.acc, self.touched):
+                    outside.append(np.flatnonzero((rows < 0) | (rows >= size)) + start)
+            return np.concatenate(outside) if outside else np.empty(0, np.int64)
         rows = self.keys_of(s, self.bits) - self.first
         inside = (rows >= 0) & (rows < size)
         index = rows[inside]

@@ -664,7 +664,16 @@ def binary_worst(
 ) -> WorstSamples:
     """The rows ``rows`` of binary predictions (their ``ids``; the batch's ``loss``, class
     indices ``y`` and probabilities ``prob``) as candidates for the worst samples (copies:
-    the loss may lie in a buffer)."""
+    the loss may lie in a buffer).
+
+    Examples
+    --------
+    >>> p, y = np.array([0.9, 0.2, 0.6]), np.array([0, 0, 1])
+    >>> loss = -np.log(np.where(y == 1, p, 1 - p))
+    >>> worst = binary_worst(np.array([0, 2]), np.array([10, 12]), loss, y, p, 0.5)
+    >>> worst.keep_top(1).ids.tolist(), worst.predicted.tolist()
+    ([10], [1, 1])
+    """
     label, p = y[rows], prob[rows]
     return WorstSamples(
         loss[rows],
@@ -870,6 +879,20 @@ class Tally:
         ``bins`` its dense bins (:meth:`~lossgap.core.binning.BinaryBins.read`),
         ``outside`` the scores, labels and weights of the rows outside them, ``sums`` and
         ``cells`` its totals, ``worst`` the worst samples (or a superset of them).
+
+        Examples
+        --------
+        >>> from lossgap.core.binning import BinaryBins
+        >>> p, y = np.array([0.9, 0.2, 0.6, 1.0]), np.array([0, 0, 1, 1])
+        >>> loss = -np.log(np.where(y == 1, p, 1 - p))
+        >>> bins = BinaryBins(11, weighted=False, keys_of=bin_keys)
+        >>> rows, outside = bins.add(p, y, None, loss, threshold=0.5, clip=34.5, top=2)
+        >>> tally = Tally.from_binary_bins(
+        ...     classes=(0, 1), threshold=0.5, top=2, count=4, bins=bins.read(),
+        ...     outside=(p[outside], y[outside], None), sums=bins.sums(), cells=bins.cells,
+        ...     worst=binary_worst(rows, rows, loss, y, p, 0.5), max_distinct=10, bin_bits=11)
+        >>> tally.confusion.tolist(), len(tally.tables[0].scores), tally.worst.ids.tolist()
+        ([[1.0, 1.0], [0.0, 2.0]], 4, [0, 2])
         """
         table = _with_outside(
             bins, np.arange(len(outside[0])), *outside, max_distinct=max_distinct,

@@ -218,6 +218,17 @@ class BinaryRun:
         How the batches are read (:meth:`BatchSpec.binnable`).
     classes : tuple
         The classes of the running Tally (after ``positive``), class 1 the positive one.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> spec = BatchSpec(ColumnChoice("y", ["p"], False), (0, 1))
+    >>> run = BinaryRun(spec, (0, 1))
+    >>> run.add(pa.table({"y": [0, 1, 1], "p": [0.2, 0.9, 0.4]}), 0, "a.parquet")
+    >>> run.add(pa.table({"y": [1], "p": [0.7]}), 3, "a.parquet")
+    >>> tally = run.tally()
+    >>> tally.count, tally.confusion.tolist(), tally.worst.ids.tolist()[:2]
+    (4, [[1.0, 0.0], [1.0, 2.0]], [2, 3])
     """
 
     def __init__(self, spec: BatchSpec, classes: tuple[Any, ...]) -> None:
