@@ -387,8 +387,8 @@ def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
     runs: list[BinaryRun] = []
     with (
         one_blas_thread(),
-        ThreadPoolExecutor(1, thread_name_prefix="lossgap-batch") as first,
-        ThreadPoolExecutor(1, thread_name_prefix="lossgap-batch") as second,
+        ThreadPoolExecutor(1, thread_name_prefix="lossgap-even-batches") as first,
+        ThreadPoolExecutor(1, thread_name_prefix="lossgap-odd-batches") as second,
     ):
         workers = (first, second)
         for index, (table, first_row, where) in enumerate(tables):
