@@ -549,3 +549,26 @@ def test_a_label_outside_the_given_classes_past_the_cap(tmp_path, binary):
     match = r"holds 7 at row 2222, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
     with pytest.raises(InputError, match=match):
         stream_tally(path, classes=[0, 1], batch_rows=250, max_distinct=400)
+
+
+def test_runs_without_numba_give_the_same_bins(tmp_path, binary, monkeypatch):
+    # the numpy twin adds each run's rows in row order as the kernel does: the same bins
+    # and per-bin sums bit for bit, the totals to TOTALS_RTOL
+    import lossgap.core.binning as binning
+
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path, row_group_size=250)
+    options = {"batch_rows": 250, "max_distinct": 400}
+    compiled = stream_tally(path, **options)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    binning._compiled.cache_clear()
+    try:
+        plain = stream_tally(path, **options)
+    finally:
+        binning._compiled.cache_clear()
+    a, b = compiled.tables[0], plain.tables[0]
+    for name in ("bins", "weights", "low", "high", "score_sum", "scores"):
+        assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert_array_equal(compiled.confusion, plain.confusion)
+    assert_same_tally(compiled, plain)
