@@ -572,3 +572,15 @@ def test_runs_without_numba_give_the_same_bins(tmp_path, binary, monkeypatch):
         assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert_array_equal(compiled.confusion, plain.confusion)
     assert_same_tally(compiled, plain)
+
+
+def test_tables_pooled_across_files_past_the_cap(tmp_path, binary, fast_reads):
+    # tables of small files pooled across files hold several chunks: read all the same
+    y, p = binary
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(y)), 9)):
+        pq.write_table(pa.table({"y": y[rows], "p": p[rows]}), folder / f"part-{i}.parquet")
+    got = stream_tally(folder, batch_rows=700, max_distinct=400)
+    assert_same_tally(got, whole_tally_capped(y, p, 400))
+    assert fast_reads["buffers"] >= 2 and fast_reads["predictions"] == 0
