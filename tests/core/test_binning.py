@@ -381,3 +381,31 @@ def test_merging_bins_by_index_equals_the_sorting_merge(seed, monkeypatch):
     sorting = tables[0].merge(tables[1])
     for name in ("bins", "scores", "weights", "low", "high", "score_sum"):
         assert np.array_equal(getattr(fast, name), getattr(sorting, name)), name
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 3001])
+def test_packed_counts_folded_out_give_the_same_bins(chunk, monkeypatch):
+    """Unweighted bins pack rows and positives in one int64 and fold them out into
+    doubles before 2^32 rows reach a bin: folding every few thousand rows (between
+    batches, and mid-batch) changes no bin, with numba or numpy."""
+    s, y, _ = _scores(23, 60_000)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, s, 1.0 - s))
+
+    def in_batches():
+        bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+        for start in range(0, len(s), 20_000):
+            rows = slice(start, start + 20_000)
+            bins.add(s[rows], y[rows], None, loss[rows], threshold=0.5, clip=34.5, top=5)
+        return bins.folded is not None, bins.read()
+
+    unfolded = [table for was_folded, table in _both_paths(monkeypatch, in_batches)]
+    monkeypatch.setattr(binning, "_CHUNK_ROWS", chunk)
+    monkeypatch.setattr(binning, "_FOLD_ROWS", 7000)
+    results = _both_paths(monkeypatch, in_batches)
+    assert all(was_folded for was_folded, _ in results)
+    folded = [table for _, table in results]
+    for table in (*unfolded, *folded):
+        for name, values in unfolded[0].items():
+            assert np.array_equal(table[name], values), name
+    assert unfolded[0]["pos"].sum() == y[(s > 2.0**-64) & (s < 1)].sum()
