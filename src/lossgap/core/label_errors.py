@@ -389,6 +389,7 @@ def _label_issues(
     # one buffer serves every class's margins in turn (a fresh one each faults in anew)
     space = np.empty(max((len(m) * len(t) for _, m, t in cells), default=0))
     issues = np.zeros(n, dtype=bool)
+    unsure = [np.empty(0, dtype=np.intp)]
     for given, members, trues in cells:
         margins = _margins(p, members, trues, given, space)
         for true, margin in zip(trues, margins, strict=True):
@@ -401,7 +402,10 @@ def _label_issues(
                     margin = _margins(p, rows, [true], given)[0]
                 chosen = _sorted_largest(margin, None if w is None else w[rows], count)
             issues[rows[chosen]] = True
-    flagged = np.flatnonzero(issues)
+            # a label more than twice the tolerance below another class stays below it when
+            # boosted: only the others can be their boosted argmax
+            unsure.append(rows[chosen[margin[chosen] <= 2 * TOLERANCE]])
+    flagged = np.unique(np.concatenate(unsure))
     boosted = np.take(p, flagged, axis=0)  # whole rows (fancy indexing of rows is 10x slower)
     boosted.ravel()[np.arange(len(flagged)) * k + labels[flagged]] += TOLERANCE
     issues[flagged[boosted.argmax(axis=1) == labels[flagged]]] = False
