@@ -409,3 +409,12 @@ def test_packed_counts_folded_out_give_the_same_bins(chunk, monkeypatch):
         for name, values in unfolded[0].items():
             assert np.array_equal(table[name], values), name
     assert unfolded[0]["pos"].sum() == y[(s > 2.0**-64) & (s < 1)].sum()
+
+
+def test_the_rows_buffer_is_never_shorter_than_asked(monkeypatch):
+    """A thread's buffer of bin rows first made under a smaller chunk (as the test above
+    makes it) still holds every row of a larger one: the kernel writes them unchecked (a
+    short buffer corrupted memory, and the next test crashed its worker)."""
+    monkeypatch.setattr(binning._BUFFERS, "rows", np.empty(7001, np.int32), raising=False)
+    assert len(binning._rows_buffer(1 << 20)) == 1 << 20
+    assert len(binning._rows_buffer(10)) == 10

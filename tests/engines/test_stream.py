@@ -138,12 +138,13 @@ def test_progress_bar_counts_rows_and_bytes(tmp_path, binary):
 
 @pytest.mark.parametrize(("flag", "drawn"), [(None, True), ("--json", False), ("--quiet", False)])
 def test_json_and_quiet_silence_the_progress_bar(tmp_path, binary, monkeypatch, flag, drawn):
-    import lossgap.cli.explain as cli_explain
-    from lossgap.render.text import make_console
+    import lossgap.render.text as render_text
 
-    # a terminal on stderr, as when someone watches
+    make_console = render_text.make_console
+    # a terminal on stderr, as when someone watches (the command imports the renderers
+    # only when it needs them, so they are patched where it finds them)
     monkeypatch.setattr(
-        cli_explain, "make_console", lambda **kw: make_console(force_terminal=True, **kw)
+        render_text, "make_console", lambda **kw: make_console(force_terminal=True, **kw)
     )
     y, p = binary
     path = tmp_path / "p.parquet"

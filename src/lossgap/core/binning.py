@@ -126,8 +126,9 @@ def _rows_buffer(n: int) -> np.ndarray:
     """This thread's int32 buffer for the bins of ``n <= _CHUNK_ROWS`` rows, kept between
     batches (a fresh one would fault its pages in on every batch)."""
     rows = getattr(_BUFFERS, "rows", None)
-    if rows is None:
-        rows = _BUFFERS.rows = np.empty(_CHUNK_ROWS, np.int32)
+    if rows is None or len(rows) < n:
+        # never shorter than asked: the kernel writes rows[i] for every score, unchecked
+        rows = _BUFFERS.rows = np.empty(max(n, _CHUNK_ROWS), np.int32)
     return rows[:n]
 
 
