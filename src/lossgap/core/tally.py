@@ -35,7 +35,14 @@ from typing import Any
 
 import numpy as np
 
-from lossgap.core.binning import MAX_DENSE_BITS, binary_batch, binary_log_loss, dense_bins
+from lossgap.core.binning import (
+    MAX_DENSE_BITS,
+    _hash_bits,
+    binary_batch,
+    binary_log_loss,
+    dense_bins,
+    distinct_floor,
+)
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss, true_class_prob
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
@@ -275,7 +282,10 @@ class ScoreTable:
         """Group samples by score (then into bins, past ``max_distinct`` distinct scores).
 
         ``binned=True`` bins at once: for a batch that will merge into a compressed table,
-        the exact table would only be compressed at the merge.
+        the exact table would only be compressed at the merge. A numpy column that
+        provably holds more than ``max_distinct`` distinct scores (:func:`_distinct_above`)
+        is binned at once too, without the sort: the same bins, weights and extremes, its
+        bins' score sums added in row order rather than in score order.
 
         Examples
         --------
@@ -286,7 +296,9 @@ class ScoreTable:
         ops = array_ops(scores)
         s = ops.as_float(scores)
         y = ops.as_int(positive)
-        if binned and ops is NumpyOps and bin_bits <= MAX_DENSE_BITS:
+        if ops is NumpyOps and bin_bits <= MAX_DENSE_BITS and (
+            binned or _distinct_above(s, max_distinct)
+        ):
             return _bin_unsorted(s, y, weight, max_distinct=max_distinct, bin_bits=bin_bits)
         if weight is None:
             # one sort of int64 keys with the label in the low bit: scores are in [0, 1],
@@ -492,6 +504,14 @@ def _merge_bins_by_index(a: ScoreTable, b: ScoreTable, cap: int) -> ScoreTable |
     )
 
 
+def _distinct_above(s: np.ndarray, max_distinct: int) -> bool:
+    """True when ``s`` provably holds more than ``max_distinct`` distinct scores, told
+    without a sort by a hash's distinct values (:func:`lossgap.core.binning.distinct_floor`,
+    a lower bound: False may still hold more, and those take the sorting path, which
+    counts them exactly). A column of 10^6 rows: 3 ms, against 70 ms for its sort."""
+    return len(s) > max_distinct and distinct_floor(s, _hash_bits(max_distinct)) > max_distinct
+
+
 def _bin_unsorted(
     s: np.ndarray, y: np.ndarray, weight: np.ndarray | None, *, max_distinct: int, bin_bits: int
 ) -> ScoreTable:
@@ -515,14 +535,17 @@ def _with_outside(
     """The table of the dense bins' ``sums`` merged with the rows ``outside`` them."""
     table = _binned(NumpyOps, **sums, max_distinct=max_distinct, bin_bits=bin_bits)
     if len(outside):
+        # sorted, then compressed: under a cap of their own count these rows cannot come
+        # back here (outside the dense range they would, at every pass); the merge then
+        # takes the table's cap
         rest = ScoreTable.from_samples(
             s[outside],
             y[outside],
             None if weight is None else weight[outside],
-            max_distinct=max_distinct,
+            max_distinct=len(outside),
             bin_bits=bin_bits,
         ).compress()
-        table = table.merge(rest)
+        table = table.merge(replace(rest, max_distinct=max_distinct))
     return table
 
 

@@ -1,0 +1,70 @@
+"""Multiclass evaluations past the cap of distinct scores (issue 17, item 4): what the
+fast paths give against the exact or sorting paths, within each stated bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from lossgap import Predictions, Tally
+from lossgap.core.tally import NumpyOps
+
+
+def _softmax_data(seed: int, n: int, k: int, weighted: bool = False):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0.0, 2.0, (n, k))
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    y = (prob.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    w = rng.uniform(0.0, 2.0, n) if weighted else None
+    return y, prob, w
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multiclass_columns_past_the_cap_bin_without_sorting(weighted, monkeypatch):
+    """Every class column and the top-label column past the cap bin in one pass: no sort
+    of the rows, and the same tables as sorting then compressing (bins, weights and
+    extremes equal; the bins' score sums added in another order)."""
+    n = 20_000
+    y, prob, w = _softmax_data(5, n, 4, weighted)
+    pred = Predictions(y, prob, sample_weight=w)
+    general = Tally.from_predictions(pred, max_distinct=10**9)
+    sort, argsort = NumpyOps.sort, NumpyOps.argsort
+
+    def no_long_sort(fn):
+        def sorting(x):
+            assert len(x) < n, "sorted the rows"
+            return fn(x)
+
+        return staticmethod(sorting)
+
+    monkeypatch.setattr(NumpyOps, "sort", no_long_sort(sort))
+    monkeypatch.setattr(NumpyOps, "argsort", no_long_sort(argsort))
+    fast = Tally.from_predictions(pred, max_distinct=2000)
+    assert all(t.compressed for t in fast.tables) and fast.top_label.compressed
+    for a, exact in zip(
+        [*fast.tables, fast.top_label], [*general.tables, general.top_label], strict=True
+    ):
+        b = exact.compress()
+        assert np.array_equal(a.bins, b.bins)
+        assert np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
+        if weighted:
+            assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-12)
+        else:
+            assert np.array_equal(a.weights, b.weights)  # counts: exact
+        assert_allclose(a.scores, b.scores, rtol=1e-12)
+        assert a.max_distinct == 2000
+
+
+def test_multiclass_columns_of_few_distinct_scores_stay_exact():
+    # 5,000 rows whose columns hold at most 900 distinct scores under a cap of 1,000
+    rng = np.random.default_rng(6)
+    rows = rng.dirichlet(np.ones(3), 900)
+    prob = rows[rng.integers(0, 900, 5000)]
+    y = rng.integers(0, 3, 5000)
+    tally = Tally.from_predictions(Predictions(y, prob), max_distinct=1000)
+    exact = Tally.from_predictions(Predictions(y, prob), max_distinct=10**9)
+    assert not tally.compressed and not tally.top_label.compressed
+    for a, b in zip(tally.tables, exact.tables, strict=True):
+        assert np.array_equal(a.scores, b.scores) and np.array_equal(a.weights, b.weights)
