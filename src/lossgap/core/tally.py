@@ -296,10 +296,11 @@ class ScoreTable:
         ops = array_ops(scores)
         s = ops.as_float(scores)
         y = ops.as_int(positive)
-        if ops is NumpyOps and bin_bits <= MAX_DENSE_BITS and (
-            binned or _distinct_above(s, max_distinct)
-        ):
-            return _bin_unsorted(s, y, weight, max_distinct=max_distinct, bin_bits=bin_bits)
+        if ops is NumpyOps and bin_bits <= MAX_DENSE_BITS:
+            # a class column is a strided view: one copy serves the floor and the bins
+            s = np.ascontiguousarray(s)
+            if binned or _distinct_above(s, max_distinct):
+                return _bin_unsorted(s, y, weight, max_distinct=max_distinct, bin_bits=bin_bits)
         if weight is None:
             # one sort of int64 keys with the label in the low bit: scores are in [0, 1],
             # so their bit patterns are below 2**62 and the shift cannot overflow, but for
