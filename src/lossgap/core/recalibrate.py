@@ -781,8 +781,7 @@ def _log_probs_t(pred: Predictions) -> np.ndarray:
     """``log p`` (or the logits) as contiguous class rows ``(k, n)``, from one copy."""
     if pred.logits is not None:
         return np.ascontiguousarray(pred.logits.T)
-    log_prob_t = np.array(pred.prob.T, order="C")  # a copy, even when n is 1
-    np.clip(log_prob_t, CLIP, 1.0, out=log_prob_t)
+    log_prob_t = np.clip(pred.class_rows(), CLIP, 1.0)  # a copy of the kept class rows
     return np.log(log_prob_t, out=log_prob_t)
 
 
@@ -1012,7 +1011,7 @@ def _multiclass_recalibration(
         [np.bincount(fold, weights=w * part, minlength=folds) for part in terms]
     )
     # class columns as contiguous rows (k, n): gathers and reductions run along them
-    prob_t = np.ascontiguousarray(pred.prob.T)
+    prob_t = pred.class_rows()
     bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
     decided_before = pred.predicted()
     total = w.sum()

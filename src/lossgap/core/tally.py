@@ -773,8 +773,7 @@ class Tally:
             )
         if tally is not None:
             return tally
-        k = pred.n_classes
-        columns = [pred.prob] if pred.task == "binary" else [pred.prob[:, c] for c in range(k)]
+        columns = [pred.prob] if pred.task == "binary" else list(pred.class_rows())
         true_prob = true_class_prob(pred)
         predicted = pred.predicted()
         return cls.from_arrays(
