@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from lossgap import Predictions, Tally
-from lossgap.core import diagnostics
+from lossgap.core import diagnostics, recalibrate
 from lossgap.core.diagnostics import (
     CONSISTENCY_PRECISION,
     calibrated_concentration,
@@ -106,3 +106,17 @@ def test_multiclass_pooled_calibrated_null_matches_the_unpooled_one(k, temperatu
     spread = (exact.calibrated_median - exact.calibrated_low) / 2.33
     bound = CONSISTENCY_PRECISION + 3 * np.sqrt(2) * 1.25 * spread / 10
     assert abs(pooled.calibrated_median - exact.calibrated_median) <= bound
+
+
+@pytest.mark.parametrize("b", [0.7, 1.0, 1.6, -0.5])
+def test_temperature_passes_in_blocks_give_the_same_doubles(b, monkeypatch):
+    y, prob, _ = _softmax_data(8, 40_000, 6)
+    pred = Predictions(y, prob)
+    problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 3_000)  # a ragged last block
+    blocked = problem.parts(b, third=True)
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 10**9)
+    whole = problem.parts(b, third=True)
+    assert np.array_equal(blocked, whole)
+    assert np.array_equal(problem.parts(b), whole[:3])
+

@@ -789,6 +789,9 @@ def _log_probs_t(pred: Predictions) -> np.ndarray:
 #: over the samples, when the step's error (its cubic term) is below this share of the
 #: fit's standard error (:meth:`_Temperature.fit_near`).
 ONE_STEP_SE = 1e-3
+#: Samples per block of the temperature's passes (:meth:`_Temperature.parts`): a
+#: ``(k, block)`` array of 10 classes, 1.3 MiB, stays in the cache between operations.
+TEMPERATURE_BLOCK = 16_384
 
 
 def _converged(loss: float, grad: float, hess: float) -> bool:
@@ -822,34 +825,45 @@ class _Temperature:
             log_prob_t.max(axis=0),
         )
 
-    def parts(
-        self, b: float, *, third: bool = False, buffer: np.ndarray | None = None
-    ) -> np.ndarray:
+    def parts(self, b: float, *, third: bool = False) -> np.ndarray:
         """``(3, n)``: each sample's loss and its first two derivatives in ``b``, one pass.
 
         With ``q = softmax(b log p)``, the gradient is ``E_q[log p] - log p_y`` and the
         curvature ``Var_q[log p]``. ``third=True`` adds a fourth row, the third derivative
         ``E_q[(log p - E_q[log p])^3]`` (what :meth:`fit_near` needs to skip a pass).
-        ``buffer``: a ``(k, n)`` array to work in, kept by a caller that makes several
-        passes (a fresh array of n x k doubles past 32 MiB is mapped anew by malloc each
-        time, and its page faults cost about twice the pass's arithmetic: ``np.exp`` of
-        10^7 doubles took 38 ms into a fresh array, 11 ms into a kept one).
+
+        The pass runs over blocks of ``TEMPERATURE_BLOCK`` samples in one ``(k, block)``
+        array that stays in cache: each sample's sums over its classes are the same
+        additions in the same order as over all samples at once, so the rows are the same
+        doubles, at about half the time (the whole ``(k, n)`` array went through memory
+        once per operation: 74 against 40 ms a pass at 10^6 x 10).
         """
-        q = np.multiply(self.log_prob_t, b, out=buffer)
-        top = b * (self.highest if b >= 0 else self.log_prob_t.min(axis=0))
-        q -= top
-        np.exp(q, out=q)
-        total = q.sum(axis=0)
-        q *= self.log_prob_t
-        first = q.sum(axis=0) / total
-        q *= self.log_prob_t
-        second = q.sum(axis=0) / total
-        loss = top + np.log(total) - b * self.true_log_prob
-        rows = [loss, first - self.true_log_prob, second - first**2]
-        if third:
-            q *= self.log_prob_t
-            rows.append(q.sum(axis=0) / total - first * (3 * second - 2 * first**2))
-        return np.stack(rows)
+        k, n = self.log_prob_t.shape
+        out = np.empty((4 if third else 3, n))
+        q = np.empty((k, min(n, TEMPERATURE_BLOCK)))
+        extreme = self.highest if b >= 0 else None
+        for start in range(0, n, TEMPERATURE_BLOCK):
+            stop = min(start + TEMPERATURE_BLOCK, n)
+            log_p, block = self.log_prob_t[:, start:stop], q[:, : stop - start]
+            true_log_p = self.true_log_prob[start:stop]
+            np.multiply(log_p, b, out=block)
+            top = b * (log_p.min(axis=0) if extreme is None else extreme[start:stop])
+            block -= top
+            np.exp(block, out=block)
+            total = block.sum(axis=0)
+            block *= log_p
+            first = block.sum(axis=0) / total
+            block *= log_p
+            second = block.sum(axis=0) / total
+            out[0, start:stop] = top + np.log(total) - b * true_log_p
+            out[1, start:stop] = first - true_log_p
+            out[2, start:stop] = second - first**2
+            if third:
+                block *= log_p
+                out[3, start:stop] = block.sum(axis=0) / total - first * (
+                    3 * second - 2 * first**2
+                )
+        return out
 
     def apply(self, b: float, rows: np.ndarray) -> np.ndarray:
         """``softmax(b log p)`` of the samples ``rows``, ``(k, len(rows))``: scipy's
@@ -882,20 +896,19 @@ class _Temperature:
         third derivative's row)."""
         beta = start
         terms = None
-        buffer = np.empty_like(self.log_prob_t)
         if at_start is None:
-            terms = self.parts(beta, third=third, buffer=buffer)
+            terms = self.parts(beta, third=third)
             at_start = terms @ w
         loss, grad, hess = at_start[:3]
         for _ in range(100):
             if _converged(loss, grad, hess):
                 break
             step, size = grad / hess, 1.0
-            tried = self.parts(beta - step, third=third, buffer=buffer)
+            tried = self.parts(beta - step, third=third)
             candidate = tried @ w
             while candidate[0] > loss and size > 1e-10:  # halve the step until the loss drops
                 size /= 2
-                tried = self.parts(beta - size * step, third=third, buffer=buffer)
+                tried = self.parts(beta - size * step, third=third)
                 candidate = tried @ w
             if candidate[0] > loss:
                 break
