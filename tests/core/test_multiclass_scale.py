@@ -120,3 +120,13 @@ def test_temperature_passes_in_blocks_give_the_same_doubles(b, monkeypatch):
     assert np.array_equal(blocked, whole)
     assert np.array_equal(problem.parts(b), whole[:3])
 
+
+
+def test_isotonic_bins_without_weights_equal_unit_weights():
+    y, prob, _ = _softmax_data(10, 30_000, 4)
+    fold = np.random.default_rng(1).integers(0, 5, len(y))
+    ones = recalibrate._class_bins(prob[:, 2], y == 2, np.ones(len(y)), fold, 5)
+    counted = recalibrate._class_bins(prob[:, 2], y == 2, None, fold, 5)
+    for name in ("index", "weights", "score_sum"):
+        assert np.array_equal(getattr(ones, name), getattr(counted, name)), name
+    assert counted.weights.dtype == np.float64

@@ -994,15 +994,23 @@ class _ClassBins:
 
 
 def _class_bins(
-    score: np.ndarray, positive: np.ndarray, w: np.ndarray, fold: np.ndarray, folds: int
+    score: np.ndarray,
+    positive: np.ndarray,
+    w: np.ndarray | None,
+    fold: np.ndarray,
+    folds: int,
 ) -> _ClassBins:
+    """``w=None``: unit weights, counted without them (the same doubles as weights of 1:
+    whole counts, and scores times 1.0 are the scores)."""
     keys = bin_keys(score, ISOTONIC_BIN_BITS)
     index = keys - keys.min()
     m = int(index.max()) + 1
     cell = fold * m + index
     weights = np.bincount(cell * 2 + positive, weights=w, minlength=folds * m * 2)
-    score_sum = np.bincount(cell, weights=w * score, minlength=folds * m)
-    return _ClassBins(index, weights.reshape(folds, m, 2), score_sum.reshape(folds, m))
+    score_sum = np.bincount(cell, weights=score if w is None else w * score, minlength=folds * m)
+    return _ClassBins(
+        index, weights.reshape(folds, m, 2).astype(np.float64), score_sum.reshape(folds, m)
+    )
 
 
 def _multiclass_recalibration(
@@ -1025,7 +1033,10 @@ def _multiclass_recalibration(
     )
     # class columns as contiguous rows (k, n): gathers and reductions run along them
     prob_t = pred.class_rows()
-    bins = [_class_bins(prob_t[c], pred.y == c, w, fold, folds) for c in range(len(prob_t))]
+    bins = [
+        _class_bins(prob_t[c], pred.y == c, pred.sample_weight, fold, folds)
+        for c in range(len(prob_t))
+    ]
     decided_before = pred.predicted()
     total = w.sum()
     sums = {method: np.zeros(7) for method in MULTICLASS_METHODS}
@@ -1144,7 +1155,7 @@ def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[
     everyone = np.zeros(len(pred), dtype=np.int64)
     columns = []
     for c in range(pred.n_classes):
-        bins = _class_bins(pred.prob[:, c], pred.y == c, w, everyone, 2)
+        bins = _class_bins(pred.prob[:, c], pred.y == c, pred.sample_weight, everyone, 2)
         columns.append(_isotonic_parameters(bins.fit(1), clip))
     return {"columns": columns}
 
