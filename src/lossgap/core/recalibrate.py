@@ -1003,9 +1003,11 @@ def _class_bins(
     """``w=None``: unit weights, counted without them (the same doubles as weights of 1:
     whole counts, and scores times 1.0 are the scores)."""
     keys = bin_keys(score, ISOTONIC_BIN_BITS)
-    index = keys - keys.min()
-    m = int(index.max()) + 1
-    cell = fold * m + index
+    offset = keys - keys.min()
+    m = int(offset.max()) + 1
+    cell = fold * m + offset
+    # kept for the folds' predictions: 4 bytes a sample (ten columns of 10^6: 40 MB less)
+    index = offset.astype(np.int32)
     weights = np.bincount(cell * 2 + positive, weights=w, minlength=folds * m * 2)
     score_sum = np.bincount(cell, weights=score if w is None else w * score, minlength=folds * m)
     return _ClassBins(
