@@ -130,3 +130,23 @@ def test_isotonic_bins_without_weights_equal_unit_weights():
     for name in ("index", "weights", "score_sum"):
         assert np.array_equal(getattr(ones, name), getattr(counted, name)), name
     assert counted.weights.dtype == np.float64
+
+
+def test_a_prefix_of_few_distinct_scores_still_finds_the_many_after_it(monkeypatch):
+    # the first 2 x cap rows hold 10 distinct scores, the rest thousands: the hash of the
+    # prefix cannot prove the cap exceeded, the whole column's does (no sort of the rows)
+    rng = np.random.default_rng(11)
+    y, prob, _ = _softmax_data(11, 8_000, 3)
+    prob[:2_000] = rng.dirichlet(np.ones(3), 10)[rng.integers(0, 10, 2_000)]
+    pred = Predictions(y, prob)
+    exact = Tally.from_predictions(pred, max_distinct=10**9)
+
+    def no_sort(x):
+        raise AssertionError("sorted the rows")
+
+    monkeypatch.setattr(NumpyOps, "sort", staticmethod(no_sort))
+    fast = Tally.from_predictions(pred, max_distinct=1_000)
+    for a, b in zip(fast.tables, exact.tables, strict=True):
+        assert a.compressed
+        assert np.array_equal(a.bins, b.compress().bins)
+        assert np.array_equal(a.weights, b.compress().weights)

@@ -509,8 +509,17 @@ def _distinct_above(s: np.ndarray, max_distinct: int) -> bool:
     """True when ``s`` provably holds more than ``max_distinct`` distinct scores, told
     without a sort by a hash's distinct values (:func:`lossgap.core.binning.distinct_floor`,
     a lower bound: False may still hold more, and those take the sorting path, which
-    counts them exactly). A column of 10^6 rows: 3 ms, against 70 ms for its sort."""
-    return len(s) > max_distinct and distinct_floor(s, _hash_bits(max_distinct)) > max_distinct
+    counts them exactly). A column of 10^6 rows: 3 ms, against 70 ms for its sort.
+
+    The rows' first ``2 * max_distinct`` are hashed first: a prefix holds no more distinct
+    scores than the whole, and usually proves it alone (half the hashing at 10^6 rows)."""
+    if len(s) <= max_distinct:
+        return False
+    bits = _hash_bits(max_distinct)
+    prefix = s[: 2 * max_distinct]
+    if distinct_floor(prefix, bits) > max_distinct:
+        return True
+    return len(prefix) < len(s) and distinct_floor(s, bits) > max_distinct
 
 
 def _bin_unsorted(
