@@ -150,3 +150,18 @@ def test_a_prefix_of_few_distinct_scores_still_finds_the_many_after_it(monkeypat
         assert a.compressed
         assert np.array_equal(a.bins, b.compress().bins)
         assert np.array_equal(a.weights, b.compress().weights)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_the_bootstraps_kept_samples_losses_are_the_wholes_at_those_rows(from_logits):
+    from lossgap.core.losses import sample_brier, sample_log_loss
+    from lossgap.core.rows import subset
+
+    y, prob, w = _softmax_data(12, 30_000, 7, weighted=True)
+    values = np.log(prob) + 0.3 if from_logits else prob
+    pred = Predictions(y, values, from_logits=from_logits, sample_weight=w)
+    keep = np.sort(np.random.default_rng(2).choice(len(y), 10_000, replace=False))
+    kept = subset(pred, keep)
+    assert np.array_equal(sample_log_loss(kept), sample_log_loss(pred)[keep])
+    assert np.array_equal(sample_brier(kept), sample_brier(pred)[keep])
+    assert np.array_equal(kept.predicted(), pred.predicted()[keep])
