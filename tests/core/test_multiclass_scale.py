@@ -165,3 +165,26 @@ def test_the_bootstraps_kept_samples_losses_are_the_wholes_at_those_rows(from_lo
     assert np.array_equal(sample_log_loss(kept), sample_log_loss(pred)[keep])
     assert np.array_equal(sample_brier(kept), sample_brier(pred)[keep])
     assert np.array_equal(kept.predicted(), pred.predicted()[keep])
+
+
+def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch):
+    """Every sample mapped at its fold's temperature, block by block: each sample's
+    probabilities the same doubles as its fold's, the totals the folds' to rounding."""
+    y, prob, w = _softmax_data(13, 20_000, 5, weighted=True)
+    pred = Predictions(y, prob, sample_weight=w)
+    problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
+    fold = np.random.default_rng(3).integers(0, 5, len(y))
+    betas = np.array([0.8, 1.0, 1.1, 1.3, 0.95])
+    decided = pred.predicted()
+    before = -np.log(np.clip(prob[np.arange(len(y)), y], recalibrate.CLIP, 1.0))
+    by_fold = np.zeros(7)
+    for k, beta in enumerate(betas):
+        rows = np.flatnonzero(fold == k)
+        mapped = problem.apply(beta, rows)
+        assert np.array_equal(mapped, problem.apply(betas[fold][rows], rows))
+        by_fold += recalibrate._held_out_totals(
+            mapped, y[rows], w[rows], decided[rows], before[rows]
+        )
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_500)
+    blocked = problem.held_out_totals(betas[fold], y, w, decided, before)
+    assert_allclose(blocked, by_fold, rtol=1e-12)

@@ -865,15 +865,36 @@ class _Temperature:
                 )
         return out
 
-    def apply(self, b: float, rows: np.ndarray) -> np.ndarray:
+    def apply(self, b: float | np.ndarray, rows: np.ndarray | slice) -> np.ndarray:
         """``softmax(b log p)`` of the samples ``rows``, ``(k, len(rows))``: scipy's
-        ``softmax`` bit for bit, in one array instead of three."""
-        q = self.log_prob_t[:, rows]
-        q *= b
+        ``softmax`` bit for bit, in one array instead of three. ``b``: one inverse
+        temperature, or one per sample of ``rows``."""
+        q = self.log_prob_t[:, rows] * b
         q -= q.max(axis=0)
         np.exp(q, out=q)
         q /= q.sum(axis=0)
         return q
+
+    def held_out_totals(
+        self,
+        b: np.ndarray,
+        y: np.ndarray,
+        w: np.ndarray,
+        decided_before: np.ndarray,
+        loss_before: np.ndarray,
+    ) -> np.ndarray:
+        """:func:`_held_out_totals` of :meth:`apply` over every sample, each at its own
+        ``b`` (its fold's), in blocks of ``TEMPERATURE_BLOCK`` samples that stay in the
+        cache: each sample's mapped probabilities are the same doubles as its fold's
+        :meth:`apply`, the totals the same sums added in another order (block by block,
+        not fold by fold)."""
+        totals = np.zeros(7)
+        for start in range(0, len(y), TEMPERATURE_BLOCK):
+            rows = slice(start, start + TEMPERATURE_BLOCK)
+            totals += _held_out_totals(
+                self.apply(b[rows], rows), y[rows], w[rows], decided_before[rows], loss_before[rows]
+            )
+        return totals
 
     def fit(
         self, w: np.ndarray, start: float = 1.0, at_start: np.ndarray | None = None
@@ -1041,29 +1062,35 @@ def _multiclass_recalibration(
     ]
     decided_before = pred.predicted()
     total = w.sum()
-    sums = {method: np.zeros(7) for method in MULTICLASS_METHODS}
     scale = float(total / (w @ w))
     with np.errstate(divide="ignore"):
         loss_before = -np.log(np.clip(prob_t[pred.y, np.arange(len(pred))], CLIP, 1.0))
+    isotonic_sums = np.zeros(7)
+    betas = np.full(folds, full_beta)  # each fold's temperature map
     for k in range(folds):
         test = np.flatnonzero(fold == k)
         if not len(test):
             continue
         train_terms = at_full.sum(axis=1) - at_full[:, k]
-        beta = temperature.fit_near(w * (fold != k), full_beta, train_terms)
+        betas[k] = temperature.fit_near(w * (fold != k), full_beta, train_terms)
         train_weight = total - w[test].sum()
         isotonic = np.stack([
             _clip_isotonic(column.predict(k, test, prob_t[c, test]), train_weight * scale)
             for c, column in enumerate(bins)
         ])
-        mapped = {
-            "temperature": temperature.apply(beta, test),
-            "isotonic": isotonic / isotonic.sum(axis=0),
-        }
-        for method, prob in mapped.items():
-            sums[method] += _held_out_totals(
-                prob, pred.y[test], w[test], decided_before[test], loss_before[test]
-            )
+        isotonic_sums += _held_out_totals(
+            isotonic / isotonic.sum(axis=0),
+            pred.y[test],
+            w[test],
+            decided_before[test],
+            loss_before[test],
+        )
+    sums = {
+        "temperature": temperature.held_out_totals(
+            betas[fold], pred.y, w, decided_before, loss_before
+        ),
+        "isotonic": isotonic_sums,
+    }
     methods = {
         method: _summary(before, method, sums[method], total, total * scale, spread)
         for method in MULTICLASS_METHODS
