@@ -246,3 +246,11 @@ def test_numpy_bin_keys_equal_the_bit_patterns_by_hand(bits):
     assert bin_keys(s.astype(np.float32), bits).tolist() == [
         by_hand(float(p)) for p in s.astype(np.float32)
     ]
+
+
+def test_first_largest_is_argmax_with_ties_to_the_lowest_class():
+    rng = np.random.default_rng(15)
+    prob_t = rng.dirichlet(np.ones(6), 5_000).T.copy()
+    prob_t[:, :300] = np.round(prob_t[:, :300], 1)  # ties, some of them at the top
+    prob_t[2, 300:400] = prob_t[4, 300:400] = 0.9
+    assert np.array_equal(recalibrate._first_largest(prob_t), np.argmax(prob_t, axis=0))

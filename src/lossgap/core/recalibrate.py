@@ -1184,6 +1184,20 @@ def _multiclass_recalibration(
     )
 
 
+def _first_largest(prob_t: np.ndarray) -> np.ndarray:
+    """``np.argmax(prob_t, axis=0)`` of finite class rows ``(k, n)``: the first row equal
+    to each column's maximum (ties to the lowest class), at about half the cost (numpy's
+    argmax over the first axis reads the doubles with a stride; its argmax over booleans
+    stops at the first true).
+
+    Examples
+    --------
+    >>> _first_largest(np.array([[0.2, 0.5, 0.4], [0.8, 0.5, 0.1], [0.0, 0.0, 0.5]])).tolist()
+    [1, 0, 2]
+    """
+    return (prob_t == prob_t.max(axis=0)).argmax(axis=0)
+
+
 def _held_out_totals(
     prob_t: np.ndarray,
     y: np.ndarray,
@@ -1195,7 +1209,7 @@ def _held_out_totals(
     capped loss) of mapped probabilities given class by sample, ``(k, n)``;
     ``loss_before`` is each sample's capped loss as given."""
     true_prob = prob_t[y, np.arange(len(y))]
-    decided = np.argmax(prob_t, axis=0)
+    decided = _first_largest(prob_t)
     with np.errstate(divide="ignore"):
         loss = w @ -np.log(true_prob)
     gain = loss_before + np.log(np.clip(true_prob, CLIP, 1.0))
