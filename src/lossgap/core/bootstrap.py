@@ -68,7 +68,7 @@ from lossgap.core.metrics import (
 )
 from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
-from lossgap.core.rows import in_content_order
+from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import ScoreTable, Tally
 from lossgap.core.uncertainty import effective_scale, z_value
 
@@ -495,14 +495,17 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
     pred = in_content_order(pred)  # each row's draws depend on the data, not its order
     n, k = len(pred), pred.n_classes
     keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
-    y, prob = pred.y[keep], pred.prob[keep]
+    # the kept samples' own losses: each sample's numbers are its row's alone, so the same
+    # doubles as the whole's taken at ``keep``, without computing the n - MAX_UNITS others
+    kept = subset(pred, keep)
+    y, prob = kept.y, kept.prob
     if pred.sample_weight is None:
         weight = np.ones(n)
     else:  # effective weights: their scale carries no information
         w = pred.sample_weight
         weight = _effective_counts(w, float(w.sum() / (w @ w)))
-    losses, briers = sample_log_loss(pred)[keep], sample_brier(pred)[keep]
-    decided = pred.predicted()[keep]
+    losses, briers = sample_log_loss(kept), sample_brier(kept)
+    decided = kept.predicted()
     # the confusion metrics read the diagonal and the margins only (Margins): k values
     # each, not the k * k cells
     correct = np.flatnonzero(decided == y)

@@ -584,6 +584,26 @@ class Predictions:
             return both
         return self.prob
 
+    def class_rows(self) -> np.ndarray:
+        """Probabilities as contiguous class rows, ``(k, n)`` (binary: ``(2, n)``).
+
+        Computed once and kept for these probabilities (validated predictions do not
+        change; a subset of the rows computes its own); do not modify the array returned.
+        The Tally's class columns, the temperature's log-probabilities and the
+        cross-fitting's gathers all run along contiguous rows, and one transposed copy
+        serves them all.
+
+        Examples
+        --------
+        >>> pred = Predictions([0, 2], [[0.5, 0.3, 0.2], [0.1, 0.1, 0.8]])
+        >>> pred.class_rows()[2].tolist()
+        [0.2, 0.8]
+        """
+        kept = self.__dict__.get("_class_rows")
+        if kept is None or kept[0] is not self.prob:
+            kept = self._class_rows = (self.prob, np.ascontiguousarray(self.class_prob.T))
+        return kept[1]
+
     def predicted(self) -> np.ndarray:
         """Predicted class index: ``p >= threshold`` (binary) or argmax, ties to the lowest.
 

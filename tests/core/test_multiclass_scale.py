@@ -1,0 +1,256 @@
+"""Multiclass evaluations past the cap of distinct scores (issue 17, item 4): what the
+fast paths give against the exact or sorting paths, within each stated bound."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from lossgap import Predictions, Tally
+from lossgap.core import diagnostics, recalibrate
+from lossgap.core.diagnostics import (
+    CONSISTENCY_PRECISION,
+    calibrated_concentration,
+    loss_concentration,
+    true_class_cells,
+)
+from lossgap.core.tally import NumpyOps
+
+
+def _softmax_data(seed: int, n: int, k: int, weighted: bool = False):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0.0, 2.0, (n, k))
+    prob = np.exp(logits - logits.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    y = (prob.cumsum(axis=1) > rng.uniform(size=(n, 1))).argmax(axis=1)
+    w = rng.uniform(0.0, 2.0, n) if weighted else None
+    return y, prob, w
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multiclass_columns_past_the_cap_bin_without_sorting(weighted, monkeypatch):
+    """Every class column and the top-label column past the cap bin in one pass: no sort
+    of the rows, and the same tables as sorting then compressing (bins, weights and
+    extremes equal; the bins' score sums added in another order)."""
+    n = 20_000
+    y, prob, w = _softmax_data(5, n, 4, weighted)
+    pred = Predictions(y, prob, sample_weight=w)
+    general = Tally.from_predictions(pred, max_distinct=10**9)
+    sort, argsort = NumpyOps.sort, NumpyOps.argsort
+
+    def no_long_sort(fn):
+        def sorting(x):
+            assert len(x) < n, "sorted the rows"
+            return fn(x)
+
+        return staticmethod(sorting)
+
+    monkeypatch.setattr(NumpyOps, "sort", no_long_sort(sort))
+    monkeypatch.setattr(NumpyOps, "argsort", no_long_sort(argsort))
+    fast = Tally.from_predictions(pred, max_distinct=2000)
+    assert all(t.compressed for t in fast.tables) and fast.top_label.compressed
+    for a, exact in zip(
+        [*fast.tables, fast.top_label], [*general.tables, general.top_label], strict=True
+    ):
+        b = exact.compress()
+        assert np.array_equal(a.bins, b.bins)
+        assert np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
+        if weighted:
+            assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-12)
+        else:
+            assert np.array_equal(a.weights, b.weights)  # counts: exact
+        assert_allclose(a.scores, b.scores, rtol=1e-12)
+        assert a.max_distinct == 2000
+
+
+def test_multiclass_columns_of_few_distinct_scores_stay_exact():
+    # 5,000 rows whose columns hold at most 900 distinct scores under a cap of 1,000
+    rng = np.random.default_rng(6)
+    rows = rng.dirichlet(np.ones(3), 900)
+    prob = rows[rng.integers(0, 900, 5000)]
+    y = rng.integers(0, 3, 5000)
+    tally = Tally.from_predictions(Predictions(y, prob), max_distinct=1000)
+    exact = Tally.from_predictions(Predictions(y, prob), max_distinct=10**9)
+    assert not tally.compressed and not tally.top_label.compressed
+    for a, b in zip(tally.tables, exact.tables, strict=True):
+        assert np.array_equal(a.scores, b.scores) and np.array_equal(a.weights, b.weights)
+
+
+def _tempered(seed: int, n: int, k: int, temperature: float) -> Tally:
+    y, prob, _ = _softmax_data(seed, n, k)
+    q = prob ** (1 / temperature)
+    return Tally.from_predictions(Predictions(y, q / q.sum(axis=1, keepdims=True)))
+
+
+@pytest.mark.parametrize("n", [3_000, 30_000, 200_000])
+@pytest.mark.parametrize("k", [3, 10])
+@pytest.mark.parametrize("temperature", [0.6, 1.0, 2.0])
+def test_multiclass_pooled_half_loss_share_is_within_its_stated_precision(n, k, temperature):
+    tally = _tempered(n + k, n, k, temperature)
+    exact = loss_concentration(*true_class_cells(tally)).half_loss_sample_share
+    pooled = calibrated_concentration(tally).pooled_share
+    assert abs(pooled - exact) <= CONSISTENCY_PRECISION + 1 / n
+
+
+@pytest.mark.parametrize(("k", "temperature"), [(3, 1.0), (10, 2.0)])
+def test_multiclass_pooled_calibrated_null_matches_the_unpooled_one(k, temperature, monkeypatch):
+    # the calibrated median on 2,000 runs per column against the unpooled tables' (10,000
+    # rows each): within the pooling's precision and the Monte-Carlo error of two medians
+    # of 100 draws (about 1.25 null sds / 10 each)
+    tally = _tempered(7, 10_000, k, temperature)
+    pooled = calibrated_concentration(tally, seed=1)
+    monkeypatch.setattr(diagnostics, "CONSISTENCY_ROWS", 10**9)
+    monkeypatch.setattr(diagnostics, "CONSISTENCY_CELLS", 10**9)
+    exact = calibrated_concentration(tally, seed=1)
+    spread = (exact.calibrated_median - exact.calibrated_low) / 2.33
+    bound = CONSISTENCY_PRECISION + 3 * np.sqrt(2) * 1.25 * spread / 10
+    assert abs(pooled.calibrated_median - exact.calibrated_median) <= bound
+
+
+@pytest.mark.parametrize("b", [0.7, 1.0, 1.6, -0.5])
+def test_temperature_passes_in_blocks_give_the_same_doubles(b, monkeypatch):
+    y, prob, _ = _softmax_data(8, 40_000, 6)
+    pred = Predictions(y, prob)
+    problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 3_000)  # a ragged last block
+    blocked = problem.parts(b, third=True)
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 10**9)
+    whole = problem.parts(b, third=True)
+    assert np.array_equal(blocked, whole)
+    assert np.array_equal(problem.parts(b), whole[:3])
+
+
+
+def test_isotonic_bins_without_weights_equal_unit_weights():
+    y, prob, _ = _softmax_data(10, 30_000, 4)
+    fold = np.random.default_rng(1).integers(0, 5, len(y))
+    ones = recalibrate._class_bins(prob[:, 2], y == 2, np.ones(len(y)), fold, 5)
+    counted = recalibrate._class_bins(prob[:, 2], y == 2, None, fold, 5)
+    for name in ("index", "weights", "score_sum"):
+        assert np.array_equal(getattr(ones, name), getattr(counted, name)), name
+    assert counted.weights.dtype == np.float64
+
+
+def test_a_prefix_of_few_distinct_scores_still_finds_the_many_after_it(monkeypatch):
+    # the first 2 x cap rows hold 10 distinct scores, the rest thousands: the hash of the
+    # prefix cannot prove the cap exceeded, the whole column's does (no sort of the rows)
+    rng = np.random.default_rng(11)
+    y, prob, _ = _softmax_data(11, 8_000, 3)
+    prob[:2_000] = rng.dirichlet(np.ones(3), 10)[rng.integers(0, 10, 2_000)]
+    pred = Predictions(y, prob)
+    exact = Tally.from_predictions(pred, max_distinct=10**9)
+
+    def no_sort(x):
+        raise AssertionError("sorted the rows")
+
+    monkeypatch.setattr(NumpyOps, "sort", staticmethod(no_sort))
+    fast = Tally.from_predictions(pred, max_distinct=1_000)
+    for a, b in zip(fast.tables, exact.tables, strict=True):
+        assert a.compressed
+        assert np.array_equal(a.bins, b.compress().bins)
+        assert np.array_equal(a.weights, b.compress().weights)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+def test_the_bootstraps_kept_samples_losses_are_the_wholes_at_those_rows(from_logits):
+    from lossgap.core.losses import sample_brier, sample_log_loss
+    from lossgap.core.rows import subset
+
+    y, prob, w = _softmax_data(12, 30_000, 7, weighted=True)
+    values = np.log(prob) + 0.3 if from_logits else prob
+    pred = Predictions(y, values, from_logits=from_logits, sample_weight=w)
+    keep = np.sort(np.random.default_rng(2).choice(len(y), 10_000, replace=False))
+    kept = subset(pred, keep)
+    assert np.array_equal(sample_log_loss(kept), sample_log_loss(pred)[keep])
+    assert np.array_equal(sample_brier(kept), sample_brier(pred)[keep])
+    assert np.array_equal(kept.predicted(), pred.predicted()[keep])
+
+
+def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch):
+    """Every sample mapped at its fold's temperature, block by block: each sample's
+    probabilities the same doubles as its fold's, the totals the folds' to rounding."""
+    y, prob, w = _softmax_data(13, 20_000, 5, weighted=True)
+    pred = Predictions(y, prob, sample_weight=w)
+    problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
+    fold = np.random.default_rng(3).integers(0, 5, len(y))
+    betas = np.array([0.8, 1.0, 1.1, 1.3, 0.95])
+    decided = pred.predicted()
+    before = -np.log(np.clip(prob[np.arange(len(y)), y], recalibrate.CLIP, 1.0))
+    by_fold = np.zeros(7)
+    for k, beta in enumerate(betas):
+        rows = np.flatnonzero(fold == k)
+        mapped = problem.apply(beta, rows)
+        assert np.array_equal(mapped, problem.apply(betas[fold][rows], rows))
+        by_fold += recalibrate._held_out_totals(
+            mapped, y[rows], w[rows], decided[rows], before[rows]
+        )
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_500)
+    blocked = problem.held_out_totals(betas[fold], y, w, decided, before)
+    assert_allclose(blocked, by_fold, rtol=1e-12)
+
+
+def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(monkeypatch):
+    """The cross-fitting's isotonic figures against a plain reference: each fold's maps
+    fitted and applied with np.interp, clipped, renormalised and summed fold by fold."""
+    y, prob, w = _softmax_data(14, 12_000, 4, weighted=True)
+    pred = Predictions(y, prob, sample_weight=w)
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_000)
+    before = {"log_loss": 1.0, "brier": 0.5, "accuracy": 0.5}
+    got = recalibrate._multiclass_recalibration(pred, before, 5, 0, 0.01).methods["isotonic"]
+    ordered = recalibrate.in_content_order(pred)
+    fold = np.random.default_rng(0).integers(0, 5, len(y))
+    ww, yy, p = ordered.sample_weight, ordered.y, ordered.prob
+    bins = [recalibrate._class_bins(p[:, c], yy == c, ww, fold, 5) for c in range(4)]
+    scale = ww.sum() / (ww @ ww)
+    log_before = -np.log(np.clip(p[np.arange(len(yy)), yy], recalibrate.CLIP, 1.0))
+    totals = np.zeros(7)
+    for k in range(5):
+        test = fold == k
+        n_train = (ww.sum() - ww[test].sum()) * scale
+        mapped = np.stack([
+            recalibrate._clip_isotonic(column.fit(k).predict(p[test, c]), n_train)
+            for c, column in enumerate(bins)
+        ])
+        totals += recalibrate._held_out_totals(
+            mapped / mapped.sum(axis=0), yy[test], ww[test], ordered.predicted()[test],
+            log_before[test],
+        )
+    total = ww.sum()
+    assert got.log_loss_after == pytest.approx(totals[0] / total, rel=1e-12)
+    assert got.brier_after == pytest.approx(totals[1] / total, rel=1e-12)
+    assert got.accuracy_after == pytest.approx(totals[2] / total, rel=1e-12)
+    assert got.log_loss_gain == pytest.approx(totals[4] / total, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("bits", [2, 5, 11, 14])
+def test_numpy_bin_keys_equal_the_bit_patterns_by_hand(bits):
+    import struct
+
+    from lossgap.core.tally import bin_keys
+
+    rng = np.random.default_rng(bits)
+    edges = [0.0, -0.0, 1.0, 0.5, 0.5 + 2**-53, 0.5 - 2**-54, 1e-300, 5e-324, 1 - 2**-53]
+    s = np.concatenate([edges, rng.uniform(size=500), rng.beta(0.05, 0.05, 500)])
+
+    def by_hand(p: float) -> int:
+        def pattern(x: float) -> int:
+            return struct.unpack("<q", struct.pack("<d", x + 0.0))[0]
+
+        shift = 52 - bits
+        if p <= 0.5:
+            return pattern(p) >> shift
+        return 2 * (pattern(0.5) >> shift) + 1 - (pattern(1.0 - p) >> shift)
+
+    assert bin_keys(s, bits).tolist() == [by_hand(float(p)) for p in s]
+    assert bin_keys(s.astype(np.float32), bits).tolist() == [
+        by_hand(float(p)) for p in s.astype(np.float32)
+    ]
+
+
+def test_first_largest_is_argmax_with_ties_to_the_lowest_class():
+    rng = np.random.default_rng(15)
+    prob_t = rng.dirichlet(np.ones(6), 5_000).T.copy()
+    prob_t[:, :300] = np.round(prob_t[:, :300], 1)  # ties, some of them at the top
+    prob_t[2, 300:400] = prob_t[4, 300:400] = 0.9
+    assert np.array_equal(recalibrate._first_largest(prob_t), np.argmax(prob_t, axis=0))
