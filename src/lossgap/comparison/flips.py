@@ -23,12 +23,13 @@ _BLOCK = 1 << 16
 _ID_BLOCK = 1 << 13
 
 
-def boundary_distance(pred: Predictions) -> np.ndarray:
+def boundary_distance(pred: Predictions, *, out: np.ndarray | None = None) -> np.ndarray:
     """How much probability must move for each sample's decision to change.
 
     Binary: ``|p - threshold|``. Multiclass: ``|p_true - max_{j != true} p_j| / 2``,
     the probability that must pass from one class to the other for the true class to
     win or lose the argmax (for binary labels at threshold 0.5 both rules agree).
+    ``out``: where to write it (float64, shape (n,)).
 
     Examples
     --------
@@ -38,11 +39,12 @@ def boundary_distance(pred: Predictions) -> np.ndarray:
     [0.1, 0.0]
     """
     if pred.task == "binary":
-        return np.abs(pred.prob - pred.threshold)
+        distance = np.subtract(pred.prob, pred.threshold, out=out)
+        return np.abs(distance, out=distance)
     rows = np.arange(len(pred))
     others = pred.prob.copy()
     others[rows, pred.y] = -np.inf
-    return np.abs(true_class_prob(pred) - others.max(axis=1)) / 2.0
+    return np.divide(np.abs(true_class_prob(pred) - others.max(axis=1)), 2.0, out=out)
 
 
 @dataclass(frozen=True)
