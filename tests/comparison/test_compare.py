@@ -308,6 +308,8 @@ BAD = [
     ({"a": [0.2, 0.8, 0.6], 3: [0.1, 0.9, 0.5]}, {}, r"model names must be non-empty strings"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 1.9, 0.5]}, {}, r"model 'b': column 'b' holds 1.9 at row 1"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9]}, {}, r"model 'b': lengths differ"),
+    ({"a": [0.2, 0.8, 0.6], "b": [0.1, np.nan, 0.5]}, {}, r"model 'b': column 'b' has NaN"),
+    ({"a": [0.2, 0.8, 0.6], "b": ["0.1", "x", "0.5"]}, {}, r"model 'b': column 'b' holds text"),
     (
         {"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"by": "accuracy"},
         r"cannot rank by 'accuracy'",
@@ -323,6 +325,26 @@ def test_bad_input_raises_one_line(models, kwargs, pattern):
     with pytest.raises(InputError, match=pattern) as info:
         lossgap.compare(models, [0, 1, 1], **kwargs)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"positive": "cat"}, {"from_logits": True, "threshold": 0.3}, {"ids": list("abcdef")}],
+)
+def test_later_models_share_the_validated_labels(options):
+    """Every binary model after the first takes its labels, classes and ids from the
+    first (validated once) and is the Predictions the constructor would build."""
+    labels = ["dog", "cat", "dog", "dog", "cat", "cat"]
+    models = {"a": [0.9, 0.2, 0.6, 0.7, 0.1, 0.4], "b": [0.8, 0.3, 0.4, 0.9, 0.2, 0.6]}
+    if options.get("from_logits"):
+        models = {k: [4 * v - 2 for v in p] for k, p in models.items()}
+    preds = predictions_from_arrays(models, labels, **options)
+    first, second = preds["a"], preds["b"]
+    built = lossgap.Predictions(labels, models["b"], prob_names=["b"], **options)
+    assert second.y is first.y and second.ids is first.ids
+    for attribute in ("y", "ids", "prob", "logits", "classes", "threshold", "prob_names"):
+        assert np.array_equal(getattr(second, attribute), getattr(built, attribute))
+    assert np.array_equal(second.predicted(), built.predicted())
 
 
 def test_models_with_different_classes_are_refused():

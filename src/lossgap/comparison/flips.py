@@ -10,6 +10,7 @@ sample lies within ``near`` of the decision boundary under both models
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,7 +77,9 @@ class FlipTables:
         return self.n - self.both - self.a_only - self.a_only.T
 
 
-def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> FlipTables:
+def flip_tables(
+    correct: np.ndarray, near: np.ndarray, loss: np.ndarray | Callable[[np.ndarray], np.ndarray]
+) -> FlipTables:
     """Count the paired 2x2 tables and the near-threshold flips of every pair.
 
     Parameters
@@ -84,8 +87,9 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
     correct, near : ndarray of bool, shape (m, n)
         Whether each model's decision is right, and whether the sample lies near its
         decision boundary; one row per model.
-    loss : ndarray of float64, shape (m, n)
-        Finite per-sample losses.
+    loss : ndarray of float64, shape (m, n), or callable
+        Finite per-sample losses, or a function that gives their ``(m, len)`` columns
+        for an array of sample indices (read only where flips lie near the threshold).
 
     Returns
     -------
@@ -120,7 +124,11 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
         right, close = correct[:, index], near[:, index]
         g1 = (right & close).astype(np.float64)
         g2 = (~right & close).astype(np.float64)
-        block_loss = loss[:, index]
+        # computed losses are laid out as a gathered copy is (each sample's column
+        # contiguous), so the products below add in the same order: the same doubles
+        block_loss = (
+            loss[:, index] if isinstance(loss, np.ndarray) else np.asfortranarray(loss(index))
+        )
         near_a_only += g1 @ g2.T
         p += (g1 * block_loss) @ g2.T
         q += g1 @ (g2 * block_loss).T

@@ -25,6 +25,7 @@ from lossgap.core.paired import (
     AucColumn,
     Interval,
     auc_influence,
+    cross_products_about,
     delong_covariance,
     delong_difference,
     holm,
@@ -360,14 +361,20 @@ def _paired(
     """:func:`paired_comparisons` of filled columns (``auc_cov``: their DeLong covariance)."""
     first = columns.first
     with one_blas_thread():
-        tables = flip_tables(columns.correct, columns.near, columns.loss)
+        tables = flip_tables(
+            columns.correct, columns.near, lambda index: columns.rows("loss", index)
+        )
         intervals = {
             "accuracy": paired_proportion_difference(
                 *(t[pairs[:, 0], pairs[:, 1]] for t in _table_cells(tables)),
                 confidence=confidence,
             ),
-            "log_loss": paired_mean_difference(columns.loss, pairs, confidence=confidence),
-            "brier": paired_mean_difference(columns.brier, pairs, confidence=confidence),
+            "log_loss": paired_mean_difference(
+                None, pairs, confidence=confidence, moments=columns.moments("loss")
+            ),
+            "brier": paired_mean_difference(
+                None, pairs, confidence=confidence, moments=columns.moments("brier")
+            ),
             "roc_auc": delong_difference(
                 columns.auc,
                 columns.y_grouped,
@@ -401,25 +408,28 @@ def _paired(
 
 
 class _Columns:
-    """The ``(m, n)`` per-sample matrices, filled one model (row) at a time.
+    """The per-sample columns of every model (one row per model), filled a model at a time.
 
-    Every row is written in place (at 1e6 samples each fresh 8 MB temporary costs page
-    faults). The DeLong terms are stored with the samples grouped by class (``strata``,
-    a stable order), so each class's covariance reads one slice (:func:`delong_covariance`
-    of ``auc`` and ``y_grouped``); ``auc_sums`` keeps each row's sum in sample order.
+    Correctness and nearness are kept as ``(m, n)`` matrices, the DeLong terms too, with
+    the samples grouped by class (``strata``, a stable order) so each class's covariance
+    reads one slice (:func:`delong_covariance` of ``auc`` and ``y_grouped``); each row's
+    sum is kept in sample order (``auc_sums``). The log losses and Brier scores are not
+    kept: their means come from each model's pass, and :meth:`rows` computes their
+    blocks again for the paired tests (the same doubles: at 50 models x 1e6 the first
+    writes of two more 400 MB matrices cost more than computing them twice).
     """
 
     def __init__(self, first: Predictions, m: int) -> None:
         n = len(first)
         self.first = first
         self.ids = first.ids
-        self.loss = np.empty((m, n))
-        self.brier = np.empty((m, n))
+        self.preds: list[Predictions] = []
         self.auc = np.empty((m, n))
         self.auc_sums = np.empty(m)
         self.correct = np.empty((m, n), dtype=bool)
         self.near = np.empty((m, n), dtype=bool)
         self.infinite = np.zeros(m, dtype=np.int64)
+        self.means = {name: np.empty(m) for name in ("loss", "log_loss", "clipped", "brier")}
         self.strata = np.argsort(first.y, kind="stable")
         self.y_grouped = first.y[self.strata]
         self._scratch = np.empty(n)
@@ -431,12 +441,16 @@ class _Columns:
             self.curves = [AucColumn(c, 1.0 / k) for c in range(k)]
 
     def add(self, j: int, pred: Predictions, near: float) -> None:
-        loss = sample_log_loss(pred, out=self.loss[j])
+        self.preds.append(pred)
+        loss = sample_log_loss(pred, out=self._scratch)
         # An infinite loss has no finite paired difference: use the documented cap.
         self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(loss.max()) else 0
+        self.means["log_loss"][j] = np.inf if self.infinite[j] else loss.mean()
         if self.infinite[j]:
             np.minimum(loss, MAX_CLIPPED_LOSS, out=loss)
-        sample_brier(pred, out=self.brier[j])
+        self.means["loss"][j] = loss.mean()  # as the paired tests read the losses
+        self.means["clipped"][j] = np.minimum(loss, MAX_CLIPPED_LOSS, out=loss).mean()
+        self.means["brier"][j] = sample_brier(pred, out=self._scratch).mean()
         if pred.task == "binary":  # p >= threshold agrees with a positive label
             np.greater_equal(pred.prob, pred.threshold, out=self.correct[j])
             np.equal(self.correct[j], self._positive, out=self.correct[j])
@@ -451,6 +465,27 @@ class _Columns:
         self.auc_sums[j] = psi.sum()
         np.take(psi, self.strata, out=self.auc[j])
 
+    def rows(self, what: str, samples: slice | np.ndarray) -> np.ndarray:
+        """The ``(m, len)`` log losses (``"loss"``, capped as in :meth:`add`) or Brier
+        scores (``"brier"``) of the given samples, computed again from the predictions."""
+        width = len(self.ids[samples])
+        out = np.empty((len(self.preds), width))
+        for j, pred in enumerate(self.preds):
+            part = pred.take(samples)
+            if what == "brier":
+                sample_brier(part, out=out[j])
+            elif self.infinite[j]:
+                np.minimum(sample_log_loss(part, out=out[j]), MAX_CLIPPED_LOSS, out=out[j])
+            else:
+                sample_log_loss(part, out=out[j])
+        return out
+
+    def moments(self, what: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """Means and centred cross-products of the rows of ``what`` (``"loss"``, ``"brier"``)."""
+        n = len(self.ids)
+        mean = self.means[what]
+        return mean, cross_products_about(lambda index: self.rows(what, index), mean, n), n
+
     def scores(self, auc_cov: np.ndarray, confidence: float) -> list[dict[str, MetricValue]]:
         """Each model's ranking scores from its rows (``detail="scores"``).
 
@@ -459,7 +494,7 @@ class _Columns:
         interval for accuracy; the (macro) ROC AUC from the DeLong terms, with the
         interval of the diagonal of their covariance ``auc_cov``, clipped to [0, 1].
         """
-        n = self.loss.shape[1]
+        n = len(self.ids)
         z = z_value(confidence)
         accuracy = np.count_nonzero(self.correct, axis=1) / n
         low, high = wilson(accuracy, n, confidence)
@@ -467,14 +502,11 @@ class _Columns:
         half = z * np.sqrt(np.diagonal(auc_cov))
         out = []
         for j in range(len(accuracy)):
-            clipped = float(np.minimum(self.loss[j], MAX_CLIPPED_LOSS).mean())
             out.append(
                 {
-                    "log_loss": MetricValue(
-                        float("inf") if self.infinite[j] else float(self.loss[j].mean())
-                    ),
-                    "log_loss_clipped": MetricValue(clipped),
-                    "brier": MetricValue(float(self.brier[j].mean())),
+                    "log_loss": MetricValue(float(self.means["log_loss"][j])),
+                    "log_loss_clipped": MetricValue(float(self.means["clipped"][j])),
+                    "brier": MetricValue(float(self.means["brier"][j])),
                     "accuracy": MetricValue(
                         float(accuracy[j]), float(low[j]), float(high[j]), "wilson"
                     ),

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -170,15 +170,45 @@ def centered_cross_products(
     """
     m = x.shape[0]
     count = x.shape[1] if samples is None else len(samples)
-    cross = np.zeros((m, m))
     if count == 0:
-        return np.full(m, np.nan), cross, 0
+        return np.full(m, np.nan), np.zeros((m, m)), 0
     mean = (x if samples is None else x[:, samples]).mean(axis=1)
+    if samples is None:
+        return mean, cross_products_about(lambda index: x[:, index], mean, count), count
+    return mean, cross_products_about(lambda index: x[:, samples[index]], mean, count), count
+
+
+def cross_products_about(
+    columns: Callable[[slice], np.ndarray], mean: np.ndarray, count: int
+) -> np.ndarray:
+    """``sum_i (x_i - mean)(x_i - mean)^T`` over ``count`` samples, a block at a time.
+
+    Parameters
+    ----------
+    columns : callable
+        ``columns(rows)`` gives the ``(m, len)`` values of the samples in the slice
+        ``rows``: read from a matrix, or computed on demand so that the ``(m, n)``
+        matrix never exists (at 50 models x 1e6 samples, 400 MB whose first writes cost
+        more than computing the blocks again).
+    mean : ndarray of shape (m,)
+    count : int
+
+    Returns
+    -------
+    ndarray of shape (m, m)
+        The same doubles whichever way the blocks come (they have the same shapes).
+
+    Examples
+    --------
+    >>> x = np.array([[1.0, 3.0, 5.0], [2.0, 6.0, 7.0]])
+    >>> cross_products_about(lambda rows: x[:, rows], x.mean(axis=1), 3).tolist()
+    [[8.0, 10.0], [10.0, 14.0]]
+    """
+    cross = np.zeros((len(mean), len(mean)))
     for start in range(0, count, _BLOCK):
-        index = slice(start, start + _BLOCK)
-        block = (x[:, index] if samples is None else x[:, samples[index]]) - mean[:, None]
+        block = columns(slice(start, min(start + _BLOCK, count))) - mean[:, None]
         cross += block @ block.T
-    return mean, cross, count
+    return cross
 
 
 def pair_variances(cross: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -191,7 +221,11 @@ def pair_variances(cross: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 
 def paired_mean_difference(
-    x: np.ndarray, pairs: np.ndarray, *, confidence: float = 0.95
+    x: np.ndarray | None,
+    pairs: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    moments: tuple[np.ndarray, np.ndarray, int] | None = None,
 ) -> Interval:
     """Paired t interval and test for the mean of per-sample differences ``x_a - x_b``.
 
@@ -202,6 +236,9 @@ def paired_mean_difference(
     pairs : ndarray of int, shape (p, 2)
         Column indices ``(a, b)`` of each pair.
     confidence : float, default=0.95
+    moments : (mean, cross, n), default=None
+        :func:`centered_cross_products` of ``x`` when the caller has them (then ``x``
+        may be None).
 
     Returns
     -------
@@ -222,7 +259,10 @@ def paired_mean_difference(
     >>> round(float(r.value[0]), 4), round(float(r.p_value[0]), 4)
     (-0.125, 0.2394)
     """
-    mean, cross, n = centered_cross_products(x)
+    if moments is None:
+        assert x is not None
+        moments = centered_cross_products(x)
+    mean, cross, n = moments
     a, b = pairs[:, 0], pairs[:, 1]
     d = mean[a] - mean[b]
     se = np.sqrt(pair_variances(cross, pairs) / max(n - 1, 1) / n)
