@@ -111,27 +111,48 @@ def flip_tables(
     ([[3.0, 1.0], [1.0, 2.0]], [[0.0, 2.0], [1.0, 0.0]])
     """
     m, n = correct.shape
+    width = min(_BLOCK, n)
+    # every block is written into buffers kept for the call: at 50 models a fresh block
+    # costs page faults on each of its 26 MB (the counts are exact in any layout; the
+    # loss products keep the layout of a gathered copy, columns contiguous, so they add
+    # in the order they always did)
+    counts32 = np.empty((m, width), np.float32)
+    flags = np.empty((m, width), bool)
+    g1, g2, weighted, block_loss = (np.empty((m, width), order="F") for _ in range(4))
+    right, close = np.empty((m, width), bool, order="F"), np.empty((m, width), bool, order="F")
     both = np.zeros((m, m))
+    keep = np.empty(n, bool)
     for start in range(0, n, _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        size = len(keep[rows])
         # float32 counts are exact below 2^24 (a block holds 2^16 samples) and their
         # products run twice as fast; the sums over blocks are kept in float64
-        block = correct[:, start : start + _BLOCK].astype(np.float32)
+        block = counts32[:, :size]
+        np.copyto(block, correct[:, rows])
         both += block @ block.T
+        # the samples some model gets right and another wrong, both near the boundary
+        some_right = np.logical_and(correct[:, rows], near[:, rows], out=flags[:, :size])
+        keep[rows] = some_right.any(axis=0)
+        some_wrong = np.greater(near[:, rows], correct[:, rows], out=flags[:, :size])
+        keep[rows] &= some_wrong.any(axis=0)
     near_a_only, p, q = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
-    samples = np.flatnonzero((correct & near).any(axis=0) & (~correct & near).any(axis=0))
+    samples = np.flatnonzero(keep)
     for start in range(0, len(samples), _BLOCK):
         index = samples[start : start + _BLOCK]
-        right, close = correct[:, index], near[:, index]
-        g1 = (right & close).astype(np.float64)
-        g2 = (~right & close).astype(np.float64)
-        # computed losses are laid out as a gathered copy is (each sample's column
-        # contiguous), so the products below add in the same order: the same doubles
-        block_loss = (
-            loss[:, index] if isinstance(loss, np.ndarray) else np.asfortranarray(loss(index))
-        )
-        near_a_only += g1 @ g2.T
-        p += (g1 * block_loss) @ g2.T
-        q += g1 @ (g2 * block_loss).T
+        size = len(index)
+        r, c = right[:, :size], close[:, :size]
+        np.take(correct, index, axis=1, out=r, mode="clip")  # (valid indices: "clip"
+        np.take(near, index, axis=1, out=c, mode="clip")  # writes out unbuffered)
+        a, b, w, losses = g1[:, :size], g2[:, :size], weighted[:, :size], block_loss[:, :size]
+        np.logical_and(r, c, out=a)  # right and near, as 0.0 or 1.0
+        np.greater(c, r, out=b)  # wrong and near
+        if isinstance(loss, np.ndarray):
+            np.take(loss, index, axis=1, out=losses, mode="clip")
+        else:
+            np.copyto(losses, loss(index))
+        near_a_only += a @ b.T
+        p += np.multiply(a, losses, out=w) @ b.T
+        q += a @ np.multiply(b, losses, out=w).T
     counts = np.diag(both)
     return FlipTables(
         n=n,

@@ -433,6 +433,7 @@ class _Columns:
         self.strata = np.argsort(first.y, kind="stable")
         self.y_grouped = first.y[self.strata]
         self._scratch = np.empty(n)
+        self._rows: np.ndarray | None = None
         self._positive = first.y == 1
         k = first.n_classes
         if first.task == "binary":
@@ -467,9 +468,12 @@ class _Columns:
 
     def rows(self, what: str, samples: slice | np.ndarray) -> np.ndarray:
         """The ``(m, len)`` log losses (``"loss"``, capped as in :meth:`add`) or Brier
-        scores (``"brier"``) of the given samples, computed again from the predictions."""
+        scores (``"brier"``) of the given samples, computed again from the predictions
+        into a buffer that the next call overwrites."""
         width = len(self.ids[samples])
-        out = np.empty((len(self.preds), width))
+        if self._rows is None or self._rows.shape[1] < width:
+            self._rows = np.empty((len(self.preds), width))  # kept: no page faults
+        out = self._rows[:, :width]
         for j, pred in enumerate(self.preds):
             part = pred.take(samples)
             if what == "brier":
