@@ -435,15 +435,28 @@ class _Columns:
         self._scratch = np.empty(n)
         self._rows: np.ndarray | None = None
         self._positive = first.y == 1
+        # p * sign + offset is true_class_prob's p or 1 - p, the same doubles (p * 1 + 0
+        # and p * -1 + 1 are exact), without its masked copy: 1 ms against 5-9 at 1e6
+        self._sign = np.where(self._positive, 1.0, -1.0)
+        self._offset = np.where(self._positive, 0.0, 1.0)
         k = first.n_classes
         if first.task == "binary":
             self.curves = [AucColumn(1, 1.0)]
         else:
             self.curves = [AucColumn(c, 1.0 / k) for c in range(k)]
 
+    def _log_loss(self, pred: Predictions, rows: slice | np.ndarray, out: np.ndarray) -> None:
+        """``sample_log_loss`` of ``pred`` on ``rows`` (``pred`` holds only those rows)."""
+        if pred.task == "binary" and pred.logits is None:
+            np.multiply(pred.prob, self._sign[rows], out=out)
+            sample_log_loss(pred, np.add(out, self._offset[rows], out=out), out=out)
+        else:
+            sample_log_loss(pred, out=out)
+
     def add(self, j: int, pred: Predictions, near: float) -> None:
         self.preds.append(pred)
-        loss = sample_log_loss(pred, out=self._scratch)
+        loss = self._scratch
+        self._log_loss(pred, slice(None), loss)
         # An infinite loss has no finite paired difference: use the documented cap.
         self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(loss.max()) else 0
         self.means["log_loss"][j] = np.inf if self.infinite[j] else loss.mean()
@@ -464,7 +477,7 @@ class _Columns:
             scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
         psi = auc_influence(scores, pred.y, self.curves, out=self._scratch)
         self.auc_sums[j] = psi.sum()
-        np.take(psi, self.strata, out=self.auc[j])
+        np.take(psi, self.strata, out=self.auc[j], mode="clip")  # "raise" copies via a temporary
 
     def rows(self, what: str, samples: slice | np.ndarray) -> np.ndarray:
         """The ``(m, len)`` log losses (``"loss"``, capped as in :meth:`add`) or Brier
@@ -478,10 +491,10 @@ class _Columns:
             part = pred.take(samples)
             if what == "brier":
                 sample_brier(part, out=out[j])
-            elif self.infinite[j]:
-                np.minimum(sample_log_loss(part, out=out[j]), MAX_CLIPPED_LOSS, out=out[j])
-            else:
-                sample_log_loss(part, out=out[j])
+                continue
+            self._log_loss(part, samples, out[j])
+            if self.infinite[j]:
+                np.minimum(out[j], MAX_CLIPPED_LOSS, out=out[j])
         return out
 
     def moments(self, what: str) -> tuple[np.ndarray, np.ndarray, int]:
