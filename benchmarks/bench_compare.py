@@ -44,7 +44,7 @@ from bench_explain import child_cpu  # a sibling script: Python puts benchmarks/
 import lossgap
 from lossgap import Predictions
 from lossgap.comparison.pipeline import AUTO_FULL_CELLS, paired_comparisons
-from lossgap.core.paired import COMPILED_MIN_SAMPLES
+from lossgap.core import paired
 from lossgap.explanation import evaluate_predictions
 
 #: Issue 17: ``compare`` on 50 models x 1e6 within this many seconds.
@@ -150,7 +150,9 @@ def main() -> None:
     compiled = (
         importlib.util.find_spec("numba") is not None
         and os.environ.get("LOSSGAP_NUMBA", "1") != "0"
-        and n >= COMPILED_MIN_SAMPLES
+        # (a tree before the kernel has no COMPILED_MIN_SAMPLES: numpy, as there)
+        and n >= getattr(paired, "COMPILED_MIN_SAMPLES", float("inf"))
+        and n * m * (1 if args.classes == 2 else args.classes) >= paired.COMPILED_MIN_TOTAL
     )
     print(f"n={n:,} models={m} classes={args.classes} {args.dtype} "
           f"pairs={m * (m - 1) // 2} detail={detail} "

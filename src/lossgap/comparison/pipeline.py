@@ -22,6 +22,7 @@ from lossgap.comparison.goals import check_goals, choose_for_goals
 from lossgap.comparison.inputs import check_same_samples, predictions_from_arrays
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
 from lossgap.core.paired import (
+    COMPILED_MIN_TOTAL,
     AucColumn,
     Interval,
     auc_influence,
@@ -444,6 +445,7 @@ class _Columns:
             self.curves = [AucColumn(1, 1.0)]
         else:
             self.curves = [AucColumn(c, 1.0 / k) for c in range(k)]
+        self._compiled = m * len(self.curves) * n >= COMPILED_MIN_TOTAL
 
     def _log_loss(self, pred: Predictions, rows: slice | np.ndarray, out: np.ndarray) -> None:
         """``sample_log_loss`` of ``pred`` on ``rows`` (``pred`` holds only those rows)."""
@@ -475,7 +477,9 @@ class _Columns:
             scores = [pred.prob]
         else:
             scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
-        psi = auc_influence(scores, pred.y, self.curves, out=self._scratch)
+        psi = auc_influence(
+            scores, pred.y, self.curves, out=self._scratch, compiled=self._compiled
+        )
         self.auc_sums[j] = psi.sum()
         np.take(psi, self.strata, out=self.auc[j], mode="clip")  # "raise" copies via a temporary
 
