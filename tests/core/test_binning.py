@@ -1,5 +1,6 @@
-"""The sort-free binning: the numba kernel and its numpy twin agree bit for bit, and both
-equal the sorting path to the order of additions."""
+"""The sort-free binning: the numba kernel and its numpy twin give the same bins bit for bit
+and the same totals to the order of additions, and both equal the sorting path to the order
+of additions."""
 
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ def test_kernel_and_numpy_give_identical_bins(seed, weighted, monkeypatch):
     pytest.importorskip("numba")
     s, y, w = _scores(seed)
     weights = w if weighted else None
+    if seed == 2:  # the kernel bins a batch in chunks of rows, outside rows in several
+        monkeypatch.setattr(binning, "_CHUNK_ROWS", 7001)
+        s[[20_000, 49_999]] = [1.0, 2.0**-70]
     binning._compiled.cache_clear()
     assert binning.compiled_available()
     compiled, outside_c = binning.dense_bins(s, y, weights, 11, bin_keys)
@@ -122,26 +126,52 @@ def _binary_batch(s, y, w, top=100, distinct_above=0):
     )
 
 
+def _both_paths(monkeypatch, compute):
+    """``compute()`` with the numba kernels, then with numpy."""
+    pytest.importorskip("numba")
+    binning._compiled.cache_clear()
+    assert binning.compiled_available()
+    compiled = compute()
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    binning._compiled.cache_clear()
+    try:
+        plain = compute()
+    finally:
+        binning._compiled.cache_clear()
+        monkeypatch.delenv("LOSSGAP_NUMBA")
+    return compiled, plain
+
+
+def _assert_same_totals(a, b, weighted):
+    """Totals to TOTALS_RTOL (the kernel adds in SIMD lanes); counts of unweighted rows
+    (integers) exactly."""
+    exact = ("infinite_count",) + (() if weighted else ("weight", "weight_sq", "infinite_weight"))
+    sums_a = a.sums() if callable(getattr(a, "sums", None)) else a.sums
+    sums_b = b.sums() if callable(getattr(b, "sums", None)) else b.sums
+    for name in binning.BINARY_SUMS:
+        if name in exact:
+            assert sums_a[name] == sums_b[name], name
+        else:
+            assert_allclose(sums_a[name], sums_b[name], rtol=binning.TOTALS_RTOL, err_msg=name)
+    if weighted:
+        assert_allclose(a.cells, b.cells, rtol=binning.TOTALS_RTOL)
+    else:
+        assert np.array_equal(a.cells[:, 0], b.cells[:, 0])  # counts
+        assert_allclose(a.cells[:, 1], b.cells[:, 1], rtol=binning.TOTALS_RTOL)
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("seed", range(3))
-def test_binary_kernel_and_numpy_give_identical_sums(seed, weighted, monkeypatch):
-    """One pass gathers the bins and every sum; its numpy twin adds in the same order."""
-    pytest.importorskip("numba")
+def test_binary_kernel_and_numpy_give_the_same_bins_and_sums(seed, weighted, monkeypatch):
+    """One pass gathers the bins and every sum: the numpy twin gives the same bins bit for
+    bit, the totals to the order of additions."""
     s, y, w = _scores(seed)
     y[len(EDGES) : len(EDGES) + 2] = [1, 0]
     s[len(EDGES) : len(EDGES) + 2] = [0.0, 1.0]  # two infinite losses
     weights = w if weighted else None
-    binning._compiled.cache_clear()
-    compiled = _binary_batch(s, y, weights)
-    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
-    binning._compiled.cache_clear()
-    try:
-        plain = _binary_batch(s, y, weights)
-    finally:
-        binning._compiled.cache_clear()
-    assert compiled.sums == plain.sums
+    compiled, plain = _both_paths(monkeypatch, lambda: _binary_batch(s, y, weights))
+    _assert_same_totals(compiled, plain, weighted)
     assert compiled.sums["infinite_count"] == (2.0 if not weighted or w[10] > 0 else 1.0)
-    assert np.array_equal(compiled.cells, plain.cells)
     assert np.array_equal(compiled.outside, plain.outside)
     for name, values in plain.table.items():
         assert np.array_equal(compiled.table[name], values), name
@@ -149,7 +179,68 @@ def test_binary_kernel_and_numpy_give_identical_sums(seed, weighted, monkeypatch
     with np.errstate(divide="ignore"):
         loss = -np.log(np.where(y == 1, s, 1.0 - s))
     cut = np.sort(loss)[-100]
-    assert set(np.flatnonzero(loss >= cut)) <= set(compiled.candidates.tolist())
+    for candidates in (compiled.candidates, plain.candidates):
+        assert set(np.flatnonzero(loss >= cut)) <= set(candidates.tolist())
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bins_added_batch_after_batch_are_the_bins_of_the_whole(weighted, monkeypatch):
+    """BinaryBins adds each batch onto the bins in row order: three batches give the
+    bins of their concatenation bit for bit (the per-bin sums too), with numba and with
+    numpy alike, and the totals of the whole to the order of additions."""
+    s, y, w = _scores(17, 60_000)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, s, 1.0 - s))
+    weights = w if weighted else None
+    options = {"threshold": 0.5, "clip": 34.5, "top": 20}
+
+    def in_batches():
+        bins = binning.BinaryBins(11, weighted=weighted, keys_of=bin_keys)
+        outside = []
+        for start in range(0, len(s), 20_000):
+            rows = slice(start, start + 20_000)
+            part = None if weights is None else weights[rows]
+            _, out = bins.add(s[rows], y[rows], part, loss[rows], **options)
+            outside.append(out + start)
+        return bins, bins.read(), np.concatenate(outside)
+
+    (compiled, table_c, out_c), (plain, table_n, out_n) = _both_paths(monkeypatch, in_batches)
+    whole = _binary_batch(s, y, weights, top=20)
+    for table in (table_c, table_n):
+        for name, values in whole.table.items():
+            assert np.array_equal(table[name], values), name
+    assert np.array_equal(out_c, whole.outside) and np.array_equal(out_n, whole.outside)
+    _assert_same_totals(compiled, plain, weighted)
+    for name in binning.BINARY_SUMS:
+        assert_allclose(compiled.sums()[name], whole.sums[name], rtol=binning.TOTALS_RTOL)
+
+
+def test_coded_log_loss_checks_and_codes_labels_as_numpy_does(monkeypatch):
+    s, y, _ = _scores(3, 5000)
+    labels = np.where(y == 1, 7, -2)
+    expected = -np.log(np.where(y == 1, s, 1.0 - s).clip(1e-300))
+
+    def run(scores, raw, codes=True):
+        out = np.empty(len(scores))
+        buffer = np.empty(len(scores), np.int64) if codes else None
+        with np.errstate(divide="ignore"):
+            loss, coded, bad = binning.coded_log_loss(scores, raw, -2, 7, out, buffer)
+        return loss.copy(), np.asarray(coded).copy(), bad
+
+    bad_s, bad_y = s.copy(), labels.copy()
+    bad_s[[5, 9]] = [np.nan, 1.5]
+    bad_y[11] = 3
+    for compiled, plain in (
+        _both_paths(monkeypatch, lambda: run(s, labels)),
+        _both_paths(monkeypatch, lambda: run(bad_s, bad_y)),
+    ):
+        assert compiled[2] == plain[2]
+        if not compiled[2]:
+            assert np.array_equal(compiled[0], plain[0]) and np.array_equal(compiled[1], plain[1])
+            assert np.array_equal(compiled[1], y)
+            inside = (s > 0) & (s < 1)
+            assert_allclose(compiled[0][inside], expected[inside], rtol=1e-15)
+    assert _both_paths(monkeypatch, lambda: run(bad_s, bad_y))[0][2] == 3
 
 
 def test_ties_that_overflow_the_candidates_fall_back_to_every_row():
@@ -259,14 +350,14 @@ def test_more_rows_than_the_cap_but_few_distinct_scores_stay_exact():
 
 def test_the_buffered_loss_is_the_sample_log_loss():
     from lossgap.core.losses import sample_log_loss
-    from lossgap.core.tally import _binary_loss
+    from lossgap.core.tally import binary_loss
 
     s, y, _ = _scores(5)  # with exact zeros and ones: infinite losses
     inside = (s > 0) & (s < 1)
     logits = np.log(s[inside] / (1 - s[inside]))
     for pred in (Predictions(y, s), Predictions(y[inside], logits, from_logits=True)):
         with np.errstate(divide="ignore"):
-            assert np.array_equal(_binary_loss(pred), sample_log_loss(pred))
+            assert np.array_equal(binary_loss(pred), sample_log_loss(pred))
     # a batch's Tally keeps copies: the next batch on this thread overwrites the buffer
     first = Tally.from_predictions(Predictions(y, s), binned=[True], top=5)
     kept = first.worst.loss.copy()
@@ -290,3 +381,31 @@ def test_merging_bins_by_index_equals_the_sorting_merge(seed, monkeypatch):
     sorting = tables[0].merge(tables[1])
     for name in ("bins", "scores", "weights", "low", "high", "score_sum"):
         assert np.array_equal(getattr(fast, name), getattr(sorting, name)), name
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 3001])
+def test_packed_counts_folded_out_give_the_same_bins(chunk, monkeypatch):
+    """Unweighted bins pack rows and positives in one int64 and fold them out into
+    doubles before 2^32 rows reach a bin: folding every few thousand rows (between
+    batches, and mid-batch) changes no bin, with numba or numpy."""
+    s, y, _ = _scores(23, 60_000)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, s, 1.0 - s))
+
+    def in_batches():
+        bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+        for start in range(0, len(s), 20_000):
+            rows = slice(start, start + 20_000)
+            bins.add(s[rows], y[rows], None, loss[rows], threshold=0.5, clip=34.5, top=5)
+        return bins.folded is not None, bins.read()
+
+    unfolded = [table for was_folded, table in _both_paths(monkeypatch, in_batches)]
+    monkeypatch.setattr(binning, "_CHUNK_ROWS", chunk)
+    monkeypatch.setattr(binning, "_FOLD_ROWS", 7000)
+    results = _both_paths(monkeypatch, in_batches)
+    assert all(was_folded for was_folded, _ in results)
+    folded = [table for _, table in results]
+    for table in (*unfolded, *folded):
+        for name, values in unfolded[0].items():
+            assert np.array_equal(table[name], values), name
+    assert unfolded[0]["pos"].sum() == y[(s > 2.0**-64) & (s < 1)].sum()

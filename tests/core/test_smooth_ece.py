@@ -120,7 +120,9 @@ def test_explain_does_not_import_relplot():
 
 
 @pytest.mark.parametrize(
-    ("m", "sigma"), [(271, 0.1), (300, 0.03), (80, 0.5), (400, 0.026), (271, 0.0146), (250, 0.011)]
+    ("m", "sigma"),
+    [(271, 0.1), (300, 0.03), (80, 0.5), (400, 0.026), (271, 0.0146), (250, 0.011), (270, 0.0078),
+     (300, 0.003)],
 )
 def test_batched_rows_through_the_mesh_operator_equal_the_fft_path(m, sigma, monkeypatch):
     """Bootstrap batches on a pooled table take the composed linear map; it must give the
@@ -147,3 +149,33 @@ def test_labels_over_one_mass_row_equal_the_full_rows(sigma, rng):
     shared = smooth_ece_of_labels(s, mass, pos, sigma)
     full = smooth_ece(s, mass - pos, pos, sigma=sigma)[0]
     np.testing.assert_allclose(shared, full, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize(("m", "sigma"), [(270, 0.0137), (269, 0.035), (40, 0.0101), (300, 0.3)])
+def test_mesh_operator_equals_the_fft_path_on_every_entry(m, sigma):
+    """The operator is built on each score's band of mesh points only: every entry, in
+    the band and outside it (exact zeros), must be the FFT path's map of a unit weight."""
+    import lossgap.core.calibration as calibration
+
+    rng = np.random.default_rng(m)
+    s = np.sort(np.concatenate([[0.0, 1e-9, 1.0 - 1e-9, 1.0], rng.uniform(size=m - 4)]))
+    operator = calibration._mesh_operator(s, sigma).values
+    points = calibration._grid_points(sigma)
+    unit = calibration._deposit(s, np.eye(m), points)
+    via_fft = calibration._interpolate(
+        calibration._reflected_gaussian(unit, sigma), calibration._mesh(sigma)
+    )
+    assert_allclose(operator, via_fft, rtol=0, atol=1e-12 * np.abs(via_fft).max())
+    assert (operator == 0).mean() > (0.5 if sigma < 0.02 else 0.0)  # the band is narrow
+
+
+@pytest.mark.parametrize(("m", "sigma"), [(270, 0.0078), (143, 0.0137), (269, 0.035), (500, 0.003)])
+def test_mesh_operator_products_over_its_bands_equal_the_dense_product(m, sigma):
+    import lossgap.core.calibration as calibration
+
+    rng = np.random.default_rng(m)
+    s = np.sort(np.concatenate([[0.0, 1.0], rng.uniform(size=m - 2)]))
+    operator = calibration._mesh_operator(s, sigma)
+    rows = rng.poisson(3.0, (20, m)) * s - rng.poisson(1.0, (20, m))
+    dense = rows @ operator.values
+    assert_allclose(operator.apply(rows), dense, rtol=0, atol=1e-13 * np.abs(dense).max())

@@ -321,6 +321,30 @@ def test_the_result_does_not_depend_on_the_threads(tmp_path, rng, monkeypatch):
         assert_identical(stream_tally(path, **options), reference)
 
 
+def test_runs_past_the_cap_do_not_depend_on_the_threads(tmp_path, rng, monkeypatch):
+    # past the cap every table is added into its worker's run: delays in the runs change
+    # nothing, and the result is the compressed Tally of the whole file
+    y, p = random_binary(rng, 6000)
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path, row_group_size=400)
+    options = {"batch_rows": 400, "max_distinct": 300}
+    reference = stream_tally(path, **options)
+    assert_same_tally(reference, whole_tally_capped(y, p, 300))
+    add = stream.BinaryRun.add
+    calls = []
+    delays = iter(rng.uniform(0, 0.01, size=1000))
+
+    def slow(self, *args, **kwargs):
+        calls.append(args[1])  # the table's first row
+        time.sleep(next(delays))
+        return add(self, *args, **kwargs)
+
+    monkeypatch.setattr(stream.BinaryRun, "add", slow)
+    for _ in range(3):
+        assert_identical(stream_tally(path, **options), reference)
+    assert sorted(calls) == sorted(list(range(400, 6000, 400)) * 3)  # all but the first
+
+
 def assert_identical(a, b):
     assert a.count == b.count and a.loss_sum == b.loss_sum and a.brier_sum == b.brier_sum
     assert_array_equal(a.confusion, b.confusion)
@@ -425,3 +449,138 @@ def test_spark_engine_without_pyspark_is_an_input_error(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "needs pyspark" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# -- past the cap: tables added into each worker's run, read from their buffers ----------
+
+
+def whole_tally_capped(labels, p, cap, **kw):
+    return Tally.from_predictions(Predictions(labels, p, **kw), max_distinct=cap)
+
+
+@pytest.fixture
+def fast_reads(monkeypatch):
+    """Counts the tables a run read from their buffers (``_read`` not None) and the others."""
+    counts = {"buffers": 0, "predictions": 0}
+    read = stream.BinaryRun._read
+
+    def counted(self, table):
+        got = read(self, table)
+        counts["buffers" if got is not None else "predictions"] += 1
+        return got
+
+    monkeypatch.setattr(stream.BinaryRun, "_read", counted)
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("values", "options", "buffers"),
+    [
+        ([0, 1], {}, True),
+        ([-1, 1], {}, True),
+        ([1, 2], {"positive": 1}, True),  # the positive class first: codes swapped
+        ([0, 1], {"classes": ["0", "1"]}, True),  # classes given as text
+        (["no", "yes"], {}, False),  # text labels: through Predictions
+    ],
+)
+def test_tables_past_the_cap_equal_the_whole(tmp_path, binary, fast_reads, values, options,
+                                             buffers):
+    y, p = binary
+    labels = np.array(values)[y]
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": labels, "prob": p}), path, row_group_size=250)
+    got = stream_tally(path, batch_rows=250, max_distinct=400, **options)
+    expected = whole_tally_capped(labels, p, 400, **options)
+    assert got.compressed and got.classes == expected.classes
+    assert_same_tally(got, expected)
+    assert_array_equal(got.confusion, expected.confusion)  # counts: exact
+    assert got.count == expected.count and got.infinite_count == expected.infinite_count
+    used = fast_reads["buffers" if buffers else "predictions"]
+    assert used >= 6 and fast_reads["predictions" if buffers else "buffers"] == 0
+
+
+def test_weighted_tables_past_the_cap_equal_the_whole(tmp_path, binary, fast_reads):
+    y, p = binary
+    w = np.linspace(0.0, 2.0, len(y))  # a weight of 0 too
+    p = p.copy()
+    p[[5, 2300]], y[[5, 2300]] = [0.0, 1.0], [1, 0]  # infinite losses, after the cap too
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p, "w": w}), path, row_group_size=250)
+    got = stream_tally(path, weight="w", batch_rows=250, max_distinct=400)
+    expected = whole_tally_capped(y, p, 400, sample_weight=w)
+    assert_same_tally(got, expected)
+    assert got.infinite_count == expected.infinite_count == 2
+    assert fast_reads["predictions"] >= 6 and fast_reads["buffers"] == 0
+
+
+@pytest.mark.parametrize(
+    ("row", "value", "column", "named"),
+    [
+        (1703, np.nan, "prob", "NaN at row 1703"),
+        (1703, 1.5, "prob", "1.5 at row 1703"),
+        (1999, -0.25, "prob", "-0.25 at row 1999"),
+        (2222, 7, "label", "holds 3 classes (0, 1, 7)"),  # the label pass finds the class
+    ],
+)
+def test_a_bad_value_past_the_cap_is_named_as_before(
+    tmp_path, binary, row, value, column, named
+):
+    # the runs check the values in their pass and let Predictions name the failure: the
+    # same line as for a stream that never reaches the cap
+    y, p = binary
+    columns = {"label": y.copy(), "prob": p.copy()}
+    columns[column][row] = value
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table(columns), path)
+    with pytest.raises(InputError) as capped:
+        stream_tally(path, batch_rows=250, max_distinct=400)
+    with pytest.raises(InputError) as exact:
+        stream_tally(path, batch_rows=250)
+    assert str(capped.value) == str(exact.value)
+    assert named in str(capped.value)
+
+
+def test_a_label_outside_the_given_classes_past_the_cap(tmp_path, binary):
+    y, p = binary
+    y = y.copy()
+    y[2222] = 7
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path)
+    match = r"holds 7 at row 2222, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
+    with pytest.raises(InputError, match=match):
+        stream_tally(path, classes=[0, 1], batch_rows=250, max_distinct=400)
+
+
+def test_runs_without_numba_give_the_same_bins(tmp_path, binary, monkeypatch):
+    # the numpy twin adds each run's rows in row order as the kernel does: the same bins
+    # and per-bin sums bit for bit, the totals to TOTALS_RTOL
+    import lossgap.core.binning as binning
+
+    y, p = binary
+    path = tmp_path / "p.parquet"
+    pq.write_table(pa.table({"label": y, "prob": p}), path, row_group_size=250)
+    options = {"batch_rows": 250, "max_distinct": 400}
+    compiled = stream_tally(path, **options)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    binning._compiled.cache_clear()
+    try:
+        plain = stream_tally(path, **options)
+    finally:
+        binning._compiled.cache_clear()
+    a, b = compiled.tables[0], plain.tables[0]
+    for name in ("bins", "weights", "low", "high", "score_sum", "scores"):
+        assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert_array_equal(compiled.confusion, plain.confusion)
+    assert_same_tally(compiled, plain)
+
+
+def test_tables_pooled_across_files_past_the_cap(tmp_path, binary, fast_reads):
+    # tables of small files pooled across files hold several chunks: read all the same
+    y, p = binary
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(y)), 9)):
+        pq.write_table(pa.table({"y": y[rows], "p": p[rows]}), folder / f"part-{i}.parquet")
+    got = stream_tally(folder, batch_rows=700, max_distinct=400)
+    assert_same_tally(got, whole_tally_capped(y, p, 400))
+    assert fast_reads["buffers"] >= 2 and fast_reads["predictions"] == 0

@@ -6,19 +6,27 @@ scores in ``[2^-LOW_BINADES, 1)`` form one dense range of keys (258,050 at 11 bi
 accumulated into one array; the rare scores outside it (below ``2^-64``, and exact ones)
 take the sorting path of :mod:`lossgap.core.tally` and the two tables merge.
 
-Two implementations give identical results, bit for bit:
+A binary batch needs more than its table: :class:`BinaryBins` takes each sample's log
+loss (computed by numpy, so both paths read the same numbers) and adds, besides the bins,
+every sum of the :class:`~lossgap.Tally` (weights, losses, Brier score, the confusion
+matrix and its losses), and collects the rows that may be among the worst samples. It
+keeps adding batch after batch into the same bins (one per worker thread of the streaming
+engine) and is read once: a batch costs one pass over its rows, no table and no merge.
 
-* a kernel compiled by numba (``pip install lossgap[fast]``), one loop over the rows that
-  releases the GIL, so the streaming engine's worker threads run it side by side;
-* numpy: the keys from :func:`~lossgap.core.tally.bin_keys`, the sums from ``np.bincount``
-  (which adds in row order, as the loop does), the extremes from ``np.minimum.at`` and
-  ``np.maximum.at``.
+Two implementations:
 
-A binary batch needs more than its table: :func:`binary_batch` takes each sample's log
-loss (computed by numpy, so both paths read the same numbers) and, in the same pass,
-accumulates every sum of the :class:`~lossgap.Tally` (weights, losses, Brier score, the
-confusion matrix and its losses) and collects the rows that may be among the worst
-samples. Its numpy twin adds in row order too (``np.bincount``), so the two agree bit for bit.
+* kernels compiled by numba (``pip install lossgap[fast]``) that release the GIL, so the
+  streaming engine's worker threads run them side by side: the bin of every row in one
+  SIMD loop, the rows into their bins in a second, the batch's totals in a third;
+* numpy: the keys from :func:`~lossgap.core.tally.bin_keys`, the counts from
+  ``np.bincount``, the per-bin sums from ``np.add.at`` and the extremes from
+  ``np.minimum.at`` and ``np.maximum.at`` (which apply in row order, onto what the bins
+  already hold, as the loop does), the totals from numpy's sums.
+
+The bins, their counts, extremes and per-bin sums are the same doubles either way; the
+totals of a batch (:data:`BINARY_SUMS` and the confusion cells) agree to
+:data:`TOTALS_RTOL` (the order of additions: the kernel adds in SIMD lanes; counts of
+unweighted rows are integers and exact).
 
 ``LOSSGAP_NUMBA=0`` in the environment selects numpy even when numba is installed.
 """
@@ -28,7 +36,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -38,6 +46,9 @@ import numpy as np
 LOW_BINADES = 64
 #: Bin resolutions the dense range serves (2^bits bins per binade); finer ones sort.
 MAX_DENSE_BITS = 14
+#: Relative agreement of a batch's totals between the compiled kernel and numpy (and the
+#: general Tally): they add the same numbers in different orders.
+TOTALS_RTOL = 1e-12
 
 _MANTISSA_BITS = 52
 _HALF_BITS = int(np.float64(0.5).view(np.int64))
@@ -64,7 +75,7 @@ def _mirror(shift: int) -> int:
     return 2 * (_HALF_BITS >> shift) + 1
 
 
-#: Binary sums :func:`binary_batch` returns, in the order of the kernel's ``sums`` array.
+#: Binary sums :class:`BinaryBins` adds, in the order of its ``totals`` array.
 BINARY_SUMS = (
     "weight",
     "weight_sq",
@@ -79,39 +90,232 @@ BINARY_SUMS = (
 
 @cache
 def _compiled() -> Any:
-    """The numba kernels (``accumulate``, ``binary``, ``true_class_prob``), compiled on
-    first use (cached on disk), or None without numba."""
+    """The module of numba kernels, compiled on first use (cached on disk), or None
+    without numba."""
     if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
         return None
     try:
         from lossgap.core import binning_kernels
     except ImportError:
         return None
-    return binning_kernels.accumulate, binning_kernels.binary, binning_kernels.true_class_prob
+    return binning_kernels
 
 
 _BUFFERS = threading.local()
 
 
-def _buffer(rows: int) -> np.ndarray:
-    """This thread's clean ``(rows, 6)`` accumulator, kept between batches: a fresh one
-    would cost a page fault per 4 KiB of its 12 MiB on every batch."""
-    acc = getattr(_BUFFERS, "acc", None)
+def _buffer(rows: int, weighted: bool) -> np.ndarray:
+    """This thread's clean accumulator of ``rows`` bins (:func:`_empty_bins`), kept between
+    batches: a fresh one would cost a page fault per 4 KiB of its 8 or 12 MiB on every
+    batch."""
+    name = "weighted" if weighted else "packed"
+    acc = getattr(_BUFFERS, name, None)
     if acc is None or len(acc) != rows:
-        acc = _BUFFERS.acc = _empty_bins(rows)
+        acc = _empty_bins(rows, weighted)
+        setattr(_BUFFERS, name, acc)
     return acc
 
 
-def _empty_bins(rows: int) -> np.ndarray:
-    """``rows`` bins without a sample: zero sums, extremes at +inf (low) and -inf (high)."""
-    acc = np.zeros((rows, 6))
-    acc[:, 4], acc[:, 5] = np.inf, -np.inf
+#: Rows binned at a time (a batch in memory may hold any number): the bin of each in a
+#: buffer of 4 MiB that each thread keeps.
+_CHUNK_ROWS = 1 << 20
+
+
+def _rows_buffer(n: int) -> np.ndarray:
+    """This thread's int32 buffer for the bins of ``n <= _CHUNK_ROWS`` rows, kept between
+    batches (a fresh one would fault its pages in on every batch)."""
+    rows = getattr(_BUFFERS, "rows", None)
+    if rows is None:
+        rows = _BUFFERS.rows = np.empty(_CHUNK_ROWS, np.int32)
+    return rows[:n]
+
+
+#: Rows that unweighted bins take before their packed counts are folded out (no bin's
+#: count may reach 2^32 and carry into its positives).
+_FOLD_ROWS = (1 << 32) - 1
+_LOW_32 = (1 << 32) - 1
+
+
+def _empty_bins(rows: int, weighted: bool) -> np.ndarray:
+    """``rows`` bins without a sample: zero sums, extremes at +inf (low) and -inf (high).
+
+    Weighted, a bin is ``(rows, negative weight, positive weight, score sum, low, high)``;
+    unweighted, ``(counts, score sum, low, high)``, its rows in the low 32 bits of the int64
+    ``counts`` and its positives in the high 32 bits, so one addition counts both and a bin
+    takes 32 bytes, two to a cache line (48 bytes straddle lines: the scatter into the bins
+    costs 19% more with both worker threads at work).
+    """
+    acc = np.zeros((rows, 6 if weighted else 4))
+    acc[:, -2], acc[:, -1] = np.inf, -np.inf
     return acc
 
 
 def compiled_available() -> bool:
     """True when the numba kernel is in use."""
     return _compiled() is not None
+
+
+class BinaryBins:
+    """The dense bins and the sums of binary rows, added batch after batch, read once.
+
+    Not a result: a running accumulator that one thread owns. :meth:`add` adds a batch's
+    rows (its bins, every sum, and the rows that may be among its worst samples);
+    :meth:`bin` adds their bins alone; :meth:`read` returns the occupied bins and leaves
+    the accumulator clean.
+
+    Parameters
+    ----------
+    bits : int
+        The bin resolution (at most :data:`MAX_DENSE_BITS`).
+    weighted : bool
+        Whether the rows come with weights (every batch alike).
+    keys_of : callable
+        :func:`lossgap.core.tally.bin_keys` (passed in: the Tally calls this module), for
+        the numpy path.
+    shared : bool, default=False
+        Accumulate into this thread's buffer (read before the thread bins anything else)
+        instead of one of its own.
+
+    Examples
+    --------
+    >>> from lossgap.core.tally import bin_keys
+    >>> bins = BinaryBins(11, weighted=False, keys_of=bin_keys)
+    >>> s, y = np.array([0.2, 0.9, 0.6]), np.array([0, 1, 0])
+    >>> loss = -np.log(np.where(y == 1, s, 1 - s))
+    >>> candidates, outside = bins.add(s, y, None, loss, threshold=0.5, clip=34.5, top=1)
+    >>> bins.add(s, y, None, loss, threshold=0.5, clip=34.5, top=1)[1].tolist()  # no outside
+    []
+    >>> bins.sums()["weight"], bins.cells[:, 0].tolist(), bins.read()["pos"].tolist()
+    (6.0, [2.0, 2.0, 0.0, 2.0], [0.0, 0.0, 2.0])
+    """
+
+    def __init__(
+        self,
+        bits: int,
+        *,
+        weighted: bool,
+        keys_of: Callable[[np.ndarray, int], np.ndarray],
+        shared: bool = False,
+    ) -> None:
+        first, last = dense_range(bits)
+        self.bits, self.first, self.shift = bits, first, _MANTISSA_BITS - bits
+        self.weighted = weighted
+        self.keys_of = keys_of
+        self.kernels = _compiled()
+        size = last - first + 1
+        # read() leaves the buffer clean
+        self.acc = _buffer(size, weighted) if shared else _empty_bins(size, weighted)
+        self.touched = np.array([size, -1], np.int64)  # the lowest and highest bin used
+        # unweighted: rows and positives folded out of the packed counts, rows since then
+        self.folded: np.ndarray | None = None
+        self.since_fold = 0
+        self.totals = np.zeros(len(BINARY_SUMS))
+        self.cells = np.zeros((4, 2))  # per cell y * 2 + decided: weight and capped loss
+
+    def bin(self, scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+        """Add the rows to their bins; returns the rows outside the dense range (for the
+        sorting path)."""
+        s = np.ascontiguousarray(scores, dtype=np.float64)
+        y = np.ascontiguousarray(labels, dtype=np.int64)
+        if (weights is not None) != self.weighted:
+            msg = "every batch of one BinaryBins is weighted alike"
+            raise ValueError(msg)
+        w = None if weights is None else np.ascontiguousarray(weights, np.float64)
+        outside = []
+        for start in range(0, len(s), _CHUNK_ROWS):  # the rows' bins in a small buffer
+            part = slice(start, start + _CHUNK_ROWS)
+            if not self.weighted and self.since_fold + len(s[part]) > _FOLD_ROWS:
+                self._fold()
+            self.since_fold += len(s[part])
+            out = self._bin_chunk(s[part], y[part], None if w is None else w[part])
+            if len(out):
+                outside.append(out + start)
+        return np.concatenate(outside) if outside else np.empty(0, np.int64)
+
+    def _bin_chunk(self, s: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+        size = len(self.acc)
+        if self.kernels is not None:
+            rows = _rows_buffer(len(s))
+            self.kernels.bin_rows(s, self.shift, _mirror(self.shift), self.first, rows)
+            if not self.kernels.scatter(rows, s, y, w, self.acc, self.touched):
+                return np.empty(0, np.int64)
+            return np.flatnonzero((rows < 0) | (rows >= size))
+        rows = self.keys_of(s, self.bits) - self.first
+        inside = (rows >= 0) & (rows < size)
+        index = rows[inside]
+        if len(index):
+            self.touched[0] = min(self.touched[0], int(index.min()))
+            self.touched[1] = max(self.touched[1], int(index.max()))
+        _scatter_numpy(self.acc, index, s[inside], y[inside], None if w is None else w[inside])
+        return np.flatnonzero(~inside)
+
+    def _fold(self) -> None:
+        """Move the packed counts of the bins into doubles (before any can reach 2^32)."""
+        lowest, highest = int(self.touched[0]), int(self.touched[1])
+        self.since_fold = 0
+        if highest < lowest:
+            return
+        if self.folded is None:
+            self.folded = np.zeros((len(self.acc), 2))
+        packed = self.acc[lowest : highest + 1, 0].view(np.int64)
+        self.folded[lowest : highest + 1, 0] += packed & _LOW_32
+        self.folded[lowest : highest + 1, 1] += packed >> 32
+        packed[:] = 0
+
+    def add(
+        self,
+        scores: np.ndarray,
+        labels: np.ndarray,
+        weights: np.ndarray | None,
+        loss: np.ndarray,
+        *,
+        threshold: float,
+        clip: float,
+        top: int,
+        cutoff: float = -np.inf,
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """Add a batch: its bins and every sum.
+
+        ``loss`` is each row's log loss (``inf`` allowed), ``clip`` the cap of a capped
+        loss; rows are decided positive at ``scores >= threshold``. ``cutoff``: the
+        ``top``-th largest loss of the rows before (no row below it can be among the
+        worst).
+
+        Returns
+        -------
+        candidates : ndarray of int64 or None
+            Rows of this batch that hold its ``top`` highest losses at or above ``cutoff``
+            (and perhaps others); None: any row.
+        outside : ndarray of int64
+            Rows whose bin lies outside the dense range (for the sorting path).
+        """
+        outside = self.bin(scores, labels, weights)
+        s = np.ascontiguousarray(scores, dtype=np.float64)
+        y = np.ascontiguousarray(labels, dtype=np.int64)
+        values = np.ascontiguousarray(loss, dtype=np.float64)
+        if self.kernels is None:
+            w = None if weights is None else np.asarray(weights, dtype=np.float64)
+            _binary_sums_numpy(s, y, w, values, threshold, clip, self.totals, self.cells)
+            return _candidates_numpy(values, top, cutoff), outside
+        w = None if weights is None else np.ascontiguousarray(weights, np.float64)
+        self.kernels.binary_sums(s, y, w, values, threshold, clip, self.totals, self.cells)
+        if top == 0:
+            return np.empty(0, np.int64), outside
+        candidates = np.empty(max(8 * top, 4096), np.int64)
+        held = self.kernels.worst_candidates(values, top, cutoff, candidates)
+        return (candidates[:held].copy() if held >= 0 else None), outside
+
+    def sums(self) -> dict[str, float]:
+        """:data:`BINARY_SUMS` by name, over every batch added."""
+        return dict(zip(BINARY_SUMS, self.totals.tolist(), strict=True))
+
+    def read(self) -> dict[str, np.ndarray]:
+        """The occupied bins (``bins``, ascending keys; ``neg`` and ``pos``, the weight of
+        each class; ``score_sum``; ``low`` and ``high``), the accumulator left clean."""
+        touched = (int(self.touched[0]), int(self.touched[1]))
+        self.touched[:] = (len(self.acc), -1)
+        self.since_fold = 0
+        return _occupied(self.acc, self.first, touched, self.folded)
 
 
 def dense_bins(
@@ -124,7 +328,7 @@ def dense_bins(
     """Per-bin sums over the dense range, and the positions of the scores outside it.
 
     ``keys_of`` is :func:`lossgap.core.tally.bin_keys` (passed in: the Tally calls this
-    module), which the numpy path and the search for outside scores use.
+    module), which the numpy path uses.
 
     Returns
     -------
@@ -142,59 +346,111 @@ def dense_bins(
     >>> sums["neg"].tolist(), sums["pos"].tolist(), outside.tolist()
     ([1.0, 0.0], [1.0, 1.0], [3])
     """
-    first, last = dense_range(bits)
-    shift = _MANTISSA_BITS - bits
-    s = np.ascontiguousarray(scores, dtype=np.float64)
-    y = np.ascontiguousarray(labels, dtype=np.int64)
-    kernels = _compiled()
-    if kernels is not None:
-        acc = _buffer(last - first + 1)
-        w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-        outside_count, *touched = kernels[0](s, y, w, shift, _mirror(shift), first, last, acc)
-        outside = _outside_rows(s, bits, keys_of, outside_count)
-        return _occupied(acc, first, weights is None, (touched[0], touched[1])), outside
-    acc = _empty_bins(last - first + 1)
-    outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
-    return _occupied(acc, first, weights is None), outside
+    bins = BinaryBins(bits, weighted=weights is not None, keys_of=keys_of, shared=True)
+    outside = bins.bin(scores, labels, weights)
+    return bins.read(), outside
 
 
 def _occupied(
-    acc: np.ndarray, first: int, unweighted: bool, touched: tuple[int, int] | None = None
+    acc: np.ndarray, first: int, touched: tuple[int, int], folded: np.ndarray | None
 ) -> dict[str, np.ndarray]:
-    """The sums of the occupied bins of ``acc``, which is left clean for the next batch.
+    """The sums of the occupied bins of ``acc`` (:func:`_empty_bins`; unweighted, plus
+    the counts ``folded`` out of them), which are left clean for the next batch.
 
-    ``touched``: the first and last bin the kernel touched, so that only those are read
-    (a batch of real scores spans a fifth of the 258,050 bins; reading all of them costs
-    as much as merging). Unweighted, the kernel counts rows and positives only: the
-    negatives are the rest.
+    ``touched``: the first and last bin used, so that only those are read (a batch of
+    real scores spans a fifth of the 258,050 bins; reading all of them costs as much as
+    merging). Unweighted, the bins count rows and positives: the negatives are the rest.
     """
-    if touched is not None:
-        lowest, highest = touched
-        if highest < lowest:
-            acc = acc[:0]
-        else:
-            acc, first = acc[lowest : highest + 1], first + lowest
-    occupied = np.flatnonzero(acc[:, 0])
-    used = acc[occupied]
-    acc[occupied] = (0.0, 0.0, 0.0, 0.0, np.inf, -np.inf)
+    lowest, highest = touched
+    span = slice(0, 0) if highest < lowest else slice(lowest, highest + 1)
+    acc, first = acc[span], first + span.start
+    if acc.shape[1] == 6:  # weighted
+        occupied = np.flatnonzero(acc[:, 0])
+        used = acc[occupied]
+        acc[occupied] = (0.0, 0.0, 0.0, 0.0, np.inf, -np.inf)
+        neg, pos = used[:, 1], used[:, 2]
+    else:
+        packed = acc[:, 0].view(np.int64)
+        rows, positives = (packed & _LOW_32).astype(np.float64), (packed >> 32).astype(np.float64)
+        if folded is not None:
+            rows += folded[span, 0]
+            positives += folded[span, 1]
+            folded[span] = 0.0
+        occupied = np.flatnonzero(rows)
+        used = acc[occupied]
+        acc[occupied] = (0.0, 0.0, np.inf, -np.inf)
+        neg, pos = rows[occupied] - positives[occupied], positives[occupied]
     return {
         "bins": occupied + first,
-        "neg": used[:, 0] - used[:, 2] if unweighted else used[:, 1].copy(),
-        "pos": used[:, 2].copy(),
-        "score_sum": used[:, 3].copy(),
-        "low": used[:, 4].copy(),
-        "high": used[:, 5].copy(),
+        "neg": neg.copy(),
+        "pos": pos.copy(),
+        "score_sum": used[:, -3].copy(),  # the last three columns of either layout
+        "low": used[:, -2].copy(),
+        "high": used[:, -1].copy(),
     }
 
 
-def _outside_rows(s: np.ndarray, bits: int, keys_of: Callable[[np.ndarray, int], np.ndarray],
-                  count: int) -> np.ndarray:
-    """Positions of the ``count`` scores whose bins lie outside the dense range."""
-    if not count:
+def _scatter_numpy(
+    acc: np.ndarray, index: np.ndarray, s: np.ndarray, y: np.ndarray, w: np.ndarray | None
+) -> None:
+    """The kernel's scatter with numpy: counts (integers, exact in any order) by
+    ``np.bincount``, sums by ``np.add.at`` and extremes by ``np.minimum.at`` and
+    ``np.maximum.at``, which apply in row order onto what the bins hold, as the loop does:
+    the same doubles."""
+    size = len(acc)
+    p = s + 0.0
+    if w is None:  # packed counts: rows below bit 32, positives above (_empty_bins)
+        counts = np.bincount(index, minlength=size)
+        counts += np.bincount(index[y == 1], minlength=size) << 32
+        packed = acc[:, 0].view(np.int64)
+        packed += counts
+    else:
+        acc[:, 0] += np.bincount(index, minlength=size)
+        np.add.at(acc[:, 1], index, w * (1 - y))
+        np.add.at(acc[:, 2], index, w * y)
+    np.add.at(acc[:, -3], index, p if w is None else p * w)
+    np.minimum.at(acc[:, -2], index, p)
+    np.maximum.at(acc[:, -1], index, p)
+
+
+def _binary_sums_numpy(
+    s: np.ndarray,
+    y: np.ndarray,
+    w: np.ndarray | None,
+    loss: np.ndarray,
+    threshold: float,
+    clip: float,
+    totals: np.ndarray,
+    cells: np.ndarray,
+) -> None:
+    """The kernel's totals and cells with numpy (the same numbers, in numpy's order)."""
+    p = s + 0.0
+    finite = loss < np.inf
+    capped = np.where(loss <= clip, loss, clip)
+    weighted = capped if w is None else w * capped
+    cell = y * 2 + (p >= threshold)
+    cells[:, 0] += np.bincount(cell, w, minlength=4)
+    cells[:, 1] += np.bincount(cell, weighted, minlength=4)
+    kept = np.where(finite, loss, 0.0)
+    gap = p - y
+    counted = ~finite if w is None else ~finite & (w > 0)
+    clipped = float(weighted[finite].sum())
+    if w is None:
+        n = float(len(s))
+        add = (n, n, kept.sum(), kept @ kept, clipped, counted.sum(), counted.sum(), gap @ gap)
+    else:
+        add = (w.sum(), w @ w, w @ kept, w @ (kept * kept), clipped, w[counted].sum(),
+               counted.sum(), w @ (gap * gap))
+    totals += np.array(add, dtype=np.float64)
+
+
+def _candidates_numpy(loss: np.ndarray, top: int, cutoff: float) -> np.ndarray:
+    """Rows at or above the ``top``-th largest loss and ``cutoff`` (ties included)."""
+    n = len(loss)
+    if top == 0:
         return np.empty(0, np.int64)
-    first, last = dense_range(bits)
-    keys = keys_of(s, bits)
-    return np.flatnonzero((keys < first) | (keys > last))
+    kth = np.partition(loss, n - top)[n - top] if n > top else -np.inf
+    return np.flatnonzero(loss >= max(kth, cutoff))
 
 
 @dataclass(frozen=True)
@@ -240,13 +496,10 @@ def binary_batch(
     keys_of: Callable[[np.ndarray, int], np.ndarray],
     distinct_above: int = 0,
 ) -> BinaryBatch:
-    """Bins and every sum of a binary batch in one pass over its rows.
+    """Bins and every sum of one binary batch (:meth:`BinaryBins.add`, read at once).
 
-    ``loss`` is each row's log loss (``inf`` allowed), ``clip`` the cap of a capped loss;
-    rows are decided positive at ``scores >= threshold``. Both paths add in row order, so
-    they give the same doubles. ``distinct_above > 0`` also counts a lower bound on the
-    distinct scores, sized to tell apart counts above ``distinct_above``
-    (``distinct_floor``).
+    ``distinct_above > 0`` also counts a lower bound on the distinct scores, sized to tell
+    apart counts above ``distinct_above`` (``distinct_floor``).
 
     Examples
     --------
@@ -258,36 +511,24 @@ def binary_batch(
     >>> out.cells[:, 0].tolist(), round(out.sums["brier_sum"], 2)
     ([1.0, 1.0, 0.0, 1.0], 0.41)
     """
-    first, last = dense_range(bits)
-    shift = _MANTISSA_BITS - bits
-    s = np.ascontiguousarray(scores, dtype=np.float64)
-    y = np.ascontiguousarray(labels, dtype=np.int64)
-    values = np.ascontiguousarray(loss, dtype=np.float64)
-    kernels = _compiled()
-    hash_bits = _hash_bits(distinct_above) if distinct_above > 0 else 0
+    bins = BinaryBins(bits, weighted=weights is not None, keys_of=keys_of, shared=True)
+    candidates, outside = bins.add(
+        scores, labels, weights, loss, threshold=threshold, clip=clip, top=top
+    )
+    floor = 0
+    if distinct_above > 0:
+        floor = _distinct_floor(scores, _hash_bits(distinct_above), bins.kernels)
+    return BinaryBatch(bins.read(), outside, bins.sums(), bins.cells, candidates, floor)
+
+
+def _distinct_floor(scores: np.ndarray, hash_bits: int, kernels: Any) -> int:
+    """:func:`distinct_floor` by the compiled kernel where there is one."""
     if kernels is None:
-        batch = _binary_numpy(s, y, weights, values, threshold, clip, bits, keys_of)
-        if hash_bits:
-            batch = replace(batch, distinct_floor=distinct_floor(s, hash_bits))
-        return batch
-    acc = _buffer(last - first + 1)
-    w = np.empty(0) if weights is None else np.ascontiguousarray(weights, dtype=np.float64)
-    totals = np.zeros(len(BINARY_SUMS))
-    cells = np.zeros((4, 2))
-    candidates = np.empty(max(8 * top, 4096), np.int64)
-    seen = np.zeros((1 << hash_bits) // 64 if hash_bits else 0, np.int64)
-    outside, held, *touched = kernels[1](
-        s, y, w, values, threshold, clip, shift, _mirror(shift), first, last, acc, totals,
-        cells, candidates, top, seen, _HASH_MULTIPLIER, hash_bits,
-    )
-    return BinaryBatch(
-        _occupied(acc, first, weights is None, (touched[0], touched[1])),
-        _outside_rows(s, bits, keys_of, outside),
-        dict(zip(BINARY_SUMS, totals.tolist(), strict=True)),
-        cells,
-        candidates[:held].copy() if held >= 0 else None,
-        int(np.bitwise_count(seen.view(np.uint64)).sum()) if hash_bits else 0,
-    )
+        return distinct_floor(scores, hash_bits)
+    seen = np.zeros((1 << hash_bits) // 64, np.int64)
+    s = np.ascontiguousarray(scores, dtype=np.float64)
+    kernels.mark_hashes(s, _HASH_MULTIPLIER, hash_bits, seen)
+    return int(np.bitwise_count(seen.view(np.uint64)).sum())
 
 
 def _hash_bits(distinct_above: int) -> int:
@@ -339,92 +580,53 @@ def binary_log_loss(scores: np.ndarray, labels: np.ndarray, out: np.ndarray) -> 
         np.subtract(1.0, scores, out=out)
         np.copyto(out, scores, where=labels == 1)
     else:
-        kernels[2](scores, labels, out)
+        kernels.true_class_prob(scores, labels, out)
+    return _negative_log(out)
+
+
+def _negative_log(out: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore"):
         np.log(out, out=out)
     return np.negative(out, out=out)
 
 
-def _in_order(values: np.ndarray) -> float:
-    """The sum of ``values`` added one after another (as the kernel's loop adds them)."""
-    return float(np.bincount(np.zeros(len(values), np.intp), values, minlength=1)[0])
+def coded_log_loss(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    negative: int,
+    positive: int,
+    out: np.ndarray,
+    codes: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Raw integer labels as class codes (``positive`` 1, ``negative`` 0) and each row's
+    log loss, checked in the same pass: for a caller that validates only when a row fails.
 
+    ``codes`` is a buffer for the codes, or None when the labels are the codes already
+    (``negative=0, positive=1``). Returns the loss (in ``out``), the codes and the number
+    of failures: scores outside ``[0, 1]`` (NaN included) and labels that are neither
+    class; with any, the loss and the codes are not computed.
 
-def _binary_numpy(
-    s: np.ndarray,
-    y: np.ndarray,
-    weights: np.ndarray | None,
-    loss: np.ndarray,
-    threshold: float,
-    clip: float,
-    bits: int,
-    keys_of: Callable[[np.ndarray, int], np.ndarray],
-) -> BinaryBatch:
-    """:func:`binary_batch` with numpy: the kernel's sums, in the kernel's order."""
-    first, last = dense_range(bits)
-    acc = _empty_bins(last - first + 1)
-    outside = _accumulate_numpy(s, y, weights, keys_of(s, bits), first, last, acc)
-    w = None if weights is None else np.asarray(weights, dtype=np.float64)
-
-    def weighted(x: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return x[rows] if w is None else w[rows] * x[rows]
-
-    capped = np.where(loss <= clip, loss, clip)
-    cell = y * 2 + (s + 0.0 >= threshold)
-    cells = np.column_stack(
-        [
-            np.bincount(cell, w, minlength=4).astype(np.float64),
-            np.bincount(cell, weighted(capped), minlength=4),
-        ]
-    )
-    infinite = loss == np.inf
-    finite = np.flatnonzero(~infinite)
-    counted = infinite if w is None else infinite & (w > 0)
-    gap = s + 0.0 - y
-    n = float(len(s))
-    sums = {
-        "weight": n if w is None else _in_order(w),
-        "weight_sq": n if w is None else _in_order(w * w),
-        "loss_sum": _in_order(weighted(loss, finite)),
-        "loss_sq_sum": _in_order(weighted(loss * loss, finite)),
-        "clipped_loss_sum": _in_order(weighted(capped, finite)),
-        "infinite_weight": _in_order(weighted(np.ones(len(s)), np.flatnonzero(counted))),
-        "infinite_count": float(counted.sum()),
-        "brier_sum": _in_order(weighted(gap * gap)),
-    }
-    return BinaryBatch(_occupied(acc, first, weights is None), outside, sums, cells, None)
-
-
-def _accumulate_numpy(
-    s: np.ndarray,
-    y: np.ndarray,
-    weights: np.ndarray | None,
-    keys: np.ndarray,
-    first: int,
-    last: int,
-    acc: np.ndarray,
-) -> np.ndarray:
-    """The kernel's sums with numpy, into ``acc``; returns the rows outside the range.
-
-    ``np.bincount`` adds its weights in row order and ``ufunc.at`` applies them in row
-    order, as the kernel's loop does, so every sum is the same double.
+    Examples
+    --------
+    >>> loss, codes, bad = coded_log_loss(np.array([0.5, 0.75]), np.array([-1, 1]), -1, 1,
+    ...                                   np.empty(2), np.empty(2, np.int64))
+    >>> loss.round(4).tolist(), codes.tolist(), bad
+    ([0.6931, 0.2877], [0, 1], 0)
+    >>> coded_log_loss(np.array([0.5, 1.5]), np.array([0, 7]), 0, 1, np.empty(2), None)[2]
+    2
     """
-    size = len(acc)
-    inside = (keys >= first) & (keys <= last)
-    index = keys[inside] - first
-    p, yi = s[inside] + 0.0, y[inside]
-    acc[:, 0] = np.bincount(index, minlength=size)
-    if weights is None:
-        acc[:, 2] = np.bincount(index, weights=yi.astype(np.float64), minlength=size)
-        acc[:, 1] = acc[:, 0] - acc[:, 2]
-        acc[:, 3] = np.bincount(index, weights=p, minlength=size)
-    else:
-        wi = np.asarray(weights, dtype=np.float64)[inside]
-        acc[:, 1] = np.bincount(index, weights=wi * (1 - yi), minlength=size)
-        acc[:, 2] = np.bincount(index, weights=wi * yi, minlength=size)
-        acc[:, 3] = np.bincount(index, weights=p * wi, minlength=size)
-    low, high = np.full(size, np.inf), np.full(size, -np.inf)
-    np.minimum.at(low, index, p)
-    np.maximum.at(high, index, p)
-    acc[:, 4], acc[:, 5] = low, high
-    return np.flatnonzero(~inside)
+    kernels = _compiled()
+    coded = np.empty(0, np.int64) if codes is None else codes
+    if kernels is not None:
+        bad = int(kernels.checked_true_class_prob(scores, labels, negative, positive, coded, out))
+        return (out if bad else _negative_log(out)), (labels if codes is None else coded), bad
+    is_positive = labels == positive
+    valid = (scores >= 0.0) & (scores <= 1.0)
+    bad = int(np.count_nonzero(~valid) + np.count_nonzero(~(is_positive | (labels == negative))))
+    if bad:
+        return out, labels, bad
+    if codes is not None:
+        np.copyto(codes, is_positive)
+    np.subtract(1.0, scores, out=out)
+    np.copyto(out, scores, where=is_positive)
+    return _negative_log(out), (labels if codes is None else codes), 0

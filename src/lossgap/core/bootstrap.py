@@ -657,12 +657,18 @@ def _percentile_intervals(
     )
     alpha = (1 - confidence) / 2
     intervals = {}
+    # the percentile ends of every statistic whose replicates are all finite are taken in
+    # one quantile call over a (replicates, statistics) array: the same values as one call
+    # each (the quantile of each column alone), a dozen calls fewer
+    whole: dict[str, np.ndarray] = {}
     for name, values in all_draws.items():
         estimate = estimates.get(name)
         if estimate is None or not np.isfinite(estimate):
             continue
         deviation = (values - base[name][0]) * units.scale
-        deviation = deviation[np.isfinite(deviation)]
+        finite = np.isfinite(deviation)
+        if not finite.all():
+            deviation = deviation[finite]
         if len(deviation) < 2:
             continue
         if name in BIASED_UPWARD:
@@ -670,8 +676,15 @@ def _percentile_intervals(
             if calibrated is not None:  # the null is drawn on the pooled units: shift it
                 calibrated = calibrated + (estimate - float(base[name][0]))
             intervals[name] = debiased_interval(estimate, deviation, confidence, calibrated)
+        elif len(deviation) == len(values):
+            whole[name] = deviation
         else:
             lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+            intervals[name] = (float(estimate + lo), float(estimate + hi))
+    if whole:
+        ends = np.quantile(np.column_stack(list(whole.values())), [alpha, 1 - alpha], axis=0)
+        for name, (lo, hi) in zip(whole, ends.T, strict=True):
+            estimate = estimates[name]
             intervals[name] = (float(estimate + lo), float(estimate + hi))
     method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
     return intervals, method

@@ -48,13 +48,12 @@ def sample_log_loss(
     >>> sample_log_loss(Predictions([1, 0], [-800.0, 3.0], from_logits=True)).round(4).tolist()
     [800.0, 3.0486]
     """
-    rows = np.arange(len(pred))
     if pred.logits is not None:
         if pred.task == "binary":
             # softplus(-z) for positives, softplus(z) for negatives
             signed = np.where(pred.y == 1, -pred.logits, pred.logits)
             return np.logaddexp(0.0, signed, out=out)
-        return np.negative(pred.logits[rows, pred.y], out=out)
+        return np.negative(pred.logits[np.arange(len(pred)), pred.y], out=out)
     if true_prob is None:
         true_prob = true_class_prob(pred, out=out)
     with np.errstate(divide="ignore"):

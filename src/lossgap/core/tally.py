@@ -425,7 +425,7 @@ _BUFFERED_ROWS = 1 << 21
 _LOSS_BUFFERS = threading.local()
 
 
-def _binary_loss(pred: Predictions) -> np.ndarray:
+def binary_loss(pred: Predictions) -> np.ndarray:
     """Each sample's log loss, as :func:`~lossgap.core.losses.sample_log_loss` gives it.
 
     From probabilities (:func:`lossgap.core.binning.binary_log_loss`), for a batch of up
@@ -654,6 +654,36 @@ class WorstSamples:
         return len(self.loss)
 
 
+def binary_worst(
+    rows: np.ndarray,
+    ids: np.ndarray,
+    loss: np.ndarray,
+    y: np.ndarray,
+    prob: np.ndarray,
+    threshold: float,
+) -> WorstSamples:
+    """The rows ``rows`` of binary predictions (their ``ids``; the batch's ``loss``, class
+    indices ``y`` and probabilities ``prob``) as candidates for the worst samples (copies:
+    the loss may lie in a buffer).
+
+    Examples
+    --------
+    >>> p, y = np.array([0.9, 0.2, 0.6]), np.array([0, 0, 1])
+    >>> loss = -np.log(np.where(y == 1, p, 1 - p))
+    >>> worst = binary_worst(np.array([0, 2]), np.array([10, 12]), loss, y, p, 0.5)
+    >>> worst.keep_top(1).ids.tolist(), worst.predicted.tolist()
+    ([10], [1, 1])
+    """
+    label, p = y[rows], prob[rows]
+    return WorstSamples(
+        loss[rows],
+        ids,
+        label,
+        np.where(label == 1, p, 1.0 - p),  # the true class's probability (true_class_prob)
+        (p >= threshold).astype(np.int64),
+    )
+
+
 #: Fields that merge by addition; every other field has its own merge rule in `merge`.
 _SUM_FIELDS = (
     "count",
@@ -792,7 +822,7 @@ class Tally:
         (a lower bound, :func:`lossgap.core.binning.distinct_floor`); None otherwise, for
         the exact table may hold them all.
         """
-        loss = _binary_loss(pred)
+        loss = binary_loss(pred)
         batch = binary_batch(
             pred.prob,
             pred.y,
@@ -807,32 +837,74 @@ class Tally:
         )
         if batch.distinct_floor <= distinct_above and distinct_above > 0:
             return None
-        table = _with_outside(
-            batch.table,
-            batch.outside,
-            pred.prob,
-            pred.y,
-            pred.sample_weight,
-            max_distinct=max_distinct,
-            bin_bits=bin_bits,
-        )
         rows = np.arange(len(pred)) if batch.candidates is None else batch.candidates
-        y, p = pred.y[rows], pred.prob[rows]
-        worst = WorstSamples(
-            loss[rows],  # a copy: the loss may lie in this thread's buffer
-            pred.ids[rows],
-            y,
-            np.where(y == 1, p, 1.0 - p),  # the true class's probability (true_class_prob)
-            (p >= pred.threshold).astype(np.int64),
-        )
-        sums = batch.sums
-        confusion = batch.cells[:, 0].reshape(2, 2)
-        return cls(
-            task="binary",
+        w = pred.sample_weight
+        return cls.from_binary_bins(
             classes=tuple(pred.classes),
             threshold=float(pred.threshold),
             top=top,
             count=len(pred),
+            bins=batch.table,
+            outside=(
+                pred.prob[batch.outside],
+                pred.y[batch.outside],
+                None if w is None else w[batch.outside],
+            ),
+            sums=batch.sums,
+            cells=batch.cells,
+            # loss[rows] is a copy: the loss may lie in this thread's buffer
+            worst=binary_worst(rows, pred.ids[rows], loss, pred.y, pred.prob, pred.threshold),
+            max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        )
+
+    @classmethod
+    def from_binary_bins(
+        cls,
+        *,
+        classes: tuple[Any, ...],
+        threshold: float,
+        top: int,
+        count: int,
+        bins: dict[str, np.ndarray],
+        outside: tuple[np.ndarray, np.ndarray, np.ndarray | None],
+        sums: dict[str, float],
+        cells: np.ndarray,
+        worst: WorstSamples,
+        max_distinct: int,
+        bin_bits: int,
+    ) -> Tally:
+        """The Tally of binary rows gathered by :class:`lossgap.core.binning.BinaryBins`.
+
+        ``bins`` its dense bins (:meth:`~lossgap.core.binning.BinaryBins.read`),
+        ``outside`` the scores, labels and weights of the rows outside them, ``sums`` and
+        ``cells`` its totals, ``worst`` the worst samples (or a superset of them).
+
+        Examples
+        --------
+        >>> from lossgap.core.binning import BinaryBins
+        >>> p, y = np.array([0.9, 0.2, 0.6, 1.0]), np.array([0, 0, 1, 1])
+        >>> loss = -np.log(np.where(y == 1, p, 1 - p))
+        >>> bins = BinaryBins(11, weighted=False, keys_of=bin_keys)
+        >>> rows, outside = bins.add(p, y, None, loss, threshold=0.5, clip=34.5, top=2)
+        >>> tally = Tally.from_binary_bins(
+        ...     classes=(0, 1), threshold=0.5, top=2, count=4, bins=bins.read(),
+        ...     outside=(p[outside], y[outside], None), sums=bins.sums(), cells=bins.cells,
+        ...     worst=binary_worst(rows, rows, loss, y, p, 0.5), max_distinct=10, bin_bits=11)
+        >>> tally.confusion.tolist(), len(tally.tables[0].scores), tally.worst.ids.tolist()
+        ([[1.0, 1.0], [0.0, 2.0]], 4, [0, 2])
+        """
+        table = _with_outside(
+            bins, np.arange(len(outside[0])), *outside, max_distinct=max_distinct,
+            bin_bits=bin_bits,
+        )
+        confusion = cells[:, 0].reshape(2, 2).copy()
+        return cls(
+            task="binary",
+            classes=classes,
+            threshold=threshold,
+            top=top,
+            count=count,
             weight=sums["weight"],
             weight_sq=sums["weight_sq"],
             class_weight=confusion.sum(axis=1),
@@ -846,7 +918,7 @@ class Tally:
             confusion=confusion,
             tables=[table],
             worst=worst.keep_top(top),
-            confusion_loss=batch.cells[:, 1].reshape(2, 2),
+            confusion_loss=cells[:, 1].reshape(2, 2).copy(),
         )
 
     @classmethod

@@ -17,9 +17,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lossgap.core.binning import MAX_DENSE_BITS, BinaryBins, coded_log_loss
+from lossgap.core.losses import MAX_CLIPPED_LOSS
 from lossgap.core.predictions import Predictions
-from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
+from lossgap.core.tally import (
+    DEFAULT_BIN_BITS,
+    DEFAULT_MAX_DISTINCT,
+    DEFAULT_TOP,
+    Tally,
+    WorstSamples,
+    bin_keys,
+    binary_loss,
+    binary_worst,
+)
 from lossgap.errors import InputError
+from lossgap.io.columns import arrow_column
 from lossgap.io.tables import ColumnChoice, predictions_from_table
 
 if TYPE_CHECKING:  # the arrow extra: record batches come only from pyarrow's readers
@@ -148,6 +160,18 @@ class BatchSpec:
             binned=None if into is None else [t.compressed for t in into.tables],
         )
 
+    def binnable(self, running: Tally | None) -> bool:
+        """Whether the batches after ``running`` can be added into a :class:`BinaryRun`:
+        binary probabilities (not logits) merging into a compressed Tally, at a resolution
+        the dense bins serve."""
+        return (
+            running is not None
+            and running.task == "binary"
+            and running.compressed
+            and not self.choice.from_logits
+            and self.bin_bits <= MAX_DENSE_BITS
+        )
+
     def add(
         self,
         running: Tally | None,
@@ -159,6 +183,151 @@ class BatchSpec:
         """``running`` merged with the Tally of one more batch."""
         part = self.tally(table, first_row, where, first_id, into=running)
         return part if running is None else running.merge(part)
+
+
+def _label_value(cls: Any) -> int | None:
+    """The integer label that names the class ``cls`` (labels match classes by their text,
+    as :class:`~lossgap.Predictions` matches them), or None."""
+    if isinstance(cls, bool | np.bool_):
+        return None
+    if isinstance(cls, int | np.integer):
+        return int(cls)
+    if isinstance(cls, str):
+        try:
+            value = int(cls)
+        except ValueError:
+            return None
+        return value if str(value) == cls else None
+    return None
+
+
+class BinaryRun:
+    """Binary batches added one after another into one :class:`~lossgap.core.binning.BinaryBins`:
+    a worker thread's share of a stream whose Tally is compressed.
+
+    Each batch costs one pass over its rows (its bins, every sum, the candidates for the
+    worst samples) and no Tally of its own, no table and no merge; :meth:`tally` reads the
+    bins once. A batch of integer labels and float64 probabilities without empty cells
+    (and without weights, ids or logits) is read from its Arrow buffers uncopied and
+    checked in the same pass; any other batch, and any batch that fails the check, goes
+    through :class:`~lossgap.Predictions`, which names the failure.
+
+    Parameters
+    ----------
+    spec : BatchSpec
+        How the batches are read (:meth:`BatchSpec.binnable`).
+    classes : tuple
+        The classes of the running Tally (after ``positive``), class 1 the positive one.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> spec = BatchSpec(ColumnChoice("y", ["p"], False), (0, 1))
+    >>> run = BinaryRun(spec, (0, 1))
+    >>> run.add(pa.table({"y": [0, 1, 1], "p": [0.2, 0.9, 0.4]}), 0, "a.parquet")
+    >>> run.add(pa.table({"y": [1], "p": [0.7]}), 3, "a.parquet")
+    >>> tally = run.tally()
+    >>> tally.count, tally.confusion.tolist(), tally.worst.ids.tolist()[:2]
+    (4, [[1.0, 0.0], [1.0, 2.0]], [2, 3])
+    """
+
+    def __init__(self, spec: BatchSpec, classes: tuple[Any, ...]) -> None:
+        self.spec, self.classes = spec, classes
+        self.bins = BinaryBins(
+            spec.bin_bits, weighted=spec.choice.weight is not None, keys_of=bin_keys
+        )
+        self.count = 0
+        self.worst: WorstSamples | None = None
+        self.outside: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        negative, positive = (_label_value(c) for c in classes)
+        c = spec.choice
+        plain = c.weight is None and c.id is None and not c.from_logits and len(c.probs) == 1
+        # the integer labels of class 0 and class 1, when batches may be read from buffers
+        self.labels: tuple[int, int] | None = None
+        if plain and negative is not None and positive is not None:
+            self.labels = (negative, positive)
+        self.loss = np.empty(0)
+        self.codes = np.empty(0, np.int64)
+
+    def add(self, table: pa.Table | pa.RecordBatch, first_row: int, where: str) -> None:
+        """Add one batch (rows from ``first_row`` of the input, read from ``where``)."""
+        n = table.num_rows
+        fast = self._read(table)
+        if fast is not None:
+            s, y, loss = fast
+            w, ids = None, None
+        else:
+            pred = self.spec.predictions(table, first_row, where)
+            s, y, w, ids = pred.prob, pred.y, pred.sample_weight, pred.ids
+            loss = binary_loss(pred)
+        top = self.spec.top
+        cutoff = -np.inf
+        if self.worst is not None and len(self.worst) >= top > 0:
+            cutoff = float(self.worst.loss.min())  # no later row below it is among the worst
+        candidates, outside = self.bins.add(
+            s, y, w, loss, threshold=self.spec.threshold, clip=MAX_CLIPPED_LOSS, top=top,
+            cutoff=cutoff,
+        )
+        if len(outside):
+            self.outside.append((s[outside], y[outside], None if w is None else w[outside]))
+        rows = np.arange(n) if candidates is None else candidates
+        found = binary_worst(
+            rows, first_row + rows if ids is None else ids[rows], loss, y, s, self.spec.threshold
+        )
+        self.worst = found.keep_top(top) if self.worst is None else self.worst.merge(found, top)
+        self.count += n
+
+    def _read(
+        self, table: pa.Table | pa.RecordBatch
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Scores, class indices and log losses straight from the batch's buffers, checked
+        in the kernel's pass; None when the batch needs :class:`~lossgap.Predictions`."""
+        if self.labels is None:
+            return None
+        c = self.spec.choice
+        label_column, prob_column = table.column(c.label), table.column(c.probs[0])
+        if label_column.null_count or prob_column.null_count:
+            return None
+        labels, _ = arrow_column(label_column)
+        scores, _ = arrow_column(prob_column)
+        if labels.dtype != np.int64 or scores.dtype != np.float64:
+            return None
+        n = len(scores)
+        if len(self.loss) < n:  # buffers this run keeps (fresh arrays fault their pages in)
+            self.loss, self.codes = np.empty(n), np.empty(n, np.int64)
+        negative, positive = self.labels
+        codes = None if (negative, positive) == (0, 1) else self.codes[:n]
+        loss, y, bad = coded_log_loss(scores, labels, negative, positive, self.loss[:n], codes)
+        return None if bad else (scores, y, loss)
+
+    def tally(self) -> Tally | None:
+        """The Tally of every batch added (None for none)."""
+        if self.worst is None:
+            return None
+        spec = self.spec
+        parts = list(zip(*self.outside, strict=True)) if self.outside else [[], [], []]
+        weighted = spec.choice.weight is not None
+
+        def joined(arrays: Any, dtype: Any) -> np.ndarray:
+            return np.concatenate(arrays) if len(arrays) else np.empty(0, dtype)
+
+        return Tally.from_binary_bins(
+            classes=self.classes,
+            threshold=float(spec.threshold),
+            top=spec.top,
+            count=self.count,
+            bins=self.bins.read(),
+            outside=(
+                joined(parts[0], np.float64),
+                joined(parts[1], np.int64),
+                joined(parts[2], np.float64) if weighted else None,
+            ),
+            sums=self.bins.sums(),
+            cells=self.bins.cells,
+            worst=self.worst,
+            max_distinct=spec.max_distinct,
+            bin_bits=spec.bin_bits,
+        )
 
 
 def pool_batches(

@@ -38,7 +38,13 @@ import numpy as np
 
 from lossgap.core.tally import DEFAULT_BIN_BITS, DEFAULT_MAX_DISTINCT, DEFAULT_TOP, Tally
 from lossgap.engines import one_blas_thread
-from lossgap.engines.batches import DEFAULT_BATCH_ROWS, BatchSpec, pool_batches, resolve_classes
+from lossgap.engines.batches import (
+    DEFAULT_BATCH_ROWS,
+    BatchSpec,
+    BinaryRun,
+    pool_batches,
+    resolve_classes,
+)
 from lossgap.errors import InputError
 from lossgap.io.columns import ArrowModule, arrow_enabled
 from lossgap.io.tables import FORMATS, ColumnChoice, arrow_buffer, choose_columns
@@ -361,12 +367,15 @@ def _drain(items: deque[Pooled]) -> Iterator[Pooled]:
 def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
     """The Tally of every table, merged in input order (None for no rows).
 
-    Tables are summarised in worker threads, up to ``_IN_FLIGHT`` at a time, while this
-    thread reads the next table and merges; numpy releases the GIL in its loops, so the
-    work spreads over the cores. Each table is handed the running Tally as it stands when
-    the table is read (it is binned at once if that is compressed), and which tables are
-    merged by then depends on the data alone (:func:`_at_once`), never on the timing: the
-    result does not depend on the threads.
+    Tables are summarised in two worker threads, table ``i`` in thread ``i % 2``, while
+    this thread reads the next table and merges; the kernels and numpy release the GIL in
+    their loops, so the work spreads over the cores. Each table is handed the running Tally
+    as it stands when the table is read (it is binned at once if that is compressed), and
+    which tables are merged by then depends on the data alone (:func:`_at_once`), never on
+    the timing. Once the running Tally is a compressed binary one, every later table is
+    added into its thread's :class:`~lossgap.engines.batches.BinaryRun` instead (no Tally
+    per table, no merge), in input order within each thread, and the two runs merge into
+    the running Tally at the end: the result does not depend on the threads either.
 
     BLAS runs single-threaded meanwhile: the Tally's dot products would otherwise wake
     BLAS threads that spin after each call and take the cores from the workers (1.45 s
@@ -374,16 +383,35 @@ def _merged(spec: BatchSpec, tables: Iterator[Pooled]) -> Tally | None:
     """
     running: Tally | None = None
     pending: deque[Future[Tally]] = deque()
+    added: deque[Future[None]] = deque()
+    runs: list[BinaryRun] = []
     with (
         one_blas_thread(),
-        ThreadPoolExecutor(_IN_FLIGHT, thread_name_prefix="lossgap-batch") as pool,
+        ThreadPoolExecutor(1, thread_name_prefix="lossgap-even-batches") as first,
+        ThreadPoolExecutor(1, thread_name_prefix="lossgap-odd-batches") as second,
     ):
-        for table, first_row, where in tables:
-            pending.append(pool.submit(spec.tally, table, first_row, where, into=running))
+        workers = (first, second)
+        for index, (table, first_row, where) in enumerate(tables):
+            worker = workers[index % 2]
+            if not runs and spec.binnable(running):
+                assert running is not None  # binnable says so
+                runs = [BinaryRun(spec, running.classes) for _ in workers]
+            if runs:
+                added.append(worker.submit(runs[index % 2].add, table, first_row, where))
+                while len(added) > 2 * _IN_FLIGHT:  # a table queued behind each worker's
+                    added.popleft().result()
+                continue
+            pending.append(worker.submit(spec.tally, table, first_row, where, into=running))
             while len(pending) >= _at_once(running, spec.max_distinct):
                 running = _merge(running, pending.popleft().result())
         while pending:
             running = _merge(running, pending.popleft().result())
+        while added:
+            added.popleft().result()
+    for run in runs:
+        part = run.tally()
+        if part is not None:
+            running = _merge(running, part)
     return running
 
 

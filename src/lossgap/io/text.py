@@ -27,6 +27,7 @@ import json.decoder
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,17 @@ def split_rows(
     if not data:
         raise TextTableError("Empty CSV file")
     text = data.decode("utf-8", "surrogateescape").removeprefix("\ufeff")
+    if '"' not in text and "\x00" not in text:
+        # no quoting: a row is its line split at the delimiter, which str.split does for
+        # the whole text at C speed (the csv module costs about 2 s per million rows)
+        return _split_unquoted(text, delimiter, skip_bad)
+    return _split_csv(text, delimiter, skip_bad)
+
+
+def _split_csv(
+    text: str, delimiter: str, skip_bad: bool
+) -> tuple[list[str], list[list[str]], list[BadRow]]:
+    """:func:`split_rows` by the :mod:`csv` module, which reads quoted cells."""
     consumed: list[str] = []
 
     def lines() -> Iterator[str]:
@@ -132,6 +144,42 @@ def split_rows(
     return [_column_name(name) for name in header], columns, bad
 
 
+def _split_unquoted(
+    text: str, delimiter: str, skip_bad: bool
+) -> tuple[list[str], list[list[str]], list[BadRow]]:
+    """:func:`split_rows` of a text with no quote character (nor NUL, which :mod:`csv`
+    refuses on Python 3.10): the same header, cells, bad rows and errors."""
+    if "\r" in text:  # pyarrow ends a line at \n, \r\n or \r
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    rows = [line for line in lines if line]  # empty lines are skipped
+    if not rows or (len(rows) == 1 and lines[-1]):
+        # pyarrow needs the header's line end to count the columns
+        msg = "CSV parse error: Empty CSV file or block: cannot infer number of columns"
+        raise TextTableError(msg)
+    header = rows[0].split(delimiter)
+    width = len(header)
+    counts = np.fromiter(map(str.count, rows, repeat(delimiter)), np.int64, len(rows)) + 1
+    bad: list[BadRow] = []
+    if (counts != width).any():
+        wrong = np.flatnonzero(counts != width)
+        if not skip_bad:
+            shown = rows[wrong[0]]
+            shown = shown if len(shown) <= 100 else shown[:96] + " ..."
+            got = counts[wrong[0]]
+            msg = f"CSV parse error: Expected {width} columns, got {got}: {shown}"
+            raise TextTableError(_surrogates_as_text(msg))
+        # rows are numbered from 1, the header's included, as BadRow says
+        bad = [BadRow(int(i) + 1, width, int(counts[i])) for i in wrong]
+        keep = np.ones(len(rows), dtype=bool)
+        keep[wrong] = False
+        rows = [row for row, k in zip(rows, keep.tolist(), strict=True) if k]
+    # every kept row has `width` cells, so the cells of all rows in a row are one split
+    cells = delimiter.join(rows[1:]).split(delimiter) if len(rows) > 1 else []
+    columns = [cells[j::width] for j in range(width)]
+    return [_column_name(name) for name in header], columns, bad
+
+
 def read_delimited(data: bytes, delimiter: str) -> ColumnTable:
     """A CSV (``delimiter=","``) or TSV (``"\\t"``) table held in memory.
 
@@ -172,11 +220,14 @@ def typed_column(
     (array(['NA', 'x'], dtype=object), None)
     """
     n = len(cells)
-    null = np.fromiter((c in null_values for c in cells), dtype=bool, count=n)
-    if null.all():  # every cell empty (or none): pyarrow's null column
-        return np.full(n, None, dtype=object), null if n else None
-    mask = null if null.any() else None
-    present = [c for c, z in zip(cells, null.tolist(), strict=True) if not z]
+    mask: np.ndarray | None = None
+    present = cells
+    if not n or not null_values.isdisjoint(cells):  # isdisjoint: one set lookup per cell, in C
+        null = np.fromiter((c in null_values for c in cells), dtype=bool, count=n)
+        if null.all():  # every cell empty (or none): pyarrow's null column
+            return np.full(n, None, dtype=object), null if n else None
+        mask = null
+        present = [c for c, z in zip(cells, null.tolist(), strict=True) if not z]
     for parse in (_ints, _bools, _dates, _times, _timestamps, _floats):
         values = parse(present)
         if values is not None:
@@ -193,7 +244,30 @@ def typed_column(
     return text, None
 
 
+def _plain_numbers(cells: list[str], characters: re.Pattern[str], dtype: type) -> np.ndarray | None:
+    """The cells as numbers, parsed by numpy in C, when every cell is made of
+    ``characters`` only (ASCII digits, signs, points, exponents, spaces and tabs); then
+    numpy's parse accepts exactly the cells that ``_INT`` or ``_FLOAT`` match and gives
+    Python's ``int``/``float`` values (``tests/io/test_text.py``). None when the cells hold
+    any other character, or a cell fails to parse: the patterns decide, cell by cell."""
+    text = "\n".join(cells)
+    if text.count("\n") != len(cells) - 1 or characters.search(text):
+        return None  # a line end inside a cell, or another character
+    try:
+        return np.array(cells, dtype=dtype)
+    except (ValueError, OverflowError):
+        return None
+
+
+#: A character outside a plain decimal integer or float.
+_NOT_INT = re.compile(r"[^0-9\- \t\n]")
+_NOT_FLOAT = re.compile(r"[^0-9.eE+\- \t\n]")
+
+
 def _ints(cells: list[str]) -> np.ndarray | None:
+    plain = _plain_numbers(cells, _NOT_INT, np.int64)
+    if plain is not None:
+        return plain
     if not all(map(_INT.fullmatch, cells)):
         return None
     values = [int(c, 16) if "x" in c or "X" in c else int(c) for c in cells]
@@ -204,15 +278,15 @@ def _ints(cells: list[str]) -> np.ndarray | None:
 
 
 def _bools(cells: list[str]) -> np.ndarray | None:
-    if not all(c in TRUE_VALUES or c in FALSE_VALUES for c in cells):
+    if not (TRUE_VALUES | FALSE_VALUES).issuperset(cells):
         return None
     return np.array([c in TRUE_VALUES for c in cells], dtype=bool)
 
 
 def _dates(cells: list[str]) -> np.ndarray | None:
-    matches = [_DATE.fullmatch(c) for c in cells]
-    if not all(matches):
+    if not all(map(_DATE.fullmatch, cells)):  # stops at the first cell that is not one
         return None
+    matches = [_DATE.fullmatch(c) for c in cells]
     try:
         return np.array([m.group(1) for m in matches if m], dtype="datetime64[D]")
     except ValueError:  # 2020-13-01
@@ -220,9 +294,9 @@ def _dates(cells: list[str]) -> np.ndarray | None:
 
 
 def _times(cells: list[str]) -> np.ndarray | None:
-    matches = [_TIME.fullmatch(c) for c in cells]
-    if not all(matches):
+    if not all(map(_TIME.fullmatch, cells)):  # stops at the first cell that is not one
         return None
+    matches = [_TIME.fullmatch(c) for c in cells]
     try:
         times = [
             datetime.time(int(h), int(m), int(s or 0))
@@ -236,9 +310,9 @@ def _times(cells: list[str]) -> np.ndarray | None:
 
 
 def _timestamps(cells: list[str]) -> np.ndarray | None:
-    matches = [_TIMESTAMP.fullmatch(c) for c in cells]
-    if not all(matches):
+    if not all(map(_TIMESTAMP.fullmatch, cells)):  # stops at the first cell that is not one
         return None
+    matches = [_TIMESTAMP.fullmatch(c) for c in cells]
     parts = [m.groups() for m in matches if m]
     unit = "ns" if any(fraction for _, _, fraction in parts) else "s"
     try:
@@ -251,6 +325,9 @@ def _timestamps(cells: list[str]) -> np.ndarray | None:
 
 
 def _floats(cells: list[str]) -> np.ndarray | None:
+    plain = _plain_numbers(cells, _NOT_FLOAT, np.float64)
+    if plain is not None:
+        return plain
     if not all(map(_FLOAT.fullmatch, cells)):
         return None
     return np.array([float(c) for c in cells], dtype=np.float64)

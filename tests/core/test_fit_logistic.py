@@ -1,0 +1,72 @@
+"""``fit_logistic`` (Newton with a hand-written 2 x 2 solve) against scikit-learn and scipy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy.optimize import minimize_scalar
+from scipy.special import expit
+from sklearn.linear_model import LogisticRegression
+
+from lossgap.core.recalibrate import fit_logistic
+
+
+def _table(seed: int, m: int = 300) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    z = np.sort(rng.normal(0.0, rng.choice([0.5, 2.0, 5.0]), m))
+    counts = rng.integers(1, 8, m)
+    scale = rng.choice([1.0, 0.37])  # counts, or weights of another scale
+    pos = rng.binomial(counts, expit(0.3 + 0.7 * z)) * scale
+    return z, np.column_stack([counts * scale - pos, pos])
+
+
+def _sklearn(z: np.ndarray, w: np.ndarray, intercept: bool) -> tuple[float, float]:
+    x = np.concatenate([z, z])[:, None]
+    y = np.repeat([0, 1], len(z))
+    model = LogisticRegression(C=np.inf, fit_intercept=intercept, tol=1e-12, max_iter=10_000)
+    model.fit(x, y, sample_weight=np.concatenate([w[:, 0], w[:, 1]]))
+    return float(model.intercept_[0]) if intercept else 0.0, float(model.coef_[0, 0])
+
+
+def _fisher(z: np.ndarray, w: np.ndarray, a: float, b: float, columns: list[int]) -> np.ndarray:
+    p = expit(a + b * z)
+    design = np.column_stack([np.ones_like(z), z])[:, columns]
+    return (design * (w.sum(axis=1) * p * (1 - p))[:, None]).T @ design
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_platt_and_temperature_equal_sklearn(seed):
+    z, w = _table(seed)
+    for intercept in (True, False):
+        fit = fit_logistic(z, w, intercept=intercept)
+        a, b = _sklearn(z, w, intercept)
+        assert_allclose([fit.intercept, fit.slope], [a, b], rtol=1e-6, atol=1e-7)
+        columns = [0, 1] if intercept else [1]
+        # the covariance is the inverse Fisher information at the optimum
+        assert_allclose(fit.covariance, np.linalg.inv(_fisher(z, w, a, b, columns)), rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_intercept_alone_equals_a_scalar_minimiser(seed):
+    z, w = _table(seed)
+
+    def loss(a: float) -> float:
+        eta = a + z
+        return float(w[:, 1] @ np.logaddexp(0, -eta) + w[:, 0] @ np.logaddexp(0, eta))
+
+    best = minimize_scalar(loss, bracket=(-3, 3), tol=1e-12).x
+    fit = fit_logistic(z, w, intercept=True, slope=False)
+    assert fit.slope == 1.0
+    assert_allclose(fit.intercept, best, atol=1e-6)
+    assert_allclose(fit.covariance, np.linalg.inv(_fisher(z, w, best, 1.0, [0])), rtol=1e-5)
+
+
+def test_separable_and_degenerate_tables():
+    z = np.array([-2.0, -1.0, 1.0, 2.0])
+    separable = fit_logistic(z, np.array([[3.0, 0.0], [2.0, 0.0], [0.0, 2.0], [0.0, 3.0]]),
+                             intercept=True)
+    assert separable.separable
+    # one logit: the slope cannot be told from the intercept (singular Hessian), no crash
+    flat = fit_logistic(np.zeros(3), np.array([[1.0, 1.0], [2.0, 1.0], [1.0, 2.0]]), intercept=True)
+    assert np.all(np.isfinite(flat.covariance))
