@@ -438,8 +438,9 @@ class _Columns:
         self._positive = first.y == 1
         # p * sign + offset is true_class_prob's p or 1 - p, the same doubles (p * 1 + 0
         # and p * -1 + 1 are exact), without its masked copy: 1 ms against 5-9 at 1e6
-        self._sign = np.where(self._positive, 1.0, -1.0)
-        self._offset = np.where(self._positive, 0.0, 1.0)
+        binary = first.task == "binary"
+        self._sign = np.where(self._positive, 1.0, -1.0) if binary else np.zeros(0)
+        self._offset = np.where(self._positive, 0.0, 1.0) if binary else np.zeros(0)
         k = first.n_classes
         if first.task == "binary":
             self.curves = [AucColumn(1, 1.0)]
