@@ -461,12 +461,17 @@ class _Columns:
         loss = self._scratch
         self._log_loss(pred, slice(None), loss)
         # An infinite loss has no finite paired difference: use the documented cap.
-        self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(loss.max()) else 0
-        self.means["log_loss"][j] = np.inf if self.infinite[j] else loss.mean()
+        top = loss.max()
+        self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(top) else 0
         if self.infinite[j]:
             np.minimum(loss, MAX_CLIPPED_LOSS, out=loss)
         self.means["loss"][j] = loss.mean()  # as the paired tests read the losses
-        self.means["clipped"][j] = np.minimum(loss, MAX_CLIPPED_LOSS, out=loss).mean()
+        self.means["log_loss"][j] = np.inf if self.infinite[j] else self.means["loss"][j]
+        self.means["clipped"][j] = (
+            self.means["loss"][j]  # no loss above the cap (or every one capped already)
+            if top <= MAX_CLIPPED_LOSS or self.infinite[j]
+            else np.minimum(loss, MAX_CLIPPED_LOSS, out=loss).mean()
+        )
         self.means["brier"][j] = sample_brier(pred, out=self._scratch).mean()
         if pred.task == "binary":  # p >= threshold agrees with a positive label
             np.greater_equal(pred.prob, pred.threshold, out=self.correct[j])
