@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -222,6 +223,12 @@ def test_json_lists_the_first_candidates_and_label_errors_writes_them_all(
     assert [r["confident_learning"] == "true" for r in rows] == [
         c.confident_learning for c in everyone
     ]
+    # the finding names the first 1,000 ids (the JSON's list) and counts them all
+    found = next(
+        f for f in json.loads(result.stdout)["findings"] if f["code"] == "possible_label_errors"
+    )
+    assert found["evidence"]["ids"] == [c.id for c in everyone[:1000]]
+    assert found["evidence"]["candidates"] == len(everyone)
 
 
 def test_label_errors_file_is_refused_over_an_input_or_when_streaming(tmp_path, binary_data):
@@ -248,3 +255,17 @@ def test_label_errors_file_lists_candidates_even_when_the_json_has_none(tmp_path
     rows = (tmp_path / "e.csv").read_text().splitlines()
     assert rows[0].startswith("row,label,suggested")
     assert len(rows) - 1 == len(candidates(lossgap.Predictions(y, p)))
+
+
+def test_numpy_unless_loaded_leaves_the_choice_as_it_was(monkeypatch):
+    from lossgap.core import binning
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    binning._compiled.cache_clear()
+    with binning.numpy_unless_loaded():
+        assert not binning.compiled_available()
+    assert "LOSSGAP_NUMBA" not in os.environ
+    pytest.importorskip("numba")
+    assert binning.compiled_available()
+    with binning.numpy_unless_loaded():  # loaded already: kept
+        assert binning.compiled_available()

@@ -2,8 +2,10 @@
 
 References: cleanlab's ``find_label_issues`` and ``compute_confident_joint`` (the same sets
 and counts, unweighted), a brute-force chance, labels drawn from the probabilities (the
-test's null), and scikit-learn's bundled data with 5% of the labels flipped
-(``benchmarks/label_errors.py`` prints the full table).
+test's null), scikit-learn's bundled data with 5% of the labels flipped
+(``benchmarks/label_errors.py`` prints the full table), and the candidates as computed
+before they became columns (``tests/helpers/label_errors_reference.py``: every row in
+content order, full sorts, the chance matrix).
 """
 
 from __future__ import annotations
@@ -17,17 +19,21 @@ from scipy.special import expit, softmax
 
 from lossgap import InputError, Predictions
 from lossgap.core.label_errors import (
+    TOLERANCE,
     _sample_test,
     candidates,
     chance_matrix,
     confident_joint,
+    confident_thresholds,
     find_label_issues,
     label_chance,
     label_errors,
 )
+from lossgap.core.rows import subset
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
 from lossgap.explanation import evaluate_predictions
+from tests.helpers import label_errors_reference as reference
 from tests.helpers.data import FLIP_DATASETS, FLIP_MODELS, flipped_labels
 
 cleanlab_filter = pytest.importorskip("cleanlab.filter")
@@ -90,7 +96,7 @@ def test_weights_are_importance_weights():
 def test_chance_equals_its_definition(monkeypatch, cells):
     import lossgap.core.label_errors as module
 
-    monkeypatch.setattr(module, "CHANCE_CELLS", cells)
+    monkeypatch.setattr(module, "BLOCK_CELLS", cells)
     rng = np.random.default_rng(2)
     prob = np.round(rng.dirichlet(np.full(5, 0.7), 200), 1) + 1e-3
     prob /= prob.sum(axis=1, keepdims=True)
@@ -273,3 +279,133 @@ def test_the_finding_names_the_labels_beyond_chance():
         labels, np.column_stack([1 - expit(t), expit(t)]), sample_weight=np.full(4000, 5.0)
     )
     assert finding(scaled).severity == found.severity
+
+
+# -- the candidates against the full-sort reference ----------------------------------------------
+
+
+def candidate_case(rng: np.random.Generator, n: int, k: int, *, ties: bool, weighted: bool):
+    """Labels drawn from blurrier probabilities than the model's (an overconfident model:
+    many candidates), distinct ids; with ``ties``, probabilities rounded to one decimal
+    (many equal margins)."""
+    logits = rng.normal(0.0, 2.0, (n, k))
+    truth = softmax(0.4 * logits, axis=1)
+    labels = (rng.uniform(size=(n, 1)) > np.cumsum(truth, axis=1)).sum(axis=1)
+    labels = np.minimum(labels, k - 1)
+    prob = softmax(logits, axis=1)
+    if ties:
+        prob = np.round(prob, 1) + 1e-3
+        prob /= prob.sum(axis=1, keepdims=True)
+    weight = rng.uniform(0.2, 3.0, n) if weighted else None
+    score = prob[:, 1] if k == 2 else prob
+    ids = rng.permutation(n) * 3
+    return Predictions(labels, score, classes=list(range(k)), sample_weight=weight, ids=ids)
+
+
+def assert_same_candidates(found, expected: list[tuple], pred: Predictions) -> None:
+    """Every column in the same order. Rows equal in all but their id are interchangeable
+    (the reference's full sort orders them as it happens to), so ids are checked against
+    their rows where such rows exist, exactly otherwise."""
+    rows = [tuple(asdict(c).values()) for c in found]
+    assert [r[1:] for r in rows] == [e[1:] for e in expected]
+    content = np.column_stack([pred.y, pred.class_prob])
+    if len(np.unique(content, axis=0)) == len(pred) or pred.sample_weight is not None:
+        assert [r[0] for r in rows] == [e[0] for e in expected]
+        return
+    where = {i: r for r, i in enumerate(pred.ids.tolist())}
+    for r in rows:
+        at = where[r[0]]
+        assert (pred.y[at], pred.class_prob[at, pred.y[at]]) == (r[1], r[3])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("ties", [False, True])
+def test_candidates_equal_the_full_sort_reference(ties, weighted):
+    # 2 to 12 classes (a column at a time up to 8, row-wise beyond), up to 20,000 rows (past
+    # the size where the partition first cuts the margins at a sample's quantile): the same
+    # candidates, in the same order
+    rng = np.random.default_rng([12, ties, weighted])
+    cases = [(40, 2), (300, 2), (300, 3), (2000, 5), (1500, 12), (20_000, 2), (20_000, 3)]
+    for n, k in cases:
+        pred = candidate_case(rng, n, k, ties=ties, weighted=weighted)
+        found = candidates(pred)
+        expected = reference.candidates(pred)
+        assert len(found) == len(expected) > 0
+        assert_same_candidates(found, expected, pred)
+
+
+def test_candidates_do_not_depend_on_the_row_order():
+    rng = np.random.default_rng(13)
+    for ties in (False, True):
+        pred = candidate_case(rng, 5000, 3, ties=ties, weighted=False)
+        shuffled = subset(pred, rng.permutation(len(pred)))
+        a, b = candidates(pred), candidates(shuffled)
+        if ties:  # interchangeable rows: the same content in the same order
+            assert_same_candidates(b, [tuple(asdict(c).values()) for c in a], shuffled)
+        else:
+            assert a == b
+
+
+def test_only_the_rows_that_need_it_are_put_in_content_order(monkeypatch):
+    # unweighted, untied rows: the candidates come without ordering the million-row whole
+    import lossgap.core.label_errors as module
+
+    ordered = []
+    original = module.in_content_order
+    monkeypatch.setattr(module, "in_content_order", lambda p: ordered.append(p) or original(p))
+    pred = candidate_case(np.random.default_rng(14), 20_000, 2, ties=False, weighted=False)
+    assert len(candidates(pred)) > 0 and not ordered
+    # a probability exactly at a class's cut: a sum in another row order could move the cut
+    # past it, so the rows are put in content order first; the answer is the reference's
+    y, p = pred.y, pred.prob.copy()
+    threshold = confident_thresholds(y, pred.class_prob)[1]
+    p[np.flatnonzero(y == 0)[0]] = threshold - TOLERANCE  # leaves class 1's threshold as is
+    edge = Predictions(y, p, ids=pred.ids)
+    assert_same_candidates(candidates(edge), reference.candidates(edge), edge)
+    assert ordered
+
+
+def test_binary_chance_is_the_chance_matrix_bit_for_bit():
+    rng = np.random.default_rng(15)
+    p = np.concatenate([rng.uniform(size=2000), [0.5, 0.0, 1.0, 0.3, 0.7]])
+    prob = np.column_stack([1.0 - p, p])
+    labels = rng.integers(0, 2, len(p))
+    expected = chance_matrix(prob)[np.arange(len(p)), labels]
+    np.testing.assert_array_equal(label_chance(labels, prob), expected)
+    np.testing.assert_array_equal(
+        expected, reference.chance_matrix(prob)[np.arange(len(p)), labels]
+    )
+
+
+def test_find_label_issues_equals_the_full_sort_reference_with_weights():
+    rng = np.random.default_rng(16)
+    for _ in range(40):
+        labels, prob = random_case(rng)
+        weight = rng.uniform(0.2, 3.0, len(labels)) * (rng.uniform(size=len(labels)) > 0.1)
+        np.testing.assert_array_equal(
+            find_label_issues(labels, prob, sample_weight=weight),
+            reference.find_label_issues(labels, prob, weight),
+        )
+
+
+def test_the_partition_keeps_the_largest_margins_a_sort_keeps():
+    # any size (a sample's quantile cuts the margins first past 6,400), any count; None
+    # exactly when the margin at the count ties with the next
+    from lossgap.core.label_errors import _largest, _sorted_largest
+
+    rng = np.random.default_rng(17)
+    for _ in range(60):
+        n = int(rng.choice([2, 30, 7000, 50_000]))
+        margin = rng.normal(size=n)
+        if rng.uniform() < 0.3:
+            margin = np.round(margin, 1)
+        count = float(rng.integers(1, n + 1))
+        chosen = _largest(margin, count)
+        by_sort = _sorted_largest(margin, None, count)
+        m = len(by_sort)
+        tied = m < n and np.sort(margin)[::-1][m - 1] == np.sort(margin)[::-1][m]
+        if tied:
+            assert chosen is None
+        else:
+            assert chosen is not None
+            assert sorted(chosen.tolist()) == sorted(by_sort.tolist())

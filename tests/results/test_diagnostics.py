@@ -46,3 +46,35 @@ def test_multiclass_diagnostics_leave_the_binary_parts_null():
     assert d.calibration_in_the_large is None and d.threshold_band is None
     out = d.to_dict()
     assert list(out) == KEYS and out["threshold_band"] is None
+
+
+def test_label_candidates_are_a_sequence_of_candidates_held_as_columns():
+    from collections.abc import Sequence
+    from dataclasses import asdict
+
+    from lossgap.results.diagnostics import LabelCandidate, LabelCandidates
+
+    found = LabelCandidates(
+        id=np.array(["a", "b", "c"], dtype=object),
+        label=np.array([1, 0, 1]),
+        suggested=np.array([0, 1, 0]),
+        probability=np.array([0.001, 0.01, 0.2]),
+        chance=np.array([0.001, 0.01, 0.2]),
+        confident_learning=np.array([True, False, True]),
+    )
+    as_list = [
+        LabelCandidate("a", 1, 0, 0.001, 0.001, True),
+        LabelCandidate("b", 0, 1, 0.01, 0.01, False),
+        LabelCandidate("c", 1, 0, 0.2, 0.2, True),
+    ]
+    assert isinstance(found, Sequence) and len(found) == 3
+    assert list(found) == as_list and found == as_list and found[-1] == as_list[-1]
+    assert type(found[0].label) is int and type(found[0].probability) is float
+    assert isinstance(found[1:], LabelCandidates) and found[1:] == as_list[1:]
+    assert found[::2] == found[::2] and found[::2] != found[1:]
+    assert found.to_records() == [asdict(c) for c in as_list]
+    assert as_list[1] in found and found.index(as_list[2]) == 2
+    with pytest.raises(IndexError):
+        found[3]
+    with pytest.raises(TypeError):
+        hash(found)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -12,6 +13,7 @@ from lossgap.cli import FullOption, command, print_json
 from lossgap.cli.calibrate import CalibratorMethod
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports, write_text
+from lossgap.core.binning import numpy_unless_loaded
 from lossgap.core.calibration import ECE_BINS
 from lossgap.engines.stream import Engine, choose_engine
 from lossgap.errors import InputError
@@ -21,9 +23,12 @@ from lossgap.io.costs import read_costs
 from lossgap.io.tables import read_multilabel, read_predictions_and_groups
 from lossgap.multilabel import explain_multilabel
 from lossgap.printable import printable
-from lossgap.render.slices import evaluation_renderables
-from lossgap.render.text import make_console
 from lossgap.results.diagnostics import MAX_JSON_CANDIDATES
+
+#: In-memory runs of at most this many rows evaluate without loading numba (the size where
+#: ``--engine auto`` starts streaming a binary file): loading it costs a fresh process more
+#: CPU than its kernels save on them (:func:`~lossgap.core.binning.numpy_unless_loaded`).
+NUMPY_ROWS = 1 << 22
 
 if TYPE_CHECKING:
     from lossgap.core.predictions import Predictions
@@ -173,11 +178,15 @@ def explain_command(
             pred, groups = read_predictions_and_groups(file, by, **columns)
         else:
             pred = read_predictions(file, **columns)
-        tally = summarise(pred, top)  # the report's plots draw from it too
-        evaluation = evaluate_predictions(
-            pred, tally=tally, groups=groups, costs=cost_values, **options
-        )
+        kernels = numpy_unless_loaded() if len(pred) <= NUMPY_ROWS else contextlib.nullcontext()
+        with kernels:
+            tally = summarise(pred, top)  # the report's plots draw from it too
+            evaluation = evaluate_predictions(
+                pred, tally=tally, groups=groups, costs=cost_values, **options
+            )
     else:
+        from lossgap.render.text import make_console
+
         console = make_console(stderr=True)
         # a bar only where someone watches
         bar = None if json or quiet or not console.is_terminal else console
@@ -205,6 +214,10 @@ def explain_command(
     if json:
         print_json(evaluation.to_dict())
     else:
+        # the renderers load only for the terminal (--json needs none of them)
+        from lossgap.render.slices import evaluation_renderables
+        from lossgap.render.text import make_console
+
         # --full: every number, then where the loss lives (per class, pairs, slices)
         make_console().print(Group(*evaluation_renderables(evaluation)) if full else evaluation)
 
@@ -226,6 +239,8 @@ def _explain_multilabel(
     if json:
         print_json(result.to_dict())
     else:
+        from lossgap.render.text import make_console
+
         make_console().print(result)
 
 
@@ -250,17 +265,18 @@ def write_label_errors(path: Path, evaluation: Evaluation, pred: Predictions, id
     writer.writerow(
         [printable(id_name), "label", "suggested", "probability", "chance", "confident_learning"]
     )
-    for c in found:
-        writer.writerow(
-            [
-                printable(c.id),
-                printable(c.label),
-                printable(c.suggested),
-                repr(c.probability),
-                repr(c.chance),
-                str(c.confident_learning).lower(),
-            ]
+    # whole columns to Python values at once, then one row per candidate (no object each)
+    writer.writerows(
+        zip(
+            map(printable, found.id.tolist()),
+            map(printable, found.label.tolist()),
+            map(printable, found.suggested.tolist()),
+            map(repr, found.probability.tolist()),
+            map(repr, found.chance.tolist()),
+            ("true" if flagged else "false" for flagged in found.confident_learning.tolist()),
+            strict=True,
         )
+    )
     write_text(path, text.getvalue(), "--label-errors")
 
 

@@ -104,6 +104,32 @@ def content_order(pred: Predictions) -> np.ndarray:
     return order
 
 
+def content_order_of(pred: Predictions, rows: np.ndarray) -> np.ndarray:
+    """Positions into ``rows`` (row positions of ``pred``) that put those rows in the order
+    :func:`content_order` gives them, without ordering the other rows.
+
+    Rows of different content come in the order of the whole; interchangeable rows (equal in
+    everything but their id) in some order. When ``pred`` is in content order already, its
+    positions are that order.
+
+    Examples
+    --------
+    >>> pred = Predictions([0, 1, 2], [[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6]])
+    >>> rows = np.array([2, 0])
+    >>> whole = content_order(pred)
+    >>> rows[content_order_of(pred, rows)].tolist() == [r for r in whole if r in rows]
+    True
+    """
+    if pred in _IN_ORDER:
+        return np.argsort(rows, kind="stable")
+    return content_order(subset(pred, rows))
+
+
+def is_in_content_order(pred: Predictions) -> bool:
+    """Whether the rows of ``pred`` are in content order (made by :func:`in_content_order`)."""
+    return pred in _IN_ORDER
+
+
 def in_content_order(pred: Predictions) -> Predictions:
     """The predictions with their rows in :func:`content_order` (kept per Predictions:
     validated predictions do not change; the result maps to itself).

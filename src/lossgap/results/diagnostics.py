@@ -6,8 +6,11 @@ reads which); ``to_dict()`` gives the ``diagnostics`` object of ``docs/json.md``
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 from lossgap.results.slices import CalibrationTest
 
@@ -71,6 +74,95 @@ class LabelCandidate:
     confident_learning: bool
 
 
+#: The columns of :class:`LabelCandidates`, named as the :class:`LabelCandidate` fields.
+CANDIDATE_FIELDS = ("id", "label", "suggested", "probability", "chance", "confident_learning")
+
+
+@dataclass(frozen=True, eq=False)
+class LabelCandidates(Sequence[LabelCandidate]):
+    """Every label-error candidate, held as columns (:func:`lossgap.core.label_errors.candidates`).
+
+    A sequence of :class:`LabelCandidate`, the least likely labels first: indexing, slicing
+    (a slice is a ``LabelCandidates``), iteration and ``len`` as for a list, and equal to a
+    list of the same candidates. Each candidate is made when it is read, so a million of
+    them cost arrays, not a million objects; the columns serve whole-list readers (the CSV
+    of ``--label-errors``).
+
+    Attributes
+    ----------
+    id, label, suggested : numpy.ndarray
+        Each candidate's id, given class and most probable class (an object array holds
+        Python scalars).
+    probability, chance : numpy.ndarray of float
+        The probability the model gives the label, and the label's chance under calibration.
+    confident_learning : numpy.ndarray of bool
+        Confident learning lists it too.
+
+    Examples
+    --------
+    >>> found = LabelCandidates(
+    ...     id=np.array([4, 2]), label=np.array(["a", "b"]), suggested=np.array(["b", "a"]),
+    ...     probability=np.array([0.01, 0.2]), chance=np.array([0.01, 0.2]),
+    ...     confident_learning=np.array([True, False]),
+    ... )
+    >>> len(found), found[0].id, [c.label for c in found]
+    (2, 4, ['a', 'b'])
+    >>> found[1:].to_records()
+    [{'id': 2, 'label': 'b', 'suggested': 'a', 'probability': 0.2, 'chance': 0.2,
+      'confident_learning': False}]
+    """
+
+    id: np.ndarray
+    label: np.ndarray
+    suggested: np.ndarray
+    probability: np.ndarray
+    chance: np.ndarray
+    confident_learning: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.chance)
+
+    @overload
+    def __getitem__(self, index: int) -> LabelCandidate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> LabelCandidates: ...
+
+    def __getitem__(self, index: int | slice) -> LabelCandidate | LabelCandidates:
+        if isinstance(index, slice):
+            return LabelCandidates(*(getattr(self, name)[index] for name in CANDIDATE_FIELDS))
+        position = range(len(self))[index]  # negative indices, and IndexError past the end
+        # a one-element slice's tolist: the Python value (a numpy scalar's item, an object
+        # array's element as held)
+        return LabelCandidate(
+            *(getattr(self, name)[position : position + 1].tolist()[0] for name in CANDIDATE_FIELDS)
+        )
+
+    def __iter__(self) -> Iterator[LabelCandidate]:
+        columns = (getattr(self, name).tolist() for name in CANDIDATE_FIELDS)
+        return (LabelCandidate(*values) for values in zip(*columns, strict=True))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, LabelCandidates):
+            return len(self) == len(other) and all(
+                np.array_equal(getattr(self, name), getattr(other, name))
+                for name in CANDIDATE_FIELDS
+            )
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # arrays: equal, not hashable
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Each candidate as the JSON object ``docs/json.md`` lists (``asdict`` of each one)."""
+        columns = [getattr(self, name).tolist() for name in CANDIDATE_FIELDS]
+        return [
+            dict(zip(CANDIDATE_FIELDS, values, strict=True))
+            for values in zip(*columns, strict=True)
+        ]
+
+
 @dataclass(frozen=True)
 class LabelErrors:
     """Labels a calibrated model would almost never draw, against how many it would.
@@ -94,9 +186,10 @@ class LabelErrors:
         The capped log loss they carry beyond a calibrated model's, per sample.
     candidate_method : str
         How the candidates are chosen, in words.
-    candidates : list of LabelCandidate or None
-        The least likely labels first; None without the samples or when the test does not
-        pass its level.
+    candidates : LabelCandidates or None
+        Every candidate, the least likely labels first (a sequence of
+        :class:`LabelCandidate`); None without the samples or when the test does not pass
+        its level.
     """
 
     level: float
@@ -108,7 +201,7 @@ class LabelErrors:
     p_value: float
     loss_beyond_chance: float
     candidate_method: str
-    candidates: list[LabelCandidate] | None
+    candidates: LabelCandidates | None
 
 
 @dataclass(frozen=True)
@@ -300,8 +393,9 @@ class Diagnostics:
         if facts is None:
             return asdict(self)
         found = facts.candidates
-        listed = None if found is None else found[:MAX_JSON_CANDIDATES]
-        out = asdict(replace(self, label_errors=replace(facts, candidates=listed)))
+        listed = None if found is None else found[:MAX_JSON_CANDIDATES].to_records()
+        out = asdict(replace(self, label_errors=replace(facts, candidates=None)))
+        out["label_errors"]["candidates"] = listed
         out["label_errors"]["candidates_total"] = None if found is None else len(found)
         out["label_errors"]["candidates_listed"] = None if listed is None else len(listed)
         return out

@@ -148,11 +148,13 @@ def _loss(x: float) -> str:
     return "infinite" if math.isinf(x) else f"{x:.4f}"
 
 
-def _ids_text(ids: list) -> str:
+def _ids_text(ids: list, total: int | None = None) -> str:
+    """The first five ids, and how many more of ``total`` (default: of ``ids``)."""
     if not ids:
         return ""
+    total = len(ids) if total is None else total
     shown = ", ".join(map(str, ids[:5]))
-    more = f" and {len(ids) - 5} more" if len(ids) > 5 else ""
+    more = f" and {total - 5} more" if total > 5 else ""
     return f" (ids {shown}{more})"
 
 
@@ -240,11 +242,13 @@ def possible_label_errors(ev: Evaluation) -> Finding | None:
     if effect < FLOOR_NATS:
         return None
     listed = facts.candidates
-    ids = [c.id for c in listed] if listed is not None else []
+    # the ids the JSON lists (all of them are in diagnostics.label_errors.candidates)
+    ids = [] if listed is None else listed.id[:MAX_JSON_CANDIDATES].tolist()
     found = (
         f"{len(listed)} candidate labels (confident learning's, and every label of chance at "
         f"most {facts.level:.0%}) are listed with their chance in the JSON "
-        f"(diagnostics.label_errors{_capped(len(listed))}), least likely first{_ids_text(ids)}"
+        f"(diagnostics.label_errors{_capped(len(listed))}), least likely first"
+        f"{_ids_text(ids, len(listed))}"
         if listed is not None
         else "the samples were not in memory, so no candidate is listed: the worst samples "
         "come first under worst"
