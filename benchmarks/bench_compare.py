@@ -16,7 +16,8 @@ wall times stretch with the load, the CPU times far less, so the target (issue 1
   the two models its answer names) and ``paired`` (:func:`lossgap.comparison.pipeline.
   paired_comparisons`: the per-sample columns with DeLong's placements, which also give
   each model's ranking scores, paired 2x2 tables, Newcombe/McNemar, paired t for log
-  loss and Brier, DeLong, Holm, flips near the threshold and their ids);
+  loss and Brier, DeLong, Holm, flips near the threshold and their ids); the header says
+  whether the placements ran in the numba kernel (``LOSSGAP_NUMBA=0``: numpy);
 * ``--cli``: ``lossgap compare FILE --json`` on a Parquet file holding the label and one
   probability column per model, in a fresh process;
 * ``--sklearn``: scikit-learn computing only each model's plain metrics (accuracy, log
@@ -28,6 +29,7 @@ wall times stretch with the load, the CPU times far less, so the target (issue 1
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import subprocess
 import sys
@@ -42,6 +44,7 @@ from bench_explain import child_cpu  # a sibling script: Python puts benchmarks/
 import lossgap
 from lossgap import Predictions
 from lossgap.comparison.pipeline import AUTO_FULL_CELLS, paired_comparisons
+from lossgap.core import paired
 from lossgap.explanation import evaluate_predictions
 
 #: Issue 17: ``compare`` on 50 models x 1e6 within this many seconds.
@@ -144,8 +147,16 @@ def main() -> None:
     y, models = make_models(n, m, args.classes, args.seed, np.dtype(args.dtype).type)
     named = {f"m{j}": p for j, p in enumerate(models)}
     detail = "full" if n * m <= AUTO_FULL_CELLS else "scores"
+    compiled = (
+        importlib.util.find_spec("numba") is not None
+        and os.environ.get("LOSSGAP_NUMBA", "1") != "0"
+        # (a tree before the kernel has no COMPILED_MIN_SAMPLES: numpy, as there)
+        and n >= getattr(paired, "COMPILED_MIN_SAMPLES", float("inf"))
+        and n * m * (1 if args.classes == 2 else args.classes) >= paired.COMPILED_MIN_TOTAL
+    )
     print(f"n={n:,} models={m} classes={args.classes} {args.dtype} "
-          f"pairs={m * (m - 1) // 2} detail={detail}")
+          f"pairs={m * (m - 1) // 2} detail={detail} "
+          f"placements={'numba kernel' if compiled else 'numpy'}")
 
     c_all, w_all, _ = timed(lambda: lossgap.compare(named, y))
     verdict = ""

@@ -86,3 +86,22 @@ def test_explain_loads_no_more_than_it_uses(tmp_path) -> None:
         "print(sorted(m for m in unused if m in sys.modules))",
     )
     assert loaded.strip().splitlines()[-1] == "[]"
+
+
+def test_compare_runs_without_scipy_stats(tmp_path) -> None:
+    """compare's exact McNemar tail, paired t and Kendall's tau come from scipy.special
+    and numpy: importing scipy.stats would cost every compare command 0.5 s."""
+    path = tmp_path / "models.csv"
+    rows = [f"{i % 2},{(i % 7) / 7:.3f},{(i % 5) / 5:.3f},{(i % 3) / 3:.3f}" for i in range(60)]
+    path.write_text("label,a_prob,b_prob,c_prob\n" + "\n".join(rows) + "\n")
+    loaded = run(
+        "import sys, io, contextlib",
+        "from lossgap.cli import main",
+        "with contextlib.redirect_stdout(io.StringIO()):",
+        "    try:",
+        f"        main(['compare', {str(path)!r}, '--json'])",
+        "    except SystemExit as exc:",
+        "        assert not exc.code, exc.code",
+        "print('scipy.stats' in sys.modules)",
+    )
+    assert loaded.strip().splitlines()[-1] == "False"

@@ -308,6 +308,8 @@ BAD = [
     ({"a": [0.2, 0.8, 0.6], 3: [0.1, 0.9, 0.5]}, {}, r"model names must be non-empty strings"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 1.9, 0.5]}, {}, r"model 'b': column 'b' holds 1.9 at row 1"),
     ({"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9]}, {}, r"model 'b': lengths differ"),
+    ({"a": [0.2, 0.8, 0.6], "b": [0.1, np.nan, 0.5]}, {}, r"model 'b': column 'b' has NaN"),
+    ({"a": [0.2, 0.8, 0.6], "b": ["0.1", "x", "0.5"]}, {}, r"model 'b': column 'b' holds text"),
     (
         {"a": [0.2, 0.8, 0.6], "b": [0.1, 0.9, 0.5]}, {"by": "accuracy"},
         r"cannot rank by 'accuracy'",
@@ -323,6 +325,26 @@ def test_bad_input_raises_one_line(models, kwargs, pattern):
     with pytest.raises(InputError, match=pattern) as info:
         lossgap.compare(models, [0, 1, 1], **kwargs)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"positive": "cat"}, {"from_logits": True, "threshold": 0.3}, {"ids": list("abcdef")}],
+)
+def test_later_models_share_the_validated_labels(options):
+    """Every binary model after the first takes its labels, classes and ids from the
+    first (validated once) and is the Predictions the constructor would build."""
+    labels = ["dog", "cat", "dog", "dog", "cat", "cat"]
+    models = {"a": [0.9, 0.2, 0.6, 0.7, 0.1, 0.4], "b": [0.8, 0.3, 0.4, 0.9, 0.2, 0.6]}
+    if options.get("from_logits"):
+        models = {k: [4 * v - 2 for v in p] for k, p in models.items()}
+    preds = predictions_from_arrays(models, labels, **options)
+    first, second = preds["a"], preds["b"]
+    built = lossgap.Predictions(labels, models["b"], prob_names=["b"], **options)
+    assert second.y is first.y and second.ids is first.ids
+    for attribute in ("y", "ids", "prob", "logits", "classes", "threshold", "prob_names"):
+        assert np.array_equal(getattr(second, attribute), getattr(built, attribute))
+    assert np.array_equal(second.predicted(), built.predicted())
 
 
 def test_models_with_different_classes_are_refused():
@@ -416,3 +438,42 @@ def test_scores_detail_multiclass_and_infinite_losses(rng):
         assert_allclose(m.metric("brier"), other.metric("brier"), rtol=1e-12)
     assert c.model("hard").infinite_count == int((prob.argmax(axis=1) != y).sum()) > 0
     assert [f.code for f in c.findings] == [f.code for f in summary.findings]
+
+
+@pytest.mark.parametrize("kind", ["binary", "capped", "logits", "multiclass"])
+def test_recomputed_loss_and_brier_blocks_are_the_per_sample_doubles(rng, kind):
+    """compare keeps no (m, n) loss or Brier matrix: each model's values are computed
+    again a block of samples at a time (log losses through p * sign + offset, not
+    true_class_prob's masked copy). They are sample_log_loss's and sample_brier's doubles,
+    capped at 34.54 nats for a model with an infinite loss."""
+    from lossgap.comparison.pipeline import _Columns
+    from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
+
+    n = 3000
+    if kind == "multiclass":
+        y, prob = random_multiclass(rng, n, 3)
+        models = {"a": prob, "b": np.roll(prob, 1, axis=0)}
+    else:
+        y, p = random_binary(rng, n)
+        p[:4] = [-0.0, 0.0, 1.0, 0.5]
+        if kind == "capped":
+            p[5] = 1.0 - y[5]  # an infinite loss
+        models = {"a": p.astype(np.float32), "b": np.clip(p * 0.9 + 0.05, 0, 1)}
+        if kind == "logits":
+            models = {k: np.log(v + 1e-3) - np.log1p(1e-3 - v) for k, v in models.items()}
+    preds = predictions_from_arrays(models, y, from_logits=kind == "logits")
+    columns = _Columns(preds["a"], 2)
+    for j, pred in enumerate(preds.values()):
+        columns.add(j, pred, 0.05)
+    losses = [sample_log_loss(pred) for pred in preds.values()]
+    if kind == "capped":
+        assert columns.infinite[0] == 1
+        losses[0] = np.minimum(losses[0], MAX_CLIPPED_LOSS)
+    rows = rng.choice(n, 700, replace=False)
+    rows.sort()
+    for samples in (slice(0, n), slice(1000, 2500), rows):
+        expected = np.vstack([loss[samples] for loss in losses])
+        assert np.array_equal(columns.rows("loss", samples), expected)
+        expected = np.vstack([sample_brier(pred)[samples] for pred in preds.values()])
+        assert np.array_equal(columns.rows("brier", samples), expected)
+    assert columns.means["loss"].tolist() == [loss.mean() for loss in losses]

@@ -153,3 +153,37 @@ def test_single_class_present_in_multiclass_gives_undefined_auc_not_a_crash(rng)
     ev = lossgap.explain(np.zeros(20, int), prob, classes=[0, 1, 2])
     assert np.isnan(ev.metric("roc_auc"))
     assert ev.to_dict()["metrics"]["roc_auc"]["value"] is None
+
+
+def test_per_sample_columns_written_in_place_are_the_same_doubles(rng):
+    """``out=`` (compare writes each model's row in place) changes no bit of the per-sample
+    log loss, Brier score or true-class probability; each matches its sklearn sum."""
+    from lossgap.core.losses import sample_brier, true_class_prob
+
+    y, p = random_binary(rng, 500)
+    p[:3] = np.where(y[:3] == 1, 0.0, 1.0)  # infinite losses
+    z = np.log(np.clip(p, 1e-9, 1 - 1e-9)) - np.log1p(-np.clip(p, 1e-9, 1 - 1e-9))
+    ym, prob = random_multiclass(rng, 300, 4)
+    for pred in (
+        lossgap.Predictions(y, p),
+        lossgap.Predictions(y, z, from_logits=True),
+        lossgap.Predictions(ym, prob),
+        lossgap.Predictions(ym, np.log(prob), from_logits=True),
+    ):
+        n = len(pred)
+        for fn in (sample_log_loss, sample_brier, true_class_prob):
+            out = np.full(n, np.nan)
+            assert fn(pred, out=out) is out
+            assert np.array_equal(out, fn(pred))
+        buffer = np.full(n, np.nan)  # the loss written over the true-class probability
+        loss = sample_log_loss(pred, true_class_prob(pred, out=buffer), out=buffer)
+        assert np.array_equal(loss, sample_log_loss(pred))
+    finite = np.isfinite(sample_log_loss(lossgap.Predictions(y, p)))
+    assert_allclose(
+        sample_brier(lossgap.Predictions(y, p)).mean(), skm.brier_score_loss(y, p), rtol=RTOL
+    )
+    assert_allclose(
+        sample_log_loss(lossgap.Predictions(y[finite], p[finite])).mean(),
+        skm.log_loss(y[finite], p[finite]),
+        rtol=RTOL,
+    )

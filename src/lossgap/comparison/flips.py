@@ -10,6 +10,7 @@ sample lies within ``near`` of the decision boundary under both models
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,12 +24,13 @@ _BLOCK = 1 << 16
 _ID_BLOCK = 1 << 13
 
 
-def boundary_distance(pred: Predictions) -> np.ndarray:
+def boundary_distance(pred: Predictions, *, out: np.ndarray | None = None) -> np.ndarray:
     """How much probability must move for each sample's decision to change.
 
     Binary: ``|p - threshold|``. Multiclass: ``|p_true - max_{j != true} p_j| / 2``,
     the probability that must pass from one class to the other for the true class to
     win or lose the argmax (for binary labels at threshold 0.5 both rules agree).
+    ``out``: where to write it (float64, shape (n,)).
 
     Examples
     --------
@@ -38,11 +40,12 @@ def boundary_distance(pred: Predictions) -> np.ndarray:
     [0.1, 0.0]
     """
     if pred.task == "binary":
-        return np.abs(pred.prob - pred.threshold)
+        distance = np.subtract(pred.prob, pred.threshold, out=out)
+        return np.abs(distance, out=distance)
     rows = np.arange(len(pred))
     others = pred.prob.copy()
     others[rows, pred.y] = -np.inf
-    return np.abs(true_class_prob(pred) - others.max(axis=1)) / 2.0
+    return np.divide(np.abs(true_class_prob(pred) - others.max(axis=1)), 2.0, out=out)
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,9 @@ class FlipTables:
         return self.n - self.both - self.a_only - self.a_only.T
 
 
-def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> FlipTables:
+def flip_tables(
+    correct: np.ndarray, near: np.ndarray, loss: np.ndarray | Callable[[np.ndarray], np.ndarray]
+) -> FlipTables:
     """Count the paired 2x2 tables and the near-threshold flips of every pair.
 
     Parameters
@@ -82,8 +87,9 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
     correct, near : ndarray of bool, shape (m, n)
         Whether each model's decision is right, and whether the sample lies near its
         decision boundary; one row per model.
-    loss : ndarray of float64, shape (m, n)
-        Finite per-sample losses.
+    loss : ndarray of float64, shape (m, n), or callable
+        Finite per-sample losses, or a function that gives their ``(m, len)`` columns
+        for an array of sample indices (read only where flips lie near the threshold).
 
     Returns
     -------
@@ -105,23 +111,48 @@ def flip_tables(correct: np.ndarray, near: np.ndarray, loss: np.ndarray) -> Flip
     ([[3.0, 1.0], [1.0, 2.0]], [[0.0, 2.0], [1.0, 0.0]])
     """
     m, n = correct.shape
+    width = min(_BLOCK, n)
+    # every block is written into buffers kept for the call: at 50 models a fresh block
+    # costs page faults on each of its 26 MB (the counts are exact in any layout; the
+    # loss products keep the layout of a gathered copy, columns contiguous, so they add
+    # in the order they always did)
+    counts32 = np.empty((m, width), np.float32)
+    flags = np.empty((m, width), bool)
+    g1, g2, weighted, block_loss = (np.empty((m, width), order="F") for _ in range(4))
+    right, close = np.empty((m, width), bool, order="F"), np.empty((m, width), bool, order="F")
     both = np.zeros((m, m))
+    keep = np.empty(n, bool)
     for start in range(0, n, _BLOCK):
+        rows = slice(start, start + _BLOCK)
+        size = len(keep[rows])
         # float32 counts are exact below 2^24 (a block holds 2^16 samples) and their
         # products run twice as fast; the sums over blocks are kept in float64
-        block = correct[:, start : start + _BLOCK].astype(np.float32)
+        block = counts32[:, :size]
+        np.copyto(block, correct[:, rows])
         both += block @ block.T
+        # the samples some model gets right and another wrong, both near the boundary
+        some_right = np.logical_and(correct[:, rows], near[:, rows], out=flags[:, :size])
+        keep[rows] = some_right.any(axis=0)
+        some_wrong = np.greater(near[:, rows], correct[:, rows], out=flags[:, :size])
+        keep[rows] &= some_wrong.any(axis=0)
     near_a_only, p, q = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
-    samples = np.flatnonzero((correct & near).any(axis=0) & (~correct & near).any(axis=0))
+    samples = np.flatnonzero(keep)
     for start in range(0, len(samples), _BLOCK):
         index = samples[start : start + _BLOCK]
-        right, close = correct[:, index], near[:, index]
-        g1 = (right & close).astype(np.float64)
-        g2 = (~right & close).astype(np.float64)
-        block_loss = loss[:, index]
-        near_a_only += g1 @ g2.T
-        p += (g1 * block_loss) @ g2.T
-        q += g1 @ (g2 * block_loss).T
+        size = len(index)
+        r, c = right[:, :size], close[:, :size]
+        np.take(correct, index, axis=1, out=r, mode="clip")  # (valid indices: "clip"
+        np.take(near, index, axis=1, out=c, mode="clip")  # writes out unbuffered)
+        a, b, w, losses = g1[:, :size], g2[:, :size], weighted[:, :size], block_loss[:, :size]
+        np.logical_and(r, c, out=a)  # right and near, as 0.0 or 1.0
+        np.greater(c, r, out=b)  # wrong and near
+        if isinstance(loss, np.ndarray):
+            np.take(loss, index, axis=1, out=losses, mode="clip")
+        else:
+            np.copyto(losses, loss(index))
+        near_a_only += a @ b.T
+        p += np.multiply(a, losses, out=w) @ b.T
+        q += a @ np.multiply(b, losses, out=w).T
     counts = np.diag(both)
     return FlipTables(
         n=n,

@@ -68,24 +68,38 @@ def predictions_from_arrays(
         )
         raise InputError(msg)
     out: dict[str, Predictions] = {}
+    first: Predictions | None = None
     for name, values in y_prob.items():
         if not isinstance(name, str) or not name:
             msg = f"model names must be non-empty strings, got {name!r}"
             raise InputError(msg)
         try:
-            out[name] = Predictions(
-                y_true,
-                values,
-                from_logits=from_logits,
-                classes=classes,
-                positive=positive,
-                ids=ids,
-                threshold=threshold,
-                prob_names=[name] if np.ndim(values) == 1 else None,
-            )
+            if _shares_labels(first, values):
+                assert first is not None
+                out[name] = Predictions.on_same_samples(
+                    first, values, from_logits=from_logits, prob_names=[name]
+                )
+            else:
+                out[name] = Predictions(
+                    y_true,
+                    values,
+                    from_logits=from_logits,
+                    classes=classes,
+                    positive=positive,
+                    ids=ids,
+                    threshold=threshold,
+                    prob_names=[name] if np.ndim(values) == 1 else None,
+                )
         except InputError as exc:
             raise _named(name, exc) from exc
+        first = first or out[name]
     return out
+
+
+def _shares_labels(first: Predictions | None, values: Any) -> bool:
+    """Whether a model can take ``first``'s validated labels (a binary model's one column:
+    its classes come from the labels alone, as ``first``'s did)."""
+    return first is not None and first.task == "binary" and np.ndim(values) == 1
 
 
 def check_same_samples(preds: Mapping[str, Predictions]) -> Predictions:
@@ -115,7 +129,7 @@ def check_same_samples(preds: Mapping[str, Predictions]) -> Predictions:
                     f"{theirs!r}: {fix}"
                 )
                 raise InputError(msg)
-        differ = np.flatnonzero(pred.y != first.y)
+        differ = np.zeros(0, np.int64) if pred.y is first.y else np.flatnonzero(pred.y != first.y)
         if differ.size:
             msg = (
                 f"model {name!r} has different labels from model {names[0]!r} at "
@@ -221,12 +235,13 @@ def _models_of_one_file(
         )
         raise InputError(msg)
     ids = None if base.id is None else column_values(table, base.id)
-    return {
-        name: _predictions(
-            table, labels, cols, bool(logit), ids, base.label, base.id, options, name
+    out: dict[str, Predictions] = {}
+    for name, cols in groups.items():
+        out[name] = _predictions(
+            table, labels, cols, bool(logit), ids, base.label, base.id, options, name,
+            first=next(iter(out.values()), None),
         )
-        for name, cols in groups.items()
-    }
+    return out
 
 
 def _guess_model_columns(
@@ -262,9 +277,18 @@ def _predictions(
     id_name: str | None,
     options: dict[str, Any],
     name: str,
+    *,
+    first: Predictions | None = None,
 ) -> Predictions:
+    """One model's validated predictions; with ``first`` (a model on the same rows), its
+    labels are shared when they can be (:func:`_shares_labels`) rather than read again."""
     values = [column_values(table, c) for c in columns]
     try:
+        if len(values) == 1 and _shares_labels(first, values[0]):
+            assert first is not None
+            return Predictions.on_same_samples(
+                first, values[0], from_logits=from_logits, prob_names=list(columns)
+            )
         return Predictions(
             labels,
             values[0] if len(values) == 1 else np.column_stack(values),
@@ -304,12 +328,12 @@ def _models_of_files(
         ids = keys[0]
     for j in range(1, len(paths)):
         _check_labels(labels[0], labels[j][rows[j]], paths[0], paths[j], ids)
-    out = {}
+    out: dict[str, Predictions] = {}
     for j, (name, table, choice) in enumerate(zip(names, tables, choices, strict=True)):
         aligned = table.take(rows[j]) if j else table
         out[name] = _predictions(
             aligned, labels[0], choice.probs, choice.from_logits, ids, choice.label, id,
-            options, name,
+            options, name, first=next(iter(out.values()), None),
         )
     return out
 

@@ -22,9 +22,11 @@ from lossgap.comparison.goals import check_goals, choose_for_goals
 from lossgap.comparison.inputs import check_same_samples, predictions_from_arrays
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
 from lossgap.core.paired import (
+    COMPILED_MIN_TOTAL,
     AucColumn,
     Interval,
     auc_influence,
+    cross_products_about,
     delong_covariance,
     delong_difference,
     holm,
@@ -261,7 +263,7 @@ def compare_predictions(
     # the paired products are memory-bound: OpenBLAS's second thread multiplied their CPU
     # time by ten on a loaded machine (1.2 s against 0.17 s at 50 models x 2e5)
     with one_blas_thread():
-        auc_cov = delong_covariance(columns.auc, first.y)
+        auc_cov = delong_covariance(columns.auc, columns.y_grouped)
     if detail == "scores":
         metrics = columns.scores(auc_cov, confidence)
         infinite = columns.infinite.tolist()
@@ -344,7 +346,7 @@ def paired_comparisons(
     for j, pred in enumerate(preds.values()):
         columns.add(j, pred, near)
     with one_blas_thread():
-        auc_cov = delong_covariance(columns.auc, first.y)
+        auc_cov = delong_covariance(columns.auc, columns.y_grouped)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     return _paired(columns, auc_cov, list(preds), pairs, confidence, max_ids)
 
@@ -360,16 +362,27 @@ def _paired(
     """:func:`paired_comparisons` of filled columns (``auc_cov``: their DeLong covariance)."""
     first = columns.first
     with one_blas_thread():
-        tables = flip_tables(columns.correct, columns.near, columns.loss)
+        tables = flip_tables(
+            columns.correct, columns.near, lambda index: columns.rows("loss", index)
+        )
         intervals = {
             "accuracy": paired_proportion_difference(
                 *(t[pairs[:, 0], pairs[:, 1]] for t in _table_cells(tables)),
                 confidence=confidence,
             ),
-            "log_loss": paired_mean_difference(columns.loss, pairs, confidence=confidence),
-            "brier": paired_mean_difference(columns.brier, pairs, confidence=confidence),
+            "log_loss": paired_mean_difference(
+                None, pairs, confidence=confidence, moments=columns.moments("loss")
+            ),
+            "brier": paired_mean_difference(
+                None, pairs, confidence=confidence, moments=columns.moments("brier")
+            ),
             "roc_auc": delong_difference(
-                columns.auc, first.y, pairs, confidence=confidence, cov=auc_cov
+                columns.auc,
+                columns.y_grouped,
+                pairs,
+                confidence=confidence,
+                cov=auc_cov,
+                auc=columns.auc_sums / 2.0,
             ),
         }
     adjusted = {m: holm(r.p_value) if len(pairs) > 1 else r.p_value for m, r in intervals.items()}
@@ -396,37 +409,109 @@ def _paired(
 
 
 class _Columns:
-    """The ``(m, n)`` per-sample matrices, filled one model (row) at a time."""
+    """The per-sample columns of every model (one row per model), filled a model at a time.
+
+    Correctness and nearness are kept as ``(m, n)`` matrices, the DeLong terms too, with
+    the samples grouped by class (``strata``, a stable order) so each class's covariance
+    reads one slice (:func:`delong_covariance` of ``auc`` and ``y_grouped``); each row's
+    sum is kept in sample order (``auc_sums``). The log losses and Brier scores are not
+    kept: their means come from each model's pass, and :meth:`rows` computes their
+    blocks again for the paired tests (the same doubles: at 50 models x 1e6 the first
+    writes of two more 400 MB matrices cost more than computing them twice).
+    """
 
     def __init__(self, first: Predictions, m: int) -> None:
         n = len(first)
         self.first = first
         self.ids = first.ids
-        self.loss = np.empty((m, n))
-        self.brier = np.empty((m, n))
+        self.preds: list[Predictions] = []
         self.auc = np.empty((m, n))
+        self.auc_sums = np.empty(m)
         self.correct = np.empty((m, n), dtype=bool)
         self.near = np.empty((m, n), dtype=bool)
         self.infinite = np.zeros(m, dtype=np.int64)
+        self.means = {name: np.empty(m) for name in ("loss", "log_loss", "clipped", "brier")}
+        self.strata = np.argsort(first.y, kind="stable")
+        self.y_grouped = first.y[self.strata]
+        self._scratch = np.empty(n)
+        self._rows: np.ndarray | None = None
+        self._positive = first.y == 1
+        # p * sign + offset is true_class_prob's p or 1 - p, the same doubles (p * 1 + 0
+        # and p * -1 + 1 are exact), without its masked copy: 1 ms against 5-9 at 1e6
+        binary = first.task == "binary"
+        self._sign = np.where(self._positive, 1.0, -1.0) if binary else np.zeros(0)
+        self._offset = np.where(self._positive, 0.0, 1.0) if binary else np.zeros(0)
         k = first.n_classes
         if first.task == "binary":
             self.curves = [AucColumn(1, 1.0)]
         else:
             self.curves = [AucColumn(c, 1.0 / k) for c in range(k)]
+        self._compiled = m * len(self.curves) * n >= COMPILED_MIN_TOTAL
+
+    def _log_loss(self, pred: Predictions, rows: slice | np.ndarray, out: np.ndarray) -> None:
+        """``sample_log_loss`` of ``pred`` on ``rows`` (``pred`` holds only those rows)."""
+        if pred.task == "binary" and pred.logits is None:
+            np.multiply(pred.prob, self._sign[rows], out=out)
+            sample_log_loss(pred, np.add(out, self._offset[rows], out=out), out=out)
+        else:
+            sample_log_loss(pred, out=out)
 
     def add(self, j: int, pred: Predictions, near: float) -> None:
-        loss = sample_log_loss(pred)
+        self.preds.append(pred)
+        loss = self._scratch
+        self._log_loss(pred, slice(None), loss)
         # An infinite loss has no finite paired difference: use the documented cap.
-        self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(loss.max()) else 0
-        self.loss[j] = np.minimum(loss, MAX_CLIPPED_LOSS) if self.infinite[j] else loss
-        self.brier[j] = sample_brier(pred)
-        self.correct[j] = pred.predicted() == pred.y
-        self.near[j] = boundary_distance(pred) <= near
+        top = loss.max()
+        self.infinite[j] = np.count_nonzero(np.isinf(loss)) if np.isinf(top) else 0
+        if self.infinite[j]:
+            np.minimum(loss, MAX_CLIPPED_LOSS, out=loss)
+        self.means["loss"][j] = loss.mean()  # as the paired tests read the losses
+        self.means["log_loss"][j] = np.inf if self.infinite[j] else self.means["loss"][j]
+        self.means["clipped"][j] = (
+            self.means["loss"][j]  # no loss above the cap (or every one capped already)
+            if top <= MAX_CLIPPED_LOSS or self.infinite[j]
+            else np.minimum(loss, MAX_CLIPPED_LOSS, out=loss).mean()
+        )
+        self.means["brier"][j] = sample_brier(pred, out=self._scratch).mean()
+        if pred.task == "binary":  # p >= threshold agrees with a positive label
+            np.greater_equal(pred.prob, pred.threshold, out=self.correct[j])
+            np.equal(self.correct[j], self._positive, out=self.correct[j])
+        else:
+            np.equal(pred.predicted(), pred.y, out=self.correct[j])
+        np.less_equal(boundary_distance(pred, out=self._scratch), near, out=self.near[j])
         if pred.task == "binary":
             scores = [pred.prob]
         else:
             scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
-        self.auc[j] = auc_influence(scores, pred.y, self.curves)
+        psi = auc_influence(
+            scores, pred.y, self.curves, out=self._scratch, compiled=self._compiled
+        )
+        self.auc_sums[j] = psi.sum()
+        np.take(psi, self.strata, out=self.auc[j], mode="clip")  # "raise" copies via a temporary
+
+    def rows(self, what: str, samples: slice | np.ndarray) -> np.ndarray:
+        """The ``(m, len)`` log losses (``"loss"``, capped as in :meth:`add`) or Brier
+        scores (``"brier"``) of the given samples, computed again from the predictions
+        into a buffer that the next call overwrites."""
+        width = len(self.ids[samples])
+        if self._rows is None or self._rows.shape[1] < width:
+            self._rows = np.empty((len(self.preds), width))  # kept: no page faults
+        out = self._rows[:, :width]
+        for j, pred in enumerate(self.preds):
+            part = pred.take(samples)
+            if what == "brier":
+                sample_brier(part, out=out[j])
+                continue
+            self._log_loss(part, samples, out[j])
+            if self.infinite[j]:
+                np.minimum(out[j], MAX_CLIPPED_LOSS, out=out[j])
+        return out
+
+    def moments(self, what: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """Means and centred cross-products of the rows of ``what`` (``"loss"``, ``"brier"``)."""
+        n = len(self.ids)
+        mean = self.means[what]
+        return mean, cross_products_about(lambda index: self.rows(what, index), mean, n), n
 
     def scores(self, auc_cov: np.ndarray, confidence: float) -> list[dict[str, MetricValue]]:
         """Each model's ranking scores from its rows (``detail="scores"``).
@@ -436,22 +521,19 @@ class _Columns:
         interval for accuracy; the (macro) ROC AUC from the DeLong terms, with the
         interval of the diagonal of their covariance ``auc_cov``, clipped to [0, 1].
         """
-        n = self.loss.shape[1]
+        n = len(self.ids)
         z = z_value(confidence)
         accuracy = np.count_nonzero(self.correct, axis=1) / n
         low, high = wilson(accuracy, n, confidence)
-        auc = self.auc.sum(axis=1) / 2.0
+        auc = self.auc_sums / 2.0
         half = z * np.sqrt(np.diagonal(auc_cov))
         out = []
         for j in range(len(accuracy)):
-            clipped = float(np.minimum(self.loss[j], MAX_CLIPPED_LOSS).mean())
             out.append(
                 {
-                    "log_loss": MetricValue(
-                        float("inf") if self.infinite[j] else float(self.loss[j].mean())
-                    ),
-                    "log_loss_clipped": MetricValue(clipped),
-                    "brier": MetricValue(float(self.brier[j].mean())),
+                    "log_loss": MetricValue(float(self.means["log_loss"][j])),
+                    "log_loss_clipped": MetricValue(float(self.means["clipped"][j])),
+                    "brier": MetricValue(float(self.means["brier"][j])),
                     "accuracy": MetricValue(
                         float(accuracy[j]), float(low[j]), float(high[j]), "wilson"
                     ),

@@ -19,6 +19,7 @@ Conventions
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -165,6 +166,16 @@ def _as_float(values: np.ndarray, names: Sequence[str], what: str) -> np.ndarray
                 )
                 raise InputError(msg) from None
     return values.astype(np.float64)
+
+
+def _checked_values(raw: np.ndarray, names: Sequence[str], from_logits: bool) -> np.ndarray:
+    """Probabilities (or logits) as float64, checked finite (and within [0, 1])."""
+    what = "logits" if from_logits else "probabilities"
+    values = _as_float(raw, names, what)
+    _check_finite(values, names, what)
+    if not from_logits:
+        _check_unit_interval(values, names)
+    return values
 
 
 def _check_finite(values: np.ndarray, names: Sequence[str], what: str) -> None:
@@ -539,10 +550,7 @@ class Predictions:
                 f"of probabilities in {', '.join(map(repr, names))}: pass one row per label"
             )
             raise InputError(msg)
-        values = _as_float(raw, names, "logits" if from_logits else "probabilities")
-        _check_finite(values, names, "logits" if from_logits else "probabilities")
-        if not from_logits:
-            _check_unit_interval(values, names)
+        values = _checked_values(raw, names, from_logits)
         self.classes, self.y = self._resolve_classes(
             labels, width, names if named else None, classes, label_name
         )
@@ -560,6 +568,67 @@ class Predictions:
         n = len(self.y)
         self.sample_weight = self._weights(sample_weight, n, weight_name)
         self.ids = np.arange(n) if ids is None else _ids_array(ids, n, id_name)
+
+    @classmethod
+    def on_same_samples(
+        cls,
+        first: Predictions,
+        y_prob: npt.ArrayLike,
+        *,
+        from_logits: bool = False,
+        prob_names: Sequence[str] | None = None,
+    ) -> Predictions:
+        """Another model's probabilities of the positive class on ``first``'s samples.
+
+        ``first``'s labels, classes, ids, weights and threshold are shared, not validated
+        again (a comparison of 50 models at 1e6 samples spent 2 s re-reading the same
+        labels); ``y_prob`` is validated as the constructor validates it. For binary
+        ``first`` and one column (1-D) only: other shapes go through the constructor.
+
+        Examples
+        --------
+        >>> a = Predictions(["cat", "dog", "dog"], [0.3, 0.8, 0.4])
+        >>> b = Predictions.on_same_samples(a, [0.6, 0.9, 0.2])
+        >>> b.y is a.y, b.classes, b.prob.tolist()
+        (True, ('cat', 'dog'), [0.6, 0.9, 0.2])
+        """
+        raw = to_numpy(y_prob, "y_prob")
+        if first.task != "binary" or raw.ndim != 1:
+            msg = "on_same_samples takes one column of a binary model's probabilities"
+            raise ValueError(msg)
+        names = list(prob_names) if prob_names else ["y_prob"]
+        if len(raw) != len(first):
+            msg = (
+                f"lengths differ: {len(first)} labels but {len(raw)} rows of probabilities "
+                f"in {', '.join(map(repr, names))}: pass one row per label"
+            )
+            raise InputError(msg)
+        new = copy.copy(first)  # shares first's arrays; none is ever written
+        new.__dict__.pop("_argmax", None)
+        new.prob_names = names
+        new.from_logits = bool(from_logits)
+        new.prob, new.logits = new._probabilities(
+            _checked_values(raw, names, from_logits), from_logits, names
+        )
+        return new
+
+    def take(self, rows: slice | np.ndarray) -> Predictions:
+        """These predictions on some samples only: views of the arrays for a slice.
+
+        Examples
+        --------
+        >>> p = Predictions(["cat", "dog", "dog"], [0.3, 0.8, 0.4])
+        >>> part = p.take(slice(1, 3))
+        >>> len(part), part.prob.tolist(), part.ids.tolist(), part.classes
+        (2, [0.8, 0.4], [1, 2], ('cat', 'dog'))
+        """
+        part = copy.copy(self)
+        if "_argmax" in self.__dict__:
+            part._argmax = self._argmax[rows]
+        part.y, part.prob, part.ids = self.y[rows], self.prob[rows], self.ids[rows]
+        part.logits = None if self.logits is None else self.logits[rows]
+        part.sample_weight = None if self.sample_weight is None else self.sample_weight[rows]
+        return part
 
     def __len__(self) -> int:
         return len(self.y)

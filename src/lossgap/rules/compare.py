@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from lossgap.core.paired import kendall_tau
 from lossgap.results.compare import Comparison, Difference, ModelResult, PairComparison
 from lossgap.results.evaluation import Finding
 from lossgap.rules import book
@@ -195,11 +196,7 @@ def rank_disagreement(c: Comparison) -> Finding | None:
     ]
     best_score = min(c.models, key=lambda m: m.metric(key))
     best_accuracy = min(c.models, key=lambda m: m.accuracy_rank)
-    from scipy import stats  # imported when used: scipy.stats takes 0.45 s to import
-
-    tau = stats.kendalltau(
-        [m.metric(key) for m in c.models], [m.accuracy_rank for m in c.models]
-    )[0]
+    tau = kendall_tau([m.metric(key) for m in c.models], [m.accuracy_rank for m in c.models])
     name = _NAMES[c.by] + (" (each loss capped at 34.54 nats)" if capped else "")
     total = len(values) * (len(values) - 1) // 2
     noise = "" if real else ": the disagreement may be sampling noise"
