@@ -166,7 +166,15 @@ def make_reports(folder: Path) -> dict[str, Path]:
 
 
 def browse(browser: str, page: Path, *args: str) -> list[str]:
-    """Run headless Chromium on ``page``; return the console messages it logged.
+    """Run headless Chromium on ``page``; return the console messages it logged."""
+    returncode, _, stderr = run_browser(browser, page, *args)
+    if returncode != 0:
+        sys.exit(f"report-check: Chromium failed on {page.name}: {stderr[-2000:]}")
+    return [m.group(1) for line in stderr.splitlines() if (m := CONSOLE.search(line))]
+
+
+def run_browser(browser: str, page: Path, *args: str) -> tuple[int, str, str]:
+    """Headless Chromium on ``page``: its exit code, stdout and stderr.
 
     A page renders in about a second; headless Chromium now and then hangs with a virtual
     time budget (seen on two different pages, each rendering in 0.8 s when run again), so
@@ -175,20 +183,14 @@ def browse(browser: str, page: Path, *args: str) -> list[str]:
     for attempt in range(1, ATTEMPTS + 1):
         finished = _browse_once(browser, page, *args)
         if finished is not None:
-            returncode, stderr = finished
-            break
+            return finished
         print(f"report-check: Chromium took over {TIMEOUT} s on {page.name} "
               f"(attempt {attempt} of {ATTEMPTS})", file=sys.stderr)
-    else:
-        sys.exit(f"report-check: Chromium took over {TIMEOUT} s on {page.name}, "
-                 f"{ATTEMPTS} times")
-    if returncode != 0:
-        sys.exit(f"report-check: Chromium failed on {page.name}: {stderr[-2000:]}")
-    return [m.group(1) for line in stderr.splitlines() if (m := CONSOLE.search(line))]
+    sys.exit(f"report-check: Chromium took over {TIMEOUT} s on {page.name}, {ATTEMPTS} times")
 
 
-def _browse_once(browser: str, page: Path, *args: str) -> tuple[int, str] | None:
-    """One headless Chromium run: its exit code and stderr, or None when it hung."""
+def _browse_once(browser: str, page: Path, *args: str) -> tuple[int, str, str] | None:
+    """One headless Chromium run: its exit code, stdout and stderr, or None when it hung."""
     profile = tempfile.mkdtemp(prefix="report-check-")
     command = [
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
@@ -201,14 +203,14 @@ def _browse_once(browser: str, page: Path, *args: str) -> tuple[int, str] | None
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     try:
-        _, stderr = process.communicate(timeout=TIMEOUT)
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         return None
     finally:
         shutil.rmtree(profile, ignore_errors=True)
-    return process.returncode, stderr
+    return process.returncode, stdout, stderr
 
 
 def tiles(shot: Path, prefix: Path, width: int) -> list[Path]:
@@ -258,12 +260,11 @@ def overflow(browser: str, page: Path, width: int) -> str:
     probe = page.with_name(f"{page.stem}.probe.html")
     probe.write_text(page.read_text(encoding="utf-8").replace("</main>", PROBE + "</main>"),
                      encoding="utf-8")
-    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--window-size={width},1000", "--virtual-time-budget=3000", "--dump-dom",
-               probe.resolve().as_uri()]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT, check=False)
-    probe.unlink()
-    found = re.search(r"OVERFLOW:(.*?):END", done.stdout)
+    try:
+        _, dom, _ = run_browser(browser, probe, f"--window-size={width},1000", "--dump-dom")
+    finally:
+        probe.unlink()
+    found = re.search(r"OVERFLOW:(.*?):END", dom)
     if found is None:
         return "the measuring script did not run"
     return found.group(1)
