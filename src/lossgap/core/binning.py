@@ -34,6 +34,7 @@ unweighted rows are integers and exact).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -89,17 +90,31 @@ BINARY_SUMS = (
 )
 
 
-@cache
-def _compiled() -> Any:
-    """The module of numba kernels, compiled on first use (cached on disk), or None
-    without numba."""
+def kernel_module(name: str) -> Any:
+    """The module ``lossgap.core.NAME`` of numba kernels (compiled on first use, cached on
+    disk), or None without numba or with ``LOSSGAP_NUMBA=0``: the one switch of every
+    compiled path, each with its numpy twin.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["LOSSGAP_NUMBA"] = "0"
+    >>> kernel_module("binning_kernels") is None
+    True
+    >>> del os.environ["LOSSGAP_NUMBA"]
+    """
     if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
         return None
     try:
-        from lossgap.core import binning_kernels
-    except ImportError:
+        return importlib.import_module(f"lossgap.core.{name}")
+    except ImportError:  # numba is not installed
         return None
-    return binning_kernels
+
+
+@cache
+def _compiled() -> Any:
+    """The binning kernels (:func:`kernel_module`), or None."""
+    return kernel_module("binning_kernels")
 
 
 _BUFFERS = threading.local()

@@ -29,7 +29,6 @@ References
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import special
 
+from lossgap.core.binning import kernel_module
 from lossgap.core.uncertainty import wilson, z_value
 
 #: Samples per block when accumulating cross-products, to bound the centred copy's memory.
@@ -400,14 +400,10 @@ COMPILED_MIN_TOTAL = 1 << 24
 
 @cache
 def _compiled_placements() -> Any:
-    """The numba kernel of the placements (cached on disk), or None without numba."""
-    if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
-        return None
-    try:
-        from lossgap.core.paired_kernels import placements
-    except ImportError:
-        return None
-    return placements
+    """The numba kernel of the placements (:func:`~lossgap.core.binning.kernel_module`),
+    or None."""
+    kernels = kernel_module("paired_kernels")
+    return None if kernels is None else kernels.placements
 
 
 _BUFFERS = threading.local()
