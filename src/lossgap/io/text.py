@@ -130,18 +130,25 @@ def _split_csv(
                 if skip_bad:
                     bad.append(BadRow(number, len(header), len(row)))
                     continue
-                shown = raw.rstrip("\r\n")
-                shown = shown if len(shown) <= 100 else shown[:96] + " ..."
-                msg = f"CSV parse error: Expected {len(header)} columns, got {len(row)}: {shown}"
-                raise TextTableError(_surrogates_as_text(msg))
+                raise _wrong_width(len(header), len(row), raw.rstrip("\r\n"))
             for column, cell in zip(columns, row, strict=True):
                 column.append(cell)
     except csv.Error as exc:
         raise TextTableError(f"CSV parse error: {exc}") from exc
     if header is None:
-        msg = "CSV parse error: Empty CSV file or block: cannot infer number of columns"
-        raise TextTableError(msg)
+        raise TextTableError(_NO_HEADER)
     return [_column_name(name) for name in header], columns, bad
+
+
+#: pyarrow's message for a text without a whole header line.
+_NO_HEADER = "CSV parse error: Empty CSV file or block: cannot infer number of columns"
+
+
+def _wrong_width(width: int, got: int, row: str) -> TextTableError:
+    """pyarrow's error for a row of ``got`` cells under a header of ``width``."""
+    shown = row if len(row) <= 100 else row[:96] + " ..."
+    msg = f"CSV parse error: Expected {width} columns, got {got}: {shown}"
+    return TextTableError(_surrogates_as_text(msg))
 
 
 def _split_unquoted(
@@ -154,26 +161,19 @@ def _split_unquoted(
     lines = text.split("\n")
     rows = [line for line in lines if line]  # empty lines are skipped
     if not rows or (len(rows) == 1 and lines[-1]):
-        # pyarrow needs the header's line end to count the columns
-        msg = "CSV parse error: Empty CSV file or block: cannot infer number of columns"
-        raise TextTableError(msg)
+        raise TextTableError(_NO_HEADER)  # pyarrow needs the header's line end
     header = rows[0].split(delimiter)
     width = len(header)
     counts = np.fromiter(map(str.count, rows, repeat(delimiter)), np.int64, len(rows)) + 1
     bad: list[BadRow] = []
-    if (counts != width).any():
-        wrong = np.flatnonzero(counts != width)
+    fits = counts == width
+    if not fits.all():
+        wrong = np.flatnonzero(~fits)
         if not skip_bad:
-            shown = rows[wrong[0]]
-            shown = shown if len(shown) <= 100 else shown[:96] + " ..."
-            got = counts[wrong[0]]
-            msg = f"CSV parse error: Expected {width} columns, got {got}: {shown}"
-            raise TextTableError(_surrogates_as_text(msg))
+            raise _wrong_width(width, int(counts[wrong[0]]), rows[wrong[0]])
         # rows are numbered from 1, the header's included, as BadRow says
         bad = [BadRow(int(i) + 1, width, int(counts[i])) for i in wrong]
-        keep = np.ones(len(rows), dtype=bool)
-        keep[wrong] = False
-        rows = [row for row, k in zip(rows, keep.tolist(), strict=True) if k]
+        rows = [row for row, fit in zip(rows, fits.tolist(), strict=True) if fit]
     # every kept row has `width` cells, so the cells of all rows in a row are one split
     cells = delimiter.join(rows[1:]).split(delimiter) if len(rows) > 1 else []
     columns = [cells[j::width] for j in range(width)]
