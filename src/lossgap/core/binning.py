@@ -615,11 +615,25 @@ def binary_log_loss(scores: np.ndarray, labels: np.ndarray, out: np.ndarray) -> 
     """
     kernels = _compiled()
     if kernels is None:
-        np.subtract(1.0, scores, out=out)
-        np.copyto(out, scores, where=labels == 1)
+        binary_true_prob(scores, labels == 1, out)
     else:
         kernels.true_class_prob(scores, labels, out)
     return _negative_log(out)
+
+
+def binary_true_prob(scores: np.ndarray, positive: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """The probability each row gives its label, into ``out``: the score where ``positive``,
+    else ``1 - score`` (exact for scores of at least 1/2, Sterbenz, so a loss near certainty
+    keeps its precision).
+
+    Examples
+    --------
+    >>> binary_true_prob(np.array([0.25, 0.75]), np.array([True, False]), np.empty(2)).tolist()
+    [0.25, 0.25]
+    """
+    np.subtract(1.0, scores, out=out)
+    np.copyto(out, scores, where=positive)
+    return out
 
 
 def _negative_log(out: np.ndarray) -> np.ndarray:
@@ -665,6 +679,5 @@ def coded_log_loss(
         return out, labels, bad
     if codes is not None:
         np.copyto(codes, is_positive)
-    np.subtract(1.0, scores, out=out)
-    np.copyto(out, scores, where=is_positive)
+    binary_true_prob(scores, is_positive, out)
     return _negative_log(out), (labels if codes is None else codes), 0

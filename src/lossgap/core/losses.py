@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lossgap.core.binning import binary_true_prob
 from lossgap.core.predictions import Predictions
 from lossgap.results.evaluation import CLIP_EPS, MAX_CLIPPED_LOSS
 
@@ -88,14 +89,11 @@ def true_class_prob(pred: Predictions, *, out: np.ndarray | None = None) -> np.n
     """Probability given to each sample's true class (written to ``out`` when given).
 
     For binary, ``1 - p`` is exact for ``p >= 0.5`` (Sterbenz), so the loss keeps full
-    precision near certainty.
+    precision near certainty (:func:`~lossgap.core.binning.binary_true_prob`).
     """
     if pred.task == "binary":
-        if out is None:
-            return np.where(pred.y == 1, pred.prob, 1.0 - pred.prob)
-        np.subtract(1.0, pred.prob, out=out)
-        np.copyto(out, pred.prob, where=pred.y == 1)
-        return out
+        target = np.empty(len(pred)) if out is None else out
+        return binary_true_prob(pred.prob, pred.y == 1, target)
     chosen = pred.prob[np.arange(len(pred)), pred.y]
     if out is None:
         return chosen
