@@ -288,15 +288,20 @@ def test_errors_are_those_of_two_passes(tmp_path, binary):
         stream_tally(path, batch_rows=500)
 
 
-def test_given_classes_name_a_label_outside_them_in_a_later_table(tmp_path, binary):
+@pytest.mark.parametrize(
+    ("row", "options"),
+    [(1703, {"batch_rows": 500}), (2222, {"batch_rows": 250, "max_distinct": 400})],
+    ids=["later-table", "past-the-cap"],
+)
+def test_given_classes_name_a_label_outside_them_in_a_later_table(tmp_path, binary, row, options):
     y, p = binary
     y = y.copy()
-    y[1703] = 7
+    y[row] = 7
     path = tmp_path / "p.parquet"
     pq.write_table(pa.table({"label": y, "prob": p}), path)
-    match = r"holds 7 at row 1703, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
+    match = rf"holds 7 at row {row}, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
     with pytest.raises(InputError, match=match):
-        stream_tally(path, classes=[0, 1], batch_rows=500)
+        stream_tally(path, classes=[0, 1], **options)
 
 
 def test_the_result_does_not_depend_on_the_threads(tmp_path, rng, monkeypatch):
@@ -539,17 +544,6 @@ def test_a_bad_value_past_the_cap_is_named_as_before(
         stream_tally(path, batch_rows=250)
     assert str(capped.value) == str(exact.value)
     assert named in str(capped.value)
-
-
-def test_a_label_outside_the_given_classes_past_the_cap(tmp_path, binary):
-    y, p = binary
-    y = y.copy()
-    y[2222] = 7
-    path = tmp_path / "p.parquet"
-    pq.write_table(pa.table({"label": y, "prob": p}), path)
-    match = r"holds 7 at row 2222, outside the class set \(0, 1\) \(1 row\(s\) in this batch\)"
-    with pytest.raises(InputError, match=match):
-        stream_tally(path, classes=[0, 1], batch_rows=250, max_distinct=400)
 
 
 def test_runs_without_numba_give_the_same_bins(tmp_path, binary, monkeypatch):
