@@ -11,6 +11,7 @@ from numpy.testing import assert_allclose
 import lossgap.core.binning as binning
 from lossgap import Predictions, Tally
 from lossgap.core.tally import ScoreTable, bin_keys
+from tests.helpers.tables import assert_same_bins
 
 EDGES = [0.0, -0.0, 1.0, 1e-30, 2.0**-64, 2.0**-65, 1 - 2.0**-53, 0.5, 0.5 + 2**-53, 0.25]
 
@@ -66,14 +67,7 @@ def test_unsorted_binning_equals_the_sorting_path(bits, weighted):
     weights = w if weighted else None
     fast = ScoreTable.from_samples(s, y, weights, bin_bits=bits, binned=True)
     sorted_ = ScoreTable.from_samples(s, y, weights, bin_bits=bits, max_distinct=10**9).compress()
-    assert np.array_equal(fast.bins, sorted_.bins)
-    assert np.array_equal(fast.low, sorted_.low) and np.array_equal(fast.high, sorted_.high)
-    if weighted:
-        assert_allclose(fast.weights, sorted_.weights, rtol=1e-12, atol=1e-12)
-    else:
-        assert np.array_equal(fast.weights, sorted_.weights)  # counts: exact
-    assert_allclose(fast.score_sum, sorted_.score_sum, rtol=1e-12)
-    assert_allclose(fast.scores, sorted_.scores, rtol=1e-12)
+    assert_same_bins(fast, sorted_, exact_weights=not weighted)  # counts: exact
 
 
 def test_scores_outside_the_dense_range_are_found():
@@ -326,11 +320,7 @@ def test_more_rows_than_the_cap_bin_without_sorting_and_equal_the_sorting_path(
     for name in ("weight", "weight_sq", "loss_sum", "loss_sq_sum", "clipped_loss_sum", "brier_sum"):
         assert_allclose(getattr(fast, name), getattr(general, name), rtol=1e-12, err_msg=name)
     assert_allclose(fast.confusion_loss, general.confusion_loss, rtol=1e-12)
-    a, b = fast.tables[0], general.tables[0]
-    assert np.array_equal(a.bins, b.bins)
-    assert np.array_equal(a.low, b.low) and np.array_equal(a.high, b.high)
-    assert_allclose(a.weights, b.weights, rtol=1e-12, atol=1e-12)
-    assert_allclose(a.scores, b.scores, rtol=1e-12)
+    assert_same_bins(fast.tables[0], general.tables[0], exact_weights=False)
     for field in ("loss", "ids", "label", "prob", "predicted"):
         assert np.array_equal(getattr(fast.worst, field), getattr(general.worst, field)), field
 
