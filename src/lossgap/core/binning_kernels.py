@@ -88,12 +88,6 @@ def check_labels(scores, labels, negative, positive):
     return bad
 
 
-@numba.njit(nogil=True, cache=True)
-def _codes(labels, positive, codes):
-    for j in range(labels.shape[0]):
-        codes[j] = 1 if labels[j] == positive else 0
-
-
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def _codes_and_loss(scores, labels, positive, codes, loss):
     # class codes and log losses of checked rows: p for a positive, 1 - p for a negative
@@ -303,10 +297,11 @@ def _candidates(start, loss, top, cut, candidates, held_loss, held):
 def binary_pass(scores, labels, positive, weights, loss, base, shift, mirror, first, threshold,
                 clip, acc, touched, totals, cells, top, cut, candidates, held_loss, held,
                 outside, n_out):
-    # one pass over a batch of checked rows (numbered from `base`): per block of rows, the
-    # class codes (label == positive) and, with loss None (compiled apart), the log
-    # losses; the bins (_bin_block), the totals (binary_sums), and the candidates for the
-    # worst samples (held >= 0; blocks whose largest loss is under the cut-off skipped).
+    # one pass over a batch of checked rows (numbered from `base`): per block of rows,
+    # with loss None (compiled apart), the class codes (label == positive) and the log
+    # losses (given a loss, the labels are the codes); the bins (_bin_block), the totals
+    # (binary_sums), and the candidates for the worst samples (held >= 0; blocks whose
+    # largest loss is under the cut-off skipped).
     # `cut`: the cut-off less the margin, carried from call to call. Returns the
     # candidates held (-1: any row) and the rows outside the dense range in `outside`.
     codes = np.empty(_BLOCK, np.int64)
@@ -316,13 +311,12 @@ def binary_pass(scores, labels, positive, weights, loss, base, shift, mirror, fi
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
         m = stop - start
-        s, c = scores[start:stop], codes[:m]
+        s = scores[start:stop]
         if loss is None:
-            values = own[:m]
+            c, values = codes[:m], own[:m]
             _codes_and_loss(s, labels[start:stop], positive, c, values)
-        else:
-            values = loss[start:stop]
-            _codes(labels[start:stop], positive, c)
+        else:  # the labels are class codes already
+            c, values = labels[start:stop], loss[start:stop]
         if weights is None:
             n_out = _bin_block(base + start, s, c, None, shift, mirror, first, acc, touched,
                                rows[:m], outside, n_out)
