@@ -556,3 +556,28 @@ def test_the_totals_of_the_block_wise_pass_are_within_their_stated_bound():
         assert bins.cells[cell, 0] == rows.sum()
         capped = math.fsum(np.minimum(loss[rows], 34.5))
         assert abs(bins.cells[cell, 1] - capped) <= bound * capped
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_more_infinite_losses_than_the_worst_samples_stay_candidates(raw, monkeypatch):
+    """A buffer of candidates that fills with more infinite losses than `top` keeps them:
+    its cut-off is inf itself (inf less a margin of inf would be NaN, under which no row
+    is kept). The worst samples are those of the general Tally."""
+    s, y, _ = _scores(41, 20_000)
+    s[100:5000:20], y[100:5000:20] = 0.0, 1  # 245 infinite losses among the first 5,000
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, s, 1.0 - s))
+    infinite = set(np.flatnonzero(np.isinf(loss)).tolist())
+
+    def candidates():
+        bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+        options = {"threshold": 0.5, "clip": 34.5, "top": 100}
+        if raw:
+            return bins.add_labels(s, y, 0, 1, **options)[0]
+        return bins.add(s, y, None, loss, **options)[0]
+
+    for found in _both_paths(monkeypatch, candidates):
+        assert found is None or infinite <= set(found.tolist())
+    fast = Tally.from_predictions(Predictions(y, s), binned=[True], top=100)
+    general = Tally.from_predictions(Predictions(y, s), max_distinct=10**9, top=100)
+    assert np.array_equal(fast.worst.ids, general.worst.ids)

@@ -432,7 +432,7 @@ class BinaryBins:
         kernels = self.kernels
         candidates = np.empty(max(8 * top, 4096), np.int64)
         held_loss = np.empty(len(candidates))
-        cut = np.array([cutoff - abs(cutoff) * kernels._CANDIDATE_MARGIN])
+        cut = np.array([kernels.lowered(cutoff)])
         held = 0 if top > 0 else -1
         outside = np.empty(len(s), np.int64)
         found = 0

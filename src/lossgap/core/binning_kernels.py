@@ -262,6 +262,12 @@ def _largest(loss):
 
 
 @numba.njit(nogil=True, cache=True)
+def lowered(cutoff):
+    # the cut-off less _CANDIDATE_MARGIN (an infinite one as it is: inf - inf is NaN)
+    return cutoff - abs(cutoff) * _CANDIDATE_MARGIN if abs(cutoff) < np.inf else cutoff
+
+
+@numba.njit(nogil=True, cache=True)
 def _candidates(start, loss, top, cut, candidates, held_loss, held):
     # rows of the block whose loss reached the top-th largest seen so far (cut[0], less
     # _CANDIDATE_MARGIN), appended to `candidates` and their losses to `held_loss`: a
@@ -274,8 +280,7 @@ def _candidates(start, loss, top, cut, candidates, held_loss, held):
         if value < lower:
             continue
         if held == size:
-            kth = np.partition(held_loss, size - top)[size - top]
-            lower = kth - abs(kth) * _CANDIDATE_MARGIN
+            lower = lowered(np.partition(held_loss, size - top)[size - top])
             kept = 0
             for c in range(size):
                 if held_loss[c] >= lower:
