@@ -396,8 +396,8 @@ class BinaryBins:
         raw = np.ascontiguousarray(labels, dtype=np.int64)
         n = len(s)
         if self.kernels is None or top == 0:
-            loss, y, bad = coded_log_loss(s, raw, negative, positive, np.empty(n),
-                                          np.empty(n, np.int64))
+            codes = None if (negative, positive) == (0, 1) else np.empty(n, np.int64)
+            loss, y, bad = coded_log_loss(s, raw, negative, positive, np.empty(n), codes)
             if bad:
                 return None
             candidates, outside = self.add(s, y, None, loss, threshold=threshold, clip=clip,
