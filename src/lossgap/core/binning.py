@@ -357,8 +357,8 @@ class BinaryBins:
         top: int,
         cutoff: float = -np.inf,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Add an unweighted batch of raw integer labels, checked in the same pass: for a
-        caller that validates only when a row fails.
+        """Add an unweighted batch of raw integer labels, checked first by a pass that
+        writes nothing: for a caller that validates only when a row fails.
 
         As :meth:`add`, but ``labels`` are the labels themselves (``positive`` the positive
         class, ``negative`` the other) and the log losses are computed here. Returns None,
