@@ -286,8 +286,8 @@ class BinaryRun:
 
     def _raw(self, table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray] | None:
         """Scores and integer labels straight from the batch's buffers (float64 and int64,
-        no empty cell), to be checked in the kernel's pass; None when the batch needs
-        :class:`~lossgap.Predictions`."""
+        no empty cell), for :meth:`~lossgap.core.binning.BinaryBins.add_labels` to check;
+        None when the batch needs :class:`~lossgap.Predictions`."""
         if self.labels is None:
             return None
         c = self.spec.choice
