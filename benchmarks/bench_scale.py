@@ -174,10 +174,11 @@ def child_stream(path: str, repeat: int) -> None:
 
     # a small file past the cap first: the compiled kernels load from numba's disk cache
     # on their first call, once per process (the import's cost, not the stream's)
-    warm = Path(tempfile.mkdtemp(prefix="lossgap_warm_")) / "warm.parquet"
     y, p = binary_data(np.random.default_rng(0), 4096)
-    pq.write_table(pa.table({"label": y, "prob": p}), warm)
-    stream_tally(warm, max_distinct=256, batch_rows=1024)
+    with tempfile.TemporaryDirectory(prefix="lossgap_warm_") as folder:  # removed after
+        warm = Path(folder) / "warm.parquet"
+        pq.write_table(pa.table({"label": y, "prob": p}), warm)
+        stream_tally(warm, max_distinct=256, batch_rows=1024)
     imported = time.perf_counter()
     first = best_run(lambda: stream_tally(path), 1)
     first_peak = peak_mib()
