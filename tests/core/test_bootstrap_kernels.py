@@ -1,0 +1,69 @@
+"""The compiled bootstrap kernels against their numpy twins (``core/bootstrap_kernels.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossgap.core.decompose import TERMS_ATOL, numpy_replicate_terms, replicate_terms
+
+pytest.importorskip("numba")
+
+
+def _random_rows(rng: np.random.Generator, trial: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ascending scores (some at 0 and 1) and replicate rows of weights: Poisson counts,
+    calibrated or not, some rescaled to fractional weights, some rows and cells empty."""
+    m = int(rng.integers(1, 400))
+    scores = np.unique(rng.uniform(size=m))
+    if trial % 7 == 0:
+        scores[0] = 0.0
+    if trial % 11 == 0:
+        scores[-1] = 1.0
+    rows = int(rng.integers(1, 40))
+    if trial % 2:  # a calibrated model's labels
+        w_neg = rng.poisson(3 * (1 - scores), (rows, len(scores))).astype(float)
+        w_pos = rng.poisson(3 * scores, (rows, len(scores))).astype(float)
+    else:  # labels unrelated to the scores: the PAV pools nearly everything
+        w_neg, w_pos = rng.poisson(rng.uniform(0, 4, (2, rows, len(scores)))).astype(float)
+    if trial % 3 == 0:
+        w_neg *= rng.uniform(0.1, 3.0, w_neg.shape)
+        w_pos *= rng.uniform(0.1, 3.0, w_pos.shape)
+    if trial % 5 == 0:
+        w_neg[0] = w_pos[0] = 0.0  # a replicate that drew nothing
+    return scores, w_neg, w_pos
+
+
+def test_compiled_replicate_terms_equal_the_numpy_twin_within_their_tolerance(monkeypatch):
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(17)
+    worst = 0.0
+    for trial in range(300):
+        scores, w_neg, w_pos = _random_rows(rng, trial)
+        compiled = replicate_terms(scores, w_neg, w_pos)
+        twin = numpy_replicate_terms(scores, w_neg, w_pos)
+        assert np.array_equal(np.isnan(compiled), np.isnan(twin)), trial
+        assert compiled.shape == twin.shape
+        worst = max(worst, float(np.nanmax(np.abs(compiled - twin), initial=0.0)))
+    assert 0.0 < worst <= TERMS_ATOL  # they differ by rounding only
+
+
+def test_compiled_replicate_terms_read_strided_rows_as_the_resampling_holds_them(monkeypatch):
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(3)
+    scores = np.sort(rng.uniform(size=50))
+    weights = rng.poisson(2.0, (20, 100)).astype(float)  # negatives, then positives
+    rep = weights.reshape(20, 2, -1).transpose(0, 2, 1)
+    strided = replicate_terms(scores, rep[..., 0], rep[..., 1])
+    copied = replicate_terms(scores, weights[:, :50].copy(), weights[:, 50:].copy())
+    assert np.array_equal(strided, copied)
+
+
+def test_the_switch_selects_the_numpy_twin(monkeypatch):
+    rng = np.random.default_rng(5)
+    scores, w_neg, w_pos = _random_rows(rng, 1)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    assert np.array_equal(
+        replicate_terms(scores, w_neg, w_pos),
+        numpy_replicate_terms(scores, w_neg, w_pos),
+        equal_nan=True,
+    )
