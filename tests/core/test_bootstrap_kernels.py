@@ -5,6 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lossgap.core.bootstrap import (
+    BINARY_STATISTICS,
+    STATISTICS_RTOL,
+    binary_statistics,
+    numpy_binary_statistics,
+)
 from lossgap.core.decompose import TERMS_ATOL, numpy_replicate_terms, replicate_terms
 
 pytest.importorskip("numba")
@@ -67,3 +73,29 @@ def test_the_switch_selects_the_numpy_twin(monkeypatch):
         numpy_replicate_terms(scores, w_neg, w_pos),
         equal_nan=True,
     )
+
+
+def test_compiled_binary_statistics_equal_the_numpy_twin_within_their_tolerance(monkeypatch):
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(23)
+    worst = dict.fromkeys(BINARY_STATISTICS, 0.0)
+    for trial in range(300):
+        scores, w_neg, w_pos = _random_rows(rng, trial)
+        if trial % 13 == 0:
+            w_pos[:] = 0.0  # one class only: AUC, AP, balanced accuracy undefined or partial
+        if trial % 17 == 0:
+            w_neg[:] = 0.0
+        threshold = (0.5, 0.0, 1.0, float(rng.uniform()))[trial % 4]
+        with np.errstate(divide="ignore", invalid="ignore"):  # as the bootstrap calls them
+            compiled = binary_statistics(scores, threshold, w_neg, w_pos, 15)
+            twin = numpy_binary_statistics(scores, threshold, w_neg, w_pos, 15)
+        assert list(compiled) == list(twin) == list(BINARY_STATISTICS)
+        for name in BINARY_STATISTICS:
+            ours, theirs = compiled[name], twin[name]
+            assert np.array_equal(np.isnan(ours), np.isnan(theirs)), (trial, name)
+            assert np.array_equal(np.isinf(ours), np.isinf(theirs)), (trial, name)
+            finite = np.isfinite(theirs)
+            gap = np.abs(ours[finite] - theirs[finite]) / np.maximum(np.abs(theirs[finite]), 1.0)
+            worst[name] = max(worst[name], float(gap.max(initial=0.0)))
+    assert max(worst.values()) <= STATISTICS_RTOL, worst
+    assert worst["log_loss"] > 0.0  # they add in another order: the test can see a difference

@@ -6,8 +6,11 @@ numpy twins; the command line keeps them, see
 disk cache finds them again in the next process. Each has a numpy twin that gives the same
 figures to a stated tolerance (they add the same numbers in another order):
 
-* :func:`replicate_terms`: :func:`lossgap.core.decompose.replicate_terms` within
-  :data:`lossgap.core.decompose.TERMS_ATOL` nats (tested).
+* :func:`replicate_terms`: :func:`lossgap.core.decompose.numpy_replicate_terms` within
+  :data:`lossgap.core.decompose.TERMS_ATOL` nats (tested);
+* :func:`binary_statistics`: the binary bootstrap's statistics but the smooth ECE
+  (:func:`lossgap.core.bootstrap.numpy_binary_statistics`) within
+  :data:`lossgap.core.bootstrap.STATISTICS_RTOL` (tested), NaN where it is NaN.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -88,4 +91,101 @@ def replicate_terms(neg_loss, pos_loss, w_neg, w_pos, clip):
         out[r, 0, 1] = (reference_log - calibrated_log) / total
         out[r, 1, 0] = (original_brier - calibrated_brier) / total
         out[r, 1, 1] = (reference_brier - calibrated_brier) / total
+    return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def binary_statistics(scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos):
+    # Every statistic of lossgap.core.bootstrap.BINARY_STATISTICS (in that order) but the
+    # smooth ECE, of each row of weights over the ascending scores (its numpy twin:
+    # bootstrap._binary_units' statistics), one pass per row and one back for the
+    # average precision. decided: 1 where the score decides positive; starts: the first
+    # row of each occupied ECE bin. NaN where the twin's is NaN: an infinite loss with
+    # weight makes the log loss infinite, one with no weight adds nothing.
+    rows, m = w_neg.shape
+    bins = starts.shape[0]
+    out = np.empty((rows, 12))
+    for r in range(rows):
+        loss = 0.0
+        hit = False
+        brier = 0.0
+        tn = 0.0
+        fp = 0.0
+        fn = 0.0
+        tp = 0.0
+        negatives = 0.0
+        positives = 0.0
+        below = 0.0  # negatives at or below the score (the AUC's pairs)
+        pairs = 0.0
+        ties = 0.0
+        mass = 0.0
+        ece = 0.0
+        b = 0
+        residual = 0.0
+        for j in range(m):
+            a, p = w_neg[r, j], w_pos[r, j]
+            if b + 1 < bins and j == starts[b + 1]:
+                ece += abs(residual)
+                residual = 0.0
+                b += 1
+            if np.isinf(loss_neg[j]):
+                hit = hit or a > 0.0
+            else:
+                loss += a * loss_neg[j]
+            if np.isinf(loss_pos[j]):
+                hit = hit or p > 0.0
+            else:
+                loss += p * loss_pos[j]
+            s = scores[j]
+            brier += a * (s * s) + p * ((1.0 - s) * (1.0 - s))
+            if decided[j]:
+                fp += a
+                tp += p
+            else:
+                tn += a
+                fn += p
+            negatives += a
+            positives += p
+            below += a
+            pairs += p * below
+            ties += p * a
+            both = a + p
+            mass += both
+            residual += both * s - p
+        ece += abs(residual)
+        total = negatives + positives
+        log_loss = np.inf if hit else loss / total
+        out[r, 0] = log_loss
+        out[r, 1] = brier / total
+        actual_neg, actual_pos = tn + fp, fn + tp
+        out[r, 2] = (tn + tp) / (actual_neg + actual_pos)
+        present = (actual_neg > 0.0) + (actual_pos > 0.0)
+        recall_neg = tn / actual_neg if actual_neg > 0.0 else 0.0
+        recall = tp / actual_pos if actual_pos > 0.0 else 0.0
+        out[r, 3] = (recall_neg * (actual_neg > 0.0) + recall * (actual_pos > 0.0)) / present
+        predicted = fp + tp
+        out[r, 4] = tp / predicted if predicted > 0.0 else 0.0
+        out[r, 5] = recall
+        out[r, 6] = 2.0 * tp / (predicted + actual_pos) if predicted + actual_pos > 0.0 else 0.0
+        if negatives > 0.0 and positives > 0.0:
+            out[r, 7] = (pairs - 0.5 * ties) / (negatives * positives)
+        else:
+            out[r, 7] = np.nan
+        # average precision, from the top score down
+        true_above = 0.0
+        above = 0.0
+        precision_sum = 0.0
+        for j in range(m - 1, -1, -1):
+            p = w_pos[r, j]
+            true_above += p
+            above += w_neg[r, j] + p
+            precision_sum += p * (true_above / above if above > 0.0 else 0.0)
+        out[r, 8] = precision_sum / true_above if true_above > 0.0 else np.nan
+        out[r, 9] = ece / mass
+        baseline = 0.0
+        for share in (negatives / total, positives / total):
+            if share > 0.0:
+                baseline -= share * np.log(share)
+        out[r, 10] = baseline
+        out[r, 11] = log_loss / baseline if baseline > 0.0 else np.nan
     return out

@@ -222,7 +222,15 @@ def replicate_terms(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) ->
 
 def numpy_replicate_terms(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """:func:`replicate_terms` in numpy (the compiled path's twin): the PAV fits of
-    :func:`~lossgap.core.isotonic.isotonic_rows` scored by every rule of ``RULE_LOSSES``."""
+    :func:`~lossgap.core.isotonic.isotonic_rows` scored by every rule of ``RULE_LOSSES``.
+
+    Examples
+    --------
+    >>> s, w = np.array([0.1, 0.4, 0.8]), np.array([[[3.0, 1.0, 1.0], [1.0, 3.0, 2.0]]])
+    >>> bool(np.allclose(numpy_replicate_terms(s, w[:, 0], w[:, 1]),
+    ...                  replicate_terms(s, w[:, 0], w[:, 1]), rtol=0, atol=TERMS_ATOL))
+    True
+    """
     fitted = isotonic_rows(w_neg, w_pos)
     negatives, positives = w_neg.sum(axis=1), w_pos.sum(axis=1)
     total = negatives + positives
