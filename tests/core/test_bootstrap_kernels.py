@@ -99,3 +99,22 @@ def test_compiled_binary_statistics_equal_the_numpy_twin_within_their_tolerance(
             worst[name] = max(worst[name], float(gap.max(initial=0.0)))
     assert max(worst.values()) <= STATISTICS_RTOL, worst
     assert worst["log_loss"] > 0.0  # they add in another order: the test can see a difference
+
+
+@pytest.mark.parametrize("with_costs", [False, True])
+def test_compiled_threshold_objectives_are_the_numpy_twins_doubles(monkeypatch, with_costs):
+    from lossgap.core.decision import numpy_threshold_objectives, threshold_objectives
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(29)
+    for trial in range(200):
+        _, w_neg, w_pos = _random_rows(rng, trial)
+        if trial % 13 == 0:
+            w_pos[:] = 0.0  # one class only
+        costs = rng.uniform(-1.0, 3.0, (2, 2)) if with_costs else None
+        with np.errstate(divide="ignore", invalid="ignore"):  # the empty rows: 0 / 0
+            compiled = threshold_objectives(w_neg, w_pos, costs)
+            twin = numpy_threshold_objectives(w_neg, w_pos, costs)
+        assert list(compiled) == list(twin)
+        for name, values in twin.items():
+            assert np.array_equal(compiled[name], values, equal_nan=True), (trial, name)

@@ -189,3 +189,37 @@ def binary_statistics(scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos)
         out[r, 10] = baseline
         out[r, 11] = log_loss / baseline if baseline > 0.0 else np.nan
     return out
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def threshold_objectives(w_neg, w_pos, costs, with_costs):
+    # (4, rows, m + 1): accuracy, F1, balanced accuracy and (with_costs) the cost of each
+    # row of weights at each candidate threshold, the same expressions in the same order
+    # as the numpy twin (lossgap.core.decision.numpy_threshold_objectives): the same
+    # doubles. Candidate j decides positive from score j on.
+    rows, m = w_neg.shape
+    out = np.zeros((4, rows, m + 1))
+    below_neg = np.empty(m + 1)
+    below_pos = np.empty(m + 1)
+    for r in range(rows):
+        below_neg[0] = 0.0
+        below_pos[0] = 0.0
+        for j in range(m):
+            below_neg[j + 1] = below_neg[j] + w_neg[r, j]
+            below_pos[j + 1] = below_pos[j] + w_pos[r, j]
+        neg, pos = below_neg[m], below_pos[m]
+        total = neg + pos
+        per_pos = 1.0 / pos if pos > 0.0 else 0.0
+        per_neg = 1.0 / neg if neg > 0.0 else 0.0
+        present = (1.0 if pos > 0.0 else 0.0) + (1.0 if neg > 0.0 else 0.0)
+        for j in range(m + 1):
+            tn, fn = below_neg[j], below_pos[j]
+            fp, tp = neg - tn, pos - fn
+            out[0, r, j] = (tp + tn) / total
+            out[1, r, j] = 2.0 * tp / (tp + fp + pos) if tp > 0.0 else 0.0
+            out[2, r, j] = (tp * per_pos + tn * per_neg) / present
+            if with_costs:
+                out[3, r, j] = (
+                    costs[0, 0] * tn + costs[0, 1] * fp + costs[1, 0] * fn + costs[1, 1] * tp
+                ) / total
+    return out
