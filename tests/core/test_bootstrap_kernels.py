@@ -118,3 +118,24 @@ def test_compiled_threshold_objectives_are_the_numpy_twins_doubles(monkeypatch, 
         assert list(compiled) == list(twin)
         for name, values in twin.items():
             assert np.array_equal(compiled[name], values, equal_nan=True), (trial, name)
+
+
+def test_compiled_mesh_operator_is_the_numpy_paths_doubles(monkeypatch):
+    from lossgap.core.calibration import _mesh_operator
+
+    rng = np.random.default_rng(31)
+    for trial in range(150):
+        m = int(rng.integers(2, 400))
+        sigma = float(rng.choice([0.003, 0.008, 0.014, 0.035, 0.1, 0.3, rng.uniform(0.002, 0.5)]))
+        scores = rng.uniform(size=m) if trial % 3 == 0 else np.unique(rng.uniform(size=m))
+        if trial % 7 == 0:
+            scores[0] = 0.0  # mirrored at both ends
+        if trial % 11 == 0:
+            scores[-1] = 1.0
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = _mesh_operator(scores, sigma)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _mesh_operator(scores, sigma)
+        assert np.array_equal(compiled.values, twin.values), (trial, m, sigma)
+        assert np.array_equal(compiled.first, twin.first)
+        assert compiled.width == twin.width

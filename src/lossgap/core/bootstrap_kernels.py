@@ -10,7 +10,12 @@ figures to a stated tolerance (they add the same numbers in another order):
   :data:`lossgap.core.decompose.TERMS_ATOL` nats (tested);
 * :func:`binary_statistics`: the binary bootstrap's statistics but the smooth ECE
   (:func:`lossgap.core.bootstrap.numpy_binary_statistics`) within
-  :data:`lossgap.core.bootstrap.STATISTICS_RTOL` (tested), NaN where it is NaN.
+  :data:`lossgap.core.bootstrap.STATISTICS_RTOL` (tested), NaN where it is NaN;
+* :func:`threshold_objectives`: :func:`lossgap.core.decision.numpy_threshold_objectives`,
+  the same doubles (tested);
+* :func:`mesh_operator`: the smooth ECE's mesh operator
+  (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
+  doubles (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -223,3 +228,38 @@ def threshold_objectives(w_neg, w_pos, costs, with_costs):
                     costs[0, 0] * tn + costs[0, 1] * fp + costs[1, 0] * fn + costs[1, 1] * tp
                 ) / total
     return out
+
+
+
+@numba.njit(cache=True, nogil=True)
+def mesh_operator(
+    taps, at, frac, first, left, right, origin, centre, steps, width, near_zero, near_one, mesh
+):
+    # The smooth ECE's (m, mesh) operator, nonzero on each score's band of `width` mesh
+    # points from first[i] (lossgap.core.calibration._mesh_operator's numpy path: its twin): mesh
+    # point q reads outputs left[q] (share 1 - right[q]) and left[q] + 1 (share right[q]);
+    # an output o reads the score's grid points at[i] (share 1 - frac[i]) and at[i] + 1
+    # (share frac[i]) through the tap o + centre - g, and their mirror images at 0 (rows
+    # below near_zero) and at 1 (rows from near_one). The same products added in the same
+    # order as the twin: the same doubles.
+    m = at.shape[0]
+    operator = np.zeros((m, mesh))
+    for i in range(m):
+        for k in range(width):
+            q = first[i] + k
+            read_left = origin + left[q] + centre
+            value_sum = 0.0
+            for g in range(2):
+                grid = at[i] + g
+                grid_share = 1.0 - frac[i] if g == 0 else frac[i]
+                for o in range(2):
+                    read = read_left + o
+                    share = 1.0 - right[q] if o == 0 else right[q]
+                    value = taps[read - grid]
+                    if i < near_zero:
+                        value += taps[read + grid] if grid > 0 else 0.0
+                    if i >= near_one:
+                        value += taps[read + grid - 2 * steps] if grid < steps else 0.0
+                    value_sum += grid_share * share * value
+            operator[i, q] = value_sum
+    return operator
