@@ -139,3 +139,39 @@ def test_compiled_mesh_operator_is_the_numpy_paths_doubles(monkeypatch):
         assert np.array_equal(compiled.values, twin.values), (trial, m, sigma)
         assert np.array_equal(compiled.first, twin.first)
         assert compiled.width == twin.width
+
+
+def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
+    """Every fit's loss within FIT_LOSS_RTOL of the twin's; the parameters within
+    FIT_RTOL where they are moderate (a flat, nearly separable fit's parameters move
+    further with any rounding, its loss does not); the covariance within FIT_RTOL."""
+    from scipy.special import expit
+
+    from lossgap.core.pooling import row_mass
+    from lossgap.core.recalibrate import FIT_LOSS_RTOL, FIT_RTOL, _softplus_loss, fit_logistic
+
+    rng = np.random.default_rng(37)
+    moderate = 0
+    for _ in range(300):
+        m = int(rng.integers(2, 400))
+        z = np.sort(rng.normal(rng.normal(0.0, 1.0), rng.choice([0.3, 1.0, 3.0, 8.0]), m))
+        unit = rng.choice([1.0, 0.37])  # counts, or weights of another scale
+        counts = rng.integers(1, 8, m)
+        pos = rng.binomial(counts, expit(rng.normal(0.0, 0.5) + rng.uniform(0.2, 2.0) * z))
+        w = np.column_stack([counts - pos, pos]) * unit
+        for intercept, slope in ((True, True), (False, True), (True, False)):
+            monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+            ours = fit_logistic(z, w, intercept=intercept, slope=slope)
+            monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+            twin = fit_logistic(z, w, intercept=intercept, slope=slope)
+            assert ours.separable == twin.separable
+            losses = [
+                _softplus_loss(f.intercept + f.slope * z, w, row_mass(w)) for f in (ours, twin)
+            ]
+            assert losses[0] == pytest.approx(losses[1], rel=FIT_LOSS_RTOL, abs=1e-300)
+            if max(abs(twin.intercept), abs(twin.slope)) < 10 and not twin.separable:
+                moderate += 1
+                assert ours.intercept == pytest.approx(twin.intercept, rel=FIT_RTOL, abs=FIT_RTOL)
+                assert ours.slope == pytest.approx(twin.slope, rel=FIT_RTOL)
+                np.testing.assert_allclose(ours.covariance, twin.covariance, rtol=FIT_RTOL)
+    assert moderate > 700

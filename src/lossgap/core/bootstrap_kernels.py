@@ -1,4 +1,4 @@
-"""The numba kernels of the bootstrap's replicates (imported only when numba is installed).
+"""The numba kernels of an evaluation's replicates and fits (imported only with numba).
 
 Chosen through :func:`lossgap.core.binning.kernel_module` (``LOSSGAP_NUMBA=0`` selects the
 numpy twins; the command line keeps them, see
@@ -15,7 +15,10 @@ figures to a stated tolerance (they add the same numbers in another order):
   the same doubles (tested);
 * :func:`mesh_operator`: the smooth ECE's mesh operator
   (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
-  doubles (tested).
+  doubles (tested);
+* :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
+  (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
+  and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -263,3 +266,75 @@ def mesh_operator(
                     value_sum += grid_share * share * value
             operator[i, q] = value_sum
     return operator
+
+
+@numba.njit(cache=True, nogil=True)
+def _softplus_loss(a, b, z, w_neg, w_pos, intercept):
+    # lossgap.core.recalibrate._softplus_loss of eta = a + b z (b z without intercept)
+    loss = 0.0
+    for j in range(z.shape[0]):
+        eta = a + b * z[j] if intercept else b * z[j]
+        shared = np.log1p(np.exp(-abs(eta)))
+        loss += (w_neg[j] + w_pos[j]) * shared + w_pos[j] * max(-eta, 0.0)
+        loss += w_neg[j] * max(eta, 0.0)
+    return loss
+
+
+@numba.njit(cache=True, nogil=True)
+def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter):
+    # Newton's method of lossgap.core.recalibrate.fit_logistic (its numpy twin: the same
+    # steps, halvings and stops; its sums fused into one pass per step). Returns the
+    # parameters, the loss and the last Hessian's (h00, h01, h11) (one parameter: h00).
+    loss = _softplus_loss(a, b, z, w_neg, w_pos, intercept)
+    h00, h01, h11 = 1.0, 0.0, 1.0
+    for _ in range(max_iter):
+        c0 = 0.0  # curvature: sum, @ z, @ z^2
+        c1 = 0.0
+        c2 = 0.0
+        r0 = 0.0  # residual: sum, @ z
+        r1 = 0.0
+        for j in range(z.shape[0]):
+            zj = z[j]
+            eta = a + b * zj if intercept else b * zj
+            p = 1.0 / (1.0 + np.exp(-eta))
+            total = w_neg[j] + w_pos[j]
+            residual = total * p - w_pos[j]
+            curvature = total * p * (1.0 - p)
+            c0 += curvature
+            c1 += curvature * zj
+            c2 += curvature * (zj * zj)
+            r0 += residual
+            r1 += residual * zj
+        if intercept and slope:
+            h00, h01, h11 = c0, c1, c2
+            det = h00 * h11 - h01 * h01
+            if det == 0 or not np.isfinite(det):
+                break
+            step_a = (h11 * r0 - h01 * r1) / det
+            step_b = (h00 * r1 - h01 * r0) / det
+        else:
+            h00 = c2 if slope else c0
+            grad = r1 if slope else r0
+            if h00 == 0:
+                break
+            step_a = step_b = grad / h00
+        size = 1.0
+        new_a, new_b, new_loss = a, b, loss
+        accepted = False
+        while size > 1e-10:  # halve the step until the convex loss decreases
+            new_a = a - size * step_a if intercept else a
+            new_b = b - size * step_b if slope else b
+            new_loss = _softplus_loss(new_a, new_b, z, w_neg, w_pos, intercept)
+            if new_loss <= loss + 1e-13 * abs(loss):
+                accepted = True
+                break
+            size /= 2
+        if not accepted:
+            break
+        moved = max(abs(new_a - a), abs(new_b - b) if slope else 0.0)
+        biggest = max(abs(new_a) if intercept else 0.0, abs(new_b) if slope else 0.0)
+        converged = moved <= 1e-13 * (1.0 + biggest)
+        a, b, loss = new_a, new_b, new_loss
+        if converged or (slope and abs(b) > 1e6) or (not slope and abs(a) > 1e6):
+            break
+    return a, b, loss, h00, h01, h11
