@@ -116,6 +116,11 @@ FIT_LOSS_RTOL = 1e-12
 #: order: a flat, nearly separable fit (slope or intercept of 17 to 80) moved by up to 1%
 #: (5 of 6,000 fits), its loss equal to 1e-13, as it moves under any change of rounding.
 FIT_RTOL = 1e-9
+#: Tables up to this many rows are fitted by the compiled loop; larger ones by numpy, whose
+#: vectorised exponentials and logarithms overtake the loop's scalar ones from about 2,000
+#: rows (a fold's fit from the full fit's optimum: 0.02 against 0.05 ms at 300 rows, 0.08
+#: against 0.08 at 2,000, 0.34 against 0.23 at 10,000).
+COMPILED_FIT_ROWS = 2_048
 
 
 def fit_logistic(
@@ -153,15 +158,15 @@ def fit_logistic(
     >>> round(fit_logistic(z, w[:, ::-1], intercept=True, slope=False).intercept, 6)
     0.0
 
-    With numba (:func:`~lossgap.core.binning.kernel_module`) the Newton steps run in one
-    compiled loop (a pass over the rows per step), within :data:`FIT_LOSS_RTOL` and
-    :data:`FIT_RTOL` of the numpy twin, which the command line keeps: 0.22 -> 0.06 ms on
-    300 rows.
+    With numba (:func:`~lossgap.core.binning.kernel_module`) the Newton steps on up to
+    :data:`COMPILED_FIT_ROWS` rows run in one compiled loop (a pass over the rows per
+    step), within :data:`FIT_LOSS_RTOL` and :data:`FIT_RTOL` of the numpy twin, which the
+    command line keeps: 0.05 -> 0.02 ms a fold's fit on 300 rows.
     """
     a = start.intercept if intercept and start is not None and not start.separable else 0.0
     b = (start.slope if start is not None and not start.separable else 1.0) if slope else 1.0
     total = row_mass(weights)
-    kernels = kernel_module("bootstrap_kernels")
+    kernels = kernel_module("bootstrap_kernels") if len(z) <= COMPILED_FIT_ROWS else None
     if kernels is None:
         a, b, loss, hessian = _newton(z, weights, total, intercept, slope, a, b, max_iter)
     else:  # the same Newton steps in one compiled loop, each step's sums in one pass
