@@ -175,3 +175,24 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
                 assert ours.slope == pytest.approx(twin.slope, rel=FIT_RTOL)
                 np.testing.assert_allclose(ours.covariance, twin.covariance, rtol=FIT_RTOL)
     assert moderate > 700
+
+
+def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
+    from lossgap.core.bootstrap import SMALL_POISSON_MEAN, poisson_rows
+
+    rng = np.random.default_rng(41)
+    for trial in range(400):
+        m = int(rng.integers(1, 600))
+        means = rng.uniform(0.0, rng.choice([0.01, 0.5, 2.0, 5.0, SMALL_POISSON_MEAN]), m)
+        if trial % 2:
+            means = np.rint(means)  # counts, as an unweighted table holds them
+        means[rng.uniform(size=m) < 0.3] = 0.0  # empty cells draw nothing
+        means = np.minimum(means, np.nextafter(SMALL_POISSON_MEAN, 0.0))
+        seed, replicates = int(rng.integers(1 << 30)), int(rng.integers(1, 60))
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        ours = np.random.default_rng(seed)
+        drawn = poisson_rows(ours, means, replicates)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        theirs = np.random.default_rng(seed)
+        assert np.array_equal(drawn, poisson_rows(theirs, means, replicates)), trial
+        assert ours.bit_generator.state == theirs.bit_generator.state  # the same stream after

@@ -18,13 +18,18 @@ figures to a stated tolerance (they add the same numbers in another order):
   doubles (tested);
 * :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
   (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
-  and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested).
+  and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
+* :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows` for means below
+  :data:`lossgap.core.bootstrap.SMALL_POISSON_MEAN`, the same draws from the same
+  generator (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
 # mypy: ignore-errors
 
 from __future__ import annotations
+
+import math
 
 import numba
 import numpy as np
@@ -338,3 +343,28 @@ def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter):
         if converged or (slope and abs(b) > 1e6) or (not slope and abs(a) > 1e6):
             break
     return a, b, loss, h00, h01, h11
+
+
+@numba.njit(cache=True, nogil=True)
+def poisson_rows(rng, counts, replicates):
+    # lossgap.core.bootstrap.poisson_rows (its numpy twin) for means below
+    # SMALL_POISSON_MEAN: Poisson draws with mean `counts`, row after row, each row's
+    # units with a count in order, as numpy draws them. Below a mean of 10 numpy
+    # multiplies uniforms until their product falls to exp(-mean) (Knuth's method),
+    # computing exp(-mean) at every draw: here once per unit, the same double (both call
+    # the C library's exp), and the uniforms read from the same bit generator in the same
+    # order: the same numbers and the generator left in the same state (tested).
+    live = np.flatnonzero(counts)
+    floor = np.empty(live.shape[0])
+    for k in range(live.shape[0]):
+        floor[k] = math.exp(-counts[live[k]])
+    out = np.zeros((replicates, counts.shape[0]))
+    for r in range(replicates):
+        for k in range(live.shape[0]):
+            draws = 0
+            product = rng.random()
+            while product > floor[k]:
+                draws += 1
+                product *= rng.random()
+            out[r, live[k]] = draws
+    return out
