@@ -196,3 +196,28 @@ def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypa
         theirs = np.random.default_rng(seed)
         assert np.array_equal(drawn, poisson_rows(theirs, means, replicates)), trial
         assert ours.bit_generator.state == theirs.bit_generator.state  # the same stream after
+
+
+def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
+    from lossgap.core.decompose import log_losses
+    from lossgap.core.recalibrate import HELD_OUT_RTOL, _held_out_sums
+
+    rng = np.random.default_rng(43)
+    worst = 0.0
+    for trial in range(200):
+        m = int(rng.integers(1, 3000))
+        scores = rng.uniform(size=m)
+        scores[rng.uniform(size=m) < 0.01] = float(rng.choice([0.0, 1.0]))  # capped losses
+        prob = np.clip(scores + rng.normal(0.0, 0.1, m), 0.0, 1.0)  # a map's probabilities
+        test = rng.poisson(1.0, (m, 2)).astype(float)
+        if trial % 2:
+            test *= rng.uniform(0.2, 2.0, (m, 2))
+        args = (prob, test, log_losses(scores), scores >= 0.5, 0.5)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = _held_out_sums(*args)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _held_out_sums(*args)
+        if not trial % 2:  # counts: the decisions' totals are whole numbers, exact
+            assert compiled[2:4].tolist() == twin[2:4].tolist()
+        worst = max(worst, float(np.abs(compiled - twin).max() / np.abs(twin).max()))
+    assert 0.0 < worst <= HELD_OUT_RTOL

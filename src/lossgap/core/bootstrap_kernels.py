@@ -21,7 +21,10 @@ figures to a stated tolerance (they add the same numbers in another order):
   and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
 * :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows` for means below
   :data:`lossgap.core.bootstrap.SMALL_POISSON_MEAN`, the same draws from the same
-  generator (tested).
+  generator (tested);
+* :func:`held_out_sums`: the recalibration's held-out totals
+  (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
+  :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -367,4 +370,28 @@ def poisson_rows(rng, counts, replicates):
                 draws += 1
                 product *= rng.random()
             out[r, live[k]] = draws
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def held_out_sums(prob, w_neg, w_pos, before_neg, before_pos, was_decided, threshold, clip):
+    # lossgap.core.recalibrate._held_out_sums's seven totals (its numpy path is the twin)
+    # in one pass over the held-out rows: each row's capped losses under the map (its
+    # probability clipped to [clip, 1 - clip]), Brier score, decision, and the gain over
+    # the losses before the map, weighted by the row's negatives and positives.
+    out = np.zeros(7)
+    for j in range(prob.shape[0]):
+        a, b, p = w_neg[j], w_pos[j], prob[j]
+        capped = min(max(p, clip), 1.0 - clip)
+        neg, pos = -np.log1p(-capped), -np.log(capped)
+        decided = p >= threshold
+        gain_neg, gain_pos = before_neg[j] - neg, before_pos[j] - pos
+        out[0] += a * neg + b * pos
+        out[1] += a * (p * p) + b * ((1.0 - p) * (1.0 - p))
+        out[2] += b if decided else a
+        if decided != was_decided[j]:
+            out[3] += a + b
+        out[4] += a * gain_neg + b * gain_pos
+        out[5] += a * (gain_neg * gain_neg) + b * (gain_pos * gain_pos)
+        out[6] += a * (neg * neg) + b * (pos * pos)
     return out

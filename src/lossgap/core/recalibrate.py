@@ -50,6 +50,7 @@ from scipy.special import expit
 from lossgap.core.binning import kernel_module
 from lossgap.core.decompose import brier_score_total, log_losses
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
+from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order
@@ -537,6 +538,12 @@ def _label_losses(prob: np.ndarray) -> np.ndarray:
     return np.column_stack(log_losses(prob))
 
 
+#: How far the compiled held-out totals may lie from their numpy twin, relative to the
+#: largest total's size: the same terms added in another order (the decisions' totals
+#: exactly; measured at most about 1e-15, tested).
+HELD_OUT_RTOL = 1e-12
+
+
 def _held_out_sums(
     prob: np.ndarray,
     test: np.ndarray,
@@ -550,8 +557,16 @@ def _held_out_sums(
 
     Each total is a dot product per label: no ``(rows, 2)`` temporaries (the held-out
     scoring of four maps on every row was most of the recalibration at 1e5 distinct
-    scores). Equal to the element-wise sums to rounding.
+    scores). Equal to the element-wise sums to rounding. With numba
+    (:func:`~lossgap.core.binning.kernel_module`) the seven in one compiled pass over the
+    rows, within :data:`HELD_OUT_RTOL` of the numpy path (its twin).
     """
+    kernels = kernel_module("bootstrap_kernels")
+    if kernels is not None:
+        return kernels.held_out_sums(
+            np.asarray(prob, dtype=np.float64), test[:, 0], test[:, 1], before[0], before[1],
+            was_decided, float(threshold), CLIP_EPS,
+        )
     w0, w1 = test[:, 0], test[:, 1]
     neg, pos = log_losses(prob)
     decided = prob >= threshold
