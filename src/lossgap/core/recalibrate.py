@@ -117,11 +117,13 @@ FIT_LOSS_RTOL = 1e-12
 #: order: a flat, nearly separable fit (slope or intercept of 17 to 80) moved by up to 1%
 #: (5 of 6,000 fits), its loss equal to 1e-13, as it moves under any change of rounding.
 FIT_RTOL = 1e-9
-#: Tables up to this many rows are fitted by the compiled loop; larger ones by numpy, whose
-#: vectorised exponentials and logarithms overtake the loop's scalar ones from about 2,000
-#: rows (a fold's fit from the full fit's optimum: 0.02 against 0.05 ms at 300 rows, 0.08
-#: against 0.08 at 2,000, 0.34 against 0.23 at 10,000).
-COMPILED_FIT_ROWS = 2_048
+#: Work of a logarithm or exponential per row goes through the compiled loops (the fits,
+#: the held-out totals) up to this many rows; above it numpy's vectorised exponentials and
+#: logarithms overtake the loops' scalar ones (a fold's fit from the full fit's optimum:
+#: 0.02 against 0.05 ms at 300 rows, 0.08 against 0.08 at 2,000, 0.34 against 0.23 at
+#: 10,000; the held-out totals 0.006 against 0.025 ms at 200 rows, 0.037 against 0.043 at
+#: 2,000, slower at 20,000 in an evaluation).
+COMPILED_ROWS = 2_048
 
 
 def fit_logistic(
@@ -160,14 +162,14 @@ def fit_logistic(
     0.0
 
     With numba (:func:`~lossgap.core.binning.kernel_module`) the Newton steps on up to
-    :data:`COMPILED_FIT_ROWS` rows run in one compiled loop (a pass over the rows per
+    :data:`COMPILED_ROWS` rows run in one compiled loop (a pass over the rows per
     step), within :data:`FIT_LOSS_RTOL` and :data:`FIT_RTOL` of the numpy twin, which the
     command line keeps: 0.05 -> 0.02 ms a fold's fit on 300 rows.
     """
     a = start.intercept if intercept and start is not None and not start.separable else 0.0
     b = (start.slope if start is not None and not start.separable else 1.0) if slope else 1.0
     total = row_mass(weights)
-    kernels = kernel_module("bootstrap_kernels") if len(z) <= COMPILED_FIT_ROWS else None
+    kernels = kernel_module("bootstrap_kernels") if len(z) <= COMPILED_ROWS else None
     if kernels is None:
         a, b, loss, hessian = _newton(z, weights, total, intercept, slope, a, b, max_iter)
     else:  # the same Newton steps in one compiled loop, each step's sums in one pass
@@ -558,10 +560,11 @@ def _held_out_sums(
     Each total is a dot product per label: no ``(rows, 2)`` temporaries (the held-out
     scoring of four maps on every row was most of the recalibration at 1e5 distinct
     scores). Equal to the element-wise sums to rounding. With numba
-    (:func:`~lossgap.core.binning.kernel_module`) the seven in one compiled pass over the
-    rows, within :data:`HELD_OUT_RTOL` of the numpy path (its twin).
+    (:func:`~lossgap.core.binning.kernel_module`), up to :data:`COMPILED_ROWS` rows, the
+    seven in one compiled pass over the rows, within :data:`HELD_OUT_RTOL` of the numpy
+    path (its twin).
     """
-    kernels = kernel_module("bootstrap_kernels")
+    kernels = kernel_module("bootstrap_kernels") if len(prob) <= COMPILED_ROWS else None
     if kernels is not None:
         return kernels.held_out_sums(
             np.asarray(prob, dtype=np.float64), test[:, 0], test[:, 1], before[0], before[1],
