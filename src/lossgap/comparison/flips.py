@@ -20,7 +20,10 @@ from lossgap.core.predictions import Predictions
 
 #: Samples per block of the matrix products, to bound the memory of the 0/1 copies.
 _BLOCK = 1 << 16
-#: Samples scanned at a time when collecting the ids of flips.
+#: Samples scanned at a time when collecting the ids of flips: the first scan reads
+#: ``_ID_FIRST`` candidates, each next one twice as many, up to ``_ID_BLOCK`` (most pairs
+#: have their ids within a few hundred candidates; a scan costs pairs x its width).
+_ID_FIRST = 1 << 8
 _ID_BLOCK = 1 << 13
 
 
@@ -194,11 +197,13 @@ def first_rows(
     found: list[list[np.ndarray]] = [[] for _ in range(len(ordered))]
     remaining = np.asarray(wanted, dtype=np.int64).copy()
     candidates = np.flatnonzero(x.any(axis=0) & y.any(axis=0))
-    for start in range(0, len(candidates), _ID_BLOCK):
+    start, width = 0, _ID_FIRST
+    while start < len(candidates):
         active = np.flatnonzero(remaining > 0)
         if active.size == 0:
             break
-        samples = candidates[start : start + _ID_BLOCK]
+        samples = candidates[start : start + width]
+        start, width = start + width, min(2 * width, _ID_BLOCK)
         hits = x[:, samples][ordered[active, 0]] & y[:, samples][ordered[active, 1]]
         pair, column = np.nonzero(hits)  # grouped by pair, samples ascending within each
         per_pair = np.bincount(pair, minlength=len(active))
