@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossgap.core.losses import true_class_prob
+from lossgap.core.paired import compiled_kernel
 from lossgap.core.predictions import Predictions
 
 #: Samples per block of the matrix products, to bound the memory of the 0/1 copies.
@@ -81,7 +82,11 @@ class FlipTables:
 
 
 def flip_tables(
-    correct: np.ndarray, near: np.ndarray, loss: np.ndarray | Callable[[np.ndarray], np.ndarray]
+    correct: np.ndarray,
+    near: np.ndarray,
+    loss: np.ndarray | Callable[[int, np.ndarray, np.ndarray], None],
+    *,
+    compiled: bool = False,
 ) -> FlipTables:
     """Count the paired 2x2 tables and the near-threshold flips of every pair.
 
@@ -91,8 +96,13 @@ def flip_tables(
         Whether each model's decision is right, and whether the sample lies near its
         decision boundary; one row per model.
     loss : ndarray of float64, shape (m, n), or callable
-        Finite per-sample losses, or a function that gives their ``(m, len)`` columns
-        for an array of sample indices (read only where flips lie near the threshold).
+        Finite per-sample losses, or a function ``loss(j, index, out)`` that writes model
+        ``j``'s losses at an array of sample indices to ``out`` (read only where flips lie
+        near the threshold).
+    compiled : bool, default=False
+        Whether the near-threshold flips may be counted by the numba kernel (when numba
+        is installed; ``LOSSGAP_NUMBA=0`` turns it off): the caller says so when it
+        loads numba anyway (:data:`~lossgap.core.paired.COMPILED_MIN_TOTAL`).
 
     Returns
     -------
@@ -106,6 +116,14 @@ def flip_tables(
     in float64, exact for counts below 2^53; only samples that some model gets right and
     some other gets wrong near the boundary enter the near-threshold products.
 
+    The compiled path visits, sample by sample, only the models near the boundary there
+    (at 50 models x 1e6, 3.8 million of the 19 million entries the products read) and
+    pairs each right one with each wrong one. Its counts are the products' own; its
+    ``near_loss`` adds the differences ``loss_a - loss_b`` in sample order rather than
+    four sums of losses, so it agrees with the products to rounding: within
+    ``1e-12 * sum |loss_a| + |loss_b|`` over the pair's flips (tested against
+    ``math.fsum``, which both paths meet).
+
     Examples
     --------
     >>> c = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
@@ -116,13 +134,9 @@ def flip_tables(
     m, n = correct.shape
     width = min(_BLOCK, n)
     # every block is written into buffers kept for the call: at 50 models a fresh block
-    # costs page faults on each of its 26 MB (the counts are exact in any layout; the
-    # loss products keep the layout of a gathered copy, columns contiguous, so they add
-    # in the order they always did)
+    # costs page faults on each of its 26 MB
     counts32 = np.empty((m, width), np.float32)
     flags = np.empty((m, width), bool)
-    g1, g2, weighted, block_loss = (np.empty((m, width), order="F") for _ in range(4))
-    right, close = np.empty((m, width), bool, order="F"), np.empty((m, width), bool, order="F")
     both = np.zeros((m, m))
     keep = np.empty(n, bool)
     for start in range(0, n, _BLOCK):
@@ -138,8 +152,55 @@ def flip_tables(
         keep[rows] = some_right.any(axis=0)
         some_wrong = np.greater(near[:, rows], correct[:, rows], out=flags[:, :size])
         keep[rows] &= some_wrong.any(axis=0)
-    near_a_only, p, q = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
     samples = np.flatnonzero(keep)
+    per_model = _rows_of(loss) if isinstance(loss, np.ndarray) else loss
+    kernel = compiled_kernel("near_pairs") if compiled and n < 1 << 31 else None
+    if kernel is not None:
+        ptr, model, right, slot, where, starts = compiled_kernel("near_entries")(
+            correct, near, samples
+        )
+        values = np.empty(len(model))
+        for j in range(m):  # each model's losses at its entries, in one call
+            entries = slice(starts[j], starts[j + 1])
+            per_model(j, where[entries], values[entries])
+        near_a_only, near_loss = kernel(ptr, model, right, values, slot, m)
+    else:
+        near_a_only, near_loss = _near_products(correct, near, per_model, samples)
+    counts = np.diag(both)
+    return FlipTables(
+        n=n,
+        both=both,
+        a_only=counts[:, None] - both,
+        near_a_only=near_a_only,
+        near_loss=near_loss,
+    )
+
+
+def _rows_of(loss: np.ndarray) -> Callable[[int, np.ndarray, np.ndarray], None]:
+    """``loss(j, index, out)`` of :func:`flip_tables` reading an ``(m, n)`` matrix."""
+
+    def write(j: int, index: np.ndarray, out: np.ndarray) -> None:
+        np.take(loss[j], index, out=out, mode="clip")  # (valid indices: no buffer)
+
+    return write
+
+
+def _near_products(
+    correct: np.ndarray,
+    near: np.ndarray,
+    loss: Callable[[int, np.ndarray, np.ndarray], None],
+    samples: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``near_a_only`` and ``near_loss`` of :func:`flip_tables` by matrix products over
+    ``samples`` (its numpy path)."""
+    m = correct.shape[0]
+    width = min(_BLOCK, len(samples))
+    # buffers kept for the call (no page faults); the loss products keep the layout of a
+    # gathered copy, columns contiguous, so they add in the order they always did
+    g1, g2, weighted, block_loss = (np.empty((m, width), order="F") for _ in range(4))
+    right, close = np.empty((m, width), bool, order="F"), np.empty((m, width), bool, order="F")
+    rows = np.empty((m, width))  # each model's losses, contiguous, then copied in
+    near_a_only, p, q = np.zeros((m, m)), np.zeros((m, m)), np.zeros((m, m))
     for start in range(0, len(samples), _BLOCK):
         index = samples[start : start + _BLOCK]
         size = len(index)
@@ -149,21 +210,13 @@ def flip_tables(
         a, b, w, losses = g1[:, :size], g2[:, :size], weighted[:, :size], block_loss[:, :size]
         np.logical_and(r, c, out=a)  # right and near, as 0.0 or 1.0
         np.greater(c, r, out=b)  # wrong and near
-        if isinstance(loss, np.ndarray):
-            np.take(loss, index, axis=1, out=losses, mode="clip")
-        else:
-            np.copyto(losses, loss(index))
+        for j in range(m):
+            loss(j, index, rows[j, :size])
+        np.copyto(losses, rows[:, :size])
         near_a_only += a @ b.T
         p += np.multiply(a, losses, out=w) @ b.T
         q += a @ np.multiply(b, losses, out=w).T
-    counts = np.diag(both)
-    return FlipTables(
-        n=n,
-        both=both,
-        a_only=counts[:, None] - both,
-        near_a_only=near_a_only,
-        near_loss=p - p.T - q + q.T,
-    )
+    return near_a_only, p - p.T - q + q.T
 
 
 def first_rows(

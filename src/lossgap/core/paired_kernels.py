@@ -1,8 +1,11 @@
-"""The numba kernel of :func:`lossgap.core.paired.placement_values` (imported only when numba
-is installed).
+"""The numba kernels of ``compare``: :func:`lossgap.core.paired.placement_values` and the
+near-threshold flips of :func:`lossgap.comparison.flips.flip_tables` (imported only when
+numba is installed).
 
-A module-level function, so numba's disk cache finds it again in the next process. Its
-numpy twin in :mod:`lossgap.core.paired` gives the same doubles (``tests/comparison``).
+Module-level functions, so numba's disk cache finds them again in the next process. Their
+numpy twins are in :mod:`lossgap.core.paired` (the same doubles) and
+:mod:`lossgap.comparison.flips` (the same counts; loss sums within rounding), tested in
+``tests/comparison``.
 """
 
 # numba compiles this from its Python source; the arrays' types come from the caller
@@ -86,3 +89,72 @@ def placements(scores, positive, n_pos, psi, out, key_a, key_b, row_a, row_b):  
         pos_before += pos_in
         j = end
     return True
+
+
+@numba.njit(nogil=True, cache=True)
+def near_entries(correct, near, samples):  # pragma: no cover
+    # correct, near: bool (m, n), one row per model; samples: the sample indices (int64,
+    # ascending) to read. Lists the (sample, model) entries where the model is near the
+    # boundary, grouped by sample (ptr: each sample's run; model and right: the entry's
+    # model and whether its decision is right) and, model by model, where each entry
+    # lies in that order (slot) and its sample (rows), between starts[j] and starts[j + 1]:
+    # the caller fills each model's losses at its rows in one numpy call.
+    m = near.shape[0]
+    k = len(samples)
+    ptr = np.zeros(k + 1, np.int64)
+    for j in range(m):  # model by model: each row is read in sample order
+        row = near[j]
+        for t in range(k):
+            ptr[t + 1] += row[samples[t]]
+    for t in range(k):
+        ptr[t + 1] += ptr[t]
+    total = ptr[k]
+    fill = ptr[:-1].copy()
+    model = np.empty(total, np.int32)
+    right = np.empty(total, np.bool_)
+    slot = np.empty(total, np.int32)
+    rows = np.empty(total, np.int32)
+    starts = np.empty(m + 1, np.int64)
+    e = 0
+    for j in range(m):
+        starts[j] = e
+        for t in range(k):
+            i = samples[t]
+            if near[j, i]:
+                at = fill[t]
+                fill[t] = at + 1
+                model[at] = j
+                right[at] = correct[j, i]
+                slot[e] = at
+                rows[e] = i
+                e += 1
+    starts[m] = e
+    return ptr, model, right, slot, rows, starts
+
+
+@numba.njit(nogil=True, cache=True)
+def near_pairs(ptr, model, right, by_model, slot, m):  # pragma: no cover
+    # The entries of near_entries with their losses (by_model: model by model, as
+    # near_entries lists them; slot: where each goes in sample order): for every sample,
+    # every model right there against every model wrong there (both near the boundary) is
+    # one flip. count[a, b]: the flips a gets right; diff[a, b]: the sum over the flips of
+    # the pair, either way, of loss_a - loss_b in sample order (so diff[b, a] is exactly
+    # -diff[a, b]).
+    loss = np.empty(len(by_model))
+    for e in range(len(by_model)):
+        loss[slot[e]] = by_model[e]
+    count = np.zeros((m, m))
+    diff = np.zeros((m, m))
+    for t in range(len(ptr) - 1):
+        for p in range(ptr[t], ptr[t + 1]):
+            if right[p]:
+                a = model[p]
+                own = loss[p]
+                for q in range(ptr[t], ptr[t + 1]):
+                    if not right[q]:
+                        b = model[q]
+                        d = own - loss[q]
+                        count[a, b] += 1.0
+                        diff[a, b] += d
+                        diff[b, a] -= d
+    return count, diff
