@@ -506,3 +506,23 @@ def test_compiled_flips_change_only_the_near_loss_within_rounding(rng, monkeypat
         moved += expected["flips"]["near_threshold"] > 0
     assert compiled == numpy_path
     assert moved  # the comparison had near-threshold flips
+
+
+def test_pair_to_dict_is_asdict_without_the_deep_copy(rng):
+    """Each pair's JSON is dataclasses.asdict of its differences and flips, key for key
+    and in order, with lists of its own (the result's ids are not shared)."""
+    from dataclasses import asdict
+
+    y, models = _four_models(rng, 2000)
+    c = lossgap.compare(models, y, near=0.2, max_ids=5)
+    for pair in c.pairs:
+        got = pair.to_dict()
+        expected = {"a": pair.a, "b": pair.b,
+                    **{f"{m}_difference": asdict(pair.difference(m)) for m in
+                       ("accuracy", "log_loss", "brier", "roc_auc")},
+                    "flips": asdict(pair.flips)}
+        assert got == expected
+        assert [list(v) for v in got.values() if isinstance(v, dict)] == [
+            list(v) for v in expected.values() if isinstance(v, dict)]
+        assert got["flips"]["a_only_correct_ids"] is not pair.flips.a_only_correct_ids
+    assert any(p.flips.near_threshold_ids for p in c.pairs)
