@@ -64,7 +64,9 @@ def test_first_rows_match_brute_force(rng):
     exist = np.array([np.sum(x[:, a] & y[:, b]) for a, b in ordered])
     wanted = np.minimum(exist, 4)
     wanted[0] = 0
-    rows = first_rows(x.T.copy(), y.T.copy(), ordered, wanted)
+    xt, yt = x.T.copy(), y.T.copy()
+    candidates = np.flatnonzero(xt.any(axis=0) & yt.any(axis=0))
+    rows = first_rows(lambda s: (xt[:, s], yt[:, s]), candidates, ordered, wanted)
     for (a, b), got, k in zip(ordered, rows, wanted, strict=True):
         assert got.tolist() == np.flatnonzero(x[:, a] & y[:, b])[:k].tolist()
 

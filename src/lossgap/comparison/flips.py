@@ -68,6 +68,9 @@ class FlipTables:
         Of those, the samples near the threshold under both models.
     near_loss : ndarray
         ``near_loss[a, b]``: sum over the near-threshold flips of ``loss_a - loss_b``.
+    near_samples : ndarray of int
+        The samples where some near-threshold flip lies (some model right and another
+        wrong, both near the boundary), ascending.
     """
 
     n: int
@@ -75,6 +78,7 @@ class FlipTables:
     a_only: np.ndarray
     near_a_only: np.ndarray
     near_loss: np.ndarray
+    near_samples: np.ndarray
 
     @property
     def neither(self) -> np.ndarray:
@@ -173,6 +177,7 @@ def flip_tables(
         a_only=counts[:, None] - both,
         near_a_only=near_a_only,
         near_loss=near_loss,
+        near_samples=samples,
     )
 
 
@@ -220,14 +225,21 @@ def _near_products(
 
 
 def first_rows(
-    x: np.ndarray, y: np.ndarray, ordered: np.ndarray, wanted: np.ndarray
+    blocks: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    candidates: np.ndarray,
+    ordered: np.ndarray,
+    wanted: np.ndarray,
 ) -> list[np.ndarray]:
     """For each ordered pair ``(a, b)``, the first samples where ``x[a] & y[b]``.
 
     Parameters
     ----------
-    x, y : ndarray of bool, shape (m, n)
-        One row per model.
+    blocks : callable
+        ``blocks(samples)`` gives ``(x, y)``, the ``(m, len)`` bool columns of ``x`` and
+        ``y`` (one row per model) at an array of sample indices: built a block at a time,
+        so no ``(m, n)`` copy is made.
+    candidates : ndarray of int
+        The samples where some ``x`` and some ``y`` hold, ascending (others are skipped).
     ordered : ndarray of int, shape (p, 2)
     wanted : ndarray of int, shape (p,)
         How many samples to collect per pair; it must not exceed the number that exist
@@ -242,14 +254,14 @@ def first_rows(
     Examples
     --------
     >>> c = np.array([[1, 1, 0, 1], [0, 1, 1, 0]], bool)
-    >>> first_rows(c, ~c, np.array([[0, 1], [1, 0]]), np.array([5, 1]))[1].tolist()
-    [2]
-    >>> first_rows(c, ~c, np.array([[0, 1]]), np.array([1]))[0].tolist()
+    >>> right_wrong = lambda samples: (c[:, samples], ~c[:, samples])
+    >>> first_rows(right_wrong, np.arange(4), np.array([[0, 1], [1, 0]]), np.array([5, 1]))[1]
+    array([2])
+    >>> first_rows(right_wrong, np.arange(4), np.array([[0, 1]]), np.array([1]))[0].tolist()
     [0]
     """
     found: list[list[np.ndarray]] = [[] for _ in range(len(ordered))]
     remaining = np.asarray(wanted, dtype=np.int64).copy()
-    candidates = np.flatnonzero(x.any(axis=0) & y.any(axis=0))
     start, width = 0, _ID_FIRST
     while start < len(candidates):
         active = np.flatnonzero(remaining > 0)
@@ -257,7 +269,8 @@ def first_rows(
             break
         samples = candidates[start : start + width]
         start, width = start + width, min(2 * width, _ID_BLOCK)
-        hits = x[:, samples][ordered[active, 0]] & y[:, samples][ordered[active, 1]]
+        x, y = blocks(samples)
+        hits = x[ordered[active, 0]] & y[ordered[active, 1]]
         pair, column = np.nonzero(hits)  # grouped by pair, samples ascending within each
         per_pair = np.bincount(pair, minlength=len(active))
         rank = np.arange(len(pair)) - (np.cumsum(per_pair) - per_pair)[pair]

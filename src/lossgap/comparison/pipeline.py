@@ -641,17 +641,27 @@ def _flip_ids(
     """Per pair: ids of the first a-only, b-only and near-threshold flips."""
     both_ways = np.concatenate([pairs, pairs[:, ::-1]])
     p = len(pairs)
+    correct, near = columns.correct, columns.near
+
+    def right_wrong(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        block = correct[:, samples]
+        return block, ~block
+
+    def near_right_wrong(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        block, close = correct[:, samples], near[:, samples]
+        return block & close, close > block
+
+    # (the blocks are built from the candidates only: three (m, n) bool copies cost 150 MB
+    # of first writes at 50 models x 1e6)
     everywhere = first_rows(
-        columns.correct,
-        ~columns.correct,
+        right_wrong,
+        np.flatnonzero(correct.any(axis=0) & ~correct.all(axis=0)),
         both_ways,
         np.minimum(tables.a_only[both_ways[:, 0], both_ways[:, 1]], max_ids).astype(np.int64),
     )
-    near_right = columns.correct & columns.near
-    near_wrong = ~columns.correct & columns.near
     close = first_rows(
-        near_right,
-        near_wrong,
+        near_right_wrong,
+        tables.near_samples,
         both_ways,
         np.minimum(tables.near_a_only[both_ways[:, 0], both_ways[:, 1]], max_ids).astype(
             np.int64
