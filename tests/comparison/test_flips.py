@@ -41,12 +41,14 @@ def brute_tables(correct, near, loss):
     return out
 
 
-def test_flip_tables_match_brute_force(rng):
-    n, m = 500, 5
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("n", [1, 63, 64, 65, 500])  # one bit per sample: words of 64
+def test_flip_tables_match_brute_force(rng, n, compiled):
+    m = 5
     correct = rng.random((n, m)) < 0.7
     near = rng.random((n, m)) < 0.3
     loss = rng.gamma(1.0, 0.5, (n, m))
-    tables = flip_tables(correct.T, near.T, loss.T)
+    tables = flip_tables(correct.T, near.T, loss.T, compiled=compiled)
     expected = brute_tables(correct, near, loss)
     for key, value in expected.items():
         assert_allclose(getattr(tables, key), value, atol=1e-12, err_msg=key)
@@ -54,6 +56,8 @@ def test_flip_tables_match_brute_force(rng):
     assert (tables.neither == np.array(
         [[np.sum(~correct[:, a] & ~correct[:, b]) for b in range(m)] for a in range(m)]
     )).all()
+    some_right, some_wrong = (correct & near).any(axis=1), (~correct & near).any(axis=1)
+    assert tables.near_samples.tolist() == np.flatnonzero(some_right & some_wrong).tolist()
 
 
 def test_first_rows_match_brute_force(rng):

@@ -114,11 +114,13 @@ def flip_tables(
 
     Notes
     -----
-    With ``G1 = C * N`` (right and near) and ``G2 = (1 - C) * N`` (wrong and near),
-    ``near_a_only = G1 G2^T`` and, with ``P = (G1 L) G2^T`` and ``Q = G1 (G2 L)^T``
-    (elementwise products inside), ``near_loss = P - P^T - Q + Q^T``. The products run
-    in float64, exact for counts below 2^53; only samples that some model gets right and
-    some other gets wrong near the boundary enter the near-threshold products.
+    ``both`` counts are popcounts of the AND of two models' correct decisions, packed one
+    bit per sample (exact). With ``G1 = C * N`` (right and near) and ``G2 = (1 - C) * N``
+    (wrong and near), ``near_a_only = G1 G2^T`` and, with ``P = (G1 L) G2^T`` and
+    ``Q = G1 (G2 L)^T`` (elementwise products inside), ``near_loss = P - P^T - Q + Q^T``.
+    The products run in float64, exact for counts below 2^53; only samples that some model
+    gets right and some other gets wrong near the boundary enter the near-threshold
+    products.
 
     The compiled path visits, sample by sample, only the models near the boundary there
     (at 50 models x 1e6, 3.8 million of the 19 million entries the products read) and
@@ -136,38 +138,33 @@ def flip_tables(
     ([[3.0, 1.0], [1.0, 2.0]], [[0.0, 2.0], [1.0, 0.0]])
     """
     m, n = correct.shape
-    width = min(_BLOCK, n)
-    # every block is written into buffers kept for the call: at 50 models a fresh block
-    # costs page faults on each of its 26 MB
-    counts32 = np.empty((m, width), np.float32)
-    flags = np.empty((m, width), bool)
-    both = np.zeros((m, m))
-    keep = np.empty(n, bool)
-    for start in range(0, n, _BLOCK):
-        rows = slice(start, start + _BLOCK)
-        size = len(keep[rows])
-        # float32 counts are exact below 2^24 (a block holds 2^16 samples) and their
-        # products run twice as fast; the sums over blocks are kept in float64
-        block = counts32[:, :size]
-        np.copyto(block, correct[:, rows])
-        both += block @ block.T
-        # the samples some model gets right and another wrong, both near the boundary
-        some_right = np.logical_and(correct[:, rows], near[:, rows], out=flags[:, :size])
-        keep[rows] = some_right.any(axis=0)
-        some_wrong = np.greater(near[:, rows], correct[:, rows], out=flags[:, :size])
-        keep[rows] &= some_wrong.any(axis=0)
-    samples = np.flatnonzero(keep)
+    # one bit per sample: a pair's counts are popcounts of the AND of its two rows' words
+    right_bits, near_bits = _packed(correct), _packed(near)
+    both = np.empty((m, m))
+    common = np.empty(right_bits.shape, np.uint64)  # kept for the call: no page faults
+    ones = np.empty(right_bits.shape, np.uint8)
+    for a in range(m):
+        rest = slice(0, m - a)
+        np.bitwise_and(right_bits[a], right_bits[a:], out=common[rest])
+        both[a, a:] = np.bitwise_count(common[rest], out=ones[rest]).sum(axis=1)
+        both[a:, a] = both[a, a:]
+    # the samples some model gets right and another wrong, both near the boundary
+    some_right = np.bitwise_or.reduce(np.bitwise_and(right_bits, near_bits, out=common), axis=0)
+    wrong_bits = np.bitwise_and(near_bits, np.invert(right_bits, out=common), out=common)
+    some_wrong = np.bitwise_or.reduce(wrong_bits, axis=0)
+    keep = np.bitwise_and(some_right, some_wrong).view(np.uint8)
+    samples = np.flatnonzero(np.unpackbits(keep, count=n, bitorder="little"))
     per_model = _rows_of(loss) if isinstance(loss, np.ndarray) else loss
     kernel = compiled_kernel("near_pairs") if compiled and n < 1 << 31 else None
     if kernel is not None:
-        ptr, model, right, slot, where, starts = compiled_kernel("near_entries")(
-            correct, near, samples
+        ptr, split, model, slot, where, starts = compiled_kernel("near_entries")(
+            right_bits, near_bits, samples, int(np.bitwise_count(near_bits, out=ones).sum())
         )
         values = np.empty(len(model))
         for j in range(m):  # each model's losses at its entries, in one call
             entries = slice(starts[j], starts[j + 1])
             per_model(j, where[entries], values[entries])
-        near_a_only, near_loss = kernel(ptr, model, right, values, slot, m)
+        near_a_only, near_loss = kernel(ptr, split, model, values, slot, m)
     else:
         near_a_only, near_loss = _near_products(correct, near, per_model, samples)
     counts = np.diag(both)
@@ -179,6 +176,16 @@ def flip_tables(
         near_loss=near_loss,
         near_samples=samples,
     )
+
+
+def _packed(bits: np.ndarray) -> np.ndarray:
+    """``(m, n)`` bools as ``(m, ceil(n / 64))`` uint64 words, sample ``i`` at bit ``i % 64``
+    of word ``i // 64`` (read by the compiled kernel: one word serves 64 samples)."""
+    m = bits.shape[0]
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    if packed.shape[1] % 8:
+        packed = np.concatenate([packed, np.zeros((m, -packed.shape[1] % 8), np.uint8)], axis=1)
+    return np.ascontiguousarray(packed).view("<u8")
 
 
 def _rows_of(loss: np.ndarray) -> Callable[[int, np.ndarray, np.ndarray], None]:
