@@ -526,3 +526,23 @@ def test_pair_to_dict_is_asdict_without_the_deep_copy(rng):
             list(v) for v in expected.values() if isinstance(v, dict)]
         assert got["flips"]["a_only_correct_ids"] is not pair.flips.a_only_correct_ids
     assert any(p.flips.near_threshold_ids for p in c.pairs)
+
+
+def test_ordinary_pages_set_numpy_huge_page_advice_back():
+    """Inside ordinary_pages numpy's huge-page advice is off; on leaving, even by an
+    error, it is what it was before (numpy's switch returns the state it replaces)."""
+    from numpy._core.multiarray import _set_madvise_hugepage as switch
+
+    from lossgap.comparison.pipeline import ordinary_pages
+
+    before = switch(True)
+    try:
+        with ordinary_pages():
+            inside = switch(False)
+        after = switch(True)
+        with pytest.raises(ZeroDivisionError), ordinary_pages():
+            1 / 0  # noqa: B018
+        after_error = switch(True)
+    finally:
+        switch(before)
+    assert (inside, after, after_error) == (False, True, True)
