@@ -1,11 +1,12 @@
 """Samples that flip between two models: right under one, wrong under the other.
 
-The counts of every pair come from a few matrix products over ``(m, n)`` matrices (one
-row per model), never from a loop over pairs: with ``C`` the 0/1 matrix of correct
-decisions, ``C C^T`` counts the samples both models of a pair get right, and everything
-else of the paired 2x2 table follows from it. A flip is *near the threshold* when the
-sample lies within ``near`` of the decision boundary under both models
-(:func:`boundary_distance`): 0.51 under one model and 0.49 under the other.
+The counts of every pair come from whole rows of ``(m, n)`` matrices (one row per model),
+never from a loop over samples per pair: with ``C`` the 0/1 matrix of correct decisions,
+``C C^T`` counts the samples both models of a pair get right (popcounts of the rows packed
+one bit per sample), and everything else of the paired 2x2 table follows from it. A flip
+is *near the threshold* when the sample lies within ``near`` of the decision boundary
+under both models (:func:`boundary_distance`): 0.51 under one model and 0.49 under the
+other.
 """
 
 from __future__ import annotations
@@ -125,10 +126,11 @@ def flip_tables(
     The compiled path visits, sample by sample, only the models near the boundary there
     (at 50 models x 1e6, 3.8 million of the 19 million entries the products read) and
     pairs each right one with each wrong one. Its counts are the products' own; its
-    ``near_loss`` adds the differences ``loss_a - loss_b`` in sample order rather than
-    four sums of losses, so it agrees with the products to rounding: within
-    ``1e-12 * sum |loss_a| + |loss_b|`` over the pair's flips (tested against
-    ``math.fsum``, which both paths meet).
+    ``near_loss[a, b]`` adds ``loss_a - loss_b`` over the flips ``a`` gets right, in
+    sample order, less the same sum over those ``b`` gets right, rather than four sums of
+    losses, so it agrees with the products to rounding: both lie within
+    ``1e-13 * sum (loss_a + loss_b)`` over the pair's flips of the exact sum (tested
+    against ``math.fsum``).
 
     Examples
     --------

@@ -425,11 +425,12 @@ def ordinary_pages() -> Iterator[None]:
     """Large arrays allocated inside get the kernel's ordinary pages, not the transparent
     huge pages numpy asks for (``madvise``), for as long as the block runs.
 
-    Where free memory is fragmented (a machine with a large page cache), every huge page
-    that a first write faults in can wait for the kernel to compact memory: the ``(m, n)``
-    matrices of ``compare`` at 50 models x 1e6 (500 MB) cost 0.9-1.7 s of system time
-    that way and 0.4-0.5 s with ordinary pages, for the same user time (the first call
-    in a process, alternated, 2026-12-05). numpy's switch is process-wide: it is set back
+    On the build machine (a virtual machine, most of its memory free or page cache) the
+    first write of a huge page cost far more system time than that of the 512 ordinary
+    pages it replaces: the first ``compare`` call in a process at 50 models x 1e6, whose
+    ``(m, n)`` matrices hold 500 MB, took 0.63-1.67 s of system time with huge pages and
+    0.40-0.55 s with ordinary ones, for the same user time (alternated, 2026-12-05; in 3
+    of 20 alternations the two were even). numpy's switch is process-wide: it is set back
     on leaving, and an array another thread allocates meanwhile only gets ordinary pages.
     Without the switch (a numpy that lacks it) nothing changes.
 
