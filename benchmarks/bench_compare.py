@@ -17,7 +17,8 @@ wall times stretch with the load, the CPU times far less, so the target (issue 1
   paired_comparisons`: the per-sample columns with DeLong's placements, which also give
   each model's ranking scores, paired 2x2 tables, Newcombe/McNemar, paired t for log
   loss and Brier, DeLong, Holm, flips near the threshold and their ids); the header says
-  whether the placements ran in the numba kernel (``LOSSGAP_NUMBA=0``: numpy);
+  whether the placements ran in the numba kernel (``LOSSGAP_NUMBA=0``: numpy), and with
+  them the near-threshold flips (the same switch);
 * ``--cli``: ``lossgap compare FILE --json`` on a Parquet file holding the label and one
   probability column per model, in a fresh process;
 * ``--sklearn``: scikit-learn computing only each model's plain metrics (accuracy, log

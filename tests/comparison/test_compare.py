@@ -477,3 +477,72 @@ def test_recomputed_loss_and_brier_blocks_are_the_per_sample_doubles(rng, kind):
         expected = np.vstack([sample_brier(pred)[samples] for pred in preds.values()])
         assert np.array_equal(columns.rows("brier", samples), expected)
     assert columns.means["loss"].tolist() == [loss.mean() for loss in losses]
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "infinite"])
+def test_compiled_flips_change_only_the_near_loss_within_rounding(rng, monkeypatch, task):
+    """Where compare loads numba (past COMPILED_MIN_TOTAL scores) the near-threshold flips
+    are counted by the kernel: every number of the answer is the numpy path's, except the
+    near-threshold log loss differences, within 1e-13 of the losses they sum (per sample:
+    the summed losses over n are below 2 x 34.54 nats, the cap, so 1e-11 absolute here)."""
+    pytest.importorskip("numba")
+    from lossgap.comparison import pipeline
+
+    if task == "multiclass":
+        y, prob = random_multiclass(rng, 3000, 3)
+        noisy = [prob * np.exp(rng.normal(0, 0.5, prob.shape)) for _ in range(4)]
+        models = {f"m{j}": p / p.sum(axis=1, keepdims=True) for j, p in enumerate(noisy)}
+    else:
+        y, models = _four_models(rng, 3000)
+        if task == "infinite":  # hard 0/1 decisions: losses capped at 34.54 nats
+            models["hard"] = (models["m0"] >= 0.5).astype(float)
+    numpy_path = lossgap.compare(models, y, near=0.2).to_dict()
+    monkeypatch.setattr(pipeline, "COMPILED_MIN_TOTAL", 0)
+    compiled = lossgap.compare(models, y, near=0.2).to_dict()
+    moved = 0
+    for got, expected in zip(compiled["pairs"], numpy_path["pairs"], strict=True):
+        key = "near_threshold_log_loss_difference"
+        assert_allclose(got["flips"].pop(key), expected["flips"].pop(key), rtol=0, atol=1e-13)
+        moved += expected["flips"]["near_threshold"] > 0
+    assert compiled == numpy_path
+    assert moved  # the comparison had near-threshold flips
+
+
+def test_pair_to_dict_is_asdict_without_the_deep_copy(rng):
+    """Each pair's JSON is dataclasses.asdict of its differences and flips, key for key
+    and in order, with lists of its own (the result's ids are not shared)."""
+    from dataclasses import asdict
+
+    y, models = _four_models(rng, 2000)
+    c = lossgap.compare(models, y, near=0.2, max_ids=5)
+    for pair in c.pairs:
+        got = pair.to_dict()
+        expected = {"a": pair.a, "b": pair.b,
+                    **{f"{m}_difference": asdict(pair.difference(m)) for m in
+                       ("accuracy", "log_loss", "brier", "roc_auc")},
+                    "flips": asdict(pair.flips)}
+        assert got == expected
+        assert [list(v) for v in got.values() if isinstance(v, dict)] == [
+            list(v) for v in expected.values() if isinstance(v, dict)]
+        assert got["flips"]["a_only_correct_ids"] is not pair.flips.a_only_correct_ids
+    assert any(p.flips.near_threshold_ids for p in c.pairs)
+
+
+def test_ordinary_pages_set_numpy_huge_page_advice_back():
+    """Inside ordinary_pages numpy's huge-page advice is off; on leaving, even by an
+    error, it is what it was before (numpy's switch returns the state it replaces)."""
+    from numpy._core.multiarray import _set_madvise_hugepage as switch
+
+    from lossgap.comparison.pipeline import ordinary_pages
+
+    before = switch(True)
+    try:
+        with ordinary_pages():
+            inside = switch(False)
+        after = switch(True)
+        with pytest.raises(ZeroDivisionError), ordinary_pages():
+            1 / 0  # noqa: B018
+        after_error = switch(True)
+    finally:
+        switch(before)
+    assert (inside, after, after_error) == (False, True, True)

@@ -17,6 +17,7 @@ from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.comparison import compare_predictions
 from lossgap.comparison.inputs import read_models
+from lossgap.comparison.pipeline import ordinary_pages
 from lossgap.core.binning import numpy_unless_loaded
 from lossgap.core.paired import COMPILED_MIN_TOTAL
 from lossgap.io.costs import read_costs
@@ -138,17 +139,18 @@ def compare_command(
     samples that flip across the threshold; --full prints every model and pair.
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=files)
-    preds = read_models(
-        files,
-        label=label,
-        prob=prob or (),
-        logit=logit or (),
-        id=id,
-        threshold=threshold,
-        positive=positive,
-        classes=classes.split(",") if classes else None,
-        model_column=model_column or (),
-    )
+    with ordinary_pages():  # each model's float64 copy of its column: see ordinary_pages
+        preds = read_models(
+            files,
+            label=label,
+            prob=prob or (),
+            logit=logit or (),
+            id=id,
+            threshold=threshold,
+            positive=positive,
+            classes=classes.split(",") if classes else None,
+            model_column=model_column or (),
+        )
     stderr = make_console(stderr=True)
 
     def progress(steps: Iterable[Any], total: int) -> Iterable[Any]:

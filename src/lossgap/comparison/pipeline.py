@@ -10,12 +10,15 @@ ranking scores come from those same matrices and only the best models are explai
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from numpy._core import multiarray as _multiarray
 
 from lossgap.comparison.flips import FlipTables, boundary_distance, first_rows, flip_tables
 from lossgap.comparison.goals import check_goals, choose_for_goals
@@ -24,7 +27,6 @@ from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss
 from lossgap.core.paired import (
     COMPILED_MIN_TOTAL,
     AucColumn,
-    Interval,
     auc_influence,
     cross_products_about,
     delong_covariance,
@@ -363,7 +365,10 @@ def _paired(
     first = columns.first
     with one_blas_thread():
         tables = flip_tables(
-            columns.correct, columns.near, lambda index: columns.rows("loss", index)
+            columns.correct,
+            columns.near,
+            lambda j, index, out: columns.row("loss", j, index, out),
+            compiled=columns.compiled,
         )
         intervals = {
             "accuracy": paired_proportion_difference(
@@ -387,11 +392,18 @@ def _paired(
         }
     adjusted = {m: holm(r.p_value) if len(pairs) > 1 else r.p_value for m, r in intervals.items()}
     ids = _flip_ids(columns, tables, pairs, max_ids)
+    # every number as a Python float first: per element, numpy scalars cost microseconds
+    # each (4,900 differences and 1,225 flips at 50 models)
+    columns_of = {
+        m: [x.tolist() for x in (r.value, r.ci_low, r.ci_high, r.p_value, adjusted[m])]
+        for m, r in intervals.items()
+    }
+    table_rows = _TableRows(tables)
     out = []
-    for i, (a, b) in enumerate(pairs):
+    for i, (a, b) in enumerate(pairs.tolist()):
         differences = {
             metric: _difference(
-                intervals[metric], adjusted[metric], i, confidence, _method(metric, first)
+                [column[i] for column in columns_of[metric]], confidence, _method(metric, first)
             )
             for metric in PAIR_METRICS
         }
@@ -402,10 +414,42 @@ def _paired(
                 names[a],
                 names[b],
                 **{f"{m}_difference": d for m, d in differences.items()},
-                flips=_flips(tables, a, b, ids[i]),
+                flips=_flips(table_rows, a, b, ids[i]),
             )
         )
     return out
+
+
+@contextlib.contextmanager
+def ordinary_pages() -> Iterator[None]:
+    """Large arrays allocated inside get the kernel's ordinary pages, not the transparent
+    huge pages numpy asks for (``madvise``), for as long as the block runs.
+
+    On the build machine (a virtual machine, most of its memory free or page cache) the
+    first write of a huge page cost far more system time than that of the 512 ordinary
+    pages it replaces: the first ``compare`` call in a process at 50 models x 1e6, whose
+    ``(m, n)`` matrices hold 500 MB, took 0.63-1.67 s of system time with huge pages and
+    0.40-0.55 s with ordinary ones, for the same user time (alternated, 2026-12-05; in 3
+    of 20 alternations the two were even). numpy's switch is process-wide: it is set back
+    on leaving, and an array another thread allocates meanwhile only gets ordinary pages.
+    Without the switch (a numpy that lacks it) nothing changes.
+
+    Examples
+    --------
+    >>> with ordinary_pages():
+    ...     block = np.zeros((50, 1 << 16))
+    >>> float(block.sum())
+    0.0
+    """
+    switch = getattr(_multiarray, "_set_madvise_hugepage", None)
+    if switch is None:  # pragma: no cover - every numpy 2 has it
+        yield
+        return
+    before = switch(False)
+    try:
+        yield
+    finally:
+        switch(before)
 
 
 class _Columns:
@@ -425,16 +469,18 @@ class _Columns:
         self.first = first
         self.ids = first.ids
         self.preds: list[Predictions] = []
-        self.auc = np.empty((m, n))
+        with ordinary_pages():
+            self.auc = np.empty((m, n))
+            self.correct = np.empty((m, n), dtype=bool)
+            self.near = np.empty((m, n), dtype=bool)
         self.auc_sums = np.empty(m)
-        self.correct = np.empty((m, n), dtype=bool)
-        self.near = np.empty((m, n), dtype=bool)
         self.infinite = np.zeros(m, dtype=np.int64)
         self.means = {name: np.empty(m) for name in ("loss", "log_loss", "clipped", "brier")}
         self.strata = np.argsort(first.y, kind="stable")
         self.y_grouped = first.y[self.strata]
         self._scratch = np.empty(n)
         self._rows: np.ndarray | None = None
+        self._gathered = np.empty(0)
         self._positive = first.y == 1
         # p * sign + offset is true_class_prob's p or 1 - p, the same doubles (p * 1 + 0
         # and p * -1 + 1 are exact), without its masked copy: 1 ms against 5-9 at 1e6
@@ -446,15 +492,31 @@ class _Columns:
             self.curves = [AucColumn(1, 1.0)]
         else:
             self.curves = [AucColumn(c, 1.0 / k) for c in range(k)]
-        self._compiled = m * len(self.curves) * n >= COMPILED_MIN_TOTAL
+        # numba pays only when it sorts enough scores (it is then loaded for the flips too)
+        self.compiled = m * len(self.curves) * n >= COMPILED_MIN_TOTAL
 
     def _log_loss(self, pred: Predictions, rows: slice | np.ndarray, out: np.ndarray) -> None:
-        """``sample_log_loss`` of ``pred`` on ``rows`` (``pred`` holds only those rows)."""
-        if pred.task == "binary" and pred.logits is None:
-            np.multiply(pred.prob, self._sign[rows], out=out)
+        """``sample_log_loss`` of ``pred`` (all samples) on ``rows``, into ``out``."""
+        if pred.task != "binary" or pred.logits is not None:
+            sample_log_loss(pred.take(rows), out=out)
+        elif isinstance(rows, slice):
+            np.multiply(pred.prob[rows], self._sign[rows], out=out)
             sample_log_loss(pred, np.add(out, self._offset[rows], out=out), out=out)
         else:
-            sample_log_loss(pred, out=out)
+            # gathered into buffers kept for the call: the flips read the losses of a few
+            # thousand samples per model, where fresh arrays cost more in page faults
+            # than the gathers (5 ms against 1 ms per model at 75,000 samples); valid
+            # indices, so mode="clip", which writes out without a buffer of its own
+            factor = self._gather_buffer(len(rows))
+            np.take(pred.prob, rows, out=out, mode="clip")
+            np.multiply(out, np.take(self._sign, rows, out=factor, mode="clip"), out=out)
+            np.add(out, np.take(self._offset, rows, out=factor, mode="clip"), out=out)
+            sample_log_loss(pred, out, out=out)
+
+    def _gather_buffer(self, size: int) -> np.ndarray:
+        if len(self._gathered) < size:
+            self._gathered = np.empty(size)
+        return self._gathered[:size]
 
     def add(self, j: int, pred: Predictions, near: float) -> None:
         self.preds.append(pred)
@@ -484,7 +546,7 @@ class _Columns:
         else:
             scores = [np.ascontiguousarray(pred.prob[:, c]) for c in range(pred.n_classes)]
         psi = auc_influence(
-            scores, pred.y, self.curves, out=self._scratch, compiled=self._compiled
+            scores, pred.y, self.curves, out=self._scratch, compiled=self.compiled
         )
         self.auc_sums[j] = psi.sum()
         np.take(psi, self.strata, out=self.auc[j], mode="clip")  # "raise" copies via a temporary
@@ -497,15 +559,18 @@ class _Columns:
         if self._rows is None or self._rows.shape[1] < width:
             self._rows = np.empty((len(self.preds), width))  # kept: no page faults
         out = self._rows[:, :width]
-        for j, pred in enumerate(self.preds):
-            part = pred.take(samples)
-            if what == "brier":
-                sample_brier(part, out=out[j])
-                continue
-            self._log_loss(part, samples, out[j])
-            if self.infinite[j]:
-                np.minimum(out[j], MAX_CLIPPED_LOSS, out=out[j])
+        for j in range(len(self.preds)):
+            self.row(what, j, samples, out=out[j])
         return out
+
+    def row(self, what: str, j: int, samples: slice | np.ndarray, out: np.ndarray) -> None:
+        """Model ``j``'s row of :meth:`rows`, written to ``out``."""
+        if what == "brier":
+            sample_brier(self.preds[j].take(samples), out=out)
+            return
+        self._log_loss(self.preds[j], samples, out)
+        if self.infinite[j]:
+            np.minimum(out, MAX_CLIPPED_LOSS, out=out)
 
     def moments(self, what: str) -> tuple[np.ndarray, np.ndarray, int]:
         """Means and centred cross-products of the rows of ``what`` (``"loss"``, ``"brier"``)."""
@@ -581,18 +646,18 @@ def _method(metric: str, first: Predictions) -> str:
 
 
 def _optional(value: float) -> float | None:
-    return None if np.isnan(value) else float(value)
+    return None if math.isnan(value) else value
 
 
-def _difference(
-    r: Interval, adjusted: np.ndarray, i: int, confidence: float, method: str
-) -> Difference:
-    p_adjusted = _optional(adjusted[i])
+def _difference(numbers: Sequence[float], confidence: float, method: str) -> Difference:
+    """One pair's difference from its value, interval ends, p-value and adjusted p-value."""
+    value, low, high, p_value, adjusted = numbers
+    p_adjusted = _optional(adjusted)
     return Difference(
-        value=float(r.value[i]),
-        ci_low=_optional(r.ci_low[i]),
-        ci_high=_optional(r.ci_high[i]),
-        p_value=_optional(r.p_value[i]),
+        value=value,
+        ci_low=_optional(low),
+        ci_high=_optional(high),
+        p_value=_optional(p_value),
         p_value_adjusted=p_adjusted,
         significant=p_adjusted is not None and p_adjusted < 1.0 - confidence,
         method=method,
@@ -618,17 +683,27 @@ def _flip_ids(
     """Per pair: ids of the first a-only, b-only and near-threshold flips."""
     both_ways = np.concatenate([pairs, pairs[:, ::-1]])
     p = len(pairs)
+    correct, near = columns.correct, columns.near
+
+    def right_wrong(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        block = correct[:, samples]
+        return block, ~block
+
+    def near_right_wrong(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        block, close = correct[:, samples], near[:, samples]
+        return block & close, close > block
+
+    # (the blocks are built from the candidates only: three (m, n) bool copies cost 150 MB
+    # of first writes at 50 models x 1e6)
     everywhere = first_rows(
-        columns.correct,
-        ~columns.correct,
+        right_wrong,
+        np.flatnonzero(correct.any(axis=0) & ~correct.all(axis=0)),
         both_ways,
         np.minimum(tables.a_only[both_ways[:, 0], both_ways[:, 1]], max_ids).astype(np.int64),
     )
-    near_right = columns.correct & columns.near
-    near_wrong = ~columns.correct & columns.near
     close = first_rows(
-        near_right,
-        near_wrong,
+        near_right_wrong,
+        tables.near_samples,
         both_ways,
         np.minimum(tables.near_a_only[both_ways[:, 0], both_ways[:, 1]], max_ids).astype(
             np.int64
@@ -647,20 +722,32 @@ def _flip_ids(
     return out
 
 
-def _flips(t: FlipTables, a: int, b: int, ids: tuple[list[Any], list[Any], list[Any]]) -> Flips:
-    a_only, b_only = int(t.a_only[a, b]), int(t.a_only[b, a])
-    near_a, near_b = int(t.near_a_only[a, b]), int(t.near_a_only[b, a])
+class _TableRows:
+    """The matrices of :class:`FlipTables` as nested lists of Python floats, read per pair."""
+
+    def __init__(self, t: FlipTables) -> None:
+        self.n = t.n
+        self.both, self.a_only = t.both.tolist(), t.a_only.tolist()
+        self.neither = t.neither.tolist()
+        self.near_a_only, self.near_loss = t.near_a_only.tolist(), t.near_loss.tolist()
+
+
+def _flips(
+    t: _TableRows, a: int, b: int, ids: tuple[list[Any], list[Any], list[Any]]
+) -> Flips:
+    a_only, b_only = int(t.a_only[a][b]), int(t.a_only[b][a])
+    near_a, near_b = int(t.near_a_only[a][b]), int(t.near_a_only[b][a])
     share = (near_a - near_b) / (a_only - b_only) if a_only != b_only else None
     return Flips(
-        both_correct=int(t.both[a, b]),
+        both_correct=int(t.both[a][b]),
         a_only_correct=a_only,
         b_only_correct=b_only,
-        neither_correct=int(t.neither[a, b]),
+        neither_correct=int(t.neither[a][b]),
         near_threshold=near_a + near_b,
         near_threshold_a_only_correct=near_a,
         near_threshold_b_only_correct=near_b,
         near_threshold_share=share,
-        near_threshold_log_loss_difference=float(t.near_loss[a, b]) / t.n,
+        near_threshold_log_loss_difference=t.near_loss[a][b] / t.n,
         a_only_correct_ids=ids[0],
         b_only_correct_ids=ids[1],
         near_threshold_ids=ids[2],

@@ -399,11 +399,12 @@ COMPILED_MIN_TOTAL = 1 << 24
 
 
 @cache
-def _compiled_placements() -> Any:
-    """The numba kernel of the placements (:func:`~lossgap.core.binning.kernel_module`),
-    or None."""
+def compiled_kernel(name: str) -> Any:
+    """The numba kernel ``name`` of :mod:`lossgap.core.paired_kernels` (the placements,
+    the near-threshold flips), or None without numba or with ``LOSSGAP_NUMBA=0``
+    (:func:`~lossgap.core.binning.kernel_module`): the caller takes its numpy twin."""
     kernels = kernel_module("paired_kernels")
-    return None if kernels is None else kernels.placements
+    return None if kernels is None else getattr(kernels, name)
 
 
 _BUFFERS = threading.local()
@@ -469,7 +470,8 @@ def placement_values(
     n_neg = n - n_pos
     if out is None:
         out = np.empty(n)
-    kernel = _compiled_placements() if compiled and COMPILED_MIN_SAMPLES <= n < 1 << 30 else None
+    large = COMPILED_MIN_SAMPLES <= n < 1 << 30
+    kernel = compiled_kernel("placements") if compiled and large else None
     if kernel is not None and kernel(scores, positive, n_pos, psi, out, *_kernel_buffers(n)):
         return out
     order = sort_order(scores)

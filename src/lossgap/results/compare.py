@@ -109,9 +109,19 @@ class PairComparison:
         return {
             "a": self.a,
             "b": self.b,
-            **{f"{m}_difference": asdict(self.difference(m)) for m in PAIR_METRICS},
-            "flips": asdict(self.flips),
+            **{f"{m}_difference": _flat_dict(self.difference(m)) for m in PAIR_METRICS},
+            "flips": _flat_dict(self.flips),
         }
+
+
+def _flat_dict(result: Difference | Flips) -> dict[str, Any]:
+    """``asdict`` of a dataclass whose fields hold plain values or lists of them, without
+    its recursive deep copy (at 1,225 pairs, 0.13-0.2 s of every ``compare --json``)."""
+    out = dict(vars(result))
+    for name, value in out.items():
+        if type(value) is list:
+            out[name] = list(value)  # the dict's lists are its own, as asdict's
+    return out
 
 
 #: The metrics every pair compares, in display order.
