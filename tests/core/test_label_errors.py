@@ -149,7 +149,7 @@ def test_the_kernel_flags_the_cells_numpy_flags_and_sums_them_within_totals_rtol
     # class c in turn, the count is the column's flagged cells, which must agree exactly;
     # the sums within TOTALS_RTOL (another order of additions). Ties, exact zeros, cells
     # at the cut, and many classes (past the kernel's insertion sort)
-    import lossgap.core.label_errors as module
+    import lossgap.core.predictions as module
     from lossgap.core.binning import TOTALS_RTOL, kernel_module
 
     pytest.importorskip("numba")

@@ -184,17 +184,30 @@ def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch)
     assert_allclose(blocked, by_fold, rtol=1e-12)
 
 
-def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(monkeypatch):
+@pytest.mark.parametrize("kernel", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
+    monkeypatch, kernel, weighted
+):
     """The cross-fitting's isotonic figures against a plain reference: each fold's maps
-    fitted and applied with np.interp, clipped, renormalised and summed fold by fold."""
+    fitted and applied with np.interp, clipped, renormalised and summed fold by fold; with
+    the numba pass over every fold's samples (``kernel``) as with numpy's."""
+    import lossgap.core.predictions as predictions
+
+    if kernel:
+        pytest.importorskip("numba")
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 if kernel else 1 << 62)
     y, prob, w = _softmax_data(14, 12_000, 4, weighted=True)
-    pred = Predictions(y, prob, sample_weight=w)
+    prob[:50] = 0.25  # ties, and exact 0 and 1 in a column
+    prob[50:60] = [0.0, 0.0, 1.0, 0.0]
+    pred = Predictions(y, prob, sample_weight=w if weighted else None)
     monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_000)
     before = {"log_loss": 1.0, "brier": 0.5, "accuracy": 0.5}
     got = recalibrate._multiclass_recalibration(pred, before, 5, 0, 0.01).methods["isotonic"]
     ordered = recalibrate.in_content_order(pred)
     fold = np.random.default_rng(0).integers(0, 5, len(y))
-    ww, yy, p = ordered.sample_weight, ordered.y, ordered.prob
+    yy, p = ordered.y, ordered.prob
+    ww = np.ones(len(yy)) if ordered.sample_weight is None else ordered.sample_weight
     bins = [recalibrate._class_bins(p[:, c], yy == c, ww, fold, 5) for c in range(4)]
     scale = ww.sum() / (ww @ ww)
     log_before = -np.log(np.clip(p[np.arange(len(yy)), yy], recalibrate.CLIP, 1.0))
@@ -214,7 +227,26 @@ def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(monke
     assert got.log_loss_after == pytest.approx(totals[0] / total, rel=1e-12)
     assert got.brier_after == pytest.approx(totals[1] / total, rel=1e-12)
     assert got.accuracy_after == pytest.approx(totals[2] / total, rel=1e-12)
+    assert got.decisions_changed == pytest.approx(totals[3] / total, rel=1e-12)
     assert got.log_loss_gain == pytest.approx(totals[4] / total, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_kernels_isotonic_bins_are_numpys_bit_for_bit(weighted):
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    y, prob, w = _softmax_data(15, 30_000, 4, weighted)
+    prob[:20] = [0.0, 0.5, 0.5, 0.0]  # 0, 1/2 and its neighbours, 1
+    prob[20:30] = [0.5 + 2**-53, 0.5 - 2**-53, 0.0, 0.0]
+    prob[30:40] = [1.0, 0.0, 0.0, 0.0]
+    fold = np.random.default_rng(4).integers(0, 5, len(y))
+    for c in range(4):
+        numpy_bins = recalibrate._class_bins(prob[:, c].copy(), y == c, w, fold, 5)
+        index = np.empty(len(y), dtype=np.int32)
+        kernel_bins = recalibrate._class_bins(
+            prob[:, c].copy(), (y, c), w, fold, 5, index, kernels
+        )
+        for name in ("index", "weights", "score_sum"):
+            assert np.array_equal(getattr(kernel_bins, name), getattr(numpy_bins, name)), name
 
 
 @pytest.mark.parametrize("bits", [2, 5, 11, 14])

@@ -45,10 +45,9 @@ import numpy as np
 import numpy.typing as npt
 from scipy.special import gammainc
 
-from lossgap.core.binning import kernel_module
 from lossgap.core.diagnostics import at_most, class_columns
 from lossgap.core.losses import CLIP_EPS
-from lossgap.core.predictions import Predictions, python_scalar
+from lossgap.core.predictions import Predictions, multiclass_kernels, python_scalar
 from lossgap.core.rows import content_order_of, in_content_order, is_in_content_order
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
@@ -68,10 +67,6 @@ ABSENT_THRESHOLD = 2.0
 #: in the cache, where ``n x k`` of them would be mapped afresh by malloc and fault in page
 #: by page (each row's numbers do not depend on the other rows).
 BLOCK_CELLS = 1 << 16
-#: Cells (rows x classes) from which the test runs in the numba kernel when it is in use
-#: (``core/multiclass_kernels.py``): 0.47 s of numpy against about 0.05 s at 10^6 x 10;
-#: below, importing numba would cost more than the kernel saves.
-KERNEL_MIN_CELLS = 1 << 21
 
 
 def _blocks(n: int, k: int) -> range:
@@ -609,12 +604,12 @@ def _test_of_sums(
 
 
 def _sample_test(pred: Predictions, level: float, scale: float) -> dict[str, float]:
-    """The test on every sample's chance (the samples are in memory): from
-    :data:`KERNEL_MIN_CELLS` cells in one pass of the numba kernel when it is in use, else
+    """The test on every sample's chance (the samples are in memory): in one pass of the
+    numba kernel when :func:`~lossgap.core.predictions.multiclass_kernels` gives it, else
     numpy's chance matrix; the same flagged cells, the sums within ``TOTALS_RTOL``."""
     p = pred.class_prob
     n, k = p.shape
-    kernels = kernel_module("multiclass_kernels") if p.size >= KERNEL_MIN_CELLS else None
+    kernels = multiclass_kernels(p)
     if kernels is not None:
         sums = np.empty(4)
         kernels.chance_test(

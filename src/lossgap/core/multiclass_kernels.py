@@ -33,7 +33,7 @@ def _add(acc, at, value):  # pragma: no cover
     acc[at] = t
 
 
-@numba.njit(nogil=True, cache=True)
+@numba.njit(nogil=True, cache=True, error_model="numpy")
 def chance_test(prob, labels, weights, cut, clip, out):  # pragma: no cover
     # The label-error test of lossgap.core.label_errors._sample_test in one pass over the
     # rows. A cell's chance is at least its own probability, so only cells of probability
@@ -98,3 +98,111 @@ def chance_test(prob, labels, weights, cut, clip, out):  # pragma: no cover
         _add(acc, 6, mass_loss)
     for j in range(4):
         out[j] = acc[2 * j] + acc[2 * j + 1]
+
+
+#: Samples whose terms are added plainly before the block's sum joins the compensated one.
+_BLOCK = 1024
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def isotonic_held_out(
+    prob_t, index, fold, labels, weights, decided_before, loss_before,
+    below, knot_of_bin, knots, values, slopes, eps, clip, out,
+):  # pragma: no cover
+    # The held-out totals of the isotonic maps of lossgap.core.recalibrate's multiclass
+    # cross-fitting in one pass over the samples (_held_out_totals: log loss, Brier,
+    # correct, changed decisions, gain, gain squared, squared capped loss). A sample of
+    # fold f: each class's probability is _ClassBins.predict's (the knots at most its
+    # score counted from its bin: below[c, f, bin] occupied bins before it, its own when
+    # its knot is at most the score; then the interpolation's arithmetic), clipped to
+    # [eps[f], 1 - eps[f]] and renormalised over the classes in class order (numpy's sum
+    # over the first axis). Blocks of samples, each class row read along its contiguous
+    # stretch; each block's terms added, then the blocks' in compensated sums. weights:
+    # None for unit weights.
+    k, n = prob_t.shape
+    mapped = np.empty((k, _BLOCK))
+    total = np.empty(_BLOCK)
+    acc = np.zeros((7, 2))
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        total[:] = 0.0
+        for c in range(k):
+            for i in range(start, stop):
+                f = fold[i]
+                s = prob_t[c, i]
+                b = index[c, i]
+                at = below[c, f, b] + (1 if knot_of_bin[c, f, b] <= s else 0)
+                left = at - 1 if at > 0 else 0
+                v = slopes[c, f, at] * (s - knots[c, f, left]) + values[c, f, left]
+                v = min(max(v, eps[f]), 1.0 - eps[f])
+                mapped[c, i - start] = v
+                total[i - start] += v
+        # each sample's terms of recalibrate._held_out_totals: its mapped probabilities
+        # the class rows over their total, the first largest the decision
+        loss = brier = correct = changed = gain = gain_sq = capped_sq = 0.0
+        for i in range(start, stop):
+            j = i - start
+            label = labels[i]
+            true = mapped[label, j] / total[j]
+            decided = 0
+            largest = -1.0
+            square = 0.0
+            for c in range(k):
+                v = mapped[c, j] / total[j]
+                square += v * v
+                if v > largest:
+                    decided, largest = c, v
+            w = 1.0 if weights is None else weights[i]
+            log_true = math.log(min(max(true, clip), 1.0))
+            g = loss_before[i] + log_true
+            loss += w * -math.log(true)
+            brier += w * (square - 2 * true + 1)
+            correct += w * (decided == label)
+            changed += w * (decided != decided_before[i])
+            gain += w * g
+            gain_sq += w * g * g
+            capped_sq += w * log_true * log_true
+        for j, term in enumerate((loss, brier, correct, changed, gain, gain_sq, capped_sq)):
+            _add(acc[j], 0, term)
+    for j in range(7):
+        out[j] = acc[j, 0] + acc[j, 1]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def class_bins(score, labels, cls, weights, fold, folds, shift, mirror, index):  # pragma: no cover
+    # lossgap.core.recalibrate._class_bins of one class column in two passes: each score's
+    # bin (tally.bin_keys: the bits of min(p, 1 - p) shifted, mirrored above 1/2) into
+    # index, then, less the lowest bin, each sample's weight by (fold, bin, label is cls)
+    # and its weighted score by (fold, bin), added in row order as numpy's bincount adds
+    # them (the same doubles). weights: None for unit weights. Returns (weights (folds, m,
+    # 2), score sums (folds, m)).
+    n = score.shape[0]
+    bits = np.empty(1, dtype=np.float64)
+    as_int = bits.view(np.int64)
+    lowest = np.iinfo(np.int64).max
+    highest = np.iinfo(np.int64).min
+    keys = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        p = score[i] + 0.0
+        bits[0] = min(p, 1.0 - p)
+        key = as_int[0] >> shift
+        if p > 0.5:
+            key = mirror - key
+        keys[i] = key
+        lowest = min(lowest, key)
+        highest = max(highest, key)
+    m = highest - lowest + 1 if n else 1
+    mass = np.zeros((folds, m, 2))
+    score_sum = np.zeros((folds, m))
+    for i in range(n):
+        b = keys[i] - lowest
+        index[i] = b
+        f = fold[i]
+        if weights is None:
+            mass[f, b, 1 if labels[i] == cls else 0] += 1.0
+            score_sum[f, b] += score[i]
+        else:
+            w = weights[i]
+            mass[f, b, 1 if labels[i] == cls else 0] += w
+            score_sum[f, b] += w * score[i]
+    return mass, score_sum
