@@ -280,3 +280,15 @@ def test_first_largest_is_argmax_with_ties_to_the_lowest_class():
     prob_t[:, :300] = np.round(prob_t[:, :300], 1)  # ties, some of them at the top
     prob_t[2, 300:400] = prob_t[4, 300:400] = 0.9
     assert np.array_equal(recalibrate._first_largest(prob_t), np.argmax(prob_t, axis=0))
+
+
+@pytest.mark.parametrize("rows", [1, 7, 4096])
+def test_class_rows_are_the_transpose_in_any_block(rows, monkeypatch):
+    import lossgap.core.predictions as predictions
+
+    monkeypatch.setattr(predictions, "TRANSPOSE_ROWS", rows)
+    y, prob, _ = _softmax_data(16, 5_003, 6)  # a ragged last block
+    for pred in (Predictions(y, prob), Predictions(y[:3] % 2, prob[:3, 0])):
+        got = pred.class_rows()
+        assert got.flags.c_contiguous
+        assert np.array_equal(got, pred.class_prob.T)
