@@ -292,3 +292,28 @@ def test_class_rows_are_the_transpose_in_any_block(rows, monkeypatch):
         got = pred.class_rows()
         assert got.flags.c_contiguous
         assert np.array_equal(got, pred.class_prob.T)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
+    # the replicates' weight at each score (of the class and of the others) against a
+    # plain loop over the units: the same doubles, in (replicates, rows) column order
+    from lossgap.core.bootstrap import _column
+
+    rng = np.random.default_rng(17)
+    scores = np.round(rng.uniform(size=3_000), 3)  # ties: several units per score
+    positive = rng.uniform(size=3_000) < scores
+    column = _column(scores, positive, 100 if pooled else 10_000)
+    rep = rng.poisson(1.0, (40, 3_000)) * rng.uniform(0.2, 2.0, 3_000)
+    neg, pos = column.weights(rep)
+    row = np.searchsorted(column.scores, scores) if not pooled else None
+    if pooled:  # the run of each unit: the one whose mean its score's run holds
+        distinct, inverse = np.unique(scores, return_inverse=True)
+        row = (np.arange(len(distinct)) * 100 // len(distinct))[inverse]
+    every, want_pos = np.zeros((40, len(column.scores))), np.zeros((40, len(column.scores)))
+    for u in range(3_000):
+        every[:, row[u]] += rep[:, u]
+        want_pos[:, row[u]] += rep[:, u] * positive[u]
+    assert np.array_equal(pos, want_pos)
+    assert np.array_equal(neg, every - want_pos)  # the negatives: every unit less the class
+    assert neg.flags.f_contiguous and pos.flags.f_contiguous
