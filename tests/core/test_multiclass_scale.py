@@ -184,19 +184,22 @@ def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch)
     assert_allclose(blocked, by_fold, rtol=1e-12)
 
 
-@pytest.mark.parametrize("kernel", [False, True])
+@pytest.mark.parametrize("kernel", ["numpy", "numba", "numba bins, numpy maps"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
     monkeypatch, kernel, weighted
 ):
     """The cross-fitting's isotonic figures against a plain reference: each fold's maps
     fitted and applied with np.interp, clipped, renormalised and summed fold by fold; with
-    the numba pass over every fold's samples (``kernel``) as with numpy's."""
+    the numba pass over every fold's samples as with numpy's, and with the numba bins and
+    numpy's maps (past ``FOLD_MAP_CELLS``, many classes)."""
     import lossgap.core.predictions as predictions
 
-    if kernel:
+    if kernel != "numpy":
         pytest.importorskip("numba")
-    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 if kernel else 1 << 62)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 if kernel != "numpy" else 1 << 62)
+    if kernel == "numba bins, numpy maps":
+        monkeypatch.setattr(recalibrate, "FOLD_MAP_CELLS", 0)
     y, prob, w = _softmax_data(14, 12_000, 4, weighted=True)
     prob[:50] = 0.25  # ties, and exact 0 and 1 in a column
     prob[50:60] = [0.0, 0.0, 1.0, 0.0]

@@ -1169,6 +1169,11 @@ def _multiclass_recalibration(
     betas = np.full(folds, full_beta)  # each fold's temperature map
     tested = np.bincount(fold, minlength=folds) > 0
     train_weights = total - np.bincount(fold, weights=w, minlength=folds)
+    # the kernel reads every fold's maps at once: padded tables of classes x folds x bins,
+    # past FOLD_MAP_CELLS (many classes) the maps go fold by fold (the bins are numpy's)
+    widest = max(len(column.score_sum[0]) for column in bins)
+    if kernels is not None and len(bins) * folds * widest > FOLD_MAP_CELLS:
+        kernels = None
     for k in map(int, np.flatnonzero(tested)):
         train_terms = at_full.sum(axis=1) - at_full[:, k]
         betas[k] = temperature.fit_near(w * (fold != k), full_beta, train_terms)
@@ -1217,6 +1222,11 @@ def _multiclass_recalibration(
             f"({2**ISOTONIC_BIN_BITS} per factor of two in p or 1 - p), renormalised"
         ),
     )
+
+
+#: Most cells (classes x folds x bins) of each padded table :func:`_fold_maps` lays out
+#: for the held-out kernel (8 MiB of doubles; ten classes take about 50,000).
+FOLD_MAP_CELLS = 1 << 20
 
 
 def _fold_maps(bins: list[_ClassBins], folds: np.ndarray) -> tuple[np.ndarray, ...]:
