@@ -55,23 +55,27 @@ def chance_test(prob, labels, weights, cut, clip, out):  # pragma: no cover
     for i in range(n):
         row = prob[i]
         m = 0
-        for j in range(k):  # the low cells in ascending order (by insertion: a few cells)
+        for j in range(k):  # the low cells, without a branch (each written, kept if low)
             v = row[j]
-            if v <= low:
-                at = m
-                while at > 0 and ranked[at - 1] > v and m < _INSERTION_MAX:
+            ranked[m] = v
+            order[m] = j
+            m += v <= low
+        if m == 0:
+            continue
+        if m > _INSERTION_MAX:  # many classes: a merge sort
+            by = np.argsort(ranked[:m], kind="mergesort")
+            order[:m] = order[:m][by]
+            ranked[:m] = ranked[:m][by]
+        else:  # a few cells: by insertion
+            for j in range(1, m):
+                v, c = ranked[j], order[j]
+                at = j
+                while at > 0 and ranked[at - 1] > v:
                     ranked[at] = ranked[at - 1]
                     order[at] = order[at - 1]
                     at -= 1
                 ranked[at] = v
-                order[at] = j
-                m += 1
-        if m == 0:
-            continue
-        if m > _INSERTION_MAX:  # many classes: a merge sort (the first cells were sorted)
-            by = np.argsort(ranked[:m], kind="mergesort")
-            order[:m] = order[:m][by]
-            ranked[:m] = ranked[:m][by]
+                order[at] = c
         total = 0.0
         for j in range(m):
             total += ranked[j]
