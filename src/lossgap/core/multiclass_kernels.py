@@ -185,21 +185,20 @@ def class_bins(score, labels, cls, weights, fold, folds, shift, mirror, index): 
     as_int = bits.view(np.int64)
     lowest = np.iinfo(np.int64).max
     highest = np.iinfo(np.int64).min
-    keys = np.empty(n, dtype=np.int64)
-    for i in range(n):
+    for i in range(n):  # the keys into index (below 2^(bits + 12): they fit an int32)
         p = score[i] + 0.0
         bits[0] = min(p, 1.0 - p)
         key = as_int[0] >> shift
         if p > 0.5:
             key = mirror - key
-        keys[i] = key
+        index[i] = key
         lowest = min(lowest, key)
         highest = max(highest, key)
     m = highest - lowest + 1 if n else 1
     mass = np.zeros((folds, m, 2))
     score_sum = np.zeros((folds, m))
     for i in range(n):
-        b = keys[i] - lowest
+        b = index[i] - lowest
         index[i] = b
         f = fold[i]
         if weights is None:
