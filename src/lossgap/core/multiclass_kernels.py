@@ -1,10 +1,16 @@
 """The numba kernels of the multiclass passes over the ``(n, k)`` probabilities (imported
 only when numba is installed, through :func:`lossgap.core.binning.kernel_module`).
 
-Module-level functions, so numba's disk cache finds them again in the next process. Each
-has a numpy twin in the module that calls it: the cells each flags are the same (the same
-doubles compared), the totals the same numbers added in another order (compensated, so
-within :data:`lossgap.core.binning.TOTALS_RTOL` of the twin's pairwise sums; tested).
+Module-level functions, so numba's disk cache finds them again in the next process.
+:func:`lossgap.core.predictions.multiclass_kernels` chooses them from ``KERNEL_MIN_CELLS``
+cells; each has a numpy twin in the module that calls it (tested against it):
+
+* :func:`chance_test`: :func:`lossgap.core.label_errors._sample_test`'s chance matrix path,
+  the same flagged cells, its four sums within :data:`lossgap.core.binning.TOTALS_RTOL`
+  (compensated; numpy's are pairwise);
+* :func:`class_bins`: :func:`lossgap.core.recalibrate._class_bins`, the same bins and sums;
+* :func:`isotonic_held_out`: the cross-fitting's fold-by-fold isotonic predictions and
+  :func:`lossgap.core.recalibrate._held_out_totals`, the totals within 1e-12 relative.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
