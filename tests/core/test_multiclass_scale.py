@@ -320,3 +320,24 @@ def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
     assert np.array_equal(pos, want_pos)
     assert np.array_equal(neg, every - want_pos)  # the negatives: every unit less the class
     assert neg.flags.f_contiguous and pos.flags.f_contiguous
+
+
+@pytest.mark.parametrize("rows", [1, 7, 8192])
+def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
+    # rows._key against its definition: each content column's bit patterns times its
+    # multiplier, added column by column modulo 2**64 (probabilities, logits, binary)
+    from lossgap.core import rows as module
+
+    monkeypatch.setattr(module, "KEY_ROWS", rows)
+    y, prob, w = _softmax_data(18, 3_001, 5, weighted=True)
+    prob[:3] = [0.0, -0.0, 0.5, 0.25, 0.25]  # -0.0 and 0.0 are one value
+    for pred in (
+        Predictions(y, prob, sample_weight=w),
+        Predictions(y % 2, prob[:, 2]),
+        Predictions(y, np.log(np.abs(prob) + 1e-3), from_logits=True),
+    ):
+        columns, _ = module._content(pred)
+        want = np.zeros(len(pred), dtype=np.uint64)
+        for i, column in enumerate(columns):
+            want += column * module._MULTIPLIERS[i % len(module._MULTIPLIERS)]
+        assert np.array_equal(module._key(pred), want)
