@@ -341,3 +341,29 @@ def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
         for i, column in enumerate(columns):
             want += column * module._MULTIPLIERS[i % len(module._MULTIPLIERS)]
         assert np.array_equal(module._key(pred), want)
+
+
+def test_the_radix_argsort_is_numpys_stable_argsort():
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    rng = np.random.default_rng(19)
+    for n, high in ((100_000, 2**64 - 1), (5_000, 3), (1, 10), (0, 10)):
+        keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
+        keys[: n // 3] = keys[n // 3 : 2 * (n // 3)]  # equal keys keep their row order
+        order = np.empty(n, dtype=np.int64)
+        kernels.stable_argsort(keys, order)
+        assert np.array_equal(order, np.argsort(keys, kind="stable"))
+
+
+def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch):
+    import lossgap.core.predictions as predictions
+    from lossgap.core.rows import content_order
+
+    pytest.importorskip("numba")
+    y, prob, w = _softmax_data(20, 4_000, 3, weighted=True)
+    prob[100:200], y[100:200] = prob[0], y[0]  # duplicate rows: their ids keep their order
+    w[100:150] = w[0]
+    pred = Predictions(y, prob, sample_weight=w)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = content_order(pred)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    assert np.array_equal(compiled, content_order(pred))

@@ -10,7 +10,9 @@ cells; each has a numpy twin in the module that calls it (tested against it):
   (compensated; numpy's are pairwise);
 * :func:`class_bins`: :func:`lossgap.core.recalibrate._class_bins`, the same bins and sums;
 * :func:`isotonic_held_out`: the cross-fitting's fold-by-fold isotonic predictions and
-  :func:`lossgap.core.recalibrate._held_out_totals`, the totals within 1e-12 relative.
+  :func:`lossgap.core.recalibrate._held_out_totals`, the totals within 1e-12 relative;
+* :func:`stable_argsort`: ``np.argsort(keys, kind="stable")`` of the content order's keys
+  (:func:`lossgap.core.rows.content_order`), the same order.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -215,3 +217,43 @@ def class_bins(score, labels, cls, weights, fold, folds, shift, mirror, index): 
             mass[f, b, 1 if labels[i] == cls else 0] += w
             score_sum[f, b] += w * score[i]
     return mass, score_sum
+
+
+#: Bits of the key each radix pass orders by, and the passes that cover 64-bit keys: 256
+#: buckets take each pass's scattered writes best (35 ms at 10^6 keys, against 48 and 55 ms
+#: for 16 and 13 bits, and 75 ms for numpy's unstable argsort, on this machine).
+_DIGIT = 8
+_PASSES = 8
+
+
+@numba.njit(nogil=True, cache=True)
+def stable_argsort(keys, order):  # pragma: no cover
+    # np.argsort(keys, kind="stable") of uint64 keys into order (int64): a least-
+    # significant-digit radix sort, each pass carrying the keys with their rows, so equal
+    # keys keep their row order. The counts of every pass in one read of the keys.
+    n = keys.shape[0]
+    mask = np.uint64((1 << _DIGIT) - 1)
+    counts = np.zeros((_PASSES, 1 << _DIGIT), dtype=np.int64)
+    for i in range(n):
+        key = keys[i]
+        for d in range(_PASSES):
+            counts[d, np.int64((key >> np.uint64(_DIGIT * d)) & mask)] += 1
+    key_a, key_b = keys.copy(), np.empty_like(keys)
+    row_a, row_b = np.arange(n), np.empty(n, dtype=np.int64)
+    for d in range(_PASSES):
+        total = 0
+        for b in range(1 << _DIGIT):
+            c = counts[d, b]
+            counts[d, b] = total
+            total += c
+        shift = np.uint64(_DIGIT * d)
+        for i in range(n):
+            key = key_a[i]
+            b = np.int64((key >> shift) & mask)
+            at = counts[d, b]
+            counts[d, b] = at + 1
+            key_b[at] = key
+            row_b[at] = row_a[i]
+        key_a, key_b = key_b, key_a
+        row_a, row_b = row_b, row_a
+    order[:] = row_a

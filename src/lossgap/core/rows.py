@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary, WeakSet
 
 import numpy as np
 
-from lossgap.core.predictions import Predictions
+from lossgap.core.predictions import Predictions, multiclass_kernels
 
 # odd multipliers, one per column of the content (drawn once; any odd constants serve)
 _MULTIPLIERS = np.random.default_rng(20_261_204).integers(1, 2**62, 4096, dtype=np.uint64)
@@ -95,8 +95,9 @@ def _key(pred: Predictions) -> np.ndarray:
 def content_order(pred: Predictions) -> np.ndarray:
     """Row positions that put the rows in an order set by their content alone.
 
-    Rows are sorted by their key; rows of one key that differ (in their weight, or, far
-    more rarely, a collision) are sorted by their content, weight first.
+    Rows are sorted by their key, stably (equal rows, which differ only in their id, keep
+    their order); rows of one key that differ (in their weight, or, far more rarely, a
+    collision) are sorted by their content, weight first.
 
     Examples
     --------
@@ -107,7 +108,12 @@ def content_order(pred: Predictions) -> np.ndarray:
     True
     """
     key = _key(pred)
-    order = np.argsort(key)
+    kernels = multiclass_kernels(pred.prob)
+    if kernels is None:
+        order = np.argsort(key, kind="stable")
+    else:  # the same order, by a radix sort (35 against 85 ms at 10^6 rows)
+        order = np.empty(len(key), dtype=np.int64)
+        kernels.stable_argsort(key, order)
     ordered = key[order]
     tied = np.flatnonzero(ordered[1:] == ordered[:-1])
     if not len(tied):
