@@ -149,18 +149,21 @@ def isotonic_held_out(
                 v = min(max(v, eps[f]), 1.0 - eps[f])
                 mapped[c, i - start] = v
                 total[i - start] += v
-        # each sample's terms of recalibrate._held_out_totals: its mapped probabilities
-        # the class rows over their total, the first largest the decision
+        for c in range(k):  # renormalised: each class row over the samples' totals
+            for j in range(stop - start):
+                mapped[c, j] /= total[j]
+        # each sample's terms of recalibrate._held_out_totals, the first largest
+        # probability its decision
         loss = brier = correct = changed = gain = gain_sq = capped_sq = 0.0
         for i in range(start, stop):
             j = i - start
             label = labels[i]
-            true = mapped[label, j] / total[j]
+            true = mapped[label, j]
             decided = 0
             largest = -1.0
             square = 0.0
             for c in range(k):
-                v = mapped[c, j] / total[j]
+                v = mapped[c, j]
                 square += v * v
                 if v > largest:
                     decided, largest = c, v
