@@ -182,6 +182,9 @@ def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch)
     monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_500)
     blocked = problem.held_out_totals(betas[fold], y, w, decided, before)
     assert_allclose(blocked, by_fold, rtol=1e-12)
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    compiled = problem.held_out_totals(betas[fold], y, w, decided, before, kernels)
+    assert_allclose(compiled, by_fold, rtol=1e-12)
 
 
 @pytest.mark.parametrize("kernel", ["numpy", "numba", "numba bins, numpy maps"])

@@ -11,6 +11,8 @@ cells; each has a numpy twin in the module that calls it (tested against it):
 * :func:`class_bins`: :func:`lossgap.core.recalibrate._class_bins`, the same bins and sums;
 * :func:`isotonic_held_out`: the cross-fitting's fold-by-fold isotonic predictions and
   :func:`lossgap.core.recalibrate._held_out_totals`, the totals within 1e-12 relative;
+* :func:`held_out_terms`: :func:`lossgap.core.recalibrate._held_out_totals` of a block of
+  mapped probabilities (the temperature's), the totals within 1e-12 relative;
 * :func:`stable_argsort`: ``np.argsort(keys, kind="stable")`` of the content order's keys
   (:func:`lossgap.core.rows.content_order`), the same order.
 """
@@ -116,6 +118,56 @@ def chance_test(prob, labels, weights, cut, clip, out):  # pragma: no cover
 _BLOCK = 1024
 
 
+@numba.njit(inline="always")
+def _add_terms(
+    mapped, start, stop, labels, weights, decided_before, loss_before, clip, acc
+):  # pragma: no cover
+    # the samples start..stop's terms of recalibrate._held_out_totals, their mapped
+    # probabilities the columns of mapped (k, >= stop - start), the first largest one's
+    # class the decision: added _BLOCK samples at a time, each block's sums then joined to
+    # acc's compensated sums (7, 2)
+    k = mapped.shape[0]
+    for first in range(start, stop, _BLOCK):
+        loss = brier = correct = changed = gain = gain_sq = capped_sq = 0.0
+        for i in range(first, min(first + _BLOCK, stop)):
+            j = i - start
+            label = labels[i]
+            true = mapped[label, j]
+            decided = 0
+            largest = -1.0
+            square = 0.0
+            for c in range(k):
+                v = mapped[c, j]
+                square += v * v
+                if v > largest:
+                    decided, largest = c, v
+            w = 1.0 if weights is None else weights[i]
+            log_true = math.log(min(max(true, clip), 1.0))
+            g = loss_before[i] + log_true
+            loss += w * -math.log(true)
+            brier += w * (square - 2 * true + 1)
+            correct += w * (decided == label)
+            changed += w * (decided != decided_before[i])
+            gain += w * g
+            gain_sq += w * g * g
+            capped_sq += w * log_true * log_true
+        for j, term in enumerate((loss, brier, correct, changed, gain, gain_sq, capped_sq)):
+            _add(acc[j], 0, term)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def held_out_terms(
+    mapped, start, labels, weights, decided_before, loss_before, clip, acc
+):  # pragma: no cover
+    # recalibrate._held_out_totals of a block of mapped probabilities (k, block), the
+    # samples from start on, added into acc's compensated sums (7, 2); out of acc, each
+    # total is acc[j, 0] + acc[j, 1]. weights: None for unit weights.
+    _add_terms(
+        mapped, start, start + mapped.shape[1], labels, weights, decided_before, loss_before,
+        clip, acc,
+    )
+
+
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def isotonic_held_out(
     prob_t, index, fold, labels, weights, decided_before, loss_before,
@@ -152,33 +204,7 @@ def isotonic_held_out(
         for c in range(k):  # renormalised: each class row over the samples' totals
             for j in range(stop - start):
                 mapped[c, j] /= total[j]
-        # each sample's terms of recalibrate._held_out_totals, the first largest
-        # probability its decision
-        loss = brier = correct = changed = gain = gain_sq = capped_sq = 0.0
-        for i in range(start, stop):
-            j = i - start
-            label = labels[i]
-            true = mapped[label, j]
-            decided = 0
-            largest = -1.0
-            square = 0.0
-            for c in range(k):
-                v = mapped[c, j]
-                square += v * v
-                if v > largest:
-                    decided, largest = c, v
-            w = 1.0 if weights is None else weights[i]
-            log_true = math.log(min(max(true, clip), 1.0))
-            g = loss_before[i] + log_true
-            loss += w * -math.log(true)
-            brier += w * (square - 2 * true + 1)
-            correct += w * (decided == label)
-            changed += w * (decided != decided_before[i])
-            gain += w * g
-            gain_sq += w * g * g
-            capped_sq += w * log_true * log_true
-        for j, term in enumerate((loss, brier, correct, changed, gain, gain_sq, capped_sq)):
-            _add(acc[j], 0, term)
+        _add_terms(mapped, start, stop, labels, weights, decided_before, loss_before, clip, acc)
     for j in range(7):
         out[j] = acc[j, 0] + acc[j, 1]
 
