@@ -19,7 +19,9 @@ Every figure is a ratio measured in this one run (never asserted in unit tests).
    ``scipy.stats.rankdata`` within the reported bound (``--check-auc``, which needs a few
    GB). A file just written is in the page cache and its float pages barely compress, so
    pyarrow alone reads at about the speed of a memory copy: the ratio compares the
-   evaluation's work per row with that.
+   evaluation's work per row with that. Then the worker's cost per row alone
+   (``BinaryRun.add`` on 8 row groups held in memory, CPU, best of 5): the steadier
+   figure on a loaded machine.
 3. Spark (``--spark``): ``lossgap.spark.tally`` in local mode against the numpy engine.
 4. Memory of the in-memory ``lossgap.explain`` (``--explain-memory N``, binary, N rows, in
    a child process): its peak resident memory (VmHWM) above the process with the inputs
@@ -172,10 +174,11 @@ def child_stream(path: str, repeat: int) -> None:
 
     # a small file past the cap first: the compiled kernels load from numba's disk cache
     # on their first call, once per process (the import's cost, not the stream's)
-    warm = Path(tempfile.mkdtemp(prefix="lossgap_warm_")) / "warm.parquet"
     y, p = binary_data(np.random.default_rng(0), 4096)
-    pq.write_table(pa.table({"label": y, "prob": p}), warm)
-    stream_tally(warm, max_distinct=256, batch_rows=1024)
+    with tempfile.TemporaryDirectory(prefix="lossgap_warm_") as folder:  # removed after
+        warm = Path(folder) / "warm.parquet"
+        pq.write_table(pa.table({"label": y, "prob": p}), warm)
+        stream_tally(warm, max_distinct=256, batch_rows=1024)
     imported = time.perf_counter()
     first = best_run(lambda: stream_tally(path), 1)
     first_peak = peak_mib()
@@ -200,6 +203,30 @@ def child_stream(path: str, repeat: int) -> None:
         "roc_auc": evaluation.metric("roc_auc"),
         "bounds": approximation_bounds(tally),
     }))
+
+
+def child_batches(path: str, repeat: int) -> None:
+    """The streaming worker's cost per row: ``BinaryRun.add`` (the check, the fused pass,
+    the worst samples) on the file's first 8 row groups held in memory, CPU time, best of
+    ``repeat`` rounds: steadier than the whole stream on a loaded machine (no reading, no
+    threads), and the number the kernel's changes move."""
+    from lossgap.engines.batches import BatchSpec, BinaryRun
+    from lossgap.io.tables import ColumnChoice
+
+    parquet = pq.ParquetFile(path)
+    tables = [parquet.read_row_group(i) for i in range(min(8, parquet.num_row_groups))]
+    spec = BatchSpec(ColumnChoice("label", ["prob"], False), (0, 1))
+    BinaryRun(spec, (0, 1)).add(tables[0], 0, path)  # the compiled kernels loaded
+    rows = sum(t.num_rows for t in tables)
+
+    def add_all() -> None:
+        run, first = BinaryRun(spec, (0, 1)), 0
+        for table in tables:
+            run.add(table, first, path)
+            first += table.num_rows
+
+    cpu, _ = timed(add_all, repeat)
+    print(json.dumps({"ns_per_row": cpu / rows * 1e9, "rows": rows}))
 
 
 def child_read(path: str, repeat: int) -> None:
@@ -241,6 +268,7 @@ def streaming(rows: int, folder: Path, check_auc: bool, repeat: int) -> None:
     result["stream_s"] = min(r["stream_s"] for r in streams)
     result["cpu_s"] = min(r["cpu_s"] for r in streams)
     result["peak_mib"] = max(r["peak_mib"] for r in streams)
+    batches = run_child("batches", path, 5)
     loss, acc, n = independent_sums(path)
     throughput = result["n"] / result["stream_s"]
     read_throughput = read["rows"] / read["read_s"]
@@ -255,6 +283,8 @@ def streaming(rows: int, folder: Path, check_auc: bool, repeat: int) -> None:
     print(f"  throughput ratio lossgap/pyarrow: {throughput / read_throughput:.3f} (wall), "
           f"{cpu_ratio:.3f} (CPU); "
           f"peak memory {'under' if result['peak_mib'] < 1024 else 'OVER'} 1 GiB")
+    print(f"  per batch: BinaryRun.add {batches['ns_per_row']:.2f} ns of CPU a row "
+          f"({batches['rows']:,} rows in row groups held in memory, best of 5)")
     rounds = [(r["read_s"] / st["stream_s"], r["cpu_s"] / st["cpu_s"])
               for r, st in zip(reads, streams, strict=True)]
     print("  each round's ratio (wall, CPU): "
@@ -336,6 +366,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="where to write the files")
     parser.add_argument("--child-stream")
     parser.add_argument("--child-read")
+    parser.add_argument("--child-batches")
     parser.add_argument("--child-explain-memory", type=int)
     args = parser.parse_args()
     if args.child_explain_memory:
@@ -346,6 +377,9 @@ def main() -> None:
         return
     if args.child_read:
         child_read(args.child_read, args.repeat)
+        return
+    if args.child_batches:
+        child_batches(args.child_batches, args.repeat)
         return
     print(f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}, pyarrow {pa.__version__}\n")
     rng = np.random.default_rng(7)

@@ -88,6 +88,33 @@ def test_explain_loads_no_more_than_it_uses(tmp_path) -> None:
     assert loaded.strip().splitlines()[-1] == "[]"
 
 
+
+def test_small_runs_keep_numpys_kernels_for_every_step(tmp_path) -> None:
+    # the evaluation's compiled kernels (bootstrap_kernels) would load numba, 0.5 s of a
+    # fresh process: a small compare, and explain's calibrator and report, keep numpy
+    rows = [f"{i % 2},{0.1 + 0.8 * (i % 7) / 6},{0.2 + 0.6 * (i % 5) / 4}" for i in range(80)]
+    path = tmp_path / "m.csv"
+    path.write_text("label,a_prob,b_prob\n" + "\n".join(rows) + "\n")
+    one = tmp_path / "p.csv"
+    one.write_text("label,prob\n" + "\n".join(r.rsplit(",", 1)[0] for r in rows) + "\n")
+    commands = (
+        ["compare", str(path), "--json"],
+        ["explain", str(one), "--json", "--save-calibrator", str(tmp_path / "c.json"),
+         "--md", str(tmp_path / "r.md")],
+    )
+    for argv in commands:
+        loaded = run(
+            "import sys, io, contextlib",
+            "from lossgap.cli import main",
+            "with contextlib.redirect_stdout(io.StringIO()):",
+            "    try:",
+            f"        main({argv!r})",
+            "    except SystemExit:",
+            "        pass",
+            "print('numba' in sys.modules)",
+        )
+        assert loaded.strip().splitlines()[-1] == "False", argv
+
 def test_compare_runs_without_scipy_stats(tmp_path) -> None:
     """compare's exact McNemar tail, paired t and Kendall's tau come from scipy.special
     and numpy: importing scipy.stats would cost every compare command 0.5 s."""

@@ -401,10 +401,183 @@ def test_packed_counts_folded_out_give_the_same_bins(chunk, monkeypatch):
     assert unfolded[0]["pos"].sum() == y[(s > 2.0**-64) & (s < 1)].sum()
 
 
-def test_the_rows_buffer_is_never_shorter_than_asked(monkeypatch):
-    """A thread's buffer of bin rows first made under a smaller chunk (as the test above
-    makes it) still holds every row of a larger one: the kernel writes them unchecked (a
-    short buffer corrupted memory, and the next test crashed its worker)."""
-    monkeypatch.setattr(binning._BUFFERS, "rows", np.empty(7001, np.int32), raising=False)
-    assert len(binning._rows_buffer(1 << 20)) == 1 << 20
-    assert len(binning._rows_buffer(10)) == 10
+def test_the_kernels_logarithm_is_within_one_ulp_of_numpys():
+    """The fused pass computes -log q itself (fdlibm's algorithm as selects, so it runs in
+    SIMD registers): within 1 ulp of numpy's over the whole range of q, exact at 0 and 1."""
+    pytest.importorskip("numba")
+    from lossgap.core.binning_kernels import negative_log
+
+    rng = np.random.default_rng(0)
+    q = np.concatenate([
+        rng.random(200_000),
+        1.0 - rng.random(50_000) * 1e-6,  # near certainty: tiny losses
+        np.exp(rng.uniform(-745.0, 0.0, 50_000)),  # every binade, subnormals too
+        rng.integers(1, 1 << 52, 20_000).view(np.float64),  # subnormals alone
+        [0.0, 1.0, 5e-324, 0.5, 2.0**-1022, 1 - 2.0**-53, 0.7071067811865476, 0.7071067811865475],
+    ])
+    ours = np.array([negative_log(v) for v in q[:2000]])  # the scalar function itself
+    with np.errstate(divide="ignore"):
+        expected = -np.log(q)
+    got = np.empty_like(q)
+    binning._compiled()  # the kernels module, compiled
+    _negative_logs(q, got)
+    assert np.array_equal(got[:2000], ours)
+    assert got[-8] == np.inf and got[-7] == 0.0
+    finite = np.isfinite(expected)
+    ulps = np.abs(got[finite] - expected[finite]) / np.spacing(expected[finite])
+    assert ulps.max() <= 1.0
+
+
+def _negative_logs(q, out):
+    import numba
+
+    from lossgap.core.binning_kernels import negative_log
+
+    @numba.njit(error_model="numpy")
+    def each(q, out):
+        for i in range(q.shape[0]):
+            out[i] = negative_log(q[i])
+
+    each(q, out)
+
+
+def _raw_batches(monkeypatch, s, raw, chunk, **options):
+    """add_labels over three batches, kernels then numpy: the bins, sums and returns."""
+
+    def in_batches():
+        monkeypatch.setattr(binning, "_CHUNK_ROWS", chunk)
+        bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+        returned = []
+        for start in range(0, len(s), 20_000):
+            part = slice(start, start + 20_000)
+            rows, loss, outside = bins.add_labels(s[part], raw[part], -2, 7, **options)
+            returned.append((rows + start, loss, outside + start))
+        return bins, bins.read(), returned
+
+    return _both_paths(monkeypatch, in_batches)
+
+
+@pytest.mark.parametrize("chunk", [1 << 20, 7001])
+def test_raw_labels_checked_in_the_pass_give_the_bins_and_sums_of_numpy(chunk, monkeypatch):
+    """add_labels: the kernel's one pass (codes, its own log loss, bins, totals,
+    candidates) against the numpy twin: the same bins bit for bit, the totals to
+    TOTALS_RTOL, candidates that hold every worst row with numpy's losses, the same rows
+    outside; in chunks of rows too (their rows numbered from the batch's start)."""
+    s, y, _ = _scores(29, 60_000)
+    raw = np.where(y == 1, 7, -2)
+    s[[3, 40_001]], raw[[3, 40_001]] = [0.0, 1.0], [7, -2]  # infinite losses
+    options = {"threshold": 0.4, "clip": 34.5, "top": 20}
+    (compiled, table_c, ret_c), (plain, table_n, ret_n) = _raw_batches(
+        monkeypatch, s, raw, chunk, **options
+    )
+    for name, values in table_n.items():
+        assert np.array_equal(table_c[name], values), name
+    _assert_same_totals(compiled, plain, weighted=False)
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(raw == 7, s, 1.0 - s))
+    for start, (rows_c, loss_c, out_c), (rows_n, loss_n, out_n) in zip(
+        range(0, len(s), 20_000), ret_c, ret_n, strict=True
+    ):
+        assert np.array_equal(out_c, out_n)
+        assert np.array_equal(loss_c, loss[rows_c]) and np.array_equal(loss_n, loss[rows_n])
+        # every row at or above the batch's 20th largest loss is a candidate
+        batch = loss[start : start + 20_000]
+        worst = set(np.flatnonzero(batch >= np.sort(batch)[-20]) + start)
+        assert worst <= set(rows_c.tolist()) and worst <= set(rows_n.tolist())
+
+
+def test_a_raw_batch_that_fails_the_check_leaves_the_bins_untouched(monkeypatch):
+    s, y, _ = _scores(31, 5000)
+    raw = np.where(y == 1, 7, -2)
+    options = {"threshold": 0.5, "clip": 34.5, "top": 5}
+    for column, row, value in (("s", 100, np.nan), ("s", 4999, -0.5), ("y", 2500, 3)):
+        bad_s, bad_y = s.copy(), raw.copy()
+        (bad_s if column == "s" else bad_y)[row] = value
+
+        def run(bad_s=bad_s, bad_y=bad_y):
+            bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+            bins.add_labels(s, raw, -2, 7, **options)
+            before = (bins.totals.copy(), bins.cells.copy(), bins.touched.copy())
+            assert bins.add_labels(bad_s, bad_y, -2, 7, **options) is None
+            after = (bins.totals, bins.cells, bins.touched)
+            assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+            return bins.read()
+
+        compiled, plain = _both_paths(monkeypatch, run)
+        clean = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+        clean.add_labels(s, raw, -2, 7, **options)
+        expected = clean.read()
+        for table in (compiled, plain):
+            for name, values in expected.items():
+                assert np.array_equal(table[name], values), name
+
+
+def test_raw_ties_that_overflow_the_candidates_give_every_row_and_numpys_losses():
+    s = np.full(20_000, 0.3)
+    raw = np.where(np.arange(20_000) % 2, 7, -2)
+    bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+    rows, loss, _ = bins.add_labels(s, raw, -2, 7, threshold=0.5, clip=34.5, top=100)
+    assert np.array_equal(rows, np.arange(20_000))
+    assert np.array_equal(loss, -np.log(np.where(raw == 7, s, 1.0 - s)))
+
+
+def test_the_totals_of_the_block_wise_pass_are_within_their_stated_bound():
+    """Each total of a batch is a sum of non-negative terms, added in any order (SIMD
+    lanes) within a block of _BLOCK rows, then block after block: its relative error is at
+    most (_BLOCK + n / _BLOCK) * 2^-53, and the kernel's logarithm adds at most 1 ulp per
+    term (2 for a square): 1.4e-13 at 2^18 rows, against exact sums (fsum) of numpy's terms
+    (TOTALS_RTOL is 1e-12)."""
+    pytest.importorskip("numba")
+    import math
+
+    from lossgap.core.binning_kernels import _BLOCK
+
+    rng = np.random.default_rng(37)
+    n = 1 << 18
+    s = 1 / (1 + np.exp(-rng.normal(0.0, 3.0, n)))
+    raw = (rng.random(n) < s).astype(np.int64)
+    bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+    bins.add_labels(s, raw, 0, 1, threshold=0.5, clip=34.5, top=10)
+    loss = -np.log(np.where(raw == 1, s, 1.0 - s))
+    exact = {
+        "loss_sum": math.fsum(loss),
+        "loss_sq_sum": math.fsum(loss * loss),
+        "clipped_loss_sum": math.fsum(np.minimum(loss, 34.5)),
+        "brier_sum": math.fsum((s - raw) ** 2),
+    }
+    bound = (_BLOCK + n / _BLOCK) * 2.0**-53 + 2.0**-51
+    assert bound < binning.TOTALS_RTOL / 5
+    sums = bins.sums()
+    for name, value in exact.items():
+        assert abs(sums[name] - value) <= bound * value, name
+    decided = s >= 0.5
+    for cell in range(4):
+        rows = (raw * 2 + decided) == cell
+        assert bins.cells[cell, 0] == rows.sum()
+        capped = math.fsum(np.minimum(loss[rows], 34.5))
+        assert abs(bins.cells[cell, 1] - capped) <= bound * capped
+
+
+@pytest.mark.parametrize("raw", [False, True])
+def test_more_infinite_losses_than_the_worst_samples_stay_candidates(raw, monkeypatch):
+    """A buffer of candidates that fills with more infinite losses than `top` keeps them:
+    its cut-off is inf itself (inf less a margin of inf would be NaN, under which no row
+    is kept). The worst samples are those of the general Tally."""
+    s, y, _ = _scores(41, 20_000)
+    s[100:5000:20], y[100:5000:20] = 0.0, 1  # 245 infinite losses among the first 5,000
+    with np.errstate(divide="ignore"):
+        loss = -np.log(np.where(y == 1, s, 1.0 - s))
+    infinite = set(np.flatnonzero(np.isinf(loss)).tolist())
+
+    def candidates():
+        bins = binning.BinaryBins(11, weighted=False, keys_of=bin_keys)
+        options = {"threshold": 0.5, "clip": 34.5, "top": 100}
+        if raw:
+            return bins.add_labels(s, y, 0, 1, **options)[0]
+        return bins.add(s, y, None, loss, **options)[0]
+
+    for found in _both_paths(monkeypatch, candidates):
+        assert found is None or infinite <= set(found.tolist())
+    fast = Tally.from_predictions(Predictions(y, s), binned=[True], top=100)
+    general = Tally.from_predictions(Predictions(y, s), max_distinct=10**9, top=100)
+    assert np.array_equal(fast.worst.ids, general.worst.ids)

@@ -466,16 +466,16 @@ def whole_tally_capped(labels, p, cap, **kw):
 
 @pytest.fixture
 def fast_reads(monkeypatch):
-    """Counts the tables a run read from their buffers (``_read`` not None) and the others."""
+    """Counts the tables a run read from their buffers (``_raw`` not None) and the others."""
     counts = {"buffers": 0, "predictions": 0}
-    read = stream.BinaryRun._read
+    read = stream.BinaryRun._raw
 
     def counted(self, table):
         got = read(self, table)
         counts["buffers" if got is not None else "predictions"] += 1
         return got
 
-    monkeypatch.setattr(stream.BinaryRun, "_read", counted)
+    monkeypatch.setattr(stream.BinaryRun, "_raw", counted)
     return counts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from enum import Enum
 from pathlib import Path
@@ -16,6 +17,8 @@ from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.comparison import compare_predictions
 from lossgap.comparison.inputs import read_models
+from lossgap.core.binning import numpy_unless_loaded
+from lossgap.core.paired import COMPILED_MIN_TOTAL
 from lossgap.io.costs import read_costs
 from lossgap.render.compare import comparison_renderables
 from lossgap.render.text import make_console
@@ -158,32 +161,39 @@ def compare_command(
             transient=True,
         )
 
-    comparison = compare_predictions(
-        preds,
-        reference=reference,
-        by=by.value,
-        near=near,
-        confidence=confidence,
-        seed=seed,
-        top=top,
-        max_ids=ids,
-        progress=progress,
-        detail=detail.value,
-        goals=[g.value for g in goal or ()],
-        costs=None if costs is None else read_costs(costs),
-    )
-    def report() -> Any:
-        # imported only for a report (0.13 s of every compare --json otherwise)
-        from lossgap.curves import comparison_flips
-        from lossgap.render.html import comparison_report
-
-        return comparison_report(
-            comparison,
-            flips=comparison_flips(comparison, preds, seed=seed),
-            source=", ".join(f.name for f in files),
+    # the models' evaluations and the report in numpy unless the paired statistics load
+    # numba anyway (COMPILED_MIN_TOTAL): loading it costs a fresh process about 0.5 s of
+    # CPU, more than its kernels save on a small comparison
+    cells = sum(len(p) * (1 if p.task == "binary" else p.n_classes) for p in preds.values())
+    kernels = numpy_unless_loaded() if cells < COMPILED_MIN_TOTAL else contextlib.nullcontext()
+    with kernels:
+        comparison = compare_predictions(
+            preds,
+            reference=reference,
+            by=by.value,
+            near=near,
+            confidence=confidence,
+            seed=seed,
+            top=top,
+            max_ids=ids,
+            progress=progress,
+            detail=detail.value,
+            goals=[g.value for g in goal or ()],
+            costs=None if costs is None else read_costs(costs),
         )
 
-    write_reports(report, html=html, md=md, plot=plot, quiet=quiet)
+        def report() -> Any:
+            # imported only for a report (0.13 s of every compare --json otherwise)
+            from lossgap.curves import comparison_flips
+            from lossgap.render.html import comparison_report
+
+            return comparison_report(
+                comparison,
+                flips=comparison_flips(comparison, preds, seed=seed),
+                source=", ".join(f.name for f in files),
+            )
+
+        write_reports(report, html=html, md=md, plot=plot, quiet=quiet)
     if json:
         print_json(comparison.to_dict())
     else:

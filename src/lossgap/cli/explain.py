@@ -178,8 +178,7 @@ def explain_command(
             pred, groups = read_predictions_and_groups(file, by, **columns)
         else:
             pred = read_predictions(file, **columns)
-        kernels = numpy_unless_loaded() if len(pred) <= NUMPY_ROWS else contextlib.nullcontext()
-        with kernels:
+        with _kernels_for(pred):
             tally = summarise(pred, top)  # the report's plots draw from it too
             evaluation = evaluate_predictions(
                 pred, tally=tally, groups=groups, costs=cost_values, **options
@@ -199,18 +198,20 @@ def explain_command(
             **options,
             **columns,
         )
-    if save_calibrator is not None and pred is not None and tally is not None:
-        method = None if calibrator is None else calibrator.value
-        save(evaluation, pred, tally, save_calibrator, method)
-    if label_errors is not None and pred is not None:
-        write_label_errors(label_errors, evaluation, pred, id or "row")
-    write_reports(
-        lambda: report(evaluation, pred, tally, file.name, seed),
-        html=html,
-        md=md,
-        plot=plot,
-        quiet=quiet,
-    )
+    # the calibrator's fits and the reports' curves run the evaluation's kernels too
+    with contextlib.nullcontext() if pred is None else _kernels_for(pred):
+        if save_calibrator is not None and pred is not None and tally is not None:
+            method = None if calibrator is None else calibrator.value
+            save(evaluation, pred, tally, save_calibrator, method)
+        if label_errors is not None and pred is not None:
+            write_label_errors(label_errors, evaluation, pred, id or "row")
+        write_reports(
+            lambda: report(evaluation, pred, tally, file.name, seed),
+            html=html,
+            md=md,
+            plot=plot,
+            quiet=quiet,
+        )
     if json:
         print_json(evaluation.to_dict())
     else:
@@ -220,6 +221,12 @@ def explain_command(
 
         # --full: every number, then where the loss lives (per class, pairs, slices)
         make_console().print(Group(*evaluation_renderables(evaluation)) if full else evaluation)
+
+
+def _kernels_for(pred: Any) -> contextlib.AbstractContextManager[None]:
+    """numpy's kernels for an in-memory run of at most :data:`NUMPY_ROWS` rows (unless
+    numba's were chosen already), else the kernels as chosen."""
+    return numpy_unless_loaded() if len(pred) <= NUMPY_ROWS else contextlib.nullcontext()
 
 
 def _explain_multilabel(

@@ -16,8 +16,9 @@ engine) and is read once: a batch costs one pass over its rows, no table and no 
 Two implementations:
 
 * kernels compiled by numba (``pip install lossgap[fast]``) that release the GIL, so the
-  streaming engine's worker threads run them side by side: the bin of every row in one
-  SIMD loop, the rows into their bins in a second, the batch's totals in a third;
+  streaming engine's worker threads run them side by side: one pass over a batch, in
+  blocks of rows held in the L1 cache (their bins, codes and log losses in SIMD loops,
+  then the scatter into the bins, the totals and the test for the worst samples);
 * numpy: the keys from :func:`~lossgap.core.tally.bin_keys`, the counts from
   ``np.bincount``, the per-bin sums from ``np.add.at`` and the extremes from
   ``np.minimum.at`` and ``np.maximum.at`` (which apply in row order, onto what the bins
@@ -25,8 +26,11 @@ Two implementations:
 
 The bins, their counts, extremes and per-bin sums are the same doubles either way; the
 totals of a batch (:data:`BINARY_SUMS` and the confusion cells) agree to
-:data:`TOTALS_RTOL` (the order of additions: the kernel adds in SIMD lanes; counts of
-unweighted rows are integers and exact).
+:data:`TOTALS_RTOL` (the order of additions: the kernel adds in SIMD lanes, block by
+block; counts of unweighted rows are integers and exact). Raw labels checked in the pass
+(:meth:`BinaryBins.add_labels`) take their log losses from the kernel's own logarithm
+(fdlibm's, within 1 ulp of numpy's), which moves the loss totals by a few 1e-16 relative;
+the worst samples' losses are numpy's either way.
 
 ``LOSSGAP_NUMBA=0`` in the environment selects numpy even when numba is installed.
 """
@@ -132,19 +136,9 @@ def _buffer(rows: int, weighted: bool) -> np.ndarray:
     return acc
 
 
-#: Rows binned at a time (a batch in memory may hold any number): the bin of each in a
-#: buffer of 4 MiB that each thread keeps.
+#: Rows the kernel bins in one call (a batch in memory may hold any number): unweighted
+#: bins fold their packed counts out between calls (:data:`_FOLD_ROWS`).
 _CHUNK_ROWS = 1 << 20
-
-
-def _rows_buffer(n: int) -> np.ndarray:
-    """This thread's int32 buffer for the bins of ``n <= _CHUNK_ROWS`` rows, kept between
-    batches (a fresh one would fault its pages in on every batch)."""
-    rows = getattr(_BUFFERS, "rows", None)
-    if rows is None or len(rows) < n:
-        # never shorter than asked: the kernel writes rows[i] for every score, unchecked
-        rows = _BUFFERS.rows = np.empty(max(n, _CHUNK_ROWS), np.int32)
-    return rows[:n]
 
 
 #: Rows that unweighted bins take before their packed counts are folded out (no bin's
@@ -160,7 +154,8 @@ def _empty_bins(rows: int, weighted: bool) -> np.ndarray:
     unweighted, ``(counts, score sum, low, high)``, its rows in the low 32 bits of the int64
     ``counts`` and its positives in the high 32 bits, so one addition counts both and a bin
     takes 32 bytes, two to a cache line (48 bytes straddle lines: the scatter into the bins
-    costs 19% more with both worker threads at work).
+    costs 19% more with both worker threads at work). :class:`BinaryBins` keeps one more,
+    last, bin, where the kernel adds the rows outside the dense range without a branch.
     """
     acc = np.zeros((rows, 6 if weighted else 4))
     acc[:, -2], acc[:, -1] = np.inf, -np.inf
@@ -198,6 +193,7 @@ class BinaryBins:
 
     Not a result: a running accumulator that one thread owns. :meth:`add` adds a batch's
     rows (its bins, every sum, and the rows that may be among its worst samples);
+    :meth:`add_labels` does the same for raw labels and scores that it checks first;
     :meth:`bin` adds their bins alone; :meth:`read` returns the occupied bins and leaves
     the accumulator clean.
 
@@ -240,46 +236,58 @@ class BinaryBins:
         self.weighted = weighted
         self.keys_of = keys_of
         self.kernels = _compiled()
-        size = last - first + 1
-        # read() leaves the buffer clean
-        self.acc = _buffer(size, weighted) if shared else _empty_bins(size, weighted)
-        self.touched = np.array([size, -1], np.int64)  # the lowest and highest bin used
+        self.size = last - first + 1
+        # and a spare last bin for the kernel's rows outside the range; read() empties both
+        rows = self.size + 1
+        self.acc = _buffer(rows, weighted) if shared else _empty_bins(rows, weighted)
+        self.touched = np.array([self.size, -1], np.int64)  # the lowest and highest bin used
         # unweighted: rows and positives folded out of the packed counts, rows since then
         self.folded: np.ndarray | None = None
         self.since_fold = 0
         self.totals = np.zeros(len(BINARY_SUMS))
         self.cells = np.zeros((4, 2))  # per cell y * 2 + decided: weight and capped loss
 
+    def _chunks(self, n: int) -> Iterator[slice]:
+        """Rows ``0..n`` in chunks of :data:`_CHUNK_ROWS`, the packed counts folded out
+        before any bin could reach 2^32 rows."""
+        for start in range(0, n, _CHUNK_ROWS):
+            rows = min(n - start, _CHUNK_ROWS)
+            if not self.weighted and self.since_fold + rows > _FOLD_ROWS:
+                self._fold()
+            self.since_fold += rows
+            yield slice(start, start + rows)
+
+    def _weights(self, weights: np.ndarray | None) -> np.ndarray | None:
+        if (weights is not None) != self.weighted:
+            msg = "every batch of one BinaryBins is weighted alike"
+            raise ValueError(msg)
+        return None if weights is None else np.ascontiguousarray(weights, np.float64)
+
     def bin(self, scores: np.ndarray, labels: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
         """Add the rows to their bins; returns the rows outside the dense range (for the
         sorting path)."""
         s = np.ascontiguousarray(scores, dtype=np.float64)
         y = np.ascontiguousarray(labels, dtype=np.int64)
-        if (weights is not None) != self.weighted:
-            msg = "every batch of one BinaryBins is weighted alike"
-            raise ValueError(msg)
-        w = None if weights is None else np.ascontiguousarray(weights, np.float64)
-        outside = []
-        for start in range(0, len(s), _CHUNK_ROWS):  # the rows' bins in a small buffer
-            part = slice(start, start + _CHUNK_ROWS)
-            if not self.weighted and self.since_fold + len(s[part]) > _FOLD_ROWS:
-                self._fold()
-            self.since_fold += len(s[part])
-            out = self._bin_chunk(s[part], y[part], None if w is None else w[part])
-            if len(out):
-                outside.append(out + start)
-        return np.concatenate(outside) if outside else np.empty(0, np.int64)
-
-    def _bin_chunk(self, s: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-        size = len(self.acc)
+        w = self._weights(weights)
         if self.kernels is not None:
-            rows = _rows_buffer(len(s))
-            self.kernels.bin_rows(s, self.shift, _mirror(self.shift), self.first, rows)
-            if not self.kernels.scatter(rows, s, y, w, self.acc, self.touched):
-                return np.empty(0, np.int64)
-            return np.flatnonzero((rows < 0) | (rows >= size))
+            outside = np.empty(len(s), np.int64)
+            found = 0
+            for part in self._chunks(len(s)):
+                found = self.kernels.bin_batch(
+                    s[part], y[part], None if w is None else w[part], part.start, self.shift,
+                    _mirror(self.shift), self.first, self.acc, self.touched, outside, found,
+                )
+            return outside[:found].copy()
+        outside_rows = []
+        for part in self._chunks(len(s)):
+            out = self._bin_numpy(s[part], y[part], None if w is None else w[part])
+            if len(out):
+                outside_rows.append(out + part.start)
+        return np.concatenate(outside_rows) if outside_rows else np.empty(0, np.int64)
+
+    def _bin_numpy(self, s: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
         rows = self.keys_of(s, self.bits) - self.first
-        inside = (rows >= 0) & (rows < size)
+        inside = (rows >= 0) & (rows < self.size)
         index = rows[inside]
         if len(index):
             self.touched[0] = min(self.touched[0], int(index.min()))
@@ -314,10 +322,10 @@ class BinaryBins:
     ) -> tuple[np.ndarray | None, np.ndarray]:
         """Add a batch: its bins and every sum.
 
-        ``loss`` is each row's log loss (``inf`` allowed), ``clip`` the cap of a capped
-        loss; rows are decided positive at ``scores >= threshold``. ``cutoff``: the
-        ``top``-th largest loss of the rows before (no row below it can be among the
-        worst).
+        ``labels`` are class codes (1 the positive class, 0 the other), ``loss`` each row's
+        log loss (``inf`` allowed), ``clip`` the cap of a capped loss; rows are decided
+        positive at ``scores >= threshold``. ``cutoff``: the ``top``-th largest loss of the
+        rows before (no row below it can be among the worst).
 
         Returns
         -------
@@ -327,21 +335,118 @@ class BinaryBins:
         outside : ndarray of int64
             Rows whose bin lies outside the dense range (for the sorting path).
         """
-        outside = self.bin(scores, labels, weights)
         s = np.ascontiguousarray(scores, dtype=np.float64)
         y = np.ascontiguousarray(labels, dtype=np.int64)
         values = np.ascontiguousarray(loss, dtype=np.float64)
+        w = self._weights(weights)
         if self.kernels is None:
-            w = None if weights is None else np.asarray(weights, dtype=np.float64)
+            outside = self.bin(s, y, w)
             _binary_sums_numpy(s, y, w, values, threshold, clip, self.totals, self.cells)
             return _candidates_numpy(values, top, cutoff), outside
-        w = None if weights is None else np.ascontiguousarray(weights, np.float64)
-        self.kernels.binary_sums(s, y, w, values, threshold, clip, self.totals, self.cells)
-        if top == 0:
-            return np.empty(0, np.int64), outside
+        return self._pass(s, y, 1, w, values, threshold, clip, top, cutoff)
+
+    def add_labels(
+        self,
+        scores: np.ndarray,
+        labels: np.ndarray,
+        negative: int,
+        positive: int,
+        *,
+        threshold: float,
+        clip: float,
+        top: int,
+        cutoff: float = -np.inf,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Add an unweighted batch of raw integer labels, checked first by a pass that
+        writes nothing: for a caller that validates only when a row fails.
+
+        As :meth:`add`, but ``labels`` are the labels themselves (``positive`` the positive
+        class, ``negative`` the other) and the log losses are computed here. Returns None,
+        the bins and sums untouched, when a score is outside ``[0, 1]`` (NaN included) or
+        a label is neither class.
+
+        Returns
+        -------
+        rows : ndarray of int64
+            Rows that hold the batch's ``top`` highest losses at or above ``cutoff`` (and
+            perhaps others; every row when ties fill the kernel's buffer).
+        loss : ndarray of float64
+            Their log losses, as :func:`~lossgap.core.losses.sample_log_loss` gives them.
+        outside : ndarray of int64
+            Rows whose bin lies outside the dense range (for the sorting path).
+
+        Examples
+        --------
+        >>> from lossgap.core.tally import bin_keys
+        >>> bins = BinaryBins(11, weighted=False, keys_of=bin_keys)
+        >>> s, y = np.array([0.2, 0.9, 0.6]), np.array([-1, 1, -1])
+        >>> rows, loss, outside = bins.add_labels(s, y, -1, 1, threshold=0.5, clip=34.5, top=1)
+        >>> rows.tolist(), loss.round(4).tolist()  # a superset: the kernel's buffer is not full
+        ([0, 1, 2], [0.2231, 0.1054, 0.9163])
+        >>> bins.cells[:, 0].tolist()
+        [1.0, 1.0, 0.0, 1.0]
+        >>> bins.add_labels(np.array([0.5]), np.array([3]), -1, 1, threshold=0.5, clip=34.5,
+        ...                 top=1) is None
+        True
+        """
+        if self.weighted:
+            msg = "add_labels takes unweighted batches"
+            raise ValueError(msg)
+        s = np.ascontiguousarray(scores, dtype=np.float64)
+        raw = np.ascontiguousarray(labels, dtype=np.int64)
+        n = len(s)
+        if self.kernels is None or top == 0:
+            codes = None if (negative, positive) == (0, 1) else np.empty(n, np.int64)
+            loss, y, bad = coded_log_loss(s, raw, negative, positive, np.empty(n), codes)
+            if bad:
+                return None
+            candidates, outside = self.add(s, y, None, loss, threshold=threshold, clip=clip,
+                                           top=top, cutoff=cutoff)
+            rows = np.arange(n) if candidates is None else candidates
+            return rows, loss[rows], outside
+        if self.kernels.check_labels(s, raw, negative, positive):
+            return None
+        candidates, outside = self._pass(s, raw, positive, None, None, threshold, clip, top,
+                                         cutoff)
+        if candidates is None:  # ties filled the buffer: every row, numpy's losses
+            loss, _, _ = coded_log_loss(s, raw, negative, positive, np.empty(n), None)
+            return np.arange(n), loss, outside
+        # the kernel's own logarithm chose the rows; their losses are numpy's
+        codes = (raw[candidates] == positive).astype(np.int64)
+        return candidates, binary_log_loss(s[candidates], codes, np.empty(len(codes))), outside
+
+    def _pass(
+        self,
+        s: np.ndarray,
+        labels: np.ndarray,
+        positive: int,
+        w: np.ndarray | None,
+        loss: np.ndarray | None,
+        threshold: float,
+        clip: float,
+        top: int,
+        cutoff: float,
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """The compiled pass over a batch (``loss`` None: computed by the kernel), chunk
+        by chunk: (candidates or None, rows outside)."""
+        kernels = self.kernels
         candidates = np.empty(max(8 * top, 4096), np.int64)
-        held = self.kernels.worst_candidates(values, top, cutoff, candidates)
-        return (candidates[:held].copy() if held >= 0 else None), outside
+        held_loss = np.empty(len(candidates))
+        cut = np.array([kernels.lowered(cutoff)])
+        held = 0 if top > 0 else -1
+        outside = np.empty(len(s), np.int64)
+        found = 0
+        for part in self._chunks(len(s)):
+            held, found = kernels.binary_pass(
+                s[part], labels[part], positive, None if w is None else w[part],
+                None if loss is None else loss[part], part.start, self.shift,
+                _mirror(self.shift), self.first, threshold, clip, self.acc, self.touched,
+                self.totals, self.cells, top, cut, candidates, held_loss, held, outside, found,
+            )
+        chosen = None if held < 0 else candidates[:held].copy()
+        if top == 0:
+            chosen = np.empty(0, np.int64)
+        return chosen, outside[:found].copy()
 
     def sums(self) -> dict[str, float]:
         """:data:`BINARY_SUMS` by name, over every batch added."""
@@ -351,8 +456,9 @@ class BinaryBins:
         """The occupied bins (``bins``, ascending keys; ``neg`` and ``pos``, the weight of
         each class; ``score_sum``; ``low`` and ``high``), the accumulator left clean."""
         touched = (int(self.touched[0]), int(self.touched[1]))
-        self.touched[:] = (len(self.acc), -1)
+        self.touched[:] = (self.size, -1)
         self.since_fold = 0
+        self.acc[self.size] = _empty_bins(1, self.weighted)[0]  # the kernel's spare bin
         return _occupied(self.acc, self.first, touched, self.folded)
 
 
@@ -651,7 +757,8 @@ def coded_log_loss(
     codes: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Raw integer labels as class codes (``positive`` 1, ``negative`` 0) and each row's
-    log loss, checked in the same pass: for a caller that validates only when a row fails.
+    log loss, checked first: for a caller that validates only when a row fails (the numpy
+    twin of :meth:`BinaryBins.add_labels`, and its fallback when every row is a candidate).
 
     ``codes`` is a buffer for the codes, or None when the labels are the codes already
     (``negative=0, positive=1``). Returns the loss (in ``out``), the codes and the number
@@ -668,15 +775,14 @@ def coded_log_loss(
     2
     """
     kernels = _compiled()
-    coded = np.empty(0, np.int64) if codes is None else codes
-    if kernels is not None:
-        bad = int(kernels.checked_true_class_prob(scores, labels, negative, positive, coded, out))
-        return (out if bad else _negative_log(out)), (labels if codes is None else coded), bad
     is_positive = labels == positive
-    valid = (scores >= 0.0) & (scores <= 1.0)
-    bad = int(np.count_nonzero(~valid) + np.count_nonzero(~(is_positive | (labels == negative))))
+    if kernels is not None:  # one pass, no temporary arrays
+        bad = int(kernels.check_labels(scores, labels, negative, positive))
+    else:
+        valid = (scores >= 0.0) & (scores <= 1.0)
+        bad = np.count_nonzero(~valid) + np.count_nonzero(~(is_positive | (labels == negative)))
     if bad:
-        return out, labels, bad
+        return out, labels, int(bad)
     if codes is not None:
         np.copyto(codes, is_positive)
     binary_true_prob(scores, is_positive, out)

@@ -6,6 +6,12 @@ processes, and would compile anew, about 8 s, in every one). Each has a numpy tw
 :mod:`lossgap.core.binning`: the bins, counts and extremes are the same, the per-bin sums
 the same doubles (both add in row order), the batch's totals equal to the order of
 additions (:data:`lossgap.core.binning.TOTALS_RTOL`).
+
+A batch is walked once, in blocks of :data:`_BLOCK` rows: for each block a few loops over
+buffers that stay in the core's L1 cache (the rows' bins, class codes and log losses, each
+loop simple enough to run in SIMD registers), then the scatter into the bins, the totals
+and the test for the worst samples. Walked loop by loop over the whole batch instead, each
+pass streamed 8 to 24 MB through the caches (five or six of them a batch).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -16,80 +22,180 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-#: Rows whose largest loss is compared with the cut-off of the worst samples at once.
+#: Rows a kernel takes at a time: their bins, codes and losses (8 KiB each) stay in L1.
 _BLOCK = 1024
 
 # Reductions may be reordered (into SIMD lanes): the totals of a batch, whose order of
 # additions is stated as a bound, never the per-bin sums.
 _REORDER = {"reassoc", "nsz", "contract"}
 
+#: Relative margin under the cut-off of the worst samples within which a row stays a
+#: candidate: the kernel's log differs from numpy's by at most 1 ulp (so the two losses by
+#: a few 1e-16 relative), and the candidates must hold every row whose loss by numpy's log
+#: reaches the cut-off.
+_CANDIDATE_MARGIN = 1e-14
+
+# fdlibm's natural logarithm (e_log.c, Sun Microsystems 1993): ln 2 in two parts and the
+# minimax coefficients of log((1 + s) / (1 - s)) = 2s + Lg1 s^3 + Lg2 s^5 + ...
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_TWO54 = 2.0**54
+_SMALLEST_NORMAL = 2.2250738585072014e-308
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def negative_log(q):
+    # -log(q) for q in [0, 1] (inf at 0), within 1 ulp of numpy's: fdlibm's algorithm with
+    # its branches turned into selects, so a loop of it runs in SIMD registers (numba's
+    # np.log calls libm once per row, 5 times as long as numpy's). error_model="numpy":
+    # Python's check for a division by zero would keep the loop from vectorising.
+    tiny = q < _SMALLEST_NORMAL  # subnormal (or zero): scaled into the normal range
+    x = q * (_TWO54 if tiny else 1.0)
+    bits = np.float64(x).view(np.int64)
+    k = (bits >> 52) - 1023 - (54 if tiny else 0)
+    hx = (bits >> 32) & 0x000FFFFF
+    i = (hx + 0x95F64) & 0x100000  # x's mantissa into [sqrt(2)/2, sqrt(2))
+    k += i >> 20
+    f = np.int64((bits & 0x000FFFFFFFFFFFFF) | ((i ^ 0x3FF00000) << 32)).view(np.float64) - 1.0
+    s = f / (2.0 + f)
+    dk = float(k)
+    z = s * s
+    w = z * z
+    r = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+    hfsq = 0.5 * f * f
+    wide = dk * _LN2_HI - ((hfsq - (s * (hfsq + r) + dk * _LN2_LO)) - f)
+    narrow = dk * _LN2_HI - ((s * (f - r) - dk * _LN2_LO) - f)
+    log = wide if ((hx - 0x6147A) | (0x6B851 - hx)) > 0 else narrow
+    return np.inf if q == 0.0 else -log
+
 
 @numba.njit(nogil=True, cache=True)
-def bin_rows(scores, shift, mirror, first, rows):
-    # each score's row in the dense range (its bin key less `first`; outside the range
-    # below 0 or past its end), in a loop of its own without a branch, in SIMD registers:
-    # fused with the scatter into the bins, the branch on p <= 1/2 mispredicts on every
-    # other shuffled row; `bits` is viewed as int64 for the bit pattern of a double. Keys
-    # of scores in [0, 1] take at most 26 bits (shift >= 38): rows fit an int32.
-    bits = np.empty(1, dtype=np.float64)
-    as_int = bits.view(np.int64)
+def check_labels(scores, labels, negative, positive):
+    # rows whose score is not in [0, 1] (NaN included) or whose label is neither class
+    bad = 0
     for i in range(scores.shape[0]):
-        p = scores[i] + 0.0
-        low = p <= 0.5
-        bits[0] = p if low else 1.0 - p
-        key = as_int[0] >> shift
-        rows[i] = (key if low else mirror - key) - first
+        p = scores[i]
+        label = labels[i]
+        bad += not (p >= 0.0 and p <= 1.0)
+        bad += not (label == positive or label == negative)
+    return bad
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _codes_and_loss(scores, labels, positive, codes, loss):
+    # class codes and log losses of checked rows: p for a positive, 1 - p for a negative
+    # (exact for p >= 1/2), then its negative log
+    for j in range(scores.shape[0]):
+        p = scores[j]
+        is_positive = labels[j] == positive
+        codes[j] = 1 if is_positive else 0
+        loss[j] = negative_log(p if is_positive else 1.0 - p)
 
 
 @numba.njit(nogil=True, cache=True)
-def scatter(rows, scores, labels, weights, acc, touched):
+def _keys(scores, shift, mirror, first, size, rows):
+    # each score's row in the dense range (its bin key less `first`), `size` (the bins'
+    # spare last row) for a score outside it; a loop without a branch, in SIMD registers
+    # (fused with the scatter, the branch on p <= 1/2 mispredicts on every other shuffled
+    # row). Keys of scores in [0, 1] take at most 26 bits (shift >= 38). Returns the rows
+    # outside and the lowest and highest row inside.
+    outside = 0
+    lowest, highest = size, -1
+    for j in range(scores.shape[0]):
+        p = scores[j] + 0.0
+        low = p <= 0.5
+        key = np.float64(p if low else 1.0 - p).view(np.int64) >> shift
+        row = (key if low else mirror - key) - first
+        out = row < 0 or row >= size
+        outside += 1 if out else 0
+        lowest = min(lowest, size if out else row)
+        highest = max(highest, -1 if out else row)
+        rows[j] = size if out else row
+    return outside, lowest, highest
+
+
+@numba.njit(nogil=True, cache=True)
+def _scatter(rows, scores, codes, weights, acc):
     # each row into its bin, in row order, in the layout of binning._empty_bins: weighted,
     # acc[b] = (rows, negative weight, positive weight, score sum, low, high); unweighted
     # (weights None: numba compiles that case apart), (packed rows and positives, score
     # sum, low, high), the negatives the rows less the positives, taken when the bins are
-    # read. low and high start at +inf and -inf, so a row updates them without a branch.
-    # touched: the lowest and highest bin used so far. Returns the rows outside the range.
-    # (Keys in a loop of their own over the whole batch and then this loop: 3 ms a million
-    # shuffled rows; in blocks of 1,024 rows, 4.2 ms.)
-    size = acc.shape[0]
+    # read. low and high start at +inf and -inf, so a row updates them without a branch;
+    # rows outside the dense range land in the spare last bin, emptied when read.
     counts = acc.view(np.int64)  # unweighted: rows below bit 32, positives above
-    lowest, highest = touched[0], touched[1]
-    outside = 0
-    for i in range(rows.shape[0]):
-        row = rows[i]
-        if row < 0 or row >= size:
-            outside += 1
-            continue
-        lowest, highest = min(lowest, row), max(highest, row)
-        p = scores[i]  # never -0.0 here: zeros lie outside the range
-        label = labels[i]
+    for j in range(rows.shape[0]):
+        # unsigned, so numba adds no wraparound of negative indices (_keys gives none):
+        # 4% of the scatter
+        row = np.uint64(rows[j])
+        p = scores[j]  # never -0.0 in a bin: zeros lie outside the range
+        label = codes[j]
         if weights is None:
             counts[row, 0] += 1 + (label << 32)
             acc[row, 1] += p
             acc[row, 2] = min(acc[row, 2], p)
             acc[row, 3] = max(acc[row, 3], p)
         else:
-            w = weights[i]
+            w = weights[j]
             acc[row, 0] += 1.0
             acc[row, 1] += w * (1 - label)
             acc[row, 2] += w * label
             acc[row, 3] += p * w
             acc[row, 4] = min(acc[row, 4], p)
             acc[row, 5] = max(acc[row, 5], p)
-    touched[0], touched[1] = lowest, highest
-    return outside
+
+
+@numba.njit(nogil=True, cache=True)
+def _bin_block(start, scores, codes, weights, shift, mirror, first, acc, touched, rows, outside,
+               n_out):
+    # the block's rows into the bins; rows outside the dense range appended to `outside`
+    size = acc.shape[0] - 1
+    out, lowest, highest = _keys(scores, shift, mirror, first, size, rows)
+    touched[0], touched[1] = min(touched[0], lowest), max(touched[1], highest)
+    if out:
+        for j in range(rows.shape[0]):
+            if rows[j] == size:
+                outside[n_out] = start + j
+                n_out += 1
+    _scatter(rows, scores, codes, weights, acc)
+    return n_out
+
+
+@numba.njit(nogil=True, cache=True)
+def bin_batch(scores, labels, weights, base, shift, mirror, first, acc, touched, outside, n_out):
+    # the bins of class codes `labels` alone (binning.dense_bins): the rows outside the
+    # dense range (numbered from `base`) appended to `outside` after its first n_out;
+    # returns their new count. touched: the lowest and highest bin used so far.
+    rows = np.empty(_BLOCK, np.int64)
+    n = scores.shape[0]
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        s, y, r = scores[start:stop], labels[start:stop], rows[: stop - start]
+        if weights is None:
+            n_out = _bin_block(base + start, s, y, None, shift, mirror, first, acc, touched,
+                               r, outside, n_out)
+        else:
+            n_out = _bin_block(base + start, s, y, weights[start:stop], shift, mirror, first,
+                               acc, touched, r, outside, n_out)
+    return n_out
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_REORDER)
 def binary_sums(scores, labels, weights, loss, threshold, clip, totals, cells):
-    # the batch's BINARY_SUMS added to totals, and per cell y * 2 + decided the weight and
+    # the rows' BINARY_SUMS added to totals, and per cell y * 2 + decided the weight and
     # the weighted capped loss added to cells. Arithmetic and selects, no branch, so the
-    # loop runs in SIMD lanes (0.7 ms a million unweighted rows, 1.1 ms weighted): a row
-    # goes to its cell by products with its 0/1 label and decision, exact (each product
-    # is the value or zero, each difference the value or zero); infinite losses
-    # (finite = loss < inf: `!=` keeps LLVM from vectorising) count apart, those of weight
-    # 0 nowhere. Unweighted (weights None, compiled apart) the counts are integers:
-    # exact in any order, the first cell's the rows less the others.
+    # loop runs in SIMD lanes: a row goes to its cell by products with its 0/1 label and
+    # decision, exact (each product is the value or zero, each difference the value or
+    # zero); infinite losses (finite = loss < inf: `!=` keeps LLVM from vectorising)
+    # count apart, those of weight 0 nowhere. Unweighted (weights None, compiled apart)
+    # the counts are integers: exact in any order, the first cell's the rows less the
+    # others.
     weight = weight_sq = loss_sum = loss_sq = clipped = inf_weight = inf_count = brier = 0.0
     c0 = c1 = c2 = c3 = l0 = l1 = l2 = l3 = 0.0
     for i in range(scores.shape[0]):
@@ -145,47 +251,91 @@ def binary_sums(scores, labels, weights, loss, threshold, clip, totals, cells):
         cells[j, 1] += capped_sum
 
 
-@numba.njit(nogil=True, cache=True, fastmath={"nnan", "reassoc", "nsz"})
-def _largest(loss, start, stop):
-    # the largest loss of rows start..stop (no NaN: the losses of validated probabilities)
-    largest = -np.inf
-    for i in range(start, stop):
-        value = loss[i]
-        largest = value if value > largest else largest
-    return largest
+@numba.njit(nogil=True, cache=True)
+def _largest(loss):
+    # the largest loss: losses are at least 0 (or -0.0, the least as an int64) and never
+    # NaN, and such doubles order as their bit patterns, whose largest LLVM finds in SIMD
+    # registers (a float max runs one row at a time: 0.5 ns a row, 0.04 ns as integers)
+    bits = loss.view(np.int64)
+    largest = bits[0]
+    for j in range(bits.shape[0]):
+        largest = max(largest, bits[j])
+    return np.int64(largest).view(np.float64)
 
 
 @numba.njit(nogil=True, cache=True)
-def worst_candidates(loss, top, cutoff, candidates):
-    # rows whose loss reached the top-th largest seen so far (starting from `cutoff`, the
-    # top-th largest of earlier batches), a superset of the worst `top` rows; a block
-    # whose largest loss is below the cut-off is skipped after one pass. Returns their
-    # count, or -1 when ties overflow the buffer.
-    held = 0
+def lowered(cutoff):
+    # the cut-off less _CANDIDATE_MARGIN (an infinite one as it is: inf - inf is NaN)
+    return cutoff - abs(cutoff) * _CANDIDATE_MARGIN if abs(cutoff) < np.inf else cutoff
+
+
+@numba.njit(nogil=True, cache=True)
+def _candidates(start, loss, top, cut, candidates, held_loss, held):
+    # rows of the block whose loss reached the top-th largest seen so far (cut[0], less
+    # _CANDIDATE_MARGIN), appended to `candidates` and their losses to `held_loss`: a
+    # superset of the worst `top` rows. A full buffer keeps the rows at or above the
+    # top-th largest of its losses; -1 when ties fill it (then every row is a candidate).
     size = candidates.shape[0]
-    n = loss.shape[0]
+    lower = cut[0]
+    for j in range(loss.shape[0]):
+        value = loss[j]
+        if value < lower:
+            continue
+        if held == size:
+            lower = lowered(np.partition(held_loss, size - top)[size - top])
+            kept = 0
+            for c in range(size):
+                if held_loss[c] >= lower:
+                    candidates[kept] = candidates[c]
+                    held_loss[kept] = held_loss[c]
+                    kept += 1
+            if kept >= size // 2:
+                return -1  # ties fill the buffer: give up
+            held = kept
+        if value >= lower:
+            candidates[held] = start + j
+            held_loss[held] = value
+            held += 1
+    cut[0] = lower
+    return held
+
+
+@numba.njit(nogil=True, cache=True)
+def binary_pass(scores, labels, positive, weights, loss, base, shift, mirror, first, threshold,
+                clip, acc, touched, totals, cells, top, cut, candidates, held_loss, held,
+                outside, n_out):
+    # one pass over a batch of checked rows (numbered from `base`): per block of rows,
+    # with loss None (compiled apart), the class codes (label == positive) and the log
+    # losses (given a loss, the labels are the codes); the bins (_bin_block), the totals
+    # (binary_sums), and the candidates for the worst samples (held >= 0; blocks whose
+    # largest loss is under the cut-off skipped).
+    # `cut`: the cut-off less the margin, carried from call to call. Returns the
+    # candidates held (-1: any row) and the rows outside the dense range in `outside`.
+    codes = np.empty(_BLOCK, np.int64)
+    rows = np.empty(_BLOCK, np.int64)
+    own = np.empty(_BLOCK)
+    n = scores.shape[0]
     for start in range(0, n, _BLOCK):
         stop = min(start + _BLOCK, n)
-        if _largest(loss, start, stop) < cutoff:
-            continue
-        for i in range(start, stop):
-            value = loss[i]
-            if value < cutoff:
-                continue
-            if held == size:  # keep the rows at or above the top-th largest loss
-                cutoff = np.partition(loss[candidates], size - top)[size - top]
-                kept = 0
-                for c in range(size):
-                    if loss[candidates[c]] >= cutoff:
-                        candidates[kept] = candidates[c]
-                        kept += 1
-                if kept >= size // 2:
-                    return -1  # ties fill the buffer: give up
-                held = kept
-            if value >= cutoff:
-                candidates[held] = i
-                held += 1
-    return held
+        m = stop - start
+        s = scores[start:stop]
+        if loss is None:
+            c, values = codes[:m], own[:m]
+            _codes_and_loss(s, labels[start:stop], positive, c, values)
+        else:  # the labels are class codes already
+            c, values = labels[start:stop], loss[start:stop]
+        if weights is None:
+            n_out = _bin_block(base + start, s, c, None, shift, mirror, first, acc, touched,
+                               rows[:m], outside, n_out)
+            binary_sums(s, c, None, values, threshold, clip, totals, cells)
+        else:
+            w = weights[start:stop]
+            n_out = _bin_block(base + start, s, c, w, shift, mirror, first, acc, touched,
+                               rows[:m], outside, n_out)
+            binary_sums(s, c, w, values, threshold, clip, totals, cells)
+        if held >= 0 and _largest(values) >= cut[0]:
+            held = _candidates(base + start, values, top, cut, candidates, held_loss, held)
+    return held, n_out
 
 
 @numba.njit(nogil=True, cache=True)
@@ -207,22 +357,3 @@ def true_class_prob(scores, labels, out):
     for i in range(scores.shape[0]):
         p = scores[i]
         out[i] = p if labels[i] == 1 else 1.0 - p
-
-
-@numba.njit(nogil=True, cache=True)
-def checked_true_class_prob(scores, labels, negative, positive, codes, out):
-    # true_class_prob of raw labels: `positive` is class 1, `negative` class 0, their
-    # codes written to `codes` (empty: the labels are 0 and 1 already); counts the rows
-    # whose score is not in [0, 1] (NaN included) or whose label is neither
-    bad = 0
-    coded = codes.shape[0] > 0
-    for i in range(scores.shape[0]):
-        p = scores[i]
-        label = labels[i]
-        is_positive = label == positive
-        bad += not (p >= 0.0 and p <= 1.0)
-        bad += not (is_positive or label == negative)
-        if coded:
-            codes[i] = 1 if is_positive else 0
-        out[i] = p if is_positive else 1.0 - p
-    return bad

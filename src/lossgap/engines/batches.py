@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from lossgap.core.binning import MAX_DENSE_BITS, BinaryBins, coded_log_loss
+from lossgap.core.binning import MAX_DENSE_BITS, BinaryBins
 from lossgap.core.losses import MAX_CLIPPED_LOSS
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import (
@@ -208,9 +208,11 @@ class BinaryRun:
     Each batch costs one pass over its rows (its bins, every sum, the candidates for the
     worst samples) and no Tally of its own, no table and no merge; :meth:`tally` reads the
     bins once. A batch of integer labels and float64 probabilities without empty cells
-    (and without weights, ids or logits) is read from its Arrow buffers uncopied and
-    checked in the same pass; any other batch, and any batch that fails the check, goes
-    through :class:`~lossgap.Predictions`, which names the failure.
+    (and without weights, ids or logits) is read from its Arrow buffers uncopied, checked
+    by a pass that writes nothing and added by the kernel's one pass
+    (:meth:`~lossgap.core.binning.BinaryBins.add_labels`); any other batch, and any batch
+    that fails the check (the bins untouched), goes through :class:`~lossgap.Predictions`,
+    which names the failure.
 
     Parameters
     ----------
@@ -246,42 +248,46 @@ class BinaryRun:
         self.labels: tuple[int, int] | None = None
         if plain and negative is not None and positive is not None:
             self.labels = (negative, positive)
-        self.loss = np.empty(0)
-        self.codes = np.empty(0, np.int64)
 
     def add(self, table: pa.Table | pa.RecordBatch, first_row: int, where: str) -> None:
         """Add one batch (rows from ``first_row`` of the input, read from ``where``)."""
-        n = table.num_rows
-        fast = self._read(table)
-        if fast is not None:
-            s, y, loss = fast
-            w, ids = None, None
-        else:
+        top = self.spec.top
+        options: dict[str, Any] = {
+            "threshold": self.spec.threshold, "clip": MAX_CLIPPED_LOSS, "top": top,
+            "cutoff": -np.inf,
+        }
+        if self.worst is not None and len(self.worst) >= top > 0:
+            # no later row below it is among the worst
+            options["cutoff"] = float(self.worst.loss.min())
+        raw = self._raw(table)
+        added = None
+        if raw is not None and self.labels is not None:
+            negative, positive = self.labels
+            added = self.bins.add_labels(*raw, negative, positive, **options)
+        if raw is not None and added is not None:
+            (s, labels), (rows, loss, outside) = raw, added
+            y = (labels[rows] == positive).astype(np.int64)
+            found = binary_worst(np.arange(len(rows)), first_row + rows, loss, y, s[rows],
+                                 self.spec.threshold)
+            if len(outside):
+                self.outside.append((s[outside], (labels[outside] == positive).astype(np.int64),
+                                     None))
+        else:  # any other batch, and one that fails the check: Predictions names the failure
             pred = self.spec.predictions(table, first_row, where)
             s, y, w, ids = pred.prob, pred.y, pred.sample_weight, pred.ids
             loss = binary_loss(pred)
-        top = self.spec.top
-        cutoff = -np.inf
-        if self.worst is not None and len(self.worst) >= top > 0:
-            cutoff = float(self.worst.loss.min())  # no later row below it is among the worst
-        candidates, outside = self.bins.add(
-            s, y, w, loss, threshold=self.spec.threshold, clip=MAX_CLIPPED_LOSS, top=top,
-            cutoff=cutoff,
-        )
-        if len(outside):
-            self.outside.append((s[outside], y[outside], None if w is None else w[outside]))
-        rows = np.arange(n) if candidates is None else candidates
-        found = binary_worst(
-            rows, first_row + rows if ids is None else ids[rows], loss, y, s, self.spec.threshold
-        )
+            candidates, outside = self.bins.add(s, y, w, loss, **options)
+            picked = np.arange(len(s)) if candidates is None else candidates
+            found = binary_worst(picked, ids[picked], loss, y, s, self.spec.threshold)
+            if len(outside):
+                self.outside.append((s[outside], y[outside], None if w is None else w[outside]))
         self.worst = found.keep_top(top) if self.worst is None else self.worst.merge(found, top)
-        self.count += n
+        self.count += table.num_rows
 
-    def _read(
-        self, table: pa.Table | pa.RecordBatch
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Scores, class indices and log losses straight from the batch's buffers, checked
-        in the kernel's pass; None when the batch needs :class:`~lossgap.Predictions`."""
+    def _raw(self, table: pa.Table | pa.RecordBatch) -> tuple[np.ndarray, np.ndarray] | None:
+        """Scores and integer labels straight from the batch's buffers (float64 and int64,
+        no empty cell), for :meth:`~lossgap.core.binning.BinaryBins.add_labels` to check;
+        None when the batch needs :class:`~lossgap.Predictions`."""
         if self.labels is None:
             return None
         c = self.spec.choice
@@ -292,13 +298,7 @@ class BinaryRun:
         scores, _ = arrow_column(prob_column)
         if labels.dtype != np.int64 or scores.dtype != np.float64:
             return None
-        n = len(scores)
-        if len(self.loss) < n:  # buffers this run keeps (fresh arrays fault their pages in)
-            self.loss, self.codes = np.empty(n), np.empty(n, np.int64)
-        negative, positive = self.labels
-        codes = None if (negative, positive) == (0, 1) else self.codes[:n]
-        loss, y, bad = coded_log_loss(scores, labels, negative, positive, self.loss[:n], codes)
-        return None if bad else (scores, y, loss)
+        return scores, labels
 
     def tally(self) -> Tally | None:
         """The Tally of every batch added (None for none)."""

@@ -1,0 +1,223 @@
+"""The compiled bootstrap kernels against their numpy twins (``core/bootstrap_kernels.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossgap.core.bootstrap import (
+    BINARY_STATISTICS,
+    STATISTICS_RTOL,
+    binary_statistics,
+    numpy_binary_statistics,
+)
+from lossgap.core.decompose import TERMS_ATOL, numpy_replicate_terms, replicate_terms
+
+pytest.importorskip("numba")
+
+
+def _random_rows(rng: np.random.Generator, trial: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Ascending scores (some at 0 and 1) and replicate rows of weights: Poisson counts,
+    calibrated or not, some rescaled to fractional weights, some rows and cells empty."""
+    m = int(rng.integers(1, 400))
+    scores = np.unique(rng.uniform(size=m))
+    if trial % 7 == 0:
+        scores[0] = 0.0
+    if trial % 11 == 0:
+        scores[-1] = 1.0
+    rows = int(rng.integers(1, 40))
+    if trial % 2:  # a calibrated model's labels
+        w_neg = rng.poisson(3 * (1 - scores), (rows, len(scores))).astype(float)
+        w_pos = rng.poisson(3 * scores, (rows, len(scores))).astype(float)
+    else:  # labels unrelated to the scores: the PAV pools nearly everything
+        w_neg, w_pos = rng.poisson(rng.uniform(0, 4, (2, rows, len(scores)))).astype(float)
+    if trial % 3 == 0:
+        w_neg *= rng.uniform(0.1, 3.0, w_neg.shape)
+        w_pos *= rng.uniform(0.1, 3.0, w_pos.shape)
+    if trial % 5 == 0:
+        w_neg[0] = w_pos[0] = 0.0  # a replicate that drew nothing
+    return scores, w_neg, w_pos
+
+
+def test_compiled_replicate_terms_equal_the_numpy_twin_within_their_tolerance(monkeypatch):
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(17)
+    worst = 0.0
+    for trial in range(300):
+        scores, w_neg, w_pos = _random_rows(rng, trial)
+        compiled = replicate_terms(scores, w_neg, w_pos)
+        twin = numpy_replicate_terms(scores, w_neg, w_pos)
+        assert np.array_equal(np.isnan(compiled), np.isnan(twin)), trial
+        assert compiled.shape == twin.shape
+        worst = max(worst, float(np.nanmax(np.abs(compiled - twin), initial=0.0)))
+    assert 0.0 < worst <= TERMS_ATOL  # they differ by rounding only
+
+
+def test_compiled_replicate_terms_read_strided_rows_as_the_resampling_holds_them(monkeypatch):
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(3)
+    scores = np.sort(rng.uniform(size=50))
+    weights = rng.poisson(2.0, (20, 100)).astype(float)  # negatives, then positives
+    rep = weights.reshape(20, 2, -1).transpose(0, 2, 1)
+    strided = replicate_terms(scores, rep[..., 0], rep[..., 1])
+    copied = replicate_terms(scores, weights[:, :50].copy(), weights[:, 50:].copy())
+    assert np.array_equal(strided, copied)
+
+
+def test_the_switch_selects_the_numpy_twin(monkeypatch):
+    rng = np.random.default_rng(5)
+    scores, w_neg, w_pos = _random_rows(rng, 1)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    assert np.array_equal(
+        replicate_terms(scores, w_neg, w_pos),
+        numpy_replicate_terms(scores, w_neg, w_pos),
+        equal_nan=True,
+    )
+
+
+def test_compiled_binary_statistics_equal_the_numpy_twin_within_their_tolerance(monkeypatch):
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(23)
+    worst = dict.fromkeys(BINARY_STATISTICS, 0.0)
+    for trial in range(300):
+        scores, w_neg, w_pos = _random_rows(rng, trial)
+        if trial % 13 == 0:
+            w_pos[:] = 0.0  # one class only: AUC, AP, balanced accuracy undefined or partial
+        if trial % 17 == 0:
+            w_neg[:] = 0.0
+        threshold = (0.5, 0.0, 1.0, float(rng.uniform()))[trial % 4]
+        with np.errstate(divide="ignore", invalid="ignore"):  # as the bootstrap calls them
+            compiled = binary_statistics(scores, threshold, w_neg, w_pos, 15)
+            twin = numpy_binary_statistics(scores, threshold, w_neg, w_pos, 15)
+        assert list(compiled) == list(twin) == list(BINARY_STATISTICS)
+        for name in BINARY_STATISTICS:
+            ours, theirs = compiled[name], twin[name]
+            assert np.array_equal(np.isnan(ours), np.isnan(theirs)), (trial, name)
+            assert np.array_equal(np.isinf(ours), np.isinf(theirs)), (trial, name)
+            finite = np.isfinite(theirs)
+            gap = np.abs(ours[finite] - theirs[finite]) / np.maximum(np.abs(theirs[finite]), 1.0)
+            worst[name] = max(worst[name], float(gap.max(initial=0.0)))
+    assert max(worst.values()) <= STATISTICS_RTOL, worst
+    assert worst["log_loss"] > 0.0  # they add in another order: the test can see a difference
+
+
+@pytest.mark.parametrize("with_costs", [False, True])
+def test_compiled_threshold_objectives_are_the_numpy_twins_doubles(monkeypatch, with_costs):
+    from lossgap.core.decision import numpy_threshold_objectives, threshold_objectives
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(29)
+    for trial in range(200):
+        _, w_neg, w_pos = _random_rows(rng, trial)
+        if trial % 13 == 0:
+            w_pos[:] = 0.0  # one class only
+        costs = rng.uniform(-1.0, 3.0, (2, 2)) if with_costs else None
+        with np.errstate(divide="ignore", invalid="ignore"):  # the empty rows: 0 / 0
+            compiled = threshold_objectives(w_neg, w_pos, costs)
+            twin = numpy_threshold_objectives(w_neg, w_pos, costs)
+        assert list(compiled) == list(twin)
+        for name, values in twin.items():
+            assert np.array_equal(compiled[name], values, equal_nan=True), (trial, name)
+
+
+def test_compiled_mesh_operator_is_the_numpy_paths_doubles(monkeypatch):
+    from lossgap.core.calibration import _mesh_operator
+
+    rng = np.random.default_rng(31)
+    for trial in range(150):
+        m = int(rng.integers(2, 400))
+        sigma = float(rng.choice([0.003, 0.008, 0.014, 0.035, 0.1, 0.3, rng.uniform(0.002, 0.5)]))
+        scores = rng.uniform(size=m) if trial % 3 == 0 else np.unique(rng.uniform(size=m))
+        if trial % 7 == 0:
+            scores[0] = 0.0  # mirrored at both ends
+        if trial % 11 == 0:
+            scores[-1] = 1.0
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = _mesh_operator(scores, sigma)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _mesh_operator(scores, sigma)
+        assert np.array_equal(compiled.values, twin.values), (trial, m, sigma)
+        assert np.array_equal(compiled.first, twin.first)
+        assert compiled.width == twin.width
+
+
+def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
+    """Every fit's loss within FIT_LOSS_RTOL of the twin's; the parameters within
+    FIT_RTOL where they are moderate (a flat, nearly separable fit's parameters move
+    further with any rounding, its loss does not); the covariance within FIT_RTOL."""
+    from scipy.special import expit
+
+    from lossgap.core.pooling import row_mass
+    from lossgap.core.recalibrate import FIT_LOSS_RTOL, FIT_RTOL, _softplus_loss, fit_logistic
+
+    rng = np.random.default_rng(37)
+    moderate = 0
+    for _ in range(300):
+        m = int(rng.integers(2, 400))
+        z = np.sort(rng.normal(rng.normal(0.0, 1.0), rng.choice([0.3, 1.0, 3.0, 8.0]), m))
+        unit = rng.choice([1.0, 0.37])  # counts, or weights of another scale
+        counts = rng.integers(1, 8, m)
+        pos = rng.binomial(counts, expit(rng.normal(0.0, 0.5) + rng.uniform(0.2, 2.0) * z))
+        w = np.column_stack([counts - pos, pos]) * unit
+        for intercept, slope in ((True, True), (False, True), (True, False)):
+            monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+            ours = fit_logistic(z, w, intercept=intercept, slope=slope)
+            monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+            twin = fit_logistic(z, w, intercept=intercept, slope=slope)
+            assert ours.separable == twin.separable
+            losses = [
+                _softplus_loss(f.intercept + f.slope * z, w, row_mass(w)) for f in (ours, twin)
+            ]
+            assert losses[0] == pytest.approx(losses[1], rel=FIT_LOSS_RTOL, abs=1e-300)
+            if max(abs(twin.intercept), abs(twin.slope)) < 10 and not twin.separable:
+                moderate += 1
+                assert ours.intercept == pytest.approx(twin.intercept, rel=FIT_RTOL, abs=FIT_RTOL)
+                assert ours.slope == pytest.approx(twin.slope, rel=FIT_RTOL)
+                np.testing.assert_allclose(ours.covariance, twin.covariance, rtol=FIT_RTOL)
+    assert moderate > 700
+
+
+def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
+    from lossgap.core.bootstrap import SMALL_POISSON_MEAN, poisson_rows
+
+    rng = np.random.default_rng(41)
+    for trial in range(400):
+        m = int(rng.integers(1, 600))
+        means = rng.uniform(0.0, rng.choice([0.01, 0.5, 2.0, 5.0, SMALL_POISSON_MEAN]), m)
+        if trial % 2:
+            means = np.rint(means)  # counts, as an unweighted table holds them
+        means[rng.uniform(size=m) < 0.3] = 0.0  # empty cells draw nothing
+        means = np.minimum(means, np.nextafter(SMALL_POISSON_MEAN, 0.0))
+        seed, replicates = int(rng.integers(1 << 30)), int(rng.integers(1, 60))
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        ours = np.random.default_rng(seed)
+        drawn = poisson_rows(ours, means, replicates)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        theirs = np.random.default_rng(seed)
+        assert np.array_equal(drawn, poisson_rows(theirs, means, replicates)), trial
+        assert ours.bit_generator.state == theirs.bit_generator.state  # the same stream after
+
+
+def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
+    from lossgap.core.decompose import log_losses
+    from lossgap.core.recalibrate import HELD_OUT_RTOL, _held_out_sums
+
+    rng = np.random.default_rng(43)
+    worst = 0.0
+    for trial in range(200):
+        m = int(rng.integers(1, 3000))
+        scores = rng.uniform(size=m)
+        scores[rng.uniform(size=m) < 0.01] = float(rng.choice([0.0, 1.0]))  # capped losses
+        prob = np.clip(scores + rng.normal(0.0, 0.1, m), 0.0, 1.0)  # a map's probabilities
+        test = rng.poisson(1.0, (m, 2)).astype(float)
+        if trial % 2:
+            test *= rng.uniform(0.2, 2.0, (m, 2))
+        args = (prob, test, log_losses(scores), scores >= 0.5, 0.5)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = _held_out_sums(*args)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _held_out_sums(*args)
+        if not trial % 2:  # counts: the decisions' totals are whole numbers, exact
+            assert compiled[2:4].tolist() == twin[2:4].tolist()
+        worst = max(worst, float(np.abs(compiled - twin).max() / np.abs(twin).max()))
+    assert 0.0 < worst <= HELD_OUT_RTOL
