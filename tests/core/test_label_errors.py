@@ -141,6 +141,43 @@ def test_binary_test_is_the_same_from_the_tables():
     assert loss == pytest.approx(tables.loss_beyond_chance, rel=1e-9)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_kernel_flags_the_cells_numpy_flags_and_sums_them_within_totals_rtol(
+    monkeypatch, weighted
+):
+    # the numba pass against its numpy twin (the chance matrix): with every label set to
+    # class c in turn, the count is the column's flagged cells, which must agree exactly;
+    # the sums within TOTALS_RTOL (another order of additions). Ties, exact zeros, cells
+    # at the cut, and many classes (past the kernel's insertion sort)
+    import lossgap.core.predictions as module
+    from lossgap.core.binning import TOTALS_RTOL, kernel_module
+
+    pytest.importorskip("numba")
+    assert kernel_module("multiclass_kernels") is not None
+    rng = np.random.default_rng(11)
+    cases = [random_case(rng) for _ in range(30)]
+    for k in (40, 120):  # most cells below the cut: the merge sort
+        prob = rng.dirichlet(np.full(k, 0.3), 300)
+        cases.append((rng.integers(0, k, 300), prob))
+    prob = np.array([[0.005, 0.005, 0.99], [0.0, 0.01, 0.99], [0.01, 0.0, 0.99], [0.2, 0.3, 0.5]])
+    cases.append((np.array([0, 1, 2, 0]), prob))
+    for labels, prob in cases:
+        n, k = prob.shape
+        weight = rng.uniform(0.0, 3.0, n) if weighted else None
+        for c in {0, k - 1, int(labels[0])}:
+            for test_labels in (labels, np.full(n, c)):
+                pred = Predictions(test_labels, prob, classes=list(range(k)), sample_weight=weight)
+                monkeypatch.setattr(module, "KERNEL_MIN_CELLS", 1)
+                kernel = _sample_test(pred, 0.01, 1.0)
+                monkeypatch.setattr(module, "KERNEL_MIN_CELLS", 1 << 62)
+                twin = _sample_test(pred, 0.01, 1.0)
+                for key, value in twin.items():
+                    if key == "count" and not weighted:
+                        assert kernel[key] == value
+                    else:
+                        assert kernel[key] == pytest.approx(value, rel=TOTALS_RTOL, abs=1e-300)
+
+
 def test_multiclass_without_samples_falls_back_to_the_class_columns():
     # a streamed or Spark tally has no rows: each class column's cells at probability <= 1%
     # are tested, a superset of the labels of chance <= 1%

@@ -182,19 +182,38 @@ def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch)
     monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_500)
     blocked = problem.held_out_totals(betas[fold], y, w, decided, before)
     assert_allclose(blocked, by_fold, rtol=1e-12)
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    compiled = problem.held_out_totals(betas[fold], y, w, decided, before, kernels)
+    assert_allclose(compiled, by_fold, rtol=1e-12)
 
 
-def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(monkeypatch):
+@pytest.mark.parametrize("kernel", ["numpy", "numba", "numba bins, numpy maps"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
+    monkeypatch, kernel, weighted
+):
     """The cross-fitting's isotonic figures against a plain reference: each fold's maps
-    fitted and applied with np.interp, clipped, renormalised and summed fold by fold."""
+    fitted and applied with np.interp, clipped, renormalised and summed fold by fold; with
+    the numba pass over every fold's samples as with numpy's, and with the numba bins and
+    numpy's maps (past ``FOLD_MAP_CELLS``, many classes)."""
+    import lossgap.core.predictions as predictions
+
+    if kernel != "numpy":
+        pytest.importorskip("numba")
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 if kernel != "numpy" else 1 << 62)
+    if kernel == "numba bins, numpy maps":
+        monkeypatch.setattr(recalibrate, "FOLD_MAP_CELLS", 0)
     y, prob, w = _softmax_data(14, 12_000, 4, weighted=True)
-    pred = Predictions(y, prob, sample_weight=w)
+    prob[:50] = 0.25  # ties, and exact 0 and 1 in a column
+    prob[50:60] = [0.0, 0.0, 1.0, 0.0]
+    pred = Predictions(y, prob, sample_weight=w if weighted else None)
     monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 1_000)
     before = {"log_loss": 1.0, "brier": 0.5, "accuracy": 0.5}
     got = recalibrate._multiclass_recalibration(pred, before, 5, 0, 0.01).methods["isotonic"]
     ordered = recalibrate.in_content_order(pred)
     fold = np.random.default_rng(0).integers(0, 5, len(y))
-    ww, yy, p = ordered.sample_weight, ordered.y, ordered.prob
+    yy, p = ordered.y, ordered.prob
+    ww = np.ones(len(yy)) if ordered.sample_weight is None else ordered.sample_weight
     bins = [recalibrate._class_bins(p[:, c], yy == c, ww, fold, 5) for c in range(4)]
     scale = ww.sum() / (ww @ ww)
     log_before = -np.log(np.clip(p[np.arange(len(yy)), yy], recalibrate.CLIP, 1.0))
@@ -214,7 +233,26 @@ def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(monke
     assert got.log_loss_after == pytest.approx(totals[0] / total, rel=1e-12)
     assert got.brier_after == pytest.approx(totals[1] / total, rel=1e-12)
     assert got.accuracy_after == pytest.approx(totals[2] / total, rel=1e-12)
+    assert got.decisions_changed == pytest.approx(totals[3] / total, rel=1e-12)
     assert got.log_loss_gain == pytest.approx(totals[4] / total, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_kernels_isotonic_bins_are_numpys_bit_for_bit(weighted):
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    y, prob, w = _softmax_data(15, 30_000, 4, weighted)
+    prob[:20] = [0.0, 0.5, 0.5, 0.0]  # 0, 1/2 and its neighbours, 1
+    prob[20:30] = [0.5 + 2**-53, 0.5 - 2**-53, 0.0, 0.0]
+    prob[30:40] = [1.0, 0.0, 0.0, 0.0]
+    fold = np.random.default_rng(4).integers(0, 5, len(y))
+    for c in range(4):
+        numpy_bins = recalibrate._class_bins(prob[:, c].copy(), y == c, w, fold, 5)
+        index = np.empty(len(y), dtype=np.int32)
+        kernel_bins = recalibrate._class_bins(
+            prob[:, c].copy(), (y, c), w, fold, 5, index, kernels
+        )
+        for name in ("index", "weights", "score_sum"):
+            assert np.array_equal(getattr(kernel_bins, name), getattr(numpy_bins, name)), name
 
 
 @pytest.mark.parametrize("bits", [2, 5, 11, 14])
@@ -248,3 +286,87 @@ def test_first_largest_is_argmax_with_ties_to_the_lowest_class():
     prob_t[:, :300] = np.round(prob_t[:, :300], 1)  # ties, some of them at the top
     prob_t[2, 300:400] = prob_t[4, 300:400] = 0.9
     assert np.array_equal(recalibrate._first_largest(prob_t), np.argmax(prob_t, axis=0))
+
+
+@pytest.mark.parametrize("rows", [1, 7, 4096])
+def test_class_rows_are_the_transpose_in_any_block(rows, monkeypatch):
+    import lossgap.core.predictions as predictions
+
+    monkeypatch.setattr(predictions, "TRANSPOSE_ROWS", rows)
+    y, prob, _ = _softmax_data(16, 5_003, 6)  # a ragged last block
+    for pred in (Predictions(y, prob), Predictions(y[:3] % 2, prob[:3, 0])):
+        got = pred.class_rows()
+        assert got.flags.c_contiguous
+        assert np.array_equal(got, pred.class_prob.T)
+
+
+@pytest.mark.parametrize("pooled", [False, True])
+def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
+    # the replicates' weight at each score (of the class and of the others) against a
+    # plain loop over the units: the same doubles, in (replicates, rows) column order
+    from lossgap.core.bootstrap import _column
+
+    rng = np.random.default_rng(17)
+    scores = np.round(rng.uniform(size=3_000), 3)  # ties: several units per score
+    positive = rng.uniform(size=3_000) < scores
+    column = _column(scores, positive, 100 if pooled else 10_000)
+    rep = rng.poisson(1.0, (40, 3_000)) * rng.uniform(0.2, 2.0, 3_000)
+    neg, pos = column.weights(rep)
+    row = np.searchsorted(column.scores, scores) if not pooled else None
+    if pooled:  # the run of each unit: the one whose mean its score's run holds
+        distinct, inverse = np.unique(scores, return_inverse=True)
+        row = (np.arange(len(distinct)) * 100 // len(distinct))[inverse]
+    every, want_pos = np.zeros((40, len(column.scores))), np.zeros((40, len(column.scores)))
+    for u in range(3_000):
+        every[:, row[u]] += rep[:, u]
+        want_pos[:, row[u]] += rep[:, u] * positive[u]
+    assert np.array_equal(pos, want_pos)
+    assert np.array_equal(neg, every - want_pos)  # the negatives: every unit less the class
+    assert neg.flags.f_contiguous and pos.flags.f_contiguous
+
+
+@pytest.mark.parametrize("rows", [1, 7, 8192])
+def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
+    # rows._key against its definition: each content column's bit patterns times its
+    # multiplier, added column by column modulo 2**64 (probabilities, logits, binary)
+    from lossgap.core import rows as module
+
+    monkeypatch.setattr(module, "KEY_ROWS", rows)
+    y, prob, w = _softmax_data(18, 3_001, 5, weighted=True)
+    prob[:3] = [0.0, -0.0, 0.5, 0.25, 0.25]  # -0.0 and 0.0 are one value
+    for pred in (
+        Predictions(y, prob, sample_weight=w),
+        Predictions(y % 2, prob[:, 2]),
+        Predictions(y, np.log(np.abs(prob) + 1e-3), from_logits=True),
+    ):
+        columns, _ = module._content(pred)
+        want = np.zeros(len(pred), dtype=np.uint64)
+        for i, column in enumerate(columns):
+            want += column * module._MULTIPLIERS[i % len(module._MULTIPLIERS)]
+        assert np.array_equal(module._key(pred), want)
+
+
+def test_the_radix_argsort_is_numpys_stable_argsort():
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    rng = np.random.default_rng(19)
+    for n, high in ((100_000, 2**64 - 1), (5_000, 3), (1, 10), (0, 10)):
+        keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
+        keys[: n // 3] = keys[n // 3 : 2 * (n // 3)]  # equal keys keep their row order
+        order = np.empty(n, dtype=np.int64)
+        kernels.stable_argsort(keys, order)
+        assert np.array_equal(order, np.argsort(keys, kind="stable"))
+
+
+def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch):
+    import lossgap.core.predictions as predictions
+    from lossgap.core.rows import content_order
+
+    pytest.importorskip("numba")
+    y, prob, w = _softmax_data(20, 4_000, 3, weighted=True)
+    prob[100:200], y[100:200] = prob[0], y[0]  # duplicate rows: their ids keep their order
+    w[100:150] = w[0]
+    pred = Predictions(y, prob, sample_weight=w)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = content_order(pred)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    assert np.array_equal(compiled, content_order(pred))

@@ -95,18 +95,28 @@ DEBIASED = (
 class _Column:
     """One class column grouped into distinct ascending scores, for batched weights.
 
-    ``to_rows`` and ``to_positive_rows`` are sparse ``(units, rows)`` 0/1 matrices: a
-    replicate's unit weights times them give the weight (of the class) at each score.
+    ``from_units`` and ``from_positive_units`` are sparse ``(rows, units)`` 0/1 matrices
+    (CSR): times the units' weights, ``(units, replicates)``, they give the weight (of the
+    class) at each score.
     """
 
     scores: np.ndarray
-    to_rows: sparse.csr_array
-    to_positive_rows: sparse.csr_array
+    from_units: sparse.csr_array
+    from_positive_units: sparse.csr_array
 
     def weights(self, replicate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(negative, positive) weight per distinct score, for each replicate row."""
-        pos = replicate @ self.to_positive_rows
-        return replicate @ self.to_rows - pos, pos
+        return self.weights_t(np.ascontiguousarray(replicate.T))
+
+    def weights_t(self, replicate_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`weights` of the replicates as columns, ``(units, replicates)`` C-ordered,
+        which the caller transposes once for every class column. Each score's weight adds
+        its units in unit order, as the product of the replicate rows with the transposed
+        matrix did (scipy's ``dense @ sparse`` copied the rows into column order for each
+        product: 0.12 of 0.16 s at 200 replicates of 10,000 samples, 11 columns), so the
+        same doubles, in the same column order (``(replicates, rows)`` transposed views)."""
+        pos = self.from_positive_units @ replicate_t
+        return (self.from_units @ replicate_t - pos).T, pos.T
 
 
 #: Multiclass: ``classwise_smooth_ece`` is resampled for at most this many classes (each
@@ -138,10 +148,10 @@ def _column(scores: np.ndarray, positive: np.ndarray, rows: int) -> _Column:
         distinct = np.bincount(run, weights=distinct) / np.bincount(run)
         row = run[row]
     units = np.arange(len(scores))
-    shape = (len(scores), len(distinct))
-    to_rows = sparse.csr_array((np.ones(len(scores)), (units, row)), shape=shape)
-    to_positive_rows = sparse.csr_array((positive.astype(float), (units, row)), shape=shape)
-    return _Column(distinct, to_rows, to_positive_rows)
+    shape = (len(distinct), len(scores))
+    from_units = sparse.csr_array((np.ones(len(scores)), (row, units)), shape=shape)
+    from_positive = sparse.csr_array((positive.astype(float), (row, units)), shape=shape)
+    return _Column(distinct, from_units, from_positive)
 
 
 def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
@@ -631,12 +641,13 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         log_loss = _dot_inf(rep, losses) / total
         class_weight = rep @ to_classes
         margins = Margins(rep @ to_hits, rep @ to_decided, class_weight)
+        rep_t = np.ascontiguousarray(rep.T)  # once for every column
         grouped = (
-            (col.scores, *col.weights(rep), sigma)
+            (col.scores, *col.weights_t(rep_t), sigma)
             for col, sigma in zip(columns, sigmas, strict=True)
         )
         stats = _column_stats(grouped, bins)
-        top_weights = (top.scores, *top.weights(rep))
+        top_weights = (top.scores, *top.weights_t(rep_t))
         return {
             "log_loss": log_loss,
             "brier": rep @ briers / total,

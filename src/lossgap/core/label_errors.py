@@ -47,7 +47,7 @@ from scipy.special import gammainc
 
 from lossgap.core.diagnostics import at_most, class_columns
 from lossgap.core.losses import CLIP_EPS
-from lossgap.core.predictions import Predictions, python_scalar
+from lossgap.core.predictions import Predictions, multiclass_kernels, python_scalar
 from lossgap.core.rows import content_order_of, in_content_order, is_in_content_order
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale
@@ -576,8 +576,19 @@ def beyond_chance(
     # only the flagged cells count: take them first (the same products, in the same order)
     prob, label_weight, mass = prob[flagged], label_weight[flagged], mass[flagged]
     loss = -np.log(np.maximum(prob, CLIP_EPS))
-    observed = float(label_weight.sum())
-    expected = float((mass * prob).sum())
+    return _test_of_sums(
+        float(label_weight.sum()),
+        float((mass * prob).sum()),
+        float((label_weight * loss).sum()),
+        float((mass * prob * loss).sum()),
+        scale,
+    )
+
+
+def _test_of_sums(
+    observed: float, expected: float, loss: float, expected_loss: float, scale: float
+) -> dict[str, float]:
+    """:func:`beyond_chance` of the flagged cells' four sums."""
     count = round(observed * scale, 9)
     # the Poisson upper tail P(X >= count) is gammainc(count, mu) for a whole count; for an
     # effective count under weights it interpolates between its neighbours, where rounding
@@ -587,15 +598,26 @@ def beyond_chance(
         "count": observed,
         "expected_if_calibrated": expected,
         "p_value": p_value,
-        "loss": float((label_weight * loss).sum()),
-        "expected_loss": float((mass * prob * loss).sum()),
+        "loss": loss,
+        "expected_loss": expected_loss,
     }
 
 
 def _sample_test(pred: Predictions, level: float, scale: float) -> dict[str, float]:
-    """The test on every sample's chance (the samples are in memory)."""
+    """The test on every sample's chance (the samples are in memory): in one pass of the
+    numba kernel when :func:`~lossgap.core.predictions.multiclass_kernels` gives it, else
+    numpy's chance matrix; the same flagged cells, the sums within ``TOTALS_RTOL``."""
     p = pred.class_prob
     n, k = p.shape
+    kernels = multiclass_kernels(p)
+    if kernels is not None:
+        sums = np.empty(4)
+        kernels.chance_test(
+            np.ascontiguousarray(p), pred.y, pred.sample_weight, at_most(1.0 - level),
+            CLIP_EPS, sums,
+        )
+        observed, expected, loss, expected_loss = (float(v) for v in sums)
+        return _test_of_sums(observed, expected, loss, expected_loss, scale)
     w = np.ones(n) if pred.sample_weight is None else pred.sample_weight
     chance = chance_matrix(p)
     # the flagged cells alone, in row order (no n x k arrays of labels and weights)

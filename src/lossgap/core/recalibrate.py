@@ -52,9 +52,9 @@ from lossgap.core.decompose import brier_score_total, log_losses
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass
-from lossgap.core.predictions import Predictions
+from lossgap.core.predictions import Predictions, multiclass_kernels
 from lossgap.core.rows import in_content_order
-from lossgap.core.tally import ScoreTable, Tally, bin_keys
+from lossgap.core.tally import ScoreTable, Tally, bin_key_shift, bin_keys
 from lossgap.core.uncertainty import effective_n, effective_scale, z_value
 from lossgap.results.recalibration import Recalibration, RecalibrationMap
 
@@ -291,8 +291,13 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
 
     ``n_train`` is the training folds' effective count (the clip must not depend on the
     weights' scale)."""
-    eps = 0.5 / max(n_train, 1.0)
+    eps = _clip_isotonic_eps(n_train)
     return np.clip(prob, eps, 1.0 - eps)
+
+
+def _clip_isotonic_eps(n_train: float) -> float:
+    """The lower end of :func:`_clip_isotonic`."""
+    return 0.5 / max(n_train, 1.0)
 
 
 #: Logistic maps are fitted on the training table pooled into at most this many runs of
@@ -1018,19 +1023,33 @@ class _Temperature:
         w: np.ndarray,
         decided_before: np.ndarray,
         loss_before: np.ndarray,
+        kernels: Any = None,
     ) -> np.ndarray:
         """:func:`_held_out_totals` of :meth:`apply` over every sample, each at its own
         ``b`` (its fold's), in blocks of ``TEMPERATURE_BLOCK`` samples that stay in the
         cache: each sample's mapped probabilities are the same doubles as its fold's
         :meth:`apply`, the totals the same sums added in another order (block by block,
-        not fold by fold)."""
-        totals = np.zeros(7)
+        not fold by fold). ``kernels``: each block's terms added by the numba kernel
+        (:func:`~lossgap.core.predictions.multiclass_kernels`; within 1e-12 relative)."""
+        if kernels is None:
+            totals = np.zeros(7)
+            for start in range(0, len(y), TEMPERATURE_BLOCK):
+                rows = slice(start, start + TEMPERATURE_BLOCK)
+                totals += _held_out_totals(
+                    self.apply(b[rows], rows),
+                    y[rows],
+                    w[rows],
+                    decided_before[rows],
+                    loss_before[rows],
+                )
+            return totals
+        acc = np.zeros((7, 2))  # each total and its compensation
         for start in range(0, len(y), TEMPERATURE_BLOCK):
             rows = slice(start, start + TEMPERATURE_BLOCK)
-            totals += _held_out_totals(
-                self.apply(b[rows], rows), y[rows], w[rows], decided_before[rows], loss_before[rows]
+            kernels.held_out_terms(
+                self.apply(b[rows], rows), start, y, w, decided_before, loss_before, CLIP, acc
             )
-        return totals
+        return acc.sum(axis=1)
 
     def fit(
         self, w: np.ndarray, start: float = 1.0, at_start: np.ndarray | None = None
@@ -1152,13 +1171,25 @@ class _ClassBins:
 
 def _class_bins(
     score: np.ndarray,
-    positive: np.ndarray,
+    positive: np.ndarray | tuple[np.ndarray, int],
     w: np.ndarray | None,
     fold: np.ndarray,
     folds: int,
+    index: np.ndarray | None = None,
+    kernels: Any = None,
 ) -> _ClassBins:
     """``w=None``: unit weights, counted without them (the same doubles as weights of 1:
-    whole counts, and scores times 1.0 are the scores)."""
+    whole counts, and scores times 1.0 are the scores). ``positive`` as ``(labels,
+    class)``: the pass of ``kernels`` (:func:`~lossgap.core.predictions.multiclass_kernels`),
+    the same bins and sums, each sample's bin written into ``index`` (int32, a row of the
+    held-out kernel's ``(k, n)`` array)."""
+    if isinstance(positive, tuple):
+        assert kernels is not None and index is not None  # the kernel's arguments
+        labels, cls = positive
+        weights, score_sum = kernels.class_bins(
+            score, labels, cls, w, fold, folds, *bin_key_shift(ISOTONIC_BIN_BITS), index
+        )
+        return _ClassBins(index, weights, score_sum)
     keys = bin_keys(score, ISOTONIC_BIN_BITS)
     offset = keys - keys.min()
     m = int(offset.max()) + 1
@@ -1192,8 +1223,18 @@ def _multiclass_recalibration(
     )
     # class columns as contiguous rows (k, n): gathers and reductions run along them
     prob_t = pred.class_rows()
+    kernels = multiclass_kernels(pred.prob)
+    index = None if kernels is None else np.empty(prob_t.shape, dtype=np.int32)
     bins = [
-        _class_bins(prob_t[c], pred.y == c, pred.sample_weight, fold, folds)
+        _class_bins(
+            prob_t[c],
+            pred.y == c if kernels is None else (pred.y, c),
+            pred.sample_weight,
+            fold,
+            folds,
+            None if index is None else index[c],
+            kernels,
+        )
         for c in range(len(prob_t))
     ]
     decided_before = pred.predicted()
@@ -1203,15 +1244,21 @@ def _multiclass_recalibration(
         loss_before = -np.log(np.clip(prob_t[pred.y, np.arange(len(pred))], CLIP, 1.0))
     isotonic_sums = np.zeros(7)
     betas = np.full(folds, full_beta)  # each fold's temperature map
-    for k in range(folds):
-        test = np.flatnonzero(fold == k)
-        if not len(test):
-            continue
+    tested = np.bincount(fold, minlength=folds) > 0
+    train_weights = total - np.bincount(fold, weights=w, minlength=folds)
+    # the kernel reads every fold's maps at once: padded tables of classes x folds x bins,
+    # past FOLD_MAP_CELLS (many classes) the maps go fold by fold (the bins are numpy's)
+    widest = max(len(column.score_sum[0]) for column in bins)
+    if kernels is not None and len(bins) * folds * widest > FOLD_MAP_CELLS:
+        kernels = None
+    for k in map(int, np.flatnonzero(tested)):
         train_terms = at_full.sum(axis=1) - at_full[:, k]
         betas[k] = temperature.fit_near(w * (fold != k), full_beta, train_terms)
-        train_weight = total - w[test].sum()
+        if kernels is not None:
+            continue
+        test = np.flatnonzero(fold == k)
         isotonic = np.stack([
-            _clip_isotonic(column.predict(k, test, prob_t[c, test]), train_weight * scale)
+            _clip_isotonic(column.predict(k, test, prob_t[c, test]), train_weights[k] * scale)
             for c, column in enumerate(bins)
         ])
         isotonic_sums += _held_out_totals(
@@ -1221,9 +1268,16 @@ def _multiclass_recalibration(
             decided_before[test],
             loss_before[test],
         )
+    if kernels is not None:  # every fold's samples in one pass
+        kernels.isotonic_held_out(
+            prob_t, index, fold, pred.y, pred.sample_weight, decided_before, loss_before,
+            *_fold_maps(bins, np.flatnonzero(tested)),
+            np.array([_clip_isotonic_eps(t * scale) for t in train_weights]),
+            CLIP, isotonic_sums,
+        )
     sums = {
         "temperature": temperature.held_out_totals(
-            betas[fold], pred.y, w, decided_before, loss_before
+            betas[fold], pred.y, w, decided_before, loss_before, multiclass_kernels(pred.prob)
         ),
         "isotonic": isotonic_sums,
     }
@@ -1245,6 +1299,34 @@ def _multiclass_recalibration(
             f"({2**ISOTONIC_BIN_BITS} per factor of two in p or 1 - p), renormalised"
         ),
     )
+
+
+#: Most cells (classes x folds x bins) of each padded table :func:`_fold_maps` lays out
+#: for the held-out kernel (8 MiB of doubles; ten classes take about 50,000).
+FOLD_MAP_CELLS = 1 << 20
+
+
+def _fold_maps(bins: list[_ClassBins], folds: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each class's isotonic map fitted without each fold of ``folds``, as the numba
+    kernel of the held-out totals reads them (:meth:`_ClassBins.predict`'s arrays),
+    ``(classes, folds, ...)`` padded: the occupied bins below each bin, each bin's knot
+    (inf where unoccupied), and the knots, values and slopes (0 beyond either end)."""
+    fits = [[column._fit(int(f)) for f in folds] for column in bins]
+    width = max(len(column.score_sum[0]) for column in bins)
+    knots = max(len(iso.knots) for row in fits for _, iso in row)
+    shape = (len(bins), int(folds.max()) + 1 if len(folds) else 0)
+    below = np.zeros((*shape, width), dtype=np.int64)
+    knot_of_bin = np.full((*shape, width), np.inf)
+    at_knots = np.zeros((2, *shape, knots))
+    slopes = np.zeros((*shape, knots + 1))
+    for c, row in enumerate(fits):
+        for f, (occupied, iso) in zip(folds, row, strict=True):
+            m, size = len(occupied), len(iso.knots)
+            below[c, f, :m] = np.cumsum(occupied) - occupied
+            knot_of_bin[c, f, :m][occupied] = iso.knots
+            at_knots[:, c, f, :size] = iso.knots, iso.values
+            slopes[c, f, 1:size] = np.diff(iso.values) / np.diff(iso.knots)
+    return below, knot_of_bin, at_knots[0], at_knots[1], slopes
 
 
 def _first_largest(prob_t: np.ndarray) -> np.ndarray:

@@ -20,7 +20,7 @@ from weakref import WeakKeyDictionary, WeakSet
 
 import numpy as np
 
-from lossgap.core.predictions import Predictions
+from lossgap.core.predictions import Predictions, multiclass_kernels
 
 # odd multipliers, one per column of the content (drawn once; any odd constants serve)
 _MULTIPLIERS = np.random.default_rng(20_261_204).integers(1, 2**62, 4096, dtype=np.uint64)
@@ -68,11 +68,36 @@ def _bits(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values + 0.0, dtype=np.float64).view(np.uint64)
 
 
+#: Rows whose key terms are computed at a time by :func:`_key` (their bits stay in cache).
+KEY_ROWS = 8192
+
+
+def _key(pred: Predictions) -> np.ndarray:
+    """Each row's key: the sum of its :func:`_content` key columns times their multipliers,
+    modulo ``2**64`` (so in any order of the terms the same key), by blocks of
+    :data:`KEY_ROWS` rows read along each row, where a pass per column read the whole
+    ``(n, k)`` array once per class (58 -> 31 ms at 10^6 x 10)."""
+    key = pred.y.astype(np.uint64) * _MULTIPLIERS[0]
+    column = 1
+    for values in (pred.prob, pred.logits):
+        if values is None:
+            continue
+        rows = values.reshape(len(pred), -1)
+        at = (column + np.arange(rows.shape[1])) % len(_MULTIPLIERS)
+        multipliers, column = _MULTIPLIERS[at], column + rows.shape[1]
+        for start in range(0, len(pred), KEY_ROWS):
+            terms = _bits(rows[start : start + KEY_ROWS])
+            terms *= multipliers  # wraps modulo 2**64, as the sums
+            key[start : start + KEY_ROWS] += terms.sum(axis=1, dtype=np.uint64)
+    return key
+
+
 def content_order(pred: Predictions) -> np.ndarray:
     """Row positions that put the rows in an order set by their content alone.
 
-    Rows are sorted by their key; rows of one key that differ (in their weight, or, far
-    more rarely, a collision) are sorted by their content, weight first.
+    Rows are sorted by their key, stably (equal rows, which differ only in their id, keep
+    their order); rows of one key that differ (in their weight, or, far more rarely, a
+    collision) are sorted by their content, weight first.
 
     Examples
     --------
@@ -82,15 +107,18 @@ def content_order(pred: Predictions) -> np.ndarray:
     >>> bool((pred.prob[order] == shuffled.prob[content_order(shuffled)]).all())
     True
     """
-    columns, weights = _content(pred)
-    key = np.zeros(len(pred), dtype=np.uint64)
-    for i, column in enumerate(columns):
-        key += column * _MULTIPLIERS[i % len(_MULTIPLIERS)]  # wraps modulo 2**64
-    order = np.argsort(key)
+    key = _key(pred)
+    kernels = multiclass_kernels(pred.prob)
+    if kernels is None:
+        order = np.argsort(key, kind="stable")
+    else:  # the same order, by a radix sort (35 against 85 ms at 10^6 rows)
+        order = np.empty(len(key), dtype=np.int64)
+        kernels.stable_argsort(key, order)
     ordered = key[order]
     tied = np.flatnonzero(ordered[1:] == ordered[:-1])
     if not len(tied):
         return order
+    columns, weights = _content(pred)
     first, second = order[tied], order[tied + 1]
     differ = np.zeros(len(tied), dtype=bool)
     for column in (*columns, *weights):

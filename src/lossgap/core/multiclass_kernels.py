@@ -1,0 +1,288 @@
+"""The numba kernels of the multiclass passes over the ``(n, k)`` probabilities (imported
+only when numba is installed, through :func:`lossgap.core.binning.kernel_module`).
+
+Module-level functions, so numba's disk cache finds them again in the next process.
+:func:`lossgap.core.predictions.multiclass_kernels` chooses them from ``KERNEL_MIN_CELLS``
+cells; each has a numpy twin in the module that calls it (tested against it):
+
+* :func:`chance_test`: :func:`lossgap.core.label_errors._sample_test`'s chance matrix path,
+  the same flagged cells, its four sums within :data:`lossgap.core.binning.TOTALS_RTOL`
+  (compensated; numpy's are pairwise);
+* :func:`class_bins`: :func:`lossgap.core.recalibrate._class_bins`, the same bins and sums;
+* :func:`isotonic_held_out`: the cross-fitting's fold-by-fold isotonic predictions and
+  :func:`lossgap.core.recalibrate._held_out_totals`, the totals within 1e-12 relative;
+* :func:`held_out_terms`: :func:`lossgap.core.recalibrate._held_out_totals` of a block of
+  mapped probabilities (the temperature's), the totals within 1e-12 relative;
+* :func:`stable_argsort`: ``np.argsort(keys, kind="stable")`` of the content order's keys
+  (:func:`lossgap.core.rows.content_order`), the same order.
+"""
+
+# numba compiles these from their Python source; the arrays' types come from the callers
+# mypy: ignore-errors
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+#: Classes a row sorts by insertion (a few compares each); more take a merge sort.
+_INSERTION_MAX = 32
+
+
+@numba.njit(inline="always")
+def _add(acc, at, value):  # pragma: no cover
+    # Neumaier's compensated sum: acc[at] the sum, acc[at + 1] its lost low-order part
+    total = acc[at]
+    t = total + value
+    if abs(total) >= abs(value):
+        acc[at + 1] += (total - t) + value
+    else:
+        acc[at + 1] += (value - t) + total
+    acc[at] = t
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def chance_test(prob, labels, weights, cut, clip, out):  # pragma: no cover
+    # The label-error test of lossgap.core.label_errors._sample_test in one pass over the
+    # rows. A cell's chance is at least its own probability, so only cells of probability
+    # at most cut (and a margin for the rounding) can be flagged, and the classes at most
+    # as likely as such a cell are such cells too: each row's few low cells, sorted
+    # ascending, their running sum, and a cell's chance the sum at the end of its run of
+    # equal values are the doubles of chance_matrix (the same additions in the same order;
+    # equal values commute). A cell is flagged when its chance rounded to 12 digits
+    # (numpy's round: times 1e12, rint, over 1e12) is at most cut. Over the flagged cells:
+    # out = (labelled weight, weight x p, labelled weight x loss, weight x p x loss), loss =
+    # -log(max(p, clip)); each row's terms added, then the rows' in compensated sums.
+    # weights: None for unit weights.
+    n, k = prob.shape
+    low = cut + 1e-9
+    order = np.empty(k, dtype=np.int64)
+    ranked = np.empty(k)
+    carried = np.empty(k)
+    acc = np.zeros(8)
+    for i in range(n):
+        row = prob[i]
+        m = 0
+        for j in range(k):  # the low cells, without a branch (each written, kept if low)
+            v = row[j]
+            ranked[m] = v
+            order[m] = j
+            m += v <= low
+        if m == 0:
+            continue
+        if m > _INSERTION_MAX:  # many classes: a merge sort
+            by = np.argsort(ranked[:m], kind="mergesort")
+            order[:m] = order[:m][by]
+            ranked[:m] = ranked[:m][by]
+        else:  # a few cells: by insertion
+            for j in range(1, m):
+                v, c = ranked[j], order[j]
+                at = j
+                while at > 0 and ranked[at - 1] > v:
+                    ranked[at] = ranked[at - 1]
+                    order[at] = order[at - 1]
+                    at -= 1
+                ranked[at] = v
+                order[at] = c
+        total = 0.0
+        for j in range(m):
+            total += ranked[j]
+            carried[j] = total
+        w = 1.0 if weights is None else weights[i]
+        label = labels[i]
+        own = mass = own_loss = mass_loss = 0.0
+        end = carried[m - 1]
+        for j in range(m - 1, -1, -1):
+            p = ranked[j]
+            if j < m - 1 and ranked[j + 1] != p:
+                end = carried[j]
+            if np.rint(end * 1e12) / 1e12 > cut:
+                continue
+            loss = -math.log(max(p, clip))
+            mass += w * p
+            mass_loss += (w * p) * loss
+            if order[j] == label:
+                own += w
+                own_loss += w * loss
+        _add(acc, 0, own)
+        _add(acc, 2, mass)
+        _add(acc, 4, own_loss)
+        _add(acc, 6, mass_loss)
+    for j in range(4):
+        out[j] = acc[2 * j] + acc[2 * j + 1]
+
+
+#: Samples whose terms are added plainly before the block's sum joins the compensated one.
+_BLOCK = 1024
+
+
+@numba.njit(inline="always")
+def _add_terms(
+    mapped, start, stop, labels, weights, decided_before, loss_before, clip, acc
+):  # pragma: no cover
+    # the samples start..stop's terms of recalibrate._held_out_totals, their mapped
+    # probabilities the columns of mapped (k, >= stop - start), the first largest one's
+    # class the decision: added _BLOCK samples at a time, each block's sums then joined to
+    # acc's compensated sums (7, 2)
+    k = mapped.shape[0]
+    for first in range(start, stop, _BLOCK):
+        loss = brier = correct = changed = gain = gain_sq = capped_sq = 0.0
+        for i in range(first, min(first + _BLOCK, stop)):
+            j = i - start
+            label = labels[i]
+            true = mapped[label, j]
+            decided = 0
+            largest = -1.0
+            square = 0.0
+            for c in range(k):
+                v = mapped[c, j]
+                square += v * v
+                if v > largest:
+                    decided, largest = c, v
+            w = 1.0 if weights is None else weights[i]
+            log_true = math.log(min(max(true, clip), 1.0))
+            g = loss_before[i] + log_true
+            loss += w * -math.log(true)
+            brier += w * (square - 2 * true + 1)
+            correct += w * (decided == label)
+            changed += w * (decided != decided_before[i])
+            gain += w * g
+            gain_sq += w * g * g
+            capped_sq += w * log_true * log_true
+        for j, term in enumerate((loss, brier, correct, changed, gain, gain_sq, capped_sq)):
+            _add(acc[j], 0, term)
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def held_out_terms(
+    mapped, start, labels, weights, decided_before, loss_before, clip, acc
+):  # pragma: no cover
+    # recalibrate._held_out_totals of a block of mapped probabilities (k, block), the
+    # samples from start on, added into acc's compensated sums (7, 2); out of acc, each
+    # total is acc[j, 0] + acc[j, 1]. weights: None for unit weights.
+    _add_terms(
+        mapped, start, start + mapped.shape[1], labels, weights, decided_before, loss_before,
+        clip, acc,
+    )
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def isotonic_held_out(
+    prob_t, index, fold, labels, weights, decided_before, loss_before,
+    below, knot_of_bin, knots, values, slopes, eps, clip, out,
+):  # pragma: no cover
+    # The held-out totals of the isotonic maps of lossgap.core.recalibrate's multiclass
+    # cross-fitting in one pass over the samples (_held_out_totals: log loss, Brier,
+    # correct, changed decisions, gain, gain squared, squared capped loss). A sample of
+    # fold f: each class's probability is _ClassBins.predict's (the knots at most its
+    # score counted from its bin: below[c, f, bin] occupied bins before it, its own when
+    # its knot is at most the score; then the interpolation's arithmetic), clipped to
+    # [eps[f], 1 - eps[f]] and renormalised over the classes in class order (numpy's sum
+    # over the first axis). Blocks of samples, each class row read along its contiguous
+    # stretch; each block's terms added, then the blocks' in compensated sums. weights:
+    # None for unit weights.
+    k, n = prob_t.shape
+    mapped = np.empty((k, _BLOCK))
+    total = np.empty(_BLOCK)
+    acc = np.zeros((7, 2))
+    for start in range(0, n, _BLOCK):
+        stop = min(start + _BLOCK, n)
+        total[:] = 0.0
+        for c in range(k):
+            for i in range(start, stop):
+                f = fold[i]
+                s = prob_t[c, i]
+                b = index[c, i]
+                at = below[c, f, b] + (1 if knot_of_bin[c, f, b] <= s else 0)
+                left = at - 1 if at > 0 else 0
+                v = slopes[c, f, at] * (s - knots[c, f, left]) + values[c, f, left]
+                v = min(max(v, eps[f]), 1.0 - eps[f])
+                mapped[c, i - start] = v
+                total[i - start] += v
+        for c in range(k):  # renormalised: each class row over the samples' totals
+            for j in range(stop - start):
+                mapped[c, j] /= total[j]
+        _add_terms(mapped, start, stop, labels, weights, decided_before, loss_before, clip, acc)
+    for j in range(7):
+        out[j] = acc[j, 0] + acc[j, 1]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def class_bins(score, labels, cls, weights, fold, folds, shift, mirror, index):  # pragma: no cover
+    # lossgap.core.recalibrate._class_bins of one class column in two passes: each score's
+    # bin (tally.bin_keys: the bits of min(p, 1 - p) shifted, mirrored above 1/2) into
+    # index, then, less the lowest bin, each sample's weight by (fold, bin, label is cls)
+    # and its weighted score by (fold, bin), added in row order as numpy's bincount adds
+    # them (the same doubles). weights: None for unit weights. Returns (weights (folds, m,
+    # 2), score sums (folds, m)).
+    n = score.shape[0]
+    bits = np.empty(1, dtype=np.float64)
+    as_int = bits.view(np.int64)
+    lowest = np.iinfo(np.int64).max
+    highest = np.iinfo(np.int64).min
+    for i in range(n):  # the keys into index (below 2^(bits + 12): they fit an int32)
+        p = score[i] + 0.0
+        bits[0] = min(p, 1.0 - p)
+        key = as_int[0] >> shift
+        if p > 0.5:
+            key = mirror - key
+        index[i] = key
+        lowest = min(lowest, key)
+        highest = max(highest, key)
+    m = highest - lowest + 1 if n else 1
+    mass = np.zeros((folds, m, 2))
+    score_sum = np.zeros((folds, m))
+    for i in range(n):
+        b = index[i] - lowest
+        index[i] = b
+        f = fold[i]
+        if weights is None:
+            mass[f, b, 1 if labels[i] == cls else 0] += 1.0
+            score_sum[f, b] += score[i]
+        else:
+            w = weights[i]
+            mass[f, b, 1 if labels[i] == cls else 0] += w
+            score_sum[f, b] += w * score[i]
+    return mass, score_sum
+
+
+#: Bits of the key each radix pass orders by, and the passes that cover 64-bit keys: 256
+#: buckets take each pass's scattered writes best (35 ms at 10^6 keys, against 48 and 55 ms
+#: for 16 and 13 bits, and 75 ms for numpy's unstable argsort, on this machine).
+_DIGIT = 8
+_PASSES = 8
+
+
+@numba.njit(nogil=True, cache=True)
+def stable_argsort(keys, order):  # pragma: no cover
+    # np.argsort(keys, kind="stable") of uint64 keys into order (int64): a least-
+    # significant-digit radix sort, each pass carrying the keys with their rows, so equal
+    # keys keep their row order. The counts of every pass in one read of the keys.
+    n = keys.shape[0]
+    mask = np.uint64((1 << _DIGIT) - 1)
+    counts = np.zeros((_PASSES, 1 << _DIGIT), dtype=np.int64)
+    for i in range(n):
+        key = keys[i]
+        for d in range(_PASSES):
+            counts[d, np.int64((key >> np.uint64(_DIGIT * d)) & mask)] += 1
+    key_a, key_b = keys.copy(), np.empty_like(keys)
+    row_a, row_b = np.arange(n), np.empty(n, dtype=np.int64)
+    for d in range(_PASSES):
+        total = 0
+        for b in range(1 << _DIGIT):
+            c = counts[d, b]
+            counts[d, b] = total
+            total += c
+        shift = np.uint64(_DIGIT * d)
+        for i in range(n):
+            key = key_a[i]
+            b = np.int64((key >> shift) & mask)
+            at = counts[d, b]
+            counts[d, b] = at + 1
+            key_b[at] = key
+            row_b[at] = row_a[i]
+        key_a, key_b = key_b, key_a
+        row_a, row_b = row_b, row_a
+    order[:] = row_a
