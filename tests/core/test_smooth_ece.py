@@ -204,3 +204,29 @@ def test_replicates_smooth_ece_from_density_totals_equals_relplots_sums_on_the_m
         totals = calibration._smooth_ece_of_totals(operator, residual, mass)
         worst = max(worst, float(np.max(np.abs(totals - on_mesh) / on_mesh)))
     assert 0.0 < worst <= calibration.TOTALS_RTOL
+
+
+@pytest.mark.parametrize("m", [1, 2, 40, 3_000, 60_000])
+@pytest.mark.parametrize("points", [1_001, 1_283, 2_561, 10_001])
+def test_cell_sums_deposit_as_every_score_does(m, points):
+    """The bandwidth search's grids from per-cell sums against relplot's per-score deposit
+    (``_deposit``): within CELL_DEPOSIT_ULPS ulps per grid point of the absolute weights
+    within a grid step of each point; scores unsorted, tied, on grid points, at 0 and 1,
+    cells empty and crowded."""
+    import lossgap.core.calibration as calibration
+
+    rng = np.random.default_rng(m + points)
+    s = rng.choice([rng.uniform(size=m), np.round(rng.uniform(size=m), 3)], axis=0, p=[0.5, 0.5])
+    s[: min(m, 2)] = [0.0, 1.0][: min(m, 2)]
+    rng.shuffle(s)
+    w = np.stack([rng.poisson(2.0, m) * s - rng.poisson(1.0, m), rng.poisson(2.0, m) + 0.5])
+    exact = calibration._deposit(s, w, points)
+    cells = calibration._CellDeposit(s, w)(points)
+    # the absolute weights of the scores within a grid step of each point
+    cell = (s * (points - 1)).astype(np.int64).clip(0, points - 2)
+    scale = np.stack(
+        [np.bincount(cell, a, points) + np.bincount(cell + 1, a, points) for a in np.abs(w)]
+    )
+    ulps = calibration.CELL_DEPOSIT_ULPS * points * np.finfo(float).eps
+    assert np.all(np.abs(cells - exact) <= ulps * scale + 1e-300)
+    assert_allclose(cells.sum(axis=1), w.sum(axis=1), rtol=1e-12)  # no weight lost
