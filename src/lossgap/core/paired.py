@@ -40,6 +40,7 @@ import numpy.typing as npt
 from scipy import special
 
 from lossgap.core.binning import kernel_module
+from lossgap.core.trend import kendall
 from lossgap.core.uncertainty import wilson, z_value
 
 #: Samples per block when accumulating cross-products, to bound the centred copy's memory.
@@ -289,14 +290,8 @@ def _t_interval(d: np.ndarray, se: np.ndarray, dof: int, confidence: float) -> I
 
 
 def kendall_tau(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
-    """Kendall's tau-b of two short sequences (O(n^2) pairs: for a few hundred values).
-
-    Notes
-    -----
-    ``(C - D) / sqrt(n0 - Tx) / sqrt(n0 - Ty)`` over the ``n0`` pairs, ``C`` and ``D`` the
-    concordant and discordant pairs, ``Tx`` and ``Ty`` the pairs tied in ``x`` and in ``y``:
-    the doubles of :func:`scipy.stats.kendalltau` (its default tau-b), NaN when every pair
-    is tied in one of them, without importing scipy.stats.
+    """Kendall's tau-b of two sequences (:func:`lossgap.core.trend.kendall`'s), NaN when a
+    value is NaN, fewer than two are given or every pair is tied in one of them.
 
     Examples
     --------
@@ -304,16 +299,9 @@ def kendall_tau(x: npt.ArrayLike, y: npt.ArrayLike) -> float:
     0.6666666666666669
     """
     a, b = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    if len(a) < 2 or np.isnan(a).any() or np.isnan(b).any():
+    if np.isnan(a).any() or np.isnan(b).any():
         return float("nan")
-    upper = np.triu_indices(len(a), k=1)
-    dx = np.sign(np.subtract.outer(a, a)[upper]).astype(np.int64)
-    dy = np.sign(np.subtract.outer(b, b)[upper]).astype(np.int64)
-    pairs, x_ties, y_ties = len(dx), int(np.count_nonzero(dx == 0)), int(np.count_nonzero(dy == 0))
-    if x_ties == pairs or y_ties == pairs:
-        return float("nan")
-    tau = int(dx @ dy) / np.sqrt(pairs - x_ties) / np.sqrt(pairs - y_ties)
-    return float(min(1.0, max(-1.0, tau)))
+    return kendall(a, b)[0]
 
 
 def holm(p_values: npt.ArrayLike) -> np.ndarray:

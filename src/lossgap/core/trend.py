@@ -6,9 +6,9 @@ stochastic training). Nothing here trusts a single epoch:
 * :func:`smooth` is a running median (which removes one-epoch spikes) followed by a
   running mean, both with the window of :func:`window`;
 * :func:`trend` is the Mann-Kendall test (Kendall's tau between the epoch and the
-  values) with the Theil-Sen slope (:func:`theil_sen`), robust to outliers and to the
-  curve's shape; both take O(n log n) time and O(n) memory, so a million-epoch log is
-  analysed in seconds;
+  values, :func:`kendall`) with the Theil-Sen slope (:func:`theil_sen`), robust to
+  outliers and to the curve's shape; both take O(n log n) time and O(n) memory, so a
+  million-epoch log is analysed in seconds;
 * :func:`noise_sd` is the spread of the epoch-to-epoch differences, robustly estimated;
 * :func:`granularity_n` recovers the size of the validation set from accuracies that
   are fractions k/n.
@@ -16,10 +16,12 @@ stochastic training). Nothing here trusts a single epoch:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, stats
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.special import ndtr, ndtri
 
 #: Fewest points for a trend test (Mann-Kendall on 5 points reaches p = 0.017).
 MIN_TREND_POINTS = 5
@@ -74,8 +76,18 @@ def smooth(values: np.ndarray, size: int | None = None) -> np.ndarray:
     size = window(values.size) if size is None else size
     if size <= 1:
         return values.copy()
-    median = ndimage.median_filter(values, size=size, mode="nearest")
-    return ndimage.uniform_filter1d(median, size=size, mode="nearest")
+    # the windows of scipy.ndimage's median_filter and uniform_filter1d with
+    # mode="nearest" (the edge values repeated), without importing scipy.ndimage (0.13 s
+    # of every `lossgap history`): the same medians, and means within a few ulps
+    # (size is odd: the median is the middle order statistic, which a partition finds
+    # five times faster than np.median at a million points)
+    median = np.partition(_windows(values, size), size // 2, axis=1)[:, size // 2]
+    return _windows(median, size).mean(axis=1)
+
+
+def _windows(values: np.ndarray, size: int) -> np.ndarray:
+    """The ``size`` values centred on each value, the edge values repeated: ``(n, size)``."""
+    return sliding_window_view(np.pad(values, size // 2, mode="edge"), size)
 
 
 @dataclass(frozen=True)
@@ -138,19 +150,148 @@ def trend(x: np.ndarray, y: np.ndarray, *, alpha: float = TREND_ALPHA) -> Trend:
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if np.ptp(y) == 0:
         return Trend(0.0, 1.0, 0.0, "flat")
-    result = stats.kendalltau(x, y)
-    tau, p_value = float(result.statistic), float(result.pvalue)
+    tau, p_value = kendall(x, y)
     slope, intercept = theil_sen(x, y)
     # autocorrelated noise (consecutive epochs share batches, learning-rate phases) inflates
     # the Mann-Kendall variance: widen it by the AR(1) effective-size factor of the residuals
     inflation = autocorrelation_inflation(y - intercept - slope * x)
     if inflation > 1.0 and np.isfinite(p_value):
-        z = float(stats.norm.isf(p_value / 2)) / np.sqrt(inflation)
-        p_value = float(2 * stats.norm.sf(z))
+        z = -float(ndtri(p_value / 2)) / np.sqrt(inflation)  # scipy.stats.norm.isf
+        p_value = float(2 * ndtr(-z))  # twice scipy.stats.norm.sf
     direction = "flat"
     if p_value < alpha:
         direction = "rising" if tau > 0 else "falling"
     return Trend(tau, p_value, slope, direction)
+
+
+def kendall(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Kendall's tau-b of ``x`` and ``y`` and the two-sided p-value of no association.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+        Finite values.
+
+    Returns
+    -------
+    tau, p_value : float
+        The doubles of :func:`scipy.stats.kendalltau` (its defaults: tau-b, the exact
+        null distribution without ties up to 33 points or when at most one pair is
+        discordant or concordant, else the normal approximation with the tie-corrected
+        variance); NaN, NaN when fewer than two points or every pair is tied in one of
+        them. Without importing scipy.stats (0.3 s of every ``lossgap history``).
+
+    Notes
+    -----
+    With both sorted by ``x`` (then ``y``), the discordant pairs are the inversions of
+    ``y``'s ranks (:func:`_inversions`); the concordant less discordant pairs follow from
+    them and the ties, ``C - D = n0 - Tx - Ty + Txy - 2 D`` over the ``n0`` pairs.
+
+    Examples
+    --------
+    >>> kendall(np.array([12.0, 2, 1, 12, 2]), np.array([1.0, 4, 7, 1, 0]))
+    (-0.4714045207910316, 0.28274545993277467)
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    n = x.size
+    if n < 2:
+        return float("nan"), float("nan")
+    # dense ranks of y; then sorted by x (stably: ties in x keep y ascending), x's ranks
+    order = np.argsort(y)
+    x, y = x[order], _dense_ranks(y[order])
+    order = np.argsort(x, kind="stable")
+    x, y = _dense_ranks(x[order]), y[order]
+    discordant = _inversions(y)
+    runs = np.flatnonzero(np.r_[True, (x[1:] != x[:-1]) | (y[1:] != y[:-1]), True])
+    joint = np.diff(runs)
+    joint_ties = int((joint * (joint - 1) // 2).sum())
+    x_ties, x0, x1 = _tie_sums(x)
+    y_ties, y0, y1 = _tie_sums(y)
+    pairs = n * (n - 1) // 2
+    if x_ties == pairs or y_ties == pairs:
+        return float("nan"), float("nan")
+    difference = pairs - x_ties - y_ties + joint_ties - 2 * discordant
+    tau = difference / np.sqrt(pairs - x_ties) / np.sqrt(pairs - y_ties)
+    tau = float(min(1.0, max(-1.0, tau)))
+    if x_ties == 0 and y_ties == 0 and (n <= 33 or min(discordant, pairs - discordant) <= 1):
+        return tau, _kendall_p_exact(n, pairs - discordant)
+    m = n * (n - 1.0)
+    var = (m * (2 * n + 5) - x1 - y1) / 18 + (2 * x_ties * y_ties) / m + x0 * y0 / (9 * m * (n - 2))
+    return tau, float(2 * ndtr(-abs(difference / np.sqrt(var))))
+
+
+def _dense_ranks(sorted_values: np.ndarray) -> np.ndarray:
+    """1, 2, ... along sorted values, equal values sharing a rank."""
+    return np.r_[True, sorted_values[1:] != sorted_values[:-1]].cumsum(dtype=np.intp)
+
+
+def _tie_sums(ranks: np.ndarray) -> tuple[int, int, int]:
+    """Over the groups of ``t > 1`` equal ranks: the sums of ``t (t - 1) / 2``,
+    ``t (t - 1) (t - 2)`` and ``t (t - 1) (2 t + 5)`` (the variance's tie terms)."""
+    t = np.bincount(ranks).astype(np.int64)
+    t = t[t > 1]
+    return (
+        int((t * (t - 1) // 2).sum()),
+        int((t * (t - 1.0) * (t - 2)).sum()),
+        int((t * (t - 1.0) * (2 * t + 5)).sum()),
+    )
+
+
+def _inversions(ranks: np.ndarray) -> int:
+    """Pairs ``i < j`` with ``ranks[i] > ranks[j]``, for ranks in ``[0, n]``.
+
+    A bottom-up merge sort by levels, each level in whole-array operations: with runs of
+    ``width`` sorted values, each right run's values count the greater values of the run
+    to their left (one ``searchsorted`` of keys ``block * (n + 1) + rank``, which the left
+    runs keep globally sorted), then each pair of runs is merged (a stable sort of the
+    keys, which finds the two runs). O(n log^2 n) at worst; 0.2 s at a million points.
+
+    Examples
+    --------
+    >>> _inversions(np.array([3, 1, 2, 0]))  # (3, 1), (3, 2), (3, 0), (1, 0), (2, 0)
+    5
+    """
+    n = ranks.size
+    values = ranks.astype(np.int64)
+    position = np.arange(n)
+    inversions, width = 0, 1
+    while width < n:
+        block = position // (2 * width)
+        keys = block * (n + 1) + values
+        left = (position // width) % 2 == 0
+        left_keys, right_keys = keys[left], keys[~left]
+        # the left runs before a right value's, and its own, hold (block + 1) * width
+        # values: every one of a full left run less those up to the right value
+        ends = (block[~left] + 1) * width
+        inversions += int((ends - np.searchsorted(left_keys, right_keys, side="right")).sum())
+        values = np.sort(keys, kind="stable") - block * (n + 1)
+        width *= 2
+    return inversions
+
+
+def _kendall_p_exact(n: int, concordant: int) -> float:
+    """The two-sided p-value of ``concordant`` pairs among ``n`` untied points under
+    independence: Kendall's exact distribution, as scipy computes it (Kendall, *Rank
+    Correlation Methods*, 1970), by a recurrence over the points up to 33 of them and
+    in closed form for 0 or 1 pairs out of order."""
+    pairs = n * (n - 1) // 2
+    c = min(concordant, pairs - concordant)
+    if n <= 2:
+        return 1.0
+    if c == 0:
+        return 2.0 / math.factorial(n) if n < 171 else 0.0
+    if c == 1:
+        return 2.0 / math.factorial(n - 1) if n < 172 else 0.0
+    if 4 * c == n * (n - 1):
+        return 1.0
+    # counts of permutations of j points with 0..c pairs out of order, j = 2..n
+    counts = np.zeros(c + 1)
+    counts[0:2] = 1.0
+    for j in range(3, n + 1):
+        counts = np.cumsum(counts)
+        if j <= c:
+            counts[j:] -= counts[: c + 1 - j]
+    return float(np.clip(2.0 * np.sum(counts) / math.factorial(n), 0, 1))
 
 
 #: Up to this many points the Theil-Sen slope is the median of every pair's slope
@@ -312,7 +453,7 @@ def autocorrelation_inflation(residuals: np.ndarray) -> float:
     if denominator <= 0:
         return 1.0
     lag1 = float(r[1:] @ r[:-1]) / denominator
-    if lag1 <= stats.norm.isf(0.025) / np.sqrt(n):
+    if lag1 <= -ndtri(0.025) / np.sqrt(n):
         return 1.0  # not distinguishable from independent noise (Hamed & Rao's rule)
     lag1 = float(np.clip(lag1 + (1 + 4 * lag1) / n, 0.0, MAX_AUTOCORRELATION))
     k = np.arange(1, n)
