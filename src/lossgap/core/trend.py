@@ -7,8 +7,8 @@ stochastic training). Nothing here trusts a single epoch:
   running mean, both with the window of :func:`window`;
 * :func:`trend` is the Mann-Kendall test (Kendall's tau between the epoch and the
   values, :func:`kendall`) with the Theil-Sen slope (:func:`theil_sen`), robust to
-  outliers and to the curve's shape; both take O(n log^2 n) time at most and O(n) memory, so a
-  million-epoch log is analysed in seconds;
+  outliers and to the curve's shape; both take O(n log^2 n) time at most and O(n)
+  memory, so a million-epoch log is analysed in seconds;
 * :func:`noise_sd` is the spread of the epoch-to-epoch differences, robustly estimated;
 * :func:`granularity_n` recovers the size of the validation set from accuracies that
   are fractions k/n.
