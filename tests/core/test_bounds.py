@@ -298,3 +298,34 @@ def test_a_rounding_error_past_one_is_clipped_not_refused():
     assert calibrated_feasible((0.0, 1e-12), 1.0000000000000002)
     with pytest.raises(InputError, match="between 0 and 1"):
         calibrated_feasible((0.0, 1e-12), 1.001)
+
+
+@pytest.mark.parametrize("classes", [3, 4, 10, 100, 1000])
+def test_fano_accuracy_is_the_root_brentq_finds(classes):
+    """The bisection that replaced scipy's brentq (xtol 1e-15) leaves the Fano loss within
+    rounding of the given loss, and lies as close to brentq's root as the root is
+    determined: the loss's rounding (a few eps) over its slope, which vanishes as the
+    accuracy nears 1/K."""
+    from scipy.optimize import brentq
+
+    from lossgap.core.bounds import _fano_accuracy
+
+    log_rest = math.log(classes - 1)
+
+    def excess(a: float, loss: float) -> float:
+        return binary_entropy(a) + (1.0 - a) * log_rest - loss
+
+    eps = np.finfo(float).eps
+    for loss in np.linspace(1e-6, math.log(classes) - 1e-6, 41):
+        got = _fano_accuracy(float(loss), classes)
+        want = brentq(excess, 1.0 / classes, 1.0, xtol=1e-15, args=(float(loss),))
+        slope = abs(math.log((1 - got) / got) - log_rest)
+        # the loss's rounding, and the change of the loss over one spacing of the doubles
+        rounding = 8 * eps * max(1.0, float(loss)) + 2 * slope * math.ulp(got)
+        assert abs(excess(got, loss)) <= rounding
+        assert abs(got - want) <= 2e-15 + rounding / slope
+
+
+def test_binary_entropy_is_scipys_entr_sum():
+    for p in [0.0, 1e-300, 1e-12, 0.1, 0.25, 0.5, 0.7826, 1 - 1e-12, 1.0]:
+        assert binary_entropy(p) == float(entr(p) + entr(1.0 - p))

@@ -4,9 +4,6 @@ against scipy.ndimage."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from scipy import ndimage, stats
@@ -68,13 +65,3 @@ def test_smooth_is_ndimages_running_median_then_mean(rng, n, size):
     got = smooth(values, size)
     assert got.shape == values.shape
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * np.abs(values).max())
-
-
-def test_history_imports_neither_scipy_stats_nor_ndimage():
-    """``lossgap history`` pays for neither import (0.3 s of its start-up)."""
-    code = (
-        "import sys, lossgap.history.analysis, lossgap.cli.history;"
-        "print(sorted(m for m in ('scipy.stats', 'scipy.ndimage') if m in sys.modules))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import math
 
-from scipy.optimize import brentq
-from scipy.special import entr
-
 from lossgap.core.uncertainty import wilson
 from lossgap.errors import InputError
 
@@ -110,7 +107,9 @@ def binary_entropy(p: float) -> float:
     >>> round(binary_entropy(0.5), 6), binary_entropy(1.0)
     (0.693147, 0.0)
     """
-    return float(entr(p) + entr(1.0 - p))
+    # -x ln x by hand, as scipy.special.entr computes it: scipy.optimize and .special
+    # are the slowest imports of `lossgap interpret`, which needs nothing else of them
+    return float(sum(-x * math.log(x) for x in (p, 1.0 - p) if x > 0.0))
 
 
 def baseline_log_loss(*, classes: int = 2, base_rate: float | None = None) -> float:
@@ -219,12 +218,18 @@ def _fano_accuracy(loss: float, classes: int) -> float:
     if loss >= math.log(classes):
         return 1.0 / classes
     log_rest = math.log(classes - 1)
-    return brentq(
-        lambda a: binary_entropy(a) + (1.0 - a) * log_rest - loss,
-        1.0 / classes,
-        1.0,
-        xtol=1e-15,
-    )
+    # bisection of the decreasing Fano loss to the doubles' resolution (at most 64 halvings
+    # of [1/K, 1]; scipy's brentq to 1e-15 would import scipy.optimize for this alone)
+    low, high = 1.0 / classes, 1.0
+    for _ in range(64):
+        middle = 0.5 * (low + high)
+        if middle in (low, high):
+            break
+        if binary_entropy(middle) + (1.0 - middle) * log_rest > loss:
+            low = middle
+        else:
+            high = middle
+    return 0.5 * (low + high)
 
 
 def calibrated_accuracy_range(

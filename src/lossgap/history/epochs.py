@@ -19,7 +19,6 @@ import numpy as np
 
 from lossgap.core.predictions import Predictions
 from lossgap.errors import InputError
-from lossgap.explanation import evaluate_predictions
 from lossgap.io import read_predictions, read_table
 from lossgap.io.tables import FORMATS as PREDICTION_SUFFIXES
 from lossgap.io.tables import choose_columns, column_values, predictions_from_table
@@ -140,6 +139,15 @@ def epoch_summary(
     )
 
 
+def _evaluate(predictions: Predictions) -> Evaluation:
+    """One epoch's evaluation, without intervals (a curve needs the point values)."""
+    # imported here, at the first epoch with saved predictions: a log alone needs none
+    # of the explain engine (scipy.optimize, .sparse, .fft: 0.2 s of `lossgap history`)
+    from lossgap.explanation import evaluate_predictions
+
+    return evaluate_predictions(predictions, replicates=0)
+
+
 def evaluate_epochs(
     directory: str | Path,
     *,
@@ -170,7 +178,7 @@ def evaluate_epochs(
     for done, (epoch, path) in enumerate(files, 1):
         # Intervals are not reported per epoch: skip the bootstrap.
         predictions = read_predictions(path)
-        evaluation = evaluate_predictions(predictions, replicates=0)
+        evaluation = _evaluate(predictions)
         rows.append(epoch_summary(epoch, path, evaluation, predictions))
         if on_file is not None:
             on_file(done, len(files))
@@ -207,7 +215,7 @@ def _evaluate_long_file(
     for done, epoch in enumerate(distinct, 1):
         part = rest.filter(epochs == epoch)
         predictions = predictions_from_table(part, choice)
-        evaluation = evaluate_predictions(predictions, replicates=0)
+        evaluation = _evaluate(predictions)
         where = Path(f"{path}[{epoch_column}={label_of(epoch)}]")
         rows.append(epoch_summary(float(epoch), where, evaluation, predictions))
         if on_file is not None:
