@@ -221,3 +221,40 @@ def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(m
             assert compiled[2:4].tolist() == twin[2:4].tolist()
         worst = max(worst, float(np.abs(compiled - twin).max() / np.abs(twin).max()))
     assert 0.0 < worst <= HELD_OUT_RTOL
+
+
+def test_compiled_run_sums_equal_the_numpy_twin_within_their_tolerance(monkeypatch):
+    from lossgap.core.recalibrate import RUN_SUMS_RTOL, _held_run_sums, _run_of_rows
+
+    rng = np.random.default_rng(47)
+    worst = 0.0
+    for trial in range(200):
+        m = int(rng.integers(1, 3000))
+        logits = np.sort(rng.normal(0.0, 3.0, m))
+        starts = np.flatnonzero(np.diff(np.floor(logits / rng.uniform(0.01, 2.0)), prepend=-1))
+        starts[0] = 0
+        run = _run_of_rows(starts, m)
+        rows = np.flatnonzero(rng.uniform(size=m) < rng.uniform(0.05, 1.0))  # a fold's rows
+        held = rng.poisson(1.0, (len(rows), 2)).astype(float)
+        if trial % 2:
+            held *= rng.uniform(0.2, 2.0, held.shape)
+        for z in (None, logits):
+            monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+            compiled = _held_run_sums(run, len(starts), rows, held, z)
+            monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+            twin = _held_run_sums(run, len(starts), rows, held, z)
+            assert compiled.shape == twin.shape == (1 if z is None else 3, len(starts), 2)
+            if not trial % 2:  # counts add up exactly in any order
+                assert np.array_equal(compiled[0], twin[0])
+            # against the sum of the magnitudes added per run
+            scale = np.abs(_held_run_sums(run, len(starts), rows, np.abs(held), None))[0]
+            if z is not None:  # and of |w z|, |w| z^2
+                size = np.abs(z[rows])[:, None]
+                magnitudes = (size * np.abs(held), size * size * np.abs(held))
+                scale = np.stack(
+                    [scale] + [_held_run_sums(run, len(starts), rows, x)[0] for x in magnitudes]
+                )
+            gap = np.abs(compiled - twin)
+            assert np.all(gap <= RUN_SUMS_RTOL * scale + 1e-300), trial
+            worst = max(worst, float(np.max(gap / np.maximum(scale, 1e-300))))
+    assert 0.0 < worst <= RUN_SUMS_RTOL

@@ -24,7 +24,10 @@ figures to a stated tolerance (they add the same numbers in another order):
   generator (tested);
 * :func:`held_out_sums`: the recalibration's held-out totals
   (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
-  :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested).
+  :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
+* :func:`held_run_sums`: a fold's held-out weights (and moments of the logits) summed per
+  run (``lossgap.core.recalibrate._held_run_sums``, whose numpy path is its twin) within
+  :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -394,4 +397,26 @@ def held_out_sums(prob, w_neg, w_pos, before_neg, before_pos, was_decided, thres
         out[4] += a * gain_neg + b * gain_pos
         out[5] += a * (gain_neg * gain_neg) + b * (gain_pos * gain_pos)
         out[6] += a * (neg * neg) + b * (pos * pos)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def held_run_sums(run, rows, w_neg, w_pos, z, runs, moments):
+    # lossgap.core.recalibrate._held_run_sums (its numpy path is the twin): the weights of
+    # negatives and positives at the held-out rows, and with `moments` their w z and
+    # w z^2, summed per run in one pass in row order (the twin's reduceat sums a long run
+    # pairwise): no temporaries of the fold's size.
+    out = np.zeros((3 if moments else 1, runs, 2))
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        r = run[i]
+        a, b = w_neg[j], w_pos[j]
+        out[0, r, 0] += a
+        out[0, r, 1] += b
+        if moments:
+            za, zb = a * z[i], b * z[i]
+            out[1, r, 0] += za
+            out[1, r, 1] += zb
+            out[2, r, 0] += za * z[i]
+            out[2, r, 1] += zb * z[i]
     return out
