@@ -27,7 +27,9 @@ figures to a stated tolerance (they add the same numbers in another order):
   :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
 * :func:`held_run_sums`: a fold's held-out weights (and moments of the logits) summed per
   run (``lossgap.core.recalibrate._held_run_sums``, whose numpy path is its twin) within
-  :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly).
+  :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly);
+* :func:`pool_runs`: :class:`lossgap.core.pooling.Pooling`'s runs, the same starts, and
+  their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -420,3 +422,36 @@ def held_run_sums(run, rows, w_neg, w_pos, z, runs, moments):
             out[2, r, 0] += za * z[i]
             out[2, r, 1] += zb * z[i]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_runs(scores, w_neg, w_pos, weight_sum, max_rows, segments, segmented):
+    # lossgap.core.pooling.Pooling's runs (its numpy path is the twin): a run begins where
+    # the row's share of the weight before it, (cumsum - total) / sum * max_rows capped at
+    # max_rows - 1 and truncated, changes (the cumulative sum in the same order, the same
+    # doubles), or where the segment changes; then each run's weight, weighted score sum and
+    # negatives and positives, summed in row order (the twin's reduceat sums a long run
+    # pairwise). One pass, no temporaries of the table's size but the outputs.
+    m = scores.shape[0]
+    starts = np.empty(m, np.int64)
+    # mass, score * mass, negatives, positives; rows set as their runs begin, so that only
+    # the runs' pages are touched (not m)
+    sums = np.empty((m, 4))
+    runs = 0
+    running = 0.0
+    last = -1
+    for i in range(m):
+        total = w_neg[i] + w_pos[i]
+        running += total
+        key = np.int64(min((running - total) / weight_sum * max_rows, max_rows - 1))
+        if key != last or (segmented and i > 0 and segments[i] != segments[i - 1]):
+            starts[runs] = i
+            sums[runs] = 0.0
+            runs += 1
+            last = key
+        r = runs - 1
+        sums[r, 0] += total
+        sums[r, 1] += scores[i] * total
+        sums[r, 2] += w_neg[i]
+        sums[r, 3] += w_pos[i]
+    return starts[:runs].copy(), sums[:runs].copy()
