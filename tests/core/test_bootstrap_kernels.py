@@ -258,3 +258,28 @@ def test_compiled_run_sums_equal_the_numpy_twin_within_their_tolerance(monkeypat
             assert np.all(gap <= RUN_SUMS_RTOL * scale + 1e-300), trial
             worst = max(worst, float(np.max(gap / np.maximum(scale, 1e-300))))
     assert 0.0 < worst <= RUN_SUMS_RTOL
+
+
+def test_compiled_training_run_weights_equal_the_numpy_twin(monkeypatch):
+    from lossgap.core.recalibrate import RUN_SUMS_RTOL, _run_of_rows, _training_run_weights
+
+    rng = np.random.default_rng(53)
+    for trial in range(100):
+        m = int(rng.integers(2, 3000))
+        starts = np.unique(np.concatenate([[0], rng.integers(1, m, int(rng.integers(0, m)))]))
+        run = _run_of_rows(starts, m)
+        weights = rng.poisson(1.0, (m, 2)).astype(float)
+        if trial % 2:
+            weights *= rng.uniform(0.2, 2.0, weights.shape)
+        rows = np.flatnonzero(rng.uniform(size=m) < 0.3)
+        rows = np.union1d(rows, np.arange(starts[1] if len(starts) > 1 else m))  # run 0 held
+        whole = np.add.reduceat(weights, starts, axis=0)
+        args = (run, rows, weights[rows], whole)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = _training_run_weights(*args)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _training_run_weights(*args)
+        assert np.all(compiled[0] == 0.0) and np.all(twin[0] == 0.0)  # no residue left
+        if not trial % 2:  # counts: exact
+            assert np.array_equal(compiled, twin)
+        assert np.all(np.abs(compiled - twin) <= RUN_SUMS_RTOL * whole), trial

@@ -28,6 +28,9 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`held_run_sums`: a fold's held-out weights (and moments of the logits) summed per
   run (``lossgap.core.recalibrate._held_run_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly);
+* :func:`training_run_weights`: a fold's training weights per run (the whole table's
+  less its held-out rows', residues cleared), ``lossgap.core.recalibrate._held_run_sums``
+  and ``_clear_residue`` its twin, within the same tolerance;
 * :func:`pool_runs`: :class:`lossgap.core.pooling.Pooling`'s runs, the same starts, and
   their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly).
 """
@@ -421,6 +424,20 @@ def held_run_sums(run, rows, w_neg, w_pos, z, runs, moments):
             out[1, r, 1] += zb
             out[2, r, 0] += za * z[i]
             out[2, r, 1] += zb * z[i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def training_run_weights(run, rows, w_neg, w_pos, whole):
+    # lossgap.core.recalibrate._training_run_weights (its numpy path is the twin): the run
+    # sums `whole` less the held-out rows' own (summed per run first, as the twin does),
+    # and 0 where what is left is a rounding residue (at most 1e-9 of the run's weight)
+    held = held_run_sums(run, rows, w_neg, w_pos, np.empty(0), whole.shape[0], False)[0]
+    out = np.empty_like(whole)
+    for r in range(whole.shape[0]):
+        for c in range(2):
+            left = whole[r, c] - held[r, c]
+            out[r, c] = 0.0 if left <= 1e-9 * whole[r, c] else left
     return out
 
 

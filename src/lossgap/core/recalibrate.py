@@ -321,11 +321,22 @@ def fit_logistic_table(table: ScoreTable, *, intercept: bool, slope: bool = True
         fits = {}
         _LAST_FITS.update(table=table, fits=fits)
     if (intercept, slope) not in fits:
-        pooled = pool_table(table, FIT_ROWS)
         fits[intercept, slope] = fit_logistic(
-            logits_of(pooled.scores), pooled.weights, intercept=intercept, slope=slope
+            _pooled_logits(table), pool_table(table, FIT_ROWS).weights, intercept=intercept,
+            slope=slope,
         )
     return fits[intercept, slope]
+
+
+def _pooled_logits(table: ScoreTable) -> np.ndarray:
+    """:func:`logits_of` the scores of ``table`` pooled to FIT_ROWS runs, kept with the
+    latest table (its three fits and the folds' read them; the table and its logits are
+    kept as one pair, so that a thread never reads another table's)."""
+    kept = _LAST_FITS.get("logits")
+    if kept is None or kept[0] is not table:
+        kept = (table, logits_of(pool_table(table, FIT_ROWS).scores))
+        _LAST_FITS["logits"] = kept
+    return kept[1]
 
 
 def binary_map(
@@ -540,11 +551,6 @@ def _summary(
     )
 
 
-def _label_losses(prob: np.ndarray) -> np.ndarray:
-    """``(rows, 2)`` capped loss of a negative and of a positive at each probability."""
-    return np.column_stack(log_losses(prob))
-
-
 #: How far the compiled held-out totals may lie from their numpy twin, relative to the
 #: largest total's size: the same terms added in another order (the decisions' totals
 #: exactly; measured at most about 1e-15, tested).
@@ -667,12 +673,13 @@ def _binary_recalibration(
     total = table.weights.sum()
     scale = effective_scale(tally)
     decided_before = table.scores >= tally.threshold
-    losses_before = _label_losses(table.scores)
+    # each label's capped loss before the maps, as contiguous columns: gathered per fold
+    neg_before, pos_before = log_losses(table.scores)
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling, pooled_table = pooling_of(table, FIT_ROWS)
     trains = _pooled_trains(table, pooling, fold_weights, pooled_table.weights)
-    pooled_logits = logits_of(pooling.scores)
+    pooled_logits = _pooled_logits(table)
     logits = logits_of(table.scores)
     # each fold's map is scored only at the rows its held-out samples occupy (about one
     # in `folds` of a table of distinct scores): rows of weight 0 add nothing; what does
@@ -681,7 +688,7 @@ def _binary_recalibration(
         (
             rows,
             test,
-            (np.take(losses_before[:, 0], rows), np.take(losses_before[:, 1], rows)),
+            (np.take(neg_before, rows), np.take(pos_before, rows)),
             decided_before[rows],
             np.take(logits, rows),
         )
@@ -695,8 +702,11 @@ def _binary_recalibration(
     starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
     # the folds' logistic fits on their training samples pooled by label, within a proven
     # share of a standard error of the exact fits' training loss (or on `trains` as before)
-    mean_loss = float((table.weights * losses_before).sum() / total)
-    variance = float((table.weights * (losses_before - mean_loss) ** 2).sum() / total)
+    w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
+    mean_loss = float((w_neg @ neg_before + w_pos @ pos_before) / total)
+    variance = float(
+        (w_neg @ (neg_before - mean_loss) ** 2 + w_pos @ (pos_before - mean_loss) ** 2) / total
+    )
     se = np.sqrt(variance / max(total * scale, 1.0))
     budgets = [FIT_TOLERANCE * se * float(train.weights.sum()) for train in trains]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
@@ -816,12 +826,22 @@ def _pooled_trains(
     whole = pooling.weights(table.weights) if whole is None else whole
     run = _run_of_rows(pooling.starts, len(table.scores))
     return [
-        ScoreTable(
-            pooling.scores,
-            _clear_residue(whole - _held_run_sums(run, len(pooling.starts), rows, test)[0], whole),
-        )
+        ScoreTable(pooling.scores, _training_run_weights(run, rows, test, whole))
         for rows, test in held_out
     ]
+
+
+def _training_run_weights(
+    run: np.ndarray, rows: np.ndarray, held: np.ndarray, whole: np.ndarray
+) -> np.ndarray:
+    """The run sums ``whole`` less those of the weights ``held`` at ascending ``rows``
+    (:func:`_held_run_sums`), rounding residues cleared (:func:`_clear_residue`); with
+    numba in one compiled pass with no temporaries, the same doubles given the same held
+    sums (within :data:`RUN_SUMS_RTOL` of this twin)."""
+    kernels = kernel_module("bootstrap_kernels")
+    if kernels is not None:
+        return kernels.training_run_weights(run, rows, held[:, 0], held[:, 1], whole)
+    return _clear_residue(whole - _held_run_sums(run, len(whole), rows, held)[0], whole)
 
 
 def _run_of_rows(starts: np.ndarray, rows: int) -> np.ndarray:
