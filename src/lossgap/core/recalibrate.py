@@ -328,13 +328,28 @@ def fit_logistic_table(table: ScoreTable, *, intercept: bool, slope: bool = True
     return fits[intercept, slope]
 
 
+def _table_logits(table: ScoreTable) -> np.ndarray:
+    """:func:`logits_of` the scores of ``table``, kept for the latest table as a
+    ``(table, logits)`` pair (the calibration slope's check and the recalibration read
+    them)."""
+    kept = _LAST_FITS.get("table_logits")
+    if kept is None or kept[0] is not table:
+        logits = logits_of(table.scores)
+        logits.flags.writeable = False  # shared: no reader may change it
+        kept = (table, logits)
+        _LAST_FITS["table_logits"] = kept
+    return kept[1]
+
+
 def _pooled_logits(table: ScoreTable) -> np.ndarray:
     """:func:`logits_of` the scores of ``table`` pooled to FIT_ROWS runs, kept with the
     latest table (its three fits and the folds' read them; the table and its logits are
     kept as one pair, so that a thread never reads another table's)."""
     kept = _LAST_FITS.get("logits")
     if kept is None or kept[0] is not table:
-        kept = (table, logits_of(pool_table(table, FIT_ROWS).scores))
+        logits = logits_of(pool_table(table, FIT_ROWS).scores)
+        logits.flags.writeable = False  # shared: no reader may change it
+        kept = (table, logits)
         _LAST_FITS["logits"] = kept
     return kept[1]
 
@@ -680,7 +695,7 @@ def _binary_recalibration(
     pooling, pooled_table = pooling_of(table, FIT_ROWS)
     trains = _pooled_trains(table, pooling, fold_weights, pooled_table.weights)
     pooled_logits = _pooled_logits(table)
-    logits = logits_of(table.scores)
+    logits = _table_logits(table)
     # each fold's map is scored only at the rows its held-out samples occupy (about one
     # in `folds` of a table of distinct scores): rows of weight 0 add nothing; what does
     # not depend on the map is taken once per fold
@@ -931,7 +946,7 @@ def calibration_fit(tally: Tally) -> LogisticFit | None:
     a spread under MIN_LOGIT_SPREAD): a slope needs more than one prediction to tilt.
     """
     table = tally.tables[0]
-    z = logits_of(table.scores)
+    z = _table_logits(table)
     mass = row_mass(table.weights)
     centre = float(mass @ z / mass.sum())
     spread = float(np.sqrt(mass @ (z - centre) ** 2 / mass.sum()))
