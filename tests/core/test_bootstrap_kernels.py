@@ -221,3 +221,65 @@ def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(m
             assert compiled[2:4].tolist() == twin[2:4].tolist()
         worst = max(worst, float(np.abs(compiled - twin).max() / np.abs(twin).max()))
     assert 0.0 < worst <= HELD_OUT_RTOL
+
+
+def test_compiled_run_sums_equal_the_numpy_twin_within_their_tolerance(monkeypatch):
+    from lossgap.core.recalibrate import RUN_SUMS_RTOL, _held_run_sums, _run_of_rows
+
+    rng = np.random.default_rng(47)
+    worst = 0.0
+    for trial in range(200):
+        m = int(rng.integers(1, 3000))
+        logits = np.sort(rng.normal(0.0, 3.0, m))
+        starts = np.flatnonzero(np.diff(np.floor(logits / rng.uniform(0.01, 2.0)), prepend=-1))
+        starts[0] = 0
+        run = _run_of_rows(starts, m)
+        rows = np.flatnonzero(rng.uniform(size=m) < rng.uniform(0.05, 1.0))  # a fold's rows
+        held = rng.poisson(1.0, (len(rows), 2)).astype(float)
+        if trial % 2:
+            held *= rng.uniform(0.2, 2.0, held.shape)
+        for z in (None, logits):
+            monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+            compiled = _held_run_sums(run, len(starts), rows, held, z)
+            monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+            twin = _held_run_sums(run, len(starts), rows, held, z)
+            assert compiled.shape == twin.shape == (1 if z is None else 3, len(starts), 2)
+            if not trial % 2:  # counts add up exactly in any order
+                assert np.array_equal(compiled[0], twin[0])
+            # against the sum of the magnitudes added per run
+            scale = np.abs(_held_run_sums(run, len(starts), rows, np.abs(held), None))[0]
+            if z is not None:  # and of |w z|, |w| z^2
+                size = np.abs(z[rows])[:, None]
+                magnitudes = (size * np.abs(held), size * size * np.abs(held))
+                scale = np.stack(
+                    [scale] + [_held_run_sums(run, len(starts), rows, x)[0] for x in magnitudes]
+                )
+            gap = np.abs(compiled - twin)
+            assert np.all(gap <= RUN_SUMS_RTOL * scale + 1e-300), trial
+            worst = max(worst, float(np.max(gap / np.maximum(scale, 1e-300))))
+    assert 0.0 < worst <= RUN_SUMS_RTOL
+
+
+def test_compiled_training_run_weights_equal_the_numpy_twin(monkeypatch):
+    from lossgap.core.recalibrate import RUN_SUMS_RTOL, _run_of_rows, _training_run_weights
+
+    rng = np.random.default_rng(53)
+    for trial in range(100):
+        m = int(rng.integers(2, 3000))
+        starts = np.unique(np.concatenate([[0], rng.integers(1, m, int(rng.integers(0, m)))]))
+        run = _run_of_rows(starts, m)
+        weights = rng.poisson(1.0, (m, 2)).astype(float)
+        if trial % 2:
+            weights *= rng.uniform(0.2, 2.0, weights.shape)
+        rows = np.flatnonzero(rng.uniform(size=m) < 0.3)
+        rows = np.union1d(rows, np.arange(starts[1] if len(starts) > 1 else m))  # run 0 held
+        whole = np.add.reduceat(weights, starts, axis=0)
+        args = (run, rows, weights[rows], whole)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = _training_run_weights(*args)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _training_run_weights(*args)
+        assert np.all(compiled[0] == 0.0) and np.all(twin[0] == 0.0)  # no residue left
+        if not trial % 2:  # counts: exact
+            assert np.array_equal(compiled, twin)
+        assert np.all(np.abs(compiled - twin) <= RUN_SUMS_RTOL * whole), trial

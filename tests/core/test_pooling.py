@@ -17,6 +17,7 @@ from lossgap.core.pooling import (
     pooling_of,
     row_mass,
 )
+from lossgap.core.tally import ScoreTable
 from tests.helpers.data import random_binary
 
 
@@ -136,3 +137,43 @@ def test_per_sample_variances_with_scores_at_zero_and_one():
     table = Tally.from_predictions(Predictions(y, p)).tables[0]
     assert not np.isfinite(per_sample_variances(table)[0])
     assert np.isfinite(per_sample_variances(table)[1])
+
+
+def test_compiled_pooling_equals_the_numpy_twin_within_its_tolerance(monkeypatch):
+    pytest.importorskip("numba")
+    from lossgap.core.pooling import POOLED_RTOL
+
+    rng = np.random.default_rng(61)
+    worst = 0.0
+    for trial in range(120):
+        m = int(rng.integers(2, 5000))
+        scores = np.unique(rng.uniform(size=m))
+        weights = rng.poisson(rng.uniform(0.2, 3.0), (len(scores), 2)).astype(float)
+        if trial % 2:
+            weights *= rng.uniform(0.1, 3.0, weights.shape)
+        if trial % 5 == 0:
+            weights[: len(scores) // 3] = 0.0  # runs of no weight
+        if not weights.sum():
+            continue
+        table = ScoreTable(scores, weights)
+        segments = ece_bins(scores, 7) * 2 + (scores >= 0.5) if trial % 3 else None
+        rows = int(rng.integers(1, 2 * len(scores)))
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = Pooling(table, rows, segments)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = Pooling(table, rows, segments)
+        if twin.starts is None:
+            assert compiled.starts is None and compiled.scores is twin.scores
+            continue
+        assert np.array_equal(compiled.starts, twin.starts), trial  # the same runs
+        ours, theirs = compiled.weights(table.weights), twin.weights(table.weights)
+        if not trial % 2:  # counts add up exactly in any order
+            assert np.array_equal(ours, theirs)
+        mass = row_mass(theirs)
+        assert np.all(np.abs(ours - theirs) <= POOLED_RTOL * theirs), trial
+        gap = np.abs(compiled.scores - twin.scores)
+        assert np.all(gap <= POOLED_RTOL * np.abs(twin.scores) + (mass == 0)), trial
+        worst = max(worst, float(np.max(gap[mass > 0] / twin.scores[mass > 0], initial=0.0)))
+        other = weights[::-1].copy()  # other weights go through the reduceat
+        assert np.array_equal(compiled.weights(other), twin.weights(other))
+    assert 0.0 < worst <= POOLED_RTOL

@@ -124,3 +124,17 @@ def test_each_folds_training_table_pooled_from_the_whole_less_its_held_out_rows(
         else:  # counts are whole numbers: exact
             assert np.array_equal(train.weights, direct.weights)
     assert np.all(trains[0].weights[0] == 0.0)
+
+
+def test_the_latest_tables_logits_are_kept_read_only_and_never_serve_another_table():
+    from lossgap.core.pooling import pool_table
+    from lossgap.core.recalibrate import FIT_ROWS, _pooled_logits, _table_logits
+
+    first, second = _table(0), _table(1)
+    for logits, exact in ((_table_logits, lambda t: logits_of(t.scores)),
+                          (_pooled_logits, lambda t: logits_of(pool_table(t, FIT_ROWS).scores))):
+        kept = logits(first)
+        assert logits(first) is kept and not kept.flags.writeable
+        assert np.array_equal(kept, exact(first))
+        assert np.array_equal(logits(second), exact(second))  # another table: its own
+        assert np.array_equal(logits(first), exact(first))

@@ -24,7 +24,15 @@ figures to a stated tolerance (they add the same numbers in another order):
   generator (tested);
 * :func:`held_out_sums`: the recalibration's held-out totals
   (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
-  :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested).
+  :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
+* :func:`held_run_sums`: a fold's held-out weights (and moments of the logits) summed per
+  run (``lossgap.core.recalibrate._held_run_sums``, whose numpy path is its twin) within
+  :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly);
+* :func:`training_run_weights`: a fold's training weights per run (the whole table's
+  less its held-out rows', residues cleared), ``lossgap.core.recalibrate._held_run_sums``
+  and ``_clear_residue`` its twin, within the same tolerance;
+* :func:`pool_runs`: :class:`lossgap.core.pooling.Pooling`'s runs, the same starts, and
+  their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -395,3 +403,72 @@ def held_out_sums(prob, w_neg, w_pos, before_neg, before_pos, was_decided, thres
         out[5] += a * (gain_neg * gain_neg) + b * (gain_pos * gain_pos)
         out[6] += a * (neg * neg) + b * (pos * pos)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def held_run_sums(run, rows, w_neg, w_pos, z, runs, moments):
+    # lossgap.core.recalibrate._held_run_sums (its numpy path is the twin): the weights of
+    # negatives and positives at the held-out rows, and with `moments` their w z and
+    # w z^2, summed per run in one pass in row order (the twin's reduceat sums a long run
+    # pairwise): no temporaries of the fold's size.
+    out = np.zeros((3 if moments else 1, runs, 2))
+    for j in range(rows.shape[0]):
+        i = rows[j]
+        r = run[i]
+        a, b = w_neg[j], w_pos[j]
+        out[0, r, 0] += a
+        out[0, r, 1] += b
+        if moments:
+            za, zb = a * z[i], b * z[i]
+            out[1, r, 0] += za
+            out[1, r, 1] += zb
+            out[2, r, 0] += za * z[i]
+            out[2, r, 1] += zb * z[i]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def training_run_weights(run, rows, w_neg, w_pos, whole):
+    # lossgap.core.recalibrate._training_run_weights (its numpy path is the twin): the run
+    # sums `whole` less the held-out rows' own (summed per run first, as the twin does),
+    # and 0 where what is left is a rounding residue (at most 1e-9 of the run's weight)
+    held = held_run_sums(run, rows, w_neg, w_pos, np.empty(0), whole.shape[0], False)[0]
+    out = np.empty_like(whole)
+    for r in range(whole.shape[0]):
+        for c in range(2):
+            left = whole[r, c] - held[r, c]
+            out[r, c] = 0.0 if left <= 1e-9 * whole[r, c] else left
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def pool_runs(scores, w_neg, w_pos, weight_sum, max_rows, segments, segmented):
+    # lossgap.core.pooling.Pooling's runs (its numpy path is the twin): a run begins where
+    # the row's share of the weight before it, (cumsum - total) / sum * max_rows capped at
+    # max_rows - 1 and truncated, changes (the cumulative sum in the same order, the same
+    # doubles), or where the segment changes; then each run's weight, weighted score sum and
+    # negatives and positives, summed in row order (the twin's reduceat sums a long run
+    # pairwise). One pass, no temporaries of the table's size but the outputs.
+    m = scores.shape[0]
+    starts = np.empty(m, np.int64)
+    # mass, score * mass, negatives, positives; rows set as their runs begin, so that only
+    # the runs' pages are touched (not m)
+    sums = np.empty((m, 4))
+    runs = 0
+    running = 0.0
+    last = -1
+    for i in range(m):
+        total = w_neg[i] + w_pos[i]
+        running += total
+        key = np.int64(min((running - total) / weight_sum * max_rows, max_rows - 1))
+        if key != last or (segmented and i > 0 and segments[i] != segments[i - 1]):
+            starts[runs] = i
+            sums[runs] = 0.0
+            runs += 1
+            last = key
+        r = runs - 1
+        sums[r, 0] += total
+        sums[r, 1] += scores[i] * total
+        sums[r, 2] += w_neg[i]
+        sums[r, 3] += w_pos[i]
+    return starts[:runs].copy(), sums[:runs].copy()

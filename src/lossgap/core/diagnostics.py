@@ -16,7 +16,7 @@ counts (weights times ``n_eff / sum w``, Kish), so no test depends on the weight
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.special import bdtr, ndtr, ndtri, pdtrc
@@ -73,6 +73,42 @@ def class_columns(tally: Tally) -> list[tuple[np.ndarray, np.ndarray, np.ndarray
     return [(t.scores, *t.weights.T) for t in tally.tables]
 
 
+class LossColumn(NamedTuple):
+    """A class column of :func:`class_columns` with what the diagnostics read of it."""
+
+    prob: np.ndarray
+    w_other: np.ndarray
+    w_class: np.ndarray
+    #: ``-log(max(prob, 1e-15))``: the capped log loss of the class where it is true
+    loss: np.ndarray
+    #: ``prob`` at most ``1 - CONFIDENT_LEVEL`` (:func:`at_most`): a confident error there
+    confident: np.ndarray
+    #: the rows where the class has weight (``w_class > 0``), ascending
+    kept: np.ndarray
+
+    def cells(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (one per row of the column) at its rows of weight."""
+        return np.take(values, self.kept)
+
+
+def loss_columns(tally: Tally) -> list[LossColumn]:
+    """:func:`class_columns` with each column's capped losses and confident-error cells,
+    taken once for every diagnostic (each took its own logarithms and roundings: half of
+    :func:`diagnose` at 1e5 distinct scores)."""
+    cut = at_most(CONFIDENT_LEVEL)
+    return [
+        LossColumn(
+            prob,
+            w_other,
+            w_class,
+            -np.log(np.maximum(prob, CLIP_EPS)),
+            np.round(prob, 12) <= cut,
+            np.flatnonzero(w_class > 0),
+        )
+        for prob, w_other, w_class in class_columns(tally)
+    ]
+
+
 def true_class_cells(tally: Tally) -> tuple[np.ndarray, np.ndarray]:
     """(probability of the true class, weight) for every non-empty table cell."""
     columns = class_columns(tally)
@@ -82,19 +118,23 @@ def true_class_cells(tally: Tally) -> tuple[np.ndarray, np.ndarray]:
     return prob[keep], weight[keep]
 
 
-def errors_beyond_calibration(tally: Tally, level: float) -> tuple[float, float, float]:
+def errors_beyond_calibration(
+    tally: Tally, level: float, columns: list[LossColumn] | None = None
+) -> tuple[float, float, float]:
     """Observed and calibration-expected weight of errors with true-class probability <= 1 - level.
 
     If the model is calibrated, a class given probability ``q`` is the true one with
     probability ``q``; summed over every class column at ``q <= 1 - level`` this is the
     expected weight of such errors. The p-value is the Poisson chance of seeing at least the
-    observed count.
+    observed count. ``columns``: :func:`loss_columns`, when known and ``level`` is
+    ``CONFIDENT_LEVEL`` (its confident cells).
     """
     observed = expected = 0.0
     cut = at_most(level)
-    for prob, w_other, w_class in class_columns(tally):
+    known = columns if level == CONFIDENT_LEVEL else None
+    for c, (prob, w_other, w_class) in enumerate(class_columns(tally)):
         # the same rounding on both sides: 1 - 0.9 computed for a binary negative is 0.1
-        low = np.round(prob, 12) <= cut
+        low = np.round(prob, 12) <= cut if known is None else known[c].confident
         observed += float(w_class[low].sum())
         expected += float(((w_other + w_class) * prob)[low].sum())
     scale = effective_scale(tally)
@@ -104,13 +144,16 @@ def errors_beyond_calibration(tally: Tally, level: float) -> tuple[float, float,
     return observed, expected, p_value
 
 
-def loss_concentration(prob: np.ndarray, weight: np.ndarray) -> LossConcentration:
+def loss_concentration(
+    prob: np.ndarray, weight: np.ndarray, loss: np.ndarray | None = None
+) -> LossConcentration:
     """Share of samples (worst first) that carries half the loss, and the whole curve.
 
     Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones
-    (reported on their own by ``infinite_loss``) still rank first without swallowing the total.
+    (reported on their own by ``infinite_loss``) still rank first without swallowing the
+    total. ``loss``: those capped losses, when known.
     """
-    loss = -np.log(np.maximum(prob, CLIP_EPS))
+    loss = -np.log(np.maximum(prob, CLIP_EPS)) if loss is None else loss
     order = np.argsort(-loss, kind="stable")
     loss, weight = loss[order], weight[order]
     carried = np.cumsum(loss * weight)
@@ -134,10 +177,15 @@ def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
     if tally.task != "binary":
         return None
     table = tally.tables[0]
-    near = np.abs(table.scores - tally.threshold) <= THRESHOLD_BAND
-    decided = table.scores >= tally.threshold
-    right = table.weights[near & decided, 1].sum() + table.weights[near & ~decided, 0].sum()
-    count = table.weights[near].sum()  # gathered once: a boolean row gather costs 2 ms at 1e6
+    # the scores ascend, so the band (|score - threshold| <= THRESHOLD_BAND, with the
+    # difference rounded as it is computed) and its decided part are slices; each column's
+    # slice copied, as a gather copies it, to be summed in the same order
+    offset = table.scores - tally.threshold
+    low = int(np.searchsorted(offset, -THRESHOLD_BAND, side="left"))
+    high = int(np.searchsorted(offset, THRESHOLD_BAND, side="right"))
+    cut = min(max(int(np.searchsorted(table.scores, tally.threshold, side="left")), low), high)
+    right = table.weights[cut:high, 1].copy().sum() + table.weights[low:cut, 0].copy().sum()
+    count = table.weights[low:high].copy().sum()
     wrong = count - right
     return ThresholdBand(
         band=THRESHOLD_BAND,
@@ -164,22 +212,24 @@ def _mean_and_se(values: np.ndarray, weight: np.ndarray, n_eff: float) -> tuple[
     return mean, float(np.sqrt(variance / max(n_eff - 1.0, 1.0)))
 
 
-def loss_against_baseline(tally: Tally, confidence: float) -> LossAgainstBaseline:
+def loss_against_baseline(
+    tally: Tally, confidence: float, columns: list[LossColumn] | None = None
+) -> LossAgainstBaseline:
     """Paired difference of each sample's log loss and the no-skill loss of its class.
 
     The no-skill forecast gives every sample the base rates, so a sample of class ``c``
     costs ``-log(share_c)``; the difference per sample is paired, and its mean has a normal
     interval with Kish's effective count. Capped losses (34.54 nats at most).
+    ``columns``: :func:`loss_columns`, when known.
     """
     shares = tally.class_weight / tally.weight
     values, weights = [], []
-    for c, (prob, _, w_class) in enumerate(class_columns(tally)):
-        keep = w_class > 0
-        if not keep.any():  # a class named but absent: no sample pays its baseline loss
+    columns = loss_columns(tally) if columns is None else columns
+    for c, column in enumerate(columns):
+        if not len(column.kept):  # a class named but absent: no sample pays its baseline loss
             continue
-        loss = -np.log(np.maximum(prob[keep], CLIP_EPS))
-        values.append(loss + np.log(shares[c]))
-        weights.append(w_class[keep])
+        values.append(column.cells(column.loss) + np.log(shares[c]))
+        weights.append(column.cells(column.w_class))
     n_eff = tally.weight * effective_scale(tally)
     mean, se = _mean_and_se(np.concatenate(values), np.concatenate(weights), n_eff)
     half = float(ndtri(0.5 + confidence / 2)) * se
@@ -188,11 +238,13 @@ def loss_against_baseline(tally: Tally, confidence: float) -> LossAgainstBaselin
         se=se,
         ci_low=mean - half,
         ci_high=mean + half,
-        **loss_if_calibrated(tally),
+        **loss_if_calibrated(tally, columns),
     )
 
 
-def loss_if_calibrated(tally: Tally) -> dict[str, float]:
+def loss_if_calibrated(
+    tally: Tally, columns: list[LossColumn] | None = None
+) -> dict[str, float]:
     """The log loss labels drawn from the model's own probabilities would give, and how
     surprising the observed loss is against it.
 
@@ -200,13 +252,12 @@ def loss_if_calibrated(tally: Tally) -> dict[str, float]:
     variance ``p (1 - p) logit(p)^2``; multiclass uses ``sum_c p_c log(p_c)^2``, an upper
     bound (the rows' joint is not in the Tally), so the test errs towards silence. The
     p-value is the normal upper tail of the observed mean loss (capped losses), with Kish's
-    effective count.
+    effective count. ``columns``: :func:`loss_columns`, when known.
     """
     expected = second = 0.0
     observed = 0.0
-    for prob, w_other, w_class in class_columns(tally):
+    for prob, w_other, w_class, loss, *_ in loss_columns(tally) if columns is None else columns:
         mass = w_other + w_class
-        loss = -np.log(np.maximum(prob, CLIP_EPS))
         expected += float(mass @ (prob * loss))
         second += float(mass @ (prob * loss * loss))
         observed += float(w_class @ loss)
@@ -355,14 +406,21 @@ def diagnose(
 ) -> Diagnostics:
     """The diagnostics section of an Evaluation (``seed`` and ``labels`` as for
     :func:`calibrated_concentration`)."""
-    prob, weight = true_class_cells(tally)
-    # capped losses: shares stay meaningful when some loss is infinite
-    loss = weight * -np.log(np.maximum(prob, CLIP_EPS))
+    # each class column's capped losses and confident cells, for every diagnostic below
+    columns = loss_columns(tally)
+
+    def cells(field: str) -> np.ndarray:
+        return np.concatenate([c.cells(getattr(c, field)) for c in columns])
+
+    # the true-class cells (:func:`true_class_cells`) and their capped losses: shares stay
+    # meaningful when some loss is infinite
+    prob, weight, capped = cells("prob"), cells("w_class"), cells("loss")
+    loss = weight * capped
     total_loss = float(loss.sum())
-    confident_loss = float(loss[np.round(prob, 12) <= at_most(CONFIDENT_LEVEL)].sum())
-    observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL)
+    confident_loss = float(loss[cells("confident")].sum())
+    observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL, columns)
     shares = tally.class_weight / tally.weight
-    concentration = loss_concentration(prob, weight)
+    concentration = loss_concentration(prob, weight, capped)
     concentration = replace(concentration, calibrated=calibrated_concentration(tally, seed, labels))
     return Diagnostics(
         majority_accuracy=float(shares.max()),
@@ -378,7 +436,7 @@ def diagnose(
             ids=_ids_below(tally, CONFIDENT_LEVEL),
         ),
         loss_concentration=concentration,
-        loss_against_baseline=loss_against_baseline(tally, confidence),
+        loss_against_baseline=loss_against_baseline(tally, confidence, columns),
         accuracy_against_majority=accuracy_against_majority(tally),
         calibration_in_the_large=calibration_in_the_large(tally),
         threshold_band=_threshold_band(tally, accuracy),

@@ -1,0 +1,53 @@
+"""The binary diagnostics read from shared columns and slices: the same numbers as the
+per-diagnostic logarithms and boolean gathers they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lossgap import Predictions, Tally
+from lossgap.core.diagnostics import THRESHOLD_BAND, _threshold_band, loss_columns
+
+
+def _masked_band(tally: Tally) -> tuple[float, float]:
+    """The band's weight and its correct decisions by boolean gathers (the former code)."""
+    table = tally.tables[0]
+    near = np.abs(table.scores - tally.threshold) <= THRESHOLD_BAND
+    decided = table.scores >= tally.threshold
+    right = table.weights[near & decided, 1].sum() + table.weights[near & ~decided, 0].sum()
+    return float(table.weights[near].sum()), float(right)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_threshold_band_slices_equal_the_boolean_gathers(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 3000))
+    threshold = [0.5, 0.3, 0.9, 0.05][seed % 4]
+    p = rng.uniform(0.0, 1.0, n)
+    # scores on the band's edges and on the threshold, as they round
+    edges = threshold + np.array([-THRESHOLD_BAND, 0.0, THRESHOLD_BAND])
+    edges = np.concatenate([edges, np.nextafter(edges, 0.0), np.nextafter(edges, 1.0)])
+    p[: len(edges)] = np.clip(edges, 0.0, 1.0)[: min(n, len(edges))]
+    if seed % 3 == 1:
+        p = np.round(p, 2)  # ties
+    if seed % 6 == 5:
+        p = np.full(n, threshold)  # every score in the band
+    y = (rng.uniform(size=n) < p).astype(int)
+    weight = rng.uniform(0.1, 3.0, n) if seed % 2 else None
+    tally = Tally.from_predictions(Predictions(y, p, sample_weight=weight, threshold=threshold))
+    band = _threshold_band(tally, 0.5)
+    count, right = _masked_band(tally)
+    assert band is not None
+    assert band.count == count and band.correct == right  # the same doubles
+
+
+def test_loss_columns_are_each_columns_capped_losses_and_confident_cells():
+    p = np.array([0.0, 0.05, 0.1, 0.5, 0.9, 0.95, 1.0])
+    y = np.array([0, 1, 1, 0, 0, 1, 1])
+    negatives, positives = loss_columns(Tally.from_predictions(Predictions(y, p)))
+    assert np.array_equal(positives.loss, -np.log(np.maximum(p, 1e-15)))
+    assert np.array_equal(negatives.loss, -np.log(np.maximum(1.0 - p, 1e-15)))
+    assert positives.confident.tolist() == [True, True, True, False, False, False, False]
+    assert negatives.confident.tolist() == [False, False, False, False, True, True, True]
+    assert positives.kept.tolist() == [1, 2, 5, 6] and negatives.kept.tolist() == [0, 3, 4]
