@@ -19,9 +19,10 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
   (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
   and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
-* :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows` for means below
-  :data:`lossgap.core.bootstrap.SMALL_POISSON_MEAN`, the same draws from the same
-  generator (tested);
+* :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows`, the same draws
+  from the same generator (tested);
+* :func:`binomial_rows`: :func:`lossgap.core.bootstrap.binomial_rows`, the same draws
+  from the same generator (tested);
 * :func:`held_out_sums`: the recalibration's held-out totals
   (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested).
@@ -348,28 +349,155 @@ def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter):
     return a, b, loss, h00, h01, h11
 
 
+#: numpy's coefficients of ``random_loggam`` (Stirling's series of log Gamma).
+_LOGGAM = np.array([
+    8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+    -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+    6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+    -1.39243221690590e+00,
+])
+
+
+@numba.njit(cache=True, nogil=True)
+def _loggam(x):
+    # numpy's random_loggam(x) (distributions.c), the same operations in the same order
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = int(7.0 - x) if x < 7.0 else 0
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += _LOGGAM[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * math.log(x0) - x0
+    for _ in range(n):
+        gl -= math.log(x0 - 1.0)
+        x0 -= 1.0
+    return gl
+
+
 @numba.njit(cache=True, nogil=True)
 def poisson_rows(rng, counts, replicates):
-    # lossgap.core.bootstrap.poisson_rows (its numpy twin) for means below
-    # SMALL_POISSON_MEAN: Poisson draws with mean `counts`, row after row, each row's
-    # units with a count in order, as numpy draws them. Below a mean of 10 numpy
-    # multiplies uniforms until their product falls to exp(-mean) (Knuth's method),
-    # computing exp(-mean) at every draw: here once per unit, the same double (both call
-    # the C library's exp), and the uniforms read from the same bit generator in the same
-    # order: the same numbers and the generator left in the same state (tested).
+    # lossgap.core.bootstrap.poisson_rows (its numpy twin): Poisson draws with mean
+    # `counts`, row after row, each row's units with a count in order, as numpy draws
+    # them, by numpy's two methods. Below a mean of 10 it multiplies uniforms until their
+    # product falls to exp(-mean) (Knuth's method), computing exp(-mean) at every draw;
+    # from 10 on, Hormann's transformed rejection (PTRS), computing its constants (a square
+    # root, two logarithms, two divisions) at every draw. Here each unit's constants are
+    # computed once, the same doubles (both call the C library's exp, log and sqrt), and
+    # the uniforms read from the same bit generator in the same order: the same numbers
+    # and the generator left in the same state (tested). numba's own Generator.poisson
+    # truncates PTRS's candidate where numpy floors it (a candidate in (-1, 0) is then
+    # accepted as 0, where numpy rejects it), so it is not used.
     live = np.flatnonzero(counts)
-    floor = np.empty(live.shape[0])
+    # per unit: exp(-mean) below 10; else log(mean), a, b, log(1 / alpha), v_r
+    const = np.empty((live.shape[0], 5))
     for k in range(live.shape[0]):
-        floor[k] = math.exp(-counts[live[k]])
+        lam = counts[live[k]]
+        if lam < 10.0:
+            const[k, 0] = math.exp(-lam)
+        else:
+            b = 0.931 + 2.53 * math.sqrt(lam)
+            const[k, 0] = math.log(lam)
+            const[k, 1] = -0.059 + 0.02483 * b
+            const[k, 2] = b
+            const[k, 3] = math.log(1.1239 + 1.1328 / (b - 3.4))
+            const[k, 4] = 0.9277 - 3.6224 / (b - 2)
     out = np.zeros((replicates, counts.shape[0]))
     for r in range(replicates):
         for k in range(live.shape[0]):
-            draws = 0
-            product = rng.random()
-            while product > floor[k]:
-                draws += 1
-                product *= rng.random()
-            out[r, live[k]] = draws
+            lam = counts[live[k]]
+            if lam < 10.0:
+                draws = 0
+                product = rng.random()
+                while product > const[k, 0]:
+                    draws += 1
+                    product *= rng.random()
+                out[r, live[k]] = draws
+                continue
+            loglam, a, b = const[k, 0], const[k, 1], const[k, 2]
+            log_invalpha, vr = const[k, 3], const[k, 4]
+            while True:
+                u = rng.random() - 0.5
+                v = rng.random()
+                us = 0.5 - abs(u)
+                draw = math.floor((2 * a / us + b) * u + lam + 0.43)
+                if us >= 0.07 and v <= vr:
+                    break
+                if draw < 0 or (us < 0.013 and v > us):
+                    continue
+                if (math.log(v) + log_invalpha - math.log(a / (us * us) + b)) <= (
+                    -lam + draw * loglam - _loggam(draw + 1.0)
+                ):
+                    break
+            out[r, live[k]] = draw
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def binomial_rows(rng, counts, p, replicates):
+    # lossgap.core.bootstrap.binomial_rows (its numpy twin): rng.binomial(counts, p,
+    # size=(replicates, units)), row after row, as numpy draws them. numpy inverts the
+    # distribution when the mean of the rarer outcome, n min(p, 1 - p), is at most 30
+    # (one uniform, less each probability P(X = x) in turn until it falls below one; a
+    # draw past the bound n p + 10 sd starts again), computing P(X = 0) = q^n (a log and
+    # an exp) at every draw and each next P(X = x) by a multiplication and a division
+    # that waits on the last. Here each unit's probabilities are computed once, by the
+    # same operations (the same doubles), and each draw subtracts them from the table;
+    # above 30, numba's Generator.binomial, numba's port of numpy's BTPE (the same
+    # numbers, tested). The uniforms come from the same bit generator in the same order:
+    # the same numbers and the generator left in the same state (tested).
+    m = counts.shape[0]
+    # each unit's kind: 0 none (n = 0 or p = 0), 1 inverted on p, 2 on 1 - p (n - X), 3 BTPE
+    kind = np.zeros(m, dtype=np.int8)
+    start = np.zeros(m + 1, dtype=np.int64)
+    for j in range(m):
+        n, pj = counts[j], p[j]
+        size = 0
+        if n != 0 and pj != 0.0:
+            rare = pj if pj <= 0.5 else 1.0 - pj
+            if rare * n <= 30.0:
+                kind[j] = 1 if pj <= 0.5 else 2
+                q = 1.0 - rare
+                mean = n * rare
+                size = int(min(n, mean + 10.0 * np.sqrt(mean * q + 1))) + 1
+            else:
+                kind[j] = 3
+        start[j + 1] = start[j] + size
+    table = np.empty(start[m])
+    for j in range(m):
+        if kind[j] == 1 or kind[j] == 2:
+            n = counts[j]
+            rare = p[j] if kind[j] == 1 else 1.0 - p[j]
+            q = 1.0 - rare
+            px = np.exp(n * np.log(q))
+            table[start[j]] = px
+            for x in range(1, start[j + 1] - start[j]):
+                px = ((n - x + 1) * rare * px) / (x * q)
+                table[start[j] + x] = px
+    out = np.empty((replicates, m), dtype=np.int64)
+    for r in range(replicates):
+        for j in range(m):
+            if kind[j] == 0:
+                out[r, j] = 0
+            elif kind[j] == 3:
+                out[r, j] = rng.binomial(counts[j], p[j])
+            else:
+                first, bound = start[j], start[j + 1] - start[j] - 1
+                x = 0
+                px = table[first]
+                u = rng.random()
+                while u > px:
+                    x += 1
+                    if x > bound:
+                        x = 0
+                        px = table[first]
+                        u = rng.random()
+                    else:
+                        u -= px
+                        px = table[first + x]
+                out[r, j] = x if kind[j] == 1 else counts[j] - x
     return out
 
 
