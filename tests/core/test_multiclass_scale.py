@@ -352,9 +352,10 @@ def test_the_radix_argsort_is_numpys_stable_argsort():
     for n, high in ((100_000, 2**64 - 1), (5_000, 3), (1, 10), (0, 10)):
         keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
         keys[: n // 3] = keys[n // 3 : 2 * (n // 3)]  # equal keys keep their row order
-        order = np.empty(n, dtype=np.int64)
-        kernels.stable_argsort(keys, order)
+        order, ordered = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.uint64)
+        kernels.stable_argsort(keys, order, ordered)
         assert np.array_equal(order, np.argsort(keys, kind="stable"))
+        assert np.array_equal(ordered, keys[order])
 
 
 def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch):
@@ -370,3 +371,29 @@ def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch)
     compiled = content_order(pred)
     monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
     assert np.array_equal(compiled, content_order(pred))
+
+
+@pytest.mark.parametrize("k", [3, 6, 40])
+def test_the_kernels_predicted_class_is_numpys_argmax(k, monkeypatch):
+    import lossgap.core.predictions as predictions
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(21)
+    prob = rng.dirichlet(np.ones(k), 5_000)
+    counts = rng.integers(0, 3, (300, k))
+    counts[:, 0] += 1
+    prob[:300] = counts / counts.sum(axis=1, keepdims=True)  # ties, some at the top
+    prob[300:400] = 0.0
+    prob[300:400, [0, -1]] = 0.5  # the first and the last class tie
+    prob[400:500] = 1.0 / k  # every class ties
+    prob[500:600, -1] = 1.0
+    prob[500:600, :-1] = 0.0  # the last class alone
+    y = rng.integers(0, k, len(prob))
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = Predictions(y, prob).predicted()
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    pred = Predictions(y, prob)
+    expected = pred.predicted()
+    assert np.array_equal(expected, np.argmax(pred.prob, axis=1))
+    assert compiled.dtype == expected.dtype
+    assert np.array_equal(compiled, expected)

@@ -684,7 +684,13 @@ class Predictions:
             return (self.prob >= self.threshold).astype(np.int64)
         decided = self.__dict__.get("_argmax")
         if decided is None or len(decided) != len(self.y):
-            decided = self._argmax = np.argmax(self.prob, axis=1)
+            kernels = multiclass_kernels(self.prob)
+            if kernels is None:
+                decided = np.argmax(self.prob, axis=1)
+            else:  # the same indices, in one pass along the rows
+                decided = np.empty(len(self.prob), dtype=np.int64)
+                kernels.row_argmax(self.prob, decided)
+            self._argmax = decided
         return decided
 
     # -- construction helpers -------------------------------------------------------------

@@ -111,10 +111,12 @@ def content_order(pred: Predictions) -> np.ndarray:
     kernels = multiclass_kernels(pred.prob)
     if kernels is None:
         order = np.argsort(key, kind="stable")
-    else:  # the same order, by a radix sort (35 against 85 ms at 10^6 rows)
+        ordered = key[order]
+    else:  # the same order, by a radix sort (35 against 85 ms at 10^6 rows), which carries
+        # the keys along: no gather of them
         order = np.empty(len(key), dtype=np.int64)
-        kernels.stable_argsort(key, order)
-    ordered = key[order]
+        ordered = np.empty_like(key)
+        kernels.stable_argsort(key, order, ordered)
     tied = np.flatnonzero(ordered[1:] == ordered[:-1])
     if not len(tied):
         return order
