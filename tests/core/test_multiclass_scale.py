@@ -325,6 +325,35 @@ def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
     assert neg.flags.f_contiguous and pos.flags.f_contiguous
 
 
+@pytest.mark.parametrize("cells", [1, 5_000, 1 << 22])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_compiled_column_weights_are_each_columns_own(cells, weighted, monkeypatch):
+    # every column's weights in one compiled pass (in groups of at most `cells`) against
+    # each column's sparse products: the same doubles, in the same column order
+    from lossgap.core import bootstrap
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(bootstrap, "_WEIGHT_CELLS", cells)
+    rng = np.random.default_rng(23)
+    y, prob, _ = _softmax_data(24, 3_000, 4)
+    prob = np.round(prob, 3)  # ties: several units per score
+    columns = [bootstrap._column(prob[:, c], y == c, (100, 5_000, 40, 7)[c]) for c in range(4)]
+    columns.append(bootstrap._column(prob.max(axis=1), prob.argmax(axis=1) == y, 300))
+    rep = rng.poisson(1.0, (40, 3_000)).astype(float)
+    if weighted:
+        rep *= rng.uniform(0.2, 2.0, 3_000)
+    rep_t = np.ascontiguousarray(rep.T)
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    compiled = list(bootstrap._columns_weights_t(columns, rep_t))
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    plain = list(bootstrap._columns_weights_t(columns, rep_t))
+    assert len(compiled) == len(plain) == len(columns)
+    for (neg, pos), (want_neg, want_pos), column in zip(compiled, plain, columns, strict=True):
+        assert np.array_equal(neg, want_neg) and np.array_equal(pos, want_pos)
+        assert neg.shape == (40, len(column.scores))
+        assert neg.flags.f_contiguous and pos.flags.f_contiguous
+
+
 @pytest.mark.parametrize("rows", [1, 7, 8192])
 def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
     # rows._key against its definition: each content column's bit patterns times its

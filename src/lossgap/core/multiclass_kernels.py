@@ -16,7 +16,10 @@ cells; each has a numpy twin in the module that calls it (tested against it):
 * :func:`stable_argsort`: ``np.argsort(keys, kind="stable")`` of the content order's keys
   (:func:`lossgap.core.rows.content_order`), the same order, and the keys in it;
 * :func:`row_argmax`: ``np.argmax(prob, axis=1)`` of
-  :meth:`lossgap.core.predictions.Predictions.predicted`, the same indices.
+  :meth:`lossgap.core.predictions.Predictions.predicted`, the same indices;
+* :func:`column_weights`: the bootstrap's class-column weights
+  (:func:`lossgap.core.bootstrap._columns_weights_t`, whose numpy twin is
+  ``_Column.weights_t``), the same doubles.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -282,6 +285,27 @@ def row_argmax(prob, out):  # pragma: no cover
             if v > largest:
                 best, largest = j, v
         out[i] = best
+
+
+@numba.njit(nogil=True, cache=True)
+def column_weights(replicate_t, rows, positive, every, of_class):  # pragma: no cover
+    # lossgap.core.bootstrap._columns_weights_t: each unit's replicate weights (a row of
+    # replicate_t, (units, replicates)) added to its row of every column (rows: (columns,
+    # units)) in every (columns, rows, replicates), and to of_class where the unit is of
+    # the column's class (positive: (columns, units)), the units in order: each row's sum
+    # adds its units in the order the sparse products add them (the same doubles)
+    units, replicates = replicate_t.shape
+    for u in range(units):
+        weight = replicate_t[u]
+        for c in range(rows.shape[0]):
+            row = rows[c, u]
+            total = every[c, row]
+            for j in range(replicates):
+                total[j] += weight[j]
+            if positive[c, u]:
+                own = of_class[c, row]
+                for j in range(replicates):
+                    own[j] += weight[j]
 
 
 #: Bits of the key each radix pass orders by, and the passes that cover 64-bit keys: 256
