@@ -300,8 +300,9 @@ def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) 
     compiled loop: numpy's two methods (multiplied uniforms below a mean of 10,
     transformed rejection from 10 on), the same numbers from the same generator (tested),
     each unit's constants (``exp(-mean)``; a square root, two logarithms and two
-    divisions) taken once instead of at every draw: 200 replicates of 10,000 cells of
-    mean 200 in 15 instead of 55 ms.
+    divisions) taken once instead of at every draw, and the log Gamma of each draw the
+    rejection tests kept: 200 replicates of 10,000 cells of means 50 to 300 in 33 instead
+    of 55 ms.
     """
     compiled = len(counts) and 0.0 <= counts.min() <= counts.max() < LARGEST_COMPILED_MEAN
     kernels = kernel_module("bootstrap_kernels") if compiled else None

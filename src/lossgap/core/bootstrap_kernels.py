@@ -358,6 +358,10 @@ _LOGGAM = np.array([
 ])
 
 
+#: Draws whose log Gamma :func:`poisson_rows` keeps (the others computed at each use).
+_LOGGAM_KEPT = 1 << 16
+
+
 @numba.njit(cache=True, nogil=True)
 def _loggam(x):
     # numpy's random_loggam(x) (distributions.c), the same operations in the same order
@@ -393,6 +397,10 @@ def poisson_rows(rng, counts, replicates):
     live = np.flatnonzero(counts)
     # per unit: exp(-mean) below 10; else log(mean), a, b, log(1 / alpha), v_r
     const = np.empty((live.shape[0], 5))
+    # log Gamma(draw + 1) of the draws the rejection's slow path tests (about a third of
+    # them), each computed at its first use and kept: the same doubles, a lookup after
+    most = counts.max() if counts.shape[0] else 0.0
+    loggam = np.full(min(_LOGGAM_KEPT, int(2.0 * most) + 100) if most >= 10.0 else 0, np.nan)
     for k in range(live.shape[0]):
         lam = counts[live[k]]
         if lam < 10.0:
@@ -427,8 +435,14 @@ def poisson_rows(rng, counts, replicates):
                     break
                 if draw < 0 or (us < 0.013 and v > us):
                     continue
+                if draw < loggam.shape[0]:
+                    if np.isnan(loggam[draw]):
+                        loggam[draw] = _loggam(draw + 1.0)
+                    log_gamma = loggam[draw]
+                else:
+                    log_gamma = _loggam(draw + 1.0)
                 if (math.log(v) + log_invalpha - math.log(a / (us * us) + b)) <= (
-                    -lam + draw * loglam - _loggam(draw + 1.0)
+                    -lam + draw * loglam - log_gamma
                 ):
                     break
             out[r, live[k]] = draw
