@@ -261,6 +261,54 @@ def test_compiled_binomial_rows_in_bulk(monkeypatch):
     assert ours.bit_generator.state == theirs.bit_generator.state
 
 
+def test_compiled_binomial_rows_by_btpe_in_bulk():
+    # two million draws by BTPE, 100 to 10^7 trials at probabilities on both sides of 1/2:
+    # every case of its rejection (the triangle, parallelograms, tails, the recursion and
+    # the squeezes on log v)
+    from lossgap.core.bootstrap import binomial_rows
+
+    counts = np.geomspace(100, 1e7, 2_000).astype(np.int64)
+    p = np.resize(np.array([0.05, 0.2, 0.35, 0.5, 0.7, 0.93]), len(counts))
+    ours = np.random.default_rng(13)
+    drawn = binomial_rows(ours, counts, p, 1_000)
+    theirs = np.random.default_rng(13)
+    assert np.array_equal(drawn, theirs.binomial(counts, p, size=(1_000, len(counts))))
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_btpes_last_test_is_numbas_for_this_numpy():
+    # the Stirling test of BTPE's case 52 moves the acceptance by about 1e-9, too little
+    # for draws to show: against numba's port (which follows the numpy it runs with)
+    import numba
+
+    distributions = pytest.importorskip("numba.np.random.distributions")
+    theirs = getattr(distributions, "_binomial_btpe_squeeze", None)
+    if theirs is None:
+        pytest.skip("numba's port has no separate Stirling test")
+    from lossgap.core.bootstrap_kernels import _btpe_rejects
+
+    @numba.njit
+    def both(big_a, xm, m, n, y, r, q):
+        return _btpe_rejects(big_a, xm, m, n, y, r, q), theirs(big_a, xm, m, n, y, r, q)
+
+    rng = np.random.default_rng(29)
+    for _ in range(2_000):
+        n = int(rng.integers(50, 10**7))
+        r = float(rng.uniform(0.01, 0.5))
+        q = 1.0 - r
+        m = int(np.floor(n * r + r))
+        y = int(np.clip(m + rng.normal(0, 3 * np.sqrt(n * r * q)), 0, n))
+        xm = m + 0.5
+        # the acceptance threshold itself, and values a hair either side of it
+        centre = (
+            xm * np.log((m + 1) / (y + 1)) + (n - m + 0.5) * np.log((n + 1 - m) / (n - y + 1))
+            + (y - m) * np.log((n - y + 1) * r / ((y + 1) * q))
+        )
+        for big_a in (centre, np.nextafter(centre, -np.inf), centre + 1e-6, centre - 1e-6):
+            ours, numbas = both(big_a, xm, m, n, y, r, q)
+            assert ours == numbas, (n, r, y, big_a)
+
+
 def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
     from lossgap.core.decompose import log_losses
     from lossgap.core.recalibrate import HELD_OUT_RTOL, _held_out_sums
