@@ -354,13 +354,20 @@ def test_the_compiled_column_weights_are_each_columns_own(cells, weighted, monke
         assert neg.flags.f_contiguous and pos.flags.f_contiguous
 
 
-@pytest.mark.parametrize("rows", [1, 7, 8192])
+@pytest.mark.parametrize("rows", [1, 7, 8192, "compiled"])
 def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
     # rows._key against its definition: each content column's bit patterns times its
-    # multiplier, added column by column modulo 2**64 (probabilities, logits, binary)
+    # multiplier, added column by column modulo 2**64 (probabilities, logits, binary), by
+    # blocks of rows or in the compiled pass
+    import lossgap.core.predictions as predictions
     from lossgap.core import rows as module
 
-    monkeypatch.setattr(module, "KEY_ROWS", rows)
+    if rows == "compiled":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    else:
+        monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+        monkeypatch.setattr(module, "KEY_ROWS", rows)
     y, prob, w = _softmax_data(18, 3_001, 5, weighted=True)
     prob[:3] = [0.0, -0.0, 0.5, 0.25, 0.25]  # -0.0 and 0.0 are one value
     for pred in (

@@ -17,6 +17,8 @@ cells; each has a numpy twin in the module that calls it (tested against it):
   (:func:`lossgap.core.rows.content_order`), the same order, and the keys in it;
 * :func:`row_argmax`: ``np.argmax(prob, axis=1)`` of
   :meth:`lossgap.core.predictions.Predictions.predicted`, the same indices;
+* :func:`add_row_keys`: :func:`lossgap.core.rows._key`'s sums of a block of bit
+  patterns, the same keys (modular sums);
 * :func:`column_weights`: the bootstrap's class-column weights
   (:func:`lossgap.core.bootstrap._columns_weights_t`, whose numpy twin is
   ``_Column.weights_t``), the same doubles.
@@ -306,6 +308,25 @@ def column_weights(replicate_t, rows, positive, every, of_class):  # pragma: no 
                 own = of_class[c, row]
                 for j in range(replicates):
                     own[j] += weight[j]
+
+
+@numba.njit(nogil=True, cache=True)
+def add_row_keys(key, bits, multipliers):  # pragma: no cover
+    # lossgap.core.rows._key's terms of one (n, k) array of float64 bit patterns (bits, a
+    # uint64 view of the values): each row's bit patterns times their columns'
+    # multipliers, added to its key modulo 2^64 (so in any order the same key), -0.0's
+    # pattern read as 0.0's (rows._bits adds 0.0). One pass along the rows, where numpy
+    # multiplied blocks and reduced each short row (22 -> 4 ms at 10^6 x 10)
+    negative_zero = np.uint64(1) << np.uint64(63)
+    n, k = bits.shape
+    for i in range(n):
+        total = key[i]
+        for j in range(k):
+            b = bits[i, j]
+            if b == negative_zero:
+                b = np.uint64(0)
+            total += b * multipliers[j]
+        key[i] = total
 
 
 #: Bits of the key each radix pass orders by, and the passes that cover 64-bit keys: 256
