@@ -178,16 +178,20 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
 
 
 def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
-    from lossgap.core.bootstrap import SMALL_POISSON_MEAN, poisson_rows
+    from lossgap.core.bootstrap import poisson_rows
 
     rng = np.random.default_rng(41)
     for trial in range(400):
         m = int(rng.integers(1, 600))
-        means = rng.uniform(0.0, rng.choice([0.01, 0.5, 2.0, 5.0, SMALL_POISSON_MEAN]), m)
+        # small means (multiplied uniforms) and large ones (transformed rejection, from
+        # 10 on; its slow path's log-Gamma from 10 to thousands), both in some tables
+        top = rng.choice([0.01, 0.5, 2.0, 5.0, 10.0, 12.0, 50.0, 300.0, 5e4])
+        means = rng.uniform(0.0, top, m)
         if trial % 2:
             means = np.rint(means)  # counts, as an unweighted table holds them
+        if trial % 5 == 0:
+            means[: m // 2] = 10.0  # the first mean drawn by rejection
         means[rng.uniform(size=m) < 0.3] = 0.0  # empty cells draw nothing
-        means = np.minimum(means, np.nextafter(SMALL_POISSON_MEAN, 0.0))
         seed, replicates = int(rng.integers(1 << 30)), int(rng.integers(1, 60))
         monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
         ours = np.random.default_rng(seed)
@@ -196,6 +200,113 @@ def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypa
         theirs = np.random.default_rng(seed)
         assert np.array_equal(drawn, poisson_rows(theirs, means, replicates)), trial
         assert ours.bit_generator.state == theirs.bit_generator.state  # the same stream after
+
+
+def test_compiled_poisson_rows_by_rejection_in_bulk(monkeypatch):
+    # two million draws by transformed rejection, means 10 to 3 x 10^5: about a third take
+    # the slow path's logarithms and log-Gamma (kept per draw up to 2^16, computed past
+    # it), where a last-bit difference would show
+    from lossgap.core.bootstrap import poisson_rows
+
+    means = np.geomspace(10.0, 3e5, 2_000)
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    ours = np.random.default_rng(7)
+    drawn = poisson_rows(ours, means, 1_000)
+    theirs = np.random.default_rng(7)
+    assert np.array_equal(drawn, theirs.poisson(means, size=(1_000, len(means))))
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_compiled_binomial_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
+    from lossgap.core.bootstrap import binomial_rows
+
+    rng = np.random.default_rng(47)
+    for trial in range(300):
+        m = int(rng.integers(1, 400))
+        # counts from a few (inversion only) to thousands (BTPE where the rarer mean
+        # passes 30), probabilities at 0, 1/2, 1, tiny and near 1
+        counts = rng.integers(0, rng.choice([2, 10, 100, 600, 5_000]), m)
+        p = rng.uniform(size=m) ** rng.choice([1.0, 3.0, 0.3])
+        edges = np.array([0.0, 0.5, 1.0, 1e-12, 1 - 1e-12, 30 / 600, 1 - 30 / 600])
+        at = rng.uniform(size=m) < 0.2
+        p[at] = rng.choice(edges, at.sum())
+        seed, replicates = int(rng.integers(1 << 30)), int(rng.integers(1, 80))
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        ours = np.random.default_rng(seed)
+        drawn = binomial_rows(ours, counts, p, replicates)
+        theirs = np.random.default_rng(seed)
+        expected = theirs.binomial(counts, p, size=(replicates, m))
+        assert drawn.dtype == expected.dtype
+        assert np.array_equal(drawn, expected), trial
+        assert ours.bit_generator.state == theirs.bit_generator.state  # the same stream after
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")  # the numpy twin: numpy's call itself
+        again = np.random.default_rng(seed)
+        assert np.array_equal(binomial_rows(again, counts, p, replicates), expected)
+
+
+def test_compiled_binomial_rows_in_bulk(monkeypatch):
+    # a million draws of the multiclass concentration's shape: runs of about 500 samples
+    # at a class column's probabilities, inverted and by BTPE
+    from lossgap.core.bootstrap import binomial_rows
+
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0.0, 2.0, (2_000, 10))
+    prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    counts, p = rng.poisson(500, 2_000), np.sort(prob[:, 0])
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    ours = np.random.default_rng(11)
+    drawn = binomial_rows(ours, counts, p, 500)
+    theirs = np.random.default_rng(11)
+    assert np.array_equal(drawn, theirs.binomial(counts, p, size=(500, len(p))))
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_compiled_binomial_rows_by_btpe_in_bulk():
+    # two million draws by BTPE, 100 to 10^7 trials at probabilities on both sides of 1/2:
+    # every case of its rejection (the triangle, parallelograms, tails, the recursion and
+    # the squeezes on log v)
+    from lossgap.core.bootstrap import binomial_rows
+
+    counts = np.geomspace(100, 1e7, 2_000).astype(np.int64)
+    p = np.resize(np.array([0.05, 0.2, 0.35, 0.5, 0.7, 0.93]), len(counts))
+    ours = np.random.default_rng(13)
+    drawn = binomial_rows(ours, counts, p, 1_000)
+    theirs = np.random.default_rng(13)
+    assert np.array_equal(drawn, theirs.binomial(counts, p, size=(1_000, len(counts))))
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
+def test_btpes_last_test_is_numbas_for_this_numpy():
+    # the Stirling test of BTPE's case 52 moves the acceptance by about 1e-9, too little
+    # for draws to show: against numba's port (which follows the numpy it runs with)
+    import numba
+
+    distributions = pytest.importorskip("numba.np.random.distributions")
+    theirs = getattr(distributions, "_binomial_btpe_squeeze", None)
+    if theirs is None:
+        pytest.skip("numba's port has no separate Stirling test")
+    from lossgap.core.bootstrap_kernels import _btpe_rejects
+
+    @numba.njit
+    def both(big_a, xm, m, n, y, r, q):
+        return _btpe_rejects(big_a, xm, m, n, y, r, q), theirs(big_a, xm, m, n, y, r, q)
+
+    rng = np.random.default_rng(29)
+    for _ in range(2_000):
+        n = int(rng.integers(50, 10**7))
+        r = float(rng.uniform(0.01, 0.5))
+        q = 1.0 - r
+        m = int(np.floor(n * r + r))
+        y = int(np.clip(m + rng.normal(0, 3 * np.sqrt(n * r * q)), 0, n))
+        xm = m + 0.5
+        # the acceptance threshold itself, and values a hair either side of it
+        centre = (
+            xm * np.log((m + 1) / (y + 1)) + (n - m + 0.5) * np.log((n + 1 - m) / (n - y + 1))
+            + (y - m) * np.log((n - y + 1) * r / ((y + 1) * q))
+        )
+        for big_a in (centre, np.nextafter(centre, -np.inf), centre + 1e-6, centre - 1e-6):
+            ours, numbas = both(big_a, xm, m, n, y, r, q)
+            assert ours == numbas, (n, r, y, big_a)
 
 
 def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(monkeypatch):

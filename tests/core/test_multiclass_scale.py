@@ -325,13 +325,49 @@ def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
     assert neg.flags.f_contiguous and pos.flags.f_contiguous
 
 
-@pytest.mark.parametrize("rows", [1, 7, 8192])
+@pytest.mark.parametrize("cells", [1, 5_000, 1 << 22])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_compiled_column_weights_are_each_columns_own(cells, weighted, monkeypatch):
+    # every column's weights in one compiled pass (in groups of at most `cells`) against
+    # each column's sparse products: the same doubles, in the same column order
+    from lossgap.core import bootstrap
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(bootstrap, "_WEIGHT_CELLS", cells)
+    rng = np.random.default_rng(23)
+    y, prob, _ = _softmax_data(24, 3_000, 4)
+    prob = np.round(prob, 3)  # ties: several units per score
+    columns = [bootstrap._column(prob[:, c], y == c, (100, 5_000, 40, 7)[c]) for c in range(4)]
+    columns.append(bootstrap._column(prob.max(axis=1), prob.argmax(axis=1) == y, 300))
+    rep = rng.poisson(1.0, (40, 3_000)).astype(float)
+    if weighted:
+        rep *= rng.uniform(0.2, 2.0, 3_000)
+    rep_t = np.ascontiguousarray(rep.T)
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    compiled = list(bootstrap._columns_weights_t(columns, rep_t))
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    plain = list(bootstrap._columns_weights_t(columns, rep_t))
+    assert len(compiled) == len(plain) == len(columns)
+    for (neg, pos), (want_neg, want_pos), column in zip(compiled, plain, columns, strict=True):
+        assert np.array_equal(neg, want_neg) and np.array_equal(pos, want_pos)
+        assert neg.shape == (40, len(column.scores))
+        assert neg.flags.f_contiguous and pos.flags.f_contiguous
+
+
+@pytest.mark.parametrize("rows", [1, 7, 8192, "compiled"])
 def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
     # rows._key against its definition: each content column's bit patterns times its
-    # multiplier, added column by column modulo 2**64 (probabilities, logits, binary)
+    # multiplier, added column by column modulo 2**64 (probabilities, logits, binary), by
+    # blocks of rows or in the compiled pass
+    import lossgap.core.predictions as predictions
     from lossgap.core import rows as module
 
-    monkeypatch.setattr(module, "KEY_ROWS", rows)
+    if rows == "compiled":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    else:
+        monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+        monkeypatch.setattr(module, "KEY_ROWS", rows)
     y, prob, w = _softmax_data(18, 3_001, 5, weighted=True)
     prob[:3] = [0.0, -0.0, 0.5, 0.25, 0.25]  # -0.0 and 0.0 are one value
     for pred in (
@@ -352,9 +388,10 @@ def test_the_radix_argsort_is_numpys_stable_argsort():
     for n, high in ((100_000, 2**64 - 1), (5_000, 3), (1, 10), (0, 10)):
         keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
         keys[: n // 3] = keys[n // 3 : 2 * (n // 3)]  # equal keys keep their row order
-        order = np.empty(n, dtype=np.int64)
-        kernels.stable_argsort(keys, order)
+        order, ordered = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.uint64)
+        kernels.stable_argsort(keys, order, ordered)
         assert np.array_equal(order, np.argsort(keys, kind="stable"))
+        assert np.array_equal(ordered, keys[order])
 
 
 def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch):
@@ -370,3 +407,29 @@ def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch)
     compiled = content_order(pred)
     monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
     assert np.array_equal(compiled, content_order(pred))
+
+
+@pytest.mark.parametrize("k", [3, 6, 40])
+def test_the_kernels_predicted_class_is_numpys_argmax(k, monkeypatch):
+    import lossgap.core.predictions as predictions
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(21)
+    prob = rng.dirichlet(np.ones(k), 5_000)
+    counts = rng.integers(0, 3, (300, k))
+    counts[:, 0] += 1
+    prob[:300] = counts / counts.sum(axis=1, keepdims=True)  # ties, some at the top
+    prob[300:400] = 0.0
+    prob[300:400, [0, -1]] = 0.5  # the first and the last class tie
+    prob[400:500] = 1.0 / k  # every class ties
+    prob[500:600, -1] = 1.0
+    prob[500:600, :-1] = 0.0  # the last class alone
+    y = rng.integers(0, k, len(prob))
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = Predictions(y, prob).predicted()
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    pred = Predictions(y, prob)
+    expected = pred.predicted()
+    assert np.array_equal(expected, np.argmax(pred.prob, axis=1))
+    assert compiled.dtype == expected.dtype
+    assert np.array_equal(compiled, expected)

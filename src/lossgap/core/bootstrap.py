@@ -42,7 +42,7 @@ coverage on miscalibrated data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,12 +97,15 @@ class _Column:
 
     ``from_units`` and ``from_positive_units`` are sparse ``(rows, units)`` 0/1 matrices
     (CSR): times the units' weights, ``(units, replicates)``, they give the weight (of the
-    class) at each score.
+    class) at each score. ``row`` and ``positive`` say the same per unit (its row, and
+    whether it is of the class), for the compiled :func:`_columns_weights_t`.
     """
 
     scores: np.ndarray
     from_units: sparse.csr_array
     from_positive_units: sparse.csr_array
+    row: np.ndarray
+    positive: np.ndarray
 
     def weights(self, replicate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(negative, positive) weight per distinct score, for each replicate row."""
@@ -151,7 +154,55 @@ def _column(scores: np.ndarray, positive: np.ndarray, rows: int) -> _Column:
     shape = (len(distinct), len(scores))
     from_units = sparse.csr_array((np.ones(len(scores)), (row, units)), shape=shape)
     from_positive = sparse.csr_array((positive.astype(float), (row, units)), shape=shape)
-    return _Column(distinct, from_units, from_positive)
+    return _Column(distinct, from_units, from_positive, row, positive)
+
+
+#: Cells (rows x replicates) of class columns whose weights one call of the compiled
+#: :func:`_columns_weights_t` holds at once (2^22: 32 MiB each of every unit's and of the
+#: class's weight); more columns go in groups.
+_WEIGHT_CELLS = 1 << 22
+
+
+def _columns_weights_t(
+    columns: list[_Column], replicate_t: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each column's :meth:`_Column.weights_t`, in order: the same doubles.
+
+    With numba (:func:`~lossgap.core.binning.kernel_module`), the columns' weights in one
+    pass over the units (``column_weights``), each unit's replicate weights read once and
+    added to its row of every column, the units in order (as the sparse products add
+    them), where each column's two products read them all again (11 columns of 10,000
+    units, 200 replicates: 50 -> 20 ms).
+    """
+    kernels = kernel_module("multiclass_kernels")
+    if kernels is None:
+        for column in columns:
+            yield column.weights_t(replicate_t)
+        return
+    replicates = replicate_t.shape[1]
+    groups: list[list[_Column]] = [[]]
+    cells = 0
+    for column in columns:
+        size = len(column.scores) * replicates
+        if groups[-1] and cells + size > _WEIGHT_CELLS:
+            groups.append([])
+            cells = 0
+        groups[-1].append(column)
+        cells += size
+    for group in groups:
+        most = max(len(column.scores) for column in group)
+        every = np.zeros((len(group), most, replicates))
+        positive = np.zeros((len(group), most, replicates))
+        kernels.column_weights(
+            replicate_t,
+            np.stack([column.row for column in group]),
+            np.stack([column.positive for column in group]),
+            every,
+            positive,
+        )
+        for c, column in enumerate(group):
+            m = len(column.scores)
+            yield (every[c, :m] - positive[c, :m]).T, positive[c, :m].T
 
 
 def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
@@ -228,10 +279,10 @@ class _Units:
         return rep if self.multiplier is None else rep * self.multiplier
 
 
-#: numpy draws a Poisson variate of a mean below this by multiplying uniforms (above it by
-#: transformed rejection, whose numba port does not always give numpy's numbers): the
-#: compiled :func:`poisson_rows` takes only tables whose means are all below it.
-SMALL_POISSON_MEAN = 10.0
+#: The compiled :func:`poisson_rows` takes means from 0 up to this (2^53: whole counts are
+#: exact doubles); others (negative, not a number, past it) go to numpy, which rejects
+#: what it cannot draw.
+LARGEST_COMPILED_MEAN = 2.0**53
 
 
 def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) -> np.ndarray:
@@ -245,19 +296,49 @@ def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) 
     >>> poisson_rows(np.random.default_rng(0), np.array([0.0, 3.0]), 2)[:, 0].tolist()
     [0.0, 0.0]
 
-    With numba (:func:`~lossgap.core.binning.kernel_module`), means all below
-    :data:`SMALL_POISSON_MEAN` (a resampling table of up to about 3,000 samples) are
-    drawn in one compiled loop: numpy's method there, the same numbers from the same
-    generator (tested), each unit's ``exp(-mean)`` taken once instead of at every draw.
+    With numba (:func:`~lossgap.core.binning.kernel_module`) the draws run in one
+    compiled loop: numpy's two methods (multiplied uniforms below a mean of 10,
+    transformed rejection from 10 on), the same numbers from the same generator (tested),
+    each unit's constants (``exp(-mean)``; a square root, two logarithms and two
+    divisions) taken once instead of at every draw, and the log Gamma of each draw the
+    rejection tests kept: 200 replicates of 10,000 cells of means 50 to 300 in 33 instead
+    of 55 ms.
     """
-    small = len(counts) and 0.0 <= counts.min() <= counts.max() < SMALL_POISSON_MEAN
-    kernels = kernel_module("bootstrap_kernels") if small else None
+    compiled = len(counts) and 0.0 <= counts.min() <= counts.max() < LARGEST_COMPILED_MEAN
+    kernels = kernel_module("bootstrap_kernels") if compiled else None
     if kernels is not None:
         return kernels.poisson_rows(rng, np.asarray(counts, dtype=np.float64), replicates)
     live = np.flatnonzero(counts)
     rep = np.zeros((replicates, len(counts)))
     rep[:, live] = rng.poisson(counts[live], size=(replicates, len(live)))
     return rep
+
+
+def binomial_rows(
+    rng: np.random.Generator, counts: np.ndarray, p: np.ndarray, replicates: int
+) -> np.ndarray:
+    """``rng.binomial(counts, p, size=(replicates, len(counts)))``: the same numbers.
+
+    With numba (:func:`~lossgap.core.binning.kernel_module`) in one compiled loop, the
+    same numbers from the same generator (tested): where numpy inverts the distribution
+    (the rarer outcome's mean at most 30), each unit's probabilities are computed once
+    instead of at every draw (numpy's ``q^n`` and a division per step), and above, each
+    unit's set-up of BTPE. The multiclass concentration's 100 draws of 10 class columns
+    of 2,000 runs of about 500 samples: 0.14 -> 0.06 s.
+
+    Examples
+    --------
+    >>> binomial_rows(np.random.default_rng(0), np.array([0, 4]), np.array([0.5, 1.0]), 2)
+    array([[0, 4],
+           [0, 4]])
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    p = np.asarray(p, dtype=np.float64)
+    valid = len(counts) and counts.min() >= 0 and 0.0 <= p.min() <= p.max() <= 1.0
+    kernels = kernel_module("bootstrap_kernels") if valid else None
+    if kernels is not None:
+        return kernels.binomial_rows(rng, counts, p, replicates)
+    return rng.binomial(counts, p, size=(replicates, len(counts)))
 
 
 def _effective_counts(weights: np.ndarray, scale: float) -> np.ndarray:
@@ -289,8 +370,7 @@ def consistent_positives(
     [[0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [0.0, 2.0]]
     """
     counts = np.maximum(np.rint(mass), 1.0)
-    pos = rng.binomial(counts.astype(np.int64), scores, size=(replicates, len(scores)))
-    return pos * (mass / counts)
+    return binomial_rows(rng, counts, scores, replicates) * (mass / counts)
 
 
 def _calibrated_null(
@@ -642,12 +722,12 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         class_weight = rep @ to_classes
         margins = Margins(rep @ to_hits, rep @ to_decided, class_weight)
         rep_t = np.ascontiguousarray(rep.T)  # once for every column
+        weights = _columns_weights_t([*columns, top], rep_t)
         grouped = (
-            (col.scores, *col.weights_t(rep_t), sigma)
-            for col, sigma in zip(columns, sigmas, strict=True)
+            (col.scores, *next(weights), sigma) for col, sigma in zip(columns, sigmas, strict=True)
         )
         stats = _column_stats(grouped, bins)
-        top_weights = (top.scores, *top.weights_t(rep_t))
+        top_weights = (top.scores, *next(weights))
         return {
             "log_loss": log_loss,
             "brier": rep @ briers / total,

@@ -19,9 +19,10 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
   (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
   and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
-* :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows` for means below
-  :data:`lossgap.core.bootstrap.SMALL_POISSON_MEAN`, the same draws from the same
-  generator (tested);
+* :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows`, the same draws
+  from the same generator (tested);
+* :func:`binomial_rows`: :func:`lossgap.core.bootstrap.binomial_rows`, the same draws
+  from the same generator (tested);
 * :func:`held_out_sums`: the recalibration's held-out totals
   (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
@@ -356,28 +357,275 @@ def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter):
     return a, b, loss, h00, h01, h11
 
 
+#: numpy's coefficients of ``random_loggam`` (Stirling's series of log Gamma).
+_LOGGAM = np.array([
+    8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+    -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+    6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+    -1.39243221690590e+00,
+])
+
+
+#: Draws whose log Gamma :func:`poisson_rows` keeps (the others computed at each use).
+_LOGGAM_KEPT = 1 << 16
+
+
+@numba.njit(cache=True, nogil=True)
+def _loggam(x):
+    # numpy's random_loggam(x) (distributions.c), the same operations in the same order
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = int(7.0 - x) if x < 7.0 else 0
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += _LOGGAM[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * math.log(x0) - x0
+    for _ in range(n):
+        gl -= math.log(x0 - 1.0)
+        x0 -= 1.0
+    return gl
+
+
 @numba.njit(cache=True, nogil=True)
 def poisson_rows(rng, counts, replicates):
-    # lossgap.core.bootstrap.poisson_rows (its numpy twin) for means below
-    # SMALL_POISSON_MEAN: Poisson draws with mean `counts`, row after row, each row's
-    # units with a count in order, as numpy draws them. Below a mean of 10 numpy
-    # multiplies uniforms until their product falls to exp(-mean) (Knuth's method),
-    # computing exp(-mean) at every draw: here once per unit, the same double (both call
-    # the C library's exp), and the uniforms read from the same bit generator in the same
-    # order: the same numbers and the generator left in the same state (tested).
+    # lossgap.core.bootstrap.poisson_rows (its numpy twin): Poisson draws with mean
+    # `counts`, row after row, each row's units with a count in order, as numpy draws
+    # them, by numpy's two methods. Below a mean of 10 it multiplies uniforms until their
+    # product falls to exp(-mean) (Knuth's method), computing exp(-mean) at every draw;
+    # from 10 on, Hormann's transformed rejection (PTRS), computing its constants (a square
+    # root, two logarithms, two divisions) at every draw. Here each unit's constants are
+    # computed once, the same doubles (both call the C library's exp, log and sqrt), and
+    # the uniforms read from the same bit generator in the same order: the same numbers
+    # and the generator left in the same state (tested). numba's own Generator.poisson
+    # truncates PTRS's candidate where numpy floors it (a candidate in (-1, 0) is then
+    # accepted as 0, where numpy rejects it), so it is not used.
     live = np.flatnonzero(counts)
-    floor = np.empty(live.shape[0])
+    # per unit: exp(-mean) below 10; else log(mean), a, b, log(1 / alpha), v_r
+    const = np.empty((live.shape[0], 5))
+    # log Gamma(draw + 1) of the draws the rejection's slow path tests (about a third of
+    # them), each computed at its first use and kept: the same doubles, a lookup after
+    most = counts.max() if counts.shape[0] else 0.0
+    loggam = np.full(min(_LOGGAM_KEPT, int(2.0 * most) + 100) if most >= 10.0 else 0, np.nan)
     for k in range(live.shape[0]):
-        floor[k] = math.exp(-counts[live[k]])
+        lam = counts[live[k]]
+        if lam < 10.0:
+            const[k, 0] = math.exp(-lam)
+        else:
+            b = 0.931 + 2.53 * math.sqrt(lam)
+            const[k, 0] = math.log(lam)
+            const[k, 1] = -0.059 + 0.02483 * b
+            const[k, 2] = b
+            const[k, 3] = math.log(1.1239 + 1.1328 / (b - 3.4))
+            const[k, 4] = 0.9277 - 3.6224 / (b - 2)
     out = np.zeros((replicates, counts.shape[0]))
     for r in range(replicates):
         for k in range(live.shape[0]):
-            draws = 0
-            product = rng.random()
-            while product > floor[k]:
-                draws += 1
-                product *= rng.random()
-            out[r, live[k]] = draws
+            lam = counts[live[k]]
+            if lam < 10.0:
+                draws = 0
+                product = rng.random()
+                while product > const[k, 0]:
+                    draws += 1
+                    product *= rng.random()
+                out[r, live[k]] = draws
+                continue
+            loglam, a, b = const[k, 0], const[k, 1], const[k, 2]
+            log_invalpha, vr = const[k, 3], const[k, 4]
+            while True:
+                u = rng.random() - 0.5
+                v = rng.random()
+                us = 0.5 - abs(u)
+                draw = math.floor((2 * a / us + b) * u + lam + 0.43)
+                if us >= 0.07 and v <= vr:
+                    break
+                if draw < 0 or (us < 0.013 and v > us):
+                    continue
+                if draw < loggam.shape[0]:
+                    if np.isnan(loggam[draw]):
+                        loggam[draw] = _loggam(draw + 1.0)
+                    log_gamma = loggam[draw]
+                else:
+                    log_gamma = _loggam(draw + 1.0)
+                if (math.log(v) + log_invalpha - math.log(a / (us * us) + b)) <= (
+                    -lam + draw * loglam - log_gamma
+                ):
+                    break
+            out[r, live[k]] = draw
+    return out
+
+
+#: numpy 2.5 corrected the Stirling terms of BTPE's last acceptance test (numpy#31238:
+#: the constant 13680 became 13860, two of the four terms are subtracted); numba's
+#: Generator.binomial follows the numpy it runs with, and so does :func:`_btpe_rejects`.
+_STIRLING = 13860.0 if np.lib.NumpyVersion(np.__version__) >= "2.5.0" else 13680.0
+_STIRLING_SIGN = -1.0 if np.lib.NumpyVersion(np.__version__) >= "2.5.0" else 1.0
+
+
+@numba.njit(cache=True, nogil=True)
+def _btpe_rejects(big_a, xm, m, n, y, r, q):
+    # numpy's random_binomial_btpe, case 52: the last acceptance test, by Stirling's
+    # formula (numba's _binomial_btpe_squeeze, the same operations in the same order)
+    x1 = float(y + 1)
+    f1 = float(m + 1)
+    z = float(n + 1 - m)
+    w = float(n - y + 1)
+    x2, f2, z2, w2 = x1 * x1, f1 * f1, z * z, w * w
+    return big_a > (
+        xm * np.log(f1 / x1) + (n - m + 0.5) * np.log(z / w) + (y - m) * np.log(w * r / (x1 * q))
+        + (_STIRLING - (462. - (132. - (99. - 140. / f2) / f2) / f2) / f2) / f1 / 166320.
+        + (_STIRLING - (462. - (132. - (99. - 140. / z2) / z2) / z2) / z2) / z / 166320.
+        + _STIRLING_SIGN
+        * (_STIRLING - (462. - (132. - (99. - 140. / x2) / x2) / x2) / x2) / x1 / 166320.
+        + _STIRLING_SIGN
+        * (_STIRLING - (462. - (132. - (99. - 140. / w2) / w2) / w2) / w2) / w / 166320.
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _btpe(rng, n, m, const):
+    # numpy's random_binomial_btpe (Kachitvichyanukul and Schmeiser) of n trials at the
+    # rarer probability r, its set-up (const, per unit: r, q, p1, xm, xl, xr, c, laml, lamr,
+    # p2, p3, p4, n r q, r / q, (r / q)(n + 1); m) computed once: the same operations on
+    # the same uniforms as numba's port of it (numba.cpython._binomial)
+    r, q, p1, xm, xl, xr = const[0], const[1], const[2], const[3], const[4], const[5]
+    c, laml, lamr, p2, p3, p4 = const[6], const[7], const[8], const[9], const[10], const[11]
+    nrq, s, a = const[12], const[13], const[14]
+    while True:
+        u = rng.random() * p4
+        v = rng.random()
+        if u <= p1:  # case 10: the triangle, accepted at once
+            return int(math.floor(xm - p1 * v + u))
+        if u <= p2:  # case 20: the parallelograms
+            x = xl + (u - p1) / c
+            v = v * c + 1.0 - math.fabs(m - x + 0.5) / p1
+            if v > 1.0:
+                continue
+            y = int(math.floor(x))
+        elif u <= p3:  # case 30: the left tail
+            y = int(math.floor(xl + math.log(v) / laml))
+            if y < 0 or v == 0.0:
+                continue
+            v = v * (u - p2) * laml
+        else:  # case 40: the right tail
+            y = int(math.floor(xr - math.log(v) / lamr))
+            if y > n or v == 0.0:
+                continue
+            v = v * (u - p3) * lamr
+        k = abs(y - m)
+        if k <= 20 or k >= nrq / 2.0 - 1:  # case 50: the ratio f(y) / f(m) by recursion
+            f = 1.0
+            if m < y:
+                for i in range(m + 1, y + 1):
+                    f = f * (a / i - s)
+            elif m > y:
+                for i in range(y + 1, m + 1):
+                    f = f / (a / i - s)
+            if v > f:
+                continue
+            return y
+        # case 52: squeezes on log v, then Stirling's formula
+        rho = (k / nrq) * ((k * (k / 3.0 + 0.625) + 0.16666666666666666) / nrq + 0.5)
+        t = -k * k / (2 * nrq)
+        big_a = math.log(v)
+        if big_a < t - rho:
+            return y
+        if big_a > t + rho:
+            continue
+        if _btpe_rejects(big_a, xm, m, n, y, r, q):
+            continue
+        return y
+
+
+@numba.njit(cache=True, nogil=True)
+def binomial_rows(rng, counts, p, replicates):
+    # lossgap.core.bootstrap.binomial_rows (its numpy twin): rng.binomial(counts, p,
+    # size=(replicates, units)), row after row, as numpy draws them. numpy inverts the
+    # distribution when the mean of the rarer outcome, n min(p, 1 - p), is at most 30
+    # (one uniform, less each probability P(X = x) in turn until it falls below one; a
+    # draw past the bound n p + 10 sd starts again), computing P(X = 0) = q^n (a log and
+    # an exp) at every draw and each next P(X = x) by a multiplication and a division
+    # that waits on the last; above 30 it draws by BTPE, computing its set-up (a square
+    # root, floors, seven divisions) at every draw. Here each unit's probabilities and
+    # set-up are computed once, by the same operations (the same doubles), and each
+    # inverted draw subtracts the table's probabilities in turn. The uniforms come from
+    # the same bit generator in the same order: the same numbers and the generator left
+    # in the same state (tested).
+    m = counts.shape[0]
+    # each unit's kind: 0 none (n = 0 or p = 0), 1 inverted on p, 2 on 1 - p (n - X), 3
+    # BTPE on p, 4 on 1 - p
+    kind = np.zeros(m, dtype=np.int8)
+    start = np.zeros(m + 1, dtype=np.int64)
+    const = np.zeros((m, 15))
+    mode = np.zeros(m, dtype=np.int64)
+    for j in range(m):
+        n, pj = counts[j], p[j]
+        size = 0
+        if n != 0 and pj != 0.0:
+            rare = pj if pj <= 0.5 else 1.0 - pj
+            q = 1.0 - rare
+            if rare * n <= 30.0:
+                kind[j] = 1 if pj <= 0.5 else 2
+                mean = n * rare
+                size = int(min(n, mean + 10.0 * np.sqrt(mean * q + 1))) + 1
+            else:  # numpy's set-up of BTPE at r = rare
+                kind[j] = 3 if pj <= 0.5 else 4
+                fm = n * rare + rare
+                mj = int(math.floor(fm))
+                p1 = math.floor(2.195 * math.sqrt(n * rare * q) - 4.6 * q) + 0.5
+                xm = mj + 0.5
+                xl, xr = xm - p1, xm + p1
+                c = 0.134 + 20.5 / (15.3 + mj)
+                a = (fm - xl) / (fm - xl * rare)
+                laml = a * (1.0 + a / 2.0)
+                a = (xr - fm) / (xr * q)
+                lamr = a * (1.0 + a / 2.0)
+                p2 = p1 * (1.0 + 2.0 * c)
+                p3 = p2 + c / laml
+                p4 = p3 + c / lamr
+                s = rare / q
+                mode[j] = mj
+                const[j, 0], const[j, 1], const[j, 2], const[j, 3] = rare, q, p1, xm
+                const[j, 4], const[j, 5], const[j, 6], const[j, 7] = xl, xr, c, laml
+                const[j, 8], const[j, 9], const[j, 10], const[j, 11] = lamr, p2, p3, p4
+                const[j, 12], const[j, 13], const[j, 14] = n * rare * q, s, s * (n + 1)
+        start[j + 1] = start[j] + size
+    table = np.empty(start[m])
+    for j in range(m):
+        if kind[j] == 1 or kind[j] == 2:
+            n = counts[j]
+            rare = p[j] if kind[j] == 1 else 1.0 - p[j]
+            q = 1.0 - rare
+            px = np.exp(n * np.log(q))
+            table[start[j]] = px
+            for x in range(1, start[j + 1] - start[j]):
+                px = ((n - x + 1) * rare * px) / (x * q)
+                table[start[j] + x] = px
+    out = np.empty((replicates, m), dtype=np.int64)
+    for r in range(replicates):
+        for j in range(m):
+            if kind[j] == 0:
+                out[r, j] = 0
+            elif kind[j] >= 3:
+                y = _btpe(rng, counts[j], mode[j], const[j])
+                out[r, j] = y if kind[j] == 3 else counts[j] - y
+            else:
+                first, bound = start[j], start[j + 1] - start[j] - 1
+                x = 0
+                px = table[first]
+                u = rng.random()
+                while u > px:
+                    x += 1
+                    if x > bound:
+                        x = 0
+                        px = table[first]
+                        u = rng.random()
+                    else:
+                        u -= px
+                        px = table[first + x]
+                out[r, j] = x if kind[j] == 1 else counts[j] - x
     return out
 
 

@@ -45,6 +45,7 @@ from lossgap.core.bootstrap import (
     Resampling,
     _effective_counts,
     consistent_positives,
+    poisson_rows,
 )
 from lossgap.core.isotonic import fit_isotonic, isotonic_rows
 from lossgap.core.losses import CLIP_EPS
@@ -320,8 +321,9 @@ def decomposition_intervals(
         pooled = pool_table(table, MAX_UNITS // 2)
         counts = _effective_counts(pooled.weights, scale)
         rng = np.random.default_rng(seed)
-        # one replicate at a time, as drawn before the batched refit (the same numbers)
-        rep = np.stack([rng.poisson(counts) for _ in range(replicates)])
+        # replicate after replicate, each row's cells in order, as one ``rng.poisson(counts)``
+        # per replicate drew them before the batched refit (the same numbers)
+        rep = poisson_rows(rng, counts.ravel(), replicates).reshape(replicates, *counts.shape)
         mass = counts.sum(axis=1)
         positives = consistent_positives(rng, pooled.scores, mass, min(replicates, NULL_DRAWS))
     else:

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.special import bdtr, ndtr, ndtri, pdtrc
 
-from lossgap.core.bootstrap import CalibratedLabels, calibrated_labels
+from lossgap.core.bootstrap import CalibratedLabels, binomial_rows, calibrated_labels
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table, row_mass
 from lossgap.core.tally import Tally
@@ -379,8 +379,7 @@ def calibrated_concentration(
             pooled = pool_table(table, rows)
             mass = pooled.weights.sum(axis=1)
             counts = np.maximum(np.rint(mass * scale), 1.0)
-            shape = (CONSISTENCY_RESAMPLES, len(mass))
-            drawn = rng.binomial(counts.astype(np.int64), pooled.scores, size=shape)
+            drawn = binomial_rows(rng, counts, pooled.scores, CONSISTENCY_RESAMPLES)
             losses.append(-np.log(np.maximum(pooled.scores, CLIP_EPS)))
             weights.append(drawn * (mass / counts))
             observed.append(pooled.weights[:, 1])

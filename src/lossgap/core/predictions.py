@@ -173,15 +173,27 @@ def _checked_values(raw: np.ndarray, names: Sequence[str], from_logits: bool) ->
     """Probabilities (or logits) as float64, checked finite (and within [0, 1])."""
     what = "logits" if from_logits else "probabilities"
     values = _as_float(raw, names, what)
-    _check_finite(values, names, what)
+    # the extremes decide both checks in the common case: taken once (two passes over the
+    # values, not four)
+    extremes = (values.min(), values.max()) if values.size else None
+    _check_finite(values, names, what, extremes)
     if not from_logits:
-        _check_unit_interval(values, names)
+        _check_unit_interval(values, names, extremes)
     return values
 
 
-def _check_finite(values: np.ndarray, names: Sequence[str], what: str) -> None:
-    if values.size and np.isfinite(values.min()) and np.isfinite(values.max()):
-        return  # a NaN or an infinity would show in the minimum or the maximum
+def _check_finite(
+    values: np.ndarray,
+    names: Sequence[str],
+    what: str,
+    extremes: tuple[float, float] | None = None,
+) -> None:
+    """Raise on the first NaN or infinity (``extremes``: the values' minimum and maximum,
+    when the caller took them)."""
+    if values.size:
+        lo, hi = extremes if extremes is not None else (values.min(), values.max())
+        if np.isfinite(lo) and np.isfinite(hi):
+            return  # a NaN or an infinity would show in the minimum or the maximum
     for bad, label, fix in (
         (np.isnan(values), "NaN", "drop or fill those rows"),
         (np.isinf(values), "an infinite value", "drop those rows or fix the model output"),
@@ -196,9 +208,13 @@ def _check_finite(values: np.ndarray, names: Sequence[str], what: str) -> None:
             raise InputError(msg)
 
 
-def _check_unit_interval(values: np.ndarray, names: Sequence[str]) -> None:
-    # two reductions decide the common case; values are finite here (_check_finite)
-    if values.min() >= 0 and values.max() <= 1:
+def _check_unit_interval(
+    values: np.ndarray, names: Sequence[str], extremes: tuple[float, float] | None = None
+) -> None:
+    # two reductions (or the caller's extremes) decide the common case; values are finite
+    # here (_check_finite)
+    lo, hi = extremes if extremes is not None else (values.min(), values.max())
+    if lo >= 0 and hi <= 1:
         return
     bad = (values < 0) | (values > 1)
     row, count = _first_bad_row(bad)
@@ -684,7 +700,13 @@ class Predictions:
             return (self.prob >= self.threshold).astype(np.int64)
         decided = self.__dict__.get("_argmax")
         if decided is None or len(decided) != len(self.y):
-            decided = self._argmax = np.argmax(self.prob, axis=1)
+            kernels = multiclass_kernels(self.prob)
+            if kernels is None:
+                decided = np.argmax(self.prob, axis=1)
+            else:  # the same indices, in one pass along the rows
+                decided = np.empty(len(self.prob), dtype=np.int64)
+                kernels.row_argmax(self.prob, decided)
+            self._argmax = decided
         return decided
 
     # -- construction helpers -------------------------------------------------------------
