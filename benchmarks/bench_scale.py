@@ -36,6 +36,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -383,15 +384,18 @@ def main() -> None:
         return
     print(f"machine: {os.cpu_count()} CPUs, numpy {np.__version__}, pyarrow {pa.__version__}\n")
     rng = np.random.default_rng(7)
-    folder = args.dir or Path(tempfile.mkdtemp(prefix="lossgap_bench_"))
-    if args.sizes:
-        in_memory([int(s) for s in args.sizes], rng)
-    if args.stream_rows:
-        streaming(int(args.stream_rows), folder, args.check_auc, args.repeat)
-    if args.spark:
-        spark_vs_numpy(1_000_000, rng, folder)
-    if args.explain_memory:
-        explain_memory(int(args.explain_memory))
+    with contextlib.ExitStack() as stack:
+        folder = args.dir
+        if folder is None:  # a temporary folder, removed after: a run writes 321 MiB
+            folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="lossgap_bench_")))
+        if args.sizes:
+            in_memory([int(s) for s in args.sizes], rng)
+        if args.stream_rows:
+            streaming(int(args.stream_rows), folder, args.check_auc, args.repeat)
+        if args.spark:
+            spark_vs_numpy(1_000_000, rng, folder)
+        if args.explain_memory:
+            explain_memory(int(args.explain_memory))
 
 
 if __name__ == "__main__":
