@@ -22,6 +22,7 @@ from lossgap.cli import load_commands
 from lossgap.core.tally import Tally, merge_all
 from lossgap.explanation import evaluate_predictions
 from tests.helpers.data import random_multiclass
+from tests.helpers.engines import assert_same_json
 
 runner = CliRunner()
 app = load_commands()
@@ -248,7 +249,10 @@ def test_by_streams_with_the_numbers_of_memory(tmp_path):
         assert result.exit_code == 0, result.output
         outputs[engine] = json.loads(result.stdout)
     memory, stream = outputs["memory"], outputs["stream"]
-    assert memory["slices"] == stream["slices"]
+    # the same numbers up to rounding: a fresh process's in-memory run keeps numpy's
+    # kernels (numpy_unless_loaded) where the stream loads numba's, whose totals agree to
+    # 1e-12 (exact equality held only when an earlier test had loaded numba)
+    assert_same_json(memory["slices"], stream["slices"], rtol=1e-12)
     assert [f["code"] for f in memory["findings"]] == [f["code"] for f in stream["findings"]]
     assert [s["by"] for s in memory["slices"]] == ["scanner"] * 4 + ["site"] * 3
 
