@@ -51,7 +51,7 @@ from lossgap.core.binning import kernel_module
 from lossgap.core.decompose import brier_score_total, log_losses
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.losses import CLIP_EPS
-from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass
+from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass, take_rows
 from lossgap.core.predictions import Predictions, multiclass_kernels
 from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_key_shift, bin_keys
@@ -639,8 +639,7 @@ def _fold_weights(
         held = []
         for k in range(folds):
             rows = np.flatnonzero(fold == k)
-            # np.take gathers whole rows about five times faster than fancy indexing
-            held.append((rows, np.take(table.weights, rows, axis=0)))
+            held.append((rows, take_rows(table.weights, rows)))
         return held, f"{folds}-fold cross-fitting over samples"
     if pred is not None and table.bins is None:
         return (
