@@ -217,3 +217,23 @@ def test_shared_resampling_gives_the_exact_refits_widths(scale, n):
     for key, pairs in widths.items():
         exact, pooled = np.mean(pairs, axis=0)
         assert 0.95 <= pooled / exact <= 1.05, (key, pooled / exact)
+
+
+def test_the_latest_tables_pav_blocks_are_kept_read_only_and_never_serve_another_table():
+    # corp and pav_optimism share the latest table's blocks: the same numbers as fitted
+    # afresh, and a table of other weights (or an equal one) gets its own
+    from lossgap.core import decompose as decompose_module
+
+    rng = np.random.default_rng(8)
+    scores = np.sort(rng.uniform(size=400))
+    first = ScoreTable(scores, rng.integers(0, 3, (400, 2)).astype(float))
+    other = ScoreTable(scores, first.weights[:, ::-1].copy())
+    kept = decompose_module._blocks(first)
+    assert decompose_module._blocks(first) is kept
+    assert not any(part.flags.writeable for part in kept)
+    for table in (other, first, ScoreTable(scores, first.weights.copy())):
+        cached = corp(table), pav_optimism(table, 400.0)  # the second reads the first's
+        decompose_module._LAST_BLOCKS.clear()
+        assert corp(table) == cached[0]
+        decompose_module._LAST_BLOCKS.clear()
+        assert np.array_equal(pav_optimism(table, 400.0), cached[1])
