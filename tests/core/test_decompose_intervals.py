@@ -221,8 +221,15 @@ def test_shared_resampling_gives_the_exact_refits_widths(scale, n):
 
 def test_the_latest_tables_pav_blocks_are_kept_read_only_and_never_serve_another_table():
     # corp and pav_optimism share the latest table's blocks: the same numbers as fitted
-    # afresh, and a table of other weights (or an equal one) gets its own
+    # afresh, and a table of other weights (or an equal one) gets its own; the table's
+    # log losses alike (the decomposition's and the recalibration's)
     from lossgap.core import decompose as decompose_module
+    from lossgap.core.decompose import log_losses, table_log_losses
+
+    for scores in (np.linspace(0.01, 0.99, 50), np.linspace(0.2, 0.7, 50)):
+        losses = table_log_losses(ScoreTable(scores, np.ones((50, 2))))
+        assert all(np.array_equal(a, b) for a, b in zip(losses, log_losses(scores), strict=True))
+        assert not any(part.flags.writeable for part in losses)
 
     rng = np.random.default_rng(8)
     scores = np.sort(rng.uniform(size=400))

@@ -47,7 +47,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from lossgap.core.binning import kernel_module
-from lossgap.core.decompose import brier_score_total, log_losses
+from lossgap.core.decompose import brier_score_total, log_losses, table_log_losses
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass, take_rows
@@ -714,7 +714,7 @@ def _binary_recalibration(
     scale = effective_scale(tally)
     decided_before = table.scores >= tally.threshold
     # each label's capped loss before the maps, as contiguous columns: gathered per fold
-    neg_before, pos_before = log_losses(table.scores)
+    neg_before, pos_before = table_log_losses(table)
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling, pooled_table = pooling_of(table, FIT_ROWS)
