@@ -118,6 +118,13 @@ def test_compiled_threshold_objectives_are_the_numpy_twins_doubles(monkeypatch, 
         assert list(compiled) == list(twin)
         for name, values in twin.items():
             assert np.array_equal(compiled[name], values, equal_nan=True), (trial, name)
+        # one row alone (the point estimate) through the same loop: its doubles and shape
+        with np.errstate(divide="ignore", invalid="ignore"):
+            single = threshold_objectives(w_neg[-1], w_pos[-1], costs)
+            twin = numpy_threshold_objectives(w_neg[-1], w_pos[-1], costs)
+        for name, values in twin.items():
+            assert np.array_equal(single[name], values, equal_nan=True), (trial, name)
+            assert single[name].shape == values.shape
 
 
 def test_compiled_mesh_operator_is_the_numpy_paths_doubles(monkeypatch):

@@ -275,7 +275,7 @@ def test_calibrated_threshold_rarely_called_costly_on_calibrated_data(shared):
     assert fired / seeds <= 0.10
 
 
-def _every_quantile(draws, base, at, maximise, confidence, gap, pooled_at, tol):
+def _every_quantile(draws, base, at, maximise, confidence, gap, pooled_at, first, tol):
     """The confidence set's bound before pruning: the quantile of every candidate."""
     deviation = draws - base
     chosen = deviation[:, at : at + 1]

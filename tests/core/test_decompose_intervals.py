@@ -217,3 +217,30 @@ def test_shared_resampling_gives_the_exact_refits_widths(scale, n):
     for key, pairs in widths.items():
         exact, pooled = np.mean(pairs, axis=0)
         assert 0.95 <= pooled / exact <= 1.05, (key, pooled / exact)
+
+
+def test_the_latest_tables_pav_blocks_are_kept_read_only_and_never_serve_another_table():
+    # corp and pav_optimism share the latest table's blocks: the same numbers as fitted
+    # afresh, and a table of other weights (or an equal one) gets its own; the table's
+    # log losses alike (the decomposition's and the recalibration's)
+    from lossgap.core import decompose as decompose_module
+    from lossgap.core.decompose import log_losses, table_log_losses
+
+    for scores in (np.linspace(0.01, 0.99, 50), np.linspace(0.2, 0.7, 50)):
+        losses = table_log_losses(ScoreTable(scores, np.ones((50, 2))))
+        assert all(np.array_equal(a, b) for a, b in zip(losses, log_losses(scores), strict=True))
+        assert not any(part.flags.writeable for part in losses)
+
+    rng = np.random.default_rng(8)
+    scores = np.sort(rng.uniform(size=400))
+    first = ScoreTable(scores, rng.integers(0, 3, (400, 2)).astype(float))
+    other = ScoreTable(scores, first.weights[:, ::-1].copy())
+    kept = decompose_module._blocks(first)
+    assert decompose_module._blocks(first) is kept
+    assert not any(part.flags.writeable for part in kept)
+    for table in (other, first, ScoreTable(scores, first.weights.copy())):
+        cached = corp(table), pav_optimism(table, 400.0)  # the second reads the first's
+        decompose_module._LAST_BLOCKS.clear()
+        assert corp(table) == cached[0]
+        decompose_module._LAST_BLOCKS.clear()
+        assert np.array_equal(pav_optimism(table, 400.0), cached[1])

@@ -16,6 +16,7 @@ from lossgap.core.pooling import (
     pool_table,
     pooling_of,
     row_mass,
+    take_rows,
 )
 from lossgap.core.tally import ScoreTable
 from tests.helpers.data import random_binary
@@ -108,6 +109,22 @@ def test_row_mass_is_the_row_sum_bit_for_bit():
         rng.integers(0, 5, (10_000, 2)).astype(float),
     ):
         assert np.array_equal(row_mass(weights), weights.sum(axis=1))
+
+
+def test_take_rows_is_the_row_gather_bit_for_bit():
+    # the same doubles in the same C order as np.take(axis=0), from either layout of the
+    # weights (a Tally's tables are column-major), for empty, repeated and unsorted rows
+    rng = np.random.default_rng(11)
+    weights = rng.lognormal(0, 20, (5_000, 2)) * rng.integers(0, 2, (5_000, 2))
+    for layout in (np.ascontiguousarray(weights), np.asfortranarray(weights)):
+        for rows in (
+            np.flatnonzero(rng.integers(0, 5, 5_000) == 0),
+            rng.integers(0, 5_000, 300),
+            np.array([], dtype=np.int64),
+        ):
+            ours, theirs = take_rows(layout, rows), np.take(layout, rows, axis=0)
+            assert ours.flags.c_contiguous and ours.shape == theirs.shape
+            assert np.array_equal(ours, theirs)
 
 
 def test_the_latest_tables_poolings_are_kept_and_never_serve_another_table():

@@ -157,20 +157,25 @@ def threshold_objectives(
     >>> obj["accuracy"].tolist()  # decide positive from score 0, 1, 2, or never
     [0.5, 0.8333333333333334, 0.8333333333333334, 0.5]
 
-    Batches of rows (bootstrap replicates) go through one compiled loop with numba
-    (:func:`~lossgap.core.binning.kernel_module`): the same expressions in the same order
-    as the numpy twin (:func:`numpy_threshold_objectives`), the same doubles (tested),
-    about ten times faster on 200 replicates of 270 runs.
+    One row of weights (the point estimate) or a batch of rows (bootstrap replicates) goes
+    through one compiled loop with numba (:func:`~lossgap.core.binning.kernel_module`):
+    the same expressions in the same order as the numpy twin
+    (:func:`numpy_threshold_objectives`), the same doubles (tested), about ten times
+    faster on 200 replicates of 270 runs, and on one row of 1e5 scores (0.85 against
+    0.13 ms, twice per evaluation: the twin's temporaries of the row's length cost more
+    than its sums).
     """
-    kernels = kernel_module("bootstrap_kernels") if w_neg.ndim == 2 else None
+    kernels = kernel_module("bootstrap_kernels") if w_neg.ndim <= 2 else None
     if kernels is None:
         return numpy_threshold_objectives(w_neg, w_pos, c)
     values = kernels.threshold_objectives(
-        np.asarray(w_neg, dtype=np.float64),  # strided views as they are (no copy)
-        np.asarray(w_pos, dtype=np.float64),
+        np.atleast_2d(np.asarray(w_neg, dtype=np.float64)),  # strided views as they are
+        np.atleast_2d(np.asarray(w_pos, dtype=np.float64)),  # (no copy); one row: (1, m)
         np.zeros((2, 2)) if c is None else np.asarray(c, dtype=np.float64),
         c is not None,
     )
+    if w_neg.ndim == 1:
+        values = values[:, 0]
     names = ("accuracy", "f1", "balanced_accuracy", "cost")
     return dict(zip(names[: 3 if c is None else 4], values, strict=False))
 
@@ -346,6 +351,8 @@ def _binary_decision(
     # each exact candidate's pooled stand-in, the same for every objective (a search per
     # candidate: at 1e6 distinct scores about 7 ms, once rather than per objective)
     pooled_at = np.searchsorted(pooled.scores, 0.5 * (low + high), side="left")
+    # they ascend, so each pooled candidate's exact ones are adjacent: where each begins
+    first = np.flatnonzero(np.diff(pooled_at, prepend=-1) != 0)
     optimal = {}
     for name in objectives:
         maximise = name in MAXIMISED
@@ -360,7 +367,7 @@ def _binary_decision(
             # the paired replicates (the pooled candidate standing in for the exact one)
             tol = _TOL * max(abs(value), 1.0)
             lower = _excess_lower_bound(
-                draws[name], base[name], at, maximise, confidence, gap, pooled_at, tol
+                draws[name], base[name], at, maximise, confidence, gap, pooled_at, first, tol
             )
             kept = gap + lower[pooled_at] <= tol
             kept[best] = True
@@ -422,6 +429,7 @@ def _excess_lower_bound(
     confidence: float,
     gap: np.ndarray,
     pooled_at: np.ndarray,
+    first: np.ndarray,
     tol: float,
 ) -> np.ndarray:
     """Per pooled candidate, the lower ``1 - confidence`` quantile of its excess over
@@ -431,7 +439,8 @@ def _excess_lower_bound(
     The quantile is at least the smallest excess, so a candidate whose smallest excess
     plus the least ``gap`` of the exact candidates it stands for (``pooled_at`` maps them)
     is above ``tol`` is out either way: its quantile, the costly part, is not taken. The
-    kept set is the same as with every quantile (tested).
+    kept set is the same as with every quantile (tested). ``first``: where each pooled
+    candidate's exact candidates begin in ``pooled_at`` (the same for every objective).
     """
     # excess = (gap of each candidate to `at` in a replicate) - (the same gap unresampled)
     deviation = draws - base
@@ -442,7 +451,6 @@ def _excess_lower_bound(
     # the exact candidates ascend, so each pooled candidate's are adjacent: one reduceat
     # (np.fmin.at costs 4 ms at 1e6 candidates); fmin: a NaN gap is never kept, it bounds
     # nothing, and a pooled candidate whose gaps are all NaN stays out (NaN + lower > tol)
-    first = np.flatnonzero(np.diff(pooled_at, prepend=-1) != 0)
     least_gap[pooled_at[first]] = np.fmin.reduceat(gap, first)
     open_ = np.flatnonzero(least_gap + lower <= tol)
     if len(open_):

@@ -120,8 +120,42 @@ def isotonic_recalibration(table: ScoreTable) -> np.ndarray:
     return fit.values if len(fit.knots) == len(table.scores) else fit.predict(table.scores)
 
 
+#: The latest table's PAV blocks and capped log losses, each kept as one ``(table, value)``
+#: pair: the decomposition, its intervals' optimism (:func:`pav_optimism`) and the
+#: recalibration read the same table's (the table is held, so that its identity cannot be
+#: reused; a thread at worst computes its own table's again).
+_LAST_BLOCKS: dict[str, Any] = {}
+
+
+def _kept_for(name: str, table: ScoreTable, compute: Callable[[ScoreTable], Any]) -> Any:
+    """``compute(table)``, its arrays read-only, kept under ``name`` for the latest table."""
+    kept = _LAST_BLOCKS.get(name)
+    if kept is None or kept[0] is not table:
+        value = compute(table)
+        for part in value:
+            part.flags.writeable = False  # shared: no reader may change it
+        kept = (table, value)
+        _LAST_BLOCKS[name] = kept
+    return kept[1]
+
+
+def table_log_losses(table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`log_losses` of the table's scores (read-only), kept for the latest table: the
+    decomposition's score and the recalibration's losses before the maps read the same
+    (two logarithms per row, about 0.7 ms at 1e5 distinct scores)."""
+    return _kept_for("log_losses", table, lambda t: log_losses(t.scores))
+
+
 def _blocks(table: ScoreTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The PAV blocks: first row of each, its recalibrated probability and its weights."""
+    """The PAV blocks: first row of each, its recalibrated probability and its weights.
+
+    Kept for the latest table, read-only (an evaluation asks twice: a PAV fit, a scan and a
+    reduceat over every row, about 0.7 ms at 1e5 distinct scores)."""
+    return _kept_for("blocks", table, _fit_blocks)
+
+
+def _fit_blocks(table: ScoreTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_blocks`, computed."""
     recalibrated = isotonic_recalibration(table)
     # the recalibrated probability is constant on each PAV block: score the blocks
     starts = np.flatnonzero(np.diff(recalibrated, prepend=np.nan) != 0)
@@ -138,7 +172,11 @@ def _terms(
     base_rate = class_totals[:, 1] / total
     parts: dict[str, DecompositionTerms] = {}
     for name, rule in SCORING_RULES.items():
-        original = rule(table.scores, weights) / total
+        if name == "log_loss":  # the same dot products as the rule's, on the kept losses
+            neg, pos = table_log_losses(table)
+            original = float(weights[:, 0] @ neg + weights[:, 1] @ pos) / total
+        else:
+            original = rule(table.scores, weights) / total
         calibrated = rule(block_prob, block_weights) / total
         reference = rule(base_rate, class_totals) / total
         parts[name] = DecompositionTerms(

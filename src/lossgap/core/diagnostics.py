@@ -256,13 +256,15 @@ def loss_if_calibrated(
     """
     expected = second = 0.0
     observed = 0.0
+    binary = tally.task == "binary"
     for prob, w_other, w_class, loss, *_ in loss_columns(tally) if columns is None else columns:
         mass = w_other + w_class
         expected += float(mass @ (prob * loss))
-        second += float(mass @ (prob * loss * loss))
+        if not binary:  # the multiclass bound (binary has the exact variance below)
+            second += float(mass @ (prob * loss * loss))
         observed += float(w_class @ loss)
     total = tally.weight
-    if tally.task == "binary":  # exact per-sample variance: E[loss^2] - H^2 per row
+    if binary:  # exact per-sample variance: E[loss^2] - H^2 per row
         table = tally.tables[0]
         s = np.clip(table.scores, CLIP_EPS, 1 - CLIP_EPS)
         variance = float(row_mass(table.weights) @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))

