@@ -483,3 +483,25 @@ def test_the_compiled_tally_gathers_and_expected_confusion_are_numpys(k, weighte
         assert np.array_equal(getattr(compiled.worst, name), getattr(expected.worst, name))
     for name in ("scores", "weights", "low", "high", "score_sum"):
         assert np.array_equal(getattr(compiled.top_label, name), getattr(expected.top_label, name))
+
+
+def test_the_compiled_row_normalisation_is_numpys(monkeypatch):
+    import lossgap.core.predictions as predictions
+    from lossgap.errors import InputError
+
+    pytest.importorskip("numba")
+    y, prob, _ = _softmax_data(25, 5_000, 4)
+    prob = prob.round(4)  # rows off 1 by rounding, within the tolerance
+    prob[:10] = [0.25, 0.25, 0.25, 0.2505]
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = Predictions(y, prob).prob
+    prob[7] = [0.5, 0.5, 0.5, 0.5]
+    with pytest.raises(InputError) as compiled_error:
+        Predictions(y, prob)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    with pytest.raises(InputError) as numpy_error:
+        Predictions(y, prob)
+    assert str(compiled_error.value) == str(numpy_error.value)
+    prob[7] = prob[8]
+    assert np.array_equal(compiled, Predictions(y, prob).prob)
+    assert not np.array_equal(compiled, prob)  # the rows were renormalised

@@ -27,7 +27,9 @@ cells; each has a numpy twin in the module that calls it (tested against it):
   ``_Temperature.of_transposed``), the same doubles;
 * :func:`decided_sums`: :meth:`lossgap.core.tally.Tally.from_predictions`' gathers of the
   decided and the true class's probabilities and the expected confusion's ``bincount``,
-  the same doubles.
+  the same doubles;
+* :func:`divide_rows`: the row sums' check and division of
+  ``Predictions._check_row_sums``, the same quotients.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -456,3 +458,18 @@ def true_and_largest(log_prob_t, labels, true_log_prob, largest):  # pragma: no 
             largest[i] = max(largest[i], row[i])
     for i in range(n):
         true_log_prob[i] = log_prob_t[labels[i], i]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def divide_rows(values, sums, tolerance, out):  # pragma: no cover
+    # predictions.Predictions._check_row_sums after its sums: out = values / sums[:, None]
+    # (the same quotients; numpy's broadcast division restarts its inner loop for each
+    # short row) and the number of rows whose |sum - 1| exceeds tolerance
+    n, k = values.shape
+    bad = 0
+    for i in range(n):
+        s = sums[i]
+        bad += abs(s - 1.0) > tolerance
+        for j in range(k):
+            out[i, j] = values[i, j] / s
+    return bad
