@@ -505,3 +505,20 @@ def test_the_compiled_row_normalisation_is_numpys(monkeypatch):
     prob[7] = prob[8]
     assert np.array_equal(compiled, Predictions(y, prob).prob)
     assert not np.array_equal(compiled, prob)  # the rows were renormalised
+
+
+@pytest.mark.parametrize("cells", [1, 1 << 62])
+def test_the_temperature_true_log_prob_is_the_clipped_log_of_the_true_class(cells, monkeypatch):
+    # the cross-fitting's loss before recalibration reads it: -log(clip(p_y)), the same
+    # doubles, with or without the kernel, probabilities under the clip included
+    import lossgap.core.predictions as predictions
+
+    y, prob, _ = _softmax_data(26, 20_000, 5)
+    prob[:20] = [1.0, 0.0, 0.0, 0.0, 0.0]
+    prob[20:40] = [1.0 - 1e-17, 1e-17, 0.0, 0.0, 0.0]
+    y[:40] = 1
+    pred = Predictions(y, prob)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", cells)
+    problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
+    before = -np.log(np.clip(pred.prob[np.arange(len(y)), y], recalibrate.CLIP, 1.0))
+    assert np.array_equal(-problem.true_log_prob, before)

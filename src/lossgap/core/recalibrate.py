@@ -1330,7 +1330,10 @@ def _multiclass_recalibration(
     decided_before = pred.predicted()
     total = w.sum()
     scale = float(total / (w @ w))
-    with np.errstate(divide="ignore"):
+    if pred.logits is None:
+        # log(clip(p_y)): the temperature problem's true log p (the same doubles), no gather
+        loss_before = -temperature.true_log_prob
+    else:
         loss_before = -np.log(np.clip(prob_t[pred.y, np.arange(len(pred))], CLIP, 1.0))
     isotonic_sums = np.zeros(7)
     betas = np.full(folds, full_beta)  # each fold's temperature map
