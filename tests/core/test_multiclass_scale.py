@@ -433,3 +433,92 @@ def test_the_kernels_predicted_class_is_numpys_argmax(k, monkeypatch):
     assert np.array_equal(expected, np.argmax(pred.prob, axis=1))
     assert compiled.dtype == expected.dtype
     assert np.array_equal(compiled, expected)
+
+
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("b", [0.7, 1.0, 1.6, -0.5])
+def test_the_compiled_temperature_passes_are_numpys_bit_for_bit(b, from_logits, monkeypatch):
+    import lossgap.core.predictions as predictions
+
+    pytest.importorskip("numba")
+    y, prob, _ = _softmax_data(22, 20_000, 7)
+    if from_logits:
+        scores = np.log(prob)
+        scores[:50, 0] = -0.0  # signed zeros among the logits
+        pred = Predictions(y, scores, from_logits=True)
+    else:
+        prob[:50] = np.eye(7)[y[:50]]  # certain rows: log p = 0 and the clip
+        pred = Predictions(y, prob)
+    log_prob_t = recalibrate._log_probs_t(pred)
+    monkeypatch.setattr(recalibrate, "TEMPERATURE_BLOCK", 3_000)  # a ragged last block
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    problem = recalibrate._Temperature.of_transposed(log_prob_t, pred.y)
+    compiled = [problem.parts(b, third=True), problem.parts(b)]
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    reference = recalibrate._Temperature.of_transposed(log_prob_t, pred.y)
+    assert np.array_equal(problem.true_log_prob, reference.true_log_prob)
+    assert np.array_equal(problem.highest, reference.highest)
+    expected = [reference.parts(b, third=True), reference.parts(b)]
+    for got, exact in zip(compiled, expected, strict=True):
+        assert np.array_equal(got, exact)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("k", [3, 12])
+def test_the_compiled_tally_gathers_and_expected_confusion_are_numpys(k, weighted, monkeypatch):
+    import lossgap.core.predictions as predictions
+
+    pytest.importorskip("numba")
+    y, prob, w = _softmax_data(23, 6_000, k, weighted)
+    prob[:30] = 1.0 / k  # ties: the first class decided
+    pred = Predictions(y, prob, sample_weight=w)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = Tally.from_predictions(pred)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    expected = Tally.from_predictions(pred)
+    assert np.array_equal(compiled.confusion_expected, expected.confusion_expected)
+    assert compiled.brier_sum == expected.brier_sum
+    assert compiled.loss_sum == expected.loss_sum
+    for name in ("loss", "prob", "predicted"):
+        assert np.array_equal(getattr(compiled.worst, name), getattr(expected.worst, name))
+    for name in ("scores", "weights", "low", "high", "score_sum"):
+        assert np.array_equal(getattr(compiled.top_label, name), getattr(expected.top_label, name))
+
+
+def test_the_compiled_row_normalisation_is_numpys(monkeypatch):
+    import lossgap.core.predictions as predictions
+    from lossgap.errors import InputError
+
+    pytest.importorskip("numba")
+    y, prob, _ = _softmax_data(25, 5_000, 4)
+    prob = prob.round(4)  # rows off 1 by rounding, within the tolerance
+    prob[:10] = [0.25, 0.25, 0.25, 0.2505]
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    compiled = Predictions(y, prob).prob
+    prob[7] = [0.5, 0.5, 0.5, 0.5]
+    with pytest.raises(InputError) as compiled_error:
+        Predictions(y, prob)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 << 62)
+    with pytest.raises(InputError) as numpy_error:
+        Predictions(y, prob)
+    assert str(compiled_error.value) == str(numpy_error.value)
+    prob[7] = prob[8]
+    assert np.array_equal(compiled, Predictions(y, prob).prob)
+    assert not np.array_equal(compiled, prob)  # the rows were renormalised
+
+
+@pytest.mark.parametrize("cells", [1, 1 << 62])
+def test_the_temperature_true_log_prob_is_the_clipped_log_of_the_true_class(cells, monkeypatch):
+    # the cross-fitting's loss before recalibration reads it: -log(clip(p_y)), the same
+    # doubles, with or without the kernel, probabilities under the clip included
+    import lossgap.core.predictions as predictions
+
+    y, prob, _ = _softmax_data(26, 20_000, 5)
+    prob[:20] = [1.0, 0.0, 0.0, 0.0, 0.0]
+    prob[20:40] = [1.0 - 1e-17, 1e-17, 0.0, 0.0, 0.0]
+    y[:40] = 1
+    pred = Predictions(y, prob)
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", cells)
+    problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
+    before = -np.log(np.clip(pred.prob[np.arange(len(y)), y], recalibrate.CLIP, 1.0))
+    assert np.array_equal(-problem.true_log_prob, before)

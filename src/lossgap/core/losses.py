@@ -62,11 +62,14 @@ def sample_log_loss(
     return np.negative(loss, out=loss)
 
 
-def sample_brier(pred: Predictions, *, out: np.ndarray | None = None) -> np.ndarray:
+def sample_brier(
+    pred: Predictions, *, out: np.ndarray | None = None, true_prob: np.ndarray | None = None
+) -> np.ndarray:
     """Brier score of each sample: ``(p - y)^2`` (binary) or ``sum_k (p_k - 1[y=k])^2``.
 
     Matches :func:`sklearn.metrics.brier_score_loss`: the binary form ranges over [0, 1],
-    the multiclass form over [0, 2]. ``out``: where to write it (float64, shape (n,)).
+    the multiclass form over [0, 2]. ``out``: where to write it (float64, shape (n,));
+    ``true_prob``: multiclass, :func:`true_class_prob` of ``pred`` when the caller has it.
 
     Examples
     --------
@@ -80,7 +83,7 @@ def sample_brier(pred: Predictions, *, out: np.ndarray | None = None) -> np.ndar
         return np.square(brier, out=brier)
     # sum_k p_k^2 - 2 p_y + 1, without building the one-hot matrix
     brier = np.einsum("ij,ij->i", pred.prob, pred.prob, out=out)
-    brier -= 2.0 * true_class_prob(pred)
+    brier -= 2.0 * (true_class_prob(pred) if true_prob is None else true_prob)
     brier += 1.0
     return brier
 

@@ -21,7 +21,15 @@ cells; each has a numpy twin in the module that calls it (tested against it):
   patterns, the same keys (modular sums);
 * :func:`column_weights`: the bootstrap's class-column weights
   (:func:`lossgap.core.bootstrap._columns_weights_t`, whose numpy twin is
-  ``_Column.weights_t``), the same doubles.
+  ``_Column.weights_t``), the same doubles;
+* :func:`temperature_moments` and :func:`true_and_largest`: the temperature fit's passes
+  (:meth:`lossgap.core.recalibrate._Temperature.parts` after its ``exp``, and
+  ``_Temperature.of_transposed``), the same doubles;
+* :func:`decided_sums`: :meth:`lossgap.core.tally.Tally.from_predictions`' gathers of the
+  decided and the true class's probabilities and the expected confusion's ``bincount``,
+  the same doubles;
+* :func:`divide_rows`: the row sums' check and division of
+  ``Predictions._check_row_sums``, the same quotients.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -369,3 +377,99 @@ def stable_argsort(keys, order, ordered):  # pragma: no cover
         row_a, row_b = row_b, row_a
     order[:] = row_a
     ordered[:] = key_a
+
+
+
+@numba.njit(nogil=True, cache=True)
+def temperature_moments(
+    weight, log_prob_t, true_log_prob, start, total, out, third
+):  # pragma: no cover
+    # recalibrate._Temperature.parts after its exp, for the samples start..start + m:
+    # weight's first m columns (k, >= m) their exp(b log p - top), log_prob_t (k, n) and
+    # true_log_prob (n,) all samples' log p. Each sample's class sums of weight, weight
+    # log p, weight log p^2 (and ^3 if third) as numpy's sum(axis=0) adds them (the first
+    # class's value, then each next class's in turn), the same doubles; total[:m] gets
+    # the first sum, out's rows 1, 2 (and 3) at columns start.. the gradient, curvature
+    # (and third derivative). The loops run along the samples, independent lanes, over
+    # whole C-ordered arrays (a sliced block's strides are known only at run time, which
+    # keeps LLVM from SIMD) and local sums (no aliasing): SIMD without reordering a sum.
+    k = weight.shape[0]
+    m = total.shape[0]
+    s0, s1, s2, s3 = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+    for c in range(k):
+        e_row, lp_row = weight[c, :m], log_prob_t[c, start : start + m]
+        for j in range(m):
+            lp = lp_row[j]
+            e = e_row[j]
+            t1 = e * lp
+            t2 = t1 * lp
+            if c == 0:
+                s0[j], s1[j], s2[j], s3[j] = e, t1, t2, t2 * lp
+            else:
+                s0[j] += e
+                s1[j] += t1
+                s2[j] += t2
+                s3[j] += t2 * lp
+    for j in range(m):
+        mean = s1[j] / s0[j]
+        spread = s2[j] / s0[j]
+        total[j] = s0[j]
+        out[1, start + j] = mean - true_log_prob[start + j]
+        out[2, start + j] = spread - mean * mean
+        if third:
+            out[3, start + j] = s3[j] / s0[j] - mean * (3 * spread - 2 * (mean * mean))
+
+
+@numba.njit(nogil=True, cache=True)
+def decided_sums(
+    prob, decided, labels, weights, confidence, true_prob, expected
+):  # pragma: no cover
+    # tally.Tally.from_predictions' gathers and sums over the (n, k) rows in one pass:
+    # confidence[i] = prob[i, decided[i]], true_prob[i] = prob[i, labels[i]] (the same
+    # doubles as numpy's fancy indexing), and expected (k, k, zeros on entry) row c,
+    # column j the sum of (weights times) class c's probabilities over the rows decided j,
+    # added in row order as np.bincount(decided, col, k) adds them: the same doubles
+    n, k = prob.shape
+    for i in range(n):
+        j = decided[i]
+        confidence[i] = prob[i, j]
+        true_prob[i] = prob[i, labels[i]]
+        if weights is None:
+            for c in range(k):
+                expected[c, j] += prob[i, c]
+        else:
+            w = weights[i]
+            for c in range(k):
+                expected[c, j] += w * prob[i, c]
+
+
+@numba.njit(nogil=True, cache=True)
+def true_and_largest(log_prob_t, labels, true_log_prob, largest):  # pragma: no cover
+    # recalibrate._Temperature.of_transposed's two passes over log_prob_t (k, n) in one:
+    # true_log_prob[i] = log_prob_t[labels[i], i] (numpy's gather) and largest[i] each
+    # sample's largest value (np.max(axis=0): the same value; of a tie of 0.0 and -0.0
+    # either sign, which _Temperature.parts cannot tell apart, see its highest)
+    k, n = log_prob_t.shape
+    for i in range(n):
+        largest[i] = log_prob_t[0, i]
+    for c in range(1, k):
+        row = log_prob_t[c]
+        for i in range(n):
+            largest[i] = max(largest[i], row[i])
+    for i in range(n):
+        true_log_prob[i] = log_prob_t[labels[i], i]
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def divide_rows(values, sums, tolerance, out):  # pragma: no cover
+    # predictions.Predictions._check_row_sums after its sums: out = values / sums[:, None]
+    # (the same quotients; numpy's broadcast division restarts its inner loop for each
+    # short row) and the number of rows whose |sum - 1| exceeds tolerance
+    n, k = values.shape
+    bad = 0
+    for i in range(n):
+        s = sums[i]
+        bad += abs(s - 1.0) > tolerance
+        for j in range(k):
+            out[i, j] = values[i, j] / s
+    return bad

@@ -852,6 +852,12 @@ class Predictions:
 
     def _check_row_sums(self, values: np.ndarray, names: list[str]) -> np.ndarray:
         sums = values @ np.ones(values.shape[1])  # faster than a sum over the short axis
+        kernels = multiclass_kernels(values) if values.flags.c_contiguous else None
+        if kernels is not None:
+            # the check and the division in one pass along the rows: the same quotients
+            normalised = np.empty(values.shape)
+            if not kernels.divide_rows(values, sums, ROW_SUM_TOLERANCE, normalised):
+                return normalised
         bad = np.abs(sums - 1.0) > ROW_SUM_TOLERANCE
         if bad.any():
             row, count = _first_bad_row(bad)

@@ -1043,7 +1043,9 @@ class _Temperature:
     log_prob_t: np.ndarray
     true_log_prob: np.ndarray
     #: Each sample's largest ``log p``: ``max_k b log p_k`` is ``b`` times it for ``b >= 0``,
-    #: exactly (rounding is monotone), without a pass over the classes.
+    #: exactly (rounding is monotone), without a pass over the classes. Where it is 0, its
+    #: sign cannot change :meth:`parts` (``b log p - top`` and ``top + log(total)``, with
+    #: ``log(total) >= +0``, are the same doubles either way).
     highest: np.ndarray
 
     @classmethod
@@ -1052,11 +1054,16 @@ class _Temperature:
 
     @classmethod
     def of_transposed(cls, log_prob_t: np.ndarray, y: np.ndarray) -> _Temperature:
-        return cls(
-            log_prob_t,
-            log_prob_t[y, np.arange(len(y))],
-            log_prob_t.max(axis=0),
-        )
+        """The problem of ``log p`` as class rows ``(k, n)``. From
+        :data:`~lossgap.core.predictions.KERNEL_MIN_CELLS` cells, where the numba kernels
+        are in use, the true class's ``log p`` and the largest in one compiled pass
+        (:func:`~lossgap.core.multiclass_kernels.true_and_largest`): the same values."""
+        kernels = multiclass_kernels(log_prob_t)
+        if kernels is None:
+            return cls(log_prob_t, log_prob_t[y, np.arange(len(y))], log_prob_t.max(axis=0))
+        true_log_prob, largest = np.empty(len(y)), np.empty(len(y))
+        kernels.true_and_largest(log_prob_t, y, true_log_prob, largest)
+        return cls(log_prob_t, true_log_prob, largest)
 
     def parts(self, b: float, *, third: bool = False) -> np.ndarray:
         """``(3, n)``: each sample's loss and its first two derivatives in ``b``, one pass.
@@ -1070,11 +1077,20 @@ class _Temperature:
         additions in the same order as over all samples at once, so the rows are the same
         doubles, at about half the time (the whole ``(k, n)`` array went through memory
         once per operation: 74 against 40 ms a pass at 10^6 x 10).
+
+        From :data:`~lossgap.core.predictions.KERNEL_MIN_CELLS` cells, where the numba
+        kernels are in use, what follows the ``exp`` (the three products and four class
+        sums, then the moments) runs in one compiled pass over the block
+        (:func:`~lossgap.core.multiclass_kernels.temperature_moments`): the same
+        operations in the same order, the same doubles (tested against this numpy path).
+        The ``exp`` and ``log`` stay in numpy, SIMD there and scalar in numba.
         """
         k, n = self.log_prob_t.shape
         out = np.empty((4 if third else 3, n))
         q = np.empty((k, min(n, TEMPERATURE_BLOCK)))
         extreme = self.highest if b >= 0 else None
+        kernels = multiclass_kernels(self.log_prob_t)
+        kept = np.empty(min(n, TEMPERATURE_BLOCK))  # the kernel's class sums of a block
         for start in range(0, n, TEMPERATURE_BLOCK):
             stop = min(start + TEMPERATURE_BLOCK, n)
             log_p, block = self.log_prob_t[:, start:stop], q[:, : stop - start]
@@ -1083,6 +1099,13 @@ class _Temperature:
             top = b * (log_p.min(axis=0) if extreme is None else extreme[start:stop])
             block -= top
             np.exp(block, out=block)
+            if kernels is not None:
+                total = kept[: stop - start]
+                kernels.temperature_moments(
+                    q, self.log_prob_t, self.true_log_prob, start, total, out, third
+                )
+                out[0, start:stop] = top + np.log(total) - b * true_log_p
+                continue
             total = block.sum(axis=0)
             block *= log_p
             first = block.sum(axis=0) / total
@@ -1332,7 +1355,10 @@ def _multiclass_recalibration(
     decided_before = pred.predicted()
     total = w.sum()
     scale = float(total / (w @ w))
-    with np.errstate(divide="ignore"):
+    if pred.logits is None:
+        # log(clip(p_y)): the temperature problem's true log p (the same doubles), no gather
+        loss_before = -temperature.true_log_prob
+    else:
         loss_before = -np.log(np.clip(prob_t[pred.y, np.arange(len(pred))], CLIP, 1.0))
     isotonic_sums = np.zeros(7)
     betas = np.full(folds, full_beta)  # each fold's temperature map

@@ -44,7 +44,7 @@ from lossgap.core.binning import (
     distinct_floor,
 )
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss, true_class_prob
-from lossgap.core.predictions import Predictions
+from lossgap.core.predictions import Predictions, multiclass_kernels
 from lossgap.errors import InputError
 
 #: Worst samples kept by default.
@@ -843,8 +843,22 @@ class Tally:
         if tally is not None:
             return tally
         columns = [pred.prob] if pred.task == "binary" else list(pred.class_rows())
-        true_prob = true_class_prob(pred)
         predicted = pred.predicted()
+        kernels = None if pred.task == "binary" else multiclass_kernels(pred.prob)
+        expected = None
+        if kernels is None:
+            true_prob = true_class_prob(pred)
+            # the largest probability is the decided class's: one gather, not k passes
+            confidence = (
+                None if pred.task == "binary" else pred.prob[np.arange(len(pred)), predicted]
+            )
+        else:
+            # both gathers and the expected confusion in one pass along the rows
+            n, k = pred.prob.shape
+            true_prob, confidence, expected = np.empty(n), np.empty(n), np.zeros((k, k))
+            kernels.decided_sums(
+                pred.prob, predicted, pred.y, pred.sample_weight, confidence, true_prob, expected
+            )
         return cls.from_arrays(
             task=pred.task,
             classes=pred.classes,
@@ -852,7 +866,7 @@ class Tally:
             y=pred.y,
             columns=columns,
             loss=sample_log_loss(pred, true_prob),
-            brier=sample_brier(pred),
+            brier=sample_brier(pred, true_prob=true_prob),
             predicted=predicted,
             true_prob=true_prob,
             weight=pred.sample_weight,
@@ -861,10 +875,8 @@ class Tally:
             max_distinct=max_distinct,
             bin_bits=bin_bits,
             binned=binned,
-            # the largest probability is the decided class's: one gather, not k passes
-            confidence=None
-            if pred.task == "binary"
-            else pred.prob[np.arange(len(pred)), predicted],
+            confidence=confidence,
+            expected=expected,
         )
 
     @classmethod
@@ -1003,6 +1015,7 @@ class Tally:
         bin_bits: int = DEFAULT_BIN_BITS,
         binned: Sequence[bool] | None = None,
         confidence: Any | None = None,
+        expected: Any | None = None,
     ) -> Tally:
         """Summarise per-sample arrays of one backend (the engines' shared kernel).
 
@@ -1012,7 +1025,9 @@ class Tally:
         true class. The arrays are trusted: validation happened before. ``binned`` (one
         flag per table) bins those tables at once, as :meth:`ScoreTable.from_samples`.
         ``confidence`` (multiclass): each sample's largest probability when the caller has
-        it, else the columns' maximum.
+        it, else the columns' maximum; ``expected`` (multiclass): the
+        :attr:`confusion_expected` matrix when the caller has it (the same doubles as
+        the per-column ``bincount``), else computed here.
         """
         ops = array_ops(loss)
         k = len(classes)
@@ -1064,17 +1079,18 @@ class Tally:
             for (c, col), flag in zip(enumerate(columns, start=first), flags, strict=True)
         ]
         worst = WorstSamples(loss, ids, y, true_prob, predicted)
-        expected = top_label = None
+        top_label = None
         if task != "binary":
-            # row i: the probability of class i summed over the samples decided as each j
-            expected = ops.cat(
-                [
-                    ops.as_float(
-                        ops.bincount(predicted, col if weight is None else weight * col, k)
-                    )
-                    for col in columns
-                ]
-            ).reshape(k, k)
+            if expected is None:
+                # row i: the probability of class i summed over the samples decided as j
+                expected = ops.cat(
+                    [
+                        ops.as_float(
+                            ops.bincount(predicted, col if weight is None else weight * col, k)
+                        )
+                        for col in columns
+                    ]
+                ).reshape(k, k)
             if confidence is None:
                 confidence = columns[0]
                 for col in columns[1:]:
