@@ -120,19 +120,22 @@ def isotonic_recalibration(table: ScoreTable) -> np.ndarray:
     return fit.values if len(fit.knots) == len(table.scores) else fit.predict(table.scores)
 
 
-#: The latest table's PAV blocks and capped log losses, each kept as one ``(table, value)``
-#: pair: the decomposition, its intervals' optimism (:func:`pav_optimism`) and the
-#: recalibration read the same table's (the table is held, so that its identity cannot be
-#: reused; a thread at worst computes its own table's again).
+#: What is computed once per table and read again: the latest table's PAV blocks, capped
+#: log losses (here) and logits (:mod:`lossgap.core.recalibrate`), each kept as one
+#: ``(table, value)`` pair: the decomposition, its intervals' optimism
+#: (:func:`pav_optimism`), the calibration line and the recalibration read the same
+#: table's (the table is held, so that its identity cannot be reused; a thread at worst
+#: computes its own table's again).
 _LAST_BLOCKS: dict[str, Any] = {}
 
 
-def _kept_for(name: str, table: ScoreTable, compute: Callable[[ScoreTable], Any]) -> Any:
-    """``compute(table)``, its arrays read-only, kept under ``name`` for the latest table."""
+def kept_for_table(name: str, table: ScoreTable, compute: Callable[[ScoreTable], Any]) -> Any:
+    """``compute(table)`` (an array or a tuple of arrays, made read-only), kept under
+    ``name`` for the latest table."""
     kept = _LAST_BLOCKS.get(name)
     if kept is None or kept[0] is not table:
         value = compute(table)
-        for part in value:
+        for part in value if isinstance(value, tuple) else (value,):
             part.flags.writeable = False  # shared: no reader may change it
         kept = (table, value)
         _LAST_BLOCKS[name] = kept
@@ -143,7 +146,7 @@ def table_log_losses(table: ScoreTable) -> tuple[np.ndarray, np.ndarray]:
     """:func:`log_losses` of the table's scores (read-only), kept for the latest table: the
     decomposition's score and the recalibration's losses before the maps read the same
     (two logarithms per row, about 0.7 ms at 1e5 distinct scores)."""
-    return _kept_for("log_losses", table, lambda t: log_losses(t.scores))
+    return kept_for_table("log_losses", table, lambda t: log_losses(t.scores))
 
 
 def _blocks(table: ScoreTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,7 +154,7 @@ def _blocks(table: ScoreTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Kept for the latest table, read-only (an evaluation asks twice: a PAV fit, a scan and a
     reduceat over every row, about 0.7 ms at 1e5 distinct scores)."""
-    return _kept_for("blocks", table, _fit_blocks)
+    return kept_for_table("blocks", table, _fit_blocks)
 
 
 def _fit_blocks(table: ScoreTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

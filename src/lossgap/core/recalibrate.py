@@ -47,7 +47,12 @@ from weakref import WeakKeyDictionary
 import numpy as np
 
 from lossgap.core.binning import kernel_module
-from lossgap.core.decompose import brier_score_total, log_losses, table_log_losses
+from lossgap.core.decompose import (
+    brier_score_total,
+    kept_for_table,
+    log_losses,
+    table_log_losses,
+)
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass, take_rows
@@ -355,29 +360,19 @@ def fit_logistic_table(table: ScoreTable, *, intercept: bool, slope: bool = True
 
 
 def _table_logits(table: ScoreTable) -> np.ndarray:
-    """:func:`logits_of` the scores of ``table``, kept for the latest table as a
-    ``(table, logits)`` pair (the calibration slope's check and the recalibration read
-    them)."""
-    kept = _LAST_FITS.get("table_logits")
-    if kept is None or kept[0] is not table:
-        logits = logits_of(table.scores)
-        logits.flags.writeable = False  # shared: no reader may change it
-        kept = (table, logits)
-        _LAST_FITS["table_logits"] = kept
-    return kept[1]
+    """:func:`logits_of` the scores of ``table``, read-only, kept for the latest table
+    (:func:`~lossgap.core.decompose.kept_for_table`): the calibration slope's check and
+    the recalibration read them."""
+    return kept_for_table("table_logits", table, lambda t: logits_of(t.scores))
 
 
 def _pooled_logits(table: ScoreTable) -> np.ndarray:
-    """:func:`logits_of` the scores of ``table`` pooled to FIT_ROWS runs, kept with the
-    latest table (its three fits and the folds' read them; the table and its logits are
-    kept as one pair, so that a thread never reads another table's)."""
-    kept = _LAST_FITS.get("logits")
-    if kept is None or kept[0] is not table:
-        logits = logits_of(pool_table(table, FIT_ROWS).scores)
-        logits.flags.writeable = False  # shared: no reader may change it
-        kept = (table, logits)
-        _LAST_FITS["logits"] = kept
-    return kept[1]
+    """:func:`logits_of` the scores of ``table`` pooled to FIT_ROWS runs, read-only, kept
+    for the latest table (:func:`~lossgap.core.decompose.kept_for_table`): its three fits
+    and the folds' read them."""
+    return kept_for_table(
+        "pooled_logits", table, lambda t: logits_of(pool_table(t, FIT_ROWS).scores)
+    )
 
 
 def binary_map(
