@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
@@ -209,6 +211,18 @@ def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypa
         assert ours.bit_generator.state == theirs.bit_generator.state  # the same stream after
 
 
+def _assert_numpys_draws(
+    seed: int,
+    compiled: Callable[[np.random.Generator], np.ndarray],
+    numpys: Callable[[np.random.Generator], np.ndarray],
+) -> None:
+    """``compiled`` draws ``numpys``'s numbers from a generator seeded ``seed``, and leaves
+    it in the same state (the draws after are the same too)."""
+    ours, theirs = np.random.default_rng(seed), np.random.default_rng(seed)
+    assert np.array_equal(compiled(ours), numpys(theirs))
+    assert ours.bit_generator.state == theirs.bit_generator.state
+
+
 def test_compiled_poisson_rows_by_rejection_in_bulk(monkeypatch):
     # two million draws by transformed rejection, means 10 to 3 x 10^5: about a third take
     # the slow path's logarithms and log-Gamma (kept per draw up to 2^16, computed past
@@ -217,11 +231,11 @@ def test_compiled_poisson_rows_by_rejection_in_bulk(monkeypatch):
 
     means = np.geomspace(10.0, 3e5, 2_000)
     monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
-    ours = np.random.default_rng(7)
-    drawn = poisson_rows(ours, means, 1_000)
-    theirs = np.random.default_rng(7)
-    assert np.array_equal(drawn, theirs.poisson(means, size=(1_000, len(means))))
-    assert ours.bit_generator.state == theirs.bit_generator.state
+    _assert_numpys_draws(
+        7,
+        lambda rng: poisson_rows(rng, means, 1_000),
+        lambda rng: rng.poisson(means, size=(1_000, len(means))),
+    )
 
 
 def test_compiled_binomial_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
@@ -261,11 +275,11 @@ def test_compiled_binomial_rows_in_bulk(monkeypatch):
     prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
     counts, p = rng.poisson(500, 2_000), np.sort(prob[:, 0])
     monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
-    ours = np.random.default_rng(11)
-    drawn = binomial_rows(ours, counts, p, 500)
-    theirs = np.random.default_rng(11)
-    assert np.array_equal(drawn, theirs.binomial(counts, p, size=(500, len(p))))
-    assert ours.bit_generator.state == theirs.bit_generator.state
+    _assert_numpys_draws(
+        11,
+        lambda rng: binomial_rows(rng, counts, p, 500),
+        lambda rng: rng.binomial(counts, p, size=(500, len(p))),
+    )
 
 
 def test_compiled_binomial_rows_by_btpe_in_bulk():
@@ -276,11 +290,11 @@ def test_compiled_binomial_rows_by_btpe_in_bulk():
 
     counts = np.geomspace(100, 1e7, 2_000).astype(np.int64)
     p = np.resize(np.array([0.05, 0.2, 0.35, 0.5, 0.7, 0.93]), len(counts))
-    ours = np.random.default_rng(13)
-    drawn = binomial_rows(ours, counts, p, 1_000)
-    theirs = np.random.default_rng(13)
-    assert np.array_equal(drawn, theirs.binomial(counts, p, size=(1_000, len(counts))))
-    assert ours.bit_generator.state == theirs.bit_generator.state
+    _assert_numpys_draws(
+        13,
+        lambda rng: binomial_rows(rng, counts, p, 1_000),
+        lambda rng: rng.binomial(counts, p, size=(1_000, len(counts))),
+    )
 
 
 def test_btpes_last_test_is_numbas_for_this_numpy():
