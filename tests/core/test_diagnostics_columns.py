@@ -7,7 +7,13 @@ import numpy as np
 import pytest
 
 from lossgap import Predictions, Tally
-from lossgap.core.diagnostics import THRESHOLD_BAND, _threshold_band, loss_columns
+from lossgap.core.diagnostics import (
+    THRESHOLD_BAND,
+    _concentration_sums,
+    _threshold_band,
+    loss_columns,
+    true_class_cells,
+)
 
 
 def _masked_band(tally: Tally) -> tuple[float, float]:
@@ -51,3 +57,41 @@ def test_loss_columns_are_each_columns_capped_losses_and_confident_cells():
     assert positives.confident.tolist() == [True, True, True, False, False, False, False]
     assert negatives.confident.tolist() == [False, False, False, False, True, True, True]
     assert positives.kept.tolist() == [1, 2, 5, 6] and negatives.kept.tolist() == [0, 3, 4]
+
+
+def _concentration_cases(rng: np.random.Generator, trial: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cells' capped losses and weights: a binary table's two columns (one run each way,
+    some losses rounded into ties or capped), runs of few values, or no order at all."""
+    n = int(rng.integers(1, 400))
+    if trial % 3 == 0:
+        y = rng.integers(0, 2, n)
+        p = rng.uniform(size=n)
+        if trial % 2:
+            p = np.round(p, int(rng.integers(1, 4)))
+            p[: n // 10] = 0.0
+        if trial % 5 == 0:
+            y = np.zeros(n, dtype=np.int64)
+        pred = Predictions(y, p, classes=[0, 1])
+        prob, weight = true_class_cells(Tally.from_predictions(pred))
+        return -np.log(np.maximum(prob, 1e-15)), weight * rng.uniform(0.5, 2.0, len(weight))
+    if trial % 3 == 1:  # monotone runs either way, with ties inside and across runs
+        parts = [np.sort(rng.integers(0, 4, int(rng.integers(1, 50))).astype(float))
+                 for _ in range(int(rng.integers(1, 6)))]
+        loss = np.concatenate([q if rng.uniform() < 0.5 else q[::-1] for q in parts])
+    else:
+        loss = rng.uniform(size=n)
+    weight = rng.uniform(size=len(loss)) * (rng.uniform(size=len(loss)) < 0.8)
+    return loss, weight
+
+
+def test_concentration_sums_are_the_stable_sorts_doubles(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(11)
+    for trial in range(600):
+        loss, weight = _concentration_cases(rng, trial)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = _concentration_sums(loss, weight)
+        monkeypatch.delenv("LOSSGAP_NUMBA")
+        compiled = _concentration_sums(loss, weight)
+        for got, want in zip(compiled, twin, strict=True):
+            assert np.array_equal(got, want), trial

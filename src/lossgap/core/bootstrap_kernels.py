@@ -33,7 +33,10 @@ figures to a stated tolerance (they add the same numbers in another order):
   less its held-out rows', residues cleared), ``lossgap.core.recalibrate._held_run_sums``
   and ``_clear_residue`` its twin, within the same tolerance;
 * :func:`pool_runs`: :class:`lossgap.core.pooling.Pooling`'s runs, the same starts, and
-  their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly).
+  their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly);
+* :func:`concentration_sums`: the loss concentration's cells worst first and their running
+  sums (``lossgap.core.diagnostics._concentration_sums``, whose numpy path is its twin),
+  the same doubles (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -720,3 +723,99 @@ def pool_runs(scores, w_neg, w_pos, weight_sum, max_rows, segments, segmented):
         sums[r, 2] += w_neg[i]
         sums[r, 3] += w_pos[i]
     return starts[:runs].copy(), sums[:runs].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _descending_runs(loss, order):
+    # Splits loss into maximal monotone runs and writes each run's rows into order in the
+    # run's stable descending order (loss descending, ties by ascending row): a
+    # non-increasing run as it is, a non-decreasing one backwards group by group of equal
+    # losses. Returns the runs' bounds (0, ..., len(loss)).
+    n = loss.shape[0]
+    bounds = np.empty(n + 1, np.int64)
+    bounds[0] = 0
+    runs = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        if j < n and loss[j] > loss[i]:
+            while j < n and loss[j] >= loss[j - 1]:
+                j += 1
+            out = i
+            k = j
+            while k > i:
+                g = k - 1
+                while g > i and loss[g - 1] == loss[k - 1]:
+                    g -= 1
+                for t in range(g, k):
+                    order[out] = t
+                    out += 1
+                k = g
+        else:
+            while j < n and loss[j] <= loss[j - 1]:
+                j += 1
+            for t in range(i, j):
+                order[t] = t
+        runs += 1
+        bounds[runs] = j
+        i = j
+    return bounds[: runs + 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def concentration_sums(loss, weight):
+    # lossgap.core.diagnostics.loss_concentration's sorted sums (its numpy path is the
+    # twin): the cells in np.argsort(-loss, kind="stable") order, found by merging the
+    # monotone runs the cells come in (each class column's cells are in score order, so
+    # their losses are monotone: a few runs, where a sort compares every cell), then the
+    # sorted weights, the running sums of loss * weight and of weight in that order (the
+    # same products added in the same order as np.cumsum: the same doubles).
+    n = loss.shape[0]
+    order = np.empty(n, np.int64)
+    bounds = _descending_runs(loss, order)
+    keys = np.empty(n)  # the losses in `order`: the merges compare them without a gather
+    for i in range(n):
+        keys[i] = loss[order[i]]
+    spare = np.empty(n, np.int64)
+    spare_keys = np.empty(n)
+    while bounds.shape[0] > 2:  # merge adjacent runs pairwise; ties keep the left run's
+        merged = np.empty(bounds.shape[0] // 2 + 2, np.int64)
+        count = 0
+        for r in range(0, bounds.shape[0] - 1, 2):
+            lo, mid = bounds[r], bounds[r + 1]
+            hi = bounds[r + 2] if r + 2 < bounds.shape[0] else mid
+            a, b, out = lo, mid, lo
+            while a < mid and b < hi:
+                # without a branch: the runs interleave at random, and a mispredicted
+                # branch per cell cost most of the merge
+                take = keys[a] >= keys[b]
+                spare[out] = order[a] if take else order[b]
+                spare_keys[out] = keys[a] if take else keys[b]
+                a += take
+                b += 1 - take
+                out += 1
+            spare[out : out + mid - a] = order[a:mid]
+            spare_keys[out : out + mid - a] = keys[a:mid]
+            out += mid - a
+            spare[out : out + hi - b] = order[b:hi]
+            spare_keys[out : out + hi - b] = keys[b:hi]
+            merged[count] = lo
+            count += 1
+        merged[count] = n
+        bounds = merged[: count + 1]
+        order, spare = spare, order
+        keys, spare_keys = spare_keys, keys
+    # the sums into the spare keys and over the keys as they are read: fresh arrays of
+    # the cells' size cost page faults here
+    sorted_weight = np.empty(n)
+    carried, mass = spare_keys, keys
+    loss_sum = 0.0
+    weight_sum = 0.0
+    for i in range(n):
+        w = weight[order[i]]
+        sorted_weight[i] = w
+        loss_sum += keys[i] * w
+        weight_sum += w
+        carried[i] = loss_sum
+        mass[i] = weight_sum
+    return sorted_weight, carried, mass
