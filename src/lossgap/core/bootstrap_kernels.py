@@ -34,6 +34,8 @@ figures to a stated tolerance (they add the same numbers in another order):
   and ``_clear_residue`` its twin, within the same tolerance;
 * :func:`pool_runs`: :class:`lossgap.core.pooling.Pooling`'s runs, the same starts, and
   their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly);
+* :func:`interpolate`: ``np.interp`` at strictly ascending knots (its twin), the same
+  doubles (tested);
 * :func:`concentration_sums`: the loss concentration's cells worst first and their running
   sums (``lossgap.core.diagnostics._concentration_sums``, whose numpy path is its twin),
   the same doubles (tested).
@@ -662,6 +664,54 @@ def held_out_sums(
         gain_sq += a * (gain_neg * gain_neg) + b * (gain_pos * gain_pos)
         loss_sq += a * (neg * neg) + b * (pos * pos)
     return np.array([loss, brier, correct, changed, gain, gain_sq, loss_sq])
+
+
+@numba.njit(cache=True, nogil=True)
+def interpolate(x, xp, fp):
+    # np.interp(x, xp, fp) for strictly ascending xp (lossgap.core.isotonic.IsotonicFit.
+    # predict, np.interp its twin): the same interval of xp for each x and the same
+    # expressions (numpy's compiled_base.c), so the same doubles. Each x's interval is
+    # looked for from the last one's: ascending x (the held-out scores) walk xp once,
+    # where np.interp searches xp for each x; an x behind the last, or many knots ahead,
+    # is found by bisection. Two passes: with the division in the walk's loop, its
+    # mispredicted exits cost the loop three times as much.
+    m = xp.shape[0]
+    n = x.shape[0]
+    at = np.empty(n, np.int64)  # the knots at or below each x
+    j = 0
+    for i in range(n):
+        v = x[i]
+        far = min(j + 16, m) - 1
+        if (j > 0 and v < xp[j - 1]) or xp[far] <= v:
+            lo, hi = (0, j - 1) if j > 0 and v < xp[j - 1] else (far + 1, m)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if xp[mid] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo
+        else:
+            while xp[j] <= v:  # stops within 16 knots: xp[far] is above v
+                j += 1
+        at[i] = j
+    out = np.empty(n)
+    for i in range(n):
+        v = x[i]
+        j = at[i] - 1
+        if j < 0 or j >= m - 1 or xp[j] == v or v != v:
+            # below the first knot, at or above the last, on a knot; NaN stays NaN (but
+            # for one knot, which np.interp gives every x)
+            out[i] = v if v != v and m > 1 else (fp[0] if j < 0 else fp[j])
+            continue
+        slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+        value = slope * (v - xp[j]) + fp[j]
+        if value != value:  # a NaN one way: the other way, as np.interp does
+            value = slope * (v - xp[j + 1]) + fp[j + 1]
+            if value != value and fp[j] == fp[j + 1]:
+                value = fp[j]
+        out[i] = value
+    return out
 
 
 @numba.njit(cache=True, nogil=True)
