@@ -13,6 +13,9 @@ figures to a stated tolerance (they add the same numbers in another order):
   :data:`lossgap.core.bootstrap.STATISTICS_RTOL` (tested), NaN where it is NaN;
 * :func:`threshold_objectives`: :func:`lossgap.core.decision.numpy_threshold_objectives`,
   the same doubles (tested);
+* :func:`pooled_candidates`, :func:`least_gaps`, :func:`kept_range`: the decision's
+  confidence sets (``lossgap.core.decision._pooled_candidates`` and ``_threshold_set``,
+  whose numpy paths are their twins), the same doubles (tested);
 * :func:`mesh_operator`: the smooth ECE's mesh operator
   (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
   doubles (tested);
@@ -254,6 +257,74 @@ def threshold_objectives(w_neg, w_pos, costs, with_costs):
                 ) / total
     return out
 
+
+
+@numba.njit(cache=True, nogil=True)
+def pooled_candidates(scores, top, pooled_scores):
+    # lossgap.core.decision._pooled_candidates (its numpy path is the twin): each exact
+    # candidate's pooled stand-in, np.searchsorted(pooled_scores, 0.5 * (low + high)) of
+    # its edges (low, high) = ([0, scores], [scores, top]), the same doubles and the same
+    # counts, as runs: where each begins and its pooled candidate. The midpoints ascend,
+    # so one walk of the pooled scores finds them all.
+    m = scores.shape[0]
+    pooled = pooled_scores.shape[0]
+    first = np.empty(m + 1, np.int64)
+    at = np.empty(m + 1, np.int64)
+    runs = 0
+    j = 0
+    for k in range(m + 1):
+        low = 0.0 if k == 0 else scores[k - 1]
+        high = top if k == m else scores[k]
+        mid = 0.5 * (low + high)
+        while j < pooled and pooled_scores[j] < mid:
+            j += 1
+        if runs == 0 or at[runs - 1] != j:
+            first[runs] = k
+            at[runs] = j
+            runs += 1
+    return first[:runs].copy(), at[:runs].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def least_gaps(values, chosen, maximise, first):
+    # lossgap.core.decision._threshold_set's least gap per run of exact candidates (its
+    # numpy path, np.fmin.reduceat of the gaps to the chosen candidate, is the twin): the
+    # same differences, NaN skipped unless a run holds nothing else.
+    runs = first.shape[0]
+    out = np.empty(runs)
+    for r in range(runs):
+        stop = first[r + 1] if r + 1 < runs else values.shape[0]
+        least = np.nan
+        for k in range(first[r], stop):
+            gap = chosen - values[k] if maximise else values[k] - chosen
+            if not gap >= least:  # fmin: the smaller, and a NaN never wins
+                if gap == gap or least != least:
+                    least = gap
+        out[r] = least
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_range(values, chosen, maximise, lower, first, at, best, tol):
+    # lossgap.core.decision._threshold_set's confidence set (its numpy path is the twin):
+    # candidate k is kept when its gap to the chosen one plus its pooled candidate's lower
+    # bound is at most tol (the chosen one always); the first and last kept and their
+    # largest gap, the same comparisons on the same doubles.
+    runs = first.shape[0]
+    low = best
+    high = best
+    worst = chosen - values[best] if maximise else values[best] - chosen
+    for r in range(runs):
+        stop = first[r + 1] if r + 1 < runs else values.shape[0]
+        bound = lower[at[r]]
+        for k in range(first[r], stop):
+            gap = chosen - values[k] if maximise else values[k] - chosen
+            if gap + bound <= tol or k == best:
+                low = min(low, k)
+                high = max(high, k)
+                if gap > worst:
+                    worst = gap
+    return low, high, worst
 
 
 @numba.njit(cache=True, nogil=True)
