@@ -10,6 +10,7 @@ from lossgap import Predictions, Tally
 from lossgap.core.diagnostics import (
     THRESHOLD_BAND,
     _concentration_sums,
+    _half_loss_shares,
     _threshold_band,
     loss_columns,
     true_class_cells,
@@ -95,3 +96,20 @@ def test_concentration_sums_are_the_stable_sorts_doubles(monkeypatch):
         compiled = _concentration_sums(loss, weight)
         for got, want in zip(compiled, twin, strict=True):
             assert np.array_equal(got, want), trial
+
+
+def test_half_loss_shares_are_the_numpy_twins_doubles(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(12)
+    for trial in range(300):
+        loss, _ = _concentration_cases(rng, trial)
+        weight = rng.poisson(rng.uniform(0.0, 3.0), (int(rng.integers(1, 30)), len(loss)))
+        weight = weight * (rng.uniform(0.5, 2.0) if trial % 2 else 1.0)
+        if trial % 4 == 0:
+            weight[0] = 0.0  # a draw without weight: share 1
+        order = np.argsort(-loss, kind="stable")
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            twin = _half_loss_shares(loss, weight, order)
+        monkeypatch.delenv("LOSSGAP_NUMBA")
+        assert np.array_equal(_half_loss_shares(loss, weight, order), twin), trial

@@ -41,7 +41,10 @@ figures to a stated tolerance (they add the same numbers in another order):
   doubles (tested);
 * :func:`concentration_sums`: the loss concentration's cells worst first and their running
   sums (``lossgap.core.diagnostics._concentration_sums``, whose numpy path is its twin),
-  the same doubles (tested).
+  the same doubles (tested);
+* :func:`half_loss_shares`: the calibrated loss concentration's share per replicate
+  (``lossgap.core.diagnostics._half_loss_shares``, whose numpy path is its twin), the
+  same doubles (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -948,3 +951,35 @@ def concentration_sums(loss, weight):
         carried[i] = loss_sum
         mass[i] = weight_sum
     return sorted_weight, carried, mass
+
+
+@numba.njit(cache=True, nogil=True)
+def half_loss_shares(loss, weight, order):
+    # lossgap.core.diagnostics._half_loss_shares (its numpy path is the twin): for each
+    # row of weight, the cells in `order` (loss descending), the running sums of
+    # weight * loss and of weight (the same products added in the same order as the twin's
+    # np.cumsum along the row: the same doubles), the number of cells whose running loss
+    # is below half the row's, and the running weight there over the row's.
+    rows, cells = weight.shape
+    carried = np.empty(cells)
+    mass = np.empty(cells)
+    out = np.empty(rows)
+    for r in range(rows):
+        loss_sum = 0.0
+        weight_sum = 0.0
+        for k in range(cells):
+            w = weight[r, order[k]]
+            loss_sum += w * loss[order[k]]
+            weight_sum += w
+            carried[k] = loss_sum
+            mass[k] = weight_sum
+        if not loss_sum > 0.0:
+            out[r] = 1.0
+            continue
+        half = loss_sum / 2
+        below = 0
+        for k in range(cells):
+            if carried[k] < half:
+                below += 1
+        out[r] = mass[min(below, cells - 1)] / weight_sum
+    return out

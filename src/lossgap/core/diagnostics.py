@@ -352,9 +352,21 @@ def calibration_in_the_large(tally: Tally) -> CalibrationInTheLarge | None:
     )
 
 
-def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Share of samples (worst first) carrying half the loss; ``loss`` descending,
-    ``weight`` ``(replicates, cells)``."""
+def _half_loss_shares(loss: np.ndarray, weight: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Share of samples (worst first) carrying half the loss, for each row of ``weight``
+    ``(replicates, cells)``, the cells taken in ``order`` (``loss`` descending).
+
+    With numba (:func:`~lossgap.core.binning.kernel_module`) one compiled pass per row
+    with no temporaries of the weights' size: the same doubles as this numpy twin
+    (tested), about 0.6 -> 0.1 ms for the calibrated concentration's 100 draws.
+    """
+    kernels = kernel_module("bootstrap_kernels")
+    if kernels is not None:
+        shares: np.ndarray = kernels.half_loss_shares(
+            np.asarray(loss, dtype=np.float64), np.asarray(weight, dtype=np.float64), order
+        )
+        return shares
+    loss, weight = loss[order], weight[:, order]
     carried = np.cumsum(weight * loss, axis=1)
     mass = np.cumsum(weight, axis=1)
     index = np.minimum((carried < carried[:, -1:] / 2).sum(axis=1), weight.shape[1] - 1)
@@ -410,8 +422,8 @@ def calibrated_concentration(
             observed.append(pooled.weights[:, 1])
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
-    null = _half_loss_share(loss[order], np.concatenate(weights, axis=1)[:, order])
-    actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
+    null = _half_loss_shares(loss, np.concatenate(weights, axis=1), order)
+    actual = float(_half_loss_shares(loss, np.concatenate(observed)[None], order)[0])
     return CalibratedConcentration(
         pooled_share=actual,
         calibrated_median=float(np.median(null)),
