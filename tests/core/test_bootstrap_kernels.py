@@ -160,9 +160,10 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
     from lossgap.core.recalibrate import FIT_LOSS_RTOL, FIT_RTOL, _softplus_loss, fit_logistic
 
     rng = np.random.default_rng(37)
-    moderate = 0
-    for _ in range(300):
-        m = int(rng.integers(2, 400))
+    moderate = large = 0
+    for trial in range(330):
+        # the last 30 above COMPILED_ROWS: numpy's exponentials, the sums compiled
+        m = int(rng.integers(2, 400) if trial < 300 else rng.integers(2_049, 25_000))
         z = np.sort(rng.normal(rng.normal(0.0, 1.0), rng.choice([0.3, 1.0, 3.0, 8.0]), m))
         unit = rng.choice([1.0, 0.37])  # counts, or weights of another scale
         counts = rng.integers(1, 8, m)
@@ -183,7 +184,9 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
                 assert ours.intercept == pytest.approx(twin.intercept, rel=FIT_RTOL, abs=FIT_RTOL)
                 assert ours.slope == pytest.approx(twin.slope, rel=FIT_RTOL)
                 np.testing.assert_allclose(ours.covariance, twin.covariance, rtol=FIT_RTOL)
-    assert moderate > 700
+                if trial >= 300:
+                    large += 1
+    assert moderate > 700 and large > 60
 
 
 def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypatch):

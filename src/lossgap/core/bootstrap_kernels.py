@@ -19,9 +19,11 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`mesh_operator`: the smooth ECE's mesh operator
   (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
   doubles (tested);
-* :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
-  (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
-  and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
+* :func:`fit_logistic`, :func:`logistic_sums`: the Newton steps of
+  :func:`lossgap.core.recalibrate.fit_logistic` on few rows, and the terms of each step
+  on many (its numpy path is the twin), within
+  :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL` and
+  :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
 * :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows`, the same draws
   from the same generator (tested);
 * :func:`binomial_rows`: :func:`lossgap.core.bootstrap.binomial_rows`, the same draws
@@ -374,6 +376,32 @@ def _softplus_loss(a, b, z, w_neg, w_pos, intercept):
         loss += (w_neg[j] + w_pos[j]) * shared + w_pos[j] * max(-eta, 0.0)
         loss += w_neg[j] * max(eta, 0.0)
     return loss
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def logistic_sums(eta, shrunk, shared, z, w_neg, w_pos):
+    # lossgap.core.recalibrate.fit_logistic's Newton terms at the logits eta = a + b z of
+    # many rows, given numpy's vectorised shrunk = exp(-|eta|) and shared = log1p(shrunk):
+    # the softplus loss (as recalibrate._softplus_loss), and the sums of the curvature
+    # total p (1 - p) (times 1, z, z^2) and of the residual total p - w_pos (times 1, z)
+    # at p = 1 / (1 + shrunk) (eta >= 0) or shrunk / (1 + shrunk), in one pass whose
+    # sums may be reassociated (vector lanes). The numpy twin (recalibrate._newton)
+    # takes p as 1 / (1 + e^-eta): these terms are its to rounding, and the fits within
+    # recalibrate.FIT_RTOL of it.
+    loss = curvature = curvature_z = curvature_zz = residual = residual_z = 0.0
+    for j in range(eta.shape[0]):
+        total = w_neg[j] + w_pos[j]
+        x = eta[j]
+        loss += total * shared[j] + w_pos[j] * max(-x, 0.0) + w_neg[j] * max(x, 0.0)
+        p = (1.0 if x >= 0.0 else shrunk[j]) / (1.0 + shrunk[j])
+        c = total * p * (1.0 - p)
+        r = total * p - w_pos[j]
+        curvature += c
+        curvature_z += c * z[j]
+        curvature_zz += c * (z[j] * z[j])
+        residual += r
+        residual_z += r * z[j]
+    return loss, curvature, curvature_z, curvature_zz, residual, residual_z
 
 
 @numba.njit(cache=True, nogil=True)
