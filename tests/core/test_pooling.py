@@ -125,8 +125,6 @@ def test_take_rows_is_the_row_gather_bit_for_bit():
             ours, theirs = take_rows(layout, rows), np.take(layout, rows, axis=0)
             assert ours.flags.c_contiguous and ours.shape == theirs.shape
             assert np.array_equal(ours, theirs)
-            columns = take_rows(layout, rows, columns=True)  # contiguous columns
-            assert columns.flags.f_contiguous and np.array_equal(columns, theirs)
 
 
 def test_the_latest_tables_poolings_are_kept_and_never_serve_another_table():

@@ -31,6 +31,9 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`held_out_sums`, :func:`held_out_sums_of_losses`: the recalibration's held-out totals
   (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
+* :func:`fold_rows`: the folds' rows and weights of a table of distinct scores
+  (``lossgap.core.recalibrate._fold_weights``, whose numpy path is its twin), the same
+  rows and doubles (tested);
 * :func:`held_run_sums`: a fold's held-out weights (and moments of the logits) summed per
   run (``lossgap.core.recalibrate._held_run_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly);
@@ -848,6 +851,33 @@ def interpolate(x, xp, fp):
                 value = fp[j]
         out[i] = value
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def fold_rows(fold, folds, w_neg, w_pos):
+    # lossgap.core.recalibrate._fold_weights's folds of a table of distinct scores (its
+    # numpy path, a flatnonzero and two column gathers per fold, is the twin): each
+    # fold's rows ascending (rows of weight 0 in none), one after another, where each
+    # fold's begin, and their weights as contiguous columns ((2, rows): the caller's
+    # transpose is the Fortran-ordered (rows, 2) array); the same rows and doubles in one
+    # counting pass and one placing pass.
+    m = fold.shape[0]
+    starts = np.zeros(folds + 2, np.int64)
+    for i in range(m):
+        if w_neg[i] + w_pos[i] > 0.0:
+            starts[fold[i] + 2] += 1
+    for k in range(folds):
+        starts[k + 2] += starts[k + 1]
+    rows = np.empty(starts[folds + 1], np.int64)
+    weights = np.empty((2, starts[folds + 1]))
+    for i in range(m):
+        if w_neg[i] + w_pos[i] > 0.0:
+            at = starts[fold[i] + 1]
+            rows[at] = i
+            weights[0, at] = w_neg[i]
+            weights[1, at] = w_pos[i]
+            starts[fold[i] + 1] = at + 1
+    return rows, weights, starts[: folds + 1]
 
 
 @numba.njit(cache=True, nogil=True)

@@ -731,25 +731,28 @@ def _fold_weights(
     scheme).
     """
     table = tally.tables[0]
+    scheme = f"{folds}-fold cross-fitting over samples"
     if table.bins is None and len(table.scores) == tally.count:
         # every sample has a row of its own (distinct scores): a random fold per row is one
         # per sample, drawn without looking the samples up in the table, and the same for
         # a streamed Tally as for the samples in memory
         fold = rng.integers(0, folds, len(table.scores))
+        kernels = kernel_module("bootstrap_kernels")
+        if kernels is not None:  # every fold in two compiled passes: the same rows
+            # and weights, as contiguous columns (the held-out totals add them in lanes)
+            every, weights, starts = kernels.fold_rows(
+                fold, folds, table.weights[:, 0], table.weights[:, 1]
+            )
+            bounds = zip(starts[:-1], starts[1:], strict=True)
+            return [(every[a:b], weights[:, a:b].T) for a, b in bounds], scheme
         fold[row_mass(table.weights) <= 0] = folds  # rows of weight 0 are in no fold
-        # the compiled held-out totals add contiguous columns in vector lanes; numpy's dot
-        # products keep the C order they always read (their additions depend on it)
-        compiled = kernel_module("bootstrap_kernels") is not None
         held = []
-        for k in range(folds):
+        for k in range(folds):  # C order: numpy's dot products read these strides
             rows = np.flatnonzero(fold == k)
-            held.append((rows, take_rows(table.weights, rows, columns=compiled)))
-        return held, f"{folds}-fold cross-fitting over samples"
+            held.append((rows, take_rows(table.weights, rows)))
+        return held, scheme
     if pred is not None and table.bins is None:
-        return (
-            _held_rows(_fold_weights_from_samples(table, pred, folds, rng)),
-            f"{folds}-fold cross-fitting over samples",
-        )
+        return _held_rows(_fold_weights_from_samples(table, pred, folds, rng)), scheme
     unit = tally.weight == tally.count == tally.weight_sq
     if unit:  # thinning counts is the same as assigning each sample a random fold
         return (
