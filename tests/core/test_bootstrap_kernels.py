@@ -422,3 +422,25 @@ def test_compiled_training_run_weights_equal_the_numpy_twin(monkeypatch):
         if not trial % 2:  # counts: exact
             assert np.array_equal(compiled, twin)
         assert np.all(np.abs(compiled - twin) <= RUN_SUMS_RTOL * whole), trial
+
+
+def test_compiled_least_gaps_are_fmin_reduceat():
+    # NaN skipped unless a run holds only NaN, infinities kept, either sense of the gap
+    from lossgap.core.bootstrap_kernels import least_gaps
+
+    rng = np.random.default_rng(59)
+    for trial in range(300):
+        n = int(rng.integers(1, 500))
+        values = rng.uniform(size=n)
+        if trial % 3 == 0:
+            values[rng.uniform(size=n) < 0.3] = np.nan
+        if trial % 5 == 0:
+            values[rng.integers(0, n)] = rng.choice([np.inf, -np.inf])
+        first = np.unique(np.concatenate([[0], rng.integers(0, n, int(rng.integers(0, 40)))]))
+        chosen = float(rng.uniform())
+        for maximise in (True, False):
+            gap = chosen - values if maximise else values - chosen
+            with np.errstate(invalid="ignore"):
+                expected = np.fmin.reduceat(gap, first)
+            got = least_gaps(values, chosen, maximise, first)
+            assert np.array_equal(got, expected, equal_nan=True), trial

@@ -297,18 +297,19 @@ def pooled_candidates(scores, top, pooled_scores):
 def least_gaps(values, chosen, maximise, first):
     # lossgap.core.decision._threshold_set's least gap per run of exact candidates (its
     # numpy path, np.fmin.reduceat of the gaps to the chosen candidate, is the twin): the
-    # same differences, NaN skipped unless a run holds nothing else.
+    # same differences, NaN skipped unless a run holds nothing else. A select, not a
+    # branch, per candidate (a third of the time).
     runs = first.shape[0]
     out = np.empty(runs)
     for r in range(runs):
         stop = first[r + 1] if r + 1 < runs else values.shape[0]
-        least = np.nan
+        least = np.inf
+        valid = False
         for k in range(first[r], stop):
             gap = chosen - values[k] if maximise else values[k] - chosen
-            if not gap >= least:  # fmin: the smaller, and a NaN never wins
-                if gap == gap or least != least:
-                    least = gap
-        out[r] = least
+            least = gap if gap < least else least
+            valid |= gap == gap
+        out[r] = least if valid else np.nan
     return out
 
 
