@@ -444,3 +444,31 @@ def test_compiled_least_gaps_are_fmin_reduceat():
                 expected = np.fmin.reduceat(gap, first)
             got = least_gaps(values, chosen, maximise, first)
             assert np.array_equal(got, expected, equal_nan=True), trial
+
+
+def test_compiled_run_sums_add_row_by_row_in_any_order():
+    # the runs' sums carried in locals: the doubles of adding each row into its run in
+    # row order, also where a run's rows are not adjacent
+    from lossgap.core.bootstrap_kernels import held_run_sums
+
+    rng = np.random.default_rng(61)
+    for trial in range(40):
+        m, runs = int(rng.integers(1, 300)), int(rng.integers(1, 20))
+        run = np.sort(rng.integers(0, runs, m)) if trial % 2 else rng.integers(0, runs, m)
+        rows = np.sort(rng.choice(m, int(rng.integers(0, m + 1)), replace=False))
+        if trial % 3 == 0:
+            rows = rng.permutation(rows)
+        w = rng.lognormal(0.0, 2.0, (len(rows), 2))
+        z = rng.normal(0.0, 3.0, m)
+        expected = np.zeros((3, runs, 2))
+        for j, i in enumerate(rows):
+            for c in range(2):
+                expected[0, run[i], c] += w[j, c]
+                expected[1, run[i], c] += w[j, c] * z[i]
+                expected[2, run[i], c] += w[j, c] * z[i] * z[i]
+        got = held_run_sums(run, rows, w[:, 0].copy(), w[:, 1].copy(), z, runs, True)
+        assert np.array_equal(got, expected), trial
+        assert np.array_equal(
+            held_run_sums(run, rows, w[:, 0].copy(), w[:, 1].copy(), z, runs, False),
+            expected[:1],
+        )
