@@ -954,26 +954,31 @@ def pool_runs(scores, w_neg, w_pos, weight_sum, max_rows, segments, segmented):
     # pairwise). One pass, no temporaries of the table's size but the outputs.
     m = scores.shape[0]
     starts = np.empty(m, np.int64)
-    # mass, score * mass, negatives, positives; rows set as their runs begin, so that only
-    # the runs' pages are touched (not m)
+    # mass, score * mass, negatives, positives; rows set as their runs end, so that only
+    # the runs' pages are touched (not m); the current run's in locals, from 0 in row
+    # order as before, without a store and reload per row
     sums = np.empty((m, 4))
     runs = 0
     running = 0.0
     last = -1
+    mass = weighted = negatives = positives = 0.0
     for i in range(m):
         total = w_neg[i] + w_pos[i]
         running += total
         key = np.int64(min((running - total) / weight_sum * max_rows, max_rows - 1))
         if key != last or (segmented and i > 0 and segments[i] != segments[i - 1]):
+            if runs > 0:
+                sums[runs - 1] = (mass, weighted, negatives, positives)
+                mass = weighted = negatives = positives = 0.0
             starts[runs] = i
-            sums[runs] = 0.0
             runs += 1
             last = key
-        r = runs - 1
-        sums[r, 0] += total
-        sums[r, 1] += scores[i] * total
-        sums[r, 2] += w_neg[i]
-        sums[r, 3] += w_pos[i]
+        mass += total
+        weighted += scores[i] * total
+        negatives += w_neg[i]
+        positives += w_pos[i]
+    if runs > 0:
+        sums[runs - 1] = (mass, weighted, negatives, positives)
     return starts[:runs].copy(), sums[:runs].copy()
 
 
