@@ -113,3 +113,30 @@ def test_half_loss_shares_are_the_numpy_twins_doubles(monkeypatch):
             twin = _half_loss_shares(loss, weight, order)
         monkeypatch.delenv("LOSSGAP_NUMBA")
         assert np.array_equal(_half_loss_shares(loss, weight, order), twin), trial
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_baseline_from_the_gathered_cells_is_the_columns_own(seed):
+    # the true-class cells diagnose gathers give the baseline test its numbers: the same
+    # as gathering them per column, binary and multiclass, a class named but absent too
+    from lossgap.core.diagnostics import loss_against_baseline
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 3000))
+    if seed % 2:
+        prob = rng.dirichlet(np.ones(4), n)
+        y = rng.integers(0, 3 if seed == 3 else 4, n)  # class 3 absent once
+        pred = Predictions(y, prob, classes=[0, 1, 2, 3])
+    else:
+        p = rng.uniform(size=n)
+        p[: n // 20] = rng.choice([0.0, 1.0], n // 20)
+        pred = Predictions((rng.uniform(size=n) < p).astype(int), p)
+    w = rng.uniform(0.2, 3.0, n) if seed >= 4 else None
+    tally = Tally.from_predictions(Predictions(pred.y, pred.prob, sample_weight=w,
+                                               classes=pred.classes))
+    columns = loss_columns(tally)
+    capped = np.concatenate([c.cells(c.loss) for c in columns])
+    weight = np.concatenate([c.cells(c.w_class) for c in columns])
+    assert loss_against_baseline(tally, 0.9, columns, (capped, weight)) == (
+        loss_against_baseline(tally, 0.9, columns)
+    )

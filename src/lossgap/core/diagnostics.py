@@ -102,12 +102,19 @@ def loss_columns(tally: Tally) -> list[LossColumn]:
             prob,
             w_other,
             w_class,
-            -np.log(np.maximum(prob, CLIP_EPS)),
+            _capped_loss(prob),
             np.round(prob, 12) <= cut,
             np.flatnonzero(w_class > 0),
         )
         for prob, w_other, w_class in class_columns(tally)
     ]
+
+
+def _capped_loss(prob: np.ndarray) -> np.ndarray:
+    """``-log(max(prob, 1e-15))`` in one array (the same doubles, no temporaries)."""
+    loss = np.maximum(prob, CLIP_EPS)
+    np.log(loss, out=loss)
+    return np.negative(loss, out=loss)
 
 
 def true_class_cells(tally: Tally) -> tuple[np.ndarray, np.ndarray]:
@@ -236,25 +243,37 @@ def _mean_and_se(values: np.ndarray, weight: np.ndarray, n_eff: float) -> tuple[
 
 
 def loss_against_baseline(
-    tally: Tally, confidence: float, columns: list[LossColumn] | None = None
+    tally: Tally,
+    confidence: float,
+    columns: list[LossColumn] | None = None,
+    cells: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> LossAgainstBaseline:
     """Paired difference of each sample's log loss and the no-skill loss of its class.
 
     The no-skill forecast gives every sample the base rates, so a sample of class ``c``
     costs ``-log(share_c)``; the difference per sample is paired, and its mean has a normal
     interval with Kish's effective count. Capped losses (34.54 nats at most).
-    ``columns``: :func:`loss_columns`, when known.
+    ``columns``: :func:`loss_columns`, when known; ``cells``: their true-class cells'
+    capped losses and weights, column after column, when gathered already (the same
+    values, without gathering them again).
     """
     shares = tally.class_weight / tally.weight
-    values, weights = [], []
     columns = loss_columns(tally) if columns is None else columns
-    for c, column in enumerate(columns):
-        if not len(column.kept):  # a class named but absent: no sample pays its baseline loss
-            continue
-        values.append(column.cells(column.loss) + np.log(shares[c]))
-        weights.append(column.cells(column.w_class))
+    if cells is None:
+        values, weights = [], []
+        for c, column in enumerate(columns):
+            if not len(column.kept):  # a class named but absent: no sample pays its loss
+                continue
+            values.append(column.cells(column.loss) + np.log(shares[c]))
+            weights.append(column.cells(column.w_class))
+        capped, weight = np.concatenate(values), np.concatenate(weights)
+    else:  # each cell's capped loss plus its column's log share: the same additions
+        lengths = [len(column.kept) for column in columns]
+        # a column without cells adds nothing (its share, maybe 0, is never read)
+        baseline = np.log(np.where(shares > 0, shares, 1.0))
+        capped, weight = cells[0] + np.repeat(baseline, lengths), cells[1]
     n_eff = tally.weight * effective_scale(tally)
-    mean, se = _mean_and_se(np.concatenate(values), np.concatenate(weights), n_eff)
+    mean, se = _mean_and_se(capped, weight, n_eff)
     half = float(ndtri(0.5 + confidence / 2)) * se
     return LossAgainstBaseline(
         difference=mean,
@@ -472,7 +491,9 @@ def diagnose(
             ids=_ids_below(tally, CONFIDENT_LEVEL),
         ),
         loss_concentration=concentration,
-        loss_against_baseline=loss_against_baseline(tally, confidence, columns),
+        loss_against_baseline=loss_against_baseline(
+            tally, confidence, columns, (capped, weight)
+        ),
         accuracy_against_majority=accuracy_against_majority(tally),
         calibration_in_the_large=calibration_in_the_large(tally),
         threshold_band=_threshold_band(tally, accuracy),
