@@ -140,3 +140,25 @@ def test_baseline_from_the_gathered_cells_is_the_columns_own(seed):
     assert loss_against_baseline(tally, 0.9, columns, (capped, weight)) == (
         loss_against_baseline(tally, 0.9, columns)
     )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_calibrated_loss_is_the_per_row_formula(seed):
+    # the binary calibrated loss's variance in place: the doubles of the formula written
+    # out, s (1 - s) log(s / (1 - s))^2 per row (scores at 0 and 1 clipped)
+    from lossgap.core.diagnostics import loss_if_calibrated
+    from lossgap.core.uncertainty import effective_scale
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(20, 5000))
+    p = rng.uniform(size=n)
+    p[: n // 10] = rng.choice([0.0, 1.0], n // 10)
+    w = rng.uniform(0.2, 3.0, n) if seed % 2 else None
+    tally = Tally.from_predictions(Predictions((rng.uniform(size=n) < p).astype(int), p,
+                                               sample_weight=w))
+    table = tally.tables[0]
+    s = np.clip(table.scores, 1e-15, 1 - 1e-15)
+    mass = table.weights[:, 0] + table.weights[:, 1]
+    variance = float(mass @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))
+    se = float(np.sqrt(variance / tally.weight / (tally.weight * effective_scale(tally))))
+    assert loss_if_calibrated(tally)["calibrated_se"] == se

@@ -299,17 +299,24 @@ def loss_if_calibrated(
     expected = second = 0.0
     observed = 0.0
     binary = tally.task == "binary"
+    # binary: both columns' mass is each row's (the same sum either way round)
+    rows = row_mass(tally.tables[0].weights) if binary else None
     for prob, w_other, w_class, loss, *_ in loss_columns(tally) if columns is None else columns:
-        mass = w_other + w_class
+        mass = w_other + w_class if rows is None else rows
         expected += float(mass @ (prob * loss))
         if not binary:  # the multiclass bound (binary has the exact variance below)
             second += float(mass @ (prob * loss * loss))
         observed += float(w_class @ loss)
     total = tally.weight
-    if binary:  # exact per-sample variance: E[loss^2] - H^2 per row
-        table = tally.tables[0]
-        s = np.clip(table.scores, CLIP_EPS, 1 - CLIP_EPS)
-        variance = float(row_mass(table.weights) @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))
+    if rows is not None:  # exact per-sample variance: E[loss^2] - H^2 per row,
+        # s (1 - s) log(s / (1 - s))^2 in three arrays (the same doubles)
+        s = np.clip(tally.tables[0].scores, CLIP_EPS, 1 - CLIP_EPS)
+        spread = 1 - s
+        odds = s / spread
+        np.square(np.log(odds, out=odds), out=odds)
+        spread *= s
+        spread *= odds
+        variance = float(rows @ spread)
     else:
         variance = second
     n_eff = total * effective_scale(tally)
