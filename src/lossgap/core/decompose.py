@@ -72,7 +72,11 @@ def log_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``log_loss_clipped``), so a single certain error does not make every part infinite.
     """
     prob = np.clip(prob, CLIP_EPS, 1.0 - CLIP_EPS)
-    return -np.log1p(-prob), -np.log(prob)
+    # -log1p(-p) and -log(p) in two arrays, in place (the same doubles as four
+    # temporaries): about 30 calls per evaluation, on up to every row
+    neg = np.negative(prob)
+    np.negative(np.log1p(neg, out=neg), out=neg)
+    return neg, np.negative(np.log(prob, out=prob), out=prob)
 
 
 def brier_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
