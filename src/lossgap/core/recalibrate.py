@@ -125,9 +125,11 @@ def logistic(eta: np.ndarray) -> np.ndarray:
 
 
 def logits_of(prob: np.ndarray) -> np.ndarray:
-    """Log-odds of probabilities clipped to [1e-15, 1 - 1e-15]."""
+    """Log-odds of probabilities clipped to [1e-15, 1 - 1e-15]: ``log(p) - log1p(-p)``, in
+    two arrays (the same doubles as five temporaries)."""
     p = np.clip(prob, CLIP, 1.0 - CLIP)
-    return np.log(p) - np.log1p(-p)
+    out = np.log(p)
+    return np.subtract(out, np.log1p(np.negative(p, out=p), out=p), out=out)
 
 
 def _softplus_loss(eta: np.ndarray, weights: np.ndarray, total: np.ndarray) -> float:
