@@ -127,8 +127,8 @@ def logistic(eta: np.ndarray) -> np.ndarray:
 def logits_of(prob: np.ndarray) -> np.ndarray:
     """Log-odds of probabilities clipped to [1e-15, 1 - 1e-15]: ``log(p) - log1p(-p)``, in
     two arrays (the same doubles as five temporaries)."""
-    p = np.clip(prob, CLIP, 1.0 - CLIP)
-    out = np.log(p)
+    p = np.asarray(np.clip(prob, CLIP, 1.0 - CLIP))  # an array even for one value
+    out = np.log(p, out=np.empty_like(p))
     return np.subtract(out, np.log1p(np.negative(p, out=p), out=p), out=out)
 
 
