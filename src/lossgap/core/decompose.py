@@ -76,7 +76,7 @@ def log_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # temporaries): about 30 calls per evaluation, on up to every row
     neg = np.negative(prob, out=np.empty_like(prob))
     np.negative(np.log1p(neg, out=neg), out=neg)
-    return neg, np.negative(np.log(prob, out=prob), out=prob)
+    return neg[()], np.negative(np.log(prob, out=prob), out=prob)[()]  # one value: scalars
 
 
 def brier_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -129,7 +129,7 @@ def logits_of(prob: np.ndarray) -> np.ndarray:
     two arrays (the same doubles as five temporaries)."""
     p = np.asarray(np.clip(prob, CLIP, 1.0 - CLIP))  # an array even for one value
     out = np.log(p, out=np.empty_like(p))
-    return np.subtract(out, np.log1p(np.negative(p, out=p), out=p), out=out)
+    return np.subtract(out, np.log1p(np.negative(p, out=p), out=p), out=out)[()]
 
 
 def _softplus_loss(eta: np.ndarray, weights: np.ndarray, total: np.ndarray) -> float:
