@@ -81,7 +81,8 @@ def log_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def brier_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Brier score of ``prob`` for a negative and for a positive label."""
-    return prob**2, (1.0 - prob) ** 2
+    miss = np.asarray(np.subtract(1.0, prob))  # in place: the same doubles as (1 - p) ** 2
+    return np.square(prob), np.square(miss, out=miss)[()]
 
 
 RULE_LOSSES: dict[str, RuleLosses] = {"log_loss": log_losses, "brier": brier_losses}

@@ -143,8 +143,9 @@ def errors_beyond_calibration(
     for c, (prob, w_other, w_class) in enumerate(class_columns(tally)):
         # the same rounding on both sides: 1 - 0.9 computed for a binary negative is 0.1
         low = np.round(prob, 12) <= cut if known is None else known[c].confident
+        # the confident cells gathered first: the same terms, none of the table's size
         observed += float(w_class[low].sum())
-        expected += float(((w_other + w_class) * prob)[low].sum())
+        expected += float(((w_other[low] + w_class[low]) * prob[low]).sum())
     scale = effective_scale(tally)
     count = round(observed * scale, 9)
     # pdtrc(k, mu) = P(X > k) is scipy.stats.poisson.sf, without importing scipy.stats
@@ -364,8 +365,11 @@ def calibration_in_the_large(tally: Tally) -> CalibrationInTheLarge | None:
         return None
     table = tally.tables[0]
     mass = row_mass(table.weights)
-    residual = float((table.weights[:, 1] - mass * table.scores).sum() / tally.weight)
-    spread = float(mass @ (table.scores * (1 - table.scores)) / tally.weight)
+    # in place: the same doubles as the expressions' temporaries
+    moved = np.multiply(mass, table.scores)
+    residual = float(np.subtract(table.weights[:, 1], moved, out=moved).sum() / tally.weight)
+    rest = np.subtract(1, table.scores, out=moved)
+    spread = float(mass @ np.multiply(table.scores, rest, out=rest) / tally.weight)
     n_eff = tally.weight * effective_scale(tally)
     se = float(np.sqrt(spread / n_eff))
     z = residual / se if se > 0 else 0.0

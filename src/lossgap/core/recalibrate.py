@@ -827,9 +827,8 @@ def _binary_recalibration(
     # share of a standard error of the exact fits' training loss (or on `trains` as before)
     w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
     mean_loss = float((w_neg @ neg_before + w_pos @ pos_before) / total)
-    variance = float(
-        (w_neg @ (neg_before - mean_loss) ** 2 + w_pos @ (pos_before - mean_loss) ** 2) / total
-    )
+    spread_neg = w_neg @ _squared_from(neg_before, mean_loss)
+    variance = float((spread_neg + w_pos @ _squared_from(pos_before, mean_loss)) / total)
     se = np.sqrt(variance / max(total * scale, 1.0))
     budgets = [FIT_TOLERANCE * se * float(train.weights.sum()) for train in trains]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
@@ -1019,6 +1018,12 @@ def _clear_residue(weights: np.ndarray, whole: np.ndarray) -> np.ndarray:
     return weights
 
 
+def _squared_from(values: np.ndarray, centre: float) -> np.ndarray:
+    """``(values - centre) ** 2`` in one array (the same doubles)."""
+    out = np.subtract(values, centre)
+    return np.square(out, out=out)
+
+
 def prediction_spread(n_eff: float, confidence: float) -> float:
     """Half-width per standard deviation of one loss, of the interval where a map's mean
     held-out log loss on a new sample of the same (effective) size should fall.
@@ -1057,7 +1062,7 @@ def calibration_fit(tally: Tally) -> LogisticFit | None:
     z = _table_logits(table)
     mass = row_mass(table.weights)
     centre = float(mass @ z / mass.sum())
-    spread = float(np.sqrt(mass @ (z - centre) ** 2 / mass.sum()))
+    spread = float(np.sqrt(mass @ _squared_from(z, centre) / mass.sum()))
     if len(table.scores) < 2 or not spread >= MIN_LOGIT_SPREAD:
         return None
     fit = fit_logistic_table(table, intercept=True)
