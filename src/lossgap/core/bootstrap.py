@@ -73,7 +73,7 @@ from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale, z_value
+from lossgap.core.uncertainty import effective_scale, quantiles, z_value
 
 DEFAULT_REPLICATES = 200
 #: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
@@ -935,10 +935,10 @@ def _percentile_intervals(
         elif len(deviation) == len(values):
             whole[name] = deviation
         else:
-            lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+            lo, hi = quantiles(deviation, [alpha, 1 - alpha])
             intervals[name] = (float(estimate + lo), float(estimate + hi))
     if whole:
-        ends = np.quantile(np.column_stack(list(whole.values())), [alpha, 1 - alpha], axis=0)
+        ends = quantiles(np.column_stack(list(whole.values())), [alpha, 1 - alpha])
         for name, (lo, hi) in zip(whole, ends.T, strict=True):
             estimate = estimates[name]
             intervals[name] = (float(estimate + lo), float(estimate + hi))
@@ -990,5 +990,5 @@ def debiased_interval(
     if calibrated is None:
         centre = max(estimate - float(np.mean(deviation)), 0.0)
         return min(max(centre - half, 0.0), estimate), high
-    noise = float(np.quantile(calibrated, 0.5 + confidence / 2))
+    noise = float(quantiles(calibrated, [0.5 + confidence / 2])[0])
     return min(max(estimate - noise, 0.0), estimate), high

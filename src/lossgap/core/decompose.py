@@ -52,7 +52,7 @@ from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale, wilson, z_value
+from lossgap.core.uncertainty import effective_scale, quantiles, wilson, z_value
 from lossgap.results.evaluation import (
     Corp,
     Decomposition,
@@ -390,7 +390,7 @@ def decomposition_intervals(
         high = np.maximum(estimate[:2] - overfit[r] + z * spread, estimate[:2])
         # no evidence of miscalibration: labels drawn from the model's own probabilities
         # give an MCB this large
-        if estimate[0] <= np.quantile(null[:, r], confidence) + estimate[0] - base[r, 0]:
+        if estimate[0] <= quantiles(null[:, r], [confidence])[0] + estimate[0] - base[r, 0]:
             low[0] = 0.0
         intervals[rule] = {
             "miscalibration": [float(low[0]), float(high[0])],
