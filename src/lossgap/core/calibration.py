@@ -150,7 +150,11 @@ class _CellDeposit:
     ``reduceat`` over the rows, instead of the positions, shares and two ``bincount`` per
     row (a sparse matrix for more rows) that :func:`_deposit` builds afresh (at 50,000
     scores the whole search 11.7 -> 3.8 ms). Each grid point within
-    :data:`CELL_DEPOSIT_ULPS` ulps per grid point of :func:`_deposit`'s.
+    :data:`CELL_DEPOSIT_ULPS` ulps per grid point of :func:`_deposit`'s. With numba
+    (:func:`~lossgap.core.binning.kernel_module`) each grid is one compiled pass, the
+    same doubles (the cells' runs summed in numpy's pairwise order, tested): the search
+    at 1e3 / 1e4 / 1e5 samples 0.81-0.92 -> 0.71-0.73, 0.92-0.97 -> 0.79-0.89, 1.86-2.04
+    -> 1.56-1.60 ms.
 
     Examples
     --------
@@ -166,6 +170,9 @@ class _CellDeposit:
         self.sums = np.concatenate([rows, rows * self.scores])  # w, then w s, per row
 
     def __call__(self, points: int) -> np.ndarray:
+        kernels = kernel_module("bootstrap_kernels")
+        if kernels is not None:  # one compiled pass: the same doubles
+            return kernels.cell_deposit(self.scores, self.sums, points)
         steps = points - 1
         # the first score of each cell 1..points - 2 (cell points - 2 also holds s = 1)
         firsts = np.searchsorted(self.scores * steps, np.arange(1, steps), side="left")
