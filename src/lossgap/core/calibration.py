@@ -245,13 +245,28 @@ def _reflected_gaussian(values: np.ndarray, sigma: float) -> np.ndarray:
     return fft.irfft(product, size, axis=-1)[..., hi - lo : hi - lo + points]
 
 
-def _interpolate(values: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """relplot's ``interpolate``: the piecewise-linear grid function (last axis) at ``at``."""
-    steps = values.shape[-1] - 1
+@lru_cache(maxsize=_KERNELS_KEPT)
+def _mesh_reads(points: int, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Where relplot's ``interpolate`` reads a grid of ``points`` for the mesh of ``sigma``:
+    each mesh point's grid point on its left and the next, and the shares of each. Kept:
+    the bandwidth search evaluates about eleven bandwidths on grids of a few sizes, the
+    same dyadic ones from one evaluation to the next (read-only: they are shared)."""
+    steps = points - 1
     step = 1 / steps
-    left = (at * steps).astype(np.int64).clip(0, steps - 1)
-    right = (at - left * step) / step
-    return values[..., left] * (1 - right) + values[..., left + 1] * right
+    mesh = _mesh(sigma)
+    left = (mesh * steps).astype(np.int64).clip(0, steps - 1)
+    right = (mesh - left * step) / step
+    reads = (left, left + 1, 1 - right, right)
+    for array in reads:
+        array.flags.writeable = False
+    return reads
+
+
+def _on_mesh(values: np.ndarray, sigma: float) -> np.ndarray:
+    """relplot's ``interpolate`` of the grid ``values`` (last axis) at the mesh of
+    ``sigma``: the piecewise-linear grid function at each mesh point."""
+    left, after, keep, right = _mesh_reads(values.shape[-1], sigma)
+    return values[..., left] * keep + values[..., after] * right
 
 
 def _grid_points(sigma: float) -> int:
@@ -259,9 +274,14 @@ def _grid_points(sigma: float) -> int:
     return max(2000, round(20 / sigma)) // 2 + 1
 
 
+def _mesh_points(sigma: float) -> int:
+    """Points of relplot's evaluation mesh for bandwidth ``sigma``."""
+    return max(round(10 / sigma), _MESH_POINTS)
+
+
 def _mesh(sigma: float) -> np.ndarray:
     """relplot's evaluation mesh for bandwidth ``sigma``."""
-    return np.linspace(0.0, 1.0, max(round(10 / sigma), _MESH_POINTS))
+    return np.linspace(0.0, 1.0, _mesh_points(sigma))
 
 
 def _smooth_ece_on_mesh(smoothed: np.ndarray, density: np.ndarray) -> np.ndarray:
@@ -277,8 +297,9 @@ def _smooth_ece_on_mesh(smoothed: np.ndarray, density: np.ndarray) -> np.ndarray
 
 def _smooth_ece_of_grids(sigma: float, grids: np.ndarray) -> np.ndarray:
     """relplot's ``smooth_ece`` from deposited grids: residual rows, then as many mass rows."""
-    on_mesh = _interpolate(_reflected_gaussian(grids, sigma), _mesh(sigma))
-    return _smooth_ece_on_mesh(*np.split(on_mesh, 2))
+    on_mesh = _on_mesh(_reflected_gaussian(grids, sigma), sigma)
+    half = len(on_mesh) // 2
+    return _smooth_ece_on_mesh(on_mesh[:half], on_mesh[half:])
 
 
 @dataclass(frozen=True)
@@ -326,7 +347,7 @@ class MeshOperator:
 def _mesh_operator(scores: np.ndarray, sigma: float) -> MeshOperator:
     """``(m, mesh)``: the linear map from weights at ``scores`` to their smoothed values at
     the mesh points, i.e. :func:`_deposit`, :func:`_reflected_gaussian` and
-    :func:`_interpolate` composed, built from the kernel directly.
+    :func:`_on_mesh` composed, built from the kernel directly.
 
     A score deposits on two grid points, a mesh point reads two outputs of the
     convolution, and an output reads a grid point through at most three kernel taps: the
@@ -431,8 +452,7 @@ def _smooth_ece_at(
     the composed linear map, two matrix products; otherwise rows go by FFT in blocks whose
     buffers stay in cache (twice as fast as one pass over 200 replicates on a fine grid).
     """
-    mesh_points = len(_mesh(sigma))
-    small = len(scores) * mesh_points <= _OPERATOR_CELLS
+    small = len(scores) * _mesh_points(sigma) <= _OPERATOR_CELLS
     if len(residual) > 1 and small:
         operator = _cached_mesh_operator(scores, sigma)
         if len(mass) == 1:  # one mass row (the calibrated null): smoothed once
@@ -442,12 +462,10 @@ def _smooth_ece_at(
     block = max(1, _BLOCK_CELLS // points)
     values = []
     if len(mass) == 1 < len(residual):  # one mass row for every residual row: smooth it once
-        density = _interpolate(
-            _reflected_gaussian(_deposit(scores, mass, points), sigma), _mesh(sigma)
-        )
+        density = _on_mesh(_reflected_gaussian(_deposit(scores, mass, points), sigma), sigma)
         for start in range(0, len(residual), block):
             grids = _deposit(scores, residual[start : start + block], points)
-            smoothed = _interpolate(_reflected_gaussian(grids, sigma), _mesh(sigma))
+            smoothed = _on_mesh(_reflected_gaussian(grids, sigma), sigma)
             values.append(_smooth_ece_on_mesh(smoothed, density))
         return np.concatenate(values)
     for start in range(0, len(mass), block):
