@@ -266,7 +266,8 @@ def _on_mesh(values: np.ndarray, sigma: float) -> np.ndarray:
     """relplot's ``interpolate`` of the grid ``values`` (last axis) at the mesh of
     ``sigma``: the piecewise-linear grid function at each mesh point."""
     left, after, keep, right = _mesh_reads(values.shape[-1], sigma)
-    return values[..., left] * keep + values[..., after] * right
+    # take: the same gathers as indexing, at half its cost on a few rows
+    return np.take(values, left, axis=-1) * keep + np.take(values, after, axis=-1) * right
 
 
 def _grid_points(sigma: float) -> int:
@@ -562,7 +563,8 @@ def smooth_ece(
     """
     mass = w_neg + w_pos
     rows = np.atleast_2d(mass)
-    residual = rows * scores - np.atleast_2d(w_pos)
+    residual = rows * scores
+    residual -= w_pos  # in place: one temporary of the replicates' size fewer
     if sigma is None:
         if len(rows) != 1:
             raise ValueError("the bandwidth search takes one row of weights; pass sigma")
