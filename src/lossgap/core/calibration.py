@@ -57,6 +57,16 @@ def ece_bin_starts(scores: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
     >>> ece_bin_starts(np.array([0.01, 0.02, 0.5, 0.51, 1.0]), 10).tolist()
     [0, 2, 4]
     """
+    starts = np.searchsorted(scores, _bin_edges(bins), side="left")
+    if not len(scores):
+        return starts[:0]
+    return np.unique(np.concatenate([[0], starts[starts < len(scores)]]))
+
+
+@lru_cache(maxsize=8)
+def _bin_edges(bins: int) -> np.ndarray:
+    """The least double in each ECE bin but the first (:func:`ece_bin_starts`), kept per
+    number of bins: an evaluation asks for the same ones several times (read-only)."""
     first = np.arange(1, bins)
     edges = first / bins
     # the least double in bin j: the rounded j / bins, or a double or two beside it
@@ -67,10 +77,8 @@ def ece_bin_starts(scores: np.ndarray, bins: int = ECE_BINS) -> np.ndarray:
         if not (down.any() or up.any()):
             break
         edges = np.where(down, below, np.where(up, np.nextafter(edges, 2.0), edges))
-    starts = np.searchsorted(scores, edges, side="left")
-    if not len(scores):
-        return starts[:0]
-    return np.unique(np.concatenate([[0], starts[starts < len(scores)]]))
+    edges.flags.writeable = False
+    return edges
 
 
 def binned_ece(
