@@ -371,7 +371,7 @@ def _compiled_poisson_rows(
             uniforms[:kept] = uniforms[used:size]
     if kept:
         bits = cast("np.random.PCG64 | np.random.PCG64DXSM", rng.bit_generator)
-        before = bits.state  # advance() clears the half-used 64-bit output random() keeps
+        before = bits.state  # advance() clears the half-used output a 32-bit draw keeps
         bits.advance(-kept)
         if before["has_uint32"]:
             bits.state = {**bits.state, "has_uint32": 1, "uinteger": before["uinteger"]}
