@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, cast
 
 import numpy as np
 from scipy import sparse
@@ -284,17 +283,6 @@ class _Units:
 #: exact doubles); others (negative, not a number, past it) go to numpy, which rejects
 #: what it cannot draw.
 LARGEST_COMPILED_MEAN = 2.0**53
-#: The bit generators whose uniforms the compiled :func:`poisson_rows` takes in bulk: each
-#: ``random()`` is one step of the generator (the top 53 bits of one 64-bit output), and
-#: ``advance`` steps it back over those not used. Others go to numpy.
-_REWINDABLE = (np.random.PCG64, np.random.PCG64DXSM)
-#: Uniforms a Poisson draw of mean ``m`` from 10 on (transformed rejection, two a try)
-#: reads on average, at most about ``2.25 + 1.3 / sqrt(m)`` (measured: 2.66 at 10, 2.42
-#: at 40, 2.30 at 390, 2.25 past 10^4), and their variance, at most about 0.8.
-_PTRS_UNIFORMS = (2.25, 1.3, 0.8)
-#: Most uniforms :func:`poisson_rows` holds at once (512 KiB: they stay in cache between
-#: the generator writing them and the draws reading them).
-_UNIFORMS_HELD = 1 << 16
 
 
 def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) -> np.ndarray:
@@ -308,74 +296,22 @@ def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) 
     >>> poisson_rows(np.random.default_rng(0), np.array([0.0, 3.0]), 2)[:, 0].tolist()
     [0.0, 0.0]
 
-    With numba (:func:`~lossgap.core.binning.kernel_module`) and numpy's default bit
-    generator the draws run in one compiled loop: numpy's two methods (multiplied
-    uniforms below a mean of 10, transformed rejection from 10 on) on the uniforms its
-    ``random()`` gives, taken in bulk (a call per uniform cost twice as much), each unit's
-    constants (``exp(-mean)``; a square root, two logarithms and two divisions) taken
-    once instead of at every draw, and the log Gamma of each draw the rejection tests
-    kept; the generator is stepped back over the uniforms not used. The same numbers from
-    the same generator, left in the same state (tested): 200 replicates of 10,000 cells of
-    means 50 to 300 in 33 instead of 55 ms.
+    With numba (:func:`~lossgap.core.binning.kernel_module`) the draws run in one
+    compiled loop: numpy's two methods (multiplied uniforms below a mean of 10,
+    transformed rejection from 10 on), the same numbers from the same generator (tested),
+    each unit's constants (``exp(-mean)``; a square root, two logarithms and two
+    divisions) taken once instead of at every draw, and the log Gamma of each draw the
+    rejection tests kept: 200 replicates of 10,000 cells of means 50 to 300 in 33 instead
+    of 55 ms.
     """
     compiled = len(counts) and 0.0 <= counts.min() <= counts.max() < LARGEST_COMPILED_MEAN
-    kernels = (
-        kernel_module("bootstrap_kernels")
-        if compiled and type(rng.bit_generator) in _REWINDABLE
-        else None
-    )
+    kernels = kernel_module("bootstrap_kernels") if compiled else None
     if kernels is not None:
-        return _compiled_poisson_rows(
-            kernels, rng, np.asarray(counts, dtype=np.float64), replicates
-        )
+        return kernels.poisson_rows(rng, np.asarray(counts, dtype=np.float64), replicates)
     live = np.flatnonzero(counts)
     rep = np.zeros((replicates, len(counts)))
     rep[:, live] = rng.poisson(counts[live], size=(replicates, len(live)))
     return rep
-
-
-def _compiled_poisson_rows(
-    kernels: Any, rng: np.random.Generator, counts: np.ndarray, replicates: int
-) -> np.ndarray:
-    """:func:`poisson_rows` by ``kernels.poisson_draws``, on uniforms taken from ``rng`` in
-    rounds of at most :data:`_UNIFORMS_HELD`, each about what the draws left need (their
-    expectation and a margin); the generator is then stepped back over those not used."""
-    live, const, loggam = kernels.poisson_setup(counts)
-    out = np.zeros((replicates, len(counts)))
-    if not len(live) or replicates < 1:
-        return out
-    # the uniforms the draws read on average and four standard deviations more (a draw
-    # of mean m below 10 reads m + 1 of them, variance m)
-    means = counts[live]
-    small = means < 10.0
-    rejected = means[~small]
-    least, by_mean, spread = _PTRS_UNIFORMS
-    mean = means[small].sum() + small.sum() + (least + by_mean / np.sqrt(rejected)).sum()
-    variance = means[small].sum() + spread * len(rejected)
-    wanted = int(replicates * mean + 4.0 * np.sqrt(replicates * variance)) + 16
-    uniforms = np.empty(min(_UNIFORMS_HELD, wanted))
-    kept = row = unit = taken = 0
-    while True:
-        size = min(len(uniforms), kept + max(wanted - taken, 256))
-        rng.random(out=uniforms[kept:size])
-        taken += size - kept
-        used, row, unit = kernels.poisson_draws(
-            uniforms[:size], counts, live, const, loggam, out, row, unit
-        )
-        kept = size - used
-        if row == replicates:
-            break
-        if kept == len(uniforms):  # one draw reads more than are held: hold more
-            uniforms = np.concatenate([uniforms, np.empty(len(uniforms))])
-        else:  # the unfinished draw's uniforms first, then more
-            uniforms[:kept] = uniforms[used:size]
-    if kept:
-        bits = cast("np.random.PCG64 | np.random.PCG64DXSM", rng.bit_generator)
-        before = bits.state  # advance() clears the half-used output a 32-bit draw keeps
-        bits.advance(-kept)
-        if before["has_uint32"]:
-            bits.state = {**bits.state, "has_uint32": 1, "uinteger": before["uinteger"]}
-    return out
 
 
 def binomial_rows(

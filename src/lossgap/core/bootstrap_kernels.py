@@ -22,8 +22,8 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
   (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
   and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
-* :func:`poisson_setup` and :func:`poisson_draws`: :func:`lossgap.core.bootstrap.poisson_rows`,
-  the same draws from the same generator, left in the same state (tested);
+* :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows`, the same draws
+  from the same generator (tested);
 * :func:`binomial_rows`: :func:`lossgap.core.bootstrap.binomial_rows`, the same draws
   from the same generator (tested);
 * :func:`held_out_sums`: the recalibration's held-out totals
@@ -442,7 +442,7 @@ _LOGGAM = np.array([
 ])
 
 
-#: Draws whose log Gamma :func:`poisson_draws` keeps (the others computed at each use).
+#: Draws whose log Gamma :func:`poisson_rows` keeps (the others computed at each use).
 _LOGGAM_KEPT = 1 << 16
 
 
@@ -466,14 +466,25 @@ def _loggam(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def poisson_setup(counts):
-    # lossgap.core.bootstrap.poisson_rows's units with a count (live) and each one's
-    # constants, the same doubles as numpy computes at every draw (both call the C
-    # library's exp, log and sqrt): exp(-mean) below a mean of 10; from 10 on, PTRS's
-    # log(mean), a, b, log(1 / alpha) and v_r. And the table of log Gamma(draw + 1) that
-    # poisson_draws fills at each draw's first use (NaN until then).
+def poisson_rows(rng, counts, replicates):
+    # lossgap.core.bootstrap.poisson_rows (its numpy twin): Poisson draws with mean
+    # `counts`, row after row, each row's units with a count in order, as numpy draws
+    # them, by numpy's two methods. Below a mean of 10 it multiplies uniforms until their
+    # product falls to exp(-mean) (Knuth's method), computing exp(-mean) at every draw;
+    # from 10 on, Hormann's transformed rejection (PTRS), computing its constants (a square
+    # root, two logarithms, two divisions) at every draw. Here each unit's constants are
+    # computed once, the same doubles (both call the C library's exp, log and sqrt), and
+    # the uniforms read from the same bit generator in the same order: the same numbers
+    # and the generator left in the same state (tested). numba's own Generator.poisson
+    # truncates PTRS's candidate where numpy floors it (a candidate in (-1, 0) is then
+    # accepted as 0, where numpy rejects it), so it is not used.
     live = np.flatnonzero(counts)
+    # per unit: exp(-mean) below 10; else log(mean), a, b, log(1 / alpha), v_r
     const = np.empty((live.shape[0], 5))
+    # log Gamma(draw + 1) of the draws the rejection's slow path tests (about a third of
+    # them), each computed at its first use and kept: the same doubles, a lookup after
+    most = counts.max() if counts.shape[0] else 0.0
+    loggam = np.full(min(_LOGGAM_KEPT, int(2.0 * most) + 100) if most >= 10.0 else 0, np.nan)
     for k in range(live.shape[0]):
         lam = counts[live[k]]
         if lam < 10.0:
@@ -485,53 +496,23 @@ def poisson_setup(counts):
             const[k, 2] = b
             const[k, 3] = math.log(1.1239 + 1.1328 / (b - 3.4))
             const[k, 4] = 0.9277 - 3.6224 / (b - 2)
-    most = counts.max() if counts.shape[0] else 0.0
-    loggam = np.full(min(_LOGGAM_KEPT, int(2.0 * most) + 100) if most >= 10.0 else 0, np.nan)
-    return live, const, loggam
-
-
-@numba.njit(cache=True, nogil=True)
-def poisson_draws(uniforms, counts, live, const, loggam, out, row, unit):
-    # lossgap.core.bootstrap.poisson_rows (its numpy twin): the Poisson draws of
-    # out[row, live[unit]] onward, row after row and each row's units in order, as numpy
-    # draws them, by numpy's two methods on `uniforms`, the numbers its generator's
-    # random() gives in that order. Below a mean of 10 numpy multiplies uniforms until
-    # their product falls to exp(-mean) (Knuth's method); from 10 on it draws by
-    # Hormann's transformed rejection (PTRS), two uniforms a try. The constants come from
-    # poisson_setup (numpy computes them at every draw: the same doubles). Returns (used,
-    # row, unit): with row == out.shape[0] every draw is made and `used` uniforms read;
-    # else the draw at (row, unit) needs uniforms past the last, and begins at `used`
-    # (the caller reads on from there with more).
-    end = uniforms.shape[0]
-    pos = 0
-    k = unit
-    for r in range(row, out.shape[0]):
-        while k < live.shape[0]:
-            begin = pos
+    out = np.zeros((replicates, counts.shape[0]))
+    for r in range(replicates):
+        for k in range(live.shape[0]):
             lam = counts[live[k]]
             if lam < 10.0:
-                if pos == end:
-                    return begin, r, k
                 draws = 0
-                product = uniforms[pos]
-                pos += 1
+                product = rng.random()
                 while product > const[k, 0]:
-                    if pos == end:
-                        return begin, r, k
                     draws += 1
-                    product *= uniforms[pos]
-                    pos += 1
+                    product *= rng.random()
                 out[r, live[k]] = draws
-                k += 1
                 continue
             loglam, a, b = const[k, 0], const[k, 1], const[k, 2]
             log_invalpha, vr = const[k, 3], const[k, 4]
             while True:
-                if pos + 2 > end:
-                    return begin, r, k
-                u = uniforms[pos] - 0.5
-                v = uniforms[pos + 1]
-                pos += 2
+                u = rng.random() - 0.5
+                v = rng.random()
                 us = 0.5 - abs(u)
                 draw = math.floor((2 * a / us + b) * u + lam + 0.43)
                 if us >= 0.07 and v <= vr:
@@ -549,9 +530,7 @@ def poisson_draws(uniforms, counts, live, const, loggam, out, row, unit):
                 ):
                     break
             out[r, live[k]] = draw
-            k += 1
-        k = 0
-    return pos, out.shape[0], 0
+    return out
 
 
 #: numpy 2.5 corrected the Stirling terms of BTPE's last acceptance test (numpy#31238:
