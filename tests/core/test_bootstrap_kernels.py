@@ -150,6 +150,32 @@ def test_compiled_mesh_operator_is_the_numpy_paths_doubles(monkeypatch):
         assert compiled.width == twin.width
 
 
+def test_compiled_cell_deposit_is_the_numpy_paths_doubles(monkeypatch):
+    # the bandwidth search's grids: scores unsorted, tied, at 0 and 1; cells of one score
+    # to thousands (numpy's reduceat sums a run of more than 8 and more than 128 terms
+    # pairwise, in blocks), weights of any scale and sign (residuals)
+    from lossgap.core.calibration import _CellDeposit
+
+    rng = np.random.default_rng(43)
+    for trial in range(600):
+        m = int(rng.integers(1, 20_000 if trial % 4 else 40))
+        scores = rng.uniform(size=m) ** rng.choice([1.0, 4.0, 0.2])
+        if trial % 5 == 0:
+            scores = np.round(scores, 3)
+        if trial % 7 == 0:
+            scores[: m // 3] = 1.0
+        if trial % 9 == 0:
+            scores[: m // 4] = 0.0
+        weights = rng.uniform(0.0, 5.0, (2, m)) * rng.choice([1.0, 1e-3, 1e6])
+        weights[0] -= weights[1] * rng.uniform()
+        points = int(rng.choice([2, 3, 17, 1_001, 1_283, 2_561, 10_001]))
+        deposit = _CellDeposit(scores, weights)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = deposit(points)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        assert np.array_equal(compiled, deposit(points)), (trial, m, points)
+
+
 def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
     """Every fit's loss within FIT_LOSS_RTOL of the twin's; the parameters within
     FIT_RTOL where they are moderate (a flat, nearly separable fit's parameters move

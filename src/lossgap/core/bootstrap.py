@@ -72,7 +72,7 @@ from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale, z_value
+from lossgap.core.uncertainty import effective_scale, quantiles, z_value
 
 DEFAULT_REPLICATES = 200
 #: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
@@ -833,6 +833,7 @@ def _percentile_intervals(
     drawn: np.ndarray | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
     """The intervals of ``units`` from ``replicates`` draws (``drawn``: drawn already)."""
+    method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
     base = units.statistics(units.weights()[None])
     chunk = max(1, _CHUNK_CELLS // len(units.counts))
     draws: dict[str, list[np.ndarray]] = {}
@@ -841,26 +842,38 @@ def _percentile_intervals(
         rep = units.draw(rng, size) if drawn is None else drawn[start : start + size]
         for name, values in units.statistics(rep).items():
             draws.setdefault(name, []).append(values)
-    all_draws = {name: np.concatenate(values) for name, values in draws.items()}
     null = (
         units.null(rng, min(replicates, NULL_DRAWS))
         if units.null is not None and replicates > 1
         else {}
     )
     alpha = (1 - confidence) / 2
-    intervals = {}
-    # the percentile ends of every statistic whose replicates are all finite are taken in
-    # one quantile call over a (replicates, statistics) array: the same values as one call
-    # each (the quantile of each column alone), a dozen calls fewer
-    whole: dict[str, np.ndarray] = {}
-    for name, values in all_draws.items():
-        estimate = estimates.get(name)
-        if estimate is None or not np.isfinite(estimate):
+    intervals: dict[str, tuple[float, float]] = {}
+    names = [
+        name
+        for name in draws
+        if (estimate := estimates.get(name)) is not None and np.isfinite(estimate)
+    ]
+    if not names:
+        return intervals, method
+    # every statistic's deviations in one (replicates, statistics) array, and the
+    # percentile ends of those whose replicates are all finite in one quantile call: the
+    # same values as a call each (the quantile of each column alone), a dozen fewer
+    stacked = np.column_stack([np.concatenate(draws[name]) for name in names])
+    deviations = (stacked - np.array([base[name][0] for name in names])) * units.scale
+    finite = np.isfinite(deviations)
+    complete = finite.all(axis=0)
+    whole = [i for i, name in enumerate(names) if complete[i] and name not in BIASED_UPWARD]
+    if len(deviations) >= 2 and whole:
+        ends = quantiles(deviations[:, whole], [alpha, 1 - alpha])
+        for i, (lo, hi) in zip(whole, ends.T, strict=True):
+            estimate = estimates[names[i]]
+            intervals[names[i]] = (float(estimate + lo), float(estimate + hi))
+    for i, name in enumerate(names):
+        if name in intervals:
             continue
-        deviation = (values - base[name][0]) * units.scale
-        finite = np.isfinite(deviation)
-        if not finite.all():
-            deviation = deviation[finite]
+        estimate = estimates[name]
+        deviation = deviations[:, i] if complete[i] else deviations[finite[:, i], i]
         if len(deviation) < 2:
             continue
         if name in BIASED_UPWARD:
@@ -868,17 +881,9 @@ def _percentile_intervals(
             if calibrated is not None:  # the null is drawn on the pooled units: shift it
                 calibrated = calibrated + (estimate - float(base[name][0]))
             intervals[name] = debiased_interval(estimate, deviation, confidence, calibrated)
-        elif len(deviation) == len(values):
-            whole[name] = deviation
         else:
-            lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+            lo, hi = quantiles(deviation, [alpha, 1 - alpha])
             intervals[name] = (float(estimate + lo), float(estimate + hi))
-    if whole:
-        ends = np.quantile(np.column_stack(list(whole.values())), [alpha, 1 - alpha], axis=0)
-        for name, (lo, hi) in zip(whole, ends.T, strict=True):
-            estimate = estimates[name]
-            intervals[name] = (float(estimate + lo), float(estimate + hi))
-    method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
     return intervals, method
 
 
@@ -926,5 +931,5 @@ def debiased_interval(
     if calibrated is None:
         centre = max(estimate - float(np.mean(deviation)), 0.0)
         return min(max(centre - half, 0.0), estimate), high
-    noise = float(np.quantile(calibrated, 0.5 + confidence / 2))
+    noise = float(quantiles(calibrated, [0.5 + confidence / 2])[0])
     return min(max(estimate - noise, 0.0), estimate), high

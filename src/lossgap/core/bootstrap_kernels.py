@@ -16,6 +16,9 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`mesh_operator`: the smooth ECE's mesh operator
   (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
   doubles (tested);
+* :func:`cell_deposit`: the smooth ECE's grids from per-cell sums
+  (``lossgap.core.calibration._CellDeposit``, whose numpy path is its twin), the same
+  doubles (tested);
 * :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
   (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
   and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
@@ -283,6 +286,79 @@ def mesh_operator(
                     value_sum += grid_share * share * value
             operator[i, q] = value_sum
     return operator
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairwise_sum(x, row, start, stop):
+    # numpy's pairwise sum of x[row, start:stop] (DOUBLE_pairwise_sum, loops_utils.h.src): under
+    # 8 terms in turn; to 128, eight running sums added as a tree, then the rest in turn;
+    # past that, the halves (cut at a multiple of 8) summed apart
+    n = stop - start
+    if n < 8:
+        total = 0.0
+        for i in range(start, stop):
+            total += x[row, i]
+        return total
+    if n <= 128:
+        r0, r1, r2, r3 = x[row, start], x[row, start + 1], x[row, start + 2], x[row, start + 3]
+        r4, r5, r6, r7 = x[row, start + 4], x[row, start + 5], x[row, start + 6], x[row, start + 7]
+        i = start + 8
+        while i < stop - n % 8:
+            r0 += x[row, i]
+            r1 += x[row, i + 1]
+            r2 += x[row, i + 2]
+            r3 += x[row, i + 3]
+            r4 += x[row, i + 4]
+            r5 += x[row, i + 5]
+            r6 += x[row, i + 6]
+            r7 += x[row, i + 7]
+            i += 8
+        total = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < stop:
+            total += x[row, i]
+            i += 1
+        return total
+    half = n // 2
+    half -= half % 8
+    return _pairwise_sum(x, row, start, start + half) + _pairwise_sum(
+        x, row, start + half, stop
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def cell_deposit(scores, sums, points):
+    # lossgap.core.calibration._CellDeposit's grids (its numpy path is the twin): the
+    # ascending scores' rows of sums (weights, then weights times scores) summed per cell
+    # of the grid of `points` points, as numpy's reduceat sums a run (its first term plus
+    # the pairwise sum of the rest), each score's cell min(floor(s steps), steps - 1)
+    # (the twin's searchsorted of s steps), then each cell shared between its two grid
+    # points by the twin's expressions: the same doubles, in one pass.
+    steps = points - 1
+    rows, m = sums.shape
+    cells = np.zeros((rows, steps))
+    start = 0
+    while start < m:
+        cell = min(math.floor(scores[start] * steps), steps - 1)
+        # the cell's scores: up to the first with s steps >= cell + 1 (none for the last)
+        bound = cell + 1.0 if cell < steps - 1 else np.inf
+        stop = start + 1
+        while stop < m and scores[stop] * steps < bound:
+            stop += 1
+        for r in range(rows):
+            cells[r, cell] = sums[r, start] + _pairwise_sum(sums, r, start + 1, stop)
+        start = stop
+    half = rows // 2
+    grid = np.zeros((half, points))
+    for r in range(half):
+        last = 0.0
+        for k in range(steps):
+            share = cells[half + r, k] * steps - k * cells[r, k]
+            grid[r, k] = cells[r, k] - share
+            if k > 0:
+                grid[r, k] += last
+            last = share
+        grid[r, steps] += last
+    return grid
 
 
 @numba.njit(cache=True, nogil=True)
