@@ -522,3 +522,31 @@ def test_the_temperature_true_log_prob_is_the_clipped_log_of_the_true_class(cell
     problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
     before = -np.log(np.clip(pred.prob[np.arange(len(y)), y], recalibrate.CLIP, 1.0))
     assert np.array_equal(-problem.true_log_prob, before)
+
+
+@pytest.mark.parametrize("k", [3, 10])
+def test_the_compiled_null_half_loss_shares_are_numpys(k, monkeypatch):
+    # the calibrated concentration's null shares, compiled (multiclass) against numpy's
+    # cumulative sums: the same doubles, and so the same concentration (ties among the
+    # losses, a draw without loss, weights of 0)
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(k)
+    loss = np.round(rng.exponential(1.0, 3_000), 1)  # ties: the stable order decides
+    loss[:40] = 0.0
+    weights = rng.poisson(3.0, (60, 3_000)) * rng.uniform(0.5, 1.5, 3_000)
+    weights[7] = 0.0  # no weight at all: 1.0
+    weights[8, loss > 0] = 0.0  # weight only where the loss is 0: 1.0
+    order = np.argsort(-loss, kind="stable")
+    want = diagnostics._half_loss_share(loss[order], weights[:, order])
+    got = diagnostics._null_shares(loss, order, weights, "multiclass")
+    assert np.array_equal(got, want)
+    assert got[7] == got[8] == 1.0
+    # whole losses and weights: a running loss lands on half the total exactly
+    loss, weights = np.ones(10), rng.integers(0, 4, (50, 10)).astype(float)
+    order = np.arange(10)
+    want = diagnostics._half_loss_share(loss, weights)
+    assert np.array_equal(diagnostics._null_shares(loss, order, weights, "multiclass"), want)
+    tally = _tempered(3, 20_000, k, 1.3)
+    compiled = calibrated_concentration(tally, seed=4)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    assert calibrated_concentration(tally, seed=4) == compiled

@@ -29,7 +29,9 @@ cells; each has a numpy twin in the module that calls it (tested against it):
   decided and the true class's probabilities and the expected confusion's ``bincount``,
   the same doubles;
 * :func:`divide_rows`: the row sums' check and division of
-  ``Predictions._check_row_sums``, the same quotients.
+  ``Predictions._check_row_sums``, the same quotients;
+* :func:`half_loss_shares`: :func:`lossgap.core.diagnostics._half_loss_share` of the
+  multiclass concentration's draws, the same doubles.
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -473,3 +475,35 @@ def divide_rows(values, sums, tolerance, out):  # pragma: no cover
         for j in range(k):
             out[i, j] = values[i, j] / s
     return bad
+
+
+@numba.njit(nogil=True, cache=True)
+def half_loss_shares(loss, order, weights, out):  # pragma: no cover
+    # lossgap.core.diagnostics._half_loss_share of every row of weights (rows, cells) over
+    # the cells' losses, both taken in `order` (worst first) here, not gathered first: per
+    # row the running sums of weight x loss and of weight, in order as numpy's cumsum adds
+    # them, the count of running losses below half the total, and the running weight there
+    # over the whole (1.0 where the total loss is 0): the same doubles. One row's running
+    # losses kept at a time, where numpy's four (rows, cells) temporaries went through
+    # memory (the multiclass concentration's 100 draws of 20,000 runs: 25 -> 5 ms)
+    cells = order.shape[0]
+    carried = np.empty(cells)
+    for r in range(weights.shape[0]):
+        row = weights[r]
+        total = 0.0
+        for j in range(cells):
+            c = order[j]
+            total += row[c] * loss[c]
+            carried[j] = total
+        half = total / 2
+        below = 0
+        for j in range(cells):
+            below += carried[j] < half
+        at = min(below, cells - 1)
+        mass = 0.0
+        share = 0.0
+        for j in range(cells):
+            mass += row[order[j]]
+            if j == at:
+                share = mass
+        out[r] = share / mass if total > 0 else 1.0
