@@ -231,8 +231,12 @@ def isotonic_held_out(
                 f = fold[i]
                 s = prob_t[c, i]
                 at = record[c, f, index[c, i]]
-                part = 4 if at[0] <= s else 1
-                v = at[part] * (s - at[part + 1]) + at[part + 2]
+                # both sides' values, then a select: the score lies on either side of its
+                # bin's knot about as often, so a branch on it mispredicted half the time
+                # (52 -> 43 ms of mapping at 10^6 x 10); an empty bin's zeros above go unused
+                below_knot = at[1] * (s - at[2]) + at[3]
+                from_knot = at[4] * (s - at[5]) + at[6]
+                v = from_knot if at[0] <= s else below_knot
                 v = min(max(v, eps[f]), 1.0 - eps[f])
                 mapped[c, i - start] = v
                 total[i - start] += v
