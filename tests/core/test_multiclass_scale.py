@@ -385,8 +385,15 @@ def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
 def test_the_radix_argsort_is_numpys_stable_argsort():
     kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
     rng = np.random.default_rng(19)
-    for n, high in ((100_000, 2**64 - 1), (5_000, 3), (1, 10), (0, 10)):
+    # hashes (groups of equal leading 20 bits of about one key), small keys (one group of
+    # every key: sorted by its lower bytes), groups of a few dozen keys (by insertion or by
+    # bytes, either side of the cut-over) and of one key
+    cases = [(100_000, 2**64 - 1, 0), (5_000, 3, 0), (1, 10, 0), (0, 10, 0)]
+    cases += [(60_000, 2**44 - 1, 3_000), (60_000, 2**44 - 1, 1_500), (2_000, 0, 1)]
+    for n, high, leading in cases:
         keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
+        if leading:  # `leading` values of the first 20 bits
+            keys |= rng.integers(0, leading, n, dtype=np.uint64) << np.uint64(44)
         keys[: n // 3] = keys[n // 3 : 2 * (n // 3)]  # equal keys keep their row order
         order, ordered = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.uint64)
         kernels.stable_argsort(keys, order, ordered)
