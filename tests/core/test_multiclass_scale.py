@@ -557,3 +557,48 @@ def test_the_compiled_null_half_loss_shares_are_numpys(k, monkeypatch):
     compiled = calibrated_concentration(tally, seed=4)
     monkeypatch.setenv("LOSSGAP_NUMBA", "0")
     assert calibrated_concentration(tally, seed=4) == compiled
+
+
+def test_the_compiled_one_vs_rest_statistics_are_numpys_within_statistics_rtol():
+    # a class column's replicate AUC, AP and ECE by binary_statistics' kernel against the
+    # numpy kernels, on transposed weights as the column weights come, rows without
+    # positives or negatives included (NaN where numpy's is NaN)
+    from lossgap.core import bootstrap
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(8)
+    scores = np.sort(rng.uniform(size=700))
+    w_neg = (rng.poisson(3.0, (700, 90)) * rng.uniform(0.2, 2.0, (700, 1))).T
+    w_pos = rng.poisson(0.4, (700, 90)).T.astype(float)
+    w_pos[5], w_neg[6] = 0.0, 0.0
+    ours = bootstrap._one_vs_rest(scores, w_neg, w_pos, 15, compiled=True)
+    numpys = bootstrap._one_vs_rest(scores, w_neg, w_pos, 15, compiled=False)
+    for name, values in numpys.items():
+        assert_allclose(ours[name], values, rtol=bootstrap.STATISTICS_RTOL, atol=1e-15)
+    assert np.isnan(ours["roc_auc"][[5, 6]]).all() and np.isnan(ours["average_precision"][5])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_multiclass_intervals_move_within_the_compiled_statistics_bound(
+    weighted, monkeypatch
+):
+    # the whole multiclass bootstrap with the kernels and without (numpy's twins: the same
+    # draws, column weights and mesh operators): only the one-vs-rest statistics differ,
+    # each replicate's within STATISTICS_RTOL of values at most 1, so every interval end
+    # within a few times that (a quantile, a standard deviation of such values)
+    from lossgap.core.bootstrap import STATISTICS_RTOL, bootstrap_intervals
+    from lossgap.core.rows import in_content_order
+
+    pytest.importorskip("numba")
+    y, prob, w = _softmax_data(31, 4_000, 4, weighted)
+    pred = in_content_order(Predictions(y, prob, sample_weight=w))
+    tally = Tally.from_predictions(pred)
+    names = ("roc_auc", "average_precision", "ece", "classwise_ece", "log_loss", "accuracy")
+    estimates = dict.fromkeys(names, 0.5)
+    compiled, _ = bootstrap_intervals(tally, estimates, pred, confidence=0.9, replicates=80)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    numpys, _ = bootstrap_intervals(tally, estimates, pred, confidence=0.9, replicates=80)
+    assert compiled.keys() == numpys.keys() == set(names)
+    for name in names:
+        assert_allclose(compiled[name], numpys[name], rtol=0, atol=10 * STATISTICS_RTOL)
+    assert compiled["log_loss"] == numpys["log_loss"]

@@ -212,11 +212,32 @@ def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
     return sparse.csr_array((np.ones(len(index)), (units, index)), shape=(len(index), size))
 
 
+def _one_vs_rest(
+    scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray, bins: int, compiled: bool
+) -> dict[str, np.ndarray]:
+    """ROC AUC, average precision and ECE of each row of weights of a class column (one
+    against the rest). ``compiled``: by the kernel of :func:`binary_statistics` where numba
+    is in use, within :data:`STATISTICS_RTOL` of these numpy kernels (tested): one pass per
+    row where numpy's cumulative sums and bins went through every replicate's temporaries
+    (a column of 1,000 runs, 200 replicates: 6-8 -> 1 ms)."""
+    if compiled and kernel_module("bootstrap_kernels") is not None:
+        values = binary_statistics(scores, 0.5, w_neg, w_pos, bins)  # the threshold: unused
+        return {name: values[name] for name in ("roc_auc", "average_precision", "ece")}
+    return {
+        "roc_auc": roc_auc_from_weights(w_neg, w_pos),
+        "average_precision": average_precision_from_weights(w_neg, w_pos),
+        "ece": binned_ece(scores, w_neg, w_pos, bins=bins),
+    }
+
+
 def _column_stats(
-    column_weights: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]], bins: int
+    column_weights: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]],
+    bins: int,
+    compiled: bool = False,
 ) -> dict[str, np.ndarray]:
     """AUC, AP, ECE (and smooth ECE at each column's bandwidth, when given) per
-    replicate, averaged over columns (one-vs-rest macro); columns are read one at a time.
+    replicate, averaged over columns (one-vs-rest macro); columns are read one at a time
+    (``compiled``: as :func:`_one_vs_rest`).
 
     A replicate's mean is over the columns defined in it: a class of a few samples is
     absent from some replicates (its AUC undefined), as from another sample of that size.
@@ -224,11 +245,7 @@ def _column_stats(
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
     for scores, w_neg, w_pos, sigma in column_weights:
-        stats = {
-            "roc_auc": roc_auc_from_weights(w_neg, w_pos),
-            "average_precision": average_precision_from_weights(w_neg, w_pos),
-            "ece": binned_ece(scores, w_neg, w_pos, bins=bins),
-        }
+        stats = _one_vs_rest(scores, w_neg, w_pos, bins, compiled)
         if sigma is not None:
             stats["smooth_ece"] = np.asarray(smooth_ece(scores, w_neg, w_pos, sigma=sigma)[0])
         for name, values in stats.items():
@@ -407,7 +424,8 @@ def _calibrated_null(
 ) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
     """Consistency resampling of the calibration errors: each column row's (effective)
     count split binomially at its own score, as a calibrated model's labels would be; the
-    ECE and smooth ECE (columns with a bandwidth) of each draw, averaged over columns."""
+    ECE (by :func:`_one_vs_rest`'s kernel) and smooth ECE (columns with a bandwidth) of
+    each draw, averaged over columns."""
 
     def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
         eces: list[np.ndarray] = []
@@ -415,7 +433,7 @@ def _calibrated_null(
         for (scores, w_neg, w_pos), sigma in zip(columns, sigmas, strict=True):
             mass = w_neg + w_pos
             pos = consistent_positives(rng, scores, mass, replicates)
-            eces.append(binned_ece(scores, mass - pos, pos, bins=bins))
+            eces.append(_one_vs_rest(scores, mass - pos, pos, bins, compiled=True)["ece"])
             if sigma is not None:
                 smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
         out = {"ece": np.mean(eces, axis=0)}
@@ -755,7 +773,7 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         grouped = (
             (col.scores, *next(weights), sigma) for col, sigma in zip(columns, sigmas, strict=True)
         )
-        stats = _column_stats(grouped, bins)
+        stats = _column_stats(grouped, bins, compiled=True)
         top_weights = (top.scores, *next(weights))
         return {
             "log_loss": log_loss,
@@ -764,7 +782,7 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
             "roc_auc": stats["roc_auc"],
             "average_precision": stats["average_precision"],
             "classwise_ece": stats["ece"],
-            "ece": binned_ece(*top_weights, bins=bins),
+            "ece": _one_vs_rest(*top_weights, bins, compiled=True)["ece"],
             **_share_stats(class_weight, log_loss),
             **({"classwise_smooth_ece": stats["smooth_ece"]} if "smooth_ece" in stats else {}),
             "smooth_ece": np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0]),
