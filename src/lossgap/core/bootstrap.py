@@ -306,21 +306,23 @@ def _compiled_stream(rng: np.random.Generator) -> Iterator[np.ndarray | np.rando
     ``uint64[4]`` (the state's high and low words, the increment's), stepped in line by the
     kernel (``bootstrap_kernels._uniform``: numpy's next double, 1.5 instead of 5.4 ns a
     uniform through numba's ``Generator.random``) and written back into ``rng`` after, so
-    it is left where numpy's own draws leave it (tested); any other bit generator itself."""
+    it is left where numpy's own draws leave it (tested); any other bit generator itself.
+    The generator's lock is held meanwhile, as numpy's own draws hold it."""
     if type(rng.bit_generator) is not np.random.PCG64:
         yield rng
         return
-    state = rng.bit_generator.state
-    words = state["state"]
-    source = np.array(
-        [words["state"] >> 64, words["state"] & _WORD, words["inc"] >> 64, words["inc"] & _WORD],
-        dtype=np.uint64,
-    )
-    try:
-        yield source
-    finally:
-        words["state"] = (int(source[0]) << 64) | int(source[1])
-        rng.bit_generator.state = state
+    with rng.bit_generator.lock:
+        state = rng.bit_generator.state
+        words = state["state"]
+        current, increment = words["state"], words["inc"]
+        source = np.array(
+            [current >> 64, current & _WORD, increment >> 64, increment & _WORD], dtype=np.uint64
+        )
+        try:
+            yield source
+        finally:
+            words["state"] = (int(source[0]) << 64) | int(source[1])
+            rng.bit_generator.state = state
 
 
 #: The compiled :func:`poisson_rows` takes means from 0 up to this (2^53: whole counts are
