@@ -602,3 +602,29 @@ def test_the_multiclass_intervals_move_within_the_compiled_statistics_bound(
     for name in names:
         assert_allclose(compiled[name], numpys[name], rtol=0, atol=10 * STATISTICS_RTOL)
     assert compiled["log_loss"] == numpys["log_loss"]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_null_drawn_with_the_replicates_is_the_null_drawn_after_them(weighted):
+    # the calibrated null drawn within the replicates' statistics (each column's smoothing
+    # operator serving both) against the null's own call after them: the same draws, the
+    # same intervals, bit for bit; and none early past one call of replicates
+    from lossgap.core import bootstrap
+    from lossgap.core.rows import in_content_order
+
+    y, prob, w = _softmax_data(37, 3_000, 4, weighted)
+    prob = prob**3 / (prob**3).sum(axis=1, keepdims=True)  # overconfident: the calibration
+    pred = in_content_order(Predictions(y, prob, sample_weight=w))  # errors' low ends > 0
+    names = ("ece", "classwise_ece", "smooth_ece", "classwise_smooth_ece", "roc_auc")
+    estimates = dict.fromkeys(names, 0.5)
+    intervals = []
+    for replicates in (None, 60):
+        rng = np.random.default_rng(3)
+        units = bootstrap._multiclass_units(pred, rng, 15, replicates)
+        intervals.append(bootstrap._percentile_intervals(units, estimates, rng, 0.9, 60, 3)[0])
+    assert intervals[0] == intervals[1]
+    assert set(intervals[0]) == set(names)
+    assert min(intervals[0][name][0] for name in names) > 0  # the null sets the low ends
+    rng = np.random.default_rng(3)
+    units = bootstrap._multiclass_units(pred, rng, 15, 10**9)  # more than one call draws
+    assert bootstrap._percentile_intervals(units, estimates, rng, 0.9, 60, 3)[0] == intervals[0]

@@ -234,20 +234,24 @@ def _column_stats(
     column_weights: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]],
     bins: int,
     compiled: bool = False,
+    after: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """AUC, AP, ECE (and smooth ECE at each column's bandwidth, when given) per
     replicate, averaged over columns (one-vs-rest macro); columns are read one at a time
-    (``compiled``: as :func:`_one_vs_rest`).
+    (``compiled``: as :func:`_one_vs_rest`; ``after``: called with each column's index once
+    its statistics are taken).
 
     A replicate's mean is over the columns defined in it: a class of a few samples is
     absent from some replicates (its AUC undefined), as from another sample of that size.
     """
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
-    for scores, w_neg, w_pos, sigma in column_weights:
+    for c, (scores, w_neg, w_pos, sigma) in enumerate(column_weights):
         stats = _one_vs_rest(scores, w_neg, w_pos, bins, compiled)
         if sigma is not None:
             stats["smooth_ece"] = np.asarray(smooth_ece(scores, w_neg, w_pos, sigma=sigma)[0])
+        if after is not None:
+            after(c)
         for name, values in stats.items():
             defined = np.isfinite(values)
             value = np.where(defined, values, 0.0)
@@ -421,29 +425,47 @@ def consistent_positives(
     return binomial_rows(rng, counts, scores, replicates) * (mass / counts)
 
 
-def _calibrated_null(
-    columns: list[ColumnRows], sigmas: list[float] | list[float | None], bins: int
-) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
-    """Consistency resampling of the calibration errors: each column row's (effective)
-    count split binomially at its own score, as a calibrated model's labels would be; the
-    ECE (by :func:`_one_vs_rest`'s kernel) and smooth ECE (columns with a bandwidth) of
-    each draw, averaged over columns."""
+@dataclass(frozen=True)
+class _CalibratedNull:
+    """Consistency resampling of the calibration errors (multiclass): each column row's
+    (effective) count split binomially at its own score, as a calibrated model's labels
+    would be; the ECE (by :func:`_one_vs_rest`'s kernel) and smooth ECE (columns with a
+    bandwidth) of each draw, averaged over columns. The columns are drawn in order, then
+    their errors taken (the draws are those of drawing and scoring each column in turn)."""
 
-    def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
-        eces: list[np.ndarray] = []
-        smooths: list[np.ndarray] = []
-        for (scores, w_neg, w_pos), sigma in zip(columns, sigmas, strict=True):
-            mass = w_neg + w_pos
-            pos = consistent_positives(rng, scores, mass, replicates)
-            eces.append(_one_vs_rest(scores, mass - pos, pos, bins, compiled=True)["ece"])
-            if sigma is not None:
-                smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
-        out = {"ece": np.mean(eces, axis=0)}
+    columns: list[ColumnRows]
+    sigmas: list[float | None]
+    bins: int
+
+    def positives(self, rng: np.random.Generator, replicates: int) -> list[np.ndarray]:
+        """Each column's ``(replicates, rows)`` calibrated weight of positives, in order."""
+        return [
+            consistent_positives(rng, scores, w_neg + w_pos, replicates)
+            for scores, w_neg, w_pos in self.columns
+        ]
+
+    def errors(self, c: int, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Column ``c``'s ECE and smooth ECE (None without a bandwidth) of each draw."""
+        scores, w_neg, w_pos = self.columns[c]
+        mass, sigma = w_neg + w_pos, self.sigmas[c]
+        ece = _one_vs_rest(scores, mass - pos, pos, self.bins, compiled=True)["ece"]
+        if sigma is None:
+            return ece, None
+        return ece, np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0])
+
+    @staticmethod
+    def averaged(errors: list[tuple[np.ndarray, np.ndarray | None]]) -> dict[str, np.ndarray]:
+        """The columns' errors averaged (``ece``; ``smooth_ece`` where there are any)."""
+        out = {"ece": np.mean([ece for ece, _ in errors], axis=0)}
+        smooths = [smooth for _, smooth in errors if smooth is not None]
         if smooths:
             out["smooth_ece"] = np.mean(smooths, axis=0)
         return out
 
-    return draw
+    def draw(self, rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
+        """:meth:`averaged` of a draw of every column."""
+        drawn = self.positives(rng, replicates)
+        return self.averaged([self.errors(c, pos) for c, pos in enumerate(drawn)])
 
 
 def resampling_table(tally: Tally, bins: int = ECE_BINS) -> ScoreTable:
@@ -728,7 +750,18 @@ def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
     return np.where(hit, np.inf, out)
 
 
-def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) -> _Units:
+def _multiclass_units(
+    pred: Predictions, rng: np.random.Generator, bins: int, replicates: int | None = None
+) -> _Units:
+    """The multiclass resampling units: samples (at most ``MAX_UNITS``, kept at random
+    by ``rng``), whose statistics read the class columns pooled into runs.
+
+    ``replicates``: how many the caller draws from ``rng`` (:func:`_percentile_intervals`),
+    when all in one call: the calibrated null is then drawn from ``rng`` right after them,
+    within the replicates' statistics (the same draws as the null's own call after them),
+    so that each column's smoothing operator serves its replicates and then its null
+    (eleven operators less to build at ten classes); None: the null draws when called.
+    """
     pred = in_content_order(pred)  # each row's draws depend on the data, not its order
     n, k = len(pred), pred.n_classes
     keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
@@ -764,6 +797,16 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         else [None] * k
     )
     top_sigma = smooth_ece(top.scores, *top.weights(weight[keep][None]))[1]
+    unresampled = weight[keep][None]
+    classwise_null = _CalibratedNull(
+        [(col.scores, *(w[0] for w in col.weights(unresampled))) for col in columns], sigmas, bins
+    )
+    top_null = _CalibratedNull(
+        [(top.scores, *(w[0] for w in top.weights(unresampled)))], [top_sigma], bins
+    )
+    chunk = max(1, _CHUNK_CELLS // len(keep))  # _percentile_intervals' replicates a call
+    early = replicates is not None and 1 < replicates <= chunk
+    drawn_null: list[dict[str, np.ndarray]] = []
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         total = rep.sum(axis=1)
@@ -775,8 +818,30 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         grouped = (
             (col.scores, *next(weights), sigma) for col, sigma in zip(columns, sigmas, strict=True)
         )
-        stats = _column_stats(grouped, bins, compiled=True)
+        with_null = early and len(rep) == replicates
+        errors: list[tuple[np.ndarray, np.ndarray | None]] = []
+        if with_null:  # the null's draws, next in rng's stream after the replicates'
+            draws = min(len(rep), NULL_DRAWS)
+            positives, top_positives = (
+                classwise_null.positives(rng, draws), top_null.positives(rng, draws)
+            )
+        stats = _column_stats(
+            grouped,
+            bins,
+            compiled=True,
+            after=(lambda c: errors.append(classwise_null.errors(c, positives[c])))
+            if with_null
+            else None,
+        )
         top_weights = (top.scores, *next(weights))
+        top_smooth = np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0])
+        if with_null:
+            drawn_null.append(
+                _null_by_name(
+                    _CalibratedNull.averaged(errors),
+                    _CalibratedNull.averaged([top_null.errors(0, top_positives[0])]),
+                )
+            )
         return {
             "log_loss": log_loss,
             "brier": rep @ briers / total,
@@ -787,8 +852,13 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
             "ece": _one_vs_rest(*top_weights, bins, compiled=True)["ece"],
             **_share_stats(class_weight, log_loss),
             **({"classwise_smooth_ece": stats["smooth_ece"]} if "smooth_ece" in stats else {}),
-            "smooth_ece": np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0]),
+            "smooth_ece": top_smooth,
         }
+
+    def null(rng: np.random.Generator, draws: int) -> dict[str, np.ndarray]:
+        if drawn_null:  # drawn with the replicates
+            return drawn_null.pop()
+        return _null_by_name(classwise_null.draw(rng, draws), top_null.draw(rng, draws))
 
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
     if any(len(col.scores) < len(np.unique(prob[:, c])) for c, col in enumerate(columns)):
@@ -799,33 +869,18 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         np.sqrt(len(keep) / n),
         f"resampling samples{sub}",
         multiplier=None if pred.sample_weight is None else weight[keep],
-        null=_multiclass_null(
-            _calibrated_null(
-                [(col.scores, *(w[0] for w in col.weights(weight[keep][None]))) for col in columns],
-                sigmas,
-                bins,
-            ),
-            _calibrated_null(
-                [(top.scores, *(w[0] for w in top.weights(weight[keep][None])))], [top_sigma], bins
-            ),
-        ),
+        null=null,
     )
 
 
-def _multiclass_null(
-    classwise: Callable[[np.random.Generator, int], dict[str, np.ndarray]],
-    top_label: Callable[[np.random.Generator, int], dict[str, np.ndarray]],
-) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
+def _null_by_name(
+    columns: dict[str, np.ndarray], top: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """The calibrated null of the classwise errors and of the top-label ones, by name."""
-
-    def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
-        columns, top = classwise(rng, replicates), top_label(rng, replicates)
-        out = {"classwise_ece": columns["ece"], "ece": top["ece"], "smooth_ece": top["smooth_ece"]}
-        if "smooth_ece" in columns:
-            out["classwise_smooth_ece"] = columns["smooth_ece"]
-        return out
-
-    return draw
+    out = {"classwise_ece": columns["ece"], "ece": top["ece"], "smooth_ece": top["smooth_ece"]}
+    if "smooth_ece" in columns:
+        out["classwise_smooth_ece"] = columns["smooth_ece"]
+    return out
 
 
 def bootstrap_intervals(
@@ -865,7 +920,7 @@ def bootstrap_intervals(
             labels = calibrated_labels(tally, ece_bins, seed)
         units = _binary_units(tally, ece_bins, labels, smooth_sigma)
     elif pred is not None:
-        units = _multiclass_units(pred, rng, ece_bins)
+        units = _multiclass_units(pred, rng, ece_bins, replicates)
     else:
         return {}, "bootstrap unavailable: multiclass resampling needs the samples"
     with np.errstate(divide="ignore", invalid="ignore"):  # empty replicates give NaN, dropped
