@@ -323,6 +323,10 @@ def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
     assert np.array_equal(pos, want_pos)
     assert np.array_equal(neg, every - want_pos)  # the negatives: every unit less the class
     assert neg.flags.f_contiguous and pos.flags.f_contiguous
+    # the sparse products (the numpy twin of the replicates' weights): the same doubles
+    twin_neg, twin_pos = column.weights_t(np.ascontiguousarray(rep.T))
+    assert np.array_equal(neg, twin_neg) and np.array_equal(pos, twin_pos)
+    assert column.pooled == pooled
 
 
 @pytest.mark.parametrize("cells", [1, 5_000, 1 << 22])

@@ -45,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -96,21 +97,43 @@ DEBIASED = (
 class _Column:
     """One class column grouped into distinct ascending scores, for batched weights.
 
-    ``from_units`` and ``from_positive_units`` are sparse ``(rows, units)`` 0/1 matrices
-    (CSR): times the units' weights, ``(units, replicates)``, they give the weight (of the
-    class) at each score. ``row`` and ``positive`` say the same per unit (its row, and
-    whether it is of the class), for the compiled :func:`_columns_weights_t`.
+    ``row`` and ``positive`` give each unit's row and whether it is of the class (for the
+    compiled :func:`_columns_weights_t`); ``pooled``: whether its distinct scores were
+    pooled into runs. ``from_units`` and ``from_positive_units``, built when first read
+    (the numpy twin's), are sparse ``(rows, units)`` 0/1 matrices (CSR): times the units'
+    weights, ``(units, replicates)``, they give the weight (of the class) at each score.
     """
 
     scores: np.ndarray
-    from_units: sparse.csr_array
-    from_positive_units: sparse.csr_array
     row: np.ndarray
     positive: np.ndarray
+    pooled: bool
+
+    @cached_property
+    def from_units(self) -> sparse.csr_array:
+        """Each unit's 1 at its row."""
+        units = np.arange(len(self.row))
+        shape = (len(self.scores), len(self.row))
+        return sparse.csr_array((np.ones(len(self.row)), (self.row, units)), shape=shape)
+
+    @cached_property
+    def from_positive_units(self) -> sparse.csr_array:
+        """Each unit's 1 at its row where it is of the class (0 elsewhere)."""
+        units = np.arange(len(self.row))
+        shape = (len(self.scores), len(self.row))
+        return sparse.csr_array((self.positive.astype(float), (self.row, units)), shape=shape)
 
     def weights(self, replicate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(negative, positive) weight per distinct score, for each replicate row."""
-        return self.weights_t(np.ascontiguousarray(replicate.T))
+        """(negative, positive) weight per distinct score, for each replicate row (a few:
+        the unresampled weights), in ``(replicates, rows)`` column order: each score's
+        units added in unit order by ``np.bincount``, as the sparse products of
+        :meth:`weights_t` add them, so the same doubles without building them."""
+        m = len(self.scores)
+        every, pos = np.empty((m, len(replicate))), np.empty((m, len(replicate)))
+        for r, w in enumerate(replicate):
+            every[:, r] = np.bincount(self.row, weights=w, minlength=m)
+            pos[:, r] = np.bincount(self.row, weights=w * self.positive, minlength=m)
+        return (every - pos).T, pos.T
 
     def weights_t(self, replicate_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`weights` of the replicates as columns, ``(units, replicates)`` C-ordered,
@@ -147,15 +170,12 @@ def column_rows(k: int) -> int:
 
 def _column(scores: np.ndarray, positive: np.ndarray, rows: int) -> _Column:
     distinct, row = np.unique(scores, return_inverse=True)
-    if len(distinct) > rows:  # runs of adjacent distinct scores, at their mean
+    pooled = len(distinct) > rows
+    if pooled:  # runs of adjacent distinct scores, at their mean
         run = np.arange(len(distinct)) * rows // len(distinct)
         distinct = np.bincount(run, weights=distinct) / np.bincount(run)
         row = run[row]
-    units = np.arange(len(scores))
-    shape = (len(distinct), len(scores))
-    from_units = sparse.csr_array((np.ones(len(scores)), (row, units)), shape=shape)
-    from_positive = sparse.csr_array((positive.astype(float), (row, units)), shape=shape)
-    return _Column(distinct, from_units, from_positive, row, positive)
+    return _Column(distinct, row, positive, pooled)
 
 
 #: Cells (rows x replicates) of class columns whose weights one call of the compiled
@@ -861,7 +881,7 @@ def _multiclass_units(
         return _null_by_name(classwise_null.draw(rng, draws), top_null.draw(rng, draws))
 
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
-    if any(len(col.scores) < len(np.unique(prob[:, c])) for c, col in enumerate(columns)):
+    if any(col.pooled for col in columns):
         sub += f", class columns pooled into {rows} runs of adjacent scores"
     return _Units(
         np.ones(len(keep)),
