@@ -441,3 +441,27 @@ def test_compiled_training_run_weights_equal_the_numpy_twin(monkeypatch):
         if not trial % 2:  # counts: exact
             assert np.array_equal(compiled, twin)
         assert np.all(np.abs(compiled - twin) <= RUN_SUMS_RTOL * whole), trial
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.Philox, np.random.SFC64, np.random.PCG64DXSM])
+def test_compiled_draws_from_other_bit_generators_are_numpys(bit_generator):
+    # PCG64 (every default_rng) is stepped in line by the kernels; any other bit generator
+    # is read through numba's Generator.random: numpy's numbers either way
+    from lossgap.core.bootstrap import binomial_rows, poisson_rows
+
+    pytest.importorskip("numba")
+    means = np.geomspace(0.1, 500.0, 300)
+
+    def generator() -> np.random.Generator:
+        return np.random.Generator(bit_generator(23))
+
+    for compiled, numpys in (
+        (lambda rng: poisson_rows(rng, means, 20), lambda rng: rng.poisson(means, (20, 300))),
+        (
+            lambda rng: binomial_rows(rng, np.rint(means).astype(np.int64) + 1, means / 501, 20),
+            lambda rng: rng.binomial(np.rint(means).astype(np.int64) + 1, means / 501, (20, 300)),
+        ),
+    ):
+        ours, theirs = generator(), generator()
+        assert np.array_equal(compiled(ours), numpys(theirs))
+        assert np.array_equal(ours.random(8), theirs.random(8))  # the same stream after

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.special import bdtr, ndtr, ndtri, pdtrc
 
+from lossgap.core.binning import kernel_module
 from lossgap.core.bootstrap import CalibratedLabels, binomial_rows, calibrated_labels
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table, row_mass
@@ -341,6 +342,21 @@ def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
     return np.where(carried[:, -1] > 0, share, 1.0)
 
 
+def _null_shares(loss: np.ndarray, order: np.ndarray, weights: np.ndarray, task: str) -> np.ndarray:
+    """:func:`_half_loss_share` of each row of ``weights`` (the calibrated draws) over
+    ``loss``, both taken in ``order``. Multiclass, with the numba kernels
+    (:func:`~lossgap.core.binning.kernel_module`), in one compiled pass per row
+    (``multiclass_kernels.half_loss_shares``): the same running sums in the same order, so
+    the same doubles (tested), without gathering the draws or their four cumulative arrays
+    (100 draws of 20,000 runs at 10 classes: 25 -> 5 ms)."""
+    kernels = None if task == "binary" else kernel_module("multiclass_kernels")
+    if kernels is None:
+        return _half_loss_share(loss[order], weights[:, order])
+    shares = np.empty(len(weights))
+    kernels.half_loss_shares(loss, order, weights, shares)
+    return shares
+
+
 def calibrated_concentration(
     tally: Tally, seed: int = 0, labels: CalibratedLabels | None = None
 ) -> CalibratedConcentration:
@@ -387,7 +403,7 @@ def calibrated_concentration(
             observed.append(pooled.weights[:, 1])
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
-    null = _half_loss_share(loss[order], np.concatenate(weights, axis=1)[:, order])
+    null = _null_shares(loss, order, np.concatenate(weights, axis=1), tally.task)
     actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
     return CalibratedConcentration(
         pooled_share=actual,
