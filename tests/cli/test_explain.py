@@ -269,3 +269,24 @@ def test_numpy_unless_loaded_leaves_the_choice_as_it_was(monkeypatch):
     assert binning.compiled_available()
     with binning.numpy_unless_loaded():  # loaded already: kept
         assert binning.compiled_available()
+
+
+def test_a_spinner_says_what_runs_only_where_someone_watches():
+    import io
+
+    from lossgap.cli.explain import _watcher, _working
+    from lossgap.render.text import make_console
+
+    out = io.StringIO()
+    console = make_console(file=out, force_terminal=True, width=80)
+    with _working(console, "Reading preds[bold]\x1b[2J.csv"):
+        pass
+    shown = out.getvalue()
+    assert "Reading preds[bold]\\x1b[2J.csv" in shown  # the name inert, its bytes escaped
+    assert "\x1b[2J" not in shown
+    with _working(None, "Reading x"):  # no one watches: nothing happens
+        pass
+    assert _watcher(json=True, quiet=False) is None
+    assert _watcher(json=False, quiet=True) is None
+    # under pytest stderr is captured, not a terminal: no spinner there either
+    assert _watcher(json=False, quiet=False) is None

@@ -290,6 +290,9 @@ def test_the_distinct_floor_never_exceeds_the_distinct_scores(seed, monkeypatch)
         finally:
             binning._compiled.cache_clear()
     assert floors[0] == floors[1] == binning.distinct_floor(s, binning._hash_bits(1000))
+    monkeypatch.setenv("LOSSGAP_NUMBA", "1")  # the multiclass columns' call: the same count
+    assert binning.compiled_distinct_floor(s, binning._hash_bits(1000)) == floors[0]
+    binning._compiled.cache_clear()
     assert floors[0] <= truth
     if truth >= 1200:
         assert floors[0] > 1000

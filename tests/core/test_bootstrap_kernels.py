@@ -150,6 +150,32 @@ def test_compiled_mesh_operator_is_the_numpy_paths_doubles(monkeypatch):
         assert compiled.width == twin.width
 
 
+def test_compiled_cell_deposit_is_the_numpy_paths_doubles(monkeypatch):
+    # the bandwidth search's grids: scores unsorted, tied, at 0 and 1; cells of one score
+    # to thousands (numpy's reduceat sums a run of more than 8 and more than 128 terms
+    # pairwise, in blocks), weights of any scale and sign (residuals)
+    from lossgap.core.calibration import _CellDeposit
+
+    rng = np.random.default_rng(43)
+    for trial in range(600):
+        m = int(rng.integers(1, 20_000 if trial % 4 else 40))
+        scores = rng.uniform(size=m) ** rng.choice([1.0, 4.0, 0.2])
+        if trial % 5 == 0:
+            scores = np.round(scores, 3)
+        if trial % 7 == 0:
+            scores[: m // 3] = 1.0
+        if trial % 9 == 0:
+            scores[: m // 4] = 0.0
+        weights = rng.uniform(0.0, 5.0, (2, m)) * rng.choice([1.0, 1e-3, 1e6])
+        weights[0] -= weights[1] * rng.uniform()
+        points = int(rng.choice([2, 3, 17, 1_001, 1_283, 2_561, 10_001]))
+        deposit = _CellDeposit(scores, weights)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = deposit(points)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        assert np.array_equal(compiled, deposit(points)), (trial, m, points)
+
+
 def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
     """Every fit's loss within FIT_LOSS_RTOL of the twin's; the parameters within
     FIT_RTOL where they are moderate (a flat, nearly separable fit's parameters move
@@ -472,3 +498,25 @@ def test_compiled_run_sums_add_row_by_row_in_any_order():
             held_run_sums(run, rows, w[:, 0].copy(), w[:, 1].copy(), z, runs, False),
             expected[:1],
         )
+@pytest.mark.parametrize("bit_generator", [np.random.Philox, np.random.SFC64, np.random.PCG64DXSM])
+def test_compiled_draws_from_other_bit_generators_are_numpys(bit_generator):
+    # PCG64 (every default_rng) is stepped in line by the kernels; any other bit generator
+    # is read through numba's Generator.random: numpy's numbers either way
+    from lossgap.core.bootstrap import binomial_rows, poisson_rows
+
+    pytest.importorskip("numba")
+    means = np.geomspace(0.1, 500.0, 300)
+
+    def generator() -> np.random.Generator:
+        return np.random.Generator(bit_generator(23))
+
+    for compiled, numpys in (
+        (lambda rng: poisson_rows(rng, means, 20), lambda rng: rng.poisson(means, (20, 300))),
+        (
+            lambda rng: binomial_rows(rng, np.rint(means).astype(np.int64) + 1, means / 501, 20),
+            lambda rng: rng.binomial(np.rint(means).astype(np.int64) + 1, means / 501, (20, 300)),
+        ),
+    ):
+        ours, theirs = generator(), generator()
+        assert np.array_equal(compiled(ours), numpys(theirs))
+        assert np.array_equal(ours.random(8), theirs.random(8))  # the same stream after

@@ -244,3 +244,18 @@ def test_the_latest_tables_pav_blocks_are_kept_read_only_and_never_serve_another
         assert corp(table) == cached[0]
         decompose_module._LAST_BLOCKS.clear()
         assert np.array_equal(pav_optimism(table, 400.0), cached[1])
+
+
+def test_decomposition_spread_is_numpys_nanstd():
+    # the bootstrap SD of MCB and DSC: np.std where nothing is NaN, np.nanstd's doubles
+    from lossgap.core.decompose import _spread
+
+    rng = np.random.default_rng(5)
+    for trial in range(2_000):
+        n = int(rng.integers(3, 400))
+        scale = 10.0 ** int(rng.integers(-8, 3))
+        deviations = rng.normal(size=(n, 2)) * scale + rng.normal() * scale
+        if trial % 5 == 0:
+            deviations[rng.integers(n), rng.integers(2)] = np.nan  # an empty replicate
+        want = np.nanstd(deviations, axis=0, ddof=1)
+        assert np.array_equal(_spread(deviations), want, equal_nan=True), trial

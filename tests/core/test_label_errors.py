@@ -148,7 +148,7 @@ def test_the_kernel_flags_the_cells_numpy_flags_and_sums_them_within_totals_rtol
     # the numba pass against its numpy twin (the chance matrix): with every label set to
     # class c in turn, the count is the column's flagged cells, which must agree exactly;
     # the sums within TOTALS_RTOL (another order of additions). Ties, exact zeros, cells
-    # at the cut, and many classes (past the kernel's insertion sort)
+    # at the cut, and many classes (past the kernel's sorting networks and insertion sort)
     import lossgap.core.predictions as module
     from lossgap.core.binning import TOTALS_RTOL, kernel_module
 
@@ -156,7 +156,7 @@ def test_the_kernel_flags_the_cells_numpy_flags_and_sums_them_within_totals_rtol
     assert kernel_module("multiclass_kernels") is not None
     rng = np.random.default_rng(11)
     cases = [random_case(rng) for _ in range(30)]
-    for k in (40, 120):  # most cells below the cut: the merge sort
+    for k in (12, 20, 40, 120):  # most cells below the cut: by insertion, then numpy's sort
         prob = rng.dirichlet(np.full(k, 0.3), 300)
         cases.append((rng.integers(0, k, 300), prob))
     prob = np.array([[0.005, 0.005, 0.99], [0.0, 0.01, 0.99], [0.01, 0.0, 0.99], [0.2, 0.3, 0.5]])
@@ -446,3 +446,15 @@ def test_the_partition_keeps_the_largest_margins_a_sort_keeps():
         else:
             assert chosen is not None
             assert sorted(chosen.tolist()) == sorted(by_sort.tolist())
+
+
+def test_the_kernels_sorting_networks_sort_every_input():
+    # the 0/1 principle: a network of compare-exchanges that sorts every 0/1 input sorts
+    # every input
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    starts, pairs = kernels._NETWORK_STARTS, kernels._NETWORK_PAIRS
+    for m in range(2, kernels._NETWORK_MAX + 1):
+        values = (np.arange(1 << m)[:, None] >> np.arange(m)) & 1
+        for a, b in pairs[starts[m] : starts[m + 1]]:
+            values[:, [a, b]] = np.sort(values[:, [a, b]], axis=1)
+        assert np.array_equal(values, np.sort(values, axis=1)), m

@@ -323,6 +323,10 @@ def test_bootstrap_column_weights_add_each_scores_units_in_unit_order(pooled):
     assert np.array_equal(pos, want_pos)
     assert np.array_equal(neg, every - want_pos)  # the negatives: every unit less the class
     assert neg.flags.f_contiguous and pos.flags.f_contiguous
+    # the sparse products (the numpy twin of the replicates' weights): the same doubles
+    twin_neg, twin_pos = column.weights_t(np.ascontiguousarray(rep.T))
+    assert np.array_equal(neg, twin_neg) and np.array_equal(pos, twin_pos)
+    assert column.pooled == pooled
 
 
 @pytest.mark.parametrize("cells", [1, 5_000, 1 << 22])
@@ -385,8 +389,15 @@ def test_the_row_key_by_blocks_is_the_sum_of_its_columns(rows, monkeypatch):
 def test_the_radix_argsort_is_numpys_stable_argsort():
     kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
     rng = np.random.default_rng(19)
-    for n, high in ((100_000, 2**64 - 1), (5_000, 3), (1, 10), (0, 10)):
+    # hashes (groups of equal leading 20 bits of about one key), small keys (one group of
+    # every key: sorted by its lower bytes), groups of a few dozen keys (by insertion or by
+    # bytes, either side of the cut-over) and of one key
+    cases = [(100_000, 2**64 - 1, 0), (5_000, 3, 0), (1, 10, 0), (0, 10, 0)]
+    cases += [(60_000, 2**44 - 1, 3_000), (60_000, 2**44 - 1, 1_500), (2_000, 0, 1)]
+    for n, high, leading in cases:
         keys = rng.integers(0, high, n, dtype=np.uint64, endpoint=True)
+        if leading:  # `leading` values of the first 20 bits
+            keys |= rng.integers(0, leading, n, dtype=np.uint64) << np.uint64(44)
         keys[: n // 3] = keys[n // 3 : 2 * (n // 3)]  # equal keys keep their row order
         order, ordered = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.uint64)
         kernels.stable_argsort(keys, order, ordered)
@@ -522,3 +533,102 @@ def test_the_temperature_true_log_prob_is_the_clipped_log_of_the_true_class(cell
     problem = recalibrate._Temperature.of_transposed(recalibrate._log_probs_t(pred), pred.y)
     before = -np.log(np.clip(pred.prob[np.arange(len(y)), y], recalibrate.CLIP, 1.0))
     assert np.array_equal(-problem.true_log_prob, before)
+
+
+@pytest.mark.parametrize("k", [3, 10])
+def test_the_compiled_null_half_loss_shares_are_numpys(k, monkeypatch):
+    # the calibrated concentration's null shares, compiled (multiclass) against numpy's
+    # cumulative sums: the same doubles, and so the same concentration (ties among the
+    # losses, a draw without loss, weights of 0)
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(k)
+    loss = np.round(rng.exponential(1.0, 3_000), 1)  # ties: the stable order decides
+    loss[:40] = 0.0
+    weights = rng.poisson(3.0, (60, 3_000)) * rng.uniform(0.5, 1.5, 3_000)
+    weights[7] = 0.0  # no weight at all: 1.0
+    weights[8, loss > 0] = 0.0  # weight only where the loss is 0: 1.0
+    order = np.argsort(-loss, kind="stable")
+    want = diagnostics._half_loss_share(loss[order], weights[:, order])
+    got = diagnostics._null_shares(loss, order, weights)
+    assert np.array_equal(got, want)
+    assert got[7] == got[8] == 1.0
+    # whole losses and weights: a running loss lands on half the total exactly
+    loss, weights = np.ones(10), rng.integers(0, 4, (50, 10)).astype(float)
+    order = np.arange(10)
+    want = diagnostics._half_loss_share(loss, weights)
+    assert np.array_equal(diagnostics._null_shares(loss, order, weights), want)
+    tally = _tempered(3, 20_000, k, 1.3)
+    compiled = calibrated_concentration(tally, seed=4)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    assert calibrated_concentration(tally, seed=4) == compiled
+
+
+def test_the_compiled_one_vs_rest_statistics_are_numpys_within_statistics_rtol():
+    # a class column's replicate AUC, AP and ECE by binary_statistics' kernel against the
+    # numpy kernels, on transposed weights as the column weights come, rows without
+    # positives or negatives included (NaN where numpy's is NaN)
+    from lossgap.core import bootstrap
+
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(8)
+    scores = np.sort(rng.uniform(size=700))
+    w_neg = (rng.poisson(3.0, (700, 90)) * rng.uniform(0.2, 2.0, (700, 1))).T
+    w_pos = rng.poisson(0.4, (700, 90)).T.astype(float)
+    w_pos[5], w_neg[6] = 0.0, 0.0
+    ours = bootstrap._one_vs_rest(scores, w_neg, w_pos, 15, compiled=True)
+    numpys = bootstrap._one_vs_rest(scores, w_neg, w_pos, 15, compiled=False)
+    for name, values in numpys.items():
+        assert_allclose(ours[name], values, rtol=bootstrap.STATISTICS_RTOL, atol=1e-15)
+    assert np.isnan(ours["roc_auc"][[5, 6]]).all() and np.isnan(ours["average_precision"][5])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_multiclass_intervals_move_within_the_compiled_statistics_bound(
+    weighted, monkeypatch
+):
+    # the whole multiclass bootstrap with the kernels and without (numpy's twins: the same
+    # draws, column weights and mesh operators): only the one-vs-rest statistics differ,
+    # each replicate's within STATISTICS_RTOL of values at most 1, so every interval end
+    # within a few times that (a quantile, a standard deviation of such values)
+    from lossgap.core.bootstrap import STATISTICS_RTOL, bootstrap_intervals
+    from lossgap.core.rows import in_content_order
+
+    pytest.importorskip("numba")
+    y, prob, w = _softmax_data(31, 4_000, 4, weighted)
+    pred = in_content_order(Predictions(y, prob, sample_weight=w))
+    tally = Tally.from_predictions(pred)
+    names = ("roc_auc", "average_precision", "ece", "classwise_ece", "log_loss", "accuracy")
+    estimates = dict.fromkeys(names, 0.5)
+    compiled, _ = bootstrap_intervals(tally, estimates, pred, confidence=0.9, replicates=80)
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    numpys, _ = bootstrap_intervals(tally, estimates, pred, confidence=0.9, replicates=80)
+    assert compiled.keys() == numpys.keys() == set(names)
+    for name in names:
+        assert_allclose(compiled[name], numpys[name], rtol=0, atol=10 * STATISTICS_RTOL)
+    assert compiled["log_loss"] == numpys["log_loss"]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_null_drawn_with_the_replicates_is_the_null_drawn_after_them(weighted):
+    # the calibrated null drawn within the replicates' statistics (each column's smoothing
+    # operator serving both) against the null's own call after them: the same draws, the
+    # same intervals, bit for bit; and none early past one call of replicates
+    from lossgap.core import bootstrap
+    from lossgap.core.rows import in_content_order
+
+    y, prob, w = _softmax_data(37, 3_000, 4, weighted)
+    prob = prob**3 / (prob**3).sum(axis=1, keepdims=True)  # overconfident: the calibration
+    pred = in_content_order(Predictions(y, prob, sample_weight=w))  # errors' low ends > 0
+    names = ("ece", "classwise_ece", "smooth_ece", "classwise_smooth_ece", "roc_auc")
+    estimates = dict.fromkeys(names, 0.5)
+    intervals = []
+    for replicates in (None, 60):
+        rng = np.random.default_rng(3)
+        units = bootstrap._multiclass_units(pred, rng, 15, replicates)
+        intervals.append(bootstrap._percentile_intervals(units, estimates, rng, 0.9, 60, 3)[0])
+    assert intervals[0] == intervals[1]
+    assert set(intervals[0]) == set(names)
+    assert min(intervals[0][name][0] for name in names) > 0  # the null sets the low ends
+    rng = np.random.default_rng(3)
+    units = bootstrap._multiclass_units(pred, rng, 15, 10**9)  # more than one call draws
+    assert bootstrap._percentile_intervals(units, estimates, rng, 0.9, 60, 3)[0] == intervals[0]

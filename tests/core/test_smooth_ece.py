@@ -162,9 +162,7 @@ def test_mesh_operator_equals_the_fft_path_on_every_entry(m, sigma):
     operator = calibration._mesh_operator(s, sigma).values
     points = calibration._grid_points(sigma)
     unit = calibration._deposit(s, np.eye(m), points)
-    via_fft = calibration._interpolate(
-        calibration._reflected_gaussian(unit, sigma), calibration._mesh(sigma)
-    )
+    via_fft = calibration._on_mesh(calibration._reflected_gaussian(unit, sigma), sigma)
     assert_allclose(operator, via_fft, rtol=0, atol=1e-12 * np.abs(via_fft).max())
     assert (operator == 0).mean() > (0.5 if sigma < 0.02 else 0.0)  # the band is narrow
 

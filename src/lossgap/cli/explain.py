@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +32,8 @@ from lossgap.results.diagnostics import MAX_JSON_CANDIDATES
 NUMPY_ROWS = 1 << 22
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from lossgap.core.predictions import Predictions
     from lossgap.core.tally import Tally
     from lossgap.render.html import Report
@@ -172,27 +175,27 @@ def explain_command(
         reports = html or md or plot
         _explain_multilabel(file, chosen, by, json=json, html=reports, **options, **columns)
         return
+    watcher = _watcher(json=json, quiet=quiet)
     if chosen == "memory":
         groups = None
-        if by:
-            pred, groups = read_predictions_and_groups(file, by, **columns)
-        else:
-            pred = read_predictions(file, **columns)
-        with _kernels_for(pred):
+        with _working(watcher, f"Reading {file.name}"):
+            if by:
+                pred, groups = read_predictions_and_groups(file, by, **columns)
+            else:
+                pred = read_predictions(file, **columns)
+        doing = f"Explaining {len(pred):,} predictions"
+        if len(pred) > NUMPY_ROWS:
+            doing += " (slow only the first time: compiling)"
+        with _kernels_for(pred), _working(watcher, doing):
             tally = summarise(pred, top)  # the report's plots draw from it too
             evaluation = evaluate_predictions(
                 pred, tally=tally, groups=groups, costs=cost_values, **options
             )
     else:
-        from lossgap.render.text import make_console
-
-        console = make_console(stderr=True)
-        # a bar only where someone watches
-        bar = None if json or quiet or not console.is_terminal else console
         evaluation = evaluate_source(
             file,
             engine=chosen,
-            console=bar,
+            console=watcher,
             by=by or (),
             costs=cost_values,
             **options,
@@ -221,6 +224,33 @@ def explain_command(
 
         # --full: every number, then where the loss lives (per class, pairs, slices)
         make_console().print(Group(*evaluation_renderables(evaluation)) if full else evaluation)
+
+
+def _watcher(*, json: bool, quiet: bool) -> Console | None:
+    """The stderr console that shows a spinner or a progress bar, or None: nothing is shown
+    with ``--json`` or ``--quiet`` or where stderr is not a terminal (no one watches)."""
+    if json or quiet:
+        return None  # and the renderers stay unloaded
+    from lossgap.render.text import make_console
+
+    console = make_console(stderr=True)
+    return console if console.is_terminal else None
+
+
+@contextlib.contextmanager
+def _working(console: Console | None, doing: str) -> Iterator[None]:
+    """A transient spinner on ``console`` saying what runs (None: nothing shown): reading a
+    large file, or numba's first compile of the kernels, would otherwise pass in silence.
+    A file's name in ``doing`` shows inert: lossgap's consoles print text through
+    :func:`~lossgap.printable`.
+    """
+    if console is None:
+        yield
+        return
+    from rich.text import Text
+
+    with console.status(Text(doing), spinner="dots"):
+        yield
 
 
 def _kernels_for(pred: Any) -> contextlib.AbstractContextManager[None]:

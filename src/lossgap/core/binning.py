@@ -675,6 +675,14 @@ def _distinct_floor(scores: np.ndarray, hash_bits: int, kernels: Any) -> int:
     return int(np.bitwise_count(seen.view(np.uint64)).sum())
 
 
+def compiled_distinct_floor(scores: np.ndarray, hash_bits: int) -> int:
+    """:func:`distinct_floor` by the compiled kernel where there is one
+    (:func:`kernel_module`): the same hash, so the same count, without numpy's flag array
+    and its scatter (a multiclass Tally's class column: 2.1-2.4 -> 1.1 ms for the 524,288
+    rows of its prefix)."""
+    return _distinct_floor(scores, hash_bits, _compiled())
+
+
 def _hash_bits(distinct_above: int) -> int:
     """Bits of the hash that bounds the distinct scores from below: a table of four times
     ``distinct_above`` slots, whose occupied slots exceed ``distinct_above`` once the

@@ -43,7 +43,9 @@ coverage on miscalibrated data.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import sparse
@@ -72,7 +74,7 @@ from lossgap.core.pooling import pool_for_resampling
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale, z_value
+from lossgap.core.uncertainty import effective_scale, quantiles, z_value
 
 DEFAULT_REPLICATES = 200
 #: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
@@ -95,21 +97,43 @@ DEBIASED = (
 class _Column:
     """One class column grouped into distinct ascending scores, for batched weights.
 
-    ``from_units`` and ``from_positive_units`` are sparse ``(rows, units)`` 0/1 matrices
-    (CSR): times the units' weights, ``(units, replicates)``, they give the weight (of the
-    class) at each score. ``row`` and ``positive`` say the same per unit (its row, and
-    whether it is of the class), for the compiled :func:`_columns_weights_t`.
+    ``row`` and ``positive`` give each unit's row and whether it is of the class (for the
+    compiled :func:`_columns_weights_t`); ``pooled``: whether its distinct scores were
+    pooled into runs. ``from_units`` and ``from_positive_units``, built when first read
+    (the numpy twin's), are sparse ``(rows, units)`` 0/1 matrices (CSR): times the units'
+    weights, ``(units, replicates)``, they give the weight (of the class) at each score.
     """
 
     scores: np.ndarray
-    from_units: sparse.csr_array
-    from_positive_units: sparse.csr_array
     row: np.ndarray
     positive: np.ndarray
+    pooled: bool
+
+    @cached_property
+    def from_units(self) -> sparse.csr_array:
+        """Each unit's 1 at its row."""
+        units = np.arange(len(self.row))
+        shape = (len(self.scores), len(self.row))
+        return sparse.csr_array((np.ones(len(self.row)), (self.row, units)), shape=shape)
+
+    @cached_property
+    def from_positive_units(self) -> sparse.csr_array:
+        """Each unit's 1 at its row where it is of the class (0 elsewhere)."""
+        units = np.arange(len(self.row))
+        shape = (len(self.scores), len(self.row))
+        return sparse.csr_array((self.positive.astype(float), (self.row, units)), shape=shape)
 
     def weights(self, replicate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(negative, positive) weight per distinct score, for each replicate row."""
-        return self.weights_t(np.ascontiguousarray(replicate.T))
+        """(negative, positive) weight per distinct score, for each replicate row (a few:
+        the unresampled weights), in ``(replicates, rows)`` column order: each score's
+        units added in unit order by ``np.bincount``, as the sparse products of
+        :meth:`weights_t` add them, so the same doubles without building them."""
+        m = len(self.scores)
+        every, pos = np.empty((m, len(replicate))), np.empty((m, len(replicate)))
+        for r, w in enumerate(replicate):
+            every[:, r] = np.bincount(self.row, weights=w, minlength=m)
+            pos[:, r] = np.bincount(self.row, weights=w * self.positive, minlength=m)
+        return (every - pos).T, pos.T
 
     def weights_t(self, replicate_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`weights` of the replicates as columns, ``(units, replicates)`` C-ordered,
@@ -146,15 +170,12 @@ def column_rows(k: int) -> int:
 
 def _column(scores: np.ndarray, positive: np.ndarray, rows: int) -> _Column:
     distinct, row = np.unique(scores, return_inverse=True)
-    if len(distinct) > rows:  # runs of adjacent distinct scores, at their mean
+    pooled = len(distinct) > rows
+    if pooled:  # runs of adjacent distinct scores, at their mean
         run = np.arange(len(distinct)) * rows // len(distinct)
         distinct = np.bincount(run, weights=distinct) / np.bincount(run)
         row = run[row]
-    units = np.arange(len(scores))
-    shape = (len(distinct), len(scores))
-    from_units = sparse.csr_array((np.ones(len(scores)), (row, units)), shape=shape)
-    from_positive = sparse.csr_array((positive.astype(float), (row, units)), shape=shape)
-    return _Column(distinct, from_units, from_positive, row, positive)
+    return _Column(distinct, row, positive, pooled)
 
 
 #: Cells (rows x replicates) of class columns whose weights one call of the compiled
@@ -211,25 +232,46 @@ def _one_hot(index: np.ndarray, size: int) -> sparse.csr_array:
     return sparse.csr_array((np.ones(len(index)), (units, index)), shape=(len(index), size))
 
 
+def _one_vs_rest(
+    scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray, bins: int, compiled: bool
+) -> dict[str, np.ndarray]:
+    """ROC AUC, average precision and ECE of each row of weights of a class column (one
+    against the rest). ``compiled``: by the kernel of :func:`binary_statistics` where numba
+    is in use, within :data:`STATISTICS_RTOL` of these numpy kernels (tested): one pass per
+    row where numpy's cumulative sums and bins went through every replicate's temporaries
+    (a column of 1,000 runs, 200 replicates: 6-8 -> 1 ms)."""
+    if compiled and kernel_module("bootstrap_kernels") is not None:
+        values = binary_statistics(scores, 0.5, w_neg, w_pos, bins)  # the threshold: unused
+        return {name: values[name] for name in ("roc_auc", "average_precision", "ece")}
+    return {
+        "roc_auc": roc_auc_from_weights(w_neg, w_pos),
+        "average_precision": average_precision_from_weights(w_neg, w_pos),
+        "ece": binned_ece(scores, w_neg, w_pos, bins=bins),
+    }
+
+
 def _column_stats(
-    column_weights: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]], bins: int
+    column_weights: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, float | None]],
+    bins: int,
+    compiled: bool = False,
+    after: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """AUC, AP, ECE (and smooth ECE at each column's bandwidth, when given) per
-    replicate, averaged over columns (one-vs-rest macro); columns are read one at a time.
+    replicate, averaged over columns (one-vs-rest macro); columns are read one at a time
+    (``compiled``: as :func:`_one_vs_rest`; ``after``: called with each column's index once
+    its statistics are taken).
 
     A replicate's mean is over the columns defined in it: a class of a few samples is
     absent from some replicates (its AUC undefined), as from another sample of that size.
     """
     sums: dict[str, np.ndarray] = {}
     counts: dict[str, np.ndarray] = {}
-    for scores, w_neg, w_pos, sigma in column_weights:
-        stats = {
-            "roc_auc": roc_auc_from_weights(w_neg, w_pos),
-            "average_precision": average_precision_from_weights(w_neg, w_pos),
-            "ece": binned_ece(scores, w_neg, w_pos, bins=bins),
-        }
+    for c, (scores, w_neg, w_pos, sigma) in enumerate(column_weights):
+        stats = _one_vs_rest(scores, w_neg, w_pos, bins, compiled)
         if sigma is not None:
             stats["smooth_ece"] = np.asarray(smooth_ece(scores, w_neg, w_pos, sigma=sigma)[0])
+        if after is not None:
+            after(c)
         for name, values in stats.items():
             defined = np.isfinite(values)
             value = np.where(defined, values, 0.0)
@@ -279,6 +321,34 @@ class _Units:
         return rep if self.multiplier is None else rep * self.multiplier
 
 
+_WORD = (1 << 64) - 1
+
+
+@contextmanager
+def _compiled_stream(rng: np.random.Generator) -> Iterator[np.ndarray | np.random.Generator]:
+    """What the compiled draws read their uniforms from: a PCG64 generator's state as
+    ``uint64[4]`` (the state's high and low words, the increment's), stepped in line by the
+    kernel (``bootstrap_kernels._uniform``: numpy's next double, 1.5 instead of 5.4 ns a
+    uniform through numba's ``Generator.random``) and written back into ``rng`` after, so
+    it is left where numpy's own draws leave it (tested); any other bit generator itself.
+    The generator's lock is held meanwhile, as numpy's own draws hold it."""
+    if type(rng.bit_generator) is not np.random.PCG64:
+        yield rng
+        return
+    with rng.bit_generator.lock:
+        state = rng.bit_generator.state
+        words = state["state"]
+        current, increment = words["state"], words["inc"]
+        source = np.array(
+            [current >> 64, current & _WORD, increment >> 64, increment & _WORD], dtype=np.uint64
+        )
+        try:
+            yield source
+        finally:
+            words["state"] = (int(source[0]) << 64) | int(source[1])
+            rng.bit_generator.state = state
+
+
 #: The compiled :func:`poisson_rows` takes means from 0 up to this (2^53: whole counts are
 #: exact doubles); others (negative, not a number, past it) go to numpy, which rejects
 #: what it cannot draw.
@@ -307,7 +377,8 @@ def poisson_rows(rng: np.random.Generator, counts: np.ndarray, replicates: int) 
     compiled = len(counts) and 0.0 <= counts.min() <= counts.max() < LARGEST_COMPILED_MEAN
     kernels = kernel_module("bootstrap_kernels") if compiled else None
     if kernels is not None:
-        return kernels.poisson_rows(rng, np.asarray(counts, dtype=np.float64), replicates)
+        with _compiled_stream(rng) as source:
+            return kernels.poisson_rows(source, np.asarray(counts, dtype=np.float64), replicates)
     live = np.flatnonzero(counts)
     rep = np.zeros((replicates, len(counts)))
     rep[:, live] = rng.poisson(counts[live], size=(replicates, len(live)))
@@ -337,7 +408,8 @@ def binomial_rows(
     valid = len(counts) and counts.min() >= 0 and 0.0 <= p.min() <= p.max() <= 1.0
     kernels = kernel_module("bootstrap_kernels") if valid else None
     if kernels is not None:
-        return kernels.binomial_rows(rng, counts, p, replicates)
+        with _compiled_stream(rng) as source:
+            return kernels.binomial_rows(source, counts, p, replicates)
     return rng.binomial(counts, p, size=(replicates, len(counts)))
 
 
@@ -373,28 +445,47 @@ def consistent_positives(
     return binomial_rows(rng, counts, scores, replicates) * (mass / counts)
 
 
-def _calibrated_null(
-    columns: list[ColumnRows], sigmas: list[float] | list[float | None], bins: int
-) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
-    """Consistency resampling of the calibration errors: each column row's (effective)
-    count split binomially at its own score, as a calibrated model's labels would be; the
-    ECE and smooth ECE (columns with a bandwidth) of each draw, averaged over columns."""
+@dataclass(frozen=True)
+class _CalibratedNull:
+    """Consistency resampling of the calibration errors (multiclass): each column row's
+    (effective) count split binomially at its own score, as a calibrated model's labels
+    would be; the ECE (by :func:`_one_vs_rest`'s kernel) and smooth ECE (columns with a
+    bandwidth) of each draw, averaged over columns. The columns are drawn in order, then
+    their errors taken (the draws are those of drawing and scoring each column in turn)."""
 
-    def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
-        eces: list[np.ndarray] = []
-        smooths: list[np.ndarray] = []
-        for (scores, w_neg, w_pos), sigma in zip(columns, sigmas, strict=True):
-            mass = w_neg + w_pos
-            pos = consistent_positives(rng, scores, mass, replicates)
-            eces.append(binned_ece(scores, mass - pos, pos, bins=bins))
-            if sigma is not None:
-                smooths.append(np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0]))
-        out = {"ece": np.mean(eces, axis=0)}
+    columns: list[ColumnRows]
+    sigmas: list[float | None]
+    bins: int
+
+    def positives(self, rng: np.random.Generator, replicates: int) -> list[np.ndarray]:
+        """Each column's ``(replicates, rows)`` calibrated weight of positives, in order."""
+        return [
+            consistent_positives(rng, scores, w_neg + w_pos, replicates)
+            for scores, w_neg, w_pos in self.columns
+        ]
+
+    def errors(self, c: int, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Column ``c``'s ECE and smooth ECE (None without a bandwidth) of each draw."""
+        scores, w_neg, w_pos = self.columns[c]
+        mass, sigma = w_neg + w_pos, self.sigmas[c]
+        ece = _one_vs_rest(scores, mass - pos, pos, self.bins, compiled=True)["ece"]
+        if sigma is None:
+            return ece, None
+        return ece, np.asarray(smooth_ece(scores, mass - pos, pos, sigma=sigma)[0])
+
+    @staticmethod
+    def averaged(errors: list[tuple[np.ndarray, np.ndarray | None]]) -> dict[str, np.ndarray]:
+        """The columns' errors averaged (``ece``; ``smooth_ece`` where there are any)."""
+        out = {"ece": np.mean([ece for ece, _ in errors], axis=0)}
+        smooths = [smooth for _, smooth in errors if smooth is not None]
         if smooths:
             out["smooth_ece"] = np.mean(smooths, axis=0)
         return out
 
-    return draw
+    def draw(self, rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
+        """:meth:`averaged` of a draw of every column."""
+        drawn = self.positives(rng, replicates)
+        return self.averaged([self.errors(c, pos) for c, pos in enumerate(drawn)])
 
 
 def resampling_table(tally: Tally, bins: int = ECE_BINS) -> ScoreTable:
@@ -679,7 +770,18 @@ def _dot_inf(weights: np.ndarray, losses: np.ndarray) -> np.ndarray:
     return np.where(hit, np.inf, out)
 
 
-def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) -> _Units:
+def _multiclass_units(
+    pred: Predictions, rng: np.random.Generator, bins: int, replicates: int | None = None
+) -> _Units:
+    """The multiclass resampling units: samples (at most ``MAX_UNITS``, kept at random
+    by ``rng``), whose statistics read the class columns pooled into runs.
+
+    ``replicates``: how many the caller draws from ``rng`` (:func:`_percentile_intervals`),
+    when all in one call: the calibrated null is then drawn from ``rng`` right after them,
+    within the replicates' statistics (the same draws as the null's own call after them),
+    so that each column's smoothing operator serves its replicates and then its null
+    (eleven operators less to build at ten classes); None: the null draws when called.
+    """
     pred = in_content_order(pred)  # each row's draws depend on the data, not its order
     n, k = len(pred), pred.n_classes
     keep = np.sort(rng.choice(n, MAX_UNITS, replace=False)) if n > MAX_UNITS else np.arange(n)
@@ -715,6 +817,16 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         else [None] * k
     )
     top_sigma = smooth_ece(top.scores, *top.weights(weight[keep][None]))[1]
+    unresampled = weight[keep][None]
+    classwise_null = _CalibratedNull(
+        [(col.scores, *(w[0] for w in col.weights(unresampled))) for col in columns], sigmas, bins
+    )
+    top_null = _CalibratedNull(
+        [(top.scores, *(w[0] for w in top.weights(unresampled)))], [top_sigma], bins
+    )
+    chunk = max(1, _CHUNK_CELLS // len(keep))  # _percentile_intervals' replicates a call
+    early = replicates is not None and 1 < replicates <= chunk
+    drawn_null: list[dict[str, np.ndarray]] = []
 
     def statistics(rep: np.ndarray) -> dict[str, np.ndarray]:
         total = rep.sum(axis=1)
@@ -726,8 +838,30 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         grouped = (
             (col.scores, *next(weights), sigma) for col, sigma in zip(columns, sigmas, strict=True)
         )
-        stats = _column_stats(grouped, bins)
+        with_null = early and len(rep) == replicates
+        errors: list[tuple[np.ndarray, np.ndarray | None]] = []
+        if with_null:  # the null's draws, next in rng's stream after the replicates'
+            draws = min(len(rep), NULL_DRAWS)
+            positives, top_positives = (
+                classwise_null.positives(rng, draws), top_null.positives(rng, draws)
+            )
+        stats = _column_stats(
+            grouped,
+            bins,
+            compiled=True,
+            after=(lambda c: errors.append(classwise_null.errors(c, positives[c])))
+            if with_null
+            else None,
+        )
         top_weights = (top.scores, *next(weights))
+        top_smooth = np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0])
+        if with_null:
+            drawn_null.append(
+                _null_by_name(
+                    _CalibratedNull.averaged(errors),
+                    _CalibratedNull.averaged([top_null.errors(0, top_positives[0])]),
+                )
+            )
         return {
             "log_loss": log_loss,
             "brier": rep @ briers / total,
@@ -735,14 +869,19 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
             "roc_auc": stats["roc_auc"],
             "average_precision": stats["average_precision"],
             "classwise_ece": stats["ece"],
-            "ece": binned_ece(*top_weights, bins=bins),
+            "ece": _one_vs_rest(*top_weights, bins, compiled=True)["ece"],
             **_share_stats(class_weight, log_loss),
             **({"classwise_smooth_ece": stats["smooth_ece"]} if "smooth_ece" in stats else {}),
-            "smooth_ece": np.asarray(smooth_ece(*top_weights, sigma=top_sigma)[0]),
+            "smooth_ece": top_smooth,
         }
 
+    def null(rng: np.random.Generator, draws: int) -> dict[str, np.ndarray]:
+        if drawn_null:  # drawn with the replicates
+            return drawn_null.pop()
+        return _null_by_name(classwise_null.draw(rng, draws), top_null.draw(rng, draws))
+
     sub = "" if len(keep) == n else f", m-out-of-n on {len(keep)} of {n} samples"
-    if any(len(col.scores) < len(np.unique(prob[:, c])) for c, col in enumerate(columns)):
+    if any(col.pooled for col in columns):
         sub += f", class columns pooled into {rows} runs of adjacent scores"
     return _Units(
         np.ones(len(keep)),
@@ -750,33 +889,18 @@ def _multiclass_units(pred: Predictions, rng: np.random.Generator, bins: int) ->
         np.sqrt(len(keep) / n),
         f"resampling samples{sub}",
         multiplier=None if pred.sample_weight is None else weight[keep],
-        null=_multiclass_null(
-            _calibrated_null(
-                [(col.scores, *(w[0] for w in col.weights(weight[keep][None]))) for col in columns],
-                sigmas,
-                bins,
-            ),
-            _calibrated_null(
-                [(top.scores, *(w[0] for w in top.weights(weight[keep][None])))], [top_sigma], bins
-            ),
-        ),
+        null=null,
     )
 
 
-def _multiclass_null(
-    classwise: Callable[[np.random.Generator, int], dict[str, np.ndarray]],
-    top_label: Callable[[np.random.Generator, int], dict[str, np.ndarray]],
-) -> Callable[[np.random.Generator, int], dict[str, np.ndarray]]:
+def _null_by_name(
+    columns: dict[str, np.ndarray], top: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """The calibrated null of the classwise errors and of the top-label ones, by name."""
-
-    def draw(rng: np.random.Generator, replicates: int) -> dict[str, np.ndarray]:
-        columns, top = classwise(rng, replicates), top_label(rng, replicates)
-        out = {"classwise_ece": columns["ece"], "ece": top["ece"], "smooth_ece": top["smooth_ece"]}
-        if "smooth_ece" in columns:
-            out["classwise_smooth_ece"] = columns["smooth_ece"]
-        return out
-
-    return draw
+    out = {"classwise_ece": columns["ece"], "ece": top["ece"], "smooth_ece": top["smooth_ece"]}
+    if "smooth_ece" in columns:
+        out["classwise_smooth_ece"] = columns["smooth_ece"]
+    return out
 
 
 def bootstrap_intervals(
@@ -816,7 +940,7 @@ def bootstrap_intervals(
             labels = calibrated_labels(tally, ece_bins, seed)
         units = _binary_units(tally, ece_bins, labels, smooth_sigma)
     elif pred is not None:
-        units = _multiclass_units(pred, rng, ece_bins)
+        units = _multiclass_units(pred, rng, ece_bins, replicates)
     else:
         return {}, "bootstrap unavailable: multiclass resampling needs the samples"
     with np.errstate(divide="ignore", invalid="ignore"):  # empty replicates give NaN, dropped
@@ -833,6 +957,7 @@ def _percentile_intervals(
     drawn: np.ndarray | None = None,
 ) -> tuple[dict[str, tuple[float, float]], str]:
     """The intervals of ``units`` from ``replicates`` draws (``drawn``: drawn already)."""
+    method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
     base = units.statistics(units.weights()[None])
     chunk = max(1, _CHUNK_CELLS // len(units.counts))
     draws: dict[str, list[np.ndarray]] = {}
@@ -841,26 +966,38 @@ def _percentile_intervals(
         rep = units.draw(rng, size) if drawn is None else drawn[start : start + size]
         for name, values in units.statistics(rep).items():
             draws.setdefault(name, []).append(values)
-    all_draws = {name: np.concatenate(values) for name, values in draws.items()}
     null = (
         units.null(rng, min(replicates, NULL_DRAWS))
         if units.null is not None and replicates > 1
         else {}
     )
     alpha = (1 - confidence) / 2
-    intervals = {}
-    # the percentile ends of every statistic whose replicates are all finite are taken in
-    # one quantile call over a (replicates, statistics) array: the same values as one call
-    # each (the quantile of each column alone), a dozen calls fewer
-    whole: dict[str, np.ndarray] = {}
-    for name, values in all_draws.items():
-        estimate = estimates.get(name)
-        if estimate is None or not np.isfinite(estimate):
+    intervals: dict[str, tuple[float, float]] = {}
+    names = [
+        name
+        for name in draws
+        if (estimate := estimates.get(name)) is not None and np.isfinite(estimate)
+    ]
+    if not names:
+        return intervals, method
+    # every statistic's deviations in one (replicates, statistics) array, and the
+    # percentile ends of those whose replicates are all finite in one quantile call: the
+    # same values as a call each (the quantile of each column alone), a dozen fewer
+    stacked = np.column_stack([np.concatenate(draws[name]) for name in names])
+    deviations = (stacked - np.array([base[name][0] for name in names])) * units.scale
+    finite = np.isfinite(deviations)
+    complete = finite.all(axis=0)
+    whole = [i for i, name in enumerate(names) if complete[i] and name not in BIASED_UPWARD]
+    if len(deviations) >= 2 and whole:
+        ends = quantiles(deviations[:, whole], [alpha, 1 - alpha])
+        for i, (lo, hi) in zip(whole, ends.T, strict=True):
+            estimate = estimates[names[i]]
+            intervals[names[i]] = (float(estimate + lo), float(estimate + hi))
+    for i, name in enumerate(names):
+        if name in intervals:
             continue
-        deviation = (values - base[name][0]) * units.scale
-        finite = np.isfinite(deviation)
-        if not finite.all():
-            deviation = deviation[finite]
+        estimate = estimates[name]
+        deviation = deviations[:, i] if complete[i] else deviations[finite[:, i], i]
         if len(deviation) < 2:
             continue
         if name in BIASED_UPWARD:
@@ -868,17 +1005,9 @@ def _percentile_intervals(
             if calibrated is not None:  # the null is drawn on the pooled units: shift it
                 calibrated = calibrated + (estimate - float(base[name][0]))
             intervals[name] = debiased_interval(estimate, deviation, confidence, calibrated)
-        elif len(deviation) == len(values):
-            whole[name] = deviation
         else:
-            lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+            lo, hi = quantiles(deviation, [alpha, 1 - alpha])
             intervals[name] = (float(estimate + lo), float(estimate + hi))
-    if whole:
-        ends = np.quantile(np.column_stack(list(whole.values())), [alpha, 1 - alpha], axis=0)
-        for name, (lo, hi) in zip(whole, ends.T, strict=True):
-            estimate = estimates[name]
-            intervals[name] = (float(estimate + lo), float(estimate + hi))
-    method = f"bootstrap ({replicates} Poisson replicates, seed {seed}, {units.description})"
     return intervals, method
 
 
@@ -926,5 +1055,5 @@ def debiased_interval(
     if calibrated is None:
         centre = max(estimate - float(np.mean(deviation)), 0.0)
         return min(max(centre - half, 0.0), estimate), high
-    noise = float(np.quantile(calibrated, 0.5 + confidence / 2))
+    noise = float(quantiles(calibrated, [0.5 + confidence / 2])[0])
     return min(max(estimate - noise, 0.0), estimate), high

@@ -52,7 +52,7 @@ from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale, wilson, z_value
+from lossgap.core.uncertainty import effective_scale, quantiles, wilson, z_value
 from lossgap.results.evaluation import (
     Corp,
     Decomposition,
@@ -388,14 +388,14 @@ def decomposition_intervals(
     for r, rule in enumerate(SCORING_RULES):
         terms = getattr(estimates, rule)
         estimate = np.array([getattr(terms, term) for term in INTERVAL_TERMS])
-        spread = np.nanstd(draws[:, r, :2] - base[r, :2], axis=0, ddof=1)
+        spread = _spread(draws[:, r, :2] - base[r, :2])
         # the optimism lies between half the covariance penalty and all of it
         lowest = estimate[:2] - 2 * overfit[r] - z * spread
         low = np.minimum(np.maximum(lowest, 0.0), estimate[:2])
         high = np.maximum(estimate[:2] - overfit[r] + z * spread, estimate[:2])
         # no evidence of miscalibration: labels drawn from the model's own probabilities
         # give an MCB this large
-        if estimate[0] <= np.quantile(null[:, r], confidence) + estimate[0] - base[r, 0]:
+        if estimate[0] <= quantiles(null[:, r], [confidence])[0] + estimate[0] - base[r, 0]:
             low[0] = 0.0
         intervals[rule] = {
             "miscalibration": [float(low[0]), float(high[0])],
@@ -419,6 +419,20 @@ def decomposition_intervals(
         "mapped through the score of the base rate"
     )
     return intervals, method
+
+
+def _spread(deviations: np.ndarray) -> np.ndarray:
+    """``np.nanstd(deviations, axis=0, ddof=1)``: ``np.std`` where no replicate is NaN
+    (an empty replicate's terms are), the same doubles (tested) at a quarter of the cost.
+
+    Examples
+    --------
+    >>> _spread(np.array([[1.0, np.nan], [2.0, 1.0], [4.0, 3.0]])).round(4).tolist()
+    [1.5275, 1.4142]
+    """
+    if np.isnan(deviations).any():
+        return np.nanstd(deviations, axis=0, ddof=1)
+    return np.std(deviations, axis=0, ddof=1)
 
 
 def pav_optimism(table: ScoreTable, n_eff: float) -> np.ndarray:

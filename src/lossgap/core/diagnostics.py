@@ -382,21 +382,9 @@ def calibration_in_the_large(tally: Tally) -> CalibrationInTheLarge | None:
     )
 
 
-def _half_loss_shares(loss: np.ndarray, weight: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Share of samples (worst first) carrying half the loss, for each row of ``weight``
-    ``(replicates, cells)``, the cells taken in ``order`` (``loss`` descending).
-
-    With numba (:func:`~lossgap.core.binning.kernel_module`) one compiled pass per row
-    with no temporaries of the weights' size: the same doubles as this numpy twin
-    (tested), about 0.6 -> 0.1 ms for the calibrated concentration's 100 draws.
-    """
-    kernels = kernel_module("bootstrap_kernels")
-    if kernels is not None:
-        shares: np.ndarray = kernels.half_loss_shares(
-            np.asarray(loss, dtype=np.float64), np.asarray(weight, dtype=np.float64), order
-        )
-        return shares
-    loss, weight = loss[order], weight[:, order]
+def _half_loss_share(loss: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Share of samples (worst first) carrying half the loss; ``loss`` descending,
+    ``weight`` ``(replicates, cells)``."""
     carried = np.cumsum(weight * loss, axis=1)
     mass = np.cumsum(weight, axis=1)
     index = np.minimum((carried < carried[:, -1:] / 2).sum(axis=1), weight.shape[1] - 1)
@@ -404,6 +392,22 @@ def _half_loss_shares(loss: np.ndarray, weight: np.ndarray, order: np.ndarray) -
     with np.errstate(invalid="ignore", divide="ignore"):
         share = mass[rows, index] / mass[:, -1]
     return np.where(carried[:, -1] > 0, share, 1.0)
+
+
+def _null_shares(loss: np.ndarray, order: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`_half_loss_share` of each row of ``weights`` (the calibrated draws) over
+    ``loss``, both taken in ``order``. With the numba kernels
+    (:func:`~lossgap.core.binning.kernel_module`), binary or multiclass, in one compiled
+    pass per row (``multiclass_kernels.half_loss_shares``): the same running sums in the
+    same order, so the same doubles (tested), without gathering the draws or their four
+    cumulative arrays (100 draws of 20,000 runs at 10 classes: 25 -> 5 ms; the binary
+    resampling table's 100 draws: 0.8-0.9 -> 0.3 ms)."""
+    kernels = kernel_module("multiclass_kernels")
+    if kernels is None:
+        return _half_loss_share(loss[order], weights[:, order])
+    shares = np.empty(len(weights))
+    kernels.half_loss_shares(loss, order, weights, shares)
+    return shares
 
 
 def calibrated_concentration(
@@ -452,8 +456,8 @@ def calibrated_concentration(
             observed.append(pooled.weights[:, 1])
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
-    null = _half_loss_shares(loss, np.concatenate(weights, axis=1), order)
-    actual = float(_half_loss_shares(loss, np.concatenate(observed)[None], order)[0])
+    null = _null_shares(loss, order, np.concatenate(weights, axis=1))
+    actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
     return CalibratedConcentration(
         pooled_share=actual,
         calibrated_median=float(np.median(null)),

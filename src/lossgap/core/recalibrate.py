@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -1296,8 +1297,13 @@ class _Temperature:
             loss, grad, hess = candidate[:3]
         return float(beta), (1.0 / hess if hess > 0 else float("inf")), terms
 
-    def fit_near(self, w: np.ndarray, start: float, at_start: np.ndarray) -> float:
+    def fit_near(
+        self, w: np.ndarray | Callable[[], np.ndarray], start: float, at_start: np.ndarray
+    ) -> float:
         """:meth:`fit` from a ``start`` near the optimum, often without a pass.
+
+        ``w``: the weights, or a function that makes them, called only when :meth:`fit`
+        needs them (a fold's training weights are an array of ``n``).
 
         ``at_start``: the weighted loss and its first three derivatives ``f1, f2, f3`` at
         ``start`` (``parts(start, third=True) @ w``). One Newton step ``f1 / f2`` lands
@@ -1314,7 +1320,7 @@ class _Temperature:
         step = grad / hess
         if abs(third) * step * step / (2 * hess) <= ONE_STEP_SE / np.sqrt(hess):
             return float(start - step)
-        return self.fit(w, start, at_start[:3])[0]
+        return self.fit(w() if callable(w) else w, start, at_start[:3])[0]
 
 
 def fit_multiclass_temperature(
@@ -1406,6 +1412,11 @@ def _class_bins(
     )
 
 
+def _training(w: np.ndarray, fold: np.ndarray, k: int) -> np.ndarray:
+    """The weights of the samples outside fold ``k`` (0 inside it)."""
+    return w * (fold != k)
+
+
 def _multiclass_recalibration(
     pred: Predictions, before: dict[str, float], folds: int, seed: int, spread: float
 ) -> Recalibration:
@@ -1421,9 +1432,11 @@ def _multiclass_recalibration(
         temperature = _Temperature.of_transposed(_log_probs_t(pred), pred.y)
     if terms is None:
         terms = temperature.parts(full_beta, third=True)
-    at_full = np.stack(
-        [np.bincount(fold, weights=w * part, minlength=folds) for part in terms]
-    )
+    # unit weights: each term as it is (1.0 x a term is the term), no product of n
+    at_full = np.stack([
+        np.bincount(fold, weights=part if pred.sample_weight is None else w * part, minlength=folds)
+        for part in terms
+    ])
     # class columns as contiguous rows (k, n): gathers and reductions run along them
     prob_t = pred.class_rows()
     kernels = multiclass_kernels(pred.prob)
@@ -1459,7 +1472,7 @@ def _multiclass_recalibration(
         kernels = None
     for k in map(int, np.flatnonzero(tested)):
         train_terms = at_full.sum(axis=1) - at_full[:, k]
-        betas[k] = temperature.fit_near(w * (fold != k), full_beta, train_terms)
+        betas[k] = temperature.fit_near(partial(_training, w, fold, k), full_beta, train_terms)
         if kernels is not None:
             continue
         test = np.flatnonzero(fold == k)

@@ -40,8 +40,8 @@ from lossgap.core.binning import (
     _hash_bits,
     binary_batch,
     binary_log_loss,
+    compiled_distinct_floor,
     dense_bins,
-    distinct_floor,
 )
 from lossgap.core.losses import MAX_CLIPPED_LOSS, sample_brier, sample_log_loss, true_class_prob
 from lossgap.core.predictions import Predictions, multiclass_kernels
@@ -538,8 +538,9 @@ def _merge_bins_by_index(a: ScoreTable, b: ScoreTable, cap: int) -> ScoreTable |
 def _distinct_above(s: np.ndarray, max_distinct: int) -> bool:
     """True when ``s`` provably holds more than ``max_distinct`` distinct scores, told
     without a sort by a hash's distinct values (:func:`lossgap.core.binning.distinct_floor`,
-    a lower bound: False may still hold more, and those take the sorting path, which
-    counts them exactly). A column of 10^6 rows: 3 ms, against 70 ms for its sort.
+    by its compiled kernel where there is one; a lower bound: False may still hold more,
+    and those take the sorting path, which counts them exactly). A column of 10^6 rows:
+    1 ms, against 70 ms for its sort.
 
     The rows' first ``2 * max_distinct`` are hashed first: a prefix holds no more distinct
     scores than the whole, and usually proves it alone (half the hashing at 10^6 rows)."""
@@ -547,9 +548,9 @@ def _distinct_above(s: np.ndarray, max_distinct: int) -> bool:
         return False
     bits = _hash_bits(max_distinct)
     prefix = s[: 2 * max_distinct]
-    if distinct_floor(prefix, bits) > max_distinct:
+    if compiled_distinct_floor(prefix, bits) > max_distinct:
         return True
-    return len(prefix) < len(s) and distinct_floor(s, bits) > max_distinct
+    return len(prefix) < len(s) and compiled_distinct_floor(s, bits) > max_distinct
 
 
 def _bin_unsorted(

@@ -26,6 +26,8 @@ https://doi.org/10.2307/2531595
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -45,6 +47,37 @@ def z_value(confidence: float) -> float:
     ``scipy.stats`` (0.45 s of every command's start).
     """
     return float(ndtri(0.5 + confidence / 2))
+
+
+def quantiles(values: np.ndarray, q: Sequence[float]) -> np.ndarray:
+    """``np.quantile(values, q, axis=0)`` (its default method, ``"linear"``): the same
+    doubles, without numpy's checks and dispatch (several times the work on the few
+    hundred replicates of a bootstrap, a dozen calls an evaluation).
+
+    numpy's steps: the virtual index ``(n - 1) q``, the two order statistics beside it
+    (the last one past its end) by a partial sort, ``a + (b - a) t`` below ``t = 1/2`` and
+    ``b - (b - a)(1 - t)`` from it (its ``_lerp``), NaN for a column holding a NaN.
+    Equal to numpy's on every value (tested); ``values`` is left as it was.
+
+    Examples
+    --------
+    >>> quantiles(np.array([3.0, 1.0, 2.0, 10.0]), [0.0, 0.5, 0.9]).tolist()
+    [1.0, 2.5, 7.900000000000001]
+    """
+    n = len(values)
+    virtual = [(n - 1) * float(p) for p in q]
+    below = [n - 1 if v >= n - 1 else int(math.floor(v)) for v in virtual]
+    above = [min(b + 1, n - 1) for b in below]
+    kth = sorted({0, n - 1, *below, *above})
+    ordered = np.partition(values, kth, axis=0)
+    out = np.empty((len(q), *values.shape[1:]))
+    for i, (v, b, a) in enumerate(zip(virtual, below, above, strict=True)):
+        low, high, t = ordered[b], ordered[a], v - b
+        gap = high - low
+        out[i] = low + gap * t if t < 0.5 else high - gap * (1 - t)
+    if np.issubdtype(values.dtype, np.inexact):
+        out[:, np.isnan(ordered[n - 1])] = np.nan  # numpy sorts NaN last
+    return out
 
 
 def effective_n(tally: Tally) -> float:
