@@ -186,9 +186,10 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
     from lossgap.core.recalibrate import FIT_LOSS_RTOL, FIT_RTOL, _softplus_loss, fit_logistic
 
     rng = np.random.default_rng(37)
-    moderate = 0
-    for _ in range(300):
-        m = int(rng.integers(2, 400))
+    moderate = large = 0
+    for trial in range(330):
+        # the last 30 above COMPILED_ROWS: numpy's exponentials, the sums compiled
+        m = int(rng.integers(2, 400) if trial < 300 else rng.integers(2_049, 25_000))
         z = np.sort(rng.normal(rng.normal(0.0, 1.0), rng.choice([0.3, 1.0, 3.0, 8.0]), m))
         unit = rng.choice([1.0, 0.37])  # counts, or weights of another scale
         counts = rng.integers(1, 8, m)
@@ -209,7 +210,9 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
                 assert ours.intercept == pytest.approx(twin.intercept, rel=FIT_RTOL, abs=FIT_RTOL)
                 assert ours.slope == pytest.approx(twin.slope, rel=FIT_RTOL)
                 np.testing.assert_allclose(ours.covariance, twin.covariance, rtol=FIT_RTOL)
-    assert moderate > 700
+                if trial >= 300:
+                    large += 1
+    assert moderate > 700 and large > 60
 
 
 def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
@@ -363,13 +366,17 @@ def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(m
     rng = np.random.default_rng(43)
     worst = 0.0
     for trial in range(200):
-        m = int(rng.integers(1, 3000))
+        # every tenth above COMPILED_ROWS, where the pass reads numpy's logarithms and
+        # may add in any order
+        m = int(rng.integers(1, 3000) if trial % 10 else rng.integers(3000, 30000))
         scores = rng.uniform(size=m)
         scores[rng.uniform(size=m) < 0.01] = float(rng.choice([0.0, 1.0]))  # capped losses
         prob = np.clip(scores + rng.normal(0.0, 0.1, m), 0.0, 1.0)  # a map's probabilities
         test = rng.poisson(1.0, (m, 2)).astype(float)
         if trial % 2:
             test *= rng.uniform(0.2, 2.0, (m, 2))
+        if trial % 20 == 0:  # contiguous columns, as the folds hold them: vector lanes
+            test = np.asfortranarray(test)
         args = (prob, test, log_losses(scores), scores >= 0.5, 0.5)
         monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
         compiled = _held_out_sums(*args)
@@ -443,6 +450,54 @@ def test_compiled_training_run_weights_equal_the_numpy_twin(monkeypatch):
         assert np.all(np.abs(compiled - twin) <= RUN_SUMS_RTOL * whole), trial
 
 
+def test_compiled_least_gaps_are_fmin_reduceat():
+    # NaN skipped unless a run holds only NaN, infinities kept, either sense of the gap
+    from lossgap.core.bootstrap_kernels import least_gaps
+
+    rng = np.random.default_rng(59)
+    for trial in range(300):
+        n = int(rng.integers(1, 500))
+        values = rng.uniform(size=n)
+        if trial % 3 == 0:
+            values[rng.uniform(size=n) < 0.3] = np.nan
+        if trial % 5 == 0:
+            values[rng.integers(0, n)] = rng.choice([np.inf, -np.inf])
+        first = np.unique(np.concatenate([[0], rng.integers(0, n, int(rng.integers(0, 40)))]))
+        chosen = float(rng.uniform())
+        for maximise in (True, False):
+            gap = chosen - values if maximise else values - chosen
+            with np.errstate(invalid="ignore"):
+                expected = np.fmin.reduceat(gap, first)
+            got = least_gaps(values, chosen, maximise, first)
+            assert np.array_equal(got, expected, equal_nan=True), trial
+
+
+def test_compiled_run_sums_add_row_by_row_in_any_order():
+    # the runs' sums carried in locals: the doubles of adding each row into its run in
+    # row order, also where a run's rows are not adjacent
+    from lossgap.core.bootstrap_kernels import held_run_sums
+
+    rng = np.random.default_rng(61)
+    for trial in range(40):
+        m, runs = int(rng.integers(1, 300)), int(rng.integers(1, 20))
+        run = np.sort(rng.integers(0, runs, m)) if trial % 2 else rng.integers(0, runs, m)
+        rows = np.sort(rng.choice(m, int(rng.integers(0, m + 1)), replace=False))
+        if trial % 3 == 0:
+            rows = rng.permutation(rows)
+        w = rng.lognormal(0.0, 2.0, (len(rows), 2))
+        z = rng.normal(0.0, 3.0, m)
+        expected = np.zeros((3, runs, 2))
+        for j, i in enumerate(rows):
+            for c in range(2):
+                expected[0, run[i], c] += w[j, c]
+                expected[1, run[i], c] += w[j, c] * z[i]
+                expected[2, run[i], c] += w[j, c] * z[i] * z[i]
+        got = held_run_sums(run, rows, w[:, 0].copy(), w[:, 1].copy(), z, runs, True)
+        assert np.array_equal(got, expected), trial
+        assert np.array_equal(
+            held_run_sums(run, rows, w[:, 0].copy(), w[:, 1].copy(), z, runs, False),
+            expected[:1],
+        )
 @pytest.mark.parametrize("bit_generator", [np.random.Philox, np.random.SFC64, np.random.PCG64DXSM])
 def test_compiled_draws_from_other_bit_generators_are_numpys(bit_generator):
     # PCG64 (every default_rng) is stepped in line by the kernels; any other bit generator

@@ -275,7 +275,7 @@ def test_calibrated_threshold_rarely_called_costly_on_calibrated_data(shared):
     assert fired / seeds <= 0.10
 
 
-def _every_quantile(draws, base, at, maximise, confidence, gap, pooled_at, first, tol):
+def _every_quantile(draws, base, at, maximise, confidence, least, runs_at, tol):
     """The confidence set's bound before pruning: the quantile of every candidate."""
     deviation = draws - base
     chosen = deviation[:, at : at + 1]
@@ -305,3 +305,31 @@ def test_poisson_of_live_cells_draws_the_same_numbers(rng):
     some = np.zeros((40, len(cells)))
     some[:, live] = np.random.default_rng(7).poisson(cells[live], size=(40, len(live)))
     assert np.array_equal(every, some)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_threshold_sets_are_the_numpy_twins(seed, monkeypatch):
+    # the pooled candidates' runs, the least gaps and the kept range through the compiled
+    # kernels: the same decision, number for number, as the numpy twin
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(seed)
+    n = [40, 300, 3_000, 30_000][seed % 4]
+    y, p = random_binary(rng, n, ties=seed in (1, 4))
+    if seed == 6:
+        p = np.round(p, 1)  # fewer scores than the pooled table's runs
+    w = rng.uniform(0.5, 2.0, n) if seed % 3 == 2 else None
+    tally = Tally.from_predictions(Predictions(y, p, sample_weight=w))
+    costs = None if seed % 2 else (1, 1 + seed)
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    compiled = decide(tally, costs=costs, seed=seed, replicates=60)
+    assert compiled is not None
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    assert decide(tally, costs=costs, seed=seed, replicates=60) == compiled
+    assert decide(tally, costs=costs, seed=seed, replicates=0) is not None
+
+
+@pytest.mark.parametrize("maximise", [True, False])
+def test_best_candidate_skips_nan_as_nanargmax(maximise):
+    values = np.array([0.2, np.nan, 0.7, 0.7, 0.1, np.nan])
+    assert decision._best(values, maximise) == (2 if maximise else 4)
+    assert decision._best(values[2:4], maximise) == 0

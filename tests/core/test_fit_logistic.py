@@ -115,3 +115,18 @@ def test_recalibration_with_expit_moves_by_rounding_only(seed, monkeypatch):
                 assert_allclose(value, expected, rtol=1e-9, atol=scale, err_msg=name)
             else:
                 assert value == expected, name
+
+
+def test_logits_and_log_losses_of_one_value_and_of_arrays():
+    # computed in place: the doubles of the formulas, for one value as for an array
+    from lossgap.core.decompose import log_losses
+    from lossgap.core.recalibrate import logits_of
+
+    p = np.array([0.0, 1e-300, 0.3, 0.5, 1.0 - 1e-16, 1.0])
+    c = np.clip(p, 1e-15, 1 - 1e-15)
+    assert np.array_equal(logits_of(p), np.log(c) - np.log1p(-c))
+    assert logits_of(0.3) == np.log(0.3) - np.log1p(-0.3)  # a scalar, as before
+    neg, pos = log_losses(p)
+    assert np.array_equal(neg, -np.log1p(-c)) and np.array_equal(pos, -np.log(c))
+    assert np.ndim(log_losses(0.3)[1]) == 0 and log_losses(0.3)[1] == -np.log(0.3)
+    assert p[2] == 0.3  # the input is left as it was

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from sklearn.isotonic import IsotonicRegression
 
 from lossgap.core.decompose import isotonic_recalibration
-from lossgap.core.isotonic import fit_isotonic
+from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.recalibrate import ISOTONIC_BIN_BITS, _class_bins
 from lossgap.core.tally import ScoreTable, bin_keys
 from tests.helpers.data import random_multiclass
@@ -107,3 +107,35 @@ def test_batched_rows_equal_one_fit_per_row_and_their_terms_equal_corp():
         expected = [[getattr(getattr(whole, rule), term) for term in ("miscalibration",
                      "discrimination")] for rule in ("log_loss", "brier")]
         assert_allclose(terms[r], expected, rtol=1e-9, atol=1e-14)
+
+
+def test_predict_is_np_interps_doubles(monkeypatch):
+    """The compiled interpolation of :meth:`IsotonicFit.predict`: the same doubles as
+    ``np.interp`` for scores ascending (a walk), unsorted, far apart (bisections), on the
+    knots, beyond them, NaN, and between knots whose values overflow the slope."""
+    pytest.importorskip("numba")
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(23)
+    for trial in range(1500):
+        knots = np.unique(rng.uniform(size=int(rng.integers(1, 300))))
+        if trial % 3 == 0:
+            knots = np.unique(np.round(knots, 2))
+        values = rng.uniform(size=len(knots))
+        if trial % 2:
+            values = np.sort(values)
+        if trial % 7 == 0:
+            values[: len(values) // 2] = 0.5
+        if trial % 11 == 0 and len(values) > 2:
+            values = values * 1e308
+            values[0] = np.inf
+        scores = rng.uniform(-0.1, 1.1, int(rng.integers(0, 400)))
+        if trial % 2:
+            scores = np.sort(scores)
+        if trial % 5 == 0 and len(scores) > 3:
+            scores[: len(scores) // 3] = rng.choice(knots, len(scores) // 3)
+            scores[-1] = np.nan
+        fit = IsotonicFit(knots, values)
+        with np.errstate(all="ignore"):
+            compiled = fit.predict(scores)
+            expected = np.interp(scores, knots, values)
+        assert np.array_equal(compiled, expected, equal_nan=True), trial

@@ -549,14 +549,14 @@ def test_the_compiled_null_half_loss_shares_are_numpys(k, monkeypatch):
     weights[8, loss > 0] = 0.0  # weight only where the loss is 0: 1.0
     order = np.argsort(-loss, kind="stable")
     want = diagnostics._half_loss_share(loss[order], weights[:, order])
-    got = diagnostics._null_shares(loss, order, weights, "multiclass")
+    got = diagnostics._null_shares(loss, order, weights)
     assert np.array_equal(got, want)
     assert got[7] == got[8] == 1.0
     # whole losses and weights: a running loss lands on half the total exactly
     loss, weights = np.ones(10), rng.integers(0, 4, (50, 10)).astype(float)
     order = np.arange(10)
     want = diagnostics._half_loss_share(loss, weights)
-    assert np.array_equal(diagnostics._null_shares(loss, order, weights, "multiclass"), want)
+    assert np.array_equal(diagnostics._null_shares(loss, order, weights), want)
     tally = _tempered(3, 20_000, k, 1.3)
     compiled = calibrated_concentration(tally, seed=4)
     monkeypatch.setenv("LOSSGAP_NUMBA", "0")

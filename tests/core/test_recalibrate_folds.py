@@ -66,3 +66,25 @@ def test_ties_keep_the_folds_per_sample():
     # tied rows hold several samples: their weight splits over folds in whole samples of 5
     per_fold = parts / 5.0
     np.testing.assert_allclose(per_fold, np.rint(per_fold), atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_folds_are_the_numpy_twins(seed, monkeypatch):
+    # the folds of a table of distinct scores (rows of weight 0 in none): the same rows
+    # and doubles with and without numba, the compiled ones as contiguous columns
+    pytest.importorskip("numba")
+    pred = _distinct(seed, n=[50, 3_000, 20_000, 7][seed], weighted=seed % 2 == 1)
+    if seed == 2:  # some rows of weight 0
+        w = np.ones(len(pred))
+        w[::7] = 0.0
+        pred = Predictions(pred.y, pred.prob, sample_weight=w)
+    tally = Tally.from_predictions(pred)
+    results = []
+    for switch in ("1", "0"):
+        monkeypatch.setenv("LOSSGAP_NUMBA", switch)
+        results.append(_fold_weights(tally, pred, 5, np.random.default_rng(seed)))
+    (compiled, scheme), (twin, twin_scheme) = results
+    assert scheme == twin_scheme and len(compiled) == len(twin) == 5
+    for (rows, test), (twin_rows, twin_test) in zip(compiled, twin, strict=True):
+        assert np.array_equal(rows, twin_rows) and np.array_equal(test, twin_test)
+        assert test[:, 0].flags.c_contiguous  # columns the held-out totals add in lanes

