@@ -910,27 +910,28 @@ def _held_out_terms(a, b, p, neg, pos, before_neg, before_pos, was_decided, thre
     )
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _plus(s, t):
+    # the seven running totals s plus one row's terms t, each added in turn (inlined: the
+    # totals stay seven scalars in registers, as written out by hand)
+    return (s[0] + t[0], s[1] + t[1], s[2] + t[2], s[3] + t[3], s[4] + t[4], s[5] + t[5],
+            s[6] + t[6])
+
+
 @numba.njit(cache=True, nogil=True)
 def held_out_sums(prob, w_neg, w_pos, before_neg, before_pos, was_decided, threshold, clip):
     # lossgap.core.recalibrate._held_out_sums's seven totals (its numpy path is the twin)
     # in one pass over the held-out rows: each row's capped losses under the map (its
     # probability clipped to [clip, 1 - clip]), Brier score, decision, and the gain over
     # the losses before the map, weighted by the row's negatives and positives.
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+    s = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     for j in range(prob.shape[0]):
         capped = min(max(prob[j], clip), 1.0 - clip)
-        t = _held_out_terms(
+        s = _plus(s, _held_out_terms(
             w_neg[j], w_pos[j], prob[j], -np.log1p(-capped), -np.log(capped),
             before_neg[j], before_pos[j], was_decided[j], threshold,
-        )
-        s0 += t[0]
-        s1 += t[1]
-        s2 += t[2]
-        s3 += t[3]
-        s4 += t[4]
-        s5 += t[5]
-        s6 += t[6]
-    return np.array([s0, s1, s2, s3, s4, s5, s6])
+        ))
+    return np.array(s)
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"reassoc"})
@@ -942,20 +943,13 @@ def held_out_sums_of_losses(
     # loop's). The sums may be reassociated, so the loop runs in vector lanes on
     # contiguous columns (0.06 -> 0.014 ms on 20,000 rows): another order of the same
     # terms, within lossgap.core.recalibrate.HELD_OUT_RTOL of the twin like any order.
-    s0 = s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+    s = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
     for j in range(prob.shape[0]):
-        t = _held_out_terms(
+        s = _plus(s, _held_out_terms(
             w_neg[j], w_pos[j], prob[j], neg_loss[j], pos_loss[j], before_neg[j],
             before_pos[j], was_decided[j], threshold,
-        )
-        s0 += t[0]
-        s1 += t[1]
-        s2 += t[2]
-        s3 += t[3]
-        s4 += t[4]
-        s5 += t[5]
-        s6 += t[6]
-    return np.array([s0, s1, s2, s3, s4, s5, s6])
+        ))
+    return np.array(s)
 
 
 @numba.njit(cache=True, nogil=True)
