@@ -50,7 +50,7 @@ from lossgap.core.bootstrap import DEFAULT_REPLICATES, Resampling, _effective_co
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale
+from lossgap.core.uncertainty import effective_scale, quantiles
 from lossgap.errors import InputError
 from lossgap.results.curves import DecisionCurve
 from lossgap.results.decision import OBJECTIVES, CostAt, Decision, RuleCost, ThresholdChoice
@@ -268,7 +268,7 @@ def _percentile(
     if len(deviation) < 2 or not np.isfinite(estimate):
         return None, None
     alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(deviation, [alpha, 1 - alpha])
+    lo, hi = quantiles(deviation, [alpha, 1 - alpha])  # np.quantile's doubles
     return float(estimate + lo), float(estimate + hi)
 
 
@@ -516,7 +516,7 @@ def _excess_lower_bound(
     least_gap[runs_at] = least
     open_ = np.flatnonzero(least_gap + lower <= tol)
     if len(open_):
-        lower[open_] = np.quantile(excess[:, open_], 1 - confidence, axis=0)
+        lower[open_] = quantiles(excess[:, open_], [1 - confidence])[0]  # np.quantile's
     return lower
 
 

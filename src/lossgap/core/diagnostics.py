@@ -26,7 +26,7 @@ from lossgap.core.bootstrap import CalibratedLabels, binomial_rows, calibrated_l
 from lossgap.core.losses import CLIP_EPS
 from lossgap.core.pooling import pool_table, row_mass
 from lossgap.core.tally import Tally
-from lossgap.core.uncertainty import effective_scale
+from lossgap.core.uncertainty import effective_scale, quantiles
 from lossgap.results.diagnostics import (
     AccuracyAgainstMajority,
     CalibratedConcentration,
@@ -461,7 +461,7 @@ def calibrated_concentration(
     return CalibratedConcentration(
         pooled_share=actual,
         calibrated_median=float(np.median(null)),
-        calibrated_low=float(np.quantile(null, 0.01)),
+        calibrated_low=float(quantiles(null, [0.01])[0]),  # np.quantile's double
         p_value=float((1 + (null <= actual).sum()) / (1 + len(null))),
     )
 
