@@ -89,7 +89,12 @@ RULE_LOSSES: dict[str, RuleLosses] = {"log_loss": log_losses, "brier": brier_los
 
 
 def _score_total(losses: RuleLosses, prob: np.ndarray, weights: np.ndarray) -> float:
-    neg, pos = losses(prob)
+    return weighted_total(losses(prob), weights)
+
+
+def weighted_total(losses: tuple[np.ndarray, np.ndarray], weights: np.ndarray) -> float:
+    """The total of each row's ``(negative, positive)`` losses under ``(m, 2)`` weights."""
+    neg, pos = losses
     return float(weights[:, 0] @ neg + weights[:, 1] @ pos)
 
 
@@ -180,9 +185,8 @@ def _terms(
     base_rate = class_totals[:, 1] / total
     parts: dict[str, DecompositionTerms] = {}
     for name, rule in SCORING_RULES.items():
-        if name == "log_loss":  # the same dot products as the rule's, on the kept losses
-            neg, pos = table_log_losses(table)
-            original = float(weights[:, 0] @ neg + weights[:, 1] @ pos) / total
+        if name == "log_loss":  # the rule's total, on the table's kept losses
+            original = weighted_total(table_log_losses(table), weights) / total
         else:
             original = rule(table.scores, weights) / total
         calibrated = rule(block_prob, block_weights) / total

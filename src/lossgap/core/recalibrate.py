@@ -54,6 +54,7 @@ from lossgap.core.decompose import (
     kept_for_table,
     log_losses,
     table_log_losses,
+    weighted_total,
 )
 from lossgap.core.isotonic import IsotonicFit, fit_isotonic
 from lossgap.core.losses import CLIP_EPS
@@ -826,10 +827,9 @@ def _binary_recalibration(
     starts = {"temperature": full_temperature, "intercept": full_offset, "platt": full_platt}
     # the folds' logistic fits on their training samples pooled by label, within a proven
     # share of a standard error of the exact fits' training loss (or on `trains` as before)
-    w_neg, w_pos = table.weights[:, 0], table.weights[:, 1]
-    mean_loss = float((w_neg @ neg_before + w_pos @ pos_before) / total)
-    spread_neg = w_neg @ _squared_from(neg_before, mean_loss)
-    variance = float((spread_neg + w_pos @ _squared_from(pos_before, mean_loss)) / total)
+    mean_loss = weighted_total((neg_before, pos_before), table.weights) / total
+    deviations = (_squared_from(neg_before, mean_loss), _squared_from(pos_before, mean_loss))
+    variance = weighted_total(deviations, table.weights) / total
     se = np.sqrt(variance / max(total * scale, 1.0))
     budgets = [FIT_TOLERANCE * se * float(train.weights.sum()) for train in trains]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
