@@ -11,11 +11,15 @@ from lossgap.core.diagnostics import (
     THRESHOLD_BAND,
     _concentration_sums,
     _half_loss_share,
+    _mean_and_se,
     _null_shares,
     _threshold_band,
+    class_columns,
     loss_columns,
     true_class_cells,
 )
+from lossgap.core.losses import CLIP_EPS
+from lossgap.core.uncertainty import effective_scale
 
 
 def _masked_band(tally: Tally) -> tuple[float, float]:
@@ -135,9 +139,20 @@ def test_baseline_from_the_gathered_cells_is_the_columns_own(seed):
     columns = loss_columns(tally)
     capped = np.concatenate([c.cells(c.loss) for c in columns])
     weight = np.concatenate([c.cells(c.w_class) for c in columns])
-    assert loss_against_baseline(tally, 0.9, columns, (capped, weight)) == (
-        loss_against_baseline(tally, 0.9, columns)
-    )
+    result = loss_against_baseline(tally, 0.9, columns, (capped, weight))
+    assert result == loss_against_baseline(tally, 0.9, columns)
+    # the former per-column computation: each present class's true-class cells, their
+    # capped losses plus the log of its share (an absent class skipped)
+    shares = tally.class_weight / tally.weight
+    values, weights = [], []
+    for c, (prob, _, w_class) in enumerate(class_columns(tally)):
+        keep = w_class > 0
+        if keep.any():
+            values.append(-np.log(np.maximum(prob[keep], CLIP_EPS)) + np.log(shares[c]))
+            weights.append(w_class[keep])
+    n_eff = tally.weight * effective_scale(tally)
+    mean, se = _mean_and_se(np.concatenate(values), np.concatenate(weights), n_eff)
+    assert (result.difference, result.se) == (mean, se)
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -23,7 +23,7 @@ from scipy.special import bdtr, ndtr, ndtri, pdtrc
 
 from lossgap.core.binning import kernel_module
 from lossgap.core.bootstrap import CalibratedLabels, binomial_rows, calibrated_labels
-from lossgap.core.losses import CLIP_EPS
+from lossgap.core.losses import CLIP_EPS, capped_log_loss
 from lossgap.core.pooling import pool_table, row_mass
 from lossgap.core.tally import Tally
 from lossgap.core.uncertainty import effective_scale, quantiles
@@ -102,7 +102,7 @@ def loss_columns(tally: Tally) -> list[LossColumn]:
             prob,
             w_other,
             w_class,
-            _capped_loss(prob),
+            capped_log_loss(prob),
             np.round(prob, 12) <= cut,
             np.flatnonzero(w_class > 0),
         )
@@ -110,11 +110,10 @@ def loss_columns(tally: Tally) -> list[LossColumn]:
     ]
 
 
-def _capped_loss(prob: np.ndarray) -> np.ndarray:
-    """``-log(max(prob, 1e-15))`` in one array (the same doubles, no temporaries)."""
-    loss = np.maximum(prob, CLIP_EPS)
-    np.log(loss, out=loss)
-    return np.negative(loss, out=loss)
+def true_cells(columns: list[LossColumn], field: str) -> np.ndarray:
+    """One field of :class:`LossColumn` (``"prob"``, ``"loss"``...) at the cells where a
+    class is the true one, column after column: the order of :func:`true_class_cells`."""
+    return np.concatenate([column.cells(getattr(column, field)) for column in columns])
 
 
 def true_class_cells(tally: Tally) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +161,7 @@ def loss_concentration(
     (reported on their own by ``infinite_loss``) still rank first without swallowing the
     total. ``loss``: those capped losses, when known.
     """
-    loss = -np.log(np.maximum(prob, CLIP_EPS)) if loss is None else loss
+    loss = capped_log_loss(prob) if loss is None else loss
     weight, carried, mass = _concentration_sums(loss, weight)
     total = carried[-1]
     samples = mass / weight.sum()
@@ -261,18 +260,12 @@ def loss_against_baseline(
     shares = tally.class_weight / tally.weight
     columns = loss_columns(tally) if columns is None else columns
     if cells is None:
-        values, weights = [], []
-        for c, column in enumerate(columns):
-            if not len(column.kept):  # a class named but absent: no sample pays its loss
-                continue
-            values.append(column.cells(column.loss) + np.log(shares[c]))
-            weights.append(column.cells(column.w_class))
-        capped, weight = np.concatenate(values), np.concatenate(weights)
-    else:  # each cell's capped loss plus its column's log share: the same additions
-        lengths = [len(column.kept) for column in columns]
-        # a column without cells adds nothing (its share, maybe 0, is never read)
-        baseline = np.log(np.where(shares > 0, shares, 1.0))
-        capped, weight = cells[0] + np.repeat(baseline, lengths), cells[1]
+        cells = true_cells(columns, "loss"), true_cells(columns, "w_class")
+    # each cell's capped loss plus its column's log share; a class named but absent has
+    # no cell, so no sample pays its baseline loss (its share, maybe 0, is never read)
+    baseline = np.log(np.where(shares > 0, shares, 1.0))
+    lengths = [len(column.kept) for column in columns]
+    capped, weight = cells[0] + np.repeat(baseline, lengths), cells[1]
     n_eff = tally.weight * effective_scale(tally)
     mean, se = _mean_and_se(capped, weight, n_eff)
     half = float(ndtri(0.5 + confidence / 2)) * se
@@ -437,8 +430,8 @@ def calibrated_concentration(
             labels = calibrated_labels(tally, seed=seed)
         scores, (neg, pos) = labels.table.scores, labels.table.weights.T
         losses = [
-            -np.log(np.maximum(scores, CLIP_EPS)),
-            -np.log(np.maximum(1.0 - scores, CLIP_EPS)),
+            capped_log_loss(scores),
+            capped_log_loss(1.0 - scores),
         ]
         weights = [labels.positives, labels.mass - labels.positives]
         observed = [pos, neg]
@@ -451,7 +444,7 @@ def calibrated_concentration(
             mass = pooled.weights.sum(axis=1)
             counts = np.maximum(np.rint(mass * scale), 1.0)
             drawn = binomial_rows(rng, counts, pooled.scores, CONSISTENCY_RESAMPLES)
-            losses.append(-np.log(np.maximum(pooled.scores, CLIP_EPS)))
+            losses.append(capped_log_loss(pooled.scores))
             weights.append(drawn * (mass / counts))
             observed.append(pooled.weights[:, 1])
     loss = np.concatenate(losses)
@@ -478,16 +471,12 @@ def diagnose(
     :func:`calibrated_concentration`)."""
     # each class column's capped losses and confident cells, for every diagnostic below
     columns = loss_columns(tally)
-
-    def cells(field: str) -> np.ndarray:
-        return np.concatenate([c.cells(getattr(c, field)) for c in columns])
-
     # the true-class cells (:func:`true_class_cells`) and their capped losses: shares stay
     # meaningful when some loss is infinite
-    prob, weight, capped = cells("prob"), cells("w_class"), cells("loss")
+    prob, weight, capped = (true_cells(columns, f) for f in ("prob", "w_class", "loss"))
     loss = weight * capped
     total_loss = float(loss.sum())
-    confident_loss = float(loss[cells("confident")].sum())
+    confident_loss = float(loss[true_cells(columns, "confident")].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL, columns)
     shares = tally.class_weight / tally.weight
     concentration = loss_concentration(prob, weight, capped)

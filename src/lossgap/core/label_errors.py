@@ -46,7 +46,7 @@ import numpy.typing as npt
 from scipy.special import gammainc
 
 from lossgap.core.diagnostics import at_most, class_columns
-from lossgap.core.losses import CLIP_EPS
+from lossgap.core.losses import CLIP_EPS, capped_log_loss
 from lossgap.core.predictions import Predictions, multiclass_kernels, python_scalar
 from lossgap.core.rows import content_order_of, in_content_order, is_in_content_order
 from lossgap.core.tally import Tally
@@ -575,7 +575,7 @@ def beyond_chance(
     """
     # only the flagged cells count: take them first (the same products, in the same order)
     prob, label_weight, mass = prob[flagged], label_weight[flagged], mass[flagged]
-    loss = -np.log(np.maximum(prob, CLIP_EPS))
+    loss = capped_log_loss(prob)
     return _test_of_sums(
         float(label_weight.sum()),
         float((mass * prob).sum()),

@@ -19,7 +19,14 @@ from lossgap.core.binning import binary_true_prob
 from lossgap.core.predictions import Predictions
 from lossgap.results.evaluation import CLIP_EPS, MAX_CLIPPED_LOSS
 
-__all__ = ["CLIP_EPS", "MAX_CLIPPED_LOSS", "sample_brier", "sample_log_loss", "true_class_prob"]
+__all__ = [
+    "CLIP_EPS",
+    "MAX_CLIPPED_LOSS",
+    "capped_log_loss",
+    "sample_brier",
+    "sample_log_loss",
+    "true_class_prob",
+]
 
 
 def sample_log_loss(
@@ -59,6 +66,22 @@ def sample_log_loss(
         true_prob = true_class_prob(pred, out=out)
     with np.errstate(divide="ignore"):
         loss = np.log(true_prob, out=out)
+    return np.negative(loss, out=loss)
+
+
+def capped_log_loss(prob: np.ndarray) -> np.ndarray:
+    """``-log(max(prob, CLIP_EPS))``: the log loss of each probability given to the true
+    class, capped at :data:`MAX_CLIPPED_LOSS`, in one array (the same doubles as the
+    expression's temporaries). The diagnostics rank and share capped losses, so that an
+    infinite one still ranks first without swallowing the total.
+
+    Examples
+    --------
+    >>> capped_log_loss(np.array([0.5, 0.0])).round(4).tolist()
+    [0.6931, 34.5388]
+    """
+    loss = np.maximum(prob, CLIP_EPS)
+    np.log(loss, out=loss)
     return np.negative(loss, out=loss)
 
 

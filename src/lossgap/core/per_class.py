@@ -28,7 +28,7 @@ from scipy.special import pdtrc
 from lossgap.core.calibration import CalibrationErrors, ece_bin_starts
 from lossgap.core.decompose import corp, log_score_total
 from lossgap.core.diagnostics import CONFIDENT_LEVEL
-from lossgap.core.losses import CLIP_EPS
+from lossgap.core.losses import capped_log_loss
 from lossgap.core.metrics import _per_class, _ratio
 from lossgap.core.predictions import python_scalar
 from lossgap.core.tally import Tally
@@ -137,7 +137,7 @@ def per_class(
         low = slice(0, int(np.searchsorted(scores, 1 - level, side="right")))
         observed = float(w_pos[low].sum())
         expected = float((weight[low] * scores[low]).sum())
-        confident_loss = float(w_pos[low] @ -np.log(np.maximum(scores[low], CLIP_EPS)))
+        confident_loss = float(w_pos[low] @ capped_log_loss(scores[low]))
         parts = None
         if full and 0 < w_pos.sum() < weight.sum():
             parts = corp(table).log_loss if log_loss_terms is None else log_loss_terms[c]
