@@ -271,10 +271,11 @@ def test_numpy_unless_loaded_leaves_the_choice_as_it_was(monkeypatch):
         assert binning.compiled_available()
 
 
-def test_a_spinner_says_what_runs_only_where_someone_watches():
+def test_a_spinner_says_what_runs_only_where_someone_watches(monkeypatch):
     import io
 
-    from lossgap.cli.explain import _watcher, _working
+    from lossgap.cli import watcher
+    from lossgap.cli.explain import _working
     from lossgap.render.text import make_console
 
     out = io.StringIO()
@@ -286,7 +287,10 @@ def test_a_spinner_says_what_runs_only_where_someone_watches():
     assert "\x1b[2J" not in shown
     with _working(None, "Reading x"):  # no one watches: nothing happens
         pass
-    assert _watcher(json=True, quiet=False) is None
-    assert _watcher(json=False, quiet=True) is None
-    # under pytest stderr is captured, not a terminal: no spinner there either
-    assert _watcher(json=False, quiet=False) is None
+    # under pytest stderr is captured, not a terminal: no spinner there
+    assert watcher(json=False, quiet=False) is None
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich takes stderr for a terminal
+    shown_to = watcher(json=False, quiet=False)
+    assert shown_to is not None and shown_to.stderr
+    assert watcher(json=True, quiet=False) is None
+    assert watcher(json=False, quiet=True) is None

@@ -20,7 +20,7 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -28,6 +28,9 @@ from typer.core import TyperCommand, TyperGroup
 from lossgap.errors import INTERRUPTED, InputError, exit_interrupted
 from lossgap.printable import printable
 from lossgap.version import SCHEMA_VERSION, __version__
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _flags_without_value(params: list[Any]) -> list[Any]:
@@ -195,6 +198,21 @@ def print_json(data: dict[str, Any]) -> None:
     stamped = {**data, "lossgap_version": __version__, "schema_version": SCHEMA_VERSION}
     # to_dict gives a tree: the check for cycles is 10% of dumping a large answer
     sys.stdout.write(json.dumps(stamped, allow_nan=False, check_circular=False) + "\n")
+
+
+def watcher(*, json: bool, quiet: bool) -> Console | None:
+    """The stderr console for a command's spinner or progress bar, or None when no one
+    watches: with ``--json`` or ``--quiet``, or where stderr is not a terminal (a pipe or a
+    log file would keep the bar's last frame).
+
+    Every command asks here, so they agree on when progress shows.
+    """
+    if json or quiet:
+        return None  # and the renderers stay unloaded
+    from lossgap.render.text import make_console
+
+    console = make_console(stderr=True)
+    return console if console.is_terminal else None
 
 
 def load_commands(names: Iterable[str] = COMMANDS) -> typer.Typer:

@@ -12,7 +12,7 @@ import typer
 from rich.console import Group
 from rich.progress import track
 
-from lossgap.cli import FullOption, command, print_json
+from lossgap.cli import FullOption, command, print_json, watcher
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.comparison import compare_predictions
@@ -151,7 +151,7 @@ def compare_command(
             classes=classes.split(",") if classes else None,
             model_column=model_column or (),
         )
-    stderr = make_console(stderr=True)
+    stderr = watcher(json=json, quiet=quiet)
 
     def progress(steps: Iterable[Any], total: int) -> Iterable[Any]:
         return track(
@@ -159,7 +159,7 @@ def compare_command(
             total=total,
             description="Evaluating models",
             console=stderr,
-            disable=json or quiet or not stderr.is_terminal,
+            disable=stderr is None,
             transient=True,
         )
 

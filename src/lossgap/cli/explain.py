@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Group
 
-from lossgap.cli import FullOption, command, print_json
+from lossgap.cli import FullOption, command, print_json, watcher
 from lossgap.cli.calibrate import CalibratorMethod
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports, write_text
@@ -175,10 +175,10 @@ def explain_command(
         reports = html or md or plot
         _explain_multilabel(file, chosen, by, json=json, html=reports, **options, **columns)
         return
-    watcher = _watcher(json=json, quiet=quiet)
+    console = watcher(json=json, quiet=quiet)
     if chosen == "memory":
         groups = None
-        with _working(watcher, f"Reading {file.name}"):
+        with _working(console, f"Reading {file.name}"):
             if by:
                 pred, groups = read_predictions_and_groups(file, by, **columns)
             else:
@@ -186,7 +186,7 @@ def explain_command(
         doing = f"Explaining {len(pred):,} predictions"
         if len(pred) > NUMPY_ROWS:
             doing += " (slow only the first time: compiling)"
-        with _kernels_for(pred), _working(watcher, doing):
+        with _kernels_for(pred), _working(console, doing):
             tally = summarise(pred, top)  # the report's plots draw from it too
             evaluation = evaluate_predictions(
                 pred, tally=tally, groups=groups, costs=cost_values, **options
@@ -195,7 +195,7 @@ def explain_command(
         evaluation = evaluate_source(
             file,
             engine=chosen,
-            console=watcher,
+            console=console,
             by=by or (),
             costs=cost_values,
             **options,
@@ -224,17 +224,6 @@ def explain_command(
 
         # --full: every number, then where the loss lives (per class, pairs, slices)
         make_console().print(Group(*evaluation_renderables(evaluation)) if full else evaluation)
-
-
-def _watcher(*, json: bool, quiet: bool) -> Console | None:
-    """The stderr console that shows a spinner or a progress bar, or None: nothing is shown
-    with ``--json`` or ``--quiet`` or where stderr is not a terminal (no one watches)."""
-    if json or quiet:
-        return None  # and the renderers stay unloaded
-    from lossgap.render.text import make_console
-
-    console = make_console(stderr=True)
-    return console if console.is_terminal else None
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ import typer
 from rich.console import Group
 from rich.progress import Progress
 
-from lossgap.cli import FullOption, command, print_json
+from lossgap.cli import FullOption, command, print_json, watcher
 from lossgap.cli.options import HtmlOption, MarkdownOption, PlotOption
 from lossgap.cli.output import check_outputs, write_reports
 from lossgap.history import analyse_history
@@ -91,9 +91,8 @@ def history_command(
     every run, finding and note.
     """
     check_outputs({"--html": html, "--md": md}, {"--plot": plot}, inputs=[path])
-    with Progress(
-        console=make_console(stderr=True), disable=json or quiet or predictions is None
-    ) as progress:
+    stderr = watcher(json=json, quiet=quiet)
+    with Progress(console=stderr, disable=stderr is None or predictions is None) as progress:
         task = progress.add_task("Evaluating per-epoch predictions", total=None)
 
         def advance(done: int, total: int) -> None:
