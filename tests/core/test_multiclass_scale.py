@@ -632,3 +632,19 @@ def test_the_null_drawn_with_the_replicates_is_the_null_drawn_after_them(weighte
     rng = np.random.default_rng(3)
     units = bootstrap._multiclass_units(pred, rng, 15, 10**9)  # more than one call draws
     assert bootstrap._percentile_intervals(units, estimates, rng, 0.9, 60, 3)[0] == intervals[0]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize(("n", "k"), [(10_003, 10), (4_097, 3), (1_001, 17), (50, 2_500)])
+def test_row_sums_in_blocks_are_one_single_threaded_products(n, k, order):
+    from threadpoolctl import threadpool_limits
+
+    from lossgap.core.predictions import ROW_SUM_CELLS, row_sums
+
+    rng = np.random.default_rng(n + k)
+    values = np.asarray(rng.dirichlet(np.full(k, 0.3), size=n) * rng.uniform(0.999, 1.001, (n, 1)),
+                        order=order)
+    assert n * k > ROW_SUM_CELLS  # in several blocks
+    with threadpool_limits(limits=1, user_api="blas"):
+        expected = values @ np.ones(k)
+    assert np.array_equal(row_sums(values), expected)
