@@ -189,13 +189,15 @@ def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch)
 
 @pytest.mark.parametrize("kernel", ["numpy", "numba", "numba bins, numpy maps"])
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [12_000, 40_000])
 def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
-    monkeypatch, kernel, weighted
+    monkeypatch, kernel, weighted, n
 ):
     """The cross-fitting's isotonic figures against a plain reference: each fold's maps
     fitted and applied with np.interp, clipped, renormalised and summed fold by fold; with
-    the numba pass over every fold's samples as with numpy's, and with the numba bins and
-    numpy's maps (past ``FOLD_MAP_CELLS``, many classes)."""
+    the numba pass over every fold's samples as with numpy's (at 40,000 samples in two of
+    its blocks, 32,768 samples each at four classes), and with the numba bins and numpy's
+    maps (past ``FOLD_MAP_CELLS``, many classes)."""
     import lossgap.core.predictions as predictions
 
     if kernel != "numpy":
@@ -203,7 +205,7 @@ def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
     monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 if kernel != "numpy" else 1 << 62)
     if kernel == "numba bins, numpy maps":
         monkeypatch.setattr(recalibrate, "FOLD_MAP_CELLS", 0)
-    y, prob, w = _softmax_data(14, 12_000, 4, weighted=True)
+    y, prob, w = _softmax_data(14, n, 4, weighted=True)
     prob[:50] = 0.25  # ties, and exact 0 and 1 in a column
     prob[50:60] = [0.0, 0.0, 1.0, 0.0]
     pred = Predictions(y, prob, sample_weight=w if weighted else None)
