@@ -637,8 +637,12 @@ def test_the_null_drawn_with_the_replicates_is_the_null_drawn_after_them(weighte
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize(("n", "k"), [(10_003, 10), (4_097, 3), (1_001, 17), (50, 2_500)])
+@pytest.mark.parametrize(
+    ("n", "k"), [(10_003, 10), (1_633, 10), (4_097, 3), (1_001, 17), (97, 1_000)]
+)
 def test_row_sums_in_blocks_are_one_single_threaded_products(n, k, order):
+    """Blocks of four rows at a time, and a last row alone (1,633 = 2 x 816 + 1 at ten
+    classes, 97 = 12 x 8 + 1 at a thousand) summed with the four before it."""
     from threadpoolctl import threadpool_limits
 
     from lossgap.core.predictions import ROW_SUM_CELLS, row_sums

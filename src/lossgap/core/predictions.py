@@ -932,13 +932,16 @@ def row_sums(values: np.ndarray) -> np.ndarray:
     of four rows.
 
     One product over a million rows goes to OpenBLAS's threads, which then spin for tens
-    of milliseconds after it (45-70 ms of CPU at 10^6 x 10 on two cores, about a twentieth
+    of milliseconds after it (40-46 ms of CPU at 10^6 x 10 on two cores, about a twentieth
     of ``explain``'s); a block below its threading threshold is summed on the calling
-    thread. Its kernel takes the rows four at a time (the last ``n % 4`` by another
-    path), so blocks of a multiple of four rows give the sums of one call on one thread,
-    bit for bit (tested); one call on several threads splits the rows among them, which
-    may move a few rows of each part to that other path (one unit in the last place
-    apart), so the sums no longer depend on the number of threads.
+    thread. Its kernel takes the rows four at a time and the last ``n % 4`` by another
+    path, so blocks of a multiple of four rows give the sums of one call on one thread,
+    bit for bit (tested); but a block of one row would be numpy's dot product, another
+    order, so a last row alone goes with the four before it (summed again: the same
+    doubles). One call on several threads splits the rows among them, which may move a
+    few rows of each part to that other path (one unit in the last place apart), so the
+    sums no longer depend on the number of threads. Rows of more than 1,024 classes, which
+    no block of eight fits, go in one call as before.
 
     Examples
     --------
@@ -947,11 +950,13 @@ def row_sums(values: np.ndarray) -> np.ndarray:
     """
     n, k = values.shape
     ones = np.ones(k)
-    rows = max(4, ROW_SUM_CELLS // k // 4 * 4)
-    if n <= rows:
+    rows = ROW_SUM_CELLS // k // 4 * 4
+    if n <= rows or rows < 8:
         return values @ ones
     sums = np.empty(n)
     for start in range(0, n, rows):
+        if start == n - 1:
+            start -= 4
         np.matmul(values[start : start + rows], ones, out=sums[start : start + rows])
     return sums
 
