@@ -189,13 +189,15 @@ def test_held_out_temperature_totals_in_blocks_equal_the_folds_sums(monkeypatch)
 
 @pytest.mark.parametrize("kernel", ["numpy", "numba", "numba bins, numpy maps"])
 @pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [12_000, 40_000])
 def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
-    monkeypatch, kernel, weighted
+    monkeypatch, kernel, weighted, n
 ):
     """The cross-fitting's isotonic figures against a plain reference: each fold's maps
     fitted and applied with np.interp, clipped, renormalised and summed fold by fold; with
-    the numba pass over every fold's samples as with numpy's, and with the numba bins and
-    numpy's maps (past ``FOLD_MAP_CELLS``, many classes)."""
+    the numba pass over every fold's samples as with numpy's (at 40,000 samples in two of
+    its blocks, 32,768 samples each at four classes), and with the numba bins and numpy's
+    maps (past ``FOLD_MAP_CELLS``, many classes)."""
     import lossgap.core.predictions as predictions
 
     if kernel != "numpy":
@@ -203,7 +205,7 @@ def test_held_out_isotonic_totals_in_blocks_equal_a_fold_by_fold_reference(
     monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1 if kernel != "numpy" else 1 << 62)
     if kernel == "numba bins, numpy maps":
         monkeypatch.setattr(recalibrate, "FOLD_MAP_CELLS", 0)
-    y, prob, w = _softmax_data(14, 12_000, 4, weighted=True)
+    y, prob, w = _softmax_data(14, n, 4, weighted=True)
     prob[:50] = 0.25  # ties, and exact 0 and 1 in a column
     prob[50:60] = [0.0, 0.0, 1.0, 0.0]
     pred = Predictions(y, prob, sample_weight=w if weighted else None)
@@ -632,3 +634,23 @@ def test_the_null_drawn_with_the_replicates_is_the_null_drawn_after_them(weighte
     rng = np.random.default_rng(3)
     units = bootstrap._multiclass_units(pred, rng, 15, 10**9)  # more than one call draws
     assert bootstrap._percentile_intervals(units, estimates, rng, 0.9, 60, 3)[0] == intervals[0]
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize(
+    ("n", "k"), [(10_003, 10), (1_633, 10), (4_097, 3), (1_001, 17), (97, 1_000)]
+)
+def test_row_sums_in_blocks_are_one_single_threaded_products(n, k, order):
+    """Blocks of four rows at a time, and a last row alone (1,633 = 2 x 816 + 1 at ten
+    classes, 97 = 12 x 8 + 1 at a thousand) summed with the four before it."""
+    from threadpoolctl import threadpool_limits
+
+    from lossgap.core.predictions import ROW_SUM_CELLS, row_sums
+
+    rng = np.random.default_rng(n + k)
+    values = np.asarray(rng.dirichlet(np.full(k, 0.3), size=n) * rng.uniform(0.999, 1.001, (n, 1)),
+                        order=order)
+    assert n * k > ROW_SUM_CELLS  # in several blocks
+    with threadpool_limits(limits=1, user_api="blas"):
+        expected = values @ np.ones(k)
+    assert np.array_equal(row_sums(values), expected)
