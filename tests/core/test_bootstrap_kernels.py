@@ -267,6 +267,55 @@ def test_compiled_poisson_rows_by_rejection_in_bulk(monkeypatch):
     )
 
 
+#: PCG64's multiplier, and its inverse modulo 2^128 (to step the state back).
+_PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
+_PCG64_INVERSE = pow(_PCG64_MULTIPLIER, -1, 1 << 128)
+
+
+def _zero_at(position: int, high: int, increment: int) -> dict:
+    """A PCG64 state whose uniform number ``position`` (from 0) is exactly 0.0: the state
+    it steps to has equal high and low words (``high``), so the XSL-RR output is 0."""
+    state = (high << 64) | high
+    for _ in range(position + 1):  # step back over the steps to it
+        state = ((state - increment) * _PCG64_INVERSE) % (1 << 128)
+    return {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": increment},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+
+
+def _generators(state: dict) -> tuple[np.random.Generator, np.random.Generator]:
+    ours, theirs = np.random.Generator(np.random.PCG64()), np.random.Generator(np.random.PCG64())
+    ours.bit_generator.state = theirs.bit_generator.state = state
+    return ours, theirs
+
+
+def test_draws_on_a_uniform_of_exactly_zero_are_numpys(monkeypatch):
+    # next_double is 0.0 once in 2^53 uniforms. Transformed rejection's first uniform at 0
+    # divides by 0 (numpy rejects the candidate floor(-inf)); its second at 0 takes log(0)
+    # (numpy accepts); BTPE's tails reject v = 0, the inversion and the triangle accept it
+    from lossgap.core.bootstrap import binomial_rows, poisson_rows
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(53)
+    zero = _generators(_zero_at(0, 12345, 3))[1]
+    assert zero.random() == 0.0
+    for trial in range(400):
+        state = _zero_at(trial % 6, int(rng.integers(1 << 62)) << 2, 2 * trial + 1)
+        means = np.array([[0.5], [10.0], [20.0], [1e4]][trial % 4])
+        ours, theirs = _generators(state)
+        drawn = poisson_rows(ours, means, 2)
+        assert np.array_equal(drawn, theirs.poisson(means, size=(2, 1))), trial
+        assert ours.bit_generator.state == theirs.bit_generator.state
+        counts, p = np.array([[20], [1_000], [1_000]][trial % 3]), np.array([0.3])
+        ours, theirs = _generators(state)
+        drawn = binomial_rows(ours, counts, p if trial % 2 else 1 - p, 2)
+        assert np.array_equal(drawn, theirs.binomial(counts, p if trial % 2 else 1 - p, (2, 1)))
+        assert ours.bit_generator.state == theirs.bit_generator.state
+
+
 def test_compiled_binomial_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
     from lossgap.core.bootstrap import binomial_rows
 

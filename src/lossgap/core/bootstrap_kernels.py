@@ -700,6 +700,11 @@ def poisson_rows(rng, counts, replicates):
                 u = _uniform(rng) - 0.5
                 v = _uniform(rng)
                 us = 0.5 - abs(u)
+                if us == 0.0:
+                    # a first uniform of exactly 0: numpy's candidate is floor(-inf), cast
+                    # to the least int64 (x86 and ARM alike), and rejected as negative;
+                    # here the division would raise
+                    continue
                 draw = math.floor((2 * a / us + b) * u + lam + 0.43)
                 if us >= 0.07 and v <= vr:
                     break
@@ -768,13 +773,19 @@ def _btpe(rng, n, m, const):
                 continue
             y = int(math.floor(x))
         elif u <= p3:  # case 30: the left tail
+            # numpy rejects v = 0 after casting floor(log(0) / ...), an infinity, to an
+            # integer (undefined in C and LLVM): tested first here, the same draws
+            if v == 0.0:
+                continue
             y = int(math.floor(xl + math.log(v) / laml))
-            if y < 0 or v == 0.0:
+            if y < 0:
                 continue
             v = v * (u - p2) * laml
         else:  # case 40: the right tail
+            if v == 0.0:
+                continue
             y = int(math.floor(xr - math.log(v) / lamr))
-            if y > n or v == 0.0:
+            if y > n:
                 continue
             v = v * (u - p3) * lamr
         k = abs(y - m)
