@@ -569,3 +569,21 @@ def test_compiled_draws_from_other_bit_generators_are_numpys(bit_generator):
         ours, theirs = generator(), generator()
         assert np.array_equal(compiled(ours), numpys(theirs))
         assert np.array_equal(ours.random(8), theirs.random(8))  # the same stream after
+
+
+def test_compiled_running_sums_are_numpys_cumsum(monkeypatch):
+    # numpy's cumsum adds in order, as the loop does: the same doubles, for contiguous,
+    # strided and reversed arrays (a Tally's columns and their views)
+    from lossgap.core.metrics import cumulative_sum
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(67)
+    for trial in range(60):
+        n = int(rng.integers(4_096, 40_000))
+        weights = rng.poisson(rng.choice([0.3, 5.0]), (n, 2)) * rng.uniform(0.1, 3.0, (n, 2))
+        for x in (weights[:, 0], np.asfortranarray(weights)[:, 1], weights[::-1, 1]):
+            expected = np.cumsum(x)
+            assert np.array_equal(cumulative_sum(x), expected), trial
+            itself = x.copy()[::-1][::-1]
+            assert cumulative_sum(itself, out=itself) is itself  # in place
+            assert np.array_equal(itself, expected), trial
