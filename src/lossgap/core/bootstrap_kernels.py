@@ -671,7 +671,9 @@ def poisson_rows(rng, counts, replicates):
         if counts[live[k]] >= 10.0:
             end = k
         run_end[k] = end
-    limit = const[:, 0]
+    # exp(-mean) of each unit below 10, and two more to read past the last
+    limit = np.ones(units + 2)
+    limit[:units] = const[:, 0]
     out = np.zeros((replicates, counts.shape[0]))
     for r in range(replicates):
         row = out[r]
@@ -684,17 +686,30 @@ def poisson_rows(rng, counts, replicates):
                 # the product at or below the unit's exp(-mean) ends its draw (the count
                 # of the uniforms before) and moves to the next unit: numpy's uniforms and
                 # products in its order, where a loop per draw mispredicted its end (200
-                # replicates of 10,000 means of 1: 28 -> 17 ms)
+                # replicates of 10,000 means of 1: 28 -> 17 ms). The comparison's outcome
+                # is taken as 1.0 or 0.0 (ended) and every choice it makes is arithmetic,
+                # exact: the next factor max(product, ended) (1 once a draw ends, else the
+                # product: it lies in [0, 1]), the limit this unit's or the next one's
+                # (read ahead) by products with 0 and 1. A choice by the outcome's flag
+                # went through a mask register or a branch and waited on the comparison
+                # twice as long (1e3 samples' 200 replicates: 1.3 -> 0.9 ms)
                 end = run_end[k]
+                current, after = limit[k], limit[k + 1]
                 draws = 0.0
-                product = 1.0
+                factor = 1.0
                 while k < end:
-                    product *= _uniform(rng)
-                    done = product <= limit[k]
+                    product = factor * _uniform(rng)
+                    ended = 1.0 if product <= current else 0.0
+                    going = 1.0 - ended
                     row[live[k]] = draws
-                    draws = 0.0 if done else draws + 1.0
-                    product = 1.0 if done else product
-                    k += done
+                    following = limit[k + 2]
+                    draws = (draws + 1.0) * going
+                    factor = max(product, ended)
+                    current, after = (
+                        max(current * going, after * ended),
+                        max(after * going, following * ended),
+                    )
+                    k += int(ended)
                 continue
             loglam, a, b = const[k, 0], const[k, 1], const[k, 2]
             log_invalpha, vr = const[k, 3], const[k, 4]
