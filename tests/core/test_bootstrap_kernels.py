@@ -587,3 +587,85 @@ def test_compiled_running_sums_are_numpys_cumsum(monkeypatch):
             itself = x.copy()[::-1][::-1]
             assert cumulative_sum(itself, out=itself) is itself  # in place
             assert np.array_equal(itself, expected), trial
+
+
+def _statistics_row_by_row(scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos):
+    """The compiled binary statistics' sums as a pass per row adds them (the kernel's
+    former loop, in Python floats: the same doubles), for the first ten statistics."""
+    out = []
+    for a_row, p_row in zip(w_neg, w_pos, strict=True):
+        loss = brier = tn = fp = fn = tp = negatives = positives = 0.0
+        pairs = ties = mass = ece = residual = 0.0
+        hit, b = False, 0
+        for j, (a, p) in enumerate(zip(a_row.tolist(), p_row.tolist(), strict=True)):
+            if b + 1 < len(starts) and j == starts[b + 1]:
+                ece += abs(residual)
+                residual = 0.0
+                b += 1
+            if np.isinf(loss_neg[j]):
+                hit = hit or a > 0.0
+            else:
+                loss += a * float(loss_neg[j])
+            if np.isinf(loss_pos[j]):
+                hit = hit or p > 0.0
+            else:
+                loss += p * float(loss_pos[j])
+            s = float(scores[j])
+            brier += a * (s * s) + p * ((1.0 - s) * (1.0 - s))
+            if decided[j]:
+                fp, tp = fp + a, tp + p
+            else:
+                tn, fn = tn + a, fn + p
+            negatives += a
+            positives += p
+            pairs += p * negatives
+            ties += p * a
+            mass += a + p
+            residual += (a + p) * s - p
+        ece += abs(residual)
+        true_above = above = precision_sum = 0.0
+        for a, p in zip(a_row[::-1].tolist(), p_row[::-1].tolist(), strict=True):
+            true_above += p
+            above += a + p
+            precision_sum += p * (true_above / above if above > 0.0 else 0.0)
+        total = np.float64(negatives + positives)  # numpy's division by 0 from here
+        tp, fp, fn, tn = np.float64(tp), np.float64(fp), np.float64(fn), np.float64(tn)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append([
+                np.inf if hit else loss / total,
+                brier / total,
+                (tn + tp) / ((tn + fp) + (fn + tp)),
+                np.nan,  # balanced accuracy: the kernel's final arithmetic, unchanged
+                tp / (fp + tp) if fp + tp > 0 else 0.0,
+                tp / (fn + tp) if fn + tp > 0 else 0.0,
+                2 * tp / ((fp + tp) + (fn + tp)) if fp + tp + fn + tp > 0 else 0.0,
+                (pairs - 0.5 * ties) / (negatives * positives)
+                if negatives > 0 and positives > 0
+                else np.nan,
+                precision_sum / true_above if true_above > 0 else np.nan,
+                np.float64(ece) / mass,
+            ])
+    return np.array(out)
+
+
+def test_compiled_binary_statistics_add_each_row_as_a_pass_per_row_does():
+    # the kernel loops over the scores, the rows inside: each row's sums must still add
+    # the same terms in the same order (the same doubles), infinite losses and empty rows
+    # included
+    from lossgap.core import bootstrap_kernels
+    from lossgap.core.calibration import ece_bin_starts
+
+    rng = np.random.default_rng(71)
+    for trial in range(120):
+        scores, w_neg, w_pos = _random_rows(rng, trial)
+        rep = np.concatenate([w_neg, w_pos], axis=1)  # strided views, as replicates are
+        w_neg, w_pos = rep[:, : len(scores)], rep[:, len(scores) :]
+        with np.errstate(divide="ignore"):
+            loss_neg, loss_pos = -np.log1p(-scores), -np.log(scores)
+        decided = scores >= rng.uniform()
+        starts = ece_bin_starts(scores, 15)
+        args = (scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos)
+        got = bootstrap_kernels.binary_statistics(*args)[:, :10]
+        expected = _statistics_row_by_row(*args)
+        expected[:, 3] = got[:, 3]
+        assert np.array_equal(got, expected, equal_nan=True), trial

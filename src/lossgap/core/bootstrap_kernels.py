@@ -144,92 +144,97 @@ def replicate_terms(neg_loss, pos_loss, w_neg, w_pos, clip):
 def binary_statistics(scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos):
     # Every statistic of lossgap.core.bootstrap.BINARY_STATISTICS (in that order) but the
     # smooth ECE, of each row of weights over the ascending scores (its numpy twin:
-    # bootstrap._binary_units' statistics), one pass per row and one back for the
+    # bootstrap._binary_units' statistics), one pass over the scores and one back for the
     # average precision. decided: 1 where the score decides positive; starts: the first
     # row of each occupied ECE bin. NaN where the twin's is NaN: an infinite loss with
     # weight makes the log loss infinite, one with no weight adds nothing.
+    # The scores go in the outer loop and the rows in the inner one (the weights
+    # transposed once): what depends on the score alone (its losses, squares, decision,
+    # bin) is read once for every row instead of once a row, and a choice by it (the
+    # decision, an infinite loss) adds an exact 0 to the sums it skips instead of
+    # branching; each row's sums add the same terms in the same order as a pass per row
+    # did, so the same doubles (tested against that pass; 200 replicates of 267 scores
+    # 0.205 -> 0.13 ms).
     rows, m = w_neg.shape
     bins = starts.shape[0]
+    neg_t = np.ascontiguousarray(w_neg.T)
+    pos_t = np.ascontiguousarray(w_pos.T)
+    # per row: loss, brier, tn, fp, fn, tp, negatives, positives, pairs, ties, mass, ece,
+    # residual, hit (an infinite loss with weight: 1.0), true_above, above, precision_sum
+    sums = np.zeros((17, rows))
+    loss, brier, tn, fp, fn, tp = sums[0], sums[1], sums[2], sums[3], sums[4], sums[5]
+    negatives, positives, pairs, ties = sums[6], sums[7], sums[8], sums[9]
+    mass, ece, residual, hit = sums[10], sums[11], sums[12], sums[13]
+    true_above, above, precision_sum = sums[14], sums[15], sums[16]
+    b = 0
+    for j in range(m):
+        if b + 1 < bins and j == starts[b + 1]:
+            for r in range(rows):
+                ece[r] += abs(residual[r])
+                residual[r] = 0.0
+            b += 1
+        infinite_neg, infinite_pos = np.isinf(loss_neg[j]), np.isinf(loss_pos[j])
+        finite_neg = 0.0 if infinite_neg else loss_neg[j]
+        finite_pos = 0.0 if infinite_pos else loss_pos[j]
+        s = scores[j]
+        square_neg, square_pos = s * s, (1.0 - s) * (1.0 - s)
+        positive = decided[j]
+        a_row, p_row = neg_t[j], pos_t[j]
+        # three loops of a few sums each (fewer values live in each: 0.145 -> 0.13 ms)
+        for r in range(rows):
+            a, p = a_row[r], p_row[r]
+            hit[r] = max(hit[r], 1.0 if (infinite_neg and a > 0.0) else 0.0)
+            hit[r] = max(hit[r], 1.0 if (infinite_pos and p > 0.0) else 0.0)
+            loss[r] += a * finite_neg
+            loss[r] += p * finite_pos
+            brier[r] += a * square_neg + p * square_pos
+        for r in range(rows):
+            a, p = a_row[r], p_row[r]
+            fp[r] += a if positive else 0.0
+            tp[r] += p if positive else 0.0
+            tn[r] += 0.0 if positive else a
+            fn[r] += 0.0 if positive else p
+        for r in range(rows):
+            a, p = a_row[r], p_row[r]
+            negatives[r] += a
+            positives[r] += p
+            pairs[r] += p * negatives[r]  # the negatives at or below the score
+            ties[r] += p * a
+            both = a + p
+            mass[r] += both
+            residual[r] += both * s - p
+    for j in range(m - 1, -1, -1):  # the average precision, from the top score down
+        a_row, p_row = neg_t[j], pos_t[j]
+        for r in range(rows):
+            p = p_row[r]
+            true_above[r] += p
+            above[r] += a_row[r] + p
+            precision_sum[r] += p * (true_above[r] / above[r] if above[r] > 0.0 else 0.0)
     out = np.empty((rows, 12))
     for r in range(rows):
-        loss = 0.0
-        hit = False
-        brier = 0.0
-        tn = 0.0
-        fp = 0.0
-        fn = 0.0
-        tp = 0.0
-        negatives = 0.0
-        positives = 0.0
-        below = 0.0  # negatives at or below the score (the AUC's pairs)
-        pairs = 0.0
-        ties = 0.0
-        mass = 0.0
-        ece = 0.0
-        b = 0
-        residual = 0.0
-        for j in range(m):
-            a, p = w_neg[r, j], w_pos[r, j]
-            if b + 1 < bins and j == starts[b + 1]:
-                ece += abs(residual)
-                residual = 0.0
-                b += 1
-            if np.isinf(loss_neg[j]):
-                hit = hit or a > 0.0
-            else:
-                loss += a * loss_neg[j]
-            if np.isinf(loss_pos[j]):
-                hit = hit or p > 0.0
-            else:
-                loss += p * loss_pos[j]
-            s = scores[j]
-            brier += a * (s * s) + p * ((1.0 - s) * (1.0 - s))
-            if decided[j]:
-                fp += a
-                tp += p
-            else:
-                tn += a
-                fn += p
-            negatives += a
-            positives += p
-            below += a
-            pairs += p * below
-            ties += p * a
-            both = a + p
-            mass += both
-            residual += both * s - p
-        ece += abs(residual)
-        total = negatives + positives
-        log_loss = np.inf if hit else loss / total
+        ece[r] += abs(residual[r])
+        total = negatives[r] + positives[r]
+        log_loss = np.inf if hit[r] > 0.0 else loss[r] / total
         out[r, 0] = log_loss
-        out[r, 1] = brier / total
-        actual_neg, actual_pos = tn + fp, fn + tp
-        out[r, 2] = (tn + tp) / (actual_neg + actual_pos)
+        out[r, 1] = brier[r] / total
+        actual_neg, actual_pos = tn[r] + fp[r], fn[r] + tp[r]
+        out[r, 2] = (tn[r] + tp[r]) / (actual_neg + actual_pos)
         present = (actual_neg > 0.0) + (actual_pos > 0.0)
-        recall_neg = tn / actual_neg if actual_neg > 0.0 else 0.0
-        recall = tp / actual_pos if actual_pos > 0.0 else 0.0
+        recall_neg = tn[r] / actual_neg if actual_neg > 0.0 else 0.0
+        recall = tp[r] / actual_pos if actual_pos > 0.0 else 0.0
         out[r, 3] = (recall_neg * (actual_neg > 0.0) + recall * (actual_pos > 0.0)) / present
-        predicted = fp + tp
-        out[r, 4] = tp / predicted if predicted > 0.0 else 0.0
+        predicted = fp[r] + tp[r]
+        out[r, 4] = tp[r] / predicted if predicted > 0.0 else 0.0
         out[r, 5] = recall
-        out[r, 6] = 2.0 * tp / (predicted + actual_pos) if predicted + actual_pos > 0.0 else 0.0
-        if negatives > 0.0 and positives > 0.0:
-            out[r, 7] = (pairs - 0.5 * ties) / (negatives * positives)
+        out[r, 6] = 2.0 * tp[r] / (predicted + actual_pos) if predicted + actual_pos > 0.0 else 0.0
+        if negatives[r] > 0.0 and positives[r] > 0.0:
+            out[r, 7] = (pairs[r] - 0.5 * ties[r]) / (negatives[r] * positives[r])
         else:
             out[r, 7] = np.nan
-        # average precision, from the top score down
-        true_above = 0.0
-        above = 0.0
-        precision_sum = 0.0
-        for j in range(m - 1, -1, -1):
-            p = w_pos[r, j]
-            true_above += p
-            above += w_neg[r, j] + p
-            precision_sum += p * (true_above / above if above > 0.0 else 0.0)
-        out[r, 8] = precision_sum / true_above if true_above > 0.0 else np.nan
-        out[r, 9] = ece / mass
+        out[r, 8] = precision_sum[r] / true_above[r] if true_above[r] > 0.0 else np.nan
+        out[r, 9] = ece[r] / mass[r]
         baseline = 0.0
-        for share in (negatives / total, positives / total):
+        for share in (negatives[r] / total, positives[r] / total):
             if share > 0.0:
                 baseline -= share * np.log(share)
         out[r, 10] = baseline
