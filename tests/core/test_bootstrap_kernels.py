@@ -669,3 +669,27 @@ def test_compiled_binary_statistics_add_each_row_as_a_pass_per_row_does():
         expected = _statistics_row_by_row(*args)
         expected[:, 3] = got[:, 3]
         assert np.array_equal(got, expected, equal_nan=True), trial
+
+
+def test_compiled_deposit_is_the_sparse_products_doubles(monkeypatch):
+    # scipy's product adds each score's two shares into the grid, score after score: the
+    # loop adds the same products in the same order (scores at 0, 1 and on grid points,
+    # strided rows as the replicates' blocks are)
+    from lossgap.core.calibration import _deposit
+
+    rng = np.random.default_rng(73)
+    for trial in range(150):
+        m, rows = int(rng.integers(1, 600)), int(rng.integers(2, 40))
+        scores = np.sort(rng.uniform(size=m))
+        points = int(rng.choice([5, 101, 1001, 1464]))
+        if trial % 3 == 0:
+            scores = np.round(scores * (points - 1)) / (points - 1)  # on grid points
+        scores[0] = 0.0 if trial % 5 == 0 else scores[0]
+        scores[-1] = 1.0 if trial % 7 == 0 else scores[-1]
+        weights = rng.normal(size=(rows, 2 * m))[:, ::2]
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        ours = _deposit(scores, weights, points)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        theirs = _deposit(scores, weights, points)
+        assert ours.shape == theirs.shape
+        assert np.array_equal(ours, theirs), trial
