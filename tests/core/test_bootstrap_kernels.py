@@ -267,6 +267,55 @@ def test_compiled_poisson_rows_by_rejection_in_bulk(monkeypatch):
     )
 
 
+#: PCG64's multiplier, and its inverse modulo 2^128 (to step the state back).
+_PCG64_MULTIPLIER = (2549297995355413924 << 64) + 4865540595714422341
+_PCG64_INVERSE = pow(_PCG64_MULTIPLIER, -1, 1 << 128)
+
+
+def _zero_at(position: int, high: int, increment: int) -> dict:
+    """A PCG64 state whose uniform number ``position`` (from 0) is exactly 0.0: the state
+    it steps to has equal high and low words (``high``), so the XSL-RR output is 0."""
+    state = (high << 64) | high
+    for _ in range(position + 1):  # step back over the steps to it
+        state = ((state - increment) * _PCG64_INVERSE) % (1 << 128)
+    return {
+        "bit_generator": "PCG64",
+        "state": {"state": state, "inc": increment},
+        "has_uint32": 0,
+        "uinteger": 0,
+    }
+
+
+def _generators(state: dict) -> tuple[np.random.Generator, np.random.Generator]:
+    ours, theirs = np.random.Generator(np.random.PCG64()), np.random.Generator(np.random.PCG64())
+    ours.bit_generator.state = theirs.bit_generator.state = state
+    return ours, theirs
+
+
+def test_draws_on_a_uniform_of_exactly_zero_are_numpys(monkeypatch):
+    # next_double is 0.0 once in 2^53 uniforms. Transformed rejection's first uniform at 0
+    # divides by 0 (numpy rejects the candidate floor(-inf)); its second at 0 takes log(0)
+    # (numpy accepts); BTPE's tails reject v = 0, the inversion and the triangle accept it
+    from lossgap.core.bootstrap import binomial_rows, poisson_rows
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(53)
+    zero = _generators(_zero_at(0, 12345, 3))[1]
+    assert zero.random() == 0.0
+    for trial in range(400):
+        state = _zero_at(trial % 6, int(rng.integers(1 << 62)) << 2, 2 * trial + 1)
+        means = np.array([[0.5], [10.0], [20.0], [1e4]][trial % 4])
+        ours, theirs = _generators(state)
+        drawn = poisson_rows(ours, means, 2)
+        assert np.array_equal(drawn, theirs.poisson(means, size=(2, 1))), trial
+        assert ours.bit_generator.state == theirs.bit_generator.state
+        counts, p = np.array([[20], [1_000], [1_000]][trial % 3]), np.array([0.3])
+        ours, theirs = _generators(state)
+        drawn = binomial_rows(ours, counts, p if trial % 2 else 1 - p, 2)
+        assert np.array_equal(drawn, theirs.binomial(counts, p if trial % 2 else 1 - p, (2, 1)))
+        assert ours.bit_generator.state == theirs.bit_generator.state
+
+
 def test_compiled_binomial_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
     from lossgap.core.bootstrap import binomial_rows
 
@@ -520,3 +569,127 @@ def test_compiled_draws_from_other_bit_generators_are_numpys(bit_generator):
         ours, theirs = generator(), generator()
         assert np.array_equal(compiled(ours), numpys(theirs))
         assert np.array_equal(ours.random(8), theirs.random(8))  # the same stream after
+
+
+def test_compiled_running_sums_are_numpys_cumsum(monkeypatch):
+    # numpy's cumsum adds in order, as the loop does: the same doubles, for contiguous,
+    # strided and reversed arrays (a Tally's columns and their views)
+    from lossgap.core.metrics import cumulative_sum
+
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    rng = np.random.default_rng(67)
+    for trial in range(60):
+        n = int(rng.integers(4_096, 40_000))
+        weights = rng.poisson(rng.choice([0.3, 5.0]), (n, 2)) * rng.uniform(0.1, 3.0, (n, 2))
+        for x in (weights[:, 0], np.asfortranarray(weights)[:, 1], weights[::-1, 1]):
+            expected = np.cumsum(x)
+            assert np.array_equal(cumulative_sum(x), expected), trial
+            itself = x.copy()[::-1][::-1]
+            assert cumulative_sum(itself, out=itself) is itself  # in place
+            assert np.array_equal(itself, expected), trial
+
+
+def _statistics_row_by_row(scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos):
+    """The compiled binary statistics' sums as a pass per row adds them (the kernel's
+    former loop, in Python floats: the same doubles), for the first ten statistics."""
+    out = []
+    for a_row, p_row in zip(w_neg, w_pos, strict=True):
+        loss = brier = tn = fp = fn = tp = negatives = positives = 0.0
+        pairs = ties = mass = ece = residual = 0.0
+        hit, b = False, 0
+        for j, (a, p) in enumerate(zip(a_row.tolist(), p_row.tolist(), strict=True)):
+            if b + 1 < len(starts) and j == starts[b + 1]:
+                ece += abs(residual)
+                residual = 0.0
+                b += 1
+            if np.isinf(loss_neg[j]):
+                hit = hit or a > 0.0
+            else:
+                loss += a * float(loss_neg[j])
+            if np.isinf(loss_pos[j]):
+                hit = hit or p > 0.0
+            else:
+                loss += p * float(loss_pos[j])
+            s = float(scores[j])
+            brier += a * (s * s) + p * ((1.0 - s) * (1.0 - s))
+            if decided[j]:
+                fp, tp = fp + a, tp + p
+            else:
+                tn, fn = tn + a, fn + p
+            negatives += a
+            positives += p
+            pairs += p * negatives
+            ties += p * a
+            mass += a + p
+            residual += (a + p) * s - p
+        ece += abs(residual)
+        true_above = above = precision_sum = 0.0
+        for a, p in zip(a_row[::-1].tolist(), p_row[::-1].tolist(), strict=True):
+            true_above += p
+            above += a + p
+            precision_sum += p * (true_above / above if above > 0.0 else 0.0)
+        total = np.float64(negatives + positives)  # numpy's division by 0 from here
+        tp, fp, fn, tn = np.float64(tp), np.float64(fp), np.float64(fn), np.float64(tn)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append([
+                np.inf if hit else loss / total,
+                brier / total,
+                (tn + tp) / ((tn + fp) + (fn + tp)),
+                np.nan,  # balanced accuracy: the kernel's final arithmetic, unchanged
+                tp / (fp + tp) if fp + tp > 0 else 0.0,
+                tp / (fn + tp) if fn + tp > 0 else 0.0,
+                2 * tp / ((fp + tp) + (fn + tp)) if fp + tp + fn + tp > 0 else 0.0,
+                (pairs - 0.5 * ties) / (negatives * positives)
+                if negatives > 0 and positives > 0
+                else np.nan,
+                precision_sum / true_above if true_above > 0 else np.nan,
+                np.float64(ece) / mass,
+            ])
+    return np.array(out)
+
+
+def test_compiled_binary_statistics_add_each_row_as_a_pass_per_row_does():
+    # the kernel loops over the scores, the rows inside: each row's sums must still add
+    # the same terms in the same order (the same doubles), infinite losses and empty rows
+    # included
+    from lossgap.core import bootstrap_kernels
+    from lossgap.core.calibration import ece_bin_starts
+
+    rng = np.random.default_rng(71)
+    for trial in range(120):
+        scores, w_neg, w_pos = _random_rows(rng, trial)
+        rep = np.concatenate([w_neg, w_pos], axis=1)  # strided views, as replicates are
+        w_neg, w_pos = rep[:, : len(scores)], rep[:, len(scores) :]
+        with np.errstate(divide="ignore"):
+            loss_neg, loss_pos = -np.log1p(-scores), -np.log(scores)
+        decided = scores >= rng.uniform()
+        starts = ece_bin_starts(scores, 15)
+        args = (scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos)
+        got = bootstrap_kernels.binary_statistics(*args)[:, :10]
+        expected = _statistics_row_by_row(*args)
+        expected[:, 3] = got[:, 3]
+        assert np.array_equal(got, expected, equal_nan=True), trial
+
+
+def test_compiled_deposit_is_the_sparse_products_doubles(monkeypatch):
+    # scipy's product adds each score's two shares into the grid, score after score: the
+    # loop adds the same products in the same order (scores at 0, 1 and on grid points,
+    # strided rows as the replicates' blocks are)
+    from lossgap.core.calibration import _deposit
+
+    rng = np.random.default_rng(73)
+    for trial in range(150):
+        m, rows = int(rng.integers(1, 600)), int(rng.integers(2, 40))
+        scores = np.sort(rng.uniform(size=m))
+        points = int(rng.choice([5, 101, 1001, 1464]))
+        if trial % 3 == 0:
+            scores = np.round(scores * (points - 1)) / (points - 1)  # on grid points
+        scores[0] = 0.0 if trial % 5 == 0 else scores[0]
+        scores[-1] = 1.0 if trial % 7 == 0 else scores[-1]
+        weights = rng.normal(size=(rows, 2 * m))[:, ::2]
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        ours = _deposit(scores, weights, points)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        theirs = _deposit(scores, weights, points)
+        assert ours.shape == theirs.shape
+        assert np.array_equal(ours, theirs), trial

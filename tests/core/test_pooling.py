@@ -194,3 +194,45 @@ def test_compiled_pooling_equals_the_numpy_twin_within_its_tolerance(monkeypatch
         other = weights[::-1].copy()  # other weights go through the reduceat
         assert np.array_equal(compiled.weights(other), twin.weights(other))
     assert 0.0 < worst <= POOLED_RTOL
+
+
+def _former_variances(table: ScoreTable) -> np.ndarray:
+    """``per_sample_variances`` as it was written before it computed in place."""
+    s, (w_neg, w_pos) = table.scores, table.weights.T
+    total = w_neg.sum() + w_pos.sum()
+    out = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for neg, pos in ((-np.log1p(-s), -np.log(s)), (s * s, (1.0 - s) ** 2)):
+            if not (np.isfinite(neg).all() and np.isfinite(pos).all()):
+                neg = np.where(w_neg > 0, neg, 0.0)
+                pos = np.where(w_pos > 0, pos, 0.0)
+            mean = (w_neg @ neg + w_pos @ pos) / total
+            dev_neg, dev_pos = (neg - mean) ** 2, (pos - mean) ** 2
+            if not np.isfinite(mean):
+                dev_neg = np.where(w_neg > 0, dev_neg, 0.0)
+                dev_pos = np.where(w_pos > 0, dev_pos, 0.0)
+            spread = w_neg @ dev_neg
+            spread += w_pos @ dev_pos
+            out.append(spread / total)
+    return np.array(out)
+
+
+def test_per_sample_variances_in_place_are_the_former_doubles():
+    rng = np.random.default_rng(59)
+    for trial in range(300):
+        m = int(rng.integers(1, 3_000))
+        scores = np.unique(rng.uniform(size=m) ** rng.choice([1.0, 4.0]))
+        if trial % 5 == 0:
+            scores[0] = 0.0
+        if trial % 7 == 0:
+            scores[-1] = 1.0
+        weights = rng.poisson(rng.choice([0.3, 2.0, 50.0]), (len(scores), 2)).astype(float)
+        if trial % 3 == 0:
+            weights *= rng.uniform(0.1, 3.0, weights.shape)
+        if trial % 2:
+            weights = np.asfortranarray(weights)  # a Tally's tables keep their columns
+        weights[0, 1 if trial % 4 else 0] = 0.0  # the excluded label of a score at 0 or 1
+        table = ScoreTable(scores, weights)
+        assert np.array_equal(
+            per_sample_variances(table), _former_variances(table), equal_nan=True
+        ), trial

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from lossgap.core.uncertainty import quantiles
+from lossgap.core.tally import ScoreTable
+from lossgap.core.uncertainty import delong_variance, quantiles
 
 
 def test_quantiles_are_numpys_doubles():
@@ -29,3 +31,38 @@ def test_quantiles_are_numpys_doubles():
         assert got.shape == want.shape
         assert np.array_equal(got, want, equal_nan=True), trial
         assert np.array_equal(values, before, equal_nan=True)  # left as it was
+
+
+def _former_delong_variance(table: ScoreTable, scale: float) -> float:
+    """``delong_variance`` as it was written before it computed in place."""
+    w_neg, w_pos = table.weights[:, 0] * scale, table.weights[:, 1] * scale
+    neg_total, pos_total = w_neg.sum(), w_pos.sum()
+    if neg_total <= 0 or pos_total <= 0:
+        return float("nan")
+    neg_below = np.cumsum(w_neg) - w_neg
+    pos_above = pos_total - np.cumsum(w_pos)
+    v_pos = (neg_below + 0.5 * w_neg) / neg_total
+    v_neg = (pos_above + 0.5 * w_pos) / pos_total
+    auc = (w_pos @ v_pos) / pos_total
+    var_pos = (w_pos @ (v_pos - auc) ** 2) / (pos_total - 1) if pos_total > 1 else 0.0
+    var_neg = (w_neg @ (v_neg - auc) ** 2) / (neg_total - 1) if neg_total > 1 else 0.0
+    return float(var_pos / pos_total + var_neg / neg_total)
+
+
+@pytest.mark.parametrize("numba", ["1", "0"])
+def test_delong_variance_is_the_former_double(monkeypatch, numba):
+    if numba == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("LOSSGAP_NUMBA", numba)
+    rng = np.random.default_rng(61)
+    for trial in range(300):
+        m = int(rng.integers(1, 2_000) if trial % 4 else rng.integers(4_096, 20_000))
+        weights = rng.poisson(rng.choice([0.2, 1.0, 30.0]), (m, 2)).astype(float)
+        if trial % 3 == 0:
+            weights *= rng.uniform(0.1, 3.0, weights.shape)
+        if trial % 2:
+            weights = np.asfortranarray(weights)
+        table = ScoreTable(np.sort(rng.uniform(size=m)), weights)
+        scale = [1.0, 0.37, 2.5][trial % 3]
+        ours, former = delong_variance(table, scale), _former_delong_variance(table, scale)
+        assert ours == former or (np.isnan(ours) and np.isnan(former)), trial

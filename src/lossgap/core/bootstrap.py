@@ -506,7 +506,9 @@ def resampling_table(tally: Tally, bins: int = ECE_BINS) -> ScoreTable:
     (True, 5000.0)
     """
     exact = tally.tables[0]
-    segments = ece_bins(exact.scores, bins) * 2 + (exact.scores >= tally.threshold)
+    segments = ece_bins(exact.scores, bins)  # in place: two arrays of the table's length fewer
+    segments *= 2
+    segments += exact.scores >= tally.threshold
     table = pool_for_resampling(exact, segments, MAX_UNITS // 2)
     return ScoreTable(table.scores, _effective_counts(table.weights, effective_scale(tally)))
 

@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from lossgap.core.binning import kernel_module
 from lossgap.core.tally import ScoreTable, Tally
 
 
@@ -161,6 +162,36 @@ def _inner(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.einsum("...i,...i->...", a, b)
 
 
+#: Below this many elements :func:`cumulative_sum` leaves the sum to numpy (a compiled
+#: call's overhead is about numpy's whole cost there).
+_COMPILED_SUM = 4_096
+
+
+def cumulative_sum(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``np.cumsum(x, axis=-1, out=out)``: the same doubles (numpy adds in order too);
+    ``out`` may be ``x``.
+
+    A long 1-D array (a score table's weights, from :data:`_COMPILED_SUM` elements, any
+    stride) goes through one compiled loop with numba
+    (:func:`~lossgap.core.binning.kernel_module`): numpy takes about 3 ns an element, the
+    loop under one (a table of 1e5 rows: 0.30 -> 0.06 ms a sum, five sums an evaluation).
+    The loop writes into an array numpy allocates (one numba allocates cost fresh pages'
+    system time on every call).
+
+    Examples
+    --------
+    >>> cumulative_sum(np.array([1.0, 2.0, 3.5])).tolist()
+    [1.0, 3.0, 6.5]
+    """
+    if x.ndim == 1 and len(x) >= _COMPILED_SUM and x.dtype == np.float64:
+        kernels = kernel_module("bootstrap_kernels")
+        if kernels is not None:
+            out = np.empty(len(x)) if out is None else out
+            kernels.running_sum(x, out)
+            return out
+    return np.cumsum(x, axis=-1, out=out)
+
+
 def roc_auc_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     """ROC AUC from the weight of negatives and positives at each ascending score.
 
@@ -175,7 +206,7 @@ def roc_auc_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.ndarray:
     0.875
     """
     neg, pos = w_neg.sum(axis=-1), w_pos.sum(axis=-1)
-    pairs = _inner(w_pos, np.cumsum(w_neg, axis=-1)) - 0.5 * _inner(w_pos, w_neg)
+    pairs = _inner(w_pos, cumulative_sum(w_neg)) - 0.5 * _inner(w_pos, w_neg)
     return np.where((neg > 0) & (pos > 0), _ratio(pairs, neg * pos), np.nan)
 
 
@@ -184,8 +215,9 @@ def average_precision_from_weights(w_neg: np.ndarray, w_pos: np.ndarray) -> np.n
     from the weight of negatives and positives at each ascending score."""
     # from the top score down: true positives and all samples at or above each score
     pos_desc = w_pos[..., ::-1]
-    tps = np.cumsum(pos_desc, axis=-1)
-    above = np.cumsum((w_neg + w_pos)[..., ::-1], axis=-1)
+    tps = cumulative_sum(pos_desc)
+    every_desc = (w_neg + w_pos)[..., ::-1]
+    above = cumulative_sum(every_desc, out=every_desc)
     precision = _ratio(tps, above)
     pos = tps[..., -1]
     return np.where(pos > 0, _ratio(_inner(pos_desc, precision), pos), np.nan)
