@@ -251,30 +251,6 @@ def test_the_true_class_probability_of_codes_is_numpys_masked_copy(monkeypatch):
     assert np.array_equal(true_class_prob(pred), expected)
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_a_table_of_distinct_scores_is_the_runs_summed(seed):
-    # unweighted distinct scores take the table at once (no runs summed): the scores and
-    # weights, and their layout, of the run-summing path; ties and weights take that path
-    from lossgap.core import tally as tally_module
-
-    s, y, _ = _scores(seed, 3000)
-    s = np.unique(s)
-    s = np.random.default_rng(seed).permutation(s)
-    y = y[: len(s)]
-    fast = ScoreTable.from_samples(s, y, None)
-    keys = np.sort((s.view(np.int64) << 1) | y)
-    ordered, pos = (keys >> 1).view(np.float64), keys & 1
-    assert tally_module._distinct_table(ordered, pos, 1 << 18, fast.bin_bits) is not None
-    assert np.array_equal(fast.scores, np.sort(s))
-    expected = np.stack([1.0 - pos, pos.astype(np.float64)]).T
-    assert np.array_equal(fast.weights, expected)
-    assert fast.weights.strides == expected.strides
-    tied = np.concatenate([ordered[:1], ordered])
-    assert tally_module._distinct_table(tied, np.append(pos[:1], pos), 1 << 18, 11) is None
-    with_ties = ScoreTable.from_samples(np.append(s, s[:5]), np.append(y, 1 - y[:5]), None)
-    assert with_ties.weights.sum() == len(s) + 5 and len(with_ties.scores) == len(s)
-
-
 def test_ties_that_overflow_the_candidates_fall_back_to_every_row():
     # 10,000 positives at 0.3 share the highest loss: they fill any buffer of candidates
     s = np.full(20_000, 0.3)

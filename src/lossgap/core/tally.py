@@ -262,25 +262,6 @@ def _numpy_bin_keys(scores: np.ndarray, shift: int, mirror: int) -> np.ndarray:
     return bits
 
 
-
-def _distinct_table(
-    ordered: np.ndarray, pos: np.ndarray, max_distinct: int, bin_bits: int
-) -> ScoreTable | None:
-    """The table of unweighted samples sorted by score (``pos`` their labels, 0 or 1) when
-    every score is distinct, else None: each row a run of one, so the table is the sorted
-    samples themselves, its weights ``(1 - label, label)`` written at once into the
-    column-by-column layout of :meth:`NumpyOps.columns`. The same scores and weights as
-    summing runs of one (tested), without their copies: the starts of the runs, their
-    lengths, a gather and a stack, each of the samples' length (at 1e5 samples about 7 MB
-    allocated afresh per evaluation).
-    """
-    if len(ordered) > 1 and not np.all(ordered[1:] != ordered[:-1]):
-        return None
-    weights = np.empty((2, len(pos)))
-    np.subtract(1.0, pos, out=weights[0])
-    weights[1] = pos
-    return ScoreTable(ordered, weights.T, max_distinct=max_distinct, bin_bits=bin_bits)
-
 @dataclass(frozen=True)
 class ScoreTable:
     """Distinct scores (ascending) with the weight of negatives and positives at each.
@@ -360,10 +341,6 @@ class ScoreTable:
             ordered = ops.from_bits(keys >> 1)
             pos = keys & 1  # summed as integers, exactly
             neg = None
-            if ops is NumpyOps and not binned and len(pos) <= max_distinct:
-                distinct = _distinct_table(ordered, pos, max_distinct, bin_bits)
-                if distinct is not None:
-                    return distinct
         else:
             s = s + 0.0  # -0.0 and 0.0 are one score
             order = ops.argsort(s)
