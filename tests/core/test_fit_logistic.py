@@ -161,3 +161,19 @@ def test_held_out_probabilities_lie_within_log_loss_clip(rng):
         eps = _clip_isotonic_eps(40 * scale)
         assert clipped == within
         assert np.array_equal(prob, np.clip(np.where(scores >= 0.5, 1.0, 0.0), eps, 1 - eps))
+
+
+def test_the_covariance_from_the_compiled_terms_is_the_inverse_of_the_hessian(rng):
+    # the compiled fit's Hessian terms inverted without building the Hessian first: the
+    # same doubles as _inverse on it, well or badly conditioned, singular, one parameter
+    from lossgap.core.recalibrate import _covariance, _inverse
+
+    cases = [tuple(rng.uniform(0.1, 5.0, 3)) for _ in range(50)]
+    cases += [(1.0, 1.0 - 1e-12, 1.0), (2.0, 2.0, 2.0), (0.0, 0.0, 1.0), (-1.0, 0.5, 2.0)]
+    cases += [(1e-300, 0.0, 1e-300), (3.0, -1.0, 1e-12)]
+    for h00, h01, h11 in cases:
+        both = _covariance(h00, h01, h11, True)
+        expected = _inverse(np.array([[h00, h01], [h01, h11]]))
+        assert np.array_equal(both, expected, equal_nan=True), (h00, h01, h11)
+        one = _covariance(h00, h01, h11, False)
+        assert np.array_equal(one, _inverse(np.array([[h00]])), equal_nan=True), h00

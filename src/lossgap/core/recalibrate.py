@@ -212,14 +212,14 @@ def fit_logistic(
     if kernels is None or len(z) > COMPILED_ROWS:
         sums = None if kernels is None else kernels.logistic_sums
         a, b, loss, hessian = _newton(z, weights, total, intercept, slope, a, b, max_iter, sums)
+        covariance = _inverse(hessian)
     else:  # the same Newton steps in one compiled loop, each step's sums in one pass
         a, b, loss, h00, h01, h11 = kernels.fit_logistic(
             np.asarray(z, dtype=np.float64), weights[:, 0], weights[:, 1], intercept, slope,
             float(a), float(b), max_iter,
         )
-        hessian = np.array([[h00, h01], [h01, h11]]) if intercept and slope else np.array([[h00]])
+        covariance = _covariance(h00, h01, h11, intercept and slope)
     separable = abs(b) > 1e3 or abs(a) > 1e3 or loss < 1e-9 * total.sum()
-    covariance = _inverse(hessian)
     a = float(a) if intercept else 0.0
     b = float(b) if slope else 1.0
     return LogisticFit(a, b, covariance, separable)
@@ -383,6 +383,19 @@ def _solve(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
 #: A 2 x 2 Hessian is inverted by hand while ``det / (h00 h11)`` is above this (condition
 #: number below about 1e10); a nearly singular one goes to ``np.linalg.pinv`` as before.
 _WELL_CONDITIONED = 1e-10
+
+
+def _covariance(h00: float, h01: float, h11: float, both: bool) -> np.ndarray:
+    """:func:`_inverse` of the Hessian ``[[h00, h01], [h01, h11]]`` (``both`` parameters)
+    or ``[[h00]]``, from its terms (the compiled fit's floats): the same expressions on the
+    same doubles, without building the Hessian and reading it back (18 fits an evaluation).
+    """
+    if not both:
+        return np.array([[1.0 / h00]]) if h00 > 0 else _inverse(np.array([[h00]]))
+    det = h00 * h11 - h01 * h01
+    if h00 > 0 and h11 > 0 and det > _WELL_CONDITIONED * h00 * h11:
+        return np.array([[h11, -h01], [-h01, h00]]) / det
+    return _inverse(np.array([[h00, h01], [h01, h11]]))
 
 
 def _inverse(hessian: np.ndarray) -> np.ndarray:
