@@ -237,6 +237,34 @@ def test_coded_log_loss_checks_and_codes_labels_as_numpy_does(monkeypatch):
     assert _both_paths(monkeypatch, lambda: run(bad_s, bad_y))[0][2] == 3
 
 
+def test_the_true_class_probability_of_codes_is_numpys_masked_copy(monkeypatch):
+    # the compiled select and the numpy twin: the same doubles, p or 1 - p by the label
+    from lossgap.core.losses import true_class_prob
+
+    s, y, _ = _scores(4)
+    compiled, plain = _both_paths(
+        monkeypatch, lambda: binning.binary_true_prob_of_codes(s, y, np.empty(len(s)))
+    )
+    expected = np.where(y == 1, s, 1.0 - s)
+    assert np.array_equal(compiled, expected) and np.array_equal(plain, expected)
+    pred = Predictions(y, s)
+    assert np.array_equal(true_class_prob(pred), expected)
+
+
+def test_a_tally_built_in_a_fresh_process_does_not_load_numba():
+    # the compiled select serves once numba is loaded; it does not load it (0.5 s)
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; from lossgap import Predictions, Tally; "
+        "Tally.from_predictions(Predictions(np.array([0, 1, 1]), np.array([0.2, 0.6, 0.9]))); "
+        "print('numba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_ties_that_overflow_the_candidates_fall_back_to_every_row():
     # 10,000 positives at 0.3 share the highest loss: they fill any buffer of candidates
     s = np.full(20_000, 0.3)

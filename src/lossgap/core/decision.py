@@ -350,12 +350,17 @@ def _binary_decision(
             rep = poisson_rows(np.random.default_rng(seed), cells, replicates)
         else:
             rep = resampling.weights[:replicates]
-        rep = rep[rep.sum(axis=1) > 0]  # an empty replicate has no objective
+        drawn = rep.sum(axis=1) > 0
+        if not drawn.all():  # an empty replicate has no objective (a copy only then)
+            rep = rep[drawn]
         draws = threshold_objectives(rep[:, :m], rep[:, m:], c)
     objectives = [o for o in OBJECTIVES if o in curves]
     # each exact candidate's pooled stand-in, the same for every objective (a search per
     # candidate: at 1e6 distinct scores about 7 ms, once rather than per objective)
     runs = _pooled_candidates(scores, low, high, pooled.scores)
+    # each objective's excess over its chosen candidate in every replicate, one after
+    # another in one array: fresh arrays of this size cost page faults at every evaluation
+    scratch = np.empty(draws["accuracy"].shape) if len(draws) else np.empty((0, 0))
     optimal = {}
     for name in objectives:
         maximise = name in MAXIMISED
@@ -370,7 +375,7 @@ def _binary_decision(
             tol = _TOL * max(abs(value), 1.0)
             lower_of = partial(
                 _excess_lower_bound, draws[name], base[name], at, maximise, confidence,
-                runs_at=runs[1], tol=tol,
+                runs_at=runs[1], tol=tol, out=scratch,
             )
             kept_low, kept_high, worst = _threshold_set(
                 curves[name], best, maximise, runs, lower_of, tol
@@ -496,6 +501,7 @@ def _excess_lower_bound(
     least: np.ndarray,
     runs_at: np.ndarray,
     tol: float,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per pooled candidate, the lower ``1 - confidence`` quantile of its excess over
     candidate ``at`` in the paired replicates where it can decide whether a threshold is
@@ -505,12 +511,17 @@ def _excess_lower_bound(
     plus the least gap of the exact candidates it stands for (``least``, one per pooled
     candidate in ``runs_at``; the others stand for none) is above ``tol`` is out either
     way: its quantile, the costly part, is not taken. The kept set is the same as with
-    every quantile (tested).
+    every quantile (tested). ``out``: an array of the shape of ``draws`` to hold the
+    excess (the same doubles as fresh ones).
     """
     # excess = (gap of each candidate to `at` in a replicate) - (the same gap unresampled)
-    deviation = draws - base
-    chosen = deviation[:, at : at + 1]
-    excess = chosen - deviation if maximise else deviation - chosen
+    deviation = np.subtract(draws, base, out=out)
+    chosen = deviation[:, at : at + 1]  # numpy buffers an operand that overlaps `out`
+    excess = (
+        np.subtract(chosen, deviation, out=deviation)
+        if maximise
+        else np.subtract(deviation, chosen, out=deviation)
+    )
     lower = excess.min(axis=0)
     least_gap = np.full(len(lower), np.inf)
     least_gap[runs_at] = least

@@ -65,18 +65,27 @@ from lossgap.results.evaluation import (
 RuleLosses = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def log_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def log_losses(prob: np.ndarray, *, clipped: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Log loss of ``prob`` for a negative and for a positive label.
 
     Probabilities are clipped to [1e-15, 1 - 1e-15] (the documented clip of
     ``log_loss_clipped``), so a single certain error does not make every part infinite.
+    ``clipped``: ``prob`` is an array that lies within those bounds already (a clip that
+    changes none of it), read rather than copied by a clip: the same doubles, one pass and
+    one array fewer (the recalibration's held-out scoring, 20 calls per evaluation on a
+    fifth of the rows).
     """
-    prob = np.asarray(np.clip(prob, CLIP_EPS, 1.0 - CLIP_EPS))  # an array even for one
-    # value; -log1p(-p) and -log(p) in two arrays, in place (the same doubles as four
+    # -log1p(-p) and -log(p) in two arrays, in place (the same doubles as four
     # temporaries): about 30 calls per evaluation, on up to every row
-    neg = np.negative(prob, out=np.empty_like(prob))
+    if clipped:
+        neg = np.negative(prob)
+        pos = np.log(prob)
+    else:  # an array even for one value
+        prob = np.asarray(np.clip(prob, CLIP_EPS, 1.0 - CLIP_EPS))
+        neg = np.negative(prob, out=np.empty_like(prob))
+        pos = np.log(prob, out=prob)
     np.negative(np.log1p(neg, out=neg), out=neg)
-    return neg[()], np.negative(np.log(prob, out=prob), out=prob)[()]  # one value: scalars
+    return neg[()], np.negative(pos, out=pos)[()]  # one value: scalars
 
 
 def brier_losses(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

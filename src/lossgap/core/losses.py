@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lossgap.core.binning import binary_true_prob
+from lossgap.core.binning import binary_true_prob_of_codes
 from lossgap.core.predictions import Predictions
 from lossgap.results.evaluation import CLIP_EPS, MAX_CLIPPED_LOSS
 
@@ -119,7 +119,7 @@ def true_class_prob(pred: Predictions, *, out: np.ndarray | None = None) -> np.n
     """
     if pred.task == "binary":
         target = np.empty(len(pred)) if out is None else out
-        return binary_true_prob(pred.prob, pred.y == 1, target)
+        return binary_true_prob_of_codes(pred.prob, pred.y, target)
     chosen = pred.prob[np.arange(len(pred)), pred.y]
     if out is None:
         return chosen

@@ -212,14 +212,14 @@ def fit_logistic(
     if kernels is None or len(z) > COMPILED_ROWS:
         sums = None if kernels is None else kernels.logistic_sums
         a, b, loss, hessian = _newton(z, weights, total, intercept, slope, a, b, max_iter, sums)
+        covariance = _inverse(hessian)
     else:  # the same Newton steps in one compiled loop, each step's sums in one pass
         a, b, loss, h00, h01, h11 = kernels.fit_logistic(
             np.asarray(z, dtype=np.float64), weights[:, 0], weights[:, 1], intercept, slope,
             float(a), float(b), max_iter,
         )
-        hessian = np.array([[h00, h01], [h01, h11]]) if intercept and slope else np.array([[h00]])
+        covariance = _covariance(h00, h01, h11, intercept and slope)
     separable = abs(b) > 1e3 or abs(a) > 1e3 or loss < 1e-9 * total.sum()
-    covariance = _inverse(hessian)
     a = float(a) if intercept else 0.0
     b = float(b) if slope else 1.0
     return LogisticFit(a, b, covariance, separable)
@@ -385,6 +385,19 @@ def _solve(hessian: np.ndarray, grad: np.ndarray) -> np.ndarray | None:
 _WELL_CONDITIONED = 1e-10
 
 
+def _covariance(h00: float, h01: float, h11: float, both: bool) -> np.ndarray:
+    """:func:`_inverse` of the Hessian ``[[h00, h01], [h01, h11]]`` (``both`` parameters)
+    or ``[[h00]]``, from its terms (the compiled fit's floats): the same expressions on the
+    same doubles, without building the Hessian and reading it back (18 fits an evaluation).
+    """
+    if not both:
+        return np.array([[1.0 / h00]]) if h00 > 0 else _inverse(np.array([[h00]]))
+    det = h00 * h11 - h01 * h01
+    if h00 > 0 and h11 > 0 and det > _WELL_CONDITIONED * h00 * h11:
+        return np.array([[h11, -h01], [-h01, h00]]) / det
+    return _inverse(np.array([[h00, h01], [h01, h11]]))
+
+
 def _inverse(hessian: np.ndarray) -> np.ndarray:
     """The covariance of a fit: the inverse of its Hessian (pseudo-inverse if singular)."""
     if len(hessian) == 1 and hessian[0, 0] > 0:
@@ -404,6 +417,19 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
     weights' scale)."""
     eps = _clip_isotonic_eps(n_train)
     return np.clip(prob, eps, 1.0 - eps)
+
+
+def _isotonic_held_out(
+    train: ScoreTable, scores: np.ndarray, scale: float
+) -> tuple[np.ndarray, bool]:
+    """The isotonic map fitted on ``train``, its probabilities at ``scores`` clipped as
+    :func:`_clip_isotonic` (in place: the map's fresh array), and whether that clip lies
+    within log loss's own (:func:`~lossgap.core.decompose.log_losses` ``clipped``): for
+    every training count up to 5e14."""
+    iso = fit_isotonic(train.scores, *train.weights.T)
+    eps = _clip_isotonic_eps(train.weights.sum() * scale)
+    prob = iso.predict(scores)
+    return np.clip(prob, eps, 1.0 - eps, out=prob), eps >= CLIP_EPS
 
 
 def _clip_isotonic_eps(n_train: float) -> float:
@@ -469,8 +495,7 @@ def binary_map(
     ``scale`` turns weights into effective counts; ``train_logits``: the training scores'
     :func:`logits_of`, when known (folds pooled alike share them)."""
     if method == "isotonic":
-        iso = fit_isotonic(train.scores, *train.weights.T)
-        return _clip_isotonic(iso.predict(scores), train.weights.sum() * scale)
+        return _isotonic_held_out(train, scores, scale)[0]
     z = logits_of(train.scores) if train_logits is None else train_logits
     return _mapped(_logistic_map(method, z, train.weights, start), logits)
 
@@ -486,9 +511,11 @@ def _logistic_map(
 
 
 def _mapped(fit: LogisticFit, logits: np.ndarray) -> np.ndarray:
-    """A logistic map's probabilities, with the documented clip: a map may not turn a
-    finite loss into an infinite one."""
-    return np.clip(fit.apply(logits), CLIP, 1.0 - CLIP)
+    """A logistic map's probabilities, with the documented clip (in place, on the map's
+    fresh array): a map may not turn a finite loss into an infinite one. The clip is log
+    loss's own (``CLIP`` is ``CLIP_EPS``)."""
+    prob = fit.apply(logits)
+    return np.clip(prob, CLIP, 1.0 - CLIP, out=prob)
 
 
 #: A fold's logistic map may be fitted on pooled rows when its training log loss per
@@ -679,10 +706,12 @@ def _held_out_sums(
     before: tuple[np.ndarray, np.ndarray],
     was_decided: np.ndarray,
     threshold: float,
+    clipped: bool = False,
 ) -> np.ndarray:
     """The seven held-out totals :func:`_summary` reads, of a map's probabilities ``prob``
     at rows of ``(negative, positive)`` weights ``test`` whose capped losses before the
-    map are ``before`` and decisions ``was_decided``.
+    map are ``before`` and decisions ``was_decided``; ``clipped``: ``prob`` lies within
+    log loss's clip already (:func:`~lossgap.core.decompose.log_losses`).
 
     Each total is a dot product per label: no ``(rows, 2)`` temporaries (the held-out
     scoring of four maps on every row was most of the recalibration at 1e5 distinct
@@ -701,8 +730,8 @@ def _held_out_sums(
         common = (prob, w0, w1, before[0], before[1], was_decided, float(threshold))
         if len(prob) <= COMPILED_ROWS:
             return kernels.held_out_sums(*common, CLIP_EPS)
-        return kernels.held_out_sums_of_losses(*common, *log_losses(prob))
-    neg, pos = log_losses(prob)
+        return kernels.held_out_sums_of_losses(*common, *log_losses(prob, clipped=clipped))
+    neg, pos = log_losses(prob, clipped=clipped)
     decided = prob >= threshold
     gain_neg, gain_pos = before[0] - neg, before[1] - pos
     return np.array(
@@ -806,19 +835,6 @@ def _binary_recalibration(
     trains = _pooled_trains(table, pooling, fold_weights, pooled_table.weights)
     pooled_logits = _pooled_logits(table)
     logits = _table_logits(table)
-    # each fold's map is scored only at the rows its held-out samples occupy (about one
-    # in `folds` of a table of distinct scores): rows of weight 0 add nothing; what does
-    # not depend on the map is taken once per fold
-    held_out = [
-        (
-            rows,
-            test,
-            (np.take(neg_before, rows), np.take(pos_before, rows)),
-            decided_before[rows],
-            np.take(logits, rows),
-        )
-        for rows, test in fold_weights
-    ]
     # the fits on all samples (the calibration slope's Platt fit is one of them)
     full_temperature, full_platt, full_offset = (
         fit_logistic_table(table, intercept=i, slope=b)
@@ -836,15 +852,19 @@ def _binary_recalibration(
     fold_rows = _fold_rows(
         table, logits, fold_weights, budgets, slope
     )
-    for method in BINARY_METHODS:
-        sums = np.zeros(7)
-        for k, ((rows, test, loss_before, was_decided, held_logits), train) in enumerate(
-            zip(held_out, trains, strict=True)
-        ):
+    # each fold's maps are scored only at the rows its held-out samples occupy (about one
+    # in `folds` of a table of distinct scores): rows of weight 0 add nothing. What does
+    # not depend on the map is taken once per fold, and every map scored on it while it is
+    # in the cache (one fold's gathers held at a time); each map's totals are still added
+    # fold after fold
+    sums = {method: np.zeros(7) for method in BINARY_METHODS}
+    for k, ((rows, test), train) in enumerate(zip(fold_weights, trains, strict=True)):
+        loss_before = (np.take(neg_before, rows), np.take(pos_before, rows))
+        was_decided = decided_before[rows]
+        held_logits = np.take(logits, rows)
+        for method in BINARY_METHODS:
             if method == "isotonic":
-                prob = binary_map(
-                    method, np.take(table.scores, rows), held_logits, train, None, scale
-                )
+                prob, clipped = _isotonic_held_out(train, np.take(table.scores, rows), scale)
             else:
                 fit = None
                 if fold_rows is not None:
@@ -854,9 +874,12 @@ def _binary_recalibration(
                         fit = None  # guessed: the bound does not hold, fit as before
                 if fit is None:
                     fit = _logistic_map(method, pooled_logits, train.weights, starts[method])
-                prob = _mapped(fit, held_logits)
-            sums += _held_out_sums(prob, test, loss_before, was_decided, tally.threshold)
-        methods[method] = _summary(before, method, sums, total, total * scale, spread)
+                prob, clipped = _mapped(fit, held_logits), CLIP >= CLIP_EPS
+            sums[method] += _held_out_sums(
+                prob, test, loss_before, was_decided, tally.threshold, clipped
+            )
+    for method in BINARY_METHODS:
+        methods[method] = _summary(before, method, sums[method], total, total * scale, spread)
     methods["temperature"] = replace(
         methods["temperature"], temperature=_temperature_of(full_temperature)
     )
