@@ -5,13 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from lossgap.core import uncertainty
 from lossgap.core.tally import ScoreTable
 from lossgap.core.uncertainty import delong_variance, quantiles
 
 
-def test_quantiles_are_numpys_doubles():
+@pytest.mark.parametrize(("numba", "near"), [("1", 32), ("1", 5), ("1", 200), ("1", 0), ("0", 32)])
+def test_quantiles_are_numpys_doubles(monkeypatch, numba, near):
     # numpy's default method on columns and single rows: ties, both ends and the middle of
-    # the interpolation, a NaN or an infinity in some columns, one to 400 values
+    # the interpolation, a NaN or an infinity in some columns, one to 400 values; the
+    # compiled passes from the ends as far as chosen, and never
+    if numba == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("LOSSGAP_NUMBA", numba)
+    monkeypatch.setattr(uncertainty, "_NEAR_END", near)
     rng = np.random.default_rng(3)
     levels = [0.0, 1.0, 0.5, 0.025, 0.975, 0.95, 0.005, 0.995]
     for trial in range(3_000):
@@ -19,6 +26,8 @@ def test_quantiles_are_numpys_doubles():
         values = rng.normal(size=(n, k) if k else n) * 10.0 ** int(rng.integers(-5, 5))
         if trial % 3 == 0:
             values = np.round(values, 1)
+        if trial % 5 == 1:  # ascending, descending or constant columns
+            values = [np.sort(values, axis=0), -np.sort(values, axis=0), 0.0 * values][trial % 3]
         if trial % 7 == 0:
             values.flat[rng.integers(values.size)] = np.nan
         if trial % 11 == 0:
@@ -30,6 +39,11 @@ def test_quantiles_are_numpys_doubles():
             got = quantiles(values, q)
         assert got.shape == want.shape
         assert np.array_equal(got, want, equal_nan=True), trial
+        if k:  # some columns, in any order, a column twice
+            taken = rng.integers(0, k, int(rng.integers(1, 5)))
+            with np.errstate(invalid="ignore"):
+                got = quantiles(values, q, taken if trial % 2 else list(taken))
+            assert np.array_equal(got, want[:, taken], equal_nan=True), trial
         assert np.array_equal(values, before, equal_nan=True)  # left as it was
 
 
@@ -66,3 +80,10 @@ def test_delong_variance_is_the_former_double(monkeypatch, numba):
         scale = [1.0, 0.37, 2.5][trial % 3]
         ours, former = delong_variance(table, scale), _former_delong_variance(table, scale)
         assert ours == former or (np.isnan(ours) and np.isnan(former)), trial
+
+
+def test_quantiles_of_integers_and_chosen_columns():
+    values = np.random.default_rng(5).integers(-50, 50, (301, 6))
+    want = np.quantile(values, [0.05, 0.5], axis=0)
+    assert np.array_equal(quantiles(values, [0.05, 0.5]), want)
+    assert np.array_equal(quantiles(values, [0.05, 0.5], [4, 1]), want[:, [4, 1]])

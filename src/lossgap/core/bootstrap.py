@@ -991,7 +991,7 @@ def _percentile_intervals(
     complete = finite.all(axis=0)
     whole = [i for i, name in enumerate(names) if complete[i] and name not in BIASED_UPWARD]
     if len(deviations) >= 2 and whole:
-        ends = quantiles(deviations[:, whole], [alpha, 1 - alpha])
+        ends = quantiles(deviations, [alpha, 1 - alpha], whole)
         for i, (lo, hi) in zip(whole, ends.T, strict=True):
             estimate = estimates[names[i]]
             intervals[names[i]] = (float(estimate + lo), float(estimate + hi))

@@ -16,6 +16,9 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`pooled_candidates`, :func:`least_gaps`, :func:`kept_range`: the decision's
   confidence sets (``lossgap.core.decision._pooled_candidates`` and ``_threshold_set``,
   whose numpy paths are their twins), the same doubles (tested);
+* :func:`least_values`: the order statistics near an end of
+  :func:`lossgap.core.uncertainty.quantiles` (``np.partition`` its twin), the same doubles
+  (tested; a zero's sign aside);
 * :func:`mesh_operator`: the smooth ECE's mesh operator
   (``lossgap.core.calibration._mesh_operator``, whose numpy path is its twin), the same
   doubles (tested);
@@ -247,12 +250,13 @@ def binary_statistics(scores, loss_neg, loss_pos, decided, starts, w_neg, w_pos)
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def threshold_objectives(w_neg, w_pos, costs, with_costs):
-    # (4, rows, m + 1): accuracy, F1, balanced accuracy and (with_costs) the cost of each
-    # row of weights at each candidate threshold, the same expressions in the same order
-    # as the numpy twin (lossgap.core.decision.numpy_threshold_objectives): the same
-    # doubles. Candidate j decides positive from score j on.
+    # (3, rows, m + 1), (4, ...) with_costs: accuracy, F1, balanced accuracy and the cost
+    # of each row of weights at each candidate threshold, the same expressions in the same
+    # order as the numpy twin (lossgap.core.decision.numpy_threshold_objectives): the same
+    # doubles. Candidate j decides positive from score j on. Every cell is written, so
+    # the output starts uninitialised (a zeroed slab of costs never read cost page faults).
     rows, m = w_neg.shape
-    out = np.zeros((4, rows, m + 1))
+    out = np.empty((4 if with_costs else 3, rows, m + 1))
     below_neg = np.empty(m + 1)
     below_pos = np.empty(m + 1)
     for r in range(rows):
@@ -347,6 +351,45 @@ def kept_range(values, chosen, maximise, lower, first, at, best, tol):
                 if gap > worst:
                     worst = gap
     return low, high, worst
+
+
+@numba.njit(cache=True, nogil=True)
+def least_values(values, columns, count, negate):
+    # lossgap.core.uncertainty.quantiles' order statistics near an end (np.partition its
+    # twin): the `count` least values of each given column of values (rows, all columns),
+    # ascending (of the negated values with negate: the greatest, negated), NaN throughout
+    # in a column holding a NaN (numpy sorts NaN last; quantiles makes such a column NaN).
+    # Values of the column itself, so the same doubles (but a zero's sign where a column
+    # holds both zeros). One pass over the rows in their order, each column's least kept
+    # in order by insertion (few past the first rows: about count * log(rows / count)).
+    rows = values.shape[0]
+    taken = columns.shape[0]
+    least = np.empty((taken, count))
+    kept = np.zeros(taken, np.int64)
+    has_nan = np.zeros(taken, np.bool_)
+    sign = -1.0 if negate else 1.0
+    for r in range(rows):
+        for c in range(taken):
+            v = sign * values[r, columns[c]]
+            if v != v:
+                has_nan[c] = True
+                continue
+            k = kept[c]
+            if k == count:
+                if not v < least[c, count - 1]:
+                    continue
+                k -= 1
+            else:
+                kept[c] = k + 1
+            while k > 0 and v < least[c, k - 1]:
+                least[c, k] = least[c, k - 1]
+                k -= 1
+            least[c, k] = v
+    out = np.empty((count, taken))
+    for c in range(taken):
+        for i in range(count):
+            out[i, c] = np.nan if has_nan[c] else least[c, i]
+    return out
 
 
 @numba.njit(cache=True, nogil=True)

@@ -179,7 +179,7 @@ def threshold_objectives(
     if w_neg.ndim == 1:
         values = values[:, 0]
     names = ("accuracy", "f1", "balanced_accuracy", "cost")
-    return dict(zip(names[: 3 if c is None else 4], values, strict=False))
+    return dict(zip(names[: len(values)], values, strict=True))
 
 
 def numpy_threshold_objectives(
@@ -527,7 +527,7 @@ def _excess_lower_bound(
     least_gap[runs_at] = least
     open_ = np.flatnonzero(least_gap + lower <= tol)
     if len(open_):
-        lower[open_] = quantiles(excess[:, open_], [1 - confidence])[0]  # np.quantile's
+        lower[open_] = quantiles(excess, [1 - confidence], open_)[0]  # np.quantile's
     return lower
 
 
