@@ -87,3 +87,24 @@ def test_quantiles_of_integers_and_chosen_columns():
     want = np.quantile(values, [0.05, 0.5], axis=0)
     assert np.array_equal(quantiles(values, [0.05, 0.5]), want)
     assert np.array_equal(quantiles(values, [0.05, 0.5], [4, 1]), want[:, [4, 1]])
+
+
+def test_scalar_wilson_is_the_arrays_doubles():
+    # the scalar path against the array path, element by element: the same doubles (NaN
+    # where the arrays give NaN), edge shares and sizes included
+    rng = np.random.default_rng(17)
+    shares = np.concatenate(
+        [rng.uniform(size=2_000), [0.0, 1.0, 0.5, -0.1, 1.2, np.nan], np.repeat([0.0, 1.0], 60)]
+    )
+    sizes = np.concatenate(
+        [rng.uniform(0.0, 5e4, 2_000), [0.0, 1.0, -3.0, np.inf, 1e-170, 7.0], np.tile(
+            np.arange(1.0, 61.0), 2)]  # all or none: rounding beyond [0, 1] for some
+    )
+    sizes[:2_000:7] = np.round(sizes[:2_000:7])
+    for confidence in (0.95, 0.9, 0.99):
+        low, high = uncertainty.wilson(shares, sizes, confidence)
+        for i, (p, n) in enumerate(zip(shares, sizes, strict=True)):
+            pair = uncertainty.wilson(float(p), n, confidence)
+            for got, want in zip(pair, (low[i], high[i]), strict=True):
+                assert isinstance(got, float)
+                assert got == want or (np.isnan(got) and np.isnan(want)), (p, n, got, want)
