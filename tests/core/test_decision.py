@@ -283,22 +283,30 @@ def _every_quantile(draws, base, at, maximise, confidence, least, runs_at, tol, 
     return np.quantile(excess, 1 - confidence, axis=0)
 
 
+@pytest.mark.parametrize("numba", ["1", "0"])
 @pytest.mark.parametrize("maximise", [False, True])
-def test_excess_lower_bound_in_a_given_array(maximise, rng):
-    # the excess written into the caller's array (reused across objectives): every
-    # candidate open gives np.quantile of the excess, none open its least value, the same
-    # doubles as fresh arrays (base written in the test)
+def test_excess_lower_bound_in_a_given_array(maximise, numba, rng, monkeypatch):
+    # the excess written into the caller's array (reused across objectives) or a fresh
+    # one: every candidate open gives np.quantile of the excess, none open its least value
+    # (NaN in a column holding one), the same doubles as fresh arrays (base written in the
+    # test), compiled or not
+    if numba == "1":
+        pytest.importorskip("numba")
+    monkeypatch.setenv("LOSSGAP_NUMBA", numba)
     draws, base = rng.normal(size=(50, 12)), rng.normal(size=12)
+    draws[[0, 7, 49], [5, 8, 10]] = np.nan
     deviation = draws - base
     excess = deviation[:, 3:4] - deviation if maximise else deviation - deviation[:, 3:4]
     runs_at, least = np.arange(12), np.zeros(12)
     lowest = np.quantile(excess, 1 - 0.95, axis=0)
     for tol, expected in ((np.inf, lowest), (-np.inf, excess.min(axis=0))):
-        out = np.full(draws.shape, np.nan)
-        bound = decision._excess_lower_bound(
-            draws, base, 3, maximise, 0.95, least, runs_at, tol, out=out
-        )
-        assert np.array_equal(bound, expected)
+        for out in (np.full(draws.shape, np.nan), None):
+            bound = decision._excess_lower_bound(
+                draws, base, 3, maximise, 0.95, least, runs_at, tol, out=out
+            )
+            assert np.array_equal(bound, expected, equal_nan=True)
+            if out is not None:
+                assert np.array_equal(out, excess, equal_nan=True)
 
 
 @pytest.mark.parametrize("seed", range(6))
