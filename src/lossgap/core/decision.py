@@ -516,8 +516,8 @@ def _excess_lower_bound(
 
     With numba (:func:`~lossgap.core.binning.kernel_module`) the excess and its least
     values in one compiled pass (this numpy path is its twin): the same doubles (tested;
-    a least zero's sign aside, which only meets comparisons), 60-70 -> xx us on 200
-    replicates of 268 candidates.
+    a least zero's sign aside, which only meets comparisons): the three objectives' calls
+    at 1e3 (200 replicates of 268 candidates), their quantiles included, 407 -> 245 us.
     """
     # excess = (gap of each candidate to `at` in a replicate) - (the same gap unresampled)
     kernels = kernel_module("bootstrap_kernels")
