@@ -105,6 +105,8 @@ def quantiles(
             found = kernels.least_values(values, taken, n - high_end[0], True)
             ordered.update((k, -found[n - 1 - k]) for k in high_end)
         shape: tuple[int, ...] = (len(taken),)
+    elif values.ndim == 1 and values.dtype == np.float64:
+        return _quantiles_of_row(np.partition(values, sorted({0, n - 1, *kth})), virtual, below)
     else:
         if columns is not None:
             values = values[:, columns]
@@ -118,6 +120,22 @@ def quantiles(
     if kernels is None and np.issubdtype(values.dtype, np.inexact):
         out[:, np.isnan(ordered[n - 1])] = np.nan  # numpy sorts NaN last
     return out
+
+
+def _quantiles_of_row(ordered: np.ndarray, virtual: list[float], below: list[int]) -> np.ndarray:
+    """:func:`quantiles`' interpolation of one row of doubles partitioned at its order
+    statistics and its last value, in Python floats: the same operations on the same
+    doubles as on numpy's scalars, without their dispatch (the eight 1-D calls of an
+    evaluation at 1e3: 162 -> 102 us)."""
+    n = len(ordered)
+    if ordered[n - 1] != ordered[n - 1]:  # numpy sorts NaN last
+        return np.full(len(virtual), np.nan)
+    out = []
+    for v, b in zip(virtual, below, strict=True):
+        low, high, t = float(ordered[b]), float(ordered[min(b + 1, n - 1)]), v - b
+        gap = high - low
+        out.append(low + gap * t if t < 0.5 else high - gap * (1 - t))
+    return np.array(out)
 
 
 #: The most values from an end that :func:`quantiles` keeps per column in a compiled
