@@ -375,6 +375,42 @@ def test_compiled_binomial_rows_by_btpe_in_bulk():
     )
 
 
+def test_btpes_kept_ratios_decide_as_numpys_recursion():
+    # BTPE's case 50 compares v with f(y) / f(m), numpy's chain of products or divisions:
+    # the kept ratios (single precision) lie well within _RATIO_MARGIN of numpy's doubles,
+    # and a v at, or a unit either side of, numpy's ratio (or at the kept one) is decided
+    # as numpy decides (by the recursion within the margin, or where none is kept)
+    from lossgap.core.bootstrap_kernels import (
+        _RATIO_MARGIN,
+        _RATIO_STEPS,
+        _btpe_ratios,
+        _ratio_rejects,
+    )
+
+    rng = np.random.default_rng(31)
+    for _ in range(200):
+        n = int(rng.integers(70, 10**7))
+        rare = float(rng.uniform(30.5 / n, 0.5))
+        q = 1.0 - rare
+        m = int(np.floor(n * rare + rare))
+        s = rare / q
+        a = s * (n + 1)
+        ratios = np.empty(2 * _RATIO_STEPS + 1, dtype=np.float32)
+        _btpe_ratios(n, m, rare, q, ratios)
+        assert np.isfinite(ratios).all()
+        for d in range(-_RATIO_STEPS, _RATIO_STEPS + 1):
+            y, f = m + d, 1.0
+            for i in range(m + 1, y + 1):
+                f = f * (a / i - s)
+            for i in range(y + 1, m + 1):
+                f = f / (a / i - s)
+            kept = float(ratios[_RATIO_STEPS + d])
+            assert abs(kept - f) <= _RATIO_MARGIN / 8 * f
+            for v in (f, np.nextafter(f, 0.0), np.nextafter(f, 2.0), kept):
+                assert _ratio_rejects(v, y, m, a, s, kept) == (v > f)
+                assert _ratio_rejects(v, y, m, a, s, np.nan) == (v > f)
+
+
 def test_btpes_last_test_is_numbas_for_this_numpy():
     # the Stirling test of BTPE's case 52 moves the acceptance by about 1e-9, too little
     # for draws to show: against numba's port (which follows the numpy it runs with)

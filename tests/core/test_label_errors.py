@@ -161,6 +161,12 @@ def test_the_kernel_flags_the_cells_numpy_flags_and_sums_them_within_totals_rtol
         cases.append((rng.integers(0, k, 300), prob))
     prob = np.array([[0.005, 0.005, 0.99], [0.0, 0.01, 0.99], [0.01, 0.0, 0.99], [0.2, 0.3, 0.5]])
     cases.append((np.array([0, 1, 2, 0]), prob))
+    # chances within the rounding to 12 digits of the cut: flagged when they round to it
+    low = np.array([0.01 + 3e-13, 0.01 + 7e-13, 0.01 - 3e-13, 0.01 - 7e-13, 0.01 + 4e-13])
+    prob = np.column_stack([low, np.full(5, 0.3), 0.69 - low + 0.01])
+    prob[4, :2] = [0.004, 0.006 + 4e-13]
+    prob[4, 2] = 1.0 - prob[4, :2].sum()
+    cases.append((np.array([0, 0, 0, 0, 1]), prob))
     for labels, prob in cases:
         n, k = prob.shape
         weight = rng.uniform(0.0, 3.0, n) if weighted else None

@@ -422,6 +422,34 @@ def test_the_content_order_is_the_same_with_the_kernels_and_without(monkeypatch)
     assert np.array_equal(compiled, content_order(pred))
 
 
+@pytest.mark.parametrize("k", [1, 3, 10, 40])
+def test_the_prefetching_row_gather_is_numpys_take(k, monkeypatch):
+    # rows in random order (the content order's), repeated, the last ones (no row ahead to
+    # ask for), none; positions outside the rows (negative: np.take wraps; past the end:
+    # np.take raises); a Fortran-ordered array and integer values go to np.take
+    import lossgap.core.predictions as predictions
+    from lossgap.core.rows import _take_rows
+
+    pytest.importorskip("numba")
+    monkeypatch.setattr(predictions, "KERNEL_MIN_CELLS", 1)
+    rng = np.random.default_rng(k)
+    values = rng.normal(size=(3_001, k))
+    values[7] = [-0.0, np.nan, np.inf, *range(k - 3)][:k]
+    for rows in (
+        rng.permutation(3_001), rng.integers(0, 3_001, 50), np.arange(2_990, 3_001)[::-1],
+        np.arange(5), np.array([7, 7, 0]), np.array([], dtype=np.int64),
+        np.array([4, -1, 2]), rng.integers(0, 3_001, 40).astype(np.int32),
+    ):
+        got, expected = _take_rows(values, rows), np.take(values, rows, axis=0)
+        assert got.shape == expected.shape and got.flags.c_contiguous
+        assert np.array_equal(got.view(np.uint64), expected.view(np.uint64))
+    with pytest.raises(IndexError):
+        _take_rows(values, np.array([0, 3_001]))
+    for other in (np.asfortranarray(values), rng.integers(0, 9, (3_001, k))):
+        rows = rng.permutation(3_001)
+        np.testing.assert_array_equal(_take_rows(other, rows), np.take(other, rows, axis=0))
+
+
 @pytest.mark.parametrize("k", [3, 6, 40])
 def test_the_kernels_predicted_class_is_numpys_argmax(k, monkeypatch):
     import lossgap.core.predictions as predictions

@@ -868,15 +868,82 @@ def _btpe_rejects(big_a, xm, m, n, y, r, q):
     )
 
 
+#: BTPE's ratios f(y) / f(m) kept per unit for outcomes within this many of the mode
+#: (:func:`_btpe_ratios`): its recursion (case 50) runs where |y - m| <= 20 (and far in
+#: the tails).
+_RATIO_STEPS = 20
+
+#: The relative margin within which a kept ratio does not decide a draw (:func:`_btpe`).
+#: numpy's ratio is a chain of k = |y - m| products or divisions from 1 by factors
+#: a / i - s; the kept one the product of the same factors (k of them, and a division
+#: below the mode), rounded to single precision. The two doubles are each within
+#: (1 + 2^-53)^(k + 1) - 1 of the exact ratio (normal numbers: kept only from 1e-30), so
+#: within 4.7e-15 of each other at k <= 20, and the single within 2^-24 of its double: a
+#: uniform further than 2^-20 (relative) from the kept ratio lies on the same side of
+#: numpy's.
+_RATIO_MARGIN = 2.0**-20
+
+
 @numba.njit(cache=True, nogil=True)
-def _btpe(rng, n, m, const):
+def _btpe_ratios(n, m, rare, q, ratios):
+    # BTPE's ratios f(y) / f(m) at y = m + d, |d| <= _RATIO_STEPS, into ratios[_RATIO_STEPS
+    # + d] (single precision, within the bound of _RATIO_MARGIN): above the mode the
+    # product of a / i - s from i = m + 1, below it 1 / the product from i = m down to y +
+    # 1; NaN (never decisive) where a factor is undefined (i < 1) or the ratio below 1e-30
+    s = rare / q
+    a = s * (n + 1)
+    ratios[:] = np.nan
+    ratios[_RATIO_STEPS] = 1.0
+    product = 1.0
+    for d in range(1, _RATIO_STEPS + 1):
+        product = product * (a / (m + d) - s)
+        if not product >= 1e-30:
+            break
+        ratios[_RATIO_STEPS + d] = product
+    product = 1.0
+    for d in range(1, _RATIO_STEPS + 1):
+        i = m - d + 1
+        if i < 1:
+            break
+        product = product * (a / i - s)
+        if not product <= 1e30:
+            break
+        ratios[_RATIO_STEPS - d] = 1.0 / product
+
+
+@numba.njit(cache=True, nogil=True)
+def _ratio_rejects(v, y, m, a, s, kept):
+    # BTPE's case 50, v > f(y) / f(m): decided by the kept ratio (_btpe_ratios, NaN where
+    # none is kept) unless v lies within _RATIO_MARGIN of it, else by numpy's recursion
+    # (f *= a / i - s from i = m + 1 up to y, or f /= from i = y + 1 up to m)
+    if v > kept * (1.0 + _RATIO_MARGIN):
+        return True
+    if v < kept * (1.0 - _RATIO_MARGIN):
+        return False
+    f = 1.0
+    if m < y:
+        for i in range(m + 1, y + 1):
+            f = f * (a / i - s)
+    elif m > y:
+        for i in range(y + 1, m + 1):
+            f = f / (a / i - s)
+    return v > f
+
+
+@numba.njit(cache=True, nogil=True)
+def _btpe(rng, n, m, const, j, ratios, row):
     # numpy's random_binomial_btpe (Kachitvichyanukul and Schmeiser) of n trials at the
-    # rarer probability r, its set-up (const, per unit: r, q, p1, xm, xl, xr, c, laml, lamr,
+    # rarer probability r, its set-up (const[j], per unit: r, q, p1, xm, xl, xr, c, laml, lamr,
     # p2, p3, p4, n r q, r / q, (r / q)(n + 1); m) computed once: the same operations on
-    # the same uniforms as numba's port of it (numba.cpython._binomial)
-    r, q, p1, xm, xl, xr = const[0], const[1], const[2], const[3], const[4], const[5]
-    c, laml, lamr, p2, p3, p4 = const[6], const[7], const[8], const[9], const[10], const[11]
-    nrq, s, a = const[12], const[13], const[14]
+    # the same uniforms as numba's port of it (numba.cpython._binomial). The ratio test of
+    # case 50 reads the unit's kept ratios (row of ratios, _btpe_ratios) where |y - m| <=
+    # _RATIO_STEPS, and runs numpy's recursion only where the uniform lies within
+    # _RATIO_MARGIN of the kept ratio or none is kept (_ratio_rejects): a chain of about
+    # ten dependent products or divisions per draw before, half the draws reaching it
+    r, q, p1, xm = const[j, 0], const[j, 1], const[j, 2], const[j, 3]
+    xl, xr, c, laml, lamr = const[j, 4], const[j, 5], const[j, 6], const[j, 7], const[j, 8]
+    p2, p3, p4 = const[j, 9], const[j, 10], const[j, 11]
+    nrq, s, a = const[j, 12], const[j, 13], const[j, 14]
     while True:
         u = _uniform(rng) * p4
         v = _uniform(rng)
@@ -905,15 +972,9 @@ def _btpe(rng, n, m, const):
                 continue
             v = v * (u - p3) * lamr
         k = abs(y - m)
-        if k <= 20 or k >= nrq / 2.0 - 1:  # case 50: the ratio f(y) / f(m) by recursion
-            f = 1.0
-            if m < y:
-                for i in range(m + 1, y + 1):
-                    f = f * (a / i - s)
-            elif m > y:
-                for i in range(y + 1, m + 1):
-                    f = f / (a / i - s)
-            if v > f:
+        if k <= 20 or k >= nrq / 2.0 - 1:  # case 50: the ratio f(y) / f(m)
+            kept = np.float64(ratios[row, _RATIO_STEPS + y - m]) if k <= _RATIO_STEPS else np.nan
+            if _ratio_rejects(v, y, m, a, s, kept):
                 continue
             return y
         # case 52: squeezes on log v, then Stirling's formula
@@ -939,10 +1000,11 @@ def binomial_rows(rng, counts, p, replicates):
     # an exp) at every draw and each next P(X = x) by a multiplication and a division
     # that waits on the last; above 30 it draws by BTPE, computing its set-up (a square
     # root, floors, seven divisions) at every draw. Here each unit's probabilities and
-    # set-up are computed once, by the same operations (the same doubles), and each
-    # inverted draw subtracts the table's probabilities in turn. The uniforms come from
-    # the same bit generator in the same order: the same numbers and the generator left
-    # in the same state (tested).
+    # BTPE's set-up are computed once, by the same operations (the same doubles), with
+    # BTPE's ratios near the mode (_btpe_ratios: they decide only where numpy's recursion
+    # would decide the same); each inverted draw subtracts the table's probabilities in
+    # turn. The uniforms come from the same bit generator in the same order: the same
+    # numbers and the generator left in the same state (tested).
     m = counts.shape[0]
     # each unit's kind: 0 none (n = 0 or p = 0), 1 inverted on p, 2 on 1 - p (n - X), 3
     # BTPE on p, 4 on 1 - p
@@ -950,6 +1012,8 @@ def binomial_rows(rng, counts, p, replicates):
     start = np.zeros(m + 1, dtype=np.int64)
     const = np.zeros((m, 15))
     mode = np.zeros(m, dtype=np.int64)
+    btpe = np.zeros(m, dtype=np.int64)  # the row of a BTPE unit's ratios
+    units = 0
     for j in range(m):
         n, pj = counts[j], p[j]
         size = 0
@@ -981,8 +1045,11 @@ def binomial_rows(rng, counts, p, replicates):
                 const[j, 4], const[j, 5], const[j, 6], const[j, 7] = xl, xr, c, laml
                 const[j, 8], const[j, 9], const[j, 10], const[j, 11] = lamr, p2, p3, p4
                 const[j, 12], const[j, 13], const[j, 14] = n * rare * q, s, s * (n + 1)
+                btpe[j] = units
+                units += 1
         start[j + 1] = start[j] + size
     table = np.empty(start[m])
+    ratios = np.empty((units, 2 * _RATIO_STEPS + 1), dtype=np.float32)
     for j in range(m):
         if kind[j] == 1 or kind[j] == 2:
             n = counts[j]
@@ -993,13 +1060,15 @@ def binomial_rows(rng, counts, p, replicates):
             for x in range(1, start[j + 1] - start[j]):
                 px = ((n - x + 1) * rare * px) / (x * q)
                 table[start[j] + x] = px
+        elif kind[j] >= 3:
+            _btpe_ratios(counts[j], mode[j], const[j, 0], const[j, 1], ratios[btpe[j]])
     out = np.empty((replicates, m), dtype=np.int64)
     for r in range(replicates):
         for j in range(m):
             if kind[j] == 0:
                 out[r, j] = 0
             elif kind[j] >= 3:
-                y = _btpe(rng, counts[j], mode[j], const[j])
+                y = _btpe(rng, counts[j], mode[j], const, j, ratios, btpe[j])
                 out[r, j] = y if kind[j] == 3 else counts[j] - y
             else:
                 first, bound = start[j], start[j + 1] - start[j] - 1

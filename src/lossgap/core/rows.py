@@ -45,9 +45,24 @@ def subset(pred: Predictions, rows: np.ndarray) -> Predictions:
     n = len(pred)
     for name, value in vars(pred).items():
         if isinstance(value, np.ndarray) and value.ndim >= 1 and len(value) == n:
-            # take copies whole rows: about 3x faster than fancy indexing on (n, k)
-            setattr(part, name, np.take(value, rows, axis=0))
+            setattr(part, name, _take_rows(value, rows))
     return part
+
+
+def _take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``np.take(values, rows, axis=0)`` (whole rows: about 3x faster than fancy indexing
+    on ``(n, k)``); a C-ordered ``(n, k)`` array of doubles with the multiclass kernels
+    (:func:`~lossgap.core.predictions.multiclass_kernels`) by their prefetching gather at
+    integer positions, the same values (the content order's rows at 10^6 x 10: 20-22 ->
+    8 ms); positions outside the rows go to ``np.take`` (negative ones wrap)."""
+    rows = np.asarray(rows)
+    kernels = multiclass_kernels(values) if values.ndim == 2 and rows.dtype.kind in "iu" else None
+    if kernels is None or values.dtype != np.float64 or not values.flags.c_contiguous:
+        return np.take(values, rows, axis=0)
+    out = np.empty((len(rows), values.shape[1]))
+    if kernels.gather_rows(values, rows.astype(np.int64, copy=False), out):
+        return out
+    return np.take(values, rows, axis=0)
 
 
 def _content(pred: Predictions) -> tuple[list[np.ndarray], list[np.ndarray]]:
