@@ -736,14 +736,48 @@ def _held_out_sums(
     ms (20 per evaluation at 1e5), its weights as contiguous columns
     (:func:`_fold_weights`).
     """
+    return _held_out_scorer(test, before, was_decided, threshold)(prob, clipped)
+
+
+def _held_out_scorer(
+    test: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    was_decided: np.ndarray,
+    threshold: float,
+) -> Callable[[np.ndarray, bool], np.ndarray]:
+    """:func:`_held_out_sums` of one fold's rows, as a function of a map's ``(prob,
+    clipped)``: the kernels, weight columns and threshold are looked up once per fold
+    rather than once per map (four maps a fold, 20 calls an evaluation)."""
     kernels = kernel_module("bootstrap_kernels")
     w0, w1 = test[:, 0], test[:, 1]
-    if kernels is not None:
+    if kernels is None:
+        return lambda prob, clipped: _held_out_twin(
+            prob, test, w0, w1, before, was_decided, threshold, clipped
+        )
+    common = (w0, w1, before[0], before[1], was_decided, float(threshold))
+
+    def compiled(prob: np.ndarray, clipped: bool) -> np.ndarray:
         prob = np.asarray(prob, dtype=np.float64)
-        common = (prob, w0, w1, before[0], before[1], was_decided, float(threshold))
         if len(prob) <= COMPILED_ROWS:
-            return kernels.held_out_sums(*common, CLIP_EPS)
-        return kernels.held_out_sums_of_losses(*common, *log_losses(prob, clipped=clipped))
+            return kernels.held_out_sums(prob, *common, CLIP_EPS)
+        losses = log_losses(prob, clipped=clipped)
+        return kernels.held_out_sums_of_losses(prob, *common, *losses)
+
+    return compiled
+
+
+def _held_out_twin(
+    prob: np.ndarray,
+    test: np.ndarray,
+    w0: np.ndarray,
+    w1: np.ndarray,
+    before: tuple[np.ndarray, np.ndarray],
+    was_decided: np.ndarray,
+    threshold: float,
+    clipped: bool,
+) -> np.ndarray:
+    """:func:`_held_out_sums` in numpy (the compiled pass's twin), given ``test``'s
+    columns ``w0`` and ``w1``."""
     neg, pos = log_losses(prob, clipped=clipped)
     decided = prob >= threshold
     gain_neg, gain_pos = before[0] - neg, before[1] - pos
@@ -875,6 +909,7 @@ def _binary_recalibration(
         loss_before = (np.take(neg_before, rows), np.take(pos_before, rows))
         was_decided = decided_before[rows]
         held_logits = np.take(logits, rows)
+        score = _held_out_scorer(test, loss_before, was_decided, tally.threshold)
         for method in BINARY_METHODS:
             if method == "isotonic":
                 prob, clipped = _isotonic_held_out(train, np.take(table.scores, rows), scale)
@@ -888,9 +923,7 @@ def _binary_recalibration(
                 if fit is None:
                     fit = _logistic_map(method, pooled_logits, train.weights, starts[method])
                 prob, clipped = _mapped(fit, held_logits), CLIP >= CLIP_EPS
-            sums[method] += _held_out_sums(
-                prob, test, loss_before, was_decided, tally.threshold, clipped
-            )
+            sums[method] += score(prob, clipped)
     fitted: dict[str, dict[str, Any]] = {
         "temperature": {"temperature": _temperature_of(full_temperature)},
         "intercept": {"intercept": full_offset.intercept},
