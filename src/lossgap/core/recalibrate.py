@@ -205,24 +205,45 @@ def fit_logistic(
     compiled pass in vector lanes, within the same tolerances: a fit on all samples'
     20,000 pooled rows about 0.6 -> 0.3 ms (three per evaluation).
     """
-    a = start.intercept if intercept and start is not None and not start.separable else 0.0
-    b = (start.slope if start is not None and not start.separable else 1.0) if slope else 1.0
+    return _logistic_fitter(z, weights)(intercept, slope, start, max_iter)
+
+
+#: :func:`_logistic_fitter`'s fit: ``(intercept, slope, start, max_iter)`` to the fit.
+_Fitter = Callable[[bool, bool, LogisticFit | None, int], LogisticFit]
+
+
+def _logistic_fitter(z: np.ndarray, weights: np.ndarray) -> _Fitter:
+    """:func:`fit_logistic` on the rows ``(z, weights)`` as a function of ``(intercept,
+    slope, start, max_iter)``: the kernels, the rows' mass and weight columns taken once
+    for the maps fitted on the same rows (three a fold, 15 fits an evaluation)."""
     total = row_mass(weights)
+    mass = total.sum()
     kernels = kernel_module("bootstrap_kernels")
-    if kernels is None or len(z) > COMPILED_ROWS:
-        sums = None if kernels is None else kernels.logistic_sums
-        a, b, loss, hessian = _newton(z, weights, total, intercept, slope, a, b, max_iter, sums)
-        covariance = _inverse(hessian)
-    else:  # the same Newton steps in one compiled loop, each step's sums in one pass
-        a, b, loss, h00, h01, h11 = kernels.fit_logistic(
-            np.asarray(z, dtype=np.float64), weights[:, 0], weights[:, 1], intercept, slope,
-            float(a), float(b), max_iter,
-        )
-        covariance = _covariance(h00, h01, h11, intercept and slope)
-    separable = abs(b) > 1e3 or abs(a) > 1e3 or loss < 1e-9 * total.sum()
-    a = float(a) if intercept else 0.0
-    b = float(b) if slope else 1.0
-    return LogisticFit(a, b, covariance, separable)
+    compiled = kernels is not None and len(z) <= COMPILED_ROWS
+    if compiled:
+        z = np.asarray(z, dtype=np.float64)
+        w_neg, w_pos = weights[:, 0], weights[:, 1]
+
+    def fit(intercept: bool, slope: bool, start: LogisticFit | None, max_iter: int) -> LogisticFit:
+        a = start.intercept if intercept and start is not None and not start.separable else 0.0
+        b = (start.slope if start is not None and not start.separable else 1.0) if slope else 1.0
+        if not compiled:
+            sums = None if kernels is None else kernels.logistic_sums
+            a, b, loss, hessian = _newton(
+                z, weights, total, intercept, slope, a, b, max_iter, sums
+            )
+            covariance = _inverse(hessian)
+        else:  # the same Newton steps in one compiled loop, each step's sums in one pass
+            a, b, loss, h00, h01, h11 = kernels.fit_logistic(
+                z, w_neg, w_pos, intercept, slope, float(a), float(b), max_iter
+            )
+            covariance = _covariance(h00, h01, h11, intercept and slope)
+        separable = abs(b) > 1e3 or abs(a) > 1e3 or loss < 1e-9 * mass
+        a = float(a) if intercept else 0.0
+        b = float(b) if slope else 1.0
+        return LogisticFit(a, b, covariance, separable)
+
+    return fit
 
 
 def _newton(
@@ -509,10 +530,11 @@ def _logistic_map(
     method: str, z: np.ndarray, weights: np.ndarray, start: LogisticFit | None
 ) -> LogisticFit:
     """The logistic ``method`` (temperature, intercept, platt) fitted on rows at logits ``z``."""
-    return fit_logistic(
-        z, weights, intercept=method in ("platt", "intercept"), slope=method != "intercept",
-        start=start,
-    )
+    return _logistic_fitter(z, weights)(*_FITTED[method], start, 100)
+
+
+#: Each logistic map's ``(intercept, slope)``: which of ``a + b z`` it fits.
+_FITTED = {"temperature": (False, True), "intercept": (True, False), "platt": (True, True)}
 
 
 def _mapped(fit: LogisticFit, logits: np.ndarray) -> np.ndarray:
@@ -910,14 +932,16 @@ def _binary_recalibration(
         was_decided = decided_before[rows]
         held_logits = np.take(logits, rows)
         score = _held_out_scorer(test, loss_before, was_decided, tally.threshold)
+        if fold_rows is not None:  # the fold's three logistic maps fit the same rows
+            pooled = fold_rows[k]
+            fit_pooled = _logistic_fitter(pooled.logits, pooled.weights)
         for method in BINARY_METHODS:
             if method == "isotonic":
                 prob, clipped = _isotonic_held_out(train, np.take(table.scores, rows), scale)
             else:
                 fit = None
                 if fold_rows is not None:
-                    pooled = fold_rows[k]
-                    fit = _logistic_map(method, pooled.logits, pooled.weights, starts[method])
+                    fit = fit_pooled(*_FITTED[method], starts[method], 100)
                     if pooling_excess(fit, pooled) > budgets[k]:  # its slope steeper than
                         fit = None  # guessed: the bound does not hold, fit as before
                 if fit is None:
