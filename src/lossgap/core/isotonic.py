@@ -75,9 +75,11 @@ def fit_isotonic(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> Is
     [0.0, 0.3333333333333333, 0.6666666666666666]
     """
     total = w_neg + w_pos
-    keep = total > 0
-    if not keep.all():
-        scores, w_pos, total = scores[keep], w_pos[keep], total[keep]
+    # rows of weight 0 gathered out by index: one search of the mask rather than a test
+    # of it and one per gather (a fold's training table leaves a fifth of its rows empty)
+    rows = np.flatnonzero(total > 0)
+    if len(rows) < len(total):
+        scores, w_pos, total = scores.take(rows), w_pos.take(rows), total.take(rows)
     fitted = isotonic_regression(w_pos / total, weights=total, increasing=True).x
     return IsotonicFit(scores, fitted)
 

@@ -447,7 +447,7 @@ def _isotonic_held_out(
     :func:`_clip_isotonic` (in place: the map's fresh array), and whether that clip lies
     within log loss's own (:func:`~lossgap.core.decompose.log_losses` ``clipped``): for
     every training count up to 5e14."""
-    iso = fit_isotonic(train.scores, *train.weights.T)
+    iso = fit_isotonic(train.scores, train.weights[:, 0], train.weights[:, 1])
     eps = _clip_isotonic_eps(train.weights.sum() * scale)
     return _clip_in_place(iso.predict(scores), eps), eps >= CLIP_EPS
 
