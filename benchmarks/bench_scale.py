@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -65,14 +66,23 @@ def timed(func: Callable[[], object], repeat: int = 1) -> tuple[float, object]:
     return best, out
 
 
-def best_run(func: Callable[[], object], repeat: int) -> tuple[float, float, object]:
-    """(best wall seconds, CPU seconds of that run, last result) of ``repeat`` runs."""
-    best, out = (float("inf"), float("nan")), None
+def best_run(func: Callable[[], object], repeat: int) -> tuple[float, float, float, object]:
+    """(best wall seconds, CPU and user seconds of that run, last result) of ``repeat``
+    runs. User time leaves out the kernel's: on this VM a fresh allocation's page faults
+    cost the host's page reporting, which swings system time by a factor of 3 between runs
+    of the same read (docs/performance.md), while user time holds."""
+    best, out = (float("inf"), float("nan"), float("nan")), None
     for _ in range(repeat):
-        wall, cpu = time.perf_counter(), time.process_time()
+        wall, cpu, user = time.perf_counter(), time.process_time(), _user_seconds()
         out = func()
-        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu))
-    return best[0], best[1], out
+        best = min(best, (time.perf_counter() - wall, time.process_time() - cpu,
+                          _user_seconds() - user))
+    return best[0], best[1], best[2], out
+
+
+def _user_seconds() -> float:
+    """User CPU seconds of this process, every thread counted."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_utime
 
 
 def binary_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,8 +194,8 @@ def child_stream(path: str, repeat: int) -> None:
     first = best_run(lambda: stream_tally(path), 1)
     first_peak = peak_mib()
     rest = best_run(lambda: stream_tally(path), repeat - 1)
-    stream_s, cpu_s, _ = min(first, rest, key=lambda run: run[0])
-    tally = first[2]
+    stream_s, cpu_s, user_s, _ = min(first, rest, key=lambda run: run[0])
+    tally = first[3]
     streamed = time.perf_counter()
     evaluation = evaluate(tally)
     done = time.perf_counter()
@@ -193,6 +203,7 @@ def child_stream(path: str, repeat: int) -> None:
         "import_s": imported - start,
         "stream_s": stream_s,
         "cpu_s": cpu_s,
+        "user_s": user_s,
         "evaluate_s": done - streamed,
         "first_peak_mib": first_peak,
         "peak_mib": peak_mib(),
@@ -236,8 +247,9 @@ def child_read(path: str, repeat: int) -> None:
         batches = ds.dataset(path).to_batches(columns=["label", "prob"], batch_size=1 << 20)
         return sum(b.num_rows for b in batches)
 
-    read_s, cpu_s, rows = best_run(read, repeat)
-    print(json.dumps({"read_s": read_s, "cpu_s": cpu_s, "rows": rows, "peak_mib": peak_mib()}))
+    read_s, cpu_s, user_s, rows = best_run(read, repeat)
+    print(json.dumps({"read_s": read_s, "cpu_s": cpu_s, "user_s": user_s, "rows": rows,
+                      "peak_mib": peak_mib()}))
 
 
 def run_child(mode: str, path: Path, repeat: int) -> dict:
@@ -251,7 +263,7 @@ def run_child(mode: str, path: Path, repeat: int) -> dict:
 def streaming(rows: int, folder: Path, check_auc: bool, repeat: int) -> None:
     path = folder / f"bench_{rows:.0e}.parquet"
     if not path.exists():
-        t_write, _, _ = best_run(lambda: write_parquet(path, rows, seed=2026), 1)
+        t_write, _, _, _ = best_run(lambda: write_parquet(path, rows, seed=2026), 1)
         print(f"2. Streaming: wrote {rows:,} rows to {path} "
               f"({path.stat().st_size / 2**20:.0f} MiB) in {t_write:.0f} s")
     else:
@@ -264,32 +276,38 @@ def streaming(rows: int, folder: Path, check_auc: bool, repeat: int) -> None:
         reads.append(run_child("read", path, 1))
         streams.append(run_child("stream", path, 1))
     read = {"rows": reads[0]["rows"], "peak_mib": max(r["peak_mib"] for r in reads),
-            "read_s": min(r["read_s"] for r in reads), "cpu_s": min(r["cpu_s"] for r in reads)}
+            "read_s": min(r["read_s"] for r in reads), "cpu_s": min(r["cpu_s"] for r in reads),
+            "user_s": min(r["user_s"] for r in reads)}
     result = dict(streams[0])
     result["stream_s"] = min(r["stream_s"] for r in streams)
     result["cpu_s"] = min(r["cpu_s"] for r in streams)
+    result["user_s"] = min(r["user_s"] for r in streams)
     result["peak_mib"] = max(r["peak_mib"] for r in streams)
     batches = run_child("batches", path, 5)
     loss, acc, n = independent_sums(path)
     throughput = result["n"] / result["stream_s"]
     read_throughput = read["rows"] / read["read_s"]
     print(f"  pyarrow alone:     {read['read_s']:8.2f} s  {read_throughput:14,.0f} rows/s  "
-          f"peak {read['peak_mib']:6.0f} MiB  (CPU {read['cpu_s']:.2f} s; best of {repeat})")
+          f"peak {read['peak_mib']:6.0f} MiB  (CPU {read['cpu_s']:.2f} s, user "
+          f"{read['user_s']:.2f} s; best of {repeat})")
     print(f"  lossgap streamed:  {result['stream_s']:8.2f} s  {throughput:14,.0f} rows/s  "
-          f"peak {result['first_peak_mib']:6.0f} MiB  (CPU {result['cpu_s']:.2f} s; best of "
+          f"peak {result['first_peak_mib']:6.0f} MiB  (CPU {result['cpu_s']:.2f} s, user "
+          f"{result['user_s']:.2f} s; best of "
           f"{repeat}, peak {result['peak_mib']:.0f} MiB over them; import "
           f"{result['import_s']:.1f} s, evaluate {result['evaluate_s']:.1f} s)")
-    # on a shared machine CPU time is the steadier yardstick: rows per CPU second
+    # on a shared machine CPU time is steadier than wall time, and user time steadier
+    # still where fresh pages' system time swings (best_run): rows per second of each
     cpu_ratio = (result["n"] / result["cpu_s"]) / (read["rows"] / read["cpu_s"])
+    user_ratio = (result["n"] / result["user_s"]) / (read["rows"] / read["user_s"])
     print(f"  throughput ratio lossgap/pyarrow: {throughput / read_throughput:.3f} (wall), "
-          f"{cpu_ratio:.3f} (CPU); "
+          f"{cpu_ratio:.3f} (CPU), {user_ratio:.3f} (user); "
           f"peak memory {'under' if result['peak_mib'] < 1024 else 'OVER'} 1 GiB")
     print(f"  per batch: BinaryRun.add {batches['ns_per_row']:.2f} ns of CPU a row "
           f"({batches['rows']:,} rows in row groups held in memory, best of 5)")
-    rounds = [(r["read_s"] / st["stream_s"], r["cpu_s"] / st["cpu_s"])
+    rounds = [(r["read_s"] / st["stream_s"], r["cpu_s"] / st["cpu_s"], r["user_s"] / st["user_s"])
               for r, st in zip(reads, streams, strict=True)]
-    print("  each round's ratio (wall, CPU): "
-          + ", ".join(f"({wall:.2f}, {cpu:.2f})" for wall, cpu in rounds))
+    print("  each round's ratio (wall, CPU, user): "
+          + ", ".join(f"({wall:.2f}, {cpu:.2f}, {user:.2f})" for wall, cpu, user in rounds))
     print(f"  rows {result['n']:,} (file {n:,}); compressed: {result['compressed']} "
           f"({result['bins']:,} bins)")
     print(f"  log loss {result['log_loss']:.12f} vs numpy {loss:.12f} "
@@ -349,8 +367,8 @@ def spark_vs_numpy(n: int, rng: np.random.Generator, folder: Path) -> None:
     df.count()
     lossgap.spark.tally(df, label="label", prob="prob")  # warm the Python workers
     # wall times: Spark's work runs in other processes
-    t_spark, _, _ = best_run(lambda: lossgap.spark.tally(df, label="label", prob="prob"), 1)
-    t_numpy, _, _ = best_run(lambda: Tally.from_predictions(Predictions(y, p)), 1)
+    t_spark, _, _, _ = best_run(lambda: lossgap.spark.tally(df, label="label", prob="prob"), 1)
+    t_numpy, _, _, _ = best_run(lambda: Tally.from_predictions(Predictions(y, p)), 1)
     print(f"3. Spark local[2], n={n:,}, 4 partitions: {t_spark:.2f} s; numpy engine "
           f"{t_numpy:.2f} s; ratio spark/numpy {t_spark / t_numpy:.1f}\n")
     spark.stop()
