@@ -73,6 +73,7 @@ def quantiles(
     keeping each column's least (or greatest) values, without copying the columns taken
     (numpy's partition is the twin): the same values, but for a zero's sign where a column
     holds both signed zeros (either is the order statistic).
+
     Examples
     --------
     >>> quantiles(np.array([3.0, 1.0, 2.0, 10.0]), [0.0, 0.5, 0.9]).tolist()
@@ -114,9 +115,7 @@ def quantiles(
         ordered = np.partition(values, sorted({0, n - 1, *kth}), axis=0)
     out = np.empty((len(q), *shape))
     for i, (v, b, a) in enumerate(zip(virtual, below, above, strict=True)):
-        low, high, t = ordered[b], ordered[a], v - b
-        gap = high - low
-        out[i] = low + gap * t if t < 0.5 else high - gap * (1 - t)
+        out[i] = _lerp(ordered[b], ordered[a], v - b)
     if kernels is None and np.issubdtype(values.dtype, np.inexact):
         out[:, np.isnan(ordered[n - 1])] = np.nan  # numpy sorts NaN last
     return out
@@ -132,10 +131,16 @@ def _quantiles_of_row(ordered: np.ndarray, virtual: list[float], below: list[int
         return np.full(len(virtual), np.nan)
     out = []
     for v, b in zip(virtual, below, strict=True):
-        low, high, t = float(ordered[b]), float(ordered[min(b + 1, n - 1)]), v - b
-        gap = high - low
-        out.append(low + gap * t if t < 0.5 else high - gap * (1 - t))
+        out.append(_lerp(float(ordered[b]), float(ordered[min(b + 1, n - 1)]), v - b))
     return np.array(out)
+
+
+def _lerp(low: Any, high: Any, t: float) -> Any:
+    """numpy's ``_lerp`` of :func:`np.quantile`: ``low + (high - low) t`` below ``t = 1/2``,
+    ``high - (high - low)(1 - t)`` from it, on arrays or Python floats alike (the same
+    operations, so the same doubles)."""
+    gap = high - low
+    return low + gap * t if t < 0.5 else high - gap * (1 - t)
 
 
 #: The most values from an end that :func:`quantiles` keeps per column in a compiled
