@@ -161,6 +161,9 @@ FIT_RTOL = 1e-9
 #: 2,000, slower at 20,000 in an evaluation).
 COMPILED_ROWS = 2_048
 
+#: Newton steps a logistic fit takes at most (:func:`fit_logistic`'s ``max_iter``).
+MAX_NEWTON_STEPS = 100
+
 
 def fit_logistic(
     z: np.ndarray,
@@ -168,7 +171,7 @@ def fit_logistic(
     *,
     intercept: bool,
     slope: bool = True,
-    max_iter: int = 100,
+    max_iter: int = MAX_NEWTON_STEPS,
     start: LogisticFit | None = None,
 ) -> LogisticFit:
     """Newton's method for the weighted logistic loss of ``a + b z`` (``a = 0`` without intercept).
@@ -530,7 +533,7 @@ def _logistic_map(
     method: str, z: np.ndarray, weights: np.ndarray, start: LogisticFit | None
 ) -> LogisticFit:
     """The logistic ``method`` (temperature, intercept, platt) fitted on rows at logits ``z``."""
-    return _logistic_fitter(z, weights)(*_FITTED[method], start, 100)
+    return _logistic_fitter(z, weights)(*_FITTED[method], start, MAX_NEWTON_STEPS)
 
 
 #: Each logistic map's ``(intercept, slope)``: which of ``a + b z`` it fits.
@@ -941,7 +944,7 @@ def _binary_recalibration(
             else:
                 fit = None
                 if fold_rows is not None:
-                    fit = fit_pooled(*_FITTED[method], starts[method], 100)
+                    fit = fit_pooled(*_FITTED[method], starts[method], MAX_NEWTON_STEPS)
                     if pooling_excess(fit, pooled) > budgets[k]:  # its slope steeper than
                         fit = None  # guessed: the bound does not hold, fit as before
                 if fit is None:
