@@ -135,6 +135,16 @@ def test_logits_and_log_losses_of_one_value_and_of_arrays():
     neg, pos = log_losses(held, clipped=True)
     assert np.array_equal(neg, -np.log1p(-c)) and np.array_equal(pos, -np.log(c))
     assert np.array_equal(held, c)
+    # unclipped (the pooling's per-sample variances): infinite at 0 and 1, and into the
+    # input itself when asked, the negatives' taken first
+    from lossgap.core.losses import label_log_losses
+
+    with np.errstate(divide="ignore"):
+        expected = (-np.log1p(-p), -np.log(p))
+        given = p.copy()
+        neg, pos = label_log_losses(given, out=given)
+    assert np.array_equal(neg, expected[0]) and np.array_equal(pos, expected[1])
+    assert pos is given and np.isinf(neg[-1]) and np.isinf(pos[0])
 
 
 def test_held_out_probabilities_lie_within_log_loss_clip(rng):

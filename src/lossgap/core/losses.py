@@ -23,6 +23,7 @@ __all__ = [
     "CLIP_EPS",
     "MAX_CLIPPED_LOSS",
     "capped_log_loss",
+    "label_log_losses",
     "sample_brier",
     "sample_log_loss",
     "true_class_prob",
@@ -83,6 +84,28 @@ def capped_log_loss(prob: np.ndarray) -> np.ndarray:
     loss = np.maximum(prob, CLIP_EPS)
     np.log(loss, out=loss)
     return np.negative(loss, out=loss)
+
+
+def label_log_losses(
+    prob: np.ndarray, out: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The log loss of each probability of the positive class for a negative label and
+    for a positive one, ``-log1p(-prob)`` and ``-log(prob)``, unclipped (``inf`` at 0 and
+    1), in two arrays computed in place: numpy's doubles of those expressions without
+    their four temporaries. ``out`` holds the positives' (it may be ``prob`` itself: the
+    negatives' are taken first).
+
+    Examples
+    --------
+    >>> neg, pos = label_log_losses(np.array([0.5, 0.9]))
+    >>> neg.round(4).tolist(), pos.round(4).tolist()
+    ([0.6931, 2.3026], [0.6931, 0.1054])
+    """
+    # into arrays even for one value (a 0-d one): numpy's ufuncs return scalars there
+    neg = np.negative(prob, out=np.empty_like(prob))
+    np.negative(np.log1p(neg, out=neg), out=neg)
+    pos = np.log(prob, out=np.empty_like(prob) if out is None else out)
+    return neg, np.negative(pos, out=pos)
 
 
 def sample_brier(

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from lossgap.core.binning import kernel_module
+from lossgap.core.losses import label_log_losses
 from lossgap.core.tally import ScoreTable
 
 #: How far the compiled pooling's run sums (weights, weighted mean scores) may lie from
@@ -168,14 +169,11 @@ FEWEST_RESAMPLING_ROWS = 256
 def _per_sample_losses(s: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The log loss of each score for a negative and for a positive label, then the Brier
     score, in two arrays the caller may overwrite (the Brier scores are written into
-    them); numpy's doubles of ``-np.log1p(-s)``, ``-np.log(s)``, ``s * s`` and
+    them); numpy's doubles of ``-np.log1p(-s)``, ``-np.log(s)``
+    (:func:`~lossgap.core.losses.label_log_losses`), ``s * s`` and
     ``(1.0 - s) ** 2``, computed in place: two arrays instead of about ten, each of 800
     KB at 1e5 scores, most of whose cost was fresh pages' system time."""
-    neg = np.negative(s)
-    np.log1p(neg, out=neg)
-    np.negative(neg, out=neg)
-    pos = np.log(s)
-    np.negative(pos, out=pos)
+    neg, pos = label_log_losses(s)
     yield neg, pos
     np.multiply(s, s, out=neg)
     np.subtract(1.0, s, out=pos)
