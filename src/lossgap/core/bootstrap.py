@@ -1008,9 +1008,25 @@ def _percentile_intervals(
                 calibrated = calibrated + (estimate - float(base[name][0]))
             intervals[name] = debiased_interval(estimate, deviation, confidence, calibrated)
         else:
-            lo, hi = quantiles(deviation, [alpha, 1 - alpha])
-            intervals[name] = (float(estimate + lo), float(estimate + hi))
+            intervals[name] = percentile_interval(estimate, deviation, confidence)
     return intervals, method
+
+
+def percentile_interval(
+    estimate: float, deviation: np.ndarray, confidence: float
+) -> tuple[float, float]:
+    """The percentile interval placed on ``estimate``: the ``(1 - confidence) / 2`` and
+    ``(1 + confidence) / 2`` quantiles of ``deviation`` (the replicates minus the
+    unresampled statistic, finite) added to it.
+
+    Examples
+    --------
+    >>> percentile_interval(0.5, np.array([-0.1, 0.0, 0.1]), 0.5)
+    (0.45, 0.55)
+    """
+    alpha = (1 - confidence) / 2
+    lo, hi = quantiles(deviation, [alpha, 1 - alpha])  # np.quantile's doubles
+    return float(estimate + lo), float(estimate + hi)
 
 
 def debiased_interval(

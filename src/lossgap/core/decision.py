@@ -46,7 +46,13 @@ import numpy as np
 import numpy.typing as npt
 
 from lossgap.core.binning import kernel_module
-from lossgap.core.bootstrap import DEFAULT_REPLICATES, Resampling, _effective_counts, poisson_rows
+from lossgap.core.bootstrap import (
+    DEFAULT_REPLICATES,
+    Resampling,
+    _effective_counts,
+    percentile_interval,
+    poisson_rows,
+)
 from lossgap.core.pooling import pool_table
 from lossgap.core.predictions import Predictions
 from lossgap.core.tally import ScoreTable, Tally
@@ -267,9 +273,7 @@ def _percentile(
     deviation = deviation[np.isfinite(deviation)]
     if len(deviation) < 2 or not np.isfinite(estimate):
         return None, None
-    alpha = (1 - confidence) / 2
-    lo, hi = quantiles(deviation, [alpha, 1 - alpha])  # np.quantile's doubles
-    return float(estimate + lo), float(estimate + hi)
+    return percentile_interval(estimate, deviation, confidence)
 
 
 def decide(
