@@ -176,6 +176,35 @@ def test_compiled_cell_deposit_is_the_numpy_paths_doubles(monkeypatch):
         assert np.array_equal(compiled, deposit(points)), (trial, m, points)
 
 
+def test_compiled_smooth_ece_of_the_convolved_grids_is_the_numpy_paths_double(monkeypatch):
+    # the bandwidth search's value at each bandwidth from its convolved grids (residual,
+    # mass): meshes of 200 to 10,000 points on grids of 1,001 to 20,001, masses with empty
+    # stretches (the density floor alone), residuals of either sign, weights of any scale
+    from scipy import fft
+
+    from lossgap.core import calibration
+
+    rng = np.random.default_rng(44)
+    for trial in range(300):
+        sigma = float(rng.choice([1.0, 0.5, 0.0625, 0.03515625, 0.01, 0.004, 0.001]))
+        sigma *= float(rng.uniform(0.9, 1.1)) if trial % 3 else 1.0
+        points = calibration._grid_points(sigma)
+        mass = rng.uniform(0.0, 3.0, points) * rng.choice([1.0, 1e-6, 1e4])
+        mass[rng.uniform(size=points) < rng.uniform()] = 0.0
+        residual = mass * (rng.uniform(size=points) - rng.uniform())
+        spectrum, lo, hi, size = calibration._gaussian_spectrum(points, sigma)
+        window = calibration._window_spectrum(np.stack([residual, mass]), lo, hi, size)
+        convolved = fft.irfft(window * spectrum, size, axis=-1)
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = calibration._smooth_ece_of_convolved(convolved, hi - lo, points, sigma)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = calibration._smooth_ece_of_convolved(convolved, hi - lo, points, sigma)
+        assert compiled == twin, (trial, sigma)
+        # the twin is relplot's steps on the sliced convolution (_reflected_gaussian's)
+        grids = np.stack([residual, mass])
+        assert twin == calibration._smooth_ece_of_grids(sigma, grids)[0], (trial, sigma)
+
+
 def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
     """Every fit's loss within FIT_LOSS_RTOL of the twin's; the parameters within
     FIT_RTOL where they are moderate (a flat, nearly separable fit's parameters move

@@ -31,6 +31,9 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`cell_deposit`: the smooth ECE's grids from per-cell sums
   (``lossgap.core.calibration._CellDeposit``, whose numpy path is its twin), the same
   doubles (tested);
+* :func:`convolved_mesh_terms`: the bandwidth search's smooth ECE terms from its
+  convolved grids (``lossgap.core.calibration._smooth_ece_of_convolved``, whose numpy path is its
+  twin), the same doubles (tested);
 * :func:`fit_logistic`, :func:`logistic_sums`: the Newton steps of
   :func:`lossgap.core.recalibrate.fit_logistic` on few rows, and the terms of each step
   on many (its numpy path is the twin), within
@@ -545,6 +548,25 @@ def cell_deposit(scores, sums, points):
             last = share
         grid[r, steps] += last
     return grid
+
+
+@numba.njit(cache=True, nogil=True)
+def convolved_mesh_terms(convolved, offset, left, keep, right, floor):
+    # lossgap.core.calibration._smooth_ece_of_convolved (its numpy path, _on_mesh then
+    # _smooth_ece_on_mesh, is the twin): the two rows of the convolution (the residual's,
+    # the mass's) read from `offset` at the mesh's grid points left and left + 1 with
+    # shares keep and right, the mass's plus the density floor; returns the terms
+    # |residual / density| times the density, then the density, at each mesh point: the
+    # twin's operations on the same doubles (the caller sums them as the twin does)
+    mesh = left.shape[0]
+    terms = np.empty((2, mesh))
+    for j in range(mesh):
+        at = offset + left[j]
+        smoothed = convolved[0, at] * keep[j] + convolved[0, at + 1] * right[j]
+        density = (convolved[1, at] * keep[j] + convolved[1, at + 1] * right[j]) + floor
+        terms[0, j] = abs(smoothed / density) * density
+        terms[1, j] = density
+    return terms
 
 
 @numba.njit(cache=True, nogil=True)
