@@ -32,8 +32,8 @@ figures to a stated tolerance (they add the same numbers in another order):
   (``lossgap.core.calibration._CellDeposit``, whose numpy path is its twin), the same
   doubles (tested);
 * :func:`convolved_mesh_terms`: the bandwidth search's smooth ECE terms from its
-  convolved grids (``lossgap.core.calibration._smooth_ece_of_convolved``, whose numpy path is its
-  twin), the same doubles (tested);
+  convolved grids (``lossgap.core.calibration._smooth_ece_of_convolved``, whose numpy
+  path is its twin), the same doubles (tested);
 * :func:`fit_logistic`, :func:`logistic_sums`: the Newton steps of
   :func:`lossgap.core.recalibrate.fit_logistic` on few rows, and the terms of each step
   on many (its numpy path is the twin), within
@@ -1090,8 +1090,8 @@ def binomial_rows(rng, counts, p, replicates):
     # the inverted units drawn by every step of their table (a few steps, an outcome
     # hard to foresee: P(X = 0) below 0.85), where the loop's end mispredicted once a
     # draw or so: the calibrated labels' 100 rows of 269 units of 1 to 4 samples at 1e3,
-    # 220-260 -> 135-140 us; a unit whose draws are mostly 0 keeps the loop (half the
-    # cost where its end is foreseen)
+    # 258 -> 145 us; a unit whose draws are mostly 0 keeps the loop (half the cost where
+    # its end is foreseen)
     flat = np.zeros(m, dtype=np.bool_)
     for j in range(m):
         if (kind[j] == 1 or kind[j] == 2) and start[j + 1] - start[j] <= 9:
