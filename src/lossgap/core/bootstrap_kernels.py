@@ -433,7 +433,10 @@ def mesh_operator(
     # an output o reads the score's grid points at[i] (share 1 - frac[i]) and at[i] + 1
     # (share frac[i]) through the tap o + centre - g, and their mirror images at 0 (rows
     # below near_zero) and at 1 (rows from near_one). The same products added in the same
-    # order as the twin: the same doubles.
+    # order as the twin: the same doubles. Every index is nonnegative (the taps lie at
+    # offset `origin` = 2 points, past any grid point's reach): read as unsigned, without
+    # numba's test for a negative index at each of the twelve reads (at 1e3, 269 scores
+    # on 284 mesh points: 148 -> 81 us)
     m = at.shape[0]
     operator = np.zeros((m, mesh))
     for i in range(m):
@@ -447,13 +450,15 @@ def mesh_operator(
                 for o in range(2):
                     read = read_left + o
                     share = 1.0 - right[q] if o == 0 else right[q]
-                    value = taps[read - grid]
+                    value = taps[np.uint64(read - grid)]
                     if i < near_zero:
-                        value += taps[read + grid] if grid > 0 else 0.0
+                        value += taps[np.uint64(read + grid)] if grid > 0 else 0.0
                     if i >= near_one:
-                        value += taps[read + grid - 2 * steps] if grid < steps else 0.0
+                        value += (
+                            taps[np.uint64(read + grid - 2 * steps)] if grid < steps else 0.0
+                        )
                     value_sum += grid_share * share * value
-            operator[i, q] = value_sum
+            operator[i, np.uint64(q)] = value_sum
     return operator
 
 
