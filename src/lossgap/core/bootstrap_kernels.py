@@ -830,8 +830,9 @@ def poisson_rows(rng, counts, replicates):
                     product = factor * _uniform(rng)
                     ended = 1.0 if product <= current else 0.0
                     going = 1.0 if product > current else 0.0
-                    row[live[k]] = draws
-                    following = limit[k + 2]
+                    # unsigned indices: without numba's test for a negative one
+                    row[np.uint64(live[np.uint64(k)])] = draws
+                    following = limit[np.uint64(k + 2)]
                     draws = (draws + 1.0) * going
                     factor = max(product, ended)
                     current, after = (
@@ -1113,7 +1114,9 @@ def binomial_rows(rng, counts, p, replicates):
                 # the same steps over the whole table, without a branch on the draws:
                 # `going` (1.0 until u first falls to or below P(X = x), then 0.0) counts
                 # the steps numpy takes; u's later subtractions are not read. Past the
-                # table, numpy starts again on the next uniform, and so does this
+                # table, numpy starts again on the next uniform, and so does this. The
+                # table read at unsigned indices, without numba's test for a negative
+                # one (145 -> 108-123 us)
                 first, bound = start[j], start[j + 1] - start[j] - 1
                 x = bound + 1
                 while x > bound:
@@ -1121,9 +1124,10 @@ def binomial_rows(rng, counts, p, replicates):
                     x = 0
                     going = 1.0
                     for t in range(first, first + bound + 1):
-                        going = min(going, 1.0 if u > table[t] else 0.0)
+                        value = table[np.uint64(t)]
+                        going = min(going, 1.0 if u > value else 0.0)
                         x += int(going)
-                        u -= table[t]
+                        u -= value
                 out[r, j] = x if kind[j] == 1 else counts[j] - x
             else:
                 first, bound = start[j], start[j + 1] - start[j] - 1
