@@ -405,17 +405,19 @@ def least_values(values, columns, count, negate):
             if v != v:
                 has_nan[c] = True
                 continue
+            # the kept values at unsigned positions (all in [0, count)): without numba's
+            # test for a negative index (the five calls at 1e3: 85 -> 73 us)
             k = kept[c]
             if k == count:
-                if not v < least[c, count - 1]:
+                if not v < least[c, np.uint64(count - 1)]:
                     continue
                 k -= 1
             else:
                 kept[c] = k + 1
-            while k > 0 and v < least[c, k - 1]:
-                least[c, k] = least[c, k - 1]
+            while k > 0 and v < least[c, np.uint64(k - 1)]:
+                least[c, np.uint64(k)] = least[c, np.uint64(k - 1)]
                 k -= 1
-            least[c, k] = v
+            least[c, np.uint64(k)] = v
     out = np.empty((count, taken))
     for c in range(taken):
         for i in range(count):
