@@ -59,13 +59,13 @@ def test_pooled_fit_is_within_its_bound_of_the_exact_fit(seed):
                 continue
             excess = _loss(fit, z, table.weights) - _loss(exact, z, table.weights)
             scale = 1e-10 * _loss(exact, z, table.weights)
-            assert -scale <= excess <= pooling_excess(fit, pooled) + scale
+            assert -scale <= excess <= pooling_excess(fit.slope, pooled) + scale
         # the sandwich behind it, at random parameters: L_p <= L <= L_p + b^2 spread / 8
         for a, b in rng.normal(0.0, 1.5, (5, 2)):
             fit = recalibrate_module.LogisticFit(float(a), float(b), np.eye(2))
             exact_loss = _loss(fit, z, table.weights)
             pooled_loss = _loss(fit, pooled.logits, pooled.weights)
-            tol, most = 1e-10 * exact_loss, pooling_excess(fit, pooled)
+            tol, most = 1e-10 * exact_loss, pooling_excess(fit.slope, pooled)
             assert pooled_loss - tol <= exact_loss <= pooled_loss + most + tol
 
 
