@@ -138,3 +138,40 @@ def test_the_latest_tables_logits_are_kept_read_only_and_never_serve_another_tab
         assert np.array_equal(kept, exact(first))
         assert np.array_equal(logits(second), exact(second))  # another table: its own
         assert np.array_equal(logits(first), exact(first))
+
+
+@pytest.mark.parametrize("seed", [0, 2, 5, 7])
+def test_the_folds_pooled_at_once_are_each_fold_pooled_alone(seed):
+    # pooled_folds takes every fold's run sums, means and spreads in one array: the same
+    # doubles as the former fold-by-fold code, written out here
+    from lossgap.core.recalibrate import _held_run_sums, _run_of_rows
+
+    table = _table(seed)
+    z = logits_of(table.scores)
+    fold = np.random.default_rng(seed).integers(0, 5, len(z))
+    fold[:25] = 0  # the first runs wholly held out by one fold: residues cleared
+    tests = [np.where((fold == k)[:, None], table.weights, 0.0) for k in range(5)]
+    held_out = [(np.flatnonzero(t.sum(axis=1) > 0), t[t.sum(axis=1) > 0]) for t in tests]
+    for runs in (8, 40, 300):
+        starts = Pooling(table, runs).starts
+        if starts is None:
+            continue
+        whole = [np.add.reduceat(x, starts, axis=0) for x in _moments(z, table.weights)]
+        run = _run_of_rows(starts, len(z))
+        for (rows, test), pooled in zip(
+            held_out, pooled_folds(z, starts, whole, held_out), strict=True
+        ):
+            held = _held_run_sums(run, len(starts), rows, test, z)
+            w, wz, wz2 = (total - part for total, part in zip(whole, held, strict=True))
+            w[w <= 1e-9 * whole[0]] = 0.0
+            mean = np.zeros_like(wz)
+            np.divide(wz, w, out=mean, where=w > 0)
+            spread = float(np.sum(np.maximum(wz2 - wz * mean, 0.0)))
+            negatives, positives = w[:, 0] > 0, w[:, 1] > 0
+            logits = np.concatenate([mean[negatives, 0], mean[positives, 1]])
+            weights = np.zeros((len(logits), 2))
+            weights[: negatives.sum(), 0] = w[negatives, 0]
+            weights[negatives.sum() :, 1] = w[positives, 1]
+            assert np.array_equal(pooled.logits, logits)
+            assert np.array_equal(pooled.weights, weights)
+            assert pooled.spread == spread
