@@ -139,7 +139,9 @@ def errors_beyond_calibration(
     observed = expected = 0.0
     cut = at_most(level)
     known = columns if level == CONFIDENT_LEVEL else None
-    for c, (prob, w_other, w_class) in enumerate(class_columns(tally)):
+    for c, (prob, w_other, w_class, *_) in enumerate(
+        class_columns(tally) if known is None else known
+    ):
         # the same rounding on both sides: 1 - 0.9 computed for a binary negative is 0.1
         low = np.round(prob, 12) <= cut if known is None else known[c].confident
         # the confident cells gathered first: the same terms, none of the table's size
@@ -168,14 +170,20 @@ def loss_concentration(
     if total <= 0:
         return LossConcentration(1.0, ConcentrationCurve(sample_share=[], loss_share=[]))
     index = int(np.searchsorted(carried, total / 2))
-    grid = np.linspace(0, 1, CURVE_POINTS)
     curve = np.interp(
-        grid, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
+        _CURVE_GRID, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
     )
     return LossConcentration(
         half_loss_sample_share=float(samples[index]),
-        curve=ConcentrationCurve(sample_share=grid.tolist(), loss_share=curve.tolist()),
+        curve=ConcentrationCurve(sample_share=list(_CURVE_SHARES), loss_share=curve.tolist()),
     )
+
+
+#: The sample shares of the loss concentration curve (``CURVE_POINTS`` from 0 to 1), taken
+#: once: read-only, and as floats for each curve's own list.
+_CURVE_GRID = np.linspace(0, 1, CURVE_POINTS)
+_CURVE_GRID.flags.writeable = False
+_CURVE_SHARES = tuple(_CURVE_GRID.tolist())
 
 
 def _concentration_sums(
@@ -450,7 +458,8 @@ def calibrated_concentration(
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
     null = _null_shares(loss, order, np.concatenate(weights, axis=1))
-    actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
+    # the observed share as one more row: the same doubles (the compiled pass is its twin's)
+    actual = float(_null_shares(loss, order, np.concatenate(observed)[None])[0])
     return CalibratedConcentration(
         pooled_share=actual,
         calibrated_median=float(np.median(null)),
