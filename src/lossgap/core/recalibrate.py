@@ -45,6 +45,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from itertools import accumulate
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -470,14 +471,15 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
 
 
 def _isotonic_held_out(
-    train: ScoreTable, scores: np.ndarray, scale: float
+    train: ScoreTable, scores: np.ndarray, scale: float, mass: float | None = None
 ) -> tuple[np.ndarray, bool]:
     """The isotonic map fitted on ``train``, its probabilities at ``scores`` clipped as
     :func:`_clip_isotonic` (in place: the map's fresh array), and whether that clip lies
     within log loss's own (:func:`~lossgap.core.decompose.log_losses` ``clipped``): for
-    every training count up to 5e14."""
+    every training count up to 5e14. ``mass``: ``train``'s total weight, when known."""
     iso = fit_isotonic(train.scores, train.weights[:, 0], train.weights[:, 1])
-    eps = _clip_isotonic_eps(train.weights.sum() * scale)
+    mass = float(train.weights.sum()) if mass is None else mass
+    eps = _clip_isotonic_eps(mass * scale)
     return _clip_in_place(iso.predict(scores), eps), eps >= CLIP_EPS
 
 
@@ -975,7 +977,6 @@ def _binary_recalibration(
     fold_weights, scheme = _fold_weights(tally, pred, folds, _seeded(seed))
     total = table.weights.sum()
     scale = effective_scale(tally)
-    decided_before = table.scores >= tally.threshold
     # each label's capped loss before the maps, as contiguous columns: gathered per fold
     neg_before, pos_before = table_log_losses(table)
     methods = {}
@@ -996,7 +997,8 @@ def _binary_recalibration(
     deviations = (_squared_from(neg_before, mean_loss), _squared_from(pos_before, mean_loss))
     variance = weighted_total(deviations, table.weights) / total
     se = np.sqrt(variance / max(total * scale, 1.0))
-    budgets = [FIT_TOLERANCE * se * float(train.weights.sum()) for train in trains]
+    masses = [float(train.weights.sum()) for train in trains]
+    budgets = [FIT_TOLERANCE * se * mass for mass in masses]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
     fold_rows = _fold_rows(
         table, logits, fold_weights, budgets, slope
@@ -1004,14 +1006,20 @@ def _binary_recalibration(
     # each fold's maps are scored only at the rows its held-out samples occupy (about one
     # in `folds` of a table of distinct scores): rows of weight 0 add nothing. What does
     # not depend on the map is taken once per fold, and every map scored on it while it is
-    # in the cache (one fold's gathers held at a time); each map's totals are still added
-    # fold after fold
+    # in the cache; each map's totals are still added fold after fold. Every fold's
+    # held-out rows are gathered at once, then sliced fold by fold (the same values)
     sums = {method: np.zeros(7) for method in BINARY_METHODS}
-    for k, ((rows, test), train) in enumerate(zip(fold_weights, trains, strict=True)):
-        loss_before = (np.take(neg_before, rows), np.take(pos_before, rows))
-        was_decided = decided_before[rows]
-        held_logits = np.take(logits, rows)
-        score = _held_out_scorer(test, loss_before, was_decided, tally.threshold)
+    held_rows = np.concatenate([rows for rows, _ in fold_weights])
+    ends = list(accumulate(len(rows) for rows, _ in fold_weights))
+    held_neg, held_pos, held_all_logits, held_scores = (
+        np.take(values, held_rows) for values in (neg_before, pos_before, logits, table.scores)
+    )
+    held_decided = held_scores >= tally.threshold  # the gathered decisions
+    for k, ((_, test), train) in enumerate(zip(fold_weights, trains, strict=True)):
+        fold = slice(ends[k - 1] if k else 0, ends[k])
+        loss_before = (held_neg[fold], held_pos[fold])
+        held_logits = held_all_logits[fold]
+        score = _held_out_scorer(test, loss_before, held_decided[fold], tally.threshold)
         # the fold's three logistic maps fit the same rows; only their (a, b) are read
         pooled = None if fold_rows is None else fold_rows[k]
         solve = None if pooled is None else _logistic_solver(pooled.logits, pooled.weights)
@@ -1031,7 +1039,7 @@ def _binary_recalibration(
             _LOGISTIC_METHODS, _logistic_maps(parameters, held_logits), strict=True
         ):
             sums[method] += score(prob, CLIP >= CLIP_EPS)
-        prob, clipped = _isotonic_held_out(train, np.take(table.scores, rows), scale)
+        prob, clipped = _isotonic_held_out(train, held_scores[fold], scale, masses[k])
         sums["isotonic"] += score(prob, clipped)
     fitted: dict[str, dict[str, Any]] = {
         "temperature": {"temperature": _temperature_of(full_temperature)},
@@ -1117,13 +1125,14 @@ def _pooled_trains(
     pooled into ``pooling``'s runs: the whole table's run sums (``whole``, when known)
     less the held-out rows' (a fifth of the rows), rather than pooling a copy of the
     table per fold."""
-    if pooling.starts is None:
-        trains = []
-        for rows, test in held_out:
-            train = table.weights.copy()
-            train[rows] -= test
-            trains.append(pooling.table(train))
-        return trains
+    if pooling.starts is None:  # every fold's copy of the table in one array, less its
+        # held-out rows in one subtraction (each fold's rows distinct: the same doubles)
+        trains = np.repeat(table.weights[None], len(held_out), axis=0)
+        lengths = [len(rows) for rows, _ in held_out]
+        fold = np.repeat(np.arange(len(held_out)), lengths)
+        rows = np.concatenate([rows for rows, _ in held_out])
+        trains[fold, rows] -= np.concatenate([test for _, test in held_out])
+        return [pooling.table(train) for train in trains]
     whole = pooling.weights(table.weights) if whole is None else whole
     run = _run_of_rows(pooling.starts, len(table.scores))
     return [
