@@ -433,6 +433,7 @@ def calibrated_concentration(
     of the cost (5 x 10^6 binomials took 0.5 s at 5,000 runs per column, 10 columns).
     """
     losses, weights, observed = [], [], []
+    null_weights: np.ndarray | None = None
     if tally.task == "binary":
         if labels is None:
             labels = calibrated_labels(tally, seed=seed)
@@ -441,7 +442,15 @@ def calibrated_concentration(
             capped_log_loss(scores),
             capped_log_loss(1.0 - scores),
         ]
-        weights = [labels.positives, labels.mass - labels.positives]
+        # the draws' positives, then their negatives (each row's mass less its positives;
+        # row_mass is labels.mass's double), written into one array rather than
+        # subtracted into one and joined into another
+        cells = len(scores)
+        null_weights = np.empty((len(labels.positives), 2 * cells))
+        null_weights[:, :cells] = labels.positives
+        np.subtract(
+            row_mass(labels.table.weights), labels.positives, out=null_weights[:, cells:]
+        )
         observed = [pos, neg]
     else:
         rng = np.random.default_rng(seed)
@@ -457,7 +466,9 @@ def calibrated_concentration(
             observed.append(pooled.weights[:, 1])
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
-    null = _null_shares(loss, order, np.concatenate(weights, axis=1))
+    if null_weights is None:
+        null_weights = np.concatenate(weights, axis=1)
+    null = _null_shares(loss, order, null_weights)
     # the observed share as one more row: the same doubles (the compiled pass is its twin's)
     actual = float(_null_shares(loss, order, np.concatenate(observed)[None])[0])
     return CalibratedConcentration(
