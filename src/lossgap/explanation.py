@@ -368,8 +368,12 @@ def _evaluate(
         if full
         else None,
         worst=_worst_rows(tally, top),
-        diagnostics=replace(
-            diagnose(tally, values["accuracy"], confidence, seed=seed, labels=labels),
+        diagnostics=diagnose(
+            tally,
+            values["accuracy"],
+            confidence,
+            seed=seed,
+            labels=labels,
             label_errors=label_errors(tally, pred, list_below=LABEL_ERRORS_P),
             ece_binning=ece_binning(ece_bins)
             + (
@@ -628,15 +632,19 @@ def _calibration_line(
 
 def _worst_rows(tally: Tally, top: int) -> list[WorstSample]:
     worst = tally.worst
+    k = min(top, len(worst))
+    # each column's first k as Python scalars at once (tolist: the values .item() gives)
+    columns = (worst.ids, worst.label, worst.predicted, worst.prob, worst.loss)
+    ids, label, predicted, prob, loss = (column[:k].tolist() for column in columns)
     return [
         WorstSample(
-            id=python_scalar(worst.ids[i]),
-            label=tally.classes[int(worst.label[i])],
-            predicted=tally.classes[int(worst.predicted[i])],
-            prob_true_class=float(worst.prob[i]),
-            loss=float(worst.loss[i]),
+            id=python_scalar(ids[i]),
+            label=tally.classes[int(label[i])],
+            predicted=tally.classes[int(predicted[i])],
+            prob_true_class=float(prob[i]),
+            loss=float(loss[i]),
         )
-        for i in range(min(top, len(worst)))
+        for i in range(k)
     ]
 
 

@@ -15,7 +15,6 @@ counts (weights times ``n_eff / sum w``, Kish), so no test depends on the weight
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -155,20 +154,25 @@ def errors_beyond_calibration(
 
 
 def loss_concentration(
-    prob: np.ndarray, weight: np.ndarray, loss: np.ndarray | None = None
+    prob: np.ndarray,
+    weight: np.ndarray,
+    loss: np.ndarray | None = None,
+    calibrated: CalibratedConcentration | None = None,
 ) -> LossConcentration:
     """Share of samples (worst first) that carries half the loss, and the whole curve.
 
     Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones
     (reported on their own by ``infinite_loss``) still rank first without swallowing the
-    total. ``loss``: those capped losses, when known.
+    total. ``loss``: those capped losses, when known; ``calibrated``: the field of that
+    name (:func:`calibrated_concentration`), when known.
     """
     loss = capped_log_loss(prob) if loss is None else loss
     weight, carried, mass = _concentration_sums(loss, weight)
     total = carried[-1]
     samples = mass / weight.sum()
     if total <= 0:
-        return LossConcentration(1.0, ConcentrationCurve(sample_share=[], loss_share=[]))
+        empty = ConcentrationCurve(sample_share=[], loss_share=[])
+        return LossConcentration(1.0, empty, calibrated=calibrated)
     index = int(np.searchsorted(carried, total / 2))
     curve = np.interp(
         _CURVE_GRID, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
@@ -176,6 +180,7 @@ def loss_concentration(
     return LossConcentration(
         half_loss_sample_share=float(samples[index]),
         curve=ConcentrationCurve(sample_share=list(_CURVE_SHARES), loss_share=curve.tolist()),
+        calibrated=calibrated,
     )
 
 
@@ -486,9 +491,12 @@ def diagnose(
     *,
     seed: int = 0,
     labels: CalibratedLabels | None = None,
+    **given: Any,
 ) -> Diagnostics:
     """The diagnostics section of an Evaluation (``seed`` and ``labels`` as for
-    :func:`calibrated_concentration`)."""
+    :func:`calibrated_concentration`); ``given``: fields of :class:`Diagnostics` computed
+    elsewhere (the label errors, the calibration test), set at once rather than by a
+    copy."""
     # each class column's capped losses and confident cells, for every diagnostic below
     columns = loss_columns(tally)
     # the true-class cells (:func:`true_class_cells`) and their capped losses: shares stay
@@ -499,8 +507,9 @@ def diagnose(
     confident_loss = float(loss[true_cells(columns, "confident")].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL, columns)
     shares = tally.class_weight / tally.weight
-    concentration = loss_concentration(prob, weight, capped)
-    concentration = replace(concentration, calibrated=calibrated_concentration(tally, seed, labels))
+    concentration = loss_concentration(
+        prob, weight, capped, calibrated=calibrated_concentration(tally, seed, labels)
+    )
     return Diagnostics(
         majority_accuracy=float(shares.max()),
         effective_n=float(tally.weight * effective_scale(tally)),
@@ -521,4 +530,5 @@ def diagnose(
         accuracy_against_majority=accuracy_against_majority(tally),
         calibration_in_the_large=calibration_in_the_large(tally),
         threshold_band=_threshold_band(tally, accuracy),
+        **given,
     )

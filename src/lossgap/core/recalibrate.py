@@ -532,7 +532,10 @@ def _table_logits(table: ScoreTable) -> np.ndarray:
 def _pooled_logits(table: ScoreTable) -> np.ndarray:
     """:func:`logits_of` the scores of ``table`` pooled to FIT_ROWS runs, read-only, kept
     for the latest table (:func:`~lossgap.core.decompose.kept_for_table`): its three fits
-    and the folds' read them."""
+    and the folds' read them. A table of at most FIT_ROWS rows is its own pooling: its
+    :func:`_table_logits`, not taken again."""
+    if pooling_of(table, FIT_ROWS)[0].starts is None:
+        return _table_logits(table)
     return kept_for_table(
         "pooled_logits", table, lambda t: logits_of(pool_table(t, FIT_ROWS).scores)
     )
