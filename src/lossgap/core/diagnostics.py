@@ -88,7 +88,7 @@ class LossColumn(NamedTuple):
 
     def cells(self, values: np.ndarray) -> np.ndarray:
         """``values`` (one per row of the column) at its rows of weight."""
-        return np.take(values, self.kept)
+        return values.take(self.kept)
 
 
 def loss_columns(tally: Tally) -> list[LossColumn]:
@@ -102,7 +102,7 @@ def loss_columns(tally: Tally) -> list[LossColumn]:
             w_other,
             w_class,
             capped_log_loss(prob),
-            np.round(prob, 12) <= cut,
+            prob.round(12) <= cut,
             np.flatnonzero(w_class > 0),
         )
         for prob, w_other, w_class in class_columns(tally)
@@ -173,7 +173,7 @@ def loss_concentration(
     if total <= 0:
         empty = ConcentrationCurve(sample_share=[], loss_share=[])
         return LossConcentration(1.0, empty, calibrated=calibrated)
-    index = int(np.searchsorted(carried, total / 2))
+    index = int(carried.searchsorted(total / 2))
     curve = np.interp(
         _CURVE_GRID, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
     )
@@ -224,9 +224,9 @@ def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
     # difference rounded as it is computed) and its decided part are slices; each column's
     # slice copied, as a gather copies it, to be summed in the same order
     offset = table.scores - tally.threshold
-    low = int(np.searchsorted(offset, -THRESHOLD_BAND, side="left"))
-    high = int(np.searchsorted(offset, THRESHOLD_BAND, side="right"))
-    cut = min(max(int(np.searchsorted(table.scores, tally.threshold, side="left")), low), high)
+    low = int(offset.searchsorted(-THRESHOLD_BAND, side="left"))
+    high = int(offset.searchsorted(THRESHOLD_BAND, side="right"))
+    cut = min(max(int(table.scores.searchsorted(tally.threshold, side="left")), low), high)
     right = table.weights[cut:high, 1].copy().sum() + table.weights[low:cut, 0].copy().sum()
     count = table.weights[low:high].copy().sum()
     wrong = count - right
@@ -244,7 +244,7 @@ def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
 
 def _ids_below(tally: Tally, level: float, limit: int | None = 20) -> list[Any]:
     worst = tally.worst
-    chosen = worst.ids[np.round(worst.prob, 12) <= at_most(level)][:limit]
+    chosen = worst.ids[worst.prob.round(12) <= at_most(level)][:limit]
     return [v.item() if hasattr(v, "item") else v for v in chosen]
 
 

@@ -1086,7 +1086,12 @@ def _fold_rows(
         if not width > 0:
             return None
         cells = np.floor(logits / width)
-        starts = np.flatnonzero(np.diff(cells, prepend=-np.inf) != 0)
+        # np.diff(cells, prepend=-np.inf) != 0 without its concatenation: the first row
+        # always begins a run (its difference is +inf, or NaN)
+        change = np.empty(len(cells), dtype=bool)
+        change[:1] = True
+        np.not_equal(np.subtract(cells[1:], cells[:-1]), 0, out=change[1:])
+        starts = np.flatnonzero(change)
         if 2 * len(starts) > len(table.scores):
             return None
         # summed per run, not differenced from cumulative sums: as cheap for the one to
