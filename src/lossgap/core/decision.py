@@ -38,6 +38,7 @@ https://doi.org/10.1177/0272989X06295361
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -273,7 +274,7 @@ def _percentile(
     """Percentile interval of replicate ``values`` around ``base``, placed on ``estimate``."""
     deviation = values - base
     deviation = deviation[np.isfinite(deviation)]
-    if len(deviation) < 2 or not np.isfinite(estimate):
+    if len(deviation) < 2 or not math.isfinite(estimate):
         return None, None
     return percentile_interval(estimate, deviation, confidence)
 

@@ -250,8 +250,9 @@ def _ids_below(tally: Tally, level: float, limit: int | None = 20) -> list[Any]:
 
 def _mean_and_se(values: np.ndarray, weight: np.ndarray, n_eff: float) -> tuple[float, float]:
     """Weighted mean of per-cell values and its standard error with Kish's ``n_eff``."""
-    mean = float(weight @ values / weight.sum())
-    variance = float(weight @ (values - mean) ** 2 / weight.sum())
+    total = weight.sum()
+    mean = float(weight @ values / total)
+    variance = float(weight @ (values - mean) ** 2 / total)
     return mean, float(np.sqrt(variance / max(n_eff - 1.0, 1.0)))
 
 
@@ -278,7 +279,7 @@ def loss_against_baseline(
     # no cell, so no sample pays its baseline loss (its share, maybe 0, is never read)
     baseline = np.log(np.where(shares > 0, shares, 1.0))
     lengths = [len(column.kept) for column in columns]
-    capped, weight = cells[0] + np.repeat(baseline, lengths), cells[1]
+    capped, weight = cells[0] + baseline.repeat(lengths), cells[1]
     n_eff = tally.weight * effective_scale(tally)
     mean, se = _mean_and_se(capped, weight, n_eff)
     half = float(ndtri(0.5 + confidence / 2)) * se
