@@ -7,7 +7,8 @@ compute the metrics from the Tally, then let the finding rules read the result.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from lossgap.core.binning import switch_read_once
 from lossgap.core.bootstrap import (
     BIASED_UPWARD,
     DEBIASED,
@@ -181,8 +183,17 @@ DETAILS = ("full", "summary")
 def summarise(pred: Predictions, top: int = 10) -> Tally:
     """The Tally :func:`evaluate_predictions` reads, keeping at least ``DEFAULT_TOP`` worst
     samples (so a report may show more than ``top``)."""
-    with one_blas_thread():
+    with _evaluating():
         return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+
+
+@contextmanager
+def _evaluating() -> Iterator[None]:
+    """What an evaluation runs under: BLAS held to one thread
+    (:func:`~lossgap.engines.one_blas_thread`), and ``LOSSGAP_NUMBA`` read once
+    (:func:`~lossgap.core.binning.switch_read_once`)."""
+    with one_blas_thread(), switch_read_once():
+        yield
 
 
 def evaluate_predictions(
@@ -209,8 +220,6 @@ def evaluate_predictions(
         # multiclass reads the samples: the same rows in any order must give the same
         # folds, replicates and sums (binary reads its sorted score tables)
         pred = in_content_order(pred)
-    if tally is None:
-        tally = summarise(pred, top)
     options: dict[str, Any] = {
         "top": top,
         "confidence": confidence,
@@ -220,7 +229,10 @@ def evaluate_predictions(
         "detail": detail,
         "ece_bins": ece_bins,
     }
-    evaluation = evaluate(tally, pred=pred, costs=costs, **options)
+    with _evaluating():  # once for the Tally and the evaluation (as summarise, evaluate)
+        if tally is None:
+            tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+        evaluation = _evaluate(tally, pred, costs=costs, **options)
     if groups is None:
         return evaluation
     tallies, preds = slice_predictions(given, groups, top)
@@ -252,15 +264,25 @@ def evaluate(
     many models at once). ``costs`` adds the cost-optimal decision to the ``decision``
     section, computed whatever the detail.
     """
-    with one_blas_thread():
+    with _evaluating():
         return _evaluate(
-            tally, pred, top, confidence, seed, replicates, weighted, detail, ece_bins, costs
+            tally,
+            pred,
+            top=top,
+            confidence=confidence,
+            seed=seed,
+            replicates=replicates,
+            weighted=weighted,
+            detail=detail,
+            ece_bins=ece_bins,
+            costs=costs,
         )
 
 
 def _evaluate(
     tally: Tally,
     pred: Predictions | None,
+    *,
     top: int,
     confidence: float,
     seed: int,
@@ -346,8 +368,12 @@ def _evaluate(
         if full
         else None,
         worst=_worst_rows(tally, top),
-        diagnostics=replace(
-            diagnose(tally, values["accuracy"], confidence, seed=seed, labels=labels),
+        diagnostics=diagnose(
+            tally,
+            values["accuracy"],
+            confidence,
+            seed=seed,
+            labels=labels,
             label_errors=label_errors(tally, pred, list_below=LABEL_ERRORS_P),
             ece_binning=ece_binning(ece_bins)
             + (
@@ -606,15 +632,19 @@ def _calibration_line(
 
 def _worst_rows(tally: Tally, top: int) -> list[WorstSample]:
     worst = tally.worst
+    k = min(top, len(worst))
+    # each column's first k as Python scalars at once (tolist: the values .item() gives)
+    columns = (worst.ids, worst.label, worst.predicted, worst.prob, worst.loss)
+    ids, label, predicted, prob, loss = (column[:k].tolist() for column in columns)
     return [
         WorstSample(
-            id=python_scalar(worst.ids[i]),
-            label=tally.classes[int(worst.label[i])],
-            predicted=tally.classes[int(worst.predicted[i])],
-            prob_true_class=float(worst.prob[i]),
-            loss=float(worst.loss[i]),
+            id=python_scalar(ids[i]),
+            label=tally.classes[int(label[i])],
+            predicted=tally.classes[int(predicted[i])],
+            prob_true_class=float(prob[i]),
+            loss=float(loss[i]),
         )
-        for i in range(min(top, len(worst)))
+        for i in range(k)
     ]
 
 

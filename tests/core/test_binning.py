@@ -632,3 +632,27 @@ def test_kernel_module_imports_once_and_keeps_the_switch(monkeypatch):
     assert "binning_kernels" not in binning._KERNEL_MODULES
     monkeypatch.setenv("LOSSGAP_NUMBA", "0")
     assert binning.kernel_module("bootstrap_kernels") is None
+
+
+def test_switch_read_once_holds_the_choice_in_its_block_and_thread(monkeypatch):
+    """Within ``switch_read_once`` the kernels are chosen as the environment said at its
+    start, in this thread; another thread and the work after it read the environment."""
+    import threading
+
+    pytest.importorskip("numba")
+    monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+    seen = []
+    with binning.switch_read_once():
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        seen.append(binning.kernel_module("bootstrap_kernels"))
+        other = threading.Thread(
+            target=lambda: seen.append(binning.kernel_module("bootstrap_kernels"))
+        )
+        other.start()
+        other.join()
+    seen.append(binning.kernel_module("bootstrap_kernels"))
+    assert seen[0] is not None and seen[1] is None and seen[2] is None
+    with binning.switch_read_once():  # read off at the start: numpy throughout
+        monkeypatch.delenv("LOSSGAP_NUMBA")
+        assert binning.kernel_module("bootstrap_kernels") is None
+    assert binning.kernel_module("bootstrap_kernels") is not None

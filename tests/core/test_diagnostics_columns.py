@@ -175,3 +175,35 @@ def test_calibrated_loss_is_the_per_row_formula(seed):
     variance = float(mass @ (s * (1 - s) * np.log(s / (1 - s)) ** 2))
     se = float(np.sqrt(variance / tally.weight / (tally.weight * effective_scale(tally))))
     assert loss_if_calibrated(tally)["calibrated_se"] == se
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_binary_calibrated_concentration_is_the_former_codes(seed):
+    # the draws' negatives written beside their positives, and the observed share by the
+    # null's own pass: the same numbers as the joined arrays and _half_loss_share (the
+    # former code, written out here), with and without numba
+    from lossgap.core.bootstrap import calibrated_labels
+    from lossgap.core.diagnostics import calibrated_concentration
+    from lossgap.core.losses import capped_log_loss
+    from lossgap.core.uncertainty import quantiles
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(200, 4000))
+    p = rng.uniform(0.01, 0.99, n)
+    y = (rng.uniform(size=n) < p ** [1.0, 1.5, 0.7, 1.0][seed]).astype(int)
+    weight = rng.uniform(0.2, 2.0, n) if seed == 3 else None
+    tally = Tally.from_predictions(Predictions(y, p, sample_weight=weight))
+    labels = calibrated_labels(tally, seed=seed)
+    scores, (neg, pos) = labels.table.scores, labels.table.weights.T
+    loss = np.concatenate([capped_log_loss(scores), capped_log_loss(1.0 - scores)])
+    order = np.argsort(-loss, kind="stable")
+    drawn = np.concatenate(
+        [labels.positives, labels.mass - labels.positives], axis=1
+    )
+    null = _half_loss_share(loss[order], drawn[:, order])
+    actual = float(_half_loss_share(loss[order], np.concatenate([pos, neg])[None, order])[0])
+    got = calibrated_concentration(tally, seed, labels)
+    assert got.pooled_share == actual
+    assert got.calibrated_median == float(np.median(null))
+    assert got.calibrated_low == float(quantiles(null, [0.01])[0])
+    assert got.p_value == float((1 + (null <= actual).sum()) / (1 + len(null)))

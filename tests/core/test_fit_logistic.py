@@ -187,3 +187,21 @@ def test_the_covariance_from_the_compiled_terms_is_the_inverse_of_the_hessian(rn
         assert np.array_equal(both, expected, equal_nan=True), (h00, h01, h11)
         one = _covariance(h00, h01, h11, False)
         assert np.array_equal(one, _inverse(np.array([[h00]])), equal_nan=True), h00
+
+
+def test_logistic_maps_in_one_array_are_each_map_applied_and_clipped(rng):
+    # a fold's three maps computed in one (maps, n) array from (-b) z - a: each row the
+    # same doubles as the map's own logistic(a + b z) clipped to [CLIP, 1 - CLIP]
+    from lossgap.core.recalibrate import CLIP, LogisticFit, _logistic_maps
+
+    for _ in range(300):
+        n = int(rng.integers(1, 700))
+        z = rng.normal(0.0, rng.uniform(0.1, 40.0), n)
+        z[rng.uniform(size=n) < 0.05] = 0.0
+        parameters = [(0.0, float(rng.normal(1.0, 2.0))), (float(rng.normal()), 1.0)]
+        parameters.append((float(rng.normal(0.0, 3.0)), float(rng.normal(0.0, 30.0))))
+        maps = _logistic_maps(parameters, z)
+        assert maps.shape == (3, n)
+        for (a, b), row in zip(parameters, maps, strict=True):
+            expected = np.clip(LogisticFit(a, b, np.eye(2)).apply(z), CLIP, 1.0 - CLIP)
+            assert np.array_equal(row.view(np.int64), expected.view(np.int64))

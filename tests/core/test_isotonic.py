@@ -139,3 +139,38 @@ def test_predict_is_np_interps_doubles(monkeypatch):
             compiled = fit.predict(scores)
             expected = np.interp(scores, knots, values)
         assert np.array_equal(compiled, expected, equal_nan=True), trial
+
+
+def test_the_compiled_fit_is_the_numpy_and_scipy_fits_doubles(monkeypatch):
+    """:func:`fit_isotonic` with numba: the same knots and the same doubles as its twin
+    (numpy's gathers, scipy's PAV) on shares that rise, fall, tie and repeat, with rows
+    of weight 0, one row, and weights of many sizes."""
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(31)
+    for trial in range(3000):
+        m = int(rng.integers(1, 400))
+        scores = np.sort(rng.uniform(size=m))
+        shape = trial % 5
+        if shape == 0:  # labels drawn from the scores: long runs pooled
+            y = rng.uniform(size=m) < scores
+            w_neg, w_pos = (~y) * 1.0, y * 1.0
+        elif shape == 1:  # small counts: ties and equal shares
+            w_neg, w_pos = (rng.integers(0, 3, (2, m))).astype(float)
+        elif shape == 2:  # falling shares: one block
+            w_neg, w_pos = scores * rng.uniform(0.5, 2, m), (1 - scores) * rng.uniform(0.5, 2, m)
+        elif shape == 3:  # weights of many sizes, some rows empty
+            w_neg, w_pos = rng.exponential(size=(2, m)) * 10.0 ** rng.integers(-8, 8, (2, m))
+            w_neg[rng.uniform(size=m) < 0.2] = 0.0
+        else:  # shares that repeat exactly, at weights scaled by powers of 2
+            scale = 2.0 ** rng.integers(0, 6, m)
+            pick = rng.integers(0, 3, m)
+            w_neg = np.array([0.7, 0.3, 0.9])[pick] * scale
+            w_pos = np.array([0.1, 0.3, 0.2])[pick] * scale
+        if not (w_neg + w_pos > 0).any():
+            continue
+        monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
+        compiled = fit_isotonic(scores, w_neg, w_pos)
+        monkeypatch.setenv("LOSSGAP_NUMBA", "0")
+        twin = fit_isotonic(scores, w_neg, w_pos)
+        assert np.array_equal(compiled.knots, twin.knots)
+        assert np.array_equal(compiled.values.view(np.int64), twin.values.view(np.int64))

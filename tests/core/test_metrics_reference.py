@@ -187,3 +187,17 @@ def test_per_sample_columns_written_in_place_are_the_same_doubles(rng):
         skm.log_loss(y[finite], p[finite]),
         rtol=RTOL,
     )
+
+
+def test_the_mean_of_one_tables_metric_is_that_value():
+    # roc_auc and average_precision of a binary Tally skip np.mean: the same double
+    from lossgap.core.metrics import _mean_of
+
+    rng = np.random.default_rng(0)
+    values = [*rng.uniform(size=200), 0.0, -0.0, 1.0, np.nan, np.inf, 5e-324]
+    for value in values:
+        one = [np.float64(value)]
+        assert np.array_equal(np.float64(_mean_of(one)), np.float64(np.mean(one)), equal_nan=True)
+        assert np.signbit(_mean_of(one)) == np.signbit(np.mean(one))
+    several = [np.float64(v) for v in rng.uniform(size=3)]
+    assert _mean_of(several) == float(np.mean(several))

@@ -88,3 +88,27 @@ def test_compiled_folds_are_the_numpy_twins(seed, monkeypatch):
     for (rows, test), (twin_rows, twin_test) in zip(compiled, twin, strict=True):
         assert np.array_equal(rows, twin_rows) and np.array_equal(test, twin_test)
         assert test[:, 0].flags.c_contiguous  # columns the held-out totals add in lanes
+
+
+def test_seeded_generator_draws_as_a_fresh_default_rng():
+    # the folds' generator: default_rng(seed)'s state set on this thread's generator, so
+    # the same draws whatever was drawn before, in this thread or another
+    import threading
+
+    from lossgap.core.recalibrate import _seeded
+
+    def draws(rng):
+        return rng.integers(0, 5, 50).tolist(), rng.uniform(size=3).tolist()
+
+    for seed in (0, 7, 0, 2**40, 7):
+        assert draws(_seeded(seed)) == draws(np.random.default_rng(seed))
+    seen = []
+    other = threading.Thread(target=lambda: seen.append(draws(_seeded(3))))
+    mine = _seeded(3)
+    mine.integers(0, 5, 10)
+    other.start()
+    other.join()
+    assert seen == [draws(np.random.default_rng(3))]
+    reference = np.random.default_rng(3)
+    reference.integers(0, 5, 10)
+    assert draws(mine) == draws(reference)  # another thread's draws left this one's alone

@@ -62,3 +62,27 @@ def test_number_reads_numbers_and_refuses_the_rest():
     for key in ("ids", "flag"):
         with pytest.raises(TypeError, match="not a number"):
             f.number(key)
+
+
+def test_the_findings_evidence_is_asdict_of_its_facts():
+    # the rules copy their facts' fields without asdict's deep copy: the same dicts, with
+    # lists of their own
+    from dataclasses import asdict
+
+    from lossgap.results.evaluation import flat_asdict
+
+    rng = np.random.default_rng(4)
+    p = rng.uniform(0.01, 0.99, 2_000)
+    y = (rng.uniform(size=p.size) < p**1.5).astype(int)
+    diagnostics = lossgap.explain(y, p).diagnostics
+    facts = [
+        diagnostics.confident_errors,
+        diagnostics.calibration_in_the_large,
+        diagnostics.threshold_band,
+    ]
+    for fact in facts:
+        flat = flat_asdict(fact)
+        assert flat == asdict(fact) and list(flat) == list(asdict(fact))
+        for name, value in flat.items():
+            if isinstance(value, list):
+                assert value is not getattr(fact, name)

@@ -43,6 +43,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -108,7 +109,10 @@ def kernel_module(name: str) -> Any:
     True
     >>> del os.environ["LOSSGAP_NUMBA"]
     """
-    if os.environ.get("LOSSGAP_NUMBA", "1") == "0":
+    off = _SWITCH_OFF.get()
+    if off is None:
+        off = _switch_off()
+    if off:
         return None
     module = _KERNEL_MODULES.get(name)
     if module is None:
@@ -118,6 +122,42 @@ def kernel_module(name: str) -> Any:
             return None
         _KERNEL_MODULES[name] = module
     return module
+
+
+def _switch_off() -> bool:
+    """``LOSSGAP_NUMBA=0`` is set: numpy everywhere."""
+    return os.environ.get("LOSSGAP_NUMBA", "1") == "0"
+
+
+#: The switch as :func:`switch_read_once` read it for the work running in this context
+#: (this thread's), else None: read from the environment at every call.
+_SWITCH_OFF: ContextVar[bool | None] = ContextVar("lossgap_numba_off", default=None)
+
+
+@contextlib.contextmanager
+def switch_read_once() -> Iterator[None]:
+    """Within: :func:`kernel_module` reads ``LOSSGAP_NUMBA`` once, here, rather than at
+    each of its calls (about 50 an evaluation at 0.5-1 us each, most of it
+    ``os.environ``'s look-up). The choice holds in this thread's context only: other
+    threads, and the work after the block, read the environment as before.
+
+    Examples
+    --------
+    >>> import os
+    >>> with switch_read_once():
+    ...     before = kernel_module("binning_kernels")
+    ...     os.environ["LOSSGAP_NUMBA"] = "0"  # too late for this block
+    ...     kernel_module("binning_kernels") is before
+    True
+    >>> kernel_module("binning_kernels") is None
+    True
+    >>> del os.environ["LOSSGAP_NUMBA"]
+    """
+    token = _SWITCH_OFF.set(_switch_off())
+    try:
+        yield
+    finally:
+        _SWITCH_OFF.reset(token)
 
 
 #: The kernel modules :func:`kernel_module` has imported, each stored once its import has

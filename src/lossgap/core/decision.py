@@ -38,6 +38,7 @@ https://doi.org/10.1177/0272989X06295361
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -176,13 +177,15 @@ def threshold_objectives(
     kernels = kernel_module("bootstrap_kernels") if w_neg.ndim <= 2 else None
     if kernels is None:
         return numpy_threshold_objectives(w_neg, w_pos, c)
+    w_neg, w_pos = np.asarray(w_neg, dtype=np.float64), np.asarray(w_pos, dtype=np.float64)
+    one = w_neg.ndim == 1  # one row: (1, m), as np.atleast_2d makes it
     values = kernels.threshold_objectives(
-        np.atleast_2d(np.asarray(w_neg, dtype=np.float64)),  # strided views as they are
-        np.atleast_2d(np.asarray(w_pos, dtype=np.float64)),  # (no copy); one row: (1, m)
+        w_neg[None] if one else w_neg,  # strided views as they are (no copy)
+        w_pos[None] if one else w_pos,
         np.zeros((2, 2)) if c is None else np.asarray(c, dtype=np.float64),
         c is not None,
     )
-    if w_neg.ndim == 1:
+    if one:
         values = values[:, 0]
     names = ("accuracy", "f1", "balanced_accuracy", "cost")
     return dict(zip(names[: 3 if c is None else 4], values, strict=False))
@@ -230,7 +233,7 @@ def _below(w: np.ndarray) -> np.ndarray:
 
 def candidate(scores: np.ndarray, threshold: float) -> int:
     """Index of the candidate that ``p >= threshold`` decides like."""
-    return int(np.searchsorted(scores, threshold, side="left"))
+    return int(scores.searchsorted(threshold, side="left"))
 
 
 def _edges(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -259,8 +262,8 @@ _TOL = 1e-12
 
 def _best(values: np.ndarray, maximise: bool) -> int:
     """The first best candidate (ties: the lowest threshold), NaN skipped."""
-    best = int(np.argmax(values) if maximise else np.argmin(values))
-    if np.isnan(values[best]):  # the first NaN: skip them (nanargmax copies the values)
+    best = int(values.argmax() if maximise else values.argmin())
+    if values[best] != values[best]:  # the first NaN: skip them (nanargmax copies the values)
         return int(np.nanargmax(values) if maximise else np.nanargmin(values))
     return best
 
@@ -271,7 +274,7 @@ def _percentile(
     """Percentile interval of replicate ``values`` around ``base``, placed on ``estimate``."""
     deviation = values - base
     deviation = deviation[np.isfinite(deviation)]
-    if len(deviation) < 2 or not np.isfinite(estimate):
+    if len(deviation) < 2 or not math.isfinite(estimate):
         return None, None
     return percentile_interval(estimate, deviation, confidence)
 

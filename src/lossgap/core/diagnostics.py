@@ -15,7 +15,6 @@ counts (weights times ``n_eff / sum w``, Kish), so no test depends on the weight
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -89,7 +88,7 @@ class LossColumn(NamedTuple):
 
     def cells(self, values: np.ndarray) -> np.ndarray:
         """``values`` (one per row of the column) at its rows of weight."""
-        return np.take(values, self.kept)
+        return values.take(self.kept)
 
 
 def loss_columns(tally: Tally) -> list[LossColumn]:
@@ -103,7 +102,7 @@ def loss_columns(tally: Tally) -> list[LossColumn]:
             w_other,
             w_class,
             capped_log_loss(prob),
-            np.round(prob, 12) <= cut,
+            prob.round(12) <= cut,
             np.flatnonzero(w_class > 0),
         )
         for prob, w_other, w_class in class_columns(tally)
@@ -139,7 +138,9 @@ def errors_beyond_calibration(
     observed = expected = 0.0
     cut = at_most(level)
     known = columns if level == CONFIDENT_LEVEL else None
-    for c, (prob, w_other, w_class) in enumerate(class_columns(tally)):
+    for c, (prob, w_other, w_class, *_) in enumerate(
+        class_columns(tally) if known is None else known
+    ):
         # the same rounding on both sides: 1 - 0.9 computed for a binary negative is 0.1
         low = np.round(prob, 12) <= cut if known is None else known[c].confident
         # the confident cells gathered first: the same terms, none of the table's size
@@ -153,29 +154,41 @@ def errors_beyond_calibration(
 
 
 def loss_concentration(
-    prob: np.ndarray, weight: np.ndarray, loss: np.ndarray | None = None
+    prob: np.ndarray,
+    weight: np.ndarray,
+    loss: np.ndarray | None = None,
+    calibrated: CalibratedConcentration | None = None,
 ) -> LossConcentration:
     """Share of samples (worst first) that carries half the loss, and the whole curve.
 
     Probabilities are floored at 1e-15 (losses capped at 34.54 nats) so that infinite ones
     (reported on their own by ``infinite_loss``) still rank first without swallowing the
-    total. ``loss``: those capped losses, when known.
+    total. ``loss``: those capped losses, when known; ``calibrated``: the field of that
+    name (:func:`calibrated_concentration`), when known.
     """
     loss = capped_log_loss(prob) if loss is None else loss
     weight, carried, mass = _concentration_sums(loss, weight)
     total = carried[-1]
     samples = mass / weight.sum()
     if total <= 0:
-        return LossConcentration(1.0, ConcentrationCurve(sample_share=[], loss_share=[]))
-    index = int(np.searchsorted(carried, total / 2))
-    grid = np.linspace(0, 1, CURVE_POINTS)
+        empty = ConcentrationCurve(sample_share=[], loss_share=[])
+        return LossConcentration(1.0, empty, calibrated=calibrated)
+    index = int(carried.searchsorted(total / 2))
     curve = np.interp(
-        grid, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
+        _CURVE_GRID, np.concatenate([[0.0], samples]), np.concatenate([[0.0], carried / total])
     )
     return LossConcentration(
         half_loss_sample_share=float(samples[index]),
-        curve=ConcentrationCurve(sample_share=grid.tolist(), loss_share=curve.tolist()),
+        curve=ConcentrationCurve(sample_share=list(_CURVE_SHARES), loss_share=curve.tolist()),
+        calibrated=calibrated,
     )
+
+
+#: The sample shares of the loss concentration curve (``CURVE_POINTS`` from 0 to 1), taken
+#: once: read-only, and as floats for each curve's own list.
+_CURVE_GRID = np.linspace(0, 1, CURVE_POINTS)
+_CURVE_GRID.flags.writeable = False
+_CURVE_SHARES = tuple(_CURVE_GRID.tolist())
 
 
 def _concentration_sums(
@@ -211,9 +224,9 @@ def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
     # difference rounded as it is computed) and its decided part are slices; each column's
     # slice copied, as a gather copies it, to be summed in the same order
     offset = table.scores - tally.threshold
-    low = int(np.searchsorted(offset, -THRESHOLD_BAND, side="left"))
-    high = int(np.searchsorted(offset, THRESHOLD_BAND, side="right"))
-    cut = min(max(int(np.searchsorted(table.scores, tally.threshold, side="left")), low), high)
+    low = int(offset.searchsorted(-THRESHOLD_BAND, side="left"))
+    high = int(offset.searchsorted(THRESHOLD_BAND, side="right"))
+    cut = min(max(int(table.scores.searchsorted(tally.threshold, side="left")), low), high)
     right = table.weights[cut:high, 1].copy().sum() + table.weights[low:cut, 0].copy().sum()
     count = table.weights[low:high].copy().sum()
     wrong = count - right
@@ -231,14 +244,15 @@ def _threshold_band(tally: Tally, accuracy: float) -> ThresholdBand | None:
 
 def _ids_below(tally: Tally, level: float, limit: int | None = 20) -> list[Any]:
     worst = tally.worst
-    chosen = worst.ids[np.round(worst.prob, 12) <= at_most(level)][:limit]
+    chosen = worst.ids[worst.prob.round(12) <= at_most(level)][:limit]
     return [v.item() if hasattr(v, "item") else v for v in chosen]
 
 
 def _mean_and_se(values: np.ndarray, weight: np.ndarray, n_eff: float) -> tuple[float, float]:
     """Weighted mean of per-cell values and its standard error with Kish's ``n_eff``."""
-    mean = float(weight @ values / weight.sum())
-    variance = float(weight @ (values - mean) ** 2 / weight.sum())
+    total = weight.sum()
+    mean = float(weight @ values / total)
+    variance = float(weight @ (values - mean) ** 2 / total)
     return mean, float(np.sqrt(variance / max(n_eff - 1.0, 1.0)))
 
 
@@ -265,7 +279,7 @@ def loss_against_baseline(
     # no cell, so no sample pays its baseline loss (its share, maybe 0, is never read)
     baseline = np.log(np.where(shares > 0, shares, 1.0))
     lengths = [len(column.kept) for column in columns]
-    capped, weight = cells[0] + np.repeat(baseline, lengths), cells[1]
+    capped, weight = cells[0] + baseline.repeat(lengths), cells[1]
     n_eff = tally.weight * effective_scale(tally)
     mean, se = _mean_and_se(capped, weight, n_eff)
     half = float(ndtri(0.5 + confidence / 2)) * se
@@ -425,6 +439,7 @@ def calibrated_concentration(
     of the cost (5 x 10^6 binomials took 0.5 s at 5,000 runs per column, 10 columns).
     """
     losses, weights, observed = [], [], []
+    null_weights: np.ndarray | None = None
     if tally.task == "binary":
         if labels is None:
             labels = calibrated_labels(tally, seed=seed)
@@ -433,7 +448,15 @@ def calibrated_concentration(
             capped_log_loss(scores),
             capped_log_loss(1.0 - scores),
         ]
-        weights = [labels.positives, labels.mass - labels.positives]
+        # the draws' positives, then their negatives (each row's mass less its positives;
+        # row_mass is labels.mass's double), written into one array rather than
+        # subtracted into one and joined into another
+        cells = len(scores)
+        null_weights = np.empty((len(labels.positives), 2 * cells))
+        null_weights[:, :cells] = labels.positives
+        np.subtract(
+            row_mass(labels.table.weights), labels.positives, out=null_weights[:, cells:]
+        )
         observed = [pos, neg]
     else:
         rng = np.random.default_rng(seed)
@@ -449,8 +472,11 @@ def calibrated_concentration(
             observed.append(pooled.weights[:, 1])
     loss = np.concatenate(losses)
     order = np.argsort(-loss, kind="stable")
-    null = _null_shares(loss, order, np.concatenate(weights, axis=1))
-    actual = float(_half_loss_share(loss[order], np.concatenate(observed)[None, order])[0])
+    if null_weights is None:
+        null_weights = np.concatenate(weights, axis=1)
+    null = _null_shares(loss, order, null_weights)
+    # the observed share as one more row: the same doubles (the compiled pass is its twin's)
+    actual = float(_null_shares(loss, order, np.concatenate(observed)[None])[0])
     return CalibratedConcentration(
         pooled_share=actual,
         calibrated_median=float(np.median(null)),
@@ -466,9 +492,12 @@ def diagnose(
     *,
     seed: int = 0,
     labels: CalibratedLabels | None = None,
+    **given: Any,
 ) -> Diagnostics:
     """The diagnostics section of an Evaluation (``seed`` and ``labels`` as for
-    :func:`calibrated_concentration`)."""
+    :func:`calibrated_concentration`); ``given``: fields of :class:`Diagnostics` computed
+    elsewhere (the label errors, the calibration test), set at once rather than by a
+    copy."""
     # each class column's capped losses and confident cells, for every diagnostic below
     columns = loss_columns(tally)
     # the true-class cells (:func:`true_class_cells`) and their capped losses: shares stay
@@ -479,8 +508,9 @@ def diagnose(
     confident_loss = float(loss[true_cells(columns, "confident")].sum())
     observed, expected, p_value = errors_beyond_calibration(tally, CONFIDENT_LEVEL, columns)
     shares = tally.class_weight / tally.weight
-    concentration = loss_concentration(prob, weight, capped)
-    concentration = replace(concentration, calibrated=calibrated_concentration(tally, seed, labels))
+    concentration = loss_concentration(
+        prob, weight, capped, calibrated=calibrated_concentration(tally, seed, labels)
+    )
     return Diagnostics(
         majority_accuracy=float(shares.max()),
         effective_n=float(tally.weight * effective_scale(tally)),
@@ -501,4 +531,5 @@ def diagnose(
         accuracy_against_majority=accuracy_against_majority(tally),
         calibration_in_the_large=calibration_in_the_large(tally),
         threshold_band=_threshold_band(tally, accuracy),
+        **given,
     )

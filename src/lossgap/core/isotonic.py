@@ -73,7 +73,20 @@ def fit_isotonic(scores: np.ndarray, w_neg: np.ndarray, w_pos: np.ndarray) -> Is
     [0.0, 0.6666666666666666, 0.6666666666666666]
     >>> fit.predict(np.array([0.0, 0.25, 1.0])).tolist()
     [0.0, 0.3333333333333333, 0.6666666666666666]
+
+    With numba (:func:`~lossgap.core.binning.kernel_module`) in one compiled call
+    (:func:`lossgap.core.isotonic_kernels.fit_isotonic`), the same doubles as this numpy
+    and scipy path, its twin (tested): the folds' six fits an evaluation at 1e3, about
+    15 us each inside ``explain`` before, most of it the calls around the fit.
     """
+    kernels = kernel_module("isotonic_kernels")
+    if kernels is not None:
+        knots, values = kernels.fit_isotonic(
+            np.asarray(scores, dtype=np.float64),
+            np.asarray(w_neg, dtype=np.float64),
+            np.asarray(w_pos, dtype=np.float64),
+        )
+        return IsotonicFit(knots, values)
     total = w_neg + w_pos
     # rows of weight 0 gathered out by index: one search of the mask rather than a test
     # of it and one per gather (a fold's training table leaves a fifth of its rows empty)

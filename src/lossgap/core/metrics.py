@@ -76,14 +76,19 @@ def balanced_accuracy(tally: Tally) -> float:
 
 def roc_auc(tally: Tally) -> float:
     """Area under the ROC curve (binary) or its one-vs-rest macro mean (multiclass)."""
-    return float(np.mean([roc_auc_from_weights(*t.weights.T) for t in tally.tables]))
+    return _mean_of([roc_auc_from_weights(*t.weights.T) for t in tally.tables])
 
 
 def average_precision(tally: Tally) -> float:
     """Average precision (step-wise, as scikit-learn) or its one-vs-rest macro mean."""
-    return float(
-        np.mean([average_precision_from_weights(*t.weights.T) for t in tally.tables])
-    )
+    return _mean_of([average_precision_from_weights(*t.weights.T) for t in tally.tables])
+
+
+def _mean_of(values: list[np.ndarray]) -> float:
+    """``float(np.mean(values))``; one value (a binary table) without ``np.mean``'s
+    dispatch: numpy's mean of one value is ``(0.0 + value) / 1``, the value itself but for
+    a negative zero, which the addition makes positive."""
+    return float(values[0]) + 0.0 if len(values) == 1 else float(np.mean(values))
 
 
 # -- kernels on arrays ---------------------------------------------------------------------

@@ -40,9 +40,12 @@ regularized likelihood methods.
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from itertools import accumulate
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -119,7 +122,11 @@ def logistic(eta: np.ndarray) -> np.ndarray:
     >>> logistic(np.array([0.0, -800.0, 800.0])).tolist()
     [0.5, 0.0, 1.0]
     """
-    out = np.negative(eta)
+    return _logistic_of_negated(np.negative(eta))
+
+
+def _logistic_of_negated(out: np.ndarray) -> np.ndarray:
+    """:func:`logistic` of ``-out``, in place on ``out``."""
     with np.errstate(over="ignore"):
         np.exp(out, out=out)
     out += 1.0
@@ -213,12 +220,31 @@ def fit_logistic(
 
 #: :func:`_logistic_fitter`'s fit: ``(intercept, slope, start, max_iter)`` to the fit.
 _Fitter = Callable[[bool, bool, LogisticFit | None, int], LogisticFit]
+#: :func:`_logistic_solver`'s Newton steps, ``(intercept, slope, start, max_iter)`` to the
+#: fitted ``(a, b)``, whether the fit is separable, and its covariance when asked for.
+_Solver = Callable[
+    [bool, bool, LogisticFit | None, int], tuple[float, float, bool, Callable[[], np.ndarray]]
+]
 
 
 def _logistic_fitter(z: np.ndarray, weights: np.ndarray) -> _Fitter:
     """:func:`fit_logistic` on the rows ``(z, weights)`` as a function of ``(intercept,
     slope, start, max_iter)``: the kernels, the rows' mass and weight columns taken once
-    for the maps fitted on the same rows (three a fold, 15 fits an evaluation)."""
+    for the maps fitted on the same rows (:func:`_logistic_solver`)."""
+    solve = _logistic_solver(z, weights)
+
+    def fit(intercept: bool, slope: bool, start: LogisticFit | None, max_iter: int) -> LogisticFit:
+        a, b, separable, covariance = solve(intercept, slope, start, max_iter)
+        return LogisticFit(a, b, covariance(), separable)
+
+    return fit
+
+
+def _logistic_solver(z: np.ndarray, weights: np.ndarray) -> _Solver:
+    """:func:`_logistic_fitter`'s Newton steps on the rows ``(z, weights)``: the fitted
+    ``(a, b)`` (``a`` 0 without intercept, ``b`` 1 without slope), whether the fit is
+    separable, and its covariance as a function, so that the folds' fits (15 an
+    evaluation), whose covariance nothing reads, do not build it."""
     total = row_mass(weights)
     mass = total.sum()
     kernels = kernel_module("bootstrap_kernels")
@@ -227,26 +253,27 @@ def _logistic_fitter(z: np.ndarray, weights: np.ndarray) -> _Fitter:
         z = np.asarray(z, dtype=np.float64)
         w_neg, w_pos = weights[:, 0], weights[:, 1]
 
-    def fit(intercept: bool, slope: bool, start: LogisticFit | None, max_iter: int) -> LogisticFit:
+    def solve(
+        intercept: bool, slope: bool, start: LogisticFit | None, max_iter: int
+    ) -> tuple[float, float, bool, Callable[[], np.ndarray]]:
         a = start.intercept if intercept and start is not None and not start.separable else 0.0
         b = (start.slope if start is not None and not start.separable else 1.0) if slope else 1.0
+        covariance: Callable[[], np.ndarray]
         if not compiled:
             sums = None if kernels is None else kernels.logistic_sums
             a, b, loss, hessian = _newton(
                 z, weights, total, intercept, slope, a, b, max_iter, sums
             )
-            covariance = _inverse(hessian)
+            covariance = partial(_inverse, hessian)
         else:  # the same Newton steps in one compiled loop, each step's sums in one pass
             a, b, loss, h00, h01, h11 = kernels.fit_logistic(
                 z, w_neg, w_pos, intercept, slope, float(a), float(b), max_iter
             )
-            covariance = _covariance(h00, h01, h11, intercept and slope)
+            covariance = partial(_covariance, h00, h01, h11, intercept and slope)
         separable = abs(b) > 1e3 or abs(a) > 1e3 or loss < 1e-9 * mass
-        a = float(a) if intercept else 0.0
-        b = float(b) if slope else 1.0
-        return LogisticFit(a, b, covariance, separable)
+        return float(a) if intercept else 0.0, float(b) if slope else 1.0, separable, covariance
 
-    return fit
+    return solve
 
 
 def _newton(
@@ -444,14 +471,15 @@ def _clip_isotonic(prob: np.ndarray, n_train: float) -> np.ndarray:
 
 
 def _isotonic_held_out(
-    train: ScoreTable, scores: np.ndarray, scale: float
+    train: ScoreTable, scores: np.ndarray, scale: float, mass: float | None = None
 ) -> tuple[np.ndarray, bool]:
     """The isotonic map fitted on ``train``, its probabilities at ``scores`` clipped as
     :func:`_clip_isotonic` (in place: the map's fresh array), and whether that clip lies
     within log loss's own (:func:`~lossgap.core.decompose.log_losses` ``clipped``): for
-    every training count up to 5e14."""
+    every training count up to 5e14. ``mass``: ``train``'s total weight, when known."""
     iso = fit_isotonic(train.scores, train.weights[:, 0], train.weights[:, 1])
-    eps = _clip_isotonic_eps(train.weights.sum() * scale)
+    mass = float(train.weights.sum()) if mass is None else mass
+    eps = _clip_isotonic_eps(mass * scale)
     return _clip_in_place(iso.predict(scores), eps), eps >= CLIP_EPS
 
 
@@ -504,7 +532,10 @@ def _table_logits(table: ScoreTable) -> np.ndarray:
 def _pooled_logits(table: ScoreTable) -> np.ndarray:
     """:func:`logits_of` the scores of ``table`` pooled to FIT_ROWS runs, read-only, kept
     for the latest table (:func:`~lossgap.core.decompose.kept_for_table`): its three fits
-    and the folds' read them."""
+    and the folds' read them. A table of at most FIT_ROWS rows is its own pooling: its
+    :func:`_table_logits`, not taken again."""
+    if pooling_of(table, FIT_ROWS)[0].starts is None:
+        return _table_logits(table)
     return kept_for_table(
         "pooled_logits", table, lambda t: logits_of(pool_table(t, FIT_ROWS).scores)
     )
@@ -543,8 +574,25 @@ _FITTED = {"temperature": (False, True), "intercept": (True, False), "platt": (T
 def _mapped(fit: LogisticFit, logits: np.ndarray) -> np.ndarray:
     """A logistic map's probabilities, with the documented clip (in place, on the map's
     fresh array): a map may not turn a finite loss into an infinite one. The clip is log
-    loss's own (``CLIP`` is ``CLIP_EPS``)."""
-    return _clip_in_place(fit.apply(logits), CLIP)
+    loss's own (``CLIP`` is ``CLIP_EPS``). :func:`_logistic_maps` of its one map."""
+    return _logistic_maps([(fit.intercept, fit.slope)], logits)[0]
+
+
+def _logistic_maps(parameters: list[tuple[float, float]], logits: np.ndarray) -> np.ndarray:
+    """The clipped probabilities of the logistic maps ``(intercept, slope)`` at ``logits``,
+    one row per map: a fold's three maps in one array, one call of each operation rather
+    than three (15 maps an evaluation, each a few hundred rows).
+
+    The same doubles as :meth:`LogisticFit.apply` then the clip: ``(-b) z - a`` is
+    ``-(a + b z)`` exactly (negation is exact and rounding to nearest is symmetric; a zero's
+    sign aside, which the exponential does not see), and numpy's exponential gives each
+    element the same double in a row of a ``(maps, n)`` array as in an array of its own
+    (tested).
+    """
+    ab = np.array(parameters)
+    out = np.multiply(np.negative(ab[:, 1:]), logits)
+    out -= ab[:, :1]
+    return _clip_in_place(_logistic_of_negated(out), CLIP)
 
 
 #: A fold's logistic map may be fitted on pooled rows when its training log loss per
@@ -595,33 +643,45 @@ def _moments(logits: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def _label_rows(w: np.ndarray, wz: np.ndarray, wz2: np.ndarray) -> LabelPooled:
     """:class:`LabelPooled` from each run's sums of ``w``, ``w z`` and ``w z^2``."""
-    w, spread, mean = _run_moments(w, wz, wz2)
-    # the columns' rows of positive weight, negatives' first: one mask and two gathers of
-    # the transposes rather than a mask, a gather and a count per label (five calls an
-    # evaluation, each a few dozen small numpy calls before)
-    keep = w.T > 0
-    weight = w.T[keep]
-    negatives = int(np.count_nonzero(keep[0]))
+    return _fold_label_rows(w[None], wz[None], wz2[None])[0]
+
+
+def _fold_label_rows(w: np.ndarray, wz: np.ndarray, wz2: np.ndarray) -> list[LabelPooled]:
+    """:func:`_label_rows` of each fold's run sums, ``(folds, runs, 2)`` each: every
+    operation once for all folds (about fifteen numpy calls a fold before), the same
+    doubles as fold by fold (each fold's spread summed over its own contiguous block)."""
+    mean, spread = _run_moments(w, wz, wz2)
+    # the columns' rows of positive weight, each fold's negatives first: one mask and two
+    # gathers of the transposes for every fold
+    keep = w.transpose(0, 2, 1) > 0
+    weight = w.transpose(0, 2, 1)[keep]
+    means = mean.transpose(0, 2, 1)[keep]
+    ends = np.cumsum(np.count_nonzero(keep, axis=2)).tolist()
     rows = np.zeros((len(weight), 2))
-    rows[:negatives, 0] = weight[:negatives]
-    rows[negatives:, 1] = weight[negatives:]
-    return LabelPooled(mean.T[keep], rows, spread)
+    out = []
+    for k in range(len(w)):
+        start, negatives, stop = ends[2 * k - 1] if k else 0, ends[2 * k], ends[2 * k + 1]
+        rows[start:negatives, 0] = weight[start:negatives]
+        rows[negatives:stop, 1] = weight[negatives:stop]
+        out.append(LabelPooled(means[start:stop], rows[start:stop], float(spread[k])))
+    return out
 
 
-def _run_moments(
-    w: np.ndarray, wz: np.ndarray, wz2: np.ndarray
-) -> tuple[np.ndarray, float, np.ndarray]:
-    """Each run's weight and mean logit per label, and ``sum w (z - mean)^2`` over all,
-    from the runs' sums of ``w``, ``w z`` and ``w z^2``."""
+def _run_moments(w: np.ndarray, wz: np.ndarray, wz2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each run's mean logit per label, and ``sum w (z - mean)^2`` over the runs and
+    labels, from the runs' sums of ``w``, ``w z`` and ``w z^2``, ``(..., runs, 2)`` each
+    (one sum per leading index: numpy's pairwise sum of that index's block, as of the
+    block alone)."""
     # divided only where the weight is positive, 0 elsewhere: no warnings to silence
     mean = np.divide(wz, w, out=np.zeros_like(wz), where=w > 0)
     # sum w z^2 - W mean^2 per run and label; rounding may leave a run's tiny bit below 0
-    return w, float(np.sum(np.maximum(wz2 - wz * mean, 0.0))), mean
+    excess = np.maximum(wz2 - wz * mean, 0.0)
+    return mean, excess.reshape(*w.shape[:-2], -1).sum(axis=-1)
 
 
-def pooling_excess(fit: LogisticFit, pooled: LabelPooled) -> float:
-    """How much more the exact training log loss (total) of ``fit``, fitted on ``pooled``,
-    can be than that of the exact fit: ``slope^2 spread / 8``.
+def pooling_excess(slope: float, pooled: LabelPooled) -> float:
+    """How much more the exact training log loss (total) of a fit of ``slope``, fitted on
+    ``pooled``, can be than that of the exact fit: ``slope^2 spread / 8``.
 
     Each label's loss ``log(1 + e^(-+(a + b z)))`` is convex in ``z`` with curvature at most
     ``b^2 / 4``. Moving a run's samples of one label to their weighted mean logit therefore
@@ -634,13 +694,15 @@ def pooling_excess(fit: LogisticFit, pooled: LabelPooled) -> float:
     Examples
     --------
     >>> pooled = LabelPooled(np.zeros(1), np.ones((1, 2)), 0.5)
-    >>> pooling_excess(LogisticFit(0.0, 2.0, np.eye(2)), pooled)  # 2^2 * 0.5 / 8
+    >>> pooling_excess(2.0, pooled)  # 2^2 * 0.5 / 8
     0.25
     """
-    return fit.slope**2 * pooled.spread / 8.0
+    return slope**2 * pooled.spread / 8.0
 
 
 BINARY_METHODS = ("temperature", "intercept", "platt", "isotonic")
+#: The binary maps fitted by Newton's method (:data:`_FITTED`).
+_LOGISTIC_METHODS = BINARY_METHODS[:3]
 MULTICLASS_METHODS = ("temperature", "isotonic")
 CHANGES_DECISIONS = {
     "temperature": "no: keeps the sign of every logit and every argmax (threshold 0.5)",
@@ -720,7 +782,7 @@ def _summary(
         log_loss_before=before["log_loss"],
         log_loss_after=loss / total,
         log_loss_gain=gain,
-        log_loss_gain_se=float(np.sqrt(variance)),
+        log_loss_gain_se=math.sqrt(variance),  # np.sqrt's double (both correctly rounded)
         brier_before=before["brier"],
         brier_after=brier / total,
         accuracy_before=before["accuracy"],
@@ -885,6 +947,27 @@ def _held_rows(parts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+#: Each thread's generator that :func:`_seeded` sets to a seed's state, and the states.
+_SEEDED = threading.local()
+
+
+def _seeded(seed: int) -> np.random.Generator:
+    """``np.random.default_rng(seed)``'s generator state on this thread's generator, for
+    its draws before the next call in this thread: the same state, so the same draws,
+    without building a SeedSequence and a PCG64 at each evaluation (5 us alone, about 20
+    inside an evaluation)."""
+    kept = getattr(_SEEDED, "states", None)
+    if kept is None or len(kept) > 16:
+        kept = _SEEDED.states = {}
+        _SEEDED.generator = np.random.default_rng()
+    state = kept.get(seed)
+    if state is None:
+        state = kept[seed] = np.random.default_rng(seed).bit_generator.state
+    generator: np.random.Generator = _SEEDED.generator
+    generator.bit_generator.state = state
+    return generator
+
+
 def _binary_recalibration(
     tally: Tally,
     pred: Predictions | None,
@@ -894,11 +977,9 @@ def _binary_recalibration(
     spread: float,
 ) -> Recalibration:
     table = tally.tables[0]
-    rng = np.random.default_rng(seed)
-    fold_weights, scheme = _fold_weights(tally, pred, folds, rng)
+    fold_weights, scheme = _fold_weights(tally, pred, folds, _seeded(seed))
     total = table.weights.sum()
     scale = effective_scale(tally)
-    decided_before = table.scores >= tally.threshold
     # each label's capped loss before the maps, as contiguous columns: gathered per fold
     neg_before, pos_before = table_log_losses(table)
     methods = {}
@@ -919,7 +1000,8 @@ def _binary_recalibration(
     deviations = (_squared_from(neg_before, mean_loss), _squared_from(pos_before, mean_loss))
     variance = weighted_total(deviations, table.weights) / total
     se = np.sqrt(variance / max(total * scale, 1.0))
-    budgets = [FIT_TOLERANCE * se * float(train.weights.sum()) for train in trains]
+    masses = [float(train.weights.sum()) for train in trains]
+    budgets = [FIT_TOLERANCE * se * mass for mass in masses]
     slope = max(abs(full_temperature.slope), abs(full_platt.slope), 1.0)
     fold_rows = _fold_rows(
         table, logits, fold_weights, budgets, slope
@@ -927,30 +1009,41 @@ def _binary_recalibration(
     # each fold's maps are scored only at the rows its held-out samples occupy (about one
     # in `folds` of a table of distinct scores): rows of weight 0 add nothing. What does
     # not depend on the map is taken once per fold, and every map scored on it while it is
-    # in the cache (one fold's gathers held at a time); each map's totals are still added
-    # fold after fold
+    # in the cache; each map's totals are still added fold after fold. Every fold's
+    # held-out rows are gathered at once, then sliced fold by fold (the same values)
     sums = {method: np.zeros(7) for method in BINARY_METHODS}
-    for k, ((rows, test), train) in enumerate(zip(fold_weights, trains, strict=True)):
-        loss_before = (np.take(neg_before, rows), np.take(pos_before, rows))
-        was_decided = decided_before[rows]
-        held_logits = np.take(logits, rows)
-        score = _held_out_scorer(test, loss_before, was_decided, tally.threshold)
-        if fold_rows is not None:  # the fold's three logistic maps fit the same rows
-            pooled = fold_rows[k]
-            fit_pooled = _logistic_fitter(pooled.logits, pooled.weights)
-        for method in BINARY_METHODS:
-            if method == "isotonic":
-                prob, clipped = _isotonic_held_out(train, np.take(table.scores, rows), scale)
-            else:
-                fit = None
-                if fold_rows is not None:
-                    fit = fit_pooled(*_FITTED[method], starts[method], MAX_NEWTON_STEPS)
-                    if pooling_excess(fit, pooled) > budgets[k]:  # its slope steeper than
-                        fit = None  # guessed: the bound does not hold, fit as before
-                if fit is None:
-                    fit = _logistic_map(method, pooled_logits, train.weights, starts[method])
-                prob, clipped = _mapped(fit, held_logits), CLIP >= CLIP_EPS
-            sums[method] += score(prob, clipped)
+    held_rows = np.concatenate([rows for rows, _ in fold_weights])
+    ends = list(accumulate(len(rows) for rows, _ in fold_weights))
+    held_neg, held_pos, held_all_logits, held_scores = (
+        np.take(values, held_rows) for values in (neg_before, pos_before, logits, table.scores)
+    )
+    held_decided = held_scores >= tally.threshold  # the gathered decisions
+    for k, ((_, test), train) in enumerate(zip(fold_weights, trains, strict=True)):
+        fold = slice(ends[k - 1] if k else 0, ends[k])
+        loss_before = (held_neg[fold], held_pos[fold])
+        held_logits = held_all_logits[fold]
+        score = _held_out_scorer(test, loss_before, held_decided[fold], tally.threshold)
+        # the fold's three logistic maps fit the same rows; only their (a, b) are read
+        pooled = None if fold_rows is None else fold_rows[k]
+        solve = None if pooled is None else _logistic_solver(pooled.logits, pooled.weights)
+        parameters = []
+        for method in _LOGISTIC_METHODS:
+            found = None
+            if solve is not None and pooled is not None:
+                found = solve(*_FITTED[method], starts[method], MAX_NEWTON_STEPS)
+                if pooling_excess(found[1], pooled) > budgets[k]:  # its slope steeper
+                    found = None  # than guessed: the bound does not hold, fit as before
+            if found is None:
+                found = _logistic_solver(pooled_logits, train.weights)(
+                    *_FITTED[method], starts[method], MAX_NEWTON_STEPS
+                )
+            parameters.append(found[:2])
+        for method, prob in zip(
+            _LOGISTIC_METHODS, _logistic_maps(parameters, held_logits), strict=True
+        ):
+            sums[method] += score(prob, CLIP >= CLIP_EPS)
+        prob, clipped = _isotonic_held_out(train, held_scores[fold], scale, masses[k])
+        sums["isotonic"] += score(prob, clipped)
     fitted: dict[str, dict[str, Any]] = {
         "temperature": {"temperature": _temperature_of(full_temperature)},
         "intercept": {"intercept": full_offset.intercept},
@@ -993,14 +1086,19 @@ def _fold_rows(
         if not width > 0:
             return None
         cells = np.floor(logits / width)
-        starts = np.flatnonzero(np.diff(cells, prepend=-np.inf) != 0)
+        # np.diff(cells, prepend=-np.inf) != 0 without its concatenation: the first row
+        # always begins a run (its difference is +inf, or NaN)
+        change = np.empty(len(cells), dtype=bool)
+        change[:1] = True
+        np.not_equal(np.subtract(cells[1:], cells[:-1]), 0, out=change[1:])
+        starts = np.flatnonzero(change)
         if 2 * len(starts) > len(table.scores):
             return None
         # summed per run, not differenced from cumulative sums: as cheap for the one to
         # three widths tried, and no cancellation in a run's spread
         run = _run_of_rows(starts, len(logits))
         whole = list(_held_run_sums(run, len(starts), every, table.weights, logits))
-        if slope**2 * _run_moments(*whole)[1] / 8.0 <= budget:
+        if slope**2 * float(_run_moments(*whole)[1]) / 8.0 <= budget:
             return pooled_folds(logits, starts, whole, held_out, run)
         width /= 2
     return None
@@ -1018,13 +1116,11 @@ def pooled_folds(
     the runs' sums over the whole table (``whole``: of ``w``, ``w z``, ``w z^2``) less
     the held-out rows' own (``run``: each row's run, when known)."""
     run = _run_of_rows(starts, len(logits)) if run is None else run
-    out = []
-    for rows, test in held_out:
-        held = _held_run_sums(run, len(starts), rows, test, logits)
-        sums = [total - part for total, part in zip(whole, held, strict=True)]
-        _clear_residue(sums[0], whole[0])
-        out.append(_label_rows(*sums))
-    return out
+    held = [_held_run_sums(run, len(starts), rows, test, logits) for rows, test in held_out]
+    # every fold's sums in one (folds, 3, runs, 2) array: each the same difference
+    sums = np.subtract(np.asarray(whole), np.asarray(held))
+    _clear_residue(sums[:, 0], whole[0])
+    return _fold_label_rows(sums[:, 0], sums[:, 1], sums[:, 2])
 
 
 def _pooled_trains(
@@ -1037,13 +1133,14 @@ def _pooled_trains(
     pooled into ``pooling``'s runs: the whole table's run sums (``whole``, when known)
     less the held-out rows' (a fifth of the rows), rather than pooling a copy of the
     table per fold."""
-    if pooling.starts is None:
-        trains = []
-        for rows, test in held_out:
-            train = table.weights.copy()
-            train[rows] -= test
-            trains.append(pooling.table(train))
-        return trains
+    if pooling.starts is None:  # every fold's copy of the table in one array, less its
+        # held-out rows in one subtraction (each fold's rows distinct: the same doubles)
+        trains = np.repeat(table.weights[None], len(held_out), axis=0)
+        lengths = [len(rows) for rows, _ in held_out]
+        fold = np.repeat(np.arange(len(held_out)), lengths)
+        rows = np.concatenate([rows for rows, _ in held_out])
+        trains[fold, rows] -= np.concatenate([test for _, test in held_out])
+        return [pooling.table(train) for train in trains]
     whole = pooling.weights(table.weights) if whole is None else whole
     run = _run_of_rows(pooling.starts, len(table.scores))
     return [
@@ -1142,7 +1239,7 @@ def _after_interval(sums: np.ndarray, total: float, spread: float) -> list[float
     """``log_loss_after_interval`` from the held-out totals: ``sums[0]`` the weighted log
     loss, ``sums[6]`` the weighted sum of squared (capped) losses."""
     mean = sums[0] / total
-    half = spread * np.sqrt(max(sums[6] / total - mean * mean, 0.0))
+    half = spread * math.sqrt(max(sums[6] / total - mean * mean, 0.0))  # as np.sqrt
     return [float(mean - half), float(mean + half)]
 
 

@@ -412,6 +412,24 @@ class Slice:
         }
 
 
+def flat_asdict(result: Any) -> dict[str, Any]:
+    """``dataclasses.asdict`` of a dataclass whose fields hold plain values or lists of
+    them, without its recursive deep copy (about 10 us a finding's evidence; at 1,225
+    pairs, 0.13-0.2 s of every ``compare --json``).
+
+    Examples
+    --------
+    >>> from lossgap.results.diagnostics import ThresholdBand
+    >>> flat_asdict(ThresholdBand(0.05, 2.0, 0.1, 1.0, 1.0, 0.5, 0.4, 0.6))["accuracy_low"]
+    0.4
+    """
+    out = dict(vars(result))
+    for name, value in out.items():
+        if type(value) is list:
+            out[name] = list(value)  # the dict's lists are its own, as asdict's
+    return out
+
+
 def json_safe(value: Any) -> Any:
     """Recursively convert to JSON types: numpy scalars to Python, NaN to None, inf to "inf".
 

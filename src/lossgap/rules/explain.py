@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from scipy.special import ndtri
 
 from lossgap.results.diagnostics import MAX_JSON_CANDIDATES
-from lossgap.results.evaluation import Evaluation, Finding
+from lossgap.results.evaluation import Evaluation, Finding, flat_asdict
 from lossgap.rules import book
 from lossgap.rules.book import (
     ACCURACY_NEAR_MAJORITY,
@@ -206,7 +205,7 @@ def confident_errors(ev: Evaluation) -> Finding | None:
         )
     else:
         message += ", so this is within chance."
-    evidence = asdict(facts)
+    evidence = flat_asdict(facts)
     evidence["recalibration_gain"] = gain
     return CONFIDENT_ERRORS.finding(
         severity,
@@ -443,7 +442,7 @@ def miscalibrated_intercept(ev: Evaluation) -> Finding | None:
         f"{facts.mean_probability:.4f} where the labels have {facts.mean_label:.4f} "
         f"(p = {facts.p_value:.2g}); adding {shift:+.2f} to every logit fixes it, and "
         f"{_gain_clause(gain)}.",
-        {**asdict(facts), "logit_shift": shift, "recalibration_gain": gain},
+        {**flat_asdict(facts), "logit_shift": shift, "recalibration_gain": gain},
         f"Add {shift:+.2f} to the logits (an intercept fit, or a Platt map with slope and "
         "intercept) on held-out data; a base-rate shift between training and this data is "
         "the usual cause (resampled or reweighted training classes, a new population).",
@@ -515,7 +514,7 @@ def threshold_fragile(ev: Evaluation) -> Finding | None:
         f"the threshold {ev.threshold:g}: nudging them across would move accuracy anywhere "
         f"from {band.accuracy_low:.4f} to {band.accuracy_high:.4f} while the log loss "
         "barely changes.",
-        asdict(band),
+        flat_asdict(band),
         "Do not read small accuracy differences between models or epochs as real; compare "
         "them by log loss or Brier score, which move smoothly.",
     )
