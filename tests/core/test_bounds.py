@@ -137,6 +137,17 @@ def test_exactly_calibrated_binary_models_lie_in_the_region(forecasts, weights):
         assert calibrated_feasible(box, accuracy, base_rate=rate)
 
 
+def test_a_no_skill_loss_an_ulp_above_ln_2_is_still_calibrated():
+    # hypothesis's find: coin flips weighted 1 and 0.95 sum to a loss one ulp above ln 2
+    w = np.array([1.0, 0.95]) / 1.95
+    loss = float(w @ (entr(np.full(2, 0.5)) * 2))
+    assert loss > math.log(2)
+    assert calibrated_accuracy_range(loss) == (0.5, 0.5)
+    assert calibrated_accuracy_range(loss, base_rate=0.5) == (0.5, 0.5)
+    assert calibrated_feasible(loss, 0.5)
+    assert calibrated_accuracy_range(math.log(2) + 1e-9) is None  # beyond rounding: none
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), classes=st.integers(3, 6), size=st.integers(1, 8))
 def test_exactly_calibrated_multiclass_models_lie_in_the_region(seed, classes, size):

@@ -251,7 +251,7 @@ def calibrated_accuracy_range(
     -------
     (low, high) or None
         None when no calibrated model has this loss (``loss`` above the no-skill loss
-        ``ln K`` or ``h(base_rate)``).
+        ``ln K`` or ``h(base_rate)`` by more than rounding, 1e-12 nats).
 
     Notes
     -----
@@ -272,8 +272,11 @@ def calibrated_accuracy_range(
     classes = check_classes(classes)
     loss = _check_loss(loss)
     base_rate = check_base_rate(base_rate, classes)
-    if loss > baseline_log_loss(classes=classes, base_rate=base_rate):
+    no_skill = baseline_log_loss(classes=classes, base_rate=base_rate)
+    if loss > no_skill + _ROUNDING:
         return None
+    # a no-skill model's loss, summed in floating point, can land an ulp above ln K
+    loss = min(loss, no_skill)
     low = _mixture_accuracy(loss, classes)
     if base_rate is not None:
         low = max(low, base_rate, 1.0 - base_rate)
@@ -353,7 +356,7 @@ def calibrated_feasible(
     base_rate = check_base_rate(base_rate, classes)
     loss_low, loss_high = (_check_loss(v) for v in _as_interval(loss))
     acc_low, acc_high = (_check_unit(v, "accuracy") for v in _as_interval(accuracy))
-    if loss_low > baseline_log_loss(classes=classes, base_rate=base_rate):
+    if loss_low > baseline_log_loss(classes=classes, base_rate=base_rate) + _ROUNDING:
         return False
     floor = 1.0 / classes if base_rate is None else max(base_rate, 1.0 - base_rate)
     ln_k = math.log(classes)
