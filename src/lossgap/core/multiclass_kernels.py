@@ -308,16 +308,14 @@ def class_bins(score, labels, cls, weights, fold, folds, shift, mirror, index): 
     # them (the same doubles). weights: None for unit weights. Returns (weights (folds, m,
     # 2), score sums (folds, m)).
     n = score.shape[0]
-    bits = np.empty(1, dtype=np.float64)
-    as_int = bits.view(np.int64)
     lowest = np.iinfo(np.int64).max
     highest = np.iinfo(np.int64).min
     for i in range(n):  # the keys into index (below 2^(bits + 12): they fit an int32)
         p = score[i] + 0.0
-        bits[0] = min(p, 1.0 - p)
-        key = as_int[0] >> shift
-        if p > 0.5:
-            key = mirror - key
+        # the bits by a scalar view and the mirror by a select, so that the loop runs in
+        # SIMD registers (through a one-element buffer and a branch it ran a row at a time)
+        key = np.float64(min(p, 1.0 - p)).view(np.int64) >> shift
+        key = mirror - key if p > 0.5 else key
         index[i] = key
         lowest = min(lowest, key)
         highest = max(highest, key)
