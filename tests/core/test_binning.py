@@ -432,6 +432,34 @@ def test_packed_counts_folded_out_give_the_same_bins(chunk, monkeypatch):
     assert unfolded[0]["pos"].sum() == y[(s > 2.0**-64) & (s < 1)].sum()
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_read_leaves_the_bins_clean_for_the_next_batches(weighted, monkeypatch):
+    """:meth:`BinaryBins.read` (the kernel's ``occupied_bins`` or numpy's) returns the
+    occupied bins and empties every bin and the folded counts: a second batch read from
+    the same bins gives what fresh bins give it, with numba or numpy."""
+    monkeypatch.setattr(binning, "_FOLD_ROWS", 7000)  # folded counts between batches
+    s, y, w = _scores(31, 40_000)
+    first, second = slice(0, 25_000), slice(25_000, None)
+
+    def read_twice():
+        bins = binning.BinaryBins(11, weighted=weighted, keys_of=bin_keys)
+        fresh = binning.BinaryBins(11, weighted=weighted, keys_of=bin_keys)
+        for part in (first, first):  # the second folds the first's counts out
+            bins.bin(s[part], y[part], w[part] if weighted else None)
+        bins.read()
+        bins.bin(s[second], y[second], w[second] if weighted else None)
+        fresh.bin(s[second], y[second], w[second] if weighted else None)
+        return bins.read(), fresh.read(), bins.folded is not None or weighted
+
+    for again, fresh, folded in _both_paths(monkeypatch, read_twice):
+        assert folded
+        for name, values in fresh.items():
+            assert np.array_equal(again[name], values), name
+    compiled, plain = _both_paths(monkeypatch, read_twice)
+    for name, values in plain[0].items():
+        assert np.array_equal(compiled[0][name], values), name
+
+
 def test_the_kernels_logarithm_is_within_one_ulp_of_numpys():
     """The fused pass computes -log q itself (fdlibm's algorithm as selects, so it runs in
     SIMD registers): within 1 ulp of numpy's over the whole range of q, exact at 0 and 1."""

@@ -682,3 +682,24 @@ def test_row_sums_in_blocks_are_one_single_threaded_products(n, k, order):
     with threadpool_limits(limits=1, user_api="blas"):
         expected = values @ np.ones(k)
     assert np.array_equal(row_sums(values), expected)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_held_out_terms_equal_numpys_with_clipped_probabilities(weighted):
+    """``held_out_terms`` (and ``isotonic_held_out``, which adds its terms alike) take one
+    logarithm of a sample's true probability when the clip leaves it as it is, a second
+    when it does not (below ``CLIP``: the loss uses the probability itself, the gain the
+    clip). Against numpy's ``_held_out_totals``."""
+    kernels = pytest.importorskip("lossgap.core.multiclass_kernels")
+    y, prob, w = _softmax_data(16, 5_000, 4, weighted=True)
+    w = w if weighted else np.ones(len(y))
+    mapped = np.ascontiguousarray(prob.T)
+    rows = np.arange(len(y))
+    mapped[y[:40], rows[:40]] = np.geomspace(1e-300, 1e-16, 40)  # below the clip (1e-15)
+    decided_before = np.random.default_rng(1).integers(0, 4, len(y))
+    loss_before = np.random.default_rng(2).uniform(0.0, 3.0, len(y))
+    acc = np.zeros((7, 2))
+    kernels.held_out_terms(mapped, 0, y, w if weighted else None, decided_before, loss_before,
+                           recalibrate.CLIP, acc)
+    want = recalibrate._held_out_totals(mapped, y, w, decided_before, loss_before)
+    assert_allclose(acc.sum(axis=1), want, rtol=1e-12)

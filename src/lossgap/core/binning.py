@@ -510,7 +510,7 @@ class BinaryBins:
         self.touched[:] = (self.size, -1)
         self.since_fold = 0
         self.acc[self.size] = _empty_bins(1, self.weighted)[0]  # the kernel's spare bin
-        return _occupied(self.acc, self.first, touched, self.folded)
+        return _occupied(self.acc, self.first, touched, self.folded, self.kernels)
 
 
 def dense_bins(
@@ -547,7 +547,11 @@ def dense_bins(
 
 
 def _occupied(
-    acc: np.ndarray, first: int, touched: tuple[int, int], folded: np.ndarray | None
+    acc: np.ndarray,
+    first: int,
+    touched: tuple[int, int],
+    folded: np.ndarray | None,
+    kernels: Any = None,
 ) -> dict[str, np.ndarray]:
     """The sums of the occupied bins of ``acc`` (:func:`_empty_bins`; unweighted, plus
     the counts ``folded`` out of them), which are left clean for the next batch.
@@ -555,8 +559,15 @@ def _occupied(
     ``touched``: the first and last bin used, so that only those are read (a batch of
     real scores spans a fifth of the 258,050 bins; reading all of them costs as much as
     merging). Unweighted, the bins count rows and positives: the negatives are the rest.
+    ``kernels``: the compiled module, whose ``occupied_bins`` gives the same doubles in
+    two passes over the span.
     """
     lowest, highest = touched
+    if kernels is not None and highest >= lowest:
+        position, sums = kernels.occupied_bins(acc, folded, lowest, highest)
+        neg, pos, score_sum, low, high = sums
+        return {"bins": position + (first + lowest), "neg": neg, "pos": pos,
+                "score_sum": score_sum, "low": low, "high": high}
     span = slice(0, 0) if highest < lowest else slice(lowest, highest + 1)
     acc, first = acc[span], first + span.start
     if acc.shape[1] == 6:  # weighted

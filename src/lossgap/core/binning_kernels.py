@@ -357,3 +357,57 @@ def true_class_prob(scores, labels, out):
     for i in range(scores.shape[0]):
         p = scores[i]
         out[i] = p if labels[i] == 1 else 1.0 - p
+
+
+@numba.njit(nogil=True, cache=True)
+def occupied_bins(acc, folded, lowest, highest):
+    # binning._occupied of the bins lowest..highest of acc (at least one): the occupied
+    # ones' positions (from lowest) and (neg, pos, score sum, low, high), each bin and the
+    # span of folded (None: compiled apart) left clean. One pass counts the occupied bins,
+    # a second reads and empties them, where numpy's casts, gathers and fancy writes
+    # walked the span eight times (the 11 class columns' bins at 10^6 x 10: about 12 ms).
+    # Unweighted, rows and positives come out of the packed counts as doubles, plus the
+    # counts folded out of them, then the negatives are rows less positives: numpy's
+    # operations, the same doubles. Weighted, a bin is occupied when it holds a row.
+    weighted = acc.shape[1] == 6
+    counts = acc.view(np.int64)
+    low32 = np.int64(0xFFFFFFFF)
+    m = 0
+    for b in range(lowest, highest + 1):
+        at = np.uint64(b)  # unsigned: lowest is at least 0
+        if weighted:
+            m += acc[at, 0] != 0.0
+        else:
+            rows = float(counts[at, 0] & low32)
+            if folded is not None:
+                rows += folded[at, 0]
+            m += rows != 0.0
+    position = np.empty(m, np.int64)
+    sums = np.empty((5, m))
+    j = 0
+    for b in range(lowest, highest + 1):
+        at = np.uint64(b)
+        if weighted:
+            if acc[at, 0] == 0.0:
+                continue
+            for c in range(5):
+                sums[c, j] = acc[at, c + 1]
+            acc[at, 0] = acc[at, 1] = acc[at, 2] = acc[at, 3] = 0.0
+            acc[at, 4], acc[at, 5] = np.inf, -np.inf
+        else:
+            packed = counts[at, 0]
+            rows, positives = float(packed & low32), float(packed >> 32)
+            if folded is not None:
+                rows += folded[at, 0]
+                positives += folded[at, 1]
+                folded[at, 0] = folded[at, 1] = 0.0
+            if rows == 0.0:
+                continue
+            sums[0, j], sums[1, j] = rows - positives, positives
+            for c in range(3):
+                sums[c + 2, j] = acc[at, c + 1]
+            counts[at, 0] = 0
+            acc[at, 1], acc[at, 2], acc[at, 3] = 0.0, np.inf, -np.inf
+        position[j] = b - lowest
+        j += 1
+    return position, sums
