@@ -41,7 +41,6 @@ regularized likelihood methods.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -65,7 +64,7 @@ from lossgap.core.pooling import Pooling, pool_table, pooling_of, row_mass, take
 from lossgap.core.predictions import Predictions, multiclass_kernels
 from lossgap.core.rows import in_content_order
 from lossgap.core.tally import ScoreTable, Tally, bin_key_shift, bin_keys
-from lossgap.core.uncertainty import effective_n, effective_scale, z_value
+from lossgap.core.uncertainty import effective_n, effective_scale, seeded, z_value
 from lossgap.results.recalibration import Recalibration, RecalibrationMap
 
 #: Probabilities are clipped to [CLIP, 1 - CLIP] before taking logits for a map.
@@ -963,27 +962,6 @@ def _held_rows(parts: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-#: Each thread's generator that :func:`_seeded` sets to a seed's state, and the states.
-_SEEDED = threading.local()
-
-
-def _seeded(seed: int) -> np.random.Generator:
-    """``np.random.default_rng(seed)``'s generator state on this thread's generator, for
-    its draws before the next call in this thread: the same state, so the same draws,
-    without building a SeedSequence and a PCG64 at each evaluation (5 us alone, about 20
-    inside an evaluation)."""
-    kept = getattr(_SEEDED, "states", None)
-    if kept is None or len(kept) > 16:
-        kept = _SEEDED.states = {}
-        _SEEDED.generator = np.random.default_rng()
-    state = kept.get(seed)
-    if state is None:
-        state = kept[seed] = np.random.default_rng(seed).bit_generator.state
-    generator: np.random.Generator = _SEEDED.generator
-    generator.bit_generator.state = state
-    return generator
-
-
 def _binary_recalibration(
     tally: Tally,
     pred: Predictions | None,
@@ -993,7 +971,7 @@ def _binary_recalibration(
     spread: float,
 ) -> Recalibration:
     table = tally.tables[0]
-    fold_weights, scheme = _fold_weights(tally, pred, folds, _seeded(seed))
+    fold_weights, scheme = _fold_weights(tally, pred, folds, seeded(seed, "folds"))
     total = table.weights.sum()
     scale = effective_scale(tally)
     # each label's capped loss before the maps, as contiguous columns: gathered per fold
