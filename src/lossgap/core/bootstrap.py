@@ -70,7 +70,7 @@ from lossgap.core.metrics import (
     recall_from_confusion,
     roc_auc_from_weights,
 )
-from lossgap.core.pooling import pool_for_resampling
+from lossgap.core.pooling import pool_for_resampling, row_mass
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import ScoreTable, Tally
@@ -535,8 +535,9 @@ class CalibratedLabels:
 
     @property
     def mass(self) -> np.ndarray:
-        """Each row's effective count (negatives and positives)."""
-        return self.table.weights.sum(axis=1)
+        """Each row's effective count (negatives and positives): ``row_mass``, the double
+        of ``weights.sum(axis=1)``."""
+        return row_mass(self.table.weights)
 
 
 def calibrated_labels(
@@ -558,7 +559,7 @@ def calibrated_labels(
     table = resampling_table(tally, bins)
     rng = seeded((seed, 1), "calibrated labels")
     return CalibratedLabels(
-        table, consistent_positives(rng, table.scores, table.weights.sum(axis=1), draws)
+        table, consistent_positives(rng, table.scores, row_mass(table.weights), draws)
     )
 
 
