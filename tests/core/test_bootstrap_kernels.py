@@ -291,8 +291,7 @@ def test_logistic_fits_from_the_unit_start_share_its_terms_exactly():
         start = LogisticFit(-0.4, 0.6, np.eye(2))
         again = fitter(True, True, start, 2)
         w_neg, w_pos = np.ascontiguousarray(w[:, 0]), np.ascontiguousarray(w[:, 1])
-        at_start = kernels.logistic_start(z, w_neg, w_pos, True, -0.4, 0.6)
-        alone = kernels.fit_logistic(z, w_neg, w_pos, True, True, -0.4, 0.6, 2, at_start)
+        alone = kernels.fit_logistic(z, w_neg, w_pos, True, True, -0.4, 0.6, 2)
         assert (again.intercept, again.slope) == alone[:2], trial
 
 

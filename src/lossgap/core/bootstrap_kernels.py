@@ -34,7 +34,8 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`convolved_mesh_terms`: the bandwidth search's smooth ECE terms from its
   convolved grids (``lossgap.core.calibration._smooth_ece_of_convolved``, whose numpy
   path is its twin), the same doubles (tested);
-* :func:`fit_logistic`, :func:`logistic_sums`: the Newton steps of
+* :func:`fit_logistic`, :func:`fit_logistic_from`, :func:`logistic_start`,
+  :func:`logistic_sums`: the Newton steps of
   :func:`lossgap.core.recalibrate.fit_logistic` on few rows, and the terms of each step
   on many (its numpy path is the twin), within
   :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL` and
@@ -650,11 +651,18 @@ def logistic_start(z, w_neg, w_pos, intercept, a, b):
 
 
 @numba.njit(cache=True, nogil=True)
-def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter, start):
+def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter):
     # Newton's method of lossgap.core.recalibrate.fit_logistic (its numpy twin: the same
-    # steps, halvings and stops; its sums fused into one pass per step) from (a, b), given
-    # logistic_start's loss and sums there. Returns the parameters, the loss and the last
-    # Hessian's (h00, h01, h11) (one parameter: h00).
+    # steps, halvings and stops; its sums fused into one pass per step) from (a, b).
+    # Returns the parameters, the loss and the last Hessian's (h00, h01, h11) (one
+    # parameter: h00).
+    start = logistic_start(z, w_neg, w_pos, intercept, a, b)
+    return fit_logistic_from(z, w_neg, w_pos, intercept, slope, a, b, max_iter, start)
+
+
+@numba.njit(cache=True, nogil=True)
+def fit_logistic_from(z, w_neg, w_pos, intercept, slope, a, b, max_iter, start):
+    # fit_logistic given logistic_start's loss and sums at (a, b)
     loss, sums = start
     h00, h01, h11 = 1.0, 0.0, 1.0
     for step in range(max_iter):

@@ -273,12 +273,13 @@ def _logistic_solver(z: np.ndarray, weights: np.ndarray) -> _Solver:
             if a == 0.0 and b == 1.0:
                 if not unit:
                     unit.append(kernels.logistic_start(z, w_neg, w_pos, True, 0.0, 1.0))
-                at_start = unit[0]
+                a, b, loss, h00, h01, h11 = kernels.fit_logistic_from(
+                    z, w_neg, w_pos, intercept, slope, a, b, max_iter, unit[0]
+                )
             else:
-                at_start = kernels.logistic_start(z, w_neg, w_pos, intercept, a, b)
-            a, b, loss, h00, h01, h11 = kernels.fit_logistic(
-                z, w_neg, w_pos, intercept, slope, a, b, max_iter, at_start
-            )
+                a, b, loss, h00, h01, h11 = kernels.fit_logistic(
+                    z, w_neg, w_pos, intercept, slope, a, b, max_iter
+                )
             covariance = partial(_covariance, h00, h01, h11, intercept and slope)
         separable = abs(b) > 1e3 or abs(a) > 1e3 or loss < 1e-9 * mass
         return float(a) if intercept else 0.0, float(b) if slope else 1.0, separable, covariance
