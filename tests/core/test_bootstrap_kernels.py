@@ -244,6 +244,57 @@ def test_compiled_logistic_fits_equal_the_numpy_twins_within_their_tolerance(mon
     assert moderate > 700 and large > 60
 
 
+def test_logistic_fits_from_the_unit_start_share_its_terms_exactly():
+    """kernels.logistic_start at a = 0, b = 1 gives the same doubles with and without
+    intercept (zeros among the logits included), and a table's fits through its one
+    fitter (fit_logistic_table, the start's terms taken once) equal fit_logistic's own."""
+    from scipy.special import expit
+
+    from lossgap import Predictions
+    from lossgap.core import bootstrap_kernels as kernels
+    from lossgap.core.pooling import pool_table
+    from lossgap.core.recalibrate import (
+        FIT_ROWS,
+        MAX_NEWTON_STEPS,
+        LogisticFit,
+        _logistic_fitter,
+        _pooled_logits,
+        fit_logistic,
+        fit_logistic_table,
+    )
+    from lossgap.core.tally import Tally
+
+    rng = np.random.default_rng(41)
+    for trial in range(200):
+        m = int(rng.integers(2, 300))
+        z = rng.normal(0.0, rng.choice([0.3, 3.0]), m)
+        z[rng.uniform(size=m) < 0.1] = rng.choice([0.0, -0.0])
+        w_neg, w_pos = rng.uniform(0.0, 3.0, m), rng.uniform(0.0, 3.0, m)
+        with_intercept = kernels.logistic_start(z, w_neg, w_pos, True, 0.0, 1.0)
+        without = kernels.logistic_start(z, w_neg, w_pos, False, 0.0, 1.0)
+        assert with_intercept == without, trial
+        y = (rng.uniform(size=m) < expit(rng.normal(0.0, 2.0, m))).astype(int)
+        p = rng.uniform(0.01, 0.99, m)
+        table = Tally.from_predictions(Predictions(np.r_[0, 1, y], np.r_[0.3, 0.6, p])).tables[0]
+        for intercept, slope in ((True, True), (False, True), (True, False)):
+            shared = fit_logistic_table(table, intercept=intercept, slope=slope)
+            alone = fit_logistic(
+                _pooled_logits(table), pool_table(table, FIT_ROWS).weights,
+                intercept=intercept, slope=slope,
+            )
+            assert (shared.intercept, shared.slope) == (alone.intercept, alone.slope), trial
+            np.testing.assert_array_equal(shared.covariance, alone.covariance)
+        # a fit from elsewhere on the same fitter takes its own start's terms
+        z, w = _pooled_logits(table), pool_table(table, FIT_ROWS).weights
+        fitter = _logistic_fitter(z, w)
+        fitter(True, True, None, MAX_NEWTON_STEPS)
+        start = LogisticFit(-0.4, 0.6, np.eye(2))
+        again = fitter(True, True, start, 2)
+        w_neg, w_pos = np.ascontiguousarray(w[:, 0]), np.ascontiguousarray(w[:, 1])
+        alone = kernels.fit_logistic(z, w_neg, w_pos, True, True, -0.4, 0.6, 2)
+        assert (again.intercept, again.slope) == alone[:2], trial
+
+
 def test_compiled_poisson_rows_are_numpys_draws_from_the_same_generator(monkeypatch):
     from lossgap.core.bootstrap import poisson_rows
 

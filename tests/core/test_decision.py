@@ -359,3 +359,25 @@ def test_best_candidate_skips_nan_as_nanargmax(maximise):
     values = np.array([0.2, np.nan, 0.7, 0.7, 0.1, np.nan])
     assert decision._best(values, maximise) == (2 if maximise else 4)
     assert decision._best(values[2:4], maximise) == 0
+
+
+def test_empty_replicates_are_dropped_from_the_decision(rng):
+    """A replicate without weight has no objective: zeroing two replicates' weights gives
+    the decision of the replicates without them."""
+    from dataclasses import replace
+
+    from lossgap.core.decision import _binary_decision
+
+    y, p = random_binary(rng, 400)
+    tally = Tally.from_predictions(Predictions(y, p))
+    resampling = resample(tally, replicates=60)
+    emptied = resampling.weights.copy()
+    emptied[[3, 17]] = 0.0
+    with_empty = _binary_decision(
+        tally, None, 0.95, 60, 0, replace(resampling, weights=emptied)
+    )
+    without = _binary_decision(
+        tally, None, 0.95, 60, 0, replace(resampling, weights=np.delete(emptied, [3, 17], 0))
+    )
+    assert with_empty == without
+    assert with_empty != _binary_decision(tally, None, 0.95, 60, 0, resampling)

@@ -464,3 +464,23 @@ def test_the_kernels_sorting_networks_sort_every_input():
         for a, b in pairs[starts[m] : starts[m + 1]]:
             values[:, [a, b]] = np.sort(values[:, [a, b]], axis=1)
         assert np.array_equal(values, np.sort(values, axis=1)), m
+
+
+def test_short_rows_round_to_the_numpy_paths_doubles():
+    """_round_preserving_sum's Python path for rows of fewer than 8 values gives the numpy
+    reference's doubles (zeros' signs, halves to even, rows that move included)."""
+    from lossgap.core.label_errors import _round_preserving_sum
+    from tests.helpers.label_errors_reference import _round_preserving_sum as reference
+
+    rng = np.random.default_rng(5)
+    for trial in range(20_000):
+        k = int(rng.integers(1, 10))
+        values = [
+            rng.uniform(-2.0, 50.0, k),
+            np.round(rng.uniform(0.0, 20.0, k) * 2) / 2,
+            rng.integers(0, 30, k) + rng.choice([0.5, 0.49999999999, 0.3, -0.3, 0.0, -0.0], k),
+            rng.uniform(0.0, 1.0, k) * rng.choice([1.0, 1e3, 1e6]),
+        ][trial % 4]
+        ours, theirs = _round_preserving_sum(values.copy()), reference(values.copy())
+        assert ours.dtype == theirs.dtype
+        np.testing.assert_array_equal(ours.view(np.int64), theirs.view(np.int64))

@@ -95,7 +95,10 @@ def test_seeded_generator_draws_as_a_fresh_default_rng():
     # the same draws whatever was drawn before, in this thread or another
     import threading
 
-    from lossgap.core.recalibrate import _seeded
+    from lossgap.core.uncertainty import seeded
+
+    def _seeded(seed):
+        return seeded(seed, "test")
 
     def draws(rng):
         return rng.integers(0, 5, 50).tolist(), rng.uniform(size=3).tolist()
@@ -112,3 +115,10 @@ def test_seeded_generator_draws_as_a_fresh_default_rng():
     reference = np.random.default_rng(3)
     reference.integers(0, 5, 10)
     assert draws(mine) == draws(reference)  # another thread's draws left this one's alone
+    # another slot's seeding leaves a generator still drawing alone; tuple seeds as numpy's
+    mine = _seeded(5)
+    mine.integers(0, 5, 10)
+    assert draws(seeded((5, 1), "other")) == draws(np.random.default_rng((5, 1)))
+    reference = np.random.default_rng(5)
+    reference.integers(0, 5, 10)
+    assert draws(mine) == draws(reference)

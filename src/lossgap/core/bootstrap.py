@@ -70,11 +70,11 @@ from lossgap.core.metrics import (
     recall_from_confusion,
     roc_auc_from_weights,
 )
-from lossgap.core.pooling import pool_for_resampling
+from lossgap.core.pooling import pool_for_resampling, row_mass
 from lossgap.core.predictions import Predictions
 from lossgap.core.rows import in_content_order, subset
 from lossgap.core.tally import ScoreTable, Tally
-from lossgap.core.uncertainty import effective_scale, quantiles, z_value
+from lossgap.core.uncertainty import effective_scale, quantiles, seeded, z_value
 
 DEFAULT_REPLICATES = 200
 #: Most resampling units; larger data are pooled (binary) or subsampled (multiclass).
@@ -535,8 +535,9 @@ class CalibratedLabels:
 
     @property
     def mass(self) -> np.ndarray:
-        """Each row's effective count (negatives and positives)."""
-        return self.table.weights.sum(axis=1)
+        """Each row's effective count (negatives and positives): ``row_mass``, the double
+        of ``weights.sum(axis=1)``."""
+        return row_mass(self.table.weights)
 
 
 def calibrated_labels(
@@ -556,9 +557,9 @@ def calibrated_labels(
     ((5, 4), True)
     """
     table = resampling_table(tally, bins)
-    rng = np.random.default_rng((seed, 1))
+    rng = seeded((seed, 1), "calibrated labels")
     return CalibratedLabels(
-        table, consistent_positives(rng, table.scores, table.weights.sum(axis=1), draws)
+        table, consistent_positives(rng, table.scores, row_mass(table.weights), draws)
     )
 
 
@@ -619,7 +620,7 @@ def resample(
     """
     if labels is None:
         labels = calibrated_labels(tally, bins, seed)
-    rng = np.random.default_rng(seed)
+    rng = seeded(seed, "resampling")
     return Resampling(labels, poisson_rows(rng, labels.table.weights.T.ravel(), replicates), seed)
 
 
@@ -933,7 +934,7 @@ def bootstrap_intervals(
     method : str
         How the replicates were drawn (for ``ci_method``).
     """
-    rng = np.random.default_rng(seed)
+    rng = seeded(seed, "intervals")
     drawn = None
     if tally.task == "binary":
         if resampling is not None:

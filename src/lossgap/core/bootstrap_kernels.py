@@ -34,7 +34,8 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`convolved_mesh_terms`: the bandwidth search's smooth ECE terms from its
   convolved grids (``lossgap.core.calibration._smooth_ece_of_convolved``, whose numpy
   path is its twin), the same doubles (tested);
-* :func:`fit_logistic`, :func:`logistic_sums`: the Newton steps of
+* :func:`fit_logistic`, :func:`fit_logistic_from`, :func:`logistic_start`,
+  :func:`logistic_sums`: the Newton steps of
   :func:`lossgap.core.recalibrate.fit_logistic` on few rows, and the terms of each step
   on many (its numpy path is the twin), within
   :data:`lossgap.core.recalibrate.FIT_LOSS_RTOL` and
@@ -615,30 +616,57 @@ def logistic_sums(eta, shrunk, shared, z, w_neg, w_pos):
 
 
 @numba.njit(cache=True, nogil=True)
+def newton_sums(a, b, z, w_neg, w_pos, intercept):
+    # fit_logistic's sums of a Newton step at (a, b): the curvature total p (1 - p) times
+    # 1, z and z^2 and the residual total p - w_pos times 1 and z, added in row order
+    c0 = 0.0  # curvature: sum, @ z, @ z^2
+    c1 = 0.0
+    c2 = 0.0
+    r0 = 0.0  # residual: sum, @ z
+    r1 = 0.0
+    for j in range(z.shape[0]):
+        zj = z[j]
+        eta = a + b * zj if intercept else b * zj
+        p = 1.0 / (1.0 + np.exp(-eta))
+        total = w_neg[j] + w_pos[j]
+        residual = total * p - w_pos[j]
+        curvature = total * p * (1.0 - p)
+        c0 += curvature
+        c1 += curvature * zj
+        c2 += curvature * (zj * zj)
+        r0 += residual
+        r1 += residual * zj
+    return c0, c1, c2, r0, r1
+
+
+@numba.njit(cache=True, nogil=True)
+def logistic_start(z, w_neg, w_pos, intercept, a, b):
+    # fit_logistic's loss and first step's sums at its start (a, b): at a = 0, b = 1 the
+    # same doubles with and without intercept (eta = 0 + z equals z but for a zero's sign,
+    # which neither the sums nor the loss read), so that the three fits of one table's
+    # rows from there take them once
+    return _softplus_loss(a, b, z, w_neg, w_pos, intercept), newton_sums(
+        a, b, z, w_neg, w_pos, intercept
+    )
+
+
+@numba.njit(cache=True, nogil=True)
 def fit_logistic(z, w_neg, w_pos, intercept, slope, a, b, max_iter):
     # Newton's method of lossgap.core.recalibrate.fit_logistic (its numpy twin: the same
-    # steps, halvings and stops; its sums fused into one pass per step). Returns the
-    # parameters, the loss and the last Hessian's (h00, h01, h11) (one parameter: h00).
-    loss = _softplus_loss(a, b, z, w_neg, w_pos, intercept)
+    # steps, halvings and stops; its sums fused into one pass per step) from (a, b).
+    # Returns the parameters, the loss and the last Hessian's (h00, h01, h11) (one
+    # parameter: h00).
+    start = logistic_start(z, w_neg, w_pos, intercept, a, b)
+    return fit_logistic_from(z, w_neg, w_pos, intercept, slope, a, b, max_iter, start)
+
+
+@numba.njit(cache=True, nogil=True)
+def fit_logistic_from(z, w_neg, w_pos, intercept, slope, a, b, max_iter, start):
+    # fit_logistic given logistic_start's loss and sums at (a, b)
+    loss, sums = start
     h00, h01, h11 = 1.0, 0.0, 1.0
-    for _ in range(max_iter):
-        c0 = 0.0  # curvature: sum, @ z, @ z^2
-        c1 = 0.0
-        c2 = 0.0
-        r0 = 0.0  # residual: sum, @ z
-        r1 = 0.0
-        for j in range(z.shape[0]):
-            zj = z[j]
-            eta = a + b * zj if intercept else b * zj
-            p = 1.0 / (1.0 + np.exp(-eta))
-            total = w_neg[j] + w_pos[j]
-            residual = total * p - w_pos[j]
-            curvature = total * p * (1.0 - p)
-            c0 += curvature
-            c1 += curvature * zj
-            c2 += curvature * (zj * zj)
-            r0 += residual
-            r1 += residual * zj
+    for step in range(max_iter):
+        c0, c1, c2, r0, r1 = sums if step == 0 else newton_sums(a, b, z, w_neg, w_pos, intercept)
         if intercept and slope:
             h00, h01, h11 = c0, c1, c2
             det = h00 * h11 - h01 * h01

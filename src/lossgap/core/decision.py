@@ -207,19 +207,20 @@ def numpy_threshold_objectives(
     neg, pos = tn[..., -1:], fn[..., -1:]
     fp, tp = neg - tn, pos - fn
     total = neg + pos
-    out = {"accuracy": (tp + tn) / total}
-    # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P), 0 without true positives
-    f1 = np.zeros(tp.shape)
-    np.divide(2.0 * tp, tp + fp + pos, out=f1, where=tp > 0)
-    out["f1"] = f1
-    # balanced accuracy averages the recalls of the classes present, as scikit-learn
-    with np.errstate(divide="ignore"):
+    # a row without weight has no objective: NaN (0 / 0), as the compiled kernel's
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {"accuracy": (tp + tn) / total}
+        # F1 = 2 TP / (2 TP + FP + FN) = 2 TP / (TP + FP + P), 0 without true positives
+        f1 = np.zeros(tp.shape)
+        np.divide(2.0 * tp, tp + fp + pos, out=f1, where=tp > 0)
+        out["f1"] = f1
+        # balanced accuracy averages the recalls of the classes present, as scikit-learn
         per_pos = np.where(pos > 0, 1.0 / pos, 0.0)
         per_neg = np.where(neg > 0, 1.0 / neg, 0.0)
-    present = (pos > 0).astype(float) + (neg > 0)
-    out["balanced_accuracy"] = (tp * per_pos + tn * per_neg) / present
-    if c is not None:
-        out["cost"] = (c[0, 0] * tn + c[0, 1] * fp + c[1, 0] * fn + c[1, 1] * tp) / total
+        present = (pos > 0).astype(float) + (neg > 0)
+        out["balanced_accuracy"] = (tp * per_pos + tn * per_neg) / present
+        if c is not None:
+            out["cost"] = (c[0, 0] * tn + c[0, 1] * fp + c[1, 0] * fn + c[1, 1] * tp) / total
     return out
 
 
@@ -357,10 +358,13 @@ def _binary_decision(
             rep = poisson_rows(np.random.default_rng(seed), cells, replicates)
         else:
             rep = resampling.weights[:replicates]
-        drawn = rep.sum(axis=1) > 0
-        if not drawn.all():  # an empty replicate has no objective (a copy only then)
-            rep = rep[drawn]
         draws = threshold_objectives(rep[:, :m], rep[:, m:], c)
+        # an empty replicate has no objective: its accuracy at the first candidate (its
+        # positives over its weight, 0 / 0 only there) is NaN; its rows dropped (a copy
+        # only then), as the objectives of the others, each row's own, are the same
+        drawn = draws["accuracy"][:, 0] == draws["accuracy"][:, 0]
+        if not drawn.all():
+            draws = {name: values[drawn] for name, values in draws.items()}
     objectives = [o for o in OBJECTIVES if o in curves]
     # each exact candidate's pooled stand-in, the same for every objective (a search per
     # candidate: at 1e6 distinct scores about 7 ms, once rather than per objective)

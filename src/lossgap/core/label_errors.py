@@ -162,7 +162,23 @@ def _thresholds(labels: np.ndarray, own: np.ndarray, w: np.ndarray | None, k: in
 
 def _round_preserving_sum(values: np.ndarray) -> np.ndarray:
     """Integers closest to ``values`` with the same (rounded) sum: cleanlab's rounding, so
-    unit weights give its counts (the largest remainders move first)."""
+    unit weights give its counts (the largest remainders move first).
+
+    A row of fewer than 8 finite values whose rounded values keep the sum is returned
+    from Python floats: numpy sums so few one after another and rounds half to even, as
+    the loop and ``round`` below do (the same doubles; a few numpy calls on a row of 2 or
+    3 cost more than their arithmetic, four rows an evaluation).
+    """
+    if len(values) < 8:
+        row = values.tolist()
+        if all(map(math.isfinite, row)):
+            whole = [math.copysign(round(v), v) for v in row]  # rint's -0.0 kept
+            total = rounded = 0.0
+            for v, i in zip(row, whole, strict=True):
+                total += v
+                rounded += i
+            if abs(round(total) - rounded) <= TOLERANCE:
+                return np.array(whole)
     ints = values.round()
     target = np.round(values.sum())
     while abs(target - ints.sum()) > TOLERANCE:

@@ -27,6 +27,7 @@ https://doi.org/10.2307/2531595
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -52,6 +53,39 @@ def z_value(confidence: float) -> float:
     asks a dozen times for the same one.
     """
     return float(ndtri(0.5 + confidence / 2))
+
+
+#: Each thread's generators that :func:`seeded` sets to a seed's state, one per slot, and
+#: the states by seed.
+_SEEDED = threading.local()
+
+
+def seeded(seed: int | tuple[int, ...], slot: str) -> np.random.Generator:
+    """``np.random.default_rng(seed)``'s generator state on this thread's generator of
+    ``slot``, for its draws before the next call of the slot in this thread: the same
+    state, so the same draws, without building a SeedSequence and a PCG64 at each call (5
+    to 10 us alone, about 20 inside an evaluation; an evaluation draws from four). Each
+    caller names its own slot, so a generator still drawing (the bootstrap's) is not reset
+    under it by another caller's seeding.
+
+    Examples
+    --------
+    >>> a = seeded(3, "example").integers(0, 100, 4)
+    >>> a.tolist() == np.random.default_rng(3).integers(0, 100, 4).tolist()
+    True
+    """
+    states = getattr(_SEEDED, "states", None)
+    if states is None or len(states) > 16:
+        states = _SEEDED.states = {}
+        _SEEDED.generators = {}
+    state = states.get(seed)
+    if state is None:
+        state = states[seed] = np.random.default_rng(seed).bit_generator.state
+    generator: np.random.Generator | None = _SEEDED.generators.get(slot)
+    if generator is None:
+        generator = _SEEDED.generators[slot] = np.random.default_rng()
+    generator.bit_generator.state = state
+    return generator
 
 
 def quantiles(
