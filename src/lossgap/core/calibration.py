@@ -667,16 +667,6 @@ def ece(tally: Tally) -> float:
 SMOOTH_ROWS = 50_000
 
 
-def smooth_ece_of(tally: Tally) -> float:
-    """Smooth ECE (binary) or its mean over classes one-vs-rest (multiclass)."""
-    scale = _counts_scale(tally)
-    values: list[float] = []
-    for table in tally.tables:
-        pooled = pool_table(table, SMOOTH_ROWS)
-        values.append(float(smooth_ece(pooled.scores, *_scaled_columns(pooled, scale))[0]))
-    return float(np.mean(values))
-
-
 def ece_binning(bins: int = ECE_BINS) -> str:
     """The binning of the ECE in words (the evaluation states it).
 
