@@ -184,7 +184,12 @@ def summarise(pred: Predictions, top: int = 10) -> Tally:
     """The Tally :func:`evaluate_predictions` reads, keeping at least ``DEFAULT_TOP`` worst
     samples (so a report may show more than ``top``)."""
     with _evaluating():
-        return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+        return _tally(pred, top)
+
+
+def _tally(pred: Predictions, top: int) -> Tally:
+    """The Tally of ``pred`` keeping at least ``DEFAULT_TOP`` worst samples."""
+    return Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
 
 
 @contextmanager
@@ -231,7 +236,7 @@ def evaluate_predictions(
     }
     with _evaluating():  # once for the Tally and the evaluation (as summarise, evaluate)
         if tally is None:
-            tally = Tally.from_predictions(pred, top=max(top, DEFAULT_TOP))
+            tally = _tally(pred, top)
         evaluation = _evaluate(tally, pred, costs=costs, **options)
     if groups is None:
         return evaluation
