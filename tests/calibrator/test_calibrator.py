@@ -17,7 +17,14 @@ import lossgap
 from lossgap import Calibrator, InputError, Predictions, Tally
 from lossgap.cli import load_commands
 from lossgap.core.pooling import pool_table
-from lossgap.core.recalibrate import FIT_ROWS, binary_map, logits_of
+from lossgap.core.recalibrate import (
+    _FITTED,
+    FIT_ROWS,
+    _isotonic_held_out,
+    _logistic_maps,
+    fit_logistic,
+    logits_of,
+)
 from tests.helpers.data import random_multiclass
 
 runner = CliRunner()
@@ -30,12 +37,22 @@ def overconfident(rng, n, temperature=0.5):
     return y, expit(z / temperature)
 
 
+def _scored_map(method, p, train):
+    """The probabilities at ``p`` of ``method`` fitted on ``train``, as the recalibration's
+    folds fit and score a map (their isotonic and logistic paths)."""
+    if method == "isotonic":
+        return _isotonic_held_out(train, p, 1.0)[0]
+    intercept, slope = _FITTED[method]
+    fit = fit_logistic(logits_of(train.scores), train.weights, intercept=intercept, slope=slope)
+    return _logistic_maps([(fit.intercept, fit.slope)], logits_of(p))[0]
+
+
 @pytest.mark.parametrize("method", ["temperature", "intercept", "platt", "isotonic"])
 def test_binary_map_is_the_scored_map(rng, method):
     y, p = overconfident(rng, 800)
     cal = Calibrator.fit(y, p, method=method)
     table = pool_table(Tally.from_predictions(Predictions(y, p)).tables[0], FIT_ROWS)
-    expected = binary_map(method, p, logits_of(p), table)
+    expected = _scored_map(method, p, table)
     assert_allclose(cal.transform(p), expected, rtol=1e-12, atol=1e-15)
 
 

@@ -526,7 +526,7 @@ def test_btpes_last_test_is_numbas_for_this_numpy():
 
 def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(monkeypatch):
     from lossgap.core.decompose import log_losses
-    from lossgap.core.recalibrate import HELD_OUT_RTOL, _held_out_sums
+    from lossgap.core.recalibrate import HELD_OUT_RTOL, _held_out_scorer
 
     rng = np.random.default_rng(43)
     worst = 0.0
@@ -542,11 +542,11 @@ def test_compiled_held_out_totals_equal_the_numpy_twins_within_their_tolerance(m
             test *= rng.uniform(0.2, 2.0, (m, 2))
         if trial % 20 == 0:  # contiguous columns, as the folds hold them: vector lanes
             test = np.asfortranarray(test)
-        args = (prob, test, log_losses(scores), scores >= 0.5, 0.5)
+        args = (test, log_losses(scores), scores >= 0.5, 0.5)
         monkeypatch.delenv("LOSSGAP_NUMBA", raising=False)
-        compiled = _held_out_sums(*args)
+        compiled = _held_out_scorer(*args)(prob, False)
         monkeypatch.setenv("LOSSGAP_NUMBA", "0")
-        twin = _held_out_sums(*args)
+        twin = _held_out_scorer(*args)(prob, False)
         if not trial % 2:  # counts: the decisions' totals are whole numbers, exact
             assert compiled[2:4].tolist() == twin[2:4].tolist()
         worst = max(worst, float(np.abs(compiled - twin).max() / np.abs(twin).max()))

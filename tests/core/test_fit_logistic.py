@@ -153,15 +153,14 @@ def test_held_out_probabilities_lie_within_log_loss_clip(rng):
     from lossgap.core.losses import CLIP_EPS
     from lossgap.core.recalibrate import (
         CLIP,
-        LogisticFit,
         _clip_isotonic_eps,
         _isotonic_held_out,
-        _mapped,
+        _logistic_maps,
     )
     from lossgap.core.tally import ScoreTable
 
     assert CLIP == CLIP_EPS
-    prob = _mapped(LogisticFit(0.0, 50.0, np.eye(2)), np.array([-40.0, 0.0, 40.0]))
+    prob = _logistic_maps([(0.0, 50.0)], np.array([-40.0, 0.0, 40.0]))[0]
     assert prob.min() >= CLIP_EPS and prob.max() <= 1.0 - CLIP_EPS
     assert _clip_isotonic_eps(5e14) >= CLIP_EPS > _clip_isotonic_eps(6e14)
     scores = np.sort(rng.uniform(size=40))

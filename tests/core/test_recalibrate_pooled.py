@@ -13,10 +13,11 @@ import lossgap.core.recalibrate as recalibrate_module
 from lossgap import Predictions, Tally
 from lossgap.core.pooling import Pooling
 from lossgap.core.recalibrate import (
-    _logistic_map,
+    _FITTED,
     _moments,
     _pooled_trains,
     _softplus_loss,
+    fit_logistic,
     label_pooled,
     logits_of,
     pooled_folds,
@@ -53,8 +54,9 @@ def test_pooled_fit_is_within_its_bound_of_the_exact_fit(seed):
         pooled = label_pooled(z, table.weights, starts)
         assert pooled.weights.sum() == pytest.approx(table.weights.sum(), rel=1e-12)
         for method in ("temperature", "intercept", "platt"):
-            exact = _logistic_map(method, z, table.weights, None)
-            fit = _logistic_map(method, pooled.logits, pooled.weights, None)
+            intercept, slope = _FITTED[method]
+            exact = fit_logistic(z, table.weights, intercept=intercept, slope=slope)
+            fit = fit_logistic(pooled.logits, pooled.weights, intercept=intercept, slope=slope)
             if exact.separable or fit.separable:
                 continue
             excess = _loss(fit, z, table.weights) - _loss(exact, z, table.weights)

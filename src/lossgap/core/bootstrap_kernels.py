@@ -45,7 +45,7 @@ figures to a stated tolerance (they add the same numbers in another order):
 * :func:`binomial_rows`: :func:`lossgap.core.bootstrap.binomial_rows`, the same draws
   from the same generator (tested);
 * :func:`held_out_sums`, :func:`held_out_sums_of_losses`: the recalibration's held-out totals
-  (``lossgap.core.recalibrate._held_out_sums``, whose numpy path is its twin) within
+  (``lossgap.core.recalibrate._held_out_scorer``, whose numpy path is its twin) within
   :data:`lossgap.core.recalibrate.HELD_OUT_RTOL` (tested);
 * :func:`fold_rows`: the folds' rows and weights of a table of distinct scores
   (``lossgap.core.recalibrate._fold_weights``, whose numpy path is its twin), the same
@@ -1180,7 +1180,7 @@ def binomial_rows(rng, counts, p, replicates):
 @numba.njit(cache=True, nogil=True, inline="always")
 def _held_out_terms(a, b, p, neg, pos, before_neg, before_pos, was_decided, threshold):
     # one held-out row's terms of the seven totals of lossgap.core.recalibrate.
-    # _held_out_sums: its weights of negatives and positives a and b, the map's probability
+    # _held_out_scorer: its weights of negatives and positives a and b, the map's probability
     # p and capped losses neg and pos, the losses before the map and its decision before
     decided = p >= threshold
     gain_neg, gain_pos = before_neg - neg, before_pos - pos
@@ -1205,7 +1205,7 @@ def _plus(s, t):
 
 @numba.njit(cache=True, nogil=True)
 def held_out_sums(prob, w_neg, w_pos, before_neg, before_pos, was_decided, threshold, clip):
-    # lossgap.core.recalibrate._held_out_sums's seven totals (its numpy path is the twin)
+    # lossgap.core.recalibrate._held_out_scorer's seven totals (its numpy path is the twin)
     # in one pass over the held-out rows: each row's capped losses under the map (its
     # probability clipped to [clip, 1 - clip]), Brier score, decision, and the gain over
     # the losses before the map, weighted by the row's negatives and positives.

@@ -557,41 +557,8 @@ def _pooled_logits(table: ScoreTable) -> np.ndarray:
     )
 
 
-def binary_map(
-    method: str,
-    scores: np.ndarray,
-    logits: np.ndarray,
-    train: ScoreTable,
-    start: LogisticFit | None = None,
-    scale: float = 1.0,
-    train_logits: np.ndarray | None = None,
-) -> np.ndarray:
-    """Fit ``method`` on a (pooled) training table; its probabilities at ``scores`` (whose
-    :func:`logits_of` are ``logits``). ``start``: a logistic fit to start Newton from;
-    ``scale`` turns weights into effective counts; ``train_logits``: the training scores'
-    :func:`logits_of`, when known (folds pooled alike share them)."""
-    if method == "isotonic":
-        return _isotonic_held_out(train, scores, scale)[0]
-    z = logits_of(train.scores) if train_logits is None else train_logits
-    return _mapped(_logistic_map(method, z, train.weights, start), logits)
-
-
-def _logistic_map(
-    method: str, z: np.ndarray, weights: np.ndarray, start: LogisticFit | None
-) -> LogisticFit:
-    """The logistic ``method`` (temperature, intercept, platt) fitted on rows at logits ``z``."""
-    return _logistic_fitter(z, weights)(*_FITTED[method], start, MAX_NEWTON_STEPS)
-
-
 #: Each logistic map's ``(intercept, slope)``: which of ``a + b z`` it fits.
 _FITTED = {"temperature": (False, True), "intercept": (True, False), "platt": (True, True)}
-
-
-def _mapped(fit: LogisticFit, logits: np.ndarray) -> np.ndarray:
-    """A logistic map's probabilities, with the documented clip (in place, on the map's
-    fresh array): a map may not turn a finite loss into an infinite one. The clip is log
-    loss's own (``CLIP`` is ``CLIP_EPS``). :func:`_logistic_maps` of its one map."""
-    return _logistic_maps([(fit.intercept, fit.slope)], logits)[0]
 
 
 def _logistic_maps(parameters: list[tuple[float, float]], logits: np.ndarray) -> np.ndarray:
@@ -816,18 +783,19 @@ def _summary(
 HELD_OUT_RTOL = 1e-12
 
 
-def _held_out_sums(
-    prob: np.ndarray,
+def _held_out_scorer(
     test: np.ndarray,
     before: tuple[np.ndarray, np.ndarray],
     was_decided: np.ndarray,
     threshold: float,
-    clipped: bool = False,
-) -> np.ndarray:
-    """The seven held-out totals :func:`_summary` reads, of a map's probabilities ``prob``
-    at rows of ``(negative, positive)`` weights ``test`` whose capped losses before the
-    map are ``before`` and decisions ``was_decided``; ``clipped``: ``prob`` lies within
-    log loss's clip already (:func:`~lossgap.core.decompose.log_losses`).
+) -> Callable[[np.ndarray, bool], np.ndarray]:
+    """The seven held-out totals :func:`_summary` reads, as a function of a map's
+    probabilities ``prob`` at rows of ``(negative, positive)`` weights ``test`` whose
+    capped losses before the map are ``before`` and decisions ``was_decided``, and of
+    ``clipped``: ``prob`` lies within log loss's clip already
+    (:func:`~lossgap.core.decompose.log_losses`). The kernels, weight columns and
+    threshold are looked up once per fold rather than once per map (four maps a fold, 20
+    calls an evaluation).
 
     Each total is a dot product per label: no ``(rows, 2)`` temporaries (the held-out
     scoring of four maps on every row was most of the recalibration at 1e5 distinct
@@ -839,18 +807,6 @@ def _held_out_sums(
     ms (20 per evaluation at 1e5), its weights as contiguous columns
     (:func:`_fold_weights`).
     """
-    return _held_out_scorer(test, before, was_decided, threshold)(prob, clipped)
-
-
-def _held_out_scorer(
-    test: np.ndarray,
-    before: tuple[np.ndarray, np.ndarray],
-    was_decided: np.ndarray,
-    threshold: float,
-) -> Callable[[np.ndarray, bool], np.ndarray]:
-    """:func:`_held_out_sums` of one fold's rows, as a function of a map's ``(prob,
-    clipped)``: the kernels, weight columns and threshold are looked up once per fold
-    rather than once per map (four maps a fold, 20 calls an evaluation)."""
     kernels = kernel_module("bootstrap_kernels")
     w0, w1 = test[:, 0], test[:, 1]
     if kernels is None:
@@ -879,7 +835,7 @@ def _held_out_twin(
     threshold: float,
     clipped: bool,
 ) -> np.ndarray:
-    """:func:`_held_out_sums` in numpy (the compiled pass's twin), given ``test``'s
+    """:func:`_held_out_scorer`'s totals in numpy (the compiled pass's twin), given ``test``'s
     columns ``w0`` and ``w1``."""
     neg, pos = log_losses(prob, clipped=clipped)
     decided = prob >= threshold
