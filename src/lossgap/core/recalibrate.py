@@ -1761,7 +1761,7 @@ def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[
         if method == "isotonic":
             pooled = pool_table(table, FIT_ROWS)
             iso = fit_isotonic(pooled.scores, *pooled.weights.T)
-            clip = 0.5 / max(table.weights.sum() * scale, 1.0)
+            clip = _clip_isotonic_eps(table.weights.sum() * scale)
             return {"columns": [_isotonic_parameters(iso, clip)]}
         if method == "temperature":
             return {"temperature": _temperature_of(fit_logistic_table(table, intercept=False))}
@@ -1775,7 +1775,7 @@ def fit_map(method: str, tally: Tally, pred: Predictions | None = None) -> dict[
         return {"temperature": float(1.0 / beta) if beta > 0 else float("inf")}
     pred = in_content_order(pred)  # the sums of the cross-fitting code's order
     w = np.ones(len(pred)) if pred.sample_weight is None else pred.sample_weight
-    clip = 0.5 / max(float(w.sum() ** 2 / (w @ w)), 1.0)
+    clip = _clip_isotonic_eps(float(w.sum() ** 2 / (w @ w)))
     # one "fold" holding every sample and an empty one: fitting on all but the empty fold
     # is the cross-fitting code's fit on all samples
     everyone = np.zeros(len(pred), dtype=np.int64)
